@@ -1,0 +1,170 @@
+//! The command line: Podman's command names, flags and short options.
+//!
+//! One file per command group; each parses its arguments and prints output,
+//! and leaves the work to the library modules.
+
+pub mod container;
+pub mod image;
+pub mod system;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::EXIT_ENGINE;
+use crate::{Context, Error, Result};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "skiff",
+    version,
+    about = "Manage pods, containers and images, without a daemon and without root",
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Path to the root directory in which data, including images, is stored
+    #[arg(long, global = true, value_name = "PATH")]
+    pub root: Option<PathBuf>,
+    /// Path to the 'run directory' where all state information is stored
+    #[arg(long, global = true, value_name = "PATH")]
+    pub runroot: Option<PathBuf>,
+    /// Storage driver: overlay, fuse-overlayfs or vfs (default: detected)
+    #[arg(long, global = true, value_name = "DRIVER", env = "STORAGE_DRIVER")]
+    pub storage_driver: Option<String>,
+    /// Log messages at and above this level: trace, debug, info, warn, error
+    #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
+    pub log_level: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command in a new container
+    Run(container::RunArgs),
+    /// Export a container's filesystem contents as a tar archive
+    Export(container::ExportArgs),
+    /// List containers
+    #[command(visible_alias = "list", alias = "ls")]
+    Ps(container::PsArgs),
+    /// Remove one or more containers
+    Rm(container::RmArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
+    /// Import a tarball to create a filesystem image
+    Import(image::ImportArgs),
+    /// List images in local storage
+    Images(image::ImagesArgs),
+    /// Remove one or more images from local storage
+    Rmi(image::RmiArgs),
+    /// Add an additional name to a local image
+    Tag(image::TagArgs),
+    /// Remove a name from a local image
+    Untag(image::UntagArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+    /// Display skiff system information
+    Info(system::InfoArgs),
+    /// Display the skiff version information
+    Version(system::VersionArgs),
+    /// Run a command in a modified user namespace
+    Unshare(system::UnshareArgs),
+    /// Display the configuration of an object (container or image)
+    Inspect(container::InspectArgs),
+    /// Internal: the long-lived user namespace holder
+    #[command(hide = true, name = "_pause")]
+    Pause,
+}
+
+impl Command {
+    /// Whether the command works on files owned by subordinate ids or mounts
+    /// made in the user namespace, and so must run inside it.
+    fn needs_userns(&self) -> bool {
+        match self {
+            Command::Run(_)
+            | Command::Export(_)
+            | Command::Rm(_)
+            | Command::Import(_)
+            | Command::Rmi(_)
+            | Command::Unshare(_) => true,
+            Command::Container(c) => c.needs_userns(),
+            Command::Image(c) => c.needs_userns(),
+            _ => false,
+        }
+    }
+}
+
+/// Parses the command line, runs the command and returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => EXIT_ENGINE,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_logging(&cli.log_level);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            report(&e);
+            e.exit_code()
+        }
+    }
+}
+
+/// Prints an error the way Podman users know it: one line, `Error: ` prefix.
+pub fn report(e: &Error) {
+    eprintln!("Error: {e}");
+}
+
+fn init_logging(level: &str) {
+    let filter = match level {
+        "trace" | "debug" | "info" | "warn" | "error" => level,
+        "warning" => "warn",
+        "fatal" | "panic" => "error",
+        _ => "warn",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!("skiff={filter}")))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    if let Command::Pause = cli.command {
+        return crate::runtime::userns::pause_main();
+    }
+    let ctx = Context::new(cli.root, cli.runroot, cli.storage_driver)?;
+    if cli.command.needs_userns() {
+        crate::runtime::userns::enter(&ctx)?;
+    }
+    match cli.command {
+        Command::Run(a) => container::run(&ctx, a),
+        Command::Export(a) => container::export(&ctx, a),
+        Command::Ps(a) => container::ps(&ctx, a),
+        Command::Rm(a) => container::rm(&ctx, a),
+        Command::Container(c) => container::dispatch(&ctx, c),
+        Command::Inspect(a) => container::inspect(&ctx, a),
+        Command::Import(a) => image::import(&ctx, a),
+        Command::Images(a) => image::images(&ctx, a),
+        Command::Rmi(a) => image::rmi(&ctx, a),
+        Command::Tag(a) => image::tag(&ctx, a),
+        Command::Untag(a) => image::untag(&ctx, a),
+        Command::Image(c) => image::dispatch(&ctx, c),
+        Command::Info(a) => system::info(&ctx, a),
+        Command::Version(a) => system::version(&ctx, a),
+        Command::Unshare(a) => system::unshare(&ctx, a),
+        Command::Pause => unreachable!("handled above"),
+    }
+}

@@ -1,0 +1,74 @@
+//! The crate-wide error type and its mapping to Podman's exit codes.
+//!
+//! Every error a user sees is one line that names the object it is about.
+//! Exit codes follow Podman: 125 the engine failed, 126 the command could not
+//! be invoked, 127 it was not found.
+
+use std::path::Path;
+
+/// Exit code for failures of the engine itself.
+pub const EXIT_ENGINE: i32 = 125;
+/// Exit code when the container command exists but cannot be invoked.
+pub const EXIT_CANNOT_INVOKE: i32 = 126;
+/// Exit code when the container command was not found.
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A plain, already user-facing message (exit 125).
+    #[error("{0}")]
+    Msg(String),
+    /// A user-facing message with a specific exit code.
+    #[error("{msg}")]
+    Code { msg: String, code: i32 },
+    #[error("{0}")]
+    Image(#[from] crate::image::Error),
+    #[error("{0}")]
+    Storage(#[from] crate::storage::Error),
+    #[error("{0}")]
+    Runtime(#[from] crate::runtime::Error),
+    #[error("{0}")]
+    State(#[from] crate::state::Error),
+    #[error("{0}")]
+    Format(#[from] crate::format::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn msg(m: impl Into<String>) -> Self {
+        Error::Msg(m.into())
+    }
+
+    pub fn with_code(code: i32, m: impl Into<String>) -> Self {
+        Error::Code {
+            msg: m.into(),
+            code,
+        }
+    }
+
+    /// The process exit code this error maps to.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Code { code, .. } => *code,
+            Error::Runtime(e) => e.exit_code(),
+            _ => EXIT_ENGINE,
+        }
+    }
+}
+
+/// Formats an I/O error about a path the way Podman users know it:
+/// `statfs /nonexist/x: no such file or directory`.
+pub fn io_msg(op: &str, path: &Path, err: &std::io::Error) -> String {
+    format!("{op} {}: {}", path.display(), io_reason(err))
+}
+
+/// The lowercase reason of an I/O error, without Rust's "(os error N)" suffix.
+pub fn io_reason(err: &std::io::Error) -> String {
+    match err.raw_os_error() {
+        Some(code) => nix::errno::Errno::from_raw(code).desc().to_lowercase(),
+        None => err.to_string(),
+    }
+}

@@ -1,0 +1,18 @@
+//! skiff: a daemonless, rootless container engine with a Podman-compatible command line.
+//!
+//! The binary (`main.rs`) only parses the command line and maps errors to exit
+//! codes; everything else lives in this library so that the supervisor, the
+//! tests and the benchmarks use the same code.
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod context;
+pub mod error;
+pub mod format;
+pub mod image;
+pub mod runtime;
+pub mod state;
+pub mod storage;
+
+pub use context::Context;
+pub use error::{Error, Result};

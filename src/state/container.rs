@@ -1,0 +1,288 @@
+//! Container records: what a container is (its configuration) and what it is
+//! doing (its state), one JSON file per container, written atomically.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{io_err, read_json, write_json, Error, Lock, Result};
+
+/// The life-cycle states a user sees in `ps` and `inspect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Stopping,
+    Exited,
+    Removing,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopping => "stopping",
+            Status::Exited => "exited",
+            Status::Removing => "removing",
+        }
+    }
+}
+
+/// Runtime state of a container.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    /// Host pid of the container's init process while it runs.
+    #[serde(default)]
+    pub pid: i32,
+    /// Host pid of the process monitoring the container (supervisor or CLI).
+    #[serde(default)]
+    pub monitor_pid: i32,
+    #[serde(default)]
+    pub exit_code: i32,
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub error: String,
+    #[serde(default)]
+    pub restart_count: u32,
+    #[serde(default)]
+    pub oom_killed: bool,
+}
+
+/// A bind or tmpfs mount as the user asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountSpec {
+    /// "bind" or "tmpfs".
+    pub kind: String,
+    /// Host path for binds; empty for tmpfs.
+    pub source: String,
+    pub destination: String,
+    /// Options as given (ro, rw, z, U, size=..., mode=...).
+    pub options: Vec<String>,
+}
+
+/// Everything fixed at create time.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Config {
+    /// Full image id the container was created from.
+    pub image_id: String,
+    /// The image name as resolved (`localhost/busybox:latest`).
+    pub image_name: String,
+    /// The process to run: entrypoint followed by command, already resolved.
+    pub args: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: String,
+    pub user: String,
+    pub hostname: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub stop_signal: String,
+    pub tty: bool,
+    pub interactive: bool,
+    #[serde(default)]
+    pub mounts: Vec<MountSpec>,
+    pub read_only: bool,
+    pub privileged: bool,
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    pub network: String,
+    #[serde(default)]
+    pub auto_remove: bool,
+    #[serde(default)]
+    pub restart_policy: String,
+    #[serde(default)]
+    pub ulimits: Vec<String>,
+    #[serde(default)]
+    pub no_new_privileges: bool,
+    /// Storage driver holding this container's root filesystem.
+    pub driver: String,
+    /// Unpacked layer directories of the image, lowest first.
+    pub layers: Vec<PathBuf>,
+}
+
+/// One container: identity, configuration and state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    pub created: DateTime<Utc>,
+    pub config: Config,
+    pub state: State,
+}
+
+const RECORD: &str = "container.json";
+
+/// The container records below a containers directory.
+pub struct Containers {
+    dir: PathBuf,
+}
+
+impl Containers {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Containers { dir: dir.into() }
+    }
+
+    /// The lock every name-changing operation (create, rename, rm) holds.
+    pub fn lock(&self) -> Result<Lock> {
+        Lock::exclusive(&self.dir.join(".lock"))
+    }
+
+    /// The per-container lock held while a container's state changes.
+    pub fn lock_one(&self, id: &str) -> Result<Lock> {
+        Lock::exclusive(&self.dir.join(id).join(".lock"))
+    }
+
+    pub fn dir_of(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    pub fn save(&self, c: &Container) -> Result<()> {
+        write_json(&self.dir.join(&c.id).join(RECORD), c)
+    }
+
+    pub fn load(&self, id: &str) -> Result<Option<Container>> {
+        read_json(&self.dir.join(id).join(RECORD))
+    }
+
+    /// Every container with a readable record, oldest first.
+    pub fn list(&self) -> Result<Vec<Container>> {
+        let mut out = Vec::new();
+        let rd = match fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(io_err("read", &self.dir)(e)),
+        };
+        for entry in rd.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with('.') {
+                continue;
+            }
+            if let Ok(Some(c)) = self.load(name) {
+                out.push(c);
+            }
+        }
+        out.sort_by(|a, b| a.created.cmp(&b.created));
+        Ok(out)
+    }
+
+    /// Finds a container by exact name, full id or unique id prefix.
+    pub fn lookup(&self, name_or_id: &str) -> Result<Container> {
+        let all = self.list()?;
+        find(&all, name_or_id).cloned()
+    }
+
+    /// Removes the record and the container's directory.
+    pub fn remove(&self, id: &str) -> Result<()> {
+        let dir = self.dir.join(id);
+        // Drop the record first so that a crash half-way leaves no half-visible container.
+        match fs::remove_file(dir.join(RECORD)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("remove", &dir)(e)),
+        }
+        remove_tree(&dir)
+    }
+}
+
+/// Name, id, or unique id prefix lookup with Podman's messages.
+pub fn find<'a>(all: &'a [Container], key: &str) -> Result<&'a Container> {
+    if let Some(c) = all.iter().find(|c| c.name == key || c.id == key) {
+        return Ok(c);
+    }
+    let matches: Vec<&Container> = if key.chars().all(|c| c.is_ascii_hexdigit()) && !key.is_empty()
+    {
+        all.iter().filter(|c| c.id.starts_with(key)).collect()
+    } else {
+        Vec::new()
+    };
+    match matches.len() {
+        1 => Ok(matches[0]),
+        0 => Err(Error::Msg(format!(
+            "no container with name or ID \"{key}\" found: no such container"
+        ))),
+        n => Err(Error::Msg(format!(
+            "more than one container matches \"{key}\" ({n} found): use more characters of the ID"
+        ))),
+    }
+}
+
+/// Container names as Docker allows them.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Removes a directory tree, tolerating its absence.
+pub fn remove_tree(dir: &Path) -> Result<()> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("remove", dir)(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(id: &str, name: &str) -> Container {
+        Container {
+            id: id.into(),
+            name: name.into(),
+            created: Utc::now(),
+            config: Config::default(),
+            state: State::default(),
+        }
+    }
+
+    #[test]
+    fn find_by_name_id_and_prefix() {
+        let all = vec![c("abc123", "web"), c("abd456", "db")];
+        assert_eq!(find(&all, "web").unwrap().id, "abc123");
+        assert_eq!(find(&all, "abd456").unwrap().name, "db");
+        assert_eq!(find(&all, "abc").unwrap().name, "web");
+        let e = find(&all, "ab").unwrap_err().to_string();
+        assert!(e.contains("more than one container"), "{e}");
+        let e = find(&all, "zzz").unwrap_err().to_string();
+        assert_eq!(e, "no container with name or ID \"zzz\" found: no such container");
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_name("web-1.a_b"));
+        assert!(!valid_name("-web"));
+        assert!(!valid_name("a/b"));
+        assert!(!valid_name(""));
+    }
+
+    #[test]
+    fn save_load_list_remove() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Containers::new(d.path());
+        s.save(&c("aaa", "one")).unwrap();
+        s.save(&c("bbb", "two")).unwrap();
+        assert_eq!(s.list().unwrap().len(), 2);
+        assert_eq!(s.lookup("two").unwrap().id, "bbb");
+        s.remove("aaa").unwrap();
+        assert_eq!(s.list().unwrap().len(), 1);
+        assert!(!d.path().join("aaa").exists());
+    }
+}

@@ -1,0 +1,62 @@
+//! File locks as RAII values: the lock lives exactly as long as the handle.
+
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+
+use nix::fcntl::{Flock, FlockArg};
+
+use super::{io_err, Error, Result};
+
+/// An exclusive `flock` on a lock file, released on drop.
+pub struct Lock {
+    _flock: Flock<File>,
+}
+
+impl Lock {
+    /// Blocks until the exclusive lock on `path` is held; creates the file.
+    pub fn exclusive(path: &Path) -> Result<Lock> {
+        Self::take(path, FlockArg::LockExclusive)
+    }
+
+    /// Blocks until a shared lock on `path` is held; creates the file.
+    pub fn shared(path: &Path) -> Result<Lock> {
+        Self::take(path, FlockArg::LockShared)
+    }
+
+    fn take(path: &Path, arg: FlockArg) -> Result<Lock> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io_err("mkdir", dir))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(io_err("open", path))?;
+        let flock = Flock::lock(file, arg)
+            .map_err(|(_, e)| io_err("lock", path)(std::io::Error::from(e)))?;
+        Ok(Lock { _flock: flock })
+    }
+
+    /// Takes the exclusive lock only if nobody holds it.
+    pub fn try_exclusive(path: &Path) -> Result<Option<Lock>> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io_err("mkdir", dir))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(io_err("open", path))?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(flock) => Ok(Some(Lock { _flock: flock })),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(Error::Io {
+                op: "lock",
+                path: path.to_path_buf(),
+                source: e.into(),
+            }),
+        }
+    }
+}
