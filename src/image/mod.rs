@@ -1,7 +1,12 @@
 //! Images: references, the content-addressed store, layers and archives.
 
+pub mod archive;
+pub mod change;
+pub mod layer;
+pub mod reference;
 pub mod store;
 
+pub use reference::Reference;
 pub use store::{Image, ImageStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +18,12 @@ pub enum Error {
     Msg(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<crate::state::Error> for Error {
+    fn from(e: crate::state::Error) -> Self {
+        Error::Msg(e.to_string())
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,1 @@
+//! Parsing `--change` instructions and applying them to an image config.
