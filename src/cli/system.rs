@@ -34,6 +34,26 @@ pub fn version(_ctx: &Context, _a: VersionArgs) -> Result<i32> {
     Err(Error::msg("not implemented yet"))
 }
 
-pub fn unshare(_ctx: &Context, _a: UnshareArgs) -> Result<i32> {
-    Err(Error::msg("not implemented yet"))
+/// Runs a command inside the user and mount namespaces skiff uses, where
+/// files owned by subordinate ids are owned by their in-container ids.
+pub fn unshare(ctx: &Context, a: UnshareArgs) -> Result<i32> {
+    use std::os::unix::process::CommandExt;
+    let mut argv = a.command;
+    if argv.is_empty() {
+        argv.push(std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into()));
+    }
+    let err = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .env("CONTAINERS_GRAPHROOT", &ctx.root)
+        .env("CONTAINERS_RUNROOT", &ctx.runroot)
+        .exec();
+    let code = if err.kind() == std::io::ErrorKind::NotFound {
+        crate::error::EXIT_NOT_FOUND
+    } else {
+        crate::error::EXIT_CANNOT_INVOKE
+    };
+    Err(Error::with_code(
+        code,
+        format!("{}: {}", argv[0], crate::error::io_reason(&err)),
+    ))
 }

@@ -1,6 +1,11 @@
 //! The container runtime: user namespaces and id mapping, the OCI spec, mounts,
 //! capabilities and process creation.
 
+pub mod caps;
+pub mod idmap;
+pub mod mounts;
+pub mod spec;
+pub mod user;
 pub mod userns;
 
 use crate::error::{EXIT_CANNOT_INVOKE, EXIT_ENGINE, EXIT_NOT_FOUND};
@@ -16,7 +21,10 @@ pub enum Error {
     #[error("{0}")]
     CannotInvoke(String),
     #[error("{what}: {}", .errno.desc().to_lowercase())]
-    Sys { what: String, errno: nix::errno::Errno },
+    Sys {
+        what: String,
+        errno: nix::errno::Errno,
+    },
 }
 
 impl Error {

@@ -1,11 +1,251 @@
-//! The long-lived user namespace holder (stub).
+//! The long-lived user namespace holder (Podman's "pause process").
+//!
+//! The first command that needs the user namespace creates it once, mapped
+//! from the user's subordinate ranges, together with a mount namespace in
+//! which container root filesystems are mounted. A tiny process keeps both
+//! alive; every later command joins them with setns instead of rebuilding
+//! the mapping, so the mounts and ownership stay consistent across commands.
+#![allow(unsafe_code)]
 
-use crate::{Context, Result};
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 
-pub fn enter(_ctx: &Context) -> Result<()> {
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, ForkResult, Pid};
+
+use super::idmap::{self, IdMap};
+use super::{Error, Result};
+use crate::state::Lock;
+use crate::Context;
+
+const PAUSE_ARG: &str = "_pause";
+
+/// Joins the user and mount namespaces of the holder, creating it first if
+/// needed. Must run while the process is single-threaded. A no-op for real
+/// root and for a process already inside the namespace (`skiff unshare`).
+pub fn enter(ctx: &Context) -> crate::Result<()> {
+    if !ctx.rootless || !idmap::in_initial_userns() {
+        return Ok(());
+    }
+    // setns(CLONE_NEWNS) moves the cwd to the namespace's root; come back to it.
+    let cwd = std::env::current_dir().ok();
+    let pid = ensure_holder(ctx)?;
+    if let Err(first) = join(pid) {
+        // The holder may have died between the check and the join: make a new one.
+        let _ = fs::remove_file(pid_file(ctx));
+        let pid = ensure_holder(ctx)?;
+        join(pid).map_err(|_| first)?;
+    }
+    if let Some(cwd) = cwd {
+        let _ = std::env::set_current_dir(cwd);
+    }
     Ok(())
 }
 
-pub fn pause_main() -> Result<i32> {
-    Ok(0)
+/// The pid of the namespace holder, if one is running for this run root.
+pub fn holder_pid(ctx: &Context) -> Option<i32> {
+    let pid: i32 = fs::read_to_string(pid_file(ctx))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    holder_alive(pid, ctx.uid).then_some(pid)
+}
+
+fn pid_file(ctx: &Context) -> PathBuf {
+    ctx.runroot.join("pause.pid")
+}
+
+fn holder_alive(pid: i32, uid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    let owned = fs::metadata(&proc).map(|m| m.uid() == uid).unwrap_or(false);
+    let cmdline = fs::read(proc.join("cmdline")).unwrap_or_default();
+    owned
+        && cmdline
+            .split(|&b| b == 0)
+            .any(|arg| arg == PAUSE_ARG.as_bytes())
+}
+
+fn ensure_holder(ctx: &Context) -> Result<i32> {
+    if let Some(pid) = holder_pid(ctx) {
+        return Ok(pid);
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&ctx.runroot)
+        .map_err(|e| Error::Msg(crate::error::io_msg("mkdir", &ctx.runroot, &e)))?;
+    let _lock =
+        Lock::exclusive(&ctx.runroot.join("pause.lock")).map_err(|e| Error::Msg(e.to_string()))?;
+    if let Some(pid) = holder_pid(ctx) {
+        return Ok(pid);
+    }
+    let pid = spawn_holder(ctx)?;
+    crate::state::atomic_write(&pid_file(ctx), pid.to_string().as_bytes())
+        .map_err(|e| Error::Msg(e.to_string()))?;
+    Ok(pid)
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))
+}
+
+fn spawn_holder(ctx: &Context) -> Result<i32> {
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(ctx.uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| ctx.uid.to_string());
+    let uid_ranges = idmap::subids(Path::new("/etc/subuid"), &user, ctx.uid);
+    let gid_ranges = idmap::subids(Path::new("/etc/subgid"), &user, ctx.uid);
+
+    let (to_parent_r, to_parent_w) = pipe()?;
+    let (to_child_r, to_child_w) = pipe()?;
+    // SAFETY: the CLI is single-threaded here (namespaces are joined before any
+    // thread starts); the child only makes async-signal-safe calls until execv.
+    match unsafe { fork() }.map_err(|e| Error::sys("fork", e))? {
+        ForkResult::Child => {
+            drop(to_parent_r);
+            drop(to_child_w);
+            holder_child(to_parent_w, to_child_r)
+        }
+        ForkResult::Parent { child } => {
+            drop(to_parent_w);
+            drop(to_child_r);
+            let fail = |e: Error| {
+                let _ = kill(child, Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                e
+            };
+            let mut buf = [0u8; 5];
+            let n = File::from(to_parent_r).read(&mut buf).unwrap_or(0);
+            if n == 0 || buf[0] != b'1' {
+                let errno = if n == 5 {
+                    nix::errno::Errno::from_raw(i32::from_ne_bytes([
+                        buf[1], buf[2], buf[3], buf[4],
+                    ]))
+                } else {
+                    nix::errno::Errno::EPERM
+                };
+                return Err(fail(Error::Msg(format!(
+                    "cannot create a user namespace: {}; check that unprivileged user namespaces are enabled (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone)",
+                    errno.desc().to_lowercase()
+                ))));
+            }
+            write_maps(child, ctx, &user, &uid_ranges, &gid_ranges).map_err(fail)?;
+            File::from(to_child_w)
+                .write_all(b"1")
+                .map_err(|e| fail(Error::Msg(format!("namespace holder: {e}"))))?;
+            Ok(child.as_raw())
+        }
+    }
+}
+
+fn write_maps(
+    child: Pid,
+    ctx: &Context,
+    user: &str,
+    uid_ranges: &[(u32, u32)],
+    gid_ranges: &[(u32, u32)],
+) -> Result<()> {
+    if !uid_ranges.is_empty() && !gid_ranges.is_empty() {
+        idmap::apply_with_helper(
+            "newuidmap",
+            child.as_raw(),
+            &idmap::build_maps(ctx.uid, uid_ranges),
+        )?;
+        idmap::apply_with_helper(
+            "newgidmap",
+            child.as_raw(),
+            &idmap::build_maps(ctx.gid, gid_ranges),
+        )?;
+        return Ok(());
+    }
+    eprintln!(
+        "warning: no subordinate ids for user {user} in /etc/subuid and /etc/subgid: only your own uid is mapped, and images with files owned by other users cannot be used (add a range with: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user})"
+    );
+    let proc = PathBuf::from(format!("/proc/{}", child.as_raw()));
+    let single = |id| {
+        idmap::map_text(&[IdMap {
+            inside: 0,
+            outside: id,
+            count: 1,
+        }])
+    };
+    let w = |file: &str, text: &str| {
+        fs::write(proc.join(file), text)
+            .map_err(|e| Error::Msg(crate::error::io_msg("write", &proc.join(file), &e)))
+    };
+    w("uid_map", &single(ctx.uid))?;
+    w("setgroups", "deny")?;
+    w("gid_map", &single(ctx.gid))
+}
+
+fn holder_child(to_parent: OwnedFd, to_child: OwnedFd) -> ! {
+    let mut to_parent = File::from(to_parent);
+    if let Err(e) = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS) {
+        let mut msg = vec![b'E'];
+        msg.extend_from_slice(&(e as i32).to_ne_bytes());
+        let _ = to_parent.write_all(&msg);
+        std::process::exit(1);
+    }
+    let _ = to_parent.write_all(b"1");
+    let mut go = [0u8; 1];
+    if File::from(to_child).read(&mut go).unwrap_or(0) != 1 {
+        std::process::exit(1);
+    }
+    let _ = nix::unistd::setsid();
+    if let Ok(null) = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_RDWR,
+        nix::sys::stat::Mode::empty(),
+    ) {
+        for fd in 0..3 {
+            let _ = nix::unistd::dup2(null, fd);
+        }
+    }
+    let _ = nix::unistd::chdir("/");
+    let exe = c"/proc/self/exe";
+    let args = [c"skiff", c"_pause"];
+    let _ = nix::unistd::execv(exe, &args);
+    std::process::exit(1)
+}
+
+fn join(pid: i32) -> Result<()> {
+    let open = |ns: &str| {
+        File::open(format!("/proc/{pid}/ns/{ns}")).map_err(|e| {
+            Error::Msg(format!(
+                "joining the user namespace of skiff's namespace holder (pid {pid}): {}",
+                crate::error::io_reason(&e)
+            ))
+        })
+    };
+    let user = open("user")?;
+    let mnt = open("mnt")?;
+    setns(user, CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| Error::sys(format!("joining the user namespace of pid {pid}"), e))?;
+    setns(mnt, CloneFlags::CLONE_NEWNS)
+        .map_err(|e| Error::sys(format!("joining the mount namespace of pid {pid}"), e))?;
+    Ok(())
+}
+
+/// The holder itself: sleeps until it is killed, keeping the namespaces alive.
+pub fn pause_main() -> crate::Result<i32> {
+    loop {
+        nix::unistd::pause();
+    }
+}
+
+/// Stops the holder of this run root (used by `skiff system migrate` and tests).
+pub fn stop_holder(ctx: &Context) {
+    if let Some(pid) = holder_pid(ctx) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    let _ = fs::remove_file(pid_file(ctx));
 }

@@ -1,0 +1,149 @@
+//! Subordinate id ranges (/etc/subuid, /etc/subgid) and the uid/gid maps of
+//! the user namespace built from them.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::{Error, Result};
+
+/// One line of a uid_map/gid_map: `inside outside count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdMap {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+}
+
+/// Subordinate ranges of `user` (name or numeric id) in a subuid/subgid file's text.
+pub fn parse_subids(text: &str, user: &str, id: u32) -> Vec<(u32, u32)> {
+    let id = id.to_string();
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            let mut parts = line.split(':');
+            let owner = parts.next()?;
+            let start = parts.next()?.trim().parse::<u32>().ok()?;
+            let count = parts.next()?.trim().parse::<u32>().ok()?;
+            (owner == user || owner == id).then_some((start, count))
+        })
+        .filter(|&(_, count)| count > 0)
+        .collect()
+}
+
+/// The maps skiff uses: container 0 is the user, 1.. the subordinate ranges in order.
+pub fn build_maps(own: u32, ranges: &[(u32, u32)]) -> Vec<IdMap> {
+    let mut maps = vec![IdMap {
+        inside: 0,
+        outside: own,
+        count: 1,
+    }];
+    let mut next = 1u32;
+    for &(start, count) in ranges {
+        maps.push(IdMap {
+            inside: next,
+            outside: start,
+            count,
+        });
+        next = next.saturating_add(count);
+    }
+    maps
+}
+
+/// Reads the user's subordinate ranges from `file` (missing file = no ranges).
+pub fn subids(file: &Path, user: &str, id: u32) -> Vec<(u32, u32)> {
+    std::fs::read_to_string(file)
+        .map(|t| parse_subids(&t, user, id))
+        .unwrap_or_default()
+}
+
+/// Writes the maps of process `pid` with the setuid helper (`newuidmap` or
+/// `newgidmap`), checking its exit status and reporting its own words on failure.
+pub fn apply_with_helper(helper: &str, pid: i32, maps: &[IdMap]) -> Result<()> {
+    let mut cmd = Command::new(helper);
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.args([
+            m.inside.to_string(),
+            m.outside.to_string(),
+            m.count.to_string(),
+        ]);
+    }
+    let out = cmd.output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::Msg(format!(
+                "{helper}: not found: install the uidmap package (apt install uidmap)"
+            ))
+        } else {
+            Error::Msg(format!("{helper}: {e}"))
+        }
+    })?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        let why = why.trim().lines().last().unwrap_or("").trim();
+        return Err(Error::Msg(format!(
+            "{helper} failed ({}): {why}; check /etc/subuid and /etc/subgid and that {helper} is setuid root",
+            out.status
+        )));
+    }
+    Ok(())
+}
+
+/// Formats maps as the kernel's uid_map text.
+pub fn map_text(maps: &[IdMap]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.inside, m.outside, m.count))
+        .collect()
+}
+
+/// Parses the kernel's uid_map text.
+pub fn parse_map_text(text: &str) -> Vec<IdMap> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace().map(|x| x.parse::<u32>());
+            Some(IdMap {
+                inside: it.next()?.ok()?,
+                outside: it.next()?.ok()?,
+                count: it.next()?.ok()?,
+            })
+        })
+        .collect()
+}
+
+/// True when the calling process is in the initial user namespace (the
+/// identity map covering every id).
+pub fn in_initial_userns() -> bool {
+    match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(t) => {
+            parse_map_text(&t)
+                == vec![IdMap {
+                    inside: 0,
+                    outside: 0,
+                    count: u32::MAX,
+                }]
+        }
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_by_name_and_id_and_skips_others() {
+        let t = "# comment\nalice:100000:65536\nbob:200000:65536\n1001:300000:1000\nalice:bad:1\n";
+        assert_eq!(parse_subids(t, "alice", 1000), vec![(100000, 65536)]);
+        assert_eq!(parse_subids(t, "carol", 1001), vec![(300000, 1000)]);
+        assert!(parse_subids(t, "dave", 1002).is_empty());
+    }
+
+    #[test]
+    fn maps_user_to_root_and_ranges_after() {
+        let m = build_maps(1000, &[(100000, 65536), (300000, 10)]);
+        assert_eq!(map_text(&m), "0 1000 1\n1 100000 65536\n65537 300000 10\n");
+        assert_eq!(parse_map_text(&map_text(&m)), m);
+    }
+}

@@ -1,0 +1,483 @@
+//! Generating the OCI runtime spec (config.json) of a container. Pure: the
+//! caller gathers the inputs, `process.rs` carries the spec out.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use oci_spec::runtime::{
+    Capability as OciCap, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder,
+    LinuxNamespaceType, Mount, MountBuilder, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder,
+    RootBuilder, Spec, SpecBuilder, UserBuilder,
+};
+
+use super::user::ExecUser;
+use super::{Error, Result};
+
+/// Paths Podman hides from containers by mounting /dev/null or an empty tmpfs over them.
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/fs/selinux",
+    "/sys/dev/block",
+];
+
+/// Paths Podman makes read-only.
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Host device nodes bind-mounted into every container's /dev.
+pub const DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+];
+
+/// How the container's network namespace is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetMode {
+    /// A new, empty network namespace with only loopback.
+    None,
+    /// The host's (holder's) network namespace.
+    Host,
+}
+
+/// Everything the spec depends on, gathered by the caller.
+#[derive(Debug, Clone)]
+pub struct SpecInput {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub user: ExecUser,
+    pub hostname: String,
+    pub tty: bool,
+    pub rootfs: PathBuf,
+    pub read_only: bool,
+    pub privileged: bool,
+    pub caps: Vec<caps::Capability>,
+    pub no_new_privileges: bool,
+    /// (type name like "nofile", soft, hard)
+    pub rlimits: Vec<(String, u64, u64)>,
+    pub net: NetMode,
+    /// Generated files bind-mounted over /etc: (host path, container path).
+    pub etc_files: Vec<(PathBuf, String)>,
+    /// User mounts, already resolved to host sources (binds, volumes) or tmpfs.
+    pub mounts: Vec<Mount>,
+    /// True when running rootless: sysfs cannot be mounted with the host's network.
+    pub rootless: bool,
+}
+
+fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
+    MountBuilder::default()
+        .destination(dest)
+        .typ(typ)
+        .source(source)
+        .options(options.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .build()
+        .expect("all mount fields are set")
+}
+
+/// Builds a user bind mount: rbind with the user's options.
+pub fn bind_mount(source: &str, dest: &str, options: &[String]) -> Mount {
+    let mut opts = vec!["rbind".to_string()];
+    opts.extend(options.iter().cloned());
+    MountBuilder::default()
+        .destination(dest)
+        .typ("bind")
+        .source(source)
+        .options(opts)
+        .build()
+        .expect("all mount fields are set")
+}
+
+/// Builds a tmpfs mount with the user's options.
+pub fn tmpfs_mount(dest: &str, options: &[String]) -> Mount {
+    MountBuilder::default()
+        .destination(dest)
+        .typ("tmpfs")
+        .source("tmpfs")
+        .options(options.to_vec())
+        .build()
+        .expect("all mount fields are set")
+}
+
+fn default_mounts(input: &SpecInput) -> Vec<Mount> {
+    let mut m = vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+            ],
+        ),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        ),
+    ];
+    // sysfs can only be mounted by the owner of the network namespace: with the
+    // host's network, a rootless container gets a read-only bind of /sys.
+    if input.rootless && input.net == NetMode::Host {
+        m.push(mount(
+            "/sys",
+            "bind",
+            "/sys",
+            &["rbind", "nosuid", "noexec", "nodev", "ro"],
+        ));
+    } else {
+        m.push(mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ));
+    }
+    m.push(mount(
+        "/sys/fs/cgroup",
+        "cgroup2",
+        "cgroup2",
+        &["nosuid", "noexec", "nodev", "relatime", "ro"],
+    ));
+    for dev in DEVICES {
+        m.push(mount(dev, "bind", dev, &["bind", "nosuid", "noexec"]));
+    }
+    m
+}
+
+fn oci_cap(c: &caps::Capability) -> Result<OciCap> {
+    let name = c.to_string();
+    OciCap::from_str(name.trim_start_matches("CAP_"))
+        .map_err(|_| Error::Msg(format!("capability {name} is not known to the OCI spec")))
+}
+
+fn rlimit_type(name: &str) -> Result<PosixRlimitType> {
+    let t = match name {
+        "core" => PosixRlimitType::RlimitCore,
+        "cpu" => PosixRlimitType::RlimitCpu,
+        "data" => PosixRlimitType::RlimitData,
+        "fsize" => PosixRlimitType::RlimitFsize,
+        "locks" => PosixRlimitType::RlimitLocks,
+        "memlock" => PosixRlimitType::RlimitMemlock,
+        "msgqueue" => PosixRlimitType::RlimitMsgqueue,
+        "nice" => PosixRlimitType::RlimitNice,
+        "nofile" => PosixRlimitType::RlimitNofile,
+        "nproc" => PosixRlimitType::RlimitNproc,
+        "rss" => PosixRlimitType::RlimitRss,
+        "rtprio" => PosixRlimitType::RlimitRtprio,
+        "rttime" => PosixRlimitType::RlimitRttime,
+        "sigpending" => PosixRlimitType::RlimitSigpending,
+        "stack" => PosixRlimitType::RlimitStack,
+        "as" => PosixRlimitType::RlimitAs,
+        _ => return Err(Error::Msg(format!("invalid ulimit type: {name}"))),
+    };
+    Ok(t)
+}
+
+/// Parses `--ulimit name=soft[:hard]` (-1 means unlimited).
+pub fn parse_ulimit(spec: &str) -> Result<(String, u64, u64)> {
+    let bad = || {
+        Error::Msg(format!(
+            "invalid ulimit \"{spec}\": expected name=soft[:hard]"
+        ))
+    };
+    let (name, vals) = spec.split_once('=').ok_or_else(bad)?;
+    rlimit_type(name)?;
+    let num = |s: &str| -> Result<u64> {
+        if s == "-1" || s == "unlimited" {
+            Ok(u64::MAX)
+        } else {
+            s.parse::<u64>().map_err(|_| bad())
+        }
+    };
+    let (soft, hard) = match vals.split_once(':') {
+        Some((s, h)) => (num(s)?, num(h)?),
+        None => (num(vals)?, num(vals)?),
+    };
+    if soft > hard {
+        return Err(Error::Msg(format!(
+            "invalid ulimit \"{spec}\": soft limit is above the hard limit"
+        )));
+    }
+    Ok((name.to_string(), soft, hard))
+}
+
+/// Builds the OCI runtime spec of a container.
+pub fn build(input: &SpecInput) -> Result<Spec> {
+    let caps: Vec<OciCap> = input.caps.iter().map(oci_cap).collect::<Result<_>>()?;
+    let full: oci_spec::runtime::Capabilities = caps.iter().copied().collect();
+    // A non-root process starts with no effective capabilities, as with Podman.
+    let eff: oci_spec::runtime::Capabilities = if input.user.uid == 0 {
+        full.clone()
+    } else {
+        oci_spec::runtime::Capabilities::new()
+    };
+    let capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(full.clone())
+        .permitted(eff.clone())
+        .effective(eff.clone())
+        .inheritable(oci_spec::runtime::Capabilities::new())
+        .ambient(oci_spec::runtime::Capabilities::new())
+        .build()
+        .map_err(|e| Error::Msg(e.to_string()))?;
+    let rlimits = input
+        .rlimits
+        .iter()
+        .map(|(name, soft, hard)| {
+            PosixRlimitBuilder::default()
+                .typ(rlimit_type(name)?)
+                .soft(*soft)
+                .hard(*hard)
+                .build()
+                .map_err(|e| Error::Msg(e.to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let user = UserBuilder::default()
+        .uid(input.user.uid)
+        .gid(input.user.gid)
+        .additional_gids(input.user.additional_gids.clone())
+        .build()
+        .map_err(|e| Error::Msg(e.to_string()))?;
+    let process = ProcessBuilder::default()
+        .terminal(input.tty)
+        .user(user)
+        .args(input.args.clone())
+        .env(input.env.clone())
+        .cwd(input.cwd.clone())
+        .capabilities(capabilities)
+        .rlimits(rlimits)
+        .no_new_privileges(input.no_new_privileges)
+        .build()
+        .map_err(|e| Error::Msg(e.to_string()))?;
+
+    let mut mounts = default_mounts(input);
+    for (host, ctr) in &input.etc_files {
+        mounts.push(mount(
+            ctr,
+            "bind",
+            &host.to_string_lossy(),
+            &["bind", "nosuid", "nodev", "noexec"],
+        ));
+    }
+    mounts.extend(input.mounts.iter().cloned());
+
+    let mut ns_types = vec![
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Cgroup,
+    ];
+    if input.net != NetMode::Host {
+        ns_types.push(LinuxNamespaceType::Network);
+    }
+    let namespaces = ns_types
+        .into_iter()
+        .map(|t| LinuxNamespaceBuilder::default().typ(t).build())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Msg(e.to_string()))?;
+    let (masked, readonly) = if input.privileged {
+        (Vec::new(), Vec::new())
+    } else {
+        (
+            MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
+            READONLY_PATHS.iter().map(|s| s.to_string()).collect(),
+        )
+    };
+    let linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .masked_paths(masked)
+        .readonly_paths(readonly)
+        .build()
+        .map_err(|e| Error::Msg(e.to_string()))?;
+    let root = RootBuilder::default()
+        .path(input.rootfs.clone())
+        .readonly(input.read_only)
+        .build()
+        .map_err(|e| Error::Msg(e.to_string()))?;
+    SpecBuilder::default()
+        .version("1.0.2")
+        .root(root)
+        .hostname(input.hostname.clone())
+        .process(process)
+        .mounts(mounts)
+        .linux(linux)
+        .build()
+        .map_err(|e| Error::Msg(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> SpecInput {
+        SpecInput {
+            args: vec!["sh".into()],
+            env: vec!["PATH=/bin".into()],
+            cwd: "/".into(),
+            user: ExecUser {
+                uid: 0,
+                gid: 0,
+                additional_gids: vec![],
+                home: "/root".into(),
+            },
+            hostname: "box".into(),
+            tty: false,
+            rootfs: "/r".into(),
+            read_only: false,
+            privileged: false,
+            caps: super::super::caps::DEFAULT.to_vec(),
+            no_new_privileges: false,
+            rlimits: vec![("nofile".into(), 100, 200)],
+            net: NetMode::None,
+            etc_files: vec![("/u/hosts".into(), "/etc/hosts".into())],
+            mounts: vec![bind_mount("/data", "/data", &["ro".into()])],
+            rootless: true,
+        }
+    }
+
+    fn dests(s: &Spec) -> Vec<String> {
+        s.mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|m| m.destination().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn root_process_gets_default_caps_and_namespaces() {
+        let s = build(&input()).unwrap();
+        let p = s.process().as_ref().unwrap();
+        let c = p.capabilities().as_ref().unwrap();
+        assert!(c.effective().as_ref().unwrap().contains(&OciCap::Chown));
+        assert!(!c.bounding().as_ref().unwrap().contains(&OciCap::SysAdmin));
+        let ns: Vec<_> = s
+            .linux()
+            .as_ref()
+            .unwrap()
+            .namespaces()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|n| n.typ())
+            .collect();
+        assert!(ns.contains(&LinuxNamespaceType::Network));
+        assert!(ns.contains(&LinuxNamespaceType::Pid));
+        assert_eq!(s.hostname().as_deref(), Some("box"));
+        let d = dests(&s);
+        assert!(
+            d.iter().position(|x| x == "/dev").unwrap()
+                < d.iter().position(|x| x == "/dev/null").unwrap()
+        );
+        assert_eq!(d.last().unwrap(), "/data");
+        assert!(d.contains(&"/etc/hosts".to_string()));
+        assert!(s
+            .linux()
+            .as_ref()
+            .unwrap()
+            .masked_paths()
+            .as_ref()
+            .unwrap()
+            .contains(&"/proc/kcore".to_string()));
+        let rl = &p.rlimits().as_ref().unwrap()[0];
+        assert_eq!((rl.soft(), rl.hard()), (100, 200));
+    }
+
+    #[test]
+    fn non_root_has_no_effective_caps_and_host_net_binds_sys() {
+        let mut i = input();
+        i.user.uid = 1000;
+        i.net = NetMode::Host;
+        let s = build(&i).unwrap();
+        let c = s
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap()
+            .clone();
+        assert!(c.effective().as_ref().unwrap().is_empty());
+        let sys = s
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|m| m.destination().to_str() == Some("/sys"))
+            .unwrap();
+        assert_eq!(sys.typ().as_deref(), Some("bind"));
+        let ns: Vec<_> = s
+            .linux()
+            .as_ref()
+            .unwrap()
+            .namespaces()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|n| n.typ())
+            .collect();
+        assert!(!ns.contains(&LinuxNamespaceType::Network));
+    }
+
+    #[test]
+    fn privileged_has_no_masks() {
+        let mut i = input();
+        i.privileged = true;
+        let s = build(&i).unwrap();
+        assert!(s
+            .linux()
+            .as_ref()
+            .unwrap()
+            .masked_paths()
+            .as_ref()
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn ulimits() {
+        assert_eq!(
+            parse_ulimit("nofile=100:200").unwrap(),
+            ("nofile".into(), 100, 200)
+        );
+        assert_eq!(parse_ulimit("core=-1").unwrap().1, u64::MAX);
+        assert!(parse_ulimit("nofile").is_err());
+        assert!(parse_ulimit("bogus=1").is_err());
+        assert!(parse_ulimit("nofile=200:100").is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! Resolving `-u name|uid[:group|gid]` against the image's /etc/passwd and /etc/group.
+
+use super::{Error, Result};
+
+/// The identity the container process runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    /// Home directory from passwd, `/` when the user has no entry.
+    pub home: String,
+}
+
+struct PasswdEntry<'a> {
+    name: &'a str,
+    uid: u32,
+    gid: u32,
+    home: &'a str,
+}
+
+fn passwd_entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
+    text.lines().filter_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() < 6 || l.starts_with('#') {
+            return None;
+        }
+        Some(PasswdEntry {
+            name: f[0],
+            uid: f[2].parse().ok()?,
+            gid: f[3].parse().ok()?,
+            home: f[5],
+        })
+    })
+}
+
+/// (name, gid, members)
+fn group_entries(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
+    text.lines().filter_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() < 3 || l.starts_with('#') {
+            return None;
+        }
+        let members = f
+            .get(3)
+            .map(|m| m.split(',').filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        Some((f[0], f[2].parse().ok()?, members))
+    })
+}
+
+/// Resolves a user spec with the contents of the image's passwd and group
+/// files (empty strings when the files do not exist). An empty spec is root.
+pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
+    let (user_part, group_part) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let user_part = if user_part.is_empty() { "0" } else { user_part };
+    let entry = match user_part.parse::<u32>() {
+        Ok(uid) => passwd_entries(passwd).find(|e| e.uid == uid),
+        Err(_) => Some(
+            passwd_entries(passwd)
+                .find(|e| e.name == user_part)
+                .ok_or_else(|| {
+                    Error::Msg(format!(
+                        "unable to find user {user_part}: no matching entries in passwd file"
+                    ))
+                })?,
+        ),
+    };
+    let uid = match (&entry, user_part.parse::<u32>()) {
+        (_, Ok(uid)) => uid,
+        (Some(e), _) => e.uid,
+        (None, Err(_)) => unreachable!("named users without an entry fail above"),
+    };
+    let name = entry.as_ref().map(|e| e.name);
+    let mut gid = entry.as_ref().map(|e| e.gid).unwrap_or(uid.min(u32::MAX));
+    if entry.is_none() {
+        // A bare uid without a passwd entry runs with gid 0, as Docker does.
+        gid = 0;
+    }
+    if let Some(g) = group_part.filter(|g| !g.is_empty()) {
+        gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group_entries(group)
+                .find(|(n, _, _)| *n == g)
+                .map(|(_, gid, _)| gid)
+                .ok_or_else(|| {
+                    Error::Msg(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
+        };
+    }
+    let additional_gids = match (name, group_part) {
+        (Some(n), None) => group_entries(group)
+            .filter(|(_, g, members)| *g != gid && members.contains(&n))
+            .map(|(_, g, _)| g)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(ExecUser {
+        uid,
+        gid,
+        additional_gids,
+        home: entry
+            .map(|e| e.home.to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "/".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str =
+        "root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000::/home/tester:/bin/sh\n";
+    const GROUP: &str = "root:x:0:\ntester:x:1000:\nwheel:x:10:tester\n";
+
+    #[test]
+    fn names_and_numbers() {
+        let u = resolve("tester", PASSWD, GROUP).unwrap();
+        assert_eq!(
+            (u.uid, u.gid, u.home.as_str()),
+            (1000, 1000, "/home/tester")
+        );
+        assert_eq!(u.additional_gids, vec![10]);
+        let u = resolve("1000:1000", PASSWD, GROUP).unwrap();
+        assert_eq!((u.uid, u.gid), (1000, 1000));
+        let u = resolve("", PASSWD, GROUP).unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (0, 0, "/root"));
+        let u = resolve("4242", PASSWD, GROUP).unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (4242, 0, "/"));
+        let u = resolve("tester:wheel", PASSWD, GROUP).unwrap();
+        assert_eq!(u.gid, 10);
+    }
+
+    #[test]
+    fn unknown_names_fail() {
+        let e = resolve("nobody2", PASSWD, GROUP).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "unable to find user nobody2: no matching entries in passwd file"
+        );
+        assert!(resolve("0:nogroup", PASSWD, GROUP).is_err());
+    }
+}
