@@ -10,6 +10,7 @@ pub mod context;
 pub mod error;
 pub mod format;
 pub mod image;
+pub mod registry;
 pub mod runtime;
 pub mod state;
 pub mod storage;

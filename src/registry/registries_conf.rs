@@ -1,0 +1,373 @@
+//! `registries.conf`: the search registries for short names, short-name
+//! aliases, and which registries are insecure (plain HTTP) or blocked.
+//!
+//! Files are chosen the way Podman chooses them, so a user's existing setup
+//! works unchanged: `~/.config/containers/registries.conf` replaces
+//! `/etc/containers/registries.conf` when it exists, and the `*.conf` drop-ins of
+//! `registries.conf.d` are merged on top in name order. Both the v2 format
+//! (`unqualified-search-registries`, `[[registry]]`) and the old v1 tables
+//! (`[registries.insecure]`) are read.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::error::{Error, Result};
+
+/// One `[[registry]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryEntry {
+    /// What image names it applies to (`host`, `host/namespace`, `*.example.com`).
+    pub prefix: String,
+    /// Where those images really are; equal to `prefix` unless remapped.
+    pub location: String,
+    pub insecure: bool,
+    pub blocked: bool,
+}
+
+/// The merged content of every registries.conf file read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistriesConf {
+    /// `unqualified-search-registries`, in order.
+    pub search: Vec<String>,
+    pub registries: Vec<RegistryEntry>,
+    /// `[aliases]`: short name -> fully qualified name.
+    pub aliases: BTreeMap<String, String>,
+    /// `short-name-mode` (`enforcing`, `permissive`, `disabled`) when set.
+    pub short_name_mode: Option<String>,
+    /// Every file that was read, in order: errors about short names name them.
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+struct FileV2 {
+    #[serde(rename = "unqualified-search-registries")]
+    search: Option<Vec<String>>,
+    #[serde(rename = "short-name-mode")]
+    short_name_mode: Option<String>,
+    #[serde(default)]
+    registry: Vec<EntryV2>,
+    #[serde(default)]
+    aliases: BTreeMap<String, String>,
+    registries: Option<TablesV1>,
+}
+
+#[derive(Deserialize)]
+struct EntryV2 {
+    prefix: Option<String>,
+    location: Option<String>,
+    #[serde(default)]
+    insecure: bool,
+    #[serde(default)]
+    blocked: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct TablesV1 {
+    search: Option<ListV1>,
+    insecure: Option<ListV1>,
+    block: Option<ListV1>,
+}
+
+#[derive(Deserialize, Default)]
+struct ListV1 {
+    #[serde(default)]
+    registries: Vec<String>,
+}
+
+impl RegistriesConf {
+    /// Reads the files Podman would read for this user.
+    pub fn load() -> Result<RegistriesConf> {
+        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        let config_home = var("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".config")));
+        let user = config_home.map(|d| d.join("containers"));
+        RegistriesConf::load_from(Path::new("/etc/containers"), user.as_deref())
+    }
+
+    /// Like [`load`](Self::load) with the two `containers` directories given,
+    /// so tests can point them at a temporary directory.
+    pub fn load_from(system_dir: &Path, user_dir: Option<&Path>) -> Result<RegistriesConf> {
+        let user_file = user_dir.map(|d| d.join("registries.conf"));
+        let mut files = Vec::new();
+        let mut dropin_dirs = Vec::new();
+        match user_file.filter(|f| f.exists()) {
+            Some(f) => {
+                files.push(f);
+                dropin_dirs.extend(user_dir.map(|d| d.join("registries.conf.d")));
+            }
+            None => {
+                files.push(system_dir.join("registries.conf"));
+                dropin_dirs.push(system_dir.join("registries.conf.d"));
+                dropin_dirs.extend(user_dir.map(|d| d.join("registries.conf.d")));
+            }
+        }
+        for dir in dropin_dirs {
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut confs: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+                .collect();
+            confs.sort();
+            files.extend(confs);
+        }
+        let mut conf = RegistriesConf::default();
+        for f in files {
+            let text = match std::fs::read_to_string(&f) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(format!("reading {}", f.display()), &e)),
+            };
+            conf.merge_text(&text, &f)?;
+        }
+        Ok(conf)
+    }
+
+    /// Parses one file's text.
+    pub fn parse(text: &str, path: &Path) -> Result<RegistriesConf> {
+        let mut conf = RegistriesConf::default();
+        conf.merge_text(text, path)?;
+        Ok(conf)
+    }
+
+    /// Merges one more file on top: a later file's search list replaces the
+    /// earlier one, entries with the same prefix replace earlier ones.
+    fn merge_text(&mut self, text: &str, path: &Path) -> Result<()> {
+        let file: FileV2 = toml::from_str(text).map_err(|e| Error::ConfigFile {
+            path: path.to_path_buf(),
+            reason: e.message().to_lowercase(),
+        })?;
+        self.files.push(path.to_path_buf());
+        if let Some(search) = file.search {
+            self.search = search;
+        }
+        if file.short_name_mode.is_some() {
+            self.short_name_mode = file.short_name_mode;
+        }
+        self.aliases.extend(file.aliases);
+        for e in file.registry {
+            let Some(prefix) = e.prefix.clone().or_else(|| e.location.clone()) else {
+                return Err(Error::ConfigFile {
+                    path: path.to_path_buf(),
+                    reason: "a [[registry]] entry needs a location or a prefix".into(),
+                });
+            };
+            let location = e.location.unwrap_or_else(|| prefix.clone());
+            self.upsert(RegistryEntry {
+                prefix,
+                location,
+                insecure: e.insecure,
+                blocked: e.blocked,
+            });
+        }
+        if let Some(v1) = file.registries {
+            if let Some(s) = v1.search {
+                self.search = s.registries;
+            }
+            for host in v1.insecure.map(|l| l.registries).unwrap_or_default() {
+                self.entry_mut(&host).insecure = true;
+            }
+            for host in v1.block.map(|l| l.registries).unwrap_or_default() {
+                self.entry_mut(&host).blocked = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn upsert(&mut self, entry: RegistryEntry) {
+        match self
+            .registries
+            .iter_mut()
+            .find(|r| r.prefix == entry.prefix)
+        {
+            Some(r) => *r = entry,
+            None => self.registries.push(entry),
+        }
+    }
+
+    fn entry_mut(&mut self, host: &str) -> &mut RegistryEntry {
+        if let Some(i) = self.registries.iter().position(|r| r.prefix == host) {
+            return &mut self.registries[i];
+        }
+        self.registries.push(RegistryEntry {
+            prefix: host.to_string(),
+            location: host.to_string(),
+            insecure: false,
+            blocked: false,
+        });
+        self.registries.last_mut().expect("just pushed")
+    }
+
+    /// The registries a short name is tried against, in order.
+    pub fn search_registries(&self) -> &[String] {
+        &self.search
+    }
+
+    /// The entry that applies to `registry/repository`: the longest matching prefix.
+    pub fn find(&self, registry: &str, repository: &str) -> Option<&RegistryEntry> {
+        let name = if repository.is_empty() {
+            registry.to_string()
+        } else {
+            format!("{registry}/{repository}")
+        };
+        self.registries
+            .iter()
+            .filter(|r| prefix_matches(&r.prefix, &name))
+            .max_by_key(|r| r.prefix.len())
+    }
+
+    /// Whether `registry` is reached over plain HTTP (or HTTPS without verification).
+    pub fn is_insecure(&self, registry: &str, repository: &str) -> bool {
+        self.find(registry, repository).is_some_and(|r| r.insecure)
+    }
+
+    pub fn is_blocked(&self, registry: &str, repository: &str) -> bool {
+        self.find(registry, repository).is_some_and(|r| r.blocked)
+    }
+
+    /// The files read, for messages: `"/etc/containers/registries.conf", "..."`.
+    pub fn files_display(&self) -> String {
+        self.files
+            .iter()
+            .map(|f| format!("{:?}", f.display().to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `host/ns` matches `host/ns` and `host/ns/app`, not `host/nsx`;
+/// `*.example.com` matches any subdomain host of example.com.
+fn prefix_matches(prefix: &str, name: &str) -> bool {
+    if let Some(domain) = prefix.strip_prefix("*.") {
+        let host = name.split('/').next().unwrap_or("");
+        return host.ends_with(&format!(".{domain}"));
+    }
+    match name.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V2: &str = r#"
+unqualified-search-registries = ["registry.fedoraproject.org", "docker.io"]
+short-name-mode = "enforcing"
+
+[[registry]]
+location = "localhost:5000"
+insecure = true
+
+[[registry]]
+prefix = "example.com/foo"
+location = "mirror.local/foo"
+blocked = true
+
+[[registry]]
+location = "*.internal"
+insecure = true
+
+[aliases]
+"busybox" = "docker.io/library/busybox"
+"#;
+
+    #[test]
+    fn parses_v2() {
+        let c = RegistriesConf::parse(V2, Path::new("/x/registries.conf")).unwrap();
+        assert_eq!(
+            c.search_registries(),
+            ["registry.fedoraproject.org", "docker.io"]
+        );
+        assert_eq!(c.short_name_mode.as_deref(), Some("enforcing"));
+        assert!(c.is_insecure("localhost:5000", "me/app"));
+        assert!(c.is_insecure("localhost:5000", ""));
+        assert!(!c.is_insecure("localhost:5001", "me/app"));
+        assert!(!c.is_insecure("localhost:50000", "me/app"));
+        assert!(c.is_insecure("reg.internal", "a"));
+        assert!(!c.is_insecure("internal", "a"));
+        assert!(c.is_blocked("example.com", "foo/bar"));
+        assert!(!c.is_blocked("example.com", "foobar"));
+        assert_eq!(
+            c.find("example.com", "foo").unwrap().location,
+            "mirror.local/foo"
+        );
+        assert_eq!(c.aliases["busybox"], "docker.io/library/busybox");
+        assert_eq!(c.files, vec![PathBuf::from("/x/registries.conf")]);
+    }
+
+    #[test]
+    fn parses_v1() {
+        let c = RegistriesConf::parse(
+            "[registries.search]\nregistries = ['quay.io']\n[registries.insecure]\nregistries = ['localhost:5000']\n[registries.block]\nregistries = ['bad.io']\n",
+            Path::new("r.conf"),
+        )
+        .unwrap();
+        assert_eq!(c.search_registries(), ["quay.io"]);
+        assert!(c.is_insecure("localhost:5000", "a/b"));
+        assert!(c.is_blocked("bad.io", "a"));
+    }
+
+    #[test]
+    fn bad_file_names_path() {
+        let err =
+            RegistriesConf::parse("unqualified-search-registries = 3", Path::new("/e/r.conf"))
+                .unwrap_err()
+                .to_string();
+        assert!(err.starts_with("parsing /e/r.conf: "), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+        let err = RegistriesConf::parse("[[registry]]\ninsecure = true\n", Path::new("/e/r.conf"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("location"), "{err}");
+    }
+
+    #[test]
+    fn user_file_replaces_system_and_dropins_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = dir.path().join("etc");
+        let user = dir.path().join("home/containers");
+        std::fs::create_dir_all(sys.join("registries.conf.d")).unwrap();
+        std::fs::write(sys.join("registries.conf"), V2).unwrap();
+        std::fs::write(
+            sys.join("registries.conf.d/01-a.conf"),
+            "[aliases]\n\"alpine\" = \"docker.io/library/alpine\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            sys.join("registries.conf.d/02-b.conf"),
+            "unqualified-search-registries = [\"quay.io\"]\n[[registry]]\nlocation = \"localhost:5000\"\ninsecure = false\n",
+        )
+        .unwrap();
+        std::fs::write(sys.join("registries.conf.d/ignored.txt"), "not toml [").unwrap();
+
+        let c = RegistriesConf::load_from(&sys, Some(&user)).unwrap();
+        assert_eq!(c.search_registries(), ["quay.io"]);
+        assert!(!c.is_insecure("localhost:5000", "x"));
+        assert_eq!(c.aliases.len(), 2);
+        assert_eq!(c.files.len(), 3);
+
+        std::fs::create_dir_all(&user).unwrap();
+        std::fs::write(
+            user.join("registries.conf"),
+            "unqualified-search-registries = [\"localhost:5000\"]\n",
+        )
+        .unwrap();
+        let c = RegistriesConf::load_from(&sys, Some(&user)).unwrap();
+        assert_eq!(c.search_registries(), ["localhost:5000"]);
+        assert!(c.aliases.is_empty());
+        assert_eq!(c.files, vec![user.join("registries.conf")]);
+        assert!(c
+            .files_display()
+            .contains("home/containers/registries.conf\""));
+
+        let none = RegistriesConf::load_from(&dir.path().join("nope"), None).unwrap();
+        assert!(none.search_registries().is_empty());
+        assert!(none.files.is_empty());
+    }
+}
