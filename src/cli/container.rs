@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use std::io::Write;
+
+use crate::container::{self, CreateOptions};
+use crate::state::container::{Container, Status};
 use crate::{Context, Error, Result};
 
 /// Options shared by `run` and `create`.
@@ -78,8 +82,11 @@ pub struct CreateArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(trailing_var_arg = true)]
+#[command(trailing_var_arg = true, disable_help_flag = true)]
 pub struct RunArgs {
+    /// Print help (-h is --hostname, as in Podman)
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     #[command(flatten)]
     pub create: CreateArgs,
     /// Run the container in the background and print the container ID
@@ -176,18 +183,245 @@ pub fn dispatch(ctx: &Context, c: ContainerCommand) -> Result<i32> {
     }
 }
 
-pub fn run(_ctx: &Context, _a: RunArgs) -> Result<i32> {
-    Err(Error::msg("not implemented yet"))
+impl CreateArgs {
+    /// The library's view of these options.
+    pub fn to_options(&self, image: &str, command: &[String], auto_remove: bool) -> CreateOptions {
+        CreateOptions {
+            image: image.to_string(),
+            command: command.to_vec(),
+            name: self.name.clone(),
+            env: self.env.clone(),
+            env_files: self.env_file.clone(),
+            workdir: self.workdir.clone(),
+            user: self.user.clone(),
+            hostname: self.hostname.clone(),
+            volumes: self.volume.clone(),
+            mounts: self.mount.clone(),
+            tmpfs: self.tmpfs.clone(),
+            read_only: self.read_only,
+            entrypoint: self.entrypoint.clone(),
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            privileged: self.privileged,
+            network: self.network.clone(),
+            ulimits: self.ulimit.clone(),
+            interactive: self.interactive,
+            tty: self.tty,
+            labels: self.label.clone(),
+            security_opts: self.security_opt.clone(),
+            restart: self.restart.clone(),
+            stop_signal: self.stop_signal.clone(),
+            auto_remove,
+        }
+    }
 }
-pub fn export(_ctx: &Context, _a: ExportArgs) -> Result<i32> {
-    Err(Error::msg("not implemented yet"))
+
+pub fn run(ctx: &Context, a: RunArgs) -> Result<i32> {
+    if a.detach {
+        return Err(Error::msg(
+            "detached containers (-d) need the supervisor, which is not built yet: run in the foreground",
+        ));
+    }
+    let opts = a.create.to_options(&a.image, &a.command, a.rm);
+    let mut c = container::create(ctx, &opts)?;
+    container::start_foreground(ctx, &mut c, a.sig_proxy)
 }
-pub fn ps(_ctx: &Context, _a: PsArgs) -> Result<i32> {
-    Err(Error::msg("not implemented yet"))
+
+pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
+    let c = container::store(ctx).lookup(&a.container)?;
+    let running = container::effective_status(&c) == Status::Running;
+    let rootfs = container::start::mount_rootfs(ctx, &c)?;
+    let result = match &a.output {
+        Some(path) => {
+            // Write next to the target and rename, so a failure leaves no partial archive.
+            let tmp = path.with_extension("skiff-partial");
+            let res = std::fs::File::create(&tmp)
+                .map_err(|e| Error::msg(crate::error::io_msg("create", &tmp, &e)))
+                .and_then(|f| {
+                    let mut w = std::io::BufWriter::new(f);
+                    write_tree_pending(&rootfs, &mut w, false)?;
+                    w.flush()?;
+                    Ok(())
+                })
+                .and_then(|_| std::fs::rename(&tmp, path).map_err(Error::from));
+            if res.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            res
+        }
+        None => {
+            let stdout = std::io::stdout();
+            if crate::runtime::tty::is_tty(&stdout) {
+                Err(Error::msg(
+                    "refusing to write a tar archive to a terminal: use -o FILE or redirect the output",
+                ))
+            } else {
+                let mut w = std::io::BufWriter::new(stdout.lock());
+                write_tree_pending(&rootfs, &mut w, false)
+                    .map_err(Error::from)
+                    .and_then(|_| w.flush().map_err(Error::from))
+            }
+        }
+    };
+    if !running {
+        let _ = container::start::unmount_rootfs(ctx, &c);
+    }
+    result.map(|_| 0)
 }
-pub fn rm(_ctx: &Context, _a: RmArgs) -> Result<i32> {
-    Err(Error::msg("not implemented yet"))
+
+fn status_text(c: &Container) -> String {
+    match container::effective_status(c) {
+        Status::Created => "Created".into(),
+        Status::Running => format!(
+            "Up {}",
+            c.state
+                .started_at
+                .map(crate::format::human_ago)
+                .unwrap_or_default()
+        ),
+        Status::Paused => "Paused".into(),
+        Status::Stopping => "Stopping".into(),
+        Status::Removing => "Removing".into(),
+        Status::Exited => format!(
+            "Exited ({}) {}",
+            c.state.exit_code,
+            c.state
+                .finished_at
+                .map(crate::format::human_ago)
+                .unwrap_or_default()
+        ),
+    }
 }
-pub fn inspect(_ctx: &Context, _a: InspectArgs) -> Result<i32> {
-    Err(Error::msg("not implemented yet"))
+
+fn ps_json(c: &Container) -> serde_json::Value {
+    serde_json::json!({
+        "ID": &c.id[..12],
+        "Id": c.id,
+        "Image": c.config.image_name,
+        "ImageID": c.config.image_id,
+        "Command": c.config.args.join(" "),
+        "CreatedHuman": crate::format::human_ago(c.created),
+        "CreatedAt": c.created.to_rfc3339(),
+        "Created": c.created.timestamp(),
+        "Status": status_text(c),
+        "State": container::effective_status(c).as_str(),
+        "ExitCode": c.state.exit_code,
+        "Names": c.name,
+        "Labels": c.config.labels,
+        "Ports": "",
+        "Pid": c.state.pid,
+        "Mounts": c.config.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>(),
+        "Pod": "",
+    })
+}
+
+pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
+    let all = container::store(ctx).list()?;
+    let shown: Vec<&Container> = all
+        .iter()
+        .filter(|c| a.all || container::effective_status(c) == Status::Running)
+        .collect();
+    if a.quiet {
+        for c in shown {
+            println!("{}", if a.no_trunc { &c.id[..] } else { &c.id[..12] });
+        }
+        return Ok(0);
+    }
+    if let Some(f) = &a.format {
+        let items: Vec<serde_json::Value> = shown.iter().map(|c| ps_json(c)).collect();
+        crate::format::print_formatted(f, &items)?;
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = shown
+        .iter()
+        .map(|c| {
+            let cmd = c.config.args.join(" ");
+            let cmd = if !a.no_trunc && cmd.chars().count() > 20 {
+                format!("{}...", cmd.chars().take(17).collect::<String>())
+            } else {
+                cmd
+            };
+            vec![
+                if a.no_trunc {
+                    c.id.clone()
+                } else {
+                    c.id[..12].to_string()
+                },
+                c.config.image_name.clone(),
+                cmd,
+                crate::format::human_ago(c.created),
+                status_text(c),
+                String::new(),
+                c.name.clone(),
+            ]
+        })
+        .collect();
+    crate::format::print_table(
+        &[
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES",
+        ],
+        &rows,
+        false,
+    );
+    Ok(0)
+}
+
+pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
+    let store = container::store(ctx);
+    let targets: Vec<(String, Container)> = if a.all {
+        store
+            .list()?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect()
+    } else {
+        if a.containers.is_empty() {
+            return Err(Error::msg(
+                "rm: give at least one container name or ID, or --all",
+            ));
+        }
+        let mut v = Vec::new();
+        for n in &a.containers {
+            match store.lookup(n) {
+                Ok(c) => v.push((n.clone(), c)),
+                Err(e) => {
+                    crate::cli::report(&e.into());
+                    return Ok(crate::error::EXIT_ENGINE);
+                }
+            }
+        }
+        v
+    };
+    let mut code = 0;
+    for (shown, c) in targets {
+        match container::remove(ctx, &c, a.force) {
+            Ok(()) => println!("{shown}"),
+            Err(e) => {
+                crate::cli::report(&e);
+                code = e.exit_code();
+            }
+        }
+    }
+    Ok(code)
+}
+
+pub fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
+    // Containers come with the supervisor issue; images are inspected already.
+    let _ = ctx;
+    crate::cli::image::inspect(
+        ctx,
+        crate::cli::image::ImageInspectArgs {
+            format: a.format,
+            images: a.names,
+        },
+    )
+}
+fn write_tree_pending(_d: &std::path::Path, _w: impl Write, _wh: bool) -> Result<()> {
+    Err(Error::msg("export: archive writer pending"))
 }

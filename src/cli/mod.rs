@@ -134,7 +134,9 @@ fn init_logging(level: &str) {
         _ => "warn",
     };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!("skiff={filter}")))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+            "skiff={filter}"
+        )))
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()

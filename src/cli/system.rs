@@ -2,6 +2,10 @@
 
 use clap::Args;
 
+use serde_json::{json, Value};
+
+use crate::runtime::idmap;
+use crate::state::container::Status;
 use crate::{Context, Error, Result};
 
 #[derive(Debug, Args)]
@@ -26,12 +30,276 @@ pub struct UnshareArgs {
     pub command: Vec<String>,
 }
 
-pub fn info(_ctx: &Context, _a: InfoArgs) -> Result<i32> {
-    Err(Error::msg("not implemented yet"))
+fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
 }
 
-pub fn version(_ctx: &Context, _a: VersionArgs) -> Result<i32> {
-    Err(Error::msg("not implemented yet"))
+fn version_json() -> Value {
+    json!({
+        "APIVersion": env!("CARGO_PKG_VERSION"),
+        "Version": env!("CARGO_PKG_VERSION"),
+        "GitCommit": option_env!("SKIFF_GIT_COMMIT").unwrap_or(""),
+        "Built": 0,
+        "BuiltTime": "",
+        "OsArch": format!("linux/{}", arch()),
+        "Os": "linux",
+    })
+}
+
+pub fn version(_ctx: &Context, a: VersionArgs) -> Result<i32> {
+    let v = version_json();
+    match a.format.as_deref() {
+        Some("json") => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"Client": v})).unwrap_or_default()
+        ),
+        Some(t) => println!("{}", crate::format::render(t, &json!({"Client": v}))?),
+        None => {
+            let rows = [
+                ("Version:", env!("CARGO_PKG_VERSION").to_string()),
+                ("API Version:", env!("CARGO_PKG_VERSION").to_string()),
+                (
+                    "Git Commit:",
+                    option_env!("SKIFF_GIT_COMMIT").unwrap_or("").to_string(),
+                ),
+                ("OS/Arch:", format!("linux/{}", arch())),
+            ];
+            for (k, v) in rows {
+                println!("{k:<14}{v}");
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn id_mappings(file: &str, ctx: &Context) -> Vec<Value> {
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(ctx.uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_default();
+    let own = if file.ends_with("subuid") {
+        ctx.uid
+    } else {
+        ctx.gid
+    };
+    let ranges = idmap::subids(std::path::Path::new(file), &user, ctx.uid);
+    idmap::build_maps(own, &ranges)
+        .iter()
+        .map(|m| json!({"container_id": m.inside, "host_id": m.outside, "size": m.count}))
+        .collect()
+}
+
+fn helper_info(name: &str) -> Value {
+    let path = which(name);
+    let version = path
+        .as_ref()
+        .and_then(|p| std::process::Command::new(p).arg("--version").output().ok())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default();
+    json!({"executable": path.map(|p| p.display().to_string()).unwrap_or_default(), "package": "", "version": version})
+}
+
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .find(|c| c.is_file())
+        })
+        .unwrap_or(None)
+}
+
+fn os_release() -> (String, String) {
+    let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    (get("ID"), get("VERSION_ID"))
+}
+
+fn mem_total() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+fn info_json(ctx: &Context) -> Result<Value> {
+    let driver = crate::storage::select(&ctx.root, ctx.storage_driver.as_deref())?;
+    let containers = crate::container::store(ctx).list()?;
+    let count = |s: Status| {
+        containers
+            .iter()
+            .filter(|c| crate::container::effective_status(c) == s)
+            .count()
+    };
+    let images = crate::image::ImageStore::new(ctx)
+        .list()
+        .map(|l| l.len())
+        .unwrap_or(0);
+    let (distro, distro_version) = os_release();
+    let kernel = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let cgroup_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let network_backend = if which("pasta").is_some() {
+        "pasta"
+    } else {
+        "slirp4netns"
+    };
+    Ok(json!({
+        "host": {
+            "arch": arch(),
+            "cgroupManager": "cgroupfs",
+            "cgroupVersion": if cgroup_v2 { "v2" } else { "v1" },
+            "conmon": {"package": "skiff", "path": exe, "version": format!("skiff supervisor {}", env!("CARGO_PKG_VERSION"))},
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "distribution": {"distribution": distro, "version": distro_version},
+            "hostname": nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
+            "idMappings": {
+                "uidmap": if ctx.rootless { id_mappings("/etc/subuid", ctx) } else { Vec::new() },
+                "gidmap": if ctx.rootless { id_mappings("/etc/subgid", ctx) } else { Vec::new() },
+            },
+            "kernel": kernel,
+            "logDriver": "k8s-file",
+            "memTotal": mem_total(),
+            "networkBackend": network_backend,
+            "ociRuntime": {"name": "skiff", "package": "skiff", "path": exe, "version": env!("CARGO_PKG_VERSION")},
+            "os": "linux",
+            "remoteSocket": {"exists": false, "path": ""},
+            "security": {"rootless": ctx.rootless, "seccompEnabled": false, "selinuxEnabled": false, "apparmorEnabled": false},
+            "slirp4netns": helper_info("slirp4netns"),
+            "pasta": helper_info("pasta"),
+        },
+        "store": {
+            "graphDriverName": driver.name(),
+            "graphRoot": ctx.root,
+            "runRoot": ctx.runroot,
+            "imageStore": {"number": images},
+            "containerStore": {
+                "number": containers.len(),
+                "paused": count(Status::Paused),
+                "running": count(Status::Running),
+                "stopped": count(Status::Exited) + count(Status::Created),
+            },
+            "volumePath": ctx.root.join("volumes"),
+        },
+        "registries": {},
+        "plugins": {"log": ["k8s-file"], "network": ["pasta", "slirp4netns"], "volume": ["local"]},
+        "version": version_json(),
+    }))
+}
+
+/// Podman's info templates use Go field names (`.Host.OCIRuntime.Name`)
+/// while its JSON uses camelCase keys: derive the first from the second.
+fn go_names(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (go_name(k), go_names(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(go_names).collect()),
+        other => other.clone(),
+    }
+}
+
+fn go_name(k: &str) -> String {
+    match k {
+        "ociRuntime" => "OCIRuntime".into(),
+        "idMappings" => "IDMappings".into(),
+        "uidmap" => "UIDMap".into(),
+        "gidmap" => "GIDMap".into(),
+        "cpus" => "CPUs".into(),
+        "container_id" => "ContainerID".into(),
+        "host_id" => "HostID".into(),
+        "os" => "OS".into(),
+        _ => {
+            let mut c = k.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect(),
+                None => String::new(),
+            }
+        }
+    }
+}
+
+/// A small YAML rendering of a JSON value, for `info`'s default output.
+fn yaml(v: &Value, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match v {
+                    Value::Object(o) if !o.is_empty() => {
+                        out.push_str(&format!("{pad}{k}:\n"));
+                        yaml(v, indent + 2, out);
+                    }
+                    Value::Array(a) if !a.is_empty() => {
+                        out.push_str(&format!("{pad}{k}:\n"));
+                        for item in a {
+                            match item {
+                                Value::Object(_) => {
+                                    let mut inner = String::new();
+                                    yaml(item, indent + 2, &mut inner);
+                                    let inner =
+                                        inner.replacen(&format!("{pad}  "), &format!("{pad}- "), 1);
+                                    out.push_str(&inner);
+                                }
+                                _ => out.push_str(&format!("{pad}- {}\n", scalar(item))),
+                            }
+                        }
+                    }
+                    Value::Object(_) => out.push_str(&format!("{pad}{k}: {{}}\n")),
+                    Value::Array(_) => out.push_str(&format!("{pad}{k}: []\n")),
+                    _ => out.push_str(&format!("{pad}{k}: {}\n", scalar(v))),
+                }
+            }
+        }
+        other => out.push_str(&format!("{pad}{}\n", scalar(other))),
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) if s.is_empty() => "\"\"".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn info(ctx: &Context, a: InfoArgs) -> Result<i32> {
+    let v = info_json(ctx)?;
+    match a.format.as_deref() {
+        Some("json") => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
+        Some(t) => println!("{}", crate::format::render(t, &go_names(&v))?),
+        None => {
+            let mut out = String::new();
+            yaml(&v, 0, &mut out);
+            print!("{out}");
+        }
+    }
+    Ok(0)
 }
 
 /// Runs a command inside the user and mount namespaces skiff uses, where

@@ -4,7 +4,10 @@
 pub mod caps;
 pub mod idmap;
 pub mod mounts;
+pub mod process;
+pub mod signal;
 pub mod spec;
+pub mod tty;
 pub mod user;
 pub mod userns;
 

@@ -1,0 +1,414 @@
+//! `create`: validate every option, resolve the image, and write the
+//! container record. Nothing is written until everything has been checked.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+
+use crate::image::ImageStore;
+use crate::runtime::{caps, mounts, spec};
+use crate::state::container::{valid_name, Config, Container, MountSpec, State};
+use crate::{Context, Error, Result};
+
+/// What `run` and `create` ask for, already split from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub image: String,
+    pub command: Vec<String>,
+    pub name: Option<String>,
+    pub env: Vec<String>,
+    pub env_files: Vec<PathBuf>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub volumes: Vec<String>,
+    pub mounts: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub read_only: bool,
+    pub entrypoint: Option<String>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    pub network: Option<String>,
+    pub ulimits: Vec<String>,
+    pub interactive: bool,
+    pub tty: bool,
+    pub labels: Vec<String>,
+    pub security_opts: Vec<String>,
+    pub restart: Option<String>,
+    pub stop_signal: Option<String>,
+    pub auto_remove: bool,
+}
+
+/// Default environment of every container (Podman's, with container=skiff).
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn set_env(env: &mut Vec<String>, entry: String) {
+    let key = entry.split('=').next().unwrap_or("").to_string();
+    env.retain(|e| e.split('=').next() != Some(key.as_str()));
+    env.push(entry);
+}
+
+/// `-e KEY=VALUE`, or `-e KEY` which takes the value from the caller's environment.
+fn env_entry(spec: &str) -> Result<Option<String>> {
+    if spec.is_empty() || spec.starts_with('=') {
+        return Err(Error::msg(format!(
+            "invalid environment variable: \"{spec}\""
+        )));
+    }
+    if spec.contains('=') {
+        return Ok(Some(spec.to_string()));
+    }
+    Ok(std::env::var(spec).ok().map(|v| format!("{spec}={v}")))
+}
+
+fn read_env_file(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::msg(crate::error::io_msg("open", path, &e)))?;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(e) = env_entry(line)? {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// Splits `--entrypoint`: a JSON array, or a single command (empty clears it).
+fn parse_entrypoint(s: &str) -> Vec<String> {
+    if s.trim_start().starts_with('[') {
+        if let Ok(v) = serde_json::from_str::<Vec<String>>(s) {
+            return v;
+        }
+    }
+    if s.is_empty() {
+        Vec::new()
+    } else {
+        vec![s.to_string()]
+    }
+}
+
+/// Validates `--restart`.
+pub fn parse_restart(s: &str) -> Result<String> {
+    let ok = match s.split_once(':') {
+        None => matches!(s, "no" | "always" | "on-failure" | "unless-stopped"),
+        Some(("on-failure", n)) => n.parse::<u32>().is_ok(),
+        Some(_) => false,
+    };
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(Error::msg(format!(
+            "invalid restart policy \"{s}\": use no, always, on-failure[:max-retries] or unless-stopped"
+        )))
+    }
+}
+
+fn parse_network(s: Option<&str>) -> Result<String> {
+    match s.unwrap_or("private") {
+        n @ ("none" | "host" | "private") => Ok(n.to_string()),
+        other => Err(Error::msg(format!(
+            "unable to find network with name or ID {other}: network not found"
+        ))),
+    }
+}
+
+/// Checks a bind source exists and makes it absolute; named volumes live in the store.
+fn resolve_mount(ctx: &Context, m: MountSpec) -> Result<MountSpec> {
+    match m.kind.as_str() {
+        "bind" => {
+            let src = Path::new(&m.source);
+            let abs = if src.is_absolute() {
+                src.to_path_buf()
+            } else {
+                std::env::current_dir()?.join(src)
+            };
+            std::fs::metadata(&abs)
+                .map_err(|e| Error::msg(crate::error::io_msg("statfs", &abs, &e)))?;
+            if m.options.iter().any(|o| o == "O") {
+                return Err(Error::msg(format!(
+                    "volume {}: overlay volumes (O) are not supported",
+                    m.source
+                )));
+            }
+            Ok(MountSpec {
+                source: abs.to_string_lossy().into_owned(),
+                ..m
+            })
+        }
+        "volume" => {
+            let name = if m.source.is_empty() {
+                crate::state::new_id()
+            } else {
+                if !valid_name(&m.source) {
+                    return Err(Error::msg(format!(
+                        "invalid volume name \"{}\": use letters, digits, '_', '.' and '-'",
+                        m.source
+                    )));
+                }
+                m.source.clone()
+            };
+            let data = ctx.root.join("volumes").join(&name).join("_data");
+            Ok(MountSpec {
+                kind: "volume".into(),
+                source: data.to_string_lossy().into_owned(),
+                ..m
+            })
+        }
+        _ => Ok(m),
+    }
+}
+
+fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for l in labels {
+        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+        if k.is_empty() {
+            return Err(Error::msg(format!(
+                "invalid label \"{l}\": expected key=value"
+            )));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+fn parse_security_opts(opts: &[String]) -> Result<bool> {
+    let mut nnp = false;
+    for o in opts {
+        match o.as_str() {
+            "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => nnp = true,
+            "no-new-privileges:false" | "no-new-privileges=false" => nnp = false,
+            // No SELinux, AppArmor or seccomp profile is applied by skiff yet,
+            // so turning them off is already the case.
+            o if o.starts_with("label=") || o == "seccomp=unconfined" || o == "apparmor=unconfined" => {}
+            _ => {
+                return Err(Error::msg(format!(
+                    "invalid --security-opt \"{o}\": supported are no-new-privileges, label=..., seccomp=unconfined"
+                )))
+            }
+        }
+    }
+    Ok(nnp)
+}
+
+/// Validates the options and writes the new container's record.
+pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
+    // Validate everything before touching state.
+    let mut user_mounts = Vec::new();
+    for v in &o.volumes {
+        user_mounts.push(resolve_mount(ctx, mounts::parse_volume(v)?)?);
+    }
+    for m in &o.mounts {
+        user_mounts.push(resolve_mount(ctx, mounts::parse_mount(m)?)?);
+    }
+    for t in &o.tmpfs {
+        user_mounts.push(mounts::parse_tmpfs(t)?);
+    }
+    for u in &o.ulimits {
+        spec::parse_ulimit(u)?;
+    }
+    caps::resolve(o.privileged, &o.cap_add, &o.cap_drop)?;
+    let network = parse_network(o.network.as_deref())?;
+    let restart = match &o.restart {
+        Some(r) => parse_restart(r)?,
+        None => "no".into(),
+    };
+    if o.auto_remove && restart != "no" {
+        return Err(Error::msg(
+            "the --rm option conflicts with --restart: a container that removes itself cannot restart",
+        ));
+    }
+    let no_new_privileges = parse_security_opts(&o.security_opts)?;
+    let stop_signal = match &o.stop_signal {
+        Some(s) => crate::runtime::signal::parse(s)?.to_string(),
+        None => String::new(),
+    };
+    if let Some(u) = &o.user {
+        if u.is_empty() || u.split(':').count() > 2 {
+            return Err(Error::msg(format!(
+                "invalid user \"{u}\": expected name|uid[:group|gid]"
+            )));
+        }
+    }
+    if let Some(name) = &o.name {
+        if !valid_name(name) {
+            return Err(Error::msg(format!(
+                "invalid container name \"{name}\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*"
+            )));
+        }
+    }
+    if let Some(h) = &o.hostname {
+        if h.is_empty() || h.len() > 64 {
+            return Err(Error::msg(format!("invalid hostname \"{h}\"")));
+        }
+    }
+
+    let store = ImageStore::new(ctx);
+    let image = store.lookup(&o.image)?;
+    let img_cfg = image.config.config().clone().unwrap_or_default();
+
+    let entrypoint = match &o.entrypoint {
+        Some(e) => parse_entrypoint(e),
+        None => img_cfg.entrypoint().clone().unwrap_or_default(),
+    };
+    let cmd = if !o.command.is_empty() {
+        o.command.clone()
+    } else if o.entrypoint.is_some() {
+        // Docker: a new entrypoint drops the image's CMD.
+        Vec::new()
+    } else {
+        img_cfg.cmd().clone().unwrap_or_default()
+    };
+    let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
+    if args.is_empty() {
+        return Err(Error::msg(format!(
+            "{}: no command or entrypoint provided, and no CMD or ENTRYPOINT from image",
+            o.image
+        )));
+    }
+
+    let mut env = vec![
+        DEFAULT_PATH.to_string(),
+        "TERM=xterm".into(),
+        "container=skiff".into(),
+    ];
+    for e in img_cfg.env().clone().unwrap_or_default() {
+        set_env(&mut env, e);
+    }
+    for f in &o.env_files {
+        for e in read_env_file(f)? {
+            set_env(&mut env, e);
+        }
+    }
+    for e in &o.env {
+        if let Some(e) = env_entry(e)? {
+            set_env(&mut env, e);
+        }
+    }
+    let mut labels: BTreeMap<String, String> = img_cfg
+        .labels()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    labels.extend(parse_labels(&o.labels)?);
+
+    let driver = crate::storage::select(&ctx.root, ctx.storage_driver.as_deref())?;
+    let layers = store.layer_dirs(&image)?;
+    let id = crate::state::new_id();
+    let image_name = image
+        .names
+        .first()
+        .cloned()
+        .unwrap_or_else(|| image.id.clone());
+
+    let containers = super::store(ctx);
+    let _lock = containers.lock()?;
+    let existing = containers.list()?;
+    let name = match &o.name {
+        Some(n) => {
+            if let Some(c) = existing.iter().find(|c| &c.name == n) {
+                return Err(Error::msg(format!(
+                    "the container name \"{n}\" is already in use by {}; remove that container to reuse the name",
+                    &c.id[..12]
+                )));
+            }
+            n.clone()
+        }
+        None => loop {
+            let n = super::names::random();
+            if !existing.iter().any(|c| c.name == n) {
+                break n;
+            }
+        },
+    };
+    let c = Container {
+        id: id.clone(),
+        name,
+        created: Utc::now(),
+        config: Config {
+            image_id: image.id.clone(),
+            image_name,
+            args,
+            entrypoint,
+            cmd,
+            env,
+            workdir: o
+                .workdir
+                .clone()
+                .or_else(|| img_cfg.working_dir().clone().filter(|w| !w.is_empty()))
+                .unwrap_or_else(|| "/".into()),
+            user: o
+                .user
+                .clone()
+                .or_else(|| img_cfg.user().clone())
+                .unwrap_or_default(),
+            hostname: o.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
+            labels,
+            stop_signal,
+            tty: o.tty,
+            interactive: o.interactive,
+            mounts: user_mounts,
+            read_only: o.read_only,
+            privileged: o.privileged,
+            cap_add: o.cap_add.clone(),
+            cap_drop: o.cap_drop.clone(),
+            network,
+            auto_remove: o.auto_remove,
+            restart_policy: restart,
+            ulimits: o.ulimits.clone(),
+            no_new_privileges,
+            driver: driver.name().to_string(),
+            layers,
+        },
+        state: State::default(),
+    };
+    if !c.config.workdir.starts_with('/') {
+        return Err(Error::msg(format!(
+            "invalid working directory \"{}\": must be an absolute path",
+            c.config.workdir
+        )));
+    }
+    containers.save(&c)?;
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_override_keeps_one_entry() {
+        let mut env = vec!["PATH=/bin".to_string(), "A=1".to_string()];
+        set_env(&mut env, "A=2".into());
+        assert_eq!(env, vec!["PATH=/bin", "A=2"]);
+    }
+
+    #[test]
+    fn entrypoint_forms() {
+        assert_eq!(parse_entrypoint("[\"a\",\"b\"]"), vec!["a", "b"]);
+        assert_eq!(parse_entrypoint("/bin/sh"), vec!["/bin/sh"]);
+        assert!(parse_entrypoint("").is_empty());
+    }
+
+    #[test]
+    fn restart_policies() {
+        assert!(parse_restart("on-failure:3").is_ok());
+        assert!(parse_restart("always").is_ok());
+        assert!(parse_restart("sometimes").is_err());
+        assert!(parse_restart("on-failure:x").is_err());
+    }
+
+    #[test]
+    fn env_values() {
+        assert_eq!(env_entry("A=1").unwrap(), Some("A=1".into()));
+        assert!(env_entry("=x").is_err());
+        assert_eq!(env_entry("SKIFF_SURELY_UNSET_VAR").unwrap(), None);
+    }
+}

@@ -1,0 +1,259 @@
+//! `start`: mount the root filesystem, write the generated /etc files and the
+//! OCI spec, and create the container process.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use nix::unistd::Pid;
+use oci_spec::runtime::Spec;
+
+use super::monitor;
+use crate::network::etc_files;
+use crate::runtime::process::{self, resolve_in_root, ChildStdio};
+use crate::runtime::spec::{self, NetMode, SpecInput};
+use crate::runtime::{caps, tty, user};
+use crate::state::container::{Container, Status};
+use crate::storage::{self, DriverKind};
+use crate::{Context, Error, Result};
+
+/// A running container process and, with `-t`, the pty master to relay.
+pub struct Started {
+    pub pid: Pid,
+    pub master: Option<OwnedFd>,
+}
+
+/// Where the storage driver keeps a container's root filesystem.
+pub fn storage_dir(ctx: &Context, id: &str) -> PathBuf {
+    ctx.container_dir(id).join("storage")
+}
+
+fn driver(c: &Container) -> Result<DriverKind> {
+    Ok(DriverKind::parse(&c.config.driver)?)
+}
+
+/// Mounts the container's root filesystem and returns its path.
+pub fn mount_rootfs(ctx: &Context, c: &Container) -> Result<PathBuf> {
+    Ok(storage::mount(
+        driver(c)?,
+        &c.config.layers,
+        &storage_dir(ctx, &c.id),
+    )?)
+}
+
+/// Unmounts the container's root filesystem (idempotent).
+pub fn unmount_rootfs(ctx: &Context, c: &Container) -> Result<()> {
+    Ok(storage::unmount(driver(c)?, &storage_dir(ctx, &c.id))?)
+}
+
+fn read_in_root(rootfs: &Path, path: &str) -> String {
+    std::fs::read_to_string(resolve_in_root(rootfs, Path::new(path))).unwrap_or_default()
+}
+
+fn default_rlimits() -> Vec<(String, u64, u64)> {
+    // As Podman does rootless: raise the open-files soft limit to the hard one.
+    match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
+        Ok((_, hard)) => vec![("nofile".into(), hard, hard)],
+        Err(_) => Vec::new(),
+    }
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
+    let own = |p: &Path| {
+        nix::unistd::fchownat(
+            None,
+            p,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| {
+            Error::msg(format!(
+                "chown {}: {}",
+                p.display(),
+                e.desc().to_lowercase()
+            ))
+        })
+    };
+    own(path)?;
+    if path.is_dir() && !path.is_symlink() {
+        for entry in std::fs::read_dir(path)? {
+            chown_tree(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the spec for a container whose root filesystem is mounted at `rootfs`,
+/// writing its /etc files and config.json into the container directory.
+pub fn prepare_spec(ctx: &Context, c: &Container, rootfs: &Path) -> Result<Spec> {
+    let cfg = &c.config;
+    let exec_user = user::resolve(
+        &cfg.user,
+        &read_in_root(rootfs, "/etc/passwd"),
+        &read_in_root(rootfs, "/etc/group"),
+    )?;
+    let mut env = cfg.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.push(format!("HOSTNAME={}", cfg.hostname));
+    }
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", exec_user.home));
+    }
+    let net = match cfg.network.as_str() {
+        "host" => NetMode::Host,
+        _ => NetMode::None,
+    };
+
+    let userdata = ctx.container_dir(&c.id).join("userdata");
+    std::fs::create_dir_all(&userdata)?;
+    let host_hosts = if net == NetMode::Host {
+        std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let mut hosts = etc_files::hosts(&cfg.hostname, &c.name, &[]);
+    if !host_hosts.is_empty() {
+        hosts = format!("{host_hosts}{}", hosts.lines().last().unwrap_or_default()) + "\n";
+    }
+    let resolv = etc_files::resolv_conf(
+        &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        net != NetMode::Host,
+    );
+    let mut etc = Vec::new();
+    for (name, content) in [
+        ("hosts", hosts),
+        ("hostname", etc_files::hostname(&cfg.hostname)),
+        ("resolv.conf", resolv),
+    ] {
+        let p = userdata.join(name);
+        std::fs::write(&p, content)?;
+        etc.push((p, format!("/etc/{name}")));
+    }
+
+    let mut mounts = Vec::new();
+    for m in &cfg.mounts {
+        let opts: Vec<String> = m
+            .options
+            .iter()
+            .filter(|o| !matches!(o.as_str(), "z" | "Z" | "U"))
+            .cloned()
+            .collect();
+        match m.kind.as_str() {
+            "tmpfs" => mounts.push(spec::tmpfs_mount(&m.destination, &opts)),
+            kind => {
+                if kind == "volume" {
+                    std::fs::create_dir_all(&m.source)?;
+                }
+                if m.options.iter().any(|o| o == "U") {
+                    chown_tree(Path::new(&m.source), exec_user.uid, exec_user.gid)?;
+                }
+                mounts.push(spec::bind_mount(&m.source, &m.destination, &opts));
+            }
+        }
+    }
+    let mut rlimits = default_rlimits();
+    for u in &cfg.ulimits {
+        let (name, soft, hard) = spec::parse_ulimit(u)?;
+        rlimits.retain(|(n, _, _)| *n != name);
+        rlimits.push((name, soft, hard));
+    }
+    let input = SpecInput {
+        args: cfg.args.clone(),
+        env,
+        cwd: cfg.workdir.clone(),
+        user: exec_user,
+        hostname: cfg.hostname.clone(),
+        tty: cfg.tty,
+        rootfs: rootfs.to_path_buf(),
+        read_only: cfg.read_only,
+        privileged: cfg.privileged,
+        caps: caps::resolve(cfg.privileged, &cfg.cap_add, &cfg.cap_drop)?,
+        no_new_privileges: cfg.no_new_privileges,
+        rlimits,
+        net,
+        etc_files: etc,
+        mounts,
+        rootless: ctx.rootless,
+    };
+    let spec = spec::build(&input)?;
+    // Informational (inspect, debugging): the process is started from the
+    // in-memory spec, so this write needs no fsync.
+    let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::msg(e.to_string()))?;
+    std::fs::write(ctx.container_dir(&c.id).join("config.json"), json)?;
+    Ok(spec)
+}
+
+/// Mounts, prepares and creates the container process, and records it running.
+pub fn start(ctx: &Context, c: &mut Container) -> Result<Started> {
+    let rootfs = mount_rootfs(ctx, c)?;
+    let result = (|| -> Result<Started> {
+        let spec = prepare_spec(ctx, c, &rootfs)?;
+        let (stdio, master) = if c.config.tty {
+            let pty = tty::open(std::io::stdin().as_raw_fd())?;
+            (ChildStdio::Pty(pty.slave), Some(pty.master))
+        } else {
+            (
+                ChildStdio::Inherit {
+                    stdin: c.config.interactive,
+                },
+                None,
+            )
+        };
+        monitor::block_signals()?;
+        let created = process::create(&spec, stdio)?;
+        let pid = created.start()?;
+        Ok(Started { pid, master })
+    })();
+    match result {
+        Ok(s) => {
+            c.state.status = Status::Running;
+            c.state.pid = s.pid.as_raw();
+            c.state.monitor_pid = std::process::id() as i32;
+            c.state.started_at = Some(Utc::now());
+            c.state.finished_at = None;
+            c.state.exit_code = 0;
+            c.state.error.clear();
+            super::store(ctx).save(c)?;
+            Ok(s)
+        }
+        Err(e) => {
+            monitor::unblock_signals();
+            let code = e.exit_code();
+            let _ = finish(ctx, c, code, &e.to_string());
+            Err(e)
+        }
+    }
+}
+
+/// Records the end of a container: exit code, time, root filesystem
+/// unmounted, and the container removed when it was run with `--rm`.
+pub fn finish(ctx: &Context, c: &mut Container, code: i32, error: &str) -> Result<()> {
+    let store = super::store(ctx);
+    let _ = unmount_rootfs(ctx, c);
+    // Someone may have removed the container meanwhile (`rm -f`): do not resurrect it.
+    let Some(mut current) = store.load(&c.id)? else {
+        return Ok(());
+    };
+    if c.config.auto_remove {
+        return super::remove::remove_stopped(ctx, &current);
+    }
+    current.state.status = Status::Exited;
+    current.state.exit_code = code;
+    current.state.finished_at = Some(Utc::now());
+    current.state.error = error.to_string();
+    current.state.pid = 0;
+    store.save(&current)?;
+    *c = current;
+    Ok(())
+}
+
+/// `run` without `-d`: start the container, wait for it here, and return its exit code.
+pub fn start_foreground(ctx: &Context, c: &mut Container, sig_proxy: bool) -> Result<i32> {
+    let started = start(ctx, c)?;
+    let code = monitor::wait(started.pid, started.master, c.config.interactive, sig_proxy);
+    monitor::unblock_signals();
+    let code = code?;
+    finish(ctx, c, code, "")?;
+    Ok(code)
+}

@@ -1,0 +1,743 @@
+//! Creating the container process from its OCI spec: new namespaces, the
+//! root filesystem and its mounts, pivot_root, identity, capabilities and
+//! exec. The parent learns whether exec succeeded through a close-on-exec
+//! pipe: end-of-file means the command runs, a message means it failed.
+#![allow(unsafe_code)]
+
+use std::ffi::CString;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, SigmaskHow};
+use nix::sys::stat::Mode;
+use nix::sys::statvfs::{statvfs, FsFlags};
+use nix::unistd::{Gid, Pid, Uid};
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+
+use super::mounts::parse_options;
+use super::{Error, Result};
+
+/// What the container's standard streams are connected to.
+pub enum ChildStdio {
+    /// The caller's own stdin/stdout/stderr; stdin replaced by /dev/null unless `stdin`.
+    Inherit { stdin: bool },
+    /// The slave side of a pty, which becomes the controlling terminal.
+    Pty(OwnedFd),
+    /// Explicit descriptors for stdin, stdout and stderr.
+    Fds(OwnedFd, OwnedFd, OwnedFd),
+}
+
+/// A container process created but held before its setup until `start`.
+pub struct Created {
+    pub pid: Pid,
+    go: File,
+    result: File,
+}
+
+/// Exit-status class bytes on the result pipe.
+const FAIL_ENGINE: u8 = b'5';
+const FAIL_INVOKE: u8 = b'6';
+const FAIL_NOT_FOUND: u8 = b'7';
+
+fn clone_flags(spec: &Spec) -> CloneFlags {
+    let mut flags = CloneFlags::empty();
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in namespaces {
+        if ns.path().is_some() {
+            continue;
+        }
+        flags |= match ns.typ() {
+            LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+            LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+            LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+            LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+            LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+            LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+            LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+            _ => CloneFlags::empty(),
+        };
+    }
+    flags
+}
+
+/// Creates the container process in its new namespaces. It waits for
+/// `Created::start` before setting anything up, so the caller can attach
+/// networking or cgroups to the pid first.
+pub fn create(spec: &Spec, stdio: ChildStdio) -> Result<Created> {
+    let (go_r, go_w) = pipe()?;
+    let (res_r, res_w) = pipe()?;
+    let flags = clone_flags(spec);
+    // SAFETY: a raw clone without CLONE_VM behaves like fork(2): the child gets
+    // a copy-on-write copy of this single-threaded process and only runs
+    // `child_main`, which never returns.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags.bits() as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match ret {
+        -1 => Err(Error::sys(
+            "creating the container's namespaces",
+            Errno::last(),
+        )),
+        0 => {
+            drop(go_w);
+            drop(res_r);
+            child_main(spec, stdio, go_r, res_w)
+        }
+        pid => {
+            drop(go_r);
+            drop(res_w);
+            drop(stdio);
+            Ok(Created {
+                pid: Pid::from_raw(pid as i32),
+                go: File::from(go_w),
+                result: File::from(res_r),
+            })
+        }
+    }
+}
+
+impl Created {
+    /// Lets the process set itself up and exec; returns once the command runs,
+    /// or the reason it could not be started (the process is then reaped).
+    pub fn start(mut self) -> Result<Pid> {
+        let _ = self.go.write_all(b"1");
+        drop(self.go);
+        let mut msg = Vec::new();
+        let _ = self.result.read_to_end(&mut msg);
+        if msg.is_empty() {
+            return Ok(self.pid);
+        }
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+        let text = String::from_utf8_lossy(&msg[1..]).into_owned();
+        Err(match msg[0] {
+            FAIL_NOT_FOUND => Error::NotFound(text),
+            FAIL_INVOKE => Error::CannotInvoke(text),
+            _ => Error::Msg(text),
+        })
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))
+}
+
+fn child_main(spec: &Spec, stdio: ChildStdio, go: OwnedFd, result: OwnedFd) -> ! {
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    let mut byte = [0u8; 1];
+    if File::from(go).read(&mut byte).unwrap_or(0) != 1 {
+        // The parent gave up before starting us.
+        unsafe_exit(125);
+    }
+    let mut result = File::from(result);
+    let err = match setup_and_exec(spec, stdio) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let (class, code) = match err {
+        Error::NotFound(_) => (FAIL_NOT_FOUND, 127),
+        Error::CannotInvoke(_) => (FAIL_INVOKE, 126),
+        _ => (FAIL_ENGINE, 125),
+    };
+    let mut msg = vec![class];
+    msg.extend_from_slice(err.to_string().as_bytes());
+    let _ = result.write_all(&msg);
+    unsafe_exit(code)
+}
+
+fn unsafe_exit(code: i32) -> ! {
+    // SAFETY: _exit skips atexit handlers and stdio flushing that belong to the
+    // parent's copy of the process.
+    unsafe { libc::_exit(code) }
+}
+
+enum Never {}
+
+fn setup_and_exec(spec: &Spec, stdio: ChildStdio) -> Result<Never> {
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    if namespaces
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none())
+    {
+        loopback_up()?;
+    }
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::Msg("spec has no root".into()))?;
+    let rootfs = root.path().clone();
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Msg("spec has no process".into()))?;
+
+    setup_rootfs(spec, &rootfs, process.cwd())?;
+    if let Some(h) = spec.hostname() {
+        nix::unistd::sethostname(h).map_err(|e| Error::sys("sethostname", e))?;
+    }
+    setup_stdio(stdio)?;
+    for rl in process.rlimits().clone().unwrap_or_default() {
+        set_rlimit(rl.typ(), rl.soft(), rl.hard())?;
+    }
+    if process.no_new_privileges() == Some(true) {
+        // SAFETY: plain prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(Error::sys("prctl(no_new_privs)", Errno::last()));
+        }
+    }
+    set_identity(process)?;
+    nix::unistd::chdir(process.cwd()).map_err(|e| {
+        Error::Msg(format!(
+            "working directory {}: {}",
+            process.cwd().display(),
+            e.desc().to_lowercase()
+        ))
+    })?;
+    exec(
+        process.args().as_deref().unwrap_or_default(),
+        process.env().as_deref().unwrap_or_default(),
+    )
+}
+
+/// Brings up `lo` in a new network namespace (it starts down).
+fn loopback_up() -> Result<()> {
+    // SAFETY: a plain socket, ioctls on a zeroed ifreq naming "lo", then close.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(Error::sys("socket", Errno::last()));
+        }
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo".iter().enumerate() {
+            ifr.ifr_name[i] = *b as libc::c_char;
+        }
+        let mut rc = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr);
+        if rc == 0 {
+            ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            rc = libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr);
+        }
+        let errno = Errno::last();
+        libc::close(fd);
+        if rc != 0 {
+            return Err(Error::sys("bringing up the loopback interface", errno));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves `path` inside `root` as the container would see it: symlinks are
+/// followed but can never lead outside `root` (`..` stops at the root).
+pub fn resolve_in_root(root: &Path, path: &Path) -> PathBuf {
+    let mut resolved = PathBuf::new();
+    let mut pending: Vec<std::ffi::OsString> = path
+        .components()
+        .rev()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let mut links = 0;
+    while let Some(part) = pending.pop() {
+        if part == ".." {
+            resolved.pop();
+            continue;
+        }
+        let candidate = resolved.join(&part);
+        match fs::read_link(root.join(&candidate)) {
+            Ok(target) if links < 40 => {
+                links += 1;
+                if target.is_absolute() {
+                    resolved = PathBuf::new();
+                }
+                for c in target.components().rev() {
+                    match c {
+                        Component::Normal(n) => pending.push(n.to_os_string()),
+                        Component::ParentDir => pending.push("..".into()),
+                        _ => {}
+                    }
+                }
+            }
+            _ => resolved = candidate,
+        }
+    }
+    root.join(resolved)
+}
+
+fn sys_mount(
+    src: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<()> {
+    mount(src, target, fstype, flags, data).map_err(|e| {
+        Error::sys(
+            format!(
+                "mounting {} on {}",
+                src.map(|s| s.display().to_string())
+                    .or(fstype.map(String::from))
+                    .unwrap_or_default(),
+                target.display()
+            ),
+            e,
+        )
+    })
+}
+
+/// The flags a bind remount must keep: in a user namespace the kernel locks
+/// nosuid/nodev/noexec/ro/atime flags of mounts inherited from the host, and
+/// a remount that drops them fails with EPERM.
+fn locked_flags(target: &Path) -> MsFlags {
+    let Ok(st) = statvfs(target) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut m = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(fs) {
+            m |= ms;
+        }
+    }
+    m
+}
+
+fn remount_bind(target: &Path, flags: MsFlags) -> Result<()> {
+    let keep = locked_flags(target);
+    sys_mount(
+        None,
+        target,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | keep,
+        None,
+    )
+}
+
+fn make_target(target: &Path, as_dir: bool) -> Result<()> {
+    let res = if as_dir {
+        fs::create_dir_all(target)
+    } else {
+        if let Some(p) = target.parent() {
+            fs::create_dir_all(p).map_err(|e| io_err("mkdir", p, e))?;
+        }
+        match fs::symlink_metadata(target) {
+            Ok(_) => Ok(()),
+            Err(_) => File::create(target).map(|_| ()),
+        }
+    };
+    res.map_err(|e| io_err("creating mount point", target, e))
+}
+
+fn io_err(op: &str, p: &Path, e: std::io::Error) -> Error {
+    Error::Msg(crate::error::io_msg(op, p, &e))
+}
+
+fn do_mount(rootfs: &Path, m: &Mount) -> Result<()> {
+    let target = resolve_in_root(rootfs, m.destination());
+    let typ = m.typ().as_deref().unwrap_or("bind");
+    let opts = parse_options(m.options().as_deref().unwrap_or_default());
+    let is_bind = typ == "bind" || opts.flags.contains(MsFlags::MS_BIND);
+    if is_bind {
+        let src = m.source().as_ref().ok_or_else(|| {
+            Error::Msg(format!(
+                "bind mount on {} has no source",
+                m.destination().display()
+            ))
+        })?;
+        let src_is_dir = fs::metadata(src)
+            .map_err(|e| io_err("statfs", src, e))?
+            .is_dir();
+        make_target(&target, src_is_dir)?;
+        let rec = opts.flags & MsFlags::MS_REC;
+        sys_mount(Some(src), &target, None, MsFlags::MS_BIND | rec, None)?;
+        let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC);
+        if !extra.is_empty() {
+            remount_bind(&target, extra)?;
+        }
+    } else {
+        make_target(&target, true)?;
+        let data = opts.data.join(",");
+        let data = (!data.is_empty()).then_some(data.as_str());
+        let src = m.source().clone().unwrap_or_else(|| typ.into());
+        match sys_mount(Some(&src), &target, Some(typ), opts.flags, data) {
+            Ok(()) => {}
+            // Without owning the network namespace, sysfs cannot be mounted:
+            // give a read-only view of the host's instead, as Podman does.
+            Err(_) if typ == "sysfs" => {
+                sys_mount(
+                    Some(Path::new("/sys")),
+                    &target,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None,
+                )?;
+                remount_bind(
+                    &target,
+                    MsFlags::MS_RDONLY
+                        | MsFlags::MS_NOSUID
+                        | MsFlags::MS_NODEV
+                        | MsFlags::MS_NOEXEC,
+                )?;
+            }
+            // cgroup2 and mqueue are optional extras; a host that refuses them
+            // still runs the container.
+            Err(_) if typ == "cgroup2" || typ == "mqueue" => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if !opts.propagation.is_empty() {
+        sys_mount(None, &target, None, opts.propagation, None)?;
+    }
+    Ok(())
+}
+
+fn setup_rootfs(spec: &Spec, rootfs: &Path, cwd: &Path) -> Result<()> {
+    sys_mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )?;
+    sys_mount(
+        Some(rootfs),
+        rootfs,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    for m in spec.mounts().as_deref().unwrap_or_default() {
+        do_mount(rootfs, m)?;
+    }
+    let dev = rootfs.join("dev");
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+        ("core", "/proc/kcore"),
+    ] {
+        let _ = std::os::unix::fs::symlink(target, dev.join(link));
+    }
+    // The working directory is created if the image lacks it, as Docker does.
+    let wd = resolve_in_root(rootfs, cwd);
+    if !wd.exists() {
+        let _ = fs::create_dir_all(&wd);
+    }
+
+    nix::unistd::chdir(rootfs).map_err(|e| Error::sys("chdir to the root filesystem", e))?;
+    nix::unistd::pivot_root(".", ".").map_err(|e| Error::sys("pivot_root", e))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| Error::sys("detaching the old root", e))?;
+    nix::unistd::chdir("/").map_err(|e| Error::sys("chdir /", e))?;
+
+    let linux = spec.linux().as_ref();
+    for p in linux
+        .and_then(|l| l.masked_paths().clone())
+        .unwrap_or_default()
+    {
+        mask_path(Path::new(&p))?;
+    }
+    for p in linux
+        .and_then(|l| l.readonly_paths().clone())
+        .unwrap_or_default()
+    {
+        let p = Path::new(&p);
+        if p.exists() {
+            sys_mount(Some(p), p, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+            remount_bind(p, MsFlags::MS_RDONLY)?;
+        }
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        remount_bind(Path::new("/"), MsFlags::MS_RDONLY)?;
+    }
+    Ok(())
+}
+
+fn mask_path(p: &Path) -> Result<()> {
+    match fs::metadata(p) {
+        Err(_) => Ok(()),
+        Ok(m) if m.is_dir() => sys_mount(
+            Some(Path::new("tmpfs")),
+            p,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None,
+        ),
+        Ok(_) => sys_mount(
+            Some(Path::new("/dev/null")),
+            p,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        ),
+    }
+}
+
+fn setup_stdio(stdio: ChildStdio) -> Result<()> {
+    let _ = nix::unistd::setsid();
+    let dup_all = |fds: [RawFd; 3]| -> Result<()> {
+        for (i, fd) in fds.into_iter().enumerate() {
+            if fd != i as RawFd {
+                nix::unistd::dup2(fd, i as RawFd).map_err(|e| Error::sys("dup2", e))?;
+            }
+        }
+        Ok(())
+    };
+    match stdio {
+        ChildStdio::Inherit { stdin } => {
+            if !stdin {
+                let null =
+                    nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDONLY, Mode::empty())
+                        .map_err(|e| Error::sys("open /dev/null", e))?;
+                nix::unistd::dup2(null, 0).map_err(|e| Error::sys("dup2", e))?;
+            }
+        }
+        ChildStdio::Pty(slave) => {
+            // SAFETY: TIOCSCTTY on our own pty slave, after setsid.
+            if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
+                return Err(Error::sys(
+                    "setting the controlling terminal",
+                    Errno::last(),
+                ));
+            }
+            let fd = slave.as_raw_fd();
+            dup_all([fd, fd, fd])?;
+        }
+        ChildStdio::Fds(i, o, e) => dup_all([i.as_raw_fd(), o.as_raw_fd(), e.as_raw_fd()])?,
+    }
+    Ok(())
+}
+
+fn set_rlimit(typ: oci_spec::runtime::PosixRlimitType, soft: u64, hard: u64) -> Result<()> {
+    use oci_spec::runtime::PosixRlimitType as T;
+    let res = match typ {
+        T::RlimitCpu => libc::RLIMIT_CPU,
+        T::RlimitFsize => libc::RLIMIT_FSIZE,
+        T::RlimitData => libc::RLIMIT_DATA,
+        T::RlimitStack => libc::RLIMIT_STACK,
+        T::RlimitCore => libc::RLIMIT_CORE,
+        T::RlimitRss => libc::RLIMIT_RSS,
+        T::RlimitNproc => libc::RLIMIT_NPROC,
+        T::RlimitNofile => libc::RLIMIT_NOFILE,
+        T::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        T::RlimitAs => libc::RLIMIT_AS,
+        T::RlimitLocks => libc::RLIMIT_LOCKS,
+        T::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        T::RlimitNice => libc::RLIMIT_NICE,
+        T::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        T::RlimitRttime => libc::RLIMIT_RTTIME,
+    };
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: setrlimit with a valid resource and a stack rlimit.
+    if unsafe { libc::setrlimit(res, &lim) } != 0 {
+        return Err(Error::sys(format!("setting ulimit {typ}"), Errno::last()));
+    }
+    Ok(())
+}
+
+fn to_caps(set: &Option<oci_spec::runtime::Capabilities>) -> caps::CapsHashSet {
+    set.iter()
+        .flatten()
+        .filter_map(|c| format!("CAP_{c}").parse::<caps::Capability>().ok())
+        .collect()
+}
+
+fn set_identity(process: &oci_spec::runtime::Process) -> Result<()> {
+    use caps::CapSet;
+    let c = process.capabilities().clone().unwrap_or_default();
+    let bounding = to_caps(c.bounding());
+    for cap in caps::all() {
+        if !bounding.contains(&cap) {
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(|e| Error::Msg(format!("dropping {cap}: {e}")))?;
+        }
+    }
+    let user = process.user();
+    let gids: Vec<Gid> = user
+        .additional_gids()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(Gid::from_raw)
+        .collect();
+    // setgroups is denied in a single-id namespace; only insist when asked for groups.
+    if let Err(e) = nix::unistd::setgroups(&gids) {
+        if !gids.is_empty() {
+            return Err(Error::sys("setgroups", e));
+        }
+    }
+    let gid = Gid::from_raw(user.gid());
+    let uid = Uid::from_raw(user.uid());
+    nix::unistd::setresgid(gid, gid, gid).map_err(|e| {
+        Error::Msg(format!(
+            "setting gid {}: {} (is the id mapped? check /etc/subgid)",
+            user.gid(),
+            e.desc().to_lowercase()
+        ))
+    })?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(|e| {
+        Error::Msg(format!(
+            "setting uid {}: {} (is the id mapped? check /etc/subuid)",
+            user.uid(),
+            e.desc().to_lowercase()
+        ))
+    })?;
+    let eff = to_caps(c.effective());
+    let perm = to_caps(c.permitted());
+    let inh = to_caps(c.inheritable());
+    let amb = to_caps(c.ambient());
+    let set = |which: CapSet, v: &caps::CapsHashSet| {
+        caps::set(None, which, v).map_err(|e| Error::Msg(format!("setting capabilities: {e}")))
+    };
+    // Effective must stay within permitted at every step.
+    set(CapSet::Effective, &eff)?;
+    set(CapSet::Permitted, &perm)?;
+    set(CapSet::Inheritable, &inh)?;
+    if !amb.is_empty() {
+        set(CapSet::Ambient, &amb)?;
+    }
+    Ok(())
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn is_executable_file(p: &Path) -> bool {
+    fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// Finds the command like execvp would, but with the container's PATH.
+fn find_command(cmd: &str, env: &[String]) -> Result<PathBuf> {
+    if cmd.contains('/') {
+        let p = PathBuf::from(cmd);
+        return match fs::metadata(&p) {
+            Err(_) => Err(Error::NotFound(format!(
+                "executable file `{cmd}` not found: no such file or directory"
+            ))),
+            Ok(m) if m.is_dir() || m.file_type().is_char_device() => Err(Error::CannotInvoke(
+                format!("{cmd}: permission denied: not an executable file"),
+            )),
+            Ok(_) => Ok(p),
+        };
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let cand = Path::new(dir).join(cmd);
+        if is_executable_file(&cand) {
+            return Ok(cand);
+        }
+    }
+    Err(Error::NotFound(format!(
+        "executable file `{cmd}` not found in $PATH: no such file or directory"
+    )))
+}
+
+fn exec(args: &[String], env: &[String]) -> Result<Never> {
+    let cmd = args.first().ok_or_else(|| {
+        Error::Msg("no command specified: give one or set CMD/ENTRYPOINT in the image".into())
+    })?;
+    let path = find_command(cmd, env)?;
+    let cstr = |s: &str| {
+        CString::new(s).map_err(|_| Error::Msg(format!("argument contains a NUL byte: {s:?}")))
+    };
+    let c_path = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::Msg("path contains a NUL byte".into()))?;
+    let c_args = args.iter().map(|a| cstr(a)).collect::<Result<Vec<_>>>()?;
+    let c_env = env.iter().map(|a| cstr(a)).collect::<Result<Vec<_>>>()?;
+    let e = nix::unistd::execve(&c_path, &c_args, &c_env).unwrap_err();
+    Err(match e {
+        Errno::ENOENT => Error::NotFound(format!(
+            "executable file `{cmd}` not found: no such file or directory"
+        )),
+        Errno::EACCES | Errno::ENOEXEC | Errno::EISDIR | Errno::EPERM => Error::CannotInvoke(
+            format!("{cmd}: {}: cannot invoke it", e.desc().to_lowercase()),
+        ),
+        e => Error::sys(format!("exec {cmd}"), e),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_stays_inside_root() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs::create_dir_all(r.join("a/b")).unwrap();
+        std::os::unix::fs::symlink("/etc", r.join("a/etc")).unwrap();
+        std::os::unix::fs::symlink("../../../../..", r.join("a/up")).unwrap();
+        std::os::unix::fs::symlink("b", r.join("a/rel")).unwrap();
+        assert_eq!(
+            resolve_in_root(r, Path::new("/a/etc/passwd")),
+            r.join("etc/passwd")
+        );
+        assert_eq!(resolve_in_root(r, Path::new("/a/up/x")), r.join("x"));
+        assert_eq!(resolve_in_root(r, Path::new("/../../x")), r.join("x"));
+        assert_eq!(resolve_in_root(r, Path::new("/a/rel/c")), r.join("a/b/c"));
+    }
+
+    #[test]
+    fn symlink_loops_terminate() {
+        let d = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("loop", d.path().join("loop")).unwrap();
+        let p = resolve_in_root(d.path(), Path::new("/loop/x"));
+        assert!(p.starts_with(d.path()));
+    }
+
+    #[test]
+    fn command_lookup() {
+        let env = vec!["PATH=/nonexistent:/bin".to_string()];
+        assert_eq!(find_command("sh", &env).unwrap(), PathBuf::from("/bin/sh"));
+        assert!(matches!(
+            find_command("nosuchcmd", &env),
+            Err(Error::NotFound(_))
+        ));
+        assert!(matches!(
+            find_command("/nonexistent", &env),
+            Err(Error::NotFound(_))
+        ));
+        assert!(matches!(
+            find_command("/dev/null", &env),
+            Err(Error::CannotInvoke(_))
+        ));
+    }
+}

@@ -1,0 +1,80 @@
+//! Pseudo-terminals for `-t`: allocation, raw mode on the user's terminal,
+//! and window size propagation.
+#![allow(unsafe_code)]
+
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use nix::pty::{openpty, Winsize};
+use nix::sys::termios::{self, SetArg, Termios};
+
+use super::{Error, Result};
+
+/// A pty pair: the master stays with the monitor, the slave goes to the container.
+pub struct Pty {
+    pub master: OwnedFd,
+    pub slave: OwnedFd,
+}
+
+/// Opens a pty whose window size is that of `like` when it is a terminal.
+pub fn open(like: RawFd) -> Result<Pty> {
+    let ws = window_size(like);
+    let p =
+        openpty(ws.as_ref(), None).map_err(|e| Error::sys("allocating a pseudo-terminal", e))?;
+    Ok(Pty {
+        master: p.master,
+        slave: p.slave,
+    })
+}
+
+/// The window size of a terminal.
+pub fn window_size(fd: RawFd) -> Option<Winsize> {
+    let mut ws = Winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes a winsize into the struct we pass.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0).then_some(ws)
+}
+
+/// Copies the window size of `from` to the pty master `to`.
+pub fn copy_window_size(from: RawFd, to: RawFd) {
+    if let Some(ws) = window_size(from) {
+        // SAFETY: TIOCSWINSZ reads the winsize we pass.
+        unsafe { libc::ioctl(to, libc::TIOCSWINSZ, &ws) };
+    }
+}
+
+/// Puts a terminal in raw mode; the previous mode comes back on drop.
+pub struct RawMode {
+    fd: RawFd,
+    saved: Termios,
+}
+
+impl RawMode {
+    /// Raw mode on `fd` if it is a terminal.
+    pub fn enable(fd: RawFd) -> Option<RawMode> {
+        // SAFETY: the fd is one of our standard streams, open for our lifetime.
+        let bfd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let saved = termios::tcgetattr(bfd).ok()?;
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(bfd, SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode { fd, saved })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        // SAFETY: as in `enable`.
+        let bfd = unsafe { BorrowedFd::borrow_raw(self.fd) };
+        let _ = termios::tcsetattr(bfd, SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// Whether `fd` is a terminal.
+pub fn is_tty(fd: &impl AsRawFd) -> bool {
+    nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false)
+}
