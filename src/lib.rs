@@ -6,10 +6,12 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod container;
 pub mod context;
 pub mod error;
 pub mod format;
 pub mod image;
+pub mod network;
 pub mod registry;
 pub mod runtime;
 pub mod state;
