@@ -357,20 +357,71 @@ fn is_printing(inner: &str) -> bool {
     true
 }
 
-/// Appends the Go-style formatter to every printing action.
+/// Prepares a template for gtmpl: appends the Go-style formatter to every
+/// printing action, and turns `{{range P}}A{{else}}B{{end}}` into
+/// `{{if P}}{{range P}}A{{end}}{{else}}B{{end}}` because gtmpl runs a range's
+/// else branch even when the range had elements.
 fn rewrite_actions(text: &str) -> Result<String, Error> {
+    let actions = scan_actions(text)?;
+    // Insertions before an action, by action index.
+    let mut before: HashMap<usize, String> = HashMap::new();
+    // Open blocks: (keyword, action index, index of a range's else).
+    let mut stack: Vec<(&str, usize, Option<usize>)> = Vec::new();
+    for (i, a) in actions.iter().enumerate() {
+        let inner = text[a.inner_start..a.inner_end].trim();
+        let first = inner
+            .split(|c: char| c.is_whitespace() || c == '(')
+            .next()
+            .unwrap_or("");
+        match first {
+            "if" | "range" | "with" | "define" | "block" => stack.push((first, i, None)),
+            "else" => {
+                if let Some(top) = stack.last_mut() {
+                    if top.0 == "range" && top.2.is_none() {
+                        top.2 = Some(i);
+                    }
+                }
+            }
+            "end" => {
+                if let Some(("range", r, Some(e))) = stack.pop() {
+                    let ra = &actions[r];
+                    let rinner = text[ra.inner_start..ra.inner_end].trim();
+                    let pipe = rinner["range".len()..].trim();
+                    let expr = match pipe.find(":=") {
+                        Some(k) => pipe[k + 2..].trim(),
+                        None => pipe,
+                    };
+                    let trim = |a: &Action| {
+                        if a.inner_start > a.start + 2 {
+                            "{{- "
+                        } else {
+                            "{{"
+                        }
+                    };
+                    before.insert(r, format!("{}if {expr}}}}}", trim(ra)));
+                    before.insert(e, format!("{}end}}}}", trim(&actions[e])));
+                }
+            }
+            _ => {}
+        }
+    }
     let mut out = String::with_capacity(text.len() + 32);
     let mut last = 0;
-    for a in scan_actions(text)? {
+    for (i, a) in actions.iter().enumerate() {
+        out.push_str(&text[last..a.start]);
+        if let Some(ins) = before.get(&i) {
+            out.push_str(ins);
+        }
         let inner = &text[a.inner_start..a.inner_end];
         if is_printing(inner) {
-            out.push_str(&text[last..a.inner_end]);
+            out.push_str(&text[a.start..a.inner_end]);
             out.push_str(" | ");
             out.push_str(PRINT_FN);
             out.push(' ');
-            last = a.inner_end;
+            out.push_str(&text[a.inner_end..a.end]);
+        } else {
+            out.push_str(&text[a.start..a.end]);
         }
-        out.push_str(&text[last..a.end]);
         last = a.end;
     }
     out.push_str(&text[last..]);
@@ -609,7 +660,58 @@ fn f_truncate(args: &[Value]) -> Result<Value, FuncError> {
     Ok(Value::String(s.chars().take(n).collect()))
 }
 
+/// Go's `len`, which gtmpl lacks for maps.
+fn f_len(args: &[Value]) -> Result<Value, FuncError> {
+    let n = match arg(args, 0, "len", 1)? {
+        Value::Array(a) => a.len(),
+        Value::Map(m) | Value::Object(m) => m.len(),
+        Value::String(s) => s.len(),
+        Value::Nil | Value::NoValue => 0,
+        other => {
+            return Err(FuncError::Generic(format!(
+                "len of {} is not defined",
+                go_string(other)
+            )))
+        }
+    };
+    Ok(Value::from(n as u64))
+}
+
+/// Go's `index`: a missing map key gives the zero value (for Podman's string
+/// maps, an empty string), an index out of range is an error.
+fn f_index(args: &[Value]) -> Result<Value, FuncError> {
+    let mut cur = arg(args, 0, "index", 2)?.clone();
+    if args.len() < 2 {
+        return Err(FuncError::AtLeastXArgs("index".into(), 2));
+    }
+    for key in &args[1..] {
+        cur = match (&cur, key) {
+            (Value::Array(a), Value::Number(n)) => {
+                let i = n.as_u64().unwrap_or(u64::MAX) as usize;
+                a.get(i).cloned().ok_or_else(|| {
+                    FuncError::Generic(format!("error calling index: index out of range: {n}"))
+                })?
+            }
+            (Value::Map(m) | Value::Object(m), k) => m
+                .get(&go_string(k))
+                .cloned()
+                .unwrap_or_else(|| Value::String(String::new())),
+            (Value::Nil | Value::NoValue, _) => Value::String(String::new()),
+            (c, k) => {
+                return Err(FuncError::Generic(format!(
+                    "error calling index: cannot index {} with {}",
+                    go_string(c),
+                    go_string(k)
+                )))
+            }
+        };
+    }
+    Ok(cur)
+}
+
 static FUNCS: &[(&str, Func)] = &[
+    ("len", f_len as Func),
+    ("index", f_index as Func),
     (PRINT_FN, f_print as Func),
     ("json", f_json as Func),
     ("join", f_join as Func),
@@ -702,6 +804,30 @@ mod tests {
             "dc10e583883b0000"
         );
         assert_eq!(render("{{$s := .State}}{{$s.Pid}}", &v).unwrap(), "42");
+        assert_eq!(
+            render("{{range .Args}}{{.}}{{else}}none{{end}}", &v).unwrap(),
+            "httpd-f-p80"
+        );
+        assert_eq!(
+            render(
+                "{{with .State}}{{range .Missing}}x{{else}}-{{end}}{{end}}",
+                &v
+            )
+            .unwrap(),
+            "-"
+        );
+        assert_eq!(
+            render(
+                "a {{- range $i, $x := .Nothing }} {{$x}} {{- else }} none {{- end }} b",
+                &v
+            )
+            .unwrap(),
+            "a none b"
+        );
+        assert_eq!(
+            render("{{with .State}}{{.Status}}{{end}}", &v).unwrap(),
+            "running"
+        );
     }
 
     #[test]
@@ -725,6 +851,9 @@ mod tests {
         );
         assert_eq!(render("{{truncate .Id 4}}", &v).unwrap(), "dc10");
         assert_eq!(render("{{len .Args}}", &v).unwrap(), "4");
+        assert_eq!(render("{{len .Labels}}", &v).unwrap(), "2");
+        assert_eq!(render(r#"{{index .Labels "nokey"}}"#, &v).unwrap(), "");
+        assert!(render("{{index .Args 9}}", &v).is_err());
     }
 
     #[test]
