@@ -1,0 +1,611 @@
+//! The registry client against a real registry: Debian's `docker-registry`
+//! started on 127.0.0.1 at a free port for each test, with its storage in a
+//! temporary directory (and an htpasswd file for the authentication tests).
+//! Nothing here reaches beyond the loopback interface.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use skiff::registry::auth::AuthFiles;
+use skiff::registry::manifest::{OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST};
+use skiff::registry::{
+    sha256_digest, Client, ClientOptions, Credentials, Error, Platform, RegistriesConf, Uploaded,
+};
+
+const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+
+/// A running docker-registry; killed when dropped.
+struct Registry {
+    child: Child,
+    dir: tempfile::TempDir,
+    host: String,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        Registry::start_with(None)
+    }
+
+    fn start_with_htpasswd(user: &str, pass: &str) -> Registry {
+        Registry::start_with(Some((user, pass)))
+    }
+
+    fn start_with(auth: Option<(&str, &str)>) -> Registry {
+        assert!(
+            Path::new(REGISTRY_BIN).exists(),
+            "{REGISTRY_BIN} is missing: apt-get install docker-registry"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: skiff-test\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, pass)) = auth {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, pass])
+                .output()
+                .expect("htpasswd (apache2-utils) runs");
+            assert!(out.status.success(), "htpasswd failed");
+            let path = dir.path().join("htpasswd");
+            std::fs::write(&path, &out.stdout).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n",
+                path.display()
+            ));
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let child = Command::new(REGISTRY_BIN)
+            .arg("serve")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
+            .spawn()
+            .expect("docker-registry starts");
+        let reg = Registry {
+            child,
+            dir,
+            host: format!("127.0.0.1:{port}"),
+        };
+        reg.wait_ready();
+        reg
+    }
+
+    /// Until `GET /v2/` gets an HTTP answer (200, or 401 with auth).
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = TcpStream::connect(&self.host) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let req = format!(
+                    "GET /v2/ HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                    self.host
+                );
+                if s.write_all(req.as_bytes()).is_ok() {
+                    let mut answer = String::new();
+                    let _ = s.read_to_string(&mut answer);
+                    if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.1 401") {
+                        return;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
+        panic!(
+            "docker-registry on {} did not answer /v2/ in 20s: {log}",
+            self.host
+        );
+    }
+
+    /// Where the registry keeps the bytes of a blob.
+    fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
+    fn auth_file(&self) -> PathBuf {
+        self.dir.path().join("auth/auth.json")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Options for a plain-HTTP test registry, reading and writing only `auth_file`.
+fn options(auth_file: PathBuf) -> ClientOptions {
+    ClientOptions {
+        tls_verify: Some(false),
+        auth_files: AuthFiles::single(auth_file),
+        retry_delay: Duration::from_millis(10),
+        ..Default::default()
+    }
+}
+
+fn client(reg: &Registry) -> Client {
+    Client::new(options(reg.auth_file()))
+}
+
+/// Deterministic, poorly compressible bytes.
+fn bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+struct PushedImage {
+    layer: Vec<u8>,
+    config: Vec<u8>,
+    manifest: Vec<u8>,
+    manifest_digest: String,
+}
+
+/// Pushes a one-layer OCI image for `platform` to `repo:tag`.
+fn push_image(
+    c: &Client,
+    reg: &str,
+    repo: &str,
+    tag: &str,
+    platform: &Platform,
+    seed: u64,
+) -> PushedImage {
+    let layer = bytes(100_000, seed);
+    let layer_digest = sha256_digest(&layer);
+    let config = serde_json::to_vec(&json!({
+        "architecture": platform.architecture,
+        "os": platform.os,
+        "variant": platform.variant,
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+        "config": {},
+    }))
+    .unwrap();
+    let config_digest = sha256_digest(&config);
+    for (digest, data) in [(&layer_digest, &layer), (&config_digest, &config)] {
+        let up = c
+            .push_blob(
+                reg,
+                repo,
+                digest,
+                Some(data.len() as u64),
+                &mut &data[..],
+                None,
+            )
+            .unwrap();
+        assert_eq!(up, Uploaded::Uploaded);
+    }
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": OCI_LAYER_GZIP, "digest": layer_digest, "size": layer.len()}],
+    }))
+    .unwrap();
+    let manifest_digest = c
+        .put_manifest(reg, repo, tag, OCI_MANIFEST, &manifest)
+        .unwrap();
+    assert_eq!(manifest_digest, sha256_digest(&manifest));
+    PushedImage {
+        layer,
+        config,
+        manifest,
+        manifest_digest,
+    }
+}
+
+#[test]
+fn push_then_pull_round_trip() {
+    let reg = Registry::start();
+    let c = client(&reg);
+    let h = reg.host.as_str();
+    let img = push_image(&c, h, "me/app", "1", &Platform::host(), 1);
+    let layer_digest = sha256_digest(&img.layer);
+
+    assert_eq!(
+        c.blob_exists(h, "me/app", &layer_digest).unwrap(),
+        Some(img.layer.len() as u64)
+    );
+    assert_eq!(
+        c.blob_exists(h, "me/app", &sha256_digest(b"absent"))
+            .unwrap(),
+        None
+    );
+
+    for reference in ["1", img.manifest_digest.as_str()] {
+        let m = c.get_manifest(h, "me/app", reference).unwrap();
+        assert_eq!(m.bytes, img.manifest);
+        assert_eq!(m.media_type, OCI_MANIFEST);
+        assert_eq!(m.digest, img.manifest_digest);
+    }
+    let (digest, media_type) = c.head_manifest(h, "me/app", "1").unwrap().unwrap();
+    assert_eq!(digest, img.manifest_digest);
+    assert_eq!(media_type, OCI_MANIFEST);
+    assert_eq!(c.head_manifest(h, "me/app", "nope").unwrap(), None);
+
+    let resolved = c
+        .resolve_image(h, "me/app", "1", &Platform::host())
+        .unwrap();
+    assert!(resolved.list.is_none());
+    assert_eq!(resolved.parsed.layers[0].digest, layer_digest);
+
+    let mut out = Vec::new();
+    let n = c.fetch_blob(h, "me/app", &layer_digest, &mut out).unwrap();
+    assert_eq!(n, img.layer.len() as u64);
+    assert_eq!(out, img.layer);
+    let mut out = Vec::new();
+    c.fetch_blob(h, "me/app", &resolved.parsed.config.digest, &mut out)
+        .unwrap();
+    assert_eq!(out, img.config);
+
+    // The streaming reader verifies too, and `finish` reads what was left.
+    let mut r = c.open_blob(h, "me/app", &layer_digest).unwrap();
+    assert_eq!(r.size(), Some(img.layer.len() as u64));
+    let mut first = [0u8; 10];
+    r.read_exact(&mut first).unwrap();
+    assert_eq!(r.finish().unwrap(), img.layer.len() as u64);
+
+    // Cross-repository mount: nothing is uploaded again.
+    let up = c
+        .push_blob(
+            h,
+            "other/app",
+            &layer_digest,
+            None,
+            &mut &b""[..],
+            Some("me/app"),
+        )
+        .unwrap();
+    assert_eq!(up, Uploaded::Mounted);
+    assert!(c
+        .blob_exists(h, "other/app", &layer_digest)
+        .unwrap()
+        .is_some());
+
+    assert_eq!(c.list_tags(h, "me/app").unwrap(), vec!["1".to_string()]);
+    let mut catalog = c.catalog(h).unwrap();
+    catalog.sort();
+    assert_eq!(catalog, vec!["me/app".to_string(), "other/app".to_string()]);
+}
+
+#[test]
+fn large_blobs_upload_in_patches() {
+    let reg = Registry::start();
+    let h = reg.host.as_str();
+    let big = bytes(3 << 20, 7);
+    let digest = sha256_digest(&big);
+
+    // Chunks with Content-Range, one in memory at a time.
+    let chunked = Client::new(ClientOptions {
+        monolithic_upload_max: 64 << 10,
+        upload_chunk_size: Some(1 << 20),
+        ..options(reg.auth_file())
+    });
+    let up = chunked
+        .push_blob(
+            h,
+            "me/big",
+            &digest,
+            Some(big.len() as u64),
+            &mut &big[..],
+            None,
+        )
+        .unwrap();
+    assert_eq!(up, Uploaded::Uploaded);
+    let mut out = Vec::new();
+    chunked.fetch_blob(h, "me/big", &digest, &mut out).unwrap();
+    assert_eq!(sha256_digest(&out), digest);
+
+    // One streaming PATCH of unknown length.
+    let streaming = Client::new(options(reg.auth_file()));
+    let big2 = bytes(2 << 20, 8);
+    let digest2 = sha256_digest(&big2);
+    streaming
+        .push_blob(h, "me/big", &digest2, None, &mut &big2[..], None)
+        .unwrap();
+    assert_eq!(
+        streaming.blob_exists(h, "me/big", &digest2).unwrap(),
+        Some(big2.len() as u64)
+    );
+
+    // Data that does not match its digest is never committed.
+    for client in [&chunked, &streaming] {
+        let wrong = sha256_digest(b"something else");
+        let err = client
+            .push_blob(h, "me/big", &wrong, None, &mut &big2[..], None)
+            .unwrap_err();
+        assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
+        assert_eq!(client.blob_exists(h, "me/big", &wrong).unwrap(), None);
+    }
+    let small_wrong = sha256_digest(b"x");
+    let err = streaming
+        .push_blob(h, "me/big", &small_wrong, Some(3), &mut &b"abc"[..], None)
+        .unwrap_err();
+    assert!(err.to_string().contains("digest mismatch"), "{err}");
+}
+
+#[test]
+fn corrupted_blob_is_rejected_by_digest() {
+    let reg = Registry::start();
+    let c = client(&reg);
+    let h = reg.host.as_str();
+    let img = push_image(&c, h, "me/app", "1", &Platform::host(), 2);
+    let digest = sha256_digest(&img.layer);
+    let path = reg.blob_path(&digest);
+    let mut data = std::fs::read(&path).unwrap();
+    data[500] ^= 0xff;
+    std::fs::write(&path, &data).unwrap();
+
+    let mut out = Vec::new();
+    let err = c.fetch_blob(h, "me/app", &digest, &mut out).unwrap_err();
+    assert!(matches!(err, Error::DigestMismatch { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "{h}/me/app@{digest}: digest mismatch: expected {digest}, got sha256:"
+        )),
+        "{msg}"
+    );
+    assert!(!msg.contains('\n'));
+
+    let err = c
+        .open_blob(h, "me/app", &digest)
+        .unwrap()
+        .finish()
+        .unwrap_err();
+    assert!(matches!(err, Error::DigestMismatch { .. }), "{err:?}");
+}
+
+#[test]
+fn manifest_list_selects_the_platform() {
+    let reg = Registry::start();
+    let c = client(&reg);
+    let h = reg.host.as_str();
+    let amd64 = Platform::new("linux", "amd64", None);
+    let arm64 = Platform::new("linux", "arm64", Some("v8"));
+    let a = push_image(&c, h, "me/multi", "amd64", &amd64, 3);
+    let b = push_image(&c, h, "me/multi", "arm64", &arm64, 4);
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": a.manifest_digest, "size": a.manifest.len(),
+             "platform": {"os": "linux", "architecture": "amd64"}},
+            {"mediaType": OCI_MANIFEST, "digest": b.manifest_digest, "size": b.manifest.len(),
+             "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+        ],
+    }))
+    .unwrap();
+    let index_digest = c
+        .put_manifest(h, "me/multi", "latest", OCI_INDEX, &index)
+        .unwrap();
+
+    let r = c
+        .resolve_image(
+            h,
+            "me/multi",
+            "latest",
+            &Platform::parse("linux/arm64").unwrap(),
+        )
+        .unwrap();
+    assert_eq!(r.manifest.digest, b.manifest_digest);
+    assert_eq!(r.manifest.bytes, b.manifest);
+    let list = r.list.unwrap();
+    assert_eq!(list.digest, index_digest);
+    assert_eq!(list.media_type, OCI_INDEX);
+
+    let r = c
+        .resolve_image(h, "me/multi", &index_digest, &amd64)
+        .unwrap();
+    assert_eq!(r.manifest.digest, a.manifest_digest);
+
+    let err = c
+        .resolve_image(
+            h,
+            "me/multi",
+            "latest",
+            &Platform::new("linux", "s390x", None),
+        )
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!("{h}/me/multi:latest: no image for platform linux/s390x in the manifest list (available: linux/amd64, linux/arm64/v8)")
+    );
+}
+
+#[test]
+fn missing_manifest_and_bad_digest_reference() {
+    let reg = Registry::start();
+    let c = client(&reg);
+    let h = reg.host.as_str();
+    push_image(&c, h, "me/app", "1", &Platform::host(), 5);
+    let err = c.get_manifest(h, "me/app", "2").unwrap_err().to_string();
+    assert_eq!(err, format!("{h}/me/app:2: manifest unknown"));
+    let err = c
+        .get_manifest(h, "me/nothing", "1")
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with(&format!("{h}/me/nothing:1: ")), "{err}");
+    let absent = sha256_digest(b"no such manifest");
+    let err = c
+        .get_manifest(h, "me/app", &absent)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, format!("{h}/me/app@{absent}: manifest unknown"));
+    let err = c
+        .get_manifest(h, "me/app", "sha256:1234")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("invalid digest"), "{err}");
+    let mut out = Vec::new();
+    let err = c
+        .fetch_blob(h, "me/app", &absent, &mut out)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, format!("{h}/me/app@{absent}: blob unknown"));
+}
+
+#[test]
+fn connection_refused_is_retried_then_reported() {
+    let port = free_port();
+    let host = format!("127.0.0.1:{port}");
+    let warnings = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = warnings.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let c = Client::new(ClientOptions {
+        warn: Some(Arc::new(move |m: &str| {
+            sink.lock().unwrap().push(m.to_string())
+        })),
+        ..options(dir.path().join("auth.json"))
+    });
+    let err = c.get_manifest(&host, "me/app", "1").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("pinging container registry {host}: connection refused")
+    );
+    let w = warnings.lock().unwrap();
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(
+        w[0].starts_with("warning: failed, retrying in 10ms ... (1/3)"),
+        "{w:?}"
+    );
+    assert!(w[2].contains("(3/3)"), "{w:?}");
+}
+
+#[test]
+fn tls_is_required_unless_insecure() {
+    let reg = Registry::start();
+    let h = reg.host.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    // Default: verified https only, which a plain-http registry cannot give.
+    let secure = Client::new(ClientOptions {
+        tls_verify: None,
+        retries: 0,
+        ..options(dir.path().join("auth.json"))
+    });
+    let err = secure.ping(h).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!("pinging container registry {h}: ")),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
+
+    // An insecure registries.conf entry allows plain http.
+    let conf = RegistriesConf::parse(
+        &format!("[[registry]]\nlocation = \"{h}\"\ninsecure = true\n"),
+        Path::new("registries.conf"),
+    )
+    .unwrap();
+    let by_conf = Client::new(ClientOptions {
+        tls_verify: None,
+        registries_conf: conf.clone(),
+        ..options(dir.path().join("auth.json"))
+    });
+    assert!(by_conf.is_insecure(h, "me/app"));
+    by_conf.ping(h).unwrap();
+
+    // --tls-verify=true wins over registries.conf.
+    let forced = Client::new(ClientOptions {
+        tls_verify: Some(true),
+        registries_conf: conf,
+        retries: 0,
+        ..options(dir.path().join("auth.json"))
+    });
+    assert!(forced.ping(h).is_err());
+}
+
+#[test]
+fn basic_auth_login_and_logout() {
+    let reg = Registry::start_with_htpasswd("user", "pass");
+    let h = reg.host.as_str();
+    let anonymous = client(&reg);
+    let err = anonymous
+        .get_manifest(h, "me/app", "1")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, format!("{h}/me/app: authentication required"));
+    let mut out = Vec::new();
+    let err = anonymous
+        .fetch_blob(h, "me/app", &sha256_digest(b"x"), &mut out)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, format!("{h}/me/app: authentication required"));
+
+    // Explicit credentials (--creds) work without any login.
+    let with_creds = Client::new(ClientOptions {
+        credentials: Some(Credentials::new("user", "pass")),
+        ..options(reg.auth_file())
+    });
+    let img = push_image(&with_creds, h, "me/app", "1", &Platform::host(), 6);
+
+    // A wrong password is refused and nothing is stored.
+    let err = anonymous
+        .login(h, &Credentials::new("user", "wrong"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, format!("{h}: invalid username/password"));
+    assert!(!reg.auth_file().exists());
+
+    anonymous
+        .login(h, &Credentials::new("user", "pass"))
+        .unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reg.auth_file()).unwrap()).unwrap();
+    assert_eq!(
+        doc["auths"][h]["auth"],
+        Credentials::new("user", "pass").encode()
+    );
+
+    // The stored login is used by the same client and by a new one.
+    let m = anonymous.get_manifest(h, "me/app", "1").unwrap();
+    assert_eq!(m.digest, img.manifest_digest);
+    let fresh = client(&reg);
+    let mut out = Vec::new();
+    fresh
+        .fetch_blob(h, "me/app", &sha256_digest(&img.layer), &mut out)
+        .unwrap();
+    assert_eq!(out, img.layer);
+
+    fresh.logout(h).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reg.auth_file()).unwrap()).unwrap();
+    assert!(doc["auths"].get(h).is_none(), "{doc}");
+    let err = fresh.logout(h).unwrap_err().to_string();
+    assert_eq!(err, format!("not logged into {h}"));
+    let err = client(&reg)
+        .get_manifest(h, "me/app", "1")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, format!("{h}/me/app: authentication required"));
+}
