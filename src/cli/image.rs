@@ -1,7 +1,18 @@
 //! Image commands: import, images, rmi, tag, untag, image inspect/exists.
 
-use clap::{Args, Subcommand};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
 
+use chrono::{DateTime, SecondsFormat, Utc};
+use clap::{Args, Subcommand};
+use oci_spec::image::{Arch, Config, HistoryBuilder, ImageConfiguration, Os, RootFsBuilder};
+use serde_json::{json, Value};
+
+use crate::format;
+use crate::image::reference::{normalize_local_name, Reference};
+use crate::image::{change, store, Image, ImageStore};
+use crate::state::container::Containers;
 use crate::{Context, Error, Result};
 
 #[derive(Debug, Args)]
@@ -124,28 +135,624 @@ pub fn dispatch(ctx: &Context, c: ImageCommand) -> Result<i32> {
     }
 }
 
-fn todo() -> Result<i32> {
-    Err(Error::msg("not implemented yet"))
+/// Exit code of `rmi` when the image is not known (Podman's).
+const EXIT_RMI_NOT_KNOWN: i32 = 1;
+/// Exit code of `rmi` when the image is in use or needs `-f` (Podman's).
+const EXIT_RMI_CONFLICT: i32 = 2;
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+
+/// The host's architecture in Go's names, as image configs use them.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+        "powerpc64" => "ppc64",
+        "loongarch64" => "loong64",
+        other => other,
+    }
 }
 
-pub fn import(_ctx: &Context, _a: ImportArgs) -> Result<i32> {
-    todo()
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
-pub fn images(_ctx: &Context, _a: ImagesArgs) -> Result<i32> {
-    todo()
+
+pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
+    // Everything that can be wrong with the arguments fails before any work.
+    let name = a
+        .reference
+        .as_deref()
+        .map(normalize_local_name)
+        .transpose()?;
+    let changes = a
+        .change
+        .iter()
+        .map(|c| change::parse(c))
+        .collect::<crate::image::Result<Vec<_>>>()?;
+    if a.source.contains("://") {
+        return Err(Error::msg(format!(
+            "{}: importing from a URL is not supported; download it and import the file",
+            a.source
+        )));
+    }
+    let (label, input): (String, Box<dyn Read>) = if a.source == "-" {
+        ("stdin".into(), Box::new(std::io::stdin().lock()))
+    } else {
+        let p = Path::new(&a.source);
+        let f =
+            std::fs::File::open(p).map_err(|e| Error::msg(crate::error::io_msg("open", p, &e)))?;
+        let label = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| a.source.clone());
+        (label, Box::new(f))
+    };
+    let store = ImageStore::new(ctx);
+    let layer = store.create_layer(input, &label)?;
+
+    let now = Utc::now();
+    let mut config = ImageConfiguration::default();
+    config.set_created(Some(rfc3339(now)));
+    config.set_architecture(Arch::from(host_arch()));
+    config.set_os(Os::from("linux"));
+    let mut c = Config::default();
+    c.set_env(Some(vec![DEFAULT_PATH.to_string()]));
+    config.set_config(Some(c));
+    change::apply(&mut config, &changes);
+    config.set_rootfs(
+        RootFsBuilder::default()
+            .typ("layers")
+            .diff_ids(vec![layer.diff_id.clone()])
+            .build()
+            .map_err(|e| Error::msg(e.to_string()))?,
+    );
+    let mut history = HistoryBuilder::default()
+        .created(rfc3339(now))
+        .created_by(format!(
+            "/bin/sh -c #(nop) ADD file:{} in / ",
+            layer.diff_id.trim_start_matches("sha256:")
+        ))
+        .comment(
+            a.message
+                .clone()
+                .unwrap_or_else(|| format!("imported from {label}")),
+        );
+    if let Some(m) = &a.message {
+        history = history.comment(m.clone());
+    }
+    config.set_history(vec![history
+        .build()
+        .map_err(|e| Error::msg(e.to_string()))?]);
+
+    // A manifest, so that the image has a digest as pulled images do, and
+    // save/push have it ready.
+    let config_bytes = store::config_bytes(&config)?;
+    let config_digest = store.put_blob_bytes(&config_bytes)?;
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config_bytes.len()},
+        "layers": [{"mediaType": layer.media_type, "digest": layer.blob_digest, "size": layer.blob_size}],
+    });
+    let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| Error::msg(e.to_string()))?;
+    let manifest_digest = store.put_blob_bytes(&manifest_bytes)?;
+    let names: Vec<String> = name.into_iter().collect();
+    let image = store.create_image(&config, &names, Some(manifest_digest))?;
+    println!("{}", image.id);
+    Ok(0)
 }
-pub fn rmi(_ctx: &Context, _a: RmiArgs) -> Result<i32> {
-    todo()
+
+/// `localhost/busybox:latest` -> (`localhost/busybox`, `latest`); a name
+/// without a tag has tag `<none>`.
+fn split_name(name: &str) -> (String, String) {
+    match Reference::parse(name) {
+        Ok(r) => (
+            r.repository(),
+            r.tag.clone().unwrap_or_else(|| "<none>".into()),
+        ),
+        Err(_) => (name.to_string(), "<none>".into()),
+    }
 }
-pub fn tag(_ctx: &Context, _a: TagArgs) -> Result<i32> {
-    todo()
+
+/// `*` and `?` wildcards, as Podman's reference filter accepts them.
+fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
 }
-pub fn untag(_ctx: &Context, _a: UntagArgs) -> Result<i32> {
-    todo()
+
+/// Whether one of an image's names matches a `reference=` pattern: the full
+/// name, the repository, or either without its registry (`busybox`,
+/// `busybox:latest`, `library/alpine`).
+fn reference_matches(pattern: &str, name: &str) -> bool {
+    let (repo, tag) = split_name(name);
+    let mut forms = vec![name.to_string(), repo.clone()];
+    if let Ok(r) = Reference::parse(name) {
+        forms.push(r.path.clone());
+        forms.push(format!("{}:{tag}", r.path));
+        if let Some(last) = r.path.rsplit('/').next() {
+            forms.push(last.to_string());
+            forms.push(format!("{last}:{tag}"));
+        }
+    }
+    forms.iter().any(|f| glob(pattern, f))
 }
-pub fn inspect(_ctx: &Context, _a: ImageInspectArgs) -> Result<i32> {
-    todo()
+
+enum Filter {
+    Reference(String),
+    Dangling(bool),
+    Label(String, Option<String>),
+    Before(DateTime<Utc>),
+    Since(DateTime<Utc>),
+    Id(String),
 }
-pub fn exists(_ctx: &Context, _a: ImageExistsArgs) -> Result<i32> {
-    todo()
+
+fn parse_filters(store: &ImageStore, raw: &[String]) -> Result<Vec<Filter>> {
+    let mut out = Vec::new();
+    for f in raw {
+        let Some((k, v)) = f.split_once('=') else {
+            return Err(Error::msg(format!("invalid filter {f:?}: use KEY=VALUE")));
+        };
+        out.push(match k {
+            "reference" => Filter::Reference(v.to_string()),
+            "dangling" => match v {
+                "true" | "1" => Filter::Dangling(true),
+                "false" | "0" => Filter::Dangling(false),
+                _ => {
+                    return Err(Error::msg(format!(
+                        "invalid filter {f:?}: dangling takes true or false"
+                    )))
+                }
+            },
+            "label" => match v.split_once('=') {
+                Some((lk, lv)) => Filter::Label(lk.to_string(), Some(lv.to_string())),
+                None => Filter::Label(v.to_string(), None),
+            },
+            "before" => Filter::Before(store.lookup(v)?.created),
+            "since" => Filter::Since(store.lookup(v)?.created),
+            "id" => Filter::Id(v.trim_start_matches("sha256:").to_string()),
+            _ => {
+                return Err(Error::msg(format!(
+                    "invalid filter {f:?}: supported filters are reference, dangling, label, before, since, id"
+                )))
+            }
+        });
+    }
+    Ok(out)
+}
+
+fn labels_of(img: &Image) -> HashMap<String, String> {
+    img.config
+        .config()
+        .as_ref()
+        .and_then(|c| c.labels().clone())
+        .unwrap_or_default()
+}
+
+/// Whether the image passes the filters, and which of its names to show
+/// (reference filters narrow the names).
+fn filter_image(img: &Image, filters: &[Filter]) -> Option<Vec<String>> {
+    let mut names = img.names.clone();
+    for f in filters {
+        let ok = match f {
+            Filter::Reference(p) => {
+                names.retain(|n| reference_matches(p, n));
+                !names.is_empty()
+            }
+            Filter::Dangling(d) => img.names.is_empty() == *d,
+            Filter::Label(k, v) => {
+                let labels = labels_of(img);
+                match v {
+                    Some(v) => labels.get(k) == Some(v),
+                    None => labels.contains_key(k),
+                }
+            }
+            Filter::Before(t) => img.created < *t,
+            Filter::Since(t) => img.created > *t,
+            Filter::Id(p) => img.id.starts_with(p.as_str()),
+        };
+        if !ok {
+            return None;
+        }
+    }
+    Some(names)
+}
+
+fn container_counts(ctx: &Context) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    if let Ok(all) = Containers::new(ctx.containers_dir()).list() {
+        for c in all {
+            *out.entry(c.config.image_id).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+/// `podman images --format json`: one object per image.
+fn images_json(img: &Image, containers: usize) -> Value {
+    json!({
+        "Id": img.id,
+        "ParentId": "",
+        "RepoTags": img.names,
+        "RepoDigests": img.repo_digests(),
+        "Size": img.size,
+        "SharedSize": 0,
+        "VirtualSize": img.size,
+        "Labels": labels_of(img),
+        "Containers": containers,
+        "Names": img.names,
+        "Digest": img.manifest_digest.clone().unwrap_or_default(),
+        "History": img.names_history,
+        "Created": img.created.timestamp(),
+        "CreatedAt": rfc3339(img.created),
+    })
+}
+
+pub fn images(ctx: &Context, a: ImagesArgs) -> Result<i32> {
+    let store = ImageStore::new(ctx);
+    let mut raw_filters = a.filter.clone();
+    if let Some(r) = &a.reference {
+        raw_filters.push(format!("reference={r}"));
+    }
+    let filters = parse_filters(&store, &raw_filters)?;
+    let all = store.list()?;
+    let counts = container_counts(ctx);
+    let mut shown: Vec<(Image, Vec<String>)> = Vec::new();
+    for img in all {
+        if let Some(names) = filter_image(&img, &filters) {
+            shown.push((img, names));
+        }
+    }
+    let id_of = |img: &Image| {
+        if a.no_trunc {
+            format!("sha256:{}", img.id)
+        } else {
+            img.short_id().to_string()
+        }
+    };
+    if a.quiet {
+        for (img, _) in &shown {
+            println!("{}", id_of(img));
+        }
+        return Ok(0);
+    }
+    if let Some(fmt) = a.format.as_deref().filter(|f| f.trim() != "table") {
+        if fmt.trim() == "json" {
+            let items: Vec<Value> = shown
+                .iter()
+                .map(|(img, _)| images_json(img, counts.get(&img.id).copied().unwrap_or(0)))
+                .collect();
+            format::print_formatted("json", &items)?;
+            return Ok(0);
+        }
+        let mut items = Vec::new();
+        for (img, names) in &shown {
+            let mut rows: Vec<Option<&String>> = names.iter().map(Some).collect();
+            if rows.is_empty() {
+                rows.push(None);
+            }
+            for n in rows {
+                let (repo, tag) = n
+                    .map(|n| split_name(n))
+                    .unwrap_or_else(|| ("<none>".into(), "<none>".into()));
+                let mut v = images_json(img, counts.get(&img.id).copied().unwrap_or(0));
+                let ago = format::human_ago(img.created);
+                let extra = json!({
+                    "ID": id_of(img),
+                    "Repository": repo,
+                    "Tag": tag,
+                    "Created": ago,
+                    "CreatedSince": ago,
+                    "CreatedAt": img.created.format("%Y-%m-%d %H:%M:%S %z %Z").to_string(),
+                    "CreatedTime": rfc3339(img.created),
+                    "Size": format::human_size(img.size),
+                    "VirtualSize": format::human_size(img.size),
+                    "SharedSize": format::human_size(0),
+                    "Dangling": img.names.is_empty(),
+                    "ReadOnly": false,
+                    "IsReadOnly": false,
+                });
+                if let (Value::Object(base), Value::Object(e)) = (&mut v, extra) {
+                    base.extend(e);
+                }
+                items.push(v);
+            }
+        }
+        format::print_formatted(fmt, &items)?;
+        return Ok(0);
+    }
+    let mut headers = vec!["REPOSITORY", "TAG"];
+    if a.digests {
+        headers.push("DIGEST");
+    }
+    headers.extend(["IMAGE ID", "CREATED", "SIZE"]);
+    let mut rows = Vec::new();
+    for (img, names) in &shown {
+        let mut pairs: Vec<(String, String)> = names.iter().map(|n| split_name(n)).collect();
+        if pairs.is_empty() {
+            pairs.push(("<none>".into(), "<none>".into()));
+        }
+        for (repo, tag) in pairs {
+            let mut row = vec![repo, tag];
+            if a.digests {
+                row.push(img.manifest_digest.clone().unwrap_or_default());
+            }
+            row.push(id_of(img));
+            row.push(format::human_ago(img.created));
+            row.push(format::human_size(img.size));
+            rows.push(row);
+        }
+    }
+    format::print_table(&headers, &rows, a.noheading);
+    Ok(0)
+}
+
+/// Removes one image (or one of its names). Prints what it did.
+fn remove_one(ctx: &Context, store: &ImageStore, key: &str, force: bool) -> Result<()> {
+    let (img, matched) = store.resolve(key).map_err(|e| match e {
+        crate::image::Error::NotKnown(k) => {
+            Error::with_code(EXIT_RMI_NOT_KNOWN, format!("{k}: image not known"))
+        }
+        e => e.into(),
+    })?;
+    // Removing a name of an image that has others only untags it.
+    if let Some(name) = &matched {
+        if img.names.len() > 1 {
+            store.remove_name(&img.id, name)?;
+            println!("Untagged: {name}");
+            return Ok(());
+        }
+    }
+    if matched.is_none() && img.names.len() > 1 && !force {
+        return Err(Error::with_code(
+            EXIT_RMI_CONFLICT,
+            format!(
+                "unable to delete image {} by ID with more than one tag ({}): use -f or remove the tags",
+                img.short_id(),
+                img.names.join(", ")
+            ),
+        ));
+    }
+    let containers = Containers::new(ctx.containers_dir());
+    let _clock = containers.lock()?;
+    let users: Vec<_> = containers
+        .list()?
+        .into_iter()
+        .filter(|c| c.config.image_id == img.id)
+        .collect();
+    if !users.is_empty() {
+        if !force {
+            return Err(Error::with_code(
+                EXIT_RMI_CONFLICT,
+                format!(
+                    "image used by {}: image is in use by a container; remove the container or use -f",
+                    users[0].id
+                ),
+            ));
+        }
+        for c in &users {
+            containers.remove(&c.id)?;
+            let _ = crate::state::container::remove_tree(&ctx.container_run_dir(&c.id));
+        }
+    }
+    for n in &img.names {
+        println!("Untagged: {n}");
+    }
+    store.remove_image(&img.id)?;
+    println!("Deleted: {}", img.id);
+    Ok(())
+}
+
+pub fn rmi(ctx: &Context, a: RmiArgs) -> Result<i32> {
+    let store = ImageStore::new(ctx);
+    let keys: Vec<String> = if a.all {
+        store.records()?.into_iter().map(|r| r.id).collect()
+    } else {
+        a.images.clone()
+    };
+    if keys.is_empty() && !a.all {
+        return Err(Error::msg("image name or ID must be specified"));
+    }
+    // Like Podman: go through every image, report each failure, and exit
+    // with the code of the last one.
+    let mut last = None;
+    for k in &keys {
+        if let Err(e) = remove_one(ctx, &store, k, a.force) {
+            if let Some(prev) = last.replace(e) {
+                crate::cli::report(&prev);
+            }
+        }
+    }
+    match last {
+        Some(e) => Err(e),
+        None => Ok(0),
+    }
+}
+
+pub fn tag(ctx: &Context, a: TagArgs) -> Result<i32> {
+    let store = ImageStore::new(ctx);
+    let names = a
+        .names
+        .iter()
+        .map(|n| normalize_local_name(n))
+        .collect::<crate::image::Result<Vec<_>>>()?;
+    let img = store.lookup(&a.image)?;
+    store.add_names(&img.id, &names)?;
+    Ok(0)
+}
+
+pub fn untag(ctx: &Context, a: UntagArgs) -> Result<i32> {
+    let store = ImageStore::new(ctx);
+    let img = store.lookup(&a.image)?;
+    if a.names.is_empty() {
+        store.clear_names(&img.id)?;
+        return Ok(0);
+    }
+    for n in &a.names {
+        let name = normalize_local_name(n)?;
+        if !store.remove_name(&img.id, &name)? {
+            return Err(Error::msg(format!(
+                "{name}: tag not known for image {}",
+                img.short_id()
+            )));
+        }
+    }
+    Ok(0)
+}
+
+/// The storage driver images are shown under (`GraphDriver.Name`).
+fn driver_name(ctx: &Context) -> String {
+    ctx.storage_driver
+        .clone()
+        .unwrap_or_else(|| "overlay".into())
+}
+
+/// Podman's `image inspect` object for one image. Also used by the
+/// top-level `inspect` when the name is an image.
+pub fn inspect_value(ctx: &Context, img: &Image) -> Value {
+    let store = ImageStore::new(ctx);
+    let cfg = &img.config;
+    let config = cfg
+        .config()
+        .as_ref()
+        .and_then(|c| serde_json::to_value(c).ok())
+        .unwrap_or_else(|| json!({}));
+    let history: Vec<Value> = cfg
+        .history()
+        .iter()
+        .filter_map(|h| serde_json::to_value(h).ok())
+        .collect();
+    let comment = cfg
+        .history()
+        .last()
+        .and_then(|h| h.comment().clone())
+        .unwrap_or_default();
+    let mut dirs: Vec<String> = store
+        .layer_dirs(img)
+        .unwrap_or_default()
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    dirs.reverse();
+    let mut data = serde_json::Map::new();
+    if let Some((upper, lower)) = dirs.split_first() {
+        if !lower.is_empty() {
+            data.insert("LowerDir".into(), json!(lower.join(":")));
+        }
+        data.insert("UpperDir".into(), json!(upper));
+    }
+    let labels = labels_of(img);
+    json!({
+        "Id": img.id,
+        "Digest": img.manifest_digest.clone().unwrap_or_default(),
+        "RepoTags": img.names,
+        "RepoDigests": img.repo_digests(),
+        "Parent": "",
+        "Comment": comment,
+        "Created": rfc3339(img.created),
+        "Config": config,
+        "Version": "",
+        "Author": cfg.author().clone().unwrap_or_default(),
+        "Architecture": cfg.architecture().to_string(),
+        "Os": cfg.os().to_string(),
+        "Size": img.size,
+        "VirtualSize": img.size,
+        "GraphDriver": {"Name": driver_name(ctx), "Data": data},
+        "RootFS": {"Type": "layers", "Layers": img.layers},
+        "Labels": if labels.is_empty() { Value::Null } else { json!(labels) },
+        "Annotations": {},
+        "ManifestType": OCI_MANIFEST,
+        "User": cfg.config().as_ref().and_then(|c| c.user().clone()).unwrap_or_default(),
+        "History": history,
+        "NamesHistory": img.names_history,
+    })
+}
+
+pub fn inspect(ctx: &Context, a: ImageInspectArgs) -> Result<i32> {
+    let store = ImageStore::new(ctx);
+    let mut items = Vec::new();
+    let mut missing = Vec::new();
+    for k in &a.images {
+        match store.lookup(k) {
+            Ok(img) => items.push(inspect_value(ctx, &img)),
+            Err(e @ crate::image::Error::NotKnown(_)) => missing.push(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match a.format.as_deref() {
+        Some(f) if f.trim() != "json" => format::print_formatted(f, &items)?,
+        _ => {
+            let text = serde_json::to_string_pretty(&Value::Array(items))
+                .map_err(|e| Error::msg(e.to_string()))?;
+            println!("{text}");
+        }
+    }
+    // Podman prints what it found, then fails for what it did not.
+    let mut missing = missing.into_iter();
+    match missing.next_back() {
+        Some(last) => {
+            for e in missing {
+                crate::cli::report(&e.into());
+            }
+            Err(last.into())
+        }
+        None => Ok(0),
+    }
+}
+
+pub fn exists(ctx: &Context, a: ImageExistsArgs) -> Result<i32> {
+    match ImageStore::new(ctx).lookup(&a.image) {
+        Ok(_) => Ok(0),
+        Err(crate::image::Error::NotKnown(_)) => Ok(1),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob("busy*", "busybox"));
+        assert!(glob("*box:latest", "busybox:latest"));
+        assert!(glob("b?sybox", "busybox"));
+        assert!(!glob("busy", "busybox"));
+    }
+
+    #[test]
+    fn reference_filter_forms() {
+        let n = "localhost/busybox:latest";
+        for p in ["busybox", "busybox:latest", "localhost/busybox", n, "busy*"] {
+            assert!(reference_matches(p, n), "{p}");
+        }
+        assert!(!reference_matches("alpine", n));
+        assert!(!reference_matches("busybox:1", n));
+        assert!(reference_matches("alpine", "docker.io/library/alpine:3"));
+        assert!(reference_matches(
+            "library/alpine:3",
+            "docker.io/library/alpine:3"
+        ));
+    }
+
+    #[test]
+    fn names_split() {
+        assert_eq!(
+            split_name("localhost:5000/a/b:1"),
+            ("localhost:5000/a/b".to_string(), "1".to_string())
+        );
+    }
 }
