@@ -26,7 +26,7 @@ pub(super) fn is_mount_point(path: &Path) -> bool {
     let Ok(path) = std::fs::canonicalize(path) else {
         return false;
     };
-    mount_points().iter().any(|p| *p == path)
+    mount_points().contains(&path)
 }
 
 /// The kernel writes space, tab, newline and backslash in mount points as `\NNN` octal.

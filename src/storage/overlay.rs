@@ -105,6 +105,5 @@ fn mount_data(lowers: &[&Path], upper: &Path, work: &Path) -> Result<(String, Ve
             lowers.len()
         )));
     }
-    drop(name);
     Ok((data, held))
 }
