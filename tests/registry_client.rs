@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use serde_json::json;
 use skiff::registry::auth::AuthFiles;
 use skiff::registry::manifest::{OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST};
@@ -36,6 +37,14 @@ impl Registry {
     }
 
     fn start_with(auth: Option<(&str, &str)>) -> Registry {
+        Registry::start_config(auth.map(Auth::Htpasswd))
+    }
+
+    fn start_with_token(server: &TokenServer) -> Registry {
+        Registry::start_config(Some(Auth::Token(server)))
+    }
+
+    fn start_config(auth: Option<Auth>) -> Registry {
         assert!(
             Path::new(REGISTRY_BIN).exists(),
             "{REGISTRY_BIN} is missing: apt-get install docker-registry"
@@ -46,7 +55,14 @@ impl Registry {
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: skiff-test\n",
             dir.path().join("data").display()
         );
-        if let Some((user, pass)) = auth {
+        if let Some(Auth::Token(server)) = &auth {
+            config.push_str(&format!(
+                "auth:\n  token:\n    realm: http://{}/token\n    service: skiff-test\n    issuer: skiff-test-issuer\n    rootcertbundle: {}\n",
+                server.addr,
+                server.cert.display()
+            ));
+        }
+        if let Some(Auth::Htpasswd((user, pass))) = auth {
             let out = Command::new("htpasswd")
                 .args(["-Bbn", user, pass])
                 .output()
@@ -119,6 +135,11 @@ impl Registry {
     fn auth_file(&self) -> PathBuf {
         self.dir.path().join("auth/auth.json")
     }
+}
+
+enum Auth<'a> {
+    Htpasswd((&'a str, &'a str)),
+    Token(&'a TokenServer),
 }
 
 impl Drop for Registry {
@@ -608,4 +629,275 @@ fn basic_auth_login_and_logout() {
         .unwrap_err()
         .to_string();
     assert_eq!(err, format!("{h}/me/app: authentication required"));
+}
+
+/// A token server for docker-registry's `auth.token`: issues RS256 JWTs
+/// signed (by the openssl tool) with a self-signed certificate that the
+/// registry trusts. `user:pass` gets what it asks for; anyone else gets a
+/// token without access, like a public registry's anonymous token.
+struct TokenServer {
+    addr: String,
+    cert: PathBuf,
+    requests: Arc<Mutex<Vec<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TokenServer {
+    fn start() -> TokenServer {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("token.key");
+        let cert = dir.path().join("token.crt");
+        let ok = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", "/CN=skiff-test-token"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl runs");
+        assert!(ok.success(), "openssl could not make a certificate");
+        let der = Command::new("openssl")
+            .args(["x509", "-outform", "DER", "-in"])
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(der.status.success());
+        let x5c = base64::engine::general_purpose::STANDARD.encode(&der.stdout);
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (log, flag) = (requests.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(conn) = conn {
+                    serve_token(conn, &key, &x5c, &log);
+                }
+            }
+        });
+        TokenServer {
+            addr,
+            cert,
+            requests,
+            stop,
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve_token(mut conn: TcpStream, key: &Path, x5c: &str, log: &Mutex<Vec<String>>) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match conn.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let target = head.split(' ').nth(1).unwrap_or("").to_string();
+    let authorization = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("authorization: ")
+                .or(l.strip_prefix("Authorization: "))
+        })
+        .unwrap_or("")
+        .to_string();
+    let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let params: Vec<(String, String)> = query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+        .collect();
+    let good = format!("Basic {}", Credentials::new("user", "pass").encode());
+    let (status, body) = if authorization.is_empty() || authorization == good {
+        let access: Vec<serde_json::Value> = if authorization == good {
+            params
+                .iter()
+                .filter(|(k, _)| k == "scope")
+                .filter_map(|(_, v)| {
+                    let mut parts = v.splitn(3, ':');
+                    let (kind, name, actions) = (parts.next()?, parts.next()?, parts.next()?);
+                    Some(json!({"type": kind, "name": name, "actions": actions.split(',').collect::<Vec<_>>()}))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let token = sign_jwt(key, x5c, &access);
+        (
+            "200 OK",
+            json!({"token": token, "expires_in": 300}).to_string(),
+        )
+    } else {
+        (
+            "401 Unauthorized",
+            r#"{"details":"invalid credentials"}"#.to_string(),
+        )
+    };
+    let who = if authorization.is_empty() {
+        "anonymous"
+    } else {
+        "basic"
+    };
+    let scopes: Vec<&str> = params
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    log.lock()
+        .unwrap()
+        .push(format!("{who} {}", scopes.join(" ")).trim().to_string());
+    let _ = write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+fn sign_jwt(key: &Path, x5c: &str, access: &[serde_json::Value]) -> String {
+    use base64::Engine;
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let header = json!({"typ": "JWT", "alg": "RS256", "x5c": [x5c]});
+    let claims = json!({
+        "iss": "skiff-test-issuer", "sub": "user", "aud": "skiff-test",
+        "exp": now + 300, "nbf": now - 10, "iat": now - 10,
+        "jti": format!("{now}-{}", access.len()), "access": access,
+    });
+    let signing_input = format!(
+        "{}.{}",
+        url.encode(header.to_string()),
+        url.encode(claims.to_string())
+    );
+    let mut child = Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(signing_input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "openssl dgst -sign failed");
+    format!("{signing_input}.{}", url.encode(out.stdout))
+}
+
+#[test]
+fn bearer_token_flow() {
+    let tokens = TokenServer::start();
+    let reg = Registry::start_with_token(&tokens);
+    let h = reg.host.as_str();
+
+    // Anonymous: a token without access, so the registry still says no.
+    let anonymous = client(&reg);
+    let err = anonymous
+        .get_manifest(h, "me/app", "1")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, format!("{h}/me/app: authentication required"));
+    assert!(tokens
+        .requests()
+        .iter()
+        .all(|r| r.starts_with("anonymous repository:me/app:pull")));
+
+    let err = anonymous
+        .login(h, &Credentials::new("user", "wrong"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, format!("{h}: invalid username/password"));
+    assert!(!reg.auth_file().exists());
+    anonymous
+        .login(h, &Credentials::new("user", "pass"))
+        .unwrap();
+
+    // Logged in: one token per scope, reused across requests.
+    let c = client(&reg);
+    let before = tokens.requests().len();
+    let img = push_image(&c, h, "me/app", "1", &Platform::host(), 9);
+    let m = c.get_manifest(h, "me/app", "1").unwrap();
+    assert_eq!(m.digest, img.manifest_digest);
+    let mut out = Vec::new();
+    c.fetch_blob(h, "me/app", &sha256_digest(&img.layer), &mut out)
+        .unwrap();
+    assert_eq!(out, img.layer);
+    let issued: Vec<String> = tokens.requests()[before..].to_vec();
+    assert_eq!(
+        issued,
+        vec![
+            "basic repository:me/app:pull,push".to_string(),
+            "basic repository:me/app:pull".to_string(),
+        ]
+    );
+
+    // A mount asks for pull access to the source repository too.
+    let up = c
+        .push_blob(
+            h,
+            "me/copy",
+            &sha256_digest(&img.layer),
+            None,
+            &mut &b""[..],
+            Some("me/app"),
+        )
+        .unwrap();
+    assert_eq!(up, Uploaded::Mounted);
+    assert_eq!(
+        tokens.requests().last().unwrap(),
+        "basic repository:me/copy:pull,push repository:me/app:pull"
+    );
 }
