@@ -6,6 +6,11 @@
 //! append a hidden formatting function to every printing action so that they
 //! come out as Go's `[a b]` and `map[k:v]`), and it has no `json`, `join`,
 //! `upper`, `lower` helpers (added below, as Podman adds them).
+//!
+//! Known differences from Go that remain: `{{range}}` over a map visits its
+//! keys in no fixed order (Go sorts them), `printf "%v"` of a map or of nested
+//! slices uses gtmpl's own printing, and a missing field prints `<no value>`
+//! instead of failing (JSON cannot tell a struct from a map).
 
 use std::collections::HashMap;
 use std::io::Write;

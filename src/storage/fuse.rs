@@ -147,6 +147,7 @@ fn stderr_reason(stderr: &[u8]) -> String {
         .map(str::trim)
         // Debian's 1.10 warns about an option the mount helper passes; not the cause.
         .filter(|l| !l.is_empty() && !l.starts_with("unknown argument ignored"))
+        .map(|l| l.strip_prefix("fuse-overlayfs: ").unwrap_or(l))
         .collect();
     if lines.is_empty() {
         "failed without a message".into()
@@ -181,4 +182,36 @@ fn option_safe(lowers: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
         out.push(link);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helper_messages() {
+        assert!(find_in_path("no-such-program-skiff").is_none());
+        assert!(find_in_path("sh").is_some());
+        assert_eq!(
+            stderr_reason(
+                b"unknown argument ignored: lazytime\nfuse-overlayfs: cannot open workdir\n\n"
+            ),
+            "cannot open workdir"
+        );
+        assert_eq!(stderr_reason(b""), "failed without a message");
+    }
+
+    #[test]
+    fn mount_failure_reports_stderr() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("c");
+        std::fs::create_dir_all(&dir).unwrap();
+        // A work directory that is a file makes fuse-overlayfs itself fail.
+        std::fs::write(dir.join("work"), "").unwrap();
+        let res = mount(&[], &dir);
+        super::super::unmount_all(&dir.join("merged")).unwrap();
+        let err = res.unwrap_err().to_string();
+        assert!(err.starts_with("fuse-overlayfs on "), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
 }

@@ -102,7 +102,7 @@ pub fn select(root: &Path, requested: Option<&str>) -> Result<DriverKind> {
     }
     let kind = match requested {
         Some(kind) => {
-            check_usable(kind)?;
+            check_usable(root, kind)?;
             kind
         }
         None => detect(root),
@@ -182,12 +182,16 @@ fn detect(root: &Path) -> DriverKind {
     }
 }
 
-/// Fails with the reason when an explicitly requested driver cannot work here.
-fn check_usable(kind: DriverKind) -> Result<()> {
+/// Fails with the reason when an explicitly requested driver cannot work
+/// here, before it is recorded for the store.
+fn check_usable(root: &Path, kind: DriverKind) -> Result<()> {
     match kind {
+        DriverKind::Overlay if !probe::overlay_works(root) => Err(Error::Msg(format!(
+            "overlay: kernel overlay mounts do not work for this user on {} \
+             (rootless needs Linux 5.11 or later); use --storage-driver fuse-overlayfs or vfs",
+            root.display()
+        ))),
         DriverKind::FuseOverlayfs => fuse::usable(),
-        // Kernel overlay can only be tried by mounting, which happens later
-        // and reports its own error; vfs always works.
         DriverKind::Overlay | DriverKind::Vfs => Ok(()),
     }
 }
