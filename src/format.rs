@@ -62,6 +62,13 @@ pub fn format_items(format: &str, items: &[serde_json::Value]) -> Result<String,
         return Ok(to_pretty_json(&serde_json::Value::Array(items.to_vec())) + "\n");
     }
     if let Some(rest) = strip_table_prefix(format) {
+        if rest.trim().is_empty() {
+            // Podman shows the command's default table; only the caller knows it.
+            return Err(Error::Template(
+                "\"table\" needs columns after it, e.g. --format \"table {{.ID}}\\t{{.Names}}\""
+                    .into(),
+            ));
+        }
         let text = unescape(rest.trim_start());
         let headers = header_cells(&text);
         let mut rows = Vec::new();
@@ -937,6 +944,7 @@ mod tests {
             "[\n    {\n        \"ID\": \"a\"\n    },\n    {\n        \"ID\": \"b\"\n    }\n]\n"
         );
         assert_eq!(format_items("json", &[]).unwrap(), "[]\n");
+        assert!(format_items("table", &items).is_err());
         // A template that only starts with the word is not a table.
         assert_eq!(
             format_items("tablet {{.ID}}", &items[..1]).unwrap(),
