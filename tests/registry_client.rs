@@ -589,6 +589,15 @@ fn basic_auth_login_and_logout() {
         ..options(reg.auth_file())
     });
     let img = push_image(&with_creds, h, "me/app", "1", &Platform::host(), 6);
+    let wrong_creds = Client::new(ClientOptions {
+        credentials: Some(Credentials::new("user", "nope")),
+        ..options(reg.auth_file())
+    });
+    let err = wrong_creds
+        .get_manifest(h, "me/app", "1")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, format!("{h}/me/app: invalid username/password"));
 
     // A wrong password is refused and nothing is stored.
     let err = anonymous
@@ -900,4 +909,40 @@ fn bearer_token_flow() {
         tokens.requests().last().unwrap(),
         "basic repository:me/copy:pull,push repository:me/app:pull"
     );
+}
+
+#[test]
+fn parallel_downloads_share_one_client() {
+    let reg = Registry::start();
+    let c = client(&reg);
+    let h = reg.host.clone();
+    let blobs: Vec<Vec<u8>> = (0..6)
+        .map(|i| bytes(300_000 + i * 1000, 100 + i as u64))
+        .collect();
+    for b in &blobs {
+        c.push_blob(
+            &h,
+            "me/par",
+            &sha256_digest(b),
+            Some(b.len() as u64),
+            &mut &b[..],
+            None,
+        )
+        .unwrap();
+    }
+    let handles: Vec<_> = blobs
+        .into_iter()
+        .map(|b| {
+            let (c, h) = (c.clone(), h.clone());
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                c.fetch_blob(&h, "me/par", &sha256_digest(&b), &mut out)
+                    .unwrap();
+                assert_eq!(out, b);
+            })
+        })
+        .collect();
+    for t in handles {
+        t.join().unwrap();
+    }
 }

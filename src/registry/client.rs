@@ -540,7 +540,11 @@ impl Client {
                 let has_creds = self
                     .credentials_for(req.registry, req.repository)?
                     .is_some();
-                return Err(status_error(&req, has_creds, &mut resp));
+                let basic = ep
+                    .challenge
+                    .as_ref()
+                    .is_some_and(|c| c.scheme == Scheme::Basic);
+                return Err(status_error(&req, has_creds, basic, &mut resp));
             }
             return Ok((resp, url));
         }
@@ -637,6 +641,11 @@ fn transport_error(registry: &str, e: ureq::Error) -> Error {
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             Error::ConnectionRefused { registry }
         }
+        // std's resolver reports an unknown name as an uncategorized io error.
+        ureq::Error::Io(io) if io.to_string().contains("failed to lookup address") => {
+            let host = host_of(&registry).to_string();
+            Error::UnknownHost { registry, host }
+        }
         ureq::Error::HostNotFound => {
             let host = host_of(&registry).to_string();
             Error::UnknownHost { registry, host }
@@ -677,13 +686,18 @@ fn host_of(registry: &str) -> &str {
 }
 
 /// Turns an error answer into the error a user reads.
-fn status_error(req: &Req, has_creds: bool, resp: &mut Response<Body>) -> Error {
+/// `basic`: the registry uses basic auth, so a 401 despite credentials means
+/// they are wrong (with tokens it means they lack access).
+fn status_error(req: &Req, has_creds: bool, basic: bool, resp: &mut Response<Body>) -> Error {
     let status = resp.status().as_u16();
     let image = req.image.to_string();
     let body = read_body(resp, 64 << 10, req.registry).unwrap_or_default();
     let errors = parse_errors(&body);
     let code = errors.first().map(|(c, _)| c.as_str()).unwrap_or("");
     match (status, code) {
+        (401, _) if has_creds && basic => Error::InvalidCredentials {
+            image: auth_image(req),
+        },
         (401, _) if has_creds => Error::Denied { image },
         (401, _) => Error::AuthenticationRequired {
             image: auth_image(req),
@@ -914,6 +928,27 @@ mod tests {
             vec![("MANIFEST_UNKNOWN".into(), "manifest unknown".into())]
         );
         assert!(parse_errors(b"<html>").is_empty());
+    }
+
+    #[test]
+    fn maps_transport_errors() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            transport_error("localhost:5000", ureq::Error::Io(refused)).to_string(),
+            "pinging container registry localhost:5000: connection refused"
+        );
+        let lookup = std::io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        );
+        let e = transport_error("nosuch.example:5000", ureq::Error::Io(lookup));
+        assert_eq!(
+            e.to_string(),
+            "pinging container registry nosuch.example:5000: lookup nosuch.example: no such host"
+        );
+        assert!(!e.is_connection(), "an unknown host is not retried");
+        assert!(transport_error("r", ureq::Error::ConnectionFailed).is_connection());
+        let tls = transport_error("r", ureq::Error::Tls("bad certificate"));
+        assert!(tls.to_string().contains("--tls-verify=false"), "{tls}");
     }
 
     #[test]
