@@ -756,7 +756,7 @@ fn matches(rec: &ImageRecord, r: &Reference) -> bool {
         }
         None => {
             let want = r.to_string();
-            rec.names.iter().any(|n| *n == want)
+            rec.names.contains(&want)
         }
     }
 }
