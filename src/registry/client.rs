@@ -293,8 +293,9 @@ impl Client {
     /// then plain http when the server does not speak TLS at all.
     fn discover(&self, registry: &str, repository: &str) -> Result<Endpoint> {
         let insecure = self.is_insecure(registry, repository);
+        let host = api_host(registry);
         let https = Endpoint {
-            base: format!("https://{registry}"),
+            base: format!("https://{host}"),
             unverified: insecure,
             challenge: None,
         };
@@ -302,7 +303,7 @@ impl Client {
             Ok(ep) => Ok(ep),
             Err(Error::Tls { .. } | Error::Connection { .. }) if insecure => {
                 let http = Endpoint {
-                    base: format!("http://{registry}"),
+                    base: format!("http://{host}"),
                     unverified: true,
                     challenge: None,
                 };
@@ -614,6 +615,14 @@ impl Client {
     }
 }
 
+/// Where a registry's API lives: Docker Hub's name is not its API host.
+pub fn api_host(registry: &str) -> &str {
+    match registry {
+        "docker.io" | "index.docker.io" => "registry-1.docker.io",
+        other => other,
+    }
+}
+
 fn build_request<B>(
     builder: http::request::Builder,
     body: B,
@@ -913,6 +922,8 @@ mod tests {
             image_name("localhost:5000", "me/app", "sha256:ab"),
             "localhost:5000/me/app@sha256:ab"
         );
+        assert_eq!(api_host("docker.io"), "registry-1.docker.io");
+        assert_eq!(api_host("localhost:5000"), "localhost:5000");
         assert_eq!(host_of("localhost:5000"), "localhost");
         assert_eq!(host_of("[::1]:5000"), "::1");
         assert_eq!(host_of("quay.io"), "quay.io");
