@@ -748,6 +748,96 @@ mod tests {
         ));
     }
 
+    fn ctx(root: &Path) -> Context {
+        Context {
+            root: root.join("root"),
+            runroot: root.join("run"),
+            storage_driver: None,
+            rootless: false,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    fn tar_of(name: &str) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, &b"x"[..]).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    fn import_tar(ctx: &Context, dir: &Path, name: &str) -> Image {
+        let p = dir.join(format!("{name}.tar"));
+        std::fs::write(&p, tar_of(name)).unwrap();
+        import(
+            ctx,
+            ImportArgs {
+                source: p.display().to_string(),
+                reference: Some(name.to_string()),
+                change: vec!["CMD [\"/bin/sh\"]".into()],
+                message: None,
+                quiet: false,
+            },
+        )
+        .unwrap();
+        ImageStore::new(ctx).lookup(name).unwrap()
+    }
+
+    #[test]
+    fn rmi_untags_refuses_in_use_and_forces() {
+        use crate::state::container::{Config as CConfig, Container, State};
+        let t = tempfile::tempdir().unwrap();
+        let ctx = ctx(t.path());
+        let store = ImageStore::new(&ctx);
+        let img = import_tar(&ctx, t.path(), "one");
+        assert_eq!(
+            img.config.config().as_ref().unwrap().cmd().clone().unwrap(),
+            vec!["/bin/sh".to_string()]
+        );
+        store
+            .add_names(&img.id, &["localhost/two:latest".to_string()])
+            .unwrap();
+        // By id with two names: refused without -f.
+        let e = remove_one(&ctx, &store, &img.id, false).unwrap_err();
+        assert_eq!(e.exit_code(), EXIT_RMI_CONFLICT);
+        // By one of two names: only untags.
+        remove_one(&ctx, &store, "two", false).unwrap();
+        assert_eq!(
+            store.lookup("one").unwrap().names,
+            vec!["localhost/one:latest"]
+        );
+
+        let containers = Containers::new(ctx.containers_dir());
+        let c = Container {
+            id: "c".repeat(64),
+            name: "web".into(),
+            created: Utc::now(),
+            config: CConfig {
+                image_id: img.id.clone(),
+                ..Default::default()
+            },
+            state: State::default(),
+        };
+        containers.save(&c).unwrap();
+        let e = remove_one(&ctx, &store, "one", false).unwrap_err();
+        assert_eq!(e.exit_code(), EXIT_RMI_CONFLICT);
+        assert!(
+            e.to_string().contains("image is in use by a container"),
+            "{e}"
+        );
+        remove_one(&ctx, &store, "one", true).unwrap();
+        assert!(containers.list().unwrap().is_empty());
+        let e = remove_one(&ctx, &store, "one", false).unwrap_err();
+        assert_eq!(e.exit_code(), EXIT_RMI_NOT_KNOWN);
+        assert_eq!(e.to_string(), "one: image not known");
+        assert_eq!(
+            std::fs::read_dir(ctx.root.join("layers")).unwrap().count(),
+            0
+        );
+    }
+
     #[test]
     fn names_split() {
         assert_eq!(
