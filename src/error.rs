@@ -32,6 +32,8 @@ pub enum Error {
     #[error("{0}")]
     Format(#[from] crate::format::Error),
     #[error("{0}")]
+    Registry(#[from] crate::registry::Error),
+    #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 

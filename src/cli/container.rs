@@ -152,7 +152,7 @@ pub struct InspectArgs {
 #[derive(Debug, Subcommand)]
 pub enum ContainerCommand {
     /// Run a command in a new container
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List containers
     #[command(visible_alias = "ls", alias = "list")]
     Ps(PsArgs),
@@ -175,7 +175,7 @@ impl ContainerCommand {
 
 pub fn dispatch(ctx: &Context, c: ContainerCommand) -> Result<i32> {
     match c {
-        ContainerCommand::Run(a) => run(ctx, a),
+        ContainerCommand::Run(a) => run(ctx, *a),
         ContainerCommand::Ps(a) => ps(ctx, a),
         ContainerCommand::Rm(a) => rm(ctx, a),
         ContainerCommand::Export(a) => export(ctx, a),
@@ -258,7 +258,6 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
             } else {
                 let mut w = std::io::BufWriter::new(stdout.lock());
                 write_tree_pending(&rootfs, &mut w, false)
-                    .map_err(Error::from)
                     .and_then(|_| w.flush().map_err(Error::from))
             }
         }

@@ -42,7 +42,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command in a new container
-    Run(container::RunArgs),
+    Run(Box<container::RunArgs>),
     /// Export a container's filesystem contents as a tar archive
     Export(container::ExportArgs),
     /// List containers
@@ -152,7 +152,7 @@ fn run(cli: Cli) -> Result<i32> {
         crate::runtime::userns::enter(&ctx)?;
     }
     match cli.command {
-        Command::Run(a) => container::run(&ctx, a),
+        Command::Run(a) => container::run(&ctx, *a),
         Command::Export(a) => container::export(&ctx, a),
         Command::Ps(a) => container::ps(&ctx, a),
         Command::Rm(a) => container::rm(&ctx, a),

@@ -75,7 +75,7 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
         (None, Err(_)) => unreachable!("named users without an entry fail above"),
     };
     let name = entry.as_ref().map(|e| e.name);
-    let mut gid = entry.as_ref().map(|e| e.gid).unwrap_or(uid.min(u32::MAX));
+    let mut gid = entry.as_ref().map(|e| e.gid).unwrap_or(uid);
     if entry.is_none() {
         // A bare uid without a passwd entry runs with gid 0, as Docker does.
         gid = 0;

@@ -178,7 +178,7 @@ impl Containers {
                 out.push(c);
             }
         }
-        out.sort_by(|a, b| a.created.cmp(&b.created));
+        out.sort_by_key(|c| c.created);
         Ok(out)
     }
 
@@ -262,7 +262,10 @@ mod tests {
         let e = find(&all, "ab").unwrap_err().to_string();
         assert!(e.contains("more than one container"), "{e}");
         let e = find(&all, "zzz").unwrap_err().to_string();
-        assert_eq!(e, "no container with name or ID \"zzz\" found: no such container");
+        assert_eq!(
+            e,
+            "no container with name or ID \"zzz\" found: no such container"
+        );
     }
 
     #[test]
