@@ -156,6 +156,23 @@ pub fn config_bytes(config: &ImageConfiguration) -> Result<Vec<u8>> {
     serde_json::to_vec(&v).map_err(|e| Error::Msg(format!("image config: {e}")))
 }
 
+/// Parses an image config, tolerating what real registries serve and the
+/// OCI types insist on (a missing `history` or `rootfs`).
+pub fn parse_config(data: &[u8]) -> std::result::Result<ImageConfiguration, String> {
+    let mut v: serde_json::Value = serde_json::from_slice(data).map_err(|e| e.to_string())?;
+    let obj = v.as_object_mut().ok_or("not a JSON object")?;
+    if obj.get("history").is_none_or(|h| h.is_null()) {
+        obj.insert("history".into(), serde_json::json!([]));
+    }
+    if obj.get("rootfs").is_none_or(|h| h.is_null()) {
+        obj.insert(
+            "rootfs".into(),
+            serde_json::json!({"type": "layers", "diff_ids": []}),
+        );
+    }
+    serde_json::from_value(v).map_err(|e| e.to_string())
+}
+
 impl ImageStore {
     pub fn new(ctx: &Context) -> Self {
         Self::at(&ctx.root)
@@ -418,7 +435,22 @@ impl ImageStore {
     ) -> Result<Image> {
         let bytes = config_bytes(config)?;
         let config_digest = self.put_blob_bytes(&bytes)?;
-        let id = hex_of(&config_digest)?.to_string();
+        self.create_image_from_config_blob(&config_digest, names, manifest_digest)
+    }
+
+    /// Like `create_image`, for a config already stored byte for byte as a
+    /// blob (pulled or loaded images): the image id is that blob's digest,
+    /// as the registry and Podman know it.
+    pub fn create_image_from_config_blob(
+        &self,
+        config_digest: &str,
+        names: &[String],
+        manifest_digest: Option<String>,
+    ) -> Result<Image> {
+        let id = hex_of(config_digest)?.to_string();
+        let data = self.read_blob(config_digest)?;
+        let config = parse_config(&data)
+            .map_err(|e| Error::Msg(format!("image config {config_digest}: {e}")))?;
         let layers = config.rootfs().diff_ids().clone();
         let created = config
             .created()
@@ -426,6 +458,11 @@ impl ImageStore {
             .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
             .map(|c| c.with_timezone(&Utc))
             .unwrap_or_else(Utc::now);
+        if let Some(m) = &manifest_digest {
+            if !self.has_blob(m) {
+                return Err(Error::Msg(format!("manifest {m} is not stored")));
+            }
+        }
         {
             let _g = self.lock()?;
             for l in &layers {
@@ -437,7 +474,7 @@ impl ImageStore {
                 id: id.clone(),
                 names: Vec::new(),
                 created,
-                config_digest: config_digest.clone(),
+                config_digest: config_digest.to_string(),
                 layers,
                 manifest_digest: None,
                 names_history: Vec::new(),
@@ -491,7 +528,7 @@ impl ImageStore {
 
     fn materialise(&self, rec: ImageRecord) -> Result<Image> {
         let data = self.read_blob(&rec.config_digest)?;
-        let config = ImageConfiguration::from_reader(&data[..])
+        let config = parse_config(&data)
             .map_err(|e| Error::Msg(format!("image {}: corrupt config: {e}", rec.id)))?;
         let mut size = 0;
         for l in &rec.layers {
@@ -930,6 +967,57 @@ mod tests {
         assert!(s.load(&local.id).unwrap().names.is_empty());
         let (_, name) = s.resolve("busybox").unwrap();
         assert_eq!(name.as_deref(), Some("localhost/busybox:latest"));
+    }
+
+    #[test]
+    fn pulled_image_keeps_its_config_bytes_and_compressed_blob() {
+        use std::io::Write as _;
+        let t = tempfile::tempdir().unwrap();
+        let s = ImageStore::at(t.path());
+        let tar = tar_with("etc/motd", "hi");
+        let diff_id = format!("sha256:{}", hex::encode(Sha256::digest(&tar)));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let blob = format!("sha256:{}", hex::encode(Sha256::digest(&gz)));
+        s.put_blob(&gz[..], Some(&blob)).unwrap();
+        let rec = s
+            .create_layer_from_blob(&blob, Some(&diff_id), "layer 1/1")
+            .unwrap();
+        assert_eq!(rec.media_type, layer::Compression::Gzip.media_type());
+        assert_eq!(rec.blob_digest, blob);
+        // A wrong diff_id is refused and leaves nothing.
+        let wrong = format!("sha256:{}", "1".repeat(64));
+        assert!(s.create_layer_from_blob(&blob, Some(&wrong), "l").is_err());
+        assert_eq!(count(&t.path().join("layers")), 1);
+
+        // Registry configs are not in our canonical form: the id is the
+        // digest of the bytes as they came.
+        let cfg = format!(
+            "{{ \"architecture\": \"amd64\", \"os\": \"linux\",\n \"rootfs\": {{\"type\": \"layers\", \"diff_ids\": [\"{diff_id}\"]}}, \"config\": {{\"Cmd\": [\"sh\"]}} }}"
+        );
+        let cd = s.put_blob_bytes(cfg.as_bytes()).unwrap();
+        let md = s.put_blob_bytes(b"{}").unwrap();
+        let img = s
+            .create_image_from_config_blob(
+                &cd,
+                &["docker.io/library/motd:latest".to_string()],
+                Some(md.clone()),
+            )
+            .unwrap();
+        assert_eq!(format!("sha256:{}", img.id), cd);
+        assert_eq!(s.lookup("motd").unwrap().id, img.id);
+        assert_eq!(
+            img.repo_digests(),
+            vec![format!("docker.io/library/motd@{md}")]
+        );
+        assert_eq!(
+            s.lookup(&format!("motd@{md}")).unwrap().id,
+            img.id,
+            "by digest"
+        );
+        let dirs = s.layer_dirs(&img).unwrap();
+        assert_eq!(fs::read(dirs[0].join("etc/motd")).unwrap(), b"hi");
     }
 
     #[test]
