@@ -55,9 +55,36 @@ pub struct CreateArgs {
     /// Give extended privileges to this container
     #[arg(long)]
     pub privileged: bool,
-    /// Connect the container to a network: none, host, private
+    /// Connect the container to a network: none, host, private, pasta, slirp4netns, container:NAME, ns:PATH or a network name
     #[arg(long, visible_alias = "net")]
     pub network: Option<String>,
+    /// Publish a container's port to the host ([ip:][hostPort:]containerPort[/tcp|udp])
+    #[arg(short, long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports on the host
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    pub expose: Vec<String>,
+    /// Add a network-scoped alias for the container
+    #[arg(long)]
+    pub network_alias: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long)]
+    pub add_host: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long)]
+    pub dns_search: Vec<String>,
+    /// Set custom DNS options
+    #[arg(long = "dns-option", visible_alias = "dns-opt")]
+    pub dns_option: Vec<String>,
+    /// Add a link to another container (name[:alias])
+    #[arg(long)]
+    pub link: Vec<String>,
     /// Ulimit options (name=soft[:hard])
     #[arg(long)]
     pub ulimit: Vec<String>,
@@ -204,6 +231,15 @@ impl CreateArgs {
             cap_drop: self.cap_drop.clone(),
             privileged: self.privileged,
             network: self.network.clone(),
+            publish: self.publish.clone(),
+            publish_all: self.publish_all,
+            expose: self.expose.clone(),
+            network_aliases: self.network_alias.clone(),
+            add_hosts: self.add_host.clone(),
+            dns: self.dns.clone(),
+            dns_search: self.dns_search.clone(),
+            dns_options: self.dns_option.clone(),
+            links: self.link.clone(),
             ulimits: self.ulimit.clone(),
             interactive: self.interactive,
             tty: self.tty,

@@ -31,6 +31,15 @@ pub struct CreateOptions {
     pub cap_drop: Vec<String>,
     pub privileged: bool,
     pub network: Option<String>,
+    pub publish: Vec<String>,
+    pub publish_all: bool,
+    pub expose: Vec<String>,
+    pub network_aliases: Vec<String>,
+    pub add_hosts: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    pub links: Vec<String>,
     pub ulimits: Vec<String>,
     pub interactive: bool,
     pub tty: bool,
@@ -106,15 +115,6 @@ pub fn parse_restart(s: &str) -> Result<String> {
         Err(Error::msg(format!(
             "invalid restart policy \"{s}\": use no, always, on-failure[:max-retries] or unless-stopped"
         )))
-    }
-}
-
-fn parse_network(s: Option<&str>) -> Result<String> {
-    match s.unwrap_or("private") {
-        n @ ("none" | "host" | "private") => Ok(n.to_string()),
-        other => Err(Error::msg(format!(
-            "unable to find network with name or ID {other}: network not found"
-        ))),
     }
 }
 
@@ -214,7 +214,6 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
         spec::parse_ulimit(u)?;
     }
     caps::resolve(o.privileged, &o.cap_add, &o.cap_drop)?;
-    let network = parse_network(o.network.as_deref())?;
     let restart = match &o.restart {
         Some(r) => parse_restart(r)?,
         None => "no".into(),
@@ -359,7 +358,25 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
             privileged: o.privileged,
             cap_add: o.cap_add.clone(),
             cap_drop: o.cap_drop.clone(),
-            network,
+            network: o.network.clone().unwrap_or_default(),
+            publish: o.publish.clone(),
+            publish_all: o.publish_all,
+            expose: {
+                let mut e: Vec<String> = img_cfg
+                    .exposed_ports()
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect();
+                e.extend(o.expose.iter().cloned());
+                e
+            },
+            network_aliases: o.network_aliases.clone(),
+            add_hosts: o.add_hosts.clone(),
+            dns: o.dns.clone(),
+            dns_search: o.dns_search.clone(),
+            dns_options: o.dns_options.clone(),
+            links: o.links.clone(),
             auto_remove: o.auto_remove,
             restart_policy: restart,
             ulimits: o.ulimits.clone(),
@@ -375,6 +392,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
             c.config.workdir
         )));
     }
+    crate::network::validate(ctx, &c.config)?;
     containers.save(&c)?;
     Ok(c)
 }

@@ -12,6 +12,7 @@ use super::monitor;
 use crate::network::etc_files;
 use crate::runtime::process::{self, resolve_in_root, ChildStdio};
 use crate::runtime::spec::{self, NetMode, SpecInput};
+
 use crate::runtime::{caps, tty, user};
 use crate::state::container::{Container, Status};
 use crate::storage::{self, DriverKind};
@@ -100,10 +101,7 @@ pub fn prepare_spec(ctx: &Context, c: &Container, rootfs: &Path) -> Result<Spec>
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", exec_user.home));
     }
-    let net = match cfg.network.as_str() {
-        "host" => NetMode::Host,
-        _ => NetMode::None,
-    };
+    let net = crate::network::net_mode(ctx, cfg)?;
 
     let userdata = ctx.container_dir(&c.id).join("userdata");
     std::fs::create_dir_all(&userdata)?;
@@ -112,7 +110,7 @@ pub fn prepare_spec(ctx: &Context, c: &Container, rootfs: &Path) -> Result<Spec>
     } else {
         String::new()
     };
-    let mut hosts = etc_files::hosts(&cfg.hostname, &c.name, &[]);
+    let mut hosts = etc_files::hosts(&cfg.hostname, &c.name, &crate::network::extra_hosts(ctx, c));
     if !host_hosts.is_empty() {
         hosts = format!("{host_hosts}{}", hosts.lines().last().unwrap_or_default()) + "\n";
     }
@@ -202,7 +200,22 @@ pub fn start(ctx: &Context, c: &mut Container) -> Result<Started> {
         };
         monitor::block_signals()?;
         let created = process::create(&spec, stdio)?;
-        let pid = created.start()?;
+        // Connect the network while the process waits, before its command runs.
+        match crate::network::attach(ctx, c, created.pid.as_raw()) {
+            Ok(net) => c.state.network = net,
+            Err(e) => {
+                let _ = nix::sys::signal::kill(created.pid, nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(created.pid, None);
+                return Err(e);
+            }
+        }
+        let pid = match created.start() {
+            Ok(pid) => pid,
+            Err(e) => {
+                let _ = crate::network::detach(ctx, c, &c.state.network);
+                return Err(e.into());
+            }
+        };
         Ok(Started { pid, master })
     })();
     match result {
@@ -230,6 +243,7 @@ pub fn start(ctx: &Context, c: &mut Container) -> Result<Started> {
 /// unmounted, and the container removed when it was run with `--rm`.
 pub fn finish(ctx: &Context, c: &mut Container, code: i32, error: &str) -> Result<()> {
     let store = super::store(ctx);
+    let _ = crate::network::detach(ctx, c, &c.state.network);
     let _ = unmount_rootfs(ctx, c);
     // Someone may have removed the container meanwhile (`rm -f`): do not resurrect it.
     let Some(mut current) = store.load(&c.id)? else {
@@ -243,6 +257,7 @@ pub fn finish(ctx: &Context, c: &mut Container, code: i32, error: &str) -> Resul
     current.state.finished_at = Some(Utc::now());
     current.state.error = error.to_string();
     current.state.pid = 0;
+    current.state.network = Default::default();
     store.save(&current)?;
     *c = current;
     Ok(())

@@ -175,6 +175,9 @@ fn setup_and_exec(spec: &Spec, stdio: ChildStdio) -> Result<Never> {
         .as_ref()
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
+    for ns in namespaces.iter().filter(|n| n.path().is_some()) {
+        join_namespace(ns.typ(), ns.path().as_ref().expect("filtered on path"))?;
+    }
     if namespaces
         .iter()
         .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none())
@@ -217,6 +220,25 @@ fn setup_and_exec(spec: &Spec, stdio: ChildStdio) -> Result<Never> {
         process.args().as_deref().unwrap_or_default(),
         process.env().as_deref().unwrap_or_default(),
     )
+}
+
+/// Joins an existing namespace, such as another container's network.
+fn join_namespace(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
+    let flag = match typ {
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        _ => {
+            return Err(Error::Msg(format!(
+                "joining a {typ:?} namespace by path is not supported"
+            )))
+        }
+    };
+    let f = File::open(path).map_err(|e| io_err("open namespace", path, e))?;
+    nix::sched::setns(f, flag)
+        .map_err(|e| Error::sys(format!("joining namespace {}", path.display()), e))
 }
 
 /// Brings up `lo` in a new network namespace (it starts down).

@@ -55,6 +55,10 @@ pub enum NetMode {
     None,
     /// The host's (holder's) network namespace.
     Host,
+    /// A new namespace that `network::attach` connects (pasta, slirp4netns, a bridge).
+    Private,
+    /// An existing namespace, such as another container's (`container:NAME`).
+    Join(PathBuf),
 }
 
 /// Everything the spec depends on, gathered by the caller.
@@ -295,21 +299,34 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
     }
     mounts.extend(input.mounts.iter().cloned());
 
-    let mut ns_types = vec![
+    let ns_types = vec![
         LinuxNamespaceType::Pid,
         LinuxNamespaceType::Ipc,
         LinuxNamespaceType::Uts,
         LinuxNamespaceType::Mount,
         LinuxNamespaceType::Cgroup,
     ];
-    if input.net != NetMode::Host {
-        ns_types.push(LinuxNamespaceType::Network);
-    }
-    let namespaces = ns_types
+    let mut namespaces = ns_types
         .into_iter()
         .map(|t| LinuxNamespaceBuilder::default().typ(t).build())
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::Msg(e.to_string()))?;
+    match &input.net {
+        NetMode::Host => {}
+        NetMode::None | NetMode::Private => namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Network)
+                .build()
+                .map_err(|e| Error::Msg(e.to_string()))?,
+        ),
+        NetMode::Join(path) => namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Network)
+                .path(path.clone())
+                .build()
+                .map_err(|e| Error::Msg(e.to_string()))?,
+        ),
+    }
     let (masked, readonly) = if input.privileged {
         (Vec::new(), Vec::new())
     } else {

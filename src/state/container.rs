@@ -58,6 +58,9 @@ pub struct State {
     pub restart_count: u32,
     #[serde(default)]
     pub oom_killed: bool,
+    /// What the network attach set up (helper pid, addresses).
+    #[serde(default)]
+    pub network: crate::network::NetworkState,
 }
 
 /// A bind or tmpfs mount as the user asked for it.
@@ -102,6 +105,29 @@ pub struct Config {
     #[serde(default)]
     pub cap_drop: Vec<String>,
     pub network: String,
+    /// `-p` specifications as given.
+    #[serde(default)]
+    pub publish: Vec<String>,
+    /// `-P`: publish every exposed port on a random host port.
+    #[serde(default)]
+    pub publish_all: bool,
+    /// Ports the image EXPOSEs plus `--expose`.
+    #[serde(default)]
+    pub expose: Vec<String>,
+    #[serde(default)]
+    pub network_aliases: Vec<String>,
+    /// `--add-host host:ip`.
+    #[serde(default)]
+    pub add_hosts: Vec<String>,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    /// `--link name[:alias]`.
+    #[serde(default)]
+    pub links: Vec<String>,
     #[serde(default)]
     pub auto_remove: bool,
     #[serde(default)]
