@@ -115,5 +115,7 @@ pub fn runtime_dir(uid: u32) -> PathBuf {
 
 fn owned_by(p: &Path, uid: u32) -> bool {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(p).map(|m| m.uid() == uid).unwrap_or(false)
+    std::fs::metadata(p)
+        .map(|m| m.uid() == uid)
+        .unwrap_or(false)
 }
