@@ -1,0 +1,868 @@
+//! Test harness: runs the real `skiff` binary as an unprivileged user with
+//! subordinate ids, each test in its own private home (own store, own user
+//! namespace holder), and builds the busybox fixture image once per test binary.
+//!
+//! Started as root, the harness drops to the user `skiff-test` (made by
+//! `.ci/setup`); started as an ordinary user, it runs skiff as that user, who
+//! must then have /etc/subuid and /etc/subgid ranges.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The unprivileged user the suite drops to when started as root.
+pub const TEST_USER: &str = "skiff-test";
+/// The name every test gives the fixture image.
+pub const BUSYBOX: &str = "localhost/busybox:latest";
+/// The text of /www/index.html in the fixture.
+pub const INDEX_HTML: &str = "hello from the skiff fixture\n";
+/// The text of /home/tester/hello.txt (owned by 1000:1000) in the fixture.
+pub const TESTER_FILE: &str = "owned by tester\n";
+/// How long one skiff command may take before the test fails.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What the whole test binary shares: who skiff runs as, where its binary and
+/// the fixture are.
+pub struct Env {
+    /// Some(uid, gid) when the suite runs as root and drops to `skiff-test`.
+    pub drop_to: Option<(u32, u32)>,
+    /// The host uid and gid skiff runs as.
+    pub uid: u32,
+    pub gid: u32,
+    /// The user's subordinate ranges: (start, count).
+    pub subuid: (u32, u32),
+    pub subgid: (u32, u32),
+    /// Directory of this test binary's files (binary copy, fixture, homes).
+    pub base: PathBuf,
+    /// The skiff binary the user can execute.
+    pub bin: PathBuf,
+    /// The busybox rootfs tarball.
+    pub fixture: PathBuf,
+}
+
+static ENV: OnceLock<Env> = OnceLock::new();
+
+/// The one-time set-up, shared by every test of this binary.
+pub fn env() -> &'static Env {
+    ENV.get_or_init(init)
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+fn init() -> Env {
+    let root = is_root();
+    let (name, uid, gid) = if root {
+        let user = match nix::unistd::User::from_name(TEST_USER).expect("getpwnam") {
+            Some(u) => u,
+            None => {
+                run_setup_no_apt();
+                nix::unistd::User::from_name(TEST_USER)
+                    .expect("getpwnam")
+                    .unwrap_or_else(|| {
+                        panic!("user {TEST_USER} does not exist: run `sudo .ci/setup` first")
+                    })
+            }
+        };
+        (user.name, user.uid.as_raw(), user.gid.as_raw())
+    } else {
+        let uid = nix::unistd::getuid();
+        let user = nix::unistd::User::from_uid(uid)
+            .expect("getpwuid")
+            .unwrap_or_else(|| panic!("uid {uid} has no passwd entry"));
+        (user.name, uid.as_raw(), user.gid.as_raw())
+    };
+    let subuid = subordinate_range("/etc/subuid", &name, uid).unwrap_or_else(|| {
+        panic!(
+            "user {name} has no range in /etc/subuid: run `sudo .ci/setup` \
+             (or add `{name}:200000:65536` to /etc/subuid and /etc/subgid)"
+        )
+    });
+    let subgid = subordinate_range("/etc/subgid", &name, uid)
+        .unwrap_or_else(|| panic!("user {name} has no range in /etc/subgid: run `sudo .ci/setup`"));
+    if root {
+        // The devices rootless networking and fuse-overlayfs need; distributions
+        // ship them 0666, this VM does not.
+        for dev in ["/dev/net/tun", "/dev/fuse"] {
+            if let Ok(m) = fs::metadata(dev) {
+                if m.mode() & 0o006 != 0o006 {
+                    run_setup_no_apt();
+                    break;
+                }
+            }
+        }
+    }
+    assert!(
+        Path::new("/bin/busybox").exists(),
+        "/bin/busybox is missing: install busybox-static (`sudo .ci/setup`)"
+    );
+
+    let tmp = std::env::var_os("TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    remove_stale_bases(&tmp);
+    let base = tmp.join(format!("skiff-test-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&base);
+    mkdir_mode(&base, 0o755);
+    let bin = if root {
+        let dir = base.join("bin");
+        mkdir_mode(&dir, 0o755);
+        let bin = dir.join("skiff");
+        fs::copy(env!("CARGO_BIN_EXE_skiff"), &bin).expect("copy the skiff binary");
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        bin
+    } else {
+        PathBuf::from(env!("CARGO_BIN_EXE_skiff"))
+    };
+    let fixture_dir = base.join("fixture");
+    mkdir_mode(&fixture_dir, 0o755);
+    let fixture = fixture_dir.join("busybox.tar");
+    fs::write(&fixture, busybox_rootfs()).expect("write the fixture tarball");
+    fs::set_permissions(&fixture, fs::Permissions::from_mode(0o644)).unwrap();
+
+    Env {
+        drop_to: root.then_some((uid, gid)),
+        uid,
+        gid,
+        subuid,
+        subgid,
+        base,
+        bin,
+        fixture,
+    }
+}
+
+/// Runs the user and machine part of `.ci/setup` (no apt).
+fn run_setup_no_apt() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/setup");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("--no-apt")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} --no-apt failed: {}{}\nrun `sudo .ci/setup` by hand",
+        script.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Removes the directories of earlier test runs whose process is gone.
+fn remove_stale_bases(tmp: &Path) {
+    let Ok(entries) = fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("skiff-test-") else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            unmount_under(&e.path());
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Parses `/etc/subuid`-style files: `name:start:count` or `uid:start:count`.
+pub fn subordinate_range(file: &str, name: &str, uid: u32) -> Option<(u32, u32)> {
+    let text = fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.trim().split(':');
+        let who = f.next()?;
+        let start = f.next()?.parse().ok()?;
+        let count = f.next()?.parse().ok()?;
+        (who == name || who == uid.to_string()).then_some((start, count))
+    })
+}
+
+fn mkdir_mode(p: &Path, mode: u32) {
+    fs::create_dir_all(p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn chown(p: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid))
+        .unwrap_or_else(|e| panic!("chown {}: {e}", p.display()));
+}
+
+// ---------------------------------------------------------------------------
+// Tarballs
+
+/// Builds layer tarballs entry by entry, including entries a well-behaved tar
+/// writer refuses (`..`, absolute paths), for the hostile-archive tests.
+pub struct TarBuilder {
+    b: tar::Builder<Vec<u8>>,
+}
+
+impl Default for TarBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TarBuilder {
+    pub fn new() -> Self {
+        TarBuilder {
+            b: tar::Builder::new(Vec::new()),
+        }
+    }
+
+    fn header(path: &str, kind: tar::EntryType, mode: u32, uid: u64, gid: u64) -> tar::Header {
+        let mut h = tar::Header::new_ustar();
+        // Written raw so that hostile names (`../x`, `/x`) reach the archive.
+        let name = &mut h.as_old_mut().name;
+        assert!(path.len() < name.len(), "tar path too long: {path}");
+        name.fill(0);
+        name[..path.len()].copy_from_slice(path.as_bytes());
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(uid);
+        h.set_gid(gid);
+        h.set_mtime(1_700_000_000);
+        h.set_size(0);
+        h
+    }
+
+    pub fn dir(&mut self, path: &str, mode: u32, uid: u64, gid: u64) -> &mut Self {
+        let mut h = Self::header(path, tar::EntryType::Directory, mode, uid, gid);
+        h.set_cksum();
+        self.b.append(&h, std::io::empty()).unwrap();
+        self
+    }
+
+    pub fn file(&mut self, path: &str, data: &[u8], mode: u32, uid: u64, gid: u64) -> &mut Self {
+        let mut h = Self::header(path, tar::EntryType::Regular, mode, uid, gid);
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        self.b.append(&h, data).unwrap();
+        self
+    }
+
+    pub fn symlink(&mut self, path: &str, target: &str) -> &mut Self {
+        let mut h = Self::header(path, tar::EntryType::Symlink, 0o777, 0, 0);
+        h.set_link_name_literal(target).unwrap();
+        h.set_cksum();
+        self.b.append(&h, std::io::empty()).unwrap();
+        self
+    }
+
+    pub fn hardlink(&mut self, path: &str, target: &str) -> &mut Self {
+        let mut h = Self::header(path, tar::EntryType::Link, 0o644, 0, 0);
+        h.set_link_name_literal(target).unwrap();
+        h.set_cksum();
+        self.b.append(&h, std::io::empty()).unwrap();
+        self
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        self.b.into_inner().unwrap()
+    }
+}
+
+/// The fixture root filesystem: the host's static busybox, one symlink per
+/// applet, users root/tester/nobody, a tester-owned home and a web root.
+pub fn busybox_rootfs() -> Vec<u8> {
+    let mut t = TarBuilder::new();
+    busybox_base(&mut t);
+    t.finish()
+}
+
+/// Adds the fixture's entries to `t`, so that tests can append their own.
+pub fn busybox_base(t: &mut TarBuilder) {
+    let busybox = fs::read("/bin/busybox").expect("read /bin/busybox");
+    let list = Command::new("/bin/busybox")
+        .arg("--list-full")
+        .output()
+        .expect("busybox --list-full");
+    assert!(list.status.success(), "busybox --list-full failed");
+    let applets = String::from_utf8(list.stdout).unwrap();
+
+    for d in [
+        "bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "home", "www", "var",
+    ] {
+        t.dir(d, 0o755, 0, 0);
+    }
+    for d in ["proc", "sys", "dev", "run"] {
+        t.dir(d, 0o755, 0, 0);
+    }
+    t.dir("tmp", 0o1777, 0, 0);
+    t.dir("var/tmp", 0o1777, 0, 0);
+    t.dir("root", 0o700, 0, 0);
+    t.dir("home/tester", 0o755, 1000, 1000);
+    t.file(
+        "home/tester/hello.txt",
+        TESTER_FILE.as_bytes(),
+        0o640,
+        1000,
+        1000,
+    );
+    t.file("bin/busybox", &busybox, 0o755, 0, 0);
+    for applet in applets.lines().map(str::trim).filter(|a| !a.is_empty()) {
+        if applet != "bin/busybox" {
+            t.symlink(applet, "/bin/busybox");
+        }
+    }
+    t.file(
+        "etc/passwd",
+        b"root:x:0:0:root:/root:/bin/sh\n\
+          tester:x:1000:1000:tester:/home/tester:/bin/sh\n\
+          nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+        0o644,
+        0,
+        0,
+    );
+    t.file(
+        "etc/group",
+        b"root:x:0:\ntester:x:1000:\nnogroup:x:65534:\n",
+        0o644,
+        0,
+        0,
+    );
+    t.file(
+        "etc/os-release",
+        b"NAME=\"skiff test busybox\"\nID=skiff-busybox\nPRETTY_NAME=\"skiff test busybox\"\n",
+        0o644,
+        0,
+        0,
+    );
+    t.file("www/index.html", INDEX_HTML.as_bytes(), 0o644, 0, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Running skiff
+
+/// The outcome of one skiff command.
+#[derive(Debug)]
+pub struct Output {
+    pub cmdline: String,
+    /// The exit code, or 128 + signal when killed by a signal.
+    pub code: i32,
+    pub stdout: String,
+    pub stdout_bytes: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Output {
+    /// A readable account for assertion messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "command: {}\nexit code: {}\n--- stdout ---\n{}\n--- stderr ---\n{}\n------",
+            self.cmdline, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// One test's skiff: a private home with its own store and runtime directory.
+pub struct Skiff {
+    pub home: PathBuf,
+    pub data_home: PathBuf,
+    pub runtime_dir: PathBuf,
+    pub config_home: PathBuf,
+    driver: Option<String>,
+    pub timeout: Duration,
+}
+
+impl Default for Skiff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Skiff {
+    pub fn new() -> Self {
+        let e = env();
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let home = e.base.join(format!("home-{n}"));
+        let _ = fs::remove_dir_all(&home);
+        mkdir_mode(&home, 0o700);
+        let data_home = home.join(".local/share");
+        let runtime_dir = home.join("run");
+        let config_home = home.join(".config");
+        for d in [&home.join(".local"), &data_home, &runtime_dir, &config_home] {
+            mkdir_mode(d, 0o700);
+        }
+        if e.drop_to.is_some() {
+            for d in [
+                &home,
+                &home.join(".local"),
+                &data_home,
+                &runtime_dir,
+                &config_home,
+            ] {
+                chown(d, e.uid, e.gid);
+            }
+        }
+        Skiff {
+            home,
+            data_home,
+            runtime_dir,
+            config_home,
+            driver: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// A skiff that passes `--storage-driver NAME` to every command.
+    pub fn with_driver(name: &str) -> Self {
+        let mut s = Self::new();
+        s.driver = Some(name.to_string());
+        s
+    }
+
+    /// The host uid skiff runs as (container root maps to it).
+    pub fn uid(&self) -> u32 {
+        env().uid
+    }
+
+    pub fn gid(&self) -> u32 {
+        env().gid
+    }
+
+    /// The argument list with the global flags this Skiff adds.
+    fn full_args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut v = Vec::new();
+        if let Some(d) = &self.driver {
+            v.push("--storage-driver");
+            v.push(d.as_str());
+        }
+        v.extend_from_slice(args);
+        v
+    }
+
+    /// A `Command` that runs skiff as the test user with a clean environment,
+    /// in its own process group, from the test's home.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = self.command_in_session(args);
+        c.process_group(0);
+        c
+    }
+
+    /// Like `command`, but leaves the process group alone, for callers that
+    /// start their own session (a controlling terminal needs setsid).
+    pub fn command_in_session(&self, args: &[&str]) -> Command {
+        let e = env();
+        let args = self.full_args(args);
+        let mut c = match e.drop_to {
+            Some((uid, gid)) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={gid}"))
+                    .arg("--init-groups")
+                    .arg("--")
+                    .arg(&e.bin);
+                c
+            }
+            None => Command::new(&e.bin),
+        };
+        c.args(&args)
+            .env_clear()
+            .env("PATH", PATH)
+            .env("HOME", &self.home)
+            .env("XDG_DATA_HOME", &self.data_home)
+            .env("XDG_RUNTIME_DIR", &self.runtime_dir)
+            .env("XDG_CONFIG_HOME", &self.config_home)
+            .env("LANG", "C")
+            .current_dir(&self.home);
+        c
+    }
+
+    fn cmdline(&self, args: &[&str]) -> String {
+        let mut s = String::from("skiff");
+        for a in self.full_args(args) {
+            if a.is_empty()
+                || a.contains(|c: char| c.is_whitespace() || "'\"$;&|<>*?()\\".contains(c))
+            {
+                s.push_str(&format!(" '{}'", a.replace('\'', "'\\''")));
+            } else {
+                s.push(' ');
+                s.push_str(a);
+            }
+        }
+        s
+    }
+
+    /// Runs skiff with `args`, no stdin.
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        self.run_with(args, None, self.timeout)
+    }
+
+    /// Runs skiff with `args`, feeding `input` on stdin.
+    pub fn cmd_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        self.run_with(args, Some(input), self.timeout)
+    }
+
+    /// Runs skiff; panics with the command line when it outlives `timeout`.
+    pub fn run_with(&self, args: &[&str], input: Option<&[u8]>, timeout: Duration) -> Output {
+        match self.try_run(args, input, timeout) {
+            Ok(o) => o,
+            Err(msg) => panic!("{msg}"),
+        }
+    }
+
+    /// Like `run_with`, but reports a timeout as an error instead of panicking.
+    pub fn try_run(
+        &self,
+        args: &[&str],
+        input: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Output, String> {
+        let cmdline = self.cmdline(args);
+        let mut c = self.command(args);
+        c.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = c
+            .spawn()
+            .map_err(|e| format!("cannot start {cmdline}: {e}"))?;
+        let pid = child.id() as i32;
+        let deadline = Instant::now() + timeout;
+
+        let stdout = reader(child.stdout.take().unwrap());
+        let stderr = reader(child.stderr.take().unwrap());
+        if let Some(data) = input {
+            let mut w = child.stdin.take().unwrap();
+            let data = data.to_vec();
+            // A writer thread, so that a child that does not read cannot block us.
+            std::thread::spawn(move || {
+                let _ = w.write_all(&data);
+            });
+        }
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let status = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(s) => s.map_err(|e| format!("wait for {cmdline}: {e}"))?,
+            Err(_) => {
+                kill_group(pid);
+                let out = stdout
+                    .recv_timeout(Duration::from_secs(2))
+                    .unwrap_or_default();
+                let err = stderr
+                    .recv_timeout(Duration::from_secs(2))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "timed out after {timeout:?}: {cmdline}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                    String::from_utf8_lossy(&out),
+                    String::from_utf8_lossy(&err)
+                ));
+            }
+        };
+        let code = status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        // skiff has exited; its output must close now unless something it
+        // started kept the pipes (a supervisor that did not detach its stdio).
+        let grace = Duration::from_secs(10);
+        let out = stdout.recv_timeout(grace).map_err(|_| {
+            format!("{cmdline} exited with {code} but its stdout stayed open: a process it started kept it")
+        })?;
+        let err = stderr.recv_timeout(grace).map_err(|_| {
+            format!("{cmdline} exited with {code} but its stderr stayed open: a process it started kept it")
+        })?;
+        Ok(Output {
+            cmdline,
+            code,
+            stdout: String::from_utf8_lossy(&out).into_owned(),
+            stdout_bytes: out,
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+        })
+    }
+
+    /// Starts skiff in the background (stdin null, stdout and stderr piped);
+    /// the caller owns the child and must wait for it.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        let cmdline = self.cmdline(args);
+        self.command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmdline}: {e}"))
+    }
+
+    /// Runs skiff, asserts exit 0 and returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.cmd(args);
+        assert_eq!(o.code, 0, "expected success\n{}", o.describe());
+        o.stdout
+    }
+
+    /// Like `ok`, feeding `input` on stdin.
+    pub fn ok_stdin(&self, args: &[&str], input: &[u8]) -> String {
+        let o = self.cmd_stdin(args, input);
+        assert_eq!(o.code, 0, "expected success\n{}", o.describe());
+        o.stdout
+    }
+
+    /// Runs skiff, asserts exit `code` and returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let o = self.cmd(args);
+        assert_eq!(o.code, code, "expected exit code {code}\n{}", o.describe());
+        o.stderr
+    }
+
+    /// Asserts that skiff failed as the engine (125) with exactly one
+    /// `Error: ` line on stderr, and returns that line.
+    pub fn fails_engine(&self, args: &[&str]) -> String {
+        let o = self.cmd(args);
+        assert_eq!(o.code, 125, "expected exit code 125\n{}", o.describe());
+        one_error_line(&o)
+    }
+
+    /// Imports the fixture as `localhost/busybox:latest` with CMD /bin/sh.
+    pub fn import_busybox(&self) {
+        let fixture = env().fixture.to_str().unwrap();
+        self.ok(&["import", fixture, BUSYBOX, "--change", r#"CMD ["/bin/sh"]"#]);
+    }
+
+    /// Writes a file into the test home, readable by the user, and returns its path.
+    pub fn write_file(&self, name: &str, data: &[u8]) -> PathBuf {
+        let p = self.home.join("files").join(name);
+        self.make_dir(p.parent().unwrap());
+        fs::write(&p, data).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        if let Some((uid, gid)) = env().drop_to {
+            chown(&p, uid, gid);
+        }
+        p
+    }
+
+    /// Creates a directory (and parents inside the home) owned by the user.
+    pub fn make_dir(&self, p: &Path) -> PathBuf {
+        fs::create_dir_all(p).unwrap();
+        if let Some((uid, gid)) = env().drop_to {
+            let mut cur = p.to_path_buf();
+            while cur.starts_with(&self.home) && cur != self.home {
+                chown(&cur, uid, gid);
+                if !cur.pop() {
+                    break;
+                }
+            }
+        }
+        p.to_path_buf()
+    }
+
+    /// `images -q --no-trunc`, sorted: the image ids in the store.
+    pub fn image_ids(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .ok(&["images", "-q", "--no-trunc"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// `ps -a -q`: the container ids in the store.
+    pub fn container_ids(&self) -> Vec<String> {
+        self.ok(&["ps", "-a", "-q"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The pid of this store's user-namespace holder, if its pid file exists.
+    pub fn pause_pid(&self) -> Option<i32> {
+        fs::read_to_string(self.runtime_dir.join("skiff/pause.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Every process that belongs to this test: the namespace holder, anything
+    /// started with this test's environment, anything in the holder's user
+    /// namespace, and all their descendants.
+    pub fn processes(&self) -> Vec<i32> {
+        let marker = format!("XDG_RUNTIME_DIR={}", self.runtime_dir.display());
+        let holder_ns = self
+            .pause_pid()
+            .and_then(|p| fs::read_link(format!("/proc/{p}/ns/user")).ok());
+        let own_ns = fs::read_link("/proc/self/ns/user").ok();
+        let table = process_table();
+        let mut found: Vec<i32> = table
+            .iter()
+            .filter(|p| {
+                Some(p.pid) == self.pause_pid()
+                    || p.environ.split(|b| *b == 0).any(|v| v == marker.as_bytes())
+                    || (p.userns.is_some() && p.userns == holder_ns && p.userns != own_ns)
+            })
+            .map(|p| p.pid)
+            .collect();
+        loop {
+            let more: Vec<i32> = table
+                .iter()
+                .filter(|p| found.contains(&p.ppid) && !found.contains(&p.pid))
+                .map(|p| p.pid)
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            found.extend(more);
+        }
+        found.retain(|p| *p != std::process::id() as i32);
+        found
+    }
+}
+
+impl Drop for Skiff {
+    fn drop(&mut self) {
+        // Containers first, while the store and its holder are intact.
+        let _ = self.try_run(&["rm", "-a", "-f"], None, Duration::from_secs(30));
+        if env().drop_to.is_none() {
+            // Files owned by subordinate ids can only be removed from inside
+            // the user namespace when we are not root.
+            let data = self.data_home.to_string_lossy().into_owned();
+            let _ = self.try_run(
+                &["unshare", "rm", "-rf", &data],
+                None,
+                Duration::from_secs(30),
+            );
+        }
+        for _ in 0..50 {
+            let procs = self.processes();
+            if procs.is_empty() {
+                break;
+            }
+            for p in procs {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if std::env::var_os("SKIFF_TEST_KEEP").is_some() {
+            eprintln!("keeping {}", self.home.display());
+            return;
+        }
+        if is_root() {
+            unmount_under(&self.home);
+        }
+        if let Err(e) = fs::remove_dir_all(&self.home) {
+            let _ = Command::new("rm").arg("-rf").arg(&self.home).status();
+            if self.home.exists() {
+                eprintln!("warning: cannot remove {}: {e}", self.home.display());
+            }
+        }
+    }
+}
+
+/// Asserts that stderr is exactly one line starting with `Error: ` and returns it.
+pub fn one_error_line(o: &Output) -> String {
+    let lines: Vec<&str> = o.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("Error: "),
+        "expected one `Error: ` line on stderr\n{}",
+        o.describe()
+    );
+    lines[0].to_string()
+}
+
+fn reader<R: Read + Send + 'static>(mut r: R) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    rx
+}
+
+fn kill_group(pgid: i32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+struct Proc {
+    pid: i32,
+    ppid: i32,
+    userns: Option<PathBuf>,
+    environ: Vec<u8>,
+}
+
+fn process_table() -> Vec<Proc> {
+    let mut v = Vec::new();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return v;
+    };
+    for e in entries.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The command name may contain spaces and parentheses: parse after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let ppid = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        v.push(Proc {
+            pid,
+            ppid,
+            userns: fs::read_link(format!("/proc/{pid}/ns/user")).ok(),
+            environ: fs::read(format!("/proc/{pid}/environ")).unwrap_or_default(),
+        });
+    }
+    v
+}
+
+/// Lazily unmounts whatever this mount namespace has mounted under `dir`.
+fn unmount_under(dir: &Path) {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let prefix = dir.to_string_lossy().into_owned();
+    let mut points: Vec<String> = info
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .map(|p| p.replace("\\040", " "))
+        .filter(|p| p.starts_with(&prefix))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// Owner uid and gid of a host path (not following symlinks).
+pub fn owner(p: &Path) -> (u32, u32) {
+    let m = fs::symlink_metadata(p).unwrap_or_else(|e| panic!("stat {}: {e}", p.display()));
+    (m.uid(), m.gid())
+}
+
+/// Makes a path string from anything path-like, for argument lists.
+pub fn s<P: AsRef<OsStr> + ?Sized>(p: &P) -> String {
+    p.as_ref().to_string_lossy().into_owned()
+}
