@@ -210,7 +210,7 @@ pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
             .build()
             .map_err(|e| Error::msg(e.to_string()))?,
     );
-    let mut history = HistoryBuilder::default()
+    let history = HistoryBuilder::default()
         .created(rfc3339(now))
         .created_by(format!(
             "/bin/sh -c #(nop) ADD file:{} in / ",
@@ -221,9 +221,6 @@ pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
                 .clone()
                 .unwrap_or_else(|| format!("imported from {label}")),
         );
-    if let Some(m) = &a.message {
-        history = history.comment(m.clone());
-    }
     config.set_history(vec![history
         .build()
         .map_err(|e| Error::msg(e.to_string()))?]);
