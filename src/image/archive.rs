@@ -258,6 +258,7 @@ mod tests {
         .unwrap();
         xattr::set(d.join("var/cache"), OPAQUE_XATTR, b"y").unwrap();
         xattr::set(d.join("etc"), "user.note", b"kept").unwrap();
+        xattr::set(d.join("bin/busybox"), "user.file", b"too").unwrap();
         let long = "x".repeat(150);
         fs::write(d.join(&long), b"long").unwrap();
         std::os::unix::fs::lchown(d.join("bin/busybox"), Some(1000), Some(1001)).unwrap();
@@ -308,6 +309,10 @@ mod tests {
         assert_eq!(
             xattr::get(back.join("etc"), "user.note").unwrap(),
             Some(b"kept".to_vec())
+        );
+        assert_eq!(
+            xattr::get(back.join("bin/busybox"), "user.file").unwrap(),
+            Some(b"too".to_vec())
         );
         let bb = fs::metadata(back.join("bin/busybox")).unwrap();
         assert_eq!(
