@@ -275,7 +275,7 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
                 .map_err(|e| Error::msg(crate::error::io_msg("create", &tmp, &e)))
                 .and_then(|f| {
                     let mut w = std::io::BufWriter::new(f);
-                    write_tree_pending(&rootfs, &mut w, false)?;
+                    crate::image::archive::write_tree(&rootfs, &mut w, false)?;
                     w.flush()?;
                     Ok(())
                 })
@@ -293,7 +293,8 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
                 ))
             } else {
                 let mut w = std::io::BufWriter::new(stdout.lock());
-                write_tree_pending(&rootfs, &mut w, false)
+                crate::image::archive::write_tree(&rootfs, &mut w, false)
+                    .map_err(Error::from)
                     .and_then(|_| w.flush().map_err(Error::from))
             }
         }
@@ -456,7 +457,4 @@ pub fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
             images: a.names,
         },
     )
-}
-fn write_tree_pending(_d: &std::path::Path, _w: impl Write, _wh: bool) -> Result<()> {
-    Err(Error::msg("export: archive writer pending"))
 }
