@@ -28,3 +28,206 @@ fn help_lists_the_core_commands() {
         );
     }
 }
+
+#[test]
+fn version_command() {
+    let s = Skiff::new();
+    let out = s.ok(&["version"]);
+    let field = |name: &str| -> Option<String> {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{name}:")))
+            .map(|l| l[name.len() + 1..].trim().to_string())
+    };
+    assert_eq!(
+        field("Version").as_deref(),
+        Some(env!("CARGO_PKG_VERSION")),
+        "{out}"
+    );
+    assert_eq!(field("OS/Arch").as_deref(), Some("linux/amd64"), "{out}");
+    assert_eq!(
+        s.ok(&["version", "--format", "{{.Client.Version}}"]),
+        format!("{}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let json = s.ok(&["version", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("version --format json ({e}):\n{json}"));
+    assert_eq!(v["Client"]["Version"], env!("CARGO_PKG_VERSION"), "{json}");
+}
+
+#[test]
+fn info_templates_and_json() {
+    let s = Skiff::new();
+    let driver = s.ok(&["info", "--format", "{{.Store.GraphDriverName}}"]);
+    assert!(
+        ["overlay\n", "fuse-overlayfs\n", "vfs\n"].contains(&driver.as_str()),
+        "GraphDriverName: {driver:?}"
+    );
+    let root = s.ok(&["info", "--format", "{{.Store.GraphRoot}}"]);
+    assert!(
+        root.trim()
+            .starts_with(&s.data_home.join("skiff").to_string_lossy().into_owned()),
+        "GraphRoot {root:?} must be under $XDG_DATA_HOME/skiff"
+    );
+    let run = s.ok(&["info", "--format", "{{.Store.RunRoot}}"]);
+    assert!(
+        run.trim()
+            .starts_with(&s.runtime_dir.join("skiff").to_string_lossy().into_owned()),
+        "RunRoot {run:?} must be under $XDG_RUNTIME_DIR/skiff"
+    );
+    let json = s.ok(&["info", "--format", "json"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("info --format json ({e}):\n{json}"));
+    assert_eq!(v["host"]["security"]["rootless"], true, "{json}");
+    assert_eq!(v["host"]["os"], "linux", "{json}");
+    assert_eq!(v["store"]["graphDriverName"], driver.trim(), "{json}");
+    assert_eq!(v["version"]["Version"], env!("CARGO_PKG_VERSION"), "{json}");
+    let uidmap = v["host"]["idMappings"]["uidmap"].to_string();
+    let (start, count) = env().subuid;
+    assert!(
+        uidmap.contains(&start.to_string()) && uidmap.contains(&count.to_string()),
+        "idMappings.uidmap should show the subuid range {start}:{count}: {uidmap}"
+    );
+    // The plain form is readable text, not empty.
+    assert!(
+        s.ok(&["info"]).contains("graphDriverName"),
+        "info without --format"
+    );
+}
+
+#[test]
+fn store_counts_in_info() {
+    let s = Skiff::new();
+    s.import_busybox();
+    s.ok(&["run", "--name", "c", "busybox", "true"]);
+    assert_eq!(
+        s.ok(&[
+            "info",
+            "--format",
+            "{{.Store.ImageStore.Number}} {{.Store.ContainerStore.Number}}"
+        ]),
+        "1 1\n"
+    );
+}
+
+#[test]
+fn root_and_runroot_flags() {
+    let s = Skiff::new();
+    let root = s.make_dir(&s.home.join("altroot"));
+    let runroot = s.make_dir(&s.home.join("altrun"));
+    let out = s.ok(&[
+        "--root",
+        &root.to_string_lossy(),
+        "--runroot",
+        &runroot.to_string_lossy(),
+        "info",
+        "--format",
+        "{{.Store.GraphRoot}} {{.Store.RunRoot}}",
+    ]);
+    assert_eq!(out, format!("{} {}\n", root.display(), runroot.display()));
+    let fixture = env().fixture.to_string_lossy().into_owned();
+    s.ok(&[
+        "--root",
+        &root.to_string_lossy(),
+        "--runroot",
+        &runroot.to_string_lossy(),
+        "import",
+        &fixture,
+        BUSYBOX,
+    ]);
+    // The image went to the alternative root, not the default one.
+    assert!(
+        s.image_ids().is_empty(),
+        "the default store must stay empty"
+    );
+    let n = s.ok(&[
+        "--root",
+        &root.to_string_lossy(),
+        "--runroot",
+        &runroot.to_string_lossy(),
+        "images",
+        "-q",
+    ]);
+    assert_eq!(n.lines().count(), 1);
+}
+
+#[test]
+fn unshare_maps_the_subordinate_range() {
+    let s = Skiff::new();
+    let norm = |t: &str| -> Vec<Vec<u64>> {
+        t.lines()
+            .map(|l| l.split_whitespace().map(|n| n.parse().unwrap()).collect())
+            .collect()
+    };
+    let (su, sc) = env().subuid;
+    let (sg, gc) = env().subgid;
+    let uid_map = s.ok(&["unshare", "cat", "/proc/self/uid_map"]);
+    assert_eq!(
+        norm(&uid_map),
+        vec![vec![0, s.uid() as u64, 1], vec![1, su as u64, sc as u64]],
+        "uid_map:\n{uid_map}"
+    );
+    let gid_map = s.ok(&["unshare", "cat", "/proc/self/gid_map"]);
+    assert_eq!(
+        norm(&gid_map),
+        vec![vec![0, s.gid() as u64, 1], vec![1, sg as u64, gc as u64]],
+        "gid_map:\n{gid_map}"
+    );
+    assert_eq!(s.ok(&["unshare", "id", "-u"]), "0\n");
+    // The command's exit code and output pass through.
+    assert_eq!(s.cmd(&["unshare", "sh", "-c", "exit 7"]).code, 7);
+    // Files owned by mapped ids can be made and removed there.
+    let d = s.home.join("unshare-test");
+    let d = d.to_string_lossy().into_owned();
+    s.ok(&[
+        "unshare",
+        "sh",
+        "-c",
+        &format!("mkdir {d} && chown 1000:1000 {d}"),
+    ]);
+    assert_eq!(owner(std::path::Path::new(&d)), (su + 999, sg + 999));
+    s.ok(&["unshare", "rm", "-rf", &d]);
+}
+
+#[test]
+fn namespace_holder_is_reused() {
+    let s = Skiff::new();
+    let ns1 = s.ok(&["unshare", "readlink", "/proc/self/ns/user"]);
+    let pid = s.pause_pid().expect("pause.pid after the first command");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains("_pause"),
+        "pause.pid {pid} is not a skiff _pause process: {:?}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    let ns2 = s.ok(&["unshare", "readlink", "/proc/self/ns/user"]);
+    assert_eq!(ns1, ns2, "later commands join the same user namespace");
+    assert_eq!(s.pause_pid(), Some(pid), "one holder");
+    let holder_ns = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    assert_eq!(ns1.trim(), holder_ns.to_string_lossy());
+
+    // A killed holder is replaced on the next command.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(s.ok(&["unshare", "id", "-u"]), "0\n");
+    let new = s.pause_pid().expect("pause.pid after restart");
+    assert_ne!(new, pid);
+}
+
+#[test]
+fn log_level_flag() {
+    let s = Skiff::new();
+    let o = s.cmd(&[
+        "--log-level",
+        "debug",
+        "info",
+        "--format",
+        "{{.Store.GraphDriverName}}",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let line = s.fails_engine(&["--log-level", "nosuchlevel", "info"]);
+    assert!(line.contains("nosuchlevel"), "{line}");
+}
