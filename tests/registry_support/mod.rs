@@ -1,0 +1,179 @@
+//! A real registry for the pull/push and save/load tests: Debian's
+//! `docker-registry` on 127.0.0.1 at a free port, storage in a temporary
+//! directory, optionally behind htpasswd basic auth. Nothing leaves loopback.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{Output, Skiff};
+
+const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+
+/// A running docker-registry; killed when dropped.
+pub struct Registry {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    /// `127.0.0.1:PORT`.
+    pub host: String,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        Registry::start_with(None)
+    }
+
+    pub fn start_with(auth: Option<(&str, &str)>) -> Registry {
+        assert!(
+            Path::new(REGISTRY_BIN).exists(),
+            "{REGISTRY_BIN} is missing: apt-get install docker-registry"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: skiff-test\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, pass)) = auth {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, pass])
+                .output()
+                .expect("htpasswd (apache2-utils) runs");
+            assert!(out.status.success(), "htpasswd failed");
+            let path = dir.path().join("htpasswd");
+            std::fs::write(&path, &out.stdout).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n",
+                path.display()
+            ));
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let child = Command::new(REGISTRY_BIN)
+            .arg("serve")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
+            .spawn()
+            .expect("docker-registry starts");
+        let reg = Registry {
+            child,
+            dir,
+            host: format!("127.0.0.1:{port}"),
+        };
+        reg.wait_ready();
+        reg
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = TcpStream::connect(&self.host) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let req = format!(
+                    "GET /v2/ HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                    self.host
+                );
+                if s.write_all(req.as_bytes()).is_ok() {
+                    let mut answer = String::new();
+                    let _ = s.read_to_string(&mut answer);
+                    if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.1 401") {
+                        return;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("docker-registry on {} did not answer /v2/ in 20s", self.host);
+    }
+
+    /// Where the registry keeps the bytes of a blob.
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
+    /// `host/path`.
+    pub fn name(&self, path: &str) -> String {
+        format!("{}/{path}", self.host)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes the user's registries.conf for a skiff: search registries and
+/// insecure (plain http) entries.
+pub fn write_registries_conf(s: &Skiff, search: &[&str], insecure: &[&str]) {
+    let dir = s.make_dir(&s.config_home.join("containers"));
+    let mut text = format!(
+        "unqualified-search-registries = [{}]\n",
+        search
+            .iter()
+            .map(|r| format!("\"{r}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for r in insecure {
+        text.push_str(&format!(
+            "[[registry]]\nlocation = \"{r}\"\ninsecure = true\n"
+        ));
+    }
+    let p = dir.join("registries.conf");
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    if let Some((uid, gid)) = crate::common::env().drop_to {
+        std::os::unix::fs::lchown(&p, Some(uid), Some(gid)).unwrap();
+    }
+}
+
+/// Asserts a failure with exit 125 whose last stderr line is the `Error: `
+/// line (progress lines such as `Trying to pull` may come before it), and
+/// returns that line.
+pub fn fails_125(o: &Output) -> String {
+    assert_eq!(o.code, 125, "expected exit code 125\n{}", o.describe());
+    let errors: Vec<&str> = o
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("Error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "expected one Error: line\n{}", o.describe());
+    assert!(
+        o.stderr.trim_end().ends_with(errors[0]),
+        "the error must be the last line\n{}",
+        o.describe()
+    );
+    errors[0].to_string()
+}
+
+/// Number of entries in a directory (0 when it does not exist).
+pub fn count(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|r| r.count()).unwrap_or(0)
+}
+
+/// The store's root of a skiff (`$XDG_DATA_HOME/skiff`).
+pub fn store_root(s: &Skiff) -> PathBuf {
+    s.data_home.join("skiff")
+}
