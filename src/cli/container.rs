@@ -106,6 +106,9 @@ pub struct CreateArgs {
     /// Signal to stop the container
     #[arg(long)]
     pub stop_signal: Option<String>,
+    /// Pull image policy: always, missing (default), never or newer
+    #[arg(long, value_name = "POLICY", default_value = "missing")]
+    pub pull: String,
 }
 
 #[derive(Debug, Args)]
@@ -247,6 +250,7 @@ impl CreateArgs {
             security_opts: self.security_opt.clone(),
             restart: self.restart.clone(),
             stop_signal: self.stop_signal.clone(),
+            pull: self.pull.clone(),
             auto_remove,
         }
     }

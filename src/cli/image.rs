@@ -115,11 +115,32 @@ pub enum ImageCommand {
     Exists(ImageExistsArgs),
     /// Import a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Pull an image from a registry
+    Pull(crate::cli::registry::PullArgs),
+    /// Push an image to a registry
+    Push(crate::cli::registry::PushArgs),
+    /// Save image(s) to an archive
+    Save(crate::cli::archive::SaveArgs),
+    /// Load image(s) from a tar archive
+    Load(crate::cli::archive::LoadArgs),
+    /// Show the history of an image
+    History(crate::cli::history::HistoryArgs),
+    /// Remove dangling images (all unused ones with -a)
+    Prune(crate::cli::prune::PruneArgs),
 }
 
 impl ImageCommand {
     pub fn needs_userns(&self) -> bool {
-        matches!(self, ImageCommand::Rm(_) | ImageCommand::Import(_))
+        matches!(
+            self,
+            ImageCommand::Rm(_)
+                | ImageCommand::Import(_)
+                | ImageCommand::Pull(_)
+                | ImageCommand::Push(_)
+                | ImageCommand::Save(_)
+                | ImageCommand::Load(_)
+                | ImageCommand::Prune(_)
+        )
     }
 }
 
@@ -132,6 +153,12 @@ pub fn dispatch(ctx: &Context, c: ImageCommand) -> Result<i32> {
         ImageCommand::Inspect(a) => inspect(ctx, a),
         ImageCommand::Exists(a) => exists(ctx, a),
         ImageCommand::Import(a) => import(ctx, a),
+        ImageCommand::Pull(a) => crate::cli::registry::pull(ctx, a),
+        ImageCommand::Push(a) => crate::cli::registry::push(ctx, a),
+        ImageCommand::Save(a) => crate::cli::archive::save(ctx, a),
+        ImageCommand::Load(a) => crate::cli::archive::load(ctx, a),
+        ImageCommand::History(a) => crate::cli::history::history(ctx, a),
+        ImageCommand::Prune(a) => crate::cli::prune::prune(ctx, a),
     }
 }
 

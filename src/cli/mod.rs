@@ -3,8 +3,12 @@
 //! One file per command group; each parses its arguments and prints output,
 //! and leaves the work to the library modules.
 
+pub mod archive;
 pub mod container;
+pub mod history;
 pub mod image;
+pub mod prune;
+pub mod registry;
 pub mod system;
 
 use std::path::PathBuf;
@@ -66,6 +70,22 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// Save image(s) to an archive
+    Save(archive::SaveArgs),
+    /// Load image(s) from a tar archive
+    Load(archive::LoadArgs),
+    /// Show the history of an image
+    History(history::HistoryArgs),
+    /// Pull an image from a registry
+    Pull(registry::PullArgs),
+    /// Push an image to a registry
+    Push(registry::PushArgs),
+    /// Log in to a container registry
+    Login(registry::LoginArgs),
+    /// Log out of a container registry
+    Logout(registry::LogoutArgs),
+    /// Search a registry for images
+    Search(registry::SearchArgs),
     /// Display skiff system information
     Info(system::InfoArgs),
     /// Display the skiff version information
@@ -89,6 +109,10 @@ impl Command {
             | Command::Rm(_)
             | Command::Import(_)
             | Command::Rmi(_)
+            | Command::Pull(_)
+            | Command::Push(_)
+            | Command::Save(_)
+            | Command::Load(_)
             | Command::Unshare(_) => true,
             Command::Container(c) => c.needs_userns(),
             Command::Image(c) => c.needs_userns(),
@@ -164,6 +188,14 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Tag(a) => image::tag(&ctx, a),
         Command::Untag(a) => image::untag(&ctx, a),
         Command::Image(c) => image::dispatch(&ctx, c),
+        Command::Save(a) => archive::save(&ctx, a),
+        Command::Load(a) => archive::load(&ctx, a),
+        Command::History(a) => history::history(&ctx, a),
+        Command::Pull(a) => registry::pull(&ctx, a),
+        Command::Push(a) => registry::push(&ctx, a),
+        Command::Login(a) => registry::login(&ctx, a),
+        Command::Logout(a) => registry::logout(&ctx, a),
+        Command::Search(a) => registry::search(&ctx, a),
         Command::Info(a) => system::info(&ctx, a),
         Command::Version(a) => system::version(&ctx, a),
         Command::Unshare(a) => system::unshare(&ctx, a),

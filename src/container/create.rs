@@ -48,6 +48,8 @@ pub struct CreateOptions {
     pub restart: Option<String>,
     pub stop_signal: Option<String>,
     pub auto_remove: bool,
+    /// `--pull`: always, missing, never or newer ("" means missing).
+    pub pull: String,
 }
 
 /// Default environment of every container (Podman's, with container=skiff).
@@ -249,7 +251,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     }
 
     let store = ImageStore::new(ctx);
-    let image = store.lookup(&o.image)?;
+    let image = crate::image::pull::ensure(ctx, &o.image, &o.pull)?;
     let img_cfg = image.config.config().clone().unwrap_or_default();
 
     let entrypoint = match &o.entrypoint {

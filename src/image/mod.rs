@@ -2,9 +2,15 @@
 
 pub mod archive;
 pub mod change;
+pub mod docker_archive;
 pub mod layer;
+pub mod oci_archive;
+pub mod progress;
+pub mod pull;
+pub mod push;
 pub mod reference;
 pub mod store;
+pub mod tar_index;
 
 pub use reference::Reference;
 pub use store::{Image, ImageStore};

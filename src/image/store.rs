@@ -149,6 +149,25 @@ fn fsync_dir(dir: &Path) {
     }
 }
 
+/// Copies a blob to its staging file while hashing it, for
+/// [`ImageStore::create_layer_streaming`].
+struct BlobTee<'a> {
+    inner: &'a mut dyn Read,
+    out: io::BufWriter<fs::File>,
+    hash: Sha256,
+    size: u64,
+}
+
+impl Read for BlobTee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.size += n as u64;
+        self.out.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
 /// Serialises an image config the same way every time (sorted keys), so that
 /// the same content gives the same image id.
 pub fn config_bytes(config: &ImageConfiguration) -> Result<Vec<u8>> {
@@ -393,6 +412,85 @@ impl ImageStore {
             blob_size,
         };
         self.commit_layer(staging, rec, None)
+    }
+
+    /// Unpacks a layer while its blob streams in (pull, load), keeping the
+    /// blob byte for byte as it came. The blob must hash to `blob_digest`
+    /// and the tar to `diff_id` (when given): the layer is committed only
+    /// when both match, so an interrupted or corrupt download leaves nothing
+    /// a later pull would trust.
+    pub fn create_layer_streaming(
+        &self,
+        input: &mut dyn Read,
+        blob_digest: &str,
+        diff_id: Option<&str>,
+        label: &str,
+    ) -> Result<LayerRecord> {
+        hex_of(blob_digest)?;
+        if let Some(d) = diff_id {
+            if let Some(rec) = self.layer(d)? {
+                return Ok(rec);
+            }
+        }
+        let staging = self.stage()?;
+        let diff = staging.dir.join("diff");
+        fs::create_dir(&diff).map_err(io_err("mkdir", &diff))?;
+        let blob = staging.dir.join("blob");
+        let file = fs::File::create(&blob).map_err(io_err("create", &blob))?;
+        let mut tee = BlobTee {
+            inner: input,
+            out: io::BufWriter::with_capacity(256 * 1024, file),
+            hash: Sha256::new(),
+            size: 0,
+        };
+        let unpacked = layer::unpack(&mut tee, &diff, label, None);
+        // Read what the unpacker left (padding, trailers): the digest covers
+        // every byte, and a digest error explains a garbled stream better
+        // than the decompressor's complaint about it.
+        let drained = io::copy(&mut tee, &mut io::sink());
+        let got = format!("sha256:{}", hex::encode(tee.hash.clone().finalize()));
+        let mismatch = || {
+            Error::Msg(format!(
+                "{label}: blob digest mismatch: expected {blob_digest}, got {got}"
+            ))
+        };
+        let u = match (unpacked, drained) {
+            (_, Err(e)) => {
+                return Err(Error::Msg(format!(
+                    "{label}: {}",
+                    crate::error::io_reason(&e)
+                )))
+            }
+            (Err(_), Ok(_)) if got != blob_digest => return Err(mismatch()),
+            (Err(e), Ok(_)) => return Err(e),
+            (Ok(u), Ok(_)) => u,
+        };
+        if got != blob_digest {
+            return Err(mismatch());
+        }
+        if let Some(want) = diff_id {
+            if want != u.diff_id {
+                return Err(Error::Msg(format!(
+                    "{label}: layer diff_id mismatch: expected {want}, got {}",
+                    u.diff_id
+                )));
+            }
+        }
+        let blob_size = tee.size;
+        let file = tee
+            .out
+            .into_inner()
+            .map_err(|e| io_err("write", &blob)(e.into_error()))?;
+        file.sync_all().map_err(io_err("fsync", &blob))?;
+        drop(file);
+        let rec = LayerRecord {
+            diff_id: u.diff_id,
+            size: u.size,
+            blob_digest: blob_digest.to_string(),
+            media_type: u.compression.media_type().to_string(),
+            blob_size,
+        };
+        self.commit_layer(staging, rec, Some(&blob))
     }
 
     fn commit_layer(

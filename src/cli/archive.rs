@@ -1,0 +1,170 @@
+//! Archive commands: save and load (docker-archive and oci-archive).
+
+use std::fs;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::image::progress::Progress;
+use crate::image::tar_index::TarIndex;
+use crate::image::{docker_archive, oci_archive, Image, ImageStore};
+use crate::{Context, Error, Result};
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Write to a file, default is STDOUT
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Save image to docker-archive (default) or oci-archive
+    #[arg(long, default_value = "docker-archive")]
+    pub format: String,
+    /// Interpret additional arguments as images, not tags, to save in one archive
+    #[arg(short, long)]
+    pub multi_image_archive: bool,
+    /// Suppress the output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Images to save
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from the specified archive file (default: stdin)
+    #[arg(short, long)]
+    pub input: Option<PathBuf>,
+    /// Suppress the output
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+pub fn save(ctx: &Context, a: SaveArgs) -> Result<i32> {
+    let store = ImageStore::new(ctx);
+    let mut images: Vec<(Image, Vec<String>)> = Vec::new();
+    for key in &a.images {
+        let (img, matched) = store.resolve(key)?;
+        let names = match matched {
+            Some(n) => vec![n],
+            None => img.names.clone(),
+        };
+        match images.iter_mut().find(|(i, _)| i.id == img.id) {
+            Some((_, ns)) => {
+                for n in names {
+                    if !ns.contains(&n) {
+                        ns.push(n);
+                    }
+                }
+            }
+            None => images.push((img, names)),
+        }
+    }
+    let write = |out: &mut dyn Write| -> Result<()> {
+        match a.format.as_str() {
+            "docker-archive" => docker_archive::save(&store, &images, out),
+            "oci-archive" => oci_archive::save(&store, &images, out),
+            other => Err(Error::msg(format!(
+                "unsupported save format {other:?}: use docker-archive or oci-archive"
+            ))),
+        }
+    };
+    match &a.output {
+        None => {
+            if io::stdout().is_terminal() {
+                return Err(Error::msg(
+                    "refusing to save to terminal: use -o or redirect stdout",
+                ));
+            }
+            let mut out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());
+            write(&mut out)?;
+            out.flush()?;
+        }
+        Some(path) => {
+            // Written beside the target and renamed: a failed save leaves
+            // no half archive under the name asked for.
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let fname = path.file_name().map(|f| f.to_string_lossy().into_owned());
+            let tmp = dir.join(format!(
+                ".{}.{}.tmp",
+                fname.unwrap_or_default(),
+                &crate::state::new_id()[..8]
+            ));
+            let f = fs::File::create(&tmp)
+                .map_err(|e| Error::msg(crate::error::io_msg("create", &tmp, &e)))?;
+            let mut out = io::BufWriter::with_capacity(1 << 20, f);
+            let r = write(&mut out).and_then(|_| {
+                let f = out.into_inner().map_err(|e| Error::from(e.into_error()))?;
+                f.sync_all()?;
+                Ok(())
+            });
+            if let Err(e) = r {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+            fs::rename(&tmp, path)
+                .map_err(|e| Error::msg(crate::error::io_msg("rename", path, &e)))?;
+        }
+    }
+    Ok(0)
+}
+
+pub fn load(ctx: &Context, a: LoadArgs) -> Result<i32> {
+    let store = ImageStore::new(ctx);
+    let (file, label) = match &a.input {
+        Some(p) => (
+            fs::File::open(p).map_err(|e| Error::msg(crate::error::io_msg("open", p, &e)))?,
+            p.display().to_string(),
+        ),
+        None => {
+            if io::stdin().is_terminal() {
+                return Err(Error::msg(
+                    "cannot read an archive from a terminal: use -i FILE or redirect stdin",
+                ));
+            }
+            (spool_stdin(ctx)?, "stdin".to_string())
+        }
+    };
+    let idx = TarIndex::new(file, &label)?;
+    let progress = Progress::new(a.quiet);
+    let loaded = if idx.contains("manifest.json") {
+        docker_archive::load(&store, &idx, &progress)?
+    } else if idx.contains("index.json") {
+        oci_archive::load(&store, &idx, &progress)?
+    } else {
+        return Err(Error::msg(format!(
+            "{label}: neither a docker-archive (manifest.json) nor an oci-archive (index.json)"
+        )));
+    };
+    for img in loaded {
+        if img.names.is_empty() {
+            println!("Loaded image: sha256:{}", img.id);
+        }
+        for n in &img.names {
+            println!("Loaded image: {n}");
+        }
+    }
+    Ok(0)
+}
+
+/// Copies stdin into an unlinked file below the store, so that the archive's
+/// members can be read in any order.
+fn spool_stdin(ctx: &Context) -> Result<fs::File> {
+    fs::create_dir_all(&ctx.root)?;
+    let p = ctx
+        .root
+        .join(format!(".load-{}", &crate::state::new_id()[..16]));
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&p)
+        .map_err(|e| Error::msg(crate::error::io_msg("create", &p, &e)))?;
+    let _ = fs::remove_file(&p);
+    io::copy(&mut io::stdin().lock(), &mut f)
+        .map_err(|e| Error::msg(format!("reading the archive from stdin: {e}")))?;
+    Ok(f)
+}

@@ -1,0 +1,131 @@
+//! `image history`: the layers of an image and the steps that made them,
+//! newest first, in Podman's columns.
+
+use clap::Args;
+use serde_json::json;
+
+use crate::format;
+use crate::image::ImageStore;
+use crate::{Context, Result};
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Display sizes and dates in human readable format
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub human: bool,
+    /// Do not truncate the output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Display the numeric IDs only
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Change the output to JSON or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    pub image: String,
+}
+
+/// Podman cuts CREATED BY at 45 characters.
+const CREATED_BY_WIDTH: usize = 45;
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(width - 3).collect();
+    format!("{cut}...")
+}
+
+pub fn history(ctx: &Context, a: HistoryArgs) -> Result<i32> {
+    let store = ImageStore::new(ctx);
+    let img = store.lookup(&a.image)?;
+    let history = img.config.history().clone();
+    let mut sizes = Vec::new();
+    for d in &img.layers {
+        sizes.push(store.layer(d)?.map(|r| r.size).unwrap_or(0));
+    }
+    // Entries that made a layer take the layer sizes in order; an image
+    // without history (import) shows one entry per layer.
+    let mut rows_data = Vec::new();
+    let mut layer_i = 0;
+    if history.is_empty() {
+        for s in &sizes {
+            rows_data.push((None, String::new(), *s, String::new()));
+        }
+    }
+    for h in &history {
+        let empty = h.empty_layer().unwrap_or(false);
+        let size = if empty {
+            0
+        } else {
+            let s = sizes.get(layer_i).copied().unwrap_or(0);
+            layer_i += 1;
+            s
+        };
+        let created = h
+            .created()
+            .as_deref()
+            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+            .map(|c| c.with_timezone(&chrono::Utc));
+        rows_data.push((
+            created,
+            h.created_by().clone().unwrap_or_default(),
+            size,
+            h.comment().clone().unwrap_or_default(),
+        ));
+    }
+    rows_data.reverse();
+    let mut rows = Vec::new();
+    let mut items = Vec::new();
+    for (i, (created, by, size, comment)) in rows_data.into_iter().enumerate() {
+        let id = if i == 0 {
+            if a.no_trunc {
+                img.id.clone()
+            } else {
+                img.short_id().to_string()
+            }
+        } else {
+            "<missing>".to_string()
+        };
+        let created_s = match created {
+            Some(t) if a.human => format::human_ago(t),
+            Some(t) => t.to_rfc3339(),
+            None => String::new(),
+        };
+        let size_s = if a.human {
+            format::human_size_compact(size)
+        } else {
+            size.to_string()
+        };
+        items.push(json!({
+            "ID": id, "Created": created_s, "CreatedAt": created.map(|t| t.to_rfc3339()),
+            "CreatedBy": by, "Size": size, "Comment": comment,
+        }));
+        if a.quiet {
+            println!("{id}");
+            continue;
+        }
+        let by = if a.no_trunc {
+            by
+        } else {
+            truncate(&by, CREATED_BY_WIDTH)
+        };
+        rows.push(vec![id, created_s, by, size_s, comment]);
+    }
+    if a.quiet {
+        return Ok(0);
+    }
+    match a.format.as_deref() {
+        Some("json") => println!(
+            "{}",
+            serde_json::to_string_pretty(&items).unwrap_or_default()
+        ),
+        Some(f) => format::print_formatted(f, &items)?,
+        None => format::print_table(
+            &["ID", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+            &rows,
+            false,
+        ),
+    }
+    Ok(0)
+}

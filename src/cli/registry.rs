@@ -1,0 +1,367 @@
+//! Registry commands: pull, push, login, logout, search.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::format;
+use crate::image::pull::{self, PullOptions, RegistryFlags};
+use crate::image::push::{self, PushOptions};
+use crate::image::reference::Reference;
+use crate::registry::{Credentials, Platform};
+use crate::{Context, Error, Result};
+
+/// The flags every registry command shares.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// Require HTTPS and verify certificates when contacting registries
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+    /// Path of the authentication file
+    #[arg(long, value_name = "PATH", env = "REGISTRY_AUTH_FILE")]
+    pub authfile: Option<PathBuf>,
+}
+
+impl RegistryArgs {
+    fn flags(&self, creds: Option<String>) -> RegistryFlags {
+        RegistryFlags {
+            tls_verify: self.tls_verify,
+            creds,
+            authfile: self.authfile.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
+    #[arg(long, value_name = "USERNAME:PASSWORD")]
+    pub creds: Option<String>,
+    /// Specify the platform for selecting the image (os/arch[/variant])
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Use ARCH instead of the architecture of the machine
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Use OS instead of the running OS
+    #[arg(long)]
+    pub os: Option<String>,
+    /// Use VARIANT instead of the running architecture variant
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Suppress output information when pulling images
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Images to pull
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
+    #[arg(long, value_name = "USERNAME:PASSWORD")]
+    pub creds: Option<String>,
+    /// Compression format of layers that are not compressed yet: gzip or zstd
+    #[arg(long, value_name = "FORMAT")]
+    pub compression_format: Option<String>,
+    /// Recompress every layer with --compression-format, even those already compressed
+    #[arg(long)]
+    pub force_compression: bool,
+    /// Manifest type to push: oci (default) or v2s2 (Docker)
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Write the digest of the pushed image to this file
+    #[arg(long, value_name = "PATH")]
+    pub digestfile: Option<PathBuf>,
+    /// Suppress output information when pushing images
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Local image to push
+    pub image: String,
+    /// Destination (registry/repository[:tag], docker:// prefix allowed)
+    pub destination: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Username for the registry
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Password for the registry
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Return the logged-in user for the registry
+    #[arg(long)]
+    pub get_login: bool,
+    /// Registry to log in to
+    pub registry_host: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Path of the authentication file
+    #[arg(long, value_name = "PATH", env = "REGISTRY_AUTH_FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Remove the cached credentials for all registries in the auth file
+    #[arg(short, long)]
+    pub all: bool,
+    /// Registry to log out from
+    pub registry_host: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
+    #[arg(long, value_name = "USERNAME:PASSWORD")]
+    pub creds: Option<String>,
+    /// List the available tags of the repository
+    #[arg(long)]
+    pub list_tags: bool,
+    /// Limit the number of results
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Do not truncate the output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Change the output format to JSON or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// registry/term to search for
+    pub term: String,
+}
+
+fn platform_of(a: &PullArgs) -> Result<Option<Platform>> {
+    if a.platform.is_none() && a.arch.is_none() && a.os.is_none() && a.variant.is_none() {
+        return Ok(None);
+    }
+    let mut p = match &a.platform {
+        Some(s) => Platform::parse(s).ok_or_else(|| {
+            Error::msg(format!(
+                "invalid platform {s:?}: expected os/arch[/variant]"
+            ))
+        })?,
+        None => Platform::host(),
+    };
+    if a.arch.is_some() || a.os.is_some() {
+        let host = Platform::host();
+        let os = a.os.clone().unwrap_or(p.os.clone());
+        let arch = a.arch.clone().unwrap_or(p.architecture.clone());
+        // A different architecture does not keep the host's variant.
+        let variant = if arch == host.architecture {
+            p.variant.clone()
+        } else {
+            None
+        };
+        p = Platform::new(&os, &arch, variant.as_deref());
+    }
+    if let Some(v) = &a.variant {
+        p.variant = Some(v.clone());
+    }
+    Ok(Some(p))
+}
+
+pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32> {
+    let opts = PullOptions {
+        registry: a.registry.flags(a.creds.clone()),
+        platform: platform_of(&a)?,
+        quiet: a.quiet,
+    };
+    for name in &a.images {
+        let img = pull::pull(ctx, name, &opts)?;
+        println!("{}", img.id);
+    }
+    Ok(0)
+}
+
+pub fn push(ctx: &Context, a: PushArgs) -> Result<i32> {
+    let opts = PushOptions {
+        registry: a.registry.flags(a.creds.clone()),
+        compression: a.compression_format.clone(),
+        force_compression: a.force_compression,
+        format: a.format.clone(),
+        quiet: a.quiet,
+    };
+    let digest = push::push(ctx, &a.image, a.destination.as_deref(), &opts)?;
+    if let Some(p) = &a.digestfile {
+        std::fs::write(p, &digest).map_err(|e| Error::msg(crate::error::io_msg("write", p, &e)))?;
+    }
+    Ok(0)
+}
+
+/// `localhost:5000`, `docker://localhost:5000/ns` or a URL -> the auth key.
+fn registry_key(s: &str) -> String {
+    let s = s
+        .strip_prefix("docker://")
+        .or_else(|| s.strip_prefix("https://"))
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s);
+    s.trim_end_matches('/').to_string()
+}
+
+pub fn login(_ctx: &Context, a: LoginArgs) -> Result<i32> {
+    let key = registry_key(&a.registry_host);
+    let registry = key.split('/').next().unwrap_or(&key).to_string();
+    let client = a.registry.flags(None).client()?;
+    if a.get_login {
+        return match client.options().auth_files.lookup(&registry, None)? {
+            Some(c) => {
+                println!("{}", c.username);
+                Ok(0)
+            }
+            None => Err(Error::msg(format!("not logged into {registry}"))),
+        };
+    }
+    if a.password_stdin && a.password.is_some() {
+        return Err(Error::msg(
+            "can't specify both --password-stdin and --password",
+        ));
+    }
+    let username = match &a.username {
+        Some(u) => u.clone(),
+        None => {
+            return Err(Error::msg(format!(
+                "{registry}: a username is required: use -u USERNAME"
+            )))
+        }
+    };
+    let password = if a.password_stdin {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::msg(format!("reading the password from stdin: {e}")))?;
+        s.trim_end_matches(['\n', '\r']).to_string()
+    } else if let Some(p) = &a.password {
+        p.clone()
+    } else if std::io::stdin().is_terminal() {
+        return Err(Error::msg(format!(
+            "{registry}: a password is required: use -p PASSWORD or --password-stdin"
+        )));
+    } else {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::msg(format!("reading the password from stdin: {e}")))?;
+        s.trim_end_matches(['\n', '\r']).to_string()
+    };
+    if password.is_empty() {
+        return Err(Error::msg(format!("{registry}: the password is empty")));
+    }
+    let creds = Credentials::new(username, password);
+    client.verify_credentials(&registry, &creds)?;
+    client.options().auth_files.store(&key, &creds)?;
+    println!("Login Succeeded!");
+    Ok(0)
+}
+
+pub fn logout(_ctx: &Context, a: LogoutArgs) -> Result<i32> {
+    let files = match &a.authfile {
+        Some(p) => crate::registry::AuthFiles::single(p),
+        None => crate::registry::AuthFiles::from_env(),
+    };
+    if a.all {
+        files.remove_all()?;
+        println!("Removed login credentials for all registries");
+        return Ok(0);
+    }
+    let Some(host) = &a.registry_host else {
+        return Err(Error::msg("registry must be given, or --all"));
+    };
+    let key = registry_key(host);
+    files.remove(&key)?;
+    println!("Removed login credentials for {key}");
+    Ok(0)
+}
+
+pub fn search(_ctx: &Context, a: SearchArgs) -> Result<i32> {
+    let term = registry_key(&a.term);
+    let (registry, what) = match term.split_once('/') {
+        Some((r, w)) if r.contains('.') || r.contains(':') || r == "localhost" => {
+            (r.to_string(), w.to_string())
+        }
+        _ => {
+            let conf = crate::registry::RegistriesConf::load()?;
+            match conf.search_registries().first() {
+                Some(r) => (r.clone(), term.clone()),
+                None => {
+                    return Err(Error::msg(format!(
+                        "{term}: no registry given and no unqualified-search registries are defined in {}",
+                        conf.files_display()
+                    )))
+                }
+            }
+        }
+    };
+    let client = a.registry.flags(a.creds.clone()).client()?;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut items = Vec::new();
+    if a.list_tags {
+        let r = Reference::parse(&format!("{registry}/{what}"))?;
+        if r.tag.is_some() || r.digest.is_some() {
+            return Err(Error::msg(format!(
+                "{}: --list-tags takes a repository without a tag",
+                a.term
+            )));
+        }
+        let mut tags = client.list_tags(&registry, &r.path)?;
+        if let Some(n) = a.limit {
+            tags.truncate(n);
+        }
+        for t in tags {
+            let name = format!("{registry}/{}", r.path);
+            items.push(serde_json::json!({"Name": name, "Tag": t}));
+            rows.push(vec![name, t]);
+        }
+        return print_search(&a, &["NAME", "TAG"], rows, items);
+    }
+    let needle = what.to_lowercase();
+    let mut repos: Vec<String> = client
+        .catalog(&registry)?
+        .into_iter()
+        .filter(|r| r.to_lowercase().contains(&needle))
+        .collect();
+    repos.sort();
+    if let Some(n) = a.limit {
+        repos.truncate(n);
+    }
+    for r in repos {
+        let name = format!("{registry}/{r}");
+        items.push(serde_json::json!({
+            "Index": registry, "Name": name, "Description": "", "Stars": 0,
+            "Official": "", "Automated": "", "Tag": ""
+        }));
+        rows.push(vec![name, String::new()]);
+    }
+    print_search(&a, &["NAME", "DESCRIPTION"], rows, items)
+}
+
+fn print_search(
+    a: &SearchArgs,
+    headers: &[&str],
+    rows: Vec<Vec<String>>,
+    items: Vec<serde_json::Value>,
+) -> Result<i32> {
+    match a.format.as_deref() {
+        Some("json") => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&items).unwrap_or_default()
+            );
+        }
+        Some(f) => format::print_formatted(f, &items)?,
+        None => format::print_table(headers, &rows, false),
+    }
+    Ok(0)
+}

@@ -1,0 +1,454 @@
+//! Pulling images from a registry into the local store: short-name
+//! resolution through registries.conf, platform selection, and layers fetched
+//! by several threads at once, each unpacked while it streams in and
+//! committed only once its blob digest and diff_id are verified.
+//!
+//! Also `ensure`, the `--pull` policy of `run` and `create`.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::progress::Progress;
+use super::reference::{Reference, DOCKER_DOMAIN};
+use super::store::parse_config;
+use super::{Image, ImageStore};
+use crate::registry::manifest::{self as rm, Descriptor};
+use crate::registry::{AuthFiles, Client, ClientOptions, Credentials, Platform, RegistriesConf};
+use crate::{Context, Error, Result};
+
+/// Layers fetched at once when nothing says otherwise (Podman's default).
+pub const DEFAULT_JOBS: usize = 6;
+
+/// Overrides the number of layers fetched at once (benchmarks compare 1 with
+/// the default); not a documented interface.
+pub const JOBS_ENV: &str = "SKIFF_PULL_JOBS";
+
+/// How to reach registries: the flags pull, push, login and search share.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryFlags {
+    /// `--tls-verify`: `None` follows registries.conf.
+    pub tls_verify: Option<bool>,
+    /// `--creds USER:PASS`.
+    pub creds: Option<String>,
+    /// `--authfile PATH`.
+    pub authfile: Option<PathBuf>,
+}
+
+impl RegistryFlags {
+    /// The client options these flags mean, with registries.conf loaded.
+    pub fn client_options(&self) -> Result<ClientOptions> {
+        let credentials = match &self.creds {
+            None => None,
+            Some(c) => match c.split_once(':') {
+                Some((u, p)) if !u.is_empty() => Some(Credentials::new(u, p)),
+                _ => {
+                    return Err(Error::msg(
+                        "--creds: expected USERNAME:PASSWORD with a non-empty username",
+                    ))
+                }
+            },
+        };
+        let auth_files = match &self.authfile {
+            Some(p) => AuthFiles::single(p),
+            None => AuthFiles::from_env(),
+        };
+        Ok(ClientOptions {
+            tls_verify: self.tls_verify,
+            registries_conf: RegistriesConf::load()?,
+            credentials,
+            auth_files,
+            ..Default::default()
+        })
+    }
+
+    pub fn client(&self) -> Result<Client> {
+        Ok(Client::new(self.client_options()?))
+    }
+}
+
+/// What `skiff pull` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    pub registry: RegistryFlags,
+    /// `None`: the host's platform.
+    pub platform: Option<Platform>,
+    pub quiet: bool,
+}
+
+/// Layers fetched at once: `SKIFF_PULL_JOBS`, else [`DEFAULT_JOBS`].
+pub fn jobs() -> usize {
+    std::env::var(JOBS_ENV)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_JOBS)
+}
+
+/// The fully qualified references a name may mean, in the order to try
+/// them: itself when qualified (`docker.io` gets `library/`), else the
+/// registries.conf alias, else one per search registry.
+pub fn candidates(name: &str, conf: &RegistriesConf) -> Result<Vec<Reference>> {
+    let r = Reference::parse(name)?;
+    if !r.is_short() {
+        return Ok(vec![r.normalize_docker()]);
+    }
+    if let Some(alias) = conf.aliases.get(&r.path) {
+        let mut a = Reference::parse(alias)?;
+        if a.tag.is_none() && a.digest.is_none() {
+            a.tag = r.tag.clone();
+            a.digest = r.digest.clone();
+        }
+        return Ok(vec![a.normalize_docker()]);
+    }
+    if conf.search_registries().is_empty() {
+        let files = if conf.files.is_empty() {
+            "\"/etc/containers/registries.conf\"".to_string()
+        } else {
+            conf.files_display()
+        };
+        return Err(Error::msg(format!(
+            "short-name \"{name}\" did not resolve to an alias and no unqualified-search registries are defined in {files}; use a fully qualified name such as docker.io/library/{}",
+            r.path
+        )));
+    }
+    Ok(conf
+        .search_registries()
+        .iter()
+        .map(|reg| {
+            let mut c = r.clone();
+            c.domain = Some(reg.clone());
+            c.normalize_docker()
+        })
+        .collect())
+}
+
+/// `skiff pull NAME`: resolves the name and pulls the first candidate that
+/// the registries have.
+pub fn pull(ctx: &Context, name: &str, opts: &PullOptions) -> Result<Image> {
+    let client_opts = opts.registry.client_options()?;
+    let cands = candidates(name, &client_opts.registries_conf)?;
+    let progress = Progress::new(opts.quiet);
+    let client = Client::new(client_opts);
+    let store = ImageStore::new(ctx);
+    let platform = opts.platform.clone().unwrap_or_else(Platform::host);
+    let mut errors = Vec::new();
+    for cand in &cands {
+        progress.line(&format!("Trying to pull {cand}..."));
+        match pull_reference(&store, &client, &progress, cand, &platform) {
+            Ok(img) => return Ok(img),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.len() == 1 {
+        return Err(errors.remove(0));
+    }
+    let all: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    Err(Error::msg(format!(
+        "{name}: not found in any search registry: {}",
+        all.join("; ")
+    )))
+}
+
+/// The registry, repository and tag-or-digest of a qualified reference.
+pub fn split_reference(r: &Reference) -> (String, String, String) {
+    let registry = r.domain.clone().unwrap_or_else(|| DOCKER_DOMAIN.into());
+    let reference = match (&r.digest, &r.tag) {
+        (Some(d), _) => d.clone(),
+        (None, Some(t)) => t.clone(),
+        (None, None) => super::reference::DEFAULT_TAG.to_string(),
+    };
+    (registry, r.path.clone(), reference)
+}
+
+fn layer_media_type_ok(mt: &str) -> bool {
+    matches!(
+        mt,
+        rm::DOCKER_LAYER_GZIP
+            | rm::OCI_LAYER
+            | rm::OCI_LAYER_GZIP
+            | rm::OCI_LAYER_ZSTD
+            | "application/vnd.docker.image.rootfs.diff.tar"
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar"
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
+            | ""
+    )
+}
+
+/// Pulls one fully qualified reference into the store.
+pub fn pull_reference(
+    store: &ImageStore,
+    client: &Client,
+    progress: &Progress,
+    r: &Reference,
+    platform: &Platform,
+) -> Result<Image> {
+    let (registry, repo, reference) = split_reference(r);
+    let image_name = r.to_string();
+    if client
+        .options()
+        .registries_conf
+        .is_blocked(&registry, &repo)
+    {
+        return Err(Error::msg(format!(
+            "{image_name}: registry {registry} is blocked in registries.conf"
+        )));
+    }
+    let resolved = client.resolve_image(&registry, &repo, &reference, platform)?;
+    let manifest = &resolved.parsed;
+    let cfg_mt = manifest.config.media_type.as_str();
+    if !matches!(cfg_mt, rm::DOCKER_CONFIG | rm::OCI_CONFIG | "") {
+        return Err(Error::msg(format!(
+            "{image_name}: unsupported config media type {cfg_mt:?}"
+        )));
+    }
+    if let Some(bad) = manifest
+        .layers
+        .iter()
+        .find(|l| !layer_media_type_ok(&l.media_type))
+    {
+        return Err(Error::msg(format!(
+            "{image_name}: unsupported layer media type {:?}",
+            bad.media_type
+        )));
+    }
+    progress.line("Getting image source signatures");
+
+    // The config first: it names the diff_id every layer must unpack to.
+    let cfg_digest = manifest.config.digest.clone();
+    let cfg_progress = progress.blob("config", &cfg_digest, Some(manifest.config.size));
+    if !store.has_blob(&cfg_digest) {
+        let mut buf = Vec::new();
+        client.fetch_blob(&registry, &repo, &cfg_digest, &mut buf)?;
+        store.put_blob(&buf[..], Some(&cfg_digest))?;
+    }
+    let cfg = parse_config(&store.read_blob(&cfg_digest)?)
+        .map_err(|e| Error::msg(format!("{image_name}: image config: {e}")))?;
+    let diff_ids = cfg.rootfs().diff_ids().clone();
+    if diff_ids.len() != manifest.layers.len() {
+        return Err(Error::msg(format!(
+            "{image_name}: the manifest has {} layers but the config lists {} diff_ids",
+            manifest.layers.len(),
+            diff_ids.len()
+        )));
+    }
+
+    let mut work: Vec<(&Descriptor, &String)> = Vec::new();
+    for (l, d) in manifest.layers.iter().zip(&diff_ids) {
+        if !work.iter().any(|(w, _)| w.digest == l.digest) {
+            work.push((l, d));
+        }
+    }
+    fetch_layers(store, client, progress, &registry, &repo, &work)?;
+
+    cfg_progress.done();
+    progress.line("Writing manifest to image destination");
+    let manifest_digest = store.put_blob_bytes(&resolved.manifest.bytes)?;
+    let name = match &r.digest {
+        Some(d) => format!("{}@{d}", r.repository()),
+        None => r.to_string(),
+    };
+    Ok(store.create_image_from_config_blob(&cfg_digest, &[name], Some(manifest_digest))?)
+}
+
+/// Fetches and unpacks the layers not yet stored, `jobs()` at a time.
+fn fetch_layers(
+    store: &ImageStore,
+    client: &Client,
+    progress: &Progress,
+    registry: &str,
+    repo: &str,
+    work: &[(&Descriptor, &String)],
+) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<(usize, Error)>> = Mutex::new(None);
+    let threads = jobs().min(work.len()).max(1);
+    let worker = || loop {
+        if failed.load(Ordering::SeqCst) {
+            return;
+        }
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        let Some((desc, diff_id)) = work.get(i) else {
+            return;
+        };
+        if let Err(e) = fetch_layer(store, client, progress, registry, repo, desc, diff_id, i) {
+            failed.store(true, Ordering::SeqCst);
+            let mut slot = first_error.lock().expect("poisoned");
+            // Report the lowest layer that failed, so the error is the same
+            // whatever the threads' timing.
+            if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                *slot = Some((i, e));
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(worker);
+        }
+        worker();
+    });
+    match first_error.into_inner().expect("poisoned") {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fetch_layer(
+    store: &ImageStore,
+    client: &Client,
+    progress: &Progress,
+    registry: &str,
+    repo: &str,
+    desc: &Descriptor,
+    diff_id: &str,
+    index: usize,
+) -> Result<()> {
+    let bp = progress.blob("blob", &desc.digest, Some(desc.size));
+    if store.layer(diff_id)?.is_some() {
+        bp.skipped();
+        return Ok(());
+    }
+    let result = (|| -> Result<()> {
+        let mut blob = client.open_blob(registry, repo, &desc.digest)?;
+        if let Some(n) = blob.size() {
+            bp.set_length(n);
+            if desc.size != 0 && n != desc.size {
+                return Err(Error::msg(format!(
+                    "{registry}/{repo}@{}: the registry sends {n} bytes, the manifest says {}",
+                    desc.digest, desc.size
+                )));
+            }
+        }
+        let label = format!("{registry}/{repo}@{}", desc.digest);
+        let mut counted = bp.reader(&mut blob);
+        store.create_layer_streaming(&mut counted, &desc.digest, Some(diff_id), &label)?;
+        Ok(())
+    })();
+    match &result {
+        Ok(()) => bp.done(),
+        Err(e) => {
+            bp.failed();
+            tracing::debug!(layer = index, "layer failed: {e}");
+        }
+    }
+    result
+}
+
+/// The `--pull` policy of `run` and `create`: returns the local image, or
+/// pulls it when the policy says so (`missing`, the default, pulls only what
+/// is not stored; `newer` pulls when the registry's manifest differs).
+pub fn ensure(ctx: &Context, name: &str, policy: &str) -> Result<Image> {
+    let store = ImageStore::new(ctx);
+    let local = match store.lookup(name) {
+        Ok(img) => Some(img),
+        Err(super::Error::NotKnown(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let opts = PullOptions::default();
+    match (policy, local) {
+        ("" | "missing" | "ifmissing" | "ifnotpresent", Some(img)) => Ok(img),
+        ("" | "missing" | "ifmissing" | "ifnotpresent", None) => pull(ctx, name, &opts),
+        ("never" | "false", Some(img)) => Ok(img),
+        ("never" | "false", None) => Err(Error::msg(format!("{name}: image not known"))),
+        ("always" | "true", _) => pull(ctx, name, &opts),
+        ("newer", None) => pull(ctx, name, &opts),
+        ("newer", Some(img)) => {
+            if registry_is_newer(&img, name, &opts).unwrap_or(false) {
+                pull(ctx, name, &opts)
+            } else {
+                Ok(img)
+            }
+        }
+        (other, _) => Err(Error::msg(format!(
+            "invalid pull policy \"{other}\": use always, missing, never or newer"
+        ))),
+    }
+}
+
+/// Whether the registry serves a different manifest than the one the local
+/// image came from; errors (registry unreachable) keep the local image.
+fn registry_is_newer(img: &Image, name: &str, opts: &PullOptions) -> Result<bool> {
+    let Some(local) = &img.manifest_digest else {
+        return Ok(false);
+    };
+    let r = Reference::parse(name)?;
+    if r.is_short() || r.digest.is_some() {
+        return Ok(false);
+    }
+    let r = r.normalize_docker();
+    let (registry, repo, reference) = split_reference(&r);
+    let client = opts.registry.client()?;
+    match client.head_manifest(&registry, &repo, &reference)? {
+        Some((digest, _)) if !digest.is_empty() => Ok(&digest != local),
+        _ => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conf(search: &[&str]) -> RegistriesConf {
+        RegistriesConf {
+            search: search.iter().map(|s| s.to_string()).collect(),
+            files: vec![PathBuf::from("/etc/containers/registries.conf")],
+            ..Default::default()
+        }
+    }
+
+    fn names(v: Vec<Reference>) -> Vec<String> {
+        v.into_iter().map(|r| r.to_string()).collect()
+    }
+
+    #[test]
+    fn qualified_names_are_normalised() {
+        let c = conf(&[]);
+        assert_eq!(
+            names(candidates("docker.io/busybox", &c).unwrap()),
+            ["docker.io/library/busybox:latest"]
+        );
+        assert_eq!(
+            names(candidates("localhost:5000/me/app:1", &c).unwrap()),
+            ["localhost:5000/me/app:1"]
+        );
+        assert_eq!(
+            candidates("Bad//Name", &c).unwrap_err().to_string(),
+            "invalid reference format"
+        );
+    }
+
+    #[test]
+    fn short_names_use_search_registries_or_name_the_files() {
+        let c = conf(&["quay.io", "docker.io"]);
+        assert_eq!(
+            names(candidates("alpine:3", &c).unwrap()),
+            ["quay.io/alpine:3", "docker.io/library/alpine:3"]
+        );
+        let e = candidates("alpine", &conf(&[])).unwrap_err().to_string();
+        assert!(
+            e.starts_with("short-name \"alpine\"")
+                && e.contains("\"/etc/containers/registries.conf\""),
+            "{e}"
+        );
+        let mut c = conf(&[]);
+        c.aliases
+            .insert("tool".into(), "quay.io/x/tool".to_string());
+        assert_eq!(
+            names(candidates("tool:2", &c).unwrap()),
+            ["quay.io/x/tool:2"]
+        );
+    }
+
+    #[test]
+    fn split_reference_prefers_the_digest() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = Reference::parse(&format!("127.0.0.1:5000/me/app:1@{d}")).unwrap();
+        assert_eq!(
+            split_reference(&r),
+            ("127.0.0.1:5000".into(), "me/app".into(), d)
+        );
+    }
+}

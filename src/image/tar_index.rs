@@ -1,0 +1,169 @@
+//! Random access to the members of an image archive (docker-archive,
+//! oci-archive): one pass records where each member's data lies, then
+//! members are read in whatever order the archive's manifest names them.
+//!
+//! The pass also rejects what must never be trusted before anything is
+//! stored: member paths that climb out (`..`, absolute) and a truncated file.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Component, Path};
+
+use crate::{Error, Result};
+
+/// Manifests and configs are small; a bigger one is not what it claims.
+const MAX_SMALL: u64 = 64 << 20;
+
+pub struct TarIndex {
+    file: File,
+    label: String,
+    /// Member path (normalised) -> (data offset, size).
+    entries: HashMap<String, (u64, u64)>,
+}
+
+/// `./a/b` -> `a/b`; `None` when the path is absolute or climbs out.
+pub fn clean_path(p: &str) -> Option<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in Path::new(p).components() {
+        match c {
+            Component::Normal(n) => out.push(n.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    (!out.is_empty()).then(|| out.join("/"))
+}
+
+impl TarIndex {
+    /// Indexes `file`; `label` names the archive in errors.
+    pub fn new(mut file: File, label: &str) -> Result<TarIndex> {
+        let len = file.metadata()?.len();
+        let bad = |m: String| Error::msg(format!("{label}: {m}"));
+        let mut entries = HashMap::new();
+        let mut links: Vec<(String, String)> = Vec::new();
+        file.seek(SeekFrom::Start(0))?;
+        {
+            let mut archive = tar::Archive::new(&mut file);
+            let iter = archive
+                .entries()
+                .map_err(|e| bad(format!("not a tar archive: {e}")))?;
+            for entry in iter {
+                let entry = entry.map_err(|e| bad(format!("invalid or truncated archive: {e}")))?;
+                let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+                let kind = entry.header().entry_type();
+                if raw == "." || raw == "./" {
+                    continue;
+                }
+                let Some(name) = clean_path(&raw) else {
+                    return Err(bad(format!("entry \"{raw}\" escapes the archive")));
+                };
+                let (off, size) = (entry.raw_file_position(), entry.size());
+                if kind.is_file() {
+                    if off + size > len {
+                        return Err(bad("truncated archive".into()));
+                    }
+                    entries.insert(name, (off, size));
+                } else if kind.is_symlink() || kind.is_hard_link() {
+                    let target = entry
+                        .link_name_bytes()
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    // Symlinks are relative to their directory, hard links to the root.
+                    let full = if kind.is_symlink() {
+                        match name.rsplit_once('/') {
+                            Some((dir, _)) => format!("{dir}/{target}"),
+                            None => target.clone(),
+                        }
+                    } else {
+                        target.clone()
+                    };
+                    let Some(t) = clean_path(&full) else {
+                        return Err(bad(format!(
+                            "link \"{raw}\" -> \"{target}\" escapes the archive"
+                        )));
+                    };
+                    links.push((name, t));
+                }
+            }
+        }
+        for (name, target) in links {
+            if let Some(v) = entries.get(&target).copied() {
+                entries.insert(name, v);
+            }
+        }
+        if entries.is_empty() {
+            return Err(bad("empty or not a tar archive".into()));
+        }
+        Ok(TarIndex {
+            file,
+            label: label.to_string(),
+            entries,
+        })
+    }
+
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        clean_path(name).is_some_and(|n| self.entries.contains_key(&n))
+    }
+
+    fn locate(&self, name: &str) -> Result<(u64, u64)> {
+        let Some(n) = clean_path(name) else {
+            return Err(Error::msg(format!(
+                "{}: path \"{name}\" escapes the archive",
+                self.label
+            )));
+        };
+        self.entries
+            .get(&n)
+            .copied()
+            .ok_or_else(|| Error::msg(format!("{}: \"{name}\" is not in the archive", self.label)))
+    }
+
+    /// Checks that a member exists (before anything is stored).
+    pub fn check(&self, name: &str) -> Result<()> {
+        self.locate(name).map(|_| ())
+    }
+
+    /// Streams one member.
+    pub fn open(&self, name: &str) -> Result<io::Take<File>> {
+        let (off, size) = self.locate(name)?;
+        let mut f = self.file.try_clone()?;
+        f.seek(SeekFrom::Start(off))?;
+        Ok(f.take(size))
+    }
+
+    /// Reads a small member (manifest, config) whole.
+    pub fn read(&self, name: &str) -> Result<Vec<u8>> {
+        let (_, size) = self.locate(name)?;
+        if size > MAX_SMALL {
+            return Err(Error::msg(format!(
+                "{}: \"{name}\" is too large ({size} bytes)",
+                self.label
+            )));
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        self.open(name)?.read_to_end(&mut buf)?;
+        if buf.len() as u64 != size {
+            return Err(Error::msg(format!("{}: truncated archive", self.label)));
+        }
+        Ok(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleans_paths() {
+        assert_eq!(clean_path("./a/b").as_deref(), Some("a/b"));
+        assert_eq!(clean_path("a//b/").as_deref(), Some("a/b"));
+        assert_eq!(clean_path("../x"), None);
+        assert_eq!(clean_path("a/../../x"), None);
+        assert_eq!(clean_path("/etc/passwd"), None);
+    }
+}
