@@ -97,7 +97,10 @@ impl Registry {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("docker-registry on {} did not answer /v2/ in 20s", self.host);
+        panic!(
+            "docker-registry on {} did not answer /v2/ in 20s",
+            self.host
+        );
     }
 
     /// Where the registry keeps the bytes of a blob.
@@ -159,7 +162,12 @@ pub fn fails_125(o: &Output) -> String {
         .lines()
         .filter(|l| l.starts_with("Error: "))
         .collect();
-    assert_eq!(errors.len(), 1, "expected one Error: line\n{}", o.describe());
+    assert_eq!(
+        errors.len(),
+        1,
+        "expected one Error: line\n{}",
+        o.describe()
+    );
     assert!(
         o.stderr.trim_end().ends_with(errors[0]),
         "the error must be the last line\n{}",
