@@ -74,6 +74,20 @@ pub fn layered_image(arch: &str, tag: &str) -> Vec<u8> {
     docker_archive(&[base, l2.finish(), l3.finish()], arch, tag)
 }
 
+/// Every unpacked layer of a store, listed with numeric owners as seen in
+/// the user namespace (`1000:1000` stays `1000:1000`): equal listings mean
+/// equal trees, whatever the container runtime does with them.
+fn layer_trees(s: &Skiff) -> String {
+    let root = store_root(s).join("layers");
+    let script = format!(
+        "cd {} && for d in *; do echo \"== $d\"; ls -lnR --time-style=+%s $d/diff; done",
+        root.display()
+    );
+    let out = s.ok(&["unshare", "sh", "-c", &script]);
+    assert!(out.contains("== "), "no layers listed: {out}");
+    out
+}
+
 fn image_id(s: &Skiff, name: &str) -> String {
     s.ok(&["image", "inspect", "--format", "{{.Id}}", name])
         .trim()
@@ -94,10 +108,19 @@ fn push_busybox(reg: &Registry, dest: &str) -> String {
     image_id(&a, BUSYBOX)
 }
 
+/// Like `push_busybox`, keeping the source store.
+fn push_busybox_from(reg: &Registry, dest: &str) -> (Skiff, String) {
+    let a = Skiff::new();
+    a.import_busybox();
+    a.ok(&["push", "--tls-verify=false", BUSYBOX, &reg.name(dest)]);
+    let id = image_id(&a, BUSYBOX);
+    (a, id)
+}
+
 #[test]
 fn push_then_pull_keeps_the_id_and_the_files() {
     let reg = Registry::start();
-    let id = push_busybox(&reg, "me/busybox:1");
+    let (a, id) = push_busybox_from(&reg, "me/busybox:1");
 
     let b = Skiff::new();
     let o = b.cmd(&["pull", "--tls-verify=false", &reg.name("me/busybox:1")]);
@@ -116,6 +139,11 @@ fn push_then_pull_keeps_the_id_and_the_files() {
         );
     }
     assert_eq!(image_id(&b, &reg.name("me/busybox:1")), id);
+    assert_eq!(
+        layer_trees(&b),
+        layer_trees(&a),
+        "same files, owners, modes, times"
+    );
     let out = b.ok(&[
         "run",
         "--rm",
@@ -408,6 +436,7 @@ fn registry_errors_are_one_line_naming_the_image() {
     let o = b.cmd(&["pull", "--tls-verify=true", &reg.name("me/busybox:1")]);
     assert_eq!(o.code, 125, "{}", o.describe());
     // A short name without search registries names the files read.
+    write_registries_conf(&b, &[], &[]);
     let line = fails_125(&b.cmd(&["pull", "busybox"]));
     assert!(
         line.contains("short-name \"busybox\"") && line.contains("registries.conf"),
@@ -488,7 +517,7 @@ fn concurrent_pulls_of_one_image_both_succeed() {
         );
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id);
     }
-    assert_eq!(b.image_ids(), vec![id]);
+    assert_eq!(b.image_ids(), vec![format!("sha256:{id}")]);
     assert_eq!(count(&store_root(&b).join("layers")), 3);
     assert_eq!(
         count(&store_root(&b).join("tmp")),

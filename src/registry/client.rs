@@ -659,6 +659,13 @@ fn transport_error(registry: &str, e: ureq::Error) -> Error {
             let host = host_of(&registry).to_string();
             Error::UnknownHost { registry, host }
         }
+        // rustls reports a handshake with a plain-http server as invalid
+        // data ("received corrupt message"): a TLS failure, not worth a
+        // retry, and the cue for an insecure registry to fall back to http.
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => Error::Tls {
+            registry,
+            reason: io.to_string().to_lowercase(),
+        },
         ureq::Error::Io(io) => Error::Connection {
             registry,
             reason: crate::error::io_reason(&io),
