@@ -563,16 +563,6 @@ fn hard_links_and_symlinks_round_trip_through_run() {
     assert_eq!(&lines[5..7], ["linked content", "linked content"], "{out}");
 }
 
-#[test]
-#[ignore = "needs a multi-layer image: `load` of an OCI archive comes in issue 4"]
-fn whiteout_in_an_upper_layer_hides_a_lower_file() {
-    // To be written with `skiff load` of a two-layer OCI archive whose second
-    // layer carries `www/.wh.index.html` and an opaque `etc/.wh..wh..opq`.
-    let s = Skiff::new();
-    s.import_busybox();
-    panic!("not written yet: needs `skiff load`");
-}
-
 fn s_path(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }

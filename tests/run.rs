@@ -888,11 +888,25 @@ fn bad_input_is_125_one_line_and_leaves_nothing() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         problems.extend(check_bad_input(&s, &args, name));
     }
-    problems.extend(check_bad_input(
-        &s,
-        &["run", "--rm", "localhost/nosuch:latest", "true"],
-        "localhost/nosuch",
-    ));
+    // An unknown image is looked for in the registry first: pull progress may
+    // come before the error, which must be the last line and name the image.
+    let o = s.cmd(&["run", "--rm", "localhost/nosuch:latest", "true"]);
+    let last = o
+        .stderr
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    if o.code != 125 || !last.starts_with("Error: ") || !last.contains("localhost/nosuch") {
+        problems.push(format!(
+            "{}: expected 125 and a last `Error: ` line naming the image\n  stderr: {}",
+            o.cmdline,
+            o.stderr.trim_end()
+        ));
+    }
+    if !s.container_ids().is_empty() {
+        problems.push(format!("{}: left a container", o.cmdline));
+        s.cmd(&["rm", "-a", "-f"]);
+    }
     problems.extend(check_bad_input(
         &s,
         &["run", "--rm", "Bad:Name", "true"],

@@ -387,19 +387,16 @@ fn whiteouts_from_an_image_layer(driver: &str) {
 }
 
 #[test]
-#[ignore = "needs `skiff load` (docker-archive), not committed yet: remove this line when it lands"]
 fn whiteouts_overlay() {
     whiteouts_from_an_image_layer("overlay");
 }
 
 #[test]
-#[ignore = "needs `skiff load` (docker-archive), not committed yet: remove this line when it lands"]
 fn whiteouts_fuse_overlayfs() {
     whiteouts_from_an_image_layer("fuse-overlayfs");
 }
 
 #[test]
-#[ignore = "needs `skiff load` (docker-archive), not committed yet: remove this line when it lands"]
 fn whiteouts_vfs() {
     whiteouts_from_an_image_layer("vfs");
 }

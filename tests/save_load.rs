@@ -1,0 +1,205 @@
+//! save/load round trips in both archive formats, hostile and truncated
+//! archives, image history and prune; skiff runs as an unprivileged user.
+
+mod common;
+mod registry_support;
+
+use std::fs;
+
+use common::{Skiff, TarBuilder, BUSYBOX};
+use registry_support::{count, fails_125, store_root};
+
+fn image_id(s: &Skiff, name: &str) -> String {
+    s.ok(&["image", "inspect", "--format", "{{.Id}}", name])
+        .trim()
+        .to_string()
+}
+
+/// The unpacked layers of a store as the user namespace sees them.
+fn layer_trees(s: &Skiff) -> String {
+    let root = store_root(s).join("layers");
+    let script = format!(
+        "cd {} && for d in *; do echo \"== $d\"; ls -lnR --time-style=+%s $d/diff; done",
+        root.display()
+    );
+    s.ok(&["unshare", "sh", "-c", &script])
+}
+
+fn busybox_with_second_tag() -> Skiff {
+    let a = Skiff::new();
+    a.import_busybox();
+    a.ok(&["tag", BUSYBOX, "localhost/other:2"]);
+    a
+}
+
+#[test]
+fn docker_archive_round_trip() {
+    let a = busybox_with_second_tag();
+    let id = image_id(&a, BUSYBOX);
+    let out = a.home.join("files/bb.tar");
+    a.make_dir(out.parent().unwrap());
+    a.ok(&["save", "-o", out.to_str().unwrap(), BUSYBOX]);
+    // The layout docker load reads.
+    let list = std::process::Command::new("tar")
+        .arg("tf")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let names = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        names.contains("manifest.json") && names.contains("repositories"),
+        "{names}"
+    );
+
+    let b = Skiff::new();
+    let o = b.ok(&["load", "-i", out.to_str().unwrap()]);
+    assert_eq!(o.trim(), format!("Loaded image: {BUSYBOX}"));
+    assert_eq!(image_id(&b, BUSYBOX), id);
+    assert_eq!(layer_trees(&b), layer_trees(&a));
+    // From stdin too, into another store.
+    let c = Skiff::new();
+    let data = fs::read(&out).unwrap();
+    let o = c.ok_stdin(&["load"], &data);
+    assert!(o.contains(BUSYBOX), "{o}");
+    assert_eq!(image_id(&c, BUSYBOX), id);
+}
+
+#[test]
+fn oci_archive_round_trip_and_several_images() {
+    let a = busybox_with_second_tag();
+    let id = image_id(&a, BUSYBOX);
+    let out = a.home.join("files/bb-oci.tar");
+    a.make_dir(out.parent().unwrap());
+    a.ok(&[
+        "save",
+        "--format",
+        "oci-archive",
+        "-o",
+        out.to_str().unwrap(),
+        BUSYBOX,
+        "localhost/other:2",
+    ]);
+    let b = Skiff::new();
+    let o = b.ok(&["load", "-i", out.to_str().unwrap()]);
+    assert!(
+        o.contains(BUSYBOX) && o.contains("localhost/other:2"),
+        "{o}"
+    );
+    assert_eq!(image_id(&b, BUSYBOX), id);
+    assert_eq!(image_id(&b, "localhost/other:2"), id);
+    assert_eq!(layer_trees(&b), layer_trees(&a));
+
+    // docker-archive with two names and stdout output.
+    let o = a.cmd(&["save", BUSYBOX, "localhost/other:2"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let c = Skiff::new();
+    c.ok_stdin(&["load", "-q"], &o.stdout_bytes);
+    assert_eq!(image_id(&c, "localhost/other:2"), id);
+}
+
+/// A docker-archive whose manifest names `layer` as its only layer.
+fn archive_with_layer(layer: &[u8], extra: Option<(&str, &[u8])>) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let diff = format!("sha256:{}", hex::encode(Sha256::digest(layer)));
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [diff]},
+    }))
+    .unwrap();
+    let cfg = format!("{}.json", hex::encode(Sha256::digest(&config)));
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        let n = name.as_bytes();
+        h.as_gnu_mut().unwrap().name[..n.len()].copy_from_slice(n);
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    };
+    add("layer.tar", layer);
+    add(&cfg, &config);
+    if let Some((n, d)) = extra {
+        add(n, d);
+    }
+    let m = serde_json::to_vec(&serde_json::json!([
+        {"Config": cfg, "RepoTags": ["localhost/evil:1"], "Layers": ["layer.tar"]}
+    ]))
+    .unwrap();
+    add("manifest.json", &m);
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn hostile_archives_are_rejected_and_leave_nothing() {
+    let s = Skiff::new();
+    // A layer that climbs out of its directory.
+    let mut l = TarBuilder::new();
+    l.file("ok", b"fine", 0o644, 0, 0)
+        .file("../../escaped", b"evil", 0o644, 0, 0);
+    let p = s.write_file("climb.tar", &archive_with_layer(&l.finish(), None));
+    let line = fails_125(&s.cmd(&["load", "-i", p.to_str().unwrap()]));
+    assert!(line.contains("escapes"), "{line}");
+    // An archive member that climbs out.
+    let mut l = TarBuilder::new();
+    l.file("ok", b"fine", 0o644, 0, 0);
+    let p = s.write_file(
+        "member.tar",
+        &archive_with_layer(&l.finish(), Some(("../outside", b"x"))),
+    );
+    let line = fails_125(&s.cmd(&["load", "-i", p.to_str().unwrap()]));
+    assert!(line.contains("escapes the archive"), "{line}");
+    assert!(!s.home.join("files/outside").exists());
+    assert!(s.image_ids().is_empty());
+    assert_eq!(count(&store_root(&s).join("layers")), 0);
+}
+
+#[test]
+fn truncated_archive_is_one_line_and_stores_nothing() {
+    let a = Skiff::new();
+    a.import_busybox();
+    let out = a.home.join("files/bb.tar");
+    a.make_dir(out.parent().unwrap());
+    a.ok(&["save", "-o", out.to_str().unwrap(), BUSYBOX]);
+    let data = fs::read(&out).unwrap();
+    let b = Skiff::new();
+    for cut in [data.len() / 2, data.len() - 2048, 700] {
+        let p = b.write_file("cut.tar", &data[..cut]);
+        let line = fails_125(&b.cmd(&["load", "-i", p.to_str().unwrap()]));
+        assert!(line.contains("cut.tar"), "{line}");
+    }
+    assert!(b.image_ids().is_empty());
+    assert_eq!(count(&store_root(&b).join("layers")), 0);
+    let line = fails_125(&b.cmd(&["save", "-o", "/nonexistent/x.tar", BUSYBOX]));
+    assert!(line.contains("image not known"), "{line}");
+}
+
+#[test]
+fn history_and_prune() {
+    let a = Skiff::new();
+    a.import_busybox();
+    let out = a.ok(&["image", "history", BUSYBOX]);
+    let header = out.lines().next().unwrap();
+    for col in ["ID", "CREATED", "CREATED BY", "SIZE", "COMMENT"] {
+        assert!(header.contains(col), "{out}");
+    }
+    let id = image_id(&a, BUSYBOX);
+    assert!(out.lines().nth(1).unwrap().starts_with(&id[..12]), "{out}");
+    let out = a.ok(&["history", "-q", BUSYBOX]);
+    assert_eq!(out.lines().next().unwrap(), &id[..12]);
+
+    // A dangling image goes with prune, a named one only with -a.
+    a.ok(&["tag", BUSYBOX, "localhost/keep:1"]);
+    a.ok(&["untag", "localhost/keep:1"]);
+    a.ok(&["untag", BUSYBOX]);
+    assert_eq!(a.image_ids().len(), 1);
+    let pruned = a.ok(&["image", "prune", "-f"]);
+    assert_eq!(pruned.trim(), id);
+    assert!(a.image_ids().is_empty());
+    assert_eq!(count(&store_root(&a).join("layers")), 0);
+    a.import_busybox();
+    assert_eq!(a.ok(&["image", "prune", "-f"]).trim(), "");
+    assert_eq!(a.image_ids().len(), 1);
+    a.ok(&["image", "prune", "-a", "-f"]);
+    assert!(a.image_ids().is_empty());
+}
