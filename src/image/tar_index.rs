@@ -42,6 +42,9 @@ impl TarIndex {
         let bad = |m: String| Error::msg(format!("{label}: {m}"));
         let mut entries = HashMap::new();
         let mut links: Vec<(String, String)> = Vec::new();
+        // Where the last member's data ends, padded to a block: the
+        // end-of-archive blocks must follow, or the file was cut short.
+        let mut end = 0u64;
         file.seek(SeekFrom::Start(0))?;
         {
             let mut archive = tar::Archive::new(&mut file);
@@ -59,6 +62,7 @@ impl TarIndex {
                     return Err(bad(format!("entry \"{raw}\" escapes the archive")));
                 };
                 let (off, size) = (entry.raw_file_position(), entry.size());
+                end = off + size.div_ceil(512) * 512;
                 if kind.is_file() {
                     if off + size > len {
                         return Err(bad("truncated archive".into()));
@@ -86,6 +90,12 @@ impl TarIndex {
                     links.push((name, t));
                 }
             }
+        }
+        let mut trailer = [0u8; 512];
+        file.seek(SeekFrom::Start(end))?;
+        let complete = file.read_exact(&mut trailer).is_ok() && trailer.iter().all(|b| *b == 0);
+        if !complete {
+            return Err(bad("truncated archive: no end-of-archive marker".into()));
         }
         for (name, target) in links {
             if let Some(v) = entries.get(&target).copied() {
