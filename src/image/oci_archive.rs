@@ -39,11 +39,11 @@ fn blob_name(digest: &str) -> String {
     )
 }
 
+/// A manifest's bytes, and the (digest, size) of the layer blobs it names.
+type ManifestBlobs = (Vec<u8>, Vec<(String, u64)>);
+
 /// The OCI manifest of a stored image, pointing at its stored blobs.
-pub(crate) fn manifest_of(
-    store: &ImageStore,
-    img: &Image,
-) -> Result<(Vec<u8>, Vec<(String, u64)>)> {
+pub(crate) fn manifest_of(store: &ImageStore, img: &Image) -> Result<ManifestBlobs> {
     let config = store.read_blob(&img.config_digest)?;
     let mut layers = Vec::new();
     let mut blobs = Vec::new();
@@ -191,7 +191,7 @@ fn name_of(d: &Descriptor) -> Option<String> {
     if r.is_short()
         && !n.contains('/')
         && !n.contains(':')
-        && d.annotations.get(CONTAINERD_NAME).is_none()
+        && !d.annotations.contains_key(CONTAINERD_NAME)
     {
         return None;
     }
