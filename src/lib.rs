@@ -16,6 +16,7 @@ pub mod registry;
 pub mod runtime;
 pub mod state;
 pub mod storage;
+pub mod supervisor;
 
 pub use context::Context;
 pub use error::{Error, Result};

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 
 use std::io::Write;
 
+use crate::container::launch::{launch, Mode, Outcome};
 use crate::container::{self, CreateOptions};
 use crate::state::container::{Container, Status};
 use crate::{Context, Error, Result};
@@ -109,6 +110,9 @@ pub struct CreateArgs {
     /// Pull image policy: always, missing (default), never or newer
     #[arg(long, value_name = "POLICY", default_value = "missing")]
     pub pull: String,
+    /// Control sd-notify behavior: conmon, container or ignore
+    #[arg(long)]
+    pub sdnotify: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +132,9 @@ pub struct RunArgs {
     /// Proxy received signals to the process
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub sig_proxy: bool,
+    /// Key sequence for detaching a container
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Image to run
     pub image: String,
     /// Command and arguments
@@ -181,35 +188,88 @@ pub struct InspectArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ContainerCommand {
-    /// Run a command in a new container
-    Run(Box<RunArgs>),
-    /// List containers
-    #[command(visible_alias = "ls", alias = "list")]
-    Ps(PsArgs),
-    /// Remove one or more containers
-    Rm(RmArgs),
+    /// Attach to a running container
+    Attach(AttachArgs),
+    /// Create but do not start a container
+    Create(Box<CreateCmdArgs>),
+    /// Run a process in a running container
+    Exec(ExecArgs),
+    /// Check if a container exists in local storage
+    Exists(ExistsArgs),
     /// Export a container's filesystem contents as a tar archive
     Export(ExportArgs),
     /// Display the configuration of a container
     Inspect(InspectArgs),
+    /// Kill one or more running containers with a specific signal
+    Kill(KillArgs),
+    /// Fetch the logs of one or more containers
+    Logs(LogsArgs),
+    /// List containers
+    #[command(visible_alias = "ls", alias = "list")]
+    Ps(PsArgs),
+    /// Pause all the processes in one or more containers
+    Pause(PauseArgs),
+    /// Remove all non running containers
+    Prune(PruneArgs),
+    /// Rename an existing container
+    Rename(RenameArgs),
+    /// Restart one or more containers
+    Restart(RestartArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// Run a command in a new container
+    Run(Box<RunArgs>),
+    /// Start one or more containers
+    Start(StartArgs),
+    /// Stop one or more containers
+    Stop(StopArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Unpause the processes in one or more containers
+    Unpause(PauseArgs),
+    /// Block on one or more containers and print their exit codes
+    Wait(WaitArgs),
 }
 
 impl ContainerCommand {
+    /// Commands that create processes in, mount, or delete files of
+    /// containers must run inside the user namespace.
     pub fn needs_userns(&self) -> bool {
-        matches!(
+        !matches!(
             self,
-            ContainerCommand::Run(_) | ContainerCommand::Rm(_) | ContainerCommand::Export(_)
+            ContainerCommand::Ps(_)
+                | ContainerCommand::Logs(_)
+                | ContainerCommand::Wait(_)
+                | ContainerCommand::Exists(_)
+                | ContainerCommand::Inspect(_)
+                | ContainerCommand::Rename(_)
+                | ContainerCommand::Attach(_)
         )
     }
 }
 
 pub fn dispatch(ctx: &Context, c: ContainerCommand) -> Result<i32> {
     match c {
-        ContainerCommand::Run(a) => run(ctx, *a),
-        ContainerCommand::Ps(a) => ps(ctx, a),
-        ContainerCommand::Rm(a) => rm(ctx, a),
+        ContainerCommand::Attach(a) => attach(ctx, a),
+        ContainerCommand::Create(a) => create(ctx, *a),
+        ContainerCommand::Exec(a) => exec(ctx, a),
+        ContainerCommand::Exists(a) => exists(ctx, a),
         ContainerCommand::Export(a) => export(ctx, a),
-        ContainerCommand::Inspect(a) => inspect(ctx, a),
+        ContainerCommand::Inspect(a) => container_inspect(ctx, a),
+        ContainerCommand::Kill(a) => kill(ctx, a),
+        ContainerCommand::Logs(a) => logs(ctx, a),
+        ContainerCommand::Ps(a) => ps(ctx, a),
+        ContainerCommand::Pause(a) => pause(ctx, a, true),
+        ContainerCommand::Prune(a) => prune(ctx, a),
+        ContainerCommand::Rename(a) => rename(ctx, a),
+        ContainerCommand::Restart(a) => restart(ctx, a),
+        ContainerCommand::Rm(a) => rm(ctx, a),
+        ContainerCommand::Run(a) => run(ctx, *a),
+        ContainerCommand::Start(a) => start(ctx, a),
+        ContainerCommand::Stop(a) => stop(ctx, a),
+        ContainerCommand::Top(a) => top(ctx, a),
+        ContainerCommand::Unpause(a) => pause(ctx, a, false),
+        ContainerCommand::Wait(a) => wait(ctx, a),
     }
 }
 
@@ -251,20 +311,615 @@ impl CreateArgs {
             restart: self.restart.clone(),
             stop_signal: self.stop_signal.clone(),
             pull: self.pull.clone(),
+            sdnotify: self.sdnotify.clone(),
             auto_remove,
         }
     }
 }
 
+fn check_detach_keys(keys: &Option<String>) -> Result<()> {
+    if let Some(k) = keys {
+        crate::supervisor::protocol::DetachKeys::parse(k).map_err(Error::msg)?;
+    }
+    Ok(())
+}
+
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32> {
-    if a.detach {
+    check_detach_keys(&a.detach_keys)?;
+    let opts = a.create.to_options(&a.image, &a.command, a.rm);
+    let c = container::create(ctx, &opts)?;
+    let mode = if a.detach {
+        Mode::Detached
+    } else {
+        Mode::Foreground {
+            sig_proxy: a.sig_proxy && !a.create.tty,
+            detach_keys: a.detach_keys.clone(),
+        }
+    };
+    match launch(ctx, &c, mode)? {
+        Outcome::Running(_) => {
+            println!("{}", c.id);
+            Ok(0)
+        }
+        Outcome::Exited(code) => Ok(code),
+        Outcome::Detached => Ok(0),
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(trailing_var_arg = true, disable_help_flag = true)]
+pub struct CreateCmdArgs {
+    /// Print help (-h is --hostname, as in Podman)
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    pub image: String,
+    #[arg(allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+pub fn create(ctx: &Context, a: CreateCmdArgs) -> Result<i32> {
+    let c = container::create(ctx, &a.create.to_options(&a.image, &a.command, a.rm))?;
+    println!("{}", c.id);
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach to the container's output (and input with -i)
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Keep stdin open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Key sequence for detaching a container
+    #[arg(long)]
+    pub detach_keys: Option<String>,
+    /// Proxy received signals to the process
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+pub fn start(ctx: &Context, a: StartArgs) -> Result<i32> {
+    check_detach_keys(&a.detach_keys)?;
+    let store = container::store(ctx);
+    if a.attach && a.containers.len() > 1 {
         return Err(Error::msg(
-            "detached containers (-d) need the supervisor, which is not built yet: run in the foreground",
+            "you cannot start and attach multiple containers at once",
         ));
     }
-    let opts = a.create.to_options(&a.image, &a.command, a.rm);
-    let mut c = container::create(ctx, &opts)?;
-    container::start_foreground(ctx, &mut c, a.sig_proxy)
+    let mut code = 0;
+    for name in &a.containers {
+        let res = (|| -> Result<i32> {
+            let mut c = store.lookup(name)?;
+            match container::effective_status(&c) {
+                Status::Running | Status::Paused => return Ok(0),
+                Status::Exited | Status::Stopping => {
+                    // A container whose monitor died still has its old state: clean it first.
+                    let code = c.state.exit_code;
+                    container::start::finish(ctx, &mut c, code, "")?;
+                }
+                _ => {}
+            }
+            if a.interactive {
+                c.config.interactive = true;
+            }
+            let mode = if a.attach {
+                Mode::Foreground {
+                    sig_proxy: a.sig_proxy && !c.config.tty,
+                    detach_keys: a.detach_keys.clone(),
+                }
+            } else {
+                Mode::Detached
+            };
+            match launch(ctx, &c, mode)? {
+                Outcome::Exited(code) => Ok(code),
+                _ => Ok(0),
+            }
+        })();
+        match res {
+            Ok(c) if a.attach => return Ok(c),
+            Ok(_) => println!("{name}"),
+            Err(e) => {
+                crate::cli::report(&e);
+                code = e.exit_code();
+            }
+        }
+    }
+    Ok(code)
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Stop all running containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Seconds to wait before killing the container
+    #[arg(short, long, visible_alias = "timeout", default_value_t = 10)]
+    pub time: u64,
+    pub containers: Vec<String>,
+}
+
+fn targets(
+    ctx: &Context,
+    names: &[String],
+    all: bool,
+    running_only: bool,
+) -> Result<Vec<(String, Container)>> {
+    let store = container::store(ctx);
+    if all {
+        return Ok(store
+            .list()?
+            .into_iter()
+            .filter(|c| {
+                !running_only
+                    || matches!(
+                        container::effective_status(c),
+                        Status::Running | Status::Paused
+                    )
+            })
+            .map(|c| (c.name.clone(), c))
+            .collect());
+    }
+    if names.is_empty() {
+        return Err(Error::msg(
+            "give at least one container name or ID, or --all",
+        ));
+    }
+    names
+        .iter()
+        .map(|n| Ok((n.clone(), store.lookup(n)?)))
+        .collect()
+}
+
+/// Runs `f` on each target, printing the name as typed on success and a
+/// one-line error otherwise; the exit code is the last failure's.
+fn each(items: Vec<(String, Container)>, mut f: impl FnMut(&Container) -> Result<()>) -> i32 {
+    let mut code = 0;
+    for (shown, c) in items {
+        match f(&c) {
+            Ok(()) => println!("{shown}"),
+            Err(e) => {
+                crate::cli::report(&e);
+                code = e.exit_code();
+            }
+        }
+    }
+    code
+}
+
+pub fn stop(ctx: &Context, a: StopArgs) -> Result<i32> {
+    let items = targets(ctx, &a.containers, a.all, true)?;
+    Ok(each(items, |c| {
+        container::stop::stop(ctx, c, std::time::Duration::from_secs(a.time))
+    }))
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Restart all containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Seconds to wait before killing the container
+    #[arg(short, long, visible_alias = "timeout", default_value_t = 10)]
+    pub time: u64,
+    pub containers: Vec<String>,
+}
+
+pub fn restart(ctx: &Context, a: RestartArgs) -> Result<i32> {
+    let items = targets(ctx, &a.containers, a.all, false)?;
+    Ok(each(items, |c| {
+        if matches!(
+            container::effective_status(c),
+            Status::Running | Status::Paused
+        ) {
+            container::stop::stop(ctx, c, std::time::Duration::from_secs(a.time))?;
+        }
+        let mut c = container::store(ctx).lookup(&c.id)?;
+        if container::effective_status(&c) != Status::Created {
+            let code = c.state.exit_code;
+            container::start::finish(ctx, &mut c, code, "")?;
+        }
+        launch(ctx, &c, Mode::Detached).map(|_| ())
+    }))
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal all running containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Signal to send to the container
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    pub containers: Vec<String>,
+}
+
+pub fn kill(ctx: &Context, a: KillArgs) -> Result<i32> {
+    let sig = crate::runtime::signal::parse(&a.signal)?;
+    let items = targets(ctx, &a.containers, a.all, true)?;
+    Ok(each(items, |c| container::stop::kill(c, sig)))
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+pub fn wait(ctx: &Context, a: WaitArgs) -> Result<i32> {
+    let store = container::store(ctx);
+    for n in &a.containers {
+        let c = store.lookup(n)?;
+        println!("{}", container::stop::wait(ctx, &c)?);
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Output the specified number of lines at the end of logs
+    #[arg(long, allow_hyphen_values = true)]
+    pub tail: Option<i64>,
+    /// Show logs since TIMESTAMP or duration (10m, 1h)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs until TIMESTAMP or duration
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Output the timestamps in the log
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Show the names of the containers
+    #[arg(short, long)]
+    pub names: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+pub fn logs(ctx: &Context, a: LogsArgs) -> Result<i32> {
+    let now = chrono::Utc::now();
+    let time = |s: &Option<String>, flag: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        match s {
+            None => Ok(None),
+            Some(v) => container::logs::parse_time(v, now)
+                .map(Some)
+                .ok_or_else(|| Error::msg(format!("invalid --{flag} value \"{v}\": use a time like 2026-01-02T15:04:05Z or a duration like 10m"))),
+        }
+    };
+    let opts = container::logs::LogOptions {
+        follow: a.follow,
+        tail: a.tail.filter(|t| *t >= 0).map(|t| t as usize),
+        since: time(&a.since, "since")?,
+        until: time(&a.until, "until")?,
+        timestamps: a.timestamps,
+    };
+    let store = container::store(ctx);
+    for n in &a.containers {
+        let c = store.lookup(n)?;
+        container::logs::logs(ctx, &c, &opts)?;
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+#[command(trailing_var_arg = true)]
+pub struct ExecArgs {
+    /// Run the process in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep STDIN open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Username or UID and optional group
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Set environment variables
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long)]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Give extended privileges to the process
+    #[arg(long)]
+    pub privileged: bool,
+    /// Key sequence for detaching
+    #[arg(long)]
+    pub detach_keys: Option<String>,
+    pub container: String,
+    #[arg(required = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
+    let c = container::store(ctx).lookup(&a.container)?;
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| Error::msg(crate::error::io_msg("open", f, &e)))?;
+        env.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from),
+        );
+    }
+    env.extend(a.env.iter().cloned());
+    let o = container::exec::ExecOptions {
+        command: a.command,
+        env,
+        user: a.user,
+        workdir: a.workdir,
+        tty: a.tty,
+        interactive: a.interactive,
+        detach: a.detach,
+        privileged: a.privileged,
+    };
+    container::exec::exec(ctx, &c, &o)
+}
+
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    /// Pause all running containers
+    #[arg(short, long)]
+    pub all: bool,
+    pub containers: Vec<String>,
+}
+
+pub fn pause(ctx: &Context, a: PauseArgs, pause: bool) -> Result<i32> {
+    let items = targets(ctx, &a.containers, a.all, true)?;
+    let store = container::store(ctx);
+    Ok(each(items, |c| {
+        let st = container::effective_status(c);
+        let want = if pause {
+            Status::Running
+        } else {
+            Status::Paused
+        };
+        if st != want {
+            return Err(Error::msg(format!(
+                "\"{}\" is {}, not {}: container state improper",
+                c.name,
+                st.as_str(),
+                want.as_str()
+            )));
+        }
+        let _lock = store.lock_one(&c.id)?;
+        if pause {
+            container::pause::stop_all(c);
+        } else {
+            container::pause::resume_all(c);
+        }
+        let mut cur = store.lookup(&c.id)?;
+        cur.state.status = if pause {
+            Status::Paused
+        } else {
+            Status::Running
+        };
+        store.save(&cur)?;
+        Ok(())
+    }))
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    pub container: String,
+}
+
+fn clock_ticks() -> f64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64
+}
+
+pub fn top(ctx: &Context, a: TopArgs) -> Result<i32> {
+    let c = container::store(ctx).lookup(&a.container)?;
+    if !matches!(
+        container::effective_status(&c),
+        Status::Running | Status::Paused
+    ) {
+        return Err(Error::msg(format!(
+            "top can only be used on running containers: {} is not running",
+            c.name
+        )));
+    }
+    let passwd = std::fs::read_to_string(format!("/proc/{}/root/etc/passwd", c.state.pid))
+        .unwrap_or_default();
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|u| u.split_whitespace().next().and_then(|x| x.parse().ok()))
+        .unwrap_or(0.0);
+    let hz = clock_ticks();
+    let mut rows = Vec::new();
+    for pid in container::pause::processes(&c) {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |k: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let ns_pid = field("NSpid:")
+            .split_whitespace()
+            .last()
+            .unwrap_or("?")
+            .to_string();
+        let ns_ppid = {
+            let ppid: i32 = field("PPid:").parse().unwrap_or(0);
+            std::fs::read_to_string(format!("/proc/{ppid}/status"))
+                .ok()
+                .filter(|_| container::pause::processes(&c).contains(&ppid))
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("NSpid:"))
+                        .map(|v| v.split_whitespace().last().unwrap_or("0").to_string())
+                })
+                .unwrap_or_else(|| "0".into())
+        };
+        let uid = field("Uid:")
+            .split_whitespace()
+            .next()
+            .unwrap_or("0")
+            .to_string();
+        let user = passwd
+            .lines()
+            .find(|l| l.split(':').nth(2) == Some(uid.as_str()))
+            .and_then(|l| l.split(':').next())
+            .unwrap_or(&uid)
+            .to_string();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let num = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+        let cpu_secs = (num(11) + num(12)) / hz;
+        let elapsed = (uptime - num(19) / hz).max(0.0);
+        let pct = if elapsed > 0.0 {
+            cpu_secs / elapsed * 100.0
+        } else {
+            0.0
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| {
+                b.split(|&x| x == 0)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        rows.push(vec![
+            user,
+            ns_pid,
+            ns_ppid,
+            format!("{pct:.3}"),
+            format!("{elapsed:.9}s"),
+            "?".into(),
+            format!("{}s", cpu_secs as u64),
+            cmd,
+        ]);
+    }
+    crate::format::print_table(
+        &[
+            "USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND",
+        ],
+        &rows,
+        false,
+    );
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    pub container: String,
+    pub name: String,
+}
+
+pub fn rename(ctx: &Context, a: RenameArgs) -> Result<i32> {
+    if !crate::state::container::valid_name(&a.name) {
+        return Err(Error::msg(format!(
+            "invalid container name \"{}\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*",
+            a.name
+        )));
+    }
+    let store = container::store(ctx);
+    let _lock = store.lock()?;
+    let all = store.list()?;
+    let mut c = crate::state::container::find(&all, &a.container)?.clone();
+    if let Some(other) = all.iter().find(|o| o.name == a.name && o.id != c.id) {
+        return Err(Error::msg(format!(
+            "the container name \"{}\" is already in use by {}; remove that container to reuse the name",
+            a.name,
+            &other.id[..12]
+        )));
+    }
+    c.name = a.name;
+    store.save(&c)?;
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+pub fn prune(ctx: &Context, _a: PruneArgs) -> Result<i32> {
+    let store = container::store(ctx);
+    for c in store.list()? {
+        if matches!(
+            container::effective_status(&c),
+            Status::Exited | Status::Created
+        ) {
+            match container::remove(ctx, &c, false) {
+                Ok(()) => println!("{}", c.id),
+                Err(e) => crate::cli::report(&e),
+            }
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct ExistsArgs {
+    pub container: String,
+}
+
+pub fn exists(ctx: &Context, a: ExistsArgs) -> Result<i32> {
+    Ok(if container::store(ctx).lookup(&a.container).is_ok() {
+        0
+    } else {
+        1
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Key sequence for detaching
+    #[arg(long)]
+    pub detach_keys: Option<String>,
+    /// Do not attach STDIN
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Proxy received signals to the process
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    pub container: String,
+}
+
+pub fn attach(ctx: &Context, a: AttachArgs) -> Result<i32> {
+    let c = container::store(ctx).lookup(&a.container)?;
+    if !matches!(
+        container::effective_status(&c),
+        Status::Running | Status::Paused
+    ) {
+        return Err(Error::msg(format!(
+            "you can only attach to running containers: {} is not running",
+            c.name
+        )));
+    }
+    let keys = crate::supervisor::protocol::DetachKeys::parse(
+        a.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"),
+    )
+    .map_err(Error::msg)?;
+    container::attach::attach(ctx, &c, !a.no_stdin && c.config.interactive, keys)
 }
 
 pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
@@ -451,14 +1106,52 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
     Ok(code)
 }
 
+/// `inspect`: containers first, then images, as Podman resolves names.
 pub fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
-    // Containers come with the supervisor issue; images are inspected already.
-    let _ = ctx;
-    crate::cli::image::inspect(
-        ctx,
-        crate::cli::image::ImageInspectArgs {
-            format: a.format,
-            images: a.names,
-        },
-    )
+    let store = container::store(ctx);
+    let images = crate::image::ImageStore::new(ctx);
+    let mut items = Vec::new();
+    for n in &a.names {
+        match store.lookup(n) {
+            Ok(c) => items.push(container::inspect::inspect_json(ctx, &c)),
+            Err(cerr) => match images.lookup(n) {
+                Ok(img) => items.push(crate::cli::image::inspect_value(ctx, &img)),
+                Err(_) => return Err(Error::msg(format!("no such object: \"{n}\" ({cerr})"))),
+            },
+        }
+    }
+    print_inspect(a.format.as_deref(), &items)
+}
+
+/// Prints inspect objects: a JSON array, or a template per object.
+pub fn print_inspect(format: Option<&str>, items: &[serde_json::Value]) -> Result<i32> {
+    match format {
+        None | Some("json") => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(items).unwrap_or_default()
+            );
+        }
+        Some(t) => {
+            for it in items {
+                println!("{}", crate::format::render(t, it)?);
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `container inspect`: containers only.
+pub fn container_inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
+    let store = container::store(ctx);
+    let items = a
+        .names
+        .iter()
+        .map(|n| {
+            store
+                .lookup(n)
+                .map(|c| container::inspect::inspect_json(ctx, &c))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    print_inspect(a.format.as_deref(), &items)
 }

@@ -7,6 +7,7 @@ pub mod archive;
 pub mod container;
 pub mod history;
 pub mod image;
+pub mod network;
 pub mod prune;
 pub mod registry;
 pub mod system;
@@ -45,15 +46,42 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a command in a new container
-    Run(Box<container::RunArgs>),
+    /// Attach to a running container
+    Attach(container::AttachArgs),
+    /// Create but do not start a container
+    Create(Box<container::CreateCmdArgs>),
+    /// Run a process in a running container
+    Exec(container::ExecArgs),
     /// Export a container's filesystem contents as a tar archive
     Export(container::ExportArgs),
+    /// Display the configuration of an object (container or image)
+    Inspect(container::InspectArgs),
+    /// Kill one or more running containers with a specific signal
+    Kill(container::KillArgs),
+    /// Fetch the logs of one or more containers
+    Logs(container::LogsArgs),
+    /// Pause all the processes in one or more containers
+    Pause(container::PauseArgs),
     /// List containers
-    #[command(visible_alias = "list", alias = "ls")]
     Ps(container::PsArgs),
+    /// Rename an existing container
+    Rename(container::RenameArgs),
+    /// Restart one or more containers
+    Restart(container::RestartArgs),
     /// Remove one or more containers
     Rm(container::RmArgs),
+    /// Run a command in a new container
+    Run(Box<container::RunArgs>),
+    /// Start one or more containers
+    Start(container::StartArgs),
+    /// Stop one or more containers
+    Stop(container::StopArgs),
+    /// Display the running processes of a container
+    Top(container::TopArgs),
+    /// Unpause the processes in one or more containers
+    Unpause(container::PauseArgs),
+    /// Block on one or more containers and print their exit codes
+    Wait(container::WaitArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(container::ContainerCommand),
@@ -92,32 +120,53 @@ pub enum Command {
     Version(system::VersionArgs),
     /// Run a command in a modified user namespace
     Unshare(system::UnshareArgs),
-    /// Display the configuration of an object (container or image)
-    Inspect(container::InspectArgs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
+    /// List port mappings of a container
+    Port(network::PortArgs),
+    /// Internal: the rootless network namespace holder and its DNS server
+    #[command(hide = true, name = "_netns")]
+    Netns_,
+    /// Internal: forwards published ports into a namespace
+    #[command(hide = true, name = "_portfwd")]
+    Portfwd_(network::PortfwdArgs),
     /// Internal: the long-lived user namespace holder
     #[command(hide = true, name = "_pause")]
-    Pause,
+    Pause_,
+}
+
+/// A parsed command, routed: container verbs share one dispatcher.
+enum Routed {
+    Container(container::ContainerCommand),
+    Other(Command),
 }
 
 impl Command {
-    /// Whether the command works on files owned by subordinate ids or mounts
-    /// made in the user namespace, and so must run inside it.
-    fn needs_userns(&self) -> bool {
-        match self {
-            Command::Run(_)
-            | Command::Export(_)
-            | Command::Rm(_)
-            | Command::Import(_)
-            | Command::Rmi(_)
-            | Command::Pull(_)
-            | Command::Push(_)
-            | Command::Save(_)
-            | Command::Load(_)
-            | Command::Unshare(_) => true,
-            Command::Container(c) => c.needs_userns(),
-            Command::Image(c) => c.needs_userns(),
-            _ => false,
-        }
+    /// The container verbs shared by the top level and `skiff container`.
+    fn route(self) -> Routed {
+        use container::ContainerCommand as C;
+        Routed::Container(match self {
+            Command::Attach(a) => C::Attach(a),
+            Command::Create(a) => C::Create(a),
+            Command::Exec(a) => C::Exec(a),
+            Command::Export(a) => C::Export(a),
+            Command::Kill(a) => C::Kill(a),
+            Command::Logs(a) => C::Logs(a),
+            Command::Pause(a) => C::Pause(a),
+            Command::Ps(a) => C::Ps(a),
+            Command::Rename(a) => C::Rename(a),
+            Command::Restart(a) => C::Restart(a),
+            Command::Rm(a) => C::Rm(a),
+            Command::Run(a) => C::Run(a),
+            Command::Start(a) => C::Start(a),
+            Command::Stop(a) => C::Stop(a),
+            Command::Top(a) => C::Top(a),
+            Command::Unpause(a) => C::Unpause(a),
+            Command::Wait(a) => C::Wait(a),
+            Command::Container(c) => c,
+            other => return Routed::Other(other),
+        })
     }
 }
 
@@ -168,19 +217,31 @@ fn init_logging(level: &str) {
 }
 
 fn run(cli: Cli) -> Result<i32> {
-    if let Command::Pause = cli.command {
+    if let Command::Pause_ = cli.command {
         return crate::runtime::userns::pause_main();
     }
     let ctx = Context::new(cli.root, cli.runroot, cli.storage_driver)?;
-    if cli.command.needs_userns() {
+    let command = match cli.command.route() {
+        Routed::Container(c) => {
+            if c.needs_userns() {
+                crate::runtime::userns::enter(&ctx)?;
+            }
+            return container::dispatch(&ctx, c);
+        }
+        Routed::Other(other) => other,
+    };
+    let needs_userns = match &command {
+        Command::Import(_) | Command::Rmi(_) | Command::Unshare(_) => true,
+        // Layers hold files owned by subordinate ids: only the namespace reads or writes them.
+        Command::Pull(_) | Command::Push(_) | Command::Save(_) | Command::Load(_) => true,
+        Command::Image(c) => c.needs_userns(),
+        Command::Network(c) => c.needs_userns(),
+        _ => false,
+    };
+    if needs_userns {
         crate::runtime::userns::enter(&ctx)?;
     }
-    match cli.command {
-        Command::Run(a) => container::run(&ctx, *a),
-        Command::Export(a) => container::export(&ctx, a),
-        Command::Ps(a) => container::ps(&ctx, a),
-        Command::Rm(a) => container::rm(&ctx, a),
-        Command::Container(c) => container::dispatch(&ctx, c),
+    match command {
         Command::Inspect(a) => container::inspect(&ctx, a),
         Command::Import(a) => image::import(&ctx, a),
         Command::Images(a) => image::images(&ctx, a),
@@ -199,6 +260,10 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Info(a) => system::info(&ctx, a),
         Command::Version(a) => system::version(&ctx, a),
         Command::Unshare(a) => system::unshare(&ctx, a),
-        Command::Pause => unreachable!("handled above"),
+        Command::Network(c) => network::dispatch(&ctx, c),
+        Command::Port(a) => network::port(&ctx, a),
+        Command::Netns_ => crate::network::bridge::holder_main(&ctx),
+        Command::Portfwd_(a) => crate::network::portfwd::main(a.into()),
+        _ => unreachable!("container commands and the holder are dispatched above"),
     }
 }

@@ -50,6 +50,7 @@ pub struct CreateOptions {
     pub auto_remove: bool,
     /// `--pull`: always, missing, never or newer ("" means missing).
     pub pull: String,
+    pub sdnotify: Option<String>,
 }
 
 /// Default environment of every container (Podman's, with container=skiff).
@@ -226,6 +227,13 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
         ));
     }
     let no_new_privileges = parse_security_opts(&o.security_opts)?;
+    if let Some(m) = &o.sdnotify {
+        if !matches!(m.as_str(), "conmon" | "container" | "ignore") {
+            return Err(Error::msg(format!(
+                "invalid --sdnotify \"{m}\": use conmon, container or ignore"
+            )));
+        }
+    }
     let stop_signal = match &o.stop_signal {
         Some(s) => crate::runtime::signal::parse(s)?.to_string(),
         None => String::new(),
@@ -379,6 +387,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
             dns_search: o.dns_search.clone(),
             dns_options: o.dns_options.clone(),
             links: o.links.clone(),
+            sdnotify: o.sdnotify.clone().unwrap_or_else(|| "conmon".into()),
             auto_remove: o.auto_remove,
             restart_policy: restart,
             ulimits: o.ulimits.clone(),

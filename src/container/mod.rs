@@ -3,15 +3,21 @@
 //! creates the process, `monitor` waits for it in the foreground, `remove`
 //! deletes it. The CLI only parses arguments and prints.
 
+pub mod attach;
 pub mod create;
+pub mod exec;
+pub mod inspect;
+pub mod launch;
+pub mod logs;
 pub mod monitor;
 pub mod names;
+pub mod pause;
 pub mod remove;
 pub mod start;
+pub mod stop;
 
 pub use create::{create, CreateOptions};
 pub use remove::remove;
-pub use start::{start_foreground, Started};
 
 use crate::state::container::{Container, Containers, Status};
 use crate::Context;

@@ -1,28 +1,20 @@
 //! `start`: mount the root filesystem, write the generated /etc files and the
 //! OCI spec, and create the container process.
 
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
-use super::monitor;
 use crate::network::etc_files;
 use crate::runtime::process::{self, resolve_in_root, ChildStdio};
 use crate::runtime::spec::{self, NetMode, SpecInput};
 
-use crate::runtime::{caps, tty, user};
+use crate::runtime::{caps, user};
 use crate::state::container::{Container, Status};
 use crate::storage::{self, DriverKind};
 use crate::{Context, Error, Result};
-
-/// A running container process and, with `-t`, the pty master to relay.
-pub struct Started {
-    pub pid: Pid,
-    pub master: Option<OwnedFd>,
-}
 
 /// Where the storage driver keeps a container's root filesystem.
 pub fn storage_dir(ctx: &Context, id: &str) -> PathBuf {
@@ -182,23 +174,13 @@ pub fn prepare_spec(ctx: &Context, c: &Container, rootfs: &Path) -> Result<Spec>
     Ok(spec)
 }
 
-/// Mounts, prepares and creates the container process, and records it running.
-pub fn start(ctx: &Context, c: &mut Container) -> Result<Started> {
+/// Mounts, prepares and creates the container process with the given
+/// stdio, connects its network, and records it running. Called by the
+/// supervisor, which has blocked the signals it handles.
+pub fn start_process(ctx: &Context, c: &mut Container, stdio: ChildStdio) -> Result<Pid> {
     let rootfs = mount_rootfs(ctx, c)?;
-    let result = (|| -> Result<Started> {
+    let result = (|| -> Result<Pid> {
         let spec = prepare_spec(ctx, c, &rootfs)?;
-        let (stdio, master) = if c.config.tty {
-            let pty = tty::open(std::io::stdin().as_raw_fd())?;
-            (ChildStdio::Pty(pty.slave), Some(pty.master))
-        } else {
-            (
-                ChildStdio::Inherit {
-                    stdin: c.config.interactive,
-                },
-                None,
-            )
-        };
-        monitor::block_signals()?;
         let created = process::create(&spec, stdio)?;
         // Connect the network while the process waits, before its command runs.
         match crate::network::attach(ctx, c, created.pid.as_raw()) {
@@ -209,29 +191,27 @@ pub fn start(ctx: &Context, c: &mut Container) -> Result<Started> {
                 return Err(e);
             }
         }
-        let pid = match created.start() {
-            Ok(pid) => pid,
+        match created.start() {
+            Ok(pid) => Ok(pid),
             Err(e) => {
                 let _ = crate::network::detach(ctx, c, &c.state.network);
-                return Err(e.into());
+                Err(e.into())
             }
-        };
-        Ok(Started { pid, master })
+        }
     })();
     match result {
-        Ok(s) => {
+        Ok(pid) => {
             c.state.status = Status::Running;
-            c.state.pid = s.pid.as_raw();
+            c.state.pid = pid.as_raw();
             c.state.monitor_pid = std::process::id() as i32;
             c.state.started_at = Some(Utc::now());
             c.state.finished_at = None;
             c.state.exit_code = 0;
             c.state.error.clear();
             super::store(ctx).save(c)?;
-            Ok(s)
+            Ok(pid)
         }
         Err(e) => {
-            monitor::unblock_signals();
             let code = e.exit_code();
             let _ = finish(ctx, c, code, &e.to_string());
             Err(e)
@@ -261,14 +241,4 @@ pub fn finish(ctx: &Context, c: &mut Container, code: i32, error: &str) -> Resul
     store.save(&current)?;
     *c = current;
     Ok(())
-}
-
-/// `run` without `-d`: start the container, wait for it here, and return its exit code.
-pub fn start_foreground(ctx: &Context, c: &mut Container, sig_proxy: bool) -> Result<i32> {
-    let started = start(ctx, c)?;
-    let code = monitor::wait(started.pid, started.master, c.config.interactive, sig_proxy);
-    monitor::unblock_signals();
-    let code = code?;
-    finish(ctx, c, code, "")?;
-    Ok(code)
 }

@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::CloneFlags;
-use nix::sys::signal::{SigSet, SigmaskHow};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::stat::Mode;
 use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{Gid, Pid, Uid};
@@ -134,6 +134,104 @@ impl Created {
     }
 }
 
+/// Creates a process inside the namespaces of the running container whose
+/// init is `init_pid` (`exec`). It runs `process` once `start` is called.
+pub fn exec_in(
+    init_pid: i32,
+    process: &oci_spec::runtime::Process,
+    stdio: ChildStdio,
+) -> Result<Created> {
+    let ns = |name: &str| {
+        let p = PathBuf::from(format!("/proc/{init_pid}/ns/{name}"));
+        File::open(&p).map_err(|e| io_err("open namespace", &p, e))
+    };
+    // Joining a pid namespace takes effect for children only: do it here so
+    // that the forked process is born inside the container's.
+    nix::sched::setns(ns("pid")?, CloneFlags::CLONE_NEWPID)
+        .map_err(|e| Error::sys("joining the container's pid namespace", e))?;
+    let others = [
+        (ns("ipc")?, CloneFlags::CLONE_NEWIPC),
+        (ns("uts")?, CloneFlags::CLONE_NEWUTS),
+        (ns("net")?, CloneFlags::CLONE_NEWNET),
+        (ns("cgroup")?, CloneFlags::CLONE_NEWCGROUP),
+        (ns("mnt")?, CloneFlags::CLONE_NEWNS),
+    ];
+    let (go_r, go_w) = pipe()?;
+    let (res_r, res_w) = pipe()?;
+    // SAFETY: fork of a single-threaded process; the child runs only
+    // `exec_child`, which never returns.
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
+        nix::unistd::ForkResult::Child => {
+            drop(go_w);
+            drop(res_r);
+            let _ = nix::sys::signal::sigprocmask(
+                SigmaskHow::SIG_SETMASK,
+                Some(&SigSet::empty()),
+                None,
+            );
+            let mut byte = [0u8; 1];
+            if File::from(go_r).read(&mut byte).unwrap_or(0) != 1 {
+                unsafe_exit(125);
+            }
+            let err = match exec_child(&others, process, stdio) {
+                Ok(never) => match never {},
+                Err(e) => e,
+            };
+            report_and_exit(File::from(res_w), err)
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(go_r);
+            drop(res_w);
+            drop(stdio);
+            Ok(Created {
+                pid: child,
+                go: File::from(go_w),
+                result: File::from(res_r),
+            })
+        }
+    }
+}
+
+fn exec_child(
+    namespaces: &[(File, CloneFlags)],
+    process: &oci_spec::runtime::Process,
+    stdio: ChildStdio,
+) -> Result<Never> {
+    for (f, flag) in namespaces {
+        nix::sched::setns(f, *flag)
+            .map_err(|e| Error::sys(format!("joining namespace {flag:?}"), e))?;
+    }
+    setup_stdio(stdio)?;
+    if process.no_new_privileges() == Some(true) {
+        // SAFETY: plain prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    }
+    set_identity(process)?;
+    nix::unistd::chdir(process.cwd()).map_err(|e| {
+        Error::Msg(format!(
+            "working directory {}: {}",
+            process.cwd().display(),
+            e.desc().to_lowercase()
+        ))
+    })?;
+    exec(
+        process.args().as_deref().unwrap_or_default(),
+        process.env().as_deref().unwrap_or_default(),
+    )
+}
+
+fn report_and_exit(mut result: File, err: Error) -> ! {
+    let (class, code) = match err {
+        Error::NotFound(_) => (FAIL_NOT_FOUND, 127),
+        Error::CannotInvoke(_) => (FAIL_INVOKE, 126),
+        _ => (FAIL_ENGINE, 125),
+    };
+    let mut msg = vec![class];
+    msg.extend_from_slice(err.to_string().as_bytes());
+    let _ = result.write_all(&msg);
+    unsafe_exit(code)
+}
+
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))
 }
@@ -145,20 +243,11 @@ fn child_main(spec: &Spec, stdio: ChildStdio, go: OwnedFd, result: OwnedFd) -> !
         // The parent gave up before starting us.
         unsafe_exit(125);
     }
-    let mut result = File::from(result);
     let err = match setup_and_exec(spec, stdio) {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let (class, code) = match err {
-        Error::NotFound(_) => (FAIL_NOT_FOUND, 127),
-        Error::CannotInvoke(_) => (FAIL_INVOKE, 126),
-        _ => (FAIL_ENGINE, 125),
-    };
-    let mut msg = vec![class];
-    msg.extend_from_slice(err.to_string().as_bytes());
-    let _ = result.write_all(&msg);
-    unsafe_exit(code)
+    report_and_exit(File::from(result), err)
 }
 
 fn unsafe_exit(code: i32) -> ! {
@@ -209,6 +298,9 @@ fn setup_and_exec(spec: &Spec, stdio: ChildStdio) -> Result<Never> {
         }
     }
     set_identity(process)?;
+    // Die with the supervisor: a container nobody monitors must not keep
+    // running unseen. Set after the identity change, which clears it.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     nix::unistd::chdir(process.cwd()).map_err(|e| {
         Error::Msg(format!(
             "working directory {}: {}",

@@ -78,3 +78,15 @@ impl Drop for RawMode {
 pub fn is_tty(fd: &impl AsRawFd) -> bool {
     nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false)
 }
+
+/// Sets the window size of a pty master.
+pub fn set_window_size(fd: RawFd, rows: u16, cols: u16) {
+    let ws = Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads the winsize we pass.
+    unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
+}

@@ -130,6 +130,9 @@ pub struct Config {
     pub links: Vec<String>,
     #[serde(default)]
     pub auto_remove: bool,
+    /// `--sdnotify`: conmon (default), container or ignore.
+    #[serde(default)]
+    pub sdnotify: String,
     #[serde(default)]
     pub restart_policy: String,
     #[serde(default)]

@@ -1,0 +1,129 @@
+//! `exec`: run another process in a running container's namespaces, with the
+//! container's identity, capabilities and environment unless overridden.
+
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use oci_spec::runtime::{Process, Spec, UserBuilder};
+
+use super::{effective_status, monitor};
+use crate::runtime::process::{self, ChildStdio};
+use crate::runtime::{tty, user};
+use crate::state::container::{Container, Status};
+use crate::{Context, Error, Result};
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub command: Vec<String>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub detach: bool,
+    pub privileged: bool,
+}
+
+fn set_env(env: &mut Vec<String>, entry: &str) {
+    let key = entry.split('=').next().unwrap_or("");
+    env.retain(|e| e.split('=').next() != Some(key));
+    env.push(entry.to_string());
+}
+
+fn exec_process(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<Process> {
+    let spec_path = ctx.container_dir(&c.id).join("config.json");
+    let spec: Spec = serde_json::from_slice(&std::fs::read(&spec_path)?)
+        .map_err(|e| Error::msg(format!("reading {}: {e}", spec_path.display())))?;
+    let mut p = spec
+        .process()
+        .clone()
+        .ok_or_else(|| Error::msg(format!("{}: the container has no process spec", c.name)))?;
+    p.set_args(Some(o.command.clone()));
+    p.set_terminal(Some(o.tty));
+    let mut env = p.env().clone().unwrap_or_default();
+    for e in &o.env {
+        if e.contains('=') {
+            set_env(&mut env, e);
+        } else if let Ok(v) = std::env::var(e) {
+            set_env(&mut env, &format!("{e}={v}"));
+        }
+    }
+    if let Some(u) = &o.user {
+        let root = Path::new("/proc")
+            .join(c.state.pid.to_string())
+            .join("root");
+        let read = |f: &str| std::fs::read_to_string(root.join(f)).unwrap_or_default();
+        let eu = user::resolve(u, &read("etc/passwd"), &read("etc/group"))?;
+        p.set_user(
+            UserBuilder::default()
+                .uid(eu.uid)
+                .gid(eu.gid)
+                .additional_gids(eu.additional_gids.clone())
+                .build()
+                .map_err(|e| Error::msg(e.to_string()))?,
+        );
+        set_env(&mut env, &format!("HOME={}", eu.home));
+        if eu.uid != 0 {
+            // As for the container's own non-root process: no effective caps.
+            if let Some(mut caps) = p.capabilities().clone() {
+                caps.set_effective(Some(Default::default()));
+                caps.set_permitted(Some(Default::default()));
+                p.set_capabilities(Some(caps));
+            }
+        }
+    }
+    p.set_env(Some(env));
+    if let Some(w) = &o.workdir {
+        p.set_cwd(w.into());
+    }
+    Ok(p)
+}
+
+/// Runs the exec'd process; returns its exit code (0 at once with `detach`).
+pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
+    if !matches!(effective_status(c), Status::Running) {
+        return Err(Error::msg(format!(
+            "can only create exec sessions on running containers: {} is not running: container state improper",
+            c.name
+        )));
+    }
+    let p = exec_process(ctx, c, o)?;
+    let (stdio, master) = if o.tty && !o.detach {
+        let pty = tty::open(std::io::stdin().as_raw_fd())?;
+        (ChildStdio::Pty(pty.slave), Some(pty.master))
+    } else if o.detach {
+        let null = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+        };
+        (
+            ChildStdio::Fds(null()?.into(), null()?.into(), null()?.into()),
+            None,
+        )
+    } else {
+        (
+            ChildStdio::Inherit {
+                stdin: o.interactive,
+            },
+            None,
+        )
+    };
+    monitor::block_signals()?;
+    let created = process::exec_in(c.state.pid, &p, stdio)?;
+    let pid = match created.start() {
+        Ok(pid) => pid,
+        Err(e) => {
+            monitor::unblock_signals();
+            return Err(e.into());
+        }
+    };
+    if o.detach {
+        monitor::unblock_signals();
+        return Ok(0);
+    }
+    let code = monitor::wait(pid, master, o.interactive, true);
+    monitor::unblock_signals();
+    code
+}

@@ -1,0 +1,45 @@
+//! `pause`/`unpause` without a delegated cgroup freezer: stop and continue
+//! every process of the container's pid namespace. `top` lists them.
+
+use std::fs;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::state::container::Container;
+
+/// Host pids of every process in the container's pid namespace.
+pub fn processes(c: &Container) -> Vec<i32> {
+    let Ok(ns) = fs::read_link(format!("/proc/{}/ns/pid", c.state.pid)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Ok(rd) = fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+                continue;
+            };
+            if fs::read_link(format!("/proc/{pid}/ns/pid")).ok().as_ref() == Some(&ns) {
+                out.push(pid);
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+fn signal_all(c: &Container, sig: Signal) {
+    for pid in processes(c) {
+        let _ = kill(Pid::from_raw(pid), sig);
+    }
+}
+
+/// Stops every process of the container.
+pub fn stop_all(c: &Container) {
+    signal_all(c, Signal::SIGSTOP);
+}
+
+/// Continues every process of the container.
+pub fn resume_all(c: &Container) {
+    signal_all(c, Signal::SIGCONT);
+}

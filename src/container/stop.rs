@@ -1,0 +1,139 @@
+//! `stop`, `kill`, `wait`: signals to a container's init and waiting for the
+//! supervisor to record the exit.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill as send, Signal};
+use nix::unistd::Pid;
+
+use super::{effective_status, pid_alive, store};
+use crate::runtime::signal;
+use crate::state::container::{Container, Status};
+use crate::{Context, Error, Result};
+
+fn require_running(c: &Container, verb: &str) -> Result<Status> {
+    let st = effective_status(c);
+    if !matches!(st, Status::Running | Status::Paused | Status::Stopping) {
+        return Err(Error::msg(format!(
+            "can only {verb} running containers: {} is in state {}: container state improper",
+            c.name,
+            st.as_str()
+        )));
+    }
+    Ok(st)
+}
+
+/// Sends `sig` to the container's init (`kill`).
+pub fn kill(c: &Container, sig: Signal) -> Result<()> {
+    let st = require_running(c, "kill")?;
+    send(Pid::from_raw(c.state.pid), sig).map_err(|e| {
+        Error::msg(format!(
+            "sending {sig} to {}: {}",
+            c.name,
+            e.desc().to_lowercase()
+        ))
+    })?;
+    if st == Status::Paused && sig != Signal::SIGKILL {
+        super::pause::resume_all(c);
+    }
+    Ok(())
+}
+
+/// Stops a container: its stop signal, then SIGKILL after `timeout`. Returns
+/// once the exit is recorded. Marks the container as stopped on purpose so
+/// that restart policies leave it down.
+pub fn stop(ctx: &Context, c: &Container, timeout: Duration) -> Result<()> {
+    let st = require_running(c, "stop")?;
+    let containers = store(ctx);
+    {
+        let _lock = containers.lock_one(&c.id)?;
+        if let Some(mut cur) = containers.load(&c.id)? {
+            cur.state.status = Status::Stopping;
+            containers.save(&cur)?;
+        }
+    }
+    let sig = if c.config.stop_signal.is_empty() {
+        Signal::SIGTERM
+    } else {
+        signal::parse(&c.config.stop_signal)?
+    };
+    let pid = Pid::from_raw(c.state.pid);
+    let _ = send(pid, sig);
+    if st == Status::Paused {
+        super::pause::resume_all(c);
+    }
+    if !wait_gone(c.state.pid, timeout) {
+        let _ = send(pid, Signal::SIGKILL);
+        wait_gone(c.state.pid, Duration::from_secs(10));
+    }
+    wait_recorded(ctx, c, Duration::from_secs(10))
+}
+
+fn wait_gone(pid: i32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut nap = Duration::from_millis(1);
+    while pid_alive(pid) && !is_zombie(pid) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(nap);
+        nap = (nap * 2).min(Duration::from_millis(50));
+    }
+    true
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+/// Waits until the container's exit is in its record; if its supervisor is
+/// gone, records it here.
+fn wait_recorded(ctx: &Context, c: &Container, timeout: Duration) -> Result<()> {
+    let containers = store(ctx);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let Some(cur) = containers.load(&c.id)? else {
+            return Ok(()); // removed (--rm)
+        };
+        if matches!(cur.state.status, Status::Exited | Status::Created) {
+            return Ok(());
+        }
+        if !pid_alive(cur.state.monitor_pid) || Instant::now() >= deadline {
+            let mut cur = cur;
+            let code = if cur.state.exit_code != 0 {
+                cur.state.exit_code
+            } else {
+                137
+            };
+            return super::start::finish(ctx, &mut cur, code, "");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Blocks until the container exits and returns its exit code (`wait`).
+pub fn wait(ctx: &Context, c: &Container) -> Result<i32> {
+    let containers = store(ctx);
+    let mut nap = Duration::from_millis(2);
+    loop {
+        let Some(cur) = containers.load(&c.id)? else {
+            return Err(Error::msg(format!(
+                "no container with name or ID \"{}\" found: no such container",
+                c.name
+            )));
+        };
+        match effective_status(&cur) {
+            Status::Exited => return Ok(cur.state.exit_code),
+            Status::Created if cur.state.finished_at.is_some() => return Ok(cur.state.exit_code),
+            _ => {}
+        }
+        std::thread::sleep(nap);
+        nap = (nap * 2).min(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,567 @@
+//! The per-container supervisor (our conmon): the skiff binary re-executed as
+//! `skiff _supervise`, detached from the CLI that started it. It creates the
+//! container process, owns its stdio or pty, writes the k8s-file log, serves
+//! the attach socket, reaps everything (it is a child subreaper), records the
+//! exit, applies `--restart`, removes `--rm` containers and tells systemd.
+//!
+//! It is dispatched before the command-line parser and never touches image
+//! or registry code, so that it stays small in memory.
+
+pub mod log;
+pub mod notify;
+pub mod protocol;
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::container::monitor::exit_code;
+use crate::container::start::{finish, start_process};
+use crate::runtime::process::ChildStdio;
+use crate::state::container::{Container, Status};
+use crate::{Context, Error, Result};
+use log::{LogWriter, Stream};
+use protocol::{Decoder, DetachKeys};
+
+/// Arguments of `skiff _supervise`.
+#[derive(Debug, Default)]
+pub struct Options {
+    pub root: PathBuf,
+    pub runroot: PathBuf,
+    pub storage_driver: Option<String>,
+    pub id: String,
+    /// Pipe to the CLI that started us: `started`, `error`, `exited` lines.
+    pub status_fd: Option<RawFd>,
+    /// Pty master opened by the CLI (foreground `-t`), else we open our own.
+    pub pty_fd: Option<RawFd>,
+    pub pty_slave_fd: Option<RawFd>,
+    /// Relay the container's stdio to and from our own stdio (foreground runs).
+    pub foreground: bool,
+    pub detach_keys: Option<String>,
+}
+
+/// Parses our hidden command line: `_supervise --id ID [--status-fd N] ...`.
+pub fn parse_args(args: &[String]) -> Option<Options> {
+    let mut o = Options::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--root" => o.root = it.next()?.into(),
+            "--runroot" => o.runroot = it.next()?.into(),
+            "--storage-driver" => o.storage_driver = Some(it.next()?.clone()),
+            "--id" => o.id = it.next()?.clone(),
+            "--status-fd" => o.status_fd = it.next()?.parse().ok(),
+            "--pty-fd" => o.pty_fd = it.next()?.parse().ok(),
+            "--pty-slave-fd" => o.pty_slave_fd = it.next()?.parse().ok(),
+            "--foreground" => o.foreground = true,
+            "--detach-keys" => o.detach_keys = Some(it.next()?.clone()),
+            _ => return None,
+        }
+    }
+    (!o.id.is_empty()).then_some(o)
+}
+
+/// Where attach clients connect: short, because unix socket paths are
+/// limited to 108 bytes.
+pub fn attach_socket(ctx: &Context, id: &str) -> PathBuf {
+    ctx.runroot.join("attach").join(&id[..12.min(id.len())])
+}
+
+/// The container's log file.
+pub fn log_path(ctx: &Context, id: &str) -> PathBuf {
+    ctx.container_dir(id).join("userdata").join("ctr.log")
+}
+
+struct Status_ {
+    pipe: Option<File>,
+}
+
+impl Status_ {
+    fn say(&mut self, line: &str) {
+        if let Some(p) = &mut self.pipe {
+            if p.write_all(format!("{line}\n").as_bytes()).is_err() {
+                self.pipe = None;
+            }
+        }
+    }
+}
+
+/// Entry point of `skiff _supervise`; returns the process exit code.
+pub fn main(args: &[String]) -> i32 {
+    let Some(o) = parse_args(args) else {
+        eprintln!("Error: _supervise: bad arguments");
+        return 125;
+    };
+    let _ = nix::unistd::setsid();
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    let ctx = Context {
+        root: o.root.clone(),
+        runroot: o.runroot.clone(),
+        storage_driver: o.storage_driver.clone(),
+        rootless: !nix::unistd::geteuid().is_root() || !crate::runtime::idmap::in_initial_userns(),
+        uid: nix::unistd::getuid().as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+    };
+    let mut status = Status_ {
+        // SAFETY: the CLI handed us this descriptor for our exclusive use.
+        pipe: o.status_fd.map(unsafe_file),
+    };
+    match supervise(&ctx, &o, &mut status) {
+        Ok(()) => 0,
+        Err(e) => {
+            status.say(&format!("error {} {}", e.exit_code(), e));
+            125
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn unsafe_file(fd: RawFd) -> File {
+    // SAFETY: called once per descriptor number passed on our command line,
+    // which the parent left open for us and nothing else owns.
+    unsafe { File::from_raw_fd(fd) }
+}
+
+fn handled_signals() -> SigSet {
+    let mut s = SigSet::empty();
+    for sig in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGPIPE,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        s.add(sig);
+    }
+    s
+}
+
+fn restart_wanted(c: &Container, code: i32) -> bool {
+    let policy = c.config.restart_policy.as_str();
+    match policy.split_once(':') {
+        Some(("on-failure", n)) => code != 0 && c.state.restart_count < n.parse().unwrap_or(0),
+        _ => match policy {
+            "always" | "unless-stopped" => true,
+            "on-failure" => code != 0,
+            _ => false,
+        },
+    }
+}
+
+fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled_signals()), None)
+        .map_err(|e| Error::msg(format!("blocking signals: {e}")))?;
+    let sfd = SignalFd::with_flags(
+        &handled_signals(),
+        SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
+    )
+    .map_err(|e| Error::msg(format!("signalfd: {e}")))?;
+    let store = crate::container::store(ctx);
+    let sock_path = attach_socket(ctx, &o.id);
+    if let Some(dir) = sock_path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let _ = std::fs::remove_file(&sock_path);
+    let listener = UnixListener::bind(&sock_path)
+        .map_err(|e| Error::msg(crate::error::io_msg("listen", &sock_path, &e)))?;
+    listener.set_nonblocking(true)?;
+    let mut clients: Vec<Client> = Vec::new();
+    let mut detach = DetachKeys::parse(o.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))
+        .map_err(Error::msg)?;
+    let mut fg = o.foreground;
+    let mut backoff = Duration::from_millis(100);
+
+    loop {
+        let mut c = store.lookup(&o.id)?;
+        let lp = log_path(ctx, &c.id);
+        if let Some(dir) = lp.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::msg(crate::error::io_msg("mkdir", dir, &e)))?;
+        }
+        let mut log =
+            LogWriter::open(&lp).map_err(|e| Error::msg(crate::error::io_msg("open", &lp, &e)))?;
+        let io = ContainerIo::new(&c, o.pty_fd.zip(o.pty_slave_fd))?;
+        let (stdio, mut io) = io.split()?;
+        let pid = match start_process(ctx, &mut c, stdio) {
+            Ok(pid) => pid,
+            Err(e) => {
+                let _ = std::fs::remove_file(&sock_path);
+                return Err(e);
+            }
+        };
+        status.say(&format!("started {}", pid.as_raw()));
+        notify::ready_if_asked(&c.config.sdnotify);
+
+        let code = event_loop(
+            pid,
+            &sfd,
+            &listener,
+            &mut clients,
+            &mut io,
+            &mut log,
+            &mut fg,
+            &mut detach,
+            status,
+        );
+        // Was it stopped on purpose? Then no restart, whatever the policy.
+        let stopped = store
+            .load(&c.id)?
+            .map(|cur| cur.state.status == Status::Stopping)
+            .unwrap_or(true);
+        finish(ctx, &mut c, code, "")?;
+        for cl in &mut clients {
+            cl.send(protocol::EXIT, code.to_string().as_bytes());
+        }
+        status.say(&format!("exited {code}"));
+        if stopped || !restart_wanted(&c, code) || store.load(&c.id)?.is_none() {
+            break;
+        }
+        let mut cur = match store.load(&c.id)? {
+            Some(cur) => cur,
+            None => break,
+        };
+        cur.state.restart_count += 1;
+        store.save(&cur)?;
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+    let _ = std::fs::remove_file(&sock_path);
+    Ok(())
+}
+
+/// The supervisor's ends of the container's stdio.
+struct ContainerIo {
+    master: Option<OwnedFd>,
+    stdin_w: Option<OwnedFd>,
+    stdout_r: Option<OwnedFd>,
+    stderr_r: Option<OwnedFd>,
+    child: Option<ChildStdio>,
+}
+
+impl ContainerIo {
+    fn new(c: &Container, pty_fds: Option<(RawFd, RawFd)>) -> Result<ContainerIo> {
+        if c.config.tty {
+            // Passed by a foreground CLI once; a restart opens a pty of our own.
+            let pty = match pty_fds
+                .filter(|(m, _)| nix::fcntl::fcntl(*m, nix::fcntl::FcntlArg::F_GETFD).is_ok())
+            {
+                Some((m, s)) => crate::runtime::tty::Pty {
+                    master: unsafe_file(m).into(),
+                    slave: unsafe_file(s).into(),
+                },
+                None => crate::runtime::tty::open(-1)?,
+            };
+            return Ok(ContainerIo {
+                master: Some(pty.master),
+                stdin_w: None,
+                stdout_r: None,
+                stderr_r: None,
+                child: Some(ChildStdio::Pty(pty.slave)),
+            });
+        }
+        let p = || {
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| Error::msg(format!("pipe: {e}")))
+        };
+        let (out_r, out_w) = p()?;
+        let (err_r, err_w) = p()?;
+        let (in_r, in_w) = if c.config.interactive {
+            let (r, w) = p()?;
+            (r, Some(w))
+        } else {
+            let null = File::open("/dev/null")?;
+            (OwnedFd::from(null), None)
+        };
+        Ok(ContainerIo {
+            master: None,
+            stdin_w: in_w,
+            stdout_r: Some(out_r),
+            stderr_r: Some(err_r),
+            child: Some(ChildStdio::Fds(in_r, out_w, err_w)),
+        })
+    }
+
+    fn split(mut self) -> Result<(ChildStdio, ContainerIo)> {
+        let child = self
+            .child
+            .take()
+            .ok_or_else(|| Error::msg("stdio already used"))?;
+        Ok((child, self))
+    }
+}
+
+struct Client {
+    stream: UnixStream,
+    decoder: Decoder,
+    alive: bool,
+}
+
+impl Client {
+    fn send(&mut self, kind: u8, data: &[u8]) {
+        if self.alive && self.stream.write_all(&protocol::frame(kind, data)).is_err() {
+            self.alive = false;
+        }
+    }
+}
+
+fn write_fd(fd: BorrowedFd, mut buf: &[u8]) -> bool {
+    while !buf.is_empty() {
+        match nix::unistd::write(fd, buf) {
+            Ok(0) => return false,
+            Ok(n) => buf = &buf[n..],
+            Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => continue,
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+fn read_fd(fd: RawFd, buf: &mut [u8]) -> Option<usize> {
+    match nix::unistd::read(fd, buf) {
+        Ok(0) => None,
+        Ok(n) => Some(n),
+        Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => Some(0),
+        Err(_) => None,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Src {
+    Signal,
+    Listener,
+    Master,
+    Stdout,
+    Stderr,
+    FgStdin,
+    Client(usize),
+}
+
+#[allow(clippy::too_many_arguments)]
+fn event_loop(
+    pid: Pid,
+    sfd: &SignalFd,
+    listener: &UnixListener,
+    clients: &mut Vec<Client>,
+    io: &mut ContainerIo,
+    log: &mut LogWriter,
+    fg: &mut bool,
+    detach: &mut DetachKeys,
+    status: &mut Status_,
+) -> i32 {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut fg_stdin = *fg && (io.stdin_w.is_some() || io.master.is_some());
+    let mut exit: Option<i32> = None;
+    let mut exit_seen_at: Option<Instant> = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let outputs_open = io.master.is_some() || io.stdout_r.is_some() || io.stderr_r.is_some();
+        if let Some(code) = exit {
+            // Give the last output a moment to arrive, then stop.
+            let waited = exit_seen_at.map(|t| t.elapsed()).unwrap_or_default();
+            if !outputs_open || waited > Duration::from_secs(2) {
+                return code;
+            }
+        }
+        let mut srcs = vec![Src::Signal, Src::Listener];
+        let mut fds = vec![
+            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+        ];
+        if let Some(m) = &io.master {
+            srcs.push(Src::Master);
+            fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
+        }
+        if let Some(f) = &io.stdout_r {
+            srcs.push(Src::Stdout);
+            fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+        }
+        if let Some(f) = &io.stderr_r {
+            srcs.push(Src::Stderr);
+            fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+        }
+        if fg_stdin {
+            srcs.push(Src::FgStdin);
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        for (i, cl) in clients.iter().enumerate() {
+            srcs.push(Src::Client(i));
+            fds.push(PollFd::new(cl.stream.as_fd(), PollFlags::POLLIN));
+        }
+        let timeout = if exit.is_some() {
+            PollTimeout::from(100u16)
+        } else {
+            PollTimeout::NONE
+        };
+        match poll(&mut fds, timeout) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return exit.unwrap_or(125),
+        }
+        let ready: Vec<Src> = fds
+            .iter()
+            .zip(srcs.iter())
+            .filter(|(f, _)| {
+                f.revents().is_some_and(|r| {
+                    r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+                })
+            })
+            .map(|(_, s)| *s)
+            .collect();
+        drop(fds);
+        for src in ready {
+            match src {
+                Src::Signal => {
+                    while let Ok(Some(info)) = sfd.read_signal() {
+                        match Signal::try_from(info.ssi_signo as i32) {
+                            Ok(Signal::SIGCHLD) | Ok(Signal::SIGPIPE) => {}
+                            // systemd or a user stopping the supervisor stops the container.
+                            Ok(sig) => {
+                                let _ = kill(pid, sig);
+                            }
+                            Err(_) => {}
+                        }
+                    }
+                    // Reap everything: we are a subreaper for the container's
+                    // orphans and for fuse-overlayfs.
+                    loop {
+                        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                            Ok(WaitStatus::StillAlive) | Err(_) => break,
+                            Ok(st) => {
+                                if st.pid() == Some(pid) {
+                                    exit = exit_code(st);
+                                    exit_seen_at = Some(Instant::now());
+                                }
+                            }
+                        }
+                    }
+                }
+                Src::Listener => {
+                    while let Ok((s, _)) = listener.accept() {
+                        let _ = s.set_nonblocking(true);
+                        clients.push(Client {
+                            stream: s,
+                            decoder: Decoder::default(),
+                            alive: true,
+                        });
+                    }
+                }
+                Src::Master | Src::Stdout | Src::Stderr => {
+                    let (fd, stream) = match src {
+                        Src::Master => (io.master.as_ref().map(|f| f.as_raw_fd()), Stream::Stdout),
+                        Src::Stdout => {
+                            (io.stdout_r.as_ref().map(|f| f.as_raw_fd()), Stream::Stdout)
+                        }
+                        _ => (io.stderr_r.as_ref().map(|f| f.as_raw_fd()), Stream::Stderr),
+                    };
+                    let Some(fd) = fd else { continue };
+                    match read_fd(fd, &mut buf) {
+                        Some(0) => {}
+                        Some(n) => {
+                            let data = &buf[..n];
+                            log.write(stream, data);
+                            if *fg {
+                                let ok = match stream {
+                                    Stream::Stdout => write_fd(stdout.as_fd(), data),
+                                    Stream::Stderr => write_fd(stderr.as_fd(), data),
+                                };
+                                if !ok {
+                                    *fg = false;
+                                    fg_stdin = false;
+                                }
+                            }
+                            let kind = if stream == Stream::Stdout {
+                                protocol::STDOUT
+                            } else {
+                                protocol::STDERR
+                            };
+                            for cl in clients.iter_mut() {
+                                cl.send(kind, data);
+                            }
+                        }
+                        None => match src {
+                            Src::Master => io.master = None,
+                            Src::Stdout => io.stdout_r = None,
+                            _ => io.stderr_r = None,
+                        },
+                    }
+                }
+                Src::FgStdin => match read_fd(stdin.as_raw_fd(), &mut buf) {
+                    Some(0) => {}
+                    Some(n) => {
+                        let (pass, detached) = if io.master.is_some() {
+                            detach.feed(&buf[..n])
+                        } else {
+                            (buf[..n].to_vec(), false)
+                        };
+                        to_container(io, &pass);
+                        if detached {
+                            *fg = false;
+                            fg_stdin = false;
+                            status.say("detached");
+                        }
+                    }
+                    None => {
+                        fg_stdin = false;
+                        io.stdin_w = None;
+                    }
+                },
+                Src::Client(i) => {
+                    let mut chunk = [0u8; 16 * 1024];
+                    let cl = &mut clients[i];
+                    match std::io::Read::read(&mut cl.stream, &mut chunk) {
+                        Ok(0) => cl.alive = false,
+                        Ok(n) => {
+                            cl.decoder.push(&chunk[..n]);
+                            while let Some((kind, data)) = cl.decoder.next_frame() {
+                                match kind {
+                                    protocol::STDIN => to_container(io, &data),
+                                    protocol::STDIN_EOF => io.stdin_w = None,
+                                    protocol::RESIZE => resize(io, &data),
+                                    _ => {}
+                                }
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => cl.alive = false,
+                    }
+                }
+            }
+        }
+        clients.retain(|c| c.alive);
+    }
+}
+
+fn to_container(io: &ContainerIo, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    if let Some(m) = &io.master {
+        write_fd(m.as_fd(), data);
+    } else if let Some(w) = &io.stdin_w {
+        write_fd(w.as_fd(), data);
+    }
+}
+
+fn resize(io: &ContainerIo, data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut it = text
+        .split_whitespace()
+        .map(|x| x.parse::<u16>().unwrap_or(0));
+    if let (Some(rows), Some(cols), Some(m)) = (it.next(), it.next(), &io.master) {
+        crate::runtime::tty::set_window_size(m.as_raw_fd(), rows, cols);
+    }
+}

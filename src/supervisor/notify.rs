@@ -1,0 +1,31 @@
+//! sd_notify: tell systemd the container runs (`--sdnotify=conmon`, the
+//! default), with the supervisor as the unit's main process.
+
+use std::os::unix::net::UnixDatagram;
+
+/// Sends `MAINPID` and `READY=1` when systemd asked for notifications.
+pub fn ready_if_asked(mode: &str) {
+    if mode == "ignore" || mode == "container" {
+        return;
+    }
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let msg = format!("MAINPID={}\nREADY=1\n", std::process::id());
+    send(&path.to_string_lossy(), msg.as_bytes());
+}
+
+/// Sends one datagram to a notify socket path (`@name` is abstract).
+pub fn send(path: &str, msg: &[u8]) {
+    let Ok(sock) = UnixDatagram::unbound() else {
+        return;
+    };
+    if let Some(name) = path.strip_prefix('@') {
+        use std::os::linux::net::SocketAddrExt;
+        if let Ok(addr) = std::os::unix::net::SocketAddr::from_abstract_name(name) {
+            let _ = sock.send_to_addr(msg, &addr);
+        }
+    } else {
+        let _ = sock.send_to(msg, path);
+    }
+}
