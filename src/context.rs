@@ -29,6 +29,10 @@ impl Context {
         runroot: Option<PathBuf>,
         storage_driver: Option<String>,
     ) -> Result<Self> {
+        let storage_driver = storage_driver.filter(|d| !d.is_empty());
+        if let Some(d) = &storage_driver {
+            crate::storage::DriverKind::parse(d)?;
+        }
         let uid = nix::unistd::geteuid().as_raw();
         let gid = nix::unistd::getegid().as_raw();
         let rootless = uid != 0;

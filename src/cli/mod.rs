@@ -38,7 +38,13 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DRIVER", env = "STORAGE_DRIVER")]
     pub storage_driver: Option<String>,
     /// Log messages at and above this level: trace, debug, info, warn, error
-    #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "warn",
+        value_name = "LEVEL",
+        value_parser = ["trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"]
+    )]
     pub log_level: String,
     #[command(subcommand)]
     pub command: Command,
@@ -176,12 +182,16 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-                _ => EXIT_ENGINE,
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    0
+                }
+                _ => {
+                    eprintln!("Error: {}", parse_error_line(&e));
+                    EXIT_ENGINE
+                }
             };
-            let _ = e.print();
-            return code;
         }
     };
     init_logging(&cli.log_level);
@@ -192,6 +202,23 @@ pub fn main() -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// clap's multi-line usage errors as one Podman-style line.
+fn parse_error_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ErrorKind};
+    if e.kind() == ErrorKind::UnknownArgument {
+        if let Some(arg) = e.get(ContextKind::InvalidArg) {
+            let arg = arg.to_string();
+            if arg.starts_with('-') {
+                return format!("unknown flag: {arg}");
+            }
+            return format!("unknown command or argument: {arg}");
+        }
+    }
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("invalid arguments");
+    first.trim_start_matches("error: ").to_string()
 }
 
 /// Prints an error the way Podman users know it: one line, `Error: ` prefix.

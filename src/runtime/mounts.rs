@@ -116,11 +116,14 @@ pub fn parse_tmpfs(spec: &str) -> Result<MountSpec> {
                     | "nodev"
                     | "tmpcopyup"
                     | "notmpcopyup"
-            ) || o.starts_with("size=")
-                || o.starts_with("mode=")
-                || o.starts_with("uid=")
-                || o.starts_with("gid=")
-                || o.starts_with("nr_inodes=");
+            ) || o.strip_prefix("size=").is_some_and(valid_size)
+                || o.strip_prefix("mode=")
+                    .is_some_and(|m| u32::from_str_radix(m, 8).is_ok())
+                || o.strip_prefix("uid=")
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+                || o.strip_prefix("gid=")
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+                || o.strip_prefix("nr_inodes=").is_some_and(valid_size);
             if !known {
                 return Err(Error::Msg(format!(
                     "invalid option \"{o}\" in tmpfs \"{spec}\""
@@ -135,6 +138,12 @@ pub fn parse_tmpfs(spec: &str) -> Result<MountSpec> {
         destination: dest.into(),
         options,
     })
+}
+
+/// A tmpfs size: a number with an optional k, m, g suffix, or a percentage.
+fn valid_size(v: &str) -> bool {
+    let digits = v.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G', '%']);
+    !digits.is_empty() && digits.len() + 1 >= v.len() && digits.parse::<u64>().is_ok()
 }
 
 /// Parses `--mount type=bind|tmpfs|volume,source=...,destination=...[,ro]`.
@@ -156,8 +165,10 @@ pub fn parse_mount(spec: &str) -> Result<MountSpec> {
             ("ro" | "readonly", Some("true" | "1")) => options.push("ro".into()),
             ("ro" | "readonly", Some("false" | "0")) => options.push("rw".into()),
             ("bind-propagation", Some(p)) => options.push(p.to_string()),
-            ("tmpfs-size", Some(s)) => options.push(format!("size={s}")),
-            ("tmpfs-mode", Some(m)) => options.push(format!("mode={m}")),
+            ("tmpfs-size", Some(s)) if valid_size(s) => options.push(format!("size={s}")),
+            ("tmpfs-mode", Some(m)) if u32::from_str_radix(m, 8).is_ok() => {
+                options.push(format!("mode={m}"))
+            }
             ("relabel" | "z" | "Z" | "U" | "nosuid" | "nodev" | "noexec", _) => {
                 options.push(k.to_string())
             }
@@ -298,6 +309,9 @@ mod tests {
         assert_eq!(o.data, vec!["size=1m"]);
         assert!(parse_tmpfs("scratch").is_err());
         assert!(parse_tmpfs("/x:bogus").is_err());
+        assert!(parse_tmpfs("/x:size=notasize").is_err());
+        assert!(parse_tmpfs("/x:size=64m,mode=1777").is_ok());
+        assert!(parse_tmpfs("/x:mode=999").is_err());
     }
 
     #[test]
