@@ -24,6 +24,13 @@ fn send_size(sock: &mut UnixStream) {
     }
 }
 
+/// Tells the supervisor of `id` the caller's terminal size (foreground `-t`).
+pub fn send_resize(ctx: &Context, id: &str) {
+    if let Ok(mut sock) = UnixStream::connect(crate::supervisor::attach_socket(ctx, id)) {
+        send_size(&mut sock);
+    }
+}
+
 /// Relays stdio until the container exits (its code) or the user detaches (0).
 pub fn attach(ctx: &Context, c: &Container, with_stdin: bool, mut keys: DetachKeys) -> Result<i32> {
     let path = crate::supervisor::attach_socket(ctx, &c.id);

@@ -88,9 +88,11 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
         )));
     }
     let p = exec_process(ctx, c, o)?;
-    let (stdio, master) = if o.tty && !o.detach {
-        let pty = tty::open(std::io::stdin().as_raw_fd())?;
-        (ChildStdio::Pty(pty.slave), Some(pty.master))
+    let mut console = None;
+    let stdio = if o.tty && !o.detach {
+        let (ours, theirs) = process::console_socket()?;
+        console = Some(ours);
+        ChildStdio::Console(theirs, tty::window_size(std::io::stdin().as_raw_fd()))
     } else if o.detach {
         let null = || {
             std::fs::OpenOptions::new()
@@ -98,17 +100,11 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
                 .write(true)
                 .open("/dev/null")
         };
-        (
-            ChildStdio::Fds(null()?.into(), null()?.into(), null()?.into()),
-            None,
-        )
+        ChildStdio::Fds(null()?.into(), null()?.into(), null()?.into())
     } else {
-        (
-            ChildStdio::Inherit {
-                stdin: o.interactive,
-            },
-            None,
-        )
+        ChildStdio::Inherit {
+            stdin: o.interactive,
+        }
     };
     monitor::block_signals()?;
     let created = process::exec_in(c.state.pid, &p, stdio)?;
@@ -123,6 +119,13 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
         monitor::unblock_signals();
         return Ok(0);
     }
+    let master = match console.as_ref().map(process::receive_console).transpose() {
+        Ok(m) => m,
+        Err(e) => {
+            monitor::unblock_signals();
+            return Err(e.into());
+        }
+    };
     let code = monitor::wait(pid, master, o.interactive, true);
     monitor::unblock_signals();
     code

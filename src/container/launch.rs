@@ -82,9 +82,6 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
     if let Some(d) = &ctx.storage_driver {
         cmd.arg("--storage-driver").arg(d);
     }
-    // In the foreground with -t, the pty is ours so that we can resize it.
-    let mut master: Option<OwnedFd> = None;
-    let mut slave: Option<OwnedFd> = None;
     let mut raw = None;
     if let Mode::Foreground { detach_keys, .. } = &mode {
         cmd.arg("--foreground");
@@ -92,14 +89,10 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
             cmd.arg("--detach-keys").arg(k);
         }
         if c.config.tty {
-            let pty = tty::open(std::io::stdin().as_raw_fd())?;
-            keep_across_exec(&pty.master)?;
-            keep_across_exec(&pty.slave)?;
-            cmd.arg("--pty-fd").arg(pty.master.as_raw_fd().to_string());
-            cmd.arg("--pty-slave-fd")
-                .arg(pty.slave.as_raw_fd().to_string());
-            master = Some(pty.master);
-            slave = Some(pty.slave);
+            if let Some(ws) = tty::window_size(std::io::stdin().as_raw_fd()) {
+                cmd.arg("--tty-size")
+                    .arg(format!("{},{}", ws.ws_row, ws.ws_col));
+            }
             if c.config.interactive {
                 raw = tty::RawMode::enable(std::io::stdin().as_raw_fd());
             }
@@ -123,13 +116,13 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
     }
     let spawned = cmd.spawn();
     drop(status_w);
-    drop(slave);
-    if let Some(m) = &master {
-        // The supervisor has its own copy now; ours only resizes.
-        let _ = fcntl(m.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
-    }
     let mut child = spawned.map_err(|e| Error::msg(format!("starting the supervisor: {e}")))?;
-    let result = read_status(status_r, &mode, master.as_ref());
+    let resize = || {
+        if c.config.tty {
+            super::attach::send_resize(ctx, &c.id);
+        }
+    };
+    let result = read_status(status_r, &mode, &resize);
     drop(raw);
     if foreground {
         let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&proxied()), None);
@@ -147,7 +140,7 @@ fn parse_error(rest: &str) -> Error {
     Error::with_code(code.parse().unwrap_or(125), msg.to_string())
 }
 
-fn read_status(status_r: OwnedFd, mode: &Mode, master: Option<&OwnedFd>) -> Result<Outcome> {
+fn read_status(status_r: OwnedFd, mode: &Mode, resize: &dyn Fn()) -> Result<Outcome> {
     let mut reader = BufReader::new(std::fs::File::from(status_r));
     let mut line = String::new();
     // First line: started or error.
@@ -199,11 +192,7 @@ fn read_status(status_r: OwnedFd, mode: &Mode, master: Option<&OwnedFd>) -> Resu
         if sig_ready {
             while let Ok(Some(info)) = sfd.read_signal() {
                 match Signal::try_from(info.ssi_signo as i32) {
-                    Ok(Signal::SIGWINCH) => {
-                        if let Some(m) = master {
-                            tty::copy_window_size(std::io::stdin().as_raw_fd(), m.as_raw_fd());
-                        }
-                    }
+                    Ok(Signal::SIGWINCH) => resize(),
                     Ok(s) if sig_proxy && pid > 0 => {
                         let _ = kill(Pid::from_raw(pid), s);
                     }

@@ -31,6 +31,79 @@ pub enum ChildStdio {
     Pty(OwnedFd),
     /// Explicit descriptors for stdin, stdout and stderr.
     Fds(OwnedFd, OwnedFd, OwnedFd),
+    /// A pty made inside the container's own /dev/pts (so `tty` names it),
+    /// whose master is sent back over this socket (see `receive_console`).
+    Console(OwnedFd, Option<nix::pty::Winsize>),
+}
+
+/// Makes the socket pair for `ChildStdio::Console`: (ours, the child's).
+pub fn console_socket() -> Result<(OwnedFd, OwnedFd)> {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::sys("socketpair", e))
+}
+
+/// Receives the pty master the container sent over the console socket.
+pub fn receive_console(sock: &OwnedFd) -> Result<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::io::IoSliceMut;
+    let mut byte = [0u8; 1];
+    let mut iov = [IoSliceMut::new(&mut byte)];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| Error::sys("receiving the container's terminal", e))?;
+    for c in msg
+        .cmsgs()
+        .map_err(|e| Error::sys("receiving the container's terminal", e))?
+    {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: SCM_RIGHTS just installed this descriptor in our table.
+                return Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+            }
+        }
+    }
+    Err(Error::Msg("the container did not send its terminal".into()))
+}
+
+/// In the container: opens a pty in its /dev/pts, sends the master over
+/// `sock`, and returns the slave.
+fn make_console(sock: &OwnedFd, size: Option<nix::pty::Winsize>) -> Result<OwnedFd> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    use std::io::IoSlice;
+    let master = nix::pty::posix_openpt(nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY)
+        .map_err(|e| Error::sys("opening /dev/ptmx in the container", e))?;
+    nix::pty::grantpt(&master).map_err(|e| Error::sys("grantpt", e))?;
+    nix::pty::unlockpt(&master).map_err(|e| Error::sys("unlockpt", e))?;
+    let name = nix::pty::ptsname_r(&master).map_err(|e| Error::sys("ptsname", e))?;
+    let slave = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&name)
+        .map_err(|e| io_err("open", Path::new(&name), e))?;
+    if let Some(ws) = size {
+        super::tty::set_window_size(master.as_raw_fd(), ws.ws_row, ws.ws_col);
+    }
+    let fds = [master.as_raw_fd()];
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[IoSlice::new(b"t")],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| Error::sys("sending the terminal to the supervisor", e))?;
+    Ok(slave.into())
 }
 
 /// A container process created but held before its setup until `start`.
@@ -619,6 +692,10 @@ fn mask_path(p: &Path) -> Result<()> {
 
 fn setup_stdio(stdio: ChildStdio) -> Result<()> {
     let _ = nix::unistd::setsid();
+    let stdio = match stdio {
+        ChildStdio::Console(sock, size) => ChildStdio::Pty(make_console(&sock, size)?),
+        other => other,
+    };
     let dup_all = |fds: [RawFd; 3]| -> Result<()> {
         for (i, fd) in fds.into_iter().enumerate() {
             if fd != i as RawFd {
@@ -648,6 +725,7 @@ fn setup_stdio(stdio: ChildStdio) -> Result<()> {
             dup_all([fd, fd, fd])?;
         }
         ChildStdio::Fds(i, o, e) => dup_all([i.as_raw_fd(), o.as_raw_fd(), e.as_raw_fd()])?,
+        ChildStdio::Console(..) => unreachable!("made into a pty above"),
     }
     Ok(())
 }

@@ -41,9 +41,8 @@ pub struct Options {
     pub id: String,
     /// Pipe to the CLI that started us: `started`, `error`, `exited` lines.
     pub status_fd: Option<RawFd>,
-    /// Pty master opened by the CLI (foreground `-t`), else we open our own.
-    pub pty_fd: Option<RawFd>,
-    pub pty_slave_fd: Option<RawFd>,
+    /// Initial terminal size (rows, cols) for `-t`.
+    pub tty_size: Option<(u16, u16)>,
     /// Relay the container's stdio to and from our own stdio (foreground runs).
     pub foreground: bool,
     pub detach_keys: Option<String>,
@@ -60,8 +59,10 @@ pub fn parse_args(args: &[String]) -> Option<Options> {
             "--storage-driver" => o.storage_driver = Some(it.next()?.clone()),
             "--id" => o.id = it.next()?.clone(),
             "--status-fd" => o.status_fd = it.next()?.parse().ok(),
-            "--pty-fd" => o.pty_fd = it.next()?.parse().ok(),
-            "--pty-slave-fd" => o.pty_slave_fd = it.next()?.parse().ok(),
+            "--tty-size" => {
+                let (r, c) = it.next()?.split_once(',')?;
+                o.tty_size = Some((r.parse().ok()?, c.parse().ok()?));
+            }
             "--foreground" => o.foreground = true,
             "--detach-keys" => o.detach_keys = Some(it.next()?.clone()),
             _ => return None,
@@ -192,7 +193,9 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
         }
         let mut log =
             LogWriter::open(&lp).map_err(|e| Error::msg(crate::error::io_msg("open", &lp, &e)))?;
-        let io = ContainerIo::new(&c, o.pty_fd.zip(o.pty_slave_fd))?;
+        let mut io_ = ContainerIo::new(&c, o.tty_size)?;
+        let console = io_.console.take();
+        let io = io_;
         let (stdio, mut io) = io.split()?;
         let pid = match start_process(ctx, &mut c, stdio) {
             Ok(pid) => pid,
@@ -201,6 +204,15 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
                 return Err(e);
             }
         };
+        if let Some(sock) = console {
+            match crate::runtime::process::receive_console(&sock) {
+                Ok(m) => io.master = Some(m),
+                Err(e) => {
+                    let _ = kill(pid, Signal::SIGKILL);
+                    return Err(e.into());
+                }
+            }
+        }
         status.say(&format!("started {}", pid.as_raw()));
         notify::ready_if_asked(&c.config.sdnotify);
 
@@ -244,6 +256,8 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
 /// The supervisor's ends of the container's stdio.
 struct ContainerIo {
     master: Option<OwnedFd>,
+    /// Where the container sends its pty master (with `-t`).
+    console: Option<OwnedFd>,
     stdin_w: Option<OwnedFd>,
     stdout_r: Option<OwnedFd>,
     stderr_r: Option<OwnedFd>,
@@ -251,24 +265,22 @@ struct ContainerIo {
 }
 
 impl ContainerIo {
-    fn new(c: &Container, pty_fds: Option<(RawFd, RawFd)>) -> Result<ContainerIo> {
+    fn new(c: &Container, tty_size: Option<(u16, u16)>) -> Result<ContainerIo> {
         if c.config.tty {
-            // Passed by a foreground CLI once; a restart opens a pty of our own.
-            let pty = match pty_fds
-                .filter(|(m, _)| nix::fcntl::fcntl(*m, nix::fcntl::FcntlArg::F_GETFD).is_ok())
-            {
-                Some((m, s)) => crate::runtime::tty::Pty {
-                    master: unsafe_file(m).into(),
-                    slave: unsafe_file(s).into(),
-                },
-                None => crate::runtime::tty::open(-1)?,
-            };
+            let (ours, theirs) = crate::runtime::process::console_socket()?;
+            let size = tty_size.map(|(rows, cols)| nix::pty::Winsize {
+                ws_row: rows,
+                ws_col: cols,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            });
             return Ok(ContainerIo {
-                master: Some(pty.master),
+                master: None,
+                console: Some(ours),
                 stdin_w: None,
                 stdout_r: None,
                 stderr_r: None,
-                child: Some(ChildStdio::Pty(pty.slave)),
+                child: Some(ChildStdio::Console(theirs, size)),
             });
         }
         let p = || {
@@ -286,6 +298,7 @@ impl ContainerIo {
         };
         Ok(ContainerIo {
             master: None,
+            console: None,
             stdin_w: in_w,
             stdout_r: Some(out_r),
             stderr_r: Some(err_r),
