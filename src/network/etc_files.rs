@@ -18,6 +18,73 @@ pub fn hosts(hostname: &str, name: &str, extra: &[(String, String)]) -> String {
     s
 }
 
+/// /etc/hosts once the container's address is known: its own names point at
+/// that address instead of 127.0.1.1.
+pub fn hosts_with_ip(
+    hostname: &str,
+    name: &str,
+    ip: Option<&str>,
+    extra: &[(String, String)],
+) -> String {
+    let base = hosts(hostname, name, extra);
+    match ip {
+        Some(ip) => base.replace("127.0.1.1\t", &format!("{ip}\t")),
+        None => base,
+    }
+}
+
+/// The nameservers of a resolv.conf, without loopback ones when the container
+/// has its own network namespace (they would not answer there).
+pub fn nameservers(host: &str, own_netns: bool) -> Vec<String> {
+    host.lines()
+        .filter_map(|l| l.trim().strip_prefix("nameserver"))
+        .map(|a| a.trim().to_string())
+        .filter(|a| !(own_netns && (a.starts_with("127.") || a == "::1")))
+        .collect()
+}
+
+/// /etc/resolv.conf from explicit servers, `--dns-search` and `--dns-option`;
+/// search and options fall back to the host's.
+pub fn resolv_conf_from(
+    host: &str,
+    servers: &[String],
+    search: &[String],
+    options: &[String],
+) -> String {
+    let mut out = String::new();
+    let host_line = |key: &str| {
+        host.lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with(key))
+            .map(|l| l[key.len()..].trim().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // `--dns-search .` means no search domains at all.
+    let search = if search.is_empty() {
+        host_line("search")
+    } else if search.iter().all(|s| s == ".") {
+        String::new()
+    } else {
+        search.join(" ")
+    };
+    if !search.is_empty() {
+        out.push_str(&format!("search {search}\n"));
+    }
+    for s in servers {
+        out.push_str(&format!("nameserver {s}\n"));
+    }
+    let options = if options.is_empty() {
+        host_line("options")
+    } else {
+        options.join(" ")
+    };
+    if !options.is_empty() {
+        out.push_str(&format!("options {options}\n"));
+    }
+    out
+}
+
 /// /etc/hostname.
 pub fn hostname(hostname: &str) -> String {
     format!("{hostname}\n")
@@ -55,6 +122,27 @@ mod tests {
         assert!(h.contains("10.1.2.3\tfoo\n"));
         assert!(h.ends_with("127.0.1.1\tbox t1\n"));
         assert!(hosts("abc", "abc", &[]).ends_with("127.0.1.1\tabc\n"));
+    }
+
+    #[test]
+    fn resolv_from_options() {
+        let host = "nameserver 127.0.0.53\nsearch example\noptions edns0\n";
+        assert_eq!(
+            resolv_conf_from(host, &["10.0.2.3".into()], &[], &[]),
+            "search example\nnameserver 10.0.2.3\noptions edns0\n"
+        );
+        assert_eq!(
+            resolv_conf_from(
+                host,
+                &["9.9.9.9".into()],
+                &["x".into()],
+                &["ndots:2".into()]
+            ),
+            "search x\nnameserver 9.9.9.9\noptions ndots:2\n"
+        );
+        assert!(nameservers(host, true).is_empty());
+        let h = hosts_with_ip("h", "n", Some("10.0.2.100"), &[]);
+        assert!(h.ends_with("10.0.2.100\th n\n"), "{h}");
     }
 
     #[test]

@@ -1,0 +1,1 @@
+//! DNS responder for user-defined networks.

@@ -1,0 +1,154 @@
+//! What the network helpers (pasta, slirp4netns, the port forwarder) have in
+//! common: finding the binary, reporting how it failed, and stopping it
+//! without ever signalling a recycled pid.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::{Error, Result};
+
+/// A running helper process.
+#[derive(Debug, Clone)]
+pub struct Helper {
+    pub pid: i32,
+    pub name: String,
+    pub mtu: u32,
+}
+
+/// Finds `name` in PATH (and the usual system directories), naming the
+/// package to install when it is missing.
+pub fn find(name: &str, package: &str) -> Result<PathBuf> {
+    lookup(name).ok_or_else(|| {
+        Error::msg(format!(
+            "{name}: executable not found in $PATH: install the {package} package (apt-get install {package})"
+        ))
+    })
+}
+
+/// The path of `name` when it is installed.
+pub fn lookup(name: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let found = path
+        .split(':')
+        .chain(["/usr/bin", "/usr/sbin", "/usr/local/bin"])
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(name))
+        .find(|p| {
+            use std::os::unix::fs::PermissionsExt;
+            fs::metadata(p)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        });
+    found
+}
+
+/// Both helpers need a tap device: say so plainly when /dev/net/tun is not usable.
+pub fn check_tun() -> Result<()> {
+    match fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+    {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Error::msg(format!(
+            "/dev/net/tun is not accessible ({}): rootless networking needs it readable and writable by you (mode 0666), or use --network none|host",
+            crate::error::io_reason(&e)
+        ))),
+    }
+}
+
+pub fn describe_status(s: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (s.code(), s.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => "unknown status".into(),
+    }
+}
+
+/// The last meaningful line a helper wrote to its log (pasta also complains
+/// about syslog, which says nothing about the failure).
+pub fn last_error(log: &Path) -> String {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.contains("to syslog") && !l.starts_with("WARNING"))
+        .next_back()
+        .map(|l| l.trim_end_matches('.').to_string())
+        .unwrap_or_else(|| "no error output".into())
+}
+
+/// Whether `pid` is still a process whose command line mentions `name`.
+pub fn is_running(pid: i32, name: &str) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    // A zombie has an empty command line: it is gone for our purposes.
+    !cmd.is_empty()
+        && cmd
+            .split(|b| *b == 0)
+            .take(2)
+            .any(|a| String::from_utf8_lossy(a).contains(name))
+}
+
+/// Stops a helper: SIGTERM, then SIGKILL after a short grace; reaps it when
+/// it is our child. Does nothing when the pid now belongs to something else.
+pub fn stop(pid: i32, name: &str) {
+    if !is_running(pid, name) {
+        reap(pid);
+        return;
+    }
+    let p = Pid::from_raw(pid);
+    let _ = kill(p, Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline {
+        reap(pid);
+        if !is_running(pid, name) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = kill(p, Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(p, None);
+}
+
+fn reap(pid: i32) {
+    let _ = nix::sys::wait::waitpid(
+        Pid::from_raw(pid),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_error_skips_syslog_noise() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("log");
+        fs::write(
+            &p,
+            "Failed to send 57 bytes to syslog\nFailed to bind any port for '-t 1:80', exiting\n",
+        )
+        .unwrap();
+        assert_eq!(
+            last_error(&p),
+            "Failed to bind any port for '-t 1:80', exiting"
+        );
+    }
+
+    #[test]
+    fn missing_binary_names_the_package() {
+        let e = find("no-such-helper-xyz", "passt").unwrap_err().to_string();
+        assert!(e.contains("install the passt package"), "{e}");
+    }
+}

@@ -1,0 +1,134 @@
+//! The `--network` value of a container: which namespace it gets and what
+//! connects it. Pure parsing; the rest of the module acts on it.
+
+use std::path::PathBuf;
+
+use super::slirp4netns;
+use crate::{Error, Result};
+
+/// Name of the built-in bridge network (Podman's `podman`).
+pub const DEFAULT_NETWORK: &str = "skiff";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Only loopback.
+    None,
+    /// The host's network namespace.
+    Host,
+    /// A new namespace connected by pasta, with extra pasta arguments.
+    Pasta(Vec<String>),
+    /// A new namespace connected by slirp4netns.
+    Slirp(slirp4netns::Options),
+    /// Another container's namespace (`container:NAME|ID`).
+    Container(String),
+    /// A namespace given by path (`ns:PATH`).
+    Ns(PathBuf),
+    /// One or more user-defined (bridge) networks, by name.
+    Bridge(Vec<String>),
+}
+
+impl Mode {
+    /// Whether the container gets its own namespace that attach connects.
+    pub fn owns_namespace(&self) -> bool {
+        matches!(self, Mode::Pasta(_) | Mode::Slirp(_) | Mode::Bridge(_))
+    }
+
+    /// Podman's `NetworkMode` word for inspect.
+    pub fn name(&self) -> String {
+        match self {
+            Mode::None => "none".into(),
+            Mode::Host => "host".into(),
+            Mode::Pasta(_) => "pasta".into(),
+            Mode::Slirp(_) => "slirp4netns".into(),
+            Mode::Container(c) => format!("container:{c}"),
+            Mode::Ns(p) => format!("ns:{}", p.display()),
+            Mode::Bridge(_) => "bridge".into(),
+        }
+    }
+}
+
+/// The default for a rootless container: pasta when installed, else slirp4netns.
+pub fn default_mode(pasta_installed: bool) -> Mode {
+    if pasta_installed {
+        Mode::Pasta(Vec::new())
+    } else {
+        Mode::Slirp(slirp4netns::Options::default())
+    }
+}
+
+/// Parses `--network` ("" is the default).
+pub fn parse(s: &str, pasta_installed: bool) -> Result<Mode> {
+    let (kind, opts) = match s.split_once(':') {
+        Some((k, o)) => (k, Some(o)),
+        None => (s, None),
+    };
+    Ok(match (kind, opts) {
+        ("", None) | ("private", None) | ("default", None) => default_mode(pasta_installed),
+        ("none", None) => Mode::None,
+        ("host", None) => Mode::Host,
+        ("pasta", o) => Mode::Pasta(
+            o.unwrap_or("")
+                .split(',')
+                .filter(|a| !a.is_empty())
+                .map(String::from)
+                .collect(),
+        ),
+        ("slirp4netns", o) => Mode::Slirp(slirp4netns::parse_options(o.unwrap_or(""))?),
+        ("container", Some(c)) if !c.is_empty() => Mode::Container(c.to_string()),
+        ("ns", Some(p)) if p.starts_with('/') => Mode::Ns(PathBuf::from(p)),
+        ("ns", _) => {
+            return Err(Error::msg(format!(
+                "invalid network {s:?}: ns: needs an absolute path to a network namespace"
+            )))
+        }
+        ("container", _) => {
+            return Err(Error::msg(format!(
+                "invalid network {s:?}: container: needs a container name or id"
+            )))
+        }
+        ("bridge", None) => Mode::Bridge(vec![DEFAULT_NETWORK.into()]),
+        _ if opts.is_none() => Mode::Bridge(
+            s.split(',')
+                .filter(|n| !n.is_empty())
+                .map(String::from)
+                .collect(),
+        ),
+        _ => {
+            return Err(Error::msg(format!(
+                "invalid network {s:?}: use none, host, private, pasta, slirp4netns[:OPTIONS], container:NAME, ns:PATH or a network name"
+            )))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse("", true).unwrap(), Mode::Pasta(vec![]));
+        assert!(matches!(parse("", false).unwrap(), Mode::Slirp(_)));
+        assert_eq!(parse("none", true).unwrap(), Mode::None);
+        assert_eq!(parse("host", true).unwrap(), Mode::Host);
+        assert_eq!(
+            parse("container:web", true).unwrap(),
+            Mode::Container("web".into())
+        );
+        assert_eq!(
+            parse("ns:/run/netns/x", true).unwrap(),
+            Mode::Ns("/run/netns/x".into())
+        );
+        assert!(parse("ns:rel", true).is_err());
+        assert!(parse("container:", true).is_err());
+        assert_eq!(
+            parse("a,b", true).unwrap(),
+            Mode::Bridge(vec!["a".into(), "b".into()])
+        );
+        let Mode::Slirp(o) = parse("slirp4netns:allow_host_loopback=false", true).unwrap() else {
+            panic!()
+        };
+        assert!(!o.allow_host_loopback);
+        assert!(parse("weird:thing", true).is_err());
+    }
+}

@@ -1,0 +1,436 @@
+//! Rootless networking with real packets: pasta and slirp4netns, published
+//! TCP and UDP ports reached from the host, host-loopback access, the /etc
+//! files, joined namespaces, user-defined networks with name resolution and
+//! isolation. Traffic only ever goes to 127.0.0.1 and namespaces the tests make.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn busybox() -> Skiff {
+    let s = Skiff::new();
+    s.import_busybox();
+    s
+}
+
+fn sh(s: &Skiff, flags: &[&str], script: &str) -> String {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["busybox", "sh", "-c", script]);
+    s.ok(&args)
+}
+
+/// A free port on 127.0.0.1 (bound for an instant).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A foreground `skiff run` in the background, killed (with its container) on drop.
+struct Background<'a> {
+    s: &'a Skiff,
+    name: String,
+    child: Option<Child>,
+}
+
+impl<'a> Background<'a> {
+    fn start(s: &'a Skiff, name: &str, flags: &[&str], cmd: &[&str]) -> Self {
+        let mut args = vec!["run", "--rm", "--name", name];
+        args.extend_from_slice(flags);
+        args.push("busybox");
+        args.extend_from_slice(cmd);
+        Background {
+            s,
+            name: name.to_string(),
+            child: Some(s.spawn(&args)),
+        }
+    }
+
+    /// Waits until the container is running (its state says so).
+    fn wait_running(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let o = self
+                .s
+                .cmd(&["inspect", "--format", "{{.State.Status}}", &self.name]);
+            if o.code == 0 && o.stdout.trim() == "running" {
+                return;
+            }
+            if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                let mut err = String::new();
+                if let Some(mut e) = self.child.as_mut().unwrap().stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!(
+                    "container {} exited ({st}) before running: {err}",
+                    self.name
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "container {} never ran",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Background<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .s
+            .try_run(&["rm", "-f", &self.name], None, Duration::from_secs(30));
+        if let Some(mut c) = self.child.take() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if c.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// GETs `/` from 127.0.0.1:port, retrying while the server starts.
+fn http_get(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut c = TcpStream::connect(("127.0.0.1", port))?;
+            c.set_read_timeout(Some(Duration::from_secs(5)))?;
+            c.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
+            let mut out = String::new();
+            c.read_to_string(&mut out)?;
+            Ok(out)
+        })();
+        match attempt {
+            Ok(body) if body.contains("200") => return body,
+            other => {
+                if Instant::now() > deadline {
+                    panic!("no HTTP answer on 127.0.0.1:{port}: {other:?}");
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// Processes named `name` in this test's user namespace.
+fn helpers_left(s: &Skiff, names: &[&str]) -> Vec<String> {
+    s.processes()
+        .into_iter()
+        .filter_map(|p| {
+            let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).ok()?;
+            let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            let args: Vec<String> = cmd
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let argv0 = args.first().cloned().unwrap_or_default();
+            let argv1 = args.get(1).cloned().unwrap_or_default();
+            names
+                .iter()
+                .any(|n| comm.trim() == *n || argv0.ends_with(&format!("/{n}")) || argv1 == *n)
+                .then(|| format!("{p} {}", args.join(" ")))
+        })
+        .collect()
+}
+
+fn assert_no_helpers(s: &Skiff) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = helpers_left(s, &["pasta", "slirp4netns", "_portfwd"]);
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "helpers left behind: {left:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn published_http(network: &str) {
+    let s = busybox();
+    let port = free_port();
+    let publish = format!("{port}:80");
+    {
+        let mut web = Background::start(
+            &s,
+            "web",
+            &["--network", network, "-p", &publish],
+            &["httpd", "-f", "-p", "80", "-h", "/www"],
+        );
+        web.wait_running();
+        let body = http_get(port);
+        assert!(body.contains(INDEX_HTML.trim()), "{body}");
+        let out = s.ok(&["port", "web"]);
+        assert_eq!(out.trim(), format!("80/tcp -> 0.0.0.0:{port}"));
+        let ports = s.ok(&[
+            "inspect",
+            "--format",
+            "{{json .NetworkSettings.Ports}}",
+            "web",
+        ]);
+        assert!(
+            ports.contains(&format!("\"HostPort\":\"{port}\"")),
+            "{ports}"
+        );
+        assert_eq!(
+            helpers_left(&s, &[network]).len(),
+            1,
+            "one {network} helper runs"
+        );
+    }
+    assert_no_helpers(&s);
+}
+
+#[test]
+fn pasta_publishes_tcp_to_the_host() {
+    published_http("pasta");
+}
+
+#[test]
+fn slirp4netns_publishes_tcp_to_the_host() {
+    published_http("slirp4netns");
+}
+
+#[test]
+fn default_network_is_pasta_and_leaves_no_helper() {
+    let s = busybox();
+    let out = sh(&s, &[], "ip -o -4 addr show; ip route");
+    assert!(out.contains("default via"), "{out}");
+    assert_no_helpers(&s);
+}
+
+const UDP_ECHO: &str = "import socket\n\
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+s.bind(('0.0.0.0', 5353))\n\
+while True:\n    d, a = s.recvfrom(2048)\n    s.sendto(d, a)\n";
+
+fn udp_echo(network: &str) {
+    let s = busybox();
+    let port = {
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        u.local_addr().unwrap().port()
+    };
+    let publish = format!("127.0.0.1:{port}:5353/udp");
+    // busybox has no UDP server: borrow the host's python3, read-only.
+    let mut echo = Background::start(
+        &s,
+        "echo",
+        &[
+            "--network",
+            network,
+            "-p",
+            &publish,
+            "-v",
+            "/usr/lib:/usr/lib:ro",
+            "-v",
+            "/usr/lib:/lib:ro",
+            "-v",
+            "/usr/lib64:/lib64:ro",
+            "-v",
+            "/usr/bin/python3:/usr/bin/python3:ro",
+        ],
+        &["python3", "-c", UDP_ECHO],
+    );
+    echo.wait_running();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut buf = [0u8; 64];
+    loop {
+        sock.send_to(b"ping over udp\n", ("127.0.0.1", port))
+            .unwrap();
+        if let Ok((n, _)) = sock.recv_from(&mut buf) {
+            assert_eq!(&buf[..n], b"ping over udp\n");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no UDP echo through {network}");
+    }
+}
+
+#[test]
+fn pasta_publishes_udp() {
+    udp_echo("pasta");
+}
+
+#[test]
+fn slirp4netns_publishes_udp() {
+    udp_echo("slirp4netns");
+}
+
+/// A one-shot HTTP server on the host's 127.0.0.1, answering `body`.
+fn host_server(body: &'static str) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let mut r = BufReader::new(c.try_clone().unwrap());
+            let mut line = String::new();
+            while r.read_line(&mut line).unwrap_or(0) > 2 {
+                line.clear();
+            }
+            let _ = write!(
+                c,
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+fn host_loopback(network: &str) {
+    let s = busybox();
+    let port = host_server("from the host loopback");
+    let out = sh(
+        &s,
+        &["--network", network],
+        &format!("wget -qO- http://host.containers.internal:{port}/"),
+    );
+    assert_eq!(out, "from the host loopback");
+}
+
+#[test]
+fn pasta_reaches_host_loopback() {
+    host_loopback("pasta");
+}
+
+#[test]
+fn slirp4netns_reaches_host_loopback() {
+    host_loopback("slirp4netns");
+}
+
+#[test]
+fn etc_files_follow_the_flags() {
+    let s = busybox();
+    let out = sh(
+        &s,
+        &[
+            "--name",
+            "named",
+            "--hostname",
+            "h1",
+            "--add-host",
+            "foo:10.1.2.3",
+            "--dns",
+            "192.0.2.53",
+            "--dns-search",
+            "example.test",
+            "--dns-option",
+            "ndots:3",
+        ],
+        "cat /etc/hosts /etc/resolv.conf /etc/hostname",
+    );
+    assert!(out.contains("10.1.2.3\tfoo\n"), "{out}");
+    assert!(out.contains("host.containers.internal"), "{out}");
+    assert!(out.contains("h1 named"), "{out}");
+    assert!(out.contains("nameserver 192.0.2.53\n"), "{out}");
+    assert!(out.contains("search example.test\n"), "{out}");
+    assert!(out.contains("options ndots:3\n"), "{out}");
+    assert!(out.ends_with("h1\n"), "{out}");
+    let slirp = sh(&s, &["--network", "slirp4netns"], "cat /etc/resolv.conf");
+    assert!(slirp.contains("nameserver 10.0.2.3"), "{slirp}");
+}
+
+#[test]
+fn network_none_has_only_lo_and_no_helper() {
+    let s = busybox();
+    let out = sh(&s, &["--network", "none"], "ip -o link");
+    let names: Vec<&str> = out.lines().filter_map(|l| l.split(": ").nth(1)).collect();
+    assert_eq!(names, ["lo"], "{out}");
+    assert_no_helpers(&s);
+}
+
+#[test]
+fn port_in_use_is_refused_up_front() {
+    let s = busybox();
+    let l = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let err = s.fails_engine(&[
+        "run",
+        "--rm",
+        "-p",
+        &format!("{port}:80"),
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        err.contains(&format!("port {port} is already in use")),
+        "{err}"
+    );
+    assert!(s.container_ids().is_empty(), "no container left behind");
+    assert_no_helpers(&s);
+    let err = s.fails_engine(&["run", "--rm", "-p", "abc", "busybox", "true"]);
+    assert!(err.contains("invalid port number"), "{err}");
+    let err = s.fails_engine(&["run", "--rm", "--network", "nosuchnet", "busybox", "true"]);
+    assert!(err.contains("network not found"), "{err}");
+    assert!(s.container_ids().is_empty(), "no container left behind");
+}
+
+#[test]
+fn publish_all_picks_random_ports() {
+    let s = busybox();
+    let mut web = Background::start(
+        &s,
+        "pall",
+        &["-P", "--expose", "80"],
+        &["httpd", "-f", "-p", "80", "-h", "/www"],
+    );
+    web.wait_running();
+    let out = s.ok(&["port", "pall", "80/tcp"]);
+    let port: u16 = out
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("{out}"));
+    assert!(http_get(port).contains(INDEX_HTML.trim()));
+}
+
+#[test]
+fn container_mode_shares_the_namespace() {
+    let s = busybox();
+    let mut web = Background::start(&s, "web", &[], &["httpd", "-f", "-p", "80", "-h", "/www"]);
+    web.wait_running();
+    let out = sh(
+        &s,
+        &["--network", "container:web"],
+        "wget -qO- http://127.0.0.1:80/",
+    );
+    assert_eq!(out, INDEX_HTML);
+    let pid = s.ok(&["inspect", "--format", "{{.State.Pid}}", "web"]);
+    let ns = std::fs::read_link(format!("/proc/{}/ns/net", pid.trim())).unwrap();
+    let inner = sh(
+        &s,
+        &["--network", "container:web"],
+        "readlink /proc/self/ns/net",
+    );
+    assert_eq!(inner.trim(), ns.to_string_lossy());
+    let sandbox = s.ok(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.SandboxKey}}",
+        "web",
+    ]);
+    let inner = sh(
+        &s,
+        &["--network", &format!("ns:{}", sandbox.trim())],
+        "readlink /proc/self/ns/net",
+    );
+    assert_eq!(inner.trim(), ns.to_string_lossy());
+}
