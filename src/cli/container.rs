@@ -164,6 +164,21 @@ pub struct PsArgs {
     /// Pretty-print containers using a Go template, or json
     #[arg(long)]
     pub format: Option<String>,
+    /// Filter output based on conditions given (name, id, status, label, ancestor, exited)
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// Sort output by command, created, id, image, names, runningfor or status
+    #[arg(long, default_value = "created")]
+    pub sort: String,
+    /// Act on the latest container skiff is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Print the n last created containers (includes all states)
+    #[arg(short = 'n', long)]
+    pub last: Option<usize>,
+    /// Do not print column headings
+    #[arg(long)]
+    pub noheading: bool,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +189,15 @@ pub struct RmArgs {
     /// Force removal of a running container
     #[arg(short, long)]
     pub force: bool,
+    /// Seconds to wait for a running container to stop before killing it (with -f)
+    #[arg(short, long)]
+    pub time: Option<u64>,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short, long)]
+    pub volumes: bool,
+    /// Ignore errors when a specified container is missing
+    #[arg(short, long)]
+    pub ignore: bool,
     pub containers: Vec<String>,
 }
 
@@ -1011,11 +1035,26 @@ fn ps_json(c: &Container) -> serde_json::Value {
 }
 
 pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
-    let all = container::store(ctx).list()?;
-    let shown: Vec<&Container> = all
+    let filters = a
+        .filter
         .iter()
-        .filter(|c| a.all || container::effective_status(c) == Status::Running)
+        .map(|f| container::filter::parse(f))
+        .collect::<Result<Vec<_>>>()?;
+    let all = container::store(ctx).list()?;
+    let every = a.all || a.latest || a.last.is_some() || !filters.is_empty();
+    let mut shown: Vec<&Container> = all
+        .iter()
+        .filter(|c| {
+            let st = container::effective_status(c);
+            (every || st == Status::Running) && container::filter::keep(&filters, c, st)
+        })
         .collect();
+    let limit = if a.latest { Some(1) } else { a.last };
+    if let Some(n) = limit {
+        shown.sort_by_key(|c| std::cmp::Reverse(c.created));
+        shown.truncate(n);
+    }
+    container::filter::sort(&mut shown, &a.sort)?;
     if a.quiet {
         for c in shown {
             println!("{}", if a.no_trunc { &c.id[..] } else { &c.id[..12] });
@@ -1069,6 +1108,7 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
 
 pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
     let store = container::store(ctx);
+    let mut code = 0;
     let targets: Vec<(String, Container)> = if a.all {
         store
             .list()?
@@ -1085,17 +1125,22 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
         for n in &a.containers {
             match store.lookup(n) {
                 Ok(c) => v.push((n.clone(), c)),
+                Err(_) if a.ignore => {}
                 Err(e) => {
                     crate::cli::report(&e.into());
-                    return Ok(crate::error::EXIT_ENGINE);
+                    code = crate::error::EXIT_ENGINE;
                 }
             }
         }
         v
     };
-    let mut code = 0;
+    let opts = container::remove::RemoveOptions {
+        force: a.force,
+        stop_timeout: a.time.map(std::time::Duration::from_secs),
+        volumes: a.volumes,
+    };
     for (shown, c) in targets {
-        match container::remove(ctx, &c, a.force) {
+        match container::remove::remove_with(ctx, &c, &opts) {
             Ok(()) => println!("{shown}"),
             Err(e) => {
                 crate::cli::report(&e);

@@ -6,6 +6,7 @@
 pub mod attach;
 pub mod create;
 pub mod exec;
+pub mod filter;
 pub mod inspect;
 pub mod launch;
 pub mod logs;

@@ -11,8 +11,60 @@ use crate::state::container::{Container, Status};
 use crate::storage::{self, DriverKind};
 use crate::{Context, Error, Result};
 
+/// How `rm` treats a running container and its volumes.
+#[derive(Debug, Clone, Default)]
+pub struct RemoveOptions {
+    /// Remove a running container (killing it).
+    pub force: bool,
+    /// With `force`: stop it gracefully within this time first (`rm -t`).
+    pub stop_timeout: Option<Duration>,
+    /// Also delete its anonymous volumes (`rm -v`).
+    pub volumes: bool,
+}
+
 /// Removes a container; a running one only with `force`, which kills it first.
 pub fn remove(ctx: &Context, c: &Container, force: bool) -> Result<()> {
+    remove_with(
+        ctx,
+        c,
+        &RemoveOptions {
+            force,
+            ..Default::default()
+        },
+    )
+}
+
+/// `rm` with all its options.
+pub fn remove_with(ctx: &Context, c: &Container, o: &RemoveOptions) -> Result<()> {
+    if o.force {
+        if let Some(t) = o.stop_timeout {
+            if matches!(effective_status(c), Status::Running | Status::Paused) {
+                let _ = super::stop::stop(ctx, c, t);
+            }
+        }
+    }
+    let c = &super::store(ctx).load(&c.id)?.unwrap_or_else(|| c.clone());
+    remove_checked(ctx, c, o.force)?;
+    if o.volumes {
+        for m in c.config.mounts.iter().filter(|m| m.kind == "volume") {
+            // Anonymous volumes are named by a random id; named ones are kept.
+            let dir = std::path::Path::new(&m.source);
+            let name = dir
+                .parent()
+                .and_then(|p| p.file_name())
+                .and_then(|n| n.to_str())
+                .unwrap_or("");
+            if name.len() == 64 && name.chars().all(|ch| ch.is_ascii_hexdigit()) {
+                if let Some(vol) = dir.parent() {
+                    let _ = std::fs::remove_dir_all(vol);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remove_checked(ctx: &Context, c: &Container, force: bool) -> Result<()> {
     let status = effective_status(c);
     if matches!(status, Status::Running | Status::Paused | Status::Stopping) {
         if !force {
@@ -57,6 +109,10 @@ fn is_zombie(pid: i32) -> bool {
 
 /// Deletes a container that no longer runs.
 pub fn remove_stopped(ctx: &Context, c: &Container) -> Result<()> {
+    // Whoever removes the container cleans what its supervisor may not
+    // have lived to clean: the network helper and the attach socket.
+    let _ = crate::network::detach(ctx, c, &c.state.network);
+    let _ = std::fs::remove_file(crate::supervisor::attach_socket(ctx, &c.id));
     if let Ok(kind) = DriverKind::parse(&c.config.driver) {
         storage::remove(kind, &storage_dir(ctx, &c.id))?;
     }
