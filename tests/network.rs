@@ -434,3 +434,137 @@ fn container_mode_shares_the_namespace() {
     );
     assert_eq!(inner.trim(), ns.to_string_lossy());
 }
+
+#[test]
+fn user_network_resolves_names_and_aliases_and_publishes() {
+    let s = busybox();
+    assert_eq!(s.ok(&["network", "create", "appnet"]).trim(), "appnet");
+    assert_eq!(s.cmd(&["network", "exists", "appnet"]).code, 0);
+    assert_eq!(s.cmd(&["network", "exists", "nonet"]).code, 1);
+    let ls = s.ok(&["network", "ls"]);
+    assert!(ls.contains("skiff") && ls.contains("appnet"), "{ls}");
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    {
+        let mut db = Background::start(
+            &s,
+            "db",
+            &[
+                "--network",
+                "appnet",
+                "--network-alias",
+                "cache",
+                "-p",
+                &publish,
+            ],
+            &["httpd", "-f", "-p", "80", "-h", "/www"],
+        );
+        db.wait_running();
+        let out = sh(
+            &s,
+            &["--network", "appnet"],
+            "wget -qO- http://db/ && wget -qO- http://cache/ && nslookup db",
+        );
+        assert!(
+            out.starts_with(&format!("{INDEX_HTML}{INDEX_HTML}")),
+            "{out}"
+        );
+        let ip = s.ok(&[
+            "inspect",
+            "--format",
+            "{{.NetworkSettings.IPAddress}}",
+            "db",
+        ]);
+        assert!(
+            out.contains(ip.trim()),
+            "nslookup answers db's address {ip}: {out}"
+        );
+        // A published port of a container on a user network.
+        assert!(http_get(port).contains(INDEX_HTML.trim()));
+        // --link on the same network: the alias reaches db.
+        let out = sh(
+            &s,
+            &["--network", "appnet", "--link", "db:database"],
+            "wget -qO- http://database/",
+        );
+        assert_eq!(out, INDEX_HTML);
+        let err = s.fails(&["network", "rm", "appnet"], 2);
+        assert!(err.contains("in use"), "{err}");
+        let insp = s.ok(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{.name}} {{.driver}}",
+            "appnet",
+        ]);
+        assert_eq!(insp.trim(), "appnet bridge");
+    }
+    assert_no_helpers(&s);
+    assert_eq!(s.ok(&["network", "rm", "appnet"]).trim(), "appnet");
+    assert_eq!(s.cmd(&["network", "exists", "appnet"]).code, 1);
+}
+
+#[test]
+fn networks_are_isolated_and_internal_has_no_outbound() {
+    let s = busybox();
+    s.ok(&["network", "create", "neta"]);
+    s.ok(&["network", "create", "netb"]);
+    s.ok(&["network", "create", "--internal", "inner"]);
+    let host_port = host_server("outbound works");
+    let mut web = Background::start(
+        &s,
+        "weba",
+        &["--network", "neta"],
+        &["httpd", "-f", "-p", "80", "-h", "/www"],
+    );
+    web.wait_running();
+    let ip = s.ok(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.IPAddress}}",
+        "weba",
+    ]);
+    let ip = ip.trim();
+    let same = sh(
+        &s,
+        &["--network", "neta"],
+        &format!("wget -qO- http://{ip}/"),
+    );
+    assert_eq!(same, INDEX_HTML);
+    let other = s.cmd(&[
+        "run",
+        "--rm",
+        "--network",
+        "netb",
+        "busybox",
+        "sh",
+        "-c",
+        &format!("wget -T 2 -qO- http://{ip}/ || nslookup weba || echo isolated"),
+    ]);
+    assert!(
+        other.stdout.trim().ends_with("isolated"),
+        "{}",
+        other.describe()
+    );
+    let out = sh(
+        &s,
+        &["--network", "netb"],
+        &format!("wget -qO- http://host.containers.internal:{host_port}/"),
+    );
+    assert_eq!(out, "outbound works");
+    let inner = s.cmd(&[
+        "run",
+        "--rm",
+        "--network",
+        "inner",
+        "busybox",
+        "sh",
+        "-c",
+        &format!("wget -T 2 -qO- http://host.containers.internal:{host_port}/ || echo blocked"),
+    ]);
+    assert!(
+        inner.stdout.trim().ends_with("blocked"),
+        "{}",
+        inner.describe()
+    );
+}

@@ -1,44 +1,526 @@
-//! User-defined networks, rootless: a shared network namespace holding one
-//! bridge per network, one veth pair per container and network, and one
-//! outbound helper.
+//! User-defined networks, rootless: a shared network namespace (held by a
+//! small `skiff _netns` process, which also answers DNS for the networks)
+//! holding one bridge per network, one veth pair per container and network,
+//! nftables rules for masquerading and isolation, and one outbound helper
+//! (pasta, else slirp4netns) whose interface is `tap0`.
 
-use super::{Endpoint, NetworkState};
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use super::records::{self, Network};
+use super::{helper, pasta, slirp4netns, Endpoint, NetworkState};
 use crate::state::container::Container;
+use crate::state::Lock;
 use crate::{Context, Error, Result};
 
-pub fn connect_all(
-    _ctx: &Context,
-    _c: &Container,
-    _names: &[String],
-    _pid: i32,
-    _st: &mut NetworkState,
-) -> Result<()> {
-    let _ = Endpoint::default();
-    Err(Error::msg("user-defined networks are not available yet"))
+/// Name of the outbound interface in the rootless namespace.
+const OUT_IF: &str = "tap0";
+
+fn dir(ctx: &Context) -> PathBuf {
+    ctx.runroot.join("netns")
 }
 
-pub fn disconnect_all(_ctx: &Context, _c: &Container, _st: &NetworkState) -> Result<()> {
+fn ns_file(ctx: &Context) -> PathBuf {
+    dir(ctx).join("rootless-netns")
+}
+
+/// One container on one network, as the DNS server reads it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub container_id: String,
+    pub name: String,
+    pub network: String,
+    pub internal: bool,
+    pub endpoint: Endpoint,
+}
+
+fn endpoints_dir(ctx: &Context, net: &str) -> PathBuf {
+    ctx.runroot.join("networks").join(net)
+}
+
+/// Every container attached to every network, for DNS and address allocation.
+pub fn all_records(runroot: &Path) -> Vec<Record> {
+    let mut out = Vec::new();
+    let Ok(nets) = fs::read_dir(runroot.join("networks")) else {
+        return out;
+    };
+    for n in nets.flatten() {
+        let Ok(files) = fs::read_dir(n.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            if let Ok(Some(r)) = crate::state::read_json::<Record>(&f.path()) {
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
+fn run(what: &str, cmd: &mut Command) -> Result<()> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::msg(format!("{what}: {}", crate::error::io_reason(&e))))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::msg(format!(
+            "{what}: {}",
+            err.lines().next().unwrap_or("failed").trim()
+        )));
+    }
     Ok(())
 }
 
-pub fn host_address() -> Option<String> {
-    None
+/// Runs `ip -batch -` inside the namespace at `ns`.
+fn ip_batch(ns: &Path, what: &str, script: &str) -> Result<()> {
+    let ip = helper::find("ip", "iproute2")?;
+    let mut child = Command::new("nsenter")
+        .arg(format!("--net={}", ns.display()))
+        .arg(ip)
+        .args(["-batch", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::msg(format!("{what}: nsenter: {}", crate::error::io_reason(&e))))?;
+    let _ = child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(script.as_bytes());
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::msg(format!("{what}: {}", crate::error::io_reason(&e))))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::msg(format!(
+            "{what}: {}",
+            err.lines().next().unwrap_or("ip failed").trim()
+        )));
+    }
+    Ok(())
 }
 
+fn holder_pid(ctx: &Context) -> Option<i32> {
+    let pid: i32 = fs::read_to_string(dir(ctx).join("rootless-netns.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    helper::is_running(pid, "_netns").then_some(pid)
+}
+
+/// The shared rootless namespace, created (with its outbound helper) when needed.
+pub fn ensure(ctx: &Context) -> Result<PathBuf> {
+    let d = dir(ctx);
+    fs::create_dir_all(&d).map_err(|e| Error::msg(crate::error::io_msg("mkdir", &d, &e)))?;
+    let _lock = Lock::exclusive(&d.join("rootless-netns.lock"))?;
+    let ns = ns_file(ctx);
+    if holder_pid(ctx).is_some() {
+        return Ok(ns);
+    }
+    teardown_locked(ctx);
+    let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+    let log = d.join("rootless-netns.log");
+    let err =
+        fs::File::create(&log).map_err(|e| Error::msg(crate::error::io_msg("create", &log, &e)))?;
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(exe)
+        .arg("--root")
+        .arg(&ctx.root)
+        .arg("--runroot")
+        .arg(&ctx.runroot)
+        .arg("_netns")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| {
+            Error::msg(format!(
+                "starting the rootless network namespace: {}",
+                crate::error::io_reason(&e)
+            ))
+        })?;
+    let pid = child.id() as i32;
+    let mut line = String::new();
+    let _ = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
+    if line.trim() != "ready" {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(Error::msg(format!(
+            "the rootless network namespace did not start: {}",
+            helper::last_error(&log)
+        )));
+    }
+    let fail = |e: Error| {
+        helper::stop(pid, "_netns");
+        e
+    };
+    fs::File::create(&ns).map_err(|e| fail(Error::msg(crate::error::io_msg("create", &ns, &e))))?;
+    nix::mount::mount(
+        Some(&super::ns_path(pid)),
+        &ns,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| {
+        fail(Error::msg(format!(
+            "binding the rootless network namespace: {}",
+            e.desc().to_lowercase()
+        )))
+    })?;
+    let h = if helper::lookup("pasta").is_some() {
+        pasta::start(&ns, &d, &[], &["--ns-ifname".into(), OUT_IF.into()])
+    } else {
+        slirp4netns::start(
+            &ns,
+            &d,
+            &d.join("rootless.sock"),
+            &[],
+            &slirp4netns::Options::default(),
+        )
+    }
+    .map_err(fail)?;
+    crate::state::atomic_write(
+        &d.join("rootless-netns.helper"),
+        format!("{} {}", h.pid, h.name).as_bytes(),
+    )?;
+    crate::state::atomic_write(&d.join("rootless-netns.pid"), pid.to_string().as_bytes())?;
+    Ok(ns)
+}
+
+/// Stops the rootless namespace, its helper and DNS server (caller holds the lock).
+fn teardown_locked(ctx: &Context) {
+    let d = dir(ctx);
+    if let Ok(h) = fs::read_to_string(d.join("rootless-netns.helper")) {
+        let mut f = h.split_whitespace();
+        if let (Some(pid), Some(name)) = (f.next().and_then(|p| p.parse().ok()), f.next()) {
+            helper::stop(pid, name);
+        }
+    }
+    if let Some(pid) = holder_pid(ctx) {
+        helper::stop(pid, "_netns");
+    }
+    let ns = ns_file(ctx);
+    let _ = nix::mount::umount2(&ns, nix::mount::MntFlags::MNT_DETACH);
+    for f in [
+        "rootless-netns",
+        "rootless-netns.pid",
+        "rootless-netns.helper",
+    ] {
+        let _ = fs::remove_file(d.join(f));
+    }
+}
+
+/// The nftables ruleset for the networks: masquerade outbound traffic of
+/// non-internal networks, forward only within a network and out to the
+/// helper, never between networks.
+pub fn ruleset(nets: &[Network]) -> String {
+    // With br_netfilter loaded, frames switched inside one bridge pass this
+    // hook too, between two container veths (vsk*): that is one network.
+    let mut fwd = String::from(
+        "    ct state established,related accept\n    iifname \"vsk*\" oifname \"vsk*\" accept\n",
+    );
+    let mut nat = String::new();
+    for n in nets {
+        let br = &n.network_interface;
+        fwd.push_str(&format!("    iifname \"{br}\" oifname \"{br}\" accept\n"));
+        if !n.internal {
+            fwd.push_str(&format!(
+                "    iifname \"{br}\" oifname \"{OUT_IF}\" accept\n"
+            ));
+            nat.push_str(&format!(
+                "    ip saddr {} oifname \"{OUT_IF}\" masquerade\n",
+                n.cidr()
+            ));
+        }
+    }
+    format!(
+        "table ip skiff {{}}\ndelete table ip skiff\ntable ip skiff {{\n  chain forward_ {{\n    type filter hook forward priority 0; policy drop;\n{fwd}  }}\n  chain postrouting_ {{\n    type nat hook postrouting priority 100;\n{nat}  }}\n}}\n"
+    )
+}
+
+fn apply_rules(ctx: &Context, ns: &Path) -> Result<()> {
+    let nets = records::list(ctx)?;
+    let nft = helper::find("nft", "nftables")?;
+    let mut child = Command::new("nsenter")
+        .arg(format!("--net={}", ns.display()))
+        .arg(nft)
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::msg(format!("nft: {}", crate::error::io_reason(&e))))?;
+    let _ = child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(ruleset(&nets).as_bytes());
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::msg(format!("nft: {}", crate::error::io_reason(&e))))?;
+    if !out.status.success() {
+        return Err(Error::msg(format!(
+            "setting the network firewall rules: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or("nft failed")
+        )));
+    }
+    Ok(())
+}
+
+fn ensure_bridge(ctx: &Context, ns: &Path, net: &Network) -> Result<()> {
+    let br = &net.network_interface;
+    let exists = Command::new("nsenter")
+        .arg(format!("--net={}", ns.display()))
+        .args(["ip", "link", "show", br])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !exists {
+        let script = format!(
+            "link add {br} type bridge\naddr add {}/{} dev {br}\nlink set {br} up\n",
+            net.gateway(),
+            net.cidr().prefix
+        );
+        ip_batch(
+            ns,
+            &format!("creating bridge {br} for network {}", net.name),
+            &script,
+        )?;
+    }
+    apply_rules(ctx, ns)
+}
+
+fn mac_for(id: &str, net: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(format!("{id}/{net}").as_bytes());
+    format!(
+        "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        h[0], h[1], h[2], h[3], h[4]
+    )
+}
+
+fn allocate_ip(ctx: &Context, net: &Network, cid: &str) -> Result<Ipv4Addr> {
+    let cidr = net.cidr();
+    let used: Vec<String> = all_records(&ctx.runroot)
+        .into_iter()
+        .filter(|r| r.network == net.name && r.container_id != cid)
+        .map(|r| r.endpoint.ip_address)
+        .collect();
+    let gw = net.gateway();
+    (2..cidr.size() - 1)
+        .filter_map(|n| cidr.host(n))
+        .find(|ip| ip.to_string() != gw && !used.contains(&ip.to_string()))
+        .ok_or_else(|| Error::msg(format!("network {}: no free address left", net.name)))
+}
+
+/// Connects the namespace of process `pid` to one network.
 pub fn connect_one(
-    _ctx: &Context,
-    _c: &Container,
-    _net: &super::records::Network,
-    _pid: i32,
-    _st: &mut NetworkState,
+    ctx: &Context,
+    c: &Container,
+    net: &Network,
+    pid: i32,
+    st: &mut NetworkState,
 ) -> Result<()> {
-    Err(Error::msg("not yet"))
+    let ns = ensure(ctx)?;
+    let _lock = Lock::exclusive(&dir(ctx).join("networks.lock"))?;
+    ensure_bridge(ctx, &ns, net)?;
+    let index = (0..)
+        .find(|i| {
+            !st.networks
+                .values()
+                .any(|e| e.interface == format!("eth{i}"))
+        })
+        .unwrap_or(0);
+    let ip = allocate_ip(ctx, net, &c.id)?;
+    let ifname = format!("eth{index}");
+    let host_if = format!("vsk{}{index}", &c.id[..10]);
+    let mac = mac_for(&c.id, &net.name);
+    let prefix = net.cidr().prefix;
+    ip_batch(
+        &ns,
+        &format!("connecting container {} to network {}", c.name, net.name),
+        &format!(
+            "link add {host_if} type veth peer name {ifname} address {mac} netns {pid}\nlink set {host_if} master {} up\n",
+            net.network_interface
+        ),
+    )?;
+    let mut script = format!("addr add {ip}/{prefix} dev {ifname}\nlink set {ifname} up\n");
+    if index == 0 && !net.internal {
+        script.push_str(&format!("route add default via {}\n", net.gateway()));
+    }
+    let cns = super::ns_path(pid);
+    if let Err(e) = ip_batch(
+        &cns,
+        &format!("configuring {ifname} of container {}", c.name),
+        &script,
+    ) {
+        let _ = ip_batch(&ns, "cleanup", &format!("link del {host_if}\n"));
+        return Err(e);
+    }
+    let mut aliases = c.config.network_aliases.clone();
+    aliases.push(c.id[..12].to_string());
+    let e = Endpoint {
+        ip_address: ip.to_string(),
+        prefix_len: prefix,
+        gateway: net.gateway(),
+        mac_address: mac,
+        interface: ifname,
+        host_interface: host_if,
+        aliases,
+    };
+    let rec = Record {
+        container_id: c.id.clone(),
+        name: c.name.clone(),
+        network: net.name.clone(),
+        internal: net.internal,
+        endpoint: e.clone(),
+    };
+    let d = endpoints_dir(ctx, &net.name);
+    fs::create_dir_all(&d).map_err(|err| Error::msg(crate::error::io_msg("mkdir", &d, &err)))?;
+    crate::state::write_json(&d.join(format!("{}.json", c.id)), &rec)?;
+    if st.ip_address.is_empty() {
+        st.ip_address = e.ip_address.clone();
+        st.gateway = e.gateway.clone();
+        st.prefix_len = e.prefix_len;
+        st.mac_address = e.mac_address.clone();
+    }
+    st.networks.insert(net.name.clone(), e);
+    Ok(())
 }
 
-pub fn disconnect_one(_ctx: &Context, _c: &Container, _net: &str, _e: &Endpoint) {}
+/// Connects a new container to every network it names.
+pub fn connect_all(
+    ctx: &Context,
+    c: &Container,
+    names: &[String],
+    pid: i32,
+    st: &mut NetworkState,
+) -> Result<()> {
+    for n in names {
+        let net = records::load(ctx, n)?;
+        connect_one(ctx, c, &net, pid, st)?;
+    }
+    Ok(())
+}
 
-pub fn remove_network(_ctx: &Context, _net: &super::records::Network) {}
+/// Removes one container's veth and DNS record from a network.
+pub fn disconnect_one(ctx: &Context, c: &Container, net: &str, e: &Endpoint) {
+    let _ = fs::remove_file(endpoints_dir(ctx, net).join(format!("{}.json", c.id)));
+    if holder_pid(ctx).is_some() {
+        // Gone already when the container's namespace died with it.
+        let _ = ip_batch(
+            &ns_file(ctx),
+            "disconnect",
+            &format!("link del {}\n", e.host_interface),
+        );
+    }
+}
 
-pub fn holder_main(_ctx: &Context) -> Result<i32> {
+/// Undoes `connect_all`; stops the rootless namespace once no container uses it.
+pub fn disconnect_all(ctx: &Context, c: &Container, st: &NetworkState) -> Result<()> {
+    for (net, e) in &st.networks {
+        disconnect_one(ctx, c, net, e);
+    }
+    let d = dir(ctx);
+    if let Ok(_lock) = Lock::exclusive(&d.join("rootless-netns.lock")) {
+        if all_records(&ctx.runroot).is_empty() {
+            teardown_locked(ctx);
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a network's bridge and records (the network has no containers).
+pub fn remove_network(ctx: &Context, net: &Network) {
+    let _ = fs::remove_dir_all(endpoints_dir(ctx, &net.name));
+    if holder_pid(ctx).is_some() {
+        let ns = ns_file(ctx);
+        let _ = ip_batch(
+            &ns,
+            "remove bridge",
+            &format!("link del {}\n", net.network_interface),
+        );
+    }
+}
+
+/// The address reaching the host's loopback from a user network: the
+/// rootless namespace's helper maps the host's gateway (pasta) or 10.0.2.2.
+pub fn host_address() -> Option<String> {
+    if helper::lookup("pasta").is_some() {
+        pasta::host_gateway()
+    } else {
+        Some(slirp4netns::GATEWAY.into())
+    }
+}
+
+/// `skiff _netns`: makes the rootless network namespace, says "ready" and
+/// serves DNS for the networks until it is stopped.
+pub fn holder_main(ctx: &Context) -> Result<i32> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+        Error::msg(format!(
+            "creating the rootless network namespace: {}",
+            e.desc().to_lowercase()
+        ))
+    })?;
+    run(
+        "bringing up lo",
+        Command::new("ip").args(["link", "set", "lo", "up"]),
+    )?;
+    fs::write("/proc/sys/net/ipv4/ip_forward", "1").map_err(|e| {
+        Error::msg(format!(
+            "enabling forwarding: {}",
+            crate::error::io_reason(&e)
+        ))
+    })?;
+    // Where the kernel lets us, keep bridged frames out of the ip hooks.
+    let _ = fs::write("/proc/sys/net/bridge/bridge-nf-call-iptables", "0");
+    let sock = std::net::UdpSocket::bind("0.0.0.0:53").map_err(|e| {
+        Error::msg(format!(
+            "dns: binding port 53: {}",
+            crate::error::io_reason(&e)
+        ))
+    })?;
+    println!("ready");
+    let _ = std::io::stdout().flush();
+    // Nobody reads our stdout after this: point it at /dev/null.
+    if let Ok(null) = fs::OpenOptions::new().write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
+    }
+    super::dns::serve(sock, ctx.runroot.clone());
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ruleset_isolates_and_masquerades() {
+        let mut a = records::default_network();
+        a.network_interface = "skiff1".into();
+        let mut b = a.clone();
+        b.network_interface = "skiff2".into();
+        b.internal = true;
+        let r = ruleset(&[a, b]);
+        assert!(r.contains("iifname \"skiff1\" oifname \"tap0\" accept"));
+        assert!(!r.contains("iifname \"skiff2\" oifname \"tap0\""));
+        assert!(r.contains("policy drop"));
+        assert_eq!(r.matches("masquerade").count(), 1);
+    }
 }

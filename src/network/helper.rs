@@ -93,10 +93,10 @@ pub fn is_running(pid: i32, name: &str) -> bool {
     };
     // A zombie has an empty command line: it is gone for our purposes.
     !cmd.is_empty()
-        && cmd
-            .split(|b| *b == 0)
-            .take(2)
-            .any(|a| String::from_utf8_lossy(a).contains(name))
+        && cmd.split(|b| *b == 0).any(|a| {
+            let a = String::from_utf8_lossy(a);
+            a == name || a.ends_with(&format!("/{name}"))
+        })
 }
 
 /// Stops a helper: SIGTERM, then SIGKILL after a short grace; reaps it when
