@@ -348,6 +348,17 @@ pub fn ensure(ctx: &Context, name: &str, policy: &str) -> Result<Image> {
         Err(e) => return Err(e.into()),
     };
     let opts = PullOptions::default();
+    // The error of an implicit pull names the image the user asked for.
+    let pull = |ctx: &Context, name: &str, opts: &PullOptions| {
+        pull(ctx, name, opts).map_err(|e| {
+            let msg = e.to_string();
+            if msg.contains(name) {
+                e
+            } else {
+                Error::with_code(e.exit_code(), format!("{name}: {msg}"))
+            }
+        })
+    };
     match (policy, local) {
         ("" | "missing" | "ifmissing" | "ifnotpresent", Some(img)) => Ok(img),
         ("" | "missing" | "ifmissing" | "ifnotpresent", None) => pull(ctx, name, &opts),
