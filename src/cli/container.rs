@@ -214,6 +214,8 @@ pub struct InspectArgs {
 pub enum ContainerCommand {
     /// Attach to a running container
     Attach(AttachArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// Create but do not start a container
     Create(Box<CreateCmdArgs>),
     /// Run a process in a running container
@@ -275,6 +277,7 @@ impl ContainerCommand {
 pub fn dispatch(ctx: &Context, c: ContainerCommand) -> Result<i32> {
     match c {
         ContainerCommand::Attach(a) => attach(ctx, a),
+        ContainerCommand::Cp(a) => cp(ctx, a),
         ContainerCommand::Create(a) => create(ctx, *a),
         ContainerCommand::Exec(a) => exec(ctx, a),
         ContainerCommand::Exists(a) => exists(ctx, a),
@@ -912,6 +915,19 @@ pub fn exists(ctx: &Context, a: ExistsArgs) -> Result<i32> {
     } else {
         1
     })
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Source: a host path, CONTAINER:PATH, or - for a tar stream on stdin
+    pub src: String,
+    /// Destination: a host path, CONTAINER:PATH, or - for a tar stream on stdout
+    pub dest: String,
+}
+
+pub fn cp(ctx: &Context, a: CpArgs) -> Result<i32> {
+    container::cp::cp(ctx, &a.src, &a.dest)?;
+    Ok(0)
 }
 
 #[derive(Debug, Args)]

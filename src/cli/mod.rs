@@ -54,6 +54,8 @@ pub struct Cli {
 pub enum Command {
     /// Attach to a running container
     Attach(container::AttachArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(container::CpArgs),
     /// Create but do not start a container
     Create(Box<container::CreateCmdArgs>),
     /// Run a process in a running container
@@ -154,6 +156,7 @@ impl Command {
         use container::ContainerCommand as C;
         Routed::Container(match self {
             Command::Attach(a) => C::Attach(a),
+            Command::Cp(a) => C::Cp(a),
             Command::Create(a) => C::Create(a),
             Command::Exec(a) => C::Exec(a),
             Command::Export(a) => C::Export(a),

@@ -4,6 +4,7 @@
 //! deletes it. The CLI only parses arguments and prints.
 
 pub mod attach;
+pub mod cp;
 pub mod create;
 pub mod exec;
 pub mod filter;

@@ -142,6 +142,20 @@ pub fn prepare_spec(ctx: &Context, c: &Container, rootfs: &Path) -> Result<Spec>
             }
         }
     }
+    // --sdnotify=container: the container itself tells systemd it is ready.
+    if cfg.sdnotify == "container" {
+        if let Some(sock) =
+            std::env::var_os("NOTIFY_SOCKET").filter(|s| !s.to_string_lossy().starts_with('@'))
+        {
+            mounts.push(spec::bind_mount(
+                &sock.to_string_lossy(),
+                "/run/notify/notify.sock",
+                &[],
+            ));
+            env.retain(|e| !e.starts_with("NOTIFY_SOCKET="));
+            env.push("NOTIFY_SOCKET=/run/notify/notify.sock".into());
+        }
+    }
     let mut rlimits = default_rlimits();
     for u in &cfg.ulimits {
         let (name, soft, hard) = spec::parse_ulimit(u)?;

@@ -3,15 +3,20 @@
 
 use std::os::unix::net::UnixDatagram;
 
-/// Sends `MAINPID` and `READY=1` when systemd asked for notifications.
+/// Sends `MAINPID` (and `READY=1` unless the container sends it itself)
+/// when systemd asked for notifications.
 pub fn ready_if_asked(mode: &str) {
-    if mode == "ignore" || mode == "container" {
+    if mode == "ignore" {
         return;
     }
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
         return;
     };
-    let msg = format!("MAINPID={}\nREADY=1\n", std::process::id());
+    let msg = if mode == "container" {
+        format!("MAINPID={}\n", std::process::id())
+    } else {
+        format!("MAINPID={}\nREADY=1\n", std::process::id())
+    };
     send(&path.to_string_lossy(), msg.as_bytes());
 }
 
