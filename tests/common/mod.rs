@@ -866,3 +866,51 @@ pub fn owner(p: &Path) -> (u32, u32) {
 pub fn s<P: AsRef<OsStr> + ?Sized>(p: &P) -> String {
     p.as_ref().to_string_lossy().into_owned()
 }
+
+/// Runs skiff like `Skiff::cmd`, with extra environment variables (for
+/// `NOTIFY_SOCKET` and the like); panics when it outlives the test's timeout.
+pub fn cmd_env(sk: &Skiff, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let cmdline = sk.cmdline(args);
+    let mut c = sk.command(args);
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmdline}: {e}"));
+    let pid = child.id() as i32;
+    let stdout = reader(child.stdout.take().unwrap());
+    let stderr = reader(child.stderr.take().unwrap());
+    let deadline = Instant::now() + sk.timeout;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            kill_group(pid);
+            let _ = child.wait();
+            panic!("timed out after {:?}: {cmdline}", sk.timeout);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    let grace = Duration::from_secs(10);
+    let out = stdout.recv_timeout(grace).unwrap_or_else(|_| {
+        panic!("{cmdline} exited with {code} but a process it started kept its stdout")
+    });
+    let err = stderr.recv_timeout(grace).unwrap_or_else(|_| {
+        panic!("{cmdline} exited with {code} but a process it started kept its stderr")
+    });
+    Output {
+        cmdline,
+        code,
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stdout_bytes: out,
+        stderr: String::from_utf8_lossy(&err).into_owned(),
+    }
+}

@@ -1,0 +1,1406 @@
+//! Container lifecycle with real containers (issue 3): detached runs and the
+//! supervisor, ps, logs, exec, stop/kill/wait, pause, create/start, rm and
+//! prune, rename, inspect, attach on a real pty, restart policies, crashes of
+//! the supervisor and of the CLI, concurrency, sd_notify and bad input.
+
+mod common;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixDatagram;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A container that runs until killed and ignores SIGTERM.
+const STUBBORN: &str = "trap '' TERM; while true; do sleep 0.2; done";
+
+fn busybox() -> Skiff {
+    let s = Skiff::new();
+    s.import_busybox();
+    s
+}
+
+/// `run -d` with extra flags and a shell script; returns the printed id.
+fn run_d(s: &Skiff, flags: &[&str], script: &str) -> String {
+    let mut args = vec!["run", "-d"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["busybox", "sh", "-c", script]);
+    let out = s.ok(&args);
+    let id = out.trim().to_string();
+    assert!(
+        is_full_id(&id),
+        "run -d must print the full id, got {out:?}"
+    );
+    id
+}
+
+fn is_full_id(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// `inspect --format TEMPLATE NAME`, trimmed.
+fn fmt(s: &Skiff, name: &str, template: &str) -> String {
+    s.ok(&["inspect", "--format", template, name])
+        .trim()
+        .to_string()
+}
+
+fn status(s: &Skiff, name: &str) -> String {
+    fmt(s, name, "{{.State.Status}}")
+}
+
+/// Polls `f` every 100 ms until it returns true or `limit` passes.
+fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until the container's logs contain `want`; returns its stdout logs.
+fn wait_logs(s: &Skiff, name: &str, want: &str, limit: Duration) -> String {
+    let mut last = String::new();
+    let ok = eventually(limit, || {
+        last = s.ok(&["logs", name]);
+        last.contains(want)
+    });
+    assert!(ok, "{name}: logs never showed {want:?}; last: {last:?}");
+    last
+}
+
+fn proc_alive(pid: i32) -> bool {
+    // A zombie is as good as gone: it no longer runs anything.
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(st) => st
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+fn cmdline(pid: i32) -> String {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// The supervisor processes (`skiff _supervise ...`) of this test.
+fn supervisors(s: &Skiff) -> Vec<(i32, String)> {
+    s.processes()
+        .into_iter()
+        .filter(|p| proc_alive(*p))
+        .map(|p| (p, cmdline(p)))
+        .filter(|(_, c)| c.contains("_supervise"))
+        .collect()
+}
+
+fn assert_no_supervisors(s: &Skiff, what: &str) {
+    let mut left = Vec::new();
+    let gone = eventually(Duration::from_secs(5), || {
+        left = supervisors(s);
+        left.is_empty()
+    });
+    assert!(gone, "{what}: supervisors left running: {left:?}");
+}
+
+/// Mount points of the namespace holder that belong to containers of this store.
+fn container_mounts(s: &Skiff) -> Vec<String> {
+    let info = s.ok(&["unshare", "cat", "/proc/self/mountinfo"]);
+    let containers = format!("{}/skiff/containers/", s.data_home.display());
+    let netns = format!("{}/skiff/netns/", s.runtime_dir.display());
+    info.lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|p| p.starts_with(&containers) || p.starts_with(&netns))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Removes everything and checks that no supervisor or mount remains.
+fn assert_clean(s: &Skiff, what: &str) {
+    s.ok(&["rm", "-a", "-f"]);
+    assert!(
+        s.container_ids().is_empty(),
+        "{what}: rm -a -f left containers"
+    );
+    assert_no_supervisors(s, what);
+    let m = container_mounts(s);
+    assert!(m.is_empty(), "{what}: mounts left: {m:?}");
+}
+
+/// Reads from `r` in a thread, sending chunks as they come.
+fn chunks<R: Read + Send + 'static>(mut r: R) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Collects chunks into `acc` until `want` appears or `deadline` passes.
+fn read_until(
+    rx: &mpsc::Receiver<Vec<u8>>,
+    acc: &mut Vec<u8>,
+    want: &str,
+    deadline: Instant,
+) -> bool {
+    loop {
+        if String::from_utf8_lossy(acc).contains(want) {
+            return true;
+        }
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(c) => acc.extend(c),
+            Err(_) => return String::from_utf8_lossy(acc).contains(want),
+        }
+    }
+}
+
+/// Waits for `child` up to `limit`; kills it and returns None on timeout.
+fn wait_child(child: &mut Child, limit: Duration) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return Some(st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// skiff on a fresh pty as its controlling terminal: the child and the master.
+fn spawn_on_pty(s: &Skiff, args: &[&str]) -> (Child, fs::File) {
+    use nix::pty::{openpty, Winsize};
+    let ws = Winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = openpty(Some(&ws), None).expect("openpty");
+    let mut c = s.command_in_session(args);
+    c.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stderr(Stdio::from(pty.slave.try_clone().unwrap()));
+    // SAFETY: only async-signal-safe calls (setsid, ioctl) between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = c.spawn().expect("spawn skiff on a pty");
+    drop(c);
+    drop(pty.slave);
+    (child, fs::File::from(pty.master))
+}
+
+fn inspect_json(s: &Skiff, name: &str) -> serde_json::Value {
+    let out = s.ok(&["inspect", name]);
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("inspect is not JSON ({e}): {out}"));
+    v.as_array()
+        .and_then(|a| a.first())
+        .cloned()
+        .unwrap_or_else(|| panic!("inspect must print a one-element array: {out}"))
+}
+
+// ---------------------------------------------------------------------------
+// run -d and ps
+
+#[test]
+fn run_detached_prints_id_and_returns_at_once() {
+    let s = busybox();
+    let t = Instant::now();
+    let id = run_d(&s, &["--name", "web"], "sleep 100");
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "run -d of `sleep 100` must not wait for it: took {took:?}"
+    );
+    assert_eq!(status(&s, "web"), "running");
+    assert_eq!(fmt(&s, "web", "{{.Id}}"), id);
+
+    s.ok(&["create", "--name", "made", "busybox", "true"]);
+    let done = run_d(&s, &["--name", "done"], "echo out; exit 3");
+    assert_eq!(s.ok(&["wait", "done"]), "3\n");
+
+    // ps: running only, 12-hex ids, header; -a adds the others.
+    let ps = s.ok(&["ps"]);
+    let lines: Vec<&str> = ps.lines().collect();
+    assert!(lines[0].starts_with("CONTAINER ID"), "header: {ps}");
+    assert!(
+        lines[0].contains("STATUS") && lines[0].contains("NAMES"),
+        "{ps}"
+    );
+    assert_eq!(lines.len(), 2, "ps shows running containers only:\n{ps}");
+    assert!(
+        lines[1].starts_with(&id[..12]) && lines[1].ends_with("web"),
+        "{ps}"
+    );
+    assert!(
+        lines[1].contains("  Up "),
+        "status of a running container:\n{ps}"
+    );
+    let all = s.ok(&["ps", "-a"]);
+    assert_eq!(
+        all.lines().count(),
+        4,
+        "ps -a shows every container:\n{all}"
+    );
+    let made = all
+        .lines()
+        .find(|l| l.ends_with("made"))
+        .expect("made in ps -a");
+    assert!(made.contains("  Created  "), "{all}");
+    let exited = all
+        .lines()
+        .find(|l| l.ends_with("done"))
+        .expect("done in ps -a");
+    assert!(exited.contains("Exited (3)"), "{all}");
+    assert!(
+        exited.contains("sh -c echo out; e..."),
+        "COMMAND cut at 20 characters: {all}"
+    );
+
+    // -q: ids only, running only; -a -q: all of them.
+    assert_eq!(s.ok(&["ps", "-q"]), format!("{}\n", &id[..12]));
+    let mut q: Vec<String> = s.container_ids();
+    q.sort();
+    assert_eq!(q.len(), 3, "{q:?}");
+    assert!(q.contains(&done[..12].to_string()), "{q:?}");
+
+    let f = s.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(f.starts_with("web Up "), "ps --format: {f:?}");
+    assert_eq!(f.lines().count(), 1, "no header with --format: {f:?}");
+
+    let nt = s.ok(&["ps", "-a", "--no-trunc"]);
+    assert!(nt.contains(&id), "--no-trunc shows full ids:\n{nt}");
+    assert!(
+        nt.contains("sh -c echo out; exit 3"),
+        "--no-trunc shows the command:\n{nt}"
+    );
+    assert_clean(&s, "run -d");
+}
+
+#[test]
+fn ps_filters_sort_last_and_n() {
+    let s = busybox();
+    let web = run_d(&s, &["--name", "web", "-l", "tier=front"], "sleep 100");
+    std::thread::sleep(Duration::from_millis(1100));
+    s.ok(&[
+        "create",
+        "--name",
+        "made",
+        "-l",
+        "tier=back",
+        "busybox",
+        "true",
+    ]);
+    std::thread::sleep(Duration::from_millis(1100));
+    run_d(&s, &["--name", "done"], "exit 2");
+    assert_eq!(s.ok(&["wait", "done"]), "2\n");
+    let names = |args: &[&str]| -> Result<String, String> {
+        let mut v = vec!["ps", "-a", "--format", "{{.Names}}"];
+        v.extend_from_slice(args);
+        let o = s.cmd(&v);
+        if o.code == 0 {
+            Ok(o.stdout.lines().collect::<Vec<_>>().join(" "))
+        } else {
+            Err(o.describe())
+        }
+    };
+    let cases: &[(&[&str], &str)] = &[
+        (&["--filter", "name=web"], "web"),
+        (&["--filter", "status=exited"], "done"),
+        (&["--filter", "status=running"], "web"),
+        (&["--filter", "status=created"], "made"),
+        (&["--filter", &format!("id={}", &web[..8])], "web"),
+        (&["--filter", "label=tier=back"], "made"),
+        (&["--filter", "label=tier"], "made web"),
+        (
+            &["--filter", "ancestor=busybox", "--sort", "names"],
+            "done made web",
+        ),
+        (&["--sort", "names"], "done made web"),
+        (&["-l"], "done"),
+        (&["-n", "2"], "done made"),
+    ];
+    let mut problems = Vec::new();
+    for (args, want) in cases {
+        let mut got = names(args);
+        // Unsorted results are compared as sets.
+        if let Ok(g) = &got {
+            if !args.contains(&"--sort") && !args.contains(&"-n") {
+                let mut v: Vec<&str> = g.split(' ').collect();
+                v.sort();
+                got = Ok(v.join(" "));
+            }
+        }
+        match got {
+            Ok(g) if g == *want => {}
+            Ok(g) => problems.push(format!(
+                "ps -a {}: got {g:?}, want {want:?}",
+                args.join(" ")
+            )),
+            Err(e) => problems.push(format!("ps -a {}: failed\n{e}", args.join(" "))),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+// ---------------------------------------------------------------------------
+// logs
+
+#[test]
+fn logs_split_streams_tail_and_timestamps() {
+    let s = busybox();
+    run_d(
+        &s,
+        &["--name", "talk"],
+        "echo out1; echo err1 >&2; echo out2; echo err2 >&2",
+    );
+    assert_eq!(s.ok(&["wait", "talk"]), "0\n");
+    let o = s.cmd(&["logs", "talk"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(o.stdout, "out1\nout2\n", "stdout of logs\n{}", o.describe());
+    assert_eq!(o.stderr, "err1\nerr2\n", "stderr of logs\n{}", o.describe());
+
+    run_d(
+        &s,
+        &["--name", "count"],
+        "for i in 1 2 3 4 5; do echo line$i; done",
+    );
+    assert_eq!(s.ok(&["wait", "count"]), "0\n");
+    assert_eq!(s.ok(&["logs", "--tail", "2", "count"]), "line4\nline5\n");
+    assert_eq!(s.ok(&["logs", "--tail", "0", "count"]), "");
+
+    let t = s.ok(&["logs", "-t", "count"]);
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(lines.len(), 5, "{t}");
+    for (i, l) in lines.iter().enumerate() {
+        let (ts, text) = l
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("no timestamp: {l:?}"));
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(ts).is_ok(),
+            "logs -t: {ts:?} is not an RFC 3339 time in {l:?}"
+        );
+        assert_eq!(text, format!("line{}", i + 1));
+    }
+
+    // The log file itself is k8s-file.
+    let path = fmt(&s, "talk", "{{.HostConfig.LogConfig.Path}}");
+    let file = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let streams: Vec<(&str, &str, &str)> = file
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(4, ' ').collect();
+            assert_eq!(f.len(), 4, "k8s-file line: {l:?}");
+            assert!(chrono::DateTime::parse_from_rfc3339(f[0]).is_ok(), "{l:?}");
+            (f[1], f[2], f[3])
+        })
+        .collect();
+    let mut sorted = streams.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        vec![
+            ("stderr", "F", "err1"),
+            ("stderr", "F", "err2"),
+            ("stdout", "F", "out1"),
+            ("stdout", "F", "out2")
+        ],
+        "{file}"
+    );
+}
+
+#[test]
+fn logs_since() {
+    let s = busybox();
+    run_d(&s, &["--name", "slow"], "echo early; sleep 2; echo late");
+    wait_logs(&s, "slow", "early", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(500));
+    let mid = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    assert_eq!(s.ok(&["wait", "slow"]), "0\n");
+    assert_eq!(s.ok(&["logs", "slow"]), "early\nlate\n");
+    assert_eq!(
+        s.ok(&["logs", "--since", &mid, "slow"]),
+        "late\n",
+        "--since {mid}"
+    );
+    assert_eq!(s.ok(&["logs", "--since", "1m", "slow"]), "early\nlate\n");
+    let future = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(s.ok(&["logs", "--since", &future, "slow"]), "");
+}
+
+#[test]
+fn logs_follow_until_the_container_exits() {
+    let s = busybox();
+    run_d(
+        &s,
+        &["--name", "f"],
+        "for i in 1 2 3; do echo n$i; sleep 0.7; done; echo bye >&2",
+    );
+    let t = Instant::now();
+    let mut child = s.spawn(&["logs", "-f", "f"]);
+    let out = chunks(child.stdout.take().unwrap());
+    let err = chunks(child.stderr.take().unwrap());
+    let mut acc = Vec::new();
+    let first = read_until(
+        &out,
+        &mut acc,
+        "n1\n",
+        Instant::now() + Duration::from_secs(10),
+    );
+    assert!(
+        first,
+        "logs -f printed nothing: {:?}",
+        String::from_utf8_lossy(&acc)
+    );
+    let code = wait_child(&mut child, Duration::from_secs(20));
+    let took = t.elapsed();
+    while let Ok(c) = out.recv_timeout(Duration::from_millis(500)) {
+        acc.extend(c);
+    }
+    let mut e = Vec::new();
+    while let Ok(c) = err.recv_timeout(Duration::from_millis(500)) {
+        e.extend(c);
+    }
+    assert_eq!(code, Some(0), "logs -f must end with the container");
+    assert_eq!(String::from_utf8_lossy(&acc), "n1\nn2\nn3\n");
+    assert_eq!(String::from_utf8_lossy(&e), "bye\n");
+    assert!(
+        took >= Duration::from_millis(1200),
+        "logs -f returned before the container ended: {took:?}"
+    );
+    assert_eq!(status(&s, "f"), "exited");
+
+    // --tail with -f on a finished container prints the tail and returns.
+    assert_eq!(s.ok(&["logs", "-f", "--tail", "1", "f"]), "n3\n");
+}
+
+// ---------------------------------------------------------------------------
+// exec
+
+#[test]
+fn exec_codes_user_env_workdir_and_detach() {
+    let s = busybox();
+    run_d(&s, &["--name", "web"], "sleep 100");
+    let o = s.cmd(&["exec", "web", "true"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{}", o.describe());
+    s.fails(&["exec", "web", "sh", "-c", "exit 5"], 5);
+    assert_eq!(
+        s.ok(&[
+            "exec",
+            "-u",
+            "1000",
+            "-e",
+            "X=1",
+            "-w",
+            "/tmp",
+            "web",
+            "sh",
+            "-c",
+            "id -u; echo $X; pwd"
+        ]),
+        "1000\n1\n/tmp\n"
+    );
+    let o = s.cmd(&["exec", "web", "sh", "-c", "echo out; echo err >&2"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (0, "out\n", "err\n")
+    );
+    let o = s.cmd(&["exec", "web", "nosuchcmd"]);
+    assert_eq!(o.code, 127, "{}", o.describe());
+    let e = one_error_line(&o);
+    assert!(e.contains("nosuchcmd"), "{e}");
+    // stdin with -i.
+    assert_eq!(
+        s.ok_stdin(&["exec", "-i", "web", "cat"], b"piped\n"),
+        "piped\n"
+    );
+
+    // exec joins the container's namespaces: the same pid 1 and hostname.
+    assert_eq!(
+        s.ok(&["exec", "web", "cat", "/proc/1/cmdline"]),
+        "sleep\0100\0"
+    );
+    let host = fmt(&s, "web", "{{.Config.Hostname}}");
+    assert_eq!(s.ok(&["exec", "web", "hostname"]).trim(), host);
+
+    let o = s.cmd(&["exec", "-d", "web", "sh", "-c", "sleep 0.3; touch /x"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let found = eventually(Duration::from_secs(10), || {
+        s.cmd(&["exec", "web", "test", "-e", "/x"]).code == 0
+    });
+    assert!(found, "exec -d never created /x");
+}
+
+#[test]
+fn exec_into_a_stopped_container_fails() {
+    let s = busybox();
+    s.ok(&["create", "--name", "made", "busybox", "sleep", "100"]);
+    run_d(&s, &["--name", "done"], "true");
+    assert_eq!(s.ok(&["wait", "done"]), "0\n");
+    for name in ["made", "done"] {
+        let e = s.fails_engine(&["exec", name, "true"]);
+        assert!(
+            e.contains("can only create exec sessions on running containers"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn exec_it_gets_a_pty() {
+    let s = busybox();
+    run_d(&s, &["--name", "web"], "sleep 100");
+    let (mut child, master) =
+        spawn_on_pty(&s, &["exec", "-it", "web", "sh", "-c", "tty; echo done"]);
+    let rx = chunks(master);
+    let mut acc = Vec::new();
+    read_until(
+        &rx,
+        &mut acc,
+        "done",
+        Instant::now() + Duration::from_secs(20),
+    );
+    let code = wait_child(&mut child, Duration::from_secs(20));
+    while let Ok(c) = rx.recv_timeout(Duration::from_millis(300)) {
+        acc.extend(c);
+    }
+    let text = String::from_utf8_lossy(&acc);
+    assert_eq!(code, Some(0), "exec -it exit code; output {text:?}");
+    let tty = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .find(|l| l.starts_with("/dev/"));
+    assert!(
+        tty.is_some_and(|t| t
+            .strip_prefix("/dev/pts/")
+            .is_some_and(|n| n.parse::<u32>().is_ok())),
+        "tty inside exec -it: {text:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// stop, start, restart, kill, wait, pause
+
+#[test]
+fn stop_timeout_kills_a_container_that_ignores_term() {
+    let s = busybox();
+    run_d(&s, &["--name", "web"], STUBBORN);
+    let t = Instant::now();
+    assert_eq!(s.ok(&["stop", "-t", "2", "web"]), "web\n");
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(6),
+        "stop -t 2 of a container ignoring TERM took {took:?}"
+    );
+    assert_eq!(
+        fmt(&s, "web", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 137"
+    );
+    assert_eq!(s.ok(&["wait", "web"]), "137\n");
+    let ps = s.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.starts_with("web Exited (137)"), "{ps}");
+    let e = s.fails_engine(&["stop", "web"]);
+    assert!(
+        e.contains("web"),
+        "stop of a stopped container must name it: {e}"
+    );
+
+    // start again, then restart: a new process each time.
+    assert_eq!(s.ok(&["start", "web"]), "web\n");
+    assert_eq!(status(&s, "web"), "running");
+    let pid1 = fmt(&s, "web", "{{.State.Pid}}");
+    let t = Instant::now();
+    assert_eq!(s.ok(&["restart", "-t", "1", "web"]), "web\n");
+    assert!(
+        t.elapsed() < Duration::from_secs(6),
+        "restart -t 1 took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(status(&s, "web"), "running");
+    let pid2 = fmt(&s, "web", "{{.State.Pid}}");
+    assert_ne!(pid1, pid2, "restart must start a new process");
+    assert!(
+        !proc_alive(pid1.parse().unwrap()),
+        "old process {pid1} still runs"
+    );
+    assert_clean(&s, "stop/start/restart");
+}
+
+#[test]
+fn stop_a_container_that_handles_term_exits_with_its_code() {
+    let s = busybox();
+    run_d(
+        &s,
+        &["--name", "polite"],
+        "trap 'exit 3' TERM; while true; do sleep 0.1; done",
+    );
+    let t = Instant::now();
+    assert_eq!(s.ok(&["stop", "polite"]), "polite\n");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "stop took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        fmt(&s, "polite", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 3"
+    );
+    let fin = fmt(&s, "polite", "{{.State.FinishedAt}}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&fin).is_ok() && !fin.starts_with("0001"),
+        "FinishedAt {fin}"
+    );
+}
+
+#[test]
+fn kill_sends_signals_and_rejects_bad_names() {
+    let s = busybox();
+    run_d(
+        &s,
+        &["--name", "web"],
+        "trap 'echo got-hup' HUP; while true; do sleep 0.1; done",
+    );
+    assert_eq!(s.ok(&["kill", "-s", "HUP", "web"]), "web\n");
+    wait_logs(&s, "web", "got-hup", Duration::from_secs(10));
+    assert_eq!(s.ok(&["kill", "-s", "SIGHUP", "web"]), "web\n");
+    wait_logs(&s, "web", "got-hup\ngot-hup\n", Duration::from_secs(10));
+    assert_eq!(status(&s, "web"), "running");
+
+    let e = s.fails_engine(&["kill", "-s", "FOO", "web"]);
+    assert_eq!(e, "Error: invalid signal: FOO");
+    assert_eq!(
+        status(&s, "web"),
+        "running",
+        "a bad signal must change nothing"
+    );
+
+    // The default is KILL.
+    assert_eq!(s.ok(&["kill", "web"]), "web\n");
+    assert_eq!(s.ok(&["wait", "web"]), "137\n");
+    let e = s.fails_engine(&["kill", "web"]);
+    assert!(e.contains("web"), "{e}");
+}
+
+#[test]
+fn wait_prints_the_exit_code() {
+    let s = busybox();
+    let id = run_d(&s, &[], "sleep 1; exit 7");
+    let t = Instant::now();
+    assert_eq!(s.ok(&["wait", &id]), "7\n");
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "wait returned before the exit"
+    );
+    // Already exited: at once, same code; by a short id too.
+    assert_eq!(s.ok(&["wait", &id[..12]]), "7\n");
+}
+
+#[test]
+fn pause_freezes_and_unpause_resumes() {
+    let s = busybox();
+    run_d(
+        &s,
+        &["--name", "tick"],
+        "i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done",
+    );
+    wait_logs(&s, "tick", "3\n", Duration::from_secs(10));
+    assert_eq!(s.ok(&["pause", "tick"]), "tick\n");
+    assert_eq!(
+        fmt(&s, "tick", "{{.State.Status}} {{.State.Paused}}"),
+        "paused true"
+    );
+    let ps = s.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(
+        ps.contains("tick Paused"),
+        "ps of a paused container: {ps:?}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let n1 = s.ok(&["logs", "tick"]).lines().count();
+    std::thread::sleep(Duration::from_millis(1500));
+    let n2 = s.ok(&["logs", "tick"]).lines().count();
+    assert_eq!(n1, n2, "the counter advanced while paused");
+    assert_eq!(s.ok(&["unpause", "tick"]), "tick\n");
+    assert_eq!(status(&s, "tick"), "running");
+    let advanced = eventually(Duration::from_secs(5), || {
+        s.ok(&["logs", "tick"]).lines().count() > n2 + 3
+    });
+    assert!(advanced, "the counter did not resume after unpause");
+    // A paused container can still be removed with -f.
+    s.ok(&["pause", "tick"]);
+    s.ok(&["rm", "-f", "tick"]);
+    assert_clean(&s, "pause");
+}
+
+// ---------------------------------------------------------------------------
+// create and start
+
+#[test]
+fn create_then_start_attached_and_detached() {
+    let s = busybox();
+    let id = s.ok(&["create", "--name", "c1", "busybox", "echo", "hi"]);
+    assert!(is_full_id(id.trim()), "create prints the full id: {id:?}");
+    assert_eq!(status(&s, "c1"), "created");
+    assert_eq!(
+        fmt(&s, "c1", "{{.State.StartedAt}}"),
+        "0001-01-01T00:00:00Z"
+    );
+    let o = s.cmd(&["start", "-a", "c1"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "hi\n"), "{}", o.describe());
+    assert_eq!(status(&s, "c1"), "exited");
+    assert_eq!(s.ok(&["start", "c1"]), "c1\n");
+    assert_eq!(s.ok(&["wait", "c1"]), "0\n");
+    assert_eq!(s.ok(&["logs", "c1"]), "hi\nhi\n");
+    // start -a returns the container's code.
+    s.ok(&["create", "--name", "c2", "busybox", "sh", "-c", "exit 4"]);
+    s.fails(&["start", "-a", "c2"], 4);
+}
+
+// ---------------------------------------------------------------------------
+// rm, prune, rename, exists, inspect
+
+#[test]
+fn rm_running_is_refused_and_rm_force_kills_at_once() {
+    let s = busybox();
+    let id = run_d(&s, &["--name", "web"], STUBBORN);
+    let pid: i32 = fmt(&s, "web", "{{.State.Pid}}").parse().unwrap();
+    let e = s.fails_engine(&["rm", "web"]);
+    assert!(
+        e.contains("running") && (e.contains("web") || e.contains(&id[..12])),
+        "{e}"
+    );
+    assert_eq!(
+        status(&s, "web"),
+        "running",
+        "a refused rm must change nothing"
+    );
+    let t = Instant::now();
+    assert_eq!(s.ok(&["rm", "-f", "web"]), "web\n");
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "rm -f took {:?}",
+        t.elapsed()
+    );
+    assert!(!proc_alive(pid), "the container process survived rm -f");
+    s.fails_engine(&["inspect", "--format", "{{.Id}}", "web"]);
+    assert_no_supervisors(&s, "rm -f");
+}
+
+#[test]
+fn rm_all_and_container_prune() {
+    let s = busybox();
+    s.ok(&["create", "--name", "a", "busybox", "true"]);
+    s.ok(&["create", "--name", "b", "busybox", "true"]);
+    s.ok(&["rm", "-a"]);
+    assert!(s.container_ids().is_empty(), "rm -a left containers");
+
+    let web = run_d(&s, &["--name", "web"], "sleep 100");
+    let d1 = run_d(&s, &["--name", "d1"], "exit 1");
+    let d2 = run_d(&s, &["--name", "d2"], "exit 0");
+    s.ok(&["wait", "d1", "d2"]);
+    let out = s.ok(&["container", "prune", "-f"]);
+    let mut pruned: Vec<&str> = out.lines().collect();
+    pruned.sort();
+    let mut want = vec![d1.as_str(), d2.as_str()];
+    want.sort();
+    assert_eq!(pruned, want, "prune prints the removed ids");
+    assert_eq!(s.container_ids(), vec![web[..12].to_string()]);
+    assert_eq!(status(&s, "web"), "running");
+    assert_clean(&s, "prune");
+}
+
+#[test]
+fn rename_and_exists() {
+    let s = busybox();
+    run_d(&s, &["--name", "web"], "sleep 100");
+    s.ok(&["container", "exists", "web"]);
+    s.ok(&["rename", "web", "www"]);
+    s.fails(&["container", "exists", "web"], 1);
+    s.ok(&["container", "exists", "www"]);
+    assert_eq!(s.ok(&["ps", "--format", "{{.Names}}"]), "www\n");
+    s.ok(&["exec", "www", "true"]);
+    // The old name is free again; a taken name is refused.
+    s.ok(&["create", "--name", "web", "busybox", "true"]);
+    let e = s.fails_engine(&["rename", "web", "www"]);
+    assert!(e.contains("www"), "{e}");
+}
+
+#[test]
+fn inspect_keys_and_format() {
+    let s = busybox();
+    let id = run_d(
+        &s,
+        &["--name", "web", "--restart", "on-failure:2"],
+        "sleep 100",
+    );
+    let v = inspect_json(&s, "web");
+    let conmon = v["State"]["ConmonPid"].as_i64().unwrap_or(0);
+    let pid = v["State"]["Pid"].as_i64().unwrap_or(0);
+    let mut problems = Vec::new();
+    let mut check = |what: &str, ok: bool| {
+        if !ok {
+            problems.push(what.to_string());
+        }
+    };
+    check("Id", v["Id"] == id.as_str());
+    check("Name", v["Name"] == "web");
+    check("State.Status", v["State"]["Status"] == "running");
+    check("State.Running", v["State"]["Running"] == true);
+    check("State.Pid", pid > 0 && proc_alive(pid as i32));
+    check(
+        "State.ConmonPid",
+        conmon > 0 && cmdline(conmon as i32).contains("_supervise"),
+    );
+    check("State.ExitCode", v["State"]["ExitCode"] == 0);
+    check(
+        "State.StartedAt",
+        v["State"]["StartedAt"].as_str().is_some_and(|t| {
+            chrono::DateTime::parse_from_rfc3339(t).is_ok() && !t.starts_with("0001")
+        }),
+    );
+    check(
+        "State.FinishedAt",
+        v["State"]["FinishedAt"] == "0001-01-01T00:00:00Z",
+    );
+    let env: Vec<&str> = v["Config"]["Env"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e.as_str()).collect())
+        .unwrap_or_default();
+    check(
+        "Config.Env has container=skiff",
+        env.contains(&"container=skiff"),
+    );
+    check(
+        "Config.Env has HOSTNAME=<12-hex id>",
+        env.contains(&format!("HOSTNAME={}", &id[..12]).as_str()),
+    );
+    check(
+        "HostConfig.RestartPolicy.Name",
+        v["HostConfig"]["RestartPolicy"]["Name"] == "on-failure",
+    );
+    check(
+        "HostConfig.RestartPolicy.MaximumRetryCount",
+        v["HostConfig"]["RestartPolicy"]["MaximumRetryCount"] == 2,
+    );
+    check(
+        "HostConfig.LogConfig.Type",
+        v["HostConfig"]["LogConfig"]["Type"] == "k8s-file",
+    );
+    check("RestartCount", v["RestartCount"] == 0);
+    assert!(
+        problems.is_empty(),
+        "inspect keys wrong: {problems:?}\n{v:#}"
+    );
+
+    assert_eq!(
+        fmt(&s, "web", "{{.State.Status}} {{.State.ExitCode}}"),
+        "running 0"
+    );
+    s.ok(&["kill", "web"]);
+    s.ok(&["wait", "web"]);
+    // on-failure restarts a killed container; stop it for good.
+    s.ok(&["stop", "web"]).to_string();
+    let st = fmt(
+        &s,
+        "web",
+        "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}",
+    );
+    assert!(st.starts_with("exited ") && st.ends_with(" false"), "{st}");
+    let fin = fmt(&s, "web", "{{.State.FinishedAt}}");
+    assert!(!fin.starts_with("0001"), "FinishedAt after exit: {fin}");
+}
+
+// ---------------------------------------------------------------------------
+// attach
+
+fn attach_and_detach(detach_flag: &[&str], keys: &[u8]) {
+    let s = busybox();
+    s.ok(&["run", "-d", "-it", "--name", "web", "busybox", "sh"]);
+    let mut args = vec!["attach"];
+    args.extend_from_slice(detach_flag);
+    args.push("web");
+    let (mut child, mut master) = spawn_on_pty(&s, &args);
+    let rx = chunks(master.try_clone().unwrap());
+    let mut acc = Vec::new();
+    // The shell echoes what it reads; h''i proves the output came from it.
+    std::thread::sleep(Duration::from_millis(500));
+    master.write_all(b"echo h''i-there\r").unwrap();
+    let seen = read_until(
+        &rx,
+        &mut acc,
+        "hi-there",
+        Instant::now() + Duration::from_secs(15),
+    );
+    if !seen {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "attach: no output from the shell: {:?}",
+            String::from_utf8_lossy(&acc)
+        );
+    }
+    master.write_all(keys).unwrap();
+    let code = wait_child(&mut child, Duration::from_secs(10));
+    assert_eq!(
+        code,
+        Some(0),
+        "attach must return 0 after the detach keys; output {:?}",
+        String::from_utf8_lossy(&acc)
+    );
+    assert_eq!(
+        status(&s, "web"),
+        "running",
+        "detaching must leave the container running"
+    );
+    // Attach again: the shell is still the same one.
+    s.ok(&["exec", "web", "true"]);
+    assert_clean(&s, "attach");
+}
+
+#[test]
+fn attach_on_a_pty_and_detach_with_ctrl_p_ctrl_q() {
+    attach_and_detach(&[], b"\x10\x11");
+}
+
+#[test]
+fn attach_with_custom_detach_keys() {
+    attach_and_detach(&["--detach-keys", "ctrl-x,ctrl-y"], b"\x18\x19");
+}
+
+// ---------------------------------------------------------------------------
+// restart policies
+
+#[test]
+fn restart_on_failure_stops_after_the_limit() {
+    let s = busybox();
+    run_d(
+        &s,
+        &["--name", "bad", "--restart", "on-failure:3"],
+        "exit 1",
+    );
+    let mut last = String::new();
+    let done = eventually(Duration::from_secs(40), || {
+        last = fmt(
+            &s,
+            "bad",
+            "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}",
+        );
+        last == "exited 3 1"
+    });
+    assert!(
+        done,
+        "on-failure:3: last state {last:?}, want \"exited 3 1\""
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        fmt(&s, "bad", "{{.State.Status}} {{.RestartCount}}"),
+        "exited 3"
+    );
+    assert_no_supervisors(&s, "on-failure after the last try");
+
+    // Success is not restarted.
+    run_d(
+        &s,
+        &["--name", "good", "--restart", "on-failure:3"],
+        "exit 0",
+    );
+    s.ok(&["wait", "good"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        fmt(&s, "good", "{{.State.Status}} {{.RestartCount}}"),
+        "exited 0"
+    );
+}
+
+#[test]
+fn restart_always_comes_back_until_stopped() {
+    let s = busybox();
+    run_d(&s, &["--name", "r", "--restart", "always"], "sleep 1");
+    let mut last = String::new();
+    let grew = eventually(Duration::from_secs(30), || {
+        last = fmt(&s, "r", "{{.RestartCount}}");
+        last.parse::<u32>().is_ok_and(|n| n >= 2)
+    });
+    assert!(grew, "--restart always: RestartCount stayed {last:?}");
+    s.ok(&["stop", "r"]);
+    let n = fmt(&s, "r", "{{.RestartCount}}");
+    assert_eq!(status(&s, "r"), "exited");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        fmt(&s, "r", "{{.State.Status}} {{.RestartCount}}"),
+        format!("exited {n}"),
+        "a stopped always-container must stay down"
+    );
+    assert_no_supervisors(&s, "stopped always-container");
+    // start brings it back under its policy.
+    s.ok(&["start", "r"]);
+    assert_eq!(status(&s, "r"), "running");
+    assert_clean(&s, "restart always");
+}
+
+// ---------------------------------------------------------------------------
+// crashes
+
+#[test]
+fn supervisor_killed_with_sigkill() {
+    let s = busybox();
+    run_d(&s, &["--name", "web"], "sleep 100");
+    let conmon: i32 = fmt(&s, "web", "{{.State.ConmonPid}}").parse().unwrap();
+    let pid: i32 = fmt(&s, "web", "{{.State.Pid}}").parse().unwrap();
+    assert!(
+        cmdline(conmon).contains("_supervise"),
+        "ConmonPid {conmon}: {}",
+        cmdline(conmon)
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(conmon),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let mut ps = String::new();
+    let down = eventually(Duration::from_secs(10), || {
+        ps = s.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+        ps.starts_with("web Exited")
+    });
+    assert!(down, "ps -a after the supervisor died: {ps:?}");
+    assert_eq!(fmt(&s, "web", "{{.State.Running}}"), "false");
+    assert!(
+        s.ok(&["ps", "-q"]).is_empty(),
+        "ps still lists it as running"
+    );
+    let gone = eventually(Duration::from_secs(10), || !proc_alive(pid));
+    assert!(gone, "the container process {pid} outlived its supervisor");
+    assert_eq!(s.ok(&["rm", "-f", "web"]), "web\n");
+    assert_clean(&s, "supervisor crash");
+    // The name is free again.
+    assert_eq!(
+        s.ok(&["run", "--rm", "--name", "web", "busybox", "echo", "ok"]),
+        "ok\n"
+    );
+}
+
+#[test]
+fn cli_killed_in_the_middle_of_run() {
+    let s = busybox();
+    let mut problems = Vec::new();
+    for delay_ms in [0u64, 20, 50, 100, 200, 400, 1000] {
+        let mut child = s.spawn(&["run", "--name", "x", "busybox", "sleep", "100"]);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let ps = s.cmd(&["ps", "-a"]);
+        if ps.code != 0 {
+            problems.push(format!(
+                "after {delay_ms} ms: ps -a failed\n{}",
+                ps.describe()
+            ));
+        }
+        let rm = s.cmd(&["rm", "-f", "x"]);
+        let ok_rm = rm.code == 0 || (rm.code == 125 && rm.stderr.contains("no such container"));
+        if !ok_rm {
+            problems.push(format!("after {delay_ms} ms: rm -f x\n{}", rm.describe()));
+        }
+        let o = s.cmd(&["run", "--rm", "--name", "x", "busybox", "echo", "ok"]);
+        if (o.code, o.stdout.as_str()) != (0, "ok\n") {
+            problems.push(format!(
+                "after {delay_ms} ms: run --name x again\n{}",
+                o.describe()
+            ));
+            let _ = s.cmd(&["rm", "-f", "x"]);
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_clean(&s, "CLI killed mid-run");
+}
+
+// ---------------------------------------------------------------------------
+// concurrency
+
+#[test]
+fn twenty_concurrent_runs_and_removes() {
+    let s = busybox();
+    let ids: Vec<Output> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..20)
+            .map(|_| sc.spawn(|| s.cmd(&["run", "-d", "busybox", "sleep", "100"])))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let bad: Vec<String> = ids
+        .iter()
+        .filter(|o| o.code != 0)
+        .map(|o| o.describe())
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "concurrent run -d failed:\n{}",
+        bad.join("\n")
+    );
+    let ids: Vec<String> = ids.iter().map(|o| o.stdout.trim().to_string()).collect();
+    assert!(ids.iter().all(|i| is_full_id(i)), "{ids:?}");
+    assert_eq!(s.ok(&["ps", "-q"]).lines().count(), 20);
+    let names = s.ok(&["ps", "--format", "{{.Names}}"]);
+    let mut n: Vec<&str> = names.lines().collect();
+    n.sort();
+    n.dedup();
+    assert_eq!(n.len(), 20, "generated names must be unique: {names}");
+
+    let rms: Vec<Output> = std::thread::scope(|sc| {
+        let hs: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let s = &s;
+                sc.spawn(move || s.cmd(&["rm", "-f", id]))
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let bad: Vec<String> = rms
+        .iter()
+        .filter(|o| o.code != 0)
+        .map(|o| o.describe())
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "concurrent rm -f failed:\n{}",
+        bad.join("\n")
+    );
+    assert_eq!(s.ok(&["ps", "-a", "-q"]), "");
+    assert_no_supervisors(&s, "20 rm -f");
+    let m = container_mounts(&s);
+    assert!(m.is_empty(), "mounts left after 20 rm -f: {m:?}");
+    let dir = s.data_home.join("skiff/containers");
+    let left: Vec<String> = fs::read_dir(&dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        !left
+            .iter()
+            .any(|l| ids.iter().any(|i| l.contains(i.as_str()))),
+        "container directories left: {left:?}"
+    );
+}
+
+#[test]
+fn two_runs_with_the_same_name_exactly_one_wins() {
+    let s = busybox();
+    for round in 0..3 {
+        let outs: Vec<Output> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..2)
+                .map(|_| {
+                    sc.spawn(|| s.cmd(&["run", "-d", "--name", "same", "busybox", "sleep", "100"]))
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let won: Vec<&Output> = outs.iter().filter(|o| o.code == 0).collect();
+        let lost: Vec<&Output> = outs.iter().filter(|o| o.code != 0).collect();
+        let all = outs
+            .iter()
+            .map(|o| o.describe())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!((won.len(), lost.len()), (1, 1), "round {round}:\n{all}");
+        assert_eq!(lost[0].code, 125, "{all}");
+        let e = one_error_line(lost[0]);
+        assert!(
+            e.contains("\"same\"") && e.contains("already in use"),
+            "{e}"
+        );
+        assert_eq!(s.container_ids().len(), 1, "round {round}: one container");
+        assert_eq!(fmt(&s, "same", "{{.Id}}"), won[0].stdout.trim());
+        s.ok(&["rm", "-f", "same"]);
+    }
+    assert_clean(&s, "name race");
+}
+
+// ---------------------------------------------------------------------------
+// sd_notify
+
+/// A datagram socket in the test home that skiff's user may send to.
+fn notify_socket(s: &Skiff) -> (UnixDatagram, String) {
+    let path = s.home.join("notify.sock");
+    let _ = fs::remove_file(&path);
+    let sock = UnixDatagram::bind(&path).expect("bind the notify socket");
+    std::os::unix::fs::chown(&path, Some(s.uid()), Some(s.gid())).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    (sock, path.to_string_lossy().into_owned())
+}
+
+/// Everything received on `sock` until `want` is seen or `limit` passes.
+fn receive(sock: &UnixDatagram, want: &str, limit: Duration) -> String {
+    let mut text = String::new();
+    let deadline = Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline && !text.lines().any(|l| l == want) {
+        if let Ok(n) = sock.recv(&mut buf) {
+            text.push_str(&String::from_utf8_lossy(&buf[..n]));
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+    }
+    text
+}
+
+#[test]
+fn sd_notify_conmon_sends_ready_and_the_supervisor_pid() {
+    let s = busybox();
+    let (sock, path) = notify_socket(&s);
+    for (name, flags) in [("n1", &["--sdnotify=conmon"][..]), ("n2", &[][..])] {
+        let mut args = vec!["run", "-d", "--name", name];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "sleep", "100"]);
+        let o = cmd_env(&s, &args, &[("NOTIFY_SOCKET", &path)]);
+        assert_eq!(o.code, 0, "{}", o.describe());
+        let text = receive(&sock, "READY=1", Duration::from_secs(10));
+        assert!(
+            text.lines().any(|l| l == "READY=1"),
+            "{name} {flags:?}: no READY=1, got {text:?}"
+        );
+        let conmon = fmt(&s, name, "{{.State.ConmonPid}}");
+        assert!(
+            text.lines().any(|l| l == format!("MAINPID={conmon}")),
+            "{name} {flags:?}: want MAINPID={conmon} (the supervisor), got {text:?}"
+        );
+    }
+}
+
+#[test]
+fn sd_notify_ignore_sends_nothing() {
+    let s = busybox();
+    let (sock, path) = notify_socket(&s);
+    let args = [
+        "run",
+        "-d",
+        "--sdnotify=ignore",
+        "--name",
+        "n",
+        "busybox",
+        "sleep",
+        "100",
+    ];
+    let o = cmd_env(&s, &args, &[("NOTIFY_SOCKET", &path)]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(status(&s, "n"), "running");
+    let text = receive(&sock, "READY=1", Duration::from_secs(2));
+    assert_eq!(text, "", "--sdnotify=ignore sent notifications");
+}
+
+// ---------------------------------------------------------------------------
+// bad input
+
+#[test]
+fn unknown_container_is_125_with_one_line() {
+    let s = busybox();
+    let want = "Error: no container with name or ID \"nosuch\" found: no such container";
+    let mut problems = Vec::new();
+    for args in [
+        &["logs", "nosuch"][..],
+        &["stop", "nosuch"],
+        &["start", "nosuch"],
+        &["kill", "nosuch"],
+        &["restart", "nosuch"],
+        &["wait", "nosuch"],
+        &["rm", "nosuch"],
+        &["pause", "nosuch"],
+        &["unpause", "nosuch"],
+        &["exec", "nosuch", "true"],
+        &["attach", "nosuch"],
+        &["rename", "nosuch", "other"],
+    ] {
+        let o = s.cmd(args);
+        let lines: Vec<&str> = o.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        if o.code != 125 || lines != [want] {
+            problems.push(o.describe());
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "want 125 and `{want}`:\n{}",
+        problems.join("\n")
+    );
+    s.fails(&["container", "exists", "nosuch"], 1);
+}
+
+#[test]
+fn ambiguous_id_prefix_is_named() {
+    let s = busybox();
+    let mut ids: Vec<String> = Vec::new();
+    let prefix = loop {
+        let id = s.ok(&["create", "busybox", "true"]).trim().to_string();
+        if let Some(p) = ids.iter().find(|i| i[..1] == id[..1]) {
+            break p[..1].to_string();
+        }
+        ids.push(id);
+        assert!(
+            ids.len() <= 17,
+            "16 hex digits: a collision is certain by now"
+        );
+    };
+    let e = s.fails_engine(&["inspect", "--format", "{{.Id}}", &prefix]);
+    assert!(
+        e.contains(&format!("\"{prefix}\""))
+            && (e.contains("more than one") || e.contains("ambiguous")),
+        "ambiguous prefix: {e}"
+    );
+    let e = s.fails_engine(&["rm", &prefix]);
+    assert!(
+        e.contains("more than one") || e.contains("ambiguous"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_restart_policy_and_ps_filter() {
+    let s = busybox();
+    let e = s.fails_engine(&["run", "-d", "--restart", "sometimes", "busybox", "true"]);
+    assert!(e.contains("sometimes"), "{e}");
+    let e = s.fails_engine(&["create", "--restart", "on-failure:x", "busybox", "true"]);
+    assert!(e.contains("on-failure:x"), "{e}");
+    assert!(
+        s.container_ids().is_empty(),
+        "a bad policy must create nothing"
+    );
+    let e = s.fails_engine(&["ps", "--filter", "bogus=1"]);
+    assert!(e.contains("bogus"), "{e}");
+}
