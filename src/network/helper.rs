@@ -77,8 +77,7 @@ pub fn last_error(log: &Path) -> String {
     let text = fs::read_to_string(log).unwrap_or_default();
     text.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.contains("to syslog") && !l.starts_with("WARNING"))
-        .next_back()
+        .rfind(|l| !l.is_empty() && !l.contains("to syslog") && !l.starts_with("WARNING"))
         .map(|l| l.trim_end_matches('.').to_string())
         .unwrap_or_else(|| "no error output".into())
 }
@@ -99,25 +98,24 @@ pub fn is_running(pid: i32, name: &str) -> bool {
         })
 }
 
-/// Stops a helper: SIGTERM, then SIGKILL after a short grace; reaps it when
-/// it is our child. Does nothing when the pid now belongs to something else.
+/// Stops a helper at once with SIGKILL (they keep no state worth a graceful
+/// exit, and pasta ignores SIGTERM), reaping it when it is our child. Does
+/// nothing when the pid now belongs to something else.
 pub fn stop(pid: i32, name: &str) {
     if !is_running(pid, name) {
         reap(pid);
         return;
     }
     let p = Pid::from_raw(pid);
-    let _ = kill(p, Signal::SIGTERM);
+    let _ = kill(p, Signal::SIGKILL);
     let deadline = Instant::now() + Duration::from_millis(500);
     while Instant::now() < deadline {
         reap(pid);
         if !is_running(pid, name) {
             return;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(1));
     }
-    let _ = kill(p, Signal::SIGKILL);
-    let _ = nix::sys::wait::waitpid(p, None);
 }
 
 fn reap(pid: i32) {

@@ -132,13 +132,11 @@ pub fn validate(ctx: &Context, cfg: &Config) -> Result<()> {
         Mode::Container(name) => {
             crate::container::store(ctx).lookup(name)?;
         }
-        Mode::Ns(p) => {
-            if !p.exists() {
-                return Err(Error::msg(format!(
-                    "network namespace {}: no such file or directory",
-                    p.display()
-                )));
-            }
+        Mode::Ns(p) if !p.exists() => {
+            return Err(Error::msg(format!(
+                "network namespace {}: no such file or directory",
+                p.display()
+            )));
         }
         Mode::Bridge(names) => {
             for n in names {
