@@ -506,8 +506,15 @@ fn logs_follow_until_the_container_exits() {
     );
     assert_eq!(status(&s, "f"), "exited");
 
-    // --tail with -f on a finished container prints the tail and returns.
-    assert_eq!(s.ok(&["logs", "-f", "--tail", "1", "f"]), "n3\n");
+    // --tail with -f on a finished container prints the tail and returns;
+    // the last line was the one on stderr.
+    let o = s.cmd(&["logs", "-f", "--tail", "2", "f"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (0, "n3\n", "bye\n"),
+        "{}",
+        o.describe()
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -554,7 +561,7 @@ fn exec_codes_user_env_workdir_and_detach() {
     // exec joins the container's namespaces: the same pid 1 and hostname.
     assert_eq!(
         s.ok(&["exec", "web", "cat", "/proc/1/cmdline"]),
-        "sleep\0100\0"
+        "sleep\x00100\x00"
     );
     let host = fmt(&s, "web", "{{.Config.Hostname}}");
     assert_eq!(s.ok(&["exec", "web", "hostname"]).trim(), host);
@@ -745,10 +752,11 @@ fn pause_freezes_and_unpause_resumes() {
         fmt(&s, "tick", "{{.State.Status}} {{.State.Paused}}"),
         "paused true"
     );
-    let ps = s.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    // Podman's ps lists running containers only; -a shows the paused one.
+    let ps = s.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
     assert!(
         ps.contains("tick Paused"),
-        "ps of a paused container: {ps:?}"
+        "ps -a of a paused container: {ps:?}"
     );
     std::thread::sleep(Duration::from_millis(300));
     let n1 = s.ok(&["logs", "tick"]).lines().count();
