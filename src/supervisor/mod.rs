@@ -10,6 +10,7 @@
 pub mod log;
 pub mod notify;
 pub mod protocol;
+pub mod trim;
 
 use std::fs::File;
 use std::io::Write;
@@ -215,6 +216,7 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
         }
         status.say(&format!("started {}", pid.as_raw()));
         notify::ready_if_asked(&c.config.sdnotify);
+        trim::release_clean_file_pages();
 
         let code = event_loop(
             pid,
