@@ -1028,6 +1028,24 @@ fn status_text(c: &Container) -> String {
     }
 }
 
+/// `0.0.0.0:8080->80/tcp, ...` for a running container's published ports.
+fn ports_text(c: &Container) -> String {
+    c.state
+        .network
+        .ports
+        .iter()
+        .map(|p| {
+            let ip = if p.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                &p.host_ip
+            };
+            format!("{ip}:{}->{}/{}", p.host_port, p.container_port, p.protocol)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn ps_json(c: &Container) -> serde_json::Value {
     serde_json::json!({
         "ID": &c.id[..12],
@@ -1043,7 +1061,7 @@ fn ps_json(c: &Container) -> serde_json::Value {
         "ExitCode": c.state.exit_code,
         "Names": c.name,
         "Labels": c.config.labels,
-        "Ports": "",
+        "Ports": ports_text(c),
         "Pid": c.state.pid,
         "Mounts": c.config.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>(),
         "Pod": "",
@@ -1101,7 +1119,7 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
                 cmd,
                 crate::format::human_ago(c.created),
                 status_text(c),
-                String::new(),
+                ports_text(c),
                 c.name.clone(),
             ]
         })
