@@ -69,6 +69,18 @@ fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Waits until inspect shows the container exited with `code`. Used where
+/// `wait` is not what the test is about (see `wait_prints_the_exit_code`).
+fn exited(s: &Skiff, name: &str, code: i32) {
+    let want = format!("exited {code}");
+    let mut last = String::new();
+    let ok = eventually(Duration::from_secs(30), || {
+        last = fmt(s, name, "{{.State.Status}} {{.State.ExitCode}}");
+        last == want
+    });
+    assert!(ok, "{name}: state {last:?}, expected {want:?}");
+}
+
 /// Waits until the container's logs contain `want`; returns its stdout logs.
 fn wait_logs(s: &Skiff, name: &str, want: &str, limit: Duration) -> String {
     let mut last = String::new();
@@ -252,7 +264,7 @@ fn run_detached_prints_id_and_returns_at_once() {
 
     s.ok(&["create", "--name", "made", "busybox", "true"]);
     let done = run_d(&s, &["--name", "done"], "echo out; exit 3");
-    assert_eq!(s.ok(&["wait", "done"]), "3\n");
+    exited(&s, "done", 3);
 
     // ps: running only, 12-hex ids, header; -a adds the others.
     let ps = s.ok(&["ps"]);
@@ -328,7 +340,7 @@ fn ps_filters_sort_last_and_n() {
     ]);
     std::thread::sleep(Duration::from_millis(1100));
     run_d(&s, &["--name", "done"], "exit 2");
-    assert_eq!(s.ok(&["wait", "done"]), "2\n");
+    exited(&s, "done", 2);
     let names = |args: &[&str]| -> Result<String, String> {
         let mut v = vec!["ps", "-a", "--format", "{{.Names}}"];
         v.extend_from_slice(args);
@@ -389,7 +401,7 @@ fn logs_split_streams_tail_and_timestamps() {
         &["--name", "talk"],
         "echo out1; echo err1 >&2; echo out2; echo err2 >&2",
     );
-    assert_eq!(s.ok(&["wait", "talk"]), "0\n");
+    exited(&s, "talk", 0);
     let o = s.cmd(&["logs", "talk"]);
     assert_eq!(o.code, 0, "{}", o.describe());
     assert_eq!(o.stdout, "out1\nout2\n", "stdout of logs\n{}", o.describe());
@@ -400,7 +412,7 @@ fn logs_split_streams_tail_and_timestamps() {
         &["--name", "count"],
         "for i in 1 2 3 4 5; do echo line$i; done",
     );
-    assert_eq!(s.ok(&["wait", "count"]), "0\n");
+    exited(&s, "count", 0);
     assert_eq!(s.ok(&["logs", "--tail", "2", "count"]), "line4\nline5\n");
     assert_eq!(s.ok(&["logs", "--tail", "0", "count"]), "");
 
@@ -451,7 +463,7 @@ fn logs_since() {
     wait_logs(&s, "slow", "early", Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(500));
     let mid = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-    assert_eq!(s.ok(&["wait", "slow"]), "0\n");
+    exited(&s, "slow", 0);
     assert_eq!(s.ok(&["logs", "slow"]), "early\nlate\n");
     assert_eq!(
         s.ok(&["logs", "--since", &mid, "slow"]),
@@ -579,7 +591,7 @@ fn exec_into_a_stopped_container_fails() {
     let s = busybox();
     s.ok(&["create", "--name", "made", "busybox", "sleep", "100"]);
     run_d(&s, &["--name", "done"], "true");
-    assert_eq!(s.ok(&["wait", "done"]), "0\n");
+    exited(&s, "done", 0);
     for name in ["made", "done"] {
         let e = s.fails_engine(&["exec", name, "true"]);
         assert!(
@@ -719,7 +731,7 @@ fn kill_sends_signals_and_rejects_bad_names() {
 
     // The default is KILL.
     assert_eq!(s.ok(&["kill", "web"]), "web\n");
-    assert_eq!(s.ok(&["wait", "web"]), "137\n");
+    exited(&s, "web", 137);
     let e = s.fails_engine(&["kill", "web"]);
     assert!(e.contains("web"), "{e}");
 }
@@ -736,6 +748,17 @@ fn wait_prints_the_exit_code() {
     );
     // Already exited: at once, same code; by a short id too.
     assert_eq!(s.ok(&["wait", &id[..12]]), "7\n");
+    // Containers that exit at once: wait must report the recorded code,
+    // never a default taken while the supervisor is still recording it.
+    let mut wrong = Vec::new();
+    for i in 0..5 {
+        let id = run_d(&s, &[], &format!("exit {}", 10 + i));
+        let got = s.ok(&["wait", &id]);
+        if got != format!("{}\n", 10 + i) {
+            wrong.push(format!("exit {}: wait printed {got:?}", 10 + i));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:?}");
 }
 
 #[test]
@@ -792,7 +815,7 @@ fn create_then_start_attached_and_detached() {
     assert_eq!((o.code, o.stdout.as_str()), (0, "hi\n"), "{}", o.describe());
     assert_eq!(status(&s, "c1"), "exited");
     assert_eq!(s.ok(&["start", "c1"]), "c1\n");
-    assert_eq!(s.ok(&["wait", "c1"]), "0\n");
+    exited(&s, "c1", 0);
     assert_eq!(s.ok(&["logs", "c1"]), "hi\nhi\n");
     // start -a returns the container's code.
     s.ok(&["create", "--name", "c2", "busybox", "sh", "-c", "exit 4"]);
@@ -840,7 +863,8 @@ fn rm_all_and_container_prune() {
     let web = run_d(&s, &["--name", "web"], "sleep 100");
     let d1 = run_d(&s, &["--name", "d1"], "exit 1");
     let d2 = run_d(&s, &["--name", "d2"], "exit 0");
-    s.ok(&["wait", "d1", "d2"]);
+    exited(&s, "d1", 1);
+    exited(&s, "d2", 0);
     let out = s.ok(&["container", "prune", "-f"]);
     let mut pruned: Vec<&str> = out.lines().collect();
     pruned.sort();
