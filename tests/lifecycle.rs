@@ -1105,6 +1105,25 @@ fn restart_always_comes_back_until_stopped() {
     assert_clean(&s, "restart always");
 }
 
+#[test]
+fn rm_force_of_an_always_container_between_restarts() {
+    let s = busybox();
+    // rm -f at several points of the run/exit/restart cycle.
+    for delay_ms in [300u64, 700, 1100] {
+        run_d(&s, &["--name", "r", "--restart", "always"], "sleep 0.5");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let o = s.cmd(&["rm", "-f", "r"]);
+        assert_eq!(
+            (o.code, o.stdout.as_str()),
+            (0, "r\n"),
+            "rm -f after {delay_ms} ms\n{}",
+            o.describe()
+        );
+        assert!(s.container_ids().is_empty(), "rm -f left the container");
+        assert_no_supervisors(&s, &format!("rm -f after {delay_ms} ms"));
+    }
+}
+
 // ---------------------------------------------------------------------------
 // crashes
 
