@@ -1193,6 +1193,10 @@ pub fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
     for n in &a.names {
         match store.lookup(n) {
             Ok(c) => items.push(container::inspect::inspect_json(ctx, &c)),
+            // An ambiguous container prefix is an error, not a reason to look at images.
+            Err(cerr) if !cerr.to_string().ends_with("no such container") => {
+                return Err(cerr.into())
+            }
             Err(cerr) => match images.lookup(n) {
                 Ok(img) => items.push(crate::cli::image::inspect_value(ctx, &img)),
                 Err(_) => return Err(Error::msg(format!("no such object: \"{n}\" ({cerr})"))),

@@ -200,6 +200,22 @@ fn parse_security_opts(opts: &[String]) -> Result<bool> {
     Ok(nnp)
 }
 
+/// Reads a file of the image from its layers, topmost first; a whiteout or
+/// absence gives an empty string.
+fn read_from_layers(layers: &[PathBuf], path: &str) -> String {
+    use std::os::unix::fs::FileTypeExt;
+    for l in layers.iter().rev() {
+        match std::fs::symlink_metadata(l.join(path)) {
+            Ok(m) if m.file_type().is_char_device() => return String::new(),
+            Ok(m) if m.is_file() => {
+                return std::fs::read_to_string(l.join(path)).unwrap_or_default()
+            }
+            _ => {}
+        }
+    }
+    String::new()
+}
+
 /// Validates the options and writes the new container's record.
 pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     // Validate everything before touching state.
@@ -310,6 +326,18 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
 
     let driver = crate::storage::select(&ctx.root, ctx.storage_driver.as_deref())?;
     let layers = store.layer_dirs(&image)?;
+    let user = o
+        .user
+        .clone()
+        .or_else(|| img_cfg.user().clone())
+        .unwrap_or_default();
+    // Resolve the user now, from the image's own files: an unknown user fails
+    // before anything is written, and HOME is known for inspect.
+    let exec_user = crate::runtime::user::resolve(
+        &user,
+        &read_from_layers(&layers, "etc/passwd"),
+        &read_from_layers(&layers, "etc/group"),
+    )?;
     let id = crate::state::new_id();
     let image_name = image
         .names
@@ -337,7 +365,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
             }
         },
     };
-    let c = Container {
+    let mut c = Container {
         id: id.clone(),
         name,
         created: Utc::now(),
@@ -353,11 +381,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
                 .clone()
                 .or_else(|| img_cfg.working_dir().clone().filter(|w| !w.is_empty()))
                 .unwrap_or_else(|| "/".into()),
-            user: o
-                .user
-                .clone()
-                .or_else(|| img_cfg.user().clone())
-                .unwrap_or_default(),
+            user,
             hostname: o.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
             labels,
             stop_signal,
@@ -402,6 +426,12 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
             "invalid working directory \"{}\": must be an absolute path",
             c.config.workdir
         )));
+    }
+    if !c.config.env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        c.config.env.push(format!("HOSTNAME={}", c.config.hostname));
+    }
+    if !c.config.env.iter().any(|e| e.starts_with("HOME=")) {
+        c.config.env.push(format!("HOME={}", exec_user.home));
     }
     crate::network::validate(ctx, &c.config)?;
     containers.save(&c)?;

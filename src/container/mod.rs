@@ -34,11 +34,32 @@ pub fn pid_alive(pid: i32) -> bool {
     pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
-/// The status a user should see: a record that says running but whose
-/// process is gone (its monitor was killed) is reported as exited.
+/// Whether the container's supervisor still runs (checked by its command
+/// line, so a reused pid is not mistaken for it).
+pub fn supervisor_alive(c: &Container) -> bool {
+    let pid = c.state.monitor_pid;
+    if pid <= 0 || !pid_alive(pid) {
+        return false;
+    }
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let has = |needle: &[u8]| cmdline.split(|&b| b == 0).any(|a| a == needle);
+    has(b"_supervise") && has(c.id.as_bytes())
+}
+
+/// Exited, but its supervisor will start it again (`--restart`).
+pub fn restarting(c: &Container) -> bool {
+    c.state.status == Status::Exited && supervisor_alive(c)
+}
+
+/// The status a user should see. A record that says running is believed
+/// while the process or its supervisor lives (the supervisor records the
+/// exit a moment after the process ends); with both gone, the container is
+/// reported as exited.
 pub fn effective_status(c: &Container) -> Status {
     match c.state.status {
-        Status::Running | Status::Paused | Status::Stopping if !pid_alive(c.state.pid) => {
+        Status::Running | Status::Paused | Status::Stopping
+            if !pid_alive(c.state.pid) && !supervisor_alive(c) =>
+        {
             Status::Exited
         }
         s => s,

@@ -66,17 +66,40 @@ pub fn remove_with(ctx: &Context, c: &Container, o: &RemoveOptions) -> Result<()
 
 fn remove_checked(ctx: &Context, c: &Container, force: bool) -> Result<()> {
     let status = effective_status(c);
-    if matches!(status, Status::Running | Status::Paused | Status::Stopping) {
+    let restarting = super::restarting(c);
+    if matches!(status, Status::Running | Status::Paused | Status::Stopping) || restarting {
         if !force {
-            return Err(Error::msg(format!(
-                "cannot remove container {} as it is {}; stop it first or use -f",
-                c.id,
+            let what = if restarting {
+                "restarting"
+            } else {
                 status.as_str()
+            };
+            return Err(Error::msg(format!(
+                "cannot remove container {} as it is {what}; stop it first or use -f",
+                c.id
             )));
         }
+        // Tell the supervisor not to restart it, kill it, and let the
+        // supervisor finish before its directory goes away.
+        super::stop::mark_stopping(ctx, c)?;
         kill_and_wait(c.state.pid, Duration::from_secs(10))?;
+        if !wait_supervisor(c, Duration::from_secs(10)) {
+            kill_and_wait(c.state.monitor_pid, Duration::from_secs(5))?;
+        }
     }
     remove_stopped(ctx, c)
+}
+
+/// Waits until the container's supervisor has exited.
+pub fn wait_supervisor(c: &Container, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while super::supervisor_alive(c) && !is_zombie(c.state.monitor_pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
 }
 
 /// SIGKILL and wait until the process is gone.

@@ -23,6 +23,18 @@ fn require_running(c: &Container, verb: &str) -> Result<Status> {
     Ok(st)
 }
 
+/// Records that the container is being stopped on purpose, so that its
+/// supervisor applies no restart policy.
+pub fn mark_stopping(ctx: &Context, c: &Container) -> Result<()> {
+    let containers = store(ctx);
+    let _lock = containers.lock_one(&c.id)?;
+    if let Some(mut cur) = containers.load(&c.id)? {
+        cur.state.status = Status::Stopping;
+        containers.save(&cur)?;
+    }
+    Ok(())
+}
+
 /// Sends `sig` to the container's init (`kill`).
 pub fn kill(c: &Container, sig: Signal) -> Result<()> {
     let st = require_running(c, "kill")?;
@@ -43,15 +55,14 @@ pub fn kill(c: &Container, sig: Signal) -> Result<()> {
 /// once the exit is recorded. Marks the container as stopped on purpose so
 /// that restart policies leave it down.
 pub fn stop(ctx: &Context, c: &Container, timeout: Duration) -> Result<()> {
-    let st = require_running(c, "stop")?;
-    let containers = store(ctx);
-    {
-        let _lock = containers.lock_one(&c.id)?;
-        if let Some(mut cur) = containers.load(&c.id)? {
-            cur.state.status = Status::Stopping;
-            containers.save(&cur)?;
-        }
+    if super::restarting(c) {
+        // Between two runs of a --restart container: keep it down.
+        mark_stopping(ctx, c)?;
+        super::remove::wait_supervisor(c, Duration::from_secs(10));
+        return Ok(());
     }
+    let st = require_running(c, "stop")?;
+    mark_stopping(ctx, c)?;
     let sig = if c.config.stop_signal.is_empty() {
         Signal::SIGTERM
     } else {

@@ -248,11 +248,37 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
         };
         cur.state.restart_count += 1;
         store.save(&cur)?;
-        std::thread::sleep(backoff);
+        if !backoff_or_stopped(&store, &c.id, backoff)? {
+            break;
+        }
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
     let _ = std::fs::remove_file(&sock_path);
     Ok(())
+}
+
+/// Sleeps before a restart; false when the container was stopped or removed
+/// meanwhile (then it stays down, recorded as exited).
+fn backoff_or_stopped(
+    store: &crate::state::container::Containers,
+    id: &str,
+    backoff: Duration,
+) -> Result<bool> {
+    let deadline = Instant::now() + backoff;
+    loop {
+        let Some(mut cur) = store.load(id)? else {
+            return Ok(false);
+        };
+        if cur.state.status == Status::Stopping {
+            cur.state.status = Status::Exited;
+            store.save(&cur)?;
+            return Ok(false);
+        }
+        if Instant::now() >= deadline {
+            return Ok(true);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The supervisor's ends of the container's stdio.
