@@ -566,3 +566,62 @@ fn hard_links_and_symlinks_round_trip_through_run() {
 fn s_path(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
+
+/// A full disk during unpack: one-line error naming the cause, exit 125, and
+/// no image, layer or blob left in the store. Root mounts a 3 MB tmpfs as the
+/// store; the fixture's blob and unpacked layer need about 4 MB together.
+#[test]
+fn full_disk_during_import_leaves_nothing_behind() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test mounts a small tmpfs for the store: run the suite as root (sudo .ci/run)"
+    );
+    let s = Skiff::new();
+    let small = s.home.join("small");
+    s.make_dir(&small);
+    let opts = format!("size=3m,mode=0700,uid={},gid={}", s.uid(), s.gid());
+    nix::mount::mount(
+        Some("tmpfs"),
+        &small,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .expect("mounting a small tmpfs");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _guard = Unmount(small.clone());
+    let tar = s.write_file("rootfs.tar", &common::busybox_rootfs());
+    let root = small.join("store");
+    let root_s = root.to_string_lossy().into_owned();
+    let o = s.cmd(&[
+        "--root",
+        &root_s,
+        "import",
+        &tar.to_string_lossy(),
+        "localhost/big:latest",
+    ]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    let line = common::one_error_line(&o);
+    assert!(line.contains("no space left on device"), "{line}");
+    let o = s.cmd(&["--root", &root_s, "images", "-q"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert!(
+        o.stdout.trim().is_empty(),
+        "an image was left: {}",
+        o.stdout
+    );
+    for dir in ["layers", "images", "blobs/sha256"] {
+        let left: Vec<_> = std::fs::read_dir(root.join(dir))
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(
+            left.is_empty(),
+            "{dir} keeps {left:?} after the failed import"
+        );
+    }
+}
