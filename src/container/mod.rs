@@ -46,6 +46,28 @@ pub fn supervisor_alive(c: &Container) -> bool {
     has(b"_supervise") && has(c.id.as_bytes())
 }
 
+/// Pids of every supervisor process of container `id`, found by command
+/// line: also one that is still starting and has not recorded its pid.
+pub fn find_supervisors(id: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let mut args = cmdline.split(|&b| b == 0);
+        if args.nth(1) == Some(b"_supervise".as_slice())
+            && cmdline.split(|&b| b == 0).any(|a| a == id.as_bytes())
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
 /// Exited, but its supervisor will start it again (`--restart`).
 pub fn restarting(c: &Container) -> bool {
     c.state.status == Status::Exited && supervisor_alive(c)

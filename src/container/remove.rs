@@ -67,7 +67,12 @@ pub fn remove_with(ctx: &Context, c: &Container, o: &RemoveOptions) -> Result<()
 fn remove_checked(ctx: &Context, c: &Container, force: bool) -> Result<()> {
     let status = effective_status(c);
     let restarting = super::restarting(c);
-    if matches!(status, Status::Running | Status::Paused | Status::Stopping) || restarting {
+    // A supervisor may be starting it right now (its CLI may even be gone).
+    let supervisors = super::find_supervisors(&c.id);
+    if matches!(status, Status::Running | Status::Paused | Status::Stopping)
+        || restarting
+        || !supervisors.is_empty()
+    {
         if !force {
             let what = if restarting {
                 "restarting"
@@ -83,11 +88,32 @@ fn remove_checked(ctx: &Context, c: &Container, force: bool) -> Result<()> {
         // supervisor finish before its directory goes away.
         super::stop::mark_stopping(ctx, c)?;
         kill_and_wait(c.state.pid, Duration::from_secs(10))?;
-        if !wait_supervisor(c, Duration::from_secs(10)) {
+        if !wait_supervisor(c, Duration::from_secs(5)) {
             kill_and_wait(c.state.monitor_pid, Duration::from_secs(5))?;
         }
+        for pid in supervisors {
+            // One still starting may not see the stop: it dies, and its
+            // container with it (PDEATHSIG).
+            if !wait_pid(pid, Duration::from_secs(2)) {
+                kill_and_wait(pid, Duration::from_secs(5))?;
+            }
+        }
+        // What the supervisor recorded (its network helper) is what to clean.
+        let c = super::store(ctx).load(&c.id)?.unwrap_or_else(|| c.clone());
+        return remove_stopped(ctx, &c);
     }
     remove_stopped(ctx, c)
+}
+
+fn wait_pid(pid: i32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while pid_alive(pid) && !is_zombie(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
 }
 
 /// Waits until the container's supervisor has exited.

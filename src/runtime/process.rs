@@ -275,22 +275,7 @@ fn exec_child(
             .map_err(|e| Error::sys(format!("joining namespace {flag:?}"), e))?;
     }
     setup_stdio(stdio)?;
-    if process.no_new_privileges() == Some(true) {
-        // SAFETY: plain prctl with integer arguments.
-        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    }
-    set_identity(process)?;
-    nix::unistd::chdir(process.cwd()).map_err(|e| {
-        Error::Msg(format!(
-            "working directory {}: {}",
-            process.cwd().display(),
-            e.desc().to_lowercase()
-        ))
-    })?;
-    exec(
-        process.args().as_deref().unwrap_or_default(),
-        process.env().as_deref().unwrap_or_default(),
-    )
+    become_process(process, false)
 }
 
 fn report_and_exit(mut result: File, err: Error) -> ! {
@@ -364,6 +349,13 @@ fn setup_and_exec(spec: &Spec, stdio: ChildStdio) -> Result<Never> {
     for rl in process.rlimits().clone().unwrap_or_default() {
         set_rlimit(rl.typ(), rl.soft(), rl.hard())?;
     }
+    become_process(process, true)
+}
+
+/// The last steps of every container process, started or exec'd: privileges,
+/// identity and capabilities, working directory, exec. With
+/// `die_with_parent`, the process is killed when its supervisor dies.
+fn become_process(process: &oci_spec::runtime::Process, die_with_parent: bool) -> Result<Never> {
     if process.no_new_privileges() == Some(true) {
         // SAFETY: plain prctl with integer arguments.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
@@ -371,9 +363,11 @@ fn setup_and_exec(spec: &Spec, stdio: ChildStdio) -> Result<Never> {
         }
     }
     set_identity(process)?;
-    // Die with the supervisor: a container nobody monitors must not keep
-    // running unseen. Set after the identity change, which clears it.
-    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    if die_with_parent {
+        // A container nobody monitors must not keep running unseen. Set after
+        // the identity change, which clears it.
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    }
     nix::unistd::chdir(process.cwd()).map_err(|e| {
         Error::Msg(format!(
             "working directory {}: {}",

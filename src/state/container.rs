@@ -261,10 +261,19 @@ pub fn valid_name(name: &str) -> bool {
 
 /// Removes a directory tree, tolerating its absence.
 pub fn remove_tree(dir: &Path) -> Result<()> {
-    match fs::remove_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_err("remove", dir)(e)),
+    // A process that is just exiting (a supervisor closing its log) may
+    // still add a file while the tree goes: try again briefly.
+    let mut tries = 0;
+    loop {
+        match fs::remove_dir_all(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty && tries < 5 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(io_err("remove", dir)(e)),
+        }
     }
 }
 

@@ -24,15 +24,7 @@ impl Lock {
     }
 
     fn take(path: &Path, arg: FlockArg) -> Result<Lock> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io_err("mkdir", dir))?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(io_err("open", path))?;
+        let file = open(path)?;
         let flock = Flock::lock(file, arg)
             .map_err(|(_, e)| io_err("lock", path)(std::io::Error::from(e)))?;
         Ok(Lock { _flock: flock })
@@ -40,15 +32,7 @@ impl Lock {
 
     /// Takes the exclusive lock only if nobody holds it.
     pub fn try_exclusive(path: &Path) -> Result<Option<Lock>> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io_err("mkdir", dir))?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(io_err("open", path))?;
+        let file = open(path)?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(flock) => Ok(Some(Lock { _flock: flock })),
             Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
@@ -59,4 +43,17 @@ impl Lock {
             }),
         }
     }
+}
+
+/// Opens (creating it and its directory) a lock file.
+fn open(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io_err("mkdir", dir))?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io_err("open", path))
 }
