@@ -44,7 +44,11 @@ fn man_pages_match_the_command_definitions() {
         }
     }
     let on_disk: Vec<String> = std::fs::read_dir(&dir)
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     let extra: Vec<&String> = on_disk.iter().filter(|n| !pages.contains_key(*n)).collect();
     assert!(
