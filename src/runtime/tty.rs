@@ -1,30 +1,12 @@
-//! Pseudo-terminals for `-t`: allocation, raw mode on the user's terminal,
-//! and window size propagation.
+//! Terminal handling for `-t`: raw mode on the user's terminal and window
+//! sizes. The pty itself is made inside the container (see
+//! `process::ChildStdio::Console`).
 #![allow(unsafe_code)]
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
-use nix::pty::{openpty, Winsize};
+use nix::pty::Winsize;
 use nix::sys::termios::{self, SetArg, Termios};
-
-use super::{Error, Result};
-
-/// A pty pair: the master stays with the monitor, the slave goes to the container.
-pub struct Pty {
-    pub master: OwnedFd,
-    pub slave: OwnedFd,
-}
-
-/// Opens a pty whose window size is that of `like` when it is a terminal.
-pub fn open(like: RawFd) -> Result<Pty> {
-    let ws = window_size(like);
-    let p =
-        openpty(ws.as_ref(), None).map_err(|e| Error::sys("allocating a pseudo-terminal", e))?;
-    Ok(Pty {
-        master: p.master,
-        slave: p.slave,
-    })
-}
 
 /// The window size of a terminal.
 pub fn window_size(fd: RawFd) -> Option<Winsize> {

@@ -241,11 +241,3 @@ pub fn pause_main() -> crate::Result<i32> {
         nix::unistd::pause();
     }
 }
-
-/// Stops the holder of this run root (used by `skiff system migrate` and tests).
-pub fn stop_holder(ctx: &Context) {
-    if let Some(pid) = holder_pid(ctx) {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-    }
-    let _ = fs::remove_file(pid_file(ctx));
-}
