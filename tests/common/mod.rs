@@ -914,3 +914,273 @@ pub fn cmd_env(sk: &Skiff, args: &[&str], vars: &[(&str, &str)]) -> Output {
         stderr: String::from_utf8_lossy(&err).into_owned(),
     }
 }
+
+// ---------------------------------------------------------------------------
+// A second user, without subordinate ids
+
+/// The user `.ci/setup` makes without /etc/subuid and /etc/subgid ranges, for
+/// the single-id fallback.
+pub const NOSUB_USER: &str = "skiff-nosub";
+
+/// Runs skiff as `skiff-nosub`, like `Skiff` does as `skiff-test`: a private
+/// home with its own store and namespace holder. Needs the suite to run as
+/// root. Dropping it removes the containers, kills every process of the test
+/// (the holder first among them) and removes the home.
+pub struct NoSubSkiff {
+    pub home: PathBuf,
+    pub data_home: PathBuf,
+    pub runtime_dir: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Default for NoSubSkiff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NoSubSkiff {
+    pub fn new() -> Self {
+        assert!(
+            is_root(),
+            "running skiff as {NOSUB_USER} needs root: run the suite as root (sudo .ci/run)"
+        );
+        let e = env();
+        let lookup = || nix::unistd::User::from_name(NOSUB_USER).expect("getpwnam");
+        let has_ranges = |name: &str, uid: u32| {
+            subordinate_range("/etc/subuid", name, uid).is_some()
+                || subordinate_range("/etc/subgid", name, uid).is_some()
+        };
+        // `.ci/setup` makes the user and removes any ranges it was given.
+        let user = match lookup() {
+            Some(u) if !has_ranges(&u.name, u.uid.as_raw()) => u,
+            _ => {
+                run_setup_no_apt();
+                lookup().unwrap_or_else(|| {
+                    panic!("user {NOSUB_USER} does not exist: run `sudo .ci/setup` first")
+                })
+            }
+        };
+        let (uid, gid) = (user.uid.as_raw(), user.gid.as_raw());
+        assert!(
+            !has_ranges(NOSUB_USER, uid),
+            "{NOSUB_USER} has a range in /etc/subuid or /etc/subgid: remove it (`sudo .ci/setup`)"
+        );
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let home = e.base.join(format!("nosub-{n}"));
+        let _ = fs::remove_dir_all(&home);
+        let data_home = home.join(".local/share");
+        let runtime_dir = home.join("run");
+        for d in [
+            &home,
+            &home.join(".local"),
+            &data_home,
+            &runtime_dir,
+            &home.join(".config"),
+        ] {
+            mkdir_mode(d, 0o700);
+            chown(d, uid, gid);
+        }
+        NoSubSkiff {
+            home,
+            data_home,
+            runtime_dir,
+            uid,
+            gid,
+        }
+    }
+
+    /// The store's directory (`--root` default under XDG_DATA_HOME).
+    pub fn store(&self) -> PathBuf {
+        self.data_home.join("skiff")
+    }
+
+    /// A `Command` that runs skiff as `skiff-nosub` with a clean environment,
+    /// in its own process group, from the test's home.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("setpriv");
+        c.arg(format!("--reuid={}", self.uid))
+            .arg(format!("--regid={}", self.gid))
+            .arg("--init-groups")
+            .arg("--")
+            .arg(&env().bin)
+            .args(args)
+            .env_clear()
+            .env("PATH", PATH)
+            .env("HOME", &self.home)
+            .env("XDG_DATA_HOME", &self.data_home)
+            .env("XDG_RUNTIME_DIR", &self.runtime_dir)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("LANG", "C")
+            .current_dir(&self.home)
+            .process_group(0);
+        c
+    }
+
+    /// Runs skiff with `args`, no stdin; panics when it outlives
+    /// `DEFAULT_TIMEOUT` or a process it started keeps its output open.
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        self.try_cmd(args).unwrap_or_else(|msg| panic!("{msg}"))
+    }
+
+    /// Like `cmd`, but reports what went wrong instead of panicking.
+    pub fn try_cmd(&self, args: &[&str]) -> Result<Output, String> {
+        let cmdline = format!("[as {NOSUB_USER}] skiff {}", args.join(" "));
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {cmdline}: {e}"))?;
+        let pid = child.id() as i32;
+        let stdout = reader(child.stdout.take().unwrap());
+        let stderr = reader(child.stderr.take().unwrap());
+        let deadline = Instant::now() + DEFAULT_TIMEOUT;
+        let status = loop {
+            if let Some(st) = child
+                .try_wait()
+                .map_err(|e| format!("wait for {cmdline}: {e}"))?
+            {
+                break st;
+            }
+            if Instant::now() > deadline {
+                kill_group(pid);
+                let _ = child.wait();
+                return Err(format!("timed out after {DEFAULT_TIMEOUT:?}: {cmdline}"));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let code = status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        let grace = Duration::from_secs(10);
+        let out = stdout.recv_timeout(grace).map_err(|_| {
+            format!("{cmdline} exited with {code} but a process it started kept its stdout")
+        })?;
+        let err = stderr.recv_timeout(grace).map_err(|_| {
+            format!("{cmdline} exited with {code} but a process it started kept its stderr")
+        })?;
+        Ok(Output {
+            cmdline,
+            code,
+            stdout: String::from_utf8_lossy(&out).into_owned(),
+            stdout_bytes: out,
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+        })
+    }
+
+    /// Runs skiff, asserts exit 0 and returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.cmd(args);
+        assert_eq!(o.code, 0, "expected success\n{}", o.describe());
+        o.stdout
+    }
+
+    /// Writes a file into the test home, readable by the user, and returns its path.
+    pub fn write_file(&self, name: &str, data: &[u8]) -> PathBuf {
+        let p = self.home.join(name);
+        fs::write(&p, data).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        chown(&p, self.uid, self.gid);
+        p
+    }
+
+    /// The pid of this store's user-namespace holder, if its pid file exists.
+    pub fn pause_pid(&self) -> Option<i32> {
+        fs::read_to_string(self.runtime_dir.join("skiff/pause.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Kills the namespace holder and waits until it is gone (reaped by
+    /// whoever adopted it), so that the next command must make a new one.
+    pub fn kill_holder(&self) {
+        let Some(pid) = self.pause_pid() else {
+            return;
+        };
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // A killed process that has not been reaped yet shows state Z.
+        let alive = || {
+            fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, r)| !r.trim_start().starts_with('Z'))
+                        .unwrap_or(false)
+                })
+                .unwrap_or(false)
+        };
+        while alive() {
+            assert!(Instant::now() < deadline, "holder {pid} survived SIGKILL");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Every process of this test: the holder, anything started with this
+    /// test's environment, anything in the holder's user namespace, and all
+    /// their descendants.
+    pub fn processes(&self) -> Vec<i32> {
+        let marker = format!("XDG_RUNTIME_DIR={}", self.runtime_dir.display());
+        let pause = self.pause_pid();
+        let holder_ns = pause.and_then(|p| fs::read_link(format!("/proc/{p}/ns/user")).ok());
+        let own_ns = fs::read_link("/proc/self/ns/user").ok();
+        let table = process_table();
+        let mut found: Vec<i32> = table
+            .iter()
+            .filter(|p| {
+                Some(p.pid) == pause
+                    || p.environ.split(|b| *b == 0).any(|v| v == marker.as_bytes())
+                    || (p.userns.is_some() && p.userns == holder_ns && p.userns != own_ns)
+            })
+            .map(|p| p.pid)
+            .collect();
+        loop {
+            let more: Vec<i32> = table
+                .iter()
+                .filter(|p| found.contains(&p.ppid) && !found.contains(&p.pid))
+                .map(|p| p.pid)
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            found.extend(more);
+        }
+        found.retain(|p| *p != std::process::id() as i32);
+        found
+    }
+}
+
+impl Drop for NoSubSkiff {
+    fn drop(&mut self) {
+        // Containers first, while the store and its holder are intact.
+        let _ = self.try_cmd(&["rm", "-a", "-f"]);
+        for _ in 0..50 {
+            let procs = self.processes();
+            if procs.is_empty() {
+                break;
+            }
+            for p in procs {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if std::env::var_os("SKIFF_TEST_KEEP").is_some() {
+            eprintln!("keeping {}", self.home.display());
+            return;
+        }
+        unmount_under(&self.home);
+        if let Err(e) = fs::remove_dir_all(&self.home) {
+            eprintln!("warning: cannot remove {}: {e}", self.home.display());
+        }
+    }
+}
