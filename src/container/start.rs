@@ -27,10 +27,12 @@ fn driver(c: &Container) -> Result<DriverKind> {
 
 /// Mounts the container's root filesystem and returns its path.
 pub fn mount_rootfs(ctx: &Context, c: &Container) -> Result<PathBuf> {
-    Ok(storage::mount(
+    // A --rm container's upper directory dies with it: no syncs for it.
+    Ok(storage::mount_with(
         driver(c)?,
         &c.config.layers,
         &storage_dir(ctx, &c.id),
+        c.config.auto_remove,
     )?)
 }
 

@@ -201,8 +201,19 @@ fn check_usable(root: &Path, kind: DriverKind) -> Result<()> {
 /// directory `dir`. Returns the path of the root filesystem. Calling it again
 /// while mounted returns the same path.
 pub fn mount(kind: DriverKind, lowers: &[PathBuf], dir: &Path) -> Result<PathBuf> {
+    mount_with(kind, lowers, dir, false)
+}
+
+/// `mount`, optionally `volatile` (kernel overlay: no syncs of the upper
+/// directory, for containers that are deleted when they exit).
+pub fn mount_with(
+    kind: DriverKind,
+    lowers: &[PathBuf],
+    dir: &Path,
+    volatile: bool,
+) -> Result<PathBuf> {
     match kind {
-        DriverKind::Overlay => overlay::mount(lowers, dir),
+        DriverKind::Overlay => overlay::mount(lowers, dir, volatile),
         DriverKind::FuseOverlayfs => fuse::mount(lowers, dir),
         DriverKind::Vfs => vfs::mount(lowers, dir),
     }
