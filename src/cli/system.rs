@@ -173,6 +173,9 @@ fn info_json(ctx: &Context) -> Result<Value> {
         "host": {
             "arch": arch(),
             "cgroupManager": "cgroupfs",
+            // Controllers of the subtree delegated to the user; empty when
+            // none is (then limits cannot apply and pause uses signals).
+            "cgroupControllers": crate::cgroups::detect_host(ctx.uid).map(|d| d.controllers).unwrap_or_default(),
             "cgroupVersion": if cgroup_v2 { "v2" } else { "v1" },
             "conmon": {"package": "skiff", "path": exe, "version": format!("skiff supervisor {}", env!("CARGO_PKG_VERSION"))},
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),

@@ -34,12 +34,21 @@ fn signal_all(c: &Container, sig: Signal) {
     }
 }
 
-/// Stops every process of the container.
+/// Freezes the container: its cgroup's freezer when it has its own cgroup,
+/// else SIGSTOP to every process of its pid namespace.
 pub fn stop_all(c: &Container) {
-    signal_all(c, Signal::SIGSTOP);
+    if c.state.cgroup.is_empty()
+        || crate::cgroups::freeze(std::path::Path::new(&c.state.cgroup), true).is_err()
+    {
+        signal_all(c, Signal::SIGSTOP);
+    }
 }
 
-/// Continues every process of the container.
+/// Thaws the container (freezer or SIGCONT, as it was frozen).
 pub fn resume_all(c: &Container) {
-    signal_all(c, Signal::SIGCONT);
+    if c.state.cgroup.is_empty()
+        || crate::cgroups::freeze(std::path::Path::new(&c.state.cgroup), false).is_err()
+    {
+        signal_all(c, Signal::SIGCONT);
+    }
 }

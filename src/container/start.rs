@@ -198,6 +198,7 @@ pub fn start_process(ctx: &Context, c: &mut Container, stdio: ChildStdio) -> Res
     let result = (|| -> Result<Pid> {
         let spec = prepare_spec(ctx, c, &rootfs)?;
         let created = process::create(&spec, stdio)?;
+        c.state.cgroup = enter_cgroup(ctx, c, created.pid.as_raw());
         // Connect the network while the process waits, before its command runs.
         match crate::network::attach(ctx, c, created.pid.as_raw()) {
             Ok(net) => c.state.network = net,
@@ -235,11 +236,34 @@ pub fn start_process(ctx: &Context, c: &mut Container, stdio: ChildStdio) -> Res
     }
 }
 
+/// Moves the container into its own cgroup when the user has a delegated
+/// cgroup v2 subtree (rootless only: real root would need a systemd scope,
+/// and the host's cgroups are never touched). Returns the directory, or ""
+/// when there is none; a host without delegation simply runs without one.
+fn enter_cgroup(ctx: &Context, c: &Container, pid: i32) -> String {
+    if !ctx.rootless {
+        return String::new();
+    }
+    let Some(d) = crate::cgroups::detect_host(nix::unistd::geteuid().as_raw()) else {
+        return String::new();
+    };
+    match crate::cgroups::enter(&d, &c.id, pid) {
+        Ok(dir) => dir.to_string_lossy().into_owned(),
+        Err(e) => {
+            tracing::warn!(%e, "cannot move the container into its cgroup");
+            String::new()
+        }
+    }
+}
+
 /// Records the end of a container: exit code, time, root filesystem
 /// unmounted, and the container removed when it was run with `--rm`.
 pub fn finish(ctx: &Context, c: &mut Container, code: i32, error: &str) -> Result<()> {
     let store = super::store(ctx);
     let _ = crate::network::detach(ctx, c, &c.state.network);
+    if !c.state.cgroup.is_empty() {
+        crate::cgroups::remove(Path::new(&c.state.cgroup));
+    }
     let _ = unmount_rootfs(ctx, c);
     // Someone may have removed the container meanwhile (`rm -f`): do not resurrect it.
     let Some(mut current) = store.load(&c.id)? else {
@@ -254,6 +278,7 @@ pub fn finish(ctx: &Context, c: &mut Container, code: i32, error: &str) -> Resul
     current.state.error = error.to_string();
     current.state.pid = 0;
     current.state.network = Default::default();
+    current.state.cgroup.clear();
     store.save(&current)?;
     *c = current;
     Ok(())

@@ -61,6 +61,10 @@ pub struct State {
     /// What the network attach set up (helper pid, addresses).
     #[serde(default)]
     pub network: crate::network::NetworkState,
+    /// The container's own cgroup v2 directory, when the user has a
+    /// delegated subtree; empty otherwise.
+    #[serde(default)]
+    pub cgroup: String,
 }
 
 /// A bind or tmpfs mount as the user asked for it.
