@@ -100,7 +100,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         .collect();
     let host_config = json!({
         "Binds": binds,
-        "NetworkMode": if cfg.network.is_empty() { "pasta".to_string() } else { cfg.network.clone() },
+        "NetworkMode": crate::network::network_mode_name(c),
         "PortBindings": {},
         "RestartPolicy": {"Name": restart_name, "MaximumRetryCount": restart_max},
         "AutoRemove": cfg.auto_remove,
