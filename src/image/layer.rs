@@ -2,12 +2,15 @@
 //! lower layer: ownership, modes, times, xattrs, links and OCI whiteouts
 //! (turned into overlay whiteouts), and never a write outside the layer.
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::time::{Duration, SystemTime};
 
 use nix::errno::Errno;
 use nix::sys::stat::{makedev, mknod, utimensat, Mode, SFlag, UtimensatFlags};
@@ -114,19 +117,214 @@ pub fn unpack(
     label: &str,
     copy: Option<&mut dyn Write>,
 ) -> Result<Unpacked> {
+    let Some(copy) = copy else {
+        let mut input = input;
+        let (unpacked, fed) = unpack_fed(dest, label, |pipe| io::copy(&mut input, pipe));
+        return match fed {
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                Err(Error::Msg(format!("{label}: {}", io_reason(&e))))
+            }
+            _ => unpacked,
+        };
+    };
+    // The copy is written on this thread, so everything happens here.
     let (compression, reader) = decompress(input).map_err(|e| relabel(label, e))?;
-    let tee = Tee {
+    let mut tee = Tee {
         inner: io::BufReader::with_capacity(256 * 1024, reader),
         hash: Sha256::new(),
         count: 0,
-        copy,
+        copy: Some(copy),
     };
-    let mut archive = tar::Archive::new(tee);
+    let devices_skipped = unpack_tar(&mut tee, dest, label)?;
+    Ok(Unpacked {
+        diff_id: format!("sha256:{}", hex::encode(tee.hash.finalize())),
+        size: tee.count,
+        compression,
+        devices_skipped,
+    })
+}
+
+/// Chunks handed between the stages of [`unpack_fed`]: large, so that the
+/// channels cost nothing next to the work on each chunk.
+const CHUNK: usize = 1 << 20;
+/// Chunks in flight between two stages.
+const DEPTH: usize = 8;
+
+type Chunk = io::Result<Vec<u8>>;
+
+/// The writing end of a pipe between threads, in [`CHUNK`]s. A write fails
+/// with `BrokenPipe` once the reading end is gone (the unpack failed).
+pub struct PipeWriter {
+    tx: SyncSender<Chunk>,
+    buf: Vec<u8>,
+}
+
+impl PipeWriter {
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.tx
+            .send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the unpacker stopped"))
+    }
+}
+
+impl Write for PipeWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+/// The reading end: end of file when the writer is dropped, the writer's
+/// error when it sends one.
+struct PipeReader {
+    rx: Receiver<Chunk>,
+    cur: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl PipeReader {
+    fn new(rx: Receiver<Chunk>) -> Self {
+        PipeReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            done: false,
+        }
+    }
+}
+
+impl Read for PipeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.cur = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => self.done = true,
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Unpacks a layer stream that `feed` writes, on three threads: `feed` runs
+/// on this one (reading the network, hashing the blob), decompression and
+/// the diff_id hash on a second, tar parsing and file creation on a third.
+/// Returns the unpack result and what `feed` returned; `feed`'s writes fail
+/// with `BrokenPipe` once the unpack has failed.
+pub fn unpack_fed<T>(
+    dest: &Path,
+    label: &str,
+    feed: impl FnOnce(&mut PipeWriter) -> io::Result<T>,
+) -> (Result<Unpacked>, io::Result<T>) {
+    let (in_tx, in_rx) = sync_channel::<Chunk>(DEPTH);
+    let (tar_tx, tar_rx) = sync_channel::<Chunk>(DEPTH);
+    std::thread::scope(|s| {
+        let inflate = s.spawn(move || inflate_stage(PipeReader::new(in_rx), tar_tx));
+        let files = s.spawn(move || unpack_tar(PipeReader::new(tar_rx), dest, label));
+        let mut pipe = PipeWriter {
+            tx: in_tx,
+            buf: Vec::with_capacity(CHUNK),
+        };
+        let fed = feed(&mut pipe).and_then(|t| pipe.flush().map(|()| t));
+        drop(pipe);
+        let files = files
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let inflated = inflate
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let unpacked = match (files, inflated) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(relabel(label, e)),
+            (Ok(devices_skipped), Ok((compression, hash, size))) => Ok(Unpacked {
+                diff_id: format!("sha256:{}", hex::encode(hash)),
+                size,
+                compression,
+                devices_skipped,
+            }),
+        };
+        (unpacked, fed)
+    })
+}
+
+/// The middle stage of [`unpack_fed`]: decompresses, hashes and counts the
+/// tar stream and passes it on. Stops early when the tar stage is gone.
+fn inflate_stage(
+    input: PipeReader,
+    out: SyncSender<Chunk>,
+) -> Result<(Compression, sha2::digest::Output<Sha256>, u64)> {
+    let (compression, mut reader) = decompress(input)?;
+    let mut hash = Sha256::new();
+    let mut size = 0u64;
+    loop {
+        let mut buf = vec![0u8; CHUNK];
+        let mut filled = 0;
+        let mut failed = None;
+        while filled < CHUNK {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        buf.truncate(filled);
+        hash.update(&buf);
+        size += filled as u64;
+        let last = filled < CHUNK;
+        if filled > 0 && out.send(Ok(buf)).is_err() {
+            return Err(Error::Msg("unpacking stopped".into()));
+        }
+        if let Some(e) = failed {
+            let msg = io_reason(&e);
+            let _ = out.send(Err(e));
+            return Err(Error::Msg(msg));
+        }
+        if last {
+            return Ok((compression, hash.finalize(), size));
+        }
+    }
+}
+
+/// Unpacks an uncompressed tar stream into `dest` and reads it to the end
+/// (the diff_id covers every byte). Returns the device nodes skipped.
+fn unpack_tar(reader: impl Read, dest: &Path, label: &str) -> Result<usize> {
+    let mut archive = tar::Archive::new(reader);
     let mut u = Unpacker {
         root: dest.to_path_buf(),
         label: label.to_string(),
         dirs: Vec::new(),
+        known_dirs: HashSet::new(),
         devices_skipped: 0,
+        buf: vec![0u8; 256 * 1024],
     };
     let entries = archive
         .entries()
@@ -137,10 +335,10 @@ pub fn unpack(
         u.entry(&mut entry)?;
     }
     u.finish()?;
-    // Hash the end-of-archive blocks and padding too: the diff_id covers
+    // Read the end-of-archive blocks and padding too: the diff_id covers
     // every byte of the stream.
-    let mut tee = archive.into_inner();
-    io::copy(&mut tee, &mut io::sink())
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink())
         .map_err(|e| Error::Msg(format!("{label}: {}", io_reason(&e))))?;
     if u.devices_skipped > 0 {
         tracing::warn!(
@@ -148,12 +346,7 @@ pub fn unpack(
             u.devices_skipped
         );
     }
-    Ok(Unpacked {
-        diff_id: format!("sha256:{}", hex::encode(tee.hash.finalize())),
-        size: tee.count,
-        compression,
-        devices_skipped: u.devices_skipped,
-    })
+    Ok(u.devices_skipped)
 }
 
 fn relabel(label: &str, e: Error) -> Error {
@@ -166,7 +359,13 @@ struct Unpacker {
     /// Directories with their mtimes, applied at the end since creating
     /// children changes a directory's mtime.
     dirs: Vec<(PathBuf, i64)>,
+    /// Directories already checked to be real directories inside the root
+    /// (their parents too), so that the next entry in them needs no
+    /// lstat of every component. Emptied whenever something is removed.
+    known_dirs: HashSet<PathBuf>,
     devices_skipped: usize,
+    /// Copy buffer for file contents.
+    buf: Vec<u8>,
 }
 
 /// The path of an entry as relative normal components; `None` when it
@@ -211,11 +410,20 @@ impl Unpacker {
     /// Makes sure every parent of `rel` is a real directory inside the root
     /// (creating missing ones), never following a symlink. Returns the
     /// absolute path of `rel`.
-    fn prepare_parents(&self, rel: &Path, name: &str) -> Result<PathBuf> {
+    fn prepare_parents(&mut self, rel: &Path, name: &str) -> Result<PathBuf> {
+        let path = self.root.join(rel);
+        if let Some(parent) = path.parent() {
+            if parent == self.root || self.known_dirs.contains(parent) {
+                return Ok(path);
+            }
+        }
         let mut cur = self.root.clone();
         let comps: Vec<_> = rel.components().collect();
         for c in comps.iter().take(comps.len().saturating_sub(1)) {
             cur.push(c);
+            if self.known_dirs.contains(&cur) {
+                continue;
+            }
             match fs::symlink_metadata(&cur) {
                 Ok(m) if m.file_type().is_symlink() => return Err(self.escapes(name)),
                 Ok(m) if m.is_dir() => {}
@@ -232,18 +440,21 @@ impl Unpacker {
                 }
                 Err(e) => return Err(self.io(name, e)),
             }
+            self.known_dirs.insert(cur.clone());
         }
-        Ok(self.root.join(rel))
+        Ok(path)
     }
 
     /// Removes whatever is at `path` (a later entry replaces an earlier one),
     /// keeping a directory when `keep_dir`.
-    fn clear(&self, path: &Path, keep_dir: bool, name: &str) -> Result<bool> {
+    fn clear(&mut self, path: &Path, keep_dir: bool, name: &str) -> Result<bool> {
         match fs::symlink_metadata(path) {
             Ok(m) if m.is_dir() => {
                 if keep_dir {
                     return Ok(true);
                 }
+                // Whatever was checked below it is gone.
+                self.known_dirs.clear();
                 fs::remove_dir_all(path).map_err(|e| self.io(name, e))?;
             }
             Ok(_) => fs::remove_file(path).map_err(|e| self.io(name, e))?,
@@ -296,19 +507,27 @@ impl Unpacker {
                     fs::create_dir(&path).map_err(|e| self.io(&name, e))?;
                 }
                 self.metadata(entry, &path, &name, false)?;
+                self.known_dirs.insert(path.clone());
                 self.dirs.push((path, header.mtime().unwrap_or(0) as i64));
                 return Ok(());
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                self.clear(&path, false, &name)?;
-                let mut f = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&path)
+                let mut f = self.create_file(&path, &name)?;
+                loop {
+                    let n = match entry.read(&mut self.buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(self.io(&name, e)),
+                    };
+                    f.write_all(&self.buf[..n]).map_err(|e| self.io(&name, e))?;
+                }
+                // Everything through the open file: no path walks.
+                self.file_metadata(entry, &f, &name)?;
+                let t = SystemTime::UNIX_EPOCH + Duration::from_secs(header.mtime().unwrap_or(0));
+                f.set_times(fs::FileTimes::new().set_accessed(t).set_modified(t))
                     .map_err(|e| self.io(&name, e))?;
-                io::copy(entry, &mut f).map_err(|e| self.io(&name, e))?;
+                return Ok(());
             }
             EntryType::Symlink => {
                 self.clear(&path, false, &name)?;
@@ -374,6 +593,28 @@ impl Unpacker {
         Ok(())
     }
 
+    /// Creates a regular file at `path` (its parents checked), never
+    /// following a symlink: a new inode or an error. Whatever was there is
+    /// removed first, which the common case (nothing) does not pay for.
+    fn create_file(&mut self, path: &Path, name: &str) -> Result<fs::File> {
+        let open = || {
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(path)
+        };
+        match open() {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                self.clear(path, false, name)?;
+                open().map_err(|e| self.io(name, e))
+            }
+            Err(e) => Err(self.io(name, e)),
+        }
+    }
+
     /// A hard link's target: it must already exist in this layer, reached
     /// through real directories only.
     fn resolve_existing(&self, rel: &Path, name: &str) -> Result<PathBuf> {
@@ -432,57 +673,78 @@ impl Unpacker {
         let gid = h.gid().unwrap_or(0) as u32;
         let mode = h.mode().unwrap_or(0o644) & 0o7777;
         let mtime = h.mtime().unwrap_or(0) as i64;
-        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|e| {
-            let hint = if e.raw_os_error() == Some(libc::EINVAL) {
-                " (the id is not mapped in the user namespace: check /etc/subuid and /etc/subgid)"
-            } else {
-                ""
-            };
-            Error::Msg(format!(
-                "{}: entry \"{name}\": chown to {uid}:{gid}: {}{hint}",
-                self.label,
-                io_reason(&e)
-            ))
-        })?;
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+            .map_err(|e| self.chown_error(name, uid, gid, e))?;
         if !symlink {
             // After chown, which clears set-id bits.
             fs::set_permissions(path, fs::Permissions::from_mode(mode))
                 .map_err(|e| self.io(name, e))?;
         }
-        let mut attrs = Vec::new();
-        if let Ok(Some(exts)) = entry.pax_extensions() {
-            for ext in exts.flatten() {
-                let Ok(key) = ext.key() else { continue };
-                if let Some(attr) = key.strip_prefix("SCHILY.xattr.") {
-                    attrs.push((attr.to_string(), ext.value_bytes().to_vec()));
-                }
-            }
-        }
-        for (attr, value) in attrs {
-            // Overlay's own attributes only ever come from our whiteout
-            // conversion, never from a layer's content.
-            if attr.starts_with("user.overlay.") || attr.starts_with("trusted.overlay.") {
-                continue;
-            }
+        for (attr, value) in xattrs(entry) {
             if let Err(e) = xattr::set(path, &attr, &value) {
-                let privileged = attr.starts_with("security.") || attr.starts_with("trusted.");
-                let errno = e.raw_os_error();
-                let tolerable = errno == Some(libc::ENOTSUP)
-                    || (privileged && matches!(errno, Some(libc::EPERM) | Some(libc::EACCES)))
-                    || (symlink && errno == Some(libc::EPERM));
-                if !tolerable {
-                    return Err(Error::Msg(format!(
-                        "{}: entry \"{name}\": set xattr {attr}: {}",
-                        self.label,
-                        io_reason(&e)
-                    )));
-                }
-                tracing::debug!(entry = %name, %attr, "xattr not kept: {e}");
+                self.xattr_failed(name, &attr, e, symlink)?;
             }
         }
         if symlink {
             set_mtime(path, mtime).map_err(|e| self.errno(name, "set times", e))?;
         }
+        Ok(())
+    }
+
+    /// [`Self::metadata`] of a regular file, through its open descriptor.
+    fn file_metadata<R: Read>(
+        &self,
+        entry: &mut tar::Entry<R>,
+        f: &fs::File,
+        name: &str,
+    ) -> Result<()> {
+        use xattr::FileExt;
+        let h = entry.header();
+        let uid = h.uid().unwrap_or(0) as u32;
+        let gid = h.gid().unwrap_or(0) as u32;
+        let mode = h.mode().unwrap_or(0o644) & 0o7777;
+        std::os::unix::fs::fchown(f, Some(uid), Some(gid))
+            .map_err(|e| self.chown_error(name, uid, gid, e))?;
+        // After chown, which clears set-id bits.
+        f.set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(|e| self.io(name, e))?;
+        for (attr, value) in xattrs(entry) {
+            if let Err(e) = f.set_xattr(&attr, &value) {
+                self.xattr_failed(name, &attr, e, false)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn chown_error(&self, name: &str, uid: u32, gid: u32, e: io::Error) -> Error {
+        let hint = if e.raw_os_error() == Some(libc::EINVAL) {
+            " (the id is not mapped in the user namespace: check /etc/subuid and /etc/subgid)"
+        } else {
+            ""
+        };
+        Error::Msg(format!(
+            "{}: entry \"{name}\": chown to {uid}:{gid}: {}{hint}",
+            self.label,
+            io_reason(&e)
+        ))
+    }
+
+    /// Whether a failed setxattr is an error: attributes this kernel or
+    /// this user cannot have are dropped.
+    fn xattr_failed(&self, name: &str, attr: &str, e: io::Error, symlink: bool) -> Result<()> {
+        let privileged = attr.starts_with("security.") || attr.starts_with("trusted.");
+        let errno = e.raw_os_error();
+        let tolerable = errno == Some(libc::ENOTSUP)
+            || (privileged && matches!(errno, Some(libc::EPERM) | Some(libc::EACCES)))
+            || (symlink && errno == Some(libc::EPERM));
+        if !tolerable {
+            return Err(Error::Msg(format!(
+                "{}: entry \"{name}\": set xattr {attr}: {}",
+                self.label,
+                io_reason(&e)
+            )));
+        }
+        tracing::debug!(entry = %name, %attr, "xattr not kept: {e}");
         Ok(())
     }
 
@@ -501,6 +763,25 @@ impl Unpacker {
         }
         Ok(())
     }
+}
+
+/// The extended attributes an entry carries (PAX `SCHILY.xattr.*`), less
+/// overlay's own: those only ever come from our whiteout conversion, never
+/// from a layer's content.
+fn xattrs<R: Read>(entry: &mut tar::Entry<R>) -> Vec<(String, Vec<u8>)> {
+    let mut attrs = Vec::new();
+    if let Ok(Some(exts)) = entry.pax_extensions() {
+        for ext in exts.flatten() {
+            let Ok(key) = ext.key() else { continue };
+            if let Some(attr) = key.strip_prefix("SCHILY.xattr.") {
+                if attr.starts_with("user.overlay.") || attr.starts_with("trusted.overlay.") {
+                    continue;
+                }
+                attrs.push((attr.to_string(), ext.value_bytes().to_vec()));
+            }
+        }
+    }
+    attrs
 }
 
 fn set_mtime(path: &Path, mtime: i64) -> nix::Result<()> {

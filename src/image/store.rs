@@ -149,25 +149,6 @@ fn fsync_dir(dir: &Path) {
     }
 }
 
-/// Copies a blob to its staging file while hashing it, for
-/// [`ImageStore::create_layer_streaming`].
-struct BlobTee<'a> {
-    inner: &'a mut dyn Read,
-    out: io::BufWriter<fs::File>,
-    hash: Sha256,
-    size: u64,
-}
-
-impl Read for BlobTee<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        self.size += n as u64;
-        self.out.write_all(&buf[..n])?;
-        Ok(n)
-    }
-}
-
 /// Serialises an image config the same way every time (sorted keys), so that
 /// the same content gives the same image id.
 pub fn config_bytes(config: &ImageConfiguration) -> Result<Vec<u8>> {
@@ -436,19 +417,32 @@ impl ImageStore {
         let diff = staging.dir.join("diff");
         fs::create_dir(&diff).map_err(io_err("mkdir", &diff))?;
         let blob = staging.dir.join("blob");
-        let file = fs::File::create(&blob).map_err(io_err("create", &blob))?;
-        let mut tee = BlobTee {
-            inner: input,
-            out: io::BufWriter::with_capacity(256 * 1024, file),
-            hash: Sha256::new(),
-            size: 0,
-        };
-        let unpacked = layer::unpack(&mut tee, &diff, label, None);
-        // Read what the unpacker left (padding, trailers): the digest covers
-        // every byte, and a digest error explains a garbled stream better
-        // than the decompressor's complaint about it.
-        let drained = io::copy(&mut tee, &mut io::sink());
-        let got = format!("sha256:{}", hex::encode(tee.hash.clone().finalize()));
+        let mut file = fs::File::create(&blob).map_err(io_err("create", &blob))?;
+        let mut hash = Sha256::new();
+        let mut blob_size = 0u64;
+        // This thread reads, hashes and keeps the blob; two more inflate
+        // and create the files. After an unpack error the rest is still
+        // read: the digest covers every byte, and a digest error explains a
+        // garbled stream better than the decompressor's complaint about it.
+        let (unpacked, drained) = layer::unpack_fed(&diff, label, |pipe| {
+            let mut buf = vec![0u8; 1 << 20];
+            let mut piping = true;
+            loop {
+                let n = match input.read(&mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                hash.update(&buf[..n]);
+                blob_size += n as u64;
+                file.write_all(&buf[..n])?;
+                if piping && pipe.write_all(&buf[..n]).is_err() {
+                    piping = false;
+                }
+            }
+        });
+        let got = format!("sha256:{}", hex::encode(hash.finalize()));
         let mismatch = || {
             Error::Msg(format!(
                 "{label}: blob digest mismatch: expected {blob_digest}, got {got}"
@@ -476,11 +470,6 @@ impl ImageStore {
                 )));
             }
         }
-        let blob_size = tee.size;
-        let file = tee
-            .out
-            .into_inner()
-            .map_err(|e| io_err("write", &blob)(e.into_error()))?;
         file.sync_all().map_err(io_err("fsync", &blob))?;
         drop(file);
         let rec = LayerRecord {
