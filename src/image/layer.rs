@@ -148,7 +148,7 @@ pub fn unpack(
 /// channels cost nothing next to the work on each chunk.
 const CHUNK: usize = 1 << 20;
 /// Chunks in flight between two stages.
-const DEPTH: usize = 8;
+const DEPTH: usize = 2;
 
 type Chunk = io::Result<Vec<u8>>;
 
