@@ -696,6 +696,7 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
         interactive: a.interactive,
         detach: a.detach,
         privileged: a.privileged,
+        detach_keys: a.detach_keys,
     };
     container::exec::exec(ctx, &c, &o)
 }

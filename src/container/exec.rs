@@ -22,6 +22,8 @@ pub struct ExecOptions {
     pub interactive: bool,
     pub detach: bool,
     pub privileged: bool,
+    /// `--detach-keys` for `-it` (default ctrl-p,ctrl-q; empty disables).
+    pub detach_keys: Option<String>,
 }
 
 fn set_env(env: &mut Vec<String>, entry: &str) {
@@ -73,6 +75,18 @@ fn exec_process(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<Process
         }
     }
     p.set_env(Some(env));
+    if o.privileged {
+        // --privileged: every capability, whatever the container has.
+        let all: oci_spec::runtime::Capabilities = caps::all()
+            .iter()
+            .filter_map(|c| c.to_string().trim_start_matches("CAP_").parse().ok())
+            .collect();
+        let mut c = p.capabilities().clone().unwrap_or_default();
+        c.set_bounding(Some(all.clone()));
+        c.set_permitted(Some(all.clone()));
+        c.set_effective(Some(all));
+        p.set_capabilities(Some(c));
+    }
     if let Some(w) = &o.workdir {
         p.set_cwd(w.into());
     }
@@ -126,7 +140,11 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
             return Err(e.into());
         }
     };
-    let code = monitor::wait(pid, master, o.interactive, true);
+    let keys = crate::supervisor::protocol::DetachKeys::parse(
+        o.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"),
+    )
+    .map_err(Error::msg)?;
+    let code = monitor::wait(pid, master, o.interactive, true, Some(keys));
     monitor::unblock_signals();
     code
 }

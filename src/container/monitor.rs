@@ -75,7 +75,15 @@ fn write_all(fd: impl AsFd, mut buf: &[u8]) -> bool {
 
 /// Waits for the container `pid` to exit and returns its exit code.
 /// With `master`, relays the pty to and from the caller's terminal.
-pub fn wait(pid: Pid, master: Option<OwnedFd>, stdin_open: bool, sig_proxy: bool) -> Result<i32> {
+/// With `detach` keys, typing them on a pty stops the relay and returns 0,
+/// leaving the process running.
+pub fn wait(
+    pid: Pid,
+    master: Option<OwnedFd>,
+    stdin_open: bool,
+    sig_proxy: bool,
+    mut detach: Option<crate::supervisor::protocol::DetachKeys>,
+) -> Result<i32> {
     let sfd = SignalFd::with_flags(&handled(), SfdFlags::SFD_CLOEXEC)
         .map_err(|e| Error::msg(format!("signalfd: {e}")))?;
     if let Some(code) = reap(pid) {
@@ -131,7 +139,14 @@ pub fn wait(pid: Pid, master: Option<OwnedFd>, stdin_open: bool, sig_proxy: bool
                 .expect("stdin is relayed only with a master");
             match nix::unistd::read(stdin.as_raw_fd(), &mut buf) {
                 Ok(n) if n > 0 => {
-                    write_all(m.as_fd(), &buf[..n]);
+                    let (pass, detached) = match detach.as_mut() {
+                        Some(k) => k.feed(&buf[..n]),
+                        None => (buf[..n].to_vec(), false),
+                    };
+                    write_all(m.as_fd(), &pass);
+                    if detached {
+                        return Ok(0);
+                    }
                 }
                 Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => {}
                 _ => stdin_live = false,
