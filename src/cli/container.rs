@@ -548,7 +548,7 @@ pub fn restart(ctx: &Context, a: RestartArgs) -> Result<i32> {
         ) {
             container::stop::stop(ctx, c, std::time::Duration::from_secs(a.time))?;
         }
-        let mut c = container::store(ctx).lookup(&c.id)?;
+        let mut c = container::store(ctx).get(&c.id)?;
         if container::effective_status(&c) != Status::Created {
             let code = c.state.exit_code;
             container::start::finish(ctx, &mut c, code, "")?;
@@ -733,7 +733,7 @@ pub fn pause(ctx: &Context, a: PauseArgs, pause: bool) -> Result<i32> {
         } else {
             container::pause::resume_all(c);
         }
-        let mut cur = store.lookup(&c.id)?;
+        let mut cur = store.get(&c.id)?;
         cur.state.status = if pause {
             Status::Paused
         } else {

@@ -365,7 +365,7 @@ fn connect(ctx: &Context, a: ConnectArgs) -> Result<i32> {
     let store = container::store(ctx);
     let c = store.lookup(&a.container)?;
     let _lock = store.lock_one(&c.id)?;
-    let mut c = store.lookup(&c.id)?;
+    let mut c = store.get(&c.id)?;
     let mut names = match network::mode_of(&c.config)? {
         Mode::Bridge(n) => n,
         m if !c.config.network.is_empty() => {
@@ -405,7 +405,7 @@ fn disconnect(ctx: &Context, a: DisconnectArgs) -> Result<i32> {
     let store = container::store(ctx);
     let c = store.lookup(&a.container)?;
     let _lock = store.lock_one(&c.id)?;
-    let mut c = store.lookup(&c.id)?;
+    let mut c = store.get(&c.id)?;
     let mut names = match network::mode_of(&c.config)? {
         Mode::Bridge(n) => n,
         _ => Vec::new(),

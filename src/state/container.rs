@@ -193,6 +193,15 @@ impl Containers {
         read_json(&self.dir.join(id).join(RECORD))
     }
 
+    /// The container with this full id (no scan of the other records).
+    pub fn get(&self, id: &str) -> Result<Container> {
+        self.load(id)?.ok_or_else(|| {
+            Error::Msg(format!(
+                "no container with name or ID \"{id}\" found: no such container"
+            ))
+        })
+    }
+
     /// Every container with a readable record, oldest first.
     pub fn list(&self) -> Result<Vec<Container>> {
         let mut out = Vec::new();

@@ -186,7 +186,7 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
     let mut backoff = Duration::from_millis(100);
 
     loop {
-        let mut c = store.lookup(&o.id)?;
+        let mut c = store.get(&o.id)?;
         let lp = log_path(ctx, &c.id);
         if let Some(dir) = lp.parent() {
             std::fs::create_dir_all(dir)
