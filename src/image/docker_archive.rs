@@ -32,6 +32,29 @@ fn hex(d: &str) -> &str {
     d.strip_prefix("sha256:").unwrap_or(d)
 }
 
+/// Appends `value` as a JSON file member.
+pub(crate) fn append_json(
+    b: &mut tar::Builder<&mut dyn Write>,
+    name: &str,
+    value: &impl serde::Serialize,
+) -> Result<()> {
+    let data = serde_json::to_vec(value).map_err(|e| Error::msg(e.to_string()))?;
+    append(b, name, data.len() as u64, &mut &data[..])
+}
+
+/// Writes the end of the archive and flushes it.
+pub(crate) fn finish(b: tar::Builder<&mut dyn Write>) -> Result<()> {
+    b.into_inner()
+        .map_err(|e| {
+            Error::msg(format!(
+                "writing the archive: {}",
+                crate::error::io_reason(&e)
+            ))
+        })?
+        .flush()?;
+    Ok(())
+}
+
 /// Appends one regular file member with fixed metadata (same input, same bytes).
 pub(crate) fn append(
     b: &mut tar::Builder<&mut dyn Write>,
@@ -106,19 +129,9 @@ pub fn save(
             layers,
         });
     }
-    let m = serde_json::to_vec(&manifest).map_err(|e| Error::msg(e.to_string()))?;
-    append(&mut b, "manifest.json", m.len() as u64, &mut &m[..])?;
-    let r = serde_json::to_vec(&repositories).map_err(|e| Error::msg(e.to_string()))?;
-    append(&mut b, "repositories", r.len() as u64, &mut &r[..])?;
-    b.into_inner()
-        .map_err(|e| {
-            Error::msg(format!(
-                "writing the archive: {}",
-                crate::error::io_reason(&e)
-            ))
-        })?
-        .flush()?;
-    Ok(())
+    append_json(&mut b, "manifest.json", &manifest)?;
+    append_json(&mut b, "repositories", &repositories)?;
+    finish(b)
 }
 
 /// A name from `RepoTags` as the store keeps it (`busybox:latest` is Docker

@@ -8,7 +8,7 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
-use super::docker_archive::append;
+use super::docker_archive::{append, append_json, finish};
 use super::progress::Progress;
 use super::reference::Reference;
 use super::store::parse_config;
@@ -147,17 +147,8 @@ pub fn save(
             index.manifests.push(desc(Some(n)));
         }
     }
-    let i = serde_json::to_vec(&index).map_err(|e| Error::msg(e.to_string()))?;
-    append(&mut b, "index.json", i.len() as u64, &mut &i[..])?;
-    b.into_inner()
-        .map_err(|e| {
-            Error::msg(format!(
-                "writing the archive: {}",
-                crate::error::io_reason(&e)
-            ))
-        })?
-        .flush()?;
-    Ok(())
+    append_json(&mut b, "index.json", &index)?;
+    finish(b)
 }
 
 /// Reads a blob of the layout whole, checking its digest.
