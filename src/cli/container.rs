@@ -629,10 +629,21 @@ pub fn logs(ctx: &Context, a: LogsArgs) -> Result<i32> {
         since: time(&a.since, "since")?,
         until: time(&a.until, "until")?,
         timestamps: a.timestamps,
+        prefix: None,
     };
     let store = container::store(ctx);
+    let several = a.containers.len() > 1;
     for n in &a.containers {
         let c = store.lookup(n)?;
+        let prefix = if a.names {
+            Some(c.name.clone())
+        } else {
+            several.then(|| c.id[..12].to_string())
+        };
+        let opts = container::logs::LogOptions {
+            prefix,
+            ..opts.clone()
+        };
         container::logs::logs(ctx, &c, &opts)?;
     }
     Ok(0)
@@ -960,7 +971,13 @@ pub fn attach(ctx: &Context, a: AttachArgs) -> Result<i32> {
         a.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"),
     )
     .map_err(Error::msg)?;
-    container::attach::attach(ctx, &c, !a.no_stdin && c.config.interactive, keys)
+    container::attach::attach(
+        ctx,
+        &c,
+        !a.no_stdin && c.config.interactive,
+        keys,
+        a.sig_proxy,
+    )
 }
 
 pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
@@ -1136,7 +1153,7 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
             "NAMES",
         ],
         &rows,
-        false,
+        a.noheading,
     );
     Ok(0)
 }

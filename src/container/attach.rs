@@ -32,7 +32,15 @@ pub fn send_resize(ctx: &Context, id: &str) {
 }
 
 /// Relays stdio until the container exits (its code) or the user detaches (0).
-pub fn attach(ctx: &Context, c: &Container, with_stdin: bool, mut keys: DetachKeys) -> Result<i32> {
+/// With `sig_proxy` (and no tty, where the terminal carries them), signals
+/// the CLI receives are sent to the container.
+pub fn attach(
+    ctx: &Context,
+    c: &Container,
+    with_stdin: bool,
+    mut keys: DetachKeys,
+    sig_proxy: bool,
+) -> Result<i32> {
     let path = crate::supervisor::attach_socket(ctx, &c.id);
     let mut sock = UnixStream::connect(&path).map_err(|e| {
         Error::msg(format!(
@@ -43,6 +51,19 @@ pub fn attach(ctx: &Context, c: &Container, with_stdin: bool, mut keys: DetachKe
     })?;
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGWINCH);
+    let proxy = sig_proxy && !c.config.tty;
+    if proxy {
+        for s in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+            Signal::SIGUSR1,
+            Signal::SIGUSR2,
+        ] {
+            mask.add(s);
+        }
+    }
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None);
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| Error::msg(format!("signalfd: {e}")))?;
@@ -79,8 +100,15 @@ pub fn attach(ctx: &Context, c: &Container, with_stdin: bool, mut keys: DetachKe
             .collect();
         drop(fds);
         if r[1] {
-            while let Ok(Some(_)) = sfd.read_signal() {}
-            send_size(&mut sock);
+            while let Ok(Some(info)) = sfd.read_signal() {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGWINCH) => send_size(&mut sock),
+                    Ok(s) if proxy => {
+                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.state.pid), s);
+                    }
+                    _ => {}
+                }
+            }
         }
         if r.get(2).copied().unwrap_or(false) {
             match nix::unistd::read(stdin.as_raw_fd(), &mut buf) {

@@ -16,6 +16,9 @@ pub struct LogOptions {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub timestamps: bool,
+    /// Put before every line: the container's name (`--names`) or id when
+    /// several containers' logs are shown, as Podman does.
+    pub prefix: Option<String>,
 }
 
 /// Parses `--since`/`--until`: RFC 3339 times or durations like `10m`, `1h30m`, `5s`.
@@ -54,11 +57,17 @@ fn keep(r: &Record, o: &LogOptions) -> bool {
 
 /// Renders records as the container wrote them (partial lines joined).
 pub fn render(records: &[Record], o: &LogOptions, out: &mut Vec<u8>, err: &mut Vec<u8>) {
+    let mut line_start = true;
     for r in records {
         let buf = match r.stream {
             Stream::Stdout => &mut *out,
             Stream::Stderr => &mut *err,
         };
+        if let Some(p) = o.prefix.as_ref().filter(|_| line_start) {
+            buf.extend_from_slice(p.as_bytes());
+            buf.push(b' ');
+        }
+        line_start = r.full;
         if o.timestamps {
             buf.extend_from_slice(
                 r.time
