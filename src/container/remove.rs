@@ -1,6 +1,7 @@
 //! `rm`: stop the container if asked to, delete its root filesystem, its
 //! record and its directories.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -158,13 +159,56 @@ fn is_zombie(pid: i32) -> bool {
 
 /// Deletes a container that no longer runs.
 pub fn remove_stopped(ctx: &Context, c: &Container) -> Result<()> {
+    retire_stopped(ctx, c)?.delete()
+}
+
+/// Takes a container that no longer runs out of the store: when this
+/// returns, no command sees it, its name is free and nothing of it is
+/// mounted or running. Its files go with the returned `Retired`.
+pub fn retire_stopped(ctx: &Context, c: &Container) -> Result<Retired> {
     // Whoever removes the container cleans what its supervisor may not
     // have lived to clean: the network helper and the attach socket.
     let _ = crate::network::detach(ctx, c, &c.state.network);
     let _ = std::fs::remove_file(crate::supervisor::attach_socket(ctx, &c.id));
-    if let Ok(kind) = DriverKind::parse(&c.config.driver) {
-        storage::remove(kind, &storage_dir(ctx, &c.id))?;
+    let driver = DriverKind::parse(&c.config.driver).ok();
+    if let Some(kind) = driver {
+        storage::unmount(kind, &storage_dir(ctx, &c.id))?;
     }
-    super::store(ctx).remove(&c.id)?;
-    Ok(())
+    Ok(Retired {
+        dir: super::store(ctx).retire(&c.id)?,
+        driver,
+    })
+}
+
+/// The files of a removed container, deleted by `delete`, or when dropped.
+/// The supervisor of a `--rm` container reports the exit first and deletes
+/// after: the container is already gone for every command.
+#[must_use = "dropping it deletes the files at once"]
+pub struct Retired {
+    dir: Option<PathBuf>,
+    driver: Option<DriverKind>,
+}
+
+impl Retired {
+    /// Deletes the files: the storage through its driver (which refuses to
+    /// delete through a mount), then the rest.
+    pub fn delete(mut self) -> Result<()> {
+        self.delete_files()
+    }
+
+    fn delete_files(&mut self) -> Result<()> {
+        let Some(dir) = self.dir.take() else {
+            return Ok(());
+        };
+        if let Some(kind) = self.driver {
+            storage::remove(kind, &dir.join(super::start::STORAGE_SUBDIR))?;
+        }
+        Ok(crate::state::container::remove_tree(&dir)?)
+    }
+}
+
+impl Drop for Retired {
+    fn drop(&mut self) {
+        let _ = self.delete_files();
+    }
 }

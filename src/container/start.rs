@@ -17,8 +17,11 @@ use crate::storage::{self, DriverKind};
 use crate::{Context, Error, Result};
 
 /// Where the storage driver keeps a container's root filesystem.
+/// Where a container's root filesystem lives, inside its directory.
+pub const STORAGE_SUBDIR: &str = "storage";
+
 pub fn storage_dir(ctx: &Context, id: &str) -> PathBuf {
-    ctx.container_dir(id).join("storage")
+    ctx.container_dir(id).join(STORAGE_SUBDIR)
 }
 
 fn driver(c: &Container) -> Result<DriverKind> {
@@ -81,7 +84,13 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
 
 /// Builds the spec for a container whose root filesystem is mounted at `rootfs`,
 /// writing its /etc files and config.json into the container directory.
-pub fn prepare_spec(ctx: &Context, c: &Container, rootfs: &Path) -> Result<Spec> {
+/// `netns` is the network namespace already made for it, if any.
+pub fn prepare_spec(
+    ctx: &Context,
+    c: &Container,
+    rootfs: &Path,
+    netns: Option<&Path>,
+) -> Result<Spec> {
     let cfg = &c.config;
     let exec_user = user::resolve(
         &cfg.user,
@@ -95,7 +104,10 @@ pub fn prepare_spec(ctx: &Context, c: &Container, rootfs: &Path) -> Result<Spec>
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", exec_user.home));
     }
-    let net = crate::network::net_mode(ctx, cfg)?;
+    let net = match netns {
+        Some(p) => NetMode::Join(p.to_path_buf()),
+        None => crate::network::net_mode(ctx, cfg)?,
+    };
 
     let userdata = ctx.container_dir(&c.id).join("userdata");
     std::fs::create_dir_all(&userdata)?;
@@ -194,19 +206,54 @@ pub fn prepare_spec(ctx: &Context, c: &Container, rootfs: &Path) -> Result<Spec>
 /// stdio, connects its network, and records it running. Called by the
 /// supervisor, which has blocked the signals it handles.
 pub fn start_process(ctx: &Context, c: &mut Container, stdio: ChildStdio) -> Result<Pid> {
-    let rootfs = mount_rootfs(ctx, c)?;
+    // The network first: pasta then starts while the rest is prepared.
+    let mut early = crate::network::begin(ctx, c)?;
+    let rootfs = match mount_rootfs(ctx, c) {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(early) = early.take() {
+                crate::network::abandon(ctx, c, early);
+            }
+            return Err(e);
+        }
+    };
     let result = (|| -> Result<Pid> {
-        let spec = prepare_spec(ctx, c, &rootfs)?;
-        let created = process::create(&spec, stdio)?;
+        let netns = early.as_ref().map(|e| e.netns().to_path_buf());
+        let spec = prepare_spec(ctx, c, &rootfs, netns.as_deref())?;
+        let mut created = process::create(&spec, stdio)?;
         c.state.cgroup = enter_cgroup(ctx, c, created.pid.as_raw());
-        // Connect the network while the process waits, before its command runs.
-        match crate::network::attach(ctx, c, created.pid.as_raw()) {
-            Ok(net) => c.state.network = net,
+        // The process mounts its root filesystem while its network is connected.
+        created.set_up();
+        let connecting = match crate::network::attach(ctx, c, created.pid.as_raw(), early.take()) {
+            Ok((net, connecting)) => {
+                c.state.network = net;
+                connecting
+            }
             Err(e) => {
                 let _ = nix::sys::signal::kill(created.pid, nix::sys::signal::Signal::SIGKILL);
                 let _ = nix::sys::wait::waitpid(created.pid, None);
                 return Err(e);
             }
+        };
+        // Recorded running before the command runs, while pasta may still be
+        // at work: the write (a rename) is then off the way to the command.
+        // Should the command fail to start, `finish` records that instead.
+        c.state.status = Status::Running;
+        c.state.pid = created.pid.as_raw();
+        c.state.monitor_pid = std::process::id() as i32;
+        c.state.started_at = Some(Utc::now());
+        c.state.finished_at = None;
+        c.state.exit_code = 0;
+        c.state.error.clear();
+        let ready = super::store(ctx)
+            .save(c)
+            .map_err(Error::from)
+            .and_then(|_| connecting.map_or(Ok(()), |w| w.wait()));
+        if let Err(e) = ready {
+            let _ = nix::sys::signal::kill(created.pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(created.pid, None);
+            let _ = crate::network::detach(ctx, c, &c.state.network);
+            return Err(e);
         }
         match created.start() {
             Ok(pid) => Ok(pid),
@@ -216,24 +263,12 @@ pub fn start_process(ctx: &Context, c: &mut Container, stdio: ChildStdio) -> Res
             }
         }
     })();
-    match result {
-        Ok(pid) => {
-            c.state.status = Status::Running;
-            c.state.pid = pid.as_raw();
-            c.state.monitor_pid = std::process::id() as i32;
-            c.state.started_at = Some(Utc::now());
-            c.state.finished_at = None;
-            c.state.exit_code = 0;
-            c.state.error.clear();
-            super::store(ctx).save(c)?;
-            Ok(pid)
-        }
-        Err(e) => {
-            let code = e.exit_code();
-            let _ = finish(ctx, c, code, &e.to_string());
-            Err(e)
-        }
+    if let Some(e) = early.take() {
+        crate::network::abandon(ctx, c, e);
     }
+    result.inspect_err(|e| {
+        let _ = finish(ctx, c, e.exit_code(), &e.to_string());
+    })
 }
 
 /// Moves the container into its own cgroup when the user has a delegated
@@ -259,6 +294,18 @@ fn enter_cgroup(ctx: &Context, c: &Container, pid: i32) -> String {
 /// Records the end of a container: exit code, time, root filesystem
 /// unmounted, and the container removed when it was run with `--rm`.
 pub fn finish(ctx: &Context, c: &mut Container, code: i32, error: &str) -> Result<()> {
+    finish_deferring(ctx, c, code, error).map(drop)
+}
+
+/// `finish`, but the files of a `--rm` container are left to the returned
+/// `Retired` (the container is already gone): its supervisor reports the
+/// exit before it spends milliseconds deleting them.
+pub fn finish_deferring(
+    ctx: &Context,
+    c: &mut Container,
+    code: i32,
+    error: &str,
+) -> Result<Option<super::remove::Retired>> {
     let store = super::store(ctx);
     let _ = crate::network::detach(ctx, c, &c.state.network);
     if !c.state.cgroup.is_empty() {
@@ -267,10 +314,10 @@ pub fn finish(ctx: &Context, c: &mut Container, code: i32, error: &str) -> Resul
     let _ = unmount_rootfs(ctx, c);
     // Someone may have removed the container meanwhile (`rm -f`): do not resurrect it.
     let Some(mut current) = store.load(&c.id)? else {
-        return Ok(());
+        return Ok(None);
     };
     if c.config.auto_remove {
-        return super::remove::remove_stopped(ctx, &current);
+        return super::remove::retire_stopped(ctx, &current).map(Some);
     }
     current.state.status = Status::Exited;
     current.state.exit_code = code;
@@ -281,5 +328,5 @@ pub fn finish(ctx: &Context, c: &mut Container, code: i32, error: &str) -> Resul
     current.state.cgroup.clear();
     store.save(&current)?;
     *c = current;
-    Ok(())
+    Ok(None)
 }

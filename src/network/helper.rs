@@ -100,20 +100,41 @@ pub fn is_running(pid: i32, name: &str) -> bool {
 
 /// Stops a helper at once with SIGKILL (they keep no state worth a graceful
 /// exit, and pasta ignores SIGTERM), reaping it when it is our child. Does
-/// nothing when the pid now belongs to something else.
+/// nothing when the pid now belongs to something else. Returns once the
+/// helper has let go of its memory, which is early in its exit: closing its
+/// tap device can take tens of milliseconds more (see `stop_fully`).
 pub fn stop(pid: i32, name: &str) {
     if !is_running(pid, name) {
         reap(pid);
         return;
     }
-    let p = Pid::from_raw(pid);
-    let _ = kill(p, Signal::SIGKILL);
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
     let deadline = Instant::now() + Duration::from_millis(500);
     while Instant::now() < deadline {
         reap(pid);
         if !is_running(pid, name) {
             return;
         }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// `stop`, returning only when the helper has exited completely, so that the
+/// host ports it listened on are free again.
+pub fn stop_fully(pid: i32, name: &str) {
+    if !is_running(pid, name) {
+        reap(pid);
+        return;
+    }
+    let p = Pid::from_raw(pid);
+    let _ = kill(p, Signal::SIGKILL);
+    // The supervisor, a subreaper, is pasta's parent once it daemonizes.
+    if nix::sys::wait::waitpid(p, None).is_ok() {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline && kill(p, None).is_ok() {
+        reap(pid);
         std::thread::sleep(Duration::from_millis(1));
     }
 }

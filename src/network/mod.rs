@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
 pub use mode::Mode;
@@ -203,13 +204,19 @@ fn sandbox_path(ctx: &Context, id: &str) -> PathBuf {
         .join(format!("netns-{}", &id[..id.len().min(12)]))
 }
 
-/// Binds /proc/PID/ns/net to a file: pasta opens namespaces by path, and the
-/// file keeps a stable name for `container:` joins and inspect's SandboxKey.
-fn bind_netns(ctx: &Context, id: &str, pid: i32) -> Result<PathBuf> {
+/// The empty file a namespace is bound to.
+fn netns_file(ctx: &Context, id: &str) -> Result<PathBuf> {
     let path = sandbox_path(ctx, id);
     let dir = path.parent().expect("has a parent");
     fs::create_dir_all(dir).map_err(|e| Error::msg(crate::error::io_msg("mkdir", dir, &e)))?;
     fs::File::create(&path).map_err(|e| Error::msg(crate::error::io_msg("create", &path, &e)))?;
+    Ok(path)
+}
+
+/// Binds /proc/PID/ns/net to a file: pasta opens namespaces by path, and the
+/// file keeps a stable name for `container:` joins and inspect's SandboxKey.
+fn bind_netns(ctx: &Context, id: &str, pid: i32) -> Result<PathBuf> {
+    let path = netns_file(ctx, id)?;
     nix::mount::mount(
         Some(&ns_path(pid)),
         &path,
@@ -228,28 +235,196 @@ fn bind_netns(ctx: &Context, id: &str, pid: i32) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Creates a network namespace with `lo` up, bound to the container's
+/// sandbox file, before the container process exists (which then joins it).
+/// A short-lived child makes it: the caller stays in its own namespace.
+#[allow(unsafe_code)]
+fn new_netns(ctx: &Context, id: &str) -> Result<PathBuf> {
+    let path = netns_file(ctx, id)?;
+    let target = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::msg(format!("bad path {}", path.display())))?;
+    // SAFETY: the child only makes raw system calls on data prepared before
+    // the fork and leaves with _exit; it reports the failing step and errno
+    // through its exit status.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let step = unsafe {
+            if libc::unshare(libc::CLONE_NEWNET) != 0 {
+                1
+            } else if crate::runtime::process::loopback_up().is_err() {
+                2
+            } else if libc::mount(
+                c"/proc/self/ns/net".as_ptr(),
+                target.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            ) != 0
+            {
+                3
+            } else {
+                0
+            }
+        };
+        let errno = if step == 0 { 0 } else { Errno::last() as i32 };
+        unsafe {
+            libc::_exit(if step == 0 {
+                0
+            } else {
+                step * 64 + errno.min(63)
+            })
+        }
+    }
+    let fail = |what: String| {
+        let _ = fs::remove_file(&path);
+        Error::msg(format!(
+            "creating the network namespace {}: {what}",
+            path.display()
+        ))
+    };
+    if pid < 0 {
+        return Err(fail(format!(
+            "fork: {}",
+            Errno::last().desc().to_lowercase()
+        )));
+    }
+    match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(path),
+        Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => {
+            let step = ["unshare", "bringing up lo", "bind mount"]
+                .get((code as usize / 64).wrapping_sub(1))
+                .copied()
+                .unwrap_or("setup");
+            let errno = Errno::from_raw(code % 64);
+            Err(fail(format!("{step}: {}", errno.desc().to_lowercase())))
+        }
+        other => Err(fail(format!("helper ended with {other:?}"))),
+    }
+}
+
 fn unbind_netns(path: &Path) {
     let _ = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
     let _ = fs::remove_file(path);
 }
 
-/// Connects the network namespace of the container process `pid`.
-pub fn attach(ctx: &Context, c: &Container, pid: i32) -> Result<NetworkState> {
-    let m = mode_of(&c.config)?;
-    let mut st = NetworkState::default();
-    if m.owns_namespace() {
-        st.sandbox_key = bind_netns(ctx, &c.id, pid)?.display().to_string();
-    }
-    let res = connect(ctx, c, &m, pid, &mut st);
-    let res = res.and_then(|_| write_etc_files(ctx, c, &m, &st));
-    if let Err(e) = res {
-        let _ = detach(ctx, c, &st);
-        return Err(e);
-    }
-    Ok(st)
+/// Network setup begun before the container process exists: its namespace,
+/// and pasta already connecting it while the container mounts its root
+/// filesystem (pasta takes tens of milliseconds to start).
+pub struct Early {
+    sandbox: PathBuf,
+    ports: Vec<PortMapping>,
+    pasta: Option<pasta::Starting>,
 }
 
-fn connect(ctx: &Context, c: &Container, m: &Mode, pid: i32, st: &mut NetworkState) -> Result<()> {
+impl Early {
+    /// The namespace the container process joins.
+    pub fn netns(&self) -> &Path {
+        &self.sandbox
+    }
+}
+
+/// Creates the container's network namespace, when its mode gives it one,
+/// and starts pasta on it. `attach` finishes the job.
+pub fn begin(ctx: &Context, c: &Container) -> Result<Option<Early>> {
+    let m = mode_of(&c.config)?;
+    if !m.owns_namespace() {
+        return Ok(None);
+    }
+    let sandbox = new_netns(ctx, &c.id)?;
+    let mut early = Early {
+        sandbox,
+        ports: Vec::new(),
+        pasta: None,
+    };
+    if let Mode::Pasta(extra) = &m {
+        let res = (|| {
+            let specs = ports::specs(&c.config.publish, c.config.publish_all, &c.config.expose)?;
+            early.ports = ports::allocate(&specs)?;
+            let run_dir = ctx.container_run_dir(&c.id);
+            fs::create_dir_all(&run_dir)
+                .map_err(|e| Error::msg(crate::error::io_msg("mkdir", &run_dir, &e)))?;
+            // TCP goes through pasta; UDP through our forwarder (see portfwd).
+            let tcp: Vec<PortMapping> = early
+                .ports
+                .iter()
+                .filter(|p| p.protocol != "udp")
+                .cloned()
+                .collect();
+            pasta::spawn(&early.sandbox, &run_dir, &tcp, extra, true)
+        })();
+        match res {
+            Ok(p) => early.pasta = Some(p),
+            Err(e) => {
+                unbind_netns(&early.sandbox);
+                return Err(e);
+            }
+        }
+    }
+    Ok(Some(early))
+}
+
+/// Undoes `begin` when the container never got to `attach`.
+pub fn abandon(ctx: &Context, c: &Container, early: Early) {
+    if let Some(p) = early.pasta {
+        p.cancel();
+    }
+    let st = NetworkState {
+        sandbox_key: early.sandbox.display().to_string(),
+        ..Default::default()
+    };
+    let _ = detach(ctx, c, &st);
+}
+
+/// pasta still configuring a container's namespace after `attach`: the
+/// container's command must not run before `wait` returns.
+pub struct Connecting(pasta::Starting);
+
+impl Connecting {
+    pub fn wait(self) -> Result<()> {
+        self.0.wait().map(drop)
+    }
+}
+
+/// Connects the network namespace of the container process `pid`,
+/// finishing what `begin` started. Its state is complete on return, though
+/// pasta may still be configuring the namespace (the `Connecting`); on an
+/// error from that, the caller must `detach`.
+pub fn attach(
+    ctx: &Context,
+    c: &Container,
+    pid: i32,
+    early: Option<Early>,
+) -> Result<(NetworkState, Option<Connecting>)> {
+    let m = mode_of(&c.config)?;
+    let mut st = NetworkState::default();
+    let mut early = early;
+    if let Some(e) = &early {
+        st.sandbox_key = e.sandbox.display().to_string();
+    } else if m.owns_namespace() {
+        st.sandbox_key = bind_netns(ctx, &c.id, pid)?.display().to_string();
+    }
+    let res = connect(ctx, c, &m, pid, &mut st, &mut early);
+    let res = res.and_then(|pending| write_etc_files(ctx, c, &m, &st).map(|_| pending));
+    match res {
+        Ok(pending) => Ok((st, pending.map(Connecting))),
+        Err(e) => {
+            if let Some(e) = early {
+                abandon(ctx, c, e);
+            }
+            let _ = detach(ctx, c, &st);
+            Err(e)
+        }
+    }
+}
+
+fn connect(
+    ctx: &Context,
+    c: &Container,
+    m: &Mode,
+    pid: i32,
+    st: &mut NetworkState,
+    early: &mut Option<Early>,
+) -> Result<Option<pasta::Starting>> {
     let specs = ports::specs(&c.config.publish, c.config.publish_all, &c.config.expose)?;
     let run_dir = ctx.container_run_dir(&c.id);
     if m.owns_namespace() {
@@ -257,19 +432,55 @@ fn connect(ctx: &Context, c: &Container, m: &Mode, pid: i32, st: &mut NetworkSta
             .map_err(|e| Error::msg(crate::error::io_msg("mkdir", &run_dir, &e)))?;
     }
     let netns = PathBuf::from(&st.sandbox_key);
+    let mut pending = None;
     match m {
         Mode::Pasta(extra) => {
-            st.ports = ports::allocate(&specs)?;
+            let started = early.as_mut().and_then(|e| {
+                let p = e.pasta.take()?;
+                Some((p, std::mem::take(&mut e.ports)))
+            });
             // TCP goes through pasta; UDP through our forwarder (see portfwd).
-            let (udp, tcp): (Vec<PortMapping>, Vec<PortMapping>) =
-                st.ports.iter().cloned().partition(|p| p.protocol == "udp");
-            let h = pasta::start(&netns, &run_dir, &tcp, extra)?;
+            let udp = |ports: &[PortMapping]| -> Vec<PortMapping> {
+                ports
+                    .iter()
+                    .filter(|p| p.protocol == "udp")
+                    .cloned()
+                    .collect()
+            };
+            let h = match started {
+                Some((starting, ports)) => {
+                    st.ports = ports;
+                    match starting.pid() {
+                        // The forwarder needs the namespace configured.
+                        Some(pid) if udp(&st.ports).is_empty() => {
+                            pending = Some(starting);
+                            helper::Helper {
+                                pid,
+                                name: "pasta".into(),
+                                mtu: pasta::MTU,
+                            }
+                        }
+                        _ => starting.wait()?,
+                    }
+                }
+                None => {
+                    st.ports = ports::allocate(&specs)?;
+                    let tcp: Vec<PortMapping> = st
+                        .ports
+                        .iter()
+                        .filter(|p| p.protocol != "udp")
+                        .cloned()
+                        .collect();
+                    pasta::start(&netns, &run_dir, &tcp, extra)?
+                }
+            };
             st.helper_pid = h.pid;
             st.helper = h.name;
             st.mtu = h.mtu;
             st.ip_address = pasta::host_address().unwrap_or_default();
             st.gateway = pasta::host_gateway().unwrap_or_default();
             st.prefix_len = 24;
+            let udp = udp(&st.ports);
             if !udp.is_empty() {
                 st.forwarder_pid = portfwd::spawn(ctx, &netns, &st.ip_address, &udp, &run_dir)?;
             }
@@ -296,7 +507,7 @@ fn connect(ctx: &Context, c: &Container, m: &Mode, pid: i32, st: &mut NetworkSta
         }
         Mode::None | Mode::Host | Mode::Container(_) | Mode::Ns(_) => {}
     }
-    Ok(())
+    Ok(pending)
 }
 
 /// Undoes `attach`; idempotent and safe when the helper is already gone.
@@ -310,7 +521,12 @@ pub fn detach(ctx: &Context, c: &Container, st: &NetworkState) -> Result<()> {
         } else {
             st.helper.as_str()
         };
-        helper::stop(st.helper_pid, name);
+        if st.ports.is_empty() {
+            helper::stop(st.helper_pid, name);
+        } else {
+            // Published ports must be free when the container is gone.
+            helper::stop_fully(st.helper_pid, name);
+        }
     }
     let mut errors = Vec::new();
     if !st.networks.is_empty() {

@@ -7,8 +7,9 @@
 //! comes back through `-P`.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use super::helper::{self, Helper};
 use super::ports::PortMapping;
@@ -90,13 +91,41 @@ pub fn args(netns: &Path, pid_file: &Path, ports: &[PortMapping]) -> Vec<String>
     a
 }
 
-/// Starts pasta for the namespace bound at `netns`; returns the daemon's pid.
+/// Starts pasta for the namespace bound at `netns` and waits until it has
+/// configured it; returns the daemon.
 pub fn start(
     netns: &Path,
     run_dir: &Path,
     ports: &[PortMapping],
     extra: &[String],
 ) -> Result<Helper> {
+    spawn(netns, run_dir, ports, extra, false)?.wait()
+}
+
+/// pasta configuring a namespace.
+pub struct Starting {
+    child: std::process::Child,
+    /// Whether it runs in the foreground (our child for good, its pid known
+    /// at once, ready once it writes its pid file) or daemonizes (ready when
+    /// this first process exits).
+    foreground: bool,
+    /// In the foreground: the read end of the pipe pasta writes its pid to.
+    ready: Option<fs::File>,
+    pid_file: PathBuf,
+    log: PathBuf,
+}
+
+/// Starts pasta for the namespace bound at `netns` without waiting for it:
+/// it takes tens of milliseconds, which the container's own setup can use.
+/// In the `foreground` it stays the caller's child, which must reap it.
+pub fn spawn(
+    netns: &Path,
+    run_dir: &Path,
+    ports: &[PortMapping],
+    extra: &[String],
+    foreground: bool,
+) -> Result<Starting> {
+    use std::os::unix::process::CommandExt;
     let bin = helper::find("pasta", "passt")?;
     helper::check_tun()?;
     let pid_file = run_dir.join("pasta.pid");
@@ -104,35 +133,188 @@ pub fn start(
     let _ = fs::remove_file(&pid_file);
     let err =
         fs::File::create(&log).map_err(|e| Error::msg(crate::error::io_msg("create", &log, &e)))?;
-    let status = Command::new(&bin)
+    let mut cmd = Command::new(&bin);
+    let mut ready = None;
+    if foreground {
+        // Out of our process group: no signal meant for us reaches it.
+        cmd.arg("--foreground").process_group(0);
+        ready = Some(readiness_pipe(&pid_file)?);
+    }
+    let child = cmd
         .args(extra)
         .args(args(netns, &pid_file, ports))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(err)
-        .status()
+        .spawn()
         .map_err(|e| Error::msg(format!("starting pasta: {}", crate::error::io_reason(&e))))?;
-    if !status.success() {
-        return Err(Error::msg(format!(
+    Ok(Starting {
+        child,
+        foreground,
+        ready,
+        pid_file,
+        log,
+    })
+}
+
+/// Makes `path` a named pipe and opens its read end, so that pasta's pid
+/// file tells us the moment it is written (pasta's open for writing does not
+/// block: a reader is there).
+fn readiness_pipe(path: &Path) -> Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).map_err(|e| {
+        Error::msg(format!(
+            "mkfifo {}: {}",
+            path.display(),
+            e.desc().to_lowercase()
+        ))
+    })?;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| Error::msg(crate::error::io_msg("open", path, &e)))
+}
+
+/// How long pasta may take to configure a namespace.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Starting {
+    /// The pid of the pasta that will serve the namespace, when known before
+    /// it is ready (in the foreground).
+    pub fn pid(&self) -> Option<i32> {
+        self.foreground.then_some(self.child.id() as i32)
+    }
+
+    /// Waits until pasta has configured the namespace; returns the daemon.
+    pub fn wait(mut self) -> Result<Helper> {
+        let pid = if self.foreground {
+            self.wait_for_pid_file()?;
+            self.child.id() as i32
+        } else {
+            let status = self.child.wait().map_err(|e| {
+                Error::msg(format!(
+                    "waiting for pasta: {}",
+                    crate::error::io_reason(&e)
+                ))
+            })?;
+            if !status.success() {
+                return Err(self.failed(status));
+            }
+            self.read_pid().ok_or_else(|| {
+                Error::msg(format!(
+                    "pasta started but wrote no pid to {}",
+                    self.pid_file.display()
+                ))
+            })?
+        };
+        Ok(Helper {
+            pid,
+            name: "pasta".into(),
+            mtu: MTU,
+        })
+    }
+
+    /// Stops a pasta that is no longer wanted, ready or not.
+    pub fn cancel(mut self) {
+        if self.foreground {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        } else if let Ok(h) = self.wait() {
+            helper::stop(h.pid, "pasta");
+        }
+    }
+
+    fn read_pid(&self) -> Option<i32> {
+        fs::read_to_string(&self.pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    fn failed(&self, status: std::process::ExitStatus) -> Error {
+        Error::msg(format!(
             "pasta failed ({}): {}",
             helper::describe_status(status),
-            helper::last_error(&log)
-        )));
+            helper::last_error(&self.log)
+        ))
     }
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .ok_or_else(|| {
-            Error::msg(format!(
-                "pasta started but wrote no pid to {}",
-                pid_file.display()
-            ))
-        })?;
-    Ok(Helper {
-        pid,
-        name: "pasta".into(),
-        mtu: MTU,
-    })
+
+    /// In the foreground pasta writes its pid file once the namespace is
+    /// configured, just before it starts serving. The "file" is a pipe we
+    /// hold open (see `spawn`): its line arriving is the signal, and an end
+    /// without one, or pasta's exit, means it failed. (Watching a real file
+    /// with inotify costs ~15 ms here, in closing the inotify descriptor.)
+    fn wait_for_pid_file(&mut self) -> Result<()> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::io::Read;
+        use std::os::fd::AsFd;
+        let mut ready = self
+            .ready
+            .take()
+            .ok_or_else(|| Error::msg("pasta: no readiness pipe"))?;
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut got = Vec::new();
+        loop {
+            let mut buf = [0u8; 32];
+            match ready.read(&mut buf) {
+                Ok(0) if got.is_empty() => {
+                    // pasta closed it without a word, or has not opened it yet.
+                }
+                Ok(0) => break,
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    if got.ends_with(b"\n") {
+                        break;
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    return Err(Error::msg(format!(
+                        "reading pasta's pid: {}",
+                        crate::error::io_reason(&e)
+                    )))
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(self.failed(status));
+            }
+            if Instant::now() >= deadline {
+                self.cancel_in_place();
+                return Err(Error::msg(format!(
+                    "pasta did not configure the network within {} s",
+                    READY_TIMEOUT.as_secs()
+                )));
+            }
+            // An exit before pasta opened the pipe comes without an event:
+            // look again now and then.
+            let mut fds = [PollFd::new(ready.as_fd(), PollFlags::POLLIN)];
+            if poll(&mut fds, PollTimeout::from(20u8)) == Ok(0) {
+                continue;
+            }
+            if got.is_empty()
+                && fds[0].revents().is_some_and(|r| {
+                    r.contains(PollFlags::POLLHUP) && !r.contains(PollFlags::POLLIN)
+                })
+            {
+                // Closed without a word: wait for the exit that explains it.
+                let status = self.child.wait().map_err(|e| {
+                    Error::msg(format!(
+                        "waiting for pasta: {}",
+                        crate::error::io_reason(&e)
+                    ))
+                })?;
+                return Err(self.failed(status));
+            }
+        }
+        let _ = fs::remove_file(&self.pid_file);
+        Ok(())
+    }
+
+    fn cancel_in_place(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 #[cfg(test)]

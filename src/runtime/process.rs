@@ -106,11 +106,16 @@ fn make_console(sock: &OwnedFd, size: Option<nix::pty::Winsize>) -> Result<Owned
     Ok(slave.into())
 }
 
-/// A container process created but held before its setup until `start`.
+/// A container process created and held: it sets itself up once told to
+/// (`set_up`) and runs its command only on `start`, so the caller can connect
+/// its network while it mounts its root filesystem.
 pub struct Created {
     pub pid: Pid,
     go: File,
     result: File,
+    /// Go-bytes the child still waits for: 2 (set up, then exec) for a new
+    /// container, 1 for a process exec'd into a running one.
+    pending: u8,
 }
 
 /// Exit-status class bytes on the result pipe.
@@ -144,8 +149,8 @@ fn clone_flags(spec: &Spec) -> CloneFlags {
 }
 
 /// Creates the container process in its new namespaces. It waits for
-/// `Created::start` before setting anything up, so the caller can attach
-/// networking or cgroups to the pid first.
+/// `Created::set_up` before setting anything up, so the caller can move it
+/// into its cgroup first, and for `Created::start` before it execs.
 pub fn create(spec: &Spec, stdio: ChildStdio) -> Result<Created> {
     let (go_r, go_w) = pipe()?;
     let (res_r, res_w) = pipe()?;
@@ -181,16 +186,29 @@ pub fn create(spec: &Spec, stdio: ChildStdio) -> Result<Created> {
                 pid: Pid::from_raw(pid as i32),
                 go: File::from(go_w),
                 result: File::from(res_r),
+                pending: 2,
             })
         }
     }
 }
 
 impl Created {
-    /// Lets the process set itself up and exec; returns once the command runs,
-    /// or the reason it could not be started (the process is then reaped).
+    /// Lets a new container set itself up (namespaces, mounts, pivot_root,
+    /// stdio) while the caller goes on; it then waits for `start`.
+    pub fn set_up(&mut self) {
+        if self.pending == 2 {
+            // A child that already failed has closed its end: its error
+            // comes back through `start`.
+            let _ = self.go.write_all(b"1");
+            self.pending = 1;
+        }
+    }
+
+    /// Lets the process finish its setup and exec; returns once the command
+    /// runs, or the reason it could not be started (the process is then reaped).
     pub fn start(mut self) -> Result<Pid> {
-        let _ = self.go.write_all(b"1");
+        let go = vec![b'1'; usize::from(self.pending)];
+        let _ = self.go.write_all(&go);
         drop(self.go);
         let mut msg = Vec::new();
         let _ = self.result.read_to_end(&mut msg);
@@ -242,10 +260,7 @@ pub fn exec_in(
                 Some(&SigSet::empty()),
                 None,
             );
-            let mut byte = [0u8; 1];
-            if File::from(go_r).read(&mut byte).unwrap_or(0) != 1 {
-                unsafe_exit(125);
-            }
+            wait_for_go(&mut File::from(go_r));
             let err = match exec_child(&others, process, stdio) {
                 Ok(never) => match never {},
                 Err(e) => e,
@@ -260,6 +275,7 @@ pub fn exec_in(
                 pid: child,
                 go: File::from(go_w),
                 result: File::from(res_r),
+                pending: 1,
             })
         }
     }
@@ -294,14 +310,20 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))
 }
 
-fn child_main(spec: &Spec, stdio: ChildStdio, go: OwnedFd, result: OwnedFd) -> ! {
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+/// Waits for the parent's next go-byte; exits quietly when the parent gave
+/// up instead (closed the pipe).
+fn wait_for_go(go: &mut File) {
     let mut byte = [0u8; 1];
-    if File::from(go).read(&mut byte).unwrap_or(0) != 1 {
-        // The parent gave up before starting us.
+    if go.read(&mut byte).unwrap_or(0) != 1 {
         unsafe_exit(125);
     }
-    let err = match setup_and_exec(spec, stdio) {
+}
+
+fn child_main(spec: &Spec, stdio: ChildStdio, go: OwnedFd, result: OwnedFd) -> ! {
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    let mut go = File::from(go);
+    wait_for_go(&mut go);
+    let err = match setup_and_exec(spec, stdio, &mut go) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -316,7 +338,7 @@ fn unsafe_exit(code: i32) -> ! {
 
 enum Never {}
 
-fn setup_and_exec(spec: &Spec, stdio: ChildStdio) -> Result<Never> {
+fn setup_and_exec(spec: &Spec, stdio: ChildStdio, go: &mut File) -> Result<Never> {
     let namespaces = spec
         .linux()
         .as_ref()
@@ -349,6 +371,9 @@ fn setup_and_exec(spec: &Spec, stdio: ChildStdio) -> Result<Never> {
     for rl in process.rlimits().clone().unwrap_or_default() {
         set_rlimit(rl.typ(), rl.soft(), rl.hard())?;
     }
+    // Everything the command may rely on from outside (its network) is in
+    // place once the parent says go.
+    wait_for_go(go);
     become_process(process, true)
 }
 
@@ -401,7 +426,7 @@ fn join_namespace(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
 }
 
 /// Brings up `lo` in a new network namespace (it starts down).
-fn loopback_up() -> Result<()> {
+pub fn loopback_up() -> Result<()> {
     // SAFETY: a plain socket, ioctls on a zeroed ifreq naming "lo", then close.
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);

@@ -232,14 +232,28 @@ impl Containers {
 
     /// Removes the record and the container's directory.
     pub fn remove(&self, id: &str) -> Result<()> {
-        let dir = self.dir.join(id);
-        // Drop the record first so that a crash half-way leaves no half-visible container.
-        match fs::remove_file(dir.join(RECORD)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err("remove", &dir)(e)),
+        match self.retire(id)? {
+            Some(d) => remove_tree(&d),
+            None => Ok(()),
         }
-        remove_tree(&dir)
+    }
+
+    /// Takes the container out of the store at once: its directory is renamed
+    /// out of sight (a crash leaves no half-visible container), and from then
+    /// on no command sees it and its name is free. Returns where its files
+    /// now are, for the caller to delete (None when it was already gone).
+    pub fn retire(&self, id: &str) -> Result<Option<PathBuf>> {
+        let dir = self.dir.join(id);
+        let hidden = self.dir.join(format!(".removing-{id}"));
+        if hidden.exists() {
+            // Left by a remover that died half-way.
+            remove_tree(&hidden)?;
+        }
+        match fs::rename(&dir, &hidden) {
+            Ok(()) => Ok(Some(hidden)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("remove", &dir)(e)),
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::container::monitor::exit_code;
-use crate::container::start::{finish, start_process};
+use crate::container::start::{finish_deferring, start_process};
 use crate::runtime::process::ChildStdio;
 use crate::state::container::{Container, Status};
 use crate::{Context, Error, Result};
@@ -216,7 +216,6 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
         }
         status.say(&format!("started {}", pid.as_raw()));
         notify::ready_if_asked(&c.config.sdnotify);
-        trim::release_clean_file_pages();
 
         let code = event_loop(
             pid,
@@ -234,11 +233,16 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
             .load(&c.id)?
             .map(|cur| cur.state.status == Status::Stopping)
             .unwrap_or(true);
-        finish(ctx, &mut c, code, "")?;
+        let retired = finish_deferring(ctx, &mut c, code, "")?;
         for cl in &mut clients {
             cl.send(protocol::EXIT, code.to_string().as_bytes());
         }
         status.say(&format!("exited {code}"));
+        if let Some(r) = retired {
+            // Gone for every command already; the files can go after the report.
+            let _ = r.delete();
+            break;
+        }
         if stopped || !restart_wanted(&c, code) || store.load(&c.id)?.is_none() {
             break;
         }
@@ -407,8 +411,15 @@ fn event_loop(
     let mut fg_stdin = *fg && (io.stdin_w.is_some() || io.master.is_some());
     let mut exit: Option<i32> = None;
     let mut exit_seen_at: Option<Instant> = None;
+    // Trimming costs a read of /proc/self/smaps: not worth it for a command
+    // that is over at once, and never on the way to reaping it.
+    let mut trim_at = Some(Instant::now() + trim::DELAY);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
+        if trim_at.is_some_and(|t| Instant::now() >= t) && exit.is_none() {
+            trim::release_clean_file_pages();
+            trim_at = None;
+        }
         let outputs_open = io.master.is_some() || io.stdout_r.is_some() || io.stderr_r.is_some();
         if let Some(code) = exit {
             // Give the last output a moment to arrive, then stop.
@@ -442,10 +453,13 @@ fn event_loop(
             srcs.push(Src::Client(i));
             fds.push(PollFd::new(cl.stream.as_fd(), PollFlags::POLLIN));
         }
-        let timeout = if exit.is_some() {
-            PollTimeout::from(100u16)
-        } else {
-            PollTimeout::NONE
+        let timeout = match (exit, trim_at) {
+            (Some(_), _) => PollTimeout::from(100u16),
+            (None, Some(t)) => {
+                let ms = t.saturating_duration_since(Instant::now()).as_millis() + 1;
+                PollTimeout::from(u16::try_from(ms).unwrap_or(u16::MAX))
+            }
+            (None, None) => PollTimeout::NONE,
         };
         match poll(&mut fds, timeout) {
             Ok(_) => {}

@@ -6,6 +6,12 @@
 //! of value, and only the pages the loop touches come back.
 #![allow(unsafe_code)]
 
+use std::time::Duration;
+
+/// How long after the start the supervisor trims itself: long enough that a
+/// short command is reaped first, short enough to be settled when anyone looks.
+pub const DELAY: Duration = Duration::from_millis(500);
+
 /// Drops the mappings of clean, read-only file-backed regions (code and
 /// constants of the binary and its libraries). Regions that hold private
 /// (copied-on-write) pages or are writable are left alone.
