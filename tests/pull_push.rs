@@ -254,6 +254,45 @@ fn layered_image_with_whiteouts_round_trips_in_gzip_and_zstd() {
 }
 
 #[test]
+fn compression_level_changes_the_blob_not_the_image() {
+    let reg = Registry::start();
+    let a = Skiff::new();
+    a.import_busybox();
+    let id = image_id(&a, BUSYBOX);
+    let digest_of = |level: &str, repo: &str| {
+        let file = a.home.join(format!("digest-{level}"));
+        a.ok(&[
+            "push",
+            "--tls-verify=false",
+            "--compression-level",
+            level,
+            "--digestfile",
+            file.to_str().unwrap(),
+            BUSYBOX,
+            &reg.name(repo),
+        ]);
+        fs::read_to_string(&file).unwrap()
+    };
+    let fast = digest_of("1", "me/fast:1");
+    let best = digest_of("9", "me/best:1");
+    assert_ne!(fast, best, "different levels make different layer blobs");
+    for repo in ["me/fast:1", "me/best:1"] {
+        let b = Skiff::new();
+        let out = b.ok(&["pull", "-q", "--tls-verify=false", &reg.name(repo)]);
+        assert_eq!(out.trim(), id, "{repo}: the same image whatever the level");
+    }
+    let err = a.fails_engine(&[
+        "push",
+        "--tls-verify=false",
+        "--compression-level",
+        "12",
+        BUSYBOX,
+        &reg.name("me/bad:1"),
+    ]);
+    assert!(err.contains("--compression-level 12"), "{err}");
+}
+
+#[test]
 fn a_corrupted_blob_is_rejected_and_nothing_is_kept() {
     let reg = Registry::start();
     push_busybox(&reg, "me/busybox:1");

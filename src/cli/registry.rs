@@ -70,6 +70,9 @@ pub struct PushArgs {
     /// Compression format of layers that are not compressed yet: gzip or zstd
     #[arg(long, value_name = "FORMAT")]
     pub compression_format: Option<String>,
+    /// Compression level: gzip 1-9 (default 5), zstd 1-20 (default 3)
+    #[arg(long, value_name = "LEVEL")]
+    pub compression_level: Option<u32>,
     /// Recompress every layer with --compression-format, even those already compressed
     #[arg(long)]
     pub force_compression: bool,
@@ -191,6 +194,7 @@ pub fn push(ctx: &Context, a: PushArgs) -> Result<i32> {
         registry: a.registry.flags(a.creds.clone()),
         compression: a.compression_format.clone(),
         force_compression: a.force_compression,
+        compression_level: a.compression_level,
         format: a.format.clone(),
         quiet: a.quiet,
     };

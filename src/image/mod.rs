@@ -5,6 +5,7 @@ pub mod change;
 pub mod docker_archive;
 pub mod layer;
 pub mod oci_archive;
+pub mod pipe;
 pub mod progress;
 pub mod pull;
 pub mod push;

@@ -6,12 +6,10 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
-
-use sha2::{Digest as _, Sha256};
 
 use super::layer::{self, Compression};
 use super::progress::Progress;
@@ -31,6 +29,8 @@ pub struct PushOptions {
     pub compression: Option<String>,
     /// Recompress layers already stored compressed in another format.
     pub force_compression: bool,
+    /// `--compression-level`: gzip 1-9 (default 5, as Podman), zstd 1-20 (default 3).
+    pub compression_level: Option<u32>,
     /// `--format`: oci (default) or v2s2.
     pub format: Option<String>,
     pub quiet: bool,
@@ -39,20 +39,6 @@ pub struct PushOptions {
 /// Uncompressed bytes per independently compressed gzip member: big enough
 /// for a good ratio, small enough to keep every core busy on one layer.
 const GZIP_CHUNK: usize = 4 << 20;
-
-/// A layer as it will be uploaded.
-struct Prepared {
-    digest: String,
-    size: u64,
-    media_type: String,
-    /// Where the bytes come from: the stored blob, or a compressed copy.
-    source: Source,
-}
-
-enum Source {
-    Stored(PathBuf),
-    Temp(fs::File),
-}
 
 /// Pushes `image` to `dest` (or to the image's own name); returns the
 /// digest of the manifest pushed.
@@ -92,6 +78,7 @@ pub fn push(ctx: &Context, image: &str, dest: Option<&str>, opts: &PushOptions) 
             "zstd compression needs an oci manifest: drop --format v2s2",
         ));
     }
+    let level = compression_level(wanted, opts.compression_level)?;
     let client = opts.registry.client()?;
     let progress = Progress::new(opts.quiet);
     let image_name = r.to_string();
@@ -124,10 +111,10 @@ pub fn push(ctx: &Context, image: &str, dest: Option<&str>, opts: &PushOptions) 
         repo: &repo,
         mount_from: mount_from.as_deref(),
         wanted,
+        level,
         force: opts.force_compression,
         docker,
         cache: &cache,
-        tmp_dir: ctx.root.clone(),
     };
     let descriptors = push_layers(&job, &unique)?;
     let by_diff: HashMap<&str, &Descriptor> = unique
@@ -202,10 +189,10 @@ struct LayerJob<'a> {
     repo: &'a str,
     mount_from: Option<&'a str>,
     wanted: Compression,
+    level: u32,
     force: bool,
     docker: bool,
     cache: &'a BlobCache,
-    tmp_dir: PathBuf,
 }
 
 /// Pushes the layers `jobs()` at a time; returns their descriptors in order.
@@ -244,6 +231,26 @@ fn push_layers(job: &LayerJob, layers: &[LayerRecord]) -> Result<Vec<Descriptor>
     Ok(out)
 }
 
+/// The level to compress at: Podman's defaults (gzip 5, zstd 3) unless asked.
+fn compression_level(c: Compression, asked: Option<u32>) -> Result<u32> {
+    let (default, max) = match c {
+        Compression::Zstd => (3, 20),
+        _ => (5, 9),
+    };
+    match asked {
+        None => Ok(default),
+        Some(l) if (1..=max).contains(&l) => Ok(l),
+        Some(l) => Err(Error::msg(format!(
+            "invalid --compression-level {l}: {} takes 1 to {max}",
+            if c == Compression::Zstd {
+                "zstd"
+            } else {
+                "gzip"
+            }
+        ))),
+    }
+}
+
 fn compression_of(media_type: &str) -> Compression {
     if media_type.ends_with("gzip") {
         Compression::Gzip
@@ -267,7 +274,7 @@ fn push_layer(job: &LayerJob, rec: &LayerRecord) -> Result<Descriptor> {
     let reuse = stored != Compression::None
         && (stored == job.wanted || !job.force)
         && !(job.docker && stored == Compression::Zstd);
-    let cache_key = format!("{}|{:?}", rec.diff_id, job.wanted);
+    let cache_key = format!("{}|{:?}|{}", rec.diff_id, job.wanted, job.level);
     let (digest, size, compression) = if reuse {
         (rec.blob_digest.clone(), rec.blob_size, stored)
     } else if let Some((d, s)) = job.cache.get(&cache_key) {
@@ -296,52 +303,31 @@ fn push_layer(job: &LayerJob, rec: &LayerRecord) -> Result<Descriptor> {
         }
         if reuse {
             let path = job.store.blob_path(&digest)?;
-            let prepared = Prepared {
-                digest,
-                size,
-                media_type: String::new(),
-                source: Source::Stored(path),
-            };
-            upload(job, &prepared, &bp)?;
-            return Ok(descriptor(prepared.digest, prepared.size));
+            upload_stored(job, &path, &digest, size, &bp)?;
+            return Ok(descriptor(digest, size));
         }
     }
-    let prepared = compress_layer(job, rec)?;
-    job.cache
-        .put(&cache_key, &prepared.digest, prepared.size, &job.tmp_dir);
-    let bp = job
-        .progress
-        .blob("blob", &prepared.digest, Some(prepared.size));
-    if job
-        .client
-        .blob_exists(job.registry, job.repo, &prepared.digest)?
-        .is_some()
-    {
-        bp.skipped();
-    } else {
-        upload(job, &prepared, &bp)?;
-    }
-    let _ = &prepared.media_type;
-    Ok(descriptor(prepared.digest, prepared.size))
+    let (digest, size) = compress_and_upload(job, rec)?;
+    job.cache.put(&cache_key, &digest, size);
+    Ok(descriptor(digest, size))
 }
 
-fn upload(job: &LayerJob, p: &Prepared, bp: &super::progress::BlobProgress) -> Result<()> {
-    let mut file = match &p.source {
-        Source::Stored(path) => {
-            fs::File::open(path).map_err(|e| Error::msg(crate::error::io_msg("open", path, &e)))?
-        }
-        Source::Temp(f) => {
-            let mut f = f.try_clone()?;
-            f.seek(SeekFrom::Start(0))?;
-            f
-        }
-    };
+/// Uploads a blob as it is stored.
+fn upload_stored(
+    job: &LayerJob,
+    path: &Path,
+    digest: &str,
+    size: u64,
+    bp: &super::progress::BlobProgress,
+) -> Result<()> {
+    let mut file =
+        fs::File::open(path).map_err(|e| Error::msg(crate::error::io_msg("open", path, &e)))?;
     let mut reader = bp.reader(io::BufReader::with_capacity(1 << 20, &mut file));
     let how = job.client.push_blob(
         job.registry,
         job.repo,
-        &p.digest,
-        Some(p.size),
+        digest,
+        Some(size),
         &mut reader,
         job.mount_from,
     )?;
@@ -352,122 +338,134 @@ fn upload(job: &LayerJob, p: &Prepared, bp: &super::progress::BlobProgress) -> R
     Ok(())
 }
 
-/// Compresses a stored layer into an unlinked temporary file, hashing it.
-fn compress_layer(job: &LayerJob, rec: &LayerRecord) -> Result<Prepared> {
+/// Compresses a stored layer while it is uploaded: the registry stores the
+/// first megabytes while the next are compressed, and nothing is written to
+/// disk. The digest is known, and sent, once the last byte is. Returns the
+/// digest and size of the compressed blob.
+fn compress_and_upload(job: &LayerJob, rec: &LayerRecord) -> Result<(String, u64)> {
     let path = job.store.blob_path(&rec.blob_digest)?;
     let f =
         fs::File::open(&path).map_err(|e| Error::msg(crate::error::io_msg("open", &path, &e)))?;
-    let (_, tar) = layer::decompress(io::BufReader::with_capacity(1 << 20, f))?;
-    let tmp = temp_file(&job.tmp_dir)?;
-    let mut out = HashingWriter {
-        inner: io::BufWriter::with_capacity(1 << 20, tmp.try_clone()?),
-        hash: Sha256::new(),
-        count: 0,
-    };
-    match job.wanted {
-        Compression::Zstd => {
-            let mut enc = zstd::stream::write::Encoder::new(&mut out, 3)?;
-            let mut tar = tar;
-            io::copy(&mut tar, &mut enc)?;
-            enc.finish()?;
+    // Named by its content until the compressed digest exists.
+    let bp = job.progress.blob("blob", &rec.diff_id, None);
+    let (writer, reader) = super::pipe::pipe();
+    let wanted = job.wanted;
+    let level = job.level;
+    std::thread::scope(|s| {
+        let compressor = s.spawn(move || -> io::Result<()> {
+            let (_, mut tar) = layer::decompress(io::BufReader::with_capacity(1 << 20, f))
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            let mut out = writer;
+            match wanted {
+                Compression::Zstd => {
+                    let mut enc = zstd::stream::write::Encoder::new(&mut out, level as i32)?;
+                    io::copy(&mut tar, &mut enc)?;
+                    enc.finish()?;
+                }
+                _ => parallel_gzip(tar, &mut out, level)?,
+            }
+            out.finish()?;
+            Ok(())
+        });
+        let mut body = bp.reader(reader);
+        let sent = job
+            .client
+            .push_blob_streamed(job.registry, job.repo, &rec.diff_id, &mut body);
+        // Stops the compressor if the upload gave up half-way.
+        drop(body);
+        let compressed = compressor
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the compressing thread panicked")));
+        match (compressed, sent) {
+            (Ok(()), Ok(done)) => {
+                bp.done();
+                Ok(done)
+            }
+            // The upload failed first and the compressor lost its reader.
+            (Err(e), Err(up)) if e.kind() == io::ErrorKind::BrokenPipe => Err(up.into()),
+            (Err(e), _) => Err(Error::msg(format!(
+                "compressing layer {}: {e}",
+                rec.diff_id
+            ))),
+            (Ok(()), Err(up)) => Err(up.into()),
         }
-        _ => parallel_gzip(tar, &mut out)?,
-    }
-    out.inner.flush()?;
-    let digest = format!("sha256:{}", hex::encode(out.hash.clone().finalize()));
-    Ok(Prepared {
-        digest,
-        size: out.count,
-        media_type: job.wanted.media_type().into(),
-        source: Source::Temp(tmp),
     })
-}
-
-/// A file in `dir` that is unlinked as soon as it is open, so that a crash
-/// leaves nothing to clean.
-fn temp_file(dir: &Path) -> Result<fs::File> {
-    let p = dir.join(format!(".push-{}", &crate::state::new_id()[..16]));
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&p)
-        .map_err(|e| Error::msg(crate::error::io_msg("create", &p, &e)))?;
-    let _ = fs::remove_file(&p);
-    Ok(f)
 }
 
 /// gzip with every core: the stream is cut into chunks compressed as
 /// separate gzip members, which every gzip reader joins (RFC 1952 allows a
 /// file of several members; Go's reader, used by registries and Docker,
-/// reads them as one stream).
-pub fn parallel_gzip(mut input: impl Read, out: &mut dyn Write) -> io::Result<()> {
-    let threads = std::thread::available_parallelism()
+/// reads them as one stream). The calling thread reads, one worker per core
+/// compresses, and a writer puts the members out in order, so reading,
+/// compressing and writing (uploading) all overlap. The output depends only
+/// on the input and `level`, never on the number of cores.
+pub fn parallel_gzip(
+    mut input: impl Read,
+    out: &mut (dyn Write + Send),
+    level: u32,
+) -> io::Result<()> {
+    use std::sync::mpsc::sync_channel;
+    let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .max(1);
-    loop {
-        let mut chunks = Vec::with_capacity(threads);
-        for _ in 0..threads {
-            let mut buf = Vec::with_capacity(GZIP_CHUNK);
-            (&mut input).take(GZIP_CHUNK as u64).read_to_end(&mut buf)?;
-            if buf.is_empty() {
+    let compress = |chunk: &[u8]| -> io::Result<Vec<u8>> {
+        let mut enc = flate2::write::GzEncoder::new(
+            Vec::with_capacity(chunk.len() / 2),
+            flate2::Compression::new(level),
+        );
+        enc.write_all(chunk)?;
+        enc.finish()
+    };
+    let (work_tx, work_rx) = sync_channel::<(usize, Vec<u8>)>(workers);
+    // Shared by the workers only: once they are all gone (the writer
+    // failed), sending more work fails instead of blocking.
+    let work_rx = std::sync::Arc::new(Mutex::new(work_rx));
+    let (done_tx, done_rx) = sync_channel::<(usize, io::Result<Vec<u8>>)>(workers * 2);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let done_tx = done_tx.clone();
+            let work_rx = work_rx.clone();
+            s.spawn(move || loop {
+                let job = work_rx.lock().expect("poisoned").recv();
+                let Ok((i, chunk)) = job else { return };
+                if done_tx.send((i, compress(&chunk))).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        drop(work_rx);
+        let writer = s.spawn(move || -> io::Result<()> {
+            let mut waiting = std::collections::BTreeMap::new();
+            let mut next = 0;
+            for (i, member) in done_rx {
+                waiting.insert(i, member);
+                while let Some(member) = waiting.remove(&next) {
+                    out.write_all(&member?)?;
+                    next += 1;
+                }
+            }
+            Ok(())
+        });
+        let mut read = Ok(());
+        for i in 0.. {
+            let mut chunk = Vec::with_capacity(GZIP_CHUNK);
+            if let Err(e) = (&mut input).take(GZIP_CHUNK as u64).read_to_end(&mut chunk) {
+                read = Err(e);
                 break;
             }
-            chunks.push(buf);
+            // A closed queue means the writer failed: its error tells why.
+            if chunk.is_empty() || work_tx.send((i, chunk)).is_err() {
+                break;
+            }
         }
-        if chunks.is_empty() {
-            return Ok(());
-        }
-        let last = chunks.len() < threads || chunks.last().is_some_and(|c| c.len() < GZIP_CHUNK);
-        let compressed: Vec<io::Result<Vec<u8>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = chunks
-                .iter()
-                .map(|c| {
-                    s.spawn(move || {
-                        let mut enc = flate2::write::GzEncoder::new(
-                            Vec::with_capacity(c.len() / 2),
-                            flate2::Compression::default(),
-                        );
-                        enc.write_all(c)?;
-                        enc.finish()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(io::Error::other("gzip thread panicked")))
-                })
-                .collect()
-        });
-        for c in compressed {
-            out.write_all(&c?)?;
-        }
-        if last {
-            return Ok(());
-        }
-    }
-}
-
-struct HashingWriter<W> {
-    inner: W,
-    hash: Sha256,
-    count: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
+        drop(work_tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("gzip writer panicked")));
+        read.and(written)
+    })
 }
 
 /// Remembers the compressed digest of each (diff_id, compression) pushed,
@@ -497,7 +495,7 @@ impl BlobCache {
     }
 
     /// Best effort: a lost entry only costs a compression next time.
-    fn put(&self, key: &str, digest: &str, size: u64, _dir: &Path) {
+    fn put(&self, key: &str, digest: &str, size: u64) {
         let _g = self.lock.lock();
         let mut m = self.read();
         m.insert(key.to_string(), (digest.to_string(), size));
@@ -510,19 +508,68 @@ mod tests {
     use super::*;
 
     #[test]
+    fn compression_levels_default_as_podman_and_are_checked() {
+        assert_eq!(compression_level(Compression::Gzip, None).unwrap(), 5);
+        assert_eq!(compression_level(Compression::Zstd, None).unwrap(), 3);
+        assert_eq!(compression_level(Compression::Zstd, Some(19)).unwrap(), 19);
+        let e = compression_level(Compression::Gzip, Some(12)).unwrap_err();
+        assert!(e.to_string().contains("gzip takes 1 to 9"), "{e}");
+        assert!(compression_level(Compression::Gzip, Some(0)).is_err());
+    }
+
+    #[test]
+    fn parallel_gzip_output_is_independent_of_timing() {
+        // Chunks of very different cost finish out of order; the members
+        // must still come out in input order.
+        let mut data = vec![0u8; GZIP_CHUNK * 2];
+        let mut x = 1u32;
+        for b in data.iter_mut().skip(GZIP_CHUNK) {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            *b = (x >> 16) as u8;
+        }
+        data.extend_from_slice(b"tail");
+        let mut a = Vec::new();
+        parallel_gzip(&data[..], &mut a, 5).unwrap();
+        let mut b = Vec::new();
+        parallel_gzip(&data[..], &mut b, 5).unwrap();
+        assert_eq!(a, b);
+        let mut back = Vec::new();
+        flate2::read::MultiGzDecoder::new(&a[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn parallel_gzip_reports_a_failing_writer() {
+        struct Broken;
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::BrokenPipe, "gone"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let data = vec![7u8; GZIP_CHUNK * 6];
+        let e = parallel_gzip(&data[..], &mut Broken, 1).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+    }
+
+    #[test]
     fn parallel_gzip_round_trips() {
         let data: Vec<u8> = (0..(GZIP_CHUNK * 3 + 17))
             .map(|i| (i % 251) as u8)
             .collect();
         let mut out = Vec::new();
-        parallel_gzip(&data[..], &mut out).unwrap();
+        parallel_gzip(&data[..], &mut out, 5).unwrap();
         let mut back = Vec::new();
         flate2::read::MultiGzDecoder::new(&out[..])
             .read_to_end(&mut back)
             .unwrap();
         assert_eq!(back, data);
         let mut empty = Vec::new();
-        parallel_gzip(&b""[..], &mut empty).unwrap();
+        parallel_gzip(&b""[..], &mut empty, 5).unwrap();
         assert!(empty.is_empty());
     }
 }

@@ -202,22 +202,12 @@ impl Client {
         let image = format!("{registry}/{repository}@{digest}");
         check_digest(&image, digest)?;
         let opts = self.options();
-
-        let mut req = Req::new(Method::POST, registry, repository, &image);
-        req.target = format!("/v2/{repository}/blobs/uploads/");
-        req.scopes = vec![repository_scope(repository, "pull,push")];
-        if let Some(from) = mount_from.filter(|f| *f != repository) {
-            req.target = format!("{}?mount={digest}&from={from}", req.target);
-            req.scopes.push(repository_scope(from, "pull"));
-        }
-        let (resp, url) = self.send(req)?;
-        let status = resp.status().as_u16();
-        let location = header(&resp, "location");
-        drain(resp);
-        if status == 201 {
+        let from = mount_from.filter(|f| *f != repository);
+        let Some(mut location) =
+            self.start_upload(registry, repository, &image, from.map(|f| (f, digest)))?
+        else {
             return Ok(Uploaded::Mounted);
-        }
-        let mut location = self.upload_location(&image, &url, location)?;
+        };
 
         let small = size.is_some_and(|s| s <= opts.monolithic_upload_max);
         if small {
@@ -239,31 +229,14 @@ impl Client {
         }
 
         let mut hashing = HashingReader::new(data);
-        let result = match opts.upload_chunk_size {
-            None => self
-                .patch(
-                    registry,
-                    repository,
-                    &image,
-                    &location,
-                    size,
-                    &mut hashing,
-                    None,
-                )
-                .map(|l| location = l),
-            Some(chunk) => self.patch_chunks(
-                registry,
-                repository,
-                &image,
-                &mut location,
-                chunk.max(1),
-                &mut hashing,
-            ),
-        };
-        if let Err(e) = result {
-            self.abandon_upload(registry, repository, &image, &location);
-            return Err(e);
-        }
+        self.send_body(
+            registry,
+            repository,
+            &image,
+            &mut location,
+            size,
+            &mut hashing,
+        )?;
         let actual = hashing.digest();
         if actual != digest || size.is_some_and(|s| s != hashing.count()) {
             self.abandon_upload(registry, repository, &image, &location);
@@ -275,6 +248,89 @@ impl Client {
         }
         self.finish_upload(registry, repository, &image, &location, digest, &[])?;
         Ok(Uploaded::Uploaded)
+    }
+
+    /// Uploads a blob whose digest is known only once all of it has been
+    /// read, such as a layer compressed while it is sent: the digest,
+    /// computed from the bytes as they go, is named in the closing PUT.
+    /// `what` names the blob in errors. Returns the digest and the size.
+    pub fn push_blob_streamed(
+        &self,
+        registry: &str,
+        repository: &str,
+        what: &str,
+        data: &mut dyn Read,
+    ) -> Result<(String, u64)> {
+        let image = format!("{registry}/{repository} ({what})");
+        let mut location = self
+            .start_upload(registry, repository, &image, None)?
+            .ok_or_else(|| Error::InvalidResponse {
+                image: image.clone(),
+                reason: "upload answered as a mount that was not asked for".into(),
+            })?;
+        let mut hashing = HashingReader::new(data);
+        self.send_body(
+            registry,
+            repository,
+            &image,
+            &mut location,
+            None,
+            &mut hashing,
+        )?;
+        let digest = hashing.digest();
+        self.finish_upload(registry, repository, &image, &location, &digest, &[])?;
+        Ok((digest, hashing.count()))
+    }
+
+    /// Opens an upload session (POST), asking to mount `(from, digest)` from
+    /// another repository when given; None when the registry mounted it.
+    fn start_upload(
+        &self,
+        registry: &str,
+        repository: &str,
+        image: &str,
+        mount: Option<(&str, &str)>,
+    ) -> Result<Option<String>> {
+        let mut req = Req::new(Method::POST, registry, repository, image);
+        req.target = format!("/v2/{repository}/blobs/uploads/");
+        req.scopes = vec![repository_scope(repository, "pull,push")];
+        if let Some((from, digest)) = mount {
+            req.target = format!("{}?mount={digest}&from={from}", req.target);
+            req.scopes.push(repository_scope(from, "pull"));
+        }
+        let (resp, url) = self.send(req)?;
+        let status = resp.status().as_u16();
+        let location = header(&resp, "location");
+        drain(resp);
+        if status == 201 {
+            return Ok(None);
+        }
+        self.upload_location(image, &url, location).map(Some)
+    }
+
+    /// Sends the body of an upload: one streamed PATCH, or PATCHes of the
+    /// configured chunk size. The session is dropped on failure.
+    fn send_body(
+        &self,
+        registry: &str,
+        repository: &str,
+        image: &str,
+        location: &mut String,
+        size: Option<u64>,
+        data: &mut dyn Read,
+    ) -> Result<()> {
+        let result = match self.options().upload_chunk_size {
+            None => self
+                .patch(registry, repository, image, location, size, data, None)
+                .map(|l| *location = l),
+            Some(chunk) => {
+                self.patch_chunks(registry, repository, image, location, chunk.max(1), data)
+            }
+        };
+        if result.is_err() {
+            self.abandon_upload(registry, repository, image, location);
+        }
+        result
     }
 
     fn upload_location(&self, image: &str, url: &str, location: Option<String>) -> Result<String> {
