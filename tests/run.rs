@@ -48,6 +48,19 @@ fn assert_no_containers(s: &Skiff, what: &str) {
 }
 
 #[test]
+fn the_command_inherits_only_stdin_stdout_and_stderr() {
+    // The supervisor holds the status pipe to the CLI, pasta's pipe and
+    // more: none of them may reach the container, with or without network.
+    let s = busybox();
+    let fds = "ls /proc/$$/fd | tr '\\n' ' '";
+    assert_eq!(sh(&s, &[], fds), "0 1 2 ");
+    assert_eq!(sh(&s, &["--network", "none"], fds), "0 1 2 ");
+    s.ok(&["run", "-d", "--name", "fds", "busybox", "sleep", "60"]);
+    assert_eq!(s.ok(&["exec", "fds", "sh", "-c", fds]), "0 1 2 ");
+    s.ok(&["rm", "-f", "-t", "0", "fds"]);
+}
+
+#[test]
 fn echo_hello() {
     let s = busybox();
     let o = s.cmd(&["run", "--rm", "busybox", "echo", "hello"]);

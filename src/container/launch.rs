@@ -82,6 +82,26 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
     if let Some(d) = &ctx.storage_driver {
         cmd.arg("--storage-driver").arg(d);
     }
+    // pasta takes tens of milliseconds to start: start it now, while the
+    // supervisor starts, and hand it over.
+    let mut ready_fd = None;
+    // Undone here if the supervisor fails before it takes the network over.
+    let mut begun = None;
+    if matches!(
+        crate::network::mode_of(&c.config),
+        Ok(crate::network::Mode::Pasta(_))
+    ) {
+        if let Some(early) = crate::network::begin(ctx, c)? {
+            begun = Some(early.undo_state());
+            let (line, ready) = early.hand_over();
+            cmd.arg("--network-begun").arg(line);
+            if let Some(f) = ready {
+                keep_across_exec(&f)?;
+                cmd.arg("--network-fd").arg(f.as_raw_fd().to_string());
+                ready_fd = Some(f);
+            }
+        }
+    }
     let mut raw = None;
     if let Mode::Foreground { detach_keys, .. } = &mode {
         cmd.arg("--foreground");
@@ -116,13 +136,21 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
     }
     let spawned = cmd.spawn();
     drop(status_w);
-    let mut child = spawned.map_err(|e| Error::msg(format!("starting the supervisor: {e}")))?;
+    drop(ready_fd);
+    let undo = |e: Error| {
+        if let Some(st) = &begun {
+            let _ = crate::network::detach(ctx, c, st);
+        }
+        e
+    };
+    let mut child =
+        spawned.map_err(|e| undo(Error::msg(format!("starting the supervisor: {e}"))))?;
     let resize = || {
         if c.config.tty {
             super::attach::send_resize(ctx, &c.id);
         }
     };
-    let result = read_status(status_r, &mode, &resize);
+    let result = read_status(status_r, &mode, &resize).map_err(undo);
     drop(raw);
     if foreground {
         let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&proxied()), None);

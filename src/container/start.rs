@@ -205,9 +205,18 @@ pub fn prepare_spec(
 /// Mounts, prepares and creates the container process with the given
 /// stdio, connects its network, and records it running. Called by the
 /// supervisor, which has blocked the signals it handles.
-pub fn start_process(ctx: &Context, c: &mut Container, stdio: ChildStdio) -> Result<Pid> {
-    // The network first: pasta then starts while the rest is prepared.
-    let mut early = crate::network::begin(ctx, c)?;
+pub fn start_process(
+    ctx: &Context,
+    c: &mut Container,
+    stdio: ChildStdio,
+    begun: Option<crate::network::Early>,
+) -> Result<Pid> {
+    // The network first (unless the CLI began it): pasta then starts while
+    // the rest is prepared.
+    let mut early = match begun {
+        Some(e) => Some(e),
+        None => crate::network::begin(ctx, c)?,
+    };
     let rootfs = match mount_rootfs(ctx, c) {
         Ok(r) => r,
         Err(e) => {

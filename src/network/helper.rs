@@ -133,9 +133,21 @@ pub fn stop_fully(pid: i32, name: &str) {
         return;
     }
     let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline && kill(p, None).is_ok() {
+    while Instant::now() < deadline && !is_gone(pid) {
         reap(pid);
         std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Whether `pid` has exited: no such process, or a zombie (whose memory and
+/// descriptors, ports included, are all released).
+pub fn is_gone(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => s
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
     }
 }
 

@@ -321,6 +321,60 @@ impl Early {
     pub fn netns(&self) -> &Path {
         &self.sandbox
     }
+
+    /// What to undo should this setup be lost on its way (see `detach`).
+    pub fn undo_state(&self) -> NetworkState {
+        let pid = self.pasta.as_ref().and_then(|p| p.pid()).unwrap_or(0);
+        NetworkState {
+            sandbox_key: self.sandbox.display().to_string(),
+            helper_pid: pid,
+            helper: if pid > 0 {
+                "pasta".into()
+            } else {
+                String::new()
+            },
+            ..Default::default()
+        }
+    }
+
+    /// Hands this setup over to another process (the CLI begins it, the
+    /// supervisor finishes it): a line for its command line and, with pasta,
+    /// the descriptor to pass open (see `pasta::Starting::hand_over`).
+    pub fn hand_over(self) -> (String, Option<fs::File>) {
+        let (pasta, ready) = match self.pasta.and_then(pasta::Starting::hand_over) {
+            Some((h, f)) => (Some(h), Some(f)),
+            None => (None, None),
+        };
+        let h = EarlyHandover {
+            sandbox: self.sandbox,
+            ports: self.ports,
+            pasta,
+        };
+        (serde_json::to_string(&h).unwrap_or_default(), ready)
+    }
+
+    /// The other end of `hand_over`.
+    pub fn take_over(line: &str, ready: Option<fs::File>) -> Result<Early> {
+        let h: EarlyHandover = serde_json::from_str(line)
+            .map_err(|e| Error::msg(format!("bad network handover: {e}")))?;
+        let pasta = match (h.pasta, ready) {
+            (Some(p), Some(f)) => Some(pasta::Starting::take_over(p, f)),
+            (None, _) => None,
+            (Some(_), None) => return Err(Error::msg("network handover without pasta's pipe")),
+        };
+        Ok(Early {
+            sandbox: h.sandbox,
+            ports: h.ports,
+            pasta,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct EarlyHandover {
+    sandbox: PathBuf,
+    ports: Vec<PortMapping>,
+    pasta: Option<pasta::Handover>,
 }
 
 /// Creates the container's network namespace, when its mode gives it one,

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use super::helper::{self, Helper};
 use super::ports::PortMapping;
 use crate::{Error, Result};
@@ -104,15 +106,80 @@ pub fn start(
 
 /// pasta configuring a namespace.
 pub struct Starting {
-    child: std::process::Child,
-    /// Whether it runs in the foreground (our child for good, its pid known
-    /// at once, ready once it writes its pid file) or daemonizes (ready when
-    /// this first process exits).
+    proc: Proc,
+    /// Whether it runs in the foreground (its pid known at once, ready once
+    /// it writes its pid file) or daemonizes (ready when this first process
+    /// exits).
     foreground: bool,
     /// In the foreground: the read end of the pipe pasta writes its pid to.
     ready: Option<fs::File>,
     pid_file: PathBuf,
     log: PathBuf,
+}
+
+/// A foreground pasta, still configuring, as one process hands it to
+/// another (the CLI to the supervisor), with the readiness pipe passed open.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Handover {
+    pid: i32,
+    pid_file: PathBuf,
+    log: PathBuf,
+}
+
+/// The pasta process we wait for: our child, or one handed over by the
+/// process that spawned it, known by pid only.
+enum Proc {
+    Child(std::process::Child),
+    Adopted(i32),
+}
+
+impl Proc {
+    fn pid(&self) -> i32 {
+        match self {
+            Proc::Child(c) => c.id() as i32,
+            Proc::Adopted(p) => *p,
+        }
+    }
+
+    /// How it ended, once it has.
+    fn exited(&mut self) -> Option<String> {
+        match self {
+            Proc::Child(c) => c.try_wait().ok().flatten().map(helper::describe_status),
+            Proc::Adopted(p) => helper::is_gone(*p).then(|| "exited".into()),
+        }
+    }
+
+    fn wait_exit(&mut self) -> String {
+        match self {
+            Proc::Child(c) => c
+                .wait()
+                .map(helper::describe_status)
+                .unwrap_or_else(|e| crate::error::io_reason(&e)),
+            Proc::Adopted(p) => {
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while !helper::is_gone(*p) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                "exited".into()
+            }
+        }
+    }
+
+    fn kill(&mut self) {
+        match self {
+            Proc::Child(c) => {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            Proc::Adopted(p) => {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(*p),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                self.wait_exit();
+            }
+        }
+    }
 }
 
 /// Starts pasta for the namespace bound at `netns` without waiting for it:
@@ -149,7 +216,7 @@ pub fn spawn(
         .spawn()
         .map_err(|e| Error::msg(format!("starting pasta: {}", crate::error::io_reason(&e))))?;
     Ok(Starting {
-        child,
+        proc: Proc::Child(child),
         foreground,
         ready,
         pid_file,
@@ -183,23 +250,51 @@ impl Starting {
     /// The pid of the pasta that will serve the namespace, when known before
     /// it is ready (in the foreground).
     pub fn pid(&self) -> Option<i32> {
-        self.foreground.then_some(self.child.id() as i32)
+        self.foreground.then_some(self.proc.pid())
+    }
+
+    /// Hands a foreground pasta over to another process: what to tell it,
+    /// and the readiness pipe to pass it open. We no longer wait for it.
+    pub fn hand_over(self) -> Option<(Handover, fs::File)> {
+        let ready = self.ready?;
+        Some((
+            Handover {
+                pid: self.proc.pid(),
+                pid_file: self.pid_file,
+                log: self.log,
+            },
+            ready,
+        ))
+    }
+
+    /// Takes over a pasta handed over by the process that spawned it.
+    pub fn take_over(h: Handover, ready: fs::File) -> Starting {
+        Starting {
+            proc: Proc::Adopted(h.pid),
+            foreground: true,
+            ready: Some(ready),
+            pid_file: h.pid_file,
+            log: h.log,
+        }
     }
 
     /// Waits until pasta has configured the namespace; returns the daemon.
     pub fn wait(mut self) -> Result<Helper> {
         let pid = if self.foreground {
             self.wait_for_pid_file()?;
-            self.child.id() as i32
+            self.proc.pid()
         } else {
-            let status = self.child.wait().map_err(|e| {
+            let Proc::Child(child) = &mut self.proc else {
+                return Err(Error::msg("pasta: no process to wait for"));
+            };
+            let status = child.wait().map_err(|e| {
                 Error::msg(format!(
                     "waiting for pasta: {}",
                     crate::error::io_reason(&e)
                 ))
             })?;
             if !status.success() {
-                return Err(self.failed(status));
+                return Err(self.failed(helper::describe_status(status)));
             }
             self.read_pid().ok_or_else(|| {
                 Error::msg(format!(
@@ -218,8 +313,7 @@ impl Starting {
     /// Stops a pasta that is no longer wanted, ready or not.
     pub fn cancel(mut self) {
         if self.foreground {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            self.proc.kill();
         } else if let Ok(h) = self.wait() {
             helper::stop(h.pid, "pasta");
         }
@@ -231,10 +325,9 @@ impl Starting {
             .and_then(|s| s.trim().parse().ok())
     }
 
-    fn failed(&self, status: std::process::ExitStatus) -> Error {
+    fn failed(&self, how: String) -> Error {
         Error::msg(format!(
-            "pasta failed ({}): {}",
-            helper::describe_status(status),
+            "pasta failed ({how}): {}",
             helper::last_error(&self.log)
         ))
     }
@@ -276,8 +369,8 @@ impl Starting {
                     )))
                 }
             }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(self.failed(status));
+            if let Some(how) = self.proc.exited() {
+                return Err(self.failed(how));
             }
             if Instant::now() >= deadline {
                 self.cancel_in_place();
@@ -298,13 +391,8 @@ impl Starting {
                 })
             {
                 // Closed without a word: wait for the exit that explains it.
-                let status = self.child.wait().map_err(|e| {
-                    Error::msg(format!(
-                        "waiting for pasta: {}",
-                        crate::error::io_reason(&e)
-                    ))
-                })?;
-                return Err(self.failed(status));
+                let how = self.proc.wait_exit();
+                return Err(self.failed(how));
             }
         }
         let _ = fs::remove_file(&self.pid_file);
@@ -312,8 +400,7 @@ impl Starting {
     }
 
     fn cancel_in_place(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.proc.kill();
     }
 }
 

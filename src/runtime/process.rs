@@ -893,6 +893,7 @@ fn exec(args: &[String], env: &[String]) -> Result<Never> {
         .map_err(|_| Error::Msg("path contains a NUL byte".into()))?;
     let c_args = args.iter().map(|a| cstr(a)).collect::<Result<Vec<_>>>()?;
     let c_env = env.iter().map(|a| cstr(a)).collect::<Result<Vec<_>>>()?;
+    close_other_fds_on_exec();
     let e = nix::unistd::execve(&c_path, &c_args, &c_env).unwrap_err();
     Err(match e {
         Errno::ENOENT => Error::NotFound(format!(
@@ -903,6 +904,32 @@ fn exec(args: &[String], env: &[String]) -> Result<Never> {
         ),
         e => Error::sys(format!("exec {cmd}"), e),
     })
+}
+
+/// Marks every descriptor but stdin, stdout and stderr close-on-exec, so
+/// the command starts with those three only, whatever its supervisor or
+/// the CLI that exec's into it inherited (the status pipe to the CLI, a
+/// shell's extra descriptors). Close-on-exec rather than close: the error
+/// pipe must work until the exec itself succeeds.
+pub fn close_other_fds_on_exec() {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range only changes descriptor flags of this process.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if rc == 0 {
+        return;
+    }
+    // Kernels before 5.11: flag each open descriptor.
+    if let Ok(dir) = fs::read_dir("/proc/self/fd") {
+        let fds: Vec<RawFd> = dir
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .filter(|fd| *fd > 2)
+            .collect();
+        for fd in fds {
+            // SAFETY: F_SETFD on a descriptor number; a stale one fails harmlessly.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
 }
 
 #[cfg(test)]

@@ -47,6 +47,10 @@ pub struct Options {
     /// Relay the container's stdio to and from our own stdio (foreground runs).
     pub foreground: bool,
     pub detach_keys: Option<String>,
+    /// Network setup the CLI began for us (see `network::Early::hand_over`)
+    /// and the descriptor that came with it.
+    pub network_begun: Option<String>,
+    pub network_fd: Option<RawFd>,
 }
 
 /// Parses our hidden command line: `_supervise --id ID [--status-fd N] ...`.
@@ -66,6 +70,8 @@ pub fn parse_args(args: &[String]) -> Option<Options> {
             }
             "--foreground" => o.foreground = true,
             "--detach-keys" => o.detach_keys = Some(it.next()?.clone()),
+            "--network-begun" => o.network_begun = Some(it.next()?.clone()),
+            "--network-fd" => o.network_fd = it.next()?.parse().ok(),
             _ => return None,
         }
     }
@@ -126,11 +132,18 @@ pub fn main(args: &[String]) -> i32 {
     }
 }
 
+/// Takes a descriptor the CLI passed us, and keeps it from the processes we
+/// start (pasta, the container).
 #[allow(unsafe_code)]
 fn unsafe_file(fd: RawFd) -> File {
     // SAFETY: called once per descriptor number passed on our command line,
     // which the parent left open for us and nothing else owns.
-    unsafe { File::from_raw_fd(fd) }
+    let f = unsafe { File::from_raw_fd(fd) };
+    let _ = nix::fcntl::fcntl(
+        f.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
+    f
 }
 
 fn handled_signals() -> SigSet {
@@ -184,6 +197,14 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
         .map_err(Error::msg)?;
     let mut fg = o.foreground;
     let mut backoff = Duration::from_millis(100);
+    // The first start may finish what the CLI began; restarts begin anew.
+    let mut begun = match &o.network_begun {
+        Some(line) => Some(crate::network::Early::take_over(
+            line,
+            o.network_fd.map(unsafe_file),
+        )?),
+        None => None,
+    };
 
     loop {
         let mut c = store.get(&o.id)?;
@@ -198,7 +219,7 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
         let console = io_.console.take();
         let io = io_;
         let (stdio, mut io) = io.split()?;
-        let pid = match start_process(ctx, &mut c, stdio) {
+        let pid = match start_process(ctx, &mut c, stdio, begun.take()) {
             Ok(pid) => pid,
             Err(e) => {
                 let _ = std::fs::remove_file(&sock_path);
