@@ -207,6 +207,10 @@ fn sandbox_path(ctx: &Context, id: &str) -> PathBuf {
 /// The empty file a namespace is bound to.
 fn netns_file(ctx: &Context, id: &str) -> Result<PathBuf> {
     let path = sandbox_path(ctx, id);
+    if path.exists() {
+        // Left bound by an earlier start that was cut short.
+        unbind_netns(&path);
+    }
     let dir = path.parent().expect("has a parent");
     fs::create_dir_all(dir).map_err(|e| Error::msg(crate::error::io_msg("mkdir", dir, &e)))?;
     fs::File::create(&path).map_err(|e| Error::msg(crate::error::io_msg("create", &path, &e)))?;
@@ -592,6 +596,13 @@ pub fn detach(ctx: &Context, c: &Container, st: &NetworkState) -> Result<()> {
         let key = Path::new(&st.sandbox_key);
         unbind_netns(key);
         let _ = fs::remove_file(key.with_extension("slirp.sock"));
+    }
+    // A namespace begun for the container but never recorded (its CLI was
+    // killed before the supervisor took it over): unbinding it also ends a
+    // pasta started on it, which quits when its namespace file goes.
+    let own = sandbox_path(ctx, &c.id);
+    if own.exists() && own != Path::new(&st.sandbox_key) {
+        unbind_netns(&own);
     }
     if errors.is_empty() {
         Ok(())
