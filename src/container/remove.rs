@@ -170,6 +170,8 @@ pub fn retire_stopped(ctx: &Context, c: &Container) -> Result<Retired> {
     // have lived to clean: the network helper and the attach socket.
     let _ = crate::network::detach(ctx, c, &c.state.network);
     let _ = std::fs::remove_file(crate::supervisor::attach_socket(ctx, &c.id));
+    // Helper logs and pipes in the runtime directory.
+    let _ = std::fs::remove_dir_all(ctx.container_run_dir(&c.id));
     let driver = DriverKind::parse(&c.config.driver).ok();
     if let Some(kind) = driver {
         storage::unmount(kind, &storage_dir(ctx, &c.id))?;

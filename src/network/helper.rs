@@ -139,6 +139,29 @@ pub fn stop_fully(pid: i32, name: &str) {
     }
 }
 
+/// Kills every process of ours named `name` that has `arg` among its
+/// arguments (a helper nobody recorded). Scans /proc: for rare clean-ups only.
+pub fn kill_by_arg(name: &str, arg: &str) {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let mut args = cmd.split(|b| *b == 0).map(String::from_utf8_lossy);
+        let named = args
+            .next()
+            .is_some_and(|a| a == name || a.ends_with(&format!("/{name}")));
+        if named && args.any(|a| a == arg) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
 /// Whether `pid` has exited: no such process, or a zombie (whose memory and
 /// descriptors, ports included, are all released).
 pub fn is_gone(pid: i32) -> bool {

@@ -603,6 +603,9 @@ pub fn detach(ctx: &Context, c: &Container, st: &NetworkState) -> Result<()> {
     let own = sandbox_path(ctx, &c.id);
     if own.exists() && own != Path::new(&st.sandbox_key) {
         unbind_netns(&own);
+        // A pasta whose reader died may hang opening its pid pipe, before it
+        // watches its namespace: find it by the namespace on its command line.
+        helper::kill_by_arg("pasta", &own.to_string_lossy());
     }
     if errors.is_empty() {
         Ok(())
