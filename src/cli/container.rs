@@ -913,6 +913,7 @@ pub fn prune(ctx: &Context, _a: PruneArgs) -> Result<i32> {
             }
         }
     }
+    container::remove::sweep_retired(ctx);
     Ok(0)
 }
 

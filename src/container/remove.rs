@@ -182,6 +182,25 @@ pub fn retire_stopped(ctx: &Context, c: &Container) -> Result<Retired> {
     })
 }
 
+/// Deletes what removals cut short left behind (a supervisor killed while
+/// deleting a `--rm` container's files); returns how many it deleted. A
+/// remover still at work only races us to the same end.
+pub fn sweep_retired(ctx: &Context) -> usize {
+    super::store(ctx)
+        .retired()
+        .into_iter()
+        .filter(|d| {
+            Retired {
+                dir: Some(d.clone()),
+                // As vfs: delete, never unmount; a mount inside is refused.
+                driver: Some(DriverKind::Vfs),
+            }
+            .delete()
+            .is_ok()
+        })
+        .count()
+}
+
 /// The files of a removed container, deleted by `delete`, or when dropped.
 /// The supervisor of a `--rm` container reports the exit first and deletes
 /// after: the container is already gone for every command.

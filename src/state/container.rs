@@ -238,6 +238,18 @@ impl Containers {
         }
     }
 
+    /// Directories of removed containers whose deletion was cut short
+    /// (see `retire`).
+    pub fn retired(&self) -> Vec<PathBuf> {
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".removing-"))
+            .map(|e| e.path())
+            .collect()
+    }
+
     /// Takes the container out of the store at once: its directory is renamed
     /// out of sight (a crash leaves no half-visible container), and from then
     /// on no command sees it and its name is free. Returns where its files
@@ -352,5 +364,23 @@ mod tests {
         s.remove("aaa").unwrap();
         assert_eq!(s.list().unwrap().len(), 1);
         assert!(!d.path().join("aaa").exists());
+    }
+
+    #[test]
+    fn a_retired_container_is_gone_at_once_and_its_files_stay_findable() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Containers::new(d.path());
+        s.save(&c("aaa", "one")).unwrap();
+        let dir = s.retire("aaa").unwrap().expect("was there");
+        assert!(s.list().unwrap().is_empty(), "no command sees it");
+        assert!(s.lookup("one").is_err(), "its name is free");
+        assert_eq!(s.retired(), vec![dir.clone()]);
+        // Retiring the same id again, as a later remove would, clears the leftover.
+        s.save(&c("aaa", "one")).unwrap();
+        let again = s.retire("aaa").unwrap().expect("was there");
+        assert_eq!(again, dir);
+        remove_tree(&again).unwrap();
+        assert!(s.retired().is_empty());
+        assert_eq!(s.retire("zzz").unwrap(), None);
     }
 }
