@@ -217,28 +217,6 @@ fn netns_file(ctx: &Context, id: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Binds /proc/PID/ns/net to a file: pasta opens namespaces by path, and the
-/// file keeps a stable name for `container:` joins and inspect's SandboxKey.
-fn bind_netns(ctx: &Context, id: &str, pid: i32) -> Result<PathBuf> {
-    let path = netns_file(ctx, id)?;
-    nix::mount::mount(
-        Some(&ns_path(pid)),
-        &path,
-        None::<&str>,
-        nix::mount::MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(|e| {
-        let _ = fs::remove_file(&path);
-        Error::msg(format!(
-            "binding the network namespace of pid {pid} to {}: {}",
-            path.display(),
-            e.desc().to_lowercase()
-        ))
-    })?;
-    Ok(path)
-}
-
 /// Creates a network namespace with `lo` up, bound to the container's
 /// sandbox file, before the container process exists (which then joins it).
 /// A short-lived child makes it: the caller stays in its own namespace.
@@ -456,10 +434,16 @@ pub fn attach(
     let m = mode_of(&c.config)?;
     let mut st = NetworkState::default();
     let mut early = early;
-    if let Some(e) = &early {
-        st.sandbox_key = e.sandbox.display().to_string();
-    } else if m.owns_namespace() {
-        st.sandbox_key = bind_netns(ctx, &c.id, pid)?.display().to_string();
+    match &early {
+        Some(e) => st.sandbox_key = e.sandbox.display().to_string(),
+        // `begin` makes the namespace of every mode that has its own.
+        None if m.owns_namespace() => {
+            return Err(Error::msg(format!(
+                "container {}: its network namespace was not made before it started",
+                c.name
+            )))
+        }
+        None => {}
     }
     let res = connect(ctx, c, &m, pid, &mut st, &mut early);
     let res = res.and_then(|pending| write_etc_files(ctx, c, &m, &st).map(|_| pending));
@@ -492,11 +476,12 @@ fn connect(
     let netns = PathBuf::from(&st.sandbox_key);
     let mut pending = None;
     match m {
-        Mode::Pasta(extra) => {
-            let started = early.as_mut().and_then(|e| {
-                let p = e.pasta.take()?;
-                Some((p, std::mem::take(&mut e.ports)))
-            });
+        Mode::Pasta(_) => {
+            let early = early.as_mut().expect("checked by attach");
+            let starting = early.pasta.take().ok_or_else(|| {
+                Error::msg(format!("container {}: pasta was not started", c.name))
+            })?;
+            st.ports = std::mem::take(&mut early.ports);
             // TCP goes through pasta; UDP through our forwarder (see portfwd).
             let udp = |ports: &[PortMapping]| -> Vec<PortMapping> {
                 ports
@@ -505,32 +490,17 @@ fn connect(
                     .cloned()
                     .collect()
             };
-            let h = match started {
-                Some((starting, ports)) => {
-                    st.ports = ports;
-                    match starting.pid() {
-                        // The forwarder needs the namespace configured.
-                        Some(pid) if udp(&st.ports).is_empty() => {
-                            pending = Some(starting);
-                            helper::Helper {
-                                pid,
-                                name: "pasta".into(),
-                                mtu: pasta::MTU,
-                            }
-                        }
-                        _ => starting.wait()?,
+            let h = match starting.pid() {
+                // The forwarder needs the namespace configured.
+                Some(pid) if udp(&st.ports).is_empty() => {
+                    pending = Some(starting);
+                    helper::Helper {
+                        pid,
+                        name: "pasta".into(),
+                        mtu: pasta::MTU,
                     }
                 }
-                None => {
-                    st.ports = ports::allocate(&specs)?;
-                    let tcp: Vec<PortMapping> = st
-                        .ports
-                        .iter()
-                        .filter(|p| p.protocol != "udp")
-                        .cloned()
-                        .collect();
-                    pasta::start(&netns, &run_dir, &tcp, extra)?
-                }
+                _ => starting.wait()?,
             };
             st.helper_pid = h.pid;
             st.helper = h.name;
