@@ -169,13 +169,19 @@ pub fn retire_stopped(ctx: &Context, c: &Container) -> Result<Retired> {
     // Whoever removes the container cleans what its supervisor may not
     // have lived to clean: the network helper and the attach socket.
     let _ = crate::network::detach(ctx, c, &c.state.network);
+    if let Ok(kind) = DriverKind::parse(&c.config.driver) {
+        storage::unmount(kind, &storage_dir(ctx, &c.id))?;
+    }
+    retire_released(ctx, c)
+}
+
+/// `retire_stopped` for a container whose network is already detached and
+/// root filesystem unmounted (by its supervisor's `finish`).
+pub fn retire_released(ctx: &Context, c: &Container) -> Result<Retired> {
     let _ = std::fs::remove_file(crate::supervisor::attach_socket(ctx, &c.id));
     // Helper logs and pipes in the runtime directory.
     let _ = std::fs::remove_dir_all(ctx.container_run_dir(&c.id));
     let driver = DriverKind::parse(&c.config.driver).ok();
-    if let Some(kind) = driver {
-        storage::unmount(kind, &storage_dir(ctx, &c.id))?;
-    }
     Ok(Retired {
         dir: super::store(ctx).retire(&c.id)?,
         driver,

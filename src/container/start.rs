@@ -320,13 +320,19 @@ pub fn finish_deferring(
     if !c.state.cgroup.is_empty() {
         crate::cgroups::remove(Path::new(&c.state.cgroup));
     }
-    let _ = unmount_rootfs(ctx, c);
+    let unmounted = unmount_rootfs(ctx, c);
     // Someone may have removed the container meanwhile (`rm -f`): do not resurrect it.
     let Some(mut current) = store.load(&c.id)? else {
         return Ok(None);
     };
     if c.config.auto_remove {
-        return super::remove::retire_stopped(ctx, &current).map(Some);
+        // Detached and unmounted just above, unless the unmount failed:
+        // then the full path tries again and reports it.
+        let retired = match unmounted {
+            Ok(()) => super::remove::retire_released(ctx, &current),
+            Err(_) => super::remove::retire_stopped(ctx, &current),
+        };
+        return retired.map(Some);
     }
     current.state.status = Status::Exited;
     current.state.exit_code = code;
