@@ -9,7 +9,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use crate::runtime::tty;
+use crate::runtime::{signal, tty};
 use crate::state::container::Container;
 use crate::supervisor::protocol::{self, Decoder, DetachKeys};
 use crate::{Context, Error, Result};
@@ -49,21 +49,13 @@ pub fn attach(
             crate::error::io_reason(&e)
         ))
     })?;
-    let mut mask = SigSet::empty();
-    mask.add(Signal::SIGWINCH);
     let proxy = sig_proxy && !c.config.tty;
-    if proxy {
-        for s in [
-            Signal::SIGINT,
-            Signal::SIGTERM,
-            Signal::SIGHUP,
-            Signal::SIGQUIT,
-            Signal::SIGUSR1,
-            Signal::SIGUSR2,
-        ] {
-            mask.add(s);
-        }
-    }
+    let mut mask = if proxy {
+        signal::set_of(&signal::PROXIED)
+    } else {
+        SigSet::empty()
+    };
+    mask.add(Signal::SIGWINCH);
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None);
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| Error::msg(format!("signalfd: {e}")))?;

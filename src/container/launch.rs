@@ -14,7 +14,7 @@ use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 
-use crate::runtime::tty;
+use crate::runtime::{signal, tty};
 use crate::state::container::Container;
 use crate::{Context, Error, Result};
 
@@ -48,18 +48,8 @@ fn keep_across_exec(fd: &impl AsRawFd) -> Result<()> {
 }
 
 fn proxied() -> SigSet {
-    let mut s = SigSet::empty();
-    for sig in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGWINCH,
-    ] {
-        s.add(sig);
-    }
+    let mut s = signal::set_of(&signal::PROXIED);
+    s.add(Signal::SIGWINCH);
     s
 }
 

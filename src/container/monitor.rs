@@ -10,24 +10,14 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use crate::runtime::tty;
+use crate::runtime::{signal, tty};
 use crate::{Error, Result};
 
 /// Signals the monitor handles itself; they are blocked before the container
 /// is created so none is lost, and the container unblocks them.
 fn handled() -> SigSet {
-    let mut s = SigSet::empty();
-    for sig in [
-        Signal::SIGCHLD,
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGWINCH,
-        Signal::SIGPIPE,
-    ] {
+    let mut s = signal::set_of(&signal::PROXIED);
+    for sig in [Signal::SIGCHLD, Signal::SIGWINCH, Signal::SIGPIPE] {
         s.add(sig);
     }
     s

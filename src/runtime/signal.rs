@@ -6,6 +6,27 @@ use nix::sys::signal::Signal;
 
 use super::{Error, Result};
 
+/// What `--sig-proxy` forwards to a container: the signals a user sends to
+/// the foreground command (Docker's and Podman's set, less those the
+/// kernel will not let us catch).
+pub const PROXIED: [Signal; 6] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+/// A signal set of `signals`.
+pub fn set_of(signals: &[Signal]) -> nix::sys::signal::SigSet {
+    let mut s = nix::sys::signal::SigSet::empty();
+    for sig in signals {
+        s.add(*sig);
+    }
+    s
+}
+
 /// Parses a signal name or number; errors read `invalid signal: X`.
 pub fn parse(s: &str) -> Result<Signal> {
     let bad = || Error::Msg(format!("invalid signal: {s}"));

@@ -147,19 +147,9 @@ fn unsafe_file(fd: RawFd) -> File {
 }
 
 fn handled_signals() -> SigSet {
-    let mut s = SigSet::empty();
-    for sig in [
-        Signal::SIGCHLD,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGPIPE,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-    ] {
-        s.add(sig);
-    }
+    let mut s = crate::runtime::signal::set_of(&crate::runtime::signal::PROXIED);
+    s.add(Signal::SIGCHLD);
+    s.add(Signal::SIGPIPE);
     s
 }
 
