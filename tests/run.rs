@@ -1158,3 +1158,100 @@ fn container_killed_by_a_signal_exits_128_plus_signal() {
     assert_eq!(code, 137, "128 + SIGKILL");
     assert_no_containers(&s, "run --rm killed");
 }
+
+/// The 1,000,000 zero bytes the relay tests push both ways.
+const MILLION: usize = 1_000_000;
+
+/// Issue 9, defect 5: the supervisor wrote the container's stdin with a
+/// blocking write, so a container that wrote a full pipe while we filled its
+/// stdin stopped both: 65,536 bytes came out, then nothing. Podman relays all.
+#[test]
+fn a_million_bytes_in_and_out_of_run_i() {
+    let s = busybox();
+    let input = vec![0u8; MILLION];
+    let started = Instant::now();
+    // stdout: the container's own million; stderr: how many it read.
+    let o = s.run_with(
+        &[
+            "run",
+            "-i",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "head -c 1000000 /dev/zero; wc -c >&2",
+        ],
+        Some(&input),
+        Duration::from_secs(60),
+    );
+    let took = started.elapsed();
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(
+        o.stdout_bytes.len(),
+        MILLION,
+        "bytes out of the container\n{}",
+        o.stderr
+    );
+    assert!(o.stdout_bytes.iter().all(|&b| b == 0), "output altered");
+    assert_eq!(o.stderr.trim(), "1000000", "bytes the container read");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert_no_containers(&s, "run -i with a million bytes");
+}
+
+/// The same output through a pty (`-t`): the master is relayed without
+/// blocking too. (Input through a pty in canonical mode is line-limited by
+/// the kernel, so only the output direction is meaningful here.)
+#[test]
+fn a_million_bytes_out_of_run_t() {
+    let s = busybox();
+    let o = s.run_with(
+        &[
+            "run",
+            "-t",
+            "--rm",
+            "busybox",
+            "head",
+            "-c",
+            "1000000",
+            "/dev/zero",
+        ],
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout_bytes.len(), MILLION, "bytes out through the pty");
+    assert_no_containers(&s, "run -t with a million bytes");
+}
+
+/// `exec -i` with a big stdin, and `exec -t` (relayed by the CLI's own
+/// relay) with a big output.
+#[test]
+fn a_million_bytes_through_exec() {
+    let s = busybox();
+    s.ok(&["run", "-d", "--name", "big", "busybox", "sleep", "300"]);
+    let input = vec![0u8; MILLION];
+    let o = s.run_with(
+        &[
+            "exec",
+            "-i",
+            "big",
+            "sh",
+            "-c",
+            "head -c 1000000 /dev/zero; wc -c >&2",
+        ],
+        Some(&input),
+        Duration::from_secs(60),
+    );
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(o.stdout_bytes.len(), MILLION, "exec -i: bytes out");
+    assert_eq!(o.stderr.trim(), "1000000", "exec -i: bytes read");
+    let o = s.run_with(
+        &["exec", "-t", "big", "head", "-c", "1000000", "/dev/zero"],
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout_bytes.len(), MILLION, "exec -t: bytes out");
+    s.ok(&["rm", "-f", "big"]);
+    assert_no_containers(&s, "exec with a million bytes");
+}

@@ -279,7 +279,11 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
             .unwrap_or(true);
         let retired = finish_deferring(ctx, &mut c, code, "")?;
         let exit_frame = protocol::frame(protocol::EXIT, code.to_string().as_bytes());
-        for cl in &clients {
+        for cl in &mut clients {
+            if cl.dropped > 0 {
+                let n = std::mem::take(&mut cl.dropped).to_string();
+                relay.push_always(cl.sink, &protocol::frame(protocol::DROPPED, n.as_bytes()));
+            }
             relay.push_always(cl.sink, &exit_frame);
         }
         status.say(&format!("exited {code}"));
