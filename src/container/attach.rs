@@ -110,7 +110,9 @@ pub fn attach(
         dec: Decoder::default(),
         done: None,
     };
-    Ok(relay.run(&mut h))
+    relay
+        .run(&mut h)
+        .map_err(|e| Error::msg(format!("poll: {e}")))
 }
 
 /// The attach client's relay: socket frames to stdout and stderr, stdin

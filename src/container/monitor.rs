@@ -106,7 +106,9 @@ pub fn wait(
             h.from_stdin = Some(relay.add_source(e, &[to_master]));
         }
     }
-    Ok(relay.run(&mut h))
+    relay
+        .run(&mut h)
+        .map_err(|e| Error::msg(format!("poll: {e}")))
 }
 
 /// The foreground relay of `exec`: the pty to and from the caller's

@@ -270,7 +270,12 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
             // command that is over at once, and never on the way to reaping it.
             trim_at: Some(Instant::now() + trim::DELAY),
         };
-        let code = relay.run(&mut run);
+        // Should poll itself fail, the container is on its own; its code,
+        // when known, is still the one to record.
+        let code = match relay.run(&mut run) {
+            Ok(code) => code,
+            Err(_) => run.exit.unwrap_or(125),
+        };
         run.ctr.unregister(&mut relay);
         // Was it stopped on purpose? Then no restart, whatever the policy.
         let stopped = store

@@ -520,15 +520,16 @@ impl Relay {
         }
     }
 
-    /// Runs the loop until the handler says it is done.
-    pub fn run<H: Handler>(&mut self, h: &mut H) -> H::Output {
+    /// Runs the loop until the handler says it is done. Fails only when
+    /// poll itself does (ENOMEM, or more descriptors than RLIMIT_NOFILE).
+    pub fn run<H: Handler>(&mut self, h: &mut H) -> Result<H::Output, Errno> {
         if self.buf.len() < CHUNK {
             self.buf = vec![0u8; CHUNK];
         }
         loop {
             self.report_lost(h);
             let timeout = match h.next(self) {
-                Next::Done(out) => return out,
+                Next::Done(out) => return Ok(out),
                 Next::Wait(t) => t,
             };
             #[derive(Clone, Copy)]
@@ -571,8 +572,7 @@ impl Relay {
             };
             match poll(&mut fds, timeout) {
                 Ok(_) | Err(Errno::EINTR) => {}
-                // Only EINVAL or ENOMEM are left: nothing a retry mends.
-                Err(e) => panic!("poll: {e}"),
+                Err(e) => return Err(e),
             }
             let ready: Vec<Who> = fds
                 .iter()
@@ -685,7 +685,7 @@ mod tests {
             ended: false,
             reads: 0,
         };
-        relay.run(&mut h);
+        relay.run(&mut h).unwrap();
         drop(relay);
         writer.join().unwrap();
         assert_eq!(reader.join().unwrap(), total);
