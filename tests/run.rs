@@ -1255,3 +1255,58 @@ fn a_million_bytes_through_exec() {
     s.ok(&["rm", "-f", "big"]);
     assert_no_containers(&s, "exec with a million bytes");
 }
+
+/// The relay still watches the user's keys: ctrl-p ctrl-q on `run -it`
+/// detaches the CLI (exit 0) and leaves the container running.
+#[test]
+fn run_it_detaches_with_ctrl_p_ctrl_q() {
+    use nix::pty::{openpty, Winsize};
+    let s = busybox();
+    let ws = Winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = openpty(Some(&ws), None).expect("openpty");
+    let mut c = s.command_in_session(&["run", "-it", "--name", "d", "busybox", "sh"]);
+    c.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stderr(Stdio::from(pty.slave.try_clone().unwrap()));
+    // SAFETY: only async-signal-safe calls (setsid, ioctl) between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = c.spawn().expect("spawn skiff on a pty");
+    drop(c);
+    drop(pty.slave);
+    let mut master = fs::File::from(pty.master);
+    let rx = chunks(master.try_clone().unwrap());
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    master.write_all(b"echo h''i\r").unwrap();
+    if !read_until(&rx, &mut out, "hi\r", deadline) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no echo on the pty: {:?}", String::from_utf8_lossy(&out));
+    }
+    master.write_all(b"\x10\x11").unwrap();
+    let code = wait_for(
+        &mut child,
+        Duration::from_secs(15),
+        "run -it detach",
+        || String::from_utf8_lossy(&out).into_owned(),
+    );
+    assert_eq!(code, 0, "run -it after the detach keys");
+    let state = s.ok(&["inspect", "--format", "{{.State.Status}}", "d"]);
+    assert_eq!(state.trim(), "running", "detaching must leave it running");
+    s.ok(&["exec", "d", "true"]);
+    s.ok(&["rm", "-f", "d"]);
+    assert_no_containers(&s, "run -it detach");
+}
