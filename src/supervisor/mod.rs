@@ -433,8 +433,14 @@ struct Foreground {
 
 impl Foreground {
     fn open(relay: &mut Relay) -> Result<Foreground> {
+        // A closed stdout (`run ... >&-`) discards, as a write to it would fail.
         let end = |fd: BorrowedFd| {
-            relay::End::shared(fd, true).map_err(|e| Error::msg(format!("relaying stdio: {e}")))
+            relay::End::shared(fd, true)
+                .or_else(|_| {
+                    let null = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+                    relay::End::owned(null.into())
+                })
+                .map_err(|e| Error::msg(format!("relaying stdio: {e}")))
         };
         let out = end(std::io::stdout().as_fd())?;
         let err = end(std::io::stderr().as_fd())?;

@@ -245,6 +245,7 @@ pub enum Next<T> {
 
 /// The owner of one relay loop.
 pub trait Handler {
+    /// What [`Relay::run`] returns when the handler says it is done.
     type Output;
 
     /// Descriptors the handler reads itself (a signalfd, a listener, a
@@ -294,6 +295,7 @@ fn slot<T>(v: &mut Vec<Option<T>>, item: T) -> usize {
 }
 
 impl Relay {
+    /// An empty relay; its read buffer is allocated on the first run.
     pub fn new() -> Relay {
         Relay::default()
     }
