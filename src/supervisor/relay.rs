@@ -695,6 +695,24 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_pipe_is_reopened_and_keeps_its_flags() {
+        let (r, w) = pipe();
+        let flags = |fd: BorrowedFd| {
+            OFlag::from_bits_truncate(fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL).unwrap())
+        };
+        let end = End::shared(w.as_fd(), true).unwrap();
+        assert!(flags(end.as_fd()).contains(OFlag::O_NONBLOCK));
+        assert!(
+            !flags(w.as_fd()).contains(OFlag::O_NONBLOCK),
+            "the description others share (a user's terminal) stays blocking"
+        );
+        assert_eq!(end.write(b"x"), Ok(1));
+        let mut got = [0u8; 1];
+        std::fs::File::from(r).read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"x");
+    }
+
+    #[test]
     fn a_full_drop_sink_discards_whole_pushes_and_counts_them() {
         let (r, w) = pipe();
         let mut relay = Relay::new();
