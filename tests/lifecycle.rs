@@ -1455,3 +1455,83 @@ fn bad_restart_policy_and_ps_filter() {
     let e = s.fails_engine(&["ps", "--filter", "bogus=1"]);
     assert!(e.contains("bogus"), "{e}");
 }
+
+/// Issue 9, defect 5: an attach client that stops reading must neither stop
+/// the container's output to the log nor be dropped silently. The
+/// supervisor buffers a bounded amount for it, then drops frames for it
+/// alone and tells it how many bytes it missed.
+#[test]
+fn a_slow_attach_client_holds_up_neither_the_container_nor_its_log() {
+    let s = busybox();
+    // Says "waiting" until /tmp/go exists, then writes 300,000 numbered
+    // lines (2 MB, far more than a socket, a pipe and the client's buffer
+    // hold). No pipeline: the container's SIGPIPE is another issue.
+    let script = "until [ -e /tmp/go ]; do echo waiting; sleep 0.1; done; \
+                  seq 1 300000; echo END; sleep 300";
+    run_d(&s, &["--name", "chatty"], script);
+    let mut child = s.spawn(&["attach", "--no-stdin", "chatty"]);
+    let out = child.stdout.take().unwrap();
+    let err = chunks(child.stderr.take().unwrap());
+    // Read until the client is surely connected, then stop reading.
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let (go_on_tx, go_on_rx) = mpsc::channel::<()>();
+    let reader = std::thread::spawn(move || {
+        let mut out = out;
+        let mut buf = [0u8; 4096];
+        let n = out.read(&mut buf).unwrap_or(0);
+        let _ = tx.send(buf[..n].to_vec());
+        // Stalled: the attach client's stdout pipe fills, and so on back
+        // to the supervisor.
+        let _ = go_on_rx.recv();
+        let mut rest = Vec::new();
+        let _ = out.read_to_end(&mut rest);
+        rest.len()
+    });
+    let first = rx.recv_timeout(Duration::from_secs(15)).unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&first).contains("waiting"),
+        "attach showed no output: {:?}",
+        String::from_utf8_lossy(&first)
+    );
+    s.ok(&["exec", "chatty", "touch", "/tmp/go"]);
+    // The log gets every line although the client reads nothing.
+    let mut logs = String::new();
+    let ended = eventually(Duration::from_secs(60), || {
+        logs = s.ok(&["logs", "chatty"]);
+        logs.ends_with("END\n")
+    });
+    let numbers: Vec<&str> = logs.lines().filter(|l| *l != "waiting").collect();
+    let want: Vec<String> = (1..=300_000).map(|n| n.to_string()).collect();
+    assert!(
+        ended && numbers.len() == want.len() + 1 && numbers[..want.len()] == want[..],
+        "the log lacks lines: {} lines, ending {:?}",
+        numbers.len(),
+        numbers.iter().rev().take(3).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        child.try_wait().unwrap(),
+        None,
+        "the slow client was dropped instead of served"
+    );
+    // Now it reads again and the container ends: the client hears what
+    // it missed, then the exit.
+    go_on_tx.send(()).unwrap();
+    s.ok(&["rm", "-f", "chatty"]);
+    let code = wait_child(&mut child, Duration::from_secs(15));
+    let got = reader.join().unwrap();
+    let mut said = Vec::new();
+    let warned = read_until(
+        &err,
+        &mut said,
+        "were not shown",
+        Instant::now() + Duration::from_secs(5),
+    );
+    assert!(
+        warned,
+        "no word of the dropped output on stderr: {:?}",
+        String::from_utf8_lossy(&said)
+    );
+    assert_eq!(code, Some(137), "attach returns the container's code");
+    assert!(got > 0, "the client got output after catching up");
+    assert_clean(&s, "slow attach");
+}

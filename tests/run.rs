@@ -1158,3 +1158,155 @@ fn container_killed_by_a_signal_exits_128_plus_signal() {
     assert_eq!(code, 137, "128 + SIGKILL");
     assert_no_containers(&s, "run --rm killed");
 }
+
+/// The 1,000,000 zero bytes the relay tests push both ways.
+const MILLION: usize = 1_000_000;
+
+/// Issue 9, defect 5: the supervisor wrote the container's stdin with a
+/// blocking write, so a container that wrote a full pipe while we filled its
+/// stdin stopped both: 65,536 bytes came out, then nothing. Podman relays all.
+#[test]
+fn a_million_bytes_in_and_out_of_run_i() {
+    let s = busybox();
+    let input = vec![0u8; MILLION];
+    let started = Instant::now();
+    // stdout: the container's own million; stderr: how many it read.
+    let o = s.run_with(
+        &[
+            "run",
+            "-i",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "head -c 1000000 /dev/zero; wc -c >&2",
+        ],
+        Some(&input),
+        Duration::from_secs(60),
+    );
+    let took = started.elapsed();
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(
+        o.stdout_bytes.len(),
+        MILLION,
+        "bytes out of the container\n{}",
+        o.stderr
+    );
+    assert!(o.stdout_bytes.iter().all(|&b| b == 0), "output altered");
+    assert_eq!(o.stderr.trim(), "1000000", "bytes the container read");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert_no_containers(&s, "run -i with a million bytes");
+}
+
+/// The same output through a pty (`-t`): the master is relayed without
+/// blocking too. (Input through a pty in canonical mode is line-limited by
+/// the kernel, so only the output direction is meaningful here.)
+#[test]
+fn a_million_bytes_out_of_run_t() {
+    let s = busybox();
+    let o = s.run_with(
+        &[
+            "run",
+            "-t",
+            "--rm",
+            "busybox",
+            "head",
+            "-c",
+            "1000000",
+            "/dev/zero",
+        ],
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout_bytes.len(), MILLION, "bytes out through the pty");
+    assert_no_containers(&s, "run -t with a million bytes");
+}
+
+/// `exec -i` with a big stdin, and `exec -t` (relayed by the CLI's own
+/// relay) with a big output.
+#[test]
+fn a_million_bytes_through_exec() {
+    let s = busybox();
+    s.ok(&["run", "-d", "--name", "big", "busybox", "sleep", "300"]);
+    let input = vec![0u8; MILLION];
+    let o = s.run_with(
+        &[
+            "exec",
+            "-i",
+            "big",
+            "sh",
+            "-c",
+            "head -c 1000000 /dev/zero; wc -c >&2",
+        ],
+        Some(&input),
+        Duration::from_secs(60),
+    );
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(o.stdout_bytes.len(), MILLION, "exec -i: bytes out");
+    assert_eq!(o.stderr.trim(), "1000000", "exec -i: bytes read");
+    let o = s.run_with(
+        &["exec", "-t", "big", "head", "-c", "1000000", "/dev/zero"],
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout_bytes.len(), MILLION, "exec -t: bytes out");
+    s.ok(&["rm", "-f", "big"]);
+    assert_no_containers(&s, "exec with a million bytes");
+}
+
+/// The relay still watches the user's keys: ctrl-p ctrl-q on `run -it`
+/// detaches the CLI (exit 0) and leaves the container running.
+#[test]
+fn run_it_detaches_with_ctrl_p_ctrl_q() {
+    use nix::pty::{openpty, Winsize};
+    let s = busybox();
+    let ws = Winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = openpty(Some(&ws), None).expect("openpty");
+    let mut c = s.command_in_session(&["run", "-it", "--name", "d", "busybox", "sh"]);
+    c.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stderr(Stdio::from(pty.slave.try_clone().unwrap()));
+    // SAFETY: only async-signal-safe calls (setsid, ioctl) between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = c.spawn().expect("spawn skiff on a pty");
+    drop(c);
+    drop(pty.slave);
+    let mut master = fs::File::from(pty.master);
+    let rx = chunks(master.try_clone().unwrap());
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    master.write_all(b"echo h''i\r").unwrap();
+    if !read_until(&rx, &mut out, "hi\r", deadline) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no echo on the pty: {:?}", String::from_utf8_lossy(&out));
+    }
+    master.write_all(b"\x10\x11").unwrap();
+    let code = wait_for(
+        &mut child,
+        Duration::from_secs(15),
+        "run -it detach",
+        || String::from_utf8_lossy(&out).into_owned(),
+    );
+    assert_eq!(code, 0, "run -it after the detach keys");
+    let state = s.ok(&["inspect", "--format", "{{.State.Status}}", "d"]);
+    assert_eq!(state.trim(), "running", "detaching must leave it running");
+    s.ok(&["exec", "d", "true"]);
+    s.ok(&["rm", "-f", "d"]);
+    assert_no_containers(&s, "run -it detach");
+}

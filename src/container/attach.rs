@@ -1,26 +1,32 @@
 //! `attach`: connect the terminal to a running container through its
 //! supervisor's attach socket; detach with the detach keys.
 
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::runtime::{signal, tty};
 use crate::state::container::Container;
 use crate::supervisor::protocol::{self, Decoder, DetachKeys};
+use crate::supervisor::relay::{End, Handler, Next, Relay, SinkId, SourceId, WhenFull};
+use crate::supervisor::STREAM_BUFFER;
 use crate::{Context, Error, Result};
 
+/// A RESIZE frame with the caller's terminal size, if it has one.
+fn size_frame() -> Option<Vec<u8>> {
+    let ws = tty::window_size(std::io::stdin().as_raw_fd())?;
+    Some(protocol::frame(
+        protocol::RESIZE,
+        format!("{} {}", ws.ws_row, ws.ws_col).as_bytes(),
+    ))
+}
+
 fn send_size(sock: &mut UnixStream) {
-    if let Some(ws) = tty::window_size(std::io::stdin().as_raw_fd()) {
-        let _ = protocol::write_frame(
-            sock,
-            protocol::RESIZE,
-            format!("{} {}", ws.ws_row, ws.ws_col).as_bytes(),
-        );
+    if let Some(f) = size_frame() {
+        let _ = sock.write_all(&f);
     }
 }
 
@@ -38,7 +44,7 @@ pub fn attach(
     ctx: &Context,
     c: &Container,
     with_stdin: bool,
-    mut keys: DetachKeys,
+    keys: DetachKeys,
     sig_proxy: bool,
 ) -> Result<i32> {
     let path = crate::supervisor::attach_socket(ctx, &c.id);
@@ -68,78 +74,148 @@ pub fn attach(
     if c.config.tty {
         send_size(&mut sock);
     }
-    let mut stdin_live = with_stdin;
-    let mut dec = Decoder::default();
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut out = std::io::stdout();
-    let mut err = std::io::stderr();
-    loop {
-        let mut fds = vec![
-            PollFd::new(sock.as_fd(), PollFlags::POLLIN),
-            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
-        ];
-        if stdin_live {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(Error::msg(format!("poll: {e}"))),
-        }
-        let r: Vec<bool> = fds
-            .iter()
-            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-            .collect();
-        drop(fds);
-        if r[1] {
-            while let Ok(Some(info)) = sfd.read_signal() {
-                match Signal::try_from(info.ssi_signo as i32) {
-                    Ok(Signal::SIGWINCH) => send_size(&mut sock),
-                    Ok(s) if proxy => {
-                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.state.pid), s);
+    let end = |r: std::io::Result<End>| {
+        r.map_err(|e| Error::msg(format!("attaching to {}: {e}", c.name)))
+    };
+    let mut relay = Relay::new();
+    let out = relay.add_sink(
+        end(End::shared(std::io::stdout().as_fd(), true))?,
+        STREAM_BUFFER,
+        WhenFull::Wait,
+    );
+    let err = relay.add_sink(
+        end(End::shared(std::io::stderr().as_fd(), true))?,
+        STREAM_BUFFER,
+        WhenFull::Wait,
+    );
+    let sock_in = end(End::owned(OwnedFd::from(sock)))?;
+    let sock_out = relay.add_sink(end(sock_in.try_clone())?, STREAM_BUFFER, WhenFull::Wait);
+    let from_sock = relay.add_source(sock_in, &[out, err]);
+    let from_stdin = if with_stdin {
+        let e = end(End::shared(stdin.as_fd(), false))?;
+        Some(relay.add_source(e, &[sock_out]))
+    } else {
+        None
+    };
+    let mut h = Attach {
+        sfd: &sfd,
+        proxy,
+        pid: nix::unistd::Pid::from_raw(c.state.pid),
+        keys,
+        out,
+        err,
+        sock_out,
+        from_sock,
+        from_stdin,
+        dec: Decoder::default(),
+        done: None,
+    };
+    relay
+        .run(&mut h)
+        .map_err(|e| Error::msg(format!("poll: {e}")))
+}
+
+/// The attach client's relay: socket frames to stdout and stderr, stdin
+/// (minus the detach keys) to the socket.
+struct Attach<'a> {
+    sfd: &'a SignalFd,
+    proxy: bool,
+    pid: nix::unistd::Pid,
+    keys: DetachKeys,
+    out: SinkId,
+    err: SinkId,
+    sock_out: SinkId,
+    from_sock: SourceId,
+    from_stdin: Option<SourceId>,
+    dec: Decoder,
+    /// The code to return once stdout and stderr are written out.
+    done: Option<i32>,
+}
+
+impl Handler for Attach<'_> {
+    type Output = i32;
+
+    fn watches(&self) -> Vec<BorrowedFd<'_>> {
+        vec![self.sfd.as_fd()]
+    }
+
+    fn on_watch(&mut self, relay: &mut Relay, _index: usize) {
+        while let Ok(Some(info)) = self.sfd.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGWINCH) => {
+                    if let Some(size) = size_frame() {
+                        relay.push(self.sock_out, &size);
                     }
-                    _ => {}
                 }
+                Ok(s) if self.proxy => {
+                    let _ = nix::sys::signal::kill(self.pid, s);
+                }
+                _ => {}
             }
         }
-        if r.get(2).copied().unwrap_or(false) {
-            match nix::unistd::read(stdin.as_raw_fd(), &mut buf) {
-                Ok(0) | Err(_) => {
-                    stdin_live = false;
-                    let _ = protocol::write_frame(&mut sock, protocol::STDIN_EOF, b"");
+    }
+
+    fn on_data(&mut self, relay: &mut Relay, src: SourceId, data: &[u8]) {
+        if Some(src) == self.from_stdin {
+            let (pass, detached) = self.keys.feed(data);
+            if !pass.is_empty() {
+                relay.push(self.sock_out, &protocol::frame(protocol::STDIN, &pass));
+            }
+            if detached {
+                self.done = Some(0);
+                relay.remove_source(src);
+                relay.remove_source(self.from_sock);
+            }
+            return;
+        }
+        self.dec.push(data);
+        while let Some((kind, data)) = self.dec.next_frame() {
+            match kind {
+                protocol::STDOUT => {
+                    relay.push(self.out, &data);
                 }
-                Ok(n) => {
-                    let (pass, detached) = keys.feed(&buf[..n]);
-                    if !pass.is_empty() {
-                        let _ = protocol::write_frame(&mut sock, protocol::STDIN, &pass);
-                    }
-                    if detached {
-                        return Ok(0);
-                    }
+                protocol::STDERR => {
+                    relay.push(self.err, &data);
                 }
+                protocol::DROPPED => {
+                    let n = String::from_utf8_lossy(&data);
+                    let note = format!(
+                        "Warning: {n} bytes of the container's output were not shown: this client read them too slowly (skiff logs has them)\n"
+                    );
+                    relay.push(self.err, note.as_bytes());
+                }
+                protocol::EXIT => {
+                    self.done = Some(String::from_utf8_lossy(&data).trim().parse().unwrap_or(0));
+                    relay.remove_source(self.from_sock);
+                }
+                _ => {}
             }
         }
-        if r[0] {
-            let n = match sock.read(&mut buf) {
-                Ok(0) | Err(_) => return Ok(0),
-                Ok(n) => n,
-            };
-            dec.push(&buf[..n]);
-            while let Some((kind, data)) = dec.next_frame() {
-                match kind {
-                    protocol::STDOUT => {
-                        let _ = out.write_all(&data);
-                        let _ = out.flush();
-                    }
-                    protocol::STDERR => {
-                        let _ = err.write_all(&data);
-                    }
-                    protocol::EXIT => {
-                        return Ok(String::from_utf8_lossy(&data).trim().parse().unwrap_or(0));
-                    }
-                    _ => {}
-                }
+    }
+
+    fn on_end(&mut self, relay: &mut Relay, src: SourceId) {
+        if Some(src) == self.from_stdin {
+            self.from_stdin = None;
+            relay.push(self.sock_out, &protocol::frame(protocol::STDIN_EOF, b""));
+        } else if src == self.from_sock {
+            // The supervisor went away without an exit frame.
+            self.done.get_or_insert(0);
+        }
+    }
+
+    fn on_sink_lost(&mut self, relay: &mut Relay, sink: SinkId) {
+        if sink == self.sock_out {
+            self.done.get_or_insert(0);
+            relay.remove_source(self.from_sock);
+        }
+    }
+
+    fn next(&mut self, relay: &Relay) -> Next<i32> {
+        match self.done {
+            Some(code) if relay.pending(self.out) + relay.pending(self.err) == 0 => {
+                Next::Done(code)
             }
+            _ => Next::Wait(None),
         }
     }
 }

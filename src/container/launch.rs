@@ -5,17 +5,17 @@
 //! signals and terminal resizes until the supervisor reports the exit.
 
 use std::io::{BufRead, BufReader};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::process::{Command, Stdio};
 
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 
 use crate::runtime::{signal, tty};
 use crate::state::container::Container;
+use crate::supervisor::relay::{End, Handler, Next, Relay, SourceId};
 use crate::{Context, Error, Result};
 
 /// How the CLI stays connected to the container it starts.
@@ -183,55 +183,92 @@ fn read_status(status_r: OwnedFd, mode: &Mode, resize: &dyn Fn()) -> Result<Outc
     };
     let sfd = SignalFd::with_flags(&proxied(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| Error::msg(format!("signalfd: {e}")))?;
-    let raw_status = reader.get_ref().as_raw_fd();
-    loop {
-        // Lines already buffered come first.
-        if !reader.buffer().is_empty() {
-            line.clear();
-            if reader.read_line(&mut line)? == 0 {
-                break;
-            }
-            if let Some(o) = status_line(&line)? {
-                return Ok(o);
-            }
-            continue;
-        }
-        let mut fds = [
-            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
-            PollFd::new(reader.get_ref().as_fd(), PollFlags::POLLIN),
-        ];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(Error::msg(format!("poll: {e}"))),
-        }
-        let sig_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-        let st_ready = fds[1].revents().is_some_and(|r| !r.is_empty());
-        if sig_ready {
-            while let Ok(Some(info)) = sfd.read_signal() {
-                match Signal::try_from(info.ssi_signo as i32) {
-                    Ok(Signal::SIGWINCH) => resize(),
-                    Ok(s) if sig_proxy && pid > 0 => {
-                        let _ = kill(Pid::from_raw(pid), s);
-                    }
-                    _ => {}
-                }
-            }
-        }
-        if st_ready {
-            line.clear();
-            let _ = raw_status;
-            if reader.read_line(&mut line)? == 0 {
-                break;
-            }
-            if let Some(o) = status_line(&line)? {
-                return Ok(o);
+    // Lines already buffered come first, then the rest through the relay.
+    let text = reader.buffer().to_vec();
+    let pipe = End::owned(OwnedFd::from(reader.into_inner()))
+        .map_err(|e| Error::msg(format!("status pipe: {e}")))?;
+    let mut relay = Relay::new();
+    relay.add_source(pipe, &[]);
+    let mut h = Status {
+        sfd: &sfd,
+        sig_proxy,
+        pid,
+        resize,
+        text,
+        outcome: None,
+    };
+    h.take_lines();
+    relay
+        .run(&mut h)
+        .map_err(|e| Error::msg(format!("poll: {e}")))?
+}
+
+/// The foreground CLI's loop: status lines from the supervisor, signals to
+/// proxy, terminal resizes to pass on.
+struct Status<'a> {
+    sfd: &'a SignalFd,
+    sig_proxy: bool,
+    pid: i32,
+    resize: &'a dyn Fn(),
+    /// Status bytes not yet parsed (a line may arrive in pieces).
+    text: Vec<u8>,
+    outcome: Option<Result<Outcome>>,
+}
+
+impl Status<'_> {
+    fn take_lines(&mut self) {
+        while self.outcome.is_none() {
+            let Some(i) = self.text.iter().position(|&b| b == b'\n') else {
+                return;
+            };
+            let line: Vec<u8> = self.text.drain(..=i).collect();
+            match status_line(&String::from_utf8_lossy(&line)) {
+                Ok(Some(o)) => self.outcome = Some(Ok(o)),
+                Ok(None) => {}
+                Err(e) => self.outcome = Some(Err(e)),
             }
         }
     }
-    Err(Error::msg(
-        "the container's supervisor died; see skiff ps -a",
-    ))
+}
+
+impl Handler for Status<'_> {
+    type Output = Result<Outcome>;
+
+    fn watches(&self) -> Vec<BorrowedFd<'_>> {
+        vec![self.sfd.as_fd()]
+    }
+
+    fn on_watch(&mut self, _relay: &mut Relay, _index: usize) {
+        while let Ok(Some(info)) = self.sfd.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGWINCH) => (self.resize)(),
+                Ok(s) if self.sig_proxy && self.pid > 0 => {
+                    let _ = kill(Pid::from_raw(self.pid), s);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn on_data(&mut self, _relay: &mut Relay, _src: SourceId, data: &[u8]) {
+        self.text.extend_from_slice(data);
+        self.take_lines();
+    }
+
+    fn on_end(&mut self, _relay: &mut Relay, _src: SourceId) {
+        self.outcome.get_or_insert_with(|| {
+            Err(Error::msg(
+                "the container's supervisor died; see skiff ps -a",
+            ))
+        });
+    }
+
+    fn next(&mut self, _relay: &Relay) -> Next<Result<Outcome>> {
+        match self.outcome.take() {
+            Some(o) => Next::Done(o),
+            None => Next::Wait(None),
+        }
+    }
 }
 
 fn status_line(line: &str) -> Result<Option<Outcome>> {

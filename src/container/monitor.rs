@@ -2,15 +2,16 @@
 //! (`--sig-proxy`), and relay a pty between the user's terminal and the
 //! container. One thread, one poll loop over a signalfd and the streams.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::runtime::{signal, tty};
+use crate::supervisor::relay::{End, Handler, Next, Relay, SinkId, SourceId, WhenFull};
+use crate::supervisor::STREAM_BUFFER;
 use crate::{Error, Result};
 
 /// Signals the monitor handles itself; they are blocked before the container
@@ -51,18 +52,6 @@ fn reap(pid: Pid) -> Option<i32> {
     }
 }
 
-fn write_all(fd: impl AsFd, mut buf: &[u8]) -> bool {
-    while !buf.is_empty() {
-        match nix::unistd::write(&fd, buf) {
-            Ok(0) => return false,
-            Ok(n) => buf = &buf[n..],
-            Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => continue,
-            Err(_) => return false,
-        }
-    }
-    true
-}
-
 /// Waits for the container `pid` to exit and returns its exit code.
 /// With `master`, relays the pty to and from the caller's terminal.
 /// With `detach` keys, typing them on a pty stops the relay and returns 0,
@@ -72,108 +61,142 @@ pub fn wait(
     master: Option<OwnedFd>,
     stdin_open: bool,
     sig_proxy: bool,
-    mut detach: Option<crate::supervisor::protocol::DetachKeys>,
+    detach: Option<crate::supervisor::protocol::DetachKeys>,
 ) -> Result<i32> {
-    let sfd = SignalFd::with_flags(&handled(), SfdFlags::SFD_CLOEXEC)
+    let sfd = SignalFd::with_flags(&handled(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| Error::msg(format!("signalfd: {e}")))?;
     if let Some(code) = reap(pid) {
         return Ok(code);
     }
     let stdin = std::io::stdin();
-    let stdout = std::io::stdout();
     let _raw = match &master {
         Some(_) if stdin_open => tty::RawMode::enable(stdin.as_raw_fd()),
         _ => None,
     };
-    let mut stdin_live = master.is_some() && stdin_open;
-    let mut master_live = master.is_some();
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        let m_idx = master.as_ref().filter(|_| master_live).map(|m| {
-            fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
-            fds.len() - 1
-        });
-        let i_idx = stdin_live.then(|| {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-            fds.len() - 1
-        });
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(Error::msg(format!("poll: {e}"))),
-        }
-        let ready = |i: usize| {
-            fds[i].revents().is_some_and(|r| {
-                r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
-            })
+    let mut relay = Relay::new();
+    let mut h = Monitor {
+        pid,
+        sfd: &sfd,
+        sig_proxy,
+        detach,
+        master_fd: master.as_ref().map(|m| m.as_raw_fd()),
+        stdout: None,
+        to_master: None,
+        from_master: None,
+        from_stdin: None,
+        exit: None,
+        quiet: false,
+    };
+    if let Some(m) = master {
+        let end = |r: std::io::Result<End>| {
+            r.map_err(|e| Error::msg(format!("relaying the terminal: {e}")))
         };
-        let sig_ready = ready(0);
-        let m_ready = m_idx.is_some_and(ready);
-        let i_ready = i_idx.is_some_and(ready);
-        drop(fds);
+        let m = end(End::owned(m))?;
+        let out = relay.add_sink(
+            end(End::shared(std::io::stdout().as_fd(), true))?,
+            STREAM_BUFFER,
+            WhenFull::Wait,
+        );
+        let to_master = relay.add_sink(end(m.try_clone())?, STREAM_BUFFER, WhenFull::Wait);
+        h.from_master = Some(relay.add_source(m, &[out]));
+        h.stdout = Some(out);
+        h.to_master = Some(to_master);
+        if stdin_open {
+            let e = end(End::shared(stdin.as_fd(), false))?;
+            h.from_stdin = Some(relay.add_source(e, &[to_master]));
+        }
+    }
+    relay
+        .run(&mut h)
+        .map_err(|e| Error::msg(format!("poll: {e}")))
+}
 
-        if m_ready {
-            let m = master.as_ref().expect("index exists only with a master");
-            match nix::unistd::read(m.as_raw_fd(), &mut buf) {
-                Ok(n) if n > 0 => {
-                    write_all(stdout.as_fd(), &buf[..n]);
+/// The foreground relay of `exec`: the pty to and from the caller's
+/// terminal, signals to the process, its exit.
+struct Monitor<'a> {
+    pid: Pid,
+    sfd: &'a SignalFd,
+    sig_proxy: bool,
+    detach: Option<crate::supervisor::protocol::DetachKeys>,
+    master_fd: Option<std::os::fd::RawFd>,
+    stdout: Option<SinkId>,
+    to_master: Option<SinkId>,
+    from_master: Option<SourceId>,
+    from_stdin: Option<SourceId>,
+    exit: Option<i32>,
+    /// No output arrived since the last round (after the exit: all drained).
+    quiet: bool,
+}
+
+impl Handler for Monitor<'_> {
+    type Output = i32;
+
+    fn watches(&self) -> Vec<BorrowedFd<'_>> {
+        vec![self.sfd.as_fd()]
+    }
+
+    fn on_watch(&mut self, _relay: &mut Relay, _index: usize) {
+        while let Ok(Some(info)) = self.sfd.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32).ok() {
+                Some(Signal::SIGCHLD) | Some(Signal::SIGPIPE) => {}
+                Some(Signal::SIGWINCH) => {
+                    if let Some(m) = self.master_fd {
+                        tty::copy_window_size(std::io::stdin().as_raw_fd(), m);
+                    }
                 }
-                Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => {}
-                _ => master_live = false,
+                Some(s) if self.sig_proxy => {
+                    let _ = kill(self.pid, s);
+                }
+                _ => {}
             }
         }
-        if i_ready {
-            let m = master
-                .as_ref()
-                .expect("stdin is relayed only with a master");
-            match nix::unistd::read(stdin.as_raw_fd(), &mut buf) {
-                Ok(n) if n > 0 => {
-                    let (pass, detached) = match detach.as_mut() {
-                        Some(k) => k.feed(&buf[..n]),
-                        None => (buf[..n].to_vec(), false),
-                    };
-                    write_all(m.as_fd(), &pass);
-                    if detached {
-                        return Ok(0);
-                    }
-                }
-                Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => {}
-                _ => stdin_live = false,
-            }
+        if self.exit.is_none() {
+            self.exit = reap(self.pid);
         }
-        if sig_ready {
-            if let Ok(Some(info)) = sfd.read_signal() {
-                let sig = Signal::try_from(info.ssi_signo as i32).ok();
-                match sig {
-                    Some(Signal::SIGCHLD) => {}
-                    Some(Signal::SIGWINCH) => {
-                        if let Some(m) = &master {
-                            tty::copy_window_size(stdin.as_raw_fd(), m.as_raw_fd());
-                        }
-                    }
-                    Some(Signal::SIGPIPE) => {}
-                    Some(s) if sig_proxy => {
-                        let _ = kill(pid, s);
-                    }
-                    _ => {}
-                }
+    }
+
+    fn on_data(&mut self, relay: &mut Relay, src: SourceId, data: &[u8]) {
+        if Some(src) == self.from_master {
+            self.quiet = false;
+            if let Some(out) = self.stdout {
+                relay.push(out, data);
             }
-            if let Some(code) = reap(pid) {
-                // Drain what the container wrote before it exited.
-                if let Some(m) = master.as_ref().filter(|_| master_live) {
-                    let _ = nix::fcntl::fcntl(
-                        m.as_raw_fd(),
-                        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-                    );
-                    while let Ok(n) = nix::unistd::read(m.as_raw_fd(), &mut buf) {
-                        if n == 0 || !write_all(stdout.as_fd(), &buf[..n]) {
-                            break;
-                        }
-                    }
-                }
-                return Ok(code);
-            }
+            return;
         }
+        let (pass, detached) = match self.detach.as_mut() {
+            Some(k) => k.feed(data),
+            None => (data.to_vec(), false),
+        };
+        if let Some(m) = self.to_master {
+            relay.push(m, &pass);
+        }
+        if detached {
+            // Leave the process running; nothing more to relay.
+            self.exit = Some(0);
+            self.from_master = None;
+            relay.remove_source(src);
+        }
+    }
+
+    fn on_end(&mut self, _relay: &mut Relay, src: SourceId) {
+        if Some(src) == self.from_master {
+            self.from_master = None;
+        } else if Some(src) == self.from_stdin {
+            self.from_stdin = None;
+        }
+    }
+
+    fn next(&mut self, relay: &Relay) -> Next<i32> {
+        let Some(code) = self.exit else {
+            return Next::Wait(None);
+        };
+        // Once it exited: what it wrote is in the pty already; stop when a
+        // round brought nothing more and the terminal has it all.
+        let drained = self.stdout.is_none_or(|s| relay.pending(s) == 0);
+        let done_reading = self.from_master.is_none() || std::mem::replace(&mut self.quiet, true);
+        if drained && done_reading {
+            return Next::Done(code);
+        }
+        Next::Wait(Some(std::time::Duration::from_millis(20)))
     }
 }

@@ -10,16 +10,16 @@
 pub mod log;
 pub mod notify;
 pub mod protocol;
+pub mod relay;
 pub mod trim;
 
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -32,6 +32,7 @@ use crate::state::container::{Container, Status};
 use crate::{Context, Error, Result};
 use log::{LogWriter, Stream};
 use protocol::{Decoder, DetachKeys};
+use relay::{Relay, SinkId, SourceId, WhenFull};
 
 /// Arguments of `skiff _supervise`.
 #[derive(Debug, Default)]
@@ -185,7 +186,14 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
     let mut clients: Vec<Client> = Vec::new();
     let mut detach = DetachKeys::parse(o.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))
         .map_err(Error::msg)?;
-    let mut fg = o.foreground;
+    let mut relay = Relay::new();
+    let mut fg = if o.foreground {
+        Some(Foreground::open(&mut relay)?)
+    } else {
+        None
+    };
+    // The CLI's stdin is relayed once; after its end it stays closed.
+    let mut fg_stdin_taken = false;
     let mut backoff = Duration::from_millis(100);
     // The first start may finish what the CLI began; restarts begin anew.
     let mut begun = match &o.network_begun {
@@ -228,27 +236,64 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
         status.say(&format!("started {}", pid.as_raw()));
         notify::ready_if_asked(&c.config.sdnotify);
 
-        let code = event_loop(
+        if let Some(f) = fg.as_mut().filter(|_| !fg_stdin_taken) {
+            if io.stdin_w.is_some() || io.master.is_some() {
+                let e = relay::End::shared(std::io::stdin().as_fd(), false)
+                    .map_err(|e| Error::msg(format!("relaying stdin: {e}")))?;
+                f.input = Some(relay.add_source(e, &[]));
+                fg_stdin_taken = true;
+            }
+        }
+        let ctr = Ctr::register(&mut relay, &mut io, fg.as_ref())?;
+        let feeds: Vec<SinkId> = ctr.input.into_iter().collect();
+        for src in fg
+            .iter()
+            .filter_map(|f| f.input)
+            .chain(clients.iter().map(|c| c.src))
+        {
+            relay.set_feeds(src, &feeds);
+        }
+        let mut run = Supervise {
             pid,
-            &sfd,
-            &listener,
-            &mut clients,
-            &mut io,
-            &mut log,
-            &mut fg,
-            &mut detach,
+            sfd: &sfd,
+            listener: &listener,
+            clients: &mut clients,
+            log: &mut log,
+            fg: &mut fg,
+            detach: &mut detach,
             status,
-        );
+            ctr,
+            master: io.master.as_ref(),
+            exit: None,
+            exit_seen_at: None,
+            // Trimming costs a read of /proc/self/smaps: not worth it for a
+            // command that is over at once, and never on the way to reaping it.
+            trim_at: Some(Instant::now() + trim::DELAY),
+        };
+        // Should poll itself fail, the container is on its own; its code,
+        // when known, is still the one to record.
+        let code = match relay.run(&mut run) {
+            Ok(code) => code,
+            Err(_) => run.exit.unwrap_or(125),
+        };
+        run.ctr.unregister(&mut relay);
         // Was it stopped on purpose? Then no restart, whatever the policy.
         let stopped = store
             .load(&c.id)?
             .map(|cur| cur.state.status == Status::Stopping)
             .unwrap_or(true);
         let retired = finish_deferring(ctx, &mut c, code, "")?;
+        let exit_frame = protocol::frame(protocol::EXIT, code.to_string().as_bytes());
         for cl in &mut clients {
-            cl.send(protocol::EXIT, code.to_string().as_bytes());
+            if cl.dropped > 0 {
+                let n = std::mem::take(&mut cl.dropped).to_string();
+                relay.push_always(cl.sink, &protocol::frame(protocol::DROPPED, n.as_bytes()));
+            }
+            relay.push_always(cl.sink, &exit_frame);
         }
         status.say(&format!("exited {code}"));
+        let sinks: Vec<SinkId> = clients.iter().map(|c| c.sink).collect();
+        relay.drain(&sinks, Duration::from_secs(1));
         if let Some(r) = retired {
             // Gone for every command already; the files can go after the report.
             let _ = r.delete();
@@ -358,276 +403,348 @@ impl ContainerIo {
     }
 }
 
+/// Bytes an attach client may have queued before output for it is dropped.
+/// Container output is never held up by a client: like conmon we keep the
+/// container and its log moving, but where conmon writes to a stuck client
+/// with a blocking write (and so stalls everything), we buffer this much and
+/// then drop whole frames for that client alone, telling it how many bytes
+/// it missed (a `DROPPED` frame) once it catches up. The log has them all.
+pub const CLIENT_BUFFER: usize = 256 * 1024;
+
+/// What a lossless sink (the container's stdin, the foreground CLI's
+/// stdout and stderr) buffers before its sources wait.
+pub const STREAM_BUFFER: usize = 64 * 1024;
+
+/// One attach client: its socket read for frames and written with output.
 struct Client {
-    stream: UnixStream,
+    src: SourceId,
+    sink: SinkId,
     decoder: Decoder,
-    alive: bool,
+    /// Output bytes dropped for it and not yet reported.
+    dropped: u64,
 }
 
-impl Client {
-    fn send(&mut self, kind: u8, data: &[u8]) {
-        if self.alive && self.stream.write_all(&protocol::frame(kind, data)).is_err() {
-            self.alive = false;
-        }
-    }
+/// The CLI's own stdio in a foreground run: relayed losslessly.
+struct Foreground {
+    out: SinkId,
+    err: SinkId,
+    input: Option<SourceId>,
 }
 
-fn write_fd(fd: BorrowedFd, mut buf: &[u8]) -> bool {
-    while !buf.is_empty() {
-        match nix::unistd::write(fd, buf) {
-            Ok(0) => return false,
-            Ok(n) => buf = &buf[n..],
-            Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => continue,
-            Err(_) => return false,
-        }
-    }
-    true
-}
-
-fn read_fd(fd: RawFd, buf: &mut [u8]) -> Option<usize> {
-    match nix::unistd::read(fd, buf) {
-        Ok(0) => None,
-        Ok(n) => Some(n),
-        Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => Some(0),
-        Err(_) => None,
-    }
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Src {
-    Signal,
-    Listener,
-    Master,
-    Stdout,
-    Stderr,
-    FgStdin,
-    Client(usize),
-}
-
-#[allow(clippy::too_many_arguments)]
-fn event_loop(
-    pid: Pid,
-    sfd: &SignalFd,
-    listener: &UnixListener,
-    clients: &mut Vec<Client>,
-    io: &mut ContainerIo,
-    log: &mut LogWriter,
-    fg: &mut bool,
-    detach: &mut DetachKeys,
-    status: &mut Status_,
-) -> i32 {
-    let stdin = std::io::stdin();
-    let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
-    let mut fg_stdin = *fg && (io.stdin_w.is_some() || io.master.is_some());
-    let mut exit: Option<i32> = None;
-    let mut exit_seen_at: Option<Instant> = None;
-    // Trimming costs a read of /proc/self/smaps: not worth it for a command
-    // that is over at once, and never on the way to reaping it.
-    let mut trim_at = Some(Instant::now() + trim::DELAY);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        if trim_at.is_some_and(|t| Instant::now() >= t) && exit.is_none() {
-            trim::release_clean_file_pages();
-            trim_at = None;
-        }
-        let outputs_open = io.master.is_some() || io.stdout_r.is_some() || io.stderr_r.is_some();
-        if let Some(code) = exit {
-            // Give the last output a moment to arrive, then stop.
-            let waited = exit_seen_at.map(|t| t.elapsed()).unwrap_or_default();
-            if !outputs_open || waited > Duration::from_secs(2) {
-                return code;
-            }
-        }
-        let mut srcs = vec![Src::Signal, Src::Listener];
-        let mut fds = vec![
-            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
-            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
-        ];
-        if let Some(m) = &io.master {
-            srcs.push(Src::Master);
-            fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
-        }
-        if let Some(f) = &io.stdout_r {
-            srcs.push(Src::Stdout);
-            fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
-        }
-        if let Some(f) = &io.stderr_r {
-            srcs.push(Src::Stderr);
-            fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
-        }
-        if fg_stdin {
-            srcs.push(Src::FgStdin);
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-        }
-        for (i, cl) in clients.iter().enumerate() {
-            srcs.push(Src::Client(i));
-            fds.push(PollFd::new(cl.stream.as_fd(), PollFlags::POLLIN));
-        }
-        let timeout = match (exit, trim_at) {
-            (Some(_), _) => PollTimeout::from(100u16),
-            (None, Some(t)) => {
-                let ms = t.saturating_duration_since(Instant::now()).as_millis() + 1;
-                PollTimeout::from(u16::try_from(ms).unwrap_or(u16::MAX))
-            }
-            (None, None) => PollTimeout::NONE,
-        };
-        match poll(&mut fds, timeout) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return exit.unwrap_or(125),
-        }
-        let ready: Vec<Src> = fds
-            .iter()
-            .zip(srcs.iter())
-            .filter(|(f, _)| {
-                f.revents().is_some_and(|r| {
-                    r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+impl Foreground {
+    fn open(relay: &mut Relay) -> Result<Foreground> {
+        // A closed stdout (`run ... >&-`) discards, as a write to it would fail.
+        let end = |fd: BorrowedFd| {
+            relay::End::shared(fd, true)
+                .or_else(|_| {
+                    let null = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+                    relay::End::owned(null.into())
                 })
-            })
-            .map(|(_, s)| *s)
-            .collect();
-        drop(fds);
-        for src in ready {
-            match src {
-                Src::Signal => {
-                    while let Ok(Some(info)) = sfd.read_signal() {
-                        match Signal::try_from(info.ssi_signo as i32) {
-                            Ok(Signal::SIGCHLD) | Ok(Signal::SIGPIPE) => {}
-                            // systemd or a user stopping the supervisor stops the container.
-                            Ok(sig) => {
-                                let _ = kill(pid, sig);
-                            }
-                            Err(_) => {}
-                        }
+                .map_err(|e| Error::msg(format!("relaying stdio: {e}")))
+        };
+        let out = end(std::io::stdout().as_fd())?;
+        let err = end(std::io::stderr().as_fd())?;
+        Ok(Foreground {
+            out: relay.add_sink(out, STREAM_BUFFER, WhenFull::Wait),
+            err: relay.add_sink(err, STREAM_BUFFER, WhenFull::Wait),
+            input: None,
+        })
+    }
+
+    fn close(self, relay: &mut Relay) {
+        relay.remove_sink(self.out);
+        relay.remove_sink(self.err);
+        if let Some(i) = self.input {
+            relay.remove_source(i);
+        }
+    }
+}
+
+/// The container's side of the relay for one run.
+#[derive(Default)]
+struct Ctr {
+    out: Option<SourceId>,
+    err: Option<SourceId>,
+    master: Option<SourceId>,
+    /// The container's stdin pipe, or its pty master with `-t`.
+    input: Option<SinkId>,
+    tty: bool,
+}
+
+impl Ctr {
+    fn register(relay: &mut Relay, io: &mut ContainerIo, fg: Option<&Foreground>) -> Result<Ctr> {
+        let end = |fd: OwnedFd| {
+            relay::End::owned(fd).map_err(|e| Error::msg(format!("container stdio: {e}")))
+        };
+        let mut c = Ctr {
+            tty: io.master.is_some(),
+            ..Ctr::default()
+        };
+        let (fg_out, fg_err) = match fg {
+            Some(f) => (vec![f.out], vec![f.err]),
+            None => (Vec::new(), Vec::new()),
+        };
+        if let Some(m) = &io.master {
+            let e = end(m.try_clone()?)?;
+            c.input = Some(relay.add_sink(e.try_clone()?, STREAM_BUFFER, WhenFull::Wait));
+            c.master = Some(relay.add_source(e, &fg_out));
+        }
+        if let Some(w) = io.stdin_w.take() {
+            c.input = Some(relay.add_sink(end(w)?, STREAM_BUFFER, WhenFull::Wait));
+        }
+        if let Some(r) = io.stdout_r.take() {
+            c.out = Some(relay.add_source(end(r)?, &fg_out));
+        }
+        if let Some(r) = io.stderr_r.take() {
+            c.err = Some(relay.add_source(end(r)?, &fg_err));
+        }
+        Ok(c)
+    }
+
+    fn outputs_open(&self) -> bool {
+        self.out.is_some() || self.err.is_some() || self.master.is_some()
+    }
+
+    fn unregister(self, relay: &mut Relay) {
+        for s in [self.out, self.err, self.master].into_iter().flatten() {
+            relay.remove_source(s);
+        }
+        if let Some(i) = self.input {
+            relay.remove_sink(i);
+        }
+    }
+}
+
+/// The supervisor's relay loop for one run of the container.
+struct Supervise<'a> {
+    pid: Pid,
+    sfd: &'a SignalFd,
+    listener: &'a UnixListener,
+    clients: &'a mut Vec<Client>,
+    log: &'a mut LogWriter,
+    fg: &'a mut Option<Foreground>,
+    detach: &'a mut DetachKeys,
+    status: &'a mut Status_,
+    ctr: Ctr,
+    /// The pty master, for resizes.
+    master: Option<&'a OwnedFd>,
+    exit: Option<i32>,
+    exit_seen_at: Option<Instant>,
+    trim_at: Option<Instant>,
+}
+
+impl Supervise<'_> {
+    /// Sends output to an attach client; a client that lags loses frames
+    /// (counted and reported to it), never the container its progress.
+    fn to_client(relay: &mut Relay, cl: &mut Client, kind: u8, data: &[u8]) {
+        if cl.dropped > 0 {
+            let note = protocol::frame(protocol::DROPPED, cl.dropped.to_string().as_bytes());
+            if relay.push(cl.sink, &note) {
+                cl.dropped = 0;
+            }
+        }
+        if !relay.push(cl.sink, &protocol::frame(kind, data)) {
+            cl.dropped += relay.take_dropped(cl.sink);
+        }
+    }
+
+    fn stop_foreground(&mut self, relay: &mut Relay) {
+        if let Some(f) = self.fg.take() {
+            f.close(relay);
+        }
+    }
+
+    fn remove_client(&mut self, relay: &mut Relay, i: usize) {
+        let cl = self.clients.remove(i);
+        relay.remove_source(cl.src);
+        relay.remove_sink(cl.sink);
+    }
+
+    fn send_stdin(&mut self, relay: &mut Relay, data: &[u8]) {
+        if let Some(i) = self.ctr.input {
+            relay.push(i, data);
+        }
+    }
+
+    fn stdin_ended(&mut self, relay: &mut Relay) {
+        // A pty stays open: it is the container's output as well.
+        if let (Some(i), false) = (self.ctr.input, self.ctr.tty) {
+            relay.close_after_drain(i);
+        }
+    }
+}
+
+impl relay::Handler for Supervise<'_> {
+    type Output = i32;
+
+    fn watches(&self) -> Vec<BorrowedFd<'_>> {
+        vec![self.sfd.as_fd(), self.listener.as_fd()]
+    }
+
+    fn on_watch(&mut self, relay: &mut Relay, index: usize) {
+        if index == 0 {
+            while let Ok(Some(info)) = self.sfd.read_signal() {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGCHLD) | Ok(Signal::SIGPIPE) => {}
+                    // systemd or a user stopping the supervisor stops the container.
+                    Ok(sig) => {
+                        let _ = kill(self.pid, sig);
                     }
-                    // Reap everything: we are a subreaper for the container's
-                    // orphans and for fuse-overlayfs.
-                    loop {
-                        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                            Ok(WaitStatus::StillAlive) | Err(_) => break,
-                            Ok(st) => {
-                                if st.pid() == Some(pid) {
-                                    exit = exit_code(st);
-                                    exit_seen_at = Some(Instant::now());
-                                }
-                            }
-                        }
-                    }
+                    Err(_) => {}
                 }
-                Src::Listener => {
-                    while let Ok((s, _)) = listener.accept() {
-                        let _ = s.set_nonblocking(true);
-                        clients.push(Client {
-                            stream: s,
-                            decoder: Decoder::default(),
-                            alive: true,
-                        });
-                    }
-                }
-                Src::Master | Src::Stdout | Src::Stderr => {
-                    let (fd, stream) = match src {
-                        Src::Master => (io.master.as_ref().map(|f| f.as_raw_fd()), Stream::Stdout),
-                        Src::Stdout => {
-                            (io.stdout_r.as_ref().map(|f| f.as_raw_fd()), Stream::Stdout)
+            }
+            // Reap everything: we are a subreaper for the container's
+            // orphans and for fuse-overlayfs.
+            loop {
+                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) | Err(_) => break,
+                    Ok(st) => {
+                        if st.pid() == Some(self.pid) {
+                            self.exit = exit_code(st);
+                            self.exit_seen_at = Some(Instant::now());
                         }
-                        _ => (io.stderr_r.as_ref().map(|f| f.as_raw_fd()), Stream::Stderr),
-                    };
-                    let Some(fd) = fd else { continue };
-                    match read_fd(fd, &mut buf) {
-                        Some(0) => {}
-                        Some(n) => {
-                            let data = &buf[..n];
-                            log.write(stream, data);
-                            if *fg {
-                                let ok = match stream {
-                                    Stream::Stdout => write_fd(stdout.as_fd(), data),
-                                    Stream::Stderr => write_fd(stderr.as_fd(), data),
-                                };
-                                if !ok {
-                                    *fg = false;
-                                    fg_stdin = false;
-                                }
-                            }
-                            let kind = if stream == Stream::Stdout {
-                                protocol::STDOUT
-                            } else {
-                                protocol::STDERR
-                            };
-                            for cl in clients.iter_mut() {
-                                cl.send(kind, data);
-                            }
-                        }
-                        None => match src {
-                            Src::Master => io.master = None,
-                            Src::Stdout => io.stdout_r = None,
-                            _ => io.stderr_r = None,
-                        },
-                    }
-                }
-                Src::FgStdin => match read_fd(stdin.as_raw_fd(), &mut buf) {
-                    Some(0) => {}
-                    Some(n) => {
-                        let (pass, detached) = if io.master.is_some() {
-                            detach.feed(&buf[..n])
-                        } else {
-                            (buf[..n].to_vec(), false)
-                        };
-                        to_container(io, &pass);
-                        if detached {
-                            *fg = false;
-                            fg_stdin = false;
-                            status.say("detached");
-                        }
-                    }
-                    None => {
-                        fg_stdin = false;
-                        io.stdin_w = None;
-                    }
-                },
-                Src::Client(i) => {
-                    let mut chunk = [0u8; 16 * 1024];
-                    let cl = &mut clients[i];
-                    match std::io::Read::read(&mut cl.stream, &mut chunk) {
-                        Ok(0) => cl.alive = false,
-                        Ok(n) => {
-                            cl.decoder.push(&chunk[..n]);
-                            while let Some((kind, data)) = cl.decoder.next_frame() {
-                                match kind {
-                                    protocol::STDIN => to_container(io, &data),
-                                    protocol::STDIN_EOF => io.stdin_w = None,
-                                    protocol::RESIZE => resize(io, &data),
-                                    _ => {}
-                                }
-                            }
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(_) => cl.alive = false,
                     }
                 }
             }
+            return;
         }
-        clients.retain(|c| c.alive);
+        while let Ok((s, _)) = self.listener.accept() {
+            let Ok(end) = relay::End::owned(OwnedFd::from(s)) else {
+                continue;
+            };
+            let Ok(out) = end.try_clone() else { continue };
+            let feeds: Vec<SinkId> = self.ctr.input.into_iter().collect();
+            self.clients.push(Client {
+                src: relay.add_source(end, &feeds),
+                sink: relay.add_sink(out, CLIENT_BUFFER, WhenFull::Drop),
+                decoder: Decoder::default(),
+                dropped: 0,
+            });
+        }
+    }
+
+    fn on_data(&mut self, relay: &mut Relay, src: SourceId, data: &[u8]) {
+        let stream = if Some(src) == self.ctr.err {
+            Some(Stream::Stderr)
+        } else if Some(src) == self.ctr.out || Some(src) == self.ctr.master {
+            Some(Stream::Stdout)
+        } else {
+            None
+        };
+        if let Some(stream) = stream {
+            self.log.write(stream, data);
+            if let Some(f) = self.fg.as_ref() {
+                relay.push(
+                    if stream == Stream::Stdout {
+                        f.out
+                    } else {
+                        f.err
+                    },
+                    data,
+                );
+            }
+            let kind = if stream == Stream::Stdout {
+                protocol::STDOUT
+            } else {
+                protocol::STDERR
+            };
+            for cl in self.clients.iter_mut() {
+                Self::to_client(relay, cl, kind, data);
+            }
+            return;
+        }
+        if self.fg.as_ref().is_some_and(|f| f.input == Some(src)) {
+            let (pass, detached) = if self.ctr.tty {
+                self.detach.feed(data)
+            } else {
+                (data.to_vec(), false)
+            };
+            self.send_stdin(relay, &pass);
+            if detached {
+                self.stop_foreground(relay);
+                self.status.say("detached");
+            }
+            return;
+        }
+        let Some(i) = self.clients.iter().position(|c| c.src == src) else {
+            return;
+        };
+        self.clients[i].decoder.push(data);
+        while let Some((kind, payload)) = self.clients[i].decoder.next_frame() {
+            match kind {
+                protocol::STDIN => self.send_stdin(relay, &payload),
+                protocol::STDIN_EOF => self.stdin_ended(relay),
+                protocol::RESIZE => resize(self.master, &payload),
+                _ => {}
+            }
+        }
+    }
+
+    fn on_end(&mut self, relay: &mut Relay, src: SourceId) {
+        for s in [&mut self.ctr.out, &mut self.ctr.err, &mut self.ctr.master] {
+            if *s == Some(src) {
+                *s = None;
+                return;
+            }
+        }
+        if let Some(f) = self.fg.as_mut().filter(|f| f.input == Some(src)) {
+            f.input = None;
+            self.stdin_ended(relay);
+            return;
+        }
+        if let Some(i) = self.clients.iter().position(|c| c.src == src) {
+            self.remove_client(relay, i);
+        }
+    }
+
+    fn on_sink_lost(&mut self, relay: &mut Relay, sink: SinkId) {
+        // The CLI's stdout went away (`run ... | head -c1`): stop relaying
+        // to it; the log goes on.
+        if self
+            .fg
+            .as_ref()
+            .is_some_and(|f| f.out == sink || f.err == sink)
+        {
+            self.stop_foreground(relay);
+            return;
+        }
+        if let Some(i) = self.clients.iter().position(|c| c.sink == sink) {
+            self.remove_client(relay, i);
+        }
+    }
+
+    fn next(&mut self, relay: &Relay) -> relay::Next<i32> {
+        if self.trim_at.is_some_and(|t| Instant::now() >= t) && self.exit.is_none() {
+            trim::release_clean_file_pages();
+            self.trim_at = None;
+        }
+        if let Some(code) = self.exit {
+            // Give the last output a moment to arrive, then stop once the
+            // foreground CLI has it all.
+            let waited = self.exit_seen_at.map(|t| t.elapsed()).unwrap_or_default();
+            let fg_pending = self
+                .fg
+                .as_ref()
+                .map(|f| relay.pending(f.out) + relay.pending(f.err))
+                .unwrap_or(0);
+            if (!self.ctr.outputs_open() || waited > Duration::from_secs(2)) && fg_pending == 0 {
+                return relay::Next::Done(code);
+            }
+            return relay::Next::Wait(Some(Duration::from_millis(100)));
+        }
+        relay::Next::Wait(
+            self.trim_at
+                .map(|t| t.saturating_duration_since(Instant::now()) + Duration::from_millis(1)),
+        )
     }
 }
 
-fn to_container(io: &ContainerIo, data: &[u8]) {
-    if data.is_empty() {
-        return;
-    }
-    if let Some(m) = &io.master {
-        write_fd(m.as_fd(), data);
-    } else if let Some(w) = &io.stdin_w {
-        write_fd(w.as_fd(), data);
-    }
-}
-
-fn resize(io: &ContainerIo, data: &[u8]) {
+fn resize(master: Option<&OwnedFd>, data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let mut it = text
         .split_whitespace()
         .map(|x| x.parse::<u16>().unwrap_or(0));
-    if let (Some(rows), Some(cols), Some(m)) = (it.next(), it.next(), &io.master) {
+    if let (Some(rows), Some(cols), Some(m)) = (it.next(), it.next(), master) {
         crate::runtime::tty::set_window_size(m.as_raw_fd(), rows, cols);
     }
 }

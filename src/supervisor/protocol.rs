@@ -19,6 +19,9 @@ pub const STDIN: u8 = 4;
 pub const STDIN_EOF: u8 = 5;
 /// Client -> supervisor: terminal size, payload "ROWS COLS".
 pub const RESIZE: u8 = 6;
+/// Supervisor -> client: this many bytes of output (as text) were dropped
+/// for this client because it read too slowly; the container log has them.
+pub const DROPPED: u8 = 7;
 
 /// Encodes one frame.
 pub fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
