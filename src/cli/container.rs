@@ -722,37 +722,7 @@ pub struct PauseArgs {
 
 pub fn pause(ctx: &Context, a: PauseArgs, pause: bool) -> Result<i32> {
     let items = targets(ctx, &a.containers, a.all, true)?;
-    let store = container::store(ctx);
-    Ok(each(items, |c| {
-        let st = container::effective_status(c);
-        let want = if pause {
-            Status::Running
-        } else {
-            Status::Paused
-        };
-        if st != want {
-            return Err(Error::msg(format!(
-                "\"{}\" is {}, not {}: container state improper",
-                c.name,
-                st.as_str(),
-                want.as_str()
-            )));
-        }
-        let _lock = store.lock_one(&c.id)?;
-        if pause {
-            container::pause::stop_all(c);
-        } else {
-            container::pause::resume_all(c);
-        }
-        let mut cur = store.get(&c.id)?;
-        cur.state.status = if pause {
-            Status::Paused
-        } else {
-            Status::Running
-        };
-        store.save(&cur)?;
-        Ok(())
-    }))
+    Ok(each(items, |c| container::pause::set_paused(ctx, c, pause)))
 }
 
 #[derive(Debug, Args)]
@@ -871,25 +841,7 @@ pub struct RenameArgs {
 }
 
 pub fn rename(ctx: &Context, a: RenameArgs) -> Result<i32> {
-    if !crate::state::container::valid_name(&a.name) {
-        return Err(Error::msg(format!(
-            "invalid container name \"{}\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*",
-            a.name
-        )));
-    }
-    let store = container::store(ctx);
-    let _lock = store.lock()?;
-    let all = store.list()?;
-    let mut c = crate::state::container::find(&all, &a.container)?.clone();
-    if let Some(other) = all.iter().find(|o| o.name == a.name && o.id != c.id) {
-        return Err(Error::msg(format!(
-            "the container name \"{}\" is already in use by {}; remove that container to reuse the name",
-            a.name,
-            &other.id[..12]
-        )));
-    }
-    c.name = a.name;
-    store.save(&c)?;
+    container::rename::rename(ctx, &a.container, &a.name)?;
     Ok(0)
 }
 
@@ -901,19 +853,9 @@ pub struct PruneArgs {
 }
 
 pub fn prune(ctx: &Context, _a: PruneArgs) -> Result<i32> {
-    let store = container::store(ctx);
-    for c in store.list()? {
-        if matches!(
-            container::effective_status(&c),
-            Status::Exited | Status::Created
-        ) {
-            match container::remove(ctx, &c, false) {
-                Ok(()) => println!("{}", c.id),
-                Err(e) => crate::cli::report(&e),
-            }
-        }
+    for p in container::prune::prune(ctx, |e| crate::cli::report(&e))? {
+        println!("{}", p.id);
     }
-    container::remove::sweep_retired(ctx);
     Ok(0)
 }
 

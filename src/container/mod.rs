@@ -2,6 +2,12 @@
 //! writes the record, `start` prepares the root filesystem and spec and
 //! creates the process, `monitor` waits for it in the foreground, `remove`
 //! deletes it. The CLI only parses arguments and prints.
+//!
+//! This module is the only writer of container records: every transition
+//! (create, start, stopping, finish, restart tick, rename, pause,
+//! connect/disconnect, remove) goes through `state::container::Containers`'
+//! `insert`, `update` or `retire` from a function here, which take the
+//! container's lock and reload the record before changing it.
 
 pub mod attach;
 pub mod cp;
@@ -13,8 +19,13 @@ pub mod launch;
 pub mod logs;
 pub mod monitor;
 pub mod names;
+pub mod network;
 pub mod pause;
+pub mod pidfd;
+pub mod prune;
 pub mod remove;
+pub mod rename;
+pub mod restart;
 pub mod start;
 pub mod stop;
 
@@ -27,6 +38,12 @@ use crate::Context;
 /// The container records of this store.
 pub fn store(ctx: &Context) -> Containers {
     Containers::new(ctx.containers_dir())
+}
+
+/// The container's init process by pidfd, if it is still the process that
+/// was recorded (pid and start time); None when gone or recycled.
+pub fn process(c: &Container) -> Option<pidfd::Process> {
+    pidfd::Process::open(c.state.pid, c.state.start_time)
 }
 
 /// Whether a process still runs: signal 0 reaches it.

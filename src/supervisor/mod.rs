@@ -26,9 +26,9 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::container::monitor::exit_code;
-use crate::container::start::{finish_deferring, start_process};
+use crate::container::start::{finish_deferring, start_process, Finished};
 use crate::runtime::process::ChildStdio;
-use crate::state::container::{Container, Status};
+use crate::state::container::Container;
 use crate::{Context, Error, Result};
 use log::{LogWriter, Stream};
 use protocol::{Decoder, DetachKeys};
@@ -239,12 +239,21 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
             &mut detach,
             status,
         );
+        // The container's own code comes back even when its exit cannot be
+        // recorded (a full disk): the record then still says running, and
+        // the next command that finds us gone reports it exited.
         // Was it stopped on purpose? Then no restart, whatever the policy.
-        let stopped = store
-            .load(&c.id)?
-            .map(|cur| cur.state.status == Status::Stopping)
-            .unwrap_or(true);
-        let retired = finish_deferring(ctx, &mut c, code, "")?;
+        let Finished { retired, stopped } = match finish_deferring(ctx, &mut c, code, "") {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(%e, "cannot record the exit");
+                for cl in &mut clients {
+                    cl.send(protocol::EXIT, code.to_string().as_bytes());
+                }
+                status.say(&format!("exited {code}"));
+                break;
+            }
+        };
         for cl in &mut clients {
             cl.send(protocol::EXIT, code.to_string().as_bytes());
         }
@@ -254,16 +263,13 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
             let _ = r.delete();
             break;
         }
-        if stopped || !restart_wanted(&c, code) || store.load(&c.id)?.is_none() {
+        if stopped || !restart_wanted(&c, code) {
             break;
         }
-        let mut cur = match store.load(&c.id)? {
-            Some(cur) => cur,
-            None => break,
-        };
-        cur.state.restart_count += 1;
-        store.save(&cur)?;
-        if !backoff_or_stopped(&store, &c.id, backoff)? {
+        if !crate::container::restart::count(ctx, &c.id)? {
+            break;
+        }
+        if !backoff_or_stopped(ctx, &c.id, backoff)? {
             break;
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -274,19 +280,10 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
 
 /// Sleeps before a restart; false when the container was stopped or removed
 /// meanwhile (then it stays down, recorded as exited).
-fn backoff_or_stopped(
-    store: &crate::state::container::Containers,
-    id: &str,
-    backoff: Duration,
-) -> Result<bool> {
+fn backoff_or_stopped(ctx: &Context, id: &str, backoff: Duration) -> Result<bool> {
     let deadline = Instant::now() + backoff;
     loop {
-        let Some(mut cur) = store.load(id)? else {
-            return Ok(false);
-        };
-        if cur.state.status == Status::Stopping {
-            cur.state.status = Status::Exited;
-            store.save(&cur)?;
+        if crate::container::restart::stay_down(ctx, id)? {
             return Ok(false);
         }
         if Instant::now() >= deadline {
