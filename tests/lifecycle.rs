@@ -1455,3 +1455,267 @@ fn bad_restart_policy_and_ps_filter() {
     let e = s.fails_engine(&["ps", "--filter", "bogus=1"]);
     assert!(e.contains("bogus"), "{e}");
 }
+
+// ---- Issue 9: one owner of container state, and the faults around it ----
+
+/// Supervisors of this test that are not children of another supervisor (a
+/// freshly forked container init still shows the supervisor's command line).
+fn top_supervisors(s: &Skiff) -> Vec<i32> {
+    let sups: Vec<i32> = supervisors(s).into_iter().map(|(p, _)| p).collect();
+    let ppid = |p: i32| -> i32 {
+        fs::read_to_string(format!("/proc/{p}/stat"))
+            .ok()
+            .and_then(|st| {
+                st.rsplit_once(')')
+                    .and_then(|(_, r)| r.split_whitespace().nth(1))
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    sups.iter()
+        .copied()
+        .filter(|p| !sups.contains(&ppid(*p)))
+        .collect()
+}
+
+#[test]
+fn start_during_a_restart_backoff_keeps_one_supervisor() {
+    let s = busybox();
+    run_d(
+        &s,
+        &["--name", "rs", "--restart", "always"],
+        "sleep 0.1; exit 3",
+    );
+    let count = || {
+        fmt(&s, "rs", "{{.RestartCount}}")
+            .parse::<u32>()
+            .unwrap_or(0)
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || count() >= 2),
+        "RestartCount never reached 2"
+    );
+    s.ok(&["start", "rs"]);
+    let before = count();
+    let t0 = Instant::now();
+    let mut most = Vec::new();
+    while t0.elapsed() < Duration::from_secs(4) {
+        let now = top_supervisors(&s);
+        if now.len() > most.len() {
+            most = now;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let grown = count() - before;
+    assert_eq!(
+        most.len(),
+        1,
+        "supervisors of one container: {most:?} ({:?})",
+        most.iter().map(|p| cmdline(*p)).collect::<Vec<_>>()
+    );
+    // The back-off is >= 400 ms and doubles from there: at most 4 more runs
+    // in 4 s (two supervisors made it jump by 10 in 8 s).
+    assert!(grown <= 4, "RestartCount grew by {grown} in 4 s");
+    assert_clean(&s, "start during back-off");
+}
+
+#[test]
+fn rmi_force_removes_the_running_containers_that_use_the_image() {
+    let s = busybox();
+    let id = run_d(&s, &["--name", "r1"], "sleep 300");
+    let o = s.cmd(&["rmi", "busybox"]);
+    assert_eq!(
+        o.code,
+        2,
+        "rmi of an image a container uses\n{}",
+        o.describe()
+    );
+    let line = one_error_line(&o);
+    assert!(line.contains(&id), "the error names the container: {line}");
+    assert_eq!(status(&s, "r1"), "running");
+    s.ok(&["rmi", "-f", "busybox"]);
+    assert!(s.container_ids().is_empty(), "rmi -f left the container");
+    assert_no_supervisors(&s, "rmi -f");
+    let left: Vec<String> = s
+        .processes()
+        .into_iter()
+        .map(cmdline)
+        .filter(|c| c.contains("sleep 300"))
+        .collect();
+    assert!(left.is_empty(), "rmi -f orphaned the container: {left:?}");
+    let m = container_mounts(&s);
+    assert!(m.is_empty(), "rmi -f left mounts: {m:?}");
+}
+
+#[test]
+fn kill_stop_and_exec_never_act_on_a_recycled_pid() {
+    let s = busybox();
+    let id = run_d(&s, &["--name", "k"], "sleep 300");
+    // Another process of the same user now holds the pid in the record, as
+    // after the container's init died and its pid was reused.
+    let mut decoy = std::process::Command::new("sleep");
+    decoy.arg("300");
+    if let Some((uid, gid)) = env().drop_to {
+        decoy.uid(uid).gid(gid);
+    }
+    let mut decoy = decoy.spawn().unwrap();
+    let decoy_pid = decoy.id() as i32;
+    let rec = s
+        .data_home
+        .join("skiff/containers")
+        .join(&id)
+        .join("container.json");
+    let orig = fs::read(&rec).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&orig).unwrap();
+    assert_ne!(v["state"]["start_time"], 0, "the start time is recorded");
+    v["state"]["pid"] = decoy_pid.into();
+    fs::write(&rec, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = s.cmd(&["kill", "k"]);
+    assert!(
+        proc_alive(decoy_pid),
+        "kill signalled a recycled pid\n{}",
+        o.describe()
+    );
+    let o = s.cmd(&["exec", "k", "true"]);
+    assert_ne!(o.code, 0, "exec joined a recycled pid\n{}", o.describe());
+    let o = s.cmd(&["stop", "-t", "1", "k"]);
+    assert!(
+        proc_alive(decoy_pid),
+        "stop signalled a recycled pid\n{}",
+        o.describe()
+    );
+    fs::write(&rec, &orig).unwrap();
+    let _ = decoy.kill();
+    let _ = decoy.wait();
+    assert_clean(&s, "recycled pid");
+}
+
+#[test]
+fn a_killed_supervisor_reports_the_container_killed() {
+    let s = busybox();
+    run_d(&s, &["--name", "web"], "sleep 100");
+    let conmon: i32 = fmt(&s, "web", "{{.State.ConmonPid}}").parse().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(conmon),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let mut ps = String::new();
+    let down = eventually(Duration::from_secs(10), || {
+        ps = s.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+        ps.starts_with("web Exited")
+    });
+    assert!(down, "ps -a after the supervisor died: {ps:?}");
+    assert!(ps.starts_with("web Exited (137)"), "{ps:?}");
+    assert_eq!(
+        fmt(&s, "web", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 137"
+    );
+    assert_eq!(s.ok(&["wait", "web"]).trim(), "137");
+    assert_clean(&s, "supervisor killed");
+}
+
+#[test]
+fn a_foreground_run_whose_exit_cannot_be_recorded_returns_its_own_code() {
+    assert!(
+        env().drop_to.is_some(),
+        "this test makes a directory immutable (chattr +i) and must run as root"
+    );
+    let s = busybox();
+    let w = s.make_dir(&s.home.join("w"));
+    let mut run = s
+        .command(&[
+            "run",
+            "--name",
+            "fg",
+            "-v",
+            &format!("{}:/w", w.display()),
+            "busybox",
+            "sh",
+            "-c",
+            "while [ ! -e /w/go ]; do sleep 0.05; done; exit 7",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            s.cmd(&["inspect", "--format", "{{.State.Status}}", "fg"])
+                .stdout
+                .trim()
+                == "running"
+        }),
+        "fg never ran"
+    );
+    let id = fmt(&s, "fg", "{{.Id}}");
+    let dir = s.data_home.join("skiff/containers").join(&id);
+    // No new file can be made there: the exit record cannot be written.
+    let chattr = |flag: &str| {
+        let st = std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "chattr {flag}");
+    };
+    chattr("+i");
+    fs::write(w.join("go"), b"").unwrap();
+    let code = wait_child(&mut run, Duration::from_secs(30));
+    chattr("-i");
+    let mut err = String::new();
+    run.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(
+        code,
+        Some(7),
+        "run must return the container's code; stderr: {err}"
+    );
+    assert_clean(&s, "unwritable exit record");
+}
+
+#[test]
+fn a_create_killed_while_writing_its_record_leaves_no_temp_file() {
+    let s = busybox();
+    // A file-size limit below the record's size: the write fails with
+    // SIGXFSZ and kills create half-way, as a full disk or a crash would.
+    let mut c = s.command(&["create", "--name", "half", "busybox", "true"]);
+    // SAFETY: setrlimit is async-signal-safe and touches no shared state.
+    unsafe {
+        c.pre_exec(|| {
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE, 512, 512)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let o = c.output().unwrap();
+    assert!(
+        !o.status.success(),
+        "create under a 512-byte file limit succeeded"
+    );
+    let containers = s.data_home.join("skiff/containers");
+    let leftovers = || -> Vec<String> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(&containers).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !e.path().is_dir() {
+                continue;
+            }
+            for f in fs::read_dir(e.path()).into_iter().flatten().flatten() {
+                out.push(format!("{name}/{}", f.file_name().to_string_lossy()));
+            }
+            if !e.path().join("container.json").exists() {
+                out.push(format!("{name}/ (no record)"));
+            }
+        }
+        out
+    };
+    assert!(s.ok(&["ps", "-a", "-q"]).is_empty());
+    // The next command that takes the same lock sweeps what it left.
+    s.ok(&["create", "--name", "whole", "busybox", "true"]);
+    let left: Vec<String> = leftovers()
+        .into_iter()
+        .filter(|l| l.contains(".tmp") || l.contains("no record"))
+        .collect();
+    assert!(left.is_empty(), "a killed create left {left:?}");
+    assert_eq!(s.ok(&["ps", "-a", "--format", "{{.Names}}"]), "whole\n");
+}

@@ -415,7 +415,6 @@ pub struct StartArgs {
 
 pub fn start(ctx: &Context, a: StartArgs) -> Result<i32> {
     check_detach_keys(&a.detach_keys)?;
-    let store = container::store(ctx);
     if a.attach && a.containers.len() > 1 {
         return Err(Error::msg(
             "you cannot start and attach multiple containers at once",
@@ -424,7 +423,12 @@ pub fn start(ctx: &Context, a: StartArgs) -> Result<i32> {
     let mut code = 0;
     for name in &a.containers {
         let res = (|| -> Result<i32> {
-            let mut c = store.lookup(name)?;
+            let mut c = container::lookup(ctx, name)?;
+            if container::start::supervised(&c) {
+                // Running, or between two runs of its restart policy: its
+                // supervisor owns it, and a second one must not start.
+                return Ok(0);
+            }
             match container::effective_status(&c) {
                 Status::Running | Status::Paused => return Ok(0),
                 Status::Exited | Status::Stopping => {
@@ -479,10 +483,8 @@ fn targets(
     all: bool,
     running_only: bool,
 ) -> Result<Vec<(String, Container)>> {
-    let store = container::store(ctx);
     if all {
-        return Ok(store
-            .list()?
+        return Ok(container::list(ctx)?
             .into_iter()
             .filter(|c| {
                 !running_only
@@ -501,7 +503,7 @@ fn targets(
     }
     names
         .iter()
-        .map(|n| Ok((n.clone(), store.lookup(n)?)))
+        .map(|n| Ok((n.clone(), container::lookup(ctx, n)?)))
         .collect()
 }
 
@@ -685,7 +687,7 @@ pub struct ExecArgs {
 }
 
 pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
-    let c = container::store(ctx).lookup(&a.container)?;
+    let c = container::lookup(ctx, &a.container)?;
     let mut env = Vec::new();
     for f in &a.env_file {
         let text = std::fs::read_to_string(f)
@@ -738,7 +740,7 @@ fn clock_ticks() -> f64 {
 }
 
 pub fn top(ctx: &Context, a: TopArgs) -> Result<i32> {
-    let c = container::store(ctx).lookup(&a.container)?;
+    let c = container::lookup(ctx, &a.container)?;
     if !matches!(
         container::effective_status(&c),
         Status::Running | Status::Paused
@@ -865,7 +867,7 @@ pub struct ExistsArgs {
 }
 
 pub fn exists(ctx: &Context, a: ExistsArgs) -> Result<i32> {
-    Ok(if container::store(ctx).lookup(&a.container).is_ok() {
+    Ok(if container::lookup(ctx, &a.container).is_ok() {
         0
     } else {
         1
@@ -900,7 +902,7 @@ pub struct AttachArgs {
 }
 
 pub fn attach(ctx: &Context, a: AttachArgs) -> Result<i32> {
-    let c = container::store(ctx).lookup(&a.container)?;
+    let c = container::lookup(ctx, &a.container)?;
     if !matches!(
         container::effective_status(&c),
         Status::Running | Status::Paused
@@ -924,7 +926,7 @@ pub fn attach(ctx: &Context, a: AttachArgs) -> Result<i32> {
 }
 
 pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
-    let c = container::store(ctx).lookup(&a.container)?;
+    let c = container::lookup(ctx, &a.container)?;
     let running = container::effective_status(&c) == Status::Running;
     let rootfs = container::start::mount_rootfs(ctx, &c)?;
     let result = match &a.output {
@@ -1035,7 +1037,7 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
         .iter()
         .map(|f| container::filter::parse(f))
         .collect::<Result<Vec<_>>>()?;
-    let all = container::store(ctx).list()?;
+    let all = container::list(ctx)?;
     let every = a.all || a.latest || a.last.is_some() || !filters.is_empty();
     let mut shown: Vec<&Container> = all
         .iter()
@@ -1153,7 +1155,11 @@ pub fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
     let mut items = Vec::new();
     for n in &a.names {
         match store.lookup(n) {
-            Ok(c) => items.push(container::inspect::inspect_json(ctx, &c)),
+            Ok(c) => {
+                if let Some(c) = container::repair(ctx, c)? {
+                    items.push(container::inspect::inspect_json(ctx, &c))
+                }
+            }
             // An ambiguous container prefix is an error, not a reason to look at images.
             Err(cerr) if !cerr.to_string().ends_with("no such container") => {
                 return Err(cerr.into())

@@ -202,6 +202,13 @@ pub fn prepare_spec(
     Ok(spec)
 }
 
+/// Whether a supervisor owns the container: it runs, or waits out its
+/// restart back-off, or is still starting. `start` then does nothing (as
+/// for a running container): two supervisors would restart it twice.
+pub fn supervised(c: &Container) -> bool {
+    super::supervisor_alive(c) || !super::find_supervisors(&c.id).is_empty()
+}
+
 /// Mounts, prepares and creates the container process with the given
 /// stdio, connects its network, and records it running. Called by the
 /// supervisor, which has blocked the signals it handles.

@@ -137,7 +137,12 @@ pub fn wait(ctx: &Context, c: &Container) -> Result<i32> {
             )));
         };
         match effective_status(&cur) {
-            Status::Exited => return Ok(cur.state.exit_code),
+            Status::Exited => {
+                // Its supervisor may have been killed: then 137, not the old code.
+                let code = super::repair(ctx, cur.clone())?
+                    .map_or(cur.state.exit_code, |c| c.state.exit_code);
+                return Ok(code);
+            }
             Status::Created if cur.state.finished_at.is_some() => return Ok(cur.state.exit_code),
             _ => {}
         }

@@ -174,6 +174,14 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
     )
     .map_err(|e| Error::msg(format!("signalfd: {e}")))?;
     let store = crate::container::store(ctx);
+    // One supervisor per container, whoever started us: held until we exit.
+    let lock_path = ctx.container_run_dir(&o.id).join("supervisor.lock");
+    let _one = crate::state::Lock::try_exclusive(&lock_path)?.ok_or_else(|| {
+        Error::msg(format!(
+            "container {} already has a supervisor",
+            &o.id[..12.min(o.id.len())]
+        ))
+    })?;
     let sock_path = attach_socket(ctx, &o.id);
     if let Some(dir) = sock_path.parent() {
         std::fs::create_dir_all(dir)?;
