@@ -1719,3 +1719,197 @@ fn a_create_killed_while_writing_its_record_leaves_no_temp_file() {
     assert!(left.is_empty(), "a killed create left {left:?}");
     assert_eq!(s.ok(&["ps", "-a", "--format", "{{.Names}}"]), "whole\n");
 }
+
+/// Leaves what an interrupted pull leaves: a blob and an unpacked layer
+/// that no image references, older than a pull in progress could be.
+fn plant_unreferenced_layer_and_blob(s: &Skiff) -> (std::path::PathBuf, std::path::PathBuf) {
+    let root = s.data_home.join("skiff");
+    let hex = "ab".repeat(32);
+    let blob = root.join("blobs/sha256").join(&hex);
+    let layer = root.join("layers").join(&hex);
+    s.ok(&[
+        "unshare",
+        "sh",
+        "-c",
+        &format!(
+            "mkdir -p {l}/diff && echo x > {l}/diff/f && echo half > {b} && touch -d '2 hours ago' {l} {b}",
+            l = layer.display(),
+            b = blob.display()
+        ),
+    ]);
+    assert!(blob.exists() && layer.exists());
+    (blob, layer)
+}
+
+#[test]
+fn system_prune_asks_then_removes_stopped_containers_unused_images_and_leftovers() {
+    let s = busybox();
+    let stopped = s.ok(&["create", "--name", "stopped", "busybox", "true"]);
+    let stopped = stopped.trim();
+    run_d(&s, &["--name", "up"], "sleep 300");
+    let (blob, layer) = plant_unreferenced_layer_and_blob(&s);
+
+    let o = s.cmd_stdin(&["system", "prune"], b"n\n");
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert!(
+        o.stderr.contains("WARNING! This command removes:")
+            && o.stderr
+                .contains("Are you sure you want to continue? [y/N]"),
+        "{}",
+        o.describe()
+    );
+    assert_eq!(s.container_ids().len(), 2, "answering n removed something");
+
+    let out = s.ok(&["system", "prune", "-a", "-f", "--volumes"]);
+    assert!(
+        out.starts_with(&format!("Deleted Containers\n{stopped}\n")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("Deleted Images"),
+        "the image is in use: {out}"
+    );
+    assert!(out.contains("Total reclaimed space: "), "{out}");
+    assert_eq!(s.ok(&["ps", "-a", "--format", "{{.Names}}"]), "up\n");
+    assert!(!blob.exists(), "an unreferenced blob survived system prune");
+    assert!(
+        !layer.exists(),
+        "an unreferenced layer survived system prune"
+    );
+
+    s.ok(&["rm", "-f", "up"]);
+    let (blob, layer) = plant_unreferenced_layer_and_blob(&s);
+    let out = s.ok(&["image", "prune", "-a", "-f"]);
+    assert_eq!(out.lines().count(), 1, "image prune -a: {out}");
+    assert!(s.image_ids().is_empty());
+    assert!(
+        !blob.exists() && !layer.exists(),
+        "image prune -a left leftovers"
+    );
+    assert_clean(&s, "system prune");
+}
+
+#[test]
+fn system_reset_removes_everything_and_stops_the_holder() {
+    let s = busybox();
+    run_d(&s, &["--name", "up"], "sleep 300");
+    s.ok(&["create", "--name", "stopped", "busybox", "true"]);
+    let o = s.cmd_stdin(&["system", "reset"], b"\n");
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert!(
+        o.stderr.starts_with("WARNING! This will remove:")
+            && o.stderr
+                .contains("Are you sure you want to continue? [y/N]"),
+        "{}",
+        o.describe()
+    );
+    assert_eq!(s.container_ids().len(), 2, "no answer means no");
+    let holder = s.pause_pid().expect("a holder runs");
+    s.ok(&["system", "reset", "-f"]);
+    assert!(
+        eventually(Duration::from_secs(5), || !proc_alive(holder)),
+        "system reset left the namespace holder {holder} running"
+    );
+    let root = s.data_home.join("skiff");
+    assert!(
+        !root.exists(),
+        "system reset left the store {}",
+        root.display()
+    );
+    assert!(s.container_ids().is_empty());
+    assert!(s.image_ids().is_empty());
+    assert_clean(&s, "system reset");
+}
+
+/// The acceptance check of issue 9: 100 `run -d` then 100 `rm -f`, 20 at a
+/// time and really concurrent, leave no record, process, mount or lock.
+#[test]
+fn a_hundred_parallel_runs_then_removes_leave_nothing_behind() {
+    let s = busybox();
+    const N: usize = 100;
+    const AT_ONCE: usize = 20;
+    let in_parallel = |args: &(dyn Fn(usize) -> Vec<String> + Sync)| -> (Vec<Output>, Duration) {
+        let t0 = Instant::now();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut outs: Vec<(usize, Output)> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..AT_ONCE)
+                .map(|_| {
+                    sc.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            if i >= N {
+                                break mine;
+                            }
+                            let a = args(i);
+                            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+                            mine.push((i, s.cmd(&a)));
+                        }
+                    })
+                })
+                .collect();
+            hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        outs.sort_by_key(|(i, _)| *i);
+        (outs.into_iter().map(|(_, o)| o).collect(), t0.elapsed())
+    };
+    let (runs, t_run) = in_parallel(&|i| {
+        [
+            "run",
+            "-d",
+            "--name",
+            &format!("p{i}"),
+            "busybox",
+            "sleep",
+            "300",
+        ]
+        .map(String::from)
+        .to_vec()
+    });
+    let bad: Vec<String> = runs
+        .iter()
+        .filter(|o| o.code != 0)
+        .map(|o| o.describe())
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "parallel run -d failed:\n{}",
+        bad.join("\n")
+    );
+    assert_eq!(s.ok(&["ps", "-q"]).lines().count(), N);
+    let (rms, t_rm) = in_parallel(&|i| ["rm", "-f", &format!("p{i}")].map(String::from).to_vec());
+    let bad: Vec<String> = rms
+        .iter()
+        .filter(|o| o.code != 0)
+        .map(|o| o.describe())
+        .collect();
+    assert!(bad.is_empty(), "parallel rm -f failed:\n{}", bad.join("\n"));
+    eprintln!("{N} run -d in {t_run:?}, {N} rm -f in {t_rm:?}, {AT_ONCE} at a time");
+    assert_eq!(s.ok(&["ps", "-a", "-q"]), "", "records left");
+    assert_no_supervisors(&s, "100 rm -f");
+    let sleeps: Vec<String> = s
+        .processes()
+        .into_iter()
+        .map(cmdline)
+        .filter(|c| c.contains("sleep 300"))
+        .collect();
+    assert!(sleeps.is_empty(), "container processes left: {sleeps:?}");
+    let m = container_mounts(&s);
+    assert!(m.is_empty(), "mounts left: {m:?}");
+    // Nothing under containers/ (records, locks, temp files, retired
+    // directories) and no per-container run directory or attach socket.
+    for dir in [
+        s.data_home.join("skiff/containers"),
+        s.runtime_dir.join("skiff/containers"),
+        s.runtime_dir.join("skiff/attach"),
+    ] {
+        let left: Vec<String> = fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != ".lock")
+            .collect();
+        assert!(left.is_empty(), "{} still holds {left:?}", dir.display());
+    }
+}

@@ -855,7 +855,7 @@ pub struct PruneArgs {
 }
 
 pub fn prune(ctx: &Context, _a: PruneArgs) -> Result<i32> {
-    for p in container::prune::prune(ctx, |e| crate::cli::report(&e))? {
+    for p in container::prune::prune(ctx, &mut |e| crate::cli::report(&e))? {
         println!("{}", p.id);
     }
     Ok(0)

@@ -47,6 +47,27 @@ pub fn enter(ctx: &Context) -> crate::Result<()> {
     Ok(())
 }
 
+/// Stops the namespace holder of this run root (`system reset`), checked
+/// by owner and command line first so that a recycled pid is spared.
+pub fn stop_holder(ctx: &Context) {
+    let _lock = Lock::exclusive(&ctx.runroot.join("pause.lock"));
+    // Called from inside the namespace, where the holder's owner reads as
+    // uid 0: checked by command line only.
+    let pid = fs::read_to_string(pid_file(ctx))
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .unwrap_or_default()
+                .split(|&b| b == 0)
+                .any(|arg| arg == PAUSE_ARG.as_bytes())
+        });
+    if let Some(pid) = pid {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    let _ = fs::remove_file(pid_file(ctx));
+}
+
 /// The pid of the namespace holder, if one is running for this run root.
 pub fn holder_pid(ctx: &Context) -> Option<i32> {
     let pid: i32 = fs::read_to_string(pid_file(ctx))
