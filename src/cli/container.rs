@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use std::io::Write;
-
 use crate::container::launch::{launch, Mode, Outcome};
 use crate::container::{self, CreateOptions};
 use crate::state::container::{Container, Status};
@@ -732,107 +730,10 @@ pub struct TopArgs {
     pub container: String,
 }
 
-fn clock_ticks() -> f64 {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as f64
-}
-
 pub fn top(ctx: &Context, a: TopArgs) -> Result<i32> {
     let c = container::lookup(ctx, &a.container)?;
-    if !matches!(
-        container::effective_status(&c),
-        Status::Running | Status::Paused
-    ) {
-        return Err(Error::msg(format!(
-            "top can only be used on running containers: {} is not running",
-            c.name
-        )));
-    }
-    let passwd = std::fs::read_to_string(format!("/proc/{}/root/etc/passwd", c.state.pid))
-        .unwrap_or_default();
-    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
-        .ok()
-        .and_then(|u| u.split_whitespace().next().and_then(|x| x.parse().ok()))
-        .unwrap_or(0.0);
-    let hz = clock_ticks();
-    let mut rows = Vec::new();
-    for pid in container::pause::processes(&c) {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let field = |k: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(k))
-                .map(|v| v.trim().to_string())
-                .unwrap_or_default()
-        };
-        let ns_pid = field("NSpid:")
-            .split_whitespace()
-            .last()
-            .unwrap_or("?")
-            .to_string();
-        let ns_ppid = {
-            let ppid: i32 = field("PPid:").parse().unwrap_or(0);
-            std::fs::read_to_string(format!("/proc/{ppid}/status"))
-                .ok()
-                .filter(|_| container::pause::processes(&c).contains(&ppid))
-                .and_then(|s| {
-                    s.lines()
-                        .find_map(|l| l.strip_prefix("NSpid:"))
-                        .map(|v| v.split_whitespace().last().unwrap_or("0").to_string())
-                })
-                .unwrap_or_else(|| "0".into())
-        };
-        let uid = field("Uid:")
-            .split_whitespace()
-            .next()
-            .unwrap_or("0")
-            .to_string();
-        let user = passwd
-            .lines()
-            .find(|l| l.split(':').nth(2) == Some(uid.as_str()))
-            .and_then(|l| l.split(':').next())
-            .unwrap_or(&uid)
-            .to_string();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let after = stat.rsplit(')').next().unwrap_or("");
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let num = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
-        let cpu_secs = (num(11) + num(12)) / hz;
-        let elapsed = (uptime - num(19) / hz).max(0.0);
-        let pct = if elapsed > 0.0 {
-            cpu_secs / elapsed * 100.0
-        } else {
-            0.0
-        };
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|b| {
-                b.split(|&x| x == 0)
-                    .filter(|p| !p.is_empty())
-                    .map(|p| String::from_utf8_lossy(p).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default();
-        rows.push(vec![
-            user,
-            ns_pid,
-            ns_ppid,
-            format!("{pct:.3}"),
-            format!("{elapsed:.9}s"),
-            "?".into(),
-            format!("{}s", cpu_secs as u64),
-            cmd,
-        ]);
-    }
-    crate::format::print_table(
-        &[
-            "USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND",
-        ],
-        &rows,
-        false,
-    );
+    let rows = container::top::top(ctx, &c)?;
+    crate::format::print_table(&container::top::HEADERS, &rows, false);
     Ok(0)
 }
 
@@ -927,44 +828,13 @@ pub fn attach(ctx: &Context, a: AttachArgs) -> Result<i32> {
 
 pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
     let c = container::lookup(ctx, &a.container)?;
-    let running = container::effective_status(&c) == Status::Running;
-    let rootfs = container::start::mount_rootfs(ctx, &c)?;
-    let result = match &a.output {
-        Some(path) => {
-            // Write next to the target and rename, so a failure leaves no partial archive.
-            let tmp = path.with_extension("skiff-partial");
-            let res = std::fs::File::create(&tmp)
-                .map_err(|e| Error::msg(crate::error::io_msg("create", &tmp, &e)))
-                .and_then(|f| {
-                    let mut w = std::io::BufWriter::new(f);
-                    crate::image::archive::write_tree(&rootfs, &mut w, false)?;
-                    w.flush()?;
-                    Ok(())
-                })
-                .and_then(|_| std::fs::rename(&tmp, path).map_err(Error::from));
-            if res.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            res
-        }
-        None => {
-            let stdout = std::io::stdout();
-            if crate::runtime::tty::is_tty(&stdout) {
-                Err(Error::msg(
-                    "refusing to write a tar archive to a terminal: use -o FILE or redirect the output",
-                ))
-            } else {
-                let mut w = std::io::BufWriter::new(stdout.lock());
-                crate::image::archive::write_tree(&rootfs, &mut w, false)
-                    .map_err(Error::from)
-                    .and_then(|_| w.flush().map_err(Error::from))
-            }
-        }
-    };
-    if !running {
-        let _ = container::start::unmount_rootfs(ctx, &c);
+    if a.output.is_none() && crate::runtime::tty::is_tty(&std::io::stdout()) {
+        return Err(Error::msg(
+            "refusing to write a tar archive to a terminal: use -o FILE or redirect the output",
+        ));
     }
-    result.map(|_| 0)
+    container::export::export(ctx, &c, a.output.as_deref())?;
+    Ok(0)
 }
 
 fn status_text(c: &Container) -> String {

@@ -13,6 +13,7 @@ pub mod attach;
 pub mod cp;
 pub mod create;
 pub mod exec;
+pub mod export;
 pub mod filter;
 pub mod inspect;
 pub mod launch;
@@ -28,6 +29,7 @@ pub mod rename;
 pub mod restart;
 pub mod start;
 pub mod stop;
+pub mod top;
 
 pub use create::{create, CreateOptions};
 pub use remove::remove;
