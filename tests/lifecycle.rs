@@ -1913,3 +1913,35 @@ fn a_hundred_parallel_runs_then_removes_leave_nothing_behind() {
         assert!(left.is_empty(), "{} still holds {left:?}", dir.display());
     }
 }
+
+#[test]
+fn network_connect_disconnect_and_rename_change_one_record() {
+    let s = busybox();
+    s.ok(&["network", "create", "n1"]);
+    s.ok(&["network", "create", "n2"]);
+    s.ok(&[
+        "create",
+        "--name",
+        "c",
+        "--network",
+        "n1",
+        "busybox",
+        "true",
+    ]);
+    s.ok(&["network", "connect", "--alias", "web", "n2", "c"]);
+    let o = s.cmd(&["network", "connect", "n2", "c"]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    assert!(one_error_line(&o).contains("already connected"));
+    s.ok(&["rename", "c", "d"]);
+    s.ok(&["network", "disconnect", "n1", "d"]);
+    s.ok(&["network", "disconnect", "-f", "n1", "d"]);
+    // Every change above is in the one record, none reverted another.
+    let v = inspect_json(&s, "d");
+    let nets = v["NetworkSettings"]["Networks"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    assert_eq!(nets, vec!["n2".to_string()], "{v}");
+    assert!(s.cmd(&["inspect", "c"]).code != 0, "the old name is free");
+    assert_clean(&s, "connect and rename");
+}
