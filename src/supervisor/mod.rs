@@ -247,10 +247,10 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
             &mut detach,
             status,
         );
+        // Was it stopped on purpose? Then no restart, whatever the policy.
         // The container's own code comes back even when its exit cannot be
         // recorded (a full disk): the record then still says running, and
-        // the next command that finds us gone reports it exited.
-        // Was it stopped on purpose? Then no restart, whatever the policy.
+        // the next command that finds us gone repairs it.
         let Finished { retired, stopped } = match finish_deferring(ctx, &mut c, code, "") {
             Ok(f) => f,
             Err(e) => {
