@@ -1535,3 +1535,493 @@ fn a_slow_attach_client_holds_up_neither_the_container_nor_its_log() {
     assert!(got > 0, "the client got output after catching up");
     assert_clean(&s, "slow attach");
 }
+
+// ---- Issue 9: one owner of container state, and the faults around it ----
+
+/// Supervisors of this test that are not children of another supervisor (a
+/// freshly forked container init still shows the supervisor's command line).
+fn top_supervisors(s: &Skiff) -> Vec<i32> {
+    let sups: Vec<i32> = supervisors(s).into_iter().map(|(p, _)| p).collect();
+    let ppid = |p: i32| -> i32 {
+        fs::read_to_string(format!("/proc/{p}/stat"))
+            .ok()
+            .and_then(|st| {
+                st.rsplit_once(')')
+                    .and_then(|(_, r)| r.split_whitespace().nth(1))
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    sups.iter()
+        .copied()
+        .filter(|p| !sups.contains(&ppid(*p)))
+        .collect()
+}
+
+#[test]
+fn start_during_a_restart_backoff_keeps_one_supervisor() {
+    let s = busybox();
+    run_d(
+        &s,
+        &["--name", "rs", "--restart", "always"],
+        "sleep 0.1; exit 3",
+    );
+    let count = || {
+        fmt(&s, "rs", "{{.RestartCount}}")
+            .parse::<u32>()
+            .unwrap_or(0)
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || count() >= 2),
+        "RestartCount never reached 2"
+    );
+    s.ok(&["start", "rs"]);
+    let before = count();
+    let t0 = Instant::now();
+    let mut most = Vec::new();
+    while t0.elapsed() < Duration::from_secs(4) {
+        let now = top_supervisors(&s);
+        if now.len() > most.len() {
+            most = now;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let grown = count() - before;
+    assert_eq!(
+        most.len(),
+        1,
+        "supervisors of one container: {most:?} ({:?})",
+        most.iter().map(|p| cmdline(*p)).collect::<Vec<_>>()
+    );
+    // The back-off is >= 400 ms and doubles from there: at most 4 more runs
+    // in 4 s (two supervisors made it jump by 10 in 8 s).
+    assert!(grown <= 4, "RestartCount grew by {grown} in 4 s");
+    assert_clean(&s, "start during back-off");
+}
+
+#[test]
+fn rmi_force_removes_the_running_containers_that_use_the_image() {
+    let s = busybox();
+    let id = run_d(&s, &["--name", "r1"], "sleep 300");
+    let o = s.cmd(&["rmi", "busybox"]);
+    assert_eq!(
+        o.code,
+        2,
+        "rmi of an image a container uses\n{}",
+        o.describe()
+    );
+    let line = one_error_line(&o);
+    assert!(line.contains(&id), "the error names the container: {line}");
+    assert_eq!(status(&s, "r1"), "running");
+    s.ok(&["rmi", "-f", "busybox"]);
+    assert!(s.container_ids().is_empty(), "rmi -f left the container");
+    assert_no_supervisors(&s, "rmi -f");
+    let left: Vec<String> = s
+        .processes()
+        .into_iter()
+        .map(cmdline)
+        .filter(|c| c.contains("sleep 300"))
+        .collect();
+    assert!(left.is_empty(), "rmi -f orphaned the container: {left:?}");
+    let m = container_mounts(&s);
+    assert!(m.is_empty(), "rmi -f left mounts: {m:?}");
+}
+
+#[test]
+fn kill_stop_and_exec_never_act_on_a_recycled_pid() {
+    let s = busybox();
+    let id = run_d(&s, &["--name", "k"], "sleep 300");
+    // Another process of the same user now holds the pid in the record, as
+    // after the container's init died and its pid was reused.
+    let mut decoy = std::process::Command::new("sleep");
+    decoy.arg("300");
+    if let Some((uid, gid)) = env().drop_to {
+        decoy.uid(uid).gid(gid);
+    }
+    let mut decoy = decoy.spawn().unwrap();
+    let decoy_pid = decoy.id() as i32;
+    let rec = s
+        .data_home
+        .join("skiff/containers")
+        .join(&id)
+        .join("container.json");
+    let orig = fs::read(&rec).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&orig).unwrap();
+    assert_ne!(v["state"]["start_time"], 0, "the start time is recorded");
+    v["state"]["pid"] = decoy_pid.into();
+    fs::write(&rec, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = s.cmd(&["kill", "k"]);
+    assert!(
+        proc_alive(decoy_pid),
+        "kill signalled a recycled pid\n{}",
+        o.describe()
+    );
+    let o = s.cmd(&["exec", "k", "true"]);
+    assert_ne!(o.code, 0, "exec joined a recycled pid\n{}", o.describe());
+    let o = s.cmd(&["stop", "-t", "1", "k"]);
+    assert!(
+        proc_alive(decoy_pid),
+        "stop signalled a recycled pid\n{}",
+        o.describe()
+    );
+    fs::write(&rec, &orig).unwrap();
+    let _ = decoy.kill();
+    let _ = decoy.wait();
+    assert_clean(&s, "recycled pid");
+}
+
+#[test]
+fn a_killed_supervisor_reports_the_container_killed() {
+    let s = busybox();
+    run_d(&s, &["--name", "web"], "sleep 100");
+    let conmon: i32 = fmt(&s, "web", "{{.State.ConmonPid}}").parse().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(conmon),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let mut ps = String::new();
+    let down = eventually(Duration::from_secs(10), || {
+        ps = s.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+        ps.starts_with("web Exited")
+    });
+    assert!(down, "ps -a after the supervisor died: {ps:?}");
+    assert!(ps.starts_with("web Exited (137)"), "{ps:?}");
+    assert_eq!(
+        fmt(&s, "web", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 137"
+    );
+    assert_eq!(s.ok(&["wait", "web"]).trim(), "137");
+    assert_clean(&s, "supervisor killed");
+}
+
+#[test]
+fn a_foreground_run_whose_exit_cannot_be_recorded_returns_its_own_code() {
+    assert!(
+        env().drop_to.is_some(),
+        "this test makes a directory immutable (chattr +i) and must run as root"
+    );
+    let s = busybox();
+    let w = s.make_dir(&s.home.join("w"));
+    let mut run = s
+        .command(&[
+            "run",
+            "--name",
+            "fg",
+            "-v",
+            &format!("{}:/w", w.display()),
+            "busybox",
+            "sh",
+            "-c",
+            "while [ ! -e /w/go ]; do sleep 0.05; done; exit 7",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            s.cmd(&["inspect", "--format", "{{.State.Status}}", "fg"])
+                .stdout
+                .trim()
+                == "running"
+        }),
+        "fg never ran"
+    );
+    let id = fmt(&s, "fg", "{{.Id}}");
+    let dir = s.data_home.join("skiff/containers").join(&id);
+    // No new file can be made there: the exit record cannot be written.
+    let chattr = |flag: &str| {
+        let st = std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "chattr {flag}");
+    };
+    chattr("+i");
+    fs::write(w.join("go"), b"").unwrap();
+    let code = wait_child(&mut run, Duration::from_secs(30));
+    chattr("-i");
+    let mut err = String::new();
+    run.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(
+        code,
+        Some(7),
+        "run must return the container's code; stderr: {err}"
+    );
+    assert_clean(&s, "unwritable exit record");
+}
+
+#[test]
+fn a_create_killed_while_writing_its_record_leaves_no_temp_file() {
+    let s = busybox();
+    // A file-size limit below the record's size: the write fails with
+    // SIGXFSZ and kills create half-way, as a full disk or a crash would.
+    let mut c = s.command(&["create", "--name", "half", "busybox", "true"]);
+    // SAFETY: setrlimit is async-signal-safe and touches no shared state.
+    unsafe {
+        c.pre_exec(|| {
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE, 512, 512)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let o = c.output().unwrap();
+    assert!(
+        !o.status.success(),
+        "create under a 512-byte file limit succeeded"
+    );
+    let containers = s.data_home.join("skiff/containers");
+    let leftovers = || -> Vec<String> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(&containers).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !e.path().is_dir() {
+                continue;
+            }
+            for f in fs::read_dir(e.path()).into_iter().flatten().flatten() {
+                out.push(format!("{name}/{}", f.file_name().to_string_lossy()));
+            }
+            if !e.path().join("container.json").exists() {
+                out.push(format!("{name}/ (no record)"));
+            }
+        }
+        out
+    };
+    assert!(s.ok(&["ps", "-a", "-q"]).is_empty());
+    // The next command that takes the same lock sweeps what it left.
+    s.ok(&["create", "--name", "whole", "busybox", "true"]);
+    let left: Vec<String> = leftovers()
+        .into_iter()
+        .filter(|l| l.contains(".tmp") || l.contains("no record"))
+        .collect();
+    assert!(left.is_empty(), "a killed create left {left:?}");
+    assert_eq!(s.ok(&["ps", "-a", "--format", "{{.Names}}"]), "whole\n");
+}
+
+/// Leaves what an interrupted pull leaves: a blob and an unpacked layer
+/// that no image references, older than a pull in progress could be.
+fn plant_unreferenced_layer_and_blob(s: &Skiff) -> (std::path::PathBuf, std::path::PathBuf) {
+    let root = s.data_home.join("skiff");
+    let hex = "ab".repeat(32);
+    let blob = root.join("blobs/sha256").join(&hex);
+    let layer = root.join("layers").join(&hex);
+    s.ok(&[
+        "unshare",
+        "sh",
+        "-c",
+        &format!(
+            "mkdir -p {l}/diff && echo x > {l}/diff/f && echo half > {b} && touch -d '2 hours ago' {l} {b}",
+            l = layer.display(),
+            b = blob.display()
+        ),
+    ]);
+    assert!(blob.exists() && layer.exists());
+    (blob, layer)
+}
+
+#[test]
+fn system_prune_asks_then_removes_stopped_containers_unused_images_and_leftovers() {
+    let s = busybox();
+    let stopped = s.ok(&["create", "--name", "stopped", "busybox", "true"]);
+    let stopped = stopped.trim();
+    run_d(&s, &["--name", "up"], "sleep 300");
+    let (blob, layer) = plant_unreferenced_layer_and_blob(&s);
+
+    let o = s.cmd_stdin(&["system", "prune"], b"n\n");
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert!(
+        o.stderr.contains("WARNING! This command removes:")
+            && o.stderr
+                .contains("Are you sure you want to continue? [y/N]"),
+        "{}",
+        o.describe()
+    );
+    assert_eq!(s.container_ids().len(), 2, "answering n removed something");
+
+    let out = s.ok(&["system", "prune", "-a", "-f", "--volumes"]);
+    assert!(
+        out.starts_with(&format!("Deleted Containers\n{stopped}\n")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("Deleted Images"),
+        "the image is in use: {out}"
+    );
+    assert!(out.contains("Total reclaimed space: "), "{out}");
+    assert_eq!(s.ok(&["ps", "-a", "--format", "{{.Names}}"]), "up\n");
+    assert!(!blob.exists(), "an unreferenced blob survived system prune");
+    assert!(
+        !layer.exists(),
+        "an unreferenced layer survived system prune"
+    );
+
+    s.ok(&["rm", "-f", "up"]);
+    let (blob, layer) = plant_unreferenced_layer_and_blob(&s);
+    let out = s.ok(&["image", "prune", "-a", "-f"]);
+    assert_eq!(out.lines().count(), 1, "image prune -a: {out}");
+    assert!(s.image_ids().is_empty());
+    assert!(
+        !blob.exists() && !layer.exists(),
+        "image prune -a left leftovers"
+    );
+    assert_clean(&s, "system prune");
+}
+
+#[test]
+fn system_reset_removes_everything_and_stops_the_holder() {
+    let s = busybox();
+    run_d(&s, &["--name", "up"], "sleep 300");
+    s.ok(&["create", "--name", "stopped", "busybox", "true"]);
+    let o = s.cmd_stdin(&["system", "reset"], b"\n");
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert!(
+        o.stderr.starts_with("WARNING! This will remove:")
+            && o.stderr
+                .contains("Are you sure you want to continue? [y/N]"),
+        "{}",
+        o.describe()
+    );
+    assert_eq!(s.container_ids().len(), 2, "no answer means no");
+    let holder = s.pause_pid().expect("a holder runs");
+    s.ok(&["system", "reset", "-f"]);
+    assert!(
+        eventually(Duration::from_secs(5), || !proc_alive(holder)),
+        "system reset left the namespace holder {holder} running"
+    );
+    let root = s.data_home.join("skiff");
+    assert!(
+        !root.exists(),
+        "system reset left the store {}",
+        root.display()
+    );
+    assert!(s.container_ids().is_empty());
+    assert!(s.image_ids().is_empty());
+    assert_clean(&s, "system reset");
+}
+
+/// The acceptance check of issue 9: 100 `run -d` then 100 `rm -f`, 20 at a
+/// time and really concurrent, leave no record, process, mount or lock.
+#[test]
+fn a_hundred_parallel_runs_then_removes_leave_nothing_behind() {
+    let s = busybox();
+    const N: usize = 100;
+    const AT_ONCE: usize = 20;
+    let in_parallel = |args: &(dyn Fn(usize) -> Vec<String> + Sync)| -> (Vec<Output>, Duration) {
+        let t0 = Instant::now();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut outs: Vec<(usize, Output)> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..AT_ONCE)
+                .map(|_| {
+                    sc.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            if i >= N {
+                                break mine;
+                            }
+                            let a = args(i);
+                            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+                            mine.push((i, s.cmd(&a)));
+                        }
+                    })
+                })
+                .collect();
+            hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        outs.sort_by_key(|(i, _)| *i);
+        (outs.into_iter().map(|(_, o)| o).collect(), t0.elapsed())
+    };
+    let (runs, t_run) = in_parallel(&|i| {
+        [
+            "run",
+            "-d",
+            "--name",
+            &format!("p{i}"),
+            "busybox",
+            "sleep",
+            "300",
+        ]
+        .map(String::from)
+        .to_vec()
+    });
+    let bad: Vec<String> = runs
+        .iter()
+        .filter(|o| o.code != 0)
+        .map(|o| o.describe())
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "parallel run -d failed:\n{}",
+        bad.join("\n")
+    );
+    assert_eq!(s.ok(&["ps", "-q"]).lines().count(), N);
+    let (rms, t_rm) = in_parallel(&|i| ["rm", "-f", &format!("p{i}")].map(String::from).to_vec());
+    let bad: Vec<String> = rms
+        .iter()
+        .filter(|o| o.code != 0)
+        .map(|o| o.describe())
+        .collect();
+    assert!(bad.is_empty(), "parallel rm -f failed:\n{}", bad.join("\n"));
+    eprintln!("{N} run -d in {t_run:?}, {N} rm -f in {t_rm:?}, {AT_ONCE} at a time");
+    assert_eq!(s.ok(&["ps", "-a", "-q"]), "", "records left");
+    assert_no_supervisors(&s, "100 rm -f");
+    let sleeps: Vec<String> = s
+        .processes()
+        .into_iter()
+        .map(cmdline)
+        .filter(|c| c.contains("sleep 300"))
+        .collect();
+    assert!(sleeps.is_empty(), "container processes left: {sleeps:?}");
+    let m = container_mounts(&s);
+    assert!(m.is_empty(), "mounts left: {m:?}");
+    // Nothing under containers/ (records, locks, temp files, retired
+    // directories) and no per-container run directory or attach socket.
+    for dir in [
+        s.data_home.join("skiff/containers"),
+        s.runtime_dir.join("skiff/containers"),
+        s.runtime_dir.join("skiff/attach"),
+    ] {
+        let left: Vec<String> = fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != ".lock")
+            .collect();
+        assert!(left.is_empty(), "{} still holds {left:?}", dir.display());
+    }
+}
+
+#[test]
+fn network_connect_disconnect_and_rename_change_one_record() {
+    let s = busybox();
+    s.ok(&["network", "create", "n1"]);
+    s.ok(&["network", "create", "n2"]);
+    s.ok(&[
+        "create",
+        "--name",
+        "c",
+        "--network",
+        "n1",
+        "busybox",
+        "true",
+    ]);
+    s.ok(&["network", "connect", "--alias", "web", "n2", "c"]);
+    let o = s.cmd(&["network", "connect", "n2", "c"]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    assert!(one_error_line(&o).contains("already connected"));
+    s.ok(&["rename", "c", "d"]);
+    s.ok(&["network", "disconnect", "n1", "d"]);
+    s.ok(&["network", "disconnect", "-f", "n1", "d"]);
+    // Every change above is in the one record, none reverted another.
+    let v = inspect_json(&s, "d");
+    let nets = v["NetworkSettings"]["Networks"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    assert_eq!(nets, vec!["n2".to_string()], "{v}");
+    assert!(s.cmd(&["inspect", "c"]).code != 0, "the old name is free");
+    assert_clean(&s, "connect and rename");
+}

@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use std::io::Write;
-
 use crate::container::launch::{launch, Mode, Outcome};
 use crate::container::{self, CreateOptions};
 use crate::state::container::{Container, Status};
@@ -415,7 +413,6 @@ pub struct StartArgs {
 
 pub fn start(ctx: &Context, a: StartArgs) -> Result<i32> {
     check_detach_keys(&a.detach_keys)?;
-    let store = container::store(ctx);
     if a.attach && a.containers.len() > 1 {
         return Err(Error::msg(
             "you cannot start and attach multiple containers at once",
@@ -424,7 +421,12 @@ pub fn start(ctx: &Context, a: StartArgs) -> Result<i32> {
     let mut code = 0;
     for name in &a.containers {
         let res = (|| -> Result<i32> {
-            let mut c = store.lookup(name)?;
+            let mut c = container::lookup(ctx, name)?;
+            if container::start::supervised(&c) {
+                // Running, or between two runs of its restart policy: its
+                // supervisor owns it, and a second one must not start.
+                return Ok(0);
+            }
             match container::effective_status(&c) {
                 Status::Running | Status::Paused => return Ok(0),
                 Status::Exited | Status::Stopping => {
@@ -479,10 +481,8 @@ fn targets(
     all: bool,
     running_only: bool,
 ) -> Result<Vec<(String, Container)>> {
-    let store = container::store(ctx);
     if all {
-        return Ok(store
-            .list()?
+        return Ok(container::list(ctx)?
             .into_iter()
             .filter(|c| {
                 !running_only
@@ -501,7 +501,7 @@ fn targets(
     }
     names
         .iter()
-        .map(|n| Ok((n.clone(), store.lookup(n)?)))
+        .map(|n| Ok((n.clone(), container::lookup(ctx, n)?)))
         .collect()
 }
 
@@ -685,7 +685,7 @@ pub struct ExecArgs {
 }
 
 pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
-    let c = container::store(ctx).lookup(&a.container)?;
+    let c = container::lookup(ctx, &a.container)?;
     let mut env = Vec::new();
     for f in &a.env_file {
         let text = std::fs::read_to_string(f)
@@ -722,37 +722,7 @@ pub struct PauseArgs {
 
 pub fn pause(ctx: &Context, a: PauseArgs, pause: bool) -> Result<i32> {
     let items = targets(ctx, &a.containers, a.all, true)?;
-    let store = container::store(ctx);
-    Ok(each(items, |c| {
-        let st = container::effective_status(c);
-        let want = if pause {
-            Status::Running
-        } else {
-            Status::Paused
-        };
-        if st != want {
-            return Err(Error::msg(format!(
-                "\"{}\" is {}, not {}: container state improper",
-                c.name,
-                st.as_str(),
-                want.as_str()
-            )));
-        }
-        let _lock = store.lock_one(&c.id)?;
-        if pause {
-            container::pause::stop_all(c);
-        } else {
-            container::pause::resume_all(c);
-        }
-        let mut cur = store.get(&c.id)?;
-        cur.state.status = if pause {
-            Status::Paused
-        } else {
-            Status::Running
-        };
-        store.save(&cur)?;
-        Ok(())
-    }))
+    Ok(each(items, |c| container::pause::set_paused(ctx, c, pause)))
 }
 
 #[derive(Debug, Args)]
@@ -760,107 +730,10 @@ pub struct TopArgs {
     pub container: String,
 }
 
-fn clock_ticks() -> f64 {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as f64
-}
-
 pub fn top(ctx: &Context, a: TopArgs) -> Result<i32> {
-    let c = container::store(ctx).lookup(&a.container)?;
-    if !matches!(
-        container::effective_status(&c),
-        Status::Running | Status::Paused
-    ) {
-        return Err(Error::msg(format!(
-            "top can only be used on running containers: {} is not running",
-            c.name
-        )));
-    }
-    let passwd = std::fs::read_to_string(format!("/proc/{}/root/etc/passwd", c.state.pid))
-        .unwrap_or_default();
-    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
-        .ok()
-        .and_then(|u| u.split_whitespace().next().and_then(|x| x.parse().ok()))
-        .unwrap_or(0.0);
-    let hz = clock_ticks();
-    let mut rows = Vec::new();
-    for pid in container::pause::processes(&c) {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let field = |k: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(k))
-                .map(|v| v.trim().to_string())
-                .unwrap_or_default()
-        };
-        let ns_pid = field("NSpid:")
-            .split_whitespace()
-            .last()
-            .unwrap_or("?")
-            .to_string();
-        let ns_ppid = {
-            let ppid: i32 = field("PPid:").parse().unwrap_or(0);
-            std::fs::read_to_string(format!("/proc/{ppid}/status"))
-                .ok()
-                .filter(|_| container::pause::processes(&c).contains(&ppid))
-                .and_then(|s| {
-                    s.lines()
-                        .find_map(|l| l.strip_prefix("NSpid:"))
-                        .map(|v| v.split_whitespace().last().unwrap_or("0").to_string())
-                })
-                .unwrap_or_else(|| "0".into())
-        };
-        let uid = field("Uid:")
-            .split_whitespace()
-            .next()
-            .unwrap_or("0")
-            .to_string();
-        let user = passwd
-            .lines()
-            .find(|l| l.split(':').nth(2) == Some(uid.as_str()))
-            .and_then(|l| l.split(':').next())
-            .unwrap_or(&uid)
-            .to_string();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let after = stat.rsplit(')').next().unwrap_or("");
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let num = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
-        let cpu_secs = (num(11) + num(12)) / hz;
-        let elapsed = (uptime - num(19) / hz).max(0.0);
-        let pct = if elapsed > 0.0 {
-            cpu_secs / elapsed * 100.0
-        } else {
-            0.0
-        };
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|b| {
-                b.split(|&x| x == 0)
-                    .filter(|p| !p.is_empty())
-                    .map(|p| String::from_utf8_lossy(p).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default();
-        rows.push(vec![
-            user,
-            ns_pid,
-            ns_ppid,
-            format!("{pct:.3}"),
-            format!("{elapsed:.9}s"),
-            "?".into(),
-            format!("{}s", cpu_secs as u64),
-            cmd,
-        ]);
-    }
-    crate::format::print_table(
-        &[
-            "USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND",
-        ],
-        &rows,
-        false,
-    );
+    let c = container::lookup(ctx, &a.container)?;
+    let rows = container::top::top(ctx, &c)?;
+    crate::format::print_table(&container::top::HEADERS, &rows, false);
     Ok(0)
 }
 
@@ -871,25 +744,7 @@ pub struct RenameArgs {
 }
 
 pub fn rename(ctx: &Context, a: RenameArgs) -> Result<i32> {
-    if !crate::state::container::valid_name(&a.name) {
-        return Err(Error::msg(format!(
-            "invalid container name \"{}\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*",
-            a.name
-        )));
-    }
-    let store = container::store(ctx);
-    let _lock = store.lock()?;
-    let all = store.list()?;
-    let mut c = crate::state::container::find(&all, &a.container)?.clone();
-    if let Some(other) = all.iter().find(|o| o.name == a.name && o.id != c.id) {
-        return Err(Error::msg(format!(
-            "the container name \"{}\" is already in use by {}; remove that container to reuse the name",
-            a.name,
-            &other.id[..12]
-        )));
-    }
-    c.name = a.name;
-    store.save(&c)?;
+    container::rename::rename(ctx, &a.container, &a.name)?;
     Ok(0)
 }
 
@@ -901,19 +756,9 @@ pub struct PruneArgs {
 }
 
 pub fn prune(ctx: &Context, _a: PruneArgs) -> Result<i32> {
-    let store = container::store(ctx);
-    for c in store.list()? {
-        if matches!(
-            container::effective_status(&c),
-            Status::Exited | Status::Created
-        ) {
-            match container::remove(ctx, &c, false) {
-                Ok(()) => println!("{}", c.id),
-                Err(e) => crate::cli::report(&e),
-            }
-        }
+    for p in container::prune::prune(ctx, &mut |e| crate::cli::report(&e))? {
+        println!("{}", p.id);
     }
-    container::remove::sweep_retired(ctx);
     Ok(0)
 }
 
@@ -923,7 +768,7 @@ pub struct ExistsArgs {
 }
 
 pub fn exists(ctx: &Context, a: ExistsArgs) -> Result<i32> {
-    Ok(if container::store(ctx).lookup(&a.container).is_ok() {
+    Ok(if container::lookup(ctx, &a.container).is_ok() {
         0
     } else {
         1
@@ -958,7 +803,7 @@ pub struct AttachArgs {
 }
 
 pub fn attach(ctx: &Context, a: AttachArgs) -> Result<i32> {
-    let c = container::store(ctx).lookup(&a.container)?;
+    let c = container::lookup(ctx, &a.container)?;
     if !matches!(
         container::effective_status(&c),
         Status::Running | Status::Paused
@@ -982,45 +827,14 @@ pub fn attach(ctx: &Context, a: AttachArgs) -> Result<i32> {
 }
 
 pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
-    let c = container::store(ctx).lookup(&a.container)?;
-    let running = container::effective_status(&c) == Status::Running;
-    let rootfs = container::start::mount_rootfs(ctx, &c)?;
-    let result = match &a.output {
-        Some(path) => {
-            // Write next to the target and rename, so a failure leaves no partial archive.
-            let tmp = path.with_extension("skiff-partial");
-            let res = std::fs::File::create(&tmp)
-                .map_err(|e| Error::msg(crate::error::io_msg("create", &tmp, &e)))
-                .and_then(|f| {
-                    let mut w = std::io::BufWriter::new(f);
-                    crate::image::archive::write_tree(&rootfs, &mut w, false)?;
-                    w.flush()?;
-                    Ok(())
-                })
-                .and_then(|_| std::fs::rename(&tmp, path).map_err(Error::from));
-            if res.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            res
-        }
-        None => {
-            let stdout = std::io::stdout();
-            if crate::runtime::tty::is_tty(&stdout) {
-                Err(Error::msg(
-                    "refusing to write a tar archive to a terminal: use -o FILE or redirect the output",
-                ))
-            } else {
-                let mut w = std::io::BufWriter::new(stdout.lock());
-                crate::image::archive::write_tree(&rootfs, &mut w, false)
-                    .map_err(Error::from)
-                    .and_then(|_| w.flush().map_err(Error::from))
-            }
-        }
-    };
-    if !running {
-        let _ = container::start::unmount_rootfs(ctx, &c);
+    let c = container::lookup(ctx, &a.container)?;
+    if a.output.is_none() && crate::runtime::tty::is_tty(&std::io::stdout()) {
+        return Err(Error::msg(
+            "refusing to write a tar archive to a terminal: use -o FILE or redirect the output",
+        ));
     }
-    result.map(|_| 0)
+    container::export::export(ctx, &c, a.output.as_deref())?;
+    Ok(0)
 }
 
 fn status_text(c: &Container) -> String {
@@ -1093,7 +907,7 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
         .iter()
         .map(|f| container::filter::parse(f))
         .collect::<Result<Vec<_>>>()?;
-    let all = container::store(ctx).list()?;
+    let all = container::list(ctx)?;
     let every = a.all || a.latest || a.last.is_some() || !filters.is_empty();
     let mut shown: Vec<&Container> = all
         .iter()
@@ -1211,7 +1025,11 @@ pub fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
     let mut items = Vec::new();
     for n in &a.names {
         match store.lookup(n) {
-            Ok(c) => items.push(container::inspect::inspect_json(ctx, &c)),
+            Ok(c) => {
+                if let Some(c) = container::repair(ctx, c)? {
+                    items.push(container::inspect::inspect_json(ctx, &c))
+                }
+            }
             // An ambiguous container prefix is an error, not a reason to look at images.
             Err(cerr) if !cerr.to_string().ends_with("no such container") => {
                 return Err(cerr.into())

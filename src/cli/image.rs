@@ -550,28 +550,9 @@ fn remove_one(ctx: &Context, store: &ImageStore, key: &str, force: bool) -> Resu
             ),
         ));
     }
-    let containers = Containers::new(ctx.containers_dir());
-    let _clock = containers.lock()?;
-    let users: Vec<_> = containers
-        .list()?
-        .into_iter()
-        .filter(|c| c.config.image_id == img.id)
-        .collect();
-    if !users.is_empty() {
-        if !force {
-            return Err(Error::with_code(
-                EXIT_RMI_CONFLICT,
-                format!(
-                    "image used by {}: image is in use by a container; remove the container or use -f",
-                    users[0].id
-                ),
-            ));
-        }
-        for c in &users {
-            containers.remove(&c.id)?;
-            let _ = crate::state::container::remove_tree(&ctx.container_run_dir(&c.id));
-        }
-    }
+    // Containers that use it go first (with -f), and none is created
+    // until the image is gone.
+    let _clock = crate::container::prune::remove_image_users(ctx, &img.id, force)?;
     for n in &img.names {
         println!("Untagged: {n}");
     }
@@ -844,7 +825,7 @@ mod tests {
             },
             state: State::default(),
         };
-        containers.save(&c).unwrap();
+        containers.insert(&c).unwrap();
         let e = remove_one(&ctx, &store, "one", false).unwrap_err();
         assert_eq!(e.exit_code(), EXIT_RMI_CONFLICT);
         assert!(

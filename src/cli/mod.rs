@@ -128,6 +128,9 @@ pub enum Command {
     Version(system::VersionArgs),
     /// Run a command in a modified user namespace
     Unshare(system::UnshareArgs),
+    /// Manage skiff: prune unused data, reset the store
+    #[command(subcommand)]
+    System(system::SystemCommand),
     /// Manage networks
     #[command(subcommand)]
     Network(network::NetworkCommand),
@@ -266,6 +269,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Pull(_) | Command::Push(_) | Command::Save(_) | Command::Load(_) => true,
         Command::Image(c) => c.needs_userns(),
         Command::Network(c) => c.needs_userns(),
+        Command::System(c) => c.needs_userns(),
         _ => false,
     };
     if needs_userns {
@@ -290,6 +294,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Info(a) => system::info(&ctx, a),
         Command::Version(a) => system::version(&ctx, a),
         Command::Unshare(a) => system::unshare(&ctx, a),
+        Command::System(c) => system::dispatch(&ctx, c),
         Command::Network(c) => network::dispatch(&ctx, c),
         Command::Port(a) => network::port(&ctx, a),
         Command::Netns_ => crate::network::bridge::holder_main(&ctx),

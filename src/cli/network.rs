@@ -362,74 +362,13 @@ fn prune(ctx: &Context, _a: PruneArgs) -> Result<i32> {
 
 fn connect(ctx: &Context, a: ConnectArgs) -> Result<i32> {
     let net = records::load(ctx, &a.network)?;
-    let store = container::store(ctx);
-    let c = store.lookup(&a.container)?;
-    let _lock = store.lock_one(&c.id)?;
-    let mut c = store.get(&c.id)?;
-    let mut names = match network::mode_of(&c.config)? {
-        Mode::Bridge(n) => n,
-        m if !c.config.network.is_empty() => {
-            return Err(Error::msg(format!(
-                "container {} uses --network {}: only containers on user-defined networks can be connected",
-                c.name,
-                m.name()
-            )))
-        }
-        // A default-network container moves to bridges on its next start.
-        _ => Vec::new(),
-    };
-    if names.contains(&net.name) {
-        return Err(Error::msg(format!(
-            "container {} is already connected to network {}",
-            c.name, net.name
-        )));
-    }
-    names.push(net.name.clone());
-    for al in a.alias {
-        if !c.config.network_aliases.contains(&al) {
-            c.config.network_aliases.push(al);
-        }
-    }
-    if container::effective_status(&c) == Status::Running {
-        let mut st = c.state.network.clone();
-        network::bridge::connect_one(ctx, &c, &net, c.state.pid, &mut st)?;
-        c.state.network = st;
-    }
-    c.config.network = names.join(",");
-    store.save(&c)?;
+    container::network::connect(ctx, &a.container, &net, &a.alias)?;
     Ok(0)
 }
 
 fn disconnect(ctx: &Context, a: DisconnectArgs) -> Result<i32> {
     let net = records::load(ctx, &a.network)?;
-    let store = container::store(ctx);
-    let c = store.lookup(&a.container)?;
-    let _lock = store.lock_one(&c.id)?;
-    let mut c = store.get(&c.id)?;
-    let mut names = match network::mode_of(&c.config)? {
-        Mode::Bridge(n) => n,
-        _ => Vec::new(),
-    };
-    if !names.contains(&net.name) {
-        if a.force {
-            return Ok(0);
-        }
-        return Err(Error::msg(format!(
-            "container {} is not connected to network {}",
-            c.name, net.name
-        )));
-    }
-    names.retain(|n| n != &net.name);
-    if let Some(e) = c.state.network.networks.remove(&net.name) {
-        network::bridge::disconnect_one(ctx, &c, &net.name, &e);
-    }
-    // No network left: the container keeps only loopback, as Podman does.
-    c.config.network = if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(",")
-    };
-    store.save(&c)?;
+    container::network::disconnect(ctx, &a.container, &net, a.force)?;
     Ok(0)
 }
 

@@ -1,14 +1,11 @@
 //! `image prune`: removes dangling images (or, with `-a`, every image no
 //! container uses), then the layers and blobs only they used.
 
-use std::collections::HashSet;
 use std::io::BufRead;
 
 use clap::Args;
 
-use crate::image::ImageStore;
-use crate::state::container::Containers;
-use crate::{Context, Error, Result};
+use crate::{Context, Result};
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
@@ -35,25 +32,9 @@ pub fn prune(ctx: &Context, a: PruneArgs) -> Result<i32> {
             return Ok(0);
         }
     }
-    let store = ImageStore::new(ctx);
-    let containers = Containers::new(ctx.containers_dir());
-    let _clock = containers.lock()?;
-    let used: HashSet<String> = containers
-        .list()?
-        .into_iter()
-        .map(|c| c.config.image_id)
-        .collect();
-    // Removing images can make others dangling only through names, which
-    // prune never touches: one pass is enough.
     let mut errors = Vec::new();
-    for rec in store.records()? {
-        if used.contains(&rec.id) || (!a.all && !rec.names.is_empty()) {
-            continue;
-        }
-        match store.remove_image(&rec.id) {
-            Ok(_) => println!("{}", rec.id),
-            Err(e) => errors.push(Error::from(e)),
-        }
+    for id in crate::container::prune::prune_images(ctx, a.all, &mut |e| errors.push(e))? {
+        println!("{id}");
     }
     match errors.pop() {
         Some(e) => {

@@ -328,3 +328,130 @@ pub fn unshare(ctx: &Context, a: UnshareArgs) -> Result<i32> {
         format!("{}: {}", argv[0], crate::error::io_reason(&err)),
     ))
 }
+
+/// `skiff system ...`: prune and reset (info, version and unshare are
+/// top-level commands).
+#[derive(Debug, clap::Subcommand)]
+pub enum SystemCommand {
+    /// Remove unused data: stopped containers, unused networks, dangling images
+    Prune(SystemPruneArgs),
+    /// Reset skiff storage back to its initial state
+    Reset(ResetArgs),
+}
+
+impl SystemCommand {
+    /// Both touch files owned by subordinate ids.
+    pub fn needs_userns(&self) -> bool {
+        true
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SystemPruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune volumes not used by at least one container
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+pub fn dispatch(ctx: &Context, c: SystemCommand) -> Result<i32> {
+    match c {
+        SystemCommand::Prune(a) => prune(ctx, a),
+        SystemCommand::Reset(a) => reset(ctx, a),
+    }
+}
+
+/// Prints `warning` and reads the answer from stdin: yes only for y/Y/yes.
+fn confirm(warning: &str) -> bool {
+    use std::io::{BufRead, Write};
+    eprint!("{warning}Are you sure you want to continue? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
+}
+
+/// `system prune`, with Podman's prompt and output.
+pub fn prune(ctx: &Context, a: SystemPruneArgs) -> Result<i32> {
+    if !a.force {
+        let volumes = if a.volumes {
+            "\n\t- all volumes not used by at least one container"
+        } else {
+            ""
+        };
+        let images = if a.all {
+            "\t- all images without at least one container associated to them\n"
+        } else {
+            "\t- all dangling images\n"
+        };
+        let warning = format!(
+            "WARNING! This command removes:\n\t- all stopped containers\n\t- all networks not used by at least one container{volumes}\n{images}\n"
+        );
+        if !confirm(&warning) {
+            return Ok(0);
+        }
+    }
+    let mut last = None;
+    let p = crate::container::prune::system_prune(ctx, a.all, a.volumes, |e| {
+        if let Some(prev) = last.replace(e) {
+            crate::cli::report(&prev);
+        }
+    })?;
+    for (title, ids) in [
+        ("Deleted Containers", &p.containers),
+        ("Deleted Networks", &p.networks),
+        ("Deleted Volumes", &p.volumes),
+        ("Deleted Images", &p.images),
+    ] {
+        if !ids.is_empty() {
+            println!("{title}");
+            for id in ids {
+                println!("{id}");
+            }
+        }
+    }
+    println!(
+        "Total reclaimed space: {}",
+        crate::format::human_size_compact(p.reclaimed)
+    );
+    match last {
+        Some(e) => Err(e),
+        None => Ok(0),
+    }
+}
+
+/// `system reset`, with Podman's prompt.
+pub fn reset(ctx: &Context, a: ResetArgs) -> Result<i32> {
+    if !a.force {
+        let warning = format!(
+            "WARNING! This will remove:\n\t- all containers\n\t- all pods\n\t- all images\n\t- all networks\n\t- all build cache\n\t- all machines\n\t- all volumes\n\t- the graphRoot directory: {:?}\n\t- the runRoot directory: {:?}\n",
+            ctx.root.display().to_string(),
+            ctx.runroot.display().to_string()
+        );
+        if !confirm(&warning) {
+            return Ok(0);
+        }
+    }
+    let mut last = None;
+    crate::container::prune::system_reset(ctx, |e| {
+        if let Some(prev) = last.replace(e) {
+            crate::cli::report(&prev);
+        }
+    })?;
+    match last {
+        Some(e) => Err(e),
+        None => Ok(0),
+    }
+}

@@ -347,6 +347,8 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
 
     let containers = super::store(ctx);
     let _lock = containers.lock()?;
+    // What a create killed before its record was written left.
+    containers.sweep_unrecorded();
     let existing = containers.list()?;
     let name = match &o.name {
         Some(n) => {
@@ -434,7 +436,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
         c.config.env.push(format!("HOME={}", exec_user.home));
     }
     crate::network::validate(ctx, &c.config)?;
-    containers.save(&c)?;
+    containers.insert(&c)?;
     Ok(c)
 }
 

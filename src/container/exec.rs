@@ -120,8 +120,27 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
             stdin: o.interactive,
         }
     };
+    // Named by pidfd: the recorded pid must still be the container's init.
+    let init = super::process(c).ok_or_else(|| {
+        Error::msg(format!(
+            "can only exec into running containers: {} is not running: container state improper",
+            c.name
+        ))
+    })?;
     monitor::block_signals()?;
-    let created = process::exec_in(c.state.pid, &p, stdio)?;
+    let created = process::exec_in(init.pid(), &p, stdio)?;
+    if !init.alive() {
+        // It exited while its namespaces were being opened: they may be
+        // another process's by now. Never start the command there.
+        // Our own unreaped child: its pid cannot have been recycled.
+        let _ = nix::sys::signal::kill(created.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(created.pid, None);
+        monitor::unblock_signals();
+        return Err(Error::msg(format!(
+            "can only exec into running containers: {} exited: container state improper",
+            c.name
+        )));
+    }
     let pid = match created.start() {
         Ok(pid) => pid,
         Err(e) => {

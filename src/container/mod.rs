@@ -2,21 +2,34 @@
 //! writes the record, `start` prepares the root filesystem and spec and
 //! creates the process, `monitor` waits for it in the foreground, `remove`
 //! deletes it. The CLI only parses arguments and prints.
+//!
+//! This module is the only writer of container records: every transition
+//! (create, start, stopping, finish, restart tick, rename, pause,
+//! connect/disconnect, remove) goes through `state::container::Containers`'
+//! `insert`, `update` or `retire` from a function here, which take the
+//! container's lock and reload the record before changing it.
 
 pub mod attach;
 pub mod cp;
 pub mod create;
 pub mod exec;
+pub mod export;
 pub mod filter;
 pub mod inspect;
 pub mod launch;
 pub mod logs;
 pub mod monitor;
 pub mod names;
+pub mod network;
 pub mod pause;
+pub mod pidfd;
+pub mod prune;
 pub mod remove;
+pub mod rename;
+pub mod restart;
 pub mod start;
 pub mod stop;
+pub mod top;
 
 pub use create::{create, CreateOptions};
 pub use remove::remove;
@@ -27,6 +40,12 @@ use crate::Context;
 /// The container records of this store.
 pub fn store(ctx: &Context) -> Containers {
     Containers::new(ctx.containers_dir())
+}
+
+/// The container's init process by pidfd, if it is still the process that
+/// was recorded (pid and start time); None when gone or recycled.
+pub fn process(c: &Container) -> Option<pidfd::Process> {
+    pidfd::Process::open(c.state.pid, c.state.start_time)
 }
 
 /// Whether a process still runs: signal 0 reaches it.
@@ -86,4 +105,81 @@ pub fn effective_status(c: &Container) -> Status {
         }
         s => s,
     }
+}
+
+/// Whether the record says the container runs while neither its process
+/// nor its supervisor does (the supervisor was killed; the container died
+/// with it through PDEATHSIG).
+fn orphaned(c: &Container) -> bool {
+    matches!(
+        c.state.status,
+        Status::Running | Status::Paused | Status::Stopping
+    ) && process(c).is_none_or(|p| !p.alive())
+        && !supervisor_alive(c)
+}
+
+/// Repairs what a killed supervisor left: a container recorded running
+/// whose process and supervisor are gone is recorded exited with 137 (it
+/// was killed with SIGKILL, as Podman reports it), its network helper and
+/// root filesystem released, and removed if it was run with `--rm`. The
+/// check is made again under the container's lock. Returns the record as
+/// it now is (None when it was removed).
+pub fn repair(ctx: &Context, c: Container) -> crate::Result<Option<Container>> {
+    if !orphaned(&c) {
+        return Ok(Some(c));
+    }
+    let store = store(ctx);
+    let mut old = None;
+    let res = store.update(&c.id, |cur| {
+        if orphaned(cur) {
+            old = Some(cur.clone());
+            cur.state.status = Status::Exited;
+            cur.state.exit_code = 128 + nix::sys::signal::Signal::SIGKILL as i32;
+            cur.state.finished_at = Some(chrono::Utc::now());
+            cur.state.pid = 0;
+            cur.state.start_time = 0;
+            cur.state.network = Default::default();
+            cur.state.cgroup.clear();
+        }
+        Ok::<_, crate::Error>(cur.clone())
+    });
+    let now = match res {
+        Ok(now) => now,
+        Err(_) if store.load(&c.id)?.is_none() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(old) = old else { return Ok(Some(now)) };
+    let _ = crate::network::detach(ctx, &old, &old.state.network);
+    if !old.state.cgroup.is_empty() {
+        crate::cgroups::remove(std::path::Path::new(&old.state.cgroup));
+    }
+    if old.config.auto_remove {
+        remove::remove_stopped(ctx, &now)?;
+        return Ok(None);
+    }
+    let _ = start::unmount_rootfs(ctx, &now);
+    Ok(Some(now))
+}
+
+/// Every container, oldest first, as `repair` leaves it: what `ps`,
+/// `inspect` and the verbs that act on many containers read.
+pub fn list(ctx: &Context) -> crate::Result<Vec<Container>> {
+    let mut out = Vec::new();
+    for c in store(ctx).list()? {
+        if let Some(c) = repair(ctx, c)? {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// The container named `key` (name, id or unique id prefix), as `repair`
+/// leaves it.
+pub fn lookup(ctx: &Context, key: &str) -> crate::Result<Container> {
+    let c = store(ctx).lookup(key)?;
+    repair(ctx, c)?.ok_or_else(|| {
+        crate::Error::msg(format!(
+            "no container with name or ID \"{key}\" found: no such container"
+        ))
+    })
 }

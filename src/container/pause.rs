@@ -10,6 +10,10 @@ use crate::state::container::Container;
 
 /// Host pids of every process in the container's pid namespace.
 pub fn processes(c: &Container) -> Vec<i32> {
+    // Only while the recorded pid is still the container's init.
+    if super::process(c).is_none() {
+        return Vec::new();
+    }
     let Ok(ns) = fs::read_link(format!("/proc/{}/ns/pid", c.state.pid)) else {
         return Vec::new();
     };
@@ -51,4 +55,34 @@ pub fn resume_all(c: &Container) {
     {
         signal_all(c, Signal::SIGCONT);
     }
+}
+
+/// `pause` (true) or `unpause` (false): freezes or thaws the container and
+/// records it, under its lock, so the record always says what it is.
+pub fn set_paused(ctx: &crate::Context, c: &Container, pause: bool) -> crate::Result<()> {
+    use crate::state::container::Status;
+    super::store(ctx).update(&c.id, |cur| {
+        let st = super::effective_status(cur);
+        let want = if pause {
+            Status::Running
+        } else {
+            Status::Paused
+        };
+        if st != want {
+            return Err(crate::Error::msg(format!(
+                "\"{}\" is {}, not {}: container state improper",
+                cur.name,
+                st.as_str(),
+                want.as_str()
+            )));
+        }
+        if pause {
+            stop_all(cur);
+            cur.state.status = Status::Paused;
+        } else {
+            resume_all(cur);
+            cur.state.status = Status::Running;
+        }
+        Ok(())
+    })
 }

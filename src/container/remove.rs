@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use super::{effective_status, pid_alive, start::storage_dir};
 use crate::state::container::{Container, Status};
@@ -88,15 +87,26 @@ fn remove_checked(ctx: &Context, c: &Container, force: bool) -> Result<()> {
         // Tell the supervisor not to restart it, kill it, and let the
         // supervisor finish before its directory goes away.
         super::stop::mark_stopping(ctx, c)?;
-        kill_and_wait(c.state.pid, Duration::from_secs(10))?;
+        if let Some(p) = super::process(c) {
+            kill_and_wait_process(&p, Duration::from_secs(10))?;
+        }
         if !wait_supervisor(c, Duration::from_secs(5)) {
-            kill_and_wait(c.state.monitor_pid, Duration::from_secs(5))?;
+            // Opened, then checked by command line: a recycled pid is spared.
+            if let Some(p) = super::pidfd::Process::open(c.state.monitor_pid, 0)
+                .filter(|_| super::supervisor_alive(c))
+            {
+                kill_and_wait_process(&p, Duration::from_secs(5))?;
+            }
         }
         for pid in supervisors {
             // One still starting may not see the stop: it dies, and its
             // container with it (PDEATHSIG).
             if !wait_pid(pid, Duration::from_secs(2)) {
-                kill_and_wait(pid, Duration::from_secs(5))?;
+                if let Some(p) = super::pidfd::Process::open(pid, 0)
+                    .filter(|_| super::find_supervisors(&c.id).contains(&pid))
+                {
+                    kill_and_wait_process(&p, Duration::from_secs(5))?;
+                }
             }
         }
         // What the supervisor recorded (its network helper) is what to clean.
@@ -129,17 +139,15 @@ pub fn wait_supervisor(c: &Container, timeout: Duration) -> bool {
     true
 }
 
-/// SIGKILL and wait until the process is gone.
-pub fn kill_and_wait(pid: i32, timeout: Duration) -> Result<()> {
-    if pid <= 0 {
-        return Ok(());
-    }
-    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+/// SIGKILL through a pidfd and wait until the process is gone.
+pub fn kill_and_wait_process(p: &super::pidfd::Process, timeout: Duration) -> Result<()> {
+    let _ = p.signal(Signal::SIGKILL);
     let deadline = Instant::now() + timeout;
-    while pid_alive(pid) && !is_zombie(pid) {
+    while p.alive() {
         if Instant::now() > deadline {
             return Err(Error::msg(format!(
-                "process {pid} did not exit after SIGKILL"
+                "process {} did not exit after SIGKILL",
+                p.pid()
             )));
         }
         std::thread::sleep(Duration::from_millis(5));

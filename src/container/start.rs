@@ -195,11 +195,18 @@ pub fn prepare_spec(
         rootless: ctx.rootless,
     };
     let spec = spec::build(&input)?;
-    // Informational (inspect, debugging): the process is started from the
-    // in-memory spec, so this write needs no fsync.
+    // Read by `exec` while this container may be restarting: replaced
+    // atomically, never rewritten in place.
     let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::msg(e.to_string()))?;
-    std::fs::write(ctx.container_dir(&c.id).join("config.json"), json)?;
+    crate::state::atomic_write_existing(&ctx.container_dir(&c.id).join("config.json"), &json)?;
     Ok(spec)
+}
+
+/// Whether a supervisor owns the container: it runs, or waits out its
+/// restart back-off, or is still starting. `start` then does nothing (as
+/// for a running container): two supervisors would restart it twice.
+pub fn supervised(c: &Container) -> bool {
+    super::supervisor_alive(c) || !super::find_supervisors(&c.id).is_empty()
 }
 
 /// Mounts, prepares and creates the container process with the given
@@ -247,16 +254,30 @@ pub fn start_process(
         // Recorded running before the command runs, while pasta may still be
         // at work: the write (a rename) is then off the way to the command.
         // Should the command fail to start, `finish` records that instead.
-        c.state.status = Status::Running;
-        c.state.pid = created.pid.as_raw();
-        c.state.monitor_pid = std::process::id() as i32;
-        c.state.started_at = Some(Utc::now());
-        c.state.finished_at = None;
-        c.state.exit_code = 0;
-        c.state.error.clear();
-        let ready = super::store(ctx)
-            .save(c)
-            .map_err(Error::from)
+        let pid = created.pid.as_raw();
+        let (net, cgroup) = (c.state.network.clone(), c.state.cgroup.clone());
+        let recorded = super::store(ctx).update(&c.id, |cur| {
+            if cur.state.status == Status::Stopping {
+                // `stop` came while this (re)start was under way: it wins.
+                return Err(Error::msg(format!(
+                    "{} was stopped while starting",
+                    cur.name
+                )));
+            }
+            cur.state.status = Status::Running;
+            cur.state.pid = pid;
+            cur.state.start_time = super::pidfd::start_time(pid).unwrap_or(0);
+            cur.state.monitor_pid = std::process::id() as i32;
+            cur.state.started_at = Some(Utc::now());
+            cur.state.finished_at = None;
+            cur.state.exit_code = 0;
+            cur.state.error.clear();
+            cur.state.network = net;
+            cur.state.cgroup = cgroup;
+            Ok::<_, Error>(cur.clone())
+        });
+        let ready = recorded
+            .map(|cur| *c = cur)
             .and_then(|_| connecting.map_or(Ok(()), |w| w.wait()));
         if let Err(e) = ready {
             let _ = nix::sys::signal::kill(created.pid, nix::sys::signal::Signal::SIGKILL);
@@ -306,6 +327,16 @@ pub fn finish(ctx: &Context, c: &mut Container, code: i32, error: &str) -> Resul
     finish_deferring(ctx, c, code, error).map(drop)
 }
 
+/// What `finish_deferring` found: the files of a `--rm` container, and
+/// whether the container was being stopped on purpose (then no restart
+/// policy applies), read under its lock in the same update that records
+/// the exit, so a `stop` racing the exit is never lost.
+#[derive(Default)]
+pub struct Finished {
+    pub retired: Option<super::remove::Retired>,
+    pub stopped: bool,
+}
+
 /// `finish`, but the files of a `--rm` container are left to the returned
 /// `Retired` (the container is already gone): its supervisor reports the
 /// exit before it spends milliseconds deleting them.
@@ -314,34 +345,57 @@ pub fn finish_deferring(
     c: &mut Container,
     code: i32,
     error: &str,
-) -> Result<Option<super::remove::Retired>> {
+) -> Result<Finished> {
     let store = super::store(ctx);
     let _ = crate::network::detach(ctx, c, &c.state.network);
     if !c.state.cgroup.is_empty() {
         crate::cgroups::remove(Path::new(&c.state.cgroup));
     }
     let unmounted = unmount_rootfs(ctx, c);
-    // Someone may have removed the container meanwhile (`rm -f`): do not resurrect it.
-    let Some(mut current) = store.load(&c.id)? else {
-        return Ok(None);
-    };
     if c.config.auto_remove {
+        // Someone may have removed the container meanwhile (`rm -f`).
+        let Some(current) = store.load(&c.id)? else {
+            return Ok(Finished {
+                retired: None,
+                stopped: true,
+            });
+        };
         // Detached and unmounted just above, unless the unmount failed:
         // then the full path tries again and reports it.
         let retired = match unmounted {
             Ok(()) => super::remove::retire_released(ctx, &current),
             Err(_) => super::remove::retire_stopped(ctx, &current),
         };
-        return retired.map(Some);
+        return retired.map(|r| Finished {
+            retired: Some(r),
+            stopped: true,
+        });
     }
-    current.state.status = Status::Exited;
-    current.state.exit_code = code;
-    current.state.finished_at = Some(Utc::now());
-    current.state.error = error.to_string();
-    current.state.pid = 0;
-    current.state.network = Default::default();
-    current.state.cgroup.clear();
-    store.save(&current)?;
-    *c = current;
-    Ok(None)
+    let recorded = store.update(&c.id, |cur| {
+        let stopped = cur.state.status == Status::Stopping;
+        cur.state.status = Status::Exited;
+        cur.state.exit_code = code;
+        cur.state.finished_at = Some(Utc::now());
+        cur.state.error = error.to_string();
+        cur.state.pid = 0;
+        cur.state.start_time = 0;
+        cur.state.network = Default::default();
+        cur.state.cgroup.clear();
+        Ok::<_, Error>((cur.clone(), stopped))
+    });
+    match recorded {
+        Ok((cur, stopped)) => {
+            *c = cur;
+            Ok(Finished {
+                retired: None,
+                stopped,
+            })
+        }
+        // Removed meanwhile (`rm -f`): it stays removed.
+        Err(_) if store.load(&c.id).ok().flatten().is_none() => Ok(Finished {
+            retired: None,
+            stopped: true,
+        }),
+        Err(e) => Err(e),
+    }
 }

@@ -3,8 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill as send, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use super::{effective_status, pid_alive, store};
 use crate::runtime::signal;
@@ -26,19 +25,25 @@ fn require_running(c: &Container, verb: &str) -> Result<Status> {
 /// Records that the container is being stopped on purpose, so that its
 /// supervisor applies no restart policy.
 pub fn mark_stopping(ctx: &Context, c: &Container) -> Result<()> {
-    let containers = store(ctx);
-    let _lock = containers.lock_one(&c.id)?;
-    if let Some(mut cur) = containers.load(&c.id)? {
+    match store(ctx).update(&c.id, |cur| {
         cur.state.status = Status::Stopping;
-        containers.save(&cur)?;
+        Ok::<_, Error>(())
+    }) {
+        Err(_) if store(ctx).load(&c.id)?.is_none() => Ok(()),
+        r => r,
     }
-    Ok(())
 }
 
 /// Sends `sig` to the container's init (`kill`).
 pub fn kill(c: &Container, sig: Signal) -> Result<()> {
     let st = require_running(c, "kill")?;
-    send(Pid::from_raw(c.state.pid), sig).map_err(|e| {
+    let proc_ = super::process(c).ok_or_else(|| {
+        Error::msg(format!(
+            "can only kill running containers: {} is in state exited: container state improper",
+            c.name
+        ))
+    })?;
+    proc_.signal(sig).map_err(|e| {
         Error::msg(format!(
             "sending {sig} to {}: {}",
             c.name,
@@ -68,22 +73,24 @@ pub fn stop(ctx: &Context, c: &Container, timeout: Duration) -> Result<()> {
     } else {
         signal::parse(&c.config.stop_signal)?
     };
-    let pid = Pid::from_raw(c.state.pid);
-    let _ = send(pid, sig);
-    if st == Status::Paused {
-        super::pause::resume_all(c);
-    }
-    if !wait_gone(c.state.pid, timeout) {
-        let _ = send(pid, Signal::SIGKILL);
-        wait_gone(c.state.pid, Duration::from_secs(10));
+    // Named by pidfd: if the pid was recycled, nothing is signalled.
+    if let Some(p) = super::process(c) {
+        let _ = p.signal(sig);
+        if st == Status::Paused {
+            super::pause::resume_all(c);
+        }
+        if !wait_gone(&p, timeout) {
+            let _ = p.signal(Signal::SIGKILL);
+            wait_gone(&p, Duration::from_secs(10));
+        }
     }
     wait_recorded(ctx, c, Duration::from_secs(10))
 }
 
-fn wait_gone(pid: i32, timeout: Duration) -> bool {
+fn wait_gone(p: &super::pidfd::Process, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     let mut nap = Duration::from_millis(1);
-    while pid_alive(pid) && !is_zombie(pid) {
+    while p.alive() {
         if Instant::now() >= deadline {
             return false;
         }
@@ -91,16 +98,6 @@ fn wait_gone(pid: i32, timeout: Duration) -> bool {
         nap = (nap * 2).min(Duration::from_millis(50));
     }
     true
-}
-
-fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit(')')
-                .next()
-                .is_some_and(|r| r.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true)
 }
 
 /// Waits until the container's exit is in its record; if its supervisor is
@@ -140,7 +137,12 @@ pub fn wait(ctx: &Context, c: &Container) -> Result<i32> {
             )));
         };
         match effective_status(&cur) {
-            Status::Exited => return Ok(cur.state.exit_code),
+            Status::Exited => {
+                // Its supervisor may have been killed: then 137, not the old code.
+                let code = super::repair(ctx, cur.clone())?
+                    .map_or(cur.state.exit_code, |c| c.state.exit_code);
+                return Ok(code);
+            }
             Status::Created if cur.state.finished_at.is_some() => return Ok(cur.state.exit_code),
             _ => {}
         }

@@ -782,6 +782,68 @@ impl ImageStore {
         Ok(deleted)
     }
 
+    /// Removes the layers, blobs and image directories no image record
+    /// references: what a failed or interrupted pull or load left (`image
+    /// prune`, `system prune`). Entries changed in the last minute are
+    /// spared: they may belong to a pull still at work, which commits its
+    /// blobs and layers before its image record. Returns how many went.
+    pub fn remove_unreferenced(&self) -> Result<usize> {
+        const GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+        let _g = self.lock()?;
+        self.clean_tmp();
+        let recs = self.records()?;
+        let mut used_layers: HashSet<String> = HashSet::new();
+        let mut used_blobs: HashSet<String> = HashSet::new();
+        for r in &recs {
+            used_blobs.insert(hex_of(&r.config_digest).unwrap_or_default().to_string());
+            if let Some(m) = &r.manifest_digest {
+                used_blobs.insert(hex_of(m).unwrap_or_default().to_string());
+            }
+            for l in &r.layers {
+                used_layers.insert(hex_of(l).unwrap_or_default().to_string());
+                if let Ok(Some(lr)) = self.layer(l) {
+                    used_blobs.insert(hex_of(&lr.blob_digest).unwrap_or_default().to_string());
+                }
+            }
+        }
+        let old = |p: &Path| {
+            fs::symlink_metadata(p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= GRACE)
+        };
+        let entries = |dir: PathBuf| -> Vec<(String, PathBuf)> {
+            fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+                .collect()
+        };
+        let mut n = 0;
+        for (name, path) in entries(self.layers_dir()) {
+            if !used_layers.contains(&name) && old(&path) {
+                if let Ok(()) = self.delete_layer(&format!("sha256:{name}")) {
+                    n += 1;
+                } else if remove_tree(&path).is_ok() {
+                    n += 1;
+                }
+            }
+        }
+        for (name, path) in entries(self.root.join("blobs/sha256")) {
+            if !used_blobs.contains(&name) && old(&path) && fs::remove_file(&path).is_ok() {
+                n += 1;
+            }
+        }
+        for (name, path) in entries(self.images_dir()) {
+            if !self.record_path(&name).exists() && old(&path) && remove_tree(&path).is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Moves a layer out of `layers/` in one rename, then deletes it; an
     /// interrupted delete leaves debris in `tmp/` that the next write cleans.
     fn delete_layer(&self, diff_id: &str) -> Result<()> {

@@ -198,6 +198,18 @@ pub fn ensure(ctx: &Context) -> Result<PathBuf> {
 }
 
 /// Stops the rootless namespace, its helper and DNS server (caller holds the lock).
+/// Stops the shared rootless network namespace and its helper (`system
+/// reset`); the next user network makes a new one.
+pub fn teardown(ctx: &Context) {
+    let d = dir(ctx);
+    if !d.exists() {
+        return;
+    }
+    if let Ok(_lock) = Lock::exclusive(&d.join("rootless-netns.lock")) {
+        teardown_locked(ctx);
+    }
+}
+
 fn teardown_locked(ctx: &Context) {
     let d = dir(ctx);
     if let Ok(h) = fs::read_to_string(d.join("rootless-netns.helper")) {

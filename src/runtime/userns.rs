@@ -34,17 +34,38 @@ pub fn enter(ctx: &Context) -> crate::Result<()> {
     }
     // setns(CLONE_NEWNS) moves the cwd to the namespace's root; come back to it.
     let cwd = std::env::current_dir().ok();
-    let pid = ensure_holder(ctx)?;
+    let pid = ensure_holder(ctx, None)?;
     if let Err(first) = join(pid) {
-        // The holder may have died between the check and the join: make a new one.
-        let _ = fs::remove_file(pid_file(ctx));
-        let pid = ensure_holder(ctx)?;
+        // The holder may have died between the check and the join: make a
+        // new one, unless another command already did.
+        let pid = ensure_holder(ctx, Some(pid))?;
         join(pid).map_err(|_| first)?;
     }
     if let Some(cwd) = cwd {
         let _ = std::env::set_current_dir(cwd);
     }
     Ok(())
+}
+
+/// Stops the namespace holder of this run root (`system reset`), checked
+/// by owner and command line first so that a recycled pid is spared.
+pub fn stop_holder(ctx: &Context) {
+    let _lock = Lock::exclusive(&ctx.runroot.join("pause.lock"));
+    // Called from inside the namespace, where the holder's owner reads as
+    // uid 0: checked by command line only.
+    let pid = fs::read_to_string(pid_file(ctx))
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .unwrap_or_default()
+                .split(|&b| b == 0)
+                .any(|arg| arg == PAUSE_ARG.as_bytes())
+        });
+    if let Some(pid) = pid {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    let _ = fs::remove_file(pid_file(ctx));
 }
 
 /// The pid of the namespace holder, if one is running for this run root.
@@ -72,8 +93,12 @@ fn holder_alive(pid: i32, uid: u32) -> bool {
             .any(|arg| arg == PAUSE_ARG.as_bytes())
 }
 
-fn ensure_holder(ctx: &Context) -> Result<i32> {
-    if let Some(pid) = holder_pid(ctx) {
+/// The running holder's pid, spawning one when there is none. `dead` is a
+/// holder the caller failed to join: replaced, but only under the lock and
+/// only if the pid file still names it (two racing commands must not each
+/// make a holder, nor delete the pid file of the other's).
+fn ensure_holder(ctx: &Context, dead: Option<i32>) -> Result<i32> {
+    if let Some(pid) = holder_pid(ctx).filter(|p| Some(*p) != dead) {
         return Ok(pid);
     }
     fs::DirBuilder::new()
@@ -83,9 +108,10 @@ fn ensure_holder(ctx: &Context) -> Result<i32> {
         .map_err(|e| Error::Msg(crate::error::io_msg("mkdir", &ctx.runroot, &e)))?;
     let _lock =
         Lock::exclusive(&ctx.runroot.join("pause.lock")).map_err(|e| Error::Msg(e.to_string()))?;
-    if let Some(pid) = holder_pid(ctx) {
+    if let Some(pid) = holder_pid(ctx).filter(|p| Some(*p) != dead) {
         return Ok(pid);
     }
+    let _ = fs::remove_file(pid_file(ctx));
     let pid = spawn_holder(ctx)?;
     crate::state::atomic_write(&pid_file(ctx), pid.to_string().as_bytes())
         .map_err(|e| Error::Msg(e.to_string()))?;

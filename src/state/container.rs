@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{io_err, read_json, write_json, Error, Lock, Result};
+use super::{io_err, read_json, sweep_temps, write_json_existing, Error, Lock, Result};
 
 /// The life-cycle states a user sees in `ps` and `inspect`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -43,6 +43,11 @@ pub struct State {
     /// Host pid of the container's init process while it runs.
     #[serde(default)]
     pub pid: i32,
+    /// When `pid` started, in clock ticks after boot (field 22 of
+    /// /proc/PID/stat): with the pid it names the process, so a recycled
+    /// pid is never signalled or joined. 0 when not running.
+    #[serde(default)]
+    pub start_time: u64,
     /// Host pid of the process monitoring the container (supervisor or CLI).
     #[serde(default)]
     pub monitor_pid: i32,
@@ -176,17 +181,78 @@ impl Containers {
         Lock::exclusive(&self.dir.join(".lock"))
     }
 
-    /// The per-container lock held while a container's state changes.
+    /// The per-container lock every change of a container's record holds
+    /// (see `update`). It never recreates the directory of a removed
+    /// container: then the error is "no such container".
     pub fn lock_one(&self, id: &str) -> Result<Lock> {
-        Lock::exclusive(&self.dir.join(id).join(".lock"))
+        Lock::exclusive_existing(&self.dir.join(id).join(".lock")).map_err(|e| match e {
+            Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                no_such(id)
+            }
+            e => e,
+        })
     }
 
     pub fn dir_of(&self, id: &str) -> PathBuf {
         self.dir.join(id)
     }
 
-    pub fn save(&self, c: &Container) -> Result<()> {
-        write_json(&self.dir.join(&c.id).join(RECORD), c)
+    /// Writes the record of a new container (`create`; the caller holds
+    /// `lock` so that names stay unique). Its directory must not exist; on
+    /// failure nothing of it is left.
+    pub fn insert(&self, c: &Container) -> Result<()> {
+        let dir = self.dir.join(&c.id);
+        fs::create_dir_all(&self.dir).map_err(io_err("mkdir", &self.dir))?;
+        fs::create_dir(&dir).map_err(io_err("mkdir", &dir))?;
+        write_json_existing(&dir.join(RECORD), c).inspect_err(|_| {
+            let _ = fs::remove_dir_all(&dir);
+        })
+    }
+
+    /// The one way to change a container's record: takes the container's
+    /// lock, sweeps temp files a killed writer left, reloads the record,
+    /// lets `change` modify it and writes it back atomically (temp file,
+    /// fsync, rename, fsync of the directory). `change` runs under the lock,
+    /// so side effects that must match the record (freezing, connecting a
+    /// network) go inside it; when it fails nothing is written. A removed
+    /// container is never recreated: the error is then "no such container".
+    pub fn update<T, E: From<Error>>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Container) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let _lock = self.lock_one(id)?;
+        let dir = self.dir.join(id);
+        sweep_temps(&dir, RECORD);
+        let mut c = self.load(id)?.ok_or_else(|| no_such(id))?;
+        let out = change(&mut c)?;
+        write_json_existing(&dir.join(RECORD), &c).map_err(|e| match e {
+            Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                no_such(id)
+            }
+            e => e,
+        })?;
+        Ok(out)
+    }
+
+    /// Directories without a record: a `create` killed before its record
+    /// was written. Remove them only while holding `lock` (a `create` in
+    /// progress holds it). Returns how many were removed.
+    pub fn sweep_unrecorded(&self) -> usize {
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        let mut n = 0;
+        for e in rd.flatten() {
+            let name = e.file_name();
+            if name.to_string_lossy().starts_with('.') || !e.path().is_dir() {
+                continue;
+            }
+            if !e.path().join(RECORD).exists() && fs::remove_dir_all(e.path()).is_ok() {
+                n += 1;
+            }
+        }
+        n
     }
 
     pub fn load(&self, id: &str) -> Result<Option<Container>> {
@@ -195,11 +261,7 @@ impl Containers {
 
     /// The container with this full id (no scan of the other records).
     pub fn get(&self, id: &str) -> Result<Container> {
-        self.load(id)?.ok_or_else(|| {
-            Error::Msg(format!(
-                "no container with name or ID \"{id}\" found: no such container"
-            ))
-        })
+        self.load(id)?.ok_or_else(|| no_such(id))
     }
 
     /// Every container with a readable record, oldest first.
@@ -254,8 +316,15 @@ impl Containers {
     /// out of sight (a crash leaves no half-visible container), and from then
     /// on no command sees it and its name is free. Returns where its files
     /// now are, for the caller to delete (None when it was already gone).
+    /// Holds the container's lock while it moves, so that no `update` is
+    /// half-way.
     pub fn retire(&self, id: &str) -> Result<Option<PathBuf>> {
         let dir = self.dir.join(id);
+        let _lock = match self.lock_one(id) {
+            Ok(l) => Some(l),
+            Err(_) if !dir.exists() => None,
+            Err(e) => return Err(e),
+        };
         let hidden = self.dir.join(format!(".removing-{id}"));
         if hidden.exists() {
             // Left by a remover that died half-way.
@@ -267,6 +336,12 @@ impl Containers {
             Err(e) => Err(io_err("remove", &dir)(e)),
         }
     }
+}
+
+fn no_such(id: &str) -> Error {
+    Error::Msg(format!(
+        "no container with name or ID \"{id}\" found: no such container"
+    ))
 }
 
 /// Name, id, or unique id prefix lookup with Podman's messages.
@@ -357,8 +432,8 @@ mod tests {
     fn save_load_list_remove() {
         let d = tempfile::tempdir().unwrap();
         let s = Containers::new(d.path());
-        s.save(&c("aaa", "one")).unwrap();
-        s.save(&c("bbb", "two")).unwrap();
+        s.insert(&c("aaa", "one")).unwrap();
+        s.insert(&c("bbb", "two")).unwrap();
         assert_eq!(s.list().unwrap().len(), 2);
         assert_eq!(s.lookup("two").unwrap().id, "bbb");
         s.remove("aaa").unwrap();
@@ -367,16 +442,69 @@ mod tests {
     }
 
     #[test]
+    fn update_reloads_and_never_recreates_a_removed_container() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Containers::new(d.path());
+        s.insert(&c("aaa", "one")).unwrap();
+        // A copy taken earlier does not matter: update changes what is on disk.
+        let stale = s.get("aaa").unwrap();
+        s.update::<_, Error>("aaa", |c| {
+            c.name = "renamed".into();
+            Ok(())
+        })
+        .unwrap();
+        s.update::<_, Error>(&stale.id, |c| {
+            c.state.restart_count += 1;
+            Ok(())
+        })
+        .unwrap();
+        let now = s.get("aaa").unwrap();
+        assert_eq!((now.name.as_str(), now.state.restart_count), ("renamed", 1));
+        fs::write(d.path().join("aaa").join(".container.json.tmp99"), b"x").unwrap();
+        s.update::<_, Error>("aaa", |_| Ok(())).unwrap();
+        assert!(!d.path().join("aaa").join(".container.json.tmp99").exists());
+        s.remove("aaa").unwrap();
+        let e = s
+            .update::<_, Error>("aaa", |c| {
+                c.state.restart_count += 1;
+                Ok(())
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("no such container"), "{e}");
+        assert!(
+            !d.path().join("aaa").exists(),
+            "the removed container came back"
+        );
+        assert!(s.insert(&c("bbb", "two")).is_ok());
+        assert!(
+            s.insert(&c("bbb", "two")).is_err(),
+            "an id is inserted once"
+        );
+    }
+
+    #[test]
+    fn directories_without_a_record_are_swept() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Containers::new(d.path());
+        s.insert(&c("aaa", "one")).unwrap();
+        fs::create_dir(d.path().join("bbb")).unwrap();
+        fs::write(d.path().join("bbb").join(".container.json.tmp7"), b"x").unwrap();
+        assert_eq!(s.sweep_unrecorded(), 1);
+        assert!(d.path().join("aaa").exists());
+        assert!(!d.path().join("bbb").exists());
+    }
+
+    #[test]
     fn a_retired_container_is_gone_at_once_and_its_files_stay_findable() {
         let d = tempfile::tempdir().unwrap();
         let s = Containers::new(d.path());
-        s.save(&c("aaa", "one")).unwrap();
+        s.insert(&c("aaa", "one")).unwrap();
         let dir = s.retire("aaa").unwrap().expect("was there");
         assert!(s.list().unwrap().is_empty(), "no command sees it");
         assert!(s.lookup("one").is_err(), "its name is free");
         assert_eq!(s.retired(), vec![dir.clone()]);
         // Retiring the same id again, as a later remove would, clears the leftover.
-        s.save(&c("aaa", "one")).unwrap();
+        s.insert(&c("aaa", "one")).unwrap();
         let again = s.retire("aaa").unwrap().expect("was there");
         assert_eq!(again, dir);
         remove_tree(&again).unwrap();

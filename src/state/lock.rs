@@ -23,6 +23,20 @@ impl Lock {
         Self::take(path, FlockArg::LockShared)
     }
 
+    /// Blocks until the exclusive lock on `path` is held; creates the file
+    /// but not its directory (`NotFound` when the directory is gone).
+    pub fn exclusive_existing(path: &Path) -> Result<Lock> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(io_err("open", path))?;
+        let flock = Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, e)| io_err("lock", path)(std::io::Error::from(e)))?;
+        Ok(Lock { _flock: flock })
+    }
+
     fn take(path: &Path, arg: FlockArg) -> Result<Lock> {
         let file = open(path)?;
         let flock = Flock::lock(file, arg)

@@ -38,25 +38,68 @@ pub(crate) fn io_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Erro
 
 /// Writes `data` to `path` so that readers see either the old or the new
 /// content, never a mix: temp file in the same directory, fsync, rename,
-/// fsync of the directory.
+/// fsync of the directory. Creates the directory when missing. On any
+/// failure the temp file is removed (a process killed half-way leaves
+/// `.NAME.tmpPID`, which `sweep_temps` removes under the same lock).
 pub fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_err("mkdir", dir))?;
+    atomic_write_existing(path, data)
+}
+
+/// `atomic_write` into a directory that must already exist: a record whose
+/// directory was removed (its container removed meanwhile) is not recreated;
+/// the error is then `NotFound`.
+pub fn atomic_write_existing(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("f");
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    {
-        let mut f = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
+    let written = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .or_else(|e| {
+                // Left by an earlier process with our pid: ours to replace.
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    fs::File::create(&tmp)
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(io_err("create", &tmp))?;
         f.write_all(data).map_err(io_err("write", &tmp))?;
         f.sync_all().map_err(io_err("fsync", &tmp))?;
-    }
-    if let Err(e) = fs::rename(&tmp, path) {
+        fs::rename(&tmp, path).map_err(io_err("rename", path))
+    })();
+    if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
-        return Err(io_err("rename", path)(e));
+        return Err(e);
     }
     if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
+        d.sync_all().map_err(io_err("fsync", dir))?;
     }
     Ok(())
+}
+
+/// Removes the temp files `atomic_write` leaves for `name` in `dir` when its
+/// process dies half-way. Call it only while holding the lock every writer
+/// of that file holds, so that no writer is at work.
+pub fn sweep_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.tmp");
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Serialises `value` as pretty JSON and writes it atomically into an
+/// existing directory (see `atomic_write_existing`).
+pub fn write_json_existing<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let data = serde_json::to_vec_pretty(value).map_err(|e| Error::Msg(e.to_string()))?;
+    atomic_write_existing(path, &data)
 }
 
 /// Serialises `value` as pretty JSON and writes it atomically.
@@ -101,6 +144,29 @@ mod tests {
         assert_eq!(v, vec![3]);
         let names: Vec<_> = fs::read_dir(d.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn a_write_into_a_removed_directory_fails_and_creates_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let gone = d.path().join("gone");
+        let e = write_json_existing(&gone.join("rec.json"), &1).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }), "{e}");
+        assert!(!gone.exists());
+    }
+
+    #[test]
+    fn temps_left_by_a_dead_writer_are_swept() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join(".rec.json.tmp123"), b"half").unwrap();
+        fs::write(d.path().join("rec.json"), b"1").unwrap();
+        sweep_temps(d.path(), "rec.json");
+        let names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("rec.json")]);
     }
 
     #[test]

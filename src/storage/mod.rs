@@ -154,7 +154,17 @@ fn write_record_once(root: &Path, kind: DriverKind) -> Result<DriverKind> {
         driver: kind.name().to_string(),
     })
     .expect("a record serialises");
-    std::fs::write(&tmp, body + "\n").map_err(|e| Error::io("write", &tmp, &e))?;
+    // Durable before it is linked into place: a crash must not leave an
+    // empty record that names no driver.
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        use std::io::Write;
+        f.write_all((body + "\n").as_bytes())?;
+        f.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io("write", &tmp, &e));
+    }
     let linked = std::fs::hard_link(&tmp, &record);
     let _ = std::fs::remove_file(&tmp);
     match linked {

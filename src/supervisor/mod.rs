@@ -26,9 +26,9 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::container::monitor::exit_code;
-use crate::container::start::{finish_deferring, start_process};
+use crate::container::start::{finish_deferring, start_process, Finished};
 use crate::runtime::process::ChildStdio;
-use crate::state::container::{Container, Status};
+use crate::state::container::Container;
 use crate::{Context, Error, Result};
 use log::{LogWriter, Stream};
 use protocol::{Decoder, DetachKeys};
@@ -175,6 +175,14 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
     )
     .map_err(|e| Error::msg(format!("signalfd: {e}")))?;
     let store = crate::container::store(ctx);
+    // One supervisor per container, whoever started us: held until we exit.
+    let lock_path = ctx.container_run_dir(&o.id).join("supervisor.lock");
+    let _one = crate::state::Lock::try_exclusive(&lock_path)?.ok_or_else(|| {
+        Error::msg(format!(
+            "container {} already has a supervisor",
+            &o.id[..12.min(o.id.len())]
+        ))
+    })?;
     let sock_path = attach_socket(ctx, &o.id);
     if let Some(dir) = sock_path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -277,13 +285,23 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
             Err(_) => run.exit.unwrap_or(125),
         };
         run.ctr.unregister(&mut relay);
-        // Was it stopped on purpose? Then no restart, whatever the policy.
-        let stopped = store
-            .load(&c.id)?
-            .map(|cur| cur.state.status == Status::Stopping)
-            .unwrap_or(true);
-        let retired = finish_deferring(ctx, &mut c, code, "")?;
+        // The container's own code comes back even when its exit cannot be
+        // recorded (a full disk): the record then still says running, and
+        // the next command that finds us gone repairs it.
         let exit_frame = protocol::frame(protocol::EXIT, code.to_string().as_bytes());
+        let Finished { retired, stopped } = match finish_deferring(ctx, &mut c, code, "") {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(%e, "cannot record the exit");
+                for cl in &clients {
+                    relay.push_always(cl.sink, &exit_frame);
+                }
+                status.say(&format!("exited {code}"));
+                let sinks: Vec<SinkId> = clients.iter().map(|c| c.sink).collect();
+                relay.drain(&sinks, Duration::from_secs(1));
+                break;
+            }
+        };
         for cl in &mut clients {
             if cl.dropped > 0 {
                 let n = std::mem::take(&mut cl.dropped).to_string();
@@ -299,16 +317,14 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
             let _ = r.delete();
             break;
         }
-        if stopped || !restart_wanted(&c, code) || store.load(&c.id)?.is_none() {
+        // Was it stopped on purpose? Then no restart, whatever the policy.
+        if stopped || !restart_wanted(&c, code) {
             break;
         }
-        let mut cur = match store.load(&c.id)? {
-            Some(cur) => cur,
-            None => break,
-        };
-        cur.state.restart_count += 1;
-        store.save(&cur)?;
-        if !backoff_or_stopped(&store, &c.id, backoff)? {
+        if !crate::container::restart::count(ctx, &c.id)? {
+            break;
+        }
+        if !backoff_or_stopped(ctx, &c.id, backoff)? {
             break;
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -319,19 +335,10 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
 
 /// Sleeps before a restart; false when the container was stopped or removed
 /// meanwhile (then it stays down, recorded as exited).
-fn backoff_or_stopped(
-    store: &crate::state::container::Containers,
-    id: &str,
-    backoff: Duration,
-) -> Result<bool> {
+fn backoff_or_stopped(ctx: &Context, id: &str, backoff: Duration) -> Result<bool> {
     let deadline = Instant::now() + backoff;
     loop {
-        let Some(mut cur) = store.load(id)? else {
-            return Ok(false);
-        };
-        if cur.state.status == Status::Stopping {
-            cur.state.status = Status::Exited;
-            store.save(&cur)?;
+        if crate::container::restart::stay_down(ctx, id)? {
             return Ok(false);
         }
         if Instant::now() >= deadline {

@@ -1,0 +1,80 @@
+//! `network connect` and `network disconnect` of a container: the change of
+//! its record and, while it runs, of its interfaces, under its lock.
+
+use crate::network::{self, records::Network, Mode};
+use crate::state::container::Status;
+use crate::{Context, Error, Result};
+
+/// Connects container `name_or_id` to `net` with extra DNS `aliases`
+/// (Podman's `network connect`). A running container gets its interface at
+/// once; a created or stopped one on its next start.
+pub fn connect(ctx: &Context, name_or_id: &str, net: &Network, aliases: &[String]) -> Result<()> {
+    let store = super::store(ctx);
+    let id = store.lookup(name_or_id)?.id;
+    store.update(&id, |c| {
+        let mut names = match network::mode_of(&c.config)? {
+            Mode::Bridge(n) => n,
+            m if !c.config.network.is_empty() => {
+                return Err(Error::msg(format!(
+                    "container {} uses --network {}: only containers on user-defined networks can be connected",
+                    c.name,
+                    m.name()
+                )))
+            }
+            // A default-network container moves to bridges on its next start.
+            _ => Vec::new(),
+        };
+        if names.contains(&net.name) {
+            return Err(Error::msg(format!(
+                "container {} is already connected to network {}",
+                c.name, net.name
+            )));
+        }
+        names.push(net.name.clone());
+        for al in aliases {
+            if !c.config.network_aliases.contains(al) {
+                c.config.network_aliases.push(al.clone());
+            }
+        }
+        if super::effective_status(c) == Status::Running {
+            let mut st = c.state.network.clone();
+            network::bridge::connect_one(ctx, c, net, c.state.pid, &mut st)?;
+            c.state.network = st;
+        }
+        c.config.network = names.join(",");
+        Ok(())
+    })
+}
+
+/// Disconnects container `name_or_id` from `net`; with `force`, one that is
+/// not connected is no error.
+pub fn disconnect(ctx: &Context, name_or_id: &str, net: &Network, force: bool) -> Result<()> {
+    let store = super::store(ctx);
+    let id = store.lookup(name_or_id)?.id;
+    store.update(&id, |c| {
+        let mut names = match network::mode_of(&c.config)? {
+            Mode::Bridge(n) => n,
+            _ => Vec::new(),
+        };
+        if !names.contains(&net.name) {
+            if force {
+                return Ok(());
+            }
+            return Err(Error::msg(format!(
+                "container {} is not connected to network {}",
+                c.name, net.name
+            )));
+        }
+        names.retain(|n| n != &net.name);
+        if let Some(e) = c.state.network.networks.remove(&net.name) {
+            network::bridge::disconnect_one(ctx, c, &net.name, &e);
+        }
+        // No network left: the container keeps only loopback, as Podman does.
+        c.config.network = if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(",")
+        };
+        Ok(())
+    })
+}
