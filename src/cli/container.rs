@@ -1116,7 +1116,15 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
     }
     if let Some(f) = &a.format {
         let items: Vec<serde_json::Value> = shown.iter().map(|c| ps_json(c)).collect();
-        crate::format::print_formatted(f, &items)?;
+        let sample = ps_json(&Container {
+            id: "0".repeat(64),
+            name: String::new(),
+            created: chrono::Utc::now(),
+            config: Default::default(),
+            state: Default::default(),
+        });
+        let shape = crate::format::Shape::new("entities.ListContainer", &sample);
+        crate::format::print_formatted(f, &items, &shape)?;
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = shown
@@ -1225,7 +1233,19 @@ pub fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
     print_inspect(a.format.as_deref(), &items)
 }
 
-/// Prints inspect objects: a JSON array, or a template per object.
+/// The Go type Podman names in a template error about an inspect object.
+fn inspect_type(item: &serde_json::Value) -> &'static str {
+    if item.get("State").is_some() {
+        "define.InspectContainerData"
+    } else if item.get("RootFS").is_some() {
+        "inspect.ImageData"
+    } else {
+        "types.Network"
+    }
+}
+
+/// Prints inspect objects: a JSON array, or a template per object. A
+/// template is checked against every object before anything is printed.
 pub fn print_inspect(format: Option<&str>, items: &[serde_json::Value]) -> Result<i32> {
     match format {
         None | Some("json") => {
@@ -1235,6 +1255,11 @@ pub fn print_inspect(format: Option<&str>, items: &[serde_json::Value]) -> Resul
             );
         }
         Some(t) => {
+            // Every object's fields are checked before the first is printed.
+            crate::format::validate(t, &crate::format::Shape::any("inspect"))?;
+            for it in items {
+                crate::format::validate(t, &crate::format::Shape::new(inspect_type(it), it))?;
+            }
             for it in items {
                 println!("{}", crate::format::render(t, it)?);
             }

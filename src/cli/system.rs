@@ -57,7 +57,12 @@ pub fn version(_ctx: &Context, a: VersionArgs) -> Result<i32> {
             "{}",
             serde_json::to_string_pretty(&json!({"Client": v})).unwrap_or_default()
         ),
-        Some(t) => println!("{}", crate::format::render(t, &json!({"Client": v}))?),
+        Some(t) => {
+            let report = json!({"Client": v});
+            let shape = crate::format::Shape::new("entities.SystemVersionReport", &report);
+            crate::format::validate(t, &shape)?;
+            println!("{}", crate::format::render(t, &report)?)
+        }
         None => {
             let rows = [
                 ("Version:", env!("CARGO_PKG_VERSION").to_string()),
@@ -295,7 +300,11 @@ pub fn info(ctx: &Context, a: InfoArgs) -> Result<i32> {
     let v = info_json(ctx)?;
     match a.format.as_deref() {
         Some("json") => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
-        Some(t) => println!("{}", crate::format::render(t, &go_names(&v))?),
+        Some(t) => {
+            let info = go_names(&v);
+            crate::format::validate(t, &crate::format::Shape::new("define.Info", &info))?;
+            println!("{}", crate::format::render(t, &info)?)
+        }
         None => {
             let mut out = String::new();
             yaml(&v, 0, &mut out);
