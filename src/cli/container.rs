@@ -56,9 +56,9 @@ pub struct CreateArgs {
     /// Give extended privileges to this container
     #[arg(long)]
     pub privileged: bool,
-    /// Connect the container to a network: none, host, private, pasta, slirp4netns, container:NAME, ns:PATH or a network name
+    /// Connect the container to a network: none, host, private, pasta, slirp4netns, container:NAME, ns:PATH or a network name (repeat for several networks)
     #[arg(long, visible_alias = "net")]
-    pub network: Option<String>,
+    pub network: Vec<String>,
     /// Publish a container's port to the host ([ip:][hostPort:]containerPort[/tcp|udp])
     #[arg(short, long = "publish")]
     pub publish: Vec<String>,
@@ -302,8 +302,13 @@ pub fn dispatch(ctx: &Context, c: ContainerCommand) -> Result<i32> {
 
 impl CreateArgs {
     /// The library's view of these options.
-    pub fn to_options(&self, image: &str, command: &[String], auto_remove: bool) -> CreateOptions {
-        CreateOptions {
+    pub fn to_options(
+        &self,
+        image: &str,
+        command: &[String],
+        auto_remove: bool,
+    ) -> Result<CreateOptions> {
+        Ok(CreateOptions {
             image: image.to_string(),
             command: command.to_vec(),
             name: self.name.clone(),
@@ -320,7 +325,7 @@ impl CreateArgs {
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
             privileged: self.privileged,
-            network: self.network.clone(),
+            network: crate::network::mode::join_flags(&self.network)?,
             publish: self.publish.clone(),
             publish_all: self.publish_all,
             expose: self.expose.clone(),
@@ -340,7 +345,7 @@ impl CreateArgs {
             pull: self.pull.clone(),
             sdnotify: self.sdnotify.clone(),
             auto_remove,
-        }
+        })
     }
 }
 
@@ -353,7 +358,7 @@ fn check_detach_keys(keys: &Option<String>) -> Result<()> {
 
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32> {
     check_detach_keys(&a.detach_keys)?;
-    let opts = a.create.to_options(&a.image, &a.command, a.rm);
+    let opts = a.create.to_options(&a.image, &a.command, a.rm)?;
     let c = container::create(ctx, &opts)?;
     let mode = if a.detach {
         Mode::Detached
@@ -390,7 +395,7 @@ pub struct CreateCmdArgs {
 }
 
 pub fn create(ctx: &Context, a: CreateCmdArgs) -> Result<i32> {
-    let c = container::create(ctx, &a.create.to_options(&a.image, &a.command, a.rm))?;
+    let c = container::create(ctx, &a.create.to_options(&a.image, &a.command, a.rm)?)?;
     println!("{}", c.id);
     Ok(0)
 }
