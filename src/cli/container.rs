@@ -1263,7 +1263,8 @@ pub fn print_inspect(format: Option<&str>, items: &[serde_json::Value]) -> Resul
             // Every object's fields are checked before the first is printed.
             crate::format::validate(t, &crate::format::Shape::any("inspect"))?;
             for it in items {
-                crate::format::validate(t, &crate::format::Shape::new(inspect_type(it), it))?;
+                let sample = crate::cli::image::inspect_sample(it);
+                crate::format::validate(t, &crate::format::Shape::new(inspect_type(it), &sample))?;
             }
             for it in items {
                 println!("{}", crate::format::render(t, it)?);
