@@ -625,3 +625,28 @@ fn full_disk_during_import_leaves_nothing_behind() {
         );
     }
 }
+
+/// `tag IMG UPPER/case` was taken as registry `UPPER`; Podman refuses it
+/// because a repository name must be lowercase. Nothing is tagged.
+#[test]
+fn tag_refuses_uppercase_repository_names() {
+    let s = Skiff::new();
+    s.import_busybox();
+    for bad in ["UPPER/case", "Foo/bar:1", "localhost/Busy"] {
+        let line = s.fails_engine(&["tag", "busybox", bad]);
+        assert!(
+            line.starts_with("Error: invalid reference format: repository name (")
+                && line.ends_with(") must be lowercase"),
+            "tag {bad:?}: {line}"
+        );
+    }
+    assert_eq!(
+        s.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "localhost/busybox:latest\n"
+    );
+    // A capitalised registry and tag are fine.
+    s.ok(&["tag", "busybox", "Example.COM/lower/case:UP"]);
+    assert!(s
+        .ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .contains("Example.COM/lower/case:UP\n"));
+}

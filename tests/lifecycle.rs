@@ -353,6 +353,10 @@ fn ps_filters_sort_last_and_n() {
     };
     let cases: &[(&[&str], &str)] = &[
         (&["--filter", "name=web"], "web"),
+        // name= is a regular expression, as in Podman and Docker.
+        (&["--filter", "name=^web$"], "web"),
+        (&["--filter", "name=^(web|made)$"], "made web"),
+        (&["--filter", "name=^d"], "done"),
         (&["--filter", "status=exited"], "done"),
         (&["--filter", "status=running"], "web"),
         (&["--filter", "status=created"], "made"),
@@ -388,6 +392,8 @@ fn ps_filters_sort_last_and_n() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let line = s.fails_engine(&["ps", "-a", "--filter", "name=web("]);
+    assert!(line.contains("name=web("), "{line}");
 }
 
 // ---------------------------------------------------------------------------
@@ -415,6 +421,11 @@ fn logs_split_streams_tail_and_timestamps() {
     exited(&s, "count", 0);
     assert_eq!(s.ok(&["logs", "--tail", "2", "count"]), "line4\nline5\n");
     assert_eq!(s.ok(&["logs", "--tail", "0", "count"]), "");
+    // Output that ends without a newline: its last line is still a line.
+    run_d(&s, &["--name", "nonl"], "printf 'a\\nb'");
+    exited(&s, "nonl", 0);
+    assert_eq!(s.ok(&["logs", "--tail", "1", "nonl"]), "b");
+    assert_eq!(s.ok(&["logs", "--tail", "2", "nonl"]), "a\nb");
 
     let t = s.ok(&["logs", "-t", "count"]);
     let lines: Vec<&str> = t.lines().collect();

@@ -568,3 +568,58 @@ fn networks_are_isolated_and_internal_has_no_outbound() {
         inner.describe()
     );
 }
+
+/// A container on two networks resolves the containers of both: given two
+/// `--network` flags at run, or connected to a second network while it runs.
+#[test]
+fn a_container_on_two_networks_resolves_names_on_both() {
+    let s = busybox();
+    s.ok(&["network", "create", "twoa"]);
+    s.ok(&["network", "create", "twob"]);
+    let mut a = Background::start(&s, "ona", &["--network", "twoa"], &["sleep", "300"]);
+    a.wait_running();
+    let mut b = Background::start(&s, "onb", &["--network", "twob"], &["sleep", "300"]);
+    b.wait_running();
+    let out = sh(
+        &s,
+        &["--network", "twoa", "--network", "twob"],
+        "nslookup ona >/dev/null && nslookup onb >/dev/null && echo both; ls /sys/class/net | grep -c eth",
+    );
+    assert_eq!(
+        out, "both\n2\n",
+        "two --network flags attach and resolve both"
+    );
+
+    let mut j = Background::start(&s, "joiner", &["--network", "twoa"], &["sleep", "300"]);
+    j.wait_running();
+    s.ok(&["network", "connect", "twob", "joiner"]);
+    let o = s.cmd(&["exec", "joiner", "nslookup", "onb"]);
+    assert_eq!(
+        o.code,
+        0,
+        "a connected second network resolves\n{}",
+        o.describe()
+    );
+    let o = s.cmd(&["exec", "joiner", "nslookup", "ona"]);
+    assert_eq!(
+        o.code,
+        0,
+        "the first network still resolves\n{}",
+        o.describe()
+    );
+    drop(j);
+
+    let line = s.fails_engine(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--network",
+        "twoa",
+        "busybox",
+        "true",
+    ]);
+    assert!(line.contains("cannot be combined"), "{line}");
+    drop((a, b));
+    assert_no_helpers(&s);
+}

@@ -201,3 +201,81 @@ fn history_and_prune() {
     a.ok(&["image", "prune", "-a", "-f"]);
     assert!(a.image_ids().is_empty());
 }
+
+/// A docker-archive in the layout `docker save`, `podman save` and skopeo
+/// write for shared layers: the layer's data is `<digest>.tar` at the top and
+/// the manifest names `<id>/layer.tar`, a symlink to `../<digest>.tar`.
+/// `link` is that symlink's target.
+fn archive_with_linked_layer(layer: &[u8], link: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let hex_of = |d: &[u8]| hex::encode(Sha256::digest(d));
+    let diff = hex_of(layer);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{diff}")]},
+    }))
+    .unwrap();
+    let cfg = format!("{}.json", hex_of(&config));
+    let id = hex_of(b"layer id");
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add(&format!("{diff}.tar"), layer);
+    add(&cfg, &config);
+    add(&format!("{id}/VERSION"), b"1.0");
+    add(&format!("{id}/json"), b"{}");
+    let m = serde_json::to_vec(&serde_json::json!([
+        {"Config": cfg, "RepoTags": ["localhost/shared:1"], "Layers": [format!("{id}/layer.tar")]}
+    ]))
+    .unwrap();
+    add("manifest.json", &m);
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    b.append_link(&mut h, format!("{id}/layer.tar"), link)
+        .unwrap();
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn load_follows_layer_symlinks_that_stay_inside_the_archive() {
+    use sha2::{Digest, Sha256};
+    let s = Skiff::new();
+    let mut l = TarBuilder::new();
+    l.file("shared-file", b"from the shared layer", 0o644, 0, 0);
+    let layer = l.finish();
+    let diff = hex::encode(Sha256::digest(&layer));
+    let p = s.write_file(
+        "shared.tar",
+        &archive_with_linked_layer(&layer, &format!("../{diff}.tar")),
+    );
+    let o = s.ok(&["load", "-i", p.to_str().unwrap()]);
+    assert_eq!(o.trim(), "Loaded image: localhost/shared:1");
+    assert_eq!(
+        s.ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RootFS.Layers}}",
+            "localhost/shared:1"
+        ])
+        .trim(),
+        format!("[\"sha256:{diff}\"]")
+    );
+    assert!(layer_trees(&s).contains("shared-file"));
+
+    // The same layout with a link that climbs out is still refused.
+    let t = Skiff::new();
+    for link in [format!("../../{diff}.tar"), format!("/{diff}.tar")] {
+        let p = t.write_file("climb.tar", &archive_with_linked_layer(&layer, &link));
+        let line = fails_125(&t.cmd(&["load", "-i", p.to_str().unwrap()]));
+        assert!(line.contains("escapes the archive"), "{link}: {line}");
+    }
+    assert!(t.image_ids().is_empty());
+    assert_eq!(count(&store_root(&t).join("layers")), 0);
+}

@@ -231,3 +231,78 @@ fn log_level_flag() {
     let line = s.fails_engine(&["--log-level", "nosuchlevel", "info"]);
     assert!(line.contains("nosuchlevel"), "{line}");
 }
+
+/// Every command with `--format` checks the template before printing: a
+/// missing field or broken syntax is one error line and exit 125 even when
+/// there is nothing to list, and nothing reaches stdout.
+#[test]
+fn format_templates_are_checked_before_any_output() {
+    let s = Skiff::new();
+    let empty_lists: [&[&str]; 5] = [
+        &["ps", "-a"],
+        &["images"],
+        &["network", "ls"],
+        &["info"],
+        &["version"],
+    ];
+    for cmd in empty_lists {
+        for bad in ["{{.Nope}}", "{{.Names", "{{range}}", "table {{.Nope}}"] {
+            let mut args = cmd.to_vec();
+            args.extend(["--format", bad]);
+            let o = s.cmd(&args);
+            assert_eq!(o.code, 125, "{args:?}\n{}", o.describe());
+            let line = one_error_line(&o);
+            assert!(line.starts_with("Error: template: "), "{args:?}: {line}");
+            assert_eq!(o.stdout, "", "{args:?}");
+            if bad.contains("Nope") {
+                assert!(
+                    line.contains("can't evaluate field Nope"),
+                    "{args:?}: {line}"
+                );
+            }
+        }
+    }
+    let line = s.fails_engine(&["ps", "-a", "--format", "{{.Nope}}"]);
+    assert!(
+        line.contains("in type entities.ListContainer"),
+        "ps names Podman's type: {line}"
+    );
+    s.import_busybox();
+    s.ok(&["create", "--name", "c1", BUSYBOX]);
+    let with_objects: [&[&str]; 6] = [
+        &["ps", "-a"],
+        &["images"],
+        &["history", BUSYBOX],
+        &["image", "inspect", BUSYBOX],
+        &["container", "inspect", "c1"],
+        &["inspect", "c1", BUSYBOX],
+    ];
+    for cmd in with_objects {
+        for bad in ["{{.Nope}}", "{{.Names", "{{range}}"] {
+            let mut args = cmd.to_vec();
+            args.extend(["--format", bad]);
+            let o = s.cmd(&args);
+            assert_eq!(o.code, 125, "{args:?}\n{}", o.describe());
+            one_error_line(&o);
+            assert_eq!(o.stdout, "", "{args:?}");
+        }
+    }
+    // Good templates still print, nested fields and ranges included.
+    assert_eq!(s.ok(&["ps", "-a", "--format", "{{.Names}}"]), "c1\n");
+    assert_eq!(
+        s.ok(&[
+            "container",
+            "inspect",
+            "c1",
+            "--format",
+            "{{.Name}} {{.State.Status}}"
+        ]),
+        "c1 created\n"
+    );
+    assert_eq!(
+        s.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        format!("{BUSYBOX}\n")
+    );
+    assert_eq!(s.ok(&["network", "ls", "--format", "{{.Name}}"]), "skiff\n");
+    s.ok(&["rm", "c1"]);
+}

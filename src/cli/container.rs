@@ -54,9 +54,9 @@ pub struct CreateArgs {
     /// Give extended privileges to this container
     #[arg(long)]
     pub privileged: bool,
-    /// Connect the container to a network: none, host, private, pasta, slirp4netns, container:NAME, ns:PATH or a network name
+    /// Connect the container to a network: none, host, private, pasta, slirp4netns, container:NAME, ns:PATH or a network name (repeat for several networks)
     #[arg(long, visible_alias = "net")]
-    pub network: Option<String>,
+    pub network: Vec<String>,
     /// Publish a container's port to the host ([ip:][hostPort:]containerPort[/tcp|udp])
     #[arg(short, long = "publish")]
     pub publish: Vec<String>,
@@ -300,8 +300,13 @@ pub fn dispatch(ctx: &Context, c: ContainerCommand) -> Result<i32> {
 
 impl CreateArgs {
     /// The library's view of these options.
-    pub fn to_options(&self, image: &str, command: &[String], auto_remove: bool) -> CreateOptions {
-        CreateOptions {
+    pub fn to_options(
+        &self,
+        image: &str,
+        command: &[String],
+        auto_remove: bool,
+    ) -> Result<CreateOptions> {
+        Ok(CreateOptions {
             image: image.to_string(),
             command: command.to_vec(),
             name: self.name.clone(),
@@ -318,7 +323,7 @@ impl CreateArgs {
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
             privileged: self.privileged,
-            network: self.network.clone(),
+            network: crate::network::mode::join_flags(&self.network)?,
             publish: self.publish.clone(),
             publish_all: self.publish_all,
             expose: self.expose.clone(),
@@ -338,7 +343,7 @@ impl CreateArgs {
             pull: self.pull.clone(),
             sdnotify: self.sdnotify.clone(),
             auto_remove,
-        }
+        })
     }
 }
 
@@ -351,7 +356,7 @@ fn check_detach_keys(keys: &Option<String>) -> Result<()> {
 
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32> {
     check_detach_keys(&a.detach_keys)?;
-    let opts = a.create.to_options(&a.image, &a.command, a.rm);
+    let opts = a.create.to_options(&a.image, &a.command, a.rm)?;
     let c = container::create(ctx, &opts)?;
     let mode = if a.detach {
         Mode::Detached
@@ -388,7 +393,7 @@ pub struct CreateCmdArgs {
 }
 
 pub fn create(ctx: &Context, a: CreateCmdArgs) -> Result<i32> {
-    let c = container::create(ctx, &a.create.to_options(&a.image, &a.command, a.rm))?;
+    let c = container::create(ctx, &a.create.to_options(&a.image, &a.command, a.rm)?)?;
     println!("{}", c.id);
     Ok(0)
 }
@@ -930,7 +935,15 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
     }
     if let Some(f) = &a.format {
         let items: Vec<serde_json::Value> = shown.iter().map(|c| ps_json(c)).collect();
-        crate::format::print_formatted(f, &items)?;
+        let sample = ps_json(&Container {
+            id: "0".repeat(64),
+            name: String::new(),
+            created: chrono::Utc::now(),
+            config: Default::default(),
+            state: Default::default(),
+        });
+        let shape = crate::format::Shape::new("entities.ListContainer", &sample);
+        crate::format::print_formatted(f, &items, &shape)?;
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = shown
@@ -1043,7 +1056,19 @@ pub fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
     print_inspect(a.format.as_deref(), &items)
 }
 
-/// Prints inspect objects: a JSON array, or a template per object.
+/// The Go type Podman names in a template error about an inspect object.
+fn inspect_type(item: &serde_json::Value) -> &'static str {
+    if item.get("State").is_some() {
+        "define.InspectContainerData"
+    } else if item.get("RootFS").is_some() {
+        "inspect.ImageData"
+    } else {
+        "types.Network"
+    }
+}
+
+/// Prints inspect objects: a JSON array, or a template per object. A
+/// template is checked against every object before anything is printed.
 pub fn print_inspect(format: Option<&str>, items: &[serde_json::Value]) -> Result<i32> {
     match format {
         None | Some("json") => {
@@ -1053,6 +1078,12 @@ pub fn print_inspect(format: Option<&str>, items: &[serde_json::Value]) -> Resul
             );
         }
         Some(t) => {
+            // Every object's fields are checked before the first is printed.
+            crate::format::validate(t, &crate::format::Shape::any("inspect"))?;
+            for it in items {
+                let sample = crate::cli::image::inspect_sample(it);
+                crate::format::validate(t, &crate::format::Shape::new(inspect_type(it), &sample))?;
+            }
             for it in items {
                 println!("{}", crate::format::render(t, it)?);
             }

@@ -36,6 +36,21 @@ fn truncate(s: &str, width: usize) -> String {
     format!("{cut}...")
 }
 
+/// One layer's entry as `history --format` sees it.
+fn history_item(
+    id: &str,
+    created: &str,
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
+    by: &str,
+    size: u64,
+    comment: &str,
+) -> serde_json::Value {
+    json!({
+        "ID": id, "Created": created, "CreatedAt": created_at.map(|t| t.to_rfc3339()),
+        "CreatedBy": by, "Size": size, "Comment": comment,
+    })
+}
+
 pub fn history(ctx: &Context, a: HistoryArgs) -> Result<i32> {
     let store = ImageStore::new(ctx);
     let img = store.lookup(&a.image)?;
@@ -97,10 +112,7 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<i32> {
         } else {
             size.to_string()
         };
-        items.push(json!({
-            "ID": id, "Created": created_s, "CreatedAt": created.map(|t| t.to_rfc3339()),
-            "CreatedBy": by, "Size": size, "Comment": comment,
-        }));
+        items.push(history_item(&id, &created_s, created, &by, size, &comment));
         if a.quiet {
             println!("{id}");
             continue;
@@ -120,7 +132,11 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<i32> {
             "{}",
             serde_json::to_string_pretty(&items).unwrap_or_default()
         ),
-        Some(f) => format::print_formatted(f, &items)?,
+        Some(f) => {
+            let sample = history_item("", "", None, "", 0, "");
+            let shape = format::Shape::new("images.historyReporter", &sample);
+            format::print_formatted(f, &items, &shape)?
+        }
         None => format::print_table(
             &["ID", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
             &rows,

@@ -282,26 +282,28 @@ fn split_name(name: &str) -> (String, String) {
     }
 }
 
-/// `*` and `?` wildcards, as Podman's reference filter accepts them.
-fn glob(pattern: &str, text: &str) -> bool {
-    fn go(p: &[char], t: &[char]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    go(&p, &t)
+/// A `reference=` pattern as Go's `path.Match` reads it (what Podman's
+/// reference filter uses): `*` and `?` stay within one `/` component,
+/// `[a-z]` classes and `\` escapes work. `globset` compiles it to a regular
+/// expression, so matching takes linear time even on `*a*a*a*b`.
+fn reference_pattern(pattern: &str) -> Result<globset::GlobMatcher> {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| {
+            Error::msg(format!(
+                "invalid filter \"reference={pattern}\": {}",
+                e.kind()
+            ))
+        })
 }
 
 /// Whether one of an image's names matches a `reference=` pattern: the full
 /// name, the repository, or either without its registry (`busybox`,
 /// `busybox:latest`, `library/alpine`).
-fn reference_matches(pattern: &str, name: &str) -> bool {
+fn reference_matches(pattern: &globset::GlobMatcher, name: &str) -> bool {
     let (repo, tag) = split_name(name);
     let mut forms = vec![name.to_string(), repo.clone()];
     if let Ok(r) = Reference::parse(name) {
@@ -312,11 +314,11 @@ fn reference_matches(pattern: &str, name: &str) -> bool {
             forms.push(format!("{last}:{tag}"));
         }
     }
-    forms.iter().any(|f| glob(pattern, f))
+    forms.iter().any(|f| pattern.is_match(f))
 }
 
 enum Filter {
-    Reference(String),
+    Reference(globset::GlobMatcher),
     Dangling(bool),
     Label(String, Option<String>),
     Before(DateTime<Utc>),
@@ -331,7 +333,7 @@ fn parse_filters(store: &ImageStore, raw: &[String]) -> Result<Vec<Filter>> {
             return Err(Error::msg(format!("invalid filter {f:?}: use KEY=VALUE")));
         };
         out.push(match k {
-            "reference" => Filter::Reference(v.to_string()),
+            "reference" => Filter::Reference(reference_pattern(v)?),
             "dangling" => match v {
                 "true" | "1" => Filter::Dangling(true),
                 "false" | "0" => Filter::Dangling(false),
@@ -405,6 +407,40 @@ fn container_counts(ctx: &Context) -> HashMap<String, usize> {
     out
 }
 
+/// One row of `images --format TEMPLATE`: the JSON object plus the columns
+/// as the table shows them; `name` is the row's name (`None`: `<none>`).
+fn images_item(
+    img: &Image,
+    name: Option<&str>,
+    containers: usize,
+    id_of: &dyn Fn(&Image) -> String,
+) -> Value {
+    let (repo, tag) = name
+        .map(split_name)
+        .unwrap_or_else(|| ("<none>".into(), "<none>".into()));
+    let mut v = images_json(img, containers);
+    let ago = format::human_ago(img.created);
+    let extra = json!({
+        "ID": id_of(img),
+        "Repository": repo,
+        "Tag": tag,
+        "Created": ago,
+        "CreatedSince": ago,
+        "CreatedAt": img.created.format("%Y-%m-%d %H:%M:%S %z %Z").to_string(),
+        "CreatedTime": rfc3339(img.created),
+        "Size": format::human_size(img.size),
+        "VirtualSize": format::human_size(img.size),
+        "SharedSize": format::human_size(0),
+        "Dangling": img.names.is_empty(),
+        "ReadOnly": false,
+        "IsReadOnly": false,
+    });
+    if let (Value::Object(base), Value::Object(e)) = (&mut v, extra) {
+        base.extend(e);
+    }
+    v
+}
+
 /// `podman images --format json`: one object per image.
 fn images_json(img: &Image, containers: usize) -> Value {
     json!({
@@ -459,9 +495,12 @@ pub fn images(ctx: &Context, a: ImagesArgs) -> Result<i32> {
                 .iter()
                 .map(|(img, _)| images_json(img, counts.get(&img.id).copied().unwrap_or(0)))
                 .collect();
-            format::print_formatted("json", &items)?;
+            format::print_formatted("json", &items, &format::Shape::any("images"))?;
             return Ok(0);
         }
+        let sample_image = Image::default();
+        let sample = images_item(&sample_image, None, 0, &id_of);
+        format::validate(fmt, &format::Shape::new("images.imageReporter", &sample))?;
         let mut items = Vec::new();
         for (img, names) in &shown {
             let mut rows: Vec<Option<&String>> = names.iter().map(Some).collect();
@@ -469,33 +508,15 @@ pub fn images(ctx: &Context, a: ImagesArgs) -> Result<i32> {
                 rows.push(None);
             }
             for n in rows {
-                let (repo, tag) = n
-                    .map(|n| split_name(n))
-                    .unwrap_or_else(|| ("<none>".into(), "<none>".into()));
-                let mut v = images_json(img, counts.get(&img.id).copied().unwrap_or(0));
-                let ago = format::human_ago(img.created);
-                let extra = json!({
-                    "ID": id_of(img),
-                    "Repository": repo,
-                    "Tag": tag,
-                    "Created": ago,
-                    "CreatedSince": ago,
-                    "CreatedAt": img.created.format("%Y-%m-%d %H:%M:%S %z %Z").to_string(),
-                    "CreatedTime": rfc3339(img.created),
-                    "Size": format::human_size(img.size),
-                    "VirtualSize": format::human_size(img.size),
-                    "SharedSize": format::human_size(0),
-                    "Dangling": img.names.is_empty(),
-                    "ReadOnly": false,
-                    "IsReadOnly": false,
-                });
-                if let (Value::Object(base), Value::Object(e)) = (&mut v, extra) {
-                    base.extend(e);
-                }
-                items.push(v);
+                let count = counts.get(&img.id).copied().unwrap_or(0);
+                items.push(images_item(img, n.map(String::as_str), count, &id_of));
             }
         }
-        format::print_formatted(fmt, &items)?;
+        format::print_formatted(
+            fmt,
+            &items,
+            &format::Shape::new("images.imageReporter", &sample),
+        )?;
         return Ok(0);
     }
     let mut headers = vec!["REPOSITORY", "TAG"];
@@ -627,6 +648,19 @@ fn driver_name(ctx: &Context) -> String {
 
 /// Podman's `image inspect` object for one image. Also used by the
 /// top-level `inspect` when the name is an image.
+/// What an inspect object's template is checked against: the object itself,
+/// except an image's `Config`, the OCI config whose absent fields are left
+/// out of the JSON (Go prints their zero value; they are not misspelt).
+pub fn inspect_sample(item: &Value) -> Value {
+    let mut sample = item.clone();
+    if item.get("RootFS").is_some() {
+        if let Some(c) = sample.get_mut("Config") {
+            *c = Value::Null;
+        }
+    }
+    sample
+}
+
 pub fn inspect_value(ctx: &Context, img: &Image) -> Value {
     let store = ImageStore::new(ctx);
     let cfg = &img.config;
@@ -698,7 +732,14 @@ pub fn inspect(ctx: &Context, a: ImageInspectArgs) -> Result<i32> {
         }
     }
     match a.format.as_deref() {
-        Some(f) if f.trim() != "json" => format::print_formatted(f, &items)?,
+        Some(f) if f.trim() != "json" => {
+            format::validate(f, &format::Shape::any("inspect.ImageData"))?;
+            for it in &items {
+                let sample = inspect_sample(it);
+                format::validate(f, &format::Shape::new("inspect.ImageData", &sample))?;
+            }
+            format::print_formatted(f, &items, &format::Shape::any("inspect.ImageData"))?
+        }
         _ => {
             let text = serde_json::to_string_pretty(&Value::Array(items))
                 .map_err(|e| Error::msg(e.to_string()))?;
@@ -730,12 +771,39 @@ pub fn exists(ctx: &Context, a: ImageExistsArgs) -> Result<i32> {
 mod tests {
     use super::*;
 
+    fn glob(pattern: &str, text: &str) -> bool {
+        reference_pattern(pattern).unwrap().is_match(text)
+    }
+
+    fn reference_matches(pattern: &str, name: &str) -> bool {
+        super::reference_matches(&reference_pattern(pattern).unwrap(), name)
+    }
+
     #[test]
     fn globs() {
         assert!(glob("busy*", "busybox"));
         assert!(glob("*box:latest", "busybox:latest"));
         assert!(glob("b?sybox", "busybox"));
+        assert!(glob("b[a-z]sybox", "busybox"));
         assert!(!glob("busy", "busybox"));
+        // As path.Match: a star does not cross a slash.
+        assert!(!glob("*box", "localhost/busybox"));
+        assert!(glob("*/busybox", "localhost/busybox"));
+        assert!(reference_pattern("[").is_err());
+    }
+
+    #[test]
+    fn globs_take_linear_time() {
+        // The old backtracking matcher took minutes on this.
+        let text = "a".repeat(60);
+        let pattern = "*a".repeat(30) + "b";
+        let t = std::time::Instant::now();
+        assert!(!glob(&pattern, &text));
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]

@@ -256,7 +256,9 @@ fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         } else {
             let v: Vec<_> = nets.iter().map(ls_value).collect();
-            crate::format::print_formatted(f, &v)?;
+            let sample = ls_value(&records::default_network());
+            let shape = crate::format::Shape::new("types.Network", &sample);
+            crate::format::print_formatted(f, &v, &shape)?;
         }
         return Ok(0);
     }

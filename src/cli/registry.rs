@@ -289,7 +289,23 @@ pub fn logout(_ctx: &Context, a: LogoutArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// The fields of a `search` result (Podman's `entities.ImageSearchReport`).
+fn search_item(index: &str, name: &str, tag: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Index": index, "Name": name, "Description": "", "Stars": 0,
+        "Official": "", "Automated": "", "Tag": tag
+    })
+}
+
 pub fn search(_ctx: &Context, a: SearchArgs) -> Result<i32> {
+    if let Some(f) = a.format.as_deref().filter(|f| *f != "json") {
+        // A bad template fails before the registry is asked.
+        let sample = search_item("", "", "");
+        format::validate(
+            f,
+            &format::Shape::new("entities.ImageSearchReport", &sample),
+        )?;
+    }
     let term = registry_key(&a.term);
     let (registry, what) = match term.split_once('/') {
         Some((r, w)) if r.contains('.') || r.contains(':') || r == "localhost" => {
@@ -325,7 +341,7 @@ pub fn search(_ctx: &Context, a: SearchArgs) -> Result<i32> {
         }
         for t in tags {
             let name = format!("{registry}/{}", r.path);
-            items.push(serde_json::json!({"Name": name, "Tag": t}));
+            items.push(search_item(&registry, &name, &t));
             rows.push(vec![name, t]);
         }
         return print_search(&a, &["NAME", "TAG"], rows, items);
@@ -342,10 +358,7 @@ pub fn search(_ctx: &Context, a: SearchArgs) -> Result<i32> {
     }
     for r in repos {
         let name = format!("{registry}/{r}");
-        items.push(serde_json::json!({
-            "Index": registry, "Name": name, "Description": "", "Stars": 0,
-            "Official": "", "Automated": "", "Tag": ""
-        }));
+        items.push(search_item(&registry, &name, ""));
         rows.push(vec![name, String::new()]);
     }
     print_search(&a, &["NAME", "DESCRIPTION"], rows, items)
@@ -364,7 +377,11 @@ fn print_search(
                 serde_json::to_string_pretty(&items).unwrap_or_default()
             );
         }
-        Some(f) => format::print_formatted(f, &items)?,
+        Some(f) => {
+            let sample = search_item("", "", "");
+            let shape = format::Shape::new("entities.ImageSearchReport", &sample);
+            format::print_formatted(f, &items, &shape)?
+        }
         None => format::print_table(headers, &rows, false),
     }
     Ok(0)

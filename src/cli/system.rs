@@ -57,7 +57,12 @@ pub fn version(_ctx: &Context, a: VersionArgs) -> Result<i32> {
             "{}",
             serde_json::to_string_pretty(&json!({"Client": v})).unwrap_or_default()
         ),
-        Some(t) => println!("{}", crate::format::render(t, &json!({"Client": v}))?),
+        Some(t) => {
+            let report = json!({"Client": v});
+            let shape = crate::format::Shape::new("entities.SystemVersionReport", &report);
+            crate::format::validate(t, &shape)?;
+            println!("{}", crate::format::render(t, &report)?)
+        }
         None => {
             let rows = [
                 ("Version:", env!("CARGO_PKG_VERSION").to_string()),
@@ -247,59 +252,25 @@ fn go_name(k: &str) -> String {
     }
 }
 
-/// A small YAML rendering of a JSON value, for `info`'s default output.
-fn yaml(v: &Value, indent: usize, out: &mut String) {
-    let pad = " ".repeat(indent);
-    match v {
-        Value::Object(m) => {
-            for (k, v) in m {
-                match v {
-                    Value::Object(o) if !o.is_empty() => {
-                        out.push_str(&format!("{pad}{k}:\n"));
-                        yaml(v, indent + 2, out);
-                    }
-                    Value::Array(a) if !a.is_empty() => {
-                        out.push_str(&format!("{pad}{k}:\n"));
-                        for item in a {
-                            match item {
-                                Value::Object(_) => {
-                                    let mut inner = String::new();
-                                    yaml(item, indent + 2, &mut inner);
-                                    let inner =
-                                        inner.replacen(&format!("{pad}  "), &format!("{pad}- "), 1);
-                                    out.push_str(&inner);
-                                }
-                                _ => out.push_str(&format!("{pad}- {}\n", scalar(item))),
-                            }
-                        }
-                    }
-                    Value::Object(_) => out.push_str(&format!("{pad}{k}: {{}}\n")),
-                    Value::Array(_) => out.push_str(&format!("{pad}{k}: []\n")),
-                    _ => out.push_str(&format!("{pad}{k}: {}\n", scalar(v))),
-                }
-            }
-        }
-        other => out.push_str(&format!("{pad}{}\n", scalar(other))),
-    }
-}
-
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) if s.is_empty() => "\"\"".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+/// `info`'s default output: the JSON document as YAML, as Podman prints it
+/// (`key: value`, block sequences at the key's indent). `serde_yaml_ng` quotes
+/// what would otherwise read back as another type or break the document: an
+/// empty string, `true`, `1.0`, `a: b`, a leading `*` or `#`.
+fn yaml(v: &Value) -> Result<String> {
+    serde_yaml_ng::to_string(v).map_err(|e| Error::msg(format!("info: {e}")))
 }
 
 pub fn info(ctx: &Context, a: InfoArgs) -> Result<i32> {
     let v = info_json(ctx)?;
     match a.format.as_deref() {
         Some("json") => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
-        Some(t) => println!("{}", crate::format::render(t, &go_names(&v))?),
+        Some(t) => {
+            let info = go_names(&v);
+            crate::format::validate(t, &crate::format::Shape::new("define.Info", &info))?;
+            println!("{}", crate::format::render(t, &info)?)
+        }
         None => {
-            let mut out = String::new();
-            yaml(&v, 0, &mut out);
-            print!("{out}");
+            print!("{}", yaml(&v)?);
         }
     }
     Ok(0)
@@ -453,5 +424,25 @@ pub fn reset(ctx: &Context, a: ResetArgs) -> Result<i32> {
     match last {
         Some(e) => Err(e),
         None => Ok(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_yaml_quotes_values_that_need_it() {
+        let v = json!({
+            "host": {"arch": "amd64", "empty": "", "flag": "true", "ver": "1.0",
+                     "colon": "a: b", "star": "*x", "list": ["x", "y"], "n": 3,
+                     "none": [], "obj": {}},
+        });
+        let out = yaml(&v).unwrap();
+        let expect = "host:\n  arch: amd64\n  colon: 'a: b'\n  empty: ''\n  flag: 'true'\n  list:\n  - x\n  - y\n  n: 3\n  none: []\n  obj: {}\n  star: '*x'\n  ver: '1.0'\n";
+        assert_eq!(out, expect);
+        // What it prints reads back as the same document.
+        let back: Value = serde_yaml_ng::from_str(&out).unwrap();
+        assert_eq!(back, v);
     }
 }

@@ -5,9 +5,11 @@ use crate::state::container::{Container, Status};
 use crate::{Error, Result};
 
 /// One `--filter key=value`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Filter {
-    Name(String),
+    /// A regular expression searched for in the name (unanchored), as Podman
+    /// and Docker match `name=`: `name=^web$` is exactly `web`.
+    Name(regex::Regex),
     Id(String),
     Status(String),
     Label(String, Option<String>),
@@ -26,7 +28,14 @@ pub fn parse(spec: &str) -> Result<Filter> {
         .ok_or_else(|| Error::msg(format!("invalid filter \"{spec}\": expected key=value")))?;
     let v = v.to_string();
     Ok(match k {
-        "name" => Filter::Name(v),
+        "name" => Filter::Name(regex::Regex::new(&v).map_err(|e| {
+            let why = e.to_string();
+            let why = why.lines().last().unwrap_or("").trim();
+            Error::msg(format!(
+                "invalid filter \"{spec}\": not a regular expression: {}",
+                why.strip_prefix("error: ").unwrap_or(why)
+            ))
+        })?),
         "id" => Filter::Id(v),
         "status" => {
             if !STATUSES.contains(&v.as_str()) {
@@ -57,7 +66,7 @@ pub fn parse(spec: &str) -> Result<Filter> {
 
 fn matches(f: &Filter, c: &Container, status: Status) -> bool {
     match f {
-        Filter::Name(n) => c.name.contains(n.as_str()),
+        Filter::Name(n) => n.is_match(&c.name),
         Filter::Id(i) => c.id.starts_with(i.as_str()),
         Filter::Status(s) => status.as_str() == s,
         Filter::Label(k, v) => match (c.config.labels.get(k), v) {
@@ -166,5 +175,20 @@ mod tests {
         assert!(parse("bogus=1").is_err());
         assert!(parse("status=sleeping").is_err());
         assert!(parse("name").is_err());
+    }
+
+    #[test]
+    fn name_is_a_regular_expression() {
+        let web = c("web", None);
+        let webapp = c("webapp", None);
+        let name = |v: &str| vec![parse(&format!("name={v}")).unwrap()];
+        assert!(keep(&name("^web$"), &web, Status::Running));
+        assert!(!keep(&name("^web$"), &webapp, Status::Running));
+        assert!(keep(&name("app"), &webapp, Status::Running));
+        assert!(keep(&name("^w.b"), &webapp, Status::Running));
+        assert!(!keep(&name("^app"), &webapp, Status::Running));
+        let e = parse("name=web(").unwrap_err().to_string();
+        assert!(e.contains("name=web("), "{e}");
+        assert!(!e.contains('\n'), "{e}");
     }
 }

@@ -21,7 +21,8 @@ pub struct LogOptions {
     pub prefix: Option<String>,
 }
 
-/// Parses `--since`/`--until`: RFC 3339 times or durations like `10m`, `1h30m`, `5s`.
+/// Parses `--since`/`--until`: RFC 3339 times, Unix seconds, or Go durations
+/// before now (`10m`, `1h30m`, `1.5s`, `300ms`), as Podman reads them.
 pub fn parse_time(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
@@ -29,30 +30,32 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     if let Ok(secs) = s.parse::<i64>() {
         return DateTime::from_timestamp(secs, 0);
     }
-    let mut total = 0f64;
-    let mut num = String::new();
-    for ch in s.chars() {
-        if ch.is_ascii_digit() || ch == '.' {
-            num.push(ch);
-            continue;
-        }
-        let n: f64 = num.parse().ok()?;
-        num.clear();
-        total += n * match ch {
-            'h' => 3600.0,
-            'm' => 60.0,
-            's' => 1.0,
-            _ => return None,
-        };
-    }
-    if !num.is_empty() {
-        return None;
-    }
-    Some(now - chrono::Duration::milliseconds((total * 1000.0) as i64))
+    let nanos = crate::format::parse_go_duration(s).ok()?;
+    Some(now - chrono::Duration::nanoseconds(nanos))
 }
 
 fn keep(r: &Record, o: &LogOptions) -> bool {
     o.since.is_none_or(|s| r.time >= s) && o.until.is_none_or(|u| r.time <= u)
+}
+
+/// The index of the first record of the last `n` lines. A line is a run of
+/// partial (`P`) records closed by a full (`F`) one; output that ended without
+/// a newline leaves a last run of partial records with no `F`, and that run is
+/// a line too (`printf 'a\nb'` has two lines, so `--tail 1` shows `b`).
+pub fn tail_start(records: &[Record], n: usize) -> usize {
+    let mut lines = 0;
+    let mut start = records.len();
+    while start > 0 {
+        let ends_line = records[start - 1].full || start == records.len();
+        if ends_line {
+            if lines == n {
+                break;
+            }
+            lines += 1;
+        }
+        start -= 1;
+    }
+    start
 }
 
 /// Renders records as the container wrote them (partial lines joined).
@@ -119,19 +122,7 @@ pub fn logs(ctx: &Context, c: &Container, o: &LogOptions) -> Result<()> {
         .filter(|r| keep(r, o))
         .collect();
     if let Some(n) = o.tail {
-        // Count whole lines from the end: a line may span partial records.
-        let mut lines = 0;
-        let mut start = records.len();
-        while start > 0 {
-            if records[start - 1].full {
-                if lines == n {
-                    break;
-                }
-                lines += 1;
-            }
-            start -= 1;
-        }
-        records.drain(..start);
+        records.drain(..tail_start(&records, n));
     }
     emit(&records, o);
     if !o.follow {
@@ -190,6 +181,14 @@ mod tests {
         );
         assert!(parse_time("2026-01-01T11:00:00Z", now).is_some());
         assert!(parse_time("bogus", now).is_none());
+        assert_eq!(
+            parse_time("1500ms", now).unwrap().to_rfc3339(),
+            "2026-01-01T11:59:58.500+00:00"
+        );
+        assert_eq!(
+            parse_time("1.5h", now).unwrap().to_rfc3339(),
+            "2026-01-01T10:30:00+00:00"
+        );
     }
 
     #[test]
@@ -204,5 +203,39 @@ mod tests {
         render(&recs, &LogOptions::default(), &mut out, &mut err);
         assert_eq!(out, b"ab\n");
         assert_eq!(err, b"e\n");
+    }
+
+    fn records(chunks: &[&[u8]]) -> Vec<Record> {
+        let mut log = Vec::new();
+        for c in chunks {
+            crate::supervisor::log::format_chunk(Utc::now(), Stream::Stdout, c, &mut log);
+        }
+        parse_all(&log)
+    }
+
+    fn tail_text(recs: &[Record], n: usize) -> Vec<u8> {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        render(
+            &recs[tail_start(recs, n)..],
+            &LogOptions::default(),
+            &mut out,
+            &mut err,
+        );
+        out
+    }
+
+    #[test]
+    fn tail_counts_an_unterminated_last_line() {
+        let recs = records(&[b"a\nb"]);
+        assert_eq!(tail_text(&recs, 1), b"b");
+        assert_eq!(tail_text(&recs, 2), b"a\nb");
+        assert_eq!(tail_text(&recs, 0), b"");
+        // A line written in pieces is still one line.
+        let recs = records(&[b"x\ny", b"z\n"]);
+        assert_eq!(tail_text(&recs, 1), b"yz\n");
+        let recs = records(&[b"x\ny", b"z"]);
+        assert_eq!(tail_text(&recs, 1), b"yz");
+        assert_eq!(tail_text(&recs, 5), b"x\nyz");
+        assert_eq!(tail_text(&[], 1), b"");
     }
 }

@@ -31,9 +31,42 @@ fn invalid() -> Error {
 }
 
 impl Reference {
-    /// Parses a reference; any deviation from the grammar is
-    /// `invalid reference format`, Podman's text.
+    /// Parses a reference by docker/distribution's grammar (reference.go):
+    /// lowercase path components, tag `[\w][\w.-]{0,127}`, `sha256` digest.
+    /// Any deviation is `invalid reference format`, Podman's text; a name
+    /// that would be valid in lowercase says so, as distribution's
+    /// `ErrNameContainsUppercase` does:
+    /// `invalid reference format: repository name (UPPER/case) must be lowercase`.
+    ///
+    /// The first component is a registry only when it has a `.` or a `:` or
+    /// is `localhost` (Podman's rule; Docker would also take `UPPER/case` as
+    /// registry `UPPER`, which Podman then rejects as a local name).
     pub fn parse(s: &str) -> Result<Reference> {
+        Self::parse_exact(s).map_err(|e| {
+            let (name, _) = s.split_once('@').unwrap_or((s, ""));
+            let last_slash = name.rfind('/').map(|i| i + 1).unwrap_or(0);
+            let repo = match name[last_slash..].rfind(':') {
+                Some(i) => &name[..last_slash + i],
+                None => name,
+            };
+            let lower = format!("{}{}", repo.to_lowercase(), &s[repo.len()..]);
+            if repo != repo.to_lowercase() && Self::parse_exact(&lower).is_ok() {
+                // Only the path must be lowercase: a registry may be in capitals.
+                let path = match repo.split_once('/') {
+                    Some((first, path)) if looks_like_domain(first) => path,
+                    _ => repo,
+                };
+                if path != path.to_lowercase() {
+                    return Error::Msg(format!(
+                        "invalid reference format: repository name ({path}) must be lowercase"
+                    ));
+                }
+            }
+            e
+        })
+    }
+
+    fn parse_exact(s: &str) -> Result<Reference> {
         if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
@@ -153,13 +186,10 @@ pub fn normalize_local_name(s: &str) -> Result<String> {
     Ok(r.normalize_local().to_string())
 }
 
-/// Docker's rule: the first component is a registry when it has a `.` or a
-/// `:`, is `localhost`, or has uppercase letters (not allowed in paths).
+/// Podman's rule (libimage's NormalizeName): the first component is a
+/// registry when it has a `.` or a `:` or is `localhost`.
 fn looks_like_domain(first: &str) -> bool {
-    first.contains('.')
-        || first.contains(':')
-        || first == LOCAL_DOMAIN
-        || first.chars().any(|c| c.is_ascii_uppercase())
+    first.contains('.') || first.contains(':') || first == LOCAL_DOMAIN
 }
 
 fn valid_domain(d: &str) -> bool {
@@ -291,8 +321,6 @@ mod tests {
     fn rejects_bad_references() {
         for bad in [
             "",
-            "Busybox",
-            "foo/Bar",
             "busybox:",
             "busybox:-x",
             ":tag",
@@ -313,6 +341,34 @@ mod tests {
             let e = Reference::parse(bad).unwrap_err().to_string();
             assert_eq!(e, "invalid reference format", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn uppercase_repository_names_say_so() {
+        for (bad, path) in [
+            ("Busybox", "Busybox"),
+            ("foo/Bar", "foo/Bar"),
+            ("UPPER/case", "UPPER/case"),
+            ("UPPER/case:Tag", "UPPER/case"),
+            ("quay.io/Foo/bar:1", "Foo/bar"),
+            (&*format!("Up@sha256:{HEX}"), "Up"),
+        ] {
+            let e = Reference::parse(bad).unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!("invalid reference format: repository name ({path}) must be lowercase"),
+                "{bad:?}"
+            );
+            assert!(normalize_local_name(bad).is_err(), "{bad:?}");
+        }
+        // A registry may be written in capitals; a tag may hold them.
+        assert_eq!(p("Quay.IO/x").domain.as_deref(), Some("Quay.IO"));
+        assert_eq!(p("busybox:UPPER").tag.as_deref(), Some("UPPER"));
+        // Uppercase in an otherwise broken reference is just broken.
+        assert_eq!(
+            Reference::parse("Bad//Name").unwrap_err().to_string(),
+            "invalid reference format"
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::state::{self, read_json, write_json, Lock};
 use crate::Context;
 
 /// A stored image.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Image {
     /// Full 64-hex image id (sha256 of the config blob).
     pub id: String,

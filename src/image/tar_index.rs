@@ -35,6 +35,35 @@ pub fn clean_path(p: &str) -> Option<String> {
     (!out.is_empty()).then(|| out.join("/"))
 }
 
+/// Where a link member points, as a member path: a symlink's target is
+/// relative to the link's directory, a hard link's to the archive root.
+/// `..` may be used as long as it stays inside the archive (`<id>/layer.tar`
+/// -> `../<digest>.tar` is how docker, podman and skopeo share a layer);
+/// `None` when the target is absolute or climbs above the root.
+pub fn link_target(member: &str, target: &str, symlink: bool) -> Option<String> {
+    let mut out: Vec<String> = Vec::new();
+    if symlink {
+        if let Some((dir, _)) = member.rsplit_once('/') {
+            out.extend(dir.split('/').map(str::to_string));
+        }
+    }
+    for c in Path::new(target).components() {
+        match c {
+            Component::Normal(n) => out.push(n.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop()?;
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    (!out.is_empty()).then(|| out.join("/"))
+}
+
+/// How many links a chain may have before it counts as a loop (as Linux's
+/// `MAXSYMLINKS`).
+const MAX_LINK_HOPS: usize = 40;
+
 impl TarIndex {
     /// Indexes `file`; `label` names the archive in errors.
     pub fn new(mut file: File, label: &str) -> Result<TarIndex> {
@@ -73,16 +102,7 @@ impl TarIndex {
                         .link_name_bytes()
                         .map(|b| String::from_utf8_lossy(&b).into_owned())
                         .unwrap_or_default();
-                    // Symlinks are relative to their directory, hard links to the root.
-                    let full = if kind.is_symlink() {
-                        match name.rsplit_once('/') {
-                            Some((dir, _)) => format!("{dir}/{target}"),
-                            None => target.clone(),
-                        }
-                    } else {
-                        target.clone()
-                    };
-                    let Some(t) = clean_path(&full) else {
+                    let Some(t) = link_target(&name, &target, kind.is_symlink()) else {
                         return Err(bad(format!(
                             "link \"{raw}\" -> \"{target}\" escapes the archive"
                         )));
@@ -97,9 +117,20 @@ impl TarIndex {
         if !complete {
             return Err(bad("truncated archive: no end-of-archive marker".into()));
         }
-        for (name, target) in links {
-            if let Some(v) = entries.get(&target).copied() {
-                entries.insert(name, v);
+        // A link names the data of the file its chain ends at; a chain that
+        // ends outside the member set (or loops) names nothing.
+        let link_map: HashMap<String, String> = links.into_iter().collect();
+        for (name, first) in &link_map {
+            let mut target = first;
+            for _ in 0..MAX_LINK_HOPS {
+                if let Some(v) = entries.get(target).copied() {
+                    entries.insert(name.clone(), v);
+                    break;
+                }
+                match link_map.get(target) {
+                    Some(next) => target = next,
+                    None => break,
+                }
             }
         }
         if entries.is_empty() {
@@ -175,5 +206,26 @@ mod tests {
         assert_eq!(clean_path("../x"), None);
         assert_eq!(clean_path("a/../../x"), None);
         assert_eq!(clean_path("/etc/passwd"), None);
+    }
+
+    #[test]
+    fn link_targets_stay_inside_the_archive() {
+        let id = "0123abcd";
+        assert_eq!(
+            link_target(&format!("{id}/layer.tar"), "../sha.tar", true).as_deref(),
+            Some("sha.tar")
+        );
+        assert_eq!(
+            link_target("a/b/c", "../d/./e", true).as_deref(),
+            Some("a/d/e")
+        );
+        assert_eq!(link_target("top", "other", true).as_deref(), Some("other"));
+        // Hard links name a path from the root.
+        assert_eq!(link_target("a/b", "c/d", false).as_deref(), Some("c/d"));
+        assert_eq!(link_target("a/layer.tar", "../../x.tar", true), None);
+        assert_eq!(link_target("layer.tar", "../x.tar", true), None);
+        assert_eq!(link_target("a/b", "/etc/passwd", true), None);
+        assert_eq!(link_target("a/b", "../c/../../x", false), None);
+        assert_eq!(link_target("a/b", "..", true), None);
     }
 }

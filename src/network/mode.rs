@@ -101,9 +101,69 @@ pub fn parse(s: &str, pasta_installed: bool) -> Result<Mode> {
     })
 }
 
+/// Joins the values of a repeated `--network` flag into the one value the
+/// container record keeps: `--network a --network b` is `a,b` (the container
+/// is attached to both, as Podman does). Only network names combine; a mode
+/// such as `host`, `none`, `pasta` or `container:NAME` must come alone.
+/// `None` when the flag was not given; a name given twice counts once.
+pub fn join_flags(values: &[String]) -> Result<Option<String>> {
+    match values {
+        [] => return Ok(None),
+        [one] => return Ok(Some(one.clone())),
+        _ => {}
+    }
+    let mut names: Vec<String> = Vec::new();
+    for v in values {
+        match parse(v, true)? {
+            Mode::Bridge(ns) => {
+                for n in ns {
+                    if !names.contains(&n) {
+                        names.push(n);
+                    }
+                }
+            }
+            m => {
+                return Err(Error::msg(format!(
+                    "invalid network {v:?}: --network {} cannot be combined with other networks; only network names can be given more than once",
+                    m.name()
+                )))
+            }
+        }
+    }
+    Ok(Some(names.join(",")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_network_flags_join() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(join_flags(&[]).unwrap(), None);
+        assert_eq!(join_flags(&v(&["host"])).unwrap().as_deref(), Some("host"));
+        assert_eq!(
+            join_flags(&v(&["a", "b", "a"])).unwrap().as_deref(),
+            Some("a,b")
+        );
+        assert_eq!(
+            join_flags(&v(&["a,b", "c"])).unwrap().as_deref(),
+            Some("a,b,c")
+        );
+        assert_eq!(
+            parse(&join_flags(&v(&["a", "b"])).unwrap().unwrap(), true).unwrap(),
+            Mode::Bridge(vec!["a".into(), "b".into()])
+        );
+        for bad in [
+            &["a", "host"][..],
+            &["none", "a"],
+            &["a", "container:web"],
+            &["pasta", "b"],
+        ] {
+            let e = join_flags(&v(bad)).unwrap_err().to_string();
+            assert!(e.contains("cannot be combined"), "{bad:?}: {e}");
+        }
+    }
 
     #[test]
     fn modes() {

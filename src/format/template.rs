@@ -1,5 +1,4 @@
-//! `--format` output: Go templates over JSON values, aligned tables, JSON arrays,
-//! and the human sizes and durations Podman prints.
+//! Go templates over JSON values, as `--format` takes them.
 //!
 //! Templates are executed by the `gtmpl` crate. Two of its habits differ from Go
 //! and are corrected here: it prints slices and maps with Rust's `Debug` (we
@@ -10,18 +9,15 @@
 //! Known differences from Go that remain: `{{range}}` over a map visits its
 //! keys in no fixed order (Go sorts them), `printf "%v"` of a map or of nested
 //! slices uses gtmpl's own printing, and a missing field prints `<no value>`
-//! instead of failing (JSON cannot tell a struct from a map).
+//! when rendering (JSON cannot tell a struct from a map): [`validate`] catches
+//! misspelt fields beforehand by checking the template against a [`Shape`].
 
 use std::collections::HashMap;
-use std::io::Write;
 
 use gtmpl::{Func, FuncError, Template, Value};
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("template: {0}")]
-    Template(String),
-}
+use super::table::header_name;
+use super::Error;
 
 /// The function appended to printing actions; the name cannot clash with a
 /// user's identifiers because templates have no way to define functions.
@@ -42,220 +38,294 @@ pub fn render(template: &str, value: &serde_json::Value) -> Result<String, Error
         .map_err(|e| template_error(&e.to_string()))
 }
 
-/// Prints `items` according to a `--format` value: `json`, `table TEMPLATE`, or
-/// a template rendered once per item.
+pub(super) fn unescape(s: &str) -> String {
+    s.replace("\\t", "\t").replace("\\n", "\n")
+}
+
+/// What a template is checked against before anything is printed: a sample
+/// item holding every field the command prints (arrays with one element, so
+/// that `range` bodies are checked too), and the Go type name Podman's error
+/// names (`entities.ListContainer` for `ps`).
 ///
-/// A bare `table` has no template to derive columns from; callers that accept it
-/// should substitute their default table first.
-pub fn print_formatted(format: &str, items: &[serde_json::Value]) -> Result<(), Error> {
-    let out = format_items(format, items)?;
-    let mut stdout = std::io::stdout().lock();
-    // A closed pipe (`skiff ps --format ... | head -1`) is not an error worth reporting.
-    let _ = stdout.write_all(out.as_bytes());
-    let _ = stdout.flush();
+/// In the sample, an object with a key that starts with a capital letter is a
+/// struct (a missing field is an error, as in Go); any other object is a map
+/// (a missing key is fine: Go prints `<no value>`); `null` is a value whose
+/// fields cannot be known and are not checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape<'a> {
+    type_name: &'a str,
+    sample: Option<&'a serde_json::Value>,
+}
+
+impl<'a> Shape<'a> {
+    /// Items shaped like `sample`, a value of Go type `type_name`.
+    pub fn new(type_name: &'a str, sample: &'a serde_json::Value) -> Self {
+        Shape {
+            type_name,
+            sample: Some(sample),
+        }
+    }
+
+    /// Items whose fields are not known beforehand: only the syntax is checked.
+    pub fn any(type_name: &'a str) -> Self {
+        Shape {
+            type_name,
+            sample: None,
+        }
+    }
+}
+
+/// Checks a `--format` template without printing: it must parse (Go's
+/// `template: ...` errors such as an unclosed action or `{{range}}` without a
+/// value) and every field it reads must exist in `shape` (Podman: `can't
+/// evaluate field Nope in type entities.ListContainer`). Errors are one line.
+pub fn validate(template: &str, shape: &Shape) -> Result<(), Error> {
+    let text = unescape(template);
+    let mut tmpl = Template::default();
+    tmpl.add_funcs(FUNCS);
+    tmpl.parse(rewrite_actions(&text)?)
+        .map_err(|e| template_error(&e.to_string()))?;
+    if let Some(sample) = shape.sample {
+        check_fields(&text, shape.type_name, sample)?;
+    }
     Ok(())
 }
 
-/// The text `print_formatted` prints.
-pub fn format_items(format: &str, items: &[serde_json::Value]) -> Result<String, Error> {
-    if format.trim() == "json" {
-        return Ok(to_pretty_json(&serde_json::Value::Array(items.to_vec())) + "\n");
-    }
-    if let Some(rest) = strip_table_prefix(format) {
-        if rest.trim().is_empty() {
-            // Podman shows the command's default table; only the caller knows it.
-            return Err(Error::Template(
-                "\"table\" needs columns after it, e.g. --format \"table {{.ID}}\\t{{.Names}}\""
-                    .into(),
-            ));
-        }
-        let text = unescape(rest.trim_start());
-        let headers = header_cells(&text);
-        let mut rows = Vec::new();
-        for item in items {
-            let rendered = render(&text, item)?;
-            for line in rendered.lines() {
-                rows.push(line.split('\t').map(str::to_string).collect());
-            }
-        }
-        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
-        return Ok(table_text(&headers, &rows, false));
-    }
-    let mut out = String::new();
-    for item in items {
-        out.push_str(&render(format, item)?);
-        out.push('\n');
-    }
-    Ok(out)
-}
+/// What the checker knows of a value: the sample and its Go type name, or
+/// nothing (the result of a function, a nil, a key a map may lack).
+type Known<'a> = Option<(&'a serde_json::Value, String)>;
 
-/// Prints an aligned table the way Podman's tabwriter does: each column is as
-/// wide as its widest cell plus two spaces, and at least 12; the last column is
-/// not padded.
-pub fn print_table(headers: &[&str], rows: &[Vec<String>], noheading: bool) {
-    let out = table_text(headers, rows, noheading);
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(out.as_bytes());
-    let _ = stdout.flush();
-}
-
-/// The text `print_table` prints.
-pub fn table_text(headers: &[&str], rows: &[Vec<String>], noheading: bool) -> String {
-    const MIN_WIDTH: usize = 12;
-    const PADDING: usize = 2;
-    let mut lines: Vec<Vec<&str>> = Vec::with_capacity(rows.len() + 1);
-    if !noheading && !headers.is_empty() {
-        lines.push(headers.to_vec());
-    }
-    lines.extend(rows.iter().map(|r| r.iter().map(String::as_str).collect()));
-    let mut widths: Vec<usize> = Vec::new();
-    for line in &lines {
-        // The last cell of a line ends the line, not a column: it does not widen it.
-        for (i, cell) in line.iter().enumerate().take(line.len().saturating_sub(1)) {
-            let w = (cell.chars().count() + PADDING).max(MIN_WIDTH);
-            if i >= widths.len() {
-                widths.resize(i + 1, 0);
-            }
-            widths[i] = widths[i].max(w);
-        }
-    }
-    let mut out = String::new();
-    for line in &lines {
-        let mut s = String::new();
-        for (i, cell) in line.iter().enumerate() {
-            s.push_str(cell);
-            if i + 1 < line.len() {
-                let pad = widths[i].saturating_sub(cell.chars().count());
-                s.extend(std::iter::repeat_n(' ', pad));
-            }
-        }
-        out.push_str(s.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-/// Decimal size with three significant digits and a space before the unit, as
-/// `podman images` prints it: `2.13 MB`, `12 B`.
-pub fn human_size(bytes: u64) -> String {
-    let (num, unit) = size_parts(bytes);
-    format!("{num} {unit}")
-}
-
-/// The same without the space, as `podman ps --size` prints it: `1.98MB`, `12B`.
-pub fn human_size_compact(bytes: u64) -> String {
-    let (num, unit) = size_parts(bytes);
-    format!("{num}{unit}")
-}
-
-fn size_parts(bytes: u64) -> (String, &'static str) {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut size = bytes as f64;
-    let mut i = 0;
-    while size >= 1000.0 && i < UNITS.len() - 1 {
-        size /= 1000.0;
-        i += 1;
-    }
-    let mut num = three_digits(size);
-    // go-units prints 999999 bytes as `1e+03kB`; rounding up to the next unit reads better.
-    if num == "1000" && i < UNITS.len() - 1 {
-        num = "1".to_string();
-        i += 1;
-    }
-    (num, UNITS[i])
-}
-
-/// Go's `%.3g` for 0 <= x < 1000, without the exponent form.
-fn three_digits(x: f64) -> String {
-    let decimals = if x >= 100.0 {
-        0
-    } else if x >= 10.0 {
-        1
-    } else {
-        2
-    };
-    let mut s = format!("{x:.decimals$}");
-    if s.contains('.') {
-        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
-    }
-    s
-}
-
-/// How long ago `t` was: `About an hour ago`.
-pub fn human_ago(t: chrono::DateTime<chrono::Utc>) -> String {
-    let secs = (chrono::Utc::now() - t).num_seconds();
-    format!("{} ago", human_duration(secs))
-}
-
-/// A duration in words, as Docker's go-units `HumanDuration` says it.
-pub fn human_duration(secs: i64) -> String {
-    if secs < 1 {
-        return "Less than a second".into();
-    }
-    if secs == 1 {
-        return "1 second".into();
-    }
-    if secs < 60 {
-        return format!("{secs} seconds");
-    }
-    let minutes = secs / 60;
-    if minutes == 1 {
-        return "About a minute".into();
-    }
-    if minutes < 60 {
-        return format!("{minutes} minutes");
-    }
-    // Go's Duration.Round(time.Hour): halves round away from zero.
-    let hours = (secs + 1800) / 3600;
-    if hours == 1 {
-        "About an hour".into()
-    } else if hours < 48 {
-        format!("{hours} hours")
-    } else if hours < 24 * 7 * 2 {
-        format!("{} days", hours / 24)
-    } else if hours < 24 * 30 * 2 {
-        format!("{} weeks", hours / 24 / 7)
-    } else if hours < 24 * 365 * 2 {
-        format!("{} months", hours / 24 / 30)
-    } else {
-        format!("{} years", secs / 3600 / 24 / 365)
-    }
-}
-
-/// Splits a Go field name into the words of a table header:
-/// `CreatedAt` -> `CREATED AT`, `ImageID` -> `IMAGE ID`.
-pub fn header_name(field: &str) -> String {
-    let chars: Vec<char> = field.chars().collect();
-    let mut out = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        if c == '_' {
-            out.push(' ');
+/// Walks the actions, following what dot is inside `range` and `with`, and
+/// resolves every field chain against the sample.
+fn check_fields(text: &str, type_name: &str, sample: &serde_json::Value) -> Result<(), Error> {
+    let root: Known = Some((sample, type_name.to_string()));
+    let mut dot = root.clone();
+    let mut vars: HashMap<String, Known> = HashMap::from([("$".to_string(), root)]);
+    // The dot outside each open block, restored by `else` and `end`.
+    let mut outer: Vec<Known> = Vec::new();
+    for a in scan_actions(text)? {
+        let inner = text[a.inner_start..a.inner_end].trim();
+        if inner.starts_with("/*") {
             continue;
         }
-        if i > 0 && c.is_uppercase() {
-            let prev = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower) {
-                out.push(' ');
+        let (first, rest) = match inner.find(|c: char| c.is_whitespace() || c == '(') {
+            Some(i) => (&inner[..i], inner[i..].trim()),
+            None => (inner, ""),
+        };
+        match first {
+            "if" => {
+                check_pipeline(rest, &dot, &vars)?;
+                outer.push(dot.clone());
+            }
+            "range" | "with" => {
+                let (names, pipe) = split_declaration(rest);
+                let v = check_pipeline(pipe, &dot, &vars)?;
+                let new_dot = if first == "range" { element(&v) } else { v };
+                match names.as_slice() {
+                    [one] => {
+                        vars.insert(one.to_string(), new_dot.clone());
+                    }
+                    [index, elem] => {
+                        vars.insert(index.to_string(), None);
+                        vars.insert(elem.to_string(), new_dot.clone());
+                    }
+                    _ => {}
+                }
+                outer.push(dot.clone());
+                dot = new_dot;
+            }
+            "else" => {
+                if let Some(saved) = outer.last() {
+                    dot = saved.clone();
+                }
+                if let Some(cond) = rest.strip_prefix("if") {
+                    check_pipeline(cond, &dot, &vars)?;
+                } else if let Some(pipe) = rest.strip_prefix("with") {
+                    dot = check_pipeline(pipe, &dot, &vars)?;
+                }
+            }
+            "end" => {
+                if let Some(saved) = outer.pop() {
+                    dot = saved;
+                }
+            }
+            "define" | "block" => {
+                outer.push(dot.clone());
+                dot = None;
+            }
+            "template" | "break" | "continue" => {}
+            _ => {
+                let (names, pipe) = split_declaration(inner);
+                let v = check_pipeline(pipe, &dot, &vars)?;
+                if let [one] = names.as_slice() {
+                    vars.insert(one.to_string(), v);
+                }
             }
         }
-        out.extend(c.to_uppercase());
     }
-    out
+    Ok(())
 }
 
-fn strip_table_prefix(format: &str) -> Option<&str> {
-    let t = format.trim_start();
-    let rest = t.strip_prefix("table")?;
-    if rest.is_empty() || rest.starts_with(char::is_whitespace) {
-        Some(rest)
-    } else {
-        None
+/// `$i, $e := PIPE` -> (["$i", "$e"], "PIPE"); a pipeline without a
+/// declaration (or with `=`, which assigns) gives no names.
+fn split_declaration(s: &str) -> (Vec<&str>, &str) {
+    let t = s.trim();
+    if t.starts_with('$') {
+        if let Some(k) = t.find(":=") {
+            let names = t[..k].split(',').map(str::trim).collect();
+            return (names, t[k + 2..].trim());
+        }
+    }
+    (Vec::new(), t)
+}
+
+/// Splits `s` at top-level occurrences of `sep` (outside quotes and parentheses).
+fn split_top(s: &str, sep: impl Fn(char) -> bool) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quote, mut escaped) = (0i32, None::<char>, false);
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && q != '`' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '`' | '\'' => quote = Some(c),
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 && sep(c) => {
+                parts.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Checks the field chains of a pipeline and returns what its value is known
+/// to be (only a lone field chain, variable or dot is known).
+fn check_pipeline<'a>(
+    pipe: &str,
+    dot: &Known<'a>,
+    vars: &HashMap<String, Known<'a>>,
+) -> Result<Known<'a>, Error> {
+    let commands = split_top(pipe, |c| c == '|');
+    let mut value = None;
+    for (ci, cmd) in commands.iter().enumerate() {
+        let tokens = split_top(cmd, char::is_whitespace);
+        let mut single = None;
+        for token in &tokens {
+            let v = check_operand(token, dot, vars)?;
+            if tokens.len() == 1 {
+                single = v;
+            }
+        }
+        if ci + 1 == commands.len() && commands.len() == 1 {
+            value = single;
+        }
+    }
+    Ok(value)
+}
+
+/// One operand: `.A.B`, `$x.A`, `.`, `(PIPE)`, or a literal or function name.
+fn check_operand<'a>(
+    token: &str,
+    dot: &Known<'a>,
+    vars: &HashMap<String, Known<'a>>,
+) -> Result<Known<'a>, Error> {
+    if let Some(body) = token.strip_prefix('(') {
+        // `(PIPE).Field`: what the parentheses give is not known.
+        if let Some(close) = body.rfind(')') {
+            check_pipeline(&body[..close], dot, vars)?;
+        }
+        return Ok(None);
+    }
+    if token == "." {
+        return Ok(dot.clone());
+    }
+    if let Some(chain) = token.strip_prefix('.') {
+        return resolve(token, dot.clone(), chain);
+    }
+    if token.starts_with('$') {
+        let (name, chain) = match token.find('.') {
+            Some(i) => (&token[..i], &token[i + 1..]),
+            None => (token, ""),
+        };
+        let base = vars.get(name).cloned().flatten();
+        return if chain.is_empty() {
+            Ok(base)
+        } else {
+            resolve(token, base, chain)
+        };
+    }
+    Ok(None)
+}
+
+/// Follows `A.B.C` from `base`, failing as Go does on a struct without the field.
+fn resolve<'a>(token: &str, mut cur: Known<'a>, chain: &str) -> Result<Known<'a>, Error> {
+    for field in chain.split('.') {
+        let Some((v, type_name)) = cur else {
+            return Ok(None);
+        };
+        cur = match v {
+            serde_json::Value::Null => None,
+            serde_json::Value::Object(m) if is_struct(m) => match m.get(field) {
+                Some(child) => Some((child, field.to_string())),
+                None => return Err(no_field(token, field, &type_name)),
+            },
+            serde_json::Value::Object(m) => m.get(field).map(|c| (c, field.to_string())),
+            other => return Err(no_field(token, field, go_type(other))),
+        };
+    }
+    Ok(cur)
+}
+
+fn no_field(token: &str, field: &str, type_name: &str) -> Error {
+    Error::Template(format!(
+        "executing at <{token}>: can't evaluate field {field} in type {type_name}"
+    ))
+}
+
+/// A struct, as opposed to a map: Go field names are capitalised (Podman's
+/// JSON also carries lowercase keys beside them, as `network ls` does).
+fn is_struct(m: &serde_json::Map<String, serde_json::Value>) -> bool {
+    m.keys()
+        .any(|k| k.starts_with(|c: char| c.is_ascii_uppercase()))
+}
+
+/// What `range` sets dot to: the first element of the sample, if it has one.
+fn element<'a>(v: &Known<'a>) -> Known<'a> {
+    let (v, name) = v.as_ref()?;
+    match v {
+        serde_json::Value::Array(a) => a.first().map(|e| (e, name.clone())),
+        serde_json::Value::Object(m) if !is_struct(m) => {
+            m.values().next().map(|e| (e, name.clone()))
+        }
+        _ => None,
     }
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("\\t", "\t").replace("\\n", "\n")
+fn go_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(n) if n.is_f64() => "float64",
+        serde_json::Value::Number(_) => "int",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "[]interface {}",
+        _ => "interface {}",
+    }
 }
 
 fn template_error(msg: &str) -> Error {
@@ -266,15 +336,6 @@ fn template_error(msg: &str) -> Error {
         short.push_str("...");
     }
     Error::Template(short)
-}
-
-fn to_pretty_json(v: &serde_json::Value) -> String {
-    // Podman indents its JSON with four spaces.
-    let mut buf = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    serde::Serialize::serialize(v, &mut ser).expect("serialising a JSON value cannot fail");
-    String::from_utf8(buf).expect("serde_json writes UTF-8")
 }
 
 /// One `{{ ... }}` action of a template, by byte offsets.
@@ -443,7 +504,7 @@ fn rewrite_actions(text: &str) -> Result<String, Error> {
 /// The header cells of a `table` template: each action becomes the header of
 /// the field it shows (`{{.CreatedAt}}` -> `CREATED AT`), control actions
 /// vanish, literal text stays, and tabs separate the cells.
-fn header_cells(text: &str) -> Vec<String> {
+pub(super) fn header_cells(text: &str) -> Vec<String> {
     let Ok(actions) = scan_actions(text) else {
         return text.split('\t').map(str::to_string).collect();
     };
@@ -902,13 +963,7 @@ mod tests {
     }
 
     #[test]
-    fn header_names() {
-        assert_eq!(header_name("ID"), "ID");
-        assert_eq!(header_name("CreatedAt"), "CREATED AT");
-        assert_eq!(header_name("ImageID"), "IMAGE ID");
-        assert_eq!(header_name("Names"), "NAMES");
-        assert_eq!(header_name("OCIRuntime"), "OCI RUNTIME");
-        assert_eq!(header_name("IPAddress"), "IP ADDRESS");
+    fn header_cells_name_fields() {
         assert_eq!(
             header_cells("{{.ID}}\t{{.State.Status}}\t{{json .Labels}}\tx{{.Size}}"),
             vec!["ID", "STATUS", "LABELS", "xSIZE"]
@@ -919,101 +974,70 @@ mod tests {
         );
     }
 
+    fn check(t: &str) -> Result<(), Error> {
+        validate(t, &Shape::new("define.InspectContainerData", &container()))
+    }
+
     #[test]
-    fn table_format() {
-        let items = vec![
-            json!({"ID": "dc10e583883b", "Names": "web", "CreatedAt": "1 second ago"}),
-            json!({"ID": "0c1e58b97643", "Names": "a-much-longer-name", "CreatedAt": "now"}),
+    fn validate_checks_fields_against_the_shape() {
+        for good in [
+            "{{.Id}}",
+            "{{.State.Status}} {{.State.Pid}}",
+            "{{range .Config.Env}}{{.}}{{end}}",
+            "{{range $i, $e := .Args}}{{$i}}={{$e}}{{end}}",
+            r#"{{index .Labels "app"}} {{.Labels.anything}}"#,
+            "{{with .State}}{{.Status}}{{else}}{{.Id}}{{end}}",
+            "{{if .State.Running}}{{.Id}}{{else if .Size}}x{{end}}",
+            "{{$s := .State}}{{$s.Pid}} {{$.Id}}",
+            "{{json .Config}} {{.State.Status | upper}} {{(.State).Anything}}",
+            "{{.Config.Entrypoint.Anything}}",
+            r#"{{printf "%s {{.Nope}}" .Id}}"#,
+            "{{/* .Nope */}}",
+        ] {
+            assert!(check(good).is_ok(), "{good}: {:?}", check(good));
+        }
+        let cases = [
+            (
+                "{{.Nope}}",
+                "<.Nope>: can't evaluate field Nope in type define.InspectContainerData",
+            ),
+            ("{{.State.Nope}}", "can't evaluate field Nope in type State"),
+            ("{{.Id.Nope}}", "can't evaluate field Nope in type string"),
+            (
+                "{{range .Config.Env}}{{.Nope}}{{end}}",
+                "field Nope in type string",
+            ),
+            ("{{with .State}}{{.Id}}{{end}}", "field Id in type State"),
+            ("{{if .Nope}}x{{end}}", "field Nope"),
+            ("{{$s := .State}}{{$s.Nope}}", "field Nope in type State"),
+            ("{{json .Nope}}", "field Nope"),
+            ("{{upper (.Nope)}}", "field Nope"),
+            ("{{.Id | printf \"%s\" .Nope}}", "field Nope"),
         ];
-        let out = format_items(r"table {{.ID}}\t{{.Names}}\t{{.CreatedAt}}", &items).unwrap();
-        assert_eq!(
-            out,
-            "ID            NAMES               CREATED AT\n\
-             dc10e583883b  web                 1 second ago\n\
-             0c1e58b97643  a-much-longer-name  now\n"
-        );
+        for (bad, want) in cases {
+            let e = check(bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with("template: ") && e.contains(want),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]
-    fn plain_and_json_formats() {
-        let items = vec![json!({"ID": "a"}), json!({"ID": "b"})];
-        assert_eq!(format_items("{{.ID}}", &items).unwrap(), "a\nb\n");
-        let out = format_items("json", &items).unwrap();
-        assert_eq!(
-            out,
-            "[\n    {\n        \"ID\": \"a\"\n    },\n    {\n        \"ID\": \"b\"\n    }\n]\n"
-        );
-        assert_eq!(format_items("json", &[]).unwrap(), "[]\n");
-        assert!(format_items("table", &items).is_err());
-        // A template that only starts with the word is not a table.
-        assert_eq!(
-            format_items("tablet {{.ID}}", &items[..1]).unwrap(),
-            "tablet a\n"
-        );
-    }
-
-    #[test]
-    fn tables_align_like_podman() {
-        let rows = vec![vec![
-            "localhost/busybox".to_string(),
-            "latest".to_string(),
-            "569ab07b4f07".to_string(),
-            "About an hour ago".to_string(),
-            "2.13 MB".to_string(),
-        ]];
-        let out = table_text(
-            &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
-            &rows,
-            false,
-        );
-        assert_eq!(
-            out,
-            "REPOSITORY         TAG         IMAGE ID      CREATED            SIZE\n\
-             localhost/busybox  latest      569ab07b4f07  About an hour ago  2.13 MB\n"
-        );
-        let out = table_text(&["A", "B"], &rows, true);
-        assert!(out.starts_with("localhost/busybox  latest"));
-        // A last column that is empty leaves no trailing spaces.
-        let out = table_text(&["NAME", "PORTS"], &[vec!["x".into(), "".into()]], false);
-        assert_eq!(out, "NAME        PORTS\nx\n");
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(12), "12 B");
-        assert_eq!(human_size(999), "999 B");
-        assert_eq!(human_size(1000), "1 kB");
-        assert_eq!(human_size(12_345), "12.3 kB");
-        assert_eq!(human_size(123_456), "123 kB");
-        assert_eq!(human_size(2_130_000), "2.13 MB");
-        assert_eq!(human_size(999_999), "1 MB");
-        assert_eq!(human_size(5_000_000_000), "5 GB");
-        assert_eq!(human_size_compact(1_980_000), "1.98MB");
-        assert_eq!(human_size_compact(12), "12B");
-        assert_eq!(human_size_compact(u64::MAX), "18.4EB");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(human_duration(-5), "Less than a second");
-        assert_eq!(human_duration(0), "Less than a second");
-        assert_eq!(human_duration(1), "1 second");
-        assert_eq!(human_duration(59), "59 seconds");
-        assert_eq!(human_duration(60), "About a minute");
-        assert_eq!(human_duration(119), "About a minute");
-        assert_eq!(human_duration(120), "2 minutes");
-        assert_eq!(human_duration(3599), "59 minutes");
-        assert_eq!(human_duration(3600), "About an hour");
-        assert_eq!(human_duration(5399), "About an hour");
-        assert_eq!(human_duration(5400), "2 hours");
-        assert_eq!(human_duration(47 * 3600), "47 hours");
-        assert_eq!(human_duration(48 * 3600), "2 days");
-        assert_eq!(human_duration(14 * 86400), "2 weeks");
-        assert_eq!(human_duration(60 * 86400), "2 months");
-        assert_eq!(human_duration(730 * 86400), "2 years");
-        let t = chrono::Utc::now() - chrono::Duration::hours(1);
-        assert_eq!(human_ago(t), "About an hour ago");
-        assert_eq!(human_ago(chrono::Utc::now()), "Less than a second ago");
+    fn validate_rejects_broken_syntax() {
+        for bad in [
+            "{{.Id",
+            "{{range}}",
+            "{{range .Args}}",
+            "{{end}}",
+            "{{nosuchfn .Id}}",
+            "{{if}}{{end}}",
+        ] {
+            let e = validate(bad, &Shape::any("x")).unwrap_err().to_string();
+            assert!(
+                e.starts_with("template: ") && !e.contains('\n'),
+                "{bad}: {e}"
+            );
+        }
     }
 }
