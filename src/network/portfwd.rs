@@ -109,7 +109,7 @@ pub fn main(args: Vec<String>) -> Result<i32> {
     let usage = || Error::msg("usage: skiff _portfwd NETNS IP PROTO:FD:PORT...");
     let netns = args.first().ok_or_else(usage)?;
     let ip: std::net::IpAddr = args.get(1).and_then(|s| s.parse().ok()).ok_or_else(usage)?;
-    let mut listeners = Vec::new();
+    let mut specs = Vec::new();
     for spec in &args[2..] {
         let f: Vec<&str> = spec.split(':').collect();
         if f.len() != 3 {
@@ -117,8 +117,14 @@ pub fn main(args: Vec<String>) -> Result<i32> {
         }
         let fd: i32 = f[1].parse().map_err(|_| usage())?;
         let port: u16 = f[2].parse().map_err(|_| usage())?;
-        listeners.push((f[0].to_string(), take_fd(fd), SocketAddr::new(ip, port)));
+        specs.push((f[0].to_string(), fd, SocketAddr::new(ip, port)));
     }
+    // It outlives the command that started it: keep only the sockets it was given.
+    crate::runtime::fds::close_all_but(&specs.iter().map(|s| s.1).collect::<Vec<_>>());
+    let listeners: Vec<_> = specs
+        .into_iter()
+        .map(|(proto, fd, target)| (proto, take_fd(fd), target))
+        .collect();
     // Single-threaded still: enter the target namespace for every socket to come.
     let ns = std::fs::File::open(netns)
         .map_err(|e| Error::msg(crate::error::io_msg("open", Path::new(netns), &e)))?;
