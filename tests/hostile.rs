@@ -8,7 +8,9 @@ mod common;
 use std::fs;
 use std::io::Read;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -180,13 +182,43 @@ fn hostile_signals(c: &mut std::process::Command) {
 fn run_with_signals(s: &Skiff, args: &[&str]) -> Output {
     let mut c = s.command(args);
     hostile_signals(&mut c);
-    let out = c.stdin(Stdio::null()).output().expect("run skiff");
+    run_command(c, s.timeout, args)
+}
+
+/// Runs a prepared skiff command to its end (stdin null), failing the test
+/// when it outlives `timeout`.
+fn run_command(mut c: std::process::Command, timeout: Duration, args: &[&str]) -> Output {
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn skiff");
+    let out = drain(child.stdout.take().unwrap());
+    let err = drain(child.stderr.take().unwrap());
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("timed out after {timeout:?}: skiff {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let grace = Duration::from_secs(10);
+    let out = out.recv_timeout(grace).expect("stdout closes");
+    let err = err.recv_timeout(grace).expect("stderr closes");
     Output {
         cmdline: format!("skiff {}", args.join(" ")),
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stdout_bytes: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stdout_bytes: out,
+        stderr: String::from_utf8_lossy(&err).into_owned(),
     }
 }
 
@@ -237,4 +269,118 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+fn mode(p: &Path) -> u32 {
+    fs::symlink_metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .mode()
+        & 0o7777
+}
+
+/// Skiff for a user whose home has no ~/.local yet, with the usual umask 022.
+fn fresh_home_cmd(s: &Skiff, home: &Path, args: &[&str]) -> Output {
+    let mut c = s.command(args);
+    c.env_remove("XDG_DATA_HOME").env("HOME", home);
+    // SAFETY: umask is async-signal-safe.
+    unsafe {
+        c.pre_exec(|| {
+            libc::umask(0o022);
+            Ok(())
+        });
+    }
+    run_command(c, s.timeout, args)
+}
+
+#[test]
+fn store_and_runtime_dirs_are_private_for_a_fresh_home() {
+    let s = Skiff::new();
+    let home = s.home.join("fresh");
+    fs::create_dir(&home).unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&home, Some(s.uid()), Some(s.gid())).unwrap();
+    let fixture = env().fixture.to_str().unwrap();
+    let o = fresh_home_cmd(&s, &home, &["import", fixture, BUSYBOX]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let o = fresh_home_cmd(
+        &s,
+        &home,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "vol1:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "echo x >/data/f",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let store = home.join(".local/share/skiff");
+    for d in [
+        home.join(".local"),
+        home.join(".local/share"),
+        store.clone(),
+        store.join("volumes"),
+        s.runtime_dir.join("skiff"),
+    ] {
+        assert_eq!(mode(&d), 0o700, "mode of {}", d.display());
+        assert_eq!(owner(&d).0, s.uid(), "owner of {}", d.display());
+    }
+    assert_eq!(mode(&home), 0o755, "an existing home keeps its mode");
+}
+
+/// Skiff with XDG_RUNTIME_DIR unset and TMPDIR at `tmp`.
+fn no_runtime_dir_cmd(s: &Skiff, tmp: &Path, args: &[&str]) -> Output {
+    let mut c = s.command(args);
+    c.env_remove("XDG_RUNTIME_DIR").env("TMPDIR", tmp);
+    run_command(c, s.timeout, args)
+}
+
+#[test]
+fn runtime_dir_fallback_must_be_private() {
+    let s = Skiff::new();
+    // A world-writable sticky directory, as /tmp is.
+    let tmp = s.home.join("tmp");
+    fs::create_dir(&tmp).unwrap();
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777)).unwrap();
+    let run = tmp.join(format!("skiff-run-{}", s.uid()));
+    // Missing: made 0700, owned by the user.
+    let o = no_runtime_dir_cmd(&s, &tmp, &["images"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(mode(&run), 0o700);
+    assert_eq!(owner(&run).0, s.uid());
+    assert_eq!(mode(&run.join("skiff")), 0o700);
+    // Open to others: refused, naming the directory.
+    fs::set_permissions(&run, fs::Permissions::from_mode(0o777)).unwrap();
+    let o = no_runtime_dir_cmd(&s, &tmp, &["images"]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    let line = one_error_line(&o);
+    assert!(
+        line.contains(&run.display().to_string()) && line.contains("0777"),
+        "{line}"
+    );
+    // Someone else's (made before the user came): refused.
+    assert!(
+        env().drop_to.is_some(),
+        "this test needs root to make a directory another user owns"
+    );
+    fs::remove_dir_all(&run).unwrap();
+    fs::create_dir(&run).unwrap();
+    fs::set_permissions(&run, fs::Permissions::from_mode(0o700)).unwrap();
+    let o = no_runtime_dir_cmd(&s, &tmp, &["images"]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    let line = one_error_line(&o);
+    assert!(
+        line.contains(&run.display().to_string()) && line.contains("owned by uid 0"),
+        "{line}"
+    );
+    // A symlink to a directory of the user's is not taken either.
+    fs::remove_dir(&run).unwrap();
+    std::os::unix::fs::symlink(&s.runtime_dir, &run).unwrap();
+    let o = no_runtime_dir_cmd(&s, &tmp, &["images"]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    let line = one_error_line(&o);
+    assert!(line.contains("not a directory"), "{line}");
 }
