@@ -384,3 +384,154 @@ fn runtime_dir_fallback_must_be_private() {
     let line = one_error_line(&o);
     assert!(line.contains("not a directory"), "{line}");
 }
+
+/// A GNU sparse entry (type `S`) of `size` bytes whose only data is its
+/// last 512 bytes: 1.5 KB of archive.
+fn sparse_entry(name: &str, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_path(name).unwrap();
+    h.set_entry_type(tar::EntryType::GNUSparse);
+    h.set_mode(0o644);
+    h.set_mtime(1_700_000_000);
+    h.set_size(512);
+    let g = h.as_gnu_mut().unwrap();
+    g.set_real_size(size);
+    // Base-256 numbers: 100 GiB does not fit 11 octal digits.
+    let big = |field: &mut [u8; 12], n: u64| {
+        field.fill(0);
+        field[0] = 0x80;
+        field[4..].copy_from_slice(&n.to_be_bytes());
+    };
+    big(&mut g.sparse[0].offset, size - 512);
+    big(&mut g.sparse[0].numbytes, 512);
+    h.set_cksum();
+    h
+}
+
+#[test]
+fn sparse_layer_entry_is_refused_and_leaves_nothing() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test keeps the store on a small tmpfs (so that a regression stops at \
+         ENOSPC, not at the host's disk): run the suite as root"
+    );
+    let s = Skiff::new();
+    let mut t = TarBuilder::new();
+    t.dir("data", 0o755, 0, 0)
+        .raw(&sparse_entry("data/big", 100 << 30), &[b'x'; 512]);
+    let tar = t.finish();
+    assert!(tar.len() < 4096, "the archive is {} bytes", tar.len());
+    let tar = s.write_file("sparse.tar", &tar);
+    let small = s.home.join("small");
+    s.make_dir(&small);
+    let opts = format!("size=16m,mode=0700,uid={},gid={}", s.uid(), s.gid());
+    nix::mount::mount(
+        Some("tmpfs"),
+        &small,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .expect("mounting a small tmpfs");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _guard = Unmount(small.clone());
+    let root = small.join("store");
+    let root_s = root.to_string_lossy().into_owned();
+    let o = s.cmd(&[
+        "--root",
+        &root_s,
+        "import",
+        &tar.to_string_lossy(),
+        "localhost/sparse",
+    ]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    let line = one_error_line(&o);
+    assert!(
+        line.contains("\"data/big\"") && line.contains("sparse"),
+        "the error names the entry: {line}"
+    );
+    let o = s.cmd(&["--root", &root_s, "images", "-q"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(o.stdout.trim(), "", "an image was left");
+    for dir in ["layers", "images", "blobs/sha256", "tmp"] {
+        let left: Vec<_> = fs::read_dir(root.join(dir))
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(
+            left.is_empty(),
+            "{dir} keeps {left:?} after the refused import"
+        );
+    }
+}
+
+/// The fixture with /etc/passwd replaced by a FIFO.
+fn fifo_passwd_image(s: &Skiff) {
+    let mut t = TarBuilder::new();
+    busybox_base(&mut t);
+    let mut h = tar::Header::new_ustar();
+    h.set_path("etc/passwd").unwrap();
+    h.set_entry_type(tar::EntryType::Fifo);
+    h.set_mode(0o644);
+    h.set_size(0);
+    h.set_cksum();
+    t.raw(&h, &[]);
+    let tar = s.write_file("fifo.tar", &t.finish());
+    s.ok(&["import", &tar.to_string_lossy(), "localhost/fifo"]);
+}
+
+#[test]
+fn fifo_passwd_is_refused_not_waited_for() {
+    let s = busybox();
+    fifo_passwd_image(&s);
+    for user in [None, Some("tester")] {
+        let mut args = vec!["run", "--rm"];
+        if let Some(u) = user {
+            args.extend(["-u", u]);
+        }
+        args.extend(["localhost/fifo", "true"]);
+        let o = s.run_with(&args, None, Duration::from_secs(30));
+        assert_eq!(o.code, 125, "{}", o.describe());
+        let line = one_error_line(&o);
+        assert!(
+            line.contains("/etc/passwd") && line.contains("fifo"),
+            "{line}"
+        );
+    }
+    assert_eq!(s.ok(&["ps", "-a", "-q"]).trim(), "", "no container is left");
+    // A running container that swaps its /etc/passwd for a FIFO: exec -u.
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "swap",
+        "busybox",
+        "sh",
+        "-c",
+        "rm /etc/passwd && mkfifo /etc/passwd && sleep 300",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.cmd(&["exec", "swap", "test", "-p", "/etc/passwd"]).code != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the container never made its FIFO"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = s.run_with(
+        &["exec", "-u", "tester", "swap", "true"],
+        None,
+        Duration::from_secs(30),
+    );
+    assert_eq!(o.code, 125, "{}", o.describe());
+    let line = one_error_line(&o);
+    assert!(
+        line.contains("/etc/passwd") && line.contains("fifo"),
+        "{line}"
+    );
+    s.ok(&["rm", "-f", "swap"]);
+}

@@ -778,8 +778,11 @@ pub fn top(ctx: &Context, a: TopArgs) -> Result<i32> {
             c.name
         )));
     }
-    let passwd = std::fs::read_to_string(format!("/proc/{}/root/etc/passwd", c.state.pid))
-        .unwrap_or_default();
+    let passwd = crate::runtime::user::read_root_file(
+        std::path::Path::new(&format!("/proc/{}/root", c.state.pid)),
+        "/etc/passwd",
+    )
+    .unwrap_or_default();
     let uptime: f64 = std::fs::read_to_string("/proc/uptime")
         .ok()
         .and_then(|u| u.split_whitespace().next().and_then(|x| x.parse().ok()))
