@@ -6,7 +6,7 @@
 mod common;
 
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -534,4 +534,136 @@ fn fifo_passwd_is_refused_not_waited_for() {
         "{line}"
     );
     s.ok(&["rm", "-f", "swap"]);
+}
+
+/// GETs `/` from 127.0.0.1:port, retrying while the server starts.
+fn http_get(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", port))?;
+            c.set_read_timeout(Some(Duration::from_secs(5)))?;
+            c.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
+            let mut out = String::new();
+            c.read_to_string(&mut out)?;
+            Ok(out)
+        })();
+        match attempt {
+            Ok(body) if body.contains("200") => return body,
+            other => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no HTTP answer on 127.0.0.1:{port}: {other:?}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// The `_portfwd` process of this test.
+fn forwarder(s: &Skiff) -> i32 {
+    s.processes()
+        .into_iter()
+        .find(|p| {
+            fs::read(format!("/proc/{p}/cmdline"))
+                .unwrap_or_default()
+                .split(|b| *b == 0)
+                .any(|a| a == b"_portfwd")
+        })
+        .expect("a port forwarder runs for the published port")
+}
+
+fn status_field(pid: i32, field: &str) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} for pid {pid}"))
+}
+
+fn open_fds(pid: i32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+}
+
+#[test]
+fn port_forwarder_stays_bounded_under_a_connection_flood() {
+    const FLOOD: usize = 300;
+    // The forwarder's cap (src/network/portfwd.rs MAX_TCP_CONNECTIONS).
+    const CAP: usize = 256;
+    let s = busybox();
+    s.ok(&["network", "create", "flood"]);
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "flood",
+        "-p",
+        &publish,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /tmp/w && cp /www/index.html /tmp/w/ && head -c 5000000 /dev/urandom >/tmp/w/big \
+         && exec httpd -f -p 80 -h /tmp/w",
+    ]);
+    assert!(http_get(port).contains(INDEX_HTML.trim()));
+    let fwd = forwarder(&s);
+    // Bulk data passes the small buffers whole.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    c.write_all(b"GET /big HTTP/1.0\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut big = Vec::new();
+    c.read_to_end(&mut big).unwrap();
+    let body = big
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| big.len() - at - 4);
+    assert_eq!(body, Some(5_000_000), "bytes of /big through the forwarder");
+    let mut held = Vec::new();
+    for _ in 0..FLOOD {
+        held.push(std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"));
+    }
+    // Wait until the forwarder has taken every connection it will take.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while open_fds(fwd) < 2 * CAP {
+        assert!(
+            Instant::now() < deadline,
+            "the forwarder holds {} descriptors",
+            open_fds(fwd)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Data flows through a connection of the flood.
+    let c = &mut held[0];
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut body = String::new();
+    c.read_to_string(&mut body).unwrap();
+    assert!(body.contains(INDEX_HTML.trim()), "{body}");
+    let threads = status_field(fwd, "Threads:");
+    assert!(
+        threads <= 2,
+        "the forwarder runs {threads} threads for {FLOOD} connections"
+    );
+    let fds = open_fds(fwd);
+    assert!(
+        fds <= 2 * CAP + 16,
+        "the forwarder holds {fds} descriptors for {FLOOD} connections (cap {CAP})"
+    );
+    let rss_kib = status_field(fwd, "VmRSS:");
+    eprintln!(
+        "forwarder under {FLOOD} connections: {threads} thread(s), {fds} descriptors, {rss_kib} KiB RSS"
+    );
+    assert!(rss_kib < 32 * 1024, "the forwarder uses {rss_kib} KiB");
+    drop(held);
+    // Once the flood is gone, new clients are served again.
+    assert!(http_get(port).contains(INDEX_HTML.trim()));
+    s.ok(&["rm", "-f", "web"]);
+    s.ok(&["network", "rm", "flood"]);
 }
