@@ -1,6 +1,8 @@
 //! Where skiff keeps its data and who it runs as: the resolved global options
 //! every command receives.
 
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
@@ -43,17 +45,36 @@ impl Context {
         };
         let runroot = match runroot {
             Some(r) => absolute(r)?,
-            None if rootless => runtime_dir(uid).join("skiff"),
+            None if rootless => runtime_dir(uid)?.join("skiff"),
             None => PathBuf::from("/run/skiff"),
         };
-        Ok(Context {
+        let ctx = Context {
             root,
             runroot,
             storage_driver,
             rootless,
             uid,
             gid,
-        })
+        };
+        // Inside the user namespace are skiff's own helpers (the port
+        // forwarder, the network holder), started after the CLI made these.
+        if crate::runtime::idmap::in_initial_userns() {
+            ctx.make_private_dirs()?;
+        }
+        Ok(ctx)
+    }
+
+    /// Creates the store, its volume directory and the run root, each
+    /// missing directory on the way (`~/.local`, `~/.local/share`) with mode
+    /// 0700, as Podman does: other local users must not read container logs
+    /// or reach files owned by the user's subordinate ids. The mode is set
+    /// explicitly, whatever the umask; existing directories are left as
+    /// they are.
+    pub fn make_private_dirs(&self) -> Result<()> {
+        for d in [&self.root, &self.root.join("volumes"), &self.runroot] {
+            mkdir_private(d)?;
+        }
+        Ok(())
     }
 
     /// Directory of image, layer and blob data.
@@ -105,21 +126,121 @@ fn data_home() -> Result<PathBuf> {
     }
 }
 
-/// `$XDG_RUNTIME_DIR` when it is set and ours, else a private directory in /tmp
-/// (as Podman does when there is no login session).
-pub fn runtime_dir(uid: u32) -> PathBuf {
+/// `$XDG_RUNTIME_DIR` when it is set and ours, else `$TMPDIR/skiff-run-UID`
+/// (`/tmp/skiff-run-UID`), as Podman does when there is no login session.
+/// The fallback lives in a directory everybody can write to, so it is
+/// checked as containers/storage checks its own: created 0700 when missing,
+/// refused when it is not a directory owned by `uid` with mode 0700.
+pub fn runtime_dir(uid: u32) -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|h| !h.is_empty()) {
         let d = PathBuf::from(d);
         if owned_by(&d, uid) {
-            return d;
+            return Ok(d);
         }
     }
-    PathBuf::from(format!("/tmp/skiff-run-{uid}"))
+    let d = std::env::temp_dir().join(format!("skiff-run-{uid}"));
+    match fs::DirBuilder::new().mode(0o700).create(&d) {
+        Ok(()) => fs::set_permissions(&d, fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::msg(crate::error::io_msg("chmod", &d, &e)))?,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::msg(crate::error::io_msg("mkdir", &d, &e))),
+    }
+    check_private(&d, uid)?;
+    Ok(d)
+}
+
+/// Fails unless `d` is a directory (not a symlink) owned by `uid` that
+/// nobody else may enter.
+fn check_private(d: &Path, uid: u32) -> Result<()> {
+    let md =
+        fs::symlink_metadata(d).map_err(|e| Error::msg(crate::error::io_msg("stat", d, &e)))?;
+    let fix = "remove it or set XDG_RUNTIME_DIR to a directory of yours";
+    if !md.is_dir() {
+        return Err(Error::msg(format!(
+            "runtime directory {}: not a directory; {fix}",
+            d.display()
+        )));
+    }
+    if md.uid() != uid {
+        return Err(Error::msg(format!(
+            "runtime directory {}: owned by uid {}, not by you (uid {uid}); {fix}",
+            d.display(),
+            md.uid()
+        )));
+    }
+    if md.mode() & 0o077 != 0 {
+        return Err(Error::msg(format!(
+            "runtime directory {}: mode {:04o} lets other users in, it must be 0700; {fix}",
+            d.display(),
+            md.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+/// Creates `dir` and its missing parents with mode 0700 (set explicitly,
+/// so a umask cannot widen or narrow it).
+fn mkdir_private(dir: &Path) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut cur = dir;
+    while fs::symlink_metadata(cur).is_err() {
+        missing.push(cur);
+        match cur.parent() {
+            Some(p) => cur = p,
+            None => break,
+        }
+    }
+    for d in missing.into_iter().rev() {
+        match fs::DirBuilder::new().mode(0o700).create(d) {
+            Ok(()) => fs::set_permissions(d, fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::msg(crate::error::io_msg("chmod", d, &e)))?,
+            // Another skiff made it meanwhile.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::msg(crate::error::io_msg("mkdir", d, &e))),
+        }
+    }
+    Ok(())
 }
 
 fn owned_by(p: &Path, uid: u32) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(p)
-        .map(|m| m.uid() == uid)
-        .unwrap_or(false)
+    fs::metadata(p).map(|m| m.uid() == uid).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_dirs_are_0700_and_existing_ones_keep_their_mode() {
+        let t = tempfile::tempdir().unwrap();
+        let deep = t.path().join("a/b/c");
+        mkdir_private(&deep).unwrap();
+        for d in ["a", "a/b", "a/b/c"] {
+            let mode = fs::metadata(t.path().join(d)).unwrap().mode() & 0o7777;
+            assert_eq!(mode, 0o700, "{d}");
+        }
+        // Existing directories keep their mode.
+        fs::set_permissions(t.path().join("a"), fs::Permissions::from_mode(0o755)).unwrap();
+        mkdir_private(&t.path().join("a/x")).unwrap();
+        let mode = fs::metadata(t.path().join("a")).unwrap().mode() & 0o7777;
+        assert_eq!(mode, 0o755);
+    }
+
+    #[test]
+    fn runtime_dir_must_be_private() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("run");
+        fs::create_dir(&d).unwrap();
+        let uid = nix::unistd::geteuid().as_raw();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+        check_private(&d, uid).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o777)).unwrap();
+        let e = check_private(&d, uid).unwrap_err().to_string();
+        assert!(
+            e.contains("mode 0777") && e.contains(&d.display().to_string()),
+            "{e}"
+        );
+        let e = check_private(&d, uid + 1).unwrap_err().to_string();
+        assert!(e.contains("owned by uid"), "{e}");
+    }
 }

@@ -250,6 +250,8 @@ fn init_logging(level: &str) {
 }
 
 fn run(cli: Cli) -> Result<i32> {
+    // Nothing the caller left open reaches the processes skiff starts.
+    crate::runtime::fds::cloexec_inherited();
     if let Command::Pause_ = cli.command {
         return crate::runtime::userns::pause_main();
     }

@@ -202,18 +202,18 @@ fn parse_security_opts(opts: &[String]) -> Result<bool> {
 
 /// Reads a file of the image from its layers, topmost first; a whiteout or
 /// absence gives an empty string.
-fn read_from_layers(layers: &[PathBuf], path: &str) -> String {
+/// The file at `path` of the topmost layer that has it (a whiteout hides
+/// it); a FIFO or device there is refused rather than read.
+fn read_from_layers(layers: &[PathBuf], path: &str) -> Result<String> {
     use std::os::unix::fs::FileTypeExt;
     for l in layers.iter().rev() {
         match std::fs::symlink_metadata(l.join(path)) {
-            Ok(m) if m.file_type().is_char_device() => return String::new(),
-            Ok(m) if m.is_file() => {
-                return std::fs::read_to_string(l.join(path)).unwrap_or_default()
-            }
-            _ => {}
+            Ok(m) if m.file_type().is_char_device() => return Ok(String::new()),
+            Ok(_) => return Ok(crate::runtime::user::read_root_file(l, path)?),
+            Err(_) => {}
         }
     }
-    String::new()
+    Ok(String::new())
 }
 
 /// Validates the options and writes the new container's record.
@@ -335,8 +335,8 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     // before anything is written, and HOME is known for inspect.
     let exec_user = crate::runtime::user::resolve(
         &user,
-        &read_from_layers(&layers, "etc/passwd"),
-        &read_from_layers(&layers, "etc/group"),
+        &read_from_layers(&layers, "etc/passwd")?,
+        &read_from_layers(&layers, "etc/group")?,
     )?;
     let id = crate::state::new_id();
     let image_name = image

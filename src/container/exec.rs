@@ -54,8 +54,11 @@ fn exec_process(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<Process
         let root = Path::new("/proc")
             .join(c.state.pid.to_string())
             .join("root");
-        let read = |f: &str| std::fs::read_to_string(root.join(f)).unwrap_or_default();
-        let eu = user::resolve(u, &read("etc/passwd"), &read("etc/group"))?;
+        let eu = user::resolve(
+            u,
+            &user::read_root_file(&root, "/etc/passwd")?,
+            &user::read_root_file(&root, "/etc/group")?,
+        )?;
         p.set_user(
             UserBuilder::default()
                 .uid(eu.uid)

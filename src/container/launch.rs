@@ -58,7 +58,6 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
     let foreground = matches!(mode, Mode::Foreground { .. });
     let (status_r, status_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| Error::msg(format!("pipe: {e}")))?;
-    keep_across_exec(&status_w)?;
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg("_supervise")
         .arg("--root")
@@ -124,6 +123,8 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
         nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&proxied()), None)
             .map_err(|e| Error::msg(format!("sigprocmask: {e}")))?;
     }
+    // Only now, so that pasta (started above) does not inherit the pipe too.
+    keep_across_exec(&status_w)?;
     let spawned = cmd.spawn();
     drop(status_w);
     drop(ready_fd);

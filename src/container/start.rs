@@ -8,7 +8,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
 use crate::network::etc_files;
-use crate::runtime::process::{self, resolve_in_root, ChildStdio};
+use crate::runtime::process::{self, ChildStdio};
 use crate::runtime::spec::{self, NetMode, SpecInput};
 
 use crate::runtime::{caps, user};
@@ -42,10 +42,6 @@ pub fn mount_rootfs(ctx: &Context, c: &Container) -> Result<PathBuf> {
 /// Unmounts the container's root filesystem (idempotent).
 pub fn unmount_rootfs(ctx: &Context, c: &Container) -> Result<()> {
     Ok(storage::unmount(driver(c)?, &storage_dir(ctx, &c.id))?)
-}
-
-fn read_in_root(rootfs: &Path, path: &str) -> String {
-    std::fs::read_to_string(resolve_in_root(rootfs, Path::new(path))).unwrap_or_default()
 }
 
 fn default_rlimits() -> Vec<(String, u64, u64)> {
@@ -94,8 +90,8 @@ pub fn prepare_spec(
     let cfg = &c.config;
     let exec_user = user::resolve(
         &cfg.user,
-        &read_in_root(rootfs, "/etc/passwd"),
-        &read_in_root(rootfs, "/etc/group"),
+        &user::read_root_file(rootfs, "/etc/passwd")?,
+        &user::read_root_file(rootfs, "/etc/group")?,
     )?;
     let mut env = cfg.env.clone();
     if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {

@@ -26,8 +26,13 @@ pub fn top(_ctx: &Context, c: &Container) -> Result<Vec<Vec<String>>> {
             c.name
         )));
     }
-    let passwd = std::fs::read_to_string(format!("/proc/{}/root/etc/passwd", c.state.pid))
-        .unwrap_or_default();
+    // Through descriptors inside the root: the container may have made its
+    // /etc/passwd a FIFO or a link out of the root.
+    let passwd = crate::runtime::user::read_root_file(
+        std::path::Path::new(&format!("/proc/{}/root", c.state.pid)),
+        "/etc/passwd",
+    )
+    .unwrap_or_default();
     let uptime: f64 = std::fs::read_to_string("/proc/uptime")
         .ok()
         .and_then(|u| u.split_whitespace().next().and_then(|x| x.parse().ok()))

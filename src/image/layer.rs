@@ -499,6 +499,7 @@ impl Unpacker {
             return Ok(());
         }
 
+        self.refuse_sparse(entry, &name)?;
         let path = self.prepare_parents(&rel, &name)?;
         let header = entry.header().clone();
         match kind {
@@ -511,7 +512,7 @@ impl Unpacker {
                 self.dirs.push((path, header.mtime().unwrap_or(0) as i64));
                 return Ok(());
             }
-            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+            EntryType::Regular | EntryType::Continuous => {
                 let mut f = self.create_file(&path, &name)?;
                 loop {
                     let n = match entry.read(&mut self.buf) {
@@ -596,6 +597,35 @@ impl Unpacker {
     /// Creates a regular file at `path` (its parents checked), never
     /// following a symlink: a new inode or an error. Whatever was there is
     /// removed first, which the common case (nothing) does not pay for.
+    /// Refuses sparse files (GNU type `S`, or GNU's PAX sparse formats): a
+    /// few bytes of archive can ask for terabytes of zeros, and the tar
+    /// crate would write every one of them. Podman refuses the entry type
+    /// too; image builders do not produce them.
+    fn refuse_sparse<R: Read>(&self, entry: &mut tar::Entry<R>, name: &str) -> Result<()> {
+        let gnu_sparse = entry.header().entry_type() == EntryType::GNUSparse;
+        let pax_sparse = entry
+            .pax_extensions()
+            .ok()
+            .flatten()
+            .is_some_and(|mut exts| {
+                exts.any(|e| e.is_ok_and(|e| e.key_bytes().starts_with(b"GNU.sparse.")))
+            });
+        if gnu_sparse || pax_sparse {
+            let size = entry
+                .header()
+                .as_gnu()
+                .and_then(|g| g.real_size().ok())
+                .filter(|_| gnu_sparse)
+                .map(|n| format!(" of {n} bytes"))
+                .unwrap_or_default();
+            return Err(Error::Msg(format!(
+                "{}: entry \"{name}\": sparse file{size} not supported; rebuild the layer without sparse files",
+                self.label
+            )));
+        }
+        Ok(())
+    }
+
     fn create_file(&mut self, path: &Path, name: &str) -> Result<fs::File> {
         let open = || {
             fs::OpenOptions::new()
@@ -935,6 +965,36 @@ mod tests {
             Some(b"y".to_vec())
         );
         assert!(dest.join("var/new").exists());
+    }
+
+    #[test]
+    fn rejects_sparse_entries_before_writing() {
+        let (t, dest) = sandbox();
+        let mut h = tar::Header::new_gnu();
+        h.set_path("big").unwrap();
+        h.set_entry_type(EntryType::GNUSparse);
+        h.set_mode(0o644);
+        h.set_size(512);
+        let g = h.as_gnu_mut().unwrap();
+        // 1 TiB of holes, then 512 bytes: base-256, since it needs 13 octal digits.
+        let real: u64 = 1 << 40;
+        g.set_real_size(real);
+        g.sparse[0].offset = [0; 12];
+        g.sparse[0].offset[0] = 0x80;
+        g.sparse[0].offset[4..].copy_from_slice(&(real - 512).to_be_bytes());
+        g.sparse[0].numbytes.copy_from_slice(b"00000001000\0");
+        h.set_cksum();
+        let mut b = tar::Builder::new(Vec::new());
+        b.append(&h, &[b'x'; 512][..]).unwrap();
+        let data = b.into_inner().unwrap();
+        let e = unpack(&data[..], &dest, "a.tar", None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!("a.tar: entry \"big\": sparse file of {real} bytes not supported; rebuild the layer without sparse files")
+        );
+        assert_eq!(listing(t.path()), vec!["layer"]);
     }
 
     #[test]

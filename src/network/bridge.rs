@@ -483,6 +483,8 @@ pub fn host_address() -> Option<String> {
 /// `skiff _netns`: makes the rootless network namespace, says "ready" and
 /// serves DNS for the networks until it is stopped.
 pub fn holder_main(ctx: &Context) -> Result<i32> {
+    // It outlives the command that started it: hold on to nothing of its caller's.
+    crate::runtime::fds::close_from(3);
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
         Error::msg(format!(
             "creating the rootless network namespace: {}",

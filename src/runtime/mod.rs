@@ -2,6 +2,7 @@
 //! capabilities and process creation.
 
 pub mod caps;
+pub mod fds;
 pub mod idmap;
 pub mod mounts;
 pub mod process;

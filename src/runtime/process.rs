@@ -894,6 +894,7 @@ fn exec(args: &[String], env: &[String]) -> Result<Never> {
     let c_args = args.iter().map(|a| cstr(a)).collect::<Result<Vec<_>>>()?;
     let c_env = env.iter().map(|a| cstr(a)).collect::<Result<Vec<_>>>()?;
     close_other_fds_on_exec();
+    super::fds::reset_signals();
     let e = nix::unistd::execve(&c_path, &c_args, &c_env).unwrap_err();
     Err(match e {
         Errno::ENOENT => Error::NotFound(format!(

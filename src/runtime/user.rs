@@ -1,6 +1,98 @@
 //! Resolving `-u name|uid[:group|gid]` against the image's /etc/passwd and /etc/group.
 
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+
 use super::{Error, Result};
+
+/// The largest passwd or group file skiff reads: an image could offer gigabytes.
+const MAX_CONFIG_FILE: u64 = 16 << 20;
+
+/// Reads `path` (`/etc/passwd`, `/etc/group`) of the root filesystem at
+/// `root` (an image layer, a mounted rootfs, `/proc/PID/root`) the way a
+/// hostile image cannot abuse: resolved inside `root` (openat2
+/// RESOLVE_IN_ROOT, so its symlinks cannot leave it; no magic links), opened
+/// O_NONBLOCK so that a FIFO cannot hang us, and read only when it is a
+/// regular file of at most 16 MiB. A missing file reads as empty, as it
+/// does for runc's user lookup; anything else that is not a regular file
+/// is an error naming it.
+pub fn read_root_file(root: &Path, path: &str) -> Result<String> {
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    let rel = path.trim_start_matches('/');
+    let path = format!("/{rel}");
+    let dir = match File::open(root) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+        Err(e) => return Err(Error::Msg(crate::error::io_msg("open", root, &e))),
+    };
+    let how = OpenHow::new()
+        .flags(flags)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    use std::os::fd::AsRawFd;
+    let opened = match nix::fcntl::openat2(dir.as_raw_fd(), rel, how) {
+        // Before Linux 5.6: resolve by name inside the root, then refuse a
+        // final symlink (it was not resolved inside the root).
+        Err(Errno::ENOSYS) => {
+            let p = super::process::resolve_in_root(root, Path::new(&path));
+            nix::fcntl::open(&p, flags | OFlag::O_NOFOLLOW, nix::sys::stat::Mode::empty())
+        }
+        r => r,
+    };
+    let fd = match opened {
+        Ok(fd) => adopt(fd),
+        Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => return Ok(String::new()),
+        Err(e) => {
+            return Err(Error::Sys {
+                what: format!("{path} in the container's root filesystem"),
+                errno: e,
+            })
+        }
+    };
+    let file = File::from(fd);
+    let md = file
+        .metadata()
+        .map_err(|e| Error::Msg(format!("{path}: {}", crate::error::io_reason(&e))))?;
+    let ft = md.file_type();
+    if !ft.is_file() {
+        let kind = if ft.is_fifo() {
+            "a fifo"
+        } else if ft.is_dir() {
+            "a directory"
+        } else if ft.is_socket() {
+            "a socket"
+        } else if ft.is_char_device() || ft.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        return Err(Error::Msg(format!(
+            "{path} in the container's root filesystem is {kind}, not a regular file: fix the image"
+        )));
+    }
+    if md.len() > MAX_CONFIG_FILE {
+        return Err(Error::Msg(format!(
+            "{path} in the container's root filesystem is larger than 16 MiB: fix the image"
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_FILE)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::Msg(format!("{path}: {}", crate::error::io_reason(&e))))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[allow(unsafe_code)]
+fn adopt(fd: RawFd) -> OwnedFd {
+    // SAFETY: `fd` was just returned by open/openat2 in this function and
+    // nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
 
 /// The identity the container process runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +206,34 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_files_are_read_only_when_regular_and_inside() {
+        let t = tempfile::tempdir().unwrap();
+        let etc = t.path().join("etc");
+        std::fs::create_dir(&etc).unwrap();
+        assert_eq!(read_root_file(t.path(), "/etc/passwd").unwrap(), "");
+        nix::unistd::mkfifo(
+            &etc.join("passwd"),
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+        let e = read_root_file(t.path(), "/etc/passwd")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "/etc/passwd in the container's root filesystem is a fifo, not a regular file: fix the image"
+        );
+        std::fs::write(etc.join("real"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+        std::os::unix::fs::symlink("/etc/real", etc.join("group")).unwrap();
+        assert!(read_root_file(t.path(), "/etc/group")
+            .unwrap()
+            .starts_with("root:"));
+        // An absolute link resolves inside the root, never to the host's file.
+        std::os::unix::fs::symlink("/etc/hostname", etc.join("hostname-link")).unwrap();
+        assert_eq!(read_root_file(t.path(), "/etc/hostname-link").unwrap(), "");
+    }
 
     const PASSWD: &str =
         "root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000::/home/tester:/bin/sh\n";

@@ -263,6 +263,8 @@ fn join(pid: i32) -> Result<()> {
 
 /// The holder itself: sleeps until it is killed, keeping the namespaces alive.
 pub fn pause_main() -> crate::Result<i32> {
+    // It outlives the command that started it: hold on to nothing of its caller's.
+    super::fds::close_from(3);
     loop {
         nix::unistd::pause();
     }

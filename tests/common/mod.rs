@@ -271,6 +271,12 @@ impl TarBuilder {
         self
     }
 
+    /// Appends an entry made by the caller (FIFOs, GNU sparse files).
+    pub fn raw(&mut self, h: &tar::Header, data: &[u8]) -> &mut Self {
+        self.b.append(h, data).unwrap();
+        self
+    }
+
     pub fn finish(self) -> Vec<u8> {
         self.b.into_inner().unwrap()
     }

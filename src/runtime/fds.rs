@@ -1,0 +1,144 @@
+//! What a process inherits from whoever started it, and how skiff's
+//! long-lived processes and containers let go of it: descriptors above
+//! stderr, ignored signals and the signal mask.
+//!
+//! A shell that runs `{ skiff ...; } 3>&1 | cat` hands skiff a pipe on fd 3;
+//! a helper that keeps it (the namespace holder, a port forwarder) keeps
+//! `cat` waiting for ever. A shell that starts skiff in the background
+//! ignores SIGINT and SIGQUIT, and Rust ignores SIGPIPE: ignored
+//! dispositions survive exec, so a container would inherit them. runc and
+//! crun reset both; so do we.
+#![allow(unsafe_code)]
+
+use std::os::fd::RawFd;
+
+const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+
+/// Closes every descriptor from `first` up, in this process. For helpers
+/// that run long and need nothing beyond stdin, stdout and stderr (the
+/// namespace holders). Falls back to /proc/self/fd before Linux 5.9.
+pub fn close_from(first: RawFd) {
+    close_between(first, RawFd::MAX);
+}
+
+/// Closes every descriptor above stderr except those in `keep` (the
+/// sockets a port forwarder was handed).
+pub fn close_all_but(keep: &[RawFd]) {
+    for (first, last) in gaps(keep) {
+        close_between(first, last);
+    }
+}
+
+/// The ranges of descriptors above stderr that are not in `keep`.
+fn gaps(keep: &[RawFd]) -> Vec<(RawFd, RawFd)> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|fd| *fd > 2).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut out = Vec::new();
+    let mut from = 3;
+    for fd in keep {
+        if fd > from {
+            out.push((from, fd - 1));
+        }
+        from = fd + 1;
+    }
+    out.push((from, RawFd::MAX));
+    out
+}
+
+/// Closes descriptors `first..=last`.
+fn close_between(first: RawFd, last: RawFd) {
+    if first > last || first < 0 {
+        return;
+    }
+    // SAFETY: close_range takes plain integers and only closes descriptors of
+    // this process; the callers own every descriptor in the range (they run
+    // at the start of a helper, before anything of theirs is open there).
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first as u32, last as u32, 0u32) };
+    if rc == 0 {
+        return;
+    }
+    for fd in open_fds()
+        .into_iter()
+        .filter(|fd| (first..=last).contains(fd))
+    {
+        // SAFETY: as above; a descriptor that is no longer open fails with EBADF.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// Marks every descriptor above stderr close-on-exec, so that nothing skiff
+/// inherited reaches the programs it starts (the supervisor, pasta,
+/// slirp4netns, the holders). Descriptors skiff means to pass are cleared of
+/// the flag explicitly just before the spawn that passes them.
+pub fn cloexec_inherited() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets descriptor flags.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if rc == 0 {
+        return;
+    }
+    for fd in open_fds() {
+        // SAFETY: F_SETFD on a descriptor number; a stale one fails harmlessly.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+}
+
+/// The open descriptors above stderr, from /proc/self/fd (only where
+/// close_range is missing).
+fn open_fds() -> Vec<RawFd> {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .filter(|fd| *fd > 2)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Sets every signal's disposition back to the default and empties the
+/// signal mask, as runc does before it execs a container's process: a
+/// container starts with SigIgn and SigBlk all zero, whatever the caller
+/// ignored or blocked. Async-signal-safe (rt_sigaction and sigprocmask only),
+/// so it may run between fork and exec.
+pub fn reset_signals() {
+    // The raw system call, not libc's sigaction: glibc refuses signals 32
+    // and 33 (its own), which a caller may still have left ignored.
+    // An all-zero kernel sigaction is SIG_DFL with no flags and an empty
+    // mask whatever the architecture's field order; 32 bytes cover it.
+    let dfl = [0u64; 4];
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction reads `dfl` (valid and large enough) and
+        // writes nothing (null old action); sigsetsize 8 is the kernel's.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                dfl.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            )
+        };
+    }
+    // SAFETY: sigprocmask with an initialised empty set and no old set.
+    unsafe {
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_skip_the_kept_descriptors() {
+        assert_eq!(gaps(&[]), vec![(3, RawFd::MAX)]);
+        assert_eq!(gaps(&[5, 3, 9, 1]), vec![(4, 4), (6, 8), (10, RawFd::MAX)]);
+        assert_eq!(gaps(&[4, 5]), vec![(3, 3), (6, RawFd::MAX)]);
+    }
+}

@@ -1,0 +1,669 @@
+//! What a caller, an image or a container must not be able to do to the
+//! host through skiff: leave descriptors and signal dispositions in its
+//! helpers and containers, read a store made world-readable, hang or fill
+//! the host with crafted layer content, exhaust the port forwarder.
+
+mod common;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn busybox() -> Skiff {
+    let s = Skiff::new();
+    s.import_busybox();
+    s
+}
+
+/// Runs skiff with `args`, its fd 3 the write end of a pipe, and returns
+/// once skiff has exited and the pipe has been closed by every process
+/// skiff started; fails the test when a process it left behind (holder,
+/// supervisor, pasta, port forwarder) still holds the pipe 10 s later.
+fn run_with_fd3(s: &Skiff, args: &[&str]) -> Output {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let wfd = w.as_raw_fd();
+    let mut c = s.command(args);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: dup2 is async-signal-safe; the copy on fd 3 has no close-on-exec
+    // flag, as a shell's `3>&1` would leave it.
+    unsafe {
+        c.pre_exec(move || {
+            if libc::dup2(wfd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = c.spawn().expect("spawn skiff");
+    drop(c);
+    drop(w);
+    let out = drain(child.stdout.take().unwrap());
+    let err = drain(child.stderr.take().unwrap());
+    let deadline = Instant::now() + s.timeout;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("timed out: skiff {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    let grace = Duration::from_secs(10);
+    let out =
+        String::from_utf8_lossy(&out.recv_timeout(grace).expect("stdout closes")).into_owned();
+    let err =
+        String::from_utf8_lossy(&err.recv_timeout(grace).expect("stderr closes")).into_owned();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut f = fs::File::from(r);
+        let mut buf = Vec::new();
+        let _ = f.read_to_end(&mut buf);
+        let _ = tx.send(());
+    });
+    if rx.recv_timeout(Duration::from_secs(10)).is_err() {
+        let holders: Vec<i32> = s
+            .processes()
+            .into_iter()
+            .filter(|p| holds_pipe_write_end(*p))
+            .collect();
+        panic!(
+            "skiff {args:?} exited ({code}) but processes it started still hold its fd 3: {holders:?}\n{err}"
+        );
+    }
+    Output {
+        cmdline: format!("skiff {}", args.join(" ")),
+        code,
+        stdout_bytes: out.clone().into_bytes(),
+        stdout: out,
+        stderr: err,
+    }
+}
+
+fn drain<R: Read + Send + 'static>(mut r: R) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    rx
+}
+
+fn holds_pipe_write_end(pid: i32) -> bool {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten().any(|e| {
+                e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) > Some(2)
+                    && fs::read_link(e.path())
+                        .map(|l| l.to_string_lossy().starts_with("pipe:"))
+                        .unwrap_or(false)
+            })
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn helpers_keep_no_descriptor_of_the_caller() {
+    let s = Skiff::new();
+    let fixture = env().fixture.to_str().unwrap();
+    // import starts the user namespace holder.
+    let o = run_with_fd3(&s, &["import", fixture, BUSYBOX]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert!(s.pause_pid().is_some(), "import started no holder");
+    // run -d starts a supervisor and the network helper.
+    let o = run_with_fd3(
+        &s,
+        &["run", "-d", "--name", "bg", "busybox", "sleep", "300"],
+    );
+    assert_eq!(o.code, 0, "{}", o.describe());
+    // A user network: its namespace holder and the port forwarder.
+    let o = run_with_fd3(&s, &["network", "create", "fdnet"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let o = run_with_fd3(
+        &s,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--network",
+            "fdnet",
+            "-p",
+            &publish,
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.describe());
+    s.ok(&["rm", "-f", "bg", "web"]);
+}
+
+/// The caller ignores SIGINT, SIGQUIT and SIGPIPE and blocks SIGUSR1, as a
+/// shell's background job and Rust programs do.
+fn hostile_signals(c: &mut std::process::Command) {
+    // SAFETY: sigaction and sigprocmask are async-signal-safe.
+    unsafe {
+        c.pre_exec(|| {
+            for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGPIPE] {
+                libc::signal(sig, libc::SIG_IGN);
+            }
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGUSR1);
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+}
+
+fn run_with_signals(s: &Skiff, args: &[&str]) -> Output {
+    let mut c = s.command(args);
+    hostile_signals(&mut c);
+    run_command(c, s.timeout, args)
+}
+
+/// Runs a prepared skiff command to its end (stdin null), failing the test
+/// when it outlives `timeout`.
+fn run_command(mut c: std::process::Command, timeout: Duration, args: &[&str]) -> Output {
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn skiff");
+    let out = drain(child.stdout.take().unwrap());
+    let err = drain(child.stderr.take().unwrap());
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("timed out after {timeout:?}: skiff {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let grace = Duration::from_secs(10);
+    let out = out.recv_timeout(grace).expect("stdout closes");
+    let err = err.recv_timeout(grace).expect("stderr closes");
+    Output {
+        cmdline: format!("skiff {}", args.join(" ")),
+        code: status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stdout_bytes: out,
+        stderr: String::from_utf8_lossy(&err).into_owned(),
+    }
+}
+
+fn assert_clean_signals(o: &Output) {
+    assert_eq!(o.code, 0, "{}", o.describe());
+    for field in ["SigBlk", "SigIgn"] {
+        let line = o
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(field))
+            .unwrap_or_else(|| panic!("no {field} in\n{}", o.describe()));
+        assert_eq!(
+            line.split_whitespace().nth(1),
+            Some("0000000000000000"),
+            "{field} of the container's process\n{}",
+            o.describe()
+        );
+    }
+}
+
+#[test]
+fn containers_start_with_default_signals() {
+    let s = busybox();
+    let status = ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"];
+    let mut args = vec!["run", "--rm", "busybox"];
+    args.extend_from_slice(&status);
+    assert_clean_signals(&run_with_signals(&s, &args));
+    // A writer whose reader went away dies of SIGPIPE quietly.
+    let o = run_with_signals(
+        &s,
+        &["run", "--rm", "busybox", "sh", "-c", "yes | head -n1"],
+    );
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(o.stdout, "y\n");
+    assert!(!o.stderr.contains("Broken pipe"), "{}", o.describe());
+    // exec'd processes too.
+    s.ok(&["run", "-d", "--name", "sig", "busybox", "sleep", "300"]);
+    let mut args = vec!["exec", "sig"];
+    args.extend_from_slice(&status);
+    assert_clean_signals(&run_with_signals(&s, &args));
+    s.ok(&["rm", "-f", "sig"]);
+}
+
+/// A free port on 127.0.0.1 (bound for an instant).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn mode(p: &Path) -> u32 {
+    fs::symlink_metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .mode()
+        & 0o7777
+}
+
+/// Skiff for a user whose home has no ~/.local yet, with the usual umask 022.
+fn fresh_home_cmd(s: &Skiff, home: &Path, args: &[&str]) -> Output {
+    let mut c = s.command(args);
+    c.env_remove("XDG_DATA_HOME").env("HOME", home);
+    // SAFETY: umask is async-signal-safe.
+    unsafe {
+        c.pre_exec(|| {
+            libc::umask(0o022);
+            Ok(())
+        });
+    }
+    run_command(c, s.timeout, args)
+}
+
+#[test]
+fn store_and_runtime_dirs_are_private_for_a_fresh_home() {
+    let s = Skiff::new();
+    let home = s.home.join("fresh");
+    fs::create_dir(&home).unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&home, Some(s.uid()), Some(s.gid())).unwrap();
+    let fixture = env().fixture.to_str().unwrap();
+    let o = fresh_home_cmd(&s, &home, &["import", fixture, BUSYBOX]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let o = fresh_home_cmd(
+        &s,
+        &home,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "vol1:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "echo x >/data/f",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let store = home.join(".local/share/skiff");
+    for d in [
+        home.join(".local"),
+        home.join(".local/share"),
+        store.clone(),
+        store.join("volumes"),
+        s.runtime_dir.join("skiff"),
+    ] {
+        assert_eq!(mode(&d), 0o700, "mode of {}", d.display());
+        assert_eq!(owner(&d).0, s.uid(), "owner of {}", d.display());
+    }
+    assert_eq!(mode(&home), 0o755, "an existing home keeps its mode");
+}
+
+/// Skiff with XDG_RUNTIME_DIR unset and TMPDIR at `tmp`.
+fn no_runtime_dir_cmd(s: &Skiff, tmp: &Path, args: &[&str]) -> Output {
+    let mut c = s.command(args);
+    c.env_remove("XDG_RUNTIME_DIR").env("TMPDIR", tmp);
+    run_command(c, s.timeout, args)
+}
+
+#[test]
+fn runtime_dir_fallback_must_be_private() {
+    let s = Skiff::new();
+    // A world-writable sticky directory, as /tmp is.
+    let tmp = s.home.join("tmp");
+    fs::create_dir(&tmp).unwrap();
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777)).unwrap();
+    let run = tmp.join(format!("skiff-run-{}", s.uid()));
+    // Missing: made 0700, owned by the user.
+    let o = no_runtime_dir_cmd(&s, &tmp, &["images"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(mode(&run), 0o700);
+    assert_eq!(owner(&run).0, s.uid());
+    assert_eq!(mode(&run.join("skiff")), 0o700);
+    // Open to others: refused, naming the directory.
+    fs::set_permissions(&run, fs::Permissions::from_mode(0o777)).unwrap();
+    let o = no_runtime_dir_cmd(&s, &tmp, &["images"]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    let line = one_error_line(&o);
+    assert!(
+        line.contains(&run.display().to_string()) && line.contains("0777"),
+        "{line}"
+    );
+    // Someone else's (made before the user came): refused.
+    assert!(
+        env().drop_to.is_some(),
+        "this test needs root to make a directory another user owns"
+    );
+    fs::remove_dir_all(&run).unwrap();
+    fs::create_dir(&run).unwrap();
+    fs::set_permissions(&run, fs::Permissions::from_mode(0o700)).unwrap();
+    let o = no_runtime_dir_cmd(&s, &tmp, &["images"]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    let line = one_error_line(&o);
+    assert!(
+        line.contains(&run.display().to_string()) && line.contains("owned by uid 0"),
+        "{line}"
+    );
+    // A symlink to a directory of the user's is not taken either.
+    fs::remove_dir(&run).unwrap();
+    std::os::unix::fs::symlink(&s.runtime_dir, &run).unwrap();
+    let o = no_runtime_dir_cmd(&s, &tmp, &["images"]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    let line = one_error_line(&o);
+    assert!(line.contains("not a directory"), "{line}");
+}
+
+/// A GNU sparse entry (type `S`) of `size` bytes whose only data is its
+/// last 512 bytes: 1.5 KB of archive.
+fn sparse_entry(name: &str, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_path(name).unwrap();
+    h.set_entry_type(tar::EntryType::GNUSparse);
+    h.set_mode(0o644);
+    h.set_mtime(1_700_000_000);
+    h.set_size(512);
+    let g = h.as_gnu_mut().unwrap();
+    g.set_real_size(size);
+    // Base-256 numbers: 100 GiB does not fit 11 octal digits.
+    let big = |field: &mut [u8; 12], n: u64| {
+        field.fill(0);
+        field[0] = 0x80;
+        field[4..].copy_from_slice(&n.to_be_bytes());
+    };
+    big(&mut g.sparse[0].offset, size - 512);
+    big(&mut g.sparse[0].numbytes, 512);
+    h.set_cksum();
+    h
+}
+
+#[test]
+fn sparse_layer_entry_is_refused_and_leaves_nothing() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test keeps the store on a small tmpfs (so that a regression stops at \
+         ENOSPC, not at the host's disk): run the suite as root"
+    );
+    let s = Skiff::new();
+    let mut t = TarBuilder::new();
+    t.dir("data", 0o755, 0, 0)
+        .raw(&sparse_entry("data/big", 100 << 30), &[b'x'; 512]);
+    let tar = t.finish();
+    assert!(tar.len() < 4096, "the archive is {} bytes", tar.len());
+    let tar = s.write_file("sparse.tar", &tar);
+    let small = s.home.join("small");
+    s.make_dir(&small);
+    let opts = format!("size=16m,mode=0700,uid={},gid={}", s.uid(), s.gid());
+    nix::mount::mount(
+        Some("tmpfs"),
+        &small,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .expect("mounting a small tmpfs");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _guard = Unmount(small.clone());
+    let root = small.join("store");
+    let root_s = root.to_string_lossy().into_owned();
+    let o = s.cmd(&[
+        "--root",
+        &root_s,
+        "import",
+        &tar.to_string_lossy(),
+        "localhost/sparse",
+    ]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    let line = one_error_line(&o);
+    assert!(
+        line.contains("\"data/big\"") && line.contains("sparse"),
+        "the error names the entry: {line}"
+    );
+    let o = s.cmd(&["--root", &root_s, "images", "-q"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(o.stdout.trim(), "", "an image was left");
+    for dir in ["layers", "images", "blobs/sha256", "tmp"] {
+        let left: Vec<_> = fs::read_dir(root.join(dir))
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(
+            left.is_empty(),
+            "{dir} keeps {left:?} after the refused import"
+        );
+    }
+}
+
+/// The fixture with /etc/passwd replaced by a FIFO.
+fn fifo_passwd_image(s: &Skiff) {
+    let mut t = TarBuilder::new();
+    busybox_base(&mut t);
+    let mut h = tar::Header::new_ustar();
+    h.set_path("etc/passwd").unwrap();
+    h.set_entry_type(tar::EntryType::Fifo);
+    h.set_mode(0o644);
+    h.set_size(0);
+    h.set_cksum();
+    t.raw(&h, &[]);
+    let tar = s.write_file("fifo.tar", &t.finish());
+    s.ok(&["import", &tar.to_string_lossy(), "localhost/fifo"]);
+}
+
+#[test]
+fn fifo_passwd_is_refused_not_waited_for() {
+    let s = busybox();
+    fifo_passwd_image(&s);
+    for user in [None, Some("tester")] {
+        let mut args = vec!["run", "--rm"];
+        if let Some(u) = user {
+            args.extend(["-u", u]);
+        }
+        args.extend(["localhost/fifo", "true"]);
+        let o = s.run_with(&args, None, Duration::from_secs(30));
+        assert_eq!(o.code, 125, "{}", o.describe());
+        let line = one_error_line(&o);
+        assert!(
+            line.contains("/etc/passwd") && line.contains("fifo"),
+            "{line}"
+        );
+    }
+    assert_eq!(s.ok(&["ps", "-a", "-q"]).trim(), "", "no container is left");
+    // A running container that swaps its /etc/passwd for a FIFO: exec -u.
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "swap",
+        "busybox",
+        "sh",
+        "-c",
+        "rm /etc/passwd && mkfifo /etc/passwd && sleep 300",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.cmd(&["exec", "swap", "test", "-p", "/etc/passwd"]).code != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the container never made its FIFO"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = s.run_with(
+        &["exec", "-u", "tester", "swap", "true"],
+        None,
+        Duration::from_secs(30),
+    );
+    assert_eq!(o.code, 125, "{}", o.describe());
+    let line = one_error_line(&o);
+    assert!(
+        line.contains("/etc/passwd") && line.contains("fifo"),
+        "{line}"
+    );
+    s.ok(&["rm", "-f", "swap"]);
+}
+
+/// GETs `/` from 127.0.0.1:port, retrying while the server starts.
+fn http_get(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", port))?;
+            c.set_read_timeout(Some(Duration::from_secs(5)))?;
+            c.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
+            let mut out = String::new();
+            c.read_to_string(&mut out)?;
+            Ok(out)
+        })();
+        match attempt {
+            Ok(body) if body.contains("200") => return body,
+            other => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no HTTP answer on 127.0.0.1:{port}: {other:?}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// The `_portfwd` process of this test.
+fn forwarder(s: &Skiff) -> i32 {
+    s.processes()
+        .into_iter()
+        .find(|p| {
+            fs::read(format!("/proc/{p}/cmdline"))
+                .unwrap_or_default()
+                .split(|b| *b == 0)
+                .any(|a| a == b"_portfwd")
+        })
+        .expect("a port forwarder runs for the published port")
+}
+
+fn status_field(pid: i32, field: &str) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} for pid {pid}"))
+}
+
+fn open_fds(pid: i32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+}
+
+#[test]
+fn port_forwarder_stays_bounded_under_a_connection_flood() {
+    const FLOOD: usize = 300;
+    // The forwarder's cap (src/network/portfwd.rs MAX_TCP_CONNECTIONS).
+    const CAP: usize = 256;
+    let s = busybox();
+    s.ok(&["network", "create", "flood"]);
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "flood",
+        "-p",
+        &publish,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /tmp/w && cp /www/index.html /tmp/w/ && head -c 5000000 /dev/urandom >/tmp/w/big \
+         && exec httpd -f -p 80 -h /tmp/w",
+    ]);
+    assert!(http_get(port).contains(INDEX_HTML.trim()));
+    let fwd = forwarder(&s);
+    // Bulk data passes the small buffers whole.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    c.write_all(b"GET /big HTTP/1.0\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut big = Vec::new();
+    c.read_to_end(&mut big).unwrap();
+    let body = big
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| big.len() - at - 4);
+    assert_eq!(body, Some(5_000_000), "bytes of /big through the forwarder");
+    let mut held = Vec::new();
+    for _ in 0..FLOOD {
+        held.push(std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"));
+    }
+    // Wait until the forwarder has taken every connection it will take.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while open_fds(fwd) < 2 * CAP {
+        assert!(
+            Instant::now() < deadline,
+            "the forwarder holds {} descriptors",
+            open_fds(fwd)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Data flows through a connection of the flood.
+    let c = &mut held[0];
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut body = String::new();
+    c.read_to_string(&mut body).unwrap();
+    assert!(body.contains(INDEX_HTML.trim()), "{body}");
+    let threads = status_field(fwd, "Threads:");
+    assert!(
+        threads <= 2,
+        "the forwarder runs {threads} threads for {FLOOD} connections"
+    );
+    let fds = open_fds(fwd);
+    assert!(
+        fds <= 2 * CAP + 16,
+        "the forwarder holds {fds} descriptors for {FLOOD} connections (cap {CAP})"
+    );
+    let rss_kib = status_field(fwd, "VmRSS:");
+    eprintln!(
+        "forwarder under {FLOOD} connections: {threads} thread(s), {fds} descriptors, {rss_kib} KiB RSS"
+    );
+    assert!(rss_kib < 32 * 1024, "the forwarder uses {rss_kib} KiB");
+    drop(held);
+    // Once the flood is gone, new clients are served again.
+    assert!(http_get(port).contains(INDEX_HTML.trim()));
+    s.ok(&["rm", "-f", "web"]);
+    s.ok(&["network", "rm", "flood"]);
+}
