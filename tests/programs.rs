@@ -40,6 +40,11 @@ const IGNORED: &[(&str, &str)] = &[
         "no-such-program-skiff",
         "a unit test's missing program (src/storage/fuse.rs)",
     ),
+    (
+        "apt-get",
+        "the installer .ci/setup uses (apt is priority important, or required, \
+         depending on how the machine was installed; setup names it when missing)",
+    ),
 ];
 
 /// Programs that scripts use only when the machine happens to have them
