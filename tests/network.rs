@@ -82,6 +82,43 @@ impl<'a> Background<'a> {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+
+    /// Waits until the container runs and a TCP socket listens on `port` in
+    /// its network namespace (its `/proc/PID/net/tcp{,6}` shows the port in
+    /// state LISTEN), so that a client started next is answered.
+    fn wait_listening(&mut self, port: u16) {
+        self.wait_running();
+        let pid = self
+            .s
+            .ok(&["inspect", "--format", "{{.State.Pid}}", &self.name]);
+        let pid = pid.trim();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !listens(pid, port) {
+            assert!(
+                Instant::now() < deadline,
+                "nothing listens on port {port} in container {} (pid {pid})",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Whether process `pid`'s network namespace has a TCP socket listening on
+/// `port`: a line of /proc/PID/net/tcp or tcp6 whose local address ends in
+/// the port (hexadecimal) and whose state is 0A (LISTEN).
+fn listens(pid: &str, port: u16) -> bool {
+    let suffix = format!(":{port:04X}");
+    ["tcp", "tcp6"].iter().any(|f| {
+        std::fs::read_to_string(format!("/proc/{pid}/net/{f}"))
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .any(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                cols.len() > 3 && cols[1].ends_with(&suffix) && cols[3] == "0A"
+            })
+    })
 }
 
 impl Drop for Background<'_> {
@@ -213,10 +250,58 @@ fn default_network_is_pasta_and_leaves_no_helper() {
     assert_no_helpers(&s);
 }
 
-const UDP_ECHO: &str = "import socket\n\
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
-s.bind(('0.0.0.0', 5353))\n\
-while True:\n    d, a = s.recvfrom(2048)\n    s.sendto(d, a)\n";
+/// A UDP echo server on port 5353, for the container side of the UDP tests:
+/// busybox (Debian's busybox-static) has neither `nc -u` nor `udpsvd`. It
+/// exits on SIGTERM (as PID 1 it would otherwise ignore it).
+const UDP_ECHO_C: &str = r#"
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void leave(int sig) { (void)sig; _exit(0); }
+
+int main(void) {
+    signal(SIGTERM, leave);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5353)};
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        perror("udpecho");
+        return 1;
+    }
+    for (;;) {
+        char buf[2048];
+        struct sockaddr_in peer;
+        socklen_t len = sizeof peer;
+        ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&peer, &len);
+        if (n >= 0)
+            sendto(s, buf, (size_t)n, 0, (struct sockaddr *)&peer, len);
+    }
+}
+"#;
+
+/// Builds [`UDP_ECHO_C`] with the host's `cc` as a static program in the
+/// test's home (owned by the test user, mode 0755) and returns its path.
+fn build_udp_echo(s: &Skiff) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let src = s.write_file("udpecho.c", UDP_ECHO_C.as_bytes());
+    let built = src.with_file_name("udpecho.built");
+    let out = std::process::Command::new("cc")
+        .args(["-static", "-Os", "-o"])
+        .arg(&built)
+        .arg(&src)
+        .output()
+        .expect("run cc (gcc and libc6-dev: sudo .ci/setup)");
+    assert!(
+        out.status.success(),
+        "cc -static udpecho.c: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = s.write_file("udpecho", &std::fs::read(&built).unwrap());
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
 
 fn udp_echo(network: &str) {
     let s = busybox();
@@ -225,25 +310,12 @@ fn udp_echo(network: &str) {
         u.local_addr().unwrap().port()
     };
     let publish = format!("127.0.0.1:{port}:5353/udp");
-    // busybox has no UDP server: borrow the host's python3, read-only.
+    let mount = format!("{}:/udpecho:ro", build_udp_echo(&s).display());
     let mut echo = Background::start(
         &s,
         "echo",
-        &[
-            "--network",
-            network,
-            "-p",
-            &publish,
-            "-v",
-            "/usr/lib:/usr/lib:ro",
-            "-v",
-            "/usr/lib:/lib:ro",
-            "-v",
-            "/usr/lib64:/lib64:ro",
-            "-v",
-            "/usr/bin/python3:/usr/bin/python3:ro",
-        ],
-        &["python3", "-c", UDP_ECHO],
+        &["--network", network, "-p", &publish, "-v", &mount],
+        &["/udpecho"],
     );
     echo.wait_running();
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -406,7 +478,7 @@ fn publish_all_picks_random_ports() {
 fn container_mode_shares_the_namespace() {
     let s = busybox();
     let mut web = Background::start(&s, "web", &[], &["httpd", "-f", "-p", "80", "-h", "/www"]);
-    web.wait_running();
+    web.wait_listening(80);
     let out = sh(
         &s,
         &["--network", "container:web"],
@@ -459,7 +531,7 @@ fn user_network_resolves_names_and_aliases_and_publishes() {
             ],
             &["httpd", "-f", "-p", "80", "-h", "/www"],
         );
-        db.wait_running();
+        db.wait_listening(80);
         let out = sh(
             &s,
             &["--network", "appnet"],
@@ -517,7 +589,7 @@ fn networks_are_isolated_and_internal_has_no_outbound() {
         &["--network", "neta"],
         &["httpd", "-f", "-p", "80", "-h", "/www"],
     );
-    web.wait_running();
+    web.wait_listening(80);
     let ip = s.ok(&[
         "inspect",
         "--format",
