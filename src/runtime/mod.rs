@@ -5,6 +5,7 @@ pub mod caps;
 pub mod idmap;
 pub mod mounts;
 pub mod process;
+pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod tty;
