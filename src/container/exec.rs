@@ -120,8 +120,9 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
             stdin: o.interactive,
         }
     };
+    let confine = super::start::confinement(ctx, c)?;
     monitor::block_signals()?;
-    let created = process::exec_in(c.state.pid, &p, stdio)?;
+    let created = process::exec_in(c.state.pid, &p, stdio, &confine)?;
     let pid = match created.start() {
         Ok(pid) => pid,
         Err(e) => {
