@@ -180,6 +180,21 @@ fn default_profile_filters_and_refuses_the_keyring() {
     let (s, vol) = setup();
     let status = s.ok(&["run", "--rm", "busybox", "cat", "/proc/self/status"]);
     assert_eq!(seccomp_mode(&status), "2", "{status}");
+    // Installed after no_new_privs (the last step), and for a user without
+    // capabilities (before they are dropped).
+    for flags in [
+        &["--security-opt", "no-new-privileges"][..],
+        &["--user", "1000:1000"][..],
+    ] {
+        let args = [
+            &["run", "--rm"][..],
+            flags,
+            &["busybox", "cat", "/proc/self/status"],
+        ]
+        .concat();
+        let status = s.ok(&args);
+        assert_eq!(seccomp_mode(&status), "2", "{flags:?}: {status}");
+    }
     let out = s.ok(&[
         "run",
         "--rm",
