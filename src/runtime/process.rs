@@ -336,7 +336,9 @@ fn exec_child(
             for fd in 0..3 {
                 nix::unistd::dup2(null, fd).map_err(|e| Error::sys("dup2", e))?;
             }
-            let _ = nix::unistd::close(null);
+            if null > 2 {
+                let _ = nix::unistd::close(null);
+            }
             Some((sock, size))
         }
         other => {
