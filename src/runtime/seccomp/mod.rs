@@ -32,7 +32,7 @@ pub use profile::{default_profile, Profile};
 use super::{Error, Result};
 
 /// Bumped whenever compilation changes, so cached programs are rebuilt.
-const FORMAT: &[u8] = b"skiff-seccomp-1\n";
+const FORMAT: &[u8] = b"skiff-seccomp-2\n";
 
 /// True when skiff can build filters for this machine's architecture
 /// (x86_64) and the kernel has seccomp filters (`Seccomp:` in
@@ -221,13 +221,24 @@ pub fn compile(p: &Profile, caps: &[String]) -> std::result::Result<Program, Str
         }
     }
     let build = |group: Group, mismatch: SeccompAction, on_match: SeccompAction| {
-        let rules = group
+        // seccompiler spends five instructions on a call matched whatever
+        // its arguments; those calls get one compare each here, in front of
+        // seccompiler's program for the calls with argument rules. A long
+        // filter costs at install (the kernel checks, JITs and pre-runs it
+        // for every call number), so this keeps `run` within its budget.
+        let (plain, ruled): (Vec<_>, Vec<_>) = group.into_iter().partition(|(_, r)| r.is_none());
+        let rules = ruled
             .into_iter()
             .map(|(nr, r)| (nr, r.unwrap_or_default()))
             .collect();
-        SeccompFilter::new(rules, mismatch, on_match, arch)
+        let tail = SeccompFilter::new(rules, mismatch, on_match.clone(), arch)
             .and_then(BpfProgram::try_from)
-            .map_err(|e| format!("compiling the seccomp profile: {e}"))
+            .map_err(|e| format!("compiling the seccomp profile: {e}"))?;
+        Ok::<_, String>(prepend_plain(
+            tail,
+            plain.into_iter().map(|(nr, _)| nr),
+            on_match,
+        ))
     };
     let mut filters = Vec::new();
     for (act, group) in groups {
@@ -240,6 +251,44 @@ pub fn compile(p: &Profile, caps: &[String]) -> std::result::Result<Program, Str
         }
     }
     Ok(Program { filters })
+}
+
+/// Classic BPF opcodes used by `prepend_plain`.
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_JEQ_K: u16 = 0x15;
+const BPF_JA: u16 = 0x05;
+const BPF_RET_K: u16 = 0x06;
+/// How many compares share one return (jump offsets are 8 bits).
+const CHUNK: usize = 200;
+
+/// Puts, after the architecture check (the first 3 instructions of a
+/// seccompiler program), one `JEQ nr` per call of `plain` leading to a
+/// shared `RET on_match`, then lets the rest of `program` decide the calls
+/// that did not match.
+fn prepend_plain(
+    program: BpfProgram,
+    plain: impl Iterator<Item = i64>,
+    on_match: SeccompAction,
+) -> BpfProgram {
+    let plain: Vec<u32> = plain.map(|nr| nr as u32).collect();
+    if plain.is_empty() {
+        return program;
+    }
+    let ins = |code, jt, jf, k| sock_filter { code, jt, jf, k };
+    let mut out: BpfProgram = program[..3].to_vec();
+    // Load the call number (offset 0 of struct seccomp_data).
+    out.push(ins(BPF_LD_W_ABS, 0, 0, 0));
+    for chunk in plain.chunks(CHUNK) {
+        let k = chunk.len();
+        for (i, nr) in chunk.iter().enumerate() {
+            // Land on the RET after the JA that ends the chunk.
+            out.push(ins(BPF_JEQ_K, (k - i) as u8, 0, *nr));
+        }
+        out.push(ins(BPF_JA, 0, 0, 1));
+        out.push(ins(BPF_RET_K, 0, 0, u32::from(on_match.clone())));
+    }
+    out.extend_from_slice(&program[3..]);
+    out
 }
 
 impl Program {
