@@ -142,7 +142,8 @@ const REFUSED_EPERM: &[&str] = &[
 /// Calls every container may make. The kernel keyring calls (`add_key`,
 /// `keyctl`, `request_key`) are absent: the keyring is not namespaced, so
 /// they fail with the default ENOSYS, as under Podman.
-const ALLOWED: &str = "_llseek _newselect accept accept4 access adjtimex alarm bind brk capget \
+pub(super) const ALLOWED: &str =
+    "_llseek _newselect accept accept4 access adjtimex alarm bind brk capget \
 capset chdir chmod chown chown32 clock_adjtime clock_adjtime64 clock_getres clock_getres_time64 \
 clock_gettime clock_gettime64 clock_nanosleep clock_nanosleep_time64 clone clone3 close \
 close_range connect copy_file_range creat dup dup2 dup3 epoll_create epoll_create1 epoll_ctl \
