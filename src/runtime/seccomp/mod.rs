@@ -470,7 +470,7 @@ mod tests {
     /// Runs a classic BPF program on (arch, nr, args) as the kernel would,
     /// for the instructions seccompiler and `prepend_plain` emit.
     fn run(prog: &[sock_filter], nr: u32, args: [u64; 6]) -> u32 {
-        let mut data = vec![0u8; 64];
+        let mut data = [0u8; 64];
         data[0..4].copy_from_slice(&nr.to_le_bytes());
         data[4..8].copy_from_slice(&0xc000_003eu32.to_le_bytes()); // AUDIT_ARCH_X86_64
         for (i, a) in args.iter().enumerate() {
