@@ -133,7 +133,7 @@ int main(int argc, char **argv) {
 fn attack_binary() -> &'static PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("skiff-security-{}", std::process::id()));
+        let dir = env().base.join("attacker");
         fs::create_dir_all(&dir).unwrap();
         let src = dir.join("attack.c");
         fs::write(&src, ATTACK_C).unwrap();
