@@ -96,7 +96,7 @@ pub struct CreateArgs {
     /// Add metadata to the container (key=value)
     #[arg(short, long = "label")]
     pub label: Vec<String>,
-    /// Security options (no-new-privileges, ...)
+    /// Security options: no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json
     #[arg(long)]
     pub security_opt: Vec<String>,
     /// Restart policy: no, always, on-failure[:max], unless-stopped

@@ -197,7 +197,7 @@ fn info_json(ctx: &Context) -> Result<Value> {
             "ociRuntime": {"name": "skiff", "package": "skiff", "path": exe, "version": env!("CARGO_PKG_VERSION")},
             "os": "linux",
             "remoteSocket": {"exists": false, "path": ""},
-            "security": {"rootless": ctx.rootless, "seccompEnabled": false, "selinuxEnabled": false, "apparmorEnabled": false},
+            "security": {"rootless": ctx.rootless, "seccompEnabled": crate::runtime::seccomp::supported(), "seccompProfilePath": "builtin", "selinuxEnabled": false, "apparmorEnabled": false},
             "slirp4netns": helper_info("slirp4netns"),
             "pasta": helper_info("pasta"),
         },

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 
 use crate::image::ImageStore;
-use crate::runtime::{caps, mounts, spec};
-use crate::state::container::{valid_name, Config, Container, MountSpec, State};
+use crate::runtime::{caps, mounts, seccomp, spec};
+use crate::state::container::{valid_name, Config, Container, MountSpec, SeccompChoice, State};
 use crate::{Context, Error, Result};
 
 /// What `run` and `create` ask for, already split from the command line.
@@ -181,23 +181,61 @@ fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-fn parse_security_opts(opts: &[String]) -> Result<bool> {
+/// Reads `--security-opt seccomp=PROFILE.json` and checks that it compiles
+/// for a container with `caps`; every error is one line naming the file.
+fn read_seccomp_profile(path: &str, caps: &[String]) -> Result<SeccompChoice> {
+    let json = std::fs::read(path).map_err(|e| {
+        Error::msg(crate::error::io_msg(
+            "open seccomp profile",
+            Path::new(path),
+            &e,
+        ))
+    })?;
+    let bad = |e: String| Error::msg(format!("seccomp profile {path}: {e}"));
+    let profile = seccomp::parse(&json).map_err(bad)?;
+    seccomp::compile(&profile, caps).map_err(bad)?;
+    let json =
+        String::from_utf8(json).map_err(|_| bad("invalid seccomp profile: not UTF-8".into()))?;
+    Ok(SeccompChoice::Profile {
+        path: path.to_string(),
+        json,
+    })
+}
+
+/// `--security-opt`: returns no-new-privileges and the seccomp profile
+/// (the built-in default unless `seccomp=unconfined|FILE`; `--privileged`
+/// turns the default off, as in Podman).
+fn parse_security_opts(
+    opts: &[String],
+    privileged: bool,
+    caps: &[String],
+) -> Result<(bool, SeccompChoice)> {
     let mut nnp = false;
+    let mut seccomp = None;
     for o in opts {
         match o.as_str() {
             "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => nnp = true,
             "no-new-privileges:false" | "no-new-privileges=false" => nnp = false,
-            // No SELinux, AppArmor or seccomp profile is applied by skiff yet,
-            // so turning them off is already the case.
-            o if o.starts_with("label=") || o == "seccomp=unconfined" || o == "apparmor=unconfined" => {}
+            "seccomp=unconfined" | "seccomp:unconfined" => seccomp = Some(SeccompChoice::Unconfined),
+            o if o.starts_with("seccomp=") || o.starts_with("seccomp:") => {
+                seccomp = Some(read_seccomp_profile(&o["seccomp=".len()..], caps)?);
+            }
+            // No SELinux or AppArmor profile is applied by skiff, so turning
+            // them off is already the case.
+            o if o.starts_with("label=") || o == "apparmor=unconfined" => {}
             _ => {
                 return Err(Error::msg(format!(
-                    "invalid --security-opt \"{o}\": supported are no-new-privileges, label=..., seccomp=unconfined"
+                    "invalid --security-opt \"{o}\": supported are no-new-privileges, label=..., seccomp=unconfined|PROFILE.json"
                 )))
             }
         }
     }
-    Ok(nnp)
+    let seccomp = seccomp.unwrap_or(if privileged || !seccomp::supported() {
+        SeccompChoice::Unconfined
+    } else {
+        SeccompChoice::Default
+    });
+    Ok((nnp, seccomp))
 }
 
 /// Reads a file of the image from its layers, topmost first; a whiteout or
@@ -232,7 +270,10 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     for u in &o.ulimits {
         spec::parse_ulimit(u)?;
     }
-    caps::resolve(o.privileged, &o.cap_add, &o.cap_drop)?;
+    let cap_names: Vec<String> = caps::resolve(o.privileged, &o.cap_add, &o.cap_drop)?
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
     let restart = match &o.restart {
         Some(r) => parse_restart(r)?,
         None => "no".into(),
@@ -242,7 +283,8 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
             "the --rm option conflicts with --restart: a container that removes itself cannot restart",
         ));
     }
-    let no_new_privileges = parse_security_opts(&o.security_opts)?;
+    let (no_new_privileges, seccomp) =
+        parse_security_opts(&o.security_opts, o.privileged, &cap_names)?;
     if let Some(m) = &o.sdnotify {
         if !matches!(m.as_str(), "conmon" | "container" | "ignore") {
             return Err(Error::msg(format!(
@@ -418,6 +460,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
             restart_policy: restart,
             ulimits: o.ulimits.clone(),
             no_new_privileges,
+            seccomp,
             driver: driver.name().to_string(),
             layers,
         },

@@ -130,8 +130,9 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
             c.name
         ))
     })?;
+    let confine = super::start::confinement(ctx, c)?;
     monitor::block_signals()?;
-    let created = process::exec_in(init.pid(), &p, stdio)?;
+    let created = process::exec_in(init.pid(), &p, stdio, &confine)?;
     if !init.alive() {
         // It exited while its namespaces were being opened: they may be
         // another process's by now. Never start the command there.

@@ -111,7 +111,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "ReadonlyRootfs": cfg.read_only,
         "Tmpfs": tmpfs,
         "Ulimits": cfg.ulimits,
-        "SecurityOpt": if cfg.no_new_privileges { vec!["no-new-privileges"] } else { vec![] },
+        "SecurityOpt": security_opts(cfg),
     });
     json!({
         "Id": c.id,
@@ -127,6 +127,8 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "HostnamePath": ctx.container_dir(&c.id).join("userdata/hostname"),
         "HostsPath": ctx.container_dir(&c.id).join("userdata/hosts"),
         "Name": c.name,
+        // Which seccomp profile applies: default, unconfined or the file given.
+        "SeccompProfile": cfg.seccomp.name(),
         "RestartCount": c.state.restart_count,
         "Driver": cfg.driver,
         "MountLabel": "",
@@ -141,4 +143,18 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "Config": config,
         "HostConfig": host_config,
     })
+}
+
+/// HostConfig.SecurityOpt as Docker shows it: the options that differ from
+/// the defaults (`no-new-privileges`, `seccomp=unconfined|FILE`).
+fn security_opts(cfg: &crate::state::container::Config) -> Vec<String> {
+    use crate::state::container::SeccompChoice;
+    let mut v = Vec::new();
+    if cfg.no_new_privileges {
+        v.push("no-new-privileges".to_string());
+    }
+    if cfg.seccomp != SeccompChoice::Default {
+        v.push(format!("seccomp={}", cfg.seccomp.name()));
+    }
+    v
 }

@@ -232,7 +232,8 @@ pub fn start_process(
     let result = (|| -> Result<Pid> {
         let netns = early.as_ref().map(|e| e.netns().to_path_buf());
         let spec = prepare_spec(ctx, c, &rootfs, netns.as_deref())?;
-        let mut created = process::create(&spec, stdio)?;
+        let confine = confinement(ctx, c)?;
+        let mut created = process::create(&spec, stdio, &confine)?;
         c.state.cgroup = enter_cgroup(ctx, c, created.pid.as_raw());
         // The process mounts its root filesystem while its network is connected.
         created.set_up();
@@ -294,6 +295,42 @@ pub fn start_process(
     }
     result.inspect_err(|e| {
         let _ = finish(ctx, c, e.exit_code(), &e.to_string());
+    })
+}
+
+/// What confines the processes of `c`, its own and exec'd ones: its seccomp
+/// program (compiled once per profile and capability set, then read from
+/// the store's cache) and a new session keyring named as runc names it,
+/// `_ses.<container id>`.
+pub fn confinement(ctx: &Context, c: &Container) -> Result<process::Confinement> {
+    use crate::runtime::seccomp;
+    use crate::state::container::SeccompChoice;
+    let cfg = &c.config;
+    let caps: Vec<String> = caps::resolve(cfg.privileged, &cfg.cap_add, &cfg.cap_drop)?
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let program = match &cfg.seccomp {
+        SeccompChoice::Unconfined => None,
+        SeccompChoice::Default => Some(seccomp::load_or_compile(
+            &ctx.root,
+            b"builtin",
+            &caps,
+            || Ok(seccomp::default_profile()),
+        )),
+        SeccompChoice::Profile { json, .. } => Some(seccomp::load_or_compile(
+            &ctx.root,
+            json.as_bytes(),
+            &caps,
+            || seccomp::parse(json.as_bytes()),
+        )),
+    };
+    let seccomp = program
+        .transpose()
+        .map_err(|e| Error::msg(format!("{}: {e}", c.name)))?;
+    Ok(process::Confinement {
+        seccomp,
+        keyring: Some(format!("_ses.{}", c.id)),
     })
 }
 

@@ -6,6 +6,7 @@ pub mod fds;
 pub mod idmap;
 pub mod mounts;
 pub mod process;
+pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod tty;

@@ -36,6 +36,16 @@ pub enum ChildStdio {
     Console(OwnedFd, Option<nix::pty::Winsize>),
 }
 
+/// What confines a container process beyond its spec: the seccomp filter it
+/// installs last before exec, and the name of the new session keyring it
+/// joins first (runc's `_ses.<container id>`), so that it never sees the
+/// caller's keys. `Default` confines by neither (tests, tools).
+#[derive(Debug, Clone, Default)]
+pub struct Confinement {
+    pub seccomp: Option<super::seccomp::Program>,
+    pub keyring: Option<String>,
+}
+
 /// Makes the socket pair for `ChildStdio::Console`: (ours, the child's).
 pub fn console_socket() -> Result<(OwnedFd, OwnedFd)> {
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
@@ -151,7 +161,7 @@ fn clone_flags(spec: &Spec) -> CloneFlags {
 /// Creates the container process in its new namespaces. It waits for
 /// `Created::set_up` before setting anything up, so the caller can move it
 /// into its cgroup first, and for `Created::start` before it execs.
-pub fn create(spec: &Spec, stdio: ChildStdio) -> Result<Created> {
+pub fn create(spec: &Spec, stdio: ChildStdio, confine: &Confinement) -> Result<Created> {
     let (go_r, go_w) = pipe()?;
     let (res_r, res_w) = pipe()?;
     let flags = clone_flags(spec);
@@ -176,7 +186,7 @@ pub fn create(spec: &Spec, stdio: ChildStdio) -> Result<Created> {
         0 => {
             drop(go_w);
             drop(res_r);
-            child_main(spec, stdio, go_r, res_w)
+            child_main(spec, stdio, confine, go_r, res_w)
         }
         pid => {
             drop(go_r);
@@ -227,19 +237,24 @@ impl Created {
 
 /// Creates a process inside the namespaces of the running container whose
 /// init is `init_pid` (`exec`). It runs `process` once `start` is called.
+///
+/// The process is visible in the container from its birth, so, as runc's
+/// exec, it is born hidden: non-dumpable (the container can open neither its
+/// /proc/PID/exe, fds, mem nor environ), with an empty initial environment
+/// block, and it lets go of the caller's descriptors before it joins
+/// anything. This process's own environment block is emptied for good
+/// (`std::env` keeps working from copies); dumpable is restored after the fork.
 pub fn exec_in(
     init_pid: i32,
     process: &oci_spec::runtime::Process,
     stdio: ChildStdio,
+    confine: &Confinement,
 ) -> Result<Created> {
     let ns = |name: &str| {
         let p = PathBuf::from(format!("/proc/{init_pid}/ns/{name}"));
         File::open(&p).map_err(|e| io_err("open namespace", &p, e))
     };
-    // Joining a pid namespace takes effect for children only: do it here so
-    // that the forked process is born inside the container's.
-    nix::sched::setns(ns("pid")?, CloneFlags::CLONE_NEWPID)
-        .map_err(|e| Error::sys("joining the container's pid namespace", e))?;
+    let pid_ns = ns("pid")?;
     let others = [
         (ns("ipc")?, CloneFlags::CLONE_NEWIPC),
         (ns("uts")?, CloneFlags::CLONE_NEWUTS),
@@ -247,11 +262,34 @@ pub fn exec_in(
         (ns("cgroup")?, CloneFlags::CLONE_NEWCGROUP),
         (ns("mnt")?, CloneFlags::CLONE_NEWNS),
     ];
-    let (go_r, go_w) = pipe()?;
-    let (res_r, res_w) = pipe()?;
+    hide_environment()?;
+    // SAFETY: prctl with integer arguments on this process.
+    let was_dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
+    // SAFETY: as above; the forked child inherits the flag with its memory.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        return Err(Error::sys("prctl(PR_SET_DUMPABLE)", Errno::last()));
+    }
+    let restore = || {
+        if was_dumpable > 0 {
+            // SAFETY: prctl with integer arguments on this process.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, was_dumpable, 0, 0, 0) };
+        }
+    };
+    // Joining a pid namespace takes effect for children only: do it here so
+    // that the forked process is born inside the container's.
+    nix::sched::setns(pid_ns, CloneFlags::CLONE_NEWPID).map_err(|e| {
+        restore();
+        Error::sys("joining the container's pid namespace", e)
+    })?;
+    let (go_r, go_w) = pipe().inspect_err(|_| restore())?;
+    let (res_r, res_w) = pipe().inspect_err(|_| restore())?;
     // SAFETY: fork of a single-threaded process; the child runs only
     // `exec_child`, which never returns.
-    match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
+    let forked = unsafe { nix::unistd::fork() };
+    if !matches!(forked, Ok(nix::unistd::ForkResult::Child)) {
+        restore();
+    }
+    match forked.map_err(|e| Error::sys("fork", e))? {
         nix::unistd::ForkResult::Child => {
             drop(go_w);
             drop(res_r);
@@ -261,7 +299,7 @@ pub fn exec_in(
                 None,
             );
             wait_for_go(&mut File::from(go_r));
-            let err = match exec_child(&others, process, stdio) {
+            let err = match exec_child(&others, process, stdio, confine, res_w.as_raw_fd()) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -285,13 +323,124 @@ fn exec_child(
     namespaces: &[(File, CloneFlags)],
     process: &oci_spec::runtime::Process,
     stdio: ChildStdio,
+    confine: &Confinement,
+    result: RawFd,
 ) -> Result<Never> {
+    // Let go of the caller's stdio and every other descriptor of the CLI
+    // before joining anything; a pty is only made once in the container's
+    // mount namespace, so /dev/null stands in until then.
+    let console = match stdio {
+        ChildStdio::Console(sock, size) => {
+            let null = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, Mode::empty())
+                .map_err(|e| Error::sys("open /dev/null", e))?;
+            for fd in 0..3 {
+                nix::unistd::dup2(null, fd).map_err(|e| Error::sys("dup2", e))?;
+            }
+            if null > 2 {
+                let _ = nix::unistd::close(null);
+            }
+            Some((sock, size))
+        }
+        other => {
+            setup_stdio(other)?;
+            None
+        }
+    };
+    let mut keep: Vec<RawFd> = namespaces.iter().map(|(f, _)| f.as_raw_fd()).collect();
+    keep.push(result);
+    if let Some((sock, _)) = &console {
+        keep.push(sock.as_raw_fd());
+    }
+    close_fds_except(&keep);
+    if let Some(name) = &confine.keyring {
+        join_session_keyring(name)?;
+    }
     for (f, flag) in namespaces {
         nix::sched::setns(f, *flag)
             .map_err(|e| Error::sys(format!("joining namespace {flag:?}"), e))?;
     }
-    setup_stdio(stdio)?;
-    become_process(process, false)
+    if let Some((sock, size)) = console {
+        setup_stdio(ChildStdio::Console(sock, size))?;
+    }
+    become_process(process, false, confine.seccomp.as_ref())
+}
+
+/// Closes every descriptor from 3 up except `keep`.
+fn close_fds_except(keep: &[RawFd]) {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|fd| **fd > 2)
+        .map(|fd| *fd as u32)
+        .collect();
+    keep.sort_unstable();
+    let mut from = 3u32;
+    for fd in keep.into_iter().chain([u32::MAX]) {
+        if fd > from {
+            // SAFETY: close_range on descriptor numbers none of which is in use by
+            // anything but this process, which owns no Rust handle on them here.
+            unsafe { libc::syscall(libc::SYS_close_range, from, fd - 1, 0u32) };
+        }
+        from = fd.saturating_add(1);
+    }
+}
+
+/// Joins a new session keyring named `name`, as runc does for each
+/// container (`_ses.<container id>`), so that keys of the caller's session
+/// are out of reach. The kernel joins an existing keyring of that name only
+/// when the caller may search it, which a new keyring's permissions do not
+/// grant (possessor all, user view and read): every container and every
+/// exec gets its own. A kernel without keyrings (ENOSYS) is no error.
+fn join_session_keyring(name: &str) -> Result<()> {
+    let c = CString::new(name).map_err(|_| Error::Msg("keyring name contains NUL".into()))?;
+    // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, name) reads the
+    // NUL-terminated name and changes only this process's credentials.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            libc::KEYCTL_JOIN_SESSION_KEYRING as libc::c_ulong,
+            c.as_ptr(),
+        )
+    };
+    match Errno::result(rc) {
+        Ok(_) | Err(Errno::ENOSYS) => Ok(()),
+        Err(e) => Err(Error::sys("joining a new session keyring", e)),
+    }
+}
+
+/// Empties this process's initial environment block (what
+/// /proc/PID/environ shows, inherited by a fork) after moving the variables
+/// to the heap, where `std::env` keeps finding them.
+fn hide_environment() -> Result<()> {
+    let stat = fs::read_to_string("/proc/self/stat")
+        .map_err(|e| io_err("read", Path::new("/proc/self/stat"), e))?;
+    // Fields after the command name, which is in parentheses: field N of
+    // proc(5) is at N - 3; env_start and env_end are fields 50 and 51.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<usize>().ok());
+    let (Some(start), Some(end)) = (field(50), field(51)) else {
+        return Err(Error::Msg(
+            "cannot find the environment in /proc/self/stat".into(),
+        ));
+    };
+    let vars: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os().collect();
+    // SAFETY: clearenv only drops libc's array of pointers; this process is
+    // single-threaded here (it is about to fork and join namespaces), so no
+    // thread reads the environment meanwhile.
+    unsafe { libc::clearenv() };
+    for (k, v) in vars {
+        // setenv copies name and value to the heap.
+        std::env::set_var(k, v);
+    }
+    if end > start {
+        // SAFETY: [env_start, env_end) is the environment block the kernel
+        // laid out on this process's stack: mapped and writable. After
+        // clearenv and the set_var copies above, nothing points into it.
+        unsafe { std::ptr::write_bytes(start as *mut u8, 0, end - start) };
+    }
+    Ok(())
 }
 
 fn report_and_exit(mut result: File, err: Error) -> ! {
@@ -319,11 +468,17 @@ fn wait_for_go(go: &mut File) {
     }
 }
 
-fn child_main(spec: &Spec, stdio: ChildStdio, go: OwnedFd, result: OwnedFd) -> ! {
+fn child_main(
+    spec: &Spec,
+    stdio: ChildStdio,
+    confine: &Confinement,
+    go: OwnedFd,
+    result: OwnedFd,
+) -> ! {
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let mut go = File::from(go);
     wait_for_go(&mut go);
-    let err = match setup_and_exec(spec, stdio, &mut go) {
+    let err = match setup_and_exec(spec, stdio, confine, &mut go) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -338,7 +493,15 @@ fn unsafe_exit(code: i32) -> ! {
 
 enum Never {}
 
-fn setup_and_exec(spec: &Spec, stdio: ChildStdio, go: &mut File) -> Result<Never> {
+fn setup_and_exec(
+    spec: &Spec,
+    stdio: ChildStdio,
+    confine: &Confinement,
+    go: &mut File,
+) -> Result<Never> {
+    if let Some(name) = &confine.keyring {
+        join_session_keyring(name)?;
+    }
     let namespaces = spec
         .linux()
         .as_ref()
@@ -374,18 +537,31 @@ fn setup_and_exec(spec: &Spec, stdio: ChildStdio, go: &mut File) -> Result<Never
     // Everything the command may rely on from outside (its network) is in
     // place once the parent says go.
     wait_for_go(go);
-    become_process(process, true)
+    become_process(process, true, confine.seccomp.as_ref())
 }
 
 /// The last steps of every container process, started or exec'd: privileges,
-/// identity and capabilities, working directory, exec. With
+/// identity and capabilities, working directory, seccomp, exec. With
 /// `die_with_parent`, the process is killed when its supervisor dies.
-fn become_process(process: &oci_spec::runtime::Process, die_with_parent: bool) -> Result<Never> {
-    if process.no_new_privileges() == Some(true) {
+///
+/// The seccomp filter goes in as runc puts it: with no_new_privileges, as the
+/// very last step (the filter then never sees skiff's own calls); without,
+/// before the capabilities are dropped, because seccomp(2) then needs
+/// CAP_SYS_ADMIN, and no_new_privileges must not be forced on a container
+/// that did not ask for it (its setuid programs would stop working).
+fn become_process(
+    process: &oci_spec::runtime::Process,
+    die_with_parent: bool,
+    seccomp: Option<&super::seccomp::Program>,
+) -> Result<Never> {
+    let no_new_privs = process.no_new_privileges() == Some(true);
+    if no_new_privs {
         // SAFETY: plain prctl with integer arguments.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(Error::sys("prctl(no_new_privs)", Errno::last()));
         }
+    } else if let Some(filter) = seccomp {
+        filter.install()?;
     }
     set_identity(process)?;
     if die_with_parent {
@@ -400,6 +576,9 @@ fn become_process(process: &oci_spec::runtime::Process, die_with_parent: bool) -
             e.desc().to_lowercase()
         ))
     })?;
+    if let (true, Some(filter)) = (no_new_privs, seccomp) {
+        filter.install()?;
+    }
     exec(
         process.args().as_deref().unwrap_or_default(),
         process.env().as_deref().unwrap_or_default(),

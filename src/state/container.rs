@@ -84,6 +84,31 @@ pub struct MountSpec {
     pub options: Vec<String>,
 }
 
+/// Which seccomp profile a container runs under. A profile file is read
+/// once, at create, and kept here, as Podman keeps it in the container's spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SeccompChoice {
+    /// The built-in default profile (containers/common's allow-list).
+    #[default]
+    Default,
+    /// No filter (`seccomp=unconfined`, or `--privileged`).
+    Unconfined,
+    /// A Docker/OCI JSON profile: the path given and the text read from it.
+    Profile { path: String, json: String },
+}
+
+impl SeccompChoice {
+    /// How `inspect` names it: `default`, `unconfined` or the profile's path.
+    pub fn name(&self) -> &str {
+        match self {
+            SeccompChoice::Default => "default",
+            SeccompChoice::Unconfined => "unconfined",
+            SeccompChoice::Profile { path, .. } => path,
+        }
+    }
+}
+
 /// Everything fixed at create time.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Config {
@@ -148,6 +173,9 @@ pub struct Config {
     pub ulimits: Vec<String>,
     #[serde(default)]
     pub no_new_privileges: bool,
+    /// The seccomp profile chosen at create (`--security-opt seccomp=`).
+    #[serde(default)]
+    pub seccomp: SeccompChoice,
     /// Storage driver holding this container's root filesystem.
     pub driver: String,
     /// Unpacked layer directories of the image, lowest first.
