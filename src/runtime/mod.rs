@@ -5,6 +5,7 @@ pub mod caps;
 pub mod idmap;
 pub mod mounts;
 pub mod process;
+pub mod rootfs;
 pub mod safe_path;
 pub mod signal;
 pub mod spec;
