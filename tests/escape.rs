@@ -329,3 +329,78 @@ fn cp_dir_dot_copies_the_contents_both_ways() {
     }
     assert_eq!(fs::read_to_string(back.join("y/z")).unwrap(), "zed\n");
 }
+
+#[test]
+fn a_container_racing_a_shared_volume_gets_no_mount_point_on_the_host() {
+    let s = Skiff::new();
+    let swapper = build_c(&s, "swapper", SWAPPER);
+    import_with(&s, "localhost/swapper:1", |t| {
+        t.file("swapper", &swapper, 0o755, 0, 0);
+    });
+    s.import_busybox();
+    let host = host_dir(&s, "host-mnt", None);
+    let src = s.make_dir(&s.home.join("bind-src"));
+    // The attacker swaps a directory of the shared volume with a symlink to
+    // the host while other containers mount something below that directory.
+    let script = format!(
+        "mkdir -p /shared/d && ln -s {} /shared/l && {{ /swapper /shared/d /shared/l & }} && exec sleep 300",
+        host.display()
+    );
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "racer",
+        "-v",
+        "shared:/shared",
+        "localhost/swapper:1",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    wait_for_file(&s, "racer", "/tmp/ready");
+    let bind = format!("{}:/data/d/mnt", src.display());
+    let (ok, refused) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (s, bind) = (&s, &bind);
+                scope.spawn(move || {
+                    let (mut ok, mut refused) = (0, 0);
+                    for _ in 0..10 {
+                        let o = s.cmd(&[
+                            "run",
+                            "--rm",
+                            "--network",
+                            "none",
+                            "-v",
+                            "shared:/data",
+                            "-v",
+                            bind,
+                            BUSYBOX,
+                            "true",
+                        ]);
+                        if o.code == 0 {
+                            ok += 1;
+                        } else {
+                            assert_eq!(o.code, 125, "{}", o.describe());
+                            one_error_line(&o);
+                            refused += 1;
+                        }
+                    }
+                    (ok, refused)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    });
+    assert_eq!(
+        listing(&host),
+        Vec::<String>::new(),
+        "a mount point was created on the host ({ok} runs, {refused} refused)"
+    );
+    eprintln!("40 racing runs: {ok} ran, {refused} refused");
+    assert_eq!(ok + refused, 40);
+}
