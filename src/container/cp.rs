@@ -511,6 +511,16 @@ mod tests {
     }
 
     #[test]
+    fn dot_names_the_contents() {
+        assert!(names_contents("/data/."));
+        assert!(names_contents("."));
+        assert!(names_contents("dir/."));
+        assert!(!names_contents("/data"));
+        assert!(!names_contents("/data/"));
+        assert!(!names_contents("/data/.x"));
+    }
+
+    #[test]
     fn clean_paths() {
         assert_eq!(clean("../../etc/x"), PathBuf::from("/etc/x"));
         assert_eq!(clean("tmp/"), PathBuf::from("/tmp"));
