@@ -328,6 +328,38 @@ fn cp_dir_dot_copies_the_contents_both_ways() {
         assert!(names.contains(&n.to_string()), "{names:?}");
     }
     assert_eq!(fs::read_to_string(back.join("y/z")).unwrap(), "zed\n");
+
+    // A tar stream in keeps its entries' owners and times; out again, the same.
+    let mut t = TarBuilder::new();
+    t.dir("t", 0o750, 1000, 1000)
+        .file("t/f", b"streamed\n", 0o640, 1000, 1000);
+    s.ok_stdin(&["cp", "-", "stopped:/tmp"], &t.finish());
+    let out = s.cmd(&["cp", "stopped:/tmp/t", "-"]);
+    assert_eq!(out.code, 0, "{}", out.describe());
+    let mut a = tar::Archive::new(&out.stdout_bytes[..]);
+    let mut seen = Vec::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let h = e.header();
+        let line = format!(
+            "{} {:o} {}:{} {}",
+            e.path().unwrap().display(),
+            h.mode().unwrap(),
+            h.uid().unwrap(),
+            h.gid().unwrap(),
+            h.mtime().unwrap()
+        );
+        let mut data = String::new();
+        std::io::Read::read_to_string(&mut e, &mut data).unwrap();
+        seen.push(format!("{line} {data:?}"));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            "t 750 1000:1000 1700000000 \"\"".to_string(),
+            "t/f 640 1000:1000 1700000000 \"streamed\\n\"".to_string(),
+        ]
+    );
 }
 
 #[test]

@@ -14,7 +14,8 @@ use std::os::unix::fs::{symlink, DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::{fchmod, fstatat, Mode, SFlag};
+use nix::sys::stat::{fchmod, fstatat, utimensat, Mode, SFlag, UtimensatFlags};
+use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat};
 
 use super::{effective_status, start};
@@ -212,6 +213,15 @@ fn copy_in(src: &Path, dir: BorrowedFd, name: &OsStr, label: &Path, owner: Owner
             .map_err(|e| io("chmod", label)(e.into()))?;
     }
     // Sockets, fifos and devices on the host are not copied.
+    // Modification times are kept, as `docker cp`'s tar transfer does.
+    let t = TimeSpec::new(meta.mtime(), meta.mtime_nsec());
+    let _ = utimensat(
+        Some(dir.as_raw_fd()),
+        name,
+        &t,
+        &t,
+        UtimensatFlags::NoFollowSymlink,
+    );
     Ok(())
 }
 
@@ -304,6 +314,8 @@ fn tar_out<W: Write>(
     let meta = f.metadata().map_err(io("stat", label))?;
     let mut h = tar::Header::new_gnu();
     h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+    // Permission bits only, as GNU tar and docker cp write them.
+    h.set_mode(meta.mode() & 0o7777);
     if meta.file_type().is_symlink() {
         let link =
             safe_path::readlink_at(f.as_fd(), OsStr::new("")).map_err(io("readlink", label))?;
