@@ -1,15 +1,25 @@
 //! `cp`: copy files between the host and a container's root filesystem, in
 //! both directions, or as a tar stream with `-`. Every container-side path is
-//! resolved inside the container root, so symlinks in the container can
-//! never make a copy read or write outside it.
+//! resolved and used through descriptors inside the container root
+//! (`runtime::safe_path`), so symlinks in the container, even ones a running
+//! container swaps in during the copy, can never make a copy read or write
+//! outside it (the CVE-2018-15664 class).
 
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{symlink, DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{fchmod, fstatat, utimensat, Mode, SFlag, UtimensatFlags};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{fchown, fchownat};
+
 use super::{effective_status, start};
-use crate::runtime::process::resolve_in_root;
+use crate::runtime::safe_path;
 use crate::state::container::{Container, Status};
 use crate::{Context, Error, Result};
 
@@ -51,29 +61,46 @@ fn clean(p: &str) -> PathBuf {
     out
 }
 
-/// A mounted container root, unmounted again on drop unless the container runs.
+/// The container's root as a directory descriptor that every container path
+/// is resolved in (see `runtime::safe_path`). For a running or paused
+/// container it is `/proc/PID/root` of its init: the root in its own mount
+/// namespace, with its volumes and bind mounts, and resolution from it never
+/// leaves it. Otherwise the root filesystem is mounted for the copy and
+/// unmounted again on drop.
 struct Root<'a> {
     ctx: &'a Context,
     c: &'a Container,
-    path: PathBuf,
+    root: safe_path::Root,
     unmount: bool,
 }
 
 impl<'a> Root<'a> {
     fn open(ctx: &'a Context, c: &'a Container) -> Result<Root<'a>> {
         let running = matches!(effective_status(c), Status::Running | Status::Paused);
+        if running && c.state.pid > 0 {
+            let p = PathBuf::from(format!("/proc/{}/root", c.state.pid));
+            let root = safe_path::Root::open(&p).map_err(io("open the root of", &p))?;
+            return Ok(Root {
+                ctx,
+                c,
+                root,
+                unmount: false,
+            });
+        }
         let path = start::mount_rootfs(ctx, c)?;
+        let root = match safe_path::Root::open(&path) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = start::unmount_rootfs(ctx, c);
+                return Err(io("open", &path)(e));
+            }
+        };
         Ok(Root {
             ctx,
             c,
-            path,
+            root,
             unmount: !running,
         })
-    }
-
-    /// Host path of a container path, symlinks resolved inside the root.
-    fn resolve(&self, p: &Path) -> PathBuf {
-        resolve_in_root(&self.path, p)
     }
 }
 
@@ -90,59 +117,219 @@ fn io<'a>(op: &str, p: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
     move |e| Error::msg(crate::error::io_msg(&op, p, &e))
 }
 
-/// Copies a host tree into the container at container path `dest`; each
-/// entry is resolved again so a symlink already in the container is never
-/// written through.
-fn copy_in(src: &Path, root: &Root, dest: &Path) -> Result<()> {
+/// What is at `name` in `dir`, without following it.
+fn kind_at(dir: BorrowedFd, name: &OsStr) -> Option<SFlag> {
+    fstatat(Some(dir.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW)
+        .ok()
+        .map(|st| SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()))
+}
+
+/// Whether a copy sets the owner of what it creates in the container: a tar
+/// stream keeps its entries' owners, a host tree becomes the container
+/// root's (as `docker cp` does without `-a`).
+#[derive(Clone, Copy)]
+enum Owner {
+    Root,
+    Keep,
+}
+
+/// Copies host `src` to the entry `name` of the container directory `dir`.
+/// Everything is created on `dir`'s descriptor with O_NOFOLLOW, and a
+/// directory is entered through the descriptor that was created, so a
+/// symlink the container swaps in is never written through: the copy then
+/// fails (ELOOP) or lands inside the container. `label` names the container
+/// path in errors.
+fn copy_in(src: &Path, dir: BorrowedFd, name: &OsStr, label: &Path, owner: Owner) -> Result<()> {
     let meta = fs::symlink_metadata(src).map_err(io("stat", src))?;
-    let target = root
-        .resolve(dest.parent().unwrap_or(Path::new("/")))
-        .join(dest.file_name().unwrap_or_default());
-    if let Ok(existing) = fs::symlink_metadata(&target) {
-        if existing.file_type().is_symlink() || (!existing.is_dir() && meta.is_dir()) {
-            fs::remove_file(&target).map_err(io("remove", &target))?;
-        }
+    let existing = kind_at(dir, name);
+    if existing == Some(SFlag::S_IFDIR) && !meta.is_dir() {
+        return Err(Error::msg(format!(
+            "{}: cannot overwrite a directory with a non-directory",
+            label.display()
+        )));
     }
+    // A symlink there is replaced, never written through; so is any other
+    // non-directory that the source is not a regular file for.
+    let replace = match existing {
+        None => false,
+        Some(k) if k == SFlag::S_IFDIR => false,
+        Some(k) => k == SFlag::S_IFLNK || !meta.is_file(),
+    };
+    if replace {
+        safe_path::unlink_at(dir, name, false).map_err(io("remove", label))?;
+    }
+    let (uid, gid) = match owner {
+        Owner::Root => (0, 0),
+        Owner::Keep => (meta.uid(), meta.gid()),
+    };
+    let chown_at = |flags: AtFlags| {
+        fchownat(
+            Some(dir.as_raw_fd()),
+            name,
+            Some(uid.into()),
+            Some(gid.into()),
+            flags,
+        )
+    };
+    let mode = meta.permissions().mode() & 0o7777;
     if meta.file_type().is_symlink() {
         let link = fs::read_link(src).map_err(io("readlink", src))?;
-        symlink(&link, &target).map_err(io("symlink", &target))?;
+        safe_path::symlink_at(&link, dir, name).map_err(io("symlink", label))?;
+        let _ = chown_at(AtFlags::AT_SYMLINK_NOFOLLOW);
     } else if meta.is_dir() {
-        if !target.is_dir() {
-            fs::create_dir(&target).map_err(io("mkdir", &target))?;
-        }
-        fs::set_permissions(&target, meta.permissions()).map_err(io("chmod", &target))?;
-        for e in fs::read_dir(src).map_err(io("read", src))? {
-            let e = e?;
-            copy_in(&e.path(), root, &dest.join(e.file_name()))?;
-        }
-    } else {
-        fs::copy(src, &target).map_err(io("copy", &target))?;
-        fs::set_permissions(
-            &target,
-            fs::Permissions::from_mode(meta.permissions().mode()),
+        let sub = safe_path::mkdir_at(dir, name, 0o700).map_err(io("mkdir", label))?;
+        let sub = safe_path::open_at(
+            sub.as_fd(),
+            OsStr::new("."),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+            0,
         )
-        .map_err(io("chmod", &target))?;
+        .map_err(io("open", label))?;
+        copy_dir_in(src, sub.as_fd(), label, owner)?;
+        let _ = fchown(sub.as_raw_fd(), Some(uid.into()), Some(gid.into()));
+        fchmod(sub.as_raw_fd(), Mode::from_bits_truncate(mode))
+            .map_err(|e| io("chmod", label)(e.into()))?;
+    } else if meta.is_file() {
+        let mut input = fs::File::open(src).map_err(io("open", src))?;
+        // O_NOFOLLOW: a symlink put at `name` makes this fail, never followed.
+        let out = safe_path::open_at(
+            dir,
+            name,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NONBLOCK,
+            0o600,
+        )
+        .map_err(io("create", label))?;
+        let mut out = fs::File::from(out);
+        if !out.metadata().map_err(io("stat", label))?.is_file() {
+            return Err(Error::msg(format!(
+                "{}: not a regular file in the container",
+                label.display()
+            )));
+        }
+        out.set_len(0).map_err(io("truncate", label))?;
+        std::io::copy(&mut input, &mut out).map_err(io("write", label))?;
+        let _ = fchown(out.as_raw_fd(), Some(uid.into()), Some(gid.into()));
+        fchmod(out.as_raw_fd(), Mode::from_bits_truncate(mode))
+            .map_err(|e| io("chmod", label)(e.into()))?;
+    }
+    // Sockets, fifos and devices on the host are not copied.
+    // Modification times are kept, as `docker cp`'s tar transfer does.
+    let t = TimeSpec::new(meta.mtime(), meta.mtime_nsec());
+    let _ = utimensat(
+        Some(dir.as_raw_fd()),
+        name,
+        &t,
+        &t,
+        UtimensatFlags::NoFollowSymlink,
+    );
+    Ok(())
+}
+
+/// Copies the entries of host directory `src` into the open container directory `dir`.
+fn copy_dir_in(src: &Path, dir: BorrowedFd, label: &Path, owner: Owner) -> Result<()> {
+    for e in fs::read_dir(src).map_err(io("read", src))? {
+        let e = e?;
+        let name = e.file_name();
+        copy_in(&e.path(), dir, &name, &label.join(&name), owner)?;
     }
     Ok(())
 }
 
-/// Copies a container tree (already resolved to host path `src`) to the host.
-fn copy_out(src: &Path, dest: &Path) -> Result<()> {
-    let meta = fs::symlink_metadata(src).map_err(io("stat", src))?;
-    if meta.file_type().is_symlink() {
-        let link = fs::read_link(src).map_err(io("readlink", src))?;
+/// Copies the container entry `src` (an O_PATH descriptor, not followed if a
+/// symlink) to host path `dest`. Entries below a directory are opened on
+/// its descriptor with O_NOFOLLOW, so nothing the container renames
+/// meanwhile leads the copy outside it.
+fn copy_out(src: OwnedFd, dest: &Path, label: &Path) -> Result<()> {
+    let kind = safe_path::file_type(src.as_fd()).map_err(io("stat", label))?;
+    if kind == SFlag::S_IFLNK {
+        let link =
+            safe_path::readlink_at(src.as_fd(), OsStr::new("")).map_err(io("readlink", label))?;
         let _ = fs::remove_file(dest);
         symlink(&link, dest).map_err(io("symlink", dest))?;
-    } else if meta.is_dir() {
+    } else if kind == SFlag::S_IFDIR {
         if !dest.is_dir() {
             fs::create_dir(dest).map_err(io("mkdir", dest))?;
         }
-        for e in fs::read_dir(src).map_err(io("read", src))? {
-            let e = e?;
-            copy_out(&e.path(), &dest.join(e.file_name()))?;
+        copy_dir_out(src, dest, label)?;
+    } else if kind == SFlag::S_IFREG {
+        let f = safe_path::reopen(src.as_fd(), OFlag::O_RDONLY | OFlag::O_NONBLOCK)
+            .map_err(io("open", label))?;
+        let mut f = fs::File::from(f);
+        let mode = f
+            .metadata()
+            .map_err(io("stat", label))?
+            .permissions()
+            .mode();
+        let mut out = fs::File::create(dest).map_err(io("create", dest))?;
+        std::io::copy(&mut f, &mut out).map_err(io("copy", dest))?;
+        out.set_permissions(fs::Permissions::from_mode(mode & 0o7777))
+            .map_err(io("chmod", dest))?;
+    }
+    Ok(())
+}
+
+/// Copies the entries of the container directory `dir` (O_PATH) into host directory `dest`.
+fn copy_dir_out(dir: OwnedFd, dest: &Path, label: &Path) -> Result<()> {
+    for (name, child) in entries(dir.as_fd(), label)? {
+        copy_out(child, &dest.join(&name), &label.join(&name))?;
+    }
+    Ok(())
+}
+
+/// The entries of container directory `dir`, each opened O_PATH|O_NOFOLLOW on it.
+fn entries(dir: BorrowedFd, label: &Path) -> Result<Vec<(OsString, OwnedFd)>> {
+    let d = safe_path::open_at(
+        dir,
+        OsStr::new("."),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+        0,
+    )
+    .map_err(io("open", label))?;
+    let mut listing =
+        nix::dir::Dir::from_fd(d.into_raw_fd()).map_err(|e| io("read", label)(e.into()))?;
+    let names: Vec<OsString> = listing
+        .iter()
+        .filter_map(|e| e.ok())
+        .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
+        .filter(|n| n != "." && n != "..")
+        .collect();
+    let mut out = Vec::new();
+    for name in names {
+        // An entry removed since the listing is skipped, as a copy of a live tree must.
+        if let Ok(fd) = safe_path::open_at(dir, &name, OFlag::O_PATH, 0) {
+            out.push((name, fd));
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the container entry `src` (O_PATH) and what is below it to a tar stream as `name`.
+fn tar_out<W: Write>(
+    b: &mut tar::Builder<W>,
+    src: OwnedFd,
+    name: &Path,
+    label: &Path,
+) -> Result<()> {
+    let f = fs::File::from(src);
+    let meta = f.metadata().map_err(io("stat", label))?;
+    let mut h = tar::Header::new_gnu();
+    h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+    // Permission bits only, as GNU tar and docker cp write them.
+    h.set_mode(meta.mode() & 0o7777);
+    if meta.file_type().is_symlink() {
+        let link =
+            safe_path::readlink_at(f.as_fd(), OsStr::new("")).map_err(io("readlink", label))?;
+        b.append_link(&mut h, name, &link)?;
+    } else if meta.is_dir() {
+        h.set_size(0);
+        b.append_data(&mut h, name, std::io::empty())?;
+        for (child_name, child) in entries(f.as_fd(), label)? {
+            tar_out(b, child, &name.join(&child_name), &label.join(&child_name))?;
         }
     } else if meta.is_file() {
-        fs::copy(src, dest).map_err(io("copy", dest))?;
+        let data = safe_path::reopen(f.as_fd(), OFlag::O_RDONLY | OFlag::O_NONBLOCK)
+            .map_err(io("open", label))?;
+        b.append_data(&mut h, name, fs::File::from(data))?;
     }
     Ok(())
 }
@@ -156,6 +343,54 @@ fn base_name(p: &Path) -> Result<std::ffi::OsString> {
     })
 }
 
+/// Whether a path names a directory's contents (`dir/.`), as `docker cp` reads it.
+fn names_contents(p: &str) -> bool {
+    p == "." || p.ends_with("/.")
+}
+
+/// Copies host `h` to container path `path` (docker cp's rules: into an
+/// existing directory under its own name, `dir/.` as the contents, else as
+/// the named entry).
+fn copy_host_to(root: &Root, name: &str, h: &Path, path: &str, owner: Owner) -> Result<()> {
+    let meta = fs::symlink_metadata(h).map_err(io("stat", h))?;
+    let cpath = clean(path);
+    let contents = meta.is_dir() && names_contents(&h.to_string_lossy());
+    let no_dir = |p: &Path| {
+        Error::msg(format!(
+            "{name}:{}: no such directory in the container",
+            p.display()
+        ))
+    };
+    let existing = root.root.resolve(&cpath, true).ok();
+    let is_dir = existing
+        .as_ref()
+        .is_some_and(|fd| safe_path::file_type(fd.as_fd()).ok() == Some(SFlag::S_IFDIR));
+    if is_dir {
+        let dir = existing.expect("checked above");
+        let dir = safe_path::open_at(
+            dir.as_fd(),
+            OsStr::new("."),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+            0,
+        )
+        .map_err(io("open", &cpath))?;
+        if contents {
+            return copy_dir_in(h, dir.as_fd(), &cpath, owner);
+        }
+        let base = base_name(h)?;
+        return copy_in(h, dir.as_fd(), &base, &cpath.join(&base), owner);
+    }
+    if path.ends_with('/') && !contents {
+        return Err(no_dir(&cpath));
+    }
+    let (parent, entry) = match root.root.resolve_parent(&cpath) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Err(no_dir(&cpath)),
+        Err(_) => return Err(no_dir(cpath.parent().unwrap_or(Path::new("/")))),
+    };
+    copy_in(h, parent.as_fd(), &entry, &cpath, owner)
+}
+
 /// `skiff cp SRC DEST`.
 pub fn cp(ctx: &Context, src: &str, dest: &str) -> Result<()> {
     let store = super::store(ctx);
@@ -163,78 +398,77 @@ pub fn cp(ctx: &Context, src: &str, dest: &str) -> Result<()> {
         (Location::Host(h), Location::Container(name, path)) => {
             let c = store.lookup(&name)?;
             let root = Root::open(ctx, &c)?;
-            fs::symlink_metadata(&h).map_err(io("stat", &h))?;
-            let cpath = clean(&path);
-            let into_dir = path.ends_with('/') || root.resolve(&cpath).is_dir();
-            let target = if into_dir {
-                cpath.join(base_name(&h)?)
-            } else {
-                cpath
-            };
-            if !root
-                .resolve(target.parent().unwrap_or(Path::new("/")))
-                .is_dir()
-            {
-                return Err(Error::msg(format!(
-                    "{}:{}: no such directory in the container",
-                    name,
-                    target.parent().unwrap_or(Path::new("/")).display()
-                )));
-            }
-            copy_in(&h, &root, &target)
+            copy_host_to(&root, &name, &h, &path, Owner::Root)
         }
         (Location::Container(name, path), Location::Host(h)) => {
             let c = store.lookup(&name)?;
             let root = Root::open(ctx, &c)?;
             let cpath = clean(&path);
-            let s = root.resolve(&cpath);
-            if fs::symlink_metadata(&s).is_err() {
-                return Err(Error::msg(format!(
+            let s = root.root.resolve(&cpath, true).map_err(|_| {
+                Error::msg(format!(
                     "{name}:{path}: no such file or directory in the container"
-                )));
+                ))
+            })?;
+            let is_dir = safe_path::file_type(s.as_fd()).ok() == Some(SFlag::S_IFDIR);
+            if is_dir && names_contents(&path) {
+                if !h.is_dir() {
+                    fs::create_dir(&h).map_err(io("mkdir", &h))?;
+                }
+                return copy_dir_out(s, &h, &cpath);
             }
             let target = if h.is_dir() {
                 h.join(base_name(&cpath).unwrap_or_else(|_| "root".into()))
             } else {
                 h
             };
-            copy_out(&s, &target)
+            copy_out(s, &target, &cpath)
         }
         (Location::Container(name, path), Location::Stream) => {
             let c = store.lookup(&name)?;
             let root = Root::open(ctx, &c)?;
             let cpath = clean(&path);
-            let s = root.resolve(&cpath);
-            let meta = fs::symlink_metadata(&s).map_err(|_| {
+            let s = root.root.resolve(&cpath, true).map_err(|_| {
                 Error::msg(format!(
                     "{name}:{path}: no such file or directory in the container"
                 ))
             })?;
             let stdout = std::io::stdout();
             let mut b = tar::Builder::new(stdout.lock());
-            b.follow_symlinks(false);
             let label = base_name(&cpath).unwrap_or_else(|_| ".".into());
-            if meta.is_dir() {
-                b.append_dir_all(&label, &s)?;
-            } else {
-                b.append_path_with_name(&s, &label)?;
-            }
+            tar_out(&mut b, s, Path::new(&label), &cpath)?;
             b.into_inner()?.flush()?;
             Ok(())
         }
         (Location::Stream, Location::Container(name, path)) => {
             let c = store.lookup(&name)?;
             let root = Root::open(ctx, &c)?;
-            let target = root.resolve(&clean(&path));
-            if !target.is_dir() {
+            let cpath = clean(&path);
+            let is_dir =
+                root.root.resolve(&cpath, true).ok().is_some_and(|fd| {
+                    safe_path::file_type(fd.as_fd()).ok() == Some(SFlag::S_IFDIR)
+                });
+            if !is_dir {
                 return Err(Error::msg(format!(
                     "{name}:{path}: the destination of a tar stream must be a directory in the container"
                 )));
             }
+            // Unpacked first into a private directory of ours, then copied in
+            // through descriptors like any host tree.
+            let stage = Stage::new(ctx, &c)?;
             let mut data = Vec::new();
             std::io::stdin().read_to_end(&mut data)?;
-            crate::image::layer::unpack(&data[..], &target, "standard input", None)?;
-            Ok(())
+            crate::image::layer::unpack(&data[..], &stage.0, "standard input", None)?;
+            let mut dot = stage.0.clone().into_os_string();
+            dot.push("/.");
+            let mut dest = cpath.into_os_string();
+            dest.push("/");
+            copy_host_to(
+                &root,
+                &name,
+                Path::new(&dot),
+                &dest.to_string_lossy(),
+                Owner::Keep,
+            )
         }
         (Location::Container(..), Location::Container(..)) => Err(Error::msg(
             "copying between containers is not supported: copy to the host first",
@@ -242,6 +476,29 @@ pub fn cp(ctx: &Context, src: &str, dest: &str) -> Result<()> {
         _ => Err(Error::msg(
             "one of the paths must be a container path: CONTAINER:PATH",
         )),
+    }
+}
+
+/// A private staging directory in the container's own directory, removed on drop.
+struct Stage(PathBuf);
+
+impl Stage {
+    fn new(ctx: &Context, c: &Container) -> Result<Stage> {
+        let p = ctx
+            .container_dir(&c.id)
+            .join(format!(".cp-stage-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&p);
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&p)
+            .map_err(io("mkdir", &p))?;
+        Ok(Stage(p))
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
@@ -263,6 +520,16 @@ mod tests {
         assert_eq!(parse_location("./a:b"), Location::Host("./a:b".into()));
         assert_eq!(parse_location("/x:y"), Location::Host("/x:y".into()));
         assert_eq!(parse_location("file"), Location::Host("file".into()));
+    }
+
+    #[test]
+    fn dot_names_the_contents() {
+        assert!(names_contents("/data/."));
+        assert!(names_contents("."));
+        assert!(names_contents("dir/."));
+        assert!(!names_contents("/data"));
+        assert!(!names_contents("/data/"));
+        assert!(!names_contents("/data/.x"));
     }
 
     #[test]

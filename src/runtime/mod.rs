@@ -6,6 +6,8 @@ pub mod fds;
 pub mod idmap;
 pub mod mounts;
 pub mod process;
+pub mod rootfs;
+pub mod safe_path;
 pub mod seccomp;
 pub mod signal;
 pub mod spec;

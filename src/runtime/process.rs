@@ -12,15 +12,12 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::stat::Mode;
-use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{Gid, Pid, Uid};
-use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
-use super::mounts::parse_options;
 use super::{Error, Result};
 
 /// What the container's standard streams are connected to.
@@ -526,7 +523,7 @@ fn setup_and_exec(
         .as_ref()
         .ok_or_else(|| Error::Msg("spec has no process".into()))?;
 
-    setup_rootfs(spec, &rootfs, process.cwd())?;
+    super::rootfs::setup(spec, &rootfs, process.cwd())?;
     if let Some(h) = spec.hostname() {
         nix::unistd::sethostname(h).map_err(|e| Error::sys("sethostname", e))?;
     }
@@ -670,222 +667,8 @@ pub fn resolve_in_root(root: &Path, path: &Path) -> PathBuf {
     root.join(resolved)
 }
 
-fn sys_mount(
-    src: Option<&Path>,
-    target: &Path,
-    fstype: Option<&str>,
-    flags: MsFlags,
-    data: Option<&str>,
-) -> Result<()> {
-    mount(src, target, fstype, flags, data).map_err(|e| {
-        Error::sys(
-            format!(
-                "mounting {} on {}",
-                src.map(|s| s.display().to_string())
-                    .or(fstype.map(String::from))
-                    .unwrap_or_default(),
-                target.display()
-            ),
-            e,
-        )
-    })
-}
-
-/// The flags a bind remount must keep: in a user namespace the kernel locks
-/// nosuid/nodev/noexec/ro/atime flags of mounts inherited from the host, and
-/// a remount that drops them fails with EPERM.
-fn locked_flags(target: &Path) -> MsFlags {
-    let Ok(st) = statvfs(target) else {
-        return MsFlags::empty();
-    };
-    let f = st.flags();
-    let mut m = MsFlags::empty();
-    for (fs, ms) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-    ] {
-        if f.contains(fs) {
-            m |= ms;
-        }
-    }
-    m
-}
-
-fn remount_bind(target: &Path, flags: MsFlags) -> Result<()> {
-    let keep = locked_flags(target);
-    sys_mount(
-        None,
-        target,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | keep,
-        None,
-    )
-}
-
-fn make_target(target: &Path, as_dir: bool) -> Result<()> {
-    let res = if as_dir {
-        fs::create_dir_all(target)
-    } else {
-        if let Some(p) = target.parent() {
-            fs::create_dir_all(p).map_err(|e| io_err("mkdir", p, e))?;
-        }
-        match fs::symlink_metadata(target) {
-            Ok(_) => Ok(()),
-            Err(_) => File::create(target).map(|_| ()),
-        }
-    };
-    res.map_err(|e| io_err("creating mount point", target, e))
-}
-
 fn io_err(op: &str, p: &Path, e: std::io::Error) -> Error {
     Error::Msg(crate::error::io_msg(op, p, &e))
-}
-
-fn do_mount(rootfs: &Path, m: &Mount) -> Result<()> {
-    let target = resolve_in_root(rootfs, m.destination());
-    let typ = m.typ().as_deref().unwrap_or("bind");
-    let opts = parse_options(m.options().as_deref().unwrap_or_default());
-    let is_bind = typ == "bind" || opts.flags.contains(MsFlags::MS_BIND);
-    if is_bind {
-        let src = m.source().as_ref().ok_or_else(|| {
-            Error::Msg(format!(
-                "bind mount on {} has no source",
-                m.destination().display()
-            ))
-        })?;
-        let src_is_dir = fs::metadata(src)
-            .map_err(|e| io_err("statfs", src, e))?
-            .is_dir();
-        make_target(&target, src_is_dir)?;
-        let rec = opts.flags & MsFlags::MS_REC;
-        sys_mount(Some(src), &target, None, MsFlags::MS_BIND | rec, None)?;
-        let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC);
-        if !extra.is_empty() {
-            remount_bind(&target, extra)?;
-        }
-    } else {
-        make_target(&target, true)?;
-        let data = opts.data.join(",");
-        let data = (!data.is_empty()).then_some(data.as_str());
-        let src = m.source().clone().unwrap_or_else(|| typ.into());
-        match sys_mount(Some(&src), &target, Some(typ), opts.flags, data) {
-            Ok(()) => {}
-            // Without owning the network namespace, sysfs cannot be mounted:
-            // give a read-only view of the host's instead, as Podman does.
-            Err(_) if typ == "sysfs" => {
-                sys_mount(
-                    Some(Path::new("/sys")),
-                    &target,
-                    None,
-                    MsFlags::MS_BIND | MsFlags::MS_REC,
-                    None,
-                )?;
-                remount_bind(
-                    &target,
-                    MsFlags::MS_RDONLY
-                        | MsFlags::MS_NOSUID
-                        | MsFlags::MS_NODEV
-                        | MsFlags::MS_NOEXEC,
-                )?;
-            }
-            // cgroup2 and mqueue are optional extras; a host that refuses them
-            // still runs the container.
-            Err(_) if typ == "cgroup2" || typ == "mqueue" => {}
-            Err(e) => return Err(e),
-        }
-    }
-    if !opts.propagation.is_empty() {
-        sys_mount(None, &target, None, opts.propagation, None)?;
-    }
-    Ok(())
-}
-
-fn setup_rootfs(spec: &Spec, rootfs: &Path, cwd: &Path) -> Result<()> {
-    sys_mount(
-        None,
-        Path::new("/"),
-        None,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None,
-    )?;
-    sys_mount(
-        Some(rootfs),
-        rootfs,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-    )?;
-    for m in spec.mounts().as_deref().unwrap_or_default() {
-        do_mount(rootfs, m)?;
-    }
-    let dev = rootfs.join("dev");
-    for (link, target) in [
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-        ("ptmx", "pts/ptmx"),
-        ("core", "/proc/kcore"),
-    ] {
-        let _ = std::os::unix::fs::symlink(target, dev.join(link));
-    }
-    // The working directory is created if the image lacks it, as Docker does.
-    let wd = resolve_in_root(rootfs, cwd);
-    if !wd.exists() {
-        let _ = fs::create_dir_all(&wd);
-    }
-
-    nix::unistd::chdir(rootfs).map_err(|e| Error::sys("chdir to the root filesystem", e))?;
-    nix::unistd::pivot_root(".", ".").map_err(|e| Error::sys("pivot_root", e))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(|e| Error::sys("detaching the old root", e))?;
-    nix::unistd::chdir("/").map_err(|e| Error::sys("chdir /", e))?;
-
-    let linux = spec.linux().as_ref();
-    for p in linux
-        .and_then(|l| l.masked_paths().clone())
-        .unwrap_or_default()
-    {
-        mask_path(Path::new(&p))?;
-    }
-    for p in linux
-        .and_then(|l| l.readonly_paths().clone())
-        .unwrap_or_default()
-    {
-        let p = Path::new(&p);
-        if p.exists() {
-            sys_mount(Some(p), p, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-            remount_bind(p, MsFlags::MS_RDONLY)?;
-        }
-    }
-    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
-        remount_bind(Path::new("/"), MsFlags::MS_RDONLY)?;
-    }
-    Ok(())
-}
-
-fn mask_path(p: &Path) -> Result<()> {
-    match fs::metadata(p) {
-        Err(_) => Ok(()),
-        Ok(m) if m.is_dir() => sys_mount(
-            Some(Path::new("tmpfs")),
-            p,
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            None,
-        ),
-        Ok(_) => sys_mount(
-            Some(Path::new("/dev/null")),
-            p,
-            None,
-            MsFlags::MS_BIND,
-            None,
-        ),
-    }
 }
 
 fn setup_stdio(stdio: ChildStdio) -> Result<()> {

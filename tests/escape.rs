@@ -1,0 +1,438 @@
+//! Hostile roots (issue 10): a running container that swaps symlinks in
+//! while `cp` works, an image whose /dev points at the host, and `cp`'s
+//! `dir/.` contents form. The attackers are real containers running small
+//! static C programs built here.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Builds `src` (C) into a static binary and returns its bytes.
+fn build_c(s: &Skiff, name: &str, src: &str) -> Vec<u8> {
+    let dir = s.home.join("cc");
+    fs::create_dir_all(&dir).unwrap();
+    let c = dir.join(format!("{name}.c"));
+    let bin = dir.join(name);
+    fs::write(&c, src).unwrap();
+    let out = Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&bin)
+        .arg(&c)
+        .output()
+        .expect("run cc");
+    assert!(
+        out.status.success(),
+        "cc {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::read(&bin).unwrap()
+}
+
+/// Imports the fixture with extra entries added by `extra` as `name`.
+fn import_with(s: &Skiff, name: &str, extra: impl FnOnce(&mut TarBuilder)) {
+    let mut t = TarBuilder::new();
+    busybox_base(&mut t);
+    extra(&mut t);
+    let tar = s.write_file(
+        &format!("{}.tar", name.replace(['/', ':'], "_")),
+        &t.finish(),
+    );
+    s.ok(&["import", tar.to_str().unwrap(), name]);
+}
+
+/// A directory owned by the test user (so a container's root could write
+/// there if it ever reached it), holding `victim` with `text`.
+fn host_dir(s: &Skiff, name: &str, text: Option<&str>) -> PathBuf {
+    let d = s.make_dir(&s.home.join(name));
+    fs::set_permissions(&d, fs::Permissions::from_mode(0o777)).unwrap();
+    if let Some(t) = text {
+        let f = d.join("victim");
+        fs::write(&f, t).unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    d
+}
+
+fn listing(d: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Swaps two paths with renameat2(RENAME_EXCHANGE) as fast as it can,
+/// after touching /tmp/ready.
+const SWAPPER: &str = r#"
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    close(open("/tmp/ready", O_CREAT | O_WRONLY, 0644));
+    for (;;)
+        syscall(SYS_renameat2, AT_FDCWD, argv[1], AT_FDCWD, argv[2], RENAME_EXCHANGE);
+}
+"#;
+
+/// Waits until `path` exists in the running container `name`.
+fn wait_for_file(s: &Skiff, name: &str, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while s.cmd(&["exec", name, "test", "-e", path]).code != 0 {
+        assert!(Instant::now() < deadline, "{path} never appeared in {name}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn cp_never_follows_a_symlink_a_running_container_swaps_in() {
+    let s = Skiff::new();
+    let swapper = build_c(&s, "swapper", SWAPPER);
+    import_with(&s, "localhost/swapper:1", |t| {
+        t.file("swapper", &swapper, 0o755, 0, 0);
+    });
+    let host = host_dir(&s, "host-target", Some("HOST SECRET\n"));
+    let out = s.make_dir(&s.home.join("out"));
+    let script = format!(
+        "mkdir -p /tmp/d && echo inside > /tmp/d/victim && ln -s {} /tmp/l && {{ /swapper /tmp/d /tmp/l & echo $! > /tmp/swapper.pid; }} && exec sleep 300",
+        host.display()
+    );
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "swap",
+        "localhost/swapper:1",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    wait_for_file(&s, "swap", "/tmp/ready");
+
+    let started = Instant::now();
+    const WORKERS: usize = 4;
+    const ROUNDS: usize = 200;
+    let payload = s.write_file("dropped", b"from the host\n");
+    // (reads that succeeded, reads that returned the host's file, writes that succeeded)
+    let results: Vec<(usize, usize, usize)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..WORKERS)
+            .map(|w| {
+                let (s, out, payload) = (&s, &out, &payload);
+                scope.spawn(move || {
+                    let (mut ok, mut escapes, mut written) = (0, 0, 0);
+                    for i in (w..ROUNDS).step_by(WORKERS) {
+                        let dest = out.join(format!("v{i}"));
+                        let o = s.cmd(&["cp", "swap:/tmp/d/victim", dest.to_str().unwrap()]);
+                        if o.code == 0 {
+                            let got = fs::read_to_string(&dest).unwrap();
+                            if got.contains("HOST SECRET") {
+                                escapes += 1;
+                            } else {
+                                assert_eq!(got, "inside\n", "{}", o.describe());
+                                ok += 1;
+                            }
+                        } else {
+                            // Losing the race is a clean one-line error, never a host file.
+                            assert_eq!(o.code, 125, "{}", o.describe());
+                            one_error_line(&o);
+                        }
+                        let o = s.cmd(&["cp", payload.to_str().unwrap(), "swap:/tmp/d/"]);
+                        if o.code == 0 {
+                            written += 1;
+                        } else {
+                            assert_eq!(o.code, 125, "{}", o.describe());
+                            one_error_line(&o);
+                        }
+                    }
+                    (ok, escapes, written)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let read_ok: usize = results.iter().map(|r| r.0).sum();
+    let read_escapes: usize = results.iter().map(|r| r.1).sum();
+    let write_ok: usize = results.iter().map(|r| r.2).sum();
+    let elapsed = started.elapsed();
+    assert_eq!(
+        read_escapes, 0,
+        "cp read the host's file through the swapped symlink"
+    );
+    assert_eq!(
+        listing(&host),
+        vec!["victim"],
+        "cp wrote into the host directory through the swapped symlink"
+    );
+    assert_eq!(
+        fs::read_to_string(host.join("victim")).unwrap(),
+        "HOST SECRET\n"
+    );
+    // The race was real and cp still worked through it most of the time.
+    assert!(
+        read_ok > 0 && write_ok > 0,
+        "reads {read_ok}, writes {write_ok}"
+    );
+    eprintln!("400 racing copies in {elapsed:?}: {read_ok} reads and {write_ok} writes succeeded");
+    // The writes landed in the container's directory (wherever the swap left it).
+    s.ok(&["exec", "swap", "sh", "-c", "kill $(cat /tmp/swapper.pid)"]);
+    let got = s.ok(&[
+        "exec",
+        "swap",
+        "sh",
+        "-c",
+        "cat /tmp/d/dropped 2>/dev/null || cat /tmp/l/dropped",
+    ]);
+    assert_eq!(got, "from the host\n");
+}
+
+#[test]
+fn a_dev_symlink_to_the_host_creates_nothing_there() {
+    let s = Skiff::new();
+    let target = host_dir(&s, "dev-target", None);
+    let abs = target.to_str().unwrap().to_string();
+    let rel = format!("../../../../../../../../../..{abs}");
+    for (img, link) in [
+        ("localhost/devabs:1", abs.as_str()),
+        ("localhost/devrel:1", rel.as_str()),
+    ] {
+        let mut t = TarBuilder::new();
+        busybox_base(&mut t);
+        let tar = t.finish();
+        // The fixture has a /dev directory: build the image without it.
+        let mut t2 = TarBuilder::new();
+        let mut a = tar::Archive::new(&tar[..]);
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().to_string_lossy().into_owned();
+            if path == "dev" {
+                continue;
+            }
+            let kind = e.header().entry_type();
+            let mode = e.header().mode().unwrap();
+            let (uid, gid) = (e.header().uid().unwrap(), e.header().gid().unwrap());
+            match kind {
+                tar::EntryType::Directory => {
+                    t2.dir(&path, mode, uid, gid);
+                }
+                tar::EntryType::Symlink => {
+                    let l = e
+                        .link_name()
+                        .unwrap()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    t2.symlink(&path, &l);
+                }
+                _ => {
+                    let mut data = Vec::new();
+                    std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+                    t2.file(&path, &data, mode, uid, gid);
+                }
+            }
+        }
+        t2.symlink("dev", link);
+        let file = s.write_file(
+            &format!("{}.tar", img.replace(['/', ':'], "_")),
+            &t2.finish(),
+        );
+        s.ok(&["import", file.to_str().unwrap(), img]);
+        let o = s.cmd(&["run", "--rm", img, "sh", "-c", "echo ran; ls /dev/null"]);
+        if o.code == 0 {
+            assert_eq!(o.stdout, "ran\n/dev/null\n", "{}", o.describe());
+        } else {
+            assert_eq!(o.code, 125, "{}", o.describe());
+            let line = one_error_line(&o);
+            assert!(line.contains("/dev"), "{line}");
+        }
+        assert_eq!(
+            listing(&target),
+            Vec::<String>::new(),
+            "{img}: run created entries in the host directory /dev points at"
+        );
+    }
+    assert!(s.container_ids().is_empty(), "--rm containers remain");
+}
+
+#[test]
+fn cp_dir_dot_copies_the_contents_both_ways() {
+    let s = Skiff::new();
+    s.import_busybox();
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "dot",
+        BUSYBOX,
+        "sh",
+        "-c",
+        "mkdir -p /data/sub && echo one > /data/a && echo two > /data/sub/b && touch /tmp/ready && exec sleep 300",
+    ]);
+    wait_for_file(&s, "dot", "/tmp/ready");
+    let out = s.make_dir(&s.home.join("out"));
+    // Into an existing directory: its contents, not a `data` directory.
+    s.ok(&["cp", "dot:/data/.", out.to_str().unwrap()]);
+    assert_eq!(listing(&out), vec!["a", "sub"]);
+    assert_eq!(fs::read_to_string(out.join("sub/b")).unwrap(), "two\n");
+    // Into a new directory: created with the contents.
+    let fresh = s.home.join("fresh");
+    s.ok(&["cp", "dot:/data/.", fresh.to_str().unwrap()]);
+    assert_eq!(listing(&fresh), vec!["a", "sub"]);
+    // Without `/.`: the directory itself.
+    s.ok(&["cp", "dot:/data", out.to_str().unwrap()]);
+    assert_eq!(listing(&out), vec!["a", "data", "sub"]);
+
+    // Host to container, the same rules.
+    let src = s.make_dir(&s.home.join("src"));
+    fs::write(src.join("x"), "ex\n").unwrap();
+    fs::create_dir(src.join("y")).unwrap();
+    fs::write(src.join("y/z"), "zed\n").unwrap();
+    for p in [src.join("x"), src.join("y"), src.join("y/z")] {
+        std::os::unix::fs::lchown(&p, Some(s.uid()), Some(s.gid())).unwrap();
+    }
+    let dot = format!("{}/.", src.display());
+    s.ok(&["cp", &dot, "dot:/data/"]);
+    s.ok(&["cp", &dot, "dot:/newdir"]);
+    s.ok(&["cp", src.to_str().unwrap(), "dot:/data/"]);
+    let got = s.ok(&[
+        "exec",
+        "dot",
+        "sh",
+        "-c",
+        "cd /data && find . | sort && cat x y/z && cd /newdir && find . | sort",
+    ]);
+    assert_eq!(
+        got,
+        ".\n./a\n./src\n./src/x\n./src/y\n./src/y/z\n./sub\n./sub/b\n./x\n./y\n./y/z\nex\nzed\n.\n./x\n./y\n./y/z\n"
+    );
+
+    // A stopped container: the same, through its mounted root.
+    s.ok(&["rm", "-f", "dot"]);
+    s.ok(&["create", "--name", "stopped", BUSYBOX]);
+    s.ok(&["cp", &dot, "stopped:/etc/"]);
+    let back = s.home.join("back");
+    s.ok(&["cp", "stopped:/etc/.", back.to_str().unwrap()]);
+    let names = listing(&back);
+    for n in ["passwd", "x", "y"] {
+        assert!(names.contains(&n.to_string()), "{names:?}");
+    }
+    assert_eq!(fs::read_to_string(back.join("y/z")).unwrap(), "zed\n");
+
+    // A tar stream in keeps its entries' owners and times; out again, the same.
+    let mut t = TarBuilder::new();
+    t.dir("t", 0o750, 1000, 1000)
+        .file("t/f", b"streamed\n", 0o640, 1000, 1000);
+    s.ok_stdin(&["cp", "-", "stopped:/tmp"], &t.finish());
+    let out = s.cmd(&["cp", "stopped:/tmp/t", "-"]);
+    assert_eq!(out.code, 0, "{}", out.describe());
+    let mut a = tar::Archive::new(&out.stdout_bytes[..]);
+    let mut seen = Vec::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let h = e.header();
+        let line = format!(
+            "{} {:o} {}:{} {}",
+            e.path().unwrap().display(),
+            h.mode().unwrap(),
+            h.uid().unwrap(),
+            h.gid().unwrap(),
+            h.mtime().unwrap()
+        );
+        let mut data = String::new();
+        std::io::Read::read_to_string(&mut e, &mut data).unwrap();
+        seen.push(format!("{line} {data:?}"));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            "t 750 1000:1000 1700000000 \"\"".to_string(),
+            "t/f 640 1000:1000 1700000000 \"streamed\\n\"".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn a_container_racing_a_shared_volume_gets_no_mount_point_on_the_host() {
+    let s = Skiff::new();
+    let swapper = build_c(&s, "swapper", SWAPPER);
+    import_with(&s, "localhost/swapper:1", |t| {
+        t.file("swapper", &swapper, 0o755, 0, 0);
+    });
+    s.import_busybox();
+    let host = host_dir(&s, "host-mnt", None);
+    let src = s.make_dir(&s.home.join("bind-src"));
+    // The attacker swaps a directory of the shared volume with a symlink to
+    // the host while other containers mount something below that directory.
+    let script = format!(
+        "mkdir -p /shared/d && ln -s {} /shared/l && {{ /swapper /shared/d /shared/l & }} && exec sleep 300",
+        host.display()
+    );
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "racer",
+        "-v",
+        "shared:/shared",
+        "localhost/swapper:1",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    wait_for_file(&s, "racer", "/tmp/ready");
+    let bind = format!("{}:/data/d/mnt", src.display());
+    let (ok, refused) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (s, bind) = (&s, &bind);
+                scope.spawn(move || {
+                    let (mut ok, mut refused) = (0, 0);
+                    for _ in 0..10 {
+                        let o = s.cmd(&[
+                            "run",
+                            "--rm",
+                            "--network",
+                            "none",
+                            "-v",
+                            "shared:/data",
+                            "-v",
+                            bind,
+                            BUSYBOX,
+                            "true",
+                        ]);
+                        if o.code == 0 {
+                            ok += 1;
+                        } else {
+                            assert_eq!(o.code, 125, "{}", o.describe());
+                            one_error_line(&o);
+                            refused += 1;
+                        }
+                    }
+                    (ok, refused)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    });
+    assert_eq!(
+        listing(&host),
+        Vec::<String>::new(),
+        "a mount point was created on the host ({ok} runs, {refused} refused)"
+    );
+    eprintln!("40 racing runs: {ok} ran, {refused} refused");
+    assert_eq!(ok + refused, 40);
+}
