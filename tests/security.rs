@@ -525,3 +525,65 @@ fn exec_is_hidden_while_it_joins() {
     assert_eq!(get("fd_open"), 0, "{report}");
     s.ok(&["rm", "-f", "watch"]);
 }
+
+/// What `/proc/self/fd/N` of this test process names (`pipe:[INODE]`).
+fn fd_target(fd: &impl std::os::fd::AsRawFd) -> String {
+    let p = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    fs::read_link(&p).unwrap().display().to_string()
+}
+
+#[test]
+fn exec_hands_in_pipes_not_the_callers_stdio() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let s = Skiff::new();
+    s.import_busybox();
+    s.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
+    let script = "echo $$; read x; echo got=$x; echo oops >&2; exit 3";
+    let mut child = s
+        .command(&["exec", "-i", "box", "sh", "-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut err = child.stderr.take().unwrap();
+    let ours = [fd_target(&stdin), fd_target(out.get_ref()), fd_target(&err)];
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let pid: u32 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no pid from the exec: {line:?}"));
+    // Another process in the container looks at the exec'd shell's stdio.
+    let seen = s.ok(&[
+        "exec",
+        "box",
+        "sh",
+        "-c",
+        &format!("for f in 0 1 2; do readlink /proc/{pid}/fd/$f; done"),
+    ]);
+    stdin.write_all(b"hello\n").unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let mut errs = String::new();
+    err.read_to_string(&mut errs).unwrap();
+    let status = child.wait().unwrap();
+    let targets: Vec<&str> = seen.lines().collect();
+    assert_eq!(targets.len(), 3, "{seen:?}");
+    for (fd, t) in targets.iter().enumerate() {
+        // A pipe, so the check below compares like with like; not ours.
+        assert!(t.starts_with("pipe:["), "fd {fd}: {t}");
+        assert!(
+            !ours.iter().any(|o| o == t),
+            "fd {fd} of the exec'd process is the caller's own {t} (ours: {ours:?})"
+        );
+    }
+    // Every byte both ways, stdout and stderr apart, the exit code kept.
+    assert_eq!(rest, "got=hello\n");
+    assert_eq!(errs, "oops\n");
+    assert_eq!(status.code(), Some(3));
+    s.ok(&["rm", "-f", "-t", "0", "box"]);
+}

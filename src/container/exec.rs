@@ -1,9 +1,11 @@
 //! `exec`: run another process in a running container's namespaces, with the
 //! container's identity, capabilities and environment unless overridden.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
+use nix::fcntl::OFlag;
+use nix::unistd::pipe2;
 use oci_spec::runtime::{Process, Spec, UserBuilder};
 
 use super::{effective_status, monitor};
@@ -106,22 +108,40 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
     }
     let p = exec_process(ctx, c, o)?;
     let mut console = None;
+    let mut pipes = None;
+    let null = || -> Result<OwnedFd> {
+        Ok(std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")?
+            .into())
+    };
     let stdio = if o.tty && !o.detach {
         let (ours, theirs) = process::console_socket()?;
         console = Some(ours);
         ChildStdio::Console(theirs, tty::window_size(std::io::stdin().as_raw_fd()))
     } else if o.detach {
-        let null = || {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
-        };
-        ChildStdio::Fds(null()?.into(), null()?.into(), null()?.into())
+        ChildStdio::Fds(null()?, null()?, null()?)
     } else {
-        ChildStdio::Inherit {
-            stdin: o.interactive,
-        }
+        // Pipes, never our own descriptors: anything in the container
+        // could reopen those through /proc/PID/fd (Podman passes pipes).
+        let pipe = || {
+            pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::msg(format!("creating the exec pipes: {e}")))
+        };
+        let (stdin, to_stdin) = if o.interactive {
+            let (r, w) = pipe()?;
+            (r, Some(w))
+        } else {
+            (null()?, None)
+        };
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        pipes = Some(monitor::Pipes {
+            stdin: to_stdin,
+            stdout: out_r,
+            stderr: err_r,
+        });
+        ChildStdio::Fds(stdin, out_w, err_w)
     };
     // Named by pidfd: the recorded pid must still be the container's init.
     let init = super::process(c).ok_or_else(|| {
@@ -167,7 +187,7 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
         o.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"),
     )
     .map_err(Error::msg)?;
-    let code = monitor::wait(pid, master, o.interactive, true, Some(keys));
+    let code = monitor::wait(pid, master, pipes, o.interactive, true, Some(keys));
     monitor::unblock_signals();
     code
 }

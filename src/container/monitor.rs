@@ -1,6 +1,7 @@
 //! Waiting for a container in the foreground: reap it, forward signals to it
-//! (`--sig-proxy`), and relay a pty between the user's terminal and the
-//! container. One thread, one poll loop over a signalfd and the streams.
+//! (`--sig-proxy`), and relay a pty (or, without one, its stdio pipes)
+//! between the user's stdio and the container. One thread, one poll loop
+//! over a signalfd and the streams.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
@@ -52,13 +53,29 @@ fn reap(pid: Pid) -> Option<i32> {
     }
 }
 
+/// The CLI's ends of a process's stdio pipes (plain `exec`, no pty): as
+/// Podman does, the process never gets the caller's own descriptors, which
+/// anything in the container could reopen through `/proc/PID/fd`.
+#[derive(Debug)]
+pub struct Pipes {
+    /// The write end of its stdin (`-i`); `None` when its stdin is /dev/null.
+    pub stdin: Option<OwnedFd>,
+    /// The read end of its stdout.
+    pub stdout: OwnedFd,
+    /// The read end of its stderr.
+    pub stderr: OwnedFd,
+}
+
 /// Waits for the container `pid` to exit and returns its exit code.
-/// With `master`, relays the pty to and from the caller's terminal.
-/// With `detach` keys, typing them on a pty stops the relay and returns 0,
-/// leaving the process running.
+/// With `master`, relays the pty to and from the caller's terminal; with
+/// `pipes`, relays the caller's stdin to the process (closing its stdin
+/// after the last byte once ours ends) and its stdout and stderr to ours,
+/// each to its own. With `detach` keys, typing them on a pty stops the relay
+/// and returns 0, leaving the process running.
 pub fn wait(
     pid: Pid,
     master: Option<OwnedFd>,
+    pipes: Option<Pipes>,
     stdin_open: bool,
     sig_proxy: bool,
     detach: Option<crate::supervisor::protocol::DetachKeys>,
@@ -81,8 +98,12 @@ pub fn wait(
         detach,
         master_fd: master.as_ref().map(|m| m.as_raw_fd()),
         stdout: None,
+        stderr: None,
         to_master: None,
+        to_stdin: None,
         from_master: None,
+        from_out: None,
+        from_err: None,
         from_stdin: None,
         exit: None,
         quiet: false,
@@ -106,13 +127,43 @@ pub fn wait(
             h.from_stdin = Some(relay.add_source(e, &[to_master]));
         }
     }
+    if let Some(p) = pipes {
+        let end = |r: std::io::Result<End>| {
+            r.map_err(|e| Error::msg(format!("relaying the process's stdio: {e}")))
+        };
+        let out = relay.add_sink(
+            end(End::shared(std::io::stdout().as_fd(), true))?,
+            STREAM_BUFFER,
+            WhenFull::Wait,
+        );
+        let err = relay.add_sink(
+            end(End::shared(std::io::stderr().as_fd(), true))?,
+            STREAM_BUFFER,
+            WhenFull::Wait,
+        );
+        h.from_out = Some(relay.add_source(end(End::owned(p.stdout))?, &[out]));
+        h.from_err = Some(relay.add_source(end(End::owned(p.stderr))?, &[err]));
+        h.stdout = Some(out);
+        h.stderr = Some(err);
+        if let Some(w) = p.stdin {
+            let to = relay.add_sink(end(End::owned(w))?, STREAM_BUFFER, WhenFull::Wait);
+            match End::shared(stdin.as_fd(), false) {
+                Ok(e) => {
+                    h.from_stdin = Some(relay.add_source(e, &[to]));
+                    h.to_stdin = Some(to);
+                }
+                // Our stdin is closed: the process's sees end of file.
+                Err(_) => relay.close_after_drain(to),
+            }
+        }
+    }
     relay
         .run(&mut h)
         .map_err(|e| Error::msg(format!("poll: {e}")))
 }
 
-/// The foreground relay of `exec`: the pty to and from the caller's
-/// terminal, signals to the process, its exit.
+/// The foreground relay of `exec`: the pty or the pipes to and from the
+/// caller's stdio, signals to the process, its exit.
 struct Monitor<'a> {
     pid: Pid,
     sfd: &'a SignalFd,
@@ -120,8 +171,15 @@ struct Monitor<'a> {
     detach: Option<crate::supervisor::protocol::DetachKeys>,
     master_fd: Option<std::os::fd::RawFd>,
     stdout: Option<SinkId>,
+    /// Our stderr (pipes only; a pty has one stream).
+    stderr: Option<SinkId>,
     to_master: Option<SinkId>,
+    /// The process's stdin pipe (`-i` without a pty).
+    to_stdin: Option<SinkId>,
     from_master: Option<SourceId>,
+    /// The process's stdout and stderr pipes.
+    from_out: Option<SourceId>,
+    from_err: Option<SourceId>,
     from_stdin: Option<SourceId>,
     exit: Option<i32>,
     /// No output arrived since the last round (after the exit: all drained).
@@ -156,11 +214,23 @@ impl Handler for Monitor<'_> {
     }
 
     fn on_data(&mut self, relay: &mut Relay, src: SourceId, data: &[u8]) {
-        if Some(src) == self.from_master {
+        if Some(src) == self.from_master || Some(src) == self.from_out {
             self.quiet = false;
             if let Some(out) = self.stdout {
                 relay.push(out, data);
             }
+            return;
+        }
+        if Some(src) == self.from_err {
+            self.quiet = false;
+            if let Some(err) = self.stderr {
+                relay.push(err, data);
+            }
+            return;
+        }
+        if let Some(to) = self.to_stdin {
+            // Pipes: no detach keys, every byte goes in.
+            relay.push(to, data);
             return;
         }
         let (pass, detached) = match self.detach.as_mut() {
@@ -178,11 +248,37 @@ impl Handler for Monitor<'_> {
         }
     }
 
-    fn on_end(&mut self, _relay: &mut Relay, src: SourceId) {
+    fn on_end(&mut self, relay: &mut Relay, src: SourceId) {
         if Some(src) == self.from_master {
             self.from_master = None;
+        } else if Some(src) == self.from_out {
+            self.from_out = None;
+        } else if Some(src) == self.from_err {
+            self.from_err = None;
         } else if Some(src) == self.from_stdin {
             self.from_stdin = None;
+            // Our stdin ended: the process's ends after the last byte.
+            if let Some(to) = self.to_stdin {
+                relay.close_after_drain(to);
+            }
+        }
+    }
+
+    fn on_sink_lost(&mut self, relay: &mut Relay, sink: SinkId) {
+        // Whoever reads our stdout or stderr went away: stop reading the
+        // process's pipe, so that its writes fail (EPIPE) as they would
+        // have on ours. Its stdin gone: stop reading ours.
+        let src = if Some(sink) == self.stdout {
+            self.from_out.take()
+        } else if Some(sink) == self.stderr {
+            self.from_err.take()
+        } else if Some(sink) == self.to_stdin {
+            self.from_stdin.take()
+        } else {
+            None
+        };
+        if let Some(src) = src {
+            relay.remove_source(src);
         }
     }
 
@@ -190,11 +286,22 @@ impl Handler for Monitor<'_> {
         let Some(code) = self.exit else {
             return Next::Wait(None);
         };
-        // Once it exited: what it wrote is in the pty already; stop when a
-        // round brought nothing more and the terminal has it all.
-        let drained = self.stdout.is_none_or(|s| relay.pending(s) == 0);
-        let done_reading = self.from_master.is_none() || std::mem::replace(&mut self.quiet, true);
-        if drained && done_reading {
+        // Once it exited: what it wrote is in the pty or the pipes already;
+        // stop when they ended (or, if something else holds them open, a
+        // round with nothing held back brought nothing more) and our stdout
+        // and stderr have it all.
+        let drained = [self.stdout, self.stderr]
+            .into_iter()
+            .flatten()
+            .all(|s| relay.pending(s) == 0);
+        if !drained {
+            // Its sources may be held back this round: not a quiet one.
+            self.quiet = false;
+            return Next::Wait(Some(std::time::Duration::from_millis(20)));
+        }
+        let reading =
+            self.from_master.is_some() || self.from_out.is_some() || self.from_err.is_some();
+        if !reading || std::mem::replace(&mut self.quiet, true) {
             return Next::Done(code);
         }
         Next::Wait(Some(std::time::Duration::from_millis(20)))
