@@ -585,5 +585,18 @@ fn exec_hands_in_pipes_not_the_callers_stdio() {
     assert_eq!(rest, "got=hello\n");
     assert_eq!(errs, "oops\n");
     assert_eq!(status.code(), Some(3));
+    // A command that is gone before the relay starts: its output still
+    // arrives, each stream on its own.
+    // Several at once, so that some are gone before their relay starts.
+    std::thread::scope(|t| {
+        for _ in 0..6 {
+            t.spawn(|| {
+                for _ in 0..5 {
+                    let o = s.cmd(&["exec", "box", "sh", "-c", "echo out; echo err >&2"]);
+                    assert_eq!((o.code, &*o.stdout, &*o.stderr), (0, "out\n", "err\n"));
+                }
+            });
+        }
+    });
     s.ok(&["rm", "-f", "-t", "0", "box"]);
 }

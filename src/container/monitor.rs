@@ -82,9 +82,8 @@ pub fn wait(
 ) -> Result<i32> {
     let sfd = SignalFd::with_flags(&handled(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| Error::msg(format!("signalfd: {e}")))?;
-    if let Some(code) = reap(pid) {
-        return Ok(code);
-    }
+    // It may be gone already: what it wrote is still to relay.
+    let exit = reap(pid);
     let stdin = std::io::stdin();
     let _raw = match &master {
         Some(_) if stdin_open => tty::RawMode::enable(stdin.as_raw_fd()),
@@ -105,7 +104,7 @@ pub fn wait(
         from_out: None,
         from_err: None,
         from_stdin: None,
-        exit: None,
+        exit,
         quiet: false,
     };
     if let Some(m) = master {
