@@ -1124,6 +1124,56 @@ fn sigterm_to_skiff_reaches_the_container() {
 }
 
 #[test]
+fn sigterm_to_exec_reaches_the_command() {
+    let s = busybox();
+    s.ok(&["run", "-d", "--name", "sig", "busybox", "sleep", "300"]);
+    let mut child = s.spawn(&[
+        "exec",
+        "sig",
+        "sh",
+        "-c",
+        "trap 'echo got-term; echo bye >&2; exit 7' TERM; echo ready; sleep 100 & wait",
+    ]);
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines() {
+            let Ok(l) = l else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(30));
+    if first.as_deref() != Ok("ready") {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the exec did not start: {first:?}");
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let code = wait_for(
+        &mut child,
+        Duration::from_secs(20),
+        "exec after SIGTERM",
+        String::new,
+    );
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(2)).as_deref(),
+        Ok("got-term")
+    );
+    let mut errs = String::new();
+    err.read_to_string(&mut errs).unwrap();
+    assert_eq!(errs, "bye\n", "its stderr, apart from its stdout");
+    assert_eq!(code, 7, "the command's own exit code");
+    s.ok(&["rm", "-f", "-t", "0", "sig"]);
+}
+
+#[test]
 fn container_killed_by_a_signal_exits_128_plus_signal() {
     let s = busybox();
     let mut child = s.spawn(&["run", "--rm", "busybox", "sleep", "1000"]);
