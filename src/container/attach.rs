@@ -78,16 +78,12 @@ pub fn attach(
         r.map_err(|e| Error::msg(format!("attaching to {}: {e}", c.name)))
     };
     let mut relay = Relay::new();
-    let out = relay.add_sink(
-        end(End::shared(std::io::stdout().as_fd(), true))?,
-        STREAM_BUFFER,
-        WhenFull::Wait,
-    );
-    let err = relay.add_sink(
-        end(End::shared(std::io::stderr().as_fd(), true))?,
-        STREAM_BUFFER,
-        WhenFull::Wait,
-    );
+    let out = relay
+        .add_own_output(std::io::stdout().as_fd())
+        .map_err(|e| Error::msg(format!("attaching to {}: {e}", c.name)))?;
+    let err = relay
+        .add_own_output(std::io::stderr().as_fd())
+        .map_err(|e| Error::msg(format!("attaching to {}: {e}", c.name)))?;
     let sock_in = end(End::owned(OwnedFd::from(sock)))?;
     let sock_out = relay.add_sink(end(sock_in.try_clone())?, STREAM_BUFFER, WhenFull::Wait);
     let from_sock = relay.add_source(sock_in, &[out, err]);

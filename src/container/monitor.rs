@@ -108,15 +108,11 @@ pub fn wait(
         quiet: false,
     };
     if let Some(m) = master {
-        let end = |r: std::io::Result<End>| {
-            r.map_err(|e| Error::msg(format!("relaying the terminal: {e}")))
-        };
+        let end = |r: std::io::Result<End>| r.map_err(relaying("the terminal"));
         let m = end(End::owned(m))?;
-        let out = relay.add_sink(
-            end(End::shared(std::io::stdout().as_fd(), true))?,
-            STREAM_BUFFER,
-            WhenFull::Wait,
-        );
+        let out = relay
+            .add_own_output(std::io::stdout().as_fd())
+            .map_err(relaying("the terminal"))?;
         let to_master = relay.add_sink(end(m.try_clone())?, STREAM_BUFFER, WhenFull::Wait);
         h.from_master = Some(relay.add_source(m, &[out]));
         h.stdout = Some(out);
@@ -127,19 +123,13 @@ pub fn wait(
         }
     }
     if let Some(p) = pipes {
-        let end = |r: std::io::Result<End>| {
-            r.map_err(|e| Error::msg(format!("relaying the process's stdio: {e}")))
-        };
-        let out = relay.add_sink(
-            end(End::shared(std::io::stdout().as_fd(), true))?,
-            STREAM_BUFFER,
-            WhenFull::Wait,
-        );
-        let err = relay.add_sink(
-            end(End::shared(std::io::stderr().as_fd(), true))?,
-            STREAM_BUFFER,
-            WhenFull::Wait,
-        );
+        let end = |r: std::io::Result<End>| r.map_err(relaying("the process's stdio"));
+        let out = relay
+            .add_own_output(std::io::stdout().as_fd())
+            .map_err(relaying("the process's stdio"))?;
+        let err = relay
+            .add_own_output(std::io::stderr().as_fd())
+            .map_err(relaying("the process's stdio"))?;
         h.from_out = Some(relay.add_source(end(End::owned(p.stdout))?, &[out]));
         h.from_err = Some(relay.add_source(end(End::owned(p.stderr))?, &[err]));
         h.stdout = Some(out);
@@ -305,4 +295,9 @@ impl Handler for Monitor<'_> {
         }
         Next::Wait(Some(std::time::Duration::from_millis(20)))
     }
+}
+
+/// The error of a relay end that could not be set up: `relaying WHAT: CAUSE`.
+fn relaying(what: &'static str) -> impl Fn(std::io::Error) -> Error {
+    move |e| Error::msg(format!("relaying {what}: {e}"))
 }

@@ -222,7 +222,6 @@ struct Source {
     end: End,
     /// The `Wait` sinks whose fullness stops this source being read.
     feeds: Vec<SinkId>,
-    paused: bool,
 }
 
 struct Sink {
@@ -308,9 +307,17 @@ impl Relay {
             Source {
                 end,
                 feeds: feeds.to_vec(),
-                paused: false,
             },
         ))
+    }
+
+    /// Adds one of our own output streams (stdout, stderr) as a sink of
+    /// [`super::STREAM_BUFFER`] bytes that holds back its sources when full:
+    /// how the CLI's relays (exec, attach) show the container's output.
+    /// Errors: the descriptor cannot be reopened non-blocking.
+    pub fn add_own_output(&mut self, fd: BorrowedFd) -> io::Result<SinkId> {
+        let end = End::shared(fd, true)?;
+        Ok(self.add_sink(end, super::STREAM_BUFFER, WhenFull::Wait))
     }
 
     /// Adds a sink buffering up to `limit` bytes.
@@ -335,13 +342,6 @@ impl Relay {
         }
     }
 
-    /// Stops (or resumes) reading `src`.
-    pub fn pause(&mut self, src: SourceId, paused: bool) {
-        if let Some(Some(s)) = self.sources.get_mut(src.0) {
-            s.paused = paused;
-        }
-    }
-
     /// Removes a source and closes its descriptor.
     pub fn remove_source(&mut self, src: SourceId) {
         if let Some(s) = self.sources.get_mut(src.0) {
@@ -354,11 +354,6 @@ impl Relay {
         if let Some(s) = self.sinks.get_mut(sink.0) {
             *s = None;
         }
-    }
-
-    /// Whether `src` is still there (not ended, not removed).
-    pub fn has_source(&self, src: SourceId) -> bool {
-        matches!(self.sources.get(src.0), Some(Some(_)))
     }
 
     /// Whether `sink` still has a reader.
@@ -477,13 +472,12 @@ impl Relay {
     }
 
     fn readable(&self, s: &Source) -> bool {
-        !s.paused
-            && s.feeds.iter().all(|f| match self.sinks.get(f.0) {
-                Some(Some(k)) if k.end.is_some() && k.when_full == WhenFull::Wait => {
-                    k.pending.len() < k.limit
-                }
-                _ => true,
-            })
+        s.feeds.iter().all(|f| match self.sinks.get(f.0) {
+            Some(Some(k)) if k.end.is_some() && k.when_full == WhenFull::Wait => {
+                k.pending.len() < k.limit
+            }
+            _ => true,
+        })
     }
 
     /// Writes out `sinks` for up to `limit`, for a goodbye (an exit frame)
