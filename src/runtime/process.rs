@@ -22,8 +22,6 @@ use super::{Error, Result};
 
 /// What the container's standard streams are connected to.
 pub enum ChildStdio {
-    /// The caller's own stdin/stdout/stderr; stdin replaced by /dev/null unless `stdin`.
-    Inherit { stdin: bool },
     /// The slave side of a pty, which becomes the controlling terminal.
     Pty(OwnedFd),
     /// Explicit descriptors for stdin, stdout and stderr.
@@ -348,7 +346,7 @@ fn exec_child(
     if let Some((sock, _)) = &console {
         keep.push(sock.as_raw_fd());
     }
-    close_fds_except(&keep);
+    super::fds::close_all_but(&keep);
     if let Some(name) = &confine.keyring {
         join_session_keyring(name)?;
     }
@@ -360,25 +358,6 @@ fn exec_child(
         setup_stdio(ChildStdio::Console(sock, size))?;
     }
     become_process(process, false, confine.seccomp.as_ref())
-}
-
-/// Closes every descriptor from 3 up except `keep`.
-fn close_fds_except(keep: &[RawFd]) {
-    let mut keep: Vec<u32> = keep
-        .iter()
-        .filter(|fd| **fd > 2)
-        .map(|fd| *fd as u32)
-        .collect();
-    keep.sort_unstable();
-    let mut from = 3u32;
-    for fd in keep.into_iter().chain([u32::MAX]) {
-        if fd > from {
-            // SAFETY: close_range on descriptor numbers none of which is in use by
-            // anything but this process, which owns no Rust handle on them here.
-            unsafe { libc::syscall(libc::SYS_close_range, from, fd - 1, 0u32) };
-        }
-        from = fd.saturating_add(1);
-    }
 }
 
 /// Joins a new session keyring named `name`, as runc does for each
@@ -686,14 +665,6 @@ fn setup_stdio(stdio: ChildStdio) -> Result<()> {
         Ok(())
     };
     match stdio {
-        ChildStdio::Inherit { stdin } => {
-            if !stdin {
-                let null =
-                    nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDONLY, Mode::empty())
-                        .map_err(|e| Error::sys("open /dev/null", e))?;
-                nix::unistd::dup2(null, 0).map_err(|e| Error::sys("dup2", e))?;
-            }
-        }
         ChildStdio::Pty(slave) => {
             // SAFETY: TIOCSCTTY on our own pty slave, after setsid.
             if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
@@ -855,7 +826,9 @@ fn exec(args: &[String], env: &[String]) -> Result<Never> {
         .map_err(|_| Error::Msg("path contains a NUL byte".into()))?;
     let c_args = args.iter().map(|a| cstr(a)).collect::<Result<Vec<_>>>()?;
     let c_env = env.iter().map(|a| cstr(a)).collect::<Result<Vec<_>>>()?;
-    close_other_fds_on_exec();
+    // The command starts with stdin, stdout and stderr only; close-on-exec
+    // rather than close, so the error pipe works until the exec succeeds.
+    super::fds::cloexec_inherited();
     super::fds::reset_signals();
     let e = nix::unistd::execve(&c_path, &c_args, &c_env).unwrap_err();
     Err(match e {
@@ -867,32 +840,6 @@ fn exec(args: &[String], env: &[String]) -> Result<Never> {
         ),
         e => Error::sys(format!("exec {cmd}"), e),
     })
-}
-
-/// Marks every descriptor but stdin, stdout and stderr close-on-exec, so
-/// the command starts with those three only, whatever its supervisor or
-/// the CLI that exec's into it inherited (the status pipe to the CLI, a
-/// shell's extra descriptors). Close-on-exec rather than close: the error
-/// pipe must work until the exec itself succeeds.
-pub fn close_other_fds_on_exec() {
-    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-    // SAFETY: close_range only changes descriptor flags of this process.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    if rc == 0 {
-        return;
-    }
-    // Kernels before 5.11: flag each open descriptor.
-    if let Ok(dir) = fs::read_dir("/proc/self/fd") {
-        let fds: Vec<RawFd> = dir
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse().ok())
-            .filter(|fd| *fd > 2)
-            .collect();
-        for fd in fds {
-            // SAFETY: F_SETFD on a descriptor number; a stale one fails harmlessly.
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-        }
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! The attach socket carries frames: one type byte, a big-endian u32 length,
 //! then the payload.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 /// Supervisor -> client: container output on stdout.
 pub const STDOUT: u8 = 1;
@@ -30,11 +30,6 @@ pub fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
     v.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     v.extend_from_slice(payload);
     v
-}
-
-/// Writes one frame.
-pub fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<()> {
-    w.write_all(&frame(kind, payload))
 }
 
 /// Reads one frame; `Ok(None)` at a clean end of stream.
