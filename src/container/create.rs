@@ -238,8 +238,6 @@ fn parse_security_opts(
     Ok((nnp, seccomp))
 }
 
-/// Reads a file of the image from its layers, topmost first; a whiteout or
-/// absence gives an empty string.
 /// The file at `path` of the topmost layer that has it (a whiteout hides
 /// it); a FIFO or device there is refused rather than read.
 fn read_from_layers(layers: &[PathBuf], path: &str) -> Result<String> {

@@ -74,7 +74,9 @@ impl AsFd for Process {
     }
 }
 
-fn is_zombie(pid: i32) -> bool {
+/// Whether `pid` is a zombie or gone (its `/proc/PID/stat` state is `Z`, or
+/// unreadable).
+pub(crate) fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| {
             s.rsplit(')')

@@ -118,7 +118,7 @@ fn remove_checked(ctx: &Context, c: &Container, force: bool) -> Result<()> {
 
 fn wait_pid(pid: i32, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    while pid_alive(pid) && !is_zombie(pid) {
+    while pid_alive(pid) && !super::pidfd::is_zombie(pid) {
         if Instant::now() > deadline {
             return false;
         }
@@ -130,7 +130,7 @@ fn wait_pid(pid: i32, timeout: Duration) -> bool {
 /// Waits until the container's supervisor has exited.
 pub fn wait_supervisor(c: &Container, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    while super::supervisor_alive(c) && !is_zombie(c.state.monitor_pid) {
+    while super::supervisor_alive(c) && !super::pidfd::is_zombie(c.state.monitor_pid) {
         if Instant::now() > deadline {
             return false;
         }
@@ -153,16 +153,6 @@ pub fn kill_and_wait_process(p: &super::pidfd::Process, timeout: Duration) -> Re
         std::thread::sleep(Duration::from_millis(5));
     }
     Ok(())
-}
-
-fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit(')')
-                .next()
-                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true)
 }
 
 /// Deletes a container that no longer runs.
