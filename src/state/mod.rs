@@ -51,33 +51,40 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
 /// directory was removed (its container removed meanwhile) is not recreated;
 /// the error is then `NotFound`.
 pub fn atomic_write_existing(path: &Path, data: &[u8]) -> Result<()> {
+    replace(path, data, true)
+}
+
+/// Replaces `path` (in an existing directory) by rename, so that readers see
+/// the old or the new content, but without fsync: for files rebuilt from a
+/// record on every start (an OCI `config.json`), where a crash may lose the
+/// new content but never leaves a mix.
+pub fn replace_existing(path: &Path, data: &[u8]) -> Result<()> {
+    replace(path, data, false)
+}
+
+/// Temp file in the same directory, write, (fsync,) rename, (fsync of the
+/// directory); the temp file is removed on any failure.
+fn replace(path: &Path, data: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("f");
+    // A temp file left by an earlier process with our pid is ours to replace.
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let written = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .or_else(|e| {
-                // Left by an earlier process with our pid: ours to replace.
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    fs::File::create(&tmp)
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(io_err("create", &tmp))?;
+        let mut f = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
         f.write_all(data).map_err(io_err("write", &tmp))?;
-        f.sync_all().map_err(io_err("fsync", &tmp))?;
+        if durable {
+            f.sync_all().map_err(io_err("fsync", &tmp))?;
+        }
         fs::rename(&tmp, path).map_err(io_err("rename", path))
     })();
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    if let Ok(d) = fs::File::open(dir) {
-        d.sync_all().map_err(io_err("fsync", dir))?;
+    if durable {
+        if let Ok(d) = fs::File::open(dir) {
+            d.sync_all().map_err(io_err("fsync", dir))?;
+        }
     }
     Ok(())
 }
