@@ -67,7 +67,7 @@ pub fn disconnect(ctx: &Context, name_or_id: &str, net: &Network, force: bool) -
         }
         names.retain(|n| n != &net.name);
         if let Some(e) = c.state.network.networks.remove(&net.name) {
-            network::bridge::disconnect_one(ctx, c, &net.name, &e);
+            network::bridge::disconnect_one(ctx, c, &net.name, &e)?;
         }
         // No network left: the container keeps only loopback, as Podman does.
         c.config.network = if names.is_empty() {

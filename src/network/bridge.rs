@@ -12,9 +12,11 @@ use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
+use super::backend::{Backend, Teardown};
 use super::records::{self, Network};
-use super::{helper, pasta, slirp4netns, Endpoint, NetworkState};
-use crate::state::container::Container;
+use super::{etc_files, helper, pasta, portfwd, ports, slirp4netns};
+use super::{Connecting, Early, Endpoint, NetworkState};
+use crate::state::container::{Config, Container};
 use crate::state::Lock;
 use crate::{Context, Error, Result};
 
@@ -125,7 +127,8 @@ pub fn ensure(ctx: &Context) -> Result<PathBuf> {
     if holder_pid(ctx).is_some() {
         return Ok(ns);
     }
-    teardown_locked(ctx);
+    // Leftovers of a holder that died; making the new one reports what matters.
+    teardown_locked(ctx, &mut Teardown::default());
     let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
     let log = d.join("rootless-netns.log");
     let err =
@@ -160,7 +163,7 @@ pub fn ensure(ctx: &Context) -> Result<PathBuf> {
         )));
     }
     let fail = |e: Error| {
-        helper::stop(pid, "_netns");
+        let _ = helper::stop(pid, "_netns");
         e
     };
     fs::File::create(&ns).map_err(|e| fail(Error::msg(crate::error::io_msg("create", &ns, &e))))?;
@@ -197,7 +200,6 @@ pub fn ensure(ctx: &Context) -> Result<PathBuf> {
     Ok(ns)
 }
 
-/// Stops the rootless namespace, its helper and DNS server (caller holds the lock).
 /// Stops the shared rootless network namespace and its helper (`system
 /// reset`); the next user network makes a new one.
 pub fn teardown(ctx: &Context) {
@@ -206,29 +208,27 @@ pub fn teardown(ctx: &Context) {
         return;
     }
     if let Ok(_lock) = Lock::exclusive(&d.join("rootless-netns.lock")) {
-        teardown_locked(ctx);
+        // Best effort: `system reset` goes on whatever is left.
+        teardown_locked(ctx, &mut Teardown::default());
     }
 }
 
-fn teardown_locked(ctx: &Context) {
+/// Stops the rootless namespace, its helper and DNS server (the caller
+/// holds the lock); every step runs, each failure goes to `t`.
+fn teardown_locked(ctx: &Context, t: &mut Teardown) {
     let d = dir(ctx);
     if let Ok(h) = fs::read_to_string(d.join("rootless-netns.helper")) {
         let mut f = h.split_whitespace();
         if let (Some(pid), Some(name)) = (f.next().and_then(|p| p.parse().ok()), f.next()) {
-            helper::stop(pid, name);
+            t.step(helper::stop(pid, name));
         }
     }
     if let Some(pid) = holder_pid(ctx) {
-        helper::stop(pid, "_netns");
+        t.step(helper::stop(pid, "_netns"));
     }
-    let ns = ns_file(ctx);
-    let _ = nix::mount::umount2(&ns, nix::mount::MntFlags::MNT_DETACH);
-    for f in [
-        "rootless-netns",
-        "rootless-netns.pid",
-        "rootless-netns.helper",
-    ] {
-        let _ = fs::remove_file(d.join(f));
+    super::unbind_netns(&ns_file(ctx), t);
+    for f in ["rootless-netns.pid", "rootless-netns.helper"] {
+        t.step(super::remove_if_present(&d.join(f)));
     }
 }
 
@@ -430,31 +430,53 @@ pub fn connect_all(
     Ok(())
 }
 
-/// Removes one container's veth and DNS record from a network.
-pub fn disconnect_one(ctx: &Context, c: &Container, net: &str, e: &Endpoint) {
-    let _ = fs::remove_file(endpoints_dir(ctx, net).join(format!("{}.json", c.id)));
+/// Removes one container's veth and DNS record from a network. Both steps
+/// run; the error lists each that failed. Already gone is no error (the veth
+/// dies with the container's namespace).
+pub fn disconnect_one(ctx: &Context, c: &Container, net: &str, e: &Endpoint) -> Result<()> {
+    let mut t = Teardown::default();
+    disconnect_steps(ctx, c, net, e, &mut t);
+    t.finish(&format!(
+        "disconnecting container {} from network {net}",
+        c.name
+    ))
+}
+
+fn disconnect_steps(ctx: &Context, c: &Container, net: &str, e: &Endpoint, t: &mut Teardown) {
+    let record = endpoints_dir(ctx, net).join(format!("{}.json", c.id));
+    t.step(
+        super::remove_if_present(&record)
+            .map_err(|err| Error::msg(format!("network {net}: {err}"))),
+    );
     if holder_pid(ctx).is_some() {
-        // Gone already when the container's namespace died with it.
-        let _ = ip_batch(
+        let del = ip_batch(
             &ns_file(ctx),
-            "disconnect",
+            &format!("network {net}: deleting {}", e.host_interface),
             &format!("link del {}\n", e.host_interface),
         );
+        t.step(del.or_else(|err| {
+            if err.to_string().contains("Cannot find device") {
+                Ok(())
+            } else {
+                Err(err)
+            }
+        }));
     }
 }
 
-/// Undoes `connect_all`; stops the rootless namespace once no container uses it.
-pub fn disconnect_all(ctx: &Context, c: &Container, st: &NetworkState) -> Result<()> {
+/// Undoes `connect_all`, network by network, and stops the rootless
+/// namespace once no container uses it. Every step runs; each failure goes
+/// to `t`.
+pub fn disconnect_all(ctx: &Context, c: &Container, st: &NetworkState, t: &mut Teardown) {
     for (net, e) in &st.networks {
-        disconnect_one(ctx, c, net, e);
+        disconnect_steps(ctx, c, net, e, t);
     }
     let d = dir(ctx);
     if let Ok(_lock) = Lock::exclusive(&d.join("rootless-netns.lock")) {
         if all_records(&ctx.runroot).is_empty() {
-            teardown_locked(ctx);
+            teardown_locked(ctx, t);
         }
     }
-    Ok(())
 }
 
 /// Deletes a network's bridge and records (the network has no containers).
@@ -518,6 +540,69 @@ pub fn holder_main(ctx: &Context) -> Result<i32> {
     }
     super::dns::serve(sock, ctx.runroot.clone());
     Ok(0)
+}
+
+/// `--network NAME[,NAME...]`: the container's own namespace with one veth
+/// per user-defined network into the shared rootless namespace; published
+/// ports go through our forwarder (`portfwd`) to its first address.
+pub struct Bridge(pub Vec<String>);
+
+impl Backend for Bridge {
+    fn validate(&self, ctx: &Context, cfg: &Config) -> Result<()> {
+        for n in &self.0 {
+            records::load(ctx, n)?;
+        }
+        for a in &cfg.network_aliases {
+            if a.is_empty() || a.contains(char::is_whitespace) {
+                return Err(Error::msg(format!("invalid network alias {a:?}")));
+            }
+        }
+        ports::check_free(&super::port_specs(cfg)?)
+    }
+
+    fn attach(
+        &self,
+        ctx: &Context,
+        c: &Container,
+        pid: i32,
+        _early: Option<&mut Early>,
+        st: &mut NetworkState,
+    ) -> Result<Option<Connecting>> {
+        connect_all(ctx, c, &self.0, pid, st)?;
+        let specs = super::port_specs(&c.config)?;
+        if !specs.is_empty() {
+            st.ports = ports::allocate(&specs)?;
+            let netns = Path::new(&st.sandbox_key);
+            let run_dir = ctx.container_run_dir(&c.id);
+            st.forwarder_pid = portfwd::spawn(ctx, netns, &st.ip_address, &st.ports, &run_dir)?;
+        }
+        Ok(None)
+    }
+
+    fn detach(&self, ctx: &Context, c: &Container, st: &NetworkState, t: &mut Teardown) {
+        if !st.networks.is_empty() {
+            disconnect_all(ctx, c, st, t);
+        }
+    }
+
+    fn host_gateway(&self, _st: &NetworkState) -> Option<String> {
+        host_address()
+    }
+
+    /// The gateways of its networks, where our DNS server answers; the
+    /// host's servers when it has none, unless every network is internal.
+    fn nameservers(&self, ctx: &Context, st: &NetworkState, host_resolv: &str) -> Vec<String> {
+        let internal_only = self
+            .0
+            .iter()
+            .all(|n| records::load(ctx, n).map(|r| r.internal).unwrap_or(false));
+        let mut v: Vec<String> = st.networks.values().map(|e| e.gateway.clone()).collect();
+        v.dedup();
+        if v.is_empty() && !internal_only {
+            v = etc_files::nameservers(host_resolv, true);
+        }
+        v
+    }
 }
 
 #[cfg(test)]

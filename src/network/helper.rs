@@ -103,39 +103,82 @@ pub fn is_running(pid: i32, name: &str) -> bool {
 /// nothing when the pid now belongs to something else. Returns once the
 /// helper has let go of its memory, which is early in its exit: closing its
 /// tap device can take tens of milliseconds more (see `stop_fully`).
-pub fn stop(pid: i32, name: &str) {
+///
+/// Errors: the signal was refused, or the helper still ran 500 ms after it.
+pub fn stop(pid: i32, name: &str) -> Result<()> {
     if !is_running(pid, name) {
         reap(pid);
-        return;
+        return Ok(());
     }
-    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    sigkill(pid, name)?;
     let deadline = Instant::now() + Duration::from_millis(500);
     while Instant::now() < deadline {
         reap(pid);
         if !is_running(pid, name) {
-            return;
+            return Ok(());
         }
         std::thread::sleep(Duration::from_micros(200));
     }
+    Err(Error::msg(format!(
+        "{name} (pid {pid}) still runs 500 ms after SIGKILL"
+    )))
 }
 
 /// `stop`, returning only when the helper has exited completely, so that the
 /// host ports it listened on are free again.
-pub fn stop_fully(pid: i32, name: &str) {
+///
+/// Errors: the signal was refused, or the helper had not exited 2 s after it
+/// (its ports may then still be taken).
+pub fn stop_fully(pid: i32, name: &str) -> Result<()> {
     if !is_running(pid, name) {
         reap(pid);
-        return;
+        return Ok(());
     }
-    let p = Pid::from_raw(pid);
-    let _ = kill(p, Signal::SIGKILL);
+    sigkill(pid, name)?;
     // The supervisor, a subreaper, is pasta's parent once it daemonizes.
-    if nix::sys::wait::waitpid(p, None).is_ok() {
-        return;
+    if nix::sys::wait::waitpid(Pid::from_raw(pid), None).is_ok() {
+        return Ok(());
     }
     let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline && !is_gone(pid) {
+    while !is_gone(pid) {
+        if Instant::now() >= deadline {
+            return Err(Error::msg(format!(
+                "{name} (pid {pid}) has not exited 2 s after SIGKILL: its ports may still be taken"
+            )));
+        }
         reap(pid);
         std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+/// Stops the helper `st` records when it is `name` (pasta or slirp4netns;
+/// a record without a name is pasta, from before names were kept): fully
+/// when it published ports, which must be free once the container is gone.
+pub fn stop_recorded(st: &super::NetworkState, name: &str) -> Result<()> {
+    let recorded = if st.helper.is_empty() {
+        "pasta"
+    } else {
+        st.helper.as_str()
+    };
+    if st.helper_pid <= 0 || recorded != name {
+        return Ok(());
+    }
+    if st.ports.is_empty() {
+        stop(st.helper_pid, name)
+    } else {
+        stop_fully(st.helper_pid, name)
+    }
+}
+
+/// SIGKILL to a helper; one that is already gone is no error.
+fn sigkill(pid: i32, name: &str) -> Result<()> {
+    match kill(Pid::from_raw(pid), Signal::SIGKILL) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(Error::msg(format!(
+            "stopping {name} (pid {pid}): {}",
+            e.desc().to_lowercase()
+        ))),
     }
 }
 

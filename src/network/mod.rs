@@ -2,10 +2,14 @@
 //! helpers (pasta, slirp4netns) that connect it, published ports, user-defined
 //! networks, and the generated /etc files.
 //!
-//! The container life cycle calls three functions: `validate` when the
-//! container is created, `attach` once its process exists (before the
-//! command runs), and `detach` when it has exited.
+//! The container life cycle calls four functions: `validate` when the
+//! container is created, `begin` before its process exists, `attach` once
+//! it exists (before the command runs), and `detach` when it has exited.
+//! Each picks the container's `Backend` (backend.rs) from its mode and adds
+//! the parts every mode shares: the namespace file, the port forwarder,
+//! the /etc files.
 
+pub mod backend;
 pub mod bridge;
 pub mod dns;
 pub mod etc_files;
@@ -24,6 +28,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
+pub use backend::{Backend, Teardown};
 pub use mode::Mode;
 use ports::PortMapping;
 
@@ -85,6 +90,48 @@ pub fn mode_of(cfg: &Config) -> Result<Mode> {
     mode::parse(&cfg.network, helper::lookup("pasta").is_some())
 }
 
+/// The backend that connects containers of mode `m`.
+pub fn backend_of(m: Mode) -> Box<dyn Backend> {
+    match m {
+        Mode::None => Box::new(backend::NoNetwork),
+        Mode::Host => Box::new(backend::Host),
+        Mode::Pasta(extra) => Box::new(pasta::Pasta { extra }),
+        Mode::Slirp(o) => Box::new(slirp4netns::Slirp(o)),
+        Mode::Bridge(names) => Box::new(bridge::Bridge(names)),
+        Mode::Container(name) => Box::new(backend::OtherContainer(name)),
+        Mode::Ns(path) => Box::new(backend::Namespace(path)),
+    }
+}
+
+/// The backends whose work `st` may record, for `detach`: the configured
+/// one and those the state names. They can differ: `network connect` moves
+/// a running default-network container onto bridges (its pasta still
+/// runs), and the default mode depends on which helper is installed now.
+fn recorded_backends(c: &Container, st: &NetworkState) -> Vec<Box<dyn Backend>> {
+    let mut modes: Vec<Mode> = mode_of(&c.config).into_iter().collect();
+    if st.helper == "slirp4netns" {
+        modes.push(Mode::Slirp(Default::default()));
+    } else if st.helper_pid > 0 {
+        modes.push(Mode::Pasta(Vec::new()));
+    }
+    if !st.networks.is_empty() {
+        modes.push(Mode::Bridge(st.networks.keys().cloned().collect()));
+    }
+    let mut seen = Vec::new();
+    modes.retain(|m| {
+        let kind = std::mem::discriminant(m);
+        let first = !seen.contains(&kind);
+        seen.push(kind);
+        first
+    });
+    modes.into_iter().map(backend_of).collect()
+}
+
+/// The published ports a configuration asks for (`-p`, `-P` with `--expose`).
+fn port_specs(cfg: &Config) -> Result<Vec<ports::PortSpec>> {
+    ports::specs(&cfg.publish, cfg.publish_all, &cfg.expose)
+}
+
 fn check_add_host(h: &str) -> Result<()> {
     let ok = h
         .split_once(':')
@@ -101,7 +148,8 @@ fn check_add_host(h: &str) -> Result<()> {
     }
 }
 
-/// Checks the network options of a new container (mode, ports, hosts, DNS).
+/// Checks the network options of a new container: those every mode shares
+/// (hosts, DNS servers, port syntax, links), then its backend's.
 pub fn validate(ctx: &Context, cfg: &Config) -> Result<()> {
     let m = mode_of(cfg)?;
     for h in &cfg.add_hosts {
@@ -114,46 +162,8 @@ pub fn validate(ctx: &Context, cfg: &Config) -> Result<()> {
             )));
         }
     }
-    let specs = ports::specs(&cfg.publish, cfg.publish_all, &cfg.expose)?;
-    match &m {
-        Mode::None | Mode::Container(_) | Mode::Ns(_) if !cfg.publish.is_empty() => {
-            return Err(Error::msg(format!(
-                "cannot publish ports with --network {}: the container has no network of its own to forward to",
-                m.name()
-            )))
-        }
-        Mode::Pasta(_) => {
-            helper::find("pasta", "passt")?;
-            helper::check_tun()?;
-        }
-        Mode::Slirp(_) => {
-            helper::find("slirp4netns", "slirp4netns")?;
-            helper::check_tun()?;
-        }
-        Mode::Container(name) => {
-            crate::container::store(ctx).lookup(name)?;
-        }
-        Mode::Ns(p) if !p.exists() => {
-            return Err(Error::msg(format!(
-                "network namespace {}: no such file or directory",
-                p.display()
-            )));
-        }
-        Mode::Bridge(names) => {
-            for n in names {
-                records::load(ctx, n)?;
-            }
-            for a in &cfg.network_aliases {
-                if a.is_empty() || a.contains(char::is_whitespace) {
-                    return Err(Error::msg(format!("invalid network alias {a:?}")));
-                }
-            }
-        }
-        _ => {}
-    }
-    if !matches!(m, Mode::Host) {
-        ports::check_free(&specs)?;
-    }
+    port_specs(cfg)?;
+    backend_of(m).validate(ctx, cfg)?;
     for l in &cfg.links {
         let target = l.split(':').next().unwrap_or_default();
         crate::container::store(ctx).lookup(target)?;
@@ -176,25 +186,7 @@ pub fn sandbox_of(c: &Container) -> Option<PathBuf> {
 
 /// How the container's network namespace is made: new, the host's, or joined.
 pub fn net_mode(ctx: &Context, cfg: &Config) -> Result<NetMode> {
-    Ok(match mode_of(cfg)? {
-        Mode::Host => NetMode::Host,
-        Mode::None => NetMode::None,
-        Mode::Pasta(_) | Mode::Slirp(_) | Mode::Bridge(_) => NetMode::Private,
-        Mode::Ns(p) => NetMode::Join(p),
-        Mode::Container(name) => {
-            let target = crate::container::store(ctx).lookup(&name)?;
-            if crate::container::effective_status(&target) != Status::Running {
-                return Err(Error::msg(format!(
-                    "cannot join the network of container {name}: it is not running"
-                )));
-            }
-            NetMode::Join(sandbox_of(&target).ok_or_else(|| {
-                Error::msg(format!(
-                    "cannot join the network of container {name}: it is not running"
-                ))
-            })?)
-        }
-    })
+    backend_of(mode_of(cfg)?).namespace(ctx)
 }
 
 /// Where a container's namespace is bound so that helpers can open it by path.
@@ -208,8 +200,9 @@ fn sandbox_path(ctx: &Context, id: &str) -> PathBuf {
 fn netns_file(ctx: &Context, id: &str) -> Result<PathBuf> {
     let path = sandbox_path(ctx, id);
     if path.exists() {
-        // Left bound by an earlier start that was cut short.
-        unbind_netns(&path);
+        // Left bound by an earlier start that was cut short; should this
+        // fail, creating the file below says why.
+        unbind_netns(&path, &mut Teardown::default());
     }
     let dir = path.parent().expect("has a parent");
     fs::create_dir_all(dir).map_err(|e| Error::msg(crate::error::io_msg("mkdir", dir, &e)))?;
@@ -284,9 +277,30 @@ fn new_netns(ctx: &Context, id: &str) -> Result<PathBuf> {
     }
 }
 
-fn unbind_netns(path: &Path) {
-    let _ = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
-    let _ = fs::remove_file(path);
+/// Unbinds the namespace file at `path` and removes it, each step's failure
+/// into `t`. A file that is not bound, or not there, is no error.
+fn unbind_netns(path: &Path, t: &mut Teardown) {
+    t.step(
+        match nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH) {
+            Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(Error::msg(format!(
+                "unmount {}: {}",
+                path.display(),
+                e.desc().to_lowercase()
+            ))),
+        },
+    );
+    t.step(remove_if_present(path));
+}
+
+/// Removes the file at `path`; one already gone is no error.
+fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::msg(crate::error::io_msg("remove", path, &e)))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Network setup begun before the container process exists: its namespace,
@@ -299,6 +313,16 @@ pub struct Early {
 }
 
 impl Early {
+    /// A new network namespace for container `id`, with `lo` up, bound to
+    /// its sandbox file (`netns-ID12` under the runroot's `netns/`).
+    fn new_namespace(ctx: &Context, id: &str) -> Result<Early> {
+        Ok(Early {
+            sandbox: new_netns(ctx, id)?,
+            ports: Vec::new(),
+            pasta: None,
+        })
+    }
+
     /// The namespace the container process joins.
     pub fn netns(&self) -> &Path {
         &self.sandbox
@@ -359,42 +383,19 @@ struct EarlyHandover {
     pasta: Option<pasta::Handover>,
 }
 
-/// Creates the container's network namespace, when its mode gives it one,
-/// and starts pasta on it. `attach` finishes the job.
+/// Begins the container's network before its process exists: the
+/// namespace of a mode that has its own, then its backend's `prepare`
+/// (pasta starting on it). `attach` finishes the job.
 pub fn begin(ctx: &Context, c: &Container) -> Result<Option<Early>> {
     let m = mode_of(&c.config)?;
     if !m.owns_namespace() {
         return Ok(None);
     }
-    let sandbox = new_netns(ctx, &c.id)?;
-    let mut early = Early {
-        sandbox,
-        ports: Vec::new(),
-        pasta: None,
-    };
-    if let Mode::Pasta(extra) = &m {
-        let res = (|| {
-            let specs = ports::specs(&c.config.publish, c.config.publish_all, &c.config.expose)?;
-            early.ports = ports::allocate(&specs)?;
-            let run_dir = ctx.container_run_dir(&c.id);
-            fs::create_dir_all(&run_dir)
-                .map_err(|e| Error::msg(crate::error::io_msg("mkdir", &run_dir, &e)))?;
-            // TCP goes through pasta; UDP through our forwarder (see portfwd).
-            let tcp: Vec<PortMapping> = early
-                .ports
-                .iter()
-                .filter(|p| p.protocol != "udp")
-                .cloned()
-                .collect();
-            pasta::spawn(&early.sandbox, &run_dir, &tcp, extra, true)
-        })();
-        match res {
-            Ok(p) => early.pasta = Some(p),
-            Err(e) => {
-                unbind_netns(&early.sandbox);
-                return Err(e);
-            }
-        }
+    let mut early = Early::new_namespace(ctx, &c.id)?;
+    if let Err(e) = backend_of(m).prepare(ctx, c, &mut early) {
+        // The error that matters is the one above.
+        unbind_netns(&early.sandbox, &mut Teardown::default());
+        return Err(e);
     }
     Ok(Some(early))
 }
@@ -411,20 +412,24 @@ pub fn abandon(ctx: &Context, c: &Container, early: Early) {
     let _ = detach(ctx, c, &st);
 }
 
-/// pasta still configuring a container's namespace after `attach`: the
-/// container's command must not run before `wait` returns.
+/// A helper (pasta) still configuring a container's namespace after
+/// `attach`: the container's command must not run before `wait` returns.
 pub struct Connecting(pasta::Starting);
 
 impl Connecting {
+    /// Blocks until the namespace is configured; the error says how the
+    /// helper failed.
     pub fn wait(self) -> Result<()> {
         self.0.wait().map(drop)
     }
 }
 
 /// Connects the network namespace of the container process `pid`,
-/// finishing what `begin` started. Its state is complete on return, though
+/// finishing what `begin` started (its backend's `attach`), then writes its
+/// /etc/hosts and resolv.conf. Its state is complete on return, though
 /// pasta may still be configuring the namespace (the `Connecting`); on an
-/// error from that, the caller must `detach`.
+/// error from that, the caller must `detach`. On an error here, what was
+/// set up is undone.
 pub fn attach(
     ctx: &Context,
     c: &Container,
@@ -432,12 +437,14 @@ pub fn attach(
     early: Option<Early>,
 ) -> Result<(NetworkState, Option<Connecting>)> {
     let m = mode_of(&c.config)?;
+    let owns_namespace = m.owns_namespace();
+    let backend = backend_of(m);
     let mut st = NetworkState::default();
     let mut early = early;
     match &early {
         Some(e) => st.sandbox_key = e.sandbox.display().to_string(),
         // `begin` makes the namespace of every mode that has its own.
-        None if m.owns_namespace() => {
+        None if owns_namespace => {
             return Err(Error::msg(format!(
                 "container {}: its network namespace was not made before it started",
                 c.name
@@ -445,10 +452,18 @@ pub fn attach(
         }
         None => {}
     }
-    let res = connect(ctx, c, &m, pid, &mut st, &mut early);
-    let res = res.and_then(|pending| write_etc_files(ctx, c, &m, &st).map(|_| pending));
+    let res = (|| {
+        if owns_namespace {
+            let run_dir = ctx.container_run_dir(&c.id);
+            fs::create_dir_all(&run_dir)
+                .map_err(|e| Error::msg(crate::error::io_msg("mkdir", &run_dir, &e)))?;
+        }
+        let pending = backend.attach(ctx, c, pid, early.as_mut(), &mut st)?;
+        write_etc_files(ctx, c, backend.as_ref(), &st)?;
+        Ok(pending)
+    })();
     match res {
-        Ok(pending) => Ok((st, pending.map(Connecting))),
+        Ok(pending) => Ok((st, pending)),
         Err(e) => {
             if let Some(e) = early {
                 abandon(ctx, c, e);
@@ -459,143 +474,41 @@ pub fn attach(
     }
 }
 
-fn connect(
-    ctx: &Context,
-    c: &Container,
-    m: &Mode,
-    pid: i32,
-    st: &mut NetworkState,
-    early: &mut Option<Early>,
-) -> Result<Option<pasta::Starting>> {
-    let specs = ports::specs(&c.config.publish, c.config.publish_all, &c.config.expose)?;
-    let run_dir = ctx.container_run_dir(&c.id);
-    if m.owns_namespace() {
-        fs::create_dir_all(&run_dir)
-            .map_err(|e| Error::msg(crate::error::io_msg("mkdir", &run_dir, &e)))?;
-    }
-    let netns = PathBuf::from(&st.sandbox_key);
-    let mut pending = None;
-    match m {
-        Mode::Pasta(_) => {
-            let early = early.as_mut().expect("checked by attach");
-            let starting = early.pasta.take().ok_or_else(|| {
-                Error::msg(format!("container {}: pasta was not started", c.name))
-            })?;
-            st.ports = std::mem::take(&mut early.ports);
-            // TCP goes through pasta; UDP through our forwarder (see portfwd).
-            let udp = |ports: &[PortMapping]| -> Vec<PortMapping> {
-                ports
-                    .iter()
-                    .filter(|p| p.protocol == "udp")
-                    .cloned()
-                    .collect()
-            };
-            let h = match starting.pid() {
-                // The forwarder needs the namespace configured.
-                Some(pid) if udp(&st.ports).is_empty() => {
-                    pending = Some(starting);
-                    helper::Helper {
-                        pid,
-                        name: "pasta".into(),
-                        mtu: pasta::MTU,
-                    }
-                }
-                _ => starting.wait()?,
-            };
-            st.helper_pid = h.pid;
-            st.helper = h.name;
-            st.mtu = h.mtu;
-            st.ip_address = pasta::host_address().unwrap_or_default();
-            st.gateway = pasta::host_gateway().unwrap_or_default();
-            st.prefix_len = 24;
-            let udp = udp(&st.ports);
-            if !udp.is_empty() {
-                st.forwarder_pid = portfwd::spawn(ctx, &netns, &st.ip_address, &udp, &run_dir)?;
-            }
-        }
-        Mode::Slirp(o) => {
-            st.ports = ports::allocate(&specs)?;
-            let api = netns.with_extension("slirp.sock");
-            let h = slirp4netns::start(&netns, &run_dir, &api, &st.ports, o)?;
-            st.helper_pid = h.pid;
-            st.helper = h.name;
-            st.mtu = h.mtu;
-            let (ip, gw) = slirp4netns::addresses(o);
-            st.ip_address = ip;
-            st.gateway = gw;
-            st.prefix_len = 24;
-        }
-        Mode::Bridge(names) => {
-            bridge::connect_all(ctx, c, names, pid, st)?;
-            if !specs.is_empty() {
-                st.ports = ports::allocate(&specs)?;
-                st.forwarder_pid =
-                    portfwd::spawn(ctx, &netns, &st.ip_address, &st.ports, &run_dir)?;
-            }
-        }
-        Mode::None | Mode::Host | Mode::Container(_) | Mode::Ns(_) => {}
-    }
-    Ok(pending)
-}
-
-/// Undoes `attach`; idempotent and safe when the helper is already gone.
+/// Undoes `attach`: stops the port forwarder, lets every backend the state
+/// records undo its part, and unbinds the namespace. Idempotent and safe
+/// when the helpers are already gone. Every step runs whatever the others
+/// did; the error lists each step that failed.
 pub fn detach(ctx: &Context, c: &Container, st: &NetworkState) -> Result<()> {
+    let mut t = Teardown::default();
     if st.forwarder_pid > 0 {
-        helper::stop(st.forwarder_pid, "_portfwd");
+        t.step(helper::stop(st.forwarder_pid, "_portfwd"));
     }
-    if st.helper_pid > 0 {
-        let name = if st.helper.is_empty() {
-            "pasta"
-        } else {
-            st.helper.as_str()
-        };
-        if st.ports.is_empty() {
-            helper::stop(st.helper_pid, name);
-        } else {
-            // Published ports must be free when the container is gone.
-            helper::stop_fully(st.helper_pid, name);
-        }
-    }
-    let mut errors = Vec::new();
-    if !st.networks.is_empty() {
-        if let Err(e) = bridge::disconnect_all(ctx, c, st) {
-            errors.push(e.to_string());
-        }
+    for b in recorded_backends(c, st) {
+        b.detach(ctx, c, st, &mut t);
     }
     if !st.sandbox_key.is_empty() {
-        let key = Path::new(&st.sandbox_key);
-        unbind_netns(key);
-        let _ = fs::remove_file(key.with_extension("slirp.sock"));
+        unbind_netns(Path::new(&st.sandbox_key), &mut t);
     }
     // A namespace begun for the container but never recorded (its CLI was
     // killed before the supervisor took it over): unbinding it also ends a
     // pasta started on it, which quits when its namespace file goes.
     let own = sandbox_path(ctx, &c.id);
     if own.exists() && own != Path::new(&st.sandbox_key) {
-        unbind_netns(&own);
+        unbind_netns(&own, &mut t);
         // A pasta whose reader died may hang opening its pid pipe, before it
         // watches its namespace: find it by the namespace on its command line.
         helper::kill_by_arg("pasta", &own.to_string_lossy());
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::msg(errors.join("; ")))
-    }
-}
-
-/// The address that reaches the host (its loopback for pasta and slirp4netns).
-fn host_gateway_address(m: &Mode, st: &NetworkState) -> Option<String> {
-    match m {
-        Mode::Pasta(_) | Mode::Slirp(_) => Some(st.gateway.clone()).filter(|g| !g.is_empty()),
-        Mode::Bridge(_) => bridge::host_address(),
-        Mode::Host => Some("127.0.0.1".into()),
-        _ => None,
-    }
+    t.finish(&format!("tearing down the network of container {}", c.name))
 }
 
 /// `--link name[:alias]` entries: the target's address and both names.
-fn link_hosts(ctx: &Context, c: &Container, m: &Mode, st: &NetworkState) -> Vec<(String, String)> {
+fn link_hosts(
+    ctx: &Context,
+    c: &Container,
+    backend: &dyn Backend,
+    st: &NetworkState,
+) -> Vec<(String, String)> {
     let store = crate::container::store(ctx);
     let mut out = Vec::new();
     for l in &c.config.links {
@@ -610,7 +523,7 @@ fn link_hosts(ctx: &Context, c: &Container, m: &Mode, st: &NetworkState) -> Vec<
             .keys()
             .find_map(|n| t.state.network.networks.get(n))
             .map(|e| e.ip_address.clone());
-        let ip = shared.or_else(|| host_gateway_address(m, st));
+        let ip = shared.or_else(|| backend.host_gateway(st));
         if let Some(ip) = ip {
             let names = if alias == t.name {
                 t.name.clone()
@@ -625,17 +538,17 @@ fn link_hosts(ctx: &Context, c: &Container, m: &Mode, st: &NetworkState) -> Vec<
 
 /// Extra /etc/hosts entries for a container (its peers, `--add-host`, links).
 pub fn extra_hosts(ctx: &Context, c: &Container) -> Vec<(String, String)> {
-    let m = mode_of(&c.config).unwrap_or(Mode::None);
-    hosts_entries(ctx, c, &m, &NetworkState::default())
+    let backend = backend_of(mode_of(&c.config).unwrap_or(Mode::None));
+    hosts_entries(ctx, c, backend.as_ref(), &NetworkState::default())
 }
 
 fn hosts_entries(
     ctx: &Context,
     c: &Container,
-    m: &Mode,
+    backend: &dyn Backend,
     st: &NetworkState,
 ) -> Vec<(String, String)> {
-    let gw = host_gateway_address(m, st);
+    let gw = backend.host_gateway(st);
     let mut out = Vec::new();
     for h in &c.config.add_hosts {
         if let Some((name, ip)) = h.split_once(':') {
@@ -647,63 +560,42 @@ fn hosts_entries(
             out.push((name.to_string(), ip));
         }
     }
-    if let Some(gw) = gw.filter(|_| !matches!(m, Mode::Host)) {
+    if let Some(alias) = backend.host_alias(st) {
         out.push((
             "host.containers.internal host.docker.internal".to_string(),
-            gw,
+            alias,
         ));
     }
-    out.extend(link_hosts(ctx, c, m, st));
+    out.extend(link_hosts(ctx, c, backend, st));
     out
 }
 
 /// Rewrites the container's /etc/hosts and /etc/resolv.conf now that its
 /// addresses are known. The files are bind-mounted, so they are rewritten in
 /// place (same inode) and the container sees the final content.
-fn write_etc_files(ctx: &Context, c: &Container, m: &Mode, st: &NetworkState) -> Result<()> {
+fn write_etc_files(
+    ctx: &Context,
+    c: &Container,
+    backend: &dyn Backend,
+    st: &NetworkState,
+) -> Result<()> {
     let userdata = ctx.container_dir(&c.id).join("userdata");
     if !userdata.exists() {
         return Ok(());
     }
     let cfg = &c.config;
     let own_ip = (!st.ip_address.is_empty()).then_some(st.ip_address.as_str());
-    let mut hosts = etc_files::hosts_with_ip(
+    let hosts = backend.hosts_file(etc_files::hosts_with_ip(
         &cfg.hostname,
         &c.name,
         own_ip,
-        &hosts_entries(ctx, c, m, st),
-    );
-    if matches!(m, Mode::Host) {
-        let host = fs::read_to_string("/etc/hosts").unwrap_or_default();
-        hosts = format!("{host}{}\n", hosts.lines().last().unwrap_or_default());
-    }
+        &hosts_entries(ctx, c, backend, st),
+    ));
     let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let servers: Vec<String> = if !cfg.dns.is_empty() {
         cfg.dns.clone()
     } else {
-        match m {
-            Mode::Slirp(_) => vec![slirp4netns::DNS.to_string()],
-            Mode::Bridge(names) => {
-                let internal_only = names
-                    .iter()
-                    .all(|n| records::load(ctx, n).map(|r| r.internal).unwrap_or(false));
-                let mut v: Vec<String> = st.networks.values().map(|e| e.gateway.clone()).collect();
-                v.dedup();
-                if v.is_empty() && !internal_only {
-                    v = etc_files::nameservers(&host_resolv, true);
-                }
-                v
-            }
-            Mode::Pasta(_) => {
-                let v = etc_files::nameservers(&host_resolv, true);
-                if v.is_empty() {
-                    vec![pasta::DNS_FORWARD.to_string()]
-                } else {
-                    v
-                }
-            }
-            _ => etc_files::nameservers(&host_resolv, !matches!(m, Mode::Host)),
-        }
+        backend.nameservers(ctx, st, &host_resolv)
     };
     let resolv =
         etc_files::resolv_conf_from(&host_resolv, &servers, &cfg.dns_search, &cfg.dns_options);
@@ -726,8 +618,7 @@ pub fn inspect_json(c: &Container) -> serde_json::Value {
     let st = &c.state.network;
     let running = c.state.status == Status::Running;
     let mut ports = Map::new();
-    let specs =
-        ports::specs(&c.config.publish, c.config.publish_all, &c.config.expose).unwrap_or_default();
+    let specs = port_specs(&c.config).unwrap_or_default();
     if running && !st.ports.is_empty() {
         for p in &st.ports {
             let key = format!("{}/{}", p.container_port, p.protocol);
@@ -808,4 +699,78 @@ pub fn network_mode_name(c: &Container) -> String {
     mode_of(&c.config)
         .map(|m| m.name())
         .unwrap_or_else(|_| c.config.network.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A container on networks `a` and `b` whose two endpoint records
+    /// cannot be removed (each path is a directory with a file in it):
+    /// detach runs the bridge backend's step for both networks and reports
+    /// both failures, not only the first.
+    #[test]
+    fn detach_reports_every_failed_step() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ctx = Context {
+            root: tmp.path().join("root"),
+            runroot: tmp.path().join("run"),
+            storage_driver: None,
+            rootless: false,
+            uid: 0,
+            gid: 0,
+        };
+        let id = "0123456789ab".repeat(5) + "0123";
+        let mut st = NetworkState::default();
+        for net in ["a", "b"] {
+            let blocker = ctx
+                .runroot
+                .join("networks")
+                .join(net)
+                .join(format!("{id}.json"));
+            fs::create_dir_all(&blocker).unwrap();
+            fs::write(blocker.join("keep"), "").unwrap();
+            st.networks.insert(
+                net.to_string(),
+                Endpoint {
+                    host_interface: format!("vsk{net}"),
+                    ..Default::default()
+                },
+            );
+        }
+        // Another container still on a network: the shared namespace stays.
+        let other = bridge::Record {
+            container_id: "f".repeat(64),
+            name: "other".into(),
+            network: "a".into(),
+            internal: false,
+            endpoint: Endpoint::default(),
+        };
+        let other_path = ctx
+            .runroot
+            .join("networks/a")
+            .join(format!("{}.json", "f".repeat(64)));
+        fs::write(&other_path, serde_json::to_string(&other).unwrap()).unwrap();
+        let c = Container {
+            id,
+            name: "web".into(),
+            created: chrono::Utc::now(),
+            config: Config {
+                network: "a,b".into(),
+                ..Default::default()
+            },
+            state: Default::default(),
+        };
+
+        let e = detach(&ctx, &c, &st).unwrap_err().to_string();
+        let (subject, steps) = e.split_once(": ").unwrap();
+        assert_eq!(subject, "tearing down the network of container web");
+        let steps: Vec<&str> = steps.split("; ").collect();
+        assert_eq!(steps.len(), 2, "{e}");
+        assert!(steps[0].starts_with("network a: remove "), "{e}");
+        assert!(steps[1].starts_with("network b: remove "), "{e}");
+        assert!(steps.iter().all(|s| s.ends_with("is a directory")), "{e}");
+        // The other container's record was left alone.
+        assert!(other_path.exists());
+    }
 }

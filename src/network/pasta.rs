@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::backend::{Backend, Teardown};
 use super::helper::{self, Helper};
-use super::ports::PortMapping;
-use crate::{Error, Result};
+use super::ports::{self, PortMapping};
+use super::{etc_files, portfwd, Connecting, Early, NetworkState};
+use crate::state::container::{Config, Container};
+use crate::{Context, Error, Result};
 
 /// MTU pasta gives the namespace interface (its default, the largest it can).
 pub const MTU: u32 = 65520;
@@ -315,7 +318,7 @@ impl Starting {
         if self.foreground {
             self.proc.kill();
         } else if let Ok(h) = self.wait() {
-            helper::stop(h.pid, "pasta");
+            let _ = helper::stop(h.pid, "pasta");
         }
     }
 
@@ -401,6 +404,101 @@ impl Starting {
 
     fn cancel_in_place(&mut self) {
         self.proc.kill();
+    }
+}
+
+/// `--network pasta[:ARG,...]`, the default when pasta is installed: the
+/// container's own namespace, connected by pasta started before the
+/// container process (see `Backend::prepare`). Published TCP ports go
+/// through pasta, UDP ones through our forwarder (`portfwd`).
+pub struct Pasta {
+    /// Extra pasta arguments from the mode.
+    pub extra: Vec<String>,
+}
+
+/// The published ports of one kind: UDP, or all the others (TCP).
+fn of_protocol(ports: &[PortMapping], udp: bool) -> Vec<PortMapping> {
+    ports
+        .iter()
+        .filter(|p| (p.protocol == "udp") == udp)
+        .cloned()
+        .collect()
+}
+
+impl Backend for Pasta {
+    fn validate(&self, _ctx: &Context, cfg: &Config) -> Result<()> {
+        helper::find("pasta", "passt")?;
+        helper::check_tun()?;
+        ports::check_free(&super::port_specs(cfg)?)
+    }
+
+    fn prepare(&self, ctx: &Context, c: &Container, early: &mut Early) -> Result<()> {
+        early.ports = ports::allocate(&super::port_specs(&c.config)?)?;
+        let run_dir = ctx.container_run_dir(&c.id);
+        fs::create_dir_all(&run_dir)
+            .map_err(|e| Error::msg(crate::error::io_msg("mkdir", &run_dir, &e)))?;
+        let tcp = of_protocol(&early.ports, false);
+        early.pasta = Some(spawn(&early.sandbox, &run_dir, &tcp, &self.extra, true)?);
+        Ok(())
+    }
+
+    fn attach(
+        &self,
+        ctx: &Context,
+        c: &Container,
+        _pid: i32,
+        early: Option<&mut Early>,
+        st: &mut NetworkState,
+    ) -> Result<Option<Connecting>> {
+        let not_started = || Error::msg(format!("container {}: pasta was not started", c.name));
+        let early = early.ok_or_else(not_started)?;
+        let starting = early.pasta.take().ok_or_else(not_started)?;
+        st.ports = std::mem::take(&mut early.ports);
+        let udp = of_protocol(&st.ports, true);
+        let mut pending = None;
+        let h = match starting.pid() {
+            // The forwarder needs the namespace configured.
+            Some(pid) if udp.is_empty() => {
+                pending = Some(Connecting(starting));
+                Helper {
+                    pid,
+                    name: "pasta".into(),
+                    mtu: MTU,
+                }
+            }
+            _ => starting.wait()?,
+        };
+        st.helper_pid = h.pid;
+        st.helper = h.name;
+        st.mtu = h.mtu;
+        st.ip_address = host_address().unwrap_or_default();
+        st.gateway = host_gateway().unwrap_or_default();
+        st.prefix_len = 24;
+        if !udp.is_empty() {
+            let run_dir = ctx.container_run_dir(&c.id);
+            let netns = Path::new(&st.sandbox_key);
+            st.forwarder_pid = portfwd::spawn(ctx, netns, &st.ip_address, &udp, &run_dir)?;
+        }
+        Ok(pending)
+    }
+
+    fn detach(&self, _ctx: &Context, _c: &Container, st: &NetworkState, t: &mut Teardown) {
+        t.step(helper::stop_recorded(st, "pasta"));
+    }
+
+    /// The host's gateway, which pasta maps to the host's loopback.
+    fn host_gateway(&self, st: &NetworkState) -> Option<String> {
+        Some(st.gateway.clone()).filter(|g| !g.is_empty())
+    }
+
+    /// The host's servers; pasta's forwarder when they are all on loopback.
+    fn nameservers(&self, _ctx: &Context, _st: &NetworkState, host_resolv: &str) -> Vec<String> {
+        let v = etc_files::nameservers(host_resolv, true);
+        if v.is_empty() {
+            vec![DNS_FORWARD.to_string()]
+        } else {
+            v
+        }
     }
 }
 

@@ -11,9 +11,12 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use super::backend::{Backend, Teardown};
 use super::helper::{self, Helper};
-use super::ports::PortMapping;
-use crate::{Error, Result};
+use super::ports::{self, PortMapping};
+use super::{Connecting, Early, NetworkState};
+use crate::state::container::{Config, Container};
+use crate::{Context, Error, Result};
 
 pub const ADDRESS: &str = "10.0.2.100";
 pub const GATEWAY: &str = "10.0.2.2";
@@ -166,7 +169,7 @@ pub fn start(
     };
     for p in ports {
         if let Err(e) = add_hostfwd(api, p) {
-            helper::stop(pid, "slirp4netns");
+            let _ = helper::stop(pid, "slirp4netns");
             return Err(e);
         }
     }
@@ -212,6 +215,65 @@ fn add_hostfwd(api: &Path, p: &PortMapping) -> Result<()> {
         return Err(fail(desc));
     }
     Ok(())
+}
+
+/// `--network slirp4netns[:OPTIONS]`, the default without pasta: the
+/// container's own namespace behind slirp4netns, started once the
+/// container process exists; ports are published through its API socket,
+/// `<namespace file>.slirp.sock`.
+pub struct Slirp(pub Options);
+
+/// The API socket of the slirp4netns serving the namespace bound at `netns`.
+fn api_socket(netns: &Path) -> std::path::PathBuf {
+    netns.with_extension("slirp.sock")
+}
+
+impl Backend for Slirp {
+    fn validate(&self, _ctx: &Context, cfg: &Config) -> Result<()> {
+        helper::find("slirp4netns", "slirp4netns")?;
+        helper::check_tun()?;
+        ports::check_free(&super::port_specs(cfg)?)
+    }
+
+    fn attach(
+        &self,
+        ctx: &Context,
+        c: &Container,
+        _pid: i32,
+        _early: Option<&mut Early>,
+        st: &mut NetworkState,
+    ) -> Result<Option<Connecting>> {
+        st.ports = ports::allocate(&super::port_specs(&c.config)?)?;
+        let netns = Path::new(&st.sandbox_key);
+        let run_dir = ctx.container_run_dir(&c.id);
+        let h = start(netns, &run_dir, &api_socket(netns), &st.ports, &self.0)?;
+        st.helper_pid = h.pid;
+        st.helper = h.name;
+        st.mtu = h.mtu;
+        (st.ip_address, st.gateway) = addresses(&self.0);
+        st.prefix_len = 24;
+        Ok(None)
+    }
+
+    fn detach(&self, _ctx: &Context, _c: &Container, st: &NetworkState, t: &mut Teardown) {
+        t.step(helper::stop_recorded(st, "slirp4netns"));
+        if !st.sandbox_key.is_empty() {
+            t.step(super::remove_if_present(&api_socket(Path::new(
+                &st.sandbox_key,
+            ))));
+        }
+    }
+
+    /// 10.0.2.2 (or the `cidr` option's), which slirp4netns maps to the
+    /// host's loopback.
+    fn host_gateway(&self, st: &NetworkState) -> Option<String> {
+        Some(st.gateway.clone()).filter(|g| !g.is_empty())
+    }
+
+    /// slirp4netns's own DNS forwarder.
+    fn nameservers(&self, _ctx: &Context, _st: &NetworkState, _host_resolv: &str) -> Vec<String> {
+        vec![DNS.to_string()]
+    }
 }
 
 #[cfg(test)]
