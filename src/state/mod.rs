@@ -3,6 +3,8 @@
 
 pub mod container;
 pub mod lock;
+pub mod secret;
+pub mod volume;
 
 use std::fs;
 use std::io::Write;
