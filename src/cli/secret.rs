@@ -104,7 +104,7 @@ fn create(ctx: &Context, a: CreateArgs) -> Result<i32> {
     if !secret::valid_name(&a.name) {
         return Err(secret::Error::InvalidName(a.name).into());
     }
-    let labels = crate::cli::volume::parse_labels(&a.label)?;
+    let labels = crate::container::create::parse_labels(&a.label)?;
     let src = match a.file.as_str() {
         "-" => secret::Source::Stdin,
         p => secret::Source::File(Path::new(p)),

@@ -160,28 +160,13 @@ pub fn dispatch(ctx: &Context, c: VolumeCommand) -> Result<i32> {
     }
 }
 
-/// `--label KEY=VALUE` values as a map; a label without a key is an error.
-pub(crate) fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for l in labels {
-        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-        if k.is_empty() {
-            return Err(Error::msg(format!(
-                "invalid label \"{l}\": expected key=value"
-            )));
-        }
-        out.insert(k.to_string(), v.to_string());
-    }
-    Ok(out)
-}
-
 fn create(ctx: &Context, a: CreateArgs) -> Result<i32> {
     let v = volume::create(
         ctx,
         &volume::CreateOptions {
             name: a.name,
             driver: a.driver,
-            labels: parse_labels(&a.label)?,
+            labels: crate::container::create::parse_labels(&a.label)?,
             options: a.opt,
             ignore_existing: a.ignore,
             anonymous: false,

@@ -4,6 +4,7 @@
 pub mod container;
 pub mod lock;
 pub mod secret;
+pub mod staged;
 pub mod volume;
 
 use std::fs;

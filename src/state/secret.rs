@@ -23,12 +23,11 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::volume::mkdir_private;
+use super::staged::{self, mkdir_private};
 use super::{io_err, read_json, sweep_temps, write_json_existing, Lock, Result};
 
 const RECORD: &str = "secret.json";
 const DATA: &str = "data";
-const TMP_PREFIX: &str = ".tmp-";
 /// Podman's secret ids are 25 hex digits.
 pub const ID_LEN: usize = 25;
 
@@ -70,7 +69,10 @@ impl Secrets {
         let l = Lock::exclusive(&self.dir.join(".lock"))?;
         if let Ok(rd) = fs::read_dir(&self.dir) {
             for e in rd.flatten() {
-                if e.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+                if e.file_name()
+                    .to_string_lossy()
+                    .starts_with(staged::TMP_PREFIX)
+                {
                     let _ = fs::remove_dir_all(e.path());
                 } else if e.path().is_dir() {
                     sweep_temps(&e.path(), RECORD);
@@ -84,17 +86,8 @@ impl Secrets {
     /// Every secret, by name.
     pub fn list(&self) -> Result<Vec<Secret>> {
         let mut out = Vec::new();
-        let rd = match fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(io_err("read", &self.dir)(e)),
-        };
-        for e in rd.flatten() {
-            let n = e.file_name().to_string_lossy().into_owned();
-            if n.starts_with('.') {
-                continue;
-            }
-            if let Some(s) = read_json::<Secret>(&e.path().join(RECORD))? {
+        for id in staged::names(&self.dir)? {
+            if let Some(s) = read_json::<Secret>(&self.dir.join(id).join(RECORD))? {
                 out.push(s);
             }
         }
@@ -111,22 +104,10 @@ impl Secrets {
     /// Stores a new secret (the caller holds `lock` and has checked the
     /// name is free): directory 0700, data 0600, record; all or nothing.
     pub fn insert(&self, s: &Secret, data: &[u8]) -> Result<()> {
-        let tmp = self.dir.join(format!(
-            "{TMP_PREFIX}{}-{}",
-            std::process::id(),
-            &super::new_id()[..8]
-        ));
-        let built = (|| {
-            mkdir_private(&tmp)?;
+        staged::create_dir(&self.dir, &s.id, |tmp| {
             write_private(&tmp.join(DATA), data)?;
-            write_json_existing(&tmp.join(RECORD), s)?;
-            let dest = self.dir.join(&s.id);
-            fs::rename(&tmp, &dest).map_err(io_err("rename", &dest))
-        })();
-        if built.is_err() {
-            let _ = fs::remove_dir_all(&tmp);
-        }
-        built
+            write_json_existing(&tmp.join(RECORD), s)
+        })
     }
 
     /// Replaces an existing secret's data and record (the caller holds

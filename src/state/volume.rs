@@ -16,21 +16,20 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{io_err, read_json, sweep_temps, write_json_existing, Error, Lock, Result};
+use super::{io_err, read_json, staged, sweep_temps, write_json_existing, Error, Lock, Result};
 
 /// The record file in a volume's directory.
 const RECORD: &str = "volume.json";
 /// The data directory in a volume's directory.
 pub const DATA: &str = "_data";
-/// Prefixes of the directories a create or remove works in; never a volume
-/// name (names start with a letter or digit).
-const TMP_PREFIX: &str = ".tmp-";
+/// Prefix of a removed volume's directory until it is deleted; never a
+/// volume name (names start with a letter or digit).
 const RM_PREFIX: &str = ".rm-";
 
 /// One named (or anonymous) volume, as `volume inspect` shows it.
@@ -89,7 +88,7 @@ impl Volumes {
     /// The lock create and remove hold, so that names stay unique. The
     /// holder removes `leftovers` (no other create or remove is at work).
     pub fn lock(&self) -> Result<Lock> {
-        mkdir_private(&self.dir)?;
+        staged::mkdir_private(&self.dir)?;
         Lock::exclusive(&self.dir.join(".lock"))
     }
 
@@ -129,13 +128,7 @@ impl Volumes {
     /// Every volume, by name.
     pub fn list(&self) -> Result<Vec<Volume>> {
         let mut out = Vec::new();
-        let rd = match fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(io_err("read", &self.dir)(e)),
-        };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
+        for name in staged::names(&self.dir)? {
             if let Some(v) = self.load(&name)? {
                 out.push(v);
             }
@@ -149,29 +142,17 @@ impl Volumes {
     /// no reader and no failure ever sees half a volume. The caller holds
     /// `lock` and has checked the name is free.
     pub fn insert(&self, v: &Volume) -> Result<()> {
-        mkdir_private(&self.dir)?;
-        let tmp = self.dir.join(format!(
-            "{TMP_PREFIX}{}-{}",
-            std::process::id(),
-            &super::new_id()[..8]
-        ));
-        let built = (|| {
-            mkdir_private(&tmp)?;
+        staged::create_dir(&self.dir, &v.name, |tmp| {
             let data = tmp.join(DATA);
             fs::DirBuilder::new()
                 .mode(0o755)
                 .create(&data)
                 .map_err(io_err("mkdir", &data))?;
             // The umask may have taken bits away: _data is 0755 as in Podman.
-            set_mode(&data, 0o755)?;
-            write_json_existing(&tmp.join(RECORD), v)?;
-            let dest = self.dir.join(&v.name);
-            fs::rename(&tmp, &dest).map_err(io_err("rename", &dest))
-        })();
-        if built.is_err() {
-            let _ = fs::remove_dir_all(&tmp);
-        }
-        built
+            fs::set_permissions(&data, fs::Permissions::from_mode(0o755))
+                .map_err(io_err("chmod", &data))?;
+            write_json_existing(&tmp.join(RECORD), v)
+        })
     }
 
     /// The one way to change a volume's record: takes the volume's own lock,
@@ -210,11 +191,7 @@ impl Volumes {
             return Err(no_such(name));
         }
         let dir = self.dir.join(name);
-        let away = self.dir.join(format!(
-            "{RM_PREFIX}{}-{}",
-            std::process::id(),
-            &super::new_id()[..8]
-        ));
+        let away = staged::private_name(&self.dir, RM_PREFIX);
         fs::rename(&dir, &away).map_err(io_err("rename", &dir))?;
         Ok(away)
     }
@@ -229,31 +206,16 @@ impl Volumes {
             .filter(|e| {
                 let n = e.file_name();
                 let n = n.to_string_lossy();
-                n.starts_with(TMP_PREFIX) || n.starts_with(RM_PREFIX)
+                n.starts_with(staged::TMP_PREFIX) || n.starts_with(RM_PREFIX)
             })
             .map(|e| e.path())
             .collect()
     }
 }
 
-/// Creates `dir` with mode 0700 whatever the umask (an existing one is kept).
-pub(super) fn mkdir_private(dir: &Path) -> Result<()> {
-    match fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => set_mode(dir, 0o700),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(io_err("mkdir", dir)(e)),
-    }
-}
-
-fn set_mode(p: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(p, fs::Permissions::from_mode(mode)).map_err(io_err("chmod", p))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     fn vol(name: &str) -> Volume {
         Volume {
