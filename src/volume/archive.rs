@@ -87,19 +87,20 @@ fn is_sparse<R: Read>(entry: &mut tar::Entry<R>) -> bool {
             })
 }
 
-/// Checks every entry of `archive` against the rules above, reading it to
-/// the end (a truncated archive fails here, before anything is written).
-pub fn check(archive: &mut File, label: &str) -> Result<(), Error> {
+/// Reads `archive` from its start and hands each entry to `each`; a
+/// damaged archive is an error naming `label`.
+fn for_each_entry(
+    archive: &mut File,
+    label: &str,
+    mut each: impl FnMut(&mut tar::Entry<&mut File>) -> Result<(), Error>,
+) -> Result<(), Error> {
     archive
         .seek(SeekFrom::Start(0))
         .map_err(|e| io_at(label, "", "seek", e))?;
-    let mut a = tar::Archive::new(&mut *archive);
+    let mut a = tar::Archive::new(archive);
     let entries = a
         .entries()
         .map_err(|e| refuse(label, "", format!("not a tar archive: {}", io_reason(&e))))?;
-    // Paths the archive makes a symlink, and paths a hard link may name.
-    let mut symlinks: HashSet<PathBuf> = HashSet::new();
-    let mut linkable: HashSet<PathBuf> = HashSet::new();
     for entry in entries {
         let mut entry = entry.map_err(|e| {
             refuse(
@@ -108,23 +109,34 @@ pub fn check(archive: &mut File, label: &str) -> Result<(), Error> {
                 format!("invalid or truncated tar: {}", io_reason(&e)),
             )
         })?;
+        each(&mut entry)?;
+    }
+    Ok(())
+}
+
+/// Checks every entry of `archive` against the rules above, reading it to
+/// the end (a truncated archive fails here, before anything is written).
+pub fn check(archive: &mut File, label: &str) -> Result<(), Error> {
+    // Paths the archive makes a symlink, and paths a hard link may name.
+    let mut symlinks: HashSet<PathBuf> = HashSet::new();
+    let mut linkable: HashSet<PathBuf> = HashSet::new();
+    for_each_entry(archive, label, |entry| {
         let kind = entry.header().entry_type();
         if is_metadata(kind) {
-            continue;
+            return Ok(());
         }
         let raw = entry.path_bytes().into_owned();
         let name = String::from_utf8_lossy(&raw).into_owned();
         let rel = clean(Path::new(OsStr::from_bytes(&raw)))
             .ok_or_else(|| refuse(label, &name, "escapes the volume"))?;
         if rel.as_os_str().is_empty() {
-            continue;
+            return Ok(());
         }
-        if is_sparse(&mut entry) {
+        if is_sparse(entry) {
             return Err(refuse(label, &name, "sparse files are not supported"));
         }
         let size = entry.size();
-        let read =
-            io::copy(&mut entry, &mut io::sink()).map_err(|e| io_at(label, &name, "read", e))?;
+        let read = io::copy(entry, &mut io::sink()).map_err(|e| io_at(label, &name, "read", e))?;
         if read != size {
             return Err(refuse(label, &name, "truncated archive"));
         }
@@ -191,8 +203,8 @@ pub fn check(archive: &mut File, label: &str) -> Result<(), Error> {
             }
             _ => {}
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// What the import wrote, for the caller's report.
@@ -208,9 +220,6 @@ pub struct Imported {
 /// modes and modification times come from the archive.
 pub fn import(data: &Path, archive: &mut File, label: &str) -> Result<Imported, Error> {
     check(archive, label)?;
-    archive
-        .seek(SeekFrom::Start(0))
-        .map_err(|e| io_at(label, "", "seek", e))?;
     let root = safe_path::Root::open(data).map_err(|e| io_at(label, "", "open the volume", e))?;
     let mut x = Extract {
         root: &root,
@@ -219,20 +228,7 @@ pub fn import(data: &Path, archive: &mut File, label: &str) -> Result<Imported, 
         cache: None,
         done: Imported::default(),
     };
-    let mut a = tar::Archive::new(&mut *archive);
-    let entries = a
-        .entries()
-        .map_err(|e| refuse(label, "", format!("not a tar archive: {}", io_reason(&e))))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| {
-            refuse(
-                label,
-                "",
-                format!("invalid or truncated tar: {}", io_reason(&e)),
-            )
-        })?;
-        x.entry(&mut entry)?;
-    }
+    for_each_entry(archive, label, |entry| x.entry(entry))?;
     x.finish()?;
     Ok(x.done)
 }
