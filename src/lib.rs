@@ -15,9 +15,11 @@ pub mod image;
 pub mod network;
 pub mod registry;
 pub mod runtime;
+pub mod secret;
 pub mod state;
 pub mod storage;
 pub mod supervisor;
+pub mod volume;
 
 pub use context::Context;
 pub use error::{Error, Result};

@@ -1062,6 +1062,10 @@ fn inspect_type(item: &serde_json::Value) -> &'static str {
         "define.InspectContainerData"
     } else if item.get("RootFS").is_some() {
         "inspect.ImageData"
+    } else if item.get("Mountpoint").is_some() {
+        "define.InspectVolumeData"
+    } else if item.get("Spec").is_some() {
+        "entities.SecretInfoReport"
     } else {
         "types.Network"
     }

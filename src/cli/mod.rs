@@ -10,7 +10,9 @@ pub mod image;
 pub mod network;
 pub mod prune;
 pub mod registry;
+pub mod secret;
 pub mod system;
+pub mod volume;
 
 use std::path::PathBuf;
 
@@ -136,6 +138,12 @@ pub enum Command {
     Network(network::NetworkCommand),
     /// List port mappings of a container
     Port(network::PortArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
+    /// Manage secrets
+    #[command(subcommand)]
+    Secret(secret::SecretCommand),
     /// Internal: the rootless network namespace holder and its DNS server
     #[command(hide = true, name = "_netns")]
     Netns_,
@@ -272,6 +280,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Image(c) => c.needs_userns(),
         Command::Network(c) => c.needs_userns(),
         Command::System(c) => c.needs_userns(),
+        Command::Volume(c) => c.needs_userns(),
         _ => false,
     };
     if needs_userns {
@@ -299,6 +308,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::System(c) => system::dispatch(&ctx, c),
         Command::Network(c) => network::dispatch(&ctx, c),
         Command::Port(a) => network::port(&ctx, a),
+        Command::Volume(c) => volume::dispatch(&ctx, c),
+        Command::Secret(c) => secret::dispatch(&ctx, c),
         Command::Netns_ => crate::network::bridge::holder_main(&ctx),
         Command::Portfwd_(a) => crate::network::portfwd::main(a.into()),
         _ => unreachable!("container commands and the holder are dispatched above"),

@@ -345,7 +345,7 @@ pub fn dispatch(ctx: &Context, c: SystemCommand) -> Result<i32> {
 }
 
 /// Prints `warning` and reads the answer from stdin: yes only for y/Y/yes.
-fn confirm(warning: &str) -> bool {
+pub(crate) fn confirm(warning: &str) -> bool {
     use std::io::{BufRead, Write};
     eprint!("{warning}Are you sure you want to continue? [y/N] ");
     let _ = std::io::stderr().flush();

@@ -167,7 +167,8 @@ fn resolve_mount(ctx: &Context, m: MountSpec) -> Result<MountSpec> {
     }
 }
 
-fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
+/// `--label KEY=VALUE` values as a map; a label without a key is an error.
+pub(crate) fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for l in labels {
         let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));

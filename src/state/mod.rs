@@ -3,6 +3,9 @@
 
 pub mod container;
 pub mod lock;
+pub mod secret;
+pub mod staged;
+pub mod volume;
 
 use std::fs;
 use std::io::Write;

@@ -1,0 +1,537 @@
+//! Named volumes and secrets as objects: `volume create/ls/inspect/exists/
+//! rm/prune/export/import` and `secret create/ls/inspect/rm/exists`, as an
+//! unprivileged user, with hostile archives and bad input.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+fn mode(p: &Path) -> u32 {
+    fs::symlink_metadata(p)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+fn mountpoint(s: &Skiff, name: &str) -> PathBuf {
+    PathBuf::from(
+        s.ok(&["volume", "inspect", "--format", "{{.Mountpoint}}", name])
+            .trim(),
+    )
+}
+
+fn names(s: &Skiff) -> Vec<String> {
+    s.ok(&["volume", "ls", "-q"])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The entries of a tar stream: (path, mode, uid, gid, data or link target).
+fn entries(tar: &[u8]) -> Vec<(String, u32, u64, u64, Vec<u8>)> {
+    use std::io::Read;
+    let mut a = tar::Archive::new(tar);
+    let mut out = Vec::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
+        let h = e.header().clone();
+        let mut data = Vec::new();
+        if let Some(l) = e.link_name().unwrap() {
+            data = l.to_string_lossy().as_bytes().to_vec();
+        } else {
+            e.read_to_end(&mut data).unwrap();
+        }
+        out.push((
+            path,
+            h.mode().unwrap() & 0o7777,
+            h.uid().unwrap(),
+            h.gid().unwrap(),
+            data,
+        ));
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn create_ls_inspect_exists_rm() {
+    let s = Skiff::new();
+    assert_eq!(s.ok(&["volume", "create", "data"]), "data\n");
+    s.ok(&[
+        "volume",
+        "create",
+        "--label",
+        "k=v",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=size=10m",
+        "scratch",
+    ]);
+    let anon = s.ok(&["volume", "create"]);
+    let anon = anon.trim();
+    assert!(
+        anon.len() == 64 && anon.chars().all(|c| c.is_ascii_hexdigit()),
+        "{anon:?}"
+    );
+    // --ignore: an existing name is fine and printed.
+    assert_eq!(s.ok(&["volume", "create", "--ignore", "data"]), "data\n");
+
+    let table = s.ok(&["volume", "ls"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "DRIVER      VOLUME NAME", "{table}");
+    assert_eq!(lines.len(), 4, "{table}");
+    assert!(lines.contains(&"local       data"), "{table}");
+    assert_eq!(
+        s.ok(&["volume", "ls", "-q", "--filter", "label=k=v"]),
+        "scratch\n"
+    );
+    assert_eq!(
+        s.ok(&[
+            "volume",
+            "ls",
+            "--filter",
+            "name=^dat",
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Scope}}"
+        ]),
+        "data local local\n"
+    );
+    assert_eq!(
+        s.ok(&["volume", "ls", "--filter", "dangling=true", "-q"])
+            .lines()
+            .count(),
+        3
+    );
+
+    let json = s.ok(&["volume", "inspect", "data", "scratch"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let data = &v[0];
+    for key in [
+        "Name",
+        "Driver",
+        "Mountpoint",
+        "CreatedAt",
+        "Labels",
+        "Scope",
+        "Options",
+        "MountCount",
+        "NeedsCopyUp",
+        "NeedsChown",
+    ] {
+        assert!(data.get(key).is_some(), "no {key} in {json}");
+    }
+    assert_eq!(data["Name"], "data");
+    assert_eq!(data["Driver"], "local");
+    assert_eq!(data["Scope"], "local");
+    assert_eq!(data["MountCount"], 0);
+    assert!(chrono::DateTime::parse_from_rfc3339(data["CreatedAt"].as_str().unwrap()).is_ok());
+    let scratch = &v[1];
+    assert_eq!(scratch["Labels"]["k"], "v");
+    assert_eq!(scratch["Options"]["type"], "tmpfs");
+    assert_eq!(scratch["Options"]["device"], "tmpfs");
+    assert_eq!(scratch["Options"]["o"], "size=10m");
+
+    // The data directory: _data 0755 below a 0700 directory, in the store.
+    let mp = mountpoint(&s, "data");
+    assert!(mp.ends_with("volumes/data/_data"), "{}", mp.display());
+    assert_eq!(mode(&mp), 0o755);
+    assert_eq!(mode(mp.parent().unwrap()), 0o700);
+    assert_eq!(mode(mp.parent().unwrap().parent().unwrap()), 0o700);
+    assert_eq!(owner(&mp), (s.uid(), s.gid()));
+
+    assert_eq!(s.cmd(&["volume", "exists", "data"]).code, 0);
+    assert_eq!(s.cmd(&["volume", "exists", "nope"]).code, 1);
+
+    assert_eq!(s.ok(&["volume", "rm", "data"]), "data\n");
+    assert!(!mp.parent().unwrap().exists());
+    assert_eq!(s.cmd(&["volume", "exists", "data"]).code, 1);
+    // Podman: removing a volume that does not exist is exit 1.
+    let o = s.cmd(&["volume", "rm", "data"]);
+    assert_eq!(o.code, 1, "{}", o.describe());
+    assert_eq!(one_error_line(&o), "Error: no such volume data");
+    let e = s.fails_engine(&["volume", "inspect", "data"]);
+    assert_eq!(e, "Error: no such volume data");
+    s.ok(&["volume", "rm", "--all"]);
+    assert!(names(&s).is_empty());
+}
+
+#[test]
+fn prune_asks_unless_forced_and_filters() {
+    let s = Skiff::new();
+    s.ok(&["volume", "create", "--label", "keep=1", "kept"]);
+    s.ok(&["volume", "create", "gone"]);
+    // Answer no: nothing is removed.
+    let o = s.cmd_stdin(&["volume", "prune"], b"n\n");
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert!(
+        o.stderr
+            .contains("WARNING! This will remove all volumes not used by at least one container"),
+        "{}",
+        o.describe()
+    );
+    assert!(
+        o.stderr.contains("gone") && o.stderr.contains("[y/N]"),
+        "{}",
+        o.describe()
+    );
+    assert_eq!(names(&s), vec!["gone", "kept"]);
+    // Only what the filter selects.
+    assert_eq!(
+        s.ok(&["volume", "prune", "-f", "--filter", "label!=keep"]),
+        "gone\n"
+    );
+    assert_eq!(names(&s), vec!["kept"]);
+    let o = s.cmd_stdin(&["volume", "prune"], b"y\n");
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(o.stdout, "kept\n");
+    assert!(names(&s).is_empty());
+}
+
+/// An archive with directories, modes, owners of several users, a symlink
+/// and a hard link.
+fn sample_tar() -> Vec<u8> {
+    let mut t = TarBuilder::new();
+    t.dir("etc/", 0o755, 0, 0)
+        .file("etc/app.conf", b"port=80\n", 0o644, 0, 0)
+        .dir("home/", 0o755, 0, 0)
+        .dir("home/tester/", 0o700, 1000, 1000)
+        .file("home/tester/notes", b"private\n", 0o600, 1000, 1000)
+        .file("run.sh", b"#!/bin/sh\necho hi\n", 0o755, 0, 0)
+        .symlink("conf", "/etc/app.conf")
+        .hardlink("run2.sh", "run.sh");
+    t.finish()
+}
+
+#[test]
+fn export_import_round_trip_keeps_files_modes_and_owners() {
+    let s = Skiff::new();
+    s.ok(&["volume", "create", "data"]);
+    let tar = s.write_file("in.tar", &sample_tar());
+    s.ok(&["volume", "import", "data", tar.to_str().unwrap()]);
+
+    // On the host, a file of container uid 1000 belongs to the matching
+    // subordinate id; container root's to the user.
+    let mp = mountpoint(&s, "data");
+    let (sub_uid, _) = env().subuid;
+    let (sub_gid, _) = env().subgid;
+    assert_eq!(
+        owner(&mp.join("home/tester/notes")),
+        (sub_uid + 999, sub_gid + 999)
+    );
+    assert_eq!(owner(&mp.join("run.sh")), (s.uid(), s.gid()));
+    assert_eq!(mode(&mp.join("home/tester")), 0o700);
+    assert_eq!(mode(&mp.join("run.sh")), 0o755);
+
+    let o = s.cmd(&["volume", "export", "data"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let exported = entries(&o.stdout_bytes);
+    let names: Vec<&str> = exported.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "conf",
+            "etc",
+            "etc/app.conf",
+            "home",
+            "home/tester",
+            "home/tester/notes",
+            "run.sh",
+            "run2.sh"
+        ]
+    );
+    let notes = exported
+        .iter()
+        .find(|e| e.0 == "home/tester/notes")
+        .unwrap();
+    assert_eq!(
+        (notes.1, notes.2, notes.3, notes.4.as_slice()),
+        (0o600, 1000, 1000, &b"private\n"[..])
+    );
+    let conf = exported.iter().find(|e| e.0 == "conf").unwrap();
+    assert_eq!(conf.4, b"/etc/app.conf");
+
+    // Into a second volume from standard input, out again through -o:
+    // the same entries.
+    s.ok(&["volume", "create", "copy"]);
+    s.ok_stdin(&["volume", "import", "copy", "-"], &o.stdout_bytes);
+    let out = s.home.join("files/out.tar");
+    s.ok(&["volume", "export", "copy", "-o", out.to_str().unwrap()]);
+    assert_eq!(entries(&fs::read(&out).unwrap()), exported);
+}
+
+#[test]
+fn hostile_imports_are_refused_and_write_nothing() {
+    let s = Skiff::new();
+    s.ok(&["volume", "create", "data"]);
+    let mp = mountpoint(&s, "data");
+    let outside = s.make_dir(&s.home.join("outside"));
+    let target = outside.to_str().unwrap().to_string();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("dot-dot", {
+            let mut t = TarBuilder::new();
+            t.file("ok", b"1", 0o644, 0, 0)
+                .file("../escaped", b"x", 0o644, 0, 0);
+            t.finish()
+        }),
+        ("absolute symlink", {
+            let mut t = TarBuilder::new();
+            t.file("ok", b"1", 0o644, 0, 0).symlink("l", &target).file(
+                "l/escaped",
+                b"x",
+                0o644,
+                0,
+                0,
+            );
+            t.finish()
+        }),
+        ("relative symlink", {
+            let mut t = TarBuilder::new();
+            t.file("ok", b"1", 0o644, 0, 0)
+                .symlink("l", "../../../../outside")
+                .file("l/escaped", b"x", 0o644, 0, 0);
+            t.finish()
+        }),
+        ("hard link out", {
+            let mut t = TarBuilder::new();
+            t.file("ok", b"1", 0o644, 0, 0)
+                .hardlink("h", "../../../../.bashrc");
+            t.finish()
+        }),
+        ("device node", {
+            let mut t = TarBuilder::new();
+            t.file("ok", b"1", 0o644, 0, 0);
+            let mut h = tar::Header::new_ustar();
+            h.set_path("null").unwrap();
+            h.set_entry_type(tar::EntryType::Char);
+            h.set_mode(0o666);
+            h.set_size(0);
+            h.set_device_major(1).unwrap();
+            h.set_device_minor(3).unwrap();
+            h.set_cksum();
+            t.raw(&h, &[]);
+            t.finish()
+        }),
+    ];
+    for (what, tar) in cases {
+        let f = s.write_file(&format!("{}.tar", what.replace(' ', "-")), &tar);
+        let e = s.fails_engine(&["volume", "import", "data", f.to_str().unwrap()]);
+        assert!(
+            e.contains(f.to_str().unwrap()) && e.contains("entry"),
+            "{what}: {e}"
+        );
+        let left: Vec<_> = fs::read_dir(&mp)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "{what}: the volume got {left:?}");
+        assert!(!mp.parent().unwrap().join("escaped").exists(), "{what}");
+        let out: Vec<_> = fs::read_dir(&outside)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(out.is_empty(), "{what}: wrote outside: {out:?}");
+    }
+}
+
+#[test]
+fn secrets_create_ls_inspect_rm() {
+    let s = Skiff::new();
+    let f = s.write_file("pass.txt", b"s3cret-from-file");
+    let id = s.ok(&[
+        "secret",
+        "create",
+        "--label",
+        "app=db",
+        "dbpass",
+        f.to_str().unwrap(),
+    ]);
+    let id = id.trim().to_string();
+    assert!(
+        id.len() == 25 && id.chars().all(|c| c.is_ascii_hexdigit()),
+        "{id:?}"
+    );
+    let id2 = s.ok_stdin(&["secret", "create", "dbpass2", "-"], b"s3cret-from-stdin");
+    let id2 = id2.trim().to_string();
+
+    let table = s.ok(&["secret", "ls"]);
+    let lines: Vec<&str> = table.lines().collect();
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        vec!["ID", "NAME", "DRIVER", "CREATED", "UPDATED"],
+        "{table}"
+    );
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[1].starts_with(&format!("{id}  dbpass ")), "{table}");
+    assert!(lines[1].contains(" file "), "{table}");
+    assert_eq!(
+        s.ok(&["secret", "ls", "-q", "--filter", "name=pass2$"]),
+        format!("{id2}\n")
+    );
+    assert_eq!(
+        s.ok(&[
+            "secret",
+            "ls",
+            "--format",
+            "{{.Name}} {{.Driver}}",
+            "--filter",
+            "name=^dbpass$"
+        ]),
+        "dbpass file\n"
+    );
+
+    // No data without --showsecret, anywhere in the output.
+    let json = s.ok(&["secret", "inspect", "dbpass"]);
+    assert!(!json.contains("s3cret"), "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v[0]["ID"], id.as_str());
+    assert_eq!(v[0]["Spec"]["Name"], "dbpass");
+    assert_eq!(v[0]["Spec"]["Driver"]["Name"], "file");
+    assert_eq!(v[0]["Spec"]["Labels"]["app"], "db");
+    assert!(v[0].get("SecretData").is_none(), "{json}");
+    for key in ["CreatedAt", "UpdatedAt"] {
+        assert!(
+            v[0][key]
+                .as_str()
+                .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()),
+            "{json}"
+        );
+    }
+    assert_eq!(
+        s.ok(&[
+            "secret",
+            "inspect",
+            "--showsecret",
+            "--format",
+            "{{.SecretData}}",
+            "dbpass"
+        ]),
+        "s3cret-from-file\n"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&s.ok(&["secret", "inspect", "--showsecret", &id2[..8]])).unwrap();
+    assert_eq!(v[0]["SecretData"], "s3cret-from-stdin");
+
+    // Stored 0600 in 0700 directories, and nowhere in a record.
+    let dir = s.data_home.join("skiff/secrets");
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join(&id)), 0o700);
+    assert_eq!(mode(&dir.join(&id).join("data")), 0o600);
+    assert!(!fs::read_to_string(dir.join(&id).join("secret.json"))
+        .unwrap()
+        .contains("s3cret"));
+
+    // --replace keeps the id and changes the data and UpdatedAt.
+    let again = s.ok_stdin(&["secret", "create", "--replace", "dbpass", "-"], b"new");
+    assert_eq!(again.trim(), id);
+    let v: serde_json::Value =
+        serde_json::from_str(&s.ok(&["secret", "inspect", "--showsecret", "dbpass"])).unwrap();
+    assert_eq!(v[0]["SecretData"], "new");
+    assert_ne!(v[0]["CreatedAt"], v[0]["UpdatedAt"]);
+
+    assert_eq!(s.cmd(&["secret", "exists", "dbpass"]).code, 0);
+    assert_eq!(s.ok(&["secret", "rm", "dbpass"]), format!("{id}\n"));
+    assert_eq!(s.cmd(&["secret", "exists", "dbpass"]).code, 1);
+    assert!(!dir.join(&id).exists());
+    let e = s.fails_engine(&["secret", "rm", "dbpass"]);
+    assert!(e.contains("dbpass") && e.contains("no such secret"), "{e}");
+    s.ok(&["secret", "rm", "--ignore", "dbpass"]);
+    assert_eq!(s.ok(&["secret", "rm", "--all"]), format!("{id2}\n"));
+    assert_eq!(s.ok(&["secret", "ls", "-q"]), "");
+}
+
+#[test]
+fn bad_input_is_one_line_exit_125_and_creates_nothing() {
+    let s = Skiff::new();
+    s.ok(&["volume", "create", "data"]);
+    s.ok_stdin(&["secret", "create", "db", "-"], b"one");
+    let volumes_before = names(&s);
+    let secrets_before = s.ok(&["secret", "ls", "-q"]);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["volume", "create", "a/b"], "a/b"),
+        (vec!["volume", "create", ".."], ".."),
+        (vec!["volume", "create", "-x"], "-x"),
+        (vec!["volume", "create", "data"], "data"),
+        (vec!["volume", "create", "--opt", "type=nfs", "n1"], "n1"),
+        (
+            vec![
+                "volume",
+                "create",
+                "--opt",
+                "type=none",
+                "--opt",
+                "o=bind",
+                "--opt",
+                "device=/nonexistent/x",
+                "n2",
+            ],
+            "n2",
+        ),
+        (vec!["volume", "create", "--opt", "colour=red", "n3"], "n3"),
+        (vec!["volume", "create", "--driver", "nfs", "n4"], "n4"),
+        (vec!["volume", "ls", "--filter", "colour=red"], "colour=red"),
+        (vec!["volume", "ls", "--format", "{{.Nope}}"], "Nope"),
+        (
+            vec!["volume", "import", "data", "/nonexistent/in.tar"],
+            "/nonexistent/in.tar",
+        ),
+        (vec!["volume", "export", "nope", "-o", "/dev/null"], "nope"),
+        (vec!["secret", "create", "db", "/dev/null"], "db"),
+        (vec!["secret", "create", "a/b", "/dev/null"], "a/b"),
+        (
+            vec!["secret", "create", "nofile", "/nonexistent/pass"],
+            "/nonexistent/pass",
+        ),
+        (vec!["secret", "inspect", "nope"], "nope"),
+        (vec!["secret", "ls", "--filter", "colour=red"], "colour=red"),
+    ];
+    for (args, names_it) in cases {
+        let e = s.fails_engine(&args);
+        assert!(e.contains(names_it), "{args:?}: {e}");
+    }
+    // The same name twice without --replace, with data that is fine.
+    let e = {
+        let o = s.cmd_stdin(&["secret", "create", "db", "-"], b"two");
+        assert_eq!(o.code, 125, "{}", o.describe());
+        one_error_line(&o)
+    };
+    assert!(e.contains("\"db\"") && e.contains("--replace"), "{e}");
+    assert_eq!(names(&s), volumes_before);
+    assert_eq!(s.ok(&["secret", "ls", "-q"]), secrets_before);
+    assert_eq!(
+        s.ok(&[
+            "secret",
+            "inspect",
+            "--showsecret",
+            "--format",
+            "{{.SecretData}}",
+            "db"
+        ]),
+        "one\n"
+    );
+    // Nothing half-made in the store either.
+    let store: Vec<String> = fs::read_dir(s.data_home.join("skiff/volumes"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".lock")
+        .collect();
+    assert_eq!(store, vec!["data"]);
+}
