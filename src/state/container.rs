@@ -537,6 +537,18 @@ mod tests {
         assert_eq!(s.sweep_unrecorded(), 1);
         assert!(d.path().join("aaa").exists());
         assert!(!d.path().join("bbb").exists());
+        // The same sweep while listing, in one pass; a corrupt record is
+        // neither listed nor swept.
+        fs::create_dir(d.path().join("ccc")).unwrap();
+        fs::create_dir(d.path().join("ddd")).unwrap();
+        fs::write(d.path().join("ddd").join(RECORD), b"{").unwrap();
+        let all = s.list_sweeping().unwrap();
+        assert_eq!(
+            all.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["aaa"]
+        );
+        assert!(!d.path().join("ccc").exists());
+        assert!(d.path().join("ddd").exists());
     }
 
     #[test]
