@@ -8,7 +8,9 @@ use chrono::Utc;
 
 use crate::image::ImageStore;
 use crate::runtime::{caps, mounts, seccomp};
-use crate::state::config::{Capabilities, Mount, MountKind, RestartPolicy, Rlimit, UserSpec};
+use crate::state::config::{
+    Capabilities, Mount, MountKind, RestartPolicy, Rlimit, SdNotify, UserSpec,
+};
 use crate::state::container::{
     valid_name, Config, Container, SeccompChoice, State, RECORD_VERSION,
 };
@@ -273,13 +275,10 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     }
     let (no_new_privileges, seccomp) =
         parse_security_opts(ctx, &o.security_opts, o.privileged, &capabilities.names())?;
-    if let Some(m) = &o.sdnotify {
-        if !matches!(m.as_str(), "conmon" | "container" | "ignore") {
-            return Err(Error::msg(format!(
-                "invalid --sdnotify \"{m}\": use conmon, container or ignore"
-            )));
-        }
-    }
+    let sdnotify = match &o.sdnotify {
+        Some(m) => SdNotify::parse(m)?,
+        None => SdNotify::default(),
+    };
     let stop_signal = match &o.stop_signal {
         Some(s) => Some(crate::runtime::signal::parse(s)?),
         None => None,
@@ -445,7 +444,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
             dns_search: o.dns_search.clone(),
             dns_options: o.dns_options.clone(),
             links: o.links.clone(),
-            sdnotify: o.sdnotify.clone().unwrap_or_else(|| "conmon".into()),
+            sdnotify,
             auto_remove: o.auto_remove,
             restart_policy: restart,
             rlimits,

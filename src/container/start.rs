@@ -12,7 +12,7 @@ use crate::runtime::process::{self, ChildStdio};
 use crate::runtime::spec::{self, NetMode, SpecInput};
 
 use crate::runtime::user;
-use crate::state::config::{MountKind, Rlimit};
+use crate::state::config::{MountKind, Rlimit, SdNotify};
 use crate::state::container::{Container, Status};
 use crate::storage::{self, DriverKind};
 use crate::{Context, Error, Result};
@@ -154,7 +154,7 @@ pub fn prepare_spec(
         }
     }
     // --sdnotify=container: the container itself tells systemd it is ready.
-    if cfg.sdnotify == "container" {
+    if cfg.sdnotify == SdNotify::Container {
         if let Some(sock) =
             std::env::var_os("NOTIFY_SOCKET").filter(|s| !s.to_string_lossy().starts_with('@'))
         {

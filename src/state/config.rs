@@ -1,6 +1,7 @@
 //! Typed values of a container's configuration, parsed once by `create`
 //! from the flags and kept in the record: mounts, rlimits, the restart
-//! policy, capabilities, the stop signal and the user spec. `start`, the
+//! policy, capabilities, the stop signal, the user spec and the sd_notify
+//! mode. `start`, the
 //! supervisor, `stop` and `inspect` read these values and never parse a
 //! flag string again. Each type renders back in the form Podman shows it
 //! (`Display`), which `inspect` uses.
@@ -257,6 +258,35 @@ impl Capabilities {
     }
 }
 
+/// `--sdnotify`: who tells systemd (when `NOTIFY_SOCKET` is set) that the
+/// container is ready, as Podman's modes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SdNotify {
+    /// The supervisor sends `MAINPID` and `READY=1` once the process runs.
+    #[default]
+    Conmon,
+    /// The supervisor sends `MAINPID`; the container sends `READY=1`
+    /// through the socket mounted at /run/notify/notify.sock.
+    Container,
+    /// Nothing is sent.
+    Ignore,
+}
+
+impl SdNotify {
+    /// Parses `conmon`, `container` or `ignore`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "conmon" => Ok(SdNotify::Conmon),
+            "container" => Ok(SdNotify::Container),
+            "ignore" => Ok(SdNotify::Ignore),
+            _ => Err(Error::Msg(format!(
+                "invalid --sdnotify \"{s}\": use conmon, container or ignore"
+            ))),
+        }
+    }
+}
+
 /// `--user` or the image's `USER`: a user name or uid and an optional group
 /// name or gid. Resolved against the container's own /etc/passwd and
 /// /etc/group when its process starts, as Podman does.
@@ -388,6 +418,22 @@ mod tests {
         );
         assert!(Rlimit::parse("NOFILE=1").is_err(), "names are lowercase");
         assert!(Rlimit::parse("=1").is_err());
+    }
+
+    #[test]
+    fn sdnotify_modes() {
+        assert_eq!(SdNotify::parse("conmon").unwrap(), SdNotify::Conmon);
+        assert_eq!(SdNotify::parse("container").unwrap(), SdNotify::Container);
+        assert_eq!(SdNotify::parse("ignore").unwrap(), SdNotify::Ignore);
+        let e = SdNotify::parse("systemd").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid --sdnotify \"systemd\": use conmon, container or ignore"
+        );
+        assert_eq!(
+            serde_json::to_string(&SdNotify::Container).unwrap(),
+            "\"container\""
+        );
     }
 
     #[test]

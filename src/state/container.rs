@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::config::{Capabilities, Mount, RestartPolicy, Rlimit, UserSpec};
+use super::config::{Capabilities, Mount, RestartPolicy, Rlimit, SdNotify, UserSpec};
 use super::{io_err, sweep_temps, write_json_existing, Error, Lock, Result};
 
 /// The version of the record format `Containers` writes: 2 keeps typed
@@ -161,7 +161,7 @@ pub struct Config {
     pub auto_remove: bool,
     /// `--sdnotify`: conmon (default), container or ignore.
     #[serde(default)]
-    pub sdnotify: String,
+    pub sdnotify: SdNotify,
     #[serde(default)]
     pub restart_policy: RestartPolicy,
     /// `--ulimit`s, in the order given (a later one for a resource wins).

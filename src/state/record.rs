@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::config::{Capabilities, Mount, MountKind, RestartPolicy, Rlimit, UserSpec};
+use super::config::{Capabilities, Mount, MountKind, RestartPolicy, Rlimit, SdNotify, UserSpec};
 use super::container::{Config, Container, SeccompChoice, State, RECORD_VERSION};
 use super::{Error, Result};
 
@@ -182,7 +182,10 @@ fn upgrade(old: V1) -> Result<Container> {
         dns_options: o.dns_options,
         links: o.links,
         auto_remove: o.auto_remove,
-        sdnotify: o.sdnotify,
+        sdnotify: match o.sdnotify.as_str() {
+            "" => SdNotify::default(),
+            m => SdNotify::parse(m)?,
+        },
         restart_policy: match o.restart_policy.as_str() {
             "" => RestartPolicy::No,
             r => RestartPolicy::parse(r)?,
@@ -254,7 +257,7 @@ mod tests {
     "dns_options": [],
     "links": [],
     "auto_remove": false,
-    "sdnotify": "conmon",
+    "sdnotify": "container",
     "restart_policy": "on-failure:2",
     "ulimits": ["nofile=100:200", "core=-1"],
     "no_new_privileges": true,
@@ -297,6 +300,7 @@ mod tests {
         assert!(caps.effective.contains(&Capability::CAP_CHOWN));
         assert_eq!(cfg.seccomp, SeccompChoice::Unconfined);
         assert!(cfg.no_new_privileges);
+        assert_eq!(cfg.sdnotify, SdNotify::Container);
         // Listing sees it too, and the next change writes version 2.
         assert_eq!(s.list().unwrap().len(), 1);
         s.update::<_, Error>(id, |c| {

@@ -230,7 +230,7 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
             }
         }
         status.say(&format!("started {}", pid.as_raw()));
-        notify::ready_if_asked(&c.config.sdnotify);
+        notify::ready_if_asked(c.config.sdnotify);
 
         if let Some(f) = fg.as_mut().filter(|_| !fg_stdin_taken) {
             if io.stdin_w.is_some() || io.master.is_some() {
