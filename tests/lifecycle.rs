@@ -2040,3 +2040,111 @@ fn network_connect_disconnect_and_rename_change_one_record() {
     assert_eq!(s.ok(&["ps", "-a", "--format", "{{.Names}}"]).trim(), "d");
     assert_clean(&s, "connect and rename");
 }
+
+/// Turns a record as skiff writes it now (version 2, typed values) into the
+/// version 1 form older skiffs wrote: no `version`, every flag a string.
+fn as_version_1(mut rec: serde_json::Value) -> serde_json::Value {
+    use serde_json::{json, Value};
+    rec.as_object_mut().unwrap().remove("version");
+    let cfg = rec["config"].as_object_mut().unwrap();
+    let user = &cfg["user"];
+    let user = match user["group"].as_str() {
+        Some(g) => format!("{}:{g}", user["user"].as_str().unwrap()),
+        None => user["user"].as_str().unwrap().to_string(),
+    };
+    cfg.insert("user".into(), json!(user));
+    let mounts: Vec<Value> = cfg["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            json!({"kind": m["kind"], "source": m["source"],
+                   "destination": m["destination"], "options": m["options"]})
+        })
+        .collect();
+    cfg.insert("mounts".into(), json!(mounts));
+    let caps = cfg.remove("capabilities").unwrap();
+    cfg.insert("cap_add".into(), caps["add"].clone());
+    cfg.insert("cap_drop".into(), caps["drop"].clone());
+    let restart = &cfg["restart_policy"];
+    let restart = match restart["max_retries"].as_u64() {
+        Some(n) => format!("{}:{n}", restart["name"].as_str().unwrap()),
+        None => restart["name"].as_str().unwrap().to_string(),
+    };
+    cfg.insert("restart_policy".into(), json!(restart));
+    let ulimits: Vec<String> = cfg
+        .remove("rlimits")
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let name = r["resource"].as_str().unwrap();
+            let name = name.trim_start_matches("RLIMIT_").to_ascii_lowercase();
+            format!("{name}={}:{}", r["soft"], r["hard"])
+        })
+        .collect();
+    cfg.insert("ulimits".into(), json!(ulimits));
+    rec
+}
+
+/// A store written before the typed record (version 1: flags kept as
+/// strings) keeps working: the record is read, `inspect` shows it byte for
+/// byte as before, `start` runs it with the mounts, limits and user it
+/// asked for, and from then on the record is version 2.
+#[test]
+fn a_version_1_record_is_upgraded_shown_as_before_and_started() {
+    let s = busybox();
+    let src = s.make_dir(&s.home.join("src"));
+    let vol = format!("{}:/data:ro,z", src.display());
+    let id = s
+        .ok(&[
+            "create",
+            "--name",
+            "old",
+            "-v",
+            &vol,
+            "--ulimit",
+            "nofile=100:200",
+            "--cap-add",
+            "net_admin",
+            "--cap-drop",
+            "CAP_KILL",
+            "--restart",
+            "on-failure:2",
+            "--stop-signal",
+            "USR1",
+            "-u",
+            "0:0",
+            "busybox",
+            "sh",
+            "-c",
+            "ulimit -n; ulimit -Hn; touch /data/x 2>/dev/null && echo rw || echo ro; id -u",
+        ])
+        .trim()
+        .to_string();
+    let shown = s.ok(&["inspect", "old"]);
+    let path = s
+        .data_home
+        .join("skiff/containers")
+        .join(&id)
+        .join("container.json");
+    let now: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    assert_eq!(now["version"], 2, "{now:#}");
+    let old = as_version_1(now);
+    assert_eq!(old["config"]["ulimits"][0], "nofile=100:200", "{old:#}");
+    assert_eq!(old["config"]["restart_policy"], "on-failure:2", "{old:#}");
+    // Rewritten in place: the file keeps its owner, the user skiff runs as.
+    fs::write(&path, serde_json::to_vec_pretty(&old).unwrap()).unwrap();
+
+    assert_eq!(s.ok(&["inspect", "old"]), shown, "inspect of the v1 record");
+    assert_eq!(s.ok(&["start", "-a", "old"]), "100\n200\nro\n0\n");
+    let after: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    assert_eq!(after["version"], 2, "written back as version 2: {after:#}");
+    assert_eq!(after["config"]["rlimits"][0]["soft"], 100, "{after:#}");
+    assert_eq!(
+        fmt(&s, "old", "{{.HostConfig.Ulimits}} {{.HostConfig.Binds}}"),
+        format!("[nofile=100:200] [{}:/data:ro,z]", src.display())
+    );
+    s.ok(&["rm", "old"]);
+}

@@ -270,6 +270,32 @@ fn custom_profile_file() {
              "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": []}]}"#,
     );
     let opt = format!("seccomp={}", profile.display());
+    // `create` compiles the profile into the store's cache, where the
+    // first start finds it (no second compile).
+    let cache = s.data_home.join("skiff/seccomp");
+    let compiled = || {
+        fs::read_dir(&cache).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "bpf"))
+                .count()
+        })
+    };
+    assert_eq!(compiled(), 0);
+    s.ok(&[
+        "create",
+        "--name",
+        "early",
+        "--security-opt",
+        &opt,
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(
+        compiled(),
+        1,
+        "create left no compiled profile in {cache:?}"
+    );
+    s.ok(&["rm", "early"]);
     let o = s.cmd(&[
         "run",
         "--rm",

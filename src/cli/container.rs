@@ -936,6 +936,7 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
     if let Some(f) = &a.format {
         let items: Vec<serde_json::Value> = shown.iter().map(|c| ps_json(c)).collect();
         let sample = ps_json(&Container {
+            version: crate::state::container::RECORD_VERSION,
             id: "0".repeat(64),
             name: String::new(),
             created: chrono::Utc::now(),

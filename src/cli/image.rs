@@ -884,6 +884,7 @@ mod tests {
 
         let containers = Containers::new(ctx.containers_dir());
         let c = Container {
+            version: crate::state::container::RECORD_VERSION,
             id: "c".repeat(64),
             name: "web".into(),
             created: Utc::now(),

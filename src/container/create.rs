@@ -7,8 +7,13 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 
 use crate::image::ImageStore;
-use crate::runtime::{caps, mounts, seccomp, spec};
-use crate::state::container::{valid_name, Config, Container, MountSpec, SeccompChoice, State};
+use crate::runtime::{caps, mounts, seccomp};
+use crate::state::config::{
+    Capabilities, Mount, MountKind, RestartPolicy, Rlimit, SdNotify, UserSpec,
+};
+use crate::state::container::{
+    valid_name, Config, Container, SeccompChoice, State, RECORD_VERSION,
+};
 use crate::{Context, Error, Result};
 
 /// What `run` and `create` ask for, already split from the command line.
@@ -105,26 +110,10 @@ fn parse_entrypoint(s: &str) -> Vec<String> {
     }
 }
 
-/// Validates `--restart`.
-pub fn parse_restart(s: &str) -> Result<String> {
-    let ok = match s.split_once(':') {
-        None => matches!(s, "no" | "always" | "on-failure" | "unless-stopped"),
-        Some(("on-failure", n)) => n.parse::<u32>().is_ok(),
-        Some(_) => false,
-    };
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(Error::msg(format!(
-            "invalid restart policy \"{s}\": use no, always, on-failure[:max-retries] or unless-stopped"
-        )))
-    }
-}
-
 /// Checks a bind source exists and makes it absolute; named volumes live in the store.
-fn resolve_mount(ctx: &Context, m: MountSpec) -> Result<MountSpec> {
-    match m.kind.as_str() {
-        "bind" => {
+fn resolve_mount(ctx: &Context, m: Mount) -> Result<Mount> {
+    match m.kind {
+        MountKind::Bind => {
             let src = Path::new(&m.source);
             let abs = if src.is_absolute() {
                 src.to_path_buf()
@@ -139,12 +128,12 @@ fn resolve_mount(ctx: &Context, m: MountSpec) -> Result<MountSpec> {
                     m.source
                 )));
             }
-            Ok(MountSpec {
+            Ok(Mount {
                 source: abs.to_string_lossy().into_owned(),
                 ..m
             })
         }
-        "volume" => {
+        MountKind::Volume => {
             let name = if m.source.is_empty() {
                 crate::state::new_id()
             } else {
@@ -157,13 +146,12 @@ fn resolve_mount(ctx: &Context, m: MountSpec) -> Result<MountSpec> {
                 m.source.clone()
             };
             let data = ctx.root.join("volumes").join(&name).join("_data");
-            Ok(MountSpec {
-                kind: "volume".into(),
+            Ok(Mount {
                 source: data.to_string_lossy().into_owned(),
                 ..m
             })
         }
-        _ => Ok(m),
+        MountKind::Tmpfs => Ok(m),
     }
 }
 
@@ -182,9 +170,10 @@ pub(crate) fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>
     Ok(out)
 }
 
-/// Reads `--security-opt seccomp=PROFILE.json` and checks that it compiles
-/// for a container with `caps`; every error is one line naming the file.
-fn read_seccomp_profile(path: &str, caps: &[String]) -> Result<SeccompChoice> {
+/// Reads `--security-opt seccomp=PROFILE.json` and compiles it for a
+/// container with `caps` into the store's seccomp cache, where the first
+/// start finds it; every error is one line naming the file.
+fn read_seccomp_profile(ctx: &Context, path: &str, caps: &[String]) -> Result<SeccompChoice> {
     let json = std::fs::read(path).map_err(|e| {
         Error::msg(crate::error::io_msg(
             "open seccomp profile",
@@ -193,8 +182,7 @@ fn read_seccomp_profile(path: &str, caps: &[String]) -> Result<SeccompChoice> {
         ))
     })?;
     let bad = |e: String| Error::msg(format!("seccomp profile {path}: {e}"));
-    let profile = seccomp::parse(&json).map_err(bad)?;
-    seccomp::compile(&profile, caps).map_err(bad)?;
+    seccomp::load_or_compile(&ctx.root, &json, caps, || seccomp::parse(&json)).map_err(bad)?;
     let json =
         String::from_utf8(json).map_err(|_| bad("invalid seccomp profile: not UTF-8".into()))?;
     Ok(SeccompChoice::Profile {
@@ -207,6 +195,7 @@ fn read_seccomp_profile(path: &str, caps: &[String]) -> Result<SeccompChoice> {
 /// (the built-in default unless `seccomp=unconfined|FILE`; `--privileged`
 /// turns the default off, as in Podman).
 fn parse_security_opts(
+    ctx: &Context,
     opts: &[String],
     privileged: bool,
     caps: &[String],
@@ -219,7 +208,7 @@ fn parse_security_opts(
             "no-new-privileges:false" | "no-new-privileges=false" => nnp = false,
             "seccomp=unconfined" | "seccomp:unconfined" => seccomp = Some(SeccompChoice::Unconfined),
             o if o.starts_with("seccomp=") || o.starts_with("seccomp:") => {
-                seccomp = Some(read_seccomp_profile(&o["seccomp=".len()..], caps)?);
+                seccomp = Some(read_seccomp_profile(ctx, &o["seccomp=".len()..], caps)?);
             }
             // No SELinux or AppArmor profile is applied by skiff, so turning
             // them off is already the case.
@@ -266,42 +255,44 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     for t in &o.tmpfs {
         user_mounts.push(mounts::parse_tmpfs(t)?);
     }
-    for u in &o.ulimits {
-        spec::parse_ulimit(u)?;
-    }
-    let cap_names: Vec<String> = caps::resolve(o.privileged, &o.cap_add, &o.cap_drop)?
+    let rlimits = o
+        .ulimits
         .iter()
-        .map(|c| c.to_string())
-        .collect();
-    let restart = match &o.restart {
-        Some(r) => parse_restart(r)?,
-        None => "no".into(),
+        .map(|u| Rlimit::parse(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let capabilities = Capabilities {
+        effective: caps::resolve(o.privileged, &o.cap_add, &o.cap_drop)?,
+        add: o.cap_add.clone(),
+        drop: o.cap_drop.clone(),
     };
-    if o.auto_remove && restart != "no" {
+    let restart = match &o.restart {
+        Some(r) => RestartPolicy::parse(r)?,
+        None => RestartPolicy::No,
+    };
+    if o.auto_remove && restart != RestartPolicy::No {
         return Err(Error::msg(
             "the --rm option conflicts with --restart: a container that removes itself cannot restart",
         ));
     }
     let (no_new_privileges, seccomp) =
-        parse_security_opts(&o.security_opts, o.privileged, &cap_names)?;
-    if let Some(m) = &o.sdnotify {
-        if !matches!(m.as_str(), "conmon" | "container" | "ignore") {
-            return Err(Error::msg(format!(
-                "invalid --sdnotify \"{m}\": use conmon, container or ignore"
-            )));
-        }
-    }
-    let stop_signal = match &o.stop_signal {
-        Some(s) => crate::runtime::signal::parse(s)?.to_string(),
-        None => String::new(),
+        parse_security_opts(ctx, &o.security_opts, o.privileged, &capabilities.names())?;
+    let sdnotify = match &o.sdnotify {
+        Some(m) => SdNotify::parse(m)?,
+        None => SdNotify::default(),
     };
-    if let Some(u) = &o.user {
-        if u.is_empty() || u.split(':').count() > 2 {
-            return Err(Error::msg(format!(
-                "invalid user \"{u}\": expected name|uid[:group|gid]"
-            )));
+    let stop_signal = match &o.stop_signal {
+        Some(s) => Some(crate::runtime::signal::parse(s)?),
+        None => None,
+    };
+    let user_flag = match o.user.as_deref() {
+        Some("") => {
+            return Err(Error::msg(
+                "invalid user \"\": expected name|uid[:group|gid]",
+            ))
         }
-    }
+        Some(u) => Some(UserSpec::parse(u)?),
+        None => None,
+    };
     if let Some(name) = &o.name {
         if !valid_name(name) {
             return Err(Error::msg(format!(
@@ -367,13 +358,13 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
 
     let driver = crate::storage::select(&ctx.root, ctx.storage_driver.as_deref())?;
     let layers = store.layer_dirs(&image)?;
-    let user = o
-        .user
-        .clone()
-        .or_else(|| img_cfg.user().clone())
-        .unwrap_or_default();
+    let user = match user_flag {
+        Some(u) => u,
+        None => UserSpec::parse(img_cfg.user().as_deref().unwrap_or_default())?,
+    };
     // Resolve the user now, from the image's own files: an unknown user fails
-    // before anything is written, and HOME is known for inspect.
+    // before anything is written, and HOME is known for inspect. `start`
+    // resolves it again from the container's files, as Podman does.
     let exec_user = crate::runtime::user::resolve(
         &user,
         &read_from_layers(&layers, "etc/passwd")?,
@@ -388,9 +379,9 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
 
     let containers = super::store(ctx);
     let _lock = containers.lock()?;
-    // What a create killed before its record was written left.
-    containers.sweep_unrecorded();
-    let existing = containers.list()?;
+    // One pass: the names in use, and what a create killed before its
+    // record was written left.
+    let existing = containers.list_sweeping()?;
     let name = match &o.name {
         Some(n) => {
             if let Some(c) = existing.iter().find(|c| &c.name == n) {
@@ -409,6 +400,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
         },
     };
     let mut c = Container {
+        version: RECORD_VERSION,
         id: id.clone(),
         name,
         created: Utc::now(),
@@ -433,8 +425,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
             mounts: user_mounts,
             read_only: o.read_only,
             privileged: o.privileged,
-            cap_add: o.cap_add.clone(),
-            cap_drop: o.cap_drop.clone(),
+            capabilities,
             network: o.network.clone().unwrap_or_default(),
             publish: o.publish.clone(),
             publish_all: o.publish_all,
@@ -454,10 +445,10 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
             dns_search: o.dns_search.clone(),
             dns_options: o.dns_options.clone(),
             links: o.links.clone(),
-            sdnotify: o.sdnotify.clone().unwrap_or_else(|| "conmon".into()),
+            sdnotify,
             auto_remove: o.auto_remove,
             restart_policy: restart,
-            ulimits: o.ulimits.clone(),
+            rlimits,
             no_new_privileges,
             seccomp,
             driver: driver.name().to_string(),
@@ -498,14 +489,6 @@ mod tests {
         assert_eq!(parse_entrypoint("[\"a\",\"b\"]"), vec!["a", "b"]);
         assert_eq!(parse_entrypoint("/bin/sh"), vec!["/bin/sh"]);
         assert!(parse_entrypoint("").is_empty());
-    }
-
-    #[test]
-    fn restart_policies() {
-        assert!(parse_restart("on-failure:3").is_ok());
-        assert!(parse_restart("always").is_ok());
-        assert!(parse_restart("sometimes").is_err());
-        assert!(parse_restart("on-failure:x").is_err());
     }
 
     #[test]

@@ -57,7 +57,7 @@ fn exec_process(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<Process
             .join(c.state.pid.to_string())
             .join("root");
         let eu = user::resolve(
-            u,
+            &crate::state::config::UserSpec::parse(u)?,
             &user::read_root_file(&root, "/etc/passwd")?,
             &user::read_root_file(&root, "/etc/group")?,
         )?;

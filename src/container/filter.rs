@@ -131,6 +131,7 @@ mod tests {
             cfg.labels.insert(k.into(), v.into());
         }
         Container {
+            version: crate::state::container::RECORD_VERSION,
             id: format!("{name}0000"),
             name: name.into(),
             created: chrono::Utc::now(),

@@ -1,8 +1,11 @@
 //! `inspect` for containers: Podman-shaped JSON, keys as scripts use them.
+//! The one place where the record's typed values (`state::config`) are
+//! rendered in Podman's shapes.
 
 use serde_json::{json, Value};
 
 use super::effective_status;
+use crate::state::config::{Mount, MountKind, Rlimit};
 use crate::state::container::{Container, Status};
 use crate::Context;
 
@@ -23,13 +26,13 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         .iter()
         .map(|m| {
             json!({
-                "Type": m.kind,
+                "Type": m.kind.as_str(),
                 "Source": m.source,
                 "Destination": m.destination,
-                "Driver": if m.kind == "volume" { "local" } else { "" },
+                "Driver": if m.kind == MountKind::Volume { "local" } else { "" },
                 "Mode": "",
                 "Options": m.options,
-                "RW": !m.options.iter().any(|o| o == "ro"),
+                "RW": !m.readonly,
                 "Propagation": "rprivate",
             })
         })
@@ -37,19 +40,10 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
     let binds: Vec<String> = cfg
         .mounts
         .iter()
-        .filter(|m| m.kind != "tmpfs")
-        .map(|m| {
-            if m.options.is_empty() {
-                format!("{}:{}", m.source, m.destination)
-            } else {
-                format!("{}:{}:{}", m.source, m.destination, m.options.join(","))
-            }
-        })
+        .filter(|m| m.kind != MountKind::Tmpfs)
+        .map(Mount::bind_spec)
         .collect();
-    let (restart_name, restart_max) = match cfg.restart_policy.split_once(':') {
-        Some((n, m)) => (n.to_string(), m.parse::<u32>().unwrap_or(0)),
-        None => (cfg.restart_policy.clone(), 0),
-    };
+    let restart = cfg.restart_policy;
     let log_path = crate::supervisor::log_path(ctx, &c.id);
     let state = json!({
         "OciVersion": "1.0.2",
@@ -70,7 +64,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
     let config = json!({
         "Hostname": cfg.hostname,
         "Domainname": "",
-        "User": cfg.user,
+        "User": cfg.user.to_string(),
         "AttachStdin": cfg.interactive,
         "AttachStdout": false,
         "AttachStderr": false,
@@ -86,7 +80,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "OnBuild": null,
         "Labels": cfg.labels,
         "Annotations": {},
-        "StopSignal": if cfg.stop_signal.is_empty() { "SIGTERM".to_string() } else { cfg.stop_signal.clone() },
+        "StopSignal": cfg.stop_signal.unwrap_or(nix::sys::signal::Signal::SIGTERM).as_str(),
         "CreateCommand": [],
         "Umask": "0022",
         "Timeout": 0,
@@ -95,22 +89,22 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
     let tmpfs: serde_json::Map<String, Value> = cfg
         .mounts
         .iter()
-        .filter(|m| m.kind == "tmpfs")
+        .filter(|m| m.kind == MountKind::Tmpfs)
         .map(|m| (m.destination.clone(), Value::String(m.options.join(","))))
         .collect();
     let host_config = json!({
         "Binds": binds,
         "NetworkMode": crate::network::network_mode_name(c),
         "PortBindings": {},
-        "RestartPolicy": {"Name": restart_name, "MaximumRetryCount": restart_max},
+        "RestartPolicy": {"Name": restart.name(), "MaximumRetryCount": restart.max_retries()},
         "AutoRemove": cfg.auto_remove,
         "LogConfig": {"Type": "k8s-file", "Path": log_path, "Config": null, "Tag": "", "Size": "0B"},
-        "CapAdd": cfg.cap_add,
-        "CapDrop": cfg.cap_drop,
+        "CapAdd": cfg.capabilities.add,
+        "CapDrop": cfg.capabilities.drop,
         "Privileged": cfg.privileged,
         "ReadonlyRootfs": cfg.read_only,
         "Tmpfs": tmpfs,
-        "Ulimits": cfg.ulimits,
+        "Ulimits": cfg.rlimits.iter().map(Rlimit::to_string).collect::<Vec<_>>(),
         "SecurityOpt": security_opts(cfg),
     });
     json!({

@@ -177,9 +177,5 @@ pub fn list(ctx: &Context) -> crate::Result<Vec<Container>> {
 /// leaves it.
 pub fn lookup(ctx: &Context, key: &str) -> crate::Result<Container> {
     let c = store(ctx).lookup(key)?;
-    repair(ctx, c)?.ok_or_else(|| {
-        crate::Error::msg(format!(
-            "no container with name or ID \"{key}\" found: no such container"
-        ))
-    })
+    repair(ctx, c)?.ok_or_else(|| crate::state::container::no_such(key).into())
 }

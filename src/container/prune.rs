@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use crate::state::container::Status;
+use crate::state::config::MountKind;
+use crate::state::container::{Container, Status};
 use crate::state::Lock;
 use crate::{Context, Error, Result};
 
@@ -16,28 +17,43 @@ pub struct Pruned {
 
 /// Removes every container that is not running (created or exited, as
 /// Podman's `container prune`), then what cut-short removals and creates
-/// left. Each failure goes to `failed` and the others go on.
+/// left. Each failure goes to `failed` and the others go on. Holds the
+/// containers' lock, so that no container is created meanwhile.
 pub fn prune(ctx: &Context, failed: &mut impl FnMut(Error)) -> Result<Vec<Pruned>> {
     let store = super::store(ctx);
-    let mut out = Vec::new();
-    for c in store.list()? {
+    let _lock = store.lock()?;
+    Ok(prune_listed(ctx, store.list_sweeping()?, failed).0)
+}
+
+/// `prune` of the containers `all` (read under the containers' lock, which
+/// the caller holds): returns what it removed and the containers left.
+fn prune_listed(
+    ctx: &Context,
+    all: Vec<Container>,
+    failed: &mut impl FnMut(Error),
+) -> (Vec<Pruned>, Vec<Container>) {
+    let store = super::store(ctx);
+    let (mut pruned, mut kept) = (Vec::new(), Vec::new());
+    for c in all {
         if !matches!(
             super::effective_status(&c),
             Status::Exited | Status::Created
         ) || super::restarting(&c)
         {
+            kept.push(c);
             continue;
         }
         let size = disk_usage(&store.dir_of(&c.id));
         match super::remove(ctx, &c, false) {
-            Ok(()) => out.push(Pruned { id: c.id, size }),
-            Err(e) => failed(e),
+            Ok(()) => pruned.push(Pruned { id: c.id, size }),
+            Err(e) => {
+                failed(e);
+                kept.push(c);
+            }
         }
     }
     super::remove::sweep_retired(ctx);
-    let _lock = store.lock()?;
-    store.sweep_unrecorded();
-    Ok(out)
+    (pruned, kept)
 }
 
 /// Before `rmi` removes image `image_id`: the containers that use it are
@@ -123,19 +139,29 @@ pub fn prune_images(
     all: bool,
     failed: &mut impl FnMut(Error),
 ) -> Result<Vec<String>> {
-    let store = crate::image::ImageStore::new(ctx);
     let containers = super::store(ctx);
     let _clock = containers.lock()?;
-    let used: std::collections::HashSet<String> = containers
-        .list()?
-        .into_iter()
-        .map(|c| c.config.image_id)
+    prune_images_unused_by(ctx, &containers.list()?, all, failed)
+}
+
+/// `prune_images` with the containers that exist (read under the
+/// containers' lock, which the caller holds until the images are gone).
+fn prune_images_unused_by(
+    ctx: &Context,
+    containers: &[Container],
+    all: bool,
+    failed: &mut impl FnMut(Error),
+) -> Result<Vec<String>> {
+    let store = crate::image::ImageStore::new(ctx);
+    let used: std::collections::HashSet<&str> = containers
+        .iter()
+        .map(|c| c.config.image_id.as_str())
         .collect();
     // Removing images can make others dangling only through names, which
     // prune never touches: one pass is enough.
     let mut out = Vec::new();
     for rec in store.records()? {
-        if used.contains(&rec.id) || (!all && !rec.names.is_empty()) {
+        if used.contains(rec.id.as_str()) || (!all && !rec.names.is_empty()) {
             continue;
         }
         match store.remove_image(&rec.id) {
@@ -149,13 +175,12 @@ pub fn prune_images(
     Ok(out)
 }
 
-/// Removes user-defined networks no container uses (not the default one).
-pub fn prune_networks(ctx: &Context) -> Result<Vec<String>> {
+/// Removes user-defined networks none of `containers` uses (not the default one).
+fn prune_networks(ctx: &Context, containers: &[Container]) -> Result<Vec<String>> {
     use crate::network::{mode::DEFAULT_NETWORK, records, Mode};
-    let all = super::store(ctx).list()?;
     let mut out = Vec::new();
     for net in records::list(ctx)? {
-        let used = all.iter().any(|c| {
+        let used = containers.iter().any(|c| {
             matches!(crate::network::mode_of(&c.config), Ok(Mode::Bridge(ns)) if ns.contains(&net.name))
         });
         if net.name == DEFAULT_NETWORK || used {
@@ -168,10 +193,9 @@ pub fn prune_networks(ctx: &Context) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Removes named and anonymous volumes no container mounts.
-pub fn prune_volumes(ctx: &Context) -> Result<Vec<String>> {
+/// Removes named and anonymous volumes none of `containers` mounts.
+fn prune_volumes(ctx: &Context, containers: &[Container]) -> Result<Vec<String>> {
     let dir = ctx.root.join("volumes");
-    let all = super::store(ctx).list()?;
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(&dir) else {
         return Ok(out);
@@ -179,11 +203,11 @@ pub fn prune_volumes(ctx: &Context) -> Result<Vec<String>> {
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let data = e.path().join("_data");
-        let used = all.iter().any(|c| {
+        let used = containers.iter().any(|c| {
             c.config
                 .mounts
                 .iter()
-                .any(|m| m.kind == "volume" && Path::new(&m.source) == data)
+                .any(|m| m.kind == MountKind::Volume && Path::new(&m.source) == data)
         });
         if !used && crate::state::container::remove_tree(&e.path()).is_ok() {
             out.push(name);
@@ -212,15 +236,20 @@ pub fn system_prune(
     mut failed: impl FnMut(Error),
 ) -> Result<SystemPruned> {
     let before = disk_usage(&ctx.root);
+    // The records are read once, under the containers' lock held to the
+    // end: no container is created (or renamed) while what it would use goes.
+    let store = super::store(ctx);
+    let _lock = store.lock()?;
+    let (pruned, kept) = prune_listed(ctx, store.list_sweeping()?, &mut failed);
     let mut out = SystemPruned {
-        containers: prune(ctx, &mut failed)?.into_iter().map(|p| p.id).collect(),
+        containers: pruned.into_iter().map(|p| p.id).collect(),
         ..Default::default()
     };
-    out.networks = prune_networks(ctx)?;
+    out.networks = prune_networks(ctx, &kept)?;
     if volumes {
-        out.volumes = prune_volumes(ctx)?;
+        out.volumes = prune_volumes(ctx, &kept)?;
     }
-    out.images = prune_images(ctx, all, &mut failed)?;
+    out.images = prune_images_unused_by(ctx, &kept, all, &mut failed)?;
     out.reclaimed = before.saturating_sub(disk_usage(&ctx.root));
     Ok(out)
 }

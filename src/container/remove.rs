@@ -46,7 +46,12 @@ pub fn remove_with(ctx: &Context, c: &Container, o: &RemoveOptions) -> Result<()
     let c = &super::store(ctx).load(&c.id)?.unwrap_or_else(|| c.clone());
     remove_checked(ctx, c, o.force)?;
     if o.volumes {
-        for m in c.config.mounts.iter().filter(|m| m.kind == "volume") {
+        for m in c
+            .config
+            .mounts
+            .iter()
+            .filter(|m| m.kind == crate::state::config::MountKind::Volume)
+        {
             // Anonymous volumes are named by a random id; named ones are kept.
             let dir = std::path::Path::new(&m.source);
             let name = dir

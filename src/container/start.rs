@@ -11,10 +11,12 @@ use crate::network::etc_files;
 use crate::runtime::process::{self, ChildStdio};
 use crate::runtime::spec::{self, NetMode, SpecInput};
 
-use crate::runtime::{caps, user};
+use crate::runtime::user;
+use crate::state::config::{MountKind, Rlimit, SdNotify};
 use crate::state::container::{Container, Status};
 use crate::storage::{self, DriverKind};
 use crate::{Context, Error, Result};
+use oci_spec::runtime::PosixRlimitType;
 
 /// Where the storage driver keeps a container's root filesystem.
 /// Where a container's root filesystem lives, inside its directory.
@@ -44,10 +46,14 @@ pub fn unmount_rootfs(ctx: &Context, c: &Container) -> Result<()> {
     Ok(storage::unmount(driver(c)?, &storage_dir(ctx, &c.id))?)
 }
 
-fn default_rlimits() -> Vec<(String, u64, u64)> {
+fn default_rlimits() -> Vec<Rlimit> {
     // As Podman does rootless: raise the open-files soft limit to the hard one.
     match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
-        Ok((_, hard)) => vec![("nofile".into(), hard, hard)],
+        Ok((_, hard)) => vec![Rlimit {
+            resource: PosixRlimitType::RlimitNofile,
+            soft: hard,
+            hard,
+        }],
         Err(_) => Vec::new(),
     }
 }
@@ -133,19 +139,14 @@ pub fn prepare_spec(
 
     let mut mounts = Vec::new();
     for m in &cfg.mounts {
-        let opts: Vec<String> = m
-            .options
-            .iter()
-            .filter(|o| !matches!(o.as_str(), "z" | "Z" | "U"))
-            .cloned()
-            .collect();
-        match m.kind.as_str() {
-            "tmpfs" => mounts.push(spec::tmpfs_mount(&m.destination, &opts)),
-            kind => {
-                if kind == "volume" {
+        let opts = m.mount_options();
+        match m.kind {
+            MountKind::Tmpfs => mounts.push(spec::tmpfs_mount(&m.destination, &opts)),
+            MountKind::Bind | MountKind::Volume => {
+                if m.kind == MountKind::Volume {
                     std::fs::create_dir_all(&m.source)?;
                 }
-                if m.options.iter().any(|o| o == "U") {
+                if m.chown {
                     chown_tree(Path::new(&m.source), exec_user.uid, exec_user.gid)?;
                 }
                 mounts.push(spec::bind_mount(&m.source, &m.destination, &opts));
@@ -153,7 +154,7 @@ pub fn prepare_spec(
         }
     }
     // --sdnotify=container: the container itself tells systemd it is ready.
-    if cfg.sdnotify == "container" {
+    if cfg.sdnotify == SdNotify::Container {
         if let Some(sock) =
             std::env::var_os("NOTIFY_SOCKET").filter(|s| !s.to_string_lossy().starts_with('@'))
         {
@@ -167,10 +168,9 @@ pub fn prepare_spec(
         }
     }
     let mut rlimits = default_rlimits();
-    for u in &cfg.ulimits {
-        let (name, soft, hard) = spec::parse_ulimit(u)?;
-        rlimits.retain(|(n, _, _)| *n != name);
-        rlimits.push((name, soft, hard));
+    for r in &cfg.rlimits {
+        rlimits.retain(|d| d.resource != r.resource);
+        rlimits.push(*r);
     }
     let input = SpecInput {
         args: cfg.args.clone(),
@@ -182,7 +182,7 @@ pub fn prepare_spec(
         rootfs: rootfs.to_path_buf(),
         read_only: cfg.read_only,
         privileged: cfg.privileged,
-        caps: caps::resolve(cfg.privileged, &cfg.cap_add, &cfg.cap_drop)?,
+        caps: cfg.capabilities.effective.clone(),
         no_new_privileges: cfg.no_new_privileges,
         rlimits,
         net,
@@ -307,10 +307,7 @@ pub fn confinement(ctx: &Context, c: &Container) -> Result<process::Confinement>
     use crate::runtime::seccomp;
     use crate::state::container::SeccompChoice;
     let cfg = &c.config;
-    let caps: Vec<String> = caps::resolve(cfg.privileged, &cfg.cap_add, &cfg.cap_drop)?
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+    let caps = cfg.capabilities.names();
     let program = match &cfg.seccomp {
         SeccompChoice::Unconfined => None,
         SeccompChoice::Default => Some(seccomp::load_or_compile(

@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::{effective_status, pid_alive, store};
-use crate::runtime::signal;
-use crate::state::container::{Container, Status};
+use crate::state::container::{no_such, Container, Status};
 use crate::{Context, Error, Result};
 
 fn require_running(c: &Container, verb: &str) -> Result<Status> {
@@ -68,11 +67,7 @@ pub fn stop(ctx: &Context, c: &Container, timeout: Duration) -> Result<()> {
     }
     let st = require_running(c, "stop")?;
     mark_stopping(ctx, c)?;
-    let sig = if c.config.stop_signal.is_empty() {
-        Signal::SIGTERM
-    } else {
-        signal::parse(&c.config.stop_signal)?
-    };
+    let sig = c.config.stop_signal.unwrap_or(Signal::SIGTERM);
     // Named by pidfd: if the pid was recycled, nothing is signalled.
     if let Some(p) = super::process(c) {
         let _ = p.signal(sig);
@@ -131,10 +126,7 @@ pub fn wait(ctx: &Context, c: &Container) -> Result<i32> {
     let mut nap = Duration::from_millis(2);
     loop {
         let Some(cur) = containers.load(&c.id)? else {
-            return Err(Error::msg(format!(
-                "no container with name or ID \"{}\" found: no such container",
-                c.name
-            )));
+            return Err(no_such(&c.name).into());
         };
         match effective_status(&cur) {
             Status::Exited => {

@@ -752,6 +752,7 @@ mod tests {
             .join(format!("{}.json", "f".repeat(64)));
         fs::write(&other_path, serde_json::to_string(&other).unwrap()).unwrap();
         let c = Container {
+            version: crate::state::container::RECORD_VERSION,
             id,
             name: "web".into(),
             created: chrono::Utc::now(),

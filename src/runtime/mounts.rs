@@ -5,7 +5,7 @@
 use nix::mount::MsFlags;
 
 use super::{Error, Result};
-use crate::state::container::MountSpec;
+use crate::state::config::{Mount, MountKind};
 
 /// Options Podman gives a `--tmpfs` mount when none are given.
 const TMPFS_DEFAULT: &[&str] = &["rw", "noexec", "nosuid", "nodev"];
@@ -58,8 +58,8 @@ fn check_option(opt: &str, spec: &str) -> Result<()> {
 }
 
 /// Parses `-v SRC:DEST[:OPTS]`. A source that is not a path is a named volume
-/// (kind "volume").
-pub fn parse_volume(spec: &str) -> Result<MountSpec> {
+/// (kind `Volume`, its name as source until `create` resolves it).
+pub fn parse_volume(spec: &str) -> Result<Mount> {
     let parts: Vec<&str> = spec.split(':').collect();
     let bad = || Error::Msg(format!("invalid volume specification: \"{spec}\""));
     let (src, dest, opts) = match parts.as_slice() {
@@ -81,20 +81,15 @@ pub fn parse_volume(spec: &str) -> Result<MountSpec> {
         check_option(o, spec)?;
     }
     let kind = if src.is_empty() || !(src.starts_with('/') || src.starts_with('.')) {
-        "volume"
+        MountKind::Volume
     } else {
-        "bind"
+        MountKind::Bind
     };
-    Ok(MountSpec {
-        kind: kind.into(),
-        source: src.into(),
-        destination: dest.into(),
-        options,
-    })
+    Ok(Mount::new(kind, src.into(), dest.into(), options))
 }
 
 /// Parses `--tmpfs DEST[:OPTS]`.
-pub fn parse_tmpfs(spec: &str) -> Result<MountSpec> {
+pub fn parse_tmpfs(spec: &str) -> Result<Mount> {
     let (dest, opts) = spec.split_once(':').unwrap_or((spec, ""));
     if dest.is_empty() {
         return Err(Error::Msg(format!(
@@ -132,12 +127,12 @@ pub fn parse_tmpfs(spec: &str) -> Result<MountSpec> {
             options.push(o.to_string());
         }
     }
-    Ok(MountSpec {
-        kind: "tmpfs".into(),
-        source: String::new(),
-        destination: dest.into(),
+    Ok(Mount::new(
+        MountKind::Tmpfs,
+        String::new(),
+        dest.into(),
         options,
-    })
+    ))
 }
 
 /// A tmpfs size: a number with an optional k, m, g suffix, or a percentage.
@@ -147,7 +142,7 @@ fn valid_size(v: &str) -> bool {
 }
 
 /// Parses `--mount type=bind|tmpfs|volume,source=...,destination=...[,ro]`.
-pub fn parse_mount(spec: &str) -> Result<MountSpec> {
+pub fn parse_mount(spec: &str) -> Result<Mount> {
     let mut kind = None;
     let mut source = String::new();
     let mut dest = String::new();
@@ -180,31 +175,31 @@ pub fn parse_mount(spec: &str) -> Result<MountSpec> {
         }
     }
     let kind = kind.ok_or_else(|| Error::Msg(format!("mount \"{spec}\": type is required")))?;
-    if !matches!(kind.as_str(), "bind" | "tmpfs" | "volume") {
-        return Err(Error::Msg(format!(
-            "mount \"{spec}\": unsupported type \"{kind}\" (bind, tmpfs, volume)"
-        )));
-    }
+    let kind = match kind.as_str() {
+        "bind" => MountKind::Bind,
+        "tmpfs" => MountKind::Tmpfs,
+        "volume" => MountKind::Volume,
+        _ => {
+            return Err(Error::Msg(format!(
+                "mount \"{spec}\": unsupported type \"{kind}\" (bind, tmpfs, volume)"
+            )))
+        }
+    };
     if dest.is_empty() {
         return Err(Error::Msg(format!(
             "mount \"{spec}\": destination is required"
         )));
     }
     check_dest(&dest)?;
-    if kind != "tmpfs" && source.is_empty() {
+    if kind != MountKind::Tmpfs && source.is_empty() {
         return Err(Error::Msg(format!("mount \"{spec}\": source is required")));
     }
-    if kind == "tmpfs" {
+    if kind == MountKind::Tmpfs {
         let mut o: Vec<String> = TMPFS_DEFAULT.iter().map(|s| s.to_string()).collect();
         o.extend(options);
         options = o;
     }
-    Ok(MountSpec {
-        kind,
-        source,
-        destination: dest,
-        options,
-    })
+    Ok(Mount::new(kind, source, dest, options))
 }
 
 /// Mount flags, propagation flags and filesystem data for a list of options,
@@ -283,12 +278,14 @@ mod tests {
     #[test]
     fn volumes() {
         let m = parse_volume("/src:/dst:ro,z").unwrap();
-        assert_eq!(m.kind, "bind");
+        assert_eq!(m.kind, MountKind::Bind);
         assert_eq!(m.options, vec!["ro", "z"]);
-        let m = parse_volume("data:/dst").unwrap();
-        assert_eq!(m.kind, "volume");
+        assert!(m.readonly && !m.chown);
+        let m = parse_volume("data:/dst:U").unwrap();
+        assert_eq!(m.kind, MountKind::Volume);
+        assert!(m.chown && !m.readonly);
         let m = parse_volume("/anon").unwrap();
-        assert_eq!((m.kind.as_str(), m.source.as_str()), ("volume", ""));
+        assert_eq!((m.kind, m.source.as_str()), (MountKind::Volume, ""));
         assert_eq!(
             parse_volume("/a:dst").unwrap_err().to_string(),
             "invalid container path \"dst\", must be an absolute path"
@@ -319,7 +316,9 @@ mod tests {
         let m = parse_mount("type=bind,source=/a,destination=/b,readonly").unwrap();
         assert_eq!((m.source.as_str(), m.destination.as_str()), ("/a", "/b"));
         assert_eq!(m.options, vec!["ro"]);
+        assert!(m.readonly);
         let m = parse_mount("type=tmpfs,dst=/t,tmpfs-size=1m").unwrap();
+        assert_eq!(m.kind, MountKind::Tmpfs);
         assert!(m.options.contains(&"size=1m".to_string()));
         assert!(parse_mount("type=nfs,dst=/t").is_err());
         assert!(parse_mount("type=bind,dst=/t").is_err());

@@ -6,12 +6,13 @@ use std::str::FromStr;
 
 use oci_spec::runtime::{
     Capability as OciCap, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder,
-    LinuxNamespaceType, Mount, MountBuilder, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder,
-    RootBuilder, Spec, SpecBuilder, UserBuilder,
+    LinuxNamespaceType, Mount, MountBuilder, PosixRlimitBuilder, ProcessBuilder, RootBuilder, Spec,
+    SpecBuilder, UserBuilder,
 };
 
 use super::user::ExecUser;
 use super::{Error, Result};
+use crate::state::config::Rlimit;
 
 /// Paths Podman hides from containers by mounting /dev/null or an empty tmpfs over them.
 pub const MASKED_PATHS: &[&str] = &[
@@ -75,8 +76,8 @@ pub struct SpecInput {
     pub privileged: bool,
     pub caps: Vec<caps::Capability>,
     pub no_new_privileges: bool,
-    /// (type name like "nofile", soft, hard)
-    pub rlimits: Vec<(String, u64, u64)>,
+    /// Resource limits, one per resource.
+    pub rlimits: Vec<Rlimit>,
     pub net: NetMode,
     /// Generated files bind-mounted over /etc: (host path, container path).
     pub etc_files: Vec<(PathBuf, String)>,
@@ -189,57 +190,6 @@ fn oci_cap(c: &caps::Capability) -> Result<OciCap> {
         .map_err(|_| Error::Msg(format!("capability {name} is not known to the OCI spec")))
 }
 
-fn rlimit_type(name: &str) -> Result<PosixRlimitType> {
-    let t = match name {
-        "core" => PosixRlimitType::RlimitCore,
-        "cpu" => PosixRlimitType::RlimitCpu,
-        "data" => PosixRlimitType::RlimitData,
-        "fsize" => PosixRlimitType::RlimitFsize,
-        "locks" => PosixRlimitType::RlimitLocks,
-        "memlock" => PosixRlimitType::RlimitMemlock,
-        "msgqueue" => PosixRlimitType::RlimitMsgqueue,
-        "nice" => PosixRlimitType::RlimitNice,
-        "nofile" => PosixRlimitType::RlimitNofile,
-        "nproc" => PosixRlimitType::RlimitNproc,
-        "rss" => PosixRlimitType::RlimitRss,
-        "rtprio" => PosixRlimitType::RlimitRtprio,
-        "rttime" => PosixRlimitType::RlimitRttime,
-        "sigpending" => PosixRlimitType::RlimitSigpending,
-        "stack" => PosixRlimitType::RlimitStack,
-        "as" => PosixRlimitType::RlimitAs,
-        _ => return Err(Error::Msg(format!("invalid ulimit type: {name}"))),
-    };
-    Ok(t)
-}
-
-/// Parses `--ulimit name=soft[:hard]` (-1 means unlimited).
-pub fn parse_ulimit(spec: &str) -> Result<(String, u64, u64)> {
-    let bad = || {
-        Error::Msg(format!(
-            "invalid ulimit \"{spec}\": expected name=soft[:hard]"
-        ))
-    };
-    let (name, vals) = spec.split_once('=').ok_or_else(bad)?;
-    rlimit_type(name)?;
-    let num = |s: &str| -> Result<u64> {
-        if s == "-1" || s == "unlimited" {
-            Ok(u64::MAX)
-        } else {
-            s.parse::<u64>().map_err(|_| bad())
-        }
-    };
-    let (soft, hard) = match vals.split_once(':') {
-        Some((s, h)) => (num(s)?, num(h)?),
-        None => (num(vals)?, num(vals)?),
-    };
-    if soft > hard {
-        return Err(Error::Msg(format!(
-            "invalid ulimit \"{spec}\": soft limit is above the hard limit"
-        )));
-    }
-    Ok((name.to_string(), soft, hard))
-}
-
 /// Builds the OCI runtime spec of a container.
 pub fn build(input: &SpecInput) -> Result<Spec> {
     let caps: Vec<OciCap> = input.caps.iter().map(oci_cap).collect::<Result<_>>()?;
@@ -261,11 +211,11 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
     let rlimits = input
         .rlimits
         .iter()
-        .map(|(name, soft, hard)| {
+        .map(|r| {
             PosixRlimitBuilder::default()
-                .typ(rlimit_type(name)?)
-                .soft(*soft)
-                .hard(*hard)
+                .typ(r.resource)
+                .soft(r.soft)
+                .hard(r.hard)
                 .build()
                 .map_err(|e| Error::Msg(e.to_string()))
         })
@@ -360,6 +310,7 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oci_spec::runtime::PosixRlimitType;
 
     fn input() -> SpecInput {
         SpecInput {
@@ -379,7 +330,11 @@ mod tests {
             privileged: false,
             caps: super::super::caps::DEFAULT.to_vec(),
             no_new_privileges: false,
-            rlimits: vec![("nofile".into(), 100, 200)],
+            rlimits: vec![Rlimit {
+                resource: PosixRlimitType::RlimitNofile,
+                soft: 100,
+                hard: 200,
+            }],
             net: NetMode::None,
             etc_files: vec![("/u/hosts".into(), "/etc/hosts".into())],
             mounts: vec![bind_mount("/data", "/data", &["ro".into()])],
@@ -484,17 +439,5 @@ mod tests {
             .as_ref()
             .unwrap()
             .is_empty());
-    }
-
-    #[test]
-    fn ulimits() {
-        assert_eq!(
-            parse_ulimit("nofile=100:200").unwrap(),
-            ("nofile".into(), 100, 200)
-        );
-        assert_eq!(parse_ulimit("core=-1").unwrap().1, u64::MAX);
-        assert!(parse_ulimit("nofile").is_err());
-        assert!(parse_ulimit("bogus=1").is_err());
-        assert!(parse_ulimit("nofile=200:100").is_err());
     }
 }

@@ -10,6 +10,7 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 
 use super::{Error, Result};
+use crate::state::config::UserSpec;
 
 /// The largest passwd or group file skiff reads: an image could offer gigabytes.
 const MAX_CONFIG_FILE: u64 = 16 << 20;
@@ -143,12 +144,13 @@ fn group_entries(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
 
 /// Resolves a user spec with the contents of the image's passwd and group
 /// files (empty strings when the files do not exist). An empty spec is root.
-pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
-    let (user_part, group_part) = match spec.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (spec, None),
+pub fn resolve(spec: &UserSpec, passwd: &str, group: &str) -> Result<ExecUser> {
+    let group_part = spec.group.as_deref();
+    let user_part = if spec.user.is_empty() {
+        "0"
+    } else {
+        spec.user.as_str()
     };
-    let user_part = if user_part.is_empty() { "0" } else { user_part };
     let entry = match user_part.parse::<u32>() {
         Ok(uid) => passwd_entries(passwd).find(|e| e.uid == uid),
         Err(_) => Some(
@@ -172,7 +174,7 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
         // A bare uid without a passwd entry runs with gid 0, as Docker does.
         gid = 0;
     }
-    if let Some(g) = group_part.filter(|g| !g.is_empty()) {
+    if let Some(g) = group_part {
         gid = match g.parse::<u32>() {
             Ok(n) => n,
             Err(_) => group_entries(group)
@@ -206,6 +208,10 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
+        super::resolve(&UserSpec::parse(spec).unwrap(), passwd, group)
+    }
 
     #[test]
     fn root_files_are_read_only_when_regular_and_inside() {

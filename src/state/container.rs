@@ -8,7 +8,13 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{io_err, read_json, sweep_temps, write_json_existing, Error, Lock, Result};
+use super::config::{Capabilities, Mount, RestartPolicy, Rlimit, SdNotify, UserSpec};
+use super::{io_err, sweep_temps, write_json_existing, Error, Lock, Result};
+
+/// The version of the record format `Containers` writes: 2 keeps typed
+/// values (`state::config`); 1 (records without `version`) kept the flags
+/// as strings and is upgraded when read (`state::record`).
+pub const RECORD_VERSION: u32 = 2;
 
 /// The life-cycle states a user sees in `ps` and `inspect`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -72,18 +78,6 @@ pub struct State {
     pub cgroup: String,
 }
 
-/// A bind or tmpfs mount as the user asked for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MountSpec {
-    /// "bind" or "tmpfs".
-    pub kind: String,
-    /// Host path for binds; empty for tmpfs.
-    pub source: String,
-    pub destination: String,
-    /// Options as given (ro, rw, z, U, size=..., mode=...).
-    pub options: Vec<String>,
-}
-
 /// Which seccomp profile a container runs under. A profile file is read
 /// once, at create, and kept here, as Podman keeps it in the container's spec.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,22 +116,23 @@ pub struct Config {
     pub cmd: Vec<String>,
     pub env: Vec<String>,
     pub workdir: String,
-    pub user: String,
+    /// `--user` or the image's USER, resolved when the process starts.
+    #[serde(default)]
+    pub user: UserSpec,
     pub hostname: String,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    #[serde(default)]
-    pub stop_signal: String,
+    /// `--stop-signal`; None is SIGTERM.
+    #[serde(default, with = "super::config::signal_name")]
+    pub stop_signal: Option<nix::sys::signal::Signal>,
     pub tty: bool,
     pub interactive: bool,
     #[serde(default)]
-    pub mounts: Vec<MountSpec>,
+    pub mounts: Vec<Mount>,
     pub read_only: bool,
     pub privileged: bool,
     #[serde(default)]
-    pub cap_add: Vec<String>,
-    #[serde(default)]
-    pub cap_drop: Vec<String>,
+    pub capabilities: Capabilities,
     pub network: String,
     /// `-p` specifications as given.
     #[serde(default)]
@@ -166,11 +161,12 @@ pub struct Config {
     pub auto_remove: bool,
     /// `--sdnotify`: conmon (default), container or ignore.
     #[serde(default)]
-    pub sdnotify: String,
+    pub sdnotify: SdNotify,
     #[serde(default)]
-    pub restart_policy: String,
+    pub restart_policy: RestartPolicy,
+    /// `--ulimit`s, in the order given (a later one for a resource wins).
     #[serde(default)]
-    pub ulimits: Vec<String>,
+    pub rlimits: Vec<Rlimit>,
     #[serde(default)]
     pub no_new_privileges: bool,
     /// The seccomp profile chosen at create (`--security-opt seccomp=`).
@@ -185,6 +181,8 @@ pub struct Config {
 /// One container: identity, configuration and state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Container {
+    /// The record format (`RECORD_VERSION` for records written now).
+    pub version: u32,
     pub id: String,
     pub name: String,
     pub created: DateTime<Utc>,
@@ -213,12 +211,7 @@ impl Containers {
     /// (see `update`). It never recreates the directory of a removed
     /// container: then the error is "no such container".
     pub fn lock_one(&self, id: &str) -> Result<Lock> {
-        Lock::exclusive_existing(&self.dir.join(id).join(".lock")).map_err(|e| match e {
-            Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                no_such(id)
-            }
-            e => e,
-        })
+        Lock::exclusive_existing(&self.dir.join(id).join(".lock")).map_err(gone_is_no_such(id))
     }
 
     pub fn dir_of(&self, id: &str) -> PathBuf {
@@ -254,12 +247,7 @@ impl Containers {
         sweep_temps(&dir, RECORD);
         let mut c = self.load(id)?.ok_or_else(|| no_such(id))?;
         let out = change(&mut c)?;
-        write_json_existing(&dir.join(RECORD), &c).map_err(|e| match e {
-            Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                no_such(id)
-            }
-            e => e,
-        })?;
+        write_json_existing(&dir.join(RECORD), &c).map_err(gone_is_no_such(id))?;
         Ok(out)
     }
 
@@ -267,37 +255,28 @@ impl Containers {
     /// was written. Remove them only while holding `lock` (a `create` in
     /// progress holds it). Returns how many were removed.
     pub fn sweep_unrecorded(&self) -> usize {
-        let Ok(rd) = fs::read_dir(&self.dir) else {
-            return 0;
-        };
-        let mut n = 0;
-        for e in rd.flatten() {
-            let name = e.file_name();
-            if name.to_string_lossy().starts_with('.') || !e.path().is_dir() {
-                continue;
-            }
-            if !e.path().join(RECORD).exists() && fs::remove_dir_all(e.path()).is_ok() {
-                n += 1;
-            }
-        }
-        n
+        self.scan(true).map_or(0, |(_, swept)| swept)
     }
 
-    pub fn load(&self, id: &str) -> Result<Option<Container>> {
-        read_json(&self.dir.join(id).join(RECORD))
-    }
-
-    /// The container with this full id (no scan of the other records).
-    pub fn get(&self, id: &str) -> Result<Container> {
-        self.load(id)?.ok_or_else(|| no_such(id))
+    /// `list` and `sweep_unrecorded` in one pass over the directory, for
+    /// `create` and `prune`, which hold `lock`.
+    pub fn list_sweeping(&self) -> Result<Vec<Container>> {
+        self.scan(true).map(|(all, _)| all)
     }
 
     /// Every container with a readable record, oldest first.
     pub fn list(&self) -> Result<Vec<Container>> {
-        let mut out = Vec::new();
+        self.scan(false).map(|(all, _)| all)
+    }
+
+    /// Reads every record, oldest first (unreadable ones are skipped); with
+    /// `sweep` (only under `lock`) removes the directories that have none
+    /// and counts them.
+    fn scan(&self, sweep: bool) -> Result<(Vec<Container>, usize)> {
+        let (mut out, mut swept) = (Vec::new(), 0);
         let rd = match fs::read_dir(&self.dir) {
             Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((out, 0)),
             Err(e) => return Err(io_err("read", &self.dir)(e)),
         };
         for entry in rd.flatten() {
@@ -306,12 +285,38 @@ impl Containers {
             if name.starts_with('.') {
                 continue;
             }
-            if let Ok(Some(c)) = self.load(name) {
-                out.push(c);
+            match self.load(name) {
+                Ok(Some(c)) => out.push(c),
+                Ok(None)
+                    if sweep
+                        && entry.path().is_dir()
+                        && fs::remove_dir_all(entry.path()).is_ok() =>
+                {
+                    swept += 1
+                }
+                _ => {}
             }
         }
         out.sort_by_key(|c| c.created);
-        Ok(out)
+        Ok((out, swept))
+    }
+
+    /// Reads a record, upgrading a version 1 record (see `state::record`);
+    /// `Ok(None)` when there is none. A record of a newer version than
+    /// `RECORD_VERSION` is an error naming it.
+    pub fn load(&self, id: &str) -> Result<Option<Container>> {
+        let path = self.dir.join(id).join(RECORD);
+        let data = match fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("read", &path)(e)),
+        };
+        super::record::decode(&path, &data).map(Some)
+    }
+
+    /// The container with this full id (no scan of the other records).
+    pub fn get(&self, id: &str) -> Result<Container> {
+        self.load(id)?.ok_or_else(|| no_such(id))
     }
 
     /// Finds a container by exact name, full id or unique id prefix.
@@ -366,10 +371,23 @@ impl Containers {
     }
 }
 
-fn no_such(id: &str) -> Error {
+/// Podman's error for a container that does not exist (or no longer):
+/// `no container with name or ID "KEY" found: no such container`.
+pub fn no_such(key: &str) -> Error {
     Error::Msg(format!(
-        "no container with name or ID \"{id}\" found: no such container"
+        "no container with name or ID \"{key}\" found: no such container"
     ))
+}
+
+/// Maps `NotFound` (the container's directory is gone: it was removed) to
+/// `no_such(id)`; other errors pass.
+fn gone_is_no_such(id: &str) -> impl FnOnce(Error) -> Error + '_ {
+    move |e| match e {
+        Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            no_such(id)
+        }
+        e => e,
+    }
 }
 
 /// Name, id, or unique id prefix lookup with Podman's messages.
@@ -385,9 +403,7 @@ pub fn find<'a>(all: &'a [Container], key: &str) -> Result<&'a Container> {
     };
     match matches.len() {
         1 => Ok(matches[0]),
-        0 => Err(Error::Msg(format!(
-            "no container with name or ID \"{key}\" found: no such container"
-        ))),
+        0 => Err(no_such(key)),
         n => Err(Error::Msg(format!(
             "more than one container matches \"{key}\" ({n} found): use more characters of the ID"
         ))),
@@ -425,6 +441,7 @@ mod tests {
 
     fn c(id: &str, name: &str) -> Container {
         Container {
+            version: RECORD_VERSION,
             id: id.into(),
             name: name.into(),
             created: Utc::now(),
@@ -520,6 +537,18 @@ mod tests {
         assert_eq!(s.sweep_unrecorded(), 1);
         assert!(d.path().join("aaa").exists());
         assert!(!d.path().join("bbb").exists());
+        // The same sweep while listing, in one pass; a corrupt record is
+        // neither listed nor swept.
+        fs::create_dir(d.path().join("ccc")).unwrap();
+        fs::create_dir(d.path().join("ddd")).unwrap();
+        fs::write(d.path().join("ddd").join(RECORD), b"{").unwrap();
+        let all = s.list_sweeping().unwrap();
+        assert_eq!(
+            all.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["aaa"]
+        );
+        assert!(!d.path().join("ccc").exists());
+        assert!(d.path().join("ddd").exists());
     }
 
     #[test]

@@ -26,19 +26,14 @@ impl Lock {
     /// Blocks until the exclusive lock on `path` is held; creates the file
     /// but not its directory (`NotFound` when the directory is gone).
     pub fn exclusive_existing(path: &Path) -> Result<Lock> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(io_err("open", path))?;
-        let flock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| io_err("lock", path)(std::io::Error::from(e)))?;
-        Ok(Lock { _flock: flock })
+        Self::hold(open_existing(path)?, path, FlockArg::LockExclusive)
     }
 
     fn take(path: &Path, arg: FlockArg) -> Result<Lock> {
-        let file = open(path)?;
+        Self::hold(open(path)?, path, arg)
+    }
+
+    fn hold(file: File, path: &Path, arg: FlockArg) -> Result<Lock> {
         let flock = Flock::lock(file, arg)
             .map_err(|(_, e)| io_err("lock", path)(std::io::Error::from(e)))?;
         Ok(Lock { _flock: flock })
@@ -64,6 +59,11 @@ fn open(path: &Path) -> Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io_err("mkdir", dir))?;
     }
+    open_existing(path)
+}
+
+/// Opens (creating it, not its directory) a lock file.
+fn open_existing(path: &Path) -> Result<File> {
     OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -1,8 +1,10 @@
 //! On-disk records, locks and atomic writes: the only shared state between
 //! skiff processes, since there is no daemon.
 
+pub mod config;
 pub mod container;
 pub mod lock;
+mod record;
 pub mod secret;
 pub mod staged;
 pub mod volume;

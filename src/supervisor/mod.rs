@@ -154,18 +154,6 @@ fn handled_signals() -> SigSet {
     s
 }
 
-fn restart_wanted(c: &Container, code: i32) -> bool {
-    let policy = c.config.restart_policy.as_str();
-    match policy.split_once(':') {
-        Some(("on-failure", n)) => code != 0 && c.state.restart_count < n.parse().unwrap_or(0),
-        _ => match policy {
-            "always" | "unless-stopped" => true,
-            "on-failure" => code != 0,
-            _ => false,
-        },
-    }
-}
-
 fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled_signals()), None)
         .map_err(|e| Error::msg(format!("blocking signals: {e}")))?;
@@ -242,7 +230,7 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
             }
         }
         status.say(&format!("started {}", pid.as_raw()));
-        notify::ready_if_asked(&c.config.sdnotify);
+        notify::ready_if_asked(c.config.sdnotify);
 
         if let Some(f) = fg.as_mut().filter(|_| !fg_stdin_taken) {
             if io.stdin_w.is_some() || io.master.is_some() {
@@ -318,7 +306,12 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
             break;
         }
         // Was it stopped on purpose? Then no restart, whatever the policy.
-        if stopped || !restart_wanted(&c, code) {
+        if stopped
+            || !c
+                .config
+                .restart_policy
+                .restarts(code, c.state.restart_count)
+        {
             break;
         }
         if !crate::container::restart::count(ctx, &c.id)? {

@@ -3,16 +3,18 @@
 
 use std::os::unix::net::UnixDatagram;
 
+use crate::state::config::SdNotify;
+
 /// Sends `MAINPID` (and `READY=1` unless the container sends it itself)
 /// when systemd asked for notifications.
-pub fn ready_if_asked(mode: &str) {
-    if mode == "ignore" {
+pub fn ready_if_asked(mode: SdNotify) {
+    if mode == SdNotify::Ignore {
         return;
     }
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
         return;
     };
-    let msg = if mode == "container" {
+    let msg = if mode == SdNotify::Container {
         format!("MAINPID={}\n", std::process::id())
     } else {
         format!("MAINPID={}\nREADY=1\n", std::process::id())

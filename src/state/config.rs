@@ -1,0 +1,490 @@
+//! Typed values of a container's configuration, parsed once by `create`
+//! from the flags and kept in the record: mounts, rlimits, the restart
+//! policy, capabilities, the stop signal, the user spec and the sd_notify
+//! mode. `start`, the
+//! supervisor, `stop` and `inspect` read these values and never parse a
+//! flag string again. Each type renders back in the form Podman shows it
+//! (`Display`), which `inspect` uses.
+
+use std::fmt;
+
+use caps::Capability;
+use nix::sys::signal::Signal;
+use oci_spec::runtime::PosixRlimitType;
+use serde::{Deserialize, Serialize};
+
+use super::{Error, Result};
+
+/// What a user mount is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// A host path bound into the container (`-v /src:/dst`, `--mount type=bind`).
+    Bind,
+    /// A named or anonymous volume: a directory below the store's `volumes/`.
+    Volume,
+    /// A new tmpfs (`--tmpfs`, `--mount type=tmpfs`).
+    Tmpfs,
+}
+
+impl MountKind {
+    /// The word Podman shows (`Mounts[].Type`) and `--mount type=` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MountKind::Bind => "bind",
+            MountKind::Volume => "volume",
+            MountKind::Tmpfs => "tmpfs",
+        }
+    }
+}
+
+/// A bind, volume or tmpfs mount as `create` resolved it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    pub kind: MountKind,
+    /// Absolute host path for binds and volumes (resolved at create); empty for tmpfs.
+    pub source: String,
+    /// Absolute path inside the container.
+    pub destination: String,
+    /// Options in the order given (`ro`, `z`, `U`, `size=64m`, ...), as
+    /// `inspect` shows them; `mount_options` is what reaches mount(2).
+    pub options: Vec<String>,
+    /// `ro` was given.
+    pub readonly: bool,
+    /// `U`: the source is chowned to the container's user at start.
+    pub chown: bool,
+}
+
+impl Mount {
+    /// A mount of `kind` with `options` as given; `readonly` and `chown`
+    /// are read from them.
+    pub fn new(kind: MountKind, source: String, destination: String, options: Vec<String>) -> Self {
+        Mount {
+            kind,
+            readonly: options.iter().any(|o| o == "ro"),
+            chown: options.iter().any(|o| o == "U"),
+            source,
+            destination,
+            options,
+        }
+    }
+
+    /// The options for mount(2): without the SELinux relabel (`z`, `Z`) and
+    /// ownership (`U`) requests, which skiff does not pass to the kernel.
+    pub fn mount_options(&self) -> Vec<String> {
+        self.options
+            .iter()
+            .filter(|o| !matches!(o.as_str(), "z" | "Z" | "U"))
+            .cloned()
+            .collect()
+    }
+
+    /// `HostConfig.Binds` form: `SRC:DST[:OPTS]`.
+    pub fn bind_spec(&self) -> String {
+        if self.options.is_empty() {
+            format!("{}:{}", self.source, self.destination)
+        } else {
+            format!(
+                "{}:{}:{}",
+                self.source,
+                self.destination,
+                self.options.join(",")
+            )
+        }
+    }
+}
+
+/// `--restart`, as Podman applies it when the container's process exits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Never restart (the default).
+    #[default]
+    No,
+    /// Restart whatever the exit code.
+    Always,
+    /// Restart after a non-zero exit, at most `max_retries` times; 0 means
+    /// no limit (Podman's `on-failure` and `on-failure:0`).
+    OnFailure { max_retries: u32 },
+    /// As `always` (there is no daemon restart to tell them apart).
+    UnlessStopped,
+}
+
+impl RestartPolicy {
+    /// Parses `no`, `always`, `on-failure[:N]` or `unless-stopped`.
+    /// Errors: one line naming the value and the forms accepted.
+    pub fn parse(s: &str) -> Result<Self> {
+        let policy = match s.split_once(':') {
+            None => match s {
+                "no" => Some(RestartPolicy::No),
+                "always" => Some(RestartPolicy::Always),
+                "on-failure" => Some(RestartPolicy::OnFailure { max_retries: 0 }),
+                "unless-stopped" => Some(RestartPolicy::UnlessStopped),
+                _ => None,
+            },
+            Some(("on-failure", n)) => n
+                .parse()
+                .ok()
+                .map(|max_retries| RestartPolicy::OnFailure { max_retries }),
+            Some(_) => None,
+        };
+        policy.ok_or_else(|| {
+            Error::Msg(format!(
+                "invalid restart policy \"{s}\": use no, always, on-failure[:max-retries] or unless-stopped"
+            ))
+        })
+    }
+
+    /// `HostConfig.RestartPolicy.Name`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RestartPolicy::No => "no",
+            RestartPolicy::Always => "always",
+            RestartPolicy::OnFailure { .. } => "on-failure",
+            RestartPolicy::UnlessStopped => "unless-stopped",
+        }
+    }
+
+    /// `HostConfig.RestartPolicy.MaximumRetryCount` (0: no limit).
+    pub fn max_retries(self) -> u32 {
+        match self {
+            RestartPolicy::OnFailure { max_retries } => max_retries,
+            _ => 0,
+        }
+    }
+
+    /// Whether a process that exited with `code`, after `restarts` restarts
+    /// so far, is started again.
+    pub fn restarts(self, code: i32, restarts: u32) -> bool {
+        match self {
+            RestartPolicy::No => false,
+            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+            RestartPolicy::OnFailure { max_retries } => {
+                code != 0 && (max_retries == 0 || restarts < max_retries)
+            }
+        }
+    }
+}
+
+/// One `--ulimit`: a resource and its soft and hard limits (`u64::MAX` is
+/// unlimited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rlimit {
+    pub resource: PosixRlimitType,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+impl Rlimit {
+    /// Parses `--ulimit name=soft[:hard]` (`-1` or `unlimited` is no limit);
+    /// names are getrlimit(2)'s without `RLIMIT_`, lowercase (`nofile`).
+    pub fn parse(spec: &str) -> Result<Self> {
+        let bad = || {
+            Error::Msg(format!(
+                "invalid ulimit \"{spec}\": expected name=soft[:hard]"
+            ))
+        };
+        let (name, vals) = spec.split_once('=').ok_or_else(bad)?;
+        let resource = Some(name)
+            .filter(|n| !n.is_empty() && !n.chars().any(|c| c.is_ascii_uppercase()))
+            .and_then(|n| format!("RLIMIT_{}", n.to_ascii_uppercase()).parse().ok())
+            .ok_or_else(|| Error::Msg(format!("invalid ulimit type: {name}")))?;
+        let num = |s: &str| -> Result<u64> {
+            if s == "-1" || s == "unlimited" {
+                Ok(u64::MAX)
+            } else {
+                s.parse::<u64>().map_err(|_| bad())
+            }
+        };
+        let (soft, hard) = match vals.split_once(':') {
+            Some((s, h)) => (num(s)?, num(h)?),
+            None => (num(vals)?, num(vals)?),
+        };
+        if soft > hard {
+            return Err(Error::Msg(format!(
+                "invalid ulimit \"{spec}\": soft limit is above the hard limit"
+            )));
+        }
+        Ok(Rlimit {
+            resource,
+            soft,
+            hard,
+        })
+    }
+
+    /// The short name: `nofile` for `RLIMIT_NOFILE`.
+    pub fn name(&self) -> String {
+        let full = self.resource.to_string();
+        full.trim_start_matches("RLIMIT_").to_ascii_lowercase()
+    }
+}
+
+/// `name=soft[:hard]`, `-1` for unlimited, the hard limit only when it
+/// differs: the `--ulimit` form `inspect` shows in `HostConfig.Ulimits`.
+impl fmt::Display for Rlimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = |v: u64| {
+            if v == u64::MAX {
+                "-1".to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        write!(f, "{}={}", self.name(), n(self.soft))?;
+        if self.hard != self.soft {
+            write!(f, ":{}", n(self.hard))?;
+        }
+        Ok(())
+    }
+}
+
+/// The capabilities of a container: what the user asked for (shown by
+/// `inspect` as given) and the set it resolved to at create (Podman's
+/// defaults, or all with `--privileged`, less the drops, plus the adds).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// `--cap-add` as given.
+    pub add: Vec<String>,
+    /// `--cap-drop` as given.
+    pub drop: Vec<String>,
+    /// The bounding set the container's processes get, ordered by number.
+    pub effective: Vec<Capability>,
+}
+
+impl Capabilities {
+    /// The effective set as names (`CAP_CHOWN`), as seccomp profiles match them.
+    pub fn names(&self) -> Vec<String> {
+        self.effective.iter().map(|c| c.to_string()).collect()
+    }
+}
+
+/// `--sdnotify`: who tells systemd (when `NOTIFY_SOCKET` is set) that the
+/// container is ready, as Podman's modes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SdNotify {
+    /// The supervisor sends `MAINPID` and `READY=1` once the process runs.
+    #[default]
+    Conmon,
+    /// The supervisor sends `MAINPID`; the container sends `READY=1`
+    /// through the socket mounted at /run/notify/notify.sock.
+    Container,
+    /// Nothing is sent.
+    Ignore,
+}
+
+impl SdNotify {
+    /// Parses `conmon`, `container` or `ignore`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "conmon" => Ok(SdNotify::Conmon),
+            "container" => Ok(SdNotify::Container),
+            "ignore" => Ok(SdNotify::Ignore),
+            _ => Err(Error::Msg(format!(
+                "invalid --sdnotify \"{s}\": use conmon, container or ignore"
+            ))),
+        }
+    }
+}
+
+/// `--user` or the image's `USER`: a user name or uid and an optional group
+/// name or gid. Resolved against the container's own /etc/passwd and
+/// /etc/group when its process starts, as Podman does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSpec {
+    /// Name or uid; empty means root.
+    pub user: String,
+    /// Name or gid; None takes the user's primary group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+impl UserSpec {
+    /// Parses `name|uid[:group|gid]` ("" is root). An empty group is no group.
+    pub fn parse(s: &str) -> Result<Self> {
+        let (user, group) = match s.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (s, None),
+        };
+        if group.is_some_and(|g| g.contains(':')) {
+            return Err(Error::Msg(format!(
+                "invalid user \"{s}\": expected name|uid[:group|gid]"
+            )));
+        }
+        Ok(UserSpec {
+            user: user.to_string(),
+            group: group.filter(|g| !g.is_empty()).map(String::from),
+        })
+    }
+}
+
+/// `user[:group]`, as `Config.User` shows it.
+impl fmt::Display for UserSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.user)?;
+        if let Some(g) = &self.group {
+            write!(f, ":{g}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Serde for an optional signal as its name (`SIGTERM`); absent is None.
+pub mod signal_name {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(v: &Option<Signal>, s: S) -> Result<S::Ok, S::Error> {
+        v.map(Signal::as_str).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Signal>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(n) if n.is_empty() => Ok(None),
+            Some(n) => n
+                .parse()
+                .map(Some)
+                .map_err(|_| serde::de::Error::custom(format!("unknown signal {n}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies_parse_and_render() {
+        for (s, name, max) in [
+            ("no", "no", 0),
+            ("always", "always", 0),
+            ("on-failure", "on-failure", 0),
+            ("on-failure:3", "on-failure", 3),
+            ("unless-stopped", "unless-stopped", 0),
+        ] {
+            let p = RestartPolicy::parse(s).unwrap();
+            assert_eq!((p.name(), p.max_retries()), (name, max), "{s}");
+        }
+        for bad in ["sometimes", "on-failure:x", "on-failure:-1", "always:2", ""] {
+            let e = RestartPolicy::parse(bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("invalid restart policy \"{bad}\"")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn restart_decisions() {
+        let p = |s| RestartPolicy::parse(s).unwrap();
+        assert!(!p("no").restarts(1, 0));
+        assert!(p("always").restarts(0, 100));
+        assert!(p("unless-stopped").restarts(0, 0));
+        assert!(!p("on-failure").restarts(0, 0));
+        assert!(p("on-failure").restarts(1, 1000), "no limit");
+        assert!(
+            p("on-failure:0").restarts(1, 1000),
+            "0 is no limit, as Podman"
+        );
+        assert!(p("on-failure:2").restarts(1, 1));
+        assert!(!p("on-failure:2").restarts(1, 2));
+    }
+
+    #[test]
+    fn rlimits_parse_and_render() {
+        let r = Rlimit::parse("nofile=100:200").unwrap();
+        assert_eq!(
+            r,
+            Rlimit {
+                resource: PosixRlimitType::RlimitNofile,
+                soft: 100,
+                hard: 200
+            }
+        );
+        assert_eq!(r.to_string(), "nofile=100:200");
+        assert_eq!(Rlimit::parse("core=-1").unwrap().soft, u64::MAX);
+        assert_eq!(Rlimit::parse("core=-1").unwrap().to_string(), "core=-1");
+        assert_eq!(Rlimit::parse("nproc=5").unwrap().to_string(), "nproc=5");
+        assert_eq!(
+            Rlimit::parse("as=unlimited").unwrap().resource,
+            PosixRlimitType::RlimitAs
+        );
+        assert!(Rlimit::parse("nofile").is_err());
+        assert!(Rlimit::parse("nofile=x").is_err());
+        assert!(Rlimit::parse("nofile=200:100").is_err());
+        assert_eq!(
+            Rlimit::parse("bogus=1").unwrap_err().to_string(),
+            "invalid ulimit type: bogus"
+        );
+        assert!(Rlimit::parse("NOFILE=1").is_err(), "names are lowercase");
+        assert!(Rlimit::parse("=1").is_err());
+    }
+
+    #[test]
+    fn sdnotify_modes() {
+        assert_eq!(SdNotify::parse("conmon").unwrap(), SdNotify::Conmon);
+        assert_eq!(SdNotify::parse("container").unwrap(), SdNotify::Container);
+        assert_eq!(SdNotify::parse("ignore").unwrap(), SdNotify::Ignore);
+        let e = SdNotify::parse("systemd").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid --sdnotify \"systemd\": use conmon, container or ignore"
+        );
+        assert_eq!(
+            serde_json::to_string(&SdNotify::Container).unwrap(),
+            "\"container\""
+        );
+    }
+
+    #[test]
+    fn user_specs() {
+        let u = UserSpec::parse("web:staff").unwrap();
+        assert_eq!(
+            (u.user.as_str(), u.group.as_deref()),
+            ("web", Some("staff"))
+        );
+        assert_eq!(u.to_string(), "web:staff");
+        assert_eq!(UserSpec::parse("1000").unwrap().to_string(), "1000");
+        assert_eq!(UserSpec::parse("").unwrap(), UserSpec::default());
+        assert_eq!(UserSpec::parse("u:").unwrap().group, None);
+        assert!(UserSpec::parse("a:b:c").is_err());
+        assert_eq!(UserSpec::parse(":g").unwrap().to_string(), ":g");
+    }
+
+    #[test]
+    fn mounts_split_their_options() {
+        let m = Mount::new(
+            MountKind::Bind,
+            "/a".into(),
+            "/b".into(),
+            vec!["ro".into(), "z".into(), "U".into()],
+        );
+        assert!(m.readonly && m.chown);
+        assert_eq!(m.mount_options(), vec!["ro"]);
+        assert_eq!(m.bind_spec(), "/a:/b:ro,z,U");
+        let m = Mount::new(MountKind::Volume, "/v".into(), "/d".into(), vec![]);
+        assert!(!m.readonly && !m.chown);
+        assert_eq!(m.bind_spec(), "/v:/d");
+    }
+
+    #[test]
+    fn signals_are_kept_by_name() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct S {
+            #[serde(default, with = "signal_name")]
+            sig: Option<Signal>,
+        }
+        let v = S {
+            sig: Some(Signal::SIGUSR1),
+        };
+        let text = serde_json::to_string(&v).unwrap();
+        assert_eq!(text, r#"{"sig":"SIGUSR1"}"#);
+        assert_eq!(serde_json::from_str::<S>(&text).unwrap(), v);
+        assert_eq!(serde_json::from_str::<S>("{}").unwrap().sig, None);
+        assert_eq!(
+            serde_json::from_str::<S>(r#"{"sig":""}"#).unwrap().sig,
+            None
+        );
+        assert!(serde_json::from_str::<S>(r#"{"sig":"SIGNOPE"}"#).is_err());
+    }
+}
