@@ -485,7 +485,7 @@ pub fn host_address() -> Option<String> {
 pub fn holder_main(ctx: &Context) -> Result<i32> {
     // It outlives the command that started it: hold on to nothing of its caller's.
     // SAFETY: nothing of this process owns a descriptor above stderr yet:
-    // `main` dispatches here before opening any.
+    // `cli::run` dispatches here before opening any.
     #[allow(unsafe_code)]
     unsafe {
         crate::runtime::fds::close_from(3)

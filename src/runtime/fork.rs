@@ -50,7 +50,9 @@ const RECHECK_PAUSE: Duration = Duration::from_micros(200);
 ///
 /// The container processes (`process::create`, `process::exec_in`) cannot:
 /// they parse the spec, resolve paths and format errors. They rely on the
-/// check made here, which is why this function is safe to call: a process
+/// check made here, which is why this function is safe to call (the probe,
+/// which must fork on the test harness's threads, uses
+/// [`fork_signal_safe`] and keeps to the contract instead): a process
 /// with one thread, the caller, holds no lock that another thread took, so
 /// the child's copy of malloc and of every lock is consistent and ordinary
 /// Rust code may run in it. Only this thread could start another, and it is
@@ -69,10 +71,34 @@ pub fn fork<P>(
     child: impl FnOnce() -> i32,
 ) -> Result<(Pid, P)> {
     ensure_single_threaded(what)?;
+    // SAFETY: this process has one thread (checked just above, and only
+    // this thread could start another), so the child inherits no lock held
+    // by anyone and may run ordinary code: the contract of
+    // `fork_signal_safe` is needed only when other threads exist.
+    unsafe { fork_signal_safe(what, flags, parent_only, child) }
+}
+
+/// [`fork`] without the thread check, for a child that keeps to the
+/// async-signal-safe contract and may therefore be forked from a
+/// multi-threaded process: the overlay probe, which runs wherever the store
+/// is first opened (the unit tests run it on the test harness's threads).
+///
+/// # Safety
+///
+/// Unless this process is known to have one thread, `child` and the drop
+/// of `parent_only` make only async-signal-safe calls (no allocation or
+/// deallocation, no locks, no stdio): another thread may have held any
+/// lock at the instant of the fork, and the child's copy stays held.
+pub unsafe fn fork_signal_safe<P>(
+    what: &str,
+    flags: CloneFlags,
+    parent_only: P,
+    child: impl FnOnce() -> i32,
+) -> Result<(Pid, P)> {
     let ret = if flags.is_empty() {
-        // SAFETY: this process has one thread (checked just above, and only
-        // this thread could start another), so the child inherits no lock
-        // held by anyone. The child runs only `in_child`, which never returns.
+        // SAFETY: the child runs only `in_child`, which never returns, and
+        // either this process has one thread or the child is
+        // async-signal-safe (this function's contract).
         (unsafe { libc::fork() }) as libc::c_long
     } else {
         raw_clone(flags)
@@ -103,9 +129,10 @@ fn raw_clone(flags: CloneFlags) -> libc::c_long {
     // SAFETY: on these architectures the first argument of the clone system
     // call is the flags and the others (stack, tid pointers, tls) are unused
     // when zero. Without CLONE_VM or CLONE_THREAD the child gets its own
-    // copy-on-write copy of this process, which `fork` checked has a single
-    // thread. glibc's fork handlers do not run: with one thread there is no
-    // lock for them to reset. The child runs only `in_child`, which never returns.
+    // copy-on-write copy of this process, as with fork(2); glibc's fork
+    // handlers do not run, which matters only for a child that takes
+    // glibc's locks, and `fork_signal_safe`'s contract covers that. The
+    // child runs only `in_child`, which never returns.
     unsafe {
         libc::syscall(
             libc::SYS_clone,
@@ -213,6 +240,18 @@ mod tests {
         assert_eq!(parse_threads(line), Some(7));
         assert_eq!(parse_threads(b"garbage"), None);
         assert_eq!(parse_threads(b"1 (x) S 1"), None);
+    }
+
+    #[test]
+    fn a_signal_safe_child_forks_among_threads_and_exits_with_its_status() {
+        // SAFETY: the child only returns a number; `in_child` then _exits.
+        let (pid, ()) =
+            unsafe { fork_signal_safe("forking the test child", CloneFlags::empty(), (), || 7) }
+                .unwrap();
+        assert_eq!(
+            nix::sys::wait::waitpid(pid, None).unwrap(),
+            nix::sys::wait::WaitStatus::Exited(pid, 7)
+        );
     }
 
     #[test]

@@ -266,7 +266,7 @@ fn join(pid: i32) -> Result<()> {
 pub fn pause_main() -> crate::Result<i32> {
     // It outlives the command that started it: hold on to nothing of its caller's.
     // SAFETY: nothing of this process owns a descriptor above stderr yet:
-    // `main` dispatches here before opening any.
+    // `cli::run` dispatches here before opening any.
     unsafe { super::fds::close_from(3) };
     loop {
         nix::unistd::pause();

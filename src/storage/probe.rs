@@ -42,7 +42,7 @@ fn try_mount_in_child(target: &CStr, data: &CStr) -> bool {
     let gid = nix::unistd::getegid().as_raw();
     let rootless = uid != 0;
     // Everything the child needs is prepared here: it only makes system
-    // calls on this memory (no allocation, no locks), as `fork` asks.
+    // calls on this memory (no allocation, no locks).
     let uid_map = format!("0 {uid} 1");
     let gid_map = format!("0 {gid} 1");
     let child = || {
@@ -95,9 +95,18 @@ fn try_mount_in_child(target: &CStr, data: &CStr) -> bool {
             1
         }
     };
-    let Ok((child, ())) =
-        crate::runtime::fork::fork("probing overlay mounts", CloneFlags::empty(), (), child)
-    else {
+    // SAFETY: the child only makes system calls on memory prepared above
+    // and returns a status for `_exit`: async-signal-safe, so this fork
+    // is sound even on a thread of a multi-threaded process (a unit test's).
+    let forked = unsafe {
+        crate::runtime::fork::fork_signal_safe(
+            "probing overlay mounts",
+            CloneFlags::empty(),
+            (),
+            child,
+        )
+    };
+    let Ok((child, ())) = forked else {
         return false;
     };
     loop {
