@@ -50,13 +50,14 @@ const RECHECK_PAUSE: Duration = Duration::from_micros(200);
 ///
 /// The container processes (`process::create`, `process::exec_in`) cannot:
 /// they parse the spec, resolve paths and format errors. They rely on the
-/// check made here, which is why this function is safe to call (the probe,
-/// which must fork on the test harness's threads, uses
-/// [`fork_signal_safe`] and keeps to the contract instead): a process
-/// with one thread, the caller, holds no lock that another thread took, so
-/// the child's copy of malloc and of every lock is consistent and ordinary
-/// Rust code may run in it. Only this thread could start another, and it is
-/// busy forking.
+/// thread check instead, which is why this function is safe to call: a
+/// process with one thread, the caller, holds no lock that another thread
+/// took, so the child's copy of malloc and of every lock is consistent and
+/// ordinary Rust code may run in it. Only this thread could start another,
+/// and it is busy forking. (`exec_in` makes the check itself, once for its
+/// environment and its fork, and then calls [`fork_signal_safe`]; the
+/// overlay probe, which must fork on the test harness's threads, calls
+/// [`fork_signal_safe`] and keeps to the contract.)
 ///
 /// # Errors
 ///
@@ -78,10 +79,11 @@ pub fn fork<P>(
     unsafe { fork_signal_safe(what, flags, parent_only, child) }
 }
 
-/// [`fork`] without the thread check, for a child that keeps to the
+/// [`fork`] without the thread check: for a child that keeps to the
 /// async-signal-safe contract and may therefore be forked from a
-/// multi-threaded process: the overlay probe, which runs wherever the store
-/// is first opened (the unit tests run it on the test harness's threads).
+/// multi-threaded process (the overlay probe, which runs wherever the store
+/// is first opened, on the test harness's threads in the unit tests), or
+/// for a caller that has just made the check itself (`process::exec_in`).
 ///
 /// # Safety
 ///

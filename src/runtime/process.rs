@@ -306,6 +306,7 @@ pub fn exec_in(
     stdio: ChildStdio,
     confine: &Confinement,
 ) -> Result<Created> {
+    // Checked once for `hide_environment` and the fork below.
     super::fork::ensure_single_threaded("forking the exec'd process")?;
     hide_environment()?;
     // SAFETY: prctl with integer arguments on this process.
@@ -326,26 +327,30 @@ pub fn exec_in(
         let join = Join::pid_namespace(pidfd, pid)?;
         let (go_r, go_w) = pipe()?;
         let (res_r, res_w) = pipe()?;
-        // The child allocates (it resolves the command, formats its errors):
-        // sound because `fork` refuses a process with other threads.
-        super::fork::fork(
-            "forking the exec'd process",
-            CloneFlags::empty(),
-            (go_w, res_r),
-            move || {
-                let _ = nix::sys::signal::sigprocmask(
-                    SigmaskHow::SIG_SETMASK,
-                    Some(&SigSet::empty()),
-                    None,
-                );
-                wait_for_go(&mut File::from(go_r));
-                let err = match exec_child(&join, process, stdio, confine, res_w.as_raw_fd()) {
-                    Ok(never) => match never {},
-                    Err(e) => e,
-                };
-                report_and_exit(File::from(res_w), err)
-            },
-        )
+        // The child allocates (it resolves the command, formats its errors).
+        // SAFETY: sound because this process has one thread: checked at the
+        // top of this function, and nothing since has started one (only
+        // this thread could).
+        unsafe {
+            super::fork::fork_signal_safe(
+                "forking the exec'd process",
+                CloneFlags::empty(),
+                (go_w, res_r),
+                move || {
+                    let _ = nix::sys::signal::sigprocmask(
+                        SigmaskHow::SIG_SETMASK,
+                        Some(&SigSet::empty()),
+                        None,
+                    );
+                    wait_for_go(&mut File::from(go_r));
+                    let err = match exec_child(&join, process, stdio, confine, res_w.as_raw_fd()) {
+                        Ok(never) => match never {},
+                        Err(e) => e,
+                    };
+                    report_and_exit(File::from(res_w), err)
+                },
+            )
+        }
     })();
     restore();
     let (pid, (go_w, res_r)) = forked?;
