@@ -4,6 +4,7 @@
 //! codes; everything else lives in this library so that the supervisor, the
 //! tests and the benchmarks use the same code.
 #![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod cgroups;
 pub mod cli;

@@ -598,6 +598,41 @@ fn exec_codes_user_env_workdir_and_detach() {
 }
 
 #[test]
+fn exec_joins_every_namespace_of_the_containers_init() {
+    let s = busybox();
+    run_d(&s, &["--name", "web"], "sleep 100");
+    let pid: i32 = fmt(&s, "web", "{{.State.Pid}}").parse().unwrap();
+    let kinds = ["mnt", "net", "uts", "ipc", "pid", "cgroup"];
+    let init: Vec<String> = kinds
+        .iter()
+        .map(|k| {
+            fs::read_link(format!("/proc/{pid}/ns/{k}"))
+                .unwrap_or_else(|e| panic!("reading the init's {k} namespace: {e}"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    // The container's own namespaces, not the caller's: a join that went
+    // nowhere would not pass for one.
+    let ours = fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_ne!(
+        init[0],
+        ours.display().to_string(),
+        "the container has its own mount namespace"
+    );
+    let script = format!(
+        "for k in {}; do readlink /proc/self/ns/$k; done",
+        kinds.join(" ")
+    );
+    let inside = s.ok(&["exec", "web", "sh", "-c", &script]);
+    assert_eq!(
+        inside.lines().collect::<Vec<_>>(),
+        init,
+        "the exec'd process's namespaces are the init's"
+    );
+}
+
+#[test]
 fn exec_into_a_stopped_container_fails() {
     let s = busybox();
     s.ok(&["create", "--name", "made", "busybox", "sleep", "100"]);

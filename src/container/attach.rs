@@ -67,7 +67,7 @@ pub fn attach(
         .map_err(|e| Error::msg(format!("signalfd: {e}")))?;
     let stdin = std::io::stdin();
     let _raw = if c.config.tty && with_stdin {
-        tty::RawMode::enable(stdin.as_raw_fd())
+        tty::RawMode::enable(&stdin)
     } else {
         None
     };

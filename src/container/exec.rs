@@ -1,7 +1,7 @@
 //! `exec`: run another process in a running container's namespaces, with the
 //! container's identity, capabilities and environment unless overridden.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::fcntl::OFlag;
@@ -152,10 +152,13 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
     })?;
     let confine = super::start::confinement(ctx, c)?;
     monitor::block_signals()?;
-    let created = process::exec_in(init.pid(), &p, stdio, &confine)?;
+    // The namespaces are joined through the pidfd (Linux >= 5.8), else
+    // through /proc/PID/ns, checked by the pidfd before (`process` above)
+    // and after they are opened (below).
+    let created = process::exec_in(init.as_fd(), init.pid(), &p, stdio, &confine)?;
     if !init.alive() {
-        // It exited while its namespaces were being opened: they may be
-        // another process's by now. Never start the command there.
+        // It exited while its namespaces were being opened: by /proc/PID/ns
+        // they may be another process's by now. Never start the command there.
         // Our own unreaped child: its pid cannot have been recycled.
         let _ = nix::sys::signal::kill(created.pid, nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(created.pid, None);

@@ -103,7 +103,7 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
                     .arg(format!("{},{}", ws.ws_row, ws.ws_col));
             }
             if c.config.interactive {
-                raw = tty::RawMode::enable(std::io::stdin().as_raw_fd());
+                raw = tty::RawMode::enable(std::io::stdin());
             }
         }
         cmd.stdin(if c.config.interactive {

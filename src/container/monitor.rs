@@ -86,7 +86,7 @@ pub fn wait(
     let exit = reap(pid);
     let stdin = std::io::stdin();
     let _raw = match &master {
-        Some(_) if stdin_open => tty::RawMode::enable(stdin.as_raw_fd()),
+        Some(_) if stdin_open => tty::RawMode::enable(&stdin),
         _ => None,
     };
     let mut relay = Relay::new();

@@ -506,7 +506,12 @@ pub fn host_address() -> Option<String> {
 /// serves DNS for the networks until it is stopped.
 pub fn holder_main(ctx: &Context) -> Result<i32> {
     // It outlives the command that started it: hold on to nothing of its caller's.
-    crate::runtime::fds::close_from(3);
+    // SAFETY: nothing of this process owns a descriptor above stderr yet:
+    // `cli::run` dispatches here before opening any.
+    #[allow(unsafe_code)]
+    unsafe {
+        crate::runtime::fds::close_from(3)
+    };
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
         Error::msg(format!(
             "creating the rootless network namespace: {}",

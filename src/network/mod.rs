@@ -213,43 +213,10 @@ fn netns_file(ctx: &Context, id: &str) -> Result<PathBuf> {
 /// Creates a network namespace with `lo` up, bound to the container's
 /// sandbox file, before the container process exists (which then joins it).
 /// A short-lived child makes it: the caller stays in its own namespace.
-#[allow(unsafe_code)]
 fn new_netns(ctx: &Context, id: &str) -> Result<PathBuf> {
     let path = netns_file(ctx, id)?;
     let target = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| Error::msg(format!("bad path {}", path.display())))?;
-    // SAFETY: the child only makes raw system calls on data prepared before
-    // the fork and leaves with _exit; it reports the failing step and errno
-    // through its exit status.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        let step = unsafe {
-            if libc::unshare(libc::CLONE_NEWNET) != 0 {
-                1
-            } else if crate::runtime::process::loopback_up().is_err() {
-                2
-            } else if libc::mount(
-                c"/proc/self/ns/net".as_ptr(),
-                target.as_ptr(),
-                std::ptr::null(),
-                libc::MS_BIND,
-                std::ptr::null(),
-            ) != 0
-            {
-                3
-            } else {
-                0
-            }
-        };
-        let errno = if step == 0 { 0 } else { Errno::last() as i32 };
-        unsafe {
-            libc::_exit(if step == 0 {
-                0
-            } else {
-                step * 64 + errno.min(63)
-            })
-        }
-    }
     let fail = |what: String| {
         let _ = fs::remove_file(&path);
         Error::msg(format!(
@@ -257,13 +224,29 @@ fn new_netns(ctx: &Context, id: &str) -> Result<PathBuf> {
             path.display()
         ))
     };
-    if pid < 0 {
-        return Err(fail(format!(
-            "fork: {}",
-            Errno::last().desc().to_lowercase()
-        )));
-    }
-    match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+    // The child only makes system calls on `target`, made before the fork,
+    // and reports the failing step and errno through its exit status.
+    let child = || {
+        let step = if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
+            (1, e)
+        } else if let Err(e) = crate::runtime::process::bring_up_loopback() {
+            (2, e)
+        } else if let Err(e) = nix::mount::mount(
+            Some(c"/proc/self/ns/net"),
+            target.as_c_str(),
+            None::<&std::ffi::CStr>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&std::ffi::CStr>,
+        ) {
+            (3, e)
+        } else {
+            return 0;
+        };
+        step.0 * 64 + (step.1 as i32).min(63)
+    };
+    let (pid, ()) = crate::runtime::fork::fork("fork", nix::sched::CloneFlags::empty(), (), child)
+        .map_err(|e| fail(e.to_string()))?;
+    match nix::sys::wait::waitpid(pid, None) {
         Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(path),
         Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => {
             let step = ["unshare", "bringing up lo", "bind mount"]

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -123,11 +123,24 @@ pub fn main(args: Vec<String>) -> Result<i32> {
         specs.push((f[0].to_string(), fd, SocketAddr::new(ip, port)));
     }
     // It outlives the command that started it: keep only the sockets it was given.
-    crate::runtime::fds::close_all_but(&specs.iter().map(|s| s.1).collect::<Vec<_>>());
-    let listeners: Vec<_> = specs
-        .into_iter()
-        .map(|(proto, fd, target)| (proto, take_fd(fd), target))
-        .collect();
+    let fds: Vec<i32> = specs.iter().map(|s| s.1).collect();
+    if (1..fds.len()).any(|i| fds[i..].contains(&fds[i - 1])) {
+        return Err(usage());
+    }
+    // SAFETY: nothing of this process owns a descriptor above stderr but
+    // the ones it was handed, which are kept.
+    #[allow(unsafe_code)]
+    unsafe {
+        crate::runtime::fds::close_all_but(&fds)
+    };
+    let mut listeners = Vec::new();
+    for (proto, fd, target) in specs {
+        // SAFETY: our parent passed these sockets for us alone and each
+        // number once (checked above), so nothing else owns one.
+        #[allow(unsafe_code)]
+        let fd = unsafe { crate::runtime::fds::adopt_inherited(fd) }.ok_or_else(usage)?;
+        listeners.push((proto, fd, target));
+    }
     // Enter the target namespace for every socket to come.
     let ns = std::fs::File::open(netns)
         .map_err(|e| Error::msg(crate::error::io_msg("open", Path::new(netns), &e)))?;
@@ -147,13 +160,6 @@ pub fn main(args: Vec<String>) -> Result<i32> {
         relay.listeners.push(l);
     }
     relay.run()
-}
-
-#[allow(unsafe_code)]
-fn take_fd(fd: i32) -> OwnedFd {
-    // SAFETY: the fd was passed down by our parent for us alone and nothing
-    // else in this process owns it.
-    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 /// TCP connections one forwarder relays at once; more are accepted and

@@ -10,20 +10,32 @@
 //! crun reset both; so do we.
 #![allow(unsafe_code)]
 
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 
 /// Closes every descriptor from `first` up, in this process. For helpers
 /// that run long and need nothing beyond stdin, stdout and stderr (the
 /// namespace holders). Falls back to /proc/self/fd before Linux 5.9.
-pub fn close_from(first: RawFd) {
+///
+/// # Safety
+///
+/// Closing a descriptor that an object owns breaks that object (I/O
+/// safety): the caller guarantees that no `OwnedFd`, `File` or other owner
+/// of a descriptor in the range is used or dropped afterwards (it runs
+/// before anything of its own is opened, or never returns to such code).
+pub unsafe fn close_from(first: RawFd) {
     close_between(first, RawFd::MAX);
 }
 
 /// Closes every descriptor above stderr except those in `keep` (the
-/// sockets a port forwarder was handed).
-pub fn close_all_but(keep: &[RawFd]) {
+/// sockets a port forwarder was handed, what an exec'd process still needs).
+///
+/// # Safety
+///
+/// As [`close_from`]: no owner of a closed descriptor is used or dropped
+/// afterwards.
+pub unsafe fn close_all_but(keep: &[RawFd]) {
     for (first, last) in gaps(keep) {
         close_between(first, last);
     }
@@ -46,14 +58,35 @@ fn gaps(keep: &[RawFd]) -> Vec<(RawFd, RawFd)> {
     out
 }
 
-/// Closes descriptors `first..=last`.
+/// Takes ownership of descriptor `fd`, which this process's parent left
+/// open for it and named on its command line (the supervisor's status
+/// pipe, a port forwarder's sockets), and marks it close-on-exec so that
+/// it goes no further. None when no such descriptor is open.
+///
+/// # Safety
+///
+/// Nothing else in this process owns `fd`: the caller takes each number
+/// passed to it once, and the parent passed distinct descriptors.
+pub unsafe fn adopt_inherited(fd: RawFd) -> Option<OwnedFd> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    if fd < 0 || fcntl(fd, FcntlArg::F_GETFD).is_err() {
+        return None;
+    }
+    let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    // SAFETY: `fd` is open (checked just above) and, by this function's
+    // contract, owned by nothing else in this process.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Closes descriptors `first..=last`; the callers' contract (`close_from`)
+/// makes that sound.
 fn close_between(first: RawFd, last: RawFd) {
     if first > last || first < 0 {
         return;
     }
-    // SAFETY: close_range takes plain integers and only closes descriptors of
-    // this process; the callers own every descriptor in the range (they run
-    // at the start of a helper, before anything of theirs is open there).
+    // SAFETY: close_range takes plain integers and touches no memory; that
+    // no owner of these descriptors is used afterwards is the contract of
+    // `close_from` and `close_all_but`, the only callers.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, first as u32, last as u32, 0u32) };
     if rc == 0 {
         return;
@@ -72,13 +105,15 @@ fn close_between(first: RawFd, last: RawFd) {
 /// slirp4netns, the holders). Descriptors skiff means to pass are cleared of
 /// the flag explicitly just before the spawn that passes them.
 pub fn cloexec_inherited() {
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets descriptor flags.
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets descriptor
+    // flags; it closes nothing and touches no memory.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     if rc == 0 {
         return;
     }
     for fd in open_fds() {
-        // SAFETY: F_SETFD on a descriptor number; a stale one fails harmlessly.
+        // SAFETY: F_SETFD only sets a descriptor flag; a stale number fails
+        // with EBADF.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
 }
@@ -105,29 +140,36 @@ pub fn reset_signals() {
     // The raw system call, not libc's sigaction: glibc refuses signals 32
     // and 33 (its own), which a caller may still have left ignored.
     // An all-zero kernel sigaction is SIG_DFL with no flags and an empty
-    // mask whatever the architecture's field order; 32 bytes cover it.
-    let dfl = [0u64; 4];
+    // mask whatever the architecture's field order; 64 bytes are more than
+    // any architecture's (handler, flags, restorer and a mask of at most
+    // 128 signals: 40 bytes).
+    let dfl = [0u64; 8];
+    // The kernel's sigset_t: one bit per signal up to SIGRTMAX (64 signals,
+    // 8 bytes, on most architectures; 128, 16 bytes, on MIPS).
+    let sigsetsize = (libc::SIGRTMAX() as usize).div_ceil(64) * 8;
     for sig in 1..=libc::SIGRTMAX() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: rt_sigaction reads `dfl` (valid and large enough) and
-        // writes nothing (null old action); sigsetsize 8 is the kernel's.
+        // SAFETY: rt_sigaction reads `dfl` (valid, and larger than the
+        // kernel's struct sigaction) and writes nothing (null old action);
+        // `sigsetsize` is the kernel's sigset size, as computed above.
         unsafe {
             libc::syscall(
                 libc::SYS_rt_sigaction,
                 sig,
                 dfl.as_ptr(),
                 std::ptr::null_mut::<u64>(),
-                8usize,
+                sigsetsize,
             )
         };
     }
-    // SAFETY: sigprocmask with an initialised empty set and no old set.
+    let mut empty = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set it is given; sigprocmask then
+    // reads that initialised set and writes no old set.
     unsafe {
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        libc::sigemptyset(empty.as_mut_ptr());
+        libc::sigprocmask(libc::SIG_SETMASK, empty.as_ptr(), std::ptr::null_mut());
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod caps;
 pub mod fds;
+pub mod fork;
 pub mod idmap;
 pub mod mounts;
 pub mod process;
@@ -32,6 +33,10 @@ pub enum Error {
         what: String,
         errno: nix::errno::Errno,
     },
+    /// `fork::fork` refused: the process has more than one thread, so a
+    /// forked child could inherit a lock held for ever (a bug in skiff).
+    #[error("{what}: skiff has {threads} threads and forks only while it has one (this is a bug in skiff)")]
+    MultiThreaded { what: String, threads: usize },
 }
 
 impl Error {
@@ -52,3 +57,8 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An I/O error of operation `op` on `path`, as one line naming both.
+pub(crate) fn io_err(op: &str, path: &std::path::Path, e: std::io::Error) -> Error {
+    Error::Msg(crate::error::io_msg(op, path, &e))
+}

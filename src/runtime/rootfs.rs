@@ -21,7 +21,7 @@ use oci_spec::runtime::{Mount, Spec};
 
 use super::mounts::parse_options;
 use super::safe_path::{self, Root};
-use super::{Error, Result};
+use super::{io_err, Error, Result};
 
 /// The links Podman and runc put in a container's /dev: (name, target).
 const DEV_LINKS: &[(&str, &str)] = &[
@@ -92,10 +92,6 @@ fn remount_bind(target: &Path, flags: MsFlags, label: &Path) -> Result<()> {
         None,
         label,
     )
-}
-
-fn io_err(op: &str, p: &Path, e: std::io::Error) -> Error {
-    Error::Msg(crate::error::io_msg(op, p, &e))
 }
 
 /// The mount point for `dest` inside `root`, created if missing (a

@@ -54,10 +54,14 @@ pub struct Root {
     method: Option<Method>,
 }
 
-/// Adopts a descriptor a syscall just returned.
-fn owned(fd: RawFd) -> OwnedFd {
-    // SAFETY: every caller passes a descriptor that a successful open/openat
-    // call has just installed in our table and that nothing else owns.
+/// Adopts a descriptor an open call just returned.
+///
+/// # Safety
+///
+/// `fd` is open and owned by nothing else (a successful open, openat or
+/// openat2 has just installed it in our table).
+unsafe fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: the contract of this function.
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
@@ -75,7 +79,8 @@ pub fn reopen(fd: BorrowedFd<'_>, flags: OFlag) -> io::Result<OwnedFd> {
         (flags | OFlag::O_CLOEXEC) - OFlag::O_CREAT,
         Mode::empty(),
     )?;
-    Ok(owned(fd))
+    // SAFETY: open just returned this descriptor to us alone.
+    Ok(unsafe { owned(fd) })
 }
 
 /// The file type bits of what `fd` refers to.
@@ -104,7 +109,8 @@ pub fn open_at(dir: BorrowedFd<'_>, name: &OsStr, flags: OFlag, mode: u32) -> io
         flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::from_bits_truncate(mode),
     )?;
-    Ok(owned(fd))
+    // SAFETY: openat just returned this descriptor to us alone.
+    Ok(unsafe { owned(fd) })
 }
 
 /// Creates directory `name` in `dir` (an existing directory is fine) and
@@ -153,7 +159,8 @@ impl Root {
             Mode::empty(),
         )?;
         Ok(Root {
-            fd: owned(fd),
+            // SAFETY: open just returned this descriptor to us alone.
+            fd: unsafe { owned(fd) },
             method: None,
         })
     }
@@ -239,7 +246,8 @@ impl Root {
             .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
         for _ in 0..MAX_RETRIES {
             match nix::fcntl::openat2(self.fd.as_raw_fd(), rel.as_os_str(), how) {
-                Ok(fd) => return Ok(owned(fd)),
+                // SAFETY: openat2 just returned this descriptor to us alone.
+                Ok(fd) => return Ok(unsafe { owned(fd) }),
                 Err(Errno::EAGAIN) | Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             }

@@ -3,7 +3,7 @@
 //! `process::ChildStdio::Console`).
 #![allow(unsafe_code)]
 
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use nix::pty::Winsize;
 use nix::sys::termios::{self, SetArg, Termios};
@@ -16,7 +16,8 @@ pub fn window_size(fd: RawFd) -> Option<Winsize> {
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    // SAFETY: TIOCGWINSZ writes a winsize into the struct we pass.
+    // SAFETY: TIOCGWINSZ writes a winsize into `ws`, which lives across the
+    // call; on a descriptor that is no terminal it fails with ENOTTY.
     let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
     (rc == 0).then_some(ws)
 }
@@ -24,35 +25,34 @@ pub fn window_size(fd: RawFd) -> Option<Winsize> {
 /// Copies the window size of `from` to the pty master `to`.
 pub fn copy_window_size(from: RawFd, to: RawFd) {
     if let Some(ws) = window_size(from) {
-        // SAFETY: TIOCSWINSZ reads the winsize we pass.
+        // SAFETY: TIOCSWINSZ only reads the winsize we pass.
         unsafe { libc::ioctl(to, libc::TIOCSWINSZ, &ws) };
     }
 }
 
 /// Puts a terminal in raw mode; the previous mode comes back on drop.
 pub struct RawMode {
-    fd: RawFd,
+    /// A duplicate of the terminal's descriptor: the same open file, kept
+    /// for as long as the mode is.
+    fd: OwnedFd,
     saved: Termios,
 }
 
 impl RawMode {
-    /// Raw mode on `fd` if it is a terminal.
-    pub fn enable(fd: RawFd) -> Option<RawMode> {
-        // SAFETY: the fd is one of our standard streams, open for our lifetime.
-        let bfd = unsafe { BorrowedFd::borrow_raw(fd) };
-        let saved = termios::tcgetattr(bfd).ok()?;
+    /// Raw mode on `fd` (the caller's stdin) if it is a terminal.
+    pub fn enable(fd: impl AsFd) -> Option<RawMode> {
+        let fd = fd.as_fd().try_clone_to_owned().ok()?;
+        let saved = termios::tcgetattr(&fd).ok()?;
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(bfd, SetArg::TCSANOW, &raw).ok()?;
+        termios::tcsetattr(&fd, SetArg::TCSANOW, &raw).ok()?;
         Some(RawMode { fd, saved })
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
-        // SAFETY: as in `enable`.
-        let bfd = unsafe { BorrowedFd::borrow_raw(self.fd) };
-        let _ = termios::tcsetattr(bfd, SetArg::TCSANOW, &self.saved);
+        let _ = termios::tcsetattr(&self.fd, SetArg::TCSANOW, &self.saved);
     }
 }
 
@@ -69,6 +69,6 @@ pub fn set_window_size(fd: RawFd, rows: u16, cols: u16) {
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    // SAFETY: TIOCSWINSZ reads the winsize we pass.
+    // SAFETY: TIOCSWINSZ only reads the winsize we pass.
     unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
 }

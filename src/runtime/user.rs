@@ -2,13 +2,12 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
-use nix::errno::Errno;
-use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::OFlag;
 
+use super::safe_path::Root;
 use super::{Error, Result};
 use crate::state::config::UserSpec;
 
@@ -17,45 +16,32 @@ const MAX_CONFIG_FILE: u64 = 16 << 20;
 
 /// Reads `path` (`/etc/passwd`, `/etc/group`) of the root filesystem at
 /// `root` (an image layer, a mounted rootfs, `/proc/PID/root`) the way a
-/// hostile image cannot abuse: resolved inside `root` (openat2
-/// RESOLVE_IN_ROOT, so its symlinks cannot leave it; no magic links), opened
+/// hostile image cannot abuse: resolved inside `root` by `safe_path` (its
+/// symlinks cannot leave it; no magic links), opened
 /// O_NONBLOCK so that a FIFO cannot hang us, and read only when it is a
 /// regular file of at most 16 MiB. A missing file reads as empty, as it
 /// does for runc's user lookup; anything else that is not a regular file
 /// is an error naming it.
 pub fn read_root_file(root: &Path, path: &str) -> Result<String> {
-    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
-    let rel = path.trim_start_matches('/');
-    let path = format!("/{rel}");
-    let dir = match File::open(root) {
-        Ok(d) => d,
+    let path = format!("/{}", path.trim_start_matches('/'));
+    let root = match Root::open(root) {
+        Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
         Err(e) => return Err(Error::Msg(crate::error::io_msg("open", root, &e))),
     };
-    let how = OpenHow::new()
-        .flags(flags)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    use std::os::fd::AsRawFd;
-    let opened = match nix::fcntl::openat2(dir.as_raw_fd(), rel, how) {
-        // Before Linux 5.6: resolve by name inside the root, then refuse a
-        // final symlink (it was not resolved inside the root).
-        Err(Errno::ENOSYS) => {
-            let p = super::process::resolve_in_root(root, Path::new(&path));
-            nix::fcntl::open(&p, flags | OFlag::O_NOFOLLOW, nix::sys::stat::Mode::empty())
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY;
+    let file = match root.open_with(Path::new(&path), flags) {
+        Ok(fd) => File::from(fd),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
+            return Ok(String::new())
         }
-        r => r,
-    };
-    let fd = match opened {
-        Ok(fd) => adopt(fd),
-        Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => return Ok(String::new()),
         Err(e) => {
-            return Err(Error::Sys {
-                what: format!("{path} in the container's root filesystem"),
-                errno: e,
-            })
+            return Err(Error::Msg(format!(
+                "{path} in the container's root filesystem: {}",
+                crate::error::io_reason(&e)
+            )))
         }
     };
-    let file = File::from(fd);
     let md = file
         .metadata()
         .map_err(|e| Error::Msg(format!("{path}: {}", crate::error::io_reason(&e))))?;
@@ -86,13 +72,6 @@ pub fn read_root_file(root: &Path, path: &str) -> Result<String> {
         .read_to_end(&mut bytes)
         .map_err(|e| Error::Msg(format!("{path}: {}", crate::error::io_reason(&e))))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-#[allow(unsafe_code)]
-fn adopt(fd: RawFd) -> OwnedFd {
-    // SAFETY: `fd` was just returned by open/openat2 in this function and
-    // nothing else owns it.
-    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 /// The identity the container process runs as.

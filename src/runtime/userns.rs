@@ -7,17 +7,19 @@
 //! the mapping, so the mounts and ownership stay consistent across commands.
 #![allow(unsafe_code)]
 
+use std::ffi::c_char;
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::Pid;
 
+use super::fork;
 use super::idmap::{self, IdMap};
 use super::{Error, Result};
 use crate::state::Lock;
@@ -133,44 +135,38 @@ fn spawn_holder(ctx: &Context) -> Result<i32> {
 
     let (to_parent_r, to_parent_w) = pipe()?;
     let (to_child_r, to_child_w) = pipe()?;
-    // SAFETY: the CLI is single-threaded here (namespaces are joined before any
-    // thread starts); the child only makes async-signal-safe calls until execv.
-    match unsafe { fork() }.map_err(|e| Error::sys("fork", e))? {
-        ForkResult::Child => {
-            drop(to_parent_r);
-            drop(to_child_w);
-            holder_child(to_parent_w, to_child_r)
-        }
-        ForkResult::Parent { child } => {
-            drop(to_parent_w);
-            drop(to_child_r);
-            let fail = |e: Error| {
-                let _ = kill(child, Signal::SIGKILL);
-                let _ = waitpid(child, None);
-                e
-            };
-            let mut buf = [0u8; 5];
-            let n = File::from(to_parent_r).read(&mut buf).unwrap_or(0);
-            if n == 0 || buf[0] != b'1' {
-                let errno = if n == 5 {
-                    nix::errno::Errno::from_raw(i32::from_ne_bytes([
-                        buf[1], buf[2], buf[3], buf[4],
-                    ]))
-                } else {
-                    nix::errno::Errno::EPERM
-                };
-                return Err(fail(Error::Msg(format!(
-                    "cannot create a user namespace: {}; check that unprivileged user namespaces are enabled (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone)",
-                    errno.desc().to_lowercase()
-                ))));
-            }
-            write_maps(child, ctx, &user, &uid_ranges, &gid_ranges).map_err(fail)?;
-            File::from(to_child_w)
-                .write_all(b"1")
-                .map_err(|e| fail(Error::Msg(format!("namespace holder: {e}"))))?;
-            Ok(child.as_raw())
-        }
+    // Everything the child uses is made before the fork: it only makes
+    // system calls on this memory (see `holder_child`).
+    let argv = [c"skiff".as_ptr(), c"_pause".as_ptr(), std::ptr::null()];
+    let (child, (to_parent_r, to_child_w)) = fork::fork(
+        "starting the namespace holder",
+        CloneFlags::empty(),
+        (to_parent_r, to_child_w),
+        move || holder_child(&to_parent_w, &to_child_r, &argv),
+    )?;
+    let fail = |e: Error| {
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        e
+    };
+    let mut buf = [0u8; 5];
+    let n = File::from(to_parent_r).read(&mut buf).unwrap_or(0);
+    if n == 0 || buf[0] != b'1' {
+        let errno = if n == 5 {
+            nix::errno::Errno::from_raw(i32::from_ne_bytes([buf[1], buf[2], buf[3], buf[4]]))
+        } else {
+            nix::errno::Errno::EPERM
+        };
+        return Err(fail(Error::Msg(format!(
+            "cannot create a user namespace: {}; check that unprivileged user namespaces are enabled (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone)",
+            errno.desc().to_lowercase()
+        ))));
     }
+    write_maps(child, ctx, &user, &uid_ranges, &gid_ranges).map_err(fail)?;
+    File::from(to_child_w)
+        .write_all(b"1")
+        .map_err(|e| fail(Error::Msg(format!("namespace holder: {e}"))))?;
+    Ok(child.as_raw())
 }
 
 fn write_maps(
@@ -213,22 +209,27 @@ fn write_maps(
     w("gid_map", &single(ctx.gid))
 }
 
-fn holder_child(to_parent: OwnedFd, to_child: OwnedFd) -> ! {
-    let mut to_parent = File::from(to_parent);
+/// The holder between fork and exec: makes the namespaces, tells the
+/// parent (`1`, or `E` and the errno), waits for the maps to be written and
+/// execs `skiff _pause` (`argv`, NULL-terminated). Async-signal-safe: system
+/// calls on memory made before the fork, no allocation, no locks. Returns
+/// the exit status when a step fails.
+fn holder_child(to_parent: &OwnedFd, to_child: &OwnedFd, argv: &[*const c_char; 3]) -> i32 {
+    use nix::unistd::{read, write};
     if let Err(e) = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS) {
-        let mut msg = vec![b'E'];
-        msg.extend_from_slice(&(e as i32).to_ne_bytes());
-        let _ = to_parent.write_all(&msg);
-        std::process::exit(1);
+        let errno = (e as i32).to_ne_bytes();
+        let msg = [b'E', errno[0], errno[1], errno[2], errno[3]];
+        let _ = write(to_parent, &msg);
+        return 1;
     }
-    let _ = to_parent.write_all(b"1");
+    let _ = write(to_parent, b"1");
     let mut go = [0u8; 1];
-    if File::from(to_child).read(&mut go).unwrap_or(0) != 1 {
-        std::process::exit(1);
+    if read(to_child.as_raw_fd(), &mut go).unwrap_or(0) != 1 {
+        return 1;
     }
     let _ = nix::unistd::setsid();
     if let Ok(null) = nix::fcntl::open(
-        "/dev/null",
+        c"/dev/null",
         nix::fcntl::OFlag::O_RDWR,
         nix::sys::stat::Mode::empty(),
     ) {
@@ -236,11 +237,11 @@ fn holder_child(to_parent: OwnedFd, to_child: OwnedFd) -> ! {
             let _ = nix::unistd::dup2(null, fd);
         }
     }
-    let _ = nix::unistd::chdir("/");
-    let exe = c"/proc/self/exe";
-    let args = [c"skiff", c"_pause"];
-    let _ = nix::unistd::execv(exe, &args);
-    std::process::exit(1)
+    let _ = nix::unistd::chdir(c"/");
+    // SAFETY: the path and every argv entry are NUL-terminated static
+    // strings and argv ends with a null pointer; execv returns only on error.
+    unsafe { libc::execv(c"/proc/self/exe".as_ptr(), argv.as_ptr()) };
+    1
 }
 
 fn join(pid: i32) -> Result<()> {
@@ -264,7 +265,9 @@ fn join(pid: i32) -> Result<()> {
 /// The holder itself: sleeps until it is killed, keeping the namespaces alive.
 pub fn pause_main() -> crate::Result<i32> {
     // It outlives the command that started it: hold on to nothing of its caller's.
-    super::fds::close_from(3);
+    // SAFETY: nothing of this process owns a descriptor above stderr yet:
+    // `cli::run` dispatches here before opening any.
+    unsafe { super::fds::close_from(3) };
     loop {
         nix::unistd::pause();
     }

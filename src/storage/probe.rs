@@ -1,6 +1,6 @@
 //! Finding out whether kernel overlay mounts work for this user, by trying one.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -31,80 +31,91 @@ pub(super) fn overlay_works(root: &Path) -> bool {
 /// Forks a child that enters new namespaces and mounts; true if it succeeded.
 /// The mount disappears with the child's mount namespace.
 #[allow(unsafe_code)]
-fn try_mount_in_child(target: &CString, data: &CString) -> bool {
+fn try_mount_in_child(target: &CStr, data: &CStr) -> bool {
+    use nix::fcntl::{open, OFlag};
+    use nix::mount::{mount, MsFlags};
+    use nix::sched::{unshare, CloneFlags};
+    use nix::sys::stat::Mode;
     use nix::sys::wait::{waitpid, WaitStatus};
-    use nix::unistd::{fork, ForkResult};
 
     let uid = nix::unistd::geteuid().as_raw();
     let gid = nix::unistd::getegid().as_raw();
     let rootless = uid != 0;
-    // Everything the child needs is prepared here: after fork in a possibly
-    // multi-threaded process the child may not allocate.
+    // Everything the child needs is prepared here: it only makes system
+    // calls on this memory (no allocation, no locks).
     let uid_map = format!("0 {uid} 1");
     let gid_map = format!("0 {gid} 1");
-    let overlay = c"overlay";
-    let root = c"/";
-
-    // SAFETY: the child only makes raw system calls on memory prepared before
-    // the fork (no allocation, no locks, no destructors) and ends with _exit.
-    match unsafe { fork() } {
-        Ok(ForkResult::Child) => {
-            // SAFETY: pointers come from live CStrings/slices above; lengths match.
-            unsafe {
-                let ok = (|| {
-                    if rootless {
-                        if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) != 0 {
-                            return false;
-                        }
-                        let write = |path: &std::ffi::CStr, text: &[u8]| {
-                            let fd = libc::open(path.as_ptr(), libc::O_WRONLY);
-                            if fd < 0 {
-                                return false;
-                            }
-                            let n = libc::write(fd, text.as_ptr().cast(), text.len());
-                            libc::close(fd);
-                            n == text.len() as isize
-                        };
-                        if !write(c"/proc/self/setgroups", b"deny")
-                            || !write(c"/proc/self/uid_map", uid_map.as_bytes())
-                            || !write(c"/proc/self/gid_map", gid_map.as_bytes())
-                        {
-                            return false;
-                        }
-                    } else if libc::unshare(libc::CLONE_NEWNS) != 0 {
-                        return false;
-                    }
-                    // Keep the probe mount from propagating to the parent's namespace.
-                    if libc::mount(
-                        std::ptr::null(),
-                        root.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_REC | libc::MS_PRIVATE,
-                        std::ptr::null(),
-                    ) != 0
-                    {
-                        return false;
-                    }
-                    libc::mount(
-                        overlay.as_ptr(),
-                        target.as_ptr(),
-                        overlay.as_ptr(),
-                        0,
-                        data.as_ptr().cast(),
-                    ) == 0
-                })();
-                libc::_exit(if ok { 0 } else { 1 })
+    let child = || {
+        let write = |path: &CStr, text: &[u8]| {
+            let Ok(fd) = open(path, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()) else {
+                return false;
+            };
+            let n = nix::unistd::write(
+                // SAFETY: `fd` was just opened here and is closed below; the
+                // borrow ends before that.
+                unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+                text,
+            );
+            let _ = nix::unistd::close(fd);
+            n == Ok(text.len())
+        };
+        let ok = (|| {
+            if rootless {
+                unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).ok()?;
+                if !write(c"/proc/self/setgroups", b"deny")
+                    || !write(c"/proc/self/uid_map", uid_map.as_bytes())
+                    || !write(c"/proc/self/gid_map", gid_map.as_bytes())
+                {
+                    return None;
+                }
+            } else {
+                unshare(CloneFlags::CLONE_NEWNS).ok()?;
             }
+            // Keep the probe mount from propagating to the parent's namespace.
+            mount(
+                None::<&CStr>,
+                c"/",
+                None::<&CStr>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&CStr>,
+            )
+            .ok()?;
+            mount(
+                Some(c"overlay"),
+                target,
+                Some(c"overlay"),
+                MsFlags::empty(),
+                Some(data),
+            )
+            .ok()
+        })();
+        if ok.is_some() {
+            0
+        } else {
+            1
         }
-        Ok(ForkResult::Parent { child }) => loop {
-            match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, code)) => return code == 0,
-                Ok(WaitStatus::Signaled(..)) => return false,
-                Ok(_) => continue,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(_) => return false,
-            }
-        },
-        Err(_) => false,
+    };
+    // SAFETY: the child only makes system calls on memory prepared above
+    // and returns a status for `_exit`: async-signal-safe, so this fork
+    // is sound even on a thread of a multi-threaded process (a unit test's).
+    let forked = unsafe {
+        crate::runtime::fork::fork_signal_safe(
+            "probing overlay mounts",
+            CloneFlags::empty(),
+            (),
+            child,
+        )
+    };
+    let Ok((child, ())) = forked else {
+        return false;
+    };
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => return code == 0,
+            Ok(WaitStatus::Signaled(..)) => return false,
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return false,
+        }
     }
 }

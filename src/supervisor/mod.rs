@@ -15,7 +15,7 @@ pub mod trim;
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -120,9 +120,15 @@ pub fn main(args: &[String]) -> i32 {
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
     };
+    // SAFETY: the CLI passed its status pipe for us alone (launch.rs), a
+    // descriptor distinct from --network-fd, and it is taken only here.
+    #[allow(unsafe_code)]
+    let pipe = unsafe {
+        o.status_fd
+            .and_then(|fd| crate::runtime::fds::adopt_inherited(fd))
+    };
     let mut status = Status_ {
-        // SAFETY: the CLI handed us this descriptor for our exclusive use.
-        pipe: o.status_fd.map(unsafe_file),
+        pipe: pipe.map(File::from),
     };
     match supervise(&ctx, &o, &mut status) {
         Ok(()) => 0,
@@ -131,20 +137,6 @@ pub fn main(args: &[String]) -> i32 {
             125
         }
     }
-}
-
-/// Takes a descriptor the CLI passed us, and keeps it from the processes we
-/// start (pasta, the container).
-#[allow(unsafe_code)]
-fn unsafe_file(fd: RawFd) -> File {
-    // SAFETY: called once per descriptor number passed on our command line,
-    // which the parent left open for us and nothing else owns.
-    let f = unsafe { File::from_raw_fd(fd) };
-    let _ = nix::fcntl::fcntl(
-        f.as_raw_fd(),
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-    );
-    f
 }
 
 fn handled_signals() -> SigSet {
@@ -192,10 +184,17 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
     let mut fg_stdin_taken = false;
     let mut backoff = Duration::from_millis(100);
     // The first start may finish what the CLI began; restarts begin anew.
+    // SAFETY: the CLI passed pasta's readiness pipe for us alone (launch.rs),
+    // a descriptor distinct from --status-fd, and it is taken only here.
+    #[allow(unsafe_code)]
+    let network_fd = unsafe {
+        o.network_fd
+            .and_then(|fd| crate::runtime::fds::adopt_inherited(fd))
+    };
     let mut begun = match &o.network_begun {
         Some(line) => Some(crate::network::Early::take_over(
             line,
-            o.network_fd.map(unsafe_file),
+            network_fd.map(File::from),
         )?),
         None => None,
     };

@@ -332,7 +332,7 @@ impl Program {
         let mut filters = Vec::new();
         while !rest.is_empty() {
             let (len, tail) = rest.split_first_chunk::<4>()?;
-            let len = u32::from_le_bytes(*len) as usize;
+            let len = Some(u32::from_le_bytes(*len) as usize).filter(|&n| n <= 4096)?; // BPF_MAXINSNS
             let body = tail.get(..len.checked_mul(8)?)?;
             let f = body
                 .chunks_exact(8)
