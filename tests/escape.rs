@@ -73,6 +73,8 @@ fn wait_for_file(s: &Skiff, name: &str, path: &str) {
 #[test]
 fn cp_never_follows_a_symlink_a_running_container_swaps_in() {
     let s = Skiff::new();
+    // Its containers run to the end; the harness removes them.
+    s.expect_running();
     let swapper = build_c(&s, "swapper", SWAPPER);
     s.import_with("localhost/swapper:1", |t| {
         t.file("swapper", &swapper, 0o755, 0, 0);
@@ -339,6 +341,8 @@ fn cp_dir_dot_copies_the_contents_both_ways() {
 #[test]
 fn a_container_racing_a_shared_volume_gets_no_mount_point_on_the_host() {
     let s = Skiff::new();
+    // Its containers run to the end; the harness removes them.
+    s.expect_running();
     let swapper = build_c(&s, "swapper", SWAPPER);
     s.import_with("localhost/swapper:1", |t| {
         t.file("swapper", &swapper, 0o755, 0, 0);

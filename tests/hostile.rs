@@ -349,15 +349,11 @@ fn sparse_layer_entry_is_refused_and_leaves_nothing() {
     let o = s.cmd(&["--root", &root_s, "images", "-q"]);
     assert_eq!(o.code, 0, "{}", o.describe());
     assert_eq!(o.stdout.trim(), "", "an image was left");
-    for dir in ["layers", "images", "blobs/sha256", "tmp"] {
-        let left: Vec<_> = fs::read_dir(root.join(dir))
-            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
-            .unwrap_or_default();
-        assert!(
-            left.is_empty(),
-            "{dir} keeps {left:?} after the refused import"
-        );
-    }
+    assert_store_dirs_empty(
+        &root,
+        &["layers", "images", "blobs/sha256", "tmp"],
+        "the refused import",
+    );
 }
 
 /// The fixture with /etc/passwd replaced by a FIFO.

@@ -597,15 +597,11 @@ fn full_disk_during_import_leaves_nothing_behind() {
         "an image was left: {}",
         o.stdout
     );
-    for dir in ["layers", "images", "blobs/sha256"] {
-        let left: Vec<_> = std::fs::read_dir(root.join(dir))
-            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
-            .unwrap_or_default();
-        assert!(
-            left.is_empty(),
-            "{dir} keeps {left:?} after the failed import"
-        );
-    }
+    assert_store_dirs_empty(
+        &root,
+        &["layers", "images", "blobs/sha256"],
+        "the failed import",
+    );
 }
 
 /// `tag IMG UPPER/case` was taken as registry `UPPER`; Podman refuses it

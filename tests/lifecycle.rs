@@ -199,6 +199,8 @@ fn run_detached_prints_id_and_returns_at_once() {
 #[test]
 fn ps_filters_sort_last_and_n() {
     let s = busybox();
+    // Its containers run to the end; the harness removes them.
+    s.expect_running();
     let web = run_d(&s, &["--name", "web", "-l", "tier=front"], "sleep 100");
     std::thread::sleep(Duration::from_millis(1100));
     s.ok(&[
@@ -418,6 +420,8 @@ fn logs_follow_until_the_container_exits() {
 #[test]
 fn exec_codes_user_env_workdir_and_detach() {
     let s = busybox();
+    // Its containers run to the end; the harness removes them.
+    s.expect_running();
     run_d(&s, &["--name", "web"], "sleep 100");
     let o = s.cmd(&["exec", "web", "true"]);
     assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{}", o.describe());
@@ -487,6 +491,8 @@ fn exec_into_a_stopped_container_fails() {
 #[test]
 fn exec_it_gets_a_pty() {
     let s = busybox();
+    // Its containers run to the end; the harness removes them.
+    s.expect_running();
     run_d(&s, &["--name", "web"], "sleep 100");
     let (mut child, master) = spawn_on_pty(
         &s,
@@ -766,6 +772,8 @@ fn rm_all_and_container_prune() {
 #[test]
 fn rename_and_exists() {
     let s = busybox();
+    // Its containers run to the end; the harness removes them.
+    s.expect_running();
     run_d(&s, &["--name", "web"], "sleep 100");
     s.ok(&["container", "exists", "web"]);
     s.ok(&["rename", "web", "www"]);
@@ -1224,6 +1232,8 @@ fn receive(sock: &UnixDatagram, want: &str, limit: Duration) -> String {
 #[test]
 fn sd_notify_conmon_sends_ready_and_the_supervisor_pid() {
     let s = busybox();
+    // Its containers run to the end; the harness removes them.
+    s.expect_running();
     let (sock, path) = notify_socket(&s);
     for (name, flags) in [("n1", &["--sdnotify=conmon"][..]), ("n2", &[][..])] {
         let mut args = vec!["run", "-d", "--name", name];
@@ -1247,6 +1257,8 @@ fn sd_notify_conmon_sends_ready_and_the_supervisor_pid() {
 #[test]
 fn sd_notify_ignore_sends_nothing() {
     let s = busybox();
+    // Its containers run to the end; the harness removes them.
+    s.expect_running();
     let (sock, path) = notify_socket(&s);
     let args = [
         "run",

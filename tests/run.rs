@@ -5,9 +5,8 @@
 mod common;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::process::Child;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -1000,15 +999,7 @@ fn sigterm_to_skiff_reaches_the_container() {
         "trap 'echo got-term; exit 7' TERM; echo ready; sleep 100 & wait",
     ]);
     let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines() {
-            let Ok(l) = l else { break };
-            if tx.send(l).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = line_reader(stdout);
     let first = rx.recv_timeout(Duration::from_secs(30));
     if first.as_deref() != Ok("ready") {
         let _ = child.kill();
@@ -1053,15 +1044,7 @@ fn sigterm_to_exec_reaches_the_command() {
         "trap 'echo got-term; echo bye >&2; exit 7' TERM; echo ready; sleep 100 & wait",
     ]);
     let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines() {
-            let Ok(l) = l else { break };
-            if tx.send(l).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = line_reader(stdout);
     let first = rx.recv_timeout(Duration::from_secs(30));
     if first.as_deref() != Ok("ready") {
         let _ = child.kill();

@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::fs;
-
 use common::*;
 
 const WARNING: &str =
@@ -123,15 +121,11 @@ fn import_of_files_owned_by_others_fails_and_leaves_nothing() {
     assert_eq!(o.stdout.trim(), "", "an image was left\n{}", o.describe());
     let o = sk.cmd(&["image", "exists", BUSYBOX]);
     assert_eq!(o.code, 1, "the image should not exist\n{}", o.describe());
-    for dir in ["layers", "images", "blobs/sha256", "tmp"] {
-        let left: Vec<_> = fs::read_dir(sk.store().join(dir))
-            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
-            .unwrap_or_default();
-        assert!(
-            left.is_empty(),
-            "{dir} keeps {left:?} after the failed import"
-        );
-    }
+    assert_store_dirs_empty(
+        &sk.store(),
+        &["layers", "images", "blobs/sha256", "tmp"],
+        "the failed import",
+    );
 }
 
 /// An image whose files all belong to root needs no other id: it imports and

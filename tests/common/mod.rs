@@ -1231,6 +1231,31 @@ pub fn http_get(port: u16) -> String {
     }
 }
 
+/// Asserts that each of `dirs` under the store `root` is empty or absent
+/// (no image, layer, blob or temporary file was left by `what`).
+pub fn assert_store_dirs_empty(root: &Path, dirs: &[&str], what: &str) {
+    for dir in dirs {
+        let left: Vec<_> = fs::read_dir(root.join(dir))
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{dir} keeps {left:?} after {what}");
+    }
+}
+
+/// Sends the lines `r` gives as they come, from a thread.
+pub fn line_reader<R: Read + Send + 'static>(r: R) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufRead::lines(std::io::BufReader::new(r)) {
+            let Ok(l) = l else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// Compiles C source `src` with the host's `cc` into a static program at
 /// `out` (gcc and libc6-dev come with `.ci/setup`).
 pub fn build_static_c(src: &str, out: &Path) {
