@@ -15,7 +15,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, OnceLock};
+use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The unprivileged user the suite drops to when started as root.
@@ -506,6 +506,10 @@ pub struct Skiff {
     driver: Option<String>,
     pub timeout: Duration,
     expect_running: AtomicBool,
+    /// The `--root`/`--runroot` flags of every other store a command of
+    /// this test used (each list as given), so that the drop tears those
+    /// down too.
+    other_stores: Mutex<Vec<Vec<String>>>,
 }
 
 impl Default for Skiff {
@@ -606,6 +610,7 @@ impl Skiff {
             driver: None,
             timeout: DEFAULT_TIMEOUT,
             expect_running: AtomicBool::new(false),
+            other_stores: Mutex::new(Vec::new()),
         }
     }
 
@@ -675,6 +680,13 @@ impl Skiff {
     }
 
     fn command_in_session_under(&self, wrapper: &[&OsStr], args: &[&str]) -> Command {
+        let flags = store_flags(args);
+        if !flags.is_empty() {
+            let mut seen = self.other_stores.lock().unwrap();
+            if !seen.contains(&flags) {
+                seen.push(flags);
+            }
+        }
         let mut argv: Vec<&OsStr> = wrapper.to_vec();
         argv.push(env().bin.as_os_str());
         argv.extend(self.full_args(args).into_iter().map(OsStr::new));
@@ -925,23 +937,50 @@ impl Skiff {
         }
     }
 
-    /// The store's long-lived holders, which stay between commands by design
-    /// (as Podman's pause process and rootless-netns): the user-namespace
-    /// holder, the rootless network namespace's holder and its outbound
-    /// helper.
+    /// The run directories this test's commands used: the default one and
+    /// any given with `--runroot`.
+    fn runroots(&self) -> Vec<PathBuf> {
+        let mut v = vec![self.runtime_dir.join("skiff")];
+        for flags in self.other_stores.lock().unwrap().iter() {
+            for pair in flags.chunks(2) {
+                if pair[0] == "--runroot" {
+                    v.push(PathBuf::from(&pair[1]));
+                }
+            }
+        }
+        v
+    }
+
+    /// The user-namespace holders of every run directory this test used.
+    fn pause_pids(&self) -> Vec<i32> {
+        self.runroots()
+            .iter()
+            .filter_map(|r| read_pid(&r.join("pause.pid")))
+            .collect()
+    }
+
+    /// The long-lived holders of every store this test used, which stay
+    /// between commands by design (as Podman's pause process and
+    /// rootless-netns): the user-namespace holder, the rootless network
+    /// namespace's holder and its outbound helper.
     fn holders(&self) -> Vec<i32> {
-        let netns = self.runtime_dir.join("skiff/netns");
-        let helper = fs::read_to_string(netns.join("rootless-netns.helper"))
-            .ok()
-            .and_then(|h| h.split_whitespace().next()?.parse().ok());
-        [
-            self.pause_pid(),
-            read_pid(&netns.join("rootless-netns.pid")),
-            helper,
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
+        let mut v = Vec::new();
+        for runroot in self.runroots() {
+            let netns = runroot.join("netns");
+            let helper = fs::read_to_string(netns.join("rootless-netns.helper"))
+                .ok()
+                .and_then(|h| h.split_whitespace().next()?.parse().ok());
+            v.extend(
+                [
+                    read_pid(&runroot.join("pause.pid")),
+                    read_pid(&netns.join("rootless-netns.pid")),
+                    helper,
+                ]
+                .into_iter()
+                .flatten(),
+            );
+        }
+        v
     }
 
     /// Every live process that belongs to this test: the namespace holder,
@@ -949,16 +988,20 @@ impl Skiff {
     /// holder's user namespace, and all their descendants.
     pub fn processes(&self) -> Vec<i32> {
         let marker = format!("XDG_RUNTIME_DIR={}", self.runtime_dir.display());
-        let pause = self.pause_pid();
-        let holder_ns = pause.and_then(|p| fs::read_link(format!("/proc/{p}/ns/user")).ok());
+        let pauses = self.pause_pids();
         let own_ns = fs::read_link("/proc/self/ns/user").ok();
+        let holder_ns: Vec<PathBuf> = pauses
+            .iter()
+            .filter_map(|p| fs::read_link(format!("/proc/{p}/ns/user")).ok())
+            .filter(|ns| Some(ns) != own_ns.as_ref())
+            .collect();
         let table = process_table();
         let mut found: Vec<i32> = table
             .iter()
             .filter(|p| {
-                Some(p.pid) == pause
+                pauses.contains(&p.pid)
                     || p.environ.split(|b| *b == 0).any(|v| v == marker.as_bytes())
-                    || (p.userns.is_some() && p.userns == holder_ns && p.userns != own_ns)
+                    || p.userns.as_ref().is_some_and(|ns| holder_ns.contains(ns))
             })
             .map(|p| p.pid)
             .collect();
@@ -1033,19 +1076,35 @@ impl Drop for Skiff {
                 ));
             }
         }
+        let others = self.other_stores.lock().unwrap().clone();
+        // The other stores first, the default one last.
+        let stores = others.iter().map(Vec::as_slice).chain([&[][..]]);
+        // With nothing running there is nothing to stop, and root removes
+        // the files itself. Not calling skiff then also keeps the drop from
+        // making a holder just to stop it: `system reset` on a store without
+        // a running holder makes one and may leave it behind (see
+        // `system_reset_leaves_no_holder_behind` in tests/system.rs).
+        let teardown_needed = !is_root() || !self.processes().is_empty();
+        for flags in stores.filter(|_| teardown_needed) {
+            // skiff's own teardown: every container, network and volume, the
+            // holders, the files (which belong to subordinate ids); only
+            // the containers when the files are to be kept.
+            let teardown: &[&str] = if keep {
+                &["rm", "-a", "-f"]
+            } else {
+                &["system", "reset", "--force"]
+            };
+            let args: Vec<&str> = flags
+                .iter()
+                .map(String::as_str)
+                .chain(teardown.iter().copied())
+                .collect();
+            let _ = self.try_run(&args, None, Duration::from_secs(60));
+        }
         if keep {
-            let _ = self.try_run(&["rm", "-a", "-f"], None, Duration::from_secs(30));
             for p in self.holders() {
                 kill(p);
             }
-        } else {
-            // skiff's own teardown: every container, network and volume, the
-            // holders, the store (whose files belong to subordinate ids).
-            let _ = self.try_run(
-                &["system", "reset", "--force"],
-                None,
-                Duration::from_secs(60),
-            );
         }
         // Nothing of the store may outlive that; the killed get a moment to
         // be reaped by whoever adopted them.
@@ -1312,6 +1371,25 @@ fn kill(pid: i32) {
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGKILL,
     );
+}
+
+/// The `--root` and `--runroot` flags among `args` (global flags, so they
+/// may stand anywhere), as `["--root", PATH, ...]`.
+fn store_flags(args: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        for flag in ["--root", "--runroot"] {
+            if *a == flag {
+                if let Some(v) = it.next() {
+                    out.extend([flag.to_string(), v.to_string()]);
+                }
+            } else if let Some(v) = a.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+                out.extend([flag.to_string(), v.to_string()]);
+            }
+        }
+    }
+    out
 }
 
 fn read_pid(file: &Path) -> Option<i32> {
