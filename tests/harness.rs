@@ -96,7 +96,7 @@ fn a_process_that_outlives_system_reset_fails_the_test() {
     }));
     let msg = panic_text(r.expect_err("the harness let a process outlive the reset"));
     assert!(
-        msg.contains("outlived `skiff system reset`") && msg.contains("sleep 1000"),
+        msg.contains("outlived `skiff system reset --force`") && msg.contains("sleep 1000"),
         "{msg}"
     );
     let mut child = child.expect("the child was started");

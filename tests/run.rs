@@ -936,19 +936,8 @@ fn unknown_flag_is_125() {
 
 /// Waits for `child` up to `limit`; kills it and panics on timeout.
 fn wait_for(child: &mut Child, limit: Duration, what: &str, output: impl Fn() -> String) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: still running after {limit:?}\n{}", output());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_child(child, limit)
+        .unwrap_or_else(|| panic!("{what}: still running after {limit:?}\n{}", output()))
 }
 
 #[test]

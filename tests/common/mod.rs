@@ -1085,15 +1085,15 @@ impl Drop for Skiff {
         // a running holder makes one and may leave it behind (see
         // `system_reset_leaves_no_holder_behind` in tests/system.rs).
         let teardown_needed = !is_root() || !self.processes().is_empty();
+        // skiff's own teardown: every container, network and volume, the
+        // holders, the files (which belong to subordinate ids); only the
+        // containers when the files are to be kept.
+        let teardown: &[&str] = if keep {
+            &["rm", "-a", "-f"]
+        } else {
+            &["system", "reset", "--force"]
+        };
         for flags in stores.filter(|_| teardown_needed) {
-            // skiff's own teardown: every container, network and volume, the
-            // holders, the files (which belong to subordinate ids); only
-            // the containers when the files are to be kept.
-            let teardown: &[&str] = if keep {
-                &["rm", "-a", "-f"]
-            } else {
-                &["system", "reset", "--force"]
-            };
             let args: Vec<&str> = flags
                 .iter()
                 .map(String::as_str)
@@ -1111,7 +1111,8 @@ impl Drop for Skiff {
         let survivors = self.left_running(SETTLE, true);
         if !survivors.is_empty() {
             failures.push(format!(
-                "processes of the store outlived `skiff system reset` (the harness killed them):\n{}",
+                "processes of the store outlived `skiff {}` (the harness killed them):\n{}",
+                teardown.join(" "),
                 describe_processes(&survivors)
             ));
             self.kill_all();
@@ -1129,7 +1130,13 @@ impl Drop for Skiff {
                 }
             }
         }
-        if !failures.is_empty() && !panicking {
+        if failures.is_empty() {
+            return;
+        }
+        if panicking {
+            // The test has failed already; a second panic would abort.
+            eprintln!("{}", failures.join("\n"));
+        } else {
             panic!("{}", failures.join("\n"));
         }
     }
