@@ -454,7 +454,10 @@ fn exec_is_hidden_while_it_joins() {
         let o = s.cmd_env(&["exec", "watch", "true"], &[("SKIFF_TEST_SECRET", MARKER)]);
         assert_eq!(o.code, 0, "{}", o.describe());
     }
-    s.ok(&["exec", "watch", "touch", "/tmp/stop"]);
+    // Detached: the scanner, the container's init, ends as soon as the file
+    // exists, and the kernel then kills whatever else runs in its pid
+    // namespace, the `touch` too if it has not exited yet (exit 137).
+    s.ok(&["exec", "-d", "watch", "touch", "/tmp/stop"]);
     s.ok(&["wait", "watch"]);
     let report = s.ok(&["logs", "watch"]);
     eprintln!("scanner: {report}");

@@ -1079,12 +1079,24 @@ impl Drop for Skiff {
         let others = self.other_stores.lock().unwrap().clone();
         // The other stores first, the default one last.
         let stores = others.iter().map(Vec::as_slice).chain([&[][..]]);
-        // With nothing running there is nothing to stop, and root removes
+        // A store with nothing running has nothing to stop, and root removes
         // the files itself. Not calling skiff then also keeps the drop from
         // making a holder just to stop it: `system reset` on a store without
         // a running holder makes one and may leave it behind (see
         // `system_reset_leaves_no_holder_behind` in tests/system.rs).
-        let teardown_needed = !is_root() || !self.processes().is_empty();
+        let holders = self.holders();
+        let others_run = self.processes().iter().any(|p| !holders.contains(p));
+        let teardown_needed = |flags: &[String]| {
+            let runroot = flags
+                .chunks(2)
+                .find(|pair| pair[0] == "--runroot")
+                .map_or_else(
+                    || self.runtime_dir.join("skiff"),
+                    |pair| PathBuf::from(&pair[1]),
+                );
+            let holder_runs = read_pid(&runroot.join("pause.pid")).is_some_and(proc_alive);
+            !is_root() || others_run || holder_runs
+        };
         // skiff's own teardown: every container, network and volume, the
         // holders, the files (which belong to subordinate ids); only the
         // containers when the files are to be kept.
@@ -1093,7 +1105,7 @@ impl Drop for Skiff {
         } else {
             &["system", "reset", "--force"]
         };
-        for flags in stores.filter(|_| teardown_needed) {
+        for flags in stores.filter(|f| teardown_needed(f)) {
             let args: Vec<&str> = flags
                 .iter()
                 .map(String::as_str)
