@@ -8,42 +8,16 @@ mod common;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
 use std::time::{Duration, Instant};
 
 use common::*;
 
 /// Builds `src` (C) into a static binary and returns its bytes.
 fn build_c(s: &Skiff, name: &str, src: &str) -> Vec<u8> {
-    let dir = s.home.join("cc");
-    fs::create_dir_all(&dir).unwrap();
-    let c = dir.join(format!("{name}.c"));
-    let bin = dir.join(name);
-    fs::write(&c, src).unwrap();
-    let out = Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&bin)
-        .arg(&c)
-        .output()
-        .expect("run cc");
-    assert!(
-        out.status.success(),
-        "cc {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let bin = s.home.join("cc").join(name);
+    build_static_c(src, &bin);
     fs::read(&bin).unwrap()
-}
-
-/// Imports the fixture with extra entries added by `extra` as `name`.
-fn import_with(s: &Skiff, name: &str, extra: impl FnOnce(&mut TarBuilder)) {
-    let mut t = TarBuilder::new();
-    busybox_base(&mut t);
-    extra(&mut t);
-    let tar = s.write_file(
-        &format!("{}.tar", name.replace(['/', ':'], "_")),
-        &t.finish(),
-    );
-    s.ok(&["import", tar.to_str().unwrap(), name]);
 }
 
 /// A directory owned by the test user (so a container's root could write
@@ -99,8 +73,10 @@ fn wait_for_file(s: &Skiff, name: &str, path: &str) {
 #[test]
 fn cp_never_follows_a_symlink_a_running_container_swaps_in() {
     let s = Skiff::new();
+    // Its containers run to the end; the harness removes them.
+    s.expect_running();
     let swapper = build_c(&s, "swapper", SWAPPER);
-    import_with(&s, "localhost/swapper:1", |t| {
+    s.import_with("localhost/swapper:1", |t| {
         t.file("swapper", &swapper, 0o755, 0, 0);
     });
     let host = host_dir(&s, "host-target", Some("HOST SECRET\n"));
@@ -365,8 +341,10 @@ fn cp_dir_dot_copies_the_contents_both_ways() {
 #[test]
 fn a_container_racing_a_shared_volume_gets_no_mount_point_on_the_host() {
     let s = Skiff::new();
+    // Its containers run to the end; the harness removes them.
+    s.expect_running();
     let swapper = build_c(&s, "swapper", SWAPPER);
-    import_with(&s, "localhost/swapper:1", |t| {
+    s.import_with("localhost/swapper:1", |t| {
         t.file("swapper", &swapper, 0o755, 0, 0);
     });
     s.import_busybox();

@@ -9,19 +9,13 @@ use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Stdio;
+
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn busybox() -> Skiff {
-    let s = Skiff::new();
-    s.import_busybox();
-    s
-}
 
 /// Runs skiff with `args`, its fd 3 the write end of a pipe, and returns
 /// once skiff has exited and the pipe has been closed by every process
@@ -31,9 +25,6 @@ fn run_with_fd3(s: &Skiff, args: &[&str]) -> Output {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let wfd = w.as_raw_fd();
     let mut c = s.command(args);
-    c.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
     // SAFETY: dup2 is async-signal-safe; the copy on fd 3 has no close-on-exec
     // flag, as a shell's `3>&1` would leave it.
     unsafe {
@@ -44,31 +35,8 @@ fn run_with_fd3(s: &Skiff, args: &[&str]) -> Output {
             Ok(())
         });
     }
-    let mut child = c.spawn().expect("spawn skiff");
-    drop(c);
+    let o = s.run_prepared(c, args);
     drop(w);
-    let out = drain(child.stdout.take().unwrap());
-    let err = drain(child.stderr.take().unwrap());
-    let deadline = Instant::now() + s.timeout;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("timed out: skiff {args:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let code = status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-    let grace = Duration::from_secs(10);
-    let out =
-        String::from_utf8_lossy(&out.recv_timeout(grace).expect("stdout closes")).into_owned();
-    let err =
-        String::from_utf8_lossy(&err.recv_timeout(grace).expect("stderr closes")).into_owned();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut f = fs::File::from(r);
@@ -83,26 +51,11 @@ fn run_with_fd3(s: &Skiff, args: &[&str]) -> Output {
             .filter(|p| holds_pipe_write_end(*p))
             .collect();
         panic!(
-            "skiff {args:?} exited ({code}) but processes it started still hold its fd 3: {holders:?}\n{err}"
+            "skiff {args:?} exited ({}) but processes it started still hold its fd 3: {holders:?}\n{}",
+            o.code, o.stderr
         );
     }
-    Output {
-        cmdline: format!("skiff {}", args.join(" ")),
-        code,
-        stdout_bytes: out.clone().into_bytes(),
-        stdout: out,
-        stderr: err,
-    }
-}
-
-fn drain<R: Read + Send + 'static>(mut r: R) -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        let _ = tx.send(buf);
-    });
-    rx
+    o
 }
 
 fn holds_pipe_write_end(pid: i32) -> bool {
@@ -182,44 +135,7 @@ fn hostile_signals(c: &mut std::process::Command) {
 fn run_with_signals(s: &Skiff, args: &[&str]) -> Output {
     let mut c = s.command(args);
     hostile_signals(&mut c);
-    run_command(c, s.timeout, args)
-}
-
-/// Runs a prepared skiff command to its end (stdin null), failing the test
-/// when it outlives `timeout`.
-fn run_command(mut c: std::process::Command, timeout: Duration, args: &[&str]) -> Output {
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn skiff");
-    let out = drain(child.stdout.take().unwrap());
-    let err = drain(child.stderr.take().unwrap());
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("timed out after {timeout:?}: skiff {args:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let grace = Duration::from_secs(10);
-    let out = out.recv_timeout(grace).expect("stdout closes");
-    let err = err.recv_timeout(grace).expect("stderr closes");
-    Output {
-        cmdline: format!("skiff {}", args.join(" ")),
-        code: status
-            .code()
-            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
-        stdout: String::from_utf8_lossy(&out).into_owned(),
-        stdout_bytes: out,
-        stderr: String::from_utf8_lossy(&err).into_owned(),
-    }
+    s.run_prepared(c, args)
 }
 
 fn assert_clean_signals(o: &Output) {
@@ -262,15 +178,6 @@ fn containers_start_with_default_signals() {
     s.ok(&["rm", "-f", "sig"]);
 }
 
-/// A free port on 127.0.0.1 (bound for an instant).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn mode(p: &Path) -> u32 {
     fs::symlink_metadata(p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -289,7 +196,7 @@ fn fresh_home_cmd(s: &Skiff, home: &Path, args: &[&str]) -> Output {
             Ok(())
         });
     }
-    run_command(c, s.timeout, args)
+    s.run_prepared(c, args)
 }
 
 #[test]
@@ -335,7 +242,7 @@ fn store_and_runtime_dirs_are_private_for_a_fresh_home() {
 fn no_runtime_dir_cmd(s: &Skiff, tmp: &Path, args: &[&str]) -> Output {
     let mut c = s.command(args);
     c.env_remove("XDG_RUNTIME_DIR").env("TMPDIR", tmp);
-    run_command(c, s.timeout, args)
+    s.run_prepared(c, args)
 }
 
 #[test]
@@ -422,24 +329,8 @@ fn sparse_layer_entry_is_refused_and_leaves_nothing() {
     let tar = t.finish();
     assert!(tar.len() < 4096, "the archive is {} bytes", tar.len());
     let tar = s.write_file("sparse.tar", &tar);
-    let small = s.home.join("small");
-    s.make_dir(&small);
-    let opts = format!("size=16m,mode=0700,uid={},gid={}", s.uid(), s.gid());
-    nix::mount::mount(
-        Some("tmpfs"),
-        &small,
-        Some("tmpfs"),
-        nix::mount::MsFlags::empty(),
-        Some(opts.as_str()),
-    )
-    .expect("mounting a small tmpfs");
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
-    let _guard = Unmount(small.clone());
+    let guard = s.small_tmpfs("small", "16m");
+    let small = guard.0.clone();
     let root = small.join("store");
     let root_s = root.to_string_lossy().into_owned();
     let o = s.cmd(&[
@@ -458,30 +349,24 @@ fn sparse_layer_entry_is_refused_and_leaves_nothing() {
     let o = s.cmd(&["--root", &root_s, "images", "-q"]);
     assert_eq!(o.code, 0, "{}", o.describe());
     assert_eq!(o.stdout.trim(), "", "an image was left");
-    for dir in ["layers", "images", "blobs/sha256", "tmp"] {
-        let left: Vec<_> = fs::read_dir(root.join(dir))
-            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
-            .unwrap_or_default();
-        assert!(
-            left.is_empty(),
-            "{dir} keeps {left:?} after the refused import"
-        );
-    }
+    assert_store_dirs_empty(
+        &root,
+        &["layers", "images", "blobs/sha256", "tmp"],
+        "the refused import",
+    );
 }
 
 /// The fixture with /etc/passwd replaced by a FIFO.
 fn fifo_passwd_image(s: &Skiff) {
-    let mut t = TarBuilder::new();
-    busybox_base(&mut t);
     let mut h = tar::Header::new_ustar();
     h.set_path("etc/passwd").unwrap();
     h.set_entry_type(tar::EntryType::Fifo);
     h.set_mode(0o644);
     h.set_size(0);
     h.set_cksum();
-    t.raw(&h, &[]);
-    let tar = s.write_file("fifo.tar", &t.finish());
-    s.ok(&["import", &tar.to_string_lossy(), "localhost/fifo"]);
+    s.import_with("localhost/fifo", |t| {
+        t.raw(&h, &[]);
+    });
 }
 
 #[test]
@@ -534,31 +419,6 @@ fn fifo_passwd_is_refused_not_waited_for() {
         "{line}"
     );
     s.ok(&["rm", "-f", "swap"]);
-}
-
-/// GETs `/` from 127.0.0.1:port, retrying while the server starts.
-fn http_get(port: u16) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let attempt = (|| -> std::io::Result<String> {
-            let mut c = std::net::TcpStream::connect(("127.0.0.1", port))?;
-            c.set_read_timeout(Some(Duration::from_secs(5)))?;
-            c.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
-            let mut out = String::new();
-            c.read_to_string(&mut out)?;
-            Ok(out)
-        })();
-        match attempt {
-            Ok(body) if body.contains("200") => return body,
-            other => {
-                assert!(
-                    Instant::now() < deadline,
-                    "no HTTP answer on 127.0.0.1:{port}: {other:?}"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
 }
 
 /// The `_portfwd` process of this test.

@@ -533,16 +533,14 @@ fn hostile_tar_hardlink_out_of_the_tree_is_rejected() {
 #[test]
 fn hard_links_and_symlinks_round_trip_through_run() {
     let s = Skiff::new();
-    let mut t = TarBuilder::new();
-    busybox_base(&mut t);
-    t.dir("data", 0o755, 0, 0)
-        .file("data/file", b"linked content\n", 0o640, 1000, 1000)
-        .hardlink("data/hard", "data/file")
-        .symlink("data/rel", "file")
-        .symlink("data/abs", "/data/file")
-        .symlink("data/dangling", "/nonexistent");
-    let p = s.write_file("links.tar", &t.finish());
-    s.ok(&["import", &s_path(&p), "localhost/links:1"]);
+    s.import_with("localhost/links:1", |t| {
+        t.dir("data", 0o755, 0, 0)
+            .file("data/file", b"linked content\n", 0o640, 1000, 1000)
+            .hardlink("data/hard", "data/file")
+            .symlink("data/rel", "file")
+            .symlink("data/abs", "/data/file")
+            .symlink("data/dangling", "/nonexistent");
+    });
     let out = s.ok(&[
         "run",
         "--rm",
@@ -577,24 +575,8 @@ fn full_disk_during_import_leaves_nothing_behind() {
         "this test mounts a small tmpfs for the store: run the suite as root (sudo .ci/run)"
     );
     let s = Skiff::new();
-    let small = s.home.join("small");
-    s.make_dir(&small);
-    let opts = format!("size=3m,mode=0700,uid={},gid={}", s.uid(), s.gid());
-    nix::mount::mount(
-        Some("tmpfs"),
-        &small,
-        Some("tmpfs"),
-        nix::mount::MsFlags::empty(),
-        Some(opts.as_str()),
-    )
-    .expect("mounting a small tmpfs");
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
-    let _guard = Unmount(small.clone());
+    let guard = s.small_tmpfs("small", "3m");
+    let small = guard.0.clone();
     let tar = s.write_file("rootfs.tar", &common::busybox_rootfs());
     let root = small.join("store");
     let root_s = root.to_string_lossy().into_owned();
@@ -615,15 +597,11 @@ fn full_disk_during_import_leaves_nothing_behind() {
         "an image was left: {}",
         o.stdout
     );
-    for dir in ["layers", "images", "blobs/sha256"] {
-        let left: Vec<_> = std::fs::read_dir(root.join(dir))
-            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
-            .unwrap_or_default();
-        assert!(
-            left.is_empty(),
-            "{dir} keeps {left:?} after the failed import"
-        );
-    }
+    assert_store_dirs_empty(
+        &root,
+        &["layers", "images", "blobs/sha256"],
+        "the failed import",
+    );
 }
 
 /// `tag IMG UPPER/case` was taken as registry `UPPER`; Podman refuses it

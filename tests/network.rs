@@ -6,33 +6,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, UdpSocket};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn busybox() -> Skiff {
-    let s = Skiff::new();
-    s.import_busybox();
-    s
-}
-
-fn sh(s: &Skiff, flags: &[&str], script: &str) -> String {
-    let mut args = vec!["run", "--rm"];
-    args.extend_from_slice(flags);
-    args.extend_from_slice(&["busybox", "sh", "-c", script]);
-    s.ok(&args)
-}
-
-/// A free port on 127.0.0.1 (bound for an instant).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A foreground `skiff run` in the background, killed (with its container) on drop.
 struct Background<'a> {
@@ -140,30 +118,6 @@ impl Drop for Background<'_> {
     }
 }
 
-/// GETs `/` from 127.0.0.1:port, retrying while the server starts.
-fn http_get(port: u16) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let attempt = (|| -> std::io::Result<String> {
-            let mut c = TcpStream::connect(("127.0.0.1", port))?;
-            c.set_read_timeout(Some(Duration::from_secs(5)))?;
-            c.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
-            let mut out = String::new();
-            c.read_to_string(&mut out)?;
-            Ok(out)
-        })();
-        match attempt {
-            Ok(body) if body.contains("200") => return body,
-            other => {
-                if Instant::now() > deadline {
-                    panic!("no HTTP answer on 127.0.0.1:{port}: {other:?}");
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
 /// Processes named `name` in this test's user namespace.
 fn helpers_left(s: &Skiff, names: &[&str]) -> Vec<String> {
     s.processes()
@@ -245,7 +199,7 @@ fn slirp4netns_publishes_tcp_to_the_host() {
 #[test]
 fn default_network_is_pasta_and_leaves_no_helper() {
     let s = busybox();
-    let out = sh(&s, &[], "ip -o -4 addr show; ip route");
+    let out = s.sh(&[], "ip -o -4 addr show; ip route");
     assert!(out.contains("default via"), "{out}");
     assert_no_helpers(&s);
 }
@@ -285,19 +239,8 @@ int main(void) {
 /// test's home (owned by the test user, mode 0755) and returns its path.
 fn build_udp_echo(s: &Skiff) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
-    let src = s.write_file("udpecho.c", UDP_ECHO_C.as_bytes());
-    let built = src.with_file_name("udpecho.built");
-    let out = std::process::Command::new("cc")
-        .args(["-static", "-Os", "-o"])
-        .arg(&built)
-        .arg(&src)
-        .output()
-        .expect("run cc (gcc and libc6-dev: sudo .ci/setup)");
-    assert!(
-        out.status.success(),
-        "cc -static udpecho.c: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let built = s.home.join("cc/udpecho");
+    build_static_c(UDP_ECHO_C, &built);
     let bin = s.write_file("udpecho", &std::fs::read(&built).unwrap());
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     bin
@@ -368,8 +311,7 @@ fn host_server(body: &'static str) -> u16 {
 fn host_loopback(network: &str) {
     let s = busybox();
     let port = host_server("from the host loopback");
-    let out = sh(
-        &s,
+    let out = s.sh(
         &["--network", network],
         &format!("wget -qO- http://host.containers.internal:{port}/"),
     );
@@ -389,8 +331,7 @@ fn slirp4netns_reaches_host_loopback() {
 #[test]
 fn etc_files_follow_the_flags() {
     let s = busybox();
-    let out = sh(
-        &s,
+    let out = s.sh(
         &[
             "--name",
             "named",
@@ -414,14 +355,14 @@ fn etc_files_follow_the_flags() {
     assert!(out.contains("search example.test\n"), "{out}");
     assert!(out.contains("options ndots:3\n"), "{out}");
     assert!(out.ends_with("h1\n"), "{out}");
-    let slirp = sh(&s, &["--network", "slirp4netns"], "cat /etc/resolv.conf");
+    let slirp = s.sh(&["--network", "slirp4netns"], "cat /etc/resolv.conf");
     assert!(slirp.contains("nameserver 10.0.2.3"), "{slirp}");
 }
 
 #[test]
 fn network_none_has_only_lo_and_no_helper() {
     let s = busybox();
-    let out = sh(&s, &["--network", "none"], "ip -o link");
+    let out = s.sh(&["--network", "none"], "ip -o link");
     let names: Vec<&str> = out.lines().filter_map(|l| l.split(": ").nth(1)).collect();
     assert_eq!(names, ["lo"], "{out}");
     assert_no_helpers(&s);
@@ -479,16 +420,14 @@ fn container_mode_shares_the_namespace() {
     let s = busybox();
     let mut web = Background::start(&s, "web", &[], &["httpd", "-f", "-p", "80", "-h", "/www"]);
     web.wait_listening(80);
-    let out = sh(
-        &s,
+    let out = s.sh(
         &["--network", "container:web"],
         "wget -qO- http://127.0.0.1:80/",
     );
     assert_eq!(out, INDEX_HTML);
     let pid = s.ok(&["inspect", "--format", "{{.State.Pid}}", "web"]);
     let ns = std::fs::read_link(format!("/proc/{}/ns/net", pid.trim())).unwrap();
-    let inner = sh(
-        &s,
+    let inner = s.sh(
         &["--network", "container:web"],
         "readlink /proc/self/ns/net",
     );
@@ -499,8 +438,7 @@ fn container_mode_shares_the_namespace() {
         "{{.NetworkSettings.SandboxKey}}",
         "web",
     ]);
-    let inner = sh(
-        &s,
+    let inner = s.sh(
         &["--network", &format!("ns:{}", sandbox.trim())],
         "readlink /proc/self/ns/net",
     );
@@ -532,8 +470,7 @@ fn user_network_resolves_names_and_aliases_and_publishes() {
             &["httpd", "-f", "-p", "80", "-h", "/www"],
         );
         db.wait_listening(80);
-        let out = sh(
-            &s,
+        let out = s.sh(
             &["--network", "appnet"],
             "wget -qO- http://db/ && wget -qO- http://cache/ && nslookup db",
         );
@@ -554,8 +491,7 @@ fn user_network_resolves_names_and_aliases_and_publishes() {
         // A published port of a container on a user network.
         assert!(http_get(port).contains(INDEX_HTML.trim()));
         // --link on the same network: the alias reaches db.
-        let out = sh(
-            &s,
+        let out = s.sh(
             &["--network", "appnet", "--link", "db:database"],
             "wget -qO- http://database/",
         );
@@ -597,11 +533,7 @@ fn networks_are_isolated_and_internal_has_no_outbound() {
         "weba",
     ]);
     let ip = ip.trim();
-    let same = sh(
-        &s,
-        &["--network", "neta"],
-        &format!("wget -qO- http://{ip}/"),
-    );
+    let same = s.sh(&["--network", "neta"], &format!("wget -qO- http://{ip}/"));
     assert_eq!(same, INDEX_HTML);
     let other = s.cmd(&[
         "run",
@@ -618,8 +550,7 @@ fn networks_are_isolated_and_internal_has_no_outbound() {
         "{}",
         other.describe()
     );
-    let out = sh(
-        &s,
+    let out = s.sh(
         &["--network", "netb"],
         &format!("wget -qO- http://host.containers.internal:{host_port}/"),
     );
@@ -652,8 +583,7 @@ fn a_container_on_two_networks_resolves_names_on_both() {
     a.wait_running();
     let mut b = Background::start(&s, "onb", &["--network", "twob"], &["sleep", "300"]);
     b.wait_running();
-    let out = sh(
-        &s,
+    let out = s.sh(
         &["--network", "twoa", "--network", "twob"],
         "nslookup ona >/dev/null && nslookup onb >/dev/null && echo both; ls /sys/class/net | grep -c eth",
     );

@@ -9,7 +9,7 @@ use std::fs;
 use std::time::Duration;
 
 use common::{Skiff, TarBuilder, BUSYBOX, INDEX_HTML};
-use registry_support::{count, fails_125, store_root, write_registries_conf, Registry};
+use registry_support::{count, fails_125, write_registries_conf, Registry};
 use sha2::{Digest, Sha256};
 
 fn sha(data: &[u8]) -> String {
@@ -78,7 +78,7 @@ pub fn layered_image(arch: &str, tag: &str) -> Vec<u8> {
 /// the user namespace (`1000:1000` stays `1000:1000`): equal listings mean
 /// equal trees, whatever the container runtime does with them.
 fn layer_trees(s: &Skiff) -> String {
-    let root = store_root(s).join("layers");
+    let root = s.store().join("layers");
     let script = format!(
         "cd {} && for d in *; do echo \"== $d\"; ls -lnR --time-style=+%s $d/diff; done",
         root.display()
@@ -244,7 +244,7 @@ fn layered_image_with_whiteouts_round_trips_in_gzip_and_zstd() {
         "--tls-verify=false",
         &reg.name("me/layered-zstd:1"),
     ]);
-    let layers = fs::read_dir(store_root(&b).join("layers")).unwrap();
+    let layers = fs::read_dir(b.store().join("layers")).unwrap();
     let mut media = Vec::new();
     for l in layers.flatten() {
         let rec = fs::read_to_string(l.path().join("layer.json")).unwrap();
@@ -316,7 +316,7 @@ fn a_corrupted_blob_is_rejected_and_nothing_is_kept() {
     let line = fails_125(&o);
     assert!(line.contains("digest mismatch"), "{line}");
     assert!(b.image_ids().is_empty());
-    assert_eq!(count(&store_root(&b).join("layers")), 0, "no layer kept");
+    assert_eq!(count(&b.store().join("layers")), 0, "no layer kept");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -557,12 +557,8 @@ fn concurrent_pulls_of_one_image_both_succeed() {
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id);
     }
     assert_eq!(b.image_ids(), vec![format!("sha256:{id}")]);
-    assert_eq!(count(&store_root(&b).join("layers")), 3);
-    assert_eq!(
-        count(&store_root(&b).join("tmp")),
-        0,
-        "no staging left behind"
-    );
+    assert_eq!(count(&b.store().join("layers")), 3);
+    assert_eq!(count(&b.store().join("tmp")), 0, "no staging left behind");
 }
 
 #[test]

@@ -3,14 +3,18 @@
 //! temporary directory (and an htpasswd file for the authentication tests).
 //! Nothing here reaches beyond the loopback interface.
 
+mod common;
+mod registry_support;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
+use registry_support::{free_port, Registry};
 use serde_json::json;
 use skiff::registry::auth::AuthFiles;
 use skiff::registry::manifest::{OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST};
@@ -18,143 +22,15 @@ use skiff::registry::{
     sha256_digest, Client, ClientOptions, Credentials, Error, Platform, RegistriesConf, Uploaded,
 };
 
-const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
-
-/// A running docker-registry; killed when dropped.
-struct Registry {
-    child: Child,
-    dir: tempfile::TempDir,
-    host: String,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        Registry::start_with(None)
-    }
-
-    fn start_with_htpasswd(user: &str, pass: &str) -> Registry {
-        Registry::start_with(Some((user, pass)))
-    }
-
-    fn start_with(auth: Option<(&str, &str)>) -> Registry {
-        Registry::start_config(auth.map(Auth::Htpasswd))
-    }
-
-    fn start_with_token(server: &TokenServer) -> Registry {
-        Registry::start_config(Some(Auth::Token(server)))
-    }
-
-    fn start_config(auth: Option<Auth>) -> Registry {
-        assert!(
-            Path::new(REGISTRY_BIN).exists(),
-            "{REGISTRY_BIN} is missing: apt-get install docker-registry"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: skiff-test\n",
-            dir.path().join("data").display()
-        );
-        if let Some(Auth::Token(server)) = &auth {
-            config.push_str(&format!(
-                "auth:\n  token:\n    realm: http://{}/token\n    service: skiff-test\n    issuer: skiff-test-issuer\n    rootcertbundle: {}\n",
-                server.addr,
-                server.cert.display()
-            ));
-        }
-        if let Some(Auth::Htpasswd((user, pass))) = auth {
-            let out = Command::new("htpasswd")
-                .args(["-Bbn", user, pass])
-                .output()
-                .expect("htpasswd (apache2-utils) runs");
-            assert!(out.status.success(), "htpasswd failed");
-            let path = dir.path().join("htpasswd");
-            std::fs::write(&path, &out.stdout).unwrap();
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n",
-                path.display()
-            ));
-        }
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let child = Command::new(REGISTRY_BIN)
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
-            .spawn()
-            .expect("docker-registry starts");
-        let reg = Registry {
-            child,
-            dir,
-            host: format!("127.0.0.1:{port}"),
-        };
-        reg.wait_ready();
-        reg
-    }
-
-    /// Until `GET /v2/` gets an HTTP answer (200, or 401 with auth).
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(mut s) = TcpStream::connect(&self.host) {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let req = format!(
-                    "GET /v2/ HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-                    self.host
-                );
-                if s.write_all(req.as_bytes()).is_ok() {
-                    let mut answer = String::new();
-                    let _ = s.read_to_string(&mut answer);
-                    if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.1 401") {
-                        return;
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
-        panic!(
-            "docker-registry on {} did not answer /v2/ in 20s: {log}",
-            self.host
-        );
-    }
-
-    /// Where the registry keeps the bytes of a blob.
-    fn blob_path(&self, digest: &str) -> PathBuf {
-        let hex = digest.strip_prefix("sha256:").unwrap();
-        self.dir
-            .path()
-            .join("data/docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
-    }
-
-    fn auth_file(&self) -> PathBuf {
-        self.dir.path().join("auth/auth.json")
-    }
-}
-
-enum Auth<'a> {
-    Htpasswd((&'a str, &'a str)),
-    Token(&'a TokenServer),
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A docker-registry that asks for tokens from `server`.
+fn start_with_token(server: &TokenServer) -> Registry {
+    Registry::start_config(|_| {
+        format!(
+            "auth:\n  token:\n    realm: http://{}/token\n    service: skiff-test\n    issuer: skiff-test-issuer\n    rootcertbundle: {}\n",
+            server.addr,
+            server.cert.display()
+        )
+    })
 }
 
 /// Options for a plain-HTTP test registry, reading and writing only `auth_file`.
@@ -568,7 +444,7 @@ fn tls_is_required_unless_insecure() {
 
 #[test]
 fn basic_auth_login_and_logout() {
-    let reg = Registry::start_with_htpasswd("user", "pass");
+    let reg = Registry::start_with(Some(("user", "pass")));
     let h = reg.host.as_str();
     let anonymous = client(&reg);
     let err = anonymous
@@ -849,7 +725,7 @@ fn sign_jwt(key: &Path, x5c: &str, access: &[serde_json::Value]) -> String {
 #[test]
 fn bearer_token_flow() {
     let tokens = TokenServer::start();
-    let reg = Registry::start_with_token(&tokens);
+    let reg = start_with_token(&tokens);
     let h = reg.host.as_str();
 
     // Anonymous: a token without access, so the registry still says no.

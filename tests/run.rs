@@ -5,10 +5,8 @@
 mod common;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::io::{Read, Write};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -19,20 +17,6 @@ use common::*;
 const DEFAULT_CAPS: u64 = 0x8004_05fb;
 const CAP_CHOWN: u64 = 1 << 0;
 const CAP_NET_ADMIN: u64 = 1 << 12;
-
-fn busybox() -> Skiff {
-    let s = Skiff::new();
-    s.import_busybox();
-    s
-}
-
-/// Runs `sh -c script` in a fresh `--rm` container with extra flags; asserts exit 0.
-fn sh(s: &Skiff, flags: &[&str], script: &str) -> String {
-    let mut args = vec!["run", "--rm"];
-    args.extend_from_slice(flags);
-    args.extend_from_slice(&["busybox", "sh", "-c", script]);
-    s.ok(&args)
-}
 
 fn cap_eff(status: &str) -> u64 {
     let line = status
@@ -56,8 +40,8 @@ fn the_command_inherits_only_stdin_stdout_and_stderr() {
     // The trailing `:` keeps sh from exec-ing ls (whose own fd 3 would show).
     let fds = "ls /proc/$$/fd; :";
     let words = |out: String| out.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert_eq!(words(sh(&s, &[], fds)), "0 1 2");
-    assert_eq!(words(sh(&s, &["--network", "none"], fds)), "0 1 2");
+    assert_eq!(words(s.sh(&[], fds)), "0 1 2");
+    assert_eq!(words(s.sh(&["--network", "none"], fds)), "0 1 2");
     s.ok(&["run", "-d", "--name", "fds", "busybox", "sleep", "60"]);
     assert_eq!(words(s.ok(&["exec", "fds", "sh", "-c", fds])), "0 1 2");
     s.ok(&["rm", "-f", "-t", "0", "fds"]);
@@ -148,12 +132,12 @@ fn env_workdir_user_hostname_name() {
 #[test]
 fn default_identity_and_environment() {
     let s = busybox();
-    let id = sh(&s, &[], "id");
+    let id = s.sh(&[], "id");
     assert!(
         id == "uid=0(root) gid=0(root)\n" || id == "uid=0(root) gid=0(root) groups=0(root)\n",
         "container root must have no stray groups: {id}"
     );
-    let env = sh(&s, &[], "env");
+    let env = s.sh(&[], "env");
     for want in [
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME=/root",
@@ -164,21 +148,21 @@ fn default_identity_and_environment() {
             "{want} missing from:\n{env}"
         );
     }
-    assert_eq!(sh(&s, &[], "pwd"), "/\n");
+    assert_eq!(s.sh(&[], "pwd"), "/\n");
 }
 
 #[test]
 fn user_by_name_from_passwd() {
     let s = busybox();
     assert_eq!(
-        sh(&s, &["-u", "tester"], "id -u; id -g; echo $HOME; id -un"),
+        s.sh(&["-u", "tester"], "id -u; id -g; echo $HOME; id -un"),
         "1000\n1000\n/home/tester\ntester\n"
     );
     assert_eq!(
-        sh(&s, &["-u", "nobody:tester"], "id -u; id -g"),
+        s.sh(&["-u", "nobody:tester"], "id -u; id -g"),
         "65534\n1000\n"
     );
-    assert_eq!(sh(&s, &["-u", "1000"], "id -u; id -g"), "1000\n1000\n");
+    assert_eq!(s.sh(&["-u", "1000"], "id -u; id -g"), "1000\n1000\n");
 }
 
 #[test]
@@ -290,21 +274,20 @@ fn read_only_root_with_tmpfs() {
         o.describe()
     );
     // Without --read-only the root is writable.
-    assert_eq!(sh(&s, &[], "touch /x && echo yes"), "yes\n");
+    assert_eq!(s.sh(&[], "touch /x && echo yes"), "yes\n");
 }
 
 #[test]
 fn mount_tmpfs_and_bind() {
     let s = busybox();
-    let out = sh(
-        &s,
+    let out = s.sh(
         &["--mount", "type=tmpfs,destination=/t"],
         "awk '$2==\"/t\"{print $3}' /proc/mounts; touch /t/x && echo w",
     );
     assert_eq!(out, "tmpfs\nw\n");
     let dir = s.make_dir(&s.home.join("bind"));
     let m = format!("type=bind,source={},destination=/b", dir.display());
-    sh(&s, &["--mount", &m], "echo b > /b/f");
+    s.sh(&["--mount", &m], "echo b > /b/f");
     assert_eq!(fs::read_to_string(dir.join("f")).unwrap(), "b\n");
     let m = format!("type=bind,src={},target=/b,readonly", dir.display());
     let o = s.cmd(&["run", "--rm", "--mount", &m, "busybox", "touch", "/b/g"]);
@@ -314,8 +297,7 @@ fn mount_tmpfs_and_bind() {
 #[test]
 fn tmpfs_options() {
     let s = busybox();
-    let out = sh(
-        &s,
+    let out = s.sh(
         &["--tmpfs", "/t:size=1m,mode=1777"],
         "stat -c %a /t; df -k /t | tail -1",
     );
@@ -475,13 +457,13 @@ fn image_env_workdir_user_apply_and_flags_override_them() {
 #[test]
 fn workdir_that_does_not_exist_is_created() {
     let s = busybox();
-    assert_eq!(sh(&s, &["-w", "/new/dir"], "pwd"), "/new/dir\n");
+    assert_eq!(s.sh(&["-w", "/new/dir"], "pwd"), "/new/dir\n");
 }
 
 #[test]
 fn network_none_has_only_loopback() {
     let s = busybox();
-    let out = sh(&s, &["--network", "none"], "cat /proc/net/dev");
+    let out = s.sh(&["--network", "none"], "cat /proc/net/dev");
     let names: Vec<&str> = out
         .lines()
         .skip(2)
@@ -489,7 +471,7 @@ fn network_none_has_only_loopback() {
         .map(str::trim)
         .collect();
     assert_eq!(names, ["lo"], "{out}");
-    let link = sh(&s, &["--network", "none"], "ip -o link show lo");
+    let link = s.sh(&["--network", "none"], "ip -o link show lo");
     assert!(
         link.contains("UP") || link.contains("LOOPBACK,UP"),
         "lo must be up: {link}"
@@ -500,7 +482,7 @@ fn network_none_has_only_loopback() {
 fn network_host_shares_the_host_namespace() {
     let s = busybox();
     let host_ns = fs::read_link("/proc/self/ns/net").unwrap();
-    let out = sh(&s, &["--network", "host"], "readlink /proc/self/ns/net");
+    let out = s.sh(&["--network", "host"], "readlink /proc/self/ns/net");
     assert_eq!(out.trim(), host_ns.to_string_lossy());
     let host_ifaces = fs::read_to_string("/proc/net/dev").unwrap();
     let names = |t: &str| -> Vec<String> {
@@ -513,17 +495,17 @@ fn network_host_shares_the_host_namespace() {
         v.sort();
         v
     };
-    let inside = sh(&s, &["--network", "host"], "cat /proc/net/dev");
+    let inside = s.sh(&["--network", "host"], "cat /proc/net/dev");
     assert_eq!(names(&inside), names(&host_ifaces));
     // And the default for this issue is a private namespace.
-    let none = sh(&s, &["--network", "none"], "readlink /proc/self/ns/net");
+    let none = s.sh(&["--network", "none"], "readlink /proc/self/ns/net");
     assert_ne!(none.trim(), host_ns.to_string_lossy());
 }
 
 #[test]
 fn capabilities_default_add_drop() {
     let s = busybox();
-    let eff = |flags: &[&str]| cap_eff(&sh(&s, flags, "cat /proc/self/status"));
+    let eff = |flags: &[&str]| cap_eff(&s.sh(flags, "cat /proc/self/status"));
     assert_eq!(eff(&[]), DEFAULT_CAPS, "Podman's default set");
     assert_eq!(
         eff(&["--cap-add", "NET_ADMIN"]),
@@ -562,7 +544,7 @@ fn privileged_has_every_capability() {
         .unwrap();
     let all = (1u64 << (last + 1)) - 1;
     assert_eq!(
-        cap_eff(&sh(&s, &["--privileged"], "cat /proc/self/status")),
+        cap_eff(&s.sh(&["--privileged"], "cat /proc/self/status")),
         all
     );
 }
@@ -570,8 +552,7 @@ fn privileged_has_every_capability() {
 #[test]
 fn no_new_privileges() {
     let s = busybox();
-    let out = sh(
-        &s,
+    let out = s.sh(
         &["--security-opt", "no-new-privileges"],
         "grep NoNewPrivs /proc/self/status",
     );
@@ -646,9 +627,9 @@ fn proc_masked_and_read_only_paths() {
     // --privileged unmasks: no mount over the masked paths (reading /proc/keys
     // shows the host's view), while the default has one over each.
     let count = "awk '$2==\"/proc/keys\" || $2==\"/proc/timer_list\"' /proc/mounts | wc -l";
-    assert_eq!(sh(&s, &[], count), "2\n", "default: both masked by a mount");
+    assert_eq!(s.sh(&[], count), "2\n", "default: both masked by a mount");
     assert_eq!(
-        sh(&s, &["--privileged"], count),
+        s.sh(&["--privileged"], count),
         "0\n",
         "--privileged must not mask"
     );
@@ -657,7 +638,7 @@ fn proc_masked_and_read_only_paths() {
 #[test]
 fn sys_is_read_only() {
     let s = busybox();
-    let opts = sh(&s, &[], "awk '$2==\"/sys\"{print $4}' /proc/mounts");
+    let opts = s.sh(&[], "awk '$2==\"/sys\"{print $4}' /proc/mounts");
     assert!(!opts.is_empty(), "/sys must be mounted");
     for l in opts.lines() {
         assert!(l.split(',').any(|x| x == "ro"), "/sys not read-only: {l}");
@@ -669,8 +650,7 @@ fn sys_is_read_only() {
 #[test]
 fn dev_has_the_standard_nodes() {
     let s = busybox();
-    let out = sh(
-        &s,
+    let out = s.sh(
         &[],
         "echo x > /dev/null && wc -c < /dev/null; head -c 4 /dev/zero | wc -c; \
          head -c 16 /dev/urandom | wc -c; head -c 8 /dev/random | wc -c; \
@@ -689,9 +669,9 @@ fn dev_has_the_standard_nodes() {
 #[test]
 fn pid_one_is_the_command() {
     let s = busybox();
-    assert_eq!(sh(&s, &[], "echo $$"), "1\n");
+    assert_eq!(s.sh(&[], "echo $$"), "1\n");
     // Only the container's processes are visible: sh (1) and ls, nothing of the host.
-    let pids = sh(&s, &[], "ls -d /proc/[0-9]*");
+    let pids = s.sh(&[], "ls -d /proc/[0-9]*");
     let pids: Vec<u32> = pids
         .lines()
         .map(|l| l["/proc/".len()..].parse().unwrap())
@@ -706,15 +686,14 @@ fn pid_one_is_the_command() {
 fn image_ownership_is_preserved() {
     let s = busybox();
     assert_eq!(
-        sh(
-            &s,
+        s.sh(
             &[],
             "stat -c '%u:%g %a' /home/tester/hello.txt /home/tester /bin/busybox /tmp"
         ),
         "1000:1000 640\n1000:1000 755\n0:0 755\n0:0 1777\n"
     );
     assert_eq!(
-        sh(&s, &["-u", "tester"], "cat /home/tester/hello.txt"),
+        s.sh(&["-u", "tester"], "cat /home/tester/hello.txt"),
         TESTER_FILE
     );
     let o = s.cmd(&[
@@ -768,21 +747,20 @@ fn image_ownership_is_preserved() {
 fn ulimit() {
     let s = busybox();
     assert_eq!(
-        sh(&s, &["--ulimit", "nofile=100:100"], "ulimit -n; ulimit -Hn"),
+        s.sh(&["--ulimit", "nofile=100:100"], "ulimit -n; ulimit -Hn"),
         "100\n100\n"
     );
     assert_eq!(
-        sh(&s, &["--ulimit", "nofile=50:200"], "ulimit -n; ulimit -Hn"),
+        s.sh(&["--ulimit", "nofile=50:200"], "ulimit -n; ulimit -Hn"),
         "50\n200\n"
     );
-    assert_eq!(sh(&s, &["--ulimit", "nproc=77"], "ulimit -u"), "77\n");
+    assert_eq!(s.sh(&["--ulimit", "nproc=77"], "ulimit -u"), "77\n");
 }
 
 #[test]
 fn generated_etc_files() {
     let s = busybox();
-    let out = sh(
-        &s,
+    let out = s.sh(
         &["-h", "box"],
         "cat /etc/hostname; grep -c box /etc/hosts; grep -c '^127.0.0.1.*localhost' /etc/hosts; test -f /etc/resolv.conf && echo resolv",
     );
@@ -956,89 +934,17 @@ fn unknown_flag_is_125() {
     assert_no_containers(&s, "unknown flag");
 }
 
-/// Reads from `r` in a thread, sending chunks as they come.
-fn chunks<R: Read + Send + 'static>(mut r: R) -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        loop {
-            match r.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if tx.send(buf[..n].to_vec()).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
-    rx
-}
-
-/// Collects chunks into `acc` until `want` appears or `deadline` passes.
-fn read_until(
-    rx: &mpsc::Receiver<Vec<u8>>,
-    acc: &mut Vec<u8>,
-    want: &str,
-    deadline: Instant,
-) -> bool {
-    loop {
-        if String::from_utf8_lossy(acc).contains(want) {
-            return true;
-        }
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(c) => acc.extend(c),
-            Err(_) => return String::from_utf8_lossy(acc).contains(want),
-        }
-    }
-}
-
 /// Waits for `child` up to `limit`; kills it and panics on timeout.
 fn wait_for(child: &mut Child, limit: Duration, what: &str, output: impl Fn() -> String) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: still running after {limit:?}\n{}", output());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_child(child, limit)
+        .unwrap_or_else(|| panic!("{what}: still running after {limit:?}\n{}", output()))
 }
 
 #[test]
 fn interactive_tty() {
-    use nix::pty::{openpty, Winsize};
     let s = busybox();
-    let ws = Winsize {
-        ws_row: 30,
-        ws_col: 100,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    let pty = openpty(Some(&ws), None).expect("openpty");
-    let mut c = s.command_in_session(&["run", "--rm", "-it", "busybox", "sh"]);
-    c.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
-        .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
-        .stderr(Stdio::from(pty.slave.try_clone().unwrap()));
-    // SAFETY: only async-signal-safe calls (setsid, ioctl) between fork and exec.
-    unsafe {
-        c.pre_exec(|| {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = c.spawn().expect("spawn skiff on a pty");
-    drop(c);
-    drop(pty.slave);
-    let mut master = fs::File::from(pty.master);
+    let (mut child, mut master) =
+        spawn_on_pty(&s, &["run", "--rm", "-it", "busybox", "sh"], 30, 100);
     let rx = chunks(master.try_clone().unwrap());
     let mut out = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -1082,15 +988,7 @@ fn sigterm_to_skiff_reaches_the_container() {
         "trap 'echo got-term; exit 7' TERM; echo ready; sleep 100 & wait",
     ]);
     let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines() {
-            let Ok(l) = l else { break };
-            if tx.send(l).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = line_reader(stdout);
     let first = rx.recv_timeout(Duration::from_secs(30));
     if first.as_deref() != Ok("ready") {
         let _ = child.kill();
@@ -1135,15 +1033,7 @@ fn sigterm_to_exec_reaches_the_command() {
         "trap 'echo got-term; echo bye >&2; exit 7' TERM; echo ready; sleep 100 & wait",
     ]);
     let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines() {
-            let Ok(l) = l else { break };
-            if tx.send(l).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = line_reader(stdout);
     let first = rx.recv_timeout(Duration::from_secs(30));
     if first.as_deref() != Ok("ready") {
         let _ = child.kill();
@@ -1310,33 +1200,9 @@ fn a_million_bytes_through_exec() {
 /// detaches the CLI (exit 0) and leaves the container running.
 #[test]
 fn run_it_detaches_with_ctrl_p_ctrl_q() {
-    use nix::pty::{openpty, Winsize};
     let s = busybox();
-    let ws = Winsize {
-        ws_row: 24,
-        ws_col: 80,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    let pty = openpty(Some(&ws), None).expect("openpty");
-    let mut c = s.command_in_session(&["run", "-it", "--name", "d", "busybox", "sh"]);
-    c.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
-        .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
-        .stderr(Stdio::from(pty.slave.try_clone().unwrap()));
-    // SAFETY: only async-signal-safe calls (setsid, ioctl) between fork and exec.
-    unsafe {
-        c.pre_exec(|| {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = c.spawn().expect("spawn skiff on a pty");
-    drop(c);
-    drop(pty.slave);
-    let mut master = fs::File::from(pty.master);
+    let (mut child, mut master) =
+        spawn_on_pty(&s, &["run", "-it", "--name", "d", "busybox", "sh"], 24, 80);
     let rx = chunks(master.try_clone().unwrap());
     let mut out = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);

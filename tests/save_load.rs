@@ -7,7 +7,7 @@ mod registry_support;
 use std::fs;
 
 use common::{Skiff, TarBuilder, BUSYBOX};
-use registry_support::{count, fails_125, store_root};
+use registry_support::{count, fails_125};
 
 fn image_id(s: &Skiff, name: &str) -> String {
     s.ok(&["image", "inspect", "--format", "{{.Id}}", name])
@@ -17,7 +17,7 @@ fn image_id(s: &Skiff, name: &str) -> String {
 
 /// The unpacked layers of a store as the user namespace sees them.
 fn layer_trees(s: &Skiff) -> String {
-    let root = store_root(s).join("layers");
+    let root = s.store().join("layers");
     let script = format!(
         "cd {} && for d in *; do echo \"== $d\"; ls -lnR --time-style=+%s $d/diff; done",
         root.display()
@@ -151,7 +151,7 @@ fn hostile_archives_are_rejected_and_leave_nothing() {
     assert!(line.contains("escapes the archive"), "{line}");
     assert!(!s.home.join("files/outside").exists());
     assert!(s.image_ids().is_empty());
-    assert_eq!(count(&store_root(&s).join("layers")), 0);
+    assert_eq!(count(&s.store().join("layers")), 0);
 }
 
 #[test]
@@ -169,7 +169,7 @@ fn truncated_archive_is_one_line_and_stores_nothing() {
         assert!(line.contains("cut.tar"), "{line}");
     }
     assert!(b.image_ids().is_empty());
-    assert_eq!(count(&store_root(&b).join("layers")), 0);
+    assert_eq!(count(&b.store().join("layers")), 0);
     let line = fails_125(&b.cmd(&["save", "-o", "/nonexistent/x.tar", BUSYBOX]));
     assert!(line.contains("image not known"), "{line}");
 }
@@ -194,7 +194,7 @@ fn history_and_prune() {
     let pruned = a.ok(&["image", "prune", "-f"]);
     assert_eq!(pruned.trim(), id);
     assert!(a.image_ids().is_empty());
-    assert_eq!(count(&store_root(&a).join("layers")), 0);
+    assert_eq!(count(&a.store().join("layers")), 0);
     a.import_busybox();
     assert_eq!(a.ok(&["image", "prune", "-f"]).trim(), "");
     assert_eq!(a.image_ids().len(), 1);
@@ -277,5 +277,5 @@ fn load_follows_layer_symlinks_that_stay_inside_the_archive() {
         assert!(line.contains("escapes the archive"), "{link}: {line}");
     }
     assert!(t.image_ids().is_empty());
-    assert_eq!(count(&store_root(&t).join("layers")), 0);
+    assert_eq!(count(&t.store().join("layers")), 0);
 }

@@ -135,20 +135,8 @@ fn attack_binary() -> &'static PathBuf {
     BIN.get_or_init(|| {
         let dir = env().base.join("attacker");
         fs::create_dir_all(&dir).unwrap();
-        let src = dir.join("attack.c");
-        fs::write(&src, ATTACK_C).unwrap();
         let bin = dir.join("attack");
-        let out = Command::new("cc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&bin)
-            .arg(&src)
-            .output()
-            .expect("cc is needed to build the attacker");
-        assert!(
-            out.status.success(),
-            "cc failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        build_static_c(ATTACK_C, &bin);
         bin
     })
 }
@@ -392,43 +380,10 @@ fn exec_gets_the_same_filter() {
 /// that its session keyring holds a user key NAME.
 fn cmd_with_key(s: &Skiff, key: &str, args: &[&str]) -> Output {
     let attack = s.home.join("files/attack");
-    let base = s.command(args);
-    let prog = base.get_program().to_os_string();
-    let mut argv: Vec<std::ffi::OsString> = base.get_args().map(|a| a.to_os_string()).collect();
-    // setpriv ... -- BIN ARGS  becomes  setpriv ... -- attack withkey KEY BIN ARGS
-    let at = argv.iter().position(|a| a == "--").map_or(0, |i| i + 1);
-    let wrap = [
-        attack.clone().into_os_string(),
-        "withkey".into(),
-        key.into(),
-    ];
-    let (prog, argv) = if at == 0 {
-        let mut v = wrap[1..].to_vec();
-        v.push(prog);
-        v.extend(argv);
-        (wrap[0].clone(), v)
-    } else {
-        argv.splice(at..at, wrap);
-        (prog, argv)
-    };
-    let mut c = Command::new(prog);
-    c.args(argv).env_clear().current_dir(&s.home);
-    for (k, v) in base.get_envs() {
-        if let Some(v) = v {
-            c.env(k, v);
-        }
-    }
-    let out = c
-        .stdin(Stdio::null())
-        .output()
-        .expect("run skiff under the key wrapper");
-    Output {
-        cmdline: format!("attack withkey {key} skiff {}", args.join(" ")),
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stdout_bytes: out.stdout.clone(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let wrapper = [attack.as_os_str(), "withkey".as_ref(), key.as_ref()];
+    let mut o = s.run_prepared(s.command_under(&wrapper, args), args);
+    o.cmdline = format!("attack withkey {key} {}", o.cmdline);
+    o
 }
 
 #[test]
@@ -522,14 +477,13 @@ fn exec_is_hidden_while_it_joins() {
         "/tmp/stop",
     ]);
     for _ in 0..50 {
-        let o = cmd_env(
-            &s,
-            &["exec", "watch", "true"],
-            &[("SKIFF_TEST_SECRET", MARKER)],
-        );
+        let o = s.cmd_env(&["exec", "watch", "true"], &[("SKIFF_TEST_SECRET", MARKER)]);
         assert_eq!(o.code, 0, "{}", o.describe());
     }
-    s.ok(&["exec", "watch", "touch", "/tmp/stop"]);
+    // Detached: the scanner, the container's init, ends as soon as the file
+    // exists, and the kernel then kills whatever else runs in its pid
+    // namespace, the `touch` too if it has not exited yet (exit 137).
+    s.ok(&["exec", "-d", "watch", "touch", "/tmp/stop"]);
     s.ok(&["wait", "watch"]);
     let report = s.ok(&["logs", "watch"]);
     eprintln!("scanner: {report}");

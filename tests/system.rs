@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 
 #[test]
@@ -186,6 +188,31 @@ fn unshare_maps_the_subordinate_range() {
     ]);
     assert_eq!(owner(std::path::Path::new(&d)), (su + 999, sg + 999));
     s.ok(&["unshare", "rm", "-rf", &d]);
+}
+
+/// `system reset` on a store with no holder running makes one to work in
+/// and must stop it before it returns. Known bug: `stop_holder` (in
+/// src/runtime/userns.rs) recognises the holder by its command line, which
+/// reads `_pause` only once the freshly forked holder has exec'd; when reset
+/// is faster, the holder is spared, its pid file removed, and it runs on
+/// (2 of 15 tries on this VM). Un-ignore once that is fixed.
+#[test]
+#[ignore = "known bug: system reset on a fresh store can leave its new holder running"]
+fn system_reset_leaves_no_holder_behind() {
+    for i in 0..30 {
+        let s = Skiff::new();
+        s.ok(&["system", "reset", "--force"]);
+        let mut left = Vec::new();
+        let gone = eventually(Duration::from_secs(5), || {
+            left = s.processes();
+            left.is_empty()
+        });
+        let names: Vec<String> = left
+            .iter()
+            .map(|p| format!("{p} {}", cmdline(*p)))
+            .collect();
+        assert!(gone, "try {i}: system reset left {names:?} running");
+    }
 }
 
 #[test]

@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::fs;
-
 use common::*;
 
 const WARNING: &str =
@@ -32,40 +30,16 @@ fn assert_single_map(o: &Output, id: u32) {
     );
 }
 
-/// A root filesystem whose every entry is owned by root: static busybox and
-/// the applets the tests call.
-fn root_only_rootfs() -> Vec<u8> {
-    let busybox = fs::read("/bin/busybox").expect("read /bin/busybox");
-    let mut t = TarBuilder::new();
-    for d in ["bin", "etc", "proc", "sys", "dev", "run", "root"] {
-        t.dir(d, 0o755, 0, 0);
-    }
-    t.dir("tmp", 0o1777, 0, 0);
-    t.file("bin/busybox", &busybox, 0o755, 0, 0);
-    for applet in ["sh", "echo", "cat", "id", "touch", "stat"] {
-        t.symlink(&format!("bin/{applet}"), "/bin/busybox");
-    }
-    t.file(
-        "etc/passwd",
-        b"root:x:0:0:root:/root:/bin/sh\n",
-        0o644,
-        0,
-        0,
-    );
-    t.file("etc/group", b"root:x:0:\n", 0o644, 0, 0);
-    t.finish()
-}
-
 /// The user namespace maps exactly the user's own uid and gid; the warning is
 /// printed once, by the command that makes the namespace holder, and again
 /// only when a new holder has to be made.
 #[test]
 fn maps_only_own_ids_and_warns_once_per_holder() {
-    let sk = NoSubSkiff::new();
+    let sk = Skiff::nosub();
 
     let o = sk.cmd(&["unshare", "cat", "/proc/self/uid_map"]);
     assert_eq!(o.code, 0, "{}", o.describe());
-    assert_single_map(&o, sk.uid);
+    assert_single_map(&o, sk.uid());
     let warn = lines(&o.stderr);
     assert!(
         warn.len() == 1 && warn[0].starts_with(WARNING),
@@ -82,7 +56,7 @@ fn maps_only_own_ids_and_warns_once_per_holder() {
     // Later commands use the same holder: same maps, no warning.
     let o = sk.cmd(&["unshare", "cat", "/proc/self/gid_map"]);
     assert_eq!(o.code, 0, "{}", o.describe());
-    assert_single_map(&o, sk.gid);
+    assert_single_map(&o, sk.gid());
     assert_eq!(
         o.stderr,
         "",
@@ -91,7 +65,7 @@ fn maps_only_own_ids_and_warns_once_per_holder() {
     );
     let o = sk.cmd(&["unshare", "cat", "/proc/self/uid_map"]);
     assert_eq!(o.code, 0, "{}", o.describe());
-    assert_single_map(&o, sk.uid);
+    assert_single_map(&o, sk.uid());
     assert_eq!(
         o.stderr,
         "",
@@ -111,7 +85,7 @@ fn maps_only_own_ids_and_warns_once_per_holder() {
     sk.kill_holder();
     let o = sk.cmd(&["unshare", "cat", "/proc/self/uid_map"]);
     assert_eq!(o.code, 0, "{}", o.describe());
-    assert_single_map(&o, sk.uid);
+    assert_single_map(&o, sk.uid());
     let warn = lines(&o.stderr);
     assert!(
         warn.len() == 1 && warn[0].starts_with(WARNING),
@@ -125,7 +99,7 @@ fn maps_only_own_ids_and_warns_once_per_holder() {
 /// no image, layer or blob.
 #[test]
 fn import_of_files_owned_by_others_fails_and_leaves_nothing() {
-    let sk = NoSubSkiff::new();
+    let sk = Skiff::nosub();
     // Make the holder (and its warning) first, so that the import's stderr is
     // its error alone.
     sk.ok(&["unshare", "true"]);
@@ -147,23 +121,22 @@ fn import_of_files_owned_by_others_fails_and_leaves_nothing() {
     assert_eq!(o.stdout.trim(), "", "an image was left\n{}", o.describe());
     let o = sk.cmd(&["image", "exists", BUSYBOX]);
     assert_eq!(o.code, 1, "the image should not exist\n{}", o.describe());
-    for dir in ["layers", "images", "blobs/sha256", "tmp"] {
-        let left: Vec<_> = fs::read_dir(sk.store().join(dir))
-            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
-            .unwrap_or_default();
-        assert!(
-            left.is_empty(),
-            "{dir} keeps {left:?} after the failed import"
-        );
-    }
+    assert_store_dirs_empty(
+        &sk.store(),
+        &["layers", "images", "blobs/sha256", "tmp"],
+        "the failed import",
+    );
 }
 
 /// An image whose files all belong to root needs no other id: it imports and
 /// runs, container root is the user on the host.
 #[test]
 fn image_owned_by_root_runs() {
-    let sk = NoSubSkiff::new();
-    let tar = sk.write_file("root-only.tar", &root_only_rootfs());
+    let sk = Skiff::nosub();
+    let tar = sk.write_file(
+        "root-only.tar",
+        &root_only_rootfs(&["sh", "echo", "cat", "id", "touch", "stat"]),
+    );
     let image = "localhost/rootonly:latest";
     sk.ok(&["import", &s(&tar), image]);
 
@@ -175,7 +148,7 @@ fn image_owned_by_root_runs() {
 
     let o = sk.cmd(&["run", "--rm", image, "cat", "/proc/self/uid_map"]);
     assert_eq!(o.code, 0, "{}", o.describe());
-    assert_single_map(&o, sk.uid);
+    assert_single_map(&o, sk.uid());
     let o = sk.cmd(&["run", "--rm", image, "id", "-u"]);
     assert_eq!(o.code, 0, "{}", o.describe());
     assert_eq!(o.stdout, "0\n", "{}", o.describe());

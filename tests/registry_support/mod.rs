@@ -4,12 +4,13 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use crate::common::free_port;
 use crate::common::{Output, Skiff};
 
 const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
@@ -22,20 +23,37 @@ pub struct Registry {
     pub host: String,
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Registry {
+    /// A registry without authentication.
     pub fn start() -> Registry {
         Registry::start_with(None)
     }
 
+    /// A registry behind htpasswd basic auth when `auth` is (user, password).
     pub fn start_with(auth: Option<(&str, &str)>) -> Registry {
+        let Some((user, pass)) = auth else {
+            return Registry::start_config(|_| String::new());
+        };
+        Registry::start_config(|dir| {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, pass])
+                .output()
+                .expect("htpasswd (apache2-utils) runs");
+            assert!(out.status.success(), "htpasswd failed");
+            let path = dir.join("htpasswd");
+            std::fs::write(&path, &out.stdout).unwrap();
+            format!(
+                "auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n",
+                path.display()
+            )
+        })
+    }
+
+    /// The one launcher: docker-registry on a free 127.0.0.1 port with its
+    /// storage in a fresh temporary directory, `extra(dir)` appended to its
+    /// config.yml (an `auth:` section, written with any files it needs into
+    /// `dir`); returns once `GET /v2/` answers (200, or 401 with auth).
+    pub fn start_config(extra: impl FnOnce(&Path) -> String) -> Registry {
         assert!(
             Path::new(REGISTRY_BIN).exists(),
             "{REGISTRY_BIN} is missing: apt-get install docker-registry"
@@ -46,19 +64,7 @@ impl Registry {
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: skiff-test\n",
             dir.path().join("data").display()
         );
-        if let Some((user, pass)) = auth {
-            let out = Command::new("htpasswd")
-                .args(["-Bbn", user, pass])
-                .output()
-                .expect("htpasswd (apache2-utils) runs");
-            assert!(out.status.success(), "htpasswd failed");
-            let path = dir.path().join("htpasswd");
-            std::fs::write(&path, &out.stdout).unwrap();
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n",
-                path.display()
-            ));
-        }
+        config.push_str(&extra(dir.path()));
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).unwrap();
         let child = Command::new(REGISTRY_BIN)
@@ -78,6 +84,7 @@ impl Registry {
         reg
     }
 
+    /// Until `GET /v2/` gets an HTTP answer (200, or 401 with auth).
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -97,10 +104,17 @@ impl Registry {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
         panic!(
-            "docker-registry on {} did not answer /v2/ in 20s",
+            "docker-registry on {} did not answer /v2/ in 20s: {log}",
             self.host
         );
+    }
+
+    /// An auth.json path inside the registry's directory, for clients that
+    /// must not touch the user's.
+    pub fn auth_file(&self) -> PathBuf {
+        self.dir.path().join("auth/auth.json")
     }
 
     /// Where the registry keeps the bytes of a blob.
@@ -147,9 +161,7 @@ pub fn write_registries_conf(s: &Skiff, search: &[&str], insecure: &[&str]) {
     let p = dir.join("registries.conf");
     std::fs::write(&p, text).unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-    if let Some((uid, gid)) = crate::common::env().drop_to {
-        std::os::unix::fs::lchown(&p, Some(uid), Some(gid)).unwrap();
-    }
+    s.give(&p);
 }
 
 /// Asserts a failure with exit 125 whose last stderr line is the `Error: `
@@ -179,9 +191,4 @@ pub fn fails_125(o: &Output) -> String {
 /// Number of entries in a directory (0 when it does not exist).
 pub fn count(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|r| r.count()).unwrap_or(0)
-}
-
-/// The store's root of a skiff (`$XDG_DATA_HOME/skiff`).
-pub fn store_root(s: &Skiff) -> PathBuf {
-    s.data_home.join("skiff")
 }
