@@ -11,6 +11,7 @@
 #![allow(unsafe_code)]
 
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 
@@ -96,19 +97,62 @@ fn open_fds() -> Vec<RawFd> {
         .unwrap_or_default()
 }
 
-/// Sets every signal's disposition back to the default and empties the
-/// signal mask, as runc does before it execs a container's process: a
-/// container starts with SigIgn and SigBlk all zero, whatever the caller
-/// ignored or blocked. Async-signal-safe (rt_sigaction and sigprocmask only),
-/// so it may run between fork and exec.
+/// The signals ignored (SIG_IGN) in this process when `note_ignored_signals`
+/// last looked, bit `n - 1` for signal `n`; all ones until it looks, so that
+/// `reset_signals` then resets every signal.
+static IGNORED: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Notes which signals this process ignores, for `reset_signals` in a child
+/// forked next (it inherits the dispositions and this note with its memory).
+/// Call it just before the fork; one read of /proc/self/stat (its
+/// `sigignore` field) instead of a system call per signal in the child.
+/// When the file cannot be read, every signal is reset as before.
+pub fn note_ignored_signals() {
+    IGNORED.store(read_ignored().unwrap_or(u64::MAX), Ordering::Relaxed);
+}
+
+/// Field 33 of /proc/self/stat (proc(5): `sigignore`, a decimal bitmap).
+fn read_ignored() -> Option<u64> {
+    let line = proc_stat("self")?;
+    // Fields are counted after the command name's last ')': field 3 first.
+    let rest = &line[line.rfind(')')? + 1..];
+    rest.split_whitespace().nth(33 - 3)?.parse().ok()
+}
+
+/// The line of /proc/`pid`/stat (`pid` a number or `self`), read with one
+/// read(2) into a buffer that holds any such line (52 numbers and a command
+/// name of at most 64 bytes), rather than std's growing reads of a file whose
+/// size the kernel reports as 0. None when the process is gone.
+pub fn proc_stat(pid: &str) -> Option<String> {
+    use std::io::Read;
+    let mut buf = [0u8; 2048];
+    let n = std::fs::File::open(format!("/proc/{pid}/stat"))
+        .and_then(|mut f| f.read(&mut buf))
+        .ok()?;
+    if n == buf.len() {
+        // Cannot be a whole line; never parse half of one.
+        return None;
+    }
+    String::from_utf8(buf[..n].to_vec()).ok()
+}
+
+/// Sets back to the default every signal disposition that would survive
+/// exec, and empties the signal mask, as runc does before it execs a
+/// container's process: a container starts with SigIgn and SigBlk all zero,
+/// whatever the caller ignored or blocked. Signals with a handler need
+/// nothing (exec resets them); ignored ones are those `note_ignored_signals`
+/// found (every signal, when it was not called). Async-signal-safe
+/// (rt_sigaction and sigprocmask only), so it may run between fork and exec.
 pub fn reset_signals() {
     // The raw system call, not libc's sigaction: glibc refuses signals 32
-    // and 33 (its own), which a caller may still have left ignored.
+    // and 33 (its own), which a caller may still have left ignored
+    // (glibc's posix_spawn leaves them so in every process it starts).
     // An all-zero kernel sigaction is SIG_DFL with no flags and an empty
     // mask whatever the architecture's field order; 32 bytes cover it.
     let dfl = [0u64; 4];
-    for sig in 1..=libc::SIGRTMAX() {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+    let ignored = IGNORED.load(Ordering::Relaxed);
+    for sig in 1..=libc::SIGRTMAX().min(64) {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP || ignored & (1u64 << (sig - 1)) == 0 {
             continue;
         }
         // SAFETY: rt_sigaction reads `dfl` (valid and large enough) and
@@ -134,6 +178,14 @@ pub fn reset_signals() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ignored_signals_are_read_from_proc() {
+        // Rust's runtime ignores SIGPIPE in every test binary.
+        let ignored = read_ignored().expect("sigignore of /proc/self/stat");
+        assert_ne!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "{ignored:#x}");
+        assert_eq!(ignored & (1 << (libc::SIGTERM - 1)), 0, "{ignored:#x}");
+    }
 
     #[test]
     fn gaps_skip_the_kept_descriptors() {

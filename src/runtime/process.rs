@@ -160,6 +160,7 @@ pub fn create(spec: &Spec, stdio: ChildStdio, confine: &Confinement) -> Result<C
     let (go_r, go_w) = pipe()?;
     let (res_r, res_w) = pipe()?;
     let flags = clone_flags(spec);
+    super::fds::note_ignored_signals();
     // SAFETY: a raw clone without CLONE_VM behaves like fork(2): the child gets
     // a copy-on-write copy of this single-threaded process and only runs
     // `child_main`, which never returns.
@@ -278,6 +279,7 @@ pub fn exec_in(
     })?;
     let (go_r, go_w) = pipe().inspect_err(|_| restore())?;
     let (res_r, res_w) = pipe().inspect_err(|_| restore())?;
+    super::fds::note_ignored_signals();
     // SAFETY: fork of a single-threaded process; the child runs only
     // `exec_child`, which never returns.
     let forked = unsafe { nix::unistd::fork() };
@@ -387,8 +389,8 @@ fn join_session_keyring(name: &str) -> Result<()> {
 /// /proc/PID/environ shows, inherited by a fork) after moving the variables
 /// to the heap, where `std::env` keeps finding them.
 fn hide_environment() -> Result<()> {
-    let stat = fs::read_to_string("/proc/self/stat")
-        .map_err(|e| io_err("read", Path::new("/proc/self/stat"), e))?;
+    let stat = super::fds::proc_stat("self")
+        .ok_or_else(|| Error::Msg("cannot find the environment in /proc/self/stat".into()))?;
     // Fields after the command name, which is in parentheses: field N of
     // proc(5) is at N - 3; env_start and env_end are fields 50 and 51.
     let fields: Vec<&str> = stat
