@@ -475,7 +475,6 @@ struct Ctr {
     master: Option<SourceId>,
     /// The container's stdin pipe, or its pty master with `-t`.
     input: Option<SinkId>,
-    tty: bool,
 }
 
 impl Ctr {
@@ -483,10 +482,7 @@ impl Ctr {
         let end = |fd: OwnedFd| {
             relay::End::owned(fd).map_err(|e| Error::msg(format!("container stdio: {e}")))
         };
-        let mut c = Ctr {
-            tty: io.master.is_some(),
-            ..Ctr::default()
-        };
+        let mut c = Ctr::default();
         let (fg_out, fg_err) = match fg {
             Some(f) => (vec![f.out], vec![f.err]),
             None => (Vec::new(), Vec::new()),
@@ -541,16 +537,17 @@ struct Supervise<'a> {
 }
 
 impl Supervise<'_> {
-    /// Sends output to an attach client; a client that lags loses frames
-    /// (counted and reported to it), never the container its progress.
-    fn to_client(relay: &mut Relay, cl: &mut Client, kind: u8, data: &[u8]) {
+    /// Sends an output frame (built once for every client) to an attach
+    /// client; a client that lags loses frames (counted and reported to
+    /// it), never the container its progress.
+    fn to_client(relay: &mut Relay, cl: &mut Client, frame: &[u8]) {
         if cl.dropped > 0 {
             let note = protocol::frame(protocol::DROPPED, cl.dropped.to_string().as_bytes());
             if relay.push(cl.sink, &note) {
                 cl.dropped = 0;
             }
         }
-        if !relay.push(cl.sink, &protocol::frame(kind, data)) {
+        if !relay.push(cl.sink, frame) {
             cl.dropped += relay.take_dropped(cl.sink);
         }
     }
@@ -575,7 +572,7 @@ impl Supervise<'_> {
 
     fn stdin_ended(&mut self, relay: &mut Relay) {
         // A pty stays open: it is the container's output as well.
-        if let (Some(i), false) = (self.ctr.input, self.ctr.tty) {
+        if let (Some(i), false) = (self.ctr.input, self.master.is_some()) {
             relay.close_after_drain(i);
         }
     }
@@ -650,18 +647,21 @@ impl relay::Handler for Supervise<'_> {
                     data,
                 );
             }
-            let kind = if stream == Stream::Stdout {
-                protocol::STDOUT
-            } else {
-                protocol::STDERR
-            };
-            for cl in self.clients.iter_mut() {
-                Self::to_client(relay, cl, kind, data);
+            if !self.clients.is_empty() {
+                let kind = if stream == Stream::Stdout {
+                    protocol::STDOUT
+                } else {
+                    protocol::STDERR
+                };
+                let frame = protocol::frame(kind, data);
+                for cl in self.clients.iter_mut() {
+                    Self::to_client(relay, cl, &frame);
+                }
             }
             return;
         }
         if self.fg.as_ref().is_some_and(|f| f.input == Some(src)) {
-            let (pass, detached) = if self.ctr.tty {
+            let (pass, detached) = if self.master.is_some() {
                 self.detach.feed(data)
             } else {
                 (data.to_vec(), false)
