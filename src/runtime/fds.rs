@@ -104,36 +104,42 @@ static IGNORED: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// Notes which signals this process ignores, for `reset_signals` in a child
 /// forked next (it inherits the dispositions and this note with its memory).
-/// Call it just before the fork; one read of /proc/self/stat (its
-/// `sigignore` field) instead of a system call per signal in the child.
+/// Call it just before the fork; one read of /proc/self/status (`SigIgn`)
+/// instead of a system call per signal in the child.
 /// When the file cannot be read, every signal is reset as before.
 pub fn note_ignored_signals() {
     IGNORED.store(read_ignored().unwrap_or(u64::MAX), Ordering::Relaxed);
 }
 
-/// Field 33 of /proc/self/stat (proc(5): `sigignore`, a decimal bitmap).
+/// The `SigIgn` mask of /proc/self/status (hex, bit `n - 1` for signal `n`).
+/// Not the `sigignore` field of /proc/self/stat: that one is cut to
+/// signals 1-31 and would miss 32 and 33, which glibc's posix_spawn leaves
+/// ignored.
 fn read_ignored() -> Option<u64> {
-    let line = proc_stat("self")?;
-    // Fields are counted after the command name's last ')': field 3 first.
-    let rest = &line[line.rfind(')')? + 1..];
-    rest.split_whitespace().nth(33 - 3)?.parse().ok()
+    let mut buf = [0u8; 4096];
+    let status = read_proc("/proc/self/status", &mut buf)?;
+    let line = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+    u64::from_str_radix(line.trim(), 16).ok()
 }
 
-/// The line of /proc/`pid`/stat (`pid` a number or `self`), read with one
-/// read(2) into a buffer that holds any such line (52 numbers and a command
-/// name of at most 64 bytes), rather than std's growing reads of a file whose
-/// size the kernel reports as 0. None when the process is gone.
+/// The line of /proc/`pid`/stat (`pid` a number or `self`). None when the
+/// process is gone.
 pub fn proc_stat(pid: &str) -> Option<String> {
-    use std::io::Read;
+    // Any such line fits: 52 numbers and a command name of at most 64 bytes.
     let mut buf = [0u8; 2048];
-    let n = std::fs::File::open(format!("/proc/{pid}/stat"))
-        .and_then(|mut f| f.read(&mut buf))
-        .ok()?;
-    if n == buf.len() {
-        // Cannot be a whole line; never parse half of one.
-        return None;
-    }
-    String::from_utf8(buf[..n].to_vec()).ok()
+    read_proc(&format!("/proc/{pid}/stat"), &mut buf).map(str::to_string)
+}
+
+/// A small /proc file, read with one read(2) into `buf` rather than std's
+/// statx and growing reads of a file whose size the kernel reports as 0.
+/// None when it cannot be read or does not fit (never half of it).
+fn read_proc<'a>(path: &str, buf: &'a mut [u8]) -> Option<&'a str> {
+    use std::io::Read;
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(buf))
+        .ok()
+        .filter(|n| *n < buf.len())?;
+    std::str::from_utf8(&buf[..n]).ok()
 }
 
 /// Sets back to the default every signal disposition that would survive
@@ -181,8 +187,16 @@ mod tests {
 
     #[test]
     fn the_ignored_signals_are_read_from_proc() {
+        // A real-time signal nothing here uses: above the 31 signals that
+        // /proc/self/stat would show.
+        let rt = libc::SIGRTMIN() + 7;
+        // SAFETY: sets the disposition of a signal no code of ours uses.
+        unsafe { libc::signal(rt, libc::SIG_IGN) };
+        let ignored = read_ignored().expect("SigIgn of /proc/self/status");
+        // SAFETY: as above.
+        unsafe { libc::signal(rt, libc::SIG_DFL) };
+        assert_ne!(ignored & (1 << (rt - 1)), 0, "signal {rt}: {ignored:#x}");
         // Rust's runtime ignores SIGPIPE in every test binary.
-        let ignored = read_ignored().expect("sigignore of /proc/self/stat");
         assert_ne!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "{ignored:#x}");
         assert_eq!(ignored & (1 << (libc::SIGTERM - 1)), 0, "{ignored:#x}");
     }
