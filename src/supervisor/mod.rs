@@ -722,7 +722,7 @@ impl relay::Handler for Supervise<'_> {
 
     fn next(&mut self, relay: &Relay) -> relay::Next<i32> {
         if self.trim_at.is_some_and(|t| Instant::now() >= t) && self.exit.is_none() {
-            trim::release_clean_file_pages();
+            trim::release_startup_memory();
             self.trim_at = None;
         }
         if let Some(code) = self.exit {
