@@ -6,7 +6,7 @@ use std::path::Path;
 
 use nix::fcntl::OFlag;
 use nix::unistd::pipe2;
-use oci_spec::runtime::{Process, Spec, UserBuilder};
+use oci_spec::runtime::{Process, UserBuilder};
 
 use super::{effective_status, monitor};
 use crate::runtime::process::{self, ChildStdio};
@@ -34,13 +34,19 @@ fn set_env(env: &mut Vec<String>, entry: &str) {
     env.push(entry.to_string());
 }
 
+/// The part of the container's OCI spec (`config.json`) that `exec` starts
+/// from; serde skips the rest (mounts, namespaces, masked paths) unbuilt.
+#[derive(serde::Deserialize)]
+struct ProcessOnly {
+    process: Option<Process>,
+}
+
 fn exec_process(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<Process> {
     let spec_path = ctx.container_dir(&c.id).join("config.json");
-    let spec: Spec = serde_json::from_slice(&std::fs::read(&spec_path)?)
+    let spec: ProcessOnly = serde_json::from_slice(&std::fs::read(&spec_path)?)
         .map_err(|e| Error::msg(format!("reading {}: {e}", spec_path.display())))?;
     let mut p = spec
-        .process()
-        .clone()
+        .process
         .ok_or_else(|| Error::msg(format!("{}: the container has no process spec", c.name)))?;
     p.set_args(Some(o.command.clone()));
     p.set_terminal(Some(o.tty));

@@ -230,10 +230,15 @@ impl Handler for Monitor<'_> {
             relay.push(m, &pass);
         }
         if detached {
-            // Leave the process running; nothing more to relay.
+            // Leave the process running; nothing more to relay: neither
+            // its output (the pty master) nor our keystrokes (our stdin).
             self.exit = Some(0);
-            self.from_master = None;
-            relay.remove_source(src);
+            for s in [self.from_master.take(), self.from_stdin.take()]
+                .into_iter()
+                .flatten()
+            {
+                relay.remove_source(s);
+            }
         }
     }
 

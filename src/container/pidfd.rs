@@ -8,14 +8,15 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
+use crate::runtime::fds::proc_stat;
+
 /// When process `pid` started, in clock ticks after boot (field 22 of
 /// /proc/PID/stat); None when there is no such process.
 pub fn start_time(pid: i32) -> Option<u64> {
     if pid <= 0 {
         return None;
     }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_start_time(&stat)
+    parse_start_time(&proc_stat(&pid.to_string())?)
 }
 
 /// Field 22 of a /proc/PID/stat line. The command name (field 2) may hold
@@ -77,7 +78,7 @@ impl AsFd for Process {
 /// Whether `pid` is a zombie or gone (its `/proc/PID/stat` state is `Z`, or
 /// unreadable).
 pub(crate) fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+    proc_stat(&pid.to_string())
         .map(|s| {
             s.rsplit(')')
                 .next()

@@ -11,6 +11,7 @@
 #![allow(unsafe_code)]
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 
@@ -131,14 +132,62 @@ fn open_fds() -> Vec<RawFd> {
         .unwrap_or_default()
 }
 
-/// Sets every signal's disposition back to the default and empties the
-/// signal mask, as runc does before it execs a container's process: a
-/// container starts with SigIgn and SigBlk all zero, whatever the caller
-/// ignored or blocked. Async-signal-safe (rt_sigaction and sigprocmask only),
-/// so it may run between fork and exec.
+/// The signals ignored (SIG_IGN) in this process when `note_ignored_signals`
+/// last looked, bit `n - 1` for signal `n`; all ones until it looks, so that
+/// `reset_signals` then resets every signal.
+static IGNORED: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Notes which signals this process ignores, for `reset_signals` in a child
+/// forked next (it inherits the dispositions and this note with its memory).
+/// Call it just before the fork; one read of /proc/self/status (`SigIgn`)
+/// instead of a system call per signal in the child.
+/// When the file cannot be read, every signal is reset as before.
+pub fn note_ignored_signals() {
+    IGNORED.store(read_ignored().unwrap_or(u64::MAX), Ordering::Relaxed);
+}
+
+/// The `SigIgn` mask of /proc/self/status (hex, bit `n - 1` for signal `n`).
+/// Not the `sigignore` field of /proc/self/stat: that one is cut to
+/// signals 1-31 and would miss 32 and 33, which glibc's posix_spawn leaves
+/// ignored.
+fn read_ignored() -> Option<u64> {
+    let mut buf = [0u8; 4096];
+    let status = read_proc("/proc/self/status", &mut buf)?;
+    let line = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+    u64::from_str_radix(line.trim(), 16).ok()
+}
+
+/// The line of /proc/`pid`/stat (`pid` a number or `self`). None when the
+/// process is gone.
+pub fn proc_stat(pid: &str) -> Option<String> {
+    // Any such line fits: 52 numbers and a command name of at most 64 bytes.
+    let mut buf = [0u8; 2048];
+    read_proc(&format!("/proc/{pid}/stat"), &mut buf).map(str::to_string)
+}
+
+/// A small /proc file, read with one read(2) into `buf` rather than std's
+/// statx and growing reads of a file whose size the kernel reports as 0.
+/// None when it cannot be read or does not fit (never half of it).
+fn read_proc<'a>(path: &str, buf: &'a mut [u8]) -> Option<&'a str> {
+    use std::io::Read;
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(buf))
+        .ok()
+        .filter(|n| *n < buf.len())?;
+    std::str::from_utf8(&buf[..n]).ok()
+}
+
+/// Sets back to the default every signal disposition that would survive
+/// exec, and empties the signal mask, as runc does before it execs a
+/// container's process: a container starts with SigIgn and SigBlk all zero,
+/// whatever the caller ignored or blocked. Signals with a handler need
+/// nothing (exec resets them); ignored ones are those `note_ignored_signals`
+/// found (every signal, when it was not called). Async-signal-safe
+/// (rt_sigaction and sigprocmask only), so it may run between fork and exec.
 pub fn reset_signals() {
     // The raw system call, not libc's sigaction: glibc refuses signals 32
-    // and 33 (its own), which a caller may still have left ignored.
+    // and 33 (its own), which a caller may still have left ignored
+    // (glibc's posix_spawn leaves them so in every process it starts).
     // An all-zero kernel sigaction is SIG_DFL with no flags and an empty
     // mask whatever the architecture's field order; 64 bytes are more than
     // any architecture's (handler, flags, restorer and a mask of at most
@@ -147,8 +196,11 @@ pub fn reset_signals() {
     // The kernel's sigset_t: one bit per signal up to SIGRTMAX (64 signals,
     // 8 bytes, on most architectures; 128, 16 bytes, on MIPS).
     let sigsetsize = (libc::SIGRTMAX() as usize).div_ceil(64) * 8;
+    let ignored = IGNORED.load(Ordering::Relaxed);
     for sig in 1..=libc::SIGRTMAX() {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+        // Signals above 64 (MIPS only) are not in the note: always reset.
+        let noted_default = sig <= 64 && ignored & (1u64 << (sig - 1)) == 0;
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP || noted_default {
             continue;
         }
         // SAFETY: rt_sigaction reads `dfl` (valid, and larger than the
@@ -176,6 +228,22 @@ pub fn reset_signals() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ignored_signals_are_read_from_proc() {
+        // A real-time signal nothing here uses: above the 31 signals that
+        // /proc/self/stat would show.
+        let rt = libc::SIGRTMIN() + 7;
+        // SAFETY: sets the disposition of a signal no code of ours uses.
+        unsafe { libc::signal(rt, libc::SIG_IGN) };
+        let ignored = read_ignored().expect("SigIgn of /proc/self/status");
+        // SAFETY: as above.
+        unsafe { libc::signal(rt, libc::SIG_DFL) };
+        assert_ne!(ignored & (1 << (rt - 1)), 0, "signal {rt}: {ignored:#x}");
+        // Rust's runtime ignores SIGPIPE in every test binary.
+        assert_ne!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "{ignored:#x}");
+        assert_eq!(ignored & (1 << (libc::SIGTERM - 1)), 0, "{ignored:#x}");
+    }
 
     #[test]
     fn gaps_skip_the_kept_descriptors() {

@@ -159,6 +159,7 @@ fn clone_flags(spec: &Spec) -> CloneFlags {
 pub fn create(spec: &Spec, stdio: ChildStdio, confine: &Confinement) -> Result<Created> {
     let (go_r, go_w) = pipe()?;
     let (res_r, res_w) = pipe()?;
+    super::fds::note_ignored_signals();
     // The child allocates (it parses the spec, resolves paths, formats its
     // errors): sound because `fork` refuses a process with other threads.
     let (pid, (go_w, res_r)) = super::fork::fork(
@@ -327,6 +328,7 @@ pub fn exec_in(
         let join = Join::pid_namespace(pidfd, pid)?;
         let (go_r, go_w) = pipe()?;
         let (res_r, res_w) = pipe()?;
+        super::fds::note_ignored_signals();
         // The child allocates (it resolves the command, formats its errors).
         // SAFETY: sound because this process has one thread: checked at the
         // top of this function, and nothing since has started one (only
@@ -435,8 +437,8 @@ fn join_session_keyring(name: &str) -> Result<()> {
 /// /proc/PID/environ shows, inherited by a fork) after moving the variables
 /// to the heap, where `std::env` keeps finding them.
 fn hide_environment() -> Result<()> {
-    let stat = fs::read_to_string("/proc/self/stat")
-        .map_err(|e| io_err("read", Path::new("/proc/self/stat"), e))?;
+    let stat = super::fds::proc_stat("self")
+        .ok_or_else(|| Error::Msg("cannot find the environment in /proc/self/stat".into()))?;
     // Fields after the command name, which is in parentheses: field N of
     // proc(5) is at N - 3; env_start and env_end are fields 50 and 51.
     let fields: Vec<&str> = stat

@@ -319,6 +319,15 @@ impl Root {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             r => return r,
         }
+        let mut parts = components(path);
+        // Usually only the last component is missing (a mount point such as
+        // /dev/pts): the parent first, one resolution when it exists,
+        // rather than every prefix from the root.
+        if let Some(name) = parts.pop_if(|p| p != "..") {
+            let parent: PathBuf = parts.iter().collect();
+            let dir = self.mkdir_all(&parent, mode)?;
+            return mkdir_at(dir.as_fd(), &name, mode);
+        }
         let parts = components(path);
         let mut dir = self.fd.try_clone()?;
         let mut prefix = PathBuf::new();
@@ -341,7 +350,9 @@ impl Root {
     }
 
     /// Makes sure a file exists at `path` (for a bind mount of a file) and
-    /// returns it `O_PATH`; parents are created as by `mkdir_all`. An existing
+    /// returns it (`O_PATH`, or write-only when this call created it: a
+    /// descriptor to mount on either way); parents are created as by
+    /// `mkdir_all`. An existing
     /// entry of any kind but a directory or symlink is used as it is.
     pub fn create_file_all(&self, path: &Path, mode: u32) -> io::Result<OwnedFd> {
         match self.resolve(path, true) {
@@ -352,13 +363,16 @@ impl Root {
         let name = parts.pop().ok_or(Errno::EISDIR)?;
         let parent: PathBuf = parts.iter().collect();
         let dir = self.mkdir_all(&parent, 0o755)?;
+        // What O_EXCL created is ours: no link can be in its place.
         // EEXIST (a racing creator, a symlink put there) is judged below.
-        let _ = open_at(
+        if let Ok(fd) = open_at(
             dir.as_fd(),
             &name,
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY,
             mode,
-        );
+        ) {
+            return Ok(fd);
+        }
         let fd = open_at(dir.as_fd(), &name, OFlag::O_PATH, 0)?;
         if file_type(fd.as_fd())? == SFlag::S_IFLNK {
             return Err(Errno::ELOOP.into());

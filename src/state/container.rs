@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::config::{Capabilities, Mount, RestartPolicy, Rlimit, SdNotify, UserSpec};
-use super::{io_err, sweep_temps, write_json_existing, Error, Lock, Result};
+use super::{io_err, replace_existing, sweep_temps, write_json_existing, Error, Lock, Result};
 
 /// The version of the record format `Containers` writes: 2 keeps typed
 /// values (`state::config`); 1 (records without `version`) kept the flags
@@ -220,20 +220,20 @@ impl Containers {
 
     /// Writes the record of a new container (`create`; the caller holds
     /// `lock` so that names stay unique). Its directory must not exist; on
-    /// failure nothing of it is left.
+    /// failure nothing of it is left. Written as `save` writes.
     pub fn insert(&self, c: &Container) -> Result<()> {
         let dir = self.dir.join(&c.id);
         fs::create_dir_all(&self.dir).map_err(io_err("mkdir", &self.dir))?;
         fs::create_dir(&dir).map_err(io_err("mkdir", &dir))?;
-        write_json_existing(&dir.join(RECORD), c).inspect_err(|_| {
+        save(&dir.join(RECORD), c).inspect_err(|_| {
             let _ = fs::remove_dir_all(&dir);
         })
     }
 
     /// The one way to change a container's record: takes the container's
     /// lock, sweeps temp files a killed writer left, reloads the record,
-    /// lets `change` modify it and writes it back atomically (temp file,
-    /// fsync, rename, fsync of the directory). `change` runs under the lock,
+    /// lets `change` modify it and writes it back atomically (see `save`:
+    /// durably unless it is a `--rm` container). `change` runs under the lock,
     /// so side effects that must match the record (freezing, connecting a
     /// network) go inside it; when it fails nothing is written. A removed
     /// container is never recreated: the error is then "no such container".
@@ -247,7 +247,7 @@ impl Containers {
         sweep_temps(&dir, RECORD);
         let mut c = self.load(id)?.ok_or_else(|| no_such(id))?;
         let out = change(&mut c)?;
-        write_json_existing(&dir.join(RECORD), &c).map_err(gone_is_no_such(id))?;
+        save(&dir.join(RECORD), &c).map_err(gone_is_no_such(id))?;
         Ok(out)
     }
 
@@ -368,6 +368,20 @@ impl Containers {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err("remove", &dir)(e)),
         }
+    }
+}
+
+/// Writes a record atomically (readers see the old or the new one, never a
+/// mix). A `--rm` container's record is temporary, so it is replaced by
+/// rename without fsync (as Podman does): a crash may lose its last change,
+/// and the container dies with the machine anyway. Every other record is
+/// written durably (temp file, fsync, rename, fsync of the directory).
+fn save(path: &Path, c: &Container) -> Result<()> {
+    if c.config.auto_remove {
+        let data = serde_json::to_vec_pretty(c).map_err(|e| Error::Msg(e.to_string()))?;
+        replace_existing(path, &data)
+    } else {
+        write_json_existing(path, c)
     }
 }
 

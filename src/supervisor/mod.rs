@@ -467,7 +467,6 @@ struct Ctr {
     master: Option<SourceId>,
     /// The container's stdin pipe, or its pty master with `-t`.
     input: Option<SinkId>,
-    tty: bool,
 }
 
 impl Ctr {
@@ -475,10 +474,7 @@ impl Ctr {
         let end = |fd: OwnedFd| {
             relay::End::owned(fd).map_err(|e| Error::msg(format!("container stdio: {e}")))
         };
-        let mut c = Ctr {
-            tty: io.master.is_some(),
-            ..Ctr::default()
-        };
+        let mut c = Ctr::default();
         let (fg_out, fg_err) = match fg {
             Some(f) => (vec![f.out], vec![f.err]),
             None => (Vec::new(), Vec::new()),
@@ -533,16 +529,17 @@ struct Supervise<'a> {
 }
 
 impl Supervise<'_> {
-    /// Sends output to an attach client; a client that lags loses frames
-    /// (counted and reported to it), never the container its progress.
-    fn to_client(relay: &mut Relay, cl: &mut Client, kind: u8, data: &[u8]) {
+    /// Sends an output frame (built once for every client) to an attach
+    /// client; a client that lags loses frames (counted and reported to
+    /// it), never the container its progress.
+    fn to_client(relay: &mut Relay, cl: &mut Client, frame: &[u8]) {
         if cl.dropped > 0 {
             let note = protocol::frame(protocol::DROPPED, cl.dropped.to_string().as_bytes());
             if relay.push(cl.sink, &note) {
                 cl.dropped = 0;
             }
         }
-        if !relay.push(cl.sink, &protocol::frame(kind, data)) {
+        if !relay.push(cl.sink, frame) {
             cl.dropped += relay.take_dropped(cl.sink);
         }
     }
@@ -567,7 +564,7 @@ impl Supervise<'_> {
 
     fn stdin_ended(&mut self, relay: &mut Relay) {
         // A pty stays open: it is the container's output as well.
-        if let (Some(i), false) = (self.ctr.input, self.ctr.tty) {
+        if let (Some(i), false) = (self.ctr.input, self.master.is_some()) {
             relay.close_after_drain(i);
         }
     }
@@ -642,18 +639,21 @@ impl relay::Handler for Supervise<'_> {
                     data,
                 );
             }
-            let kind = if stream == Stream::Stdout {
-                protocol::STDOUT
-            } else {
-                protocol::STDERR
-            };
-            for cl in self.clients.iter_mut() {
-                Self::to_client(relay, cl, kind, data);
+            if !self.clients.is_empty() {
+                let kind = if stream == Stream::Stdout {
+                    protocol::STDOUT
+                } else {
+                    protocol::STDERR
+                };
+                let frame = protocol::frame(kind, data);
+                for cl in self.clients.iter_mut() {
+                    Self::to_client(relay, cl, &frame);
+                }
             }
             return;
         }
         if self.fg.as_ref().is_some_and(|f| f.input == Some(src)) {
-            let (pass, detached) = if self.ctr.tty {
+            let (pass, detached) = if self.master.is_some() {
                 self.detach.feed(data)
             } else {
                 (data.to_vec(), false)
@@ -714,7 +714,7 @@ impl relay::Handler for Supervise<'_> {
 
     fn next(&mut self, relay: &Relay) -> relay::Next<i32> {
         if self.trim_at.is_some_and(|t| Instant::now() >= t) && self.exit.is_none() {
-            trim::release_clean_file_pages();
+            trim::release_startup_memory();
             self.trim_at = None;
         }
         if let Some(code) = self.exit {
