@@ -5,6 +5,7 @@
 //! tests and the benchmarks use the same code.
 #![deny(unsafe_code)]
 
+pub mod build;
 pub mod cgroups;
 pub mod cli;
 pub mod container;
