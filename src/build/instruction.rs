@@ -749,9 +749,11 @@ pub fn parse_mount(
                     "tmpfs" => MountKind::Tmpfs,
                     "secret" => MountKind::Secret,
                     "ssh" => MountKind::Ssh,
-                    _ => return Err(Reason::Invalid(format!(
+                    _ => {
+                        return Err(Reason::Invalid(format!(
                         "unsupported mount type {value:?} (use bind, cache, tmpfs, secret or ssh)"
-                    ))),
+                    )))
+                    }
                 }
             }
             "from" => m.from = Some(value),

@@ -65,6 +65,9 @@ pub enum What {
     /// An instruction before the first FROM that is not ARG.
     #[error("{0}: no build stage in current context (only ARG may come before the first FROM)")]
     BeforeFrom(String),
+    /// Only ARGs, no stage.
+    #[error("no FROM instruction: a Containerfile needs at least one stage")]
+    NoStage,
     #[error("{instruction}: {reason}")]
     Instruction { instruction: String, reason: Reason },
 }

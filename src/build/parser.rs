@@ -536,6 +536,20 @@ mod tests {
     }
 
     #[test]
+    fn continuation_corner_cases() {
+        let d = p("FROM x\nRUN a\\\n  b\\\nc\nRUN d \\\n\ne \\\n\nf\nRUN g \\\n# note\n\n# note 2\n\nh i\n");
+        let args: Vec<&str> = d.nodes.iter().map(|n| n.args.as_str()).collect();
+        assert_eq!(args, ["x", "a  bc", "d e f", "g h i"]);
+        assert_eq!(d.warnings.len(), 2);
+        // Old-style LABEL keeps its escapes for substitution to handle.
+        let d = p("FROM x\nLABEL maintainer Jo \\\\Doe <jo@example.com>\\\"\n");
+        assert_eq!(
+            d.nodes[1].args,
+            "maintainer Jo \\\\Doe <jo@example.com>\\\""
+        );
+    }
+
+    #[test]
     fn crlf_lines() {
         let d = p("FROM x\r\nRUN a \\\r\n  b\r\n");
         assert_eq!(d.nodes[1].args, "a   b");

@@ -424,7 +424,7 @@ impl Plan {
             return Err(Error::At {
                 file: file.to_string(),
                 line: df.nodes.last().map(|n| n.line).unwrap_or(1),
-                what: What::BeforeFrom("ARG".into()),
+                what: What::NoStage,
             });
         };
         let target = match &opts.target {
@@ -933,7 +933,10 @@ ENTRYPOINT [\"/app\"]
                 "RUN echo\nFROM x\n",
                 "Containerfile:1: RUN: no build stage in current context (only ARG may come before the first FROM)",
             ),
-            ("ARG A\n", "Containerfile:1: ARG: no build stage in current context (only ARG may come before the first FROM)"),
+            (
+                "ARG A\n",
+                "Containerfile:1: no FROM instruction: a Containerfile needs at least one stage",
+            ),
             ("FROM x\n\nFOO bar\n", "Containerfile:3: unknown instruction: FOO"),
             ("FROM x\nCOPY a\n", "Containerfile:2: COPY: requires at least two arguments: one or more sources and a destination"),
         ] {
