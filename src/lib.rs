@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod build;
 pub mod cgroups;
 pub mod cli;
 pub mod container;
