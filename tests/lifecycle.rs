@@ -506,6 +506,7 @@ fn exec_joins_every_namespace_of_the_containers_init() {
         init,
         "the exec'd process's namespaces are the init's"
     );
+    s.ok(&["rm", "-f", "-t", "0", "web"]);
 }
 
 #[test]

@@ -191,13 +191,11 @@ fn unshare_maps_the_subordinate_range() {
 }
 
 /// `system reset` on a store with no holder running makes one to work in
-/// and must stop it before it returns. Known bug: `stop_holder` (in
-/// src/runtime/userns.rs) recognises the holder by its command line, which
-/// reads `_pause` only once the freshly forked holder has exec'd; when reset
-/// is faster, the holder is spared, its pid file removed, and it runs on
-/// (2 of 15 tries on this VM). Un-ignore once that is fixed.
+/// and must stop it before it returns. `stop_holder` recognises the holder
+/// by its command line, which reads `_pause` only once the freshly forked
+/// holder has exec'd; the holder is now handed out only after that exec
+/// (before, 2 of 15 resets left it running, its pid file removed).
 #[test]
-#[ignore = "known bug: system reset on a fresh store can leave its new holder running"]
 fn system_reset_leaves_no_holder_behind() {
     for i in 0..30 {
         let s = Skiff::new();

@@ -150,7 +150,8 @@ fn spawn_holder(ctx: &Context) -> Result<i32> {
         e
     };
     let mut buf = [0u8; 5];
-    let n = File::from(to_parent_r).read(&mut buf).unwrap_or(0);
+    let mut to_parent = File::from(to_parent_r);
+    let n = to_parent.read(&mut buf).unwrap_or(0);
     if n == 0 || buf[0] != b'1' {
         let errno = if n == 5 {
             nix::errno::Errno::from_raw(i32::from_ne_bytes([buf[1], buf[2], buf[3], buf[4]]))
@@ -166,6 +167,17 @@ fn spawn_holder(ctx: &Context) -> Result<i32> {
     File::from(to_child_w)
         .write_all(b"1")
         .map_err(|e| fail(Error::Msg(format!("namespace holder: {e}"))))?;
+    // The child's end is close-on-exec: end of file means the child has
+    // exec'd `skiff _pause` (or died). Until then its command line is still
+    // ours, and `holder_alive` (hence `stop_holder` and a racing
+    // `ensure_holder`) would not know it as the holder.
+    let mut rest = Vec::new();
+    let _ = to_parent.read_to_end(&mut rest);
+    if !holder_alive(child.as_raw(), ctx.uid) {
+        return Err(fail(Error::Msg(
+            "namespace holder: `skiff _pause` did not start".into(),
+        )));
+    }
     Ok(child.as_raw())
 }
 
