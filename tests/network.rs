@@ -625,3 +625,36 @@ fn a_container_on_two_networks_resolves_names_on_both() {
     drop((a, b));
     assert_no_helpers(&s);
 }
+
+/// `network connect` to a container on the default network (pasta, whose
+/// interface in the container is eth0) adds the next free name, eth1, with
+/// an address of the network (Podman's choice), and leaves the default
+/// route on pasta's; `network disconnect` takes eth1 away again.
+#[test]
+fn connect_to_a_pasta_container_adds_eth1() {
+    let s = busybox();
+    s.ok(&["network", "create", "--subnet", "10.89.77.0/24", "n1"]);
+    let mut c = Background::start(&s, "onpasta", &[], &["sleep", "300"]);
+    c.wait_running();
+    let o = s.cmd(&["network", "connect", "n1", "onpasta"]);
+    assert_eq!(o.code, 0, "connect succeeds\n{}", o.describe());
+    let addr = s.ok(&["exec", "onpasta", "ip", "-o", "-4", "addr", "show", "eth1"]);
+    assert!(
+        addr.contains("inet 10.89.77."),
+        "eth1 has an address of n1: {addr}"
+    );
+    let route = s.ok(&["exec", "onpasta", "ip", "route", "show", "default"]);
+    assert!(
+        route.contains("dev eth0"),
+        "the default route stays on pasta's: {route}"
+    );
+    s.ok(&["network", "disconnect", "n1", "onpasta"]);
+    let links = s.ok(&["exec", "onpasta", "ls", "/sys/class/net"]);
+    assert!(
+        links.contains("eth0") && !links.contains("eth1"),
+        "disconnect removes eth1 only: {links}"
+    );
+    s.ok(&["rm", "-f", "-t", "0", "onpasta"]);
+    drop(c);
+    assert_no_helpers(&s);
+}

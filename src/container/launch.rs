@@ -130,7 +130,7 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
     drop(ready_fd);
     let undo = |e: Error| {
         if let Some(st) = &begun {
-            let _ = crate::network::detach(ctx, c, st);
+            crate::network::detach_or_warn(ctx, c, st);
         }
         e
     };

@@ -149,7 +149,7 @@ pub fn repair(ctx: &Context, c: Container) -> crate::Result<Option<Container>> {
         Err(e) => return Err(e),
     };
     let Some(old) = old else { return Ok(Some(now)) };
-    let _ = crate::network::detach(ctx, &old, &old.state.network);
+    crate::network::detach_or_warn(ctx, &old, &old.state.network);
     if !old.state.cgroup.is_empty() {
         crate::cgroups::remove(std::path::Path::new(&old.state.cgroup));
     }

@@ -171,7 +171,7 @@ pub fn remove_stopped(ctx: &Context, c: &Container) -> Result<()> {
 pub fn retire_stopped(ctx: &Context, c: &Container) -> Result<Retired> {
     // Whoever removes the container cleans what its supervisor may not
     // have lived to clean: the network helper and the attach socket.
-    let _ = crate::network::detach(ctx, c, &c.state.network);
+    crate::network::detach_or_warn(ctx, c, &c.state.network);
     if let Ok(kind) = DriverKind::parse(&c.config.driver) {
         storage::unmount(kind, &storage_dir(ctx, &c.id))?;
     }

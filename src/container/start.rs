@@ -280,13 +280,13 @@ pub fn start_process(
         if let Err(e) = ready {
             let _ = nix::sys::signal::kill(created.pid, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(created.pid, None);
-            let _ = crate::network::detach(ctx, c, &c.state.network);
+            crate::network::detach_or_warn(ctx, c, &c.state.network);
             return Err(e);
         }
         match created.start() {
             Ok(pid) => Ok(pid),
             Err(e) => {
-                let _ = crate::network::detach(ctx, c, &c.state.network);
+                crate::network::detach_or_warn(ctx, c, &c.state.network);
                 Err(e.into())
             }
         }
@@ -378,7 +378,7 @@ pub fn finish_deferring(
     error: &str,
 ) -> Result<Finished> {
     let store = super::store(ctx);
-    let _ = crate::network::detach(ctx, c, &c.state.network);
+    crate::network::detach_or_warn(ctx, c, &c.state.network);
     if !c.state.cgroup.is_empty() {
         crate::cgroups::remove(Path::new(&c.state.cgroup));
     }

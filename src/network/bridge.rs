@@ -340,6 +340,24 @@ fn allocate_ip(ctx: &Context, net: &Network, cid: &str) -> Result<Ipv4Addr> {
         .ok_or_else(|| Error::msg(format!("network {}: no free address left", net.name)))
 }
 
+/// Names of the network interfaces in the namespace of process `pid`, from
+/// `/proc/PID/net/dev` (two header lines, then `NAME: counters...`); empty
+/// when it cannot be read (the process is gone: connecting then fails
+/// anyway, naming the container).
+fn interfaces_of(pid: i32) -> Vec<String> {
+    let text = fs::read_to_string(format!("/proc/{pid}/net/dev")).unwrap_or_default();
+    parse_net_dev(&text)
+}
+
+/// The interface names of a `/proc/net/dev` text.
+fn parse_net_dev(text: &str) -> Vec<String> {
+    text.lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(name, _)| name.trim().to_string())
+        .collect()
+}
+
 /// Connects the namespace of process `pid` to one network.
 pub fn connect_one(
     ctx: &Context,
@@ -351,11 +369,14 @@ pub fn connect_one(
     let ns = ensure(ctx)?;
     let _lock = Lock::exclusive(&dir(ctx).join("networks.lock"))?;
     ensure_bridge(ctx, &ns, net)?;
+    // The namespace may have interfaces no endpoint records (pasta's copy
+    // of the host's, named eth0 by default): as Podman, take the first ethN
+    // that neither has.
+    let present = interfaces_of(pid);
     let index = (0..)
         .find(|i| {
-            !st.networks
-                .values()
-                .any(|e| e.interface == format!("eth{i}"))
+            let name = format!("eth{i}");
+            !present.contains(&name) && !st.networks.values().any(|e| e.interface == name)
         })
         .unwrap_or(0);
     let ip = allocate_ip(ctx, net, &c.id)?;
@@ -430,12 +451,14 @@ pub fn connect_all(
     Ok(())
 }
 
-/// Removes one container's veth and DNS record from a network. Both steps
-/// run; the error lists each that failed. Already gone is no error (the veth
+/// Removes one container's veth and DNS record from a network, and stops
+/// the rootless namespace if it was the last endpoint. Every step runs; the
+/// error lists each that failed. Already gone is no error (the veth
 /// dies with the container's namespace).
 pub fn disconnect_one(ctx: &Context, c: &Container, net: &str, e: &Endpoint) -> Result<()> {
     let mut t = Teardown::default();
     disconnect_steps(ctx, c, net, e, &mut t);
+    stop_if_unused(ctx, &mut t);
     t.finish(&format!(
         "disconnecting container {} from network {net}",
         c.name
@@ -471,6 +494,12 @@ pub fn disconnect_all(ctx: &Context, c: &Container, st: &NetworkState, t: &mut T
     for (net, e) in &st.networks {
         disconnect_steps(ctx, c, net, e, t);
     }
+    stop_if_unused(ctx, t);
+}
+
+/// Stops the rootless namespace when no container is connected to any
+/// network any more; a failed step goes to `t`.
+fn stop_if_unused(ctx: &Context, t: &mut Teardown) {
     let d = dir(ctx);
     if let Ok(_lock) = Lock::exclusive(&d.join("rootless-netns.lock")) {
         if all_records(&ctx.runroot).is_empty() {
@@ -613,6 +642,16 @@ impl Backend for Bridge {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn net_dev_lists_every_interface() {
+        let text = "Inter-|   Receive                |  Transmit\n \
+                    face |bytes    packets errs|bytes\n    \
+                    lo:       0       0    0        0\n  \
+                    eth0:    1296      16    0      936\n";
+        assert_eq!(parse_net_dev(text), ["lo", "eth0"]);
+        assert!(parse_net_dev("").is_empty());
+    }
 
     #[test]
     fn ruleset_isolates_and_masquerades() {

@@ -392,7 +392,7 @@ pub fn abandon(ctx: &Context, c: &Container, early: Early) {
         sandbox_key: early.sandbox.display().to_string(),
         ..Default::default()
     };
-    let _ = detach(ctx, c, &st);
+    detach_or_warn(ctx, c, &st);
 }
 
 /// A helper (pasta) still configuring a container's namespace after
@@ -451,7 +451,7 @@ pub fn attach(
             if let Some(e) = early {
                 abandon(ctx, c, e);
             }
-            let _ = detach(ctx, c, &st);
+            detach_or_warn(ctx, c, &st);
             Err(e)
         }
     }
@@ -483,6 +483,16 @@ pub fn detach(ctx: &Context, c: &Container, st: &NetworkState) -> Result<()> {
         helper::kill_by_arg("pasta", &own.to_string_lossy());
     }
     t.finish(&format!("tearing down the network of container {}", c.name))
+}
+
+/// `detach` for callers that must go on whatever it finds (stopping,
+/// removing, cleaning up after a failed start): every failed step is shown
+/// as one warning (`tracing::warn!`, on stderr in the CLI, Podman's
+/// `WARN ...` line) instead of being lost; nothing is returned.
+pub fn detach_or_warn(ctx: &Context, c: &Container, st: &NetworkState) {
+    if let Err(e) = detach(ctx, c, st) {
+        tracing::warn!("{e}");
+    }
 }
 
 /// `--link name[:alias]` entries: the target's address and both names.

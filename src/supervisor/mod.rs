@@ -104,6 +104,21 @@ impl Status_ {
     }
 }
 
+/// From here on, `tracing` warnings (a network teardown step that failed,
+/// an exit that cannot be recorded) go to our stderr as the CLI prints
+/// them: the user's terminal for a foreground container, nowhere for a
+/// detached one (its stderr is /dev/null, as conmon's without a log
+/// driver). Installed only once the container has exited, so the
+/// subscriber costs a running supervisor no memory.
+fn log_warnings() {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
 /// Entry point of `skiff _supervise`; returns the process exit code.
 pub fn main(args: &[String]) -> i32 {
     let Some(o) = parse_args(args) else {
@@ -276,6 +291,7 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
         // recorded (a full disk): the record then still says running, and
         // the next command that finds us gone repairs it.
         let exit_frame = protocol::frame(protocol::EXIT, code.to_string().as_bytes());
+        log_warnings();
         let Finished { retired, stopped } = match finish_deferring(ctx, &mut c, code, "") {
             Ok(f) => f,
             Err(e) => {
