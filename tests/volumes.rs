@@ -535,3 +535,65 @@ fn bad_input_is_one_line_exit_125_and_creates_nothing() {
         .collect();
     assert_eq!(store, vec!["data"]);
 }
+
+#[test]
+fn named_volumes_in_containers_persist_refuse_writes_ro_and_map_owners() {
+    let s = busybox();
+    // A name that does not exist yet is created, as Podman does.
+    s.sh(&["-v", "data:/data"], "echo hi > /data/f");
+    assert_eq!(names(&s), vec!["data"]);
+    let mp = mountpoint(&s, "data");
+    assert_eq!(fs::read_to_string(mp.join("f")).unwrap(), "hi\n");
+    // A second container sees it, read-only when asked.
+    assert_eq!(s.sh(&["-v", "data:/data:ro"], "cat /data/f"), "hi\n");
+    let o = s.cmd(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/data:ro",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /data/g",
+    ]);
+    assert_ne!(o.code, 0, "{}", o.describe());
+    assert!(
+        o.stderr.contains("Read-only file system"),
+        "{}",
+        o.describe()
+    );
+    assert!(!mp.join("g").exists());
+    assert_eq!(
+        s.sh(
+            &["--mount", "type=volume,source=data,target=/d,readonly"],
+            "ls /d; touch /d/h 2>/dev/null || echo refused"
+        ),
+        "f\nrefused\n"
+    );
+
+    // A new volume's directory is given to the container's user on first
+    // use; what uid 1000 writes is the matching subordinate id's on the host.
+    s.sh(&["--user", "1000:1000", "-v", "own:/o"], "echo x > /o/f");
+    let (sub_uid, _) = env().subuid;
+    let (sub_gid, _) = env().subgid;
+    assert_eq!(
+        owner(&mountpoint(&s, "own").join("f")),
+        (sub_uid + 999, sub_gid + 999)
+    );
+
+    // In use by a container that exists: refused (exit 2) until it is gone.
+    s.ok(&[
+        "create",
+        "--name",
+        "keep",
+        "-v",
+        "data:/data",
+        "busybox",
+        "true",
+    ]);
+    let e = s.fails(&["volume", "rm", "data"], 2);
+    assert!(e.contains("data") && e.contains("being used"), "{e}");
+    s.ok(&["rm", "keep"]);
+    s.ok(&["volume", "rm", "data"]);
+    assert_eq!(names(&s), vec!["own"]);
+}

@@ -111,7 +111,7 @@ fn parse_entrypoint(s: &str) -> Vec<String> {
 }
 
 /// Checks a bind source exists and makes it absolute; named volumes live in the store.
-fn resolve_mount(ctx: &Context, m: Mount) -> Result<Mount> {
+fn resolve_mount(m: Mount) -> Result<Mount> {
     match m.kind {
         MountKind::Bind => {
             let src = Path::new(&m.source);
@@ -134,20 +134,15 @@ fn resolve_mount(ctx: &Context, m: Mount) -> Result<Mount> {
             })
         }
         MountKind::Volume => {
-            let name = if m.source.is_empty() {
-                crate::state::new_id()
-            } else {
-                if !valid_name(&m.source) {
-                    return Err(Error::msg(format!(
-                        "invalid volume name \"{}\": use letters, digits, '_', '.' and '-'",
-                        m.source
-                    )));
-                }
-                m.source.clone()
-            };
-            let data = ctx.root.join("volumes").join(&name).join("_data");
+            // A name is checked here; the volume is made (when missing) by
+            // `attach_volumes` once everything else is checked. No source:
+            // an anonymous volume, named there.
+            if !m.source.is_empty() && !crate::volume::valid_name(&m.source) {
+                return Err(crate::volume::Error::InvalidName(m.source).into());
+            }
             Ok(Mount {
-                source: data.to_string_lossy().into_owned(),
+                name: m.source.clone(),
+                source: String::new(),
                 ..m
             })
         }
@@ -247,10 +242,10 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     // Validate everything before touching state.
     let mut user_mounts = Vec::new();
     for v in &o.volumes {
-        user_mounts.push(resolve_mount(ctx, mounts::parse_volume(v)?)?);
+        user_mounts.push(resolve_mount(mounts::parse_volume(v)?)?);
     }
     for m in &o.mounts {
-        user_mounts.push(resolve_mount(ctx, mounts::parse_mount(m)?)?);
+        user_mounts.push(resolve_mount(mounts::parse_mount(m)?)?);
     }
     for t in &o.tmpfs {
         user_mounts.push(mounts::parse_tmpfs(t)?);
@@ -469,8 +464,54 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
         c.config.env.push(format!("HOME={}", exec_user.home));
     }
     crate::network::validate(ctx, &c.config)?;
-    containers.insert(&c)?;
+    let anonymous = attach_volumes(ctx, &mut c.config.mounts)?;
+    if let Err(e) = containers.insert(&c) {
+        for name in &anonymous {
+            let _ = crate::volume::remove(ctx, name);
+        }
+        return Err(e.into());
+    }
+    for name in c.config.mounts.iter().filter_map(Mount::volume_name) {
+        crate::volume::add_user(ctx, &name, &c.id)?;
+    }
     Ok(c)
+}
+
+/// Makes the volumes the mounts name: a named volume that does not exist
+/// yet is created (as Podman does), a mount without a name gets a new
+/// anonymous volume. Sets each mount's `name` and `source` (the volume's
+/// `_data`) and returns the names of the anonymous volumes made.
+fn attach_volumes(ctx: &Context, mounts: &mut [Mount]) -> Result<Vec<String>> {
+    let mut anonymous: Vec<String> = Vec::new();
+    for m in mounts.iter_mut().filter(|m| m.kind == MountKind::Volume) {
+        let anon = m.name.is_empty();
+        let v = crate::volume::create(
+            ctx,
+            &crate::volume::CreateOptions {
+                name: (!anon).then(|| m.name.clone()),
+                ignore_existing: true,
+                anonymous: anon,
+                ..Default::default()
+            },
+        );
+        let v = match v {
+            Ok(v) => v,
+            Err(e) => {
+                for name in &anonymous {
+                    let _ = crate::volume::remove(ctx, name);
+                }
+                return Err(e.into());
+            }
+        };
+        if anon {
+            anonymous.push(v.name.clone());
+        }
+        m.source = crate::volume::mountpoint(ctx, &v.name)
+            .to_string_lossy()
+            .into_owned();
+        m.name = v.name;
+    }
+    Ok(anonymous)
 }
 
 #[cfg(test)]
