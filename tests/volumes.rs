@@ -597,3 +597,81 @@ fn named_volumes_in_containers_persist_refuse_writes_ro_and_map_owners() {
     s.ok(&["volume", "rm", "data"]);
     assert_eq!(names(&s), vec!["own"]);
 }
+
+/// The names of the anonymous volumes (64 hex digits).
+fn anonymous(s: &Skiff) -> Vec<String> {
+    names(s)
+        .into_iter()
+        .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect()
+}
+
+#[test]
+fn anonymous_volumes_go_with_rm_v_and_run_rm_named_ones_stay() {
+    let s = busybox();
+    // --rm: the anonymous volume goes, the named one stays.
+    s.sh(
+        &["-v", "/anon", "-v", "kept:/k"],
+        "echo x > /anon/f; echo y > /k/f",
+    );
+    assert_eq!(names(&s), vec!["kept"]);
+
+    // rm without -v keeps the anonymous volume, as Podman does.
+    s.ok(&[
+        "run",
+        "--name",
+        "a",
+        "-v",
+        "/anon",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a > /anon/f",
+    ]);
+    let anon = anonymous(&s);
+    assert_eq!(anon.len(), 1, "{anon:?}");
+    assert_eq!(
+        fs::read_to_string(mountpoint(&s, &anon[0]).join("f")).unwrap(),
+        "a\n"
+    );
+    s.ok(&["rm", "a"]);
+    assert_eq!(anonymous(&s), anon);
+    s.ok(&["volume", "rm", &anon[0]]);
+
+    // rm -v removes the anonymous volume only.
+    s.ok(&[
+        "create", "--name", "b", "-v", "/anon", "-v", "kept:/k", "busybox", "true",
+    ]);
+    assert_eq!(anonymous(&s).len(), 1);
+    s.ok(&["rm", "-v", "b"]);
+    assert_eq!(names(&s), vec!["kept"]);
+
+    // An image VOLUME is an anonymous volume per container; one the user
+    // mounts over is not.
+    s.ok(&[
+        "import",
+        &common::s(&env().fixture),
+        "withvol",
+        "--change",
+        "VOLUME /cache",
+    ]);
+    s.ok(&["create", "--name", "c1", "withvol", "true"]);
+    s.ok(&["create", "--name", "c2", "withvol", "true"]);
+    assert_eq!(anonymous(&s).len(), 2);
+    let dests = s.inspect_format("c1", "{{range .Mounts}}{{.Destination}} {{end}}");
+    assert_eq!(dests, "/cache");
+    let name = s.inspect_format("c1", "{{range .Mounts}}{{.Name}}{{end}}");
+    assert!(anonymous(&s).contains(&name), "{name}");
+    s.ok(&[
+        "create",
+        "--name",
+        "c3",
+        "-v",
+        "kept:/cache/",
+        "withvol",
+        "true",
+    ]);
+    assert_eq!(anonymous(&s).len(), 2);
+    s.ok(&["rm", "-v", "c1", "c2", "c3"]);
+    assert_eq!(names(&s), vec!["kept"]);
+}

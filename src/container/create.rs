@@ -304,6 +304,23 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     let store = ImageStore::new(ctx);
     let image = crate::image::pull::ensure(ctx, &o.image, &o.pull)?;
     let img_cfg = image.config.config().clone().unwrap_or_default();
+    // Each image VOLUME the user does not mount over gets an anonymous
+    // volume of its own, as Podman does.
+    for dest in img_cfg.volumes().clone().unwrap_or_default() {
+        let clean = |p: &str| p.trim_end_matches('/').to_string();
+        if dest.starts_with('/')
+            && !user_mounts
+                .iter()
+                .any(|m| clean(&m.destination) == clean(&dest))
+        {
+            user_mounts.push(Mount::new(
+                MountKind::Volume,
+                String::new(),
+                dest,
+                Vec::new(),
+            ));
+        }
+    }
 
     let entrypoint = match &o.entrypoint {
         Some(e) => parse_entrypoint(e),
