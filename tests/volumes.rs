@@ -675,3 +675,75 @@ fn anonymous_volumes_go_with_rm_v_and_run_rm_named_ones_stay() {
     s.ok(&["rm", "-v", "c1", "c2", "c3"]);
     assert_eq!(names(&s), vec!["kept"]);
 }
+
+#[test]
+fn an_empty_volume_takes_the_image_directory_once_unless_nocopy() {
+    let s = busybox();
+    s.import_with("appimg", |t| {
+        t.dir("srv", 0o755, 0, 0)
+            .dir("srv/app", 0o750, 1000, 1000)
+            .file("srv/app/a", b"A", 0o640, 1000, 1000)
+            .file("srv/app/rootfile", b"R", 0o600, 0, 0)
+            .symlink("srv/app/l", "/etc/passwd")
+            .dir("srv/app/sub", 0o700, 2000, 2000)
+            .file("srv/app/sub/b", b"B", 0o644, 2000, 2000);
+    });
+    let (sub_uid, _) = env().subuid;
+    let (sub_gid, _) = env().subgid;
+    s.ok(&["run", "--rm", "-v", "cu:/srv/app", "appimg", "true"]);
+    let mp = mountpoint(&s, "cu");
+    assert_eq!(owner(&mp), (sub_uid + 999, sub_gid + 999));
+    assert_eq!(mode(&mp), 0o750);
+    assert_eq!(fs::read_to_string(mp.join("a")).unwrap(), "A");
+    assert_eq!(
+        (owner(&mp.join("a")), mode(&mp.join("a"))),
+        ((sub_uid + 999, sub_gid + 999), 0o640)
+    );
+    assert_eq!(
+        (owner(&mp.join("rootfile")), mode(&mp.join("rootfile"))),
+        ((s.uid(), s.gid()), 0o600)
+    );
+    // The link is copied as a link, never followed to the host's file.
+    assert_eq!(
+        fs::read_link(mp.join("l")).unwrap(),
+        PathBuf::from("/etc/passwd")
+    );
+    assert_eq!(owner(&mp.join("sub")), (sub_uid + 1999, sub_gid + 1999));
+    assert_eq!(mode(&mp.join("sub")), 0o700);
+    assert_eq!(owner(&mp.join("sub/b")), (sub_uid + 1999, sub_gid + 1999));
+
+    // Only the first use copies: what a container deletes stays deleted.
+    s.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "cu:/srv/app",
+        "appimg",
+        "rm",
+        "/srv/app/a",
+    ]);
+    let o = s.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "cu:/srv/app",
+        "appimg",
+        "ls",
+        "/srv/app",
+    ]);
+    assert_eq!(o, "l\nrootfile\nsub\n");
+
+    // nocopy: the volume stays empty.
+    let o = s.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "nc:/srv/app:nocopy",
+        "appimg",
+        "ls",
+        "-A",
+        "/srv/app",
+    ]);
+    assert_eq!(o, "");
+    assert_eq!(fs::read_dir(mountpoint(&s, "nc")).unwrap().count(), 0);
+}
