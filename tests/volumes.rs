@@ -747,3 +747,53 @@ fn an_empty_volume_takes_the_image_directory_once_unless_nocopy() {
     assert_eq!(o, "");
     assert_eq!(fs::read_dir(mountpoint(&s, "nc")).unwrap().count(), 0);
 }
+
+#[test]
+fn mount_bind_ro_and_tmpfs_size_and_bad_mounts_are_one_line_125() {
+    let s = busybox();
+    let src = s.make_dir(&s.home.join("files/src"));
+    s.write_file("src/hello", b"hello\n");
+    let bind = format!("type=bind,src={},dst=/src,ro=true", src.display());
+    assert_eq!(
+        s.sh(
+            &["--mount", &bind],
+            "cat /src/hello; touch /src/x 2>/dev/null || echo refused"
+        ),
+        "hello\nrefused\n"
+    );
+    assert!(!src.join("x").exists());
+    // tmpfs-size: a 1 MiB tmpfs (df -k: 1024 blocks).
+    let df = s.sh(
+        &["--mount", "type=tmpfs,dst=/t,tmpfs-size=1m"],
+        "df -k /t | tail -n 1",
+    );
+    let fields: Vec<&str> = df.split_whitespace().collect();
+    assert_eq!((fields[0], fields[1]), ("tmpfs", "1024"), "{df}");
+
+    let cases: &[(&[&str], &str)] = &[
+        (&["-v", "a/b:/x"], "a/b"),
+        (&["-v", "x/..:/x"], "x/.."),
+        (
+            &["-v", "/nonexistent/src:/x"],
+            "statfs /nonexistent/src: no such file or directory",
+        ),
+        (&["-v", "a:b:c:d"], "a:b:c:d"),
+        (&["--mount", "type=volume,source=a/b,target=/x"], "a/b"),
+        (
+            &["--mount", "type=volume,source=v,target=/x,colour=red"],
+            "colour=red",
+        ),
+        (&["--mount", "type=bind,dst=/x"], "type=bind,dst=/x"),
+        (&["--mount", "type=nfs,src=v,dst=/x"], "nfs"),
+    ];
+    for (flags, names_it) in cases {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        let e = s.fails_engine(&args);
+        assert!(e.contains(names_it), "{args:?}: {e}");
+    }
+    // Nothing half-made: no container, no volume.
+    assert!(s.container_ids().is_empty());
+    assert!(names(&s).is_empty());
+}
