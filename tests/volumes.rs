@@ -797,3 +797,62 @@ fn mount_bind_ro_and_tmpfs_size_and_bad_mounts_are_one_line_125() {
     assert!(s.container_ids().is_empty());
     assert!(names(&s).is_empty());
 }
+
+#[test]
+fn volumes_from_shares_volumes_and_binds_read_only_when_asked() {
+    let s = busybox();
+    let src = s.make_dir(&s.home.join("files/shared"));
+    s.write_file("shared/note", b"bound\n");
+    s.ok(&[
+        "create",
+        "--name",
+        "web",
+        "-v",
+        "data:/data",
+        "-v",
+        "/anon",
+        "-v",
+        &format!("{}:/shared", src.display()),
+        "busybox",
+        "true",
+    ]);
+    s.sh(
+        &["--volumes-from", "web"],
+        "echo hi > /data/f; echo a > /anon/f",
+    );
+    assert_eq!(
+        s.sh(
+            &["--volumes-from", "web:ro"],
+            "cat /data/f /anon/f /shared/note; touch /data/g 2>/dev/null || echo refused"
+        ),
+        "hi\na\nbound\nrefused\n"
+    );
+    // The anonymous volume belongs to web: --rm of a borrower keeps it.
+    assert_eq!(anonymous(&s).len(), 1);
+    // While web exists, its volumes are in use.
+    s.fails(&["volume", "rm", "data"], 2);
+    s.ok(&["rm", "-v", "web"]);
+    assert_eq!(names(&s), vec!["data"]);
+
+    let e = s.fails_engine(&["run", "--rm", "--volumes-from", "nope", "busybox", "true"]);
+    assert!(e.contains("nope"), "{e}");
+    s.ok(&[
+        "create",
+        "--name",
+        "w2",
+        "-v",
+        "data:/data",
+        "busybox",
+        "true",
+    ]);
+    let e = s.fails_engine(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "w2:bogus",
+        "busybox",
+        "true",
+    ]);
+    assert!(e.contains("bogus"), "{e}");
+    s.ok(&["rm", "w2"]);
+}

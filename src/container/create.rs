@@ -30,6 +30,8 @@ pub struct CreateOptions {
     pub volumes: Vec<String>,
     pub mounts: Vec<String>,
     pub tmpfs: Vec<String>,
+    /// `--volumes-from CTR[:ro|rw]`: that container's volumes and binds.
+    pub volumes_from: Vec<String>,
     pub read_only: bool,
     pub entrypoint: Option<String>,
     pub cap_add: Vec<String>,
@@ -240,16 +242,20 @@ fn read_from_layers(layers: &[PathBuf], path: &str) -> Result<String> {
 /// Validates the options and writes the new container's record.
 pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     // Validate everything before touching state.
-    let mut user_mounts = Vec::new();
+    let mut user_mounts = volumes_from(ctx, &o.volumes_from)?;
+    let mut own = Vec::new();
     for v in &o.volumes {
-        user_mounts.push(resolve_mount(mounts::parse_volume(v)?)?);
+        own.push(resolve_mount(mounts::parse_volume(v)?)?);
     }
     for m in &o.mounts {
-        user_mounts.push(resolve_mount(mounts::parse_mount(m)?)?);
+        own.push(resolve_mount(mounts::parse_mount(m)?)?);
     }
     for t in &o.tmpfs {
-        user_mounts.push(mounts::parse_tmpfs(t)?);
+        own.push(mounts::parse_tmpfs(t)?);
     }
+    // The container's own mounts win over those of --volumes-from.
+    user_mounts.retain(|m: &Mount| !own.iter().any(|n| n.destination == m.destination));
+    user_mounts.extend(own);
     let rlimits = o
         .ulimits
         .iter()
@@ -492,6 +498,46 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
         crate::volume::add_user(ctx, &name, &c.id)?;
     }
     Ok(c)
+}
+
+/// The volume and bind mounts of the containers `--volumes-from` names
+/// (`CTR[:OPTS]`, OPTS a comma list of `ro`, `rw`, `z`, `Z`), read-only
+/// when asked, as Podman copies them. Errors: an unknown container or
+/// option.
+fn volumes_from(ctx: &Context, specs: &[String]) -> Result<Vec<Mount>> {
+    let mut out: Vec<Mount> = Vec::new();
+    for spec in specs {
+        let (ctr, opts) = spec.split_once(':').unwrap_or((spec, ""));
+        let opts: Vec<&str> = opts.split(',').filter(|o| !o.is_empty()).collect();
+        if let Some(bad) = opts
+            .iter()
+            .find(|o| !matches!(**o, "ro" | "rw" | "z" | "Z"))
+        {
+            return Err(Error::msg(format!(
+                "invalid option \"{bad}\" in --volumes-from \"{spec}\": ro, rw, z or Z"
+            )));
+        }
+        let src = super::lookup(ctx, ctr)?;
+        for m in src.config.mounts {
+            if m.kind == MountKind::Tmpfs {
+                continue;
+            }
+            let name = m.volume_name().unwrap_or_default();
+            let mut options = m.options.clone();
+            if let Some(mode) = opts.iter().rev().find(|o| matches!(**o, "ro" | "rw")) {
+                options.retain(|o| o != "ro" && o != "rw");
+                options.push(mode.to_string());
+            }
+            let mut copy = Mount::new(m.kind, m.source, m.destination, options);
+            if copy.kind == MountKind::Volume {
+                copy.name = name;
+                copy.source = String::new();
+            }
+            out.retain(|o| o.destination != copy.destination);
+            out.push(copy);
+        }
+    }
+    Ok(out)
 }
 
 /// Makes the volumes the mounts name: a named volume that does not exist
