@@ -596,6 +596,13 @@ fn named_volumes_in_containers_persist_refuse_writes_ro_and_map_owners() {
     s.ok(&["rm", "keep"]);
     s.ok(&["volume", "rm", "data"]);
     assert_eq!(names(&s), vec!["own"]);
+    // With -f the containers using it go first, as Podman does.
+    s.ok(&[
+        "create", "--name", "user", "-v", "own:/o", "busybox", "true",
+    ]);
+    s.ok(&["volume", "rm", "-f", "own"]);
+    assert!(names(&s).is_empty());
+    assert!(s.container_ids().is_empty());
 }
 
 /// The names of the anonymous volumes (64 hex digits).
