@@ -740,6 +740,20 @@ fn an_empty_volume_takes_the_image_directory_once_unless_nocopy() {
     ]);
     assert_eq!(o, "l\nrootfile\nsub\n");
 
+    // A mount point that is a link climbing out resolves inside the image:
+    // the image's /etc is copied, never the host's.
+    s.import_with("escape", |t| {
+        t.dir("srv", 0o755, 0, 0)
+            .symlink("srv/out", "../../../../../../etc");
+    });
+    s.ok(&["run", "--rm", "-v", "esc:/srv/out", "escape", "true"]);
+    let passwd = fs::read_to_string(mountpoint(&s, "esc").join("passwd")).unwrap();
+    assert!(passwd.starts_with("root:"), "{passwd}");
+    assert!(
+        !passwd.contains(&env().user),
+        "the host's /etc/passwd was copied: {passwd}"
+    );
+
     // nocopy: the volume stays empty.
     let o = s.ok(&[
         "run",
