@@ -535,3 +535,345 @@ fn bad_input_is_one_line_exit_125_and_creates_nothing() {
         .collect();
     assert_eq!(store, vec!["data"]);
 }
+
+#[test]
+fn named_volumes_in_containers_persist_refuse_writes_ro_and_map_owners() {
+    let s = busybox();
+    // A name that does not exist yet is created, as Podman does.
+    s.sh(&["-v", "data:/data"], "echo hi > /data/f");
+    assert_eq!(names(&s), vec!["data"]);
+    let mp = mountpoint(&s, "data");
+    assert_eq!(fs::read_to_string(mp.join("f")).unwrap(), "hi\n");
+    // A second container sees it, read-only when asked.
+    assert_eq!(s.sh(&["-v", "data:/data:ro"], "cat /data/f"), "hi\n");
+    let o = s.cmd(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/data:ro",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /data/g",
+    ]);
+    assert_ne!(o.code, 0, "{}", o.describe());
+    assert!(
+        o.stderr.contains("Read-only file system"),
+        "{}",
+        o.describe()
+    );
+    assert!(!mp.join("g").exists());
+    assert_eq!(
+        s.sh(
+            &["--mount", "type=volume,source=data,target=/d,readonly"],
+            "ls /d; touch /d/h 2>/dev/null || echo refused"
+        ),
+        "f\nrefused\n"
+    );
+
+    // A new volume's directory is given to the container's user on first
+    // use; what uid 1000 writes is the matching subordinate id's on the host.
+    s.sh(&["--user", "1000:1000", "-v", "own:/o"], "echo x > /o/f");
+    let (sub_uid, _) = env().subuid;
+    let (sub_gid, _) = env().subgid;
+    assert_eq!(
+        owner(&mountpoint(&s, "own").join("f")),
+        (sub_uid + 999, sub_gid + 999)
+    );
+
+    // In use by a container that exists: refused (exit 2) until it is gone.
+    s.ok(&[
+        "create",
+        "--name",
+        "keep",
+        "-v",
+        "data:/data",
+        "busybox",
+        "true",
+    ]);
+    let e = s.fails(&["volume", "rm", "data"], 2);
+    assert!(e.contains("data") && e.contains("being used"), "{e}");
+    s.ok(&["rm", "keep"]);
+    s.ok(&["volume", "rm", "data"]);
+    assert_eq!(names(&s), vec!["own"]);
+    // With -f the containers using it go first, as Podman does.
+    s.ok(&[
+        "create", "--name", "user", "-v", "own:/o", "busybox", "true",
+    ]);
+    s.ok(&["volume", "rm", "-f", "own"]);
+    assert!(names(&s).is_empty());
+    assert!(s.container_ids().is_empty());
+}
+
+/// The names of the anonymous volumes (64 hex digits).
+fn anonymous(s: &Skiff) -> Vec<String> {
+    names(s)
+        .into_iter()
+        .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect()
+}
+
+#[test]
+fn anonymous_volumes_go_with_rm_v_and_run_rm_named_ones_stay() {
+    let s = busybox();
+    // --rm: the anonymous volume goes, the named one stays.
+    s.sh(
+        &["-v", "/anon", "-v", "kept:/k"],
+        "echo x > /anon/f; echo y > /k/f",
+    );
+    assert_eq!(names(&s), vec!["kept"]);
+
+    // rm without -v keeps the anonymous volume, as Podman does.
+    s.ok(&[
+        "run",
+        "--name",
+        "a",
+        "-v",
+        "/anon",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a > /anon/f",
+    ]);
+    let anon = anonymous(&s);
+    assert_eq!(anon.len(), 1, "{anon:?}");
+    assert_eq!(
+        fs::read_to_string(mountpoint(&s, &anon[0]).join("f")).unwrap(),
+        "a\n"
+    );
+    s.ok(&["rm", "a"]);
+    assert_eq!(anonymous(&s), anon);
+    s.ok(&["volume", "rm", &anon[0]]);
+
+    // rm -v removes the anonymous volume only.
+    s.ok(&[
+        "create", "--name", "b", "-v", "/anon", "-v", "kept:/k", "busybox", "true",
+    ]);
+    assert_eq!(anonymous(&s).len(), 1);
+    s.ok(&["rm", "-v", "b"]);
+    assert_eq!(names(&s), vec!["kept"]);
+
+    // An image VOLUME is an anonymous volume per container; one the user
+    // mounts over is not.
+    s.ok(&[
+        "import",
+        &common::s(&env().fixture),
+        "withvol",
+        "--change",
+        "VOLUME /cache",
+    ]);
+    s.ok(&["create", "--name", "c1", "withvol", "true"]);
+    s.ok(&["create", "--name", "c2", "withvol", "true"]);
+    assert_eq!(anonymous(&s).len(), 2);
+    let dests = s.inspect_format("c1", "{{range .Mounts}}{{.Destination}} {{end}}");
+    assert_eq!(dests, "/cache");
+    let name = s.inspect_format("c1", "{{range .Mounts}}{{.Name}}{{end}}");
+    assert!(anonymous(&s).contains(&name), "{name}");
+    s.ok(&[
+        "create",
+        "--name",
+        "c3",
+        "-v",
+        "kept:/cache/",
+        "withvol",
+        "true",
+    ]);
+    assert_eq!(anonymous(&s).len(), 2);
+    s.ok(&["rm", "-v", "c1", "c2", "c3"]);
+    assert_eq!(names(&s), vec!["kept"]);
+}
+
+#[test]
+fn an_empty_volume_takes_the_image_directory_once_unless_nocopy() {
+    let s = busybox();
+    s.import_with("appimg", |t| {
+        t.dir("srv", 0o755, 0, 0)
+            .dir("srv/app", 0o750, 1000, 1000)
+            .file("srv/app/a", b"A", 0o640, 1000, 1000)
+            .file("srv/app/rootfile", b"R", 0o600, 0, 0)
+            .symlink("srv/app/l", "/etc/passwd")
+            .dir("srv/app/sub", 0o700, 2000, 2000)
+            .file("srv/app/sub/b", b"B", 0o644, 2000, 2000);
+    });
+    let (sub_uid, _) = env().subuid;
+    let (sub_gid, _) = env().subgid;
+    s.ok(&["run", "--rm", "-v", "cu:/srv/app", "appimg", "true"]);
+    let mp = mountpoint(&s, "cu");
+    assert_eq!(owner(&mp), (sub_uid + 999, sub_gid + 999));
+    assert_eq!(mode(&mp), 0o750);
+    assert_eq!(fs::read_to_string(mp.join("a")).unwrap(), "A");
+    assert_eq!(
+        (owner(&mp.join("a")), mode(&mp.join("a"))),
+        ((sub_uid + 999, sub_gid + 999), 0o640)
+    );
+    assert_eq!(
+        (owner(&mp.join("rootfile")), mode(&mp.join("rootfile"))),
+        ((s.uid(), s.gid()), 0o600)
+    );
+    // The link is copied as a link, never followed to the host's file.
+    assert_eq!(
+        fs::read_link(mp.join("l")).unwrap(),
+        PathBuf::from("/etc/passwd")
+    );
+    assert_eq!(owner(&mp.join("sub")), (sub_uid + 1999, sub_gid + 1999));
+    assert_eq!(mode(&mp.join("sub")), 0o700);
+    assert_eq!(owner(&mp.join("sub/b")), (sub_uid + 1999, sub_gid + 1999));
+
+    // Only the first use copies: what a container deletes stays deleted.
+    s.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "cu:/srv/app",
+        "appimg",
+        "rm",
+        "/srv/app/a",
+    ]);
+    let o = s.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "cu:/srv/app",
+        "appimg",
+        "ls",
+        "/srv/app",
+    ]);
+    assert_eq!(o, "l\nrootfile\nsub\n");
+
+    // A mount point that is a link climbing out resolves inside the image:
+    // the image's /etc is copied, never the host's.
+    s.import_with("escape", |t| {
+        t.dir("srv", 0o755, 0, 0)
+            .symlink("srv/out", "../../../../../../etc");
+    });
+    s.ok(&["run", "--rm", "-v", "esc:/srv/out", "escape", "true"]);
+    let passwd = fs::read_to_string(mountpoint(&s, "esc").join("passwd")).unwrap();
+    assert!(passwd.starts_with("root:"), "{passwd}");
+    assert!(
+        !passwd.contains(&env().user),
+        "the host's /etc/passwd was copied: {passwd}"
+    );
+
+    // nocopy: the volume stays empty.
+    let o = s.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "nc:/srv/app:nocopy",
+        "appimg",
+        "ls",
+        "-A",
+        "/srv/app",
+    ]);
+    assert_eq!(o, "");
+    assert_eq!(fs::read_dir(mountpoint(&s, "nc")).unwrap().count(), 0);
+}
+
+#[test]
+fn mount_bind_ro_and_tmpfs_size_and_bad_mounts_are_one_line_125() {
+    let s = busybox();
+    let src = s.make_dir(&s.home.join("files/src"));
+    s.write_file("src/hello", b"hello\n");
+    let bind = format!("type=bind,src={},dst=/src,ro=true", src.display());
+    assert_eq!(
+        s.sh(
+            &["--mount", &bind],
+            "cat /src/hello; touch /src/x 2>/dev/null || echo refused"
+        ),
+        "hello\nrefused\n"
+    );
+    assert!(!src.join("x").exists());
+    // tmpfs-size: a 1 MiB tmpfs (df -k: 1024 blocks).
+    let df = s.sh(
+        &["--mount", "type=tmpfs,dst=/t,tmpfs-size=1m"],
+        "df -k /t | tail -n 1",
+    );
+    let fields: Vec<&str> = df.split_whitespace().collect();
+    assert_eq!((fields[0], fields[1]), ("tmpfs", "1024"), "{df}");
+
+    let cases: &[(&[&str], &str)] = &[
+        (&["-v", "a/b:/x"], "a/b"),
+        (&["-v", "x/..:/x"], "x/.."),
+        (
+            &["-v", "/nonexistent/src:/x"],
+            "statfs /nonexistent/src: no such file or directory",
+        ),
+        (&["-v", "a:b:c:d"], "a:b:c:d"),
+        (&["--mount", "type=volume,source=a/b,target=/x"], "a/b"),
+        (
+            &["--mount", "type=volume,source=v,target=/x,colour=red"],
+            "colour=red",
+        ),
+        (&["--mount", "type=bind,dst=/x"], "type=bind,dst=/x"),
+        (&["--mount", "type=nfs,src=v,dst=/x"], "nfs"),
+    ];
+    for (flags, names_it) in cases {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        let e = s.fails_engine(&args);
+        assert!(e.contains(names_it), "{args:?}: {e}");
+    }
+    // Nothing half-made: no container, no volume.
+    assert!(s.container_ids().is_empty());
+    assert!(names(&s).is_empty());
+}
+
+#[test]
+fn volumes_from_shares_volumes_and_binds_read_only_when_asked() {
+    let s = busybox();
+    let src = s.make_dir(&s.home.join("files/shared"));
+    s.write_file("shared/note", b"bound\n");
+    s.ok(&[
+        "create",
+        "--name",
+        "web",
+        "-v",
+        "data:/data",
+        "-v",
+        "/anon",
+        "-v",
+        &format!("{}:/shared", src.display()),
+        "busybox",
+        "true",
+    ]);
+    s.sh(
+        &["--volumes-from", "web"],
+        "echo hi > /data/f; echo a > /anon/f",
+    );
+    assert_eq!(
+        s.sh(
+            &["--volumes-from", "web:ro"],
+            "cat /data/f /anon/f /shared/note; touch /data/g 2>/dev/null || echo refused"
+        ),
+        "hi\na\nbound\nrefused\n"
+    );
+    // The anonymous volume belongs to web: --rm of a borrower keeps it.
+    assert_eq!(anonymous(&s).len(), 1);
+    // While web exists, its volumes are in use.
+    s.fails(&["volume", "rm", "data"], 2);
+    s.ok(&["rm", "-v", "web"]);
+    assert_eq!(names(&s), vec!["data"]);
+
+    let e = s.fails_engine(&["run", "--rm", "--volumes-from", "nope", "busybox", "true"]);
+    assert!(e.contains("nope"), "{e}");
+    s.ok(&[
+        "create",
+        "--name",
+        "w2",
+        "-v",
+        "data:/data",
+        "busybox",
+        "true",
+    ]);
+    let e = s.fails_engine(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "w2:bogus",
+        "busybox",
+        "true",
+    ]);
+    assert!(e.contains("bogus"), "{e}");
+    s.ok(&["rm", "w2"]);
+}

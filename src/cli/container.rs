@@ -39,6 +39,9 @@ pub struct CreateArgs {
     /// Mount a temporary filesystem (tmpfs) into the container (path[:options])
     #[arg(long)]
     pub tmpfs: Vec<String>,
+    /// Mount the volumes and bind mounts of another container (CONTAINER[:ro|rw])
+    #[arg(long = "volumes-from", value_name = "CONTAINER")]
+    pub volumes_from: Vec<String>,
     /// Make the container's root filesystem read-only
     #[arg(long)]
     pub read_only: bool,
@@ -318,6 +321,7 @@ impl CreateArgs {
             volumes: self.volume.clone(),
             mounts: self.mount.clone(),
             tmpfs: self.tmpfs.clone(),
+            volumes_from: self.volumes_from.clone(),
             read_only: self.read_only,
             entrypoint: self.entrypoint.clone(),
             cap_add: self.cap_add.clone(),

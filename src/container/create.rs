@@ -30,6 +30,8 @@ pub struct CreateOptions {
     pub volumes: Vec<String>,
     pub mounts: Vec<String>,
     pub tmpfs: Vec<String>,
+    /// `--volumes-from CTR[:ro|rw]`: that container's volumes and binds.
+    pub volumes_from: Vec<String>,
     pub read_only: bool,
     pub entrypoint: Option<String>,
     pub cap_add: Vec<String>,
@@ -111,7 +113,7 @@ fn parse_entrypoint(s: &str) -> Vec<String> {
 }
 
 /// Checks a bind source exists and makes it absolute; named volumes live in the store.
-fn resolve_mount(ctx: &Context, m: Mount) -> Result<Mount> {
+fn resolve_mount(m: Mount) -> Result<Mount> {
     match m.kind {
         MountKind::Bind => {
             let src = Path::new(&m.source);
@@ -134,20 +136,15 @@ fn resolve_mount(ctx: &Context, m: Mount) -> Result<Mount> {
             })
         }
         MountKind::Volume => {
-            let name = if m.source.is_empty() {
-                crate::state::new_id()
-            } else {
-                if !valid_name(&m.source) {
-                    return Err(Error::msg(format!(
-                        "invalid volume name \"{}\": use letters, digits, '_', '.' and '-'",
-                        m.source
-                    )));
-                }
-                m.source.clone()
-            };
-            let data = ctx.root.join("volumes").join(&name).join("_data");
+            // A name is checked here; the volume is made (when missing) by
+            // `attach_volumes` once everything else is checked. No source:
+            // an anonymous volume, named there.
+            if !m.source.is_empty() && !crate::volume::valid_name(&m.source) {
+                return Err(crate::volume::Error::InvalidName(m.source).into());
+            }
             Ok(Mount {
-                source: data.to_string_lossy().into_owned(),
+                name: m.source.clone(),
+                source: String::new(),
                 ..m
             })
         }
@@ -245,16 +242,20 @@ fn read_from_layers(layers: &[PathBuf], path: &str) -> Result<String> {
 /// Validates the options and writes the new container's record.
 pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     // Validate everything before touching state.
-    let mut user_mounts = Vec::new();
+    let mut user_mounts = volumes_from(ctx, &o.volumes_from)?;
+    let mut own = Vec::new();
     for v in &o.volumes {
-        user_mounts.push(resolve_mount(ctx, mounts::parse_volume(v)?)?);
+        own.push(resolve_mount(mounts::parse_volume(v)?)?);
     }
     for m in &o.mounts {
-        user_mounts.push(resolve_mount(ctx, mounts::parse_mount(m)?)?);
+        own.push(resolve_mount(mounts::parse_mount(m)?)?);
     }
     for t in &o.tmpfs {
-        user_mounts.push(mounts::parse_tmpfs(t)?);
+        own.push(mounts::parse_tmpfs(t)?);
     }
+    // The container's own mounts win over those of --volumes-from.
+    user_mounts.retain(|m: &Mount| !own.iter().any(|n| n.destination == m.destination));
+    user_mounts.extend(own);
     let rlimits = o
         .ulimits
         .iter()
@@ -309,6 +310,23 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     let store = ImageStore::new(ctx);
     let image = crate::image::pull::ensure(ctx, &o.image, &o.pull)?;
     let img_cfg = image.config.config().clone().unwrap_or_default();
+    // Each image VOLUME the user does not mount over gets an anonymous
+    // volume of its own, as Podman does.
+    for dest in img_cfg.volumes().clone().unwrap_or_default() {
+        let clean = |p: &str| p.trim_end_matches('/').to_string();
+        if dest.starts_with('/')
+            && !user_mounts
+                .iter()
+                .any(|m| clean(&m.destination) == clean(&dest))
+        {
+            user_mounts.push(Mount::new(
+                MountKind::Volume,
+                String::new(),
+                dest,
+                Vec::new(),
+            ));
+        }
+    }
 
     let entrypoint = match &o.entrypoint {
         Some(e) => parse_entrypoint(e),
@@ -469,8 +487,94 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
         c.config.env.push(format!("HOME={}", exec_user.home));
     }
     crate::network::validate(ctx, &c.config)?;
-    containers.insert(&c)?;
+    let anonymous = attach_volumes(ctx, &mut c.config.mounts)?;
+    if let Err(e) = containers.insert(&c) {
+        for name in &anonymous {
+            let _ = crate::volume::remove(ctx, name);
+        }
+        return Err(e.into());
+    }
+    for name in c.config.mounts.iter().filter_map(Mount::volume_name) {
+        crate::volume::add_user(ctx, &name, &c.id)?;
+    }
     Ok(c)
+}
+
+/// The volume and bind mounts of the containers `--volumes-from` names
+/// (`CTR[:OPTS]`, OPTS a comma list of `ro`, `rw`, `z`, `Z`), read-only
+/// when asked, as Podman copies them. Errors: an unknown container or
+/// option.
+fn volumes_from(ctx: &Context, specs: &[String]) -> Result<Vec<Mount>> {
+    let mut out: Vec<Mount> = Vec::new();
+    for spec in specs {
+        let (ctr, opts) = spec.split_once(':').unwrap_or((spec, ""));
+        let opts: Vec<&str> = opts.split(',').filter(|o| !o.is_empty()).collect();
+        if let Some(bad) = opts
+            .iter()
+            .find(|o| !matches!(**o, "ro" | "rw" | "z" | "Z"))
+        {
+            return Err(Error::msg(format!(
+                "invalid option \"{bad}\" in --volumes-from \"{spec}\": ro, rw, z or Z"
+            )));
+        }
+        let src = super::lookup(ctx, ctr)?;
+        for m in src.config.mounts {
+            if m.kind == MountKind::Tmpfs {
+                continue;
+            }
+            let name = m.volume_name().unwrap_or_default();
+            let mut options = m.options.clone();
+            if let Some(mode) = opts.iter().rev().find(|o| matches!(**o, "ro" | "rw")) {
+                options.retain(|o| o != "ro" && o != "rw");
+                options.push(mode.to_string());
+            }
+            let mut copy = Mount::new(m.kind, m.source, m.destination, options);
+            if copy.kind == MountKind::Volume {
+                copy.name = name;
+                copy.source = String::new();
+            }
+            out.retain(|o| o.destination != copy.destination);
+            out.push(copy);
+        }
+    }
+    Ok(out)
+}
+
+/// Makes the volumes the mounts name: a named volume that does not exist
+/// yet is created (as Podman does), a mount without a name gets a new
+/// anonymous volume. Sets each mount's `name` and `source` (the volume's
+/// `_data`) and returns the names of the anonymous volumes made.
+fn attach_volumes(ctx: &Context, mounts: &mut [Mount]) -> Result<Vec<String>> {
+    let mut anonymous: Vec<String> = Vec::new();
+    for m in mounts.iter_mut().filter(|m| m.kind == MountKind::Volume) {
+        let anon = m.name.is_empty();
+        let v = crate::volume::create(
+            ctx,
+            &crate::volume::CreateOptions {
+                name: (!anon).then(|| m.name.clone()),
+                ignore_existing: true,
+                anonymous: anon,
+                ..Default::default()
+            },
+        );
+        let v = match v {
+            Ok(v) => v,
+            Err(e) => {
+                for name in &anonymous {
+                    let _ = crate::volume::remove(ctx, name);
+                }
+                return Err(e.into());
+            }
+        };
+        if anon {
+            anonymous.push(v.name.clone());
+        }
+        m.source = crate::volume::mountpoint(ctx, &v.name)
+            .to_string_lossy()
+            .into_owned();
+        m.name = v.name;
+    }
+    Ok(anonymous)
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         .map(|m| {
             json!({
                 "Type": m.kind.as_str(),
+                "Name": m.volume_name().unwrap_or_default(),
                 "Source": m.source,
                 "Destination": m.destination,
                 "Driver": if m.kind == MountKind::Volume { "local" } else { "" },

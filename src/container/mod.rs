@@ -30,6 +30,7 @@ pub mod restart;
 pub mod start;
 pub mod stop;
 pub mod top;
+pub mod volumes;
 
 pub use create::{create, CreateOptions};
 pub use remove::remove;

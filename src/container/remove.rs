@@ -46,25 +46,7 @@ pub fn remove_with(ctx: &Context, c: &Container, o: &RemoveOptions) -> Result<()
     let c = &super::store(ctx).load(&c.id)?.unwrap_or_else(|| c.clone());
     remove_checked(ctx, c, o.force)?;
     if o.volumes {
-        for m in c
-            .config
-            .mounts
-            .iter()
-            .filter(|m| m.kind == crate::state::config::MountKind::Volume)
-        {
-            // Anonymous volumes are named by a random id; named ones are kept.
-            let dir = std::path::Path::new(&m.source);
-            let name = dir
-                .parent()
-                .and_then(|p| p.file_name())
-                .and_then(|n| n.to_str())
-                .unwrap_or("");
-            if name.len() == 64 && name.chars().all(|ch| ch.is_ascii_hexdigit()) {
-                if let Some(vol) = dir.parent() {
-                    let _ = std::fs::remove_dir_all(vol);
-                }
-            }
-        }
+        super::volumes::remove_anonymous(ctx, c);
     }
     Ok(())
 }
@@ -185,10 +167,9 @@ pub fn retire_released(ctx: &Context, c: &Container) -> Result<Retired> {
     // Helper logs and pipes in the runtime directory.
     let _ = std::fs::remove_dir_all(ctx.container_run_dir(&c.id));
     let driver = DriverKind::parse(&c.config.driver).ok();
-    Ok(Retired {
-        dir: super::store(ctx).retire(&c.id)?,
-        driver,
-    })
+    let dir = super::store(ctx).retire(&c.id)?;
+    super::volumes::release(ctx, c);
+    Ok(Retired { dir, driver })
 }
 
 /// Deletes what removals cut short left behind (a supervisor killed while

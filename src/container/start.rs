@@ -142,10 +142,13 @@ pub fn prepare_spec(
         let opts = m.mount_options();
         match m.kind {
             MountKind::Tmpfs => mounts.push(spec::tmpfs_mount(&m.destination, &opts)),
-            MountKind::Bind | MountKind::Volume => {
-                if m.kind == MountKind::Volume {
-                    std::fs::create_dir_all(&m.source)?;
+            MountKind::Volume => {
+                if m.chown {
+                    chown_tree(Path::new(&m.source), exec_user.uid, exec_user.gid)?;
                 }
+                mounts.push(super::volumes::spec_mount(ctx, m, rootfs, &exec_user)?)
+            }
+            MountKind::Bind => {
                 if m.chown {
                     chown_tree(Path::new(&m.source), exec_user.uid, exec_user.gid)?;
                 }
@@ -397,6 +400,9 @@ pub fn finish_deferring(
             Ok(()) => super::remove::retire_released(ctx, &current),
             Err(_) => super::remove::retire_stopped(ctx, &current),
         };
+        if retired.is_ok() {
+            super::volumes::remove_anonymous(ctx, &current);
+        }
         return retired.map(|r| Finished {
             retired: Some(r),
             stopped: true,

@@ -53,6 +53,11 @@ pub struct Mount {
     pub readonly: bool,
     /// `U`: the source is chowned to the container's user at start.
     pub chown: bool,
+    /// The volume's name for kind `Volume` (`source` is then its `_data`);
+    /// empty for other kinds, and for records written before volumes had
+    /// records (see `volume_name`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
 }
 
 impl Mount {
@@ -66,7 +71,23 @@ impl Mount {
             source,
             destination,
             options,
+            name: String::new(),
         }
+    }
+
+    /// The volume a `Volume` mount names: `name`, or for older records the
+    /// directory above the `_data` source. None for other kinds.
+    pub fn volume_name(&self) -> Option<String> {
+        if self.kind != MountKind::Volume {
+            return None;
+        }
+        if !self.name.is_empty() {
+            return Some(self.name.clone());
+        }
+        std::path::Path::new(&self.source)
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
     }
 
     /// The options for mount(2): without the SELinux relabel (`z`, `Z`) and

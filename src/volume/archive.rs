@@ -504,7 +504,7 @@ pub fn export<W: Write>(data: &Path, out: W, label: &str) -> Result<W, Error> {
 }
 
 /// The names in directory `dir` (an open, readable directory), sorted.
-fn names(dir: BorrowedFd) -> io::Result<Vec<OsString>> {
+pub(crate) fn names(dir: BorrowedFd) -> io::Result<Vec<OsString>> {
     let d = safe_path::open_at(
         dir,
         OsStr::new("."),

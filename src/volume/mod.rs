@@ -335,6 +335,15 @@ pub fn add_user(ctx: &Context, name: &str, id: &str) -> Result<()> {
     })
 }
 
+/// A container prepared the volume's data directory on its first use
+/// (copy-up, chown): neither happens again.
+pub fn prepared(ctx: &Context, name: &str) -> Result<()> {
+    update(ctx, name, |v| {
+        v.needs_copy_up = false;
+        v.needs_chown = false;
+    })
+}
+
 /// Container `id` was removed.
 pub fn remove_user(ctx: &Context, name: &str, id: &str) -> Result<()> {
     update(ctx, name, |v| v.users.retain(|u| u != id))

@@ -1,0 +1,213 @@
+//! A container's volumes: what `start` mounts for each `Volume` mount (the
+//! volume's data directory, or the tmpfs or bind its local-driver options
+//! describe), the first-use preparation of a data directory (copy-up of
+//! the image directory, chown to the container's user), and what `rm`
+//! does to the volumes (the container stops being a user; `rm -v` and
+//! `--rm` delete its anonymous volumes, never named ones).
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::{fchmod, fstat, Mode, SFlag};
+use nix::unistd::{fchown, fchownat, Gid, Uid};
+
+use oci_spec::runtime::Mount as SpecMount;
+
+use crate::runtime::user::ExecUser;
+use crate::runtime::{safe_path, spec};
+use crate::state::config::Mount;
+use crate::state::container::Container;
+use crate::volume::{self, archive, Backing};
+use crate::{Context, Error, Result};
+
+/// The OCI mount for the `Volume` mount `m` of a container whose root
+/// filesystem is at `rootfs` and whose process runs as `user`. A data
+/// directory used for the first time is prepared first (see `first_use`).
+/// Errors: the volume no longer exists, or preparing it failed.
+pub fn spec_mount(ctx: &Context, m: &Mount, rootfs: &Path, user: &ExecUser) -> Result<SpecMount> {
+    let opts = m.mount_options();
+    if m.name.is_empty() {
+        // A record from before volumes had records: a plain directory.
+        std::fs::create_dir_all(&m.source)?;
+        return Ok(spec::bind_mount(&m.source, &m.destination, &opts));
+    }
+    let v = volume::get(ctx, &m.name)?;
+    Ok(match volume::backing(ctx, &v) {
+        Backing::Data(data) => {
+            if v.needs_copy_up || v.needs_chown {
+                first_use(ctx, m, &v, &data, rootfs, user)?;
+            }
+            spec::bind_mount(&data.to_string_lossy(), &m.destination, &opts)
+        }
+        Backing::Tmpfs { mut options } => {
+            options.extend(opts);
+            spec::tmpfs_mount(&m.destination, &options)
+        }
+        Backing::Bind {
+            device,
+            mut options,
+        } => {
+            options.retain(|o| o != "bind" && o != "rbind");
+            options.extend(opts);
+            spec::bind_mount(&device.to_string_lossy(), &m.destination, &options)
+        }
+    })
+}
+
+/// Prepares an empty data directory the first time a container mounts
+/// it, as Podman does: the image's directory at the mount point is copied
+/// in with its ownership (copy-up, unless `nocopy`); otherwise the
+/// directory is given to the container's user. Either happens once.
+fn first_use(
+    ctx: &Context,
+    m: &Mount,
+    v: &volume::Volume,
+    data: &Path,
+    rootfs: &Path,
+    user: &ExecUser,
+) -> Result<()> {
+    let empty = std::fs::read_dir(data)?.next().is_none();
+    let copy = empty && v.needs_copy_up && !m.options.iter().any(|o| o == "nocopy");
+    let copied = if copy {
+        copy_up(rootfs, &m.destination, data).map_err(|e| {
+            Error::msg(format!(
+                "volume {}: copying {} of the image in: {}",
+                m.name,
+                m.destination,
+                crate::error::io_reason(&e)
+            ))
+        })?
+    } else {
+        false
+    };
+    if empty && !copied && v.needs_chown {
+        nix::unistd::chown(
+            data,
+            Some(nix::unistd::Uid::from_raw(user.uid)),
+            Some(nix::unistd::Gid::from_raw(user.gid)),
+        )
+        .map_err(|e| {
+            Error::msg(format!(
+                "volume {}: chown {}: {}",
+                m.name,
+                data.display(),
+                e.desc().to_lowercase()
+            ))
+        })?;
+    }
+    volume::prepared(ctx, &v.name)?;
+    Ok(())
+}
+
+/// The container is being removed: it no longer uses its volumes.
+pub fn release(ctx: &Context, c: &Container) {
+    for name in c.config.mounts.iter().filter_map(Mount::volume_name) {
+        if let Err(e) = volume::remove_user(ctx, &name, &c.id) {
+            tracing::debug!("volume {name}: {e}");
+        }
+    }
+}
+
+/// Deletes the removed container's anonymous volumes that no other
+/// container uses (`rm -v`, `--rm`); named volumes stay.
+pub fn remove_anonymous(ctx: &Context, c: &Container) {
+    for name in c.config.mounts.iter().filter_map(Mount::volume_name) {
+        let Ok(v) = volume::get(ctx, &name) else {
+            continue;
+        };
+        if v.anonymous && v.users.iter().all(|u| u == &c.id) {
+            if let Err(e) = volume::remove(ctx, &name) {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+}
+
+/// Copies the image directory `dest` (resolved inside `rootfs`, symlinks
+/// kept inside it) into the empty data directory `data`, with modes and
+/// owners, and gives `data` the directory's own mode and owner. The image
+/// content is hostile: every entry is opened by descriptor relative to its
+/// parent, never followed, and checked for its type after opening. Regular
+/// files, directories and symlinks are copied; device nodes, fifos and
+/// sockets are skipped (an unprivileged user cannot make device nodes).
+/// Returns false when the image has no directory there.
+fn copy_up(rootfs: &Path, dest: &str, data: &Path) -> std::io::Result<bool> {
+    let root = safe_path::Root::open(rootfs)?;
+    let src = match root.open_with(Path::new(dest), OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
+        Ok(fd) => fd,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
+            return Ok(false)
+        }
+        Err(e) => return Err(e),
+    };
+    let dst = File::open(data)?;
+    copy_dir(src.as_fd(), dst.as_fd())?;
+    copy_meta(src.as_fd(), dst.as_fd())?;
+    Ok(true)
+}
+
+/// Gives `dst` the mode and owner of `src` (both open descriptors).
+fn copy_meta(src: BorrowedFd, dst: BorrowedFd) -> std::io::Result<()> {
+    let st = fstat(src.as_raw_fd())?;
+    fchown(
+        dst.as_raw_fd(),
+        Some(Uid::from_raw(st.st_uid)),
+        Some(Gid::from_raw(st.st_gid)),
+    )?;
+    fchmod(
+        dst.as_raw_fd(),
+        Mode::from_bits_truncate(st.st_mode & 0o7777),
+    )?;
+    Ok(())
+}
+
+/// Copies the entries of directory `src` into directory `dst` (see `copy_up`).
+fn copy_dir(src: BorrowedFd, dst: BorrowedFd) -> std::io::Result<()> {
+    for name in archive::names(src)? {
+        // O_PATH|O_NOFOLLOW: a symlink is opened as itself, nothing is followed.
+        let Ok(entry) = safe_path::open_at(src, &name, OFlag::O_PATH, 0) else {
+            continue;
+        };
+        match safe_path::file_type(entry.as_fd())? {
+            SFlag::S_IFDIR => {
+                let from = safe_path::open_at(src, &name, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)?;
+                let made = safe_path::mkdir_at(dst, &name, 0o700)?;
+                let to = safe_path::reopen(made.as_fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
+                copy_dir(from.as_fd(), to.as_fd())?;
+                copy_meta(from.as_fd(), to.as_fd())?;
+            }
+            SFlag::S_IFREG => {
+                let from = safe_path::open_at(src, &name, OFlag::O_RDONLY | OFlag::O_NONBLOCK, 0)?;
+                if safe_path::file_type(from.as_fd())? != SFlag::S_IFREG {
+                    continue; // swapped since the listing
+                }
+                let to = safe_path::open_at(
+                    dst,
+                    &name,
+                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
+                    0o600,
+                )?;
+                let (mut r, mut w) = (File::from(from), File::from(to));
+                std::io::copy(&mut r, &mut w)?;
+                copy_meta(r.as_fd(), w.as_fd())?;
+            }
+            SFlag::S_IFLNK => {
+                let target = safe_path::readlink_at(entry.as_fd(), OsStr::new(""))?;
+                safe_path::symlink_at(&target, dst, &name)?;
+                let st = fstat(entry.as_raw_fd())?;
+                fchownat(
+                    Some(dst.as_raw_fd()),
+                    name.as_os_str(),
+                    Some(Uid::from_raw(st.st_uid)),
+                    Some(Gid::from_raw(st.st_gid)),
+                    nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                )?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
