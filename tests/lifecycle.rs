@@ -1971,10 +1971,13 @@ fn network_connect_disconnect_and_rename_change_one_record() {
 
 /// Turns a record as skiff writes it now (version 2, typed values) into the
 /// version 1 form older skiffs wrote: no `version`, every flag a string.
-fn as_version_1(mut rec: serde_json::Value) -> serde_json::Value {
+fn as_version_1(mut rec: serde_json::Value, network: &str, publish: &[&str]) -> serde_json::Value {
     use serde_json::{json, Value};
     rec.as_object_mut().unwrap().remove("version");
     let cfg = rec["config"].as_object_mut().unwrap();
+    // Version 3 keeps these parsed; versions 1 and 2 kept the flags' strings.
+    cfg.insert("network".into(), json!(network));
+    cfg.insert("publish".into(), json!(publish));
     let user = &cfg["user"];
     let user = match user["group"].as_str() {
         Some(g) => format!("{}:{g}", user["user"].as_str().unwrap()),
@@ -2019,9 +2022,12 @@ fn as_version_1(mut rec: serde_json::Value) -> serde_json::Value {
 /// A store written before the typed record (version 1: flags kept as
 /// strings) keeps working: the record is read, `inspect` shows it byte for
 /// byte as before, `start` runs it with the mounts, limits and user it
-/// asked for, and from then on the record is version 2.
+/// asked for (with its `--network` and `-p`), and from then on the record is
+/// the current version.
 #[test]
 fn a_version_1_record_is_upgraded_shown_as_before_and_started() {
+    const NET: &str = "slirp4netns:allow_host_loopback=false";
+    const PUBLISH: &str = "127.0.0.1::8080";
     let s = busybox();
     let src = s.make_dir(&s.home.join("src"));
     let vol = format!("{}:/data:ro,z", src.display());
@@ -2044,6 +2050,10 @@ fn a_version_1_record_is_upgraded_shown_as_before_and_started() {
             "USR1",
             "-u",
             "0:0",
+            "--network",
+            NET,
+            "-p",
+            PUBLISH,
             "busybox",
             "sh",
             "-c",
@@ -2058,8 +2068,16 @@ fn a_version_1_record_is_upgraded_shown_as_before_and_started() {
         .join(&id)
         .join("container.json");
     let now: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
-    assert_eq!(now["version"], 2, "{now:#}");
-    let old = as_version_1(now);
+    assert_eq!(now["version"], 3, "{now:#}");
+    assert_eq!(
+        now["config"]["network"]["explicit"]["kind"], "slirp",
+        "{now:#}"
+    );
+    assert_eq!(
+        now["config"]["publish"][0]["container_port"], 8080,
+        "{now:#}"
+    );
+    let old = as_version_1(now, NET, &[PUBLISH]);
     assert_eq!(old["config"]["ulimits"][0], "nofile=100:200", "{old:#}");
     assert_eq!(old["config"]["restart_policy"], "on-failure:2", "{old:#}");
     // Rewritten in place: the file keeps its owner, the user skiff runs as.
@@ -2068,11 +2086,23 @@ fn a_version_1_record_is_upgraded_shown_as_before_and_started() {
     assert_eq!(s.ok(&["inspect", "old"]), shown, "inspect of the v1 record");
     assert_eq!(s.ok(&["start", "-a", "old"]), "100\n200\nro\n0\n");
     let after: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
-    assert_eq!(after["version"], 2, "written back as version 2: {after:#}");
+    assert_eq!(after["version"], 3, "written back as version 3: {after:#}");
+    assert_eq!(
+        after["config"]["network"]["explicit"]["value"]["allow_host_loopback"], false,
+        "{after:#}"
+    );
+    assert_eq!(
+        after["config"]["publish"][0]["host_ip"], "127.0.0.1",
+        "{after:#}"
+    );
     assert_eq!(after["config"]["rlimits"][0]["soft"], 100, "{after:#}");
     assert_eq!(
         s.inspect_format("old", "{{.HostConfig.Ulimits}} {{.HostConfig.Binds}}"),
         format!("[nofile=100:200] [{}:/data:ro,z]", src.display())
+    );
+    assert_eq!(
+        s.inspect_format("old", "{{.HostConfig.NetworkMode}}"),
+        "slirp4netns"
     );
     s.ok(&["rm", "old"]);
 }

@@ -275,7 +275,7 @@ fn users(ctx: &Context, net: &str) -> Result<Vec<Container>> {
     Ok(container::store(ctx)
         .list()?
         .into_iter()
-        .filter(|c| matches!(network::mode_of(&c.config), Ok(Mode::Bridge(ns)) if ns.iter().any(|n| n == net)))
+        .filter(|c| matches!(network::mode_of(&c.config), Mode::Bridge(ns) if ns.iter().any(|n| n == net)))
         .collect())
 }
 

@@ -444,8 +444,10 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
             read_only: o.read_only,
             privileged: o.privileged,
             capabilities,
-            network: o.network.clone().unwrap_or_default(),
-            publish: o.publish.clone(),
+            network: crate::network::mode::NetworkChoice::parse(
+                o.network.as_deref().unwrap_or(""),
+            )?,
+            publish: crate::network::ports::parse_all(&o.publish)?,
             publish_all: o.publish_all,
             expose: {
                 let mut e: Vec<String> = img_cfg

@@ -78,7 +78,7 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
     let mut begun = None;
     if matches!(
         crate::network::mode_of(&c.config),
-        Ok(crate::network::Mode::Pasta(_))
+        crate::network::Mode::Pasta(_)
     ) {
         if let Some(early) = crate::network::begin(ctx, c)? {
             begun = Some(early.undo_state());

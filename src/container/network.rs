@@ -1,7 +1,7 @@
 //! `network connect` and `network disconnect` of a container: the change of
 //! its record and, while it runs, of its interfaces, under its lock.
 
-use crate::network::{self, records::Network, Mode};
+use crate::network::{self, mode::NetworkChoice, records::Network, Mode};
 use crate::state::container::Status;
 use crate::{Context, Error, Result};
 
@@ -12,9 +12,9 @@ pub fn connect(ctx: &Context, name_or_id: &str, net: &Network, aliases: &[String
     let store = super::store(ctx);
     let id = store.lookup(name_or_id)?.id;
     store.update(&id, |c| {
-        let mut names = match network::mode_of(&c.config)? {
-            Mode::Bridge(n) => n,
-            m if !c.config.network.is_empty() => {
+        let mut names = match &c.config.network {
+            NetworkChoice::Explicit(Mode::Bridge(n)) => n.clone(),
+            NetworkChoice::Explicit(m) => {
                 return Err(Error::msg(format!(
                     "container {} uses --network {}: only containers on user-defined networks can be connected",
                     c.name,
@@ -22,7 +22,7 @@ pub fn connect(ctx: &Context, name_or_id: &str, net: &Network, aliases: &[String
                 )))
             }
             // A default-network container moves to bridges on its next start.
-            _ => Vec::new(),
+            NetworkChoice::Default => Vec::new(),
         };
         if names.contains(&net.name) {
             return Err(Error::msg(format!(
@@ -41,7 +41,7 @@ pub fn connect(ctx: &Context, name_or_id: &str, net: &Network, aliases: &[String
             network::bridge::connect_one(ctx, c, net, c.state.pid, &mut st)?;
             c.state.network = st;
         }
-        c.config.network = names.join(",");
+        c.config.network = NetworkChoice::Explicit(Mode::Bridge(names));
         Ok(())
     })
 }
@@ -52,8 +52,8 @@ pub fn disconnect(ctx: &Context, name_or_id: &str, net: &Network, force: bool) -
     let store = super::store(ctx);
     let id = store.lookup(name_or_id)?.id;
     store.update(&id, |c| {
-        let mut names = match network::mode_of(&c.config)? {
-            Mode::Bridge(n) => n,
+        let mut names = match &c.config.network {
+            NetworkChoice::Explicit(Mode::Bridge(n)) => n.clone(),
             _ => Vec::new(),
         };
         if !names.contains(&net.name) {
@@ -70,11 +70,11 @@ pub fn disconnect(ctx: &Context, name_or_id: &str, net: &Network, force: bool) -
             network::bridge::disconnect_one(ctx, c, &net.name, &e)?;
         }
         // No network left: the container keeps only loopback, as Podman does.
-        c.config.network = if names.is_empty() {
-            "none".into()
+        c.config.network = NetworkChoice::Explicit(if names.is_empty() {
+            Mode::None
         } else {
-            names.join(",")
-        };
+            Mode::Bridge(names)
+        });
         Ok(())
     })
 }

@@ -181,7 +181,7 @@ fn prune_networks(ctx: &Context, containers: &[Container]) -> Result<Vec<String>
     let mut out = Vec::new();
     for net in records::list(ctx)? {
         let used = containers.iter().any(|c| {
-            matches!(crate::network::mode_of(&c.config), Ok(Mode::Bridge(ns)) if ns.contains(&net.name))
+            matches!(crate::network::mode_of(&c.config), Mode::Bridge(ns) if ns.contains(&net.name))
         });
         if net.name == DEFAULT_NETWORK || used {
             continue;

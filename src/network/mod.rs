@@ -85,9 +85,13 @@ pub struct NetworkState {
     pub networks: BTreeMap<String, Endpoint>,
 }
 
-/// The mode of a container, as its configuration asks for it.
-pub fn mode_of(cfg: &Config) -> Result<Mode> {
-    mode::parse(&cfg.network, helper::lookup("pasta").is_some())
+/// The mode of a container, as its configuration asks for it (the default
+/// resolved by which helper is installed now).
+pub fn mode_of(cfg: &Config) -> Mode {
+    match &cfg.network {
+        mode::NetworkChoice::Explicit(m) => m.clone(),
+        d => d.resolve(helper::lookup("pasta").is_some()),
+    }
 }
 
 /// The backend that connects containers of mode `m`.
@@ -108,7 +112,7 @@ pub fn backend_of(m: Mode) -> Box<dyn Backend> {
 /// a running default-network container onto bridges (its pasta still
 /// runs), and the default mode depends on which helper is installed now.
 fn recorded_backends(c: &Container, st: &NetworkState) -> Vec<Box<dyn Backend>> {
-    let mut modes: Vec<Mode> = mode_of(&c.config).into_iter().collect();
+    let mut modes: Vec<Mode> = vec![mode_of(&c.config)];
     if st.helper == "slirp4netns" {
         modes.push(Mode::Slirp(Default::default()));
     } else if st.helper_pid > 0 {
@@ -151,7 +155,7 @@ fn check_add_host(h: &str) -> Result<()> {
 /// Checks the network options of a new container: those every mode shares
 /// (hosts, DNS servers, port syntax, links), then its backend's.
 pub fn validate(ctx: &Context, cfg: &Config) -> Result<()> {
-    let m = mode_of(cfg)?;
+    let m = mode_of(cfg);
     for h in &cfg.add_hosts {
         check_add_host(h)?;
     }
@@ -186,7 +190,7 @@ pub fn sandbox_of(c: &Container) -> Option<PathBuf> {
 
 /// How the container's network namespace is made: new, the host's, or joined.
 pub fn net_mode(ctx: &Context, cfg: &Config) -> Result<NetMode> {
-    backend_of(mode_of(cfg)?).namespace(ctx)
+    backend_of(mode_of(cfg)).namespace(ctx)
 }
 
 /// Where a container's namespace is bound so that helpers can open it by path.
@@ -370,7 +374,7 @@ struct EarlyHandover {
 /// namespace of a mode that has its own, then its backend's `prepare`
 /// (pasta starting on it). `attach` finishes the job.
 pub fn begin(ctx: &Context, c: &Container) -> Result<Option<Early>> {
-    let m = mode_of(&c.config)?;
+    let m = mode_of(&c.config);
     if !m.owns_namespace() {
         return Ok(None);
     }
@@ -419,7 +423,7 @@ pub fn attach(
     pid: i32,
     early: Option<Early>,
 ) -> Result<(NetworkState, Option<Connecting>)> {
-    let m = mode_of(&c.config)?;
+    let m = mode_of(&c.config);
     let owns_namespace = m.owns_namespace();
     let backend = backend_of(m);
     let mut st = NetworkState::default();
@@ -531,7 +535,7 @@ fn link_hosts(
 
 /// Extra /etc/hosts entries for a container (its peers, `--add-host`, links).
 pub fn extra_hosts(ctx: &Context, c: &Container) -> Vec<(String, String)> {
-    let backend = backend_of(mode_of(&c.config).unwrap_or(Mode::None));
+    let backend = backend_of(mode_of(&c.config));
     hosts_entries(ctx, c, backend.as_ref(), &NetworkState::default())
 }
 
@@ -662,7 +666,7 @@ pub fn inspect_json(c: &Container) -> serde_json::Value {
             }),
         );
     }
-    if let Ok(Mode::Bridge(names)) = mode_of(&c.config) {
+    if let Mode::Bridge(names) = mode_of(&c.config) {
         for n in names {
             networks.entry(n).or_insert_with(|| json!({"IPAddress": "", "Gateway": "", "MacAddress": "", "Aliases": c.config.network_aliases}));
         }
@@ -689,9 +693,7 @@ pub fn inspect_json(c: &Container) -> serde_json::Value {
 
 /// `HostConfig.NetworkMode` for inspect.
 pub fn network_mode_name(c: &Container) -> String {
-    mode_of(&c.config)
-        .map(|m| m.name())
-        .unwrap_or_else(|_| c.config.network.clone())
+    mode_of(&c.config).name()
 }
 
 #[cfg(test)]
@@ -750,7 +752,7 @@ mod tests {
             name: "web".into(),
             created: chrono::Utc::now(),
             config: Config {
-                network: "a,b".into(),
+                network: mode::NetworkChoice::parse("a,b").unwrap(),
                 ..Default::default()
             },
             state: Default::default(),

@@ -3,13 +3,18 @@
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 use super::slirp4netns;
 use crate::{Error, Result};
 
 /// Name of the built-in bridge network (Podman's `podman`).
 pub const DEFAULT_NETWORK: &str = "skiff";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A resolved network mode. Stored in the container record (version 3) as
+/// `{"kind": "pasta", "value": [...]}` (`kind` alone for `none` and `host`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Mode {
     /// Only loopback.
     None,
@@ -43,6 +48,38 @@ impl Mode {
             Mode::Container(c) => format!("container:{c}"),
             Mode::Ns(p) => format!("ns:{}", p.display()),
             Mode::Bridge(_) => "bridge".into(),
+        }
+    }
+}
+
+/// The `--network` of a container as `create` parsed it. The default mode is
+/// kept unresolved: it becomes pasta or slirp4netns depending on which
+/// helper is installed when the container starts (and `detach` relies on
+/// that). Stored as `"default"` or `{"explicit": MODE}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkChoice {
+    /// No `--network` (or `private`, `default`): pasta when installed, else slirp4netns.
+    #[default]
+    Default,
+    /// A mode given explicitly.
+    Explicit(Mode),
+}
+
+impl NetworkChoice {
+    /// Parses `--network` ("" is the default). Errors: one line naming the value.
+    pub fn parse(s: &str) -> Result<NetworkChoice> {
+        match s {
+            "" | "private" | "default" => Ok(NetworkChoice::Default),
+            _ => parse(s, true).map(NetworkChoice::Explicit),
+        }
+    }
+
+    /// The mode to use now, given whether pasta is installed.
+    pub fn resolve(&self, pasta_installed: bool) -> Mode {
+        match self {
+            NetworkChoice::Default => default_mode(pasta_installed),
+            NetworkChoice::Explicit(m) => m.clone(),
         }
     }
 }
@@ -190,5 +227,35 @@ mod tests {
         };
         assert!(!o.allow_host_loopback);
         assert!(parse("weird:thing", true).is_err());
+    }
+
+    #[test]
+    fn choices_keep_the_default_unresolved_and_round_trip() {
+        for d in ["", "private", "default"] {
+            let c = NetworkChoice::parse(d).unwrap();
+            assert_eq!(c, NetworkChoice::Default);
+            assert_eq!(c.resolve(true), Mode::Pasta(vec![]));
+            assert!(matches!(c.resolve(false), Mode::Slirp(_)));
+        }
+        for s in [
+            "none",
+            "host",
+            "pasta:-T,8080",
+            "slirp4netns:allow_host_loopback=false,mtu=1500",
+            "container:web",
+            "ns:/run/netns/x",
+            "a,b",
+        ] {
+            let c = NetworkChoice::parse(s).unwrap();
+            assert_eq!(c.resolve(false), parse(s, true).unwrap(), "{s}");
+            let json = serde_json::to_string(&c).unwrap();
+            let back: NetworkChoice = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, c, "{s}: {json}");
+        }
+        assert_eq!(
+            serde_json::to_string(&NetworkChoice::parse("none").unwrap()).unwrap(),
+            r#"{"explicit":{"kind":"none"}}"#
+        );
+        assert!(NetworkChoice::parse("weird:thing").is_err());
     }
 }

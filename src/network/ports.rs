@@ -43,8 +43,8 @@ impl PortMapping {
 }
 
 /// A `-p` value before host ports are chosen: ranges of equal length, host
-/// port 0 meaning "pick one".
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// port 0 meaning "pick one". Stored as is in the container record (version 3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortSpec {
     pub host_ip: String,
     /// First host port; 0 when omitted or 0.
@@ -139,13 +139,15 @@ pub fn parse(spec: &str) -> Result<PortSpec> {
     })
 }
 
-/// The specs of a container: its `-p` values and, with `-P`, every exposed
-/// port on a random host port (unless already published).
-pub fn specs(publish: &[String], publish_all: bool, expose: &[String]) -> Result<Vec<PortSpec>> {
-    let mut out = publish
-        .iter()
-        .map(|p| parse(p))
-        .collect::<Result<Vec<_>>>()?;
+/// Parses every `-p` value, in order. Errors: the first bad one, by value.
+pub fn parse_all(publish: &[String]) -> Result<Vec<PortSpec>> {
+    publish.iter().map(|p| parse(p)).collect()
+}
+
+/// The specs of a container: its parsed `-p` values and, with `-P`, every
+/// exposed port on a random host port (unless already published).
+pub fn specs(publish: &[PortSpec], publish_all: bool, expose: &[String]) -> Result<Vec<PortSpec>> {
+    let mut out = publish.to_vec();
     if publish_all {
         for e in expose {
             let (port, proto) = e.split_once('/').unwrap_or((e.as_str(), "tcp"));
@@ -280,7 +282,7 @@ mod tests {
     #[test]
     fn publish_all_adds_exposed() {
         let s = specs(
-            &["8080:80".into()],
+            &parse_all(&["8080:80".into()]).unwrap(),
             true,
             &["80/tcp".into(), "53/udp".into()],
         )

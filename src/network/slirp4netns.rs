@@ -24,7 +24,7 @@ pub const DNS: &str = "10.0.2.3";
 pub const MTU: u32 = 65520;
 
 /// `--network slirp4netns:OPTIONS`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Options {
     pub allow_host_loopback: bool,
     pub mtu: u32,

@@ -14,7 +14,7 @@ use super::{io_err, replace_existing, sweep_temps, write_json_existing, Error, L
 /// The version of the record format `Containers` writes: 2 keeps typed
 /// values (`state::config`); 1 (records without `version`) kept the flags
 /// as strings and is upgraded when read (`state::record`).
-pub const RECORD_VERSION: u32 = 2;
+pub const RECORD_VERSION: u32 = 3;
 
 /// The life-cycle states a user sees in `ps` and `inspect`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -133,10 +133,12 @@ pub struct Config {
     pub privileged: bool,
     #[serde(default)]
     pub capabilities: Capabilities,
-    pub network: String,
-    /// `-p` specifications as given.
+    /// `--network`, parsed by `create` (the default left unresolved).
     #[serde(default)]
-    pub publish: Vec<String>,
+    pub network: crate::network::mode::NetworkChoice,
+    /// `-p` specifications, parsed by `create`.
+    #[serde(default)]
+    pub publish: Vec<crate::network::ports::PortSpec>,
     /// `-P`: publish every exposed port on a random host port.
     #[serde(default)]
     pub publish_all: bool,

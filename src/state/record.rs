@@ -1,6 +1,8 @@
-//! Reading container records of every version: the current one as is, and
-//! version 1 (no `version` field; flags kept as strings, as skiff wrote
-//! them before the typed record) upgraded once, in memory, when read. The
+//! Reading container records of every version: the current one (3) as is,
+//! and older ones upgraded once, in memory, when read: version 1 (no
+//! `version` field; flags kept as strings, as skiff wrote them before the
+//! typed record) goes through the v1 -> v2 step and then the v2 -> v3 one;
+//! version 2 (`--network` and `-p` kept as strings) through v2 -> v3. The
 //! next change of the container writes it back as the current version.
 
 use std::collections::BTreeMap;
@@ -12,6 +14,8 @@ use serde::Deserialize;
 use super::config::{Capabilities, Mount, MountKind, RestartPolicy, Rlimit, SdNotify, UserSpec};
 use super::container::{Config, Container, SeccompChoice, State, RECORD_VERSION};
 use super::{Error, Result};
+use crate::network::mode::NetworkChoice;
+use crate::network::ports::PortSpec;
 
 /// Decodes the record at `path` (for errors) from its bytes, whatever its
 /// version. Errors: `corrupt record PATH: ...` for JSON that does not
@@ -28,20 +32,54 @@ pub fn decode(path: &Path, data: &[u8]) -> Result<Container> {
     };
     match serde_json::from_slice::<Probe>(data).map_err(corrupt)?.version {
         RECORD_VERSION => serde_json::from_slice(data).map_err(corrupt),
+        2 => {
+            let mut v: serde_json::Value = serde_json::from_slice(data).map_err(corrupt)?;
+            let old: V2Network = serde_json::from_value(v["config"].clone()).map_err(corrupt)?;
+            let (network, publish) = v2_to_v3(&old).map_err(cannot_upgrade(path))?;
+            let cfg = &mut v["config"];
+            cfg["network"] = serde_json::to_value(network).map_err(corrupt)?;
+            cfg["publish"] = serde_json::to_value(publish).map_err(corrupt)?;
+            v["version"] = RECORD_VERSION.into();
+            serde_json::from_value(v).map_err(corrupt)
+        }
         0 | 1 => {
             let old: V1 = serde_json::from_slice(data).map_err(corrupt)?;
-            upgrade(old).map_err(|e| {
-                Error::Msg(format!(
-                    "cannot upgrade container record {}: {e}",
-                    path.display()
-                ))
-            })
+            upgrade(old).map_err(cannot_upgrade(path))
         }
         v => Err(Error::Msg(format!(
             "container record {} has version {v}, newer than this skiff reads ({RECORD_VERSION}): use a newer skiff",
             path.display()
         ))),
     }
+}
+
+fn cannot_upgrade(path: &Path) -> impl Fn(Error) -> Error + '_ {
+    move |e| {
+        Error::Msg(format!(
+            "cannot upgrade container record {}: {e}",
+            path.display()
+        ))
+    }
+}
+
+/// The fields of a version 2 (and 1) config that version 3 types.
+#[derive(Deserialize)]
+struct V2Network {
+    #[serde(default)]
+    network: String,
+    #[serde(default)]
+    publish: Vec<String>,
+}
+
+/// The v2 -> v3 step: parses `--network` and the `-p` values, kept as
+/// strings until version 2, as `create` now does (they were validated by
+/// the `create` that wrote them; an error names the value).
+fn v2_to_v3(old: &V2Network) -> Result<(NetworkChoice, Vec<PortSpec>)> {
+    let msg = |e: crate::Error| Error::Msg(e.to_string());
+    Ok((
+        NetworkChoice::parse(&old.network).map_err(msg)?,
+        crate::network::ports::parse_all(&old.publish).map_err(msg)?,
+    ))
 }
 
 /// A version 1 record (fields as skiff wrote them then).
@@ -123,9 +161,14 @@ struct V1Config {
 }
 
 /// Parses the strings of a version 1 record into the typed values (they
-/// were validated by the `create` that wrote them).
+/// were validated by the `create` that wrote them): the v1 -> v2 step, then
+/// the v2 -> v3 one.
 fn upgrade(old: V1) -> Result<Container> {
     let o = old.config;
+    let (network, publish) = v2_to_v3(&V2Network {
+        network: o.network,
+        publish: o.publish,
+    })?;
     let mounts = o
         .mounts
         .into_iter()
@@ -171,8 +214,8 @@ fn upgrade(old: V1) -> Result<Container> {
             drop: o.cap_drop,
             effective,
         },
-        network: o.network,
-        publish: o.publish,
+        network,
+        publish,
         publish_all: o.publish_all,
         expose: o.expose,
         network_aliases: o.network_aliases,
@@ -269,7 +312,7 @@ mod tests {
 }"#;
 
     #[test]
-    fn a_version_1_record_is_upgraded_when_read_and_written_back_as_version_2() {
+    fn a_version_1_record_is_upgraded_when_read_and_written_back_as_the_current_version() {
         let d = tempfile::tempdir().unwrap();
         let id = "aaaa000000000000000000000000000000000000000000000000000000000000";
         std::fs::create_dir(d.path().join(id)).unwrap();
@@ -301,7 +344,12 @@ mod tests {
         assert_eq!(cfg.seccomp, SeccompChoice::Unconfined);
         assert!(cfg.no_new_privileges);
         assert_eq!(cfg.sdnotify, SdNotify::Container);
-        // Listing sees it too, and the next change writes version 2.
+        assert_eq!(
+            cfg.network,
+            NetworkChoice::Explicit(crate::network::Mode::None)
+        );
+        assert!(cfg.publish.is_empty());
+        // Listing sees it too, and the next change writes the current version.
         assert_eq!(s.list().unwrap().len(), 1);
         s.update::<_, Error>(id, |c| {
             c.state.restart_count += 1;
@@ -310,7 +358,8 @@ mod tests {
         .unwrap();
         let text = std::fs::read_to_string(d.path().join(id).join("container.json")).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["version"], 2);
+        assert_eq!(v["version"], RECORD_VERSION);
+        assert_eq!(v["config"]["network"]["explicit"]["kind"], "none");
         assert_eq!(v["config"]["restart_policy"]["name"], "on-failure");
         assert_eq!(v["config"]["stop_signal"], "SIGUSR1");
         let again = s.get(id).unwrap();
@@ -318,6 +367,94 @@ mod tests {
         assert_eq!(again.config.mounts, c.config.mounts);
         assert_eq!(again.config.capabilities, c.config.capabilities);
         assert_eq!(again.state.restart_count, 2);
+    }
+
+    /// `V1_RECORD` with `--network` and `-p` strings, as version `version`
+    /// (a version 2 record is the typed version 1 one with these two strings).
+    fn with_network(version: u32, network: &str, publish: &[&str]) -> Vec<u8> {
+        let v1 = V1_RECORD.replace(r#""network": "none""#, &format!("\"network\": {network:?}"));
+        let v1 = v1.replace(
+            r#""publish": []"#,
+            &format!("\"publish\": {}", serde_json::to_string(publish).unwrap()),
+        );
+        if version == 1 {
+            return v1.into_bytes();
+        }
+        let c = upgrade(serde_json::from_str(V1_RECORD).unwrap()).unwrap();
+        let mut v = serde_json::to_value(&c).unwrap();
+        v["version"] = version.into();
+        v["config"]["network"] = network.into();
+        v["config"]["publish"] = serde_json::to_value(publish).unwrap();
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[test]
+    fn network_and_ports_of_versions_1_and_2_are_parsed_once_on_upgrade() {
+        use crate::network::Mode;
+        let p = Path::new("/x/container.json");
+        let publish = ["127.0.0.1:8080-8081:80-81/udp", "[::1]::53", "9090"];
+        for version in [1, 2] {
+            let cases = [
+                ("", NetworkChoice::Default),
+                (
+                    "slirp4netns:allow_host_loopback=false",
+                    NetworkChoice::Explicit(Mode::Slirp(crate::network::slirp4netns::Options {
+                        allow_host_loopback: false,
+                        ..Default::default()
+                    })),
+                ),
+                (
+                    "a,b",
+                    NetworkChoice::Explicit(Mode::Bridge(vec!["a".into(), "b".into()])),
+                ),
+                (
+                    "container:web",
+                    NetworkChoice::Explicit(Mode::Container("web".into())),
+                ),
+            ];
+            for (net, want) in cases {
+                let c = decode(p, &with_network(version, net, &publish)).unwrap();
+                assert_eq!(c.version, RECORD_VERSION);
+                assert_eq!(c.config.network, want, "v{version} {net:?}");
+                let ports = &c.config.publish;
+                assert_eq!(ports.len(), 3, "v{version}");
+                assert_eq!(
+                    (
+                        ports[0].host_ip.as_str(),
+                        ports[0].host_port,
+                        ports[0].count
+                    ),
+                    ("127.0.0.1", 8080, 2)
+                );
+                assert_eq!(ports[0].protocol, "udp");
+                assert_eq!((ports[1].host_ip.as_str(), ports[1].host_port), ("::1", 0));
+                assert_eq!(
+                    (ports[2].container_port, ports[2].protocol.as_str()),
+                    (9090, "tcp")
+                );
+                // Written back as version 3, it reads back the same.
+                let again = decode(p, &serde_json::to_vec(&c).unwrap()).unwrap();
+                assert_eq!(again.config.network, c.config.network);
+                assert_eq!(again.config.publish, c.config.publish);
+            }
+            let e = decode(p, &with_network(version, "", &["80/sctp"]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with(
+                    "cannot upgrade container record /x/container.json: parsing port \"80/sctp\""
+                ),
+                "v{version}: {e}"
+            );
+            assert!(!e.contains('\n'), "{e}");
+            let e = decode(p, &with_network(version, "weird:thing", &[]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("cannot upgrade container record /x/container.json: invalid network \"weird:thing\""),
+                "v{version}: {e}"
+            );
+        }
     }
 
     #[test]
