@@ -3,6 +3,8 @@
 
 pub mod container;
 pub mod lock;
+pub mod pod;
+pub mod records;
 
 use std::fs;
 use std::io::Write;
