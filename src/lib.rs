@@ -13,6 +13,7 @@ pub mod error;
 pub mod format;
 pub mod image;
 pub mod network;
+pub mod pod;
 pub mod registry;
 pub mod runtime;
 pub mod state;

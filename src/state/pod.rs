@@ -117,7 +117,11 @@ impl Default for Sharing {
 /// - an unknown name is an error naming it.
 ///
 /// `infra` is `None` when the user did not give `--infra`.
-pub fn parse_share(share: Option<&str>, infra: Option<bool>, share_parent: bool) -> Result<Sharing> {
+pub fn parse_share(
+    share: Option<&str>,
+    infra: Option<bool>,
+    share_parent: bool,
+) -> Result<Sharing> {
     let nothing = matches!(share, Some("" | "none"));
     let infra = infra.unwrap_or(!nothing);
     if !infra {
@@ -608,7 +612,10 @@ mod tests {
         b.id = format!("ac{}", "0".repeat(62));
         let all = vec![a, b];
         let e = find(&all, "a").unwrap_err().to_string();
-        assert!(e.contains("more than one pod matches \"a\" (2 found)"), "{e}");
+        assert!(
+            e.contains("more than one pod matches \"a\" (2 found)"),
+            "{e}"
+        );
         assert_eq!(find(&all, "ab").unwrap().name, "x");
 
         let d = tempfile::tempdir().unwrap();

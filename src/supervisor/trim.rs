@@ -14,23 +14,36 @@ pub const DELAY: Duration = Duration::from_millis(500);
 
 /// Drops the mappings of clean, read-only file-backed regions (code and
 /// constants of the binary and its libraries). Regions that hold private
-/// (copied-on-write) pages or are writable are left alone.
+/// (copied-on-write) pages or are writable are left alone. The regions are
+/// found first and released together at the end, so that the code reading
+/// /proc/self/smaps does not fault back in what was just released.
 pub fn release_clean_file_pages() {
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };
+    let regions = clean_file_regions(&smaps);
+    drop(smaps);
+    for &(start, end) in &regions {
+        // SAFETY: the range is a whole read-only, file-backed private
+        // mapping without anonymous pages; MADV_DONTNEED only drops its
+        // page-table entries, and later accesses fault the same bytes back
+        // in from the file.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+/// The (start, end) of every read-only, private, file-backed mapping in an
+/// smaps text that holds no anonymous (copied-on-write) page.
+fn clean_file_regions(smaps: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
     let mut region: Option<(usize, usize, bool)> = None;
     let mut anon = 0u64;
-    let flush = |region: Option<(usize, usize, bool)>, anon: u64| {
-        if let Some((start, end, eligible)) = region {
-            if eligible && anon == 0 {
-                // SAFETY: the range is a whole read-only, file-backed private
-                // mapping without anonymous pages; MADV_DONTNEED only drops
-                // its page-table entries, and later accesses fault the same
-                // bytes back in from the file.
-                unsafe {
-                    libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-                }
+    let mut flush = |region: Option<(usize, usize, bool)>, anon: u64| {
+        if let Some((start, end, true)) = region {
+            if anon == 0 {
+                out.push((start, end));
             }
         }
     };
@@ -56,4 +69,5 @@ pub fn release_clean_file_pages() {
         }
     }
     flush(region, anon);
+    out
 }
