@@ -12,6 +12,7 @@ pub mod context;
 pub mod error;
 pub mod format;
 pub mod image;
+pub mod kube;
 pub mod network;
 pub mod pod;
 pub mod registry;
