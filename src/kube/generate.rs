@@ -119,7 +119,18 @@ pub fn generate(pod: &PodDescription, kind: Kind, service: bool) -> String {
 fn to_yaml<T: Serialize>(v: &T) -> String {
     // serde_json's map is sorted: a detour through it orders every key.
     let sorted = serde_json::to_value(v).expect("kube objects serialise");
-    serde_yaml_ng::to_string(&sorted).expect("json values serialise as yaml")
+    let yaml = serde_yaml_ng::to_string(&sorted).expect("json values serialise as yaml");
+    // A bare RFC 3339 time is a YAML 1.1 timestamp, which Kubernetes'
+    // clients read as a date, not the string its schema wants: quote it,
+    // as Podman does. (Our timestamps hold no quote or backslash.)
+    yaml.lines()
+        .map(|l| match l.split_once("creationTimestamp: ") {
+            Some((indent, t)) if !t.starts_with(['"', '\'']) => {
+                format!("{indent}creationTimestamp: \"{t}\"\n")
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect()
 }
 
 fn labels_of(pod: &PodDescription) -> BTreeMap<String, String> {
@@ -467,7 +478,7 @@ mod tests {
 apiVersion: v1
 kind: Pod
 metadata:
-  creationTimestamp: 2024-01-02T03:04:05Z
+  creationTimestamp: \"2024-01-02T03:04:05Z\"
   labels:
     app: app
     team: a

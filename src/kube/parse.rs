@@ -347,6 +347,33 @@ spec:
     }
 
     #[test]
+    fn the_example_pods_parse_without_warnings() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pods");
+        let mut seen = Vec::new();
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".yaml") {
+                continue;
+            }
+            let p = parse(&std::fs::read_to_string(e.path()).unwrap())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(p.warnings.is_empty(), "{name}: {:?}", p.warnings);
+            assert!(p.documents.iter().any(|d| d.pod_spec().is_some()), "{name}");
+            seen.push(name);
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                "configmap.yaml",
+                "deployment.yaml",
+                "init-container.yaml",
+                "web-client.yaml"
+            ]
+        );
+    }
+
+    #[test]
     fn a_pod_parses_into_its_fields() {
         let p = parse(WEB).unwrap();
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);

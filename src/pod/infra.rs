@@ -55,8 +55,10 @@ pub fn main() -> i32 {
     }
     // Children that ended before the mask was set sent a SIGCHLD we missed.
     reap_all();
-    crate::supervisor::trim::release_clean_file_pages();
     loop {
+        // Whatever code the last wake-up ran (and the kernel faulted in
+        // around it) is let go again before sleeping.
+        crate::supervisor::trim::release_clean_file_pages();
         match set.wait() {
             Ok(Signal::SIGTERM | Signal::SIGINT) => return 0,
             Ok(Signal::SIGCHLD) => {
