@@ -34,6 +34,8 @@ pub enum Error {
     #[error("{0}")]
     Registry(#[from] crate::registry::Error),
     #[error("{0}")]
+    Kube(#[from] crate::kube::Error),
+    #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 

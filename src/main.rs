@@ -4,13 +4,15 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // The supervisor is dispatched before the command-line parser so that it
-    // never initialises the CLI's code and data: it stays small in memory.
+    // The supervisor and the pod infra process are dispatched before the
+    // command-line parser so that they never initialise the CLI's code and
+    // data: they stay small in memory.
     let args: Vec<String> = std::env::args().collect();
-    let code = if args.get(1).map(String::as_str) == Some("_supervise") {
-        skiff::supervisor::main(&args[2..])
-    } else {
-        skiff::cli::main()
+    let code = match args.get(1).map(String::as_str) {
+        Some("_supervise") => skiff::supervisor::main(&args[2..]),
+        // The pod's infra process: no parser, nothing but its own loop.
+        Some(skiff::pod::infra::SUBCOMMAND) => skiff::pod::infra::main(),
+        _ => skiff::cli::main(),
     };
     ExitCode::from(code.clamp(0, 255) as u8)
 }

@@ -60,10 +60,16 @@ fn root() -> PathBuf {
 
 /// The packages in `.ci/setup`'s `PACKAGES=( ... )`, comments removed.
 fn setup_packages(setup: &str) -> BTreeSet<String> {
+    setup_array(setup, "PACKAGES")
+}
+
+/// The words of the array `NAME=( ... )` in `.ci/setup`, comments removed.
+fn setup_array(setup: &str, name: &str) -> BTreeSet<String> {
+    let open = format!("\n{name}=(");
     let start = setup
-        .find("\nPACKAGES=(")
-        .expect(".ci/setup has no PACKAGES=( line")
-        + "\nPACKAGES=(".len();
+        .find(&open)
+        .unwrap_or_else(|| panic!(".ci/setup has no {name}=( line"))
+        + open.len();
     let mut packages = BTreeSet::new();
     for line in setup[start..].lines() {
         let code = line.split('#').next().unwrap_or("");
@@ -76,7 +82,21 @@ fn setup_packages(setup: &str) -> BTreeSet<String> {
             return packages;
         }
     }
-    panic!("PACKAGES=( is not closed in .ci/setup");
+    panic!("{name}=( is not closed in .ci/setup");
+}
+
+/// The virtual environment `.ci/setup` installs PyPI clients into (its
+/// `VENV=` line) and those clients (`VENV_PACKAGES`), each of which installs
+/// a program of its own name into `$VENV/bin`.
+fn setup_venv() -> (String, BTreeSet<String>) {
+    let setup = fs::read_to_string(root().join(".ci/setup")).unwrap();
+    let dir = setup
+        .lines()
+        .find_map(|l| l.strip_prefix("VENV="))
+        .expect(".ci/setup has no VENV= line")
+        .trim()
+        .to_string();
+    (dir, setup_array(&setup, "VENV_PACKAGES"))
 }
 
 /// A program in the system directories: its path, or None.
@@ -600,8 +620,24 @@ fn problems(
     strict: bool,
 ) -> Vec<String> {
     let listed = closure(packages);
+    let (venv, venv_packages) = setup_venv();
     let mut by_program: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut bad = Vec::new();
     for (p, at) in programs {
+        // A PyPI client in .ci/setup's virtual environment: listed there,
+        // and installed here when the check is strict.
+        if let Some(name) = p.strip_prefix(&format!("{venv}/bin/")) {
+            if !venv_packages.contains(name) {
+                bad.push(format!(
+                    "{p} (run at {at}) is in {venv} but .ci/setup's VENV_PACKAGES does not install {name}"
+                ));
+            } else if strict && locate(p).is_none() {
+                bad.push(format!(
+                    "{p} (run at {at}) is not installed here: run .ci/setup"
+                ));
+            }
+            continue;
+        }
         if !OPTIONAL.contains(&p.as_str()) && !IGNORED.iter().any(|(q, _)| q == p) {
             by_program.entry(p).or_default().push(at);
         }
@@ -613,7 +649,6 @@ fn problems(
     let paths: Vec<PathBuf> = located.values().cloned().collect();
     let owner = owners(&paths);
     let db = database();
-    let mut bad = Vec::new();
     for (p, places) in by_program {
         let places = places.join(", ");
         let Some(path) = located.get(p) else {
@@ -662,6 +697,7 @@ fn rust_sources_run_only_programs_that_setup_installs() {
         "newuidmap",
         "htpasswd",
         "cc",
+        "/opt/skiff-venv/bin/kubernetes-validate",
     ] {
         assert!(
             programs.iter().any(|(q, _)| q == p),
@@ -701,6 +737,21 @@ fn the_check_fails_when_setup_leaves_a_package_out() {
             "without {pkg} in PACKAGES the check did not name {program}: {bad:?}"
         );
     }
+}
+
+#[test]
+fn a_venv_program_that_setup_does_not_list_is_named() {
+    let (venv, _) = setup_venv();
+    let program = format!("{venv}/bin/not-a-listed-client");
+    let bad = problems(
+        &packages(),
+        &[(program.clone(), "tests/x.rs".to_string())],
+        false,
+    );
+    assert!(
+        bad.len() == 1 && bad[0].starts_with(&program) && bad[0].contains("VENV_PACKAGES"),
+        "{bad:?}"
+    );
 }
 
 #[test]

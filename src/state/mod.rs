@@ -4,7 +4,9 @@
 pub mod config;
 pub mod container;
 pub mod lock;
+pub mod pod;
 mod record;
+pub mod records;
 pub mod secret;
 pub mod staged;
 pub mod volume;

@@ -29,23 +29,39 @@ pub fn release_startup_memory() {
 
 /// Drops the mappings of clean, read-only file-backed regions (code and
 /// constants of the binary and its libraries). Regions that hold private
-/// (copied-on-write) pages or are writable are left alone.
-fn release_clean_file_pages() {
+/// (copied-on-write) pages or are writable are left alone. The regions are
+/// found first and released together at the end, so that the code reading
+/// /proc/self/smaps does not fault back in what was just released.
+pub fn release_clean_file_pages() {
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };
+    let regions = clean_file_regions(&smaps);
+    drop(smaps);
+    for &(start, end) in &regions {
+        // SAFETY: the range is a whole read-only, file-backed private
+        // mapping without anonymous pages; MADV_DONTNEED only drops its
+        // page-table entries, and later accesses fault the same bytes back
+        // in from the file. MADV_RANDOM only changes how many pages a fault
+        // maps: one, instead of the 64 KiB around it, so that the little
+        // code a sleeping loop runs does not bring its neighbours back.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_RANDOM);
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+/// The (start, end) of every read-only, private, file-backed mapping in an
+/// smaps text that holds no anonymous (copied-on-write) page.
+fn clean_file_regions(smaps: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
     let mut region: Option<(usize, usize, bool)> = None;
     let mut anon = 0u64;
-    let flush = |region: Option<(usize, usize, bool)>, anon: u64| {
-        if let Some((start, end, eligible)) = region {
-            if eligible && anon == 0 {
-                // SAFETY: the range is a whole read-only, file-backed private
-                // mapping without anonymous pages; MADV_DONTNEED only drops
-                // its page-table entries, and later accesses fault the same
-                // bytes back in from the file.
-                unsafe {
-                    libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-                }
+    let mut flush = |region: Option<(usize, usize, bool)>, anon: u64| {
+        if let Some((start, end, true)) = region {
+            if anon == 0 {
+                out.push((start, end));
             }
         }
     };
@@ -71,4 +87,5 @@ fn release_clean_file_pages() {
         }
     }
     flush(region, anon);
+    out
 }
