@@ -1,0 +1,389 @@
+//! A container's init: `create` clones it into its new namespaces, and it
+//! sets itself up (joined namespaces, loopback, root filesystem, stdio,
+//! rlimits, identity and capabilities, seccomp) up to the exec.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::unistd::{Gid, Pid, Uid};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use super::channel::{self, pipe, report_and_exit, wait_for_go};
+use super::command::exec;
+use super::console::make_console;
+use super::exec::join_session_keyring;
+use super::{ChildStdio, Confinement, Never};
+use crate::runtime::{io_err, Error, Result};
+
+/// A container process created and held: it sets itself up once told to
+/// (`set_up`) and runs its command only on `start`, so the caller can connect
+/// its network while it mounts its root filesystem.
+pub struct Created {
+    pub pid: Pid,
+    pub(super) go: File,
+    pub(super) result: File,
+    /// Go-bytes the child still waits for: 2 (set up, then exec) for a new
+    /// container, 1 for a process exec'd into a running one.
+    pub(super) pending: u8,
+}
+
+fn clone_flags(spec: &Spec) -> CloneFlags {
+    let mut flags = CloneFlags::empty();
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in namespaces {
+        if ns.path().is_some() {
+            continue;
+        }
+        flags |= match ns.typ() {
+            LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+            LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+            LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+            LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+            LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+            LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+            LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+            _ => CloneFlags::empty(),
+        };
+    }
+    flags
+}
+
+/// Creates the container process in its new namespaces. It waits for
+/// `Created::set_up` before setting anything up, so the caller can move it
+/// into its cgroup first, and for `Created::start` before it execs.
+pub fn create(spec: &Spec, stdio: ChildStdio, confine: &Confinement) -> Result<Created> {
+    let (go_r, go_w) = pipe()?;
+    let (res_r, res_w) = pipe()?;
+    crate::runtime::fds::note_ignored_signals();
+    // The child allocates (it parses the spec, resolves paths, formats its
+    // errors): sound because `fork` refuses a process with other threads.
+    let (pid, (go_w, res_r)) = crate::runtime::fork::fork(
+        "creating the container's namespaces",
+        clone_flags(spec),
+        (go_w, res_r),
+        move || child_main(spec, stdio, confine, go_r, res_w),
+    )?;
+    Ok(Created {
+        pid,
+        go: File::from(go_w),
+        result: File::from(res_r),
+        pending: 2,
+    })
+}
+
+impl Created {
+    /// Lets a new container set itself up (namespaces, mounts, pivot_root,
+    /// stdio) while the caller goes on; it then waits for `start`.
+    pub fn set_up(&mut self) {
+        if self.pending == 2 {
+            // A child that already failed has closed its end: its error
+            // comes back through `start`.
+            let _ = self.go.write_all(b"1");
+            self.pending = 1;
+        }
+    }
+
+    /// Lets the process finish its setup and exec; returns once the command
+    /// runs, or the reason it could not be started (the process is then reaped).
+    pub fn start(mut self) -> Result<Pid> {
+        let go = vec![b'1'; usize::from(self.pending)];
+        let _ = self.go.write_all(&go);
+        drop(self.go);
+        channel::read_result(self.result, self.pid)
+    }
+}
+
+fn child_main(
+    spec: &Spec,
+    stdio: ChildStdio,
+    confine: &Confinement,
+    go: OwnedFd,
+    result: OwnedFd,
+) -> ! {
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    let mut go = File::from(go);
+    wait_for_go(&mut go);
+    let err = match setup_and_exec(spec, stdio, confine, &mut go) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    report_and_exit(File::from(result), err)
+}
+
+fn setup_and_exec(
+    spec: &Spec,
+    stdio: ChildStdio,
+    confine: &Confinement,
+    go: &mut File,
+) -> Result<Never> {
+    if let Some(name) = &confine.keyring {
+        join_session_keyring(name)?;
+    }
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in namespaces.iter().filter(|n| n.path().is_some()) {
+        join_namespace(ns.typ(), ns.path().as_ref().expect("filtered on path"))?;
+    }
+    if namespaces
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none())
+    {
+        loopback_up()?;
+    }
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::Msg("spec has no root".into()))?;
+    let rootfs = root.path().clone();
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Msg("spec has no process".into()))?;
+
+    crate::runtime::rootfs::setup(spec, &rootfs, process.cwd())?;
+    if let Some(h) = spec.hostname() {
+        nix::unistd::sethostname(h).map_err(|e| Error::sys("sethostname", e))?;
+    }
+    setup_stdio(stdio)?;
+    for rl in process.rlimits().clone().unwrap_or_default() {
+        set_rlimit(rl.typ(), rl.soft(), rl.hard())?;
+    }
+    // Everything the command may rely on from outside (its network) is in
+    // place once the parent says go.
+    wait_for_go(go);
+    become_process(process, true, confine.seccomp.as_ref())
+}
+
+/// The last steps of every container process, started or exec'd: privileges,
+/// identity and capabilities, working directory, seccomp, exec. With
+/// `die_with_parent`, the process is killed when its supervisor dies.
+///
+/// The seccomp filter goes in as runc puts it: with no_new_privileges, as the
+/// very last step (the filter then never sees skiff's own calls); without,
+/// before the capabilities are dropped, because seccomp(2) then needs
+/// CAP_SYS_ADMIN, and no_new_privileges must not be forced on a container
+/// that did not ask for it (its setuid programs would stop working).
+pub(super) fn become_process(
+    process: &oci_spec::runtime::Process,
+    die_with_parent: bool,
+    seccomp: Option<&crate::runtime::seccomp::Program>,
+) -> Result<Never> {
+    let no_new_privs = process.no_new_privileges() == Some(true);
+    if no_new_privs {
+        // SAFETY: plain prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(Error::sys("prctl(no_new_privs)", Errno::last()));
+        }
+    } else if let Some(filter) = seccomp {
+        filter.install()?;
+    }
+    set_identity(process)?;
+    if die_with_parent {
+        // A container nobody monitors must not keep running unseen. Set after
+        // the identity change, which clears it.
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    }
+    nix::unistd::chdir(process.cwd()).map_err(|e| {
+        Error::Msg(format!(
+            "working directory {}: {}",
+            process.cwd().display(),
+            e.desc().to_lowercase()
+        ))
+    })?;
+    if let (true, Some(filter)) = (no_new_privs, seccomp) {
+        filter.install()?;
+    }
+    exec(
+        process.args().as_deref().unwrap_or_default(),
+        process.env().as_deref().unwrap_or_default(),
+    )
+}
+
+/// Joins an existing namespace, such as another container's network.
+fn join_namespace(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
+    let flag = match typ {
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        _ => {
+            return Err(Error::Msg(format!(
+                "joining a {typ:?} namespace by path is not supported"
+            )))
+        }
+    };
+    let f = File::open(path).map_err(|e| io_err("open namespace", path, e))?;
+    nix::sched::setns(f, flag)
+        .map_err(|e| Error::sys(format!("joining namespace {}", path.display()), e))
+}
+
+/// Brings up `lo` in a new network namespace (it starts down).
+pub fn loopback_up() -> Result<()> {
+    bring_up_loopback().map_err(|e| Error::sys("bringing up the loopback interface", e))
+}
+
+/// Sets `lo` up with a socket and two ioctls. Async-signal-safe (no
+/// allocation), so a forked child may call it.
+pub fn bring_up_loopback() -> nix::Result<()> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    // SAFETY: ifreq is plain old data, for which all zeroes is valid.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (i, b) in b"lo".iter().enumerate() {
+        ifr.ifr_name[i] = *b as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads the NUL-terminated name and writes the
+    // flags into `ifr`, which lives across the call; `sock` is open.
+    Errno::result(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) })?;
+    // SAFETY: reading the union member SIOCGIFFLAGS just wrote.
+    unsafe { ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads the name and flags from `ifr`.
+    Errno::result(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) })?;
+    Ok(())
+}
+
+pub(super) fn setup_stdio(stdio: ChildStdio) -> Result<()> {
+    let _ = nix::unistd::setsid();
+    let stdio = match stdio {
+        ChildStdio::Console(sock, size) => ChildStdio::Pty(make_console(&sock, size)?),
+        other => other,
+    };
+    let dup_all = |fds: [RawFd; 3]| -> Result<()> {
+        for (i, fd) in fds.into_iter().enumerate() {
+            if fd != i as RawFd {
+                nix::unistd::dup2(fd, i as RawFd).map_err(|e| Error::sys("dup2", e))?;
+            }
+        }
+        Ok(())
+    };
+    match stdio {
+        ChildStdio::Pty(slave) => {
+            // SAFETY: TIOCSCTTY on our own pty slave, after setsid.
+            if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
+                return Err(Error::sys(
+                    "setting the controlling terminal",
+                    Errno::last(),
+                ));
+            }
+            let fd = slave.as_raw_fd();
+            dup_all([fd, fd, fd])?;
+        }
+        ChildStdio::Fds(i, o, e) => dup_all([i.as_raw_fd(), o.as_raw_fd(), e.as_raw_fd()])?,
+        ChildStdio::Console(..) => unreachable!("made into a pty above"),
+    }
+    Ok(())
+}
+
+fn set_rlimit(typ: oci_spec::runtime::PosixRlimitType, soft: u64, hard: u64) -> Result<()> {
+    use oci_spec::runtime::PosixRlimitType as T;
+    let res = match typ {
+        T::RlimitCpu => libc::RLIMIT_CPU,
+        T::RlimitFsize => libc::RLIMIT_FSIZE,
+        T::RlimitData => libc::RLIMIT_DATA,
+        T::RlimitStack => libc::RLIMIT_STACK,
+        T::RlimitCore => libc::RLIMIT_CORE,
+        T::RlimitRss => libc::RLIMIT_RSS,
+        T::RlimitNproc => libc::RLIMIT_NPROC,
+        T::RlimitNofile => libc::RLIMIT_NOFILE,
+        T::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        T::RlimitAs => libc::RLIMIT_AS,
+        T::RlimitLocks => libc::RLIMIT_LOCKS,
+        T::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        T::RlimitNice => libc::RLIMIT_NICE,
+        T::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        T::RlimitRttime => libc::RLIMIT_RTTIME,
+    };
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: setrlimit with a valid resource and a stack rlimit.
+    if unsafe { libc::setrlimit(res, &lim) } != 0 {
+        return Err(Error::sys(format!("setting ulimit {typ}"), Errno::last()));
+    }
+    Ok(())
+}
+
+fn to_caps(set: &Option<oci_spec::runtime::Capabilities>) -> caps::CapsHashSet {
+    set.iter()
+        .flatten()
+        .filter_map(|c| format!("CAP_{c}").parse::<caps::Capability>().ok())
+        .collect()
+}
+
+fn set_identity(process: &oci_spec::runtime::Process) -> Result<()> {
+    use caps::CapSet;
+    let c = process.capabilities().clone().unwrap_or_default();
+    let bounding = to_caps(c.bounding());
+    for cap in caps::all() {
+        if !bounding.contains(&cap) {
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(|e| Error::Msg(format!("dropping {cap}: {e}")))?;
+        }
+    }
+    let user = process.user();
+    let gids: Vec<Gid> = user
+        .additional_gids()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(Gid::from_raw)
+        .collect();
+    // setgroups is denied in a single-id namespace; only insist when asked for groups.
+    if let Err(e) = nix::unistd::setgroups(&gids) {
+        if !gids.is_empty() {
+            return Err(Error::sys("setgroups", e));
+        }
+    }
+    let gid = Gid::from_raw(user.gid());
+    let uid = Uid::from_raw(user.uid());
+    nix::unistd::setresgid(gid, gid, gid).map_err(|e| {
+        Error::Msg(format!(
+            "setting gid {}: {} (is the id mapped? check /etc/subgid)",
+            user.gid(),
+            e.desc().to_lowercase()
+        ))
+    })?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(|e| {
+        Error::Msg(format!(
+            "setting uid {}: {} (is the id mapped? check /etc/subuid)",
+            user.uid(),
+            e.desc().to_lowercase()
+        ))
+    })?;
+    let eff = to_caps(c.effective());
+    let perm = to_caps(c.permitted());
+    let inh = to_caps(c.inheritable());
+    let amb = to_caps(c.ambient());
+    let set = |which: CapSet, v: &caps::CapsHashSet| {
+        caps::set(None, which, v).map_err(|e| Error::Msg(format!("setting capabilities: {e}")))
+    };
+    // Effective must stay within permitted at every step.
+    set(CapSet::Effective, &eff)?;
+    set(CapSet::Permitted, &perm)?;
+    set(CapSet::Inheritable, &inh)?;
+    if !amb.is_empty() {
+        set(CapSet::Ambient, &amb)?;
+    }
+    Ok(())
+}
