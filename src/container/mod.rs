@@ -115,7 +115,7 @@ fn orphaned(c: &Container) -> bool {
     matches!(
         c.state.status,
         Status::Running | Status::Paused | Status::Stopping
-    ) && process(c).is_none_or(|p| !p.alive())
+    ) && !pidfd::running(c.state.pid, c.state.start_time)
         && !supervisor_alive(c)
 }
 

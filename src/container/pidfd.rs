@@ -19,6 +19,20 @@ pub fn start_time(pid: i32) -> Option<u64> {
     parse_start_time(&proc_stat(&pid.to_string())?)
 }
 
+/// Whether process `pid`, started at `started` (clock ticks, as
+/// `start_time`; 0 trusts the pid alone), is still alive and not a zombie:
+/// what `Process::open(pid, started)` then `alive()` tell, from one read of
+/// /proc/PID/stat and without a pidfd, for a check that signals nothing.
+pub fn running(pid: i32, started: u64) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    let Some(stat) = proc_stat(&pid.to_string()) else {
+        return false;
+    };
+    !is_zombie_stat(&stat) && (started == 0 || parse_start_time(&stat) == Some(started))
+}
+
 /// Field 22 of a /proc/PID/stat line. The command name (field 2) may hold
 /// spaces and parentheses, so fields are counted after its last ')'.
 fn parse_start_time(stat: &str) -> Option<u64> {
@@ -78,13 +92,14 @@ impl AsFd for Process {
 /// Whether `pid` is a zombie or gone (its `/proc/PID/stat` state is `Z`, or
 /// unreadable).
 pub(crate) fn is_zombie(pid: i32) -> bool {
-    proc_stat(&pid.to_string())
-        .map(|s| {
-            s.rsplit(')')
-                .next()
-                .is_some_and(|r| r.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true)
+    proc_stat(&pid.to_string()).is_none_or(|s| is_zombie_stat(&s))
+}
+
+/// Whether a /proc/PID/stat line has state `Z` (field 3, after the last ')').
+fn is_zombie_stat(stat: &str) -> bool {
+    stat.rsplit(')')
+        .next()
+        .is_some_and(|r| r.trim_start().starts_with('Z'))
 }
 
 #[allow(unsafe_code)]
