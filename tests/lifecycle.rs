@@ -1941,31 +1941,30 @@ fn network_connect_disconnect_and_rename_change_one_record() {
     s.ok(&[
         "create",
         "--name",
-        "c",
+        "web1",
         "--network",
         "n1",
         "busybox",
         "true",
     ]);
-    s.ok(&["network", "connect", "--alias", "web", "n2", "c"]);
-    let o = s.cmd(&["network", "connect", "n2", "c"]);
+    s.ok(&["network", "connect", "--alias", "web", "n2", "web1"]);
+    let o = s.cmd(&["network", "connect", "n2", "web1"]);
     assert_eq!(o.code, 125, "{}", o.describe());
     assert!(one_error_line(&o).contains("already connected"));
-    s.ok(&["rename", "c", "d"]);
-    s.ok(&["network", "disconnect", "n1", "d"]);
-    s.ok(&["network", "disconnect", "-f", "n1", "d"]);
+    s.ok(&["rename", "web1", "web2"]);
+    s.ok(&["network", "disconnect", "n1", "web2"]);
+    s.ok(&["network", "disconnect", "-f", "n1", "web2"]);
     // Every change above is in the one record, none reverted another.
-    let v = inspect_json(&s, "d");
+    let v = inspect_json(&s, "web2");
     let nets = v["NetworkSettings"]["Networks"]
         .as_object()
         .map(|m| m.keys().cloned().collect::<Vec<_>>())
         .unwrap_or_default();
     assert_eq!(nets, vec!["n2".to_string()], "{v}");
-    // `container inspect`: a plain `inspect c` may match an image or network
-    // whose id begins with "c".
-    let o = s.cmd(&["container", "inspect", "c"]);
+    // Names that are not hex: an id prefix can never match them.
+    let o = s.cmd(&["container", "inspect", "web1"]);
     assert_eq!(o.code, 125, "the old name is free\n{}", o.describe());
-    assert_eq!(s.ok(&["ps", "-a", "--format", "{{.Names}}"]).trim(), "d");
+    assert_eq!(s.ok(&["ps", "-a", "--format", "{{.Names}}"]).trim(), "web2");
     assert_clean(&s, "connect and rename");
 }
 
