@@ -108,8 +108,11 @@ pub fn commit(ctx: &Context, container: &str, opts: &CommitOptions) -> Result<Im
     let names = opts
         .names
         .iter()
-        .map(|n| normalize_local_name(n))
-        .collect::<super::Result<Vec<_>>>()?;
+        .map(|n| {
+            normalize_local_name(n)
+                .map_err(|e| Error::msg(format!("parsing target image name {n:?}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let c = crate::container::lookup(ctx, container)?;
     let store = ImageStore::new(ctx);
     let base = if c.config.image_id.is_empty() {

@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
 use super::{DriverKind, Error, Result};
-use crate::image::archive::{append_with_pax, header_of, special_header, xattr_records};
+use crate::image::archive::{append_with_pax, header_of, special_header, xattr_records_of};
 use crate::image::layer::{OPAQUE_MARKER, WHITEOUT_PREFIX};
 use crate::runtime::safe_path;
 use crate::state::container::Container;
@@ -294,7 +294,7 @@ fn open_dir(fd: BorrowedFd) -> io::Result<OwnedFd> {
 /// Whether the directory `fd` is opaque: one of the storage's attributes,
 /// or fuse-overlayfs's `.wh..wh..opq` file in it.
 fn is_opaque(fd: BorrowedFd) -> io::Result<bool> {
-    if xattr_records(&safe_path::proc_path(fd)).1 {
+    if xattr_records_of(fd).1 {
         return Ok(true);
     }
     Ok(stat_at(fd, OsStr::new(OPAQUE_MARKER))?.is_some())
@@ -438,19 +438,29 @@ impl Walker<'_> {
                 name: &name,
                 md: &md,
             };
-            self.sink.changed(&rel, kind, &src)?;
             if !md.is_dir() {
+                self.sink.changed(&rel, kind, &src)?;
                 continue;
             }
             let sub = open_dir(fd.as_fd())?;
             let opaque = is_opaque(sub.as_fd())?;
-            let below_is_dir = below.as_ref().is_some_and(|(_, m)| m.is_dir());
-            let child_lowers = if below_is_dir {
+            let below_dir = below.as_ref().filter(|(_, m)| m.is_dir());
+            let child_lowers = if below_dir.is_some() {
                 lowers.child(&name)?
             } else {
                 Lowers::none()
             };
-            self.sink.enter(&rel, &src, true)?;
+            // Overlay copies a directory up to hold any change below it,
+            // the mount points skiff makes too: it changed when its own
+            // mode or owner did, or when something below it did.
+            let copied_up = !opaque
+                && below_dir.is_some_and(|(_, lmd)| {
+                    (md.mode(), md.uid(), md.gid()) == (lmd.mode(), lmd.uid(), lmd.gid())
+                });
+            if !copied_up {
+                self.sink.changed(&rel, kind, &src)?;
+            }
+            self.sink.enter(&rel, &src, !copied_up)?;
             let saved = std::mem::replace(&mut self.path, rel.clone());
             if opaque {
                 self.sink.opaque(&rel, &src)?;
@@ -566,21 +576,34 @@ fn differs(
 
 /// Gathers the changes for `diff`.
 #[derive(Default)]
-struct Collect(Vec<Change>);
+struct Collect {
+    changes: Vec<Change>,
+    /// The directories the walk is in, outermost first, and whether each
+    /// is listed already: one that is not is listed as changed as soon as
+    /// something below it is.
+    open: Vec<(PathBuf, bool)>,
+}
 
 impl Collect {
     fn push(&mut self, rel: &Path, kind: ChangeKind) {
-        self.0.push(Change {
+        for (dir, listed) in self.open.iter_mut().filter(|(_, l)| !*l) {
+            *listed = true;
+            self.changes.push(Change {
+                kind: ChangeKind::Modified,
+                path: format!("/{}", dir.display()),
+            });
+        }
+        self.changes.push(Change {
             kind,
             path: format!("/{}", rel.display()),
         });
     }
 
     fn sorted(mut self) -> Vec<Change> {
-        self.0
+        self.changes
             .sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-        self.0.dedup();
-        self.0
+        self.changes.dedup();
+        self.changes
     }
 }
 
@@ -599,11 +622,14 @@ impl Sink for Collect {
         Ok(())
     }
 
-    fn enter(&mut self, _: &Path, _: &Src, _: bool) -> io::Result<()> {
+    fn enter(&mut self, rel: &Path, _: &Src, changed: bool) -> io::Result<()> {
+        self.open.push((rel.to_path_buf(), changed));
         Ok(())
     }
 
-    fn leave(&mut self) {}
+    fn leave(&mut self) {
+        self.open.pop();
+    }
 }
 
 /// Hashes and counts the bytes on their way to the real output.
@@ -708,7 +734,7 @@ impl<W: Write> Sink for TarSink<W> {
             let mut h = header_of(md, EntryType::Symlink);
             return self.builder.append_link(&mut h, rel, &target);
         }
-        let (pax, _) = xattr_records(&safe_path::proc_path(fd.as_fd()));
+        let (pax, _) = xattr_records_of(fd.as_fd());
         if ft.is_file() {
             if md.nlink() > 1 {
                 let key = (md.dev(), md.ino());
@@ -763,7 +789,7 @@ impl<W: Write> Sink for TarSink<W> {
 
     fn enter(&mut self, rel: &Path, src: &Src, changed: bool) -> io::Result<()> {
         let fd = safe_path::open_at(src.dir, src.name, OFlag::O_PATH, 0)?;
-        let (pax, _) = xattr_records(&safe_path::proc_path(fd.as_fd()));
+        let (pax, _) = xattr_records_of(fd.as_fd());
         self.open.push(Open {
             rel: rel.to_path_buf(),
             header: header_of(src.md, EntryType::Directory),

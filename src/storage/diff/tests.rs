@@ -147,6 +147,10 @@ fn copied_tree_is_compared_with_the_layers() {
             "C /a",
             "D /a/y",
             "A /a/z",
+            // Listed as changed for what changed below them, as overlay
+            // (which copies them up) lists them.
+            "C /b",
+            "C /b/deep",
             "C /b/deep/f",
             "A /new",
             "A /new/n",
