@@ -144,6 +144,14 @@ fn diff_json_and_images() {
     let e = s.fails_engine(&["container", "diff", "busybox"]);
     assert!(e.contains("busybox"), "{e}");
     s.ok(&["rm", "json"]);
+
+    // A container that changed nothing still commits, with an empty layer.
+    s.ok(&["run", "--name", "idle", "busybox", "true"]);
+    assert_eq!(s.ok(&["diff", "idle"]), "");
+    s.ok(&["commit", "-q", "idle", "idle-img"]);
+    assert_eq!(s.inspect_format("idle-img", "{{len .RootFS.Layers}}"), "2");
+    assert_eq!(s.ok(&["image", "diff", "idle-img"]), "");
+    s.ok(&["rm", "idle"]);
 }
 
 #[test]
@@ -196,10 +204,19 @@ fn container_settings_changes_and_history() {
         s.ok(&["run", "--rm", "flat", "cat", "/home/tester/hello.txt"]),
         s.ok(&["run", "--rm", "busybox", "cat", "/home/tester/hello.txt"])
     );
-    // No name: a dangling image.
+    // No name: a dangling image, here with a Docker manifest.
     let id = s.ok(&["commit", "-q", "--format", "docker", "cfg"]);
+    let id = id.trim();
     assert!(s.ok(&["images", "-a"]).contains("<none>"));
-    s.ok(&["rmi", id.trim()]);
+    assert_eq!(
+        s.inspect_format(id, "{{.ManifestType}}"),
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(
+        s.inspect_format("cfgimg", "{{.ManifestType}}"),
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    s.ok(&["rmi", id]);
     s.ok(&["rm", "cfg"]);
 }
 
@@ -254,6 +271,17 @@ fn volumes_and_generated_etc_files_stay_out() {
     let diff = s.ok(&["diff", "ex"]);
     assert_eq!(diff, "A /kept\n", "only the container's own change");
     s.ok(&["commit", "-q", "ex", "eximg"]);
+    // Unless asked, the volumes are not the image's.
+    assert_eq!(
+        s.inspect_format("eximg", "{{.Config.Volumes}}"),
+        "<no value>"
+    );
+    s.ok(&["commit", "-q", "--include-volumes", "ex", "exvol"]);
+    assert!(
+        s.inspect_format("exvol", "{{json .Config.Volumes}}")
+            .contains("/data"),
+        "--include-volumes"
+    );
     let out = s.ok(&[
         "run",
         "--rm",

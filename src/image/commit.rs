@@ -26,6 +26,7 @@ use super::progress::Progress;
 use super::reference::normalize_local_name;
 use super::store::{config_bytes, Image, ImageStore};
 use crate::registry::manifest::{DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_MANIFEST};
+use crate::state::config::MountKind;
 use crate::state::container::{Container, Status};
 use crate::{Context, Error, Result};
 
@@ -93,6 +94,9 @@ pub struct CommitOptions {
     /// the image's layers plus the changes; the history keeps only this
     /// commit's entry.
     pub squash: bool,
+    /// `--include-volumes`: the container's volume mount points become
+    /// the image's `Volumes` too.
+    pub include_volumes: bool,
 }
 
 /// Commits the container `container` (name or id) as a new image and
@@ -144,6 +148,17 @@ pub fn commit(ctx: &Context, container: &str, opts: &CommitOptions) -> Result<Im
         Some(cfg) => cfg.clone(),
         None => container_config(base.as_ref(), &c),
     };
+    if opts.include_volumes {
+        let mut cc = config.config().clone().unwrap_or_default();
+        let mut vols = cc.volumes().clone().unwrap_or_default();
+        for m in &c.config.mounts {
+            if m.kind == MountKind::Volume && !vols.contains(&m.destination) {
+                vols.push(m.destination.clone());
+            }
+        }
+        cc.set_volumes((!vols.is_empty()).then_some(vols));
+        config.set_config(Some(cc));
+    }
     let mut diff_ids = match &base {
         Some(b) if !opts.squash => b.layers.clone(),
         _ => Vec::new(),
