@@ -101,6 +101,24 @@ pub(crate) fn special_header(m: &fs::Metadata) -> Option<Header> {
     Some(h)
 }
 
+/// Appends the symlink `rel` -> `target` with the target byte for byte
+/// (the tar crate's `append_link` writes a target of `/` as `//`); a
+/// target too long for the header goes through its GNU long-link entry.
+pub(crate) fn append_symlink<W: Write>(
+    builder: &mut tar::Builder<W>,
+    h: &mut Header,
+    rel: &Path,
+    target: &Path,
+) -> io::Result<()> {
+    let bytes = target.as_os_str().as_bytes();
+    if bytes.len() <= 100 {
+        h.set_link_name_literal(bytes)?;
+        h.set_size(0);
+        return builder.append_data(h, rel, io::empty());
+    }
+    builder.append_link(h, rel, target)
+}
+
 /// Appends one entry, preceded by a PAX header carrying `pax` records
 /// (`SCHILY.xattr.NAME` extended attributes) when there are any.
 pub(crate) fn append_with_pax<W: Write>(
@@ -251,9 +269,7 @@ impl<W: Write> TreeWriter<W> {
         if ft.is_symlink() {
             let target = fs::read_link(abs).map_err(|e| err(abs, e))?;
             let mut h = header_of(&m, EntryType::Symlink);
-            return self
-                .builder
-                .append_link(&mut h, rel, &target)
+            return append_symlink(&mut self.builder, &mut h, rel, &target)
                 .map_err(|e| Error::Msg(format!("write tar: {}", io_reason(&e))));
         }
         if ft.is_file() {

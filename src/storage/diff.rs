@@ -39,7 +39,9 @@ use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
 use super::{DriverKind, Error, Result};
-use crate::image::archive::{append_with_pax, header_of, special_header, xattr_records_of};
+use crate::image::archive::{
+    append_symlink, append_with_pax, header_of, special_header, xattr_records_of,
+};
 use crate::image::layer::{OPAQUE_MARKER, WHITEOUT_PREFIX};
 use crate::runtime::safe_path;
 use crate::state::container::Container;
@@ -108,14 +110,14 @@ pub fn layer(ctx: &Context, container: &Container, out: impl Write) -> Result<La
 }
 
 /// Writes the whole tree at `root`, the container's mounted root file
-/// system, as one layer (`commit --squash`), without what [`layer`] leaves
-/// out.
+/// system, as one layer (`commit --squash`), without the contents of
+/// `/proc`, `/sys`, `/dev` and the mount points (the points stay).
 pub fn tree_layer(root: &Path, container: &Container, out: impl Write) -> Result<LayerDigest> {
     let mut sink = TarSink::new(out);
     let fd = open_root(root)?;
     let mut w = Walker {
         sink: &mut sink,
-        excludes: Excludes::of(container),
+        excludes: Excludes::of_tree(container),
         path: PathBuf::new(),
     };
     w.copy(fd.as_fd(), &Lowers::none())
@@ -204,8 +206,11 @@ struct Excludes {
     /// Left out with everything below.
     whole: Vec<PathBuf>,
     /// Mount points: what is below is left out, and the point itself when
-    /// the runtime created it.
+    /// the runtime created it (unless `keep_stubs`).
     mounts: Vec<PathBuf>,
+    /// Keep the mount points the runtime created (a squashed tree keeps
+    /// the image's empty `/proc` and cannot tell which were made).
+    keep_stubs: bool,
 }
 
 /// Mount targets and kernel file systems of every container.
@@ -231,7 +236,17 @@ impl Excludes {
                 .map(|m| rel(&m.destination))
                 .filter(|p| !p.as_os_str().is_empty())
                 .collect(),
+            keep_stubs: false,
         }
+    }
+
+    /// For a whole tree (`--squash`): the contents of the kernel file
+    /// systems and of every mount point are left out, the points kept.
+    fn of_tree(c: &Container) -> Excludes {
+        let mut e = Excludes::of(c);
+        e.mounts.append(&mut e.whole);
+        e.keep_stubs = true;
+        e
     }
 
     fn whole(&self, rel: &Path) -> bool {
@@ -239,8 +254,9 @@ impl Excludes {
             || self.mounts.iter().any(|m| rel != m && rel.starts_with(m))
     }
 
-    fn is_mount(&self, rel: &Path) -> bool {
-        self.mounts.iter().any(|m| rel == m)
+    /// Whether `rel` is left out when the runtime created it.
+    fn drops_stub(&self, rel: &Path) -> bool {
+        !self.keep_stubs && self.mounts.iter().any(|m| rel == m)
     }
 }
 
@@ -429,7 +445,9 @@ impl Walker<'_> {
             } else {
                 ChangeKind::Added
             };
-            if kind == ChangeKind::Added && self.excludes.is_mount(&rel) && is_stub(&md, dir, &name)
+            if kind == ChangeKind::Added
+                && self.excludes.drops_stub(&rel)
+                && is_stub(&md, dir, &name)
             {
                 continue;
             }
@@ -512,7 +530,7 @@ impl Walker<'_> {
                 }
             };
             if kind == Some(ChangeKind::Added)
-                && self.excludes.is_mount(&rel)
+                && self.excludes.drops_stub(&rel)
                 && is_stub(&md, dir, name)
             {
                 continue;
@@ -732,7 +750,7 @@ impl<W: Write> Sink for TarSink<W> {
         if ft.is_symlink() {
             let target = safe_path::readlink_at(fd.as_fd(), OsStr::new(""))?;
             let mut h = header_of(md, EntryType::Symlink);
-            return self.builder.append_link(&mut h, rel, &target);
+            return append_symlink(&mut self.builder, &mut h, rel, &target);
         }
         let (pax, _) = xattr_records_of(fd.as_fd());
         if ft.is_file() {

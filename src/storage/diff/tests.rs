@@ -182,3 +182,25 @@ fn layer_tar_unpacks_to_the_same_tree() {
     assert_eq!(md.permissions().mode() & 0o7777, 0o751);
     assert_eq!(md.nlink(), 2);
 }
+
+#[test]
+fn symlinks_in_the_tree_are_never_followed() {
+    // A container replaced a directory of the image by a symlink to the
+    // host's root and planted another: both are written as links, and
+    // nothing of what they point to is read.
+    let t = tempfile::tempdir().unwrap();
+    let (l1, up) = (t.path().join("l1"), t.path().join("up"));
+    write(&l1.join("etc/motd"), "hi");
+    fs::create_dir_all(&up).unwrap();
+    std::os::unix::fs::symlink("/", up.join("etc")).unwrap();
+    std::os::unix::fs::symlink("../../../../../..", up.join("up")).unwrap();
+    for upper in [true, false] {
+        let (changes, tar) = walk(&up, std::slice::from_ref(&l1), upper);
+        assert_eq!(lines(&changes), ["C /etc", "A /up"], "upper: {upper}");
+        assert_eq!(
+            entries(&tar),
+            ["etc -> /", "up -> ../../../../../.."],
+            "upper: {upper}"
+        );
+    }
+}
