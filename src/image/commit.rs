@@ -18,7 +18,7 @@
 //! freezer too; the container is resumed however the commit ends.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use oci_spec::image::{Config, HistoryBuilder, ImageConfiguration, RootFsBuilder};
+use oci_spec::image::{Config, History, HistoryBuilder, ImageConfiguration, RootFsBuilder};
 use serde_json::json;
 
 use super::change;
@@ -82,9 +82,11 @@ pub struct CommitOptions {
     /// (build's ENV, CMD, LABEL... steps).
     pub empty_layer: bool,
     /// The config to write instead of the container's image config with
-    /// the container's settings (build keeps its own). Its `rootfs` and
-    /// `history` are replaced by the image's plus this commit's; the
-    /// changes still apply on top.
+    /// the container's settings (build keeps its own). Its `history` is
+    /// kept (the steps before this one, metadata-only ones included) and
+    /// this commit's entry appended; its `rootfs` is replaced by the
+    /// container's image's layers plus this commit's. The changes still
+    /// apply on top.
     pub config: Option<ImageConfiguration>,
     /// The manifest stored with the image.
     pub format: ManifestFormat,
@@ -171,10 +173,7 @@ pub fn commit(ctx: &Context, container: &str, opts: &CommitOptions) -> Result<Im
             .build()
             .map_err(|e| Error::msg(e.to_string()))?,
     );
-    let mut history = match &base {
-        Some(b) if !opts.squash => b.config.history().clone(),
-        _ => Vec::new(),
-    };
+    let mut history = earlier_history(opts, base.as_ref());
     let mut entry = HistoryBuilder::default().created(rfc3339(now));
     if let Some(by) = &opts.created_by {
         entry = entry.created_by(by.clone());
@@ -203,6 +202,18 @@ pub fn commit(ctx: &Context, container: &str, opts: &CommitOptions) -> Result<Im
     let manifest = manifest(&store, &config, &config_digest, bytes.len(), opts.format)?;
     let manifest_digest = store.put_blob_bytes(&manifest)?;
     Ok(store.create_image_from_config_blob(&config_digest, &names, Some(manifest_digest))?)
+}
+
+/// The history the new entry is appended to: the given config's (build
+/// tracks its metadata-only steps there), else the image's; none when
+/// squashing.
+fn earlier_history(opts: &CommitOptions, base: Option<&Image>) -> Vec<History> {
+    match (&opts.config, base) {
+        _ if opts.squash => Vec::new(),
+        (Some(cfg), _) => cfg.history().clone(),
+        (None, Some(b)) => b.config.history().clone(),
+        (None, None) => Vec::new(),
+    }
 }
 
 fn short(id: &str) -> &str {
@@ -392,5 +403,55 @@ fn docker_layer_type(oci: &str) -> &'static str {
         t if t.ends_with("+gzip") => "application/vnd.docker.image.rootfs.diff.tar.gzip",
         t if t.ends_with("+zstd") => "application/vnd.docker.image.rootfs.diff.tar.zstd",
         _ => "application/vnd.docker.image.rootfs.diff.tar",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_history(by: &[&str]) -> ImageConfiguration {
+        let mut c = ImageConfiguration::default();
+        c.set_history(
+            by.iter()
+                .map(|b| HistoryBuilder::default().created_by(*b).build().unwrap())
+                .collect(),
+        );
+        c
+    }
+
+    fn created_by(h: &[History]) -> Vec<String> {
+        h.iter()
+            .map(|e| e.created_by().clone().unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn history_comes_from_the_given_config_else_the_image() {
+        let image = Image {
+            config: with_history(&["FROM"]),
+            ..Image::default()
+        };
+        let mut opts = CommitOptions::default();
+        assert_eq!(created_by(&earlier_history(&opts, Some(&image))), ["FROM"]);
+        // Build's config holds its metadata-only steps since the image.
+        opts.config = Some(with_history(&["FROM", "ENV A=1"]));
+        assert_eq!(
+            created_by(&earlier_history(&opts, Some(&image))),
+            ["FROM", "ENV A=1"]
+        );
+        opts.squash = true;
+        assert!(earlier_history(&opts, Some(&image)).is_empty());
+    }
+
+    #[test]
+    fn formats_parse_as_podman_names_them() {
+        assert_eq!(ManifestFormat::parse("oci").unwrap(), ManifestFormat::Oci);
+        assert_eq!(
+            ManifestFormat::parse("docker").unwrap(),
+            ManifestFormat::Docker
+        );
+        let e = ManifestFormat::parse("qcow").unwrap_err().to_string();
+        assert!(e.contains("qcow"), "{e}");
     }
 }
