@@ -190,7 +190,9 @@ pub fn commit(ctx: &Context, container: &str, opts: &CommitOptions) -> Result<Im
     history.push(entry.build().map_err(|e| Error::msg(e.to_string()))?);
     config.set_history(history);
     config.set_created(Some(rfc3339(now)));
-    config.set_author(opts.author.clone());
+    if let Some(a) = &opts.author {
+        config.set_author(Some(a.clone()));
+    }
     change::apply(&mut config, &changes);
 
     let bytes = config_bytes(&config)?;
@@ -254,9 +256,8 @@ impl Drop for Paused<'_> {
     }
 }
 
-/// Writes the container's changes into the store as a layer: one thread
-/// writes the tar, this one unpacks and keeps it. The pipe gives the
-/// store an end of stream only when the tar is complete.
+/// Writes the container's changes (with `squash`, its whole mounted root
+/// file system) into the store as a layer.
 fn store_layer(
     ctx: &Context,
     c: &Container,
@@ -268,28 +269,16 @@ fn store_layer(
     } else {
         None
     };
-    let (mut w, r) = super::pipe::pipe();
-    std::thread::scope(|s| {
-        let writer = s.spawn(move || -> Result<()> {
-            match &rootfs {
-                Some(m) => crate::storage::diff::tree_layer(&m.path, c, &mut w)?,
-                None => crate::storage::diff::layer(ctx, c, &mut w)?,
-            };
-            w.finish()
-                .map_err(|e| Error::msg(format!("write layer: {}", crate::error::io_reason(&e))))
-        });
-        let stored = store.create_layer(r, &format!("{} changes", c.name));
-        let written = writer
-            .join()
-            .unwrap_or_else(|_| Err(Error::msg("the layer writer panicked")));
-        match (stored, written) {
-            (Ok(l), Ok(())) => Ok(l),
-            // The store stopped reading: the writer only saw the pipe close.
-            (Err(e), Ok(())) => Err(e.into()),
-            (Err(e), Err(_)) if !e.to_string().contains(super::pipe::CUT_OFF) => Err(e.into()),
-            (_, Err(e)) => Err(e),
+    let label = format!("{} changes", c.name);
+    let stored = store.create_layer_written(&label, |w| {
+        match &rootfs {
+            Some(m) => crate::storage::diff::tree_layer(&m.path, c, w),
+            None => crate::storage::diff::layer(ctx, c, w),
         }
-    })
+        .map(drop)
+        .map_err(|e| super::Error::Msg(e.to_string()))
+    })?;
+    Ok(stored)
 }
 
 /// The container's root file system, mounted for the time it is alive

@@ -35,7 +35,6 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
-use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
 use super::{DriverKind, Error, Result};
@@ -43,6 +42,7 @@ use crate::image::archive::{
     append_symlink, append_with_pax, header_of, special_header, xattr_records_of,
 };
 use crate::image::layer::{OPAQUE_MARKER, WHITEOUT_PREFIX};
+use crate::image::store::Hashing;
 use crate::runtime::safe_path;
 use crate::state::container::Container;
 use crate::Context;
@@ -650,26 +650,6 @@ impl Sink for Collect {
     }
 }
 
-/// Hashes and counts the bytes on their way to the real output.
-struct Hashing<W> {
-    inner: W,
-    hash: Sha256,
-    size: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// A directory the walk is in: its header, and whether it was written.
 struct Open {
     rel: PathBuf,
@@ -697,11 +677,7 @@ fn dir_name(rel: &Path) -> PathBuf {
 impl<W: Write> TarSink<W> {
     fn new(out: W) -> Self {
         TarSink {
-            builder: tar::Builder::new(Hashing {
-                inner: out,
-                hash: Sha256::new(),
-                size: 0,
-            }),
+            builder: tar::Builder::new(Hashing::new(out)),
             open: Vec::new(),
             links: HashMap::new(),
         }
@@ -730,10 +706,8 @@ impl<W: Write> TarSink<W> {
             .map_err(|e| Error::Msg(format!("write layer: {}", crate::error::io_reason(&e))))?;
         h.flush()
             .map_err(|e| Error::Msg(format!("write layer: {}", crate::error::io_reason(&e))))?;
-        Ok(LayerDigest {
-            diff_id: format!("sha256:{}", hex::encode(h.hash.finalize())),
-            size: h.size,
-        })
+        let (_, diff_id, size) = h.finish();
+        Ok(LayerDigest { diff_id, size })
     }
 }
 

@@ -42,15 +42,14 @@ fn walk(tree: &Path, lowers: &[PathBuf], upper: bool) -> (Vec<Change>, Vec<u8>) 
             w.copy(root.as_fd(), &lw).unwrap();
         }
     }
-    let digest = {
-        let bytes = tar.builder.into_inner().unwrap();
-        assert_eq!(
-            format!("sha256:{}", hex::encode(bytes.hash.clone().finalize())),
-            format!("sha256:{}", hex::encode(Sha256::digest(&bytes.inner)))
-        );
-        bytes.inner
-    };
-    (collect.sorted(), digest)
+    use sha2::Digest;
+    let (bytes, digest, size) = tar.builder.into_inner().unwrap().finish();
+    assert_eq!(
+        digest,
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)))
+    );
+    assert_eq!(size, bytes.len() as u64);
+    (collect.sorted(), bytes)
 }
 
 fn write(p: &Path, data: &str) {
