@@ -260,10 +260,12 @@ impl Excludes {
     }
 }
 
-/// An entry of the container's tree: `name` in directory `dir`.
+/// An entry of the container's tree: the descriptor the walk opened it
+/// by (`O_PATH`, never followed) and its metadata, read from that
+/// descriptor. Everything read of the entry goes through `fd`, so a swap
+/// of the name meanwhile changes nothing.
 struct Src<'a> {
-    dir: BorrowedFd<'a>,
-    name: &'a OsStr,
+    fd: BorrowedFd<'a>,
     md: &'a Metadata,
 }
 
@@ -399,17 +401,14 @@ struct Walker<'s> {
 }
 
 /// A mount point the runtime made: an empty directory or file.
-fn is_stub(md: &Metadata, dir: BorrowedFd, name: &OsStr) -> bool {
+fn is_stub(md: &Metadata, fd: BorrowedFd) -> bool {
     if md.is_file() {
         return md.len() == 0;
     }
     md.is_dir()
-        && stat_at(dir, name)
-            .ok()
-            .flatten()
-            .and_then(|(fd, _)| open_dir(fd.as_fd()).ok())
-            .and_then(|d| crate::volume::archive::names(d.as_fd()).ok())
-            .is_some_and(|n| n.is_empty())
+        && open_dir(fd)
+            .and_then(|d| crate::volume::archive::names(d.as_fd()))
+            .is_ok_and(|n| n.is_empty())
 }
 
 impl Walker<'_> {
@@ -447,13 +446,12 @@ impl Walker<'_> {
             };
             if kind == ChangeKind::Added
                 && self.excludes.drops_stub(&rel)
-                && is_stub(&md, dir, &name)
+                && is_stub(&md, fd.as_fd())
             {
                 continue;
             }
             let src = Src {
-                dir,
-                name: &name,
+                fd: fd.as_fd(),
                 md: &md,
             };
             if !md.is_dir() {
@@ -531,11 +529,14 @@ impl Walker<'_> {
             };
             if kind == Some(ChangeKind::Added)
                 && self.excludes.drops_stub(&rel)
-                && is_stub(&md, dir, name)
+                && is_stub(&md, fd.as_fd())
             {
                 continue;
             }
-            let src = Src { dir, name, md: &md };
+            let src = Src {
+                fd: fd.as_fd(),
+                md: &md,
+            };
             if let Some(k) = kind {
                 self.sink.changed(&rel, k, &src)?;
             }
@@ -720,7 +721,7 @@ impl<W: Write> Sink for TarSink<W> {
             return Ok(());
         }
         self.parents()?;
-        let fd = safe_path::open_at(src.dir, src.name, OFlag::O_PATH, 0)?;
+        let fd = src.fd;
         if ft.is_symlink() {
             let target = safe_path::readlink_at(fd.as_fd(), OsStr::new(""))?;
             let mut h = header_of(md, EntryType::Symlink);
@@ -739,15 +740,13 @@ impl<W: Write> Sink for TarSink<W> {
             let data = safe_path::reopen(fd.as_fd(), OFlag::O_RDONLY | OFlag::O_NONBLOCK)?;
             let mut h = header_of(md, EntryType::Regular);
             h.set_size(md.len());
-            // A file a running container grows meanwhile is cut at the size
-            // in the header.
-            return append_with_pax(
-                &mut self.builder,
-                &mut h,
-                rel,
-                &pax,
-                File::from(data).take(md.len()),
-            );
+            // Exactly the size in the header: a file a running container
+            // grows meanwhile is cut, one it shrinks is padded with zeros.
+            let exact = File::from(data)
+                .take(md.len())
+                .chain(io::repeat(0))
+                .take(md.len());
+            return append_with_pax(&mut self.builder, &mut h, rel, &pax, exact);
         }
         let Some(mut h) = special_header(md) else {
             // Sockets have no tar form; they are the running process's.
@@ -780,8 +779,7 @@ impl<W: Write> Sink for TarSink<W> {
     }
 
     fn enter(&mut self, rel: &Path, src: &Src, changed: bool) -> io::Result<()> {
-        let fd = safe_path::open_at(src.dir, src.name, OFlag::O_PATH, 0)?;
-        let (pax, _) = xattr_records_of(fd.as_fd());
+        let (pax, _) = xattr_records_of(src.fd);
         self.open.push(Open {
             rel: rel.to_path_buf(),
             header: header_of(src.md, EntryType::Directory),
