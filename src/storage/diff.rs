@@ -254,9 +254,10 @@ impl Excludes {
             || self.mounts.iter().any(|m| rel != m && rel.starts_with(m))
     }
 
-    /// Whether `rel` is left out when the runtime created it.
-    fn drops_stub(&self, rel: &Path) -> bool {
-        !self.keep_stubs && self.mounts.iter().any(|m| rel == m)
+    /// Whether `rel`, an `added` entry, is a mount point the runtime
+    /// created (an empty file or directory) and left out.
+    fn runtime_stub(&self, rel: &Path, added: bool, md: &Metadata, fd: BorrowedFd) -> bool {
+        added && !self.keep_stubs && self.mounts.iter().any(|m| rel == m) && is_stub(md, fd)
     }
 }
 
@@ -444,9 +445,9 @@ impl Walker<'_> {
             } else {
                 ChangeKind::Added
             };
-            if kind == ChangeKind::Added
-                && self.excludes.drops_stub(&rel)
-                && is_stub(&md, fd.as_fd())
+            if self
+                .excludes
+                .runtime_stub(&rel, kind == ChangeKind::Added, &md, fd.as_fd())
             {
                 continue;
             }
@@ -527,10 +528,8 @@ impl Walker<'_> {
                     differs(&md, lmd, dir, ldir.as_fd(), name)?.then_some(ChangeKind::Modified)
                 }
             };
-            if kind == Some(ChangeKind::Added)
-                && self.excludes.drops_stub(&rel)
-                && is_stub(&md, fd.as_fd())
-            {
+            let added = kind == Some(ChangeKind::Added);
+            if self.excludes.runtime_stub(&rel, added, &md, fd.as_fd()) {
                 continue;
             }
             let src = Src {
