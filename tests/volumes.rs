@@ -769,6 +769,18 @@ fn an_empty_volume_takes_the_image_directory_once_unless_nocopy() {
     assert_eq!(fs::read_dir(mountpoint(&s, "nc")).unwrap().count(), 0);
 }
 
+/// Each `run --rm FLAGS busybox true` fails as the engine with one line
+/// that names what the case says.
+fn runs_fail_naming(s: &Skiff, cases: &[(&[&str], &str)]) {
+    for (flags, names_it) in cases {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        let e = s.fails_engine(&args);
+        assert!(e.contains(names_it), "{args:?}: {e}");
+    }
+}
+
 #[test]
 fn mount_bind_ro_and_tmpfs_size_and_bad_mounts_are_one_line_125() {
     let s = busybox();
@@ -807,13 +819,7 @@ fn mount_bind_ro_and_tmpfs_size_and_bad_mounts_are_one_line_125() {
         (&["--mount", "type=bind,dst=/x"], "type=bind,dst=/x"),
         (&["--mount", "type=nfs,src=v,dst=/x"], "nfs"),
     ];
-    for (flags, names_it) in cases {
-        let mut args = vec!["run", "--rm"];
-        args.extend_from_slice(flags);
-        args.extend_from_slice(&["busybox", "true"]);
-        let e = s.fails_engine(&args);
-        assert!(e.contains(names_it), "{args:?}: {e}");
-    }
+    runs_fail_naming(&s, cases);
     // Nothing half-made: no container, no volume.
     assert!(s.container_ids().is_empty());
     assert!(names(&s).is_empty());
@@ -876,4 +882,105 @@ fn volumes_from_shares_volumes_and_binds_read_only_when_asked() {
     ]);
     assert!(e.contains("bogus"), "{e}");
     s.ok(&["rm", "w2"]);
+}
+
+#[test]
+fn secrets_reach_containers_as_files_or_variables_and_stay_out_of_records_and_exports() {
+    let s = busybox();
+    s.ok_stdin(&["secret", "create", "dbpass", "-"], b"s3cret-value");
+    // The default: /run/secrets/NAME, root's, 0444, read-only.
+    assert_eq!(
+        s.sh(
+            &["--secret", "dbpass"],
+            "cat /run/secrets/dbpass; echo; stat -c %u:%g:%a /run/secrets/dbpass; \
+             echo x 2>/dev/null > /run/secrets/dbpass || echo refused"
+        ),
+        "s3cret-value\n0:0:444\nrefused\n"
+    );
+    // Owner and mode as asked; a relative target goes below /run/secrets.
+    assert_eq!(
+        s.sh(
+            &[
+                "--user",
+                "1000:1000",
+                "--secret",
+                "dbpass,target=pw,uid=1000,gid=1000,mode=0400"
+            ],
+            "cat /run/secrets/pw; echo; stat -c %u:%g:%a /run/secrets/pw"
+        ),
+        "s3cret-value\n1000:1000:400\n"
+    );
+    assert_eq!(
+        s.sh(&["--secret", "dbpass,target=/etc/db.pw"], "cat /etc/db.pw"),
+        "s3cret-value"
+    );
+    // The environment form, named by target or else by the secret.
+    assert_eq!(
+        s.sh(
+            &[
+                "--secret",
+                "dbpass,type=env,target=DB_PASS",
+                "--secret",
+                "dbpass,type=env"
+            ],
+            "echo $DB_PASS $dbpass"
+        ),
+        "s3cret-value s3cret-value\n"
+    );
+
+    // A container that keeps both: neither inspect, nor its record, nor an
+    // export of its root filesystem holds the data.
+    s.ok(&[
+        "run",
+        "--name",
+        "holder",
+        "--secret",
+        "dbpass",
+        "--secret",
+        "dbpass,type=env,target=DB_PASS",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /run/secrets/dbpass > /dev/null",
+    ]);
+    let inspect = s.ok(&["inspect", "holder"]);
+    assert!(!inspect.contains("s3cret"), "{inspect}");
+    assert_eq!(
+        s.inspect_format(
+            "holder",
+            "{{range .Config.Secrets}}{{.Name}} {{.Mode}}{{end}}"
+        ),
+        "dbpass 292"
+    );
+    let id = s.inspect_format("holder", "{{.Id}}");
+    let record = fs::read_to_string(
+        s.data_home
+            .join("skiff/containers")
+            .join(&id)
+            .join("container.json"),
+    )
+    .unwrap();
+    assert!(!record.contains("s3cret"), "{record}");
+    let out = s.home.join("holder.tar");
+    s.ok(&["export", "-o", &common::s(&out), "holder"]);
+    let tar = fs::read(&out).unwrap();
+    assert!(!entries(&tar).is_empty());
+    assert!(
+        !tar.windows(6).any(|w| w == b"s3cret"),
+        "the export holds the secret"
+    );
+    s.ok(&["rm", "holder"]);
+
+    // Bad --secret values: one line naming them, exit 125, nothing created.
+    let cases: &[(&[&str], &str)] = &[
+        (&["--secret", "nope"], "nope"),
+        (&["--secret", "dbpass,type=file"], "dbpass,type=file"),
+        (&["--secret", "dbpass,type=env,mode=0400"], "type=env"),
+        (
+            &["--secret", "dbpass", "--secret", "dbpass"],
+            "/run/secrets/dbpass",
+        ),
+    ];
+    runs_fail_naming(&s, cases);
+    assert!(s.container_ids().is_empty());
 }

@@ -42,6 +42,9 @@ pub struct CreateArgs {
     /// Mount the volumes and bind mounts of another container (CONTAINER[:ro|rw])
     #[arg(long = "volumes-from", value_name = "CONTAINER")]
     pub volumes_from: Vec<String>,
+    /// Give the container a secret: a file at /run/secrets/NAME or an environment variable (SECRET[,type=mount|env][,target=T][,uid=U,gid=G,mode=M])
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Vec<String>,
     /// Make the container's root filesystem read-only
     #[arg(long)]
     pub read_only: bool,
@@ -322,6 +325,7 @@ impl CreateArgs {
             mounts: self.mount.clone(),
             tmpfs: self.tmpfs.clone(),
             volumes_from: self.volumes_from.clone(),
+            secrets: self.secret.clone(),
             read_only: self.read_only,
             entrypoint: self.entrypoint.clone(),
             cap_add: self.cap_add.clone(),

@@ -32,6 +32,8 @@ pub struct CreateOptions {
     pub tmpfs: Vec<String>,
     /// `--volumes-from CTR[:ro|rw]`: that container's volumes and binds.
     pub volumes_from: Vec<String>,
+    /// `--secret SECRET[,type=mount|env][,target=..][,uid=,gid=,mode=]`.
+    pub secrets: Vec<String>,
     pub read_only: bool,
     pub entrypoint: Option<String>,
     pub cap_add: Vec<String>,
@@ -256,6 +258,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     // The container's own mounts win over those of --volumes-from.
     user_mounts.retain(|m: &Mount| !own.iter().any(|n| n.destination == m.destination));
     user_mounts.extend(own);
+    let secrets = super::secrets::resolve(ctx, &o.secrets)?;
     let rlimits = o
         .ulimits
         .iter()
@@ -441,6 +444,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
             tty: o.tty,
             interactive: o.interactive,
             mounts: user_mounts,
+            secrets,
             read_only: o.read_only,
             privileged: o.privileged,
             capabilities,

@@ -27,6 +27,7 @@ pub mod prune;
 pub mod remove;
 pub mod rename;
 pub mod restart;
+pub mod secrets;
 pub mod start;
 pub mod stop;
 pub mod top;

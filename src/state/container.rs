@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::config::{Capabilities, Mount, RestartPolicy, Rlimit, SdNotify, UserSpec};
+use super::config::{Capabilities, Mount, RestartPolicy, Rlimit, SdNotify, SecretUse, UserSpec};
 use super::{io_err, replace_existing, sweep_temps, write_json_existing, Error, Lock, Result};
 
 /// The version of the record format `Containers` writes: 2 keeps typed
@@ -129,6 +129,9 @@ pub struct Config {
     pub interactive: bool,
     #[serde(default)]
     pub mounts: Vec<Mount>,
+    /// `--secret`s: which secret and where it goes, never its data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretUse>,
     pub read_only: bool,
     pub privileged: bool,
     #[serde(default)]
