@@ -825,11 +825,17 @@ fn mount_bind_ro_and_tmpfs_size_and_bad_mounts_are_one_line_125() {
     assert!(names(&s).is_empty());
 }
 
+/// A new host directory `files/DIR` holding `FILE` with `text`.
+fn host_dir(s: &Skiff, dir: &str, file: &str, text: &[u8]) -> PathBuf {
+    let d = s.make_dir(&s.home.join("files").join(dir));
+    s.write_file(&format!("{dir}/{file}"), text);
+    d
+}
+
 #[test]
 fn volumes_from_shares_volumes_and_binds_read_only_when_asked() {
     let s = busybox();
-    let src = s.make_dir(&s.home.join("files/shared"));
-    s.write_file("shared/note", b"bound\n");
+    let src = host_dir(&s, "shared", "note", b"bound\n");
     s.ok(&[
         "create",
         "--name",
@@ -983,4 +989,70 @@ fn secrets_reach_containers_as_files_or_variables_and_stay_out_of_records_and_ex
     ];
     runs_fail_naming(&s, cases);
     assert!(s.container_ids().is_empty());
+}
+
+#[test]
+fn cp_sees_the_volumes_and_bind_mounts_of_a_running_container_both_ways() {
+    let s = busybox();
+    s.expect_running();
+    let src = host_dir(&s, "bound", "in-bind", b"from the host dir\n");
+    let outside = host_dir(&s, "outside", "host-secret", b"host only\n");
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "-v",
+        "data:/data",
+        "-v",
+        &format!("{}:/bound", src.display()),
+        "busybox",
+        "sh",
+        "-c",
+        "echo vol > /data/f; ln -s ../../../../../../etc /data/up; \
+         ln -s /etc /bound/abs; touch /data/ready; exec sleep 1000",
+    ]);
+    let mp = mountpoint(&s, "data");
+    assert!(eventually(std::time::Duration::from_secs(20), || mp
+        .join("ready")
+        .exists()));
+
+    // Out of the volume and the bind mount.
+    let out = s.make_dir(&s.home.join("out"));
+    s.ok(&["cp", "live:/data/f", &common::s(&out.join("f"))]);
+    assert_eq!(fs::read_to_string(out.join("f")).unwrap(), "vol\n");
+    s.ok(&["cp", "live:/bound/in-bind", &common::s(&out)]);
+    assert_eq!(
+        fs::read_to_string(out.join("in-bind")).unwrap(),
+        "from the host dir\n"
+    );
+    // Into both: the files land in the volume's data and the host directory.
+    let put = s.write_file("put", b"put by cp\n");
+    s.ok(&["cp", &common::s(&put), "live:/data/"]);
+    s.ok(&["cp", &common::s(&put), "live:/bound/put2"]);
+    assert_eq!(fs::read_to_string(mp.join("put")).unwrap(), "put by cp\n");
+    assert_eq!(fs::read_to_string(src.join("put2")).unwrap(), "put by cp\n");
+    assert_eq!(
+        s.ok(&["exec", "live", "cat", "/data/put", "/bound/put2"]),
+        "put by cp\nput by cp\n"
+    );
+
+    // Links in a volume or a bind mount resolve inside the container: the
+    // container's /etc, never the host's or a directory beside the mount.
+    s.ok(&["cp", "live:/data/up/passwd", &common::s(&out.join("p1"))]);
+    s.ok(&["cp", "live:/bound/abs/passwd", &common::s(&out.join("p2"))]);
+    for p in ["p1", "p2"] {
+        let text = fs::read_to_string(out.join(p)).unwrap();
+        assert!(text.starts_with("root:"), "{text}");
+        assert!(!text.contains(&env().user), "the host's passwd: {text}");
+    }
+    s.ok(&["cp", &common::s(&put), "live:/data/up/"]);
+    assert_eq!(s.ok(&["exec", "live", "cat", "/etc/put"]), "put by cp\n");
+    assert!(!mp.parent().unwrap().join("put").exists());
+    let o = s.cmd(&["cp", "live:/bound/../outside/host-secret", &common::s(&out)]);
+    assert_ne!(o.code, 0, "{}", o.describe());
+    assert!(!out.join("host-secret").exists());
+    assert!(outside.join("host-secret").exists());
+
+    s.ok(&["rm", "-f", "live"]);
 }
