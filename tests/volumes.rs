@@ -10,6 +10,20 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
+/// The keys of a new volume's inspect object, in Podman's order.
+const VOLUME_KEYS: [&str; 10] = [
+    "Name",
+    "Driver",
+    "Mountpoint",
+    "CreatedAt",
+    "Labels",
+    "Scope",
+    "Options",
+    "MountCount",
+    "NeedsCopyUp",
+    "NeedsChown",
+];
+
 fn mode(p: &Path) -> u32 {
     fs::symlink_metadata(p)
         .unwrap_or_else(|e| panic!("stat {}: {e}", p.display()))
@@ -121,18 +135,7 @@ fn create_ls_inspect_exists_rm() {
     let v: serde_json::Value =
         serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
     let data = &v[0];
-    for key in [
-        "Name",
-        "Driver",
-        "Mountpoint",
-        "CreatedAt",
-        "Labels",
-        "Scope",
-        "Options",
-        "MountCount",
-        "NeedsCopyUp",
-        "NeedsChown",
-    ] {
+    for key in VOLUME_KEYS {
         assert!(data.get(key).is_some(), "no {key} in {json}");
     }
     assert_eq!(data["Name"], "data");
@@ -991,27 +994,33 @@ fn secrets_reach_containers_as_files_or_variables_and_stay_out_of_records_and_ex
     assert!(s.container_ids().is_empty());
 }
 
+/// `run -d --name NAME FLAGS busybox CMD`.
+fn run_detached(s: &Skiff, name: &str, flags: &[&str], cmd: &[&str]) {
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend_from_slice(flags);
+    args.push("busybox");
+    args.extend_from_slice(cmd);
+    s.ok(&args);
+}
+
 #[test]
 fn cp_sees_the_volumes_and_bind_mounts_of_a_running_container_both_ways() {
     let s = busybox();
     s.expect_running();
     let src = host_dir(&s, "bound", "in-bind", b"from the host dir\n");
     let outside = host_dir(&s, "outside", "host-secret", b"host only\n");
-    s.ok(&[
-        "run",
-        "-d",
-        "--name",
+    let bind = format!("{}:/bound", src.display());
+    run_detached(
+        &s,
         "live",
-        "-v",
-        "data:/data",
-        "-v",
-        &format!("{}:/bound", src.display()),
-        "busybox",
-        "sh",
-        "-c",
-        "echo vol > /data/f; ln -s ../../../../../../etc /data/up; \
-         ln -s /etc /bound/abs; touch /data/ready; exec sleep 1000",
-    ]);
+        &["-v", "data:/data", "-v", &bind],
+        &[
+            "sh",
+            "-c",
+            "echo vol > /data/f; ln -s ../../../../../../etc /data/up; \
+             ln -s /etc /bound/abs; touch /data/ready; exec sleep 1000",
+        ],
+    );
     let mp = mountpoint(&s, "data");
     assert!(eventually(std::time::Duration::from_secs(20), || mp
         .join("ready")
@@ -1055,4 +1064,88 @@ fn cp_sees_the_volumes_and_bind_mounts_of_a_running_container_both_ways() {
     assert!(outside.join("host-secret").exists());
 
     s.ok(&["rm", "-f", "live"]);
+}
+
+/// The top-level keys of the first object of an inspect array, in the
+/// order printed.
+fn key_order(json: &str) -> Vec<String> {
+    json.lines()
+        .filter(|l| l.starts_with("    \"") && !l.starts_with("     "))
+        .filter_map(|l| l.trim().strip_prefix('"')?.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn inspect_prints_podmans_key_order_counts_mounts_and_finds_volumes_at_top_level() {
+    let s = busybox();
+    s.ok(&["volume", "create", "data"]);
+    let keys = key_order(&s.ok(&["volume", "inspect", "data"]));
+    assert_eq!(keys, VOLUME_KEYS);
+    // Keys Podman leaves out when false still answer templates.
+    assert_eq!(
+        s.ok(&[
+            "volume",
+            "inspect",
+            "--format",
+            "{{.Anonymous}} {{.MountCount}}",
+            "data"
+        ]),
+        "false 0\n"
+    );
+    // Containers keep Podman's struct order too.
+    s.ok(&[
+        "create",
+        "--name",
+        "user",
+        "-v",
+        "data:/data",
+        "busybox",
+        "true",
+    ]);
+    let keys = key_order(&s.ok(&["container", "inspect", "user"]));
+    assert_eq!(
+        keys[..5],
+        ["Id", "Created", "Path", "Args", "State"],
+        "{keys:?}"
+    );
+    assert_eq!(
+        keys.last().map(String::as_str),
+        Some("HostConfig"),
+        "{keys:?}"
+    );
+
+    // MountCount: the running containers that have it mounted.
+    let count = || s.ok(&["volume", "inspect", "--format", "{{.MountCount}}", "data"]);
+    assert_eq!(count(), "0\n", "a created container mounts nothing");
+    s.expect_running();
+    run_detached(&s, "live", &["-v", "data:/data"], &["sleep", "1000"]);
+    assert_eq!(count(), "1\n");
+    s.ok(&["rm", "-f", "live"]);
+    assert_eq!(count(), "0\n");
+
+    // The top-level inspect finds volumes, and --type narrows the search.
+    assert_eq!(
+        s.ok(&["inspect", "--format", "{{.Name}} {{.Scope}}", "data"]),
+        "data local\n"
+    );
+    assert_eq!(
+        s.ok(&[
+            "inspect",
+            "--type",
+            "volume",
+            "--format",
+            "{{.Driver}}",
+            "data"
+        ]),
+        "local\n"
+    );
+    assert_eq!(key_order(&s.ok(&["inspect", "data"]))[0], "Name");
+    let e = s.fails_engine(&["inspect", "--type", "container", "data"]);
+    assert!(e.contains("data"), "{e}");
+    let e = s.fails_engine(&["inspect", "--type", "volume", "user"]);
+    assert!(e.contains("user"), "{e}");
+    let e = s.fails_engine(&["inspect", "nothing-here"]);
+    assert!(e.contains("no such object: \"nothing-here\""), "{e}");
+    s.ok(&["rm", "user"]);
 }

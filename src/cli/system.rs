@@ -261,7 +261,9 @@ fn yaml(v: &Value) -> Result<String> {
 }
 
 pub fn info(ctx: &Context, a: InfoArgs) -> Result<i32> {
-    let v = info_json(ctx)?;
+    let mut v = info_json(ctx)?;
+    // Keys in alphabetical order at every level, as `podman info` lists them.
+    v.sort_all_objects();
     match a.format.as_deref() {
         Some("json") => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
         Some(t) => {
@@ -433,11 +435,12 @@ mod tests {
 
     #[test]
     fn info_yaml_quotes_values_that_need_it() {
-        let v = json!({
+        let mut v = json!({
             "host": {"arch": "amd64", "empty": "", "flag": "true", "ver": "1.0",
                      "colon": "a: b", "star": "*x", "list": ["x", "y"], "n": 3,
                      "none": [], "obj": {}},
         });
+        v.sort_all_objects();
         let out = yaml(&v).unwrap();
         let expect = "host:\n  arch: amd64\n  colon: 'a: b'\n  empty: ''\n  flag: 'true'\n  list:\n  - x\n  - y\n  n: 3\n  none: []\n  obj: {}\n  star: '*x'\n  ver: '1.0'\n";
         assert_eq!(out, expect);

@@ -127,7 +127,6 @@ mod tests {
                 .collect(),
             options: BTreeMap::new(),
             anonymous: false,
-            mount_count: 0,
             needs_copy_up: true,
             needs_chown: true,
             users: Vec::new(),
