@@ -585,15 +585,7 @@ fn named_volumes_in_containers_persist_refuse_writes_ro_and_map_owners() {
     );
 
     // In use by a container that exists: refused (exit 2) until it is gone.
-    s.ok(&[
-        "create",
-        "--name",
-        "keep",
-        "-v",
-        "data:/data",
-        "busybox",
-        "true",
-    ]);
+    create_with_data(&s, "keep");
     let e = s.fails(&["volume", "rm", "data"], 2);
     assert!(e.contains("data") && e.contains("being used"), "{e}");
     s.ok(&["rm", "keep"]);
@@ -994,6 +986,19 @@ fn secrets_reach_containers_as_files_or_variables_and_stay_out_of_records_and_ex
     assert!(s.container_ids().is_empty());
 }
 
+/// `create --name NAME -v data:/data busybox true`.
+fn create_with_data(s: &Skiff, name: &str) {
+    s.ok(&[
+        "create",
+        "--name",
+        name,
+        "-v",
+        "data:/data",
+        "busybox",
+        "true",
+    ]);
+}
+
 /// `run -d --name NAME FLAGS busybox CMD`.
 fn run_detached(s: &Skiff, name: &str, flags: &[&str], cmd: &[&str]) {
     let mut args = vec!["run", "-d", "--name", name];
@@ -1148,4 +1153,111 @@ fn inspect_prints_podmans_key_order_counts_mounts_and_finds_volumes_at_top_level
     let e = s.fails_engine(&["inspect", "nothing-here"]);
     assert!(e.contains("no such object: \"nothing-here\""), "{e}");
     s.ok(&["rm", "user"]);
+}
+
+/// `du -sb DIR` less the directories' own sizes: the apparent size of
+/// what is below, as containers/storage (and so `system df`) counts it.
+fn du_without_dirs(dir: &Path) -> u64 {
+    let o = std::process::Command::new("du")
+        .args(["-sb", &common::s(dir)])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "du {}", dir.display());
+    let du: u64 = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut dirs = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        dirs += fs::symlink_metadata(&d).unwrap().len();
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    du - dirs
+}
+
+#[test]
+fn system_df_counts_images_containers_and_volumes_as_du_does_and_prune_takes_unused_volumes() {
+    let s = busybox();
+    s.sh(
+        &["-v", "data:/data"],
+        "head -c 10000 /dev/zero > /data/f; mkdir /data/d; head -c 500 /dev/zero > /data/d/g; \
+         ln -s f /data/l; ln /data/f /data/hard",
+    );
+    s.sh(&["-v", "spare:/s"], "head -c 300 /dev/zero > /s/f");
+    create_with_data(&s, "keep");
+    let data = du_without_dirs(&mountpoint(&s, "data"));
+    let spare = du_without_dirs(&mountpoint(&s, "spare"));
+    assert_eq!(
+        (data, spare),
+        (10_500 + 1, 300),
+        "hard link once, link 1 byte"
+    );
+
+    let rows = s.ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}}|{{.Total}}|{{.Active}}|{{.RawSize}}|{{.RawReclaimable}}",
+    ]);
+    let rows: Vec<Vec<&str>> = rows.lines().map(|l| l.split('|').collect()).collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[0][..3], ["Images", "1", "1"], "{rows:?}");
+    assert!(rows[0][3].parse::<u64>().unwrap() > 0, "{rows:?}");
+    assert_eq!(rows[0][4], "0", "the image is in use: {rows:?}");
+    assert_eq!(rows[1][..3], ["Containers", "1", "0"], "{rows:?}");
+    assert_eq!(
+        rows[1][3], rows[1][4],
+        "a stopped container's size is reclaimable"
+    );
+    let (total, unused) = ((data + spare).to_string(), spare.to_string());
+    assert_eq!(
+        rows[2],
+        ["Local Volumes", "2", "1", total.as_str(), unused.as_str()]
+    );
+
+    // The table and the verbose report.
+    let table = s.ok(&["system", "df"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    );
+    assert!(lines[3].starts_with("Local Volumes "), "{table}");
+    assert!(lines[3].ends_with("300B (3%)"), "{table}");
+    let verbose = s.ok(&["system", "df", "-v"]);
+    for part in [
+        "Images space usage:",
+        "Containers space usage:",
+        "Local Volumes space usage:",
+    ] {
+        assert!(verbose.contains(part), "{verbose}");
+    }
+    let row = verbose
+        .lines()
+        .find(|l| l.starts_with("data "))
+        .unwrap_or_else(|| panic!("{verbose}"));
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["data", "1", "10.5kB"]
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&s.ok(&["system", "df", "--format", "json"])).unwrap();
+    assert_eq!(json[2]["Type"], "Local Volumes");
+    assert_eq!(json[2]["RawSize"], data + spare);
+
+    // system prune --volumes takes the stopped container, then the
+    // volumes no container uses; a running one keeps its volume.
+    s.expect_running();
+    run_detached(&s, "up", &["-v", "data:/data"], &["sleep", "1000"]);
+    let out = s.ok(&["system", "prune", "-f", "--volumes"]);
+    assert!(out.contains("Deleted Volumes\nspare\n"), "{out}");
+    assert_eq!(names(&s), vec!["data"]);
+    s.ok(&["rm", "-f", "up"]);
 }

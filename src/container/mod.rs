@@ -12,6 +12,7 @@
 pub mod attach;
 pub mod cp;
 pub mod create;
+pub mod df;
 pub mod exec;
 pub mod export;
 pub mod filter;
