@@ -78,15 +78,11 @@ fn entries(tar: &[u8]) -> Vec<(String, u32, u64, u64, Vec<u8>)> {
     out
 }
 
-#[test]
-fn create_ls_inspect_exists_rm() {
-    let s = Skiff::new();
-    assert_eq!(s.ok(&["volume", "create", "data"]), "data\n");
-    s.ok(&[
-        "volume",
-        "create",
-        "--label",
-        "k=v",
+/// `volume create FLAGS` of a 10 MiB tmpfs volume named scratch.
+fn create_scratch(s: &Skiff, flags: &[&str]) {
+    let mut args = vec!["volume", "create"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&[
         "--opt",
         "type=tmpfs",
         "--opt",
@@ -95,6 +91,14 @@ fn create_ls_inspect_exists_rm() {
         "o=size=10m",
         "scratch",
     ]);
+    s.ok(&args);
+}
+
+#[test]
+fn create_ls_inspect_exists_rm() {
+    let s = Skiff::new();
+    assert_eq!(s.ok(&["volume", "create", "data"]), "data\n");
+    create_scratch(&s, &["--label", "k=v"]);
     let anon = s.ok(&["volume", "create"]);
     let anon = anon.trim();
     assert!(
@@ -1260,4 +1264,33 @@ fn system_df_counts_images_containers_and_volumes_as_du_does_and_prune_takes_unu
     assert!(out.contains("Deleted Volumes\nspare\n"), "{out}");
     assert_eq!(names(&s), vec!["data"]);
     s.ok(&["rm", "-f", "up"]);
+}
+
+#[test]
+fn tmpfs_volumes_are_memory_backed_and_ls_filters_by_time() {
+    let s = busybox();
+    create_scratch(&s, &[]);
+    let out = s.sh(
+        &["-v", "scratch:/s"],
+        "grep ' /s ' /proc/mounts | cut -d' ' -f1,3; df -k /s | tail -n 1; echo x > /s/f; cat /s/f",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "tmpfs tmpfs", "{out}");
+    let df: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(df[1], "10240", "a 10 MiB tmpfs: {out}");
+    assert_eq!(lines[2], "x");
+    // What the container wrote lived in memory: nothing on disk, and the
+    // next container starts from an empty tmpfs.
+    assert_eq!(fs::read_dir(mountpoint(&s, "scratch")).unwrap().count(), 0);
+    assert_eq!(s.sh(&["-v", "scratch:/s"], "ls -A /s"), "");
+
+    // until= and since= (times, Unix seconds or durations before now).
+    s.ok(&["volume", "create", "later"]);
+    let ls = |f: &str| s.ok(&["volume", "ls", "-q", "--filter", f]);
+    assert_eq!(ls("until=2000-01-01T00:00:00Z"), "");
+    assert_eq!(ls("until=4102444800"), "later\nscratch\n");
+    assert_eq!(ls("since=1h"), "later\nscratch\n");
+    assert_eq!(ls("since=4102444800"), "");
+    let e = s.fails_engine(&["volume", "ls", "--filter", "until=soon"]);
+    assert!(e.contains("until=soon"), "{e}");
 }

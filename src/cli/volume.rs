@@ -68,7 +68,7 @@ pub struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    /// Filter output (name=, label=, label!=, driver=, dangling=)
+    /// Filter output (name=, label=, label!=, driver=, dangling=, until=, since=)
     #[arg(short, long)]
     pub filter: Vec<String>,
     /// Pretty-print volumes with a Go template or as json
@@ -116,7 +116,7 @@ pub struct PruneArgs {
     /// Do not ask for confirmation
     #[arg(short, long)]
     pub force: bool,
-    /// Only prune volumes that match (name=, label=, label!=, driver=)
+    /// Only prune volumes that match (name=, label=, label!=, driver=, until=, since=)
     #[arg(long)]
     pub filter: Vec<String>,
 }

@@ -204,6 +204,22 @@ pub fn parse_go_duration(s: &str) -> Result<i64, String> {
     }
 }
 
+/// Parses a `--since`/`--until` time or an `until=` filter: RFC 3339 times, Unix seconds, or Go durations
+/// before now (`10m`, `1h30m`, `1.5s`, `300ms`), as Podman reads them.
+pub fn parse_time(
+    s: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    if let Ok(secs) = s.parse::<i64>() {
+        return chrono::DateTime::from_timestamp(secs, 0);
+    }
+    let nanos = parse_go_duration(s).ok()?;
+    Some(now - chrono::Duration::nanoseconds(nanos))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
