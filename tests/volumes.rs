@@ -464,6 +464,19 @@ fn secrets_create_ls_inspect_rm() {
     assert_eq!(s.ok(&["secret", "ls", "-q"]), "");
 }
 
+/// What the store's volumes directory holds (names, temporary entries
+/// included), without its lock.
+fn volume_dirs(s: &Skiff) -> Vec<String> {
+    let mut out: Vec<String> = fs::read_dir(s.data_home.join("skiff/volumes"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".lock")
+        .collect();
+    out.sort();
+    out
+}
+
 #[test]
 fn bad_input_is_one_line_exit_125_and_creates_nothing() {
     let s = Skiff::new();
@@ -534,13 +547,7 @@ fn bad_input_is_one_line_exit_125_and_creates_nothing() {
         "one\n"
     );
     // Nothing half-made in the store either.
-    let store: Vec<String> = fs::read_dir(s.data_home.join("skiff/volumes"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != ".lock")
-        .collect();
-    assert_eq!(store, vec!["data"]);
+    assert_eq!(volume_dirs(&s), vec!["data"]);
 }
 
 #[test]
@@ -1293,4 +1300,32 @@ fn tmpfs_volumes_are_memory_backed_and_ls_filters_by_time() {
     assert_eq!(ls("since=4102444800"), "");
     let e = s.fails_engine(&["volume", "ls", "--filter", "until=soon"]);
     assert!(e.contains("until=soon"), "{e}");
+}
+
+#[test]
+fn a_failed_create_removes_the_volumes_it_made_and_keeps_the_others() {
+    let s = busybox();
+    s.ok(&["volume", "create", "existing"]);
+    // A volume that cannot be made: its name is taken by a plain file.
+    let broken = s.data_home.join("skiff/volumes/broken");
+    fs::write(&broken, b"not a volume").unwrap();
+    let e = s.fails_engine(&[
+        "run",
+        "--rm",
+        "-v",
+        "existing:/e",
+        "-v",
+        "fresh:/a",
+        "-v",
+        "/anon",
+        "-v",
+        "broken:/b",
+        "busybox",
+        "true",
+    ]);
+    assert!(e.contains("broken"), "{e}");
+    fs::remove_file(&broken).unwrap();
+    assert_eq!(names(&s), vec!["existing"]);
+    assert!(s.container_ids().is_empty());
+    assert_eq!(volume_dirs(&s), vec!["existing"], "nothing half-made");
 }

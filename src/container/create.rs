@@ -493,11 +493,9 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
         c.config.env.push(format!("HOME={}", exec_user.home));
     }
     crate::network::validate(ctx, &c.config)?;
-    let anonymous = attach_volumes(ctx, &mut c.config.mounts)?;
+    let made = attach_volumes(ctx, &mut c.config.mounts)?;
     if let Err(e) = containers.insert(&c) {
-        for name in &anonymous {
-            let _ = crate::volume::remove(ctx, name);
-        }
+        remove_volumes(ctx, &made);
         return Err(e.into());
     }
     for name in c.config.mounts.iter().filter_map(Mount::volume_name) {
@@ -549,38 +547,53 @@ fn volumes_from(ctx: &Context, specs: &[String]) -> Result<Vec<Mount>> {
 /// Makes the volumes the mounts name: a named volume that does not exist
 /// yet is created (as Podman does), a mount without a name gets a new
 /// anonymous volume. Sets each mount's `name` and `source` (the volume's
-/// `_data`) and returns the names of the anonymous volumes made.
+/// `_data`) and returns the names of the volumes it made, named or
+/// anonymous, for the caller to remove if the container is not created.
+/// On an error, what it made is removed again: a failed `create` leaves no
+/// volume behind that was not there before.
 fn attach_volumes(ctx: &Context, mounts: &mut [Mount]) -> Result<Vec<String>> {
-    let mut anonymous: Vec<String> = Vec::new();
+    let mut made: Vec<String> = Vec::new();
     for m in mounts.iter_mut().filter(|m| m.kind == MountKind::Volume) {
         let anon = m.name.is_empty();
         let v = crate::volume::create(
             ctx,
             &crate::volume::CreateOptions {
                 name: (!anon).then(|| m.name.clone()),
-                ignore_existing: true,
                 anonymous: anon,
                 ..Default::default()
             },
         );
         let v = match v {
+            Ok(v) => {
+                made.push(v.name.clone());
+                Ok(v)
+            }
+            // Someone else's (or an earlier mount's): used, never removed.
+            Err(crate::volume::Error::Exists(name)) => crate::volume::get(ctx, &name),
+            Err(e) => Err(e),
+        };
+        let v = match v {
             Ok(v) => v,
             Err(e) => {
-                for name in &anonymous {
-                    let _ = crate::volume::remove(ctx, name);
-                }
+                remove_volumes(ctx, &made);
                 return Err(e.into());
             }
         };
-        if anon {
-            anonymous.push(v.name.clone());
-        }
         m.source = crate::volume::mountpoint(ctx, &v.name)
             .to_string_lossy()
             .into_owned();
         m.name = v.name;
     }
-    Ok(anonymous)
+    Ok(made)
+}
+
+/// Removes the volumes a failed `create` made (see `attach_volumes`).
+fn remove_volumes(ctx: &Context, names: &[String]) {
+    for name in names {
+        if let Err(e) = crate::volume::remove(ctx, name) {
+            tracing::warn!("{e}");
+        }
+    }
 }
 
 #[cfg(test)]
