@@ -1020,7 +1020,7 @@ fn run_detached(s: &Skiff, name: &str, flags: &[&str], cmd: &[&str]) {
 }
 
 #[test]
-fn cp_sees_the_volumes_and_bind_mounts_of_a_running_container_both_ways() {
+fn cp_sees_the_volumes_and_bind_mounts_of_running_and_stopped_containers() {
     let s = busybox();
     s.expect_running();
     let src = host_dir(&s, "bound", "in-bind", b"from the host dir\n");
@@ -1078,8 +1078,42 @@ fn cp_sees_the_volumes_and_bind_mounts_of_a_running_container_both_ways() {
     assert_ne!(o.code, 0, "{}", o.describe());
     assert!(!out.join("host-secret").exists());
     assert!(outside.join("host-secret").exists());
-
     s.ok(&["rm", "-f", "live"]);
+
+    // A stopped container's volumes and binds are reached through their
+    // sources, as Podman does; a read-only mount takes nothing, and links
+    // stay inside the mount.
+    s.ok(&[
+        "create",
+        "--name",
+        "parked",
+        "-v",
+        "data:/data",
+        "-v",
+        &format!("{bind}:ro"),
+        "busybox",
+        "true",
+    ]);
+    s.ok(&["cp", "parked:/data/f", &common::s(&out.join("f2"))]);
+    assert_eq!(fs::read_to_string(out.join("f2")).unwrap(), "vol\n");
+    s.ok(&["cp", "parked:/bound/put2", &common::s(&out.join("p3"))]);
+    assert_eq!(fs::read_to_string(out.join("p3")).unwrap(), "put by cp\n");
+    let put3 = s.write_file("put3", b"while stopped\n");
+    s.ok(&["cp", &common::s(&put3), "parked:/data/"]);
+    assert_eq!(
+        fs::read_to_string(mp.join("put3")).unwrap(),
+        "while stopped\n"
+    );
+    let e = s.fails_engine(&["cp", &common::s(&put3), "parked:/bound/"]);
+    assert!(
+        e.contains("parked:/bound") && e.contains("read-only"),
+        "{e}"
+    );
+    assert!(!src.join("put3").exists());
+    let o = s.cmd(&["cp", "parked:/data/up/passwd", &common::s(&out.join("p4"))]);
+    assert_ne!(o.code, 0, "{}", o.describe());
+    assert!(!out.join("p4").exists());
+    s.ok(&["rm", "parked"]);
 }
 
 /// The top-level keys of the first object of an inspect array, in the
