@@ -953,7 +953,7 @@ fn secrets_reach_containers_as_files_or_variables_and_stay_out_of_records_and_ex
         "busybox",
         "sh",
         "-c",
-        "cat /run/secrets/dbpass > /dev/null",
+        "cat /run/secrets/dbpass; echo \" $DB_PASS\"",
     ]);
     let inspect = s.ok(&["inspect", "holder"]);
     assert!(!inspect.contains("s3cret"), "{inspect}");
@@ -981,7 +981,20 @@ fn secrets_reach_containers_as_files_or_variables_and_stay_out_of_records_and_ex
         !tar.windows(6).any(|w| w == b"s3cret"),
         "the export holds the secret"
     );
+    // The container keeps the data it was created with, as Podman: a
+    // secret replaced or removed since changes nothing for it.
+    s.ok_stdin(&["secret", "create", "--replace", "dbpass", "-"], b"other");
+    assert_eq!(
+        s.ok(&["start", "-a", "holder"]),
+        "s3cret-value s3cret-value\n"
+    );
+    s.ok(&["secret", "rm", "dbpass"]);
+    assert_eq!(
+        s.ok(&["start", "-a", "holder"]),
+        "s3cret-value s3cret-value\n"
+    );
     s.ok(&["rm", "holder"]);
+    s.ok_stdin(&["secret", "create", "dbpass", "-"], b"s3cret-value");
 
     // Bad --secret values: one line naming them, exit 125, nothing created.
     let cases: &[(&[&str], &str)] = &[

@@ -259,6 +259,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     user_mounts.retain(|m: &Mount| !own.iter().any(|n| n.destination == m.destination));
     user_mounts.extend(own);
     let secrets = super::secrets::resolve(ctx, &o.secrets)?;
+    let secret_data = super::secrets::read_data(ctx, &secrets)?;
     let rlimits = o
         .ulimits
         .iter()
@@ -494,7 +495,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     }
     crate::network::validate(ctx, &c.config)?;
     let made = attach_volumes(ctx, &mut c.config.mounts)?;
-    if let Err(e) = containers.insert(&c) {
+    if let Err(e) = containers.insert_with(&c, |dir| super::secrets::keep(dir, &secret_data)) {
         remove_volumes(ctx, &made);
         return Err(e.into());
     }

@@ -1,8 +1,11 @@
 //! A container's secrets (`--secret`): found by `create`, which records
-//! which secret goes where but never its data, and handed to the process
-//! at every start, as Podman does: a read-only file bound from a copy in
-//! the container's `userdata/secrets/` (outside its root filesystem, so
-//! `export` never holds the data), or an environment variable.
+//! which secret goes where but never its data, and keeps a copy of each
+//! secret's data in the container's directory (`secrets/`, 0600), so that,
+//! as Podman documents, removing or replacing the secret later does not
+//! change what the container gets. Each start hands them to the process: a
+//! read-only file bound from a copy in `userdata/secrets/` with the uid,
+//! gid and mode asked for, or an environment variable. Neither copy is in
+//! the root filesystem, so `export` never holds the data.
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -20,6 +23,36 @@ use crate::{Context, Error, Result};
 
 /// Where a container's secret files are written, below its `userdata`.
 const DIR: &str = "secrets";
+/// Where `create` keeps the data of each secret use (file `<index>`), in
+/// the container's directory.
+const KEPT: &str = "secrets";
+
+/// The data of each of `uses`' secrets, read when the container is
+/// created (see `keep`). Errors: a secret removed since `resolve`.
+pub fn read_data(ctx: &Context, uses: &[SecretUse]) -> Result<Vec<Vec<u8>>> {
+    uses.iter()
+        .map(|u| Ok(crate::secret::get_data(ctx, &u.id)?.1))
+        .collect()
+}
+
+/// Writes `data` (from `read_data`) into the new container directory
+/// `dir`: `secrets/` 0700, one 0600 file per secret use.
+pub fn keep(dir: &Path, data: &[Vec<u8>]) -> std::io::Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    let kept = dir.join(KEPT);
+    std::fs::DirBuilder::new().mode(0o700).create(&kept)?;
+    for (i, d) in data.iter().enumerate() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(kept.join(i.to_string()))?
+            .write_all(d)?;
+    }
+    Ok(())
+}
 
 /// Parses the `--secret` values and finds each secret (by name, id or
 /// unique id prefix), recording its id and name. Errors, one line naming
@@ -52,8 +85,8 @@ pub fn resolve(ctx: &Context, specs: &[String]) -> Result<Vec<SecretUse>> {
 /// secret's new data is seen) and bound read-only at its target; each
 /// `Env` secret is set in `env`, replacing a variable of that name.
 /// Runs where the container's ids are mapped (the supervisor, inside the
-/// user namespace). Errors: a secret removed since `create`, its data not
-/// fit for an environment variable (a NUL byte), writing the copy.
+/// user namespace). Errors: the kept copy is gone, its data not fit for an
+/// environment variable (a NUL byte), writing the file.
 pub fn apply(
     ctx: &Context,
     c: &Container,
@@ -75,16 +108,15 @@ pub fn apply(
         .create(&dir)
         .map_err(|e| Error::msg(crate::error::io_msg("create", &dir, &e)))?;
     for (i, u) in c.config.secrets.iter().enumerate() {
-        let data = match crate::secret::get_data(ctx, &u.id) {
-            Ok((_, data)) => data,
-            Err(crate::secret::Error::NotFound(_)) => {
-                return Err(Error::msg(format!(
-                    "secret \"{}\" of container {} no longer exists: no such secret",
-                    u.name, c.name
-                )))
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let kept = ctx.container_dir(&c.id).join(KEPT).join(i.to_string());
+        let data = std::fs::read(&kept).map_err(|e| {
+            Error::msg(format!(
+                "secret \"{}\" of container {}: {}",
+                u.name,
+                c.name,
+                crate::error::io_msg("read", &kept, &e)
+            ))
+        })?;
         match u.kind {
             SecretKind::Env => {
                 if data.contains(&0) {
