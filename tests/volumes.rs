@@ -926,6 +926,14 @@ fn secrets_reach_containers_as_files_or_variables_and_stay_out_of_records_and_ex
         s.sh(&["--secret", "dbpass,target=/etc/db.pw"], "cat /etc/db.pw"),
         "s3cret-value"
     );
+    // A read-only root filesystem still gets its secrets.
+    assert_eq!(
+        s.sh(
+            &["--read-only", "--secret", "dbpass"],
+            "cat /run/secrets/dbpass"
+        ),
+        "s3cret-value"
+    );
     // The environment form, named by target or else by the secret.
     assert_eq!(
         s.sh(
