@@ -230,7 +230,13 @@ pub struct ObjectInspectArgs {
     #[command(flatten)]
     pub common: InspectArgs,
     /// Only look for this type of object
-    #[arg(short, long = "type", value_name = "TYPE", value_enum, default_value = "all")]
+    #[arg(
+        short,
+        long = "type",
+        value_name = "TYPE",
+        value_enum,
+        default_value = "all"
+    )]
     pub kind: ObjectType,
 }
 
