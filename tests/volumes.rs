@@ -10,6 +10,20 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
+/// The keys of a new volume's inspect object, in Podman's order.
+const VOLUME_KEYS: [&str; 10] = [
+    "Name",
+    "Driver",
+    "Mountpoint",
+    "CreatedAt",
+    "Labels",
+    "Scope",
+    "Options",
+    "MountCount",
+    "NeedsCopyUp",
+    "NeedsChown",
+];
+
 fn mode(p: &Path) -> u32 {
     fs::symlink_metadata(p)
         .unwrap_or_else(|e| panic!("stat {}: {e}", p.display()))
@@ -64,15 +78,11 @@ fn entries(tar: &[u8]) -> Vec<(String, u32, u64, u64, Vec<u8>)> {
     out
 }
 
-#[test]
-fn create_ls_inspect_exists_rm() {
-    let s = Skiff::new();
-    assert_eq!(s.ok(&["volume", "create", "data"]), "data\n");
-    s.ok(&[
-        "volume",
-        "create",
-        "--label",
-        "k=v",
+/// `volume create FLAGS` of a 10 MiB tmpfs volume named scratch.
+fn create_scratch(s: &Skiff, flags: &[&str]) {
+    let mut args = vec!["volume", "create"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&[
         "--opt",
         "type=tmpfs",
         "--opt",
@@ -81,6 +91,14 @@ fn create_ls_inspect_exists_rm() {
         "o=size=10m",
         "scratch",
     ]);
+    s.ok(&args);
+}
+
+#[test]
+fn create_ls_inspect_exists_rm() {
+    let s = Skiff::new();
+    assert_eq!(s.ok(&["volume", "create", "data"]), "data\n");
+    create_scratch(&s, &["--label", "k=v"]);
     let anon = s.ok(&["volume", "create"]);
     let anon = anon.trim();
     assert!(
@@ -121,18 +139,7 @@ fn create_ls_inspect_exists_rm() {
     let v: serde_json::Value =
         serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
     let data = &v[0];
-    for key in [
-        "Name",
-        "Driver",
-        "Mountpoint",
-        "CreatedAt",
-        "Labels",
-        "Scope",
-        "Options",
-        "MountCount",
-        "NeedsCopyUp",
-        "NeedsChown",
-    ] {
+    for key in VOLUME_KEYS {
         assert!(data.get(key).is_some(), "no {key} in {json}");
     }
     assert_eq!(data["Name"], "data");
@@ -457,6 +464,19 @@ fn secrets_create_ls_inspect_rm() {
     assert_eq!(s.ok(&["secret", "ls", "-q"]), "");
 }
 
+/// What the store's volumes directory holds (names, temporary entries
+/// included), without its lock.
+fn volume_dirs(s: &Skiff) -> Vec<String> {
+    let mut out: Vec<String> = fs::read_dir(s.data_home.join("skiff/volumes"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".lock")
+        .collect();
+    out.sort();
+    out
+}
+
 #[test]
 fn bad_input_is_one_line_exit_125_and_creates_nothing() {
     let s = Skiff::new();
@@ -527,13 +547,7 @@ fn bad_input_is_one_line_exit_125_and_creates_nothing() {
         "one\n"
     );
     // Nothing half-made in the store either.
-    let store: Vec<String> = fs::read_dir(s.data_home.join("skiff/volumes"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != ".lock")
-        .collect();
-    assert_eq!(store, vec!["data"]);
+    assert_eq!(volume_dirs(&s), vec!["data"]);
 }
 
 #[test]
@@ -582,15 +596,7 @@ fn named_volumes_in_containers_persist_refuse_writes_ro_and_map_owners() {
     );
 
     // In use by a container that exists: refused (exit 2) until it is gone.
-    s.ok(&[
-        "create",
-        "--name",
-        "keep",
-        "-v",
-        "data:/data",
-        "busybox",
-        "true",
-    ]);
+    create_with_data(&s, "keep");
     let e = s.fails(&["volume", "rm", "data"], 2);
     assert!(e.contains("data") && e.contains("being used"), "{e}");
     s.ok(&["rm", "keep"]);
@@ -769,6 +775,18 @@ fn an_empty_volume_takes_the_image_directory_once_unless_nocopy() {
     assert_eq!(fs::read_dir(mountpoint(&s, "nc")).unwrap().count(), 0);
 }
 
+/// Each `run --rm FLAGS busybox true` fails as the engine with one line
+/// that names what the case says.
+fn runs_fail_naming(s: &Skiff, cases: &[(&[&str], &str)]) {
+    for (flags, names_it) in cases {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        let e = s.fails_engine(&args);
+        assert!(e.contains(names_it), "{args:?}: {e}");
+    }
+}
+
 #[test]
 fn mount_bind_ro_and_tmpfs_size_and_bad_mounts_are_one_line_125() {
     let s = busybox();
@@ -807,23 +825,23 @@ fn mount_bind_ro_and_tmpfs_size_and_bad_mounts_are_one_line_125() {
         (&["--mount", "type=bind,dst=/x"], "type=bind,dst=/x"),
         (&["--mount", "type=nfs,src=v,dst=/x"], "nfs"),
     ];
-    for (flags, names_it) in cases {
-        let mut args = vec!["run", "--rm"];
-        args.extend_from_slice(flags);
-        args.extend_from_slice(&["busybox", "true"]);
-        let e = s.fails_engine(&args);
-        assert!(e.contains(names_it), "{args:?}: {e}");
-    }
+    runs_fail_naming(&s, cases);
     // Nothing half-made: no container, no volume.
     assert!(s.container_ids().is_empty());
     assert!(names(&s).is_empty());
 }
 
+/// A new host directory `files/DIR` holding `FILE` with `text`.
+fn host_dir(s: &Skiff, dir: &str, file: &str, text: &[u8]) -> PathBuf {
+    let d = s.make_dir(&s.home.join("files").join(dir));
+    s.write_file(&format!("{dir}/{file}"), text);
+    d
+}
+
 #[test]
 fn volumes_from_shares_volumes_and_binds_read_only_when_asked() {
     let s = busybox();
-    let src = s.make_dir(&s.home.join("files/shared"));
-    s.write_file("shared/note", b"bound\n");
+    let src = host_dir(&s, "shared", "note", b"bound\n");
     s.ok(&[
         "create",
         "--name",
@@ -876,4 +894,493 @@ fn volumes_from_shares_volumes_and_binds_read_only_when_asked() {
     ]);
     assert!(e.contains("bogus"), "{e}");
     s.ok(&["rm", "w2"]);
+}
+
+#[test]
+fn secrets_reach_containers_as_files_or_variables_and_stay_out_of_records_and_exports() {
+    let s = busybox();
+    s.ok_stdin(&["secret", "create", "dbpass", "-"], b"s3cret-value");
+    // The default: /run/secrets/NAME, root's, 0444, read-only.
+    assert_eq!(
+        s.sh(
+            &["--secret", "dbpass"],
+            "cat /run/secrets/dbpass; echo; stat -c %u:%g:%a /run/secrets/dbpass; \
+             echo x 2>/dev/null > /run/secrets/dbpass || echo refused"
+        ),
+        "s3cret-value\n0:0:444\nrefused\n"
+    );
+    // Owner and mode as asked; a relative target goes below /run/secrets.
+    assert_eq!(
+        s.sh(
+            &[
+                "--user",
+                "1000:1000",
+                "--secret",
+                "dbpass,target=pw,uid=1000,gid=1000,mode=0400"
+            ],
+            "cat /run/secrets/pw; echo; stat -c %u:%g:%a /run/secrets/pw"
+        ),
+        "s3cret-value\n1000:1000:400\n"
+    );
+    assert_eq!(
+        s.sh(&["--secret", "dbpass,target=/etc/db.pw"], "cat /etc/db.pw"),
+        "s3cret-value"
+    );
+    // A read-only root filesystem still gets its secrets.
+    assert_eq!(
+        s.sh(
+            &["--read-only", "--secret", "dbpass"],
+            "cat /run/secrets/dbpass"
+        ),
+        "s3cret-value"
+    );
+    // The environment form, named by target or else by the secret.
+    assert_eq!(
+        s.sh(
+            &[
+                "--secret",
+                "dbpass,type=env,target=DB_PASS",
+                "--secret",
+                "dbpass,type=env"
+            ],
+            "echo $DB_PASS $dbpass"
+        ),
+        "s3cret-value s3cret-value\n"
+    );
+
+    // A container that keeps both: neither inspect, nor its record, nor an
+    // export of its root filesystem holds the data.
+    s.ok(&[
+        "run",
+        "--name",
+        "holder",
+        "--secret",
+        "dbpass",
+        "--secret",
+        "dbpass,type=env,target=DB_PASS",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /run/secrets/dbpass; echo \" $DB_PASS\"",
+    ]);
+    let inspect = s.ok(&["inspect", "holder"]);
+    assert!(!inspect.contains("s3cret"), "{inspect}");
+    assert_eq!(
+        s.inspect_format(
+            "holder",
+            "{{range .Config.Secrets}}{{.Name}} {{.Mode}}{{end}}"
+        ),
+        "dbpass 292"
+    );
+    let id = s.inspect_format("holder", "{{.Id}}");
+    let record = fs::read_to_string(
+        s.data_home
+            .join("skiff/containers")
+            .join(&id)
+            .join("container.json"),
+    )
+    .unwrap();
+    assert!(!record.contains("s3cret"), "{record}");
+    let out = s.home.join("holder.tar");
+    s.ok(&["export", "-o", &common::s(&out), "holder"]);
+    let tar = fs::read(&out).unwrap();
+    assert!(!entries(&tar).is_empty());
+    assert!(
+        !tar.windows(6).any(|w| w == b"s3cret"),
+        "the export holds the secret"
+    );
+    // The container keeps the data it was created with, as Podman: a
+    // secret replaced or removed since changes nothing for it.
+    s.ok_stdin(&["secret", "create", "--replace", "dbpass", "-"], b"other");
+    assert_eq!(
+        s.ok(&["start", "-a", "holder"]),
+        "s3cret-value s3cret-value\n"
+    );
+    s.ok(&["secret", "rm", "dbpass"]);
+    assert_eq!(
+        s.ok(&["start", "-a", "holder"]),
+        "s3cret-value s3cret-value\n"
+    );
+    s.ok(&["rm", "holder"]);
+    s.ok_stdin(&["secret", "create", "dbpass", "-"], b"s3cret-value");
+
+    // Bad --secret values: one line naming them, exit 125, nothing created.
+    let cases: &[(&[&str], &str)] = &[
+        (&["--secret", "nope"], "nope"),
+        (&["--secret", "dbpass,type=file"], "dbpass,type=file"),
+        (&["--secret", "dbpass,type=env,mode=0400"], "type=env"),
+        (
+            &["--secret", "dbpass", "--secret", "dbpass"],
+            "/run/secrets/dbpass",
+        ),
+    ];
+    runs_fail_naming(&s, cases);
+    assert!(s.container_ids().is_empty());
+}
+
+/// `create --name NAME -v data:/data busybox true`.
+fn create_with_data(s: &Skiff, name: &str) {
+    s.ok(&[
+        "create",
+        "--name",
+        name,
+        "-v",
+        "data:/data",
+        "busybox",
+        "true",
+    ]);
+}
+
+/// `run -d --name NAME FLAGS busybox CMD`.
+fn run_detached(s: &Skiff, name: &str, flags: &[&str], cmd: &[&str]) {
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend_from_slice(flags);
+    args.push("busybox");
+    args.extend_from_slice(cmd);
+    s.ok(&args);
+}
+
+#[test]
+fn cp_sees_the_volumes_and_bind_mounts_of_running_and_stopped_containers() {
+    let s = busybox();
+    s.expect_running();
+    let src = host_dir(&s, "bound", "in-bind", b"from the host dir\n");
+    let outside = host_dir(&s, "outside", "host-secret", b"host only\n");
+    let bind = format!("{}:/bound", src.display());
+    run_detached(
+        &s,
+        "live",
+        &["-v", "data:/data", "-v", &bind],
+        &[
+            "sh",
+            "-c",
+            "echo vol > /data/f; ln -s ../../../../../../etc /data/up; \
+             ln -s /etc /bound/abs; touch /data/ready; exec sleep 1000",
+        ],
+    );
+    let mp = mountpoint(&s, "data");
+    assert!(eventually(std::time::Duration::from_secs(20), || mp
+        .join("ready")
+        .exists()));
+
+    // Out of the volume and the bind mount.
+    let out = s.make_dir(&s.home.join("out"));
+    s.ok(&["cp", "live:/data/f", &common::s(&out.join("f"))]);
+    assert_eq!(fs::read_to_string(out.join("f")).unwrap(), "vol\n");
+    s.ok(&["cp", "live:/bound/in-bind", &common::s(&out)]);
+    assert_eq!(
+        fs::read_to_string(out.join("in-bind")).unwrap(),
+        "from the host dir\n"
+    );
+    // Into both: the files land in the volume's data and the host directory.
+    let put = s.write_file("put", b"put by cp\n");
+    s.ok(&["cp", &common::s(&put), "live:/data/"]);
+    s.ok(&["cp", &common::s(&put), "live:/bound/put2"]);
+    assert_eq!(fs::read_to_string(mp.join("put")).unwrap(), "put by cp\n");
+    assert_eq!(fs::read_to_string(src.join("put2")).unwrap(), "put by cp\n");
+    assert_eq!(
+        s.ok(&["exec", "live", "cat", "/data/put", "/bound/put2"]),
+        "put by cp\nput by cp\n"
+    );
+
+    // Links in a volume or a bind mount resolve inside the container: the
+    // container's /etc, never the host's or a directory beside the mount.
+    s.ok(&["cp", "live:/data/up/passwd", &common::s(&out.join("p1"))]);
+    s.ok(&["cp", "live:/bound/abs/passwd", &common::s(&out.join("p2"))]);
+    for p in ["p1", "p2"] {
+        let text = fs::read_to_string(out.join(p)).unwrap();
+        assert!(text.starts_with("root:"), "{text}");
+        assert!(!text.contains(&env().user), "the host's passwd: {text}");
+    }
+    s.ok(&["cp", &common::s(&put), "live:/data/up/"]);
+    assert_eq!(s.ok(&["exec", "live", "cat", "/etc/put"]), "put by cp\n");
+    assert!(!mp.parent().unwrap().join("put").exists());
+    let o = s.cmd(&["cp", "live:/bound/../outside/host-secret", &common::s(&out)]);
+    assert_ne!(o.code, 0, "{}", o.describe());
+    assert!(!out.join("host-secret").exists());
+    assert!(outside.join("host-secret").exists());
+    s.ok(&["rm", "-f", "live"]);
+
+    // A stopped container's volumes and binds are reached through their
+    // sources, as Podman does; a read-only mount takes nothing, and links
+    // stay inside the mount.
+    s.ok(&[
+        "create",
+        "--name",
+        "parked",
+        "-v",
+        "data:/data",
+        "-v",
+        &format!("{bind}:ro"),
+        "busybox",
+        "true",
+    ]);
+    s.ok(&["cp", "parked:/data/f", &common::s(&out.join("f2"))]);
+    assert_eq!(fs::read_to_string(out.join("f2")).unwrap(), "vol\n");
+    s.ok(&["cp", "parked:/bound/put2", &common::s(&out.join("p3"))]);
+    assert_eq!(fs::read_to_string(out.join("p3")).unwrap(), "put by cp\n");
+    let put3 = s.write_file("put3", b"while stopped\n");
+    s.ok(&["cp", &common::s(&put3), "parked:/data/"]);
+    assert_eq!(
+        fs::read_to_string(mp.join("put3")).unwrap(),
+        "while stopped\n"
+    );
+    let e = s.fails_engine(&["cp", &common::s(&put3), "parked:/bound/"]);
+    assert!(
+        e.contains("parked:/bound") && e.contains("read-only"),
+        "{e}"
+    );
+    assert!(!src.join("put3").exists());
+    let o = s.cmd(&["cp", "parked:/data/up/passwd", &common::s(&out.join("p4"))]);
+    assert_ne!(o.code, 0, "{}", o.describe());
+    assert!(!out.join("p4").exists());
+    s.ok(&["rm", "parked"]);
+}
+
+/// The top-level keys of the first object of an inspect array, in the
+/// order printed.
+fn key_order(json: &str) -> Vec<String> {
+    json.lines()
+        .filter(|l| l.starts_with("    \"") && !l.starts_with("     "))
+        .filter_map(|l| l.trim().strip_prefix('"')?.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn inspect_prints_podmans_key_order_counts_mounts_and_finds_volumes_at_top_level() {
+    let s = busybox();
+    s.ok(&["volume", "create", "data"]);
+    let keys = key_order(&s.ok(&["volume", "inspect", "data"]));
+    assert_eq!(keys, VOLUME_KEYS);
+    // Keys Podman leaves out when false still answer templates.
+    assert_eq!(
+        s.ok(&[
+            "volume",
+            "inspect",
+            "--format",
+            "{{.Anonymous}} {{.MountCount}}",
+            "data"
+        ]),
+        "false 0\n"
+    );
+    // Containers keep Podman's struct order too.
+    s.ok(&[
+        "create",
+        "--name",
+        "user",
+        "-v",
+        "data:/data",
+        "busybox",
+        "true",
+    ]);
+    let keys = key_order(&s.ok(&["container", "inspect", "user"]));
+    assert_eq!(
+        keys[..5],
+        ["Id", "Created", "Path", "Args", "State"],
+        "{keys:?}"
+    );
+    assert_eq!(
+        keys.last().map(String::as_str),
+        Some("HostConfig"),
+        "{keys:?}"
+    );
+
+    // MountCount: the running containers that have it mounted.
+    let count = || s.ok(&["volume", "inspect", "--format", "{{.MountCount}}", "data"]);
+    assert_eq!(count(), "0\n", "a created container mounts nothing");
+    s.expect_running();
+    run_detached(&s, "live", &["-v", "data:/data"], &["sleep", "1000"]);
+    assert_eq!(count(), "1\n");
+    s.ok(&["rm", "-f", "live"]);
+    assert_eq!(count(), "0\n");
+
+    // The top-level inspect finds volumes, and --type narrows the search.
+    assert_eq!(
+        s.ok(&["inspect", "--format", "{{.Name}} {{.Scope}}", "data"]),
+        "data local\n"
+    );
+    assert_eq!(
+        s.ok(&[
+            "inspect",
+            "--type",
+            "volume",
+            "--format",
+            "{{.Driver}}",
+            "data"
+        ]),
+        "local\n"
+    );
+    assert_eq!(key_order(&s.ok(&["inspect", "data"]))[0], "Name");
+    let e = s.fails_engine(&["inspect", "--type", "container", "data"]);
+    assert!(e.contains("data"), "{e}");
+    let e = s.fails_engine(&["inspect", "--type", "volume", "user"]);
+    assert!(e.contains("user"), "{e}");
+    let e = s.fails_engine(&["inspect", "nothing-here"]);
+    assert!(e.contains("no such object: \"nothing-here\""), "{e}");
+    s.ok(&["rm", "user"]);
+}
+
+/// `du -sb DIR` less the directories' own sizes: the apparent size of
+/// what is below, as containers/storage (and so `system df`) counts it.
+fn du_without_dirs(dir: &Path) -> u64 {
+    let o = std::process::Command::new("du")
+        .args(["-sb", &common::s(dir)])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "du {}", dir.display());
+    let du: u64 = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut dirs = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        dirs += fs::symlink_metadata(&d).unwrap().len();
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    du - dirs
+}
+
+#[test]
+fn system_df_counts_images_containers_and_volumes_as_du_does_and_prune_takes_unused_volumes() {
+    let s = busybox();
+    s.sh(
+        &["-v", "data:/data"],
+        "head -c 10000 /dev/zero > /data/f; mkdir /data/d; head -c 500 /dev/zero > /data/d/g; \
+         ln -s f /data/l; ln /data/f /data/hard",
+    );
+    s.sh(&["-v", "spare:/s"], "head -c 300 /dev/zero > /s/f");
+    create_with_data(&s, "keep");
+    let data = du_without_dirs(&mountpoint(&s, "data"));
+    let spare = du_without_dirs(&mountpoint(&s, "spare"));
+    assert_eq!(
+        (data, spare),
+        (10_500 + 1, 300),
+        "hard link once, link 1 byte"
+    );
+
+    let rows = s.ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}}|{{.Total}}|{{.Active}}|{{.RawSize}}|{{.RawReclaimable}}",
+    ]);
+    let rows: Vec<Vec<&str>> = rows.lines().map(|l| l.split('|').collect()).collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[0][..3], ["Images", "1", "1"], "{rows:?}");
+    assert!(rows[0][3].parse::<u64>().unwrap() > 0, "{rows:?}");
+    assert_eq!(rows[0][4], "0", "the image is in use: {rows:?}");
+    assert_eq!(rows[1][..3], ["Containers", "1", "0"], "{rows:?}");
+    assert_eq!(
+        rows[1][3], rows[1][4],
+        "a stopped container's size is reclaimable"
+    );
+    let (total, unused) = ((data + spare).to_string(), spare.to_string());
+    assert_eq!(
+        rows[2],
+        ["Local Volumes", "2", "1", total.as_str(), unused.as_str()]
+    );
+
+    // The table and the verbose report.
+    let table = s.ok(&["system", "df"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    );
+    assert!(lines[3].starts_with("Local Volumes "), "{table}");
+    assert!(lines[3].ends_with("300B (3%)"), "{table}");
+    let verbose = s.ok(&["system", "df", "-v"]);
+    for part in [
+        "Images space usage:",
+        "Containers space usage:",
+        "Local Volumes space usage:",
+    ] {
+        assert!(verbose.contains(part), "{verbose}");
+    }
+    let row = verbose
+        .lines()
+        .find(|l| l.starts_with("data "))
+        .unwrap_or_else(|| panic!("{verbose}"));
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["data", "1", "10.5kB"]
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&s.ok(&["system", "df", "--format", "json"])).unwrap();
+    assert_eq!(json[2]["Type"], "Local Volumes");
+    assert_eq!(json[2]["RawSize"], data + spare);
+
+    // system prune --volumes takes the stopped container, then the
+    // volumes no container uses; a running one keeps its volume.
+    s.expect_running();
+    run_detached(&s, "up", &["-v", "data:/data"], &["sleep", "1000"]);
+    let out = s.ok(&["system", "prune", "-f", "--volumes"]);
+    assert!(out.contains("Deleted Volumes\nspare\n"), "{out}");
+    assert_eq!(names(&s), vec!["data"]);
+    s.ok(&["rm", "-f", "up"]);
+}
+
+#[test]
+fn tmpfs_volumes_are_memory_backed_and_ls_filters_by_time() {
+    let s = busybox();
+    create_scratch(&s, &[]);
+    let out = s.sh(
+        &["-v", "scratch:/s"],
+        "grep ' /s ' /proc/mounts | cut -d' ' -f1,3; df -k /s | tail -n 1; echo x > /s/f; cat /s/f",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "tmpfs tmpfs", "{out}");
+    let df: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(df[1], "10240", "a 10 MiB tmpfs: {out}");
+    assert_eq!(lines[2], "x");
+    // What the container wrote lived in memory: nothing on disk, and the
+    // next container starts from an empty tmpfs.
+    assert_eq!(fs::read_dir(mountpoint(&s, "scratch")).unwrap().count(), 0);
+    assert_eq!(s.sh(&["-v", "scratch:/s"], "ls -A /s"), "");
+
+    // until= and since= (times, Unix seconds or durations before now).
+    s.ok(&["volume", "create", "later"]);
+    let ls = |f: &str| s.ok(&["volume", "ls", "-q", "--filter", f]);
+    assert_eq!(ls("until=2000-01-01T00:00:00Z"), "");
+    assert_eq!(ls("until=4102444800"), "later\nscratch\n");
+    assert_eq!(ls("since=1h"), "later\nscratch\n");
+    assert_eq!(ls("since=4102444800"), "");
+    let e = s.fails_engine(&["volume", "ls", "--filter", "until=soon"]);
+    assert!(e.contains("until=soon"), "{e}");
+}
+
+#[test]
+fn a_failed_create_removes_the_volumes_it_made_and_keeps_the_others() {
+    let s = busybox();
+    s.ok(&["volume", "create", "existing"]);
+    // A volume that cannot be made: its name is taken by a plain file.
+    let broken = s.data_home.join("skiff/volumes/broken");
+    fs::write(&broken, b"not a volume").unwrap();
+    let e = s.fails_engine(&[
+        "run",
+        "--rm",
+        "-v",
+        "existing:/e",
+        "-v",
+        "fresh:/a",
+        "-v",
+        "/anon",
+        "-v",
+        "broken:/b",
+        "busybox",
+        "true",
+    ]);
+    assert!(e.contains("broken"), "{e}");
+    fs::remove_file(&broken).unwrap();
+    assert_eq!(names(&s), vec!["existing"]);
+    assert!(s.container_ids().is_empty());
+    assert_eq!(volume_dirs(&s), vec!["existing"], "nothing half-made");
 }

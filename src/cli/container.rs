@@ -42,6 +42,9 @@ pub struct CreateArgs {
     /// Mount the volumes and bind mounts of another container (CONTAINER[:ro|rw])
     #[arg(long = "volumes-from", value_name = "CONTAINER")]
     pub volumes_from: Vec<String>,
+    /// Give the container a secret: a file at /run/secrets/NAME or an environment variable (SECRET[,type=mount|env][,target=T][,uid=U,gid=G,mode=M])
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Vec<String>,
     /// Make the container's root filesystem read-only
     #[arg(long)]
     pub read_only: bool,
@@ -211,6 +214,32 @@ pub struct InspectArgs {
     pub names: Vec<String>,
 }
 
+/// The kinds of object the top-level `inspect --type` looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ObjectType {
+    All,
+    Container,
+    Image,
+    Volume,
+    Network,
+}
+
+/// The top-level `inspect`: any object, or one kind (`--type`).
+#[derive(Debug, Args)]
+pub struct ObjectInspectArgs {
+    #[command(flatten)]
+    pub common: InspectArgs,
+    /// Only look for this type of object
+    #[arg(
+        short,
+        long = "type",
+        value_name = "TYPE",
+        value_enum,
+        default_value = "all"
+    )]
+    pub kind: ObjectType,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ContainerCommand {
     /// Attach to a running container
@@ -330,6 +359,7 @@ impl CreateArgs {
             mounts: self.mount.clone(),
             tmpfs: self.tmpfs.clone(),
             volumes_from: self.volumes_from.clone(),
+            secrets: self.secret.clone(),
             read_only: self.read_only,
             entrypoint: self.entrypoint.clone(),
             cap_add: self.cap_add.clone(),
@@ -1045,28 +1075,63 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
 }
 
 /// `inspect`: containers first, then images, as Podman resolves names.
-pub fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
+/// The top-level `inspect`, as Podman's: with `--type all` each name is
+/// looked up as a container, then an image, a volume and a network; the
+/// first found is shown. An ambiguous container prefix is an error, not
+/// a reason to look further.
+pub fn inspect(ctx: &Context, a: ObjectInspectArgs) -> Result<i32> {
     let store = container::store(ctx);
     let images = crate::image::ImageStore::new(ctx);
     let mut items = Vec::new();
-    for n in &a.names {
-        match store.lookup(n) {
-            Ok(c) => {
-                if let Some(c) = container::repair(ctx, c)? {
-                    items.push(container::inspect::inspect_json(ctx, &c))
-                }
+    for n in &a.common.names {
+        let want = |k: ObjectType| a.kind == ObjectType::All || a.kind == k;
+        let mut first_err: Option<Error> = None;
+        let mut note = |e: Error| {
+            first_err.get_or_insert(e);
+        };
+        let mut found = None;
+        if want(ObjectType::Container) {
+            match store.lookup(n) {
+                Ok(c) => match container::repair(ctx, c)? {
+                    Some(c) => found = Some(container::inspect::inspect_json(ctx, &c)),
+                    // Removed while it was repaired: nothing to show.
+                    None => continue,
+                },
+                Err(e) if !e.to_string().ends_with("no such container") => return Err(e.into()),
+                Err(e) => note(e.into()),
             }
-            // An ambiguous container prefix is an error, not a reason to look at images.
-            Err(cerr) if !cerr.to_string().ends_with("no such container") => {
-                return Err(cerr.into())
+        }
+        if found.is_none() && want(ObjectType::Image) {
+            match images.lookup(n) {
+                Ok(img) => found = Some(crate::cli::image::inspect_value(ctx, &img)),
+                Err(e) => note(e.into()),
             }
-            Err(cerr) => match images.lookup(n) {
-                Ok(img) => items.push(crate::cli::image::inspect_value(ctx, &img)),
-                Err(_) => return Err(Error::msg(format!("no such object: \"{n}\" ({cerr})"))),
-            },
+        }
+        if found.is_none() && want(ObjectType::Volume) {
+            match crate::volume::get(ctx, n) {
+                Ok(v) => found = Some(crate::cli::volume::inspect_item(ctx, &v)),
+                Err(e) => note(e.into()),
+            }
+        }
+        if found.is_none() && want(ObjectType::Network) {
+            match crate::cli::network::inspect_item(ctx, n) {
+                Ok(v) => found = Some(v),
+                Err(e) => note(e),
+            }
+        }
+        match found {
+            Some(item) => items.push(item),
+            None if a.kind == ObjectType::All => {
+                return Err(Error::msg(format!("no such object: \"{n}\"")))
+            }
+            None => {
+                return Err(
+                    first_err.unwrap_or_else(|| Error::msg(format!("no such object: \"{n}\"")))
+                )
+            }
         }
     }
-    print_inspect(a.format.as_deref(), &items)
+    print_inspect(a.common.format.as_deref(), &items)
 }
 
 /// The Go type Podman names in a template error about an inspect object.
@@ -1102,7 +1167,8 @@ pub fn print_inspect(format: Option<&str>, items: &[serde_json::Value]) -> Resul
                 crate::format::validate(t, &crate::format::Shape::new(inspect_type(it), &sample))?;
             }
             for it in items {
-                println!("{}", crate::format::render(t, it)?);
+                let view = crate::volume::template_view(it.clone());
+                println!("{}", crate::format::render(t, &view)?);
             }
         }
     }

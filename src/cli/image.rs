@@ -658,7 +658,7 @@ fn driver_name(ctx: &Context) -> String {
 /// except an image's `Config`, the OCI config whose absent fields are left
 /// out of the JSON (Go prints their zero value; they are not misspelt).
 pub fn inspect_sample(item: &Value) -> Value {
-    let mut sample = item.clone();
+    let mut sample = crate::volume::template_view(item.clone());
     if item.get("RootFS").is_some() {
         if let Some(c) = sample.get_mut("Config") {
             *c = Value::Null;

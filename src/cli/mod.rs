@@ -69,8 +69,8 @@ pub enum Command {
     Exec(container::ExecArgs),
     /// Export a container's filesystem contents as a tar archive
     Export(container::ExportArgs),
-    /// Display the configuration of an object (container or image)
-    Inspect(container::InspectArgs),
+    /// Display the configuration of an object (container, image, volume or network)
+    Inspect(container::ObjectInspectArgs),
     /// Kill one or more running containers with a specific signal
     Kill(container::KillArgs),
     /// Fetch the logs of one or more containers

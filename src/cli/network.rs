@@ -280,9 +280,19 @@ fn users(ctx: &Context, net: &str) -> Result<Vec<Container>> {
 }
 
 fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
-    let mut items = Vec::new();
-    for n in &a.names {
-        let net = records::load(ctx, n)?;
+    let items = a
+        .names
+        .iter()
+        .map(|n| inspect_item(ctx, n))
+        .collect::<Result<Vec<_>>>()?;
+    crate::cli::container::print_inspect(a.format.as_deref(), &items)
+}
+
+/// `network inspect`'s object for the network `name_or_id`, with the
+/// containers attached to it. Errors: no such network.
+pub fn inspect_item(ctx: &Context, name_or_id: &str) -> Result<serde_json::Value> {
+    {
+        let net = records::load(ctx, name_or_id)?;
         let mut v = json(&net);
         let mut containers = serde_json::Map::new();
         for c in users(ctx, &net.name)? {
@@ -302,9 +312,8 @@ fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
         if let serde_json::Value::Object(m) = &mut v {
             m.insert("containers".into(), containers.into());
         }
-        items.push(v);
+        Ok(v)
     }
-    crate::cli::container::print_inspect(a.format.as_deref(), &items)
 }
 
 fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {

@@ -261,7 +261,9 @@ fn yaml(v: &Value) -> Result<String> {
 }
 
 pub fn info(ctx: &Context, a: InfoArgs) -> Result<i32> {
-    let v = info_json(ctx)?;
+    let mut v = info_json(ctx)?;
+    // Keys in alphabetical order at every level, as `podman info` lists them.
+    v.sort_all_objects();
     match a.format.as_deref() {
         Some("json") => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
         Some(t) => {
@@ -304,6 +306,8 @@ pub fn unshare(ctx: &Context, a: UnshareArgs) -> Result<i32> {
 /// top-level commands).
 #[derive(Debug, clap::Subcommand)]
 pub enum SystemCommand {
+    /// Show skiff disk usage: images, containers and local volumes
+    Df(DfArgs),
     /// Remove unused data: stopped containers, unused networks, dangling images
     Prune(SystemPruneArgs),
     /// Reset skiff storage back to its initial state
@@ -331,6 +335,16 @@ pub struct SystemPruneArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DfArgs {
+    /// Pretty-print the summary with a Go template or as json
+    #[arg(long, conflicts_with = "verbose")]
+    pub format: Option<String>,
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ResetArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
@@ -339,9 +353,159 @@ pub struct ResetArgs {
 
 pub fn dispatch(ctx: &Context, c: SystemCommand) -> Result<i32> {
     match c {
+        SystemCommand::Df(a) => df(ctx, a),
         SystemCommand::Prune(a) => prune(ctx, a),
         SystemCommand::Reset(a) => reset(ctx, a),
     }
+}
+
+/// One summary row as `system df --format` templates see it: Podman's
+/// fields (`RawSize` and `RawReclaimable` in bytes, the others as shown).
+fn df_row(s: &crate::container::df::Summary) -> Value {
+    json!({
+        "Type": s.kind,
+        "Total": s.total,
+        "Active": s.active,
+        "Size": crate::format::human_size_4(s.size),
+        "Reclaimable": s.reclaimable_text(),
+        "RawSize": s.size,
+        "RawReclaimable": s.reclaimable,
+    })
+}
+
+/// `system df`: the summary table (TYPE TOTAL ACTIVE SIZE RECLAIMABLE),
+/// `--format` over its rows (`json`: Podman's fields without the
+/// human-readable ones), or with `-v` one table per kind, as Podman.
+pub fn df(ctx: &Context, a: DfArgs) -> Result<i32> {
+    use crate::format::{human_ago, human_size_4, print_formatted, print_table, Shape};
+    let sample = df_row(&crate::container::df::Summary {
+        kind: "",
+        total: 0,
+        active: 0,
+        size: 0,
+        reclaimable: 0,
+    });
+    let shape = Shape::new("system.dfSummary", &sample);
+    if let Some(f) = &a.format {
+        crate::format::format_items(f, &[], &shape)?;
+    }
+    let usage = crate::container::df::usage(ctx)?;
+    let summary = usage.summary();
+    if let Some(f) = &a.format {
+        let mut rows: Vec<Value> = summary.iter().map(df_row).collect();
+        if f.trim() == "json" {
+            for r in &mut rows {
+                if let Value::Object(m) = r {
+                    m.shift_remove("Size");
+                    m.shift_remove("Reclaimable");
+                }
+            }
+        }
+        print_formatted(f, &rows, &shape)?;
+        return Ok(0);
+    }
+    if !a.verbose {
+        let rows: Vec<Vec<String>> = summary
+            .iter()
+            .map(|s| {
+                vec![
+                    s.kind.to_string(),
+                    s.total.to_string(),
+                    s.active.to_string(),
+                    human_size_4(s.size),
+                    s.reclaimable_text(),
+                ]
+            })
+            .collect();
+        print_table(
+            &["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+            &rows,
+            false,
+        );
+        return Ok(0);
+    }
+    println!("Images space usage:\n");
+    let mut rows = Vec::new();
+    for i in &usage.images {
+        let names = if i.image.names.is_empty() {
+            vec!["<none>:<none>".to_string()]
+        } else {
+            i.image.names.clone()
+        };
+        for n in names {
+            let (repo, tag) = n.rsplit_once(':').unwrap_or((&n, "<none>"));
+            rows.push(vec![
+                repo.to_string(),
+                tag.to_string(),
+                i.image.short_id().to_string(),
+                human_ago(i.image.created),
+                human_size_4(i.size),
+                human_size_4(i.shared),
+                human_size_4(i.size - i.shared),
+                i.containers.to_string(),
+            ]);
+        }
+    }
+    print_table(
+        &[
+            "REPOSITORY",
+            "TAG",
+            "IMAGE ID",
+            "CREATED",
+            "SIZE",
+            "SHARED SIZE",
+            "UNIQUE SIZE",
+            "CONTAINERS",
+        ],
+        &rows,
+        false,
+    );
+    println!("\nContainers space usage:\n");
+    let rows: Vec<Vec<String>> = usage
+        .containers
+        .iter()
+        .map(|u| {
+            let c = &u.container;
+            vec![
+                c.id[..12].to_string(),
+                c.config.image_id[..12.min(c.config.image_id.len())].to_string(),
+                c.config.args.join(" "),
+                u.volumes.to_string(),
+                human_size_4(u.size),
+                human_ago(c.created),
+                crate::container::effective_status(c).as_str().to_string(),
+                c.name.clone(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "LOCAL VOLUMES",
+            "SIZE",
+            "CREATED",
+            "STATUS",
+            "NAMES",
+        ],
+        &rows,
+        false,
+    );
+    println!("\nLocal Volumes space usage:\n");
+    let rows: Vec<Vec<String>> = usage
+        .volumes
+        .iter()
+        .map(|v| {
+            vec![
+                v.volume.name.clone(),
+                v.links.to_string(),
+                human_size_4(v.size),
+            ]
+        })
+        .collect();
+    print_table(&["VOLUME NAME", "LINKS", "SIZE"], &rows, false);
+    Ok(0)
 }
 
 /// Prints `warning` and reads the answer from stdin: yes only for y/Y/yes.
@@ -433,11 +597,12 @@ mod tests {
 
     #[test]
     fn info_yaml_quotes_values_that_need_it() {
-        let v = json!({
+        let mut v = json!({
             "host": {"arch": "amd64", "empty": "", "flag": "true", "ver": "1.0",
                      "colon": "a: b", "star": "*x", "list": ["x", "y"], "n": 3,
                      "none": [], "obj": {}},
         });
+        v.sort_all_objects();
         let out = yaml(&v).unwrap();
         let expect = "host:\n  arch: amd64\n  colon: 'a: b'\n  empty: ''\n  flag: 'true'\n  list:\n  - x\n  - y\n  n: 3\n  none: []\n  obj: {}\n  star: '*x'\n  ver: '1.0'\n";
         assert_eq!(out, expect);

@@ -68,7 +68,7 @@ pub struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    /// Filter output (name=, label=, label!=, driver=, dangling=)
+    /// Filter output (name=, label=, label!=, driver=, dangling=, until=, since=)
     #[arg(short, long)]
     pub filter: Vec<String>,
     /// Pretty-print volumes with a Go template or as json
@@ -116,7 +116,7 @@ pub struct PruneArgs {
     /// Do not ask for confirmation
     #[arg(short, long)]
     pub force: bool,
-    /// Only prune volumes that match (name=, label=, label!=, driver=)
+    /// Only prune volumes that match (name=, label=, label!=, driver=, until=, since=)
     #[arg(long)]
     pub filter: Vec<String>,
 }
@@ -186,6 +186,21 @@ fn live_users(ctx: &Context, v: &Volume) -> Vec<Container> {
         .collect()
 }
 
+/// `volume inspect`'s object for `v` (see `volume::inspect_json`), with
+/// MountCount the running containers that use it, as Podman counts.
+pub fn inspect_item(ctx: &Context, v: &Volume) -> serde_json::Value {
+    let running = live_users(ctx, v)
+        .iter()
+        .filter(|c| {
+            matches!(
+                container::effective_status(c),
+                crate::state::container::Status::Running | crate::state::container::Status::Paused
+            )
+        })
+        .count();
+    volume::inspect_json(ctx, v, running)
+}
+
 /// A volume shaped like every one `ls` and `inspect` print, for checking
 /// templates before any output.
 fn sample(ctx: &Context) -> serde_json::Value {
@@ -196,12 +211,11 @@ fn sample(ctx: &Context) -> serde_json::Value {
         labels: BTreeMap::new(),
         options: BTreeMap::new(),
         anonymous: true,
-        mount_count: 0,
-        needs_copy_up: false,
-        needs_chown: false,
+        needs_copy_up: true,
+        needs_chown: true,
         users: Vec::new(),
     };
-    volume::inspect_json(ctx, &v)
+    volume::inspect_json(ctx, &v, 0)
 }
 
 fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
@@ -223,7 +237,10 @@ fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
         return Ok(0);
     }
     if let Some(f) = &a.format {
-        let items: Vec<_> = vols.iter().map(|v| volume::inspect_json(ctx, v)).collect();
+        let items: Vec<_> = vols
+            .iter()
+            .map(|v| volume::template_view(inspect_item(ctx, v)))
+            .collect();
         crate::format::print_formatted(f, &items, &shape)?;
         return Ok(0);
     }
@@ -244,7 +261,7 @@ fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
             .map(|n| volume::get(ctx, n))
             .collect::<volume::Result<Vec<_>>>()?
     };
-    let items: Vec<_> = vols.iter().map(|v| volume::inspect_json(ctx, v)).collect();
+    let items: Vec<_> = vols.iter().map(|v| inspect_item(ctx, v)).collect();
     if let Some(f) = &a.format {
         let sample = sample(ctx);
         crate::format::validate(

@@ -66,12 +66,57 @@ fn clean(p: &str) -> PathBuf {
 /// container it is `/proc/PID/root` of its init: the root in its own mount
 /// namespace, with its volumes and bind mounts, and resolution from it never
 /// leaves it. Otherwise the root filesystem is mounted for the copy and
-/// unmounted again on drop.
+/// unmounted again on drop, and a path below one of the container's volume
+/// or bind mounts is resolved in that mount's source instead (as Podman
+/// does), never leaving it either.
 struct Root<'a> {
     ctx: &'a Context,
     c: &'a Container,
     root: safe_path::Root,
     unmount: bool,
+    /// A stopped container's volume and bind mounts, the most nested first.
+    mounts: Vec<Mounted>,
+}
+
+/// A volume or bind mount of a stopped container: where the container
+/// would see it and its source opened as a root.
+struct Mounted {
+    dest: PathBuf,
+    root: safe_path::Root,
+    readonly: bool,
+}
+
+/// The volume and bind mounts of `c` whose source holds data now (a tmpfs
+/// has none while the container is stopped), opened as roots.
+fn stopped_mounts(ctx: &Context, c: &Container) -> Vec<Mounted> {
+    use crate::state::config::MountKind;
+    let mut out: Vec<Mounted> = c
+        .config
+        .mounts
+        .iter()
+        .filter_map(|m| {
+            let source = match m.kind {
+                MountKind::Bind => PathBuf::from(&m.source),
+                MountKind::Volume => {
+                    let v = crate::volume::get(ctx, &m.volume_name()?).ok()?;
+                    match crate::volume::backing(ctx, &v) {
+                        crate::volume::Backing::Data(p) => p,
+                        crate::volume::Backing::Bind { device, .. } => device,
+                        crate::volume::Backing::Tmpfs { .. } => return None,
+                    }
+                }
+                MountKind::Tmpfs => return None,
+            };
+            let root = safe_path::Root::open(&source).ok()?;
+            Some(Mounted {
+                dest: clean(&m.destination),
+                root,
+                readonly: m.readonly,
+            })
+        })
+        .collect();
+    out.sort_by_key(|m| std::cmp::Reverse(m.dest.components().count()));
+    out
 }
 
 impl<'a> Root<'a> {
@@ -85,6 +130,7 @@ impl<'a> Root<'a> {
                 c,
                 root,
                 unmount: false,
+                mounts: Vec::new(),
             });
         }
         let path = start::mount_rootfs(ctx, c)?;
@@ -100,7 +146,26 @@ impl<'a> Root<'a> {
             c,
             root,
             unmount: !running,
+            mounts: stopped_mounts(ctx, c),
         })
+    }
+
+    /// Where the container path `cpath` (clean, absolute) is resolved: the
+    /// root holding it and the path inside that root, and whether it is
+    /// a read-only mount.
+    fn locate(&self, cpath: &Path) -> (&safe_path::Root, PathBuf, bool) {
+        for m in &self.mounts {
+            if let Ok(rest) = cpath.strip_prefix(&m.dest) {
+                return (&m.root, Path::new("/").join(rest), m.readonly);
+            }
+        }
+        (&self.root, cpath.to_path_buf(), false)
+    }
+
+    /// Resolves `cpath` (see `locate`), following a final symlink when `follow`.
+    fn resolve(&self, cpath: &Path, follow: bool) -> std::io::Result<OwnedFd> {
+        let (root, rel, _) = self.locate(cpath);
+        root.resolve(&rel, follow)
     }
 }
 
@@ -361,7 +426,14 @@ fn copy_host_to(root: &Root, name: &str, h: &Path, path: &str, owner: Owner) -> 
             p.display()
         ))
     };
-    let existing = root.root.resolve(&cpath, true).ok();
+    let (in_root, rel, readonly) = root.locate(&cpath);
+    if readonly {
+        return Err(Error::msg(format!(
+            "{name}:{}: read-only file system",
+            cpath.display()
+        )));
+    }
+    let existing = in_root.resolve(&rel, true).ok();
     let is_dir = existing
         .as_ref()
         .is_some_and(|fd| safe_path::file_type(fd.as_fd()).ok() == Some(SFlag::S_IFDIR));
@@ -383,7 +455,7 @@ fn copy_host_to(root: &Root, name: &str, h: &Path, path: &str, owner: Owner) -> 
     if path.ends_with('/') && !contents {
         return Err(no_dir(&cpath));
     }
-    let (parent, entry) = match root.root.resolve_parent(&cpath) {
+    let (parent, entry) = match in_root.resolve_parent(&rel) {
         Ok(Some(p)) => p,
         Ok(None) => return Err(no_dir(&cpath)),
         Err(_) => return Err(no_dir(cpath.parent().unwrap_or(Path::new("/")))),
@@ -404,7 +476,7 @@ pub fn cp(ctx: &Context, src: &str, dest: &str) -> Result<()> {
             let c = store.lookup(&name)?;
             let root = Root::open(ctx, &c)?;
             let cpath = clean(&path);
-            let s = root.root.resolve(&cpath, true).map_err(|_| {
+            let s = root.resolve(&cpath, true).map_err(|_| {
                 Error::msg(format!(
                     "{name}:{path}: no such file or directory in the container"
                 ))
@@ -427,7 +499,7 @@ pub fn cp(ctx: &Context, src: &str, dest: &str) -> Result<()> {
             let c = store.lookup(&name)?;
             let root = Root::open(ctx, &c)?;
             let cpath = clean(&path);
-            let s = root.root.resolve(&cpath, true).map_err(|_| {
+            let s = root.resolve(&cpath, true).map_err(|_| {
                 Error::msg(format!(
                     "{name}:{path}: no such file or directory in the container"
                 ))
@@ -443,10 +515,10 @@ pub fn cp(ctx: &Context, src: &str, dest: &str) -> Result<()> {
             let c = store.lookup(&name)?;
             let root = Root::open(ctx, &c)?;
             let cpath = clean(&path);
-            let is_dir =
-                root.root.resolve(&cpath, true).ok().is_some_and(|fd| {
-                    safe_path::file_type(fd.as_fd()).ok() == Some(SFlag::S_IFDIR)
-                });
+            let is_dir = root
+                .resolve(&cpath, true)
+                .ok()
+                .is_some_and(|fd| safe_path::file_type(fd.as_fd()).ok() == Some(SFlag::S_IFDIR));
             if !is_dir {
                 return Err(Error::msg(format!(
                     "{name}:{path}: the destination of a tar stream must be a directory in the container"

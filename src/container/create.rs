@@ -32,6 +32,8 @@ pub struct CreateOptions {
     pub tmpfs: Vec<String>,
     /// `--volumes-from CTR[:ro|rw]`: that container's volumes and binds.
     pub volumes_from: Vec<String>,
+    /// `--secret SECRET[,type=mount|env][,target=..][,uid=,gid=,mode=]`.
+    pub secrets: Vec<String>,
     pub read_only: bool,
     pub entrypoint: Option<String>,
     pub cap_add: Vec<String>,
@@ -256,6 +258,8 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     // The container's own mounts win over those of --volumes-from.
     user_mounts.retain(|m: &Mount| !own.iter().any(|n| n.destination == m.destination));
     user_mounts.extend(own);
+    let secrets = super::secrets::resolve(ctx, &o.secrets)?;
+    let secret_data = super::secrets::read_data(ctx, &secrets)?;
     let rlimits = o
         .ulimits
         .iter()
@@ -441,6 +445,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
             tty: o.tty,
             interactive: o.interactive,
             mounts: user_mounts,
+            secrets,
             read_only: o.read_only,
             privileged: o.privileged,
             capabilities,
@@ -489,11 +494,9 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
         c.config.env.push(format!("HOME={}", exec_user.home));
     }
     crate::network::validate(ctx, &c.config)?;
-    let anonymous = attach_volumes(ctx, &mut c.config.mounts)?;
-    if let Err(e) = containers.insert(&c) {
-        for name in &anonymous {
-            let _ = crate::volume::remove(ctx, name);
-        }
+    let made = attach_volumes(ctx, &mut c.config.mounts)?;
+    if let Err(e) = containers.insert_with(&c, |dir| super::secrets::keep(dir, &secret_data)) {
+        remove_volumes(ctx, &made);
         return Err(e.into());
     }
     for name in c.config.mounts.iter().filter_map(Mount::volume_name) {
@@ -545,38 +548,53 @@ fn volumes_from(ctx: &Context, specs: &[String]) -> Result<Vec<Mount>> {
 /// Makes the volumes the mounts name: a named volume that does not exist
 /// yet is created (as Podman does), a mount without a name gets a new
 /// anonymous volume. Sets each mount's `name` and `source` (the volume's
-/// `_data`) and returns the names of the anonymous volumes made.
+/// `_data`) and returns the names of the volumes it made, named or
+/// anonymous, for the caller to remove if the container is not created.
+/// On an error, what it made is removed again: a failed `create` leaves no
+/// volume behind that was not there before.
 fn attach_volumes(ctx: &Context, mounts: &mut [Mount]) -> Result<Vec<String>> {
-    let mut anonymous: Vec<String> = Vec::new();
+    let mut made: Vec<String> = Vec::new();
     for m in mounts.iter_mut().filter(|m| m.kind == MountKind::Volume) {
         let anon = m.name.is_empty();
         let v = crate::volume::create(
             ctx,
             &crate::volume::CreateOptions {
                 name: (!anon).then(|| m.name.clone()),
-                ignore_existing: true,
                 anonymous: anon,
                 ..Default::default()
             },
         );
         let v = match v {
+            Ok(v) => {
+                made.push(v.name.clone());
+                Ok(v)
+            }
+            // Someone else's (or an earlier mount's): used, never removed.
+            Err(crate::volume::Error::Exists(name)) => crate::volume::get(ctx, &name),
+            Err(e) => Err(e),
+        };
+        let v = match v {
             Ok(v) => v,
             Err(e) => {
-                for name in &anonymous {
-                    let _ = crate::volume::remove(ctx, name);
-                }
+                remove_volumes(ctx, &made);
                 return Err(e.into());
             }
         };
-        if anon {
-            anonymous.push(v.name.clone());
-        }
         m.source = crate::volume::mountpoint(ctx, &v.name)
             .to_string_lossy()
             .into_owned();
         m.name = v.name;
     }
-    Ok(anonymous)
+    Ok(made)
+}
+
+/// Removes the volumes a failed `create` made (see `attach_volumes`).
+fn remove_volumes(ctx: &Context, names: &[String]) {
+    for name in names {
+        if let Err(e) = crate::volume::remove(ctx, name) {
+            tracing::warn!("{e}");
+        }
+    }
 }
 
 #[cfg(test)]

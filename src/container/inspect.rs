@@ -86,6 +86,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "Umask": "0022",
         "Timeout": 0,
         "StopTimeout": 10,
+        "Secrets": super::secrets::inspect_json(c),
     });
     let tmpfs: serde_json::Map<String, Value> = cfg
         .mounts

@@ -21,18 +21,7 @@ pub struct LogOptions {
     pub prefix: Option<String>,
 }
 
-/// Parses `--since`/`--until`: RFC 3339 times, Unix seconds, or Go durations
-/// before now (`10m`, `1h30m`, `1.5s`, `300ms`), as Podman reads them.
-pub fn parse_time(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    if let Ok(secs) = s.parse::<i64>() {
-        return DateTime::from_timestamp(secs, 0);
-    }
-    let nanos = crate::format::parse_go_duration(s).ok()?;
-    Some(now - chrono::Duration::nanoseconds(nanos))
-}
+pub use crate::format::units::parse_time;
 
 fn keep(r: &Record, o: &LogOptions) -> bool {
     o.since.is_none_or(|s| r.time >= s) && o.until.is_none_or(|u| r.time <= u)

@@ -12,6 +12,7 @@
 pub mod attach;
 pub mod cp;
 pub mod create;
+pub mod df;
 pub mod exec;
 pub mod export;
 pub mod filter;
@@ -27,6 +28,7 @@ pub mod prune;
 pub mod remove;
 pub mod rename;
 pub mod restart;
+pub mod secrets;
 pub mod start;
 pub mod stop;
 pub mod top;

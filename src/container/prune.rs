@@ -87,14 +87,18 @@ pub fn remove_image_users(ctx: &Context, image_id: &str, force: bool) -> Result<
     Ok(lock)
 }
 
-/// Bytes of the regular files below `dir` (symlinks not followed, other
-/// mounts not entered); 0 when it is gone.
+/// Bytes below `dir` as containers/storage counts them (what Podman's
+/// `system df` shows): the apparent size of every entry that is not a
+/// directory (a symlink's is its target's length), a file with several
+/// hard links once; symlinks are not followed nor other mounts entered.
+/// That is `du -sb` without the directories' own sizes. 0 when it is gone.
 pub fn disk_usage(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     let Ok(top) = std::fs::symlink_metadata(dir) else {
         return 0;
     };
     let mut total = 0;
+    let mut seen = std::collections::HashSet::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(rd) = std::fs::read_dir(&d) else {
@@ -106,7 +110,7 @@ pub fn disk_usage(dir: &Path) -> u64 {
                 if m.dev() == top.dev() {
                     stack.push(e.path());
                 }
-            } else if m.is_file() {
+            } else if m.nlink() < 2 || seen.insert((m.dev(), m.ino())) {
                 total += m.len();
             }
         }
@@ -125,7 +129,10 @@ mod tests {
         std::fs::write(d.path().join("a/x"), vec![0u8; 1000]).unwrap();
         std::fs::write(d.path().join("y"), vec![0u8; 24]).unwrap();
         std::os::unix::fs::symlink("/etc", d.path().join("l")).unwrap();
-        assert_eq!(disk_usage(d.path()), 1024);
+        std::fs::hard_link(d.path().join("y"), d.path().join("a/y2")).unwrap();
+        // Directories are not counted, a link is its target's length, a
+        // hard-linked file once.
+        assert_eq!(disk_usage(d.path()), 1000 + 24 + 4);
         assert_eq!(disk_usage(&d.path().join("nope")), 0);
     }
 }

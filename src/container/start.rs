@@ -156,6 +156,7 @@ pub fn prepare_spec(
             }
         }
     }
+    super::secrets::apply(ctx, c, &userdata, &mut mounts, &mut env)?;
     // --sdnotify=container: the container itself tells systemd it is ready.
     if cfg.sdnotify == SdNotify::Container {
         if let Some(sock) =

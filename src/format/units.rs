@@ -14,7 +14,19 @@ pub fn human_size_compact(bytes: u64) -> String {
     format!("{num}{unit}")
 }
 
+/// Four significant digits, no space, as go-units' `HumanSize` (what
+/// `podman system df` prints): `4.516MB`, `281MB`, `22B`.
+pub fn human_size_4(bytes: u64) -> String {
+    let (num, unit) = size_parts_with(bytes, 4);
+    format!("{num}{unit}")
+}
+
 fn size_parts(bytes: u64) -> (String, &'static str) {
+    size_parts_with(bytes, 3)
+}
+
+/// The number and unit of `bytes` with `digits` significant digits (3 or 4).
+fn size_parts_with(bytes: u64, digits: usize) -> (String, &'static str) {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut size = bytes as f64;
     let mut i = 0;
@@ -22,7 +34,7 @@ fn size_parts(bytes: u64) -> (String, &'static str) {
         size /= 1000.0;
         i += 1;
     }
-    let mut num = three_digits(size);
+    let mut num = significant(size, digits);
     // go-units prints 999999 bytes as `1e+03kB`; rounding up to the next unit reads better.
     if num == "1000" && i < UNITS.len() - 1 {
         num = "1".to_string();
@@ -31,15 +43,17 @@ fn size_parts(bytes: u64) -> (String, &'static str) {
     (num, UNITS[i])
 }
 
-/// Go's `%.3g` for 0 <= x < 1000, without the exponent form.
-fn three_digits(x: f64) -> String {
-    let decimals = if x >= 100.0 {
-        0
+/// Go's `%.Ng` (N = `digits`, 3 or 4) for 0 <= x < 1000, without the
+/// exponent form.
+fn significant(x: f64, digits: usize) -> String {
+    let before = if x >= 100.0 {
+        3
     } else if x >= 10.0 {
-        1
-    } else {
         2
+    } else {
+        1
     };
+    let decimals = digits.saturating_sub(before);
     let mut s = format!("{x:.decimals$}");
     if s.contains('.') {
         s = s.trim_end_matches('0').trim_end_matches('.').to_string();
@@ -190,6 +204,22 @@ pub fn parse_go_duration(s: &str) -> Result<i64, String> {
     }
 }
 
+/// Parses a `--since`/`--until` time or an `until=` filter: RFC 3339 times, Unix seconds, or Go durations
+/// before now (`10m`, `1h30m`, `1.5s`, `300ms`), as Podman reads them.
+pub fn parse_time(
+    s: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    if let Ok(secs) = s.parse::<i64>() {
+        return chrono::DateTime::from_timestamp(secs, 0);
+    }
+    let nanos = parse_go_duration(s).ok()?;
+    Some(now - chrono::Duration::nanoseconds(nanos))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +238,12 @@ mod tests {
         assert_eq!(human_size_compact(1_980_000), "1.98MB");
         assert_eq!(human_size_compact(12), "12B");
         assert_eq!(human_size_compact(u64::MAX), "18.4EB");
+        assert_eq!(human_size_4(4_516_000), "4.516MB");
+        assert_eq!(human_size_4(281_000_000), "281MB");
+        assert_eq!(human_size_4(22), "22B");
+        assert_eq!(human_size_4(0), "0B");
+        assert_eq!(human_size_4(12_346), "12.35kB");
+        assert_eq!(human_size_4(999_999), "1MB");
     }
 
     #[test]

@@ -117,8 +117,10 @@ pub fn generate(pod: &PodDescription, kind: Kind, service: bool) -> String {
 /// YAML with keys in alphabetical order at every level, as Kubernetes'
 /// own marshalling writes them.
 fn to_yaml<T: Serialize>(v: &T) -> String {
-    // serde_json's map is sorted: a detour through it orders every key.
-    let sorted = serde_json::to_value(v).expect("kube objects serialise");
+    // serde_json's map keeps insertion order (the inspect outputs follow
+    // Podman's struct order): sort every object on the way through it.
+    let mut sorted = serde_json::to_value(v).expect("kube objects serialise");
+    sorted.sort_all_objects();
     let yaml = serde_yaml_ng::to_string(&sorted).expect("json values serialise as yaml");
     // A bare RFC 3339 time is a YAML 1.1 timestamp, which Kubernetes'
     // clients read as a date, not the string its schema wants: quote it,

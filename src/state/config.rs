@@ -115,6 +115,117 @@ impl Mount {
     }
 }
 
+/// How a `--secret` reaches the container.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretKind {
+    /// A read-only file (Podman's default, `type=mount`).
+    #[default]
+    Mount,
+    /// An environment variable (`type=env`).
+    Env,
+}
+
+/// One `--secret SECRET[,type=mount|env][,target=T][,uid=U,gid=G,mode=M]`,
+/// as Podman parses it. The record keeps which secret and where it goes,
+/// never the data: `start` reads that from the secret store, so `inspect`
+/// cannot show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretUse {
+    /// The secret's name (as given until `create` resolves it).
+    pub name: String,
+    /// The secret's id, set by `create` once the secret is found.
+    #[serde(default)]
+    pub id: String,
+    pub kind: SecretKind,
+    /// `Mount`: the absolute path in the container (default
+    /// `/run/secrets/NAME`; a relative target goes below `/run/secrets`).
+    /// `Env`: the variable's name (default the secret's name).
+    pub target: String,
+    /// Owner and permission bits of the mounted file (Podman's defaults:
+    /// 0, 0, 0o444); unused for `Env`.
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+impl SecretUse {
+    /// Parses one `--secret` value. Errors (one line naming the value): an
+    /// option that is not `key=value` or not known, a second `type`, a
+    /// type other than mount or env, a uid, gid or (octal) mode that is
+    /// not a number, no secret named, `uid`/`gid`/`mode` with `type=env`,
+    /// a target with `..` or `=` in an env name.
+    pub fn parse(spec: &str) -> Result<Self> {
+        let bad = |why: &str| Error::Msg(format!("invalid --secret \"{spec}\": {why}"));
+        let mut parts: Vec<&str> = spec.split(',').collect();
+        let mut source = "";
+        if !parts[0].contains('=') {
+            source = parts.remove(0);
+        }
+        let (mut kind, mut target, mut uid, mut gid, mut mode) = (None, "", 0, 0, 0o444);
+        let mut mount_only = false;
+        for p in parts {
+            let (k, v) = p
+                .split_once('=')
+                .ok_or_else(|| bad(&format!("option \"{p}\" must be in the form option=value")))?;
+            let num = |radix: u32| {
+                u32::from_str_radix(v, radix)
+                    .map_err(|_| bad(&format!("{k} \"{v}\" is not a number")))
+            };
+            match k {
+                "source" => source = v,
+                "type" if kind.is_some() => return Err(bad("type is given twice")),
+                "type" => {
+                    kind = Some(match v {
+                        "mount" => SecretKind::Mount,
+                        "env" => SecretKind::Env,
+                        _ => return Err(bad(&format!("type \"{v}\" is not mount or env"))),
+                    })
+                }
+                "target" => target = v,
+                "uid" | "UID" => (uid, mount_only) = (num(10)?, true),
+                "gid" | "GID" => (gid, mount_only) = (num(10)?, true),
+                "mode" => (mode, mount_only) = (num(8)? & 0o7777, true),
+                _ => return Err(bad(&format!("unknown option \"{p}\""))),
+            }
+        }
+        if source.is_empty() {
+            return Err(bad("no secret named"));
+        }
+        let kind = kind.unwrap_or_default();
+        let target = match kind {
+            SecretKind::Env if mount_only => {
+                return Err(bad("uid, gid and mode cannot be set with type=env"))
+            }
+            SecretKind::Env if target.contains('=') => {
+                return Err(bad("an environment variable's name has no '='"))
+            }
+            SecretKind::Env if target.is_empty() => source.to_string(),
+            SecretKind::Env => target.to_string(),
+            SecretKind::Mount => {
+                let t = if target.is_empty() { source } else { target };
+                if t.split('/').any(|c| c == "..") {
+                    return Err(bad("the target has a '..' component"));
+                }
+                if t.starts_with('/') {
+                    t.to_string()
+                } else {
+                    format!("/run/secrets/{t}")
+                }
+            }
+        };
+        Ok(SecretUse {
+            name: source.to_string(),
+            id: String::new(),
+            kind,
+            target,
+            uid,
+            gid,
+            mode,
+        })
+    }
+}
+
 /// `--restart`, as Podman applies it when the container's process exits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "kebab-case")]
@@ -486,6 +597,48 @@ mod tests {
         let m = Mount::new(MountKind::Volume, "/v".into(), "/d".into(), vec![]);
         assert!(!m.readonly && !m.chown);
         assert_eq!(m.bind_spec(), "/v:/d");
+    }
+
+    #[test]
+    fn secrets_parse_as_podman() {
+        let p = |s| SecretUse::parse(s).unwrap();
+        let d = p("db");
+        assert_eq!(
+            (
+                d.name.as_str(),
+                d.kind,
+                d.target.as_str(),
+                d.uid,
+                d.gid,
+                d.mode
+            ),
+            ("db", SecretKind::Mount, "/run/secrets/db", 0, 0, 0o444)
+        );
+        let m = p("db,target=pw,uid=1000,gid=100,mode=0400");
+        assert_eq!(
+            (m.target.as_str(), m.uid, m.gid, m.mode),
+            ("/run/secrets/pw", 1000, 100, 0o400)
+        );
+        assert_eq!(p("db,target=/etc/pw").target, "/etc/pw");
+        assert_eq!(p("source=db,type=mount").name, "db");
+        let e = p("db,type=env");
+        assert_eq!((e.kind, e.target.as_str()), (SecretKind::Env, "db"));
+        assert_eq!(p("db,type=env,target=DB_PASS").target, "DB_PASS");
+        for (bad, why) in [
+            ("db,type=env,mode=0400", "type=env"),
+            ("db,type=file", "\"file\""),
+            ("db,type=env,type=mount", "twice"),
+            ("db,colour=red", "colour=red"),
+            ("db,target", "option=value"),
+            ("db,mode=9", "mode"),
+            ("db,uid=x", "uid"),
+            ("type=env", "no secret"),
+            ("db,target=../x", ".."),
+            ("db,type=env,target=A=B", "'='"),
+        ] {
+            let e = SecretUse::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::config::{Capabilities, Mount, RestartPolicy, Rlimit, SdNotify, UserSpec};
+use super::config::{Capabilities, Mount, RestartPolicy, Rlimit, SdNotify, SecretUse, UserSpec};
 use super::{io_err, replace_existing, sweep_temps, write_json_existing, Error, Lock, Result};
 
 /// The version of the record format `Containers` writes: 2 keeps typed
@@ -129,6 +129,9 @@ pub struct Config {
     pub interactive: bool,
     #[serde(default)]
     pub mounts: Vec<Mount>,
+    /// `--secret`s: which secret and where it goes, never its data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretUse>,
     pub read_only: bool,
     pub privileged: bool,
     #[serde(default)]
@@ -224,12 +227,27 @@ impl Containers {
     /// `lock` so that names stay unique). Its directory must not exist; on
     /// failure nothing of it is left. Written as `save` writes.
     pub fn insert(&self, c: &Container) -> Result<()> {
+        self.insert_with(c, |_| Ok(()))
+    }
+
+    /// `insert`, with `fill` writing the container's own files into its new
+    /// directory before the record makes it exist; on any error nothing is
+    /// left (a killed create leaves a directory without a record, which
+    /// `list_sweeping` removes).
+    pub fn insert_with(
+        &self,
+        c: &Container,
+        fill: impl FnOnce(&Path) -> std::io::Result<()>,
+    ) -> Result<()> {
         let dir = self.dir.join(&c.id);
         fs::create_dir_all(&self.dir).map_err(io_err("mkdir", &self.dir))?;
         fs::create_dir(&dir).map_err(io_err("mkdir", &dir))?;
-        save(&dir.join(RECORD), c).inspect_err(|_| {
-            let _ = fs::remove_dir_all(&dir);
-        })
+        fill(&dir)
+            .map_err(io_err("write", &dir))
+            .and_then(|()| save(&dir.join(RECORD), c))
+            .inspect_err(|_| {
+                let _ = fs::remove_dir_all(&dir);
+            })
     }
 
     /// The one way to change a container's record: takes the container's

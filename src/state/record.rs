@@ -207,6 +207,7 @@ fn upgrade(old: V1) -> Result<Container> {
         tty: o.tty,
         interactive: o.interactive,
         mounts,
+        secrets: Vec::new(),
         read_only: o.read_only,
         privileged: o.privileged,
         capabilities: Capabilities {

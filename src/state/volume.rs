@@ -49,9 +49,6 @@ pub struct Volume {
     /// Made for one container (`-v /path`, an image VOLUME): removed with it.
     #[serde(default)]
     pub anonymous: bool,
-    /// How many running containers have it mounted now (Podman's MountCount).
-    #[serde(default)]
-    pub mount_count: u32,
     /// The image content at the mount point is copied in on first use.
     #[serde(default)]
     pub needs_copy_up: bool,
@@ -116,7 +113,6 @@ impl Volumes {
                 labels: BTreeMap::new(),
                 options: BTreeMap::new(),
                 anonymous: name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit()),
-                mount_count: 0,
                 needs_copy_up: false,
                 needs_chown: false,
                 users: Vec::new(),
@@ -225,7 +221,6 @@ mod tests {
             labels: BTreeMap::new(),
             options: BTreeMap::new(),
             anonymous: false,
-            mount_count: 0,
             needs_copy_up: true,
             needs_chown: true,
             users: Vec::new(),
@@ -248,12 +243,12 @@ mod tests {
         assert_eq!(vs.load("data").unwrap().unwrap().name, "data");
         let n = vs
             .update("data", |v| {
-                v.mount_count += 1;
-                v.mount_count
+                v.users.push("c1".into());
+                v.users.len()
             })
             .unwrap();
         assert_eq!(n, 1);
-        assert_eq!(vs.load("data").unwrap().unwrap().mount_count, 1);
+        assert_eq!(vs.load("data").unwrap().unwrap().users, vec!["c1"]);
         // A second insert of the same name fails and leaves the first whole.
         assert!(vs.insert(&vol("data")).is_err());
         assert_eq!(vs.list().unwrap().len(), 1);

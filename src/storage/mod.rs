@@ -257,6 +257,15 @@ pub fn is_mounted(kind: DriverKind, dir: &Path) -> bool {
     }
 }
 
+/// The directory holding what a container wrote (overlay's `upper`), or
+/// with vfs its whole root filesystem: what `system df` counts for it.
+pub fn rw_dir(kind: DriverKind, dir: &Path) -> PathBuf {
+    match kind {
+        DriverKind::Vfs => vfs::rootfs_dir(dir),
+        _ => dir.join("upper"),
+    }
+}
+
 /// The merged view of the overlay drivers.
 fn merged_dir(dir: &Path) -> PathBuf {
     dir.join("merged")

@@ -18,6 +18,11 @@ pub enum Filter {
     NotLabel(String, Option<String>),
     /// `dangling=true`: no container uses it; `false`: some container does.
     Dangling(bool),
+    /// `until=TIME`: created before TIME (RFC 3339, Unix seconds, or a Go
+    /// duration before now), as Podman's.
+    Until(chrono::DateTime<chrono::Utc>),
+    /// `since=TIME`: created after TIME (the same forms).
+    Since(chrono::DateTime<chrono::Utc>),
 }
 
 impl Filter {
@@ -28,6 +33,8 @@ impl Filter {
             Filter::Label(..) => "label",
             Filter::NotLabel(..) => "label!",
             Filter::Dangling(_) => "dangling",
+            Filter::Until(_) => "until",
+            Filter::Since(_) => "since",
         }
     }
 }
@@ -69,7 +76,25 @@ pub fn parse(spec: &str) -> Result<Filter> {
             "false" | "0" => false,
             _ => return Err(invalid(spec, "dangling takes true or false")),
         }),
-        _ => return Err(invalid(spec, "use name, driver, label, label! or dangling")),
+        "until" | "since" => {
+            let t = crate::format::units::parse_time(v, chrono::Utc::now()).ok_or_else(|| {
+                invalid(
+                    spec,
+                    "use a time like 2026-01-02T15:04:05Z, Unix seconds or a duration like 10m",
+                )
+            })?;
+            if k == "until" {
+                Filter::Until(t)
+            } else {
+                Filter::Since(t)
+            }
+        }
+        _ => {
+            return Err(invalid(
+                spec,
+                "use name, driver, label, label!, dangling, until or since",
+            ))
+        }
     })
 }
 
@@ -93,6 +118,8 @@ fn matches_one(f: &Filter, v: &Volume, in_use: bool) -> bool {
         Filter::Label(k, val) => has_label(&v.labels, k, val),
         Filter::NotLabel(k, val) => !has_label(&v.labels, k, val),
         Filter::Dangling(d) => *d != in_use,
+        Filter::Until(t) => v.created < *t,
+        Filter::Since(t) => v.created > *t,
     }
 }
 
@@ -127,7 +154,6 @@ mod tests {
                 .collect(),
             options: BTreeMap::new(),
             anonymous: false,
-            mount_count: 0,
             needs_copy_up: true,
             needs_chown: true,
             users: Vec::new(),
@@ -154,7 +180,16 @@ mod tests {
         assert!(!matches(&f(&["dangling=true"]), &a, true));
         assert!(matches(&f(&["driver=local", "name=data"]), &a, false));
         assert!(!matches(&f(&["driver=nfs"]), &a, false));
-        for bad in ["nope=1", "dangling=maybe", "name=(", "label"] {
+        // Times: before (until) or after (since) a time or a duration ago.
+        let mut old = vol("old", &[]);
+        old.created = chrono::Utc::now() - chrono::Duration::hours(2);
+        assert!(matches(&f(&["until=1h"]), &old, false));
+        assert!(!matches(&f(&["until=1h"]), &a, false));
+        assert!(matches(&f(&["since=1h"]), &a, false));
+        assert!(!matches(&f(&["since=1h"]), &old, false));
+        assert!(matches(&f(&["until=2099-01-02T03:04:05Z"]), &a, false));
+        assert!(!matches(&f(&["since=4102444800"]), &a, false));
+        for bad in ["nope=1", "dangling=maybe", "name=(", "label", "until=soon"] {
             let e = parse(bad).unwrap_err().to_string();
             assert!(e.contains(bad) && !e.contains('\n'), "{bad}: {e}");
         }

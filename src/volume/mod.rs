@@ -1,6 +1,6 @@
 //! Named volumes with Podman's `local` driver: create, list, inspect,
 //! remove, prune, export and import, and what containers will call to use
-//! them (`mountpoint`, `backing`, `acquire`/`release`, `add_user`/`remove_user`).
+//! them (`mountpoint`, `backing`, `add_user`/`remove_user`).
 //!
 //! The records are `state::volume`'s; this module is their only writer.
 //! A volume is plain data in `<root>/volumes/<name>/_data`, or, with
@@ -262,7 +262,6 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Volume> {
         needs_chown: true,
         options,
         anonymous: o.anonymous,
-        mount_count: 0,
         users: Vec::new(),
     };
     vs.insert(&v)?;
@@ -307,22 +306,6 @@ pub fn backing(ctx: &Context, v: &Volume) -> Backing {
         },
         _ => Backing::Data(mountpoint(ctx, &v.name)),
     }
-}
-
-/// A container starts using the volume: MountCount goes up. Returns the
-/// volume as recorded then.
-pub fn acquire(ctx: &Context, name: &str) -> Result<Volume> {
-    update(ctx, name, |v| {
-        v.mount_count += 1;
-        v.clone()
-    })
-}
-
-/// A container stopped using the volume: MountCount goes down.
-pub fn release(ctx: &Context, name: &str) -> Result<()> {
-    update(ctx, name, |v| {
-        v.mount_count = v.mount_count.saturating_sub(1)
-    })
 }
 
 /// Container `id` names the volume in its configuration (at create): the
@@ -371,25 +354,57 @@ pub fn remove(ctx: &Context, name: &str) -> Result<()> {
     delete_tree(&away)
 }
 
-/// The JSON `volume inspect` prints: Podman's keys and order.
-pub fn inspect_json(ctx: &Context, v: &Volume) -> Value {
-    let mut out = json!({
-        "Name": v.name,
-        "Driver": v.driver,
-        "Mountpoint": mountpoint(ctx, &v.name).to_string_lossy(),
-        "CreatedAt": v.created.with_timezone(&chrono::Local)
-            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        "Labels": v.labels,
-        "Scope": "local",
-        "Options": v.options,
-        "MountCount": v.mount_count,
-        "NeedsCopyUp": v.needs_copy_up,
-        "NeedsChown": v.needs_chown,
-    });
+/// The JSON `volume inspect` prints, with the keys of Podman's
+/// `InspectVolumeData` in its order: Name, Driver, Mountpoint, CreatedAt,
+/// Labels, Scope, Options, Anonymous (only when true), MountCount (the
+/// running containers that have it mounted, given by the caller, who
+/// knows the containers), NeedsCopyUp and NeedsChown (only when true).
+pub fn inspect_json(ctx: &Context, v: &Volume, mount_count: usize) -> Value {
+    let mut out = serde_json::Map::new();
+    let mut put = |k: &str, val: Value| {
+        out.insert(k.to_string(), val);
+    };
+    put("Name", v.name.clone().into());
+    put("Driver", v.driver.clone().into());
+    put(
+        "Mountpoint",
+        mountpoint(ctx, &v.name).to_string_lossy().into(),
+    );
+    put(
+        "CreatedAt",
+        v.created
+            .with_timezone(&chrono::Local)
+            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+            .into(),
+    );
+    put("Labels", json!(v.labels));
+    put("Scope", "local".into());
+    put("Options", json!(v.options));
     if v.anonymous {
-        out["Anonymous"] = true.into();
+        put("Anonymous", true.into());
     }
-    out
+    put("MountCount", mount_count.into());
+    if v.needs_copy_up {
+        put("NeedsCopyUp", true.into());
+    }
+    if v.needs_chown {
+        put("NeedsChown", true.into());
+    }
+    Value::Object(out)
+}
+
+/// What a Go template sees of an `inspect_json` object: the keys left out
+/// when false (Podman's `omitempty`) are there, false, as a Go struct's
+/// zero values are. Other objects are returned as they are.
+pub fn template_view(mut item: Value) -> Value {
+    if item.get("Mountpoint").is_some() {
+        if let Value::Object(m) = &mut item {
+            for k in ["Anonymous", "NeedsCopyUp", "NeedsChown"] {
+                m.entry(k).or_insert(false.into());
+            }
+        }
+    }
+    item
 }
 
 /// Refuses export and import of a volume whose data is not its own
