@@ -3,10 +3,7 @@
 //! under each storage driver and run again with their owners; the
 //! container's settings and `--change` in the new image; a running
 //! container paused and resumed; what is not the container's own (volumes,
-//! the /etc files skiff writes) left out; bad input refused whole.
-//!
-//! Secrets are not covered: `run --secret` does not exist yet, so no
-//! container can have a secret to leave out.
+//! the /etc files skiff writes, secrets) left out; bad input refused whole.
 
 mod common;
 
@@ -258,8 +255,9 @@ fn running_container_is_paused_and_resumed() {
 }
 
 #[test]
-fn volumes_and_generated_etc_files_stay_out() {
+fn volumes_secrets_and_generated_etc_files_stay_out() {
     let s = busybox();
+    s.ok_stdin(&["secret", "create", "dbpass", "-"], b"s3cret-value");
     s.ok(&[
         "run",
         "--name",
@@ -268,14 +266,21 @@ fn volumes_and_generated_etc_files_stay_out() {
         "data:/data",
         "--tmpfs",
         "/scratch",
+        "--secret",
+        "dbpass",
+        "--secret",
+        "dbpass,type=env,target=DB_PASS",
         "busybox",
         "sh",
         "-c",
-        "echo secret > /data/s; echo t > /scratch/t; echo '1.2.3.4 evil' >> /etc/hosts; \
+        "echo \"$(cat /run/secrets/dbpass)\" > /seen; echo \"$DB_PASS\" >> /seen; echo secret > /data/s; echo t > /scratch/t; echo '1.2.3.4 evil' >> /etc/hosts; \
          echo nameserver 9.9.9.9 >> /etc/resolv.conf; echo kept > /kept",
     ]);
     let diff = s.ok(&["diff", "ex"]);
-    assert_eq!(diff, "A /kept\n", "only the container's own change");
+    assert_eq!(
+        diff, "A /kept\nA /seen\n",
+        "only the container's own changes, not /run/secrets"
+    );
     s.ok(&["commit", "-q", "ex", "eximg"]);
     // Unless asked, the volumes are not the image's.
     assert_eq!(
@@ -298,6 +303,22 @@ fn volumes_and_generated_etc_files_stay_out() {
          grep -c evil /etc/hosts; grep -c 9.9.9.9 /etc/resolv.conf; true",
     ]);
     assert_eq!(out, "kept\nno-data\nno-scratch\n0\n0\n");
+    // The container saw both forms of the secret; the image holds neither
+    // the file nor the variable, only what the container itself wrote.
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "eximg",
+        "sh",
+        "-c",
+        "cat /seen; test -e /run/secrets/dbpass || echo no-secret; echo \"[$DB_PASS]\"",
+    ]);
+    assert_eq!(out, "s3cret-value\ns3cret-value\nno-secret\n[]\n");
+    let config = s.ok(&["image", "inspect", "eximg"]);
+    assert!(
+        !config.contains("DB_PASS=") && !config.contains("s3cret"),
+        "the image config names no secret: {config}"
+    );
     s.ok(&["rm", "-v", "ex"]);
 }
 

@@ -234,6 +234,13 @@ impl Excludes {
                 .mounts
                 .iter()
                 .map(|m| rel(&m.destination))
+                .chain(
+                    c.config
+                        .secrets
+                        .iter()
+                        .filter(|s| s.kind == crate::state::config::SecretKind::Mount)
+                        .map(|s| rel(&s.target)),
+                )
                 .filter(|p| !p.as_os_str().is_empty())
                 .collect(),
             keep_stubs: false,
@@ -256,8 +263,18 @@ impl Excludes {
 
     /// Whether `rel`, an `added` entry, is a mount point the runtime
     /// created (an empty file or directory) and left out.
+    /// A directory the runtime made to hold mount points (`/run/secrets`
+    /// for the secrets bound in it) is one too when it holds nothing else.
     fn runtime_stub(&self, rel: &Path, added: bool, md: &Metadata, fd: BorrowedFd) -> bool {
-        added && !self.keep_stubs && self.mounts.iter().any(|m| rel == m) && is_stub(md, fd)
+        if !added || self.keep_stubs {
+            return false;
+        }
+        if self.mounts.iter().any(|m| rel == m) {
+            return is_stub(md, fd);
+        }
+        md.is_dir()
+            && self.mounts.iter().any(|m| m.starts_with(rel))
+            && holds_only_stubs(self, rel, fd)
     }
 }
 
@@ -399,6 +416,21 @@ struct Walker<'s> {
     excludes: Excludes,
     /// The path being read, relative to the root (for errors).
     path: PathBuf,
+}
+
+/// Whether every entry of the directory `fd` (at `rel`) is a mount point
+/// the runtime made, or a directory that holds only such points.
+fn holds_only_stubs(ex: &Excludes, rel: &Path, fd: BorrowedFd) -> bool {
+    let Ok(dir) = open_dir(fd) else {
+        return false;
+    };
+    let Ok(names) = crate::volume::archive::names(dir.as_fd()) else {
+        return false;
+    };
+    names.iter().all(|name| match stat_at(dir.as_fd(), name) {
+        Ok(Some((child, md))) => ex.runtime_stub(&rel.join(name), true, &md, child.as_fd()),
+        _ => false,
+    })
 }
 
 /// A mount point the runtime made: an empty directory or file.
