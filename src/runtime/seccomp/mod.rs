@@ -35,7 +35,7 @@ pub use profile::{default_profile, Profile};
 use super::{Error, Result};
 
 /// Bumped whenever compilation changes, so cached programs are rebuilt.
-const FORMAT: &[u8] = b"skiff-seccomp-4\n";
+const FORMAT: &[u8] = b"skiff-seccomp-5\n";
 
 /// True when skiff can build filters for this machine's architecture
 /// (x86_64) and the kernel has seccomp filters (`Seccomp:` in
@@ -347,20 +347,24 @@ fn chain(mut filters: Vec<Filter>) -> std::result::Result<BpfProgram, String> {
 
 /// Classic BPF opcodes used by `prepend_plain`.
 const BPF_LD_W_ABS: u16 = 0x20;
-const BPF_JEQ_K: u16 = 0x15;
 const BPF_JA: u16 = 0x05;
 const BPF_RET_K: u16 = 0x06;
 const BPF_JGT_K: u16 = 0x25;
-/// How many compares share one return; a chunk is skipped at once when the
-/// call number is above its last, so a call costs at most a few range
-/// checks and one chunk of compares (also when the kernel pre-runs the
-/// filter for every call number at install).
+const BPF_JGE_K: u16 = 0x35;
+/// How many ranges of call numbers one search tree holds (at most 66
+/// instructions with its return, within the 8-bit reach of a conditional
+/// jump); a tree is skipped at once when the call number is above its last
+/// range.
 const CHUNK: usize = 32;
 
 /// Puts, after the architecture check (the first 3 instructions of a
-/// seccompiler program), the calls of `plain` in sorted chunks: a range
-/// check, one `JEQ nr` per call leading to a shared `RET on_match`, and a
-/// jump to the rest of `program`, which decides the calls that did not match.
+/// seccompiler program), the calls of `plain` as ranges of consecutive
+/// numbers in binary search trees (one per `CHUNK` ranges): a call in a
+/// range returns `on_match`, any other goes on to the rest of `program`,
+/// which decides the calls that did not match. The kernel pre-runs a new
+/// filter for every call number at install (the action cache), so the
+/// install costs about the sum of the paths: a few compares per call here,
+/// where a scan of the numbers costs dozens.
 fn prepend_plain(
     program: BpfProgram,
     plain: impl Iterator<Item = i64>,
@@ -371,22 +375,40 @@ fn prepend_plain(
         return program;
     }
     plain.sort_unstable();
-    let ins = |code, jt, jf, k| sock_filter { code, jt, jf, k };
+    plain.dedup();
+    let mut ranges: Vec<(u32, u32)> = Vec::new();
+    for nr in plain {
+        match ranges.last_mut() {
+            Some(r) if r.1 + 1 == nr => r.1 = nr,
+            _ => ranges.push((nr, nr)),
+        }
+    }
     let mut out: BpfProgram = program[..3].to_vec();
     // Load the call number (offset 0 of struct seccomp_data).
     out.push(ins(BPF_LD_W_ABS, 0, 0, 0));
     let mut to_tail = Vec::new();
-    for chunk in plain.chunks(CHUNK) {
-        let k = chunk.len();
+    for chunk in ranges.chunks(CHUNK) {
         // Above this chunk's last number: on to the next chunk (or the tail).
-        out.push(ins(BPF_JGT_K, (k + 2) as u8, 0, chunk[k - 1]));
-        for (i, nr) in chunk.iter().enumerate() {
-            // Land on the RET after the JA that ends the chunk.
-            out.push(ins(BPF_JEQ_K, (k - i) as u8, 0, *nr));
-        }
-        to_tail.push(out.len());
+        let skip = out.len();
+        out.push(ins(BPF_JGT_K, 0, 0, chunk[chunk.len() - 1].1));
+        let mut jumps = Jumps::default();
+        search_tree(&mut out, chunk, true, &mut jumps);
+        let miss = out.len();
+        to_tail.push(miss);
         out.push(ins(BPF_JA, 0, 0, 0));
+        let hit = out.len();
         out.push(ins(BPF_RET_K, 0, 0, u32::from(on_match.clone())));
+        let reach = |from: usize, to: usize| {
+            u8::try_from(to - from - 1).expect("a chunk spans fewer than 256 instructions")
+        };
+        for at in jumps.leaves {
+            out[at].jt = reach(at, miss);
+            out[at].jf = reach(at, hit);
+        }
+        for at in jumps.below {
+            out[at].jf = reach(at, miss);
+        }
+        out[skip].jt = reach(skip, out.len());
     }
     let tail = out.len();
     for at in to_tail {
@@ -394,6 +416,43 @@ fn prepend_plain(
     }
     out.extend_from_slice(&program[3..]);
     out
+}
+
+fn ins(code: u16, jt: u8, jf: u8, k: u32) -> sock_filter {
+    sock_filter { code, jt, jf, k }
+}
+
+/// The jumps of a search tree still to aim, by instruction index.
+#[derive(Default)]
+struct Jumps {
+    /// `JGT last`: true goes to the miss, false to the match.
+    leaves: Vec<usize>,
+    /// `JGE first` of the lowest range: false goes to the miss.
+    below: Vec<usize>,
+}
+
+/// Emits a binary search over sorted, disjoint `ranges` (first, last) of
+/// the loaded call number: `JGE first-of-the-middle` splits, and a leaf
+/// checks only its range's last number, as the path to it already knows the
+/// call is at least its first and below the next range's first (the lowest
+/// range, `lowest`, also checks its first).
+fn search_tree(out: &mut BpfProgram, ranges: &[(u32, u32)], lowest: bool, jumps: &mut Jumps) {
+    if let [(first, last)] = ranges {
+        if lowest && *first > 0 {
+            jumps.below.push(out.len());
+            out.push(ins(BPF_JGE_K, 0, 0, *first));
+        }
+        jumps.leaves.push(out.len());
+        out.push(ins(BPF_JGT_K, 0, 0, *last));
+        return;
+    }
+    let mid = ranges.len() / 2;
+    let split = out.len();
+    out.push(ins(BPF_JGE_K, 0, 0, ranges[mid].0));
+    search_tree(out, &ranges[..mid], lowest, jumps);
+    out[split].jt =
+        u8::try_from(out.len() - split - 1).expect("a chunk spans fewer than 256 instructions");
+    search_tree(out, &ranges[mid..], false, jumps);
 }
 
 impl Program {
@@ -757,6 +816,38 @@ mod tests {
         let mut old = b"skiff-seccomp-3\n".to_vec();
         old.extend_from_slice(&b[FORMAT.len()..]);
         assert_eq!(Program::from_bytes(&old), None);
+    }
+
+    /// The search trees of `prepend_plain` match exactly the numbers given
+    /// and send every other to the rest of the program, for one range, a
+    /// range from 0, and more ranges than one tree holds.
+    #[test]
+    fn plain_calls_match_exactly_their_numbers() {
+        let tail = |mismatch: u32| -> BpfProgram {
+            let mut p = vec![
+                ins(BPF_LD_W_ABS, 0, 0, 4),
+                ins(0x15, 1, 0, X86_64),
+                ins(BPF_RET_K, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
+            ];
+            p.push(ins(BPF_RET_K, 0, 0, mismatch));
+            p
+        };
+        let hit = libc::SECCOMP_RET_ERRNO | 1;
+        let mut sets: Vec<Vec<i64>> = vec![
+            vec![7],
+            vec![0, 1, 2, 5],
+            (0..450).filter(|n| n % 3 != 0).collect(),
+            (10..20).chain(100..300).chain([449, 450, 4000]).collect(),
+        ];
+        sets.push(sets[2].iter().copied().rev().chain([2, 2]).collect());
+        for set in sets {
+            let p = prepend_plain(tail(7), set.iter().copied(), SeccompAction::Errno(1));
+            for nr in (0..=460).chain([3999, 4000, 4001, u32::MAX]) {
+                let want = if set.contains(&i64::from(nr)) { hit } else { 7 };
+                assert_eq!(run(&p, X86_64, nr, [0; 6]), want, "{nr} in {set:?}");
+            }
+            assert_eq!(run(&p, I386, 1, [0; 6]), libc::SECCOMP_RET_KILL_PROCESS);
+        }
     }
 
     #[test]
