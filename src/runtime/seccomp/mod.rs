@@ -4,13 +4,16 @@
 //! process as its last step before exec (see `process.rs`).
 //!
 //! A profile mixes actions per rule (allow, errno with several values), while
-//! one seccompiler filter has a single on-match action. The program is
-//! therefore a short list of filters: the allow-list (match: allow, else the
-//! default action) and one filter per other action (match: that action, else
-//! allow). The kernel runs every installed filter and keeps the most
-//! restrictive verdict, the latest-installed filter winning between equals,
-//! which gives the profile's meaning: a call named by an errno rule fails
-//! with that errno even when an allow rule also names it.
+//! one seccompiler filter has a single on-match action. The profile is
+//! therefore first compiled to a short list of filters: the allow-list
+//! (match: allow, else the default action) and one filter per other action
+//! (match: that action, else allow). Installed as such, the kernel would run
+//! every filter and keep the most restrictive verdict, the latest-installed
+//! filter winning between equals, which gives the profile's meaning: a call
+//! named by an errno rule fails with that errno even when an allow rule also
+//! names it. `chain` joins the list into ONE program with that same verdict,
+//! so a container process makes one seccomp(2) call (each install costs the
+//! kernel a check, a JIT and a pre-run of the filter for every call number).
 #![allow(unsafe_code)]
 
 pub mod profile;
@@ -32,7 +35,7 @@ pub use profile::{default_profile, Profile};
 use super::{Error, Result};
 
 /// Bumped whenever compilation changes, so cached programs are rebuilt.
-const FORMAT: &[u8] = b"skiff-seccomp-3\n";
+const FORMAT: &[u8] = b"skiff-seccomp-5\n";
 
 /// True when skiff can build filters for this machine's architecture
 /// (x86_64) and the kernel has seccomp filters (`Seccomp:` in
@@ -156,11 +159,15 @@ fn applies(r: &profile::Rule, caps: &[String]) -> bool {
 /// the call matches whatever its arguments.
 type Group = BTreeMap<i64, Option<Vec<SeccompRule>>>;
 
-/// A compiled profile: the BPF filters to install, in order.
+/// A compiled profile: one classic BPF program (at most `BPF_MAXINSNS`
+/// instructions), empty when the profile allows every call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Program {
-    filters: Vec<BpfProgram>,
+    insns: BpfProgram,
 }
+
+/// The kernel's limit on the instructions of one filter (BPF_MAXINSNS).
+const MAX_INSNS: usize = 4096;
 
 /// Compiles `p` for a container whose bounding capabilities are `caps`
 /// (names like `CAP_SYS_ADMIN`), for this machine's architecture. Calls the
@@ -168,6 +175,23 @@ pub struct Program {
 /// Errors (unknown action or operator, a bad argument index, an
 /// unsupported architecture) are one line.
 pub fn compile(p: &Profile, caps: &[String]) -> std::result::Result<Program, String> {
+    Ok(Program {
+        insns: chain(filters(p, caps)?)?,
+    })
+}
+
+/// One filter of the list a profile compiles to: a seccompiler program
+/// (architecture check first) that returns `ALLOW` or `verdict`, and
+/// `SECCOMP_RET_KILL_PROCESS` for a foreign architecture.
+struct Filter {
+    verdict: SeccompAction,
+    program: BpfProgram,
+}
+
+/// The profile as a list of filters in the order they would be installed:
+/// the allow-list (unless the default action is allow), then one filter per
+/// other action, in the order the profile first names it.
+fn filters(p: &Profile, caps: &[String]) -> std::result::Result<Vec<Filter>, String> {
     let arch = target_arch()?;
     if !cfg!(target_arch = "x86_64") {
         return Err("seccomp profiles are supported on x86_64 only".into());
@@ -244,31 +268,103 @@ pub fn compile(p: &Profile, caps: &[String]) -> std::result::Result<Program, Str
     for (act, group) in groups {
         if act == SeccompAction::Allow {
             if default != SeccompAction::Allow {
-                filters.insert(0, build(group, default.clone(), SeccompAction::Allow)?);
+                let program = build(group, default.clone(), SeccompAction::Allow)?;
+                let verdict = default.clone();
+                filters.insert(0, Filter { verdict, program });
             }
         } else if !group.is_empty() {
-            filters.push(build(group, SeccompAction::Allow, act)?);
+            let program = build(group, SeccompAction::Allow, act.clone())?;
+            filters.push(Filter {
+                verdict: act,
+                program,
+            });
         }
     }
-    Ok(Program { filters })
+    Ok(filters)
+}
+
+/// The seccomp(2) precedence of a return value: lower wins (the kernel
+/// compares `(s32)(ret & SECCOMP_RET_ACTION_FULL)`, so KILL_PROCESS <
+/// KILL_THREAD < TRAP < ERRNO < USER_NOTIF < TRACE < LOG < ALLOW, and two
+/// ERRNO values are equals whatever their errno).
+fn precedence(ret: u32) -> i32 {
+    (ret & 0xffff_0000) as i32
+}
+
+/// Joins the list of filters (in install order) into one program that
+/// returns what the kernel would return with all of them installed.
+///
+/// Every filter returns either ALLOW or its one `verdict` (foreign
+/// architectures aside: all return KILL_PROCESS, so the architecture check
+/// is made once, first). The kernel keeps the verdict of highest
+/// precedence, the latest-installed filter winning between equals; so with
+/// the filters run in order of precedence, and latest first between equals,
+/// the first one that does not allow decides. The join is that order, each
+/// filter's body (past its architecture check) with its `RET ALLOW`
+/// instructions turned into jumps to the next body (same length, so the
+/// body's own jumps keep their targets; `JA` has a 32-bit offset), and a
+/// final `RET ALLOW`. Errors when the result passes BPF_MAXINSNS.
+fn chain(mut filters: Vec<Filter>) -> std::result::Result<BpfProgram, String> {
+    if filters.is_empty() {
+        return Ok(Vec::new());
+    }
+    filters.reverse();
+    // Stable: between equal precedence the latest-installed stays first.
+    filters.sort_by_key(|f| precedence(u32::from(f.verdict.clone())));
+    let allow = libc::SECCOMP_RET_ALLOW;
+    let mut out: BpfProgram = filters[0].program[..3].to_vec();
+    for f in &filters {
+        let body = &f.program[3..];
+        let (start, next) = (out.len(), out.len() + body.len());
+        out.extend(body.iter().enumerate().map(|(i, ins)| {
+            if ins.code == BPF_RET_K && ins.k == allow {
+                // To the next body: from `start + i + 1` on to `next`.
+                sock_filter {
+                    code: BPF_JA,
+                    jt: 0,
+                    jf: 0,
+                    k: (next - start - i - 1) as u32,
+                }
+            } else {
+                ins.clone()
+            }
+        }));
+    }
+    out.push(sock_filter {
+        code: BPF_RET_K,
+        jt: 0,
+        jf: 0,
+        k: allow,
+    });
+    if out.len() > MAX_INSNS {
+        return Err(format!(
+            "compiling the seccomp profile: {} BPF instructions, more than the kernel's {MAX_INSNS}",
+            out.len()
+        ));
+    }
+    Ok(out)
 }
 
 /// Classic BPF opcodes used by `prepend_plain`.
 const BPF_LD_W_ABS: u16 = 0x20;
-const BPF_JEQ_K: u16 = 0x15;
 const BPF_JA: u16 = 0x05;
 const BPF_RET_K: u16 = 0x06;
 const BPF_JGT_K: u16 = 0x25;
-/// How many compares share one return; a chunk is skipped at once when the
-/// call number is above its last, so a call costs at most a few range
-/// checks and one chunk of compares (also when the kernel pre-runs the
-/// filter for every call number at install).
+const BPF_JGE_K: u16 = 0x35;
+/// How many ranges of call numbers one search tree holds (at most 66
+/// instructions with its return, within the 8-bit reach of a conditional
+/// jump); a tree is skipped at once when the call number is above its last
+/// range.
 const CHUNK: usize = 32;
 
 /// Puts, after the architecture check (the first 3 instructions of a
-/// seccompiler program), the calls of `plain` in sorted chunks: a range
-/// check, one `JEQ nr` per call leading to a shared `RET on_match`, and a
-/// jump to the rest of `program`, which decides the calls that did not match.
+/// seccompiler program), the calls of `plain` as ranges of consecutive
+/// numbers in binary search trees (one per `CHUNK` ranges): a call in a
+/// range returns `on_match`, any other goes on to the rest of `program`,
+/// which decides the calls that did not match. The kernel pre-runs a new
+/// filter for every call number at install (the action cache), so the
+/// install costs about the sum of the paths: a few compares per call here,
+/// where a scan of the numbers costs dozens.
 fn prepend_plain(
     program: BpfProgram,
     plain: impl Iterator<Item = i64>,
@@ -279,22 +375,40 @@ fn prepend_plain(
         return program;
     }
     plain.sort_unstable();
-    let ins = |code, jt, jf, k| sock_filter { code, jt, jf, k };
+    plain.dedup();
+    let mut ranges: Vec<(u32, u32)> = Vec::new();
+    for nr in plain {
+        match ranges.last_mut() {
+            Some(r) if r.1 + 1 == nr => r.1 = nr,
+            _ => ranges.push((nr, nr)),
+        }
+    }
     let mut out: BpfProgram = program[..3].to_vec();
     // Load the call number (offset 0 of struct seccomp_data).
     out.push(ins(BPF_LD_W_ABS, 0, 0, 0));
     let mut to_tail = Vec::new();
-    for chunk in plain.chunks(CHUNK) {
-        let k = chunk.len();
+    for chunk in ranges.chunks(CHUNK) {
         // Above this chunk's last number: on to the next chunk (or the tail).
-        out.push(ins(BPF_JGT_K, (k + 2) as u8, 0, chunk[k - 1]));
-        for (i, nr) in chunk.iter().enumerate() {
-            // Land on the RET after the JA that ends the chunk.
-            out.push(ins(BPF_JEQ_K, (k - i) as u8, 0, *nr));
-        }
-        to_tail.push(out.len());
+        let skip = out.len();
+        out.push(ins(BPF_JGT_K, 0, 0, chunk[chunk.len() - 1].1));
+        let mut jumps = Jumps::default();
+        search_tree(&mut out, chunk, true, &mut jumps);
+        let miss = out.len();
+        to_tail.push(miss);
         out.push(ins(BPF_JA, 0, 0, 0));
+        let hit = out.len();
         out.push(ins(BPF_RET_K, 0, 0, u32::from(on_match.clone())));
+        let reach = |from: usize, to: usize| {
+            u8::try_from(to - from - 1).expect("a chunk spans fewer than 256 instructions")
+        };
+        for at in jumps.leaves {
+            out[at].jt = reach(at, miss);
+            out[at].jf = reach(at, hit);
+        }
+        for at in jumps.below {
+            out[at].jf = reach(at, miss);
+        }
+        out[skip].jt = reach(skip, out.len());
     }
     let tail = out.len();
     for at in to_tail {
@@ -304,78 +418,116 @@ fn prepend_plain(
     out
 }
 
+fn ins(code: u16, jt: u8, jf: u8, k: u32) -> sock_filter {
+    sock_filter { code, jt, jf, k }
+}
+
+/// The jumps of a search tree still to aim, by instruction index.
+#[derive(Default)]
+struct Jumps {
+    /// `JGT last`: true goes to the miss, false to the match.
+    leaves: Vec<usize>,
+    /// `JGE first` of the lowest range: false goes to the miss.
+    below: Vec<usize>,
+}
+
+/// Emits a binary search over sorted, disjoint `ranges` (first, last) of
+/// the loaded call number: `JGE first-of-the-middle` splits, and a leaf
+/// checks only its range's last number, as the path to it already knows the
+/// call is at least its first and below the next range's first (the lowest
+/// range, `lowest`, also checks its first).
+fn search_tree(out: &mut BpfProgram, ranges: &[(u32, u32)], lowest: bool, jumps: &mut Jumps) {
+    if let [(first, last)] = ranges {
+        if lowest && *first > 0 {
+            jumps.below.push(out.len());
+            out.push(ins(BPF_JGE_K, 0, 0, *first));
+        }
+        jumps.leaves.push(out.len());
+        out.push(ins(BPF_JGT_K, 0, 0, *last));
+        return;
+    }
+    let mid = ranges.len() / 2;
+    let split = out.len();
+    out.push(ins(BPF_JGE_K, 0, 0, ranges[mid].0));
+    search_tree(out, &ranges[..mid], lowest, jumps);
+    out[split].jt =
+        u8::try_from(out.len() - split - 1).expect("a chunk spans fewer than 256 instructions");
+    search_tree(out, &ranges[mid..], false, jumps);
+}
+
 impl Program {
-    /// Number of filters and of BPF instructions in all of them.
-    pub fn size(&self) -> (usize, usize) {
-        (self.filters.len(), self.filters.iter().map(Vec::len).sum())
+    /// Number of BPF instructions (0: nothing to install).
+    pub fn len(&self) -> usize {
+        self.insns.len()
     }
 
-    /// The cache-file form: a format line, then per filter its instruction
-    /// count (u32 LE) and its instructions (code u16, jt u8, jf u8, k u32; LE).
+    /// True when the profile allows every call and nothing is installed.
+    pub fn is_empty(&self) -> bool {
+        self.insns.is_empty()
+    }
+
+    /// The cache-file form: a format line, then the instructions (code
+    /// u16, jt u8, jf u8, k u32; little-endian).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = FORMAT.to_vec();
-        for f in &self.filters {
-            out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-            for i in f {
-                out.extend_from_slice(&i.code.to_le_bytes());
-                out.push(i.jt);
-                out.push(i.jf);
-                out.extend_from_slice(&i.k.to_le_bytes());
-            }
+        for i in &self.insns {
+            out.extend_from_slice(&i.code.to_le_bytes());
+            out.push(i.jt);
+            out.push(i.jf);
+            out.extend_from_slice(&i.k.to_le_bytes());
         }
         out
     }
 
-    /// Reads `to_bytes` output; `None` when it is not well formed.
+    /// Reads `to_bytes` output; `None` when it is not well formed (another
+    /// FORMAT, a partial instruction, more than BPF_MAXINSNS).
     pub fn from_bytes(b: &[u8]) -> Option<Program> {
-        let mut rest = b.strip_prefix(FORMAT)?;
-        let mut filters = Vec::new();
-        while !rest.is_empty() {
-            let (len, tail) = rest.split_first_chunk::<4>()?;
-            let len = Some(u32::from_le_bytes(*len) as usize).filter(|&n| n <= 4096)?; // BPF_MAXINSNS
-            let body = tail.get(..len.checked_mul(8)?)?;
-            let f = body
-                .chunks_exact(8)
-                .map(|c| sock_filter {
-                    code: u16::from_le_bytes([c[0], c[1]]),
-                    jt: c[2],
-                    jf: c[3],
-                    k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
-                })
-                .collect();
-            filters.push(f);
-            rest = &tail[len * 8..];
+        let body = b.strip_prefix(FORMAT)?;
+        if !body.len().is_multiple_of(8) || body.len() / 8 > MAX_INSNS {
+            return None;
         }
-        Some(Program { filters })
+        let insns = body
+            .chunks_exact(8)
+            .map(|c| sock_filter {
+                code: u16::from_le_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+            })
+            .collect();
+        Some(Program { insns })
     }
 
-    /// Installs the filters on the calling thread (a container process just
-    /// before exec). Without no_new_privs the caller must hold CAP_SYS_ADMIN
-    /// in its user namespace, as seccomp(2) requires; runc installs before
+    /// Installs the filter on the calling thread (a container process just
+    /// before exec), with one seccomp(2) call; an empty program installs
+    /// nothing. Without no_new_privs the caller must hold CAP_SYS_ADMIN in
+    /// its user namespace, as seccomp(2) requires; runc installs before
     /// dropping capabilities in that case, and so does `process.rs`.
     pub fn install(&self) -> Result<()> {
-        for f in &self.filters {
-            let prog = libc::sock_fprog {
-                len: f.len() as u16,
-                filter: f.as_ptr() as *mut libc::sock_filter,
-            };
-            // SAFETY: seccomp(2) copies the program from `prog`, which points
-            // at `f.len()` instructions laid out as the kernel's sock_filter
-            // (seccompiler's type is repr(C) with the same fields).
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER,
-                    0,
-                    &prog as *const libc::sock_fprog,
-                )
-            };
-            if rc != 0 {
-                return Err(Error::sys(
-                    "installing the seccomp filter",
-                    nix::errno::Errno::last(),
-                ));
-            }
+        if self.insns.is_empty() {
+            return Ok(());
+        }
+        let prog = libc::sock_fprog {
+            // At most MAX_INSNS (compile and from_bytes check).
+            len: self.insns.len() as u16,
+            filter: self.insns.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: seccomp(2) copies the program from `prog`, which points at
+        // `self.insns.len()` instructions laid out as the kernel's
+        // sock_filter (seccompiler's type is repr(C) with the same fields).
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        if rc != 0 {
+            return Err(Error::sys(
+                "installing the seccomp filter",
+                nix::errno::Errno::last(),
+            ));
         }
         Ok(())
     }
@@ -454,11 +606,15 @@ mod tests {
     }
 
     #[test]
-    fn default_profile_compiles_into_three_filters() {
+    fn default_profile_compiles_into_one_program() {
+        // allow-list, EPERM refusals, EINVAL for audit sockets...
+        assert_eq!(
+            filters(&default_profile(), &default_caps()).unwrap().len(),
+            3
+        );
+        // ... joined into one program.
         let p = compile(&default_profile(), &default_caps()).unwrap();
-        // allow-list, EPERM refusals, EINVAL for audit sockets
-        assert_eq!(p.size().0, 3);
-        assert!(p.size().1 < 4096);
+        assert!(!p.is_empty() && p.len() <= MAX_INSNS);
         let with_admin = compile(
             &default_profile(),
             &[default_caps(), vec!["CAP_SYS_ADMIN".into()]].concat(),
@@ -467,12 +623,16 @@ mod tests {
         assert_ne!(p, with_admin);
     }
 
-    /// Runs a classic BPF program on (arch, nr, args) as the kernel would,
-    /// for the instructions seccompiler and `prepend_plain` emit.
-    fn run(prog: &[sock_filter], nr: u32, args: [u64; 6]) -> u32 {
+    const X86_64: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
+    const I386: u32 = 0x4000_0003; // AUDIT_ARCH_I386: a foreign architecture
+
+    /// Runs a classic BPF program on struct seccomp_data (nr, arch, args)
+    /// as the kernel would, for the instructions seccompiler, `prepend_plain`
+    /// and `chain` emit; panics on any other opcode or on running off the end.
+    fn run(prog: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
         let mut data = [0u8; 64];
         data[0..4].copy_from_slice(&nr.to_le_bytes());
-        data[4..8].copy_from_slice(&0xc000_003eu32.to_le_bytes()); // AUDIT_ARCH_X86_64
+        data[4..8].copy_from_slice(&arch.to_le_bytes());
         for (i, a) in args.iter().enumerate() {
             data[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
         }
@@ -481,19 +641,24 @@ mod tests {
             let i = &prog[pc];
             pc += 1;
             match i.code {
+                // LD W ABS
                 0x20 => {
                     let o = i.k as usize;
+                    assert!(o.is_multiple_of(4) && o + 4 <= 64, "load at {o}");
                     acc = u32::from_le_bytes(data[o..o + 4].try_into().unwrap());
                 }
+                // ALU AND K
                 0x54 => acc &= i.k,
+                // JA
                 0x05 => pc += i.k as usize,
+                // RET K
                 0x06 => return i.k,
                 code => {
                     let hit = match code {
-                        0x15 => acc == i.k,
-                        0x25 => acc > i.k,
-                        0x35 => acc >= i.k,
-                        0x45 => acc & i.k != 0,
+                        0x15 => acc == i.k,     // JEQ K
+                        0x25 => acc > i.k,      // JGT K
+                        0x35 => acc >= i.k,     // JGE K
+                        0x45 => acc & i.k != 0, // JSET K
                         _ => panic!("opcode {code:#x} not emulated"),
                     };
                     pc += usize::from(if hit { i.jt } else { i.jf });
@@ -502,17 +667,82 @@ mod tests {
         }
     }
 
-    /// The kernel's verdict over all filters: the most restrictive action,
-    /// the latest filter winning between equals.
-    fn verdict(p: &Program, nr: u32, args: [u64; 6]) -> u32 {
+    /// What the kernel returns with every filter of the list installed in
+    /// order (seccomp(2)): it runs them all, latest first, and keeps a
+    /// verdict only over one of strictly lower precedence; ALLOW with none.
+    fn kernel_verdict(list: &[Filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
         let mut best = libc::SECCOMP_RET_ALLOW;
-        for f in p.filters.iter().rev() {
-            let r = run(f, nr, args);
-            if ((r & 0xffff_0000) as i32) < ((best & 0xffff_0000) as i32) {
+        for f in list.iter().rev() {
+            let r = run(&f.program, arch, nr, args);
+            if precedence(r) < precedence(best) {
                 best = r;
             }
         }
         best
+    }
+
+    /// The verdict of a compiled program, ALLOW when it is empty.
+    fn verdict(p: &Program, arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+        if p.is_empty() {
+            return libc::SECCOMP_RET_ALLOW;
+        }
+        run(&p.insns, arch, nr, args)
+    }
+
+    /// Checks that the one program `compile` makes for `profile` decides
+    /// like the kernel with the list of filters installed, for call numbers
+    /// 0..=450 (and a few past the table), on this and a foreign
+    /// architecture, with arguments 0, 1, u64::MAX and the values the
+    /// profile's argument rules name: all six alike, one at a time, and as
+    /// each rule names them together.
+    fn same_as_the_list(profile: &Profile, caps: &[String]) -> Program {
+        let list = filters(profile, caps).unwrap();
+        let program = compile(profile, caps).unwrap();
+        assert!(program.len() <= MAX_INSNS);
+        let rules: Vec<&profile::Rule> = profile.syscalls.iter().flatten().collect();
+        let mut values = vec![0, 1, u64::MAX];
+        for a in rules.iter().flat_map(|r| r.args.iter().flatten()) {
+            values.extend([a.value, a.value_two, a.value & a.value_two]);
+            values.extend([a.value.wrapping_add(1), a.value.wrapping_sub(1)]);
+        }
+        values.sort_unstable();
+        values.dedup();
+        let mut argsets: Vec<[u64; 6]> = values.iter().map(|v| [*v; 6]).collect();
+        for i in 0..6 {
+            for v in &values {
+                let mut args = [0; 6];
+                args[i] = *v;
+                argsets.push(args);
+            }
+        }
+        for r in &rules {
+            let mut args = [0; 6];
+            for a in r.args.iter().flatten() {
+                args[a.index as usize] = if a.op == "SCMP_CMP_MASKED_EQ" {
+                    a.value_two
+                } else {
+                    a.value
+                };
+            }
+            argsets.push(args);
+        }
+        let nrs = (0..=450).chain([512, 1000, 0x4000_0000, 0x4000_0001, u32::MAX]);
+        let mut checked = 0;
+        for nr in nrs {
+            for arch in [X86_64, I386] {
+                for args in &argsets {
+                    let want = kernel_verdict(&list, arch, nr, *args);
+                    let got = verdict(&program, arch, nr, *args);
+                    assert_eq!(
+                        got, want,
+                        "{profile:?}: nr {nr}, arch {arch:#x}, args {args:x?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 456 * 2);
+        program
     }
 
     #[test]
@@ -521,7 +751,7 @@ mod tests {
         let allowed: Vec<&str> = profile_allowed();
         let errno = |e: i32| libc::SECCOMP_RET_ERRNO | e as u32;
         for (name, nr) in x86_64::SYSCALLS {
-            let got = verdict(&p, *nr as u32, [0; 6]);
+            let got = verdict(&p, X86_64, *nr as u32, [0; 6]);
             let want = if ["personality", "socket"].contains(name) {
                 continue;
             } else if *name == "setns" {
@@ -548,27 +778,27 @@ mod tests {
         }
         let nr = |n: &str| syscall_nr(n).unwrap() as u32;
         assert_eq!(
-            verdict(&p, nr("personality"), [0; 6]),
+            verdict(&p, X86_64, nr("personality"), [0; 6]),
             libc::SECCOMP_RET_ALLOW
         );
         assert_eq!(
-            verdict(&p, nr("personality"), [0x40000, 0, 0, 0, 0, 0]),
+            verdict(&p, X86_64, nr("personality"), [0x40000, 0, 0, 0, 0, 0]),
             errno(libc::ENOSYS)
         );
         assert_eq!(
-            verdict(&p, nr("socket"), [2, 1, 0, 0, 0, 0]),
+            verdict(&p, X86_64, nr("socket"), [2, 1, 0, 0, 0, 0]),
             libc::SECCOMP_RET_ALLOW
         );
         assert_eq!(
-            verdict(&p, nr("socket"), [16, 3, 9, 0, 0, 0]),
+            verdict(&p, X86_64, nr("socket"), [16, 3, 9, 0, 0, 0]),
             errno(libc::EINVAL)
         );
         // x32 calls and numbers past the table fall to the default.
         assert_eq!(
-            verdict(&p, 0x4000_0000 | nr("read"), [0; 6]),
+            verdict(&p, X86_64, 0x4000_0000 | nr("read"), [0; 6]),
             errno(libc::ENOSYS)
         );
-        assert_eq!(verdict(&p, 1000, [0; 6]), errno(libc::ENOSYS));
+        assert_eq!(verdict(&p, X86_64, 1000, [0; 6]), errno(libc::ENOSYS));
     }
 
     fn profile_allowed() -> Vec<&'static str> {
@@ -582,6 +812,141 @@ mod tests {
         let b = p.to_bytes();
         assert_eq!(Program::from_bytes(&b[..b.len() - 3]), None);
         assert_eq!(Program::from_bytes(b"junk"), None);
+        // A program cached by the multi-filter format is compiled again.
+        let mut old = b"skiff-seccomp-3\n".to_vec();
+        old.extend_from_slice(&b[FORMAT.len()..]);
+        assert_eq!(Program::from_bytes(&old), None);
+    }
+
+    /// The search trees of `prepend_plain` match exactly the numbers given
+    /// and send every other to the rest of the program, for one range, a
+    /// range from 0, and more ranges than one tree holds.
+    #[test]
+    fn plain_calls_match_exactly_their_numbers() {
+        let tail = |mismatch: u32| -> BpfProgram {
+            let mut p = vec![
+                ins(BPF_LD_W_ABS, 0, 0, 4),
+                ins(0x15, 1, 0, X86_64),
+                ins(BPF_RET_K, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
+            ];
+            p.push(ins(BPF_RET_K, 0, 0, mismatch));
+            p
+        };
+        let hit = libc::SECCOMP_RET_ERRNO | 1;
+        let mut sets: Vec<Vec<i64>> = vec![
+            vec![7],
+            vec![0, 1, 2, 5],
+            (0..450).filter(|n| n % 3 != 0).collect(),
+            (10..20).chain(100..300).chain([449, 450, 4000]).collect(),
+        ];
+        sets.push(sets[2].iter().copied().rev().chain([2, 2]).collect());
+        for set in sets {
+            let p = prepend_plain(tail(7), set.iter().copied(), SeccompAction::Errno(1));
+            for nr in (0..=460).chain([3999, 4000, 4001, u32::MAX]) {
+                let want = if set.contains(&i64::from(nr)) { hit } else { 7 };
+                assert_eq!(run(&p, X86_64, nr, [0; 6]), want, "{nr} in {set:?}");
+            }
+            assert_eq!(run(&p, I386, 1, [0; 6]), libc::SECCOMP_RET_KILL_PROCESS);
+        }
+    }
+
+    #[test]
+    fn one_program_decides_as_the_list_of_filters() {
+        let caps = default_caps();
+        let admin = [caps.clone(), vec!["CAP_SYS_ADMIN".into()]].concat();
+        same_as_the_list(&default_profile(), &caps);
+        same_as_the_list(&default_profile(), &admin);
+        same_as_the_list(&default_profile(), &[]);
+    }
+
+    /// A call with rules of several actions: the kernel's precedence
+    /// (KILL > TRAP > ERRNO > LOG > ALLOW), and between errno values the
+    /// filter of the action the profile names last.
+    #[test]
+    fn one_program_keeps_precedence_between_actions() {
+        let errno = |e: i32| libc::SECCOMP_RET_ERRNO | e as u32;
+        let nr = |n: &str| syscall_nr(n).unwrap() as u32;
+        // Default ERRNO(EPERM); errno rules of several values, overlapping
+        // the allow-list and each other; argument rules of every operator.
+        let mixed = parse(
+            br#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+              {"names":["read","write","openat","close","mkdir","getpid","ioctl","socket"],"action":"SCMP_ACT_ALLOW"},
+              {"names":["mkdir","rmdir","keyctl"],"action":"SCMP_ACT_ERRNO","errnoRet":38},
+              {"names":["mkdir","unlink"],"action":"SCMP_ACT_ERRNO","errnoRet":13},
+              {"names":["ioctl"],"action":"SCMP_ACT_ERRNO","errnoRet":25,
+               "args":[{"index":1,"value":4294967295,"valueTwo":21505,"op":"SCMP_CMP_MASKED_EQ"}]},
+              {"names":["socket"],"action":"SCMP_ACT_ERRNO","errnoRet":97,
+               "args":[{"index":0,"value":16,"op":"SCMP_CMP_EQ"},{"index":2,"value":9,"op":"SCMP_CMP_EQ"}]},
+              {"names":["write"],"action":"SCMP_ACT_ERRNO","errnoRet":28,
+               "args":[{"index":2,"value":4096,"op":"SCMP_CMP_GT"}]},
+              {"names":["openat"],"action":"SCMP_ACT_ERRNO","errnoRet":13,
+               "args":[{"index":2,"value":64,"valueTwo":64,"op":"SCMP_CMP_MASKED_EQ"},
+                       {"index":2,"value":512,"valueTwo":512,"op":"SCMP_CMP_MASKED_EQ"}]},
+              {"names":["close"],"action":"SCMP_ACT_ERRNO","errnoRet":9,
+               "args":[{"index":0,"value":3,"op":"SCMP_CMP_LT"},{"index":1,"value":7,"op":"SCMP_CMP_NE"}]},
+              {"names":["getpid"],"action":"SCMP_ACT_LOG",
+               "args":[{"index":0,"value":5,"op":"SCMP_CMP_GE"}]},
+              {"names":["getpid"],"action":"SCMP_ACT_ERRNO","errnoRet":1,
+               "args":[{"index":0,"value":9,"op":"SCMP_CMP_LE"}]}]}"#,
+        )
+        .unwrap();
+        let p = same_as_the_list(&mixed, &[]);
+        let x = |n: &str, args: [u64; 6]| verdict(&p, X86_64, nr(n), args);
+        // Two errno values for mkdir: the rule named last wins.
+        assert_eq!(x("mkdir", [0; 6]), errno(libc::EACCES));
+        assert_eq!(x("rmdir", [0; 6]), errno(libc::ENOSYS));
+        assert_eq!(x("ioctl", [0, 0x5401, 0, 0, 0, 0]), errno(libc::ENOTTY));
+        assert_eq!(x("ioctl", [0, 0x5402, 0, 0, 0, 0]), libc::SECCOMP_RET_ALLOW);
+        assert_eq!(x("getpid", [7, 0, 0, 0, 0, 0]), errno(libc::EPERM));
+        assert_eq!(x("getpid", [12, 0, 0, 0, 0, 0]), libc::SECCOMP_RET_LOG);
+        assert_eq!(x("fork", [0; 6]), errno(libc::EPERM));
+
+        // Default KILL: a call the allow-list misses is killed even when an
+        // errno rule names it; KILL_PROCESS, TRAP and TRACE rules too.
+        let kill = parse(
+            br#"{"defaultAction":"SCMP_ACT_KILL","syscalls":[
+              {"names":["read","write","exit_group","ptrace","prctl"],"action":"SCMP_ACT_ALLOW"},
+              {"names":["ptrace","unshare"],"action":"SCMP_ACT_ERRNO","errnoRet":1},
+              {"names":["prctl"],"action":"SCMP_ACT_KILL_PROCESS",
+               "args":[{"index":0,"value":4294967295,"valueTwo":22,"op":"SCMP_CMP_MASKED_EQ"}]},
+              {"names":["write"],"action":"SCMP_ACT_TRAP",
+               "args":[{"index":0,"value":2,"op":"SCMP_CMP_EQ"}]},
+              {"names":["read"],"action":"SCMP_ACT_TRACE","errnoRet":7,
+               "args":[{"index":0,"value":100,"op":"SCMP_CMP_GE"}]}]}"#,
+        )
+        .unwrap();
+        let p = same_as_the_list(&kill, &[]);
+        let x = |n: &str, args: [u64; 6]| verdict(&p, X86_64, nr(n), args);
+        assert_eq!(x("ptrace", [0; 6]), errno(libc::EPERM));
+        assert_eq!(x("unshare", [0; 6]), libc::SECCOMP_RET_KILL_THREAD);
+        assert_eq!(
+            x("prctl", [22, 0, 0, 0, 0, 0]),
+            libc::SECCOMP_RET_KILL_PROCESS
+        );
+        assert_eq!(x("write", [2, 0, 0, 0, 0, 0]), libc::SECCOMP_RET_TRAP);
+        assert_eq!(x("read", [100, 0, 0, 0, 0, 0]), libc::SECCOMP_RET_TRACE | 7);
+        assert_eq!(x("read", [0; 6]), libc::SECCOMP_RET_ALLOW);
+        assert_eq!(
+            verdict(&p, I386, nr("read"), [0; 6]),
+            libc::SECCOMP_RET_KILL_PROCESS
+        );
+
+        // Default ERRNO(ENOSYS) with an ENOSYS rule and a LOG default case.
+        let same_errno = parse(
+            br#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"syscalls":[
+              {"names":["read"],"action":"SCMP_ACT_ALLOW"},
+              {"names":["read","mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":38,
+               "args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ"}]}]}"#,
+        )
+        .unwrap();
+        same_as_the_list(&same_errno, &[]);
+        let log = parse(
+            br#"{"defaultAction":"SCMP_ACT_LOG","syscalls":[
+              {"names":["read","write"],"action":"SCMP_ACT_ALLOW"},
+              {"names":["write","mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
+        )
+        .unwrap();
+        same_as_the_list(&log, &[]);
     }
 
     #[test]
@@ -593,9 +958,16 @@ mod tests {
                              "args":[{"index":0,"value":8,"valueTwo":0,"op":"SCMP_CMP_EQ"}]}]}"#,
         )
         .unwrap();
-        let prog = compile(&p, &[]).unwrap();
         // Default allow: no allow-list, one EPERM filter.
-        assert_eq!(prog.size().0, 1);
+        assert_eq!(filters(&p, &[]).unwrap().len(), 1);
+        let prog = same_as_the_list(&p, &[]);
+        let mkdir = syscall_nr("mkdir").unwrap() as u32;
+        let eperm = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+        assert_eq!(verdict(&prog, X86_64, mkdir, [0; 6]), eperm);
+        assert_eq!(verdict(&prog, X86_64, 0, [0; 6]), libc::SECCOMP_RET_ALLOW);
+        // Allowing everything installs nothing.
+        let all = parse(br#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
+        assert!(compile(&all, &[]).unwrap().is_empty());
         let bad = parse(br#"{"defaultAction":"SCMP_ACT_NOPE"}"#).unwrap();
         assert!(compile(&bad, &[]).unwrap_err().contains("SCMP_ACT_NOPE"));
         let bad_op = parse(
