@@ -329,7 +329,7 @@ fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
             Err(_) if a.ignore => continue,
             Err(e) => {
                 crate::cli::report(&e);
-                code = 1;
+                code = e.exit_code();
                 continue;
             }
         };
