@@ -326,7 +326,7 @@ fn exit_policy_stop_stops_the_pod_with_its_last_container() {
     ]);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(pod_status(&s, "stays"), "Degraded");
-    s.ok(&["pod", "rm", "-f", "once", "stays"]);
+    s.ok(&["pod", "rm", "-f", "-t", "1", "once", "stays"]);
     assert!(s.container_ids().is_empty());
 }
 

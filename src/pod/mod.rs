@@ -466,6 +466,20 @@ pub fn set_paused(ctx: &Context, pod: &Pod, pause: bool) -> Result<()> {
 /// names the pod (checked under the containers and pods locks, so a
 /// container created meanwhile is never left in a removed pod).
 pub fn remove(ctx: &Context, pod: &Pod, force: bool) -> Result<()> {
+    remove_with(ctx, pod, force, None)
+}
+
+/// [`remove`], with `pod rm -t`: a forced removal first stops the pod
+/// (as [`stop`]) with this timeout instead of killing its containers.
+pub fn remove_with(
+    ctx: &Context,
+    pod: &Pod,
+    force: bool,
+    stop_timeout: Option<Duration>,
+) -> Result<()> {
+    if let (true, Some(t)) = (force, stop_timeout) {
+        let _ = stop(ctx, pod, t);
+    }
     let all = members(ctx, &pod.id)?;
     if !force {
         let running: Vec<&str> = all
@@ -492,6 +506,16 @@ pub fn remove(ctx: &Context, pod: &Pod, force: bool) -> Result<()> {
         infra: true,
         ..Default::default()
     };
+    if force {
+        // Killed all at once, then removed one by one: each removal then
+        // finds its container gone instead of waiting for it in turn.
+        for c in all.iter().filter(|c| !c.config.infra) {
+            if let Some(p) = crate::container::process(c) {
+                let _ = crate::container::stop::mark_stopping(ctx, c);
+                let _ = p.signal(Signal::SIGKILL);
+            }
+        }
+    }
     for round in 0..3 {
         let all = members(ctx, &pod.id)?;
         let ordered: Vec<&Container> = all
