@@ -9,6 +9,7 @@ pub mod container;
 pub mod history;
 pub mod image;
 pub mod network;
+pub mod pod;
 pub mod prune;
 pub mod registry;
 pub mod secret;
@@ -143,6 +144,9 @@ pub enum Command {
     Network(network::NetworkCommand),
     /// List port mappings of a container
     Port(network::PortArgs),
+    /// Manage pods
+    #[command(subcommand)]
+    Pod(pod::PodCommand),
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
@@ -289,6 +293,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Network(c) => c.needs_userns(),
         Command::System(c) => c.needs_userns(),
         Command::Volume(c) => c.needs_userns(),
+        Command::Pod(c) => c.needs_userns(),
         _ => false,
     };
     if needs_userns {
@@ -318,6 +323,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Network(c) => network::dispatch(&ctx, c),
         Command::Port(a) => network::port(&ctx, a),
         Command::Volume(c) => volume::dispatch(&ctx, c),
+        Command::Pod(c) => pod::dispatch(&ctx, c),
         Command::Secret(c) => secret::dispatch(&ctx, c),
         Command::Netns_ => crate::network::bridge::holder_main(&ctx),
         Command::Portfwd_(a) => crate::network::portfwd::main(a.into()),
