@@ -100,6 +100,8 @@ pub struct ImageExistsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Build an image from a Containerfile or Dockerfile
+    Build(Box<crate::cli::build::BuildArgs>),
     /// List images in local storage
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),
@@ -134,6 +136,7 @@ impl ImageCommand {
         matches!(
             self,
             ImageCommand::Rm(_)
+                | ImageCommand::Build(_)
                 | ImageCommand::Import(_)
                 | ImageCommand::Pull(_)
                 | ImageCommand::Push(_)
@@ -146,6 +149,7 @@ impl ImageCommand {
 
 pub fn dispatch(ctx: &Context, c: ImageCommand) -> Result<i32> {
     match c {
+        ImageCommand::Build(a) => crate::cli::build::build(ctx, *a),
         ImageCommand::Ls(a) => images(ctx, a),
         ImageCommand::Rm(a) => rmi(ctx, a),
         ImageCommand::Tag(a) => tag(ctx, a),

@@ -58,6 +58,9 @@ pub struct CreateOptions {
     /// `--pull`: always, missing, never or newer ("" means missing).
     pub pull: String,
     pub sdnotify: Option<String>,
+    /// No anonymous volumes for the image's VOLUMEs (build containers:
+    /// what a RUN writes there belongs to the image, as in buildah).
+    pub skip_image_volumes: bool,
 }
 
 /// Default environment of every container (Podman's, with container=skiff).
@@ -312,7 +315,12 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     let img_cfg = image.config.config().clone().unwrap_or_default();
     // Each image VOLUME the user does not mount over gets an anonymous
     // volume of its own, as Podman does.
-    for dest in img_cfg.volumes().clone().unwrap_or_default() {
+    let image_volumes = if o.skip_image_volumes {
+        Vec::new()
+    } else {
+        img_cfg.volumes().clone().unwrap_or_default()
+    };
+    for dest in image_volumes {
         let clean = |p: &str| p.trim_end_matches('/').to_string();
         if dest.starts_with('/')
             && !user_mounts
