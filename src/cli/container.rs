@@ -215,10 +215,14 @@ pub struct InspectArgs {
 pub enum ContainerCommand {
     /// Attach to a running container
     Attach(AttachArgs),
+    /// Create new image based on the changed container
+    Commit(crate::cli::commit::CommitArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(CpArgs),
     /// Create but do not start a container
     Create(Box<CreateCmdArgs>),
+    /// Inspect changes to the container's file systems
+    Diff(crate::cli::commit::DiffArgs),
     /// Run a process in a running container
     Exec(ExecArgs),
     /// Check if a container exists in local storage
@@ -278,7 +282,11 @@ impl ContainerCommand {
 pub fn dispatch(ctx: &Context, c: ContainerCommand) -> Result<i32> {
     match c {
         ContainerCommand::Attach(a) => attach(ctx, a),
+        ContainerCommand::Commit(a) => crate::cli::commit::commit(ctx, a),
         ContainerCommand::Cp(a) => cp(ctx, a),
+        ContainerCommand::Diff(a) => {
+            crate::cli::commit::diff(ctx, a, crate::cli::commit::DiffOf::Container)
+        }
         ContainerCommand::Create(a) => create(ctx, *a),
         ContainerCommand::Exec(a) => exec(ctx, a),
         ContainerCommand::Exists(a) => exists(ctx, a),

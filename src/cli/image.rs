@@ -129,6 +129,8 @@ pub enum ImageCommand {
     History(crate::cli::history::HistoryArgs),
     /// Remove dangling images (all unused ones with -a)
     Prune(crate::cli::prune::PruneArgs),
+    /// Inspect changes to the image's file systems
+    Diff(crate::cli::commit::DiffArgs),
 }
 
 impl ImageCommand {
@@ -143,6 +145,7 @@ impl ImageCommand {
                 | ImageCommand::Save(_)
                 | ImageCommand::Load(_)
                 | ImageCommand::Prune(_)
+                | ImageCommand::Diff(_)
         )
     }
 }
@@ -163,6 +166,9 @@ pub fn dispatch(ctx: &Context, c: ImageCommand) -> Result<i32> {
         ImageCommand::Load(a) => crate::cli::archive::load(ctx, a),
         ImageCommand::History(a) => crate::cli::history::history(ctx, a),
         ImageCommand::Prune(a) => crate::cli::prune::prune(ctx, a),
+        ImageCommand::Diff(a) => {
+            crate::cli::commit::diff(ctx, a, crate::cli::commit::DiffOf::Image)
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod build;
+pub mod commit;
 pub mod container;
 pub mod history;
 pub mod image;
@@ -57,10 +58,14 @@ pub struct Cli {
 pub enum Command {
     /// Attach to a running container
     Attach(container::AttachArgs),
+    /// Create new image based on the changed container
+    Commit(commit::CommitArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(container::CpArgs),
     /// Create but do not start a container
     Create(Box<container::CreateCmdArgs>),
+    /// Display the changes to the object's file system
+    Diff(commit::DiffArgs),
     /// Run a process in a running container
     Exec(container::ExecArgs),
     /// Export a container's filesystem contents as a tar archive
@@ -173,6 +178,7 @@ impl Command {
         use container::ContainerCommand as C;
         Routed::Container(match self {
             Command::Attach(a) => C::Attach(a),
+            Command::Commit(a) => C::Commit(a),
             Command::Cp(a) => C::Cp(a),
             Command::Create(a) => C::Create(a),
             Command::Exec(a) => C::Exec(a),
@@ -283,6 +289,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Import(_) | Command::Rmi(_) | Command::Unshare(_) => true,
         // Working containers and their layers live in the namespace.
         Command::Build(_) | Command::Buildx(_) => true,
+        // A container's upper directory holds files of subordinate ids.
+        Command::Diff(_) => true,
         // Layers hold files owned by subordinate ids: only the namespace reads or writes them.
         Command::Pull(_) | Command::Push(_) | Command::Save(_) | Command::Load(_) => true,
         Command::Image(c) => c.needs_userns(),
@@ -298,6 +306,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Inspect(a) => container::inspect(&ctx, a),
         Command::Build(a) => build::build(&ctx, *a),
         Command::Buildx(build::BuildxCommand::Build(a)) => build::build(&ctx, *a),
+        Command::Diff(a) => commit::diff(&ctx, a, commit::DiffOf::Either),
         Command::Import(a) => image::import(&ctx, a),
         Command::Images(a) => image::images(&ctx, a),
         Command::Rmi(a) => image::rmi(&ctx, a),

@@ -66,6 +66,109 @@ fn pax_records(pairs: &[(String, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
+/// A header with the type, mode, owner and modification time of `m`
+/// (size 0: the caller sets it for regular files).
+pub(crate) fn header_of(m: &fs::Metadata, kind: EntryType) -> Header {
+    let mut h = Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(m.mode() & 0o7777);
+    h.set_uid(m.uid() as u64);
+    h.set_gid(m.gid() as u64);
+    h.set_mtime(m.mtime().max(0) as u64);
+    h.set_size(0);
+    h
+}
+
+/// The header of a fifo or device node (with its device numbers); `None`
+/// for a socket, which has no tar form.
+pub(crate) fn special_header(m: &fs::Metadata) -> Option<Header> {
+    let ft = m.file_type();
+    let kind = if ft.is_fifo() {
+        EntryType::Fifo
+    } else if ft.is_char_device() {
+        EntryType::Char
+    } else if ft.is_block_device() {
+        EntryType::Block
+    } else {
+        return None;
+    };
+    let mut h = header_of(m, kind);
+    if matches!(kind, EntryType::Char | EntryType::Block) {
+        let dev = m.rdev();
+        let _ = h.set_device_major(nix::sys::stat::major(dev) as u32);
+        let _ = h.set_device_minor(nix::sys::stat::minor(dev) as u32);
+    }
+    Some(h)
+}
+
+/// Appends one entry, preceded by a PAX header carrying `pax` records
+/// (`SCHILY.xattr.NAME` extended attributes) when there are any.
+pub(crate) fn append_with_pax<W: Write>(
+    builder: &mut tar::Builder<W>,
+    h: &mut Header,
+    rel: &Path,
+    pax: &[(String, Vec<u8>)],
+    data: impl io::Read,
+) -> io::Result<()> {
+    if !pax.is_empty() {
+        let body = pax_records(pax);
+        let mut ph = Header::new_ustar();
+        ph.set_entry_type(EntryType::XHeader);
+        let mut pname = b"PaxHeaders.0/".to_vec();
+        pname.extend_from_slice(rel.as_os_str().as_bytes());
+        pname.truncate(99);
+        if let Some(u) = ph.as_ustar_mut() {
+            u.name[..pname.len()].copy_from_slice(&pname);
+        }
+        ph.set_mode(0o644);
+        ph.set_size(body.len() as u64);
+        ph.set_cksum();
+        builder.append(&ph, &body[..])?;
+    }
+    builder.append_data(h, rel, data)
+}
+
+/// The extended attributes of `path` worth keeping in an archive, as PAX
+/// records (`SCHILY.xattr.NAME`), and whether the storage marks it as an
+/// opaque directory (overlay's or fuse-overlayfs's own attributes, which are
+/// bookkeeping, not content, and are left out). `path` may be
+/// `/proc/self/fd/N` of a descriptor; it must not be a symlink.
+pub(crate) fn xattr_records(path: &Path) -> (Vec<(String, Vec<u8>)>, bool) {
+    let mut out = Vec::new();
+    let mut opaque = false;
+    let Ok(names) = xattr::list(path) else {
+        return (out, false);
+    };
+    let mut names: Vec<OsString> = names.collect();
+    names.sort();
+    for n in names {
+        let Some(name) = n.to_str() else { continue };
+        if name.starts_with("user.overlay.")
+            || name.starts_with("trusted.overlay.")
+            || name.starts_with("user.fuseoverlayfs.")
+        {
+            if OPAQUE_XATTRS.contains(&name)
+                && xattr::get(path, name).ok().flatten().as_deref() == Some(b"y")
+            {
+                opaque = true;
+            }
+            continue;
+        }
+        if let Ok(Some(v)) = xattr::get(path, name) {
+            out.push((format!("SCHILY.xattr.{name}"), v));
+        }
+    }
+    (out, opaque)
+}
+
+/// The attributes that mark an opaque directory: overlay's with
+/// `userxattr`, its privileged spelling, and fuse-overlayfs's.
+pub(crate) const OPAQUE_XATTRS: [&str; 3] = [
+    OPAQUE_XATTR,
+    "trusted.overlay.opaque",
+    "user.fuseoverlayfs.opaque",
+];
+
 impl<W: Write> TreeWriter<W> {
     fn dir_children(&mut self, abs: &Path, rel: &Path) -> Result<()> {
         let mut names: Vec<OsString> = fs::read_dir(abs)
@@ -82,44 +185,6 @@ impl<W: Write> TreeWriter<W> {
         Ok(())
     }
 
-    fn base_header(&self, m: &fs::Metadata, kind: EntryType) -> Header {
-        let mut h = Header::new_gnu();
-        h.set_entry_type(kind);
-        h.set_mode(m.mode() & 0o7777);
-        h.set_uid(m.uid() as u64);
-        h.set_gid(m.gid() as u64);
-        h.set_mtime(m.mtime().max(0) as u64);
-        h.set_size(0);
-        h
-    }
-
-    /// The xattrs worth keeping, as PAX records (`SCHILY.xattr.NAME`).
-    fn xattrs(&self, abs: &Path) -> (Vec<(String, Vec<u8>)>, bool) {
-        let mut out = Vec::new();
-        let mut opaque = false;
-        let Ok(names) = xattr::list(abs) else {
-            return (out, false);
-        };
-        let mut names: Vec<OsString> = names.collect();
-        names.sort();
-        for n in names {
-            let Some(name) = n.to_str() else { continue };
-            if name.starts_with("user.overlay.") || name.starts_with("trusted.overlay.") {
-                // Storage bookkeeping, not content.
-                if (name == OPAQUE_XATTR || name == "trusted.overlay.opaque")
-                    && xattr::get(abs, name).ok().flatten().as_deref() == Some(b"y")
-                {
-                    opaque = true;
-                }
-                continue;
-            }
-            if let Ok(Some(v)) = xattr::get(abs, name) {
-                out.push((format!("SCHILY.xattr.{name}"), v));
-            }
-        }
-        (out, opaque)
-    }
-
     fn append(
         &mut self,
         h: &mut Header,
@@ -127,23 +192,8 @@ impl<W: Write> TreeWriter<W> {
         pax: &[(String, Vec<u8>)],
         data: impl io::Read,
     ) -> Result<()> {
-        let werr = |e: io::Error| Error::Msg(format!("write tar: {}", io_reason(&e)));
-        if !pax.is_empty() {
-            let body = pax_records(pax);
-            let mut ph = Header::new_ustar();
-            ph.set_entry_type(EntryType::XHeader);
-            let mut pname = b"PaxHeaders.0/".to_vec();
-            pname.extend_from_slice(rel.as_os_str().as_bytes());
-            pname.truncate(99);
-            if let Some(u) = ph.as_ustar_mut() {
-                u.name[..pname.len()].copy_from_slice(&pname);
-            }
-            ph.set_mode(0o644);
-            ph.set_size(body.len() as u64);
-            ph.set_cksum();
-            self.builder.append(&ph, &body[..]).map_err(werr)?;
-        }
-        self.builder.append_data(h, rel, data).map_err(werr)
+        append_with_pax(&mut self.builder, h, rel, pax, data)
+            .map_err(|e| Error::Msg(format!("write tar: {}", io_reason(&e))))
     }
 
     fn entry(&mut self, abs: &Path, rel: &Path) -> Result<()> {
@@ -152,15 +202,15 @@ impl<W: Write> TreeWriter<W> {
         let (pax, opaque) = if ft.is_symlink() {
             (Vec::new(), false)
         } else {
-            self.xattrs(abs)
+            xattr_records(abs)
         };
         if ft.is_dir() {
-            let mut h = self.base_header(&m, EntryType::Directory);
+            let mut h = header_of(&m, EntryType::Directory);
             let mut name = rel.as_os_str().to_owned();
             name.push("/");
             self.append(&mut h, Path::new(&name), &pax, io::empty())?;
             if opaque && self.whiteouts {
-                let mut w = self.base_header(&m, EntryType::Regular);
+                let mut w = header_of(&m, EntryType::Regular);
                 w.set_mode(0o600);
                 self.append(&mut w, &rel.join(OPAQUE_MARKER), &[], io::empty())?;
             }
@@ -171,14 +221,14 @@ impl<W: Write> TreeWriter<W> {
             let mut wh = OsString::from(WHITEOUT_PREFIX);
             wh.push(name);
             let wrel = rel.with_file_name(wh);
-            let mut h = self.base_header(&m, EntryType::Regular);
+            let mut h = header_of(&m, EntryType::Regular);
             h.set_mode(0o600);
             return self.append(&mut h, &wrel, &[], io::empty());
         }
         if !ft.is_dir() && m.nlink() > 1 {
             let key = (m.dev(), m.ino());
             if let Some(first) = self.links.get(&key).cloned() {
-                let mut h = self.base_header(&m, EntryType::Link);
+                let mut h = header_of(&m, EntryType::Link);
                 return self
                     .builder
                     .append_link(&mut h, rel, &first)
@@ -188,7 +238,7 @@ impl<W: Write> TreeWriter<W> {
         }
         if ft.is_symlink() {
             let target = fs::read_link(abs).map_err(|e| err(abs, e))?;
-            let mut h = self.base_header(&m, EntryType::Symlink);
+            let mut h = header_of(&m, EntryType::Symlink);
             return self
                 .builder
                 .append_link(&mut h, rel, &target)
@@ -200,28 +250,16 @@ impl<W: Write> TreeWriter<W> {
                 .custom_flags(libc::O_NOFOLLOW)
                 .open(abs)
                 .map_err(|e| err(abs, e))?;
-            let mut h = self.base_header(&m, EntryType::Regular);
+            let mut h = header_of(&m, EntryType::Regular);
             h.set_size(m.len());
             // Exactly the size recorded, even if the file grows meanwhile.
             return self.append(&mut h, rel, &pax, io::Read::take(f, m.len()));
         }
-        let kind = if ft.is_fifo() {
-            EntryType::Fifo
-        } else if ft.is_char_device() {
-            EntryType::Char
-        } else if ft.is_block_device() {
-            EntryType::Block
-        } else {
+        let Some(mut h) = special_header(&m) else {
             // Sockets have no tar representation; they are runtime artefacts.
             tracing::debug!(path = %abs.display(), "skipping socket");
             return Ok(());
         };
-        let mut h = self.base_header(&m, kind);
-        if matches!(kind, EntryType::Char | EntryType::Block) {
-            let dev = m.rdev();
-            let _ = h.set_device_major(nix::sys::stat::major(dev) as u32);
-            let _ = h.set_device_minor(nix::sys::stat::minor(dev) as u32);
-        }
         self.append(&mut h, rel, &pax, io::empty())
     }
 }

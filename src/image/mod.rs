@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod change;
+pub mod commit;
 pub mod docker_archive;
 pub mod layer;
 pub mod oci_archive;

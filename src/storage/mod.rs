@@ -9,6 +9,7 @@
 //! mount namespace; mounts are only visible in that mount namespace, so
 //! `is_mounted` must be asked from inside it too.
 
+pub mod diff;
 mod fuse;
 mod mountinfo;
 mod overlay;
