@@ -5,6 +5,7 @@
 
 use oci_spec::image::ImageConfiguration;
 
+use crate::image::commit::{commit, CommitOptions, ManifestFormat};
 use crate::image::Image;
 use crate::state::container::Container;
 use crate::{Context, Result};
@@ -20,8 +21,17 @@ pub fn layer(
     created_by: &str,
     docker: bool,
 ) -> Result<Image> {
-    let _ = (ctx, c, config, created_by, docker);
-    Err(crate::Error::msg(
-        "committing a layer needs image::commit (branch wave/commit), not merged yet",
-    ))
+    let opts = CommitOptions {
+        author: config.author().clone(),
+        created_by: Some(created_by.to_string()),
+        config: Some(config.clone()),
+        format: if docker {
+            ManifestFormat::Docker
+        } else {
+            ManifestFormat::Oci
+        },
+        quiet: true,
+        ..Default::default()
+    };
+    commit(ctx, &c.id, &opts)
 }

@@ -12,7 +12,8 @@
 //!   (output streamed to the user), and commits it; COPY and ADD create one,
 //!   mount its root file system and copy into it through descriptors
 //!   (`transfer.rs`), then commit it. WORKDIR makes its directory when the
-//!   image does not have it. Every working container is removed when the
+//!   image does not have it, owned by the USER (BuildKit's choice; buildah
+//!   makes it root's). Every working container is removed when the
 //!   step ends, whether it succeeded, failed or was interrupted.
 //! - Every step that makes an image is recorded in the cache (`cache.rs`);
 //!   a hit skips the step and prints `--> Using cache <id>`.
@@ -336,8 +337,13 @@ impl<'a> Executor<'a> {
                     self.metadata(cfg, &created_by)?
                 } else {
                     let mut w = self.file_worker(&current.id)?;
-                    let (_, root) = w.mount()?;
-                    transfer::make_dirs(&root, Path::new(&cfg.workdir()), None)
+                    let (rootfs, root) = w.mount()?;
+                    // Owned by the USER, as BuildKit makes it.
+                    let owner = match cfg.user() {
+                        u if u.is_empty() => None,
+                        u => Some(resolve_chown(&rootfs, &u)?),
+                    };
+                    transfer::make_dirs(&root, Path::new(&cfg.workdir()), owner)
                         .map_err(Error::msg)?;
                     drop(root);
                     w.unmount()?;

@@ -1,0 +1,399 @@
+//! `skiff build` (issue 13): real builds as the unprivileged user with the
+//! busybox fixture, the kinds of Containerfile Docker tutorials teach, the
+//! cache, and bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{busybox, one_error_line, Skiff, TarBuilder};
+
+/// Writes the files of a context below the test's home and returns its
+/// directory.
+fn context(s: &Skiff, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let mut dir = None;
+    for (path, text) in files {
+        let p = s.write_file(&format!("{name}/{path}"), text.as_bytes());
+        dir.get_or_insert_with(|| {
+            let mut d = p.clone();
+            for _ in Path::new(path).components() {
+                d.pop();
+            }
+            d
+        });
+    }
+    dir.expect("at least one file")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Builds and returns stdout, asserting success.
+fn build(s: &Skiff, args: &[&str]) -> String {
+    let mut a = vec!["build"];
+    a.extend_from_slice(args);
+    s.ok(&a)
+}
+
+fn using_cache(out: &str) -> usize {
+    out.lines()
+        .filter(|l| l.starts_with("--> Using cache "))
+        .count()
+}
+
+const WEB: &str = "\
+FROM localhost/busybox
+LABEL org.example.app=web
+WORKDIR /www
+COPY index.html .
+COPY src/ /app/
+RUN cat /www/index.html > /www/copy.html && echo installed > /app/installed
+ENV GREETING=hello
+EXPOSE 8080
+CMD [\"sh\", \"-c\", \"cat /www/copy.html /app/main.sh /app/installed; echo $GREETING\"]
+";
+
+#[test]
+fn web_app_with_copy_and_run_then_cache() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "web",
+        &[
+            ("Containerfile", WEB),
+            ("index.html", "<h1>v1</h1>\n"),
+            ("src/main.sh", "echo main\n"),
+            (".containerignore", "*.log\n"),
+            ("debug.log", "not for the image\n"),
+        ],
+    );
+    let out = build(&s, &["-t", "web", path(&ctx)]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "STEP 1/9: FROM localhost/busybox", "{out}");
+    assert!(lines.contains(&"STEP 4/9: COPY index.html ."), "{out}");
+    assert!(lines.contains(&"COMMIT web"), "{out}");
+    assert!(
+        lines.contains(&"Successfully tagged localhost/web:latest"),
+        "{out}"
+    );
+    let id = lines.last().unwrap();
+    assert_eq!(id.len(), 64, "{out}");
+    assert_eq!(using_cache(&out), 0);
+
+    let run = s.ok(&["run", "--rm", "web"]);
+    assert_eq!(run, "<h1>v1</h1>\necho main\ninstalled\nhello\n");
+    assert_eq!(s.inspect_format("web", "{{.Config.WorkingDir}}"), "/www");
+    assert!(s
+        .inspect_format("web", "{{.Config.ExposedPorts}}")
+        .contains("8080/tcp"));
+    assert_eq!(
+        s.ok(&["run", "--rm", "web", "ls", "/www"]),
+        "copy.html\nindex.html\n",
+        "the ignored file is not copied, nothing else is"
+    );
+    assert!(s.container_ids().is_empty(), "no working container is left");
+
+    // A rebuild is served from the cache, to the same image.
+    let again = build(&s, &["-t", "web", path(&ctx)]);
+    assert_eq!(using_cache(&again), 8, "{again}");
+    assert_eq!(again.lines().last(), Some(*id));
+
+    // A change to an ignored file changes nothing; to a copied one, the
+    // steps from that COPY on run again.
+    std::fs::write(ctx.join("debug.log"), "other").unwrap();
+    let again = build(&s, &["-t", "web", path(&ctx)]);
+    assert_eq!(using_cache(&again), 8, "{again}");
+    std::fs::write(ctx.join("index.html"), "<h1>v2</h1>\n").unwrap();
+    let changed = build(&s, &["-t", "web", path(&ctx)]);
+    assert_eq!(
+        using_cache(&changed),
+        2,
+        "LABEL and WORKDIR only\n{changed}"
+    );
+    assert_ne!(changed.lines().last(), Some(*id));
+    assert!(s.ok(&["run", "--rm", "web"]).starts_with("<h1>v2</h1>\n"));
+
+    // --no-cache runs every step.
+    let fresh = build(&s, &["--no-cache", "-q", "-t", "web", path(&ctx)]);
+    assert_eq!(fresh.lines().count(), 1, "-q prints only the id: {fresh}");
+    assert!(s.container_ids().is_empty());
+}
+
+#[test]
+fn multi_stage_copy_from_a_builder() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "multi",
+        &[(
+            "Dockerfile",
+            "FROM localhost/busybox AS builder\n\
+             RUN mkdir /out && printf '#!/bin/sh\\necho compiled\\n' > /out/app && chmod 755 /out/app\n\
+             FROM localhost/busybox AS unused\n\
+             RUN exit 9\n\
+             FROM localhost/busybox\n\
+             COPY --from=builder /out/app /usr/local/bin/app\n\
+             CMD [\"app\"]\n",
+        )],
+    );
+    let out = build(&s, &["-t", "multi", path(&ctx)]);
+    assert!(
+        out.contains("[1/2] STEP 1/2: FROM localhost/busybox AS builder"),
+        "{out}"
+    );
+    assert!(out.contains("[2/2] STEP 2/3: COPY --from=builder"), "{out}");
+    assert!(
+        !out.contains("exit 9"),
+        "the unused stage is not built\n{out}"
+    );
+    assert_eq!(s.ok(&["run", "--rm", "multi"]), "compiled\n");
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "multi",
+            "stat",
+            "-c",
+            "%a",
+            "/usr/local/bin/app"
+        ]),
+        "755\n"
+    );
+    // --target builds the first stage alone.
+    build(&s, &["--target", "builder", "-t", "builder", path(&ctx)]);
+    assert_eq!(s.ok(&["run", "--rm", "builder", "/out/app"]), "compiled\n");
+}
+
+#[test]
+fn arg_before_from_and_build_args() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "args",
+        &[(
+            "Containerfile",
+            "ARG BASE=localhost/busybox\nFROM ${BASE}\nARG MSG=default\nRUN echo $MSG > /msg\n",
+        )],
+    );
+    build(&s, &["-t", "args", path(&ctx)]);
+    assert_eq!(s.ok(&["run", "--rm", "args", "cat", "/msg"]), "default\n");
+    let out = build(&s, &["--build-arg", "MSG=given", "-t", "args", path(&ctx)]);
+    assert_eq!(
+        using_cache(&out),
+        0,
+        "another ARG value is another step\n{out}"
+    );
+    assert_eq!(s.ok(&["run", "--rm", "args", "cat", "/msg"]), "given\n");
+}
+
+#[test]
+fn user_workdir_volume_and_heredocs() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "user",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\n\
+             RUN echo 'app:x:1234:1234::/home/app:/bin/sh' >> /etc/passwd && \\\n\
+                 echo 'app:x:1234:' >> /etc/group && mkdir -p /home/app && chown 1234:1234 /home/app\n\
+             USER app\n\
+             WORKDIR /home/app/work/deep\n\
+             RUN id -u > uid.txt && pwd >> uid.txt\n\
+             VOLUME /data\n\
+             RUN <<EOF\n\
+             set -e\n\
+             echo from a heredoc > /tmp/heredoc\n\
+             EOF\n\
+             COPY <<EOF /etc/greeting\n\
+             hello $HOSTNAME\n\
+             EOF\n",
+        )],
+    );
+    build(&s, &["-t", "user", path(&ctx)]);
+    assert_eq!(
+        s.ok(&["run", "--rm", "user", "cat", "uid.txt"]),
+        "1234\n/home/app/work/deep\n"
+    );
+    assert_eq!(s.inspect_format("user", "{{.Config.User}}"), "app");
+    assert!(s
+        .inspect_format("user", "{{.Config.Volumes}}")
+        .contains("/data"));
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "user",
+            "cat",
+            "/tmp/heredoc",
+            "/etc/greeting"
+        ]),
+        "from a heredoc\nhello \n"
+    );
+    assert!(s.container_ids().is_empty());
+}
+
+#[test]
+fn add_extracts_a_local_tar() {
+    let s = busybox();
+    let mut t = TarBuilder::new();
+    t.dir("pkg/", 0o755, 0, 0)
+        .file("pkg/readme", b"from the archive\n", 0o644, 0, 0);
+    let ctx = context(
+        &s,
+        "add",
+        &[
+            (
+                "Containerfile",
+                "FROM localhost/busybox\nADD pkg.tar /opt/\nADD plain.txt /opt/plain.txt\n",
+            ),
+            ("plain.txt", "plain\n"),
+        ],
+    );
+    std::fs::write(ctx.join("pkg.tar"), t.finish()).unwrap();
+    s.give(&ctx.join("pkg.tar"));
+    build(&s, &["-t", "add", path(&ctx)]);
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "add",
+            "cat",
+            "/opt/pkg/readme",
+            "/opt/plain.txt"
+        ]),
+        "from the archive\nplain\n"
+    );
+}
+
+#[test]
+fn onbuild_triggers_run_in_the_child() {
+    let s = busybox();
+    let parent = context(
+        &s,
+        "parent",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\nONBUILD COPY marker /marker\nONBUILD RUN echo triggered >> /marker\n",
+        )],
+    );
+    build(&s, &["--format", "docker", "-t", "parent", path(&parent)]);
+    let child = context(
+        &s,
+        "child",
+        &[
+            (
+                "Containerfile",
+                "FROM localhost/parent\nCMD [\"cat\", \"/marker\"]\n",
+            ),
+            ("marker", "child context\n"),
+        ],
+    );
+    let out = build(&s, &["--format", "docker", "-t", "child", path(&child)]);
+    assert!(out.contains("STEP 2/4: COPY marker /marker"), "{out}");
+    assert_eq!(
+        s.ok(&["run", "--rm", "child"]),
+        "child context\ntriggered\n"
+    );
+}
+
+#[test]
+fn containerfile_on_stdin() {
+    let s = busybox();
+    let out = s.ok_stdin(
+        &["build", "-t", "stdin", "-"],
+        b"FROM localhost/busybox\nENV FROM_STDIN=yes\n",
+    );
+    assert!(out.contains("STEP 2/2: ENV FROM_STDIN=yes"), "{out}");
+    assert_eq!(
+        s.ok(&["run", "--rm", "stdin", "sh", "-c", "echo $FROM_STDIN"]),
+        "yes\n"
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_and_leaves_nothing() {
+    let s = busybox();
+    let keep = s.write_file("empty/.keep", b"");
+    let empty = keep.parent().unwrap();
+    let e = s.fails_engine(&["build", path(empty)]);
+    assert!(
+        e.contains("no Containerfile or Dockerfile specified or found"),
+        "{e}"
+    );
+
+    let unknown = context(
+        &s,
+        "unknown",
+        &[("Containerfile", "FROM localhost/busybox\nFOO bar\n")],
+    );
+    let e = s.fails_engine(&["build", path(&unknown)]);
+    assert_eq!(e, "Error: Containerfile:2: unknown instruction: FOO");
+
+    let target = context(
+        &s,
+        "target",
+        &[("Containerfile", "FROM localhost/busybox AS one\n")],
+    );
+    let e = s.fails_engine(&["build", "--target", "two", path(&target)]);
+    assert_eq!(e, "Error: target stage \"two\" could not be found");
+
+    let missing = context(
+        &s,
+        "missing",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\nENV A=1\nCOPY nope.txt /x\n",
+        )],
+    );
+    let e = s.fails_engine(&["build", "-t", "missing", path(&missing)]);
+    assert!(
+        e.starts_with("Error: STEP 3/3: COPY nope.txt /x: nope.txt: no such file"),
+        "{e}"
+    );
+
+    let outside = context(
+        &s,
+        "outside",
+        &[("Containerfile", "FROM localhost/busybox\nCOPY ../x /x\n")],
+    );
+    let e = s.fails_engine(&["build", path(&outside)]);
+    assert_eq!(
+        e,
+        "Error: STEP 2/2: COPY ../x /x: forbidden path outside the build context: ../x"
+    );
+
+    let heredoc = context(
+        &s,
+        "heredoc",
+        &[("Containerfile", "FROM localhost/busybox\nRUN <<EOF\necho\n")],
+    );
+    let e = s.fails_engine(&["build", path(&heredoc)]);
+    assert!(e.contains("unterminated heredoc"), "{e}");
+
+    let failing = context(
+        &s,
+        "failing",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\nRUN echo before\nRUN echo about to fail; exit 3\nRUN echo after\n",
+        )],
+    );
+    let o = s.cmd(&["build", "-t", "failing", path(&failing)]);
+    assert_eq!(o.code, 3, "the step's status, as podman\n{}", o.describe());
+    assert_eq!(
+        one_error_line(&o),
+        "Error: STEP 3/4: RUN echo about to fail; exit 3: while running runtime: exit status 3"
+    );
+    assert!(o.stdout.contains("about to fail"), "{}", o.describe());
+    assert!(!o.stdout.contains("after"), "{}", o.describe());
+    for name in ["failing", "missing"] {
+        assert_eq!(
+            s.cmd(&["image", "exists", name]).code,
+            1,
+            "{name} is not tagged"
+        );
+    }
+    assert!(s.container_ids().is_empty(), "no working container is left");
+}
