@@ -93,6 +93,10 @@ fn web_app_with_copy_and_run_then_cache() {
         "the ignored file is not copied, nothing else is"
     );
     assert!(s.container_ids().is_empty(), "no working container is left");
+    // The steps' images are intermediate: listed with -a only.
+    let listed = s.ok(&["images", "--format", "{{.Repository}}"]);
+    assert_eq!(listed, "localhost/web\nlocalhost/busybox\n");
+    assert_eq!(s.ok(&["images", "-a", "-q"]).lines().count(), 9);
 
     // A rebuild is served from the cache, to the same image.
     let again = build(&s, &["-t", "web", path(&ctx)]);
@@ -208,8 +212,9 @@ fn user_workdir_volume_and_heredocs() {
              EOF\n\
              COPY <<EOF /etc/greeting\n\
              hello $HOSTNAME\n\
-             EOF\n",
-        )],
+             EOF\n\
+             COPY --chown=app:app --chmod=600 secret.txt ./\n",
+        ), ("secret.txt", "s3cret\n")],
     );
     build(&s, &["-t", "user", path(&ctx)]);
     assert_eq!(
@@ -230,6 +235,18 @@ fn user_workdir_volume_and_heredocs() {
             "/etc/greeting"
         ]),
         "from a heredoc\nhello \n"
+    );
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "user",
+            "stat",
+            "-c",
+            "%u:%g %a",
+            "secret.txt"
+        ]),
+        "1234:1234 600\n"
     );
     assert!(s.container_ids().is_empty());
 }
@@ -362,6 +379,23 @@ fn bad_input_is_one_line_and_leaves_nothing() {
     assert_eq!(
         e,
         "Error: STEP 2/2: COPY ../x /x: forbidden path outside the build context: ../x"
+    );
+
+    // A context symlink is resolved inside the context: the host's /etc
+    // is never read.
+    let hostile = context(
+        &s,
+        "hostile",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\nCOPY hostetc/hostname /x\n",
+        )],
+    );
+    std::os::unix::fs::symlink("/etc", hostile.join("hostetc")).unwrap();
+    let e = s.fails_engine(&["build", path(&hostile)]);
+    assert!(
+        e.contains("hostetc/hostname: no such file or directory in the build context"),
+        "{e}"
     );
 
     let heredoc = context(

@@ -481,7 +481,14 @@ pub fn images(ctx: &Context, a: ImagesArgs) -> Result<i32> {
     let all = store.list()?;
     let counts = container_counts(ctx);
     let mut shown: Vec<(Image, Vec<String>)> = Vec::new();
-    for img in all {
+    let hidden: Vec<bool> = all
+        .iter()
+        .map(|img| !a.all && crate::image::store::is_intermediate(img, &all))
+        .collect();
+    for (img, hide) in all.into_iter().zip(hidden) {
+        if hide {
+            continue;
+        }
         if let Some(names) = filter_image(&img, &filters) {
             shown.push((img, names));
         }

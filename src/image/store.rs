@@ -149,6 +149,24 @@ fn fsync_dir(dir: &Path) {
     }
 }
 
+/// Whether `img` is an intermediate image, which `images` hides without
+/// `--all` (Podman's rule): it has no name and another image is built on
+/// it, that is has its layers and its history as a strict prefix (the
+/// steps of a build with `--layers`).
+pub fn is_intermediate(img: &Image, all: &[Image]) -> bool {
+    if !img.names.is_empty() {
+        return false;
+    }
+    let history = img.config.history();
+    all.iter().any(|other| {
+        let h = other.config.history();
+        other.id != img.id
+            && other.layers.starts_with(&img.layers)
+            && h.len() > history.len()
+            && h.starts_with(history)
+    })
+}
+
 /// Serialises an image config the same way every time (sorted keys), so that
 /// the same content gives the same image id.
 pub fn config_bytes(config: &ImageConfiguration) -> Result<Vec<u8>> {
