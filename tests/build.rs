@@ -164,6 +164,11 @@ fn multi_stage_copy_from_a_builder() {
         ]),
         "755\n"
     );
+    // --squash-all: one layer, one history entry, the same files.
+    build(&s, &["--squash-all", "-t", "flat", path(&ctx)]);
+    assert_eq!(s.inspect_format("flat", "{{len .RootFS.Layers}}"), "1");
+    assert_eq!(s.inspect_format("flat", "{{len .History}}"), "1");
+    assert_eq!(s.ok(&["run", "--rm", "flat"]), "compiled\n");
     // --target builds the first stage alone.
     build(&s, &["--target", "builder", "-t", "builder", path(&ctx)]);
     assert_eq!(s.ok(&["run", "--rm", "builder", "/out/app"]), "compiled\n");

@@ -21,7 +21,31 @@ pub fn layer(
     created_by: &str,
     docker: bool,
 ) -> Result<Image> {
+    commit_with(ctx, c, config, created_by, docker, false)
+}
+
+/// Like [`layer`], but the one layer holds the container's whole root file
+/// system and the history only this entry (`--squash-all`).
+pub fn squashed(
+    ctx: &Context,
+    c: &Container,
+    config: &ImageConfiguration,
+    created_by: &str,
+    docker: bool,
+) -> Result<Image> {
+    commit_with(ctx, c, config, created_by, docker, true)
+}
+
+fn commit_with(
+    ctx: &Context,
+    c: &Container,
+    config: &ImageConfiguration,
+    created_by: &str,
+    docker: bool,
+    squash: bool,
+) -> Result<Image> {
     let opts = CommitOptions {
+        squash,
         author: config.author().clone(),
         created_by: Some(created_by.to_string()),
         config: Some(config.clone()),

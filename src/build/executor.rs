@@ -84,6 +84,9 @@ pub struct Request {
     pub format: Format,
     /// `--network` for RUN (a RUN's own `--network` wins).
     pub network: Option<String>,
+    /// `--squash-all`: the result is one layer holding the whole root file
+    /// system, with one history entry.
+    pub squash_all: bool,
 }
 
 /// Set by SIGINT/SIGTERM during a build: the build stops at the next step
@@ -208,6 +211,9 @@ pub fn build(ctx: &Context, req: &Request) -> Result<Image> {
     let mut img = last.expect("a plan has at least one stage");
     if !req.labels.is_empty() {
         img = ex.relabel(&img)?;
+    }
+    if req.squash_all {
+        img = ex.squash_all(&img)?;
     }
     if !req.quiet {
         println!("--> {}", &img.id[..12]);
@@ -408,17 +414,22 @@ impl<'a> Executor<'a> {
     /// Commits a working container as the next image of the stage.
     fn commit(&self, c: &Container, cfg: &mut StageConfig, created_by: &str) -> Result<Image> {
         let img = super::commit::layer(self.ctx, c, &cfg.image, created_by, self.docker)?;
+        self.keep_extras(img, cfg)
+    }
+
+    /// A committed image with the stage's Docker-only fields: the commit
+    /// keeps only what the OCI types hold, so with `--format docker` the
+    /// configuration is stored again with them (and the first one dropped).
+    fn keep_extras(&self, img: Image, cfg: &mut StageConfig) -> Result<Image> {
         cfg.image = img.config.clone();
-        if self.docker && !cfg.extras.is_empty() {
-            // The commit keeps only what the OCI types hold: store the
-            // configuration again with the Docker fields.
-            let again = self.save(cfg)?;
-            if again.id != img.id {
-                let _ = self.store.remove_image(&img.id);
-            }
-            return Ok(again);
+        if !self.docker || cfg.extras.is_empty() {
+            return Ok(img);
         }
-        Ok(img)
+        let again = self.save(cfg)?;
+        if again.id != img.id {
+            let _ = self.store.remove_image(&img.id);
+        }
+        Ok(again)
     }
 
     /// The final image with the `--label` values (cached like a step).
@@ -458,6 +469,20 @@ impl<'a> Executor<'a> {
             None,
             Vec::new(),
         )
+    }
+
+    /// The image as one layer (`--squash-all`), never cached.
+    fn squash_all(&self, img: &Image) -> Result<Image> {
+        let w = self.file_worker(&img.id)?;
+        let extras = self
+            .store
+            .read_blob(&img.config_digest)
+            .map(|raw| Extras::from_config_json(&raw))
+            .unwrap_or_default();
+        let mut cfg = StageConfig::from_base(img.config.clone(), extras);
+        let created_by = "/bin/sh -c #(nop) squashed";
+        let out = super::commit::squashed(self.ctx, &w.c, &cfg.image, created_by, self.docker)?;
+        self.keep_extras(out, &mut cfg)
     }
 
     #[allow(clippy::too_many_arguments)]

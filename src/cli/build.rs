@@ -51,6 +51,9 @@ pub struct BuildArgs {
     /// Network mode for RUN instructions (default: as `run`'s default)
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
+    /// Squash the result into one layer with one history entry
+    #[arg(long)]
+    pub squash_all: bool,
     /// Platform of the image, os/arch[/variant] (sets the TARGET* args)
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
@@ -242,6 +245,7 @@ pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
         quiet: a.quiet,
         format,
         network: a.network.clone(),
+        squash_all: a.squash_all,
     };
     let img = executor::build(ctx, &req)?;
     if let Some(p) = &a.iidfile {
