@@ -436,3 +436,68 @@ fn bad_input_is_one_line_and_leaves_nothing() {
     }
     assert!(s.container_ids().is_empty(), "no working container is left");
 }
+
+#[test]
+fn run_mounts_secret_and_cache() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "mounts",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\n\
+             RUN --mount=type=secret,id=tok,required test \"$(cat /run/secrets/tok)\" = s3cret && echo checked > /checked\n\
+             RUN --mount=type=cache,target=/var/cache/app echo run >> /var/cache/app/log && wc -l < /var/cache/app/log > /runs\n",
+        )],
+    );
+    let secret = s.write_file("tok.txt", b"s3cret");
+    let secret_arg = format!("id=tok,src={}", path(&secret));
+    build(&s, &["--secret", &secret_arg, "-t", "mounts", path(&ctx)]);
+    build(
+        &s,
+        &[
+            "--no-cache",
+            "--secret",
+            &secret_arg,
+            "-t",
+            "mounts",
+            path(&ctx),
+        ],
+    );
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "mounts",
+            "sh",
+            "-c",
+            "cat /checked /runs; ls /var/cache/app; cat /run/secrets/tok; true"
+        ])
+        .lines()
+        .take(2)
+        .collect::<Vec<_>>(),
+        ["checked", "2"],
+        "the cache mount outlives the build; neither it nor the secret is in the image"
+    );
+    let o = s.cmd(&[
+        "run",
+        "--rm",
+        "mounts",
+        "cat",
+        "/run/secrets/tok",
+        "/var/cache/app/log",
+    ]);
+    assert_ne!(o.code, 0, "{}", o.describe());
+    assert!(!o.stdout.contains("s3cret"), "{}", o.describe());
+
+    // A required secret that is not given stops the build.
+    let e = s.fails_engine(&["build", "--no-cache", path(&ctx)]);
+    assert!(
+        e.starts_with("Error: STEP 2/3: RUN --mount=type=secret"),
+        "{e}"
+    );
+    assert!(
+        e.ends_with("secret \"tok\" is required: give it with --secret id=tok,src=PATH"),
+        "{e}"
+    );
+}

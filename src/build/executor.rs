@@ -87,6 +87,9 @@ pub struct Request {
     /// `--squash-all`: the result is one layer holding the whole root file
     /// system, with one history entry.
     pub squash_all: bool,
+    /// `--secret id=ID,src=PATH`: files RUN `--mount=type=secret` mounts,
+    /// by id (absolute paths). Never part of an image or of the cache key.
+    pub secrets: BTreeMap<String, PathBuf>,
 }
 
 /// Set by SIGINT/SIGTERM during a build: the build stops at the next step
@@ -577,10 +580,40 @@ impl<'a> Executor<'a> {
     /// `RUN --mount` values as `--mount` options of the working container:
     /// cache mounts are directories kept per user below the graph root,
     /// bind mounts come from the context (read-only unless `rw`), tmpfs as
-    /// asked. Secret and ssh mounts are refused for now.
+    /// asked, secrets are the `--secret` files, read-only at
+    /// `/run/secrets/ID` unless a target is given. Bind mounts from a stage
+    /// and ssh mounts are refused for now.
     fn run_mounts(&self, r: &Run) -> Result<Vec<String>> {
         let mut out = Vec::new();
         for m in &r.mounts {
+            if m.kind == MountKind::Secret {
+                let id =
+                    m.id.clone()
+                        .or_else(|| {
+                            m.target
+                                .as_deref()
+                                .and_then(|t| Path::new(t).file_name())
+                                .map(|n| n.to_string_lossy().into_owned())
+                        })
+                        .ok_or_else(|| Error::msg("RUN --mount=type=secret: an id is required"))?;
+                let target = m
+                    .target
+                    .clone()
+                    .unwrap_or_else(|| format!("/run/secrets/{id}"));
+                match self.req.secrets.get(&id) {
+                    Some(src) => out.push(format!(
+                        "type=bind,source={},target={target},readonly",
+                        src.display()
+                    )),
+                    None if m.required => {
+                        return Err(Error::msg(format!(
+                            "secret {id:?} is required: give it with --secret id={id},src=PATH"
+                        )))
+                    }
+                    None => {}
+                }
+                continue;
+            }
             let target = m
                 .target
                 .clone()

@@ -51,6 +51,9 @@ pub struct BuildArgs {
     /// Network mode for RUN instructions (default: as `run`'s default)
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
+    /// A secret for RUN --mount=type=secret: id=ID,src=PATH
+    #[arg(long = "secret", value_name = "id=ID,src=PATH")]
+    pub secrets: Vec<String>,
     /// Squash the result into one layer with one history entry
     #[arg(long)]
     pub squash_all: bool,
@@ -108,6 +111,33 @@ fn unpack_into(ctx: &Context, data: &[u8], label: &str) -> Result<TempContext> {
 
 fn read_file(p: &Path) -> Result<String> {
     std::fs::read_to_string(p).map_err(|e| Error::msg(crate::error::io_msg("open", p, &e)))
+}
+
+/// `--secret id=ID,src=PATH` as a map of ids to absolute paths (the id
+/// defaults to the file's name).
+fn secrets(specs: &[String]) -> Result<std::collections::BTreeMap<String, PathBuf>> {
+    let mut out = std::collections::BTreeMap::new();
+    for spec in specs {
+        let bad = |why: &str| Error::msg(format!("invalid --secret {spec:?}: {why}"));
+        let mut id = None;
+        let mut src = None;
+        for field in spec.split(',') {
+            match field.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_string()),
+                Some(("src" | "source", v)) => src = Some(PathBuf::from(v)),
+                Some(("type", "file")) => {}
+                _ => return Err(bad("expected id=ID,src=PATH")),
+            }
+        }
+        let src = src.ok_or_else(|| bad("src=PATH is required"))?;
+        let id = id
+            .or_else(|| src.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .ok_or_else(|| bad("no id"))?;
+        let path = std::fs::canonicalize(&src)
+            .map_err(|e| Error::msg(crate::error::io_msg("secret", &src, &e)))?;
+        out.insert(id, path);
+    }
+    Ok(out)
 }
 
 /// `skiff build`.
@@ -246,6 +276,7 @@ pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
         format,
         network: a.network.clone(),
         squash_all: a.squash_all,
+        secrets: secrets(&a.secrets)?,
     };
     let img = executor::build(ctx, &req)?;
     if let Some(p) = &a.iidfile {
