@@ -22,7 +22,6 @@ use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::fcntl::{AtFlags, OFlag};
@@ -111,14 +110,38 @@ fn join(rel: &str, name: &OsStr) -> String {
     }
 }
 
-fn stat(fd: BorrowedFd) -> std::io::Result<std::fs::Metadata> {
-    // An O_PATH descriptor can be fstat'ed; File only borrows it here.
-    let dup = fd.try_clone_to_owned()?;
-    std::fs::File::from(dup).metadata()
+/// What the walk needs of an entry's `fstat`.
+#[derive(Debug, Clone, Copy)]
+pub struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    size: i64,
+    mtime: i64,
+    mtime_nsec: i64,
 }
 
-fn kind_of(m: &std::fs::Metadata) -> SFlag {
-    SFlag::from_bits_truncate(m.mode() & SFlag::S_IFMT.bits())
+impl Meta {
+    fn is_dir(&self) -> bool {
+        kind_of(self) == SFlag::S_IFDIR
+    }
+}
+
+/// `fstat` of a descriptor (`O_PATH` is fine), without duplicating it.
+fn stat(fd: BorrowedFd) -> std::io::Result<Meta> {
+    let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+    Ok(Meta {
+        mode: st.st_mode,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        size: st.st_size,
+        mtime: st.st_mtime,
+        mtime_nsec: st.st_mtime_nsec,
+    })
+}
+
+fn kind_of(m: &Meta) -> SFlag {
+    SFlag::from_bits_truncate(m.mode & SFlag::S_IFMT.bits())
 }
 
 impl Tree<'_> {
@@ -211,7 +234,7 @@ impl Tree<'_> {
     fn walk(
         &self,
         src: &Source,
-        f: &mut dyn FnMut(&str, BorrowedFd, &std::fs::Metadata) -> Result<(), String>,
+        f: &mut dyn FnMut(&str, BorrowedFd, &Meta) -> Result<(), String>,
     ) -> Result<(), String> {
         let meta = stat(src.fd.as_fd()).map_err(|e| io_text(&e))?;
         f("", src.fd.as_fd(), &meta)?;
@@ -226,7 +249,7 @@ impl Tree<'_> {
         dir: BorrowedFd,
         tree_rel: &str,
         rel: &str,
-        f: &mut dyn FnMut(&str, BorrowedFd, &std::fs::Metadata) -> Result<(), String>,
+        f: &mut dyn FnMut(&str, BorrowedFd, &Meta) -> Result<(), String>,
     ) -> Result<(), String> {
         for (name, fd) in entries(dir).map_err(|e| io_text(&e))? {
             let tpath = join(tree_rel, &name);
@@ -255,12 +278,12 @@ impl Tree<'_> {
         self.walk(src, &mut |rel, fd, m| {
             h.update(rel.as_bytes());
             h.update([0]);
-            h.update(m.mode().to_le_bytes());
+            h.update(m.mode.to_le_bytes());
             if keep_owners {
-                h.update(m.uid().to_le_bytes());
-                h.update(m.gid().to_le_bytes());
+                h.update(m.uid.to_le_bytes());
+                h.update(m.gid.to_le_bytes());
             }
-            h.update(m.size().to_le_bytes());
+            h.update(m.size.to_le_bytes());
             let kind = kind_of(m);
             if kind == SFlag::S_IFLNK {
                 let t = safe_path::readlink_at(fd, OsStr::new("")).map_err(|e| io_text(&e))?;
@@ -303,7 +326,7 @@ impl Tree<'_> {
         } else {
             None
         };
-        let mut pending_dirs: Vec<(OwnedFd, std::fs::Metadata)> = Vec::new();
+        let mut pending_dirs: Vec<(OwnedFd, Meta)> = Vec::new();
         self.walk(src, &mut |rel, fd, m| {
             let (parent, entry): (BorrowedFd, OsString) = if rel.is_empty() {
                 if let Some(b) = &base {
@@ -326,7 +349,7 @@ impl Tree<'_> {
             let made =
                 put(fd, m, parent, &entry, owner).map_err(|e| format!("{label}/{rel}: {e}"))?;
             if let Some(d) = made {
-                pending_dirs.push((d.try_clone().map_err(|e| io_text(&e))?, m.clone()));
+                pending_dirs.push((d.try_clone().map_err(|e| io_text(&e))?, *m));
                 dirs.push((rel.to_string(), d));
             }
             Ok(())
@@ -346,15 +369,15 @@ fn kind_at(dir: BorrowedFd, name: &OsStr) -> Option<SFlag> {
         .map(|st| SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()))
 }
 
-fn ids(m: &std::fs::Metadata, owner: Owner) -> (u32, u32) {
-    owner.ids.unwrap_or((m.uid(), m.gid()))
+fn ids(m: &Meta, owner: Owner) -> (u32, u32) {
+    owner.ids.unwrap_or((m.uid, m.gid))
 }
 
 /// Creates one entry `name` in `dir` like the source entry `src`; returns
 /// the new directory's descriptor (`O_PATH`) for a directory.
 fn put(
     src: BorrowedFd,
-    m: &std::fs::Metadata,
+    m: &Meta,
     dir: BorrowedFd,
     name: &OsStr,
     owner: Owner,
@@ -368,8 +391,8 @@ fn put(
         safe_path::unlink_at(dir, name, false).map_err(|e| io_text(&e))?;
     }
     let (uid, gid) = ids(m, owner);
-    let mode = owner.mode.unwrap_or(m.mode() & 0o7777);
-    let t = TimeSpec::new(m.mtime(), m.mtime_nsec());
+    let mode = owner.mode.unwrap_or(m.mode & 0o7777);
+    let t = TimeSpec::new(m.mtime, m.mtime_nsec);
     if kind == SFlag::S_IFDIR {
         let d = safe_path::mkdir_at(dir, name, 0o700).map_err(|e| io_text(&e))?;
         return Ok(Some(d));
@@ -415,13 +438,13 @@ fn put(
 }
 
 /// Owner, mode and times of a copied directory, once its entries are in.
-fn finish_dir(d: BorrowedFd, m: &std::fs::Metadata, owner: Owner) {
+fn finish_dir(d: BorrowedFd, m: &Meta, owner: Owner) {
     let (uid, gid) = ids(m, owner);
-    let mode = owner.mode.unwrap_or(m.mode() & 0o7777);
+    let mode = owner.mode.unwrap_or(m.mode & 0o7777);
     if let Ok(f) = safe_path::reopen(d, OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
         let _ = fchown(f.as_raw_fd(), Some(uid.into()), Some(gid.into()));
         let _ = fchmod(f.as_raw_fd(), Mode::from_bits_truncate(mode));
-        let t = TimeSpec::new(m.mtime(), m.mtime_nsec());
+        let t = TimeSpec::new(m.mtime, m.mtime_nsec);
         let _ = nix::sys::stat::futimens(f.as_raw_fd(), &t, &t);
     }
 }
