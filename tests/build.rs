@@ -501,3 +501,44 @@ fn run_mounts_secret_and_cache() {
         "{e}"
     );
 }
+
+/// Ctrl-C (SIGINT to the build's process group) during a RUN: the build
+/// stops with 130, leaves no working container and tags nothing.
+#[test]
+fn interrupted_build_leaves_nothing() {
+    use std::time::{Duration, Instant};
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "interrupt",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\nRUN echo started; sleep 2; echo finished\nRUN echo never\n",
+        )],
+    );
+    let mut child = s.spawn(&["build", "-t", "interrupted", path(&ctx)]);
+    let out = common::chunks(child.stdout.take().unwrap());
+    let err = common::reader(child.stderr.take().unwrap());
+    let mut acc = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    assert!(
+        common::read_until(&out, &mut acc, "started", deadline),
+        "{}",
+        String::from_utf8_lossy(&acc)
+    );
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let code = common::wait_child(&mut child, Duration::from_secs(30)).expect("the build ends");
+    let stderr = String::from_utf8_lossy(&err.recv().unwrap()).into_owned();
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    while let Ok(c) = out.recv_timeout(Duration::from_secs(5)) {
+        acc.extend(c);
+    }
+    assert!(!String::from_utf8_lossy(&acc).contains("never"));
+    assert_eq!(s.cmd(&["image", "exists", "interrupted"]).code, 1);
+    assert!(s.container_ids().is_empty(), "no working container is left");
+}

@@ -102,7 +102,8 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 /// Catches SIGINT and SIGTERM for the build: an interrupted build cleans up
 /// instead of dying with working containers left behind. (While a RUN
-/// runs, the launch relays those signals to it instead.)
+/// runs, the launch takes them instead: it kills the step's container and
+/// fails with 128+signal.)
 #[allow(unsafe_code)]
 fn catch_interrupts() {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
@@ -555,8 +556,9 @@ impl<'a> Executor<'a> {
             self.ctx,
             &w.c,
             Mode::Foreground {
-                sig_proxy: true,
+                sig_proxy: false,
                 detach_keys: None,
+                stop_on_interrupt: true,
             },
         )?;
         match outcome {

@@ -377,6 +377,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32> {
         Mode::Foreground {
             sig_proxy: a.sig_proxy && !a.create.tty,
             detach_keys: a.detach_keys.clone(),
+            stop_on_interrupt: false,
         }
     };
     match launch(ctx, &c, mode)? {
@@ -461,6 +462,7 @@ pub fn start(ctx: &Context, a: StartArgs) -> Result<i32> {
                 Mode::Foreground {
                     sig_proxy: a.sig_proxy && !c.config.tty,
                     detach_keys: a.detach_keys.clone(),
+                    stop_on_interrupt: false,
                 }
             } else {
                 Mode::Detached
