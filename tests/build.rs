@@ -47,7 +47,7 @@ FROM localhost/busybox
 LABEL org.example.app=web
 WORKDIR /www
 COPY index.html .
-COPY src/ /app/
+COPY --exclude=*.tmp src/ /app/
 RUN cat /www/index.html > /www/copy.html && echo installed > /app/installed
 ENV GREETING=hello
 EXPOSE 8080
@@ -64,6 +64,7 @@ fn web_app_with_copy_and_run_then_cache() {
             ("Containerfile", WEB),
             ("index.html", "<h1>v1</h1>\n"),
             ("src/main.sh", "echo main\n"),
+            ("src/scratch.tmp", "excluded\n"),
             (".containerignore", "*.log\n"),
             ("debug.log", "not for the image\n"),
         ],
@@ -91,6 +92,11 @@ fn web_app_with_copy_and_run_then_cache() {
         s.ok(&["run", "--rm", "web", "ls", "/www"]),
         "copy.html\nindex.html\n",
         "the ignored file is not copied, nothing else is"
+    );
+    assert_eq!(
+        s.ok(&["run", "--rm", "web", "ls", "/app"]),
+        "installed\nmain.sh\n",
+        "--exclude leaves out what it matches"
     );
     assert!(s.container_ids().is_empty(), "no working container is left");
     // The steps' images are intermediate: listed with -a only.

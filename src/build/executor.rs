@@ -41,6 +41,7 @@ use super::transfer::{self, Owner, Source, Tree};
 use super::{parse, Ignore};
 use crate::container::create::CreateOptions;
 use crate::container::launch::{self, Mode, Outcome};
+use crate::image::commit::ManifestFormat;
 use crate::image::{Image, ImageStore};
 use crate::runtime::safe_path::Root;
 use crate::state::container::Container;
@@ -407,12 +408,22 @@ impl<'a> Executor<'a> {
         self.save(cfg)
     }
 
+    /// Stores the stage's configuration as an image of the stored layers,
+    /// with a manifest in the build's format, as a commit makes one.
     fn save(&self, cfg: &StageConfig) -> Result<Image> {
         let bytes = cfg.to_bytes(self.docker).map_err(Error::msg)?;
         let digest = self.store.put_blob_bytes(&bytes)?;
+        let format = if self.docker {
+            ManifestFormat::Docker
+        } else {
+            ManifestFormat::Oci
+        };
+        let manifest =
+            crate::image::commit::manifest(&self.store, &cfg.image, &digest, bytes.len(), format)?;
+        let manifest = self.store.put_blob_bytes(&manifest)?;
         Ok(self
             .store
-            .create_image_from_config_blob(&digest, &[], None)?)
+            .create_image_from_config_blob(&digest, &[], Some(manifest))?)
     }
 
     /// Commits a working container as the next image of the stage.
@@ -676,6 +687,11 @@ impl<'a> Executor<'a> {
                 "{url}: ADD from a URL is not supported: no network access for builds yet"
             )));
         }
+        let exclude = if t.exclude.is_empty() {
+            None
+        } else {
+            Some(Ignore::parse("--exclude", &t.exclude.join("\n"))?)
+        };
         // The source tree: the context, or a stage's or an image's root.
         let mut from_worker = None;
         let mut from_root = None;
@@ -684,6 +700,7 @@ impl<'a> Executor<'a> {
                 root: &self.context,
                 ignore: Some(&self.req.ignore),
                 context: true,
+                exclude: exclude.as_ref(),
             },
             Some(base) => {
                 let (img, _) = self.base(base)?;
@@ -694,6 +711,7 @@ impl<'a> Executor<'a> {
                     root: from_root.insert(root),
                     ignore: None,
                     context: false,
+                    exclude: exclude.as_ref(),
                 }
             }
         };
@@ -836,6 +854,7 @@ impl<'a> Executor<'a> {
                 root: &root,
                 ignore: None,
                 context: false,
+                exclude: None,
             };
             let top = tree.resolve(".").map_err(Error::msg)?.remove(0);
             tree.copy(&top, dest.as_fd(), OsStr::new(""), true, owner, label)

@@ -41,6 +41,9 @@ pub struct Tree<'a> {
     /// True for the build context: paths may not climb out of it, and
     /// copies belong to root unless `--chown`.
     pub context: bool,
+    /// COPY/ADD `--exclude` patterns, matched against paths relative to
+    /// the source (and to the tree for a glob's matches).
+    pub exclude: Option<&'a Ignore>,
 }
 
 /// One resolved source: its path in the tree (slash-separated, no leading
@@ -210,7 +213,7 @@ impl Tree<'_> {
     ) -> std::io::Result<()> {
         for (name, fd) in entries(dir)? {
             let path = join(rel, &name);
-            let ignored = self.excluded(&path);
+            let ignored = self.excluded(&path) || self.exclude.is_some_and(|x| x.excluded(&path));
             let kind = safe_path::file_type(fd.as_fd())?;
             if level == depth {
                 if !ignored && glob.is_match(&path) {
@@ -254,6 +257,9 @@ impl Tree<'_> {
         for (name, fd) in entries(dir).map_err(|e| io_text(&e))? {
             let tpath = join(tree_rel, &name);
             let path = join(rel, &name);
+            if self.exclude.is_some_and(|x| x.excluded(&path)) {
+                continue;
+            }
             let meta = stat(fd.as_fd()).map_err(|e| io_text(&e))?;
             if meta.is_dir() {
                 if self.ignore.is_some_and(|i| !i.walk_dir(&tpath)) {
@@ -541,6 +547,7 @@ mod tests {
             root: &root,
             ignore: Some(&ignore),
             context: true,
+            exclude: None,
         };
         let names = |v: Vec<Source>| v.into_iter().map(|s| s.rel).collect::<Vec<_>>();
         assert_eq!(names(t.resolve("src/*.txt").unwrap()), ["src/a.txt"]);
@@ -592,6 +599,7 @@ mod tests {
             root: &sroot,
             ignore: None,
             context: true,
+            exclude: None,
         };
         let s = t.resolve("app").unwrap().remove(0);
         // The link is resolved inside the root, where its target is missing.
