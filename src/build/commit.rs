@@ -13,30 +13,9 @@ use crate::{Context, Result};
 /// Commits `c` as a new image whose configuration is `config` (the stage's,
 /// history up to the previous step) plus one layer of the container's
 /// changes, recorded in history as `created_by`. `docker` selects the
-/// Docker v2s2 format, else OCI.
+/// Docker v2s2 format, else OCI. `squash`: the one layer holds the whole
+/// root file system and the history only this entry (`--squash-all`).
 pub fn layer(
-    ctx: &Context,
-    c: &Container,
-    config: &ImageConfiguration,
-    created_by: &str,
-    docker: bool,
-) -> Result<Image> {
-    commit_with(ctx, c, config, created_by, docker, false)
-}
-
-/// Like [`layer`], but the one layer holds the container's whole root file
-/// system and the history only this entry (`--squash-all`).
-pub fn squashed(
-    ctx: &Context,
-    c: &Container,
-    config: &ImageConfiguration,
-    created_by: &str,
-    docker: bool,
-) -> Result<Image> {
-    commit_with(ctx, c, config, created_by, docker, true)
-}
-
-fn commit_with(
     ctx: &Context,
     c: &Container,
     config: &ImageConfiguration,

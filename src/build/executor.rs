@@ -254,12 +254,16 @@ impl<'a> Executor<'a> {
             Base::Stage(i) => self.store.load(&self.stages[i])?,
             Base::Scratch => self.scratch()?,
         };
-        let extras = self
-            .store
+        let extras = self.extras_of(&img);
+        Ok((img, extras))
+    }
+
+    /// The Docker-only fields of an image's stored config.
+    fn extras_of(&self, img: &Image) -> Extras {
+        self.store
             .read_blob(&img.config_digest)
             .map(|raw| Extras::from_config_json(&raw))
-            .unwrap_or_default();
-        Ok((img, extras))
+            .unwrap_or_default()
     }
 
     /// An image with no layers and no history: what `FROM scratch` builds on.
@@ -327,7 +331,7 @@ impl<'a> Executor<'a> {
         match &step.instruction {
             Instruction::Copy(t) | Instruction::Add(t) => self.transfer(step, t, current, cfg),
             Instruction::Run(r) => {
-                let key = cache::key(&current.id, step, "", &self.run_network(r));
+                let key = self.key(&current.id, step, "", &self.run_network(r));
                 if let Some(img) = self.cached(&key, cfg) {
                     return Ok(Some(img));
                 }
@@ -336,7 +340,7 @@ impl<'a> Executor<'a> {
                 Ok(Some(img))
             }
             Instruction::Workdir(_) => {
-                let key = cache::key(&current.id, step, "", "");
+                let key = self.key(&current.id, step, "", "");
                 if let Some(w) = cfg.apply(&step.instruction, self.docker) {
                     self.note(&w);
                 }
@@ -366,7 +370,7 @@ impl<'a> Executor<'a> {
                 Ok(Some(img))
             }
             other => {
-                let key = cache::key(&current.id, step, "", "");
+                let key = self.key(&current.id, step, "", "");
                 if let Some(w) = cfg.apply(other, self.docker) {
                     self.note(&w);
                 }
@@ -380,6 +384,13 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// A step's cache key; the image format is part of it (a Docker
+    /// config keeps fields an OCI one drops).
+    fn key(&self, parent: &str, step: &Step, content: &str, extra: &str) -> String {
+        let format = if self.docker { "docker" } else { "oci" };
+        cache::key(parent, step, content, &format!("{extra}\0{format}"))
+    }
+
     /// A cached result for `key`; on a hit the stage's configuration
     /// becomes the cached image's.
     fn cached(&self, key: &str, cfg: &mut StageConfig) -> Option<Image> {
@@ -389,11 +400,7 @@ impl<'a> Executor<'a> {
         let img = self.cache.get(&self.store, key)?;
         self.say(&format!("--> Using cache {}", img.id));
         cfg.image = img.config.clone();
-        if let Ok(raw) = self.store.read_blob(&img.config_digest) {
-            let shell = cfg.shell.clone();
-            cfg.extras = Extras::from_config_json(&raw);
-            cfg.shell = shell;
-        }
+        cfg.extras = self.extras_of(&img);
         Some(img)
     }
 
@@ -428,7 +435,7 @@ impl<'a> Executor<'a> {
 
     /// Commits a working container as the next image of the stage.
     fn commit(&self, c: &Container, cfg: &mut StageConfig, created_by: &str) -> Result<Image> {
-        let img = super::commit::layer(self.ctx, c, &cfg.image, created_by, self.docker)?;
+        let img = super::commit::layer(self.ctx, c, &cfg.image, created_by, self.docker, false)?;
         self.keep_extras(img, cfg)
     }
 
@@ -460,12 +467,7 @@ impl<'a> Executor<'a> {
                 return Ok(i);
             }
         }
-        let extras = self
-            .store
-            .read_blob(&img.config_digest)
-            .map(|raw| Extras::from_config_json(&raw))
-            .unwrap_or_default();
-        let mut cfg = StageConfig::from_base(img.config.clone(), extras);
+        let mut cfg = StageConfig::from_base(img.config.clone(), self.extras_of(img));
         cfg.apply(&Instruction::Label(self.req.labels.clone()), self.docker);
         let out = self.save(&cfg)?;
         self.cache.put(&key, &out.id)?;
@@ -489,14 +491,9 @@ impl<'a> Executor<'a> {
     /// The image as one layer (`--squash-all`), never cached.
     fn squash_all(&self, img: &Image) -> Result<Image> {
         let w = self.file_worker(&img.id)?;
-        let extras = self
-            .store
-            .read_blob(&img.config_digest)
-            .map(|raw| Extras::from_config_json(&raw))
-            .unwrap_or_default();
-        let mut cfg = StageConfig::from_base(img.config.clone(), extras);
+        let mut cfg = StageConfig::from_base(img.config.clone(), self.extras_of(img));
         let created_by = "/bin/sh -c #(nop) squashed";
-        let out = super::commit::squashed(self.ctx, &w.c, &cfg.image, created_by, self.docker)?;
+        let out = super::commit::layer(self.ctx, &w.c, &cfg.image, created_by, self.docker, true)?;
         self.keep_extras(out, &mut cfg)
     }
 
@@ -742,7 +739,7 @@ impl<'a> Executor<'a> {
             _ => "multi",
         };
         let summary = format!("{kind}:{digest}");
-        let key = cache::key(&current.id, step, &summary, "");
+        let key = self.key(&current.id, step, &summary, "");
         if let Some(img) = self.cached(&key, cfg) {
             return Ok(Some(img));
         }
