@@ -327,6 +327,39 @@ fn onbuild_triggers_run_in_the_child() {
 }
 
 #[test]
+fn context_from_a_tar_archive() {
+    let s = busybox();
+    let mut t = TarBuilder::new();
+    let text = b"FROM localhost/busybox\nRUN echo one > /one\nCOPY data.txt /data.txt\n";
+    t.file("Dockerfile", text, 0o644, 0, 0)
+        .file("data.txt", b"from the archive\n", 0o644, 0, 0);
+    let tar = s.write_file("context.tar", &t.finish());
+    let iid = s.write_file("iid.txt", b"");
+    let out = s.ok(&[
+        "buildx",
+        "build",
+        "--iidfile",
+        path(&iid),
+        "-t",
+        "fromtar",
+        path(&tar),
+    ]);
+    let id = out.lines().last().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&iid).unwrap(),
+        format!("sha256:{id}")
+    );
+    assert_eq!(
+        s.ok(&["run", "--rm", "fromtar", "cat", "/one", "/data.txt"]),
+        "one\nfrom the archive\n"
+    );
+    // The same archive on standard input, with `image build`.
+    let data = std::fs::read(&tar).unwrap();
+    let again = s.ok_stdin(&["image", "build", "-t", "fromtar", "-"], &data);
+    assert_eq!(using_cache(&again), 2, "{again}");
+}
+
+#[test]
 fn containerfile_on_stdin() {
     let s = busybox();
     let out = s.ok_stdin(

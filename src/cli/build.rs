@@ -84,11 +84,13 @@ impl Drop for TempContext {
     }
 }
 
+/// A private directory for a context unpacked from an archive. Not in the
+/// image store's `tmp/`, whose staging sweep removes what it does not lock.
 fn temp_dir(ctx: &Context) -> Result<PathBuf> {
     let p = ctx
         .root
-        .join("tmp")
-        .join(format!("build-context-{}", std::process::id()));
+        .join("build-contexts")
+        .join(std::process::id().to_string());
     let _ = std::fs::remove_dir_all(&p);
     std::fs::create_dir_all(&p).map_err(|e| Error::msg(crate::error::io_msg("mkdir", &p, &e)))?;
     Ok(p)
