@@ -224,8 +224,9 @@ fn user_workdir_volume_and_heredocs() {
              COPY <<EOF /etc/greeting\n\
              hello $HOSTNAME\n\
              EOF\n\
-             COPY --chown=app:app --chmod=600 secret.txt ./\n",
-        ), ("secret.txt", "s3cret\n")],
+             COPY --chown=app:app --chmod=600 secret.txt ./\n\
+             COPY --parents conf/*/app.conf /etc/\n",
+        ), ("secret.txt", "s3cret\n"), ("conf/a/app.conf", "a\n"), ("conf/b/app.conf", "b\n")],
     );
     build(&s, &["-t", "user", path(&ctx)]);
     assert_eq!(
@@ -258,6 +259,18 @@ fn user_workdir_volume_and_heredocs() {
             "secret.txt"
         ]),
         "1234:1234 600\n"
+    );
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "user",
+            "cat",
+            "/etc/conf/a/app.conf",
+            "/etc/conf/b/app.conf"
+        ]),
+        "a\nb\n",
+        "COPY --parents keeps the directories"
     );
     assert!(s.container_ids().is_empty());
 }

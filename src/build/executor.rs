@@ -775,6 +775,18 @@ impl<'a> Executor<'a> {
         let into_dir = dest_is_dir || exists_dir;
         for s in &sources {
             let is_dir = s.kind == nix::sys::stat::SFlag::S_IFDIR;
+            // --parents: the source's directories from the context root are
+            // kept below the destination.
+            let (dest, into_dir) = if t.parents {
+                let rel = Path::new(&s.rel);
+                match (is_dir, rel.parent()) {
+                    (true, _) => (dest.join(rel), true),
+                    (false, Some(p)) => (dest.join(p), true),
+                    (false, None) => (dest.clone(), true),
+                }
+            } else {
+                (dest.clone(), into_dir)
+            };
             if add && tree.context && t.unpack != Some(false) && transfer::is_archive(s) {
                 let d = transfer::make_dirs(&root, &dest, chown).map_err(Error::msg)?;
                 let keep = Owner {
