@@ -308,6 +308,57 @@ fn add_extracts_a_local_tar() {
     );
 }
 
+/// Serves `body` over HTTP on 127.0.0.1 to `n` clients, in a thread.
+fn serve(body: &'static [u8], n: usize) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming().take(n) {
+            let mut c = c.unwrap();
+            let mut req = [0u8; 4096];
+            let _ = c.read(&mut req);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = c.write_all(head.as_bytes());
+            let _ = c.write_all(body);
+        }
+    });
+    port
+}
+
+#[test]
+fn add_downloads_a_url_with_a_checksum() {
+    let s = busybox();
+    let port = serve(b"downloaded\n", 2);
+    let sum = {
+        use sha2::Digest;
+        format!(
+            "sha256:{}",
+            hex::encode(sha2::Sha256::digest(b"downloaded\n"))
+        )
+    };
+    let text = format!(
+        "FROM localhost/busybox\nADD --checksum={sum} http://127.0.0.1:{port}/files/tool.txt /opt/\n"
+    );
+    let ctx = context(&s, "url", &[("Containerfile", &text)]);
+    build(&s, &["-t", "url", path(&ctx)]);
+    assert_eq!(
+        s.ok(&["run", "--rm", "url", "stat", "-c", "%a %u", "/opt/tool.txt"]),
+        "600 0\n"
+    );
+    assert_eq!(
+        s.ok(&["run", "--rm", "url", "cat", "/opt/tool.txt"]),
+        "downloaded\n"
+    );
+    let bad = text.replace(&sum, &format!("sha256:{}", "0".repeat(64)));
+    let ctx = context(&s, "badurl", &[("Containerfile", &bad)]);
+    let e = s.fails_engine(&["build", path(&ctx)]);
+    assert!(e.contains("checksum mismatch"), "{e}");
+}
+
 #[test]
 fn onbuild_triggers_run_in_the_child() {
     let s = busybox();

@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::Write;
 use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -679,11 +680,28 @@ impl<'a> Executor<'a> {
         cfg: &mut StageConfig,
     ) -> Result<Option<Image>> {
         let add = matches!(step.instruction, Instruction::Add(_));
-        if let Some(url) = t.sources.iter().find(|s| is_url(s)) {
-            return Err(Error::msg(format!(
-                "{url}: ADD from a URL is not supported: no network access for builds yet"
-            )));
+        let urls: Vec<&String> = t.sources.iter().filter(|s| is_url(s)).collect();
+        if !urls.is_empty() && urls.len() != t.sources.len() {
+            return Err(Error::msg(
+                "ADD: URLs and local sources cannot be mixed in one instruction",
+            ));
         }
+        // URLs are downloaded into a private directory first; that directory
+        // is then the source tree, its files named after the URLs.
+        let mut download_root = None;
+        let _downloads = if urls.is_empty() {
+            None
+        } else {
+            let dir = Downloads::new(self.ctx)?;
+            for u in &urls {
+                download(u, &dir.0, t.checksum.as_deref())?;
+            }
+            download_root = Some(
+                Root::open(&dir.0)
+                    .map_err(|e| Error::msg(crate::error::io_msg("open", &dir.0, &e)))?,
+            );
+            Some(dir)
+        };
         let exclude = if t.exclude.is_empty() {
             None
         } else {
@@ -692,14 +710,20 @@ impl<'a> Executor<'a> {
         // The source tree: the context, or a stage's or an image's root.
         let mut from_worker = None;
         let mut from_root = None;
-        let tree = match &step.from {
-            None => Tree {
+        let tree = match (&step.from, &download_root) {
+            (_, Some(root)) => Tree {
+                root,
+                ignore: None,
+                context: true,
+                exclude: None,
+            },
+            (None, None) => Tree {
                 root: &self.context,
                 ignore: Some(&self.req.ignore),
                 context: true,
                 exclude: exclude.as_ref(),
             },
-            Some(base) => {
+            (Some(base), None) => {
                 let (img, _) = self.base(base)?;
                 let mut w = self.file_worker(&img.id)?;
                 let (_, root) = w.mount()?;
@@ -714,7 +738,12 @@ impl<'a> Executor<'a> {
         };
         let mut sources: Vec<Source> = Vec::new();
         for s in &t.sources {
-            sources.extend(tree.resolve(s).map_err(Error::msg)?);
+            let name = if is_url(s) {
+                url_file_name(s)
+            } else {
+                s.clone()
+            };
+            sources.extend(tree.resolve(&name).map_err(Error::msg)?);
         }
         let count = sources.len() + t.inline.len();
         let dest_is_dir =
@@ -787,7 +816,13 @@ impl<'a> Executor<'a> {
             } else {
                 (dest.clone(), into_dir)
             };
-            if add && tree.context && t.unpack != Some(false) && transfer::is_archive(s) {
+            // Local archives are extracted, downloads never (as Docker).
+            if add
+                && tree.context
+                && urls.is_empty()
+                && t.unpack != Some(false)
+                && transfer::is_archive(s)
+            {
                 let d = transfer::make_dirs(&root, &dest, chown).map_err(Error::msg)?;
                 let keep = Owner {
                     ids: t.chown.as_ref().and(chown),
@@ -893,7 +928,83 @@ fn base_env(c: &ImageConfiguration) -> Vec<String> {
 }
 
 fn is_url(s: &str) -> bool {
-    s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@")
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+/// The file name an ADD of a URL gives its download: the last component
+/// of the URL's path, `download` when there is none (as BuildKit names it).
+fn url_file_name(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let path = rest.split(['?', '#']).next().unwrap_or("");
+    match path.split_once('/') {
+        Some((_, p)) => p
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+            .unwrap_or("download")
+            .to_string(),
+        None => "download".to_string(),
+    }
+}
+
+/// A private directory for ADD's downloads, removed when dropped.
+struct Downloads(PathBuf);
+
+impl Downloads {
+    fn new(ctx: &Context) -> Result<Downloads> {
+        let p = ctx
+            .root
+            .join("build-contexts")
+            .join(format!("{}-add", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p)
+            .map_err(|e| Error::msg(crate::error::io_msg("mkdir", &p, &e)))?;
+        Ok(Downloads(p))
+    }
+}
+
+impl Drop for Downloads {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Downloads `url` into `dir` (mode 0600, as Docker stores ADD downloads),
+/// checking `--checksum=sha256:HEX` when given.
+fn download(url: &str, dir: &Path, checksum: Option<&str>) -> Result<()> {
+    let fail = |why: String| Error::msg(format!("{url}: {why}"));
+    let mut resp = ureq::get(url)
+        .call()
+        .map_err(|e| fail(format!("download failed: {e}")))?;
+    let path = dir.join(url_file_name(url));
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| Error::msg(crate::error::io_msg("create", &path, &e)))?;
+    let mut h = Sha256::new();
+    let mut body = resp.body_mut().as_reader();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = std::io::Read::read(&mut body, &mut buf)
+            .map_err(|e| fail(format!("download failed: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(|e| Error::msg(crate::error::io_msg("write", &path, &e)))?;
+    }
+    let got = format!("sha256:{}", hex::encode(h.finalize()));
+    if let Some(want) = checksum {
+        if want != got {
+            return Err(fail(format!(
+                "checksum mismatch: expected {want}, got {got}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn split_dest(p: &Path) -> Result<(PathBuf, std::ffi::OsString)> {
@@ -957,4 +1068,21 @@ fn write_inline(
         nix::sys::stat::Mode::from_bits_truncate(mode),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_names() {
+        assert_eq!(
+            url_file_name("https://h/a/tool.tar.gz?x=1#f"),
+            "tool.tar.gz"
+        );
+        assert_eq!(url_file_name("http://h:80/"), "download");
+        assert_eq!(url_file_name("http://h"), "download");
+        assert_eq!(url_file_name("http://h/a/.."), "download");
+        assert!(is_url("https://x/y") && !is_url("./https"));
+    }
 }
