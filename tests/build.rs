@@ -645,3 +645,29 @@ fn interrupted_build_leaves_nothing() {
     assert_eq!(s.cmd(&["image", "exists", "interrupted"]).code, 1);
     assert!(s.container_ids().is_empty(), "no working container is left");
 }
+
+#[test]
+fn from_scratch_then_copy_from_it() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "scratch",
+        &[
+            (
+                "Containerfile",
+                "FROM scratch AS files\nCOPY hello.txt /hello.txt\n\
+                 FROM localhost/busybox\nCOPY --from=files /hello.txt /x/\nCMD [\"cat\", \"/x/hello.txt\"]\n",
+            ),
+            ("hello.txt", "from scratch\n"),
+        ],
+    );
+    build(&s, &["-t", "scratchy", path(&ctx)]);
+    assert_eq!(s.ok(&["run", "--rm", "scratchy"]), "from scratch\n");
+    build(&s, &["--target", "files", "-t", "files", path(&ctx)]);
+    assert_eq!(s.inspect_format("files", "{{len .RootFS.Layers}}"), "1");
+    let listing = s.ok(&["image", "diff", "files"]);
+    assert_eq!(
+        listing, "A /hello.txt\n",
+        "only the copied file is in the layer"
+    );
+}
