@@ -550,8 +550,9 @@ fn run_mounts_secret_and_cache() {
             "Containerfile",
             "FROM localhost/busybox\n\
              RUN --mount=type=secret,id=tok,required test \"$(cat /run/secrets/tok)\" = s3cret && echo checked > /checked\n\
-             RUN --mount=type=cache,target=/var/cache/app echo run >> /var/cache/app/log && wc -l < /var/cache/app/log > /runs\n",
-        )],
+             RUN --mount=type=cache,target=/var/cache/app echo run >> /var/cache/app/log && wc -l < /var/cache/app/log > /runs\n\
+             RUN --mount=type=bind,source=src,target=/src cat /src/a > /copied\n",
+        ), ("src/a", "bound\n")],
     );
     let secret = s.write_file("tok.txt", b"s3cret");
     let secret_arg = format!("id=tok,src={}", path(&secret));
@@ -593,10 +594,38 @@ fn run_mounts_secret_and_cache() {
     assert_ne!(o.code, 0, "{}", o.describe());
     assert!(!o.stdout.contains("s3cret"), "{}", o.describe());
 
+    assert_eq!(
+        s.ok(&["run", "--rm", "mounts", "cat", "/copied"]),
+        "bound\n"
+    );
+    let o = s.cmd(&["run", "--rm", "mounts", "ls", "/src"]);
+    assert_ne!(
+        o.code,
+        0,
+        "the bind mount is not in the image\n{}",
+        o.describe()
+    );
+
+    // A context symlink cannot lend a host directory to a RUN.
+    let hostile = context(
+        &s,
+        "hostile-bind",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\nRUN --mount=type=bind,source=hostetc,target=/m ls /m\n",
+        )],
+    );
+    std::os::unix::fs::symlink("/etc", hostile.join("hostetc")).unwrap();
+    let e = s.fails_engine(&["build", path(&hostile)]);
+    assert!(
+        e.contains("hostetc: no such file or directory in the build context"),
+        "{e}"
+    );
+
     // A required secret that is not given stops the build.
     let e = s.fails_engine(&["build", "--no-cache", path(&ctx)]);
     assert!(
-        e.starts_with("Error: STEP 2/3: RUN --mount=type=secret"),
+        e.starts_with("Error: STEP 2/4: RUN --mount=type=secret"),
         "{e}"
     );
     assert!(

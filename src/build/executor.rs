@@ -590,7 +590,7 @@ impl<'a> Executor<'a> {
 
     /// `RUN --mount` values as `--mount` options of the working container:
     /// cache mounts are directories kept per user below the graph root,
-    /// bind mounts come from the context (read-only unless `rw`), tmpfs as
+    /// bind mounts come from the context (always read-only), tmpfs as
     /// asked, secrets are the `--secret` files, read-only at
     /// `/run/secrets/ID` unless a target is given. Bind mounts from a stage
     /// and ssh mounts are refused for now.
@@ -652,10 +652,21 @@ impl<'a> Executor<'a> {
                             "RUN --mount: forbidden path outside the build context: {src}"
                         ))
                     })?;
-                    let path = self.req.context.join(rel);
-                    let ro = if m.readonly { ",readonly" } else { "" };
+                    // Resolved inside the context (a context symlink
+                    // cannot lend a host path), then named by its real path.
+                    let fd = self.context.resolve(Path::new(&rel), true).map_err(|_| {
+                        Error::msg(format!(
+                            "RUN --mount: {src}: no such file or directory in the build context"
+                        ))
+                    })?;
+                    let path = std::fs::read_link(crate::runtime::safe_path::proc_path(fd.as_fd()))
+                        .map_err(|e| {
+                            Error::msg(crate::error::io_msg("resolve", Path::new(&src), &e))
+                        })?;
+                    // Always read-only: BuildKit discards what a RUN writes
+                    // there; here it would land in the user's context.
                     out.push(format!(
-                        "type=bind,source={},target={target}{ro}",
+                        "type=bind,source={},target={target},readonly",
                         path.display()
                     ));
                 }
