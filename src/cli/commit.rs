@@ -24,6 +24,9 @@ pub struct CommitArgs {
     /// Write the image ID to the file
     #[arg(long)]
     pub iidfile: Option<std::path::PathBuf>,
+    /// Include container volumes as image volumes
+    #[arg(long)]
+    pub include_volumes: bool,
     /// Set commit message for imported image
     #[arg(short, long)]
     pub message: Option<String>,
@@ -53,6 +56,7 @@ pub fn commit(ctx: &Context, a: CommitArgs) -> Result<i32> {
         format: ManifestFormat::parse(&a.format)?,
         quiet: a.quiet,
         squash: a.squash,
+        include_volumes: a.include_volumes,
         ..CommitOptions::default()
     };
     let image = crate::image::commit::commit(ctx, &a.container, &opts)?;

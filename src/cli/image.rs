@@ -678,6 +678,17 @@ pub fn inspect_sample(item: &Value) -> Value {
     sample
 }
 
+/// The media type of the image's stored manifest (`commit --format
+/// docker` stores Docker's), OCI's when none is stored.
+fn manifest_type(store: &ImageStore, img: &Image) -> String {
+    img.manifest_digest
+        .as_deref()
+        .and_then(|d| store.read_blob(d).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|m| m.get("mediaType")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| OCI_MANIFEST.to_string())
+}
+
 pub fn inspect_value(ctx: &Context, img: &Image) -> Value {
     let store = ImageStore::new(ctx);
     let cfg = &img.config;
@@ -730,7 +741,7 @@ pub fn inspect_value(ctx: &Context, img: &Image) -> Value {
         "RootFS": {"Type": "layers", "Layers": img.layers},
         "Labels": if labels.is_empty() { Value::Null } else { json!(labels) },
         "Annotations": {},
-        "ManifestType": OCI_MANIFEST,
+        "ManifestType": manifest_type(&store, img),
         "User": cfg.config().as_ref().and_then(|c| c.user().clone()).unwrap_or_default(),
         "History": history,
         "NamesHistory": img.names_history,

@@ -101,6 +101,24 @@ pub(crate) fn special_header(m: &fs::Metadata) -> Option<Header> {
     Some(h)
 }
 
+/// Appends the symlink `rel` -> `target` with the target byte for byte
+/// (the tar crate's `append_link` writes a target of `/` as `//`); a
+/// target too long for the header goes through its GNU long-link entry.
+pub(crate) fn append_symlink<W: Write>(
+    builder: &mut tar::Builder<W>,
+    h: &mut Header,
+    rel: &Path,
+    target: &Path,
+) -> io::Result<()> {
+    let bytes = target.as_os_str().as_bytes();
+    if bytes.len() <= 100 {
+        h.set_link_name_literal(bytes)?;
+        h.set_size(0);
+        return builder.append_data(h, rel, io::empty());
+    }
+    builder.append_link(h, rel, target)
+}
+
 /// Appends one entry, preceded by a PAX header carrying `pax` records
 /// (`SCHILY.xattr.NAME` extended attributes) when there are any.
 pub(crate) fn append_with_pax<W: Write>(
@@ -131,12 +149,26 @@ pub(crate) fn append_with_pax<W: Write>(
 /// The extended attributes of `path` worth keeping in an archive, as PAX
 /// records (`SCHILY.xattr.NAME`), and whether the storage marks it as an
 /// opaque directory (overlay's or fuse-overlayfs's own attributes, which are
-/// bookkeeping, not content, and are left out). `path` may be
-/// `/proc/self/fd/N` of a descriptor; it must not be a symlink.
+/// bookkeeping, not content, and are left out). `path` itself is read, not
+/// what it points to when it is a symlink.
 pub(crate) fn xattr_records(path: &Path) -> (Vec<(String, Vec<u8>)>, bool) {
+    records_with(xattr::list(path), |n| xattr::get(path, n))
+}
+
+/// [`xattr_records`] of what the descriptor `fd` (`O_PATH` or not, never a
+/// symlink) refers to, through `/proc/self/fd/N`.
+pub(crate) fn xattr_records_of(fd: std::os::fd::BorrowedFd) -> (Vec<(String, Vec<u8>)>, bool) {
+    let p = crate::runtime::safe_path::proc_path(fd);
+    records_with(xattr::list_deref(&p), |n| xattr::get_deref(&p, n))
+}
+
+fn records_with(
+    names: io::Result<xattr::XAttrs>,
+    get: impl Fn(&str) -> io::Result<Option<Vec<u8>>>,
+) -> (Vec<(String, Vec<u8>)>, bool) {
     let mut out = Vec::new();
     let mut opaque = false;
-    let Ok(names) = xattr::list(path) else {
+    let Ok(names) = names else {
         return (out, false);
     };
     let mut names: Vec<OsString> = names.collect();
@@ -147,14 +179,12 @@ pub(crate) fn xattr_records(path: &Path) -> (Vec<(String, Vec<u8>)>, bool) {
             || name.starts_with("trusted.overlay.")
             || name.starts_with("user.fuseoverlayfs.")
         {
-            if OPAQUE_XATTRS.contains(&name)
-                && xattr::get(path, name).ok().flatten().as_deref() == Some(b"y")
-            {
+            if OPAQUE_XATTRS.contains(&name) && get(name).ok().flatten().as_deref() == Some(b"y") {
                 opaque = true;
             }
             continue;
         }
-        if let Ok(Some(v)) = xattr::get(path, name) {
+        if let Ok(Some(v)) = get(name) {
             out.push((format!("SCHILY.xattr.{name}"), v));
         }
     }
@@ -239,9 +269,7 @@ impl<W: Write> TreeWriter<W> {
         if ft.is_symlink() {
             let target = fs::read_link(abs).map_err(|e| err(abs, e))?;
             let mut h = header_of(&m, EntryType::Symlink);
-            return self
-                .builder
-                .append_link(&mut h, rel, &target)
+            return append_symlink(&mut self.builder, &mut h, rel, &target)
                 .map_err(|e| Error::Msg(format!("write tar: {}", io_reason(&e))));
         }
         if ft.is_file() {

@@ -18,7 +18,7 @@
 //! freezer too; the container is resumed however the commit ends.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use oci_spec::image::{Config, HistoryBuilder, ImageConfiguration, RootFsBuilder};
+use oci_spec::image::{Config, History, HistoryBuilder, ImageConfiguration, RootFsBuilder};
 use serde_json::json;
 
 use super::change;
@@ -26,6 +26,7 @@ use super::progress::Progress;
 use super::reference::normalize_local_name;
 use super::store::{config_bytes, Image, ImageStore};
 use crate::registry::manifest::{DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_MANIFEST};
+use crate::state::config::MountKind;
 use crate::state::container::{Container, Status};
 use crate::{Context, Error, Result};
 
@@ -81,9 +82,11 @@ pub struct CommitOptions {
     /// (build's ENV, CMD, LABEL... steps).
     pub empty_layer: bool,
     /// The config to write instead of the container's image config with
-    /// the container's settings (build keeps its own). Its `rootfs` and
-    /// `history` are replaced by the image's plus this commit's; the
-    /// changes still apply on top.
+    /// the container's settings (build keeps its own). Its `history` is
+    /// kept (the steps before this one, metadata-only ones included) and
+    /// this commit's entry appended; its `rootfs` is replaced by the
+    /// container's image's layers plus this commit's. The changes still
+    /// apply on top.
     pub config: Option<ImageConfiguration>,
     /// The manifest stored with the image.
     pub format: ManifestFormat,
@@ -93,6 +96,9 @@ pub struct CommitOptions {
     /// the image's layers plus the changes; the history keeps only this
     /// commit's entry.
     pub squash: bool,
+    /// `--include-volumes`: the container's volume mount points become
+    /// the image's `Volumes` too.
+    pub include_volumes: bool,
 }
 
 /// Commits the container `container` (name or id) as a new image and
@@ -108,8 +114,11 @@ pub fn commit(ctx: &Context, container: &str, opts: &CommitOptions) -> Result<Im
     let names = opts
         .names
         .iter()
-        .map(|n| normalize_local_name(n))
-        .collect::<super::Result<Vec<_>>>()?;
+        .map(|n| {
+            normalize_local_name(n)
+                .map_err(|e| Error::msg(format!("parsing target image name {n:?}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let c = crate::container::lookup(ctx, container)?;
     let store = ImageStore::new(ctx);
     let base = if c.config.image_id.is_empty() {
@@ -141,6 +150,17 @@ pub fn commit(ctx: &Context, container: &str, opts: &CommitOptions) -> Result<Im
         Some(cfg) => cfg.clone(),
         None => container_config(base.as_ref(), &c),
     };
+    if opts.include_volumes {
+        let mut cc = config.config().clone().unwrap_or_default();
+        let mut vols = cc.volumes().clone().unwrap_or_default();
+        for m in &c.config.mounts {
+            if m.kind == MountKind::Volume && !vols.contains(&m.destination) {
+                vols.push(m.destination.clone());
+            }
+        }
+        cc.set_volumes((!vols.is_empty()).then_some(vols));
+        config.set_config(Some(cc));
+    }
     let mut diff_ids = match &base {
         Some(b) if !opts.squash => b.layers.clone(),
         _ => Vec::new(),
@@ -153,10 +173,7 @@ pub fn commit(ctx: &Context, container: &str, opts: &CommitOptions) -> Result<Im
             .build()
             .map_err(|e| Error::msg(e.to_string()))?,
     );
-    let mut history = match &base {
-        Some(b) if !opts.squash => b.config.history().clone(),
-        _ => Vec::new(),
-    };
+    let mut history = earlier_history(opts, base.as_ref());
     let mut entry = HistoryBuilder::default().created(rfc3339(now));
     if let Some(by) = &opts.created_by {
         entry = entry.created_by(by.clone());
@@ -173,7 +190,9 @@ pub fn commit(ctx: &Context, container: &str, opts: &CommitOptions) -> Result<Im
     history.push(entry.build().map_err(|e| Error::msg(e.to_string()))?);
     config.set_history(history);
     config.set_created(Some(rfc3339(now)));
-    config.set_author(opts.author.clone());
+    if let Some(a) = &opts.author {
+        config.set_author(Some(a.clone()));
+    }
     change::apply(&mut config, &changes);
 
     let bytes = config_bytes(&config)?;
@@ -185,6 +204,18 @@ pub fn commit(ctx: &Context, container: &str, opts: &CommitOptions) -> Result<Im
     let manifest = manifest(&store, &config, &config_digest, bytes.len(), opts.format)?;
     let manifest_digest = store.put_blob_bytes(&manifest)?;
     Ok(store.create_image_from_config_blob(&config_digest, &names, Some(manifest_digest))?)
+}
+
+/// The history the new entry is appended to: the given config's (build
+/// tracks its metadata-only steps there), else the image's; none when
+/// squashing.
+fn earlier_history(opts: &CommitOptions, base: Option<&Image>) -> Vec<History> {
+    match (&opts.config, base) {
+        _ if opts.squash => Vec::new(),
+        (Some(cfg), _) => cfg.history().clone(),
+        (None, Some(b)) => b.config.history().clone(),
+        (None, None) => Vec::new(),
+    }
 }
 
 fn short(id: &str) -> &str {
@@ -225,9 +256,8 @@ impl Drop for Paused<'_> {
     }
 }
 
-/// Writes the container's changes into the store as a layer: one thread
-/// writes the tar, this one unpacks and keeps it. The pipe gives the
-/// store an end of stream only when the tar is complete.
+/// Writes the container's changes (with `squash`, its whole mounted root
+/// file system) into the store as a layer.
 fn store_layer(
     ctx: &Context,
     c: &Container,
@@ -239,28 +269,16 @@ fn store_layer(
     } else {
         None
     };
-    let (mut w, r) = super::pipe::pipe();
-    std::thread::scope(|s| {
-        let writer = s.spawn(move || -> Result<()> {
-            match &rootfs {
-                Some(m) => crate::storage::diff::tree_layer(&m.path, c, &mut w)?,
-                None => crate::storage::diff::layer(ctx, c, &mut w)?,
-            };
-            w.finish()
-                .map_err(|e| Error::msg(format!("write layer: {}", crate::error::io_reason(&e))))
-        });
-        let stored = store.create_layer(r, &format!("{} changes", c.name));
-        let written = writer
-            .join()
-            .unwrap_or_else(|_| Err(Error::msg("the layer writer panicked")));
-        match (stored, written) {
-            (Ok(l), Ok(())) => Ok(l),
-            // The store stopped reading: the writer only saw the pipe close.
-            (Err(e), Ok(())) => Err(e.into()),
-            (Err(e), Err(_)) if !e.to_string().contains(super::pipe::CUT_OFF) => Err(e.into()),
-            (_, Err(e)) => Err(e),
+    let label = format!("{} changes", c.name);
+    let stored = store.create_layer_written(&label, |w| {
+        match &rootfs {
+            Some(m) => crate::storage::diff::tree_layer(&m.path, c, w),
+            None => crate::storage::diff::layer(ctx, c, w),
         }
-    })
+        .map(drop)
+        .map_err(|e| super::Error::Msg(e.to_string()))
+    })?;
+    Ok(stored)
 }
 
 /// The container's root file system, mounted for the time it is alive
@@ -377,5 +395,55 @@ fn docker_layer_type(oci: &str) -> &'static str {
         t if t.ends_with("+gzip") => "application/vnd.docker.image.rootfs.diff.tar.gzip",
         t if t.ends_with("+zstd") => "application/vnd.docker.image.rootfs.diff.tar.zstd",
         _ => "application/vnd.docker.image.rootfs.diff.tar",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_history(by: &[&str]) -> ImageConfiguration {
+        let mut c = ImageConfiguration::default();
+        c.set_history(
+            by.iter()
+                .map(|b| HistoryBuilder::default().created_by(*b).build().unwrap())
+                .collect(),
+        );
+        c
+    }
+
+    fn created_by(h: &[History]) -> Vec<String> {
+        h.iter()
+            .map(|e| e.created_by().clone().unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn history_comes_from_the_given_config_else_the_image() {
+        let image = Image {
+            config: with_history(&["FROM"]),
+            ..Image::default()
+        };
+        let mut opts = CommitOptions::default();
+        assert_eq!(created_by(&earlier_history(&opts, Some(&image))), ["FROM"]);
+        // Build's config holds its metadata-only steps since the image.
+        opts.config = Some(with_history(&["FROM", "ENV A=1"]));
+        assert_eq!(
+            created_by(&earlier_history(&opts, Some(&image))),
+            ["FROM", "ENV A=1"]
+        );
+        opts.squash = true;
+        assert!(earlier_history(&opts, Some(&image)).is_empty());
+    }
+
+    #[test]
+    fn formats_parse_as_podman_names_them() {
+        assert_eq!(ManifestFormat::parse("oci").unwrap(), ManifestFormat::Oci);
+        assert_eq!(
+            ManifestFormat::parse("docker").unwrap(),
+            ManifestFormat::Docker
+        );
+        let e = ManifestFormat::parse("qcow").unwrap_err().to_string();
+        assert!(e.contains("qcow"), "{e}");
     }
 }

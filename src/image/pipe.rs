@@ -73,9 +73,6 @@ impl Write for PipeWriter {
     }
 }
 
-/// What a read says when the writer stopped without finishing.
-pub const CUT_OFF: &str = "the stream was cut off: its producer failed";
-
 pub struct PipeReader {
     rx: Receiver<Msg>,
     cur: Vec<u8>,
@@ -95,7 +92,12 @@ impl Read for PipeReader {
                     self.pos = 0;
                 }
                 Ok(Msg::End) => self.ended = true,
-                Err(_) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, CUT_OFF)),
+                Err(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the stream was cut off: its producer failed",
+                    ))
+                }
             }
         }
         let n = out.len().min(self.cur.len() - self.pos);

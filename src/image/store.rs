@@ -136,6 +136,43 @@ fn remove_tree(p: &Path) -> io::Result<()> {
     }
 }
 
+/// Hashes and counts the bytes on their way to `inner` (a layer's
+/// diff_id and size as its tar is written).
+pub(crate) struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Hashing<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hash: Sha256::new(),
+            size: 0,
+        }
+    }
+
+    /// The output, `sha256:<hex>` of what went through, and its length.
+    pub(crate) fn finish(self) -> (W, String, u64) {
+        let digest = format!("sha256:{}", hex::encode(self.hash.finalize()));
+        (self.inner, digest, self.size)
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 fn hex_of(digest: &str) -> Result<&str> {
     match digest.strip_prefix("sha256:") {
         Some(h) if is_hex64(h) => Ok(h),
@@ -371,6 +408,49 @@ impl ImageStore {
             blob_digest: u.diff_id.clone(),
             media_type: layer::Compression::None.media_type().to_string(),
             blob_size: u.size,
+        };
+        self.commit_layer(staging, rec, Some(&blob))
+    }
+
+    /// Stores a layer whose tar `write` produces (a container's changes:
+    /// `commit`, build steps). The tar is kept as the layer's blob as it is
+    /// written; a layer the store has already is not unpacked again (a
+    /// commit of the same changes, a build without its cache).
+    pub fn create_layer_written(
+        &self,
+        label: &str,
+        write: impl FnOnce(&mut dyn Write) -> Result<()>,
+    ) -> Result<LayerRecord> {
+        let staging = self.stage()?;
+        let blob = staging.dir.join("blob");
+        let file = fs::File::create(&blob).map_err(io_err("create", &blob))?;
+        let mut w = Hashing::new(io::BufWriter::with_capacity(256 * 1024, file));
+        write(&mut w)?;
+        let (inner, diff_id, size) = w.finish();
+        let file = inner
+            .into_inner()
+            .map_err(|e| io_err("write", &blob)(e.into_error()))?;
+        file.sync_all().map_err(io_err("fsync", &blob))?;
+        drop(file);
+        if let Some(rec) = self.layer(&diff_id)? {
+            return Ok(rec);
+        }
+        let diff = staging.dir.join("diff");
+        fs::create_dir(&diff).map_err(io_err("mkdir", &diff))?;
+        let f = fs::File::open(&blob).map_err(io_err("open", &blob))?;
+        let u = layer::unpack(io::BufReader::new(f), &diff, label, None)?;
+        if u.diff_id != diff_id {
+            return Err(Error::Msg(format!(
+                "{label}: the layer changed while it was stored ({diff_id}, then {})",
+                u.diff_id
+            )));
+        }
+        let rec = LayerRecord {
+            diff_id: diff_id.clone(),
+            size,
+            blob_digest: diff_id,
+            media_type: layer::Compression::None.media_type().to_string(),
+            blob_size: size,
         };
         self.commit_layer(staging, rec, Some(&blob))
     }

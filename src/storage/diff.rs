@@ -35,12 +35,14 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
-use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
 use super::{DriverKind, Error, Result};
-use crate::image::archive::{append_with_pax, header_of, special_header, xattr_records};
+use crate::image::archive::{
+    append_symlink, append_with_pax, header_of, special_header, xattr_records_of,
+};
 use crate::image::layer::{OPAQUE_MARKER, WHITEOUT_PREFIX};
+use crate::image::store::Hashing;
 use crate::runtime::safe_path;
 use crate::state::container::Container;
 use crate::Context;
@@ -108,14 +110,14 @@ pub fn layer(ctx: &Context, container: &Container, out: impl Write) -> Result<La
 }
 
 /// Writes the whole tree at `root`, the container's mounted root file
-/// system, as one layer (`commit --squash`), without what [`layer`] leaves
-/// out.
+/// system, as one layer (`commit --squash`), without the contents of
+/// `/proc`, `/sys`, `/dev` and the mount points (the points stay).
 pub fn tree_layer(root: &Path, container: &Container, out: impl Write) -> Result<LayerDigest> {
     let mut sink = TarSink::new(out);
     let fd = open_root(root)?;
     let mut w = Walker {
         sink: &mut sink,
-        excludes: Excludes::of(container),
+        excludes: Excludes::of_tree(container),
         path: PathBuf::new(),
     };
     w.copy(fd.as_fd(), &Lowers::none())
@@ -204,8 +206,11 @@ struct Excludes {
     /// Left out with everything below.
     whole: Vec<PathBuf>,
     /// Mount points: what is below is left out, and the point itself when
-    /// the runtime created it.
+    /// the runtime created it (unless `keep_stubs`).
     mounts: Vec<PathBuf>,
+    /// Keep the mount points the runtime created (a squashed tree keeps
+    /// the image's empty `/proc` and cannot tell which were made).
+    keep_stubs: bool,
 }
 
 /// Mount targets and kernel file systems of every container.
@@ -231,7 +236,17 @@ impl Excludes {
                 .map(|m| rel(&m.destination))
                 .filter(|p| !p.as_os_str().is_empty())
                 .collect(),
+            keep_stubs: false,
         }
+    }
+
+    /// For a whole tree (`--squash`): the contents of the kernel file
+    /// systems and of every mount point are left out, the points kept.
+    fn of_tree(c: &Container) -> Excludes {
+        let mut e = Excludes::of(c);
+        e.mounts.append(&mut e.whole);
+        e.keep_stubs = true;
+        e
     }
 
     fn whole(&self, rel: &Path) -> bool {
@@ -239,15 +254,19 @@ impl Excludes {
             || self.mounts.iter().any(|m| rel != m && rel.starts_with(m))
     }
 
-    fn is_mount(&self, rel: &Path) -> bool {
-        self.mounts.iter().any(|m| rel == m)
+    /// Whether `rel`, an `added` entry, is a mount point the runtime
+    /// created (an empty file or directory) and left out.
+    fn runtime_stub(&self, rel: &Path, added: bool, md: &Metadata, fd: BorrowedFd) -> bool {
+        added && !self.keep_stubs && self.mounts.iter().any(|m| rel == m) && is_stub(md, fd)
     }
 }
 
-/// An entry of the container's tree: `name` in directory `dir`.
+/// An entry of the container's tree: the descriptor the walk opened it
+/// by (`O_PATH`, never followed) and its metadata, read from that
+/// descriptor. Everything read of the entry goes through `fd`, so a swap
+/// of the name meanwhile changes nothing.
 struct Src<'a> {
-    dir: BorrowedFd<'a>,
-    name: &'a OsStr,
+    fd: BorrowedFd<'a>,
     md: &'a Metadata,
 }
 
@@ -294,7 +313,7 @@ fn open_dir(fd: BorrowedFd) -> io::Result<OwnedFd> {
 /// Whether the directory `fd` is opaque: one of the storage's attributes,
 /// or fuse-overlayfs's `.wh..wh..opq` file in it.
 fn is_opaque(fd: BorrowedFd) -> io::Result<bool> {
-    if xattr_records(&safe_path::proc_path(fd)).1 {
+    if xattr_records_of(fd).1 {
         return Ok(true);
     }
     Ok(stat_at(fd, OsStr::new(OPAQUE_MARKER))?.is_some())
@@ -383,17 +402,14 @@ struct Walker<'s> {
 }
 
 /// A mount point the runtime made: an empty directory or file.
-fn is_stub(md: &Metadata, dir: BorrowedFd, name: &OsStr) -> bool {
+fn is_stub(md: &Metadata, fd: BorrowedFd) -> bool {
     if md.is_file() {
         return md.len() == 0;
     }
     md.is_dir()
-        && stat_at(dir, name)
-            .ok()
-            .flatten()
-            .and_then(|(fd, _)| open_dir(fd.as_fd()).ok())
-            .and_then(|d| crate::volume::archive::names(d.as_fd()).ok())
-            .is_some_and(|n| n.is_empty())
+        && open_dir(fd)
+            .and_then(|d| crate::volume::archive::names(d.as_fd()))
+            .is_ok_and(|n| n.is_empty())
 }
 
 impl Walker<'_> {
@@ -429,28 +445,39 @@ impl Walker<'_> {
             } else {
                 ChangeKind::Added
             };
-            if kind == ChangeKind::Added && self.excludes.is_mount(&rel) && is_stub(&md, dir, &name)
+            if self
+                .excludes
+                .runtime_stub(&rel, kind == ChangeKind::Added, &md, fd.as_fd())
             {
                 continue;
             }
             let src = Src {
-                dir,
-                name: &name,
+                fd: fd.as_fd(),
                 md: &md,
             };
-            self.sink.changed(&rel, kind, &src)?;
             if !md.is_dir() {
+                self.sink.changed(&rel, kind, &src)?;
                 continue;
             }
             let sub = open_dir(fd.as_fd())?;
             let opaque = is_opaque(sub.as_fd())?;
-            let below_is_dir = below.as_ref().is_some_and(|(_, m)| m.is_dir());
-            let child_lowers = if below_is_dir {
+            let below_dir = below.as_ref().filter(|(_, m)| m.is_dir());
+            let child_lowers = if below_dir.is_some() {
                 lowers.child(&name)?
             } else {
                 Lowers::none()
             };
-            self.sink.enter(&rel, &src, true)?;
+            // Overlay copies a directory up to hold any change below it,
+            // the mount points skiff makes too: it changed when its own
+            // mode or owner did, or when something below it did.
+            let copied_up = !opaque
+                && below_dir.is_some_and(|(_, lmd)| {
+                    (md.mode(), md.uid(), md.gid()) == (lmd.mode(), lmd.uid(), lmd.gid())
+                });
+            if !copied_up {
+                self.sink.changed(&rel, kind, &src)?;
+            }
+            self.sink.enter(&rel, &src, !copied_up)?;
             let saved = std::mem::replace(&mut self.path, rel.clone());
             if opaque {
                 self.sink.opaque(&rel, &src)?;
@@ -501,13 +528,14 @@ impl Walker<'_> {
                     differs(&md, lmd, dir, ldir.as_fd(), name)?.then_some(ChangeKind::Modified)
                 }
             };
-            if kind == Some(ChangeKind::Added)
-                && self.excludes.is_mount(&rel)
-                && is_stub(&md, dir, name)
-            {
+            let added = kind == Some(ChangeKind::Added);
+            if self.excludes.runtime_stub(&rel, added, &md, fd.as_fd()) {
                 continue;
             }
-            let src = Src { dir, name, md: &md };
+            let src = Src {
+                fd: fd.as_fd(),
+                md: &md,
+            };
             if let Some(k) = kind {
                 self.sink.changed(&rel, k, &src)?;
             }
@@ -566,21 +594,34 @@ fn differs(
 
 /// Gathers the changes for `diff`.
 #[derive(Default)]
-struct Collect(Vec<Change>);
+struct Collect {
+    changes: Vec<Change>,
+    /// The directories the walk is in, outermost first, and whether each
+    /// is listed already: one that is not is listed as changed as soon as
+    /// something below it is.
+    open: Vec<(PathBuf, bool)>,
+}
 
 impl Collect {
     fn push(&mut self, rel: &Path, kind: ChangeKind) {
-        self.0.push(Change {
+        for (dir, listed) in self.open.iter_mut().filter(|(_, l)| !*l) {
+            *listed = true;
+            self.changes.push(Change {
+                kind: ChangeKind::Modified,
+                path: format!("/{}", dir.display()),
+            });
+        }
+        self.changes.push(Change {
             kind,
             path: format!("/{}", rel.display()),
         });
     }
 
     fn sorted(mut self) -> Vec<Change> {
-        self.0
+        self.changes
             .sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-        self.0.dedup();
-        self.0
+        self.changes.dedup();
+        self.changes
     }
 }
 
@@ -599,30 +640,13 @@ impl Sink for Collect {
         Ok(())
     }
 
-    fn enter(&mut self, _: &Path, _: &Src, _: bool) -> io::Result<()> {
+    fn enter(&mut self, rel: &Path, _: &Src, changed: bool) -> io::Result<()> {
+        self.open.push((rel.to_path_buf(), changed));
         Ok(())
     }
 
-    fn leave(&mut self) {}
-}
-
-/// Hashes and counts the bytes on their way to the real output.
-struct Hashing<W> {
-    inner: W,
-    hash: Sha256,
-    size: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+    fn leave(&mut self) {
+        self.open.pop();
     }
 }
 
@@ -653,11 +677,7 @@ fn dir_name(rel: &Path) -> PathBuf {
 impl<W: Write> TarSink<W> {
     fn new(out: W) -> Self {
         TarSink {
-            builder: tar::Builder::new(Hashing {
-                inner: out,
-                hash: Sha256::new(),
-                size: 0,
-            }),
+            builder: tar::Builder::new(Hashing::new(out)),
             open: Vec::new(),
             links: HashMap::new(),
         }
@@ -686,10 +706,8 @@ impl<W: Write> TarSink<W> {
             .map_err(|e| Error::Msg(format!("write layer: {}", crate::error::io_reason(&e))))?;
         h.flush()
             .map_err(|e| Error::Msg(format!("write layer: {}", crate::error::io_reason(&e))))?;
-        Ok(LayerDigest {
-            diff_id: format!("sha256:{}", hex::encode(h.hash.finalize())),
-            size: h.size,
-        })
+        let (_, diff_id, size) = h.finish();
+        Ok(LayerDigest { diff_id, size })
     }
 }
 
@@ -702,13 +720,13 @@ impl<W: Write> Sink for TarSink<W> {
             return Ok(());
         }
         self.parents()?;
-        let fd = safe_path::open_at(src.dir, src.name, OFlag::O_PATH, 0)?;
+        let fd = src.fd;
         if ft.is_symlink() {
             let target = safe_path::readlink_at(fd.as_fd(), OsStr::new(""))?;
             let mut h = header_of(md, EntryType::Symlink);
-            return self.builder.append_link(&mut h, rel, &target);
+            return append_symlink(&mut self.builder, &mut h, rel, &target);
         }
-        let (pax, _) = xattr_records(&safe_path::proc_path(fd.as_fd()));
+        let (pax, _) = xattr_records_of(fd.as_fd());
         if ft.is_file() {
             if md.nlink() > 1 {
                 let key = (md.dev(), md.ino());
@@ -721,15 +739,13 @@ impl<W: Write> Sink for TarSink<W> {
             let data = safe_path::reopen(fd.as_fd(), OFlag::O_RDONLY | OFlag::O_NONBLOCK)?;
             let mut h = header_of(md, EntryType::Regular);
             h.set_size(md.len());
-            // A file a running container grows meanwhile is cut at the size
-            // in the header.
-            return append_with_pax(
-                &mut self.builder,
-                &mut h,
-                rel,
-                &pax,
-                File::from(data).take(md.len()),
-            );
+            // Exactly the size in the header: a file a running container
+            // grows meanwhile is cut, one it shrinks is padded with zeros.
+            let exact = File::from(data)
+                .take(md.len())
+                .chain(io::repeat(0))
+                .take(md.len());
+            return append_with_pax(&mut self.builder, &mut h, rel, &pax, exact);
         }
         let Some(mut h) = special_header(md) else {
             // Sockets have no tar form; they are the running process's.
@@ -762,8 +778,7 @@ impl<W: Write> Sink for TarSink<W> {
     }
 
     fn enter(&mut self, rel: &Path, src: &Src, changed: bool) -> io::Result<()> {
-        let fd = safe_path::open_at(src.dir, src.name, OFlag::O_PATH, 0)?;
-        let (pax, _) = xattr_records(&safe_path::proc_path(fd.as_fd()));
+        let (pax, _) = xattr_records_of(src.fd);
         self.open.push(Open {
             rel: rel.to_path_buf(),
             header: header_of(src.md, EntryType::Directory),

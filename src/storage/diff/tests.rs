@@ -42,15 +42,14 @@ fn walk(tree: &Path, lowers: &[PathBuf], upper: bool) -> (Vec<Change>, Vec<u8>) 
             w.copy(root.as_fd(), &lw).unwrap();
         }
     }
-    let digest = {
-        let bytes = tar.builder.into_inner().unwrap();
-        assert_eq!(
-            format!("sha256:{}", hex::encode(bytes.hash.clone().finalize())),
-            format!("sha256:{}", hex::encode(Sha256::digest(&bytes.inner)))
-        );
-        bytes.inner
-    };
-    (collect.sorted(), digest)
+    use sha2::Digest;
+    let (bytes, digest, size) = tar.builder.into_inner().unwrap().finish();
+    assert_eq!(
+        digest,
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)))
+    );
+    assert_eq!(size, bytes.len() as u64);
+    (collect.sorted(), bytes)
 }
 
 fn write(p: &Path, data: &str) {
@@ -147,6 +146,10 @@ fn copied_tree_is_compared_with_the_layers() {
             "C /a",
             "D /a/y",
             "A /a/z",
+            // Listed as changed for what changed below them, as overlay
+            // (which copies them up) lists them.
+            "C /b",
+            "C /b/deep",
             "C /b/deep/f",
             "A /new",
             "A /new/n",
@@ -177,4 +180,26 @@ fn layer_tar_unpacks_to_the_same_tree() {
     let md = fs::metadata(out.join("d/file")).unwrap();
     assert_eq!(md.permissions().mode() & 0o7777, 0o751);
     assert_eq!(md.nlink(), 2);
+}
+
+#[test]
+fn symlinks_in_the_tree_are_never_followed() {
+    // A container replaced a directory of the image by a symlink to the
+    // host's root and planted another: both are written as links, and
+    // nothing of what they point to is read.
+    let t = tempfile::tempdir().unwrap();
+    let (l1, up) = (t.path().join("l1"), t.path().join("up"));
+    write(&l1.join("etc/motd"), "hi");
+    fs::create_dir_all(&up).unwrap();
+    std::os::unix::fs::symlink("/", up.join("etc")).unwrap();
+    std::os::unix::fs::symlink("../../../../../..", up.join("up")).unwrap();
+    for upper in [true, false] {
+        let (changes, tar) = walk(&up, std::slice::from_ref(&l1), upper);
+        assert_eq!(lines(&changes), ["C /etc", "A /up"], "upper: {upper}");
+        assert_eq!(
+            entries(&tar),
+            ["etc -> /", "up -> ../../../../../.."],
+            "upper: {upper}"
+        );
+    }
 }
