@@ -33,7 +33,7 @@ pub struct BuildArgs {
     /// Do not use cached steps: run every step again
     #[arg(long)]
     pub no_cache: bool,
-    /// Cache intermediate images (false: do not use or record the cache)
+    /// Use and keep the images of each step (false: run every step, as --no-cache)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub layers: bool,
     /// Pull base images: always, missing, never or newer (--pull alone: always)
