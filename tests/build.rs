@@ -506,6 +506,17 @@ fn bad_input_is_one_line_and_leaves_nothing() {
         "{e}"
     );
 
+    let nobase = context(
+        &s,
+        "nobase",
+        &[("Containerfile", "FROM localhost/nope\nRUN true\n")],
+    );
+    let e = s.fails_engine(&["build", "--pull=never", path(&nobase)]);
+    assert_eq!(
+        e,
+        "Error: FROM localhost/nope: localhost/nope: image not known"
+    );
+
     let heredoc = context(
         &s,
         "heredoc",

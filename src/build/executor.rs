@@ -280,7 +280,14 @@ impl<'a> Executor<'a> {
 
     fn stage(&mut self, index: usize, final_stage: bool) -> Result<Image> {
         let stage = self.plan.all[index].clone();
-        let (base, extras) = self.base(&stage.base)?;
+        let (base, extras) = self.base(&stage.base).map_err(|e| {
+            let name = match &stage.base {
+                Base::Image(n) => n.clone(),
+                Base::Scratch => "scratch".into(),
+                Base::Stage(i) => i.to_string(),
+            };
+            step_error(&format!("FROM {name}"), e)
+        })?;
         let steps = self
             .plan
             .steps(index, &base_env(&base.config), &extras.on_build)?;
