@@ -103,6 +103,14 @@ fn web_app_with_copy_and_run_then_cache() {
     let listed = s.ok(&["images", "--format", "{{.Repository}}"]);
     assert_eq!(listed, "localhost/web\nlocalhost/busybox\n");
     assert_eq!(s.ok(&["images", "-a", "-q"]).lines().count(), 9);
+    // history names each step's image, down to the base's.
+    let ids = s.ok(&["history", "-q", "web"]);
+    assert_eq!(ids.lines().count(), 9, "{ids}");
+    assert!(!ids.contains("<missing>"), "{ids}");
+    assert!(id.starts_with(ids.lines().next().unwrap()), "{ids}");
+    assert!(s
+        .ok(&["history", "--no-trunc", "web"])
+        .contains("/bin/sh -c #(nop) COPY file:"));
 
     // A rebuild is served from the cache, to the same image.
     let again = build(&s, &["-t", "web", path(&ctx)]);

@@ -204,6 +204,18 @@ pub fn is_intermediate(img: &Image, all: &[Image]) -> bool {
     })
 }
 
+/// The stored image that is `img` as it was after its first `entries`
+/// history entries (a build step's image), if there is one: its history
+/// is that prefix of `img`'s and its layers a prefix of `img`'s. `history`
+/// shows its id instead of `<missing>`, as Podman does.
+pub fn ancestor<'a>(img: &Image, all: &'a [Image], entries: usize) -> Option<&'a Image> {
+    let history = img.config.history();
+    let prefix = history.get(..entries)?;
+    all.iter().find(|a| {
+        a.id != img.id && a.config.history() == prefix && img.layers.starts_with(&a.layers)
+    })
+}
+
 /// Serialises an image config the same way every time (sorted keys), so that
 /// the same content gives the same image id.
 pub fn config_bytes(config: &ImageConfiguration) -> Result<Vec<u8>> {
