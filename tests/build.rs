@@ -36,6 +36,26 @@ fn build(s: &Skiff, args: &[&str]) -> String {
     s.ok(&a)
 }
 
+/// Builds a context holding only `text` as its Containerfile and a link
+/// `hostetc` to the host's /etc, expecting the build to fail as the engine
+/// (125) with one error line, which it returns.
+fn build_error(s: &Skiff, name: &str, text: &str, args: &[&str]) -> String {
+    let ctx = context(s, name, &[("Containerfile", text)]);
+    std::os::unix::fs::symlink("/etc", ctx.join("hostetc")).unwrap();
+    let mut a = vec!["build"];
+    a.extend_from_slice(args);
+    a.push(path(&ctx));
+    s.fails_engine(&a)
+}
+
+/// A failed build tagged none of `tags` and left no working container.
+fn left_nothing(s: &Skiff, tags: &[&str]) {
+    for t in tags {
+        assert_eq!(s.cmd(&["image", "exists", t]).code, 1, "{t} is not tagged");
+    }
+    assert!(s.container_ids().is_empty(), "no working container is left");
+}
+
 fn using_cache(out: &str) -> usize {
     out.lines()
         .filter(|l| l.starts_with("--> Using cache "))
@@ -456,42 +476,21 @@ fn bad_input_is_one_line_and_leaves_nothing() {
         "{e}"
     );
 
-    let unknown = context(
-        &s,
-        "unknown",
-        &[("Containerfile", "FROM localhost/busybox\nFOO bar\n")],
-    );
-    let e = s.fails_engine(&["build", path(&unknown)]);
+    let e = build_error(&s, "unknown", "FROM localhost/busybox\nFOO bar\n", &[]);
     assert_eq!(e, "Error: Containerfile:2: unknown instruction: FOO");
 
-    let target = context(
-        &s,
-        "target",
-        &[("Containerfile", "FROM localhost/busybox AS one\n")],
-    );
-    let e = s.fails_engine(&["build", "--target", "two", path(&target)]);
+    let text = "FROM localhost/busybox AS one\n";
+    let e = build_error(&s, "target", text, &["--target", "two"]);
     assert_eq!(e, "Error: target stage \"two\" could not be found");
 
-    let missing = context(
-        &s,
-        "missing",
-        &[(
-            "Containerfile",
-            "FROM localhost/busybox\nENV A=1\nCOPY nope.txt /x\n",
-        )],
-    );
-    let e = s.fails_engine(&["build", "-t", "missing", path(&missing)]);
+    let text = "FROM localhost/busybox\nENV A=1\nCOPY nope.txt /x\n";
+    let e = build_error(&s, "missing", text, &["-t", "missing"]);
     assert!(
         e.starts_with("Error: STEP 3/3: COPY nope.txt /x: nope.txt: no such file"),
         "{e}"
     );
 
-    let outside = context(
-        &s,
-        "outside",
-        &[("Containerfile", "FROM localhost/busybox\nCOPY ../x /x\n")],
-    );
-    let e = s.fails_engine(&["build", path(&outside)]);
+    let e = build_error(&s, "outside", "FROM localhost/busybox\nCOPY ../x /x\n", &[]);
     assert_eq!(
         e,
         "Error: STEP 2/2: COPY ../x /x: forbidden path outside the build context: ../x"
@@ -499,38 +498,26 @@ fn bad_input_is_one_line_and_leaves_nothing() {
 
     // A context symlink is resolved inside the context: the host's /etc
     // is never read.
-    let hostile = context(
-        &s,
-        "hostile",
-        &[(
-            "Containerfile",
-            "FROM localhost/busybox\nCOPY hostetc/hostname /x\n",
-        )],
-    );
-    std::os::unix::fs::symlink("/etc", hostile.join("hostetc")).unwrap();
-    let e = s.fails_engine(&["build", path(&hostile)]);
+    let text = "FROM localhost/busybox\nCOPY hostetc/hostname /x\n";
+    let e = build_error(&s, "hostile", text, &[]);
     assert!(
         e.contains("hostetc/hostname: no such file or directory in the build context"),
         "{e}"
     );
 
-    let nobase = context(
-        &s,
-        "nobase",
-        &[("Containerfile", "FROM localhost/nope\nRUN true\n")],
-    );
-    let e = s.fails_engine(&["build", "--pull=never", path(&nobase)]);
+    let text = "FROM localhost/nope\nRUN true\n";
+    let e = build_error(&s, "nobase", text, &["--pull=never"]);
     assert_eq!(
         e,
         "Error: FROM localhost/nope: localhost/nope: image not known"
     );
 
-    let heredoc = context(
+    let e = build_error(
         &s,
         "heredoc",
-        &[("Containerfile", "FROM localhost/busybox\nRUN <<EOF\necho\n")],
+        "FROM localhost/busybox\nRUN <<EOF\necho\n",
+        &[],
     );
-    let e = s.fails_engine(&["build", path(&heredoc)]);
     assert!(e.contains("unterminated heredoc"), "{e}");
 
     let failing = context(
@@ -549,14 +536,7 @@ fn bad_input_is_one_line_and_leaves_nothing() {
     );
     assert!(o.stdout.contains("about to fail"), "{}", o.describe());
     assert!(!o.stdout.contains("after"), "{}", o.describe());
-    for name in ["failing", "missing"] {
-        assert_eq!(
-            s.cmd(&["image", "exists", name]).code,
-            1,
-            "{name} is not tagged"
-        );
-    }
-    assert!(s.container_ids().is_empty(), "no working container is left");
+    left_nothing(&s, &["failing", "missing"]);
 }
 
 #[test]
@@ -626,16 +606,8 @@ fn run_mounts_secret_and_cache() {
     );
 
     // A context symlink cannot lend a host directory to a RUN.
-    let hostile = context(
-        &s,
-        "hostile-bind",
-        &[(
-            "Containerfile",
-            "FROM localhost/busybox\nRUN --mount=type=bind,source=hostetc,target=/m ls /m\n",
-        )],
-    );
-    std::os::unix::fs::symlink("/etc", hostile.join("hostetc")).unwrap();
-    let e = s.fails_engine(&["build", path(&hostile)]);
+    let text = "FROM localhost/busybox\nRUN --mount=type=bind,source=hostetc,target=/m ls /m\n";
+    let e = build_error(&s, "hostile-bind", text, &[]);
     assert!(
         e.contains("hostetc: no such file or directory in the build context"),
         "{e}"
@@ -690,8 +662,7 @@ fn interrupted_build_leaves_nothing() {
         acc.extend(c);
     }
     assert!(!String::from_utf8_lossy(&acc).contains("never"));
-    assert_eq!(s.cmd(&["image", "exists", "interrupted"]).code, 1);
-    assert!(s.container_ids().is_empty(), "no working container is left");
+    left_nothing(&s, &["interrupted"]);
 }
 
 #[test]
