@@ -597,6 +597,27 @@ fn run_mounts_secret_and_cache() {
         s.ok(&["run", "--rm", "mounts", "cat", "/copied"]),
         "bound\n"
     );
+    // What a bind mount shows is part of the step's cache key.
+    std::fs::write(ctx.join("src/a"), "bound again\n").unwrap();
+    let out = build(&s, &["--secret", &secret_arg, "-t", "mounts", path(&ctx)]);
+    assert_eq!(using_cache(&out), 2, "{out}");
+    assert_eq!(
+        s.ok(&["run", "--rm", "mounts", "cat", "/copied"]),
+        "bound again\n"
+    );
+    // A bind mount from another stage.
+    let staged = context(
+        &s,
+        "bind-from",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox AS tools\nRUN echo tool > /tool.txt\n\
+             FROM localhost/busybox\nRUN --mount=type=bind,from=tools,source=/tool.txt,target=/t cat /t > /got\n",
+        )],
+    );
+    build(&s, &["-t", "bindfrom", path(&staged)]);
+    assert_eq!(s.ok(&["run", "--rm", "bindfrom", "cat", "/got"]), "tool\n");
+    assert!(s.container_ids().is_empty());
     let o = s.cmd(&["run", "--rm", "mounts", "ls", "/src"]);
     assert_ne!(
         o.code,

@@ -339,7 +339,7 @@ impl<'a> Executor<'a> {
         match &step.instruction {
             Instruction::Copy(t) | Instruction::Add(t) => self.transfer(step, t, current, cfg),
             Instruction::Run(r) => {
-                let key = self.key(&current.id, step, "", &self.run_network(r));
+                let key = self.key(&current.id, step, "", &self.run_key_extra(step, r)?);
                 if let Some(img) = self.cached(&key, cfg) {
                     return Ok(Some(img));
                 }
@@ -556,7 +556,8 @@ impl<'a> Executor<'a> {
             "" | "default" => None,
             other => Some(other.to_string()),
         };
-        let mounts = self.run_mounts(r)?;
+        // Workers holding `from=` sources mounted, until the step is done.
+        let (mounts, _sources) = self.run_mounts(step, r)?;
         let user = Some(cfg.user()).filter(|u| !u.is_empty());
         let w = self.worker_with(
             &current.id,
@@ -599,11 +600,14 @@ impl<'a> Executor<'a> {
     /// cache mounts are directories kept per user below the graph root,
     /// bind mounts come from the context (always read-only), tmpfs as
     /// asked, secrets are the `--secret` files, read-only at
-    /// `/run/secrets/ID` unless a target is given. Bind mounts from a stage
-    /// and ssh mounts are refused for now.
-    fn run_mounts(&self, r: &Run) -> Result<Vec<String>> {
+    /// `/run/secrets/ID` unless a target is given; a bind mount `from=` a
+    /// stage or an image comes from a mounted working container of it
+    /// (returned, to be dropped once the step is done). Ssh mounts are
+    /// refused for now.
+    fn run_mounts(&self, step: &Step, r: &Run) -> Result<(Vec<String>, Vec<Worker<'a>>)> {
         let mut out = Vec::new();
-        for m in &r.mounts {
+        let mut holders = Vec::new();
+        for (i, m) in r.mounts.iter().enumerate() {
             if m.kind == MountKind::Secret {
                 let id =
                     m.id.clone()
@@ -652,24 +656,19 @@ impl<'a> Executor<'a> {
                     ));
                 }
                 MountKind::Tmpfs => out.push(format!("type=tmpfs,target={target}")),
-                MountKind::Bind if m.from.is_none() => {
+                MountKind::Bind => {
                     let src = m.source.clone().unwrap_or_default();
-                    let rel = transfer::clean(&src, true).ok_or_else(|| {
-                        Error::msg(format!(
-                            "RUN --mount: forbidden path outside the build context: {src}"
-                        ))
-                    })?;
-                    // Resolved inside the context (a context symlink
-                    // cannot lend a host path), then named by its real path.
-                    let fd = self.context.resolve(Path::new(&rel), true).map_err(|_| {
-                        Error::msg(format!(
-                            "RUN --mount: {src}: no such file or directory in the build context"
-                        ))
-                    })?;
-                    let path = std::fs::read_link(crate::runtime::safe_path::proc_path(fd.as_fd()))
-                        .map_err(|e| {
-                            Error::msg(crate::error::io_msg("resolve", Path::new(&src), &e))
-                        })?;
+                    let path = match step.mount_from.get(i).cloned().flatten() {
+                        Some(base) => {
+                            let (img, _) = self.base(&base)?;
+                            let mut w = self.file_worker(&img.id)?;
+                            let (_, root) = w.mount()?;
+                            let p = real_path_in(&root, &src, "in the source image")?;
+                            holders.push(w);
+                            p
+                        }
+                        None => real_path_in(&self.context, &src, "in the build context")?,
+                    };
                     // Always read-only: BuildKit discards what a RUN writes
                     // there; here it would land in the user's context.
                     out.push(format!(
@@ -679,14 +678,48 @@ impl<'a> Executor<'a> {
                 }
                 _ => {
                     return Err(Error::msg(format!(
-                        "RUN --mount type {:?}{} is not supported yet",
-                        m.kind,
-                        if m.from.is_some() { " with from=" } else { "" }
+                        "RUN --mount type {:?} is not supported yet",
+                        m.kind
                     )))
                 }
             }
         }
-        Ok(out)
+        Ok((out, holders))
+    }
+
+    /// What a RUN's result depends on besides its text: the network, and
+    /// the content of its bind mounts (a digest of the context source, or
+    /// the image id of a `from=` stage or image). Secrets are left out.
+    fn run_key_extra(&self, step: &Step, r: &Run) -> Result<String> {
+        let mut extra = self.run_network(r);
+        for (i, m) in r.mounts.iter().enumerate() {
+            if m.kind != MountKind::Bind {
+                continue;
+            }
+            match step.mount_from.get(i).cloned().flatten() {
+                Some(base) => {
+                    let (img, _) = self.base(&base)?;
+                    extra.push('\0');
+                    extra.push_str(&img.id);
+                }
+                None => {
+                    let tree = Tree {
+                        root: &self.context,
+                        ignore: Some(&self.req.ignore),
+                        context: true,
+                        exclude: None,
+                    };
+                    let mut h = Sha256::new();
+                    let src = m.source.clone().unwrap_or_default();
+                    for s in tree.resolve(&src).map_err(Error::msg)? {
+                        tree.digest(&s, false, &mut h).map_err(Error::msg)?;
+                    }
+                    extra.push('\0');
+                    extra.push_str(&hex::encode(h.finalize()));
+                }
+            }
+        }
+        Ok(extra)
     }
 
     /// COPY and ADD.
@@ -1049,6 +1082,20 @@ fn has_dir(store: &ImageStore, img: &Image, path: &str) -> bool {
         }
     }
     path == "/"
+}
+
+/// The real path of `src` resolved inside `root` (a link cannot lead out
+/// of it), for a bind mount's source; `what` says where it was looked for.
+fn real_path_in(root: &Root, src: &str, what: &str) -> Result<PathBuf> {
+    let missing = || {
+        Error::msg(format!(
+            "RUN --mount: {src}: no such file or directory {what}"
+        ))
+    };
+    let rel = transfer::clean(src, true).ok_or_else(missing)?;
+    let fd = root.resolve(Path::new(&rel), true).map_err(|_| missing())?;
+    std::fs::read_link(crate::runtime::safe_path::proc_path(fd.as_fd()))
+        .map_err(|e| Error::msg(crate::error::io_msg("resolve", Path::new(src), &e)))
 }
 
 /// `--chown user[:group]` resolved with the image's passwd and group files.
