@@ -2,9 +2,10 @@
 //! rebuild reuses it (`--> Using cache <id>`) instead of running the step.
 //!
 //! A step's key is the sha256 of the parent image id, the instruction after
-//! substitution, the ARG values it depends on, and for COPY/ADD a digest of
-//! the sources' bytes and metadata (never their times), as buildah keys its
-//! layer cache. Entries live below the graph root as
+//! substitution, the ARG values it depends on, the image format, for
+//! COPY/ADD a digest of the sources' bytes and metadata (never their
+//! times), and for RUN its network and what its bind mounts show, as
+//! buildah keys its layer cache. Entries live below the graph root as
 //! `build-cache/<key>` files holding the image id, written atomically; this
 //! module is their only writer. An entry whose image was removed is a miss.
 
