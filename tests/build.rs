@@ -427,6 +427,9 @@ fn context_from_a_tar_archive() {
         .file("data.txt", b"from the archive\n", 0o644, 0, 0);
     let tar = s.write_file("context.tar", &t.finish());
     let iid = s.write_file("iid.txt", b"");
+    // What a killed build left is swept by the next one.
+    let stale = s.store().join("build-contexts/4194000");
+    s.make_dir(&stale);
     let out = s.ok(&[
         "buildx",
         "build",
@@ -441,6 +444,7 @@ fn context_from_a_tar_archive() {
         std::fs::read_to_string(&iid).unwrap(),
         format!("sha256:{id}")
     );
+    assert!(!stale.exists(), "a dead build's context is swept");
     assert_eq!(
         s.ok(&["run", "--rm", "fromtar", "cat", "/one", "/data.txt"]),
         "one\nfrom the archive\n"

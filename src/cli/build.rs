@@ -87,13 +87,33 @@ impl Drop for TempContext {
 /// A private directory for a context unpacked from an archive. Not in the
 /// image store's `tmp/`, whose staging sweep removes what it does not lock.
 fn temp_dir(ctx: &Context) -> Result<PathBuf> {
-    let p = ctx
-        .root
-        .join("build-contexts")
-        .join(std::process::id().to_string());
+    let parent = ctx.root.join("build-contexts");
+    sweep_dead(&parent);
+    let p = parent.join(std::process::id().to_string());
     let _ = std::fs::remove_dir_all(&p);
     std::fs::create_dir_all(&p).map_err(|e| Error::msg(crate::error::io_msg("mkdir", &p, &e)))?;
     Ok(p)
+}
+
+/// Removes what builds killed before their cleanup left in `dir`: entries
+/// are named by the build's pid (`PID` or `PID-add`).
+fn sweep_dead(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name.split('-').next().and_then(|p| p.parse::<i32>().ok());
+        // ESRCH only: a pid we may not signal is someone's, alive.
+        let dead = pid.is_some_and(|p| {
+            p > 0
+                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None)
+                    == Err(nix::errno::Errno::ESRCH)
+        });
+        if dead {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// Whether bytes start like a tar archive (plain, gzip or zstd).
