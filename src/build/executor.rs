@@ -98,8 +98,15 @@ pub struct Request {
 /// boundary and removes its working containers.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// The first interrupt asks the build to stop at the next step boundary
+/// (a pull or a large COPY finishes first); a second one ends the process
+/// at once, as a user pressing Ctrl-C twice means.
+#[allow(unsafe_code)]
 extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
+    if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        // SAFETY: _exit is async-signal-safe and takes no Rust state.
+        unsafe { libc::_exit(130) };
+    }
 }
 
 /// Catches SIGINT and SIGTERM for the build: an interrupted build cleans up
