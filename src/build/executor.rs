@@ -258,7 +258,13 @@ impl<'a> Executor<'a> {
     /// The base image of a stage, and its raw config's Docker fields.
     fn base(&self, base: &Base) -> Result<(Image, Extras)> {
         let img = match base {
-            Base::Image(name) => crate::image::pull::ensure(self.ctx, name, &self.req.pull)?,
+            Base::Image(name) => {
+                let opts = crate::image::pull::PullOptions {
+                    quiet: self.req.quiet,
+                    ..Default::default()
+                };
+                crate::image::pull::ensure_with(self.ctx, name, &self.req.pull, &opts)?
+            }
             Base::Stage(i) => self.store.load(&self.stages[i])?,
             Base::Scratch => self.scratch()?,
         };
