@@ -35,6 +35,9 @@ pub enum Error {
     Registry(#[from] crate::registry::Error),
     #[error("{0}")]
     Kube(#[from] crate::kube::Error),
+    /// A Containerfile that cannot be built as written (exit 125).
+    #[error("{0}")]
+    Build(#[from] crate::build::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

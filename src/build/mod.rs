@@ -1,21 +1,29 @@
-//! Building images from a Containerfile or Dockerfile: the front end.
+//! Building images from a Containerfile or Dockerfile.
 //!
 //! - `parser`: lines, parser directives, continuations, heredocs -> nodes;
 //! - `instruction`: each node's arguments -> a typed [`Instruction`];
 //! - `substitute`: `$VAR` / `${VAR:-word}` expansion and word splitting;
 //! - `plan`: stages, ARG scoping, `--target`, and the per-step
 //!   instructions with every variable substituted, which the executor runs;
-//! - `ignore`: `.containerignore` / `.dockerignore` patterns.
+//! - `ignore`: `.containerignore` / `.dockerignore` patterns;
+//! - `executor`: runs the plan (working containers, COPY/ADD through
+//!   `transfer`, the configuration in `config`, layers through `commit`,
+//!   the step cache in `cache`).
 //!
 //! Docker's Dockerfile reference is the spec; BuildKit's parser settles the
 //! corner cases, and where buildah (what `podman build` runs) differs we
 //! follow buildah and say so where it happens.
 
+pub mod cache;
+pub mod commit;
+pub mod config;
+pub mod executor;
 pub mod ignore;
 pub mod instruction;
 pub mod parser;
 pub mod plan;
 pub mod substitute;
+pub mod transfer;
 
 pub use ignore::Ignore;
 pub use instruction::{Command, Healthcheck, Instruction, MountKind, RunMount, Transfer};

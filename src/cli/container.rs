@@ -392,6 +392,7 @@ impl CreateArgs {
             sdnotify: self.sdnotify.clone(),
             pod: self.pod.clone(),
             auto_remove,
+            skip_image_volumes: false,
         })
     }
 }
@@ -413,6 +414,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32> {
         Mode::Foreground {
             sig_proxy: a.sig_proxy && !a.create.tty,
             detach_keys: a.detach_keys.clone(),
+            stop_on_interrupt: false,
         }
     };
     match launch(ctx, &c, mode)? {
@@ -497,6 +499,7 @@ pub fn start(ctx: &Context, a: StartArgs) -> Result<i32> {
                 Mode::Foreground {
                     sig_proxy: a.sig_proxy && !c.config.tty,
                     detach_keys: a.detach_keys.clone(),
+                    stop_on_interrupt: false,
                 }
             } else {
                 Mode::Detached

@@ -90,17 +90,31 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<i32> {
         ));
     }
     rows_data.reverse();
+    let all = if history.len() > 1 {
+        store.list()?
+    } else {
+        Vec::new()
+    };
+    let show = |i: &crate::image::Image| {
+        if a.no_trunc {
+            i.id.clone()
+        } else {
+            i.short_id().to_string()
+        }
+    };
     let mut rows = Vec::new();
     let mut items = Vec::new();
     for (i, (created, by, size, comment)) in rows_data.into_iter().enumerate() {
+        // The images of earlier build steps, where they are still stored.
         let id = if i == 0 {
-            if a.no_trunc {
-                img.id.clone()
-            } else {
-                img.short_id().to_string()
-            }
+            show(&img)
         } else {
-            "<missing>".to_string()
+            history
+                .len()
+                .checked_sub(i)
+                .and_then(|n| crate::image::store::ancestor(&img, &all, n))
+                .map(show)
+                .unwrap_or_else(|| "<missing>".to_string())
         };
         let created_s = match created {
             Some(t) if a.human => format::human_ago(t),

@@ -100,6 +100,8 @@ pub struct ImageExistsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Build an image from a Containerfile or Dockerfile
+    Build(Box<crate::cli::build::BuildArgs>),
     /// List images in local storage
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),
@@ -136,6 +138,7 @@ impl ImageCommand {
         matches!(
             self,
             ImageCommand::Rm(_)
+                | ImageCommand::Build(_)
                 | ImageCommand::Import(_)
                 | ImageCommand::Pull(_)
                 | ImageCommand::Push(_)
@@ -149,6 +152,7 @@ impl ImageCommand {
 
 pub fn dispatch(ctx: &Context, c: ImageCommand) -> Result<i32> {
     match c {
+        ImageCommand::Build(a) => crate::cli::build::build(ctx, *a),
         ImageCommand::Ls(a) => images(ctx, a),
         ImageCommand::Rm(a) => rmi(ctx, a),
         ImageCommand::Tag(a) => tag(ctx, a),
@@ -477,7 +481,14 @@ pub fn images(ctx: &Context, a: ImagesArgs) -> Result<i32> {
     let all = store.list()?;
     let counts = container_counts(ctx);
     let mut shown: Vec<(Image, Vec<String>)> = Vec::new();
-    for img in all {
+    let hidden: Vec<bool> = all
+        .iter()
+        .map(|img| !a.all && crate::image::store::is_intermediate(img, &all))
+        .collect();
+    for (img, hide) in all.into_iter().zip(hidden) {
+        if hide {
+            continue;
+        }
         if let Some(names) = filter_image(&img, &filters) {
             shown.push((img, names));
         }

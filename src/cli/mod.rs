@@ -4,6 +4,7 @@
 //! and leaves the work to the library modules.
 
 pub mod archive;
+pub mod build;
 pub mod commit;
 pub mod container;
 pub mod history;
@@ -101,6 +102,11 @@ pub enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(container::ContainerCommand),
+    /// Build an image from a Containerfile or Dockerfile
+    Build(Box<build::BuildArgs>),
+    /// Build images with Docker's buildx command line (build only)
+    #[command(subcommand)]
+    Buildx(build::BuildxCommand),
     /// Import a tarball to create a filesystem image
     Import(image::ImportArgs),
     /// List images in local storage
@@ -285,6 +291,8 @@ fn run(cli: Cli) -> Result<i32> {
     };
     let needs_userns = match &command {
         Command::Import(_) | Command::Rmi(_) | Command::Unshare(_) => true,
+        // Working containers and their layers live in the namespace.
+        Command::Build(_) | Command::Buildx(_) => true,
         // A container's upper directory holds files of subordinate ids.
         Command::Diff(_) => true,
         // Layers hold files owned by subordinate ids: only the namespace reads or writes them.
@@ -301,6 +309,8 @@ fn run(cli: Cli) -> Result<i32> {
     }
     match command {
         Command::Inspect(a) => container::inspect(&ctx, a),
+        Command::Build(a) => build::build(&ctx, *a),
+        Command::Buildx(build::BuildxCommand::Build(a)) => build::build(&ctx, *a),
         Command::Diff(a) => commit::diff(&ctx, a, commit::DiffOf::Either),
         Command::Import(a) => image::import(&ctx, a),
         Command::Images(a) => image::images(&ctx, a),

@@ -63,6 +63,9 @@ pub struct CreateOptions {
     /// `--pod NAME|ID|new:NAME`: the pod the container joins (`new:` creates
     /// it, and a failed create removes it again).
     pub pod: Option<String>,
+    /// No anonymous volumes for the image's VOLUMEs (build containers:
+    /// what a RUN writes there belongs to the image, as in buildah).
+    pub skip_image_volumes: bool,
 }
 
 /// Default environment of every container (Podman's, with container=skiff).
@@ -337,7 +340,12 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     let img_cfg = image.config.config().clone().unwrap_or_default();
     // Each image VOLUME the user does not mount over gets an anonymous
     // volume of its own, as Podman does.
-    for dest in img_cfg.volumes().clone().unwrap_or_default() {
+    let image_volumes = if o.skip_image_volumes {
+        Vec::new()
+    } else {
+        img_cfg.volumes().clone().unwrap_or_default()
+    };
+    for dest in image_volumes {
         let clean = |p: &str| p.trim_end_matches('/').to_string();
         if dest.starts_with('/')
             && !user_mounts

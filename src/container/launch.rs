@@ -27,6 +27,10 @@ pub enum Mode {
     Foreground {
         sig_proxy: bool,
         detach_keys: Option<String>,
+        /// A build step: SIGINT, SIGTERM or SIGHUP kills the container
+        /// instead of being relayed, and the launch ends with an error with
+        /// exit code 128+signal once it is gone (the caller then cleans up).
+        stop_on_interrupt: bool,
     },
 }
 
@@ -182,9 +186,13 @@ fn read_status(status_r: OwnedFd, mode: &Mode, resize: &dyn Fn()) -> Result<Outc
             )))
         }
     };
-    let sig_proxy = match mode {
+    let (sig_proxy, stop_on_interrupt) = match mode {
         Mode::Detached => return Ok(Outcome::Running(pid)),
-        Mode::Foreground { sig_proxy, .. } => *sig_proxy,
+        Mode::Foreground {
+            sig_proxy,
+            stop_on_interrupt,
+            ..
+        } => (*sig_proxy, *stop_on_interrupt),
     };
     let sfd = SignalFd::with_flags(&proxied(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| Error::msg(format!("signalfd: {e}")))?;
@@ -197,6 +205,8 @@ fn read_status(status_r: OwnedFd, mode: &Mode, resize: &dyn Fn()) -> Result<Outc
     let mut h = Status {
         sfd: &sfd,
         sig_proxy,
+        stop_on_interrupt,
+        interrupted: None,
         pid,
         resize,
         text,
@@ -213,6 +223,9 @@ fn read_status(status_r: OwnedFd, mode: &Mode, resize: &dyn Fn()) -> Result<Outc
 struct Status<'a> {
     sfd: &'a SignalFd,
     sig_proxy: bool,
+    stop_on_interrupt: bool,
+    /// The interrupt that killed the container (`stop_on_interrupt`).
+    interrupted: Option<Signal>,
     pid: i32,
     resize: &'a dyn Fn(),
     /// Status bytes not yet parsed (a line may arrive in pieces).
@@ -247,6 +260,12 @@ impl Handler for Status<'_> {
         while let Ok(Some(info)) = self.sfd.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
                 Ok(Signal::SIGWINCH) => (self.resize)(),
+                Ok(s @ (Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP))
+                    if self.stop_on_interrupt && self.pid > 0 =>
+                {
+                    self.interrupted.get_or_insert(s);
+                    let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+                }
                 Ok(s) if self.sig_proxy && self.pid > 0 => {
                     let _ = kill(Pid::from_raw(self.pid), s);
                 }
@@ -269,9 +288,13 @@ impl Handler for Status<'_> {
     }
 
     fn next(&mut self, _relay: &Relay) -> Next<Result<Outcome>> {
-        match self.outcome.take() {
-            Some(o) => Next::Done(o),
-            None => Next::Wait(None),
+        match (self.outcome.take(), self.interrupted) {
+            (Some(_), Some(sig)) => Next::Done(Err(Error::with_code(
+                128 + sig as i32,
+                format!("interrupted by {sig}"),
+            ))),
+            (Some(o), None) => Next::Done(o),
+            (None, _) => Next::Wait(None),
         }
     }
 }

@@ -356,7 +356,10 @@ fn container_config(base: Option<&Image>, c: &Container) -> ImageConfiguration {
 }
 
 /// The manifest of the image: the config and every layer's stored blob.
-fn manifest(
+/// The manifest of an image whose config is stored as `config_digest`
+/// (`config_size` bytes) and whose layers are in the store, in `format`
+/// (also the build's images, made without a container for metadata steps).
+pub(crate) fn manifest(
     store: &ImageStore,
     config: &ImageConfiguration,
     config_digest: &str,

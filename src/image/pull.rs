@@ -341,13 +341,17 @@ fn fetch_layer(
 /// pulls it when the policy says so (`missing`, the default, pulls only what
 /// is not stored; `newer` pulls when the registry's manifest differs).
 pub fn ensure(ctx: &Context, name: &str, policy: &str) -> Result<Image> {
+    ensure_with(ctx, name, policy, &PullOptions::default())
+}
+
+/// [`ensure`] with pull options (`build -q` pulls quietly).
+pub fn ensure_with(ctx: &Context, name: &str, policy: &str, opts: &PullOptions) -> Result<Image> {
     let store = ImageStore::new(ctx);
     let local = match store.lookup(name) {
         Ok(img) => Some(img),
         Err(super::Error::NotKnown(_)) => None,
         Err(e) => return Err(e.into()),
     };
-    let opts = PullOptions::default();
     // The error of an implicit pull names the image the user asked for.
     let pull = |ctx: &Context, name: &str, opts: &PullOptions| {
         pull(ctx, name, opts).map_err(|e| {
@@ -361,14 +365,14 @@ pub fn ensure(ctx: &Context, name: &str, policy: &str) -> Result<Image> {
     };
     match (policy, local) {
         ("" | "missing" | "ifmissing" | "ifnotpresent", Some(img)) => Ok(img),
-        ("" | "missing" | "ifmissing" | "ifnotpresent", None) => pull(ctx, name, &opts),
+        ("" | "missing" | "ifmissing" | "ifnotpresent", None) => pull(ctx, name, opts),
         ("never" | "false", Some(img)) => Ok(img),
         ("never" | "false", None) => Err(Error::msg(format!("{name}: image not known"))),
-        ("always" | "true", _) => pull(ctx, name, &opts),
-        ("newer", None) => pull(ctx, name, &opts),
+        ("always" | "true", _) => pull(ctx, name, opts),
+        ("newer", None) => pull(ctx, name, opts),
         ("newer", Some(img)) => {
-            if registry_is_newer(&img, name, &opts).unwrap_or(false) {
-                pull(ctx, name, &opts)
+            if registry_is_newer(&img, name, opts).unwrap_or(false) {
+                pull(ctx, name, opts)
             } else {
                 Ok(img)
             }

@@ -186,6 +186,36 @@ fn fsync_dir(dir: &Path) {
     }
 }
 
+/// Whether `img` is an intermediate image, which `images` hides without
+/// `--all` (Podman's rule): it has no name and another image is built on
+/// it, that is has its layers and its history as a strict prefix (the
+/// steps of a build with `--layers`).
+pub fn is_intermediate(img: &Image, all: &[Image]) -> bool {
+    if !img.names.is_empty() {
+        return false;
+    }
+    let history = img.config.history();
+    all.iter().any(|other| {
+        let h = other.config.history();
+        other.id != img.id
+            && other.layers.starts_with(&img.layers)
+            && h.len() > history.len()
+            && h.starts_with(history)
+    })
+}
+
+/// The stored image that is `img` as it was after its first `entries`
+/// history entries (a build step's image), if there is one: its history
+/// is that prefix of `img`'s and its layers a prefix of `img`'s. `history`
+/// shows its id instead of `<missing>`, as Podman does.
+pub fn ancestor<'a>(img: &Image, all: &'a [Image], entries: usize) -> Option<&'a Image> {
+    let history = img.config.history();
+    let prefix = history.get(..entries)?;
+    all.iter().find(|a| {
+        a.id != img.id && a.config.history() == prefix && img.layers.starts_with(&a.layers)
+    })
+}
+
 /// Serialises an image config the same way every time (sorted keys), so that
 /// the same content gives the same image id.
 pub fn config_bytes(config: &ImageConfiguration) -> Result<Vec<u8>> {

@@ -1,0 +1,717 @@
+//! `skiff build` (issue 13): real builds as the unprivileged user with the
+//! busybox fixture, the kinds of Containerfile Docker tutorials teach, the
+//! cache, and bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{busybox, one_error_line, Skiff, TarBuilder};
+
+/// Writes the files of a context below the test's home and returns its
+/// directory.
+fn context(s: &Skiff, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let mut dir = None;
+    for (path, text) in files {
+        let p = s.write_file(&format!("{name}/{path}"), text.as_bytes());
+        dir.get_or_insert_with(|| {
+            let mut d = p.clone();
+            for _ in Path::new(path).components() {
+                d.pop();
+            }
+            d
+        });
+    }
+    dir.expect("at least one file")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Builds and returns stdout, asserting success.
+fn build(s: &Skiff, args: &[&str]) -> String {
+    let mut a = vec!["build"];
+    a.extend_from_slice(args);
+    s.ok(&a)
+}
+
+/// Builds a context holding only `text` as its Containerfile and a link
+/// `hostetc` to the host's /etc, expecting the build to fail as the engine
+/// (125) with one error line, which it returns.
+fn build_error(s: &Skiff, name: &str, text: &str, args: &[&str]) -> String {
+    let ctx = context(s, name, &[("Containerfile", text)]);
+    std::os::unix::fs::symlink("/etc", ctx.join("hostetc")).unwrap();
+    let mut a = vec!["build"];
+    a.extend_from_slice(args);
+    a.push(path(&ctx));
+    s.fails_engine(&a)
+}
+
+/// A failed build tagged none of `tags` and left no working container.
+fn left_nothing(s: &Skiff, tags: &[&str]) {
+    for t in tags {
+        assert_eq!(s.cmd(&["image", "exists", t]).code, 1, "{t} is not tagged");
+    }
+    assert!(s.container_ids().is_empty(), "no working container is left");
+}
+
+fn using_cache(out: &str) -> usize {
+    out.lines()
+        .filter(|l| l.starts_with("--> Using cache "))
+        .count()
+}
+
+const WEB: &str = "\
+FROM localhost/busybox
+LABEL org.example.app=web
+WORKDIR /www
+COPY index.html .
+COPY --exclude=*.tmp src/ /app/
+RUN cat /www/index.html > /www/copy.html && echo installed > /app/installed
+ENV GREETING=hello
+EXPOSE 8080
+CMD [\"sh\", \"-c\", \"cat /www/copy.html /app/main.sh /app/installed; echo $GREETING\"]
+";
+
+#[test]
+fn web_app_with_copy_and_run_then_cache() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "web",
+        &[
+            ("Containerfile", WEB),
+            ("index.html", "<h1>v1</h1>\n"),
+            ("src/main.sh", "echo main\n"),
+            ("src/scratch.tmp", "excluded\n"),
+            (".containerignore", "*.log\n"),
+            ("debug.log", "not for the image\n"),
+        ],
+    );
+    let out = build(&s, &["-t", "web", path(&ctx)]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "STEP 1/9: FROM localhost/busybox", "{out}");
+    assert!(lines.contains(&"STEP 4/9: COPY index.html ."), "{out}");
+    assert!(lines.contains(&"COMMIT web"), "{out}");
+    assert!(
+        lines.contains(&"Successfully tagged localhost/web:latest"),
+        "{out}"
+    );
+    let id = lines.last().unwrap();
+    assert_eq!(id.len(), 64, "{out}");
+    assert_eq!(using_cache(&out), 0);
+
+    let run = s.ok(&["run", "--rm", "web"]);
+    assert_eq!(run, "<h1>v1</h1>\necho main\ninstalled\nhello\n");
+    assert_eq!(s.inspect_format("web", "{{.Config.WorkingDir}}"), "/www");
+    assert!(s
+        .inspect_format("web", "{{.Config.ExposedPorts}}")
+        .contains("8080/tcp"));
+    assert_eq!(
+        s.ok(&["run", "--rm", "web", "ls", "/www"]),
+        "copy.html\nindex.html\n",
+        "the ignored file is not copied, nothing else is"
+    );
+    assert_eq!(
+        s.ok(&["run", "--rm", "web", "ls", "/app"]),
+        "installed\nmain.sh\n",
+        "--exclude leaves out what it matches"
+    );
+    assert!(s.container_ids().is_empty(), "no working container is left");
+    // The steps' images are intermediate: listed with -a only.
+    let listed = s.ok(&["images", "--format", "{{.Repository}}"]);
+    assert_eq!(listed, "localhost/web\nlocalhost/busybox\n");
+    assert_eq!(s.ok(&["images", "-a", "-q"]).lines().count(), 9);
+    // history names each step's image, down to the base's.
+    let ids = s.ok(&["history", "-q", "web"]);
+    assert_eq!(ids.lines().count(), 9, "{ids}");
+    assert!(!ids.contains("<missing>"), "{ids}");
+    assert!(id.starts_with(ids.lines().next().unwrap()), "{ids}");
+    assert!(s
+        .ok(&["history", "--no-trunc", "web"])
+        .contains("/bin/sh -c #(nop) COPY file:"));
+
+    // A rebuild is served from the cache, to the same image.
+    let again = build(&s, &["-t", "web", path(&ctx)]);
+    assert_eq!(using_cache(&again), 8, "{again}");
+    assert_eq!(again.lines().last(), Some(*id));
+
+    // A change to an ignored file changes nothing; to a copied one, the
+    // steps from that COPY on run again.
+    std::fs::write(ctx.join("debug.log"), "other").unwrap();
+    let again = build(&s, &["-t", "web", path(&ctx)]);
+    assert_eq!(using_cache(&again), 8, "{again}");
+    std::fs::write(ctx.join("index.html"), "<h1>v2</h1>\n").unwrap();
+    let changed = build(&s, &["-t", "web", path(&ctx)]);
+    assert_eq!(
+        using_cache(&changed),
+        2,
+        "LABEL and WORKDIR only\n{changed}"
+    );
+    assert_ne!(changed.lines().last(), Some(*id));
+    assert!(s.ok(&["run", "--rm", "web"]).starts_with("<h1>v2</h1>\n"));
+
+    // --no-cache runs every step.
+    let fresh = build(&s, &["--no-cache", "-q", "-t", "web", path(&ctx)]);
+    assert_eq!(fresh.lines().count(), 1, "-q prints only the id: {fresh}");
+    assert!(s.container_ids().is_empty());
+}
+
+#[test]
+fn multi_stage_copy_from_a_builder() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "multi",
+        &[(
+            "Dockerfile",
+            "FROM localhost/busybox AS builder\n\
+             RUN mkdir /out && printf '#!/bin/sh\\necho compiled\\n' > /out/app && chmod 755 /out/app\n\
+             FROM localhost/busybox AS unused\n\
+             RUN exit 9\n\
+             FROM localhost/busybox\n\
+             COPY --from=builder /out/app /usr/local/bin/app\n\
+             CMD [\"app\"]\n",
+        )],
+    );
+    let out = build(&s, &["-t", "multi", path(&ctx)]);
+    assert!(
+        out.contains("[1/2] STEP 1/2: FROM localhost/busybox AS builder"),
+        "{out}"
+    );
+    assert!(out.contains("[2/2] STEP 2/3: COPY --from=builder"), "{out}");
+    assert!(
+        !out.contains("exit 9"),
+        "the unused stage is not built\n{out}"
+    );
+    assert_eq!(s.ok(&["run", "--rm", "multi"]), "compiled\n");
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "multi",
+            "stat",
+            "-c",
+            "%a",
+            "/usr/local/bin/app"
+        ]),
+        "755\n"
+    );
+    // --squash-all: one layer, one history entry, the same files.
+    build(&s, &["--squash-all", "-t", "flat", path(&ctx)]);
+    assert_eq!(s.inspect_format("flat", "{{len .RootFS.Layers}}"), "1");
+    assert_eq!(s.inspect_format("flat", "{{len .History}}"), "1");
+    assert_eq!(s.ok(&["run", "--rm", "flat"]), "compiled\n");
+    // --target builds the first stage alone.
+    build(&s, &["--target", "builder", "-t", "builder", path(&ctx)]);
+    assert_eq!(s.ok(&["run", "--rm", "builder", "/out/app"]), "compiled\n");
+}
+
+#[test]
+fn arg_before_from_and_build_args() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "args",
+        &[(
+            "Containerfile",
+            "ARG BASE=localhost/busybox\nFROM ${BASE}\nARG MSG=default\nRUN echo $MSG > /msg\n",
+        )],
+    );
+    build(&s, &["-t", "args", path(&ctx)]);
+    assert_eq!(s.ok(&["run", "--rm", "args", "cat", "/msg"]), "default\n");
+    let out = build(&s, &["--build-arg", "MSG=given", "-t", "args", path(&ctx)]);
+    assert_eq!(
+        using_cache(&out),
+        0,
+        "another ARG value is another step\n{out}"
+    );
+    assert_eq!(s.ok(&["run", "--rm", "args", "cat", "/msg"]), "given\n");
+}
+
+#[test]
+fn user_workdir_volume_and_heredocs() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "user",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\n\
+             RUN echo 'app:x:1234:1234::/home/app:/bin/sh' >> /etc/passwd && \\\n\
+                 echo 'app:x:1234:' >> /etc/group && mkdir -p /home/app && chown 1234:1234 /home/app\n\
+             USER app\n\
+             WORKDIR /home/app/work/deep\n\
+             RUN id -u > uid.txt && pwd >> uid.txt\n\
+             VOLUME /data\n\
+             RUN <<EOF\n\
+             set -e\n\
+             echo from a heredoc > /tmp/heredoc\n\
+             EOF\n\
+             COPY <<EOF /etc/greeting\n\
+             hello $HOSTNAME\n\
+             EOF\n\
+             COPY --chown=app:app --chmod=600 secret.txt ./\n\
+             COPY --parents conf/*/app.conf /etc/\n",
+        ), ("secret.txt", "s3cret\n"), ("conf/a/app.conf", "a\n"), ("conf/b/app.conf", "b\n")],
+    );
+    build(&s, &["-t", "user", path(&ctx)]);
+    assert_eq!(
+        s.ok(&["run", "--rm", "user", "cat", "uid.txt"]),
+        "1234\n/home/app/work/deep\n"
+    );
+    assert_eq!(s.inspect_format("user", "{{.Config.User}}"), "app");
+    assert!(s
+        .inspect_format("user", "{{.Config.Volumes}}")
+        .contains("/data"));
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "user",
+            "cat",
+            "/tmp/heredoc",
+            "/etc/greeting"
+        ]),
+        "from a heredoc\nhello \n"
+    );
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "user",
+            "stat",
+            "-c",
+            "%u:%g %a",
+            "secret.txt"
+        ]),
+        "1234:1234 600\n"
+    );
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "user",
+            "cat",
+            "/etc/conf/a/app.conf",
+            "/etc/conf/b/app.conf"
+        ]),
+        "a\nb\n",
+        "COPY --parents keeps the directories"
+    );
+    assert!(s.container_ids().is_empty());
+}
+
+#[test]
+fn add_extracts_a_local_tar() {
+    let s = busybox();
+    let mut t = TarBuilder::new();
+    t.dir("pkg/", 0o755, 0, 0)
+        .file("pkg/readme", b"from the archive\n", 0o644, 0, 0);
+    let ctx = context(
+        &s,
+        "add",
+        &[
+            (
+                "Containerfile",
+                "FROM localhost/busybox\nADD pkg.tar /opt/\nADD plain.txt /opt/plain.txt\n",
+            ),
+            ("plain.txt", "plain\n"),
+        ],
+    );
+    std::fs::write(ctx.join("pkg.tar"), t.finish()).unwrap();
+    s.give(&ctx.join("pkg.tar"));
+    build(&s, &["-t", "add", path(&ctx)]);
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "add",
+            "cat",
+            "/opt/pkg/readme",
+            "/opt/plain.txt"
+        ]),
+        "from the archive\nplain\n"
+    );
+}
+
+/// Serves `body` over HTTP on 127.0.0.1 to `n` clients, in a thread.
+fn serve(body: &'static [u8], n: usize) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming().take(n) {
+            let mut c = c.unwrap();
+            let mut req = [0u8; 4096];
+            let _ = c.read(&mut req);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = c.write_all(head.as_bytes());
+            let _ = c.write_all(body);
+        }
+    });
+    port
+}
+
+#[test]
+fn add_downloads_a_url_with_a_checksum() {
+    let s = busybox();
+    let port = serve(b"downloaded\n", 2);
+    let sum = {
+        use sha2::Digest;
+        format!(
+            "sha256:{}",
+            hex::encode(sha2::Sha256::digest(b"downloaded\n"))
+        )
+    };
+    let text = format!(
+        "FROM localhost/busybox\nADD --checksum={sum} http://127.0.0.1:{port}/files/tool.txt /opt/\n"
+    );
+    let ctx = context(&s, "url", &[("Containerfile", &text)]);
+    build(&s, &["-t", "url", path(&ctx)]);
+    assert_eq!(
+        s.ok(&["run", "--rm", "url", "stat", "-c", "%a %u", "/opt/tool.txt"]),
+        "600 0\n"
+    );
+    assert_eq!(
+        s.ok(&["run", "--rm", "url", "cat", "/opt/tool.txt"]),
+        "downloaded\n"
+    );
+    let bad = text.replace(&sum, &format!("sha256:{}", "0".repeat(64)));
+    let ctx = context(&s, "badurl", &[("Containerfile", &bad)]);
+    let e = s.fails_engine(&["build", path(&ctx)]);
+    assert!(e.contains("checksum mismatch"), "{e}");
+}
+
+#[test]
+fn onbuild_triggers_run_in_the_child() {
+    let s = busybox();
+    let parent = context(
+        &s,
+        "parent",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\nONBUILD COPY marker /marker\nONBUILD RUN echo triggered >> /marker\n",
+        )],
+    );
+    build(&s, &["--format", "docker", "-t", "parent", path(&parent)]);
+    let child = context(
+        &s,
+        "child",
+        &[
+            (
+                "Containerfile",
+                "FROM localhost/parent\nCMD [\"cat\", \"/marker\"]\n",
+            ),
+            ("marker", "child context\n"),
+        ],
+    );
+    let out = build(&s, &["--format", "docker", "-t", "child", path(&child)]);
+    assert!(out.contains("STEP 2/4: COPY marker /marker"), "{out}");
+    assert_eq!(
+        s.ok(&["run", "--rm", "child"]),
+        "child context\ntriggered\n"
+    );
+}
+
+#[test]
+fn context_from_a_tar_archive() {
+    let s = busybox();
+    let mut t = TarBuilder::new();
+    let text = b"FROM localhost/busybox\nRUN echo one > /one\nCOPY data.txt /data.txt\n";
+    t.file("Dockerfile", text, 0o644, 0, 0)
+        .file("data.txt", b"from the archive\n", 0o644, 0, 0);
+    let tar = s.write_file("context.tar", &t.finish());
+    let iid = s.write_file("iid.txt", b"");
+    // What a killed build left is swept by the next one.
+    let stale = s.store().join("build-contexts/4194000");
+    s.make_dir(&stale);
+    let out = s.ok(&[
+        "buildx",
+        "build",
+        "--iidfile",
+        path(&iid),
+        "-t",
+        "fromtar",
+        path(&tar),
+    ]);
+    let id = out.lines().last().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&iid).unwrap(),
+        format!("sha256:{id}")
+    );
+    assert!(!stale.exists(), "a dead build's context is swept");
+    assert_eq!(
+        s.ok(&["run", "--rm", "fromtar", "cat", "/one", "/data.txt"]),
+        "one\nfrom the archive\n"
+    );
+    // The same archive on standard input, with `image build`.
+    let data = std::fs::read(&tar).unwrap();
+    let again = s.ok_stdin(&["image", "build", "-t", "fromtar", "-"], &data);
+    assert_eq!(using_cache(&again), 2, "{again}");
+}
+
+#[test]
+fn containerfile_on_stdin() {
+    let s = busybox();
+    let out = s.ok_stdin(
+        &["build", "-t", "stdin", "-"],
+        b"FROM localhost/busybox\nENV FROM_STDIN=yes\n",
+    );
+    assert!(out.contains("STEP 2/2: ENV FROM_STDIN=yes"), "{out}");
+    assert_eq!(
+        s.ok(&["run", "--rm", "stdin", "sh", "-c", "echo $FROM_STDIN"]),
+        "yes\n"
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_and_leaves_nothing() {
+    let s = busybox();
+    let keep = s.write_file("empty/.keep", b"");
+    let empty = keep.parent().unwrap();
+    let e = s.fails_engine(&["build", path(empty)]);
+    assert!(
+        e.contains("no Containerfile or Dockerfile specified or found"),
+        "{e}"
+    );
+
+    let e = build_error(&s, "unknown", "FROM localhost/busybox\nFOO bar\n", &[]);
+    assert_eq!(e, "Error: Containerfile:2: unknown instruction: FOO");
+
+    let text = "FROM localhost/busybox AS one\n";
+    let e = build_error(&s, "target", text, &["--target", "two"]);
+    assert_eq!(e, "Error: target stage \"two\" could not be found");
+
+    let text = "FROM localhost/busybox\nENV A=1\nCOPY nope.txt /x\n";
+    let e = build_error(&s, "missing", text, &["-t", "missing"]);
+    assert!(
+        e.starts_with("Error: STEP 3/3: COPY nope.txt /x: nope.txt: no such file"),
+        "{e}"
+    );
+
+    let e = build_error(&s, "outside", "FROM localhost/busybox\nCOPY ../x /x\n", &[]);
+    assert_eq!(
+        e,
+        "Error: STEP 2/2: COPY ../x /x: forbidden path outside the build context: ../x"
+    );
+
+    // A context symlink is resolved inside the context: the host's /etc
+    // is never read.
+    let text = "FROM localhost/busybox\nCOPY hostetc/hostname /x\n";
+    let e = build_error(&s, "hostile", text, &[]);
+    assert!(
+        e.contains("hostetc/hostname: no such file or directory in the build context"),
+        "{e}"
+    );
+
+    let text = "FROM localhost/nope\nRUN true\n";
+    let e = build_error(&s, "nobase", text, &["--pull=never"]);
+    assert_eq!(
+        e,
+        "Error: FROM localhost/nope: localhost/nope: image not known"
+    );
+
+    let e = build_error(
+        &s,
+        "heredoc",
+        "FROM localhost/busybox\nRUN <<EOF\necho\n",
+        &[],
+    );
+    assert!(e.contains("unterminated heredoc"), "{e}");
+
+    let failing = context(
+        &s,
+        "failing",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\nRUN echo before\nRUN echo about to fail; exit 3\nRUN echo after\n",
+        )],
+    );
+    let o = s.cmd(&["build", "-t", "failing", path(&failing)]);
+    assert_eq!(o.code, 3, "the step's status, as podman\n{}", o.describe());
+    assert_eq!(
+        one_error_line(&o),
+        "Error: STEP 3/4: RUN echo about to fail; exit 3: while running runtime: exit status 3"
+    );
+    assert!(o.stdout.contains("about to fail"), "{}", o.describe());
+    assert!(!o.stdout.contains("after"), "{}", o.describe());
+    left_nothing(&s, &["failing", "missing"]);
+}
+
+#[test]
+fn run_mounts_secret_and_cache() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "mounts",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\n\
+             RUN --mount=type=secret,id=tok,required test \"$(cat /run/secrets/tok)\" = s3cret && echo checked > /checked\n\
+             RUN --mount=type=cache,target=/var/cache/app echo run >> /var/cache/app/log && wc -l < /var/cache/app/log > /runs\n\
+             RUN --mount=type=bind,source=src,target=/src cat /src/a > /copied\n",
+        ), ("src/a", "bound\n")],
+    );
+    let secret = s.write_file("tok.txt", b"s3cret");
+    let secret_arg = format!("id=tok,src={}", path(&secret));
+    build(&s, &["--secret", &secret_arg, "-t", "mounts", path(&ctx)]);
+    build(
+        &s,
+        &[
+            "--no-cache",
+            "--secret",
+            &secret_arg,
+            "-t",
+            "mounts",
+            path(&ctx),
+        ],
+    );
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "mounts",
+            "sh",
+            "-c",
+            "cat /checked /runs; ls /var/cache/app; cat /run/secrets/tok; true"
+        ])
+        .lines()
+        .take(2)
+        .collect::<Vec<_>>(),
+        ["checked", "2"],
+        "the cache mount outlives the build; neither it nor the secret is in the image"
+    );
+    let o = s.cmd(&[
+        "run",
+        "--rm",
+        "mounts",
+        "cat",
+        "/run/secrets/tok",
+        "/var/cache/app/log",
+    ]);
+    assert_ne!(o.code, 0, "{}", o.describe());
+    assert!(!o.stdout.contains("s3cret"), "{}", o.describe());
+
+    assert_eq!(
+        s.ok(&["run", "--rm", "mounts", "cat", "/copied"]),
+        "bound\n"
+    );
+    // What a bind mount shows is part of the step's cache key.
+    std::fs::write(ctx.join("src/a"), "bound again\n").unwrap();
+    let out = build(&s, &["--secret", &secret_arg, "-t", "mounts", path(&ctx)]);
+    assert_eq!(using_cache(&out), 2, "{out}");
+    assert_eq!(
+        s.ok(&["run", "--rm", "mounts", "cat", "/copied"]),
+        "bound again\n"
+    );
+    // A bind mount from another stage.
+    let staged = context(
+        &s,
+        "bind-from",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox AS tools\nRUN echo tool > /tool.txt\n\
+             FROM localhost/busybox\nRUN --mount=type=bind,from=tools,source=/tool.txt,target=/t cat /t > /got\n",
+        )],
+    );
+    build(&s, &["-t", "bindfrom", path(&staged)]);
+    assert_eq!(s.ok(&["run", "--rm", "bindfrom", "cat", "/got"]), "tool\n");
+    assert!(s.container_ids().is_empty());
+    let o = s.cmd(&["run", "--rm", "mounts", "ls", "/src"]);
+    assert_ne!(
+        o.code,
+        0,
+        "the bind mount is not in the image\n{}",
+        o.describe()
+    );
+
+    // A context symlink cannot lend a host directory to a RUN.
+    let text = "FROM localhost/busybox\nRUN --mount=type=bind,source=hostetc,target=/m ls /m\n";
+    let e = build_error(&s, "hostile-bind", text, &[]);
+    assert!(
+        e.contains("hostetc: no such file or directory in the build context"),
+        "{e}"
+    );
+
+    // A required secret that is not given stops the build.
+    let e = s.fails_engine(&["build", "--no-cache", path(&ctx)]);
+    assert!(
+        e.starts_with("Error: STEP 2/4: RUN --mount=type=secret"),
+        "{e}"
+    );
+    assert!(
+        e.ends_with("secret \"tok\" is required: give it with --secret id=tok,src=PATH"),
+        "{e}"
+    );
+}
+
+/// Ctrl-C (SIGINT to the build's process group) during a RUN: the build
+/// stops with 130, leaves no working container and tags nothing.
+#[test]
+fn interrupted_build_leaves_nothing() {
+    use std::time::{Duration, Instant};
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "interrupt",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\nRUN echo started; sleep 2; echo finished\nRUN echo never\n",
+        )],
+    );
+    let mut child = s.spawn(&["build", "-t", "interrupted", path(&ctx)]);
+    let out = common::chunks(child.stdout.take().unwrap());
+    let err = common::reader(child.stderr.take().unwrap());
+    let mut acc = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    assert!(
+        common::read_until(&out, &mut acc, "started", deadline),
+        "{}",
+        String::from_utf8_lossy(&acc)
+    );
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let code = common::wait_child(&mut child, Duration::from_secs(30)).expect("the build ends");
+    let stderr = String::from_utf8_lossy(&err.recv().unwrap()).into_owned();
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    while let Ok(c) = out.recv_timeout(Duration::from_secs(5)) {
+        acc.extend(c);
+    }
+    assert!(!String::from_utf8_lossy(&acc).contains("never"));
+    left_nothing(&s, &["interrupted"]);
+}
+
+#[test]
+fn from_scratch_then_copy_from_it() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "scratch",
+        &[
+            (
+                "Containerfile",
+                "FROM scratch AS files\nCOPY hello.txt /hello.txt\n\
+                 FROM localhost/busybox\nCOPY --from=files /hello.txt /x/\nCMD [\"cat\", \"/x/hello.txt\"]\n",
+            ),
+            ("hello.txt", "from scratch\n"),
+        ],
+    );
+    build(&s, &["-t", "scratchy", path(&ctx)]);
+    assert_eq!(s.ok(&["run", "--rm", "scratchy"]), "from scratch\n");
+    build(&s, &["--target", "files", "-t", "files", path(&ctx)]);
+    assert_eq!(s.inspect_format("files", "{{len .RootFS.Layers}}"), "1");
+    let listing = s.ok(&["image", "diff", "files"]);
+    assert_eq!(
+        listing, "A /hello.txt\n",
+        "only the copied file is in the layer"
+    );
+}
