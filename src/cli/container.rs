@@ -347,6 +347,7 @@ impl CreateArgs {
             pull: self.pull.clone(),
             sdnotify: self.sdnotify.clone(),
             auto_remove,
+            typed: Default::default(),
         })
     }
 }
