@@ -114,6 +114,9 @@ pub struct CreateArgs {
     /// Control sd-notify behavior: conmon, container or ignore
     #[arg(long)]
     pub sdnotify: Option<String>,
+    /// Run container in an existing pod, or a new one with new:NAME
+    #[arg(long, value_name = "NAME")]
+    pub pod: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -346,6 +349,7 @@ impl CreateArgs {
             stop_signal: self.stop_signal.clone(),
             pull: self.pull.clone(),
             sdnotify: self.sdnotify.clone(),
+            pod: self.pod.clone(),
             auto_remove,
             typed: Default::default(),
         })
@@ -1024,6 +1028,7 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
         force: a.force,
         stop_timeout: a.time.map(std::time::Duration::from_secs),
         volumes: a.volumes,
+        infra: false,
     };
     for (shown, c) in targets {
         match container::remove::remove_with(ctx, &c, &opts) {

@@ -58,6 +58,9 @@ pub struct CreateOptions {
     /// `--pull`: always, missing, never or newer ("" means missing).
     pub pull: String,
     pub sdnotify: Option<String>,
+    /// `--pod NAME|ID|new:NAME`: the pod the container joins (`new:` creates
+    /// it, and a failed create removes it again).
+    pub pod: Option<String>,
     /// Options a caller has already typed (kube play): each one that is set
     /// takes the place of its string counterpart above.
     pub typed: TypedOptions,
@@ -262,8 +265,26 @@ fn read_from_layers(layers: &[PathBuf], path: &str) -> Result<String> {
     Ok(String::new())
 }
 
-/// Validates the options and writes the new container's record.
+/// Validates the options and writes the new container's record. With
+/// `pod`, the container joins that pod (see `pod::join`); a pod made by
+/// `new:NAME` is removed again when the container cannot be created.
 pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
+    let Some(key) = &o.pod else {
+        return create_in(ctx, o, None);
+    };
+    let (pod, made) = crate::pod::for_create(ctx, key)?;
+    let res = create_in(ctx, o, Some(&pod));
+    match &res {
+        Err(_) if made => {
+            let _ = crate::pod::remove(ctx, &pod, true);
+        }
+        Ok(_) => crate::pod::refresh_hosts(ctx, &pod.id),
+        Err(_) => {}
+    }
+    res
+}
+
+fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) -> Result<Container> {
     // Validate everything before touching state.
     let mut user_mounts = volumes_from(ctx, &o.volumes_from)?;
     let mut own = Vec::new();
@@ -427,6 +448,16 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
 
     let containers = super::store(ctx);
     let _lock = containers.lock()?;
+    // Pod and container names are one name space: the pods lock after the
+    // containers lock, as every namer takes them.
+    let pods = crate::pod::store(ctx);
+    let _pods_lock = pods.lock()?;
+    let pod_list = pods.list()?;
+    if let Some(p) = pod {
+        if !pod_list.iter().any(|q| q.id == p.id) {
+            return Err(crate::state::records::no_such::<crate::pod::Pod>(&p.name).into());
+        }
+    }
     // One pass: the names in use, and what a create killed before its
     // record was written left.
     let existing = containers.list_sweeping()?;
@@ -438,11 +469,12 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
                     &c.id[..12]
                 )));
             }
+            crate::state::pod::check_name_free(n, &pod_list, &[])?;
             n.clone()
         }
         None => loop {
             let n = super::names::random();
-            if !existing.iter().any(|c| c.name == n) {
+            if !existing.iter().any(|c| c.name == n) && !pod_list.iter().any(|p| p.name == n) {
                 break n;
             }
         },
@@ -501,11 +533,16 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
             rlimits,
             no_new_privileges,
             seccomp,
+            pod: String::new(),
+            infra: false,
             driver: driver.name().to_string(),
             layers,
         },
         state: State::default(),
     };
+    if let Some(p) = pod {
+        crate::pod::join(p, o, &mut c.config)?;
+    }
     if !c.config.workdir.starts_with('/') {
         return Err(Error::msg(format!(
             "invalid working directory \"{}\": must be an absolute path",

@@ -55,6 +55,10 @@ fn proxied() -> SigSet {
 
 /// Starts `c` under a new supervisor.
 pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
+    // A pod's container joins namespaces its infra container holds.
+    if !c.config.pod.is_empty() && !c.config.infra {
+        crate::pod::ensure_infra(ctx, &c.config.pod)?;
+    }
     let foreground = matches!(mode, Mode::Foreground { .. });
     let (status_r, status_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| Error::msg(format!("pipe: {e}")))?;

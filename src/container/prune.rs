@@ -39,6 +39,8 @@ fn prune_listed(
             super::effective_status(&c),
             Status::Exited | Status::Created
         ) || super::restarting(&c)
+            // A pod's infra container goes with its pod (`pod rm`, `pod prune`).
+            || c.config.infra
         {
             kept.push(c);
             continue;
@@ -259,8 +261,13 @@ pub fn system_prune(
 /// store and run directories, as Podman's `system reset`. Runs inside the
 /// user namespace (the store holds files owned by subordinate ids).
 pub fn system_reset(ctx: &Context, mut failed: impl FnMut(Error)) -> Result<()> {
+    let everything = super::remove::RemoveOptions {
+        force: true,
+        infra: true,
+        ..Default::default()
+    };
     for c in super::store(ctx).list()? {
-        if let Err(e) = super::remove(ctx, &c, true) {
+        if let Err(e) = super::remove::remove_with(ctx, &c, &everything) {
             failed(e);
         }
     }

@@ -20,6 +20,9 @@ pub struct RemoveOptions {
     pub stop_timeout: Option<Duration>,
     /// Also delete its anonymous volumes (`rm -v`).
     pub volumes: bool,
+    /// Allow removing a pod's infra container: only `pod rm` does, since
+    /// the pod's other containers live in its namespaces.
+    pub infra: bool,
 }
 
 /// Removes a container; a running one only with `force`, which kills it first.
@@ -34,8 +37,21 @@ pub fn remove(ctx: &Context, c: &Container, force: bool) -> Result<()> {
     )
 }
 
-/// `rm` with all its options.
+/// `rm` with all its options. A pod's infra container is refused (Podman's
+/// error) unless `o.infra`; removing another container of a pod updates
+/// the pod's /etc/hosts.
 pub fn remove_with(ctx: &Context, c: &Container, o: &RemoveOptions) -> Result<()> {
+    if c.config.infra && !o.infra {
+        let pod = crate::pod::store(ctx)
+            .load(&c.config.pod)
+            .ok()
+            .flatten()
+            .map_or_else(|| c.config.pod.clone(), |p| p.name);
+        return Err(Error::msg(format!(
+            "container {} is the infra container of pod {pod} and cannot be removed without removing the pod",
+            c.id
+        )));
+    }
     if o.force {
         if let Some(t) = o.stop_timeout {
             if matches!(effective_status(c), Status::Running | Status::Paused) {
@@ -47,6 +63,9 @@ pub fn remove_with(ctx: &Context, c: &Container, o: &RemoveOptions) -> Result<()
     remove_checked(ctx, c, o.force)?;
     if o.volumes {
         super::volumes::remove_anonymous(ctx, c);
+    }
+    if !c.config.pod.is_empty() && !c.config.infra {
+        crate::pod::refresh_hosts(ctx, &c.config.pod);
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use crate::state::config::{MountKind, Rlimit, SdNotify};
 use crate::state::container::{Container, Status};
 use crate::storage::{self, DriverKind};
 use crate::{Context, Error, Result};
-use oci_spec::runtime::PosixRlimitType;
+use oci_spec::runtime::{LinuxNamespaceType, PosixRlimitType};
 
 /// Where the storage driver keeps a container's root filesystem.
 /// Where a container's root filesystem lives, inside its directory.
@@ -126,6 +126,9 @@ pub fn prepare_spec(
         &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
         net != NetMode::Host,
     );
+    // A pod's container joins namespaces of the pod's infra process, and
+    // with its network shares its /etc/hosts and /etc/resolv.conf.
+    let (pod_ns, pod_etc) = crate::pod::joined_namespaces(ctx, c)?;
     let mut etc = Vec::new();
     for (name, content) in [
         ("hosts", hosts),
@@ -134,8 +137,19 @@ pub fn prepare_spec(
     ] {
         let p = userdata.join(name);
         std::fs::write(&p, content)?;
-        etc.push((p, format!("/etc/{name}")));
+        let shared = pod_etc.as_ref().filter(|_| name != "hostname");
+        etc.push((shared.map_or(p, |d| d.join(name)), format!("/etc/{name}")));
     }
+    let joined = pod_ns
+        .into_iter()
+        .map(|(ns, path)| {
+            let t = match ns {
+                crate::pod::Namespace::Uts => LinuxNamespaceType::Uts,
+                _ => LinuxNamespaceType::Ipc,
+            };
+            (t, path)
+        })
+        .collect();
 
     let mut mounts = Vec::new();
     for m in &cfg.mounts {
@@ -170,6 +184,18 @@ pub fn prepare_spec(
             env.push("NOTIFY_SOCKET=/run/notify/notify.sock".into());
         }
     }
+    // The infra container runs the skiff binary on an empty root.
+    if cfg.infra {
+        let (binds, lib_path) = crate::pod::infra_binds()?;
+        for (src, dest) in binds {
+            mounts.push(spec::bind_mount(
+                &src.to_string_lossy(),
+                &dest,
+                &["ro".into(), "nosuid".into(), "nodev".into()],
+            ));
+        }
+        env.push(format!("LD_LIBRARY_PATH={lib_path}"));
+    }
     let mut rlimits = default_rlimits();
     for r in &cfg.rlimits {
         rlimits.retain(|d| d.resource != r.resource);
@@ -192,6 +218,7 @@ pub fn prepare_spec(
         etc_files: etc,
         mounts,
         rootless: ctx.rootless,
+        joined,
     };
     let spec = spec::build(&input)?;
     // Read by `exec` while this container may be restarting: replaced

@@ -567,6 +567,24 @@ fn hosts_entries(
     out
 }
 
+/// Rewrites the /etc/hosts and /etc/resolv.conf of a running container from
+/// its record (a pod's infra container when the pod's containers change).
+pub fn rewrite_etc_files(ctx: &Context, c: &Container) -> Result<()> {
+    let backend = backend_of(mode_of(&c.config));
+    write_etc_files(ctx, c, backend.as_ref(), &c.state.network)
+}
+
+/// The `IP NAME` lines a pod's infra container adds to its /etc/hosts: one
+/// for each other container of the pod, at the pod's own address.
+fn pod_member_hosts(ctx: &Context, infra: &Container, ip: &str) -> String {
+    let members = crate::container::store(ctx).list().unwrap_or_default();
+    members
+        .iter()
+        .filter(|m| m.config.pod == infra.config.pod && !m.config.infra)
+        .map(|m| format!("{ip}\t{}\n", m.name))
+        .collect()
+}
+
 /// Rewrites the container's /etc/hosts and /etc/resolv.conf now that its
 /// addresses are known. The files are bind-mounted, so they are rewritten in
 /// place (same inode) and the container sees the final content.
@@ -582,12 +600,15 @@ fn write_etc_files(
     }
     let cfg = &c.config;
     let own_ip = (!st.ip_address.is_empty()).then_some(st.ip_address.as_str());
-    let hosts = backend.hosts_file(etc_files::hosts_with_ip(
+    let mut hosts = backend.hosts_file(etc_files::hosts_with_ip(
         &cfg.hostname,
         &c.name,
         own_ip,
         &hosts_entries(ctx, c, backend, st),
     ));
+    if cfg.infra {
+        hosts.push_str(&pod_member_hosts(ctx, c, own_ip.unwrap_or("127.0.1.1")));
+    }
     let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let servers: Vec<String> = if !cfg.dns.is_empty() {
         cfg.dns.clone()

@@ -1,5 +1,659 @@
-//! Pods: containers that share namespaces held by an infra process. The
-//! verbs (create, start, stop, rm, kube play) build on `state::pod` and
-//! live here, one per file; today this holds the infra process itself.
+//! Pods: containers that share namespaces held by an infra container, as
+//! Podman's pods. The library API the CLI (`skiff pod ...`, `run --pod`)
+//! and `kube play` use:
+//!
+//! - [`create`] writes the pod record and its infra container (not started);
+//! - [`start`], [`stop`], [`restart`], [`kill`], [`set_paused`], [`remove`]
+//!   act on every container of the pod, in Podman's order;
+//! - [`lookup`], [`list`], [`members`] and [`status`] read;
+//! - [`start_container`] starts one container (the pod's infra first);
+//! - `container::create` with `CreateOptions::pod` puts a container in a pod
+//!   ([`join`] checks and fills in what the pod decides).
+//!
+//! **The infra container** is a container record (`Config::infra`) whose
+//! process is `skiff _infra` (`infra.rs`), started by an ordinary
+//! supervisor, so that start, stop, inspect and networking are those of any
+//! container. It needs no image: its root file system is an empty, read-only
+//! `vfs` directory into which `start` bind-mounts, read-only, the skiff
+//! binary itself and the shared libraries and dynamic loader it runs with
+//! (read from the supervisor's own mappings and ELF header). No pause image
+//! has to be built, pulled or kept in step with the binary, and the pod's
+//! infra always runs the code of the skiff that started it.
+//!
+//! The infra container owns the pod's network (the pod's `--network`,
+//! published ports, `--add-host`, `--dns`), its hostname (`--hostname`,
+//! default the pod's name) and its ipc namespace; members join them from the
+//! infra process (`network --network container:INFRA` for the network, the
+//! spec's joined namespaces for the others) and bind-mount its /etc/hosts
+//! (which names every member) and /etc/resolv.conf.
+//!
+//! Locks: a pod name and a container name are one name space; whoever
+//! gives out a name holds the containers lock, then the pods lock.
 
 pub mod infra;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::network::ports::{PortMapping, PortSpec};
+use crate::state::container::{Config, Container, State, Status, RECORD_VERSION};
+pub use crate::state::pod::{
+    parse_share, status_of, ExitPolicy, Namespace, Pod, PodConfig, PodStatus, Pods, Sharing,
+};
+use crate::{Context, Error, Result};
+
+/// Where the infra process's binary is mounted inside its root file system.
+pub const INFRA_BINARY: &str = "/.skiff-infra";
+
+/// The pod records of this store (`<root>/pods`).
+pub fn store(ctx: &Context) -> Pods {
+    Pods::new(ctx.root.join("pods"))
+}
+
+/// Every pod, oldest first.
+pub fn list(ctx: &Context) -> Result<Vec<Pod>> {
+    Ok(store(ctx).list()?)
+}
+
+/// The pod named `key`: name, full id or unique id prefix. Error: Podman's
+/// `no pod with name or ID "x" found: no such pod`.
+pub fn lookup(ctx: &Context, key: &str) -> Result<Pod> {
+    Ok(store(ctx).lookup(key)?)
+}
+
+/// The containers of pod `pod_id` among `all`, the infra container included,
+/// oldest first (as `all` is ordered).
+pub fn members_in<'a>(all: &'a [Container], pod_id: &str) -> Vec<&'a Container> {
+    all.iter().filter(|c| c.config.pod == pod_id).collect()
+}
+
+/// Every container of the pod, the infra container included, oldest first.
+pub fn members(ctx: &Context, pod_id: &str) -> Result<Vec<Container>> {
+    Ok(crate::container::list(ctx)?
+        .into_iter()
+        .filter(|c| c.config.pod == pod_id)
+        .collect())
+}
+
+/// The pod's status (Podman's words) from its containers among `all`.
+pub fn status(pod: &Pod, all: &[Container]) -> PodStatus {
+    let statuses: Vec<Status> = members_in(all, &pod.id)
+        .into_iter()
+        .map(crate::container::effective_status)
+        .collect();
+    status_of(&statuses)
+}
+
+/// Turns `pod create -p` values into the pod's port mappings: host ports
+/// are checked free, and random ones (`-p 80`) chosen, now.
+pub fn parse_ports(publish: &[String]) -> Result<Vec<PortMapping>> {
+    let specs = crate::network::ports::parse_all(publish)?;
+    crate::network::ports::check_free(&specs)?;
+    crate::network::ports::allocate(&specs)
+}
+
+/// Namespaces a member joins from the infra process by path; the network
+/// goes through `--network container:` and the others are not supported.
+const JOINABLE: [Namespace; 2] = [Namespace::Ipc, Namespace::Uts];
+
+/// Creates a pod: checks its configuration, then writes its record and,
+/// unless `--infra=false`, its infra container (created, not started).
+/// `name` None picks a random free name. Errors (one line, nothing
+/// written): a name in use by a pod or a container, bad network options,
+/// a host port in use, sharing pid or cgroup (not supported yet).
+pub fn create(ctx: &Context, name: Option<&str>, config: PodConfig) -> Result<Pod> {
+    for ns in &config.sharing.namespaces {
+        if !JOINABLE.contains(ns) && *ns != Namespace::Net {
+            return Err(Error::msg(format!(
+                "sharing the {ns} namespace in a pod is not supported: share ipc, net or uts"
+            )));
+        }
+    }
+    let mut pod = Pod::new(name.unwrap_or("pod"), config)?;
+    let mut infra = if pod.config.sharing.infra {
+        let c = infra_container(&pod)?;
+        crate::network::validate(ctx, &c.config)?;
+        pod.state.infra_id = c.id.clone();
+        Some(c)
+    } else {
+        None
+    };
+    let containers = crate::container::store(ctx);
+    let pods = store(ctx);
+    let _clock = containers.lock()?;
+    let _plock = pods.lock()?;
+    let existing_c = containers.list_sweeping()?;
+    pods.sweep_unrecorded();
+    let existing_p = pods.list()?;
+    match name {
+        Some(n) => crate::state::pod::check_name_free(n, &existing_p, &existing_c)?,
+        None => loop {
+            let n = crate::container::names::random();
+            if crate::state::pod::check_name_free(&n, &existing_p, &existing_c).is_ok() {
+                pod.name = n;
+                break;
+            }
+        },
+    }
+    if let Some(c) = infra.as_mut() {
+        c.config.hostname = pod.hostname().to_string();
+        c.config.env.push(format!("HOSTNAME={}", c.config.hostname));
+    }
+    pods.insert(&pod)?;
+    if let Some(c) = &infra {
+        if let Err(e) = containers.insert(c) {
+            if let Ok(Some(dir)) = pods.retire(&pod.id) {
+                let _ = crate::state::container::remove_tree(&dir);
+            }
+            return Err(e.into());
+        }
+    }
+    Ok(pod)
+}
+
+/// The infra container's record for `pod`: `skiff _infra` on an empty
+/// read-only root, carrying the pod's network, ports, hosts and DNS.
+fn infra_container(pod: &Pod) -> Result<Container> {
+    let cfg = &pod.config;
+    let network = crate::network::mode::join_flags(&cfg.networks)?.unwrap_or_default();
+    let args = vec![INFRA_BINARY.to_string(), infra::SUBCOMMAND.to_string()];
+    let id = crate::state::new_id();
+    let seccomp = if crate::runtime::seccomp::supported() {
+        crate::state::container::SeccompChoice::Default
+    } else {
+        crate::state::container::SeccompChoice::Unconfined
+    };
+    let config = Config {
+        args: args.clone(),
+        entrypoint: vec![args[0].clone()],
+        cmd: vec![args[1].clone()],
+        env: vec!["PATH=/".into(), "container=skiff".into()],
+        workdir: "/".into(),
+        hostname: pod.hostname().to_string(),
+        labels: BTreeMap::new(),
+        read_only: true,
+        capabilities: crate::state::config::Capabilities {
+            effective: crate::runtime::caps::resolve(false, &[], &[])?,
+            add: Vec::new(),
+            drop: Vec::new(),
+        },
+        network: crate::network::mode::NetworkChoice::parse(&network)?,
+        publish: cfg
+            .ports
+            .iter()
+            .map(|p| PortSpec {
+                host_ip: p.host_ip.clone(),
+                host_port: p.host_port,
+                container_port: p.container_port,
+                count: 1,
+                protocol: p.protocol.clone(),
+            })
+            .collect(),
+        add_hosts: cfg.add_hosts.clone(),
+        dns: cfg.dns.clone(),
+        dns_search: cfg.dns_search.clone(),
+        dns_options: cfg.dns_options.clone(),
+        seccomp,
+        pod: pod.id.clone(),
+        infra: true,
+        driver: "vfs".into(),
+        ..Default::default()
+    };
+    Ok(Container {
+        version: RECORD_VERSION,
+        name: pod.infra_name(),
+        id,
+        created: chrono::Utc::now(),
+        config,
+        state: State::default(),
+    })
+}
+
+/// What `container::create` does for `--pod`: refuses what the pod decides
+/// (ports, networks, hosts and DNS when the pod shares its network; the
+/// hostname when it shares uts), with Podman's messages, then fills those
+/// in from the pod. Returns the pod's id for the record.
+pub fn join(pod: &Pod, o: &crate::container::CreateOptions, cfg: &mut Config) -> Result<()> {
+    let net = pod.shares(Namespace::Net) && !pod.state.infra_id.is_empty();
+    let shared = "network cannot be configured when it is shared with a pod";
+    let bad = |what: &str| {
+        Err(Error::msg(format!(
+            "invalid config provided: {what}: {shared}"
+        )))
+    };
+    if net {
+        if !o.publish.is_empty() || o.publish_all {
+            return bad("published or exposed ports must be defined when the pod is created");
+        }
+        if o.network.is_some() {
+            return bad("networks must be defined when the pod is created");
+        }
+        if !o.add_hosts.is_empty() {
+            return bad("extra host entries must be specified on the pod");
+        }
+        if !o.dns.is_empty() || !o.dns_search.is_empty() || !o.dns_options.is_empty() {
+            return bad("DNS must be set on the pod");
+        }
+        cfg.network = crate::network::mode::NetworkChoice::Explicit(
+            crate::network::Mode::Container(pod.state.infra_id.clone()),
+        );
+    }
+    if pod.shares(Namespace::Uts) && !pod.state.infra_id.is_empty() {
+        if o.hostname.is_some() {
+            return Err(Error::msg(
+                "invalid config provided: cannot set hostname when joining the pod UTS namespace",
+            ));
+        }
+        cfg.hostname = pod.hostname().to_string();
+    }
+    cfg.pod = pod.id.clone();
+    Ok(())
+}
+
+/// The pod `--pod` names: an existing pod, or `new:NAME`, which is created
+/// here (with the defaults) and reported as made so that a failed container
+/// create removes it again.
+pub fn for_create(ctx: &Context, key: &str) -> Result<(Pod, bool)> {
+    match key.strip_prefix("new:") {
+        Some(name) => Ok((create(ctx, Some(name), PodConfig::default())?, true)),
+        None => Ok((lookup(ctx, key)?, false)),
+    }
+}
+
+/// What a pod's container takes from its infra process at start.
+pub type Joined = (Vec<(Namespace, PathBuf)>, Option<PathBuf>);
+
+/// The namespaces container `c` joins from its pod's infra process (ipc and
+/// uts when shared, by `/proc/PID/ns/` path), and the infra's userdata
+/// directory when it shares the network (its /etc/hosts and
+/// /etc/resolv.conf are then the member's). Error when the infra container
+/// does not run.
+pub fn joined_namespaces(ctx: &Context, c: &Container) -> Result<Joined> {
+    if c.config.pod.is_empty() || c.config.infra {
+        return Ok((Vec::new(), None));
+    }
+    let Some(pod) = store(ctx).load(&c.config.pod)? else {
+        return Err(Error::msg(format!(
+            "container {}: its pod {} no longer exists",
+            c.name, c.config.pod
+        )));
+    };
+    if pod.state.infra_id.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    let infra = crate::container::store(ctx).get(&pod.state.infra_id)?;
+    let running = crate::container::effective_status(&infra) == Status::Running
+        && crate::container::pidfd::running(infra.state.pid, infra.state.start_time);
+    if !running {
+        return Err(Error::msg(format!(
+            "the infra container of pod {} is not running",
+            pod.name
+        )));
+    }
+    let joined = JOINABLE
+        .into_iter()
+        .filter(|ns| pod.shares(*ns))
+        .map(|ns| {
+            (
+                ns,
+                PathBuf::from(format!("/proc/{}/ns/{}", infra.state.pid, ns.as_str())),
+            )
+        })
+        .collect();
+    let etc = pod
+        .shares(Namespace::Net)
+        .then(|| ctx.container_dir(&infra.id).join("userdata"));
+    Ok((joined, etc))
+}
+
+/// Starts container `c` detached (its pod's infra container first) unless
+/// it runs or its supervisor owns it; an exited one is cleaned first.
+pub fn start_container(ctx: &Context, c: &Container) -> Result<()> {
+    use crate::container::{effective_status, launch, start};
+    if start::supervised(c) {
+        return Ok(());
+    }
+    let mut c = c.clone();
+    match effective_status(&c) {
+        Status::Running | Status::Paused => return Ok(()),
+        Status::Exited | Status::Stopping => {
+            let code = c.state.exit_code;
+            start::finish(ctx, &mut c, code, "")?;
+        }
+        _ => {}
+    }
+    launch::launch(ctx, &c, launch::Mode::Detached).map(drop)
+}
+
+/// Starts the infra container of pod `pod_id` if it does not run (what a
+/// member needs before its own start).
+pub fn ensure_infra(ctx: &Context, pod_id: &str) -> Result<()> {
+    let Some(pod) = store(ctx).load(pod_id)? else {
+        return Err(Error::msg(format!("pod {pod_id} no longer exists")));
+    };
+    if pod.state.infra_id.is_empty() {
+        return Ok(());
+    }
+    let infra = crate::container::lookup(ctx, &pod.state.infra_id)?;
+    start_container(ctx, &infra)
+}
+
+/// One error for the containers of a pod that failed: `pod NAME: a: why; b: why`.
+fn combined(pod: &Pod, what: &str, errors: Vec<(String, Error)>) -> Result<()> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = errors
+        .into_iter()
+        .map(|(n, e)| format!("{n}: {e}"))
+        .collect();
+    Err(Error::msg(format!(
+        "{what} pod {}: {}",
+        pod.name,
+        list.join("; ")
+    )))
+}
+
+/// `pod start`: the infra container first, then the others by creation
+/// (Podman's dependency order without `--requires`). Containers that run
+/// are left alone. Error: every container that failed, in one line.
+pub fn start(ctx: &Context, pod: &Pod) -> Result<()> {
+    let all = members(ctx, &pod.id)?;
+    let mut errors = Vec::new();
+    let ordered = all
+        .iter()
+        .filter(|c| c.config.infra)
+        .chain(all.iter().filter(|c| !c.config.infra));
+    for c in ordered {
+        if let Err(e) = start_container(ctx, c) {
+            errors.push((c.name.clone(), e));
+            if c.config.infra {
+                break;
+            }
+        }
+    }
+    combined(pod, "starting", errors)
+}
+
+/// `pod stop -t`: every running container in reverse creation order, the
+/// infra container last, each with its stop signal then SIGKILL after
+/// `timeout`.
+pub fn stop(ctx: &Context, pod: &Pod, timeout: Duration) -> Result<()> {
+    let all = members(ctx, &pod.id)?;
+    let mut errors = Vec::new();
+    let ordered = all
+        .iter()
+        .rev()
+        .filter(|c| !c.config.infra)
+        .chain(all.iter().filter(|c| c.config.infra));
+    for c in ordered {
+        let st = crate::container::effective_status(c);
+        if matches!(st, Status::Running | Status::Paused | Status::Stopping)
+            || crate::container::restarting(c)
+        {
+            if let Err(e) = crate::container::stop::stop(ctx, c, timeout) {
+                errors.push((c.name.clone(), e));
+            }
+        }
+    }
+    combined(pod, "stopping", errors)
+}
+
+/// `pod restart`: stop (as [`stop`], default timeout 10 s), then start.
+pub fn restart(ctx: &Context, pod: &Pod) -> Result<()> {
+    stop(ctx, pod, Duration::from_secs(10))?;
+    start(ctx, pod)
+}
+
+/// `pod kill -s`: the signal to every running container of the pod (the
+/// infra container included, which ignores all but TERM, INT and KILL).
+/// Error when none runs, as Podman.
+pub fn kill(ctx: &Context, pod: &Pod, sig: Signal) -> Result<()> {
+    let all = members(ctx, &pod.id)?;
+    let mut errors = Vec::new();
+    let mut sent = 0;
+    for c in all.iter().rev() {
+        if matches!(
+            crate::container::effective_status(c),
+            Status::Running | Status::Paused
+        ) {
+            match crate::container::stop::kill(c, sig) {
+                Ok(()) => sent += 1,
+                Err(e) => errors.push((c.name.clone(), e)),
+            }
+        }
+    }
+    if sent == 0 && errors.is_empty() {
+        return Err(Error::msg(format!(
+            "pod {} has no running containers to kill",
+            pod.name
+        )));
+    }
+    combined(pod, "killing", errors)
+}
+
+/// `pod pause` / `pod unpause`: every running (paused) container but the
+/// infra container, which Podman leaves alone too.
+pub fn set_paused(ctx: &Context, pod: &Pod, pause: bool) -> Result<()> {
+    let all = members(ctx, &pod.id)?;
+    let want = if pause {
+        Status::Running
+    } else {
+        Status::Paused
+    };
+    let mut errors = Vec::new();
+    for c in all.iter().filter(|c| !c.config.infra) {
+        if crate::container::effective_status(c) == want {
+            if let Err(e) = crate::container::pause::set_paused(ctx, c, pause) {
+                errors.push((c.name.clone(), e));
+            }
+        }
+    }
+    combined(pod, if pause { "pausing" } else { "unpausing" }, errors)
+}
+
+/// `pod rm`: every container of the pod, then the pod. Without `force` a pod
+/// with running containers is refused (nothing removed); with it they are
+/// killed. The infra container goes last, the record once no container
+/// names the pod (checked under the containers and pods locks, so a
+/// container created meanwhile is never left in a removed pod).
+pub fn remove(ctx: &Context, pod: &Pod, force: bool) -> Result<()> {
+    let all = members(ctx, &pod.id)?;
+    if !force {
+        let running: Vec<&str> = all
+            .iter()
+            .filter(|c| {
+                !c.config.infra
+                    && (matches!(
+                        crate::container::effective_status(c),
+                        Status::Running | Status::Paused | Status::Stopping
+                    ) || crate::container::restarting(c))
+            })
+            .map(|c| c.name.as_str())
+            .collect();
+        if !running.is_empty() {
+            return Err(Error::msg(format!(
+                "pod {} has running containers ({}): stop them first or use -f",
+                pod.name,
+                running.join(", ")
+            )));
+        }
+    }
+    let opts = crate::container::remove::RemoveOptions {
+        force: true,
+        infra: true,
+        ..Default::default()
+    };
+    for round in 0..3 {
+        let all = members(ctx, &pod.id)?;
+        let ordered: Vec<&Container> = all
+            .iter()
+            .rev()
+            .filter(|c| !c.config.infra)
+            .chain(all.iter().filter(|c| c.config.infra))
+            .collect();
+        for c in ordered {
+            crate::container::remove::remove_with(ctx, c, &opts)?;
+            crate::container::volumes::remove_anonymous(ctx, c);
+        }
+        let containers = crate::container::store(ctx);
+        let pods = store(ctx);
+        let _clock = containers.lock()?;
+        let _plock = pods.lock()?;
+        if containers.list()?.iter().any(|c| c.config.pod == pod.id) {
+            if round == 2 {
+                return Err(Error::msg(format!(
+                    "pod {}: containers keep being added while it is removed",
+                    pod.name
+                )));
+            }
+            continue;
+        }
+        if let Some(dir) = pods.retire(&pod.id)? {
+            crate::state::container::remove_tree(&dir)?;
+        }
+        return Ok(());
+    }
+    Ok(())
+}
+
+/// What the supervisor of a pod's container does once it has exited for
+/// good: with `--exit-policy stop`, when no other container of the pod
+/// (the infra container aside) runs, the infra container is stopped, so
+/// the pod is stopped.
+pub fn member_exited(ctx: &Context, c: &Container) {
+    if c.config.pod.is_empty() || c.config.infra {
+        return;
+    }
+    let Ok(Some(pod)) = store(ctx).load(&c.config.pod) else {
+        return;
+    };
+    if pod.config.exit_policy != ExitPolicy::Stop || pod.state.infra_id.is_empty() {
+        return;
+    }
+    let Ok(all) = members(ctx, &pod.id) else {
+        return;
+    };
+    let others_run = all.iter().any(|m| {
+        !m.config.infra
+            && m.id != c.id
+            && matches!(
+                crate::container::effective_status(m),
+                Status::Running | Status::Paused
+            )
+    });
+    if others_run {
+        return;
+    }
+    if let Some(infra) = all.iter().find(|m| m.config.infra) {
+        if crate::container::effective_status(infra) == Status::Running {
+            let _ = crate::container::stop::stop(ctx, infra, Duration::from_secs(10));
+        }
+    }
+}
+
+/// Rewrites the /etc/hosts of the pod's running infra container (which
+/// every member shares) so that it names the pod's containers as they now
+/// are; a pod whose infra does not run gets it at its next start.
+pub fn refresh_hosts(ctx: &Context, pod_id: &str) {
+    let Ok(Some(pod)) = store(ctx).load(pod_id) else {
+        return;
+    };
+    if pod.state.infra_id.is_empty() {
+        return;
+    }
+    if let Ok(infra) = crate::container::store(ctx).get(&pod.state.infra_id) {
+        if infra.state.status == Status::Running {
+            if let Err(e) = crate::network::rewrite_etc_files(ctx, &infra) {
+                tracing::warn!(%e, "cannot update the pod's /etc/hosts");
+            }
+        }
+    }
+}
+
+/// The read-only bind mounts an infra container's root file system needs
+/// to run `skiff _infra`: the running binary at [`INFRA_BINARY`], every
+/// shared library this process has mapped and its dynamic loader (at the
+/// path the binary names), and `LD_LIBRARY_PATH` naming the libraries'
+/// directories. Read from this process (the supervisor, the same binary).
+pub fn infra_binds() -> Result<(Vec<(PathBuf, String)>, String)> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::msg(format!("finding the skiff binary: {e}")))?;
+    let mut binds = vec![(exe.clone(), INFRA_BINARY.to_string())];
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mut dirs: Vec<String> = Vec::new();
+    for line in maps.lines() {
+        let Some(path) = line.split_whitespace().nth(5) else {
+            continue;
+        };
+        let p = Path::new(path);
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        if !path.starts_with('/') || p == exe || !name.contains(".so") {
+            continue;
+        }
+        if binds.iter().any(|(_, dest)| dest == path) {
+            continue;
+        }
+        binds.push((p.to_path_buf(), path.to_string()));
+        if let Some(d) = p.parent() {
+            let d = d.to_string_lossy().into_owned();
+            if !dirs.contains(&d) {
+                dirs.push(d);
+            }
+        }
+    }
+    if let Some(interp) = elf_interpreter(&exe) {
+        if !binds.iter().any(|(_, dest)| *dest == interp) {
+            binds.push((PathBuf::from(&interp), interp));
+        }
+    }
+    Ok((binds, dirs.join(":")))
+}
+
+/// The program interpreter (PT_INTERP) a 64-bit little-endian ELF file
+/// names, such as `/lib64/ld-linux-x86-64.so.2`; None for a static binary
+/// or another format.
+pub fn elf_interpreter(path: &Path) -> Option<String> {
+    let data = std::fs::read(path).ok()?;
+    let u16_at = |o: usize| Some(u16::from_le_bytes(data.get(o..o + 2)?.try_into().ok()?));
+    let u32_at = |o: usize| Some(u32::from_le_bytes(data.get(o..o + 4)?.try_into().ok()?));
+    let u64_at = |o: usize| Some(u64::from_le_bytes(data.get(o..o + 8)?.try_into().ok()?));
+    if data.get(0..4)? != b"\x7fELF" || data.get(4)? != &2 || data.get(5)? != &1 {
+        return None;
+    }
+    let phoff = u64_at(0x20)? as usize;
+    let phentsize = u16_at(0x36)? as usize;
+    let phnum = u16_at(0x38)? as usize;
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        if u32_at(ph)? == 3 {
+            let off = u64_at(ph + 8)? as usize;
+            let size = u64_at(ph + 32)? as usize;
+            let raw = data.get(off..off + size)?;
+            let s = raw.split(|&b| b == 0).next()?;
+            return String::from_utf8(s.to_vec()).ok();
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_binary_names_its_loader_and_libraries() {
+        let exe = std::env::current_exe().unwrap();
+        if let Some(i) = elf_interpreter(&exe) {
+            assert!(i.starts_with('/') && i.contains("ld"), "{i}");
+            assert!(Path::new(&i).exists(), "{i}");
+        }
+        let (binds, _) = infra_binds().unwrap();
+        assert_eq!(binds[0].1, INFRA_BINARY);
+        assert!(binds.iter().all(|(src, _)| src.exists()));
+        assert!(elf_interpreter(Path::new("/proc/self/status")).is_none());
+    }
+}

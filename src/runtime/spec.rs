@@ -85,6 +85,9 @@ pub struct SpecInput {
     pub mounts: Vec<Mount>,
     /// True when running rootless: sysfs cannot be mounted with the host's network.
     pub rootless: bool,
+    /// Namespaces (other than the network's, see `net`) joined by path
+    /// instead of created: a pod's ipc and uts, held by its infra process.
+    pub joined: Vec<(LinuxNamespaceType, PathBuf)>,
 }
 
 fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
@@ -258,7 +261,13 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
     ];
     let mut namespaces = ns_types
         .into_iter()
-        .map(|t| LinuxNamespaceBuilder::default().typ(t).build())
+        .map(|t| {
+            let mut b = LinuxNamespaceBuilder::default().typ(t);
+            if let Some((_, path)) = input.joined.iter().find(|(j, _)| *j == t) {
+                b = b.path(path.clone());
+            }
+            b.build()
+        })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::Msg(e.to_string()))?;
     match &input.net {
@@ -339,6 +348,7 @@ mod tests {
             etc_files: vec![("/u/hosts".into(), "/etc/hosts".into())],
             mounts: vec![bind_mount("/data", "/data", &["ro".into()])],
             rootless: true,
+            joined: Vec::new(),
         }
     }
 

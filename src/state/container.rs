@@ -174,6 +174,15 @@ pub struct Config {
     /// The seccomp profile chosen at create (`--security-opt seccomp=`).
     #[serde(default)]
     pub seccomp: SeccompChoice,
+    /// Full id of the pod the container belongs to (`--pod`); empty when
+    /// none. The pod does not list its containers: this field is how they
+    /// are found (`pod::members`).
+    #[serde(default)]
+    pub pod: String,
+    /// Whether this is its pod's infra container, the one that holds the
+    /// namespaces the others join (Podman's `IsInfra`).
+    #[serde(default)]
+    pub infra: bool,
     /// Storage driver holding this container's root filesystem.
     pub driver: String,
     /// Unpacked layer directories of the image, lowest first.

@@ -240,6 +240,8 @@ fn upgrade(old: V1) -> Result<Container> {
             .collect::<Result<_>>()?,
         no_new_privileges: o.no_new_privileges,
         seccomp: o.seccomp,
+        pod: String::new(),
+        infra: false,
         driver: o.driver,
         layers: o.layers,
     };

@@ -198,6 +198,8 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
     // The CLI's stdin is relayed once; after its end it stays closed.
     let mut fg_stdin_taken = false;
     let mut backoff = Duration::from_millis(100);
+    // The last record seen, for what follows the final exit.
+    let mut last: Option<crate::state::container::Container> = None;
     // The first start may finish what the CLI began; restarts begin anew.
     // SAFETY: the CLI passed pasta's readiness pipe for us alone (launch.rs),
     // a descriptor distinct from --status-fd, and it is taken only here.
@@ -305,6 +307,7 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
                 break;
             }
         };
+        last = Some(c.clone());
         for cl in &mut clients {
             if cl.dropped > 0 {
                 let n = std::mem::take(&mut cl.dropped).to_string();
@@ -338,6 +341,10 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
     let _ = std::fs::remove_file(&sock_path);
+    // Down for good: a pod with `--exit-policy stop` may stop with it.
+    if let Some(c) = last {
+        crate::pod::member_exited(ctx, &c);
+    }
     Ok(())
 }
 
