@@ -1,10 +1,18 @@
 //! Kubernetes YAML against Kubernetes' own schemas: what `kube generate`
 //! writes and the example files in pods/ are checked by the PyPI client
 //! `kubernetes-validate` (installed by `.ci/setup` into its virtual
-//! environment), in strict mode, which refuses unknown fields.
+//! environment), in strict mode, which refuses unknown fields. And `kube
+//! play` / `kube down` / `kube generate` with real pods, as an unprivileged
+//! user: traffic between a pod's containers over localhost, a published
+//! hostPort from 127.0.0.1, init containers, nothing left behind.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
 
 use skiff::kube::generate::{
     generate, ContainerDescription, Kind, MountDescription, MountSource, PodDescription,
@@ -162,4 +170,98 @@ fn the_validator_refuses_what_kubernetes_would() {
         let (ok, out) = validate(&[f]);
         assert!(!ok, "{name} passed:\n{out}");
     }
+}
+
+/// An example of pods/ with its host ports replaced by free ones; returns
+/// the text and the ports in the order they appear.
+fn example(name: &str) -> (String, Vec<u16>) {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("pods")
+            .join(name),
+    )
+    .unwrap();
+    let mut ports = Vec::new();
+    let out = text
+        .lines()
+        .map(|l| match l.split_once("hostPort: ") {
+            Some((indent, _)) => {
+                let p = free_port();
+                ports.push(p);
+                format!("{indent}hostPort: {p}\n")
+            }
+            None => format!("{l}\n"),
+        })
+        .collect();
+    (out, ports)
+}
+
+/// Polls `cond` every 50 ms for up to 15 s.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The ids `kube play` printed: (pod, containers).
+fn played(out: &str) -> (String, Vec<String>) {
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("Pod:"), "{out}");
+    let pod = lines.next().unwrap().to_string();
+    let title = lines.next().unwrap_or_default();
+    assert!(title == "Containers:" || title == "Container:", "{out}");
+    let ctrs = lines
+        .take_while(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    (pod, ctrs)
+}
+
+fn port_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+#[test]
+fn play_web_client_serves_on_localhost_and_the_host_port_then_down_leaves_nothing() {
+    let s = busybox();
+    let (yaml, ports) = example("web-client.yaml");
+    let file = s.write_file("web-client.yaml", yaml.as_bytes());
+    let out = s.ok(&["kube", "play", file.to_str().unwrap()]);
+    let (pod, ctrs) = played(&out);
+    assert_eq!(pod.len(), 64, "{out}");
+    assert_eq!(ctrs.len(), 2, "{out}");
+    assert_eq!(
+        s.inspect_format("web-client-web", "{{.State.Status}}")
+            .trim(),
+        "running"
+    );
+    // The client reaches the server over the pod's localhost.
+    let mut got = String::new();
+    wait_until("the web server on the pod's localhost", || {
+        let o = s.cmd(&[
+            "exec",
+            "web-client-client",
+            "wget",
+            "-qO-",
+            "http://localhost:80/",
+        ]);
+        got = o.stdout.clone();
+        o.code == 0
+    });
+    assert_eq!(got, "hello from skiff\n");
+    // The hostPort answers on 127.0.0.1.
+    assert!(http_get(ports[0]).contains("hello from skiff"));
+
+    let out = s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert_eq!(out, format!("Pods stopped:\n{pod}\nPods removed:\n{pod}\n"));
+    assert!(s.container_ids().is_empty(), "no container, infra included");
+    assert!(port_free(ports[0]), "the host port is free again");
+    assert!(s.ok(&["volume", "ls", "-q"]).is_empty());
+    // A second down finds nothing to remove.
+    assert_eq!(
+        s.ok(&["kube", "down", file.to_str().unwrap()]),
+        "Pods stopped:\nPods removed:\n"
+    );
 }

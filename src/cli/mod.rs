@@ -7,6 +7,7 @@ pub mod archive;
 pub mod container;
 pub mod history;
 pub mod image;
+pub mod kube;
 pub mod network;
 pub mod prune;
 pub mod registry;
@@ -144,6 +145,15 @@ pub enum Command {
     /// Manage secrets
     #[command(subcommand)]
     Secret(secret::SecretCommand),
+    /// Play, remove and generate Kubernetes YAML
+    #[command(subcommand)]
+    Kube(kube::KubeCommand),
+    /// Play Kubernetes YAML (Podman's older spelling of kube play)
+    #[command(subcommand)]
+    Play(kube::PlayCommand),
+    /// Generate Kubernetes YAML (Podman's older spelling of kube generate)
+    #[command(subcommand)]
+    Generate(kube::GenerateCommand),
     /// Internal: the rootless network namespace holder and its DNS server
     #[command(hide = true, name = "_netns")]
     Netns_,
@@ -281,6 +291,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Network(c) => c.needs_userns(),
         Command::System(c) => c.needs_userns(),
         Command::Volume(c) => c.needs_userns(),
+        Command::Kube(c) => c.needs_userns(),
+        Command::Play(_) => true,
         _ => false,
     };
     if needs_userns {
@@ -310,6 +322,9 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Port(a) => network::port(&ctx, a),
         Command::Volume(c) => volume::dispatch(&ctx, c),
         Command::Secret(c) => secret::dispatch(&ctx, c),
+        Command::Kube(c) => kube::dispatch(&ctx, c),
+        Command::Play(kube::PlayCommand::Kube(a)) => kube::play(&ctx, a),
+        Command::Generate(kube::GenerateCommand::Kube(a)) => kube::generate_yaml(&ctx, a),
         Command::Netns_ => crate::network::bridge::holder_main(&ctx),
         Command::Portfwd_(a) => crate::network::portfwd::main(a.into()),
         _ => unreachable!("container commands and the holder are dispatched above"),
