@@ -265,3 +265,203 @@ fn play_web_client_serves_on_localhost_and_the_host_port_then_down_leaves_nothin
         "Pods stopped:\nPods removed:\n"
     );
 }
+
+#[test]
+fn init_containers_run_in_order_before_the_pod_and_a_failing_one_stops_play() {
+    let s = busybox();
+    // The example: the init container writes the page the server serves.
+    let (yaml, ports) = example("init-container.yaml");
+    let file = s.write_file("init.yaml", yaml.as_bytes());
+    let out = s.ok(&["kube", "play", file.to_str().unwrap()]);
+    let (_, ctrs) = played(&out);
+    assert_eq!(ctrs.len(), 1, "the init container is gone once done: {out}");
+    assert!(http_get(ports[0]).contains("prepared by init"));
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert!(s.container_ids().is_empty());
+    assert!(
+        s.ok(&["volume", "ls", "-q"]).is_empty(),
+        "the emptyDir volume went with the pod"
+    );
+
+    // Two init containers run one after the other, each to its end.
+    let order = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: ordered}
+spec:
+  volumes: [{name: work, emptyDir: {}}]
+  initContainers:
+  - name: first
+    image: localhost/busybox:latest
+    command: [sh, -c, 'sleep 0.3; echo first >> /work/order']
+    volumeMounts: [{name: work, mountPath: /work}]
+  - name: second
+    image: localhost/busybox:latest
+    command: [sh, -c, 'echo second >> /work/order']
+    volumeMounts: [{name: work, mountPath: /work}]
+  containers:
+  - name: main
+    image: localhost/busybox:latest
+    command: [sh, -c, 'cat /work/order; echo main; trap \"exit 0\" TERM; sleep 1000 & wait']
+    volumeMounts: [{name: work, mountPath: /work}]
+";
+    let file = s.write_file("order.yaml", order.as_bytes());
+    s.ok(&["kube", "play", file.to_str().unwrap()]);
+    let mut logs = String::new();
+    wait_until("the main container's output", || {
+        logs = s.ok(&["logs", "ordered-main"]);
+        logs.contains("main")
+    });
+    assert_eq!(logs, "first\nsecond\nmain\n");
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+
+    // A failing init container: one line, 125, and nothing is left.
+    let failing = order.replace("echo second >> /work/order", "exit 3");
+    let file = s.write_file("failing.yaml", failing.as_bytes());
+    let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    assert_eq!(
+        o.stderr,
+        "Error: pod ordered: init container \"second\" exited with code 3\n",
+        "{}",
+        o.describe()
+    );
+    assert!(o.stdout.is_empty(), "{}", o.describe());
+    assert!(s.container_ids().is_empty(), "no container or infra left");
+    assert!(s.ok(&["volume", "ls", "-q"]).is_empty(), "no volume left");
+    assert!(!s
+        .ok(&["kube", "down", file.to_str().unwrap()])
+        .contains("ordered"));
+}
+
+#[test]
+fn bad_yaml_is_one_line_and_creates_nothing() {
+    let s = busybox();
+    let (good, ports) = example("web-client.yaml");
+    let busy = std::net::TcpListener::bind(("127.0.0.1", ports[0])).unwrap();
+    let cases = [
+        (
+            "indent.yaml",
+            good.replace("  name: web-client\n", "   name: web-client\n  bad\n"),
+            "kube yaml: document 1: ",
+        ),
+        (
+            "kind.yaml",
+            good.replace("kind: Pod", "kind: Ingress"),
+            "kube yaml: document 1: unknown kind \"Ingress\"",
+        ),
+        (
+            "image.yaml",
+            good.replace(
+                "  - name: client\n    image: localhost/busybox:latest\n",
+                "  - name: client\n",
+            ),
+            "kube yaml: document 1 (Pod \"web-client\"): container \"client\" has no image",
+        ),
+        (
+            "twice.yaml",
+            good.replace("name: client", "name: web"),
+            "the container name \"web\" is used twice",
+        ),
+        ("port.yaml", good.clone(), &format!("{}", ports[0])),
+        (
+            "noimage.yaml",
+            good.replace(
+                "image: localhost/busybox:latest",
+                "image: localhost/nothing-here:1\n    imagePullPolicy: Never",
+            ),
+            "localhost/nothing-here",
+        ),
+    ];
+    for (name, text, want) in &cases {
+        let file = s.write_file(name, text.as_bytes());
+        let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+        assert_eq!(o.code, 125, "{name}: {}", o.describe());
+        assert!(o.stderr.starts_with("Error: "), "{name}: {}", o.describe());
+        assert!(
+            o.stderr.contains(want),
+            "{name}: want {want}: {}",
+            o.describe()
+        );
+        assert_eq!(o.stderr.lines().count(), 1, "{name}: {}", o.describe());
+        assert!(o.stdout.is_empty(), "{name}: {}", o.describe());
+        assert!(s.container_ids().is_empty(), "{name}: a container was left");
+        assert!(s.ok(&["volume", "ls", "-q"]).is_empty(), "{name}");
+    }
+    drop(busy);
+    // The same pod twice: the second play is refused, the first untouched.
+    let file = s.write_file("twice.yaml", good.as_bytes());
+    s.ok(&["kube", "play", "--start=false", file.to_str().unwrap()]);
+    let before = s.container_ids();
+    assert_eq!(before.len(), 3, "infra, web and client, created");
+    let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    assert!(
+        o.stderr.contains("pod \"web-client\" already exists"),
+        "{}",
+        o.describe()
+    );
+    assert_eq!(s.container_ids(), before);
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert!(s.container_ids().is_empty());
+}
+
+#[test]
+fn generate_validates_and_plays_back_to_the_same_pod() {
+    let s = busybox();
+    let (yaml, ports) = example("web-client.yaml");
+    let yaml = yaml.replace(
+        "  - name: client\n",
+        "  - name: client\n    env:\n    - {name: MODE, value: test}\n    workingDir: /tmp\n",
+    );
+    let file = s.write_file("wc.yaml", yaml.as_bytes());
+    s.ok(&["kube", "play", "--start=false", file.to_str().unwrap()]);
+    let dir = tempfile::tempdir().unwrap();
+    let gen = dir.path().join("gen.yaml");
+    let text = s.ok(&["kube", "generate", "--service", "web-client"]);
+    std::fs::write(&gen, &text).unwrap();
+    let (ok, out) = validate(std::slice::from_ref(&gen));
+    assert!(ok, "kubernetes-validate refused:\n{out}\n{text}");
+    let deployment = dir.path().join("deployment.yaml");
+    let dtext = s.ok(&["kube", "generate", "--type", "deployment", "web-client"]);
+    std::fs::write(&deployment, &dtext).unwrap();
+    let (ok, out) = validate(&[deployment]);
+    assert!(ok, "kubernetes-validate refused:\n{out}\n{dtext}");
+
+    // What each container runs, as inspect shows it.
+    let shape = |s: &Skiff, names: &[&str]| -> Vec<String> {
+        names
+            .iter()
+            .map(|n| {
+                s.inspect_format(
+                    n,
+                    "{{.ImageName}} {{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Config.WorkingDir}}",
+                )
+                .trim()
+                .to_string()
+                    + " "
+                    + &s.ok(&["inspect", "--format", "{{range .Config.Env}}{{.}} {{end}}", n])
+                        .split(' ')
+                        .filter(|e| e.starts_with("MODE="))
+                        .collect::<String>()
+            })
+            .collect()
+    };
+    let names = ["web-client-web", "web-client-client"];
+    let before = shape(&s, &names);
+    // Played back (through standard input, replacing the pod).
+    let o = s.cmd_stdin(
+        &["kube", "play", "--replace", "--start=false", "-"],
+        text.as_bytes(),
+    );
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(shape(&s, &names), before);
+    assert!(before[1].ends_with("/tmp MODE=test"), "{before:?}");
+    let ports_text = s.ok(&["kube", "generate", "web-client"]);
+    assert!(
+        ports_text.contains(&format!("hostPort: {}", ports[0])),
+        "{ports_text}"
+    );
+    s.ok(&["kube", "down", gen.to_str().unwrap()]);
+    assert!(s.container_ids().is_empty());
+}

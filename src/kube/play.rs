@@ -863,7 +863,7 @@ mod tests {
         assert_eq!(web.image, "localhost/busybox:latest");
         assert_eq!(web.typed.entrypoint, Some(v(&["sh", "-c"])));
         assert_eq!(web.command.len(), 1);
-        assert!(web.command[0].contains("exec httpd -f -p 80 -h /www"));
+        assert!(web.command[0].contains("httpd -f -p 80 -h /www & wait"));
         assert_eq!(web.typed.restart, Some(RestartPolicy::Always));
         assert_eq!(web.pull, "missing");
         assert!(web.publish.is_empty(), "ports belong to the pod");
@@ -892,7 +892,11 @@ mod tests {
         assert_eq!(wm.destination, "/www");
         assert_eq!(
             web.typed.entrypoint,
-            Some(v(&["httpd", "-f", "-p", "80", "-h", "/www"]))
+            Some(v(&[
+                "sh",
+                "-c",
+                "trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"
+            ]))
         );
         assert!(web.command.is_empty(), "command drops the image's CMD");
     }
