@@ -465,3 +465,109 @@ fn generate_validates_and_plays_back_to_the_same_pod() {
     s.ok(&["kube", "down", gen.to_str().unwrap()]);
     assert!(s.container_ids().is_empty());
 }
+
+#[test]
+fn configmaps_and_secrets_feed_env_and_files_and_deployments_are_one_pod() {
+    let s = busybox();
+    let (yaml, _) = example("configmap.yaml");
+    let file = s.write_file("cm.yaml", yaml.as_bytes());
+    s.ok(&["kube", "play", file.to_str().unwrap()]);
+    let mut logs = String::new();
+    wait_until("the app's output", || {
+        logs = s.ok(&["logs", "config-demo-app"]);
+        logs.contains("listen 80")
+    });
+    assert_eq!(logs, "hello debug\nlisten 80\n");
+    let env = s.ok(&["exec", "config-demo-app", "env"]);
+    assert!(env.contains("POD_NAME=config-demo\n"), "{env}");
+    assert!(env.contains("CFG_GREETING=hello\n"), "{env}");
+    // The ConfigMap's file is read-only in the container.
+    let o = s.cmd(&[
+        "exec",
+        "config-demo-app",
+        "sh",
+        "-c",
+        "echo x > /etc/app/app.conf",
+    ]);
+    assert_ne!(o.code, 0, "{}", o.describe());
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert!(s.ok(&["volume", "ls", "-q"]).is_empty());
+
+    // A ConfigMap from --configmap, and a Secret as files with a mode.
+    let pod = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: sec}
+spec:
+  volumes: [{name: creds, secret: {secretName: s, defaultMode: 0400}}]
+  containers:
+  - name: app
+    image: localhost/busybox:latest
+    command: [sh, -c, 'echo $FROM_FILE; stat -c %a /creds/pw; cat /creds/pw; echo; trap \"exit 0\" TERM; sleep 1000 & wait']
+    env: [{name: FROM_FILE, valueFrom: {configMapKeyRef: {name: ext, key: x}}}]
+    volumeMounts: [{name: creds, mountPath: /creds}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: s}
+data: {pw: aHVudGVyMg==}
+";
+    let cm = s.write_file(
+        "ext.yaml",
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ext}\ndata: {x: from-the-file}\n",
+    );
+    let file = s.write_file("sec.yaml", pod.as_bytes());
+    let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(o.code, 125, "without --configmap: {}", o.describe());
+    assert!(
+        o.stderr.contains("ConfigMap \"ext\" not found"),
+        "{}",
+        o.describe()
+    );
+    s.ok(&[
+        "kube",
+        "play",
+        "--configmap",
+        cm.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    wait_until("the secret's output", || {
+        logs = s.ok(&["logs", "sec-app"]);
+        logs.contains("hunter2")
+    });
+    assert_eq!(logs, "from-the-file\n400\nhunter2\n");
+    let out = s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert!(out.contains("Volumes removed:\n"), "{out}");
+
+    // A Deployment of three replicas: one pod, and Podman's warning.
+    let (yaml, ports) = example("deployment.yaml");
+    let file = s.write_file(
+        "dep.yaml",
+        yaml.replace("replicas: 1", "replicas: 3").as_bytes(),
+    );
+    let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert!(
+        o.stderr.contains("Limiting replica count to 1"),
+        "{}",
+        o.describe()
+    );
+    assert_eq!(
+        s.inspect_format("web-deployment-pod-web", "{{.State.Status}}")
+            .trim(),
+        "running"
+    );
+    // httpd serves / without an index: any HTTP answer will do.
+    wait_until("the deployment's web port", || {
+        use std::io::{Read, Write};
+        let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", ports[0])) else {
+            return false;
+        };
+        let mut out = String::new();
+        c.write_all(b"GET / HTTP/1.0\r\n\r\n").is_ok()
+            && c.read_to_string(&mut out).is_ok()
+            && out.starts_with("HTTP/1.")
+    });
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert!(s.container_ids().is_empty());
+}

@@ -973,7 +973,7 @@ spec:
   volumes:
   - {name: host, hostPath: {path: /srv/data, type: DirectoryOrCreate}}
   - {name: claim, persistentVolumeClaim: {claimName: data}}
-  - {name: creds, secret: {secretName: s, defaultMode: 256}}
+  - {name: creds, secret: {secretName: s, defaultMode: 0400}}
   containers:
   - name: app
     image: ep
