@@ -205,6 +205,16 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// The logs of container `name` once they contain `needle`.
+fn logs_with(s: &Skiff, name: &str, needle: &str) -> String {
+    let mut logs = String::new();
+    wait_until(&format!("{needle:?} in the logs of {name}"), || {
+        logs = s.ok(&["logs", name]);
+        logs.contains(needle)
+    });
+    logs
+}
+
 /// The ids `kube play` printed: (pod, containers).
 fn played(out: &str) -> (String, Vec<String>) {
     let mut lines = out.lines();
@@ -307,12 +317,10 @@ spec:
 ";
     let file = s.write_file("order.yaml", order.as_bytes());
     s.ok(&["kube", "play", file.to_str().unwrap()]);
-    let mut logs = String::new();
-    wait_until("the main container's output", || {
-        logs = s.ok(&["logs", "ordered-main"]);
-        logs.contains("main")
-    });
-    assert_eq!(logs, "first\nsecond\nmain\n");
+    assert_eq!(
+        logs_with(&s, "ordered-main", "main"),
+        "first\nsecond\nmain\n"
+    );
     s.ok(&["kube", "down", file.to_str().unwrap()]);
 
     // A failing init container: one line, 125, and nothing is left.
@@ -472,12 +480,10 @@ fn configmaps_and_secrets_feed_env_and_files_and_deployments_are_one_pod() {
     let (yaml, _) = example("configmap.yaml");
     let file = s.write_file("cm.yaml", yaml.as_bytes());
     s.ok(&["kube", "play", file.to_str().unwrap()]);
-    let mut logs = String::new();
-    wait_until("the app's output", || {
-        logs = s.ok(&["logs", "config-demo-app"]);
-        logs.contains("listen 80")
-    });
-    assert_eq!(logs, "hello debug\nlisten 80\n");
+    assert_eq!(
+        logs_with(&s, "config-demo-app", "listen 80"),
+        "hello debug\nlisten 80\n"
+    );
     let env = s.ok(&["exec", "config-demo-app", "env"]);
     assert!(env.contains("POD_NAME=config-demo\n"), "{env}");
     assert!(env.contains("CFG_GREETING=hello\n"), "{env}");
@@ -531,11 +537,10 @@ data: {pw: aHVudGVyMg==}
         cm.to_str().unwrap(),
         file.to_str().unwrap(),
     ]);
-    wait_until("the secret's output", || {
-        logs = s.ok(&["logs", "sec-app"]);
-        logs.contains("hunter2")
-    });
-    assert_eq!(logs, "from-the-file\n400\nhunter2\n");
+    assert_eq!(
+        logs_with(&s, "sec-app", "hunter2"),
+        "from-the-file\n400\nhunter2\n"
+    );
     let out = s.ok(&["kube", "down", file.to_str().unwrap()]);
     assert!(out.contains("Volumes removed:\n"), "{out}");
 
