@@ -183,6 +183,9 @@ pub struct PsArgs {
     /// Do not print column headings
     #[arg(long)]
     pub noheading: bool,
+    /// Print the ID and name of the pod each container is in
+    #[arg(long)]
+    pub pod: bool,
 }
 
 #[derive(Debug, Args)]
@@ -893,7 +896,16 @@ fn ports_text(c: &Container) -> String {
         .join(", ")
 }
 
-fn ps_json(c: &Container) -> serde_json::Value {
+/// The id (12 digits) and name of the pod of `c`, empty when it has none.
+fn pod_of(c: &Container, pods: &[crate::pod::Pod]) -> (String, String) {
+    pods.iter()
+        .find(|p| p.id == c.config.pod)
+        .map(|p| (p.id[..12].to_string(), p.name.clone()))
+        .unwrap_or_default()
+}
+
+fn ps_json(c: &Container, pods: &[crate::pod::Pod]) -> serde_json::Value {
+    let (pod_id, pod_name) = pod_of(c, pods);
     serde_json::json!({
         "ID": &c.id[..12],
         "Id": c.id,
@@ -911,7 +923,9 @@ fn ps_json(c: &Container) -> serde_json::Value {
         "Ports": ports_text(c),
         "Pid": c.state.pid,
         "Mounts": c.config.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>(),
-        "Pod": "",
+        "Pod": pod_id,
+        "PodName": pod_name,
+        "IsInfra": c.config.infra,
     })
 }
 
@@ -921,6 +935,17 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
         .iter()
         .map(|f| container::filter::parse(f))
         .collect::<Result<Vec<_>>>()?;
+    let pods = crate::pod::list(ctx)?;
+    let filters: Vec<_> = filters
+        .into_iter()
+        .map(|f| {
+            f.resolve_pod(|key| {
+                crate::state::records::find(&pods, key)
+                    .ok()
+                    .map(|p| p.id.clone())
+            })
+        })
+        .collect();
     let all = container::list(ctx)?;
     let every = a.all || a.latest || a.last.is_some() || !filters.is_empty();
     let mut shown: Vec<&Container> = all
@@ -943,15 +968,18 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
         return Ok(0);
     }
     if let Some(f) = &a.format {
-        let items: Vec<serde_json::Value> = shown.iter().map(|c| ps_json(c)).collect();
-        let sample = ps_json(&Container {
-            version: crate::state::container::RECORD_VERSION,
-            id: "0".repeat(64),
-            name: String::new(),
-            created: chrono::Utc::now(),
-            config: Default::default(),
-            state: Default::default(),
-        });
+        let items: Vec<serde_json::Value> = shown.iter().map(|c| ps_json(c, &pods)).collect();
+        let sample = ps_json(
+            &Container {
+                version: crate::state::container::RECORD_VERSION,
+                id: "0".repeat(64),
+                name: String::new(),
+                created: chrono::Utc::now(),
+                config: Default::default(),
+                state: Default::default(),
+            },
+            &[],
+        );
         let shape = crate::format::Shape::new("entities.ListContainer", &sample);
         crate::format::print_formatted(f, &items, &shape)?;
         return Ok(0);
@@ -965,7 +993,7 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
             } else {
                 cmd
             };
-            vec![
+            let mut row = vec![
                 if a.no_trunc {
                     c.id.clone()
                 } else {
@@ -977,22 +1005,27 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
                 status_text(c),
                 ports_text(c),
                 c.name.clone(),
-            ]
+            ];
+            if a.pod {
+                let (id, name) = pod_of(c, &pods);
+                row.extend([id, name]);
+            }
+            row
         })
         .collect();
-    crate::format::print_table(
-        &[
-            "CONTAINER ID",
-            "IMAGE",
-            "COMMAND",
-            "CREATED",
-            "STATUS",
-            "PORTS",
-            "NAMES",
-        ],
-        &rows,
-        a.noheading,
-    );
+    let mut headers = vec![
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ];
+    if a.pod {
+        headers.extend(["POD ID", "PODNAME"]);
+    }
+    crate::format::print_table(&headers, &rows, a.noheading);
     Ok(0)
 }
 

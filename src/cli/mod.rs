@@ -9,6 +9,7 @@ pub mod history;
 pub mod image;
 pub mod kube;
 pub mod network;
+pub mod pod;
 pub mod prune;
 pub mod registry;
 pub mod secret;
@@ -139,6 +140,9 @@ pub enum Command {
     Network(network::NetworkCommand),
     /// List port mappings of a container
     Port(network::PortArgs),
+    /// Manage pods
+    #[command(subcommand)]
+    Pod(pod::PodCommand),
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
@@ -293,6 +297,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Volume(c) => c.needs_userns(),
         Command::Kube(c) => c.needs_userns(),
         Command::Play(_) => true,
+        Command::Pod(c) => c.needs_userns(),
         _ => false,
     };
     if needs_userns {
@@ -321,6 +326,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Network(c) => network::dispatch(&ctx, c),
         Command::Port(a) => network::port(&ctx, a),
         Command::Volume(c) => volume::dispatch(&ctx, c),
+        Command::Pod(c) => pod::dispatch(&ctx, c),
         Command::Secret(c) => secret::dispatch(&ctx, c),
         Command::Kube(c) => kube::dispatch(&ctx, c),
         Command::Play(kube::PlayCommand::Kube(a)) => kube::play(&ctx, a),

@@ -15,6 +15,20 @@ pub enum Filter {
     Label(String, Option<String>),
     Ancestor(String),
     Exited(i32),
+    /// `pod=NAME|ID`: `ps` turns a name into the pod's full id before
+    /// filtering (see [`Filter::resolve_pod`]); matched as an id prefix.
+    Pod(String),
+}
+
+impl Filter {
+    /// For `pod=`: the pod's id from its name or id prefix, by `find`
+    /// (None: no such pod, and the filter then matches nothing).
+    pub fn resolve_pod(self, find: impl Fn(&str) -> Option<String>) -> Filter {
+        match self {
+            Filter::Pod(key) => Filter::Pod(find(&key).unwrap_or_else(|| "-".into())),
+            f => f,
+        }
+    }
 }
 
 const STATUSES: &[&str] = &[
@@ -51,6 +65,7 @@ pub fn parse(spec: &str) -> Result<Filter> {
             None => Filter::Label(v, None),
         },
         "ancestor" => Filter::Ancestor(v),
+        "pod" => Filter::Pod(v),
         "exited" => Filter::Exited(v.parse().map_err(|_| {
             Error::msg(format!(
                 "invalid filter \"{spec}\": exit code must be a number"
@@ -58,7 +73,7 @@ pub fn parse(spec: &str) -> Result<Filter> {
         })?),
         _ => {
             return Err(Error::msg(format!(
-                "invalid filter \"{k}\": use name, id, status, label, ancestor or exited"
+                "invalid filter \"{k}\": use name, id, status, label, ancestor, exited or pod"
             )))
         }
     })
@@ -83,6 +98,7 @@ fn matches(f: &Filter, c: &Container, status: Status) -> bool {
                 })
         }
         Filter::Exited(code) => status == Status::Exited && c.state.exit_code == *code,
+        Filter::Pod(id) => !c.config.pod.is_empty() && c.config.pod.starts_with(id.as_str()),
     }
 }
 

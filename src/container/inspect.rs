@@ -117,7 +117,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "Image": cfg.image_id,
         "ImageName": cfg.image_name,
         "Rootfs": "",
-        "Pod": "",
+        "Pod": cfg.pod,
         "ResolvConfPath": ctx.container_dir(&c.id).join("userdata/resolv.conf"),
         "HostnamePath": ctx.container_dir(&c.id).join("userdata/hostname"),
         "HostsPath": ctx.container_dir(&c.id).join("userdata/hosts"),
@@ -134,7 +134,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "Dependencies": [],
         "NetworkSettings": crate::network::inspect_json(c),
         "Namespace": "",
-        "IsInfra": false,
+        "IsInfra": cfg.infra,
         "Config": config,
         "HostConfig": host_config,
     })

@@ -45,6 +45,24 @@ fn endpoints_dir(ctx: &Context, net: &str) -> PathBuf {
     ctx.runroot.join("networks").join(net)
 }
 
+/// Sets the DNS aliases of container `c` on every network it is attached
+/// to (what a pod's infra container answers for changes with the pod's
+/// containers): its own aliases and short id, then `extra`.
+pub fn set_aliases(ctx: &Context, c: &Container, extra: &[String]) -> Result<()> {
+    for net in c.state.network.networks.keys() {
+        let path = endpoints_dir(ctx, net).join(format!("{}.json", c.id));
+        let Some(mut rec) = crate::state::read_json::<Record>(&path)? else {
+            continue;
+        };
+        let mut aliases = c.config.network_aliases.clone();
+        aliases.push(c.id[..12].to_string());
+        aliases.extend(extra.iter().cloned());
+        rec.endpoint.aliases = aliases;
+        crate::state::write_json(&path, &rec)?;
+    }
+    Ok(())
+}
+
 /// Every container attached to every network, for DNS and address allocation.
 pub fn all_records(runroot: &Path) -> Vec<Record> {
     let mut out = Vec::new();
@@ -407,6 +425,8 @@ pub fn connect_one(
     }
     let mut aliases = c.config.network_aliases.clone();
     aliases.push(c.id[..12].to_string());
+    // A pod's infra container answers for the pod and its containers.
+    aliases.extend(crate::pod::infra_aliases(ctx, c));
     let e = Endpoint {
         ip_address: ip.to_string(),
         prefix_len: prefix,

@@ -435,8 +435,8 @@ pub fn kill(ctx: &Context, pod: &Pod, sig: Signal) -> Result<()> {
     combined(pod, "killing", errors)
 }
 
-/// `pod pause` / `pod unpause`: every running (paused) container but the
-/// infra container, which Podman leaves alone too.
+/// `pod pause` / `pod unpause`: every running (paused) container of the
+/// pod, the infra container included, so that the pod is Paused.
 pub fn set_paused(ctx: &Context, pod: &Pod, pause: bool) -> Result<()> {
     let all = members(ctx, &pod.id)?;
     let want = if pause {
@@ -445,7 +445,7 @@ pub fn set_paused(ctx: &Context, pod: &Pod, pause: bool) -> Result<()> {
         Status::Paused
     };
     let mut errors = Vec::new();
-    for c in all.iter().filter(|c| !c.config.infra) {
+    for c in &all {
         if crate::container::effective_status(c) == want {
             if let Err(e) = crate::container::pause::set_paused(ctx, c, pause) {
                 errors.push((c.name.clone(), e));
@@ -555,9 +555,34 @@ pub fn member_exited(ctx: &Context, c: &Container) {
     }
 }
 
+/// The names a pod's infra container `c` answers for on user-defined
+/// networks: the pod's name and those of its other containers (empty for
+/// any other container).
+pub fn infra_aliases(ctx: &Context, c: &Container) -> Vec<String> {
+    if !c.config.infra {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = store(ctx)
+        .load(&c.config.pod)
+        .ok()
+        .flatten()
+        .map(|p| p.name)
+        .into_iter()
+        .collect();
+    let all = crate::container::store(ctx).list().unwrap_or_default();
+    out.extend(
+        members_in(&all, &c.config.pod)
+            .into_iter()
+            .filter(|m| !m.config.infra)
+            .map(|m| m.name.clone()),
+    );
+    out
+}
+
 /// Rewrites the /etc/hosts of the pod's running infra container (which
 /// every member shares) so that it names the pod's containers as they now
-/// are; a pod whose infra does not run gets it at its next start.
+/// are, and the names it answers for on user-defined networks; a pod whose
+/// infra does not run gets them at its next start.
 pub fn refresh_hosts(ctx: &Context, pod_id: &str) {
     let Ok(Some(pod)) = store(ctx).load(pod_id) else {
         return;
@@ -569,6 +594,10 @@ pub fn refresh_hosts(ctx: &Context, pod_id: &str) {
         if infra.state.status == Status::Running {
             if let Err(e) = crate::network::rewrite_etc_files(ctx, &infra) {
                 tracing::warn!(%e, "cannot update the pod's /etc/hosts");
+            }
+            let aliases = infra_aliases(ctx, &infra);
+            if let Err(e) = crate::network::bridge::set_aliases(ctx, &infra, &aliases) {
+                tracing::warn!(%e, "cannot update the pod's names on its networks");
             }
         }
     }

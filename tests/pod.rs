@@ -1,0 +1,452 @@
+//! Pods with real containers as the unprivileged test user: containers of a
+//! pod reach each other on localhost, the pod's published port answers on
+//! 127.0.0.1, they share the hostname and /etc/hosts, and `pod rm -f`
+//! leaves nothing behind. Traffic only to 127.0.0.1 and the pod's namespace.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// Processes of the test's store whose command line contains `needle`.
+fn procs_with(s: &Skiff, needle: &str) -> Vec<i32> {
+    s.processes()
+        .into_iter()
+        .filter(|p| cmdline(*p).contains(needle))
+        .collect()
+}
+
+/// Network namespace files left in the store's run root.
+fn netns_files(s: &Skiff) -> Vec<String> {
+    let dir = s.runtime_dir.join("skiff/netns");
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("netns-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn wait_http_in_pod(s: &Skiff, pod: &str) -> String {
+    let mut out = String::new();
+    let ok = eventually(Duration::from_secs(15), || {
+        let o = s.cmd(&[
+            "run",
+            "--rm",
+            "--pod",
+            pod,
+            "busybox",
+            "wget",
+            "-qO-",
+            "http://localhost:80/",
+        ]);
+        out = o.stdout.clone();
+        o.code == 0
+    });
+    assert!(ok, "no answer on localhost:80 in pod {pod}: {out}");
+    out
+}
+
+#[test]
+fn web_and_client_share_localhost_port_hostname_and_hosts() {
+    let s = busybox();
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let id = s.ok(&[
+        "pod", "create", "--name", "app", "-p", &publish, "--label", "team=a",
+    ]);
+    assert_eq!(id.trim().len(), 64, "{id}");
+    assert_eq!(s.cmd(&["pod", "exists", "app"]).code, 0);
+    assert_eq!(s.cmd(&["pod", "exists", "nopod"]).code, 1);
+    s.ok(&[
+        "run", "-d", "--pod", "app", "--name", "web", "busybox", "httpd", "-f", "-p", "80", "-h",
+        "/www",
+    ]);
+    // The client reaches the web container on localhost.
+    assert_eq!(wait_http_in_pod(&s, "app"), INDEX_HTML);
+    // The pod's published port, from the host.
+    assert!(http_get(port).contains(INDEX_HTML.trim()));
+    // One hostname (the pod's name) and /etc/hosts naming every container.
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "--pod",
+        "app",
+        "--name",
+        "client",
+        "busybox",
+        "sh",
+        "-c",
+        "hostname; cat /etc/hosts",
+    ]);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("app"), "{out}");
+    assert!(out.contains("\tweb"), "{out}");
+    assert!(out.contains("\tclient"), "{out}");
+    // The infra process runs the skiff binary, as the test user.
+    let infra = procs_with(&s, "_infra");
+    assert_eq!(infra.len(), 1, "one infra process: {infra:?}");
+    let rss: u64 = std::fs::read_to_string(format!("/proc/{}/status", infra[0]))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    eprintln!("infra RSS {rss} KiB");
+
+    // pod rm without -f refuses while web runs, and removes nothing.
+    let e = s.fails_engine(&["pod", "rm", "app"]);
+    assert!(e.contains("pod app has running containers (web)"), "{e}");
+    assert_eq!(s.cmd(&["container", "exists", "web"]).code, 0);
+    // The infra container cannot be removed alone.
+    let infra_id = s.ok(&["pod", "inspect", "--format", "{{.InfraContainerId}}", "app"]);
+    let e = s.fails_engine(&["rm", "-f", infra_id.trim()]);
+    assert!(e.contains("is the infra container of pod app"), "{e}");
+
+    assert_eq!(s.ok(&["pod", "rm", "-f", "app"]).trim(), id.trim());
+    assert_eq!(s.cmd(&["pod", "exists", "app"]).code, 1);
+    assert!(s.container_ids().is_empty(), "{:?}", s.container_ids());
+    assert!(procs_with(&s, "_infra").is_empty());
+    assert!(procs_with(&s, "pasta").is_empty());
+    assert!(netns_files(&s).is_empty(), "{:?}", netns_files(&s));
+    // The port is free again.
+    std::net::TcpListener::bind(("127.0.0.1", port)).expect("port released");
+}
+
+fn pod_status(s: &Skiff, pod: &str) -> String {
+    s.ok(&["pod", "inspect", "--format", "{{.State}}", pod])
+        .trim()
+        .to_string()
+}
+
+fn wait_pod_status(s: &Skiff, pod: &str, want: &str) {
+    let mut last = String::new();
+    let ok = eventually(Duration::from_secs(15), || {
+        last = pod_status(s, pod);
+        last == want
+    });
+    assert!(ok, "pod {pod} is {last}, not {want}");
+}
+
+#[test]
+fn lifecycle_status_listing_inspect_logs_and_top() {
+    let s = busybox();
+    s.ok(&["pod", "create", "--name", "life", "--label", "tier=web"]);
+    assert_eq!(pod_status(&s, "life"), "Created");
+    let ps = s.ok(&["pod", "ps"]);
+    let mut rows = ps.lines();
+    let header = rows.next().unwrap();
+    for col in [
+        "POD ID",
+        "NAME",
+        "STATUS",
+        "CREATED",
+        "INFRA ID",
+        "# OF CONTAINERS",
+    ] {
+        assert!(header.contains(col), "{ps}");
+    }
+    let row = rows.next().unwrap();
+    assert!(row.contains("life") && row.contains("Created"), "{ps}");
+    assert!(
+        row.trim_end().ends_with('1'),
+        "the infra container counts: {ps}"
+    );
+
+    // run --pod starts the infra container first.
+    s.ok(&[
+        "run",
+        "-d",
+        "--pod",
+        "life",
+        "--name",
+        "first",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'echo got hup; exit 3' HUP; echo one; echo two; while :; do sleep 1; done",
+    ]);
+    s.ok(&[
+        "create",
+        "--pod",
+        "life",
+        "--name",
+        "second",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; echo second here; while :; do sleep 1; done",
+    ]);
+    assert_eq!(pod_status(&s, "life"), "Degraded");
+    assert_eq!(s.ok(&["pod", "start", "life"]).trim().len(), 64);
+    assert_eq!(pod_status(&s, "life"), "Running");
+    let infra = s.ok(&[
+        "pod",
+        "inspect",
+        "--format",
+        "{{.InfraContainerId}}",
+        "life",
+    ]);
+    let started = |c: &str| s.inspect_format(c, "{{.State.StartedAt}}");
+    assert!(started(infra.trim()) <= started("first"));
+
+    // Listings.
+    let out = s.ok(&["pod", "ps", "--ctr-names", "--ctr-status"]);
+    assert!(out.contains("first") && out.contains("second"), "{out}");
+    assert!(out.contains("running,running,running"), "{out}");
+    let out = s.ok(&[
+        "pod",
+        "ps",
+        "--format",
+        "{{.Name}} {{.Status}} {{.NumberOfContainers}}",
+    ]);
+    assert_eq!(out.trim(), "life Running 3");
+    assert_eq!(s.ok(&["pod", "ps", "--filter", "name=nomatch", "-q"]), "");
+    assert_eq!(
+        s.ok(&["pod", "ps", "--filter", "label=tier=web", "-q"])
+            .trim()
+            .len(),
+        12
+    );
+    assert_eq!(s.ok(&["pod", "ps", "-q", "--no-trunc"]).trim().len(), 64);
+    assert_eq!(
+        s.ok(&["pod", "ps", "--filter", "status=running", "-q"])
+            .lines()
+            .count(),
+        1
+    );
+    let out = s.ok(&["ps", "--pod"]);
+    assert!(out.lines().next().unwrap().contains("PODNAME"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("first") && l.trim_end().ends_with("life")),
+        "{out}"
+    );
+    let out = s.ok(&["ps", "-a", "--filter", "pod=life", "--format", "{{.Names}}"]);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(s
+        .ok(&["ps", "-a", "--filter", "pod=nopod", "-q"])
+        .is_empty());
+
+    // inspect: Podman's keys.
+    let j: serde_json::Value = serde_json::from_str(&s.ok(&["pod", "inspect", "life"])).unwrap();
+    assert_eq!(j["Name"], "life");
+    assert_eq!(j["State"], "Running");
+    assert_eq!(j["Hostname"], "life");
+    assert_eq!(j["Labels"]["tier"], "web");
+    assert_eq!(j["NumContainers"], 3);
+    assert_eq!(
+        j["SharedNamespaces"],
+        serde_json::json!(["ipc", "net", "uts"])
+    );
+    assert_eq!(j["Containers"].as_array().unwrap().len(), 3);
+    assert!(j["InfraConfig"]["PortBindings"].is_object());
+    assert_eq!(
+        s.inspect_format("first", "{{.Pod}}").trim(),
+        j["Id"].as_str().unwrap()
+    );
+
+    // logs: prefixed with the container's name; --container, --tail.
+    let out = s.ok(&["pod", "logs", "life"]);
+    assert!(out.contains("first one\nfirst two\n"), "{out}");
+    assert!(out.contains("second second here\n"), "{out}");
+    let out = s.ok(&["pod", "logs", "--container", "first", "--tail", "1", "life"]);
+    assert_eq!(out, "first two\n");
+
+    // top: the processes of every running container.
+    let out = s.ok(&["pod", "top", "life"]);
+    assert!(out.contains("sleep 1") && out.contains("first"), "{out}");
+
+    // pause, unpause, kill, restart, stop.
+    s.ok(&["pod", "pause", "life"]);
+    assert_eq!(pod_status(&s, "life"), "Paused");
+    s.ok(&["pod", "unpause", "life"]);
+    assert_eq!(pod_status(&s, "life"), "Running");
+    s.ok(&["pod", "kill", "-s", "HUP", "life"]);
+    // first's shell traps HUP and exits; the infra container ignores it
+    // (second's shell has no HUP trap but, as pid 1, is spared by the kernel).
+    wait_pod_status(&s, "life", "Degraded");
+    assert_eq!(s.inspect_format("first", "{{.State.ExitCode}}").trim(), "3");
+    assert_eq!(
+        s.inspect_format(infra.trim(), "{{.State.Status}}").trim(),
+        "running"
+    );
+    s.ok(&["pod", "restart", "life"]);
+    assert_eq!(pod_status(&s, "life"), "Running");
+    s.ok(&["pod", "stop", "-t", "0", "life"]);
+    assert_eq!(pod_status(&s, "life"), "Exited");
+    // prune removes the stopped pod and its containers.
+    s.ok(&["pod", "create", "--name", "keep"]);
+    s.ok(&["pod", "start", "keep"]);
+    let pruned = s.ok(&["pod", "prune", "-f"]);
+    assert_eq!(pruned.lines().count(), 1, "{pruned}");
+    assert_eq!(s.cmd(&["pod", "exists", "life"]).code, 1);
+    assert_eq!(s.cmd(&["pod", "exists", "keep"]).code, 0);
+    assert_eq!(s.container_ids().len(), 1, "keep's infra container only");
+    s.ok(&["pod", "rm", "-f", "keep"]);
+    assert!(s.container_ids().is_empty());
+}
+
+#[test]
+fn exit_policy_stop_stops_the_pod_with_its_last_container() {
+    let s = busybox();
+    s.ok(&["pod", "create", "--name", "once", "--exit-policy", "stop"]);
+    s.ok(&[
+        "run", "-d", "--pod", "once", "--name", "short", "busybox", "sleep", "1",
+    ]);
+    wait_pod_status(&s, "once", "Exited");
+    // With continue (the default) the infra container stays.
+    s.ok(&["pod", "create", "--name", "stays"]);
+    s.ok(&[
+        "run", "--pod", "stays", "--name", "brief", "busybox", "true",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(pod_status(&s, "stays"), "Degraded");
+    s.ok(&["pod", "rm", "-f", "once", "stays"]);
+    assert!(s.container_ids().is_empty());
+}
+
+#[test]
+fn bad_input_is_one_line_and_leaves_nothing() {
+    let s = busybox();
+    let one = |args: &[&str], want: &str| {
+        let o = s.cmd(args);
+        assert_eq!(o.code, 125, "{}", o.describe());
+        let line = one_error_line(&o);
+        assert!(line.contains(want), "{}", o.describe());
+    };
+    one(
+        &["run", "--pod", "nopod", "busybox", "true"],
+        "no pod with name or ID \"nopod\" found: no such pod",
+    );
+    one(&["pod", "rm", "nopod"], "no such pod");
+    one(&["pod", "start", "nopod"], "no such pod");
+    assert!(s.container_ids().is_empty());
+    s.ok(&["pod", "create", "--name", "box"]);
+    one(
+        &["run", "--pod", "box", "-p", "8080:80", "busybox", "true"],
+        "published or exposed ports must be defined when the pod is created",
+    );
+    one(
+        &[
+            "create",
+            "--pod",
+            "box",
+            "--network",
+            "none",
+            "busybox",
+            "true",
+        ],
+        "networks must be defined when the pod is created",
+    );
+    one(
+        &[
+            "create",
+            "--pod",
+            "box",
+            "--hostname",
+            "h",
+            "busybox",
+            "true",
+        ],
+        "cannot set hostname when joining the pod UTS namespace",
+    );
+    // A container made by run --pod new: that cannot be created takes its
+    // new pod away again.
+    one(
+        &["run", "--pod", "new:fresh", "-p", "80", "busybox", "true"],
+        "published or exposed ports",
+    );
+    assert_eq!(s.cmd(&["pod", "exists", "fresh"]).code, 1);
+    // Names: one name space for pods and containers.
+    s.ok(&[
+        "create", "--pod", "box", "--name", "member", "busybox", "true",
+    ]);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["create", "--name", "member", "busybox", "true"],
+            "the container name \"member\" is already in use",
+        ),
+        (
+            &["pod", "create", "--name", "member"],
+            "name \"member\" is in use by container",
+        ),
+        (
+            &["create", "--name", "box", "busybox", "true"],
+            "name \"box\" is in use by pod",
+        ),
+        (
+            &["pod", "create", "--name", "box"],
+            "name \"box\" is in use by pod",
+        ),
+        (
+            &["pod", "create", "--share", "net,mnt"],
+            "invalid kernel namespace to share: mnt",
+        ),
+        (
+            &["pod", "create", "--exit-policy", "later"],
+            "invalid pod exit policy",
+        ),
+        (
+            &["pod", "create", "--infra=false", "-p", "80"],
+            "infra container",
+        ),
+        (
+            &["pod", "create", "--add-host", "nocolon"],
+            "invalid --add-host",
+        ),
+        (&["pod", "create", "--dns", "notanip"], "invalid --dns"),
+    ];
+    for (args, want) in cases {
+        one(args, want);
+    }
+    let port = free_port();
+    let _hold = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    one(
+        &[
+            "pod",
+            "create",
+            "--name",
+            "busy",
+            "-p",
+            &format!("127.0.0.1:{port}:80"),
+        ],
+        "already in use",
+    );
+    assert_eq!(s.ok(&["pod", "ps", "-q"]).lines().count(), 1, "only box");
+    assert_eq!(s.container_ids().len(), 2, "box's infra and member");
+    s.ok(&["pod", "rm", "box"]);
+    assert!(s.container_ids().is_empty());
+}
+
+#[test]
+fn pods_on_a_user_network_resolve_each_other_by_name() {
+    let s = busybox();
+    s.ok(&["network", "create", "podnet"]);
+    s.ok(&["pod", "create", "--name", "alpha", "--network", "podnet"]);
+    s.ok(&["pod", "create", "--name", "beta", "--network", "podnet"]);
+    s.ok(&[
+        "run", "-d", "--pod", "alpha", "--name", "webby", "busybox", "httpd", "-f", "-p", "80",
+        "-h", "/www",
+    ]);
+    wait_http_in_pod(&s, "alpha");
+    // From the other pod: the pod's name and its container's name.
+    for name in ["alpha", "webby"] {
+        let out = s.ok(&[
+            "run",
+            "--rm",
+            "--pod",
+            "beta",
+            "busybox",
+            "wget",
+            "-qO-",
+            &format!("http://{name}/"),
+        ]);
+        assert_eq!(out, INDEX_HTML, "{name}");
+    }
+    s.ok(&["pod", "rm", "-f", "alpha", "beta"]);
+    s.ok(&["network", "rm", "podnet"]);
+}
