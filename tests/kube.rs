@@ -576,3 +576,80 @@ data: {pw: aHVudGVyMg==}
     s.ok(&["kube", "down", file.to_str().unwrap()]);
     assert!(s.container_ids().is_empty());
 }
+
+#[test]
+fn claims_networks_standalone_containers_and_podmans_older_spellings() {
+    let s = busybox();
+    // A claim is a named volume, made by play and kept by down.
+    let yaml = "\
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: keepme}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: claimer}
+spec:
+  volumes: [{name: data, persistentVolumeClaim: {claimName: keepme}}]
+  containers:
+  - name: app
+    image: localhost/busybox:latest
+    command: [sh, -c, 'echo kept > /data/f; trap \"exit 0\" TERM; sleep 1000 & wait']
+    volumeMounts: [{name: data, mountPath: /data}]
+";
+    let file = s.write_file("claim.yaml", yaml.as_bytes());
+    s.ok(&["network", "create", "kubenet"]);
+    // `play kube` is Podman's older spelling.
+    let out = s.ok(&[
+        "play",
+        "kube",
+        "--network",
+        "kubenet",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.starts_with("Volume:\nkeepme\n\nPod:\n"), "{out}");
+    let infra = s.ok(&[
+        "pod",
+        "inspect",
+        "--format",
+        "{{.InfraContainerID}}",
+        "claimer",
+    ]);
+    let nets = s.inspect_format(
+        infra.trim(),
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+    );
+    assert!(nets.contains("kubenet"), "the pod is on --network: {nets}");
+    wait_until("the file in the claim", || {
+        s.cmd(&["exec", "claimer-app", "cat", "/data/f"]).stdout == "kept\n"
+    });
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert_eq!(s.ok(&["volume", "ls", "-q"]), "keepme\n", "the claim stays");
+    s.ok(&["volume", "rm", "keepme"]);
+
+    // A container outside any pod: `generate kube` names the pod after it.
+    let port = free_port();
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "solo",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "localhost/busybox:latest",
+        "sleep",
+        "1000",
+    ]);
+    let text = s.ok(&["generate", "kube", "solo"]);
+    assert!(text.contains("name: solo-pod\n"), "{text}");
+    assert!(text.contains(&format!("hostPort: {port}")), "{text}");
+    assert!(text.contains("- sleep\n"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("solo.yaml");
+    std::fs::write(&f, &text).unwrap();
+    let (ok, out) = validate(&[f]);
+    assert!(ok, "{out}\n{text}");
+    s.ok(&["rm", "-f", "-t", "0", "solo"]);
+    s.ok(&["network", "rm", "kubenet"]);
+}

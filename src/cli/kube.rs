@@ -118,6 +118,9 @@ pub fn play(ctx: &Context, a: PlayArgs) -> Result<i32> {
         },
     )?;
     let mut out = String::new();
+    for v in &report.volumes {
+        out.push_str(&format!("Volume:\n{v}\n\n"));
+    }
     for (pod, containers) in &report.pods {
         out.push_str(&format!("Pod:\n{pod}\n"));
         match containers.len() {

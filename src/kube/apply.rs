@@ -31,6 +31,8 @@ pub struct PlayOptions {
 /// containers that ran to completion are gone and not listed).
 #[derive(Debug, Clone, Default)]
 pub struct PlayReport {
+    /// Names of the claimed volumes (PersistentVolumeClaims).
+    pub volumes: Vec<String>,
     pub pods: Vec<(String, Vec<String>)>,
     pub warnings: Vec<String>,
 }
@@ -115,6 +117,29 @@ pub fn play(ctx: &Context, text: &str, o: &PlayOptions) -> Result<PlayReport> {
         warnings,
         ..Default::default()
     };
+    for name in &plan.claims {
+        let existed = crate::volume::get(ctx, name).is_ok();
+        let made_now = crate::volume::create(
+            ctx,
+            &crate::volume::CreateOptions {
+                name: Some(name.clone()),
+                ignore_existing: true,
+                ..Default::default()
+            },
+        );
+        match made_now {
+            Ok(v) => {
+                if !existed {
+                    made.volumes.push(v.name.clone());
+                }
+                report.volumes.push(v.name);
+            }
+            Err(e) => {
+                made.undo(ctx);
+                return Err(e.into());
+            }
+        }
+    }
     for p in &plan.pods {
         match play_pod(ctx, p, o.start, &mut made) {
             Ok(ids) => report.pods.push(ids),

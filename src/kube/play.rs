@@ -57,6 +57,9 @@ pub enum Workload {
 /// Everything `kube play` will create, in order.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
+    /// Named volumes of the PersistentVolumeClaims, made when missing
+    /// (before the pods) and kept by `kube down`, as Podman does.
+    pub claims: Vec<String>,
     pub pods: Vec<PodPlan>,
     /// One line each, printed on standard error before anything is made.
     pub warnings: Vec<String>,
@@ -185,6 +188,11 @@ pub fn pod_name(doc: &Document) -> Option<String> {
 pub fn plan(docs: &[Document], inputs: &Inputs) -> Result<Plan, Error> {
     let sources = Sources::of(docs.iter().chain(inputs.extra))?;
     let mut out = Plan::default();
+    for doc in docs {
+        if let Document::PersistentVolumeClaim(c) = doc {
+            out.claims.push(c.metadata.name.clone());
+        }
+    }
     for (i, doc) in docs.iter().enumerate() {
         let Some(name) = pod_name(doc) else { continue };
         let at = At {
@@ -1169,6 +1177,9 @@ stringData: {user: me}
     fn images_are_listed_once_with_their_pull_policy() {
         let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  initContainers: [{name: i, image: a, imagePullPolicy: Always}]\n  containers: [{name: c, image: b, imagePullPolicy: Never}, {name: d, image: a}]\n";
         let docs = parse(text).unwrap().documents;
+        let claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\n";
+        let p = plan_of(&format!("{claim}---\n{POD}")).unwrap();
+        assert_eq!(p.claims, ["data"]);
         assert_eq!(
             super::images(&docs),
             [("a".into(), "always".into()), ("b".into(), "never".into())]
