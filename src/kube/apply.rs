@@ -90,7 +90,7 @@ fn prepare(ctx: &Context, text: &str, o: &PlayOptions) -> Result<(Plan, Vec<Stri
 pub fn play(ctx: &Context, text: &str, o: &PlayOptions) -> Result<PlayReport> {
     let (plan, warnings) = prepare(ctx, text, o)?;
     for w in &warnings {
-        eprintln!("Warning: {w}");
+        tracing::warn!("{w}");
     }
     if o.replace {
         for p in &plan.pods {
