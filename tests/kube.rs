@@ -418,10 +418,23 @@ fn bad_yaml_is_one_line_and_creates_nothing() {
 fn generate_validates_and_plays_back_to_the_same_pod() {
     let s = busybox();
     let (yaml, ports) = example("web-client.yaml");
-    let yaml = yaml.replace(
-        "  - name: client\n",
-        "  - name: client\n    env:\n    - {name: MODE, value: test}\n    workingDir: /tmp\n",
-    );
+    let host_dir = s.make_dir(&s.store().with_file_name("kube-host-dir"));
+    let yaml = yaml
+        .replace(
+            "  - name: client\n",
+            "  - name: client\n    env:\n    - {name: MODE, value: test}\n    workingDir: /tmp\n    volumeMounts:\n    - {name: shared, mountPath: /shared}\n    - {name: host, mountPath: /host, readOnly: true}\n",
+        )
+        .replace(
+            "  - name: web\n",
+            "  - name: web\n    volumeMounts: [{name: shared, mountPath: /shared}]\n",
+        )
+        .replace(
+            "spec:\n  containers:\n",
+            &format!(
+                "spec:\n  volumes:\n  - {{name: shared, emptyDir: {{}}}}\n  - {{name: host, hostPath: {{path: {}}}}}\n  containers:\n",
+                host_dir.display()
+            ),
+        );
     let file = s.write_file("wc.yaml", yaml.as_bytes());
     s.ok(&["kube", "play", "--start=false", file.to_str().unwrap()]);
     let dir = tempfile::tempdir().unwrap();
@@ -443,7 +456,7 @@ fn generate_validates_and_plays_back_to_the_same_pod() {
             .map(|n| {
                 s.inspect_format(
                     n,
-                    "{{.ImageName}} {{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Config.WorkingDir}}",
+                    "{{.ImageName}} {{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Config.WorkingDir}} {{range .Mounts}}{{.Type}}:{{.Destination}}:{{.RW}} {{end}}",
                 )
                 .trim()
                 .to_string()
@@ -464,7 +477,14 @@ fn generate_validates_and_plays_back_to_the_same_pod() {
     );
     assert_eq!(o.code, 0, "{}", o.describe());
     assert_eq!(shape(&s, &names), before);
-    assert!(before[1].ends_with("/tmp MODE=test"), "{before:?}");
+    assert!(
+        before[1].ends_with("/tmp volume:/shared:true bind:/host:false MODE=test"),
+        "{before:?}"
+    );
+    // The emptyDir is still one volume the two containers share.
+    let vol = |n: &str| s.inspect_format(n, "{{range .Mounts}}{{.Name}}{{end}}");
+    assert_eq!(vol("web-client-web"), vol("web-client-client"));
+    assert!(text.contains("emptyDir: {}"), "{text}");
     let ports_text = s.ok(&["kube", "generate", "web-client"]);
     assert!(
         ports_text.contains(&format!("hostPort: {}", ports[0])),

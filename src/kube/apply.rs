@@ -176,13 +176,23 @@ fn find_pod(ctx: &Context, name: &str) -> Result<Option<crate::pod::Pod>> {
     Ok(crate::pod::list(ctx)?.into_iter().find(|p| p.name == name))
 }
 
+/// The labels of a volume made for pod `pod`.
+fn labels(pod: &str, v: &play::VolumePlan) -> std::collections::BTreeMap<String, String> {
+    let mut l: std::collections::BTreeMap<String, String> =
+        [(POD_LABEL.to_string(), pod.to_string())].into();
+    if v.empty_dir {
+        l.insert(play::SCRATCH_LABEL.into(), v.pod_volume.clone());
+    }
+    l
+}
+
 /// Makes a volume of the plan and writes its files.
 fn make_volume(ctx: &Context, pod: &str, v: &play::VolumePlan) -> Result<()> {
     crate::volume::create(
         ctx,
         &crate::volume::CreateOptions {
             name: Some(v.name.clone()),
-            labels: [(POD_LABEL.to_string(), pod.to_string())].into(),
+            labels: labels(pod, v),
             options: vec!["nocopy".into()],
             anonymous: true,
             ..Default::default()

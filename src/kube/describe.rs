@@ -9,7 +9,7 @@ use std::path::Path;
 use super::generate::{
     ContainerDescription, MountDescription, MountSource, PodDescription, SecurityDescription,
 };
-use super::play::POD_LABEL;
+use super::play::{POD_LABEL, SCRATCH_LABEL};
 use crate::image::ImageStore;
 use crate::network::ports::PortMapping;
 use crate::state::config::{MountKind, RestartPolicy};
@@ -124,16 +124,25 @@ fn container(ctx: &Context, c: &Container, prefix: &str) -> Result<ContainerDesc
     let mounts = cfg
         .mounts
         .iter()
-        .filter(|m| !is_played_volume(ctx, m))
-        .map(|m| MountDescription {
-            source: match m.kind {
+        .filter_map(|m| {
+            let source = match m.kind {
                 MountKind::Bind => MountSource::HostPath {
                     path: m.source.clone(),
                     file: Path::new(&m.source).is_file(),
                 },
-                MountKind::Volume => MountSource::Volume(m.volume_name().unwrap_or_default()),
+                MountKind::Volume => match played_volume(ctx, m) {
+                    // A volume of files (ConfigMap, Secret) has no source
+                    // left to name: it is not described.
+                    Some(false) => return None,
+                    Some(true) => MountSource::EmptyDir(m.volume_name().unwrap_or_default()),
+                    None => MountSource::Volume(m.volume_name().unwrap_or_default()),
+                },
                 MountKind::Tmpfs => MountSource::Tmpfs,
-            },
+            };
+            Some((m, source))
+        })
+        .map(|(m, source)| MountDescription {
+            source,
             destination: m.destination.clone(),
             read_only: m.readonly,
         })
@@ -172,10 +181,12 @@ fn cfg_name(c: &Container, prefix: &str) -> String {
     }
 }
 
-/// A volume `kube play` made for the pod (emptyDir, configMap, secret):
-/// it has no claim to name, so it is left out rather than described as one.
-fn is_played_volume(ctx: &Context, m: &crate::state::config::Mount) -> bool {
-    m.volume_name()
-        .and_then(|n| crate::volume::get(ctx, &n).ok())
-        .is_some_and(|v| v.labels.contains_key(POD_LABEL))
+/// Whether a volume mount is of a volume `kube play` made for the pod:
+/// Some(true) for an emptyDir, Some(false) for files (a ConfigMap or
+/// Secret, mounted read-only), None for any other volume.
+fn played_volume(ctx: &Context, m: &crate::state::config::Mount) -> Option<bool> {
+    let v = crate::volume::get(ctx, &m.volume_name()?).ok()?;
+    v.labels
+        .get(POD_LABEL)
+        .map(|_| v.labels.contains_key(SCRATCH_LABEL))
 }

@@ -41,6 +41,10 @@ use crate::state::pod::{ExitPolicy, PodConfig};
 /// volumes that carry it.
 pub const POD_LABEL: &str = "io.skiff.kube.pod";
 
+/// The label that marks, besides [`POD_LABEL`], a volume made for an
+/// emptyDir (a scratch directory rather than files).
+pub const SCRATCH_LABEL: &str = "io.skiff.kube.emptydir";
+
 /// Kubernetes' default mode of files from a ConfigMap or Secret (0644).
 pub const DEFAULT_FILE_MODE: u32 = 0o644;
 
@@ -93,6 +97,8 @@ pub struct VolumePlan {
     /// The pod's name for it (`spec.volumes[].name`).
     pub pod_volume: String,
     pub files: Vec<FileEntry>,
+    /// An emptyDir (else the volume of a ConfigMap or Secret).
+    pub empty_dir: bool,
 }
 
 /// One file of a ConfigMap or Secret volume.
@@ -424,6 +430,7 @@ fn pod_plan(
                 name: name.clone(),
                 pod_volume: v.name.clone(),
                 files: Vec::new(),
+                empty_dir: true,
             });
             VolumeRef::Store {
                 name,
@@ -457,6 +464,7 @@ fn pod_plan(
                 name: name.clone(),
                 pod_volume: v.name.clone(),
                 files,
+                empty_dir: false,
             });
             VolumeRef::Store {
                 name,
