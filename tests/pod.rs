@@ -86,6 +86,12 @@ fn web_and_client_share_localhost_port_hostname_and_hosts() {
     assert_eq!(lines.next(), Some("app"), "{out}");
     assert!(out.contains("\tweb"), "{out}");
     assert!(out.contains("\tclient"), "{out}");
+    // Gone with --rm, its name leaves the pod's /etc/hosts (web shares it).
+    let gone = eventually(Duration::from_secs(10), || {
+        !s.ok(&["exec", "web", "cat", "/etc/hosts"])
+            .contains("\tclient")
+    });
+    assert!(gone, "client stays in the pod's /etc/hosts");
     // The infra process runs the skiff binary, as the test user.
     let infra = procs_with(&s, "_infra");
     assert_eq!(infra.len(), 1, "one infra process: {infra:?}");
@@ -255,6 +261,21 @@ fn lifecycle_status_listing_inspect_logs_and_top() {
     assert!(out.contains("second second here\n"), "{out}");
     let out = s.ok(&["pod", "logs", "--container", "first", "--tail", "1", "life"]);
     assert_eq!(out, "first two\n");
+
+    // logs -f: every container's lines as they come, then more.
+    let mut follow = s.spawn(&["pod", "logs", "-f", "life"]);
+    let lines = line_reader(follow.stdout.take().unwrap());
+    s.ok(&["exec", "second", "sh", "-c", "echo later >/proc/1/fd/1"]);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l| l == "second later") {
+        let l = lines
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("pod logs -f gave only {seen:?}"));
+        seen.push(l);
+    }
+    assert!(seen.iter().any(|l| l == "first two"), "{seen:?}");
+    follow.kill().unwrap();
+    follow.wait().unwrap();
 
     // top: the processes of every running container.
     let out = s.ok(&["pod", "top", "life"]);

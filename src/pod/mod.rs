@@ -395,7 +395,12 @@ pub fn stop(ctx: &Context, pod: &Pod, timeout: Duration) -> Result<()> {
             || crate::container::restarting(c)
         {
             if let Err(e) = crate::container::stop::stop(ctx, c, timeout) {
-                errors.push((c.name.clone(), e));
+                // Stopped meanwhile by someone else (the exit policy of
+                // the pod, run by a member's supervisor): not an error.
+                let now = crate::container::store(ctx).load(&c.id).ok().flatten();
+                if now.is_some_and(|n| crate::container::effective_status(&n) == Status::Running) {
+                    errors.push((c.name.clone(), e));
+                }
             }
         }
     }
@@ -521,12 +526,16 @@ pub fn remove(ctx: &Context, pod: &Pod, force: bool) -> Result<()> {
 }
 
 /// What the supervisor of a pod's container does once it has exited for
-/// good: with `--exit-policy stop`, when no other container of the pod
-/// (the infra container aside) runs, the infra container is stopped, so
-/// the pod is stopped.
+/// good: a `--rm` container's name leaves the pod's /etc/hosts; with
+/// `--exit-policy stop`, when no other container of the pod (the infra
+/// container aside) runs, the infra container is stopped, so the pod is
+/// stopped.
 pub fn member_exited(ctx: &Context, c: &Container) {
     if c.config.pod.is_empty() || c.config.infra {
         return;
+    }
+    if c.config.auto_remove {
+        refresh_hosts(ctx, &c.config.pod);
     }
     let Ok(Some(pod)) = store(ctx).load(&c.config.pod) else {
         return;
@@ -609,8 +618,17 @@ pub fn refresh_hosts(ctx: &Context, pod_id: &str) {
 /// path the binary names), and `LD_LIBRARY_PATH` naming the libraries'
 /// directories. Read from this process (the supervisor, the same binary).
 pub fn infra_binds() -> Result<(Vec<(PathBuf, String)>, String)> {
-    let exe = std::env::current_exe()
+    // By name (a bind mount's source must be a mount of this namespace,
+    // which the magic link is not); a binary replaced while this process
+    // runs (a new build or package) is read as " (deleted)": then the new
+    // file at that path, the same program, serves.
+    let self_exe = PathBuf::from("/proc/self/exe");
+    let exe = std::fs::read_link(&self_exe)
         .map_err(|e| Error::msg(format!("finding the skiff binary: {e}")))?;
+    let exe = exe
+        .to_str()
+        .and_then(|p| p.strip_suffix(" (deleted)"))
+        .map_or(exe.clone(), PathBuf::from);
     let mut binds = vec![(exe.clone(), INFRA_BINARY.to_string())];
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
     let mut dirs: Vec<String> = Vec::new();
