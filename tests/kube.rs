@@ -673,3 +673,37 @@ spec:
     s.ok(&["rm", "-f", "-t", "0", "solo"]);
     s.ok(&["network", "rm", "kubenet"]);
 }
+
+#[test]
+fn a_job_runs_once_and_its_pod_stops() {
+    let s = busybox();
+    let yaml = "\
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: task
+        image: localhost/busybox:latest
+        command: [sh, -c, 'echo done']
+";
+    let file = s.write_file("job.yaml", yaml.as_bytes());
+    let (pod, ctrs) = played(&s.ok(&["kube", "play", file.to_str().unwrap()]));
+    assert_eq!(ctrs.len(), 1);
+    assert_eq!(logs_with(&s, "once-pod-task", "done"), "done\n");
+    wait_until("the job's pod to stop", || {
+        let st = s.ok(&["pod", "inspect", "--format", "{{.State}}", "once-pod"]);
+        st.trim() == "Exited"
+    });
+    assert_eq!(
+        s.inspect_format("once-pod-task", "{{.State.ExitCode}} {{.State.Restarting}}")
+            .trim(),
+        "0 false"
+    );
+    let out = s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert_eq!(out, format!("Pods stopped:\nPods removed:\n{pod}\n"));
+    assert!(s.container_ids().is_empty());
+}
