@@ -877,7 +877,7 @@ mod tests {
         );
         let web = &pod.containers[0].options;
         assert_eq!(web.image, "localhost/busybox:latest");
-        assert_eq!(web.typed.entrypoint, Some(v(&["sh", "-c"])));
+        assert_eq!(web.typed.entrypoint, Some(v(&["/bin/sh", "-c"])));
         assert_eq!(web.command.len(), 1);
         assert!(web.command[0].contains("httpd -f -p 80 -h /www & wait"));
         assert_eq!(web.typed.restart, Some(RestartPolicy::Always));
@@ -909,7 +909,7 @@ mod tests {
         assert_eq!(
             web.typed.entrypoint,
             Some(v(&[
-                "sh",
+                "/bin/sh",
                 "-c",
                 "trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"
             ]))
