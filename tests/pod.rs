@@ -326,7 +326,7 @@ fn exit_policy_stop_stops_the_pod_with_its_last_container() {
     ]);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(pod_status(&s, "stays"), "Degraded");
-    s.ok(&["pod", "rm", "-f", "once", "stays"]);
+    s.ok(&["pod", "rm", "-f", "-t", "1", "once", "stays"]);
     assert!(s.container_ids().is_empty());
 }
 
@@ -470,4 +470,64 @@ fn pods_on_a_user_network_resolve_each_other_by_name() {
     }
     s.ok(&["pod", "rm", "-f", "alpha", "beta"]);
     s.ok(&["network", "rm", "podnet"]);
+}
+
+#[test]
+fn share_chooses_the_namespaces_and_none_means_no_infra() {
+    let s = busybox();
+    // Nothing shared: no infra container; containers are on their own.
+    s.ok(&["pod", "create", "--name", "bare", "--share", ""]);
+    assert_eq!(
+        s.ok(&[
+            "pod",
+            "inspect",
+            "--format",
+            "{{.NumContainers}} {{.CreateInfra}}",
+            "bare"
+        ])
+        .trim(),
+        "0 false"
+    );
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "--pod",
+        "bare",
+        "--hostname",
+        "own",
+        "busybox",
+        "hostname",
+    ]);
+    assert_eq!(out.trim(), "own");
+    // uts only: the pod's hostname, but a network of the container's own
+    // (which may then publish ports).
+    s.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "names",
+        "--share",
+        "uts",
+        "--hostname",
+        "podhost",
+    ]);
+    let port = free_port();
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "--pod",
+        "names",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "hostname",
+    ]);
+    assert_eq!(out.trim(), "podhost");
+    let e = s.fails_engine(&["pod", "create", "--share", "+pid"]);
+    assert!(
+        e.contains("sharing the pid namespace in a pod is not supported"),
+        "{e}"
+    );
+    s.ok(&["pod", "rm", "-f", "bare", "names"]);
+    assert!(s.container_ids().is_empty());
 }

@@ -150,6 +150,9 @@ pub struct RmArgs {
     /// Do not fail when a pod does not exist
     #[arg(short, long)]
     pub ignore: bool,
+    /// With --force: seconds to wait for the pod to stop before killing its containers
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    pub time: Option<u64>,
     pub pods: Vec<String>,
 }
 
@@ -333,7 +336,7 @@ fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
                 continue;
             }
         };
-        match pod::remove(ctx, &p, a.force) {
+        match pod::remove_with(ctx, &p, a.force, a.time.map(Duration::from_secs)) {
             Ok(()) => println!("{}", p.id),
             Err(e) => {
                 crate::cli::report(&e);
@@ -703,4 +706,60 @@ fn logs(ctx: &Context, a: LogsArgs) -> Result<i32> {
         }
     });
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, label: Option<(&str, &str)>) -> Pod {
+        let mut p = Pod::new(name, PodConfig::default()).unwrap();
+        if let Some((k, v)) = label {
+            p.config.labels.insert(k.into(), v.into());
+        }
+        p
+    }
+
+    #[test]
+    fn filters_of_one_key_are_alternatives_and_keys_combine() {
+        let web = pod("web", Some(("tier", "front")));
+        let db = pod("db", None);
+        let f = |specs: &[&str]| -> Vec<Filter> {
+            specs.iter().map(|s| parse_filter(s).unwrap()).collect()
+        };
+        let run = PodStatus::Running;
+        assert!(keep(&f(&["name=web", "name=db"]), &db, run));
+        assert!(!keep(&f(&["name=^we", "label=tier=back"]), &web, run));
+        assert!(keep(&f(&["name=^we", "label=tier"]), &web, run));
+        assert!(keep(&f(&["status=running"]), &web, run));
+        assert!(!keep(&f(&["status=exited"]), &web, run));
+        assert!(keep(&f(&[&format!("id={}", &db.id[..6])]), &db, run));
+        for bad in ["nokey", "color=red", "status=sleepy", "name=("] {
+            assert!(parse_filter(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn inspect_has_podmans_keys() {
+        let p = pod("app", Some(("team", "a")));
+        let j = inspect_json(&p, &[]);
+        for k in [
+            "Id",
+            "Name",
+            "Created",
+            "State",
+            "Hostname",
+            "Labels",
+            "SharedNamespaces",
+            "InfraContainerId",
+            "NumContainers",
+            "Containers",
+            "InfraConfig",
+        ] {
+            assert!(j.get(k).is_some(), "{k}");
+        }
+        assert_eq!(j["State"], "Created");
+        assert_eq!(j["Hostname"], "app");
+        assert!(j["InfraConfig"]["PortBindings"].is_object());
+    }
 }

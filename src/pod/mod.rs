@@ -383,28 +383,70 @@ pub fn start(ctx: &Context, pod: &Pod) -> Result<()> {
 /// `timeout`.
 pub fn stop(ctx: &Context, pod: &Pod, timeout: Duration) -> Result<()> {
     let all = members(ctx, &pod.id)?;
-    let mut errors = Vec::new();
-    let ordered = all
-        .iter()
-        .rev()
-        .filter(|c| !c.config.infra)
-        .chain(all.iter().filter(|c| c.config.infra));
-    for c in ordered {
-        let st = crate::container::effective_status(c);
-        if matches!(st, Status::Running | Status::Paused | Status::Stopping)
-            || crate::container::restarting(c)
+    let live = |c: &&Container| {
+        matches!(
+            crate::container::effective_status(c),
+            Status::Running | Status::Paused | Status::Stopping
+        ) || crate::container::restarting(c)
+    };
+    let stop_one = |c: &Container| match crate::container::stop::stop(ctx, c, timeout) {
+        // Stopped meanwhile by someone else (the exit policy of the pod,
+        // run by a member's supervisor): not an error.
+        Err(_)
+            if crate::container::store(ctx)
+                .load(&c.id)
+                .ok()
+                .flatten()
+                .is_none_or(|n| crate::container::effective_status(&n) != Status::Running) =>
         {
-            if let Err(e) = crate::container::stop::stop(ctx, c, timeout) {
-                // Stopped meanwhile by someone else (the exit policy of
-                // the pod, run by a member's supervisor): not an error.
-                let now = crate::container::store(ctx).load(&c.id).ok().flatten();
-                if now.is_some_and(|n| crate::container::effective_status(&n) == Status::Running) {
-                    errors.push((c.name.clone(), e));
-                }
-            }
+            Ok(())
+        }
+        r => r,
+    };
+    // The others together (they do not depend on each other), as Podman's
+    // parallel stop, then the infra container.
+    let others: Vec<&Container> = all
+        .iter()
+        .filter(|c| !c.config.infra)
+        .filter(live)
+        .collect();
+    let mut errors = in_parallel(&others, stop_one);
+    for c in all.iter().filter(|c| c.config.infra).filter(live) {
+        if let Err(e) = stop_one(c) {
+            errors.push((c.name.clone(), e));
         }
     }
     combined(pod, "stopping", errors)
+}
+
+/// Runs `f` on each container in a thread of its own and returns the
+/// failures by container name. The threads end before it returns, so the
+/// process forks single-threaded again afterwards (`runtime::fork`).
+fn in_parallel<F>(containers: &[&Container], f: F) -> Vec<(String, Error)>
+where
+    F: Fn(&Container) -> Result<()> + Sync,
+{
+    if containers.len() <= 1 {
+        return containers
+            .iter()
+            .filter_map(|c| f(c).err().map(|e| (c.name.clone(), e)))
+            .collect();
+    }
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = containers
+            .iter()
+            .map(|c| (c.name.clone(), scope.spawn(move || f(c))))
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|(name, h)| match h.join() {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some((name, e)),
+                Err(_) => Some((name, Error::msg("stopping it panicked"))),
+            })
+            .collect()
+    })
 }
 
 /// `pod restart`: stop (as [`stop`], default timeout 10 s), then start.
@@ -466,6 +508,20 @@ pub fn set_paused(ctx: &Context, pod: &Pod, pause: bool) -> Result<()> {
 /// names the pod (checked under the containers and pods locks, so a
 /// container created meanwhile is never left in a removed pod).
 pub fn remove(ctx: &Context, pod: &Pod, force: bool) -> Result<()> {
+    remove_with(ctx, pod, force, None)
+}
+
+/// [`remove`], with `pod rm -t`: a forced removal first stops the pod
+/// (as [`stop`]) with this timeout instead of killing its containers.
+pub fn remove_with(
+    ctx: &Context,
+    pod: &Pod,
+    force: bool,
+    stop_timeout: Option<Duration>,
+) -> Result<()> {
+    if let (true, Some(t)) = (force, stop_timeout) {
+        let _ = stop(ctx, pod, t);
+    }
     let all = members(ctx, &pod.id)?;
     if !force {
         let running: Vec<&str> = all
@@ -492,17 +548,28 @@ pub fn remove(ctx: &Context, pod: &Pod, force: bool) -> Result<()> {
         infra: true,
         ..Default::default()
     };
+    if force {
+        // Killed all at once, then removed one by one: each removal then
+        // finds its container gone instead of waiting for it in turn.
+        for c in all.iter().filter(|c| !c.config.infra) {
+            if let Some(p) = crate::container::process(c) {
+                let _ = crate::container::stop::mark_stopping(ctx, c);
+                let _ = p.signal(Signal::SIGKILL);
+            }
+        }
+    }
     for round in 0..3 {
         let all = members(ctx, &pod.id)?;
-        let ordered: Vec<&Container> = all
-            .iter()
-            .rev()
-            .filter(|c| !c.config.infra)
-            .chain(all.iter().filter(|c| c.config.infra))
-            .collect();
-        for c in ordered {
+        let remove_one = |c: &Container| {
             crate::container::remove::remove_with(ctx, c, &opts)?;
             crate::container::volumes::remove_anonymous(ctx, c);
+            Ok(())
+        };
+        // The others together, then the infra container.
+        let others: Vec<&Container> = all.iter().filter(|c| !c.config.infra).collect();
+        combined(pod, "removing", in_parallel(&others, remove_one))?;
+        for c in all.iter().filter(|c| c.config.infra) {
+            remove_one(c)?;
         }
         let containers = crate::container::store(ctx);
         let pods = store(ctx);
