@@ -707,3 +707,33 @@ spec:
     assert_eq!(out, format!("Pods stopped:\nPods removed:\n{pod}\n"));
     assert!(s.container_ids().is_empty());
 }
+
+#[test]
+fn a_host_network_pod_sees_the_hosts_interfaces() {
+    let s = busybox();
+    let yaml = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  hostNetwork: true
+  containers:
+  - name: c
+    image: localhost/busybox:latest
+    command: [sh, -c, 'ls /sys/class/net | sort; echo end; trap \"exit 0\" TERM; sleep 1000 & wait']
+";
+    let file = s.write_file("hostnet.yaml", yaml.as_bytes());
+    s.ok(&["kube", "play", file.to_str().unwrap()]);
+    let mut host: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    host.sort();
+    let logs = logs_with(&s, "hostnet-c", "end");
+    assert_eq!(logs, format!("{}\nend\n", host.join("\n")));
+    let text = s.ok(&["kube", "generate", "hostnet"]);
+    assert!(text.contains("hostNetwork: true"), "{text}");
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert!(s.container_ids().is_empty());
+}

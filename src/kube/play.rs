@@ -34,7 +34,7 @@ use super::Error;
 use crate::container::{CreateOptions, TypedOptions};
 use crate::network::ports::PortMapping;
 use crate::state::config::{Mount, MountKind, RestartPolicy, UserSpec};
-use crate::state::pod::{ExitPolicy, PodConfig};
+use crate::state::pod::{ExitPolicy, Namespace, PodConfig};
 
 /// The label on every volume `kube play` makes for a pod (emptyDir,
 /// configMap, secret), its value the pod's name: `kube down` removes the
@@ -356,7 +356,12 @@ fn pod_plan(
         ..Default::default()
     };
     if spec.host_network {
-        config.networks = vec!["host".into()];
+        // The containers use the host's network themselves: a namespace of
+        // the host cannot be joined through the infra process from the
+        // user namespace. The pod shares ipc and uts only, and its infra
+        // has no network of its own.
+        config.networks = vec!["none".into()];
+        config.sharing.namespaces.remove(&Namespace::Net);
     } else {
         config.networks = inputs.network.to_vec();
     }
@@ -378,7 +383,7 @@ fn pod_plan(
             .collect();
     }
     let mut seen = BTreeSet::new();
-    for c in &spec.containers {
+    for c in spec.containers.iter().filter(|_| !spec.host_network) {
         for p in &c.ports {
             let Some(host_port) = p.host_port else {
                 continue;
@@ -488,16 +493,26 @@ fn pod_plan(
         None if input.workload == Workload::Job => RestartPolicy::No,
         None => RestartPolicy::Always,
     };
-    let init_containers = spec
+    let mut init_containers: Vec<ContainerPlan> = spec
         .init_containers
         .iter()
         .map(|c| pod.container(c, RestartPolicy::No))
         .collect::<Result<_, _>>()?;
-    let containers = spec
+    let mut containers: Vec<ContainerPlan> = spec
         .containers
         .iter()
         .map(|c| pod.container(c, restart))
         .collect::<Result<_, _>>()?;
+    if spec.host_network {
+        for c in init_containers.iter_mut().chain(&mut containers) {
+            let o = &mut c.options;
+            o.network = Some("host".into());
+            o.add_hosts = config.add_hosts.clone();
+            o.dns = config.dns.clone();
+            o.dns_search = config.dns_search.clone();
+            o.dns_options = config.dns_options.clone();
+        }
+    }
     Ok(PodPlan {
         workload: input.workload,
         name: input.name,
@@ -1123,7 +1138,10 @@ stringData: {user: me}
             "      hostNetwork: true\n      containers:",
         );
         let p = plan_with(&host, &v(&["mynet"]), "").unwrap();
-        assert_eq!(p.pods[0].config.networks, ["host"]);
+        let pod = &p.pods[0];
+        assert_eq!(pod.config.networks, ["none"], "the infra has no network");
+        assert!(!pod.config.sharing.namespaces.contains(&Namespace::Net));
+        assert_eq!(pod.containers[0].options.network.as_deref(), Some("host"));
     }
 
     #[test]
