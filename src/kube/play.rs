@@ -493,6 +493,14 @@ fn pod_plan(
         None if input.workload == Workload::Job => RestartPolicy::No,
         None => RestartPolicy::Always,
     };
+    for c in spec.init_containers.iter().chain(&spec.containers) {
+        if c.resources.as_ref().is_some_and(|r| !r.limits.is_empty()) {
+            warnings.push(format!(
+                "kube yaml: document {} ({} {:?}): container {:?}: resources.limits are not applied: skiff sets no cgroup limits yet",
+                at.doc, at.kind, at.name, c.name
+            ));
+        }
+    }
     let mut init_containers: Vec<ContainerPlan> = spec
         .init_containers
         .iter()
@@ -964,7 +972,10 @@ mod tests {
     #[test]
     fn deployment_is_one_pod_named_after_it() {
         let p = example("deployment.yaml");
-        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        assert_eq!(
+            p.warnings,
+            ["kube yaml: document 1 (Deployment \"web-deployment\"): container \"web\": resources.limits are not applied: skiff sets no cgroup limits yet"]
+        );
         let [pod] = &p.pods[..] else { panic!() };
         assert_eq!(pod.name, "web-deployment-pod");
         assert_eq!(pod.workload, Workload::Deployment);
@@ -982,8 +993,8 @@ mod tests {
         .replace("replicas: 1", "replicas: 3");
         let p = plan_of(&text).unwrap();
         assert_eq!(
-            p.warnings,
-            ["Limiting replica count to 1, more than one replica is not supported by skiff"]
+            p.warnings[0],
+            "Limiting replica count to 1, more than one replica is not supported by skiff"
         );
         assert_eq!(p.pods.len(), 1);
     }
