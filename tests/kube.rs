@@ -373,6 +373,13 @@ fn bad_yaml_is_one_line_and_creates_nothing() {
         ),
         ("port.yaml", good.clone(), &format!("{}", ports[0])),
         (
+            "second.yaml",
+            // The first pod is made, the second cannot be: both go.
+            good.replace(&format!("hostPort: {}", ports[0]), &format!("hostPort: {}", free_port()))
+                + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: second}\nspec:\n  volumes: [{name: v, hostPath: {path: /nonexistent-kube-dir, type: Directory}}]\n  containers:\n  - {name: c, image: localhost/busybox:latest, volumeMounts: [{name: v, mountPath: /v}]}\n",
+            "/nonexistent-kube-dir",
+        ),
+        (
             "noimage.yaml",
             good.replace(
                 "image: localhost/busybox:latest",
