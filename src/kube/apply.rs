@@ -88,7 +88,15 @@ fn prepare(ctx: &Context, text: &str, o: &PlayOptions) -> Result<(Plan, Vec<Stri
 /// init containers run one by one to completion first. Any failure undoes
 /// every pod and volume this call made and returns the error.
 pub fn play(ctx: &Context, text: &str, o: &PlayOptions) -> Result<PlayReport> {
-    let (plan, warnings) = prepare(ctx, text, o)?;
+    let (plan, mut warnings) = prepare(ctx, text, o)?;
+    if !o.start {
+        for p in plan.pods.iter().filter(|p| !p.init_containers.is_empty()) {
+            warnings.push(format!(
+                "pod {}: with --start=false its init containers are created, and pod start runs them with the others, not before them",
+                p.name
+            ));
+        }
+    }
     for w in &warnings {
         tracing::warn!("{w}");
     }
