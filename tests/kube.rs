@@ -1,10 +1,18 @@
 //! Kubernetes YAML against Kubernetes' own schemas: what `kube generate`
 //! writes and the example files in pods/ are checked by the PyPI client
 //! `kubernetes-validate` (installed by `.ci/setup` into its virtual
-//! environment), in strict mode, which refuses unknown fields.
+//! environment), in strict mode, which refuses unknown fields. And `kube
+//! play` / `kube down` / `kube generate` with real pods, as an unprivileged
+//! user: traffic between a pod's containers over localhost, a published
+//! hostPort from 127.0.0.1, init containers, nothing left behind.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
 
 use skiff::kube::generate::{
     generate, ContainerDescription, Kind, MountDescription, MountSource, PodDescription,
@@ -162,4 +170,577 @@ fn the_validator_refuses_what_kubernetes_would() {
         let (ok, out) = validate(&[f]);
         assert!(!ok, "{name} passed:\n{out}");
     }
+}
+
+/// An example of pods/ with its host ports replaced by free ones; returns
+/// the text and the ports in the order they appear.
+fn example(name: &str) -> (String, Vec<u16>) {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("pods")
+            .join(name),
+    )
+    .unwrap();
+    let mut ports = Vec::new();
+    let out = text
+        .lines()
+        .map(|l| match l.split_once("hostPort: ") {
+            Some((indent, _)) => {
+                let p = free_port();
+                ports.push(p);
+                format!("{indent}hostPort: {p}\n")
+            }
+            None => format!("{l}\n"),
+        })
+        .collect();
+    (out, ports)
+}
+
+/// Polls `cond` every 50 ms for up to 15 s.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The logs of container `name` once they contain `needle`.
+fn logs_with(s: &Skiff, name: &str, needle: &str) -> String {
+    let mut logs = String::new();
+    wait_until(&format!("{needle:?} in the logs of {name}"), || {
+        logs = s.ok(&["logs", name]);
+        logs.contains(needle)
+    });
+    logs
+}
+
+/// The ids `kube play` printed: (pod, containers).
+fn played(out: &str) -> (String, Vec<String>) {
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("Pod:"), "{out}");
+    let pod = lines.next().unwrap().to_string();
+    let title = lines.next().unwrap_or_default();
+    assert!(title == "Containers:" || title == "Container:", "{out}");
+    let ctrs = lines
+        .take_while(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    (pod, ctrs)
+}
+
+fn port_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+#[test]
+fn play_web_client_serves_on_localhost_and_the_host_port_then_down_leaves_nothing() {
+    let s = busybox();
+    let (yaml, ports) = example("web-client.yaml");
+    let file = s.write_file("web-client.yaml", yaml.as_bytes());
+    let out = s.ok(&["kube", "play", file.to_str().unwrap()]);
+    let (pod, ctrs) = played(&out);
+    assert_eq!(pod.len(), 64, "{out}");
+    assert_eq!(ctrs.len(), 2, "{out}");
+    assert_eq!(
+        s.inspect_format("web-client-web", "{{.State.Status}}")
+            .trim(),
+        "running"
+    );
+    // The client reaches the server over the pod's localhost.
+    let mut got = String::new();
+    wait_until("the web server on the pod's localhost", || {
+        let o = s.cmd(&[
+            "exec",
+            "web-client-client",
+            "wget",
+            "-qO-",
+            "http://localhost:80/",
+        ]);
+        got = o.stdout.clone();
+        o.code == 0
+    });
+    assert_eq!(got, "hello from skiff\n");
+    // The hostPort answers on 127.0.0.1.
+    assert!(http_get(ports[0]).contains("hello from skiff"));
+
+    let out = s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert_eq!(out, format!("Pods stopped:\n{pod}\nPods removed:\n{pod}\n"));
+    assert!(s.container_ids().is_empty(), "no container, infra included");
+    assert!(port_free(ports[0]), "the host port is free again");
+    assert!(s.ok(&["volume", "ls", "-q"]).is_empty());
+    // A second down finds nothing to remove.
+    assert_eq!(
+        s.ok(&["kube", "down", file.to_str().unwrap()]),
+        "Pods stopped:\nPods removed:\n"
+    );
+}
+
+#[test]
+fn init_containers_run_in_order_before_the_pod_and_a_failing_one_stops_play() {
+    let s = busybox();
+    // The example: the init container writes the page the server serves.
+    let (yaml, ports) = example("init-container.yaml");
+    let file = s.write_file("init.yaml", yaml.as_bytes());
+    let out = s.ok(&["kube", "play", file.to_str().unwrap()]);
+    let (_, ctrs) = played(&out);
+    assert_eq!(ctrs.len(), 1, "the init container is gone once done: {out}");
+    assert!(http_get(ports[0]).contains("prepared by init"));
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert!(s.container_ids().is_empty());
+    assert!(
+        s.ok(&["volume", "ls", "-q"]).is_empty(),
+        "the emptyDir volume went with the pod"
+    );
+
+    // Two init containers run one after the other, each to its end.
+    let order = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: ordered}
+spec:
+  volumes: [{name: work, emptyDir: {}}]
+  initContainers:
+  - name: first
+    image: localhost/busybox:latest
+    command: [sh, -c, 'sleep 0.3; echo first >> /work/order']
+    volumeMounts: [{name: work, mountPath: /work}]
+  - name: second
+    image: localhost/busybox:latest
+    command: [sh, -c, 'echo second >> /work/order']
+    volumeMounts: [{name: work, mountPath: /work}]
+  containers:
+  - name: main
+    image: localhost/busybox:latest
+    command: [sh, -c, 'cat /work/order; echo main; trap \"exit 0\" TERM; sleep 1000 & wait']
+    volumeMounts: [{name: work, mountPath: /work}]
+";
+    let file = s.write_file("order.yaml", order.as_bytes());
+    s.ok(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(
+        logs_with(&s, "ordered-main", "main"),
+        "first\nsecond\nmain\n"
+    );
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+
+    // A failing init container: one line, 125, and nothing is left.
+    let failing = order.replace("echo second >> /work/order", "exit 3");
+    let file = s.write_file("failing.yaml", failing.as_bytes());
+    let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    assert_eq!(
+        o.stderr,
+        "Error: pod ordered: init container \"second\" exited with code 3\n",
+        "{}",
+        o.describe()
+    );
+    assert!(o.stdout.is_empty(), "{}", o.describe());
+    assert!(s.container_ids().is_empty(), "no container or infra left");
+    assert!(s.ok(&["volume", "ls", "-q"]).is_empty(), "no volume left");
+    assert!(!s
+        .ok(&["kube", "down", file.to_str().unwrap()])
+        .contains("ordered"));
+}
+
+#[test]
+fn bad_yaml_is_one_line_and_creates_nothing() {
+    let s = busybox();
+    let (good, ports) = example("web-client.yaml");
+    let busy = std::net::TcpListener::bind(("127.0.0.1", ports[0])).unwrap();
+    let cases = [
+        (
+            "indent.yaml",
+            good.replace("  name: web-client\n", "   name: web-client\n  bad\n"),
+            "kube yaml: document 1: ",
+        ),
+        (
+            "kind.yaml",
+            good.replace("kind: Pod", "kind: Ingress"),
+            "kube yaml: document 1: unknown kind \"Ingress\"",
+        ),
+        (
+            "image.yaml",
+            good.replace(
+                "  - name: client\n    image: localhost/busybox:latest\n",
+                "  - name: client\n",
+            ),
+            "kube yaml: document 1 (Pod \"web-client\"): container \"client\" has no image",
+        ),
+        (
+            "twice.yaml",
+            good.replace("name: client", "name: web"),
+            "the container name \"web\" is used twice",
+        ),
+        ("port.yaml", good.clone(), &format!("{}", ports[0])),
+        (
+            "second.yaml",
+            // The first pod is made, the second cannot be: both go.
+            good.replace(&format!("hostPort: {}", ports[0]), &format!("hostPort: {}", free_port()))
+                + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: second}\nspec:\n  volumes: [{name: v, hostPath: {path: /nonexistent-kube-dir, type: Directory}}]\n  containers:\n  - {name: c, image: localhost/busybox:latest, volumeMounts: [{name: v, mountPath: /v}]}\n",
+            "/nonexistent-kube-dir",
+        ),
+        (
+            "noimage.yaml",
+            good.replace(
+                "image: localhost/busybox:latest",
+                "image: localhost/nothing-here:1\n    imagePullPolicy: Never",
+            ),
+            "localhost/nothing-here",
+        ),
+    ];
+    for (name, text, want) in &cases {
+        let file = s.write_file(name, text.as_bytes());
+        let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+        assert_eq!(o.code, 125, "{name}: {}", o.describe());
+        assert!(o.stderr.starts_with("Error: "), "{name}: {}", o.describe());
+        assert!(
+            o.stderr.contains(want),
+            "{name}: want {want}: {}",
+            o.describe()
+        );
+        assert_eq!(o.stderr.lines().count(), 1, "{name}: {}", o.describe());
+        assert!(o.stdout.is_empty(), "{name}: {}", o.describe());
+        assert!(s.container_ids().is_empty(), "{name}: a container was left");
+        assert!(s.ok(&["volume", "ls", "-q"]).is_empty(), "{name}");
+    }
+    drop(busy);
+    // The same pod twice: the second play is refused, the first untouched.
+    let file = s.write_file("twice.yaml", good.as_bytes());
+    s.ok(&["kube", "play", "--start=false", file.to_str().unwrap()]);
+    let before = s.container_ids();
+    assert_eq!(before.len(), 3, "infra, web and client, created");
+    let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    assert!(
+        o.stderr.contains("pod \"web-client\" already exists"),
+        "{}",
+        o.describe()
+    );
+    assert_eq!(s.container_ids(), before);
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert!(s.container_ids().is_empty());
+}
+
+#[test]
+fn generate_validates_and_plays_back_to_the_same_pod() {
+    let s = busybox();
+    let (yaml, ports) = example("web-client.yaml");
+    let host_dir = s.make_dir(&s.store().with_file_name("kube-host-dir"));
+    let yaml = yaml
+        .replace(
+            "  - name: client\n",
+            "  - name: client\n    env:\n    - {name: MODE, value: test}\n    workingDir: /tmp\n    volumeMounts:\n    - {name: shared, mountPath: /shared}\n    - {name: host, mountPath: /host, readOnly: true}\n",
+        )
+        .replace(
+            "  - name: web\n",
+            "  - name: web\n    volumeMounts: [{name: shared, mountPath: /shared}]\n",
+        )
+        .replace(
+            "spec:\n  containers:\n",
+            &format!(
+                "spec:\n  volumes:\n  - {{name: shared, emptyDir: {{}}}}\n  - {{name: host, hostPath: {{path: {}}}}}\n  containers:\n",
+                host_dir.display()
+            ),
+        );
+    let file = s.write_file("wc.yaml", yaml.as_bytes());
+    s.ok(&["kube", "play", "--start=false", file.to_str().unwrap()]);
+    let dir = tempfile::tempdir().unwrap();
+    let gen = dir.path().join("gen.yaml");
+    let text = s.ok(&["kube", "generate", "--service", "web-client"]);
+    std::fs::write(&gen, &text).unwrap();
+    let (ok, out) = validate(std::slice::from_ref(&gen));
+    assert!(ok, "kubernetes-validate refused:\n{out}\n{text}");
+    let deployment = dir.path().join("deployment.yaml");
+    let dtext = s.ok(&["kube", "generate", "--type", "deployment", "web-client"]);
+    std::fs::write(&deployment, &dtext).unwrap();
+    let (ok, out) = validate(&[deployment]);
+    assert!(ok, "kubernetes-validate refused:\n{out}\n{dtext}");
+
+    // What each container runs, as inspect shows it.
+    let shape = |s: &Skiff, names: &[&str]| -> Vec<String> {
+        names
+            .iter()
+            .map(|n| {
+                s.inspect_format(
+                    n,
+                    "{{.ImageName}} {{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Config.WorkingDir}} {{range .Mounts}}{{.Type}}:{{.Destination}}:{{.RW}} {{end}}",
+                )
+                .trim()
+                .to_string()
+                    + " "
+                    + &s.ok(&["inspect", "--format", "{{range .Config.Env}}{{.}} {{end}}", n])
+                        .split(' ')
+                        .filter(|e| e.starts_with("MODE="))
+                        .collect::<String>()
+            })
+            .collect()
+    };
+    let names = ["web-client-web", "web-client-client"];
+    let before = shape(&s, &names);
+    // Played back (through standard input, replacing the pod).
+    let o = s.cmd_stdin(
+        &["kube", "play", "--replace", "--start=false", "-"],
+        text.as_bytes(),
+    );
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(shape(&s, &names), before);
+    assert!(
+        before[1].ends_with("/tmp volume:/shared:true bind:/host:false MODE=test"),
+        "{before:?}"
+    );
+    // The emptyDir is still one volume the two containers share.
+    let vol = |n: &str| s.inspect_format(n, "{{range .Mounts}}{{.Name}}{{end}}");
+    assert_eq!(vol("web-client-web"), vol("web-client-client"));
+    assert!(text.contains("emptyDir: {}"), "{text}");
+    let ports_text = s.ok(&["kube", "generate", "web-client"]);
+    assert!(
+        ports_text.contains(&format!("hostPort: {}", ports[0])),
+        "{ports_text}"
+    );
+    s.ok(&["kube", "down", gen.to_str().unwrap()]);
+    assert!(s.container_ids().is_empty());
+}
+
+#[test]
+fn configmaps_and_secrets_feed_env_and_files_and_deployments_are_one_pod() {
+    let s = busybox();
+    let (yaml, _) = example("configmap.yaml");
+    let file = s.write_file("cm.yaml", yaml.as_bytes());
+    s.ok(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(
+        logs_with(&s, "config-demo-app", "listen 80"),
+        "hello debug\nlisten 80\n"
+    );
+    let env = s.ok(&["exec", "config-demo-app", "env"]);
+    assert!(env.contains("POD_NAME=config-demo\n"), "{env}");
+    assert!(env.contains("CFG_GREETING=hello\n"), "{env}");
+    // The ConfigMap's file is read-only in the container.
+    let o = s.cmd(&[
+        "exec",
+        "config-demo-app",
+        "sh",
+        "-c",
+        "echo x > /etc/app/app.conf",
+    ]);
+    assert_ne!(o.code, 0, "{}", o.describe());
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert!(s.ok(&["volume", "ls", "-q"]).is_empty());
+
+    // A ConfigMap from --configmap, and a Secret as files with a mode.
+    let pod = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: sec}
+spec:
+  volumes: [{name: creds, secret: {secretName: s, defaultMode: 0400}}]
+  containers:
+  - name: app
+    image: localhost/busybox:latest
+    command: [sh, -c, 'echo $FROM_FILE; stat -c %a /creds/pw; cat /creds/pw; echo; trap \"exit 0\" TERM; sleep 1000 & wait']
+    env: [{name: FROM_FILE, valueFrom: {configMapKeyRef: {name: ext, key: x}}}]
+    volumeMounts: [{name: creds, mountPath: /creds}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: s}
+data: {pw: aHVudGVyMg==}
+";
+    let cm = s.write_file(
+        "ext.yaml",
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ext}\ndata: {x: from-the-file}\n",
+    );
+    let file = s.write_file("sec.yaml", pod.as_bytes());
+    let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(o.code, 125, "without --configmap: {}", o.describe());
+    assert!(
+        o.stderr.contains("ConfigMap \"ext\" not found"),
+        "{}",
+        o.describe()
+    );
+    s.ok(&[
+        "kube",
+        "play",
+        "--configmap",
+        cm.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        logs_with(&s, "sec-app", "hunter2"),
+        "from-the-file\n400\nhunter2\n"
+    );
+    let out = s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert!(out.contains("Volumes removed:\n"), "{out}");
+
+    // A Deployment of three replicas: one pod, and Podman's warning.
+    let (yaml, ports) = example("deployment.yaml");
+    let file = s.write_file(
+        "dep.yaml",
+        yaml.replace("replicas: 1", "replicas: 3").as_bytes(),
+    );
+    let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert!(
+        o.stderr.contains("Limiting replica count to 1"),
+        "{}",
+        o.describe()
+    );
+    assert_eq!(
+        s.inspect_format("web-deployment-pod-web", "{{.State.Status}}")
+            .trim(),
+        "running"
+    );
+    // httpd serves / without an index: any HTTP answer will do.
+    wait_until("the deployment's web port", || {
+        use std::io::{Read, Write};
+        let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", ports[0])) else {
+            return false;
+        };
+        let mut out = String::new();
+        c.write_all(b"GET / HTTP/1.0\r\n\r\n").is_ok()
+            && c.read_to_string(&mut out).is_ok()
+            && out.starts_with("HTTP/1.")
+    });
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert!(s.container_ids().is_empty());
+}
+
+#[test]
+fn claims_networks_standalone_containers_and_podmans_older_spellings() {
+    let s = busybox();
+    // A claim is a named volume, made by play and kept by down.
+    let yaml = "\
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: keepme}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: claimer}
+spec:
+  volumes: [{name: data, persistentVolumeClaim: {claimName: keepme}}]
+  containers:
+  - name: app
+    image: localhost/busybox:latest
+    command: [sh, -c, 'echo kept > /data/f; trap \"exit 0\" TERM; sleep 1000 & wait']
+    volumeMounts: [{name: data, mountPath: /data}]
+";
+    let file = s.write_file("claim.yaml", yaml.as_bytes());
+    s.ok(&["network", "create", "kubenet"]);
+    // `play kube` is Podman's older spelling.
+    let out = s.ok(&[
+        "play",
+        "kube",
+        "--network",
+        "kubenet",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.starts_with("Volume:\nkeepme\n\nPod:\n"), "{out}");
+    let infra = s.ok(&[
+        "pod",
+        "inspect",
+        "--format",
+        "{{.InfraContainerID}}",
+        "claimer",
+    ]);
+    let nets = s.inspect_format(
+        infra.trim(),
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+    );
+    assert!(nets.contains("kubenet"), "the pod is on --network: {nets}");
+    wait_until("the file in the claim", || {
+        s.cmd(&["exec", "claimer-app", "cat", "/data/f"]).stdout == "kept\n"
+    });
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert_eq!(s.ok(&["volume", "ls", "-q"]), "keepme\n", "the claim stays");
+    s.ok(&["volume", "rm", "keepme"]);
+
+    // A container outside any pod: `generate kube` names the pod after it.
+    let port = free_port();
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "solo",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "localhost/busybox:latest",
+        "sleep",
+        "1000",
+    ]);
+    let text = s.ok(&["generate", "kube", "solo"]);
+    assert!(text.contains("name: solo-pod\n"), "{text}");
+    assert!(text.contains(&format!("hostPort: {port}")), "{text}");
+    assert!(text.contains("- sleep\n"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("solo.yaml");
+    std::fs::write(&f, &text).unwrap();
+    let (ok, out) = validate(&[f]);
+    assert!(ok, "{out}\n{text}");
+    s.ok(&["rm", "-f", "-t", "0", "solo"]);
+    s.ok(&["network", "rm", "kubenet"]);
+}
+
+#[test]
+fn a_job_runs_once_and_its_pod_stops() {
+    let s = busybox();
+    let yaml = "\
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: task
+        image: localhost/busybox:latest
+        command: [sh, -c, 'echo done']
+";
+    let file = s.write_file("job.yaml", yaml.as_bytes());
+    let (pod, ctrs) = played(&s.ok(&["kube", "play", file.to_str().unwrap()]));
+    assert_eq!(ctrs.len(), 1);
+    assert_eq!(logs_with(&s, "once-pod-task", "done"), "done\n");
+    wait_until("the job's pod to stop", || {
+        let st = s.ok(&["pod", "inspect", "--format", "{{.State}}", "once-pod"]);
+        st.trim() == "Exited"
+    });
+    assert_eq!(
+        s.inspect_format("once-pod-task", "{{.State.ExitCode}} {{.State.Restarting}}")
+            .trim(),
+        "0 false"
+    );
+    let out = s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert_eq!(out, format!("Pods stopped:\nPods removed:\n{pod}\n"));
+    assert!(s.container_ids().is_empty());
+}
+
+#[test]
+fn a_host_network_pod_sees_the_hosts_interfaces() {
+    let s = busybox();
+    let yaml = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  hostNetwork: true
+  containers:
+  - name: c
+    image: localhost/busybox:latest
+    command: [sh, -c, 'ls /sys/class/net | sort; echo end; trap \"exit 0\" TERM; sleep 1000 & wait']
+";
+    let file = s.write_file("hostnet.yaml", yaml.as_bytes());
+    s.ok(&["kube", "play", file.to_str().unwrap()]);
+    let mut host: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    host.sort();
+    let logs = logs_with(&s, "hostnet-c", "end");
+    assert_eq!(logs, format!("{}\nend\n", host.join("\n")));
+    let text = s.ok(&["kube", "generate", "hostnet"]);
+    assert!(text.contains("hostNetwork: true"), "{text}");
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert!(s.container_ids().is_empty());
 }

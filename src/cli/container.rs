@@ -393,6 +393,7 @@ impl CreateArgs {
             pod: self.pod.clone(),
             auto_remove,
             skip_image_volumes: false,
+            typed: Default::default(),
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod commit;
 pub mod container;
 pub mod history;
 pub mod image;
+pub mod kube;
 pub mod network;
 pub mod pod;
 pub mod prune;
@@ -159,6 +160,15 @@ pub enum Command {
     /// Manage secrets
     #[command(subcommand)]
     Secret(secret::SecretCommand),
+    /// Play, remove and generate Kubernetes YAML
+    #[command(subcommand)]
+    Kube(kube::KubeCommand),
+    /// Play Kubernetes YAML (Podman's older spelling of kube play)
+    #[command(subcommand)]
+    Play(kube::PlayCommand),
+    /// Generate Kubernetes YAML (Podman's older spelling of kube generate)
+    #[command(subcommand)]
+    Generate(kube::GenerateCommand),
     /// Internal: the rootless network namespace holder and its DNS server
     #[command(hide = true, name = "_netns")]
     Netns_,
@@ -301,6 +311,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Network(c) => c.needs_userns(),
         Command::System(c) => c.needs_userns(),
         Command::Volume(c) => c.needs_userns(),
+        Command::Kube(c) => c.needs_userns(),
+        Command::Play(_) => true,
         Command::Pod(c) => c.needs_userns(),
         _ => false,
     };
@@ -335,6 +347,9 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Volume(c) => volume::dispatch(&ctx, c),
         Command::Pod(c) => pod::dispatch(&ctx, c),
         Command::Secret(c) => secret::dispatch(&ctx, c),
+        Command::Kube(c) => kube::dispatch(&ctx, c),
+        Command::Play(kube::PlayCommand::Kube(a)) => kube::play(&ctx, a),
+        Command::Generate(kube::GenerateCommand::Kube(a)) => kube::generate_yaml(&ctx, a),
         Command::Netns_ => crate::network::bridge::holder_main(&ctx),
         Command::Portfwd_(a) => crate::network::portfwd::main(a.into()),
         _ => unreachable!("container commands and the holder are dispatched above"),

@@ -66,6 +66,29 @@ pub struct CreateOptions {
     /// No anonymous volumes for the image's VOLUMEs (build containers:
     /// what a RUN writes there belongs to the image, as in buildah).
     pub skip_image_volumes: bool,
+    /// Options a caller has already typed (kube play): each one that is set
+    /// takes the place of its string counterpart above.
+    pub typed: TypedOptions,
+}
+
+/// Options given as the values the record keeps rather than as flags, for
+/// callers that parsed them from another format (Kubernetes YAML), so that
+/// nothing is turned back into a string to be parsed again.
+#[derive(Debug, Clone, Default)]
+pub struct TypedOptions {
+    /// The entrypoint as a list, empty for none; wins over `entrypoint`.
+    /// As with `--entrypoint`, the image's CMD is dropped unless `command`
+    /// gives one.
+    pub entrypoint: Option<Vec<String>>,
+    /// Mounts in the record's form, checked and resolved as `--mount` ones
+    /// (binds must exist; a named volume is made when missing).
+    pub mounts: Vec<Mount>,
+    /// Wins over `user`.
+    pub user: Option<UserSpec>,
+    /// Wins over `restart`.
+    pub restart: Option<RestartPolicy>,
+    /// Sets no_new_privs as `--security-opt no-new-privileges` does.
+    pub no_new_privileges: bool,
 }
 
 /// Default environment of every container (Podman's, with container=skiff).
@@ -279,6 +302,9 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     for t in &o.tmpfs {
         own.push(mounts::parse_tmpfs(t)?);
     }
+    for m in &o.typed.mounts {
+        own.push(resolve_mount(m.clone())?);
+    }
     // The container's own mounts win over those of --volumes-from.
     user_mounts.retain(|m: &Mount| !own.iter().any(|n| n.destination == m.destination));
     user_mounts.extend(own);
@@ -294,9 +320,10 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         add: o.cap_add.clone(),
         drop: o.cap_drop.clone(),
     };
-    let restart = match &o.restart {
-        Some(r) => RestartPolicy::parse(r)?,
-        None => RestartPolicy::No,
+    let restart = match (&o.typed.restart, &o.restart) {
+        (Some(r), _) => *r,
+        (None, Some(r)) => RestartPolicy::parse(r)?,
+        (None, None) => RestartPolicy::No,
     };
     if o.auto_remove && restart != RestartPolicy::No {
         return Err(Error::msg(
@@ -305,6 +332,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     }
     let (no_new_privileges, seccomp) =
         parse_security_opts(ctx, &o.security_opts, o.privileged, &capabilities.names())?;
+    let no_new_privileges = no_new_privileges || o.typed.no_new_privileges;
     let sdnotify = match &o.sdnotify {
         Some(m) => SdNotify::parse(m)?,
         None => SdNotify::default(),
@@ -314,6 +342,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         None => None,
     };
     let user_flag = match o.user.as_deref() {
+        _ if o.typed.user.is_some() => o.typed.user.clone(),
         Some("") => {
             return Err(Error::msg(
                 "invalid user \"\": expected name|uid[:group|gid]",
@@ -361,13 +390,14 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         }
     }
 
-    let entrypoint = match &o.entrypoint {
-        Some(e) => parse_entrypoint(e),
-        None => img_cfg.entrypoint().clone().unwrap_or_default(),
+    let entrypoint = match (&o.typed.entrypoint, &o.entrypoint) {
+        (Some(e), _) => e.clone(),
+        (None, Some(e)) => parse_entrypoint(e),
+        (None, None) => img_cfg.entrypoint().clone().unwrap_or_default(),
     };
     let cmd = if !o.command.is_empty() {
         o.command.clone()
-    } else if o.entrypoint.is_some() {
+    } else if o.entrypoint.is_some() || o.typed.entrypoint.is_some() {
         // Docker: a new entrypoint drops the image's CMD.
         Vec::new()
     } else {

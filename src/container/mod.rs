@@ -34,7 +34,7 @@ pub mod stop;
 pub mod top;
 pub mod volumes;
 
-pub use create::{create, CreateOptions};
+pub use create::{create, CreateOptions, TypedOptions};
 pub use remove::remove;
 
 use crate::state::container::{Container, Containers, Status};

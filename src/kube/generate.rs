@@ -56,6 +56,10 @@ pub enum MountSource {
     Volume(String),
     /// A tmpfs (an emptyDir in memory).
     Tmpfs,
+    /// A scratch volume shared by the pod's containers (an emptyDir that
+    /// `kube play` made), by its store name: mounts of the same one are
+    /// one pod volume.
+    EmptyDir(String),
 }
 
 /// One mount of a container.
@@ -224,10 +228,11 @@ pub fn service_object(pod: &PodDescription) -> Option<Service> {
 
 fn pod_spec(pod: &PodDescription) -> PodSpec {
     let mut volumes: Vec<Volume> = Vec::new();
+    let mut scratch = BTreeMap::new();
     let containers = pod
         .containers
         .iter()
-        .map(|c| container(c, &mut volumes))
+        .map(|c| container(c, &mut volumes, &mut scratch))
         .collect();
     PodSpec {
         containers,
@@ -243,7 +248,11 @@ fn pod_spec(pod: &PodDescription) -> PodSpec {
     }
 }
 
-fn container(c: &ContainerDescription, volumes: &mut Vec<Volume>) -> Container {
+fn container(
+    c: &ContainerDescription,
+    volumes: &mut Vec<Volume>,
+    scratch: &mut BTreeMap<String, String>,
+) -> Container {
     let ports = c
         .ports
         .iter()
@@ -262,7 +271,7 @@ fn container(c: &ContainerDescription, volumes: &mut Vec<Volume>) -> Container {
         .mounts
         .iter()
         .map(|m| VolumeMount {
-            name: volume_for(&m.source, volumes),
+            name: volume_for(&m.source, volumes, scratch),
             mount_path: m.destination.clone(),
             read_only: m.read_only,
             sub_path: String::new(),
@@ -291,7 +300,11 @@ fn container(c: &ContainerDescription, volumes: &mut Vec<Volume>) -> Container {
 }
 
 /// The name of the pod volume for `source`, added to `volumes` once.
-fn volume_for(source: &MountSource, volumes: &mut Vec<Volume>) -> String {
+fn volume_for(
+    source: &MountSource,
+    volumes: &mut Vec<Volume>,
+    scratch: &mut BTreeMap<String, String>,
+) -> String {
     let mut v = Volume::default();
     match source {
         MountSource::HostPath { path, file } => {
@@ -314,6 +327,14 @@ fn volume_for(source: &MountSource, volumes: &mut Vec<Volume>) -> String {
                 medium: "Memory".into(),
                 size_limit: None,
             });
+        }
+        MountSource::EmptyDir(store_name) => {
+            if let Some(name) = scratch.get(store_name) {
+                return name.clone();
+            }
+            v.name = format!("scratch-{}", volumes.len());
+            v.empty_dir = Some(EmptyDirSource::default());
+            scratch.insert(store_name.clone(), v.name.clone());
         }
     }
     let same_source = |w: &&Volume| {

@@ -13,11 +13,17 @@
 //! - `types.rs`: the objects and their fields;
 //! - `parse.rs`: multi-document parsing, warnings and one-line errors;
 //! - `command.rs`: command/args against the image's ENTRYPOINT/CMD;
-//! - `generate.rs`: Pod, Deployment and Service YAML from a pod description.
+//! - `generate.rs`: Pod, Deployment and Service YAML from a pod description;
+//! - `play.rs`: documents into the plan of pods and containers `kube play` makes;
+//! - `apply.rs`: that plan made real (`kube play`) and undone (`kube down`);
+//! - `describe.rs`: pod and container records as what `generate.rs` reads.
 
+pub mod apply;
 pub mod command;
+pub mod describe;
 pub mod generate;
 pub mod parse;
+pub mod play;
 pub mod types;
 
 pub use parse::{parse, Document, Parsed};

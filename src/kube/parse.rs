@@ -165,11 +165,12 @@ fn field_path(p: &serde_ignored::Path) -> String {
     }
 }
 
-/// Where in the file an object is, for its errors.
-struct At<'a> {
-    doc: usize,
-    kind: &'a str,
-    name: &'a str,
+/// Where in the file an object is, for its errors: the document
+/// (1-based), the object's kind and name.
+pub(super) struct At<'a> {
+    pub doc: usize,
+    pub kind: &'a str,
+    pub name: &'a str,
 }
 
 impl At<'_> {
@@ -182,7 +183,8 @@ impl At<'_> {
         }
     }
 
-    fn invalid(&self, what: String) -> Error {
+    /// [`Error::Invalid`] for this object.
+    pub(super) fn invalid(&self, what: String) -> Error {
         Error::Invalid {
             doc: self.doc,
             kind: self.kind.into(),

@@ -234,7 +234,13 @@ pub struct ConfigMapSource {
     pub items: Vec<KeyToPath>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A file mode: a number (`420`), or YAML 1.1 octal as Kubernetes
+    /// reads it (`0644`, `0o644`).
+    #[serde(
+        default,
+        deserialize_with = "file_mode",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default_mode: Option<u32>,
 }
 
@@ -247,7 +253,13 @@ pub struct SecretSource {
     pub items: Vec<KeyToPath>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A file mode: a number (`420`), or YAML 1.1 octal as Kubernetes
+    /// reads it (`0644`, `0o644`).
+    #[serde(
+        default,
+        deserialize_with = "file_mode",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default_mode: Option<u32>,
 }
 
@@ -543,6 +555,32 @@ pub struct ServicePort {
     pub node_port: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
+}
+
+/// `defaultMode`: an integer, or a string of octal digits with a leading
+/// `0` or `0o` (YAML 1.1's octal, which the YAML 1.2 reader leaves a string).
+fn file_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        N(u32),
+        S(String),
+    }
+    let n = match Raw::deserialize(d)? {
+        Raw::N(n) => n,
+        Raw::S(s) => {
+            let digits = s.strip_prefix("0o").or_else(|| s.strip_prefix('0'));
+            digits
+                .and_then(|o| u32::from_str_radix(o, 8).ok())
+                .ok_or_else(|| serde::de::Error::custom(format!("file mode {s:?}: not a number")))?
+        }
+    };
+    if n > 0o777 {
+        return Err(serde::de::Error::custom(format!(
+            "file mode {n:o}: above 0777"
+        )));
+    }
+    Ok(Some(n))
 }
 
 fn is_false(b: &bool) -> bool {
