@@ -788,7 +788,7 @@ fn runs_fail_naming(s: &Skiff, cases: &[(&[&str], &str)]) {
 }
 
 #[test]
-fn mount_bind_ro_and_tmpfs_size_and_bad_mounts_are_one_line_125() {
+fn mount_bind_ro_tmpfs_size_devpts_and_bad_mounts_are_one_line_125() {
     let s = busybox();
     let src = s.make_dir(&s.home.join("files/src"));
     s.write_file("src/hello", b"hello\n");
@@ -808,6 +808,18 @@ fn mount_bind_ro_and_tmpfs_size_and_bad_mounts_are_one_line_125() {
     );
     let fields: Vec<&str> = df.split_whitespace().collect();
     assert_eq!((fields[0], fields[1]), ("tmpfs", "1024"), "{df}");
+    // type=devpts: a new instance of its own, with the mode asked for.
+    let pts = s.sh(
+        &["--mount", "type=devpts,destination=/mypts,mode=600"],
+        "grep ' /mypts ' /proc/mounts | cut -d' ' -f1,3; test -c /mypts/ptmx && echo ptmx; \
+         grep -c ' /dev/pts ' /proc/mounts",
+    );
+    assert_eq!(pts, "devpts devpts\nptmx\n1\n", "{pts}");
+    let opts = s.sh(
+        &["--mount", "type=devpts,destination=/mypts,mode=600"],
+        "grep ' /mypts ' /proc/mounts | cut -d' ' -f4",
+    );
+    assert!(opts.contains("mode=600"), "{opts}");
 
     let cases: &[(&[&str], &str)] = &[
         (&["-v", "a/b:/x"], "a/b"),
@@ -824,6 +836,13 @@ fn mount_bind_ro_and_tmpfs_size_and_bad_mounts_are_one_line_125() {
         ),
         (&["--mount", "type=bind,dst=/x"], "type=bind,dst=/x"),
         (&["--mount", "type=nfs,src=v,dst=/x"], "nfs"),
+        (&["--mount", "type=bind,src=/tmp,dst=/x,uid=0"], "uid"),
+        (&["--mount", "type=devpts,dst=/x,tmpfs-size=1m"], "size"),
+        (
+            &["--mount", "type=volume,source=v,target=/x,idmap"],
+            "idmap",
+        ),
+        (&["-v", "v:/x:idmap"], "idmap needs an idmapped mount"),
     ];
     runs_fail_naming(&s, cases);
     // Nothing half-made: no container, no volume.

@@ -33,7 +33,7 @@ pub struct CreateArgs {
     /// Bind mount a volume into the container (host-dir:container-dir[:OPTIONS])
     #[arg(short, long = "volume")]
     pub volume: Vec<String>,
-    /// Attach a filesystem mount (type=bind|tmpfs,source=...,destination=...)
+    /// Attach a filesystem mount (type=bind|volume|tmpfs|devpts,source=...,destination=...[,ro][,...])
     #[arg(long)]
     pub mount: Vec<String>,
     /// Mount a temporary filesystem (tmpfs) into the container (path[:options])

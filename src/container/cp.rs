@@ -105,7 +105,7 @@ fn stopped_mounts(ctx: &Context, c: &Container) -> Vec<Mounted> {
                         crate::volume::Backing::Tmpfs { .. } => return None,
                     }
                 }
-                MountKind::Tmpfs => return None,
+                MountKind::Tmpfs | MountKind::Devpts => return None,
             };
             let root = safe_path::Root::open(&source).ok()?;
             Some(Mounted {

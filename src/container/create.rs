@@ -179,7 +179,7 @@ fn resolve_mount(m: Mount) -> Result<Mount> {
                 ..m
             })
         }
-        MountKind::Tmpfs => Ok(m),
+        MountKind::Tmpfs | MountKind::Devpts => Ok(m),
     }
 }
 
@@ -599,7 +599,7 @@ fn volumes_from(ctx: &Context, specs: &[String]) -> Result<Vec<Mount>> {
         }
         let src = super::lookup(ctx, ctr)?;
         for m in src.config.mounts {
-            if m.kind == MountKind::Tmpfs {
+            if m.kind.is_new_fs() {
                 continue;
             }
             let name = m.volume_name().unwrap_or_default();

@@ -41,7 +41,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
     let binds: Vec<String> = cfg
         .mounts
         .iter()
-        .filter(|m| m.kind != MountKind::Tmpfs)
+        .filter(|m| !m.kind.is_new_fs())
         .map(Mount::bind_spec)
         .collect();
     let restart = cfg.restart_policy;

@@ -155,7 +155,8 @@ pub fn prepare_spec(
     for m in &cfg.mounts {
         let opts = m.mount_options();
         match m.kind {
-            MountKind::Tmpfs => mounts.push(spec::tmpfs_mount(&m.destination, &opts)),
+            MountKind::Tmpfs => mounts.push(spec::fs_mount("tmpfs", &m.destination, &opts)),
+            MountKind::Devpts => mounts.push(spec::fs_mount("devpts", &m.destination, &opts)),
             MountKind::Volume => {
                 if m.chown {
                     chown_tree(Path::new(&m.source), exec_user.uid, exec_user.gid)?;

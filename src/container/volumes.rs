@@ -44,7 +44,7 @@ pub fn spec_mount(ctx: &Context, m: &Mount, rootfs: &Path, user: &ExecUser) -> R
         }
         Backing::Tmpfs { mut options } => {
             options.extend(opts);
-            spec::tmpfs_mount(&m.destination, &options)
+            spec::fs_mount("tmpfs", &m.destination, &options)
         }
         Backing::Bind {
             device,

@@ -145,6 +145,8 @@ fn container(ctx: &Context, c: &Container, prefix: &str) -> Result<ContainerDesc
                     None => MountSource::Volume(m.volume_name().unwrap_or_default()),
                 },
                 MountKind::Tmpfs => MountSource::Tmpfs,
+                // Kubernetes has no devpts volume.
+                MountKind::Devpts => return None,
             };
             Some((m, source))
         })

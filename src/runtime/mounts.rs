@@ -9,6 +9,15 @@ use crate::state::config::{Mount, MountKind};
 
 /// Options Podman gives a `--tmpfs` mount when none are given.
 const TMPFS_DEFAULT: &[&str] = &["rw", "noexec", "nosuid", "nodev"];
+/// Options of a `--mount type=devpts` before the user's: a new instance,
+/// as the container's own /dev/pts is (later `mode=`/`ptmxmode=` win).
+const DEVPTS_DEFAULT: &[&str] = &[
+    "nosuid",
+    "noexec",
+    "newinstance",
+    "ptmxmode=0666",
+    "mode=0620",
+];
 
 fn check_dest(dest: &str) -> Result<()> {
     if !dest.starts_with('/') {
@@ -50,11 +59,22 @@ fn check_option(opt: &str, spec: &str) -> Result<()> {
     ];
     if KNOWN.contains(&opt) {
         Ok(())
+    } else if opt == "idmap" || opt.starts_with("idmap=") {
+        Err(idmap_refused(spec))
     } else {
         Err(Error::Msg(format!(
             "invalid option \"{opt}\" in volume \"{spec}\""
         )))
     }
+}
+
+/// `idmap` (Podman's idmapped mounts): mount_setattr(MOUNT_ATTR_IDMAP)
+/// needs CAP_SYS_ADMIN over the file system's own user namespace, which a
+/// rootless user never has for host directories, so it is refused whole.
+fn idmap_refused(spec: &str) -> Error {
+    Error::Msg(format!(
+        "mount \"{spec}\": idmap needs an idmapped mount, which the kernel allows only to a privileged user; rootless skiff maps ids through its user namespace instead"
+    ))
 }
 
 /// Parses `-v SRC:DEST[:OPTS]`. A source that is not a path is a named volume
@@ -167,6 +187,14 @@ pub fn parse_mount(spec: &str) -> Result<Mount> {
             ("relabel" | "z" | "Z" | "U" | "nosuid" | "nodev" | "noexec", _) => {
                 options.push(k.to_string())
             }
+            // devpts: the owner, mode and size of the new instance's ptys.
+            ("uid" | "gid" | "max", Some(n)) if n.parse::<u32>().is_ok() => {
+                options.push(field.to_string())
+            }
+            ("mode" | "ptmxmode", Some(m)) if u32::from_str_radix(m, 8).is_ok() => {
+                options.push(field.to_string())
+            }
+            ("idmap", _) => return Err(idmap_refused(spec)),
             _ => {
                 return Err(Error::Msg(format!(
                     "invalid field \"{field}\" in mount \"{spec}\""
@@ -179,23 +207,43 @@ pub fn parse_mount(spec: &str) -> Result<Mount> {
         "bind" => MountKind::Bind,
         "tmpfs" => MountKind::Tmpfs,
         "volume" => MountKind::Volume,
+        "devpts" => MountKind::Devpts,
         _ => {
             return Err(Error::Msg(format!(
-                "mount \"{spec}\": unsupported type \"{kind}\" (bind, tmpfs, volume)"
+                "mount \"{spec}\": unsupported type \"{kind}\" (bind, tmpfs, volume, devpts)"
             )))
         }
     };
+    // Keys that belong to one type only, as Podman checks them.
+    let only = |keys: &[&str], kinds: &[MountKind]| {
+        options
+            .iter()
+            .map(|o| o.split('=').next().unwrap_or(""))
+            .find(|k| keys.contains(k) && !kinds.contains(&kind))
+            .map(|k| Error::Msg(format!("invalid field \"{k}\" in mount \"{spec}\"")))
+    };
+    if let Some(e) = only(&["uid", "gid", "max", "ptmxmode"], &[MountKind::Devpts])
+        .or_else(|| only(&["mode"], &[MountKind::Devpts, MountKind::Tmpfs]))
+        .or_else(|| only(&["size"], &[MountKind::Tmpfs]))
+    {
+        return Err(e);
+    }
     if dest.is_empty() {
         return Err(Error::Msg(format!(
             "mount \"{spec}\": destination is required"
         )));
     }
     check_dest(&dest)?;
-    if kind != MountKind::Tmpfs && source.is_empty() {
+    if !kind.is_new_fs() && source.is_empty() {
         return Err(Error::Msg(format!("mount \"{spec}\": source is required")));
     }
-    if kind == MountKind::Tmpfs {
-        let mut o: Vec<String> = TMPFS_DEFAULT.iter().map(|s| s.to_string()).collect();
+    let defaults = match kind {
+        MountKind::Tmpfs => TMPFS_DEFAULT,
+        MountKind::Devpts => DEVPTS_DEFAULT,
+        _ => &[],
+    };
+    if !defaults.is_empty() {
+        let mut o: Vec<String> = defaults.iter().map(|s| s.to_string()).collect();
         o.extend(options);
         options = o;
     }

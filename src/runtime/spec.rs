@@ -113,12 +113,13 @@ pub fn bind_mount(source: &str, dest: &str, options: &[String]) -> Mount {
         .expect("all mount fields are set")
 }
 
-/// Builds a tmpfs mount with the user's options.
-pub fn tmpfs_mount(dest: &str, options: &[String]) -> Mount {
+/// Builds a mount of a new kernel file system of type `typ` (`tmpfs`,
+/// `devpts`) at `dest` with the user's options.
+pub fn fs_mount(typ: &str, dest: &str, options: &[String]) -> Mount {
     MountBuilder::default()
         .destination(dest)
-        .typ("tmpfs")
-        .source("tmpfs")
+        .typ(typ)
+        .source(typ)
         .options(options.to_vec())
         .build()
         .expect("all mount fields are set")

@@ -25,6 +25,9 @@ pub enum MountKind {
     Volume,
     /// A new tmpfs (`--tmpfs`, `--mount type=tmpfs`).
     Tmpfs,
+    /// A new devpts instance (`--mount type=devpts`): its own ptys, apart
+    /// from the container's /dev/pts.
+    Devpts,
 }
 
 impl MountKind {
@@ -34,7 +37,15 @@ impl MountKind {
             MountKind::Bind => "bind",
             MountKind::Volume => "volume",
             MountKind::Tmpfs => "tmpfs",
+            MountKind::Devpts => "devpts",
         }
+    }
+
+    /// Whether the mount is a new kernel file system (tmpfs, devpts) with
+    /// no source on the host: not in `HostConfig.Binds`, not shared by
+    /// `--volumes-from`, nothing for `cp` to reach.
+    pub fn is_new_fs(self) -> bool {
+        matches!(self, MountKind::Tmpfs | MountKind::Devpts)
     }
 }
 

@@ -177,6 +177,7 @@ fn upgrade(old: V1) -> Result<Container> {
                 "bind" => MountKind::Bind,
                 "volume" => MountKind::Volume,
                 "tmpfs" => MountKind::Tmpfs,
+                "devpts" => MountKind::Devpts,
                 k => return Err(Error::Msg(format!("unknown mount type \"{k}\""))),
             };
             Ok(Mount::new(kind, m.source, m.destination, m.options))
