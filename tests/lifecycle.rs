@@ -642,12 +642,14 @@ fn kill_sends_signals_and_rejects_bad_names() {
     run_d(
         &s,
         &["--name", "web"],
-        "trap 'echo got-hup' HUP; while true; do sleep 0.1; done",
+        "trap 'echo got-hup' HUP; echo trapped; while true; do sleep 0.1; done",
     );
+    // The shell has its trap once it says so: a HUP before that ends it.
+    wait_logs(&s, "web", "trapped\n", Duration::from_secs(10));
     assert_eq!(s.ok(&["kill", "-s", "HUP", "web"]), "web\n");
     wait_logs(&s, "web", "got-hup", Duration::from_secs(10));
     assert_eq!(s.ok(&["kill", "-s", "SIGHUP", "web"]), "web\n");
-    wait_logs(&s, "web", "got-hup\ngot-hup\n", Duration::from_secs(10));
+    wait_logs(&s, "web", "trapped\ngot-hup\ngot-hup\n", Duration::from_secs(10));
     assert_eq!(status(&s, "web"), "running");
 
     let e = s.fails_engine(&["kill", "-s", "FOO", "web"]);
