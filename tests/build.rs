@@ -648,6 +648,11 @@ fn run_mounts_secret_and_cache() {
         e.ends_with("secret \"tok\" is required: give it with --secret id=tok,src=PATH"),
         "{e}"
     );
+
+    // A secret as a variable is refused, never silently left empty.
+    let text = "FROM localhost/busybox\nRUN --mount=type=secret,id=tok,env=TOK test -n \"$TOK\"\n";
+    let e = build_error(&s, "secret-env", text, &[]);
+    assert!(e.contains("env=TOK") && e.contains("not supported"), "{e}");
 }
 
 /// Ctrl-C (SIGINT to the build's process group) during a RUN: the build

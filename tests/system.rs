@@ -331,3 +331,24 @@ fn format_templates_are_checked_before_any_output() {
     assert_eq!(s.ok(&["network", "ls", "--format", "{{.Name}}"]), "skiff\n");
     s.ok(&["rm", "c1"]);
 }
+
+/// `skiff inspect x | head` as Podman: a closed stdout ends skiff by
+/// SIGPIPE, quietly, never with a panic and its backtrace (exit 101).
+#[test]
+fn a_closed_stdout_ends_skiff_by_sigpipe_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    let s = busybox();
+    // The read end is closed before skiff starts: its first write fails.
+    let (read, write) = nix::unistd::pipe().expect("pipe");
+    drop(read);
+    let out = s
+        .command(&["image", "inspect", "busybox"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::from(write))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("running skiff");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

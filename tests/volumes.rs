@@ -220,6 +220,7 @@ fn sample_tar() -> Vec<u8> {
         .file("home/tester/notes", b"private\n", 0o600, 1000, 1000)
         .file("run.sh", b"#!/bin/sh\necho hi\n", 0o755, 0, 0)
         .symlink("conf", "/etc/app.conf")
+        .symlink("root", "/")
         .hardlink("run2.sh", "run.sh");
     t.finish()
 }
@@ -257,6 +258,7 @@ fn export_import_round_trip_keeps_files_modes_and_owners() {
             "home",
             "home/tester",
             "home/tester/notes",
+            "root",
             "run.sh",
             "run2.sh"
         ]
@@ -271,6 +273,9 @@ fn export_import_round_trip_keeps_files_modes_and_owners() {
     );
     let conf = exported.iter().find(|e| e.0 == "conf").unwrap();
     assert_eq!(conf.4, b"/etc/app.conf");
+    // A link to `/` stays `/` (the tar crate alone would write `//`).
+    let root = exported.iter().find(|e| e.0 == "root").unwrap();
+    assert_eq!(root.4, b"/");
 
     // Into a second volume from standard input, out again through -o:
     // the same entries.
@@ -515,6 +520,8 @@ fn bad_input_is_one_line_exit_125_and_creates_nothing() {
         (vec!["volume", "export", "nope", "-o", "/dev/null"], "nope"),
         (vec!["secret", "create", "db", "/dev/null"], "db"),
         (vec!["secret", "create", "a/b", "/dev/null"], "a/b"),
+        (vec!["secret", "create", "a,b", "/dev/null"], "a,b"),
+        (vec!["secret", "create", "..", "/dev/null"], "\"..\""),
         (
             vec!["secret", "create", "nofile", "/nonexistent/pass"],
             "/nonexistent/pass",

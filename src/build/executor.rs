@@ -615,13 +615,18 @@ impl<'a> Executor<'a> {
     /// asked, secrets are the `--secret` files, read-only at
     /// `/run/secrets/ID` unless a target is given; a bind mount `from=` a
     /// stage or an image comes from a mounted working container of it
-    /// (returned, to be dropped once the step is done). Ssh mounts are
-    /// refused for now.
+    /// (returned, to be dropped once the step is done). Ssh mounts and
+    /// secrets as variables (`env=`) are refused for now, never ignored.
     fn run_mounts(&self, step: &Step, r: &Run) -> Result<(Vec<String>, Vec<Worker<'a>>)> {
         let mut out = Vec::new();
         let mut holders = Vec::new();
         for (i, m) in r.mounts.iter().enumerate() {
             if m.kind == MountKind::Secret {
+                if let Some(var) = &m.env {
+                    return Err(Error::msg(format!(
+                        "RUN --mount=type=secret,env={var}: a secret as a variable is not supported yet; read the file at its target"
+                    )));
+                }
                 let id =
                     m.id.clone()
                         .or_else(|| {

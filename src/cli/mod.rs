@@ -218,6 +218,7 @@ impl Command {
 
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> i32 {
+    die_quietly_on_closed_stdout();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -241,6 +242,39 @@ pub fn main() -> i32 {
             report(&e);
             e.exit_code()
         }
+    }
+}
+
+/// `skiff inspect x | head`: Rust ignores SIGPIPE, so printing to a closed
+/// stdout or stderr panics ("failed printing to stdout: Broken pipe").
+/// Podman, a Go program, dies by SIGPIPE there (Go raises it for EPIPE on
+/// fds 1 and 2 only, other descriptors get the error); this hook does the
+/// same for the CLI, and leaves every other panic to the default hook.
+/// The supervisor and the infra process never come here: a closed pipe in
+/// a relay stays an error they handle.
+fn die_quietly_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to std") && msg.contains("Broken pipe") {
+            die_by_sigpipe();
+        }
+        default(info)
+    }));
+}
+
+#[allow(unsafe_code)]
+fn die_by_sigpipe() {
+    // SAFETY: signal(2) with SIG_DFL installs no handler code, and raise(3)
+    // then ends this process by SIGPIPE; nothing runs after it.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
     }
 }
 

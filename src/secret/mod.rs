@@ -25,7 +25,7 @@ pub enum Error {
     NotFound(String),
     #[error("secret id prefix {0:?} is ambiguous: give more characters or the name")]
     Ambiguous(String),
-    #[error("invalid secret name {0:?}: a name has 1 to 253 characters and no '/'")]
+    #[error("invalid secret name {0:?}: a name has 1 to 253 characters, none of '/', '=', ',', and is not '.' or '..'")]
     InvalidName(String),
     #[error("secret name {name:?} is already in use by {id}: use --replace or pick another name")]
     NameInUse { name: String, id: String },
@@ -50,12 +50,15 @@ pub fn store(ctx: &Context) -> Secrets {
     Secrets::new(ctx.root.join("secrets"))
 }
 
-/// Podman's rule for secret names: 1 to 253 characters, no `/`. Control
-/// characters are refused too: a name is printed in tables and errors.
+/// Podman's rule for secret names (containers/common `secrets.validateSecretName`):
+/// 1 to 253 characters, none of `/`, `=`, `,` (which `--secret NAME,k=v`
+/// could not name); `.`, `..` and control characters are refused too: a
+/// name is a file's name in containers and is printed in tables.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
-        && !name.contains('/')
+        && !matches!(name, "." | "..")
+        && !name.contains(['/', '=', ','])
         && !name.chars().any(char::is_control)
 }
 
@@ -286,10 +289,21 @@ mod tests {
 
     #[test]
     fn names_follow_podman() {
-        for ok in ["db", "db.pass", "A-b_c", ".x", "..", &"x".repeat(253)] {
+        for ok in ["db", "db.pass", "A-b_c", ".x", "x y", &"x".repeat(253)] {
             assert!(valid_name(ok), "{ok}");
         }
-        for bad in ["", "a/b", "../x", "/", &"x".repeat(254), "a\nb"] {
+        for bad in [
+            "",
+            "a/b",
+            "../x",
+            "/",
+            &"x".repeat(254),
+            "a\nb",
+            ".",
+            "..",
+            "a,b",
+            "a=b",
+        ] {
             assert!(!valid_name(bad), "{bad:?}");
         }
     }

@@ -543,7 +543,7 @@ fn add_dir<W: Write>(
         let ft = meta.file_type();
         if ft.is_symlink() {
             let target = safe_path::readlink_at(f.as_fd(), OsStr::new(""))?;
-            b.append_link(&mut h, &path, &target)?;
+            crate::image::archive::append_symlink(b, &mut h, &path, &target)?;
         } else if ft.is_dir() {
             h.set_size(0);
             b.append_data(&mut h, &path, io::empty())?;
