@@ -161,8 +161,10 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
     // The namespaces are joined through the pidfd (Linux >= 5.8), else
     // through /proc/PID/ns, checked by the pidfd before (`process` above)
     // and after they are opened (below).
-    let created = process::exec_in(init.as_fd(), init.pid(), &p, stdio, &confine)?;
-    if !init.alive() {
+    let (created, joined) = process::exec_in(init.as_fd(), init.pid(), &p, stdio, &confine)?;
+    // Joined by pidfd, the namespaces are the init's or the join fails; by
+    // /proc/PID/ns they are only if the init still runs now.
+    if joined == process::JoinedBy::ProcFiles && !init.alive() {
         // It exited while its namespaces were being opened: by /proc/PID/ns
         // they may be another process's by now. Never start the command there.
         // Our own unreaped child: its pid cannot have been recycled.

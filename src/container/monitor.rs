@@ -130,12 +130,12 @@ pub fn wait(
         let err = relay
             .add_own_output(std::io::stderr().as_fd())
             .map_err(relaying("the process's stdio"))?;
-        h.from_out = Some(relay.add_source(end(End::owned(p.stdout))?, &[out]));
-        h.from_err = Some(relay.add_source(end(End::owned(p.stderr))?, &[err]));
+        h.from_out = Some(relay.add_source(end(End::own_pipe(p.stdout))?, &[out]));
+        h.from_err = Some(relay.add_source(end(End::own_pipe(p.stderr))?, &[err]));
         h.stdout = Some(out);
         h.stderr = Some(err);
         if let Some(w) = p.stdin {
-            let to = relay.add_sink(end(End::owned(w))?, STREAM_BUFFER, WhenFull::Wait);
+            let to = relay.add_sink(end(End::own_pipe(w))?, STREAM_BUFFER, WhenFull::Wait);
             match End::shared(stdin.as_fd(), false) {
                 Ok(e) => {
                     h.from_stdin = Some(relay.add_source(e, &[to]));

@@ -184,18 +184,22 @@ pub fn exit_now(code: i32) -> ! {
 }
 
 /// Succeeds when this process has exactly one thread; looks again for a
-/// short while before refusing (see [`RECHECKS`]).
-pub fn ensure_single_threaded(what: &str) -> Result<()> {
-    let mut threads = thread_count()?;
+/// short while before refusing (see [`RECHECKS`]). Returns the line of
+/// `/proc/self/stat` that showed one thread, for a caller that needs other
+/// fields of it (exec's environment bounds) without reading it again.
+pub fn ensure_single_threaded(what: &str) -> Result<String> {
+    let mut stat = self_stat()?;
+    let mut threads = threads_of(&stat)?;
     for _ in 0..RECHECKS {
         if threads == 1 {
-            return Ok(());
+            return Ok(stat);
         }
         std::thread::sleep(RECHECK_PAUSE);
-        threads = thread_count()?;
+        stat = self_stat()?;
+        threads = threads_of(&stat)?;
     }
     if threads == 1 {
-        return Ok(());
+        return Ok(stat);
     }
     Err(Error::MultiThreaded {
         what: what.to_string(),
@@ -204,23 +208,33 @@ pub fn ensure_single_threaded(what: &str) -> Result<()> {
 }
 
 /// The number of threads of this process: field 20 (`num_threads`) of
-/// `/proc/self/stat`, proc(5). One read into a stack buffer.
+/// `/proc/self/stat`, proc(5).
 pub fn thread_count() -> Result<usize> {
-    let path = "/proc/self/stat";
+    threads_of(&self_stat()?)
+}
+
+fn threads_of(stat: &str) -> Result<usize> {
+    parse_threads(stat.as_bytes())
+        .ok_or_else(|| Error::Msg("/proc/self/stat: no thread count in field 20".into()))
+}
+
+/// `/proc/self/stat`, read with one read(2) into a stack buffer: the kernel
+/// gives the whole line to the first read that has room for it (52 numbers
+/// and a command name of at most 64 bytes fit in far less than 4 KiB).
+fn self_stat() -> Result<String> {
+    let path = std::path::Path::new("/proc/self/stat");
     let mut buf = [0u8; 4096];
-    let mut len = 0;
-    let mut file = std::fs::File::open(path)
-        .map_err(|e| super::io_err("open", std::path::Path::new(path), e))?;
-    while len < buf.len() {
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
+    let mut file = std::fs::File::open(path).map_err(|e| super::io_err("open", path, e))?;
+    let len = loop {
+        match file.read(&mut buf) {
+            Ok(n) if n < buf.len() => break n,
+            Ok(_) => return Err(Error::Msg("/proc/self/stat: longer than 4 KiB".into())),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(super::io_err("read", std::path::Path::new(path), e)),
+            Err(e) => return Err(super::io_err("read", path, e)),
         }
-    }
-    parse_threads(&buf[..len])
-        .ok_or_else(|| Error::Msg(format!("{path}: no thread count in field 20")))
+    };
+    String::from_utf8(buf[..len].to_vec())
+        .map_err(|_| Error::Msg("/proc/self/stat: not UTF-8".into()))
 }
 
 /// Field 20 of a `/proc/PID/stat` line. The command name (field 2) may hold

@@ -112,10 +112,20 @@ pub fn parse_map_text(text: &str) -> Vec<IdMap> {
         .collect()
 }
 
+/// What [`in_initial_userns`] last found: 0 not known, 1 yes, 2 no.
+static INITIAL_USERNS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
 /// True when the calling process is in the initial user namespace (the
-/// identity map covering every id).
+/// identity map covering every id). Read from /proc/self/uid_map once per
+/// process and kept until [`userns_changed`] says it may have changed.
 pub fn in_initial_userns() -> bool {
-    match std::fs::read_to_string("/proc/self/uid_map") {
+    use std::sync::atomic::Ordering;
+    match INITIAL_USERNS.load(Ordering::Relaxed) {
+        1 => return true,
+        2 => return false,
+        _ => {}
+    }
+    let initial = match std::fs::read_to_string("/proc/self/uid_map") {
         Ok(t) => {
             parse_map_text(&t)
                 == vec![IdMap {
@@ -125,7 +135,16 @@ pub fn in_initial_userns() -> bool {
                 }]
         }
         Err(_) => true,
-    }
+    };
+    INITIAL_USERNS.store(if initial { 1 } else { 2 }, Ordering::Relaxed);
+    initial
+}
+
+/// Forgets what [`in_initial_userns`] found: every place that moves this
+/// process into another user namespace (setns, unshare) calls it.
+/// Async-signal-safe (one atomic store), so a forked child may call it.
+pub fn userns_changed() {
+    INITIAL_USERNS.store(0, std::sync::atomic::Ordering::Relaxed);
 }
 
 #[cfg(test)]

@@ -228,7 +228,9 @@ fn write_maps(
 /// the exit status when a step fails.
 fn holder_child(to_parent: &OwnedFd, to_child: &OwnedFd, argv: &[*const c_char; 3]) -> i32 {
     use nix::unistd::{read, write};
-    if let Err(e) = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS) {
+    let unshared = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS);
+    idmap::userns_changed();
+    if let Err(e) = unshared {
         let errno = (e as i32).to_ne_bytes();
         let msg = [b'E', errno[0], errno[1], errno[2], errno[3]];
         let _ = write(to_parent, &msg);
@@ -267,8 +269,9 @@ fn join(pid: i32) -> Result<()> {
     };
     let user = open("user")?;
     let mnt = open("mnt")?;
-    setns(user, CloneFlags::CLONE_NEWUSER)
-        .map_err(|e| Error::sys(format!("joining the user namespace of pid {pid}"), e))?;
+    let joined = setns(user, CloneFlags::CLONE_NEWUSER);
+    idmap::userns_changed();
+    joined.map_err(|e| Error::sys(format!("joining the user namespace of pid {pid}"), e))?;
     setns(mnt, CloneFlags::CLONE_NEWNS)
         .map_err(|e| Error::sys(format!("joining the mount namespace of pid {pid}"), e))?;
     Ok(())

@@ -61,7 +61,9 @@ fn try_mount_in_child(target: &CStr, data: &CStr) -> bool {
         };
         let ok = (|| {
             if rootless {
-                unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).ok()?;
+                let unshared = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS);
+                crate::runtime::idmap::userns_changed();
+                unshared.ok()?;
                 if !write(c"/proc/self/setgroups", b"deny")
                     || !write(c"/proc/self/uid_map", uid_map.as_bytes())
                     || !write(c"/proc/self/gid_map", gid_map.as_bytes())

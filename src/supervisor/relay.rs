@@ -80,6 +80,19 @@ impl End {
         })
     }
 
+    /// Takes an end of a pipe this process just made (with `pipe2`, no
+    /// status flags but its access mode) and alone uses: what `owned` does
+    /// without asking the kernel what it is, and with one `F_SETFL` (the
+    /// access mode is not a settable flag, so `O_NONBLOCK` alone keeps it).
+    pub fn own_pipe(fd: OwnedFd) -> io::Result<End> {
+        fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+        Ok(End {
+            fd,
+            kind: Kind::Stream,
+            restore: None,
+        })
+    }
+
     /// A non-blocking end for a descriptor shared with other processes (our
     /// stdin, stdout or stderr, inherited from the user's shell). Pipes and
     /// terminals are reopened through `/proc/self/fd/N` with `O_NONBLOCK` and
@@ -704,6 +717,25 @@ mod tests {
         let mut got = [0u8; 1];
         std::fs::File::from(r).read_exact(&mut got).unwrap();
         assert_eq!(&got, b"x");
+    }
+
+    #[test]
+    fn an_own_pipe_end_turns_non_blocking_and_keeps_its_direction() {
+        let (r, w) = pipe();
+        let flags = |fd: BorrowedFd| {
+            OFlag::from_bits_truncate(fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL).unwrap())
+        };
+        let r = End::own_pipe(r).unwrap();
+        let w = End::own_pipe(w).unwrap();
+        for end in [&r, &w] {
+            assert!(flags(end.as_fd()).contains(OFlag::O_NONBLOCK));
+        }
+        assert!(
+            matches!(r.read(&mut [0u8; 1]), Read::Wait),
+            "empty: no wait"
+        );
+        assert_eq!(w.write(b"x"), Ok(1));
+        assert!(matches!(r.read(&mut [0u8; 1]), Read::Data(1)));
     }
 
     #[test]

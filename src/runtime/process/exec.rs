@@ -93,6 +93,18 @@ impl Join<'_> {
     }
 }
 
+/// How [`exec_in`] joined the container's namespaces, which tells the
+/// caller whether it must check the init again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinedBy {
+    /// setns(2) on the pidfd: the namespaces are exactly that process's, or
+    /// the join fails (ESRCH once it has exited); nothing to check again.
+    Pidfd,
+    /// `/proc/PID/ns/*` files (Linux < 5.8): the caller must check that the
+    /// pidfd's process still runs, else the files may name another's.
+    ProcFiles,
+}
+
 /// Creates a process inside the namespaces of the running container whose
 /// init is named by `pidfd` (pid `pid`, start time already checked by the
 /// caller) for `exec`. It runs `process` once `start` is called.
@@ -100,7 +112,8 @@ impl Join<'_> {
 /// The namespaces are joined through the pidfd (Linux >= 5.8), so they are
 /// the init's own even if its pid was recycled meanwhile; older kernels
 /// open `/proc/PID/ns/*`, and the caller must check the pidfd again after
-/// this returns (`exec` does, for both).
+/// this returns (`exec` does when the second value is
+/// [`JoinedBy::ProcFiles`]).
 ///
 /// The process is visible in the container from its birth, so, as runc's
 /// exec, it is born hidden: non-dumpable (the container can open neither its
@@ -114,10 +127,11 @@ pub fn exec_in(
     process: &oci_spec::runtime::Process,
     stdio: ChildStdio,
     confine: &Confinement,
-) -> Result<Created> {
-    // Checked once for `hide_environment` and the fork below.
-    crate::runtime::fork::ensure_single_threaded("forking the exec'd process")?;
-    hide_environment()?;
+) -> Result<(Created, JoinedBy)> {
+    // Checked once for `hide_environment` and the fork below; the same read
+    // of /proc/self/stat gives the environment's bounds.
+    let stat = crate::runtime::fork::ensure_single_threaded("forking the exec'd process")?;
+    hide_environment(&stat)?;
     // SAFETY: prctl with integer arguments on this process.
     let was_dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
     // SAFETY: as above; the forked child inherits the flag with its memory.
@@ -134,6 +148,10 @@ pub fn exec_in(
         // Joining a pid namespace takes effect for children only: do it here
         // so that the forked process is born inside the container's.
         let join = Join::pid_namespace(pidfd, pid)?;
+        let by = match join {
+            Join::Pidfd(_) => JoinedBy::Pidfd,
+            Join::Files(_) => JoinedBy::ProcFiles,
+        };
         let (go_r, go_w) = pipe()?;
         let (res_r, res_w) = pipe()?;
         crate::runtime::fds::note_ignored_signals();
@@ -141,7 +159,7 @@ pub fn exec_in(
         // SAFETY: sound because this process has one thread: checked at the
         // top of this function, and nothing since has started one (only
         // this thread could).
-        unsafe {
+        let forked = unsafe {
             crate::runtime::fork::fork_signal_safe(
                 "forking the exec'd process",
                 CloneFlags::empty(),
@@ -160,16 +178,18 @@ pub fn exec_in(
                     report_and_exit(File::from(res_w), err)
                 },
             )
-        }
+        };
+        forked.map(|f| (f, by))
     })();
     restore();
-    let (pid, (go_w, res_r)) = forked?;
-    Ok(Created {
+    let ((pid, (go_w, res_r)), by) = forked?;
+    let created = Created {
         pid,
         go: File::from(go_w),
         result: File::from(res_r),
         pending: 1,
-    })
+    };
+    Ok((created, by))
 }
 
 fn exec_child(
@@ -243,10 +263,9 @@ pub(super) fn join_session_keyring(name: &str) -> Result<()> {
 
 /// Empties this process's initial environment block (what
 /// /proc/PID/environ shows, inherited by a fork) after moving the variables
-/// to the heap, where `std::env` keeps finding them.
-fn hide_environment() -> Result<()> {
-    let stat = crate::runtime::fds::proc_stat("self")
-        .ok_or_else(|| Error::Msg("cannot find the environment in /proc/self/stat".into()))?;
+/// to the heap, where `std::env` keeps finding them. `stat` is this
+/// process's line of /proc/self/stat.
+fn hide_environment(stat: &str) -> Result<()> {
     // Fields after the command name, which is in parentheses: field N of
     // proc(5) is at N - 3; env_start and env_end are fields 50 and 51.
     let fields: Vec<&str> = stat

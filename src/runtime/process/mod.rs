@@ -22,7 +22,7 @@ mod init;
 use std::os::fd::OwnedFd;
 
 pub use console::{console_socket, receive_console};
-pub use exec::exec_in;
+pub use exec::{exec_in, JoinedBy};
 pub use init::{bring_up_loopback, create, loopback_up, Created};
 
 /// What the container's standard streams are connected to.
