@@ -531,3 +531,70 @@ fn share_chooses_the_namespaces_and_none_means_no_infra() {
     s.ok(&["pod", "rm", "-f", "bare", "names"]);
     assert!(s.container_ids().is_empty());
 }
+
+/// A member's command that exits at once on SIGTERM (`wait` is interrupted).
+const TERM_EXITS: &str = "trap 'exit 0' TERM; sleep 100 & wait";
+
+/// `pod stop` and `pod rm -f` of a pod whose members all exit together (issue 11): every
+/// time well under a second (no supervisor waits on another's exit), and
+/// nothing left: no container, no pod, no process of the store.
+#[test]
+fn pod_rm_f_of_three_members_is_quick_every_time() {
+    let s = busybox();
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        s.ok(&["pod", "create", "--name", "trio"]);
+        for _ in 0..3 {
+            s.ok(&[
+                "run", "-d", "--pod", "trio", "busybox", "sh", "-c", TERM_EXITS,
+            ]);
+        }
+        let t0 = std::time::Instant::now();
+        s.ok(&["pod", "stop", "-t", "5", "trio"]);
+        times.push(t0.elapsed());
+        let t0 = std::time::Instant::now();
+        s.ok(&["pod", "rm", "-f", "trio"]);
+        times.push(t0.elapsed());
+        assert!(s.container_ids().is_empty(), "containers left behind");
+        assert_eq!(s.cmd(&["pod", "exists", "trio"]).code, 1);
+    }
+    let slow: Vec<_> = times
+        .iter()
+        .filter(|t| **t > Duration::from_millis(700))
+        .collect();
+    assert!(slow.is_empty(), "pod rm -f took {times:?}");
+    assert!(procs_with(&s, "_supervise").is_empty());
+    assert!(procs_with(&s, "_infra").is_empty());
+}
+
+/// Interface names in a /proc/net/dev text.
+fn interfaces(dev: &str) -> Vec<String> {
+    let mut v: Vec<String> = dev
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim().to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// A pod on the host's network: its members use the host's network (a
+/// rootless member cannot join the host's namespace through the infra
+/// process), as Podman's.
+#[test]
+fn a_member_of_a_host_network_pod_sees_the_hosts_interfaces() {
+    let s = busybox();
+    s.ok(&["pod", "create", "--name", "onhost", "--network", "host"]);
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "--pod",
+        "onhost",
+        "busybox",
+        "cat",
+        "/proc/net/dev",
+    ]);
+    let host = std::fs::read_to_string("/proc/net/dev").unwrap();
+    assert_eq!(interfaces(&out), interfaces(&host), "{out}");
+    s.ok(&["pod", "rm", "-f", "onhost"]);
+    assert!(s.container_ids().is_empty());
+}
