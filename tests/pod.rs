@@ -531,3 +531,82 @@ fn share_chooses_the_namespaces_and_none_means_no_infra() {
     s.ok(&["pod", "rm", "-f", "bare", "names"]);
     assert!(s.container_ids().is_empty());
 }
+
+/// A member's command that exits at once on SIGTERM (`wait` is interrupted).
+/// It says `ready` once the trap is set (before that, SIGTERM to a pid 1
+/// without a handler is dropped).
+const TERM_EXITS: &str = "trap 'exit 0' TERM; echo ready; sleep 100 & wait";
+
+/// `pod stop` and `pod rm -f` of a pod whose members all exit together
+/// (issue 11), ten times: quick (no supervisor waits for another, none
+/// waits out the timeout), and nothing left: no container, no pod, no
+/// process of the store.
+#[test]
+fn pod_stop_and_rm_f_of_three_members_are_quick() {
+    let s = busybox();
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        s.ok(&["pod", "create", "--name", "trio"]);
+        for _ in 0..3 {
+            let id = s.ok(&[
+                "run", "-d", "--pod", "trio", "busybox", "sh", "-c", TERM_EXITS,
+            ]);
+            let ready = eventually(Duration::from_secs(10), || {
+                s.cmd(&["logs", id.trim()]).stdout.contains("ready")
+            });
+            assert!(ready, "member {id} never said ready");
+        }
+        let t0 = std::time::Instant::now();
+        s.ok(&["pod", "stop", "-t", "5", "trio"]);
+        times.push(t0.elapsed());
+        let t0 = std::time::Instant::now();
+        s.ok(&["pod", "rm", "-f", "trio"]);
+        times.push(t0.elapsed());
+        assert!(s.container_ids().is_empty(), "containers left behind");
+        assert_eq!(s.cmd(&["pod", "exists", "trio"]).code, 1);
+    }
+    // None waits out the stop timeout, and the usual one is well under a
+    // second (each alone would be, but a loaded 2-core machine stretches
+    // a few).
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert!(
+        sorted[sorted.len() / 2] < Duration::from_millis(500)
+            && sorted[sorted.len() - 1] < Duration::from_secs(4),
+        "pod stop, pod rm -f took {times:?}"
+    );
+    assert!(procs_with(&s, "_supervise").is_empty());
+    assert!(procs_with(&s, "_infra").is_empty());
+}
+
+/// Interface names in a /proc/net/dev text.
+fn interfaces(dev: &str) -> Vec<String> {
+    let mut v: Vec<String> = dev
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim().to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// A pod on the host's network: its members use the host's network (a
+/// rootless member cannot join the host's namespace through the infra
+/// process), as Podman's.
+#[test]
+fn a_member_of_a_host_network_pod_sees_the_hosts_interfaces() {
+    let s = busybox();
+    s.ok(&["pod", "create", "--name", "onhost", "--network", "host"]);
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "--pod",
+        "onhost",
+        "busybox",
+        "cat",
+        "/proc/net/dev",
+    ]);
+    let host = std::fs::read_to_string("/proc/net/dev").unwrap();
+    assert_eq!(interfaces(&out), interfaces(&host), "{out}");
+    s.ok(&["pod", "rm", "-f", "onhost"]);
+    assert!(s.container_ids().is_empty());
+}

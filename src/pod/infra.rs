@@ -61,10 +61,10 @@ pub fn main() -> i32 {
     loop {
         // Whatever code the last wake-up ran (and the kernel faulted in
         // around it) is let go again before sleeping.
-        crate::supervisor::trim::release_clean_file_pages();
-        match set.wait() {
-            Ok(Signal::SIGTERM | Signal::SIGINT) => return 0,
-            Ok(Signal::SIGCHLD) => {
+        let sig = crate::supervisor::trim::release_clean_file_pages_and_wait(&set);
+        match sig.map(Signal::try_from) {
+            Some(Ok(Signal::SIGTERM | Signal::SIGINT)) => return 0,
+            Some(Ok(Signal::SIGCHLD)) => {
                 reap_all();
             }
             _ => {}

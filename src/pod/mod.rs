@@ -237,9 +237,16 @@ pub fn join(pod: &Pod, o: &crate::container::CreateOptions, cfg: &mut Config) ->
         if !o.dns.is_empty() || !o.dns_search.is_empty() || !o.dns_options.is_empty() {
             return bad("DNS must be set on the pod");
         }
-        cfg.network = crate::network::mode::NetworkChoice::Explicit(
-            crate::network::Mode::Container(pod.state.infra_id.clone()),
-        );
+        // The host's network namespace belongs to the initial user
+        // namespace: a rootless member cannot join it through the infra
+        // process (setns: permission denied), so it uses the host's
+        // network itself, which is the same namespace.
+        let mode = if pod.config.networks == ["host"] {
+            crate::network::Mode::Host
+        } else {
+            crate::network::Mode::Container(pod.state.infra_id.clone())
+        };
+        cfg.network = crate::network::mode::NetworkChoice::Explicit(mode);
     }
     if pod.shares(Namespace::Uts) && !pod.state.infra_id.is_empty() {
         if o.hostname.is_some() {

@@ -278,6 +278,7 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
             master: io.master.as_ref(),
             exit: None,
             exit_seen_at: None,
+            quiet: false,
             // Trimming costs a read of /proc/self/smaps: not worth it for a
             // command that is over at once, and never on the way to reaping it.
             trim_at: Some(Instant::now() + trim::DELAY),
@@ -548,6 +549,9 @@ struct Supervise<'a> {
     master: Option<&'a OwnedFd>,
     exit: Option<i32>,
     exit_seen_at: Option<Instant>,
+    /// No container output arrived since the last round (after the exit:
+    /// what the container wrote is all read).
+    quiet: bool,
     trim_at: Option<Instant>,
 }
 
@@ -621,6 +625,7 @@ impl relay::Handler for Supervise<'_> {
                         if st.pid() == Some(self.pid) {
                             self.exit = exit_code(st);
                             self.exit_seen_at = Some(Instant::now());
+                            self.quiet = false;
                         }
                     }
                 }
@@ -651,6 +656,7 @@ impl relay::Handler for Supervise<'_> {
             None
         };
         if let Some(stream) = stream {
+            self.quiet = false;
             self.log.write(stream, data);
             if let Some(f) = self.fg.as_ref() {
                 relay.push(
@@ -749,10 +755,24 @@ impl relay::Handler for Supervise<'_> {
                 .as_ref()
                 .map(|f| relay.pending(f.out) + relay.pending(f.err))
                 .unwrap_or(0);
-            if (!self.ctr.outputs_open() || waited > Duration::from_secs(2)) && fg_pending == 0 {
+            if fg_pending > 0 {
+                // Its sources may be held back this round: not a quiet one.
+                self.quiet = false;
+                return relay::Next::Wait(Some(Duration::from_millis(100)));
+            }
+            // The container has a pid namespace of its own: every process
+            // of it died with its init, so what they wrote is in the pipes
+            // already, and a round that reads nothing more has it all,
+            // whoever else may still hold the pipes open (a helper that
+            // inherited them must not hold up the exit's record).
+            let all_read = std::mem::replace(&mut self.quiet, true);
+            if !self.ctr.outputs_open() || all_read || waited > Duration::from_secs(2) {
+                if self.ctr.outputs_open() {
+                    tracing::debug!("the container's output pipes are still open after its exit");
+                }
                 return relay::Next::Done(code);
             }
-            return relay::Next::Wait(Some(Duration::from_millis(100)));
+            return relay::Next::Wait(Some(Duration::from_millis(5)));
         }
         relay::Next::Wait(
             self.trim_at
