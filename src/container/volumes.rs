@@ -119,8 +119,11 @@ pub fn remove_anonymous(ctx: &Context, c: &Container) {
             continue;
         };
         if v.anonymous && v.users.iter().all(|u| u == &c.id) {
-            if let Err(e) = volume::remove(ctx, &name) {
-                tracing::warn!("{e}");
+            match volume::remove(ctx, &name) {
+                // Another member of a pod, removed at the same time, shared
+                // the volume and took it first.
+                Ok(()) | Err(volume::Error::NotFound(_)) => {}
+                Err(e) => tracing::warn!("{e}"),
             }
         }
     }
