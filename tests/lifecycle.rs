@@ -649,7 +649,12 @@ fn kill_sends_signals_and_rejects_bad_names() {
     assert_eq!(s.ok(&["kill", "-s", "HUP", "web"]), "web\n");
     wait_logs(&s, "web", "got-hup", Duration::from_secs(10));
     assert_eq!(s.ok(&["kill", "-s", "SIGHUP", "web"]), "web\n");
-    wait_logs(&s, "web", "trapped\ngot-hup\ngot-hup\n", Duration::from_secs(10));
+    wait_logs(
+        &s,
+        "web",
+        "trapped\ngot-hup\ngot-hup\n",
+        Duration::from_secs(10),
+    );
     assert_eq!(status(&s, "web"), "running");
 
     let e = s.fails_engine(&["kill", "-s", "FOO", "web"]);
