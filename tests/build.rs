@@ -666,7 +666,7 @@ fn stop_when(s: &Skiff, args: &[&str], want: &str, sig: nix::sys::signal::Signal
     use std::time::{Duration, Instant};
     let mut child = s.spawn(args);
     let out = common::chunks(child.stdout.take().unwrap());
-    let err = common::reader(child.stderr.take().unwrap());
+    let err = common::chunks(child.stderr.take().unwrap());
     let mut acc = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     assert!(
@@ -678,8 +678,14 @@ fn stop_when(s: &Skiff, args: &[&str], want: &str, sig: nix::sys::signal::Signal
     nix::sys::signal::killpg(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
     let code = common::wait_child(&mut child, Duration::from_secs(30)).expect("the build ends");
     let took = sent.elapsed();
-    let stderr = String::from_utf8_lossy(&err.recv().unwrap()).into_owned();
-    while let Ok(c) = out.recv_timeout(Duration::from_secs(5)) {
+    // Until end of file, or a pause: what a killed build left running may
+    // hold the pipes open.
+    let mut errs = Vec::new();
+    while let Ok(c) = err.recv_timeout(Duration::from_secs(3)) {
+        errs.extend(c);
+    }
+    let stderr = String::from_utf8_lossy(&errs).into_owned();
+    while let Ok(c) = out.recv_timeout(Duration::from_secs(3)) {
         acc.extend(c);
     }
     Stopped {
@@ -734,6 +740,39 @@ fn sigterm_during_a_large_copy_stops_the_build() {
     assert!(st.took.as_secs() < 10, "took {:?}", st.took);
     assert!(st.stderr.contains("interrupted"), "{}", st.stderr);
     left_nothing(&s, &["bigcopy"]);
+}
+
+/// A build killed with SIGKILL during a RUN leaves its working container
+/// running; `ps -a` does not list it (only `ps -a --external` does, as
+/// Podman lists buildah's), and the next build removes it with its
+/// supervisor and process.
+#[test]
+fn killed_build_container_is_external_and_swept() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "killed",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\nRUN echo up-$((1+1)); sleep 300\n",
+        )],
+    );
+    let args = ["build", "-t", "killedbuild", path(&ctx)];
+    let st = stop_when(&s, &args, "up-2", nix::sys::signal::Signal::SIGKILL);
+    assert_eq!(st.code, 137, "{}", st.stderr);
+    assert_eq!(s.container_ids().len(), 1, "the working container is left");
+    let ps = s.ok(&["ps", "-a", "-q"]);
+    assert!(ps.trim().is_empty(), "ps -a lists a build container: {ps}");
+    let ext = s.ok(&["ps", "-a", "-q", "--external"]);
+    assert_eq!(ext.lines().count(), 1, "ps -a --external: {ext}");
+    let next = context(
+        &s,
+        "next",
+        &[("Containerfile", "FROM localhost/busybox\nLABEL next=yes\n")],
+    );
+    build(&s, &["-t", "nextbuild", path(&next)]);
+    assert!(s.container_ids().is_empty(), "the next build removed it");
+    assert!(s.ok(&["ps", "-a", "-q", "--external"]).trim().is_empty());
 }
 
 #[test]

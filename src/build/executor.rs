@@ -139,6 +139,13 @@ fn check_interrupted() -> Result<()> {
     }
 }
 
+/// This build process, as its working containers' records name it.
+fn this_builder() -> Option<crate::state::container::Builder> {
+    let pid = std::process::id() as i32;
+    crate::container::pidfd::start_time(pid)
+        .map(|start_time| crate::state::container::Builder { pid, start_time })
+}
+
 /// A working container, removed (and unmounted) when dropped.
 struct Worker<'a> {
     ctx: &'a Context,
@@ -192,6 +199,7 @@ pub fn build(ctx: &Context, req: &Request) -> Result<Image> {
         .map_err(|e| Error::msg(crate::error::io_msg("open", &req.context, &e)))?;
     crate::runtime::signal::reset_cancel();
     catch_interrupts();
+    crate::container::prune::remove_orphan_builds(ctx);
     // Whatever failed once a stop was asked (a copy, a commit) failed
     // because of it: the build ends with the signal's code.
     build_steps(ctx, req, plan, context).map_err(|e| match crate::runtime::signal::cancelled() {
@@ -553,6 +561,7 @@ impl<'a> Executor<'a> {
             mounts,
             pull: "never".into(),
             skip_image_volumes: true,
+            builder: this_builder(),
             ..Default::default()
         };
         let c = crate::container::create(self.ctx, &opts)?;
