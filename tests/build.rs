@@ -655,11 +655,56 @@ fn run_mounts_secret_and_cache() {
     assert!(e.contains("env=TOK") && e.contains("not supported"), "{e}");
 }
 
+/// What a build that was sent a signal did: its exit code, stderr, how
+/// long it took to end after the signal, and its stdout (all of it).
+struct Stopped {
+    code: i32,
+    stderr: String,
+    took: std::time::Duration,
+    stdout: String,
+}
+
+/// Starts `skiff ARGS`, waits until its stdout shows `want`, sends `sig` to
+/// its process group (as a terminal's Ctrl-C or `timeout` would) and
+/// waits for it to end.
+fn stop_when(s: &Skiff, args: &[&str], want: &str, sig: nix::sys::signal::Signal) -> Stopped {
+    use std::time::{Duration, Instant};
+    let mut child = s.spawn(args);
+    let out = common::chunks(child.stdout.take().unwrap());
+    let err = common::chunks(child.stderr.take().unwrap());
+    let mut acc = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    assert!(
+        common::read_until(&out, &mut acc, want, deadline),
+        "{}",
+        String::from_utf8_lossy(&acc)
+    );
+    let sent = Instant::now();
+    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+    let code = common::wait_child(&mut child, Duration::from_secs(30)).expect("the build ends");
+    let took = sent.elapsed();
+    // Until end of file, or a pause: what a killed build left running may
+    // hold the pipes open.
+    let mut errs = Vec::new();
+    while let Ok(c) = err.recv_timeout(Duration::from_secs(3)) {
+        errs.extend(c);
+    }
+    let stderr = String::from_utf8_lossy(&errs).into_owned();
+    while let Ok(c) = out.recv_timeout(Duration::from_secs(3)) {
+        acc.extend(c);
+    }
+    Stopped {
+        code,
+        stderr,
+        took,
+        stdout: String::from_utf8_lossy(&acc).into_owned(),
+    }
+}
+
 /// Ctrl-C (SIGINT to the build's process group) during a RUN: the build
 /// stops with 130, leaves no working container and tags nothing.
 #[test]
 fn interrupted_build_leaves_nothing() {
-    use std::time::{Duration, Instant};
     let s = busybox();
     let ctx = context(
         &s,
@@ -669,30 +714,70 @@ fn interrupted_build_leaves_nothing() {
             "FROM localhost/busybox\nRUN echo started; sleep 2; echo finished\nRUN echo never\n",
         )],
     );
-    let mut child = s.spawn(&["build", "-t", "interrupted", path(&ctx)]);
-    let out = common::chunks(child.stdout.take().unwrap());
-    let err = common::reader(child.stderr.take().unwrap());
-    let mut acc = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    assert!(
-        common::read_until(&out, &mut acc, "started", deadline),
-        "{}",
-        String::from_utf8_lossy(&acc)
-    );
-    nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let code = common::wait_child(&mut child, Duration::from_secs(30)).expect("the build ends");
-    let stderr = String::from_utf8_lossy(&err.recv().unwrap()).into_owned();
-    assert_eq!(code, 130, "{stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
-    while let Ok(c) = out.recv_timeout(Duration::from_secs(5)) {
-        acc.extend(c);
-    }
-    assert!(!String::from_utf8_lossy(&acc).contains("never"));
+    let args = ["build", "-t", "interrupted", path(&ctx)];
+    let st = stop_when(&s, &args, "started", nix::sys::signal::Signal::SIGINT);
+    assert_eq!(st.code, 130, "{}", st.stderr);
+    assert!(st.stderr.contains("interrupted"), "{}", st.stderr);
+    assert!(!st.stdout.contains("never"));
     left_nothing(&s, &["interrupted"]);
+}
+
+/// SIGTERM while COPY reads a large (sparse, 2 GB) file: the build stops
+/// within seconds with 143 (128+SIGTERM, as podman build), tags nothing
+/// and leaves no working container.
+#[test]
+fn sigterm_during_a_large_copy_stops_the_build() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "bigcopy",
+        &[("Containerfile", "FROM localhost/busybox\nCOPY big /big\n")],
+    );
+    let big = ctx.join("big");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    s.give(&big);
+    let args = ["build", "-t", "bigcopy", path(&ctx)];
+    let st = stop_when(&s, &args, "COPY big", nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(st.code, 143, "{}", st.stderr);
+    assert!(st.took.as_secs() < 10, "took {:?}", st.took);
+    assert!(st.stderr.contains("interrupted"), "{}", st.stderr);
+    left_nothing(&s, &["bigcopy"]);
+}
+
+/// A build killed with SIGKILL during a RUN leaves its working container
+/// running; `ps -a` does not list it (only `ps -a --external` does, as
+/// Podman lists buildah's), and the next build removes it with its
+/// supervisor and process.
+#[test]
+fn killed_build_container_is_external_and_swept() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "killed",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\nRUN echo up-$((1+1)); sleep 300\n",
+        )],
+    );
+    let args = ["build", "-t", "killedbuild", path(&ctx)];
+    let st = stop_when(&s, &args, "up-2", nix::sys::signal::Signal::SIGKILL);
+    assert_eq!(st.code, 137, "{}", st.stderr);
+    assert_eq!(s.container_ids().len(), 1, "the working container is left");
+    let ps = s.ok(&["ps", "-a", "-q"]);
+    assert!(ps.trim().is_empty(), "ps -a lists a build container: {ps}");
+    let ext = s.ok(&["ps", "-a", "-q", "--external"]);
+    assert_eq!(ext.lines().count(), 1, "ps -a --external: {ext}");
+    let next = context(
+        &s,
+        "next",
+        &[("Containerfile", "FROM localhost/busybox\nLABEL next=yes\n")],
+    );
+    build(&s, &["-t", "nextbuild", path(&next)]);
+    assert!(s.container_ids().is_empty(), "the next build removed it");
+    assert!(s.ok(&["ps", "-a", "-q", "--external"]).trim().is_empty());
 }
 
 #[test]

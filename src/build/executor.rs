@@ -29,7 +29,6 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use oci_spec::image::ImageConfiguration;
 use sha2::{Digest, Sha256};
@@ -94,18 +93,17 @@ pub struct Request {
     pub secrets: BTreeMap<String, PathBuf>,
 }
 
-/// Set by SIGINT/SIGTERM during a build: the build stops at the next step
-/// boundary and removes its working containers.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// The first interrupt asks the build to stop at the next step boundary
-/// (a pull or a large COPY finishes first); a second one ends the process
-/// at once, as a user pressing Ctrl-C twice means.
+/// The first interrupt (SIGINT or SIGTERM) asks the build to stop
+/// (`runtime::signal::request_cancel`): copies and commits check it
+/// between files and between chunks, the executor between steps; the
+/// working containers are removed and the build fails with 128+signal
+/// (130, 143) as podman build. A second one ends the process at once, as a
+/// user pressing Ctrl-C twice means.
 #[allow(unsafe_code)]
-extern "C" fn on_signal(_: libc::c_int) {
-    if INTERRUPTED.swap(true, Ordering::SeqCst) {
+extern "C" fn on_signal(sig: libc::c_int) {
+    if crate::runtime::signal::request_cancel(sig) {
         // SAFETY: _exit is async-signal-safe and takes no Rust state.
-        unsafe { libc::_exit(130) };
+        unsafe { libc::_exit(128 + sig) };
     }
 }
 
@@ -129,11 +127,23 @@ fn catch_interrupts() {
     }
 }
 
+/// The error of an interrupted build: 128+signal, as podman build exits.
+fn interrupted_error(sig: i32) -> Error {
+    Error::with_code(128 + sig, "build interrupted")
+}
+
 fn check_interrupted() -> Result<()> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        return Err(Error::with_code(130, "build interrupted"));
+    match crate::runtime::signal::cancelled() {
+        Some(sig) => Err(interrupted_error(sig)),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// This build process, as its working containers' records name it.
+fn this_builder() -> Option<crate::state::container::Builder> {
+    let pid = std::process::id() as i32;
+    crate::container::pidfd::start_time(pid)
+        .map(|start_time| crate::state::container::Builder { pid, start_time })
 }
 
 /// A working container, removed (and unmounted) when dropped.
@@ -187,8 +197,18 @@ pub fn build(ctx: &Context, req: &Request) -> Result<Image> {
     let plan = Plan::new(&df, &req.options)?;
     let context = Root::open(&req.context)
         .map_err(|e| Error::msg(crate::error::io_msg("open", &req.context, &e)))?;
-    INTERRUPTED.store(false, Ordering::SeqCst);
+    crate::runtime::signal::reset_cancel();
     catch_interrupts();
+    crate::container::prune::remove_orphan_builds(ctx);
+    // Whatever failed once a stop was asked (a copy, a commit) failed
+    // because of it: the build ends with the signal's code.
+    build_steps(ctx, req, plan, context).map_err(|e| match crate::runtime::signal::cancelled() {
+        Some(sig) => interrupted_error(sig),
+        None => e,
+    })
+}
+
+fn build_steps(ctx: &Context, req: &Request, plan: Plan, context: Root) -> Result<Image> {
     let mut ex = Executor {
         ctx,
         req,
@@ -231,6 +251,7 @@ pub fn build(ctx: &Context, req: &Request) -> Result<Image> {
     if !req.quiet {
         println!("--> {}", &img.id[..12]);
     }
+    check_interrupted()?;
     if !req.tags.is_empty() {
         ex.store.add_names(&img.id, &req.tags)?;
         if !req.quiet {
@@ -540,6 +561,7 @@ impl<'a> Executor<'a> {
             mounts,
             pull: "never".into(),
             skip_image_volumes: true,
+            builder: this_builder(),
             ..Default::default()
         };
         let c = crate::container::create(self.ctx, &opts)?;

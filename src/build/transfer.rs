@@ -299,6 +299,7 @@ impl Tree<'_> {
                     .map_err(|e| io_text(&e))?;
                 let mut f = std::fs::File::from(f);
                 loop {
+                    crate::runtime::signal::check_cancel().map_err(|e| io_text(&e))?;
                     let n = f.read(&mut buf).map_err(|e| io_text(&e))?;
                     if n == 0 {
                         break;
@@ -388,6 +389,7 @@ fn put(
     name: &OsStr,
     owner: Owner,
 ) -> Result<Option<OwnedFd>, String> {
+    crate::runtime::signal::check_cancel().map_err(|e| io_text(&e))?;
     let kind = kind_of(m);
     let existing = kind_at(dir, name);
     if existing == Some(SFlag::S_IFDIR) && kind != SFlag::S_IFDIR {
@@ -423,9 +425,9 @@ fn put(
             0o600,
         )
         .map_err(|e| io_text(&e))?;
-        let mut input = std::fs::File::from(input);
-        let mut out = std::fs::File::from(out);
-        std::io::copy(&mut input, &mut out).map_err(|e| io_text(&e))?;
+        let input = std::fs::File::from(input);
+        let out = std::fs::File::from(out);
+        copy_sparse(&input, &out).map_err(|e| io_text(&e))?;
         let _ = fchown(out.as_raw_fd(), Some(uid.into()), Some(gid.into()));
         fchmod(out.as_raw_fd(), Mode::from_bits_truncate(mode))
             .map_err(|e| e.desc().to_lowercase())?;
@@ -441,6 +443,50 @@ fn put(
         UtimensatFlags::NoFollowSymlink,
     );
     Ok(None)
+}
+
+/// Copies a regular file's bytes, `input` to the empty `out`: only the
+/// data regions (`SEEK_DATA`/`SEEK_HOLE`; the whole file where the file
+/// system cannot tell), so holes stay holes, in chunks of 1 MiB, checking
+/// between chunks whether the build was interrupted.
+fn copy_sparse(input: &std::fs::File, out: &std::fs::File) -> std::io::Result<()> {
+    use nix::unistd::{lseek, Whence};
+    use std::os::unix::fs::FileExt;
+    const CHUNK: usize = 1 << 20;
+    let len = input.metadata()?.len();
+    let mut buf = vec![0u8; CHUNK.min(len as usize)];
+    let mut pos = 0u64;
+    while pos < len {
+        crate::runtime::signal::check_cancel()?;
+        let fd = input.as_raw_fd();
+        let start = match lseek(fd, pos as i64, Whence::SeekData) {
+            Ok(d) => d as u64,
+            // No data at or after `pos`: the rest is a hole.
+            Err(nix::errno::Errno::ENXIO) => break,
+            Err(_) => pos,
+        };
+        let end = match lseek(fd, start as i64, Whence::SeekHole) {
+            Ok(h) if h as u64 > start => (h as u64).min(len),
+            _ => len,
+        };
+        let mut at = start;
+        while at < end {
+            crate::runtime::signal::check_cancel()?;
+            let want = ((end - at) as usize).min(buf.len());
+            let n = input.read_at(&mut buf[..want], at)?;
+            if n == 0 {
+                // The file shrank meanwhile.
+                pos = len;
+                break;
+            }
+            out.write_all_at(&buf[..n], at)?;
+            at += n as u64;
+        }
+        pos = pos.max(end);
+    }
+    // A trailing hole: the size, without writing it.
+    out.set_len(len)?;
+    Ok(())
 }
 
 /// Owner, mode and times of a copied directory, once its entries are in.
@@ -514,6 +560,27 @@ pub fn open_file(src: &Source) -> Result<std::fs::File, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copies_holes_as_holes() {
+        use std::os::unix::fs::{FileExt, MetadataExt};
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let f = std::fs::File::create(&a).unwrap();
+        f.set_len(256 << 20).unwrap();
+        f.write_all_at(b"middle", 100 << 20).unwrap();
+        let input = std::fs::File::open(&a).unwrap();
+        let out = std::fs::File::create(&b).unwrap();
+        copy_sparse(&input, &out).unwrap();
+        let md = std::fs::metadata(&b).unwrap();
+        assert_eq!(md.len(), 256 << 20);
+        // st_blocks counts 512-byte units actually allocated.
+        assert!(md.blocks() * 512 < 16 << 20, "{} blocks", md.blocks());
+        let mut buf = [0u8; 6];
+        let copied = std::fs::File::open(&b).unwrap();
+        copied.read_exact_at(&mut buf, 100 << 20).unwrap();
+        assert_eq!(&buf, b"middle");
+    }
 
     #[test]
     fn cleaning_source_paths() {

@@ -189,6 +189,9 @@ pub struct PsArgs {
     /// Print the ID and name of the pod each container is in
     #[arg(long)]
     pub pod: bool,
+    /// Show containers in storage not controlled by skiff (build containers)
+    #[arg(long)]
+    pub external: bool,
 }
 
 #[derive(Debug, Args)]
@@ -393,6 +396,7 @@ impl CreateArgs {
             pod: self.pod.clone(),
             auto_remove,
             skip_image_volumes: false,
+            builder: None,
             typed: Default::default(),
         })
     }
@@ -991,6 +995,8 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
     let every = a.all || a.latest || a.last.is_some() || !filters.is_empty();
     let mut shown: Vec<&Container> = all
         .iter()
+        // Build containers are external, as buildah's are to Podman.
+        .filter(|c| a.external || c.config.builder.is_none())
         .filter(|c| {
             let st = container::effective_status(c);
             (every || st == Status::Running) && container::filter::keep(&filters, c, st)

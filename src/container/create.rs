@@ -66,6 +66,8 @@ pub struct CreateOptions {
     /// No anonymous volumes for the image's VOLUMEs (build containers:
     /// what a RUN writes there belongs to the image, as in buildah).
     pub skip_image_volumes: bool,
+    /// The build process this working container belongs to (`build`).
+    pub builder: Option<crate::state::container::Builder>,
     /// Options a caller has already typed (kube play): each one that is set
     /// takes the place of its string counterpart above.
     pub typed: TypedOptions,
@@ -548,6 +550,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
             seccomp,
             pod: String::new(),
             infra: false,
+            builder: o.builder,
             driver: driver.name().to_string(),
             layers,
         },

@@ -25,6 +25,29 @@ pub fn prune(ctx: &Context, failed: &mut impl FnMut(Error)) -> Result<Vec<Pruned
     Ok(prune_listed(ctx, store.list_sweeping()?, failed).0)
 }
 
+/// Whether `c` is a build's working container whose build process is
+/// gone (killed before its cleanup ran): by the pid and start time in its
+/// record, so a reused pid does not keep it.
+pub fn orphan_build(c: &Container) -> bool {
+    c.config
+        .builder
+        .is_some_and(|b| !super::pidfd::running(b.pid, b.start_time))
+}
+
+/// Removes, with force, the working containers of builds that are gone
+/// (what a `kill -9` of `skiff build` left, running or not), as the next
+/// build starts. Failures are logged and the others go on.
+pub fn remove_orphan_builds(ctx: &Context) {
+    let Ok(all) = super::store(ctx).list() else {
+        return;
+    };
+    for c in all.iter().filter(|c| orphan_build(c)) {
+        if let Err(e) = super::remove(ctx, c, true) {
+            tracing::warn!(id = %c.id, "removing a dead build's container: {e}");
+        }
+    }
+}
+
 /// `prune` of the containers `all` (read under the containers' lock, which
 /// the caller holds): returns what it removed and the containers left.
 fn prune_listed(
@@ -35,7 +58,14 @@ fn prune_listed(
     let store = super::store(ctx);
     let (mut pruned, mut kept) = (Vec::new(), Vec::new());
     for c in all {
-        if !matches!(
+        // A live build's working container is the build's to remove; one
+        // whose build is gone is removed whatever its state.
+        if c.config.builder.is_some() && !orphan_build(&c) {
+            kept.push(c);
+            continue;
+        }
+        if !orphan_build(&c)
+            && !matches!(
             super::effective_status(&c),
             Status::Exited | Status::Created
         ) || super::restarting(&c)
@@ -46,7 +76,7 @@ fn prune_listed(
             continue;
         }
         let size = disk_usage(&store.dir_of(&c.id));
-        match super::remove(ctx, &c, false) {
+        match super::remove(ctx, &c, orphan_build(&c)) {
             Ok(()) => pruned.push(Pruned { id: c.id, size }),
             Err(e) => {
                 failed(e);

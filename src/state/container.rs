@@ -103,6 +103,15 @@ impl SeccompChoice {
     }
 }
 
+/// The build process owning a working container: its pid and start time
+/// (clock ticks after boot, field 22 of /proc/PID/stat), which together
+/// name that process even after its pid is reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Builder {
+    pub pid: i32,
+    pub start_time: u64,
+}
+
 /// Everything fixed at create time.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Config {
@@ -186,6 +195,12 @@ pub struct Config {
     /// namespaces the others join (Podman's `IsInfra`).
     #[serde(default)]
     pub infra: bool,
+    /// Set for a `build`'s working container: the build process that owns
+    /// it. `ps` hides such containers unless `--external` (Podman's
+    /// containers "not controlled by Podman"), and one whose builder is
+    /// gone is removed by the next build, `rm` or `system prune`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<Builder>,
     /// Storage driver holding this container's root filesystem.
     pub driver: String,
     /// Unpacked layer directories of the image, lowest first.

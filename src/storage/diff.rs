@@ -773,10 +773,13 @@ impl<W: Write> Sink for TarSink<W> {
             h.set_size(md.len());
             // Exactly the size in the header: a file a running container
             // grows meanwhile is cut, one it shrinks is padded with zeros.
-            let exact = File::from(data)
-                .take(md.len())
-                .chain(io::repeat(0))
-                .take(md.len());
+            // Cancellable: an interrupted build stops within one buffer.
+            let exact = crate::runtime::signal::Cancellable(
+                File::from(data)
+                    .take(md.len())
+                    .chain(io::repeat(0))
+                    .take(md.len()),
+            );
             return append_with_pax(&mut self.builder, &mut h, rel, &pax, exact);
         }
         let Some(mut h) = special_header(md) else {

@@ -910,9 +910,10 @@ impl Skiff {
         v
     }
 
-    /// `ps -a -q`: the container ids in the store.
+    /// `ps -a -q --external`: the container ids in the store, build
+    /// containers included.
     pub fn container_ids(&self) -> Vec<String> {
-        self.ok(&["ps", "-a", "-q"])
+        self.ok(&["ps", "-a", "-q", "--external"])
             .lines()
             .map(str::to_string)
             .collect()
