@@ -154,22 +154,17 @@ pub fn prepare_spec(
     let mut mounts = Vec::new();
     for m in &cfg.mounts {
         let opts = m.mount_options();
-        match m.kind {
-            MountKind::Tmpfs => mounts.push(spec::fs_mount("tmpfs", &m.destination, &opts)),
-            MountKind::Devpts => mounts.push(spec::fs_mount("devpts", &m.destination, &opts)),
-            MountKind::Volume => {
-                if m.chown {
-                    chown_tree(Path::new(&m.source), exec_user.uid, exec_user.gid)?;
-                }
-                mounts.push(super::volumes::spec_mount(ctx, m, rootfs, &exec_user)?)
-            }
-            MountKind::Bind => {
-                if m.chown {
-                    chown_tree(Path::new(&m.source), exec_user.uid, exec_user.gid)?;
-                }
-                mounts.push(spec::bind_mount(&m.source, &m.destination, &opts));
-            }
+        // `U`: a bind's or volume's source goes to the container's user.
+        if m.chown && !m.kind.is_new_fs() {
+            chown_tree(Path::new(&m.source), exec_user.uid, exec_user.gid)?;
         }
+        mounts.push(match m.kind {
+            MountKind::Tmpfs | MountKind::Devpts => {
+                spec::fs_mount(m.kind.as_str(), &m.destination, &opts)
+            }
+            MountKind::Volume => super::volumes::spec_mount(ctx, m, rootfs, &exec_user)?,
+            MountKind::Bind => spec::bind_mount(&m.source, &m.destination, &opts),
+        });
     }
     super::secrets::apply(ctx, c, &userdata, &mut mounts, &mut env)?;
     // --sdnotify=container: the container itself tells systemd it is ready.
