@@ -16,7 +16,7 @@ use crate::state::config::{MountKind, Rlimit, SdNotify};
 use crate::state::container::{Container, Status};
 use crate::storage::{self, DriverKind};
 use crate::{Context, Error, Result};
-use oci_spec::runtime::{LinuxNamespaceType, PosixRlimitType};
+use oci_spec::runtime::PosixRlimitType;
 
 /// Where the storage driver keeps a container's root filesystem.
 /// Where a container's root filesystem lives, inside its directory.
@@ -142,13 +142,7 @@ pub fn prepare_spec(
     }
     let joined = pod_ns
         .into_iter()
-        .map(|(ns, path)| {
-            let t = match ns {
-                crate::pod::Namespace::Uts => LinuxNamespaceType::Uts,
-                _ => LinuxNamespaceType::Ipc,
-            };
-            (t, path)
-        })
+        .map(|(ns, path)| (ns.oci_type(), path))
         .collect();
 
     let mut mounts = Vec::new();

@@ -49,6 +49,18 @@ impl Namespace {
         Namespace::Uts,
     ];
 
+    /// The OCI runtime spec's type for this namespace.
+    pub fn oci_type(self) -> oci_spec::runtime::LinuxNamespaceType {
+        use oci_spec::runtime::LinuxNamespaceType as T;
+        match self {
+            Namespace::Cgroup => T::Cgroup,
+            Namespace::Ipc => T::Ipc,
+            Namespace::Net => T::Network,
+            Namespace::Pid => T::Pid,
+            Namespace::Uts => T::Uts,
+        }
+    }
+
     /// The name `--share` and `pod inspect`'s SharedNamespaces use.
     pub fn as_str(self) -> &'static str {
         match self {
