@@ -34,6 +34,18 @@ use crate::{Context, Error, Result};
     disable_help_subcommand = true
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The global options: Podman's, accepted before or after the command name.
+///
+/// A struct of their own so that a fast path can parse one command with the
+/// same globals without building the whole command tree.
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
     /// Path to the root directory in which data, including images, is stored
     #[arg(long, global = true, value_name = "PATH")]
     pub root: Option<PathBuf>,
@@ -52,8 +64,6 @@ pub struct Cli {
         value_parser = ["trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"]
     )]
     pub log_level: String,
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,7 +245,7 @@ pub fn main() -> i32 {
             };
         }
     };
-    init_logging(&cli.log_level);
+    init_logging(&cli.global.log_level);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -323,7 +333,11 @@ fn run(cli: Cli) -> Result<i32> {
     if let Command::Pause_ = cli.command {
         return crate::runtime::userns::pause_main();
     }
-    let ctx = Context::new(cli.root, cli.runroot, cli.storage_driver)?;
+    let ctx = Context::new(
+        cli.global.root,
+        cli.global.runroot,
+        cli.global.storage_driver,
+    )?;
     let command = match cli.command.route() {
         Routed::Container(c) => {
             if c.needs_userns() {
