@@ -229,7 +229,7 @@ impl Command {
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> i32 {
     die_quietly_on_closed_stdout();
-    let cli = match Cli::try_parse() {
+    let cli = match parse(std::env::args_os().collect()) {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -253,6 +253,45 @@ pub fn main() -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// Parses the command line into a [`Cli`].
+///
+/// `exec` is what scripts, health checks and tools run in loops, so it is
+/// parsed against a tree of only the global options and `exec`'s own:
+/// building the definitions of the other sixty-odd commands is most of what
+/// clap spends on a parse. Whatever that small parse does not accept as a
+/// plain `exec` (help, version, any error) goes to the full parser, so help
+/// and error messages stay exactly those of the whole command line.
+///
+/// # Errors
+/// clap's error for a command line the full parser refuses.
+pub fn parse(args: Vec<std::ffi::OsString>) -> std::result::Result<Cli, clap::Error> {
+    if args.get(1).is_some_and(|a| a == "exec") {
+        if let Some(cli) = parse_exec(&args) {
+            return Ok(cli);
+        }
+    }
+    Cli::try_parse_from(args)
+}
+
+/// The `exec` fast path of [`parse`]: `None` for anything but a plain
+/// `skiff exec ...` that parses, which the full parser then handles.
+fn parse_exec(args: &[std::ffi::OsString]) -> Option<Cli> {
+    use clap::{Args, FromArgMatches};
+    let exec =
+        container::ExecArgs::augment_args(clap::Command::new("exec")).disable_help_flag(true);
+    let root = GlobalArgs::augment_args(clap::Command::new("skiff"))
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .subcommand(exec);
+    let matches = root.try_get_matches_from(args).ok()?;
+    let global = GlobalArgs::from_arg_matches(&matches).ok()?;
+    let exec = container::ExecArgs::from_arg_matches(matches.subcommand_matches("exec")?).ok()?;
+    Some(Cli {
+        global,
+        command: Command::Exec(exec),
+    })
 }
 
 /// `skiff inspect x | head`: Rust ignores SIGPIPE, so printing to a closed
@@ -310,20 +349,30 @@ pub fn report(e: &Error) {
     eprintln!("Error: {e}");
 }
 
+/// Sends skiff's own `tracing` events at `level` and above to stderr.
+///
+/// A `Targets` filter rather than `EnvFilter`: the latter compiles regular
+/// expressions to parse its directives, which every command paid at
+/// start-up for one fixed directive.
 fn init_logging(level: &str) {
-    let filter = match level {
-        "trace" | "debug" | "info" | "warn" | "error" => level,
-        "warning" => "warn",
-        "fatal" | "panic" => "error",
-        _ => "warn",
+    use tracing::level_filters::LevelFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let level = match level {
+        "trace" => LevelFilter::TRACE,
+        "debug" => LevelFilter::DEBUG,
+        "info" => LevelFilter::INFO,
+        "error" | "fatal" | "panic" => LevelFilter::ERROR,
+        _ => LevelFilter::WARN,
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
-            "skiff={filter}"
-        )))
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .without_time(),
+        )
+        .with(tracing_subscriber::filter::Targets::new().with_target("skiff", level))
         .try_init();
 }
 
@@ -401,5 +450,88 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Netns_ => crate::network::bridge::holder_main(&ctx),
         Command::Portfwd_(a) => crate::network::portfwd::main(a.into()),
         _ => unreachable!("container commands and the holder are dispatched above"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<std::ffi::OsString> {
+        words.iter().map(Into::into).collect()
+    }
+
+    /// The `exec` fast path must read every command line exactly as the full
+    /// parser does: a flag added to `Cli`'s settings, `GlobalArgs` or
+    /// `ExecArgs` that the small tree misses shows here.
+    #[test]
+    fn exec_fast_path_parses_as_the_full_parser_does() {
+        let lines: &[&[&str]] = &[
+            &["skiff", "exec", "web", "true"],
+            &[
+                "skiff", "exec", "-it", "-u", "0:0", "-e", "A=1", "-e", "B", "web", "sh",
+            ],
+            &[
+                "skiff",
+                "exec",
+                "-w",
+                "/tmp",
+                "--env-file",
+                "f",
+                "web",
+                "ls",
+                "-la",
+                "--help",
+            ],
+            &[
+                "skiff",
+                "exec",
+                "--log-level",
+                "debug",
+                "web",
+                "echo",
+                "-n",
+                "x",
+            ],
+            &["skiff", "exec", "web", "--root", "/r", "cat"],
+            &[
+                "skiff",
+                "exec",
+                "-d",
+                "--privileged",
+                "--detach-keys",
+                "ctrl-a",
+                "web",
+                "top",
+            ],
+        ];
+        for words in lines {
+            let fast = parse_exec(&argv(words)).expect("the fast path takes a plain exec");
+            let full = Cli::try_parse_from(argv(words)).unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{words:?}");
+        }
+    }
+
+    /// Help, version and errors are left to the full parser and its texts.
+    #[test]
+    fn exec_fast_path_leaves_help_and_errors_to_the_full_parser() {
+        for words in [
+            &["skiff", "exec", "--help"][..],
+            &["skiff", "exec", "-h", "web", "true"],
+            &["skiff", "exec", "--version"],
+            &["skiff", "exec", "web"],
+            &["skiff", "exec", "--bogus", "web", "true"],
+            &["skiff", "--root", "/r", "exec", "web", "true"],
+        ] {
+            let words = argv(words);
+            if words[1] == "exec" {
+                assert!(parse_exec(&words).is_none(), "{words:?}");
+            }
+            // The full parser's answer is what `parse` returns either way.
+            assert_eq!(
+                format!("{:?}", parse(words.clone()).map_err(|e| e.kind())),
+                format!("{:?}", Cli::try_parse_from(words).map_err(|e| e.kind()))
+            );
+        }
     }
 }
