@@ -55,6 +55,15 @@ fn a_passing_check_makes_it_healthy_and_ps_says_so() {
     assert!(cfg.contains(r#""Interval":1000000000"#), "{cfg}");
     s.ok(&["wait", "--condition", "healthy", "ok-zz"]);
     assert_eq!(s.cmd(&["healthcheck", "run", "ok-zz"]).code, 0);
+    let ev = s.ok(&[
+        "events",
+        "--stream=false",
+        "--filter",
+        "event=health_status",
+        "--format",
+        "{{.Name}} {{.HealthStatus}}",
+    ]);
+    assert!(ev.lines().any(|l| l == "ok-zz healthy"), "{ev}");
     s.ok(&["rm", "-f", "-t", "0", "ok-zz"]);
 }
 
@@ -300,4 +309,56 @@ fn no_healthcheck_and_errors() {
         "<nil>"
     );
     s.ok(&["rm", "plain-zz", "idle-zz", "none-zz"]);
+}
+
+/// A supervisor's `(RssAnon KiB, Threads)` once the container's healthcheck
+/// (if any) has run `checks` times.
+fn supervisor_cost(s: &Skiff, name: &str, flags: &[&str], checks: usize) -> (u64, u64) {
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["busybox", "sleep", "1000"]);
+    s.ok(&args);
+    if checks > 0 {
+        let ok = eventually(Duration::from_secs(30), || {
+            s.inspect_format(name, "{{len .State.Health.Log}}")
+                .parse::<usize>()
+                .is_ok_and(|n| n >= checks)
+        });
+        assert!(ok, "{name}: fewer than {checks} checks ran");
+    } else {
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    let pid = s.inspect_format(name, "{{.State.ConmonPid}}");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |f: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(f))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {f} in {status}"))
+    };
+    let cost = (field("RssAnon:"), field("Threads:"));
+    s.ok(&["rm", "-f", "-t", "0", name]);
+    cost
+}
+
+/// Issue 16: a healthcheck costs the supervisor no thread and at most
+/// 64 KiB of resident memory between checks.
+#[test]
+fn an_idle_healthcheck_costs_the_supervisor_no_thread_and_little_memory() {
+    let s = busybox();
+    let (plain, plain_threads) = supervisor_cost(&s, "plain-zz", &[], 0);
+    let (checked, threads) = supervisor_cost(
+        &s,
+        "checked-zz",
+        &["--health-cmd", "true", "--health-interval", "1s"],
+        3,
+    );
+    eprintln!("supervisor RssAnon: {plain} KiB without a healthcheck, {checked} KiB with one");
+    assert_eq!((plain_threads, threads), (1, 1));
+    assert!(
+        checked <= plain + 64,
+        "a healthcheck costs the supervisor {} KiB",
+        checked.saturating_sub(plain)
+    );
 }
