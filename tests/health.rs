@@ -362,3 +362,64 @@ fn an_idle_healthcheck_costs_the_supervisor_no_thread_and_little_memory() {
         checked.saturating_sub(plain)
     );
 }
+
+/// The image's HEALTHCHECK (kept by `build --format docker`) applies to its
+/// containers; `--no-healthcheck` and the flags override it.
+#[test]
+fn the_image_healthcheck_applies_unless_overridden() {
+    let s = busybox();
+    let file = s.write_file(
+        "hc/Containerfile",
+        b"FROM busybox\nHEALTHCHECK --interval=1s --retries=4 CMD echo from-image\n",
+    );
+    let dir = file.parent().unwrap().to_str().unwrap().to_string();
+    s.ok(&[
+        "build",
+        "--format",
+        "docker",
+        "-q",
+        "-t",
+        "localhost/hc-zz",
+        &dir,
+    ]);
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "img-zz",
+        "localhost/hc-zz",
+        "sleep",
+        "1000",
+    ]);
+    let cfg = s.inspect_format("img-zz", "{{json .Config.Healthcheck}}");
+    assert!(
+        cfg.contains(r#""Test":["CMD-SHELL","echo from-image"]"#),
+        "{cfg}"
+    );
+    assert!(cfg.contains(r#""Retries":4"#), "{cfg}");
+    until_health(&s, "img-zz", "healthy", Duration::from_secs(20));
+    s.ok(&[
+        "create",
+        "--name",
+        "off-zz",
+        "--no-healthcheck",
+        "localhost/hc-zz",
+        "true",
+    ]);
+    assert_eq!(
+        s.inspect_format("off-zz", "{{.Config.Healthcheck}}"),
+        "<nil>"
+    );
+    s.ok(&[
+        "create",
+        "--name",
+        "more-zz",
+        "--health-retries",
+        "9",
+        "localhost/hc-zz",
+        "true",
+    ]);
+    let cfg = s.inspect_format("more-zz", "{{json .Config.Healthcheck}}");
+    assert!(cfg.contains(r#""Retries":9"#), "{cfg}");
+    s.ok(&["rm", "-f", "-t", "0", "img-zz", "off-zz", "more-zz"]);
+}
