@@ -382,6 +382,18 @@ fn the_image_healthcheck_applies_unless_overridden() {
         "localhost/hc-zz",
         &dir,
     ]);
+    let ev = s.ok(&[
+        "events",
+        "--stream=false",
+        "--filter",
+        "type=image",
+        "--format",
+        "{{.Status}} {{.Name}}",
+    ]);
+    assert!(
+        ev.lines().any(|l| l == "build localhost/hc-zz:latest"),
+        "{ev}"
+    );
     s.ok(&[
         "run",
         "-d",
