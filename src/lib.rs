@@ -12,6 +12,7 @@ pub mod cli;
 pub mod container;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod format;
 pub mod image;
 pub mod kube;

@@ -109,6 +109,10 @@ pub fn save(ctx: &Context, a: SaveArgs) -> Result<i32> {
                 .map_err(|e| Error::msg(crate::error::io_msg("rename", path, &e)))?;
         }
     }
+    for (img, names) in &images {
+        let name = names.first().map_or("", String::as_str);
+        crate::events::Event::object(crate::events::Type::Image, "save", &img.id, name).record(ctx);
+    }
     Ok(0)
 }
 
@@ -140,6 +144,8 @@ pub fn load(ctx: &Context, a: LoadArgs) -> Result<i32> {
         )));
     };
     for img in loaded {
+        let name = img.names.first().map_or("", String::as_str);
+        crate::events::Event::object(crate::events::Type::Image, "load", &img.id, name).record(ctx);
         if img.names.is_empty() {
             println!("Loaded image: sha256:{}", img.id);
         }

@@ -301,6 +301,8 @@ pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
         secrets: secrets(&a.secrets)?,
     };
     let img = executor::build(ctx, &req)?;
+    let name = img.names.first().map_or("", String::as_str);
+    crate::events::Event::object(crate::events::Type::Image, "build", &img.id, name).record(ctx);
     if let Some(p) = &a.iidfile {
         std::fs::write(p, format!("sha256:{}", img.id))
             .map_err(|e| Error::msg(crate::error::io_msg("write", p, &e)))?;

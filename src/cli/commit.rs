@@ -60,6 +60,9 @@ pub fn commit(ctx: &Context, a: CommitArgs) -> Result<i32> {
         ..CommitOptions::default()
     };
     let image = crate::image::commit::commit(ctx, &a.container, &opts)?;
+    if let Ok(c) = crate::container::lookup(ctx, &a.container) {
+        crate::events::Event::container(&c, "commit").record(ctx);
+    }
     if let Some(p) = &a.iidfile {
         std::fs::write(p, format!("sha256:{}", image.id))
             .map_err(|e| Error::msg(crate::error::io_msg("write", p, &e)))?;

@@ -120,6 +120,53 @@ pub struct CreateArgs {
     /// Run container in an existing pod, or a new one with new:NAME
     #[arg(long, value_name = "NAME")]
     pub pod: Option<String>,
+    #[command(flatten)]
+    pub health: HealthArgs,
+}
+
+/// The healthcheck flags of `run` and `create` (podman-run(1)), parsed by
+/// `state::health`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct HealthArgs {
+    /// Set a healthcheck command for the container ('none' disables the existing healthcheck)
+    #[arg(long, value_name = "COMMAND", value_parser = crate::state::health::health_cmd_arg)]
+    pub health_cmd: Option<crate::state::health::HealthCmd>,
+    /// Set an interval for the healthcheck (a value of disable results in no automatic timer setup)
+    #[arg(long, value_name = "INTERVAL", value_parser = crate::state::health::parse_interval)]
+    pub health_interval: Option<std::time::Duration>,
+    /// The number of retries allowed before a healthcheck is considered to be unhealthy
+    #[arg(long, value_name = "RETRIES", value_parser = crate::state::health::parse_retries)]
+    pub health_retries: Option<u32>,
+    /// The initialization time needed for a container to bootstrap
+    #[arg(long, value_name = "PERIOD", value_parser = crate::state::health::parse_start_period)]
+    pub health_start_period: Option<std::time::Duration>,
+    /// Time between checks during the start period
+    #[arg(long, value_name = "INTERVAL", value_parser = crate::state::health::parse_start_interval)]
+    pub health_start_interval: Option<std::time::Duration>,
+    /// The maximum time allowed to complete the healthcheck before an interval is considered failed
+    #[arg(long, value_name = "TIMEOUT", value_parser = crate::state::health::parse_timeout)]
+    pub health_timeout: Option<std::time::Duration>,
+    /// Action to take once the container turns unhealthy: none, kill, restart or stop
+    #[arg(long, value_name = "ACTION", default_value = "none", value_parser = crate::state::health::OnFailure::parse)]
+    pub health_on_failure: crate::state::health::OnFailure,
+    /// Disable healthchecks on container
+    #[arg(long)]
+    pub no_healthcheck: bool,
+}
+
+impl HealthArgs {
+    fn to_options(&self) -> container::create::HealthOptions {
+        container::create::HealthOptions {
+            cmd: self.health_cmd.clone().map(|c| c.0),
+            interval: self.health_interval,
+            timeout: self.health_timeout,
+            start_period: self.health_start_period,
+            start_interval: self.health_start_interval,
+            retries: self.health_retries,
+            on_failure: self.health_on_failure,
+            disabled: self.no_healthcheck,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -398,6 +445,7 @@ impl CreateArgs {
             skip_image_volumes: false,
             builder: None,
             typed: Default::default(),
+            health: self.health.to_options(),
         })
     }
 }
@@ -604,18 +652,7 @@ pub struct RestartArgs {
 pub fn restart(ctx: &Context, a: RestartArgs) -> Result<i32> {
     let items = targets(ctx, &a.containers, a.all, false)?;
     Ok(each(items, |c| {
-        if matches!(
-            container::effective_status(c),
-            Status::Running | Status::Paused
-        ) {
-            container::stop::stop(ctx, c, std::time::Duration::from_secs(a.time))?;
-        }
-        let mut c = container::store(ctx).get(&c.id)?;
-        if container::effective_status(&c) != Status::Created {
-            let code = c.state.exit_code;
-            container::start::finish(ctx, &mut c, code, "")?;
-        }
-        launch(ctx, &c, Mode::Detached).map(|_| ())
+        container::restart::restart(ctx, c, std::time::Duration::from_secs(a.time))
     }))
 }
 
@@ -633,20 +670,105 @@ pub struct KillArgs {
 pub fn kill(ctx: &Context, a: KillArgs) -> Result<i32> {
     let sig = crate::runtime::signal::parse(&a.signal)?;
     let items = targets(ctx, &a.containers, a.all, true)?;
-    Ok(each(items, |c| container::stop::kill(c, sig)))
+    Ok(each(items, |c| {
+        container::stop::kill(c, sig)?;
+        crate::events::Event::container(c, "kill").record(ctx);
+        Ok(())
+    }))
 }
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {
+    /// Condition to wait on: stopped (default), exited, running, healthy or unhealthy
+    #[arg(long, value_name = "CONDITION", value_parser = WaitCondition::parse)]
+    pub condition: Vec<WaitCondition>,
+    /// Time interval to wait before polling for completion
+    #[arg(short, long, default_value = "250ms", value_parser = wait_interval)]
+    pub interval: std::time::Duration,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
 
+/// `wait --condition`: what is waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    /// Exited (or never started after a run): the exit code is printed.
+    Stopped,
+    Running,
+    Healthy,
+    Unhealthy,
+}
+
+impl WaitCondition {
+    fn parse(s: &str) -> std::result::Result<WaitCondition, String> {
+        match s {
+            "stopped" | "exited" => Ok(WaitCondition::Stopped),
+            "running" => Ok(WaitCondition::Running),
+            "healthy" => Ok(WaitCondition::Healthy),
+            "unhealthy" => Ok(WaitCondition::Unhealthy),
+            _ => Err(format!("{s:?} is not a valid container state")),
+        }
+    }
+
+    /// Whether `c` is in this (non-stopped) condition now.
+    fn holds(self, c: &Container) -> bool {
+        use crate::state::health::HealthStatus;
+        let health = c.state.health.as_ref().map(|h| h.status);
+        let running = container::effective_status(c) == Status::Running;
+        match self {
+            WaitCondition::Stopped => false,
+            WaitCondition::Running => running,
+            WaitCondition::Healthy => running && health == Some(HealthStatus::Healthy),
+            WaitCondition::Unhealthy => running && health == Some(HealthStatus::Unhealthy),
+        }
+    }
+}
+
+fn wait_interval(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let n = crate::format::parse_go_duration(s)?;
+    if n <= 0 {
+        return Err(format!("invalid interval {s:?}: must be positive"));
+    }
+    Ok(std::time::Duration::from_nanos(n as u64))
+}
+
+/// `wait`: the exit code of each container once it stopped; with other
+/// `--condition`s, -1 once any of them holds (Podman prints -1 there).
 pub fn wait(ctx: &Context, a: WaitArgs) -> Result<i32> {
     let store = container::store(ctx);
+    let others: Vec<WaitCondition> = a
+        .condition
+        .iter()
+        .copied()
+        .filter(|c| *c != WaitCondition::Stopped)
+        .collect();
     for n in &a.containers {
         let c = store.lookup(n)?;
-        println!("{}", container::stop::wait(ctx, &c)?);
+        if others.is_empty() {
+            println!("{}", container::stop::wait(ctx, &c)?);
+            continue;
+        }
+        if a.condition.contains(&WaitCondition::Stopped) {
+            return Err(Error::msg(
+                "cannot wait for stopped together with other conditions",
+            ));
+        }
+        loop {
+            let cur = store.get(&c.id)?;
+            if others.iter().any(|w| w.holds(&cur)) {
+                println!("-1");
+                break;
+            }
+            if container::effective_status(&cur) == Status::Exited
+                && !others.contains(&WaitCondition::Running)
+            {
+                return Err(Error::msg(format!(
+                    "container {} exited before reaching the condition",
+                    cur.name
+                )));
+            }
+            std::thread::sleep(a.interval);
+        }
     }
     Ok(0)
 }
@@ -902,13 +1024,20 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
 fn status_text(c: &Container) -> String {
     match container::effective_status(c) {
         Status::Created => "Created".into(),
-        Status::Running => format!(
-            "Up {}",
-            c.state
-                .started_at
-                .map(crate::format::human_ago)
-                .unwrap_or_default()
-        ),
+        Status::Running => {
+            let up = format!(
+                "Up {}",
+                c.state
+                    .started_at
+                    .map(crate::format::human_ago)
+                    .unwrap_or_default()
+            );
+            match (&c.config.healthcheck, &c.state.health) {
+                (Some(_), Some(h)) => format!("{up} ({})", h.status.as_str()),
+                (Some(_), None) => format!("{up} (starting)"),
+                _ => up,
+            }
+        }
         Status::Paused => "Paused".into(),
         Status::Stopping => "Stopping".into(),
         Status::Removing => "Removing".into(),

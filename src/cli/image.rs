@@ -575,6 +575,8 @@ fn remove_one(ctx: &Context, store: &ImageStore, key: &str, force: bool) -> Resu
         if img.names.len() > 1 {
             store.remove_name(&img.id, name)?;
             println!("Untagged: {name}");
+            crate::events::Event::object(crate::events::Type::Image, "untag", &img.id, name)
+                .record(ctx);
             return Ok(());
         }
     }
@@ -596,6 +598,11 @@ fn remove_one(ctx: &Context, store: &ImageStore, key: &str, force: bool) -> Resu
     }
     store.remove_image(&img.id)?;
     println!("Deleted: {}", img.id);
+    for n in &img.names {
+        crate::events::Event::object(crate::events::Type::Image, "untag", &img.id, n).record(ctx);
+    }
+    let name = img.names.first().map_or("", String::as_str);
+    crate::events::Event::object(crate::events::Type::Image, "remove", &img.id, name).record(ctx);
     Ok(())
 }
 
@@ -634,6 +641,9 @@ pub fn tag(ctx: &Context, a: TagArgs) -> Result<i32> {
         .collect::<crate::image::Result<Vec<_>>>()?;
     let img = store.lookup(&a.image)?;
     store.add_names(&img.id, &names)?;
+    for n in &names {
+        crate::events::Event::object(crate::events::Type::Image, "tag", &img.id, n).record(ctx);
+    }
     Ok(0)
 }
 
@@ -641,7 +651,10 @@ pub fn untag(ctx: &Context, a: UntagArgs) -> Result<i32> {
     let store = ImageStore::new(ctx);
     let img = store.lookup(&a.image)?;
     if a.names.is_empty() {
-        store.clear_names(&img.id)?;
+        for n in store.clear_names(&img.id)? {
+            crate::events::Event::object(crate::events::Type::Image, "untag", &img.id, &n)
+                .record(ctx);
+        }
         return Ok(0);
     }
     for n in &a.names {
@@ -652,6 +665,8 @@ pub fn untag(ctx: &Context, a: UntagArgs) -> Result<i32> {
                 img.short_id()
             )));
         }
+        crate::events::Event::object(crate::events::Type::Image, "untag", &img.id, &name)
+            .record(ctx);
     }
     Ok(0)
 }

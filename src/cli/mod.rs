@@ -7,6 +7,8 @@ pub mod archive;
 pub mod build;
 pub mod commit;
 pub mod container;
+pub mod events;
+pub mod health;
 pub mod history;
 pub mod image;
 pub mod kube;
@@ -151,6 +153,11 @@ pub enum Command {
     Info(system::InfoArgs),
     /// Display the skiff version information
     Version(system::VersionArgs),
+    /// Show skiff events
+    Events(events::EventsArgs),
+    /// Manage health checks on containers
+    #[command(subcommand)]
+    Healthcheck(health::HealthcheckCommand),
     /// Run a command in a modified user namespace
     Unshare(system::UnshareArgs),
     /// Manage skiff: prune unused data, reset the store
@@ -410,6 +417,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Volume(c) => c.needs_userns(),
         Command::Kube(c) => c.needs_userns(),
         Command::Play(_) => true,
+        // The check runs in the container, as `exec`.
+        Command::Healthcheck(_) => true,
         Command::Pod(c) => c.needs_userns(),
         _ => false,
     };
@@ -437,6 +446,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Search(a) => registry::search(&ctx, a),
         Command::Info(a) => system::info(&ctx, a),
         Command::Version(a) => system::version(&ctx, a),
+        Command::Events(a) => events::events(&ctx, a),
+        Command::Healthcheck(c) => health::dispatch(&ctx, c),
         Command::Unshare(a) => system::unshare(&ctx, a),
         Command::System(c) => system::dispatch(&ctx, c),
         Command::Network(c) => network::dispatch(&ctx, c),

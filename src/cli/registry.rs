@@ -185,6 +185,7 @@ pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32> {
     for name in &a.images {
         let img = pull::pull(ctx, name, &opts)?;
         println!("{}", img.id);
+        crate::events::Event::object(crate::events::Type::Image, "pull", &img.id, name).record(ctx);
     }
     Ok(0)
 }
@@ -199,6 +200,13 @@ pub fn push(ctx: &Context, a: PushArgs) -> Result<i32> {
         quiet: a.quiet,
     };
     let digest = push::push(ctx, &a.image, a.destination.as_deref(), &opts)?;
+    crate::events::Event::object(
+        crate::events::Type::Image,
+        "push",
+        &digest,
+        a.destination.as_deref().unwrap_or(&a.image),
+    )
+    .record(ctx);
     if let Some(p) = &a.digestfile {
         std::fs::write(p, &digest).map_err(|e| Error::msg(crate::error::io_msg("write", p, &e)))?;
     }

@@ -14,6 +14,7 @@ use crate::state::config::{
 use crate::state::container::{
     valid_name, Config, Container, SeccompChoice, State, RECORD_VERSION,
 };
+use crate::state::health::{HealthConfig, OnFailure};
 use crate::{Context, Error, Result};
 
 /// What `run` and `create` ask for, already split from the command line.
@@ -71,6 +72,73 @@ pub struct CreateOptions {
     /// Options a caller has already typed (kube play): each one that is set
     /// takes the place of its string counterpart above.
     pub typed: TypedOptions,
+    /// The `--health-*` flags, parsed.
+    pub health: HealthOptions,
+}
+
+/// The healthcheck flags of `run` and `create`, already parsed (clap value
+/// parsers in `state::health`); `None` is "not given".
+#[derive(Debug, Clone, Default)]
+pub struct HealthOptions {
+    /// `--health-cmd`, in the image config's `Test` form (`["NONE"]` disables).
+    pub cmd: Option<Vec<String>>,
+    pub interval: Option<std::time::Duration>,
+    pub timeout: Option<std::time::Duration>,
+    pub start_period: Option<std::time::Duration>,
+    pub start_interval: Option<std::time::Duration>,
+    pub retries: Option<u32>,
+    pub on_failure: OnFailure,
+    /// `--no-healthcheck`.
+    pub disabled: bool,
+}
+
+impl HealthOptions {
+    fn any_flag(&self) -> bool {
+        self.cmd.is_some()
+            || self.interval.is_some()
+            || self.timeout.is_some()
+            || self.start_period.is_some()
+            || self.start_interval.is_some()
+            || self.retries.is_some()
+    }
+
+    /// Podman's refusal of `--no-healthcheck` with another health flag.
+    fn check(&self) -> Result<()> {
+        if self.disabled && self.any_flag() {
+            return Err(Error::msg(
+                "cannot specify both --no-healthcheck and other HealthCheck flags",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The container's healthcheck: none with `--no-healthcheck` or
+    /// `--health-cmd none`, else `--health-cmd` or the image's (read by
+    /// `image` only when needed), with the other flags over it.
+    fn resolve(&self, image: impl FnOnce() -> Option<HealthConfig>) -> Option<HealthConfig> {
+        use crate::state::health as h;
+        if self.disabled {
+            return None;
+        }
+        let mut cfg = match &self.cmd {
+            Some(t) if t.first().map(String::as_str) == Some("NONE") => return None,
+            Some(t) => HealthConfig {
+                test: t.clone(),
+                interval: h::DEFAULT_INTERVAL,
+                timeout: h::DEFAULT_TIMEOUT,
+                start_period: std::time::Duration::ZERO,
+                start_interval: h::DEFAULT_START_INTERVAL,
+                retries: h::DEFAULT_RETRIES,
+            },
+            None => image()?,
+        };
+        cfg.interval = self.interval.unwrap_or(cfg.interval);
+        cfg.timeout = self.timeout.unwrap_or(cfg.timeout);
+        cfg.start_period = self.start_period.unwrap_or(cfg.start_period);
+        cfg.start_interval = self.start_interval.unwrap_or(cfg.start_interval);
+        cfg.retries = self.retries.unwrap_or(cfg.retries);
+        Some(cfg)
+    }
 }
 
 /// Options given as the values the record keeps rather than as flags, for
@@ -366,9 +434,15 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         }
     }
 
+    o.health.check()?;
     let store = ImageStore::new(ctx);
     let image = crate::image::pull::ensure(ctx, &o.image, &o.pull)?;
     let img_cfg = image.config.config().clone().unwrap_or_default();
+    let healthcheck = o.health.resolve(|| {
+        let raw = store.read_blob(&image.config_digest).ok()?;
+        let extras = crate::build::config::Extras::from_config_json(&raw);
+        HealthConfig::from_image(extras.healthcheck.as_ref()?)
+    });
     // Each image VOLUME the user does not mount over gets an anonymous
     // volume of its own, as Podman does.
     let image_volumes = if o.skip_image_volumes {
@@ -551,6 +625,8 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
             pod: String::new(),
             infra: false,
             builder: o.builder,
+            healthcheck,
+            health_on_failure: o.health.on_failure,
             driver: driver.name().to_string(),
             layers,
         },
@@ -580,6 +656,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     for name in c.config.mounts.iter().filter_map(Mount::volume_name) {
         crate::volume::add_user(ctx, &name, &c.id)?;
     }
+    crate::events::Event::container(&c, "create").record(ctx);
     Ok(c)
 }
 

@@ -149,40 +149,17 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
         });
         ChildStdio::Fds(stdin, out_w, err_w)
     };
-    // Named by pidfd: the recorded pid must still be the container's init.
-    let init = super::process(c).ok_or_else(|| {
-        Error::msg(format!(
-            "can only exec into running containers: {} is not running: container state improper",
-            c.name
-        ))
-    })?;
-    let confine = super::start::confinement(ctx, c)?;
     monitor::block_signals()?;
-    // The namespaces are joined through the pidfd (Linux >= 5.8), else
-    // through /proc/PID/ns, checked by the pidfd before (`process` above)
-    // and after they are opened (below).
-    let (created, joined) = process::exec_in(init.as_fd(), init.pid(), &p, stdio, &confine)?;
-    // Joined by pidfd, the namespaces are the init's or the join fails; by
-    // /proc/PID/ns they are only if the init still runs now.
-    if joined == process::JoinedBy::ProcFiles && !init.alive() {
-        // It exited while its namespaces were being opened: by /proc/PID/ns
-        // they may be another process's by now. Never start the command there.
-        // Our own unreaped child: its pid cannot have been recycled.
-        let _ = nix::sys::signal::kill(created.pid, nix::sys::signal::Signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(created.pid, None);
-        monitor::unblock_signals();
-        return Err(Error::msg(format!(
-            "can only exec into running containers: {} exited: container state improper",
-            c.name
-        )));
-    }
-    let pid = match created.start() {
+    let pid = match spawn(ctx, c, &p, stdio) {
         Ok(pid) => pid,
         Err(e) => {
             monitor::unblock_signals();
-            return Err(e.into());
+            return Err(e);
         }
     };
+    let mut e = crate::events::Event::container(c, "exec");
+    e.attributes.insert("execID".into(), crate::state::new_id());
+    e.record(ctx);
     if o.detach {
         monitor::unblock_signals();
         return Ok(0);
@@ -201,4 +178,144 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
     let code = monitor::wait(pid, master, pipes, o.interactive, true, Some(keys));
     monitor::unblock_signals();
     code
+}
+
+/// Starts process `p` in running container `c`'s namespaces with `stdio`,
+/// confined as the container's own process; returns its pid (our child).
+/// The caller has blocked the monitor's signals (`monitor::block_signals`).
+pub fn spawn(
+    ctx: &Context,
+    c: &Container,
+    p: &Process,
+    stdio: ChildStdio,
+) -> Result<nix::unistd::Pid> {
+    // Named by pidfd: the recorded pid must still be the container's init.
+    let init = super::process(c).ok_or_else(|| {
+        Error::msg(format!(
+            "can only exec into running containers: {} is not running: container state improper",
+            c.name
+        ))
+    })?;
+    let confine = super::start::confinement(ctx, c)?;
+    // The namespaces are joined through the pidfd (Linux >= 5.8), else
+    // through /proc/PID/ns, checked by the pidfd before (`process` above)
+    // and after they are opened (below).
+    let (created, joined) = process::exec_in(init.as_fd(), init.pid(), p, stdio, &confine)?;
+    // Joined by pidfd, the namespaces are the init's or the join fails; by
+    // /proc/PID/ns they are only if the init still runs now.
+    if joined == process::JoinedBy::ProcFiles && !init.alive() {
+        // It exited while its namespaces were being opened: by /proc/PID/ns
+        // they may be another process's by now. Never start the command there.
+        // Our own unreaped child: its pid cannot have been recycled.
+        let _ = nix::sys::signal::kill(created.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(created.pid, None);
+        return Err(Error::msg(format!(
+            "can only exec into running containers: {} exited: container state improper",
+            c.name
+        )));
+    }
+    Ok(created.start()?)
+}
+
+/// What [`run_captured`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captured {
+    pub exit_code: i32,
+    /// Its stdout and stderr together, at most `OUTPUT_LIMIT` bytes.
+    pub output: Vec<u8>,
+    /// It ran past the timeout and was killed.
+    pub timed_out: bool,
+}
+
+/// Bytes of output [`run_captured`] keeps.
+const OUTPUT_LIMIT: usize = 4096;
+
+/// Runs `command` in running container `c` as `exec` would (no terminal,
+/// stdin /dev/null), capturing its stdout and stderr through one pipe, and
+/// kills it once `timeout` has passed (a healthcheck's run).
+pub fn run_captured(
+    ctx: &Context,
+    c: &Container,
+    command: Vec<String>,
+    timeout: std::time::Duration,
+) -> Result<Captured> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    use std::time::Instant;
+    let o = ExecOptions {
+        command,
+        ..Default::default()
+    };
+    let p = exec_process(ctx, c, &o)?;
+    let (r, w) =
+        pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::msg(format!("creating the exec pipes: {e}")))?;
+    let null: OwnedFd = std::fs::File::open("/dev/null")?.into();
+    let w2 = w.try_clone()?;
+    monitor::block_signals()?;
+    let pid = match spawn(ctx, c, &p, ChildStdio::Fds(null, w, w2)) {
+        Ok(pid) => pid,
+        Err(e) => {
+            monitor::unblock_signals();
+            return Err(e);
+        }
+    };
+    let deadline = Instant::now() + timeout;
+    let mut output = Vec::new();
+    let mut timed_out = false;
+    let mut open = true;
+    let mut buf = [0u8; 4096];
+    let mut status = None;
+    while status.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            timed_out = true;
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            status = waitpid(pid, None).ok();
+            break;
+        }
+        if open {
+            let mut fds = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
+            let ms = u16::try_from(left.as_millis().min(50)).unwrap_or(50);
+            if poll(&mut fds, PollTimeout::from(ms)).unwrap_or(0) > 0 {
+                match nix::unistd::read(r.as_raw_fd(), &mut buf) {
+                    Ok(0) | Err(_) => open = false,
+                    Ok(n) => {
+                        let room = OUTPUT_LIMIT.saturating_sub(output.len());
+                        output.extend_from_slice(&buf[..n.min(room)]);
+                    }
+                }
+            }
+        } else {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(st) => status = Some(st),
+            Err(_) => break,
+        }
+    }
+    monitor::unblock_signals();
+    // What it wrote before exiting is in the pipe still (its children may
+    // hold the pipe open: take only what is there now).
+    if open {
+        nix::fcntl::fcntl(
+            r.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK),
+        )
+        .map_err(|e| Error::msg(format!("exec pipe: {e}")))?;
+        while let Ok(n @ 1..) = nix::unistd::read(r.as_raw_fd(), &mut buf) {
+            let room = OUTPUT_LIMIT.saturating_sub(output.len());
+            output.extend_from_slice(&buf[..n.min(room)]);
+        }
+    }
+    let exit_code = if timed_out {
+        1
+    } else {
+        status.and_then(monitor::exit_code).unwrap_or(1)
+    };
+    Ok(Captured {
+        exit_code,
+        output,
+        timed_out,
+    })
 }

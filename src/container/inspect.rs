@@ -46,6 +46,14 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         .collect();
     let restart = cfg.restart_policy;
     let log_path = crate::supervisor::log_path(ctx, &c.id);
+    let health = match &c.state.health {
+        Some(h) if cfg.healthcheck.is_some() => h.to_json(),
+        // Podman's shape for a healthcheck not run yet.
+        _ if cfg.healthcheck.is_some() => {
+            json!({"Status": if running { "starting" } else { "" }, "FailingStreak": 0, "Log": null})
+        }
+        _ => json!({"Status": "", "FailingStreak": 0, "Log": null}),
+    };
     let state = json!({
         "OciVersion": "1.0.2",
         "Status": status.as_str(),
@@ -60,7 +68,8 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "Error": c.state.error,
         "StartedAt": time(c.state.started_at),
         "FinishedAt": time(c.state.finished_at),
-        "Health": {"Status": "", "FailingStreak": 0, "Log": null},
+        "Health": health.clone(),
+        "Healthcheck": health,
     });
     let config = json!({
         "Hostname": cfg.hostname,
@@ -87,6 +96,8 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "Timeout": 0,
         "StopTimeout": 10,
         "Secrets": super::secrets::inspect_json(c),
+        "Healthcheck": cfg.healthcheck.as_ref().map(|h| h.to_json()),
+        "HealthcheckOnFailureAction": cfg.health_on_failure.as_str(),
     });
     let tmpfs: serde_json::Map<String, Value> = cfg
         .mounts

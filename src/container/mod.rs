@@ -16,6 +16,7 @@ pub mod df;
 pub mod exec;
 pub mod export;
 pub mod filter;
+pub mod health;
 pub mod inspect;
 pub mod launch;
 pub mod logs;

@@ -43,7 +43,9 @@ pub fn connect(ctx: &Context, name_or_id: &str, net: &Network, aliases: &[String
         }
         c.config.network = NetworkChoice::Explicit(Mode::Bridge(names));
         Ok(())
-    })
+    })?;
+    network_event(ctx, &id, &net.name, "connect");
+    Ok(())
 }
 
 /// Disconnects container `name_or_id` from `net`; with `force`, one that is
@@ -76,5 +78,15 @@ pub fn disconnect(ctx: &Context, name_or_id: &str, net: &Network, force: bool) -
             Mode::Bridge(names)
         });
         Ok(())
-    })
+    })?;
+    network_event(ctx, &id, &net.name, "disconnect");
+    Ok(())
+}
+
+/// A network event naming the container (Podman's `network connect` and
+/// `disconnect` events carry the container's id and the network's name).
+fn network_event(ctx: &Context, id: &str, net: &str, status: &str) {
+    let mut e = crate::events::Event::object(crate::events::Type::Network, status, id, "");
+    e.network = net.to_string();
+    e.record(ctx);
 }

@@ -61,6 +61,7 @@ pub fn resume_all(c: &Container) {
 /// records it, under its lock, so the record always says what it is.
 pub fn set_paused(ctx: &crate::Context, c: &Container, pause: bool) -> crate::Result<()> {
     use crate::state::container::Status;
+    let status = if pause { "pause" } else { "unpause" };
     super::store(ctx).update(&c.id, |cur| {
         let st = super::effective_status(cur);
         let want = if pause {
@@ -83,6 +84,8 @@ pub fn set_paused(ctx: &crate::Context, c: &Container, pause: bool) -> crate::Re
             resume_all(cur);
             cur.state.status = Status::Running;
         }
-        Ok(())
-    })
+        Ok::<_, crate::Error>(())
+    })?;
+    crate::events::Event::container(c, status).record(ctx);
+    Ok(())
 }

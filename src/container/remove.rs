@@ -61,6 +61,7 @@ pub fn remove_with(ctx: &Context, c: &Container, o: &RemoveOptions) -> Result<()
     }
     let c = &super::store(ctx).load(&c.id)?.unwrap_or_else(|| c.clone());
     remove_checked(ctx, c, o.force)?;
+    crate::events::Event::container(c, "remove").record(ctx);
     if o.volumes {
         super::volumes::remove_anonymous(ctx, c);
     }

@@ -293,6 +293,8 @@ pub fn start_process(
             cur.state.error.clear();
             cur.state.network = net;
             cur.state.cgroup = cgroup;
+            // Each run starts its health over: "starting" until a check passes.
+            cur.state.health = cur.config.healthcheck.as_ref().map(|_| Default::default());
             Ok::<_, Error>(cur.clone())
         });
         let ready = recorded
@@ -304,8 +306,12 @@ pub fn start_process(
             crate::network::detach_or_warn(ctx, c, &c.state.network);
             return Err(e);
         }
+        crate::events::Event::container(c, "init").record(ctx);
         match created.start() {
-            Ok(pid) => Ok(pid),
+            Ok(pid) => {
+                crate::events::Event::container(c, "start").record(ctx);
+                Ok(pid)
+            }
             Err(e) => {
                 crate::network::detach_or_warn(ctx, c, &c.state.network);
                 Err(e.into())
@@ -399,6 +405,9 @@ pub fn finish_deferring(
     error: &str,
 ) -> Result<Finished> {
     let store = super::store(ctx);
+    let mut died = crate::events::Event::container(c, "died");
+    died.exit_code = Some(code);
+    died.record(ctx);
     crate::network::detach_or_warn(ctx, c, &c.state.network);
     if !c.state.cgroup.is_empty() {
         crate::cgroups::remove(Path::new(&c.state.cgroup));
@@ -420,6 +429,7 @@ pub fn finish_deferring(
         };
         if retired.is_ok() {
             super::volumes::remove_anonymous(ctx, &current);
+            crate::events::Event::container(&current, "remove").record(ctx);
         }
         return retired.map(|r| Finished {
             retired: Some(r),

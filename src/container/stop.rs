@@ -79,7 +79,9 @@ pub fn stop(ctx: &Context, c: &Container, timeout: Duration) -> Result<()> {
             wait_gone(&p, Duration::from_secs(10));
         }
     }
-    wait_recorded(ctx, c, Duration::from_secs(10))
+    wait_recorded(ctx, c, Duration::from_secs(10))?;
+    crate::events::Event::container(c, "stop").record(ctx);
+    Ok(())
 }
 
 fn wait_gone(p: &super::pidfd::Process, timeout: Duration) -> bool {

@@ -294,6 +294,10 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Network> {
         ipam_options: [("driver".to_string(), "host-local".to_string())].into(),
     };
     crate::state::write_json(&record_path(ctx, &name), &n)?;
+    let mut e =
+        crate::events::Event::object(crate::events::Type::Network, "create", &n.id, &n.name);
+    e.network = n.name.clone();
+    e.record(ctx);
     Ok(n)
 }
 
@@ -305,7 +309,11 @@ pub fn remove(ctx: &Context, name: &str) -> Result<()> {
         )));
     }
     let p = record_path(ctx, name);
-    fs::remove_file(&p).map_err(|e| Error::msg(crate::error::io_msg("remove", &p, &e)))
+    fs::remove_file(&p).map_err(|e| Error::msg(crate::error::io_msg("remove", &p, &e)))?;
+    let mut e = crate::events::Event::object(crate::events::Type::Network, "remove", "", name);
+    e.network = name.to_string();
+    e.record(ctx);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -151,6 +151,7 @@ pub fn create(ctx: &Context, name: Option<&str>, config: PodConfig) -> Result<Po
             return Err(e.into());
         }
     }
+    pod_event(ctx, &pod, "create");
     Ok(pod)
 }
 
@@ -382,7 +383,14 @@ pub fn start(ctx: &Context, pod: &Pod) -> Result<()> {
             }
         }
     }
-    combined(pod, "starting", errors)
+    combined(pod, "starting", errors)?;
+    pod_event(ctx, pod, "start");
+    Ok(())
+}
+
+/// Records a pod event.
+fn pod_event(ctx: &Context, pod: &Pod, status: &str) {
+    crate::events::Event::object(crate::events::Type::Pod, status, &pod.id, &pod.name).record(ctx);
 }
 
 /// `pod stop -t`: every running container in reverse creation order, the
@@ -423,7 +431,9 @@ pub fn stop(ctx: &Context, pod: &Pod, timeout: Duration) -> Result<()> {
             errors.push((c.name.clone(), e));
         }
     }
-    combined(pod, "stopping", errors)
+    combined(pod, "stopping", errors)?;
+    pod_event(ctx, pod, "stop");
+    Ok(())
 }
 
 /// Runs `f` on each container in a thread of its own and returns the
@@ -594,6 +604,7 @@ pub fn remove_with(
         if let Some(dir) = pods.retire(&pod.id)? {
             crate::state::container::remove_tree(&dir)?;
         }
+        pod_event(ctx, pod, "remove");
         return Ok(());
     }
     Ok(())

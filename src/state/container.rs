@@ -76,6 +76,10 @@ pub struct State {
     /// delegated subtree; empty otherwise.
     #[serde(default)]
     pub cgroup: String,
+    /// The healthcheck results of this run (reset at each start); None
+    /// without a healthcheck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::Health>,
 }
 
 /// Which seccomp profile a container runs under. A profile file is read
@@ -201,6 +205,13 @@ pub struct Config {
     /// gone is removed by the next build, `rm` or `system prune`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub builder: Option<Builder>,
+    /// The healthcheck (`--health-*` or the image's HEALTHCHECK); None
+    /// when there is none or it was disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<super::health::HealthConfig>,
+    /// `--health-on-failure`.
+    #[serde(default)]
+    pub health_on_failure: super::health::OnFailure,
     /// Storage driver holding this container's root filesystem.
     pub driver: String,
     /// Unpacked layer directories of the image, lowest first.

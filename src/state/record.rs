@@ -194,6 +194,8 @@ fn upgrade(old: V1) -> Result<Container> {
     let effective = crate::runtime::caps::resolve(o.privileged, &o.cap_add, &o.cap_drop)
         .map_err(|e| Error::Msg(e.to_string()))?;
     let config = Config {
+        healthcheck: None,
+        health_on_failure: Default::default(),
         image_id: o.image_id,
         image_name: o.image_name,
         args: o.args,

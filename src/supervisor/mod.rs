@@ -7,6 +7,7 @@
 //! It is dispatched before the command-line parser and never touches image
 //! or registry code, so that it stays small in memory.
 
+pub mod health;
 pub mod log;
 pub mod notify;
 pub mod protocol;
@@ -265,8 +266,13 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
         {
             relay.set_feeds(src, &feeds);
         }
+        let health = health::HealthTimer::new(ctx, &c);
         let mut run = Supervise {
             pid,
+            health,
+            record: &c,
+            ctx,
+            health_restart: false,
             sfd: &sfd,
             listener: &listener,
             clients: &mut clients,
@@ -289,6 +295,7 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
             Ok(code) => code,
             Err(_) => run.exit.unwrap_or(125),
         };
+        let health_restart = run.health_restart;
         run.ctr.unregister(&mut relay);
         // The container's own code comes back even when its exit cannot be
         // recorded (a full disk): the record then still says running, and
@@ -326,10 +333,10 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
         }
         // Was it stopped on purpose? Then no restart, whatever the policy.
         if stopped
-            || !c
-                .config
-                .restart_policy
-                .restarts(code, c.state.restart_count)
+            || !(health_restart
+                || c.config
+                    .restart_policy
+                    .restarts(code, c.state.restart_count))
         {
             break;
         }
@@ -537,6 +544,15 @@ impl Ctr {
 /// The supervisor's relay loop for one run of the container.
 struct Supervise<'a> {
     pid: Pid,
+    /// The healthcheck schedule of this run, if it has one.
+    health: Option<health::HealthTimer>,
+    /// The container's record as this run started.
+    record: &'a Container,
+    ctx: &'a Context,
+    /// An unhealthy check asked for a restart (`--health-on-failure
+    /// restart`): the container was killed and starts again whatever its
+    /// restart policy.
+    health_restart: bool,
     sfd: &'a SignalFd,
     listener: &'a UnixListener,
     clients: &'a mut Vec<Client>,
@@ -626,6 +642,11 @@ impl relay::Handler for Supervise<'_> {
                             self.exit = exit_code(st);
                             self.exit_seen_at = Some(Instant::now());
                             self.quiet = false;
+                        } else if let (Some(h), Some(p)) = (self.health.as_mut(), st.pid()) {
+                            if h.reaped(self.ctx, p, exit_code(st), self.record) {
+                                self.health_restart = true;
+                                let _ = kill(self.pid, Signal::SIGKILL);
+                            }
                         }
                     }
                 }
@@ -774,9 +795,15 @@ impl relay::Handler for Supervise<'_> {
             }
             return relay::Next::Wait(Some(Duration::from_millis(5)));
         }
+        if let Some(h) = self.health.as_mut() {
+            h.tick();
+        }
+        let due = match (self.trim_at, self.health.as_ref().map(|h| h.due())) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         relay::Next::Wait(
-            self.trim_at
-                .map(|t| t.saturating_duration_since(Instant::now()) + Duration::from_millis(1)),
+            due.map(|t| t.saturating_duration_since(Instant::now()) + Duration::from_millis(1)),
         )
     }
 }

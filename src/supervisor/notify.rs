@@ -36,3 +36,8 @@ pub fn send(path: &str, msg: &[u8]) {
         let _ = sock.send_to(msg, path);
     }
 }
+
+/// Called once per run of the container, when its first healthcheck
+/// passes: the place for `--sdnotify=healthy` to send `READY=1` (nothing
+/// is sent yet).
+pub fn on_first_healthy(_c: &crate::state::container::Container) {}

@@ -265,6 +265,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Volume> {
         users: Vec::new(),
     };
     vs.insert(&v)?;
+    crate::events::Event::object(crate::events::Type::Volume, "create", "", &v.name).record(ctx);
     Ok(v)
 }
 
@@ -351,6 +352,7 @@ pub fn remove(ctx: &Context, name: &str) -> Result<()> {
         return Err(Error::NotFound(name.to_string()));
     }
     let away = vs.retire(name)?;
+    crate::events::Event::object(crate::events::Type::Volume, "remove", "", name).record(ctx);
     delete_tree(&away)
 }
 

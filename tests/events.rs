@@ -1,0 +1,176 @@
+//! The event journal and `skiff events` (issue 16) with real containers:
+//! a run/stop/rm sequence in order, --since/--until, filters, --format,
+//! the journal's Podman keys, and following it live.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::*;
+
+fn events(s: &Skiff, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "events",
+        "--stream=false",
+        "--format",
+        "{{.Type}} {{.Status}} {{.Name}}",
+    ];
+    args.extend_from_slice(extra);
+    s.ok(&args).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn a_run_stop_rm_sequence_is_recorded_in_order() {
+    let s = busybox();
+    let id = s.ok(&["run", "-d", "--name", "ev-zz", "busybox", "sleep", "1000"]);
+    s.ok(&["stop", "-t", "1", "ev-zz"]);
+    s.ok(&["rm", "ev-zz"]);
+    let got = events(&s, &["--filter", "container=ev-zz"]);
+    let want: Vec<String> = ["create", "init", "start", "died", "stop", "remove"]
+        .iter()
+        .map(|st| format!("container {st} ev-zz"))
+        .collect();
+    assert_eq!(got, want);
+    // By id prefix too, and by event.
+    let by_id = events(
+        &s,
+        &["--filter", &format!("container={}", &id.trim()[..12])],
+    );
+    assert_eq!(by_id, want);
+    assert_eq!(
+        events(&s, &["--filter", "event=died", "--filter", "event=start"]),
+        ["container start ev-zz", "container died ev-zz"]
+    );
+    // The default line is Podman's human form, with the full id.
+    let human = s.ok(&["events", "--stream=false", "--filter", "event=create"]);
+    assert!(
+        human.contains(&format!("container create {} (image=", id.trim())),
+        "{human}"
+    );
+    assert!(human.contains("name=ev-zz"), "{human}");
+    let json = s.ok(&[
+        "events",
+        "--stream=false",
+        "--format",
+        "json",
+        "--filter",
+        "event=died",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["Status"], "died");
+    assert_eq!(v["Name"], "ev-zz");
+    assert_eq!(v["ContainerExitCode"], 137);
+    assert!(v["Time"].is_i64(), "{v}");
+    // A misspelt field fails before anything is printed.
+    let e = s.fails_engine(&["events", "--stream=false", "--format", "{{.Nope}}"]);
+    assert!(e.contains("Nope"), "{e}");
+    let e = s.fails_engine(&["events", "--stream=false", "--filter", "bogus=1"]);
+    assert!(e.contains("bogus"), "{e}");
+}
+
+#[test]
+fn since_until_type_and_label_filters() {
+    let s = busybox();
+    s.ok(&["volume", "create", "old-zz"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    let mark = chrono::Utc::now().to_rfc3339();
+    std::thread::sleep(Duration::from_millis(50));
+    s.ok(&[
+        "create",
+        "--name",
+        "lab-zz",
+        "--label",
+        "team=blue",
+        "busybox",
+        "true",
+    ]);
+    s.ok(&["volume", "rm", "old-zz"]);
+    s.ok(&["tag", "busybox", "localhost/other-zz:1"]);
+    s.ok(&["untag", "busybox", "localhost/other-zz:1"]);
+    assert_eq!(
+        events(&s, &["--since", &mark]),
+        [
+            "container create lab-zz",
+            "volume remove old-zz",
+            "image tag localhost/other-zz:1",
+            "image untag localhost/other-zz:1"
+        ]
+    );
+    assert_eq!(events(&s, &["--until", &mark]), ["volume create old-zz"]);
+    assert_eq!(
+        events(&s, &["--since", "1h", "--filter", "type=volume"]).len(),
+        2
+    );
+    assert_eq!(
+        events(&s, &["--filter", "label=team=blue"]),
+        ["container create lab-zz"]
+    );
+    assert!(events(&s, &["--filter", "label=team=red"]).is_empty());
+    assert_eq!(
+        events(
+            &s,
+            &["--filter", "image=other-zz:1", "--filter", "event=tag"]
+        ),
+        ["image tag localhost/other-zz:1"]
+    );
+    let e = s.fails_engine(&["events", "--stream=false", "--since", "yesterday-ish"]);
+    assert!(e.contains("--since"), "{e}");
+    s.ok(&["rm", "lab-zz"]);
+}
+
+#[test]
+fn the_journal_has_podman_keys_one_object_a_line() {
+    let s = busybox();
+    s.ok(&["create", "--name", "keys-zz", "busybox", "true"]);
+    s.ok(&["rm", "keys-zz"]);
+    let info = s.ok(&["info", "--format", "{{.Store.RunRoot}}"]);
+    let path = std::path::Path::new(info.trim()).join("events/events.log");
+    let text = s.ok(&["unshare", "cat", path.to_str().unwrap()]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 2, "{text}");
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        for k in ["ID", "Name", "Status", "Time", "Type", "Attributes"] {
+            assert!(v.get(k).is_some(), "{k} missing in {l}");
+        }
+    }
+}
+
+#[test]
+fn events_follows_the_journal_live() {
+    let s = busybox();
+    let mut child = s.spawn(&[
+        "events",
+        "--format",
+        "{{.Status}} {{.Name}}",
+        "--filter",
+        "container=live-zz",
+    ]);
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // It may not watch yet when the first container starts: start again
+    // until a start shows (no fixed sleep).
+    s.ok(&["create", "--name", "live-zz", "busybox", "true"]);
+    let mut seen = Vec::new();
+    let got = eventually(Duration::from_secs(20), || {
+        s.ok(&["start", "live-zz"]);
+        while let Ok(l) = rx.recv_timeout(Duration::from_millis(300)) {
+            seen.push(l);
+        }
+        seen.iter().any(|l| l == "start live-zz")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(got, "saw {seen:?}");
+    assert!(!seen.iter().any(|l| !l.ends_with(" live-zz")), "{seen:?}");
+    s.ok(&["rm", "-f", "live-zz"]);
+}
