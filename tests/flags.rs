@@ -121,3 +121,373 @@ fn option_values_may_begin_with_a_hyphen() {
         "{out:?}"
     );
 }
+
+// ---- per command ----
+
+#[test]
+fn stop_and_kill_all_print_full_ids_and_stop_ignore_skips_missing() {
+    let s = busybox();
+    let id = s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "sleeper-zz",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let id = id.trim();
+    assert_eq!(s.ok(&["kill", "--all", "--signal", "CONT"]).trim(), id);
+    s.fails_engine(&["stop", "nosuch-zz"]);
+    assert_eq!(
+        s.ok(&["stop", "--ignore", "-t", "0", "nosuch-zz", "sleeper-zz"])
+            .trim(),
+        "sleeper-zz"
+    );
+    s.ok(&["start", "sleeper-zz"]);
+    assert_eq!(s.ok(&["stop", "--all", "-t", "0"]).trim(), id);
+    s.ok(&["rm", "sleeper-zz"]);
+}
+
+#[test]
+fn start_all_with_a_filter_starts_the_matching_containers() {
+    let s = busybox();
+    let a = s.ok(&["create", "--label", "pick=yes", "busybox", "sleep", "300"]);
+    let b = s.ok(&["create", "--name", "other-zz", "busybox", "sleep", "300"]);
+    let out = s.ok(&["start", "--all", "--filter", "label=pick=yes"]);
+    assert_eq!(out.trim(), a.trim());
+    assert_eq!(
+        s.ok(&["ps", "--format", "{{.ID}}", "--no-trunc"]).trim(),
+        &a.trim()[..12]
+    );
+    assert_eq!(s.inspect_format("other-zz", "{{.State.Status}}"), "created");
+    s.ok(&["rm", "-f", "-t", "0", a.trim(), b.trim()]);
+}
+
+#[test]
+fn rm_filter_and_depend() {
+    let s = busybox();
+    let base = s.ok(&["run", "-d", "--name", "base-zz", "busybox", "sleep", "300"]);
+    let joined = s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "joined-zz",
+        "--network",
+        "container:base-zz",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let out = s.ok(&["rm", "-f", "-t", "0", "--depend", "base-zz"]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec![joined.trim(), base.trim()]
+    );
+    let gone = s.ok(&["create", "--label", "drop=1", "busybox"]);
+    let kept = s.ok(&["create", "--name", "kept-zz", "busybox"]);
+    assert_eq!(
+        s.ok(&["rm", "--filter", "label=drop=1"]).trim(),
+        gone.trim()
+    );
+    assert_eq!(s.ok(&["ps", "-aq", "--no-trunc"]).trim(), kept.trim());
+    s.ok(&["rm", "kept-zz"]);
+}
+
+#[test]
+fn logs_and_exec_take_the_latest_container() {
+    let s = busybox();
+    s.ok(&["run", "--name", "older-zz", "busybox", "echo", "old"]);
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "newer-zz",
+        "busybox",
+        "sh",
+        "-c",
+        "echo new; sleep 300",
+    ]);
+    let out = s.ok(&["exec", "-l", "cat", "/etc/hostname"]);
+    let id = s.inspect_format("newer-zz", "{{.Id}}");
+    assert_eq!(out.trim(), &id[..12]);
+    let line = s.fails_engine(&["exec", "--preserve-fds", "1", "newer-zz", "true"]);
+    assert!(line.contains("not supported"), "{line}");
+    let line = s.fails_engine(&["exec", "newer-zz"]);
+    assert_eq!(
+        line,
+        "Error: must provide a non-empty command to start an exec session"
+    );
+    s.ok(&["stop", "-t", "0", "newer-zz"]);
+    assert_eq!(s.ok(&["logs", "--latest"]), "new\n");
+    assert_eq!(s.ok(&["logs", "-l"]), "new\n");
+    s.ok(&["rm", "older-zz", "newer-zz"]);
+}
+
+#[test]
+fn rmi_ignore_skips_unknown_images() {
+    let s = busybox();
+    s.ok(&["tag", "busybox", "extra-zz"]);
+    s.fails(&["rmi", "nosuch-zz"], 1);
+    let out = s.ok(&["rmi", "--ignore", "nosuch-zz", "extra-zz"]);
+    assert_eq!(out.trim(), "Untagged: localhost/extra-zz:latest");
+}
+
+#[test]
+fn images_sort_orders_rows() {
+    let s = busybox();
+    s.ok(&["tag", "busybox", "aaa-zz"]);
+    s.ok(&["tag", "busybox", "zzz-zz"]);
+    let fmt = "{{.Repository}}";
+    let out = s.ok(&["images", "--sort", "repository", "--format", fmt]);
+    let repos: Vec<&str> = out.lines().collect();
+    let mut sorted = repos.clone();
+    sorted.sort();
+    assert_eq!(repos, sorted);
+    s.fails_engine(&["images", "--sort", "colour"]);
+}
+
+#[test]
+fn save_uncompressed_writes_plain_layers_for_docker_archive() {
+    let s = busybox();
+    let out = s.store().parent().unwrap().join("files");
+    s.make_dir(&out);
+    let file = out.join("img.tar");
+    s.ok(&[
+        "save",
+        "--uncompressed",
+        "-o",
+        file.to_str().unwrap(),
+        "busybox",
+    ]);
+    s.ok(&["load", "-i", file.to_str().unwrap()]);
+    let line = s.fails_engine(&[
+        "save",
+        "--uncompressed",
+        "--format",
+        "oci-archive",
+        "-o",
+        file.to_str().unwrap(),
+        "busybox",
+    ]);
+    assert!(line.contains("not supported"), "{line}");
+}
+
+#[test]
+fn network_ls_short_noheading_and_inspect_type_pod() {
+    let s = busybox();
+    let out = s.ok(&["network", "ls", "-n"]);
+    assert!(!out.contains("NETWORK ID"), "{out}");
+    s.ok(&["pod", "create", "--name", "pod-zz"]);
+    let out = s.ok(&[
+        "inspect",
+        "--type",
+        "pod",
+        "--format",
+        "{{.Name}}",
+        "pod-zz",
+    ]);
+    assert_eq!(out.trim(), "pod-zz");
+    s.fails_engine(&["inspect", "--type", "container", "pod-zz"]);
+    s.ok(&["pod", "rm", "pod-zz"]);
+}
+
+// ---- run and create ----
+
+#[test]
+fn log_driver_none_keeps_no_log_and_log_opts_take_effect() {
+    let s = busybox();
+    s.ok(&[
+        "run",
+        "--name",
+        "nolog-zz",
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "hi",
+    ]);
+    let line = s.fails_engine(&["logs", "nolog-zz"]);
+    assert!(
+        line.ends_with("this container is using the 'none' log driver, cannot read logs: this container is not logging output"),
+        "{line}"
+    );
+    assert_eq!(
+        s.inspect_format("nolog-zz", "{{.HostConfig.LogConfig.Type}}"),
+        "none"
+    );
+    let dir = s.make_dir(&s.store().parent().unwrap().join("logs"));
+    let path = dir.join("ctr.log");
+    let opt = format!("path={}", path.display());
+    s.ok(&[
+        "run",
+        "--name",
+        "pathlog-zz",
+        "--log-driver",
+        "json-file",
+        "--log-opt",
+        &opt,
+        "--log-opt",
+        "tag=web",
+        "busybox",
+        "echo",
+        "to-file",
+    ]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.ends_with(" stdout F to-file\n"), "{text:?}");
+    assert_eq!(s.ok(&["logs", "pathlog-zz"]), "to-file\n");
+    assert_eq!(
+        s.inspect_format(
+            "pathlog-zz",
+            "{{.HostConfig.LogConfig.Type}} {{.HostConfig.LogConfig.Tag}}"
+        ),
+        "k8s-file web"
+    );
+    // max-size: the log never holds more than its limit.
+    s.ok(&[
+        "run",
+        "--name",
+        "small-zz",
+        "--log-opt",
+        "max-size=200",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8 9 10; do echo line-$i; sleep 0.05; done",
+    ]);
+    let out = s.ok(&["logs", "small-zz"]);
+    assert!(
+        out.ends_with("line-10\n") && !out.contains("line-1\n"),
+        "{out:?}"
+    );
+    let line = s.fails_engine(&["run", "--log-driver", "journald", "busybox", "true"]);
+    assert!(line.contains("not supported"), "{line}");
+    s.ok(&["rm", "nolog-zz", "pathlog-zz", "small-zz"]);
+}
+
+#[test]
+fn stop_timeout_is_what_stop_waits_without_t() {
+    let s = busybox();
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow-zz",
+        "--stop-timeout",
+        "1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap '' TERM; sleep 300",
+    ]);
+    assert_eq!(s.inspect_format("slow-zz", "{{.Config.StopTimeout}}"), "1");
+    let t = std::time::Instant::now();
+    s.ok(&["stop", "slow-zz"]);
+    let took = t.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "stop took {took:?}"
+    );
+    assert_eq!(s.inspect_format("slow-zz", "{{.State.ExitCode}}"), "137");
+    s.ok(&["rm", "slow-zz"]);
+}
+
+#[test]
+fn timeout_kills_the_container() {
+    let s = busybox();
+    let o = s.cmd(&["run", "--rm", "--timeout", "1", "busybox", "sleep", "60"]);
+    assert_eq!(o.code, 137, "{}", o.describe());
+}
+
+#[test]
+fn attach_connects_only_the_streams_named() {
+    let s = busybox();
+    for (flag, stream, out, err) in [
+        ("-a", "stdout", "out\n", ""),
+        ("--attach", "stderr", "", "err\n"),
+    ] {
+        let script = "echo out; echo err >&2";
+        let o = s.cmd(&["run", "--rm", flag, stream, "busybox", "sh", "-c", script]);
+        assert_eq!(
+            (o.code, o.stdout.as_str(), o.stderr.as_str()),
+            (0, out, err)
+        );
+    }
+}
+
+#[test]
+fn oom_score_adj_tz_and_cgroupns() {
+    let s = busybox();
+    assert_eq!(
+        s.sh(&["--oom-score-adj", "500"], "cat /proc/self/oom_score_adj")
+            .trim(),
+        "500"
+    );
+    let out = s.sh(&["--tz", "Asia/Tokyo"], "date +%Z");
+    assert_eq!(out.trim(), "JST");
+    let line = s.fails_engine(&["run", "--rm", "--tz", "Nowhere/Special", "busybox", "true"]);
+    assert_eq!(
+        line,
+        "Error: finding timezone: unknown time zone Nowhere/Special"
+    );
+    let ours = std::fs::read_link("/proc/self/ns/cgroup").unwrap();
+    let ours = ours.to_str().unwrap();
+    let private = s.sh(&[], "readlink /proc/self/ns/cgroup");
+    assert_ne!(private.trim(), ours);
+    let host = s.sh(&["--cgroupns", "host"], "readlink /proc/self/ns/cgroup");
+    assert_eq!(host.trim(), ours);
+}
+
+#[test]
+fn systemd_mode_mounts_tmpfs_on_run_and_tmp() {
+    let s = busybox();
+    let out = s.sh(
+        &["--systemd", "always"],
+        "grep -E ' /(run|tmp) ' /proc/mounts | cut -d' ' -f2,3",
+    );
+    assert_eq!(out, "/run tmpfs\n/tmp tmpfs\n");
+    assert_eq!(
+        s.sh(
+            &["--systemd", "false"],
+            "grep -c ' /tmp ' /proc/mounts || true"
+        )
+        .trim(),
+        "0"
+    );
+}
+
+#[test]
+fn flags_without_effect_here_are_refused() {
+    let s = busybox();
+    for flag in [
+        &["--preserve-fds", "2"][..],
+        &["--uidmap", "0:1:1000"],
+        &["--gidmap", "0:1:1000"],
+        &["--subuidname", "someone"],
+        &["--subgidname", "someone"],
+        &["--device-cgroup-rule", "c 1:3 rwm"],
+        &["--hostuser", "root"],
+        &["--cgroupns", "ns:/proc/1/ns/cgroup"],
+    ] {
+        let mut args = vec!["create"];
+        args.extend_from_slice(flag);
+        args.push("busybox");
+        let line = s.fails_engine(&args);
+        assert!(line.contains("not supported"), "{flag:?}: {line}");
+    }
+    assert_eq!(
+        s.ok(&["ps", "-aq"]),
+        "",
+        "a refused create left a container"
+    );
+}
+
+#[test]
+fn quiet_run_prints_no_pull_progress() {
+    let s = busybox();
+    let o = s.cmd(&["run", "--rm", "-q", "busybox", "echo", "hi"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (0, "hi\n", "")
+    );
+}

@@ -15,6 +15,7 @@ pub mod network;
 pub mod pod;
 pub mod prune;
 pub mod registry;
+pub mod run_flags;
 pub mod secret;
 pub mod system;
 pub mod volume;

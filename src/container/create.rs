@@ -71,7 +71,31 @@ pub struct CreateOptions {
     /// Options a caller has already typed (kube play): each one that is set
     /// takes the place of its string counterpart above.
     pub typed: TypedOptions,
+    /// Logging, stopping and other settings typed by the CLI.
+    pub run: RunSettings,
 }
+
+/// The settings of `run`/`create` flags that the CLI has already typed
+/// (`cli::run_flags`), kept in the record as they are.
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    /// `--stop-timeout` seconds.
+    pub stop_timeout: Option<u64>,
+    /// `--timeout` seconds (never 0: that is no limit).
+    pub timeout: Option<u64>,
+    /// `--oom-score-adj`, -1000..=1000.
+    pub oom_score_adj: Option<i32>,
+    /// `--cgroupns host`.
+    pub cgroupns_host: bool,
+    /// `--log-driver`, `--log-opt`.
+    pub log: crate::state::container::LogConfig,
+    /// `-a/--attach`: the streams a foreground `run` connects.
+    pub attach: Option<Attach>,
+    /// `-q`: pull without progress output.
+    pub quiet: bool,
+}
+
+pub use crate::state::container::Attach;
 
 /// Options given as the values the record keeps rather than as flags, for
 /// callers that parsed them from another format (Kubernetes YAML), so that
@@ -367,7 +391,11 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     }
 
     let store = ImageStore::new(ctx);
-    let image = crate::image::pull::ensure(ctx, &o.image, &o.pull)?;
+    let pull_opts = crate::image::pull::PullOptions {
+        quiet: o.run.quiet,
+        ..Default::default()
+    };
+    let image = crate::image::pull::ensure_with(ctx, &o.image, &o.pull, &pull_opts)?;
     let img_cfg = image.config.config().clone().unwrap_or_default();
     // Each image VOLUME the user does not mount over gets an anonymous
     // volume of its own, as Podman does.
@@ -551,6 +579,12 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
             pod: String::new(),
             infra: false,
             builder: o.builder,
+            stop_timeout: o.run.stop_timeout,
+            timeout: o.run.timeout,
+            oom_score_adj: o.run.oom_score_adj,
+            cgroupns_host: o.run.cgroupns_host,
+            log: o.run.log.clone(),
+            attach: o.run.attach,
             driver: driver.name().to_string(),
             layers,
         },

@@ -114,13 +114,16 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
                 raw = tty::RawMode::enable(std::io::stdin());
             }
         }
-        cmd.stdin(if c.config.interactive {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit());
+        // `-a STREAM`: only the streams named are connected.
+        let attach = c.config.attach.unwrap_or(crate::state::container::Attach {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+        });
+        let connect = |on: bool| if on { Stdio::inherit() } else { Stdio::null() };
+        cmd.stdin(connect(c.config.interactive && attach.stdin))
+            .stdout(connect(attach.stdout))
+            .stderr(connect(attach.stderr));
     } else {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
