@@ -127,26 +127,25 @@ fn option_values_may_begin_with_a_hyphen() {
 #[test]
 fn stop_and_kill_all_print_full_ids_and_stop_ignore_skips_missing() {
     let s = busybox();
-    let id = s.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "sleeper-zz",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
-    let id = id.trim();
-    assert_eq!(s.ok(&["kill", "--all", "--signal", "CONT"]).trim(), id);
+    let sleeper = |name: &str| {
+        let id = s.ok(&["run", "-d", "--name", name, "busybox", "sleep", "300"]);
+        id.trim().to_string()
+    };
+    let (a, b) = (sleeper("first-zz"), sleeper("second-zz"));
+    let mut killed: Vec<String> = s
+        .ok(&["kill", "--all", "--signal", "CONT"])
+        .lines()
+        .map(String::from)
+        .collect();
+    killed.sort();
+    let mut both = vec![a.clone(), b.clone()];
+    both.sort();
+    assert_eq!(killed, both);
     s.fails_engine(&["stop", "nosuch-zz"]);
-    assert_eq!(
-        s.ok(&["stop", "--ignore", "-t", "0", "nosuch-zz", "sleeper-zz"])
-            .trim(),
-        "sleeper-zz"
-    );
-    s.ok(&["start", "sleeper-zz"]);
-    assert_eq!(s.ok(&["stop", "--all", "-t", "0"]).trim(), id);
-    s.ok(&["rm", "sleeper-zz"]);
+    let out = s.ok(&["stop", "--ignore", "-t", "0", "nosuch-zz", "first-zz"]);
+    assert_eq!(out.trim(), "first-zz");
+    assert_eq!(s.ok(&["stop", "--all", "-t", "0"]).trim(), b);
+    s.ok(&["rm", "first-zz", "second-zz"]);
 }
 
 #[test]
@@ -490,4 +489,37 @@ fn quiet_run_prints_no_pull_progress() {
         (o.code, o.stdout.as_str(), o.stderr.as_str()),
         (0, "hi\n", "")
     );
+}
+
+#[test]
+fn rootfs_runs_an_exploded_root_directory() {
+    let s = Skiff::new();
+    let dir = s.store().parent().unwrap().join("rootfs-dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    tar::Archive::new(&busybox_rootfs()[..])
+        .unpack(&dir)
+        .unwrap();
+    std::fs::write(dir.join("marker"), "from-dir\n").unwrap();
+    let owner = format!("{}:{}", s.uid(), s.gid());
+    let chown = std::process::Command::new("chown")
+        .args(["-R", &owner, dir.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let d = dir.to_str().unwrap();
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "--rootfs",
+        d,
+        "sh",
+        "-c",
+        "cat /marker; echo x > /new",
+    ]);
+    assert_eq!(out, "from-dir\n");
+    s.ok(&["create", "--name", "rootfs-zz", "--rootfs", d, "true"]);
+    assert_eq!(s.inspect_format("rootfs-zz", "{{.ImageName}}"), d);
+    s.ok(&["rm", "rootfs-zz"]);
+    let line = s.fails_engine(&["run", "--rootfs", "/nonexistent-zz", "true"]);
+    assert_eq!(line, "Error: --rootfs /nonexistent-zz: not a directory");
 }

@@ -51,7 +51,7 @@ pub struct RunFlags {
     /// Systemd mode: true (for an init command), false or always
     #[arg(long, value_name = "MODE", value_parser = ["true", "false", "always"])]
     pub systemd: Option<String>,
-    /// The image argument is a root directory to run (not supported)
+    /// The image argument is a root directory to run (DIR or DIR:O; writes stay in the container)
     #[arg(long)]
     pub rootfs: bool,
     /// UID map for the container's user namespace (not supported)
@@ -118,6 +118,14 @@ impl RunFlags {
                 }
             }
         }
+        if self.rootfs {
+            let dir = o.image.strip_suffix(":O").unwrap_or(&o.image);
+            let real = std::fs::canonicalize(dir)
+                .ok()
+                .filter(|p| p.is_dir())
+                .ok_or_else(|| Error::msg(format!("--rootfs {dir}: not a directory")))?;
+            run.rootfs = Some(real);
+        }
         o.run = run;
         Ok(())
     }
@@ -155,9 +163,6 @@ impl RunFlags {
                 "--hostuser",
                 "skiff does not write host users into the container's /etc/passwd",
             );
-        }
-        if self.rootfs {
-            return not("--rootfs", "skiff runs containers from images only");
         }
         Ok(())
     }

@@ -93,6 +93,10 @@ pub struct RunSettings {
     pub attach: Option<Attach>,
     /// `-q`: pull without progress output.
     pub quiet: bool,
+    /// `--rootfs`: the directory to run instead of an image (absolute).
+    /// It is the container's lower layer: what the container writes stays
+    /// in its own upper layer, as Podman's `--rootfs DIR:O`.
+    pub rootfs: Option<PathBuf>,
 }
 
 pub use crate::state::container::Attach;
@@ -395,8 +399,16 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         quiet: o.run.quiet,
         ..Default::default()
     };
-    let image = crate::image::pull::ensure_with(ctx, &o.image, &o.pull, &pull_opts)?;
-    let img_cfg = image.config.config().clone().unwrap_or_default();
+    let image = match &o.run.rootfs {
+        Some(_) => None,
+        None => Some(crate::image::pull::ensure_with(
+            ctx, &o.image, &o.pull, &pull_opts,
+        )?),
+    };
+    let img_cfg = image
+        .as_ref()
+        .and_then(|i| i.config.config().clone())
+        .unwrap_or_default();
     // Each image VOLUME the user does not mount over gets an anonymous
     // volume of its own, as Podman does.
     let image_volumes = if o.skip_image_volumes {
@@ -468,7 +480,10 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     labels.extend(parse_labels(&o.labels)?);
 
     let driver = crate::storage::select(&ctx.root, ctx.storage_driver.as_deref())?;
-    let layers = store.layer_dirs(&image)?;
+    let layers = match (&image, &o.run.rootfs) {
+        (Some(image), _) => store.layer_dirs(image)?,
+        (None, dir) => dir.iter().cloned().collect(),
+    };
     let user = match user_flag {
         Some(u) => u,
         None => UserSpec::parse(img_cfg.user().as_deref().unwrap_or_default())?,
@@ -482,11 +497,18 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         &read_from_layers(&layers, "etc/group")?,
     )?;
     let id = crate::state::new_id();
-    let image_name = image
-        .names
-        .first()
-        .cloned()
-        .unwrap_or_else(|| image.id.clone());
+    let (image_id, image_name) = match &image {
+        Some(image) => (
+            image.id.clone(),
+            image
+                .names
+                .first()
+                .cloned()
+                .unwrap_or_else(|| image.id.clone()),
+        ),
+        // Podman shows a rootfs container's directory as its image.
+        None => (String::new(), o.image.clone()),
+    };
 
     let containers = super::store(ctx);
     let _lock = containers.lock()?;
@@ -527,7 +549,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         name,
         created: Utc::now(),
         config: Config {
-            image_id: image.id.clone(),
+            image_id,
             image_name,
             args,
             entrypoint,
