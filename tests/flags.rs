@@ -71,6 +71,12 @@ fn noout_and_out_move_standard_output() {
     assert_eq!(out, "");
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.starts_with("CONTAINER ID"), "{text:?}");
+    // A container's own output is not skiff's: it stays on stdout.
+    s.import_busybox();
+    let out = s.ok(&["--noout", "run", "--rm", "busybox", "echo", "hi"]);
+    assert_eq!(out, "hi\n");
+    assert_eq!(s.ok(&["--noout", "create", "busybox"]), "");
+    s.ok(&["rm", "--all"]);
 }
 
 #[test]

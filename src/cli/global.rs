@@ -1,7 +1,7 @@
 //! Podman's global options that scripts pass: validated once here, applied
 //! to this process (stdout, temporary directory) or recorded for `info`.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -163,8 +163,8 @@ pub fn use_tmpdir(dir: &Path) -> Result<()> {
 }
 
 /// `--noout` (to /dev/null) and `--out FILE`: this process's standard
-/// output goes there. Podman's own prints move; the container output of an
-/// attached `run` follows them too here (the relay writes to the same fd).
+/// output goes there. As in Podman, the output of a container that `run`
+/// or `start -a` attaches to stays on the original stdout.
 pub fn redirect_stdout(noout: bool, out: Option<&PathBuf>) -> Result<()> {
     let target = match (noout, out) {
         (true, _) => PathBuf::from("/dev/null"),
@@ -177,6 +177,16 @@ pub fn redirect_stdout(noout: bool, out: Option<&PathBuf>) -> Result<()> {
         .truncate(true)
         .open(&target)
         .map_err(|e| Error::msg(crate::error::io_msg("open", &target, &e)))?;
+    let original = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| {
+            Error::msg(format!(
+                "duplicating stdout: {}",
+                crate::error::io_reason(&e)
+            ))
+        })?;
+    crate::container::launch::send_container_output_to(original);
     nix::unistd::dup2(f.as_raw_fd(), 1).map_err(|e| {
         Error::msg(format!(
             "redirect stdout to {}: {}",
