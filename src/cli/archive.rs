@@ -25,6 +25,9 @@ pub struct SaveArgs {
     /// Suppress the output
     #[arg(short, long)]
     pub quiet: bool,
+    /// Write layers uncompressed (docker-archive layers always are)
+    #[arg(long)]
+    pub uncompressed: bool,
     /// Images to save
     #[arg(required = true)]
     pub images: Vec<String>,
@@ -41,6 +44,12 @@ pub struct LoadArgs {
 }
 
 pub fn save(ctx: &Context, a: SaveArgs) -> Result<i32> {
+    if a.uncompressed && a.format != "docker-archive" {
+        return Err(Error::msg(format!(
+            "--uncompressed with --format {}: not supported: only docker-archive writes uncompressed layers",
+            a.format
+        )));
+    }
     let store = ImageStore::new(ctx);
     let mut images: Vec<(Image, Vec<String>)> = Vec::new();
     for key in &a.images {

@@ -122,6 +122,8 @@ pub struct CreateArgs {
     pub pod: Option<String>,
     #[command(flatten)]
     pub health: HealthArgs,
+    #[command(flatten)]
+    pub more: crate::cli::run_flags::RunFlags,
 }
 
 /// The healthcheck flags of `run` and `create` (podman-run(1)), parsed by
@@ -258,6 +260,12 @@ pub struct RmArgs {
     /// Ignore errors when a specified container is missing
     #[arg(short, long)]
     pub ignore: bool,
+    /// Remove the containers and, first, every container that depends on them
+    #[arg(long)]
+    pub depend: bool,
+    /// Remove the containers that match these conditions
+    #[arg(long)]
+    pub filter: Vec<String>,
     pub containers: Vec<String>,
 }
 
@@ -278,6 +286,7 @@ pub enum ObjectType {
     Image,
     Volume,
     Network,
+    Pod,
 }
 
 /// The top-level `inspect`: any object, or one kind (`--type`).
@@ -402,7 +411,7 @@ impl CreateArgs {
         command: &[String],
         auto_remove: bool,
     ) -> Result<CreateOptions> {
-        Ok(CreateOptions {
+        let mut o = CreateOptions {
             image: image.to_string(),
             command: command.to_vec(),
             name: self.name.clone(),
@@ -446,7 +455,10 @@ impl CreateArgs {
             builder: None,
             typed: Default::default(),
             health: self.health.to_options(),
-        })
+            run: Default::default(),
+        };
+        self.more.apply(&mut o)?;
+        Ok(o)
     }
 }
 
@@ -516,19 +528,45 @@ pub struct StartArgs {
     /// Proxy received signals to the process
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub sig_proxy: bool,
-    #[arg(required = true)]
+    /// Start all containers that are not running
+    #[arg(long)]
+    pub all: bool,
+    /// Start the containers that match these conditions (with --all, or alone)
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    #[arg(required_unless_present_any = ["all", "filter"])]
     pub containers: Vec<String>,
 }
 
 pub fn start(ctx: &Context, a: StartArgs) -> Result<i32> {
     check_detach_keys(&a.detach_keys)?;
-    if a.attach && a.containers.len() > 1 {
+    let names: Vec<String> = if a.all || !a.filter.is_empty() {
+        if !a.containers.is_empty() {
+            return Err(Error::msg(
+                "--all and --filter cannot be used together with container names",
+            ));
+        }
+        // Podman prints the full id of each container --all starts.
+        filtered(ctx, &a.filter)?
+            .into_iter()
+            .filter(|c| {
+                !matches!(
+                    container::effective_status(c),
+                    Status::Running | Status::Paused
+                )
+            })
+            .map(|c| c.id)
+            .collect()
+    } else {
+        a.containers.clone()
+    };
+    if a.attach && names.len() > 1 {
         return Err(Error::msg(
             "you cannot start and attach multiple containers at once",
         ));
     }
     let mut code = 0;
-    for name in &a.containers {
+    for name in &names {
         let res = (|| -> Result<i32> {
             let mut c = container::lookup(ctx, name)?;
             if container::start::supervised(&c) {
@@ -579,17 +617,33 @@ pub struct StopArgs {
     /// Stop all running containers
     #[arg(short, long)]
     pub all: bool,
-    /// Seconds to wait before killing the container
-    #[arg(short, long, visible_alias = "timeout", default_value_t = 10)]
-    pub time: u64,
+    /// Seconds to wait before killing the container (default: its --stop-timeout, else 10)
+    #[arg(short, long, visible_alias = "timeout")]
+    pub time: Option<u64>,
+    /// Ignore errors when a specified container is missing
+    #[arg(short, long)]
+    pub ignore: bool,
     pub containers: Vec<String>,
 }
 
+/// The containers a verb acts on, each with the text printed when it is
+/// done: the name as typed, or with `all` (as Podman) the full id.
 fn targets(
     ctx: &Context,
     names: &[String],
     all: bool,
     running_only: bool,
+) -> Result<Vec<(String, Container)>> {
+    targets_ignoring(ctx, names, all, running_only, false)
+}
+
+/// `targets`, where with `ignore` a name that matches no container is skipped.
+fn targets_ignoring(
+    ctx: &Context,
+    names: &[String],
+    all: bool,
+    running_only: bool,
+    ignore: bool,
 ) -> Result<Vec<(String, Container)>> {
     if all {
         return Ok(container::list(ctx)?
@@ -601,7 +655,7 @@ fn targets(
                         Status::Running | Status::Paused
                     )
             })
-            .map(|c| (c.name.clone(), c))
+            .map(|c| (c.id.clone(), c))
             .collect());
     }
     if names.is_empty() {
@@ -609,10 +663,54 @@ fn targets(
             "give at least one container name or ID, or --all",
         ));
     }
-    names
+    let mut out = Vec::new();
+    for n in names {
+        match container::lookup(ctx, n) {
+            Ok(c) => out.push((n.clone(), c)),
+            Err(e) if ignore && e.to_string().ends_with("no such container") => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// How long `stop` waits: `-t`, else the container's `--stop-timeout`,
+/// else Podman's 10 seconds.
+fn stop_timeout(flag: Option<u64>, c: &Container) -> std::time::Duration {
+    std::time::Duration::from_secs(flag.or(c.config.stop_timeout).unwrap_or(10))
+}
+
+/// Every container that matches all of `filters` (`ps --filter` keys).
+fn filtered(ctx: &Context, filters: &[String]) -> Result<Vec<Container>> {
+    let filters = parse_filters(ctx, filters)?;
+    Ok(container::list(ctx)?
+        .into_iter()
+        .filter(|c| container::filter::keep(&filters, c, container::effective_status(c)))
+        .collect())
+}
+
+/// Parses `--filter`s, with `pod=` names turned into pod ids.
+fn parse_filters(ctx: &Context, filters: &[String]) -> Result<Vec<container::filter::Filter>> {
+    let pods = crate::pod::list(ctx)?;
+    filters
         .iter()
-        .map(|n| Ok((n.clone(), container::lookup(ctx, n)?)))
+        .map(|f| {
+            Ok(container::filter::parse(f)?.resolve_pod(|key| {
+                crate::state::records::find(&pods, key)
+                    .ok()
+                    .map(|p| p.id.clone())
+            }))
+        })
         .collect()
+}
+
+/// The most recently created container (`--latest`, `-l`).
+fn latest(ctx: &Context) -> Result<Container> {
+    container::list(ctx)?
+        .into_iter()
+        .filter(|c| c.config.builder.is_none())
+        .max_by_key(|c| c.created)
+        .ok_or_else(|| Error::msg("no containers to use with --latest"))
 }
 
 /// Runs `f` on each target, printing the name as typed on success and a
@@ -632,9 +730,9 @@ fn each(items: Vec<(String, Container)>, mut f: impl FnMut(&Container) -> Result
 }
 
 pub fn stop(ctx: &Context, a: StopArgs) -> Result<i32> {
-    let items = targets(ctx, &a.containers, a.all, true)?;
+    let items = targets_ignoring(ctx, &a.containers, a.all, true, a.ignore)?;
     Ok(each(items, |c| {
-        container::stop::stop(ctx, c, std::time::Duration::from_secs(a.time))
+        container::stop::stop(ctx, c, stop_timeout(a.time, c))
     }))
 }
 
@@ -793,7 +891,10 @@ pub struct LogsArgs {
     /// Show the names of the containers
     #[arg(short, long)]
     pub names: bool,
-    #[arg(required = true)]
+    /// Act on the latest container skiff knows of
+    #[arg(short, long, conflicts_with = "containers")]
+    pub latest: bool,
+    #[arg(required_unless_present = "latest")]
     pub containers: Vec<String>,
 }
 
@@ -816,8 +917,12 @@ pub fn logs(ctx: &Context, a: LogsArgs) -> Result<i32> {
         prefix: None,
     };
     let store = container::store(ctx);
-    let several = a.containers.len() > 1;
-    for n in &a.containers {
+    let names = match a.latest {
+        true => vec![latest(ctx)?.id],
+        false => a.containers,
+    };
+    let several = names.len() > 1;
+    for n in &names {
         let c = store.lookup(n)?;
         let prefix = if a.names {
             Some(c.name.clone())
@@ -863,13 +968,34 @@ pub struct ExecArgs {
     /// Key sequence for detaching
     #[arg(long)]
     pub detach_keys: Option<String>,
-    pub container: String,
-    #[arg(required = true, allow_hyphen_values = true)]
+    /// Act on the latest container skiff knows of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Pass down N additional file descriptors (not supported)
+    #[arg(long, value_name = "N")]
+    pub preserve_fds: Option<u32>,
+    /// The container, then the command (with --latest: the command only)
+    #[arg(
+        required = true,
+        allow_hyphen_values = true,
+        value_name = "CONTAINER] [COMMAND"
+    )]
     pub command: Vec<String>,
 }
 
 pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
-    let c = container::lookup(ctx, &a.container)?;
+    refuse_preserve_fds(a.preserve_fds)?;
+    let mut command = a.command;
+    let c = if a.latest {
+        latest(ctx)?
+    } else {
+        container::lookup(ctx, &command.remove(0))?
+    };
+    if command.is_empty() {
+        return Err(Error::msg(
+            "must provide a non-empty command to start an exec session",
+        ));
+    }
     let mut env = Vec::new();
     for f in &a.env_file {
         let text = std::fs::read_to_string(f)
@@ -883,7 +1009,7 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
     }
     env.extend(a.env.iter().cloned());
     let o = container::exec::ExecOptions {
-        command: a.command,
+        command,
         env,
         user: a.user,
         workdir: a.workdir,
@@ -1104,22 +1230,8 @@ fn ps_json(c: &Container, pods: &[crate::pod::Pod]) -> serde_json::Value {
 }
 
 pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
-    let filters = a
-        .filter
-        .iter()
-        .map(|f| container::filter::parse(f))
-        .collect::<Result<Vec<_>>>()?;
+    let filters = parse_filters(ctx, &a.filter)?;
     let pods = crate::pod::list(ctx)?;
-    let filters: Vec<_> = filters
-        .into_iter()
-        .map(|f| {
-            f.resolve_pod(|key| {
-                crate::state::records::find(&pods, key)
-                    .ok()
-                    .map(|p| p.id.clone())
-            })
-        })
-        .collect();
     let all = container::list(ctx)?;
     let every = a.all || a.latest || a.last.is_some() || !filters.is_empty();
     let mut shown: Vec<&Container> = all
@@ -1208,9 +1320,8 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
 pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
     let store = container::store(ctx);
     let mut code = 0;
-    let targets: Vec<(String, Container)> = if a.all {
-        store
-            .list()?
+    let targets: Vec<(String, Container)> = if a.all || !a.filter.is_empty() {
+        filtered(ctx, &a.filter)?
             .into_iter()
             .map(|c| (c.id.clone(), c))
             .collect()
@@ -1239,6 +1350,11 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
         volumes: a.volumes,
         infra: false,
     };
+    let targets = if a.depend {
+        with_dependents(ctx, targets)?
+    } else {
+        targets
+    };
     for (shown, c) in targets {
         match container::remove::remove_with(ctx, &c, &opts) {
             Ok(()) => println!("{shown}"),
@@ -1249,6 +1365,56 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// `rm --depend`: the containers that join a target's network namespace
+/// (`--network container:X`), recursively, each before the one it
+/// depends on, then the targets; each once, shown by full id as Podman does.
+fn with_dependents(
+    ctx: &Context,
+    targets: Vec<(String, Container)>,
+) -> Result<Vec<(String, Container)>> {
+    use crate::network::mode::{Mode as NetMode, NetworkChoice};
+    let all = container::list(ctx)?;
+    let depends_on = |c: &Container, on: &Container| match &c.config.network {
+        NetworkChoice::Explicit(NetMode::Container(key)) => {
+            key == &on.id || key == &on.name || on.id.starts_with(key.as_str())
+        }
+        _ => false,
+    };
+    fn visit<'a>(
+        c: &'a Container,
+        all: &'a [Container],
+        depends_on: &dyn Fn(&Container, &Container) -> bool,
+        out: &mut Vec<&'a Container>,
+    ) {
+        if out.iter().any(|o| o.id == c.id) {
+            return;
+        }
+        for d in all.iter().filter(|d| d.id != c.id && depends_on(d, c)) {
+            visit(d, all, depends_on, out);
+        }
+        out.push(c);
+    }
+    let mut order = Vec::new();
+    for (_, c) in &targets {
+        visit(c, &all, &depends_on, &mut order);
+    }
+    Ok(order
+        .into_iter()
+        .map(|c| (c.id.clone(), c.clone()))
+        .collect())
+}
+
+/// `--preserve-fds`: the runtime closes every inherited descriptor above
+/// stderr, so the flag cannot have its effect; refused, never ignored.
+fn refuse_preserve_fds(n: Option<u32>) -> Result<()> {
+    match n {
+        Some(n) if n > 0 => Err(Error::msg(format!(
+            "--preserve-fds {n}: not supported: skiff passes no descriptors beyond stdio to the container"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `inspect`: containers first, then images, as Podman resolves names.
@@ -1293,6 +1459,12 @@ pub fn inspect(ctx: &Context, a: ObjectInspectArgs) -> Result<i32> {
         if found.is_none() && want(ObjectType::Network) {
             match crate::cli::network::inspect_item(ctx, n) {
                 Ok(v) => found = Some(v),
+                Err(e) => note(e),
+            }
+        }
+        if found.is_none() && want(ObjectType::Pod) {
+            match crate::pod::lookup(ctx, n) {
+                Ok(p) => found = Some(crate::cli::pod::inspect_json(&p, &container::list(ctx)?)),
                 Err(e) => note(e),
             }
         }

@@ -55,6 +55,9 @@ pub struct ImagesArgs {
     /// Pretty-print images using a Go template, or json
     #[arg(long)]
     pub format: Option<String>,
+    /// Sort by created, id, repository, size or tag
+    #[arg(long, default_value = "created", value_parser = ["created", "id", "repository", "size", "tag"])]
+    pub sort: String,
     /// Image name to list
     pub reference: Option<String>,
 }
@@ -67,6 +70,9 @@ pub struct RmiArgs {
     /// Force removal of the image and any containers using it
     #[arg(short, long)]
     pub force: bool,
+    /// Ignore errors when a specified image is missing
+    #[arg(short, long)]
+    pub ignore: bool,
     /// Images to remove
     pub images: Vec<String>,
 }
@@ -493,6 +499,7 @@ pub fn images(ctx: &Context, a: ImagesArgs) -> Result<i32> {
             shown.push((img, names));
         }
     }
+    sort_images(&mut shown, &a.sort);
     let id_of = |img: &Image| {
         if a.no_trunc {
             format!("sha256:{}", img.id)
@@ -562,6 +569,31 @@ pub fn images(ctx: &Context, a: ImagesArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `images --sort`, as Podman orders its rows: newest first for
+/// `created` (the default), else ascending. By repository or tag each name
+/// is a row of its own, placed by itself.
+fn sort_images(shown: &mut Vec<(Image, Vec<String>)>, key: &str) {
+    if matches!(key, "repository" | "tag") {
+        *shown = std::mem::take(shown)
+            .into_iter()
+            .flat_map(|(img, names)| {
+                if names.is_empty() {
+                    return vec![(img, names)];
+                }
+                names.into_iter().map(|n| (img.clone(), vec![n])).collect()
+            })
+            .collect();
+    }
+    let first = |names: &[String]| names.first().map(|n| split_name(n)).unwrap_or_default();
+    match key {
+        "id" => shown.sort_by(|a, b| a.0.id.cmp(&b.0.id)),
+        "repository" => shown.sort_by_key(|(_, n)| first(n).0),
+        "tag" => shown.sort_by_key(|(_, n)| first(n).1),
+        "size" => shown.sort_by_key(|(i, _)| i.size),
+        _ => shown.sort_by(|a, b| b.0.created.cmp(&a.0.created).then(b.0.id.cmp(&a.0.id))),
+    }
+}
+
 /// Removes one image (or one of its names). Prints what it did.
 fn remove_one(ctx: &Context, store: &ImageStore, key: &str, force: bool) -> Result<()> {
     let (img, matched) = store.resolve(key).map_err(|e| match e {
@@ -621,6 +653,9 @@ pub fn rmi(ctx: &Context, a: RmiArgs) -> Result<i32> {
     let mut last = None;
     for k in &keys {
         if let Err(e) = remove_one(ctx, &store, k, a.force) {
+            if a.ignore && e.exit_code() == EXIT_RMI_NOT_KNOWN {
+                continue;
+            }
             if let Some(prev) = last.replace(e) {
                 crate::cli::report(&prev);
             }

@@ -8,6 +8,7 @@ pub mod build;
 pub mod commit;
 pub mod container;
 pub mod events;
+pub mod global;
 pub mod health;
 pub mod history;
 pub mod image;
@@ -16,6 +17,7 @@ pub mod network;
 pub mod pod;
 pub mod prune;
 pub mod registry;
+pub mod run_flags;
 pub mod secret;
 pub mod system;
 pub mod volume;
@@ -33,7 +35,9 @@ use crate::{Context, Error, Result};
     version,
     about = "Manage pods, containers and images, without a daemon and without root",
     propagate_version = true,
-    disable_help_subcommand = true
+    disable_help_subcommand = true,
+    // pflag's way, which Podman scripts rely on: `--name a --name b` is b.
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -66,6 +70,83 @@ pub struct GlobalArgs {
         value_parser = ["trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"]
     )]
     pub log_level: String,
+    /// Events logger: file or none (journald where a journal runs)
+    #[arg(long, global = true, value_name = "BACKEND", value_enum)]
+    pub events_backend: Option<global::EventsBackend>,
+    /// Cgroup manager to use: cgroupfs or systemd
+    #[arg(long, global = true, value_name = "MANAGER", value_enum)]
+    pub cgroup_manager: Option<global::CgroupManager>,
+    /// Redirect stdout to /dev/null
+    #[arg(long, global = true)]
+    pub noout: bool,
+    /// Send this command's standard output to a file
+    #[arg(long, global = true, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Path to the tmp directory
+    #[arg(long, global = true, value_name = "PATH")]
+    pub tmpdir: Option<PathBuf>,
+    /// OCI runtime: only skiff's own (skiff)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub runtime: Option<String>,
+    /// Flags for the OCI runtime (not supported: the built-in runtime takes none)
+    #[arg(long, global = true, value_name = "FLAG")]
+    pub runtime_flag: Vec<String>,
+    /// Storage driver option: overlay.mount_program=PATH (fuse-overlayfs)
+    #[arg(long, global = true, value_name = "OPTION")]
+    pub storage_opt: Vec<String>,
+    /// Remote service URL (not supported: skiff is daemonless)
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+    /// Remote connection name (not supported: skiff is daemonless)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub connection: Option<String>,
+    /// Access a remote service (not supported: skiff is daemonless)
+    #[arg(short = 'r', long, global = true)]
+    pub remote: bool,
+}
+
+impl GlobalArgs {
+    /// Checks and applies the options that change this process (before the
+    /// store is opened), and returns the storage driver to use.
+    fn apply(&self) -> Result<Option<String>> {
+        let opt_driver = global::check(&global::Flags {
+            events_backend: self.events_backend,
+            cgroup_manager: self.cgroup_manager,
+            runtime: self.runtime.as_deref(),
+            runtime_flags: &self.runtime_flag,
+            storage_opts: &self.storage_opt,
+            remote: self.remote,
+            url: self.url.as_deref(),
+            connection: self.connection.as_deref(),
+        })?;
+        global::redirect_stdout(self.noout, self.out.as_ref())?;
+        Ok(match (&self.storage_driver, opt_driver) {
+            (Some(d), _) => Some(d.clone()),
+            (None, d) => d.map(String::from),
+        })
+    }
+}
+
+/// The command tree with pflag's value rule applied: an option's value may
+/// begin with `-` (`history --format '--{{.ID}}--'`), as in Podman.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    hyphen_values(Cli::command())
+}
+
+fn hyphen_values(cmd: clap::Command) -> clap::Command {
+    cmd.mut_args(|a| {
+        let single_value = a.get_action().takes_values()
+            && !a.is_positional()
+            && a.get_num_args()
+                .is_none_or(|n| n.min_values() == 1 && n.max_values() == 1);
+        if single_value {
+            a.allow_hyphen_values(true)
+        } else {
+            a
+        }
+    })
+    .mut_subcommands(hyphen_values)
 }
 
 #[derive(Debug, Subcommand)]
@@ -279,7 +360,15 @@ pub fn parse(args: Vec<std::ffi::OsString>) -> std::result::Result<Cli, clap::Er
             return Ok(cli);
         }
     }
-    Cli::try_parse_from(args)
+    parse_full(args)
+}
+
+/// Parses against the whole command tree.
+fn parse_full(args: Vec<std::ffi::OsString>) -> std::result::Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    command()
+        .try_get_matches_from(args)
+        .and_then(|mut m| Cli::from_arg_matches_mut(&mut m))
 }
 
 /// The `exec` fast path of [`parse`]: `None` for anything but a plain
@@ -289,12 +378,19 @@ fn parse_exec(args: &[std::ffi::OsString]) -> Option<Cli> {
     let exec =
         container::ExecArgs::augment_args(clap::Command::new("exec")).disable_help_flag(true);
     let root = GlobalArgs::augment_args(clap::Command::new("skiff"))
+        .args_override_self(true)
         .disable_help_flag(true)
         .disable_version_flag(true)
         .subcommand(exec);
-    let matches = root.try_get_matches_from(args).ok()?;
+    let matches = hyphen_values(root).try_get_matches_from(args).ok()?;
     let global = GlobalArgs::from_arg_matches(&matches).ok()?;
     let exec = container::ExecArgs::from_arg_matches(matches.subcommand_matches("exec")?).ok()?;
+    // `--help`, `-h`, `--version` are flags the small tree does not know:
+    // its hyphen-taking positional swallowed one as a container name, which
+    // never starts with `-`.
+    if exec.command.first().is_none_or(|w| w.starts_with('-')) {
+        return None;
+    }
     Some(Cli {
         global,
         command: Command::Exec(exec),
@@ -389,11 +485,11 @@ fn run(cli: Cli) -> Result<i32> {
     if let Command::Pause_ = cli.command {
         return crate::runtime::userns::pause_main();
     }
-    let ctx = Context::new(
-        cli.global.root,
-        cli.global.runroot,
-        cli.global.storage_driver,
-    )?;
+    let storage_driver = cli.global.apply()?;
+    let ctx = Context::new(cli.global.root, cli.global.runroot, storage_driver)?;
+    if let Some(dir) = &cli.global.tmpdir {
+        global::use_tmpdir(dir)?;
+    }
     let command = match cli.command.route() {
         Routed::Container(c) => {
             if c.needs_userns() {
@@ -518,7 +614,7 @@ mod tests {
         ];
         for words in lines {
             let fast = parse_exec(&argv(words)).expect("the fast path takes a plain exec");
-            let full = Cli::try_parse_from(argv(words)).unwrap();
+            let full = parse_full(argv(words)).unwrap();
             assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{words:?}");
         }
     }
@@ -530,7 +626,6 @@ mod tests {
             &["skiff", "exec", "--help"][..],
             &["skiff", "exec", "-h", "web", "true"],
             &["skiff", "exec", "--version"],
-            &["skiff", "exec", "web"],
             &["skiff", "exec", "--bogus", "web", "true"],
             &["skiff", "--root", "/r", "exec", "web", "true"],
         ] {
@@ -541,7 +636,7 @@ mod tests {
             // The full parser's answer is what `parse` returns either way.
             assert_eq!(
                 format!("{:?}", parse(words.clone()).map_err(|e| e.kind())),
-                format!("{:?}", Cli::try_parse_from(words).map_err(|e| e.kind()))
+                format!("{:?}", parse_full(words).map_err(|e| e.kind()))
             );
         }
     }

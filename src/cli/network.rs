@@ -80,7 +80,7 @@ pub struct LsArgs {
     #[arg(long)]
     pub no_trunc: bool,
     /// Show no header row
-    #[arg(long)]
+    #[arg(short, long)]
     pub noheading: bool,
     /// Filter output (name=, id=, driver=, label=)
     #[arg(short, long)]

@@ -174,10 +174,12 @@ fn info_json(ctx: &Context) -> Result<Value> {
     } else {
         "slirp4netns"
     };
+    let settings = crate::cli::global::settings();
     Ok(json!({
         "host": {
             "arch": arch(),
-            "cgroupManager": "cgroupfs",
+            "cgroupManager": global_name(&settings.cgroup_manager),
+            "eventLogger": global_name(&settings.events_backend),
             // Controllers of the subtree delegated to the user; empty when
             // none is (then limits cannot apply and pause uses signals).
             "cgroupControllers": crate::cgroups::detect_host(ctx.uid).map(|d| d.controllers).unwrap_or_default(),
@@ -218,6 +220,13 @@ fn info_json(ctx: &Context) -> Result<Value> {
         "plugins": {"log": ["k8s-file"], "network": ["pasta", "slirp4netns"], "volume": ["local"]},
         "version": version_json(),
     }))
+}
+
+/// A global option's value as its flag spells it (`cgroupfs`, `file`).
+fn global_name(v: &impl clap::ValueEnum) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
 }
 
 /// Podman's info templates use Go field names (`.Host.OCIRuntime.Name`)

@@ -74,6 +74,8 @@ pub struct CreateOptions {
     pub typed: TypedOptions,
     /// The `--health-*` flags, parsed.
     pub health: HealthOptions,
+    /// Logging, stopping and other settings typed by the CLI.
+    pub run: RunSettings,
 }
 
 /// The healthcheck flags of `run` and `create`, already parsed (clap value
@@ -140,6 +142,32 @@ impl HealthOptions {
         Some(cfg)
     }
 }
+
+/// The settings of `run`/`create` flags that the CLI has already typed
+/// (`cli::run_flags`), kept in the record as they are.
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    /// `--stop-timeout` seconds.
+    pub stop_timeout: Option<u64>,
+    /// `--timeout` seconds (never 0: that is no limit).
+    pub timeout: Option<u64>,
+    /// `--oom-score-adj`, -1000..=1000.
+    pub oom_score_adj: Option<i32>,
+    /// `--cgroupns host`.
+    pub cgroupns_host: bool,
+    /// `--log-driver`, `--log-opt`.
+    pub log: crate::state::container::LogConfig,
+    /// `-a/--attach`: the streams a foreground `run` connects.
+    pub attach: Option<Attach>,
+    /// `-q`: pull without progress output.
+    pub quiet: bool,
+    /// `--rootfs`: the directory to run instead of an image (absolute).
+    /// It is the container's lower layer: what the container writes stays
+    /// in its own upper layer, as Podman's `--rootfs DIR:O`.
+    pub rootfs: Option<PathBuf>,
+}
+
+pub use crate::state::container::Attach;
 
 /// Options given as the values the record keeps rather than as flags, for
 /// callers that parsed them from another format (Kubernetes YAML), so that
@@ -436,9 +464,22 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
 
     o.health.check()?;
     let store = ImageStore::new(ctx);
-    let image = crate::image::pull::ensure(ctx, &o.image, &o.pull)?;
-    let img_cfg = image.config.config().clone().unwrap_or_default();
+    let pull_opts = crate::image::pull::PullOptions {
+        quiet: o.run.quiet,
+        ..Default::default()
+    };
+    let image = match &o.run.rootfs {
+        Some(_) => None,
+        None => Some(crate::image::pull::ensure_with(
+            ctx, &o.image, &o.pull, &pull_opts,
+        )?),
+    };
+    let img_cfg = image
+        .as_ref()
+        .and_then(|i| i.config.config().clone())
+        .unwrap_or_default();
     let healthcheck = o.health.resolve(|| {
+        let image = image.as_ref()?;
         let raw = store.read_blob(&image.config_digest).ok()?;
         let extras = crate::build::config::Extras::from_config_json(&raw);
         HealthConfig::from_image(extras.healthcheck.as_ref()?)
@@ -514,7 +555,10 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     labels.extend(parse_labels(&o.labels)?);
 
     let driver = crate::storage::select(&ctx.root, ctx.storage_driver.as_deref())?;
-    let layers = store.layer_dirs(&image)?;
+    let layers = match (&image, &o.run.rootfs) {
+        (Some(image), _) => store.layer_dirs(image)?,
+        (None, dir) => dir.iter().cloned().collect(),
+    };
     let user = match user_flag {
         Some(u) => u,
         None => UserSpec::parse(img_cfg.user().as_deref().unwrap_or_default())?,
@@ -528,11 +572,18 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         &read_from_layers(&layers, "etc/group")?,
     )?;
     let id = crate::state::new_id();
-    let image_name = image
-        .names
-        .first()
-        .cloned()
-        .unwrap_or_else(|| image.id.clone());
+    let (image_id, image_name) = match &image {
+        Some(image) => (
+            image.id.clone(),
+            image
+                .names
+                .first()
+                .cloned()
+                .unwrap_or_else(|| image.id.clone()),
+        ),
+        // Podman shows a rootfs container's directory as its image.
+        None => (String::new(), o.image.clone()),
+    };
 
     let containers = super::store(ctx);
     let _lock = containers.lock()?;
@@ -573,7 +624,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         name,
         created: Utc::now(),
         config: Config {
-            image_id: image.id.clone(),
+            image_id,
             image_name,
             args,
             entrypoint,
@@ -625,6 +676,12 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
             pod: String::new(),
             infra: false,
             builder: o.builder,
+            stop_timeout: o.run.stop_timeout,
+            timeout: o.run.timeout,
+            oom_score_adj: o.run.oom_score_adj,
+            cgroupns_host: o.run.cgroupns_host,
+            log: o.run.log.clone(),
+            attach: o.run.attach,
             healthcheck,
             health_on_failure: o.health.on_failure,
             driver: driver.name().to_string(),

@@ -45,7 +45,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         .map(Mount::bind_spec)
         .collect();
     let restart = cfg.restart_policy;
-    let log_path = crate::supervisor::log_path(ctx, &c.id);
+    let log_path = crate::supervisor::log_path(ctx, c);
     let health = match &c.state.health {
         Some(h) if cfg.healthcheck.is_some() => h.to_json(),
         // Podman's shape for a healthcheck not run yet.
@@ -94,7 +94,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "CreateCommand": [],
         "Umask": "0022",
         "Timeout": 0,
-        "StopTimeout": 10,
+        "StopTimeout": cfg.stop_timeout.unwrap_or(10),
         "Secrets": super::secrets::inspect_json(c),
         "Healthcheck": cfg.healthcheck.as_ref().map(|h| h.to_json()),
         "HealthcheckOnFailureAction": cfg.health_on_failure.as_str(),
@@ -111,7 +111,13 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "PortBindings": {},
         "RestartPolicy": {"Name": restart.name(), "MaximumRetryCount": restart.max_retries()},
         "AutoRemove": cfg.auto_remove,
-        "LogConfig": {"Type": "k8s-file", "Path": log_path, "Config": null, "Tag": "", "Size": "0B"},
+        "LogConfig": {
+            "Type": cfg.log.driver.as_str(),
+            "Path": log_path,
+            "Config": null,
+            "Tag": cfg.log.tag.clone().unwrap_or_default(),
+            "Size": cfg.log.max_size.map(|s| s.to_string()).unwrap_or_else(|| "0B".into()),
+        },
         "CapAdd": cfg.capabilities.add,
         "CapDrop": cfg.capabilities.drop,
         "Privileged": cfg.privileged,

@@ -18,6 +18,17 @@ use crate::state::container::Container;
 use crate::supervisor::relay::{End, Handler, Next, Relay, SourceId};
 use crate::{Context, Error, Result};
 
+/// Where a foreground container's output goes when the CLI's own stdout
+/// was moved (`--noout`, `--out`): the caller's original stdout, as
+/// Podman leaves the container's output alone there.
+static CONTAINER_STDOUT: std::sync::OnceLock<OwnedFd> = std::sync::OnceLock::new();
+
+/// Sends foreground containers' stdout to `fd` instead of this process's
+/// stdout (set once, before any container starts).
+pub fn send_container_output_to(fd: OwnedFd) {
+    let _ = CONTAINER_STDOUT.set(fd);
+}
+
 /// How the CLI stays connected to the container it starts.
 #[derive(Debug, Clone)]
 pub enum Mode {
@@ -114,13 +125,20 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
                 raw = tty::RawMode::enable(std::io::stdin());
             }
         }
-        cmd.stdin(if c.config.interactive {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit());
+        // `-a STREAM`: only the streams named are connected.
+        let attach = c.config.attach.unwrap_or(crate::state::container::Attach {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+        });
+        let connect = |on: bool| if on { Stdio::inherit() } else { Stdio::null() };
+        let stdout = match CONTAINER_STDOUT.get() {
+            Some(fd) if attach.stdout => Stdio::from(fd.try_clone()?),
+            _ => connect(attach.stdout),
+        };
+        cmd.stdin(connect(c.config.interactive && attach.stdin))
+            .stdout(stdout)
+            .stderr(connect(attach.stderr));
     } else {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())

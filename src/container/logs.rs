@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::state::container::{Container, Status};
 use crate::supervisor::log::{parse_line, Record, Stream};
-use crate::{Context, Result};
+use crate::{Context, Error, Result};
 
 #[derive(Debug, Clone, Default)]
 pub struct LogOptions {
@@ -92,7 +92,15 @@ fn emit(records: &[Record], o: &LogOptions) {
 
 /// Prints the log of `c` with the options; follows while the container runs.
 pub fn logs(ctx: &Context, c: &Container, o: &LogOptions) -> Result<()> {
-    let path = crate::supervisor::log_path(ctx, &c.id);
+    if c.config.log.driver != crate::state::container::LogDriver::K8sFile {
+        // Podman's words for a container that keeps no log.
+        return Err(Error::msg(format!(
+            "{}: this container is using the '{}' log driver, cannot read logs: this container is not logging output",
+            c.name,
+            c.config.log.driver.as_str()
+        )));
+    }
+    let path = crate::supervisor::log_path(ctx, c);
     let mut file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(_) if !o.follow => return Ok(()),

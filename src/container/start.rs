@@ -210,6 +210,8 @@ pub fn prepare_spec(
         mounts,
         rootless: ctx.rootless,
         joined,
+        oom_score_adj: cfg.oom_score_adj,
+        cgroupns_host: cfg.cgroupns_host,
     };
     let spec = spec::build(&input)?;
     // Read by `exec` while this container may be restarting: replaced

@@ -88,6 +88,10 @@ pub struct SpecInput {
     /// Namespaces (other than the network's, see `net`) joined by path
     /// instead of created: a pod's ipc and uts, held by its infra process.
     pub joined: Vec<(LinuxNamespaceType, PathBuf)>,
+    /// `--oom-score-adj`: written by the container's init for itself.
+    pub oom_score_adj: Option<i32>,
+    /// `--cgroupns host`: no cgroup namespace of its own.
+    pub cgroupns_host: bool,
 }
 
 fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
@@ -239,6 +243,7 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
         .capabilities(capabilities)
         .rlimits(rlimits)
         .no_new_privileges(input.no_new_privileges)
+        .oom_score_adj(input.oom_score_adj.unwrap_or_default())
         .build()
         .map_err(|e| Error::Msg(e.to_string()))?;
 
@@ -253,13 +258,16 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
     }
     mounts.extend(input.mounts.iter().cloned());
 
-    let ns_types = vec![
+    let mut ns_types = vec![
         LinuxNamespaceType::Pid,
         LinuxNamespaceType::Ipc,
         LinuxNamespaceType::Uts,
         LinuxNamespaceType::Mount,
         LinuxNamespaceType::Cgroup,
     ];
+    if input.cgroupns_host {
+        ns_types.retain(|t| *t != LinuxNamespaceType::Cgroup);
+    }
     let mut namespaces = ns_types
         .into_iter()
         .map(|t| {
@@ -348,6 +356,8 @@ mod tests {
             net: NetMode::None,
             etc_files: vec![("/u/hosts".into(), "/etc/hosts".into())],
             mounts: vec![bind_mount("/data", "/data", &["ro".into()])],
+            oom_score_adj: None,
+            cgroupns_host: false,
             rootless: true,
             joined: Vec::new(),
         }

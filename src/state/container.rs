@@ -212,10 +212,80 @@ pub struct Config {
     /// `--health-on-failure`.
     #[serde(default)]
     pub health_on_failure: super::health::OnFailure,
+    /// `--stop-timeout`: seconds `stop` waits before SIGKILL when no `-t`
+    /// is given; None is Podman's 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u64>,
+    /// `--timeout`: seconds the container may run before its supervisor
+    /// kills it (SIGKILL); None is no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+    /// `--oom-score-adj`: the container process's /proc/PID/oom_score_adj.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i32>,
+    /// `--cgroupns host`: the host's cgroup namespace rather than a new one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cgroupns_host: bool,
+    /// `--log-driver` and `--log-opt`.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// `-a/--attach`: the streams a foreground run connects; None is all
+    /// (stdin with -i).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach: Option<Attach>,
     /// Storage driver holding this container's root filesystem.
     pub driver: String,
     /// Unpacked layer directories of the image, lowest first.
     pub layers: Vec<PathBuf>,
+}
+
+/// Where a container's output is kept (`--log-driver`, `--log-opt`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogConfig {
+    pub driver: LogDriver,
+    /// `--log-opt path=`: the log file; None is the container's own
+    /// `userdata/ctr.log`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// `--log-opt max-size=`: bytes; the log is truncated when a record
+    /// would take it past this size (conmon's log-size-max).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// `--log-opt tag=`: reported by inspect (`HostConfig.LogConfig.Tag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+/// `-a/--attach STREAM`s, as chosen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attach {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+/// `--log-driver`: Podman's drivers that need no journal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogDriver {
+    /// `k8s-file` (and Docker's `json-file`, its alias in Podman).
+    #[default]
+    K8sFile,
+    /// No log is kept; `logs` has nothing to show.
+    None,
+    /// No log is kept; the output goes to the attached caller only.
+    Passthrough,
+}
+
+impl LogDriver {
+    /// The name Podman shows (`HostConfig.LogConfig.Type`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogDriver::K8sFile => "k8s-file",
+            LogDriver::None => "none",
+            LogDriver::Passthrough => "passthrough",
+        }
+    }
 }
 
 /// One container: identity, configuration and state.

@@ -247,6 +247,13 @@ fn upgrade(old: V1) -> Result<Container> {
         pod: String::new(),
         infra: false,
         builder: None,
+        // Settings that records of this version did not have.
+        stop_timeout: None,
+        timeout: None,
+        oom_score_adj: None,
+        cgroupns_host: false,
+        log: Default::default(),
+        attach: None,
         driver: o.driver,
         layers: o.layers,
     };

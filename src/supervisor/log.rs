@@ -43,26 +43,53 @@ pub fn format_chunk(now: DateTime<Utc>, stream: Stream, chunk: &[u8], out: &mut 
     }
 }
 
-/// An append-only log file.
+/// An append-only log file, or none (`--log-driver none|passthrough`).
 pub struct LogWriter {
-    file: File,
+    file: Option<File>,
     buf: Vec<u8>,
+    /// `--log-opt max-size`: bytes the file may hold, and what it holds.
+    max_size: Option<u64>,
+    size: u64,
 }
 
 impl LogWriter {
-    pub fn open(path: &Path) -> std::io::Result<Self> {
+    /// Appends to `path`; with `max_size` (bytes) the file is emptied when
+    /// a record would take it past that size, as conmon's log-size-max.
+    pub fn open(path: &Path, max_size: Option<u64>) -> std::io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let size = file.metadata()?.len();
         Ok(LogWriter {
-            file,
+            file: Some(file),
             buf: Vec::with_capacity(4096),
+            max_size,
+            size,
         })
     }
 
+    /// A writer that keeps nothing.
+    pub fn discard() -> Self {
+        LogWriter {
+            file: None,
+            buf: Vec::new(),
+            max_size: None,
+            size: 0,
+        }
+    }
+
     pub fn write(&mut self, stream: Stream, chunk: &[u8]) {
+        let Some(file) = &mut self.file else {
+            return;
+        };
         self.buf.clear();
         format_chunk(Utc::now(), stream, chunk, &mut self.buf);
+        let len = self.buf.len() as u64;
+        if self.max_size.is_some_and(|max| self.size + len > max) && file.set_len(0).is_ok() {
+            self.size = 0;
+        }
         // A full disk must not stop the container: drop the record.
-        let _ = self.file.write_all(&self.buf);
+        if file.write_all(&self.buf).is_ok() {
+            self.size += len;
+        }
     }
 }
 

@@ -29,7 +29,7 @@ use nix::unistd::Pid;
 use crate::container::monitor::exit_code;
 use crate::container::start::{finish_deferring, start_process, Finished};
 use crate::runtime::process::ChildStdio;
-use crate::state::container::Container;
+use crate::state::container::{Container, LogDriver};
 use crate::{Context, Error, Result};
 use log::{LogWriter, Stream};
 use protocol::{Decoder, DetachKeys};
@@ -86,9 +86,14 @@ pub fn attach_socket(ctx: &Context, id: &str) -> PathBuf {
     ctx.runroot.join("attach").join(&id[..12.min(id.len())])
 }
 
-/// The container's log file.
-pub fn log_path(ctx: &Context, id: &str) -> PathBuf {
-    ctx.container_dir(id).join("userdata").join("ctr.log")
+/// The container's log file: `--log-opt path=`, else `userdata/ctr.log`
+/// in the container's directory.
+pub fn log_path(ctx: &Context, c: &Container) -> PathBuf {
+    c.config
+        .log
+        .path
+        .clone()
+        .unwrap_or_else(|| ctx.container_dir(&c.id).join("userdata").join("ctr.log"))
 }
 
 struct Status_ {
@@ -219,13 +224,18 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
 
     loop {
         let mut c = store.get(&o.id)?;
-        let lp = log_path(ctx, &c.id);
-        if let Some(dir) = lp.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::msg(crate::error::io_msg("mkdir", dir, &e)))?;
-        }
-        let mut log =
-            LogWriter::open(&lp).map_err(|e| Error::msg(crate::error::io_msg("open", &lp, &e)))?;
+        let mut log = if c.config.log.driver == LogDriver::K8sFile {
+            let lp = log_path(ctx, &c);
+            if let Some(dir) = lp.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::msg(crate::error::io_msg("mkdir", dir, &e)))?;
+            }
+            LogWriter::open(&lp, c.config.log.max_size)
+                .map_err(|e| Error::msg(crate::error::io_msg("open", &lp, &e)))?
+        } else {
+            // `none` and `passthrough` keep no log.
+            LogWriter::discard()
+        };
         let mut io_ = ContainerIo::new(&c, o.tty_size)?;
         let console = io_.console.take();
         let io = io_;
@@ -288,6 +298,10 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
             // Trimming costs a read of /proc/self/smaps: not worth it for a
             // command that is over at once, and never on the way to reaping it.
             trim_at: Some(Instant::now() + trim::DELAY),
+            kill_at: c
+                .config
+                .timeout
+                .map(|t| Instant::now() + Duration::from_secs(t)),
         };
         // Should poll itself fail, the container is on its own; its code,
         // when known, is still the one to record.
@@ -569,6 +583,8 @@ struct Supervise<'a> {
     /// what the container wrote is all read).
     quiet: bool,
     trim_at: Option<Instant>,
+    /// `--timeout`: when the container is killed if it still runs.
+    kill_at: Option<Instant>,
 }
 
 impl Supervise<'_> {
@@ -767,6 +783,11 @@ impl relay::Handler for Supervise<'_> {
             trim::release_startup_memory();
             self.trim_at = None;
         }
+        if self.kill_at.is_some_and(|t| Instant::now() >= t) && self.exit.is_none() {
+            // Our own unreaped child: its pid names it still.
+            let _ = kill(self.pid, Signal::SIGKILL);
+            self.kill_at = None;
+        }
         if let Some(code) = self.exit {
             // Give the last output a moment to arrive, then stop once the
             // foreground CLI has it all.
@@ -798,12 +819,13 @@ impl relay::Handler for Supervise<'_> {
         if let Some(h) = self.health.as_mut() {
             h.tick();
         }
-        let due = match (self.trim_at, self.health.as_ref().map(|h| h.due())) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let health_due = self.health.as_ref().map(|h| h.due());
         relay::Next::Wait(
-            due.map(|t| t.saturating_duration_since(Instant::now()) + Duration::from_millis(1)),
+            [self.trim_at, self.kill_at, health_due]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|t| t.saturating_duration_since(Instant::now()) + Duration::from_millis(1)),
         )
     }
 }

@@ -161,6 +161,15 @@ fn setup_and_exec(
     for rl in process.rlimits().clone().unwrap_or_default() {
         set_rlimit(rl.typ(), rl.soft(), rl.hard())?;
     }
+    // Inherited by everything the container starts; 0 is the default left as it is.
+    if let Some(adj) = process.oom_score_adj().filter(|a| *a != 0) {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
+            Error::Msg(format!(
+                "setting oom_score_adj to {adj}: {}",
+                crate::error::io_reason(&e)
+            ))
+        })?;
+    }
     // Everything the command may rely on from outside (its network) is in
     // place once the parent says go.
     wait_for_go(go);

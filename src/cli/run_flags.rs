@@ -1,0 +1,323 @@
+//! The `run`/`create` flags that Podman scripts pass beyond the core set:
+//! parsed into typed settings here, or refused with one "not supported"
+//! line when skiff cannot give them their effect.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::container::create::{Attach, CreateOptions, RunSettings};
+use crate::state::container::{LogConfig, LogDriver};
+use crate::{Error, Result};
+
+/// Podman's `run`/`create` flags for logging, stopping, time zone, systemd
+/// mode and the like.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunFlags {
+    /// Logging driver: k8s-file, json-file, none or passthrough (journald where a journal runs)
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Logging driver options: path=FILE, max-size=SIZE, tag=TEXT
+    #[arg(long, value_name = "OPT")]
+    pub log_opt: Vec<String>,
+    /// Seconds to wait for the container to stop before killing it (default 10)
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u64>,
+    /// Attach to STDIN, STDOUT or STDERR (run: the others are not shown)
+    #[arg(short = 'a', long, value_name = "STREAM", value_parser = ["stdin", "stdout", "stderr"])]
+    pub attach: Vec<String>,
+    /// Suppress output information when pulling images
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Tune the container's OOM preference (-1000 to 1000)
+    #[arg(long, value_name = "NUM", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i32).range(-1000..=1000))]
+    pub oom_score_adj: Option<i32>,
+    /// Pass down N additional file descriptors (not supported)
+    #[arg(long, value_name = "N")]
+    pub preserve_fds: Option<u32>,
+    /// Time zone of the container: local or an Area/City name
+    #[arg(long, value_name = "TZ")]
+    pub tz: Option<String>,
+    /// Seconds the container may run before it is killed (0: no limit)
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Host user to add to the container's /etc/passwd (not supported)
+    #[arg(long, value_name = "NAME")]
+    pub hostuser: Vec<String>,
+    /// Cgroup namespace: private (default) or host
+    #[arg(long, value_name = "MODE")]
+    pub cgroupns: Option<String>,
+    /// Systemd mode: true (for an init command), false or always
+    #[arg(long, value_name = "MODE", value_parser = ["true", "false", "always"])]
+    pub systemd: Option<String>,
+    /// The image argument is a root directory to run (DIR or DIR:O; writes stay in the container)
+    #[arg(long)]
+    pub rootfs: bool,
+    /// UID map for the container's user namespace (not supported)
+    #[arg(long, value_name = "MAP")]
+    pub uidmap: Vec<String>,
+    /// GID map for the container's user namespace (not supported)
+    #[arg(long, value_name = "MAP")]
+    pub gidmap: Vec<String>,
+    /// Name of /etc/subuid range to map (not supported)
+    #[arg(long, value_name = "NAME")]
+    pub subuidname: Option<String>,
+    /// Name of /etc/subgid range to map (not supported)
+    #[arg(long, value_name = "NAME")]
+    pub subgidname: Option<String>,
+    /// Device cgroup rule (not supported: rootless has no device cgroup)
+    #[arg(long, value_name = "RULE")]
+    pub device_cgroup_rule: Vec<String>,
+}
+
+/// Where the host keeps its time zone files.
+const ZONEINFO: &str = "/usr/share/zoneinfo";
+
+/// The tmpfs mounts of systemd mode, as Podman makes them.
+const SYSTEMD_TMPFS: &[&str] = &["/run", "/run/lock", "/tmp", "/var/log/journal"];
+
+impl RunFlags {
+    /// Checks the flags and puts their typed values into `o` (`command`
+    /// is the container's command as given, for `--systemd true`). Errors
+    /// name the flag; nothing is created before they are all checked.
+    pub fn apply(&self, o: &mut CreateOptions) -> Result<()> {
+        self.refuse_unsupported()?;
+        let mut run = RunSettings {
+            stop_timeout: self.stop_timeout,
+            timeout: self.timeout.filter(|t| *t > 0),
+            oom_score_adj: self.oom_score_adj,
+            quiet: self.quiet,
+            log: log_config(self.log_driver.as_deref(), &self.log_opt)?,
+            ..Default::default()
+        };
+        if !self.attach.is_empty() {
+            run.attach = Some(Attach {
+                stdin: self.attach.iter().any(|s| s == "stdin"),
+                stdout: self.attach.iter().any(|s| s == "stdout"),
+                stderr: self.attach.iter().any(|s| s == "stderr"),
+            });
+        }
+        run.cgroupns_host = match self.cgroupns.as_deref() {
+            None | Some("private") => false,
+            Some("host") => true,
+            Some(other) => {
+                return Err(Error::msg(format!(
+                    "--cgroupns {other}: not supported: use private or host"
+                )))
+            }
+        };
+        if let Some(tz) = &self.tz {
+            o.volumes
+                .push(format!("{}:/etc/localtime:ro", zone_file(tz)?.display()));
+        }
+        if systemd_mode(self.systemd.as_deref(), &o.command) {
+            for dir in SYSTEMD_TMPFS {
+                if !o.tmpfs.iter().any(|t| t.split(':').next() == Some(dir)) {
+                    o.tmpfs.push(format!("{dir}:rw,nosuid,nodev"));
+                }
+            }
+        }
+        if self.rootfs {
+            let dir = o.image.strip_suffix(":O").unwrap_or(&o.image);
+            let real = std::fs::canonicalize(dir)
+                .ok()
+                .filter(|p| p.is_dir())
+                .ok_or_else(|| Error::msg(format!("--rootfs {dir}: not a directory")))?;
+            run.rootfs = Some(real);
+        }
+        o.run = run;
+        Ok(())
+    }
+
+    fn refuse_unsupported(&self) -> Result<()> {
+        let not = |flag: &str, why: &str| Err(Error::msg(format!("{flag}: not supported: {why}")));
+        const USERNS: &str =
+            "every container shares skiff's one rootless user namespace and its mapping";
+        if self.preserve_fds.is_some_and(|n| n > 0) {
+            return not(
+                "--preserve-fds",
+                "skiff passes no descriptors beyond stdio to the container",
+            );
+        }
+        if !self.uidmap.is_empty() {
+            return not("--uidmap", USERNS);
+        }
+        if !self.gidmap.is_empty() {
+            return not("--gidmap", USERNS);
+        }
+        if self.subuidname.is_some() {
+            return not("--subuidname", USERNS);
+        }
+        if self.subgidname.is_some() {
+            return not("--subgidname", USERNS);
+        }
+        if !self.device_cgroup_rule.is_empty() {
+            return not(
+                "--device-cgroup-rule",
+                "a rootless container has no device cgroup to apply it to",
+            );
+        }
+        if !self.hostuser.is_empty() {
+            return not(
+                "--hostuser",
+                "skiff does not write host users into the container's /etc/passwd",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `--log-driver` and `--log-opt` as the record keeps them. `json-file` is
+/// `k8s-file`, as in Podman; journald needs a journal and skiff writes none.
+fn log_config(driver: Option<&str>, opts: &[String]) -> Result<LogConfig> {
+    let driver = match driver.unwrap_or("k8s-file") {
+        "" | "k8s-file" | "json-file" => LogDriver::K8sFile,
+        "none" => LogDriver::None,
+        "passthrough" => LogDriver::Passthrough,
+        "journald" => {
+            return Err(Error::msg(
+                "--log-driver journald: not supported: skiff writes no journal; use k8s-file, none or passthrough",
+            ))
+        }
+        other => {
+            return Err(Error::msg(format!(
+                "--log-driver {other}: unknown log driver: use k8s-file, json-file, none or passthrough"
+            )))
+        }
+    };
+    let mut log = LogConfig {
+        driver,
+        ..Default::default()
+    };
+    for o in opts {
+        let (k, v) = o.split_once('=').ok_or_else(|| {
+            Error::msg(format!(
+                "--log-opt {o}: invalid log option: expected KEY=VALUE"
+            ))
+        })?;
+        match k {
+            "path" => {
+                let p = Path::new(v);
+                if !p.is_absolute() {
+                    return Err(Error::msg(format!(
+                        "--log-opt path={v}: the log path must be absolute"
+                    )));
+                }
+                log.path = Some(p.to_path_buf());
+            }
+            "max-size" => {
+                log.max_size =
+                    Some(parse_size(v).ok_or_else(|| {
+                        Error::msg(format!("--log-opt max-size={v}: invalid size"))
+                    })?)
+            }
+            "tag" => log.tag = Some(v.to_string()),
+            _ => {
+                return Err(Error::msg(format!(
+                    "--log-opt {o}: not supported: skiff takes path, max-size and tag"
+                )))
+            }
+        }
+    }
+    Ok(log)
+}
+
+/// A size as Podman's `--log-opt max-size` takes it: `1000`, `10k`, `5mb`,
+/// `1g` (powers of 1024, as units.RAMInBytes). -1 is no limit (None).
+fn parse_size(s: &str) -> Option<u64> {
+    let lower = s.trim().to_ascii_lowercase();
+    let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &lower[digits.len()..];
+    let n: f64 = digits.parse().ok()?;
+    let mult: u64 = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return None,
+    };
+    (n >= 0.0).then_some((n * mult as f64) as u64)
+}
+
+/// The host file that `--tz` puts at /etc/localtime: the host's own for
+/// `local`, else the zone's under /usr/share/zoneinfo. Podman's error for
+/// an unknown zone.
+fn zone_file(tz: &str) -> Result<PathBuf> {
+    let unknown = || Error::msg(format!("finding timezone: unknown time zone {tz}"));
+    let path = if tz == "local" {
+        PathBuf::from("/etc/localtime")
+    } else {
+        if tz.is_empty() || tz.starts_with('/') || tz.split('/').any(|p| p == "..") {
+            return Err(unknown());
+        }
+        Path::new(ZONEINFO).join(tz)
+    };
+    let real = std::fs::canonicalize(&path).map_err(|_| unknown())?;
+    if !real.is_file() {
+        return Err(unknown());
+    }
+    Ok(real)
+}
+
+/// Whether `--systemd` puts the container in systemd mode: `always`, or
+/// `true` (Podman's default, also without the flag) when the command is
+/// systemd or an init.
+fn systemd_mode(flag: Option<&str>, command: &[String]) -> bool {
+    match flag {
+        Some("always") => true,
+        None | Some("true") => command.first().is_some_and(|c| {
+            matches!(
+                c.as_str(),
+                "/sbin/init" | "/usr/sbin/init" | "/usr/local/sbin/init"
+            ) || Path::new(c).file_name().is_some_and(|n| n == "systemd")
+        }),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_as_podman_reads_them() {
+        assert_eq!(parse_size("1000"), Some(1000));
+        assert_eq!(parse_size("10k"), Some(10240));
+        assert_eq!(parse_size("5mb"), Some(5 << 20));
+        assert_eq!(parse_size("1G"), Some(1 << 30));
+        assert_eq!(parse_size("lots"), None);
+    }
+
+    #[test]
+    fn log_drivers_and_options() {
+        let l = log_config(Some("json-file"), &["max-size=1k".into(), "tag=web".into()]).unwrap();
+        assert_eq!(l.driver, LogDriver::K8sFile);
+        assert_eq!(l.max_size, Some(1024));
+        assert_eq!(l.tag.as_deref(), Some("web"));
+        assert!(log_config(Some("journald"), &[]).is_err());
+        assert!(log_config(None, &["path=relative".into()]).is_err());
+        assert!(log_config(None, &["compress=true".into()]).is_err());
+    }
+
+    #[test]
+    fn systemd_mode_for_init_commands() {
+        assert!(systemd_mode(Some("true"), &["/sbin/init".into()]));
+        assert!(systemd_mode(
+            Some("true"),
+            &["/usr/lib/systemd/systemd".into()]
+        ));
+        assert!(!systemd_mode(Some("true"), &["sh".into()]));
+        assert!(systemd_mode(Some("always"), &["sh".into()]));
+        assert!(!systemd_mode(Some("false"), &["/sbin/init".into()]));
+        assert!(!systemd_mode(None, &["sh".into()]));
+        assert!(systemd_mode(None, &["/sbin/init".into()]));
+    }
+
+    #[test]
+    fn unknown_zones_are_refused() {
+        assert!(zone_file("Nowhere/Special").is_err());
+        assert!(zone_file("../etc/passwd").is_err());
+    }
+}

@@ -1,0 +1,531 @@
+//! Flags that Podman scripts pass: each is honoured with Podman's effect or
+//! refused with one "not supported" line (exit 125), never ignored.
+
+mod common;
+
+use common::*;
+
+// ---- global options ----
+
+#[test]
+fn remote_flags_are_refused_as_daemonless() {
+    let s = Skiff::new();
+    for args in [
+        &["--remote", "ps"][..],
+        &["-r", "ps"],
+        &["--url", "unix:///run/podman/podman.sock", "ps"],
+        &["--connection", "prod", "ps"],
+    ] {
+        let line = s.fails_engine(args);
+        assert!(
+            line.contains("not supported") && line.contains("daemonless"),
+            "{args:?}: {line}"
+        );
+    }
+}
+
+#[test]
+fn runtime_accepts_skiff_only_and_no_runtime_flags() {
+    let s = Skiff::new();
+    s.ok(&["--runtime", "skiff", "ps"]);
+    let line = s.fails_engine(&["--runtime", "crun", "ps"]);
+    assert_eq!(
+        line,
+        "Error: --runtime crun: not supported: skiff runs containers with its own built-in runtime \"skiff\""
+    );
+    let line = s.fails_engine(&["--runtime-flag", "debug", "ps"]);
+    assert!(line.contains("not supported"), "{line}");
+}
+
+#[test]
+fn events_backend_and_cgroup_manager_are_what_info_reports() {
+    let s = Skiff::new();
+    let tmpl = "{{.Host.EventLogger}} {{.Host.CgroupManager}}";
+    assert_eq!(s.ok(&["info", "--format", tmpl]).trim(), "file cgroupfs");
+    let out = s.ok(&[
+        "--events-backend",
+        "none",
+        "--cgroup-manager",
+        "systemd",
+        "info",
+        "--format",
+        tmpl,
+    ]);
+    assert_eq!(out.trim(), "none systemd");
+    if !std::path::Path::new("/run/systemd/journal/socket").exists() {
+        let line = s.fails_engine(&["--events-backend", "journald", "ps"]);
+        assert!(
+            line.contains("not supported") && line.contains("journal"),
+            "{line}"
+        );
+    }
+    s.fails_engine(&["--events-backend", "syslog", "ps"]);
+}
+
+#[test]
+fn noout_and_out_move_standard_output() {
+    let s = Skiff::new();
+    assert_eq!(s.ok(&["--noout", "ps", "-a"]), "");
+    let file = s.write_file("out.txt", b"");
+    let out = s.ok(&["--out", file.to_str().unwrap(), "ps", "-a"]);
+    assert_eq!(out, "");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("CONTAINER ID"), "{text:?}");
+    // A container's own output is not skiff's: it stays on stdout.
+    s.import_busybox();
+    let out = s.ok(&["--noout", "run", "--rm", "busybox", "echo", "hi"]);
+    assert_eq!(out, "hi\n");
+    assert_eq!(s.ok(&["--noout", "create", "busybox"]), "");
+    s.ok(&["rm", "--all"]);
+}
+
+#[test]
+fn tmpdir_is_made_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Skiff::new();
+    let parent = s.make_dir(&s.store().parent().unwrap().join("tmproot"));
+    let dir = parent.join("skiff-tmp");
+    s.ok(&["--tmpdir", dir.to_str().unwrap(), "ps"]);
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
+
+#[test]
+fn storage_opt_mount_program_selects_fuse_overlayfs_and_others_are_refused() {
+    let s = Skiff::new();
+    let line = s.fails_engine(&["--storage-opt", "overlay.mountopt=nodev", "ps"]);
+    assert!(line.contains("not supported"), "{line}");
+    s.ok(&["--storage-opt", "", "ps"]);
+    let out = s.ok(&[
+        "--storage-opt",
+        "overlay.mount_program=/usr/bin/fuse-overlayfs",
+        "info",
+        "--format",
+        "{{.Store.GraphDriverName}}",
+    ]);
+    assert_eq!(out.trim(), "fuse-overlayfs");
+}
+
+// ---- parsing as pflag does ----
+
+#[test]
+fn a_repeated_single_value_flag_takes_the_last() {
+    let s = busybox();
+    s.ok(&[
+        "create", "--name", "first-zz", "--name", "last-zz", "busybox",
+    ]);
+    let out = s.ok(&["ps", "-a", "--format", "{{.ID}}", "--format", "{{.Names}}"]);
+    assert_eq!(out.trim(), "last-zz");
+}
+
+#[test]
+fn option_values_may_begin_with_a_hyphen() {
+    let s = busybox();
+    let out = s.ok(&["history", "--format", "--{{.CreatedBy}}--", "busybox"]);
+    assert!(
+        out.lines().next().is_some_and(|l| l.starts_with("--")),
+        "{out:?}"
+    );
+}
+
+// ---- per command ----
+
+#[test]
+fn stop_and_kill_all_print_full_ids_and_stop_ignore_skips_missing() {
+    let s = busybox();
+    let sleeper = |name: &str| {
+        let id = s.ok(&["run", "-d", "--name", name, "busybox", "sleep", "300"]);
+        id.trim().to_string()
+    };
+    let (a, b) = (sleeper("first-zz"), sleeper("second-zz"));
+    let mut killed: Vec<String> = s
+        .ok(&["kill", "--all", "--signal", "CONT"])
+        .lines()
+        .map(String::from)
+        .collect();
+    killed.sort();
+    let mut both = vec![a.clone(), b.clone()];
+    both.sort();
+    assert_eq!(killed, both);
+    s.fails_engine(&["stop", "nosuch-zz"]);
+    let out = s.ok(&["stop", "--ignore", "-t", "0", "nosuch-zz", "first-zz"]);
+    assert_eq!(out.trim(), "first-zz");
+    assert_eq!(s.ok(&["stop", "--all", "-t", "0"]).trim(), b);
+    s.ok(&["rm", "first-zz", "second-zz"]);
+}
+
+#[test]
+fn start_all_with_a_filter_starts_the_matching_containers() {
+    let s = busybox();
+    let a = s.ok(&["create", "--label", "pick=yes", "busybox", "sleep", "300"]);
+    let b = s.ok(&["create", "--name", "other-zz", "busybox", "sleep", "300"]);
+    let out = s.ok(&["start", "--all", "--filter", "label=pick=yes"]);
+    assert_eq!(out.trim(), a.trim());
+    assert_eq!(
+        s.ok(&["ps", "--format", "{{.ID}}", "--no-trunc"]).trim(),
+        &a.trim()[..12]
+    );
+    assert_eq!(s.inspect_format("other-zz", "{{.State.Status}}"), "created");
+    s.ok(&["rm", "-f", "-t", "0", a.trim(), b.trim()]);
+}
+
+#[test]
+fn rm_filter_and_depend() {
+    let s = busybox();
+    let base = s.ok(&["run", "-d", "--name", "base-zz", "busybox", "sleep", "300"]);
+    let joined = s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "joined-zz",
+        "--network",
+        "container:base-zz",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let out = s.ok(&["rm", "-f", "-t", "0", "--depend", "base-zz"]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec![joined.trim(), base.trim()]
+    );
+    let gone = s.ok(&["create", "--label", "drop=1", "busybox"]);
+    let kept = s.ok(&["create", "--name", "kept-zz", "busybox"]);
+    assert_eq!(
+        s.ok(&["rm", "--filter", "label=drop=1"]).trim(),
+        gone.trim()
+    );
+    assert_eq!(s.ok(&["ps", "-aq", "--no-trunc"]).trim(), kept.trim());
+    s.ok(&["rm", "kept-zz"]);
+}
+
+#[test]
+fn logs_and_exec_take_the_latest_container() {
+    let s = busybox();
+    s.ok(&["run", "--name", "older-zz", "busybox", "echo", "old"]);
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "newer-zz",
+        "busybox",
+        "sh",
+        "-c",
+        "echo new; sleep 300",
+    ]);
+    let out = s.ok(&["exec", "-l", "cat", "/etc/hostname"]);
+    let id = s.inspect_format("newer-zz", "{{.Id}}");
+    assert_eq!(out.trim(), &id[..12]);
+    let line = s.fails_engine(&["exec", "--preserve-fds", "1", "newer-zz", "true"]);
+    assert!(line.contains("not supported"), "{line}");
+    let line = s.fails_engine(&["exec", "newer-zz"]);
+    assert_eq!(
+        line,
+        "Error: must provide a non-empty command to start an exec session"
+    );
+    s.ok(&["stop", "-t", "0", "newer-zz"]);
+    assert_eq!(s.ok(&["logs", "--latest"]), "new\n");
+    assert_eq!(s.ok(&["logs", "-l"]), "new\n");
+    s.ok(&["rm", "older-zz", "newer-zz"]);
+}
+
+#[test]
+fn rmi_ignore_skips_unknown_images() {
+    let s = busybox();
+    s.ok(&["tag", "busybox", "extra-zz"]);
+    s.fails(&["rmi", "nosuch-zz"], 1);
+    let out = s.ok(&["rmi", "--ignore", "nosuch-zz", "extra-zz"]);
+    assert_eq!(out.trim(), "Untagged: localhost/extra-zz:latest");
+}
+
+#[test]
+fn images_sort_orders_rows() {
+    let s = busybox();
+    s.ok(&["tag", "busybox", "aaa-zz"]);
+    s.ok(&["tag", "busybox", "zzz-zz"]);
+    let fmt = "{{.Repository}}";
+    let out = s.ok(&["images", "--sort", "repository", "--format", fmt]);
+    let repos: Vec<&str> = out.lines().collect();
+    let mut sorted = repos.clone();
+    sorted.sort();
+    assert_eq!(repos, sorted);
+    s.fails_engine(&["images", "--sort", "colour"]);
+}
+
+#[test]
+fn save_uncompressed_writes_plain_layers_for_docker_archive() {
+    let s = busybox();
+    let out = s.store().parent().unwrap().join("files");
+    s.make_dir(&out);
+    let file = out.join("img.tar");
+    s.ok(&[
+        "save",
+        "--uncompressed",
+        "-o",
+        file.to_str().unwrap(),
+        "busybox",
+    ]);
+    s.ok(&["load", "-i", file.to_str().unwrap()]);
+    let line = s.fails_engine(&[
+        "save",
+        "--uncompressed",
+        "--format",
+        "oci-archive",
+        "-o",
+        file.to_str().unwrap(),
+        "busybox",
+    ]);
+    assert!(line.contains("not supported"), "{line}");
+}
+
+#[test]
+fn network_ls_short_noheading_and_inspect_type_pod() {
+    let s = busybox();
+    let out = s.ok(&["network", "ls", "-n"]);
+    assert!(!out.contains("NETWORK ID"), "{out}");
+    s.ok(&["pod", "create", "--name", "pod-zz"]);
+    let out = s.ok(&[
+        "inspect",
+        "--type",
+        "pod",
+        "--format",
+        "{{.Name}}",
+        "pod-zz",
+    ]);
+    assert_eq!(out.trim(), "pod-zz");
+    s.fails_engine(&["inspect", "--type", "container", "pod-zz"]);
+    s.ok(&["pod", "rm", "pod-zz"]);
+}
+
+// ---- run and create ----
+
+#[test]
+fn log_driver_none_keeps_no_log_and_log_opts_take_effect() {
+    let s = busybox();
+    s.ok(&[
+        "run",
+        "--name",
+        "nolog-zz",
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "hi",
+    ]);
+    let line = s.fails_engine(&["logs", "nolog-zz"]);
+    assert!(
+        line.ends_with("this container is using the 'none' log driver, cannot read logs: this container is not logging output"),
+        "{line}"
+    );
+    assert_eq!(
+        s.inspect_format("nolog-zz", "{{.HostConfig.LogConfig.Type}}"),
+        "none"
+    );
+    let dir = s.make_dir(&s.store().parent().unwrap().join("logs"));
+    let path = dir.join("ctr.log");
+    let opt = format!("path={}", path.display());
+    s.ok(&[
+        "run",
+        "--name",
+        "pathlog-zz",
+        "--log-driver",
+        "json-file",
+        "--log-opt",
+        &opt,
+        "--log-opt",
+        "tag=web",
+        "busybox",
+        "echo",
+        "to-file",
+    ]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.ends_with(" stdout F to-file\n"), "{text:?}");
+    assert_eq!(s.ok(&["logs", "pathlog-zz"]), "to-file\n");
+    assert_eq!(
+        s.inspect_format(
+            "pathlog-zz",
+            "{{.HostConfig.LogConfig.Type}} {{.HostConfig.LogConfig.Tag}}"
+        ),
+        "k8s-file web"
+    );
+    // max-size: the log never holds more than its limit.
+    s.ok(&[
+        "run",
+        "--name",
+        "small-zz",
+        "--log-opt",
+        "max-size=200",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8 9 10; do echo line-$i; sleep 0.05; done",
+    ]);
+    let out = s.ok(&["logs", "small-zz"]);
+    assert!(
+        out.ends_with("line-10\n") && !out.contains("line-1\n"),
+        "{out:?}"
+    );
+    let line = s.fails_engine(&["run", "--log-driver", "journald", "busybox", "true"]);
+    assert!(line.contains("not supported"), "{line}");
+    s.ok(&["rm", "nolog-zz", "pathlog-zz", "small-zz"]);
+}
+
+#[test]
+fn stop_timeout_is_what_stop_waits_without_t() {
+    let s = busybox();
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow-zz",
+        "--stop-timeout",
+        "1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap '' TERM; sleep 300",
+    ]);
+    assert_eq!(s.inspect_format("slow-zz", "{{.Config.StopTimeout}}"), "1");
+    let t = std::time::Instant::now();
+    s.ok(&["stop", "slow-zz"]);
+    let took = t.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "stop took {took:?}"
+    );
+    assert_eq!(s.inspect_format("slow-zz", "{{.State.ExitCode}}"), "137");
+    s.ok(&["rm", "slow-zz"]);
+}
+
+#[test]
+fn timeout_kills_the_container() {
+    let s = busybox();
+    let o = s.cmd(&["run", "--rm", "--timeout", "1", "busybox", "sleep", "60"]);
+    assert_eq!(o.code, 137, "{}", o.describe());
+}
+
+#[test]
+fn attach_connects_only_the_streams_named() {
+    let s = busybox();
+    for (flag, stream, out, err) in [
+        ("-a", "stdout", "out\n", ""),
+        ("--attach", "stderr", "", "err\n"),
+    ] {
+        let script = "echo out; echo err >&2";
+        let o = s.cmd(&["run", "--rm", flag, stream, "busybox", "sh", "-c", script]);
+        assert_eq!(
+            (o.code, o.stdout.as_str(), o.stderr.as_str()),
+            (0, out, err)
+        );
+    }
+}
+
+#[test]
+fn oom_score_adj_tz_and_cgroupns() {
+    let s = busybox();
+    assert_eq!(
+        s.sh(&["--oom-score-adj", "500"], "cat /proc/self/oom_score_adj")
+            .trim(),
+        "500"
+    );
+    let out = s.sh(&["--tz", "Asia/Tokyo"], "date +%Z");
+    assert_eq!(out.trim(), "JST");
+    let line = s.fails_engine(&["run", "--rm", "--tz", "Nowhere/Special", "busybox", "true"]);
+    assert_eq!(
+        line,
+        "Error: finding timezone: unknown time zone Nowhere/Special"
+    );
+    let ours = std::fs::read_link("/proc/self/ns/cgroup").unwrap();
+    let ours = ours.to_str().unwrap();
+    let private = s.sh(&[], "readlink /proc/self/ns/cgroup");
+    assert_ne!(private.trim(), ours);
+    let host = s.sh(&["--cgroupns", "host"], "readlink /proc/self/ns/cgroup");
+    assert_eq!(host.trim(), ours);
+}
+
+#[test]
+fn systemd_mode_mounts_tmpfs_on_run_and_tmp() {
+    let s = busybox();
+    let out = s.sh(
+        &["--systemd", "always"],
+        "grep -E ' /(run|tmp) ' /proc/mounts | cut -d' ' -f2,3",
+    );
+    assert_eq!(out, "/run tmpfs\n/tmp tmpfs\n");
+    assert_eq!(
+        s.sh(
+            &["--systemd", "false"],
+            "grep -c ' /tmp ' /proc/mounts || true"
+        )
+        .trim(),
+        "0"
+    );
+}
+
+#[test]
+fn flags_without_effect_here_are_refused() {
+    let s = busybox();
+    for flag in [
+        &["--preserve-fds", "2"][..],
+        &["--uidmap", "0:1:1000"],
+        &["--gidmap", "0:1:1000"],
+        &["--subuidname", "someone"],
+        &["--subgidname", "someone"],
+        &["--device-cgroup-rule", "c 1:3 rwm"],
+        &["--hostuser", "root"],
+        &["--cgroupns", "ns:/proc/1/ns/cgroup"],
+    ] {
+        let mut args = vec!["create"];
+        args.extend_from_slice(flag);
+        args.push("busybox");
+        let line = s.fails_engine(&args);
+        assert!(line.contains("not supported"), "{flag:?}: {line}");
+    }
+    assert_eq!(
+        s.ok(&["ps", "-aq"]),
+        "",
+        "a refused create left a container"
+    );
+}
+
+#[test]
+fn quiet_run_prints_no_pull_progress() {
+    let s = busybox();
+    let o = s.cmd(&["run", "--rm", "-q", "busybox", "echo", "hi"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (0, "hi\n", "")
+    );
+}
+
+#[test]
+fn rootfs_runs_an_exploded_root_directory() {
+    let s = Skiff::new();
+    let dir = s.store().parent().unwrap().join("rootfs-dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    tar::Archive::new(&busybox_rootfs()[..])
+        .unpack(&dir)
+        .unwrap();
+    std::fs::write(dir.join("marker"), "from-dir\n").unwrap();
+    let owner = format!("{}:{}", s.uid(), s.gid());
+    let chown = std::process::Command::new("chown")
+        .args(["-R", &owner, dir.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let d = dir.to_str().unwrap();
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "--rootfs",
+        d,
+        "sh",
+        "-c",
+        "cat /marker; echo x > /new",
+    ]);
+    assert_eq!(out, "from-dir\n");
+    s.ok(&["create", "--name", "rootfs-zz", "--rootfs", d, "true"]);
+    assert_eq!(s.inspect_format("rootfs-zz", "{{.ImageName}}"), d);
+    s.ok(&["rm", "rootfs-zz"]);
+    let line = s.fails_engine(&["run", "--rootfs", "/nonexistent-zz", "true"]);
+    assert_eq!(line, "Error: --rootfs /nonexistent-zz: not a directory");
+}
