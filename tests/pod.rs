@@ -523,12 +523,67 @@ fn share_chooses_the_namespaces_and_none_means_no_infra() {
         "hostname",
     ]);
     assert_eq!(out.trim(), "podhost");
-    let e = s.fails_engine(&["pod", "create", "--share", "+pid"]);
-    assert!(
-        e.contains("sharing the pid namespace in a pod is not supported"),
-        "{e}"
-    );
     s.ok(&["pod", "rm", "-f", "bare", "names"]);
+    assert!(s.container_ids().is_empty());
+}
+
+/// `--share +pid` (issue 11): the infra process is pid 1 of every member
+/// and each member sees the others' processes; a pod without it keeps them
+/// apart. `--share +cgroup` (with `--share-parent=false`, Podman's rule)
+/// gives the members the infra's cgroup namespace.
+#[test]
+fn shared_pid_namespace_shows_each_members_processes() {
+    let s = busybox();
+    s.ok(&["pod", "create", "--name", "pids", "--share", "+pid"]);
+    s.ok(&[
+        "run", "-d", "--pod", "pids", "--name", "sleeper", "busybox", "sleep", "4711",
+    ]);
+    let ps = s.ok(&[
+        "run", "--rm", "--pod", "pids", "busybox", "ps", "-o", "pid,args",
+    ]);
+    assert!(ps.contains("sleep 4711"), "{ps}");
+    let first = ps.lines().nth(1).unwrap_or_default();
+    assert!(
+        first.trim_start().starts_with("1 ") && first.contains("_infra"),
+        "{ps}"
+    );
+    let shared = s.ok(&[
+        "pod",
+        "inspect",
+        "--format",
+        "{{.SharedNamespaces}}",
+        "pids",
+    ]);
+    assert!(shared.contains("pid"), "{shared}");
+    let top = s.ok(&["exec", "sleeper", "ps", "-o", "args"]);
+    assert!(top.contains("_infra"), "{top}");
+
+    s.ok(&["pod", "create", "--name", "apart"]);
+    s.ok(&["run", "-d", "--pod", "apart", "busybox", "sleep", "4712"]);
+    let ps = s.ok(&[
+        "run", "--rm", "--pod", "apart", "busybox", "ps", "-o", "args",
+    ]);
+    assert!(!ps.contains("sleep 4712") && !ps.contains("_infra"), "{ps}");
+
+    s.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "cg",
+        "--share",
+        "+cgroup",
+        "--share-parent=false",
+    ]);
+    s.ok(&[
+        "run", "-d", "--pod", "cg", "--name", "cg1", "busybox", "sleep", "4713",
+    ]);
+    let ns = ["readlink", "/proc/self/ns/cgroup"];
+    let one = s.ok(&[&["exec", "cg1"][..], &ns].concat());
+    let two = s.ok(&[&["run", "--rm", "--pod", "cg", "busybox"][..], &ns].concat());
+    assert_eq!(one, two, "cgroup namespace not shared");
+    let three = s.ok(&[&["run", "--rm", "--pod", "apart", "busybox"][..], &ns].concat());
+    assert_ne!(one, three);
+    s.ok(&["pod", "rm", "-f", "pids", "apart", "cg"]);
     assert!(s.container_ids().is_empty());
 }
 

@@ -96,22 +96,21 @@ pub fn parse_ports(publish: &[String]) -> Result<Vec<PortMapping>> {
 }
 
 /// Namespaces a member joins from the infra process by path; the network
-/// goes through `--network container:` and the others are not supported.
-const JOINABLE: [Namespace; 2] = [Namespace::Ipc, Namespace::Uts];
+/// goes through `--network container:`. The pid namespace makes the infra
+/// process pid 1 of every member (`ps` in one shows the others).
+const JOINABLE: [Namespace; 4] = [
+    Namespace::Cgroup,
+    Namespace::Ipc,
+    Namespace::Pid,
+    Namespace::Uts,
+];
 
 /// Creates a pod: checks its configuration, then writes its record and,
 /// unless `--infra=false`, its infra container (created, not started).
 /// `name` None picks a random free name. Errors (one line, nothing
 /// written): a name in use by a pod or a container, bad network options,
-/// a host port in use, sharing pid or cgroup (not supported yet).
+/// a host port in use.
 pub fn create(ctx: &Context, name: Option<&str>, config: PodConfig) -> Result<Pod> {
-    for ns in &config.sharing.namespaces {
-        if !JOINABLE.contains(ns) && *ns != Namespace::Net {
-            return Err(Error::msg(format!(
-                "sharing the {ns} namespace in a pod is not supported: share ipc, net or uts"
-            )));
-        }
-    }
     let mut pod = Pod::new(name.unwrap_or("pod"), config)?;
     let mut infra = if pod.config.sharing.infra {
         let c = infra_container(&pod)?;
