@@ -665,3 +665,71 @@ fn a_member_of_a_host_network_pod_sees_the_hosts_interfaces() {
     s.ok(&["pod", "rm", "-f", "onhost"]);
     assert!(s.container_ids().is_empty());
 }
+
+/// `--requires` (issue 11): starting a container starts the containers it
+/// requires first, `run` too; a pod's members start after what they
+/// require; an unknown name, a requirement outside the container's pod and
+/// the removal of a required container are refused with one line.
+#[test]
+fn requires_starts_the_required_containers_first() {
+    let s = busybox();
+    let sleep = ["busybox", "sleep", "1000"];
+    let db = s.ok(&[&["create", "--name", "db"][..], &sleep].concat());
+    s.ok(&[&["create", "--name", "cache"][..], &sleep].concat());
+    s.ok(&[
+        &["create", "--name", "web", "--requires", "db,cache"][..],
+        &sleep,
+    ]
+    .concat());
+    s.ok(&["start", "web"]);
+    for n in ["db", "cache", "web"] {
+        assert_eq!(s.inspect_format(n, "{{.State.Status}}"), "running", "{n}");
+    }
+    let deps = s.inspect_format("web", "{{.Dependencies}}");
+    assert!(deps.contains(db.trim()), "{deps}");
+
+    let e = s.fails_engine(&["create", "--requires", "nosuch-zz", "busybox", "true"]);
+    assert!(e.contains("nosuch-zz") && e.lines().count() == 1, "{e}");
+    assert_eq!(
+        s.container_ids().len(),
+        3,
+        "a refused create left a container"
+    );
+    let e = s.fails_engine(&["rm", "-f", "db"]);
+    assert!(e.contains("has dependent containers"), "{e}");
+    s.ok(&["stop", "-t", "0", "db", "cache"]);
+    s.ok(&["run", "--rm", "--requires", "cache", "busybox", "true"]);
+    assert_eq!(s.inspect_format("cache", "{{.State.Status}}"), "running");
+
+    s.ok(&["pod", "create", "--name", "deps"]);
+    s.ok(&[&["create", "--pod", "deps", "--name", "first"][..], &sleep].concat());
+    s.ok(&[
+        &[
+            "create",
+            "--pod",
+            "deps",
+            "--name",
+            "second",
+            "--requires",
+            "first",
+        ][..],
+        &sleep,
+    ]
+    .concat());
+    s.ok(&["pod", "start", "deps"]);
+    assert_eq!(s.inspect_format("first", "{{.State.Status}}"), "running");
+    assert_eq!(s.inspect_format("second", "{{.State.Status}}"), "running");
+    let e = s.fails_engine(&[
+        "create",
+        "--pod",
+        "deps",
+        "--requires",
+        "db",
+        "busybox",
+        "true",
+    ]);
+    assert!(e.contains("is not a member of the pod"), "{e}");
+    s.ok(&["pod", "rm", "-f", "deps"]);
+    s.ok(&["rm", "-a", "-f"]);
+    assert!(s.container_ids().is_empty());
+}

@@ -120,6 +120,9 @@ pub struct CreateArgs {
     /// Run container in an existing pod, or a new one with new:NAME
     #[arg(long, value_name = "NAME")]
     pub pod: Option<String>,
+    /// Containers (comma-separated names or IDs) to start before this one
+    #[arg(long, value_name = "CONTAINERS")]
+    pub requires: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -394,6 +397,7 @@ impl CreateArgs {
             pull: self.pull.clone(),
             sdnotify: self.sdnotify.clone(),
             pod: self.pod.clone(),
+            requires: self.requires.clone(),
             auto_remove,
             skip_image_volumes: false,
             builder: None,
@@ -1080,9 +1084,12 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
     let store = container::store(ctx);
     let mut code = 0;
     let targets: Vec<(String, Container)> = if a.all {
+        // Newest first: a container's requirements (`--requires`) are
+        // older than it, and go after it.
         store
             .list()?
             .into_iter()
+            .rev()
             .map(|c| (c.id.clone(), c))
             .collect()
     } else {

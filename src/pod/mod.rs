@@ -363,16 +363,17 @@ fn combined(pod: &Pod, what: &str, errors: Vec<(String, Error)>) -> Result<()> {
     )))
 }
 
-/// `pod start`: the infra container first, then the others by creation
-/// (Podman's dependency order without `--requires`). Containers that run
-/// are left alone. Error: every container that failed, in one line.
+/// `pod start`: the infra container first, then the others each after the
+/// containers it requires (`--requires`) and otherwise by creation, as
+/// Podman's dependency order. Containers that run are left alone. Error:
+/// a dependency cycle, or every container that failed, in one line.
 pub fn start(ctx: &Context, pod: &Pod) -> Result<()> {
     let all = members(ctx, &pod.id)?;
     let mut errors = Vec::new();
-    let ordered = all
-        .iter()
-        .filter(|c| c.config.infra)
-        .chain(all.iter().filter(|c| !c.config.infra));
+    let others: Vec<&Container> = all.iter().filter(|c| !c.config.infra).collect();
+    let others = crate::container::requires::order(&others)
+        .map_err(|e| Error::msg(format!("starting pod {}: {e}", pod.name)))?;
+    let ordered = all.iter().filter(|c| c.config.infra).chain(others);
     for c in ordered {
         if let Err(e) = start_container(ctx, c) {
             errors.push((c.name.clone(), e));

@@ -244,6 +244,7 @@ fn upgrade(old: V1) -> Result<Container> {
         seccomp: o.seccomp,
         pod: String::new(),
         infra: false,
+        requires: Vec::new(),
         builder: None,
         driver: o.driver,
         layers: o.layers,
