@@ -733,3 +733,34 @@ fn requires_starts_the_required_containers_first() {
     s.ok(&["rm", "-a", "-f"]);
     assert!(s.container_ids().is_empty());
 }
+
+/// `--share-parent` (issue 11) is recorded (`CreateCgroup`) and is never a
+/// silent no-op: where no cgroup is delegated to the user (`CgroupParent`
+/// empty) asking for it explicitly warns; where one is, the pod has a
+/// cgroup of its own (`CgroupPath`).
+#[test]
+fn share_parent_is_recorded_and_says_when_it_cannot_apply() {
+    let s = busybox();
+    let o = s.cmd(&["pod", "create", "--name", "parent", "--share-parent"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let fmt = "{{.CreateCgroup}} {{.CgroupParent}}|{{.CgroupPath}}";
+    let shown = s.ok(&["pod", "inspect", "--format", fmt, "parent"]);
+    if shown.trim() == "true |" {
+        assert!(
+            o.stderr.contains("--share-parent has no effect"),
+            "{}",
+            o.stderr
+        );
+    } else {
+        assert!(shown.contains("skiff-pod-"), "{shown}");
+    }
+    let o = s.cmd(&["pod", "create", "--name", "own", "--share-parent=false"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+    let shown = s.ok(&["pod", "inspect", "--format", fmt, "own"]);
+    assert!(
+        shown.starts_with("false ") && shown.trim().ends_with('|'),
+        "{shown}"
+    );
+    s.ok(&["pod", "rm", "parent", "own"]);
+}

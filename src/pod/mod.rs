@@ -269,6 +269,46 @@ pub fn for_create(ctx: &Context, key: &str) -> Result<(Pod, bool)> {
     }
 }
 
+/// The cgroup delegation a container of a `--share-parent` pod enters
+/// under `d`: its pod's cgroup, created now if need be. None for any
+/// other container, or when the pod's cgroup cannot be made (the
+/// container then gets its own cgroup directly under `d`).
+pub fn cgroup_parent(
+    ctx: &Context,
+    c: &Container,
+    d: &crate::cgroups::Delegation,
+) -> Option<crate::cgroups::Delegation> {
+    if c.config.pod.is_empty() {
+        return None;
+    }
+    let pod = store(ctx).load(&c.config.pod).ok()??;
+    if !pod.config.sharing.share_parent {
+        return None;
+    }
+    crate::cgroups::pod_parent(d, &pod.id)
+        .map_err(|e| tracing::warn!(%e, "cannot make the pod's cgroup"))
+        .ok()
+}
+
+/// The pod's cgroup (`--share-parent`) and the directory below which it
+/// is made, as `pod inspect` shows them (`CgroupPath`, `CgroupParent`):
+/// empty when the user has no cgroup delegated, or the pod does not share
+/// its parent.
+pub fn cgroup_paths(pod: &Pod) -> (String, String) {
+    let Some(d) = crate::cgroups::detect_host(nix::unistd::geteuid().as_raw()) else {
+        return (String::new(), String::new());
+    };
+    let path = pod.config.sharing.share_parent.then(|| {
+        crate::cgroups::pod_dir(&d, &pod.id)
+            .to_string_lossy()
+            .into_owned()
+    });
+    (
+        path.unwrap_or_default(),
+        d.dir.to_string_lossy().into_owned(),
+    )
+}
+
 /// What a pod's container takes from its infra process at start.
 pub type Joined = (Vec<(Namespace, PathBuf)>, Option<PathBuf>);
 
@@ -593,6 +633,10 @@ pub fn remove_with(
         }
         if let Some(dir) = pods.retire(&pod.id)? {
             crate::state::container::remove_tree(&dir)?;
+        }
+        let (cgroup, _) = cgroup_paths(pod);
+        if !cgroup.is_empty() {
+            crate::cgroups::remove(Path::new(&cgroup));
         }
         return Ok(());
     }
