@@ -233,6 +233,17 @@ fn lifecycle_status_listing_inspect_logs_and_top() {
     );
     let out = s.ok(&["ps", "-a", "--filter", "pod=life", "--format", "{{.Names}}"]);
     assert_eq!(out.lines().count(), 3, "{out}");
+    // The infra container's IMAGE: skiff's equivalent of podman-pause.
+    let out = s.ok(&["ps", "-a", "--pod"]);
+    let infra_row = out
+        .lines()
+        .find(|l| l.contains("-infra "))
+        .unwrap_or_default();
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        infra_row.contains(&format!("localhost/skiff-infra:{version}")),
+        "{out}"
+    );
     assert!(s
         .ok(&["ps", "-a", "--filter", "pod=nopod", "-q"])
         .is_empty());

@@ -48,6 +48,12 @@ use crate::{Context, Error, Result};
 /// Where the infra process's binary is mounted inside its root file system.
 pub const INFRA_BINARY: &str = "/.skiff-infra";
 
+/// What `ps` and `inspect` show as the infra container's image, in the
+/// place of Podman's `localhost/podman-pause:VERSION`. It names no stored
+/// image (the infra process is this skiff binary on an empty root, see the
+/// module's docs), and its tag is the version of the skiff that made it.
+pub const INFRA_IMAGE: &str = concat!("localhost/skiff-infra:", env!("CARGO_PKG_VERSION"));
+
 /// The pod records of this store (`<root>/pods`).
 pub fn store(ctx: &Context) -> Pods {
     Pods::new(ctx.root.join("pods"))
@@ -198,6 +204,7 @@ fn infra_container(pod: &Pod) -> Result<Container> {
         seccomp,
         pod: pod.id.clone(),
         infra: true,
+        image_name: INFRA_IMAGE.into(),
         driver: "vfs".into(),
         ..Default::default()
     };
