@@ -724,6 +724,7 @@ kind: Pod
 metadata: {name: hostnet}
 spec:
   hostNetwork: true
+  hostAliases: [{ip: 10.1.2.3, hostnames: [alias-zz]}]
   containers:
   - name: c
     image: localhost/busybox:latest
@@ -739,6 +740,14 @@ spec:
     host.sort();
     let logs = logs_with(&s, "hostnet-c", "end");
     assert_eq!(logs, format!("{}\nend\n", host.join("\n")));
+    // The pod's /etc/hosts (its hostAliases) with the host's network.
+    let hosts = s.ok(&["exec", "hostnet-c", "cat", "/etc/hosts"]);
+    assert!(
+        hosts
+            .lines()
+            .any(|l| l.starts_with("10.1.2.3") && l.ends_with("alias-zz")),
+        "{hosts}"
+    );
     let text = s.ok(&["kube", "generate", "hostnet"]);
     assert!(text.contains("hostNetwork: true"), "{text}");
     s.ok(&["kube", "down", file.to_str().unwrap()]);

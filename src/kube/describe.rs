@@ -41,14 +41,7 @@ pub fn pod(ctx: &Context, pod: &crate::pod::Pod) -> Result<PodDescription> {
         restart_policy: members
             .first()
             .map(|c| restart_word(c.config.restart_policy)),
-        // kube play gives the containers of a hostNetwork pod the host's
-        // network themselves.
-        host_network: pod.config.networks == ["host"]
-            || (!members.is_empty()
-                && members.iter().all(|c| {
-                    c.config.network
-                        == crate::network::mode::NetworkChoice::Explicit(crate::network::Mode::Host)
-                })),
+        host_network: pod.config.networks == ["host"],
         containers,
     })
 }

@@ -34,7 +34,7 @@ use super::Error;
 use crate::container::{CreateOptions, TypedOptions};
 use crate::network::ports::PortMapping;
 use crate::state::config::{Mount, MountKind, RestartPolicy, UserSpec};
-use crate::state::pod::{ExitPolicy, Namespace, PodConfig};
+use crate::state::pod::{ExitPolicy, PodConfig};
 
 /// The label on every volume `kube play` makes for a pod (emptyDir,
 /// configMap, secret), its value the pod's name: `kube down` removes the
@@ -356,12 +356,7 @@ fn pod_plan(
         ..Default::default()
     };
     if spec.host_network {
-        // The containers use the host's network themselves: a namespace of
-        // the host cannot be joined through the infra process from the
-        // user namespace. The pod shares ipc and uts only, and its infra
-        // has no network of its own.
-        config.networks = vec!["none".into()];
-        config.sharing.namespaces.remove(&Namespace::Net);
+        config.networks = vec!["host".into()];
     } else {
         config.networks = inputs.network.to_vec();
     }
@@ -501,26 +496,16 @@ fn pod_plan(
             ));
         }
     }
-    let mut init_containers: Vec<ContainerPlan> = spec
+    let init_containers: Vec<ContainerPlan> = spec
         .init_containers
         .iter()
         .map(|c| pod.container(c, RestartPolicy::No))
         .collect::<Result<_, _>>()?;
-    let mut containers: Vec<ContainerPlan> = spec
+    let containers: Vec<ContainerPlan> = spec
         .containers
         .iter()
         .map(|c| pod.container(c, restart))
         .collect::<Result<_, _>>()?;
-    if spec.host_network {
-        for c in init_containers.iter_mut().chain(&mut containers) {
-            let o = &mut c.options;
-            o.network = Some("host".into());
-            o.add_hosts = config.add_hosts.clone();
-            o.dns = config.dns.clone();
-            o.dns_search = config.dns_search.clone();
-            o.dns_options = config.dns_options.clone();
-        }
-    }
     Ok(PodPlan {
         workload: input.workload,
         name: input.name,
@@ -1150,9 +1135,10 @@ stringData: {user: me}
         );
         let p = plan_with(&host, &v(&["mynet"]), "").unwrap();
         let pod = &p.pods[0];
-        assert_eq!(pod.config.networks, ["none"], "the infra has no network");
-        assert!(!pod.config.sharing.namespaces.contains(&Namespace::Net));
-        assert_eq!(pod.containers[0].options.network.as_deref(), Some("host"));
+        assert_eq!(pod.config.networks, ["host"]);
+        let net = crate::state::pod::Namespace::Net;
+        assert!(pod.config.sharing.namespaces.contains(&net));
+        assert_eq!(pod.containers[0].options.network, None, "the pod's");
     }
 
     #[test]
