@@ -18,6 +18,7 @@ use skiff::kube::generate::{
     generate, ContainerDescription, Kind, MountDescription, MountSource, PodDescription,
     SecurityDescription,
 };
+use skiff::kube::types::Quantity;
 use skiff::network::ports::PortMapping;
 
 const VALIDATE: &str = "/opt/skiff-venv/bin/kubernetes-validate";
@@ -93,6 +94,10 @@ fn pod() -> PodDescription {
                     cap_add: vec!["net_bind_service".into()],
                     cap_drop: vec!["CAP_NET_RAW".into()],
                 },
+                resources: Some(skiff::kube::types::Resources {
+                    limits: [("memory".into(), Quantity("64Mi".into()))].into(),
+                    requests: [("cpu".into(), Quantity("100m".into()))].into(),
+                }),
             },
             ContainerDescription {
                 name: "client".into(),
@@ -433,7 +438,7 @@ fn generate_validates_and_plays_back_to_the_same_pod() {
         )
         .replace(
             "  - name: web\n",
-            "  - name: web\n    volumeMounts: [{name: shared, mountPath: /shared}]\n",
+            "  - name: web\n    volumeMounts: [{name: shared, mountPath: /shared}]\n    resources: {limits: {memory: 64Mi}, requests: {cpu: 100m}}\n",
         )
         .replace(
             "spec:\n  containers:\n",
@@ -497,6 +502,11 @@ fn generate_validates_and_plays_back_to_the_same_pod() {
         ports_text.contains(&format!("hostPort: {}", ports[0])),
         "{ports_text}"
     );
+    // resources are recorded (not applied) and come back from generate,
+    // before and after the round trip.
+    for t in [&text, &ports_text] {
+        assert!(t.contains("memory: 64Mi") && t.contains("cpu: 100m"), "{t}");
+    }
     s.ok(&["kube", "down", gen.to_str().unwrap()]);
     assert!(s.container_ids().is_empty());
 }

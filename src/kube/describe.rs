@@ -173,6 +173,10 @@ fn container(ctx: &Context, c: &Container, prefix: &str) -> Result<ContainerDesc
             cap_add: cfg.capabilities.add.clone(),
             cap_drop: cfg.capabilities.drop.clone(),
         },
+        resources: cfg
+            .labels
+            .get(super::play::RESOURCES_LABEL)
+            .and_then(|json| serde_json::from_str(json).ok()),
     })
 }
 

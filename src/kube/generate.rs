@@ -45,6 +45,8 @@ pub struct ContainerDescription {
     pub mounts: Vec<MountDescription>,
     pub workdir: String,
     pub security: SecurityDescription,
+    /// `resources` as `kube play` recorded them (not applied).
+    pub resources: Option<super::types::Resources>,
 }
 
 /// Where a mount comes from.
@@ -295,6 +297,7 @@ fn container(
         ports,
         volume_mounts,
         security_context: security(&c.security),
+        resources: c.resources.clone(),
         ..Default::default()
     }
 }
@@ -454,6 +457,7 @@ mod tests {
                         no_new_privileges: true,
                         ..Default::default()
                     },
+                    resources: None,
                 },
                 ContainerDescription {
                     name: "client".into(),

@@ -45,6 +45,11 @@ pub const POD_LABEL: &str = "io.skiff.kube.pod";
 /// emptyDir (a scratch directory rather than files).
 pub const SCRATCH_LABEL: &str = "io.skiff.kube.emptydir";
 
+/// The label on a container `kube play` made from one with `resources`:
+/// their JSON, so that `kube generate` gives them back. skiff applies no
+/// cgroup limits yet (play warns); this is their record.
+pub const RESOURCES_LABEL: &str = "io.skiff.kube.resources";
+
 /// Kubernetes' default mode of files from a ConfigMap or Secret (0644).
 pub const DEFAULT_FILE_MODE: u32 = 0o644;
 
@@ -488,10 +493,18 @@ fn pod_plan(
         None if input.workload == Workload::Job => RestartPolicy::No,
         None => RestartPolicy::Always,
     };
+    if spec.host_pid {
+        // Podman maps it to `--pid host`; skiff has none: a rootless
+        // container cannot mount a procfs of the host's pid namespace.
+        warnings.push(format!(
+            "kube yaml: document {} ({} {:?}): hostPID is not applied: skiff has no --pid host, so the containers get a pid namespace of their own",
+            at.doc, at.kind, at.name
+        ));
+    }
     for c in spec.init_containers.iter().chain(&spec.containers) {
         if c.resources.as_ref().is_some_and(|r| !r.limits.is_empty()) {
             warnings.push(format!(
-                "kube yaml: document {} ({} {:?}): container {:?}: resources.limits are not applied: skiff sets no cgroup limits yet",
+                "kube yaml: document {} ({} {:?}): container {:?}: resources.limits are recorded but not applied: skiff sets no cgroup limits yet",
                 at.doc, at.kind, at.name, c.name
             ));
         }
@@ -770,6 +783,14 @@ impl Ctx<'_> {
             cap_add: caps.add,
             cap_drop: caps.drop,
             pull: pull_policy(c).into(),
+            labels: c
+                .resources
+                .as_ref()
+                .filter(|r| !r.limits.is_empty() || !r.requests.is_empty())
+                .and_then(|r| serde_json::to_string(r).ok())
+                .map(|json| format!("{RESOURCES_LABEL}={json}"))
+                .into_iter()
+                .collect(),
             typed: TypedOptions {
                 entrypoint: Some(process.entrypoint),
                 mounts,
@@ -959,7 +980,7 @@ mod tests {
         let p = example("deployment.yaml");
         assert_eq!(
             p.warnings,
-            ["kube yaml: document 1 (Deployment \"web-deployment\"): container \"web\": resources.limits are not applied: skiff sets no cgroup limits yet"]
+            ["kube yaml: document 1 (Deployment \"web-deployment\"): container \"web\": resources.limits are recorded but not applied: skiff sets no cgroup limits yet"]
         );
         let [pod] = &p.pods[..] else { panic!() };
         assert_eq!(pod.name, "web-deployment-pod");
@@ -1131,9 +1152,13 @@ stringData: {user: me}
         assert_eq!(o.command, ["sh"], "nothing given runs the image as built");
         let host = text.replace(
             "      containers:",
-            "      hostNetwork: true\n      containers:",
+            "      hostNetwork: true\n      hostPID: true\n      containers:",
         );
         let p = plan_with(&host, &v(&["mynet"]), "").unwrap();
+        assert_eq!(
+            p.warnings,
+            ["kube yaml: document 1 (Job \"j\"): hostPID is not applied: skiff has no --pid host, so the containers get a pid namespace of their own"]
+        );
         let pod = &p.pods[0];
         assert_eq!(pod.config.networks, ["host"]);
         let net = crate::state::pod::Namespace::Net;
