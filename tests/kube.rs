@@ -56,6 +56,7 @@ fn pod() -> PodDescription {
         created: Some(chrono::Utc::now()),
         restart_policy: Some("Always".into()),
         host_network: false,
+        share_pid: true,
         containers: vec![
             ContainerDescription {
                 name: "web".into(),
@@ -159,6 +160,7 @@ fn the_validator_refuses_what_kubernetes_would() {
     // port of the wrong type, are refused.
     let dir = tempfile::tempdir().unwrap();
     let good = generate(&pod(), Kind::Pod, false);
+    assert!(good.contains("  shareProcessNamespace: true\n"), "{good}");
     for (name, bad) in [
         (
             "unknown.yaml",

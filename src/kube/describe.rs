@@ -42,6 +42,7 @@ pub fn pod(ctx: &Context, pod: &crate::pod::Pod) -> Result<PodDescription> {
             .first()
             .map(|c| restart_word(c.config.restart_policy)),
         host_network: pod.config.networks == ["host"],
+        share_pid: pod.shares(crate::pod::Namespace::Pid),
         containers,
     })
 }

@@ -360,6 +360,12 @@ fn pod_plan(
         },
         ..Default::default()
     };
+    if spec.share_process_namespace {
+        config
+            .sharing
+            .namespaces
+            .insert(crate::state::pod::Namespace::Pid);
+    }
     if spec.host_network {
         config.networks = vec!["host".into()];
     } else {
@@ -1152,7 +1158,7 @@ stringData: {user: me}
         assert_eq!(o.command, ["sh"], "nothing given runs the image as built");
         let host = text.replace(
             "      containers:",
-            "      hostNetwork: true\n      hostPID: true\n      containers:",
+            "      hostNetwork: true\n      hostPID: true\n      shareProcessNamespace: true\n      containers:",
         );
         let p = plan_with(&host, &v(&["mynet"]), "").unwrap();
         assert_eq!(
@@ -1163,6 +1169,8 @@ stringData: {user: me}
         assert_eq!(pod.config.networks, ["host"]);
         let net = crate::state::pod::Namespace::Net;
         assert!(pod.config.sharing.namespaces.contains(&net));
+        let pid = crate::state::pod::Namespace::Pid;
+        assert!(pod.config.sharing.namespaces.contains(&pid));
         assert_eq!(pod.containers[0].options.network, None, "the pod's");
     }
 
