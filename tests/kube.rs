@@ -18,6 +18,7 @@ use skiff::kube::generate::{
     generate, ContainerDescription, Kind, MountDescription, MountSource, PodDescription,
     SecurityDescription,
 };
+use skiff::kube::types::Quantity;
 use skiff::network::ports::PortMapping;
 
 const VALIDATE: &str = "/opt/skiff-venv/bin/kubernetes-validate";
@@ -55,6 +56,7 @@ fn pod() -> PodDescription {
         created: Some(chrono::Utc::now()),
         restart_policy: Some("Always".into()),
         host_network: false,
+        share_pid: true,
         containers: vec![
             ContainerDescription {
                 name: "web".into(),
@@ -93,6 +95,10 @@ fn pod() -> PodDescription {
                     cap_add: vec!["net_bind_service".into()],
                     cap_drop: vec!["CAP_NET_RAW".into()],
                 },
+                resources: Some(skiff::kube::types::Resources {
+                    limits: [("memory".into(), Quantity("64Mi".into()))].into(),
+                    requests: [("cpu".into(), Quantity("100m".into()))].into(),
+                }),
             },
             ContainerDescription {
                 name: "client".into(),
@@ -154,6 +160,7 @@ fn the_validator_refuses_what_kubernetes_would() {
     // port of the wrong type, are refused.
     let dir = tempfile::tempdir().unwrap();
     let good = generate(&pod(), Kind::Pod, false);
+    assert!(good.contains("  shareProcessNamespace: true\n"), "{good}");
     for (name, bad) in [
         (
             "unknown.yaml",
@@ -433,7 +440,7 @@ fn generate_validates_and_plays_back_to_the_same_pod() {
         )
         .replace(
             "  - name: web\n",
-            "  - name: web\n    volumeMounts: [{name: shared, mountPath: /shared}]\n",
+            "  - name: web\n    volumeMounts: [{name: shared, mountPath: /shared}]\n    resources: {limits: {memory: 64Mi}, requests: {cpu: 100m}}\n",
         )
         .replace(
             "spec:\n  containers:\n",
@@ -497,6 +504,11 @@ fn generate_validates_and_plays_back_to_the_same_pod() {
         ports_text.contains(&format!("hostPort: {}", ports[0])),
         "{ports_text}"
     );
+    // resources are recorded (not applied) and come back from generate,
+    // before and after the round trip.
+    for t in [&text, &ports_text] {
+        assert!(t.contains("memory: 64Mi") && t.contains("cpu: 100m"), "{t}");
+    }
     s.ok(&["kube", "down", gen.to_str().unwrap()]);
     assert!(s.container_ids().is_empty());
 }
@@ -724,6 +736,7 @@ kind: Pod
 metadata: {name: hostnet}
 spec:
   hostNetwork: true
+  hostAliases: [{ip: 10.1.2.3, hostnames: [alias-zz]}]
   containers:
   - name: c
     image: localhost/busybox:latest
@@ -739,6 +752,14 @@ spec:
     host.sort();
     let logs = logs_with(&s, "hostnet-c", "end");
     assert_eq!(logs, format!("{}\nend\n", host.join("\n")));
+    // The pod's /etc/hosts (its hostAliases) with the host's network.
+    let hosts = s.ok(&["exec", "hostnet-c", "cat", "/etc/hosts"]);
+    assert!(
+        hosts
+            .lines()
+            .any(|l| l.starts_with("10.1.2.3") && l.ends_with("alias-zz")),
+        "{hosts}"
+    );
     let text = s.ok(&["kube", "generate", "hostnet"]);
     assert!(text.contains("hostNetwork: true"), "{text}");
     s.ok(&["kube", "down", file.to_str().unwrap()]);

@@ -233,6 +233,17 @@ fn lifecycle_status_listing_inspect_logs_and_top() {
     );
     let out = s.ok(&["ps", "-a", "--filter", "pod=life", "--format", "{{.Names}}"]);
     assert_eq!(out.lines().count(), 3, "{out}");
+    // The infra container's IMAGE: skiff's equivalent of podman-pause.
+    let out = s.ok(&["ps", "-a", "--pod"]);
+    let infra_row = out
+        .lines()
+        .find(|l| l.contains("-infra "))
+        .unwrap_or_default();
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        infra_row.contains(&format!("localhost/skiff-infra:{version}")),
+        "{out}"
+    );
     assert!(s
         .ok(&["ps", "-a", "--filter", "pod=nopod", "-q"])
         .is_empty());
@@ -523,12 +534,67 @@ fn share_chooses_the_namespaces_and_none_means_no_infra() {
         "hostname",
     ]);
     assert_eq!(out.trim(), "podhost");
-    let e = s.fails_engine(&["pod", "create", "--share", "+pid"]);
-    assert!(
-        e.contains("sharing the pid namespace in a pod is not supported"),
-        "{e}"
-    );
     s.ok(&["pod", "rm", "-f", "bare", "names"]);
+    assert!(s.container_ids().is_empty());
+}
+
+/// `--share +pid` (issue 11): the infra process is pid 1 of every member
+/// and each member sees the others' processes; a pod without it keeps them
+/// apart. `--share +cgroup` (with `--share-parent=false`, Podman's rule)
+/// gives the members the infra's cgroup namespace.
+#[test]
+fn shared_pid_namespace_shows_each_members_processes() {
+    let s = busybox();
+    s.ok(&["pod", "create", "--name", "pids", "--share", "+pid"]);
+    s.ok(&[
+        "run", "-d", "--pod", "pids", "--name", "sleeper", "busybox", "sleep", "4711",
+    ]);
+    let ps = s.ok(&[
+        "run", "--rm", "--pod", "pids", "busybox", "ps", "-o", "pid,args",
+    ]);
+    assert!(ps.contains("sleep 4711"), "{ps}");
+    let first = ps.lines().nth(1).unwrap_or_default();
+    assert!(
+        first.trim_start().starts_with("1 ") && first.contains("_infra"),
+        "{ps}"
+    );
+    let shared = s.ok(&[
+        "pod",
+        "inspect",
+        "--format",
+        "{{.SharedNamespaces}}",
+        "pids",
+    ]);
+    assert!(shared.contains("pid"), "{shared}");
+    let top = s.ok(&["exec", "sleeper", "ps", "-o", "args"]);
+    assert!(top.contains("_infra"), "{top}");
+
+    s.ok(&["pod", "create", "--name", "apart"]);
+    s.ok(&["run", "-d", "--pod", "apart", "busybox", "sleep", "4712"]);
+    let ps = s.ok(&[
+        "run", "--rm", "--pod", "apart", "busybox", "ps", "-o", "args",
+    ]);
+    assert!(!ps.contains("sleep 4712") && !ps.contains("_infra"), "{ps}");
+
+    s.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "cg",
+        "--share",
+        "+cgroup",
+        "--share-parent=false",
+    ]);
+    s.ok(&[
+        "run", "-d", "--pod", "cg", "--name", "cg1", "busybox", "sleep", "4713",
+    ]);
+    let ns = ["readlink", "/proc/self/ns/cgroup"];
+    let one = s.ok(&[&["exec", "cg1"][..], &ns].concat());
+    let two = s.ok(&[&["run", "--rm", "--pod", "cg", "busybox"][..], &ns].concat());
+    assert_eq!(one, two, "cgroup namespace not shared");
+    let three = s.ok(&[&["run", "--rm", "--pod", "apart", "busybox"][..], &ns].concat());
+    assert_ne!(one, three);
+    s.ok(&["pod", "rm", "-f", "pids", "apart", "cg"]);
     assert!(s.container_ids().is_empty());
 }
 
@@ -609,4 +675,103 @@ fn a_member_of_a_host_network_pod_sees_the_hosts_interfaces() {
     assert_eq!(interfaces(&out), interfaces(&host), "{out}");
     s.ok(&["pod", "rm", "-f", "onhost"]);
     assert!(s.container_ids().is_empty());
+}
+
+/// `--requires` (issue 11): starting a container starts the containers it
+/// requires first, `run` too; a pod's members start after what they
+/// require; an unknown name, a requirement outside the container's pod and
+/// the removal of a required container are refused with one line.
+#[test]
+fn requires_starts_the_required_containers_first() {
+    let s = busybox();
+    let sleep = ["busybox", "sleep", "1000"];
+    let db = s.ok(&[&["create", "--name", "db"][..], &sleep].concat());
+    s.ok(&[&["create", "--name", "cache"][..], &sleep].concat());
+    s.ok(&[
+        &["create", "--name", "web", "--requires", "db,cache"][..],
+        &sleep,
+    ]
+    .concat());
+    s.ok(&["start", "web"]);
+    for n in ["db", "cache", "web"] {
+        assert_eq!(s.inspect_format(n, "{{.State.Status}}"), "running", "{n}");
+    }
+    let deps = s.inspect_format("web", "{{.Dependencies}}");
+    assert!(deps.contains(db.trim()), "{deps}");
+
+    let e = s.fails_engine(&["create", "--requires", "nosuch-zz", "busybox", "true"]);
+    assert!(e.contains("nosuch-zz") && e.lines().count() == 1, "{e}");
+    assert_eq!(
+        s.container_ids().len(),
+        3,
+        "a refused create left a container"
+    );
+    let e = s.fails_engine(&["rm", "-f", "db"]);
+    assert!(e.contains("has dependent containers"), "{e}");
+    s.ok(&["stop", "-t", "0", "db", "cache"]);
+    s.ok(&["run", "--rm", "--requires", "cache", "busybox", "true"]);
+    assert_eq!(s.inspect_format("cache", "{{.State.Status}}"), "running");
+
+    s.ok(&["pod", "create", "--name", "deps"]);
+    s.ok(&[&["create", "--pod", "deps", "--name", "first"][..], &sleep].concat());
+    s.ok(&[
+        &[
+            "create",
+            "--pod",
+            "deps",
+            "--name",
+            "second",
+            "--requires",
+            "first",
+        ][..],
+        &sleep,
+    ]
+    .concat());
+    s.ok(&["pod", "start", "deps"]);
+    assert_eq!(s.inspect_format("first", "{{.State.Status}}"), "running");
+    assert_eq!(s.inspect_format("second", "{{.State.Status}}"), "running");
+    let e = s.fails_engine(&[
+        "create",
+        "--pod",
+        "deps",
+        "--requires",
+        "db",
+        "busybox",
+        "true",
+    ]);
+    assert!(e.contains("is not a member of the pod"), "{e}");
+    s.ok(&["pod", "rm", "-f", "deps"]);
+    s.ok(&["rm", "-a", "-f"]);
+    assert!(s.container_ids().is_empty());
+}
+
+/// `--share-parent` (issue 11) is recorded (`CreateCgroup`) and is never a
+/// silent no-op: where no cgroup is delegated to the user (`CgroupParent`
+/// empty) asking for it explicitly warns; where one is, the pod has a
+/// cgroup of its own (`CgroupPath`).
+#[test]
+fn share_parent_is_recorded_and_says_when_it_cannot_apply() {
+    let s = busybox();
+    let o = s.cmd(&["pod", "create", "--name", "parent", "--share-parent"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let fmt = "{{.CreateCgroup}} {{.CgroupParent}}|{{.CgroupPath}}";
+    let shown = s.ok(&["pod", "inspect", "--format", fmt, "parent"]);
+    if shown.trim() == "true |" {
+        assert!(
+            o.stderr.contains("--share-parent has no effect"),
+            "{}",
+            o.stderr
+        );
+    } else {
+        assert!(shown.contains("skiff-pod-"), "{shown}");
+    }
+    let o = s.cmd(&["pod", "create", "--name", "own", "--share-parent=false"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+    let shown = s.ok(&["pod", "inspect", "--format", fmt, "own"]);
+    assert!(
+        shown.starts_with("false ") && shown.trim().ends_with('|'),
+        "{shown}"
+    );
+    s.ok(&["pod", "rm", "parent", "own"]);
 }

@@ -497,6 +497,24 @@ fn network_host_shares_the_host_namespace() {
     };
     let inside = s.sh(&["--network", "host"], "cat /proc/net/dev");
     assert_eq!(names(&inside), names(&host_ifaces));
+    // --add-host entries follow the host's /etc/hosts; exec joins all but
+    // the host's network namespace (which a rootless exec cannot setns).
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "onhost",
+        "--network",
+        "host",
+        "--add-host",
+        "extra-zz:10.9.8.7",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let hosts = s.ok(&["exec", "onhost", "cat", "/etc/hosts"]);
+    assert!(hosts.contains("10.9.8.7\textra-zz"), "{hosts}");
+    s.ok(&["rm", "-f", "onhost"]);
     // And the default for this issue is a private namespace.
     let none = s.sh(&["--network", "none"], "readlink /proc/self/ns/net");
     assert_ne!(none.trim(), host_ns.to_string_lossy());

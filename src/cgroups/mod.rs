@@ -96,6 +96,29 @@ pub fn remove(dir: &Path) {
     let _ = fs::remove_dir(dir);
 }
 
+/// The cgroup directory of a pod whose containers use it as their parent
+/// (`pod create --share-parent`, Podman's default).
+pub fn pod_dir(d: &Delegation, pod_id: &str) -> PathBuf {
+    d.dir
+        .join(format!("skiff-pod-{}", &pod_id[..12.min(pod_id.len())]))
+}
+
+/// The delegation below which a `--share-parent` pod's containers get their
+/// cgroups: the pod's own cgroup ([`pod_dir`]), created with the delegated
+/// controllers enabled for it (best effort, as in [`enter`]).
+pub fn pod_parent(d: &Delegation, pod_id: &str) -> std::io::Result<Delegation> {
+    let dir = pod_dir(d, pod_id);
+    if !d.controllers.is_empty() {
+        let enable: Vec<String> = d.controllers.iter().map(|c| format!("+{c}")).collect();
+        let _ = fs::write(d.dir.join("cgroup.subtree_control"), enable.join(" "));
+    }
+    fs::create_dir_all(&dir)?;
+    Ok(Delegation {
+        dir,
+        controllers: d.controllers.clone(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +177,21 @@ mod tests {
         assert_eq!(fs::read_to_string(dir.join("cgroup.freeze")).unwrap(), "1");
         freeze(&dir, false).unwrap();
         assert_eq!(fs::read_to_string(dir.join("cgroup.freeze")).unwrap(), "0");
+    }
+
+    #[test]
+    fn a_pods_containers_nest_in_the_pods_cgroup() {
+        let (d, uid) = tree(true);
+        let proc = "0::/user.slice/user-1000.slice/user@1000.service/app.slice/skiff.scope\n";
+        let del = detect(d.path(), proc, uid).expect("delegated");
+        let pod = pod_parent(&del, "fedcba9876543210").unwrap();
+        assert_eq!(pod.dir, del.dir.join("skiff-pod-fedcba987654"));
+        let dir = enter(&pod, "0123456789abcdef", 4243).unwrap();
+        assert_eq!(dir, pod.dir.join("skiff-0123456789ab"));
+        assert_eq!(
+            fs::read_to_string(pod.dir.join("cgroup.subtree_control")).unwrap(),
+            "+cpu +memory +pids"
+        );
     }
 
     #[test]

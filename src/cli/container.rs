@@ -124,6 +124,9 @@ pub struct CreateArgs {
     pub health: HealthArgs,
     #[command(flatten)]
     pub more: crate::cli::run_flags::RunFlags,
+    /// Containers (comma-separated names or IDs) to start before this one
+    #[arg(long, value_name = "CONTAINERS")]
+    pub requires: Vec<String>,
 }
 
 /// The healthcheck flags of `run` and `create` (podman-run(1)), parsed by
@@ -450,6 +453,7 @@ impl CreateArgs {
             pull: self.pull.clone(),
             sdnotify: self.sdnotify.clone(),
             pod: self.pod.clone(),
+            requires: self.requires.clone(),
             auto_remove,
             skip_image_volumes: false,
             builder: None,
@@ -1321,8 +1325,11 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
     let store = container::store(ctx);
     let mut code = 0;
     let targets: Vec<(String, Container)> = if a.all || !a.filter.is_empty() {
+        // Newest first: a container's requirements (`--requires`) are
+        // older than it, and go after it.
         filtered(ctx, &a.filter)?
             .into_iter()
+            .rev()
             .map(|c| (c.id.clone(), c))
             .collect()
     } else {

@@ -68,9 +68,9 @@ pub struct CreateArgs {
     /// Namespaces the pod's containers share: cgroup, ipc, net, pid, uts or none (+ADD adds to the default)
     #[arg(long)]
     pub share: Option<String>,
-    /// Make the pod the cgroup parent of its containers
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
-    pub share_parent: bool,
+    /// Make the pod's cgroup the parent of its containers' (default true; needs a delegated cgroup v2 subtree)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub share_parent: Option<bool>,
     /// Create an infra container that holds the shared namespaces
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub infra: Option<bool>,
@@ -248,7 +248,15 @@ pub fn dispatch(ctx: &Context, c: PodCommand) -> Result<i32> {
 }
 
 fn create(ctx: &Context, a: CreateArgs) -> Result<i32> {
-    let sharing = pod::parse_share(a.share.as_deref(), a.infra, a.share_parent)?;
+    let sharing = pod::parse_share(a.share.as_deref(), a.infra, a.share_parent.unwrap_or(true))?;
+    if a.share_parent == Some(true)
+        && crate::cgroups::detect_host(nix::unistd::geteuid().as_raw()).is_none()
+    {
+        // Asked for explicitly, it must not pass for done.
+        tracing::warn!(
+            "--share-parent has no effect: no cgroup v2 subtree is delegated to this user, so neither the pod nor its containers get a cgroup"
+        );
+    }
     if !sharing.infra && !a.publish.is_empty() {
         return Err(Error::msg(
             "you must have an infra container to publish port bindings to the host",
@@ -382,6 +390,7 @@ pub fn inspect_json(p: &Pod, all: &[Container]) -> Value {
         .iter()
         .map(|n| n.as_str())
         .collect();
+    let (cgroup_path, cgroup_parent) = pod::cgroup_paths(p);
     json!({
         "Id": p.id,
         "Name": p.name,
@@ -391,8 +400,9 @@ pub fn inspect_json(p: &Pod, all: &[Container]) -> Value {
         "State": pod::status(p, all).as_str(),
         "Hostname": p.hostname(),
         "Labels": p.config.labels,
-        "CreateCgroup": true,
-        "CgroupParent": "",
+        "CreateCgroup": p.config.sharing.share_parent,
+        "CgroupParent": cgroup_parent,
+        "CgroupPath": cgroup_path,
         "CreateInfra": p.config.sharing.infra,
         "InfraContainerId": p.state.infra_id,
         "InfraContainerID": p.state.infra_id,

@@ -64,6 +64,8 @@ pub struct CreateOptions {
     /// `--pod NAME|ID|new:NAME`: the pod the container joins (`new:` creates
     /// it, and a failed create removes it again).
     pub pod: Option<String>,
+    /// `--requires`: names or ids (comma lists) of containers to start first.
+    pub requires: Vec<String>,
     /// No anonymous volumes for the image's VOLUMEs (build containers:
     /// what a RUN writes there belongs to the image, as in buildah).
     pub skip_image_volumes: bool,
@@ -675,6 +677,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
             seccomp,
             pod: String::new(),
             infra: false,
+            requires: Vec::new(),
             builder: o.builder,
             stop_timeout: o.run.stop_timeout,
             timeout: o.run.timeout,
@@ -692,6 +695,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     if let Some(p) = pod {
         crate::pod::join(p, o, &mut c.config)?;
     }
+    c.config.requires = super::requires::resolve(ctx, &o.requires, &c.config.pod)?;
     if !c.config.workdir.starts_with('/') {
         return Err(Error::msg(format!(
             "invalid working directory \"{}\": must be an absolute path",

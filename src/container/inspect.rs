@@ -149,7 +149,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "AppArmorProfile": "",
         "ExecIDs": [],
         "Mounts": mounts,
-        "Dependencies": [],
+        "Dependencies": cfg.requires,
         "NetworkSettings": crate::network::inspect_json(c),
         "Namespace": "",
         "IsInfra": cfg.infra,

@@ -70,6 +70,7 @@ fn proxied() -> SigSet {
 
 /// Starts `c` under a new supervisor.
 pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
+    super::requires::start_requirements(ctx, c)?;
     // A pod's container joins namespaces its infra container holds.
     if !c.config.pod.is_empty() && !c.config.infra {
         crate::pod::ensure_infra(ctx, &c.config.pod)?;

@@ -28,6 +28,7 @@ pub mod pidfd;
 pub mod prune;
 pub mod remove;
 pub mod rename;
+pub mod requires;
 pub mod restart;
 pub mod secrets;
 pub mod start;

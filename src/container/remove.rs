@@ -59,6 +59,10 @@ pub fn remove_with(ctx: &Context, c: &Container, o: &RemoveOptions) -> Result<()
             }
         }
     }
+    if !o.infra {
+        // `pod rm` (o.infra) removes the dependents with it.
+        super::requires::check_unrequired(c, &super::store(ctx).list()?)?;
+    }
     let c = &super::store(ctx).load(&c.id)?.unwrap_or_else(|| c.clone());
     remove_checked(ctx, c, o.force)?;
     crate::events::Event::container(c, "remove").record(ctx);

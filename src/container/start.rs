@@ -369,9 +369,12 @@ fn enter_cgroup(ctx: &Context, c: &Container, pid: i32) -> String {
     if !ctx.rootless {
         return String::new();
     }
-    let Some(d) = crate::cgroups::detect_host(nix::unistd::geteuid().as_raw()) else {
+    let Some(mut d) = crate::cgroups::detect_host(nix::unistd::geteuid().as_raw()) else {
         return String::new();
     };
+    if let Some(parent) = crate::pod::cgroup_parent(ctx, c, &d) {
+        d = parent;
+    }
     match crate::cgroups::enter(&d, &c.id, pid) {
         Ok(dir) => dir.to_string_lossy().into_owned(),
         Err(e) => {

@@ -41,14 +41,8 @@ pub fn pod(ctx: &Context, pod: &crate::pod::Pod) -> Result<PodDescription> {
         restart_policy: members
             .first()
             .map(|c| restart_word(c.config.restart_policy)),
-        // kube play gives the containers of a hostNetwork pod the host's
-        // network themselves.
-        host_network: pod.config.networks == ["host"]
-            || (!members.is_empty()
-                && members.iter().all(|c| {
-                    c.config.network
-                        == crate::network::mode::NetworkChoice::Explicit(crate::network::Mode::Host)
-                })),
+        host_network: pod.config.networks == ["host"],
+        share_pid: pod.shares(crate::pod::Namespace::Pid),
         containers,
     })
 }
@@ -180,6 +174,10 @@ fn container(ctx: &Context, c: &Container, prefix: &str) -> Result<ContainerDesc
             cap_add: cfg.capabilities.add.clone(),
             cap_drop: cfg.capabilities.drop.clone(),
         },
+        resources: cfg
+            .labels
+            .get(super::play::RESOURCES_LABEL)
+            .and_then(|json| serde_json::from_str(json).ok()),
     })
 }
 

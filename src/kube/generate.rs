@@ -26,6 +26,8 @@ pub struct PodDescription {
     /// Always, OnFailure or Never; None leaves Kubernetes' default (Always).
     pub restart_policy: Option<String>,
     pub host_network: bool,
+    /// The containers share a pid namespace (`shareProcessNamespace`).
+    pub share_pid: bool,
     pub containers: Vec<ContainerDescription>,
 }
 
@@ -45,6 +47,8 @@ pub struct ContainerDescription {
     pub mounts: Vec<MountDescription>,
     pub workdir: String,
     pub security: SecurityDescription,
+    /// `resources` as `kube play` recorded them (not applied).
+    pub resources: Option<super::types::Resources>,
 }
 
 /// Where a mount comes from.
@@ -238,6 +242,7 @@ fn pod_spec(pod: &PodDescription) -> PodSpec {
         containers,
         restart_policy: pod.restart_policy.clone(),
         host_network: pod.host_network,
+        share_process_namespace: pod.share_pid,
         hostname: if pod.hostname == pod.name {
             String::new()
         } else {
@@ -295,6 +300,7 @@ fn container(
         ports,
         volume_mounts,
         security_context: security(&c.security),
+        resources: c.resources.clone(),
         ..Default::default()
     }
 }
@@ -419,6 +425,7 @@ mod tests {
             created: Some("2024-01-02T03:04:05Z".parse().unwrap()),
             restart_policy: Some("Never".into()),
             host_network: false,
+            share_pid: false,
             containers: vec![
                 ContainerDescription {
                     name: "web".into(),
@@ -454,6 +461,7 @@ mod tests {
                         no_new_privileges: true,
                         ..Default::default()
                     },
+                    resources: None,
                 },
                 ContainerDescription {
                     name: "client".into(),

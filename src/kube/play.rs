@@ -34,7 +34,7 @@ use super::Error;
 use crate::container::{CreateOptions, TypedOptions};
 use crate::network::ports::PortMapping;
 use crate::state::config::{Mount, MountKind, RestartPolicy, UserSpec};
-use crate::state::pod::{ExitPolicy, Namespace, PodConfig};
+use crate::state::pod::{ExitPolicy, PodConfig};
 
 /// The label on every volume `kube play` makes for a pod (emptyDir,
 /// configMap, secret), its value the pod's name: `kube down` removes the
@@ -44,6 +44,11 @@ pub const POD_LABEL: &str = "io.skiff.kube.pod";
 /// The label that marks, besides [`POD_LABEL`], a volume made for an
 /// emptyDir (a scratch directory rather than files).
 pub const SCRATCH_LABEL: &str = "io.skiff.kube.emptydir";
+
+/// The label on a container `kube play` made from one with `resources`:
+/// their JSON, so that `kube generate` gives them back. skiff applies no
+/// cgroup limits yet (play warns); this is their record.
+pub const RESOURCES_LABEL: &str = "io.skiff.kube.resources";
 
 /// Kubernetes' default mode of files from a ConfigMap or Secret (0644).
 pub const DEFAULT_FILE_MODE: u32 = 0o644;
@@ -355,13 +360,14 @@ fn pod_plan(
         },
         ..Default::default()
     };
+    if spec.share_process_namespace {
+        config
+            .sharing
+            .namespaces
+            .insert(crate::state::pod::Namespace::Pid);
+    }
     if spec.host_network {
-        // The containers use the host's network themselves: a namespace of
-        // the host cannot be joined through the infra process from the
-        // user namespace. The pod shares ipc and uts only, and its infra
-        // has no network of its own.
-        config.networks = vec!["none".into()];
-        config.sharing.namespaces.remove(&Namespace::Net);
+        config.networks = vec!["host".into()];
     } else {
         config.networks = inputs.network.to_vec();
     }
@@ -493,34 +499,32 @@ fn pod_plan(
         None if input.workload == Workload::Job => RestartPolicy::No,
         None => RestartPolicy::Always,
     };
+    if spec.host_pid {
+        // Podman maps it to `--pid host`; skiff has none: a rootless
+        // container cannot mount a procfs of the host's pid namespace.
+        warnings.push(format!(
+            "kube yaml: document {} ({} {:?}): hostPID is not applied: skiff has no --pid host, so the containers get a pid namespace of their own",
+            at.doc, at.kind, at.name
+        ));
+    }
     for c in spec.init_containers.iter().chain(&spec.containers) {
         if c.resources.as_ref().is_some_and(|r| !r.limits.is_empty()) {
             warnings.push(format!(
-                "kube yaml: document {} ({} {:?}): container {:?}: resources.limits are not applied: skiff sets no cgroup limits yet",
+                "kube yaml: document {} ({} {:?}): container {:?}: resources.limits are recorded but not applied: skiff sets no cgroup limits yet",
                 at.doc, at.kind, at.name, c.name
             ));
         }
     }
-    let mut init_containers: Vec<ContainerPlan> = spec
+    let init_containers: Vec<ContainerPlan> = spec
         .init_containers
         .iter()
         .map(|c| pod.container(c, RestartPolicy::No))
         .collect::<Result<_, _>>()?;
-    let mut containers: Vec<ContainerPlan> = spec
+    let containers: Vec<ContainerPlan> = spec
         .containers
         .iter()
         .map(|c| pod.container(c, restart))
         .collect::<Result<_, _>>()?;
-    if spec.host_network {
-        for c in init_containers.iter_mut().chain(&mut containers) {
-            let o = &mut c.options;
-            o.network = Some("host".into());
-            o.add_hosts = config.add_hosts.clone();
-            o.dns = config.dns.clone();
-            o.dns_search = config.dns_search.clone();
-            o.dns_options = config.dns_options.clone();
-        }
-    }
     Ok(PodPlan {
         workload: input.workload,
         name: input.name,
@@ -785,6 +789,14 @@ impl Ctx<'_> {
             cap_add: caps.add,
             cap_drop: caps.drop,
             pull: pull_policy(c).into(),
+            labels: c
+                .resources
+                .as_ref()
+                .filter(|r| !r.limits.is_empty() || !r.requests.is_empty())
+                .and_then(|r| serde_json::to_string(r).ok())
+                .map(|json| format!("{RESOURCES_LABEL}={json}"))
+                .into_iter()
+                .collect(),
             typed: TypedOptions {
                 entrypoint: Some(process.entrypoint),
                 mounts,
@@ -974,7 +986,7 @@ mod tests {
         let p = example("deployment.yaml");
         assert_eq!(
             p.warnings,
-            ["kube yaml: document 1 (Deployment \"web-deployment\"): container \"web\": resources.limits are not applied: skiff sets no cgroup limits yet"]
+            ["kube yaml: document 1 (Deployment \"web-deployment\"): container \"web\": resources.limits are recorded but not applied: skiff sets no cgroup limits yet"]
         );
         let [pod] = &p.pods[..] else { panic!() };
         assert_eq!(pod.name, "web-deployment-pod");
@@ -1146,13 +1158,20 @@ stringData: {user: me}
         assert_eq!(o.command, ["sh"], "nothing given runs the image as built");
         let host = text.replace(
             "      containers:",
-            "      hostNetwork: true\n      containers:",
+            "      hostNetwork: true\n      hostPID: true\n      shareProcessNamespace: true\n      containers:",
         );
         let p = plan_with(&host, &v(&["mynet"]), "").unwrap();
+        assert_eq!(
+            p.warnings,
+            ["kube yaml: document 1 (Job \"j\"): hostPID is not applied: skiff has no --pid host, so the containers get a pid namespace of their own"]
+        );
         let pod = &p.pods[0];
-        assert_eq!(pod.config.networks, ["none"], "the infra has no network");
-        assert!(!pod.config.sharing.namespaces.contains(&Namespace::Net));
-        assert_eq!(pod.containers[0].options.network.as_deref(), Some("host"));
+        assert_eq!(pod.config.networks, ["host"]);
+        let net = crate::state::pod::Namespace::Net;
+        assert!(pod.config.sharing.namespaces.contains(&net));
+        let pid = crate::state::pod::Namespace::Pid;
+        assert!(pod.config.sharing.namespaces.contains(&pid));
+        assert_eq!(pod.containers[0].options.network, None, "the pod's");
     }
 
     #[test]

@@ -54,6 +54,12 @@ pub struct PodSpec {
     pub termination_grace_period_seconds: Option<i64>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub host_network: bool,
+    /// The pod's containers share one pid namespace (`pod create --share +pid`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub share_process_namespace: bool,
+    /// Read so that play can say why it is not applied (see `play.rs`).
+    #[serde(default, rename = "hostPID", skip_serializing_if = "is_false")]
+    pub host_pid: bool,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hostname: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -124,10 +124,19 @@ impl Backend for Host {
         None
     }
 
-    /// The host's /etc/hosts, then the container's own name line.
+    /// The host's /etc/hosts, then the generated lines but its localhost
+    /// ones (the host's stand): `--add-host` entries (a host-network pod's
+    /// hostAliases) and the container's own name line.
     fn hosts_file(&self, generated: String) -> String {
         let host = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-        format!("{host}{}\n", generated.lines().last().unwrap_or_default())
+        let own: String = generated
+            .lines()
+            .filter(|l| {
+                !l.starts_with("127.0.0.1\tlocalhost ") && !l.starts_with("::1\tlocalhost ")
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        format!("{host}{own}")
     }
 
     /// All the host's servers, loopback ones included: they are reachable.

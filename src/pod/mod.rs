@@ -48,6 +48,12 @@ use crate::{Context, Error, Result};
 /// Where the infra process's binary is mounted inside its root file system.
 pub const INFRA_BINARY: &str = "/.skiff-infra";
 
+/// What `ps` and `inspect` show as the infra container's image, in the
+/// place of Podman's `localhost/podman-pause:VERSION`. It names no stored
+/// image (the infra process is this skiff binary on an empty root, see the
+/// module's docs), and its tag is the version of the skiff that made it.
+pub const INFRA_IMAGE: &str = concat!("localhost/skiff-infra:", env!("CARGO_PKG_VERSION"));
+
 /// The pod records of this store (`<root>/pods`).
 pub fn store(ctx: &Context) -> Pods {
     Pods::new(ctx.root.join("pods"))
@@ -96,22 +102,21 @@ pub fn parse_ports(publish: &[String]) -> Result<Vec<PortMapping>> {
 }
 
 /// Namespaces a member joins from the infra process by path; the network
-/// goes through `--network container:` and the others are not supported.
-const JOINABLE: [Namespace; 2] = [Namespace::Ipc, Namespace::Uts];
+/// goes through `--network container:`. The pid namespace makes the infra
+/// process pid 1 of every member (`ps` in one shows the others).
+const JOINABLE: [Namespace; 4] = [
+    Namespace::Cgroup,
+    Namespace::Ipc,
+    Namespace::Pid,
+    Namespace::Uts,
+];
 
 /// Creates a pod: checks its configuration, then writes its record and,
 /// unless `--infra=false`, its infra container (created, not started).
 /// `name` None picks a random free name. Errors (one line, nothing
 /// written): a name in use by a pod or a container, bad network options,
-/// a host port in use, sharing pid or cgroup (not supported yet).
+/// a host port in use.
 pub fn create(ctx: &Context, name: Option<&str>, config: PodConfig) -> Result<Pod> {
-    for ns in &config.sharing.namespaces {
-        if !JOINABLE.contains(ns) && *ns != Namespace::Net {
-            return Err(Error::msg(format!(
-                "sharing the {ns} namespace in a pod is not supported: share ipc, net or uts"
-            )));
-        }
-    }
     let mut pod = Pod::new(name.unwrap_or("pod"), config)?;
     let mut infra = if pod.config.sharing.infra {
         let c = infra_container(&pod)?;
@@ -200,6 +205,7 @@ fn infra_container(pod: &Pod) -> Result<Container> {
         seccomp,
         pod: pod.id.clone(),
         infra: true,
+        image_name: INFRA_IMAGE.into(),
         driver: "vfs".into(),
         ..Default::default()
     };
@@ -269,6 +275,46 @@ pub fn for_create(ctx: &Context, key: &str) -> Result<(Pod, bool)> {
         Some(name) => Ok((create(ctx, Some(name), PodConfig::default())?, true)),
         None => Ok((lookup(ctx, key)?, false)),
     }
+}
+
+/// The cgroup delegation a container of a `--share-parent` pod enters
+/// under `d`: its pod's cgroup, created now if need be. None for any
+/// other container, or when the pod's cgroup cannot be made (the
+/// container then gets its own cgroup directly under `d`).
+pub fn cgroup_parent(
+    ctx: &Context,
+    c: &Container,
+    d: &crate::cgroups::Delegation,
+) -> Option<crate::cgroups::Delegation> {
+    if c.config.pod.is_empty() {
+        return None;
+    }
+    let pod = store(ctx).load(&c.config.pod).ok()??;
+    if !pod.config.sharing.share_parent {
+        return None;
+    }
+    crate::cgroups::pod_parent(d, &pod.id)
+        .map_err(|e| tracing::warn!(%e, "cannot make the pod's cgroup"))
+        .ok()
+}
+
+/// The pod's cgroup (`--share-parent`) and the directory below which it
+/// is made, as `pod inspect` shows them (`CgroupPath`, `CgroupParent`):
+/// empty when the user has no cgroup delegated, or the pod does not share
+/// its parent.
+pub fn cgroup_paths(pod: &Pod) -> (String, String) {
+    let Some(d) = crate::cgroups::detect_host(nix::unistd::geteuid().as_raw()) else {
+        return (String::new(), String::new());
+    };
+    let path = pod.config.sharing.share_parent.then(|| {
+        crate::cgroups::pod_dir(&d, &pod.id)
+            .to_string_lossy()
+            .into_owned()
+    });
+    (
+        path.unwrap_or_default(),
+        d.dir.to_string_lossy().into_owned(),
+    )
 }
 
 /// What a pod's container takes from its infra process at start.
@@ -365,16 +411,17 @@ fn combined(pod: &Pod, what: &str, errors: Vec<(String, Error)>) -> Result<()> {
     )))
 }
 
-/// `pod start`: the infra container first, then the others by creation
-/// (Podman's dependency order without `--requires`). Containers that run
-/// are left alone. Error: every container that failed, in one line.
+/// `pod start`: the infra container first, then the others each after the
+/// containers it requires (`--requires`) and otherwise by creation, as
+/// Podman's dependency order. Containers that run are left alone. Error:
+/// a dependency cycle, or every container that failed, in one line.
 pub fn start(ctx: &Context, pod: &Pod) -> Result<()> {
     let all = members(ctx, &pod.id)?;
     let mut errors = Vec::new();
-    let ordered = all
-        .iter()
-        .filter(|c| c.config.infra)
-        .chain(all.iter().filter(|c| !c.config.infra));
+    let others: Vec<&Container> = all.iter().filter(|c| !c.config.infra).collect();
+    let others = crate::container::requires::order(&others)
+        .map_err(|e| Error::msg(format!("starting pod {}: {e}", pod.name)))?;
+    let ordered = all.iter().filter(|c| c.config.infra).chain(others);
     for c in ordered {
         if let Err(e) = start_container(ctx, c) {
             errors.push((c.name.clone(), e));
@@ -605,6 +652,10 @@ pub fn remove_with(
             crate::state::container::remove_tree(&dir)?;
         }
         pod_event(ctx, pod, "remove");
+        let (cgroup, _) = cgroup_paths(pod);
+        if !cgroup.is_empty() {
+            crate::cgroups::remove(Path::new(&cgroup));
+        }
         return Ok(());
     }
     Ok(())

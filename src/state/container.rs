@@ -199,6 +199,10 @@ pub struct Config {
     /// namespaces the others join (Podman's `IsInfra`).
     #[serde(default)]
     pub infra: bool,
+    /// `--requires`: full ids of the containers started before this one
+    /// (Podman's dependency containers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
     /// Set for a `build`'s working container: the build process that owns
     /// it. `ps` hides such containers unless `--external` (Podman's
     /// containers "not controlled by Podman"), and one whose builder is

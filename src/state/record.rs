@@ -246,6 +246,7 @@ fn upgrade(old: V1) -> Result<Container> {
         seccomp: o.seccomp,
         pod: String::new(),
         infra: false,
+        requires: Vec::new(),
         builder: None,
         // Settings that records of this version did not have.
         stop_timeout: None,

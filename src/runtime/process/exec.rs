@@ -27,11 +27,41 @@ const EXEC_JOINS: [CloneFlags; 5] = [
     CloneFlags::CLONE_NEWNS,
 ];
 
+/// The name of a namespace in `/proc/PID/ns/`.
+fn ns_name(flag: CloneFlags) -> &'static str {
+    match flag {
+        CloneFlags::CLONE_NEWPID => "pid",
+        CloneFlags::CLONE_NEWIPC => "ipc",
+        CloneFlags::CLONE_NEWUTS => "uts",
+        CloneFlags::CLONE_NEWNET => "net",
+        CloneFlags::CLONE_NEWCGROUP => "cgroup",
+        _ => "mnt",
+    }
+}
+
+/// Which of [`EXEC_JOINS`] process `pid` does not share with this one.
+/// A namespace it shares needs no joining, and cannot always be joined: a
+/// container on the host's network (`--network host`, a host-network pod)
+/// is in a namespace of the initial user namespace, where setns(2) is
+/// refused to a rootless caller. One unreadable is counted as not shared.
+fn to_join(pid: i32) -> Vec<CloneFlags> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: String| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    EXEC_JOINS
+        .into_iter()
+        .filter(|&flag| {
+            let theirs = id(format!("/proc/{pid}/ns/{}", ns_name(flag)));
+            theirs.is_none() || theirs != id(format!("/proc/self/ns/{}", ns_name(flag)))
+        })
+        .collect()
+}
+
 /// How an exec'd process joins the container's namespaces.
 enum Join<'a> {
     /// setns(2) on the init's pidfd with every flag at once (Linux >= 5.8):
-    /// the namespaces of exactly the process the pidfd names, all or none.
-    Pidfd(BorrowedFd<'a>),
+    /// the namespaces of exactly the process the pidfd names, all or none
+    /// (those of [`EXEC_JOINS`] it does not share with this process).
+    Pidfd(BorrowedFd<'a>, Vec<CloneFlags>),
     /// `/proc/PID/ns/*` opened before the fork, on older kernels; the
     /// caller checks the pidfd before and after they are opened.
     Files(Vec<(File, CloneFlags)>),
@@ -43,26 +73,18 @@ impl Join<'_> {
     fn pid_namespace(pidfd: BorrowedFd<'_>, pid: i32) -> Result<Join<'_>> {
         let what = "joining the container's pid namespace";
         match nix::sched::setns(pidfd, CloneFlags::CLONE_NEWPID) {
-            Ok(()) => return Ok(Join::Pidfd(pidfd)),
+            Ok(()) => return Ok(Join::Pidfd(pidfd, to_join(pid))),
             // Before Linux 5.8 a pidfd is no namespace descriptor.
             Err(Errno::EINVAL) => {}
             Err(e) => return Err(Error::sys(what, e)),
         }
         let ns = |flag: CloneFlags| {
-            let name = match flag {
-                CloneFlags::CLONE_NEWPID => "pid",
-                CloneFlags::CLONE_NEWIPC => "ipc",
-                CloneFlags::CLONE_NEWUTS => "uts",
-                CloneFlags::CLONE_NEWNET => "net",
-                CloneFlags::CLONE_NEWCGROUP => "cgroup",
-                _ => "mnt",
-            };
-            let p = PathBuf::from(format!("/proc/{pid}/ns/{name}"));
+            let p = PathBuf::from(format!("/proc/{pid}/ns/{}", ns_name(flag)));
             File::open(&p).map_err(|e| io_err("open namespace", &p, e))
         };
-        let files = EXEC_JOINS
-            .iter()
-            .map(|&flag| Ok((ns(flag)?, flag)))
+        let files = to_join(pid)
+            .into_iter()
+            .map(|flag| Ok((ns(flag)?, flag)))
             .collect::<Result<Vec<_>>>()?;
         nix::sched::setns(ns(CloneFlags::CLONE_NEWPID)?, CloneFlags::CLONE_NEWPID)
             .map_err(|e| Error::sys(what, e))?;
@@ -72,7 +94,7 @@ impl Join<'_> {
     /// The descriptors the child must keep open until it has joined.
     fn fds(&self) -> Vec<RawFd> {
         match self {
-            Join::Pidfd(fd) => vec![fd.as_raw_fd()],
+            Join::Pidfd(fd, _) => vec![fd.as_raw_fd()],
             Join::Files(files) => files.iter().map(|(f, _)| f.as_raw_fd()).collect(),
         }
     }
@@ -80,8 +102,8 @@ impl Join<'_> {
     /// In the child: joins the other namespaces.
     fn rest(&self) -> Result<()> {
         match self {
-            Join::Pidfd(fd) => {
-                let all = EXEC_JOINS.iter().fold(CloneFlags::empty(), |a, &f| a | f);
+            Join::Pidfd(fd, flags) => {
+                let all = flags.iter().fold(CloneFlags::empty(), |a, &f| a | f);
                 nix::sched::setns(fd, all)
                     .map_err(|e| Error::sys("joining the container's namespaces", e))
             }
@@ -149,7 +171,7 @@ pub fn exec_in(
         // so that the forked process is born inside the container's.
         let join = Join::pid_namespace(pidfd, pid)?;
         let by = match join {
-            Join::Pidfd(_) => JoinedBy::Pidfd,
+            Join::Pidfd(..) => JoinedBy::Pidfd,
             Join::Files(_) => JoinedBy::ProcFiles,
         };
         let (go_r, go_w) = pipe()?;

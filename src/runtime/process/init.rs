@@ -4,7 +4,7 @@
 #![allow(unsafe_code)]
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
@@ -65,14 +65,15 @@ pub fn create(spec: &Spec, stdio: ChildStdio, confine: &Confinement) -> Result<C
     let (go_r, go_w) = pipe()?;
     let (res_r, res_w) = pipe()?;
     crate::runtime::fds::note_ignored_signals();
+    let what = "creating the container's namespaces";
+    let flags = clone_flags(spec);
     // The child allocates (it parses the spec, resolves paths, formats its
     // errors): sound because `fork` refuses a process with other threads.
-    let (pid, (go_w, res_r)) = crate::runtime::fork::fork(
-        "creating the container's namespaces",
-        clone_flags(spec),
-        (go_w, res_r),
-        move || child_main(spec, stdio, confine, go_r, res_w),
-    )?;
+    let child = move || child_main(spec, stdio, confine, go_r, res_w);
+    let (pid, (go_w, res_r)) = match joined_path(spec, LinuxNamespaceType::Pid) {
+        None => crate::runtime::fork::fork(what, flags, (go_w, res_r), child)?,
+        Some(path) => fork_in_pid_namespace(path, flags, (go_w, res_r), child)?,
+    };
     Ok(Created {
         pid,
         go: File::from(go_w),
@@ -134,7 +135,11 @@ fn setup_and_exec(
         .as_ref()
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
-    for ns in namespaces.iter().filter(|n| n.path().is_some()) {
+    // The pid namespace was joined by the parent, before the fork.
+    let by_path = namespaces
+        .iter()
+        .filter(|n| n.path().is_some() && n.typ() != LinuxNamespaceType::Pid);
+    for ns in by_path {
         join_namespace(ns.typ(), ns.path().as_ref().expect("filtered on path"))?;
     }
     if namespaces
@@ -219,6 +224,81 @@ pub(super) fn become_process(
         process.args().as_deref().unwrap_or_default(),
         process.env().as_deref().unwrap_or_default(),
     )
+}
+
+/// The path of the namespace of type `typ` the spec joins, if it joins one.
+fn joined_path(spec: &Spec, typ: LinuxNamespaceType) -> Option<&Path> {
+    spec.linux()
+        .as_ref()?
+        .namespaces()
+        .as_ref()?
+        .iter()
+        .find(|n| n.typ() == typ)?
+        .path()
+        .as_deref()
+}
+
+/// [`crate::runtime::fork::fork`] of a container process born in the pid
+/// namespace at `path` (a pod's, held by its infra process), still a child
+/// of this process.
+///
+/// A pid namespace is joined for children only, and a rootless caller can
+/// never go back to its own (owned by the initial user namespace): so a
+/// short-lived helper joins it and clones the container process with
+/// `CLONE_PARENT`, which makes this process its parent, then reports its
+/// pid on a pipe and exits. This process's later children (network
+/// teardown helpers) stay in its own pid namespace.
+fn fork_in_pid_namespace<P>(
+    path: &Path,
+    flags: CloneFlags,
+    parent_only: P,
+    child: impl FnOnce() -> i32,
+) -> Result<(Pid, P)> {
+    let target = File::open(path).map_err(|e| io_err("open namespace", path, e))?;
+    let (pid_r, pid_w) = pipe()?;
+    let (helper, (parent_only, pid_r)) = crate::runtime::fork::fork(
+        "joining the pod's pid namespace",
+        CloneFlags::empty(),
+        (parent_only, pid_r),
+        move || {
+            let mut out = File::from(pid_w);
+            // Negative: the errno of the step that failed.
+            let report = match nix::sched::setns(target, CloneFlags::CLONE_NEWPID) {
+                Err(e) => -(e as i64),
+                // SAFETY: this helper has one thread (forked by `fork`,
+                // which checked its parent had one), so the container
+                // process may run ordinary code, as in `fork`.
+                Ok(()) => match unsafe {
+                    crate::runtime::fork::fork_signal_safe(
+                        "creating the container's namespaces",
+                        flags | CloneFlags::CLONE_PARENT,
+                        (),
+                        child,
+                    )
+                } {
+                    Ok((pid, ())) => i64::from(pid.as_raw()),
+                    Err(Error::Sys { errno, .. }) => -(errno as i64) - 4096,
+                    Err(_) => -4096 - libc::EINVAL as i64,
+                },
+            };
+            i32::from(out.write_all(&report.to_le_bytes()).is_err())
+        },
+    )?;
+    let mut buf = [0u8; 8];
+    let read = File::from(pid_r).read_exact(&mut buf);
+    let _ = nix::sys::wait::waitpid(helper, None);
+    read.map_err(|e| Error::Msg(format!("joining the pod's pid namespace: {e}")))?;
+    match i64::from_le_bytes(buf) {
+        pid if pid > 0 => Ok((Pid::from_raw(pid as i32), parent_only)),
+        e if e > -4096 => Err(Error::sys(
+            format!("joining namespace {}", path.display()),
+            Errno::from_raw(-e as i32),
+        )),
+        e => Err(Error::sys(
+            "creating the container's namespaces",
+            Errno::from_raw((-e - 4096) as i32),
+        )),
+    }
 }
 
 /// Joins an existing namespace, such as another container's network.
