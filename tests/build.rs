@@ -805,3 +805,103 @@ fn from_scratch_then_copy_from_it() {
         "only the copied file is in the layer"
     );
 }
+
+/// `--squash` (as podman: buildah without layers): the steps make one
+/// layer on the base image's, no intermediate image and no cache entry is
+/// kept, every history entry of the build is empty but the last; a file
+/// the build deleted stays deleted. `--layers=false` and
+/// `BUILDAH_LAYERS=false` build the same way; `--squash` with `--layers`
+/// is refused as podman refuses it.
+#[test]
+fn squash_makes_one_layer_over_the_base() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "squash",
+        &[
+            (
+                "Containerfile",
+                "FROM localhost/busybox\nENV A=1\nRUN rm /www/index.html && echo one > /one\n\
+                 COPY a.txt /a.txt\nRUN echo two > /two\nLABEL k=v\n",
+            ),
+            ("a.txt", "copied\n"),
+        ],
+    );
+    let base_layers = s.inspect_format("localhost/busybox", "{{len .RootFS.Layers}}");
+    let base_history: usize = s
+        .inspect_format("localhost/busybox", "{{len .History}}")
+        .parse()
+        .unwrap();
+    let before = s.image_ids().len();
+    let out = build(&s, &["--squash", "-t", "sq", path(&ctx)]);
+    assert_eq!(s.image_ids().len(), before + 1, "only the result is kept");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("--> ")).count(),
+        1,
+        "no image per step\n{out}"
+    );
+    let layers: usize = s
+        .inspect_format("sq", "{{len .RootFS.Layers}}")
+        .parse()
+        .unwrap();
+    assert_eq!(layers, base_layers.parse::<usize>().unwrap() + 1);
+    let history: Vec<serde_json::Value> =
+        serde_json::from_str(&s.inspect_format("sq", "{{json .History}}")).unwrap();
+    let empty: Vec<bool> = history
+        .iter()
+        .map(|h| h["empty_layer"].as_bool().unwrap_or(false))
+        .collect();
+    assert_eq!(empty.len(), base_history + 5, "{history:?}");
+    assert_eq!(empty[base_history..], [true, true, true, true, false]);
+    let last = history.last().unwrap();
+    assert!(
+        last["created_by"].as_str().unwrap().contains("LABEL k=v"),
+        "{last}"
+    );
+    assert_eq!(last["comment"], "FROM localhost/busybox:latest");
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "sq",
+            "sh",
+            "-c",
+            "cat /one /a.txt /two; ls /www"
+        ]),
+        "one\ncopied\ntwo\n"
+    );
+    let diff = s.ok(&["image", "diff", "sq"]);
+    for line in ["D /www/index.html", "A /one", "A /a.txt", "A /two"] {
+        assert!(diff.lines().any(|l| l == line), "{line}\n{diff}");
+    }
+    assert_eq!(s.inspect_format("sq", "{{.Labels.k}}"), "v");
+
+    // Nothing was cached: a layered build runs every step.
+    let out = build(&s, &["-t", "layered", path(&ctx)]);
+    assert_eq!(using_cache(&out), 0, "{out}");
+    let before = s.image_ids().len();
+    let out = build(&s, &["--layers=false", "-t", "nolayers", path(&ctx)]);
+    assert_eq!(using_cache(&out), 0, "{out}");
+    assert_eq!(s.image_ids().len(), before + 1);
+    assert_eq!(
+        s.inspect_format("nolayers", "{{len .RootFS.Layers}}"),
+        layers.to_string()
+    );
+    let o = s.cmd_env(
+        &["build", "-t", "envlayers", path(&ctx)],
+        &[("BUILDAH_LAYERS", "false")],
+    );
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(using_cache(&o.stdout), 0, "{}", o.stdout);
+    assert_eq!(
+        s.inspect_format("envlayers", "{{len .RootFS.Layers}}"),
+        layers.to_string()
+    );
+
+    let e = s.fails_engine(&["build", "--squash", "--layers", "-t", "x", path(&ctx)]);
+    assert_eq!(
+        e,
+        "Error: cannot specify --squash with --layers and --squash-all with --squash"
+    );
+    s.fails_engine(&["build", "--squash", "--squash-all", "-t", "x", path(&ctx)]);
+}

@@ -33,9 +33,11 @@ pub struct BuildArgs {
     /// Do not use cached steps: run every step again
     #[arg(long)]
     pub no_cache: bool,
-    /// Use and keep the images of each step (false: run every step, as --no-cache)
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
-    pub layers: bool,
+    /// Use and keep the images of each step (default true, or false when
+    /// BUILDAH_LAYERS is false or 0); false: no cache, and each stage's
+    /// steps make one layer
+    #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub layers: Option<bool>,
     /// Pull base images: always, missing, never or newer (--pull alone: always)
     #[arg(long, value_name = "POLICY", num_args = 0..=1, default_missing_value = "always", default_value = "missing")]
     pub pull: String,
@@ -54,6 +56,9 @@ pub struct BuildArgs {
     /// A secret for RUN --mount=type=secret: id=ID,src=PATH
     #[arg(long = "secret", value_name = "id=ID,src=PATH")]
     pub secrets: Vec<String>,
+    /// Squash the layers the build adds into one; the base image's stay
+    #[arg(long)]
+    pub squash: bool,
     /// Squash the result into one layer with one history entry
     #[arg(long)]
     pub squash_all: bool,
@@ -162,8 +167,26 @@ fn secrets(specs: &[String]) -> Result<std::collections::BTreeMap<String, PathBu
     Ok(out)
 }
 
+/// Whether steps are cached and kept (`--layers`): the flag when given,
+/// else false only when `BUILDAH_LAYERS` is `false` (any case) or `0`, as
+/// podman reads it.
+fn use_layers(flag: Option<bool>, env: Option<&str>) -> bool {
+    match (flag, env) {
+        (Some(v), _) => v,
+        (None, Some(e)) => !(e.eq_ignore_ascii_case("false") || e == "0"),
+        (None, None) => true,
+    }
+}
+
 /// `skiff build`.
 pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
+    if a.squash && (a.layers.is_some() || a.squash_all) {
+        // Podman's one message for both conflicts.
+        return Err(Error::msg(
+            "cannot specify --squash with --layers and --squash-all with --squash",
+        ));
+    }
+    let layers = use_layers(a.layers, std::env::var("BUILDAH_LAYERS").ok().as_deref());
     let format = match a.format.to_ascii_lowercase().as_str() {
         "oci" => Format::Oci,
         "docker" => Format::Docker,
@@ -292,7 +315,8 @@ pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
         tags,
         commit_name: a.tags.first().cloned(),
         labels,
-        no_cache: a.no_cache || !a.layers,
+        no_cache: a.no_cache,
+        squash: a.squash || !layers,
         pull,
         quiet: a.quiet,
         format,
@@ -307,4 +331,22 @@ pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
     }
     println!("{}", img.id);
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_come_from_the_flag_else_buildah_layers() {
+        assert!(use_layers(None, None));
+        assert!(!use_layers(Some(false), Some("true")));
+        assert!(use_layers(Some(true), Some("0")));
+        for off in ["false", "FALSE", "0"] {
+            assert!(!use_layers(None, Some(off)), "{off}");
+        }
+        for on in ["true", "1", "", "no"] {
+            assert!(use_layers(None, Some(on)), "{on}");
+        }
+    }
 }
