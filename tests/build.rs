@@ -749,8 +749,9 @@ fn sigterm_during_a_large_copy_stops_the_build() {
 
 /// A build killed with SIGKILL during a RUN leaves its working container
 /// running; `ps -a` does not list it (only `ps -a --external` does, as
-/// Podman lists buildah's), and the next build removes it with its
-/// supervisor and process.
+/// Podman lists buildah's), and `rm -a` (which does not list it either),
+/// a plain `rm`, `container prune` and the next build each remove it with
+/// its supervisor and process. `rm -a` leaves a live build's alone.
 #[test]
 fn killed_build_container_is_external_and_swept() {
     let s = busybox();
@@ -762,22 +763,54 @@ fn killed_build_container_is_external_and_swept() {
             "FROM localhost/busybox\nRUN echo up-$((1+1)); sleep 300\n",
         )],
     );
-    let args = ["build", "-t", "killedbuild", path(&ctx)];
-    let st = stop_when(&s, &args, "up-2", nix::sys::signal::Signal::SIGKILL);
-    assert_eq!(st.code, 137, "{}", st.stderr);
-    assert_eq!(s.container_ids().len(), 1, "the working container is left");
-    let ps = s.ok(&["ps", "-a", "-q"]);
-    assert!(ps.trim().is_empty(), "ps -a lists a build container: {ps}");
-    let ext = s.ok(&["ps", "-a", "-q", "--external"]);
-    assert_eq!(ext.lines().count(), 1, "ps -a --external: {ext}");
     let next = context(
         &s,
         "next",
         &[("Containerfile", "FROM localhost/busybox\nLABEL next=yes\n")],
     );
-    build(&s, &["-t", "nextbuild", path(&next)]);
-    assert!(s.container_ids().is_empty(), "the next build removed it");
-    assert!(s.ok(&["ps", "-a", "-q", "--external"]).trim().is_empty());
+    let args = ["build", "-t", "killedbuild", path(&ctx)];
+    let sweepers: [&[&str]; 4] = [
+        &["rm", "-a"],
+        &["rm", "--ignore", "nosuch-zz"],
+        &["container", "prune", "-f"],
+        &["build", "-t", "nextbuild", path(&next)],
+    ];
+    for sweep in sweepers {
+        let st = stop_when(&s, &args, "up-2", nix::sys::signal::Signal::SIGKILL);
+        assert_eq!(st.code, 137, "{}", st.stderr);
+        assert_eq!(s.container_ids().len(), 1, "the working container is left");
+        let ps = s.ok(&["ps", "-a", "-q"]);
+        assert!(ps.trim().is_empty(), "ps -a lists a build container: {ps}");
+        let ext = s.ok(&["ps", "-a", "-q", "--external"]);
+        assert_eq!(ext.lines().count(), 1, "ps -a --external: {ext}");
+        let out = s.ok(sweep);
+        if sweep[0] == "rm" {
+            assert_eq!(out, "", "{sweep:?} names no container");
+        }
+        assert!(s.container_ids().is_empty(), "{sweep:?} removed it");
+        assert!(s.ok(&["ps", "-a", "-q", "--external"]).trim().is_empty());
+    }
+
+    // A live build's working container is the build's own.
+    let mut child = s.spawn(&args);
+    let out = common::chunks(child.stdout.take().unwrap());
+    let mut acc = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    assert!(common::read_until(&out, &mut acc, "up-2", deadline));
+    assert_eq!(s.ok(&["rm", "-a", "-f"]), "");
+    assert_eq!(
+        s.container_ids().len(),
+        1,
+        "rm -a left the build's container"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let code = common::wait_child(&mut child, std::time::Duration::from_secs(30));
+    assert_eq!(code, Some(130));
+    assert!(s.container_ids().is_empty(), "the build removed its own");
 }
 
 #[test]
