@@ -649,10 +649,83 @@ fn run_mounts_secret_and_cache() {
         "{e}"
     );
 
-    // A secret as a variable is refused, never silently left empty.
-    let text = "FROM localhost/busybox\nRUN --mount=type=secret,id=tok,env=TOK test -n \"$TOK\"\n";
-    let e = build_error(&s, "secret-env", text, &[]);
-    assert!(e.contains("env=TOK") && e.contains("not supported"), "{e}");
+    // A secret as a variable: in that RUN's environment only, and no file
+    // unless a target is given; in neither the image's config nor a layer.
+    let env_ctx = context(
+        &s,
+        "secret-env",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\n\
+             RUN --mount=type=secret,id=tok,env=TOK test \"$TOK\" = s3cret && test ! -e /run/secrets/tok && echo ok > /env-ok\n\
+             RUN test -z \"$TOK\" && echo unset > /later\n",
+        )],
+    );
+    build(
+        &s,
+        &["--secret", &secret_arg, "-t", "secretenv", path(&env_ctx)],
+    );
+    assert_eq!(
+        s.ok(&["run", "--rm", "secretenv", "cat", "/env-ok", "/later"]),
+        "ok\nunset\n"
+    );
+    let env = s.inspect_format("secretenv", "{{json .Config.Env}}");
+    assert!(!env.contains("s3cret") && !env.contains("TOK"), "{env}");
+}
+
+/// What skiff cannot do is refused with one line and exit 125 before any
+/// step runs, never accepted and ignored.
+#[test]
+fn unsupported_features_are_refused_up_front() {
+    let s = busybox();
+    let host = match std::env::consts::ARCH {
+        "aarch64" => "linux/arm64",
+        _ => "linux/amd64",
+    };
+    let other = if host == "linux/arm64" {
+        "linux/amd64"
+    } else {
+        "linux/arm64"
+    };
+    let text = "FROM localhost/busybox\nRUN echo ran > /ran\nRUN --mount=type=ssh true\n";
+    let e = build_error(&s, "ssh", text, &["-t", "ssh"]);
+    assert_eq!(
+        e,
+        "Error: Containerfile:3: RUN: --mount=type=ssh (ssh agent forwarding) is not supported"
+    );
+    let text = "FROM localhost/busybox\nADD https://github.com/moby/buildkit.git#v0.10.1 /src\n";
+    let e = build_error(&s, "git", text, &[]);
+    assert!(
+        e.ends_with("is not supported") && e.contains("git repository"),
+        "{e}"
+    );
+    let e = build_error(
+        &s,
+        "fromplat",
+        &format!("FROM --platform={other} localhost/busybox\n"),
+        &[],
+    );
+    assert!(e.starts_with(&format!("Error: Containerfile:1: FROM: --platform={other}: building for a platform other than the host's")), "{e}");
+    let ok = "FROM --platform=$BUILDPLATFORM localhost/busybox\nARG TARGETPLATFORM\nRUN echo $TARGETPLATFORM > /p\n";
+    let ctx = context(&s, "hostplat", &[("Containerfile", ok)]);
+    build(&s, &["--platform", host, "-t", "hostplat", path(&ctx)]);
+    assert_eq!(
+        s.ok(&["run", "--rm", "hostplat", "cat", "/p"]),
+        format!("{host}\n")
+    );
+    for (flag, value) in [
+        ("--platform", other),
+        ("--cache-from", "localhost/cache"),
+        ("--cache-to", "localhost/cache"),
+        ("--ssh", "default"),
+    ] {
+        let e = s.fails_engine(&["build", flag, value, "-t", "refused", path(&ctx)]);
+        assert!(
+            e.starts_with(&format!("Error: {flag}")) && e.contains("not supported"),
+            "{e}"
+        );
+    }
+    left_nothing(&s, &["ssh", "refused"]);
 }
 
 /// What a build that was sent a signal did: its exit code, stderr, how

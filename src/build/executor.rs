@@ -674,8 +674,12 @@ impl<'a> Executor<'a> {
 
     /// RUN: a working container with the command, in the foreground.
     fn run(&self, step: &Step, r: &Run, current: &Image, cfg: &mut StageConfig) -> Result<Image> {
+        if r.security.as_deref() == Some("insecure") {
+            // An ONBUILD trigger's RUN: the plan refused the file's own.
+            return Err(Error::msg("RUN --security=insecure is not supported"));
+        }
         let argv = run_argv(&r.command, &r.heredocs, &cfg.shell);
-        let env: Vec<String> = step
+        let mut env: Vec<String> = step
             .run_env
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -685,7 +689,8 @@ impl<'a> Executor<'a> {
             other => Some(other.to_string()),
         };
         // Workers holding `from=` sources mounted, until the step is done.
-        let (mounts, _sources) = self.run_mounts(step, r)?;
+        let (mounts, _sources, secret_env) = self.run_mounts(step, r)?;
+        env.extend(secret_env);
         let user = Some(cfg.user()).filter(|u| !u.is_empty());
         let w = self.worker_with(
             &current.id,
@@ -730,18 +735,16 @@ impl<'a> Executor<'a> {
     /// asked, secrets are the `--secret` files, read-only at
     /// `/run/secrets/ID` unless a target is given; a bind mount `from=` a
     /// stage or an image comes from a mounted working container of it
-    /// (returned, to be dropped once the step is done). Ssh mounts and
-    /// secrets as variables (`env=`) are refused for now, never ignored.
-    fn run_mounts(&self, step: &Step, r: &Run) -> Result<(Vec<String>, Vec<Worker<'a>>)> {
+    /// (returned, to be dropped once the step is done). A secret with
+    /// `env=VAR` is that variable of this RUN alone (never of the image),
+    /// and a file too only when a target is given (BuildKit's rule). Ssh
+    /// mounts are refused, never ignored.
+    fn run_mounts(&self, step: &Step, r: &Run) -> Result<RunMounts<'a>> {
         let mut out = Vec::new();
         let mut holders = Vec::new();
+        let mut env = Vec::new();
         for (i, m) in r.mounts.iter().enumerate() {
             if m.kind == MountKind::Secret {
-                if let Some(var) = &m.env {
-                    return Err(Error::msg(format!(
-                        "RUN --mount=type=secret,env={var}: a secret as a variable is not supported yet; read the file at its target"
-                    )));
-                }
                 let id =
                     m.id.clone()
                         .or_else(|| {
@@ -750,16 +753,27 @@ impl<'a> Executor<'a> {
                                 .and_then(|t| Path::new(t).file_name())
                                 .map(|n| n.to_string_lossy().into_owned())
                         })
+                        .or_else(|| m.env.clone())
                         .ok_or_else(|| Error::msg("RUN --mount=type=secret: an id is required"))?;
                 let target = m
                     .target
                     .clone()
                     .unwrap_or_else(|| format!("/run/secrets/{id}"));
                 match self.req.secrets.get(&id) {
-                    Some(src) => out.push(format!(
-                        "type=bind,source={},target={target},readonly",
-                        src.display()
-                    )),
+                    Some(src) => {
+                        if let Some(var) = &m.env {
+                            let value = std::fs::read_to_string(src).map_err(|e| {
+                                Error::msg(crate::error::io_msg("read secret", src, &e))
+                            })?;
+                            env.push(format!("{var}={value}"));
+                        }
+                        if m.env.is_none() || m.target.is_some() {
+                            out.push(format!(
+                                "type=bind,source={},target={target},readonly",
+                                src.display()
+                            ))
+                        }
+                    }
                     None if m.required => {
                         return Err(Error::msg(format!(
                             "secret {id:?} is required: give it with --secret id={id},src=PATH"
@@ -809,15 +823,13 @@ impl<'a> Executor<'a> {
                         path.display()
                     ));
                 }
-                _ => {
-                    return Err(Error::msg(format!(
-                        "RUN --mount type {:?} is not supported yet",
-                        m.kind
-                    )))
+                MountKind::Ssh | MountKind::Secret => {
+                    // An ONBUILD trigger's: the plan refused the file's own.
+                    return Err(Error::msg("RUN --mount=type=ssh is not supported"));
                 }
             }
         }
-        Ok((out, holders))
+        Ok((out, holders, env))
     }
 
     /// What a RUN's result depends on besides its text: the network, and
@@ -1092,6 +1104,11 @@ impl<'a> Executor<'a> {
         result
     }
 }
+
+/// A RUN's `--mount` values as the working container's `--mount` options,
+/// the workers holding `from=` sources mounted, and the secrets given as
+/// variables (`VAR=value`).
+type RunMounts<'a> = (Vec<String>, Vec<Worker<'a>>, Vec<String>);
 
 /// `STEP 3/7: COPY ../x /x: forbidden path ...`, with the step's exit code.
 fn step_error(header: &str, e: Error) -> Error {

@@ -62,9 +62,22 @@ pub struct BuildArgs {
     /// Squash the result into one layer with one history entry
     #[arg(long)]
     pub squash_all: bool,
-    /// Platform of the image, os/arch[/variant] (sets the TARGET* args)
+    /// Platform of the image, os/arch[/variant]: the host's only (sets the
+    /// TARGET* args)
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
+    /// Refused: skiff keeps its build cache in local storage only
+    #[arg(long = "cache-from", value_name = "IMAGE", hide = true)]
+    pub cache_from: Vec<String>,
+    /// Refused: skiff keeps its build cache in local storage only
+    #[arg(long = "cache-to", value_name = "IMAGE", hide = true)]
+    pub cache_to: Vec<String>,
+    /// Refused: skiff keeps its build cache until the images go
+    #[arg(long = "cache-ttl", value_name = "DURATION", hide = true)]
+    pub cache_ttl: Option<String>,
+    /// Refused: no ssh agent forwarding into RUN
+    #[arg(long = "ssh", value_name = "default|ID[=SOCKET|KEY]", hide = true)]
+    pub ssh: Vec<String>,
     /// The context: a directory, a tar archive, or `-` (standard input)
     #[arg(value_name = "CONTEXT")]
     pub context: Option<String>,
@@ -178,8 +191,34 @@ fn use_layers(flag: Option<bool>, env: Option<&str>) -> bool {
     }
 }
 
+/// Refuses the podman build flags skiff does not implement, rather than
+/// accept and ignore them.
+fn refuse_unsupported(a: &BuildArgs) -> Result<()> {
+    let given = [
+        ("--cache-from", !a.cache_from.is_empty()),
+        ("--cache-to", !a.cache_to.is_empty()),
+        ("--cache-ttl", a.cache_ttl.is_some()),
+        ("--ssh", !a.ssh.is_empty()),
+    ];
+    if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+        let why = if flag.starts_with("--cache") {
+            "the build cache is kept in local storage only"
+        } else {
+            "no ssh agent is forwarded into RUN"
+        };
+        return Err(Error::msg(format!("{flag} is not supported: {why}")));
+    }
+    if let Some(p) = &a.platform {
+        if p.split(',').count() > 1 || !plan::is_host_platform(p) {
+            return Err(Error::msg(plan::platform_unsupported(p)));
+        }
+    }
+    Ok(())
+}
+
 /// `skiff build`.
 pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
+    refuse_unsupported(&a)?;
     if a.squash && (a.layers.is_some() || a.squash_all) {
         // Podman's one message for both conflicts.
         return Err(Error::msg(
