@@ -1011,3 +1011,25 @@ fn squash_makes_one_layer_over_the_base() {
     );
     s.fails_engine(&["build", "--squash", "--squash-all", "-t", "x", path(&ctx)]);
 }
+
+/// RUN --mount options that change what the command sees: a tmpfs's
+/// `size`, a cache mount's `ro`.
+#[test]
+fn run_mount_options_take_effect() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "mount-opts",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\n\
+             RUN --mount=type=tmpfs,target=/t,size=1m ! dd if=/dev/zero of=/t/big bs=1k count=2048 2>/dev/null && echo limited > /res\n\
+             RUN --mount=type=cache,target=/c,ro ! touch /c/x 2>/dev/null && echo ro >> /res\n",
+        )],
+    );
+    build(&s, &["--pull=ifmissing", "-t", "mountopts", path(&ctx)]);
+    assert_eq!(
+        s.ok(&["run", "--rm", "mountopts", "cat", "/res"]),
+        "limited\nro\n"
+    );
+}

@@ -797,12 +797,19 @@ impl<'a> Executor<'a> {
                         .join(hex::encode(Sha256::digest(id.as_bytes())));
                     std::fs::create_dir_all(&dir)
                         .map_err(|e| Error::msg(crate::error::io_msg("mkdir", &dir, &e)))?;
+                    let ro = if m.readonly { ",readonly" } else { "" };
                     out.push(format!(
-                        "type=bind,source={},target={target}",
+                        "type=bind,source={},target={target}{ro}",
                         dir.display()
                     ));
                 }
-                MountKind::Tmpfs => out.push(format!("type=tmpfs,target={target}")),
+                MountKind::Tmpfs => {
+                    let size = m.size.map(|n| format!(",tmpfs-size={n}"));
+                    out.push(format!(
+                        "type=tmpfs,target={target}{}",
+                        size.unwrap_or_default()
+                    ))
+                }
                 MountKind::Bind => {
                     let src = m.source.clone().unwrap_or_default();
                     let path = match step.mount_from.get(i).cloned().flatten() {

@@ -238,7 +238,9 @@ pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
     let pull = match a.pull.as_str() {
         "true" => "always".to_string(),
         "false" => "missing".to_string(),
-        p @ ("always" | "missing" | "never" | "newer" | "ifmissing" | "ifnewer") => p.to_string(),
+        "ifmissing" => "missing".to_string(),
+        "ifnewer" => "newer".to_string(),
+        p @ ("always" | "missing" | "never" | "newer") => p.to_string(),
         other => {
             return Err(Error::msg(format!(
                 "invalid --pull {other:?}: use always, missing, never or newer"
