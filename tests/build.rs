@@ -522,7 +522,7 @@ fn bad_input_is_one_line_and_leaves_nothing() {
         "FROM localhost/busybox\nRUN <<EOF\necho\n",
         &[],
     );
-    assert!(e.contains("unterminated heredoc"), "{e}");
+    assert_eq!(e, "Error: Containerfile:2: unterminated heredoc");
 
     let failing = context(
         &s,
@@ -541,6 +541,22 @@ fn bad_input_is_one_line_and_leaves_nothing() {
     assert!(o.stdout.contains("about to fail"), "{}", o.describe());
     assert!(!o.stdout.contains("after"), "{}", o.describe());
     left_nothing(&s, &["failing", "missing"]);
+    // No root file system of a working container is left mounted.
+    if let Some(pid) = s.pause_pid() {
+        let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+        let store = s.store();
+        let left: Vec<&str> = mounts
+            .lines()
+            .filter(|l| l.contains(path(&store)))
+            .collect();
+        assert!(left.is_empty(), "mounts left: {left:#?}");
+    }
+    // Without layers, a failed build leaves none of its images either.
+    let before = s.image_ids();
+    let o = s.cmd(&["build", "--squash", "-t", "failing", path(&failing)]);
+    assert_eq!(o.code, 3, "{}", o.describe());
+    assert_eq!(s.image_ids(), before, "no intermediate image is kept");
+    left_nothing(&s, &["failing"]);
 }
 
 #[test]
