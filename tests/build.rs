@@ -522,7 +522,7 @@ fn bad_input_is_one_line_and_leaves_nothing() {
         "FROM localhost/busybox\nRUN <<EOF\necho\n",
         &[],
     );
-    assert!(e.contains("unterminated heredoc"), "{e}");
+    assert_eq!(e, "Error: Containerfile:2: unterminated heredoc");
 
     let failing = context(
         &s,
@@ -541,6 +541,22 @@ fn bad_input_is_one_line_and_leaves_nothing() {
     assert!(o.stdout.contains("about to fail"), "{}", o.describe());
     assert!(!o.stdout.contains("after"), "{}", o.describe());
     left_nothing(&s, &["failing", "missing"]);
+    // No root file system of a working container is left mounted.
+    if let Some(pid) = s.pause_pid() {
+        let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+        let store = s.store();
+        let left: Vec<&str> = mounts
+            .lines()
+            .filter(|l| l.contains(path(&store)))
+            .collect();
+        assert!(left.is_empty(), "mounts left: {left:#?}");
+    }
+    // Without layers, a failed build leaves none of its images either.
+    let before = s.image_ids();
+    let o = s.cmd(&["build", "--squash", "-t", "failing", path(&failing)]);
+    assert_eq!(o.code, 3, "{}", o.describe());
+    assert_eq!(s.image_ids(), before, "no intermediate image is kept");
+    left_nothing(&s, &["failing"]);
 }
 
 #[test]
@@ -649,10 +665,83 @@ fn run_mounts_secret_and_cache() {
         "{e}"
     );
 
-    // A secret as a variable is refused, never silently left empty.
-    let text = "FROM localhost/busybox\nRUN --mount=type=secret,id=tok,env=TOK test -n \"$TOK\"\n";
-    let e = build_error(&s, "secret-env", text, &[]);
-    assert!(e.contains("env=TOK") && e.contains("not supported"), "{e}");
+    // A secret as a variable: in that RUN's environment only, and no file
+    // unless a target is given; in neither the image's config nor a layer.
+    let env_ctx = context(
+        &s,
+        "secret-env",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\n\
+             RUN --mount=type=secret,id=tok,env=TOK test \"$TOK\" = s3cret && test ! -e /run/secrets/tok && echo ok > /env-ok\n\
+             RUN test -z \"$TOK\" && echo unset > /later\n",
+        )],
+    );
+    build(
+        &s,
+        &["--secret", &secret_arg, "-t", "secretenv", path(&env_ctx)],
+    );
+    assert_eq!(
+        s.ok(&["run", "--rm", "secretenv", "cat", "/env-ok", "/later"]),
+        "ok\nunset\n"
+    );
+    let env = s.inspect_format("secretenv", "{{json .Config.Env}}");
+    assert!(!env.contains("s3cret") && !env.contains("TOK"), "{env}");
+}
+
+/// What skiff cannot do is refused with one line and exit 125 before any
+/// step runs, never accepted and ignored.
+#[test]
+fn unsupported_features_are_refused_up_front() {
+    let s = busybox();
+    let host = match std::env::consts::ARCH {
+        "aarch64" => "linux/arm64",
+        _ => "linux/amd64",
+    };
+    let other = if host == "linux/arm64" {
+        "linux/amd64"
+    } else {
+        "linux/arm64"
+    };
+    let text = "FROM localhost/busybox\nRUN echo ran > /ran\nRUN --mount=type=ssh true\n";
+    let e = build_error(&s, "ssh", text, &["-t", "ssh"]);
+    assert_eq!(
+        e,
+        "Error: Containerfile:3: RUN: --mount=type=ssh (ssh agent forwarding) is not supported"
+    );
+    let text = "FROM localhost/busybox\nADD https://github.com/moby/buildkit.git#v0.10.1 /src\n";
+    let e = build_error(&s, "git", text, &[]);
+    assert!(
+        e.ends_with("is not supported") && e.contains("git repository"),
+        "{e}"
+    );
+    let e = build_error(
+        &s,
+        "fromplat",
+        &format!("FROM --platform={other} localhost/busybox\n"),
+        &[],
+    );
+    assert!(e.starts_with(&format!("Error: Containerfile:1: FROM: --platform={other}: building for a platform other than the host's")), "{e}");
+    let ok = "FROM --platform=$BUILDPLATFORM localhost/busybox\nARG TARGETPLATFORM\nRUN echo $TARGETPLATFORM > /p\n";
+    let ctx = context(&s, "hostplat", &[("Containerfile", ok)]);
+    build(&s, &["--platform", host, "-t", "hostplat", path(&ctx)]);
+    assert_eq!(
+        s.ok(&["run", "--rm", "hostplat", "cat", "/p"]),
+        format!("{host}\n")
+    );
+    for (flag, value) in [
+        ("--platform", other),
+        ("--cache-from", "localhost/cache"),
+        ("--cache-to", "localhost/cache"),
+        ("--ssh", "default"),
+    ] {
+        let e = s.fails_engine(&["build", flag, value, "-t", "refused", path(&ctx)]);
+        assert!(
+            e.starts_with(&format!("Error: {flag}")) && e.contains("not supported"),
+            "{e}"
+        );
+    }
+    left_nothing(&s, &["ssh", "refused"]);
 }
 
 /// What a build that was sent a signal did: its exit code, stderr, how
@@ -749,8 +838,9 @@ fn sigterm_during_a_large_copy_stops_the_build() {
 
 /// A build killed with SIGKILL during a RUN leaves its working container
 /// running; `ps -a` does not list it (only `ps -a --external` does, as
-/// Podman lists buildah's), and the next build removes it with its
-/// supervisor and process.
+/// Podman lists buildah's), and `rm -a` (which does not list it either),
+/// a plain `rm`, `container prune` and the next build each remove it with
+/// its supervisor and process. `rm -a` leaves a live build's alone.
 #[test]
 fn killed_build_container_is_external_and_swept() {
     let s = busybox();
@@ -762,22 +852,54 @@ fn killed_build_container_is_external_and_swept() {
             "FROM localhost/busybox\nRUN echo up-$((1+1)); sleep 300\n",
         )],
     );
-    let args = ["build", "-t", "killedbuild", path(&ctx)];
-    let st = stop_when(&s, &args, "up-2", nix::sys::signal::Signal::SIGKILL);
-    assert_eq!(st.code, 137, "{}", st.stderr);
-    assert_eq!(s.container_ids().len(), 1, "the working container is left");
-    let ps = s.ok(&["ps", "-a", "-q"]);
-    assert!(ps.trim().is_empty(), "ps -a lists a build container: {ps}");
-    let ext = s.ok(&["ps", "-a", "-q", "--external"]);
-    assert_eq!(ext.lines().count(), 1, "ps -a --external: {ext}");
     let next = context(
         &s,
         "next",
         &[("Containerfile", "FROM localhost/busybox\nLABEL next=yes\n")],
     );
-    build(&s, &["-t", "nextbuild", path(&next)]);
-    assert!(s.container_ids().is_empty(), "the next build removed it");
-    assert!(s.ok(&["ps", "-a", "-q", "--external"]).trim().is_empty());
+    let args = ["build", "-t", "killedbuild", path(&ctx)];
+    let sweepers: [&[&str]; 4] = [
+        &["rm", "-a"],
+        &["rm", "--ignore", "nosuch-zz"],
+        &["container", "prune", "-f"],
+        &["build", "-t", "nextbuild", path(&next)],
+    ];
+    for sweep in sweepers {
+        let st = stop_when(&s, &args, "up-2", nix::sys::signal::Signal::SIGKILL);
+        assert_eq!(st.code, 137, "{}", st.stderr);
+        assert_eq!(s.container_ids().len(), 1, "the working container is left");
+        let ps = s.ok(&["ps", "-a", "-q"]);
+        assert!(ps.trim().is_empty(), "ps -a lists a build container: {ps}");
+        let ext = s.ok(&["ps", "-a", "-q", "--external"]);
+        assert_eq!(ext.lines().count(), 1, "ps -a --external: {ext}");
+        let out = s.ok(sweep);
+        if sweep[0] == "rm" {
+            assert_eq!(out, "", "{sweep:?} names no container");
+        }
+        assert!(s.container_ids().is_empty(), "{sweep:?} removed it");
+        assert!(s.ok(&["ps", "-a", "-q", "--external"]).trim().is_empty());
+    }
+
+    // A live build's working container is the build's own.
+    let mut child = s.spawn(&args);
+    let out = common::chunks(child.stdout.take().unwrap());
+    let mut acc = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    assert!(common::read_until(&out, &mut acc, "up-2", deadline));
+    assert_eq!(s.ok(&["rm", "-a", "-f"]), "");
+    assert_eq!(
+        s.container_ids().len(),
+        1,
+        "rm -a left the build's container"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let code = common::wait_child(&mut child, std::time::Duration::from_secs(30));
+    assert_eq!(code, Some(130));
+    assert!(s.container_ids().is_empty(), "the build removed its own");
 }
 
 #[test]
@@ -803,5 +925,127 @@ fn from_scratch_then_copy_from_it() {
     assert_eq!(
         listing, "A /hello.txt\n",
         "only the copied file is in the layer"
+    );
+}
+
+/// `--squash` (as podman: buildah without layers): the steps make one
+/// layer on the base image's, no intermediate image and no cache entry is
+/// kept, every history entry of the build is empty but the last; a file
+/// the build deleted stays deleted. `--layers=false` and
+/// `BUILDAH_LAYERS=false` build the same way; `--squash` with `--layers`
+/// is refused as podman refuses it.
+#[test]
+fn squash_makes_one_layer_over_the_base() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "squash",
+        &[
+            (
+                "Containerfile",
+                "FROM localhost/busybox\nENV A=1\nRUN rm /www/index.html && echo one > /one\n\
+                 COPY a.txt /a.txt\nRUN echo two > /two\nLABEL k=v\n",
+            ),
+            ("a.txt", "copied\n"),
+        ],
+    );
+    let base_layers = s.inspect_format("localhost/busybox", "{{len .RootFS.Layers}}");
+    let base_history: usize = s
+        .inspect_format("localhost/busybox", "{{len .History}}")
+        .parse()
+        .unwrap();
+    let before = s.image_ids().len();
+    let out = build(&s, &["--squash", "-t", "sq", path(&ctx)]);
+    assert_eq!(s.image_ids().len(), before + 1, "only the result is kept");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("--> ")).count(),
+        1,
+        "no image per step\n{out}"
+    );
+    let layers: usize = s
+        .inspect_format("sq", "{{len .RootFS.Layers}}")
+        .parse()
+        .unwrap();
+    assert_eq!(layers, base_layers.parse::<usize>().unwrap() + 1);
+    let history: Vec<serde_json::Value> =
+        serde_json::from_str(&s.inspect_format("sq", "{{json .History}}")).unwrap();
+    let empty: Vec<bool> = history
+        .iter()
+        .map(|h| h["empty_layer"].as_bool().unwrap_or(false))
+        .collect();
+    assert_eq!(empty.len(), base_history + 5, "{history:?}");
+    assert_eq!(empty[base_history..], [true, true, true, true, false]);
+    let last = history.last().unwrap();
+    assert!(
+        last["created_by"].as_str().unwrap().contains("LABEL k=v"),
+        "{last}"
+    );
+    assert_eq!(last["comment"], "FROM localhost/busybox:latest");
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "sq",
+            "sh",
+            "-c",
+            "cat /one /a.txt /two; ls /www"
+        ]),
+        "one\ncopied\ntwo\n"
+    );
+    let diff = s.ok(&["image", "diff", "sq"]);
+    for line in ["D /www/index.html", "A /one", "A /a.txt", "A /two"] {
+        assert!(diff.lines().any(|l| l == line), "{line}\n{diff}");
+    }
+    assert_eq!(s.inspect_format("sq", "{{.Labels.k}}"), "v");
+
+    // Nothing was cached: a layered build runs every step.
+    let out = build(&s, &["-t", "layered", path(&ctx)]);
+    assert_eq!(using_cache(&out), 0, "{out}");
+    let before = s.image_ids().len();
+    let out = build(&s, &["--layers=false", "-t", "nolayers", path(&ctx)]);
+    assert_eq!(using_cache(&out), 0, "{out}");
+    assert_eq!(s.image_ids().len(), before + 1);
+    assert_eq!(
+        s.inspect_format("nolayers", "{{len .RootFS.Layers}}"),
+        layers.to_string()
+    );
+    let o = s.cmd_env(
+        &["build", "-t", "envlayers", path(&ctx)],
+        &[("BUILDAH_LAYERS", "false")],
+    );
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(using_cache(&o.stdout), 0, "{}", o.stdout);
+    assert_eq!(
+        s.inspect_format("envlayers", "{{len .RootFS.Layers}}"),
+        layers.to_string()
+    );
+
+    let e = s.fails_engine(&["build", "--squash", "--layers", "-t", "x", path(&ctx)]);
+    assert_eq!(
+        e,
+        "Error: cannot specify --squash with --layers and --squash-all with --squash"
+    );
+    s.fails_engine(&["build", "--squash", "--squash-all", "-t", "x", path(&ctx)]);
+}
+
+/// RUN --mount options that change what the command sees: a tmpfs's
+/// `size`, a cache mount's `ro`.
+#[test]
+fn run_mount_options_take_effect() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "mount-opts",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\n\
+             RUN --mount=type=tmpfs,target=/t,size=1m ! dd if=/dev/zero of=/t/big bs=1k count=2048 2>/dev/null && echo limited > /res\n\
+             RUN --mount=type=cache,target=/c,ro ! touch /c/x 2>/dev/null && echo ro >> /res\n",
+        )],
+    );
+    build(&s, &["--pull=ifmissing", "-t", "mountopts", path(&ctx)]);
+    assert_eq!(
+        s.ok(&["run", "--rm", "mountopts", "cat", "/res"]),
+        "limited\nro\n"
     );
 }

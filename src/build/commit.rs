@@ -5,7 +5,7 @@
 
 use oci_spec::image::ImageConfiguration;
 
-use crate::image::commit::{commit, CommitOptions, ManifestFormat};
+use crate::image::commit::{commit, CommitOptions, ManifestFormat, Squash};
 use crate::image::Image;
 use crate::state::container::Container;
 use crate::{Context, Result};
@@ -13,18 +13,22 @@ use crate::{Context, Result};
 /// Commits `c` as a new image whose configuration is `config` (the stage's,
 /// history up to the previous step) plus one layer of the container's
 /// changes, recorded in history as `created_by`. `docker` selects the
-/// Docker v2s2 format, else OCI. `squash`: the one layer holds the whole
-/// root file system and the history only this entry (`--squash-all`).
+/// Docker v2s2 format, else OCI. `squash`: how the layers are laid out
+/// (`--squash-all`: one layer of the whole root file system and only this
+/// history entry; `--squash`: one layer over the base image's). `comment`
+/// is the history entry's.
 pub fn layer(
     ctx: &Context,
     c: &Container,
     config: &ImageConfiguration,
     created_by: &str,
     docker: bool,
-    squash: bool,
+    squash: Squash,
+    comment: Option<String>,
 ) -> Result<Image> {
     let opts = CommitOptions {
         squash,
+        message: comment,
         author: config.author().clone(),
         created_by: Some(created_by.to_string()),
         config: Some(config.clone()),

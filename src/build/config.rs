@@ -136,9 +136,15 @@ impl StageConfig {
     /// Applies a metadata instruction. Returns a warning when the
     /// instruction cannot be stored in the image's format.
     pub fn apply(&mut self, ins: &Instruction, docker: bool) -> Option<String> {
-        let not_oci = |what: &str| {
-            (!docker).then(|| {
-                format!("{what} is not supported for OCI image format and will be ignored; use --format docker")
+        // buildah's words (`what` names the instruction, then its value).
+        let not_oci = |what: &str, value: Option<String>| {
+            (!docker).then(|| match value {
+                Some(v) => format!(
+                    "{what} is not supported for OCI image format, {v} will be ignored. Must use `docker` format"
+                ),
+                None => format!(
+                    "{what} is not supported for OCI image format and will be ignored. Must use `docker` format"
+                ),
             })
         };
         let ch = match ins {
@@ -182,19 +188,20 @@ impl StageConfig {
                 if docker {
                     self.extras.shell = Some(s.clone());
                 }
-                return not_oci(&format!("SHELL {s:?}"));
+                // Go's %v of a []string, as buildah prints it.
+                return not_oci("SHELL", Some(format!("[{}]", s.join(" "))));
             }
             Instruction::Onbuild(t) => {
                 if docker {
                     self.extras.on_build.push(t.clone());
                 }
-                return not_oci(&format!("ONBUILD {t}"));
+                return not_oci("ONBUILD", Some(t.to_string()));
             }
             Instruction::Healthcheck(h) => {
                 if docker {
                     self.extras.healthcheck = Some(healthcheck_json(h));
                 }
-                return not_oci("HEALTHCHECK");
+                return not_oci("HEALTHCHECK", None);
             }
             Instruction::From(_)
             | Instruction::Arg(_)
@@ -348,7 +355,15 @@ mod tests {
         let text = "FROM b\nSHELL [\"/bin/ash\", \"-e\", \"-c\"]\nCMD echo hi\nONBUILD RUN x\n\
                     HEALTHCHECK --interval=5s CMD true\nENTRYPOINT [\"/e\"]\n";
         let (c, w) = stage(text, false);
-        assert_eq!(w.len(), 3, "{w:?}");
+        assert_eq!(
+            w,
+            [
+                "SHELL is not supported for OCI image format, [/bin/ash -e -c] will be ignored. Must use `docker` format",
+                "ONBUILD is not supported for OCI image format, RUN x will be ignored. Must use `docker` format",
+                "HEALTHCHECK is not supported for OCI image format and will be ignored. Must use `docker` format",
+            ],
+            "buildah's words"
+        );
         assert!(c.extras.is_empty());
         let cfg = c.image.config().clone().unwrap();
         assert_eq!(

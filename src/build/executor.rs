@@ -41,7 +41,7 @@ use super::transfer::{self, Owner, Source, Tree};
 use super::{parse, Ignore};
 use crate::container::create::CreateOptions;
 use crate::container::launch::{self, Mode, Outcome};
-use crate::image::commit::ManifestFormat;
+use crate::image::commit::{ManifestFormat, Squash};
 use crate::image::{Image, ImageStore};
 use crate::runtime::safe_path::Root;
 use crate::state::container::Container;
@@ -76,8 +76,14 @@ pub struct Request {
     pub commit_name: Option<String>,
     /// `--label` pairs, added to the final image.
     pub labels: Vec<(String, String)>,
-    /// `--no-cache` (or `--layers=false`): run every step.
+    /// `--no-cache`: run every step.
     pub no_cache: bool,
+    /// `--squash` or `--layers=false`, buildah's build without layers:
+    /// no step is looked up in or kept in the cache, no `--> <id>` line is
+    /// printed per step, the intermediate images are removed when the
+    /// build ends, and the final stage's steps make one layer on top of
+    /// its base image's layers, their history entries empty but the last.
+    pub squash: bool,
     /// `--pull` policy for base images: missing (default), always, never, newer.
     pub pull: String,
     /// `-q`: print only the final id.
@@ -86,7 +92,7 @@ pub struct Request {
     /// `--network` for RUN (a RUN's own `--network` wins).
     pub network: Option<String>,
     /// `--squash-all`: the result is one layer holding the whole root file
-    /// system, with one history entry.
+    /// system, with one history entry. Intermediate images are kept.
     pub squash_all: bool,
     /// `--secret id=ID,src=PATH`: files RUN `--mount=type=secret` mounts,
     /// by id (absolute paths). Never part of an image or of the cache key.
@@ -189,6 +195,9 @@ struct Executor<'a> {
     /// Result image of each stage built so far, by file position.
     stages: BTreeMap<usize, String>,
     docker: bool,
+    /// Images this build made, in order: with `squash`, removed at the end
+    /// (all but the result).
+    made: std::cell::RefCell<Vec<String>>,
 }
 
 /// Runs a build; returns the final image, tagged.
@@ -218,52 +227,72 @@ fn build_steps(ctx: &Context, req: &Request, plan: Plan, context: Root) -> Resul
         stages: BTreeMap::new(),
         docker: req.format == Format::Docker,
         plan,
+        made: Default::default(),
     };
-    if let Some(s) = &ex.plan.syntax {
-        ex.note(&format!(
-            "ignoring the syntax directive {s:?}: skiff has one front end"
-        ));
+    let result = ex.all_stages();
+    if req.squash {
+        ex.drop_intermediates(result.as_ref().ok().map(|i| i.id.as_str()));
     }
-    for w in ex.plan.warnings.clone() {
-        ex.note(&w);
-    }
-    if !ex.plan.unused_build_args.is_empty() {
-        let names = ex.plan.unused_build_args.join(", ");
-        ex.note(&format!(
-            "one or more build args were not consumed: [{names}]"
-        ));
-    }
-    let order = ex.plan.order.clone();
-    let mut last = None;
-    for (n, &i) in order.iter().enumerate() {
-        let final_stage = n + 1 == order.len();
-        let img = ex.stage(i, final_stage)?;
-        ex.stages.insert(i, img.id.clone());
-        last = Some(img);
-    }
-    let mut img = last.expect("a plan has at least one stage");
-    if !req.labels.is_empty() {
-        img = ex.relabel(&img)?;
-    }
-    if req.squash_all {
-        img = ex.squash_all(&img)?;
-    }
-    if !req.quiet {
-        println!("--> {}", &img.id[..12]);
-    }
-    check_interrupted()?;
-    if !req.tags.is_empty() {
-        ex.store.add_names(&img.id, &req.tags)?;
-        if !req.quiet {
-            for t in &req.tags {
-                println!("Successfully tagged {t}");
-            }
-        }
-    }
-    ex.store.load(&img.id).map_err(Into::into)
+    result
 }
 
 impl<'a> Executor<'a> {
+    /// Builds the planned stages; returns the final image, tagged.
+    fn all_stages(&mut self) -> Result<Image> {
+        if let Some(s) = &self.plan.syntax {
+            self.note(&format!(
+                "ignoring the syntax directive {s:?}: skiff has one front end"
+            ));
+        }
+        for w in self.plan.warnings.clone() {
+            self.note(&w);
+        }
+        if !self.plan.unused_build_args.is_empty() {
+            let names = self.plan.unused_build_args.join(", ");
+            self.note(&format!(
+                "one or more build args were not consumed: [{names}]"
+            ));
+        }
+        let order = self.plan.order.clone();
+        let mut last = None;
+        for (n, &i) in order.iter().enumerate() {
+            let final_stage = n + 1 == order.len();
+            let img = self.stage(i, final_stage)?;
+            self.stages.insert(i, img.id.clone());
+            last = Some(img);
+        }
+        let mut img = last.expect("a plan has at least one stage");
+        if !self.req.labels.is_empty() {
+            img = self.relabel(&img)?;
+        }
+        if self.req.squash_all {
+            img = self.squash_all(&img)?;
+        }
+        if !self.req.quiet {
+            println!("--> {}", &img.id[..12]);
+        }
+        check_interrupted()?;
+        if !self.req.tags.is_empty() {
+            self.store.add_names(&img.id, &self.req.tags)?;
+            if !self.req.quiet {
+                for t in &self.req.tags {
+                    println!("Successfully tagged {t}");
+                }
+            }
+        }
+        self.store.load(&img.id).map_err(Into::into)
+    }
+
+    /// Removes the images this build made but `keep` (buildah's build
+    /// without layers keeps none of them).
+    fn drop_intermediates(&self, keep: Option<&str>) {
+        for id in self.made.borrow().iter().rev() {
+            if Some(id.as_str()) != keep {
+                let _ = self.store.remove_image(id);
+            }
+        }
+    }
+
     fn note(&self, msg: &str) {
         if !self.req.quiet {
             eprintln!("WARN[0000] {msg}");
@@ -328,7 +357,7 @@ impl<'a> Executor<'a> {
         let mut cfg = StageConfig::from_base(base.config.clone(), extras);
         // Triggers run in this build and are not inherited by its image.
         cfg.extras.on_build.clear();
-        let mut current = base;
+        let mut current = base.clone();
         let total = steps.len();
         for (n, step) in steps.iter().enumerate() {
             check_interrupted()?;
@@ -344,7 +373,7 @@ impl<'a> Executor<'a> {
                     current = img;
                     if last {
                         self.commit_line();
-                    } else {
+                    } else if !self.req.squash {
                         self.say(&format!("--> {}", &current.id[..12]));
                     }
                 }
@@ -355,7 +384,47 @@ impl<'a> Executor<'a> {
         if total == 1 && final_stage {
             self.commit_line();
         }
+        if final_stage && self.req.squash {
+            let comment = match &stage.base {
+                Base::Image(_) => base.names.first().map(|n| format!("FROM {n}")),
+                Base::Scratch => Some("FROM scratch".to_string()),
+                Base::Stage(_) => None,
+            };
+            current = self.squash_new(&base, &current, comment)?;
+        }
         Ok(current)
+    }
+
+    /// `--squash` / `--layers=false`: `img` with the layers it has above
+    /// `base` made one, and every history entry since the base's marked
+    /// empty but the last, which the new layer's commit writes again (as
+    /// buildah commits a stage it built without layers).
+    fn squash_new(&self, base: &Image, img: &Image, comment: Option<String>) -> Result<Image> {
+        if img.layers.len() == base.layers.len() {
+            return Ok(img.clone());
+        }
+        let mut cfg = StageConfig::from_base(img.config.clone(), self.extras_of(img));
+        let mut history = img.config.history().clone();
+        let last = history.pop().and_then(|h| h.created_by().clone());
+        let since = base.config.history().len().min(history.len());
+        for h in &mut history[since..] {
+            h.set_empty_layer(Some(true));
+        }
+        cfg.image.set_history(history);
+        let w = self.file_worker(&img.id)?;
+        let squash = Squash::Above(base.layers.len());
+        let created_by = last.unwrap_or_default();
+        let out = super::commit::layer(
+            self.ctx,
+            &w.c,
+            &cfg.image,
+            &created_by,
+            self.docker,
+            squash,
+            comment,
+        )?;
+        self.made.borrow_mut().push(out.id.clone());
+        self.keep_extras(out, &mut cfg)
     }
 
     fn commit_line(&self) {
@@ -436,7 +505,7 @@ impl<'a> Executor<'a> {
     /// A cached result for `key`; on a hit the stage's configuration
     /// becomes the cached image's.
     fn cached(&self, key: &str, cfg: &mut StageConfig) -> Option<Image> {
-        if self.req.no_cache {
+        if self.req.no_cache || self.req.squash {
             return None;
         }
         let img = self.cache.get(&self.store, key)?;
@@ -446,7 +515,12 @@ impl<'a> Executor<'a> {
         Some(img)
     }
 
+    /// Records a step's result in the cache (not without layers: the
+    /// image is removed when the build ends).
     fn remember(&self, key: &str, img: &Image) -> Result<()> {
+        if self.req.squash {
+            return Ok(());
+        }
         self.cache.put(key, &img.id)
     }
 
@@ -470,14 +544,25 @@ impl<'a> Executor<'a> {
         let manifest =
             crate::image::commit::manifest(&self.store, &cfg.image, &digest, bytes.len(), format)?;
         let manifest = self.store.put_blob_bytes(&manifest)?;
-        Ok(self
+        let img = self
             .store
-            .create_image_from_config_blob(&digest, &[], Some(manifest))?)
+            .create_image_from_config_blob(&digest, &[], Some(manifest))?;
+        self.made.borrow_mut().push(img.id.clone());
+        Ok(img)
     }
 
     /// Commits a working container as the next image of the stage.
     fn commit(&self, c: &Container, cfg: &mut StageConfig, created_by: &str) -> Result<Image> {
-        let img = super::commit::layer(self.ctx, c, &cfg.image, created_by, self.docker, false)?;
+        let img = super::commit::layer(
+            self.ctx,
+            c,
+            &cfg.image,
+            created_by,
+            self.docker,
+            Squash::No,
+            None,
+        )?;
+        self.made.borrow_mut().push(img.id.clone());
         self.keep_extras(img, cfg)
     }
 
@@ -504,7 +589,7 @@ impl<'a> Executor<'a> {
             h.update(format!("\0{k}={v}").as_bytes());
         }
         let key = hex::encode(h.finalize());
-        if !self.req.no_cache {
+        if !self.req.no_cache && !self.req.squash {
             if let Some(i) = self.cache.get(&self.store, &key) {
                 return Ok(i);
             }
@@ -512,7 +597,7 @@ impl<'a> Executor<'a> {
         let mut cfg = StageConfig::from_base(img.config.clone(), self.extras_of(img));
         cfg.apply(&Instruction::Label(self.req.labels.clone()), self.docker);
         let out = self.save(&cfg)?;
-        self.cache.put(&key, &out.id)?;
+        self.remember(&key, &out)?;
         Ok(out)
     }
 
@@ -535,7 +620,15 @@ impl<'a> Executor<'a> {
         let w = self.file_worker(&img.id)?;
         let mut cfg = StageConfig::from_base(img.config.clone(), self.extras_of(img));
         let created_by = "/bin/sh -c #(nop) squashed";
-        let out = super::commit::layer(self.ctx, &w.c, &cfg.image, created_by, self.docker, true)?;
+        let out = super::commit::layer(
+            self.ctx,
+            &w.c,
+            &cfg.image,
+            created_by,
+            self.docker,
+            Squash::All,
+            None,
+        )?;
         self.keep_extras(out, &mut cfg)
     }
 
@@ -581,8 +674,12 @@ impl<'a> Executor<'a> {
 
     /// RUN: a working container with the command, in the foreground.
     fn run(&self, step: &Step, r: &Run, current: &Image, cfg: &mut StageConfig) -> Result<Image> {
+        if r.security.as_deref() == Some("insecure") {
+            // An ONBUILD trigger's RUN: the plan refused the file's own.
+            return Err(Error::msg("RUN --security=insecure is not supported"));
+        }
         let argv = run_argv(&r.command, &r.heredocs, &cfg.shell);
-        let env: Vec<String> = step
+        let mut env: Vec<String> = step
             .run_env
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -592,7 +689,8 @@ impl<'a> Executor<'a> {
             other => Some(other.to_string()),
         };
         // Workers holding `from=` sources mounted, until the step is done.
-        let (mounts, _sources) = self.run_mounts(step, r)?;
+        let (mounts, _sources, secret_env) = self.run_mounts(step, r)?;
+        env.extend(secret_env);
         let user = Some(cfg.user()).filter(|u| !u.is_empty());
         let w = self.worker_with(
             &current.id,
@@ -637,18 +735,16 @@ impl<'a> Executor<'a> {
     /// asked, secrets are the `--secret` files, read-only at
     /// `/run/secrets/ID` unless a target is given; a bind mount `from=` a
     /// stage or an image comes from a mounted working container of it
-    /// (returned, to be dropped once the step is done). Ssh mounts and
-    /// secrets as variables (`env=`) are refused for now, never ignored.
-    fn run_mounts(&self, step: &Step, r: &Run) -> Result<(Vec<String>, Vec<Worker<'a>>)> {
+    /// (returned, to be dropped once the step is done). A secret with
+    /// `env=VAR` is that variable of this RUN alone (never of the image),
+    /// and a file too only when a target is given (BuildKit's rule). Ssh
+    /// mounts are refused, never ignored.
+    fn run_mounts(&self, step: &Step, r: &Run) -> Result<RunMounts<'a>> {
         let mut out = Vec::new();
         let mut holders = Vec::new();
+        let mut env = Vec::new();
         for (i, m) in r.mounts.iter().enumerate() {
             if m.kind == MountKind::Secret {
-                if let Some(var) = &m.env {
-                    return Err(Error::msg(format!(
-                        "RUN --mount=type=secret,env={var}: a secret as a variable is not supported yet; read the file at its target"
-                    )));
-                }
                 let id =
                     m.id.clone()
                         .or_else(|| {
@@ -657,16 +753,27 @@ impl<'a> Executor<'a> {
                                 .and_then(|t| Path::new(t).file_name())
                                 .map(|n| n.to_string_lossy().into_owned())
                         })
+                        .or_else(|| m.env.clone())
                         .ok_or_else(|| Error::msg("RUN --mount=type=secret: an id is required"))?;
                 let target = m
                     .target
                     .clone()
                     .unwrap_or_else(|| format!("/run/secrets/{id}"));
                 match self.req.secrets.get(&id) {
-                    Some(src) => out.push(format!(
-                        "type=bind,source={},target={target},readonly",
-                        src.display()
-                    )),
+                    Some(src) => {
+                        if let Some(var) = &m.env {
+                            let value = std::fs::read_to_string(src).map_err(|e| {
+                                Error::msg(crate::error::io_msg("read secret", src, &e))
+                            })?;
+                            env.push(format!("{var}={value}"));
+                        }
+                        if m.env.is_none() || m.target.is_some() {
+                            out.push(format!(
+                                "type=bind,source={},target={target},readonly",
+                                src.display()
+                            ))
+                        }
+                    }
                     None if m.required => {
                         return Err(Error::msg(format!(
                             "secret {id:?} is required: give it with --secret id={id},src=PATH"
@@ -690,12 +797,19 @@ impl<'a> Executor<'a> {
                         .join(hex::encode(Sha256::digest(id.as_bytes())));
                     std::fs::create_dir_all(&dir)
                         .map_err(|e| Error::msg(crate::error::io_msg("mkdir", &dir, &e)))?;
+                    let ro = if m.readonly { ",readonly" } else { "" };
                     out.push(format!(
-                        "type=bind,source={},target={target}",
+                        "type=bind,source={},target={target}{ro}",
                         dir.display()
                     ));
                 }
-                MountKind::Tmpfs => out.push(format!("type=tmpfs,target={target}")),
+                MountKind::Tmpfs => {
+                    let size = m.size.map(|n| format!(",tmpfs-size={n}"));
+                    out.push(format!(
+                        "type=tmpfs,target={target}{}",
+                        size.unwrap_or_default()
+                    ))
+                }
                 MountKind::Bind => {
                     let src = m.source.clone().unwrap_or_default();
                     let path = match step.mount_from.get(i).cloned().flatten() {
@@ -716,15 +830,13 @@ impl<'a> Executor<'a> {
                         path.display()
                     ));
                 }
-                _ => {
-                    return Err(Error::msg(format!(
-                        "RUN --mount type {:?} is not supported yet",
-                        m.kind
-                    )))
+                MountKind::Ssh | MountKind::Secret => {
+                    // An ONBUILD trigger's: the plan refused the file's own.
+                    return Err(Error::msg("RUN --mount=type=ssh is not supported"));
                 }
             }
         }
-        Ok((out, holders))
+        Ok((out, holders, env))
     }
 
     /// What a RUN's result depends on besides its text: the network, and
@@ -999,6 +1111,11 @@ impl<'a> Executor<'a> {
         result
     }
 }
+
+/// A RUN's `--mount` values as the working container's `--mount` options,
+/// the workers holding `from=` sources mounted, and the secrets given as
+/// variables (`VAR=value`).
+type RunMounts<'a> = (Vec<String>, Vec<Worker<'a>>, Vec<String>);
 
 /// `STEP 3/7: COPY ../x /x: forbidden path ...`, with the step's exit code.
 fn step_error(header: &str, e: Error) -> Error {

@@ -224,6 +224,50 @@ fn host_platform() -> String {
     format!("linux/{arch}")
 }
 
+/// Whether `p` (`os/arch[/variant]`) names the host's platform: the one
+/// platform skiff builds for (it runs no emulator). `arm64/v8` is arm64.
+pub fn is_host_platform(p: &str) -> bool {
+    let host = host_platform();
+    let mut parts = p.split('/');
+    let (os, arch, variant) = (parts.next(), parts.next(), parts.next());
+    let arch = match arch {
+        Some("x86_64") => "amd64",
+        Some("aarch64") => "arm64",
+        Some(a) => a,
+        None => return false,
+    };
+    let variant_ok = match variant {
+        None | Some("") => true,
+        Some("v8") => arch == "arm64",
+        Some(_) => false,
+    };
+    os.is_some_and(|o| o.eq_ignore_ascii_case("linux"))
+        && host == format!("linux/{arch}")
+        && variant_ok
+        && parts.next().is_none()
+}
+
+/// The refusal of a platform that is not the host's.
+pub fn platform_unsupported(p: &str) -> String {
+    format!(
+        "--platform={p}: building for a platform other than the host's ({}) is not supported",
+        host_platform()
+    )
+}
+
+/// Whether an ADD source is a git repository, as BuildKit recognises one
+/// (`git://`, `git@host:`, `ssh://`, or an http(s) URL whose path ends in
+/// `.git`, a `#ref` after it or not).
+fn is_git_source(s: &str) -> bool {
+    if s.starts_with("git://") || s.starts_with("git@") || s.starts_with("ssh://") {
+        return true;
+    }
+    (s.starts_with("http://") || s.starts_with("https://"))
+        && s.split(['#', '?'])
+            .next()
+            .is_some_and(|p| p.trim_end_matches('/').ends_with(".git"))
+}
+
 /// `TARGETPLATFORM`, `TARGETOS`, ... for `prefix` (TARGET or BUILD).
 fn platform_args(prefix: &str, platform: &str) -> Vec<(String, String)> {
     let mut parts = platform.splitn(3, '/');
@@ -468,7 +512,68 @@ impl Plan {
             .filter(|k| !plan.globals.contains_key(*k))
             .cloned()
             .collect();
+        plan.check_supported()?;
         Ok(plan)
+    }
+
+    /// Refuses, before anything is built, what the stages to build ask for
+    /// and skiff does not do (never accepted and ignored): a FROM
+    /// `--platform` other than the host's, `RUN --mount=type=ssh`, `RUN
+    /// --security=insecure`, ADD of a git repository, and `--checksum` on
+    /// a source that is not an http(s) URL (BuildKit refuses that too).
+    fn check_supported(&self) -> Result<(), Error> {
+        for stage in self.stages() {
+            if let Some(p) = stage.platform.as_deref().filter(|p| !is_host_platform(p)) {
+                return Err(Error::instruction(
+                    &self.file,
+                    stage.line,
+                    "FROM",
+                    Reason::Invalid(platform_unsupported(p)),
+                ));
+            }
+            for (node, ins) in &stage.body {
+                let no = |what: String| {
+                    Err(Error::instruction(
+                        &self.file,
+                        node.line,
+                        &node.keyword,
+                        Reason::Invalid(format!("{what} is not supported")),
+                    ))
+                };
+                match ins {
+                    Instruction::Run(r) => {
+                        if r.mounts
+                            .iter()
+                            .any(|m| m.kind == instruction::MountKind::Ssh)
+                        {
+                            return no("--mount=type=ssh (ssh agent forwarding)".into());
+                        }
+                        if r.security.as_deref() == Some("insecure") {
+                            return no("--security=insecure".into());
+                        }
+                    }
+                    Instruction::Add(t) | Instruction::Copy(t) => {
+                        if let Some(git) = t.sources.iter().find(|s| is_git_source(s)) {
+                            return no(format!("a git repository as a source ({git})"));
+                        }
+                        let url =
+                            |s: &String| s.starts_with("http://") || s.starts_with("https://");
+                        if t.checksum.is_some() && !t.sources.iter().all(url) {
+                            return Err(Error::instruction(
+                                &self.file,
+                                node.line,
+                                &node.keyword,
+                                Reason::Invalid(
+                                    "checksum can't be specified for non-HTTP(S) sources".into(),
+                                ),
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The stages to build, in order; the last is the target.
@@ -821,6 +926,62 @@ mod tests {
 
     fn plan(text: &str) -> Plan {
         plan_with(text, &[], None).unwrap()
+    }
+
+    #[test]
+    fn what_skiff_cannot_do_is_refused_before_building() {
+        let host = host_platform();
+        assert!(is_host_platform(&host) && is_host_platform(&host.replacen("linux", "Linux", 1)));
+        assert!(!is_host_platform("windows/amd64") && !is_host_platform("linux"));
+        let other = if host == "linux/arm64" {
+            "linux/amd64"
+        } else {
+            "linux/arm64"
+        };
+        assert!(!is_host_platform(other));
+        let refused = |text: &str| plan_with(text, &[], None).unwrap_err().to_string();
+        let e = refused(&format!("FROM --platform={other} busybox\n"));
+        assert!(
+            e.starts_with(&format!(
+                "Containerfile:1: FROM: --platform={other}: building for a platform other"
+            )),
+            "{e}"
+        );
+        plan(&format!("FROM --platform={host} busybox\nRUN true\n"));
+        let e = refused("FROM busybox\nRUN --mount=type=ssh ssh-add -l\n");
+        assert_eq!(
+            e,
+            "Containerfile:2: RUN: --mount=type=ssh (ssh agent forwarding) is not supported"
+        );
+        let e = refused("FROM busybox\nRUN --security=insecure true\n");
+        assert_eq!(
+            e,
+            "Containerfile:2: RUN: --security=insecure is not supported"
+        );
+        for git in [
+            "https://github.com/moby/buildkit.git#v0.10.1",
+            "git@github.com:moby/buildkit.git",
+            "git://h/r",
+        ] {
+            let e = refused(&format!("FROM busybox\nADD {git} /src\n"));
+            assert!(
+                e.contains("a git repository as a source") && e.contains(git),
+                "{e}"
+            );
+        }
+        let e = refused("FROM busybox\nADD --checksum=sha256:00 a.tar /x\n");
+        assert_eq!(
+            e,
+            "Containerfile:2: ADD: checksum can't be specified for non-HTTP(S) sources"
+        );
+        // Only the stages built are checked.
+        plan_with(
+            "FROM busybox AS a\nRUN --mount=type=ssh true\nFROM busybox AS b\n",
+            &[],
+            Some("b"),
+        )
+        .unwrap();
+        assert!(!is_git_source("https://example.com/a.tar.gz") && !is_git_source("src.git/"));
     }
 
     /// The target stage's steps with no base environment.

@@ -33,9 +33,11 @@ pub struct BuildArgs {
     /// Do not use cached steps: run every step again
     #[arg(long)]
     pub no_cache: bool,
-    /// Use and keep the images of each step (false: run every step, as --no-cache)
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
-    pub layers: bool,
+    /// Use and keep the images of each step (default true, or false when
+    /// BUILDAH_LAYERS is false or 0); false: no cache, and each stage's
+    /// steps make one layer
+    #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub layers: Option<bool>,
     /// Pull base images: always, missing, never or newer (--pull alone: always)
     #[arg(long, value_name = "POLICY", num_args = 0..=1, default_missing_value = "always", default_value = "missing")]
     pub pull: String,
@@ -54,12 +56,28 @@ pub struct BuildArgs {
     /// A secret for RUN --mount=type=secret: id=ID,src=PATH
     #[arg(long = "secret", value_name = "id=ID,src=PATH")]
     pub secrets: Vec<String>,
+    /// Squash the layers the build adds into one; the base image's stay
+    #[arg(long)]
+    pub squash: bool,
     /// Squash the result into one layer with one history entry
     #[arg(long)]
     pub squash_all: bool,
-    /// Platform of the image, os/arch[/variant] (sets the TARGET* args)
+    /// Platform of the image, os/arch[/variant]: the host's only (sets the
+    /// TARGET* args)
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
+    /// Refused: skiff keeps its build cache in local storage only
+    #[arg(long = "cache-from", value_name = "IMAGE", hide = true)]
+    pub cache_from: Vec<String>,
+    /// Refused: skiff keeps its build cache in local storage only
+    #[arg(long = "cache-to", value_name = "IMAGE", hide = true)]
+    pub cache_to: Vec<String>,
+    /// Refused: skiff keeps its build cache until the images go
+    #[arg(long = "cache-ttl", value_name = "DURATION", hide = true)]
+    pub cache_ttl: Option<String>,
+    /// Refused: no ssh agent forwarding into RUN
+    #[arg(long = "ssh", value_name = "default|ID[=SOCKET|KEY]", hide = true)]
+    pub ssh: Vec<String>,
     /// The context: a directory, a tar archive, or `-` (standard input)
     #[arg(value_name = "CONTEXT")]
     pub context: Option<String>,
@@ -162,8 +180,52 @@ fn secrets(specs: &[String]) -> Result<std::collections::BTreeMap<String, PathBu
     Ok(out)
 }
 
+/// Whether steps are cached and kept (`--layers`): the flag when given,
+/// else false only when `BUILDAH_LAYERS` is `false` (any case) or `0`, as
+/// podman reads it.
+fn use_layers(flag: Option<bool>, env: Option<&str>) -> bool {
+    match (flag, env) {
+        (Some(v), _) => v,
+        (None, Some(e)) => !(e.eq_ignore_ascii_case("false") || e == "0"),
+        (None, None) => true,
+    }
+}
+
+/// Refuses the podman build flags skiff does not implement, rather than
+/// accept and ignore them.
+fn refuse_unsupported(a: &BuildArgs) -> Result<()> {
+    let given = [
+        ("--cache-from", !a.cache_from.is_empty()),
+        ("--cache-to", !a.cache_to.is_empty()),
+        ("--cache-ttl", a.cache_ttl.is_some()),
+        ("--ssh", !a.ssh.is_empty()),
+    ];
+    if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+        let why = if flag.starts_with("--cache") {
+            "the build cache is kept in local storage only"
+        } else {
+            "no ssh agent is forwarded into RUN"
+        };
+        return Err(Error::msg(format!("{flag} is not supported: {why}")));
+    }
+    if let Some(p) = &a.platform {
+        if p.split(',').count() > 1 || !plan::is_host_platform(p) {
+            return Err(Error::msg(plan::platform_unsupported(p)));
+        }
+    }
+    Ok(())
+}
+
 /// `skiff build`.
 pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
+    refuse_unsupported(&a)?;
+    if a.squash && (a.layers.is_some() || a.squash_all) {
+        // Podman's one message for both conflicts.
+        return Err(Error::msg(
+            "cannot specify --squash with --layers and --squash-all with --squash",
+        ));
+    }
+    let layers = use_layers(a.layers, std::env::var("BUILDAH_LAYERS").ok().as_deref());
     let format = match a.format.to_ascii_lowercase().as_str() {
         "oci" => Format::Oci,
         "docker" => Format::Docker,
@@ -176,7 +238,9 @@ pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
     let pull = match a.pull.as_str() {
         "true" => "always".to_string(),
         "false" => "missing".to_string(),
-        p @ ("always" | "missing" | "never" | "newer" | "ifmissing" | "ifnewer") => p.to_string(),
+        "ifmissing" => "missing".to_string(),
+        "ifnewer" => "newer".to_string(),
+        p @ ("always" | "missing" | "never" | "newer") => p.to_string(),
         other => {
             return Err(Error::msg(format!(
                 "invalid --pull {other:?}: use always, missing, never or newer"
@@ -292,7 +356,8 @@ pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
         tags,
         commit_name: a.tags.first().cloned(),
         labels,
-        no_cache: a.no_cache || !a.layers,
+        no_cache: a.no_cache,
+        squash: a.squash || !layers,
         pull,
         quiet: a.quiet,
         format,
@@ -309,4 +374,22 @@ pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
     }
     println!("{}", img.id);
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_come_from_the_flag_else_buildah_layers() {
+        assert!(use_layers(None, None));
+        assert!(!use_layers(Some(false), Some("true")));
+        assert!(use_layers(Some(true), Some("0")));
+        for off in ["false", "FALSE", "0"] {
+            assert!(!use_layers(None, Some(off)), "{off}");
+        }
+        for on in ["true", "1", "", "no"] {
+            assert!(use_layers(None, Some(on)), "{on}");
+        }
+    }
 }

@@ -55,7 +55,11 @@ pub fn commit(ctx: &Context, a: CommitArgs) -> Result<i32> {
         pause: a.pause,
         format: ManifestFormat::parse(&a.format)?,
         quiet: a.quiet,
-        squash: a.squash,
+        squash: if a.squash {
+            crate::image::commit::Squash::All
+        } else {
+            crate::image::commit::Squash::No
+        },
         include_volumes: a.include_volumes,
         ..CommitOptions::default()
     };

@@ -1321,6 +1321,11 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `rm`. `--all` leaves builds' working containers out, as Podman's
+/// leaves buildah's: a live build removes its own. Whatever form, the
+/// containers of builds that were killed before their cleanup are swept
+/// afterwards, as the next build or `container prune` would (silently:
+/// `ps -a` never showed them).
 pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
     let store = container::store(ctx);
     let mut code = 0;
@@ -1330,6 +1335,7 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
         filtered(ctx, &a.filter)?
             .into_iter()
             .rev()
+            .filter(|c| c.config.builder.is_none())
             .map(|c| (c.id.clone(), c))
             .collect()
     } else {
@@ -1371,6 +1377,7 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
             }
         }
     }
+    container::prune::remove_orphan_builds(ctx);
     Ok(code)
 }
 

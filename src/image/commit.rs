@@ -60,6 +60,21 @@ impl ManifestFormat {
     }
 }
 
+/// How a commit lays out the new image's layers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Squash {
+    /// The image's layers plus one layer of the container's changes.
+    #[default]
+    No,
+    /// One layer holding the whole root file system, and only this
+    /// commit's history entry (`commit --squash`, `build --squash-all`).
+    All,
+    /// The image's first `n` layers kept, then one layer of everything
+    /// the layers above them and the container change (`build --squash`
+    /// and `--layers=false`, as buildah squashes only what a build adds).
+    Above(usize),
+}
+
 /// What `commit` makes of a container. `Default` is Podman's `commit`
 /// with no flags, except `pause`, which the caller sets (the CLI: true).
 #[derive(Debug, Clone, Default)]
@@ -92,10 +107,8 @@ pub struct CommitOptions {
     pub format: ManifestFormat,
     /// No progress lines on stderr (`-q`).
     pub quiet: bool,
-    /// `--squash`: one layer holding the whole root file system instead of
-    /// the image's layers plus the changes; the history keeps only this
-    /// commit's entry.
-    pub squash: bool,
+    /// `--squash` ([`Squash::All`]), or build's squash of its own layers.
+    pub squash: Squash,
     /// `--include-volumes`: the container's volume mount points become
     /// the image's `Volumes` too.
     pub include_volumes: bool,
@@ -162,8 +175,12 @@ pub fn commit(ctx: &Context, container: &str, opts: &CommitOptions) -> Result<Im
         config.set_config(Some(cc));
     }
     let mut diff_ids = match &base {
-        Some(b) if !opts.squash => b.layers.clone(),
-        _ => Vec::new(),
+        Some(b) => match opts.squash {
+            Squash::No => b.layers.clone(),
+            Squash::All => Vec::new(),
+            Squash::Above(n) => b.layers[..n.min(b.layers.len())].to_vec(),
+        },
+        None => Vec::new(),
     };
     diff_ids.extend(layer.iter().map(|l| l.diff_id.clone()));
     config.set_rootfs(
@@ -208,10 +225,10 @@ pub fn commit(ctx: &Context, container: &str, opts: &CommitOptions) -> Result<Im
 
 /// The history the new entry is appended to: the given config's (build
 /// tracks its metadata-only steps there), else the image's; none when
-/// squashing.
+/// squashing everything.
 fn earlier_history(opts: &CommitOptions, base: Option<&Image>) -> Vec<History> {
     match (&opts.config, base) {
-        _ if opts.squash => Vec::new(),
+        _ if opts.squash == Squash::All => Vec::new(),
         (Some(cfg), _) => cfg.history().clone(),
         (None, Some(b)) => b.config.history().clone(),
         (None, None) => Vec::new(),
@@ -256,24 +273,28 @@ impl Drop for Paused<'_> {
     }
 }
 
-/// Writes the container's changes (with `squash`, its whole mounted root
-/// file system) into the store as a layer.
+/// Writes the container's changes into the store as a layer: with
+/// `squash`, its whole mounted root file system, or what that tree changes
+/// against the image's first layers.
 fn store_layer(
     ctx: &Context,
     c: &Container,
     store: &ImageStore,
-    squash: bool,
+    squash: Squash,
 ) -> Result<super::store::LayerRecord> {
-    let rootfs = if squash {
-        Some(Mounted::new(ctx, c)?)
-    } else {
-        None
+    let rootfs = match squash {
+        Squash::No => None,
+        _ => Some(Mounted::new(ctx, c)?),
     };
     let label = format!("{} changes", c.name);
     let stored = store.create_layer_written(&label, |w| {
-        match &rootfs {
-            Some(m) => crate::storage::diff::tree_layer(&m.path, c, w),
-            None => crate::storage::diff::layer(ctx, c, w),
+        match (&rootfs, squash) {
+            (Some(m), Squash::Above(n)) => {
+                let base = &c.config.layers[..n.min(c.config.layers.len())];
+                crate::storage::diff::tree_layer_over(&m.path, c, base, w)
+            }
+            (Some(m), _) => crate::storage::diff::tree_layer(&m.path, c, w),
+            (None, _) => crate::storage::diff::layer(ctx, c, w),
         }
         .map(drop)
         .map_err(|e| super::Error::Msg(e.to_string()))
@@ -432,7 +453,7 @@ mod tests {
             created_by(&earlier_history(&opts, Some(&image))),
             ["FROM", "ENV A=1"]
         );
-        opts.squash = true;
+        opts.squash = Squash::All;
         assert!(earlier_history(&opts, Some(&image)).is_empty());
     }
 

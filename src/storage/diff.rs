@@ -125,6 +125,31 @@ pub fn tree_layer(root: &Path, container: &Container, out: impl Write) -> Result
     sink.finish()
 }
 
+/// Writes what the tree at `root` (the container's mounted root file
+/// system) changes against `base`, the image layers below it (lowest
+/// first), as one layer: the changes of every layer above `base` and of
+/// the container, merged (build's `--squash` and `--layers=false`, which
+/// keep the base image's layers and add one). Entries are compared as vfs
+/// trees are: by type, mode, owner, size, time, device and link target.
+pub fn tree_layer_over(
+    root: &Path,
+    container: &Container,
+    base: &[PathBuf],
+    out: impl Write,
+) -> Result<LayerDigest> {
+    let mut sink = TarSink::new(out);
+    let lowers = Lowers::open(base).map_err(|e| Error::io("open", root, &e))?;
+    let fd = open_root(root)?;
+    let mut w = Walker {
+        sink: &mut sink,
+        excludes: Excludes::of(container),
+        path: PathBuf::new(),
+    };
+    w.copy(fd.as_fd(), &lowers)
+        .map_err(|e| Error::io("read", &root.join(&w.path), &e))?;
+    sink.finish()
+}
+
 /// The changes an image's top layer makes to the layers below it (`diff
 /// IMAGE`), sorted by path; every path of a single-layer image is added.
 /// `layers` are the image's unpacked layer directories, lowest first.
