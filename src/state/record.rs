@@ -245,6 +245,9 @@ fn upgrade(old: V1) -> Result<Container> {
         pod: String::new(),
         infra: false,
         builder: None,
+        create_command: Vec::new(),
+        pidfile: None,
+        conmon_pidfile: None,
         driver: o.driver,
         layers: o.layers,
     };
