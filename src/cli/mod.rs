@@ -16,6 +16,7 @@ pub mod prune;
 pub mod registry;
 pub mod secret;
 pub mod system;
+pub mod systemd;
 pub mod volume;
 
 use std::path::PathBuf;
@@ -176,7 +177,7 @@ pub enum Command {
     /// Play Kubernetes YAML (Podman's older spelling of kube play)
     #[command(subcommand)]
     Play(kube::PlayCommand),
-    /// Generate Kubernetes YAML (Podman's older spelling of kube generate)
+    /// Generate Kubernetes YAML or systemd units
     #[command(subcommand)]
     Generate(kube::GenerateCommand),
     /// Internal: the rootless network namespace holder and its DNS server
@@ -398,6 +399,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Kube(c) => kube::dispatch(&ctx, c),
         Command::Play(kube::PlayCommand::Kube(a)) => kube::play(&ctx, a),
         Command::Generate(kube::GenerateCommand::Kube(a)) => kube::generate_yaml(&ctx, a),
+        Command::Generate(kube::GenerateCommand::Systemd(a)) => systemd::generate(&ctx, *a),
         Command::Netns_ => crate::network::bridge::holder_main(&ctx),
         Command::Portfwd_(a) => crate::network::portfwd::main(a.into()),
         _ => unreachable!("container commands and the holder are dispatched above"),

@@ -1,0 +1,208 @@
+//! `generate systemd`: systemd units for a container or a pod, with
+//! Podman 5's flags and unit text (skiff's binary in the `Exec*=` lines).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::systemd::unit::{self, ContainerFacts, FlagTable, Host, PodFacts, UnitOptions};
+use crate::{Context, Error, Result};
+
+/// `--restart-policy`: one of systemd's `Restart=` values (Podman's error).
+fn restart_policy(s: &str) -> std::result::Result<String, String> {
+    if unit::RESTART_POLICIES.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s} is not a valid restart policy"))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateSystemdArgs {
+    /// Use container/pod names instead of IDs
+    #[arg(short, long)]
+    pub name: bool,
+    /// Create a new container or pod instead of starting an existing one
+    #[arg(long)]
+    pub new: bool,
+    /// Generate .service files in the current directory instead of printing to stdout
+    #[arg(short, long)]
+    pub files: bool,
+    /// Print the created units in the given format (json)
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Skip the header with the generator's name and version
+    #[arg(long)]
+    pub no_header: bool,
+    /// Systemd restart-policy
+    #[arg(long, value_parser = restart_policy, value_name = "POLICY")]
+    pub restart_policy: Option<String>,
+    /// Systemd restart-sec (seconds)
+    #[arg(long, value_name = "SECONDS")]
+    pub restart_sec: Option<u64>,
+    /// Start timeout override (seconds)
+    #[arg(long, value_name = "SECONDS")]
+    pub start_timeout: Option<u64>,
+    /// Stop timeout override (seconds)
+    #[arg(short = 't', long, visible_alias = "time", value_name = "SECONDS")]
+    pub stop_timeout: Option<u64>,
+    /// Systemd unit name prefix for containers
+    #[arg(long, default_value = "container", value_name = "PREFIX")]
+    pub container_prefix: String,
+    /// Systemd unit name prefix for pods
+    #[arg(long, default_value = "pod", value_name = "PREFIX")]
+    pub pod_prefix: String,
+    /// Systemd unit name separator between name/id and prefix
+    #[arg(long, default_value = "-", value_name = "SEP")]
+    pub separator: String,
+    /// Add dependencies order to the generated unit file (repeatable)
+    #[arg(long, value_name = "UNIT")]
+    pub after: Vec<String>,
+    /// Add (weak) requirement dependencies to the generated unit file (repeatable)
+    #[arg(long, value_name = "UNIT")]
+    pub wants: Vec<String>,
+    /// Similar to wants, but declares stronger requirement dependencies (repeatable)
+    #[arg(long, value_name = "UNIT")]
+    pub requires: Vec<String>,
+    /// Set environment variables in the systemd unit files (KEY=VALUE)
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// The container or pod
+    pub target: String,
+}
+
+/// The flags of `run` and `create` as clap knows them: which take a value.
+fn create_flags() -> FlagTable {
+    let mut t = FlagTable::default();
+    // Global options may follow the verb too.
+    let cmd = crate::cli::GlobalArgs::augment_args(crate::cli::container::RunArgs::augment_args(
+        clap::Command::new("run"),
+    ));
+    for a in cmd.get_arguments() {
+        let takes = a.get_action().takes_values();
+        let mut longs: Vec<&str> = a.get_long().into_iter().collect();
+        longs.extend(a.get_all_aliases().unwrap_or_default());
+        for l in &longs {
+            t.long.insert(l.to_string(), takes);
+        }
+        if let (Some(s), Some(l)) = (a.get_short(), a.get_long()) {
+            t.short.insert(s, l.to_string());
+        }
+    }
+    t
+}
+
+fn facts(ctx: &Context, c: &crate::state::container::Container) -> ContainerFacts {
+    ContainerFacts {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        create_command: c.config.create_command.clone(),
+        env: c.config.env.clone(),
+        conmon_pidfile: crate::container::start::conmon_pidfile(ctx, c)
+            .to_string_lossy()
+            .into_owned(),
+    }
+}
+
+/// `generate systemd`: the units of a container, or of a pod and its
+/// containers. Errors: an unknown name (Podman's wording), `--new` for a
+/// container without its create command, a pod without infra container.
+pub fn generate(ctx: &Context, a: GenerateSystemdArgs) -> Result<i32> {
+    if let Some(f) = a.format.as_deref().filter(|f| *f != "json") {
+        return Err(Error::msg(format!("unsupported format \"{f}\": use json")));
+    }
+    let o = UnitOptions {
+        use_name: a.name,
+        new: a.new,
+        no_header: a.no_header,
+        restart_policy: a.restart_policy.clone(),
+        restart_sec: a.restart_sec,
+        start_timeout: a.start_timeout,
+        stop_timeout: a.stop_timeout,
+        container_prefix: a.container_prefix.clone(),
+        pod_prefix: a.pod_prefix.clone(),
+        separator: a.separator.clone(),
+        after: a.after.clone(),
+        wants: a.wants.clone(),
+        requires: a.requires.clone(),
+        env: a.env.clone(),
+    };
+    let host = Host {
+        executable: std::env::current_exe()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "/usr/bin/skiff".into()),
+        runroot: ctx.runroot.to_string_lossy().into_owned(),
+        timestamp: Some(
+            chrono::Utc::now()
+                .format("%a %b %e %H:%M:%S UTC %Y")
+                .to_string(),
+        ),
+    };
+    let flags = create_flags();
+    let units = match crate::container::lookup(ctx, &a.target) {
+        Ok(c) => vec![unit::container_unit(
+            &facts(ctx, &c),
+            &o,
+            &host,
+            &flags,
+            None,
+        )?],
+        Err(ce) => {
+            let pod = crate::pod::lookup(ctx, &a.target).map_err(|pe| {
+                Error::msg(format!(
+                    "{} does not refer to a container or pod: {pe}: {ce}",
+                    a.target
+                ))
+            })?;
+            let members = crate::pod::members(ctx, &pod.id)?;
+            let infra = members.iter().find(|c| c.config.infra).ok_or_else(|| {
+                Error::msg(format!(
+                    "generating systemd unit files: Pod {:?} has no infra container",
+                    pod.name
+                ))
+            })?;
+            let p = PodFacts {
+                id: pod.id.clone(),
+                name: pod.name.clone(),
+                infra_pidfile: crate::container::start::conmon_pidfile(ctx, infra)
+                    .to_string_lossy()
+                    .into_owned(),
+                containers: members
+                    .iter()
+                    .filter(|c| !c.config.infra)
+                    .map(|c| facts(ctx, c))
+                    .collect(),
+            };
+            unit::pod_units(&p, &o, &host, &flags)?
+        }
+    };
+    if a.files {
+        let dir = std::env::current_dir()?;
+        let mut written = serde_json::Map::new();
+        let mut paths = Vec::new();
+        for u in &units {
+            let path: PathBuf = dir.join(format!("{}.service", u.name));
+            crate::state::atomic_write(&path, u.text.as_bytes())?;
+            written.insert(u.name.clone(), path.to_string_lossy().into_owned().into());
+            paths.push(path);
+        }
+        if a.format.is_some() {
+            println!("{:#}", serde_json::Value::Object(written));
+        } else {
+            for p in paths {
+                println!("{}", p.display());
+            }
+        }
+        return Ok(0);
+    }
+    if a.format.is_some() {
+        let map: serde_json::Map<String, serde_json::Value> =
+            units.into_iter().map(|u| (u.name, u.text.into())).collect();
+        println!("{:#}", serde_json::Value::Object(map));
+    } else {
+        for u in units {
+            println!("{}", u.text);
+        }
+    }
+    Ok(0)
+}
