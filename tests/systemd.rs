@@ -328,3 +328,111 @@ fn generate_systemd_bad_input() {
     s.ok(&["pod", "rm", "-f", "p"]);
     s.ok(&["rm", "x"]);
 }
+
+/// Writes unit descriptions into the user's Quadlet directory.
+fn descriptions(s: &Skiff, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = s.make_dir(&s.config_home.join("containers/systemd"));
+    for (name, text) in files {
+        fs::write(dir.join(name), text).unwrap();
+        s.give(&dir.join(name));
+    }
+    dir
+}
+
+const WEB: &str = "[Unit]\nDescription=web server\n\n[Container]\nImage=localhost/busybox\nExec=httpd -f -p 80 -h /www\nPublishPort=8080:80\nVolume=data.volume:/data\nNetwork=appnet.network\nAutoUpdate=registry\nPodmanArgs=--read-only\n\n[Service]\nRestart=on-failure\n\n[Install]\nWantedBy=default.target\n";
+
+#[test]
+fn generator_writes_services_and_install_links() {
+    let s = Skiff::new();
+    let dir = descriptions(
+        &s,
+        &[
+            ("web.container", WEB),
+            ("data.volume", "[Volume]\nLabel=k=v\n"),
+            ("appnet.network", "[Network]\nNetworkName=appnet\n"),
+            ("app.pod", "[Pod]\nPublishPort=9090:90\n"),
+        ],
+    );
+    let out = s.make_dir(&s.home.join("gen"));
+    let out_s = out.to_string_lossy().into_owned();
+    s.ok(&["systemd-generator", "--user", &out_s, &out_s, &out_s]);
+    let web = fs::read_to_string(out.join("web.service")).unwrap();
+    assert!(
+        web.contains(&format!("\nSourcePath={}/web.container\n", dir.display())),
+        "{web}"
+    );
+    assert!(
+        web.contains("\nRequires=data-volume.service appnet-network.service\n"),
+        "{web}"
+    );
+    assert!(web.contains("\nType=notify\nNotifyAccess=all\n"), "{web}");
+    let start = web.lines().find(|l| l.starts_with("ExecStart=")).unwrap();
+    assert!(
+        start.ends_with(" run --name systemd-%N --cidfile=%t/%N.cid --replace --rm --sdnotify=conmon -d --publish 8080:80 --volume systemd-data:/data --network appnet --label io.containers.autoupdate=registry --read-only localhost/busybox httpd -f -p 80 -h /www"),
+        "{start}"
+    );
+    let link = out.join("default.target.wants/web.service");
+    assert_eq!(
+        fs::read_link(&link).unwrap().to_string_lossy(),
+        "../web.service"
+    );
+    let vol = fs::read_to_string(out.join("data-volume.service")).unwrap();
+    assert!(
+        vol.contains(" volume create --ignore --label k=v systemd-data\n"),
+        "{vol}"
+    );
+    assert!(out.join("appnet-network.service").exists());
+    let pod = fs::read_to_string(out.join("app-pod.service")).unwrap();
+    assert!(
+        pod.contains(" pod create --name systemd-app --publish 9090:90\n"),
+        "{pod}"
+    );
+    let paths: Vec<std::path::PathBuf> = ["web", "data-volume", "appnet-network", "app-pod"]
+        .iter()
+        .map(|n| out.join(format!("{n}.service")))
+        .collect();
+    let files: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    verify_units(&files);
+
+    // --dryrun prints the same units and writes nothing.
+    let printed = s.ok(&["systemd-generator", "--user", "--dryrun"]);
+    assert!(printed.contains("---web.service---\n"), "{printed}");
+    assert!(printed.contains(&web), "{printed}");
+}
+
+#[test]
+fn generator_reports_bad_descriptions_and_writes_the_rest() {
+    let s = Skiff::new();
+    descriptions(
+        &s,
+        &[
+            ("bad.container", "[Container]\nImage=x\nFrobnicate=yes\n"),
+            ("noimage.container", "[Container]\nExec=true\n"),
+            ("good.container", "[Container]\nImage=localhost/busybox\n"),
+        ],
+    );
+    let out = s.make_dir(&s.home.join("gen"));
+    let out_s = out.to_string_lossy().into_owned();
+    let o = s.cmd(&["systemd-generator", "--user", &out_s]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", o.stderr);
+    assert!(
+        lines[0].contains(
+            "converting \"bad.container\": unsupported key 'Frobnicate' in group 'Container'"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("converting \"noimage.container\": no Image key specified"),
+        "{}",
+        lines[1]
+    );
+    let mut written: Vec<String> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(written, ["good.service"], "no half-written or temp files");
+}

@@ -189,6 +189,9 @@ pub enum Command {
     /// Internal: the long-lived user namespace holder
     #[command(hide = true, name = "_pause")]
     Pause_,
+    /// Generate services from Quadlet-style unit descriptions (a systemd generator)
+    #[command(hide = true)]
+    SystemdGenerator(systemd::GeneratorArgs),
 }
 
 /// A parsed command, routed: container verbs share one dispatcher.
@@ -228,9 +231,29 @@ impl Command {
 }
 
 /// Parses the command line, runs the command and returns the exit code.
+/// Installed as a systemd generator (a link named `skiff-generator` in
+/// systemd's system-generators, or `skiff-user-generator` in its
+/// user-generators), skiff runs `systemd-generator` with the directories
+/// systemd passes.
+fn generator_argv(mut args: Vec<String>) -> Vec<String> {
+    let name = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.ends_with("-generator") {
+        let mut extra = vec!["systemd-generator".to_string()];
+        if name.ends_with("user-generator") {
+            extra.push("--user".into());
+        }
+        args.splice(1..1, extra);
+    }
+    args
+}
+
 pub fn main() -> i32 {
     die_quietly_on_closed_stdout();
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(generator_argv(std::env::args().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -333,6 +356,11 @@ fn run(cli: Cli) -> Result<i32> {
     crate::runtime::fds::cloexec_inherited();
     if let Command::Pause_ = cli.command {
         return crate::runtime::userns::pause_main();
+    }
+    // A generator runs before the store may be mounted: it reads unit
+    // descriptions and writes services, and touches nothing else.
+    if let Command::SystemdGenerator(a) = cli.command {
+        return systemd::generator(a);
     }
     let ctx = Context::new(
         cli.global.root,

@@ -1,5 +1,6 @@
 //! `generate systemd`: systemd units for a container or a pod, with
-//! Podman 5's flags and unit text (skiff's binary in the `Exec*=` lines).
+//! Podman 5's flags and unit text (skiff's binary in the `Exec*=` lines);
+//! `systemd-generator`, the Quadlet-style systemd generator.
 
 use std::path::PathBuf;
 
@@ -205,4 +206,140 @@ pub fn generate(ctx: &Context, a: GenerateSystemdArgs) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct GeneratorArgs {
+    /// Generate user units (from $XDG_CONFIG_HOME/containers/systemd)
+    #[arg(long)]
+    pub user: bool,
+    /// Print the units instead of writing them
+    #[arg(long)]
+    pub dryrun: bool,
+    /// Output directories as systemd passes them (normal, early, late); units go to the first
+    pub dirs: Vec<PathBuf>,
+}
+
+/// Where unit descriptions are read from, first wins for a file name:
+/// `QUADLET_UNIT_DIRS` (colon-separated) when set, else Quadlet's user or
+/// system directories.
+fn description_dirs(user: bool) -> Vec<PathBuf> {
+    if let Some(v) = std::env::var_os("QUADLET_UNIT_DIRS").filter(|v| !v.is_empty()) {
+        return std::env::split_paths(&v).collect();
+    }
+    if !user {
+        return [
+            "/run/containers/systemd",
+            "/etc/containers/systemd",
+            "/usr/share/containers/systemd",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_default();
+    let uid = nix::unistd::getuid();
+    vec![
+        config.join("containers/systemd"),
+        PathBuf::from(format!("/etc/containers/systemd/users/{uid}")),
+        PathBuf::from("/etc/containers/systemd/users"),
+    ]
+}
+
+/// The descriptions found: (file name, directory, text), one per name.
+fn descriptions(dirs: &[PathBuf]) -> Vec<(String, PathBuf, String)> {
+    let mut out: Vec<(String, PathBuf, String)> = Vec::new();
+    for d in dirs {
+        let Ok(rd) = std::fs::read_dir(d) else {
+            continue;
+        };
+        let mut names: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| crate::systemd::quadlet::Kind::of(n).is_some())
+            .collect();
+        names.sort();
+        for n in names {
+            if out.iter().any(|(m, _, _)| *m == n) {
+                continue;
+            }
+            match std::fs::read_to_string(d.join(&n)) {
+                Ok(t) => out.push((n, d.clone(), t)),
+                Err(e) => eprintln!("Error: {}", crate::error::io_msg("read", &d.join(&n), &e)),
+            }
+        }
+    }
+    out
+}
+
+/// Writes one generated unit into `out` (temp file and rename: systemd
+/// never reads half a unit) with the `.wants`/`.requires` links its
+/// `[Install]` asks for.
+fn install(out: &std::path::Path, g: &crate::systemd::quadlet::Generated) -> Result<()> {
+    let file = format!("{}.service", g.service);
+    crate::state::atomic_write(&out.join(&file), g.text.as_bytes())?;
+    let links = g
+        .wanted_by
+        .iter()
+        .map(|t| (t, "wants"))
+        .chain(g.required_by.iter().map(|t| (t, "requires")));
+    for (target, kind) in links {
+        let dir = out.join(format!("{target}.{kind}"));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::msg(crate::error::io_msg("mkdir", &dir, &e)))?;
+        let link = dir.join(&file);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(format!("../{file}"), &link)
+            .map_err(|e| Error::msg(crate::error::io_msg("symlink", &link, &e)))?;
+    }
+    Ok(())
+}
+
+/// `systemd-generator`: converts every description found; one line on
+/// stderr for each that cannot be (that file is skipped, nothing of it
+/// written), exit 125 then, after the others are written.
+pub fn generator(a: GeneratorArgs) -> Result<i32> {
+    let out = match (a.dirs.first(), a.dryrun) {
+        (Some(d), _) => Some(d.clone()),
+        (None, true) => None,
+        (None, false) => {
+            return Err(Error::msg(
+                "systemd-generator: give the output directory, or --dryrun",
+            ))
+        }
+    };
+    let found = descriptions(&description_dirs(a.user));
+    let pairs: Vec<(String, String)> = found
+        .iter()
+        .map(|(n, _, t)| (n.clone(), t.clone()))
+        .collect();
+    let names = crate::systemd::quadlet::chosen_names(&pairs);
+    let executable = std::env::current_exe()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "/usr/bin/skiff".into());
+    let run_flags = create_flags();
+    let mut code = 0;
+    for (file, dir, text) in &found {
+        let env = crate::systemd::quadlet::Env {
+            executable: executable.clone(),
+            run_flags: run_flags.clone(),
+            dir: dir.to_string_lossy().into_owned(),
+        };
+        let res = crate::systemd::quadlet::convert(file, text, &env, &names).and_then(|g| {
+            match &out {
+                Some(o) if !a.dryrun => install(o, &g)?,
+                _ => print!("---{}.service---\n{}\n", g.service, g.text),
+            }
+            Ok(())
+        });
+        if let Err(e) = res {
+            crate::cli::report(&e);
+            code = crate::error::EXIT_ENGINE;
+        }
+    }
+    Ok(code)
 }

@@ -2,4 +2,5 @@
 //! Quadlet-style generator that turns unit descriptions into services, and
 //! `auto-update`.
 
+pub mod quadlet;
 pub mod unit;

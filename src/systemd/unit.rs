@@ -147,7 +147,13 @@ pub fn service_name(prefix: &str, sep: &str, name: &str) -> String {
 /// doubled (systemd expands them), double quotes around an argument with
 /// blanks or quotes, backslashes doubled otherwise.
 pub fn escape_arg(arg: &str) -> String {
-    let a = arg.replace('$', "$$").replace('%', "%%");
+    quote_arg(&arg.replace('$', "$$").replace('%', "%%"))
+}
+
+/// Quotes one argument for an `Exec*=` line, leaving `%` specifiers and
+/// `$` variables for systemd to expand (what a unit description's author
+/// wrote, as Quadlet passes them on).
+pub fn quote_arg(a: &str) -> String {
     if a.contains([' ', '\t', '"', '\'', '\n']) {
         let mut q = String::from("\"");
         for ch in a.chars() {
