@@ -436,3 +436,75 @@ fn generator_reports_bad_descriptions_and_writes_the_rest() {
     written.sort();
     assert_eq!(written, ["good.service"], "no half-written or temp files");
 }
+
+#[test]
+fn auto_update_dry_run_lists_labelled_unit_containers() {
+    let s = busybox();
+    let unit = [("PODMAN_SYSTEMD_UNIT", "container-web.service")];
+    let o = s.cmd_env(
+        &[
+            "create",
+            "--name",
+            "web",
+            "--label",
+            "io.containers.autoupdate=local",
+            "busybox",
+        ],
+        &unit,
+    );
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let id = o.stdout.trim()[..12].to_string();
+    // Not made by a unit, or not labelled: not listed.
+    s.ok(&[
+        "create",
+        "--name",
+        "manual",
+        "--label",
+        "io.containers.autoupdate=local",
+        "busybox",
+    ]);
+    let o = s.cmd_env(&["create", "--name", "plain", "busybox"], &unit);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(
+        s.inspect_format("web", "{{index .Config.Labels \"PODMAN_SYSTEMD_UNIT\"}}"),
+        "container-web.service"
+    );
+    let table = s.ok(&["auto-update", "--dry-run"]);
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        ["UNIT", "CONTAINER", "IMAGE", "POLICY", "UPDATED"],
+        "{table}"
+    );
+    assert_eq!(lines.len(), 2, "{table}");
+    let web = format!("({})", "web");
+    assert_eq!(
+        lines[1],
+        [
+            "container-web.service",
+            id.as_str(),
+            web.as_str(),
+            "localhost/busybox:latest",
+            "local",
+            "false"
+        ],
+        "{table}"
+    );
+    // A newer local image of the name: pending.
+    s.import_with("localhost/busybox:latest", |t| {
+        t.file("new", b"1", 0o644, 0, 0);
+    });
+    let out = s.ok(&[
+        "auto-update",
+        "--dry-run",
+        "--format",
+        "{{.Unit}} {{.ContainerName}} {{.Updated}}",
+    ]);
+    assert_eq!(out, "container-web.service web pending\n");
+    let e = s.fails_engine(&["auto-update", "--dry-run", "--format", "{{.Nope}}"]);
+    assert!(e.contains("Nope"), "{e}");
+    s.ok(&["rm", "web", "manual", "plain"]);
+}

@@ -402,7 +402,17 @@ impl CreateArgs {
             ulimits: self.ulimit.clone(),
             interactive: self.interactive,
             tty: self.tty,
-            labels: self.label.clone(),
+            labels: {
+                // Started by a unit: its name, for `auto-update` (as Podman).
+                let mut l = self.label.clone();
+                let key = crate::systemd::autoupdate::UNIT_LABEL;
+                if let Ok(unit) = std::env::var(key) {
+                    if !l.iter().any(|x| x.split('=').next() == Some(key)) {
+                        l.push(format!("{key}={unit}"));
+                    }
+                }
+                l
+            },
             security_opts: self.security_opt.clone(),
             restart: self.restart.clone(),
             stop_signal: self.stop_signal.clone(),

@@ -189,6 +189,8 @@ pub enum Command {
     /// Internal: the long-lived user namespace holder
     #[command(hide = true, name = "_pause")]
     Pause_,
+    /// Auto update containers according to their auto-update policy
+    AutoUpdate(systemd::AutoUpdateArgs),
     /// Generate services from Quadlet-style unit descriptions (a systemd generator)
     #[command(hide = true)]
     SystemdGenerator(systemd::GeneratorArgs),
@@ -390,6 +392,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Volume(c) => c.needs_userns(),
         Command::Kube(c) => c.needs_userns(),
         Command::Play(_) => true,
+        // Pulls write layers owned by subordinate ids.
+        Command::AutoUpdate(_) => true,
         Command::Pod(c) => c.needs_userns(),
         _ => false,
     };
@@ -428,6 +432,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Play(kube::PlayCommand::Kube(a)) => kube::play(&ctx, a),
         Command::Generate(kube::GenerateCommand::Kube(a)) => kube::generate_yaml(&ctx, a),
         Command::Generate(kube::GenerateCommand::Systemd(a)) => systemd::generate(&ctx, *a),
+        Command::AutoUpdate(a) => systemd::auto_update(&ctx, a),
         Command::Netns_ => crate::network::bridge::holder_main(&ctx),
         Command::Portfwd_(a) => crate::network::portfwd::main(a.into()),
         _ => unreachable!("container commands and the holder are dispatched above"),

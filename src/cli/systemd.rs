@@ -343,3 +343,65 @@ pub fn generator(a: GeneratorArgs) -> Result<i32> {
     }
     Ok(code)
 }
+
+#[derive(Debug, Args)]
+pub struct AutoUpdateArgs {
+    /// Check for pending updates
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Change the output format to JSON or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Rollback to the previous image if the update fails
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub rollback: bool,
+}
+
+/// `auto-update`: Podman's table (UNIT, CONTAINER, IMAGE, POLICY, UPDATED)
+/// or `--format`; each container that could not be checked or updated is
+/// reported on stderr and makes the exit code 125.
+pub fn auto_update(ctx: &Context, a: AutoUpdateArgs) -> Result<i32> {
+    let sample = serde_json::json!({
+        "Unit": "", "Container": "", "ContainerID": "", "ContainerName": "",
+        "Image": "", "Policy": "", "Updated": "",
+    });
+    let shape = crate::format::Shape::new("entities.AutoUpdateReport", &sample);
+    if let Some(f) = &a.format {
+        // A broken template fails before anything is checked.
+        crate::format::format_items(f, &[], &shape)?;
+    }
+    let (reports, errors) = crate::systemd::autoupdate::auto_update(ctx, a.dry_run, a.rollback)?;
+    if let Some(f) = &a.format {
+        let items: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap_or_default())
+            .collect();
+        crate::format::print_formatted(f, &items, &shape)?;
+    } else {
+        let rows: Vec<Vec<String>> = reports
+            .iter()
+            .map(|r| {
+                vec![
+                    r.unit.clone(),
+                    r.container.clone(),
+                    r.image.clone(),
+                    r.policy.clone(),
+                    r.updated.clone(),
+                ]
+            })
+            .collect();
+        crate::format::print_table(
+            &["UNIT", "CONTAINER", "IMAGE", "POLICY", "UPDATED"],
+            &rows,
+            false,
+        );
+    }
+    for e in &errors {
+        crate::cli::report(e);
+    }
+    Ok(if errors.is_empty() {
+        0
+    } else {
+        crate::error::EXIT_ENGINE
+    })
+}

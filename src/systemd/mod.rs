@@ -2,5 +2,6 @@
 //! Quadlet-style generator that turns unit descriptions into services, and
 //! `auto-update`.
 
+pub mod autoupdate;
 pub mod quadlet;
 pub mod unit;
