@@ -24,6 +24,7 @@ pub mod secret;
 pub mod state;
 pub mod storage;
 pub mod supervisor;
+pub mod systemd;
 pub mod volume;
 
 pub use context::Context;

@@ -114,9 +114,21 @@ pub struct CreateArgs {
     /// Pull image policy: always, missing (default), never or newer
     #[arg(long, value_name = "POLICY", default_value = "missing")]
     pub pull: String,
-    /// Control sd-notify behavior: conmon, container or ignore
+    /// Control sd-notify behavior: container (default), conmon or ignore
     #[arg(long)]
     pub sdnotify: Option<String>,
+    /// If a container with the same name exists, replace it
+    #[arg(long)]
+    pub replace: bool,
+    /// Write the container ID to the file (which must not exist yet)
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<PathBuf>,
+    /// Write the container process ID to the file at each start
+    #[arg(long, value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+    /// Write the supervisor's (conmon's) process ID to the file at each start
+    #[arg(long, value_name = "FILE")]
+    pub conmon_pidfile: Option<PathBuf>,
     /// Run container in an existing pod, or a new one with new:NAME
     #[arg(long, value_name = "NAME")]
     pub pod: Option<String>,
@@ -269,6 +281,9 @@ pub struct RmArgs {
     /// Remove the containers that match these conditions
     #[arg(long)]
     pub filter: Vec<String>,
+    /// Read the container ID from the file (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Vec<PathBuf>,
     pub containers: Vec<String>,
 }
 
@@ -446,12 +461,25 @@ impl CreateArgs {
             ulimits: self.ulimit.clone(),
             interactive: self.interactive,
             tty: self.tty,
-            labels: self.label.clone(),
+            labels: {
+                // Started by a unit: its name, for `auto-update` (as Podman).
+                let mut l = self.label.clone();
+                let key = crate::systemd::autoupdate::UNIT_LABEL;
+                if let Ok(unit) = std::env::var(key) {
+                    if !l.iter().any(|x| x.split('=').next() == Some(key)) {
+                        l.push(format!("{key}={unit}"));
+                    }
+                }
+                l
+            },
             security_opts: self.security_opt.clone(),
             restart: self.restart.clone(),
             stop_signal: self.stop_signal.clone(),
             pull: self.pull.clone(),
             sdnotify: self.sdnotify.clone(),
+            create_command: std::env::args().collect(),
+            pidfile: self.pidfile.as_deref().map(absolute).transpose()?,
+            conmon_pidfile: self.conmon_pidfile.as_deref().map(absolute).transpose()?,
             pod: self.pod.clone(),
             requires: self.requires.clone(),
             auto_remove,
@@ -466,6 +494,79 @@ impl CreateArgs {
     }
 }
 
+/// A path made absolute against the working directory, as the supervisor
+/// writing it later runs elsewhere.
+fn absolute(p: &std::path::Path) -> Result<PathBuf> {
+    Ok(std::env::current_dir()?.join(p))
+}
+
+impl CreateArgs {
+    /// What must hold before anything is created or replaced: `--replace`
+    /// needs `--name`, and `--cidfile` must not exist yet (Podman's errors).
+    fn check_unit_files(&self) -> Result<()> {
+        if self.replace && self.name.is_none() {
+            return Err(Error::msg(
+                "cannot replace container without --name being set",
+            ));
+        }
+        if let Some(f) = &self.cidfile {
+            if f.symlink_metadata().is_ok() {
+                return Err(Error::msg(format!(
+                    "container id file exists. Ensure another container is not using it or delete {}",
+                    f.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `--replace`: removes (forcibly) the container that has the name
+    /// given, if any, before the new one is created, as Podman does.
+    fn replace_existing(&self, ctx: &Context) -> Result<()> {
+        let Some(name) = self.name.as_deref().filter(|_| self.replace) else {
+            return Ok(());
+        };
+        let old = container::list(ctx)?.into_iter().find(|c| c.name == name);
+        match old {
+            Some(c) => container::remove::remove(ctx, &c, true),
+            None => Ok(()),
+        }
+    }
+
+    /// Creates the container these options describe (after `--replace`),
+    /// and writes `--cidfile`.
+    fn create(
+        &self,
+        ctx: &Context,
+        image: &str,
+        command: &[String],
+        auto_remove: bool,
+    ) -> Result<Container> {
+        self.check_unit_files()?;
+        let opts = self.to_options(image, command, auto_remove)?;
+        self.replace_existing(ctx)?;
+        let c = container::create(ctx, &opts)?;
+        if let Some(f) = &self.cidfile {
+            if let Err(e) = write_new(f, &c.id) {
+                let _ = container::remove::remove(ctx, &c, true);
+                return Err(e);
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// Writes `text` to a file that must not exist yet (`--cidfile`).
+fn write_new(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| Error::msg(crate::error::io_msg("write", path, &e)))
+}
+
 fn check_detach_keys(keys: &Option<String>) -> Result<()> {
     if let Some(k) = keys {
         crate::supervisor::protocol::DetachKeys::parse(k).map_err(Error::msg)?;
@@ -475,8 +576,7 @@ fn check_detach_keys(keys: &Option<String>) -> Result<()> {
 
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32> {
     check_detach_keys(&a.detach_keys)?;
-    let opts = a.create.to_options(&a.image, &a.command, a.rm)?;
-    let c = container::create(ctx, &opts)?;
+    let c = a.create.create(ctx, &a.image, &a.command, a.rm)?;
     let mode = if a.detach {
         Mode::Detached
     } else {
@@ -513,7 +613,7 @@ pub struct CreateCmdArgs {
 }
 
 pub fn create(ctx: &Context, a: CreateCmdArgs) -> Result<i32> {
-    let c = container::create(ctx, &a.create.to_options(&a.image, &a.command, a.rm)?)?;
+    let c = a.create.create(ctx, &a.image, &a.command, a.rm)?;
     println!("{}", c.id);
     Ok(0)
 }
@@ -627,7 +727,30 @@ pub struct StopArgs {
     /// Ignore errors when a specified container is missing
     #[arg(short, long)]
     pub ignore: bool,
+    /// Read the container ID from the file (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Vec<PathBuf>,
     pub containers: Vec<String>,
+}
+
+/// The names given plus the ids read from `--cidfile`s (Podman's
+/// "reading CIDFile" error; with `ignore`, a missing file names nothing,
+/// as a unit's ExecStopPost runs after a container that never started).
+fn with_cidfiles(names: &[String], files: &[PathBuf], ignore: bool) -> Result<Vec<String>> {
+    let mut out = names.to_vec();
+    for f in files {
+        match std::fs::read_to_string(f) {
+            Ok(id) => out.push(id.trim().to_string()),
+            Err(e) if ignore && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::msg(format!(
+                    "reading CIDFile: {}",
+                    crate::error::io_msg("open", f, &e)
+                )))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The containers a verb acts on, each with the text printed when it is
@@ -734,7 +857,11 @@ fn each(items: Vec<(String, Container)>, mut f: impl FnMut(&Container) -> Result
 }
 
 pub fn stop(ctx: &Context, a: StopArgs) -> Result<i32> {
-    let items = targets_ignoring(ctx, &a.containers, a.all, true, a.ignore)?;
+    let names = with_cidfiles(&a.containers, &a.cidfile, a.ignore)?;
+    if a.ignore && !a.all && names.is_empty() && !a.cidfile.is_empty() {
+        return Ok(0);
+    }
+    let items = targets_ignoring(ctx, &names, a.all, true, a.ignore)?;
     Ok(each(items, |c| {
         container::stop::stop(ctx, c, stop_timeout(a.time, c))
     }))
@@ -1339,13 +1466,14 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
             .map(|c| (c.id.clone(), c))
             .collect()
     } else {
-        if a.containers.is_empty() {
+        let names = with_cidfiles(&a.containers, &a.cidfile, a.ignore)?;
+        if names.is_empty() && a.cidfile.is_empty() {
             return Err(Error::msg(
                 "rm: give at least one container name or ID, or --all",
             ));
         }
         let mut v = Vec::new();
-        for n in &a.containers {
+        for n in &names {
             match store.lookup(n) {
                 Ok(c) => v.push((n.clone(), c)),
                 Err(_) if a.ignore => {}

@@ -25,11 +25,14 @@ pub enum PlayCommand {
     Kube(PlayArgs),
 }
 
-/// `skiff generate kube` (Podman's older spelling of `kube generate`).
+/// `skiff generate kube` (Podman's older spelling of `kube generate`) and
+/// `skiff generate systemd`.
 #[derive(Debug, Subcommand)]
 pub enum GenerateCommand {
     /// Generate Kubernetes YAML from pods or containers
     Kube(GenerateArgs),
+    /// Generate systemd units for a container or pod
+    Systemd(Box<crate::cli::systemd::GenerateSystemdArgs>),
 }
 
 #[derive(Debug, Args)]

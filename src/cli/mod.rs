@@ -20,6 +20,7 @@ pub mod registry;
 pub mod run_flags;
 pub mod secret;
 pub mod system;
+pub mod systemd;
 pub mod volume;
 
 use std::path::PathBuf;
@@ -264,7 +265,7 @@ pub enum Command {
     /// Play Kubernetes YAML (Podman's older spelling of kube play)
     #[command(subcommand)]
     Play(kube::PlayCommand),
-    /// Generate Kubernetes YAML (Podman's older spelling of kube generate)
+    /// Generate Kubernetes YAML or systemd units
     #[command(subcommand)]
     Generate(kube::GenerateCommand),
     /// Internal: the rootless network namespace holder and its DNS server
@@ -276,6 +277,11 @@ pub enum Command {
     /// Internal: the long-lived user namespace holder
     #[command(hide = true, name = "_pause")]
     Pause_,
+    /// Auto update containers according to their auto-update policy
+    AutoUpdate(systemd::AutoUpdateArgs),
+    /// Generate services from Quadlet-style unit descriptions (a systemd generator)
+    #[command(hide = true)]
+    SystemdGenerator(systemd::GeneratorArgs),
 }
 
 /// A parsed command, routed: container verbs share one dispatcher.
@@ -314,10 +320,30 @@ impl Command {
     }
 }
 
+/// Installed as a systemd generator (a link named `skiff-generator` in
+/// systemd's system-generators, or `skiff-user-generator` in its
+/// user-generators), skiff runs `systemd-generator` with the directories
+/// systemd passes: the command line it then parses.
+fn generator_argv(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let name = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.ends_with("-generator") {
+        let mut extra: Vec<std::ffi::OsString> = vec!["systemd-generator".into()];
+        if name.ends_with("user-generator") {
+            extra.push("--user".into());
+        }
+        args.splice(1..1, extra);
+    }
+    args
+}
+
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> i32 {
     die_quietly_on_closed_stdout();
-    let cli = match parse(std::env::args_os().collect()) {
+    let cli = match parse(generator_argv(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -485,6 +511,11 @@ fn run(cli: Cli) -> Result<i32> {
     if let Command::Pause_ = cli.command {
         return crate::runtime::userns::pause_main();
     }
+    // A generator runs before the store may be mounted: it reads unit
+    // descriptions and writes services, and touches nothing else.
+    if let Command::SystemdGenerator(a) = cli.command {
+        return systemd::generator(a);
+    }
     let storage_driver = cli.global.apply()?;
     let ctx = Context::new(cli.global.root, cli.global.runroot, storage_driver)?;
     if let Some(dir) = &cli.global.tmpdir {
@@ -515,6 +546,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Play(_) => true,
         // The check runs in the container, as `exec`.
         Command::Healthcheck(_) => true,
+        // Pulls write layers owned by subordinate ids.
+        Command::AutoUpdate(_) => true,
         Command::Pod(c) => c.needs_userns(),
         _ => false,
     };
@@ -554,6 +587,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Kube(c) => kube::dispatch(&ctx, c),
         Command::Play(kube::PlayCommand::Kube(a)) => kube::play(&ctx, a),
         Command::Generate(kube::GenerateCommand::Kube(a)) => kube::generate_yaml(&ctx, a),
+        Command::Generate(kube::GenerateCommand::Systemd(a)) => systemd::generate(&ctx, *a),
+        Command::AutoUpdate(a) => systemd::auto_update(&ctx, a),
         Command::Netns_ => crate::network::bridge::holder_main(&ctx),
         Command::Portfwd_(a) => crate::network::portfwd::main(a.into()),
         _ => unreachable!("container commands and the holder are dispatched above"),

@@ -60,7 +60,14 @@ pub struct CreateOptions {
     pub auto_remove: bool,
     /// `--pull`: always, missing, never or newer ("" means missing).
     pub pull: String,
+    /// `--sdnotify`: conmon, container (the default, as Podman's) or ignore.
     pub sdnotify: Option<String>,
+    /// The command line to keep as the container's `CreateCommand`.
+    pub create_command: Vec<String>,
+    /// `--pidfile`: written with the container's init pid at each start.
+    pub pidfile: Option<PathBuf>,
+    /// `--conmon-pidfile`: written with the supervisor's pid at each start.
+    pub conmon_pidfile: Option<PathBuf>,
     /// `--pod NAME|ID|new:NAME`: the pod the container joins (`new:` creates
     /// it, and a failed create removes it again).
     pub pod: Option<String>,
@@ -687,6 +694,9 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
             attach: o.run.attach,
             healthcheck,
             health_on_failure: o.health.on_failure,
+            create_command: o.create_command.clone(),
+            pidfile: o.pidfile.clone(),
+            conmon_pidfile: o.conmon_pidfile.clone(),
             driver: driver.name().to_string(),
             layers,
         },

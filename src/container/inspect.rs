@@ -91,7 +91,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "Labels": cfg.labels,
         "Annotations": {},
         "StopSignal": cfg.stop_signal.unwrap_or(nix::sys::signal::Signal::SIGTERM).as_str(),
-        "CreateCommand": [],
+        "CreateCommand": cfg.create_command,
         "Umask": "0022",
         "Timeout": 0,
         "StopTimeout": cfg.stop_timeout.unwrap_or(10),

@@ -301,6 +301,7 @@ pub fn start_process(
         });
         let ready = recorded
             .map(|cur| *c = cur)
+            .and_then(|_| write_pid_files(ctx, c, pid))
             .and_then(|_| connecting.map_or(Ok(()), |w| w.wait()));
         if let Err(e) = ready {
             let _ = nix::sys::signal::kill(created.pid, nix::sys::signal::Signal::SIGKILL);
@@ -326,6 +327,31 @@ pub fn start_process(
     result.inspect_err(|e| {
         let _ = finish(ctx, c, e.exit_code(), &e.to_string());
     })
+}
+
+/// The supervisor's pid file in the container's run directory (Podman's
+/// `conmon.pid`): what a non-`--new` systemd unit names as its `PIDFile=`
+/// when the container has no `--conmon-pidfile`.
+pub fn conmon_pidfile(ctx: &Context, c: &Container) -> std::path::PathBuf {
+    c.config
+        .conmon_pidfile
+        .clone()
+        .unwrap_or_else(|| ctx.container_run_dir(&c.id).join("conmon.pid"))
+}
+
+/// Writes the supervisor's pid (this process: the supervisor starts the
+/// container) to `conmon_pidfile`, and the container's init `pid` to
+/// `--pidfile` when given, each through a temporary file and a rename so
+/// that systemd never reads half a number.
+fn write_pid_files(ctx: &Context, c: &Container, pid: i32) -> Result<()> {
+    let me = std::process::id().to_string();
+    let init = pid.to_string();
+    let files = std::iter::once((conmon_pidfile(ctx, c), me.as_str()))
+        .chain(c.config.pidfile.clone().map(|p| (p, init.as_str())));
+    for (path, text) in files {
+        crate::state::replace_existing(&path, text.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// What confines the processes of `c`, its own and exec'd ones: its seccomp

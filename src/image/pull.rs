@@ -385,7 +385,7 @@ pub fn ensure_with(ctx: &Context, name: &str, policy: &str, opts: &PullOptions) 
 
 /// Whether the registry serves a different manifest than the one the local
 /// image came from; errors (registry unreachable) keep the local image.
-fn registry_is_newer(img: &Image, name: &str, opts: &PullOptions) -> Result<bool> {
+pub fn registry_is_newer(img: &Image, name: &str, opts: &PullOptions) -> Result<bool> {
     let Some(local) = &img.manifest_digest else {
         return Ok(false);
     };

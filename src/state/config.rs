@@ -402,15 +402,15 @@ impl Capabilities {
 }
 
 /// `--sdnotify`: who tells systemd (when `NOTIFY_SOCKET` is set) that the
-/// container is ready, as Podman's modes.
+/// container is ready, as Podman's modes (Podman 5's default: `container`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SdNotify {
     /// The supervisor sends `MAINPID` and `READY=1` once the process runs.
-    #[default]
     Conmon,
     /// The supervisor sends `MAINPID`; the container sends `READY=1`
     /// through the socket mounted at /run/notify/notify.sock.
+    #[default]
     Container,
     /// Nothing is sent.
     Ignore,
@@ -423,6 +423,11 @@ impl SdNotify {
             "conmon" => Ok(SdNotify::Conmon),
             "container" => Ok(SdNotify::Container),
             "ignore" => Ok(SdNotify::Ignore),
+            // Podman's fourth mode waits for a healthcheck, which skiff
+            // does not run: refused rather than treated as another mode.
+            "healthy" => Err(Error::Msg(
+                "--sdnotify=healthy needs a healthcheck, which skiff does not run yet: use conmon or container".into(),
+            )),
             _ => Err(Error::Msg(format!(
                 "invalid --sdnotify \"{s}\": use conmon, container or ignore"
             ))),
@@ -568,6 +573,15 @@ mod tests {
         assert_eq!(SdNotify::parse("conmon").unwrap(), SdNotify::Conmon);
         assert_eq!(SdNotify::parse("container").unwrap(), SdNotify::Container);
         assert_eq!(SdNotify::parse("ignore").unwrap(), SdNotify::Ignore);
+        assert_eq!(
+            SdNotify::default(),
+            SdNotify::Container,
+            "Podman 5's default"
+        );
+        assert!(SdNotify::parse("healthy")
+            .unwrap_err()
+            .to_string()
+            .contains("needs a healthcheck"));
         let e = SdNotify::parse("systemd").unwrap_err().to_string();
         assert_eq!(
             e,

@@ -237,6 +237,17 @@ pub struct Config {
     /// (stdin with -i).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attach: Option<Attach>,
+    /// The command line that created the container, program name first
+    /// (Podman's `CreateCommand`): what `generate systemd --new` runs again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub create_command: Vec<String>,
+    /// `--pidfile`: where the container's init pid is written at each start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pidfile: Option<PathBuf>,
+    /// `--conmon-pidfile`: where the supervisor's pid is written at each
+    /// start, besides the container's own `conmon.pid` (Podman's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conmon_pidfile: Option<PathBuf>,
     /// Storage driver holding this container's root filesystem.
     pub driver: String,
     /// Unpacked layer directories of the image, lowest first.

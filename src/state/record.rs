@@ -255,6 +255,9 @@ fn upgrade(old: V1) -> Result<Container> {
         cgroupns_host: false,
         log: Default::default(),
         attach: None,
+        create_command: Vec::new(),
+        pidfile: None,
+        conmon_pidfile: None,
         driver: o.driver,
         layers: o.layers,
     };

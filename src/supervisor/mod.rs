@@ -151,8 +151,10 @@ pub fn main(args: &[String]) -> i32 {
     let mut status = Status_ {
         pipe: pipe.map(File::from),
     };
+    // The container's exit code is ours: under systemd it is the unit's
+    // result (ExecMainStatus), the supervisor being its main process.
     match supervise(&ctx, &o, &mut status) {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(e) => {
             status.say(&format!("error {} {}", e.exit_code(), e));
             125
@@ -167,7 +169,7 @@ fn handled_signals() -> SigSet {
     s
 }
 
-fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
+fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<i32> {
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled_signals()), None)
         .map_err(|e| Error::msg(format!("blocking signals: {e}")))?;
     let sfd = SignalFd::with_flags(
@@ -364,10 +366,12 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<()> {
     }
     let _ = std::fs::remove_file(&sock_path);
     // Down for good: a pod with `--exit-policy stop` may stop with it.
-    if let Some(c) = last {
-        crate::pod::member_exited(ctx, &c);
-    }
-    Ok(())
+    let Some(c) = last else {
+        return Ok(0);
+    };
+    notify::stopping_if_asked(c.config.sdnotify);
+    crate::pod::member_exited(ctx, &c);
+    Ok(c.state.exit_code)
 }
 
 /// Sleeps before a restart; false when the container was stopped or removed

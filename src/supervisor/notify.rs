@@ -1,5 +1,6 @@
-//! sd_notify: tell systemd the container runs (`--sdnotify=conmon`, the
-//! default), with the supervisor as the unit's main process.
+//! sd_notify: tell systemd the container runs (`--sdnotify=conmon`) or
+//! let the container say so (`container`, the default), with the
+//! supervisor as the unit's main process; `STOPPING=1` once it is down.
 
 use std::os::unix::net::UnixDatagram;
 
@@ -20,6 +21,17 @@ pub fn ready_if_asked(mode: SdNotify) {
         format!("MAINPID={}\nREADY=1\n", std::process::id())
     };
     send(&path.to_string_lossy(), msg.as_bytes());
+}
+
+/// Sends `STOPPING=1` when systemd asked for notifications: the container
+/// is down for good (no restart follows).
+pub fn stopping_if_asked(mode: SdNotify) {
+    if mode == SdNotify::Ignore {
+        return;
+    }
+    if let Some(path) = std::env::var_os("NOTIFY_SOCKET") {
+        send(&path.to_string_lossy(), b"STOPPING=1\n");
+    }
 }
 
 /// Sends one datagram to a notify socket path (`@name` is abstract).

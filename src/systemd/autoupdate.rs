@@ -1,0 +1,153 @@
+//! `auto-update`: containers that systemd units made and that are labelled
+//! `io.containers.autoupdate=registry|local` get the newest image of their
+//! name and their unit restarted; when the restart fails, the old image
+//! takes the name back and the unit is restarted again (`--rollback`).
+
+use crate::image::pull::{registry_is_newer, PullOptions};
+use crate::image::ImageStore;
+use crate::state::container::Container;
+use crate::{Context, Error, Result};
+
+/// The label that asks for updates, and its values (Podman's; `image` is
+/// the older name of `registry`).
+pub const LABEL: &str = "io.containers.autoupdate";
+
+/// The label `create` sets from the caller's `PODMAN_SYSTEMD_UNIT`.
+pub const UNIT_LABEL: &str = super::unit::UNIT_ENV;
+
+/// One container's outcome, as Podman's report: `Updated` is `pending`
+/// (dry run, newer image), `true`, `false`, `rolled back` or `failed`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Report {
+    pub unit: String,
+    /// `ID12 (name)`.
+    pub container: String,
+    #[serde(rename = "ContainerID")]
+    pub container_id: String,
+    pub container_name: String,
+    pub image: String,
+    pub policy: String,
+    pub updated: String,
+}
+
+/// The policy a container asks for: `registry` or `local`; None when it
+/// has no (or an unknown) label or was not made by a unit.
+fn policy(c: &Container) -> Option<(&'static str, String)> {
+    let p = match c.config.labels.get(LABEL)?.as_str() {
+        "registry" | "image" => "registry",
+        "local" => "local",
+        _ => return None,
+    };
+    let unit = c.config.labels.get(UNIT_LABEL)?.clone();
+    Some((p, unit))
+}
+
+/// Whether a newer image is available for `c` under `policy`.
+fn newer(ctx: &Context, c: &Container, policy: &str, opts: &PullOptions) -> Result<bool> {
+    let store = ImageStore::new(ctx);
+    match policy {
+        "local" => Ok(store
+            .lookup(&c.config.image_name)
+            .map(|img| img.id != c.config.image_id)
+            .unwrap_or(false)),
+        _ => {
+            let img = store.lookup(&c.config.image_id)?;
+            registry_is_newer(&img, &c.config.image_name, opts)
+        }
+    }
+}
+
+/// Restarts a unit through the user's (or, as root, the system's) manager.
+fn restart_unit(unit: &str) -> Result<()> {
+    let mut cmd = std::process::Command::new("systemctl");
+    if !nix::unistd::getuid().is_root() {
+        cmd.arg("--user");
+    }
+    let out = cmd
+        .args(["restart", unit])
+        .output()
+        .map_err(|e| Error::msg(format!("running systemctl: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::msg(format!(
+            "restarting unit {unit}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// Checks (and unless `dry_run`, updates) every labelled container; the
+/// reports in container order, and the errors met (one per container).
+pub fn auto_update(
+    ctx: &Context,
+    dry_run: bool,
+    rollback: bool,
+) -> Result<(Vec<Report>, Vec<Error>)> {
+    let opts = PullOptions {
+        quiet: true,
+        ..Default::default()
+    };
+    let mut reports = Vec::new();
+    let mut errors = Vec::new();
+    for c in crate::container::list(ctx)? {
+        let Some((policy, unit)) = policy(&c) else {
+            continue;
+        };
+        let mut r = Report {
+            unit: unit.clone(),
+            container: format!("{} ({})", &c.id[..12], c.name),
+            container_id: c.id.clone(),
+            container_name: c.name.clone(),
+            image: c.config.image_name.clone(),
+            policy: policy.into(),
+            updated: "false".into(),
+        };
+        let found = newer(ctx, &c, policy, &opts);
+        match found {
+            Err(e) => {
+                r.updated = "failed".into();
+                errors.push(e);
+            }
+            Ok(false) => {}
+            Ok(true) if dry_run => r.updated = "pending".into(),
+            Ok(true) => match update(ctx, &c, policy, &unit, &opts, rollback) {
+                Ok(state) => r.updated = state.into(),
+                Err(e) => {
+                    r.updated = "failed".into();
+                    errors.push(e);
+                }
+            },
+        }
+        reports.push(r);
+    }
+    Ok((reports, errors))
+}
+
+/// Pulls (registry) and restarts the unit; on a failed restart with
+/// `rollback`, gives the old image its name back and restarts again.
+fn update(
+    ctx: &Context,
+    c: &Container,
+    policy: &str,
+    unit: &str,
+    opts: &PullOptions,
+    rollback: bool,
+) -> Result<&'static str> {
+    if policy == "registry" {
+        crate::image::pull::pull(ctx, &c.config.image_name, opts)?;
+    }
+    match restart_unit(unit) {
+        Ok(()) => Ok("true"),
+        Err(e) if !rollback => Err(e),
+        Err(_) => {
+            ImageStore::new(ctx).add_names(
+                &c.config.image_id,
+                std::slice::from_ref(&c.config.image_name),
+            )?;
+            restart_unit(unit)?;
+            Ok("rolled back")
+        }
+    }
+}
