@@ -192,6 +192,15 @@ pub struct PsArgs {
     /// Show containers in storage not controlled by skiff (build containers)
     #[arg(long)]
     pub external: bool,
+    /// Display the total file sizes
+    #[arg(short, long)]
+    pub size: bool,
+    /// Display namespace information
+    #[arg(long)]
+    pub ns: bool,
+    /// Watch the ps output on an interval in seconds
+    #[arg(short, long, value_name = "WATCH")]
+    pub watch: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -332,7 +341,7 @@ pub fn dispatch(ctx: &Context, c: ContainerCommand) -> Result<i32> {
         ContainerCommand::Inspect(a) => container_inspect(ctx, a),
         ContainerCommand::Kill(a) => kill(ctx, a),
         ContainerCommand::Logs(a) => logs(ctx, a),
-        ContainerCommand::Ps(a) => ps(ctx, a),
+        ContainerCommand::Ps(a) => super::ps::ps(ctx, a),
         ContainerCommand::Pause(a) => pause(ctx, a, true),
         ContainerCommand::Prune(a) => prune(ctx, a),
         ContainerCommand::Rename(a) => rename(ctx, a),
@@ -896,183 +905,6 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
         ));
     }
     container::export::export(ctx, &c, a.output.as_deref())?;
-    Ok(0)
-}
-
-fn status_text(c: &Container) -> String {
-    match container::effective_status(c) {
-        Status::Created => "Created".into(),
-        Status::Running => format!(
-            "Up {}",
-            c.state
-                .started_at
-                .map(crate::format::human_ago)
-                .unwrap_or_default()
-        ),
-        Status::Paused => "Paused".into(),
-        Status::Stopping => "Stopping".into(),
-        Status::Removing => "Removing".into(),
-        Status::Exited => format!(
-            "Exited ({}) {}",
-            c.state.exit_code,
-            c.state
-                .finished_at
-                .map(crate::format::human_ago)
-                .unwrap_or_default()
-        ),
-    }
-}
-
-/// `0.0.0.0:8080->80/tcp, ...` for a running container's published ports.
-fn ports_text(c: &Container) -> String {
-    c.state
-        .network
-        .ports
-        .iter()
-        .map(|p| {
-            let ip = if p.host_ip.is_empty() {
-                "0.0.0.0"
-            } else {
-                &p.host_ip
-            };
-            format!("{ip}:{}->{}/{}", p.host_port, p.container_port, p.protocol)
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The id (12 digits) and name of the pod of `c`, empty when it has none.
-fn pod_of(c: &Container, pods: &[crate::pod::Pod]) -> (String, String) {
-    pods.iter()
-        .find(|p| p.id == c.config.pod)
-        .map(|p| (p.id[..12].to_string(), p.name.clone()))
-        .unwrap_or_default()
-}
-
-fn ps_json(c: &Container, pods: &[crate::pod::Pod]) -> serde_json::Value {
-    let (pod_id, pod_name) = pod_of(c, pods);
-    serde_json::json!({
-        "ID": &c.id[..12],
-        "Id": c.id,
-        "Image": c.config.image_name,
-        "ImageID": c.config.image_id,
-        "Command": c.config.args.join(" "),
-        "CreatedHuman": crate::format::human_ago(c.created),
-        "CreatedAt": c.created.to_rfc3339(),
-        "Created": c.created.timestamp(),
-        "Status": status_text(c),
-        "State": container::effective_status(c).as_str(),
-        "ExitCode": c.state.exit_code,
-        "Names": c.name,
-        "Labels": c.config.labels,
-        "Ports": ports_text(c),
-        "Pid": c.state.pid,
-        "Mounts": c.config.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>(),
-        "Pod": pod_id,
-        "PodName": pod_name,
-        "IsInfra": c.config.infra,
-    })
-}
-
-pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
-    let filters = a
-        .filter
-        .iter()
-        .map(|f| container::filter::parse(f))
-        .collect::<Result<Vec<_>>>()?;
-    let pods = crate::pod::list(ctx)?;
-    let filters: Vec<_> = filters
-        .into_iter()
-        .map(|f| {
-            f.resolve_pod(|key| {
-                crate::state::records::find(&pods, key)
-                    .ok()
-                    .map(|p| p.id.clone())
-            })
-        })
-        .collect();
-    let all = container::list(ctx)?;
-    let every = a.all || a.latest || a.last.is_some() || !filters.is_empty();
-    let mut shown: Vec<&Container> = all
-        .iter()
-        // Build containers are external, as buildah's are to Podman.
-        .filter(|c| a.external || c.config.builder.is_none())
-        .filter(|c| {
-            let st = container::effective_status(c);
-            (every || st == Status::Running) && container::filter::keep(&filters, c, st)
-        })
-        .collect();
-    let limit = if a.latest { Some(1) } else { a.last };
-    if let Some(n) = limit {
-        shown.sort_by_key(|c| std::cmp::Reverse(c.created));
-        shown.truncate(n);
-    }
-    container::filter::sort(&mut shown, &a.sort)?;
-    if a.quiet {
-        for c in shown {
-            println!("{}", if a.no_trunc { &c.id[..] } else { &c.id[..12] });
-        }
-        return Ok(0);
-    }
-    if let Some(f) = &a.format {
-        let items: Vec<serde_json::Value> = shown.iter().map(|c| ps_json(c, &pods)).collect();
-        let sample = ps_json(
-            &Container {
-                version: crate::state::container::RECORD_VERSION,
-                id: "0".repeat(64),
-                name: String::new(),
-                created: chrono::Utc::now(),
-                config: Default::default(),
-                state: Default::default(),
-            },
-            &[],
-        );
-        let shape = crate::format::Shape::new("entities.ListContainer", &sample);
-        crate::format::print_formatted(f, &items, &shape)?;
-        return Ok(0);
-    }
-    let rows: Vec<Vec<String>> = shown
-        .iter()
-        .map(|c| {
-            let cmd = c.config.args.join(" ");
-            let cmd = if !a.no_trunc && cmd.chars().count() > 20 {
-                format!("{}...", cmd.chars().take(17).collect::<String>())
-            } else {
-                cmd
-            };
-            let mut row = vec![
-                if a.no_trunc {
-                    c.id.clone()
-                } else {
-                    c.id[..12].to_string()
-                },
-                c.config.image_name.clone(),
-                cmd,
-                crate::format::human_ago(c.created),
-                status_text(c),
-                ports_text(c),
-                c.name.clone(),
-            ];
-            if a.pod {
-                let (id, name) = pod_of(c, &pods);
-                row.extend([id, name]);
-            }
-            row
-        })
-        .collect();
-    let mut headers = vec![
-        "CONTAINER ID",
-        "IMAGE",
-        "COMMAND",
-        "CREATED",
-        "STATUS",
-        "PORTS",
-        "NAMES",
-    ];
-    if a.pod {
-        headers.extend(["POD ID", "PODNAME"]);
-    }
-    crate::format::print_table(&headers, &rows, a.noheading);
     Ok(0)
 }
 

@@ -13,6 +13,7 @@ pub mod kube;
 pub mod network;
 pub mod pod;
 pub mod prune;
+pub mod ps;
 pub mod registry;
 pub mod secret;
 pub mod system;

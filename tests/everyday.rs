@@ -1,0 +1,181 @@
+//! A Docker or Podman user's everyday behaviour (issue 15): logs in the order
+//! written, `ps` states and formats, templates over Podman's field names, the
+//! CLI surface (help, suggestions, `-v`, `--log-level`), completions and
+//! networking details (connect while running, ping, host name).
+
+mod common;
+
+use std::ffi::OsStr;
+
+use common::*;
+
+/// Runs skiff with its stderr sent to its stdout, as a terminal shows both.
+fn merged(s: &Skiff, args: &[&str]) -> Output {
+    let wrapper: Vec<&OsStr> = ["sh", "-c", "exec \"$@\" 2>&1", "sh"]
+        .iter()
+        .map(OsStr::new)
+        .collect();
+    s.run_prepared(s.command_under(&wrapper, args), args)
+}
+
+// ---------------------------------------------------------------------------
+// logs
+
+#[test]
+fn logs_keep_the_order_of_stdout_and_stderr_and_stamp_in_utc() {
+    let s = busybox();
+    s.ok(&[
+        "run",
+        "--name",
+        "lo",
+        "busybox",
+        "sh",
+        "-c",
+        "echo 1; sleep .2; echo 2 >&2; sleep .2; echo 3",
+    ]);
+    let o = merged(&s, &["logs", "lo"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(o.stdout, "1\n2\n3\n", "{}", o.describe());
+    // The streams stay apart when they go to different places.
+    let o = s.cmd(&["logs", "lo"]);
+    assert_eq!((o.stdout.as_str(), o.stderr.as_str()), ("1\n3\n", "2\n"));
+
+    let o = merged(&s, &["logs", "-t", "lo"]);
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", o.describe());
+    for (l, want) in lines.iter().zip(["1", "2", "3"]) {
+        let (ts, text) = l.split_once(' ').unwrap();
+        assert!(ts.ends_with('Z'), "logs -t stamp {ts:?} must be UTC with Z");
+        assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts:?}");
+        assert_eq!(text, want);
+    }
+    assert_eq!(s.ok(&["logs", "--tail", "1", "lo"]), "3\n");
+    s.ok(&["rm", "lo"]);
+}
+
+// ---------------------------------------------------------------------------
+// ps
+
+#[test]
+fn ps_shows_paused_containers_and_podman_formats() {
+    let s = busybox();
+    s.ok(&[
+        "run", "-d", "--name", "pz", "-l", "app=web", "busybox", "sleep", "300",
+    ]);
+    s.ok(&["pause", "pz"]);
+    let out = s.ok(&["ps"]);
+    let line = out
+        .lines()
+        .find(|l| l.ends_with("pz"))
+        .unwrap_or_else(|| panic!("ps hides the paused container:\n{out}"));
+    // Podman's word for the state; Docker would say `Up 5 minutes (Paused)`.
+    assert!(line.contains("  Paused  "), "{line}");
+    s.ok(&["unpause", "pz"]);
+
+    // JSON in Podman's shape.
+    let out = s.ok(&["ps", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = &v[0];
+    assert_eq!(c["Names"], serde_json::json!(["pz"]), "{out}");
+    assert_eq!(c["Command"], serde_json::json!(["sleep", "300"]), "{out}");
+    assert!(c["Created"].is_i64() && c["StartedAt"].is_i64(), "{out}");
+    assert_eq!(c["State"], "running");
+    assert!(c["Status"].as_str().unwrap().starts_with("Up "), "{out}");
+    assert!(c["CreatedAt"].as_str().unwrap().ends_with(" ago"), "{out}");
+    assert_eq!(c["Labels"]["app"], "web");
+    assert_eq!(c["Id"].as_str().unwrap().len(), 64);
+    assert!(c["Pid"].as_i64().unwrap() > 0);
+    for key in [
+        "Image", "ImageID", "Ports", "Mounts", "Networks", "Pod", "PodName",
+    ] {
+        assert!(c.get(key).is_some(), "no {key} in {out}");
+    }
+    assert_eq!(c["Exited"], false);
+
+    // Templates see Podman's psReporter fields, tables its headers.
+    let out = s.ok(&[
+        "ps",
+        "--format",
+        "{{.Names}}|{{.Command}}|{{.RunningFor}}|{{.CreatedAt}}|{{.StartedAt}}|{{.Labels}}|{{.State}}",
+    ]);
+    let f: Vec<&str> = out.trim().split('|').collect();
+    assert_eq!(f[0], "pz");
+    assert_eq!(f[1], "sleep 300");
+    assert!(f[2].ends_with(" ago"), "{out}");
+    assert!(f[3].ends_with(" +0000 UTC"), "{out}");
+    assert!(
+        f[4].ends_with(" +0000 UTC") && !f[4].starts_with("1970"),
+        "{out}"
+    );
+    assert_eq!(f[5], "app=web");
+    assert_eq!(f[6], "running");
+    let out = s.ok(&[
+        "ps",
+        "--format",
+        "table {{.ID}}\t{{.Names}}\t{{.RunningFor}}",
+    ]);
+    assert!(out.starts_with("CONTAINER ID  NAMES"), "{out}");
+    assert!(
+        out.lines().next().unwrap().ends_with("RUNNING FOR"),
+        "{out}"
+    );
+    let plain = s.ok(&["ps"]);
+    let table = s.ok(&["ps", "--format", "table"]);
+    assert_eq!(plain.lines().next(), table.lines().next());
+    assert!(
+        plain.starts_with("CONTAINER ID  IMAGE                     COMMAND     CREATED"),
+        "{plain}"
+    );
+
+    let out = s.ok(&["ps", "--size"]);
+    assert!(out.lines().next().unwrap().ends_with("SIZE"), "{out}");
+    assert!(out.contains("(virtual "), "{out}");
+    let out = s.ok(&["ps", "--ns"]);
+    let head: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        head,
+        [
+            "CONTAINER",
+            "ID",
+            "NAMES",
+            "PID",
+            "CGROUPNS",
+            "IPC",
+            "MNT",
+            "NET",
+            "PIDNS",
+            "USERNS",
+            "UTS"
+        ],
+        "{out}"
+    );
+    let row: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row.len(), 10, "{out}");
+    assert!(row[3..].iter().all(|n| n.parse::<u64>().is_ok()), "{out}");
+    s.fails_engine(&["ps", "--format", "{{.Nope}}"]);
+    s.ok(&["rm", "-f", "-t", "0", "pz"]);
+}
+
+#[test]
+fn ps_shows_a_restarting_container() {
+    let s = busybox();
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rs",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    let mut last = String::new();
+    let seen = eventually(std::time::Duration::from_secs(20), || {
+        last = s.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+        last.contains("rs Restarting (3)")
+    });
+    assert!(seen, "never saw Restarting (3) in ps: {last:?}");
+    s.ok(&["rm", "-f", "-t", "0", "rs"]);
+}
