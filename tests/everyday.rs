@@ -179,3 +179,46 @@ fn ps_shows_a_restarting_container() {
     assert!(seen, "never saw Restarting (3) in ps: {last:?}");
     s.ok(&["rm", "-f", "-t", "0", "rs"]);
 }
+
+// ---------------------------------------------------------------------------
+// templates over Podman's field names
+
+#[test]
+fn templates_see_podmans_field_names() {
+    let s = Skiff::new();
+    s.ok(&["network", "create", "--subnet", "10.89.77.0/24", "tmplnet"]);
+    let out = s.ok(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{.Name}} {{.Driver}} {{.DNSEnabled}} {{range .Subnets}}{{.Subnet}} {{.Gateway}}{{end}}",
+        "tmplnet",
+    ]);
+    assert_eq!(out.trim(), "tmplnet bridge true 10.89.77.0/24 10.89.77.1");
+    let out = s.ok(&["inspect", "--format", "{{.Name}}", "tmplnet"]);
+    assert_eq!(out.trim(), "tmplnet");
+    // The JSON keeps netavark's keys, as Podman's does.
+    let json = s.ok(&["network", "inspect", "tmplnet"]);
+    assert!(json.contains("\"name\": \"tmplnet\""), "{json}");
+    // A field Podman's struct lacks is Podman's error, not `<no value>`.
+    let e = s.fails_engine(&["network", "inspect", "--format", "{{.Nope}}", "tmplnet"]);
+    assert!(e.contains("can't evaluate field Nope"), "{e}");
+    s.ok(&["network", "rm", "tmplnet"]);
+
+    let version = env!("CARGO_PKG_VERSION");
+    let out = s.ok(&[
+        "version",
+        "--format",
+        "{{.Server.Version}} {{.Client.Version}}",
+    ]);
+    assert_eq!(out.trim(), format!("{version} {version}"));
+    let out = s.ok(&[
+        "info",
+        "--format",
+        "{{.Host.Arch}} {{.ServerVersion}} {{.Store.GraphDriverName}}",
+    ]);
+    let f: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(f.len(), 3, "{out}");
+    assert_eq!(f[1], version);
+    assert!(!f[0].is_empty() && !f[2].contains("no value"), "{out}");
+}

@@ -1029,6 +1029,17 @@ fn inspect_type(item: &serde_json::Value) -> &'static str {
     }
 }
 
+/// What a template sees of an inspect object: Podman's Go field names where
+/// they differ from the JSON keys (networks), Go's zero values where the JSON
+/// leaves a field out (volumes).
+fn template_view(it: &serde_json::Value) -> serde_json::Value {
+    if inspect_type(it) == "types.Network" {
+        super::network::template_view(it)
+    } else {
+        crate::volume::template_view(it.clone())
+    }
+}
+
 /// Prints inspect objects: a JSON array, or a template per object. A
 /// template is checked against every object before anything is printed.
 pub fn print_inspect(format: Option<&str>, items: &[serde_json::Value]) -> Result<i32> {
@@ -1042,13 +1053,17 @@ pub fn print_inspect(format: Option<&str>, items: &[serde_json::Value]) -> Resul
         Some(t) => {
             // Every object's fields are checked before the first is printed.
             crate::format::validate(t, &crate::format::Shape::any("inspect"))?;
-            for it in items {
-                let sample = crate::cli::image::inspect_sample(it);
+            let views: Vec<serde_json::Value> = items.iter().map(template_view).collect();
+            for (it, view) in items.iter().zip(&views) {
+                let sample = if inspect_type(it) == "types.Network" {
+                    view.clone()
+                } else {
+                    crate::cli::image::inspect_sample(it)
+                };
                 crate::format::validate(t, &crate::format::Shape::new(inspect_type(it), &sample))?;
             }
-            for it in items {
-                let view = crate::volume::template_view(it.clone());
-                println!("{}", crate::format::render(t, &view)?);
+            for view in &views {
+                println!("{}", crate::format::render(t, view)?);
             }
         }
     }
