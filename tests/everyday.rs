@@ -222,3 +222,84 @@ fn templates_see_podmans_field_names() {
     assert_eq!(f[1], version);
     assert!(!f[0].is_empty() && !f[2].contains("no value"), "{out}");
 }
+
+// ---------------------------------------------------------------------------
+// the command line
+
+#[test]
+fn cli_surface_as_podman() {
+    let s = Skiff::new();
+    // Alone: the help, then Podman's error, exit 125.
+    let o = s.cmd(&[]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    assert!(o.stdout.contains("Usage: skiff"), "{}", o.describe());
+    assert_eq!(o.stderr.trim(), "Error: missing command 'skiff COMMAND'");
+    let o = s.cmd(&["network"]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    assert!(
+        o.stdout.contains("Usage: skiff network"),
+        "{}",
+        o.describe()
+    );
+    assert_eq!(
+        o.stderr.trim(),
+        "Error: missing command 'skiff network COMMAND'"
+    );
+
+    // An unknown command names the close ones.
+    let e = s.fails(&["pss"], 125);
+    assert!(
+        e.starts_with("Error: unrecognized command `skiff pss`"),
+        "{e}"
+    );
+    assert!(
+        e.contains("Did you mean this?\n") && e.contains("\tps\n"),
+        "{e}"
+    );
+    let e = s.fails(&["network", "lss"], 125);
+    assert!(
+        e.contains("`skiff network lss`") && e.contains("\tls"),
+        "{e}"
+    );
+
+    // help CMD is CMD --help; -v is --version.
+    let help = s.ok(&["help", "ps"]);
+    assert_eq!(help, s.ok(&["ps", "--help"]));
+    assert!(help.contains("Usage: skiff ps"), "{help}");
+    assert_eq!(
+        s.ok(&["--log-level", "info", "help", "network", "ls"]),
+        s.ok(&["network", "ls", "--help"])
+    );
+    let v = s.ok(&["-v"]);
+    assert_eq!(v, format!("skiff version {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(s.ok(&["--version"]), v);
+
+    // The global options are in `skiff --help` only, and still work anywhere.
+    assert!(s.ok(&["--help"]).contains("--log-level"));
+    assert!(
+        !help.contains("--log-level") && !help.contains("--root"),
+        "{help}"
+    );
+    s.ok(&["ps", "--log-level", "error"]);
+}
+
+#[test]
+fn log_level_debug_says_what_skiff_does() {
+    let s = busybox();
+    let o = s.cmd(&["--log-level", "debug", "run", "--rm", "busybox", "true"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert!(o.stderr.contains("store: graph root "), "{}", o.describe());
+    assert!(
+        o.stderr.contains("starting the supervisor of container"),
+        "{}",
+        o.describe()
+    );
+    assert!(
+        o.stderr.contains("starting \""),
+        "no helper start logged\n{}",
+        o.describe()
+    );
+    // The default level (warn) says none of it.
+    let o = s.cmd(&["run", "--rm", "busybox", "true"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{}", o.describe());
+}

@@ -26,15 +26,22 @@ use clap::{Parser, Subcommand};
 use crate::error::EXIT_ENGINE;
 use crate::{Context, Error, Result};
 
+/// What `skiff --help` says skiff is.
+const ABOUT: &str = "Manage pods, containers and images, without a daemon and without root";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "skiff",
-    version,
-    about = "Manage pods, containers and images, without a daemon and without root",
-    propagate_version = true,
+    // `skiff version 0.1.0`, as `podman --version` says `podman version 5.0.0`.
+    version = concat!("version ", env!("CARGO_PKG_VERSION")),
+    about = ABOUT,
+    disable_version_flag = true,
     disable_help_subcommand = true
 )]
 pub struct Cli {
+    /// Print the version (Podman's -v as well as --version)
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    version: Option<bool>,
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -227,10 +234,147 @@ impl Command {
     }
 }
 
+/// The command tree as the parser uses it: the global options are listed in
+/// `skiff --help` only, not in every command's own help (as Podman keeps
+/// them out of its commands' flag lists).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    // A command that already has an option of the same id keeps its own when
+    // clap copies the globals down, so hidden copies put there first stay hidden.
+    fn hide(mut c: clap::Command, globals: &[clap::Arg]) -> clap::Command {
+        for g in globals {
+            c = c.arg(g.clone().hide(true));
+        }
+        let names: Vec<String> = c
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        for n in names {
+            c = c.mut_subcommand(n, |s| hide(s, globals));
+        }
+        c
+    }
+    // The flattened GlobalArgs' doc comment would otherwise be the about text.
+    let mut root = Cli::command().about(ABOUT).long_about(None);
+    let globals: Vec<clap::Arg> = root
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    let names: Vec<String> = root
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for n in names {
+        root = root.mut_subcommand(n, |s| hide(s, &globals));
+    }
+    root
+}
+
+/// `skiff help [COMMAND...]` is `skiff [COMMAND...] --help`, as Podman's.
+fn help_to_flag(
+    root: &clap::Command,
+    mut args: Vec<std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut i = 1;
+    while let Some(a) = args.get(i).map(|a| a.to_string_lossy().into_owned()) {
+        if a == "help" {
+            args.remove(i);
+            args.push("--help".into());
+            break;
+        }
+        if !a.starts_with('-') {
+            break;
+        }
+        i += 1 + usize::from(!a.contains('=') && takes_value(root, &a));
+    }
+    args
+}
+
+/// Whether `flag` (`--root`) is an option of `cmd` that takes a value.
+fn takes_value(cmd: &clap::Command, flag: &str) -> bool {
+    let long = flag.trim_start_matches('-');
+    cmd.get_arguments()
+        .any(|x| x.get_long() == Some(long) && x.get_action().takes_values())
+}
+
+/// The names of the commands on a command line (`["network", "ls"]`), as
+/// far as they are commands of `root`; flags and their values are skipped.
+fn command_path(root: &clap::Command, args: &[std::ffi::OsString]) -> Vec<String> {
+    let mut path = Vec::new();
+    let mut cur = root;
+    let mut it = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned());
+    while let Some(a) = it.next() {
+        if a.starts_with('-') {
+            if !a.contains('=') && takes_value(cur, &a) {
+                it.next();
+            }
+            continue;
+        }
+        match cur.find_subcommand(&a) {
+            Some(sc) => {
+                path.push(sc.get_name().to_string());
+                cur = sc;
+            }
+            None => break,
+        }
+    }
+    path
+}
+
+/// What a parse error prints and returns, as Podman's: a command without its
+/// subcommand prints the command's help and `Error: missing command 'skiff
+/// network COMMAND'`; an unknown command names close ones; every other
+/// error is one line. All exit 125.
+fn parse_failure(root: &mut clap::Command, args: &[std::ffi::OsString], e: &clap::Error) -> i32 {
+    use clap::error::{ContextKind, ErrorKind};
+    let path = command_path(root, args);
+    let full = std::iter::once("skiff".to_string())
+        .chain(path.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    match e.kind() {
+        ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let mut cmd = &mut *root;
+            for p in &path {
+                cmd = cmd.find_subcommand_mut(p).expect("found by command_path");
+            }
+            println!("{}", cmd.render_help());
+            eprintln!("Error: missing command '{full} COMMAND'");
+        }
+        ErrorKind::InvalidSubcommand => {
+            let word = e
+                .get(ContextKind::InvalidSubcommand)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let close: Vec<String> = match e.get(ContextKind::SuggestedSubcommand) {
+                Some(clap::error::ContextValue::Strings(v)) => v.clone(),
+                Some(clap::error::ContextValue::String(v)) => vec![v.clone()],
+                _ => Vec::new(),
+            };
+            eprintln!("Error: unrecognized command `{full} {word}`");
+            if !close.is_empty() {
+                eprintln!("\nDid you mean this?\n\t{}\n", close.join("\n\t"));
+            }
+            eprintln!("Try '{full} --help' for more information");
+        }
+        _ => eprintln!("Error: {}", parse_error_line(e)),
+    }
+    EXIT_ENGINE
+}
+
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> i32 {
     die_quietly_on_closed_stdout();
-    let cli = match Cli::try_parse() {
+    let mut root = command();
+    let args = help_to_flag(&root, std::env::args_os().collect());
+    let parsed = root
+        .try_get_matches_from_mut(args.clone())
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -239,10 +383,7 @@ pub fn main() -> i32 {
                     let _ = e.print();
                     0
                 }
-                _ => {
-                    eprintln!("Error: {}", parse_error_line(&e));
-                    EXIT_ENGINE
-                }
+                _ => parse_failure(&mut root, &args, &e),
             };
         }
     };
