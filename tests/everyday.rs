@@ -303,3 +303,51 @@ fn log_level_debug_says_what_skiff_does() {
     let o = s.cmd(&["run", "--rm", "busybox", "true"]);
     assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{}", o.describe());
 }
+
+// ---------------------------------------------------------------------------
+// completions
+
+#[test]
+fn completion_scripts_for_each_shell() {
+    let s = Skiff::new();
+    let bash = s.ok(&["completion", "bash"]);
+    let path = s.write_file("skiff.bash", bash.as_bytes());
+    // The script completes commands and a command's flags in a real bash.
+    let script = format!(
+        "source {}; COMP_WORDS=(skiff p); COMP_CWORD=1; _skiff skiff p skiff; echo \"${{COMPREPLY[@]}}\"; \
+         COMP_WORDS=(skiff ps --n); COMP_CWORD=2; _skiff skiff --n ps; echo \"${{COMPREPLY[@]}}\"",
+        path.display()
+    );
+    let o = std::process::Command::new("bash")
+        .args(["--norc", "-c", &script])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let mut lines = out.lines();
+    let commands: Vec<&str> = lines.next().unwrap_or("").split(' ').collect();
+    for c in ["ps", "pull", "push", "pod", "port"] {
+        assert!(
+            commands.contains(&c),
+            "bash completes 'skiff p' to {commands:?}"
+        );
+    }
+    let flags = lines.next().unwrap_or("");
+    assert!(
+        flags.contains("--no-trunc") && flags.contains("--noheading"),
+        "{flags}"
+    );
+    for shell in ["zsh", "fish", "powershell"] {
+        assert!(s.ok(&["completion", shell]).contains("skiff"), "{shell}");
+    }
+    // --file writes the script instead.
+    let file = s.home.join("skiff.fish");
+    assert_eq!(
+        s.ok(&["completion", "--file", file.to_str().unwrap(), "fish"]),
+        ""
+    );
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("complete -c skiff"));
+    let e = s.fails_engine(&["completion", "tcsh"]);
+    assert!(e.contains("tcsh"), "{e}");
+}

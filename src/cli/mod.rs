@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod build;
 pub mod commit;
+pub mod completion;
 pub mod container;
 pub mod history;
 pub mod image;
@@ -84,6 +85,8 @@ pub enum Command {
     Cp(container::CpArgs),
     /// Create but do not start a container
     Create(Box<container::CreateCmdArgs>),
+    /// Generate shell autocompletions
+    Completion(completion::CompletionArgs),
     /// Display the changes to the object's file system
     Diff(commit::DiffArgs),
     /// Run a process in a running container
@@ -472,15 +475,18 @@ fn init_logging(level: &str) {
 fn run(cli: Cli) -> Result<i32> {
     // Nothing the caller left open reaches the processes skiff starts.
     crate::runtime::fds::cloexec_inherited();
-    if let Command::Pause_ = cli.command {
-        return crate::runtime::userns::pause_main();
-    }
+    let command = match cli.command {
+        Command::Pause_ => return crate::runtime::userns::pause_main(),
+        // Needs no store: printed even where none can be made.
+        Command::Completion(a) => return completion::completion(a),
+        c => c,
+    };
     let ctx = Context::new(
         cli.global.root,
         cli.global.runroot,
         cli.global.storage_driver,
     )?;
-    let command = match cli.command.route() {
+    let command = match command.route() {
         Routed::Container(c) => {
             if c.needs_userns() {
                 crate::runtime::userns::enter(&ctx)?;
