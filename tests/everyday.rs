@@ -351,3 +351,38 @@ fn completion_scripts_for_each_shell() {
     let e = s.fails_engine(&["completion", "tcsh"]);
     assert!(e.contains("tcsh"), "{e}");
 }
+
+// ---------------------------------------------------------------------------
+// networking
+
+#[test]
+fn ping_works_in_containers_and_host_network_has_the_hosts_name() {
+    let s = busybox();
+    // Group 0 may open ICMP datagram sockets (iputils' and newer busyboxes'
+    // unprivileged ping); the fixture's busybox 1.35 only tries a raw socket,
+    // so it pings with NET_RAW, which Podman's default capabilities lack.
+    let out = s.sh(&[], "cat /proc/sys/net/ipv4/ping_group_range");
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0", "0"],
+        "{out}"
+    );
+    let out = s.sh(
+        &["--cap-add", "NET_RAW"],
+        "ping -c 1 -W 5 127.0.0.1 >/dev/null && echo pinged",
+    );
+    assert_eq!(out.trim(), "pinged");
+    let out = s.sh(
+        &["--network", "none"],
+        "cat /proc/sys/net/ipv4/ping_group_range",
+    );
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["0", "0"]);
+
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    assert_eq!(s.sh(&["--network", "host"], "hostname").trim(), host);
+    assert_eq!(
+        s.sh(&["--network", "host", "--hostname", "given"], "hostname")
+            .trim(),
+        "given"
+    );
+}
