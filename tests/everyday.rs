@@ -386,3 +386,54 @@ fn ping_works_in_containers_and_host_network_has_the_hosts_name() {
         "given"
     );
 }
+
+#[test]
+fn network_connect_of_running_containers() {
+    let s = busybox();
+    s.ok(&["network", "create", "--subnet", "10.89.71.0/24", "conn1"]);
+    s.ok(&["network", "create", "--subnet", "10.89.72.0/24", "conn2"]);
+    // One on the default network, one on a user network already.
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "dflt",
+        "--cap-add",
+        "NET_RAW",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "onnet",
+        "--network",
+        "conn1",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    s.ok(&["network", "connect", "conn1", "dflt"]);
+    s.ok(&["network", "connect", "conn2", "onnet"]);
+    s.ok(&["network", "connect", "conn2", "dflt"]);
+    let addrs = s.ok(&["exec", "dflt", "ip", "-4", "-o", "addr"]);
+    assert!(
+        addrs.contains("10.89.71.") && addrs.contains("10.89.72."),
+        "{addrs}"
+    );
+    let addrs = s.ok(&["exec", "onnet", "ip", "-4", "-o", "addr"]);
+    assert!(
+        addrs.contains("10.89.71.") && addrs.contains("10.89.72."),
+        "{addrs}"
+    );
+    // They reach each other over the network they now share.
+    let ip = s.inspect_format(
+        "onnet",
+        "{{(index .NetworkSettings.Networks \"conn2\").IPAddress}}",
+    );
+    s.ok(&["exec", "dflt", "ping", "-c", "1", "-W", "5", &ip]);
+    s.ok(&["rm", "-f", "-t", "0", "dflt", "onnet"]);
+    s.ok(&["network", "rm", "conn1", "conn2"]);
+}
