@@ -437,3 +437,36 @@ fn network_connect_of_running_containers() {
     s.ok(&["rm", "-f", "-t", "0", "dflt", "onnet"]);
     s.ok(&["network", "rm", "conn1", "conn2"]);
 }
+
+#[test]
+fn network_flag_takes_podman_4_aliases() {
+    let s = busybox();
+    s.ok(&["network", "create", "--subnet", "10.89.73.0/24", "aliasnet"]);
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "aliasnet:alias=backend,alias=api",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let out = s.sh(
+        &["--network", "aliasnet"],
+        "nslookup backend >/dev/null && nslookup api >/dev/null && echo found",
+    );
+    assert_eq!(out.trim(), "found");
+    let e = s.fails_engine(&[
+        "run",
+        "--rm",
+        "--network",
+        "aliasnet:ip=10.89.73.9",
+        "busybox",
+        "true",
+    ]);
+    assert!(e.contains("ip= option is not supported"), "{e}");
+    s.ok(&["rm", "-f", "-t", "0", "srv"]);
+    s.ok(&["network", "rm", "aliasnet"]);
+}

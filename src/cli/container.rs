@@ -364,6 +364,7 @@ impl CreateArgs {
         command: &[String],
         auto_remove: bool,
     ) -> Result<CreateOptions> {
+        let (networks, aliases) = crate::network::mode::take_network_options(&self.network)?;
         Ok(CreateOptions {
             image: image.to_string(),
             command: command.to_vec(),
@@ -383,11 +384,11 @@ impl CreateArgs {
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
             privileged: self.privileged,
-            network: crate::network::mode::join_flags(&self.network)?,
+            network: crate::network::mode::join_flags(&networks)?,
             publish: self.publish.clone(),
             publish_all: self.publish_all,
             expose: self.expose.clone(),
-            network_aliases: self.network_alias.clone(),
+            network_aliases: self.network_alias.iter().cloned().chain(aliases).collect(),
             add_hosts: self.add_host.clone(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),
