@@ -61,6 +61,11 @@ impl Context {
         if crate::runtime::idmap::in_initial_userns() {
             ctx.make_private_dirs()?;
         }
+        tracing::debug!(
+            "store: graph root {}, run root {}",
+            ctx.root.display(),
+            ctx.runroot.display()
+        );
         Ok(ctx)
     }
 

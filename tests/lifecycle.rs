@@ -711,7 +711,7 @@ fn pause_freezes_and_unpause_resumes() {
         s.inspect_format("tick", "{{.State.Status}} {{.State.Paused}}"),
         "paused true"
     );
-    // Podman's ps lists running containers only; -a shows the paused one.
+    // ps -a (and ps, as Docker's) shows the paused one in Podman's words.
     let ps = s.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
     assert!(
         ps.contains("tick Paused"),

@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use clap::CommandFactory;
-
 fn render(cmd: &clap::Command, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) {
     let name = if prefix.is_empty() {
         cmd.get_name().to_string()
@@ -25,7 +23,7 @@ fn render(cmd: &clap::Command, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>
 
 #[test]
 fn man_pages_match_the_command_definitions() {
-    let mut cmd = skiff::cli::Cli::command();
+    let mut cmd = skiff::cli::command();
     cmd.build();
     let mut pages = BTreeMap::new();
     render(&cmd, "", &mut pages);

@@ -502,7 +502,7 @@ fn user_network_resolves_names_and_aliases_and_publishes() {
             "network",
             "inspect",
             "--format",
-            "{{.name}} {{.driver}}",
+            "{{.Name}} {{.Driver}}",
             "appnet",
         ]);
         assert_eq!(insp.trim(), "appnet bridge");

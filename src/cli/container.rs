@@ -256,6 +256,15 @@ pub struct PsArgs {
     /// Show containers in storage not controlled by skiff (build containers)
     #[arg(long)]
     pub external: bool,
+    /// Display the total file sizes
+    #[arg(short, long)]
+    pub size: bool,
+    /// Display namespace information
+    #[arg(long)]
+    pub ns: bool,
+    /// Watch the ps output on an interval in seconds
+    #[arg(short, long, value_name = "WATCH")]
+    pub watch: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -406,7 +415,7 @@ pub fn dispatch(ctx: &Context, c: ContainerCommand) -> Result<i32> {
         ContainerCommand::Inspect(a) => container_inspect(ctx, a),
         ContainerCommand::Kill(a) => kill(ctx, a),
         ContainerCommand::Logs(a) => logs(ctx, a),
-        ContainerCommand::Ps(a) => ps(ctx, a),
+        ContainerCommand::Ps(a) => super::ps::ps(ctx, a),
         ContainerCommand::Pause(a) => pause(ctx, a, true),
         ContainerCommand::Prune(a) => prune(ctx, a),
         ContainerCommand::Rename(a) => rename(ctx, a),
@@ -429,6 +438,7 @@ impl CreateArgs {
         command: &[String],
         auto_remove: bool,
     ) -> Result<CreateOptions> {
+        let (networks, aliases) = crate::network::mode::take_network_options(&self.network)?;
         let mut o = CreateOptions {
             image: image.to_string(),
             command: command.to_vec(),
@@ -448,11 +458,11 @@ impl CreateArgs {
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
             privileged: self.privileged,
-            network: crate::network::mode::join_flags(&self.network)?,
+            network: crate::network::mode::join_flags(&networks)?,
             publish: self.publish.clone(),
             publish_all: self.publish_all,
             expose: self.expose.clone(),
-            network_aliases: self.network_alias.clone(),
+            network_aliases: self.network_alias.iter().cloned().chain(aliases).collect(),
             add_hosts: self.add_host.clone(),
             dns: self.dns.clone(),
             dns_search: self.dns_search.clone(),
@@ -1278,181 +1288,6 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn status_text(c: &Container) -> String {
-    match container::effective_status(c) {
-        Status::Created => "Created".into(),
-        Status::Running => {
-            let up = format!(
-                "Up {}",
-                c.state
-                    .started_at
-                    .map(crate::format::human_ago)
-                    .unwrap_or_default()
-            );
-            match (&c.config.healthcheck, &c.state.health) {
-                (Some(_), Some(h)) => format!("{up} ({})", h.status.as_str()),
-                (Some(_), None) => format!("{up} (starting)"),
-                _ => up,
-            }
-        }
-        Status::Paused => "Paused".into(),
-        Status::Stopping => "Stopping".into(),
-        Status::Removing => "Removing".into(),
-        Status::Exited => format!(
-            "Exited ({}) {}",
-            c.state.exit_code,
-            c.state
-                .finished_at
-                .map(crate::format::human_ago)
-                .unwrap_or_default()
-        ),
-    }
-}
-
-/// `0.0.0.0:8080->80/tcp, ...` for a running container's published ports.
-fn ports_text(c: &Container) -> String {
-    c.state
-        .network
-        .ports
-        .iter()
-        .map(|p| {
-            let ip = if p.host_ip.is_empty() {
-                "0.0.0.0"
-            } else {
-                &p.host_ip
-            };
-            format!("{ip}:{}->{}/{}", p.host_port, p.container_port, p.protocol)
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The id (12 digits) and name of the pod of `c`, empty when it has none.
-fn pod_of(c: &Container, pods: &[crate::pod::Pod]) -> (String, String) {
-    pods.iter()
-        .find(|p| p.id == c.config.pod)
-        .map(|p| (p.id[..12].to_string(), p.name.clone()))
-        .unwrap_or_default()
-}
-
-fn ps_json(c: &Container, pods: &[crate::pod::Pod]) -> serde_json::Value {
-    let (pod_id, pod_name) = pod_of(c, pods);
-    serde_json::json!({
-        "ID": &c.id[..12],
-        "Id": c.id,
-        "Image": c.config.image_name,
-        "ImageID": c.config.image_id,
-        "Command": c.config.args.join(" "),
-        "CreatedHuman": crate::format::human_ago(c.created),
-        "CreatedAt": c.created.to_rfc3339(),
-        "Created": c.created.timestamp(),
-        "Status": status_text(c),
-        "State": container::effective_status(c).as_str(),
-        "ExitCode": c.state.exit_code,
-        "Names": c.name,
-        "Labels": c.config.labels,
-        "Ports": ports_text(c),
-        "Pid": c.state.pid,
-        "Mounts": c.config.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>(),
-        "Pod": pod_id,
-        "PodName": pod_name,
-        "IsInfra": c.config.infra,
-    })
-}
-
-pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
-    let filters = parse_filters(ctx, &a.filter)?;
-    let pods = crate::pod::list(ctx)?;
-    let all = container::list(ctx)?;
-    let every = a.all || a.latest || a.last.is_some() || !filters.is_empty();
-    let mut shown: Vec<&Container> = all
-        .iter()
-        // Build containers are external, as buildah's are to Podman.
-        .filter(|c| a.external || c.config.builder.is_none())
-        .filter(|c| {
-            let st = container::effective_status(c);
-            (every || st == Status::Running) && container::filter::keep(&filters, c, st)
-        })
-        .collect();
-    let limit = if a.latest { Some(1) } else { a.last };
-    if let Some(n) = limit {
-        shown.sort_by_key(|c| std::cmp::Reverse(c.created));
-        shown.truncate(n);
-    }
-    container::filter::sort(&mut shown, &a.sort)?;
-    if a.quiet {
-        for c in shown {
-            println!("{}", if a.no_trunc { &c.id[..] } else { &c.id[..12] });
-        }
-        return Ok(0);
-    }
-    if let Some(f) = &a.format {
-        let items: Vec<serde_json::Value> = shown.iter().map(|c| ps_json(c, &pods)).collect();
-        let sample = ps_json(
-            &Container {
-                version: crate::state::container::RECORD_VERSION,
-                id: "0".repeat(64),
-                name: String::new(),
-                created: chrono::Utc::now(),
-                config: Default::default(),
-                state: Default::default(),
-            },
-            &[],
-        );
-        let shape = crate::format::Shape::new("entities.ListContainer", &sample);
-        crate::format::print_formatted(f, &items, &shape)?;
-        return Ok(0);
-    }
-    let rows: Vec<Vec<String>> = shown
-        .iter()
-        .map(|c| {
-            let cmd = c.config.args.join(" ");
-            let cmd = if !a.no_trunc && cmd.chars().count() > 20 {
-                format!("{}...", cmd.chars().take(17).collect::<String>())
-            } else {
-                cmd
-            };
-            let mut row = vec![
-                if a.no_trunc {
-                    c.id.clone()
-                } else {
-                    c.id[..12].to_string()
-                },
-                c.config.image_name.clone(),
-                cmd,
-                crate::format::human_ago(c.created),
-                status_text(c),
-                ports_text(c),
-                c.name.clone(),
-            ];
-            if a.pod {
-                let (id, name) = pod_of(c, &pods);
-                row.extend([id, name]);
-            }
-            row
-        })
-        .collect();
-    let mut headers = vec![
-        "CONTAINER ID",
-        "IMAGE",
-        "COMMAND",
-        "CREATED",
-        "STATUS",
-        "PORTS",
-        "NAMES",
-    ];
-    if a.pod {
-        headers.extend(["POD ID", "PODNAME"]);
-    }
-    crate::format::print_table(&headers, &rows, a.noheading);
-    Ok(0)
-}
-
-/// `rm`. `--all` leaves builds' working containers out, as Podman's
-/// leaves buildah's: a live build removes its own. Whatever form, the
-/// containers of builds that were killed before their cleanup are swept
-/// afterwards, as the next build or `container prune` would (silently:
-/// `ps -a` never showed them).
 pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
     let store = container::store(ctx);
     let mut code = 0;
@@ -1640,6 +1475,17 @@ fn inspect_type(item: &serde_json::Value) -> &'static str {
     }
 }
 
+/// What a template sees of an inspect object: Podman's Go field names where
+/// they differ from the JSON keys (networks), Go's zero values where the JSON
+/// leaves a field out (volumes).
+fn template_view(it: &serde_json::Value) -> serde_json::Value {
+    if inspect_type(it) == "types.Network" {
+        super::network::template_view(it)
+    } else {
+        crate::volume::template_view(it.clone())
+    }
+}
+
 /// Prints inspect objects: a JSON array, or a template per object. A
 /// template is checked against every object before anything is printed.
 pub fn print_inspect(format: Option<&str>, items: &[serde_json::Value]) -> Result<i32> {
@@ -1653,13 +1499,17 @@ pub fn print_inspect(format: Option<&str>, items: &[serde_json::Value]) -> Resul
         Some(t) => {
             // Every object's fields are checked before the first is printed.
             crate::format::validate(t, &crate::format::Shape::any("inspect"))?;
-            for it in items {
-                let sample = crate::cli::image::inspect_sample(it);
+            let views: Vec<serde_json::Value> = items.iter().map(template_view).collect();
+            for (it, view) in items.iter().zip(&views) {
+                let sample = if inspect_type(it) == "types.Network" {
+                    view.clone()
+                } else {
+                    crate::cli::image::inspect_sample(it)
+                };
                 crate::format::validate(t, &crate::format::Shape::new(inspect_type(it), &sample))?;
             }
-            for it in items {
-                let view = crate::volume::template_view(it.clone());
-                println!("{}", crate::format::render(t, &view)?);
+            for view in &views {
+                println!("{}", crate::format::render(t, view)?);
             }
         }
     }

@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod build;
 pub mod commit;
+pub mod completion;
 pub mod container;
 pub mod events;
 pub mod global;
@@ -16,6 +17,7 @@ pub mod kube;
 pub mod network;
 pub mod pod;
 pub mod prune;
+pub mod ps;
 pub mod registry;
 pub mod run_flags;
 pub mod secret;
@@ -30,17 +32,24 @@ use clap::{Parser, Subcommand};
 use crate::error::EXIT_ENGINE;
 use crate::{Context, Error, Result};
 
+/// What `skiff --help` says skiff is.
+const ABOUT: &str = "Manage pods, containers and images, without a daemon and without root";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "skiff",
-    version,
-    about = "Manage pods, containers and images, without a daemon and without root",
-    propagate_version = true,
+    // `skiff version 0.1.0`, as `podman --version` says `podman version 5.0.0`.
+    version = concat!("version ", env!("CARGO_PKG_VERSION")),
+    about = ABOUT,
+    disable_version_flag = true,
     disable_help_subcommand = true,
     // pflag's way, which Podman scripts rely on: `--name a --name b` is b.
     args_override_self = true
 )]
 pub struct Cli {
+    /// Print the version (Podman's -v as well as --version)
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    version: Option<bool>,
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -128,13 +137,8 @@ impl GlobalArgs {
     }
 }
 
-/// The command tree with pflag's value rule applied: an option's value may
+/// pflag's value rule, applied to a command tree: an option's value may
 /// begin with `-` (`history --format '--{{.ID}}--'`), as in Podman.
-pub fn command() -> clap::Command {
-    use clap::CommandFactory;
-    hyphen_values(Cli::command())
-}
-
 fn hyphen_values(cmd: clap::Command) -> clap::Command {
     cmd.mut_args(|a| {
         let single_value = a.get_action().takes_values()
@@ -160,6 +164,8 @@ pub enum Command {
     Cp(container::CpArgs),
     /// Create but do not start a container
     Create(Box<container::CreateCmdArgs>),
+    /// Generate shell autocompletions
+    Completion(completion::CompletionArgs),
     /// Display the changes to the object's file system
     Diff(commit::DiffArgs),
     /// Run a process in a running container
@@ -340,25 +346,168 @@ fn generator_argv(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> 
     args
 }
 
+/// The command tree as the parser uses it: the global options are listed in
+/// `skiff --help` only, not in every command's own help (as Podman keeps
+/// them out of its commands' flag lists), and option values may begin with
+/// `-` (pflag's rule, see `hyphen_values`).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    // A command that already has an option of the same id keeps its own when
+    // clap copies the globals down, so hidden copies put there first stay hidden.
+    fn hide(mut c: clap::Command, globals: &[clap::Arg]) -> clap::Command {
+        for g in globals {
+            c = c.arg(g.clone().hide(true));
+        }
+        let names: Vec<String> = c
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        for n in names {
+            c = c.mut_subcommand(n, |s| hide(s, globals));
+        }
+        c
+    }
+    // The flattened GlobalArgs' doc comment would otherwise be the about text.
+    let mut root = Cli::command().about(ABOUT).long_about(None);
+    let globals: Vec<clap::Arg> = root
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    let names: Vec<String> = root
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for n in names {
+        root = root.mut_subcommand(n, |s| hide(s, &globals));
+    }
+    hyphen_values(root)
+}
+
+/// `skiff help [COMMAND...]` is `skiff [COMMAND...] --help`, as Podman's.
+fn help_to_flag(
+    root: &clap::Command,
+    mut args: Vec<std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut i = 1;
+    while let Some(a) = args.get(i).map(|a| a.to_string_lossy().into_owned()) {
+        if a == "help" {
+            args.remove(i);
+            args.push("--help".into());
+            break;
+        }
+        if !a.starts_with('-') {
+            break;
+        }
+        i += 1 + usize::from(!a.contains('=') && takes_value(root, &a));
+    }
+    args
+}
+
+/// Whether `flag` (`--root`) is an option of `cmd` that takes a value.
+fn takes_value(cmd: &clap::Command, flag: &str) -> bool {
+    let long = flag.trim_start_matches('-');
+    cmd.get_arguments()
+        .any(|x| x.get_long() == Some(long) && x.get_action().takes_values())
+}
+
+/// The names of the commands on a command line (`["network", "ls"]`), as
+/// far as they are commands of `root`; flags and their values are skipped.
+fn command_path(root: &clap::Command, args: &[std::ffi::OsString]) -> Vec<String> {
+    let mut path = Vec::new();
+    let mut cur = root;
+    let mut it = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned());
+    while let Some(a) = it.next() {
+        if a.starts_with('-') {
+            if !a.contains('=') && takes_value(cur, &a) {
+                it.next();
+            }
+            continue;
+        }
+        match cur.find_subcommand(&a) {
+            Some(sc) => {
+                path.push(sc.get_name().to_string());
+                cur = sc;
+            }
+            None => break,
+        }
+    }
+    path
+}
+
+/// What a parse error prints and returns, as Podman's: a command without its
+/// subcommand prints the command's help and `Error: missing command 'skiff
+/// network COMMAND'`; an unknown command names close ones; every other
+/// error is one line. All exit 125.
+fn parse_failure(root: &mut clap::Command, args: &[std::ffi::OsString], e: &clap::Error) -> i32 {
+    use clap::error::{ContextKind, ErrorKind};
+    let path = command_path(root, args);
+    let full = std::iter::once("skiff".to_string())
+        .chain(path.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    match e.kind() {
+        ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let mut cmd = &mut *root;
+            for p in &path {
+                cmd = cmd.find_subcommand_mut(p).expect("found by command_path");
+            }
+            println!("{}", cmd.render_help());
+            eprintln!("Error: missing command '{full} COMMAND'");
+        }
+        ErrorKind::InvalidSubcommand => {
+            let word = e
+                .get(ContextKind::InvalidSubcommand)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let close: Vec<String> = match e.get(ContextKind::SuggestedSubcommand) {
+                Some(clap::error::ContextValue::Strings(v)) => v.clone(),
+                Some(clap::error::ContextValue::String(v)) => vec![v.clone()],
+                _ => Vec::new(),
+            };
+            eprintln!("Error: unrecognized command `{full} {word}`");
+            if !close.is_empty() {
+                eprintln!("\nDid you mean this?\n\t{}\n", close.join("\n\t"));
+            }
+            eprintln!("Try '{full} --help' for more information");
+        }
+        _ => eprintln!("Error: {}", parse_error_line(e)),
+    }
+    EXIT_ENGINE
+}
+
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> i32 {
     die_quietly_on_closed_stdout();
-    let cli = match parse(generator_argv(std::env::args_os().collect())) {
-        Ok(cli) => cli,
+    let args = generator_argv(std::env::args_os().collect());
+    if let Some(cli) = parse_exec(&args) {
+        return execute(cli);
+    }
+    let mut root = command();
+    let args = help_to_flag(&root, args);
+    let parsed = root
+        .try_get_matches_from_mut(args.clone())
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    match parsed {
+        Ok(cli) => execute(cli),
         Err(e) => {
             use clap::error::ErrorKind;
-            return match e.kind() {
+            match e.kind() {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
                     let _ = e.print();
                     0
                 }
-                _ => {
-                    eprintln!("Error: {}", parse_error_line(&e));
-                    EXIT_ENGINE
-                }
-            };
+                _ => parse_failure(&mut root, &args, &e),
+            }
         }
-    };
+    }
+}
+
+/// Runs a parsed command line; returns the exit code.
+fn execute(cli: Cli) -> i32 {
     init_logging(&cli.global.log_level);
     match run(cli) {
         Ok(code) => code,
@@ -369,38 +518,17 @@ pub fn main() -> i32 {
     }
 }
 
-/// Parses the command line into a [`Cli`].
-///
-/// `exec` is what scripts, health checks and tools run in loops, so it is
-/// parsed against a tree of only the global options and `exec`'s own:
-/// building the definitions of the other sixty-odd commands is most of what
-/// clap spends on a parse. Whatever that small parse does not accept as a
-/// plain `exec` (help, version, any error) goes to the full parser, so help
+/// The `exec` fast path: `exec` is what scripts, health checks and tools
+/// run in loops, so it is parsed against a tree of only the global options
+/// and `exec`'s own, as building the definitions of the other commands is
+/// most of what clap spends on a parse. `None` for anything but a plain
+/// `skiff exec ...` that parses: the full parser then handles it, so help
 /// and error messages stay exactly those of the whole command line.
-///
-/// # Errors
-/// clap's error for a command line the full parser refuses.
-pub fn parse(args: Vec<std::ffi::OsString>) -> std::result::Result<Cli, clap::Error> {
-    if args.get(1).is_some_and(|a| a == "exec") {
-        if let Some(cli) = parse_exec(&args) {
-            return Ok(cli);
-        }
-    }
-    parse_full(args)
-}
-
-/// Parses against the whole command tree.
-fn parse_full(args: Vec<std::ffi::OsString>) -> std::result::Result<Cli, clap::Error> {
-    use clap::FromArgMatches;
-    command()
-        .try_get_matches_from(args)
-        .and_then(|mut m| Cli::from_arg_matches_mut(&mut m))
-}
-
-/// The `exec` fast path of [`parse`]: `None` for anything but a plain
-/// `skiff exec ...` that parses, which the full parser then handles.
 fn parse_exec(args: &[std::ffi::OsString]) -> Option<Cli> {
     use clap::{Args, FromArgMatches};
+    if args.get(1).is_none_or(|a| a != "exec") {
+        return None;
+    }
     let exec =
         container::ExecArgs::augment_args(clap::Command::new("exec")).disable_help_flag(true);
     let root = GlobalArgs::augment_args(clap::Command::new("skiff"))
@@ -418,6 +546,7 @@ fn parse_exec(args: &[std::ffi::OsString]) -> Option<Cli> {
         return None;
     }
     Some(Cli {
+        version: None,
         global,
         command: Command::Exec(exec),
     })
@@ -508,20 +637,21 @@ fn init_logging(level: &str) {
 fn run(cli: Cli) -> Result<i32> {
     // Nothing the caller left open reaches the processes skiff starts.
     crate::runtime::fds::cloexec_inherited();
-    if let Command::Pause_ = cli.command {
-        return crate::runtime::userns::pause_main();
-    }
-    // A generator runs before the store may be mounted: it reads unit
-    // descriptions and writes services, and touches nothing else.
-    if let Command::SystemdGenerator(a) = cli.command {
-        return systemd::generator(a);
-    }
+    let command = match cli.command {
+        Command::Pause_ => return crate::runtime::userns::pause_main(),
+        // Needs no store: printed even where none can be made.
+        Command::Completion(a) => return completion::completion(a),
+        // A generator runs before the store may be mounted: it reads unit
+        // descriptions and writes services, and touches nothing else.
+        Command::SystemdGenerator(a) => return systemd::generator(a),
+        c => c,
+    };
     let storage_driver = cli.global.apply()?;
     let ctx = Context::new(cli.global.root, cli.global.runroot, storage_driver)?;
     if let Some(dir) = &cli.global.tmpdir {
         global::use_tmpdir(dir)?;
     }
-    let command = match cli.command.route() {
+    let command = match command.route() {
         Routed::Container(c) => {
             if c.needs_userns() {
                 crate::runtime::userns::enter(&ctx)?;
@@ -599,6 +729,13 @@ fn run(cli: Cli) -> Result<i32> {
 mod tests {
     use super::*;
 
+    fn parse_full(args: Vec<std::ffi::OsString>) -> std::result::Result<Cli, clap::Error> {
+        let mut root = command();
+        let args = help_to_flag(&root, args);
+        root.try_get_matches_from_mut(args)
+            .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+    }
+
     fn argv(words: &[&str]) -> Vec<std::ffi::OsString> {
         words.iter().map(Into::into).collect()
     }
@@ -665,14 +802,7 @@ mod tests {
             &["skiff", "--root", "/r", "exec", "web", "true"],
         ] {
             let words = argv(words);
-            if words[1] == "exec" {
-                assert!(parse_exec(&words).is_none(), "{words:?}");
-            }
-            // The full parser's answer is what `parse` returns either way.
-            assert_eq!(
-                format!("{:?}", parse(words.clone()).map_err(|e| e.kind())),
-                format!("{:?}", parse_full(words).map_err(|e| e.kind()))
-            );
+            assert!(parse_exec(&words).is_none(), "{words:?}");
         }
     }
 }

@@ -190,6 +190,60 @@ fn json(n: &records::Network) -> serde_json::Value {
     serde_json::to_value(n).unwrap_or_default()
 }
 
+/// A netavark JSON key as the Go field of Podman's `types.Network` names it:
+/// `network_dns_servers` -> `NetworkDNSServers`, `ipv6_enabled` -> `IPv6Enabled`.
+fn go_field(key: &str) -> String {
+    key.split('_')
+        .map(|w| match w {
+            "id" => "ID".to_string(),
+            "dns" => "DNS".to_string(),
+            "ipam" => "IPAM".to_string(),
+            "ipv6" => "IPv6".to_string(),
+            "ipnet" => "IPNet".to_string(),
+            _ => {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect())
+                    .unwrap_or_default()
+            }
+        })
+        .collect()
+}
+
+/// What a `network inspect --format` template sees of an inspect object:
+/// Podman's Go field names (`{{.Name}}`, `{{.Subnets}}`,
+/// `{{.Containers}}`), as its templates run over the Go struct rather than
+/// the JSON. Map keys (labels, options, container ids, interface names)
+/// stay as they are; a struct's key is renamed at any depth.
+pub fn template_view(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    fn structs(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| {
+                        let v = match k.as_str() {
+                            "labels" | "options" | "ipam_options" => v.clone(),
+                            // Maps whose values are structs.
+                            "containers" | "interfaces" => match v {
+                                Value::Object(m) => Value::Object(
+                                    m.iter().map(|(k, v)| (k.clone(), structs(v))).collect(),
+                                ),
+                                other => other.clone(),
+                            },
+                            _ => structs(v),
+                        };
+                        (go_field(k), v)
+                    })
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(structs).collect()),
+            other => other.clone(),
+        }
+    }
+    structs(v)
+}
+
 /// Go-template view of a network for `ls --format`: Podman's field names.
 fn ls_value(n: &records::Network) -> serde_json::Value {
     let mut v = json(n);

@@ -53,12 +53,15 @@ fn version_json() -> Value {
 pub fn version(_ctx: &Context, a: VersionArgs) -> Result<i32> {
     let v = version_json();
     match a.format.as_deref() {
+        // Client and Server alike, as Podman's remote client reports them:
+        // skiff is its own engine, and `{{.Server.Version}}` is how tools
+        // written for Docker find the engine's version.
         Some("json") => println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"Client": v})).unwrap_or_default()
+            serde_json::to_string_pretty(&json!({"Client": v, "Server": v})).unwrap_or_default()
         ),
         Some(t) => {
-            let report = json!({"Client": v});
+            let report = json!({"Client": v, "Server": v});
             let shape = crate::format::Shape::new("entities.SystemVersionReport", &report);
             crate::format::validate(t, &shape)?;
             println!("{}", crate::format::render(t, &report)?)
@@ -261,6 +264,31 @@ fn go_name(k: &str) -> String {
     }
 }
 
+/// Adds the top-level fields of Docker's `info` that scripts read to detect
+/// the engine and host (`{{.ServerVersion}}`, `{{.OperatingSystem}}`,
+/// `{{.Driver}}`...) to the template view of Podman's `info`.
+fn with_docker_keys(mut info: Value) -> Value {
+    let at = |p: &str| info.pointer(p).cloned().unwrap_or(Value::Null);
+    let extra = json!({
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "OperatingSystem": at("/Host/Distribution/Distribution"),
+        "OSType": "linux",
+        "Architecture": std::env::consts::ARCH,
+        "KernelVersion": at("/Host/Kernel"),
+        "Name": at("/Host/Hostname"),
+        "NCPU": at("/Host/CPUs"),
+        "MemTotal": at("/Host/MemTotal"),
+        "Driver": at("/Store/GraphDriverName"),
+        "DockerRootDir": at("/Store/GraphRoot"),
+    });
+    if let (Value::Object(m), Value::Object(e)) = (&mut info, extra) {
+        for (k, v) in e {
+            m.entry(k).or_insert(v);
+        }
+    }
+    info
+}
+
 /// `info`'s default output: the JSON document as YAML, as Podman prints it
 /// (`key: value`, block sequences at the key's indent). `serde_yaml_ng` quotes
 /// what would otherwise read back as another type or break the document: an
@@ -276,7 +304,7 @@ pub fn info(ctx: &Context, a: InfoArgs) -> Result<i32> {
     match a.format.as_deref() {
         Some("json") => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
         Some(t) => {
-            let info = go_names(&v);
+            let info = with_docker_keys(go_names(&v));
             crate::format::validate(t, &crate::format::Shape::new("define.Info", &info))?;
             println!("{}", crate::format::render(t, &info)?)
         }

@@ -201,6 +201,20 @@ pub struct TypedOptions {
 /// Default environment of every container (Podman's, with container=skiff).
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// The host name of a container created without `--hostname`: the host's
+/// own with `--network host` (Podman does the same: tools in the container
+/// then see the machine they run on), else the short id.
+fn default_hostname(network: &crate::network::mode::NetworkChoice, id: &str) -> String {
+    use crate::network::mode::{Mode, NetworkChoice};
+    match network {
+        NetworkChoice::Explicit(Mode::Host) => nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| id[..12].to_string()),
+        _ => id[..12].to_string(),
+    }
+}
+
 fn set_env(env: &mut Vec<String>, entry: String) {
     let key = entry.split('=').next().unwrap_or("").to_string();
     env.retain(|e| e.split('=').next() != Some(key.as_str()));
@@ -627,6 +641,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
             }
         },
     };
+    let network = crate::network::mode::NetworkChoice::parse(o.network.as_deref().unwrap_or(""))?;
     let mut c = Container {
         version: RECORD_VERSION,
         id: id.clone(),
@@ -645,7 +660,10 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
                 .or_else(|| img_cfg.working_dir().clone().filter(|w| !w.is_empty()))
                 .unwrap_or_else(|| "/".into()),
             user,
-            hostname: o.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
+            hostname: o
+                .hostname
+                .clone()
+                .unwrap_or_else(|| default_hostname(&network, &id)),
             labels,
             stop_signal,
             tty: o.tty,
@@ -655,9 +673,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
             read_only: o.read_only,
             privileged: o.privileged,
             capabilities,
-            network: crate::network::mode::NetworkChoice::parse(
-                o.network.as_deref().unwrap_or(""),
-            )?,
+            network: network.clone(),
             publish: crate::network::ports::parse_all(&o.publish)?,
             publish_all: o.publish_all,
             expose: {

@@ -57,6 +57,19 @@ pub struct Summary {
 
 /// Measures the store. Runs in the user namespace, where every file of
 /// the store can be read.
+/// Bytes the container wrote to its own layer (Podman's `SizeRw`); 0 when
+/// its storage driver is unknown.
+pub fn rw_size(ctx: &Context, c: &Container) -> u64 {
+    crate::storage::DriverKind::parse(&c.config.driver)
+        .map(|k| {
+            super::prune::disk_usage(&crate::storage::rw_dir(
+                k,
+                &super::start::storage_dir(ctx, &c.id),
+            ))
+        })
+        .unwrap_or(0)
+}
+
 pub fn usage(ctx: &Context) -> Result<Usage> {
     let store = ImageStore::new(ctx);
     let containers = super::store(ctx).list()?;
@@ -109,14 +122,7 @@ pub fn usage(ctx: &Context) -> Result<Usage> {
             *links.entry(name).or_default() += 1;
             mounted += 1;
         }
-        let size = crate::storage::DriverKind::parse(&c.config.driver)
-            .map(|k| {
-                super::prune::disk_usage(&crate::storage::rw_dir(
-                    k,
-                    &super::start::storage_dir(ctx, &c.id),
-                ))
-            })
-            .unwrap_or(0);
+        let size = rw_size(ctx, c);
         container_rows.push(ContainerUsage {
             container: c.clone(),
             size,

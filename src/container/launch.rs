@@ -152,6 +152,7 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
     }
     // Only now, so that pasta (started above) does not inherit the pipe too.
     keep_across_exec(&status_w)?;
+    tracing::debug!("starting the supervisor of container {}", &c.id[..12]);
     let spawned = cmd.spawn();
     drop(status_w);
     drop(ready_fd);

@@ -47,13 +47,32 @@ pub fn tail_start(records: &[Record], n: usize) -> usize {
     start
 }
 
-/// Renders records as the container wrote them (partial lines joined).
-pub fn render(records: &[Record], o: &LogOptions, out: &mut Vec<u8>, err: &mut Vec<u8>) {
+/// A record's time as `logs -t` prints it: Go's RFC3339Nano in UTC, as
+/// Podman and Docker do (`2026-11-22T11:52:18.8874152Z`: trailing zeros of
+/// the fraction dropped, no fraction at all on a whole second, `Z` suffix).
+pub fn stamp(t: DateTime<Utc>) -> String {
+    let base = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let nanos = format!("{:09}", t.timestamp_subsec_nanos());
+    let frac = nanos.trim_end_matches('0');
+    if frac.is_empty() {
+        format!("{base}Z")
+    } else {
+        format!("{base}.{frac}Z")
+    }
+}
+
+/// Renders records as the container wrote them (partial lines joined), as
+/// runs of output of one stream each, in the order the container wrote them,
+/// so that a terminal showing both streams shows them interleaved as written.
+pub fn render(records: &[Record], o: &LogOptions) -> Vec<(Stream, Vec<u8>)> {
+    let mut runs: Vec<(Stream, Vec<u8>)> = Vec::new();
     let mut line_start = true;
     for r in records {
-        let buf = match r.stream {
-            Stream::Stdout => &mut *out,
-            Stream::Stderr => &mut *err,
+        if runs.last().is_none_or(|(s, _)| *s != r.stream) {
+            runs.push((r.stream, Vec::new()));
+        }
+        let Some((_, buf)) = runs.last_mut() else {
+            continue;
         };
         if let Some(p) = o.prefix.as_ref().filter(|_| line_start) {
             buf.extend_from_slice(p.as_bytes());
@@ -61,11 +80,7 @@ pub fn render(records: &[Record], o: &LogOptions, out: &mut Vec<u8>, err: &mut V
         }
         line_start = r.full;
         if o.timestamps {
-            buf.extend_from_slice(
-                r.time
-                    .to_rfc3339_opts(chrono::SecondsFormat::Nanos, false)
-                    .as_bytes(),
-            );
+            buf.extend_from_slice(stamp(r.time).as_bytes());
             buf.push(b' ');
         }
         buf.extend_from_slice(&r.text);
@@ -73,6 +88,7 @@ pub fn render(records: &[Record], o: &LogOptions, out: &mut Vec<u8>, err: &mut V
             buf.push(b'\n');
         }
     }
+    runs
 }
 
 fn parse_all(data: &[u8]) -> Vec<Record> {
@@ -83,11 +99,17 @@ fn parse_all(data: &[u8]) -> Vec<Record> {
 }
 
 fn emit(records: &[Record], o: &LogOptions) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    render(records, o, &mut out, &mut err);
-    let _ = std::io::stdout().write_all(&out);
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().write_all(&err);
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    for (stream, run) in render(records, o) {
+        // Each run is flushed before the next one so that the order survives
+        // when both streams reach the same terminal or file.
+        let w: &mut dyn Write = match stream {
+            Stream::Stdout => &mut out,
+            Stream::Stderr => &mut err,
+        };
+        let _ = w.write_all(&run);
+        let _ = w.flush();
+    }
 }
 
 /// Prints the log of `c` with the options; follows while the container runs.
@@ -195,11 +217,27 @@ mod tests {
         crate::supervisor::log::format_chunk(t, Stream::Stdout, b"a", &mut log);
         crate::supervisor::log::format_chunk(t, Stream::Stdout, b"b\n", &mut log);
         crate::supervisor::log::format_chunk(t, Stream::Stderr, b"e\n", &mut log);
+        crate::supervisor::log::format_chunk(t, Stream::Stdout, b"c\n", &mut log);
         let recs = parse_all(&log);
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        render(&recs, &LogOptions::default(), &mut out, &mut err);
-        assert_eq!(out, b"ab\n");
-        assert_eq!(err, b"e\n");
+        let runs = render(&recs, &LogOptions::default());
+        assert_eq!(
+            runs,
+            vec![
+                (Stream::Stdout, b"ab\n".to_vec()),
+                (Stream::Stderr, b"e\n".to_vec()),
+                (Stream::Stdout, b"c\n".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn stamps_are_go_rfc3339nano_in_utc() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(
+            stamp(t("2026-11-22T12:52:18.887415200+01:00")),
+            "2026-11-22T11:52:18.8874152Z"
+        );
+        assert_eq!(stamp(t("2026-11-22T11:52:18Z")), "2026-11-22T11:52:18Z");
     }
 
     fn records(chunks: &[&[u8]]) -> Vec<Record> {
@@ -211,14 +249,10 @@ mod tests {
     }
 
     fn tail_text(recs: &[Record], n: usize) -> Vec<u8> {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        render(
-            &recs[tail_start(recs, n)..],
-            &LogOptions::default(),
-            &mut out,
-            &mut err,
-        );
-        out
+        render(&recs[tail_start(recs, n)..], &LogOptions::default())
+            .into_iter()
+            .flat_map(|(_, run)| run)
+            .collect()
     }
 
     #[test]

@@ -51,6 +51,17 @@ pub fn format_items(
     items: &[serde_json::Value],
     shape: &Shape,
 ) -> Result<String, Error> {
+    format_items_headed(format, items, shape, true)
+}
+
+/// Like `format_items`, with `heading` false leaving out the header line of
+/// a `table` template (`--noheading`).
+pub fn format_items_headed(
+    format: &str,
+    items: &[serde_json::Value],
+    shape: &Shape,
+    heading: bool,
+) -> Result<String, Error> {
     if format.trim() == "json" {
         return Ok(to_pretty_json(&serde_json::Value::Array(items.to_vec())) + "\n");
     }
@@ -64,7 +75,7 @@ pub fn format_items(
         }
         let text = template::unescape(rest.trim_start());
         validate(&text, shape)?;
-        let headers = template::header_cells(&text);
+        let headers = template::header_cells(&text, shape);
         let mut rows = Vec::new();
         for item in items {
             let rendered = render(&text, item)?;
@@ -73,7 +84,7 @@ pub fn format_items(
             }
         }
         let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
-        return Ok(table_text(&headers, &rows, false));
+        return Ok(table_text(&headers, &rows, !heading));
     }
     validate(format, shape)?;
     let mut out = String::new();

@@ -55,6 +55,9 @@ pub(super) fn unescape(s: &str) -> String {
 pub struct Shape<'a> {
     type_name: &'a str,
     sample: Option<&'a serde_json::Value>,
+    /// Table headers that are not the field's name split into words, as
+    /// Podman's per-command overrides (`ID` -> `CONTAINER ID` for `ps`).
+    headers: &'a [(&'a str, &'a str)],
 }
 
 impl<'a> Shape<'a> {
@@ -63,7 +66,23 @@ impl<'a> Shape<'a> {
         Shape {
             type_name,
             sample: Some(sample),
+            headers: &[],
         }
+    }
+
+    /// The same shape with Podman's header overrides for `table` templates:
+    /// pairs of field name and header text.
+    pub fn with_headers(self, headers: &'a [(&'a str, &'a str)]) -> Self {
+        Shape { headers, ..self }
+    }
+
+    /// The header of a `table` column showing `field`.
+    pub(super) fn header(&self, field: &str) -> String {
+        self.headers
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, h)| h.to_string())
+            .unwrap_or_else(|| header_name(field))
     }
 
     /// Items whose fields are not known beforehand: only the syntax is checked.
@@ -71,6 +90,7 @@ impl<'a> Shape<'a> {
         Shape {
             type_name,
             sample: None,
+            headers: &[],
         }
     }
 }
@@ -504,7 +524,7 @@ fn rewrite_actions(text: &str) -> Result<String, Error> {
 /// The header cells of a `table` template: each action becomes the header of
 /// the field it shows (`{{.CreatedAt}}` -> `CREATED AT`), control actions
 /// vanish, literal text stays, and tabs separate the cells.
-pub(super) fn header_cells(text: &str) -> Vec<String> {
+pub(super) fn header_cells(text: &str, shape: &Shape) -> Vec<String> {
     let Ok(actions) = scan_actions(text) else {
         return text.split('\t').map(str::to_string).collect();
     };
@@ -522,7 +542,7 @@ pub(super) fn header_cells(text: &str) -> Vec<String> {
             "range" | "with" => {
                 if !in_element {
                     if let Some(field) = last_field_name(inner) {
-                        line.push_str(&header_name(field));
+                        line.push_str(&shape.header(field));
                     }
                 }
                 blocks.push(true);
@@ -533,7 +553,7 @@ pub(super) fn header_cells(text: &str) -> Vec<String> {
             }
             _ if !in_element && is_printing(inner) => {
                 if let Some(field) = last_field_name(inner) {
-                    line.push_str(&header_name(field));
+                    line.push_str(&shape.header(field));
                 }
             }
             _ => {}
@@ -965,11 +985,17 @@ mod tests {
     #[test]
     fn header_cells_name_fields() {
         assert_eq!(
-            header_cells("{{.ID}}\t{{.State.Status}}\t{{json .Labels}}\tx{{.Size}}"),
+            header_cells(
+                "{{.ID}}\t{{.State.Status}}\t{{json .Labels}}\tx{{.Size}}",
+                &Shape::any("t")
+            ),
             vec!["ID", "STATUS", "LABELS", "xSIZE"]
         );
         assert_eq!(
-            header_cells("{{index .Labels \"a.b\"}}\t{{range .Names}}{{.}}{{end}}"),
+            header_cells(
+                "{{index .Labels \"a.b\"}}\t{{range .Names}}{{.}}{{end}}",
+                &Shape::any("t")
+            ),
             vec!["LABELS", "NAMES"]
         );
     }

@@ -376,6 +376,12 @@ fn parse_net_dev(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether a namespace already has an interface besides `lo` (`present`,
+/// from `/proc/PID/net/dev`) or an endpoint of ours.
+fn has_interfaces(present: &[String], st: &NetworkState) -> bool {
+    present.iter().any(|n| n != "lo") || !st.networks.is_empty()
+}
+
 /// Connects the namespace of process `pid` to one network.
 pub fn connect_one(
     ctx: &Context,
@@ -411,7 +417,11 @@ pub fn connect_one(
         ),
     )?;
     let mut script = format!("addr add {ip}/{prefix} dev {ifname}\nlink set {ifname} up\n");
-    if index == 0 && !net.internal {
+    // The first network gives the default route, unless the namespace has
+    // one already: a running pasta container whose interface is not named
+    // ethN (pasta copies the host's `enp3s0`) keeps its own, where adding
+    // another fails with `RTNETLINK answers: File exists`.
+    if index == 0 && !has_interfaces(&present, st) && !net.internal {
         script.push_str(&format!("route add default via {}\n", net.gateway()));
     }
     let cns = super::ns_path(pid);
@@ -671,6 +681,15 @@ mod tests {
                     eth0:    1296      16    0      936\n";
         assert_eq!(parse_net_dev(text), ["lo", "eth0"]);
         assert!(parse_net_dev("").is_empty());
+    }
+
+    #[test]
+    fn a_namespace_with_pastas_interface_keeps_its_default_route() {
+        let st = NetworkState::default();
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(!has_interfaces(&names(&["lo"]), &st));
+        // pasta's copy of a laptop's interface: eth0 is free, the route is not.
+        assert!(has_interfaces(&names(&["lo", "enp3s0"]), &st));
     }
 
     #[test]

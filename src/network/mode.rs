@@ -138,6 +138,52 @@ pub fn parse(s: &str, pasta_installed: bool) -> Result<Mode> {
     })
 }
 
+/// Takes Podman 4's per-network options off `--network` values
+/// (`NAME:alias=x,alias=y`, as podman-compose writes them): returns the
+/// values without them and the aliases. Mode values (`pasta:...`,
+/// `container:...`) are left as they are. Options skiff cannot honour
+/// (`ip=`, `ip6=`, `mac=`, `interface_name=`) are refused, never ignored.
+/// The aliases apply to every network of the container (skiff keeps one
+/// list), where Podman keeps them per network.
+pub fn take_network_options(values: &[String]) -> Result<(Vec<String>, Vec<String>)> {
+    const MODES: [&str; 9] = [
+        "pasta",
+        "slirp4netns",
+        "container",
+        "ns",
+        "none",
+        "host",
+        "private",
+        "default",
+        "bridge",
+    ];
+    let mut plain = Vec::new();
+    let mut aliases = Vec::new();
+    for v in values {
+        let Some((name, opts)) = v.split_once(':').filter(|(n, _)| !MODES.contains(n)) else {
+            plain.push(v.clone());
+            continue;
+        };
+        for opt in opts.split(',').filter(|o| !o.is_empty()) {
+            match opt.split_once('=') {
+                Some(("alias", a)) if !a.is_empty() => aliases.push(a.to_string()),
+                Some((key @ ("ip" | "ip6" | "mac" | "interface_name"), _)) => {
+                    return Err(Error::msg(format!(
+                        "invalid network {v:?}: the {key}= option is not supported"
+                    )))
+                }
+                _ => {
+                    return Err(Error::msg(format!(
+                        "invalid network {v:?}: unknown option {opt:?}; use alias=NAME"
+                    )))
+                }
+            }
+        }
+        plain.push(name.to_string());
+    }
+    Ok((plain, aliases))
+}
+
 /// Joins the values of a repeated `--network` flag into the one value the
 /// container record keeps: `--network a --network b` is `a,b` (the container
 /// is attached to both, as Podman does). Only network names combine; a mode
@@ -173,6 +219,20 @@ pub fn join_flags(values: &[String]) -> Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_network_options_of_podman_4() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (plain, aliases) =
+            take_network_options(&v(&["web:alias=a,alias=b", "db", "pasta:-I,x"])).unwrap();
+        assert_eq!(plain, v(&["web", "db", "pasta:-I,x"]));
+        assert_eq!(aliases, v(&["a", "b"]));
+        let e = take_network_options(&v(&["web:ip=10.0.0.2"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ip= option is not supported"), "{e}");
+        assert!(take_network_options(&v(&["web:bogus"])).is_err());
+    }
 
     #[test]
     fn repeated_network_flags_join() {

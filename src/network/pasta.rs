@@ -210,9 +210,13 @@ pub fn spawn(
         cmd.arg("--foreground").process_group(0);
         ready = Some(readiness_pipe(&pid_file)?);
     }
+    cmd.args(extra).args(args(netns, &pid_file, ports));
+    tracing::debug!(
+        "starting {:?} {:?}",
+        cmd.get_program(),
+        cmd.get_args().collect::<Vec<_>>()
+    );
     let child = cmd
-        .args(extra)
-        .args(args(netns, &pid_file, ports))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(err)

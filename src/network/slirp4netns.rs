@@ -142,6 +142,11 @@ pub fn start(
         .stderr(err)
         // Its own process group: a Ctrl-C meant for the container must not stop it.
         .process_group(0);
+    tracing::debug!(
+        "starting {:?} {:?}",
+        cmd.get_program(),
+        cmd.get_args().collect::<Vec<_>>()
+    );
     let mut child = cmd.spawn().map_err(|e| {
         Error::msg(format!(
             "starting slirp4netns: {}",

@@ -400,7 +400,10 @@ pub fn normalize_key(key: &str) -> String {
 
 fn read_doc(path: &Path) -> Result<Option<serde_json::Value>> {
     let text = match fs::read_to_string(path) {
-        Ok(t) => t,
+        Ok(t) => {
+            tracing::debug!("reading credentials from {}", path.display());
+            t
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(format!("reading {}", path.display()), &e)),
     };

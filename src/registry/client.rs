@@ -587,7 +587,10 @@ impl Client {
                 )?),
             };
             match result {
-                Ok(resp) => return Ok(resp),
+                Ok(resp) => {
+                    tracing::debug!("{method} {url}: {}", resp.status());
+                    return Ok(resp);
+                }
                 Err(e) => {
                     let err = transport_error(registry, e);
                     attempt += 1;

@@ -118,7 +118,10 @@ impl RegistriesConf {
         let mut conf = RegistriesConf::default();
         for f in files {
             let text = match std::fs::read_to_string(&f) {
-                Ok(t) => t,
+                Ok(t) => {
+                    tracing::debug!("reading {}", f.display());
+                    t
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(Error::io(format!("reading {}", f.display()), &e)),
             };

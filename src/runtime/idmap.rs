@@ -63,6 +63,7 @@ pub fn subids(file: &Path, user: &str, id: u32) -> Vec<(u32, u32)> {
 /// `newgidmap`), checking its exit status and reporting its own words on failure.
 pub fn apply_with_helper(helper: &str, pid: i32, maps: &[IdMap]) -> Result<()> {
     let mut cmd = Command::new(helper);
+    tracing::debug!("running {helper} for process {pid}");
     cmd.arg(pid.to_string());
     for m in maps {
         cmd.args([

@@ -99,6 +99,11 @@ pub fn select(root: &Path, requested: Option<&str>) -> Result<DriverKind> {
     };
     let record = root.join(RECORD_FILE);
     if let Some(recorded) = read_record(&record)? {
+        tracing::debug!(
+            "storage driver {} (recorded in {})",
+            recorded.name(),
+            record.display()
+        );
         return check_matches(root, recorded, requested);
     }
     let kind = match requested {

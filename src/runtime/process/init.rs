@@ -325,9 +325,12 @@ pub fn loopback_up() -> Result<()> {
     bring_up_loopback().map_err(|e| Error::sys("bringing up the loopback interface", e))
 }
 
-/// Sets `lo` up with a socket and two ioctls. Async-signal-safe (no
-/// allocation), so a forked child may call it.
+/// Sets `lo` up with a socket and two ioctls, and lets group 0 send ICMP echo
+/// without privileges (`ping` in a container: Podman's default sysctl
+/// `net.ipv4.ping_group_range=0 0`, which a new network namespace lacks).
+/// Async-signal-safe (no allocation), so a forked child may call it.
 pub fn bring_up_loopback() -> nix::Result<()> {
+    allow_ping();
     use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
     let sock = socket(
         AddressFamily::Inet,
@@ -348,6 +351,23 @@ pub fn bring_up_loopback() -> nix::Result<()> {
     // SAFETY: SIOCSIFFLAGS reads the name and flags from `ifr`.
     Errno::result(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) })?;
     Ok(())
+}
+
+/// Writes `0 0` to the namespace's `net.ipv4.ping_group_range`; a kernel
+/// without the knob leaves ping to privileged processes, as before.
+fn allow_ping() {
+    // SAFETY: open(2) reads the NUL-terminated literal; the descriptor is
+    // ours alone, written from a 3-byte static buffer and closed once.
+    unsafe {
+        let fd = libc::open(
+            c"/proc/sys/net/ipv4/ping_group_range".as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        );
+        if fd >= 0 {
+            libc::write(fd, b"0 0".as_ptr().cast(), 3);
+            libc::close(fd);
+        }
+    }
 }
 
 pub(super) fn setup_stdio(stdio: ChildStdio) -> Result<()> {
