@@ -537,6 +537,9 @@ pub struct StopArgs {
     pub containers: Vec<String>,
 }
 
+/// Podman's error for a verb given neither names nor `--all`/`--latest`.
+const NO_NAMES: &str = "you must provide at least one name or id";
+
 fn targets(
     ctx: &Context,
     names: &[String],
@@ -557,9 +560,7 @@ fn targets(
             .collect());
     }
     if names.is_empty() {
-        return Err(Error::msg(
-            "give at least one container name or ID, or --all",
-        ));
+        return Err(Error::msg(NO_NAMES));
     }
     names
         .iter()
@@ -742,11 +743,17 @@ pub struct ExecArgs {
     #[arg(long)]
     pub detach_keys: Option<String>,
     pub container: String,
-    #[arg(required = true, allow_hyphen_values = true)]
+    // Optional for clap: `exec` gives Podman's error when it is missing.
+    #[arg(allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
 pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
+    if a.command.is_empty() {
+        return Err(Error::msg(
+            "must provide a non-empty command to start an exec session",
+        ));
+    }
     let c = container::lookup(ctx, &a.container)?;
     let mut env = Vec::new();
     for f in &a.env_file {
@@ -1015,7 +1022,13 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
         return Ok(0);
     }
     if let Some(f) = &a.format {
-        let items: Vec<serde_json::Value> = shown.iter().map(|c| ps_json(c, &pods)).collect();
+        let mut items: Vec<serde_json::Value> = shown.iter().map(|c| ps_json(c, &pods)).collect();
+        if a.no_trunc {
+            // Podman: `--no-trunc` makes `{{.ID}}` the full id.
+            for (item, c) in items.iter_mut().zip(&shown) {
+                item["ID"] = c.id.clone().into();
+            }
+        }
         let sample = ps_json(
             &Container {
                 version: crate::state::container::RECORD_VERSION,
@@ -1087,18 +1100,18 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
             .collect()
     } else {
         if a.containers.is_empty() {
-            return Err(Error::msg(
-                "rm: give at least one container name or ID, or --all",
-            ));
+            return Err(Error::msg(NO_NAMES));
         }
         let mut v = Vec::new();
         for n in &a.containers {
-            match store.lookup(n) {
+            // Podman: -f and --ignore pass over a container that does not
+            // exist (exit 0); otherwise it is exit 1.
+            match store.lookup(n).map_err(Error::from) {
                 Ok(c) => v.push((n.clone(), c)),
-                Err(_) if a.ignore => {}
+                Err(e) if (a.ignore || a.force) && e.is_no_such() => {}
                 Err(e) => {
-                    crate::cli::report(&e.into());
-                    code = crate::error::EXIT_ENGINE;
+                    crate::cli::report(&e);
+                    code = e.rm_exit_code();
                 }
             }
         }
@@ -1115,7 +1128,10 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
             Ok(()) => println!("{shown}"),
             Err(e) => {
                 crate::cli::report(&e);
-                code = e.exit_code();
+                // A missing container reported earlier keeps exit 1 (Podman).
+                if code != crate::error::EXIT_NO_SUCH {
+                    code = e.rm_exit_code();
+                }
             }
         }
     }
@@ -1131,6 +1147,7 @@ pub fn inspect(ctx: &Context, a: ObjectInspectArgs) -> Result<i32> {
     let store = container::store(ctx);
     let images = crate::image::ImageStore::new(ctx);
     let mut items = Vec::new();
+    let mut missing = Vec::new();
     for n in &a.common.names {
         let want = |k: ObjectType| a.kind == ObjectType::All || a.kind == k;
         let mut first_err: Option<Error> = None;
@@ -1170,16 +1187,34 @@ pub fn inspect(ctx: &Context, a: ObjectInspectArgs) -> Result<i32> {
         match found {
             Some(item) => items.push(item),
             None if a.kind == ObjectType::All => {
-                return Err(Error::msg(format!("no such object: \"{n}\"")))
+                missing.push(Error::msg(format!("no such object: \"{n}\"")))
             }
-            None => {
-                return Err(
-                    first_err.unwrap_or_else(|| Error::msg(format!("no such object: \"{n}\"")))
-                )
-            }
+            None => missing
+                .push(first_err.unwrap_or_else(|| Error::msg(format!("no such object: \"{n}\"")))),
         }
     }
-    print_inspect(a.common.format.as_deref(), &items)
+    print_found(a.common.format.as_deref(), &items, missing)
+}
+
+/// Podman's inspect with names that are not found: what was found is
+/// printed (`[]` when nothing was), then each miss is reported and the
+/// command fails with the first (exit 125).
+fn print_found(
+    format: Option<&str>,
+    items: &[serde_json::Value],
+    missing: Vec<Error>,
+) -> Result<i32> {
+    print_inspect(format, items)?;
+    let mut missing = missing.into_iter();
+    match missing.next() {
+        None => Ok(0),
+        Some(first) => {
+            for e in missing {
+                eprintln!("error inspecting object: {e}");
+            }
+            Err(first)
+        }
+    }
 }
 
 /// The Go type Podman names in a template error about an inspect object.
@@ -1226,14 +1261,13 @@ pub fn print_inspect(format: Option<&str>, items: &[serde_json::Value]) -> Resul
 /// `container inspect`: containers only.
 pub fn container_inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
     let store = container::store(ctx);
-    let items = a
-        .names
-        .iter()
-        .map(|n| {
-            store
-                .lookup(n)
-                .map(|c| container::inspect::inspect_json(ctx, &c))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    print_inspect(a.format.as_deref(), &items)
+    let mut items = Vec::new();
+    let mut missing = Vec::new();
+    for n in &a.names {
+        match store.lookup(n) {
+            Ok(c) => items.push(container::inspect::inspect_json(ctx, &c)),
+            Err(e) => missing.push(e.into()),
+        }
+    }
+    print_found(a.format.as_deref(), &items, missing)
 }

@@ -613,10 +613,15 @@ pub fn rmi(ctx: &Context, a: RmiArgs) -> Result<i32> {
     // with the code of the last one.
     let mut last = None;
     for k in &keys {
-        if let Err(e) = remove_one(ctx, &store, k, a.force) {
-            if let Some(prev) = last.replace(e) {
-                crate::cli::report(&prev);
+        match remove_one(ctx, &store, k, a.force) {
+            // Podman: -f passes over an image that does not exist (exit 0).
+            Err(e) if a.force && e.is_no_such() => {}
+            Err(e) => {
+                if let Some(prev) = last.replace(e) {
+                    crate::cli::report(&prev);
+                }
             }
+            Ok(()) => {}
         }
     }
     match last {

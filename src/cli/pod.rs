@@ -329,10 +329,11 @@ fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
     for (_, t) in targets {
         let p = match t {
             Ok(p) => p,
-            Err(_) if a.ignore => continue,
+            // Podman: -f implies --ignore; a missing pod is exit 1.
+            Err(e) if (a.ignore || a.force) && e.is_no_such() => continue,
             Err(e) => {
                 crate::cli::report(&e);
-                code = e.exit_code();
+                code = e.rm_exit_code();
                 continue;
             }
         };

@@ -501,6 +501,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         config: Config {
             image_id: image.id.clone(),
             image_name,
+            raw_image_name: o.image.clone(),
             args,
             entrypoint,
             cmd,

@@ -178,6 +178,12 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
     }
     let pid = match created.start() {
         Ok(pid) => pid,
+        // Detached, Podman reports a command that cannot start as its own
+        // failure (125), not as the command's 126/127.
+        Err(e) if o.detach => {
+            monitor::unblock_signals();
+            return Err(Error::msg(e.to_string()));
+        }
         Err(e) => {
             monitor::unblock_signals();
             return Err(e.into());

@@ -85,10 +85,13 @@ fn remove_checked(ctx: &Context, c: &Container, force: bool) -> Result<()> {
             } else {
                 status.as_str()
             };
-            return Err(Error::msg(format!(
-                "cannot remove container {} as it is {what}; stop it first or use -f",
-                c.id
-            )));
+            return Err(Error::with_code(
+                crate::error::EXIT_IN_USE,
+                format!(
+                    "cannot remove container {} as it is {what} - running or paused containers cannot be removed without force: container state improper",
+                    c.id
+                ),
+            ));
         }
         // Tell the supervisor not to restart it, kill it, and let the
         // supervisor finish before its directory goes away.

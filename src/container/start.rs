@@ -46,16 +46,31 @@ pub fn unmount_rootfs(ctx: &Context, c: &Container) -> Result<()> {
     Ok(storage::unmount(driver(c)?, &storage_dir(ctx, &c.id))?)
 }
 
-fn default_rlimits() -> Vec<Rlimit> {
-    // As Podman does rootless: raise the open-files soft limit to the hard one.
-    match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
-        Ok((_, hard)) => vec![Rlimit {
-            resource: PosixRlimitType::RlimitNofile,
+/// The resource limits a container runs with: Podman's rootless defaults
+/// (the open-files and process limits raised to the hard ones skiff has),
+/// each replaced by a `--ulimit` for the same resource. `inspect` shows
+/// these as `HostConfig.Ulimits`.
+pub fn effective_rlimits(given: &[Rlimit]) -> Vec<Rlimit> {
+    use nix::sys::resource::{getrlimit, Resource};
+    let mut out: Vec<Rlimit> = [
+        (Resource::RLIMIT_NOFILE, PosixRlimitType::RlimitNofile),
+        (Resource::RLIMIT_NPROC, PosixRlimitType::RlimitNproc),
+    ]
+    .into_iter()
+    .filter_map(|(res, resource)| {
+        let (_, hard) = getrlimit(res).ok()?;
+        Some(Rlimit {
+            resource,
             soft: hard,
             hard,
-        }],
-        Err(_) => Vec::new(),
+        })
+    })
+    .collect();
+    for r in given {
+        out.retain(|d| d.resource != r.resource);
+        out.push(*r);
     }
+    out
 }
 
 fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
@@ -187,11 +202,7 @@ pub fn prepare_spec(
         }
         env.push(format!("LD_LIBRARY_PATH={lib_path}"));
     }
-    let mut rlimits = default_rlimits();
-    for r in &cfg.rlimits {
-        rlimits.retain(|d| d.resource != r.resource);
-        rlimits.push(*r);
-    }
+    let rlimits = effective_rlimits(&cfg.rlimits);
     let input = SpecInput {
         args: cfg.args.clone(),
         env,
@@ -289,6 +300,7 @@ pub fn start_process(
             cur.state.monitor_pid = std::process::id() as i32;
             cur.state.started_at = Some(Utc::now());
             cur.state.finished_at = None;
+            cur.state.stopped_by_user = false;
             cur.state.exit_code = 0;
             cur.state.error.clear();
             cur.state.network = net;
@@ -429,6 +441,7 @@ pub fn finish_deferring(
     let recorded = store.update(&c.id, |cur| {
         let stopped = cur.state.status == Status::Stopping;
         cur.state.status = Status::Exited;
+        cur.state.stopped_by_user = stopped;
         cur.state.exit_code = code;
         cur.state.finished_at = Some(Utc::now());
         cur.state.error = error.to_string();

@@ -196,6 +196,7 @@ fn upgrade(old: V1) -> Result<Container> {
     let config = Config {
         image_id: o.image_id,
         image_name: o.image_name,
+        raw_image_name: String::new(),
         args: o.args,
         entrypoint: o.entrypoint,
         cmd: o.cmd,
