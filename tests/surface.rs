@@ -145,7 +145,7 @@ fn stop_that_kills_says_so_as_podman() {
         "{}",
         o.describe()
     );
-    s.ok(&["rm", "stub-zz"]);
+    s.ok(&["rm", "-f", "stub-zz"]);
 }
 
 #[test]
@@ -296,4 +296,85 @@ fn ps_prints_full_ids_and_labels_by_key() {
     assert_eq!(out, format!("{} web||\n", id.trim()));
     let out = s.ok(&["ps", "-a", "--format", "{{.ID}}"]);
     assert_eq!(out.trim(), &id.trim()[..12]);
+}
+
+#[test]
+fn containers_see_containerenv_and_host_network_names_the_host() {
+    let s = busybox();
+    // Podman's file: empty, with the details when privileged.
+    assert_eq!(s.sh(&[], "wc -c < /run/.containerenv").trim(), "0");
+    let env = s.sh(
+        &["--privileged", "--name", "env-zz"],
+        "cat /run/.containerenv",
+    );
+    let id_line = env
+        .lines()
+        .find(|l| l.starts_with("id="))
+        .unwrap_or_default();
+    assert_eq!(id_line.len(), "id=\"\"".len() + 64, "{env}");
+    for want in [
+        "engine=\"skiff-",
+        "name=\"env-zz\"",
+        "image=\"localhost/busybox:latest\"",
+        "imageid=\"",
+        "rootless=1",
+    ] {
+        assert!(env.contains(want), "{want} in {env}");
+    }
+    let hosts = s.sh(&["--network", "host"], "cat /etc/hosts");
+    assert!(
+        hosts.contains("127.0.0.1\thost.containers.internal host.docker.internal\n"),
+        "{hosts}"
+    );
+}
+
+#[test]
+fn ports_with_a_shared_network_are_dropped_with_podmans_warning() {
+    let s = busybox();
+    for net in ["host", "none"] {
+        let o = s.cmd(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "-p",
+            "8081:80",
+            "busybox",
+            "echo",
+            "ok",
+        ]);
+        assert_eq!(o.code, 0, "{}", o.describe());
+        assert_eq!(o.stdout, "ok\n");
+        assert!(
+            o.stderr.contains("Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use"),
+            "{}",
+            o.describe()
+        );
+    }
+}
+
+#[test]
+fn rm_of_a_container_another_joins_is_refused_without_force() {
+    let s = busybox();
+    let prov = s.ok(&["create", "--name", "prov-zz", "busybox"]);
+    let dep = s.ok(&[
+        "create",
+        "--name",
+        "dep-zz",
+        "--network",
+        "container:prov-zz",
+        "busybox",
+    ]);
+    let e = s.fails_engine(&["rm", "prov-zz"]);
+    assert_eq!(
+        e,
+        format!(
+            "Error: container {} has dependent containers which must be removed before it: {}: container already exists",
+            prov.trim(),
+            dep.trim()
+        )
+    );
+    // --all removes the joining one first.
+    s.ok(&["rm", "--all"]);
+    assert!(s.container_ids().is_empty());
 }

@@ -1093,11 +1093,14 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
     let store = container::store(ctx);
     let mut code = 0;
     let targets: Vec<(String, Container)> = if a.all {
-        store
+        let mut all: Vec<(String, Container)> = store
             .list()?
             .into_iter()
             .map(|c| (c.id.clone(), c))
-            .collect()
+            .collect();
+        // Those that join another's network go before it.
+        all.sort_by_cached_key(|(_, c)| !container::remove::dependents(ctx, c).is_empty());
+        all
     } else {
         if a.containers.is_empty() {
             return Err(Error::msg(NO_NAMES));

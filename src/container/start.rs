@@ -73,6 +73,23 @@ pub fn effective_rlimits(given: &[Rlimit]) -> Vec<Rlimit> {
     out
 }
 
+/// The content of /run/.containerenv as Podman writes it: nothing, unless
+/// the container is privileged (then its engine, name, id, image, and that
+/// it is rootless, which skiff always is).
+fn containerenv_text(c: &Container) -> String {
+    if !c.config.privileged {
+        return String::new();
+    }
+    format!(
+        "engine=\"skiff-{}\"\nname={:?}\nid={:?}\nimage={:?}\nimageid={:?}\nrootless=1\n",
+        env!("CARGO_PKG_VERSION"),
+        c.name,
+        c.id,
+        c.config.image_name,
+        c.config.image_id
+    )
+}
+
 fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
     let own = |p: &Path| {
         nix::unistd::fchownat(
@@ -135,7 +152,7 @@ pub fn prepare_spec(
     };
     let mut hosts = etc_files::hosts(&cfg.hostname, &c.name, &crate::network::extra_hosts(ctx, c));
     if !host_hosts.is_empty() {
-        hosts = format!("{host_hosts}{}", hosts.lines().last().unwrap_or_default()) + "\n";
+        hosts = etc_files::on_host_network(&host_hosts, &hosts);
     }
     let resolv = etc_files::resolv_conf(
         &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
@@ -145,6 +162,10 @@ pub fn prepare_spec(
     // with its network shares its /etc/hosts and /etc/resolv.conf.
     let (pod_ns, pod_etc) = crate::pod::joined_namespaces(ctx, c)?;
     let mut etc = Vec::new();
+    // Podman's /run/.containerenv, by which tools know they run in a
+    // container: empty, with the container's details when privileged.
+    let containerenv = userdata.join(".containerenv");
+    std::fs::write(&containerenv, containerenv_text(c))?;
     for (name, content) in [
         ("hosts", hosts),
         ("hostname", etc_files::hostname(&cfg.hostname)),
@@ -155,6 +176,7 @@ pub fn prepare_spec(
         let shared = pod_etc.as_ref().filter(|_| name != "hostname");
         etc.push((shared.map_or(p, |d| d.join(name)), format!("/etc/{name}")));
     }
+    etc.push((containerenv, "/run/.containerenv".to_string()));
     let joined = pod_ns
         .into_iter()
         .map(|(ns, path)| (ns.oci_type(), path))

@@ -120,14 +120,14 @@ impl Backend for Host {
         Some("127.0.0.1".into())
     }
 
+    /// Podman 5: with the host's network, the host is its loopback.
     fn host_alias(&self, _st: &NetworkState) -> Option<String> {
-        None
+        Some("127.0.0.1".into())
     }
 
-    /// The host's /etc/hosts, then the container's own name line.
     fn hosts_file(&self, generated: String) -> String {
         let host = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-        format!("{host}{}\n", generated.lines().last().unwrap_or_default())
+        etc_files::on_host_network(&host, &generated)
     }
 
     /// All the host's servers, loopback ones included: they are reachable.
