@@ -378,3 +378,30 @@ fn rm_of_a_container_another_joins_is_refused_without_force() {
     s.ok(&["rm", "--all"]);
     assert!(s.container_ids().is_empty());
 }
+
+#[test]
+fn history_json_and_times_are_podmans() {
+    let s = busybox();
+    let id = s.inspect_format("busybox", "{{.Id}}");
+    let out = s.ok(&["history", "--format", "json", "busybox"]);
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "one line, as Podman encodes it: {out}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let layer = &v[0];
+    assert_eq!(layer["id"], id.as_str(), "{out}");
+    let created = layer["created"].as_str().unwrap();
+    let secs = layer["Created"].as_str().unwrap();
+    assert!(created.ends_with('Z') && secs.ends_with('Z'), "{out}");
+    assert_eq!(secs.len(), "2026-12-01T04:02:58Z".len(), "{out}");
+    assert!(created.starts_with(&secs[..19]), "{out}");
+    let t = s.ok(&["history", "--format", "{{.CreatedAt}}", "busybox"]);
+    assert_eq!(t.trim(), secs);
+    s.ok(&["pod", "create", "--name", "when-zz"]);
+    let pods = s.ok(&["pod", "ps", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&pods).unwrap();
+    assert!(v[0]["Created"].as_str().unwrap().ends_with('Z'), "{pods}");
+    s.ok(&["pod", "rm", "-f", "when-zz"]);
+}

@@ -525,7 +525,7 @@ fn ps_json(p: &Pod, all: &[Container]) -> Value {
         "ID": &p.id[..12],
         "Name": p.name,
         "Status": pod::status(p, all).as_str(),
-        "Created": p.created.to_rfc3339(),
+        "Created": p.created.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         "CreatedHuman": crate::format::human_ago(p.created),
         "InfraId": p.state.infra_id,
         "InfraID": &p.state.infra_id[..12.min(p.state.infra_id.len())],
