@@ -405,3 +405,32 @@ fn history_json_and_times_are_podmans() {
     assert!(v[0]["Created"].as_str().unwrap().ends_with('Z'), "{pods}");
     s.ok(&["pod", "rm", "-f", "when-zz"]);
 }
+
+#[test]
+fn cp_between_containers_and_to_dev_stdout() {
+    let s = busybox();
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cpa-zz",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello > /f; mkdir -p /d; echo in > /d/x; sleep 1000",
+    ]);
+    s.ok(&["run", "-d", "--name", "cpb-zz", "busybox", "sleep", "1000"]);
+    assert!(eventually(std::time::Duration::from_secs(10), || {
+        s.cmd(&["exec", "cpa-zz", "test", "-f", "/d/x"]).code == 0
+    }));
+    s.ok(&["cp", "cpa-zz:/f", "cpb-zz:/g"]);
+    s.ok(&["cp", "cpa-zz:/d", "cpb-zz:/tmp/"]);
+    s.ok(&["cp", "cpa-zz:/d/.", "cpb-zz:/"]);
+    assert_eq!(
+        s.ok(&["exec", "cpb-zz", "cat", "/g", "/tmp/d/x", "/x"]),
+        "hello\nin\nin\n"
+    );
+    // /dev/stdout is a file, not a directory.
+    assert_eq!(s.ok(&["cp", "cpa-zz:/f", "/dev/stdout"]), "hello\n");
+    s.ok(&["rm", "-f", "cpa-zz", "cpb-zz"]);
+}
