@@ -12,6 +12,23 @@ pub const EXIT_ENGINE: i32 = 125;
 pub const EXIT_CANNOT_INVOKE: i32 = 126;
 /// Exit code when the container command was not found.
 pub const EXIT_NOT_FOUND: i32 = 127;
+/// Exit code of the `rm` commands (containers, images, pods, volumes,
+/// networks) when a named object did not exist and nothing else failed
+/// (Podman's EXIT STATUS).
+pub const EXIT_NO_SUCH: i32 = 1;
+/// Exit code of the `rm` commands when an object is running or in use.
+pub const EXIT_IN_USE: i32 = 2;
+
+/// The endings of the messages that say a named object does not exist, as
+/// Podman words them. Podman's `rm` commands classify their errors by these
+/// very strings (`strings.Contains(err.Error(), ErrNoSuchCtr.Error())`).
+const NO_SUCH: [&str; 5] = [
+    "no such container",
+    "no such pod",
+    "network not found",
+    "image not known",
+    "no such volume",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -53,6 +70,26 @@ impl Error {
         Error::Code {
             msg: m.into(),
             code,
+        }
+    }
+
+    /// Whether the error says that a named container, pod, image, volume
+    /// or network does not exist (what `rm -f` and `--ignore` pass over).
+    pub fn is_no_such(&self) -> bool {
+        let m = self.to_string();
+        NO_SUCH
+            .iter()
+            .any(|end| m.ends_with(end) || m.starts_with("no such volume "))
+    }
+
+    /// The exit code of an `rm` command that failed with this error, after
+    /// Podman's EXIT STATUS: 1 for an object that did not exist, the
+    /// error's own code otherwise (2 for one in use, 125 by default).
+    pub fn rm_exit_code(&self) -> i32 {
+        if self.is_no_such() {
+            EXIT_NO_SUCH
+        } else {
+            self.exit_code()
         }
     }
 

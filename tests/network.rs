@@ -373,14 +373,18 @@ fn port_in_use_is_refused_up_front() {
     let s = busybox();
     let l = TcpListener::bind("0.0.0.0:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let err = s.fails_engine(&[
-        "run",
-        "--rm",
-        "-p",
-        &format!("{port}:80"),
-        "busybox",
-        "true",
-    ]);
+    // Podman: a port in use is exit 126.
+    let err = s.fails(
+        &[
+            "run",
+            "--rm",
+            "-p",
+            &format!("{port}:80"),
+            "busybox",
+            "true",
+        ],
+        126,
+    );
     assert!(
         err.contains(&format!("port {port} is already in use")),
         "{err}"
@@ -452,7 +456,7 @@ fn user_network_resolves_names_and_aliases_and_publishes() {
     assert_eq!(s.cmd(&["network", "exists", "appnet"]).code, 0);
     assert_eq!(s.cmd(&["network", "exists", "nonet"]).code, 1);
     let ls = s.ok(&["network", "ls"]);
-    assert!(ls.contains("skiff") && ls.contains("appnet"), "{ls}");
+    assert!(ls.contains("podman") && ls.contains("appnet"), "{ls}");
     let port = free_port();
     let publish = format!("127.0.0.1:{port}:80");
     {

@@ -354,7 +354,8 @@ fn bad_input_is_one_line_and_leaves_nothing() {
         &["run", "--pod", "nopod", "busybox", "true"],
         "no pod with name or ID \"nopod\" found: no such pod",
     );
-    one(&["pod", "rm", "nopod"], "no such pod");
+    // podman-pod-rm(1): a pod that does not exist is exit 1.
+    assert!(s.fails(&["pod", "rm", "nopod"], 1).contains("no such pod"));
     one(&["pod", "start", "nopod"], "no such pod");
     assert!(s.container_ids().is_empty());
     s.ok(&["pod", "create", "--name", "box"]);
@@ -437,7 +438,8 @@ fn bad_input_is_one_line_and_leaves_nothing() {
     }
     let port = free_port();
     let _hold = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-    one(
+    // A port in use is exit 126, as Podman's.
+    let e = s.fails(
         &[
             "pod",
             "create",
@@ -446,8 +448,9 @@ fn bad_input_is_one_line_and_leaves_nothing() {
             "-p",
             &format!("127.0.0.1:{port}:80"),
         ],
-        "already in use",
+        126,
     );
+    assert!(e.contains("already in use"), "{e}");
     assert_eq!(s.ok(&["pod", "ps", "-q"]).lines().count(), 1, "only box");
     assert_eq!(s.container_ids().len(), 2, "box's infra and member");
     s.ok(&["pod", "rm", "box"]);

@@ -328,7 +328,10 @@ fn format_templates_are_checked_before_any_output() {
         s.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
         format!("{BUSYBOX}\n")
     );
-    assert_eq!(s.ok(&["network", "ls", "--format", "{{.Name}}"]), "skiff\n");
+    assert_eq!(
+        s.ok(&["network", "ls", "--format", "{{.Name}}"]),
+        "podman\n"
+    );
     s.ok(&["rm", "c1"]);
 }
 

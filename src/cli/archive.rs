@@ -1,7 +1,7 @@
 //! Archive commands: save and load (docker-archive and oci-archive).
 
 use std::fs;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -35,7 +35,7 @@ pub struct SaveArgs {
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Read from the specified archive file (default: stdin)
+    /// Read from the specified archive file or http(s) URL (default: stdin)
     #[arg(short, long)]
     pub input: Option<PathBuf>,
     /// Suppress the output
@@ -54,10 +54,9 @@ pub fn save(ctx: &Context, a: SaveArgs) -> Result<i32> {
     let mut images: Vec<(Image, Vec<String>)> = Vec::new();
     for key in &a.images {
         let (img, matched) = store.resolve(key)?;
-        let names = match matched {
-            Some(n) => vec![n],
-            None => img.names.clone(),
-        };
+        // Saved by ID, an image carries no name (Podman): its load gives
+        // <none>:<none>.
+        let names: Vec<String> = matched.into_iter().collect();
         match images.iter_mut().find(|(i, _)| i.id == img.id) {
             Some((_, ns)) => {
                 for n in names {
@@ -128,6 +127,10 @@ pub fn save(ctx: &Context, a: SaveArgs) -> Result<i32> {
 pub fn load(ctx: &Context, a: LoadArgs) -> Result<i32> {
     let store = ImageStore::new(ctx);
     let (file, label) = match &a.input {
+        Some(p) if is_url(p) => {
+            let url = p.to_string_lossy().into_owned();
+            (spool(ctx, &mut fetch(&url)?, &url)?, url)
+        }
         Some(p) => (
             fs::File::open(p).map_err(|e| Error::msg(crate::error::io_msg("open", p, &e)))?,
             p.display().to_string(),
@@ -138,17 +141,26 @@ pub fn load(ctx: &Context, a: LoadArgs) -> Result<i32> {
                     "cannot read an archive from a terminal: use -i FILE or redirect stdin",
                 ));
             }
-            (spool_stdin(ctx)?, "stdin".to_string())
+            (
+                spool(ctx, &mut io::stdin().lock(), "stdin")?,
+                "stdin".to_string(),
+            )
         }
     };
-    let idx = TarIndex::new(file, &label)?;
+    // Podman's words for input that is no image archive, which scripts grep.
+    let unsupported = |why: String| {
+        Error::msg(format!(
+            "payload does not match any of the supported image formats (oci-archive, docker-archive): {why}"
+        ))
+    };
+    let idx = TarIndex::new(file, &label).map_err(|e| unsupported(e.to_string()))?;
     let progress = Progress::new(a.quiet);
     let loaded = if idx.contains("manifest.json") {
         docker_archive::load(&store, &idx, &progress)?
     } else if idx.contains("index.json") {
         oci_archive::load(&store, &idx, &progress)?
     } else {
-        return Err(Error::msg(format!(
+        return Err(unsupported(format!(
             "{label}: neither a docker-archive (manifest.json) nor an oci-archive (index.json)"
         )));
     };
@@ -165,9 +177,24 @@ pub fn load(ctx: &Context, a: LoadArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Copies stdin into an unlinked file below the store, so that the archive's
-/// members can be read in any order.
-fn spool_stdin(ctx: &Context) -> Result<fs::File> {
+/// Whether `load -i` names an archive to download rather than a file.
+fn is_url(p: &Path) -> bool {
+    let s = p.to_string_lossy();
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+/// The body of `GET url`, for `load -i URL` (Podman downloads it).
+fn fetch(url: &str) -> Result<impl Read> {
+    let resp = ureq::get(url)
+        .call()
+        .map_err(|e| Error::msg(format!("downloading {url}: {e}")))?;
+    Ok(resp.into_body().into_reader())
+}
+
+/// Copies `from` (stdin or a download, named `label`) into an unlinked
+/// file below the store, so that the archive's members can be read in any
+/// order.
+fn spool(ctx: &Context, from: &mut impl Read, label: &str) -> Result<fs::File> {
     fs::create_dir_all(&ctx.root)?;
     let p = ctx
         .root
@@ -179,7 +206,7 @@ fn spool_stdin(ctx: &Context) -> Result<fs::File> {
         .open(&p)
         .map_err(|e| Error::msg(crate::error::io_msg("create", &p, &e)))?;
     let _ = fs::remove_file(&p);
-    io::copy(&mut io::stdin().lock(), &mut f)
-        .map_err(|e| Error::msg(format!("reading the archive from stdin: {e}")))?;
+    io::copy(from, &mut f)
+        .map_err(|e| Error::msg(format!("reading the archive from {label}: {e}")))?;
     Ok(f)
 }

@@ -763,6 +763,9 @@ fn with_cidfiles(names: &[String], files: &[PathBuf], ignore: bool) -> Result<Ve
     Ok(out)
 }
 
+/// Podman's error for a verb given neither names nor `--all`/`--latest`.
+const NO_NAMES: &str = "you must provide at least one name or id";
+
 /// The containers a verb acts on, each with the text printed when it is
 /// done: the name as typed, or with `all` (as Podman) the full id.
 fn targets(
@@ -796,9 +799,7 @@ fn targets_ignoring(
             .collect());
     }
     if names.is_empty() {
-        return Err(Error::msg(
-            "give at least one container name or ID, or --all",
-        ));
+        return Err(Error::msg(NO_NAMES));
     }
     let mut out = Vec::new();
     for n in names {
@@ -1294,27 +1295,30 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
     let targets: Vec<(String, Container)> = if a.all || !a.filter.is_empty() {
         // Newest first: a container's requirements (`--requires`) are
         // older than it, and go after it.
-        filtered(ctx, &a.filter)?
+        let mut all: Vec<(String, Container)> = filtered(ctx, &a.filter)?
             .into_iter()
             .rev()
             .filter(|c| c.config.builder.is_none())
             .map(|c| (c.id.clone(), c))
-            .collect()
+            .collect();
+        // Those that join another's network go before it.
+        all.sort_by_cached_key(|(_, c)| !container::remove::dependents(ctx, c).is_empty());
+        all
     } else {
         let names = with_cidfiles(&a.containers, &a.cidfile, a.ignore)?;
         if names.is_empty() && a.cidfile.is_empty() {
-            return Err(Error::msg(
-                "rm: give at least one container name or ID, or --all",
-            ));
+            return Err(Error::msg(NO_NAMES));
         }
         let mut v = Vec::new();
         for n in &names {
-            match store.lookup(n) {
+            // Podman: -f and --ignore pass over a container that does not
+            // exist (exit 0); otherwise it is exit 1.
+            match store.lookup(n).map_err(Error::from) {
                 Ok(c) => v.push((n.clone(), c)),
-                Err(_) if a.ignore => {}
+                Err(e) if (a.ignore || a.force) && e.is_no_such() => {}
                 Err(e) => {
-                    crate::cli::report(&e.into());
-                    code = crate::error::EXIT_ENGINE;
+                    crate::cli::report(&e);
+                    code = e.rm_exit_code();
                 }
             }
         }
@@ -1336,7 +1340,10 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
             Ok(()) => println!("{shown}"),
             Err(e) => {
                 crate::cli::report(&e);
-                code = e.exit_code();
+                // A missing container reported earlier keeps exit 1 (Podman).
+                if code != crate::error::EXIT_NO_SUCH {
+                    code = e.rm_exit_code();
+                }
             }
         }
     }
@@ -1403,6 +1410,7 @@ pub fn inspect(ctx: &Context, a: ObjectInspectArgs) -> Result<i32> {
     let store = container::store(ctx);
     let images = crate::image::ImageStore::new(ctx);
     let mut items = Vec::new();
+    let mut missing = Vec::new();
     for n in &a.common.names {
         let want = |k: ObjectType| a.kind == ObjectType::All || a.kind == k;
         let mut first_err: Option<Error> = None;
@@ -1448,16 +1456,34 @@ pub fn inspect(ctx: &Context, a: ObjectInspectArgs) -> Result<i32> {
         match found {
             Some(item) => items.push(item),
             None if a.kind == ObjectType::All => {
-                return Err(Error::msg(format!("no such object: \"{n}\"")))
+                missing.push(Error::msg(format!("no such object: \"{n}\"")))
             }
-            None => {
-                return Err(
-                    first_err.unwrap_or_else(|| Error::msg(format!("no such object: \"{n}\"")))
-                )
-            }
+            None => missing
+                .push(first_err.unwrap_or_else(|| Error::msg(format!("no such object: \"{n}\"")))),
         }
     }
-    print_inspect(a.common.format.as_deref(), &items)
+    print_found(a.common.format.as_deref(), &items, missing)
+}
+
+/// Podman's inspect with names that are not found: what was found is
+/// printed (`[]` when nothing was), then each miss is reported and the
+/// command fails with the first (exit 125).
+fn print_found(
+    format: Option<&str>,
+    items: &[serde_json::Value],
+    missing: Vec<Error>,
+) -> Result<i32> {
+    print_inspect(format, items)?;
+    let mut missing = missing.into_iter();
+    match missing.next() {
+        None => Ok(0),
+        Some(first) => {
+            for e in missing {
+                eprintln!("error inspecting object: {e}");
+            }
+            Err(first)
+        }
+    }
 }
 
 /// The Go type Podman names in a template error about an inspect object.
@@ -1519,14 +1545,13 @@ pub fn print_inspect(format: Option<&str>, items: &[serde_json::Value]) -> Resul
 /// `container inspect`: containers only.
 pub fn container_inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
     let store = container::store(ctx);
-    let items = a
-        .names
-        .iter()
-        .map(|n| {
-            store
-                .lookup(n)
-                .map(|c| container::inspect::inspect_json(ctx, &c))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    print_inspect(a.format.as_deref(), &items)
+    let mut items = Vec::new();
+    let mut missing = Vec::new();
+    for n in &a.names {
+        match store.lookup(n) {
+            Ok(c) => items.push(container::inspect::inspect_json(ctx, &c)),
+            Err(e) => missing.push(e.into()),
+        }
+    }
+    print_found(a.format.as_deref(), &items, missing)
 }

@@ -46,9 +46,43 @@ fn history_item(
     comment: &str,
 ) -> serde_json::Value {
     json!({
-        "ID": id, "Created": created, "CreatedAt": created_at.map(|t| t.to_rfc3339()),
+        "ID": id, "Created": created, "CreatedAt": created_at.map(rfc3339_secs),
         "CreatedBy": by, "Size": size, "Comment": comment,
     })
+}
+
+/// A time as Go's `time.RFC3339` prints a UTC time: `2026-12-01T04:02:58Z`.
+fn rfc3339_secs(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// One layer of `history --format json`, Podman's shape: its
+/// ImageHistoryLayer (`id` in full, `created` to the nanosecond, the empty
+/// `CreatedBy` and `comment` left out) and `Created` in RFC 3339.
+fn history_json(
+    id: &str,
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
+    by: &str,
+    size: u64,
+    comment: &str,
+) -> serde_json::Value {
+    let at = created_at.unwrap_or_default();
+    let mut m = serde_json::Map::new();
+    m.insert("id".into(), id.into());
+    m.insert(
+        "created".into(),
+        at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            .into(),
+    );
+    if !by.is_empty() {
+        m.insert("CreatedBy".into(), by.into());
+    }
+    m.insert("size".into(), size.into());
+    if !comment.is_empty() {
+        m.insert("comment".into(), comment.into());
+    }
+    m.insert("Created".into(), rfc3339_secs(at).into());
+    serde_json::Value::Object(m)
 }
 
 pub fn history(ctx: &Context, a: HistoryArgs) -> Result<i32> {
@@ -104,6 +138,7 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<i32> {
     };
     let mut rows = Vec::new();
     let mut items = Vec::new();
+    let mut json_items = Vec::new();
     for (i, (created, by, size, comment)) in rows_data.into_iter().enumerate() {
         // The images of earlier build steps, where they are still stored.
         let id = if i == 0 {
@@ -118,7 +153,7 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<i32> {
         };
         let created_s = match created {
             Some(t) if a.human => format::human_ago(t),
-            Some(t) => t.to_rfc3339(),
+            Some(t) => rfc3339_secs(t),
             None => String::new(),
         };
         let size_s = if a.human {
@@ -126,6 +161,13 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<i32> {
         } else {
             size.to_string()
         };
+        // JSON has the full id, whatever --no-trunc says.
+        let full_id = all
+            .iter()
+            .chain(std::iter::once(&img))
+            .find(|x| id != "<missing>" && x.id.starts_with(&id))
+            .map_or_else(|| id.clone(), |x| x.id.clone());
+        json_items.push(history_json(&full_id, created, &by, size, &comment));
         items.push(history_item(&id, &created_s, created, &by, size, &comment));
         if a.quiet {
             println!("{id}");
@@ -142,10 +184,8 @@ pub fn history(ctx: &Context, a: HistoryArgs) -> Result<i32> {
         return Ok(0);
     }
     match a.format.as_deref() {
-        Some("json") => println!(
-            "{}",
-            serde_json::to_string_pretty(&items).unwrap_or_default()
-        ),
+        // Podman encodes it on one line.
+        Some("json") => println!("{}", serde_json::to_string(&json_items).unwrap_or_default()),
         Some(f) => {
             let sample = history_item("", "", None, "", 0, "");
             let shape = format::Shape::new("images.historyReporter", &sample);

@@ -652,13 +652,16 @@ pub fn rmi(ctx: &Context, a: RmiArgs) -> Result<i32> {
     // with the code of the last one.
     let mut last = None;
     for k in &keys {
-        if let Err(e) = remove_one(ctx, &store, k, a.force) {
-            if a.ignore && e.exit_code() == EXIT_RMI_NOT_KNOWN {
-                continue;
+        match remove_one(ctx, &store, k, a.force) {
+            // Podman: -f and --ignore pass over an image that does not
+            // exist (exit 0).
+            Err(e) if (a.force || a.ignore) && e.is_no_such() => {}
+            Err(e) => {
+                if let Some(prev) = last.replace(e) {
+                    crate::cli::report(&prev);
+                }
             }
-            if let Some(prev) = last.replace(e) {
-                crate::cli::report(&prev);
-            }
+            Ok(()) => {}
         }
     }
     match last {

@@ -84,7 +84,14 @@ impl KubeCommand {
 
 pub fn dispatch(ctx: &Context, c: KubeCommand) -> Result<i32> {
     match c {
-        KubeCommand::Play(a) => play(ctx, a),
+        // Podman's kube play fails as the engine (125) whatever went wrong,
+        // a port in use included (126 is run's).
+        KubeCommand::Play(a) => play(ctx, a).map_err(|e| match e {
+            Error::Code { code, msg } if code == crate::error::EXIT_CANNOT_INVOKE => {
+                Error::msg(msg)
+            }
+            e => e,
+        }),
         KubeCommand::Down(a) => down(ctx, a),
         KubeCommand::Generate(a) => generate_yaml(ctx, a),
     }

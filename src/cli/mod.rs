@@ -597,9 +597,69 @@ fn parse_error_line(e: &clap::Error) -> String {
             return format!("unknown command or argument: {arg}");
         }
     }
+    if e.kind() == ErrorKind::MissingRequiredArgument {
+        if let Some(line) = missing_args_line(e) {
+            return line;
+        }
+    }
     let text = e.to_string();
     let first = text.lines().next().unwrap_or("invalid arguments");
     first.trim_start_matches("error: ").to_string()
+}
+
+/// A missing positional argument in cobra's words, as Podman prints it:
+/// `requires at least 1 arg(s), only received 0` for a list,
+/// `accepts 2 arg(s), received 1` for a fixed count, `accepts between 1
+/// and 2 arg(s), received 0` for optional ones. None when a flag is what
+/// is missing (clap's own line names it).
+fn missing_args_line(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    let missing: Vec<String> = match e.get(ContextKind::InvalidArg)? {
+        ContextValue::Strings(v) => v.clone(),
+        ContextValue::String(a) => vec![a.clone()],
+        _ => return None,
+    };
+    if missing.iter().any(|a| a.starts_with('-')) {
+        return None;
+    }
+    let usage = e.get(ContextKind::Usage)?.to_string();
+    // "Usage: skiff network rm [OPTIONS] <NAMES>...": the words up to the
+    // first placeholder are the command path.
+    let path: Vec<&str> = usage
+        .split_whitespace()
+        .skip(2)
+        .take_while(|w| !w.starts_with(['[', '<', '-']))
+        .collect();
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    for name in &path {
+        cmd = cmd.find_subcommand(name)?.clone();
+    }
+    let positionals: Vec<&clap::Arg> = cmd.get_positionals().collect();
+    // clap names a missing positional `<NAME>` or `<NAME>...`.
+    let index = |shown: &String| {
+        let name = shown.trim_end_matches("...");
+        positionals.iter().position(|a| {
+            a.get_value_names()
+                .and_then(|v| v.first())
+                .is_some_and(|v| format!("<{v}>") == name)
+        })
+    };
+    let at: Vec<usize> = missing.iter().map(index).collect::<Option<_>>()?;
+    let received = *at.iter().min()?;
+    let required = at.iter().max()? + 1;
+    let variadic = positionals
+        .iter()
+        .any(|a| a.get_num_args().is_some_and(|n| n.max_values() > 1));
+    Some(if variadic {
+        format!("requires at least {required} arg(s), only received {received}")
+    } else if positionals.len() > required {
+        format!(
+            "accepts between {required} and {} arg(s), received {received}",
+            positionals.len()
+        )
+    } else {
+        format!("accepts {required} arg(s), received {received}")
+    })
 }
 
 /// Prints an error the way Podman users know it: one line, `Error: ` prefix.

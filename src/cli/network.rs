@@ -401,12 +401,12 @@ fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
         })();
         match res {
             Ok(()) => println!("{name}"),
+            // Podman: -f passes over a network that does not exist.
+            Err(e) if a.force && e.is_no_such() => {}
             Err(e) => {
-                if a.names.len() == 1 {
-                    return Err(e);
-                }
+                // Podman: a network that does not exist is exit 1.
                 crate::cli::report(&e);
-                code = e.exit_code();
+                code = e.rm_exit_code();
             }
         }
     }

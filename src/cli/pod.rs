@@ -337,10 +337,11 @@ fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
     for (_, t) in targets {
         let p = match t {
             Ok(p) => p,
-            Err(_) if a.ignore => continue,
+            // Podman: -f implies --ignore; a missing pod is exit 1.
+            Err(e) if (a.ignore || a.force) && e.is_no_such() => continue,
             Err(e) => {
                 crate::cli::report(&e);
-                code = e.exit_code();
+                code = e.rm_exit_code();
                 continue;
             }
         };
@@ -534,7 +535,7 @@ fn ps_json(p: &Pod, all: &[Container]) -> Value {
         "ID": &p.id[..12],
         "Name": p.name,
         "Status": pod::status(p, all).as_str(),
-        "Created": p.created.to_rfc3339(),
+        "Created": p.created.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         "CreatedHuman": crate::format::human_ago(p.created),
         "InfraId": p.state.infra_id,
         "InfraID": &p.state.infra_id[..12.min(p.state.infra_id.len())],

@@ -303,12 +303,11 @@ fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
     for name in &names {
         match remove_one(ctx, name, a.force) {
             Ok(()) => println!("{name}"),
+            // Podman: -f passes over a volume that does not exist.
+            Err(e) if a.force && e.is_no_such() => {}
             Err(e) => {
                 // Podman: a volume that does not exist is exit 1.
-                let e = match volume::get(ctx, name) {
-                    Err(volume::Error::NotFound(_)) => Error::with_code(1, e.to_string()),
-                    _ => e,
-                };
+                let e = Error::with_code(e.rm_exit_code(), e.to_string());
                 if names.len() == 1 {
                     return Err(e);
                 }

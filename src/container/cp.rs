@@ -463,6 +463,47 @@ fn copy_host_to(root: &Root, name: &str, h: &Path, path: &str, owner: Owner) -> 
     copy_in(h, parent.as_fd(), &entry, &cpath, owner)
 }
 
+/// Copies container `name`'s `path` to host path `h` (docker cp's rules);
+/// returns where it landed (`h`, or the entry made in directory `h`). A
+/// host path that is no directory, such as /dev/stdout, is written as a
+/// file.
+fn copy_to_host(ctx: &Context, name: &str, path: &str, h: &Path) -> Result<PathBuf> {
+    let c = super::store(ctx).lookup(name)?;
+    let root = Root::open(ctx, &c)?;
+    let cpath = clean(path);
+    let s = root.resolve(&cpath, true).map_err(|_| {
+        Error::msg(format!(
+            "{name}:{path}: no such file or directory in the container"
+        ))
+    })?;
+    let kind = safe_path::file_type(s.as_fd()).ok();
+    let is_dir = kind == Some(SFlag::S_IFDIR);
+    if h == Path::new("/dev/stdout") && kind == Some(SFlag::S_IFREG) {
+        // Our own stdout, written as a file: reopening it by name can be
+        // refused (a pipe or terminal of another user).
+        let f = safe_path::reopen(s.as_fd(), OFlag::O_RDONLY | OFlag::O_NONBLOCK)
+            .map_err(io("open", &cpath))?;
+        let mut out = std::io::stdout().lock();
+        std::io::copy(&mut fs::File::from(f), &mut out).map_err(io("write", h))?;
+        out.flush().map_err(io("write", h))?;
+        return Ok(h.to_path_buf());
+    }
+    if is_dir && names_contents(path) {
+        if !h.is_dir() {
+            fs::create_dir(h).map_err(io("mkdir", h))?;
+        }
+        copy_dir_out(s, h, &cpath)?;
+        return Ok(h.to_path_buf());
+    }
+    let target = if h.is_dir() {
+        h.join(base_name(&cpath).unwrap_or_else(|_| "root".into()))
+    } else {
+        h.to_path_buf()
+    };
+    copy_out(s, &target, &cpath)?;
+    Ok(target)
+}
+
 /// `skiff cp SRC DEST`.
 pub fn cp(ctx: &Context, src: &str, dest: &str) -> Result<()> {
     let store = super::store(ctx);
@@ -473,27 +514,7 @@ pub fn cp(ctx: &Context, src: &str, dest: &str) -> Result<()> {
             copy_host_to(&root, &name, &h, &path, Owner::Root)
         }
         (Location::Container(name, path), Location::Host(h)) => {
-            let c = store.lookup(&name)?;
-            let root = Root::open(ctx, &c)?;
-            let cpath = clean(&path);
-            let s = root.resolve(&cpath, true).map_err(|_| {
-                Error::msg(format!(
-                    "{name}:{path}: no such file or directory in the container"
-                ))
-            })?;
-            let is_dir = safe_path::file_type(s.as_fd()).ok() == Some(SFlag::S_IFDIR);
-            if is_dir && names_contents(&path) {
-                if !h.is_dir() {
-                    fs::create_dir(&h).map_err(io("mkdir", &h))?;
-                }
-                return copy_dir_out(s, &h, &cpath);
-            }
-            let target = if h.is_dir() {
-                h.join(base_name(&cpath).unwrap_or_else(|_| "root".into()))
-            } else {
-                h
-            };
-            copy_out(s, &target, &cpath)
+            copy_to_host(ctx, &name, &path, &h).map(|_| ())
         }
         (Location::Container(name, path), Location::Stream) => {
             let c = store.lookup(&name)?;
@@ -542,9 +563,18 @@ pub fn cp(ctx: &Context, src: &str, dest: &str) -> Result<()> {
                 Owner::Keep,
             )
         }
-        (Location::Container(..), Location::Container(..)) => Err(Error::msg(
-            "copying between containers is not supported: copy to the host first",
-        )),
+        // Through a private directory of the destination's: out of one,
+        // then into the other by the host-to-container rules.
+        (Location::Container(from, fpath), Location::Container(to, tpath)) => {
+            let c = store.lookup(&to)?;
+            let root = Root::open(ctx, &c)?;
+            let stage = Stage::new(ctx, &c)?;
+            let mut staged = copy_to_host(ctx, &from, &fpath, &stage.0)?.into_os_string();
+            if names_contents(&fpath) {
+                staged.push("/.");
+            }
+            copy_host_to(&root, &to, Path::new(&staged), &tpath, Owner::Root)
+        }
         _ => Err(Error::msg(
             "one of the paths must be a container path: CONTAINER:PATH",
         )),

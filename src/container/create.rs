@@ -650,6 +650,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         config: Config {
             image_id,
             image_name,
+            raw_image_name: o.image.clone(),
             args,
             entrypoint,
             cmd,
@@ -733,6 +734,18 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     }
     if !c.config.env.iter().any(|e| e.starts_with("HOME=")) {
         c.config.env.push(format!("HOME={}", exec_user.home));
+    }
+    {
+        use crate::network::mode::Mode;
+        let shared = matches!(
+            crate::network::mode_of(&c.config),
+            Mode::Host | Mode::None | Mode::Container(_)
+        );
+        if shared && !c.config.publish.is_empty() {
+            // Podman's warning, word for word: the ports are dropped.
+            eprintln!("WARN[0000] Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use");
+            c.config.publish.clear();
+        }
     }
     crate::network::validate(ctx, &c.config)?;
     let made = attach_volumes(ctx, &mut c.config.mounts)?;

@@ -152,6 +152,12 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
     monitor::block_signals()?;
     let pid = match spawn(ctx, c, &p, stdio) {
         Ok(pid) => pid,
+        // Detached, Podman reports a command that cannot start as its own
+        // failure (125), not as the command's 126/127.
+        Err(e) if o.detach => {
+            monitor::unblock_signals();
+            return Err(Error::msg(e.to_string()));
+        }
         Err(e) => {
             monitor::unblock_signals();
             return Err(e);

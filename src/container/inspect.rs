@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::effective_status;
-use crate::state::config::{Mount, MountKind, Rlimit};
+use crate::state::config::{Mount, MountKind};
 use crate::state::container::{Container, Status};
 use crate::Context;
 
@@ -62,6 +62,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "Restarting": false,
         "OOMKilled": c.state.oom_killed,
         "Dead": false,
+        "StoppedByUser": c.state.stopped_by_user,
         "Pid": if running { c.state.pid } else { 0 },
         "ConmonPid": if running { c.state.monitor_pid } else { 0 },
         "ExitCode": c.state.exit_code,
@@ -108,7 +109,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
     let host_config = json!({
         "Binds": binds,
         "NetworkMode": crate::network::network_mode_name(c),
-        "PortBindings": {},
+        "PortBindings": port_bindings(&cfg.publish),
         "RestartPolicy": {"Name": restart.name(), "MaximumRetryCount": restart.max_retries()},
         "AutoRemove": cfg.auto_remove,
         "LogConfig": {
@@ -123,7 +124,10 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "Privileged": cfg.privileged,
         "ReadonlyRootfs": cfg.read_only,
         "Tmpfs": tmpfs,
-        "Ulimits": cfg.rlimits.iter().map(Rlimit::to_string).collect::<Vec<_>>(),
+        "Ulimits": super::start::effective_rlimits(&cfg.rlimits)
+            .iter()
+            .map(|r| json!({"Name": r.resource.to_string(), "Soft": r.soft, "Hard": r.hard}))
+            .collect::<Vec<_>>(),
         "SecurityOpt": security_opts(cfg),
     });
     json!({
@@ -133,7 +137,11 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "Args": cfg.args.iter().skip(1).collect::<Vec<_>>(),
         "State": state,
         "Image": cfg.image_id,
-        "ImageName": cfg.image_name,
+        "ImageName": if cfg.raw_image_name.is_empty() {
+            &cfg.image_name
+        } else {
+            &cfg.raw_image_name
+        },
         "Rootfs": "",
         "Pod": cfg.pod,
         "ResolvConfPath": ctx.container_dir(&c.id).join("userdata/resolv.conf"),
@@ -156,6 +164,30 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "Config": config,
         "HostConfig": host_config,
     })
+}
+
+/// HostConfig.PortBindings as Podman fills it from `-p`:
+/// `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`, one key per
+/// container port of a range; a host port left to the engine is "".
+fn port_bindings(publish: &[crate::network::ports::PortSpec]) -> Value {
+    let mut out = serde_json::Map::new();
+    for p in publish {
+        for i in 0..p.count {
+            let host_port = match p.host_port {
+                0 => String::new(),
+                h => (h + i).to_string(),
+            };
+            let key = format!("{}/{}", p.container_port + i, p.protocol);
+            let entry = json!({"HostIp": p.host_ip, "HostPort": host_port});
+            match out.get_mut(&key) {
+                Some(Value::Array(v)) => v.push(entry),
+                _ => {
+                    out.insert(key, Value::Array(vec![entry]));
+                }
+            }
+        }
+    }
+    Value::Object(out)
 }
 
 /// HostConfig.SecurityOpt as Docker shows it: the options that differ from

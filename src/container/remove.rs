@@ -52,6 +52,16 @@ pub fn remove_with(ctx: &Context, c: &Container, o: &RemoveOptions) -> Result<()
             c.id
         )));
     }
+    if !o.force {
+        let users = dependents(ctx, c);
+        if !users.is_empty() {
+            return Err(Error::msg(format!(
+                "container {} has dependent containers which must be removed before it: {}: container already exists",
+                c.id,
+                users.join(",")
+            )));
+        }
+    }
     if o.force {
         if let Some(t) = o.stop_timeout {
             if matches!(effective_status(c), Status::Running | Status::Paused) {
@@ -75,6 +85,25 @@ pub fn remove_with(ctx: &Context, c: &Container, o: &RemoveOptions) -> Result<()
     Ok(())
 }
 
+/// The ids of the containers that join `c`'s network namespace
+/// (`--network container:C`): Podman refuses to remove `c` before them.
+pub fn dependents(ctx: &Context, c: &Container) -> Vec<String> {
+    use crate::network::mode::{Mode, NetworkChoice};
+    let Ok(all) = super::store(ctx).list() else {
+        return Vec::new();
+    };
+    all.into_iter()
+        .filter(|o| o.id != c.id)
+        .filter(|o| match &o.config.network {
+            NetworkChoice::Explicit(Mode::Container(key)) => {
+                key == &c.name || (key.len() >= 3 && c.id.starts_with(key.as_str()))
+            }
+            _ => false,
+        })
+        .map(|o| o.id)
+        .collect()
+}
+
 fn remove_checked(ctx: &Context, c: &Container, force: bool) -> Result<()> {
     let status = effective_status(c);
     let restarting = super::restarting(c);
@@ -90,10 +119,13 @@ fn remove_checked(ctx: &Context, c: &Container, force: bool) -> Result<()> {
             } else {
                 status.as_str()
             };
-            return Err(Error::msg(format!(
-                "cannot remove container {} as it is {what}; stop it first or use -f",
-                c.id
-            )));
+            return Err(Error::with_code(
+                crate::error::EXIT_IN_USE,
+                format!(
+                    "cannot remove container {} as it is {what} - running or paused containers cannot be removed without force: container state improper",
+                    c.id
+                ),
+            ));
         }
         // Tell the supervisor not to restart it, kill it, and let the
         // supervisor finish before its directory goes away.

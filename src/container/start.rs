@@ -46,16 +46,48 @@ pub fn unmount_rootfs(ctx: &Context, c: &Container) -> Result<()> {
     Ok(storage::unmount(driver(c)?, &storage_dir(ctx, &c.id))?)
 }
 
-fn default_rlimits() -> Vec<Rlimit> {
-    // As Podman does rootless: raise the open-files soft limit to the hard one.
-    match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
-        Ok((_, hard)) => vec![Rlimit {
-            resource: PosixRlimitType::RlimitNofile,
+/// The resource limits a container runs with: Podman's rootless defaults
+/// (the open-files and process limits raised to the hard ones skiff has),
+/// each replaced by a `--ulimit` for the same resource. `inspect` shows
+/// these as `HostConfig.Ulimits`.
+pub fn effective_rlimits(given: &[Rlimit]) -> Vec<Rlimit> {
+    use nix::sys::resource::{getrlimit, Resource};
+    let mut out: Vec<Rlimit> = [
+        (Resource::RLIMIT_NOFILE, PosixRlimitType::RlimitNofile),
+        (Resource::RLIMIT_NPROC, PosixRlimitType::RlimitNproc),
+    ]
+    .into_iter()
+    .filter_map(|(res, resource)| {
+        let (_, hard) = getrlimit(res).ok()?;
+        Some(Rlimit {
+            resource,
             soft: hard,
             hard,
-        }],
-        Err(_) => Vec::new(),
+        })
+    })
+    .collect();
+    for r in given {
+        out.retain(|d| d.resource != r.resource);
+        out.push(*r);
     }
+    out
+}
+
+/// The content of /run/.containerenv as Podman writes it: nothing, unless
+/// the container is privileged (then its engine, name, id, image, and that
+/// it is rootless, which skiff always is).
+fn containerenv_text(c: &Container) -> String {
+    if !c.config.privileged {
+        return String::new();
+    }
+    format!(
+        "engine=\"skiff-{}\"\nname={:?}\nid={:?}\nimage={:?}\nimageid={:?}\nrootless=1\n",
+        env!("CARGO_PKG_VERSION"),
+        c.name,
+        c.id,
+        c.config.image_name,
+        c.config.image_id
+    )
 }
 
 fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
@@ -120,7 +152,7 @@ pub fn prepare_spec(
     };
     let mut hosts = etc_files::hosts(&cfg.hostname, &c.name, &crate::network::extra_hosts(ctx, c));
     if !host_hosts.is_empty() {
-        hosts = format!("{host_hosts}{}", hosts.lines().last().unwrap_or_default()) + "\n";
+        hosts = etc_files::on_host_network(&host_hosts, &hosts);
     }
     let resolv = etc_files::resolv_conf(
         &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
@@ -130,6 +162,10 @@ pub fn prepare_spec(
     // with its network shares its /etc/hosts and /etc/resolv.conf.
     let (pod_ns, pod_etc) = crate::pod::joined_namespaces(ctx, c)?;
     let mut etc = Vec::new();
+    // Podman's /run/.containerenv, by which tools know they run in a
+    // container: empty, with the container's details when privileged.
+    let containerenv = userdata.join(".containerenv");
+    std::fs::write(&containerenv, containerenv_text(c))?;
     for (name, content) in [
         ("hosts", hosts),
         ("hostname", etc_files::hostname(&cfg.hostname)),
@@ -140,6 +176,7 @@ pub fn prepare_spec(
         let shared = pod_etc.as_ref().filter(|_| name != "hostname");
         etc.push((shared.map_or(p, |d| d.join(name)), format!("/etc/{name}")));
     }
+    etc.push((containerenv, "/run/.containerenv".to_string()));
     let joined = pod_ns
         .into_iter()
         .map(|(ns, path)| (ns.oci_type(), path))
@@ -187,11 +224,7 @@ pub fn prepare_spec(
         }
         env.push(format!("LD_LIBRARY_PATH={lib_path}"));
     }
-    let mut rlimits = default_rlimits();
-    for r in &cfg.rlimits {
-        rlimits.retain(|d| d.resource != r.resource);
-        rlimits.push(*r);
-    }
+    let rlimits = effective_rlimits(&cfg.rlimits);
     let input = SpecInput {
         args: cfg.args.clone(),
         env,
@@ -291,6 +324,7 @@ pub fn start_process(
             cur.state.monitor_pid = std::process::id() as i32;
             cur.state.started_at = Some(Utc::now());
             cur.state.finished_at = None;
+            cur.state.stopped_by_user = false;
             cur.state.exit_code = 0;
             cur.state.error.clear();
             cur.state.network = net;
@@ -470,6 +504,7 @@ pub fn finish_deferring(
     let recorded = store.update(&c.id, |cur| {
         let stopped = cur.state.status == Status::Stopping;
         cur.state.status = Status::Exited;
+        cur.state.stopped_by_user = stopped;
         cur.state.exit_code = code;
         cur.state.finished_at = Some(Utc::now());
         cur.state.error = error.to_string();

@@ -75,6 +75,15 @@ pub fn stop(ctx: &Context, c: &Container, timeout: Duration) -> Result<()> {
             super::pause::resume_all(c);
         }
         if !wait_gone(&p, timeout) {
+            // Podman's warning, word for word (its logrus prefix counts
+            // the seconds the command has run).
+            eprintln!(
+                "WARN[{:04}] StopSignal {} failed to stop container {} in {} seconds, resorting to SIGKILL",
+                timeout.as_secs(),
+                sig.as_str(),
+                c.name,
+                timeout.as_secs()
+            );
             let _ = p.signal(Signal::SIGKILL);
             wait_gone(&p, Duration::from_secs(10));
         }

@@ -39,7 +39,30 @@ pub fn render(template: &str, value: &serde_json::Value) -> Result<String, Error
 }
 
 pub(super) fn unescape(s: &str) -> String {
-    s.replace("\\t", "\t").replace("\\n", "\n")
+    methods(&s.replace("\\t", "\t").replace("\\n", "\n"))
+}
+
+/// Podman's template methods, as the map lookups they are: `{{.Label "k"}}`
+/// of `ps` (ListContainer.Label) reads `index .Labels "k"` ("" when absent).
+/// Only the text inside actions is rewritten.
+fn methods(text: &str) -> String {
+    static LABEL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(^|[\s(|])\.Label\s+("(?:[^"\\]|\\.)*"|`[^`]*`)"#)
+            .expect("a valid pattern")
+    });
+    let Ok(actions) = scan_actions(text) else {
+        return text.to_string();
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for a in actions {
+        out.push_str(&text[last..a.inner_start]);
+        let inner = &text[a.inner_start..a.inner_end];
+        out.push_str(&LABEL.replace_all(inner, "${1}(index .Labels ${2})"));
+        last = a.inner_end;
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 /// What a template is checked against before anything is printed: a sample
@@ -819,6 +842,15 @@ static FUNCS: &[(&str, Func)] = &[
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn label_method_reads_the_labels_map() {
+        let v = json!({"Labels": {"app": "web"}});
+        assert_eq!(render(r#"{{ .Label "app" }}"#, &v).unwrap(), "web");
+        assert_eq!(render(r#"{{.Label "nope"}}|"#, &v).unwrap(), "|");
+        // Text outside actions is left alone.
+        assert_eq!(render(r#".Label "app""#, &v).unwrap(), r#".Label "app""#);
+    }
 
     fn container() -> serde_json::Value {
         json!({

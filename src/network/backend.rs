@@ -120,8 +120,9 @@ impl Backend for Host {
         Some("127.0.0.1".into())
     }
 
+    /// Podman 5: with the host's network, the host is its loopback.
     fn host_alias(&self, _st: &NetworkState) -> Option<String> {
-        None
+        Some("127.0.0.1".into())
     }
 
     /// The host's /etc/hosts, then the generated lines but its localhost

@@ -18,6 +18,28 @@ pub fn hosts(hostname: &str, name: &str, extra: &[(String, String)]) -> String {
     s
 }
 
+/// /etc/hosts with the host's network: the host's file, then the
+/// generated `host.containers.internal` line (unless the host's file names
+/// it), then the container's own name line.
+pub fn on_host_network(host: &str, generated: &str) -> String {
+    let mut s = host.to_string();
+    if !s.is_empty() && !s.ends_with('\n') {
+        s.push('\n');
+    }
+    if !host.contains("host.containers.internal") {
+        for l in generated
+            .lines()
+            .filter(|l| l.contains("host.containers.internal"))
+        {
+            s.push_str(l);
+            s.push('\n');
+        }
+    }
+    s.push_str(generated.lines().last().unwrap_or_default());
+    s.push('\n');
+    s
+}
+
 /// /etc/hosts once the container's address is known: its own names point at
 /// that address instead of 127.0.1.1.
 pub fn hosts_with_ip(
@@ -114,6 +136,24 @@ pub fn resolv_conf(host: &str, own_netns: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_network_hosts_name_the_host() {
+        let generated = hosts(
+            "h",
+            "n",
+            &[("host.containers.internal".into(), "127.0.0.1".into())],
+        );
+        assert_eq!(
+            on_host_network("10.0.0.1 box", &generated),
+            "10.0.0.1 box\n127.0.0.1\thost.containers.internal\n127.0.1.1\th n\n"
+        );
+        let own = "127.0.0.1 host.containers.internal\n";
+        assert_eq!(
+            on_host_network(own, &generated),
+            format!("{own}127.0.1.1\th n\n")
+        );
+    }
 
     #[test]
     fn hosts_has_loopback_and_names() {

@@ -9,7 +9,7 @@ use super::slirp4netns;
 use crate::{Error, Result};
 
 /// Name of the built-in bridge network (Podman's `podman`).
-pub const DEFAULT_NETWORK: &str = "skiff";
+pub const DEFAULT_NETWORK: &str = "podman";
 
 /// A resolved network mode. Stored in the container record (version 3) as
 /// `{"kind": "pasta", "value": [...]}` (`kind` alone for `none` and `host`).

@@ -31,10 +31,13 @@ fn bind(p: &PortMapping) -> Result<Bound> {
     let addr = SocketAddr::new(p.bind_ip(), p.host_port);
     let in_use = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
-            Error::msg(format!(
-                "cannot publish {}/{}: port {} is already in use on the host",
-                p.host_port, p.protocol, p.host_port
-            ))
+            Error::with_code(
+                crate::error::EXIT_CANNOT_INVOKE,
+                format!(
+                    "cannot publish {}/{}: port {} is already in use on the host",
+                    p.host_port, p.protocol, p.host_port
+                ),
+            )
         } else {
             Error::msg(format!(
                 "cannot publish {addr}/{}: {}",

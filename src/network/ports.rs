@@ -178,9 +178,13 @@ fn in_use(ip: IpAddr, port: u16, protocol: &str) -> Error {
     } else {
         format!("{ip}:")
     };
-    Error::msg(format!(
-        "cannot publish {addr}{port}/{protocol}: port {port} is already in use on the host"
-    ))
+    // Podman: a port that cannot be bound is exit 126.
+    Error::with_code(
+        crate::error::EXIT_CANNOT_INVOKE,
+        format!(
+            "cannot publish {addr}{port}/{protocol}: port {port} is already in use on the host"
+        ),
+    )
 }
 
 /// Checks that a host port can be bound now (binding it for an instant).

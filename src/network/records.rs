@@ -220,8 +220,9 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Network> {
     let all = list(ctx)?;
     let name = match &o.name {
         Some(n) => n.clone(),
+        // Podman's names for unnamed networks: podman1, podman2, ...
         None => (1..)
-            .map(|i| format!("skiff{i}"))
+            .map(|i| format!("podman{i}"))
             .find(|n| !all.iter().any(|x| &x.name == n))
             .expect("unbounded"),
     };
@@ -299,6 +300,41 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Network> {
     e.network = n.name.clone();
     e.record(ctx);
     Ok(n)
+}
+
+/// The Go field names of Podman's network inspect object (its JSON keys
+/// are snake_case, its templates use the fields: `{{.Name}}`,
+/// `{{.Containers}}`), added next to the keys of an inspect object.
+pub fn add_go_fields(m: &mut serde_json::Map<String, serde_json::Value>) {
+    const FIELDS: [(&str, &str); 13] = [
+        ("name", "Name"),
+        ("id", "ID"),
+        ("driver", "Driver"),
+        ("network_interface", "NetworkInterface"),
+        ("created", "Created"),
+        ("subnets", "Subnets"),
+        ("ipv6_enabled", "IPv6Enabled"),
+        ("internal", "Internal"),
+        ("dns_enabled", "DNSEnabled"),
+        ("labels", "Labels"),
+        ("options", "Options"),
+        ("ipam_options", "IPAMOptions"),
+        ("containers", "Containers"),
+    ];
+    for (key, field) in FIELDS {
+        if let Some(v) = m.get(key).cloned() {
+            m.entry(field).or_insert(v);
+        }
+    }
+    if let Some(serde_json::Value::Array(subnets)) = m.get_mut("Subnets") {
+        for s in subnets.iter_mut().filter_map(|s| s.as_object_mut()) {
+            for (key, field) in [("subnet", "Subnet"), ("gateway", "Gateway")] {
+                if let Some(v) = s.get(key).cloned() {
+                    s.entry(field).or_insert(v);
+                }
+            }
+        }
+    }
 }
 
 /// Removes a network record (the caller has checked that no container uses it).

@@ -212,10 +212,13 @@ fn add_hostfwd(api: &Path, p: &PortMapping) -> Result<()> {
             .unwrap_or("unknown error")
             .to_string();
         if desc.contains("bind") || desc.contains("in use") {
-            return Err(Error::msg(format!(
-                "cannot publish port {}/{}: port {} is already in use on the host",
-                p.host_port, p.protocol, p.host_port
-            )));
+            return Err(Error::with_code(
+                crate::error::EXIT_CANNOT_INVOKE,
+                format!(
+                    "cannot publish port {}/{}: port {} is already in use on the host",
+                    p.host_port, p.protocol, p.host_port
+                ),
+            ));
         }
         return Err(fail(desc));
     }

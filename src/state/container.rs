@@ -69,6 +69,10 @@ pub struct State {
     pub restart_count: u32,
     #[serde(default)]
     pub oom_killed: bool,
+    /// The last exit came from `stop` (or `rm -f`), not from the command
+    /// itself: Podman's `State.StoppedByUser`. Cleared by the next start.
+    #[serde(default)]
+    pub stopped_by_user: bool,
     /// What the network attach set up (helper pid, addresses).
     #[serde(default)]
     pub network: crate::network::NetworkState,
@@ -123,6 +127,10 @@ pub struct Config {
     pub image_id: String,
     /// The image name as resolved (`localhost/busybox:latest`).
     pub image_name: String,
+    /// The image as the user typed it (`busybox`): Podman's `ImageName`.
+    /// Empty in records written before it was kept.
+    #[serde(default)]
+    pub raw_image_name: String,
     /// The process to run: entrypoint followed by command, already resolved.
     pub args: Vec<String>,
     pub entrypoint: Vec<String>,

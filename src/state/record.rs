@@ -198,6 +198,7 @@ fn upgrade(old: V1) -> Result<Container> {
         health_on_failure: Default::default(),
         image_id: o.image_id,
         image_name: o.image_name,
+        raw_image_name: String::new(),
         args: o.args,
         entrypoint: o.entrypoint,
         cmd: o.cmd,

@@ -675,6 +675,10 @@ impl Collect {
     }
 
     fn sorted(mut self) -> Vec<Change> {
+        // Podman's diff leaves out the directories that hold the runtime's
+        // mount points (its `initInodes`): /run changes by /run/.containerenv.
+        self.changes
+            .retain(|c| !matches!(c.path.as_str(), "/run" | "/run/secrets"));
         self.changes
             .sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
         self.changes.dedup();

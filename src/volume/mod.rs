@@ -395,10 +395,19 @@ pub fn inspect_json(ctx: &Context, v: &Volume, mount_count: usize) -> Value {
     Value::Object(out)
 }
 
-/// What a Go template sees of an `inspect_json` object: the keys left out
-/// when false (Podman's `omitempty`) are there, false, as a Go struct's
-/// zero values are. Other objects are returned as they are.
+/// What a Go template sees of an inspect object: the keys left out when
+/// false (Podman's `omitempty`) are there, false, as a Go struct's zero
+/// values are; an object with an `Id` also answers `.ID`, as Podman's
+/// (the Go field is `ID`, its JSON key `Id`: templates accept both).
 pub fn template_view(mut item: Value) -> Value {
+    if let Value::Object(m) = &mut item {
+        if let Some(id) = m.get("Id").cloned() {
+            m.entry("ID").or_insert(id);
+        }
+        if m.contains_key("network_interface") {
+            crate::network::records::add_go_fields(m);
+        }
+    }
     if item.get("Mountpoint").is_some() {
         if let Value::Object(m) = &mut item {
             for k in ["Anonymous", "NeedsCopyUp", "NeedsChown"] {

@@ -1,0 +1,436 @@
+//! Podman's surface as scripts see it (issue 14, part 2; exit codes of
+//! issue 15): exit codes from Podman's man pages (EXIT STATUS), error text
+//! that scripts grep, output shapes they parse, and behaviour they rely on.
+//! The expected texts are Podman's, written here.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+use common::*;
+
+/// A container that runs until killed and ignores SIGTERM.
+const STUBBORN: &str = "trap '' TERM; while true; do sleep 0.2; done";
+
+#[test]
+fn rm_commands_exit_as_podman_man_pages_say() {
+    let s = busybox();
+    // podman-rm(1): 1 a container did not exist, 2 one is running; -f
+    // passes over missing ones.
+    let e = s.fails(&["rm", "nosuch-zz"], 1);
+    assert_eq!(
+        e.trim(),
+        "Error: no container with name or ID \"nosuch-zz\" found: no such container"
+    );
+    assert_eq!(s.ok(&["rm", "-f", "nosuch-zz"]), "");
+    let id = s.ok(&["run", "-d", "busybox", "sleep", "1000"]);
+    let id = id.trim();
+    let e = s.fails(&["rm", id], 2);
+    assert_eq!(
+        e.trim(),
+        format!("Error: cannot remove container {id} as it is running - running or paused containers cannot be removed without force: container state improper")
+    );
+    // A missing one among others keeps exit 1 (Podman's rm.go).
+    s.fails(&["rm", "nosuch-zz", id], 1);
+    s.ok(&["rm", "-f", id]);
+    // podman-rmi(1), podman-network-rm(1), podman-volume-rm(1), podman-pod-rm(1).
+    let e = s.fails(&["rmi", "nosuch-zz:1"], 1);
+    assert_eq!(e.trim(), "Error: nosuch-zz:1: image not known");
+    assert_eq!(s.ok(&["rmi", "-f", "nosuch-zz:1"]), "");
+    s.fails(&["network", "rm", "nosuch-zz"], 1);
+    assert_eq!(s.ok(&["network", "rm", "-f", "nosuch-zz"]), "");
+    s.fails(&["volume", "rm", "nosuch-zz"], 1);
+    assert_eq!(s.ok(&["volume", "rm", "-f", "nosuch-zz"]), "");
+    s.fails(&["pod", "rm", "nosuch-zz"], 1);
+    assert_eq!(s.ok(&["pod", "rm", "-f", "nosuch-zz"]), "");
+    // In use: exit 2.
+    s.ok(&["volume", "create", "vol-zz"]);
+    s.ok(&[
+        "create",
+        "--name",
+        "user-zz",
+        "-v",
+        "vol-zz:/data",
+        "busybox",
+    ]);
+    s.fails(&["volume", "rm", "vol-zz"], 2);
+    s.ok(&["network", "create", "net-zz"]);
+    s.ok(&[
+        "create",
+        "--name",
+        "netuser-zz",
+        "--network",
+        "net-zz",
+        "busybox",
+    ]);
+    s.fails(&["network", "rm", "net-zz"], 2);
+}
+
+#[test]
+fn inspect_of_a_missing_object_prints_an_empty_array() {
+    let s = busybox();
+    let o = s.cmd(&["inspect", "nosuch-zz"]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    assert_eq!(o.stdout, "[]\n");
+    assert_eq!(o.stderr.trim(), "Error: no such object: \"nosuch-zz\"");
+    // What is found is still printed.
+    let o = s.cmd(&["inspect", "--format", "{{.Id}}", "busybox", "nosuch-zz"]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    assert_eq!(o.stdout.lines().count(), 1, "{}", o.describe());
+}
+
+#[test]
+fn a_missing_argument_is_named_in_cobra_words() {
+    let s = Skiff::new();
+    assert_eq!(
+        s.fails_engine(&["tag"]),
+        "Error: requires at least 2 arg(s), only received 0"
+    );
+    assert_eq!(
+        s.fails_engine(&["tag", "busybox"]),
+        "Error: requires at least 2 arg(s), only received 1"
+    );
+    assert_eq!(
+        s.fails_engine(&["volume", "inspect"]),
+        "Error: requires at least 1 arg(s), only received 0"
+    );
+    assert_eq!(
+        s.fails_engine(&["rename", "a"]),
+        "Error: accepts 2 arg(s), received 1"
+    );
+    assert_eq!(
+        s.fails_engine(&["rm"]),
+        "Error: you must provide at least one name or id"
+    );
+}
+
+#[test]
+fn exec_errors_and_exit_codes_are_podmans() {
+    let s = busybox();
+    s.ok(&["run", "-d", "--name", "ex-zz", "busybox", "sleep", "1000"]);
+    assert_eq!(
+        s.fails_engine(&["exec", "ex-zz"]),
+        "Error: must provide a non-empty command to start an exec session"
+    );
+    // podman-exec(1): 125 when detached, 127 not found, 126 not executable.
+    s.fails(&["exec", "-d", "ex-zz", "nosuchcmd"], 125);
+    s.fails(&["exec", "ex-zz", "nosuchcmd"], 127);
+    s.fails(&["exec", "ex-zz", "/etc"], 126);
+    s.ok(&["rm", "-f", "ex-zz"]);
+}
+
+#[test]
+fn a_published_port_in_use_is_exit_126() {
+    let s = busybox();
+    let holder = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let e = s.fails(&["run", "--rm", "-p", &publish, "busybox", "true"], 126);
+    assert!(e.contains("already in use"), "{e}");
+}
+
+#[test]
+fn stop_that_kills_says_so_as_podman() {
+    let s = busybox();
+    s.ok(&[
+        "run", "-d", "--name", "stub-zz", "busybox", "sh", "-c", STUBBORN,
+    ]);
+    let o = s.cmd(&["stop", "-t", "1", "stub-zz"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert!(
+        o.stderr.contains(
+            "StopSignal SIGTERM failed to stop container stub-zz in 1 seconds, resorting to SIGKILL"
+        ),
+        "{}",
+        o.describe()
+    );
+    s.ok(&["rm", "-f", "stub-zz"]);
+}
+
+#[test]
+fn load_of_no_archive_says_payload_does_not_match() {
+    let s = Skiff::new();
+    let f = s.write_file("notes.txt", b"these are not an image\n");
+    let e = s.fails_engine(&["load", "-i", f.to_str().unwrap()]);
+    assert!(
+        e.starts_with("Error: payload does not match any of the supported image formats"),
+        "{e}"
+    );
+}
+
+#[test]
+fn save_by_id_records_no_name_and_load_fetches_urls() {
+    let s = busybox();
+    let id = s.inspect_format("busybox", "{{.Id}}");
+    let archive = s.home.join("by-id.tar");
+    s.ok(&["save", "-o", archive.to_str().unwrap(), &id[..12]]);
+    s.ok(&["rmi", "busybox"]);
+    // Served over http from 127.0.0.1, as `load -i http://...` fetches it.
+    let data = std::fs::read(&archive).unwrap();
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let serve = std::thread::spawn(move || {
+        let (mut conn, _) = server.accept().unwrap();
+        let mut req = [0u8; 4096];
+        let _ = conn.read(&mut req);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            data.len()
+        );
+        conn.write_all(head.as_bytes()).unwrap();
+        conn.write_all(&data).unwrap();
+    });
+    let url = format!("http://127.0.0.1:{port}/by-id.tar");
+    let out = s.ok(&["load", "-i", &url]);
+    serve.join().unwrap();
+    assert_eq!(out.trim(), format!("Loaded image: sha256:{id}"));
+    let images = s.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(images.trim(), "<none>:<none>");
+}
+
+#[test]
+fn a_bridge_network_named_podman_exists() {
+    let s = busybox();
+    let ls = s.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(ls.trim(), "podman");
+    s.ok(&["run", "--rm", "--network", "podman", "busybox", "true"]);
+    assert_eq!(s.ok(&["network", "create"]).trim(), "podman1");
+}
+
+#[test]
+fn inspect_shows_the_fields_scripts_read() {
+    let s = busybox();
+    s.ok(&["tag", "busybox", "quay.io/zz/bb:1"]);
+    s.ok(&[
+        "create",
+        "--name",
+        "shape-zz",
+        "-p",
+        "8080:80",
+        "-p",
+        "127.0.0.1:9000:90/udp",
+        "bb:1",
+    ]);
+    let id = s.inspect_format("shape-zz", "{{.Id}}");
+    assert_eq!(s.inspect_format("shape-zz", "{{.ID}}"), id);
+    let img = s.inspect_format("busybox", "{{.Id}}");
+    assert_eq!(s.inspect_format("busybox", "{{.ID}}"), img);
+    assert_eq!(s.inspect_format("shape-zz", "{{.ImageName}}"), "bb:1");
+    assert_eq!(
+        s.inspect_format("shape-zz", "{{json .HostConfig.PortBindings}}"),
+        r#"{"80/tcp":[{"HostIp":"","HostPort":"8080"}],"90/udp":[{"HostIp":"127.0.0.1","HostPort":"9000"}]}"#
+    );
+    let names = s.inspect_format("shape-zz", "{{range .HostConfig.Ulimits}}{{.Name}} {{end}}");
+    assert_eq!(names, "RLIMIT_NOFILE RLIMIT_NPROC");
+    assert_eq!(
+        s.inspect_format("shape-zz", "{{.State.StoppedByUser}}"),
+        "false"
+    );
+    s.ok(&["rm", "shape-zz"]);
+    // A stop by the user, then its own exit.
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "stopped-zz",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    s.ok(&["stop", "-t", "0", "stopped-zz"]);
+    assert_eq!(
+        s.inspect_format("stopped-zz", "{{.State.StoppedByUser}}"),
+        "true"
+    );
+    s.ok(&["rm", "-f", "stopped-zz"]);
+    s.ok(&["run", "--name", "self-zz", "busybox", "true"]);
+    assert_eq!(
+        s.inspect_format("self-zz", "{{.State.StoppedByUser}}"),
+        "false"
+    );
+    // A created container on a network shows it; the network's containers
+    // are a map, empty when none runs.
+    s.ok(&["network", "create", "shape-net"]);
+    s.ok(&[
+        "create",
+        "--name",
+        "net-zz",
+        "--network",
+        "shape-net",
+        "busybox",
+    ]);
+    assert_eq!(
+        s.inspect_format(
+            "net-zz",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}"
+        ),
+        "shape-net"
+    );
+    assert_eq!(
+        s.ok(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{json .Containers}} {{.Name}}",
+            "shape-net"
+        ])
+        .trim(),
+        "{} shape-net"
+    );
+}
+
+#[test]
+fn ps_prints_full_ids_and_labels_by_key() {
+    let s = busybox();
+    let id = s.ok(&[
+        "create", "--name", "lab-zz", "--label", "app=web", "busybox",
+    ]);
+    let out = s.ok(&[
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--format",
+        r#"{{.ID}} {{ .Label "app" }}|{{.Label "nope"}}|"#,
+    ]);
+    assert_eq!(out, format!("{} web||\n", id.trim()));
+    let out = s.ok(&["ps", "-a", "--format", "{{.ID}}"]);
+    assert_eq!(out.trim(), &id.trim()[..12]);
+}
+
+#[test]
+fn containers_see_containerenv_and_host_network_names_the_host() {
+    let s = busybox();
+    // Podman's file: empty, with the details when privileged.
+    assert_eq!(s.sh(&[], "wc -c < /run/.containerenv").trim(), "0");
+    let env = s.sh(
+        &["--privileged", "--name", "env-zz"],
+        "cat /run/.containerenv",
+    );
+    let id_line = env
+        .lines()
+        .find(|l| l.starts_with("id="))
+        .unwrap_or_default();
+    assert_eq!(id_line.len(), "id=\"\"".len() + 64, "{env}");
+    for want in [
+        "engine=\"skiff-",
+        "name=\"env-zz\"",
+        "image=\"localhost/busybox:latest\"",
+        "imageid=\"",
+        "rootless=1",
+    ] {
+        assert!(env.contains(want), "{want} in {env}");
+    }
+    let hosts = s.sh(&["--network", "host"], "cat /etc/hosts");
+    assert!(
+        hosts.contains("127.0.0.1\thost.containers.internal host.docker.internal\n"),
+        "{hosts}"
+    );
+}
+
+#[test]
+fn ports_with_a_shared_network_are_dropped_with_podmans_warning() {
+    let s = busybox();
+    for net in ["host", "none"] {
+        let o = s.cmd(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "-p",
+            "8081:80",
+            "busybox",
+            "echo",
+            "ok",
+        ]);
+        assert_eq!(o.code, 0, "{}", o.describe());
+        assert_eq!(o.stdout, "ok\n");
+        assert!(
+            o.stderr.contains("Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use"),
+            "{}",
+            o.describe()
+        );
+    }
+}
+
+#[test]
+fn rm_of_a_container_another_joins_is_refused_without_force() {
+    let s = busybox();
+    let prov = s.ok(&["create", "--name", "prov-zz", "busybox"]);
+    let dep = s.ok(&[
+        "create",
+        "--name",
+        "dep-zz",
+        "--network",
+        "container:prov-zz",
+        "busybox",
+    ]);
+    let e = s.fails_engine(&["rm", "prov-zz"]);
+    assert_eq!(
+        e,
+        format!(
+            "Error: container {} has dependent containers which must be removed before it: {}: container already exists",
+            prov.trim(),
+            dep.trim()
+        )
+    );
+    // --all removes the joining one first.
+    s.ok(&["rm", "--all"]);
+    assert!(s.container_ids().is_empty());
+}
+
+#[test]
+fn history_json_and_times_are_podmans() {
+    let s = busybox();
+    let id = s.inspect_format("busybox", "{{.Id}}");
+    let out = s.ok(&["history", "--format", "json", "busybox"]);
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "one line, as Podman encodes it: {out}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let layer = &v[0];
+    assert_eq!(layer["id"], id.as_str(), "{out}");
+    let created = layer["created"].as_str().unwrap();
+    let secs = layer["Created"].as_str().unwrap();
+    assert!(created.ends_with('Z') && secs.ends_with('Z'), "{out}");
+    assert_eq!(secs.len(), "2026-12-01T04:02:58Z".len(), "{out}");
+    assert!(created.starts_with(&secs[..19]), "{out}");
+    let t = s.ok(&["history", "--format", "{{.CreatedAt}}", "busybox"]);
+    assert_eq!(t.trim(), secs);
+    s.ok(&["pod", "create", "--name", "when-zz"]);
+    let pods = s.ok(&["pod", "ps", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&pods).unwrap();
+    assert!(v[0]["Created"].as_str().unwrap().ends_with('Z'), "{pods}");
+    s.ok(&["pod", "rm", "-f", "when-zz"]);
+}
+
+#[test]
+fn cp_between_containers_and_to_dev_stdout() {
+    let s = busybox();
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cpa-zz",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello > /f; mkdir -p /d; echo in > /d/x; sleep 1000",
+    ]);
+    s.ok(&["run", "-d", "--name", "cpb-zz", "busybox", "sleep", "1000"]);
+    assert!(eventually(std::time::Duration::from_secs(10), || {
+        s.cmd(&["exec", "cpa-zz", "test", "-f", "/d/x"]).code == 0
+    }));
+    s.ok(&["cp", "cpa-zz:/f", "cpb-zz:/g"]);
+    s.ok(&["cp", "cpa-zz:/d", "cpb-zz:/tmp/"]);
+    s.ok(&["cp", "cpa-zz:/d/.", "cpb-zz:/"]);
+    assert_eq!(
+        s.ok(&["exec", "cpb-zz", "cat", "/g", "/tmp/d/x", "/x"]),
+        "hello\nin\nin\n"
+    );
+    // /dev/stdout is a file, not a directory.
+    assert_eq!(s.ok(&["cp", "cpa-zz:/f", "/dev/stdout"]), "hello\n");
+    s.ok(&["rm", "-f", "cpa-zz", "cpb-zz"]);
+}
