@@ -120,6 +120,14 @@ pub struct CreateArgs {
     /// Run container in an existing pod, or a new one with new:NAME
     #[arg(long, value_name = "NAME")]
     pub pod: Option<String>,
+    #[command(flatten)]
+    pub limits: crate::cli::limits::LimitArgs,
+    /// Optional parent cgroup for the container (a path under the subtree delegated to the user)
+    #[arg(long, value_name = "PATH")]
+    pub cgroup_parent: Option<String>,
+    /// Control container cgroup configuration
+    #[arg(long, value_enum, value_name = "MODE", default_value = "enabled")]
+    pub cgroups: crate::cgroups::CgroupsMode,
 }
 
 #[derive(Debug, Args)]
@@ -394,6 +402,9 @@ impl CreateArgs {
             pull: self.pull.clone(),
             sdnotify: self.sdnotify.clone(),
             pod: self.pod.clone(),
+            resources: self.limits.resources(),
+            cgroup_parent: self.cgroup_parent.clone(),
+            cgroups: self.cgroups,
             auto_remove,
             skip_image_volumes: false,
             builder: None,

@@ -10,6 +10,7 @@ pub mod container;
 pub mod history;
 pub mod image;
 pub mod kube;
+pub mod limits;
 pub mod network;
 pub mod pod;
 pub mod prune;
