@@ -111,3 +111,88 @@ fn containers_without_limits_show_zero_limits() {
         "0 0 0 disabled"
     );
 }
+
+#[test]
+fn update_of_a_stopped_or_unknown_container_changes_nothing() {
+    let s = busybox();
+    let err = s.fails_engine(&["update", "--memory", "64m", "nosuch-zz"]);
+    assert!(err.contains("nosuch-zz"), "{err}");
+    s.ok(&["create", "--name", "idle", BUSYBOX, "true"]);
+    let err = s.fails_engine(&["update", "--memory", "64m", "idle"]);
+    assert!(err.contains("idle is not running"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert_eq!(s.inspect_format("idle", "{{.HostConfig.Memory}}"), "0");
+    let err = s.fails_engine(&["update", "--memory", "10k", "idle"]);
+    assert!(err.contains("minimum memory limit allowed is 6MB"), "{err}");
+}
+
+#[test]
+fn update_without_a_cgroup_is_refused_and_recorded_nowhere() {
+    let s = busybox();
+    s.ok(&["run", "-d", "--name", "busy", BUSYBOX, "sleep", "100"]);
+    let err = s.fails_engine(&["update", "--pids-limit", "10", "busy"]);
+    assert!(
+        err.contains("cannot specify resource limits without cgroups v2")
+            || err.contains("the requested cgroup controller"),
+        "{err}"
+    );
+    assert_eq!(s.inspect_format("busy", "{{.HostConfig.PidsLimit}}"), "0");
+    s.ok(&["rm", "-f", "busy"]);
+}
+
+#[test]
+fn stats_shows_what_can_be_read_without_a_cgroup() {
+    let s = busybox();
+    s.ok(&["run", "-d", "--name", "st", BUSYBOX, "sleep", "100"]);
+    let table = s.ok(&["stats", "--no-stream"]);
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    for col in [
+        "ID",
+        "NAME",
+        "CPU %",
+        "MEM USAGE / LIMIT",
+        "NET IO",
+        "BLOCK IO",
+        "PIDS",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+    let row = lines.next().expect("a row for st");
+    assert!(row.contains(" st "), "{row}");
+    let f = s.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}}|{{.PIDs}}|{{.CPUPerc}}|{{.NetIO}}|{{.ID}}",
+        "st",
+    ]);
+    let cells: Vec<&str> = f.trim().split('|').collect();
+    assert_eq!(cells[0], "st");
+    assert_eq!(cells[1], "1", "{f}");
+    assert!(cells[2].ends_with('%'), "{f}");
+    assert!(cells[3].contains(" / "), "{f}");
+    assert_eq!(cells[4].len(), 12, "{f}");
+    let full = s.ok(&[
+        "stats",
+        "--no-stream",
+        "--no-trunc",
+        "--format",
+        "{{.ID}}",
+        "st",
+    ]);
+    assert_eq!(full.trim().len(), 64, "{full}");
+    s.ok(&["stop", "-t", "0", "st"]);
+    assert_eq!(s.ok(&["stats", "--no-stream", "--format", "{{.Name}}"]), "");
+    let all = s.ok(&[
+        "stats",
+        "--no-stream",
+        "-a",
+        "--format",
+        "{{.Name}} {{.PIDs}}",
+    ]);
+    assert_eq!(all.trim(), "st --");
+    let err = s.fails_engine(&["stats", "--no-stream", "--format", "{{.Nope}}"]);
+    assert!(err.contains("Nope"), "{err}");
+    s.ok(&["rm", "-f", "st"]);
+}

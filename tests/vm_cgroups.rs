@@ -152,6 +152,16 @@ fn cpu_quota_throttles_a_busy_loop() {
 
 #[test]
 #[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn update_rewrites_the_limits_of_a_running_container() {
+    assert_eq!(val("update", "exit"), "0");
+    assert_eq!(val("update", "memory.max"), "268435456");
+    assert_eq!(val("update", "cpu.max"), "100000 100000");
+    assert_eq!(val("update", "pids.max"), "100");
+    assert_eq!(val("update", "inspect"), "268435456 1000000000 100");
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
 fn pause_freezes_the_cgroup() {
     assert_eq!(val("freezer", "exit"), "0");
     assert_eq!(val("freezer", "freeze"), "1");

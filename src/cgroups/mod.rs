@@ -58,11 +58,7 @@ pub fn detect(root: &Path, proc_cgroup: &str, uid: u32) -> Option<Delegation> {
             && owned(&dir.join("cgroup.procs"))
             && owned(&dir.join("cgroup.subtree_control"));
         usable.then(|| Delegation {
-            controllers: fs::read_to_string(dir.join("cgroup.controllers"))
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(String::from)
-                .collect(),
+            controllers: available(&dir),
             top: dir.clone(),
             dir,
         })
@@ -117,6 +113,24 @@ pub fn container_dir(d: &Delegation, id: &str) -> PathBuf {
     d.dir.join(format!("skiff-{}", &id[..12.min(id.len())]))
 }
 
+/// The controllers a cgroup's children may use (its cgroup.controllers).
+pub fn available(dir: &Path) -> Vec<String> {
+    fs::read_to_string(dir.join("cgroup.controllers"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+/// Enables `controllers` for the children of the cgroup `dir` (best
+/// effort: what a host does not delegate stays off, and `check` says so).
+pub fn hand_down(dir: &Path, controllers: &[String]) {
+    if !controllers.is_empty() {
+        let enable: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
+        let _ = fs::write(dir.join("cgroup.subtree_control"), enable.join(" "));
+    }
+}
+
 /// Podman's error when limits are asked for where no cgroup can hold them
 /// (cgroup v1, or no subtree delegated to the user).
 pub const NO_DELEGATION: &str =
@@ -154,10 +168,10 @@ pub fn enable_for(d: Delegation, res: &Resources, uid: u32) -> Delegation {
             let _ = fs::write(level.join("cgroup.subtree_control"), enable.join(" "));
         }
     }
-    let controllers = fs::read_to_string(d.top.join("cgroup.controllers"))
-        .map(|t| t.split_whitespace().map(String::from).collect())
-        .unwrap_or(d.controllers);
-    Delegation { controllers, ..d }
+    Delegation {
+        controllers: available(&d.top),
+        ..d
+    }
 }
 
 /// Checks that the delegation found (if any) can hold `res`: every
@@ -198,10 +212,7 @@ pub fn enter(d: &Delegation, id: &str, pid: i32, res: &Resources) -> std::io::Re
         if !level.exists() {
             fs::create_dir(level)?;
         }
-        if !d.controllers.is_empty() {
-            let enable: Vec<String> = d.controllers.iter().map(|c| format!("+{c}")).collect();
-            let _ = fs::write(level.join("cgroup.subtree_control"), enable.join(" "));
-        }
+        hand_down(level, &d.controllers);
     }
     fs::create_dir_all(&dir)?;
     let entered =
