@@ -3,6 +3,10 @@
 //! root as a parameter, so tests point it at a temporary directory laid out
 //! like /sys/fs/cgroup. Nothing is ever written outside a delegated subtree.
 
+pub mod limits;
+
+pub use limits::{CgroupsMode, Resources};
+
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -31,6 +35,9 @@ pub fn own_path(proc_cgroup: &str) -> Option<PathBuf> {
 pub struct Delegation {
     /// The directory under which skiff creates container cgroups.
     pub dir: PathBuf,
+    /// The delegated directory found: `dir` itself, or an ancestor of it
+    /// when `--cgroup-parent` names a cgroup deeper in the subtree.
+    pub top: PathBuf,
     /// Controllers available to children (from cgroup.controllers).
     pub controllers: Vec<String>,
 }
@@ -51,11 +58,8 @@ pub fn detect(root: &Path, proc_cgroup: &str, uid: u32) -> Option<Delegation> {
             && owned(&dir.join("cgroup.procs"))
             && owned(&dir.join("cgroup.subtree_control"));
         usable.then(|| Delegation {
-            controllers: fs::read_to_string(dir.join("cgroup.controllers"))
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(String::from)
-                .collect(),
+            controllers: available(&dir),
+            top: dir.clone(),
             dir,
         })
     })
@@ -68,22 +72,180 @@ pub fn detect_host(uid: u32) -> Option<Delegation> {
     detect(&root, &own, uid)
 }
 
+/// The delegation of the calling process for a container: with
+/// `--cgroup-parent`, that cgroup (a path from the root of the unified
+/// hierarchy), which must lie inside the delegated subtree.
+pub fn for_container(uid: u32, parent: Option<&str>) -> Result<Option<Delegation>, String> {
+    let Some(d) = detect_host(uid) else {
+        return Ok(None);
+    };
+    match parent {
+        None => Ok(Some(d)),
+        Some(p) => {
+            let root = unified_root().unwrap_or_default();
+            with_parent(d, &root, p).map(Some)
+        }
+    }
+}
+
+/// `d` moved to the cgroup `parent` (a path from `root`); refused when that
+/// is outside the delegated subtree, where the user may not write.
+pub fn with_parent(d: Delegation, root: &Path, parent: &str) -> Result<Delegation, String> {
+    let rel = Path::new(parent.trim_start_matches('/'));
+    if rel
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(format!("invalid cgroup parent {parent:?}"));
+    }
+    let dir = root.join(rel);
+    if !dir.starts_with(&d.top) {
+        return Err(format!(
+            "cgroup parent {parent:?} is outside the cgroup subtree delegated to the user (/{})",
+            d.top.strip_prefix(root).unwrap_or(&d.top).display()
+        ));
+    }
+    Ok(Delegation { dir, ..d })
+}
+
 /// The cgroup directory of a container under a delegation.
 pub fn container_dir(d: &Delegation, id: &str) -> PathBuf {
     d.dir.join(format!("skiff-{}", &id[..12.min(id.len())]))
 }
 
+/// The controllers a cgroup's children may use (its cgroup.controllers).
+pub fn available(dir: &Path) -> Vec<String> {
+    fs::read_to_string(dir.join("cgroup.controllers"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+/// Enables `controllers` for the children of the cgroup `dir` (best
+/// effort: what a host does not delegate stays off, and `check` says so).
+pub fn hand_down(dir: &Path, controllers: &[String]) {
+    if !controllers.is_empty() {
+        let enable: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
+        let _ = fs::write(dir.join("cgroup.subtree_control"), enable.join(" "));
+    }
+}
+
+/// Podman's error when limits are asked for where no cgroup can hold them
+/// (cgroup v1, or no subtree delegated to the user).
+pub const NO_DELEGATION: &str =
+    "invalid configuration, cannot specify resource limits without cgroups v2 and --cgroup-manager=systemd";
+
+/// Enables the controllers `res` needs but `d` lacks, where the user may:
+/// from the highest ancestor of `d.top` that `uid` owns (on systemd,
+/// user@UID.service, which delegates more controllers than its user
+/// manager enables) down to `d.top`. Returns `d` with the controllers now
+/// available. Nothing is written when nothing is missing.
+pub fn enable_for(d: Delegation, res: &Resources, uid: u32) -> Delegation {
+    let missing: Vec<&str> = res
+        .controllers()
+        .into_iter()
+        .filter(|c| !d.controllers.iter().any(|h| h == c))
+        .collect();
+    if missing.is_empty() {
+        return d;
+    }
+    let owned = |p: &Path| fs::metadata(p).map(|m| m.uid() == uid).unwrap_or(false);
+    let chain: Vec<&Path> = d
+        .top
+        .ancestors()
+        .skip(1)
+        .take_while(|a| owned(a) && owned(&a.join("cgroup.subtree_control")))
+        .collect();
+    for level in chain.into_iter().rev() {
+        let have = fs::read_to_string(level.join("cgroup.controllers")).unwrap_or_default();
+        let enable: Vec<String> = missing
+            .iter()
+            .filter(|c| have.split_whitespace().any(|h| h == **c))
+            .map(|c| format!("+{c}"))
+            .collect();
+        if !enable.is_empty() {
+            let _ = fs::write(level.join("cgroup.subtree_control"), enable.join(" "));
+        }
+    }
+    Delegation {
+        controllers: available(&d.top),
+        ..d
+    }
+}
+
+/// Checks that the delegation found (if any) can hold `res`: every
+/// controller the limits need is delegated. A one-line error otherwise, in
+/// Podman's (or crun's) words.
+pub fn check(d: Option<&Delegation>, res: &Resources) -> Result<(), String> {
+    if res.is_empty() {
+        return Ok(());
+    }
+    let d = d.ok_or_else(|| NO_DELEGATION.to_string())?;
+    match res
+        .controllers()
+        .into_iter()
+        .find(|c| !d.controllers.iter().any(|h| h == c))
+    {
+        Some(c) => Err(format!(
+            "the requested cgroup controller `{c}` is not available in {}",
+            d.dir.display()
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Creates the container's cgroup, enables the delegated controllers for it
-/// (best effort: a host may delegate none), and moves `pid` into it.
-pub fn enter(d: &Delegation, id: &str, pid: i32) -> std::io::Result<PathBuf> {
+/// (best effort: a host may delegate none), writes the limits in `res`, and
+/// moves `pid` into it. The limits are written before the process enters,
+/// so it never runs unconfined.
+pub fn enter(d: &Delegation, id: &str, pid: i32, res: &Resources) -> std::io::Result<PathBuf> {
     let dir = container_dir(d, id);
-    if !d.controllers.is_empty() {
-        let enable: Vec<String> = d.controllers.iter().map(|c| format!("+{c}")).collect();
-        let _ = fs::write(d.dir.join("cgroup.subtree_control"), enable.join(" "));
+    // Top-down from the delegated directory to the container's parent: each
+    // level made, and the delegated controllers handed on to its children.
+    let below: Vec<&Path> = d
+        .dir
+        .ancestors()
+        .take_while(|a| a.starts_with(&d.top))
+        .collect();
+    for level in below.into_iter().rev() {
+        if !level.exists() {
+            fs::create_dir(level)?;
+        }
+        hand_down(level, &d.controllers);
     }
     fs::create_dir_all(&dir)?;
-    fs::write(dir.join("cgroup.procs"), pid.to_string())?;
+    let entered =
+        apply(&dir, res).and_then(|_| fs::write(dir.join("cgroup.procs"), pid.to_string()));
+    if let Err(e) = entered {
+        remove(&dir);
+        return Err(e);
+    }
     Ok(dir)
+}
+
+/// Writes the limits of `res` into the cgroup `dir` (at start, and by
+/// `update` on a running container). The error names the file refused.
+pub fn apply(dir: &Path, res: &Resources) -> std::io::Result<()> {
+    for (file, value) in res.files() {
+        fs::write(dir.join(file), &value).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("writing {value:?} to {file}: {e}"))
+        })?;
+    }
+    Ok(())
+}
+
+/// Whether the cgroup `dir` saw an OOM kill (`oom_kill` in memory.events).
+pub fn oom_killed(dir: &Path) -> bool {
+    fs::read_to_string(dir.join("memory.events"))
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("oom_kill ")
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+            })
+        })
+        .is_some_and(|n| n > 0)
 }
 
 /// Freezes (`true`) or thaws the container's cgroup.
@@ -115,6 +277,7 @@ pub fn pod_parent(d: &Delegation, pod_id: &str) -> std::io::Result<Delegation> {
     fs::create_dir_all(&dir)?;
     Ok(Delegation {
         dir,
+        top: d.top.clone(),
         controllers: d.controllers.clone(),
     })
 }
@@ -164,7 +327,7 @@ mod tests {
         let del = detect(d.path(), proc, uid).expect("delegated");
         assert!(del.dir.ends_with("app.slice"));
         assert_eq!(del.controllers, vec!["cpu", "memory", "pids"]);
-        let dir = enter(&del, "0123456789abcdef", 4242).unwrap();
+        let dir = enter(&del, "0123456789abcdef", 4242, &Resources::default()).unwrap();
         assert_eq!(
             fs::read_to_string(dir.join("cgroup.procs")).unwrap(),
             "4242"
@@ -186,7 +349,7 @@ mod tests {
         let del = detect(d.path(), proc, uid).expect("delegated");
         let pod = pod_parent(&del, "fedcba9876543210").unwrap();
         assert_eq!(pod.dir, del.dir.join("skiff-pod-fedcba987654"));
-        let dir = enter(&pod, "0123456789abcdef", 4243).unwrap();
+        let dir = enter(&pod, "0123456789abcdef", 4243, &Resources::default()).unwrap();
         assert_eq!(dir, pod.dir.join("skiff-0123456789ab"));
         assert_eq!(
             fs::read_to_string(pod.dir.join("cgroup.subtree_control")).unwrap(),
@@ -199,5 +362,76 @@ mod tests {
         let (d, other) = tree(false);
         let proc = "0::/user.slice/user-1000.slice/user@1000.service/app.slice/skiff.scope\n";
         assert_eq!(detect(d.path(), proc, other), None);
+    }
+
+    /// A delegated tree and the delegation detect finds in it.
+    fn delegated() -> (tempfile::TempDir, Delegation) {
+        let (d, uid) = tree(true);
+        let proc = "0::/user.slice/user-1000.slice/user@1000.service/app.slice/skiff.scope\n";
+        let del = detect(d.path(), proc, uid).expect("delegated");
+        (d, del)
+    }
+
+    #[test]
+    fn limits_are_written_before_the_pid_enters() {
+        let (_tree, del) = delegated();
+        let res = Resources {
+            memory: Some(64 << 20),
+            pids_limit: Some(10),
+            nano_cpus: Some(500_000_000),
+            ..Default::default()
+        };
+        assert_eq!(check(Some(&del), &res), Ok(()));
+        let dir = enter(&del, "0123456789abcdef", 4242, &res).unwrap();
+        let read = |f: &str| fs::read_to_string(dir.join(f)).unwrap();
+        assert_eq!(read("memory.max"), "67108864");
+        assert_eq!(read("memory.swap.max"), "67108864");
+        assert_eq!(read("pids.max"), "10");
+        assert_eq!(read("cpu.max"), "50000 100000");
+        assert_eq!(read("cgroup.procs"), "4242");
+        fs::write(
+            dir.join("memory.events"),
+            "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n",
+        )
+        .unwrap();
+        assert!(oom_killed(&dir));
+        fs::write(dir.join("memory.events"), "oom 0\noom_kill 0\n").unwrap();
+        assert!(!oom_killed(&dir));
+    }
+
+    #[test]
+    fn limits_need_their_controllers_delegated() {
+        let (_tree, del) = delegated();
+        let io = Resources {
+            blkio_weight: Some(100),
+            ..Default::default()
+        };
+        let e = check(Some(&del), &io).unwrap_err();
+        assert!(
+            e.starts_with("the requested cgroup controller `io` is not available"),
+            "{e}"
+        );
+        assert_eq!(check(None, &io).unwrap_err(), NO_DELEGATION);
+        assert_eq!(check(None, &Resources::default()), Ok(()));
+    }
+
+    #[test]
+    fn a_cgroup_parent_must_lie_in_the_delegated_subtree() {
+        let (d, del) = delegated();
+        let e = with_parent(del.clone(), d.path(), "/system.slice").unwrap_err();
+        assert!(e.contains("outside the cgroup subtree delegated"), "{e}");
+        assert!(with_parent(del.clone(), d.path(), "/user.slice/../x").is_err());
+        let p = "/user.slice/user-1000.slice/user@1000.service/app.slice/mine";
+        let sub = with_parent(del, d.path(), p).unwrap();
+        let dir = enter(&sub, "0123456789abcdef", 7, &Resources::default()).unwrap();
+        assert!(
+            dir.ends_with("app.slice/mine/skiff-0123456789ab"),
+            "{}",
+            dir.display()
+        );
+        assert_eq!(
+            fs::read_to_string(sub.dir.join("cgroup.subtree_control")).unwrap(),
+            "+cpu +memory +pids"
+        );
     }
 }

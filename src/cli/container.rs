@@ -139,6 +139,14 @@ pub struct CreateArgs {
     /// Containers (comma-separated names or IDs) to start before this one
     #[arg(long, value_name = "CONTAINERS")]
     pub requires: Vec<String>,
+    #[command(flatten)]
+    pub limits: crate::cli::limits::LimitArgs,
+    /// Optional parent cgroup for the container (a path under the subtree delegated to the user)
+    #[arg(long, value_name = "PATH")]
+    pub cgroup_parent: Option<String>,
+    /// Control container cgroup configuration
+    #[arg(long, value_enum, value_name = "MODE", default_value = "enabled")]
+    pub cgroups: crate::cgroups::CgroupsMode,
 }
 
 /// The healthcheck flags of `run` and `create` (podman-run(1)), parsed by
@@ -379,6 +387,10 @@ pub enum ContainerCommand {
     Top(TopArgs),
     /// Unpause the processes in one or more containers
     Unpause(PauseArgs),
+    /// Update the resource limits of a running container
+    Update(UpdateArgs),
+    /// Display a live stream of container resource usage statistics
+    Stats(StatsArgs),
     /// Block on one or more containers and print their exit codes
     Wait(WaitArgs),
 }
@@ -426,6 +438,8 @@ pub fn dispatch(ctx: &Context, c: ContainerCommand) -> Result<i32> {
         ContainerCommand::Stop(a) => stop(ctx, a),
         ContainerCommand::Top(a) => top(ctx, a),
         ContainerCommand::Unpause(a) => pause(ctx, a, false),
+        ContainerCommand::Update(a) => update(ctx, a),
+        ContainerCommand::Stats(a) => stats(ctx, a),
         ContainerCommand::Wait(a) => wait(ctx, a),
     }
 }
@@ -492,6 +506,9 @@ impl CreateArgs {
             conmon_pidfile: self.conmon_pidfile.as_deref().map(absolute).transpose()?,
             pod: self.pod.clone(),
             requires: self.requires.clone(),
+            resources: self.limits.resources(),
+            cgroup_parent: self.cgroup_parent.clone(),
+            cgroups: self.cgroups,
             auto_remove,
             skip_image_volumes: false,
             builder: None,
@@ -1175,6 +1192,100 @@ pub struct PauseArgs {
 pub fn pause(ctx: &Context, a: PauseArgs, pause: bool) -> Result<i32> {
     let items = targets(ctx, &a.containers, a.all, true)?;
     Ok(each(items, |c| container::pause::set_paused(ctx, c, pause)))
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show all containers. Only running containers are shown by default
+    #[arg(short, long)]
+    pub all: bool,
+    /// Pretty-print container statistics to JSON or using a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Time in seconds between stats reports
+    #[arg(short, long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub interval: u64,
+    pub containers: Vec<String>,
+}
+
+/// `stats`: one table (`--no-stream`) or one every `--interval` seconds,
+/// the screen cleared between them, CPU % over the last interval.
+pub fn stats(ctx: &Context, a: StatsArgs) -> Result<i32> {
+    use container::stats;
+    let shape_sample = stats::read(&Container {
+        version: 0,
+        id: String::new(),
+        name: String::new(),
+        created: chrono::Utc::now(),
+        config: Default::default(),
+        state: Default::default(),
+    })
+    .view(None, false);
+    let shape = crate::format::Shape::new("stats", &shape_sample);
+    if let Some(f) = a.format.as_deref().filter(|f| f.trim() != "table") {
+        crate::format::format_items(f, &[], &shape)?;
+    }
+    let pick = |ctx: &Context| -> Result<Vec<Container>> {
+        if a.containers.is_empty() {
+            let all = container::list(ctx)?;
+            Ok(all
+                .into_iter()
+                .filter(|c| a.all || matches!(c.state.status, Status::Running | Status::Paused))
+                .collect())
+        } else {
+            a.containers
+                .iter()
+                .map(|n| container::lookup(ctx, n))
+                .collect()
+        }
+    };
+    let mut prev: Vec<stats::Reading> = Vec::new();
+    loop {
+        let readings: Vec<stats::Reading> = pick(ctx)?.iter().map(stats::read).collect();
+        let views: Vec<serde_json::Value> = readings
+            .iter()
+            .map(|r| r.view(prev.iter().find(|p| p.id == r.id), a.no_trunc))
+            .collect();
+        let text = match a.format.as_deref().filter(|f| f.trim() != "table") {
+            Some(f) => crate::format::format_items(f, &views, &shape)?,
+            None => {
+                let rows: Vec<Vec<String>> = views.iter().map(stats::row).collect();
+                crate::format::table_text(&stats::HEADERS, &rows, false)
+            }
+        };
+        if a.no_stream {
+            print!("{text}");
+            return Ok(0);
+        }
+        // Home and clear, as Podman's live view redraws.
+        print!("\x1b[H\x1b[2J{text}");
+        use std::io::Write;
+        if std::io::stdout().flush().is_err() {
+            return Ok(0);
+        }
+        prev = readings;
+        std::thread::sleep(std::time::Duration::from_secs(a.interval));
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub limits: crate::cli::limits::LimitArgs,
+    pub container: String,
+}
+
+/// `update`: prints the container's id once its new limits are in force.
+pub fn update(ctx: &Context, a: UpdateArgs) -> Result<i32> {
+    let c = container::update::update(ctx, &a.container, &a.limits.resources())?;
+    println!("{}", c.id);
+    Ok(0)
 }
 
 #[derive(Debug, Args)]

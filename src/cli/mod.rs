@@ -14,6 +14,7 @@ pub mod health;
 pub mod history;
 pub mod image;
 pub mod kube;
+pub mod limits;
 pub mod network;
 pub mod pod;
 pub mod prune;
@@ -198,6 +199,10 @@ pub enum Command {
     Top(container::TopArgs),
     /// Unpause the processes in one or more containers
     Unpause(container::PauseArgs),
+    /// Update the resource limits of a running container
+    Update(container::UpdateArgs),
+    /// Display a live stream of container resource usage statistics
+    Stats(container::StatsArgs),
     /// Block on one or more containers and print their exit codes
     Wait(container::WaitArgs),
     /// Manage containers
@@ -319,6 +324,8 @@ impl Command {
             Command::Stop(a) => C::Stop(a),
             Command::Top(a) => C::Top(a),
             Command::Unpause(a) => C::Unpause(a),
+            Command::Update(a) => C::Update(a),
+            Command::Stats(a) => C::Stats(a),
             Command::Wait(a) => C::Wait(a),
             Command::Container(c) => c,
             other => return Routed::Other(other),

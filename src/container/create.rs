@@ -73,6 +73,14 @@ pub struct CreateOptions {
     pub pod: Option<String>,
     /// `--requires`: names or ids (comma lists) of containers to start first.
     pub requires: Vec<String>,
+    /// Resource limits (`--memory`, `--cpus`, ...), already typed; kube
+    /// `resources` may fill them too.
+    pub resources: crate::cgroups::Resources,
+    /// `--cgroup-parent`: a cgroup path (from the root of the unified
+    /// hierarchy) inside the user's delegated subtree.
+    pub cgroup_parent: Option<String>,
+    /// `--cgroups`.
+    pub cgroups: crate::cgroups::CgroupsMode,
     /// No anonymous volumes for the image's VOLUMEs (build containers:
     /// what a RUN writes there belongs to the image, as in buildah).
     pub skip_image_volumes: bool,
@@ -410,6 +418,44 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
     res
 }
 
+/// Refuses limits that cannot be applied here, before anything is written:
+/// bad combinations, `--cgroups disabled`, a host (or root, whose cgroups
+/// skiff leaves to systemd) without a delegated subtree, or one that lacks
+/// a controller the limits need. Podman's words where it has them.
+fn check_limits(ctx: &Context, o: &CreateOptions) -> Result<()> {
+    let res = &o.resources;
+    res.validate().map_err(Error::msg)?;
+    if o.cgroups == crate::cgroups::CgroupsMode::Disabled {
+        if o.cgroup_parent.is_some() {
+            return Err(Error::msg(
+                "cannot specify --cgroup-parent with --cgroups=disabled",
+            ));
+        }
+        if !res.is_empty() {
+            return Err(Error::msg(
+                "cannot set resource limits when cgroups are disabled (--cgroups=disabled)",
+            ));
+        }
+        return Ok(());
+    }
+    if res.is_empty() && o.cgroup_parent.is_none() {
+        return Ok(());
+    }
+    // The euid, not ctx.uid: in the user namespace the user's cgroups belong to it.
+    let uid = nix::unistd::geteuid().as_raw();
+    let d = if ctx.rootless {
+        crate::cgroups::for_container(uid, o.cgroup_parent.as_deref())
+            .map_err(Error::msg)?
+            .map(|d| crate::cgroups::enable_for(d, res, uid))
+    } else {
+        None
+    };
+    if o.cgroup_parent.is_some() && d.is_none() {
+        return Err(Error::msg(crate::cgroups::NO_DELEGATION));
+    }
+    crate::cgroups::check(d.as_ref(), res).map_err(Error::msg)
+}
+
 fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) -> Result<Container> {
     // Validate everything before touching state.
     let mut user_mounts = volumes_from(ctx, &o.volumes_from)?;
@@ -436,6 +482,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         .iter()
         .map(|u| Rlimit::parse(u))
         .collect::<Result<Vec<_>, _>>()?;
+    check_limits(ctx, o)?;
     let capabilities = Capabilities {
         effective: caps::resolve(o.privileged, &o.cap_add, &o.cap_drop)?,
         add: o.cap_add.clone(),
@@ -696,6 +743,9 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
             sdnotify,
             auto_remove: o.auto_remove,
             restart_policy: restart,
+            resources: o.resources.clone(),
+            cgroup_parent: o.cgroup_parent.clone().unwrap_or_default(),
+            cgroups: o.cgroups,
             rlimits,
             no_new_privileges,
             seccomp,

@@ -130,6 +130,10 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
             .collect::<Vec<_>>(),
         "SecurityOpt": security_opts(cfg),
     });
+    let mut host_config = host_config;
+    if let Value::Object(m) = &mut host_config {
+        m.extend(limits_json(cfg));
+    }
     json!({
         "Id": c.id,
         "Created": c.created.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
@@ -188,6 +192,45 @@ fn port_bindings(publish: &[crate::network::ports::PortSpec]) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// HostConfig's resource keys as Podman shows them: 0 (or "" or []) for a
+/// limit not set; MemorySwap is the memory-plus-swap limit in force.
+fn limits_json(cfg: &crate::state::container::Config) -> serde_json::Map<String, Value> {
+    let r = &cfg.resources;
+    let devices = |l: &[crate::cgroups::limits::DeviceRate]| {
+        l.iter()
+            .map(|d| json!({"Path": d.path, "Rate": d.rate}))
+            .collect::<Vec<_>>()
+    };
+    let (quota, period) = match (r.nano_cpus, r.cfs()) {
+        (None, Some((q, p))) => (q.unwrap_or(0), p),
+        _ => (0, 0),
+    };
+    let v = json!({
+        "Memory": r.memory.unwrap_or(0),
+        "MemorySwap": r.effective_swap().unwrap_or(0),
+        "MemoryReservation": r.memory_reservation.unwrap_or(0),
+        "NanoCpus": r.nano_cpus.unwrap_or(0),
+        "CpuShares": r.cpu_shares.unwrap_or(0),
+        "CpuPeriod": period,
+        "CpuQuota": quota,
+        "CpusetCpus": r.cpuset_cpus.clone().unwrap_or_default(),
+        "CpusetMems": r.cpuset_mems.clone().unwrap_or_default(),
+        "PidsLimit": r.pids_limit.unwrap_or(0),
+        "BlkioWeight": r.blkio_weight.unwrap_or(0),
+        "BlkioDeviceReadBps": devices(&r.device_read_bps),
+        "BlkioDeviceWriteBps": devices(&r.device_write_bps),
+        "BlkioDeviceReadIOps": devices(&r.device_read_iops),
+        "BlkioDeviceWriteIOps": devices(&r.device_write_iops),
+        "CgroupParent": cfg.cgroup_parent,
+        "Cgroups": cfg.cgroups.inspect_name(),
+        "CgroupManager": "cgroupfs",
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("a JSON object literal"),
+    }
 }
 
 /// HostConfig.SecurityOpt as Docker shows it: the options that differ from

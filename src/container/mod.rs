@@ -32,8 +32,10 @@ pub mod requires;
 pub mod restart;
 pub mod secrets;
 pub mod start;
+pub mod stats;
 pub mod stop;
 pub mod top;
+pub mod update;
 pub mod volumes;
 
 pub use create::{create, CreateOptions, TypedOptions};

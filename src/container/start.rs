@@ -291,7 +291,14 @@ pub fn start_process(
         let spec = prepare_spec(ctx, c, &rootfs, netns.as_deref())?;
         let confine = confinement(ctx, c)?;
         let mut created = process::create(&spec, stdio, &confine)?;
-        c.state.cgroup = enter_cgroup(ctx, c, created.pid.as_raw());
+        c.state.cgroup = match enter_cgroup(ctx, c, created.pid.as_raw()) {
+            Ok(dir) => dir,
+            Err(e) => {
+                let _ = nix::sys::signal::kill(created.pid, nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(created.pid, None);
+                return Err(e);
+            }
+        };
         // The process mounts its root filesystem while its network is connected.
         created.set_up();
         let connecting = match crate::network::attach(ctx, c, created.pid.as_raw(), early.take()) {
@@ -326,6 +333,7 @@ pub fn start_process(
             cur.state.finished_at = None;
             cur.state.stopped_by_user = false;
             cur.state.exit_code = 0;
+            cur.state.oom_killed = false;
             cur.state.error.clear();
             cur.state.network = net;
             cur.state.cgroup = cgroup;
@@ -421,25 +429,42 @@ pub fn confinement(ctx: &Context, c: &Container) -> Result<process::Confinement>
     })
 }
 
-/// Moves the container into its own cgroup when the user has a delegated
-/// cgroup v2 subtree (rootless only: real root would need a systemd scope,
-/// and the host's cgroups are never touched). Returns the directory, or ""
-/// when there is none; a host without delegation simply runs without one.
-fn enter_cgroup(ctx: &Context, c: &Container, pid: i32) -> String {
-    if !ctx.rootless {
-        return String::new();
+/// Moves the container into its own cgroup, with its limits written, when
+/// the user has a delegated cgroup v2 subtree (rootless only: real root
+/// would need a systemd scope, and the host's cgroups are never touched).
+/// Returns the directory, or "" when there is none: a host without
+/// delegation runs a container without limits in the CLI's cgroup (`create`
+/// refused limits there). A container with limits that cannot be applied
+/// fails to start rather than running unconfined.
+fn enter_cgroup(ctx: &Context, c: &Container, pid: i32) -> Result<String> {
+    let cfg = &c.config;
+    if !ctx.rootless || cfg.cgroups == crate::cgroups::CgroupsMode::Disabled {
+        return Ok(String::new());
     }
-    let Some(mut d) = crate::cgroups::detect_host(nix::unistd::geteuid().as_raw()) else {
-        return String::new();
+    let uid = nix::unistd::geteuid().as_raw();
+    let parent = (!cfg.cgroup_parent.is_empty()).then_some(cfg.cgroup_parent.as_str());
+    let limited = !cfg.resources.is_empty() || parent.is_some();
+    let mut d = match crate::cgroups::for_container(uid, parent) {
+        Ok(Some(d)) => crate::cgroups::enable_for(d, &cfg.resources, uid),
+        Ok(None) if !limited => return Ok(String::new()),
+        Ok(None) => return Err(Error::msg(crate::cgroups::NO_DELEGATION)),
+        Err(e) => return Err(Error::msg(e)),
     };
-    if let Some(parent) = crate::pod::cgroup_parent(ctx, c, &d) {
-        d = parent;
+    // A pod created with --share-parent nests its members' cgroups.
+    if parent.is_none() {
+        if let Some(pod_parent) = crate::pod::cgroup_parent(ctx, c, &d) {
+            d = crate::cgroups::enable_for(pod_parent, &cfg.resources, uid);
+        }
     }
-    match crate::cgroups::enter(&d, &c.id, pid) {
-        Ok(dir) => dir.to_string_lossy().into_owned(),
+    if limited {
+        crate::cgroups::check(Some(&d), &cfg.resources).map_err(Error::msg)?;
+    }
+    match crate::cgroups::enter(&d, &c.id, pid, &cfg.resources) {
+        Ok(dir) => Ok(dir.to_string_lossy().into_owned()),
+        Err(e) if limited => Err(Error::msg(format!("{}: cgroup: {e}", c.name))),
         Err(e) => {
             tracing::warn!(%e, "cannot move the container into its cgroup");
-            String::new()
+            Ok(String::new())
         }
     }
 }
@@ -474,6 +499,8 @@ pub fn finish_deferring(
     died.exit_code = Some(code);
     died.record(ctx);
     crate::network::detach_or_warn(ctx, c, &c.state.network);
+    // The kernel counts OOM kills in the cgroup: read before it goes.
+    let oom = !c.state.cgroup.is_empty() && crate::cgroups::oom_killed(Path::new(&c.state.cgroup));
     if !c.state.cgroup.is_empty() {
         crate::cgroups::remove(Path::new(&c.state.cgroup));
     }
@@ -506,6 +533,7 @@ pub fn finish_deferring(
         cur.state.status = Status::Exited;
         cur.state.stopped_by_user = stopped;
         cur.state.exit_code = code;
+        cur.state.oom_killed = oom;
         cur.state.finished_at = Some(Utc::now());
         cur.state.error = error.to_string();
         cur.state.pid = 0;

@@ -190,6 +190,15 @@ pub struct Config {
     pub sdnotify: SdNotify,
     #[serde(default)]
     pub restart_policy: RestartPolicy,
+    /// Resource limits (`--memory`, `--cpus`, ...; changed by `update`).
+    #[serde(default, skip_serializing_if = "crate::cgroups::Resources::is_empty")]
+    pub resources: crate::cgroups::Resources,
+    /// `--cgroup-parent`, empty for the default (the delegated subtree).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cgroup_parent: String,
+    /// `--cgroups`.
+    #[serde(default)]
+    pub cgroups: crate::cgroups::CgroupsMode,
     /// `--ulimit`s, in the order given (a later one for a resource wins).
     #[serde(default)]
     pub rlimits: Vec<Rlimit>,

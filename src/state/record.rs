@@ -238,6 +238,9 @@ fn upgrade(old: V1) -> Result<Container> {
             "" => RestartPolicy::No,
             r => RestartPolicy::parse(r)?,
         },
+        resources: Default::default(),
+        cgroup_parent: String::new(),
+        cgroups: Default::default(),
         rlimits: o
             .ulimits
             .iter()

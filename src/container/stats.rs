@@ -1,0 +1,270 @@
+//! `stats`: what a container uses, read from its cgroup (cpu.stat,
+//! memory.current, io.stat, pids.current) and its network namespace
+//! (/proc/PID/net/dev). Without a cgroup of its own, CPU and PIDs come from
+//! the processes of its pid namespace, and what cannot be read shows "--",
+//! as Podman shows it.
+
+use std::fs;
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::format::human_size_compact;
+use crate::state::container::{Container, Status};
+
+/// The column headers of `stats`' default table (Podman 5).
+pub const HEADERS: [&str; 10] = [
+    "ID",
+    "NAME",
+    "CPU %",
+    "MEM USAGE / LIMIT",
+    "MEM %",
+    "NET IO",
+    "BLOCK IO",
+    "PIDS",
+    "CPU TIME",
+    "AVG CPU %",
+];
+
+/// One reading of a container. Counters are cumulative; `None` where the
+/// host gives no way to read the value.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub id: String,
+    pub name: String,
+    pub running: bool,
+    /// CPU time used, microseconds.
+    pub cpu_usec: Option<u64>,
+    /// Seconds the container has run (for AVG CPU %).
+    pub uptime_secs: f64,
+    pub mem_usage: Option<u64>,
+    pub mem_limit: u64,
+    /// Received and transmitted bytes, every interface but lo.
+    pub net: Option<(u64, u64)>,
+    /// Read and written bytes.
+    pub block: Option<(u64, u64)>,
+    pub pids: u64,
+    pub at: Instant,
+}
+
+/// Reads the container `c` now.
+pub fn read(c: &Container) -> Reading {
+    let running =
+        matches!(c.state.status, Status::Running | Status::Paused) && super::process(c).is_some();
+    let cg = (!c.state.cgroup.is_empty() && running).then(|| Path::new(&c.state.cgroup));
+    let uptime_secs = c
+        .state
+        .started_at
+        .filter(|_| running)
+        .map(|t| (chrono::Utc::now() - t).num_milliseconds().max(1) as f64 / 1000.0)
+        .unwrap_or(0.0);
+    let procs = if running {
+        super::pause::processes(c)
+    } else {
+        Vec::new()
+    };
+    let cpu_usec = match cg {
+        Some(d) => keyed(&d.join("cpu.stat"), "usage_usec"),
+        None if running => Some(procs.iter().filter_map(|p| proc_cpu_usec(*p)).sum()),
+        None => None,
+    };
+    let mem_usage = cg.and_then(|d| number(&d.join("memory.current")));
+    let mem_limit = cg
+        .and_then(|d| number(&d.join("memory.max")))
+        .unwrap_or_else(host_memory);
+    let pids = cg
+        .and_then(|d| number(&d.join("pids.current")))
+        .unwrap_or(procs.len() as u64);
+    let net = running.then(|| net_dev(c.state.pid)).flatten();
+    let block = cg.and_then(|d| io_stat(&d.join("io.stat")));
+    Reading {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        running,
+        cpu_usec,
+        uptime_secs,
+        mem_usage,
+        mem_limit,
+        net,
+        block,
+        pids,
+        at: Instant::now(),
+    }
+}
+
+impl Reading {
+    /// The template view (Podman's field names) and table cells: CPU % over
+    /// the time since `prev` (the last reading, in live mode) or since the
+    /// container started.
+    pub fn view(&self, prev: Option<&Reading>, no_trunc: bool) -> Value {
+        let dash = || "--".to_string();
+        let avg = match (self.cpu_usec, self.uptime_secs) {
+            (Some(u), t) if t > 0.0 => Some(u as f64 / 1e4 / t),
+            _ => None,
+        };
+        let cpu = match (
+            prev.and_then(|p| p.cpu_usec.map(|u| (u, p.at))),
+            self.cpu_usec,
+        ) {
+            (Some((pu, pat)), Some(u)) => {
+                let dt = self.at.duration_since(pat).as_secs_f64();
+                (dt > 0.0).then(|| u.saturating_sub(pu) as f64 / 1e4 / dt)
+            }
+            _ => avg,
+        };
+        let pct = |p: Option<f64>| p.map_or_else(dash, |p| format!("{p:.2}%"));
+        let pair = |p: Option<(u64, u64)>| {
+            p.map_or_else(dash, |(a, b)| {
+                format!("{} / {}", human_size_compact(a), human_size_compact(b))
+            })
+        };
+        let mem_usage = self.mem_usage.map_or_else(dash, |m| {
+            format!(
+                "{} / {}",
+                human_size_compact(m),
+                human_size_compact(self.mem_limit)
+            )
+        });
+        let mem_perc = self
+            .mem_usage
+            .filter(|_| self.mem_limit > 0)
+            .map(|m| m as f64 * 100.0 / self.mem_limit as f64);
+        let id = if no_trunc {
+            self.id.clone()
+        } else {
+            self.id.chars().take(12).collect()
+        };
+        let cpu_time = self
+            .cpu_usec
+            .map_or_else(dash, |u| format!("{:.6}s", u as f64 / 1e6));
+        json!({
+            "ID": id,
+            "ContainerID": self.id,
+            "Name": self.name,
+            "CPUPerc": pct(cpu),
+            "AvgCPU": pct(avg),
+            "CPU": cpu.unwrap_or(0.0),
+            "CPUTime": cpu_time,
+            "MemUsage": mem_usage,
+            "MemUsageBytes": self.mem_usage.map_or_else(dash, |m| format!("{m}B / {}B", self.mem_limit)),
+            "MemPerc": pct(mem_perc),
+            "MemLimit": self.mem_limit,
+            "NetIO": pair(self.net),
+            "BlockIO": pair(self.block),
+            "PIDs": if self.running { self.pids.to_string() } else { dash() },
+            "UpTime": crate::format::human_duration(self.uptime_secs as i64),
+        })
+    }
+}
+
+/// One row of the default table, from a view.
+pub fn row(view: &Value) -> Vec<String> {
+    [
+        "ID", "Name", "CPUPerc", "MemUsage", "MemPerc", "NetIO", "BlockIO", "PIDs", "CPUTime",
+        "AvgCPU",
+    ]
+    .iter()
+    .map(|k| view[*k].as_str().unwrap_or_default().to_string())
+    .collect()
+}
+
+fn number(p: &Path) -> Option<u64> {
+    fs::read_to_string(p).ok()?.trim().parse().ok()
+}
+
+/// `key N` in a flat-keyed file such as cpu.stat.
+fn keyed(p: &Path, key: &str) -> Option<u64> {
+    fs::read_to_string(p).ok()?.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
+/// utime + stime of a process, in microseconds (clock ticks of 1/100 s).
+fn proc_cpu_usec(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10_000)
+}
+
+fn host_memory() -> u64 {
+    fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                let kb = l.strip_prefix("MemTotal:")?.trim().trim_end_matches("kB");
+                kb.trim().parse::<u64>().ok()
+            })
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Received and sent bytes of the network namespace of `pid`, lo excluded.
+fn net_dev(pid: i32) -> Option<(u64, u64)> {
+    parse_net_dev(&fs::read_to_string(format!("/proc/{pid}/net/dev")).ok()?)
+}
+
+fn parse_net_dev(text: &str) -> Option<(u64, u64)> {
+    let mut total = (0, 0);
+    for line in text.lines().skip(2) {
+        let (iface, rest) = line.split_once(':')?;
+        if iface.trim() == "lo" {
+            continue;
+        }
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        total.0 += f.first().copied().unwrap_or(0);
+        total.1 += f.get(8).copied().unwrap_or(0);
+    }
+    Some(total)
+}
+
+/// Read and written bytes summed over every device of an io.stat.
+fn io_stat(p: &Path) -> Option<(u64, u64)> {
+    let text = fs::read_to_string(p).ok()?;
+    let mut total = (0, 0);
+    for tok in text.split_whitespace() {
+        if let Some(v) = tok.strip_prefix("rbytes=") {
+            total.0 += v.parse::<u64>().unwrap_or(0);
+        } else if let Some(v) = tok.strip_prefix("wbytes=") {
+            total.1 += v.parse::<u64>().unwrap_or(0);
+        }
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn net_dev_sums_all_but_lo() {
+        let t = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0\n  eth0:    1500      10    0    0    0     0          0         0      648       5    0    0    0     0       0          0\n";
+        assert_eq!(parse_net_dev(t), Some((1500, 648)));
+    }
+
+    #[test]
+    fn io_and_cpu_files_are_read() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(
+            d.path().join("io.stat"),
+            "254:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n8:0 rbytes=1 wbytes=0\n",
+        )
+        .unwrap();
+        assert_eq!(io_stat(&d.path().join("io.stat")), Some((4097, 8192)));
+        fs::write(
+            d.path().join("cpu.stat"),
+            "usage_usec 2500000\nuser_usec 2000000\n",
+        )
+        .unwrap();
+        assert_eq!(
+            keyed(&d.path().join("cpu.stat"), "usage_usec"),
+            Some(2_500_000)
+        );
+    }
+}

@@ -1,0 +1,194 @@
+//! The VM lane: resource limits proven by their effect on a real delegated
+//! cgroup v2 tree. The guest (tests/vm/build-image: Debian 12, systemd as
+//! PID 1, a lingering user whose user@ service delegates cpu, cpuset, io,
+//! memory and pids) boots once for this file and runs tests/vm/checks.sh as
+//! that user with this build's skiff; each test asserts one section of its
+//! output. Ignored by a plain `cargo test` (a first run builds the image as
+//! root, about 5 minutes; a boot and the checks take about 2 minutes under
+//! TCG): `.ci/run` runs them with `--ignored`, or says why it skipped them.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Each section of the checks' output: its `key=value` lines (a repeated
+/// key keeps the last value) and every line as printed.
+#[derive(Debug, Default)]
+struct Section {
+    values: BTreeMap<String, String>,
+    lines: Vec<String>,
+}
+
+static LANE: OnceLock<BTreeMap<String, Section>> = OnceLock::new();
+
+/// Boots the guest once and runs the checks; panics with the guest's
+/// output when it gives no result.
+fn lane() -> &'static BTreeMap<String, Section> {
+    LANE.get_or_init(|| {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let share = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("vm-share-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&share);
+        fs::create_dir_all(&share).unwrap();
+        fs::set_permissions(&share, fs::Permissions::from_mode(0o755)).unwrap();
+        let put = |name: &str, data: &[u8], mode: u32| {
+            let p = share.join(name);
+            fs::write(&p, data).unwrap();
+            fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+        };
+        put(
+            "skiff",
+            &fs::read(env!("CARGO_BIN_EXE_skiff")).unwrap(),
+            0o755,
+        );
+        put("busybox.tar", &common::busybox_rootfs(), 0o644);
+        put(
+            "checks.sh",
+            &fs::read(repo.join("tests/vm/checks.sh")).unwrap(),
+            0o755,
+        );
+        let out = Command::new(repo.join("tests/vm/run"))
+            .args(["--user", "--share"])
+            .arg(&share)
+            .args(["bash", "checks.sh"])
+            .output()
+            .expect("run tests/vm/run");
+        let _ = fs::remove_dir_all(&share);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "the VM lane failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            out.status
+        );
+        eprintln!("VM lane output:\n{stdout}\n{stderr}");
+        parse(&stdout)
+    })
+}
+
+fn parse(out: &str) -> BTreeMap<String, Section> {
+    let mut map = BTreeMap::new();
+    let mut cur = String::new();
+    for line in out.lines() {
+        if let Some(name) = line.strip_prefix("== ") {
+            cur = name.to_string();
+            continue;
+        }
+        let s: &mut Section = map.entry(cur.clone()).or_default();
+        s.lines.push(line.to_string());
+        if let Some((k, v)) = line.split_once('=') {
+            s.values.insert(k.to_string(), v.to_string());
+        }
+    }
+    map
+}
+
+/// The value of `key` in `section`; panics naming what the section had.
+fn val(section: &str, key: &str) -> String {
+    let s = lane()
+        .get(section)
+        .unwrap_or_else(|| panic!("no section {section} in the lane's output"));
+    s.values
+        .get(key)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {key} in section {section}: {:#?}", s.lines))
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn containers_get_cgroups_under_the_users_delegated_service() {
+    let parent = val("delegation", "parent");
+    assert!(
+        parent.starts_with("/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/"),
+        "{parent}"
+    );
+    let cgroup = val("limits", "cgroup");
+    assert!(cgroup.starts_with(&format!("{parent}/skiff-")), "{cgroup}");
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn memory_limit_oom_kills_with_137() {
+    assert_eq!(val("oom", "exit"), "137");
+    assert_eq!(val("oom", "oomkilled"), "true");
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn pids_limit_refuses_forks() {
+    assert_ne!(val("pids", "refused"), "0");
+    assert_ne!(val("pids", "exit"), "0");
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn limits_are_written_and_shown_by_inspect() {
+    assert_eq!(val("limits", "run"), "0");
+    assert_eq!(val("limits", "memory.max"), "134217728");
+    assert_eq!(val("limits", "memory.swap.max"), "0");
+    assert_eq!(val("limits", "memory.low"), "33554432");
+    assert_eq!(val("limits", "cpu.max"), "50000 100000");
+    assert_eq!(val("limits", "cpu.weight"), "20");
+    assert_eq!(val("limits", "cpuset.cpus"), "0");
+    assert_eq!(val("limits", "pids.max"), "50");
+    assert!(val("limits", "io.weight").starts_with("default "));
+    assert_eq!(
+        val("limits", "inspect"),
+        "134217728 134217728 500000000 512 0 50"
+    );
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn cpu_quota_throttles_a_busy_loop() {
+    let n: u64 = val("limits", "throttled").parse().unwrap();
+    assert!(n > 0, "nr_throttled {n}");
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn update_rewrites_the_limits_of_a_running_container() {
+    assert_eq!(val("update", "exit"), "0");
+    assert_eq!(val("update", "memory.max"), "268435456");
+    assert_eq!(val("update", "cpu.max"), "100000 100000");
+    assert_eq!(val("update", "pids.max"), "100");
+    assert_eq!(val("update", "inspect"), "268435456 1000000000 100");
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn pause_freezes_the_cgroup() {
+    assert_eq!(val("freezer", "exit"), "0");
+    assert_eq!(val("freezer", "freeze"), "1");
+    assert_eq!(val("freezer", "frozen"), "1");
+    assert_eq!(val("freezer", "status"), "paused");
+    assert_eq!(val("freezer", "thawed"), "0");
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn cgroups_are_removed_with_their_containers() {
+    assert_eq!(val("cleanup", "exit"), "0");
+    assert_eq!(val("cleanup", "gone"), "yes");
+    assert_eq!(val("cleanup", "rm_exit"), "0");
+    assert_eq!(val("cleanup", "left"), "0");
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn unavailable_cpus_are_refused_with_125() {
+    assert_eq!(val("errors", "cpuset_exit"), "125");
+    let s = &lane()["errors"];
+    assert!(
+        s.lines
+            .iter()
+            .any(|l| l.contains("requested CPUs are not available")),
+        "{:#?}",
+        s.lines
+    );
+}
