@@ -12,6 +12,15 @@ fn main() -> ExitCode {
         Some("_supervise") => skiff::supervisor::main(&args[2..]),
         // The pod's infra process: no parser, nothing but its own loop.
         Some(skiff::pod::infra::SUBCOMMAND) => skiff::pod::infra::main(),
+        // A published port's forwarder lives as long as its container, and
+        // under a connection flood its memory is budgeted: no parser either.
+        Some("_portfwd") => match skiff::network::portfwd::main(args[2..].to_vec()) {
+            Ok(code) => code,
+            Err(e) => {
+                skiff::cli::report(&e);
+                e.exit_code()
+            }
+        },
         _ => skiff::cli::main(),
     };
     ExitCode::from(code.clamp(0, 255) as u8)

@@ -282,9 +282,6 @@ pub enum Command {
     /// Internal: the rootless network namespace holder and its DNS server
     #[command(hide = true, name = "_netns")]
     Netns_,
-    /// Internal: forwards published ports into a namespace
-    #[command(hide = true, name = "_portfwd")]
-    Portfwd_(network::PortfwdArgs),
     /// Internal: the long-lived user namespace holder
     #[command(hide = true, name = "_pause")]
     Pause_,
@@ -499,7 +496,11 @@ pub fn main() -> i32 {
         .try_get_matches_from_mut(args.clone())
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
     match parsed {
-        Ok(cli) => execute(cli),
+        Ok(cli) => {
+            // Long-lived commands (the bridge holder) need not keep the tree.
+            drop(root);
+            execute(cli)
+        }
         Err(e) => {
             use clap::error::ErrorKind;
             match e.kind() {
@@ -787,7 +788,6 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Generate(kube::GenerateCommand::Systemd(a)) => systemd::generate(&ctx, *a),
         Command::AutoUpdate(a) => systemd::auto_update(&ctx, a),
         Command::Netns_ => crate::network::bridge::holder_main(&ctx),
-        Command::Portfwd_(a) => crate::network::portfwd::main(a.into()),
         _ => unreachable!("container commands and the holder are dispatched above"),
     }
 }

@@ -479,16 +479,3 @@ pub fn port(ctx: &Context, a: PortArgs) -> Result<i32> {
     }
     Ok(0)
 }
-
-/// Internal arguments of `_portfwd`: the namespace and target address.
-#[derive(Debug, Args)]
-pub struct PortfwdArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<String>,
-}
-
-impl From<PortfwdArgs> for Vec<String> {
-    fn from(a: PortfwdArgs) -> Self {
-        a.args
-    }
-}

@@ -253,6 +253,8 @@ fn template_view(c: &Container, f: &Facts, no_trunc: bool) -> Value {
         "ImageID": c.config.image_id,
         "IsInfra": c.config.infra,
         "Labels": labels,
+        // What `{{.Label "key"}}` reads (format::template's rewrite).
+        "LabelMap": c.config.labels,
         "Mounts": c.config.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>().join(","),
         "Names": c.name,
         "Namespaces": ns,

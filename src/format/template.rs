@@ -43,7 +43,9 @@ pub(super) fn unescape(s: &str) -> String {
 }
 
 /// Podman's template methods, as the map lookups they are: `{{.Label "k"}}`
-/// of `ps` (ListContainer.Label) reads `index .Labels "k"` ("" when absent).
+/// of `ps` (ListContainer.Label) reads `index .LabelMap "k"` ("" when
+/// absent): `ps` templates see `.Labels` as Podman prints it, `k=v,...`,
+/// and the map under this name of ours.
 /// Only the text inside actions is rewritten.
 fn methods(text: &str) -> String {
     static LABEL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -58,7 +60,7 @@ fn methods(text: &str) -> String {
     for a in actions {
         out.push_str(&text[last..a.inner_start]);
         let inner = &text[a.inner_start..a.inner_end];
-        out.push_str(&LABEL.replace_all(inner, "${1}(index .Labels ${2})"));
+        out.push_str(&LABEL.replace_all(inner, "${1}(index .LabelMap ${2})"));
         last = a.inner_end;
     }
     out.push_str(&text[last..]);
@@ -844,8 +846,8 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn label_method_reads_the_labels_map() {
-        let v = json!({"Labels": {"app": "web"}});
+    fn label_method_reads_the_label_map() {
+        let v = json!({"LabelMap": {"app": "web"}});
         assert_eq!(render(r#"{{ .Label "app" }}"#, &v).unwrap(), "web");
         assert_eq!(render(r#"{{.Label "nope"}}|"#, &v).unwrap(), "|");
         // Text outside actions is left alone.
