@@ -490,21 +490,29 @@ pub fn main() -> i32 {
     if let Some(cli) = parse_exec(&args) {
         return execute(cli);
     }
-    let mut root = command();
+    // Parsed against the plain tree: hiding the globals in every command's
+    // help (`command`) copies them into each subcommand, work that only help
+    // and parse errors need, so only they build that tree.
+    let mut root = hyphen_values(<Cli as clap::CommandFactory>::command());
     let args = help_to_flag(&root, args);
     let parsed = root
         .try_get_matches_from_mut(args.clone())
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    drop(root);
     match parsed {
-        Ok(cli) => {
-            // Long-lived commands (the bridge holder) need not keep the tree.
-            drop(root);
-            execute(cli)
-        }
+        Ok(cli) => execute(cli),
         Err(e) => {
             use clap::error::ErrorKind;
+            let mut root = command();
+            root.build();
             match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                ErrorKind::DisplayHelp => {
+                    // The same parse on the help tree ends in its own help.
+                    let help = root.try_get_matches_from_mut(args).err().unwrap_or(e);
+                    let _ = help.print();
+                    0
+                }
+                ErrorKind::DisplayVersion => {
                     let _ = e.print();
                     0
                 }
