@@ -21,6 +21,9 @@ pub struct Context {
     /// The real uid and gid of the invoking user on the host.
     pub uid: u32,
     pub gid: u32,
+    /// Whether events go to the journal file (`events::record`): false
+    /// with `--events-backend none`, as Podman then records nothing.
+    pub events: bool,
 }
 
 impl Context {
@@ -55,6 +58,7 @@ impl Context {
             rootless,
             uid,
             gid,
+            events: true,
         };
         // Inside the user namespace are skiff's own helpers (the port
         // forwarder, the network holder), started after the CLI made these.

@@ -170,7 +170,11 @@ fn lock_path(runroot: &Path) -> PathBuf {
 }
 
 /// Appends `e` as one line (see the module notes); never fails the caller.
+/// Records nothing when `ctx.events` is off (`--events-backend none`).
 pub fn record(ctx: &Context, e: &Event) {
+    if !ctx.events {
+        return;
+    }
     if let Err(err) = append(&ctx.runroot, e, MAX_SIZE) {
         tracing::warn!("cannot record the {} event: {err}", e.status);
     }

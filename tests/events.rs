@@ -174,3 +174,24 @@ fn events_follows_the_journal_live() {
     assert!(!seen.iter().any(|l| !l.ends_with(" live-zz")), "{seen:?}");
     s.ok(&["rm", "-f", "live-zz"]);
 }
+
+#[test]
+fn events_backend_none_records_nothing() {
+    let s = busybox();
+    s.ok(&[
+        "--events-backend",
+        "none",
+        "create",
+        "--name",
+        "quiet-zz",
+        "busybox",
+    ]);
+    s.ok(&["create", "--name", "loud-zz", "busybox"]);
+    let names: Vec<String> = events(&s, &["--filter", "event=create"])
+        .into_iter()
+        .filter(|l| l.contains("-zz"))
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].contains("loud-zz"), "{names:?}");
+    s.ok(&["rm", "quiet-zz", "loud-zz"]);
+}

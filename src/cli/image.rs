@@ -910,6 +910,7 @@ mod tests {
             rootless: false,
             uid: 0,
             gid: 0,
+            events: true,
         }
     }
 

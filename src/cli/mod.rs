@@ -723,7 +723,8 @@ fn run(cli: Cli) -> Result<i32> {
         c => c,
     };
     let storage_driver = cli.global.apply()?;
-    let ctx = Context::new(cli.global.root, cli.global.runroot, storage_driver)?;
+    let mut ctx = Context::new(cli.global.root, cli.global.runroot, storage_driver)?;
+    ctx.events = global::settings().events_backend != global::EventsBackend::None;
     if let Some(dir) = &cli.global.tmpdir {
         global::use_tmpdir(dir)?;
     }

@@ -735,6 +735,7 @@ mod tests {
             rootless: false,
             uid: 0,
             gid: 0,
+            events: true,
         };
         let id = "0123456789ab".repeat(5) + "0123";
         let mut st = NetworkState::default();

@@ -140,6 +140,7 @@ pub fn main(args: &[String]) -> i32 {
         rootless: !nix::unistd::geteuid().is_root() || !crate::runtime::idmap::in_initial_userns(),
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
+        events: true,
     };
     // SAFETY: the CLI passed its status pipe for us alone (launch.rs), a
     // descriptor distinct from --network-fd, and it is taken only here.
