@@ -493,12 +493,32 @@ pub fn main() -> i32 {
     // Parsed against the plain tree: hiding the globals in every command's
     // help (`command`) copies them into each subcommand, work that only help
     // and parse errors need, so only they build that tree.
-    let mut root = hyphen_values(<Cli as clap::CommandFactory>::command());
+    let mut root = <Cli as clap::CommandFactory>::command();
     let args = help_to_flag(&root, args);
-    let parsed = root
+    let mut parsed = root
         .try_get_matches_from_mut(args.clone())
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
-    drop(root);
+    if parsed.is_err() {
+        // pflag's rule (an option's value may begin with `-`) on a second
+        // parse: a line that parses without it parses the same with it (a
+        // single-value option followed by a word that looks like a flag is
+        // an error, never another reading), and walking the whole tree to
+        // set it costs as much as building it.
+        root = hyphen_values(<Cli as clap::CommandFactory>::command());
+        parsed = root
+            .try_get_matches_from_mut(args.clone())
+            .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    }
+    // Freeing the tree's thousands of allocations one by one costs as much
+    // as building it: a command that ends soon leaves the tree to the
+    // process's exit. The long-lived holders give its memory back first.
+    match &parsed {
+        Ok(Cli {
+            command: Command::Netns_ | Command::Pause_,
+            ..
+        }) => drop(root),
+        _ => std::mem::forget(root),
+    }
     match parsed {
         Ok(cli) => execute(cli),
         Err(e) => {
@@ -537,12 +557,16 @@ fn execute(cli: Cli) -> i32 {
 /// The `exec` fast path: `exec` is what scripts, health checks and tools
 /// run in loops, so it is parsed against a tree of only the global options
 /// and `exec`'s own, as building the definitions of the other commands is
-/// most of what clap spends on a parse. `None` for anything but a plain
-/// `skiff exec ...` that parses: the full parser then handles it, so help
-/// and error messages stay exactly those of the whole command line.
+/// most of what clap spends on a parse. Global options may come first
+/// (`skiff --root DIR exec ...`, as tools and the benchmarks write it): the
+/// small tree knows them all, and a line whose command is anything else
+/// (`skiff run --name exec ...`) fails to parse there. `None` for anything
+/// but a `skiff [GLOBALS] exec ...` that parses: the full parser then
+/// handles it, so help and error messages stay exactly those of the whole
+/// command line.
 fn parse_exec(args: &[std::ffi::OsString]) -> Option<Cli> {
     use clap::{Args, FromArgMatches};
-    if args.get(1).is_none_or(|a| a != "exec") {
+    if !args.iter().skip(1).any(|a| a == "exec") {
         return None;
     }
     let exec =
@@ -851,6 +875,17 @@ mod tests {
             &["skiff", "exec", "web", "--root", "/r", "cat"],
             &[
                 "skiff",
+                "--root",
+                "/r",
+                "--runroot",
+                "/rr",
+                "exec",
+                "web",
+                "true",
+            ],
+            &["skiff", "--root", "exec", "exec", "web", "true"],
+            &[
+                "skiff",
                 "exec",
                 "-d",
                 "--privileged",
@@ -867,6 +902,48 @@ mod tests {
         }
     }
 
+    /// `main` parses without pflag's value rule first: every line that
+    /// parses so must read the same as under the rule, and the lines that
+    /// need the rule must fail without it (so that `main` retries them).
+    #[test]
+    fn plain_parse_agrees_with_the_hyphen_value_rule() {
+        let plain = |w: &[&str]| {
+            <Cli as clap::CommandFactory>::command()
+                .try_get_matches_from(argv(w))
+                .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+        };
+        let hyphen = |w: &[&str]| {
+            hyphen_values(<Cli as clap::CommandFactory>::command())
+                .try_get_matches_from(argv(w))
+                .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+        };
+        let agree: &[&[&str]] = &[
+            &["skiff", "ps", "-a", "--format", "{{.ID}}"],
+            &[
+                "skiff", "--root", "/r", "run", "--rm", "-e", "A=1", "bb", "sh", "-c", "-x",
+            ],
+            &["skiff", "run", "--name", "x", "bb", "ls", "--all", "-l"],
+            &["skiff", "logs", "--tail", "1", "web"],
+            &["skiff", "images", "--filter", "dangling=true", "-q"],
+            &["skiff", "run", "--oom-score-adj", "-5", "bb", "true"],
+            &["skiff", "ps", "--format", "-", "-a"],
+        ];
+        for w in agree {
+            let p = plain(w).unwrap_or_else(|e| panic!("{w:?}: {e}"));
+            let h = hyphen(w).unwrap();
+            assert_eq!(format!("{p:?}"), format!("{h:?}"), "{w:?}");
+        }
+        let need_rule: &[&[&str]] = &[
+            &["skiff", "history", "--format", "--{{.ID}}--", "bb"],
+            &["skiff", "run", "--name", "-d", "bb", "true"],
+            &["skiff", "ps", "--format", "-{{.ID}}", "-a"],
+        ];
+        for w in need_rule {
+            assert!(plain(w).is_err(), "{w:?} parses without the rule");
+            hyphen(w).unwrap_or_else(|e| panic!("{w:?}: {e}"));
+        }
+    }
+
     /// Help, version and errors are left to the full parser and its texts.
     #[test]
     fn exec_fast_path_leaves_help_and_errors_to_the_full_parser() {
@@ -875,7 +952,10 @@ mod tests {
             &["skiff", "exec", "-h", "web", "true"],
             &["skiff", "exec", "--version"],
             &["skiff", "exec", "--bogus", "web", "true"],
-            &["skiff", "--root", "/r", "exec", "web", "true"],
+            &["skiff", "run", "--name", "exec", "bb", "true"],
+            &["skiff", "--root", "exec", "ps"],
+            &["skiff", "ps", "--filter", "name=exec"],
+            &["skiff", "container", "exec", "web", "true"],
         ] {
             let words = argv(words);
             assert!(parse_exec(&words).is_none(), "{words:?}");
