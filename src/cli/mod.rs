@@ -495,9 +495,7 @@ pub fn main() -> i32 {
     // and parse errors need, so only they build that tree.
     let mut root = <Cli as clap::CommandFactory>::command();
     let args = help_to_flag(&root, args);
-    let mut parsed = root
-        .try_get_matches_from_mut(args.clone())
-        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let mut parsed = parse_on(&mut root, args.clone());
     if parsed.is_err() {
         // pflag's rule (an option's value may begin with `-`) on a second
         // parse: a line that parses without it parses the same with it (a
@@ -505,9 +503,7 @@ pub fn main() -> i32 {
         // an error, never another reading), and walking the whole tree to
         // set it costs as much as building it.
         root = hyphen_values(<Cli as clap::CommandFactory>::command());
-        parsed = root
-            .try_get_matches_from_mut(args.clone())
-            .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+        parsed = parse_on(&mut root, args.clone());
     }
     // Freeing the tree's thousands of allocations one by one costs as much
     // as building it: a command that ends soon leaves the tree to the
@@ -552,6 +548,15 @@ fn execute(cli: Cli) -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// `args` parsed on the tree `root` into a [`Cli`]; clap's error as is.
+fn parse_on(
+    root: &mut clap::Command,
+    args: Vec<std::ffi::OsString>,
+) -> std::result::Result<Cli, clap::Error> {
+    root.try_get_matches_from_mut(args)
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
 }
 
 /// The `exec` fast path: `exec` is what scripts, health checks and tools
@@ -832,8 +837,7 @@ mod tests {
     fn parse_full(args: Vec<std::ffi::OsString>) -> std::result::Result<Cli, clap::Error> {
         let mut root = command();
         let args = help_to_flag(&root, args);
-        root.try_get_matches_from_mut(args)
-            .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+        parse_on(&mut root, args)
     }
 
     fn argv(words: &[&str]) -> Vec<std::ffi::OsString> {
@@ -907,15 +911,12 @@ mod tests {
     /// need the rule must fail without it (so that `main` retries them).
     #[test]
     fn plain_parse_agrees_with_the_hyphen_value_rule() {
-        let plain = |w: &[&str]| {
-            <Cli as clap::CommandFactory>::command()
-                .try_get_matches_from(argv(w))
-                .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
-        };
+        let plain = |w: &[&str]| parse_on(&mut <Cli as clap::CommandFactory>::command(), argv(w));
         let hyphen = |w: &[&str]| {
-            hyphen_values(<Cli as clap::CommandFactory>::command())
-                .try_get_matches_from(argv(w))
-                .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+            parse_on(
+                &mut hyphen_values(<Cli as clap::CommandFactory>::command()),
+                argv(w),
+            )
         };
         let agree: &[&[&str]] = &[
             &["skiff", "ps", "-a", "--format", "{{.ID}}"],
