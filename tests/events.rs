@@ -195,3 +195,29 @@ fn events_backend_none_records_nothing() {
     assert!(names[0].contains("loud-zz"), "{names:?}");
     s.ok(&["rm", "quiet-zz", "loud-zz"]);
 }
+#[test]
+fn the_supervisor_honours_events_backend_none() {
+    let s = busybox();
+    // The supervisor records `died` (and the rest of the run) itself: with
+    // `none`, it must record nothing either.
+    s.ok(&[
+        "--events-backend",
+        "none",
+        "run",
+        "--name",
+        "mute-zz",
+        "busybox",
+        "true",
+    ]);
+    s.ok(&["run", "--name", "said-zz", "busybox", "true"]);
+    let got: Vec<String> = events(&s, &[])
+        .into_iter()
+        .filter(|l| l.ends_with("-zz"))
+        .collect();
+    assert!(
+        got.contains(&"container died said-zz".to_string()),
+        "{got:?}"
+    );
+    assert!(!got.iter().any(|l| l.contains("mute-zz")), "{got:?}");
+    s.ok(&["rm", "mute-zz", "said-zz"]);
+}

@@ -91,6 +91,9 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
     if let Some(d) = &ctx.storage_driver {
         cmd.arg("--storage-driver").arg(d);
     }
+    if !ctx.events {
+        cmd.arg("--events-backend").arg("none");
+    }
     // pasta takes tens of milliseconds to start: start it now, while the
     // supervisor starts, and hand it over.
     let mut ready_fd = None;

@@ -53,6 +53,10 @@ pub struct Options {
     /// and the descriptor that came with it.
     pub network_begun: Option<String>,
     pub network_fd: Option<RawFd>,
+    /// `--events-backend none` of the CLI that started us: the supervisor
+    /// records no events either (its died, health_status, restart...), as
+    /// Podman's conmon cleanup inherits the engine's `events_logger`.
+    pub no_events: bool,
 }
 
 /// Parses our hidden command line: `_supervise --id ID [--status-fd N] ...`.
@@ -74,6 +78,7 @@ pub fn parse_args(args: &[String]) -> Option<Options> {
             "--detach-keys" => o.detach_keys = Some(it.next()?.clone()),
             "--network-begun" => o.network_begun = Some(it.next()?.clone()),
             "--network-fd" => o.network_fd = it.next()?.parse().ok(),
+            "--events-backend" => o.no_events = it.next()? == "none",
             _ => return None,
         }
     }
@@ -140,7 +145,7 @@ pub fn main(args: &[String]) -> i32 {
         rootless: !nix::unistd::geteuid().is_root() || !crate::runtime::idmap::in_initial_userns(),
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
-        events: true,
+        events: !o.no_events,
     };
     // SAFETY: the CLI passed its status pipe for us alone (launch.rs), a
     // descriptor distinct from --network-fd, and it is taken only here.
