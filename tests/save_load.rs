@@ -279,3 +279,108 @@ fn load_follows_layer_symlinks_that_stay_inside_the_archive() {
     assert!(t.image_ids().is_empty());
     assert_eq!(count(&t.store().join("layers")), 0);
 }
+
+/// `load` reads docker-archives and oci-archives compressed with gzip, zstd
+/// or xz, and prints only the names the archive records (not the second
+/// tag the saving store had).
+#[test]
+fn loads_compressed_archives() {
+    use std::io::Write;
+    let a = busybox_with_second_tag();
+    let id = image_id(&a, BUSYBOX);
+    let dir = a.home.join("files");
+    a.make_dir(&dir);
+    for format in ["docker-archive", "oci-archive"] {
+        let raw = dir.join(format!("{format}.tar"));
+        a.ok(&[
+            "save",
+            "--format",
+            format,
+            "-o",
+            raw.to_str().unwrap(),
+            BUSYBOX,
+        ]);
+        let data = fs::read(&raw).unwrap();
+        let gz = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        };
+        let zst = zstd::stream::encode_all(&data[..], 1).unwrap();
+        let xz = {
+            let mut e = liblzma::write::XzEncoder::new(Vec::new(), 1);
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        };
+        for (kind, bytes) in [("gz", gz), ("zst", zst), ("xz", xz)] {
+            let b = Skiff::new();
+            let o = b.ok_stdin(&["load"], &bytes);
+            assert_eq!(
+                o.trim(),
+                format!("Loaded image: {BUSYBOX}"),
+                "{format} {kind}"
+            );
+            assert_eq!(image_id(&b, BUSYBOX), id, "{format} {kind}");
+        }
+    }
+    // A store that already has the image under another name prints only
+    // the archive's name.
+    let raw = dir.join("docker-archive.tar");
+    let o = a.ok(&["load", "-i", raw.to_str().unwrap()]);
+    assert_eq!(o.trim(), format!("Loaded image: {BUSYBOX}"));
+}
+
+/// `save --format oci-dir|docker-dir -o DIR` writes a directory that
+/// `load -i DIR` reads back; docker-dir records no name.
+#[test]
+fn dir_layouts_round_trip() {
+    let a = busybox_with_second_tag();
+    let id = image_id(&a, BUSYBOX);
+    let files = a.home.join("files");
+    a.make_dir(&files);
+    let oci = files.join("oci");
+    let dd = files.join("dd");
+    a.ok(&[
+        "save",
+        "--format",
+        "oci-dir",
+        "-o",
+        oci.to_str().unwrap(),
+        BUSYBOX,
+    ]);
+    a.ok(&[
+        "save",
+        "--format",
+        "docker-dir",
+        "-o",
+        dd.to_str().unwrap(),
+        BUSYBOX,
+    ]);
+    assert!(oci.join("index.json").is_file() && oci.join("oci-layout").is_file());
+    assert!(dd.join("manifest.json").is_file() && dd.join("version").is_file());
+    // Without -o there is nowhere to write a directory.
+    let e = a.fails(&["save", "--format", "oci-dir", BUSYBOX], 125);
+    assert!(e.contains("-o DIR"), "{e}");
+    // A non-empty directory is not overwritten.
+    let e = a.fails(
+        &[
+            "save",
+            "--format",
+            "oci-dir",
+            "-o",
+            oci.to_str().unwrap(),
+            BUSYBOX,
+        ],
+        125,
+    );
+    assert!(e.contains("not empty"), "{e}");
+
+    let b = Skiff::new();
+    let o = b.ok(&["load", "-i", oci.to_str().unwrap()]);
+    assert_eq!(o.trim(), format!("Loaded image: {BUSYBOX}"));
+    assert_eq!(image_id(&b, BUSYBOX), id);
+    let c = Skiff::new();
+    let o = c.ok(&["load", "-i", dd.to_str().unwrap()]);
+    assert_eq!(o.trim(), format!("Loaded image: sha256:{id}"));
+    assert_eq!(c.image_ids(), vec![format!("sha256:{id}")]);
+}

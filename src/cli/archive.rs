@@ -1,14 +1,17 @@
-//! Archive commands: save and load (docker-archive and oci-archive).
+//! Archive commands: save and load (docker-archive and oci-archive, the
+//! oci-dir and docker-dir layouts, and archives compressed with gzip, zstd
+//! or xz).
 
 use std::fs;
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use crate::image::progress::Progress;
+use crate::image::sink::{DirSink, TarSink};
 use crate::image::tar_index::TarIndex;
-use crate::image::{docker_archive, oci_archive, Image, ImageStore};
+use crate::image::{docker_archive, docker_dir, oci_archive, Image, ImageStore};
 use crate::{Context, Error, Result};
 
 #[derive(Debug, Args)]
@@ -16,7 +19,7 @@ pub struct SaveArgs {
     /// Write to a file, default is STDOUT
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Save image to docker-archive (default) or oci-archive
+    /// Save image to docker-archive (default), oci-archive, oci-dir or docker-dir
     #[arg(long, default_value = "docker-archive")]
     pub format: String,
     /// Interpret additional arguments as images, not tags, to save in one archive
@@ -35,7 +38,7 @@ pub struct SaveArgs {
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Read from the specified archive file or http(s) URL (default: stdin)
+    /// Read from the specified archive file, oci-dir or docker-dir directory, or http(s) URL (default: stdin)
     #[arg(short, long)]
     pub input: Option<PathBuf>,
     /// Suppress the output
@@ -68,14 +71,37 @@ pub fn save(ctx: &Context, a: SaveArgs) -> Result<i32> {
             None => images.push((img, names)),
         }
     }
+    if !matches!(
+        a.format.as_str(),
+        "docker-archive" | "oci-archive" | "oci-dir" | "docker-dir"
+    ) {
+        return Err(Error::msg(format!(
+            "unsupported save format {:?}: use docker-archive, oci-archive, oci-dir or docker-dir",
+            a.format
+        )));
+    }
+    if a.format.ends_with("-dir") {
+        save_dir(&store, &a, &images)?;
+    } else {
+        save_archive(&store, &a, &images)?;
+    }
+    for (img, names) in &images {
+        let name = names.first().map_or("", String::as_str);
+        crate::events::Event::object(crate::events::Type::Image, "save", &img.id, name).record(ctx);
+    }
+    Ok(0)
+}
+
+/// `save` to a tar file or stdout (docker-archive, oci-archive).
+fn save_archive(store: &ImageStore, a: &SaveArgs, images: &[(Image, Vec<String>)]) -> Result<()> {
     let write = |out: &mut dyn Write| -> Result<()> {
-        match a.format.as_str() {
-            "docker-archive" => docker_archive::save(&store, &images, out),
-            "oci-archive" => oci_archive::save(&store, &images, out),
-            other => Err(Error::msg(format!(
-                "unsupported save format {other:?}: use docker-archive or oci-archive"
-            ))),
+        let mut sink = TarSink::new(out);
+        if a.format == "oci-archive" {
+            oci_archive::save(store, images, &mut sink)?;
+        } else {
+            docker_archive::save(store, images, &mut sink)?;
         }
+        sink.finish()
     };
     match &a.output {
         None => {
@@ -117,16 +143,39 @@ pub fn save(ctx: &Context, a: SaveArgs) -> Result<i32> {
                 .map_err(|e| Error::msg(crate::error::io_msg("rename", path, &e)))?;
         }
     }
-    for (img, names) in &images {
-        let name = names.first().map_or("", String::as_str);
-        crate::events::Event::object(crate::events::Type::Image, "save", &img.id, name).record(ctx);
+    Ok(())
+}
+
+/// `save` to a directory (oci-dir, docker-dir), which `-o` must name: it is
+/// written whole or not at all.
+fn save_dir(store: &ImageStore, a: &SaveArgs, images: &[(Image, Vec<String>)]) -> Result<()> {
+    let Some(path) = &a.output else {
+        return Err(Error::msg(format!(
+            "--format {} writes a directory: name it with -o DIR",
+            a.format
+        )));
+    };
+    let mut sink = DirSink::new(path)?;
+    if a.format == "oci-dir" {
+        oci_archive::save(store, images, &mut sink)?;
+    } else {
+        let [(img, _)] = images else {
+            return Err(Error::msg(
+                "--format docker-dir holds one image: save the others separately or use oci-dir",
+            ));
+        };
+        docker_dir::save(store, img, &mut sink)?;
     }
-    Ok(0)
+    sink.commit()
 }
 
 pub fn load(ctx: &Context, a: LoadArgs) -> Result<i32> {
     let store = ImageStore::new(ctx);
     let (file, label) = match &a.input {
+        Some(p) if !is_url(p) && p.is_dir() => {
+            let idx = TarIndex::dir(p, &p.display().to_string());
+            return load_from(ctx, &store, &idx, a.quiet);
+        }
         Some(p) if is_url(p) => {
             let url = p.to_string_lossy().into_owned();
             (spool(ctx, &mut fetch(&url)?, &url)?, url)
@@ -147,34 +196,74 @@ pub fn load(ctx: &Context, a: LoadArgs) -> Result<i32> {
             )
         }
     };
-    // Podman's words for input that is no image archive, which scripts grep.
-    let unsupported = |why: String| {
-        Error::msg(format!(
-            "payload does not match any of the supported image formats (oci-archive, docker-archive): {why}"
-        ))
-    };
+    let file = decompressed(ctx, file, &label)?;
     let idx = TarIndex::new(file, &label).map_err(|e| unsupported(e.to_string()))?;
-    let progress = Progress::new(a.quiet);
-    let loaded = if idx.contains("manifest.json") {
-        docker_archive::load(&store, &idx, &progress)?
+    load_from(ctx, &store, &idx, a.quiet)
+}
+
+/// Podman's words for input that is no image archive, which scripts grep.
+fn unsupported(why: String) -> Error {
+    Error::msg(format!(
+        "payload does not match any of the supported image formats (oci-archive, docker-archive, oci-dir, docker-dir): {why}"
+    ))
+}
+
+/// Loads the images of an archive or directory, and prints the names it
+/// records for them (Podman: `Loaded image: NAME`, or the id of an image
+/// the archive names not).
+fn load_from(ctx: &Context, store: &ImageStore, idx: &TarIndex, quiet: bool) -> Result<i32> {
+    let progress = Progress::new(quiet);
+    let loaded = if docker_dir::is_docker_dir(idx) {
+        docker_dir::load(store, idx, &progress)?
+    } else if idx.contains("manifest.json") {
+        docker_archive::load(store, idx, &progress)?
     } else if idx.contains("index.json") {
-        oci_archive::load(&store, &idx, &progress)?
+        oci_archive::load(store, idx, &progress)?
     } else {
         return Err(unsupported(format!(
-            "{label}: neither a docker-archive (manifest.json) nor an oci-archive (index.json)"
+            "{}: neither a docker-archive or docker-dir (manifest.json) nor an oci-archive or oci-dir (index.json)",
+            idx.label()
         )));
     };
-    for img in loaded {
-        let name = img.names.first().map_or("", String::as_str);
+    for (img, names) in loaded {
+        let name = names.first().map_or("", String::as_str);
         crate::events::Event::object(crate::events::Type::Image, "load", &img.id, name).record(ctx);
-        if img.names.is_empty() {
+        if names.is_empty() {
             println!("Loaded image: sha256:{}", img.id);
         }
-        for n in &img.names {
+        for n in &names {
             println!("Loaded image: {n}");
         }
     }
     Ok(0)
+}
+
+/// `file` itself when it is a tar, or its content decompressed into a
+/// spooled file when gzip, zstd or xz compressed it (Podman loads those
+/// too): the archive's members are then read in any order.
+fn decompressed(ctx: &Context, mut file: fs::File, label: &str) -> Result<fs::File> {
+    let mut head = [0u8; 6];
+    // A spooled file is positioned at its end.
+    file.seek(SeekFrom::Start(0))?;
+    let n = file.read(&mut head)?;
+    file.seek(SeekFrom::Start(0))?;
+    let head = &head[..n];
+    let mut reader: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(file)))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::stream::read::Decoder::new(file)?)
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Box::new(liblzma::read::XzDecoder::new_multi_decoder(
+            io::BufReader::new(file),
+        ))
+    } else if head.starts_with(b"BZh") {
+        return Err(unsupported(format!(
+            "{label}: bzip2-compressed archives are not supported: decompress it first"
+        )));
+    } else {
+        return Ok(file);
+    };
+    spool(ctx, &mut reader, label)
 }
 
 /// Whether `load -i` names an archive to download rather than a file.

@@ -5,13 +5,14 @@
 //! pointing into `blobs/sha256/`).
 
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use serde::{Deserialize, Serialize};
 
 use super::layer;
 use super::progress::Progress;
 use super::reference::Reference;
+use super::sink::{add_json, Sink};
 use super::store::{parse_config, LayerRecord};
 use super::tar_index::TarIndex;
 use super::{Image, ImageStore};
@@ -32,45 +33,6 @@ fn hex(d: &str) -> &str {
     d.strip_prefix("sha256:").unwrap_or(d)
 }
 
-/// Appends `value` as a JSON file member.
-pub(crate) fn append_json(
-    b: &mut tar::Builder<&mut dyn Write>,
-    name: &str,
-    value: &impl serde::Serialize,
-) -> Result<()> {
-    let data = serde_json::to_vec(value).map_err(|e| Error::msg(e.to_string()))?;
-    append(b, name, data.len() as u64, &mut &data[..])
-}
-
-/// Writes the end of the archive and flushes it.
-pub(crate) fn finish(b: tar::Builder<&mut dyn Write>) -> Result<()> {
-    b.into_inner()
-        .map_err(|e| {
-            Error::msg(format!(
-                "writing the archive: {}",
-                crate::error::io_reason(&e)
-            ))
-        })?
-        .flush()?;
-    Ok(())
-}
-
-/// Appends one regular file member with fixed metadata (same input, same bytes).
-pub(crate) fn append(
-    b: &mut tar::Builder<&mut dyn Write>,
-    name: &str,
-    size: u64,
-    data: &mut dyn Read,
-) -> Result<()> {
-    let mut h = tar::Header::new_ustar();
-    h.set_size(size);
-    h.set_mode(0o644);
-    h.set_mtime(0);
-    h.set_entry_type(tar::EntryType::Regular);
-    b.append_data(&mut h, name, data)
-        .map_err(|e| Error::msg(format!("writing {name}: {}", crate::error::io_reason(&e))))
-}
-
 /// The uncompressed tar of a stored layer, exactly the bytes of its diff_id.
 pub(crate) fn layer_tar(store: &ImageStore, rec: &LayerRecord) -> Result<Box<dyn Read>> {
     let path = store.blob_path(&rec.blob_digest)?;
@@ -81,12 +43,7 @@ pub(crate) fn layer_tar(store: &ImageStore, rec: &LayerRecord) -> Result<Box<dyn
 }
 
 /// Writes `images` (with the names to record for each) as a docker-archive.
-pub fn save(
-    store: &ImageStore,
-    images: &[(Image, Vec<String>)],
-    out: &mut dyn Write,
-) -> Result<()> {
-    let mut b = tar::Builder::new(out);
+pub fn save(store: &ImageStore, images: &[(Image, Vec<String>)], b: &mut dyn Sink) -> Result<()> {
     let mut written: Vec<String> = Vec::new();
     let mut manifest = Vec::new();
     let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
@@ -102,7 +59,7 @@ pub fn save(
                     ))
                 })?;
                 let mut tar = layer_tar(store, &rec)?.take(rec.size);
-                append(&mut b, &name, rec.size, &mut tar)?;
+                b.add(&name, rec.size, &mut tar)?;
                 written.push(name.clone());
             }
             layers.push(name);
@@ -110,7 +67,7 @@ pub fn save(
         let config = store.read_blob(&img.config_digest)?;
         let cfg_name = format!("{}.json", hex(&img.config_digest));
         if !written.contains(&cfg_name) {
-            append(&mut b, &cfg_name, config.len() as u64, &mut &config[..])?;
+            b.add(&cfg_name, config.len() as u64, &mut &config[..])?;
             written.push(cfg_name.clone());
         }
         for n in names {
@@ -129,9 +86,8 @@ pub fn save(
             layers,
         });
     }
-    append_json(&mut b, "manifest.json", &manifest)?;
-    append_json(&mut b, "repositories", &repositories)?;
-    finish(b)
+    add_json(b, "manifest.json", &manifest)?;
+    add_json(b, "repositories", &repositories)
 }
 
 /// A name from `RepoTags` as the store keeps it (`busybox:latest` is Docker
@@ -143,8 +99,14 @@ fn normalize_tag(t: &str) -> Option<String> {
         .map(|r| r.normalize_docker().to_string())
 }
 
-/// Loads every image of a docker-archive; returns the images and their names.
-pub fn load(store: &ImageStore, idx: &TarIndex, progress: &Progress) -> Result<Vec<Image>> {
+/// Loads every image of a docker-archive; returns each image with the
+/// names the archive records for it (not the other names it may already
+/// have in the store).
+pub fn load(
+    store: &ImageStore,
+    idx: &TarIndex,
+    progress: &Progress,
+) -> Result<Vec<(Image, Vec<String>)>> {
     let label = idx.label().to_string();
     let entries: Vec<ManifestEntry> = serde_json::from_slice(&idx.read("manifest.json")?)
         .map_err(|e| Error::msg(format!("{label}: manifest.json: {e}")))?;
@@ -193,7 +155,8 @@ pub fn load(store: &ImageStore, idx: &TarIndex, progress: &Progress) -> Result<V
         }
         let digest = sha256_digest(&config);
         store.put_blob(&config[..], Some(&digest))?;
-        out.push(store.create_image_from_config_blob(&digest, &names, None)?);
+        let img = store.create_image_from_config_blob(&digest, &names, None)?;
+        out.push((img, names));
     }
     Ok(out)
 }

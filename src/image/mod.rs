@@ -4,6 +4,7 @@ pub mod archive;
 pub mod change;
 pub mod commit;
 pub mod docker_archive;
+pub mod docker_dir;
 pub mod layer;
 pub mod oci_archive;
 pub mod pipe;
@@ -11,6 +12,7 @@ pub mod progress;
 pub mod pull;
 pub mod push;
 pub mod reference;
+pub mod sink;
 pub mod store;
 pub mod tar_index;
 

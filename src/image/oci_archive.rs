@@ -4,13 +4,12 @@
 //! saving costs no recompression and every blob is checked by digest on load.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
-use super::docker_archive::{append, append_json, finish};
 use super::progress::Progress;
 use super::reference::Reference;
+use super::sink::{add_json, Sink};
 use super::store::parse_config;
 use super::tar_index::TarIndex;
 use super::{Image, ImageStore};
@@ -32,7 +31,8 @@ struct Index {
     manifests: Vec<Descriptor>,
 }
 
-fn blob_name(digest: &str) -> String {
+/// Where an OCI layout keeps the blob `digest`.
+pub(crate) fn blob_name(digest: &str) -> String {
     format!(
         "blobs/sha256/{}",
         digest.strip_prefix("sha256:").unwrap_or(digest)
@@ -83,14 +83,10 @@ pub(crate) fn manifest_of(store: &ImageStore, img: &Image) -> Result<ManifestBlo
 }
 
 /// Writes `images` (each with the names to record) as an oci-archive.
-pub fn save(
-    store: &ImageStore,
-    images: &[(Image, Vec<String>)],
-    out: &mut dyn Write,
-) -> Result<()> {
-    let mut b = tar::Builder::new(out);
+/// The same layout, unpacked into a directory, is an oci-dir.
+pub fn save(store: &ImageStore, images: &[(Image, Vec<String>)], b: &mut dyn Sink) -> Result<()> {
     let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
-    append(&mut b, "oci-layout", layout.len() as u64, &mut &layout[..])?;
+    b.add("oci-layout", layout.len() as u64, &mut &layout[..])?;
     let mut written: Vec<String> = Vec::new();
     let mut index = Index {
         schema_version: 2,
@@ -107,7 +103,7 @@ pub fn save(
             let path = store.blob_path(&digest)?;
             let mut f = std::fs::File::open(&path)
                 .map_err(|e| Error::msg(crate::error::io_msg("open", &path, &e)))?;
-            append(&mut b, &name, size, &mut f)?;
+            b.add(&name, size, &mut f)?;
             written.push(name);
         }
         let config = store.read_blob(&img.config_digest)?;
@@ -117,7 +113,7 @@ pub fn save(
         ] {
             let name = blob_name(&digest);
             if !written.contains(&name) {
-                append(&mut b, &name, data.len() as u64, &mut &data[..])?;
+                b.add(&name, data.len() as u64, &mut &data[..])?;
                 written.push(name);
             }
         }
@@ -147,12 +143,11 @@ pub fn save(
             index.manifests.push(desc(Some(n)));
         }
     }
-    append_json(&mut b, "index.json", &index)?;
-    finish(b)
+    add_json(b, "index.json", &index)
 }
 
-/// Reads a blob of the layout whole, checking its digest.
-fn read_blob(idx: &TarIndex, digest: &str) -> Result<Vec<u8>> {
+/// Reads a blob of the layout whole (found by `blob_name`), checking its digest.
+fn read_blob(idx: &TarIndex, digest: &str, blob_name: fn(&str) -> String) -> Result<Vec<u8>> {
     if !super::reference::valid_digest(digest) {
         return Err(Error::msg(format!(
             "{}: invalid digest {digest:?}",
@@ -189,58 +184,89 @@ fn name_of(d: &Descriptor) -> Option<String> {
     (r.digest.is_none()).then(|| r.normalize_docker().to_string())
 }
 
-/// Loads every image an oci-archive's index names.
-pub fn load(store: &ImageStore, idx: &TarIndex, progress: &Progress) -> Result<Vec<Image>> {
+/// One image of a layout to load: its manifest (bytes and digest) and the
+/// name the layout gives it.
+pub(crate) struct Entry {
+    pub bytes: Vec<u8>,
+    pub digest: String,
+    pub name: Option<String>,
+}
+
+/// Loads every image an oci-archive's (or oci-dir's) index names; returns
+/// each image with the names the index records for it (not the other names
+/// it may already have in the store).
+pub fn load(
+    store: &ImageStore,
+    idx: &TarIndex,
+    progress: &Progress,
+) -> Result<Vec<(Image, Vec<String>)>> {
     let label = idx.label().to_string();
     let index: Index = serde_json::from_slice(&idx.read("index.json")?)
         .map_err(|e| Error::msg(format!("{label}: index.json: {e}")))?;
-    // Group the entries by manifest: several names of one image.
-    let mut plans: Vec<(ImageManifest, Vec<String>, Vec<String>)> = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
+    let mut entries = Vec::new();
     for d in &index.manifests {
-        let mut desc = d.clone();
-        let mut bytes = read_blob(idx, &desc.digest)?;
-        if matches!(rm::kind_of(&desc.media_type), Some(rm::Kind::List)) {
+        let mut digest = d.digest.clone();
+        let mut bytes = read_blob(idx, &digest, blob_name)?;
+        if matches!(rm::kind_of(&d.media_type), Some(rm::Kind::List)) {
             let list: ManifestList = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::msg(format!("{label}: {}: {e}", desc.digest)))?;
+                .map_err(|e| Error::msg(format!("{label}: {digest}: {e}")))?;
             let host = Platform::host();
             let chosen = list.select(&host).map_err(|avail| {
                 Error::msg(format!("{label}: no image for {host} (available: {avail})"))
             })?;
-            desc = Descriptor {
-                annotations: d.annotations.clone(),
-                ..chosen.clone()
-            };
-            bytes = read_blob(idx, &desc.digest)?;
+            digest = chosen.digest.clone();
+            bytes = read_blob(idx, &digest, blob_name)?;
         }
-        let name = name_of(d);
-        if let Some(pos) = seen.iter().position(|s| *s == desc.digest) {
-            plans[pos].1.extend(name);
+        entries.push(Entry {
+            bytes,
+            digest,
+            name: name_of(d),
+        });
+    }
+    load_manifests(store, idx, entries, blob_name, progress)
+}
+
+/// Stores the images of `entries` (several entries of one manifest are
+/// several names of one image), reading their blobs from `idx` where
+/// `blob_name` says they are. Every blob is checked before anything is
+/// stored.
+pub(crate) fn load_manifests(
+    store: &ImageStore,
+    idx: &TarIndex,
+    entries: Vec<Entry>,
+    blob_name: fn(&str) -> String,
+    progress: &Progress,
+) -> Result<Vec<(Image, Vec<String>)>> {
+    let label = idx.label().to_string();
+    let mut plans: Vec<(ImageManifest, Vec<String>, Vec<String>)> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for e in entries {
+        if let Some(pos) = seen.iter().position(|s| *s == e.digest) {
+            plans[pos].1.extend(e.name);
             continue;
         }
-        let m: ImageManifest = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::msg(format!("{label}: manifest {}: {e}", desc.digest)))?;
-        // Check that every blob is there before storing anything.
+        let m: ImageManifest = serde_json::from_slice(&e.bytes)
+            .map_err(|err| Error::msg(format!("{label}: manifest {}: {err}", e.digest)))?;
         idx.check(&blob_name(&m.config.digest))?;
         for l in &m.layers {
             idx.check(&blob_name(&l.digest))?;
         }
-        let cfg = parse_config(&read_blob(idx, &m.config.digest)?)
-            .map_err(|e| Error::msg(format!("{label}: config {}: {e}", m.config.digest)))?;
+        let cfg = parse_config(&read_blob(idx, &m.config.digest, blob_name)?)
+            .map_err(|err| Error::msg(format!("{label}: config {}: {err}", m.config.digest)))?;
         let diff_ids = cfg.rootfs().diff_ids().clone();
         if diff_ids.len() != m.layers.len() {
             return Err(Error::msg(format!(
                 "{label}: manifest {} lists {} layers but its config {} diff_ids",
-                desc.digest,
+                e.digest,
                 m.layers.len(),
                 diff_ids.len()
             )));
         }
-        seen.push(desc.digest.clone());
-        plans.push((m, name.into_iter().collect(), diff_ids));
+        seen.push(e.digest);
+        plans.push((m, e.name.into_iter().collect(), diff_ids));
     }
     if plans.is_empty() {
-        return Err(Error::msg(format!("{label}: index.json lists no image")));
+        return Err(Error::msg(format!("{label}: the layout lists no image")));
     }
     let mut out = Vec::new();
     for (m, names, diff_ids) in plans {
@@ -255,9 +281,10 @@ pub fn load(store: &ImageStore, idx: &TarIndex, progress: &Progress) -> Result<V
             store.create_layer_streaming(&mut r, &l.digest, Some(diff_id), &what)?;
             bp.done();
         }
-        let config = read_blob(idx, &m.config.digest)?;
+        let config = read_blob(idx, &m.config.digest, blob_name)?;
         store.put_blob(&config[..], Some(&m.config.digest))?;
-        out.push(store.create_image_from_config_blob(&m.config.digest, &names, None)?);
+        let img = store.create_image_from_config_blob(&m.config.digest, &names, None)?;
+        out.push((img, names));
     }
     Ok(out)
 }

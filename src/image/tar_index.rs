@@ -1,6 +1,8 @@
 //! Random access to the members of an image archive (docker-archive,
 //! oci-archive): one pass records where each member's data lies, then
 //! members are read in whatever order the archive's manifest names them.
+//! The same interface reads an unpacked layout (oci-dir, docker-dir), whose
+//! members are the files below a directory.
 //!
 //! The pass also rejects what must never be trusted before anything is
 //! stored: member paths that climb out (`..`, absolute) and a truncated file.
@@ -8,7 +10,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use crate::{Error, Result};
 
@@ -16,10 +18,18 @@ use crate::{Error, Result};
 const MAX_SMALL: u64 = 64 << 20;
 
 pub struct TarIndex {
-    file: File,
+    backing: Backing,
     label: String,
-    /// Member path (normalised) -> (data offset, size).
-    entries: HashMap<String, (u64, u64)>,
+}
+
+enum Backing {
+    /// A tar file and its members: path (normalised) -> (data offset, size).
+    Tar {
+        file: File,
+        entries: HashMap<String, (u64, u64)>,
+    },
+    /// A directory: a member is the regular file at its path below it.
+    Dir(PathBuf),
 }
 
 /// `./a/b` -> `a/b`; `None` when the path is absolute or climbs out.
@@ -137,10 +147,19 @@ impl TarIndex {
             return Err(bad("empty or not a tar archive".into()));
         }
         Ok(TarIndex {
-            file,
+            backing: Backing::Tar { file, entries },
             label: label.to_string(),
-            entries,
         })
+    }
+
+    /// Reads the layout unpacked below `dir` (oci-dir, docker-dir); `label`
+    /// names it in errors. Member paths are cleaned as in an archive, so
+    /// none climbs out of `dir`.
+    pub fn dir(dir: &Path, label: &str) -> TarIndex {
+        TarIndex {
+            backing: Backing::Dir(dir.to_path_buf()),
+            label: label.to_string(),
+        }
     }
 
     pub fn label(&self) -> &str {
@@ -148,20 +167,32 @@ impl TarIndex {
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        clean_path(name).is_some_and(|n| self.entries.contains_key(&n))
+        self.locate(name).is_ok()
     }
 
-    fn locate(&self, name: &str) -> Result<(u64, u64)> {
+    /// Where a member's data lies: its file, offset and size.
+    fn locate(&self, name: &str) -> Result<(File, u64, u64)> {
         let Some(n) = clean_path(name) else {
             return Err(Error::msg(format!(
                 "{}: path \"{name}\" escapes the archive",
                 self.label
             )));
         };
-        self.entries
-            .get(&n)
-            .copied()
-            .ok_or_else(|| Error::msg(format!("{}: \"{name}\" is not in the archive", self.label)))
+        let missing = || Error::msg(format!("{}: \"{name}\" is not in the archive", self.label));
+        match &self.backing {
+            Backing::Tar { file, entries } => {
+                let (off, size) = entries.get(&n).copied().ok_or_else(missing)?;
+                Ok((file.try_clone()?, off, size))
+            }
+            Backing::Dir(dir) => {
+                let f = File::open(dir.join(&n)).map_err(|_| missing())?;
+                let m = f.metadata()?;
+                if !m.is_file() {
+                    return Err(missing());
+                }
+                Ok((f, 0, m.len()))
+            }
+        }
     }
 
     /// Checks that a member exists (before anything is stored).
@@ -171,15 +202,14 @@ impl TarIndex {
 
     /// Streams one member.
     pub fn open(&self, name: &str) -> Result<io::Take<File>> {
-        let (off, size) = self.locate(name)?;
-        let mut f = self.file.try_clone()?;
+        let (mut f, off, size) = self.locate(name)?;
         f.seek(SeekFrom::Start(off))?;
         Ok(f.take(size))
     }
 
     /// Reads a small member (manifest, config) whole.
     pub fn read(&self, name: &str) -> Result<Vec<u8>> {
-        let (_, size) = self.locate(name)?;
+        let (_, _, size) = self.locate(name)?;
         if size > MAX_SMALL {
             return Err(Error::msg(format!(
                 "{}: \"{name}\" is too large ({size} bytes)",
