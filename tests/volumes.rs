@@ -1410,3 +1410,41 @@ fn a_failed_create_removes_the_volumes_it_made_and_keeps_the_others() {
     assert!(s.container_ids().is_empty());
     assert_eq!(volume_dirs(&s), vec!["existing"], "nothing half-made");
 }
+
+/// `cp` of a tree 1500 directories deep (which overflowed the stack, exit
+/// 134) is refused with one error line and exit 125, both ways; a tree of
+/// a few levels still copies.
+#[test]
+fn cp_refuses_a_tree_too_deep() {
+    let s = common::busybox();
+    s.ok(&["create", "--name", "deep", common::BUSYBOX, "true"]);
+    let top = s.make_dir(&s.home.join("deeptree"));
+    let deep = "d/".repeat(1500);
+    s.ok(&[
+        "unshare",
+        "sh",
+        "-c",
+        &format!("mkdir -p {}/{deep}", common::s(&top)),
+    ]);
+    let e = s.fails(&["cp", &common::s(&top), "deep:/tmp/"], 125);
+    assert!(e.contains("deeper than") && e.lines().count() == 1, "{e}");
+    let shallow = s.make_dir(&s.home.join("shallow"));
+    s.ok(&[
+        "unshare",
+        "sh",
+        "-c",
+        &format!(
+            "mkdir -p {}/a/b/c && echo x > {}/a/b/c/f",
+            common::s(&shallow),
+            common::s(&shallow)
+        ),
+    ]);
+    s.ok(&["cp", &common::s(&shallow), "deep:/tmp/"]);
+    let out = s.make_dir(&s.home.join("back"));
+    s.ok(&["cp", "deep:/tmp/shallow", &common::s(&out)]);
+    assert_eq!(
+        fs::read_to_string(out.join("shallow/a/b/c/f")).unwrap(),
+        "x\n"
+    );
+    s.ok(&["rm", "deep"]);
+}

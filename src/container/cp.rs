@@ -290,8 +290,25 @@ fn copy_in(src: &Path, dir: BorrowedFd, name: &OsStr, label: &Path, owner: Owner
     Ok(())
 }
 
+/// How deep below the path named a copied tree may go. Each level costs a
+/// stack frame and an open descriptor, so a deeper tree (1500 levels
+/// overflowed the stack) is refused with an error instead.
+const MAX_DEPTH: usize = 512;
+
+/// Refuses a directory `label` nested deeper than [`MAX_DEPTH`].
+fn check_depth(label: &Path) -> Result<()> {
+    if label.components().count() > MAX_DEPTH {
+        return Err(Error::msg(format!(
+            "{}: directory tree deeper than {MAX_DEPTH} levels: not supported",
+            label.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Copies the entries of host directory `src` into the open container directory `dir`.
 fn copy_dir_in(src: &Path, dir: BorrowedFd, label: &Path, owner: Owner) -> Result<()> {
+    check_depth(label)?;
     for e in fs::read_dir(src).map_err(io("read", src))? {
         let e = e?;
         let name = e.file_name();
@@ -335,6 +352,7 @@ fn copy_out(src: OwnedFd, dest: &Path, label: &Path) -> Result<()> {
 
 /// Copies the entries of the container directory `dir` (O_PATH) into host directory `dest`.
 fn copy_dir_out(dir: OwnedFd, dest: &Path, label: &Path) -> Result<()> {
+    check_depth(label)?;
     for (name, child) in entries(dir.as_fd(), label)? {
         copy_out(child, &dest.join(&name), &label.join(&name))?;
     }
@@ -386,6 +404,7 @@ fn tar_out<W: Write>(
             safe_path::readlink_at(f.as_fd(), OsStr::new("")).map_err(io("readlink", label))?;
         b.append_link(&mut h, name, &link)?;
     } else if meta.is_dir() {
+        check_depth(label)?;
         h.set_size(0);
         b.append_data(&mut h, name, std::io::empty())?;
         for (child_name, child) in entries(f.as_fd(), label)? {
