@@ -690,3 +690,33 @@ fn search_lists_the_catalog_and_tags() {
     let out = a.ok(&["search", "--tls-verify=false", &reg.name("nothing-like-it")]);
     assert_eq!(out.lines().count(), 1, "{out}");
 }
+
+/// A pull by digest of an image already there under a tag adds no
+/// `<none>` row to `images -a` (Podman); pulled by digest alone, the image
+/// shows as `<none>`.
+#[test]
+fn pull_by_digest_adds_no_second_row() {
+    let reg = Registry::start();
+    push_busybox(&reg, "me/dig:1");
+    let b = Skiff::new();
+    b.ok(&["pull", "-q", "--tls-verify=false", &reg.name("me/dig:1")]);
+    let digest = b.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Digest}}",
+        &reg.name("me/dig:1"),
+    ]);
+    let by_digest = format!("{}@{}", reg.name("me/dig"), digest.trim());
+    b.ok(&["pull", "-q", "--tls-verify=false", &by_digest]);
+    let rows = b.ok(&["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(rows.trim(), reg.name("me/dig:1"), "{rows}");
+    let c = Skiff::new();
+    c.ok(&["pull", "-q", "--tls-verify=false", &by_digest]);
+    let rows = c.ok(&["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(
+        rows.trim(),
+        format!("{}:<none>", reg.name("me/dig")),
+        "{rows}"
+    );
+}

@@ -477,6 +477,25 @@ fn images_json(img: &Image, containers: usize) -> Value {
     })
 }
 
+/// The names that get a row in `images`: a digested name (`repo@sha256:...`,
+/// what a pull by digest records) only when no tagged name of the same
+/// repository is there, as Podman lists it (the digest shows in `--digests`).
+fn row_names(names: Vec<String>) -> Vec<String> {
+    let repos: Vec<String> = names
+        .iter()
+        .filter(|n| !n.contains('@'))
+        .map(|n| split_name(n).0)
+        .collect();
+    names
+        .iter()
+        .filter(|n| match n.split_once('@') {
+            Some((repo, _)) => !repos.iter().any(|r| r == repo),
+            None => true,
+        })
+        .cloned()
+        .collect()
+}
+
 pub fn images(ctx: &Context, a: ImagesArgs) -> Result<i32> {
     let store = ImageStore::new(ctx);
     let mut raw_filters = a.filter.clone();
@@ -496,7 +515,7 @@ pub fn images(ctx: &Context, a: ImagesArgs) -> Result<i32> {
             continue;
         }
         if let Some(names) = filter_image(&img, &filters) {
-            shown.push((img, names));
+            shown.push((img, row_names(names)));
         }
     }
     sort_images(&mut shown, &a.sort);
