@@ -62,10 +62,8 @@ impl Progress {
         let label = format!("Copying {kind} {}", &hex[..width.min(hex.len())]);
         let bar = self.multi.as_ref().map(|m| {
             let bar = m.add(ProgressBar::new(size.unwrap_or(0)));
-            let style = ProgressStyle::with_template(
-                "{msg} {bar:30} {bytes:>10} / {total_bytes:<10} {bytes_per_sec:>12}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let style = ProgressStyle::with_template(bar_template(size))
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
             bar.set_message(label.clone());
             bar
@@ -75,6 +73,15 @@ impl Progress {
             label,
             bar,
         }
+    }
+}
+
+/// The bar of a blob: with its total when known, else the bytes copied so
+/// far alone (a bogus `0 B` total would be worse than none).
+fn bar_template(size: Option<u64>) -> &'static str {
+    match size {
+        Some(_) => "{msg} {bar:30} {bytes:>10} / {total_bytes:<10} {bytes_per_sec:>12}",
+        None => "{msg} {spinner} {bytes:>10} {bytes_per_sec:>12}",
     }
 }
 
@@ -146,5 +153,19 @@ impl<R: Read> Read for CountingReader<'_, R> {
         let n = self.inner.read(buf)?;
         self.progress.inc(n as u64);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bar_without_a_total_shows_none() {
+        assert!(bar_template(Some(5)).contains("{total_bytes"));
+        assert!(!bar_template(None).contains("total"));
+        for s in [Some(1), None] {
+            assert!(ProgressStyle::with_template(bar_template(s)).is_ok());
+        }
     }
 }
