@@ -662,3 +662,51 @@ fn connect_to_a_pasta_container_adds_eth1() {
     drop(c);
     assert_no_helpers(&s);
 }
+
+/// A bridge address carries its network's broadcast address, as netavark
+/// sets it (`ip addr` shows `brd`), and so does the bridge in the rootless
+/// namespace.
+#[test]
+fn bridge_addresses_have_their_broadcast_address() {
+    let s = busybox();
+    s.ok(&["network", "create", "--subnet", "10.89.78.0/24", "bcast"]);
+    let out = s.sh(&["--network", "bcast"], "ip -o -4 addr show eth0");
+    assert!(
+        out.contains("inet 10.89.78.") && out.contains("brd 10.89.78.255"),
+        "eth0 has the broadcast address of 10.89.78.0/24: {out}"
+    );
+    assert_no_helpers(&s);
+}
+
+/// A created container that was never started lists the network its mode
+/// names in `NetworkSettings.Networks`, as Podman's inspect does (one entry
+/// named after the mode: `pasta` for the rootless default); one created on
+/// a user network lists that network.
+#[test]
+fn created_containers_list_their_network() {
+    let s = busybox();
+    s.ok(&["create", "--name", "fresh", "busybox", "true"]);
+    let nets = s.inspect_format(
+        "fresh",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.NetworkID}}{{end}}",
+    );
+    assert_eq!(
+        nets, "pasta pasta",
+        "the default network of a created container"
+    );
+    s.ok(&[
+        "create",
+        "--name",
+        "fresh-none",
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ]);
+    let nets = s.inspect_format(
+        "fresh-none",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
+    );
+    assert_eq!(nets, "none");
+    s.ok(&["rm", "fresh", "fresh-none"]);
+}

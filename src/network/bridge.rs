@@ -322,7 +322,7 @@ fn ensure_bridge(ctx: &Context, ns: &Path, net: &Network) -> Result<()> {
         .unwrap_or(false);
     if !exists {
         let script = format!(
-            "link add {br} type bridge\naddr add {}/{} dev {br}\nlink set {br} up\n",
+            "link add {br} type bridge\naddr add {}/{} brd + dev {br}\nlink set {br} up\n",
             net.gateway(),
             net.cidr().prefix
         );
@@ -416,7 +416,9 @@ pub fn connect_one(
             net.network_interface
         ),
     )?;
-    let mut script = format!("addr add {ip}/{prefix} dev {ifname}\nlink set {ifname} up\n");
+    // `brd +` sets the broadcast address from the prefix, as netavark
+    // does (`ip addr` in the container shows `brd 10.89.0.255`).
+    let mut script = format!("addr add {ip}/{prefix} brd + dev {ifname}\nlink set {ifname} up\n");
     // The first network gives the default route, unless the namespace has
     // one already: a running pasta container whose interface is not named
     // ethN (pasta copies the host's `enp3s0`) keeps its own, where adding

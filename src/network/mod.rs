@@ -668,29 +668,27 @@ pub fn inspect_json(c: &Container) -> serde_json::Value {
     }
     let mut networks = Map::new();
     for (name, e) in &st.networks {
-        networks.insert(
-            name.clone(),
-            json!({
-                "EndpointID": "",
-                "Gateway": e.gateway,
-                "IPAddress": e.ip_address,
-                "IPPrefixLen": e.prefix_len,
-                "IPv6Gateway": "",
-                "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0,
-                "MacAddress": e.mac_address,
-                "NetworkID": name,
-                "DriverOpts": null,
-                "IPAMConfig": null,
-                "Links": null,
-                "Aliases": e.aliases,
-            }),
-        );
+        networks.insert(name.clone(), network_entry(name, e, json!(e.aliases)));
     }
-    if let Mode::Bridge(names) = mode_of(&c.config) {
+    let mode = mode_of(&c.config);
+    if let Mode::Bridge(names) = &mode {
         for n in names {
-            networks.entry(n).or_insert_with(|| json!({"IPAddress": "", "Gateway": "", "MacAddress": "", "Aliases": c.config.network_aliases}));
+            networks.entry(n.clone()).or_insert_with(|| json!({"IPAddress": "", "Gateway": "", "MacAddress": "", "Aliases": c.config.network_aliases}));
         }
+    }
+    // A container on no named network (pasta, slirp4netns, host, none) gets
+    // one entry named after its mode, created or running, as Podman's
+    // `setDefaultNetworks` gives Docker clients that expect one.
+    if networks.is_empty() && !matches!(mode, Mode::Container(_)) {
+        let name = mode.name();
+        let e = Endpoint {
+            ip_address: st.ip_address.clone(),
+            prefix_len: st.prefix_len,
+            gateway: st.gateway.clone(),
+            mac_address: st.mac_address.clone(),
+            ..Default::default()
+        };
+        networks.insert(name.clone(), network_entry(&name, &e, Value::Null));
     }
     json!({
         "EndpointID": "",
@@ -709,6 +707,26 @@ pub fn inspect_json(c: &Container) -> serde_json::Value {
         "Ports": ports,
         "SandboxKey": st.sandbox_key,
         "Networks": networks,
+    })
+}
+
+/// One entry of `NetworkSettings.Networks` in Podman's shape: network
+/// `name` as the container's endpoint `e` sees it, with `aliases`.
+fn network_entry(name: &str, e: &Endpoint, aliases: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "EndpointID": "",
+        "Gateway": e.gateway,
+        "IPAddress": e.ip_address,
+        "IPPrefixLen": e.prefix_len,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "MacAddress": e.mac_address,
+        "NetworkID": name,
+        "DriverOpts": null,
+        "IPAMConfig": null,
+        "Links": null,
+        "Aliases": aliases,
     })
 }
 
