@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::container::create::{Attach, CreateOptions, RunSettings};
 use crate::state::container::{LogConfig, LogDriver};
+use crate::state::extras::{Device, Extras, NsMode};
 use crate::{Error, Result};
 
 /// Podman's `run`/`create` flags for logging, stopping, time zone, systemd
@@ -69,6 +70,54 @@ pub struct RunFlags {
     /// Device cgroup rule (not supported: rootless has no device cgroup)
     #[arg(long, value_name = "RULE")]
     pub device_cgroup_rule: Vec<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
+    /// Path to the container-init binary (only catatonit's, the one --init uses)
+    #[arg(long, value_name = "PATH")]
+    pub init_path: Option<PathBuf>,
+    /// PID namespace to use: private (default), host, container:NAME or ns:PATH
+    #[arg(long, value_name = "MODE")]
+    pub pid: Option<String>,
+    /// IPC namespace to use: private (default), host, container:NAME or ns:PATH
+    #[arg(long, value_name = "MODE")]
+    pub ipc: Option<String>,
+    /// UTS namespace to use: private (default), host, container:NAME or ns:PATH
+    #[arg(long, value_name = "MODE")]
+    pub uts: Option<String>,
+    /// Add additional groups to join (a gid, or keep-groups)
+    #[arg(long, value_name = "GROUP")]
+    pub group_add: Vec<String>,
+    /// Sysctl options (net.*, kernel.msg*, kernel.shm*, kernel.sem, fs.mqueue.*)
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub sysctl: Vec<String>,
+    /// Size of /dev/shm (format: <number>[<unit>], where unit = b, k, m or g)
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// Set the umask inside the container (octal, default 0022)
+    #[arg(long, value_name = "UMASK")]
+    pub umask: Option<String>,
+    /// Use all current host environment variables in the container
+    #[arg(long)]
+    pub env_host: bool,
+    /// Read in a line delimited file of labels
+    #[arg(long, value_name = "FILE")]
+    pub label_file: Vec<PathBuf>,
+    /// Add an annotation to the container (key=value)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub annotation: Vec<String>,
+    /// Platform of the image: only the host's own (linux/ARCH)
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
+    /// Entry to write to /etc/passwd (not supported)
+    #[arg(long, value_name = "ENTRY")]
+    pub passwd_entry: Option<String>,
+    /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS])
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Vec<String>,
+    /// User namespace to use: host (skiff's rootless one, the default); others are not supported
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
 }
 
 /// Where the host keeps its time zone files.
@@ -126,8 +175,115 @@ impl RunFlags {
                 .ok_or_else(|| Error::msg(format!("--rootfs {dir}: not a directory")))?;
             run.rootfs = Some(real);
         }
+        run.extras = self.extras()?;
+        if run.extras != Extras::default() {
+            // Parsed and checked, but the runtime does not apply them yet.
+            return Err(Error::msg(
+                "--init, --pid, --ipc, --uts, --group-add, --sysctl, --shm-size, --umask, --annotation and --device: not supported yet by skiff's runtime",
+            ));
+        }
+        run.env_host = self.env_host;
+        check_platform(self.platform.as_deref())?;
+        if !self.label_file.is_empty() {
+            // Read first, so that a --label for the same key wins.
+            let mut labels = Vec::new();
+            for f in &self.label_file {
+                labels.extend(read_label_file(f)?);
+            }
+            labels.append(&mut o.labels);
+            o.labels = labels;
+        }
+        if run.extras.uts != NsMode::Private && o.hostname.is_some() {
+            return Err(Error::msg(
+                "invalid config provided: cannot set hostname when joining the container's UTS namespace to another",
+            ));
+        }
         o.run = run;
         Ok(())
+    }
+
+    /// The typed [`Extras`]; errors name the flag and value.
+    fn extras(&self) -> Result<Extras> {
+        if let Some(p) = &self.init_path {
+            let ours = std::fs::canonicalize(CATATONIT).ok();
+            if std::fs::canonicalize(p).ok() != ours || ours.is_none() {
+                return Err(Error::msg(format!(
+                    "--init-path {}: not supported: skiff's init is {CATATONIT}",
+                    p.display()
+                )));
+            }
+        }
+        let ns = |flag: &str, v: &Option<String>| {
+            NsMode::parse(flag, v.as_deref().unwrap_or("")).map_err(Error::msg)
+        };
+        let mut x = Extras {
+            init: self.init || self.init_path.is_some(),
+            pid: ns("pid", &self.pid)?,
+            ipc: ns("ipc", &self.ipc)?,
+            uts: ns("uts", &self.uts)?,
+            ..Default::default()
+        };
+        if x.init && !Path::new(CATATONIT).is_file() {
+            return Err(Error::msg(format!(
+                "--init: {CATATONIT}: no such file (install catatonit)"
+            )));
+        }
+        for g in &self.group_add {
+            match g.as_str() {
+                "keep-groups" => x.keep_groups = true,
+                _ => x.group_add.push(g.parse().map_err(|_| {
+                    Error::msg(format!(
+                        "--group-add {g}: not supported: give a numeric gid or keep-groups"
+                    ))
+                })?),
+            }
+        }
+        if x.keep_groups && !x.group_add.is_empty() {
+            return Err(Error::msg(
+                "the '--group-add keep-groups' option is not allowed with other groups",
+            ));
+        }
+        for kv in &self.sysctl {
+            let (k, v) = kv
+                .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| Error::msg(format!("--sysctl {kv}: expected NAME=VALUE")))?;
+            x.sysctls.insert(k.to_string(), v.to_string());
+        }
+        if let Some(s) = &self.shm_size {
+            x.shm_size = Some(
+                parse_size(s)
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Error::msg(format!("--shm-size {s}: invalid size")))?,
+            );
+        }
+        if let Some(u) = &self.umask {
+            x.umask = Some(
+                u32::from_str_radix(u, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o777)
+                    .ok_or_else(|| {
+                        Error::msg(format!(
+                            "invalid umask string {u}: invalid argument (octal, at most 0777)"
+                        ))
+                    })?,
+            );
+        }
+        for a in &self.annotation {
+            let (k, v) = a
+                .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| {
+                    Error::msg(format!(
+                        "--annotation {a}: annotations must be formatted KEY=VALUE"
+                    ))
+                })?;
+            x.annotations.insert(k.to_string(), v.to_string());
+        }
+        for d in &self.device {
+            x.devices.push(parse_device(d)?);
+        }
+        Ok(x)
     }
 
     fn refuse_unsupported(&self) -> Result<()> {
@@ -158,6 +314,20 @@ impl RunFlags {
                 "a rootless container has no device cgroup to apply it to",
             );
         }
+        if self.passwd_entry.is_some() {
+            return not(
+                "--passwd-entry",
+                "skiff does not write entries into the container's /etc/passwd",
+            );
+        }
+        match self.userns.as_deref() {
+            None | Some("") | Some("host") => {}
+            Some(mode) => {
+                return Err(Error::msg(format!(
+                    "--userns {mode}: not supported: {USERNS} (only host, that namespace, is)"
+                )))
+            }
+        }
         if !self.hostuser.is_empty() {
             return not(
                 "--hostuser",
@@ -166,6 +336,81 @@ impl RunFlags {
         }
         Ok(())
     }
+}
+
+/// The init `--init` runs as the container's pid 1 (Podman's default
+/// `init_path`), bind-mounted read-only at [`INIT_IN_CONTAINER`].
+pub const CATATONIT: &str = "/usr/bin/catatonit";
+
+/// Where the init appears in the container, as in Podman.
+pub const INIT_IN_CONTAINER: &str = "/run/podman-init";
+
+/// `--platform`: the host's own (`linux/ARCH`, an optional variant, or
+/// only the OS) is accepted; skiff runs no other architecture's images.
+fn check_platform(p: Option<&str>) -> Result<()> {
+    let Some(p) = p.filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    use crate::registry::manifest::Platform;
+    let host = Platform::host();
+    let given = match p.split('/').count() {
+        1 => Platform::parse(&format!("{p}/{}", host.architecture)),
+        _ => Platform::parse(p),
+    };
+    if given.is_some_and(|g| g.os == host.os && g.architecture == host.architecture) {
+        return Ok(());
+    }
+    Err(Error::msg(format!(
+        "--platform {p}: not supported: skiff runs images of the host's platform only ({}/{})",
+        host.os, host.architecture
+    )))
+}
+
+/// `--label-file`: one `KEY=VALUE` (or `KEY`) a line; blank lines and `#`
+/// comments are skipped, as Podman reads it.
+fn read_label_file(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::msg(crate::error::io_msg("open", path, &e)))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect())
+}
+
+/// `--device HOST[:CONTAINER][:PERMISSIONS]`: the host node must exist and
+/// be a device (Podman's `stat` error otherwise).
+fn parse_device(spec: &str) -> Result<Device> {
+    use std::os::unix::fs::FileTypeExt;
+    let parts: Vec<&str> = spec.split(':').collect();
+    let is_perms = |s: &str| !s.is_empty() && s.chars().all(|c| "rwm".contains(c));
+    let (host, ctr, perms) = match parts.as_slice() {
+        [h] => (*h, *h, "rwm"),
+        [h, p] if is_perms(p) => (*h, *h, *p),
+        [h, c] => (*h, *c, "rwm"),
+        [h, c, p] if is_perms(p) => (*h, *c, *p),
+        _ => {
+            return Err(Error::msg(format!(
+                "--device {spec}: invalid device specification"
+            )))
+        }
+    };
+    if !host.starts_with('/') || !ctr.starts_with('/') {
+        return Err(Error::msg(format!(
+            "--device {spec}: device paths must be absolute"
+        )));
+    }
+    let meta = std::fs::metadata(host)
+        .map_err(|e| Error::msg(crate::error::io_msg("stat", Path::new(host), &e)))?;
+    if !meta.file_type().is_char_device() && !meta.file_type().is_block_device() {
+        return Err(Error::msg(format!("--device {host}: not a device node")));
+    }
+    Ok(Device {
+        host: PathBuf::from(host),
+        container: ctr.to_string(),
+        perms: perms.to_string(),
+    })
 }
 
 /// `--log-driver` and `--log-opt` as the record keeps them. `json-file` is

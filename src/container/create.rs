@@ -182,6 +182,10 @@ pub struct RunSettings {
     /// It is the container's lower layer: what the container writes stays
     /// in its own upper layer, as Podman's `--rootfs DIR:O`.
     pub rootfs: Option<PathBuf>,
+    /// `--init`, `--pid`, `--group-add`, `--sysctl` and the like.
+    pub extras: crate::state::extras::Extras,
+    /// `--env-host`: the caller's environment under the image's.
+    pub env_host: bool,
 }
 
 pub use crate::state::container::Attach;
@@ -221,6 +225,48 @@ fn default_hostname(network: &crate::network::mode::NetworkChoice, id: &str) -> 
             .unwrap_or_else(|| id[..12].to_string()),
         _ => id[..12].to_string(),
     }
+}
+
+/// The host's name (a container with `--uts host` has it), or the short id.
+fn host_hostname(id: &str) -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| id[..12].to_string())
+}
+
+/// The record's [`Extras`](crate::state::extras::Extras): a `container:`
+/// namespace names a container that exists (kept by full id), a `ns:` path
+/// exists, and each `--sysctl` is one Podman allows with these namespaces.
+fn extras(
+    ctx: &Context,
+    o: &CreateOptions,
+    network: &crate::network::mode::NetworkChoice,
+) -> Result<crate::state::extras::Extras> {
+    use crate::network::mode::{Mode, NetworkChoice};
+    use crate::state::extras::{check_sysctl, NsMode};
+    let mut x = o.run.extras.clone();
+    for (flag, ns) in [
+        ("pid", &mut x.pid),
+        ("ipc", &mut x.ipc),
+        ("uts", &mut x.uts),
+    ] {
+        match ns {
+            NsMode::Container(name) => *name = super::store(ctx).lookup(name)?.id,
+            NsMode::Path(p) if !p.exists() => {
+                return Err(Error::msg(format!(
+                    "--{flag} ns:{}: no such file or directory",
+                    p.display()
+                )))
+            }
+            _ => {}
+        }
+    }
+    let net_host = matches!(network, NetworkChoice::Explicit(Mode::Host));
+    for name in x.sysctls.keys() {
+        check_sysctl(name, x.ipc == NsMode::Host, net_host).map_err(Error::msg)?;
+    }
+    Ok(x)
 }
 
 fn set_env(env: &mut Vec<String>, entry: String) {
@@ -533,6 +579,11 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     }
 
     o.health.check()?;
+    let extras = extras(
+        ctx,
+        o,
+        &crate::network::mode::NetworkChoice::parse(o.network.as_deref().unwrap_or(""))?,
+    )?;
     let store = ImageStore::new(ctx);
     let pull_opts = crate::image::pull::PullOptions {
         quiet: o.run.quiet,
@@ -603,6 +654,11 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         "TERM=xterm".into(),
         "container=skiff".into(),
     ];
+    if o.run.env_host {
+        for (k, v) in std::env::vars() {
+            set_env(&mut env, format!("{k}={v}"));
+        }
+    }
     for e in img_cfg.env().clone().unwrap_or_default() {
         set_env(&mut env, e);
     }
@@ -708,10 +764,11 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
                 .or_else(|| img_cfg.working_dir().clone().filter(|w| !w.is_empty()))
                 .unwrap_or_else(|| "/".into()),
             user,
-            hostname: o
-                .hostname
-                .clone()
-                .unwrap_or_else(|| default_hostname(&network, &id)),
+            hostname: match (&o.hostname, &o.run.extras.uts) {
+                (Some(h), _) => h.clone(),
+                (None, crate::state::extras::NsMode::Host) => host_hostname(&id),
+                (None, _) => default_hostname(&network, &id),
+            },
             labels,
             stop_signal,
             tty: o.tty,
@@ -758,6 +815,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
             oom_score_adj: o.run.oom_score_adj,
             cgroupns_host: o.run.cgroupns_host,
             log: o.run.log.clone(),
+            extras,
             attach: o.run.attach,
             healthcheck,
             health_on_failure: o.health.on_failure,

@@ -250,6 +250,10 @@ pub struct Config {
     /// `--log-driver` and `--log-opt`.
     #[serde(default)]
     pub log: LogConfig,
+    /// `--init`, `--pid`/`--ipc`/`--uts`, `--group-add`, `--sysctl`,
+    /// `--shm-size`, `--umask`, `--annotation`, `--device`.
+    #[serde(default)]
+    pub extras: super::extras::Extras,
     /// `-a/--attach`: the streams a foreground run connects; None is all
     /// (stdin with -i).
     #[serde(default, skip_serializing_if = "Option::is_none")]

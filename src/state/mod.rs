@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod container;
+pub mod extras;
 pub mod health;
 pub mod lock;
 pub mod pod;

@@ -257,6 +257,7 @@ fn upgrade(old: V1) -> Result<Container> {
         timeout: None,
         oom_score_adj: None,
         cgroupns_host: false,
+        extras: Default::default(),
         log: Default::default(),
         attach: None,
         create_command: Vec::new(),

@@ -1,0 +1,193 @@
+//! The settings of the `run`/`create` flags that shape a container's
+//! process and namespaces beyond the core set (`--init`, `--pid`, `--ipc`,
+//! `--uts`, `--group-add`, `--sysctl`, `--shm-size`, `--umask`,
+//! `--annotation`, `--device`), typed once by the CLI and kept in the
+//! record as they are.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a container's pid, ipc or uts namespace comes from (`--pid`,
+/// `--ipc`, `--uts`, Podman's values).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NsMode {
+    /// A new namespace of its own (`private`, the default).
+    #[default]
+    Private,
+    /// The namespace skiff runs in (`host`).
+    Host,
+    /// The namespace of another container, by full id (`container:NAME`),
+    /// joined through its init's `/proc/PID/ns/` file at start.
+    Container(String),
+    /// A namespace file (`ns:PATH`), joined at start.
+    Path(PathBuf),
+}
+
+impl NsMode {
+    /// Parses a flag value; a `container:` name is kept as given (the
+    /// caller resolves it to an id). Errors name the flag.
+    pub fn parse(flag: &str, v: &str) -> Result<NsMode, String> {
+        match v {
+            "" | "private" => Ok(NsMode::Private),
+            "host" => Ok(NsMode::Host),
+            _ => {
+                if let Some(name) = v.strip_prefix("container:").filter(|n| !n.is_empty()) {
+                    return Ok(NsMode::Container(name.to_string()));
+                }
+                if let Some(p) = v.strip_prefix("ns:").filter(|p| p.starts_with('/')) {
+                    return Ok(NsMode::Path(PathBuf::from(p)));
+                }
+                Err(format!(
+                    "--{flag} {v}: invalid namespace mode: use private, host, container:NAME or ns:PATH"
+                ))
+            }
+        }
+    }
+
+    /// Podman's `HostConfig.PidMode`/`IpcMode`/`UTSMode` text.
+    pub fn inspect(&self) -> String {
+        match self {
+            NsMode::Private => "private".into(),
+            NsMode::Host => "host".into(),
+            NsMode::Container(id) => format!("container:{id}"),
+            NsMode::Path(p) => format!("ns:{}", p.display()),
+        }
+    }
+
+    pub fn is_private(&self) -> bool {
+        *self == NsMode::Private
+    }
+}
+
+/// A host device given to the container with `--device HOST[:CTR][:PERMS]`:
+/// bind-mounted (a rootless container cannot make device nodes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// The device node on the host (absolute).
+    pub host: PathBuf,
+    /// Where it appears in the container (absolute).
+    pub container: String,
+    /// `r`, `w`, `m` letters as given (`rwm` when none); without `w` the
+    /// bind is read-only.
+    pub perms: String,
+}
+
+/// What the flags of this module ask of a container; every field's default
+/// is "flag not given".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extras {
+    /// `--init`: catatonit runs as pid 1 and starts the command.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub init: bool,
+    /// `--pid`.
+    #[serde(default, skip_serializing_if = "NsMode::is_private")]
+    pub pid: NsMode,
+    /// `--ipc`.
+    #[serde(default, skip_serializing_if = "NsMode::is_private")]
+    pub ipc: NsMode,
+    /// `--uts`.
+    #[serde(default, skip_serializing_if = "NsMode::is_private")]
+    pub uts: NsMode,
+    /// `--group-add` gids, added to the process's supplementary groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<u32>,
+    /// `--group-add keep-groups`: the process keeps the supplementary
+    /// groups of the user who runs skiff (crun's
+    /// `run.oci.keep_original_groups`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_groups: bool,
+    /// `--sysctl` name (dotted) to value, written in the container's
+    /// namespaces before its root filesystem is set up.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+    /// `--shm-size` in bytes (None: Podman's 64 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<u64>,
+    /// `--umask` (None: 0022).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub umask: Option<u32>,
+    /// `--annotation`s.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// `--device`s.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<Device>,
+}
+
+/// Podman's default `/dev/shm` size: 64 MiB.
+pub const DEFAULT_SHM_SIZE: u64 = 64 << 20;
+
+/// Podman's default umask.
+pub const DEFAULT_UMASK: u32 = 0o022;
+
+/// The namespaced sysctls Podman accepts (`pkg/util.ValidateSysctls`):
+/// `kernel.msg*`, `kernel.shm*`, `kernel.sem`, `fs.mqueue.*` (the ipc
+/// namespace's) and `net.*` (the network namespace's). With the host's
+/// namespace of that kind they are refused, as in Podman.
+pub fn check_sysctl(name: &str, ipc_host: bool, net_host: bool) -> Result<(), String> {
+    let ipc = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+    ]
+    .contains(&name)
+        || name.starts_with("kernel.shm")
+        || name.starts_with("fs.mqueue.");
+    if ipc {
+        if ipc_host {
+            return Err(format!(
+                "--sysctl {name}: sysctl not allowed with --ipc host: it would change the host's"
+            ));
+        }
+        return Ok(());
+    }
+    if name.starts_with("net.") && name.len() > 4 {
+        if net_host {
+            return Err(format!(
+                "--sysctl {name}: sysctl not allowed with --network host: it would change the host's"
+            ));
+        }
+        return Ok(());
+    }
+    Err(format!(
+        "--sysctl {name}: sysctl is not allowed: only the namespaced kernel.msg*, kernel.shm*, kernel.sem, fs.mqueue.* and net.* are"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_modes() {
+        assert_eq!(NsMode::parse("pid", "").unwrap(), NsMode::Private);
+        assert_eq!(NsMode::parse("pid", "host").unwrap(), NsMode::Host);
+        assert_eq!(
+            NsMode::parse("ipc", "container:web").unwrap(),
+            NsMode::Container("web".into())
+        );
+        assert_eq!(
+            NsMode::parse("uts", "ns:/proc/1/ns/uts").unwrap(),
+            NsMode::Path("/proc/1/ns/uts".into())
+        );
+        assert!(NsMode::parse("pid", "ns:relative").is_err());
+        assert!(NsMode::parse("pid", "container:").is_err());
+        assert!(NsMode::parse("pid", "bogus").is_err());
+    }
+
+    #[test]
+    fn sysctls_as_podman_validates_them() {
+        assert!(check_sysctl("net.ipv4.ip_forward", false, false).is_ok());
+        assert!(check_sysctl("kernel.msgmax", false, false).is_ok());
+        assert!(check_sysctl("kernel.shmmax", false, false).is_ok());
+        assert!(check_sysctl("kernel.sem", false, false).is_ok());
+        assert!(check_sysctl("kernel.hostname", false, false).is_err());
+        assert!(check_sysctl("vm.swappiness", false, false).is_err());
+        assert!(check_sysctl("net.ipv4.ip_forward", false, true).is_err());
+        assert!(check_sysctl("kernel.shmmax", true, false).is_err());
+    }
+}
