@@ -35,6 +35,8 @@ pub enum PodCommand {
     Rm(RmArgs),
     /// Start one or more pods
     Start(PodsArg),
+    /// Display a live stream of resource usage statistics for the containers in one or more pods
+    Stats(StatsArgs),
     /// Stop one or more pods
     Stop(StopArgs),
     /// Display the running processes of containers in a pod
@@ -201,6 +203,24 @@ pub struct PsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Provide stats for all pods (the default when no pod is named)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Pretty-print container statistics to JSON or using a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not clear the terminal/screen in between reporting intervals
+    #[arg(long)]
+    pub no_reset: bool,
+    /// Names or IDs of the pods
+    pub pods: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct LogsArgs {
     /// Only the logs of this container of the pod
     #[arg(short, long)]
@@ -239,6 +259,7 @@ pub fn dispatch(ctx: &Context, c: PodCommand) -> Result<i32> {
         PodCommand::Restart(a) => each(ctx, &a.pods, a.all, |p| pod::restart(ctx, p)),
         PodCommand::Rm(a) => rm(ctx, a),
         PodCommand::Start(a) => each(ctx, &a.pods, a.all, |p| pod::start(ctx, p)),
+        PodCommand::Stats(a) => stats(ctx, a),
         PodCommand::Stop(a) => {
             let t = Duration::from_secs(a.time);
             each(ctx, &a.pods, a.all, |p| pod::stop(ctx, p, t))
@@ -662,6 +683,90 @@ fn top(ctx: &Context, a: NameArg) -> Result<i32> {
     headers.push("NAME");
     crate::format::print_table(&headers, &rows, false);
     Ok(0)
+}
+
+/// `pod stats`: one row per running container of the pods named (every
+/// pod when none is), read by the container `stats` code; one table with
+/// `--no-stream`, else a new one every second, the screen cleared between
+/// them unless `--no-reset` (Podman's behaviour and columns).
+fn stats(ctx: &Context, a: StatsArgs) -> Result<i32> {
+    use container::stats::Reading;
+    if a.all && !a.pods.is_empty() {
+        return Err(Error::msg(
+            "--all, --latest and arguments cannot be used together",
+        ));
+    }
+    let sample = pod::stats::report(
+        "",
+        &container::stats::read(&Container {
+            version: 0,
+            id: String::new(),
+            name: String::new(),
+            created: chrono::Utc::now(),
+            config: Default::default(),
+            state: Default::default(),
+        }),
+        None,
+    );
+    let shape = crate::format::Shape::new("entities.PodStatsReport", &sample)
+        .with_headers(&pod::stats::FIELDS);
+    let format = a.format.as_deref().filter(|f| f.trim() != "table");
+    if let Some(f) = format {
+        crate::format::format_items(f, &[], &shape)?;
+    }
+    // Named pods are looked up once: one that is missing fails the command
+    // before anything is printed, as Podman's.
+    let named: Vec<Pod> = a
+        .pods
+        .iter()
+        .map(|n| pod::lookup(ctx, n))
+        .collect::<Result<_>>()?;
+    let mut prev: Vec<Reading> = Vec::new();
+    loop {
+        let pods = if named.is_empty() {
+            pod::list(ctx)?
+        } else {
+            named.clone()
+        };
+        let all = container::list(ctx)?;
+        let mut readings = Vec::new();
+        let mut reports = Vec::new();
+        for p in &pods {
+            for c in pod::stats::running_members(&all, p) {
+                let r = container::stats::read(c);
+                reports.push(pod::stats::report(
+                    &p.id,
+                    &r,
+                    prev.iter().find(|x| x.id == r.id),
+                ));
+                readings.push(r);
+            }
+        }
+        let text = match format {
+            Some(f) => crate::format::format_items(f, &reports, &shape)?,
+            None => {
+                let headers: Vec<&str> = pod::stats::FIELDS.iter().map(|(_, h)| *h).collect();
+                let rows: Vec<Vec<String>> = reports.iter().map(pod::stats::row).collect();
+                crate::format::table_text(&headers, &rows, false)
+            }
+        };
+        if a.no_stream {
+            print!("{text}");
+            return Ok(0);
+        }
+        if a.no_reset {
+            print!("{text}");
+        } else {
+            // Home and clear, as Podman's live view redraws.
+            print!("\x1b[H\x1b[2J{text}");
+        }
+        use std::io::Write;
+        if std::io::stdout().flush().is_err() {
+            return Ok(0);
+        }
+        prev = readings;
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }
 
 fn logs(ctx: &Context, a: LogsArgs) -> Result<i32> {

@@ -31,6 +31,7 @@
 //! gives out a name holds the containers lock, then the pods lock.
 
 pub mod infra;
+pub mod stats;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
