@@ -178,9 +178,27 @@ impl RunFlags {
         run.extras = self.extras()?;
         if run.extras != Extras::default() {
             // Parsed and checked, but the runtime does not apply them yet.
-            return Err(Error::msg(
-                "--init, --pid, --ipc, --uts, --group-add, --sysctl, --shm-size, --umask, --annotation and --device: not supported yet by skiff's runtime",
-            ));
+            // Name the flags the user gave, not the whole family.
+            let given = [
+                ("--init", self.init || self.init_path.is_some()),
+                ("--pid", self.pid.is_some()),
+                ("--ipc", self.ipc.is_some()),
+                ("--uts", self.uts.is_some()),
+                ("--group-add", !self.group_add.is_empty()),
+                ("--sysctl", !self.sysctl.is_empty()),
+                ("--shm-size", self.shm_size.is_some()),
+                ("--umask", self.umask.is_some()),
+                ("--annotation", !self.annotation.is_empty()),
+                ("--device", !self.device.is_empty()),
+            ];
+            let mut named: Vec<&str> = given.iter().filter(|g| g.1).map(|g| g.0).collect();
+            if named.is_empty() {
+                named = given.iter().map(|g| g.0).collect();
+            }
+            return Err(Error::msg(format!(
+                "{}: not supported yet by skiff's runtime",
+                named.join(", ")
+            )));
         }
         run.env_host = self.env_host;
         check_platform(self.platform.as_deref())?;
