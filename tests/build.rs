@@ -1049,3 +1049,32 @@ fn run_mount_options_take_effect() {
         "limited\nro\n"
     );
 }
+
+/// Steps that change nothing all make the one empty layer: an image holding
+/// that layer several times builds, runs, and its later steps see the earlier
+/// ones (overlay refuses a lower directory given twice).
+#[test]
+fn repeated_empty_layers_build_and_run() {
+    let s = busybox();
+    let ctx = context(
+        &s,
+        "empties",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\nRUN true\nRUN true\nRUN echo one > /one\nRUN true\nRUN rm /one\nRUN true\nRUN echo two > /two\nCMD [\"sh\", \"-c\", \"ls /one 2>&1; cat /two\"]\n",
+        )],
+    );
+    build(&s, &["-t", "empties", path(&ctx)]);
+    let layers = s.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{len .RootFS.Layers}}",
+        "empties",
+    ]);
+    assert_eq!(layers.trim(), "8", "one layer a step over the base");
+    assert_eq!(
+        s.ok(&["run", "--rm", "empties"]),
+        "ls: /one: No such file or directory\ntwo\n"
+    );
+}

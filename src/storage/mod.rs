@@ -278,7 +278,8 @@ fn merged_dir(dir: &Path) -> PathBuf {
 
 /// Creates `upper`, `work` and `merged` in `dir`, giving `upper` the mode and
 /// owner of the topmost layer's root so that `/` in the container looks like
-/// the image's `/`. Returns the lower directories, topmost first.
+/// the image's `/`. Returns the lower directories, topmost first, each layer
+/// once (its topmost place).
 fn prepare_overlay_dirs(lowers: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     let mk = |p: &Path, mode: u32| -> Result<()> {
@@ -294,7 +295,17 @@ fn prepare_overlay_dirs(lowers: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> 
     mk(&upper, 0o755)?;
     mk(&dir.join("work"), 0o700)?;
     mk(&merged_dir(dir), 0o755)?;
-    let mut topmost_first: Vec<PathBuf> = lowers.iter().rev().cloned().collect();
+    // Images often hold the same layer twice (every empty `RUN` layer has the
+    // one digest of an empty tar) and overlay refuses a lower directory given
+    // twice (ELOOP). Only the topmost copy of a layer matters: whatever the
+    // lower copy adds or whites out, the upper copy adds or whites out again
+    // over everything below it.
+    let mut topmost_first: Vec<PathBuf> = Vec::with_capacity(lowers.len());
+    for l in lowers.iter().rev() {
+        if !topmost_first.contains(l) {
+            topmost_first.push(l.clone());
+        }
+    }
     if topmost_first.is_empty() {
         // Overlay needs at least one lower directory.
         let empty = dir.join("empty");
