@@ -129,6 +129,22 @@ fn env_workdir_user_hostname_name() {
     s.ok(&["run", "--rm", "--name", "t1", "busybox", "true"]);
 }
 
+/// A name or hostname with a newline is refused on one line that shows it
+/// escaped; a hostname could otherwise add lines to /etc/hosts.
+#[test]
+fn newline_in_name_or_hostname_is_one_error_line() {
+    let s = busybox();
+    let e = s.fails_engine(&["create", "--name", "a\nb", "busybox", "true"]);
+    assert!(e.contains(r#"invalid container name "a\nb""#), "{e}");
+    for h in ["h\n6.6.6.6 registry", "a b", ""] {
+        let e = s.fails_engine(&["create", "--hostname", h, "busybox", "true"]);
+        assert!(e.contains("invalid hostname"), "{e}");
+        let e = s.fails_engine(&["pod", "create", "--hostname", h]);
+        assert!(e.contains("invalid hostname"), "{e}");
+    }
+    assert!(s.container_ids().is_empty(), "nothing was created");
+}
+
 #[test]
 fn default_identity_and_environment() {
     let s = busybox();

@@ -286,9 +286,7 @@ fn create(ctx: &Context, a: CreateArgs) -> Result<i32> {
     let labels = crate::container::create::parse_labels(&a.label)?;
     let exit_policy = a.exit_policy.parse()?;
     if let Some(h) = &a.hostname {
-        if h.is_empty() || h.len() > 64 {
-            return Err(Error::msg(format!("invalid hostname \"{h}\"")));
-        }
+        crate::container::create::check_hostname(h)?;
     }
     let config = PodConfig {
         labels,

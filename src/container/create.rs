@@ -358,6 +358,16 @@ fn resolve_mount(m: Mount) -> Result<Mount> {
     }
 }
 
+/// Checks a container's or pod's `--hostname`: 1 to 64 characters, no blank
+/// or control character (one would end the name's line in `/etc/hosts`, its
+/// own and its neighbours', and start another). Errors: `invalid hostname "…"`.
+pub fn check_hostname(h: &str) -> Result<()> {
+    if h.is_empty() || h.len() > 64 || h.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::msg(format!("invalid hostname {h:?}")));
+    }
+    Ok(())
+}
+
 /// `--label KEY=VALUE` values as a map; a label without a key is an error.
 pub(crate) fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
@@ -568,14 +578,12 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     if let Some(name) = &o.name {
         if !valid_name(name) {
             return Err(Error::msg(format!(
-                "invalid container name \"{name}\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*"
+                "invalid container name {name:?}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*"
             )));
         }
     }
     if let Some(h) = &o.hostname {
-        if h.is_empty() || h.len() > 64 {
-            return Err(Error::msg(format!("invalid hostname \"{h}\"")));
-        }
+        check_hostname(h)?;
     }
 
     o.health.check()?;

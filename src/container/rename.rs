@@ -9,7 +9,7 @@ use crate::{Context, Error, Result};
 pub fn rename(ctx: &Context, name_or_id: &str, new_name: &str) -> Result<()> {
     if !valid_name(new_name) {
         return Err(Error::msg(format!(
-            "invalid container name \"{new_name}\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*"
+            "invalid container name {new_name:?}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*"
         )));
     }
     let store = super::store(ctx);
