@@ -473,6 +473,48 @@ fn exec_codes_user_env_workdir_and_detach() {
     assert!(found, "exec -d never created /x");
 }
 
+/// `--env-file` and `-e` read the same way for `run` and `exec`, as Podman
+/// reads them: comments and blank lines skipped, leading blanks dropped and
+/// trailing ones kept; an entry without a key is one error line naming the
+/// file, exit 125.
+#[test]
+fn env_file_and_env_for_run_and_exec() {
+    let s = busybox();
+    s.expect_running();
+    let f = s.write_file("env", b"# comment\n\n  A=1\nC= spaced \n");
+    let f = f.to_str().unwrap();
+    let script = "echo \"[$A][$C]\"";
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "--env-file",
+            f,
+            "busybox",
+            "sh",
+            "-c",
+            script
+        ]),
+        "[1][ spaced ]\n"
+    );
+    run_d(&s, &["--name", "envs"], "sleep 100");
+    assert_eq!(
+        s.ok(&["exec", "--env-file", f, "envs", "sh", "-c", script]),
+        "[1][ spaced ]\n"
+    );
+    let bad = s.write_file("badenv", b"A=1\n=x\n");
+    let bad = bad.to_str().unwrap();
+    for args in [
+        vec!["exec", "--env-file", bad, "envs", "true"],
+        vec!["run", "--rm", "--env-file", bad, "busybox", "true"],
+    ] {
+        let e = s.fails_engine(&args);
+        assert!(e.contains(bad) && e.contains(r#""=x""#), "{e}");
+    }
+    let e = s.fails_engine(&["exec", "-e", "=y", "envs", "true"]);
+    assert!(e.contains(r#"invalid environment variable: "=y""#), "{e}");
+}
+
 #[test]
 fn exec_joins_every_namespace_of_the_containers_init() {
     let s = busybox();

@@ -1157,16 +1157,11 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
     }
     let mut env = Vec::new();
     for f in &a.env_file {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| Error::msg(crate::error::io_msg("open", f, &e)))?;
-        env.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(String::from),
-        );
+        env.extend(container::create::read_env_file(f)?);
     }
-    env.extend(a.env.iter().cloned());
+    for e in &a.env {
+        env.extend(container::create::env_entry(e)?);
+    }
     let o = container::exec::ExecOptions {
         command,
         env,

@@ -275,8 +275,10 @@ fn set_env(env: &mut Vec<String>, entry: String) {
     env.push(entry);
 }
 
-/// `-e KEY=VALUE`, or `-e KEY` which takes the value from the caller's environment.
-fn env_entry(spec: &str) -> Result<Option<String>> {
+/// `-e KEY=VALUE`, or `-e KEY` which takes the value from the caller's
+/// environment (None when the caller has none). Errors on an empty entry or
+/// one without a key, as Podman does.
+pub(crate) fn env_entry(spec: &str) -> Result<Option<String>> {
     if spec.is_empty() || spec.starts_with('=') {
         return Err(Error::msg(format!(
             "invalid environment variable: \"{spec}\""
@@ -288,16 +290,21 @@ fn env_entry(spec: &str) -> Result<Option<String>> {
     Ok(std::env::var(spec).ok().map(|v| format!("{spec}={v}")))
 }
 
-fn read_env_file(path: &Path) -> Result<Vec<String>> {
+/// The entries of an `--env-file`, each as `env_entry` reads it: blank lines
+/// and `#` comments are skipped, leading blanks dropped and trailing ones kept
+/// (Podman's and Docker's parsers).
+pub(crate) fn read_env_file(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::msg(crate::error::io_msg("open", path, &e)))?;
     let mut out = Vec::new();
     for line in text.lines() {
-        let line = line.trim();
+        let line = line.trim_start();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        if let Some(e) = env_entry(line)? {
+        let entry = env_entry(line)
+            .map_err(|e| Error::msg(format!("parsing env file \"{}\": {e}", path.display())))?;
+        if let Some(e) = entry {
             out.push(e);
         }
     }
