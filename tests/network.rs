@@ -710,3 +710,106 @@ fn created_containers_list_their_network() {
     assert_eq!(nets, "none");
     s.ok(&["rm", "fresh", "fresh-none"]);
 }
+
+/// `network connect` of a running container appends a line naming it at
+/// its new address to its /etc/hosts and puts the network's DNS server in
+/// its resolv.conf; `network disconnect` takes both out again, leaving the
+/// rest of the files (a line the user added too) as they were, as Podman's
+/// `NetworkConnect`/`NetworkDisconnect` edit them. A container that
+/// `--link`s to it follows at once: its link line moves off an address the
+/// target no longer has on their shared network.
+#[test]
+fn connect_and_disconnect_edit_etc_files() {
+    let s = busybox();
+    s.ok(&["network", "create", "--subnet", "10.89.81.0/24", "ea"]);
+    s.ok(&["network", "create", "--subnet", "10.89.82.0/24", "eb"]);
+    let mut a = Background::start(&s, "hosta", &["--network", "ea"], &["sleep", "300"]);
+    a.wait_running();
+    let mut l = Background::start(
+        &s,
+        "linker",
+        &["--network", "ea", "--link", "hosta:db"],
+        &["sleep", "300"],
+    );
+    l.wait_running();
+    let mut c = Background::start(&s, "onb", &["--network", "eb"], &["sleep", "300"]);
+    c.wait_running();
+    let host = s.ok(&["exec", "hosta", "hostname"]);
+    let own = |ip: &str| format!("{ip}\t{} hosta", host.trim());
+    let ip_a = s.inspect_format("hosta", "{{.NetworkSettings.Networks.ea.IPAddress}}");
+    assert!(ip_a.starts_with("10.89.81."), "{ip_a}");
+    let link_line = format!("{ip_a}\tdb hosta");
+    let hosts = s.ok(&["exec", "linker", "cat", "/etc/hosts"]);
+    assert!(
+        hosts.lines().any(|l| l == link_line),
+        "the link names hosta's address:\n{hosts}"
+    );
+    // A line of the user's own survives every edit.
+    s.ok(&[
+        "exec",
+        "hosta",
+        "sh",
+        "-c",
+        "echo '192.0.2.7\tmine' >>/etc/hosts",
+    ]);
+
+    s.ok(&["network", "connect", "eb", "hosta"]);
+    let ip_b = s.inspect_format("hosta", "{{.NetworkSettings.Networks.eb.IPAddress}}");
+    assert!(ip_b.starts_with("10.89.82."), "{ip_b}");
+    let hosts = s.ok(&["exec", "hosta", "cat", "/etc/hosts"]);
+    let lines: Vec<&str> = hosts.lines().collect();
+    assert!(lines.contains(&own(&ip_a).as_str()), "{hosts}");
+    assert!(lines.contains(&"192.0.2.7\tmine"), "{hosts}");
+    assert_eq!(
+        lines.last(),
+        Some(&own(&ip_b).as_str()),
+        "connect appends the new address:\n{hosts}"
+    );
+    let resolv = s.ok(&["exec", "hosta", "cat", "/etc/resolv.conf"]);
+    let servers: Vec<&str> = resolv
+        .lines()
+        .filter(|l| l.starts_with("nameserver"))
+        .collect();
+    assert_eq!(
+        servers,
+        ["nameserver 10.89.82.1", "nameserver 10.89.81.1"],
+        "the new network's DNS server goes in front:\n{resolv}"
+    );
+    let o = s.cmd(&["exec", "onb", "nslookup", "hosta"]);
+    assert!(
+        o.code == 0 && o.stdout.contains(&ip_b),
+        "eb resolves hosta\n{}",
+        o.describe()
+    );
+    let o = s.cmd(&["exec", "hosta", "nslookup", "onb"]);
+    assert_eq!(o.code, 0, "hosta resolves onb on eb\n{}", o.describe());
+
+    s.ok(&["network", "disconnect", "eb", "hosta"]);
+    let hosts = s.ok(&["exec", "hosta", "cat", "/etc/hosts"]);
+    assert!(
+        !hosts.contains(&ip_b),
+        "disconnect removes the address:\n{hosts}"
+    );
+    assert!(hosts.lines().any(|l| l == own(&ip_a)), "{hosts}");
+    assert!(hosts.contains("192.0.2.7\tmine"), "{hosts}");
+    let resolv = s.ok(&["exec", "hosta", "cat", "/etc/resolv.conf"]);
+    assert!(!resolv.contains("10.89.82.1"), "{resolv}");
+    assert!(resolv.contains("nameserver 10.89.81.1"), "{resolv}");
+    let o = s.cmd(&["exec", "onb", "nslookup", "hosta"]);
+    assert_ne!(o.code, 0, "eb no longer resolves hosta\n{}", o.describe());
+
+    // Leaving the network it shares with its linker moves the link line.
+    s.ok(&["network", "connect", "eb", "hosta"]);
+    s.ok(&["network", "disconnect", "ea", "hosta"]);
+    let hosts = s.ok(&["exec", "linker", "cat", "/etc/hosts"]);
+    assert!(
+        !hosts.contains(&link_line)
+            && hosts.lines().filter(|l| l.ends_with("\tdb hosta")).count() == 1,
+        "the link no longer names hosta's old address:\n{hosts}"
+    );
+    let hosts = s.ok(&["exec", "hosta", "cat", "/etc/hosts"]);
+    assert!(!hosts.contains(&ip_a), "{hosts}");
+    assert!(hosts.lines().any(|l| l.ends_with(&format!("\t{} hosta", host.trim())) && l.starts_with("10.89.82.")), "{hosts}");
+    drop((a, l, c));
+    assert_no_helpers(&s);
+}

@@ -11,6 +11,7 @@ use crate::{Context, Error, Result};
 pub fn connect(ctx: &Context, name_or_id: &str, net: &Network, aliases: &[String]) -> Result<()> {
     let store = super::store(ctx);
     let id = store.lookup(name_or_id)?.id;
+    let links = network::linking_containers(ctx, &id);
     store.update(&id, |c| {
         let mut names = match &c.config.network {
             NetworkChoice::Explicit(Mode::Bridge(n)) => n.clone(),
@@ -39,11 +40,13 @@ pub fn connect(ctx: &Context, name_or_id: &str, net: &Network, aliases: &[String
         if super::effective_status(c) == Status::Running {
             let mut st = c.state.network.clone();
             network::bridge::connect_one(ctx, c, net, c.state.pid, &mut st)?;
-            c.state.network = st;
+            let before = std::mem::replace(&mut c.state.network, st);
+            etc_files_follow(ctx, c, &before);
         }
         c.config.network = NetworkChoice::Explicit(Mode::Bridge(names));
         Ok(())
     })?;
+    network::links_changed(ctx, &id, links);
     network_event(ctx, &id, &net.name, "connect");
     Ok(())
 }
@@ -53,6 +56,7 @@ pub fn connect(ctx: &Context, name_or_id: &str, net: &Network, aliases: &[String
 pub fn disconnect(ctx: &Context, name_or_id: &str, net: &Network, force: bool) -> Result<()> {
     let store = super::store(ctx);
     let id = store.lookup(name_or_id)?.id;
+    let links = network::linking_containers(ctx, &id);
     store.update(&id, |c| {
         let mut names = match &c.config.network {
             NetworkChoice::Explicit(Mode::Bridge(n)) => n.clone(),
@@ -68,8 +72,22 @@ pub fn disconnect(ctx: &Context, name_or_id: &str, net: &Network, force: bool) -
             )));
         }
         names.retain(|n| n != &net.name);
+        let before = c.state.network.clone();
         if let Some(e) = c.state.network.networks.remove(&net.name) {
             network::bridge::disconnect_one(ctx, c, &net.name, &e)?;
+            let st = &mut c.state.network;
+            // The primary address was this network's: the next network's
+            // becomes it (Podman's inspect shows the first remaining one).
+            if st.ip_address == e.ip_address {
+                let next = st.networks.values().next().cloned().unwrap_or_default();
+                st.ip_address = next.ip_address;
+                st.gateway = next.gateway;
+                st.prefix_len = next.prefix_len;
+                st.mac_address = next.mac_address;
+            }
+            if super::effective_status(c) == Status::Running {
+                etc_files_follow(ctx, c, &before);
+            }
         }
         // No network left: the container keeps only loopback, as Podman does.
         c.config.network = NetworkChoice::Explicit(if names.is_empty() {
@@ -79,8 +97,22 @@ pub fn disconnect(ctx: &Context, name_or_id: &str, net: &Network, force: bool) -
         });
         Ok(())
     })?;
+    network::links_changed(ctx, &id, links);
     network_event(ctx, &id, &net.name, "disconnect");
     Ok(())
+}
+
+/// The container's /etc/hosts and resolv.conf follow its new networks
+/// (`network::etc_files_changed`); the interface change is done and
+/// recorded whatever happens to them, so a failure is a warning.
+fn etc_files_follow(
+    ctx: &Context,
+    c: &crate::state::container::Container,
+    before: &network::NetworkState,
+) {
+    if let Err(e) = network::etc_files_changed(ctx, c, before) {
+        tracing::warn!("container {}: {e}", c.name);
+    }
 }
 
 /// A network event naming the container (Podman's `network connect` and

@@ -40,19 +40,125 @@ pub fn on_host_network(host: &str, generated: &str) -> String {
     s
 }
 
-/// /etc/hosts once the container's address is known: its own names point at
-/// that address instead of 127.0.1.1.
-pub fn hosts_with_ip(
+/// /etc/hosts once the container's addresses are known: its own names point
+/// at the first instead of 127.0.1.1, and one more line names them at each
+/// other address (Podman writes a line per network address).
+pub fn hosts_with_ips(
     hostname: &str,
     name: &str,
-    ip: Option<&str>,
+    ips: &[&str],
     extra: &[(String, String)],
 ) -> String {
     let base = hosts(hostname, name, extra);
-    match ip {
-        Some(ip) => base.replace("127.0.1.1\t", &format!("{ip}\t")),
+    match ips.split_first() {
+        Some((ip, rest)) => hosts_add(
+            &base.replace("127.0.1.1\t", &format!("{ip}\t")),
+            &own_entries(hostname, name, rest),
+        ),
         None => base,
     }
+}
+
+/// A container's own /etc/hosts entries, one per address, as `(names, ip)`
+/// pairs like `hosts`' extras: its hostname and name (once when they are
+/// the same), Podman's `GetNetworkHostEntries` for each network address.
+pub fn own_entries(hostname: &str, name: &str, ips: &[&str]) -> Vec<(String, String)> {
+    let names = if hostname == name {
+        hostname.to_string()
+    } else {
+        format!("{hostname} {name}")
+    };
+    ips.iter()
+        .map(|ip| (names.clone(), ip.to_string()))
+        .collect()
+}
+
+/// Whether the /etc/hosts `line` is the entry `(names, ip)`: the same
+/// address and the same names in the same order, whatever the spacing.
+fn is_entry(line: &str, (names, ip): &(String, String)) -> bool {
+    let mut words = line.split_whitespace();
+    words.next() == Some(ip.as_str()) && words.eq(names.split_whitespace())
+}
+
+/// `text` with the `new` entries it lacks appended, each as `IP\tNAMES`;
+/// the rest of the file (the user's own edits too) unchanged.
+pub fn hosts_add(text: &str, new: &[(String, String)]) -> String {
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    for e in new {
+        if !text.lines().any(|l| is_entry(l, e)) {
+            out.push_str(&format!("{}\t{}\n", e.1, e.0));
+        }
+    }
+    out
+}
+
+/// Podman's `etchosts.AddIfExists` for `network connect`: the `new`
+/// entries are appended only when one of `existing` is still in `text`
+/// (the user may have taken the container's own names out; then they stay
+/// out).
+pub fn hosts_add_if_exists(
+    text: &str,
+    existing: &[(String, String)],
+    new: &[(String, String)],
+) -> String {
+    if text
+        .lines()
+        .any(|l| existing.iter().any(|e| is_entry(l, e)))
+    {
+        hosts_add(text, new)
+    } else {
+        text.to_string()
+    }
+}
+
+/// `text` without the lines that are one of the `gone` entries (Podman's
+/// `etchosts.Remove`).
+pub fn hosts_remove(text: &str, gone: &[(String, String)]) -> String {
+    text.lines()
+        .filter(|l| !gone.iter().any(|e| is_entry(l, e)))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// `text` with the `servers` it lacks as `nameserver` lines in front of its
+/// own ones (Podman's `resolvconf.Add` on `network connect`).
+pub fn resolv_add(text: &str, servers: &[String]) -> String {
+    let present = nameservers(text, false);
+    let new: String = servers
+        .iter()
+        .filter(|s| !present.contains(s))
+        .map(|s| format!("nameserver {s}\n"))
+        .collect();
+    let mut out = String::new();
+    let mut placed = false;
+    for l in text.lines() {
+        if !placed && l.trim().starts_with("nameserver") {
+            out.push_str(&new);
+            placed = true;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    if !placed {
+        out.push_str(&new);
+    }
+    out
+}
+
+/// `text` without the `nameserver` lines of `servers` (Podman's
+/// `resolvconf.Remove` on `network disconnect`).
+pub fn resolv_remove(text: &str, servers: &[String]) -> String {
+    text.lines()
+        .filter(|l| {
+            l.trim()
+                .strip_prefix("nameserver")
+                .is_none_or(|a| !servers.iter().any(|s| s == a.trim()))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 /// The nameservers of a resolv.conf, without loopback ones when the container
@@ -138,6 +244,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn connect_and_disconnect_edit_hosts_in_place() {
+        let own = own_entries("h", "n", &["10.0.0.2"]);
+        let text = "127.0.0.1\tlocalhost\n# mine\n10.0.0.2\th n\n";
+        let new = own_entries("h", "n", &["10.0.1.2"]);
+        let added = hosts_add_if_exists(text, &own, &new);
+        assert_eq!(added, format!("{text}10.0.1.2\th n\n"));
+        assert_eq!(hosts_add_if_exists(&added, &own, &new), added);
+        assert_eq!(
+            hosts_add_if_exists("127.0.0.1\tlocalhost\n", &own, &new),
+            "127.0.0.1\tlocalhost\n"
+        );
+        assert_eq!(hosts_remove(&added, &new), text);
+        assert_eq!(
+            hosts_remove("10.0.1.2  h   n\n10.0.1.2 n\n", &new),
+            "10.0.1.2 n\n"
+        );
+        assert_eq!(
+            own_entries("a", "a", &["1.2.3.4"]),
+            vec![("a".to_string(), "1.2.3.4".to_string())]
+        );
+    }
+
+    #[test]
+    fn nameservers_are_added_in_front_and_removed() {
+        let text = "search x\nnameserver 10.0.0.1\noptions ndots:1\n";
+        let added = resolv_add(text, &["10.0.1.1".into(), "10.0.0.1".into()]);
+        assert_eq!(
+            added,
+            "search x\nnameserver 10.0.1.1\nnameserver 10.0.0.1\noptions ndots:1\n"
+        );
+        assert_eq!(resolv_remove(&added, &["10.0.1.1".into()]), text);
+        assert_eq!(
+            resolv_add("search x\n", &["10.0.1.1".into()]),
+            "search x\nnameserver 10.0.1.1\n"
+        );
+    }
+
+    #[test]
     fn host_network_hosts_name_the_host() {
         let generated = hosts(
             "h",
@@ -181,8 +325,10 @@ mod tests {
             "search x\nnameserver 9.9.9.9\noptions ndots:2\n"
         );
         assert!(nameservers(host, true).is_empty());
-        let h = hosts_with_ip("h", "n", Some("10.0.2.100"), &[]);
+        let h = hosts_with_ips("h", "n", &["10.0.2.100"], &[]);
         assert!(h.ends_with("10.0.2.100\th n\n"), "{h}");
+        let h = hosts_with_ips("h", "n", &["10.0.2.100", "10.0.3.100"], &[]);
+        assert!(h.ends_with("10.0.2.100\th n\n10.0.3.100\th n\n"), "{h}");
     }
 
     #[test]

@@ -499,13 +499,14 @@ pub fn detach_or_warn(ctx: &Context, c: &Container, st: &NetworkState) {
     }
 }
 
-/// `--link name[:alias]` entries: the target's address and both names.
+/// `--link name[:alias]` entries: both names, the target's address and the
+/// target's id.
 fn link_hosts(
     ctx: &Context,
     c: &Container,
     backend: &dyn Backend,
     st: &NetworkState,
-) -> Vec<(String, String)> {
+) -> Vec<(String, String, String)> {
     let store = crate::container::store(ctx);
     let mut out = Vec::new();
     for l in &c.config.links {
@@ -527,7 +528,7 @@ fn link_hosts(
             } else {
                 format!("{alias} {}", t.name)
             };
-            out.push((names, ip));
+            out.push((names, ip, t.id.clone()));
         }
     }
     out
@@ -563,7 +564,11 @@ fn hosts_entries(
             alias,
         ));
     }
-    out.extend(link_hosts(ctx, c, backend, st));
+    out.extend(
+        link_hosts(ctx, c, backend, st)
+            .into_iter()
+            .map(|(names, ip, _)| (names, ip)),
+    );
     out
 }
 
@@ -572,6 +577,119 @@ fn hosts_entries(
 pub fn rewrite_etc_files(ctx: &Context, c: &Container) -> Result<()> {
     let backend = backend_of(mode_of(&c.config));
     write_etc_files(ctx, c, backend.as_ref(), &c.state.network)
+}
+
+/// The container's own addresses: its primary one (`ip_address`) first,
+/// then those of its other networks in name order.
+fn own_ips(st: &NetworkState) -> Vec<&str> {
+    let mut ips: Vec<&str> = Vec::new();
+    let all = std::iter::once(st.ip_address.as_str())
+        .chain(st.networks.values().map(|e| e.ip_address.as_str()));
+    for ip in all {
+        if !ip.is_empty() && !ips.contains(&ip) {
+            ips.push(ip);
+        }
+    }
+    ips
+}
+
+/// After `network connect` or `disconnect` of the running container `c`
+/// (`before` is its network state before the change; `c` carries the state
+/// after it): edits its /etc/hosts and /etc/resolv.conf in place, as
+/// Podman's `NetworkConnect`/`NetworkDisconnect` do. The lines naming it at
+/// an address it lost go; a line per new address is appended when a line
+/// of its old ones is still there (`etchosts.AddIfExists`); the DNS servers
+/// of new networks go in front of the others and those of left networks
+/// go. Anything else in the files, the user's edits too, stays. A
+/// container with `--no-hosts`-like missing files is left alone.
+pub fn etc_files_changed(ctx: &Context, c: &Container, before: &NetworkState) -> Result<()> {
+    let userdata = ctx.container_dir(&c.id).join("userdata");
+    let after = &c.state.network;
+    let (hostname, name) = (&c.config.hostname, &c.name);
+    let old = etc_files::own_entries(hostname, name, &own_ips(before));
+    let new = etc_files::own_entries(hostname, name, &own_ips(after));
+    let gone: Vec<_> = old.iter().filter(|e| !new.contains(e)).cloned().collect();
+    let added: Vec<_> = new.iter().filter(|e| !old.contains(e)).cloned().collect();
+    edit_file(&userdata.join("hosts"), |text| {
+        let text = etc_files::hosts_remove(text, &gone);
+        etc_files::hosts_add_if_exists(&text, &old, &added)
+    })?;
+    if !c.config.dns.is_empty() {
+        return Ok(());
+    }
+    let gateways = |st: &NetworkState| -> Vec<String> {
+        st.networks.values().map(|e| e.gateway.clone()).collect()
+    };
+    let (was, now) = (gateways(before), gateways(after));
+    let left: Vec<String> = was.iter().filter(|g| !now.contains(g)).cloned().collect();
+    let joined: Vec<String> = now.iter().filter(|g| !was.contains(g)).cloned().collect();
+    edit_file(&userdata.join("resolv.conf"), |text| {
+        etc_files::resolv_add(&etc_files::resolv_remove(text, &left), &joined)
+    })
+}
+
+/// After container `target` changed networks: the running containers that
+/// `--link` to it get their link line for it moved to its address now
+/// (`links_before` is what `link_entries_to` gave before the change), or
+/// removed when it has none they can reach.
+pub fn links_changed(ctx: &Context, target: &str, links_before: Vec<(Container, LinkEntries)>) {
+    for (l, old) in links_before {
+        let now = link_entries_to(ctx, &l, target);
+        if now == old {
+            continue;
+        }
+        let hosts = ctx.container_dir(&l.id).join("userdata").join("hosts");
+        let res = edit_file(&hosts, |text| {
+            etc_files::hosts_add(&etc_files::hosts_remove(text, &old), &now)
+        });
+        if let Err(e) = res {
+            tracing::warn!("container {}: {e}", l.name);
+        }
+    }
+}
+
+/// The /etc/hosts entries of a container for its links, as `(names, ip)`.
+pub type LinkEntries = Vec<(String, String)>;
+
+/// The running containers that `--link` to container `target` (an id),
+/// each with its link entries for it now: what `links_changed` needs.
+pub fn linking_containers(ctx: &Context, target: &str) -> Vec<(Container, LinkEntries)> {
+    let all = crate::container::store(ctx).list().unwrap_or_default();
+    all.into_iter()
+        .filter(|l| {
+            l.id != target && l.state.status == Status::Running && !l.config.links.is_empty()
+        })
+        .map(|l| {
+            let e = link_entries_to(ctx, &l, target);
+            (l, e)
+        })
+        .filter(|(_, e)| !e.is_empty())
+        .collect()
+}
+
+/// The link entries of container `l` that name container `target` (an id).
+fn link_entries_to(ctx: &Context, l: &Container, target: &str) -> LinkEntries {
+    let backend = backend_of(mode_of(&l.config));
+    link_hosts(ctx, l, backend.as_ref(), &l.state.network)
+        .into_iter()
+        .filter(|(_, _, id)| id == target)
+        .map(|(names, ip, _)| (names, ip))
+        .collect()
+}
+
+/// Rewrites a file in place (same inode: it is bind-mounted into the
+/// container) with `change` of its text; a missing file is left alone.
+fn edit_file(path: &Path, change: impl FnOnce(&str) -> String) -> Result<()> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::msg(crate::error::io_msg("read", path, &e))),
+    };
+    let new = change(&text);
+    if new != text {
+        fs::write(path, new).map_err(|e| Error::msg(crate::error::io_msg("write", path, &e)))?;
+    }
+    Ok(())
 }
 
 /// The `IP NAME` lines a pod's infra container adds to its /etc/hosts: one
@@ -599,11 +717,12 @@ fn write_etc_files(
         return Ok(());
     }
     let cfg = &c.config;
-    let own_ip = (!st.ip_address.is_empty()).then_some(st.ip_address.as_str());
-    let mut hosts = backend.hosts_file(etc_files::hosts_with_ip(
+    let ips = own_ips(st);
+    let own_ip = ips.first().copied();
+    let mut hosts = backend.hosts_file(etc_files::hosts_with_ips(
         &cfg.hostname,
         &c.name,
-        own_ip,
+        &ips,
         &hosts_entries(ctx, c, backend, st),
     ));
     if cfg.infra {
