@@ -1085,6 +1085,52 @@ fn restart_always_comes_back_until_stopped() {
 }
 
 #[test]
+fn stopped_by_user_is_never_lost_and_cleared_by_the_next_start() {
+    let s = busybox();
+    // `stop` right after `run -d`, again and again: its request is
+    // recorded by stop alone and read at the exit, whatever else writes.
+    for i in 0..20 {
+        s.ok(&["run", "-d", "--name", "sb", BUSYBOX, "sleep", "1000"]);
+        s.ok(&["stop", "-t", "0", "sb"]);
+        assert_eq!(
+            s.inspect_format("sb", "{{.State.StoppedByUser}} {{.State.Status}}"),
+            "true exited",
+            "iteration {i}"
+        );
+        s.ok(&["rm", "-f", "sb"]);
+    }
+    // An always-container stopped while it runs and while it waits out
+    // its back-off: stopped by the user, down for good; the next start
+    // clears it, and its own exit is not the user's.
+    for delay_ms in [100u64, 450] {
+        run_d(&s, &["--name", "r", "--restart", "always"], "sleep 0.3");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        s.ok(&["stop", "-t", "0", "r"]);
+        assert_eq!(
+            s.inspect_format("r", "{{.State.StoppedByUser}} {{.State.Status}}"),
+            "true exited",
+            "stop after {delay_ms} ms"
+        );
+        assert_no_supervisors(&s, &format!("stop after {delay_ms} ms"));
+        s.ok(&["rm", "-f", "r"]);
+    }
+    run_d(&s, &["--name", "again"], "sleep 1000");
+    s.ok(&["stop", "-t", "0", "again"]);
+    s.ok(&["start", "again"]);
+    assert_eq!(
+        s.inspect_format("again", "{{.State.StoppedByUser}} {{.State.Status}}"),
+        "false running"
+    );
+    s.ok(&["kill", "again"]);
+    s.ok(&["wait", "again"]);
+    assert_eq!(
+        s.inspect_format("again", "{{.State.StoppedByUser}}"),
+        "false"
+    );
+    assert_clean(&s, "stopped by user");
+}
+
+#[test]
 fn rm_force_of_an_always_container_between_restarts() {
     let s = busybox();
     // rm -f at several points of the run/exit/restart cycle.

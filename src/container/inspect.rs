@@ -62,7 +62,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "Restarting": false,
         "OOMKilled": c.state.oom_killed,
         "Dead": false,
-        "StoppedByUser": c.state.stopped_by_user,
+        "StoppedByUser": c.state.stopped_by_user(),
         "Pid": if running { c.state.pid } else { 0 },
         "ConmonPid": if running { c.state.monitor_pid } else { 0 },
         "ExitCode": c.state.exit_code,

@@ -34,26 +34,10 @@ pub fn count(ctx: &Context, id: &str) -> Result<bool> {
 }
 
 /// Whether the container must stay down instead of restarting: removed,
-/// or stopped on purpose during the back-off (then recorded exited).
+/// or its run stopped on purpose during the back-off (`stop` recorded the
+/// request; the record already says exited).
 pub fn stay_down(ctx: &Context, id: &str) -> Result<bool> {
-    let store = super::store(ctx);
-    match store.load(id)? {
-        None => Ok(true),
-        Some(c) if c.state.status == Status::Stopping => {
-            let r = store.update(id, |c| {
-                // Checked again under the lock: `start` may have come between.
-                let down = c.state.status == Status::Stopping;
-                if down {
-                    c.state.status = Status::Exited;
-                }
-                Ok::<_, Error>(down)
-            });
-            match r {
-                Ok(down) => Ok(down),
-                Err(_) if store.load(id)?.is_none() => Ok(true),
-                Err(e) => Err(e),
-            }
-        }
-        Some(_) => Ok(false),
-    }
+    Ok(super::store(ctx)
+        .load(id)?
+        .is_none_or(|c| c.state.stopped_by_user()))
 }

@@ -264,12 +264,16 @@ pub fn supervised(c: &Container) -> bool {
 
 /// Mounts, prepares and creates the container process with the given
 /// stdio, connects its network, and records it running. Called by the
-/// supervisor, which has blocked the signals it handles.
+/// supervisor, which has blocked the signals it handles. `again` is true
+/// when the supervisor starts it again under its restart policy: the same
+/// run (`State::run`), which a `stop` made meanwhile ends; otherwise this
+/// is a new run, numbered one more than the last.
 pub fn start_process(
     ctx: &Context,
     c: &mut Container,
     stdio: ChildStdio,
     begun: Option<crate::network::Early>,
+    again: bool,
 ) -> Result<Pid> {
     // The network first (unless the CLI began it): pasta then starts while
     // the rest is prepared.
@@ -318,12 +322,15 @@ pub fn start_process(
         let pid = created.pid.as_raw();
         let (net, cgroup) = (c.state.network.clone(), c.state.cgroup.clone());
         let recorded = super::store(ctx).update(&c.id, |cur| {
-            if cur.state.status == Status::Stopping {
-                // `stop` came while this (re)start was under way: it wins.
+            if again && cur.state.stopped_by_user() {
+                // `stop` came while this restart was under way: it wins.
                 return Err(Error::msg(format!(
                     "{} was stopped while starting",
                     cur.name
                 )));
+            }
+            if !again {
+                cur.state.run += 1;
             }
             cur.state.status = Status::Running;
             cur.state.pid = pid;
@@ -331,7 +338,6 @@ pub fn start_process(
             cur.state.monitor_pid = std::process::id() as i32;
             cur.state.started_at = Some(Utc::now());
             cur.state.finished_at = None;
-            cur.state.stopped_by_user = false;
             cur.state.exit_code = 0;
             cur.state.oom_killed = false;
             cur.state.error.clear();
@@ -478,7 +484,8 @@ pub fn finish(ctx: &Context, c: &mut Container, code: i32, error: &str) -> Resul
 /// What `finish_deferring` found: the files of a `--rm` container, and
 /// whether the container was being stopped on purpose (then no restart
 /// policy applies), read under its lock in the same update that records
-/// the exit, so a `stop` racing the exit is never lost.
+/// the exit; `stop` records its request in a field of its own
+/// (`State::stop_requested`), so a `stop` racing the exit is never lost.
 #[derive(Default)]
 pub struct Finished {
     pub retired: Option<super::remove::Retired>,
@@ -529,9 +536,11 @@ pub fn finish_deferring(
         });
     }
     let recorded = store.update(&c.id, |cur| {
-        let stopped = cur.state.status == Status::Stopping;
+        // Read, never written here: a second record of the same exit (a
+        // `stop` that gave up waiting, a `start` cleaning an old record)
+        // tells the same.
+        let stopped = cur.state.stopped_by_user();
         cur.state.status = Status::Exited;
-        cur.state.stopped_by_user = stopped;
         cur.state.exit_code = code;
         cur.state.oom_killed = oom;
         cur.state.finished_at = Some(Utc::now());

@@ -21,11 +21,16 @@ fn require_running(c: &Container, verb: &str) -> Result<Status> {
     Ok(st)
 }
 
-/// Records that the container is being stopped on purpose, so that its
-/// supervisor applies no restart policy.
+/// Records that the container's current run is being stopped on purpose
+/// (`State::stop_requested`, written only here), so that its supervisor
+/// applies no restart policy and `inspect` shows `StoppedByUser`; a
+/// running container is shown as stopping until its exit is recorded.
 pub fn mark_stopping(ctx: &Context, c: &Container) -> Result<()> {
     match store(ctx).update(&c.id, |cur| {
-        cur.state.status = Status::Stopping;
+        cur.state.stop_requested = Some(cur.state.run);
+        if matches!(cur.state.status, Status::Running | Status::Paused) {
+            cur.state.status = Status::Stopping;
+        }
         Ok::<_, Error>(())
     }) {
         Err(_) if store(ctx).load(&c.id)?.is_none() => Ok(()),

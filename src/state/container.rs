@@ -69,10 +69,19 @@ pub struct State {
     pub restart_count: u32,
     #[serde(default)]
     pub oom_killed: bool,
-    /// The last exit came from `stop` (or `rm -f`), not from the command
-    /// itself: Podman's `State.StoppedByUser`. Cleared by the next start.
+    /// Which run of the container this is: 1 for its first start, one more
+    /// for each start after it (`start`, `restart`, a pod's start), the same
+    /// across the restarts of its restart policy. Written only by the
+    /// supervisor's record of a first start (`start::start_process`).
     #[serde(default)]
-    pub stopped_by_user: bool,
+    pub run: u32,
+    /// The run that `stop` (or `rm -f`, `pod stop`) asked to end; None
+    /// when none ever did. Written only by `stop::mark_stopping`, and never cleared: a
+    /// later run has another number, so no write made between the request
+    /// and the exit (a start, a restart, a second record of the exit) can
+    /// lose it. See `State::stopped_by_user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_requested: Option<u32>,
     /// What the network attach set up (helper pid, addresses).
     #[serde(default)]
     pub network: crate::network::NetworkState,
@@ -84,6 +93,15 @@ pub struct State {
     /// without a healthcheck.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<super::health::Health>,
+}
+
+impl State {
+    /// Whether `stop` asked this run to end: then its exit is the user's
+    /// doing (Podman's `State.StoppedByUser`, set by its stop and cleared by
+    /// the next start), and no restart policy applies to it.
+    pub fn stopped_by_user(&self) -> bool {
+        self.stop_requested == Some(self.run)
+    }
 }
 
 /// Which seccomp profile a container runs under. A profile file is read

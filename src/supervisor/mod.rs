@@ -230,6 +230,8 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<i32> {
         None => None,
     };
 
+    // The first start begins a new run; restarts under the policy go on with it.
+    let mut again = false;
     loop {
         let mut c = store.get(&o.id)?;
         let mut log = if c.config.log.driver == LogDriver::K8sFile {
@@ -248,7 +250,7 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<i32> {
         let console = io_.console.take();
         let io = io_;
         let (stdio, mut io) = io.split()?;
-        let pid = match start_process(ctx, &mut c, stdio, begun.take()) {
+        let pid = match start_process(ctx, &mut c, stdio, begun.take(), again) {
             Ok(pid) => pid,
             Err(e) => {
                 let _ = std::fs::remove_file(&sock_path);
@@ -369,6 +371,7 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<i32> {
             break;
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
+        again = true;
     }
     let _ = std::fs::remove_file(&sock_path);
     // Down for good: a pod with `--exit-policy stop` may stop with it.
