@@ -236,6 +236,24 @@ fn played(out: &str) -> (String, Vec<String>) {
     (pod, ctrs)
 }
 
+/// Asserts that nothing a play makes is there: no container (infra
+/// included), pod, volume or infra process.
+fn nothing_left(s: &Skiff, what: &str) {
+    assert!(s.container_ids().is_empty(), "{what}: a container was left");
+    assert!(
+        s.ok(&["pod", "ps", "-q"]).is_empty(),
+        "{what}: a pod was left"
+    );
+    assert!(
+        s.ok(&["volume", "ls", "-q"]).is_empty(),
+        "{what}: a volume was left"
+    );
+    assert!(
+        s.processes_with("_infra").is_empty(),
+        "{what}: an infra process was left"
+    );
+}
+
 fn port_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
@@ -342,8 +360,7 @@ spec:
         o.describe()
     );
     assert!(o.stdout.is_empty(), "{}", o.describe());
-    assert!(s.container_ids().is_empty(), "no container or infra left");
-    assert!(s.ok(&["volume", "ls", "-q"]).is_empty(), "no volume left");
+    nothing_left(&s, "a failing init container");
     assert!(!s
         .ok(&["kube", "down", file.to_str().unwrap()])
         .contains("ordered"));
@@ -407,8 +424,7 @@ fn bad_yaml_is_one_line_and_creates_nothing() {
         );
         assert_eq!(o.stderr.lines().count(), 1, "{name}: {}", o.describe());
         assert!(o.stdout.is_empty(), "{name}: {}", o.describe());
-        assert!(s.container_ids().is_empty(), "{name}: a container was left");
-        assert!(s.ok(&["volume", "ls", "-q"]).is_empty(), "{name}");
+        nothing_left(&s, name);
     }
     drop(busy);
     // The same pod twice: the second play is refused, the first untouched.
@@ -429,6 +445,73 @@ fn bad_yaml_is_one_line_and_creates_nothing() {
 }
 
 #[test]
+fn resources_become_cgroup_limits_or_the_play_is_refused_whole() {
+    let s = busybox();
+    let (good, _) = example("web-client.yaml");
+    let limited = good.replace(
+        "  - name: web\n",
+        "  - name: web\n    resources: {limits: {memory: 64Mi, cpu: 500m}, requests: {cpu: 250m}}\n",
+    );
+    let file = s.write_file("limits.yaml", limited.as_bytes());
+    let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+    if o.code == 0 {
+        // A delegated cgroup v2 subtree: the limits `run --memory 64m
+        // --cpus 0.5 --cpu-shares 256` sets, in force.
+        assert_eq!(
+            s.inspect_format(
+                "web-client-web",
+                "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.CpuShares}}"
+            )
+            .trim(),
+            "67108864 500000000 256"
+        );
+        let pid = s.inspect_format("web-client-web", "{{.State.Pid}}");
+        let cg = std::fs::read_to_string(format!("/proc/{}/cgroup", pid.trim())).unwrap();
+        let dir = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+        let max = std::fs::read_to_string(format!("/sys/fs/cgroup{dir}/memory.max")).unwrap();
+        assert_eq!(max.trim(), "67108864");
+        s.ok(&["kube", "down", file.to_str().unwrap()]);
+    } else {
+        // None here: refused as `run --memory` is, in one line, with
+        // nothing made.
+        assert_eq!(o.code, 125, "{}", o.describe());
+        let err = one_error_line(&o);
+        assert!(
+            err.contains(
+                "pod \"web-client\": container \"web\": resources.limits cannot be applied: "
+            ) && (err.contains("cannot specify resource limits without cgroups v2")
+                || err.contains("the requested cgroup controller")),
+            "{err}"
+        );
+        assert!(o.stdout.is_empty(), "{}", o.describe());
+        nothing_left(&s, "limits that cannot be applied");
+        eprintln!("skipped: limits in force: no delegated cgroup v2 subtree with cpu and memory here (the refusal was checked)");
+    }
+    nothing_left(&s, "kube down");
+
+    // Requests alone: applied where they can be, else named in a warning
+    // and the pod runs without them.
+    let requested = good.replace(
+        "  - name: web\n",
+        "  - name: web\n    resources: {requests: {memory: 32Mi, cpu: 250m}}\n",
+    );
+    let file = s.write_file("requests.yaml", requested.as_bytes());
+    let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let got = s.inspect_format(
+        "web-client-web",
+        "{{.HostConfig.MemoryReservation}} {{.HostConfig.CpuShares}}",
+    );
+    if o.stderr.contains("resources.requests are not applied") {
+        assert_eq!(got.trim(), "0 0", "{}", o.describe());
+    } else {
+        assert_eq!(got.trim(), "33554432 256", "{}", o.describe());
+    }
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    nothing_left(&s, "kube down");
+}
+
+#[test]
 fn generate_validates_and_plays_back_to_the_same_pod() {
     let s = busybox();
     let (yaml, ports) = example("web-client.yaml");
@@ -440,7 +523,7 @@ fn generate_validates_and_plays_back_to_the_same_pod() {
         )
         .replace(
             "  - name: web\n",
-            "  - name: web\n    volumeMounts: [{name: shared, mountPath: /shared}]\n    resources: {limits: {memory: 64Mi}, requests: {cpu: 100m}}\n",
+            "  - name: web\n    volumeMounts: [{name: shared, mountPath: /shared}]\n    resources: {requests: {memory: 64Mi, cpu: 100m}}\n",
         )
         .replace(
             "spec:\n  containers:\n",
@@ -504,8 +587,7 @@ fn generate_validates_and_plays_back_to_the_same_pod() {
         ports_text.contains(&format!("hostPort: {}", ports[0])),
         "{ports_text}"
     );
-    // resources are recorded (not applied) and come back from generate,
-    // before and after the round trip.
+    // resources come back from generate, before and after the round trip.
     for t in [&text, &ports_text] {
         assert!(t.contains("memory: 64Mi") && t.contains("cpu: 100m"), "{t}");
     }

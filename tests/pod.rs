@@ -9,14 +9,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// Processes of the test's store whose command line contains `needle`.
-fn procs_with(s: &Skiff, needle: &str) -> Vec<i32> {
-    s.processes()
-        .into_iter()
-        .filter(|p| cmdline(*p).contains(needle))
-        .collect()
-}
-
 /// Network namespace files left in the store's run root.
 fn netns_files(s: &Skiff) -> Vec<String> {
     let dir = s.runtime_dir.join("skiff/netns");
@@ -93,7 +85,7 @@ fn web_and_client_share_localhost_port_hostname_and_hosts() {
     });
     assert!(gone, "client stays in the pod's /etc/hosts");
     // The infra process runs the skiff binary, as the test user.
-    let infra = procs_with(&s, "_infra");
+    let infra = s.processes_with("_infra");
     assert_eq!(infra.len(), 1, "one infra process: {infra:?}");
     let rss: u64 = std::fs::read_to_string(format!("/proc/{}/status", infra[0]))
         .unwrap()
@@ -115,8 +107,8 @@ fn web_and_client_share_localhost_port_hostname_and_hosts() {
     assert_eq!(s.ok(&["pod", "rm", "-f", "app"]).trim(), id.trim());
     assert_eq!(s.cmd(&["pod", "exists", "app"]).code, 1);
     assert!(s.container_ids().is_empty(), "{:?}", s.container_ids());
-    assert!(procs_with(&s, "_infra").is_empty());
-    assert!(procs_with(&s, "pasta").is_empty());
+    assert!(s.processes_with("_infra").is_empty());
+    assert!(s.processes_with("pasta").is_empty());
     assert!(netns_files(&s).is_empty(), "{:?}", netns_files(&s));
     // The port is free again.
     std::net::TcpListener::bind(("127.0.0.1", port)).expect("port released");
@@ -644,8 +636,8 @@ fn pod_stop_and_rm_f_of_three_members_are_quick() {
             && sorted[sorted.len() - 1] < Duration::from_secs(4),
         "pod stop, pod rm -f took {times:?}"
     );
-    assert!(procs_with(&s, "_supervise").is_empty());
-    assert!(procs_with(&s, "_infra").is_empty());
+    assert!(s.processes_with("_supervise").is_empty());
+    assert!(s.processes_with("_infra").is_empty());
 }
 
 /// Interface names in a /proc/net/dev text.

@@ -485,7 +485,8 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
 /// bad combinations, `--cgroups disabled`, a host (or root, whose cgroups
 /// skiff leaves to systemd) without a delegated subtree, or one that lacks
 /// a controller the limits need. Podman's words where it has them.
-fn check_limits(ctx: &Context, o: &CreateOptions) -> Result<()> {
+/// `kube play` asks it of every container before it makes anything.
+pub fn check_limits(ctx: &Context, o: &CreateOptions) -> Result<()> {
     let res = &o.resources;
     res.validate().map_err(Error::msg)?;
     if o.cgroups == crate::cgroups::CgroupsMode::Disabled {

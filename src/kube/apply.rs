@@ -71,7 +71,7 @@ fn prepare(ctx: &Context, text: &str, o: &PlayOptions) -> Result<(Plan, Vec<Stri
             },
         );
     }
-    let plan = play::plan(
+    let mut plan = play::plan(
         &parsed.documents,
         &play::Inputs {
             images: &images,
@@ -80,7 +80,41 @@ fn prepare(ctx: &Context, text: &str, o: &PlayOptions) -> Result<(Plan, Vec<Stri
         },
     )?;
     warnings.extend(plan.warnings.iter().cloned());
+    for p in &mut plan.pods {
+        for c in p.init_containers.iter_mut().chain(&mut p.containers) {
+            if let Some(w) = host_limits(ctx, &p.name, c)? {
+                warnings.push(w);
+            }
+        }
+    }
     Ok((plan, warnings))
+}
+
+/// Whether this host can hold the cgroup limits of container `c` (the
+/// check `create` makes for `run --memory`), asked before anything is
+/// made. Limits that cannot be applied refuse the play (as Podman's fails
+/// to start such a container, and as skiff's `run --memory` refuses);
+/// requests alone are a scheduling hint: without a cgroup for them they
+/// are dropped with the returned warning, and the container runs.
+fn host_limits(ctx: &Context, pod: &str, c: &mut play::ContainerPlan) -> Result<Option<String>> {
+    let res = &c.options.resources;
+    if res.is_empty() {
+        return Ok(None);
+    }
+    let Err(e) = crate::container::create::check_limits(ctx, &c.options) else {
+        return Ok(None);
+    };
+    if res.memory.is_some() || res.nano_cpus.is_some() {
+        return Err(Error::msg(format!(
+            "pod {pod:?}: container {:?}: resources.limits cannot be applied: {e}",
+            c.name
+        )));
+    }
+    c.options.resources = Default::default();
+    Ok(Some(format!(
+        "pod {pod:?}: container {:?}: resources.requests are not applied: {e}",
+        c.name
+    )))
 }
 
 /// Plays `text` (a YAML file's content). Everything is checked first (the

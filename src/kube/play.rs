@@ -46,8 +46,8 @@ pub const POD_LABEL: &str = "io.skiff.kube.pod";
 pub const SCRATCH_LABEL: &str = "io.skiff.kube.emptydir";
 
 /// The label on a container `kube play` made from one with `resources`:
-/// their JSON, so that `kube generate` gives them back. skiff applies no
-/// cgroup limits yet (play warns); this is their record.
+/// their JSON as written, so that `kube generate` gives them back (the
+/// limits they became are in the container's own configuration).
 pub const RESOURCES_LABEL: &str = "io.skiff.kube.resources";
 
 /// Kubernetes' default mode of files from a ConfigMap or Secret (0644).
@@ -507,23 +507,15 @@ fn pod_plan(
             at.doc, at.kind, at.name
         ));
     }
-    for c in spec.init_containers.iter().chain(&spec.containers) {
-        if c.resources.as_ref().is_some_and(|r| !r.limits.is_empty()) {
-            warnings.push(format!(
-                "kube yaml: document {} ({} {:?}): container {:?}: resources.limits are recorded but not applied: skiff sets no cgroup limits yet",
-                at.doc, at.kind, at.name, c.name
-            ));
-        }
-    }
     let init_containers: Vec<ContainerPlan> = spec
         .init_containers
         .iter()
-        .map(|c| pod.container(c, RestartPolicy::No))
+        .map(|c| pod.container(c, RestartPolicy::No, resources(at, c, warnings)?))
         .collect::<Result<_, _>>()?;
     let containers: Vec<ContainerPlan> = spec
         .containers
         .iter()
-        .map(|c| pod.container(c, restart))
+        .map(|c| pod.container(c, restart, resources(at, c, warnings)?))
         .collect::<Result<_, _>>()?;
     Ok(PodPlan {
         workload: input.workload,
@@ -537,6 +529,65 @@ fn pod_plan(
             .termination_grace_period_seconds
             .map(|s| s.clamp(0, u32::MAX as i64) as u32),
     })
+}
+
+/// Kubernetes' smallest cpu shares, and the shares of one cpu (kubelet's
+/// `MinShares` and `SharesPerCPU`).
+const MIN_SHARES: u64 = 2;
+const SHARES_PER_CPU: u64 = 1024;
+
+/// The cgroup limits of a container's `resources`, the same ones `run`'s
+/// flags set (Podman's `kube play`, with kubelet's conversion for cpu
+/// requests): `limits.memory` is `--memory` (bytes), `limits.cpu` is
+/// `--cpus` (a CFS quota per 100 ms period), `requests.memory` is
+/// `--memory-reservation` and `requests.cpu` is `--cpu-shares`
+/// (millicores * 1024 / 1000, at least 2). Other resource names are
+/// named in a warning; a quantity that is not one is refused.
+fn resources(
+    at: &At,
+    c: &Container,
+    warnings: &mut Vec<String>,
+) -> Result<crate::cgroups::Resources, Error> {
+    let mut out = crate::cgroups::Resources::default();
+    let Some(r) = &c.resources else {
+        return Ok(out);
+    };
+    for (part, map) in [("limits", &r.limits), ("requests", &r.requests)] {
+        for (name, q) in map {
+            let bad = || {
+                at.invalid(format!(
+                    "container {:?}: resources.{part}.{name}: {:?} is not a quantity",
+                    c.name, q.0
+                ))
+            };
+            match (part, name.as_str()) {
+                (_, "memory") => {
+                    let bytes = q.whole().ok_or_else(bad)?;
+                    if part == "limits" {
+                        out.memory = Some(bytes);
+                    } else {
+                        out.memory_reservation = Some(bytes);
+                    }
+                }
+                (_, "cpu") => {
+                    let milli = q.milli().ok_or_else(bad)?;
+                    if part == "limits" {
+                        out.nano_cpus = Some(milli.max(1) * 1_000_000);
+                    } else {
+                        out.cpu_shares =
+                            Some((milli * SHARES_PER_CPU / 1000).max(MIN_SHARES));
+                    }
+                }
+                _ => warnings.push(format!(
+                    "kube yaml: document {} ({} {:?}): container {:?}: resources.{part}.{name} is not applied: skiff limits cpu and memory only",
+                    at.doc, at.kind, at.name, c.name
+                )),
+            }
+        }
+    }
+    out.validate()
+        .map_err(|e| at.invalid(format!("container {:?}: resources: {e}", c.name)))?;
+    Ok(out)
 }
 
 struct FileSource<'a> {
@@ -753,7 +804,12 @@ impl Ctx<'_> {
         Ok((mounts, sub_paths))
     }
 
-    fn container(&self, c: &Container, restart: RestartPolicy) -> Result<ContainerPlan, Error> {
+    fn container(
+        &self,
+        c: &Container,
+        restart: RestartPolicy,
+        resources: crate::cgroups::Resources,
+    ) -> Result<ContainerPlan, Error> {
         let image = self
             .inputs
             .images
@@ -789,6 +845,7 @@ impl Ctx<'_> {
             cap_add: caps.add,
             cap_drop: caps.drop,
             pull: pull_policy(c).into(),
+            resources,
             labels: c
                 .resources
                 .as_ref()
@@ -984,10 +1041,7 @@ mod tests {
     #[test]
     fn deployment_is_one_pod_named_after_it() {
         let p = example("deployment.yaml");
-        assert_eq!(
-            p.warnings,
-            ["kube yaml: document 1 (Deployment \"web-deployment\"): container \"web\": resources.limits are recorded but not applied: skiff sets no cgroup limits yet"]
-        );
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
         let [pod] = &p.pods[..] else { panic!() };
         assert_eq!(pod.name, "web-deployment-pod");
         assert_eq!(pod.workload, Workload::Deployment);
@@ -997,6 +1051,10 @@ mod tests {
         assert_eq!(web.cap_drop, ["NET_RAW"]);
         assert!(web.typed.no_new_privileges);
         assert_eq!(pod.config.ports[0].host_port, 8082);
+        // requests: 32Mi of memory, 250m of cpu.
+        assert_eq!(web.resources.memory_reservation, Some(32 << 20));
+        assert_eq!(web.resources.cpu_shares, Some(256));
+        assert_eq!(web.resources.memory, None);
 
         let text = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pods/deployment.yaml"),
@@ -1241,5 +1299,64 @@ stringData: {user: me}
             [("a".into(), "always".into()), ("b".into(), "never".into())]
         );
         assert_eq!(pod_name(&docs[0]).as_deref(), Some("p"));
+    }
+
+    #[test]
+    fn resources_become_the_limits_run_sets() {
+        let text = POD.replace(
+            "  - name: app\n",
+            "  - name: app\n    resources:\n      limits: {memory: 64Mi, cpu: 500m, nvidia.com/gpu: 1}\n      requests: {memory: 0.03125Gi, cpu: \"0.1\"}\n",
+        );
+        let p = plan_of(&text).unwrap();
+        let r = &p.pods[0].containers[0].options.resources;
+        assert_eq!(r.memory, Some(64 << 20));
+        assert_eq!(r.nano_cpus, Some(500_000_000));
+        // The same cgroup files as `run --memory 64m --cpus 0.5`.
+        assert!(r.files().contains(&("cpu.max", "50000 100000".to_string())));
+        assert!(r.files().contains(&("memory.max", "67108864".to_string())));
+        assert_eq!(r.memory_reservation, Some(32 << 20));
+        assert_eq!(r.cpu_shares, Some(102));
+        assert_eq!(
+            p.warnings,
+            ["kube yaml: document 1 (Pod \"p\"): container \"app\": resources.limits.nvidia.com/gpu is not applied: skiff limits cpu and memory only"]
+        );
+        for (bad, want) in [
+            (
+                "{limits: {memory: lots}}",
+                "resources.limits.memory: \"lots\" is not a quantity",
+            ),
+            (
+                "{limits: {cpu: -1}}",
+                "resources.limits.cpu: \"-1\" is not a quantity",
+            ),
+            (
+                "{limits: {memory: 64Mi}, requests: {memory: 1Gi}}",
+                "minimum memory limit cannot be less than memory reservation limit",
+            ),
+        ] {
+            let text = POD.replace(
+                "  - name: app\n",
+                &format!("  - name: app\n    resources: {bad}\n"),
+            );
+            let e = plan_of(&text).unwrap_err().to_string();
+            assert!(e.contains(want), "{bad}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+    }
+
+    #[test]
+    fn quantities_read_as_kubernetes_reads_them() {
+        let q = |s: &str| Quantity(s.into());
+        assert_eq!(q("128Mi").whole(), Some(128 << 20));
+        assert_eq!(q("1G").whole(), Some(1_000_000_000));
+        assert_eq!(q("1e3").whole(), Some(1000));
+        assert_eq!(q("1.5Ki").whole(), Some(1536));
+        assert_eq!(q("500m").milli(), Some(500));
+        assert_eq!(q("0.1").milli(), Some(100));
+        assert_eq!(q("2").milli(), Some(2000));
+        assert_eq!(q("1u").milli(), Some(1), "rounded up");
+        for bad in ["", "Mi", "1Qi", "-1", "1e", "1..2"] {
+            assert_eq!(q(bad).value(), None, "{bad}");
+        }
     }
 }

@@ -352,6 +352,60 @@ impl<'de> Deserialize<'de> for Quantity {
     }
 }
 
+impl Quantity {
+    /// The quantity as a number of base units (bytes for memory, cores for
+    /// cpu), as Kubernetes reads it: a decimal number, optionally signed,
+    /// with a fraction or an exponent (`1e3`), and one suffix: binary `Ki`
+    /// `Mi` `Gi` `Ti` `Pi` `Ei`, or decimal `n` `u` `m` `k` `M` `G` `T` `P`
+    /// `E`. None for anything else (and for a negative quantity).
+    pub fn value(&self) -> Option<f64> {
+        let s = self.0.trim();
+        let end = s
+            .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '+' | '-')))
+            .unwrap_or(s.len());
+        let (num, suffix) = s.split_at(end);
+        let n: f64 = num.parse().ok()?;
+        let scale = match suffix {
+            "" => 1.0,
+            "Ki" => 1024f64,
+            "Mi" => 1024f64.powi(2),
+            "Gi" => 1024f64.powi(3),
+            "Ti" => 1024f64.powi(4),
+            "Pi" => 1024f64.powi(5),
+            "Ei" => 1024f64.powi(6),
+            "n" => 1e-9,
+            "u" => 1e-6,
+            "m" => 1e-3,
+            "k" => 1e3,
+            "M" => 1e6,
+            "G" => 1e9,
+            "T" => 1e12,
+            "P" => 1e15,
+            "E" => 1e18,
+            e if e.len() > 1 && (e.starts_with('e') || e.starts_with('E')) => {
+                10f64.powi(e[1..].parse().ok()?)
+            }
+            _ => return None,
+        };
+        let v = n * scale;
+        (v.is_finite() && v >= 0.0).then_some(v)
+    }
+
+    /// Whole base units, rounded up as Kubernetes' `Value()` does (a
+    /// memory quantity in bytes).
+    pub fn whole(&self) -> Option<u64> {
+        self.value().map(|v| v.ceil() as u64)
+    }
+
+    /// Thousandths of a base unit, rounded up as Kubernetes'
+    /// `MilliValue()` does (a cpu quantity in millicores).
+    pub fn milli(&self) -> Option<u64> {
+        // Rounded first to the nanounit, so that 0.1 * 1000 stays 100.
+        self.value()
+            .map(|v| ((v * 1e9).round() / 1e6).ceil() as u64)
+    }
+}
+
 /// An extra /etc/hosts entry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -984,6 +984,15 @@ impl Skiff {
         v
     }
 
+    /// The processes of [`Skiff::processes`] whose command line contains
+    /// `needle` (`_infra` finds the pods' infra processes).
+    pub fn processes_with(&self, needle: &str) -> Vec<i32> {
+        self.processes()
+            .into_iter()
+            .filter(|p| cmdline(*p).contains(needle))
+            .collect()
+    }
+
     /// Every live process that belongs to this test: the namespace holder,
     /// anything started with this test's environment, anything in the
     /// holder's user namespace, and all their descendants.
