@@ -530,3 +530,135 @@ fn rootfs_runs_an_exploded_root_directory() {
     let line = s.fails_engine(&["run", "--rootfs", "/nonexistent-zz", "true"]);
     assert_eq!(line, "Error: --rootfs /nonexistent-zz: not a directory");
 }
+
+// ---- run flags the runtime applies (--umask, --annotation, --group-add,
+// --shm-size, ...): the effect inside a real container, and bad input ----
+
+#[test]
+fn umask_is_the_process_umask() {
+    let s = busybox();
+    assert_eq!(s.sh(&[], "umask").trim(), "0022");
+    assert_eq!(s.sh(&["--umask", "077"], "umask").trim(), "0077");
+    // A file made in the container gets the mask's permissions.
+    let out = s.sh(&["--umask", "0027"], "touch /f; stat -c %a /f");
+    assert_eq!(out.trim(), "640");
+    s.ok(&["create", "--name", "um", "--umask", "0007", "busybox"]);
+    assert_eq!(s.inspect_format("um", "{{.Config.Umask}}"), "0007");
+    s.ok(&["rm", "um"]);
+    let line = s.fails_engine(&["run", "--rm", "--umask", "999", "busybox", "true"]);
+    assert!(line.contains("invalid umask string 999"), "{line}");
+    assert_eq!(s.ok(&["ps", "-aq"]), "", "a refused run left a container");
+}
+
+#[test]
+fn annotations_are_recorded_and_inspected() {
+    let s = busybox();
+    s.ok(&[
+        "create",
+        "--name",
+        "ann",
+        "--annotation",
+        "io.example/tier=web",
+        "--annotation",
+        "empty=",
+        "busybox",
+    ]);
+    assert_eq!(
+        s.inspect_format("ann", "{{index .Config.Annotations \"io.example/tier\"}}"),
+        "web"
+    );
+    assert_eq!(
+        s.inspect_format("ann", "{{json .HostConfig.Annotations}}"),
+        r#"{"empty":"","io.example/tier":"web"}"#
+    );
+    // The container starts with them (they are in its OCI spec).
+    s.ok(&["start", "ann"]);
+    s.ok(&["rm", "-f", "ann"]);
+    let line = s.fails_engine(&["create", "--annotation", "novalue", "busybox"]);
+    assert_eq!(
+        line,
+        "Error: --annotation novalue: annotations must be formatted KEY=VALUE"
+    );
+}
+
+/// The `Groups:` line of /proc/self/status in a container run with `flags`.
+fn groups(s: &Skiff, flags: &[&str]) -> String {
+    s.sh(flags, "grep '^Groups:' /proc/self/status | cut -f2")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn group_add_gives_supplementary_groups() {
+    let s = busybox();
+    assert_eq!(groups(&s, &[]), "");
+    let g = groups(&s, &["--group-add", "10", "--group-add", "2000"]);
+    assert_eq!(g, "10 2000");
+    let id = s.sh(&["--group-add", "10", "--user", "1000:1000"], "id -G");
+    assert_eq!(id.trim(), "1000 10");
+    s.ok(&["create", "--name", "ga", "--group-add", "10", "busybox"]);
+    assert_eq!(s.inspect_format("ga", "{{.HostConfig.GroupAdd}}"), "[10]");
+    s.ok(&["rm", "ga"]);
+    // keep-groups: the process keeps the groups it inherits (shown as the
+    // overflow gid where they are not mapped), no setgroups.
+    let kept = groups(&s, &["--group-add", "keep-groups"]);
+    let ours = if s.user().drop {
+        // The harness starts skiff with the user's groups (setpriv --init-groups).
+        let o = std::process::Command::new("id")
+            .args(["-G", &s.user().name])
+            .output()
+            .unwrap();
+        String::from_utf8(o.stdout).unwrap()
+    } else {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Groups:"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        kept.split_whitespace().count(),
+        ours.split_whitespace().count(),
+        "{kept} / {ours}"
+    );
+    let line = s.fails_engine(&[
+        "run",
+        "--rm",
+        "--group-add",
+        "keep-groups",
+        "--group-add",
+        "10",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(
+        line,
+        "Error: the '--group-add keep-groups' option is not allowed with other groups"
+    );
+    let line = s.fails_engine(&["run", "--rm", "--group-add", "no such", "busybox", "true"]);
+    assert!(line.contains("--group-add no such"), "{line}");
+}
+
+#[test]
+fn shm_size_sizes_dev_shm() {
+    let s = busybox();
+    let size = |flags: &[&str]| {
+        s.sh(flags, "df -k /dev/shm | tail -1")
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(size(&[]), "65536");
+    assert_eq!(size(&["--shm-size", "128m"]), "131072");
+    assert_eq!(size(&["--shm-size", "1g"]), "1048576");
+    s.ok(&["create", "--name", "shm", "--shm-size", "2m", "busybox"]);
+    assert_eq!(
+        s.inspect_format("shm", "{{.HostConfig.ShmSize}}"),
+        "2097152"
+    );
+    s.ok(&["rm", "shm"]);
+    let line = s.fails_engine(&["run", "--rm", "--shm-size", "lots", "busybox", "true"]);
+    assert_eq!(line, "Error: --shm-size lots: invalid size");
+}

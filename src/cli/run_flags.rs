@@ -176,28 +176,11 @@ impl RunFlags {
             run.rootfs = Some(real);
         }
         run.extras = self.extras()?;
-        if run.extras != Extras::default() {
-            // Parsed and checked, but the runtime does not apply them yet.
-            // Name the flags the user gave, not the whole family.
-            let given = [
-                ("--init", self.init || self.init_path.is_some()),
-                ("--pid", self.pid.is_some()),
-                ("--ipc", self.ipc.is_some()),
-                ("--uts", self.uts.is_some()),
-                ("--group-add", !self.group_add.is_empty()),
-                ("--sysctl", !self.sysctl.is_empty()),
-                ("--shm-size", self.shm_size.is_some()),
-                ("--umask", self.umask.is_some()),
-                ("--annotation", !self.annotation.is_empty()),
-                ("--device", !self.device.is_empty()),
-            ];
-            let mut named: Vec<&str> = given.iter().filter(|g| g.1).map(|g| g.0).collect();
-            if named.is_empty() {
-                named = given.iter().map(|g| g.0).collect();
-            }
+        let unsupported = self.not_yet_applied();
+        if !unsupported.is_empty() {
             return Err(Error::msg(format!(
                 "{}: not supported yet by skiff's runtime",
-                named.join(", ")
+                unsupported.join(", ")
             )));
         }
         run.env_host = self.env_host;
@@ -302,6 +285,23 @@ impl RunFlags {
             x.devices.push(parse_device(d)?);
         }
         Ok(x)
+    }
+
+    /// The flags given that skiff parses but its runtime does not apply
+    /// yet, by name: refused rather than accepted and ignored.
+    fn not_yet_applied(&self) -> Vec<&'static str> {
+        [
+            ("--init", self.init || self.init_path.is_some()),
+            ("--pid", self.pid.is_some()),
+            ("--ipc", self.ipc.is_some()),
+            ("--uts", self.uts.is_some()),
+            ("--sysctl", !self.sysctl.is_empty()),
+            ("--device", !self.device.is_empty()),
+        ]
+        .into_iter()
+        .filter(|g| g.1)
+        .map(|g| g.0)
+        .collect()
     }
 
     fn refuse_unsupported(&self) -> Result<()> {

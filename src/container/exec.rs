@@ -67,14 +67,15 @@ fn exec_process(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<Process
             &user::read_root_file(&root, "/etc/passwd")?,
             &user::read_root_file(&root, "/etc/group")?,
         )?;
-        p.set_user(
-            UserBuilder::default()
-                .uid(eu.uid)
-                .gid(eu.gid)
-                .additional_gids(eu.additional_gids.clone())
-                .build()
-                .map_err(|e| Error::msg(e.to_string()))?,
-        );
+        // The container's umask (`--umask`) stays.
+        let mut user = UserBuilder::default()
+            .uid(eu.uid)
+            .gid(eu.gid)
+            .additional_gids(eu.additional_gids.clone())
+            .build()
+            .map_err(|e| Error::msg(e.to_string()))?;
+        user.set_umask(p.user().umask());
+        p.set_user(user);
         set_env(&mut env, &format!("HOME={}", eu.home));
         if eu.uid != 0 {
             // As for the container's own non-root process: no effective caps.

@@ -90,10 +90,10 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "Entrypoint": cfg.entrypoint,
         "OnBuild": null,
         "Labels": cfg.labels,
-        "Annotations": {},
+        "Annotations": cfg.extras.annotations,
         "StopSignal": cfg.stop_signal.unwrap_or(nix::sys::signal::Signal::SIGTERM).as_str(),
         "CreateCommand": cfg.create_command,
-        "Umask": "0022",
+        "Umask": format!("{:04o}", cfg.extras.umask.unwrap_or(crate::state::extras::DEFAULT_UMASK)),
         "Timeout": 0,
         "StopTimeout": cfg.stop_timeout.unwrap_or(10),
         "Secrets": super::secrets::inspect_json(c),
@@ -129,6 +129,19 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
             .map(|r| json!({"Name": r.resource.to_string(), "Soft": r.soft, "Hard": r.hard}))
             .collect::<Vec<_>>(),
         "SecurityOpt": security_opts(cfg),
+        "Annotations": cfg.extras.annotations,
+        "GroupAdd": group_add(&cfg.extras),
+        "ShmSize": cfg.extras.shm_size.unwrap_or(crate::state::extras::DEFAULT_SHM_SIZE),
+        "Sysctls": cfg.extras.sysctls,
+        "PidMode": cfg.extras.pid.inspect(),
+        "IpcMode": cfg.extras.ipc.inspect(),
+        "UTSMode": cfg.extras.uts.inspect(),
+        "Init": cfg.extras.init,
+        "Devices": cfg.extras.devices.iter().map(|d| json!({
+            "PathOnHost": d.host,
+            "PathInContainer": d.container,
+            "CgroupPermissions": d.perms,
+        })).collect::<Vec<_>>(),
     });
     let mut host_config = host_config;
     if let Value::Object(m) = &mut host_config {
@@ -231,6 +244,15 @@ fn limits_json(cfg: &crate::state::container::Config) -> serde_json::Map<String,
         Value::Object(m) => m,
         _ => unreachable!("a JSON object literal"),
     }
+}
+
+/// HostConfig.GroupAdd as Podman shows it: the `--group-add` values as
+/// given (`keep-groups`, or the gids).
+fn group_add(x: &crate::state::extras::Extras) -> Vec<String> {
+    if x.keep_groups {
+        return vec!["keep-groups".into()];
+    }
+    x.group_add.iter().map(u32::to_string).collect()
 }
 
 /// HostConfig.SecurityOpt as Docker shows it: the options that differ from

@@ -225,6 +225,14 @@ pub fn prepare_spec(
         env.push(format!("LD_LIBRARY_PATH={lib_path}"));
     }
     let rlimits = effective_rlimits(&cfg.rlimits);
+    let x = &cfg.extras;
+    // `--group-add` gids come after the user's own groups, as in Podman.
+    let mut exec_user = exec_user;
+    for g in &x.group_add {
+        if !exec_user.additional_gids.contains(g) {
+            exec_user.additional_gids.push(*g);
+        }
+    }
     let input = SpecInput {
         args: cfg.args.clone(),
         env,
@@ -245,6 +253,10 @@ pub fn prepare_spec(
         joined,
         oom_score_adj: cfg.oom_score_adj,
         cgroupns_host: cfg.cgroupns_host,
+        umask: x.umask.unwrap_or(crate::state::extras::DEFAULT_UMASK),
+        keep_groups: x.keep_groups,
+        shm_size: x.shm_size.unwrap_or(crate::state::extras::DEFAULT_SHM_SIZE),
+        annotations: x.annotations.clone(),
     };
     let spec = spec::build(&input)?;
     // Read by `exec` while this container may be restarting: replaced

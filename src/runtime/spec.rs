@@ -92,6 +92,21 @@ pub struct SpecInput {
     pub oom_score_adj: Option<i32>,
     /// `--cgroupns host`: no cgroup namespace of its own.
     pub cgroupns_host: bool,
+    /// The process's umask (`--umask`, Podman's 0022 by default), set by
+    /// the container's init (and each exec'd process) just before exec.
+    pub umask: u32,
+    /// `--group-add keep-groups`: the process keeps the supplementary
+    /// groups it inherits from skiff (crun's
+    /// `run.oci.keep_original_groups`); the spec then has no
+    /// `additionalGids` at all, which the init reads as "do not call
+    /// setgroups(2)".
+    pub keep_groups: bool,
+    /// Size of the /dev/shm tmpfs in bytes (`--shm-size`, Podman's 64 MiB
+    /// by default).
+    pub shm_size: u64,
+    /// `--annotation`s, kept in the spec's `annotations` as OCI runtimes
+    /// keep them (and shown by `inspect`).
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
@@ -160,7 +175,13 @@ fn default_mounts(input: &SpecInput) -> Vec<Mount> {
             "/dev/shm",
             "tmpfs",
             "shm",
-            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+            &[
+                "nosuid",
+                "noexec",
+                "nodev",
+                "mode=1777",
+                &format!("size={}k", input.shm_size.div_ceil(1024)),
+            ],
         ),
     ];
     // sysfs can only be mounted by the owner of the network namespace: with the
@@ -228,12 +249,15 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
                 .map_err(|e| Error::Msg(e.to_string()))
         })
         .collect::<Result<Vec<_>>>()?;
-    let user = UserBuilder::default()
+    let mut user = UserBuilder::default()
         .uid(input.user.uid)
         .gid(input.user.gid)
-        .additional_gids(input.user.additional_gids.clone())
+        .umask(input.umask)
         .build()
         .map_err(|e| Error::Msg(e.to_string()))?;
+    if !input.keep_groups {
+        user.set_additional_gids(Some(input.user.additional_gids.clone()));
+    }
     let process = ProcessBuilder::default()
         .terminal(input.tty)
         .user(user)
@@ -316,6 +340,13 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
         .map_err(|e| Error::Msg(e.to_string()))?;
     SpecBuilder::default()
         .version("1.0.2")
+        .annotations(
+            input
+                .annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<std::collections::HashMap<_, _>>(),
+        )
         .root(root)
         .hostname(input.hostname.clone())
         .process(process)
@@ -358,6 +389,10 @@ mod tests {
             mounts: vec![bind_mount("/data", "/data", &["ro".into()])],
             oom_score_adj: None,
             cgroupns_host: false,
+            umask: 0o022,
+            keep_groups: false,
+            shm_size: 64 << 20,
+            annotations: Default::default(),
             rootless: true,
             joined: Vec::new(),
         }

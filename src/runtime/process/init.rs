@@ -182,7 +182,7 @@ fn setup_and_exec(
 }
 
 /// The last steps of every container process, started or exec'd: privileges,
-/// identity and capabilities, working directory, seccomp, exec. With
+/// identity and capabilities, umask, working directory, seccomp, exec. With
 /// `die_with_parent`, the process is killed when its supervisor dies.
 ///
 /// The seccomp filter goes in as runc puts it: with no_new_privileges, as the
@@ -209,6 +209,9 @@ pub(super) fn become_process(
         // A container nobody monitors must not keep running unseen. Set after
         // the identity change, which clears it.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    }
+    if let Some(mask) = process.user().umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
     nix::unistd::chdir(process.cwd()).map_err(|e| {
         Error::Msg(format!(
@@ -451,17 +454,15 @@ fn set_identity(process: &oci_spec::runtime::Process) -> Result<()> {
         }
     }
     let user = process.user();
-    let gids: Vec<Gid> = user
-        .additional_gids()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .map(Gid::from_raw)
-        .collect();
-    // setgroups is denied in a single-id namespace; only insist when asked for groups.
-    if let Err(e) = nix::unistd::setgroups(&gids) {
-        if !gids.is_empty() {
-            return Err(Error::sys("setgroups", e));
+    // No additionalGids at all: `--group-add keep-groups`, the groups
+    // inherited from skiff stay (crun's run.oci.keep_original_groups).
+    if let Some(additional) = user.additional_gids() {
+        let gids: Vec<Gid> = additional.iter().copied().map(Gid::from_raw).collect();
+        // setgroups is denied in a single-id namespace; only insist when asked for groups.
+        if let Err(e) = nix::unistd::setgroups(&gids) {
+            if !gids.is_empty() {
+                return Err(Error::sys("setgroups", e));
+            }
         }
     }
     let gid = Gid::from_raw(user.gid());
