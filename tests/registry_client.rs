@@ -405,9 +405,9 @@ fn tls_is_required_unless_insecure() {
     let reg = Registry::start();
     let h = reg.host.as_str();
     let dir = tempfile::tempdir().unwrap();
-    // Default: verified https only, which a plain-http registry cannot give.
+    // Verified https only, which a plain-http registry cannot give.
     let secure = Client::new(ClientOptions {
-        tls_verify: None,
+        tls_verify: Some(true),
         retries: 0,
         ..options(dir.path().join("auth.json"))
     });
@@ -417,6 +417,17 @@ fn tls_is_required_unless_insecure() {
         "{err}"
     );
     assert!(!err.contains('\n'), "{err}");
+
+    // By default a loopback registry is insecure (Docker's rule); other
+    // registries need verified https.
+    let default = Client::new(ClientOptions {
+        tls_verify: None,
+        ..options(dir.path().join("auth.json"))
+    });
+    assert!(default.is_insecure(h, "me/app"));
+    assert!(default.is_insecure("localhost:5000", "me/app"));
+    assert!(!default.is_insecure("registry.example:5000", "me/app"));
+    default.ping(h).unwrap();
 
     // An insecure registries.conf entry allows plain http.
     let conf = RegistriesConf::parse(
@@ -430,6 +441,18 @@ fn tls_is_required_unless_insecure() {
         ..options(dir.path().join("auth.json"))
     });
     assert!(by_conf.is_insecure(h, "me/app"));
+    assert!(by_conf.is_insecure("127.0.0.2:1", "me/app"));
+    let remote = RegistriesConf::parse(
+        "[[registry]]\nlocation = \"registry.example:5000\"\ninsecure = true\n",
+        Path::new("registries.conf"),
+    )
+    .unwrap();
+    let remote = Client::new(ClientOptions {
+        tls_verify: None,
+        registries_conf: remote,
+        ..options(dir.path().join("auth.json"))
+    });
+    assert!(remote.is_insecure("registry.example:5000", "me/app"));
     by_conf.ping(h).unwrap();
 
     // --tls-verify=true wins over registries.conf.

@@ -86,6 +86,8 @@ pub struct Request {
     pub squash: bool,
     /// `--pull` policy for base images: missing (default), always, never, newer.
     pub pull: String,
+    /// `--tls-verify`, `--authfile`, `--creds`, `--cert-dir` for base image pulls.
+    pub registry: crate::image::pull::RegistryFlags,
     /// `-q`: print only the final id.
     pub quiet: bool,
     pub format: Format,
@@ -311,6 +313,7 @@ impl<'a> Executor<'a> {
             Base::Image(name) => {
                 let opts = crate::image::pull::PullOptions {
                     quiet: self.req.quiet,
+                    registry: self.req.registry.clone(),
                     ..Default::default()
                 };
                 crate::image::pull::ensure_with(self.ctx, name, &self.req.pull, &opts)?

@@ -47,6 +47,9 @@ pub struct BuildArgs {
     /// Print only the image id
     #[arg(short, long)]
     pub quiet: bool,
+    /// `--tls-verify`, `--authfile`, `--creds`, `--cert-dir` for base images.
+    #[command(flatten)]
+    pub registry: crate::cli::registry::RegistryArgs,
     /// Image format: oci or docker
     #[arg(long, default_value = "oci", value_name = "FORMAT")]
     pub format: String,
@@ -359,6 +362,7 @@ pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
         no_cache: a.no_cache,
         squash: a.squash || !layers,
         pull,
+        registry: a.registry.flags(),
         quiet: a.quiet,
         format,
         network: a.network.clone(),

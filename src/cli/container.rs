@@ -136,6 +136,9 @@ pub struct CreateArgs {
     pub health: HealthArgs,
     #[command(flatten)]
     pub more: crate::cli::run_flags::RunFlags,
+    /// `--tls-verify`, `--authfile`, `--creds`, `--cert-dir` for the pull.
+    #[command(flatten)]
+    pub registry: crate::cli::registry::RegistryArgs,
     /// Containers (comma-separated names or IDs) to start before this one
     #[arg(long, value_name = "CONTAINERS")]
     pub requires: Vec<String>,
@@ -517,6 +520,7 @@ impl CreateArgs {
             run: Default::default(),
         };
         self.more.apply(&mut o)?;
+        o.run.registry = self.registry.flags();
         Ok(o)
     }
 }

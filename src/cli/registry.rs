@@ -12,23 +12,78 @@ use crate::image::reference::Reference;
 use crate::registry::{Credentials, Platform};
 use crate::{Context, Error, Result};
 
-/// The flags every registry command shares.
-#[derive(Debug, Clone, Args)]
-pub struct RegistryArgs {
-    /// Require HTTPS and verify certificates when contacting registries
+/// How to reach a registry: the flags `login` takes, and the part of
+/// [`RegistryArgs`] without credentials.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConnectionArgs {
+    /// Require HTTPS and verify certificates when contacting registries (default: registries.conf; loopback registries are insecure)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub tls_verify: Option<bool>,
     /// Path of the authentication file
     #[arg(long, value_name = "PATH", env = "REGISTRY_AUTH_FILE")]
     pub authfile: Option<PathBuf>,
+    /// Use certificates at the specified path to access the registry (*.crt CAs, *.cert/*.key client pairs)
+    #[arg(long, value_name = "PATH")]
+    pub cert_dir: Option<PathBuf>,
+}
+
+/// The flags every command that reaches a registry shares: pull, push,
+/// search, run, create and build (Podman's names and meanings). Its `Debug`
+/// never shows the `--creds` password.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RegistryArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
+    #[arg(long, value_name = "USERNAME:PASSWORD", value_parser = CredsParser)]
+    pub creds: Option<Credentials>,
+}
+
+/// Parses `--creds` with [`pull::parse_creds`]; its error, unlike clap's
+/// usual one, does not repeat the value (it holds a password).
+#[derive(Clone, Copy)]
+struct CredsParser;
+
+impl clap::builder::TypedValueParser for CredsParser {
+    type Value = Credentials;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<Credentials, clap::Error> {
+        value
+            .to_str()
+            .ok_or_else(|| "not UTF-8".to_string())
+            .and_then(pull::parse_creds)
+            .map_err(|reason| {
+                clap::Error::raw(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!("invalid value for --creds: {reason}\n"),
+                )
+                .with_cmd(cmd)
+            })
+    }
+}
+
+impl ConnectionArgs {
+    fn flags(&self) -> RegistryFlags {
+        RegistryFlags {
+            tls_verify: self.tls_verify,
+            credentials: None,
+            authfile: self.authfile.clone(),
+            cert_dir: self.cert_dir.clone(),
+        }
+    }
 }
 
 impl RegistryArgs {
-    fn flags(&self, creds: Option<String>) -> RegistryFlags {
+    /// The parsed flags, for [`PullOptions`] and the like.
+    pub fn flags(&self) -> RegistryFlags {
         RegistryFlags {
-            tls_verify: self.tls_verify,
-            creds,
-            authfile: self.authfile.clone(),
+            credentials: self.creds.clone(),
+            ..self.connection.flags()
         }
     }
 }
@@ -37,9 +92,6 @@ impl RegistryArgs {
 pub struct PullArgs {
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
-    #[arg(long, value_name = "USERNAME:PASSWORD")]
-    pub creds: Option<String>,
     /// Specify the platform for selecting the image (os/arch[/variant])
     #[arg(long)]
     pub platform: Option<String>,
@@ -64,9 +116,6 @@ pub struct PullArgs {
 pub struct PushArgs {
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
-    #[arg(long, value_name = "USERNAME:PASSWORD")]
-    pub creds: Option<String>,
     /// Compression format of layers that are not compressed yet: gzip or zstd
     #[arg(long, value_name = "FORMAT")]
     pub compression_format: Option<String>,
@@ -94,7 +143,7 @@ pub struct PushArgs {
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     #[command(flatten)]
-    pub registry: RegistryArgs,
+    pub registry: ConnectionArgs,
     /// Username for the registry
     #[arg(short, long)]
     pub username: Option<String>,
@@ -127,9 +176,6 @@ pub struct LogoutArgs {
 pub struct SearchArgs {
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
-    #[arg(long, value_name = "USERNAME:PASSWORD")]
-    pub creds: Option<String>,
     /// List the available tags of the repository
     #[arg(long)]
     pub list_tags: bool,
@@ -178,7 +224,7 @@ fn platform_of(a: &PullArgs) -> Result<Option<Platform>> {
 
 pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32> {
     let opts = PullOptions {
-        registry: a.registry.flags(a.creds.clone()),
+        registry: a.registry.flags(),
         platform: platform_of(&a)?,
         quiet: a.quiet,
     };
@@ -192,7 +238,7 @@ pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32> {
 
 pub fn push(ctx: &Context, a: PushArgs) -> Result<i32> {
     let opts = PushOptions {
-        registry: a.registry.flags(a.creds.clone()),
+        registry: a.registry.flags(),
         compression: a.compression_format.clone(),
         force_compression: a.force_compression,
         compression_level: a.compression_level,
@@ -226,7 +272,7 @@ fn registry_key(s: &str) -> String {
 pub fn login(_ctx: &Context, a: LoginArgs) -> Result<i32> {
     let key = registry_key(&a.registry_host);
     let registry = key.split('/').next().unwrap_or(&key).to_string();
-    let client = a.registry.flags(None).client()?;
+    let client = a.registry.flags().client()?;
     if a.get_login {
         return match client.options().auth_files.lookup(&registry, None)? {
             Some(c) => {
@@ -332,7 +378,7 @@ pub fn search(_ctx: &Context, a: SearchArgs) -> Result<i32> {
             }
         }
     };
-    let client = a.registry.flags(a.creds.clone()).client()?;
+    let client = a.registry.flags().client()?;
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut items = Vec::new();
     if a.list_tags {

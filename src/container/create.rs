@@ -186,6 +186,8 @@ pub struct RunSettings {
     pub extras: crate::state::extras::Extras,
     /// `--env-host`: the caller's environment under the image's.
     pub env_host: bool,
+    /// `--tls-verify`, `--authfile`, `--creds`, `--cert-dir` for the pull.
+    pub registry: crate::image::pull::RegistryFlags,
 }
 
 pub use crate::state::container::Attach;
@@ -603,6 +605,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     let store = ImageStore::new(ctx);
     let pull_opts = crate::image::pull::PullOptions {
         quiet: o.run.quiet,
+        registry: o.run.registry.clone(),
         ..Default::default()
     };
     let image = match &o.run.rootfs {

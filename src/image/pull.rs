@@ -24,39 +24,32 @@ pub const DEFAULT_JOBS: usize = 6;
 /// the default); not a documented interface.
 pub const JOBS_ENV: &str = "SKIFF_PULL_JOBS";
 
-/// How to reach registries: the flags pull, push, login and search share.
+/// How to reach registries: the flags pull, push, login, search, run,
+/// create and build share, parsed.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryFlags {
-    /// `--tls-verify`: `None` follows registries.conf.
+    /// `--tls-verify`: `None` follows registries.conf (and loopback is insecure).
     pub tls_verify: Option<bool>,
-    /// `--creds USER:PASS`.
-    pub creds: Option<String>,
+    /// `--creds USER:PASS` (its `Debug` never shows the password).
+    pub credentials: Option<Credentials>,
     /// `--authfile PATH`.
     pub authfile: Option<PathBuf>,
+    /// `--cert-dir DIR`: CA and client certificates for every registry.
+    pub cert_dir: Option<PathBuf>,
 }
 
 impl RegistryFlags {
     /// The client options these flags mean, with registries.conf loaded.
     pub fn client_options(&self) -> Result<ClientOptions> {
-        let credentials = match &self.creds {
-            None => None,
-            Some(c) => match c.split_once(':') {
-                Some((u, p)) if !u.is_empty() => Some(Credentials::new(u, p)),
-                _ => {
-                    return Err(Error::msg(
-                        "--creds: expected USERNAME:PASSWORD with a non-empty username",
-                    ))
-                }
-            },
-        };
         let auth_files = match &self.authfile {
             Some(p) => AuthFiles::single(p),
             None => AuthFiles::from_env(),
         };
         Ok(ClientOptions {
             tls_verify: self.tls_verify,
+            cert_dir: self.cert_dir.clone(),
             registries_conf: RegistriesConf::load()?,
-            credentials,
+            credentials: self.credentials.clone(),
             auth_files,
             ..Default::default()
         })
@@ -64,6 +57,15 @@ impl RegistryFlags {
 
     pub fn client(&self) -> Result<Client> {
         Ok(Client::new(self.client_options()?))
+    }
+}
+
+/// Parses `--creds USERNAME:PASSWORD` (Podman's form; the password may be
+/// empty, the username may not).
+pub fn parse_creds(s: &str) -> std::result::Result<Credentials, String> {
+    match s.split_once(':') {
+        Some((u, p)) if !u.is_empty() => Ok(Credentials::new(u, p)),
+        _ => Err("expected USERNAME:PASSWORD with a non-empty username".into()),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use ureq::tls::TlsConfig;
 use ureq::{Agent, Body, SendBody};
 
 use super::auth::{self, AuthFiles, Challenge, Credentials, Scheme};
+use super::certs;
 use super::error::{Error, Result};
 use super::registries_conf::RegistriesConf;
 
@@ -24,8 +26,13 @@ pub type WarnFn = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct ClientOptions {
     /// `--tls-verify`: `Some(false)` allows plain HTTP for every registry,
     /// `Some(true)` requires verified TLS even where registries.conf says
-    /// insecure, `None` follows registries.conf.
+    /// insecure or the registry is on loopback, `None` follows
+    /// registries.conf and treats loopback registries as insecure (Docker's rule).
     pub tls_verify: Option<bool>,
+    /// `--cert-dir`: the directory of CA (`*.crt`) and client
+    /// (`*.cert`/`*.key`) certificates for every registry; `None` looks in
+    /// the per-registry `certs.d` directories ([`certs::search_dirs`]).
+    pub cert_dir: Option<PathBuf>,
     /// Insecure entries and where registries.conf was read from.
     pub registries_conf: RegistriesConf,
     /// `--creds user:pass`: used for every registry instead of the auth files.
@@ -51,6 +58,7 @@ impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             tls_verify: None,
+            cert_dir: None,
             registries_conf: RegistriesConf::default(),
             credentials: None,
             auth_files: AuthFiles::from_env(),
@@ -70,6 +78,7 @@ impl std::fmt::Debug for ClientOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientOptions")
             .field("tls_verify", &self.tls_verify)
+            .field("cert_dir", &self.cert_dir)
             .field("credentials", &self.credentials)
             .field("auth_files", &self.auth_files)
             .finish_non_exhaustive()
@@ -88,17 +97,20 @@ struct Inner {
     agent: Agent,
     /// For `--tls-verify=false` registries that do speak https.
     agent_unverified: Agent,
+    /// Agents of registries with a cert directory, by (registry, unverified).
+    agents: Mutex<HashMap<(String, bool), Agent>>,
     endpoints: Mutex<HashMap<String, Arc<Endpoint>>>,
     tokens: Mutex<HashMap<String, Token>>,
     credentials: Mutex<HashMap<String, Option<Credentials>>>,
 }
 
 /// How to reach one registry, learnt from its answer to `GET /v2/`.
-#[derive(Debug)]
 pub(crate) struct Endpoint {
     /// `https://host:port` or `http://host:port`.
     pub base: String,
-    unverified: bool,
+    /// The agent with this registry's TLS settings (verification, CAs,
+    /// client certificate).
+    agent: Agent,
     /// The challenge of a 401 to the ping; `None` for an open registry.
     challenge: Option<Challenge>,
 }
@@ -164,28 +176,19 @@ impl<'a> Req<'a> {
 
 impl Client {
     pub fn new(opts: ClientOptions) -> Client {
-        let build = |unverified: bool| -> Agent {
-            let mut tls = TlsConfig::builder();
-            if unverified {
-                tls = tls.disable_verification(true);
-            }
-            Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_connect(Some(opts.connect_timeout))
-                .timeout_resolve(Some(opts.connect_timeout))
-                .timeout_per_read(Some(opts.io_timeout))
-                .timeout_per_write(Some(opts.io_timeout))
-                .timeout_recv_response(Some(opts.io_timeout))
-                .user_agent(opts.user_agent.as_str())
-                .max_idle_connections_per_host(8)
-                .tls_config(tls.build())
-                .build()
-                .into()
+        let build = |unverified: bool| {
+            build_agent(
+                &opts,
+                TlsConfig::builder()
+                    .disable_verification(unverified)
+                    .build(),
+            )
         };
         Client {
             inner: Arc::new(Inner {
                 agent: build(false),
                 agent_unverified: build(true),
+                agents: Mutex::new(HashMap::new()),
                 opts,
                 endpoints: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
@@ -198,16 +201,59 @@ impl Client {
         &self.inner.opts
     }
 
-    /// Whether plain HTTP (or unverified TLS) is allowed for this registry.
+    /// Whether plain HTTP (or unverified TLS) is allowed for this registry:
+    /// `--tls-verify` when given, else registries.conf's `insecure`, and
+    /// always for a registry on loopback (Docker's rule, so that
+    /// `push localhost:5000/app` works without configuration).
     pub fn is_insecure(&self, registry: &str, repository: &str) -> bool {
         match self.inner.opts.tls_verify {
             Some(v) => !v,
-            None => self
-                .inner
-                .opts
-                .registries_conf
-                .is_insecure(registry, repository),
+            None => {
+                certs::is_loopback(registry)
+                    || self
+                        .inner
+                        .opts
+                        .registries_conf
+                        .is_insecure(registry, repository)
+            }
         }
+    }
+
+    /// The agent for `registry`: the shared one, or one with the CAs and
+    /// client certificate of its cert directory when it has one.
+    fn agent_for(&self, registry: &str, unverified: bool) -> Result<Agent> {
+        let key = (registry.to_string(), unverified);
+        if let Some(a) = self.inner.agents.lock().expect("poisoned").get(&key) {
+            return Ok(a.clone());
+        }
+        let opts = &self.inner.opts;
+        let dir = certs::dir_for(registry, opts.cert_dir.as_deref(), &certs::search_dirs());
+        let files = match &dir {
+            Some(d) => certs::load(d)?,
+            None => None,
+        };
+        let agent = match files {
+            None if unverified => self.inner.agent_unverified.clone(),
+            None => self.inner.agent.clone(),
+            Some(files) => {
+                tracing::debug!("{registry}: TLS files of {}", files.dir.display());
+                let mut tls = TlsConfig::builder()
+                    .disable_verification(unverified)
+                    .client_cert(files.client);
+                if !files.cas.is_empty() {
+                    let mut roots = certs::system_roots();
+                    roots.extend(files.cas);
+                    tls = tls.root_certs(roots.into());
+                }
+                build_agent(opts, tls.build())
+            }
+        };
+        self.inner
+            .agents
+            .lock()
+            .expect("poisoned")
+            .insert(key, agent.clone());
+        Ok(agent)
     }
 
     /// Checks that the registry answers the v2 API; learns how to reach it.
@@ -296,7 +342,7 @@ impl Client {
         let host = api_host(registry);
         let https = Endpoint {
             base: format!("https://{host}"),
-            unverified: insecure,
+            agent: self.agent_for(registry, insecure)?,
             challenge: None,
         };
         match self.ping_endpoint(https, registry) {
@@ -304,7 +350,7 @@ impl Client {
             Err(Error::Tls { .. } | Error::Connection { .. }) if insecure => {
                 let http = Endpoint {
                     base: format!("http://{host}"),
-                    unverified: true,
+                    agent: self.inner.agent.clone(),
                     challenge: None,
                 };
                 self.ping_endpoint(http, registry)
@@ -561,11 +607,7 @@ impl Client {
         headers: &[(&'static str, String)],
         body: &mut ReqBody,
     ) -> Result<Response<Body>> {
-        let agent = if ep.unverified {
-            &self.inner.agent_unverified
-        } else {
-            &self.inner.agent
-        };
+        let agent = &ep.agent;
         let mut attempt = 0;
         loop {
             let mut builder = http::Request::builder().method(method.clone()).uri(url);
@@ -616,6 +658,22 @@ impl Client {
             }
         }
     }
+}
+
+/// An agent with the client's timeouts and user agent and these TLS settings.
+fn build_agent(opts: &ClientOptions, tls: TlsConfig) -> Agent {
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(opts.connect_timeout))
+        .timeout_resolve(Some(opts.connect_timeout))
+        .timeout_per_read(Some(opts.io_timeout))
+        .timeout_per_write(Some(opts.io_timeout))
+        .timeout_recv_response(Some(opts.io_timeout))
+        .user_agent(opts.user_agent.as_str())
+        .max_idle_connections_per_host(8)
+        .tls_config(tls)
+        .build()
+        .into()
 }
 
 /// Where a registry's API lives: Docker Hub's name is not its API host.

@@ -14,8 +14,9 @@ pub enum Error {
     /// Any other failure to reach the registry (reset, timeout, protocol).
     #[error("pinging container registry {registry}: {reason}")]
     Connection { registry: String, reason: String },
-    /// The TLS handshake failed; `--tls-verify=false` is the fix for a test registry.
-    #[error("pinging container registry {registry}: tls: {reason} (use --tls-verify=false for a registry without valid https)")]
+    /// The TLS handshake failed: the fix is the registry's CA in its
+    /// certs.d directory, or `--tls-verify=false` for a test registry.
+    #[error("pinging container registry {registry}: tls: {reason} (trust its CA in ~/.config/containers/certs.d/{registry}/ca.crt, or use --tls-verify=false)")]
     Tls { registry: String, reason: String },
     /// The registry wants credentials and we have none.
     #[error("{image}: authentication required")]

@@ -17,6 +17,7 @@
 pub mod auth;
 mod blobs;
 mod catalog;
+pub mod certs;
 pub mod client;
 pub mod digest;
 pub mod error;

@@ -54,6 +54,25 @@ impl Registry {
     /// config.yml (an `auth:` section, written with any files it needs into
     /// `dir`); returns once `GET /v2/` answers (200, or 401 with auth).
     pub fn start_config(extra: impl FnOnce(&Path) -> String) -> Registry {
+        Registry::launch(extra, None)
+    }
+
+    /// A registry serving HTTPS with `pki`'s server certificate (for
+    /// 127.0.0.1); with `client_auth`, it also requires a client
+    /// certificate signed by `pki`'s CA.
+    pub fn start_tls(pki: &Pki, client_auth: bool) -> Registry {
+        let mut tls = format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            pki.server_cert.display(),
+            pki.server_key.display()
+        );
+        if client_auth {
+            tls.push_str(&format!("    clientcas:\n      - {}\n", pki.ca.display()));
+        }
+        Registry::launch(|_| String::new(), Some(tls))
+    }
+
+    fn launch(extra: impl FnOnce(&Path) -> String, tls: Option<String>) -> Registry {
         assert!(
             Path::new(REGISTRY_BIN).exists(),
             "{REGISTRY_BIN} is missing: apt-get install docker-registry"
@@ -61,8 +80,9 @@ impl Registry {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: skiff-test\n",
-            dir.path().join("data").display()
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: skiff-test\n{}",
+            dir.path().join("data").display(),
+            tls.as_deref().unwrap_or("")
         );
         config.push_str(&extra(dir.path()));
         let config_path = dir.path().join("config.yml");
@@ -84,7 +104,8 @@ impl Registry {
         reg
     }
 
-    /// Until `GET /v2/` gets an HTTP answer (200, or 401 with auth).
+    /// Until `GET /v2/` gets an HTTP answer (200, or 401 with auth; a TLS
+    /// registry answers plain HTTP with Go's 400).
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -97,7 +118,10 @@ impl Registry {
                 if s.write_all(req.as_bytes()).is_ok() {
                     let mut answer = String::new();
                     let _ = s.read_to_string(&mut answer);
-                    if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.1 401") {
+                    if answer.starts_with("HTTP/1.1 200")
+                        || answer.starts_with("HTTP/1.1 401")
+                        || answer.starts_with("HTTP/1.0 400")
+                    {
                         return;
                     }
                 }
@@ -138,6 +162,71 @@ impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A test CA with a server certificate for 127.0.0.1 and a client
+/// certificate, made by the openssl tool in a temporary directory.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    pub ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+impl Pki {
+    pub fn generate() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let script = r#"set -e
+ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+openssl req -x509 $ec -days 2 -subj /CN=skiff-test-ca -keyout ca.key -out ca.crt
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > server.ext
+openssl req $ec -subj /CN=127.0.0.1 -keyout server.key -out server.csr
+openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.crt
+printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' > client.ext
+openssl req $ec -subj /CN=skiff-test-client -keyout client.key -out client.csr
+openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile client.ext -out client.cert
+chmod 644 *
+"#;
+        let out = Command::new("sh")
+            .args(["-c", script])
+            .current_dir(dir.path())
+            .output()
+            .expect("sh runs");
+        assert!(
+            out.status.success(),
+            "openssl could not make the test certificates: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Readable by the user skiff runs as (the registry reads them as root).
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let p = |n: &str| dir.path().join(n);
+        Pki {
+            ca: p("ca.crt"),
+            server_cert: p("server.crt"),
+            server_key: p("server.key"),
+            client_cert: p("client.cert"),
+            client_key: p("client.key"),
+            dir,
+        }
+    }
+
+    /// Copies the CA (and with `client`, the client pair) into `dir` as a
+    /// certs.d directory readable by the user skiff runs as.
+    pub fn install(&self, s: &Skiff, dir: &Path, client: bool) {
+        s.make_dir(dir);
+        let mut files = vec![(&self.ca, "ca.crt")];
+        if client {
+            files.push((&self.client_cert, "client.cert"));
+            files.push((&self.client_key, "client.key"));
+        }
+        for (from, name) in files {
+            let to = dir.join(name);
+            std::fs::copy(from, &to).unwrap();
+            s.give(&to);
+        }
     }
 }
 
