@@ -1,5 +1,5 @@
 //! Hostile roots (issue 10): a running container that swaps symlinks in
-//! while `cp` works, an image whose /dev points at the host, and `cp`'s
+//! while `cp` or `export` works, an image whose /dev points at the host, and `cp`'s
 //! `dir/.` contents form. The attackers are real containers running small
 //! static C programs built here.
 
@@ -413,4 +413,54 @@ fn a_container_racing_a_shared_volume_gets_no_mount_point_on_the_host() {
     );
     eprintln!("40 racing runs: {ok} ran, {refused} refused");
     assert_eq!(ok + refused, 40);
+}
+
+/// `export` of a running container walks its root by descriptors: a
+/// container that swaps a directory for a symlink to the host as soon as
+/// the export starts reading a big file in it (its access time moves) gets
+/// its own files archived after it, never the host's.
+#[test]
+fn export_never_follows_a_symlink_a_running_container_swaps_in() {
+    let s = busybox();
+    s.expect_running();
+    let host = host_dir(&s, "exported", Some("host secret\n"));
+    let script = format!(
+        "mkdir /a; echo decoy > /a/victim; \
+         dd if=/dev/zero of=/a/0big bs=1M count=64 2>/dev/null; \
+         a0=$(stat -c %X /a/0big); touch /ready; n=0; \
+         while [ \"$(stat -c %X /a/0big)\" = \"$a0\" ] && [ $n -lt 20000 ]; do n=$((n+1)); done; \
+         mv /a /a.d; ln -s {} /a; echo swapped; sleep 1000",
+        host.display()
+    );
+    s.ok(&[
+        "run", "-d", "--name", "swapper", "busybox", "sh", "-c", &script,
+    ]);
+    wait_for_file(&s, "swapper", "/ready");
+    let o = s.cmd(&["export", "swapper"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let mut victim = None;
+    let mut ar = tar::Archive::new(&o.stdout_bytes[..]);
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap() == Path::new("a/victim") {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+            victim = Some(text);
+        }
+    }
+    let victim = victim.expect("a/victim is in the archive");
+    assert_eq!(
+        victim, "decoy\n",
+        "the export followed the swapped-in link to the host"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !s.ok(&["logs", "swapper"]).contains("swapped") {
+        if Instant::now() > deadline {
+            eprintln!(
+                "skipped: the container never saw the export read its file (no atime updates here)"
+            );
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -5,21 +5,26 @@
 //! that the same tree gives the same bytes and the same diff_id.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::OFlag;
 use tar::{EntryType, Header};
 
 use super::layer::{OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX};
 use super::{Error, Result};
 use crate::error::io_reason;
+use crate::runtime::safe_path;
 
 /// Writes every file below `dir` (not `dir` itself) to `out` as a tar
-/// stream. With `whiteouts`, overlay whiteouts (0/0 character devices) and
+/// stream, walking it by descriptors (`O_NOFOLLOW` on each parent's
+/// descriptor), so a symlink a running container swaps in is archived as a
+/// link and never followed out of `dir`. With `whiteouts`, overlay whiteouts (0/0 character devices) and
 /// opaque directories become OCI `.wh.` entries, as a layer diff needs; leave
 /// it off to export a mounted root filesystem as it is.
 pub fn write_tree(dir: &Path, out: impl Write, whiteouts: bool) -> Result<()> {
@@ -28,7 +33,10 @@ pub fn write_tree(dir: &Path, out: impl Write, whiteouts: bool) -> Result<()> {
         whiteouts,
         links: HashMap::new(),
     };
-    w.dir_children(dir, Path::new(""))?;
+    let root = safe_path::Root::open(dir)
+        .and_then(|r| safe_path::reopen(r.fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY))
+        .map_err(|e| err(dir, e))?;
+    w.dir_children(root.as_fd(), Path::new(""))?;
     w.builder
         .finish()
         .map_err(|e| Error::Msg(format!("write tar: {}", io_reason(&e))))?;
@@ -146,17 +154,12 @@ pub(crate) fn append_with_pax<W: Write>(
     builder.append_data(h, rel, data)
 }
 
-/// The extended attributes of `path` worth keeping in an archive, as PAX
-/// records (`SCHILY.xattr.NAME`), and whether the storage marks it as an
-/// opaque directory (overlay's or fuse-overlayfs's own attributes, which are
-/// bookkeeping, not content, and are left out). `path` itself is read, not
-/// what it points to when it is a symlink.
-pub(crate) fn xattr_records(path: &Path) -> (Vec<(String, Vec<u8>)>, bool) {
-    records_with(xattr::list(path), |n| xattr::get(path, n))
-}
-
-/// [`xattr_records`] of what the descriptor `fd` (`O_PATH` or not, never a
-/// symlink) refers to, through `/proc/self/fd/N`.
+/// The extended attributes of what the descriptor `fd` (`O_PATH` or not,
+/// never a symlink) refers to, read through `/proc/self/fd/N`, that are worth
+/// keeping in an archive, as PAX records (`SCHILY.xattr.NAME`), and whether
+/// the storage marks it as an opaque directory (overlay's or
+/// fuse-overlayfs's own attributes, which are bookkeeping, not content, and
+/// are left out).
 pub(crate) fn xattr_records_of(fd: std::os::fd::BorrowedFd) -> (Vec<(String, Vec<u8>)>, bool) {
     let p = crate::runtime::safe_path::proc_path(fd);
     records_with(xattr::list_deref(&p), |n| xattr::get_deref(&p, n))
@@ -200,17 +203,18 @@ pub(crate) const OPAQUE_XATTRS: [&str; 3] = [
 ];
 
 impl<W: Write> TreeWriter<W> {
-    fn dir_children(&mut self, abs: &Path, rel: &Path) -> Result<()> {
-        let mut names: Vec<OsString> = fs::read_dir(abs)
-            .map_err(|e| err(abs, e))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<io::Result<_>>()
-            .map_err(|e| err(abs, e))?;
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    /// Appends every entry of the directory `dir` (named `rel` in the
+    /// archive) and below, in byte order of their names.
+    fn dir_children(&mut self, dir: BorrowedFd, rel: &Path) -> Result<()> {
+        let names = crate::volume::archive::names(dir).map_err(|e| err(rel, e))?;
         for name in names {
-            let child_abs = abs.join(&name);
             let child_rel = rel.join(&name);
-            self.entry(&child_abs, &child_rel)?;
+            // An entry removed since the listing is skipped, as a copy of a
+            // live tree must.
+            let Ok(fd) = safe_path::open_at(dir, &name, OFlag::O_PATH, 0) else {
+                continue;
+            };
+            self.entry(fd, &child_rel)?;
         }
         Ok(())
     }
@@ -226,13 +230,18 @@ impl<W: Write> TreeWriter<W> {
             .map_err(|e| Error::Msg(format!("write tar: {}", io_reason(&e))))
     }
 
-    fn entry(&mut self, abs: &Path, rel: &Path) -> Result<()> {
-        let m = fs::symlink_metadata(abs).map_err(|e| err(abs, e))?;
+    /// Appends the entry `fd` (opened `O_PATH | O_NOFOLLOW` on its parent's
+    /// descriptor) as `rel`. Everything is read through `fd`, never by a
+    /// path, so a running container that swaps a directory for a symlink
+    /// meanwhile cannot lead the walk out of its root.
+    fn entry(&mut self, fd: OwnedFd, rel: &Path) -> Result<()> {
+        let f = fs::File::from(fd);
+        let m = f.metadata().map_err(|e| err(rel, e))?;
         let ft = m.file_type();
         let (pax, opaque) = if ft.is_symlink() {
             (Vec::new(), false)
         } else {
-            xattr_records(abs)
+            xattr_records_of(f.as_fd())
         };
         if ft.is_dir() {
             let mut h = header_of(&m, EntryType::Directory);
@@ -244,7 +253,9 @@ impl<W: Write> TreeWriter<W> {
                 w.set_mode(0o600);
                 self.append(&mut w, &rel.join(OPAQUE_MARKER), &[], io::empty())?;
             }
-            return self.dir_children(abs, rel);
+            let dir = safe_path::reopen(f.as_fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+                .map_err(|e| err(rel, e))?;
+            return self.dir_children(dir.as_fd(), rel);
         }
         if ft.is_char_device() && m.rdev() == 0 && self.whiteouts {
             let name = rel.file_name().unwrap_or_default();
@@ -267,25 +278,28 @@ impl<W: Write> TreeWriter<W> {
             self.links.insert(key, rel.to_path_buf());
         }
         if ft.is_symlink() {
-            let target = fs::read_link(abs).map_err(|e| err(abs, e))?;
+            let target =
+                safe_path::readlink_at(f.as_fd(), OsStr::new("")).map_err(|e| err(rel, e))?;
             let mut h = header_of(&m, EntryType::Symlink);
             return append_symlink(&mut self.builder, &mut h, rel, &target)
                 .map_err(|e| Error::Msg(format!("write tar: {}", io_reason(&e))));
         }
         if ft.is_file() {
-            let f = fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(abs)
-                .map_err(|e| err(abs, e))?;
+            let data = safe_path::reopen(f.as_fd(), OFlag::O_RDONLY | OFlag::O_NONBLOCK)
+                .map_err(|e| err(rel, e))?;
             let mut h = header_of(&m, EntryType::Regular);
             h.set_size(m.len());
             // Exactly the size recorded, even if the file grows meanwhile.
-            return self.append(&mut h, rel, &pax, io::Read::take(f, m.len()));
+            return self.append(
+                &mut h,
+                rel,
+                &pax,
+                io::Read::take(fs::File::from(data), m.len()),
+            );
         }
         let Some(mut h) = special_header(&m) else {
             // Sockets have no tar representation; they are runtime artefacts.
-            tracing::debug!(path = %abs.display(), "skipping socket");
+            tracing::debug!(path = %rel.display(), "skipping socket");
             return Ok(());
         };
         self.append(&mut h, rel, &pax, io::empty())
