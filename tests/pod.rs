@@ -674,8 +674,9 @@ fn a_member_of_a_host_network_pod_sees_the_hosts_interfaces() {
 
 /// `--requires` (issue 11): starting a container starts the containers it
 /// requires first, `run` too; a pod's members start after what they
-/// require; an unknown name, a requirement outside the container's pod and
-/// the removal of a required container are refused with one line.
+/// require (levels of them together); an unknown name, a requirement
+/// outside the container's pod and the removal of a required container are
+/// refused with one line.
 #[test]
 fn requires_starts_the_required_containers_first() {
     let s = busybox();
@@ -722,9 +723,32 @@ fn requires_starts_the_required_containers_first() {
         &sleep,
     ]
     .concat());
+    s.ok(&[&["create", "--pod", "deps", "--name", "free"][..], &sleep].concat());
+    s.ok(&[
+        &[
+            "create",
+            "--pod",
+            "deps",
+            "--name",
+            "third",
+            "--requires",
+            "second",
+        ][..],
+        &sleep,
+    ]
+    .concat());
+    // The members start together where they can (first and free, then
+    // second, then third), each after what it requires.
     s.ok(&["pod", "start", "deps"]);
-    assert_eq!(s.inspect_format("first", "{{.State.Status}}"), "running");
-    assert_eq!(s.inspect_format("second", "{{.State.Status}}"), "running");
+    let started = |n: &str| {
+        let t = s.inspect_format(n, "{{.State.Status}} {{.State.StartedAt}}");
+        let (status, at) = t.trim().split_once(' ').unwrap();
+        assert_eq!(status, "running", "{n}");
+        at.to_string()
+    };
+    assert!(started("first") < started("second"));
+    assert!(started("second") < started("third"));
+    assert!(!started("free").is_empty());
     let e = s.fails_engine(&[
         "create",
         "--pod",

@@ -56,6 +56,12 @@ pub enum Outcome {
     Detached,
 }
 
+/// Held from the moment a launch makes a descriptor inheritable
+/// ([`keep_across_exec`]) until it has spawned its supervisor and closed
+/// its copy, so that launches on several threads (`pod start`) never give
+/// one supervisor another's status pipe, which would keep that pipe open.
+static INHERITABLE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn keep_across_exec(fd: &impl AsRawFd) -> Result<()> {
     fcntl(fd.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
         .map(|_| ())
@@ -97,6 +103,7 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
     // pasta takes tens of milliseconds to start: start it now, while the
     // supervisor starts, and hand it over.
     let mut ready_fd = None;
+    let inheritable = INHERITABLE.lock().unwrap_or_else(|e| e.into_inner());
     // Undone here if the supervisor fails before it takes the network over.
     let mut begun = None;
     if matches!(
@@ -159,6 +166,7 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
     let spawned = cmd.spawn();
     drop(status_w);
     drop(ready_fd);
+    drop(inheritable);
     let undo = |e: Error| {
         if let Some(st) = &begun {
             crate::network::detach_or_warn(ctx, c, st);

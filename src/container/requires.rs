@@ -97,6 +97,31 @@ pub fn order<'a>(members: &[&'a Container]) -> Result<Vec<&'a Container>> {
     Ok(out)
 }
 
+/// `ordered` (as [`order`] returns them) in levels that can each start at
+/// once: the first holds those that require none of them, each next one
+/// those whose requirements among them are all in the levels before.
+/// Within a level, the order of `ordered` (creation) is kept.
+pub fn levels<'a>(ordered: &[&'a Container]) -> Vec<Vec<&'a Container>> {
+    let mut level_of: std::collections::HashMap<&str, usize> = Default::default();
+    let mut out: Vec<Vec<&'a Container>> = Vec::new();
+    for c in ordered {
+        let l = c
+            .config
+            .requires
+            .iter()
+            .filter_map(|id| level_of.get(id.as_str()))
+            .map(|l| l + 1)
+            .max()
+            .unwrap_or(0);
+        level_of.insert(c.id.as_str(), l);
+        if out.len() <= l {
+            out.resize_with(l + 1, Vec::new);
+        }
+        out[l].push(*c);
+    }
+    out
+}
+
 /// Starts, detached, every container `c` requires that does not run yet,
 /// requirements first. Error: one that cannot be found or started, or a
 /// cycle.
@@ -174,6 +199,9 @@ mod tests {
         );
         let refs: Vec<&Container> = all.iter().collect();
         assert_eq!(names(&order(&refs).unwrap()), ["vol", "db", "cache", "web"]);
+        let levels = levels(&order(&refs).unwrap());
+        let levels: Vec<Vec<String>> = levels.iter().map(|l| names(l)).collect();
+        assert_eq!(levels, [vec!["vol", "cache"], vec!["db"], vec!["web"]]);
     }
 
     #[test]

@@ -412,28 +412,69 @@ fn combined(pod: &Pod, what: &str, errors: Vec<(String, Error)>) -> Result<()> {
     )))
 }
 
-/// `pod start`: the infra container first, then the others each after the
-/// containers it requires (`--requires`) and otherwise by creation, as
-/// Podman's dependency order. Containers that run are left alone. Error:
-/// a dependency cycle, or every container that failed, in one line.
+/// `pod start`: the infra container first, then the others by levels of
+/// `--requires` ([`crate::container::requires::levels`]), the containers
+/// of a level together, each level after the one before it (Podman starts
+/// a pod's containers in parallel along their dependency graph).
+/// Containers that run are left alone. Error: a dependency cycle, or every
+/// container that failed, in one line.
 pub fn start(ctx: &Context, pod: &Pod) -> Result<()> {
     let all = members(ctx, &pod.id)?;
-    let mut errors = Vec::new();
     let others: Vec<&Container> = all.iter().filter(|c| !c.config.infra).collect();
     let others = crate::container::requires::order(&others)
         .map_err(|e| Error::msg(format!("starting pod {}: {e}", pod.name)))?;
-    let ordered = all.iter().filter(|c| c.config.infra).chain(others);
-    for c in ordered {
-        if let Err(e) = start_container(ctx, c) {
-            errors.push((c.name.clone(), e));
-            if c.config.infra {
-                break;
+    for c in all.iter().filter(|c| c.config.infra) {
+        if let Err(e) = start_infra(ctx, c) {
+            return combined(pod, "starting", vec![(c.name.clone(), e)]);
+        }
+    }
+    let mut errors = Vec::new();
+    for level in crate::container::requires::levels(&others) {
+        // A member with a namespace of its own (a pod without an infra
+        // container) has its network begun by this process, which forks
+        // only while it has one thread: those start one by one.
+        let (own, joined): (Vec<&Container>, Vec<&Container>) = level.into_iter().partition(|c| {
+            matches!(
+                crate::network::mode_of(&c.config),
+                crate::network::Mode::Pasta(_)
+            )
+        });
+        errors.extend(in_parallel(&joined, |c| start_container(ctx, c)));
+        for c in own {
+            if let Err(e) = start_container(ctx, c) {
+                errors.push((c.name.clone(), e));
             }
         }
     }
     combined(pod, "starting", errors)?;
     pod_event(ctx, pod, "start");
     Ok(())
+}
+
+/// Starts the infra container `c` and returns once it runs. The supervisor
+/// of its last run may still be finishing a stop (a `pod restart`), which
+/// `start_container` leaves alone: it is waited out (polled, 10 s at most)
+/// and the infra started then, so that the members, started together next,
+/// find the pod's namespaces held rather than each trying to make them.
+fn start_infra(ctx: &Context, c: &Container) -> Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut c = c.clone();
+    loop {
+        start_container(ctx, &c)?;
+        c = crate::container::lookup(ctx, &c.id)?;
+        if matches!(
+            crate::container::effective_status(&c),
+            Status::Running | Status::Paused
+        ) {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(Error::msg(
+                "the supervisor of its last run did not exit within 10 seconds",
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Records a pod event.
@@ -508,7 +549,7 @@ where
             .filter_map(|(name, h)| match h.join() {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some((name, e)),
-                Err(_) => Some((name, Error::msg("stopping it panicked"))),
+                Err(_) => Some((name, Error::msg("it panicked"))),
             })
             .collect()
     })
