@@ -794,3 +794,97 @@ fn share_parent_is_recorded_and_says_when_it_cannot_apply() {
     );
     s.ok(&["pod", "rm", "parent", "own"]);
 }
+
+/// `pod stats --no-stream` (issue 11) of a real pod: one row per running
+/// container (the infra container included, a created one left out), each
+/// with the pod's and the container's short ids, its name and its process
+/// count; the default table has Podman's columns. Memory is shown where
+/// the host gives the container a cgroup to read it from.
+#[test]
+fn pod_stats_has_a_row_per_running_member_with_its_pids() {
+    let s = busybox();
+    let pod = s.ok(&["pod", "create", "--name", "st"]);
+    let pod = pod.trim();
+    let a = s.ok(&[
+        "run", "-d", "--pod", "st", "--name", "st-a", "busybox", "sleep", "1000",
+    ]);
+    // sh and its two sleeps: three processes.
+    let b = s.ok(&[
+        "run",
+        "-d",
+        "--pod",
+        "st",
+        "--name",
+        "st-b",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1000 & sleep 1000 & wait",
+    ]);
+    s.ok(&[
+        "create", "--pod", "st", "--name", "st-idle", "busybox", "true",
+    ]);
+    let infra = s.ok(&["pod", "inspect", "--format", "{{.InfraContainerID}}", "st"]);
+    let want = [
+        (infra.trim(), format!("{}-infra", &pod[..12]), "1"),
+        (a.trim(), "st-a".to_string(), "1"),
+        (b.trim(), "st-b".to_string(), "3"),
+    ];
+    let format = "{{.Pod}}|{{.CID}}|{{.Name}}|{{.PIDS}}|{{.CPU}}|{{.MemUsage}}";
+    let mut rows = Vec::new();
+    // The sleeps of st-b are forked just after it starts: poll for them.
+    let settled = eventually(Duration::from_secs(10), || {
+        let out = s.ok(&["pod", "stats", "--no-stream", "--format", format, "st"]);
+        rows = out.lines().map(str::to_string).collect();
+        rows.iter().any(|r| r.contains("|st-b|3|"))
+    });
+    assert!(settled, "{rows:?}");
+    assert_eq!(rows.len(), 3, "one row per running member: {rows:?}");
+    let mut memory = false;
+    for (row, (id, name, pids)) in rows.iter().zip(&want) {
+        let cells: Vec<&str> = row.split('|').collect();
+        assert_eq!(cells[0], &pod[..12], "{row}");
+        assert_eq!(cells[1], &id[..12], "{row}");
+        assert_eq!(cells[2], name, "{row}");
+        assert_eq!(cells[3], *pids, "{row}");
+        assert!(cells[4].ends_with('%'), "{row}");
+        if cells[5] != "--" {
+            assert!(cells[5].contains(" / "), "{row}");
+            memory = true;
+        }
+    }
+    if !memory {
+        eprintln!("skipped: pod stats memory figures: the host gives the containers no cgroup to read them from");
+    }
+    let table = s.ok(&["pod", "stats", "--no-stream", "st"]);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap()
+        .split("  ")
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "POD",
+            "CID",
+            "NAME",
+            "CPU %",
+            "MEM USAGE/ LIMIT",
+            "MEM %",
+            "NET IO",
+            "BLOCK IO",
+            "PIDS"
+        ]
+    );
+    assert_eq!(table.lines().count(), 4, "{table}");
+    let e = s.fails_engine(&["pod", "stats", "--no-stream", "nosuch-zz"]);
+    assert!(
+        e.contains("nosuch-zz") && e.trim_end().lines().count() == 1,
+        "{e}"
+    );
+    s.ok(&["pod", "rm", "-f", "-t", "0", "st"]);
+    assert!(s.container_ids().is_empty());
+}
