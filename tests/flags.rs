@@ -662,3 +662,310 @@ fn shm_size_sizes_dev_shm() {
     let line = s.fails_engine(&["run", "--rm", "--shm-size", "lots", "busybox", "true"]);
     assert_eq!(line, "Error: --shm-size lots: invalid size");
 }
+
+#[test]
+fn sysctls_are_set_in_the_containers_namespaces() {
+    let s = busybox();
+    let host_range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let out = s.sh(
+        &[
+            "--sysctl",
+            "net.ipv4.ip_local_port_range=40000 40100",
+            "--sysctl",
+            "kernel.shmmax=1048576",
+            "--sysctl",
+            "fs.mqueue.msg_max=20",
+        ],
+        "cat /proc/sys/net/ipv4/ip_local_port_range /proc/sys/kernel/shmmax /proc/sys/fs/mqueue/msg_max",
+    );
+    let got: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(
+        got[0].split_whitespace().collect::<Vec<_>>(),
+        ["40000", "40100"]
+    );
+    assert_eq!(&got[1..], ["1048576", "20"]);
+    // The host's are untouched.
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap(),
+        host_range
+    );
+    s.ok(&[
+        "create",
+        "--name",
+        "sc",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "busybox",
+    ]);
+    assert_eq!(
+        s.inspect_format("sc", "{{json .HostConfig.Sysctls}}"),
+        r#"{"net.ipv4.ip_forward":"1"}"#
+    );
+    s.ok(&["rm", "sc"]);
+    // Host-affecting or not namespaced: refused before anything is made.
+    for (args, want) in [
+        (
+            &["--sysctl", "kernel.hostname=x"][..],
+            "Error: --sysctl kernel.hostname: sysctl is not allowed: only the namespaced kernel.msg*, kernel.shm*, kernel.sem, fs.mqueue.* and net.* are",
+        ),
+        (
+            &["--sysctl", "vm.swappiness=1"],
+            "Error: --sysctl vm.swappiness: sysctl is not allowed: only the namespaced kernel.msg*, kernel.shm*, kernel.sem, fs.mqueue.* and net.* are",
+        ),
+        (
+            &["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"],
+            "Error: --sysctl net.ipv4.ip_forward: sysctl not allowed with --network host: it would change the host's",
+        ),
+        (
+            &["--ipc", "host", "--sysctl", "kernel.shmmax=1"],
+            "Error: --sysctl kernel.shmmax: sysctl not allowed with --ipc host: it would change the host's",
+        ),
+        (
+            &["--sysctl", "net./../../kernel/core_pattern=x"],
+            "Error: --sysctl net./../../kernel/core_pattern: invalid sysctl name",
+        ),
+        (&["--sysctl", "novalue"], "Error: --sysctl novalue: expected NAME=VALUE"),
+    ] {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["busybox", "true"]);
+        assert_eq!(s.fails_engine(&a), want, "{args:?}");
+    }
+    // A value the kernel refuses fails the start, naming the sysctl.
+    let o = s.cmd(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "net.ipv4.ip_forward=bogus",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("net.ipv4.ip_forward"), "{}", o.stderr);
+    assert_eq!(s.ok(&["ps", "-aq"]), "", "a refused run left a container");
+}
+
+/// The inode of namespace `ns` of this test process, as readlink shows it.
+fn our_ns(ns: &str) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{ns}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn uts_ipc_and_pid_host_share_skiffs_namespaces() {
+    let s = busybox();
+    let host_name = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    assert_eq!(s.sh(&["--uts", "host"], "hostname").trim(), host_name);
+    assert_ne!(s.sh(&[], "hostname").trim(), host_name);
+    let line = s.fails_engine(&[
+        "run",
+        "--rm",
+        "--uts",
+        "host",
+        "--hostname",
+        "x",
+        "busybox",
+        "true",
+    ]);
+    assert!(line.contains("cannot set hostname"), "{line}");
+    // The holder runs in the host's uts, ipc and pid namespaces: the
+    // container shares them only with `host`.
+    let ns = |flags: &[&str], which: &str| {
+        s.sh(flags, &format!("readlink /proc/self/ns/{which}"))
+            .trim()
+            .to_string()
+    };
+    for which in ["uts", "ipc", "pid"] {
+        let flag = format!("--{which}");
+        assert_eq!(ns(&[&flag, "host"], which), our_ns(which), "{which}");
+        assert_ne!(ns(&[], which), our_ns(which), "{which}");
+    }
+    // --pid host: the command is not pid 1 and sees the host's processes.
+    let out = s.sh(
+        &["--pid", "host"],
+        "echo $$; test -d /proc/$PPID && echo sees-parent",
+    );
+    let mut lines = out.lines();
+    assert_ne!(lines.next().unwrap(), "1");
+    assert_eq!(lines.next(), Some("sees-parent"));
+    // --ipc host: the host's /dev/shm.
+    let marker = format!("/dev/shm/skiff-rt-{}", std::process::id());
+    std::fs::write(&marker, "x").unwrap();
+    let seen = s.sh(&["--ipc", "host"], &format!("ls {marker}"));
+    std::fs::remove_file(&marker).unwrap();
+    assert_eq!(seen.trim(), marker);
+    let line = s.fails_engine(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "host",
+        "--shm-size",
+        "1m",
+        "busybox",
+        "true",
+    ]);
+    assert!(line.contains("--shm-size"), "{line}");
+    s.ok(&[
+        "create", "--name", "nsh", "--pid", "host", "--uts", "host", "busybox",
+    ]);
+    assert_eq!(
+        s.inspect_format(
+            "nsh",
+            "{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}}"
+        ),
+        "host private host"
+    );
+    s.ok(&["rm", "nsh"]);
+    let line = s.fails_engine(&["run", "--rm", "--pid", "bogus", "busybox", "true"]);
+    assert!(
+        line.contains("--pid bogus: invalid namespace mode"),
+        "{line}"
+    );
+}
+
+#[test]
+fn exec_into_a_pid_host_container() {
+    let s = busybox();
+    s.ok(&[
+        "run", "-d", "--name", "ph", "--pid", "host", "busybox", "sleep", "60",
+    ]);
+    let out = s.ok(&[
+        "exec",
+        "ph",
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/pid; hostname",
+    ]);
+    assert_eq!(out.lines().next().unwrap(), our_ns("pid"));
+    s.ok(&["rm", "-f", "-t", "0", "ph"]);
+}
+
+#[test]
+fn namespaces_of_another_container_are_joined() {
+    let s = busybox();
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "nsa",
+        "--hostname",
+        "first",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let pid = s.inspect_format("nsa", "{{.State.Pid}}");
+    let out = s.sh(
+        &[
+            "--uts",
+            "container:nsa",
+            "--ipc",
+            "container:nsa",
+            "--pid",
+            "container:nsa",
+        ],
+        "hostname; ps -o comm | grep -c sleep",
+    );
+    assert_eq!(out, "first\n1\n");
+    let _ = pid;
+    s.ok(&["stop", "-t", "0", "nsa"]);
+    let line = s.cmd(&["run", "--rm", "--uts", "container:nsa", "busybox", "true"]);
+    assert_eq!(line.code, 125, "{}", line.describe());
+    assert!(line.stderr.contains("not running"), "{}", line.stderr);
+    s.ok(&["rm", "nsa"]);
+    let line = s.fails_engine(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:nosuch",
+        "busybox",
+        "true",
+    ]);
+    assert!(line.contains("nosuch"), "{line}");
+}
+
+#[test]
+fn devices_the_user_may_open_are_bound_in() {
+    let s = busybox();
+    let out = s.sh(
+        &["--device", "/dev/fuse", "--device", "/dev/zero:/dev/myzero:r"],
+        "test -c /dev/fuse && echo fuse; test -c /dev/myzero && head -c 3 /dev/myzero | od -An -tx1",
+    );
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("fuse"));
+    assert_eq!(lines.next().map(str::trim), Some("00 00 00"));
+    s.ok(&[
+        "create",
+        "--name",
+        "dv",
+        "--device",
+        "/dev/fuse:/dev/f:rw",
+        "busybox",
+    ]);
+    assert_eq!(
+        s.inspect_format("dv", "{{range .HostConfig.Devices}}{{.PathOnHost}} {{.PathInContainer}} {{.CgroupPermissions}}{{end}}"),
+        "/dev/fuse /dev/f rw"
+    );
+    s.ok(&["rm", "dv"]);
+    let line = s.fails_engine(&[
+        "run",
+        "--rm",
+        "--device",
+        "/nonexistent-dev",
+        "busybox",
+        "true",
+    ]);
+    assert!(line.contains("/nonexistent-dev"), "{line}");
+    let line = s.fails_engine(&["run", "--rm", "--device", "/etc/passwd", "busybox", "true"]);
+    assert_eq!(line, "Error: --device /etc/passwd: not a device node");
+    // A node only root may open stays out of a rootless container.
+    if s.uid() != 0 && std::path::Path::new("/dev/kvm").exists() {
+        let m = std::fs::metadata("/dev/kvm").unwrap();
+        use std::os::unix::fs::MetadataExt;
+        if m.mode() & 0o006 == 0 {
+            let line = s.fails_engine(&["run", "--rm", "--device", "/dev/kvm", "busybox", "true"]);
+            assert!(line.contains("cannot open it"), "{line}");
+        }
+    }
+    assert_eq!(s.ok(&["ps", "-aq"]), "", "a refused run left a container");
+}
+
+#[test]
+fn init_runs_catatonit_as_pid_1() {
+    let s = busybox();
+    if !std::path::Path::new("/usr/bin/catatonit").exists() {
+        eprintln!("skipped: /usr/bin/catatonit is not installed (.ci/setup installs it)");
+        return;
+    }
+    let out = s.sh(&["--init"], "cat /proc/1/comm; echo $$");
+    let mut lines = out.lines();
+    assert_eq!(lines.next().map(str::trim), Some("podman-init"), "{out}");
+    assert_ne!(lines.next(), Some("1"));
+    // The command's exit code comes through the init.
+    let o = s.cmd(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 7"]);
+    assert_eq!(o.code, 7, "{}", o.describe());
+    // Signals reach the command: stop is quick, not the 10 s kill.
+    s.ok(&[
+        "run", "-d", "--name", "ini", "--init", "busybox", "sleep", "60",
+    ]);
+    let start = std::time::Instant::now();
+    s.ok(&["stop", "ini"]);
+    assert!(start.elapsed() < std::time::Duration::from_secs(8));
+    assert_eq!(s.inspect_format("ini", "{{.HostConfig.Init}}"), "true");
+    s.ok(&["rm", "ini"]);
+    s.ok(&[
+        "run",
+        "--rm",
+        "--init-path",
+        "/usr/bin/catatonit",
+        "busybox",
+        "true",
+    ]);
+    let line = s.fails_engine(&["run", "--rm", "--init-path", "/bin/sh", "busybox", "true"]);
+    assert!(
+        line.contains("--init-path /bin/sh: not supported"),
+        "{line}"
+    );
+}

@@ -176,13 +176,6 @@ impl RunFlags {
             run.rootfs = Some(real);
         }
         run.extras = self.extras()?;
-        let unsupported = self.not_yet_applied();
-        if !unsupported.is_empty() {
-            return Err(Error::msg(format!(
-                "{}: not supported yet by skiff's runtime",
-                unsupported.join(", ")
-            )));
-        }
         run.env_host = self.env_host;
         check_platform(self.platform.as_deref())?;
         if !self.label_file.is_empty() {
@@ -258,6 +251,11 @@ impl RunFlags {
                     .ok_or_else(|| Error::msg(format!("--shm-size {s}: invalid size")))?,
             );
         }
+        if x.shm_size.is_some() && x.ipc != NsMode::Private {
+            return Err(Error::msg(
+                "--shm-size: not supported with --ipc other than private: the container then has no /dev/shm of its own",
+            ));
+        }
         if let Some(u) = &self.umask {
             x.umask = Some(
                 u32::from_str_radix(u, 8)
@@ -285,23 +283,6 @@ impl RunFlags {
             x.devices.push(parse_device(d)?);
         }
         Ok(x)
-    }
-
-    /// The flags given that skiff parses but its runtime does not apply
-    /// yet, by name: refused rather than accepted and ignored.
-    fn not_yet_applied(&self) -> Vec<&'static str> {
-        [
-            ("--init", self.init || self.init_path.is_some()),
-            ("--pid", self.pid.is_some()),
-            ("--ipc", self.ipc.is_some()),
-            ("--uts", self.uts.is_some()),
-            ("--sysctl", !self.sysctl.is_empty()),
-            ("--device", !self.device.is_empty()),
-        ]
-        .into_iter()
-        .filter(|g| g.1)
-        .map(|g| g.0)
-        .collect()
     }
 
     fn refuse_unsupported(&self) -> Result<()> {
@@ -356,12 +337,7 @@ impl RunFlags {
     }
 }
 
-/// The init `--init` runs as the container's pid 1 (Podman's default
-/// `init_path`), bind-mounted read-only at [`INIT_IN_CONTAINER`].
-pub const CATATONIT: &str = "/usr/bin/catatonit";
-
-/// Where the init appears in the container, as in Podman.
-pub const INIT_IN_CONTAINER: &str = "/run/podman-init";
+use crate::state::extras::CATATONIT;
 
 /// `--platform`: the host's own (`linux/ARCH`, an optional variant, or
 /// only the OS) is accepted; skiff runs no other architecture's images.
@@ -424,6 +400,18 @@ fn parse_device(spec: &str) -> Result<Device> {
     if !meta.file_type().is_char_device() && !meta.file_type().is_block_device() {
         return Err(Error::msg(format!("--device {host}: not a device node")));
     }
+    // A rootless container gets only what its user may open, as Podman
+    // rootless: checked here, where skiff still has the user's own ids.
+    let mut mode = nix::unistd::AccessFlags::R_OK;
+    if perms.contains('w') {
+        mode |= nix::unistd::AccessFlags::W_OK;
+    }
+    nix::unistd::access(host, mode).map_err(|e| {
+        Error::msg(format!(
+            "--device {host}: {}: the user running skiff cannot open it",
+            e.desc().to_lowercase()
+        ))
+    })?;
     Ok(Device {
         host: PathBuf::from(host),
         container: ctr.to_string(),

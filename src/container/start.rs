@@ -14,9 +14,10 @@ use crate::runtime::spec::{self, NetMode, SpecInput};
 use crate::runtime::user;
 use crate::state::config::{MountKind, Rlimit, SdNotify};
 use crate::state::container::{Container, Status};
+use crate::state::extras::NsMode;
 use crate::storage::{self, DriverKind};
 use crate::{Context, Error, Result};
-use oci_spec::runtime::PosixRlimitType;
+use oci_spec::runtime::{LinuxNamespaceType, PosixRlimitType};
 
 /// Where the storage driver keeps a container's root filesystem.
 /// Where a container's root filesystem lives, inside its directory.
@@ -177,10 +178,31 @@ pub fn prepare_spec(
         etc.push((shared.map_or(p, |d| d.join(name)), format!("/etc/{name}")));
     }
     etc.push((containerenv, "/run/.containerenv".to_string()));
-    let joined = pod_ns
+    let mut joined: Vec<(LinuxNamespaceType, PathBuf)> = pod_ns
         .into_iter()
         .map(|(ns, path)| (ns.oci_type(), path))
         .collect();
+    let x = &cfg.extras;
+    // `--pid`, `--ipc`, `--uts`: skiff's own namespace (not unshared), or
+    // one joined by path, in place of a pod's.
+    let mut host_ns = Vec::new();
+    for (typ, mode, name) in [
+        (LinuxNamespaceType::Pid, &x.pid, "pid"),
+        (LinuxNamespaceType::Ipc, &x.ipc, "ipc"),
+        (LinuxNamespaceType::Uts, &x.uts, "uts"),
+    ] {
+        let path = match mode {
+            NsMode::Private => continue,
+            NsMode::Host => None,
+            NsMode::Path(p) => Some(p.clone()),
+            NsMode::Container(id) => Some(namespace_of(ctx, id, name)?),
+        };
+        joined.retain(|(t, _)| *t != typ);
+        match path {
+            Some(p) => joined.push((typ, p)),
+            None => host_ns.push(typ),
+        }
+    }
 
     let mut mounts = Vec::new();
     for m in &cfg.mounts {
@@ -225,7 +247,32 @@ pub fn prepare_spec(
         env.push(format!("LD_LIBRARY_PATH={lib_path}"));
     }
     let rlimits = effective_rlimits(&cfg.rlimits);
-    let x = &cfg.extras;
+    // `--device`: the host's node bound in (a rootless container cannot
+    // make device nodes, and has no device cgroup: the permissions letters
+    // are not enforced beyond the node's own modes, as with Podman rootless).
+    for d in &x.devices {
+        let mut opts = vec!["nosuid".to_string(), "noexec".to_string()];
+        if !d.perms.contains('w') {
+            opts.push("ro".into());
+        }
+        mounts.push(spec::bind_mount(
+            &d.host.to_string_lossy(),
+            &d.container,
+            &opts,
+        ));
+    }
+    // `--init`: catatonit, bound read-only at Podman's path, runs the
+    // command as its child.
+    let mut args = cfg.args.clone();
+    if x.init {
+        use crate::state::extras::{CATATONIT, INIT_IN_CONTAINER};
+        mounts.push(spec::bind_mount(
+            CATATONIT,
+            INIT_IN_CONTAINER,
+            &["ro".into(), "nosuid".into(), "nodev".into()],
+        ));
+        args.splice(0..0, [INIT_IN_CONTAINER.to_string(), "--".to_string()]);
+    }
     // `--group-add` gids come after the user's own groups, as in Podman.
     let mut exec_user = exec_user;
     for g in &x.group_add {
@@ -234,11 +281,16 @@ pub fn prepare_spec(
         }
     }
     let input = SpecInput {
-        args: cfg.args.clone(),
+        args,
         env,
         cwd: cfg.workdir.clone(),
         user: exec_user,
-        hostname: cfg.hostname.clone(),
+        // A joined or the host's uts namespace keeps its own name.
+        hostname: if x.uts.is_private() {
+            cfg.hostname.clone()
+        } else {
+            String::new()
+        },
         tty: cfg.tty,
         rootfs: rootfs.to_path_buf(),
         read_only: cfg.read_only,
@@ -257,6 +309,8 @@ pub fn prepare_spec(
         keep_groups: x.keep_groups,
         shm_size: x.shm_size.unwrap_or(crate::state::extras::DEFAULT_SHM_SIZE),
         annotations: x.annotations.clone(),
+        sysctls: x.sysctls.clone(),
+        host_ns,
     };
     let spec = spec::build(&input)?;
     // Read by `exec` while this container may be restarting: replaced
@@ -265,6 +319,19 @@ pub fn prepare_spec(
     let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::msg(e.to_string()))?;
     crate::state::replace_existing(&ctx.container_dir(&c.id).join("config.json"), &json)?;
     Ok(spec)
+}
+
+/// The `/proc/PID/ns/NAME` file of the init of container `id` (named by
+/// `--pid`, `--ipc` or `--uts container:ID`), which must be running.
+fn namespace_of(ctx: &Context, id: &str, name: &str) -> Result<PathBuf> {
+    let other = super::store(ctx).lookup(id)?;
+    match super::process(&other) {
+        Some(init) => Ok(PathBuf::from(format!("/proc/{}/ns/{name}", init.pid()))),
+        None => Err(Error::msg(format!(
+            "--{name} container:{}: the container is not running",
+            other.name
+        ))),
+    }
 }
 
 /// Whether a supervisor owns the container: it runs, or waits out its

@@ -107,6 +107,18 @@ pub struct SpecInput {
     /// `--annotation`s, kept in the spec's `annotations` as OCI runtimes
     /// keep them (and shown by `inspect`).
     pub annotations: std::collections::BTreeMap<String, String>,
+    /// `--sysctl`s (dotted names, checked as namespaced by `create`), in
+    /// the spec's `linux.sysctl`: the init writes them under /proc/sys in
+    /// its own namespaces before it sets up its root filesystem.
+    pub sysctls: std::collections::BTreeMap<String, String>,
+    /// Namespaces the container shares with skiff instead of making its
+    /// own (`--pid host`, `--ipc host`, `--uts host`). With the host's pid
+    /// namespace, /proc is a bind of skiff's own (a rootless process may
+    /// not mount a proc of a pid namespace it does not own, crun does the
+    /// same); with the host's ipc namespace, /dev/shm is a bind of the
+    /// host's, as in Podman; with the host's uts namespace no host name is
+    /// set.
+    pub host_ns: Vec<LinuxNamespaceType>,
 }
 
 fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
@@ -145,8 +157,19 @@ pub fn fs_mount(typ: &str, dest: &str, options: &[String]) -> Mount {
 }
 
 fn default_mounts(input: &SpecInput) -> Vec<Mount> {
+    let shm_size = format!("size={}k", input.shm_size.div_ceil(1024));
+    let host = |t: LinuxNamespaceType| input.host_ns.contains(&t);
     let mut m = vec![
-        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
+        if host(LinuxNamespaceType::Pid) {
+            mount(
+                "/proc",
+                "bind",
+                "/proc",
+                &["rbind", "nosuid", "noexec", "nodev"],
+            )
+        } else {
+            mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])
+        },
         mount(
             "/dev",
             "tmpfs",
@@ -171,18 +194,21 @@ fn default_mounts(input: &SpecInput) -> Vec<Mount> {
             "mqueue",
             &["nosuid", "noexec", "nodev"],
         ),
-        mount(
-            "/dev/shm",
-            "tmpfs",
-            "shm",
-            &[
-                "nosuid",
-                "noexec",
-                "nodev",
-                "mode=1777",
-                &format!("size={}k", input.shm_size.div_ceil(1024)),
-            ],
-        ),
+        if host(LinuxNamespaceType::Ipc) {
+            mount(
+                "/dev/shm",
+                "bind",
+                "/dev/shm",
+                &["rbind", "nosuid", "noexec", "nodev"],
+            )
+        } else {
+            mount(
+                "/dev/shm",
+                "tmpfs",
+                "shm",
+                &["nosuid", "noexec", "nodev", "mode=1777", &shm_size],
+            )
+        },
     ];
     // sysfs can only be mounted by the owner of the network namespace: with the
     // host's network, a rootless container gets a read-only bind of /sys.
@@ -292,6 +318,7 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
     if input.cgroupns_host {
         ns_types.retain(|t| *t != LinuxNamespaceType::Cgroup);
     }
+    ns_types.retain(|t| !input.host_ns.contains(t));
     let mut namespaces = ns_types
         .into_iter()
         .map(|t| {
@@ -328,6 +355,13 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
         )
     };
     let linux = LinuxBuilder::default()
+        .sysctl(
+            input
+                .sysctls
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<std::collections::HashMap<_, _>>(),
+        )
         .namespaces(namespaces)
         .masked_paths(masked)
         .readonly_paths(readonly)
@@ -338,7 +372,13 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
         .readonly(input.read_only)
         .build()
         .map_err(|e| Error::Msg(e.to_string()))?;
-    SpecBuilder::default()
+    // The host's uts namespace keeps its name (a rootless process may not
+    // change it); "" sets none either (a uts namespace joined by `--uts`).
+    // (oci-spec's default spec names a host "youki": none unless set.)
+    let hostname = (!input.hostname.is_empty()
+        && !input.host_ns.contains(&LinuxNamespaceType::Uts))
+    .then(|| input.hostname.clone());
+    let mut spec = SpecBuilder::default()
         .version("1.0.2")
         .annotations(
             input
@@ -348,12 +388,13 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
                 .collect::<std::collections::HashMap<_, _>>(),
         )
         .root(root)
-        .hostname(input.hostname.clone())
         .process(process)
         .mounts(mounts)
         .linux(linux)
         .build()
-        .map_err(|e| Error::Msg(e.to_string()))
+        .map_err(|e| Error::Msg(e.to_string()))?;
+    spec.set_hostname(hostname);
+    Ok(spec)
 }
 
 #[cfg(test)]
@@ -393,9 +434,22 @@ mod tests {
             keep_groups: false,
             shm_size: 64 << 20,
             annotations: Default::default(),
+            sysctls: Default::default(),
+            host_ns: Vec::new(),
             rootless: true,
             joined: Vec::new(),
         }
+    }
+
+    fn ns_types(s: &Spec) -> Vec<LinuxNamespaceType> {
+        let linux = s.linux().as_ref().unwrap();
+        linux
+            .namespaces()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|n| n.typ())
+            .collect()
     }
 
     fn dests(s: &Spec) -> Vec<String> {
@@ -414,16 +468,7 @@ mod tests {
         let c = p.capabilities().as_ref().unwrap();
         assert!(c.effective().as_ref().unwrap().contains(&OciCap::Chown));
         assert!(!c.bounding().as_ref().unwrap().contains(&OciCap::SysAdmin));
-        let ns: Vec<_> = s
-            .linux()
-            .as_ref()
-            .unwrap()
-            .namespaces()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|n| n.typ())
-            .collect();
+        let ns = ns_types(&s);
         assert!(ns.contains(&LinuxNamespaceType::Network));
         assert!(ns.contains(&LinuxNamespaceType::Pid));
         assert_eq!(s.hostname().as_deref(), Some("box"));
@@ -469,17 +514,37 @@ mod tests {
             .find(|m| m.destination().to_str() == Some("/sys"))
             .unwrap();
         assert_eq!(sys.typ().as_deref(), Some("bind"));
-        let ns: Vec<_> = s
-            .linux()
-            .as_ref()
-            .unwrap()
-            .namespaces()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|n| n.typ())
-            .collect();
+        let ns = ns_types(&s);
         assert!(!ns.contains(&LinuxNamespaceType::Network));
+    }
+
+    #[test]
+    fn host_namespaces_are_not_unshared() {
+        let mut i = input();
+        i.host_ns = vec![
+            LinuxNamespaceType::Pid,
+            LinuxNamespaceType::Ipc,
+            LinuxNamespaceType::Uts,
+        ];
+        let s = build(&i).unwrap();
+        let ns = ns_types(&s);
+        assert!(!ns.contains(&LinuxNamespaceType::Pid));
+        assert!(!ns.contains(&LinuxNamespaceType::Uts));
+        assert!(ns.contains(&LinuxNamespaceType::Mount));
+        assert_eq!(s.hostname(), &None);
+        let typ = |d: &str| {
+            s.mounts()
+                .as_ref()
+                .unwrap()
+                .iter()
+                .find(|m| m.destination().to_str() == Some(d))
+                .unwrap()
+                .typ()
+                .clone()
+        };
+        assert_eq!(typ("/proc").as_deref(), Some("bind"));
+        assert_eq!(typ("/dev/shm").as_deref(), Some("bind"));
+        assert_eq!(build(&input()).unwrap().hostname().as_deref(), Some("box"));
     }
 
     #[test]

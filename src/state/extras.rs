@@ -117,6 +117,13 @@ pub struct Extras {
     pub devices: Vec<Device>,
 }
 
+/// The init `--init` runs as the container's pid 1 (Podman's default
+/// `init_path`), bind-mounted read-only at [`INIT_IN_CONTAINER`].
+pub const CATATONIT: &str = "/usr/bin/catatonit";
+
+/// Where the init appears in the container, as in Podman.
+pub const INIT_IN_CONTAINER: &str = "/run/podman-init";
+
 /// Podman's default `/dev/shm` size: 64 MiB.
 pub const DEFAULT_SHM_SIZE: u64 = 64 << 20;
 
@@ -128,6 +135,13 @@ pub const DEFAULT_UMASK: u32 = 0o022;
 /// namespace's) and `net.*` (the network namespace's). With the host's
 /// namespace of that kind they are refused, as in Podman.
 pub fn check_sysctl(name: &str, ipc_host: bool, net_host: bool) -> Result<(), String> {
+    // Each dotted part names a file under /proc/sys: no way out of it.
+    if name
+        .split('.')
+        .any(|p| p.is_empty() || p.contains(['/', '\0']))
+    {
+        return Err(format!("--sysctl {name}: invalid sysctl name"));
+    }
     let ipc = [
         "kernel.msgmax",
         "kernel.msgmnb",
@@ -189,5 +203,7 @@ mod tests {
         assert!(check_sysctl("vm.swappiness", false, false).is_err());
         assert!(check_sysctl("net.ipv4.ip_forward", false, true).is_err());
         assert!(check_sysctl("kernel.shmmax", true, false).is_err());
+        assert!(check_sysctl("net./../../kernel/core_pattern", false, false).is_err());
+        assert!(check_sysctl("net..ipv4", false, false).is_err());
     }
 }

@@ -56,6 +56,14 @@ fn to_join(pid: i32) -> Vec<CloneFlags> {
         .collect()
 }
 
+/// Whether process `pid` is in this process's pid namespace.
+fn shares_pid_namespace(pid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: String| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let theirs = id(format!("/proc/{pid}/ns/pid"));
+    theirs.is_some() && theirs == id("/proc/self/ns/pid".to_string())
+}
+
 /// How an exec'd process joins the container's namespaces.
 enum Join<'a> {
     /// setns(2) on the init's pidfd with every flag at once (Linux >= 5.8):
@@ -72,20 +80,29 @@ impl Join<'_> {
     /// by pidfd, else by the files of `/proc/PID/ns`.
     fn pid_namespace(pidfd: BorrowedFd<'_>, pid: i32) -> Result<Join<'_>> {
         let what = "joining the container's pid namespace";
+        let ns = |flag: CloneFlags| {
+            let p = PathBuf::from(format!("/proc/{pid}/ns/{}", ns_name(flag)));
+            File::open(&p).map_err(|e| io_err("open namespace", &p, e))
+        };
+        let open_rest = || {
+            to_join(pid)
+                .into_iter()
+                .map(|flag| Ok((ns(flag)?, flag)))
+                .collect::<Result<Vec<_>>>()
+        };
+        // A container on skiff's own pid namespace (`--pid host`): nothing
+        // to join there, and a rootless caller could not (it belongs to the
+        // initial user namespace). The rest by their files.
+        if shares_pid_namespace(pid) {
+            return Ok(Join::Files(open_rest()?));
+        }
         match nix::sched::setns(pidfd, CloneFlags::CLONE_NEWPID) {
             Ok(()) => return Ok(Join::Pidfd(pidfd, to_join(pid))),
             // Before Linux 5.8 a pidfd is no namespace descriptor.
             Err(Errno::EINVAL) => {}
             Err(e) => return Err(Error::sys(what, e)),
         }
-        let ns = |flag: CloneFlags| {
-            let p = PathBuf::from(format!("/proc/{pid}/ns/{}", ns_name(flag)));
-            File::open(&p).map_err(|e| io_err("open namespace", &p, e))
-        };
-        let files = to_join(pid)
-            .into_iter()
-            .map(|flag| Ok((ns(flag)?, flag)))
-            .collect::<Result<Vec<_>>>()?;
+        let files = open_rest()?;
         nix::sched::setns(ns(CloneFlags::CLONE_NEWPID)?, CloneFlags::CLONE_NEWPID)
             .map_err(|e| Error::sys(what, e))?;
         Ok(Join::Files(files))

@@ -148,6 +148,10 @@ fn setup_and_exec(
     {
         loopback_up()?;
     }
+    // In the namespaces just made or joined, before /proc is replaced.
+    if let Some(sysctls) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        write_sysctls(sysctls)?;
+    }
     let root = spec
         .root()
         .as_ref()
@@ -321,6 +325,38 @@ fn join_namespace(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
     let f = File::open(path).map_err(|e| io_err("open namespace", path, e))?;
     nix::sched::setns(f, flag)
         .map_err(|e| Error::sys(format!("joining namespace {}", path.display()), e))
+}
+
+/// The file under /proc/sys of sysctl `name` (dotted, as `--sysctl` gives
+/// it): each dot-separated part must be a plain name, so that no name
+/// reaches outside /proc/sys.
+pub fn sysctl_path(name: &str) -> Result<std::path::PathBuf> {
+    let parts: Vec<&str> = name.split('.').collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || p.contains('/') || p.contains('\0'))
+    {
+        return Err(Error::Msg(format!("sysctl {name}: invalid name")));
+    }
+    Ok(Path::new("/proc/sys").join(parts.join("/")))
+}
+
+/// Writes the spec's sysctls under /proc/sys. They apply to the
+/// namespaces of the writer (net.* to its network namespace, kernel.shm*
+/// and the like to its ipc namespace): the container's, which its user
+/// namespace owns. Which names are allowed is checked by `create`; the
+/// kernel refuses what the container's root may not write.
+fn write_sysctls(sysctls: &std::collections::HashMap<String, String>) -> Result<()> {
+    for (name, value) in sysctls {
+        let path = sysctl_path(name)?;
+        std::fs::write(&path, value).map_err(|e| {
+            Error::Msg(format!(
+                "setting sysctl {name}={value}: {}",
+                crate::error::io_reason(&e)
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// Brings up `lo` in a new network namespace (it starts down).
