@@ -720,3 +720,138 @@ fn pull_by_digest_adds_no_second_row() {
         "{rows}"
     );
 }
+
+/// A hostile registry: answers the manifest of `evil:1`, whose one layer
+/// says it is 1000 bytes, then sends that layer without a Content-Length
+/// and without end (up to 256 MiB). Returns its port and a counter of the
+/// layer bytes it managed to send.
+fn endless_layer_registry() -> (u16, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", "1".repeat(64))]},
+    }))
+    .unwrap();
+    let cfg_digest = sha(&config);
+    let layer = format!("sha256:{}", "2".repeat(64));
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": cfg_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": layer, "size": 1000}],
+    }))
+    .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = std::sync::Arc::new(AtomicU64::new(0));
+    let counter = sent.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let (config, manifest, layer, cfg_digest, sent) = (
+                config.clone(),
+                manifest.clone(),
+                layer.clone(),
+                cfg_digest.clone(),
+                sent.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                loop {
+                    let Ok(buf) = r.fill_buf() else { return };
+                    if buf.first() == Some(&0x16) {
+                        // A TLS hello: say this is plain HTTP, as registries do.
+                        let _ = conn.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n");
+                        return;
+                    }
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                            break;
+                        }
+                    }
+                    let head = line.starts_with("HEAD");
+                    let body: &[u8] = if path == "/v2/" {
+                        b"{}"
+                    } else if path.contains("/manifests/") {
+                        &manifest
+                    } else if path.ends_with(&cfg_digest) {
+                        &config
+                    } else if path.ends_with(&layer) {
+                        let _ = conn.write_all(
+                            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+                        );
+                        if head {
+                            return;
+                        }
+                        let chunk = vec![0u8; 1 << 20];
+                        for _ in 0..256 {
+                            let mut c = format!("{:x}\r\n", chunk.len()).into_bytes();
+                            c.extend_from_slice(&chunk);
+                            c.extend_from_slice(b"\r\n");
+                            if conn.write_all(&c).is_err() {
+                                return;
+                            }
+                            sent.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+                        }
+                        let _ = conn.write_all(b"0\r\n\r\n");
+                        return;
+                    } else {
+                        let _ =
+                            conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+                        continue;
+                    };
+                    let ct = if path.contains("/manifests/") {
+                        "application/vnd.oci.image.manifest.v1+json"
+                    } else {
+                        "application/json"
+                    };
+                    let mut resp = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nDocker-Content-Digest: {}\r\n\r\n",
+                        body.len(),
+                        sha(body)
+                    )
+                    .into_bytes();
+                    if !head {
+                        resp.extend_from_slice(body);
+                    }
+                    if conn.write_all(&resp).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, counter)
+}
+
+/// A layer longer than its descriptor says is refused as soon as it is: a
+/// registry that sends no Content-Length and never ends cannot fill the
+/// disk. The pull is one error line, exit 125, and keeps nothing.
+#[test]
+fn a_layer_longer_than_the_manifest_says_is_cut_off() {
+    let (port, sent) = endless_layer_registry();
+    let s = Skiff::new();
+    let o = s.cmd(&[
+        "pull",
+        "--tls-verify=false",
+        &format!("localhost:{port}/evil:1"),
+    ]);
+    let line = fails_125(&o);
+    assert!(line.contains("more than the 1000 bytes"), "{line}");
+    let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        sent < 64 << 20,
+        "the pull read {sent} bytes of a 1000-byte layer"
+    );
+    assert!(s.image_ids().is_empty());
+    assert_eq!(count(&s.store().join("layers")), 0, "no layer kept");
+}

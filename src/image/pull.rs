@@ -5,6 +5,7 @@
 //!
 //! Also `ensure`, the `--pull` policy of `run` and `create`.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -221,8 +222,21 @@ pub fn pull_reference(
     let cfg_digest = manifest.config.digest.clone();
     let cfg_progress = progress.blob("config", &cfg_digest, Some(manifest.config.size));
     if !store.has_blob(&cfg_digest) {
+        let mut blob = client.open_blob(&registry, &repo, &cfg_digest)?;
+        let limit = match manifest.config.size {
+            0 => MAX_CONFIG,
+            n => n.min(MAX_CONFIG),
+        };
+        let label = format!("{registry}/{repo}@{cfg_digest}");
         let mut buf = Vec::new();
-        client.fetch_blob(&registry, &repo, &cfg_digest, &mut buf)?;
+        if let Err(e) = AtMost::new(&mut blob, limit).read_to_end(&mut buf) {
+            return Err(
+                match e.get_ref().and_then(|i| i.downcast_ref::<TooLong>()) {
+                    Some(t) => Error::msg(format!("{label}: {t}")),
+                    None => blob.into_error(e).into(),
+                },
+            );
+        }
         store.put_blob(&buf[..], Some(&cfg_digest))?;
     }
     let cfg = parse_config(&store.read_blob(&cfg_digest)?)
@@ -325,7 +339,9 @@ fn fetch_layer(
             }
         }
         let label = format!("{registry}/{repo}@{}", desc.digest);
-        let mut counted = bp.reader(&mut blob);
+        let limit = if desc.size == 0 { u64::MAX } else { desc.size };
+        let mut capped = AtMost::new(&mut blob, limit);
+        let mut counted = bp.reader(&mut capped);
         store.create_layer_streaming(&mut counted, &desc.digest, Some(diff_id), &label)?;
         Ok(())
     })();
@@ -337,6 +353,73 @@ fn fetch_layer(
         }
     }
     result
+}
+
+/// The most an image config may hold, as containers/image's
+/// `MaxConfigBodySize`: a registry that sends more is refused before it
+/// fills the memory.
+const MAX_CONFIG: u64 = 4 << 20;
+
+/// Reads `inner` but fails once it yields more than `limit` bytes. A
+/// registry may send no Content-Length, and a blob longer than its
+/// descriptor says is wrong however it ends; without this an endless
+/// response would fill the disk or the memory before its digest could be
+/// checked. The end of `inner` is passed through, so the digest check of a
+/// reader below still happens.
+struct AtMost<'a, R: Read> {
+    inner: &'a mut R,
+    left: u64,
+    limit: u64,
+}
+
+impl<'a, R: Read> AtMost<'a, R> {
+    fn new(inner: &'a mut R, limit: u64) -> Self {
+        AtMost {
+            inner,
+            left: limit,
+            limit,
+        }
+    }
+}
+
+/// The error [`AtMost`] reads with, behind an `io::Error`.
+#[derive(Debug)]
+struct TooLong(u64);
+
+impl std::fmt::Display for TooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the registry sends more than the {} bytes the manifest says",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for TooLong {}
+
+impl<R: Read> Read for AtMost<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            let mut one = [0u8; 1];
+            return match self.inner.read(&mut one)? {
+                0 => Ok(0),
+                _ => Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    TooLong(self.limit),
+                )),
+            };
+        }
+        let max = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..max])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 /// The `--pull` policy of `run` and `create`: returns the local image, or
