@@ -34,7 +34,10 @@ impl Context {
         runroot: Option<PathBuf>,
         storage_driver: Option<String>,
     ) -> Result<Self> {
-        let storage_driver = storage_driver.filter(|d| !d.is_empty());
+        let conf = &crate::config::get().storage;
+        let storage_driver = storage_driver
+            .filter(|d| !d.is_empty())
+            .or_else(|| conf.driver.as_ref().map(|d| d.value.name().to_string()));
         if let Some(d) = &storage_driver {
             crate::storage::DriverKind::parse(d)?;
         }
@@ -43,13 +46,34 @@ impl Context {
         let rootless = uid != 0;
         let root = match root {
             Some(r) => absolute(r)?,
-            None if rootless => data_home()?.join("skiff"),
-            None => PathBuf::from("/var/lib/skiff"),
+            None => {
+                let podman = match rootless {
+                    true => data_home()?.join("containers/storage"),
+                    false => PathBuf::from("/var/lib/containers/storage"),
+                };
+                match conf_dir(&conf.graphroot, &podman) {
+                    Some(g) => {
+                        refuse_podman_store(&g.value, &g.file)?;
+                        g.value.clone()
+                    }
+                    None if rootless => data_home()?.join("skiff"),
+                    None => PathBuf::from("/var/lib/skiff"),
+                }
+            }
         };
         let runroot = match runroot {
             Some(r) => absolute(r)?,
-            None if rootless => runtime_dir(uid)?.join("skiff"),
-            None => PathBuf::from("/run/skiff"),
+            None => {
+                let podman = match rootless {
+                    true => runtime_dir(uid)?.join("containers"),
+                    false => PathBuf::from("/run/containers/storage"),
+                };
+                match conf_dir(&conf.runroot, &podman) {
+                    Some(r) => r.value.clone(),
+                    None if rootless => runtime_dir(uid)?.join("skiff"),
+                    None => PathBuf::from("/run/skiff"),
+                }
+            }
         };
         let ctx = Context {
             root,
@@ -105,6 +129,33 @@ impl Context {
     pub fn container_run_dir(&self, id: &str) -> PathBuf {
         self.runroot.join("containers").join(id)
     }
+}
+
+/// A storage.conf directory, unless it is Podman's own default (the
+/// system storage.conf names Podman's store, which skiff, with a store
+/// layout of its own, must not write into).
+fn conf_dir<'a>(
+    v: &'a Option<crate::config::storage_conf::FromFile<PathBuf>>,
+    podman_default: &Path,
+) -> Option<&'a crate::config::storage_conf::FromFile<PathBuf>> {
+    v.as_ref()
+        .filter(|d| d.value.components().ne(podman_default.components()))
+}
+
+/// Fails when `dir` (storage.conf's graphroot) holds a containers/storage
+/// store: skiff's layout differs, and mixing the two would corrupt both.
+fn refuse_podman_store(dir: &Path, file: &Path) -> Result<()> {
+    let podman = ["overlay-images", "vfs-images", "libpod"]
+        .iter()
+        .any(|m| dir.join(m).exists());
+    if podman {
+        return Err(Error::msg(format!(
+            "{}: graphroot {} holds a Podman (containers/storage) store, which skiff cannot share: give skiff a directory of its own (--root, or a storage.conf named by CONTAINERS_STORAGE_CONF)",
+            file.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 fn absolute(p: PathBuf) -> Result<PathBuf> {

@@ -9,6 +9,7 @@
 pub mod build;
 pub mod cgroups;
 pub mod cli;
+pub mod config;
 pub mod container;
 pub mod context;
 pub mod error;

@@ -109,10 +109,30 @@ pub fn check(f: &Flags) -> Result<Option<&'static str>> {
         }
     }
     let _ = SETTINGS.set(Settings {
-        events_backend: f.events_backend.unwrap_or(EventsBackend::File),
+        events_backend: f.events_backend.unwrap_or_else(conf_events_backend),
         cgroup_manager: f.cgroup_manager.unwrap_or(CgroupManager::Cgroupfs),
     });
     Ok(driver)
+}
+
+/// containers.conf's `events_logger` when `--events-backend` is not given
+/// (`file` without one); `journald` on a host without a journal is `file`,
+/// with a warning, since the file may be shared with Podman.
+fn conf_events_backend() -> EventsBackend {
+    use crate::config::containers_conf::EventsLogger;
+    match crate::config::get().containers.events_logger {
+        None | Some(EventsLogger::File) => EventsBackend::File,
+        Some(EventsLogger::None) => EventsBackend::None,
+        Some(EventsLogger::Journald) if Path::new(JOURNAL_SOCKET).exists() => {
+            EventsBackend::Journald
+        }
+        Some(EventsLogger::Journald) => {
+            tracing::warn!(
+                "containers.conf events_logger \"journald\": no systemd journal on this host; using file"
+            );
+            EventsBackend::File
+        }
+    }
 }
 
 /// `--runtime skiff`, or a path to this very program.

@@ -751,6 +751,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::SystemdGenerator(a) => return systemd::generator(a),
         c => c,
     };
+    // containers.conf and storage.conf: defaults for the global flags below.
+    crate::config::init()?;
     let storage_driver = cli.global.apply()?;
     let mut ctx = Context::new(cli.global.root, cli.global.runroot, storage_driver)?;
     ctx.events = global::settings().events_backend != global::EventsBackend::None;

@@ -137,7 +137,12 @@ impl RunFlags {
             timeout: self.timeout.filter(|t| *t > 0),
             oom_score_adj: self.oom_score_adj,
             quiet: self.quiet,
-            log: log_config(self.log_driver.as_deref(), &self.log_opt)?,
+            log: log_config(
+                self.log_driver
+                    .as_deref()
+                    .or_else(|| crate::config::get().containers.log_driver()),
+                &self.log_opt,
+            )?,
             ..Default::default()
         };
         if !self.attach.is_empty() {
@@ -156,7 +161,12 @@ impl RunFlags {
                 )))
             }
         };
-        if let Some(tz) = &self.tz {
+        // containers.conf's tz when --tz is not given.
+        if let Some(tz) = self
+            .tz
+            .as_ref()
+            .or(crate::config::get().containers.tz.as_ref())
+        {
             o.volumes
                 .push(format!("{}:/etc/localtime:ro", zone_file(tz)?.display()));
         }

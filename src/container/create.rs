@@ -192,6 +192,49 @@ pub struct RunSettings {
 
 pub use crate::state::container::Attach;
 
+/// `o` with containers.conf's defaults under what the caller gave, as
+/// Podman applies them: `dns_servers`, `dns_searches`, `dns_options` when
+/// the matching flag is not given, `default_ulimits` for the resources
+/// `--ulimit` does not set, `default_rootless_network_cmd` for a rootless
+/// container outside a pod without `--network`, and `default_network` for
+/// `--network bridge`. (`env`, `tz` and `log_driver` are applied where
+/// those values are built.)
+fn with_conf_defaults(
+    ctx: &Context,
+    o: &CreateOptions,
+    conf: &crate::config::ContainersConf,
+) -> CreateOptions {
+    let mut o = o.clone();
+    for (slot, default) in [
+        (&mut o.dns, &conf.dns_servers),
+        (&mut o.dns_search, &conf.dns_searches),
+        (&mut o.dns_options, &conf.dns_options),
+    ] {
+        if slot.is_empty() {
+            slot.clone_from(default);
+        }
+    }
+    let resource = |u: &str| u.split('=').next().unwrap_or("").trim().to_string();
+    let given: Vec<String> = o.ulimits.iter().map(|u| resource(u)).collect();
+    let mut ulimits: Vec<String> = conf
+        .default_ulimits
+        .iter()
+        .filter(|u| !given.contains(&resource(u)))
+        .cloned()
+        .collect();
+    ulimits.append(&mut o.ulimits);
+    o.ulimits = ulimits;
+    if o.network.is_none() && o.pod.is_none() && ctx.rootless {
+        o.network.clone_from(&conf.default_rootless_network_cmd);
+    }
+    if o.network.as_deref() == Some("bridge") {
+        if let Some(n) = &conf.default_network {
+            o.network = Some(n.clone());
+        }
+    }
+    o
+}
+
 /// Options given as the values the record keeps rather than as flags, for
 /// callers that parsed them from another format (Kubernetes YAML), so that
 /// nothing is turned back into a string to be parsed again.
@@ -468,6 +511,7 @@ fn read_from_layers(layers: &[PathBuf], path: &str) -> Result<String> {
 /// `pod`, the container joins that pod (see `pod::join`); a pod made by
 /// `new:NAME` is removed again when the container cannot be created.
 pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
+    let o = &with_conf_defaults(ctx, o, &crate::config::get().containers);
     let Some(key) = &o.pod else {
         return create_in(ctx, o, None);
     };
@@ -673,6 +717,12 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         "TERM=xterm".into(),
         "container=skiff".into(),
     ];
+    // containers.conf's env: under the image's and the command line's, as Podman.
+    for e in &crate::config::get().containers.env {
+        if let Some(e) = env_entry(e)? {
+            set_env(&mut env, e);
+        }
+    }
     if o.run.env_host {
         for (k, v) in std::env::vars() {
             set_env(&mut env, format!("{k}={v}"));
