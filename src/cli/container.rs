@@ -1246,7 +1246,7 @@ pub fn stats(ctx: &Context, a: StatsArgs) -> Result<i32> {
     };
     let mut prev: Vec<stats::Reading> = Vec::new();
     loop {
-        let readings: Vec<stats::Reading> = pick(ctx)?.iter().map(stats::read).collect();
+        let readings: Vec<stats::Reading> = stats::read_all(&pick(ctx)?);
         let views: Vec<serde_json::Value> = readings
             .iter()
             .map(|r| r.view(prev.iter().find(|p| p.id == r.id), a.no_trunc))

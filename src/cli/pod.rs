@@ -729,9 +729,10 @@ fn stats(ctx: &Context, a: StatsArgs) -> Result<i32> {
         let all = container::list(ctx)?;
         let mut readings = Vec::new();
         let mut reports = Vec::new();
+        let procs = container::pause::PidNamespaces::default();
         for p in &pods {
             for c in pod::stats::running_members(&all, p) {
-                let r = container::stats::read(c);
+                let r = container::stats::read_with(c, &procs);
                 reports.push(pod::stats::report(
                     &p.id,
                     &r,

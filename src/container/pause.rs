@@ -1,7 +1,9 @@
 //! `pause`/`unpause` without a delegated cgroup freezer: stop and continue
 //! every process of the container's pid namespace. `top` lists them.
 
+use std::collections::HashMap;
 use std::fs;
+use std::path::PathBuf;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -10,26 +12,54 @@ use crate::state::container::Container;
 
 /// Host pids of every process in the container's pid namespace.
 pub fn processes(c: &Container) -> Vec<i32> {
-    // Only while the recorded pid is still the container's init.
-    if super::process(c).is_none() {
-        return Vec::new();
+    PidNamespaces::default().of(c)
+}
+
+/// The host's processes grouped by pid namespace (the target of
+/// /proc/PID/ns/pid, e.g. `pid:[4026532xyz]`), read in one pass over /proc
+/// on the first container asked about and kept for the others: `stats` of
+/// ten containers reads /proc once, not ten times. A container's processes
+/// are found by namespace, not by following its init's children: an
+/// `exec`'d process is a child of the `exec` CLI (reparented outside the
+/// container once that exits), yet its namespace is the container's.
+#[derive(Default)]
+pub struct PidNamespaces(std::cell::OnceCell<HashMap<PathBuf, Vec<i32>>>);
+
+impl PidNamespaces {
+    /// Host pids of every process in `c`'s pid namespace, ascending; none
+    /// once the recorded pid is no longer the container's init.
+    pub fn of(&self, c: &Container) -> Vec<i32> {
+        if super::process(c).is_none() {
+            return Vec::new();
+        }
+        let Ok(ns) = fs::read_link(format!("/proc/{}/ns/pid", c.state.pid)) else {
+            return Vec::new();
+        };
+        self.0
+            .get_or_init(scan)
+            .get(&ns)
+            .cloned()
+            .unwrap_or_default()
     }
-    let Ok(ns) = fs::read_link(format!("/proc/{}/ns/pid", c.state.pid)) else {
-        return Vec::new();
+}
+
+fn scan() -> HashMap<PathBuf, Vec<i32>> {
+    let mut by_ns: HashMap<PathBuf, Vec<i32>> = HashMap::new();
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return by_ns;
     };
-    let mut out = Vec::new();
-    if let Ok(rd) = fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-                continue;
-            };
-            if fs::read_link(format!("/proc/{pid}/ns/pid")).ok().as_ref() == Some(&ns) {
-                out.push(pid);
-            }
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if let Ok(ns) = fs::read_link(format!("/proc/{pid}/ns/pid")) {
+            by_ns.entry(ns).or_default().push(pid);
         }
     }
-    out.sort_unstable();
-    out
+    for pids in by_ns.values_mut() {
+        pids.sort_unstable();
+    }
+    by_ns
 }
 
 fn signal_all(c: &Container, sig: Signal) {

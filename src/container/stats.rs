@@ -50,6 +50,17 @@ pub struct Reading {
 
 /// Reads the container `c` now.
 pub fn read(c: &Container) -> Reading {
+    read_with(c, &super::pause::PidNamespaces::default())
+}
+
+/// Reads each of `cs` now, with one pass over /proc for all of them.
+pub fn read_all<'a>(cs: impl IntoIterator<Item = &'a Container>) -> Vec<Reading> {
+    let procs = super::pause::PidNamespaces::default();
+    cs.into_iter().map(|c| read_with(c, &procs)).collect()
+}
+
+/// Reads `c` with the processes of `procs` (kept across containers).
+pub fn read_with(c: &Container, procs: &super::pause::PidNamespaces) -> Reading {
     let running =
         matches!(c.state.status, Status::Running | Status::Paused) && super::process(c).is_some();
     let cg = (!c.state.cgroup.is_empty() && running).then(|| Path::new(&c.state.cgroup));
@@ -59,11 +70,7 @@ pub fn read(c: &Container) -> Reading {
         .filter(|_| running)
         .map(|t| (chrono::Utc::now() - t).num_milliseconds().max(1) as f64 / 1000.0)
         .unwrap_or(0.0);
-    let procs = if running {
-        super::pause::processes(c)
-    } else {
-        Vec::new()
-    };
+    let procs = if running { procs.of(c) } else { Vec::new() };
     let cpu_usec = match cg {
         Some(d) => keyed(&d.join("cpu.stat"), "usage_usec"),
         None if running => Some(procs.iter().filter_map(|p| proc_cpu_usec(*p)).sum()),
