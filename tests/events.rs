@@ -221,3 +221,82 @@ fn the_supervisor_honours_events_backend_none() {
     assert!(!got.iter().any(|l| l.contains("mute-zz")), "{got:?}");
     s.ok(&["rm", "mute-zz", "said-zz"]);
 }
+
+#[test]
+fn system_events_is_events() {
+    let s = busybox();
+    s.ok(&["run", "--name", "sys-zz", "busybox", "true"]);
+    let plain = events(&s, &["--filter", "container=sys-zz"]);
+    let system = s.ok(&[
+        "system",
+        "events",
+        "--stream=false",
+        "--format",
+        "{{.Type}} {{.Status}} {{.Name}}",
+        "--filter",
+        "container=sys-zz",
+    ]);
+    assert_eq!(system.lines().collect::<Vec<_>>(), plain);
+    assert!(
+        plain.contains(&"container died sys-zz".to_string()),
+        "{plain:?}"
+    );
+}
+
+#[test]
+fn exec_records_exec_and_exec_died_with_one_exec_id() {
+    let s = busybox();
+    s.ok(&["run", "-d", "--name", "ex-zz", "busybox", "sleep", "1000"]);
+    let o = s.cmd(&["exec", "ex-zz", "sh", "-c", "exit 3"]);
+    assert_eq!(o.code, 3, "{}", o.describe());
+    let got = s.ok(&[
+        "events",
+        "--stream=false",
+        "--filter",
+        "container=ex-zz",
+        "--filter",
+        "event=exec",
+        "--filter",
+        "event=exec_died",
+        "--format",
+        "{{.Status}} {{.ContainerExitCode}} {{index .Attributes \"execID\"}}",
+    ]);
+    let lines: Vec<Vec<&str>> = got.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(lines.len(), 2, "{got}");
+    assert_eq!((lines[0][0], lines[1][0]), ("exec", "exec_died"), "{got}");
+    assert_eq!(lines[1][1], "3", "exec_died carries the exit code: {got}");
+    assert_eq!(lines[0][2].len(), 64, "{got}");
+    assert_eq!(
+        lines[0][2], lines[1][2],
+        "one execID for the session: {got}"
+    );
+    s.ok(&["rm", "-f", "-t", "0", "ex-zz"]);
+}
+
+#[test]
+fn pod_kill_pause_unpause_restart_are_recorded() {
+    let s = busybox();
+    s.ok(&["pod", "create", "--name", "pev"]);
+    s.ok(&[
+        "run", "-d", "--pod", "pev", "--name", "pev-c", "busybox", "sleep", "1000",
+    ]);
+    s.ok(&["pod", "pause", "pev"]);
+    s.ok(&["pod", "unpause", "pev"]);
+    s.ok(&["pod", "restart", "pev"]);
+    s.ok(&["pod", "kill", "pev"]);
+    let got = events(&s, &["--filter", "type=pod", "--filter", "pod=pev"]);
+    let statuses: Vec<&str> = got
+        .iter()
+        .filter_map(|l| l.strip_prefix("pod "))
+        .filter_map(|l| l.strip_suffix(" pev"))
+        .collect();
+    for want in ["pause", "unpause", "restart", "kill"] {
+        assert!(statuses.contains(&want), "no pod {want} event: {got:?}");
+    }
+    let at = |st: &str| statuses.iter().position(|s| *s == st).unwrap();
+    assert!(
+        at("pause") < at("unpause") && at("unpause") < at("restart") && at("restart") < at("kill"),
+        "{got:?}"
+    );
+    s.ok(&["pod", "rm", "-f", "pev"]);
+}

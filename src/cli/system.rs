@@ -339,8 +339,8 @@ pub fn unshare(ctx: &Context, a: UnshareArgs) -> Result<i32> {
     ))
 }
 
-/// `skiff system ...`: prune and reset (info, version and unshare are
-/// top-level commands).
+/// `skiff system ...`: df, prune, reset and events (info, version and
+/// unshare are top-level commands).
 #[derive(Debug, clap::Subcommand)]
 pub enum SystemCommand {
     /// Show skiff disk usage: images, containers and local volumes
@@ -349,12 +349,15 @@ pub enum SystemCommand {
     Prune(SystemPruneArgs),
     /// Reset skiff storage back to its initial state
     Reset(ResetArgs),
+    /// Show skiff events (as `skiff events`; Podman has both)
+    Events(super::events::EventsArgs),
 }
 
 impl SystemCommand {
-    /// Both touch files owned by subordinate ids.
+    /// df, prune and reset touch files owned by subordinate ids; events
+    /// only reads the journal, as `skiff events` does.
     pub fn needs_userns(&self) -> bool {
-        true
+        !matches!(self, SystemCommand::Events(_))
     }
 }
 
@@ -393,6 +396,7 @@ pub fn dispatch(ctx: &Context, c: SystemCommand) -> Result<i32> {
         SystemCommand::Df(a) => df(ctx, a),
         SystemCommand::Prune(a) => prune(ctx, a),
         SystemCommand::Reset(a) => reset(ctx, a),
+        SystemCommand::Events(a) => super::events::events(ctx, a),
     }
 }
 

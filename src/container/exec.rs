@@ -164,8 +164,11 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
             return Err(e);
         }
     };
+    // Podman's exec events: `exec` when it starts, `exec_died` with its
+    // exit code when it ends, both naming the session by `execID`.
+    let exec_id = crate::state::new_id();
     let mut e = crate::events::Event::container(c, "exec");
-    e.attributes.insert("execID".into(), crate::state::new_id());
+    e.attributes.insert("execID".into(), exec_id.clone());
     e.record(ctx);
     if o.detach {
         monitor::unblock_signals();
@@ -184,6 +187,12 @@ pub fn exec(ctx: &Context, c: &Container, o: &ExecOptions) -> Result<i32> {
     .map_err(Error::msg)?;
     let code = monitor::wait(pid, master, pipes, o.interactive, true, Some(keys));
     monitor::unblock_signals();
+    if let Ok(n) = code {
+        let mut died = crate::events::Event::container(c, "exec_died");
+        died.attributes.insert("execID".into(), exec_id);
+        died.exit_code = Some(n);
+        died.record(ctx);
+    }
     code
 }
 

@@ -558,7 +558,9 @@ where
 /// `pod restart`: stop (as [`stop`], default timeout 10 s), then start.
 pub fn restart(ctx: &Context, pod: &Pod) -> Result<()> {
     stop(ctx, pod, Duration::from_secs(10))?;
-    start(ctx, pod)
+    start(ctx, pod)?;
+    pod_event(ctx, pod, "restart");
+    Ok(())
 }
 
 /// `pod kill -s`: the signal to every running container of the pod (the
@@ -585,6 +587,9 @@ pub fn kill(ctx: &Context, pod: &Pod, sig: Signal) -> Result<()> {
             pod.name
         )));
     }
+    if sent > 0 {
+        pod_event(ctx, pod, "kill");
+    }
     combined(pod, "killing", errors)
 }
 
@@ -604,6 +609,9 @@ pub fn set_paused(ctx: &Context, pod: &Pod, pause: bool) -> Result<()> {
                 errors.push((c.name.clone(), e));
             }
         }
+    }
+    if errors.is_empty() {
+        pod_event(ctx, pod, if pause { "pause" } else { "unpause" });
     }
     combined(pod, if pause { "pausing" } else { "unpausing" }, errors)
 }
