@@ -15,6 +15,7 @@ use super::reference::{Reference, DOCKER_DOMAIN};
 use super::store::parse_config;
 use super::{Image, ImageStore};
 use crate::registry::manifest::{self as rm, Descriptor};
+use crate::registry::registries_conf::ShortNameMode;
 use crate::registry::{AuthFiles, Client, ClientOptions, Credentials, Platform, RegistriesConf};
 use crate::{Context, Error, Result};
 
@@ -104,6 +105,17 @@ pub fn candidates(name: &str, conf: &RegistriesConf) -> Result<Vec<Reference>> {
         }
         return Ok(vec![a.normalize_docker()]);
     }
+    if conf.short_name_mode() == ShortNameMode::Enforcing && conf.search_registries().len() > 1 {
+        use std::io::IsTerminal;
+        // Podman prompts for a choice on a terminal; skiff does not ask and
+        // tries the registries in order there, as permissive does.
+        if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+            return Err(Error::msg(format!(
+                "short-name \"{name}\": short-name resolution enforced (short-name-mode in {}) but cannot prompt without a TTY; use a fully qualified name",
+                conf.files_display()
+            )));
+        }
+    }
     if conf.search_registries().is_empty() {
         let files = if conf.files.is_empty() {
             "\"/etc/containers/registries.conf\"".to_string()
@@ -179,7 +191,21 @@ fn layer_media_type_ok(mt: &str) -> bool {
     )
 }
 
-/// Pulls one fully qualified reference into the store.
+/// Fails when registries.conf blocks the registry of `r`.
+pub fn check_blocked(conf: &RegistriesConf, r: &Reference) -> Result<()> {
+    let (registry, repo, _) = split_reference(r);
+    if conf.is_blocked(&registry, &repo) {
+        return Err(Error::msg(format!(
+            "{r}: registry {registry} is blocked in {}",
+            conf.files_display()
+        )));
+    }
+    Ok(())
+}
+
+/// Pulls one fully qualified reference into the store: from the first of
+/// its registries.conf mirrors that has it, else from its `location`
+/// (the registry named in `r` unless remapped). The image is named `r`.
 pub fn pull_reference(
     store: &ImageStore,
     client: &Client,
@@ -187,17 +213,65 @@ pub fn pull_reference(
     r: &Reference,
     platform: &Platform,
 ) -> Result<Image> {
-    let (registry, repo, reference) = split_reference(r);
-    let image_name = r.to_string();
-    if client
-        .options()
-        .registries_conf
-        .is_blocked(&registry, &repo)
-    {
-        return Err(Error::msg(format!(
-            "{image_name}: registry {registry} is blocked in registries.conf"
-        )));
+    let conf = &client.options().registries_conf;
+    check_blocked(conf, r)?;
+    let (registry, repo, _) = split_reference(r);
+    let sources = conf.pull_sources(&format!("{registry}/{repo}"), r.digest.is_some());
+    let mut mirror_errors = Vec::new();
+    for src in &sources {
+        let from = at(r, &src.name)?;
+        if from != *r {
+            tracing::debug!("pulling {r} from {from}");
+        }
+        match pull_from(store, client, progress, r, &from, platform) {
+            Ok(img) => return Ok(img),
+            Err(e) if src.mirror => {
+                tracing::info!("mirror {}: {e}", src.name);
+                mirror_errors.push(e.to_string());
+            }
+            Err(e) if mirror_errors.is_empty() => return Err(e),
+            Err(e) => {
+                return Err(Error::with_code(
+                    e.exit_code(),
+                    format!("{e} (mirrors also failed: {})", mirror_errors.join("; ")),
+                ))
+            }
+        }
     }
+    unreachable!("pull_sources always ends with the registry's location")
+}
+
+/// `r` with its registry and repository replaced by `name` (`host/path`).
+fn at(r: &Reference, name: &str) -> Result<Reference> {
+    let (registry, repo, _) = split_reference(r);
+    if name == format!("{registry}/{repo}") {
+        return Ok(r.clone());
+    }
+    let mut text = name.to_string();
+    if let Some(t) = &r.tag {
+        text.push(':');
+        text.push_str(t);
+    }
+    if let Some(d) = &r.digest {
+        text.push('@');
+        text.push_str(d);
+    }
+    Reference::parse(&text)
+        .map(|x| x.normalize_docker())
+        .map_err(|e| Error::msg(format!("registries.conf maps {r} to {text}: {e}")))
+}
+
+/// Pulls `from` (where the bytes are) into the store as `r` (the name).
+fn pull_from(
+    store: &ImageStore,
+    client: &Client,
+    progress: &Progress,
+    r: &Reference,
+    from: &Reference,
+    platform: &Platform,
+) -> Result<Image> {
+    let (registry, repo, reference) = split_reference(from);
+    let image_name = from.to_string();
     let resolved = client.resolve_image(&registry, &repo, &reference, platform)?;
     let manifest = &resolved.parsed;
     let cfg_mt = manifest.config.media_type.as_str();

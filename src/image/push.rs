@@ -55,6 +55,8 @@ pub fn push(ctx: &Context, image: &str, dest: Option<&str>, opts: &PushOptions) 
     }
     let r = r.normalize_docker();
     let (registry, repo, tag) = split_reference(&r);
+    let client_opts = opts.registry.client_options()?;
+    super::pull::check_blocked(&client_opts.registries_conf, &r)?;
     let wanted = match opts.compression.as_deref() {
         None | Some("gzip") => Compression::Gzip,
         Some("zstd") | Some("zstd:chunked") => Compression::Zstd,
@@ -79,7 +81,7 @@ pub fn push(ctx: &Context, image: &str, dest: Option<&str>, opts: &PushOptions) 
         ));
     }
     let level = compression_level(wanted, opts.compression_level)?;
-    let client = opts.registry.client()?;
+    let client = crate::registry::Client::new(client_opts);
     let progress = Progress::new(opts.quiet);
     let image_name = r.to_string();
 

@@ -1,5 +1,8 @@
 //! `registries.conf`: the search registries for short names, short-name
-//! aliases, and which registries are insecure (plain HTTP) or blocked.
+//! aliases and `short-name-mode`, which registries are insecure (plain
+//! HTTP) or blocked, where their images really are (`location`) and the
+//! mirrors pulls try first (`[[registry.mirror]]`, `pull-from-mirror`,
+//! `mirror-by-digest-only`), as containers/image's sysregistriesv2.
 //!
 //! Files are chosen the way Podman chooses them, so a user's existing setup
 //! works unchanged: `~/.config/containers/registries.conf` replaces
@@ -24,6 +27,51 @@ pub struct RegistryEntry {
     pub location: String,
     pub insecure: bool,
     pub blocked: bool,
+    /// `[[registry.mirror]]`, tried in order before `location` by pulls.
+    pub mirrors: Vec<Mirror>,
+    /// `mirror-by-digest-only`: mirrors only for `@digest` pulls.
+    pub mirror_by_digest_only: bool,
+}
+
+/// One `[[registry.mirror]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    /// Replaces the entry's prefix in the image name.
+    pub location: String,
+    pub insecure: bool,
+    /// `pull-from-mirror`: which pulls may use it.
+    pub pull_from: PullFrom,
+}
+
+/// `pull-from-mirror`: `all` (default), `digest-only` or `tag-only`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PullFrom {
+    #[default]
+    All,
+    DigestOnly,
+    TagOnly,
+}
+
+/// `short-name-mode`: what a short name with several search registries
+/// does (containers/image's default is permissive).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ShortNameMode {
+    /// Several candidates are an error without a terminal to ask on.
+    Enforcing,
+    /// Every search registry is tried in order.
+    #[default]
+    Permissive,
+    /// As permissive, never asking.
+    Disabled,
+}
+
+/// Where a pull may fetch an image from, in order: `name` is the image
+/// name (`host/path`, no tag) at that place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullSource {
+    pub name: String,
+    /// A mirror rather than the registry's own location.
+    pub mirror: bool,
 }
 
 /// The merged content of every registries.conf file read.
@@ -34,8 +82,8 @@ pub struct RegistriesConf {
     pub registries: Vec<RegistryEntry>,
     /// `[aliases]`: short name -> fully qualified name.
     pub aliases: BTreeMap<String, String>,
-    /// `short-name-mode` (`enforcing`, `permissive`, `disabled`) when set.
-    pub short_name_mode: Option<String>,
+    /// `short-name-mode` when set (the default is permissive).
+    pub short_name_mode: Option<ShortNameMode>,
     /// Every file that was read, in order: errors about short names name them.
     pub files: Vec<PathBuf>,
 }
@@ -61,6 +109,19 @@ struct EntryV2 {
     insecure: bool,
     #[serde(default)]
     blocked: bool,
+    #[serde(default, rename = "mirror-by-digest-only")]
+    mirror_by_digest_only: bool,
+    #[serde(default)]
+    mirror: Vec<MirrorV2>,
+}
+
+#[derive(Deserialize)]
+struct MirrorV2 {
+    location: String,
+    #[serde(default)]
+    insecure: bool,
+    #[serde(rename = "pull-from-mirror")]
+    pull_from_mirror: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -148,8 +209,21 @@ impl RegistriesConf {
         if let Some(search) = file.search {
             self.search = search;
         }
-        if file.short_name_mode.is_some() {
-            self.short_name_mode = file.short_name_mode;
+        let bad = |reason: String| Error::ConfigFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if let Some(m) = &file.short_name_mode {
+            self.short_name_mode = Some(match m.as_str() {
+                "enforcing" => ShortNameMode::Enforcing,
+                "permissive" => ShortNameMode::Permissive,
+                "disabled" => ShortNameMode::Disabled,
+                other => {
+                    return Err(bad(format!(
+                        "invalid short-name-mode {other:?}: use enforcing, permissive or disabled"
+                    )))
+                }
+            });
         }
         self.aliases.extend(file.aliases);
         for e in file.registry {
@@ -160,11 +234,37 @@ impl RegistriesConf {
                 });
             };
             let location = e.location.unwrap_or_else(|| prefix.clone());
+            let mut mirrors = Vec::new();
+            for m in e.mirror {
+                let pull_from = match m.pull_from_mirror.as_deref() {
+                    None | Some("") | Some("all") => PullFrom::All,
+                    Some("digest-only") => PullFrom::DigestOnly,
+                    Some("tag-only") => PullFrom::TagOnly,
+                    Some(other) => {
+                        return Err(bad(format!(
+                            "mirror {}: invalid pull-from-mirror {other:?}: use all, digest-only or tag-only",
+                            m.location
+                        )))
+                    }
+                };
+                if m.location.is_empty() {
+                    return Err(bad(format!(
+                        "registry {prefix}: a [[registry.mirror]] needs a location"
+                    )));
+                }
+                mirrors.push(Mirror {
+                    location: m.location,
+                    insecure: m.insecure,
+                    pull_from,
+                });
+            }
             self.upsert(RegistryEntry {
                 prefix,
                 location,
                 insecure: e.insecure,
                 blocked: e.blocked,
+                mirrors,
+                mirror_by_digest_only: e.mirror_by_digest_only,
             });
         }
         if let Some(v1) = file.registries {
@@ -201,6 +301,8 @@ impl RegistriesConf {
             location: host.to_string(),
             insecure: false,
             blocked: false,
+            mirrors: Vec::new(),
+            mirror_by_digest_only: false,
         });
         self.registries.last_mut().expect("just pushed")
     }
@@ -223,9 +325,70 @@ impl RegistriesConf {
             .max_by_key(|r| r.prefix.len())
     }
 
-    /// Whether `registry` is reached over plain HTTP (or HTTPS without verification).
+    /// Whether `registry` is reached over plain HTTP (or HTTPS without
+    /// verification): its entry says `insecure`, or it is the `location` of
+    /// an insecure entry or of an insecure mirror.
     pub fn is_insecure(&self, registry: &str, repository: &str) -> bool {
-        self.find(registry, repository).is_some_and(|r| r.insecure)
+        if self.find(registry, repository).is_some_and(|r| r.insecure) {
+            return true;
+        }
+        let name = join(registry, repository);
+        self.registries.iter().any(|r| {
+            (r.insecure && !r.prefix.starts_with("*.") && prefix_matches(&r.location, &name))
+                || r.mirrors
+                    .iter()
+                    .any(|m| m.insecure && prefix_matches(&m.location, &name))
+        })
+    }
+
+    /// The places a pull of `name` (`host/path`, no tag or digest) tries,
+    /// in order: the entry's mirrors that allow this kind of pull
+    /// (`digested`: by `@digest`), then its `location`, each with the
+    /// entry's prefix replaced (containers/image's `PullSourcesFromReference`).
+    /// Just `name` when no entry matches.
+    pub fn pull_sources(&self, name: &str, digested: bool) -> Vec<PullSource> {
+        let (registry, repository) = name.split_once('/').unwrap_or((name, ""));
+        let Some(entry) = self.find(registry, repository) else {
+            return vec![PullSource {
+                name: name.to_string(),
+                mirror: false,
+            }];
+        };
+        // A wildcard prefix cannot be rewritten: its location is itself.
+        let rest = match entry.prefix.strip_prefix("*.") {
+            Some(_) => None,
+            None => name.strip_prefix(entry.prefix.as_str()),
+        };
+        let rewrite = |location: &str| match rest {
+            Some(rest) => format!("{}{rest}", location.trim_end_matches('/')),
+            None => name.to_string(),
+        };
+        let mut out = Vec::new();
+        if !entry.mirror_by_digest_only || digested {
+            for m in &entry.mirrors {
+                let ok = match m.pull_from {
+                    PullFrom::All => true,
+                    PullFrom::DigestOnly => digested,
+                    PullFrom::TagOnly => !digested,
+                };
+                if ok {
+                    out.push(PullSource {
+                        name: rewrite(&m.location),
+                        mirror: true,
+                    });
+                }
+            }
+        }
+        out.push(PullSource {
+            name: rewrite(&entry.location),
+            mirror: false,
+        });
+        out
+    }
+
+    /// `short-name-mode`, permissive when no file sets it.
+    pub fn short_name_mode(&self) -> ShortNameMode {
+        self.short_name_mode.unwrap_or_default()
     }
 
     pub fn is_blocked(&self, registry: &str, repository: &str) -> bool {
@@ -239,6 +402,14 @@ impl RegistriesConf {
             .map(|f| format!("{:?}", f.display().to_string()))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+fn join(registry: &str, repository: &str) -> String {
+    if repository.is_empty() {
+        registry.to_string()
+    } else {
+        format!("{registry}/{repository}")
     }
 }
 
@@ -287,7 +458,7 @@ insecure = true
             c.search_registries(),
             ["registry.fedoraproject.org", "docker.io"]
         );
-        assert_eq!(c.short_name_mode.as_deref(), Some("enforcing"));
+        assert_eq!(c.short_name_mode(), ShortNameMode::Enforcing);
         assert!(c.is_insecure("localhost:5000", "me/app"));
         assert!(c.is_insecure("localhost:5000", ""));
         assert!(!c.is_insecure("localhost:5001", "me/app"));
@@ -302,6 +473,81 @@ insecure = true
         );
         assert_eq!(c.aliases["busybox"], "docker.io/library/busybox");
         assert_eq!(c.files, vec![PathBuf::from("/x/registries.conf")]);
+    }
+
+    #[test]
+    fn mirrors_and_locations_make_the_pull_sources() {
+        let c = RegistriesConf::parse(
+            r#"
+[[registry]]
+prefix = "example.com/team"
+location = "real.local:5000/people"
+[[registry.mirror]]
+location = "m1.local/team"
+[[registry.mirror]]
+location = "m2.local"
+pull-from-mirror = "digest-only"
+insecure = true
+
+[[registry]]
+location = "quay.io"
+mirror-by-digest-only = true
+[[registry.mirror]]
+location = "qm.local"
+"#,
+            Path::new("r.conf"),
+        )
+        .unwrap();
+        let names = |name: &str, digested: bool| -> Vec<(String, bool)> {
+            c.pull_sources(name, digested)
+                .into_iter()
+                .map(|s| (s.name, s.mirror))
+                .collect()
+        };
+        assert_eq!(
+            names("example.com/team/app", false),
+            [
+                ("m1.local/team/app".to_string(), true),
+                ("real.local:5000/people/app".to_string(), false)
+            ]
+        );
+        assert_eq!(
+            names("example.com/team/app", true),
+            [
+                ("m1.local/team/app".to_string(), true),
+                ("m2.local/app".to_string(), true),
+                ("real.local:5000/people/app".to_string(), false)
+            ]
+        );
+        assert_eq!(
+            names("quay.io/a/b", false),
+            [("quay.io/a/b".to_string(), false)]
+        );
+        assert_eq!(
+            names("quay.io/a/b", true)[0],
+            ("qm.local/a/b".to_string(), true)
+        );
+        assert_eq!(
+            names("other.io/x", false),
+            [("other.io/x".to_string(), false)]
+        );
+        assert!(c.is_insecure("m2.local", "app"));
+        assert!(!c.is_insecure("m1.local", "team/app"));
+        assert_eq!(c.short_name_mode(), ShortNameMode::Permissive);
+        let e = RegistriesConf::parse(
+            "[[registry]]\nlocation = \"a.io\"\n[[registry.mirror]]\nlocation = \"m\"\npull-from-mirror = \"sometimes\"\n",
+            Path::new("/r.conf"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("parsing /r.conf: ") && e.contains("pull-from-mirror"),
+            "{e}"
+        );
+        let e = RegistriesConf::parse("short-name-mode = \"strict\"\n", Path::new("/r.conf"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("short-name-mode"), "{e}");
     }
 
     #[test]

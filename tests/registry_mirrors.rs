@@ -1,0 +1,151 @@
+//! registries.conf against two real docker-registry instances on
+//! 127.0.0.1: `[[registry.mirror]]` is tried first and the `location`
+//! after it, `location` remaps a prefix, `blocked` refuses pulls and
+//! pushes, `short-name-mode = "enforcing"` refuses an ambiguous short name
+//! without a terminal.
+
+mod common;
+mod registry_support;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{Skiff, BUSYBOX, INDEX_HTML};
+use registry_support::{fails_125, Registry};
+
+/// Writes the user's registries.conf.
+fn registries_conf(s: &Skiff, text: &str) {
+    let dir = s.make_dir(&s.config_home.join("containers"));
+    let p = dir.join("registries.conf");
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    s.give(&p);
+}
+
+/// Pushes the busybox fixture (with `extra` as /extra when given, so that
+/// its id differs) to `dest`; returns the image id.
+fn push(dest: &str, extra: Option<&str>) -> String {
+    let a = Skiff::new();
+    match extra {
+        None => a.import_busybox(),
+        Some(text) => {
+            let data = text.as_bytes().to_vec();
+            a.import_with(BUSYBOX, move |t| {
+                t.file("extra", &data, 0o644, 0, 0);
+            })
+        }
+    }
+    a.ok(&["push", BUSYBOX, dest]);
+    a.ok(&["image", "inspect", "--format", "{{.Id}}", BUSYBOX])
+        .trim()
+        .to_string()
+}
+
+fn image_id(s: &Skiff, name: &str) -> String {
+    s.ok(&["image", "inspect", "--format", "{{.Id}}", name])
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_mirror_is_tried_first_and_the_location_after_it() {
+    let mirror = Registry::start();
+    let origin = Registry::start();
+    // The name users write resolves nowhere: location remaps it.
+    let conf = format!(
+        "[[registry]]\nprefix = \"registry.example/team\"\nlocation = \"{}/people\"\n[[registry.mirror]]\nlocation = \"{}/cache\"\n",
+        origin.host, mirror.host
+    );
+    let origin_id = push(&origin.name("people/app:1"), None);
+
+    // Not on the mirror: the location serves it, under the name asked for.
+    let b = Skiff::new();
+    registries_conf(&b, &conf);
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "registry.example/team/app:1",
+        "cat",
+        "/www/index.html",
+    ]);
+    assert_eq!(out, INDEX_HTML);
+    assert_eq!(image_id(&b, "registry.example/team/app:1"), origin_id);
+
+    // On the mirror: the mirror's copy wins.
+    let mirror_id = push(&mirror.name("cache/app:1"), Some("from the mirror"));
+    assert_ne!(mirror_id, origin_id);
+    let c = Skiff::new();
+    registries_conf(&c, &conf);
+    let id = c.ok(&["pull", "-q", "registry.example/team/app:1"]);
+    assert_eq!(id.trim(), mirror_id);
+    let out = c.ok(&[
+        "run",
+        "--rm",
+        "registry.example/team/app:1",
+        "cat",
+        "/extra",
+    ]);
+    assert_eq!(out, "from the mirror");
+
+    // pull-from-mirror = "digest-only": a tag pull goes to the location.
+    let d = Skiff::new();
+    registries_conf(&d, &format!("{conf}pull-from-mirror = \"digest-only\"\n"));
+    assert_eq!(
+        d.ok(&["pull", "-q", "registry.example/team/app:1"]).trim(),
+        origin_id
+    );
+
+    // The mirror gone: the location still serves.
+    drop(mirror);
+    let e = Skiff::new();
+    registries_conf(&e, &conf);
+    assert_eq!(
+        e.ok(&["pull", "-q", "registry.example/team/app:1"]).trim(),
+        origin_id
+    );
+    // Neither has it: the location's error, the mirror's after it.
+    let line = fails_125(&e.cmd(&["pull", "registry.example/team/nope:1"]));
+    assert!(
+        line.contains(&origin.host) && line.contains("mirrors also failed"),
+        "{line}"
+    );
+}
+
+#[test]
+fn blocked_registries_and_enforced_short_names() {
+    let reg = Registry::start();
+    let other = Registry::start();
+    push(&reg.name("me/app:1"), None);
+    push(&other.name("me/app:1"), None);
+    let s = Skiff::new();
+    s.import_busybox();
+    registries_conf(
+        &s,
+        &format!(
+            "unqualified-search-registries = [\"{}\", \"{}\"]\nshort-name-mode = \"enforcing\"\n[[registry]]\nlocation = \"{}\"\nblocked = true\n",
+            reg.host, other.host, reg.host
+        ),
+    );
+    let line = fails_125(&s.cmd(&["pull", &reg.name("me/app:1")]));
+    assert!(line.contains("blocked"), "{line}");
+    let line = fails_125(&s.cmd(&["push", BUSYBOX, &reg.name("me/pushed:1")]));
+    assert!(line.contains("blocked"), "{line}");
+    let line = fails_125(&s.cmd(&["run", "--rm", &reg.name("me/app:1"), "true"]));
+    assert!(line.contains("blocked"), "{line}");
+    // Two search registries, enforcing, no terminal: refused.
+    let line = fails_125(&s.cmd(&["pull", "me/app:1"]));
+    assert!(
+        line.contains("short-name") && line.contains("cannot prompt without a TTY"),
+        "{line}"
+    );
+    // permissive (the default) tries them in order: the blocked one fails,
+    // the next serves.
+    registries_conf(
+        &s,
+        &format!(
+            "unqualified-search-registries = [\"{}\", \"{}\"]\n[[registry]]\nlocation = \"{}\"\nblocked = true\n",
+            reg.host, other.host, reg.host
+        ),
+    );
+    s.ok(&["pull", "-q", "me/app:1"]);
+    s.ok(&["image", "exists", &other.name("me/app:1")]);
+}
