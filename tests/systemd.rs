@@ -68,11 +68,16 @@ fn cidfile_is_written_once_and_read_by_stop_and_rm() {
     assert_eq!(s.inspect_format("web", "{{.State.Status}}"), "exited");
     s.ok(&["rm", "--cidfile", &cid_s]);
     assert!(s.container_ids().is_empty());
-    // The container is gone, the file is not: --ignore makes both a no-op,
-    // and so does a file that was never written (a unit that never started).
+    // The file goes with its container, as Podman's, so that a unit's next
+    // `run --cidfile` can write it again.
+    assert!(!cid.exists());
+    // A file naming a container already gone (run with --rm): --ignore
+    // makes both a no-op, and rm removes the file.
+    s.write_file("web.ctr-id", id.trim().as_bytes());
     s.ok(&["stop", "--ignore", "--cidfile", &cid_s]);
     s.ok(&["rm", "-f", "--ignore", "--cidfile", &cid_s]);
-    fs::remove_file(&cid).unwrap();
+    assert!(!cid.exists());
+    // So does a file that was never written (a unit that never started).
     s.ok(&["stop", "--ignore", "--cidfile", &cid_s]);
     s.ok(&["rm", "-f", "--ignore", "-t", "10", "--cidfile", &cid_s]);
     let e = s.fails_engine(&["rm", "--cidfile", &cid_s]);
@@ -115,11 +120,23 @@ fn pidfile_and_conmon_pidfile_name_the_container_and_its_supervisor() {
 }
 
 #[test]
-fn sdnotify_healthy_is_refused_until_healthchecks_exist() {
+fn sdnotify_healthy_needs_a_healthcheck() {
     let s = busybox();
     let e = s.fails_engine(&["create", "--sdnotify=healthy", "busybox"]);
-    assert!(e.contains("healthcheck"), "{e}");
+    assert!(e.contains("--sdnotify=healthy needs a healthcheck"), "{e}");
     assert!(s.container_ids().is_empty());
+    // With one, it is kept (READY=1 on the first passing check: the VM lane).
+    s.ok(&[
+        "create",
+        "--name",
+        "h",
+        "--sdnotify=healthy",
+        "--health-cmd",
+        "true",
+        "busybox",
+    ]);
+    assert_eq!(s.inspect_format("h", "{{.Config.sdNotifyMode}}"), "healthy");
+    s.ok(&["rm", "h"]);
 }
 
 /// Runs `systemd-analyze verify` on unit files. It needs a manager it can

@@ -8,95 +8,21 @@
 //! TCG): `.ci/run` runs them with `--ignored`, or says why it skipped them.
 
 mod common;
+#[path = "vm/lane.rs"]
+mod lane;
 
-use std::collections::BTreeMap;
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
-/// Each section of the checks' output: its `key=value` lines (a repeated
-/// key keeps the last value) and every line as printed.
-#[derive(Debug, Default)]
-struct Section {
-    values: BTreeMap<String, String>,
-    lines: Vec<String>,
+static LANE: OnceLock<lane::Sections> = OnceLock::new();
+
+/// Boots the guest once for this file and runs tests/vm/checks.sh.
+fn lane() -> &'static lane::Sections {
+    LANE.get_or_init(|| lane::run("checks.sh", None))
 }
 
-static LANE: OnceLock<BTreeMap<String, Section>> = OnceLock::new();
-
-/// Boots the guest once and runs the checks; panics with the guest's
-/// output when it gives no result.
-fn lane() -> &'static BTreeMap<String, Section> {
-    LANE.get_or_init(|| {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let share = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("vm-share-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&share);
-        fs::create_dir_all(&share).unwrap();
-        fs::set_permissions(&share, fs::Permissions::from_mode(0o755)).unwrap();
-        let put = |name: &str, data: &[u8], mode: u32| {
-            let p = share.join(name);
-            fs::write(&p, data).unwrap();
-            fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
-        };
-        put(
-            "skiff",
-            &fs::read(env!("CARGO_BIN_EXE_skiff")).unwrap(),
-            0o755,
-        );
-        put("busybox.tar", &common::busybox_rootfs(), 0o644);
-        put(
-            "checks.sh",
-            &fs::read(repo.join("tests/vm/checks.sh")).unwrap(),
-            0o755,
-        );
-        let out = Command::new(repo.join("tests/vm/run"))
-            .args(["--user", "--share"])
-            .arg(&share)
-            .args(["bash", "checks.sh"])
-            .output()
-            .expect("run tests/vm/run");
-        let _ = fs::remove_dir_all(&share);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success(),
-            "the VM lane failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
-            out.status
-        );
-        eprintln!("VM lane output:\n{stdout}\n{stderr}");
-        parse(&stdout)
-    })
-}
-
-fn parse(out: &str) -> BTreeMap<String, Section> {
-    let mut map = BTreeMap::new();
-    let mut cur = String::new();
-    for line in out.lines() {
-        if let Some(name) = line.strip_prefix("== ") {
-            cur = name.to_string();
-            continue;
-        }
-        let s: &mut Section = map.entry(cur.clone()).or_default();
-        s.lines.push(line.to_string());
-        if let Some((k, v)) = line.split_once('=') {
-            s.values.insert(k.to_string(), v.to_string());
-        }
-    }
-    map
-}
-
-/// The value of `key` in `section`; panics naming what the section had.
+/// The value of `key` in `section` of the checks' output.
 fn val(section: &str, key: &str) -> String {
-    let s = lane()
-        .get(section)
-        .unwrap_or_else(|| panic!("no section {section} in the lane's output"));
-    s.values
-        .get(key)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {key} in section {section}: {:#?}", s.lines))
+    lane::val(lane(), section, key)
 }
 
 #[test]

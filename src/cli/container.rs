@@ -114,7 +114,7 @@ pub struct CreateArgs {
     /// Pull image policy: always, missing (default), never or newer
     #[arg(long, value_name = "POLICY", default_value = "missing")]
     pub pull: String,
-    /// Control sd-notify behavior: container (default), conmon or ignore
+    /// Control sd-notify behavior: container (default), conmon, healthy or ignore
     #[arg(long)]
     pub sdnotify: Option<String>,
     /// If a container with the same name exists, replace it
@@ -1458,7 +1458,25 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
         }
     }
     container::prune::remove_orphan_builds(ctx);
+    remove_spent_cidfiles(ctx, &a.cidfile);
     Ok(code)
+}
+
+/// `rm --cidfile`: each file whose container is gone now (removed here,
+/// with `--rm` by its supervisor, or before) is removed too, as Podman
+/// does, so that a unit's next `run --cidfile` does not find it.
+fn remove_spent_cidfiles(ctx: &Context, files: &[PathBuf]) {
+    let store = container::store(ctx);
+    for f in files {
+        let Ok(id) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        let id = id.trim();
+        let gone = id.is_empty() || store.lookup(id).is_err_and(|e| Error::from(e).is_no_such());
+        if gone {
+            let _ = std::fs::remove_file(f);
+        }
+    }
 }
 
 /// `rm --depend`: the containers that join a target's network namespace

@@ -60,7 +60,8 @@ pub struct CreateOptions {
     pub auto_remove: bool,
     /// `--pull`: always, missing, never or newer ("" means missing).
     pub pull: String,
-    /// `--sdnotify`: conmon, container (the default, as Podman's) or ignore.
+    /// `--sdnotify`: conmon, container (the default, as Podman's), healthy
+    /// (needs a healthcheck) or ignore.
     pub sdnotify: Option<String>,
     /// The command line to keep as the container's `CreateCommand`.
     pub create_command: Vec<String>,
@@ -668,6 +669,11 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         let extras = crate::build::config::Extras::from_config_json(&raw);
         HealthConfig::from_image(extras.healthcheck.as_ref()?)
     });
+    if sdnotify == SdNotify::Healthy && healthcheck.is_none() {
+        return Err(Error::msg(
+            "--sdnotify=healthy needs a healthcheck: give --health-cmd, or use an image with a HEALTHCHECK",
+        ));
+    }
     // Each image VOLUME the user does not mount over gets an anonymous
     // volume of its own, as Podman does.
     let image_volumes = if o.skip_image_volumes {

@@ -99,6 +99,8 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "Secrets": super::secrets::inspect_json(c),
         "Healthcheck": cfg.healthcheck.as_ref().map(|h| h.to_json()),
         "HealthcheckOnFailureAction": cfg.health_on_failure.as_str(),
+        // Podman's key (lowercase s): conmon, container, healthy or ignore.
+        "sdNotifyMode": cfg.sdnotify,
     });
     let tmpfs: serde_json::Map<String, Value> = cfg
         .mounts

@@ -560,11 +560,12 @@ pub fn finish(ctx: &Context, c: &mut Container, code: i32, error: &str) -> Resul
     finish_deferring(ctx, c, code, error).map(drop)
 }
 
-/// What `finish_deferring` found: the files of a `--rm` container, and
-/// whether the container was being stopped on purpose (then no restart
-/// policy applies), read under its lock in the same update that records
-/// the exit; `stop` records its request in a field of its own
-/// (`State::stop_requested`), so a `stop` racing the exit is never lost.
+/// What `finish_deferring` found: the files of a `--rm` container (then
+/// it is gone and never restarts), and whether the container was being
+/// stopped (or removed) on purpose (then no restart policy applies), read
+/// under its lock in the same update that records the exit; `stop`
+/// records its request in a field of its own (`State::stop_requested`),
+/// so a `stop` racing the exit is never lost.
 #[derive(Default)]
 pub struct Finished {
     pub retired: Option<super::remove::Retired>,
@@ -609,9 +610,12 @@ pub fn finish_deferring(
             super::volumes::remove_anonymous(ctx, &current);
             crate::events::Event::container(&current, "remove").record(ctx);
         }
+        // Gone either way (no restart can follow); `stopped` says whether
+        // on purpose, for the supervisor's exit status.
+        let stopped = current.state.stopped_by_user();
         return retired.map(|r| Finished {
             retired: Some(r),
-            stopped: true,
+            stopped,
         });
     }
     let recorded = store.update(&c.id, |cur| {

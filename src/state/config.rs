@@ -412,24 +412,25 @@ pub enum SdNotify {
     /// through the socket mounted at /run/notify/notify.sock.
     #[default]
     Container,
+    /// The supervisor sends `MAINPID` once the process runs and `READY=1`
+    /// when the first healthcheck passes (Podman's `healthy`; the
+    /// container needs a healthcheck, and never sees the socket).
+    Healthy,
     /// Nothing is sent.
     Ignore,
 }
 
 impl SdNotify {
-    /// Parses `conmon`, `container` or `ignore`.
+    /// Parses `conmon`, `container`, `healthy` or `ignore`. Whether a
+    /// `healthy` container has a healthcheck is `create`'s to check.
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "conmon" => Ok(SdNotify::Conmon),
             "container" => Ok(SdNotify::Container),
+            "healthy" => Ok(SdNotify::Healthy),
             "ignore" => Ok(SdNotify::Ignore),
-            // Podman's fourth mode waits for a healthcheck, which skiff
-            // does not run: refused rather than treated as another mode.
-            "healthy" => Err(Error::Msg(
-                "--sdnotify=healthy needs a healthcheck, which skiff does not run yet: use conmon or container".into(),
-            )),
             _ => Err(Error::Msg(format!(
-                "invalid --sdnotify \"{s}\": use conmon, container or ignore"
+                "invalid --sdnotify \"{s}\": use conmon, container, healthy or ignore"
             ))),
         }
     }
@@ -578,14 +579,11 @@ mod tests {
             SdNotify::Container,
             "Podman 5's default"
         );
-        assert!(SdNotify::parse("healthy")
-            .unwrap_err()
-            .to_string()
-            .contains("needs a healthcheck"));
+        assert_eq!(SdNotify::parse("healthy").unwrap(), SdNotify::Healthy);
         let e = SdNotify::parse("systemd").unwrap_err().to_string();
         assert_eq!(
             e,
-            "invalid --sdnotify \"systemd\": use conmon, container or ignore"
+            "invalid --sdnotify \"systemd\": use conmon, container, healthy or ignore"
         );
         assert_eq!(
             serde_json::to_string(&SdNotify::Container).unwrap(),

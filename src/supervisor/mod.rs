@@ -136,6 +136,9 @@ pub fn main(args: &[String]) -> i32 {
         eprintln!("Error: _supervise: bad arguments");
         return 125;
     };
+    if !o.foreground && std::env::var_os("NOTIFY_SOCKET").is_some() {
+        leave_the_cli();
+    }
     let _ = nix::unistd::setsid();
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let ctx = Context {
@@ -157,14 +160,38 @@ pub fn main(args: &[String]) -> i32 {
     let mut status = Status_ {
         pipe: pipe.map(File::from),
     };
-    // The container's exit code is ours: under systemd it is the unit's
-    // result (ExecMainStatus), the supervisor being its main process.
+    // The container's exit code is ours (0 when it was stopped on
+    // purpose): under systemd it is the unit's result (ExecMainStatus),
+    // the supervisor being its main process.
     match supervise(&ctx, &o, &mut status) {
         Ok(code) => code,
         Err(e) => {
             status.say(&format!("error {} {}", e.exit_code(), e));
             125
         }
+    }
+}
+
+/// Under systemd (`NOTIFY_SOCKET`), a detached supervisor forks once and
+/// lets the process the CLI started exit: we are then the child of the
+/// service manager (a subreaper) before we send `MAINPID`. A main process
+/// that is not its child at that moment is one systemd does not wait for
+/// on stop ("not our child"): it would SIGKILL us as soon as `ExecStop`
+/// returns, before we record the exit, and fail the unit. As conmon, which
+/// daemonizes the same way. Nothing to do when fork fails: we stay as we are.
+fn leave_the_cli() {
+    // SAFETY: called first thing in `_supervise`'s main, while the process
+    // is single-threaded; the parent only calls `_exit`.
+    #[allow(unsafe_code)]
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Parent { .. }) => {
+            // SAFETY: `_exit` is async-signal-safe and ends this process at once.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::_exit(0)
+            }
+        }
+        Ok(nix::unistd::ForkResult::Child) | Err(_) => {}
     }
 }
 
@@ -214,6 +241,8 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<i32> {
     let mut backoff = Duration::from_millis(100);
     // The last record seen, for what follows the final exit.
     let mut last: Option<crate::state::container::Container> = None;
+    // What the supervisor exits with: the last run's code, 0 when stopped.
+    let mut exit_status;
     // The first start may finish what the CLI began; restarts begin anew.
     // SAFETY: the CLI passed pasta's readiness pipe for us alone (launch.rs),
     // a descriptor distinct from --status-fd, and it is taken only here.
@@ -319,6 +348,7 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<i32> {
             Ok(code) => code,
             Err(_) => run.exit.unwrap_or(125),
         };
+        exit_status = code;
         let health_restart = run.health_restart;
         run.ctr.unregister(&mut relay);
         // The container's own code comes back even when its exit cannot be
@@ -340,6 +370,11 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<i32> {
             }
         };
         last = Some(c.clone());
+        if stopped {
+            // `stop` (a unit's ExecStop) or `rm -f`: a clean end for systemd,
+            // whatever signal it took.
+            exit_status = 0;
+        }
         for cl in &mut clients {
             if cl.dropped > 0 {
                 let n = std::mem::take(&mut cl.dropped).to_string();
@@ -376,11 +411,11 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<i32> {
     let _ = std::fs::remove_file(&sock_path);
     // Down for good: a pod with `--exit-policy stop` may stop with it.
     let Some(c) = last else {
-        return Ok(0);
+        return Ok(exit_status);
     };
     notify::stopping_if_asked(c.config.sdnotify);
     crate::pod::member_exited(ctx, &c);
-    Ok(c.state.exit_code)
+    Ok(exit_status)
 }
 
 /// Sleeps before a restart; false when the container was stopped or removed

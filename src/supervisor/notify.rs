@@ -1,13 +1,16 @@
-//! sd_notify: tell systemd the container runs (`--sdnotify=conmon`) or
-//! let the container say so (`container`, the default), with the
-//! supervisor as the unit's main process; `STOPPING=1` once it is down.
+//! sd_notify: tell systemd the container runs (`--sdnotify=conmon`), that
+//! its first healthcheck passed (`healthy`), or let the container say so
+//! (`container`, the default), with the supervisor as the unit's main
+//! process; `STOPPING=1` once it is down.
 
 use std::os::unix::net::UnixDatagram;
 
 use crate::state::config::SdNotify;
 
-/// Sends `MAINPID` (and `READY=1` unless the container sends it itself)
-/// when systemd asked for notifications.
+/// Sends `MAINPID` when systemd asked for notifications (the container
+/// process runs), and `READY=1` with it under `conmon`: the container
+/// sends its own under `container`, the first passing healthcheck under
+/// `healthy` ([`on_first_healthy`]).
 pub fn ready_if_asked(mode: SdNotify) {
     if mode == SdNotify::Ignore {
         return;
@@ -15,10 +18,10 @@ pub fn ready_if_asked(mode: SdNotify) {
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
         return;
     };
-    let msg = if mode == SdNotify::Container {
-        format!("MAINPID={}\n", std::process::id())
-    } else {
+    let msg = if mode == SdNotify::Conmon {
         format!("MAINPID={}\nREADY=1\n", std::process::id())
+    } else {
+        format!("MAINPID={}\n", std::process::id())
     };
     send(&path.to_string_lossy(), msg.as_bytes());
 }
@@ -50,6 +53,13 @@ pub fn send(path: &str, msg: &[u8]) {
 }
 
 /// Called once per run of the container, when its first healthcheck
-/// passes: the place for `--sdnotify=healthy` to send `READY=1` (nothing
-/// is sent yet).
-pub fn on_first_healthy(_c: &crate::state::container::Container) {}
+/// passes: sends `READY=1` under `--sdnotify=healthy` (as Podman's
+/// `healthy` mode), when systemd asked for notifications.
+pub fn on_first_healthy(c: &crate::state::container::Container) {
+    if c.config.sdnotify != SdNotify::Healthy {
+        return;
+    }
+    if let Some(path) = std::env::var_os("NOTIFY_SOCKET") {
+        send(&path.to_string_lossy(), b"READY=1\n");
+    }
+}

@@ -58,14 +58,22 @@ fn newer(ctx: &Context, c: &Container, policy: &str, opts: &PullOptions) -> Resu
     }
 }
 
-/// Restarts a unit through the user's (or, as root, the system's) manager.
-fn restart_unit(unit: &str) -> Result<()> {
+/// `systemctl [--user] restart UNIT`: the user's manager for a rootless
+/// store, the system's for real root. Decided by the context (the uid the
+/// CLI started as), not by `getuid()`: `auto-update` runs inside the
+/// store's user namespace, where every rootless user reads as uid 0.
+fn restart_command(ctx: &Context, unit: &str) -> std::process::Command {
     let mut cmd = std::process::Command::new("systemctl");
-    if !nix::unistd::getuid().is_root() {
+    if ctx.rootless {
         cmd.arg("--user");
     }
-    let out = cmd
-        .args(["restart", unit])
+    cmd.args(["restart", unit]);
+    cmd
+}
+
+/// Restarts a unit through the user's (or, as root, the system's) manager.
+fn restart_unit(ctx: &Context, unit: &str) -> Result<()> {
+    let out = restart_command(ctx, unit)
         .output()
         .map_err(|e| Error::msg(format!("running systemctl: {e}")))?;
     if out.status.success() {
@@ -138,7 +146,7 @@ fn update(
     if policy == "registry" {
         crate::image::pull::pull(ctx, &c.config.image_name, opts)?;
     }
-    match restart_unit(unit) {
+    match restart_unit(ctx, unit) {
         Ok(()) => Ok("true"),
         Err(e) if !rollback => Err(e),
         Err(_) => {
@@ -146,8 +154,42 @@ fn update(
                 &c.config.image_id,
                 std::slice::from_ref(&c.config.image_name),
             )?;
-            restart_unit(unit)?;
+            restart_unit(ctx, unit)?;
             Ok("rolled back")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(rootless: bool, uid: u32) -> Context {
+        Context {
+            root: "/nonexistent/root".into(),
+            runroot: "/nonexistent/run".into(),
+            storage_driver: None,
+            rootless,
+            uid,
+            gid: uid,
+            events: false,
+        }
+    }
+
+    fn args(c: &std::process::Command) -> Vec<String> {
+        c.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_rootless_store_restarts_through_the_users_manager() {
+        // This test process may well be uid 0 (or in a user namespace where
+        // it reads as 0): only the context decides.
+        let c = restart_command(&ctx(true, 1000), "container-web.service");
+        assert_eq!(c.get_program(), "systemctl");
+        assert_eq!(args(&c), ["--user", "restart", "container-web.service"]);
+        let c = restart_command(&ctx(false, 0), "container-web.service");
+        assert_eq!(args(&c), ["restart", "container-web.service"]);
     }
 }
