@@ -1260,3 +1260,97 @@ fn run_it_detaches_with_ctrl_p_ctrl_q() {
     s.ok(&["rm", "-f", "d"]);
     assert_no_containers(&s, "run -it detach");
 }
+
+/// `--preserve-fds N` (Podman's flag on run and exec): descriptors 3 to
+/// 3+N-1 of skiff's caller reach the container's process under the same
+/// numbers, a file to read and one to write; nothing beyond them does. One
+/// of them not open is exit 125 naming it, before anything is created.
+#[test]
+fn preserve_fds_passes_the_callers_descriptors() {
+    use std::ffi::OsStr;
+    let s = busybox();
+    let input = s.write_file("in.txt", b"from fd three\n");
+    let output = s.write_file("out.txt", b"");
+    let redirect = format!(
+        "exec \"$@\" 3<'{}' 4>'{}'",
+        input.display(),
+        output.display()
+    );
+    let wrapper: Vec<&OsStr> = ["sh", "-c", redirect.as_str(), "sh"]
+        .into_iter()
+        .map(OsStr::new)
+        .collect();
+    let with_fds = |args: &[&str]| s.run_prepared(s.command_under(&wrapper, args), args);
+    let script = "cat <&3; echo written >&4; ls /proc/$$/fd; :";
+    let args = [
+        "run",
+        "--rm",
+        "--preserve-fds",
+        "2",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ];
+    let o = with_fds(&args);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let words: Vec<&str> = o.stdout.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["from", "fd", "three", "0", "1", "2", "3", "4"],
+        "{}",
+        o.describe()
+    );
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), "written\n");
+
+    // Detached, then exec: the same for the exec'd process.
+    let o = with_fds(&[
+        "run",
+        "-d",
+        "--name",
+        "pfd",
+        "--preserve-fds",
+        "1",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let o = with_fds(&[
+        "exec",
+        "--preserve-fds",
+        "1",
+        "pfd",
+        "sh",
+        "-c",
+        "cat <&3; ls /proc/$$/fd; :",
+    ]);
+    assert_eq!(
+        o.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["from", "fd", "three", "0", "1", "2", "3"],
+        "{}",
+        o.describe()
+    );
+    s.ok(&["rm", "-f", "-t", "0", "pfd"]);
+
+    let o = with_fds(&[
+        "run",
+        "--rm",
+        "--name",
+        "toomany",
+        "--preserve-fds",
+        "3",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(
+        (o.code, one_error_line(&o).as_str()),
+        (
+            125,
+            "Error: --preserve-fds 3: file descriptor 5 is not open"
+        ),
+        "{}",
+        o.describe()
+    );
+    assert!(s.container_ids().is_empty(), "nothing was created");
+}

@@ -607,6 +607,7 @@ fn check_detach_keys(keys: &Option<String>) -> Result<()> {
 
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32> {
     check_detach_keys(&a.detach_keys)?;
+    preserve_fds(a.create.more.preserve_fds)?;
     let c = a.create.create(ctx, &a.image, &a.command, a.rm)?;
     let mode = if a.detach {
         Mode::Detached
@@ -644,6 +645,13 @@ pub struct CreateCmdArgs {
 }
 
 pub fn create(ctx: &Context, a: CreateCmdArgs) -> Result<i32> {
+    if a.create.more.preserve_fds.is_some_and(|n| n > 0) {
+        // Podman's create has no such flag: descriptors go to a process
+        // that starts now (run, exec), never to a later start.
+        return Err(Error::msg(
+            "--preserve-fds: not supported: only run and exec pass descriptors to a container's process",
+        ));
+    }
     let c = a.create.create(ctx, &a.image, &a.command, a.rm)?;
     println!("{}", c.id);
     Ok(0)
@@ -1134,7 +1142,7 @@ pub struct ExecArgs {
     /// Act on the latest container skiff knows of
     #[arg(short, long)]
     pub latest: bool,
-    /// Pass down N additional file descriptors (not supported)
+    /// Pass N additional file descriptors (3 up) to the process
     #[arg(long, value_name = "N")]
     pub preserve_fds: Option<u32>,
     /// The container, then the command (with --latest: the command only)
@@ -1147,7 +1155,7 @@ pub struct ExecArgs {
 }
 
 pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
-    refuse_preserve_fds(a.preserve_fds)?;
+    preserve_fds(a.preserve_fds)?;
     let mut command = a.command;
     let c = if a.latest {
         latest(ctx)?
@@ -1518,15 +1526,16 @@ fn with_dependents(
         .collect())
 }
 
-/// `--preserve-fds`: the runtime closes every inherited descriptor above
-/// stderr, so the flag cannot have its effect; refused, never ignored.
-fn refuse_preserve_fds(n: Option<u32>) -> Result<()> {
-    match n {
-        Some(n) if n > 0 => Err(Error::msg(format!(
-            "--preserve-fds {n}: not supported: skiff passes no descriptors beyond stdio to the container"
-        ))),
-        _ => Ok(()),
-    }
+/// `--preserve-fds N` of run and exec: descriptors 3 to 3+N-1 of skiff's
+/// caller go to the container's process (`runtime::fds::preserve`); one of
+/// them not open is an error naming it, before anything is created.
+fn preserve_fds(n: Option<u32>) -> Result<()> {
+    let n = n.unwrap_or(0);
+    crate::runtime::fds::preserve(n).map_err(|fd| {
+        Error::msg(format!(
+            "--preserve-fds {n}: file descriptor {fd} is not open"
+        ))
+    })
 }
 
 /// `inspect`: containers first, then images, as Podman resolves names.

@@ -34,7 +34,7 @@ pub struct RunFlags {
     #[arg(long, value_name = "NUM", allow_negative_numbers = true,
           value_parser = clap::value_parser!(i32).range(-1000..=1000))]
     pub oom_score_adj: Option<i32>,
-    /// Pass down N additional file descriptors (not supported)
+    /// Pass a number of additional file descriptors into the container
     #[arg(long, value_name = "N")]
     pub preserve_fds: Option<u32>,
     /// Time zone of the container: local or an Area/City name
@@ -299,12 +299,6 @@ impl RunFlags {
         let not = |flag: &str, why: &str| Err(Error::msg(format!("{flag}: not supported: {why}")));
         const USERNS: &str =
             "every container shares skiff's one rootless user namespace and its mapping";
-        if self.preserve_fds.is_some_and(|n| n > 0) {
-            return not(
-                "--preserve-fds",
-                "skiff passes no descriptors beyond stdio to the container",
-            );
-        }
         if !self.uidmap.is_empty() {
             return not("--uidmap", USERNS);
         }

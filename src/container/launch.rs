@@ -100,6 +100,12 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
     if !ctx.events {
         cmd.arg("--events-backend").arg("none");
     }
+    // `run --preserve-fds N` (`runtime::fds::preserve`): the supervisor
+    // hands them to the container's process.
+    let preserved = crate::runtime::fds::preserved().len();
+    if preserved > 0 {
+        cmd.arg("--preserve-fds").arg(preserved.to_string());
+    }
     // pasta takes tens of milliseconds to start: start it now, while the
     // supervisor starts, and hand it over.
     let mut ready_fd = None;
@@ -162,6 +168,7 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
     }
     // Only now, so that pasta (started above) does not inherit the pipe too.
     keep_across_exec(&status_w)?;
+    crate::runtime::fds::pass_preserved();
     tracing::debug!("starting the supervisor of container {}", &c.id[..12]);
     let spawned = cmd.spawn();
     drop(status_w);

@@ -11,7 +11,7 @@
 #![allow(unsafe_code)]
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 
@@ -87,7 +87,7 @@ fn close_between(first: RawFd, last: RawFd) {
     }
     // SAFETY: close_range takes plain integers and touches no memory; that
     // no owner of these descriptors is used afterwards is the contract of
-    // `close_from` and `close_all_but`, the only callers.
+    // `close_from`, `close_all_but` and `release_preserved`, the only callers.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, first as u32, last as u32, 0u32) };
     if rc == 0 {
         return;
@@ -101,18 +101,78 @@ fn close_between(first: RawFd, last: RawFd) {
     }
 }
 
+/// How many descriptors from 3 up this process hands on to the container
+/// process it starts (`--preserve-fds N`); 0 unless `preserve` set it.
+static PRESERVED: AtomicU32 = AtomicU32::new(0);
+
+/// `--preserve-fds N` (Podman's and the OCI runtimes' flag): descriptors
+/// 3 to 3+N-1, which skiff's caller left open, go to the container process
+/// that this process starts, under the same numbers. Marks them
+/// close-on-exec meanwhile, so that no helper this process spawns gets
+/// them. The error is the first of them that is not open (nothing is set
+/// then).
+pub fn preserve(n: u32) -> Result<(), RawFd> {
+    let fds = 3..3 + n as RawFd;
+    if let Some(fd) = fds.clone().find(|fd| {
+        // SAFETY: F_GETFD reads a descriptor flag; a closed number fails.
+        let flags = unsafe { libc::fcntl(*fd, libc::F_GETFD) };
+        flags < 0
+    }) {
+        return Err(fd);
+    }
+    for fd in fds {
+        // SAFETY: F_SETFD only sets a descriptor flag of an open descriptor.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    PRESERVED.store(n, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The descriptors `preserve` set aside (none by default).
+pub fn preserved() -> Vec<RawFd> {
+    (3..3 + PRESERVED.load(Ordering::Relaxed) as RawFd).collect()
+}
+
+/// Clears close-on-exec from the preserved descriptors, just before the
+/// spawn that passes them on (the supervisor of `run --preserve-fds`).
+pub fn pass_preserved() {
+    for fd in preserved() {
+        // SAFETY: F_SETFD only sets a descriptor flag; a stale number fails
+        // with EBADF.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+}
+
+/// Closes the preserved descriptors once the container process has its
+/// copies (a restart gets none, as with Podman's conmon): a pipe among
+/// them is then held by the container alone, so its reader sees the end
+/// when the container closes it.
+///
+/// # Safety
+///
+/// Nothing in this process owns the preserved descriptors: they are only
+/// ever named by number (`preserve`).
+pub unsafe fn release_preserved() {
+    let n = PRESERVED.swap(0, Ordering::Relaxed);
+    close_between(3, 3 + n as RawFd - 1);
+}
+
 /// Marks every descriptor above stderr close-on-exec, so that nothing skiff
 /// inherited reaches the programs it starts (the supervisor, pasta,
-/// slirp4netns, the holders). Descriptors skiff means to pass are cleared of
-/// the flag explicitly just before the spawn that passes them.
+/// slirp4netns, the holders); the descriptors `preserve` set aside instead
+/// lose the flag, so that the container process that calls this just
+/// before its exec gets them. Descriptors skiff means to pass otherwise are
+/// cleared of the flag explicitly just before the spawn that passes them.
 pub fn cloexec_inherited() {
+    let first = 3 + PRESERVED.load(Ordering::Relaxed);
+    pass_preserved();
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets descriptor
     // flags; it closes nothing and touches no memory.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     if rc == 0 {
         return;
     }
-    for fd in open_fds() {
+    for fd in open_fds().into_iter().filter(|fd| *fd >= first as RawFd) {
         // SAFETY: F_SETFD only sets a descriptor flag; a stale number fails
         // with EBADF.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };

@@ -57,6 +57,9 @@ pub struct Options {
     /// records no events either (its died, health_status, restart...), as
     /// Podman's conmon cleanup inherits the engine's `events_logger`.
     pub no_events: bool,
+    /// `run --preserve-fds N`: descriptors 3.. that the CLI passed on for
+    /// the container's first process.
+    pub preserve_fds: u32,
 }
 
 /// Parses our hidden command line: `_supervise --id ID [--status-fd N] ...`.
@@ -79,6 +82,7 @@ pub fn parse_args(args: &[String]) -> Option<Options> {
             "--network-begun" => o.network_begun = Some(it.next()?.clone()),
             "--network-fd" => o.network_fd = it.next()?.parse().ok(),
             "--events-backend" => o.no_events = it.next()? == "none",
+            "--preserve-fds" => o.preserve_fds = it.next()?.parse().ok()?,
             _ => return None,
         }
     }
@@ -160,6 +164,13 @@ pub fn main(args: &[String]) -> i32 {
     let mut status = Status_ {
         pipe: pipe.map(File::from),
     };
+    if let Err(fd) = crate::runtime::fds::preserve(o.preserve_fds) {
+        status.say(&format!(
+            "error 125 --preserve-fds {}: file descriptor {fd} is not open",
+            o.preserve_fds
+        ));
+        return 125;
+    }
     // The container's exit code is ours (0 when it was stopped on
     // purpose): under systemd it is the unit's result (ExecMainStatus),
     // the supervisor being its main process.
@@ -279,7 +290,14 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<i32> {
         let console = io_.console.take();
         let io = io_;
         let (stdio, mut io) = io.split()?;
-        let pid = match start_process(ctx, &mut c, stdio, begun.take(), again) {
+        let started = start_process(ctx, &mut c, stdio, begun.take(), again);
+        // The first process has its copies of `--preserve-fds`; we let go.
+        // SAFETY: the preserved descriptors are only ever named by number.
+        #[allow(unsafe_code)]
+        unsafe {
+            crate::runtime::fds::release_preserved()
+        };
+        let pid = match started {
             Ok(pid) => pid,
             Err(e) => {
                 let _ = std::fs::remove_file(&sock_path);

@@ -260,6 +260,8 @@ fn exec_child(
     };
     let mut keep = join.fds();
     keep.push(result);
+    // `exec --preserve-fds N`: the caller's descriptors 3.. go on.
+    keep.extend(crate::runtime::fds::preserved());
     if let Some((sock, _)) = &console {
         keep.push(sock.as_raw_fd());
     }
