@@ -513,6 +513,21 @@ fn env_file_and_env_for_run_and_exec() {
     }
     let e = s.fails_engine(&["exec", "-e", "=y", "envs", "true"]);
     assert!(e.contains(r#"invalid environment variable: "=y""#), "{e}");
+    // A file that never ends is refused, not read until memory runs out.
+    for args in [
+        vec!["run", "--rm", "--env-file", "/dev/zero", "busybox", "true"],
+        vec![
+            "run",
+            "--rm",
+            "--label-file",
+            "/dev/zero",
+            "busybox",
+            "true",
+        ],
+    ] {
+        let e = s.fails_engine(&args);
+        assert!(e.contains(r#""/dev/zero": larger than 2 MiB"#), "{e}");
+    }
 }
 
 #[test]

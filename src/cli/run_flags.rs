@@ -367,8 +367,7 @@ fn check_platform(p: Option<&str>) -> Result<()> {
 /// `--label-file`: one `KEY=VALUE` (or `KEY`) a line; blank lines and `#`
 /// comments are skipped, as Podman reads it.
 fn read_label_file(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::msg(crate::error::io_msg("open", path, &e)))?;
+    let text = crate::container::create::read_line_file(path, "label file")?;
     Ok(text
         .lines()
         .map(str::trim)

@@ -336,12 +336,52 @@ pub(crate) fn env_entry(spec: &str) -> Result<Option<String>> {
     Ok(std::env::var(spec).ok().map(|v| format!("{spec}={v}")))
 }
 
+/// The most a line-oriented option file (`--env-file`, `--label-file`) may
+/// hold: 2 MiB, the order of the kernel's ARG_MAX (an environment larger
+/// could not reach `execve` anyway).
+const LINE_FILE_MAX: u64 = 2 << 20;
+/// The longest line of such a file: 64 KiB, the default token limit of Go's
+/// `bufio.Scanner` that Podman reads these files with.
+const LINE_FILE_MAX_LINE: usize = 64 << 10;
+
+/// The text of a line-oriented file the user names (`what` is "env file" or
+/// "label file"), read with bounds so that `/dev/zero` or a pipe that never
+/// ends is refused instead of read until memory runs out. Errors (one line,
+/// naming the file): unreadable, larger than 2 MiB, a line longer than
+/// 64 KiB, not UTF-8.
+pub(crate) fn read_line_file(path: &Path, what: &str) -> Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::msg(crate::error::io_msg("open", path, &e)))?;
+    let mut data = Vec::new();
+    file.take(LINE_FILE_MAX + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| Error::msg(crate::error::io_msg("read", path, &e)))?;
+    let shown = path.display();
+    if data.len() as u64 > LINE_FILE_MAX {
+        return Err(Error::msg(format!(
+            "{what} \"{shown}\": larger than {} MiB",
+            LINE_FILE_MAX >> 20
+        )));
+    }
+    if let Some(n) = data
+        .split(|&b| b == b'\n')
+        .position(|l| l.len() > LINE_FILE_MAX_LINE)
+    {
+        return Err(Error::msg(format!(
+            "{what} \"{shown}\": line {} is longer than {} KiB",
+            n + 1,
+            LINE_FILE_MAX_LINE >> 10
+        )));
+    }
+    String::from_utf8(data).map_err(|_| Error::msg(format!("{what} \"{shown}\": not valid UTF-8")))
+}
+
 /// The entries of an `--env-file`, each as `env_entry` reads it: blank lines
 /// and `#` comments are skipped, leading blanks dropped and trailing ones kept
 /// (Podman's and Docker's parsers).
 pub(crate) fn read_env_file(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::msg(crate::error::io_msg("open", path, &e)))?;
+    let text = read_line_file(path, "env file")?;
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.trim_start();
@@ -1038,6 +1078,22 @@ fn remove_volumes(ctx: &Context, names: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn option_files_are_read_with_bounds() {
+        let err = read_line_file(Path::new("/dev/zero"), "env file").unwrap_err();
+        assert_eq!(err.to_string(), "env file \"/dev/zero\": larger than 2 MiB");
+        let dir = std::env::temp_dir().join(format!("skiff-linefile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let long = dir.join("long");
+        std::fs::write(&long, format!("A=1\nB={}\n", "x".repeat(70_000))).unwrap();
+        let err = read_line_file(&long, "label file").unwrap_err().to_string();
+        assert!(err.ends_with("line 2 is longer than 64 KiB"), "{err}");
+        let ok = dir.join("ok");
+        std::fs::write(&ok, "A=1\n# c\nB=2 \n").unwrap();
+        assert_eq!(read_env_file(&ok).unwrap(), ["A=1", "B=2 "]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn env_override_keeps_one_entry() {
