@@ -844,6 +844,32 @@ fn exec_into_a_pid_host_container() {
     ]);
     assert_eq!(out.lines().next().unwrap(), our_ns("pid"));
     s.ok(&["rm", "-f", "-t", "0", "ph"]);
+    // No pid namespace dies with the init: what it left behind (a
+    // background child, a detached exec) is killed when it exits, not left
+    // running on the host. (The harness fails a test that leaves one.)
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "orphans",
+        "--pid",
+        "host",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 7301 & wait",
+    ]);
+    s.ok(&["exec", "-d", "orphans", "sleep", "7302"]);
+    s.ok(&["stop", "-t", "1", "orphans"]);
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.starts_with("sleep 730"))
+        .collect();
+    assert!(left.is_empty(), "left running: {left:?}");
+    s.ok(&["rm", "orphans"]);
 }
 
 #[test]

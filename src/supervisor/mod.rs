@@ -8,6 +8,7 @@
 //! or registry code, so that it stays small in memory.
 
 pub mod health;
+pub mod leftovers;
 pub mod log;
 pub mod notify;
 pub mod protocol;
@@ -314,6 +315,14 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<i32> {
             }
         }
         status.say(&format!("started {}", pid.as_raw()));
+        // Without a pid namespace of its own the container's processes do
+        // not die with its init: remember what marks them.
+        let shared_pid = c.config.extras.pid != crate::state::extras::NsMode::Private;
+        let mount_ns = shared_pid
+            .then(|| leftovers::mount_namespace(pid))
+            .flatten()
+            // Never our own: that would be everything skiff runs.
+            .filter(|ns| Some(*ns) != leftovers::mount_namespace(nix::unistd::getpid()));
         notify::ready_if_asked(c.config.sdnotify);
 
         if let Some(f) = fg.as_mut().filter(|_| !fg_stdin_taken) {
@@ -367,6 +376,12 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<i32> {
             Err(_) => run.exit.unwrap_or(125),
         };
         exit_status = code;
+        if let Some(ns) = mount_ns {
+            let n = leftovers::kill_all(ns, Duration::from_secs(2));
+            if n > 0 {
+                tracing::debug!(n, "killed processes the container left after its init");
+            }
+        }
         let health_restart = run.health_restart;
         run.ctr.unregister(&mut relay);
         // The container's own code comes back even when its exit cannot be
