@@ -810,7 +810,7 @@ spec:
 }
 
 #[test]
-fn a_host_network_pod_sees_the_hosts_interfaces() {
+fn a_host_network_and_pid_pod_sees_the_hosts_interfaces_and_processes() {
     let s = busybox();
     let yaml = "\
 apiVersion: v1
@@ -818,6 +818,7 @@ kind: Pod
 metadata: {name: hostnet}
 spec:
   hostNetwork: true
+  hostPID: true
   hostAliases: [{ip: 10.1.2.3, hostnames: [alias-zz]}]
   containers:
   - name: c
@@ -841,6 +842,12 @@ spec:
             .lines()
             .any(|l| l.starts_with("10.1.2.3") && l.ends_with("alias-zz")),
         "{hosts}"
+    );
+    // hostPID: the host's pid 1, not the container's command, is pid 1.
+    let host_init = std::fs::read_to_string("/proc/1/comm").unwrap();
+    assert_eq!(
+        s.ok(&["exec", "hostnet-c", "cat", "/proc/1/comm"]),
+        host_init
     );
     let text = s.ok(&["kube", "generate", "hostnet"]);
     assert!(text.contains("hostNetwork: true"), "{text}");

@@ -360,7 +360,9 @@ fn pod_plan(
         },
         ..Default::default()
     };
-    if spec.share_process_namespace {
+    // hostPID wins over shareProcessNamespace: the host's pid namespace is
+    // already one all the containers share.
+    if spec.share_process_namespace && !spec.host_pid {
         config
             .sharing
             .namespaces
@@ -491,6 +493,7 @@ fn pod_plan(
         sources,
         inputs,
         refs: &refs,
+        host_pid: spec.host_pid,
     };
     let restart = match spec.restart_policy.as_deref() {
         Some("Never") => RestartPolicy::No,
@@ -499,14 +502,6 @@ fn pod_plan(
         None if input.workload == Workload::Job => RestartPolicy::No,
         None => RestartPolicy::Always,
     };
-    if spec.host_pid {
-        // Podman maps it to `--pid host`; skiff has none: a rootless
-        // container cannot mount a procfs of the host's pid namespace.
-        warnings.push(format!(
-            "kube yaml: document {} ({} {:?}): hostPID is not applied: skiff has no --pid host, so the containers get a pid namespace of their own",
-            at.doc, at.kind, at.name
-        ));
-    }
     let init_containers: Vec<ContainerPlan> = spec
         .init_containers
         .iter()
@@ -659,6 +654,8 @@ struct Ctx<'a> {
     sources: &'a Sources,
     inputs: &'a Inputs<'a>,
     refs: &'a BTreeMap<&'a str, VolumeRef>,
+    /// `hostPID`: every container gets `--pid host`, as Podman maps it.
+    host_pid: bool,
 }
 
 impl Ctx<'_> {
@@ -834,7 +831,7 @@ impl Ctx<'_> {
                 group: g.map(|g| g.to_string()),
             }),
         };
-        let options = CreateOptions {
+        let mut options = CreateOptions {
             image: c.image.clone(),
             command: process.cmd,
             name: Some(format!("{}-{}", self.pod, c.name)),
@@ -863,6 +860,9 @@ impl Ctx<'_> {
             },
             ..Default::default()
         };
+        if self.host_pid {
+            options.run.extras.pid = crate::state::extras::NsMode::Host;
+        }
         Ok(ContainerPlan {
             name: c.name.clone(),
             options,
@@ -1219,17 +1219,27 @@ stringData: {user: me}
             "      hostNetwork: true\n      hostPID: true\n      shareProcessNamespace: true\n      containers:",
         );
         let p = plan_with(&host, &v(&["mynet"]), "").unwrap();
-        assert_eq!(
-            p.warnings,
-            ["kube yaml: document 1 (Job \"j\"): hostPID is not applied: skiff has no --pid host, so the containers get a pid namespace of their own"]
-        );
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
         let pod = &p.pods[0];
         assert_eq!(pod.config.networks, ["host"]);
         let net = crate::state::pod::Namespace::Net;
         assert!(pod.config.sharing.namespaces.contains(&net));
         let pid = crate::state::pod::Namespace::Pid;
-        assert!(pod.config.sharing.namespaces.contains(&pid));
+        assert!(
+            !pod.config.sharing.namespaces.contains(&pid),
+            "hostPID wins over shareProcessNamespace"
+        );
+        let host_pid = crate::state::extras::NsMode::Host;
+        assert_eq!(pod.containers[0].options.run.extras.pid, host_pid);
         assert_eq!(pod.containers[0].options.network, None, "the pod's");
+        let shared = text.replace(
+            "      containers:",
+            "      shareProcessNamespace: true\n      containers:",
+        );
+        let p = plan_with(&shared, &[], "").unwrap();
+        assert!(p.pods[0].config.sharing.namespaces.contains(&pid));
+        let private = crate::state::extras::NsMode::default();
+        assert_eq!(p.pods[0].containers[0].options.run.extras.pid, private);
     }
 
     #[test]
