@@ -283,6 +283,22 @@ fn lifecycle_status_listing_inspect_logs_and_top() {
     // top: the processes of every running container.
     let out = s.ok(&["pod", "top", "life"]);
     assert!(out.contains("sleep 1") && out.contains("first"), "{out}");
+    // ELAPSED as Podman (Go's Duration) prints it: 2.5s, 37m47.46s, 150ms.
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    let at = header
+        .iter()
+        .position(|h| *h == "ELAPSED")
+        .expect("ELAPSED");
+    for line in lines {
+        let e = line.split_whitespace().nth(at).unwrap();
+        let (num, unit) = e.split_at(e.find(|c: char| c.is_ascii_alphabetic()).unwrap());
+        let frac = num.split('.').nth(1).unwrap_or("");
+        assert!(
+            ["s", "ms"].contains(&unit) && !frac.ends_with('0') && frac.len() <= 9,
+            "ELAPSED {e:?} in {line:?}"
+        );
+    }
 
     // pause, unpause, kill, restart, stop.
     s.ok(&["pod", "pause", "life"]);

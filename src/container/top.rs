@@ -101,11 +101,60 @@ pub fn top(_ctx: &Context, c: &Container) -> Result<Vec<Vec<String>>> {
             ns_pid,
             ns_ppid,
             format!("{pct:.3}"),
-            format!("{elapsed:.9}s"),
+            go_duration((elapsed * 1e9).round() as u128),
             "?".into(),
             format!("{}s", cpu_secs as u64),
             cmd,
         ]);
     }
     Ok(rows)
+}
+
+/// A duration of `nanos` nanoseconds as Go's `time.Duration.String` writes
+/// it, which Podman's `top` (psgo) prints in ELAPSED: `37m47.46s`,
+/// `1h0m5s`, `2.5s`, `150ms`, `0s` (the fraction with no trailing zeros).
+fn go_duration(nanos: u128) -> String {
+    fn fraction(whole: u128, part: u128, digits: usize) -> String {
+        let frac = format!("{part:0digits$}");
+        let frac = frac.trim_end_matches('0');
+        if frac.is_empty() {
+            whole.to_string()
+        } else {
+            format!("{whole}.{frac}")
+        }
+    }
+    const SEC: u128 = 1_000_000_000;
+    match nanos {
+        0 => "0s".into(),
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => format!("{}µs", fraction(n / 1_000, n % 1_000, 3)),
+        n if n < SEC => format!("{}ms", fraction(n / 1_000_000, n % 1_000_000, 6)),
+        n => {
+            let secs = fraction((n / SEC) % 60, n % SEC, 9);
+            let mins = n / SEC / 60;
+            match (mins / 60, mins % 60) {
+                (0, 0) => format!("{secs}s"),
+                (0, m) => format!("{m}m{secs}s"),
+                (h, m) => format!("{h}h{m}m{secs}s"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_duration;
+
+    #[test]
+    fn elapsed_reads_as_gos_duration_string() {
+        let ms = 1_000_000u128;
+        let s = 1_000 * ms;
+        assert_eq!(go_duration(0), "0s");
+        assert_eq!(go_duration(150 * ms), "150ms");
+        assert_eq!(go_duration(2_500 * ms), "2.5s");
+        assert_eq!(go_duration(2267 * s + 460 * ms), "37m47.46s");
+        assert_eq!(go_duration(120 * s), "2m0s");
+        assert_eq!(go_duration(3605 * s), "1h0m5s");
+        assert_eq!(go_duration(1_500), "1.5µs");
+    }
 }
