@@ -118,3 +118,17 @@ fn unavailable_cpus_are_refused_with_125() {
         s.lines
     );
 }
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn kube_play_resources_are_cgroup_limits_and_pod_stats_reads_them() {
+    assert_eq!(val("kube", "play"), "0");
+    assert_eq!(val("kube", "memory.max"), "67108864");
+    assert_eq!(val("kube", "cpu.max"), "50000 100000");
+    let row = val("kube", "podstats");
+    let mem = row
+        .strip_prefix("kl-web|")
+        .unwrap_or_else(|| panic!("{row:?}"));
+    assert!(mem.contains(" / ") && !mem.starts_with("--"), "{row:?}");
+    assert_eq!(val("kube", "down"), "0");
+}

@@ -63,6 +63,32 @@ kv status "$($S inspect --format '{{.State.Status}}' w)"
 $S unpause w >/dev/null
 kv thawed "$(sed -n 's/^frozen //p' "$C/cgroup.events")"
 
+# kube play's resources become the same cgroup limits (tests/kube.rs
+# checks the refusal on hosts without delegation).
+sec kube
+K=$(mktemp -d)
+cat > "$K/kl.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: kl}
+spec:
+  containers:
+  - name: web
+    image: localhost/busybox:latest
+    command: [sleep, "1000"]
+    resources: {limits: {memory: 64Mi, cpu: 500m}}
+YAML
+$S kube play "$K/kl.yaml" >/dev/null
+kv play $?
+KC=$(cg kl-web)
+kv memory.max "$(cat "$KC/memory.max")"
+kv cpu.max "$(cat "$KC/cpu.max")"
+# pod stats reads the members' cgroups (tests/pod.rs checks the rest).
+kv podstats "$($S pod stats --no-stream --format '{{.Name}}|{{.MemUsage}}' kl | grep '^kl-web|')"
+$S kube down "$K/kl.yaml" >/dev/null
+kv down $?
+rm -rf "$K"
+
 sec cleanup
 $S rm -f w >/dev/null
 kv exit $?
