@@ -434,3 +434,50 @@ fn cp_between_containers_and_to_dev_stdout() {
     assert_eq!(s.ok(&["cp", "cpa-zz:/f", "/dev/stdout"]), "hello\n");
     s.ok(&["rm", "-f", "cpa-zz", "cpb-zz"]);
 }
+
+#[test]
+fn id_shows_the_supplementary_groups_podman_gives() {
+    // Podman's groups (libpod's generateSpec): the primary gid when a user
+    // is named, then every group listing the user in /etc/group unless a
+    // group is named too. Podman 4.3's output with this /etc/group:
+    let s = busybox();
+    s.import_with("localhost/bbgroups:1", |t| {
+        t.file(
+            "etc/group",
+            b"root:x:0:\ndaemon:x:1:\nwheel:x:10:root\ntester:x:1000:\nstaff:x:50:tester,root\n",
+            0o644,
+            0,
+            0,
+        );
+    });
+    let id = |args: &[&str]| {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["localhost/bbgroups:1", "id"]);
+        s.ok(&a).trim().to_string()
+    };
+    assert_eq!(
+        id(&[]),
+        "uid=0(root) gid=0(root) groups=10(wheel),50(staff)"
+    );
+    assert_eq!(
+        id(&["-u", "root"]),
+        "uid=0(root) gid=0(root) groups=0(root),10(wheel),50(staff)"
+    );
+    assert_eq!(
+        id(&["-u", "tester"]),
+        "uid=1000(tester) gid=1000(tester) groups=50(staff),1000(tester)"
+    );
+    assert_eq!(
+        id(&["-u", "1000:0"]),
+        "uid=1000(tester) gid=0(root) groups=0(root)"
+    );
+    assert_eq!(
+        id(&["-u", "tester:staff"]),
+        "uid=1000(tester) gid=50(staff) groups=50(staff)"
+    );
+    assert_eq!(
+        id(&["--group-add", "1"]),
+        "uid=0(root) gid=0(root) groups=1(daemon),10(wheel),50(staff)"
+    );
+}

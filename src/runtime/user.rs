@@ -166,13 +166,20 @@ pub fn resolve(spec: &UserSpec, passwd: &str, group: &str) -> Result<ExecUser> {
                 })?,
         };
     }
-    let additional_gids = match (name, group_part) {
-        (Some(n), None) => group_entries(group)
-            .filter(|(_, g, members)| *g != gid && members.contains(&n))
-            .map(|(_, g, _)| g)
-            .collect(),
-        _ => Vec::new(),
-    };
+    // Podman's supplementary groups: the primary gid when a user was named
+    // (`-u`, or the image's USER), then, unless a group was named too, every
+    // group of /etc/group that lists the user as a member.
+    let mut additional_gids = Vec::new();
+    if !spec.user.is_empty() {
+        additional_gids.push(gid);
+    }
+    if let (Some(n), None) = (name, group_part) {
+        for (_, g, members) in group_entries(group) {
+            if members.contains(&n) && !additional_gids.contains(&g) {
+                additional_gids.push(g);
+            }
+        }
+    }
     Ok(ExecUser {
         uid,
         gid,
@@ -231,11 +238,15 @@ mod tests {
             (u.uid, u.gid, u.home.as_str()),
             (1000, 1000, "/home/tester")
         );
-        assert_eq!(u.additional_gids, vec![10]);
+        // Podman's groups: the primary gid when a user is named, then those
+        // listing the user; a named group stops the lookup.
+        assert_eq!(u.additional_gids, vec![1000, 10]);
         let u = resolve("1000:1000", PASSWD, GROUP).unwrap();
         assert_eq!((u.uid, u.gid), (1000, 1000));
+        assert_eq!(u.additional_gids, vec![1000]);
         let u = resolve("", PASSWD, GROUP).unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (0, 0, "/root"));
+        assert_eq!(u.additional_gids, Vec::<u32>::new());
         let u = resolve("4242", PASSWD, GROUP).unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (4242, 0, "/"));
         let u = resolve("tester:wheel", PASSWD, GROUP).unwrap();

@@ -494,9 +494,10 @@ fn set_identity(process: &oci_spec::runtime::Process) -> Result<()> {
     // inherited from skiff stay (crun's run.oci.keep_original_groups).
     if let Some(additional) = user.additional_gids() {
         let gids: Vec<Gid> = additional.iter().copied().map(Gid::from_raw).collect();
-        // setgroups is denied in a single-id namespace; only insist when asked for groups.
+        // setgroups is denied in a single-id namespace; only insist when asked
+        // for groups beyond the primary one (which Podman lists when `-u` names a user).
         if let Err(e) = nix::unistd::setgroups(&gids) {
-            if !gids.is_empty() {
+            if additional.iter().any(|&g| g != user.gid()) {
                 return Err(Error::sys("setgroups", e));
             }
         }
