@@ -6,10 +6,12 @@
 //! (tests/vm/systemd-checks.sh).
 
 mod common;
+mod registry_support;
 
 use std::fs;
 
 use common::*;
+use registry_support::Registry;
 
 #[test]
 fn replace_removes_the_container_of_that_name_first() {
@@ -505,7 +507,8 @@ fn auto_update_dry_run_lists_labelled_unit_containers() {
             "container-web.service",
             id.as_str(),
             web.as_str(),
-            "localhost/busybox:latest",
+            // The name the container was made from (Podman's raw image name).
+            "busybox",
             "local",
             "false"
         ],
@@ -525,4 +528,57 @@ fn auto_update_dry_run_lists_labelled_unit_containers() {
     let e = s.fails_engine(&["auto-update", "--dry-run", "--format", "{{.Nope}}"]);
     assert!(e.contains("Nope"), "{e}");
     s.ok(&["rm", "web", "manual", "plain"]);
+}
+
+#[test]
+fn auto_update_asks_the_registry_for_the_name_the_container_was_made_from() {
+    let reg = Registry::start();
+    let s = busybox();
+    let app = reg.name("app:latest");
+    // Pushed and pulled back, the fixture is one image with two names, the
+    // local one first: the registry's name is what the container asked for.
+    s.ok(&["push", "-q", BUSYBOX, &app]);
+    s.ok(&["pull", "-q", &app]);
+    let unit = [("PODMAN_SYSTEMD_UNIT", "container-app.service")];
+    for (name, image) in [("app", app.as_str()), ("short", "busybox")] {
+        let label = "io.containers.autoupdate=registry";
+        let args = ["create", "--name", name, "--label", label, image];
+        let o = s.cmd_env(&args, &unit);
+        assert_eq!(o.code, 0, "{}", o.describe());
+    }
+    let format = ["--format", "{{.ContainerName}} {{.Image}} {{.Updated}}"];
+    let dry = |s: &Skiff| s.cmd(&[&["auto-update", "--dry-run"][..], &format[..]].concat());
+    let o = dry(&s);
+    // A short name has no registry to ask (Podman's error): that container
+    // fails, the other is still checked.
+    assert_eq!(o.code, 125, "{}", o.describe());
+    assert_eq!(
+        o.stdout,
+        format!("app {app} false\nshort busybox failed\n"),
+        "{}",
+        o.describe()
+    );
+    assert!(
+        o.stderr
+            .contains("auto-updates require fully-qualified image reference: \"busybox\""),
+        "{}",
+        o.describe()
+    );
+    s.ok(&["rm", "short"]);
+    // A new image under that name in the registry: pending, and a dry run
+    // pulls nothing.
+    s.import_with("localhost/app-v2:latest", |t| {
+        t.file("v2", b"2", 0o644, 0, 0);
+    });
+    s.ok(&["push", "-q", "localhost/app-v2:latest", &app]);
+    s.ok(&["rmi", "localhost/app-v2:latest"]);
+    let before = s.ok(&["image", "inspect", "--format", "{{.Id}}", &app]);
+    let o = dry(&s);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(o.stdout, format!("app {app} pending\n"));
+    assert_eq!(
+        s.ok(&["image", "inspect", "--format", "{{.Id}}", &app]),
+        before
+    );
+    s.ok(&["rm", "app"]);
 }

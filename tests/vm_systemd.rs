@@ -6,6 +6,7 @@
 //! started (Type=notify, MainPID the supervisor), restarted and stopped
 //! within its timeout, a failing container restarted per `Restart=`,
 //! `--sdnotify=healthy`, a Quadlet `.container` through skiff's generator,
+//! `auto-update` from a registry on the guest's loopback with a rollback,
 //! `systemd-analyze --user verify` of the units, and nothing left behind.
 //! Ignored by a plain `cargo test` (a first run builds the image as root):
 //! `.ci/run` runs them with `--ignored`, or says why it skipped them.
@@ -136,6 +137,52 @@ fn quadlet_container_runs_through_the_generator() {
     );
     assert_eq!(val("quadlet", "stopped"), "inactive");
     assert_eq!(val("quadlet", "left"), "0");
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_systemd -- --ignored, as root)"]
+fn auto_update_pulls_the_new_image_and_restarts_the_unit() {
+    let lines = || format!("{:#?}", lane()["autoupdate"].lines);
+    assert_eq!(val("autoupdate", "pull_v1"), "0", "{}", lines());
+    assert_eq!(val("autoupdate", "start"), "0", "{}", lines());
+    assert_eq!(val("autoupdate", "label"), "container-app.service");
+    let row =
+        |state: &str| format!("container-app.service 127.0.0.1:5000/app:latest registry {state}");
+    // Nothing new in the registry yet.
+    assert_eq!(val("autoupdate", "none"), row("false"), "{}", lines());
+    assert_eq!(val("autoupdate", "pushed_v2"), "yes", "{}", lines());
+    // --dry-run reports the update and changes nothing.
+    assert_eq!(val("autoupdate", "dryrun"), row("pending"), "{}", lines());
+    assert_eq!(val("autoupdate", "dryrun_image_kept"), "yes");
+    assert_eq!(val("autoupdate", "update"), row("true"), "{}", lines());
+    assert_eq!(val("autoupdate", "update_active"), "active");
+    assert_eq!(val("autoupdate", "update_new_container"), "yes");
+    assert_eq!(val("autoupdate", "update_runs_v2"), "yes");
+    assert_eq!(val("autoupdate", "update_version"), "v2");
+    // Up to date now.
+    assert_eq!(val("autoupdate", "again"), "false", "{}", lines());
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_systemd -- --ignored, as root)"]
+fn auto_update_rolls_back_an_image_that_does_not_start() {
+    let lines = || format!("{:#?}", lane()["autoupdate"].lines);
+    assert_eq!(val("autoupdate", "pushed_v3"), "yes", "{}", lines());
+    // Podman's --rollback (default true): the unit did not start with the
+    // new image, so the old one took its name back and runs again.
+    assert_eq!(
+        val("autoupdate", "rollback"),
+        "container-app.service 127.0.0.1:5000/app:latest registry rolled back",
+        "{}",
+        lines()
+    );
+    assert_eq!(val("autoupdate", "rollback_rc"), "0");
+    assert_eq!(val("autoupdate", "rollback_active"), "active");
+    assert_eq!(val("autoupdate", "rollback_runs_v2"), "yes");
+    assert_eq!(val("autoupdate", "rollback_tag_v2"), "yes");
+    assert_eq!(val("autoupdate", "rollback_version"), "v2");
+    assert_eq!(val("autoupdate", "stopped"), "inactive");
+    assert_eq!(val("autoupdate", "left"), "0");
 }
 
 #[test]

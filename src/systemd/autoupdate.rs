@@ -4,6 +4,7 @@
 //! takes the name back and the unit is restarted again (`--rollback`).
 
 use crate::image::pull::{registry_is_newer, PullOptions};
+use crate::image::reference::Reference;
 use crate::image::ImageStore;
 use crate::state::container::Container;
 use crate::{Context, Error, Result};
@@ -43,17 +44,50 @@ fn policy(c: &Container) -> Option<(&'static str, String)> {
     Some((p, unit))
 }
 
-/// Whether a newer image is available for `c` under `policy`.
+/// The image name the container was created from, as the user gave it
+/// (Podman's `RawImageName`): the name to update, not the image's first
+/// name, which may be another one (`localhost/x` pushed to a registry and
+/// pulled from it again is one image with two names).
+fn raw_name(c: &Container) -> &str {
+    if c.config.raw_image_name.is_empty() {
+        &c.config.image_name
+    } else {
+        &c.config.raw_image_name
+    }
+}
+
+/// The normalised name to pull and to tag back on rollback. Errors, as
+/// Podman's: a short name under the registry policy (no registry to ask).
+fn update_name(c: &Container, policy: &str) -> Result<String> {
+    let raw = raw_name(c);
+    let r = Reference::parse(raw)?;
+    if policy == "registry" {
+        if r.is_short() {
+            return Err(Error::msg(format!(
+                "auto-updates require fully-qualified image reference: \"{raw}\" (container {})",
+                c.name
+            )));
+        }
+        Ok(r.normalize_docker().to_string())
+    } else {
+        Ok(r.normalize_local().to_string())
+    }
+}
+
+/// Whether a newer image is available for `c` under `policy`: under
+/// `local`, the image its name has now is another; under `registry`, the
+/// registry's manifest for its name is not the one it was pulled as.
 fn newer(ctx: &Context, c: &Container, policy: &str, opts: &PullOptions) -> Result<bool> {
     let store = ImageStore::new(ctx);
+    let name = update_name(c, policy)?;
     match policy {
         "local" => Ok(store
-            .lookup(&c.config.image_name)
+            .lookup(&name)
             .map(|img| img.id != c.config.image_id)
             .unwrap_or(false)),
         _ => {
             let img = store.lookup(&c.config.image_id)?;
-            registry_is_newer(&img, &c.config.image_name, opts)
+            registry_is_newer(&img, &name, opts)
         }
     }
 }
@@ -108,7 +142,7 @@ pub fn auto_update(
             container: format!("{} ({})", &c.id[..12], c.name),
             container_id: c.id.clone(),
             container_name: c.name.clone(),
-            image: c.config.image_name.clone(),
+            image: raw_name(&c).to_string(),
             policy: policy.into(),
             updated: "false".into(),
         };
@@ -134,7 +168,9 @@ pub fn auto_update(
 }
 
 /// Pulls (registry) and restarts the unit; on a failed restart with
-/// `rollback`, gives the old image its name back and restarts again.
+/// `rollback`, gives the old image its name back and restarts again
+/// (Podman's `auto-update --rollback`: "rolled back" when that restart
+/// succeeds).
 fn update(
     ctx: &Context,
     c: &Container,
@@ -143,18 +179,22 @@ fn update(
     opts: &PullOptions,
     rollback: bool,
 ) -> Result<&'static str> {
+    let name = update_name(c, policy)?;
     if policy == "registry" {
-        crate::image::pull::pull(ctx, &c.config.image_name, opts)?;
+        crate::image::pull::pull(ctx, &name, opts)?;
     }
     match restart_unit(ctx, unit) {
         Ok(()) => Ok("true"),
         Err(e) if !rollback => Err(e),
         Err(_) => {
-            ImageStore::new(ctx).add_names(
-                &c.config.image_id,
-                std::slice::from_ref(&c.config.image_name),
-            )?;
-            restart_unit(ctx, unit)?;
+            ImageStore::new(ctx)
+                .add_names(&c.config.image_id, std::slice::from_ref(&name))
+                .map_err(|e| Error::msg(format!("rolling back image {name}: {e}")))?;
+            restart_unit(ctx, unit).map_err(|e| {
+                Error::msg(format!(
+                    "restarting unit {unit} with the old image during rollback: {e}"
+                ))
+            })?;
             Ok("rolled back")
         }
     }

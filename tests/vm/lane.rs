@@ -38,11 +38,8 @@ pub fn run(script: &str, setup: Option<&str>) -> Sections {
         fs::write(&p, data).unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
     };
-    put(
-        "skiff",
-        &fs::read(env!("CARGO_BIN_EXE_skiff")).unwrap(),
-        0o755,
-    );
+    let skiff = binary(repo);
+    put("skiff", &fs::read(&skiff).unwrap(), 0o755);
     put("busybox.tar", &crate::common::busybox_rootfs(), 0o644);
     put(
         script,
@@ -68,10 +65,45 @@ pub fn run(script: &str, setup: Option<&str>) -> Sections {
         out.status
     );
     eprintln!(
-        "VM lane {script}: boot and checks took {:.1} s; output:\n{stdout}\n{stderr}",
+        "VM lane {script} ({}): boot and checks took {:.1} s; output:\n{stdout}\n{stderr}",
+        skiff.display(),
         t0.elapsed().as_secs_f64()
     );
     parse(&stdout)
+}
+
+/// The skiff the guest runs: target/release/skiff when it is newer than
+/// every source file (a release build runs several times faster on the
+/// guest's emulated CPU), else this build's (`CARGO_BIN_EXE_skiff`); a
+/// release binary older than the sources is never used.
+fn binary(repo: &Path) -> PathBuf {
+    fn newest(p: &Path) -> std::time::SystemTime {
+        let own = fs::symlink_metadata(p)
+            .and_then(|m| m.modified())
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let kids = fs::read_dir(p).into_iter().flatten().flatten();
+        kids.map(|e| newest(&e.path())).fold(own, std::cmp::max)
+    }
+    let built = PathBuf::from(env!("CARGO_BIN_EXE_skiff"));
+    let release = built
+        .parent()
+        .and_then(Path::parent)
+        .map(|t| t.join("release/skiff"));
+    let sources = ["src", "Cargo.toml", "Cargo.lock", "build.rs"]
+        .iter()
+        .map(|p| newest(&repo.join(p)))
+        .max()
+        .unwrap_or(std::time::UNIX_EPOCH);
+    match release {
+        Some(r)
+            if fs::metadata(&r)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t >= sources) =>
+        {
+            r
+        }
+        _ => built,
+    }
 }
 
 /// Splits a script's output into its sections.

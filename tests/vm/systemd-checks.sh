@@ -39,13 +39,14 @@ unit_for() {
     cp "$WORK/container-$name.service" "$UNITS/"
 }
 cleanup() {
-    for u in container-web container-fails container-health web; do
+    for u in container-web container-fails container-health container-app web; do
         systemctl --user stop "$u.service" 2>/dev/null
         systemctl --user reset-failed "$u.service" 2>/dev/null
     done
     rm -f "$UNITS"/container-*.service "$QUADLET/web.container"
     systemctl --user daemon-reload
-    $S rm -f --ignore -t 0 web fails health systemd-web >/dev/null 2>&1
+    $S rm -f --ignore -t 0 web fails health app mkimg systemd-web >/dev/null 2>&1
+    [ -n "${REGPID-}" ] && { kill "$REGPID"; wait "$REGPID"; } 2>/dev/null
     rm -rf "$WORK"
 }
 
@@ -134,6 +135,77 @@ kv active "$(prop container-health.service ActiveState)"
 kv health "$($S inspect --format '{{.State.Health.Status}}' health)"
 systemctl --user stop container-health.service
 kv left "$($S ps -a -q --filter name=health | wc -l)"
+
+sec autoupdate
+# A registry on the guest's loopback (insecure there, as for Podman) holds
+# $APP; a --new unit runs it labelled io.containers.autoupdate=registry.
+# An update pushed to the registry is pulled and the unit restarted; an
+# update whose container cannot start is rolled back to the image before.
+REG=127.0.0.1:5000
+APP=$REG/app:latest
+mkdir -p "$WORK/registry"
+printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' \
+    "$WORK/registry" "$REG" >"$WORK/registry.yml"
+/usr/bin/docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+REGPID=$!
+t=$(date +%s%N)
+until busybox wget -q -O /dev/null "http://$REG/v2/" 2>/dev/null; do
+    [ "$(ms "$t")" -le 30000 ] || { cat "$WORK/registry.log"; break; }
+    sleep 0.1
+done
+kv registry_ms "$(ms "$t")"
+# A new image of $APP in the registry, made from the fixture by `commit`
+# (entrypoint $2 when given) and removed here again, as if pushed from
+# elsewhere; prints its id.
+push_update() {
+    local args=()
+    [ -n "${2-}" ] && args=(-c "ENTRYPOINT [\"$2\"]")
+    $S rm -f --ignore mkimg >/dev/null 2>&1
+    $S run --name mkimg "$IMAGE" sh -c "echo $1 >/version" >/dev/null &&
+        $S commit -q "${args[@]}" mkimg "localhost/app-$1" >/dev/null &&
+        $S push -q "localhost/app-$1" "$APP" >&2 &&
+        $S image inspect --format '{{.Id}}' "localhost/app-$1" &&
+        $S rm mkimg >/dev/null && $S rmi "localhost/app-$1" >/dev/null
+}
+# The fixture itself is the first version: pulled, it has two names.
+$S push -q "$IMAGE" "$APP" >&2
+$S pull -q "$APP" >/dev/null
+kv pull_v1 $?
+v1=$($S image inspect --format '{{.Id}}' "$APP")
+GEN=(--time 1)
+unit_for app --label io.containers.autoupdate=registry "$APP" sleep 1000
+kv generate $?
+systemctl --user daemon-reload
+systemctl --user start container-app.service
+kv start $?
+kv label "$($S inspect --format '{{index .Config.Labels "PODMAN_SYSTEMD_UNIT"}}' app)"
+kv none "$($S auto-update --dry-run --format '{{.Unit}} {{.Image}} {{.Policy}} {{.Updated}}')"
+v2=$(push_update v2)
+kv pushed_v2 "$([ -n "$v2" ] && [ "$v2" != "$v1" ] && echo yes || echo "no: '$v2'")"
+kv dryrun "$($S auto-update --dry-run --format '{{.Unit}} {{.Image}} {{.Policy}} {{.Updated}}')"
+kv dryrun_image_kept "$([ "$($S inspect --format '{{.Image}}' app)" = "$v1" ] && echo yes || echo no)"
+before=$($S inspect --format '{{.Id}}' app)
+t=$(date +%s%N)
+kv update "$($S auto-update --format '{{.Unit}} {{.Image}} {{.Policy}} {{.Updated}}' 2>&1)"
+kv update_ms "$(ms "$t")"
+kv update_active "$(prop container-app.service ActiveState)"
+kv update_new_container "$([ "$($S inspect --format '{{.Id}}' app 2>/dev/null)" != "$before" ] && echo yes || echo no)"
+kv update_runs_v2 "$([ "$($S inspect --format '{{.Image}}' app)" = "$v2" ] && echo yes || echo "no: $($S inspect --format '{{.Image}}' app)")"
+kv update_version "$($S exec app cat /version)"
+kv again "$($S auto-update --format '{{.Updated}}' 2>&1)"
+# v3 cannot start: its entrypoint does not exist.
+v3=$(push_update v3 /no/such/program)
+kv pushed_v3 "$([ -n "$v3" ] && [ "$v3" != "$v2" ] && echo yes || echo "no: '$v3'")"
+out=$($S auto-update --format '{{.Unit}} {{.Image}} {{.Policy}} {{.Updated}}' 2>&1)
+kv rollback_rc $?
+kv rollback "$out"
+kv rollback_active "$(prop container-app.service ActiveState)"
+kv rollback_runs_v2 "$([ "$($S inspect --format '{{.Image}}' app)" = "$v2" ] && echo yes || echo "no: $($S inspect --format '{{.Image}}' app)")"
+kv rollback_tag_v2 "$([ "$($S image inspect --format '{{.Id}}' "$APP")" = "$v2" ] && echo yes || echo no)"
+kv rollback_version "$($S exec app cat /version)"
+systemctl --user stop container-app.service
+kv stopped "$(prop container-app.service ActiveState)"
+kv left "$($S ps -a -q --filter name=app | wc -l)"
 
 sec quadlet
 printf '[Container]\nImage=%s\nExec=sleep 1000\n\n[Install]\nWantedBy=default.target\n' "$IMAGE" >"$QUADLET/web.container"
