@@ -854,3 +854,110 @@ spec:
     s.ok(&["kube", "down", file.to_str().unwrap()]);
     assert!(s.container_ids().is_empty());
 }
+
+#[test]
+fn host_paths_play_made_are_removed_when_the_play_fails() {
+    let s = busybox();
+    let base = s.make_dir(&s.home.join("hostpaths"));
+    let existing = s.make_dir(&base.join("existing"));
+    let pod = |name: &str, volumes: &[(&str, &str)]| {
+        let vols: Vec<String> = volumes
+            .iter()
+            .enumerate()
+            .map(|(i, (path, kind))| {
+                format!("  - {{name: v{i}, hostPath: {{path: '{path}', type: {kind}}}}}\n")
+            })
+            .collect();
+        let mounts: Vec<String> = (0..volumes.len())
+            .map(|i| format!("{{name: v{i}, mountPath: /v{i}}}"))
+            .collect();
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  volumes:\n{}  containers:\n  - name: c\n    image: localhost/busybox:latest\n    command: [sh, -c, 'trap \"exit 0\" TERM; sleep 1000 & wait']\n    volumeMounts: [{}]\n",
+            vols.concat(),
+            mounts.join(", ")
+        )
+    };
+    let b = base.to_str().unwrap();
+
+    // A path that climbs back out of the directory it names is refused
+    // before anything exists, as Kubernetes refuses it.
+    let climbing = format!("{b}/newdir/../../x");
+    let file = s.write_file(
+        "climb.yaml",
+        pod("climb", &[(&climbing, "DirectoryOrCreate")]).as_bytes(),
+    );
+    let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    assert_eq!(
+        one_error_line(&o),
+        format!("Error: kube yaml: document 1 (Pod \"climb\"): volume \"v0\": hostPath.path \"{climbing}\" must not contain '..'")
+    );
+    assert!(!base.join("newdir").exists(), "newdir was made");
+    assert!(!s.home.join("x").exists(), "x was made");
+    nothing_left(&s, "a climbing hostPath");
+
+    // Creation failing part-way (a name longer than NAME_MAX under a new
+    // directory): the new directory goes again.
+    let long = format!("{b}/partway/{}", "n".repeat(300));
+    let file = s.write_file(
+        "long.yaml",
+        pod("long", &[(&long, "DirectoryOrCreate")]).as_bytes(),
+    );
+    let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    let line = one_error_line(&o);
+    assert!(
+        line.contains("pod long: create ") && line.ends_with("file name too long"),
+        "{line}"
+    );
+    assert!(!base.join("partway").exists(), "partway was left");
+    nothing_left(&s, "a hostPath failing part-way");
+
+    // The first pod is made and runs with the paths it created; the second
+    // cannot be: the play is undone, those paths with it, and what was
+    // there before is kept.
+    let text = pod(
+        "first",
+        &[
+            (&format!("{b}/made/deeper"), "DirectoryOrCreate"),
+            (&format!("{b}/madefile/f"), "FileOrCreate"),
+            (existing.to_str().unwrap(), "DirectoryOrCreate"),
+        ],
+    ) + "---\n"
+        + &pod("second", &[("/nonexistent-kube-dir", "Directory")]);
+    let file = s.write_file("later.yaml", text.as_bytes());
+    let o = s.cmd(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    assert!(
+        one_error_line(&o).contains("/nonexistent-kube-dir"),
+        "{}",
+        o.describe()
+    );
+    assert!(!base.join("made").exists(), "made was left");
+    assert!(!base.join("madefile").exists(), "madefile was left");
+    assert!(existing.is_dir(), "a directory that was there went");
+    nothing_left(&s, "a play failing after its host paths");
+
+    // Played whole, the paths are made (a directory, an empty file) and
+    // kube down keeps them, as Podman does.
+    let file = s.write_file(
+        "whole.yaml",
+        pod(
+            "whole",
+            &[
+                (&format!("{b}/made/deeper"), "DirectoryOrCreate"),
+                (&format!("{b}/madefile/f"), "FileOrCreate"),
+            ],
+        )
+        .as_bytes(),
+    );
+    s.ok(&["kube", "play", file.to_str().unwrap()]);
+    assert!(base.join("made/deeper").is_dir());
+    assert_eq!(std::fs::read(base.join("madefile/f")).unwrap(), b"");
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    assert!(
+        base.join("made/deeper").is_dir(),
+        "kube down keeps host paths"
+    );
+    nothing_left(&s, "kube down");
+}

@@ -4,7 +4,7 @@
 //! completely or leaves nothing behind.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::command::Process;
@@ -199,6 +199,9 @@ pub fn play(ctx: &Context, text: &str, o: &PlayOptions) -> Result<PlayReport> {
 struct Made {
     pods: Vec<crate::pod::Pod>,
     volumes: Vec<String>,
+    /// Host paths made for `DirectoryOrCreate` and `FileOrCreate`, each
+    /// the outermost directory or file that was missing.
+    paths: Vec<PathBuf>,
 }
 
 impl Made {
@@ -210,6 +213,9 @@ impl Made {
         }
         for v in &self.volumes {
             let _ = crate::volume::remove(ctx, v);
+        }
+        for p in self.paths.iter().rev() {
+            remove_made_path(p);
         }
     }
 }
@@ -256,21 +262,52 @@ fn make_volume(ctx: &Context, pod: &str, v: &play::VolumePlan) -> Result<()> {
     Ok(())
 }
 
-fn make_host_path(h: &play::HostPathPlan) -> Result<()> {
+/// Makes a `DirectoryOrCreate` or `FileOrCreate` host path that is missing,
+/// with its missing parents, one at a time; returns the outermost path it
+/// made (None when the path was there). A failure part-way removes what
+/// this call made, so the error leaves the host as it was. The path has no
+/// `..` component (parse refuses it), so its ancestors are its parents.
+fn make_host_path(h: &play::HostPathPlan) -> Result<Option<PathBuf>> {
     let p = Path::new(&h.path);
-    if p.exists() {
-        return Ok(());
-    }
-    let r = if h.file {
-        if let Some(dir) = p.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::msg(crate::error::io_msg("mkdir", dir, &e)))?;
-        }
-        std::fs::write(p, b"")
-    } else {
-        std::fs::create_dir_all(p)
+    let mut missing: Vec<&Path> = p
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && a.symlink_metadata().is_err())
+        .collect();
+    missing.reverse();
+    let Some(outermost) = missing.first().map(|a| a.to_path_buf()) else {
+        return Ok(None);
     };
-    r.map_err(|e| Error::msg(crate::error::io_msg("create", p, &e)))
+    for (i, a) in missing.iter().enumerate() {
+        let r = if h.file && i + 1 == missing.len() {
+            std::fs::File::options()
+                .write(true)
+                .create_new(true)
+                .open(a)
+                .map(drop)
+        } else {
+            std::fs::create_dir(a)
+        };
+        if let Err(e) = r {
+            if i > 0 {
+                remove_made_path(&outermost);
+            }
+            return Err(Error::msg(crate::error::io_msg("create", a, &e)));
+        }
+    }
+    Ok(Some(outermost))
+}
+
+/// Removes a host path [`make_host_path`] made, with whatever the pod's
+/// containers put in it since.
+fn remove_made_path(p: &Path) {
+    let r = match p.symlink_metadata() {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(p),
+        Ok(_) => std::fs::remove_file(p),
+        Err(_) => Ok(()),
+    };
+    if let Err(e) = r {
+        tracing::warn!("undo kube play: {}", crate::error::io_msg("remove", p, &e));
+    }
 }
 
 /// Makes one pod, its volumes and containers, and starts them when
@@ -282,7 +319,8 @@ fn play_pod(
     made: &mut Made,
 ) -> Result<(String, Vec<String>)> {
     for h in &p.host_paths {
-        make_host_path(h)?;
+        let made_now = make_host_path(h).map_err(|e| Error::msg(format!("pod {}: {e}", p.name)))?;
+        made.paths.extend(made_now);
     }
     for v in &p.volumes {
         make_volume(ctx, &p.name, v)?;

@@ -221,6 +221,23 @@ fn check_pod_spec(at: &At, spec: &PodSpec) -> Result<(), Error> {
                 v.name
             )));
         }
+        if let Some(h) = &v.host_path {
+            // Kubernetes' validation refuses both: a path with a `..`
+            // component would also be made (DirectoryOrCreate) outside
+            // the directories it names.
+            if h.path.is_empty() {
+                return Err(at.missing(&format!("volume {:?}: hostPath.path", v.name)));
+            }
+            let climbs = std::path::Path::new(&h.path)
+                .components()
+                .any(|c| c == std::path::Component::ParentDir);
+            if climbs {
+                return Err(at.invalid(format!(
+                    "volume {:?}: hostPath.path {:?} must not contain '..'",
+                    v.name, h.path
+                )));
+            }
+        }
     }
     let mut names = BTreeSet::new();
     let all = [
@@ -677,6 +694,15 @@ spec:
             (
                 WEB.to_string() + "    volumeMounts: [{name: nope, mountPath: /x}]\n",
                 "volumeMount \"nope\" names no volume",
+            ),
+            (
+                WEB.to_string()
+                    + "  volumes: [{name: h, hostPath: {path: /tmp/new/../../x, type: DirectoryOrCreate}}]\n",
+                "volume \"h\": hostPath.path \"/tmp/new/../../x\" must not contain '..'",
+            ),
+            (
+                WEB.to_string() + "  volumes: [{name: h, hostPath: {path: ''}}]\n",
+                "volume \"h\": hostPath.path is required",
             ),
             (
                 WEB.to_string()

@@ -848,24 +848,39 @@ pub fn infra_binds() -> Result<(Vec<(PathBuf, String)>, String)> {
 
 /// The program interpreter (PT_INTERP) a 64-bit little-endian ELF file
 /// names, such as `/lib64/ld-linux-x86-64.so.2`; None for a static binary
-/// or another format.
+/// or another format. Reads the ELF header, the program headers and that
+/// segment only (a few KiB), not the whole binary: every infra start asks.
 pub fn elf_interpreter(path: &Path) -> Option<String> {
-    let data = std::fs::read(path).ok()?;
-    let u16_at = |o: usize| Some(u16::from_le_bytes(data.get(o..o + 2)?.try_into().ok()?));
-    let u32_at = |o: usize| Some(u32::from_le_bytes(data.get(o..o + 4)?.try_into().ok()?));
-    let u64_at = |o: usize| Some(u64::from_le_bytes(data.get(o..o + 8)?.try_into().ok()?));
-    if data.get(0..4)? != b"\x7fELF" || data.get(4)? != &2 || data.get(5)? != &1 {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(path).ok()?;
+    let read = |off: u64, len: usize| -> Option<Vec<u8>> {
+        let mut buf = vec![0; len];
+        f.read_exact_at(&mut buf, off).ok()?;
+        Some(buf)
+    };
+    let u16_at = |d: &[u8], o: usize| Some(u16::from_le_bytes(d.get(o..o + 2)?.try_into().ok()?));
+    let u32_at = |d: &[u8], o: usize| Some(u32::from_le_bytes(d.get(o..o + 4)?.try_into().ok()?));
+    let u64_at = |d: &[u8], o: usize| Some(u64::from_le_bytes(d.get(o..o + 8)?.try_into().ok()?));
+    let header = read(0, 64)?;
+    if header.get(0..4)? != b"\x7fELF" || header[4] != 2 || header[5] != 1 {
         return None;
     }
-    let phoff = u64_at(0x20)? as usize;
-    let phentsize = u16_at(0x36)? as usize;
-    let phnum = u16_at(0x38)? as usize;
-    for i in 0..phnum {
-        let ph = phoff + i * phentsize;
-        if u32_at(ph)? == 3 {
-            let off = u64_at(ph + 8)? as usize;
-            let size = u64_at(ph + 32)? as usize;
-            let raw = data.get(off..off + size)?;
+    let phoff = u64_at(&header, 0x20)?;
+    let phentsize = u16_at(&header, 0x36)? as usize;
+    let phnum = u16_at(&header, 0x38)? as usize;
+    // At most 64 KiB of program headers, the kernel's own bound.
+    if phentsize < 56 || phentsize * phnum > 65536 {
+        return None;
+    }
+    let table = read(phoff, phentsize * phnum)?;
+    for ph in table.chunks_exact(phentsize) {
+        if u32_at(ph, 0)? == 3 {
+            let size = u64_at(ph, 32)? as usize;
+            // PATH_MAX: the kernel refuses a longer interpreter too.
+            if size > 4096 {
+                return None;
+            }
+            let raw = read(u64_at(ph, 8)?, size)?;
             let s = raw.split(|&b| b == 0).next()?;
             return String::from_utf8(s.to_vec()).ok();
         }
