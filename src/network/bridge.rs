@@ -24,7 +24,12 @@ use crate::{Context, Error, Result};
 const OUT_IF: &str = "tap0";
 
 fn dir(ctx: &Context) -> PathBuf {
-    ctx.runroot.join("netns")
+    runroot_dir(&ctx.runroot)
+}
+
+/// Where the rootless network namespace's files are under a runroot.
+fn runroot_dir(runroot: &Path) -> PathBuf {
+    runroot.join("netns")
 }
 
 fn ns_file(ctx: &Context) -> PathBuf {
@@ -216,6 +221,14 @@ pub fn ensure(ctx: &Context) -> Result<PathBuf> {
     )?;
     crate::state::atomic_write(&d.join("rootless-netns.pid"), pid.to_string().as_bytes())?;
     Ok(ns)
+}
+
+/// The name of the helper that connects the rootless network namespace of
+/// the store whose runroot is `runroot` (`pasta` or `slirp4netns`), once
+/// `ensure` has started it.
+pub fn outbound_helper(runroot: &Path) -> Option<String> {
+    let h = fs::read_to_string(runroot_dir(runroot).join("rootless-netns.helper")).ok()?;
+    h.split_whitespace().nth(1).map(str::to_string)
 }
 
 /// Stops the shared rootless network namespace and its helper (`system

@@ -2,7 +2,10 @@
 //! namespace holder on port 53 of every bridge gateway. A query is answered
 //! from the containers on every network the querying container is on (by
 //! name, alias or short id), as aardvark-dns does; other names are forwarded
-//! upstream unless all of its networks are internal.
+//! upstream unless all of its networks are internal. Forwarding never
+//! leaves a container waiting: every upstream is asked at once and the
+//! first conclusive answer (NXDOMAIN included) goes back, or SERVFAIL after
+//! [`FORWARD_DEADLINE`].
 //!
 //! Messages are decoded and encoded by `hickory-proto`. The lookup is a pure
 //! function of the records ([`lookup`], [`reply`]); the server around it is
@@ -11,11 +14,11 @@
 //! burst of queries for slow upstream names never becomes a burst of threads.
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::path::PathBuf;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::A;
@@ -27,8 +30,10 @@ use super::bridge::{all_records, Record};
 pub const FORWARDERS: usize = 4;
 /// Forwarded queries that may wait for a thread; past that, SERVFAIL at once.
 pub const FORWARD_QUEUE: usize = 64;
-/// How long one upstream server gets to answer.
-const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the upstream servers get to answer a forwarded query: past it
+/// the container gets SERVFAIL, before its resolver's own first timeout
+/// (5 s for glibc, 2.5 s between musl's tries).
+pub const FORWARD_DEADLINE: Duration = Duration::from_secs(2);
 /// The TTL of local answers: containers come and go.
 const TTL: u32 = 5;
 
@@ -141,13 +146,22 @@ pub fn reply(records: &[Record], from: Ipv4Addr, query: &[u8]) -> Reply {
     }
 }
 
-fn upstreams() -> Vec<String> {
-    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let mut v = super::etc_files::nameservers(&host, true);
-    if v.is_empty() {
-        v.push(super::pasta::DNS_FORWARD.to_string());
-    }
-    v
+/// The servers forwarded queries go to, as Podman 5 writes the rootless
+/// network namespace's resolv.conf for aardvark-dns: the DNS forwarder of
+/// the helper that connects the namespace (pasta's `--dns-forward`
+/// address, which reaches the host's resolver even on its loopback, or
+/// slirp4netns's 10.0.2.3), then the host's servers a namespace reaches.
+fn upstreams(runroot: &Path) -> Vec<SocketAddr> {
+    let forwarder = match super::bridge::outbound_helper(runroot).as_deref() {
+        Some("slirp4netns") => super::slirp4netns::DNS,
+        _ => super::pasta::DNS_FORWARD,
+    };
+    let host = super::host_resolv_conf(true);
+    super::etc_files::forwarder_then_host(&[forwarder.to_string()], &host)
+        .iter()
+        .filter_map(|s| s.parse::<IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
 }
 
 /// A query waiting for a forwarder.
@@ -157,54 +171,84 @@ struct Job {
     servfail: Vec<u8>,
 }
 
-/// Asks each upstream server in turn; the first reply carrying the query's
-/// id goes back to the container, else SERVFAIL.
-fn forward(sock: &UdpSocket, job: &Job) {
-    let id = &job.query[..2];
-    for up in upstreams() {
-        let Ok(u) = UdpSocket::bind("0.0.0.0:0") else {
-            break;
-        };
-        let _ = u.set_read_timeout(Some(UPSTREAM_TIMEOUT));
-        if u.connect((up.as_str(), 53)).is_err() || u.send(&job.query).is_err() {
-            continue;
-        }
-        let mut buf = [0u8; 4096];
-        // A stray datagram with another id is skipped, not relayed.
-        while let Ok(n) = u.recv(&mut buf) {
-            if n >= 12 && &buf[..2] == id {
-                let _ = sock.send_to(&buf[..n], job.to);
-                return;
-            }
+/// Sends `query` to all the `upstreams` at once and returns the first
+/// conclusive reply carrying its id (NOERROR or NXDOMAIN: what musl's
+/// resolver accepts); failing that, an inconclusive one (SERVFAIL,
+/// REFUSED) once every server has answered or `limit` has passed; `None`
+/// when none answered in time.
+pub fn ask(query: &[u8], upstreams: &[SocketAddr], limit: Duration) -> Option<Vec<u8>> {
+    let deadline = Instant::now() + limit;
+    let id = query.get(..2)?;
+    let any: SocketAddr = if upstreams.iter().all(SocketAddr::is_ipv6) {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let u = UdpSocket::bind(any).ok()?;
+    let mut asked = Vec::new();
+    for up in upstreams {
+        if u.send_to(query, up).is_ok() {
+            asked.push(*up);
         }
     }
-    let _ = sock.send_to(&job.servfail, job.to);
+    let mut fallback = None;
+    let mut answered = Vec::new();
+    let mut buf = [0u8; 4096];
+    while answered.len() < asked.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || u.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        let Ok((n, from)) = u.recv_from(&mut buf) else {
+            break;
+        };
+        // A stray datagram (another sender, another id, not a response)
+        // is skipped, not relayed.
+        if n < 12 || &buf[..2] != id || buf[2] & 0x80 == 0 || !asked.contains(&from) {
+            continue;
+        }
+        if !answered.contains(&from) {
+            answered.push(from);
+        }
+        match buf[3] & 0x0f {
+            0 | 3 => return Some(buf[..n].to_vec()),
+            _ => fallback = Some(buf[..n].to_vec()),
+        }
+    }
+    fallback
 }
 
-fn forwarder(sock: UdpSocket, jobs: Arc<Mutex<Receiver<Job>>>) {
+/// Relays the upstream answer to `job`, or SERVFAIL when none came.
+fn forward(sock: &UdpSocket, job: &Job, runroot: &Path) {
+    let reply = ask(&job.query, &upstreams(runroot), FORWARD_DEADLINE);
+    let _ = sock.send_to(reply.as_deref().unwrap_or(&job.servfail), job.to);
+}
+
+fn forwarder(sock: UdpSocket, jobs: Arc<Mutex<Receiver<Job>>>, runroot: PathBuf) {
     loop {
         let job = match jobs.lock() {
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
         match job {
-            Ok(job) => forward(&sock, &job),
+            Ok(job) => forward(&sock, &job, &runroot),
             Err(_) => return,
         }
     }
 }
 
 /// Starts the forwarders; the queue is bounded by [`FORWARD_QUEUE`].
-fn start_forwarders(sock: &UdpSocket) -> Option<SyncSender<Job>> {
+fn start_forwarders(sock: &UdpSocket, runroot: &Path) -> Option<SyncSender<Job>> {
     let (tx, rx) = mpsc::sync_channel::<Job>(FORWARD_QUEUE);
     let rx = Arc::new(Mutex::new(rx));
     let mut started = 0;
     for i in 0..FORWARDERS {
         let Ok(s) = sock.try_clone() else { break };
         let rx = Arc::clone(&rx);
+        let runroot = runroot.to_path_buf();
         if std::thread::Builder::new()
             .name(format!("dns-forward-{i}"))
-            .spawn(move || forwarder(s, rx))
+            .spawn(move || forwarder(s, rx, runroot))
             .is_ok()
         {
             started += 1;
@@ -216,7 +260,7 @@ fn start_forwarders(sock: &UdpSocket) -> Option<SyncSender<Job>> {
 /// Serves queries forever, reading the records afresh for each one so that
 /// containers that start, restart, join or leave are answered at once.
 pub fn serve(sock: UdpSocket, runroot: PathBuf) {
-    let jobs = start_forwarders(&sock);
+    let jobs = start_forwarders(&sock, &runroot);
     let mut buf = [0u8; 4096];
     loop {
         let Ok((n, from)) = sock.recv_from(&mut buf) else {
@@ -364,6 +408,66 @@ mod tests {
         m.metadata.recursion_desired = true;
         m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
         m.to_vec().unwrap()
+    }
+
+    /// A server on 127.0.0.1 that answers each query with its response
+    /// code `rcode` once, or stays silent (`None`).
+    fn upstream(rcode: Option<ResponseCode>) -> SocketAddr {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = s.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            let Ok((n, from)) = s.recv_from(&mut buf) else {
+                return;
+            };
+            let Some(code) = rcode else {
+                // Hold the socket until the test is over: silent, not refused.
+                std::thread::sleep(Duration::from_secs(5));
+                return;
+            };
+            let q = Message::from_vec(&buf[..n]).unwrap();
+            let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+            r.metadata.response_code = code;
+            r.add_queries(q.queries.iter().cloned());
+            let _ = s.send_to(&r.to_vec().unwrap(), from);
+        });
+        addr
+    }
+
+    fn rcode(reply: Option<Vec<u8>>) -> Option<ResponseCode> {
+        reply.map(|r| Message::from_vec(&r).unwrap().metadata.response_code)
+    }
+
+    #[test]
+    fn forwarding_takes_the_first_conclusive_answer_and_never_hangs() {
+        let q = query("nope.test.", RecordType::A);
+        let limit = Duration::from_millis(800);
+        let t = Instant::now();
+        let ups = [
+            upstream(None),
+            upstream(Some(ResponseCode::ServFail)),
+            upstream(Some(ResponseCode::NXDomain)),
+        ];
+        assert_eq!(rcode(ask(&q, &ups, limit)), Some(ResponseCode::NXDomain));
+        assert!(
+            t.elapsed() < limit,
+            "a conclusive answer is relayed at once"
+        );
+        // Only failures: the failure, once all have answered.
+        let ups = [
+            upstream(Some(ResponseCode::ServFail)),
+            upstream(Some(ResponseCode::Refused)),
+        ];
+        let got = rcode(ask(&q, &ups, Duration::from_secs(5)));
+        assert!(matches!(
+            got,
+            Some(ResponseCode::ServFail | ResponseCode::Refused)
+        ));
+        // A silent server: nothing, by the limit.
+        let t = Instant::now();
+        assert_eq!(ask(&q, &[upstream(None)], limit), None);
+        assert!(t.elapsed() >= limit && t.elapsed() < limit * 3);
+        assert_eq!(ask(&q, &[], limit), None);
     }
 
     #[test]

@@ -171,6 +171,34 @@ pub fn nameservers(host: &str, own_netns: bool) -> Vec<String> {
         .collect()
 }
 
+/// The file that lists the host's real servers when its resolv.conf names
+/// only a local stub resolver, unreachable from a namespace of the
+/// container's own: systemd-resolved's 127.0.0.53 (its
+/// /run/systemd/resolve/resolv.conf) or NetworkManager's 127.0.0.1 (its
+/// no-stub-resolv.conf). Podman's `getDefaultResolvConf` reads that file
+/// instead for the servers, the search list and the options.
+pub fn stub_resolver_file(host: &str) -> Option<&'static str> {
+    match nameservers(host, false).as_slice() {
+        [one] if one == "127.0.0.53" => Some("/run/systemd/resolve/resolv.conf"),
+        [one] if one == "127.0.0.1" => Some("/run/NetworkManager/no-stub-resolv.conf"),
+        _ => None,
+    }
+}
+
+/// The servers of a container whose network helper forwards DNS itself
+/// (pasta's `--dns-forward` address, slirp4netns's 10.0.2.3): that
+/// address first, then the host's servers a namespace can reach, as
+/// Podman 5 writes them (`addSpecialDNS` with `KeepHostServers`).
+pub fn forwarder_then_host(forwarders: &[String], host: &str) -> Vec<String> {
+    let mut v = forwarders.to_vec();
+    for s in nameservers(host, true) {
+        if !v.contains(&s) {
+            v.push(s);
+        }
+    }
+    v
+}
+
 /// /etc/resolv.conf from explicit servers, `--dns-search` and `--dns-option`;
 /// search and options fall back to the host's.
 pub fn resolv_conf_from(
@@ -329,6 +357,32 @@ mod tests {
         assert!(h.ends_with("10.0.2.100\th n\n"), "{h}");
         let h = hosts_with_ips("h", "n", &["10.0.2.100", "10.0.3.100"], &[]);
         assert!(h.ends_with("10.0.2.100\th n\n10.0.3.100\th n\n"), "{h}");
+    }
+
+    #[test]
+    fn stub_resolvers_point_at_the_real_servers() {
+        assert_eq!(
+            stub_resolver_file("nameserver 127.0.0.53\noptions edns0\n"),
+            Some("/run/systemd/resolve/resolv.conf")
+        );
+        assert_eq!(
+            stub_resolver_file("nameserver 127.0.0.1\n"),
+            Some("/run/NetworkManager/no-stub-resolv.conf")
+        );
+        assert_eq!(
+            stub_resolver_file("nameserver 127.0.0.53\nnameserver 10.0.0.1\n"),
+            None
+        );
+        assert_eq!(stub_resolver_file("nameserver 10.0.0.1\n"), None);
+        let host = "nameserver 127.0.0.53\nnameserver 192.0.2.1\nnameserver 192.0.2.2\n";
+        assert_eq!(
+            forwarder_then_host(&["169.254.1.1".into()], host),
+            ["169.254.1.1", "192.0.2.1", "192.0.2.2"]
+        );
+        assert_eq!(
+            forwarder_then_host(&["10.0.2.3".into()], "nameserver 127.0.0.1\n"),
+            ["10.0.2.3"]
+        );
     }
 
     #[test]

@@ -728,7 +728,7 @@ fn write_etc_files(
     if cfg.infra {
         hosts.push_str(&pod_member_hosts(ctx, c, own_ip.unwrap_or("127.0.1.1")));
     }
-    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let host_resolv = host_resolv_conf(mode_of(cfg) != Mode::Host);
     let servers: Vec<String> = if !cfg.dns.is_empty() {
         cfg.dns.clone()
     } else {
@@ -742,6 +742,20 @@ fn write_etc_files(
         fs::write(&p, content).map_err(|e| Error::msg(crate::error::io_msg("write", &p, &e)))?;
     }
     Ok(())
+}
+
+/// The host's resolv.conf text as a container sees it: /etc/resolv.conf,
+/// or with a namespace of its own (`own_netns`) and a host that names only
+/// a local stub resolver, the file with the real servers behind it when
+/// there is one (`etc_files::stub_resolver_file`, as Podman reads it).
+pub fn host_resolv_conf(own_netns: bool) -> String {
+    let text = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    if !own_netns {
+        return text;
+    }
+    etc_files::stub_resolver_file(&text)
+        .and_then(|real| fs::read_to_string(real).ok())
+        .unwrap_or(text)
 }
 
 /// Where a joined namespace lives, for `NetMode::Join`.

@@ -23,8 +23,25 @@ use crate::{Context, Error, Result};
 /// MTU pasta gives the namespace interface (its default, the largest it can).
 pub const MTU: u32 = 65520;
 /// Address in the namespace whose DNS queries pasta forwards to the host's
-/// resolver (for hosts whose resolvers are all on loopback).
+/// first resolver, loopback ones included (Podman 5's `dnsForwardIpv4`,
+/// a link-local address unlikely to clash with anything).
 pub const DNS_FORWARD: &str = "169.254.1.1";
+
+/// The `--dns-forward` addresses of a pasta started with the user's
+/// `extra` options: theirs when they give any, else [`DNS_FORWARD`], which
+/// `args` then adds (Podman's `createPastaArgs`).
+pub fn dns_forward(extra: &[String]) -> Vec<String> {
+    let given: Vec<String> = extra
+        .windows(2)
+        .filter(|w| w[0] == "--dns-forward")
+        .map(|w| w[1].clone())
+        .collect();
+    if given.is_empty() {
+        vec![DNS_FORWARD.to_string()]
+    } else {
+        given
+    }
+}
 
 /// The host's default IPv4 gateway, which pasta copies into the namespace and
 /// maps to the host's loopback.
@@ -74,12 +91,16 @@ fn port_args(ports: &[PortMapping], proto: &str) -> Vec<String> {
     out
 }
 
-/// The command line for a namespace bound at `netns`.
-pub fn args(netns: &Path, pid_file: &Path, ports: &[PortMapping]) -> Vec<String> {
-    let mut a: Vec<String> = vec![
+/// The command line for a namespace bound at `netns`, after the user's
+/// `extra` options; DNS queries to [`DNS_FORWARD`] go to the host's
+/// resolver unless `extra` has its own `--dns-forward`.
+pub fn args(netns: &Path, pid_file: &Path, ports: &[PortMapping], extra: &[String]) -> Vec<String> {
+    let mut a: Vec<String> = extra.to_vec();
+    if !extra.iter().any(|o| o == "--dns-forward") {
+        a.extend(["--dns-forward".into(), DNS_FORWARD.into()]);
+    }
+    a.extend([
         "--config-net".into(),
-        "--dns-forward".into(),
-        DNS_FORWARD.into(),
         "--quiet".into(),
         "--netns".into(),
         netns.display().to_string(),
@@ -90,7 +111,7 @@ pub fn args(netns: &Path, pid_file: &Path, ports: &[PortMapping]) -> Vec<String>
         "none".into(),
         "-U".into(),
         "none".into(),
-    ];
+    ]);
     a.extend(port_args(ports, "tcp"));
     a.extend(port_args(ports, "udp"));
     a
@@ -210,7 +231,7 @@ pub fn spawn(
         cmd.arg("--foreground").process_group(0);
         ready = Some(readiness_pipe(&pid_file)?);
     }
-    cmd.args(extra).args(args(netns, &pid_file, ports));
+    cmd.args(args(netns, &pid_file, ports, extra));
     tracing::debug!(
         "starting {:?} {:?}",
         cmd.get_program(),
@@ -495,14 +516,11 @@ impl Backend for Pasta {
         Some(st.gateway.clone()).filter(|g| !g.is_empty())
     }
 
-    /// The host's servers; pasta's forwarder when they are all on loopback.
+    /// pasta's DNS forwarder, then the host's servers a namespace reaches,
+    /// as Podman 5 writes them: the forwarder answers even when the host's
+    /// resolver is on its loopback (systemd-resolved, dnsmasq).
     fn nameservers(&self, _ctx: &Context, _st: &NetworkState, host_resolv: &str) -> Vec<String> {
-        let v = etc_files::nameservers(host_resolv, true);
-        if v.is_empty() {
-            vec![DNS_FORWARD.to_string()]
-        } else {
-            v
-        }
+        etc_files::forwarder_then_host(&dns_forward(&self.extra), host_resolv)
     }
 }
 
@@ -535,10 +553,23 @@ mod tests {
                 protocol: "udp".into(),
             },
         ];
-        let a = args(Path::new("/ns"), Path::new("/pid"), &p).join(" ");
+        let a = args(Path::new("/ns"), Path::new("/pid"), &p, &[]).join(" ");
         assert!(a.contains("-t 127.0.0.1/8080:80"), "{a}");
         assert!(a.contains("-u 5353:53"), "{a}");
-        let a = args(Path::new("/ns"), Path::new("/pid"), &[]).join(" ");
+        let a = args(Path::new("/ns"), Path::new("/pid"), &[], &[]).join(" ");
         assert!(a.contains("-t none -u none"), "{a}");
+    }
+
+    #[test]
+    fn dns_forward_is_ours_unless_the_user_gives_one() {
+        let a = args(Path::new("/ns"), Path::new("/pid"), &[], &[]);
+        assert_eq!(a[..2], ["--dns-forward", DNS_FORWARD]);
+        assert_eq!(dns_forward(&[]), [DNS_FORWARD]);
+        let mine: Vec<String> = ["--dns-forward", "10.9.9.9", "--mtu", "1500"]
+            .map(String::from)
+            .to_vec();
+        let a = args(Path::new("/ns"), Path::new("/pid"), &[], &mine);
+        assert_eq!(a.iter().filter(|o| *o == "--dns-forward").count(), 1);
+        assert_eq!(dns_forward(&mine), ["10.9.9.9"]);
     }
 }

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use super::backend::{Backend, Teardown};
 use super::helper::{self, Helper};
 use super::ports::{self, PortMapping};
-use super::{Connecting, Early, NetworkState};
+use super::{etc_files, Connecting, Early, NetworkState};
 use crate::state::container::{Config, Container};
 use crate::{Context, Error, Result};
 
@@ -91,6 +91,16 @@ pub fn addresses(o: &Options) -> (String, String) {
             (ADDRESS.into(), GATEWAY.into())
         }
         None => (ADDRESS.into(), GATEWAY.into()),
+    }
+}
+
+/// The address of slirp4netns's DNS forwarder: [`DNS`], or the third
+/// address of the `cidr` option's network (Podman's `GetSlirp4netnsDNS`).
+pub fn dns_address(o: &Options) -> String {
+    let (addr, _) = addresses(o);
+    match addr.rsplit_once('.') {
+        Some((p, _)) if o.cidr.is_some() => format!("{p}.3"),
+        _ => DNS.into(),
     }
 }
 
@@ -278,9 +288,11 @@ impl Backend for Slirp {
         Some(st.gateway.clone()).filter(|g| !g.is_empty())
     }
 
-    /// slirp4netns's own DNS forwarder.
-    fn nameservers(&self, _ctx: &Context, _st: &NetworkState, _host_resolv: &str) -> Vec<String> {
-        vec![DNS.to_string()]
+    /// slirp4netns's own DNS forwarder (10.0.2.3, or the third address of
+    /// the `cidr` option's network), then the host's servers a namespace
+    /// reaches, as Podman 5 writes them.
+    fn nameservers(&self, _ctx: &Context, _st: &NetworkState, host_resolv: &str) -> Vec<String> {
+        etc_files::forwarder_then_host(&[dns_address(&self.0)], host_resolv)
     }
 }
 
@@ -299,5 +311,7 @@ mod tests {
         assert!(parse_options("enable_ipv6=maybe").is_err());
         let o = parse_options("cidr=10.5.0.0/24").unwrap();
         assert_eq!(addresses(&o), ("10.5.0.100".into(), "10.5.0.2".into()));
+        assert_eq!(dns_address(&o), "10.5.0.3");
+        assert_eq!(dns_address(&Options::default()), DNS);
     }
 }
