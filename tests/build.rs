@@ -1078,3 +1078,44 @@ fn repeated_empty_layers_build_and_run() {
         "ls: /one: No such file or directory\ntwo\n"
     );
 }
+
+/// `COPY` and `ADD` onto a path of the base image that passes through a
+/// symlink follow it inside the image, as Docker and Buildah do: the file
+/// lands at the link's target and the link stays a link.
+#[test]
+fn copy_onto_a_symlink_of_the_image_lands_at_its_target() {
+    let s = busybox();
+    s.import_with("localhost/linked", |t| {
+        t.dir("srv", 0o755, 0, 0)
+            .dir("srv/data", 0o755, 0, 0)
+            .symlink("data", "/srv/data")
+            .symlink("later", "/opt/later")
+            .symlink("srv/up", "..");
+    });
+    let ctx = context(
+        &s,
+        "linkcopy",
+        &[
+            (
+                "Containerfile",
+                "FROM localhost/linked\nCOPY a.txt /data/\nCOPY b.txt /later/sub/\n\
+                 ADD c.txt /srv/up/srv/data/c.txt\n",
+            ),
+            ("a.txt", "a\n"),
+            ("b.txt", "b\n"),
+            ("c.txt", "c\n"),
+        ],
+    );
+    build(&s, &["-t", "linkcopy", path(&ctx)]);
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "linkcopy",
+            "sh",
+            "-c",
+            "readlink /data; readlink /later; cat /srv/data/a.txt /opt/later/sub/b.txt /srv/data/c.txt",
+        ]),
+        "/srv/data\n/opt/later\na\nb\nc\n"
+    );
+}

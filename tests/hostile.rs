@@ -527,3 +527,108 @@ fn port_forwarder_stays_bounded_under_a_connection_flood() {
     s.ok(&["rm", "-f", "web"]);
     s.ok(&["network", "rm", "flood"]);
 }
+
+/// A host directory of the test user's, which hostile links aim at: it
+/// exists on the host, not in the image, and the user could write there.
+fn host_target(s: &Skiff, name: &str) -> std::path::PathBuf {
+    s.make_dir(&s.home.join("files").join(name))
+}
+
+/// Names inside `dir` (empty when it does not exist).
+fn listing(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An image whose mount destinations are links aimed out of its root (a
+/// `..` climb, an absolute host path) gets its volumes and bind mounts
+/// where the links lead inside its own root, as runc's securejoin clamps
+/// them: the host directories stay untouched, the container sees the files
+/// at the clamped paths.
+#[test]
+fn mount_destinations_through_hostile_links_stay_in_the_root() {
+    let s = busybox();
+    let host = host_target(&s, "victim");
+    let climb = format!("/../../../../..{}/climb", host.display());
+    s.import_with("hostile-links", |t| {
+        t.symlink("climb", &climb)
+            .symlink("abs", host.to_str().unwrap())
+            .symlink("tmpesc", "/../../../../tmp/escape");
+    });
+    let src = s.make_dir(&s.home.join("files/src"));
+    s.write_file("src/f", b"bound\n");
+    let o = s.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "hv:/climb",
+        "-v",
+        &format!("{}:/abs/sub", src.display()),
+        "-v",
+        "tv:/tmpesc",
+        "hostile-links",
+        "sh",
+        "-c",
+        &format!(
+            "echo v > /climb/v; echo t > /tmpesc/t; cat {h}/climb/v {h}/sub/f /tmp/escape/t",
+            h = host.display()
+        ),
+    ]);
+    assert_eq!(o, "v\nbound\nt\n");
+    assert!(listing(&host).is_empty(), "{:?}", listing(&host));
+    assert!(!Path::new("/tmp/escape").exists());
+    let mp = s.ok(&["volume", "inspect", "--format", "{{.Mountpoint}}", "hv"]);
+    assert_eq!(
+        fs::read_to_string(Path::new(mp.trim()).join("v")).unwrap(),
+        "v\n"
+    );
+}
+
+/// `COPY` onto links of a hostile base image aimed out of its root lands
+/// inside the image, never in the host directory the link names.
+#[test]
+fn copy_through_hostile_links_stays_in_the_image() {
+    let s = busybox();
+    let host = host_target(&s, "buildvictim");
+    s.import_with("localhost/hostile-base", |t| {
+        t.symlink("abs", host.to_str().unwrap())
+            .symlink("tmpesc", "/../../../../tmp/escape-build");
+    });
+    let ctx = s.make_dir(&s.home.join("files/hctx"));
+    s.write_file(
+        "hctx/Containerfile",
+        b"FROM localhost/hostile-base\nCOPY x /abs/\nCOPY x /tmpesc/sub/\n",
+    );
+    s.write_file("hctx/x", b"x\n");
+    s.ok(&["build", "-t", "hostile-copy", ctx.to_str().unwrap()]);
+    assert!(listing(&host).is_empty(), "{:?}", listing(&host));
+    assert!(!Path::new("/tmp/escape-build").exists());
+    let o = s.ok(&[
+        "run",
+        "--rm",
+        "hostile-copy",
+        "cat",
+        &format!("{}/x", host.display()),
+        "/tmp/escape-build/sub/x",
+    ]);
+    assert_eq!(o, "x\nx\n");
+}
+
+/// A run refused at start (a mount point that cannot be made) leaves no
+/// container and no volume it created.
+#[test]
+fn a_refused_mount_leaves_no_new_volume() {
+    let s = busybox();
+    s.import_with("filelink", |t| {
+        t.file("plain", b"p\n", 0o644, 0, 0);
+    });
+    let e = s.fails_engine(&["run", "--rm", "-v", "fresh:/plain/sub", "filelink", "true"]);
+    assert!(e.contains("/plain/sub"), "{e}");
+    assert_eq!(s.ok(&["volume", "ls", "-q"]), "");
+    assert!(s.container_ids().is_empty());
+}

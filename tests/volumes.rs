@@ -1448,3 +1448,47 @@ fn cp_refuses_a_tree_too_deep() {
     );
     s.ok(&["rm", "deep"]);
 }
+
+/// A mount destination that passes through a symlink of the image lands
+/// where the link leads inside the container's root, as Podman and runc
+/// resolve it (securejoin): a named volume on `/data -> /srv/data`, a bind
+/// mount below it, each seen by the container at both names.
+#[test]
+fn mount_destinations_follow_the_images_symlinks_inside_its_root() {
+    let s = busybox();
+    s.import_with("linked", |t| {
+        t.dir("srv", 0o755, 0, 0)
+            .dir("srv/data", 0o755, 0, 0)
+            .file("srv/data/seed", b"seed\n", 0o644, 0, 0)
+            .symlink("data", "/srv/data")
+            .symlink("rel", "srv/data");
+    });
+    let host = host_dir(&s, "bound", "f", b"from host\n");
+    let o = s.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "linkvol:/data",
+        "linked",
+        "sh",
+        "-c",
+        "echo hi > /data/new; readlink /data; cat /srv/data/seed /srv/data/new",
+    ]);
+    assert_eq!(o, "/srv/data\nseed\nhi\n");
+    let mp = mountpoint(&s, "linkvol");
+    assert_eq!(fs::read_to_string(mp.join("new")).unwrap(), "hi\n");
+    assert_eq!(fs::read_to_string(mp.join("seed")).unwrap(), "seed\n");
+    let o = s.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/data/sub", host.display()),
+        "--mount",
+        &format!("type=bind,source={},target=/rel/m", host.display()),
+        "linked",
+        "cat",
+        "/srv/data/sub/f",
+        "/srv/data/m/f",
+    ]);
+    assert_eq!(o, "from host\nfrom host\n");
+}

@@ -608,6 +608,8 @@ fn check_detach_keys(keys: &Option<String>) -> Result<()> {
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32> {
     check_detach_keys(&a.detach_keys)?;
     preserve_fds(a.create.more.preserve_fds)?;
+    // A refused `run --rm` takes the named volumes its create made along.
+    let before = a.rm.then(|| container::volumes::names(ctx));
     let c = a.create.create(ctx, &a.image, &a.command, a.rm)?;
     let mode = if a.detach {
         Mode::Detached
@@ -618,7 +620,11 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32> {
             stop_on_interrupt: false,
         }
     };
-    match launch(ctx, &c, mode)? {
+    let launched = launch(ctx, &c, mode);
+    if let (Err(_), Some(before)) = (&launched, &before) {
+        container::volumes::remove_made(ctx, &c, before);
+    }
+    match launched? {
         Outcome::Running(_) => {
             println!("{}", c.id);
             Ok(0)

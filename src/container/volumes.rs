@@ -129,6 +129,40 @@ pub fn remove_anonymous(ctx: &Context, c: &Container) {
     }
 }
 
+/// The names of the volumes that exist now (none when they cannot be
+/// listed), for `remove_made` to tell which ones a `create` made.
+pub fn names(ctx: &Context) -> Vec<String> {
+    volume::list(ctx)
+        .map(|vs| vs.into_iter().map(|v| v.name).collect())
+        .unwrap_or_default()
+}
+
+/// `run --rm` of container `c` was refused at start (a mount point that
+/// cannot be made, a missing helper): the container is gone with its
+/// anonymous volumes, and this removes the named volumes its create made
+/// (those not in `before`) that no other container uses, so the refused
+/// run leaves no volume that was not there before (Podman keeps them).
+/// Nothing is removed while the container's record is still there.
+pub fn remove_made(ctx: &Context, c: &Container, before: &[String]) {
+    if !matches!(super::store(ctx).load(&c.id), Ok(None)) {
+        return; // still there (refused before its supervisor ran): it uses them
+    }
+    for name in c.config.mounts.iter().filter_map(Mount::volume_name) {
+        if before.contains(&name) {
+            continue;
+        }
+        let Ok(v) = volume::get(ctx, &name) else {
+            continue;
+        };
+        if v.users.iter().all(|u| u == &c.id) {
+            match volume::remove(ctx, &name) {
+                Ok(()) | Err(volume::Error::NotFound(_)) => {}
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+    }
+}
+
 /// Copies the image directory `dest` (resolved inside `rootfs`, symlinks
 /// kept inside it) into the empty data directory `data`, with modes and
 /// owners, and gives `data` the directory's own mode and owner. The image

@@ -96,8 +96,9 @@ fn remount_bind(target: &Path, flags: MsFlags, label: &Path) -> Result<()> {
 
 /// The mount point for `dest` inside `root`, created if missing (a
 /// directory, or a file for a bind mount of a file), as an `O_PATH`
-/// descriptor. Symlinks on the way resolve inside the root; a dangling one
-/// is refused rather than followed.
+/// descriptor. Symlinks on the way resolve inside the root, as runc's
+/// securejoin does: a dangling one has its target made (inside the root),
+/// `..` and absolute targets stop at the root.
 fn mount_point(root: &Root, dest: &Path, as_dir: bool) -> Result<OwnedFd> {
     let fd = if as_dir {
         root.mkdir_all(dest, 0o755)

@@ -47,6 +47,17 @@ pub enum Method {
 /// 0 unknown, 1 openat2 works, 2 fall back to the walk.
 static OPENAT2: AtomicU8 = AtomicU8::new(0);
 
+/// What a walk creates where a component is missing.
+#[derive(Debug, Clone, Copy)]
+enum Make {
+    /// Nothing: ENOENT.
+    Nothing,
+    /// Directories with this mode.
+    Dirs(u32),
+    /// Directories (0o755), the last component a file with this mode.
+    File(u32),
+}
+
 /// An open directory that paths are resolved in, as if it were `/`.
 #[derive(Debug)]
 pub struct Root {
@@ -222,7 +233,7 @@ impl Root {
             }
         }
         let follow = !flags.contains(OFlag::O_NOFOLLOW);
-        let fd = self.walk(path, follow)?;
+        let fd = self.walk(path, follow, Make::Nothing)?;
         if flags.contains(OFlag::O_PATH) {
             if flags.contains(OFlag::O_DIRECTORY) && file_type(fd.as_fd())? != SFlag::S_IFDIR {
                 return Err(Errno::ENOTDIR.into());
@@ -255,8 +266,12 @@ impl Root {
         Err(Errno::EAGAIN.into())
     }
 
-    /// The component-by-component walk used where openat2 is missing.
-    fn walk(&self, path: &Path, follow: bool) -> io::Result<OwnedFd> {
+    /// The component-by-component walk used where openat2 is missing, and
+    /// to create what is missing (`make`): one component at a time with
+    /// `O_PATH | O_NOFOLLOW`, a stack of directory descriptors for `..`,
+    /// symlink targets spliced into what is left (absolute ones from the
+    /// root). The last component's link is followed only when `follow`.
+    fn walk(&self, path: &Path, follow: bool, make: Make) -> io::Result<OwnedFd> {
         let mut stack: Vec<OwnedFd> = Vec::new();
         let mut pending: Vec<OsString> = components(path);
         pending.reverse();
@@ -270,9 +285,31 @@ impl Root {
                 continue;
             }
             let dir = top(&stack)?;
-            let fd = open_at(dir.as_fd(), &part, OFlag::O_PATH, 0)?;
-            let kind = file_type(fd.as_fd())?;
             let last = pending.is_empty();
+            let fd = match make {
+                Make::File(mode) if last => {
+                    // What O_EXCL created is ours: no link can be in its place.
+                    let made = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY;
+                    match open_at(dir.as_fd(), &part, made, mode) {
+                        Ok(fd) => return Ok(fd),
+                        Err(e) => open_at(dir.as_fd(), &part, OFlag::O_PATH, 0).map_err(|_| e)?,
+                    }
+                }
+                Make::Nothing => open_at(dir.as_fd(), &part, OFlag::O_PATH, 0)?,
+                Make::Dirs(_) | Make::File(_) => {
+                    let mode = match make {
+                        Make::Dirs(mode) => mode,
+                        _ => 0o755,
+                    };
+                    match open_at(dir.as_fd(), &part, OFlag::O_PATH, 0) {
+                        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                            mkdir_at(dir.as_fd(), &part, mode)?
+                        }
+                        r => r?,
+                    }
+                }
+            };
+            let kind = file_type(fd.as_fd())?;
             if kind == SFlag::S_IFLNK && (!last || follow) {
                 links += 1;
                 if links > MAX_LINKS {
@@ -282,10 +319,15 @@ impl Root {
                 if target.is_absolute() {
                     stack.clear();
                 }
-                pending.extend(components(&target).into_iter().rev());
+                let more = components(&target);
+                if last && more.is_empty() && matches!(make, Make::File(_)) {
+                    // A link to the root (or `..` of it) names a directory.
+                    return Err(Errno::EISDIR.into());
+                }
+                pending.extend(more.into_iter().rev());
                 continue;
             }
-            if !last && kind != SFlag::S_IFDIR {
+            if (!last || matches!(make, Make::Dirs(_))) && kind != SFlag::S_IFDIR {
                 return Err(Errno::ENOTDIR.into());
             }
             stack.push(fd);
@@ -310,74 +352,35 @@ impl Root {
         Ok(Some((dir, name)))
     }
 
-    /// `mkdir -p` inside the root: follows existing symlinks inside the root,
-    /// creates what is missing on the resolved parent's descriptor, and
-    /// returns the directory `O_PATH`. A dangling symlink in the way is an
-    /// error (ENOTDIR), never followed to create its target.
+    /// `mkdir -p` inside the root, as runc's securejoin resolves a mount
+    /// destination: symlinks are followed inside the root, a dangling one
+    /// included (its missing target is created, inside the root), `..` and
+    /// absolute targets stop at the root. Everything missing is created on
+    /// the resolved parent's descriptor. Returns the directory `O_PATH`;
+    /// ENOTDIR when a component is, or is swapped for, a non-directory.
     pub fn mkdir_all(&self, path: &Path, mode: u32) -> io::Result<OwnedFd> {
         match self.open_with(path, OFlag::O_PATH | OFlag::O_DIRECTORY) {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             r => return r,
         }
-        let mut parts = components(path);
-        // Usually only the last component is missing (a mount point such as
-        // /dev/pts): the parent first, one resolution when it exists,
-        // rather than every prefix from the root.
-        if let Some(name) = parts.pop_if(|p| p != "..") {
-            let parent: PathBuf = parts.iter().collect();
-            let dir = self.mkdir_all(&parent, mode)?;
-            return mkdir_at(dir.as_fd(), &name, mode);
-        }
-        let parts = components(path);
-        let mut dir = self.fd.try_clone()?;
-        let mut prefix = PathBuf::new();
-        for part in parts {
-            if part == ".." {
-                prefix.pop();
-                dir = self.open_with(&prefix, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
-                continue;
-            }
-            prefix.push(&part);
-            dir = match self.open_with(&prefix, OFlag::O_PATH | OFlag::O_DIRECTORY) {
-                Ok(fd) => fd,
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                    mkdir_at(dir.as_fd(), &part, mode)?
-                }
-                Err(e) => return Err(e),
-            };
-        }
-        Ok(dir)
+        self.walk(path, true, Make::Dirs(mode))
     }
 
     /// Makes sure a file exists at `path` (for a bind mount of a file) and
     /// returns it (`O_PATH`, or write-only when this call created it: a
-    /// descriptor to mount on either way); parents are created as by
-    /// `mkdir_all`. An existing
-    /// entry of any kind but a directory or symlink is used as it is.
+    /// descriptor to mount on either way). Parents are created and
+    /// symlinks followed, dangling ones included, as by `mkdir_all`: a
+    /// link as the last component has its target created inside the root.
+    /// An existing entry of any other kind is used as it is.
     pub fn create_file_all(&self, path: &Path, mode: u32) -> io::Result<OwnedFd> {
         match self.resolve(path, true) {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             r => return r,
         }
-        let mut parts = components(path);
-        let name = parts.pop().ok_or(Errno::EISDIR)?;
-        let parent: PathBuf = parts.iter().collect();
-        let dir = self.mkdir_all(&parent, 0o755)?;
-        // What O_EXCL created is ours: no link can be in its place.
-        // EEXIST (a racing creator, a symlink put there) is judged below.
-        if let Ok(fd) = open_at(
-            dir.as_fd(),
-            &name,
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY,
-            mode,
-        ) {
-            return Ok(fd);
+        if components(path).is_empty() {
+            return Err(Errno::EISDIR.into());
         }
-        let fd = open_at(dir.as_fd(), &name, OFlag::O_PATH, 0)?;
-        if file_type(fd.as_fd())? == SFlag::S_IFLNK {
-            return Err(Errno::ELOOP.into());
-        }
-        Ok(fd)
+        self.walk(path, true, Make::File(mode))
     }
 }
 
@@ -471,64 +474,62 @@ mod tests {
         }
     }
 
-    /// Creates the outside directory's path inside the root, so `/abs` resolves.
-    fn mirror(root: &Path, outside: &Path) -> PathBuf {
-        let m = root.join(outside.strip_prefix("/").unwrap());
-        fs::create_dir_all(&m).unwrap();
-        m
-    }
-
     #[test]
-    fn mkdir_all_creates_inside_and_refuses_dangling_links() {
+    fn mkdir_all_follows_links_dangling_or_not_inside_the_root() {
         let (_d, root, outside) = hostile();
         for (i, r) in each(&root).into_iter().enumerate() {
             let name = format!("made{i}");
-            // Dangling (the target is missing inside): refused, nothing outside.
-            let e = r
-                .mkdir_all(&Path::new("/abs").join(&name), 0o755)
-                .unwrap_err();
-            assert!(
-                matches!(e.raw_os_error(), Some(libc::ENOTDIR | libc::ELOOP)),
-                "{e}"
-            );
+            // Dangling (the target is missing inside): created inside.
+            r.mkdir_all(&Path::new("/abs").join(&name), 0o755).unwrap();
+            let m = root.join(outside.strip_prefix("/").unwrap());
+            assert!(m.join(&name).is_dir(), "{:?}", r.method);
             assert!(
                 !outside.join(&name).exists(),
                 "{:?} created outside",
                 r.method
             );
-            let m = mirror(&root, &outside);
             r.mkdir_all(&Path::new("/abs").join(&name).join("deeper"), 0o755)
                 .unwrap();
-            assert!(
-                !outside.join(&name).exists(),
-                "{:?} created outside",
-                r.method
-            );
+            assert!(!outside.join(&name).exists());
             assert!(m.join(&name).join("deeper").is_dir());
             r.mkdir_all(&Path::new("/a/up").join(&name), 0o755).unwrap();
             assert!(root.join(&name).is_dir());
-            assert!(r.mkdir_all(Path::new("/dangling/y"), 0o755).is_err());
+            r.mkdir_all(Path::new("/dangling/y"), 0o755).unwrap();
+            assert!(root.join("nowhere/x/y").is_dir());
             assert!(!Path::new("/nowhere").exists());
+            // `..` climbs stop at the root, whatever the link says.
+            let climb = format!("/rel/z{}/w", "/..".repeat(20));
+            r.mkdir_all(Path::new(&climb), 0o755).unwrap();
+            assert!(root.join("w").is_dir());
+            let e = r.mkdir_all(Path::new("/loop/x"), 0o755).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
+            let e = r.mkdir_all(Path::new("/etc/secret/x"), 0o755).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::ENOTDIR));
             fs::remove_dir_all(root.join(outside.components().nth(1).unwrap())).unwrap();
+            fs::remove_dir_all(root.join("nowhere")).unwrap();
+            fs::remove_dir_all(root.join("w")).unwrap();
         }
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 1);
     }
 
     #[test]
     fn files_are_created_on_the_parent_descriptor() {
         let (_d, root, outside) = hostile();
         for r in each(&root) {
-            assert!(r
-                .create_file_all(Path::new("/abs/mnt/file"), 0o644)
-                .is_err());
-            let m = mirror(&root, &outside);
+            let m = root.join(outside.strip_prefix("/").unwrap());
             let f = r
                 .create_file_all(Path::new("/abs/mnt/file"), 0o644)
                 .unwrap();
             assert_eq!(file_type(f.as_fd()).unwrap(), SFlag::S_IFREG);
             assert!(m.join("mnt/file").is_file());
             assert!(!outside.join("mnt").exists());
-            // A symlink as the last component is not followed.
-            assert!(r.create_file_all(Path::new("/dangling"), 0o644).is_err());
+            // A dangling link as the last component: its target is made inside.
+            let f = r.create_file_all(Path::new("/dangling"), 0o644).unwrap();
+            assert_eq!(file_type(f.as_fd()).unwrap(), SFlag::S_IFREG);
+            assert!(root.join("nowhere/x").is_file());
+            assert!(fs::symlink_metadata(root.join("dangling"))
+                .unwrap()
+                .is_symlink());
             let (dir, name) = r.resolve_parent(Path::new("/a/etc/new")).unwrap().unwrap();
             assert_eq!(name, "new");
             open_at(dir.as_fd(), &name, OFlag::O_CREAT | OFlag::O_WRONLY, 0o600).unwrap();
@@ -536,7 +537,9 @@ mod tests {
             assert!(r.resolve_parent(Path::new("/")).unwrap().is_none());
             let _ = fs::remove_file(root.join("etc/new"));
             fs::remove_dir_all(root.join(outside.components().nth(1).unwrap())).unwrap();
+            fs::remove_dir_all(root.join("nowhere")).unwrap();
         }
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 1);
     }
 
     #[test]
