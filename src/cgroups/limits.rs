@@ -12,9 +12,13 @@ pub const MIN_MEMORY: u64 = 6 * 1024 * 1024;
 /// The CFS period `--cpus` uses, in microseconds (Podman's and the kernel's default).
 pub const DEFAULT_CPU_PERIOD: u64 = 100_000;
 
-/// `--cgroups`: how the container's cgroup is made (Podman's modes). skiff's
-/// supervisor never joins the container's cgroup, so `enabled`, `no-conmon`
-/// and `split` all give the container a cgroup of its own.
+/// `--cgroups`: how the container's cgroup is made (Podman's modes).
+/// `enabled` and `no-conmon`: a cgroup of its own beside the caller's, in
+/// the delegated subtree; the supervisor stays in the caller's cgroup (unlike
+/// conmon under `enabled`, it never gets one of its own: a systemd unit that
+/// runs `skiff run` keeps its main process). `split`: the container and the
+/// supervisor in sub-cgroups of the caller's cgroup
+/// ([`crate::cgroups::split`]). `disabled`: no cgroup at all, no limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum CgroupsMode {

@@ -258,6 +258,82 @@ pub fn remove(dir: &Path) {
     let _ = fs::remove_dir(dir);
 }
 
+/// `--cgroups split`: the sub-cgroup of the caller's cgroup that its
+/// supervisors move to (Podman's conmon goes to `supervisor`).
+pub const SPLIT_SUPERVISOR: &str = "skiff-supervisor";
+/// `--cgroups split`: the sub-cgroup of the caller's cgroup that every other
+/// process still in it moves to (Podman moves itself to `runtime`).
+pub const SPLIT_RUNTIME: &str = "skiff-runtime";
+
+/// `--cgroups split`: the cgroup the caller runs in (from its
+/// /proc/PID/cgroup text; one of its split sub-cgroups stands for it, as in
+/// a supervisor restarting its container), as the delegation its container
+/// gets a cgroup in. It must be the user's: systemd's `Delegate=yes` unit or
+/// a scope of the user manager. Refused in one line otherwise.
+pub fn split_base(root: &Path, proc_cgroup: &str, uid: u32) -> Result<Delegation, String> {
+    let mut own = own_path(proc_cgroup).ok_or("--cgroups=split: no cgroup v2 for this process")?;
+    if own.ends_with(SPLIT_SUPERVISOR) || own.ends_with(SPLIT_RUNTIME) {
+        own.pop();
+    }
+    let dir = root.join(&own);
+    let owned = |p: &Path| fs::metadata(p).map(|m| m.uid() == uid).unwrap_or(false);
+    if !(owned(&dir)
+        && owned(&dir.join("cgroup.procs"))
+        && owned(&dir.join("cgroup.subtree_control")))
+    {
+        return Err(format!(
+            "--cgroups=split: the cgroup of the caller (/{}) is not delegated to the user",
+            own.display()
+        ));
+    }
+    Ok(Delegation {
+        controllers: available(&dir),
+        top: dir.clone(),
+        dir,
+    })
+}
+
+/// Moves `pid` into the sub-cgroup `name` of `dir`, made when missing.
+pub fn move_into(dir: &Path, name: &str, pid: i32) -> std::io::Result<()> {
+    let sub = dir.join(name);
+    if !sub.exists() {
+        fs::create_dir(&sub)?;
+    }
+    fs::write(sub.join("cgroup.procs"), pid.to_string())
+}
+
+/// Empties the cgroup `dir` of processes, so that it may hand controllers
+/// down to its children (cgroup v2 lets only a cgroup without processes of
+/// its own do that): each moves to its [`SPLIT_RUNTIME`] sub-cgroup, as
+/// Podman's split mode moves the processes of the caller's cgroup to
+/// `runtime`. A process that exits meanwhile is skipped.
+pub fn vacate(dir: &Path) -> std::io::Result<()> {
+    let procs = fs::read_to_string(dir.join("cgroup.procs"))?;
+    for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        match move_into(dir, SPLIT_RUNTIME, pid) {
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+/// `--cgroups split` for the calling supervisor (`uid` its euid): the
+/// caller's cgroup (see [`split_base`]) split in two, the supervisor moved
+/// to [`SPLIT_SUPERVISOR`] and every other process in it to
+/// [`SPLIT_RUNTIME`], and the delegation in which [`enter`] then makes the
+/// container's cgroup, with the controllers `res` needs enabled where the
+/// user may (as [`enable_for`]).
+pub fn split(uid: u32, res: &Resources) -> Result<Delegation, String> {
+    let root = unified_root().ok_or("--cgroups=split: no cgroup v2 hierarchy on this host")?;
+    let own = fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+    let d = split_base(&root, &own, uid)?;
+    let moved =
+        move_into(&d.dir, SPLIT_SUPERVISOR, std::process::id() as i32).and_then(|_| vacate(&d.dir));
+    moved.map_err(|e| format!("--cgroups=split: {}: {e}", d.dir.display()))?;
+    Ok(enable_for(d, res, uid))
+}
+
 /// The cgroup directory of a pod whose containers use it as their parent
 /// (`pod create --share-parent`, Podman's default).
 pub fn pod_dir(d: &Delegation, pod_id: &str) -> PathBuf {
@@ -413,6 +489,35 @@ mod tests {
         );
         assert_eq!(check(None, &io).unwrap_err(), NO_DELEGATION);
         assert_eq!(check(None, &Resources::default()), Ok(()));
+    }
+
+    #[test]
+    fn split_uses_the_callers_own_cgroup_when_it_is_the_users() {
+        let (d, uid) = tree(true);
+        let app = "user.slice/user-1000.slice/user@1000.service/app.slice";
+        let scope = d.path().join(app).join("skiff.scope");
+        for f in ["cgroup.procs", "cgroup.subtree_control"] {
+            fs::write(scope.join(f), "").unwrap();
+        }
+        fs::write(scope.join("cgroup.controllers"), "memory pids").unwrap();
+        let proc = format!("0::/{app}/skiff.scope\n");
+        let base = split_base(d.path(), &proc, uid).unwrap();
+        assert_eq!(base.dir, scope);
+        assert_eq!(base.top, scope);
+        assert_eq!(base.controllers, vec!["memory", "pids"]);
+        // A supervisor restarting its container runs in the split already.
+        let again = format!("0::/{app}/skiff.scope/{SPLIT_SUPERVISOR}\n");
+        assert_eq!(split_base(d.path(), &again, uid).unwrap().dir, scope);
+        move_into(&scope, SPLIT_SUPERVISOR, 77).unwrap();
+        assert_eq!(
+            fs::read_to_string(scope.join(SPLIT_SUPERVISOR).join("cgroup.procs")).unwrap(),
+            "77"
+        );
+        let e = split_base(d.path(), &proc, uid + 1).unwrap_err();
+        assert_eq!(
+            e,
+            format!("--cgroups=split: the cgroup of the caller (/{app}/skiff.scope) is not delegated to the user")
+        );
     }
 
     #[test]

@@ -1266,6 +1266,9 @@ pub fn stats(ctx: &Context, a: StatsArgs) -> Result<i32> {
             .map(|r| r.view(prev.iter().find(|p| p.id == r.id), a.no_trunc))
             .collect();
         let text = match a.format.as_deref().filter(|f| f.trim() != "table") {
+            Some(f) if f.trim() == "json" => {
+                serde_json::to_string_pretty(&stats::podman_json(&views)).unwrap_or_default() + "\n"
+            }
             Some(f) => crate::format::format_items(f, &views, &shape)?,
             None => {
                 let rows: Vec<Vec<String>> = views.iter().map(stats::row).collect();

@@ -589,6 +589,9 @@ pub fn check_limits(ctx: &Context, o: &CreateOptions) -> Result<()> {
         }
         return Ok(());
     }
+    if o.cgroups == crate::cgroups::CgroupsMode::Split {
+        return check_split(ctx, o);
+    }
     if res.is_empty() && o.cgroup_parent.is_none() {
         return Ok(());
     }
@@ -605,6 +608,30 @@ pub fn check_limits(ctx: &Context, o: &CreateOptions) -> Result<()> {
         return Err(Error::msg(crate::cgroups::NO_DELEGATION));
     }
     crate::cgroups::check(d.as_ref(), res).map_err(Error::msg)
+}
+
+/// `--cgroups split`: the caller's cgroup must be the user's (the
+/// supervisor splits it when the container starts) and hold the limits; no
+/// `--cgroup-parent` (Podman: "not possible"); rootless only (skiff leaves
+/// root's cgroups to systemd).
+fn check_split(ctx: &Context, o: &CreateOptions) -> Result<()> {
+    if o.cgroup_parent.is_some() {
+        return Err(Error::msg(
+            "cannot specify --cgroup-parent with --cgroups=split",
+        ));
+    }
+    if !ctx.rootless {
+        return Err(Error::msg(
+            "--cgroups=split is for rootless containers: skiff leaves root's cgroups to systemd",
+        ));
+    }
+    let uid = nix::unistd::geteuid().as_raw();
+    let root = crate::cgroups::unified_root()
+        .ok_or_else(|| Error::msg("--cgroups=split: no cgroup v2 hierarchy on this host"))?;
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let d = crate::cgroups::split_base(&root, &own, uid).map_err(Error::msg)?;
+    let d = crate::cgroups::enable_for(d, &o.resources, uid);
+    crate::cgroups::check(Some(&d), &o.resources).map_err(Error::msg)
 }
 
 fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) -> Result<Container> {

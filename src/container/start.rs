@@ -520,13 +520,22 @@ pub fn confinement(ctx: &Context, c: &Container) -> Result<process::Confinement>
 /// Returns the directory, or "" when there is none: a host without
 /// delegation runs a container without limits in the CLI's cgroup (`create`
 /// refused limits there). A container with limits that cannot be applied
-/// fails to start rather than running unconfined.
+/// fails to start rather than running unconfined. `--cgroups split` puts
+/// the container and this supervisor in sub-cgroups of the caller's cgroup
+/// ([`crate::cgroups::split`]); `disabled` leaves both in the caller's.
 fn enter_cgroup(ctx: &Context, c: &Container, pid: i32) -> Result<String> {
     let cfg = &c.config;
     if !ctx.rootless || cfg.cgroups == crate::cgroups::CgroupsMode::Disabled {
         return Ok(String::new());
     }
     let uid = nix::unistd::geteuid().as_raw();
+    if cfg.cgroups == crate::cgroups::CgroupsMode::Split {
+        let d = crate::cgroups::split(uid, &cfg.resources).map_err(Error::msg)?;
+        crate::cgroups::check(Some(&d), &cfg.resources).map_err(Error::msg)?;
+        let dir = crate::cgroups::enter(&d, &c.id, pid, &cfg.resources)
+            .map_err(|e| Error::msg(format!("{}: cgroup: {e}", c.name)))?;
+        return Ok(dir.to_string_lossy().into_owned());
+    }
     let parent = (!cfg.cgroup_parent.is_empty()).then_some(cfg.cgroup_parent.as_str());
     let limited = !cfg.resources.is_empty() || parent.is_some();
     let mut d = match crate::cgroups::for_container(uid, parent) {

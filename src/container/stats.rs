@@ -165,6 +165,33 @@ impl Reading {
     }
 }
 
+/// `stats --format json` as Podman prints it: an array with one object per
+/// container under Podman's keys (`id`, `name`, `cpu_time`, `cpu_percent`,
+/// `avg_cpu`, `mem_usage`, `mem_percent`, `net_io`, `block_io`, `pids`),
+/// each value the text the table shows, from the views.
+pub fn podman_json(views: &[Value]) -> Value {
+    const KEYS: [(&str, &str); 10] = [
+        ("id", "ID"),
+        ("name", "Name"),
+        ("cpu_time", "CPUTime"),
+        ("cpu_percent", "CPUPerc"),
+        ("avg_cpu", "AvgCPU"),
+        ("mem_usage", "MemUsage"),
+        ("mem_percent", "MemPerc"),
+        ("net_io", "NetIO"),
+        ("block_io", "BlockIO"),
+        ("pids", "PIDs"),
+    ];
+    let entry = |v: &Value| {
+        let m: serde_json::Map<String, Value> = KEYS
+            .iter()
+            .map(|(k, from)| (k.to_string(), v[*from].clone()))
+            .collect();
+        Value::Object(m)
+    };
+    Value::Array(views.iter().map(entry).collect())
+}
+
 /// One row of the default table, from a view.
 pub fn row(view: &Value) -> Vec<String> {
     [
@@ -253,6 +280,48 @@ mod tests {
     fn net_dev_sums_all_but_lo() {
         let t = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0\n  eth0:    1500      10    0    0    0     0          0         0      648       5    0    0    0     0       0          0\n";
         assert_eq!(parse_net_dev(t), Some((1500, 648)));
+    }
+
+    #[test]
+    fn json_has_podmans_keys_and_the_tables_texts() {
+        let r = Reading {
+            id: "0123456789abcdef".into(),
+            name: "w".into(),
+            running: true,
+            cpu_usec: Some(1_500_000),
+            uptime_secs: 3.0,
+            mem_usage: Some(64 << 20),
+            mem_limit: 128 << 20,
+            net: None,
+            block: None,
+            pids: 3,
+            at: Instant::now(),
+        };
+        let j = podman_json(&[r.view(None, false)]);
+        let o = j[0].as_object().unwrap();
+        let mut keys: Vec<&str> = o.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "avg_cpu",
+                "block_io",
+                "cpu_percent",
+                "cpu_time",
+                "id",
+                "mem_percent",
+                "mem_usage",
+                "name",
+                "net_io",
+                "pids"
+            ]
+        );
+        assert_eq!(o["id"], "0123456789ab");
+        assert_eq!(o["cpu_percent"], "50.00%");
+        assert_eq!(o["mem_usage"], "67.1MB / 134MB");
+        assert_eq!(o["mem_percent"], "50.00%");
+        assert_eq!(o["pids"], "3");
+        assert_eq!(o["net_io"], "--");
     }
 
     #[test]

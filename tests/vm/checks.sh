@@ -46,6 +46,28 @@ kv inspect "$($S inspect --format '{{.HostConfig.Memory}} {{.HostConfig.MemorySw
 sleep 2
 kv throttled "$(sed -n 's/^nr_throttled //p' "$C/cpu.stat")"
 
+# stats reads the containers' cgroups: MEM USAGE is what one holds (64 MiB
+# written to its /dev/shm, a tmpfs charged to it), LIMIT its --memory, PIDS
+# its processes (sh and two sleeps); CPU % of the busy loop w is what
+# --cpus 0.5 lets it use, since its start (--no-stream) and over a 2 s
+# sample of the live view (its last table).
+sec stats
+$S run -d --name sm "${N[@]}" --memory 256m --shm-size 128m busybox \
+    sh -c 'dd if=/dev/zero of=/dev/shm/fill bs=1M count=64 2>/dev/null; echo filled; sleep 1000 & sleep 1000 & wait' >/dev/null
+kv run $?
+for _ in $(seq 300); do $S logs sm 2>/dev/null | grep -q filled && break; sleep 0.1; done
+SC=$(cg sm)
+kv memory.current "$(cat "$SC/memory.current")"
+kv pids.current "$(cat "$SC/pids.current")"
+kv mem "$($S stats --no-stream --format '{{.MemUsageBytes}}' sm)"
+kv limit "$($S stats --no-stream --format '{{.MemLimit}}' sm)"
+kv pids "$($S stats --no-stream --format '{{.PIDs}}' sm)"
+kv table "$($S stats --no-stream sm | tail -n 1)"
+kv json "$($S stats --no-stream --format json sm | tr -d '\n')"
+kv cpu "$($S stats --no-stream --format '{{.CPUPerc}}' w)"
+kv cpu_live "$(timeout 5 "$S" stats --interval 2 --format '{{.CPUPerc}}' w | sed 's/\x1b\[H\x1b\[2J//g' | grep % | tail -n 1)"
+$S rm -f sm >/dev/null
+
 sec update
 $S update --memory 256m --memory-swap 256m --cpus 1 --pids-limit 100 w >/dev/null
 kv exit $?
@@ -97,6 +119,52 @@ $S run --rm "${N[@]}" --memory 64m busybox true
 kv rm_exit $?
 kv left "$(ls -d "$D"/skiff-* 2>/dev/null | wc -l)"
 
+# What limits cost `run`: the median wall time of `run --rm ... true` with
+# and without --memory/--cpus/--pids-limit, alternated, in microseconds.
+sec cost
+us() { local a=$EPOCHREALTIME; "$@" >/dev/null 2>&1; local b=$EPOCHREALTIME; echo $(( ${b/./} - ${a/./} )); }
+med() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+plain=() limited=()
+for _ in $(seq 15); do
+    plain+=("$(us "$S" run --rm "${N[@]}" busybox true)")
+    limited+=("$(us "$S" run --rm "${N[@]}" --memory 64m --cpus 0.5 --pids-limit 50 busybox true)")
+done
+kv plain_us "$(med "${plain[@]}")"
+kv limited_us "$(med "${limited[@]}")"
+kv left "$(ls -d "$D"/skiff-* 2>/dev/null | wc -l)"
+
 sec errors
 $S run --rm "${N[@]}" --cpuset-cpus 99 busybox true 2>&1 | head -n 3
 kv cpuset_exit "${PIPESTATUS[0]}"
+
+# --cgroups: where the container and its supervisor go. This script runs in
+# $own, the caller's cgroup; $D above it is the delegated directory.
+sec modes
+ctr() { sed -n 's/^0:://p' "/proc/$($S inspect --format '{{.State.Pid}}' "$1")/cgroup"; }
+sup() { sed -n 's/^0:://p' "/proc/$($S inspect --format '{{.State.ConmonPid}}' "$1")/cgroup"; }
+kv own "$own"
+for m in enabled no-conmon disabled; do
+    $S run -d --name "m-$m" "${N[@]}" --cgroups "$m" busybox sleep 1000 >/dev/null
+    kv "$m" $?
+    kv "$m.container" "$(ctr "m-$m")"
+    kv "$m.supervisor" "$(sup "m-$m")"
+    kv "$m.inspect" "$($S inspect --format '{{.HostConfig.Cgroups}}' "m-$m")"
+done
+$S rm -f m-enabled m-no-conmon m-disabled >/dev/null
+$S run --rm "${N[@]}" --cgroups disabled --memory 64m busybox true 2>&1
+kv disabled_limits $?
+$S run --rm "${N[@]}" --cgroups split --cgroup-parent "$(dirname "$own")" busybox true 2>&1
+kv split_parent $?
+# split last: it moves this script to $own/skiff-runtime.
+$S run -d --name m-split "${N[@]}" --cgroups split --memory 64m --pids-limit 20 busybox sleep 1000 >/dev/null
+kv split $?
+kv split.container "$(ctr m-split)"
+kv split.supervisor "$(sup m-split)"
+kv split.script "$(sed -n 's/^0:://p' /proc/$$/cgroup)"
+SP=/sys/fs/cgroup$(ctr m-split)
+kv split.memory.max "$(cat "$SP/memory.max")"
+kv split.pids.max "$(cat "$SP/pids.max")"
+kv split.stats "$($S stats --no-stream --format '{{.MemLimit}}|{{.PIDs}}' m-split)"
+$S rm -f m-split >/dev/null
+kv split.rm $?
+kv split.gone "$([ -e "$SP" ] && echo no || echo yes)"
