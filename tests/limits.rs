@@ -99,6 +99,31 @@ fn limits_without_delegation_are_an_error_not_a_no_op() {
 }
 
 #[test]
+fn cgroups_split_needs_the_callers_cgroup_and_no_parent() {
+    let s = busybox();
+    refused(
+        &s,
+        &[
+            "create",
+            "--cgroups",
+            "split",
+            "--cgroup-parent",
+            "/x",
+            BUSYBOX,
+            "true",
+        ],
+        "cannot specify --cgroup-parent with --cgroups=split",
+    );
+    // No cgroup here is the user's: split has nothing to split (the VM
+    // lane proves it where the caller's cgroup is delegated).
+    refused(
+        &s,
+        &["run", "--rm", "--cgroups", "split", BUSYBOX, "true"],
+        "--cgroups=split",
+    );
+}
+
+#[test]
 fn containers_without_limits_show_zero_limits() {
     let s = busybox();
     let id = s.ok(&["create", "--cgroups", "disabled", BUSYBOX, "true"]);
@@ -182,6 +207,24 @@ fn stats_shows_what_can_be_read_without_a_cgroup() {
         "st",
     ]);
     assert_eq!(full.trim().len(), 64, "{full}");
+    // Podman's JSON: its own lower-case keys, the table's texts.
+    let json = s.ok(&["stats", "--no-stream", "--format", "json", "st"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(v[0]["name"], "st", "{json}");
+    assert_eq!(v[0]["pids"], "1", "{json}");
+    assert_eq!(v[0]["id"].as_str().map(str::len), Some(12), "{json}");
+    assert!(
+        v[0]["cpu_percent"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with('%'),
+        "{json}"
+    );
+    assert!(
+        v[0]["mem_usage"].is_string() && v[0]["net_io"].is_string(),
+        "{json}"
+    );
     s.ok(&["stop", "-t", "0", "st"]);
     assert_eq!(s.ok(&["stats", "--no-stream", "--format", "{{.Name}}"]), "");
     let all = s.ok(&[
