@@ -315,6 +315,8 @@ fn a_corrupted_blob_is_rejected_and_nothing_is_kept() {
     let o = b.cmd(&["pull", "--tls-verify=false", &reg.name("me/busybox:1")]);
     let line = fails_125(&o);
     assert!(line.contains("digest mismatch"), "{line}");
+    // The blob is named once, not once per layer of the error.
+    assert_eq!(line.matches(&reg.name("me/busybox@")).count(), 1, "{line}");
     assert!(b.image_ids().is_empty());
     assert_eq!(count(&b.store().join("layers")), 0, "no layer kept");
 }

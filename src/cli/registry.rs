@@ -37,6 +37,9 @@ pub struct RegistryArgs {
     /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
     #[arg(long, value_name = "USERNAME:PASSWORD", value_parser = CredsParser)]
     pub creds: Option<Credentials>,
+    /// `Pathname` of signature policy file (not usually used)
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub signature_policy: Option<PathBuf>,
 }
 
 /// Parses `--creds` with [`pull::parse_creds`]; its error, unlike clap's
@@ -74,6 +77,7 @@ impl ConnectionArgs {
             credentials: None,
             authfile: self.authfile.clone(),
             cert_dir: self.cert_dir.clone(),
+            signature_policy: None,
         }
     }
 }
@@ -83,6 +87,7 @@ impl RegistryArgs {
     pub fn flags(&self) -> RegistryFlags {
         RegistryFlags {
             credentials: self.creds.clone(),
+            signature_policy: self.signature_policy.clone(),
             ..self.connection.flags()
         }
     }
@@ -269,12 +274,17 @@ fn registry_key(s: &str) -> String {
     s.trim_end_matches('/').to_string()
 }
 
+/// `skiff login`, as Podman's: without `-u` and `-p` the stored login is
+/// tried first; a missing username is asked for on stdin (`Username: `),
+/// a missing password on the terminal without echo (`Password: `); without
+/// a terminal the password must come from `-p` or `--password-stdin`.
 pub fn login(_ctx: &Context, a: LoginArgs) -> Result<i32> {
     let key = registry_key(&a.registry_host);
     let registry = key.split('/').next().unwrap_or(&key).to_string();
     let client = a.registry.flags().client()?;
+    let files = &client.options().auth_files;
     if a.get_login {
-        return match client.options().auth_files.lookup(&registry, None)? {
+        return match files.lookup(&registry, None)? {
             Some(c) => {
                 println!("{}", c.username);
                 Ok(0)
@@ -287,12 +297,36 @@ pub fn login(_ctx: &Context, a: LoginArgs) -> Result<i32> {
             "can't specify both --password-stdin and --password",
         ));
     }
+    if a.password_stdin && a.username.is_none() {
+        return Err(Error::msg("must provide --username with --password-stdin"));
+    }
+    // The stored login matters only when no username was given.
+    let stored = match a.username {
+        None => files.lookup(&registry, None)?,
+        Some(_) => None,
+    };
+    if let (None, None, false, Some(c)) = (&a.username, &a.password, a.password_stdin, &stored) {
+        println!("Authenticating with existing credentials for {key}");
+        if client.verify_credentials(&registry, c).is_ok() {
+            println!("Existing credentials are valid. Already logged in to {registry}");
+            return Ok(0);
+        }
+        println!("Existing credentials are invalid, please enter valid username and password");
+    }
+    let prompt_err = |what: &str, e: String| {
+        Error::msg(format!(
+            "getting username and password: reading {what}: {e}"
+        ))
+    };
     let username = match &a.username {
         Some(u) => u.clone(),
         None => {
-            return Err(Error::msg(format!(
-                "{registry}: a username is required: use -u USERNAME"
-            )))
+            let previous = stored.as_ref().map(|c| c.username.as_str()).unwrap_or("");
+            let typed = prompt_line(previous).map_err(|e| prompt_err("username", e))?;
+            match typed.trim() {
+                "" => previous.to_string(),
+                t => t.to_string(),
+            }
         }
     };
     let password = if a.password_stdin {
@@ -303,25 +337,67 @@ pub fn login(_ctx: &Context, a: LoginArgs) -> Result<i32> {
         s.trim_end_matches(['\n', '\r']).to_string()
     } else if let Some(p) = &a.password {
         p.clone()
-    } else if std::io::stdin().is_terminal() {
-        return Err(Error::msg(format!(
-            "{registry}: a password is required: use -p PASSWORD or --password-stdin"
-        )));
     } else {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Error::msg(format!("reading the password from stdin: {e}")))?;
-        s.trim_end_matches(['\n', '\r']).to_string()
+        prompt_password().map_err(|e| prompt_err("password", e))?
     };
+    if username.is_empty() {
+        return Err(Error::msg(format!("{registry}: the username is empty")));
+    }
     if password.is_empty() {
         return Err(Error::msg(format!("{registry}: the password is empty")));
     }
     let creds = Credentials::new(username, password);
     client.verify_credentials(&registry, &creds)?;
-    client.options().auth_files.store(&key, &creds)?;
+    files.store(&key, &creds)?;
     println!("Login Succeeded!");
     Ok(0)
+}
+
+/// Prints `Username: ` (or `Username (PREVIOUS): `) and reads a line of
+/// stdin, terminal or not, as Podman does; end of input is an error.
+fn prompt_line(previous: &str) -> std::result::Result<String, String> {
+    use std::io::{BufRead, Write};
+    let mut out = std::io::stdout();
+    let _ = match previous {
+        "" => write!(out, "Username: "),
+        p => write!(out, "Username ({p}): "),
+    };
+    let _ = out.flush();
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) => Err("EOF".into()),
+        Ok(_) => Ok(line),
+        Err(e) => Err(crate::error::io_reason(&e)),
+    }
+}
+
+/// Prints `Password: ` and reads a line from the terminal on stdin with
+/// echo off (restored afterwards). Not a terminal: the error Podman gives.
+fn prompt_password() -> std::result::Result<String, String> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err("inappropriate ioctl for device".into());
+    }
+    let mut out = std::io::stdout();
+    let _ = write!(out, "Password: ");
+    let _ = out.flush();
+    let saved = tcgetattr(&stdin).map_err(|e| e.desc().to_string())?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    quiet.local_flags.insert(LocalFlags::ICANON);
+    tcsetattr(&stdin, SetArg::TCSANOW, &quiet).map_err(|e| e.desc().to_string())?;
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &saved);
+    // The Enter that was not echoed.
+    let _ = writeln!(out);
+    match read {
+        Ok(0) => Err("EOF".into()),
+        Ok(_) => Ok(line.trim_end_matches(['\n', '\r']).to_string()),
+        Err(e) => Err(crate::error::io_reason(&e)),
+    }
 }
 
 pub fn logout(_ctx: &Context, a: LogoutArgs) -> Result<i32> {

@@ -16,7 +16,9 @@ use super::store::parse_config;
 use super::{Image, ImageStore};
 use crate::registry::manifest::{self as rm, Descriptor};
 use crate::registry::registries_conf::ShortNameMode;
-use crate::registry::{AuthFiles, Client, ClientOptions, Credentials, Platform, RegistriesConf};
+use crate::registry::{
+    AuthFiles, Client, ClientOptions, Credentials, Platform, Policy, RegistriesConf,
+};
 use crate::{Context, Error, Result};
 
 /// Layers fetched at once when nothing says otherwise (Podman's default).
@@ -38,6 +40,9 @@ pub struct RegistryFlags {
     pub authfile: Option<PathBuf>,
     /// `--cert-dir DIR`: CA and client certificates for every registry.
     pub cert_dir: Option<PathBuf>,
+    /// `--signature-policy PATH`: the policy.json to use instead of the
+    /// user's or the system's.
+    pub signature_policy: Option<PathBuf>,
 }
 
 impl RegistryFlags {
@@ -142,6 +147,7 @@ pub fn candidates(name: &str, conf: &RegistriesConf) -> Result<Vec<Reference>> {
 /// the registries have.
 pub fn pull(ctx: &Context, name: &str, opts: &PullOptions) -> Result<Image> {
     let client_opts = opts.registry.client_options()?;
+    let policy = Policy::load(opts.registry.signature_policy.as_deref())?;
     let cands = candidates(name, &client_opts.registries_conf)?;
     let progress = Progress::new(opts.quiet);
     let client = Client::new(client_opts);
@@ -150,6 +156,10 @@ pub fn pull(ctx: &Context, name: &str, opts: &PullOptions) -> Result<Image> {
     let mut errors = Vec::new();
     for cand in &cands {
         progress.line(&format!("Trying to pull {cand}..."));
+        if let Err(e) = policy.check_docker(&policy_identity(cand)) {
+            errors.push(e.into());
+            continue;
+        }
         match pull_reference(&store, &client, &progress, cand, &platform) {
             Ok(img) => return Ok(img),
             Err(e) => errors.push(e),
@@ -163,6 +173,14 @@ pub fn pull(ctx: &Context, name: &str, opts: &PullOptions) -> Result<Image> {
         "{name}: not found in any search registry: {}",
         all.join("; ")
     )))
+}
+
+/// What policy.json scopes match against: `host/repo@digest` when pinned,
+/// else `host/repo:tag` (containers/image's `PolicyConfigurationIdentity`).
+fn policy_identity(r: &Reference) -> String {
+    let (_, _, reference) = split_reference(r);
+    let sep = if r.digest.is_some() { '@' } else { ':' };
+    format!("{}{sep}{reference}", r.repository())
 }
 
 /// The registry, repository and tag-or-digest of a qualified reference.

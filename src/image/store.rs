@@ -560,10 +560,13 @@ impl ImageStore {
         };
         let u = match (unpacked, drained) {
             (_, Err(e)) => {
-                return Err(Error::Msg(format!(
-                    "{label}: {}",
-                    crate::error::io_reason(&e)
-                )))
+                // The registry's own errors (a digest mismatch) name the blob already.
+                let reason = crate::error::io_reason(&e);
+                return Err(Error::Msg(if reason.starts_with(label) {
+                    reason
+                } else {
+                    format!("{label}: {reason}")
+                }));
             }
             (Err(_), Ok(_)) if got != blob_digest => return Err(mismatch()),
             (Err(e), Ok(_)) => return Err(e),

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 
+use super::cred_helper;
 use super::error::{Error, Result};
 
 /// A user name and password for one registry.
@@ -268,13 +269,26 @@ impl AuthFiles {
         }
     }
 
-    /// The credentials for `registry` (and optionally a repository in it):
-    /// per file, the most specific key wins (`host/ns/repo`, `host/ns`, `host`).
+    /// The credentials for `registry` (and optionally a repository in it),
+    /// file by file as containers/image reads them: a `credHelpers` entry
+    /// for the registry asks that helper; else the most specific `auths`
+    /// key wins (`host/ns/repo`, `host/ns`, `host`); else a `credsStore`
+    /// (Docker's) is asked.
     pub fn lookup(&self, registry: &str, repository: Option<&str>) -> Result<Option<Credentials>> {
         let wanted = lookup_keys(registry, repository);
         for path in &self.read {
-            let Some(auths) = read_auths(path)? else {
+            let Some(doc) = read_doc(path)? else {
                 continue;
+            };
+            if let Some(helper) = cred_helper_for(&doc, registry) {
+                match cred_helper::get(&helper, registry)? {
+                    Some(c) => return Ok(Some(c)),
+                    None => continue,
+                }
+            }
+            let auths = match doc.get("auths") {
+                Some(serde_json::Value::Object(m)) => m.clone(),
+                _ => serde_json::Map::new(),
             };
             for key in &wanted {
                 for (k, v) in &auths {
@@ -290,13 +304,59 @@ impl AuthFiles {
                     }
                 }
             }
+            if let Some(helper) = creds_store(&doc) {
+                // Podman ignores `credsStore`: a Docker leftover naming a
+                // helper that is not installed must not break its pulls.
+                match cred_helper::get(&helper, &store_server(registry)) {
+                    Ok(Some(c)) => return Ok(Some(c)),
+                    Ok(None) => {}
+                    Err(e @ Error::CredentialHelperMissing { .. }) => {
+                        tracing::debug!("credsStore of {}: {e}", path.display())
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         }
         Ok(None)
     }
 
-    /// Writes `credentials` for `key` (a registry, or `registry/repo`) into
+    /// The helper `login` stores through for `key`, and the server name it
+    /// is given: the write file's `credHelpers` entry for the registry
+    /// (the host, as containers/image passes it), else its `credsStore`
+    /// (Docker Hub under Docker's legacy URL, as Docker passes it).
+    pub fn helper_for_login(&self, key: &str) -> Result<Option<(String, String)>> {
+        let Some(doc) = read_doc(&self.write)? else {
+            return Ok(None);
+        };
+        let registry = registry_of(key);
+        if let Some(h) = cred_helper_for(&doc, &registry) {
+            return Ok(Some((h, registry)));
+        }
+        Ok(creds_store(&doc).map(|h| (h, store_server(&registry))))
+    }
+
+    /// Writes `credentials` for `key` (a registry, or `registry/repo`):
+    /// through the write file's credential helper when it names one (a
+    /// helper keeps registries only, not repositories), else into
     /// `self.write`, keeping every other entry and field of the file.
     pub fn store(&self, key: &str, credentials: &Credentials) -> Result<()> {
+        if let Some((helper, server)) = self.helper_for_login(key)? {
+            if normalize_key(key) != registry_of(key) {
+                return Err(Error::CredentialHelper {
+                    helper: cred_helper::program(&helper),
+                    action: "store".into(),
+                    server: key.to_string(),
+                    reason: "a credential helper keeps logins per registry, not per repository"
+                        .into(),
+                });
+            }
+            cred_helper::store(&helper, &server, credentials)?;
+            // An older inline login for the key would shadow the helper's.
+            return match self.remove_inline(key) {
+                Ok(_) | Err(Error::NotLoggedIn { .. }) => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
         let mut doc = read_doc(&self.write)?.unwrap_or_else(|| serde_json::json!({}));
         let obj = doc.as_object_mut().ok_or_else(|| Error::ConfigFile {
             path: self.write.clone(),
@@ -314,8 +374,23 @@ impl AuthFiles {
         write_doc(&self.write, &doc)
     }
 
-    /// Removes `key` from `self.write`. `NotLoggedIn` when it was not there.
+    /// Removes `key` from `self.write` and from its credential helper.
+    /// `NotLoggedIn` when neither had it.
     pub fn remove(&self, key: &str) -> Result<()> {
+        let erased = match self.helper_for_login(key)? {
+            Some((helper, server)) if normalize_key(key) == registry_of(key) => {
+                cred_helper::erase(&helper, &server)?
+            }
+            _ => false,
+        };
+        match self.remove_inline(key) {
+            Err(Error::NotLoggedIn { .. }) if erased => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Removes `key` from the `auths` of `self.write`.
+    fn remove_inline(&self, key: &str) -> Result<()> {
         let not_logged_in = || Error::NotLoggedIn {
             registry: key.to_string(),
         };
@@ -343,15 +418,62 @@ impl AuthFiles {
         write_doc(&self.write, &doc)
     }
 
-    /// `logout --all`: empties the `auths` of `self.write`.
+    /// `logout --all`: empties the `auths` of `self.write` and erases what
+    /// each of its `credHelpers` keeps (a `credsStore` cannot be listed
+    /// portably and is left alone).
     pub fn remove_all(&self) -> Result<()> {
         let Some(mut doc) = read_doc(&self.write)? else {
             return Ok(());
         };
+        if let Some(helpers) = doc.get("credHelpers").and_then(|h| h.as_object()) {
+            for (registry, helper) in helpers {
+                if let Some(helper) = helper.as_str() {
+                    cred_helper::erase(helper, &normalize_key(registry))?;
+                }
+            }
+        }
         if let Some(obj) = doc.as_object_mut() {
             obj.insert("auths".into(), serde_json::json!({}));
         }
         write_doc(&self.write, &doc)
+    }
+}
+
+/// The registry part of an auth key (`host/ns/repo` -> `host`), normalized.
+fn registry_of(key: &str) -> String {
+    let k = normalize_key(key);
+    match k.find('/') {
+        Some(i) => k[..i].to_string(),
+        None => k,
+    }
+}
+
+/// The `credHelpers` entry of a file for `registry` (keys compared normalized).
+fn cred_helper_for(doc: &serde_json::Value, registry: &str) -> Option<String> {
+    let wanted = normalize_key(registry);
+    doc.get("credHelpers")?
+        .as_object()?
+        .iter()
+        .find(|(k, _)| normalize_key(k) == wanted)
+        .and_then(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// A file's `credsStore` (Docker's one helper for every registry).
+fn creds_store(doc: &serde_json::Value) -> Option<String> {
+    doc.get("credsStore")?
+        .as_str()
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// The server name a `credsStore` keeps Docker Hub under (Docker's legacy
+/// URL); any other registry is its host.
+fn store_server(registry: &str) -> String {
+    match normalize_key(registry).as_str() {
+        "docker.io" => "https://index.docker.io/v1/".to_string(),
+        r => r.to_string(),
     }
 }
 
@@ -416,13 +538,6 @@ fn read_doc(path: &Path) -> Result<Option<serde_json::Value>> {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })
-}
-
-fn read_auths(path: &Path) -> Result<Option<serde_json::Map<String, serde_json::Value>>> {
-    Ok(read_doc(path)?.and_then(|doc| match doc.get("auths") {
-        Some(serde_json::Value::Object(m)) => Some(m.clone()),
-        _ => None,
-    }))
 }
 
 /// Atomic and private: a temp file (0600) in the same directory, fsync, rename,

@@ -63,6 +63,32 @@ pub enum Error {
     /// A response we cannot make sense of (bad JSON, missing header).
     #[error("{image}: invalid registry response: {reason}")]
     InvalidResponse { image: String, reason: String },
+    /// policy.json says `reject` for the image (Podman's "Source image rejected").
+    #[error("source image rejected: running image docker://{image} is rejected by policy ({scope} in {file})")]
+    PolicyRejected {
+        image: String,
+        scope: String,
+        file: String,
+    },
+    /// policy.json requires a signature, which skiff cannot verify.
+    #[error("docker://{image}: signature verification is not supported: policy requires {kind:?} ({scope} in {file})")]
+    SignatureUnsupported {
+        image: String,
+        kind: String,
+        scope: String,
+        file: String,
+    },
+    /// A `docker-credential-NAME` helper failed (or is not installed).
+    #[error("{helper} {action} for {server}: {reason}")]
+    CredentialHelper {
+        helper: String,
+        action: String,
+        server: String,
+        reason: String,
+    },
+    /// The helper a configuration names is not installed.
+    #[error("{helper} (the credential helper for {server}) is not installed: it is not in $PATH")]
+    CredentialHelperMissing { helper: String, server: String },
     #[error("not logged into {registry}")]
     NotLoggedIn { registry: String },
     /// A configuration or credentials file that does not parse.

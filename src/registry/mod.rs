@@ -19,10 +19,12 @@ mod blobs;
 mod catalog;
 pub mod certs;
 pub mod client;
+pub mod cred_helper;
 pub mod digest;
 pub mod error;
 pub mod manifest;
 mod manifests;
+pub mod policy;
 pub mod registries_conf;
 
 pub use auth::{AuthFiles, Credentials};
@@ -32,4 +34,5 @@ pub use digest::sha256_digest;
 pub use error::{Error, Result};
 pub use manifest::{Descriptor, ImageManifest, ManifestList, Platform};
 pub use manifests::{FetchedManifest, ResolvedImage};
+pub use policy::Policy;
 pub use registries_conf::RegistriesConf;

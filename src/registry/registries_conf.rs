@@ -138,31 +138,55 @@ struct ListV1 {
 }
 
 impl RegistriesConf {
-    /// Reads the files Podman would read for this user.
+    /// Reads the files Podman would read for this user:
+    /// `$CONTAINERS_REGISTRIES_CONF` when set replaces the main file (the
+    /// system's and user's drop-in directories are still read), else the
+    /// user's `registries.conf` replaces the system's.
     pub fn load() -> Result<RegistriesConf> {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
         let config_home = var("XDG_CONFIG_HOME")
             .map(PathBuf::from)
             .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".config")));
         let user = config_home.map(|d| d.join("containers"));
-        RegistriesConf::load_from(Path::new("/etc/containers"), user.as_deref())
+        let main = var("CONTAINERS_REGISTRIES_CONF").map(PathBuf::from);
+        RegistriesConf::load_files(
+            main.as_deref(),
+            Path::new("/etc/containers"),
+            user.as_deref(),
+        )
     }
 
     /// Like [`load`](Self::load) with the two `containers` directories given,
     /// so tests can point them at a temporary directory.
     pub fn load_from(system_dir: &Path, user_dir: Option<&Path>) -> Result<RegistriesConf> {
+        RegistriesConf::load_files(None, system_dir, user_dir)
+    }
+
+    /// [`load_from`](Self::load_from) with `main`, when given, as the main
+    /// file (containers/image's `SystemRegistriesConfPath`).
+    pub fn load_files(
+        main: Option<&Path>,
+        system_dir: &Path,
+        user_dir: Option<&Path>,
+    ) -> Result<RegistriesConf> {
         let user_file = user_dir.map(|d| d.join("registries.conf"));
         let mut files = Vec::new();
         let mut dropin_dirs = Vec::new();
-        match user_file.filter(|f| f.exists()) {
-            Some(f) => {
-                files.push(f);
-                dropin_dirs.extend(user_dir.map(|d| d.join("registries.conf.d")));
-            }
-            None => {
-                files.push(system_dir.join("registries.conf"));
-                dropin_dirs.push(system_dir.join("registries.conf.d"));
-                dropin_dirs.extend(user_dir.map(|d| d.join("registries.conf.d")));
+        if let Some(m) = main {
+            files.push(m.to_path_buf());
+            dropin_dirs.push(system_dir.join("registries.conf.d"));
+            dropin_dirs.extend(user_dir.map(|d| d.join("registries.conf.d")));
+        } else {
+            match user_file.filter(|f| f.exists()) {
+                Some(f) => {
+                    files.push(f);
+                    dropin_dirs.extend(user_dir.map(|d| d.join("registries.conf.d")));
+                }
+                None => {
+                    files.push(system_dir.join("registries.conf"));
+                    dropin_dirs.push(system_dir.join("registries.conf.d"));
+                    dropin_dirs.extend(user_dir.map(|d| d.join("registries.conf.d")));
+                }
             }
         }
         for dir in dropin_dirs {
