@@ -272,3 +272,151 @@ fn stop_holder(pid_file: &Path) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// The containers.conf keys that shape each container, written in the
+/// user's file, each proven inside a real container; the flags win.
+#[test]
+fn containers_conf_container_keys_take_effect_and_flags_win() {
+    let s = busybox();
+    let vol = s.make_dir(&s.home.join("confvol"));
+    let other = s.make_dir(&s.home.join("othervol"));
+    containers_conf(
+        &s,
+        &format!(
+            r#"[containers]
+default_capabilities = ["CHOWN", "NET_RAW"]
+default_sysctls = ["net.ipv4.ip_unprivileged_port_start=123", "kernel.msgmax=4321"]
+volumes = ["{}:/confvol"]
+pids_limit = 77
+log_size_max = 4096
+log_tag = "conftag"
+shm_size = "32m"
+umask = "0077"
+read_only = true
+env_host = true
+annotations = ["conf.note=yes"]
+init = true
+userns = "host"
+"#,
+            vol.display()
+        ),
+    );
+    let script = "grep CapEff /proc/self/status; cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/msgmax; \
+         echo written > /confvol/f; umask; df -k /dev/shm | tail -1 | awk '{print $2}'; \
+         touch /rootfs-file 2>/dev/null || echo read-only; echo $FROM_HOST; cat /proc/1/comm";
+    let o = s.cmd_env(
+        &["run", "--name", "c", "busybox", "sh", "-c", script],
+        &[("FROM_HOST", "host-env")],
+    );
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(
+        o.stdout,
+        "CapEff:\t0000000000002001\n123\n4321\n0077\n32768\nread-only\nhost-env\npodman-init\n",
+        "{}",
+        o.describe()
+    );
+    assert_eq!(std::fs::read_to_string(vol.join("f")).unwrap(), "written\n");
+    assert_eq!(
+        s.inspect_format(
+            "c",
+            "{{.HostConfig.LogConfig.Size}} {{.HostConfig.LogConfig.Tag}} {{.Config.Annotations}}"
+        ),
+        "4096 conftag map[conf.note:yes]"
+    );
+    // pids_limit: in force where the user's cgroup is delegated, else one
+    // warning naming the key (never dropped silently).
+    if s.inspect_format("c", "{{.HostConfig.PidsLimit}}") == "77" {
+        let out = s.ok(&["run", "--rm", "busybox", "cat", "/sys/fs/cgroup/pids.max"]);
+        assert_eq!(out, "77\n");
+    } else {
+        assert!(
+            o.stderr.contains("pids_limit = 77: not applied"),
+            "{}",
+            o.describe()
+        );
+    }
+    // The command line wins over every one of them.
+    let out = s.sh(
+        &[
+            "--cap-drop",
+            "all",
+            "--cap-add",
+            "kill",
+            "--sysctl",
+            "net.ipv4.ip_unprivileged_port_start=200",
+            "-v",
+            &format!("{}:/confvol", other.display()),
+            "--umask",
+            "0022",
+            "--shm-size",
+            "16m",
+        ],
+        "grep CapEff /proc/self/status; cat /proc/sys/net/ipv4/ip_unprivileged_port_start; \
+         echo other > /confvol/f; umask; df -k /dev/shm | tail -1 | awk '{print $2}'",
+    );
+    assert_eq!(out, "CapEff:\t0000000000000020\n200\n0022\n16384\n");
+    assert_eq!(std::fs::read_to_string(other.join("f")).unwrap(), "other\n");
+    // With the host's network namespace the net.* default is left out (it
+    // would change the host's), as Podman; the ipc one still applies.
+    let out = s.sh(&["--network", "host"], "cat /proc/sys/kernel/msgmax");
+    assert_eq!(out, "4321\n");
+}
+
+#[test]
+fn containers_conf_keys_skiff_cannot_honour_are_named_once() {
+    let s = Skiff::new();
+    let f = containers_conf(
+        &s,
+        "[containers]\nenv = [\"A=1\"]\nnetns = \"private\"\nuserns = \"keep-id\"\n[engine]\nnum_locks = 2048\n[engine.runtimes]\n[machine]\ncpus = 2\n[secrets]\n",
+    );
+    let o = s.cmd(&["ps", "-q"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let warn: Vec<&str> = o.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(warn.len(), 1, "{}", o.describe());
+    let w = warn[0];
+    assert!(w.contains(&f.display().to_string()), "{w}");
+    for key in [
+        "[containers] netns",
+        "[containers] userns = \"keep-id\"",
+        "[engine] num_locks",
+        "[machine] cpus",
+    ] {
+        assert!(w.contains(key), "{key} not named: {w}");
+    }
+    assert!(
+        !w.contains("env") && !w.contains("runtimes") && !w.contains("secrets"),
+        "{w}"
+    );
+    // Only honoured keys (and empty tables): nothing to say.
+    containers_conf(
+        &s,
+        "[containers]\nenv = [\"A=1\"]\n[engine.runtimes]\n[machine]\n",
+    );
+    let o = s.cmd(&["ps", "-q"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{}", o.describe());
+}
+
+#[test]
+fn containers_conf_container_keys_with_bad_values_name_the_file() {
+    let s = Skiff::new();
+    for (text, key) in [
+        (
+            "default_capabilities = [\"NOT_A_CAP\"]",
+            "default_capabilities",
+        ),
+        ("default_sysctls = [\"vm.swappiness=1\"]", "default_sysctls"),
+        ("default_sysctls = [\"noequals\"]", "default_sysctls"),
+        ("volumes = [\"/a:relative\"]", "volumes"),
+        ("shm_size = \"lots\"", "shm_size"),
+        ("umask = \"0999\"", "umask"),
+        ("annotations = [\"=x\"]", "annotations"),
+        ("pids_limit = \"many\"", "line 2"),
+    ] {
+        let f = containers_conf(&s, &format!("[containers]\n{text}\n"));
+        let line = one_error(&s.cmd(&["ps"]));
+        assert!(
+            line.contains(&f.display().to_string()) && line.contains(key),
+            "{text}: {line}"
+        );
+    }
+}

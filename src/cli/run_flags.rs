@@ -145,6 +145,17 @@ impl RunFlags {
             )?,
             ..Default::default()
         };
+        // containers.conf's log_size_max and log_tag under --log-opt.
+        let conf = &crate::config::get().containers;
+        if run.log.max_size.is_none() {
+            run.log.max_size = conf
+                .log_size_max
+                .filter(|n| *n > 0)
+                .and_then(|n| u64::try_from(n).ok());
+        }
+        if run.log.tag.is_none() {
+            run.log.tag.clone_from(&conf.log_tag);
+        }
         if !self.attach.is_empty() {
             run.attach = Some(Attach {
                 stdin: self.attach.iter().any(|s| s == "stdin"),
@@ -289,9 +300,19 @@ impl RunFlags {
                 })?;
             x.annotations.insert(k.to_string(), v.to_string());
         }
-        for d in &self.device {
-            x.devices.push(parse_device(d)?);
+        // containers.conf's devices, under a --device for the same path.
+        for d in &crate::config::get().containers.devices {
+            let devs =
+                parse_device(d).map_err(|e| Error::msg(format!("containers.conf devices: {e}")))?;
+            x.devices.extend(devs);
         }
+        let mut given = Vec::new();
+        for d in &self.device {
+            given.extend(parse_device(d)?);
+        }
+        x.devices
+            .retain(|d| !given.iter().any(|g| g.container == d.container));
+        x.devices.append(&mut given);
         Ok(x)
     }
 
@@ -377,9 +398,11 @@ fn read_label_file(path: &Path) -> Result<Vec<String>> {
 }
 
 /// `--device HOST[:CONTAINER][:PERMISSIONS]`: the host node must exist and
-/// be a device (Podman's `stat` error otherwise).
-fn parse_device(spec: &str) -> Result<Device> {
-    use std::os::unix::fs::FileTypeExt;
+/// be a device (Podman's `stat` error otherwise). A directory gives every
+/// device under it (recursively, at the same place under CONTAINER), as
+/// Podman; there the nodes the user cannot open are left out, and a
+/// directory without one the user can open is an error.
+fn parse_device(spec: &str) -> Result<Vec<Device>> {
     let parts: Vec<&str> = spec.split(':').collect();
     let is_perms = |s: &str| !s.is_empty() && s.chars().all(|c| "rwm".contains(c));
     let (host, ctr, perms) = match parts.as_slice() {
@@ -400,26 +423,73 @@ fn parse_device(spec: &str) -> Result<Device> {
     }
     let meta = std::fs::metadata(host)
         .map_err(|e| Error::msg(crate::error::io_msg("stat", Path::new(host), &e)))?;
-    if !meta.file_type().is_char_device() && !meta.file_type().is_block_device() {
+    let device = |host: &Path, ctr: String| Device {
+        host: host.to_path_buf(),
+        container: ctr,
+        perms: perms.to_string(),
+    };
+    if meta.is_dir() {
+        let mut found = Vec::new();
+        devices_under(Path::new(host), &mut found);
+        found.sort();
+        let devs: Vec<Device> = found
+            .iter()
+            .filter(|p| may_open(p, perms).is_ok())
+            .filter_map(|p| {
+                let rel = p.strip_prefix(host).ok()?;
+                Some(device(p, Path::new(ctr).join(rel).to_str()?.to_string()))
+            })
+            .collect();
+        if devs.is_empty() {
+            return Err(Error::msg(format!(
+                "--device {host}: no device under it that the user running skiff can open"
+            )));
+        }
+        return Ok(devs);
+    }
+    if !is_device(&meta) {
         return Err(Error::msg(format!("--device {host}: not a device node")));
     }
-    // A rootless container gets only what its user may open, as Podman
-    // rootless: checked here, where skiff still has the user's own ids.
-    let mut mode = nix::unistd::AccessFlags::R_OK;
-    if perms.contains('w') {
-        mode |= nix::unistd::AccessFlags::W_OK;
-    }
-    nix::unistd::access(host, mode).map_err(|e| {
+    may_open(Path::new(host), perms).map_err(|e| {
         Error::msg(format!(
             "--device {host}: {}: the user running skiff cannot open it",
             e.desc().to_lowercase()
         ))
     })?;
-    Ok(Device {
-        host: PathBuf::from(host),
-        container: ctr.to_string(),
-        perms: perms.to_string(),
-    })
+    Ok(vec![device(Path::new(host), ctr.to_string())])
+}
+
+fn is_device(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    meta.file_type().is_char_device() || meta.file_type().is_block_device()
+}
+
+/// The device nodes under `dir`, recursively; symbolic links are not
+/// followed (Podman's walk), unreadable directories are skipped.
+fn devices_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+            continue;
+        };
+        if meta.is_dir() {
+            devices_under(&e.path(), out);
+        } else if is_device(&meta) {
+            out.push(e.path());
+        }
+    }
+}
+
+/// A rootless container gets only what its user may open, as Podman
+/// rootless: checked here, where skiff still has the user's own ids.
+fn may_open(host: &Path, perms: &str) -> nix::Result<()> {
+    let mut mode = nix::unistd::AccessFlags::R_OK;
+    if perms.contains('w') {
+        mode |= nix::unistd::AccessFlags::W_OK;
+    }
+    nix::unistd::access(host, mode)
 }
 
 /// `--log-driver` and `--log-opt` as the record keeps them. `json-file` is
@@ -477,22 +547,10 @@ fn log_config(driver: Option<&str>, opts: &[String]) -> Result<LogConfig> {
     Ok(log)
 }
 
-/// A size as Podman's `--log-opt max-size` takes it: `1000`, `10k`, `5mb`,
-/// `1g` (powers of 1024, as units.RAMInBytes). -1 is no limit (None).
+/// A size as Podman's `--log-opt max-size` and `--shm-size` take it:
+/// `1000`, `10k`, `5mb`, `1g` (powers of 1024, as units.RAMInBytes).
 fn parse_size(s: &str) -> Option<u64> {
-    let lower = s.trim().to_ascii_lowercase();
-    let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let unit = &lower[digits.len()..];
-    let n: f64 = digits.parse().ok()?;
-    let mult: u64 = match unit.trim_end_matches('b').trim_end_matches('i') {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        _ => return None,
-    };
-    (n >= 0.0).then_some((n * mult as f64) as u64)
+    crate::cgroups::limits::parse_bytes(s).ok()
 }
 
 /// The host file that `--tz` puts at /etc/localtime: the host's own for

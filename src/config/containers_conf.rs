@@ -11,9 +11,10 @@
 //! 2. then `$CONTAINERS_CONF_OVERRIDE`.
 //!
 //! A key set in a later file replaces the earlier value (arrays whole).
-//! Keys skiff does not use are ignored, as Podman ignores unknown keys; a
-//! key skiff uses with a value of the wrong type, or a value it cannot
-//! honour, is an error naming the file.
+//! A key skiff uses with a value of the wrong type, or a value it cannot
+//! parse, is an error naming the file. A key Podman knows that skiff does
+//! not honour is never ignored silently: [`ContainersConf::load`] warns
+//! once per file, naming each such key ([`ContainersConf::unsupported`]).
 
 use std::path::{Path, PathBuf};
 
@@ -59,6 +60,49 @@ pub struct ContainersConf {
     /// `[network] default_network`: the network `--network bridge` joins
     /// (Podman's `podman`).
     pub default_network: Option<String>,
+    /// `[containers] default_capabilities`: the capabilities a container
+    /// starts from before `--cap-add`/`--cap-drop` (None: Podman's built-in
+    /// list, `runtime::caps::DEFAULT`).
+    pub default_capabilities: Option<Vec<caps::Capability>>,
+    /// `[containers] default_sysctls`: `(name, value)` written in every
+    /// container whose namespace of that kind is its own (net.* are left
+    /// out with `--network host`, ipc ones with `--ipc host`, as Podman);
+    /// `--sysctl` for the same name wins.
+    pub default_sysctls: Vec<(String, String)>,
+    /// `[containers] pids_limit`: the pids cgroup limit of a container
+    /// without `--pids-limit` (0 or negative: none). Applied where the
+    /// user's cgroup is delegated with the pids controller, else a warning.
+    pub pids_limit: Option<i64>,
+    /// `[containers] volumes`: `-v` specifications added to every
+    /// container; a `-v`, `--mount` or `--tmpfs` at the same destination wins.
+    pub volumes: Vec<String>,
+    /// `[containers] userns`: only `host` (skiff's shared rootless user
+    /// namespace, also the meaning of an empty value) is honoured.
+    pub userns: Option<String>,
+    /// `[containers] log_size_max`: bytes a container's log may reach
+    /// (`--log-opt max-size`); 0 or negative: no limit.
+    pub log_size_max: Option<i64>,
+    /// `[containers] log_tag`: `--log-opt tag`.
+    pub log_tag: Option<String>,
+    /// `[containers] init`: `--init` for every container.
+    pub init: bool,
+    /// `[containers] shm_size`: `--shm-size` for a container with an ipc
+    /// namespace of its own, in bytes.
+    pub shm_size: Option<u64>,
+    /// `[containers] umask`: `--umask`.
+    pub umask: Option<u32>,
+    /// `[containers] env_host`: `--env-host`.
+    pub env_host: bool,
+    /// `[containers] read_only`: `--read-only`.
+    pub read_only: bool,
+    /// `[containers] annotations`: `KEY=VALUE` under `--annotation`.
+    pub annotations: Vec<(String, String)>,
+    /// `[containers] devices`: `--device` specifications added to every
+    /// container (checked when a container is created, as `--device`).
+    pub devices: Vec<String>,
+    /// `[TABLE] key` names set in the files that skiff does not honour,
+    /// with the file that set them, in order.
+    pub unsupported: Vec<(PathBuf, String)>,
     /// Every file read, in order.
     pub files: Vec<PathBuf>,
 }
@@ -82,11 +126,62 @@ struct RawContainers {
     dns_options: Option<Vec<String>>,
     log_driver: Option<String>,
     tz: Option<String>,
+    default_capabilities: Option<Vec<String>>,
+    default_sysctls: Option<Vec<String>>,
+    pids_limit: Option<i64>,
+    volumes: Option<Vec<String>>,
+    userns: Option<String>,
+    log_size_max: Option<i64>,
+    log_tag: Option<String>,
+    init: Option<bool>,
+    shm_size: Option<String>,
+    umask: Option<String>,
+    env_host: Option<bool>,
+    read_only: Option<bool>,
+    annotations: Option<Vec<String>>,
+    devices: Option<Vec<String>>,
 }
+
+/// The keys of each table that skiff honours; any other key set in a file
+/// is reported by [`ContainersConf::unsupported`].
+const HONOURED: &[(&str, &[&str])] = &[
+    (
+        "containers",
+        &[
+            "env",
+            "default_ulimits",
+            "dns_servers",
+            "dns_searches",
+            "dns_options",
+            "log_driver",
+            "tz",
+            "default_capabilities",
+            "default_sysctls",
+            "pids_limit",
+            "volumes",
+            "userns",
+            "log_size_max",
+            "log_tag",
+            "init",
+            "shm_size",
+            "umask",
+            "env_host",
+            "read_only",
+            "annotations",
+            "devices",
+        ],
+    ),
+    ("engine", &["events_logger", "image_default_transport"]),
+    (
+        "network",
+        &["default_rootless_network_cmd", "default_network"],
+    ),
+];
 
 #[derive(Deserialize, Default)]
 struct RawEngine {
     events_logger: Option<String>,
+    image_default_transport: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -135,14 +230,121 @@ impl ContainersConf {
                 conf.merge(&text, &f)?;
             }
         }
+        for f in &conf.files {
+            let keys: Vec<&str> = conf
+                .unsupported
+                .iter()
+                .filter(|(p, _)| p == f)
+                .map(|(_, k)| k.as_str())
+                .collect();
+            if !keys.is_empty() {
+                tracing::warn!(
+                    "{}: not supported by skiff, ignored: {}",
+                    f.display(),
+                    keys.join(", ")
+                );
+            }
+        }
         Ok(conf)
     }
 
     /// Merges one file's text over what was read before.
     pub fn merge(&mut self, text: &str, path: &Path) -> Result<()> {
         let raw: Raw = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
         self.files.push(path.to_path_buf());
+        let mut unsupported = Vec::new();
+        unknown_keys(&table, "", &mut unsupported);
         let c = raw.containers;
+        if let Some(u) = c
+            .userns
+            .as_deref()
+            .filter(|u| !u.is_empty() && *u != "host")
+        {
+            unsupported.push(format!("[containers] userns = {u:?}"));
+        }
+        if let Some(t) = raw
+            .engine
+            .image_default_transport
+            .as_deref()
+            .filter(|t| *t != "docker://")
+        {
+            unsupported.push(format!("[engine] image_default_transport = {t:?}"));
+        }
+        let caps = match &c.default_capabilities {
+            None => None,
+            Some(names) => Some(
+                names
+                    .iter()
+                    .map(|n| crate::runtime::caps::parse(n))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| bad_value(path, "[containers] default_capabilities", e))?,
+            ),
+        };
+        let mut sysctls = Vec::new();
+        for kv in c.default_sysctls.iter().flatten() {
+            let bad = |why: String| bad_value(path, "[containers] default_sysctls", why);
+            let (k, v) = kv
+                .split_once('=')
+                .filter(|(k, _)| !k.trim().is_empty())
+                .ok_or_else(|| bad(format!("invalid entry {kv:?}: expected NAME=VALUE")))?;
+            let k = k.trim();
+            crate::state::extras::check_sysctl(k, false, false).map_err(bad)?;
+            sysctls.push((k.to_string(), v.trim().to_string()));
+        }
+        for v in c.volumes.iter().flatten() {
+            crate::runtime::mounts::parse_volume(v)
+                .map_err(|e| bad_value(path, "[containers] volumes", e))?;
+        }
+        let shm_size = match &c.shm_size {
+            None => None,
+            Some(s) => Some(
+                crate::cgroups::limits::parse_bytes(s)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        bad_value(path, "[containers] shm_size", format!("invalid size {s:?}"))
+                    })?,
+            ),
+        };
+        let umask = match &c.umask {
+            None => None,
+            Some(u) => Some(
+                u32::from_str_radix(u, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o777)
+                    .ok_or_else(|| {
+                        bad_value(
+                            path,
+                            "[containers] umask",
+                            format!("invalid umask {u:?}: octal, at most 0777"),
+                        )
+                    })?,
+            ),
+        };
+        let mut annotations = Vec::new();
+        for a in c.annotations.iter().flatten() {
+            let (k, v) = a
+                .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| {
+                    bad_value(
+                        path,
+                        "[containers] annotations",
+                        format!("invalid entry {a:?}: expected KEY=VALUE"),
+                    )
+                })?;
+            annotations.push((k.to_string(), v.to_string()));
+        }
+        for d in c.devices.iter().flatten() {
+            if !d.starts_with('/') {
+                return Err(bad_value(
+                    path,
+                    "[containers] devices",
+                    format!("invalid device {d:?}: expected HOST[:CONTAINER][:PERMISSIONS]"),
+                ));
+            }
+        }
         for e in c.env.iter().flatten() {
             if e.is_empty() || e.starts_with('=') {
                 return Err(bad_value(
@@ -207,6 +409,28 @@ impl ContainersConf {
         set(&mut self.dns_servers, c.dns_servers);
         set(&mut self.dns_searches, c.dns_searches);
         set(&mut self.dns_options, c.dns_options);
+        set(&mut self.volumes, c.volumes);
+        set(&mut self.devices, c.devices);
+        if c.default_capabilities.is_some() {
+            self.default_capabilities = caps;
+        }
+        if c.default_sysctls.is_some() {
+            self.default_sysctls = sysctls;
+        }
+        if c.annotations.is_some() {
+            self.annotations = annotations;
+        }
+        self.pids_limit = c.pids_limit.or(self.pids_limit);
+        self.userns = c.userns.or(self.userns.take());
+        self.log_size_max = c.log_size_max.or(self.log_size_max);
+        self.log_tag = c.log_tag.or(self.log_tag.take());
+        self.init = c.init.unwrap_or(self.init);
+        self.shm_size = shm_size.or(self.shm_size);
+        self.umask = umask.or(self.umask);
+        self.env_host = c.env_host.unwrap_or(self.env_host);
+        self.read_only = c.read_only.unwrap_or(self.read_only);
+        self.unsupported
+            .extend(unsupported.into_iter().map(|k| (path.to_path_buf(), k)));
         self.log_driver = c.log_driver.or(self.log_driver.take());
         self.tz = c.tz.or(self.tz.take());
         self.events_logger = events.or(self.events_logger);
@@ -235,6 +459,33 @@ impl ContainersConf {
     }
 }
 
+/// Pushes `[table] key` for each key set in `table` (at `prefix`, dotted)
+/// that skiff does not honour; an empty table names nothing (Podman's
+/// default file has several).
+fn unknown_keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+    let honoured = HONOURED
+        .iter()
+        .find(|(t, _)| *t == prefix)
+        .map_or(&[][..], |(_, keys)| *keys);
+    for (k, v) in table {
+        if honoured.contains(&k.as_str()) {
+            continue;
+        }
+        match v {
+            toml::Value::Table(t) => {
+                let sub = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                unknown_keys(t, &sub, out);
+            }
+            _ if prefix.is_empty() => out.push(k.clone()),
+            _ => out.push(format!("[{prefix}] {k}")),
+        }
+    }
+}
+
 fn set(slot: &mut Vec<String>, value: Option<Vec<String>>) {
     if let Some(v) = value {
         *slot = v;
@@ -254,7 +505,7 @@ mod tests {
     }
 
     #[test]
-    fn later_files_replace_keys_and_unknown_keys_are_ignored() {
+    fn later_files_replace_keys_and_unsupported_keys_are_named() {
         let c = parse(&[
             "[containers]\nenv = [\"A=1\"]\ntz = \"UTC\"\nlog_size_max = 5\nunknown = {x = 1}\n[engine]\nevents_logger = \"none\"\n[machine]\ncpus = 3\n",
             "[containers]\nenv = [\"B=2\", \"C\"]\ndns_servers = [\"10.0.0.1\"]\n[network]\ndefault_rootless_network_cmd = \"slirp4netns\"\n",
@@ -269,6 +520,30 @@ mod tests {
             Some("slirp4netns")
         );
         assert_eq!(c.files.len(), 2);
+        let named: Vec<&str> = c.unsupported.iter().map(|(_, k)| k.as_str()).collect();
+        assert_eq!(named, ["[containers.unknown] x", "[machine] cpus"]);
+    }
+
+    #[test]
+    fn container_keys_are_typed() {
+        let c = parse(&[
+            "[containers]\ndefault_capabilities = [\"chown\", \"CAP_KILL\"]\ndefault_sysctls = [\"net.ipv4.ping_group_range=0 0\"]\nshm_size = \"1k\"\numask = \"027\"\nannotations = [\"a=b=c\"]\n",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.default_capabilities,
+            Some(vec![
+                caps::Capability::CAP_CHOWN,
+                caps::Capability::CAP_KILL
+            ])
+        );
+        assert_eq!(
+            c.default_sysctls,
+            [("net.ipv4.ping_group_range".to_string(), "0 0".to_string())]
+        );
+        assert_eq!((c.shm_size, c.umask), (Some(1024), Some(0o27)));
+        assert_eq!(c.annotations, [("a".to_string(), "b=c".to_string())]);
+        assert!(c.unsupported.is_empty());
     }
 
     #[test]

@@ -197,14 +197,18 @@ pub use crate::state::container::Attach;
 /// Podman applies them: `dns_servers`, `dns_searches`, `dns_options` when
 /// the matching flag is not given, `default_ulimits` for the resources
 /// `--ulimit` does not set, `default_rootless_network_cmd` for a rootless
-/// container outside a pod without `--network`, and `default_network` for
-/// `--network bridge`. (`env`, `tz` and `log_driver` are applied where
-/// those values are built.)
+/// container outside a pod without `--network`, `default_network` for
+/// `--network bridge`, `volumes` not at a destination the container mounts
+/// itself, `init`, `shm_size`, `umask`, `annotations`, `env_host`,
+/// `read_only`, and `pids_limit` without `--pids-limit` where it can be
+/// applied (else one warning). (`env`, `tz`, `log_*`, `devices`,
+/// `default_capabilities` and `default_sysctls` are applied where those
+/// values are built.) Errors: a malformed mount, `init` without catatonit.
 fn with_conf_defaults(
     ctx: &Context,
     o: &CreateOptions,
     conf: &crate::config::ContainersConf,
-) -> CreateOptions {
+) -> Result<CreateOptions> {
     let mut o = o.clone();
     for (slot, default) in [
         (&mut o.dns, &conf.dns_servers),
@@ -233,7 +237,69 @@ fn with_conf_defaults(
             o.network = Some(n.clone());
         }
     }
-    o
+    // volumes: under the container's own mounts at the same destination.
+    let mut own = Vec::new();
+    for v in &o.volumes {
+        own.push(mounts::parse_volume(v)?.destination);
+    }
+    for m in &o.mounts {
+        own.push(mounts::parse_mount(m)?.destination);
+    }
+    for t in &o.tmpfs {
+        own.push(mounts::parse_tmpfs(t)?.destination);
+    }
+    own.extend(o.typed.mounts.iter().map(|m| m.destination.clone()));
+    let clean = |p: &str| p.trim_end_matches('/').to_string();
+    let own: Vec<String> = own.iter().map(|d| clean(d)).collect();
+    let mut volumes: Vec<String> = Vec::new();
+    for v in &conf.volumes {
+        if !own.contains(&clean(&mounts::parse_volume(v)?.destination)) {
+            volumes.push(v.clone());
+        }
+    }
+    volumes.append(&mut o.volumes);
+    o.volumes = volumes;
+    let x = &mut o.run.extras;
+    x.init |= conf.init;
+    if x.init && !Path::new(crate::state::extras::CATATONIT).is_file() {
+        return Err(Error::msg(format!(
+            "containers.conf init: {}: no such file (install catatonit)",
+            crate::state::extras::CATATONIT
+        )));
+    }
+    if x.shm_size.is_none() && x.ipc.is_private() {
+        x.shm_size = conf.shm_size;
+    }
+    x.umask = x.umask.or(conf.umask);
+    for (k, v) in &conf.annotations {
+        x.annotations.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    o.run.env_host |= conf.env_host;
+    o.read_only |= conf.read_only;
+    if o.resources.pids_limit.is_none() && o.cgroups != crate::cgroups::CgroupsMode::Disabled {
+        if let Some(n) = conf.pids_limit.filter(|n| *n > 0) {
+            let mut with = o.clone();
+            with.resources.pids_limit = Some(n);
+            match (check_limits(ctx, &o), check_limits(ctx, &with)) {
+                (Ok(()), Err(e)) => warn_once(&format!(
+                    "containers.conf pids_limit = {n}: not applied: {e}"
+                )),
+                _ => o.resources.pids_limit = Some(n),
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// Logs `msg` as a warning the first time it is given in this process (a
+/// `kube play` creates many containers from one configuration).
+fn warn_once(msg: &str) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if !seen.iter().any(|m| m == msg) {
+        tracing::warn!("{msg}");
+        seen.push(msg.to_string());
+    }
 }
 
 /// Options given as the values the record keeps rather than as flags, for
@@ -309,8 +375,27 @@ fn extras(
         }
     }
     let net_host = matches!(network, NetworkChoice::Explicit(Mode::Host));
+    let ipc_host = x.ipc == NsMode::Host;
     for name in x.sysctls.keys() {
-        check_sysctl(name, x.ipc == NsMode::Host, net_host).map_err(Error::msg)?;
+        check_sysctl(name, ipc_host, net_host).map_err(Error::msg)?;
+    }
+    // containers.conf's default_sysctls under --sysctl, in the namespaces
+    // skiff makes for the container: those of a namespace shared with the
+    // host are left out, as Podman; so are those of a namespace joined by
+    // path or from another container (that namespace has its own).
+    let own_net = match network {
+        NetworkChoice::Default => true,
+        NetworkChoice::Explicit(m) => m.owns_namespace() || *m == Mode::None,
+    };
+    for (name, value) in &crate::config::get().containers.default_sysctls {
+        let own = if name.starts_with("net.") {
+            own_net
+        } else {
+            x.ipc.is_private()
+        };
+        if own && !x.sysctls.contains_key(name) {
+            x.sysctls.insert(name.clone(), value.clone());
+        }
     }
     Ok(x)
 }
@@ -552,7 +637,7 @@ fn read_from_layers(layers: &[PathBuf], path: &str) -> Result<String> {
 /// `pod`, the container joins that pod (see `pod::join`); a pod made by
 /// `new:NAME` is removed again when the container cannot be created.
 pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Container> {
-    let o = &with_conf_defaults(ctx, o, &crate::config::get().containers);
+    let o = &with_conf_defaults(ctx, o, &crate::config::get().containers)?;
     let Some(key) = &o.pod else {
         return create_in(ctx, o, None);
     };

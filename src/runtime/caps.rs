@@ -32,14 +32,29 @@ pub fn parse(name: &str) -> Result<Capability> {
     Capability::from_str(&full).map_err(|_| Error::Msg(format!("unknown capability \"{name}\"")))
 }
 
-/// The effective set for a container: defaults (or all when privileged),
-/// then drops, then adds, as Docker orders them; `ALL` works in both.
+/// The effective set for a container: the defaults (containers.conf's
+/// `default_capabilities`, else [`DEFAULT`]; all when privileged), then
+/// drops, then adds, as Docker orders them; `ALL` works in both.
 pub fn resolve(privileged: bool, add: &[String], drop: &[String]) -> Result<Vec<Capability>> {
+    let defaults = crate::config::get()
+        .containers
+        .default_capabilities
+        .as_deref();
+    resolve_from(defaults.unwrap_or(DEFAULT), privileged, add, drop)
+}
+
+/// [`resolve`] from the given default set.
+fn resolve_from(
+    defaults: &[Capability],
+    privileged: bool,
+    add: &[String],
+    drop: &[String],
+) -> Result<Vec<Capability>> {
     let all: Vec<Capability> = caps::all().into_iter().collect();
     let mut set: Vec<Capability> = if privileged {
         all.clone()
     } else {
-        DEFAULT.to_vec()
+        defaults.to_vec()
     };
     for d in drop {
         if d.eq_ignore_ascii_case("all") {
