@@ -640,8 +640,61 @@ fn group_add_gives_supplementary_groups() {
         line,
         "Error: the '--group-add keep-groups' option is not allowed with other groups"
     );
-    let line = s.fails_engine(&["run", "--rm", "--group-add", "no such", "busybox", "true"]);
-    assert!(line.contains("--group-add no such"), "{line}");
+    let line = s.fails_engine(&["run", "--rm", "--group-add", "a:b", "busybox", "true"]);
+    assert!(line.contains("--group-add \"a:b\""), "{line}");
+    // A name is looked up in the image's /etc/group, as Podman does.
+    s.import_with("grouped", |t| {
+        t.file(
+            "etc/group",
+            b"root:x:0:\nwheel:x:10:\nvideo:x:44:\n",
+            0o644,
+            0,
+            0,
+        );
+    });
+    let g = s.ok(&[
+        "run",
+        "--rm",
+        "--group-add",
+        "video",
+        "--group-add",
+        "wheel",
+        "grouped",
+        "sh",
+        "-c",
+        "grep '^Groups:' /proc/self/status | cut -f2",
+    ]);
+    assert_eq!(g.trim(), "10 44");
+    s.ok(&[
+        "create",
+        "--name",
+        "gn",
+        "--group-add",
+        "video",
+        "grouped",
+        "true",
+    ]);
+    assert_eq!(
+        s.inspect_format("gn", "{{.HostConfig.GroupAdd}}"),
+        "[video]"
+    );
+    s.ok(&["rm", "gn"]);
+    // A name the image lacks fails the start as an unknown --user does.
+    let user = s.cmd(&["run", "--rm", "--user", "nosuch", "grouped", "true"]);
+    let o = s.cmd(&["run", "--rm", "--group-add", "nosuch", "grouped", "true"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (user.code, ""),
+        "{}",
+        o.describe()
+    );
+    assert_ne!(o.code, 0);
+    assert!(
+        o.stderr
+            .contains("unable to find group nosuch: no matching entries in group file"),
+        "{}",
+        o.describe()
+    );
 }
 
 #[test]

@@ -85,7 +85,7 @@ pub struct RunFlags {
     /// UTS namespace to use: private (default), host, container:NAME or ns:PATH
     #[arg(long, value_name = "MODE")]
     pub uts: Option<String>,
-    /// Add additional groups to join (a gid, or keep-groups)
+    /// Add additional groups to join (a name in the image's /etc/group, a gid, or keep-groups)
     #[arg(long, value_name = "GROUP")]
     pub group_add: Vec<String>,
     /// Sysctl options (net.*, kernel.msg*, kernel.shm*, kernel.sem, fs.mqueue.*)
@@ -246,14 +246,20 @@ impl RunFlags {
         for g in &self.group_add {
             match g.as_str() {
                 "keep-groups" => x.keep_groups = true,
-                _ => x.group_add.push(g.parse().map_err(|_| {
-                    Error::msg(format!(
-                        "--group-add {g}: not supported: give a numeric gid or keep-groups"
-                    ))
-                })?),
+                _ => match g.parse::<u32>() {
+                    Ok(gid) => x.group_add.push(gid),
+                    Err(_) if !g.is_empty() && !g.contains([':', '\n']) => {
+                        x.group_add_names.push(g.clone())
+                    }
+                    Err(_) => {
+                        return Err(Error::msg(format!(
+                        "--group-add {g:?}: invalid group: give a group name, a gid or keep-groups"
+                    )))
+                    }
+                },
             }
         }
-        if x.keep_groups && !x.group_add.is_empty() {
+        if x.keep_groups && !(x.group_add.is_empty() && x.group_add_names.is_empty()) {
             return Err(Error::msg(
                 "the '--group-add keep-groups' option is not allowed with other groups",
             ));

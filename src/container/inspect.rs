@@ -254,7 +254,11 @@ fn group_add(x: &crate::state::extras::Extras) -> Vec<String> {
     if x.keep_groups {
         return vec!["keep-groups".into()];
     }
-    x.group_add.iter().map(u32::to_string).collect()
+    x.group_add
+        .iter()
+        .map(u32::to_string)
+        .chain(x.group_add_names.iter().cloned())
+        .collect()
 }
 
 /// HostConfig.SecurityOpt as Docker shows it: the options that differ from

@@ -127,10 +127,11 @@ pub fn prepare_spec(
     netns: Option<&Path>,
 ) -> Result<Spec> {
     let cfg = &c.config;
+    let group_file = user::read_root_file(rootfs, "/etc/group")?;
     let exec_user = user::resolve(
         &cfg.user,
         &user::read_root_file(rootfs, "/etc/passwd")?,
-        &user::read_root_file(rootfs, "/etc/group")?,
+        &group_file,
     )?;
     let mut env = cfg.env.clone();
     if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
@@ -275,9 +276,13 @@ pub fn prepare_spec(
     }
     // `--group-add` gids come after the user's own groups, as in Podman.
     let mut exec_user = exec_user;
-    for g in &x.group_add {
-        if !exec_user.additional_gids.contains(g) {
-            exec_user.additional_gids.push(*g);
+    let mut added = x.group_add.clone();
+    for name in &x.group_add_names {
+        added.push(user::group_id(&group_file, name)?);
+    }
+    for g in added {
+        if !exec_user.additional_gids.contains(&g) {
+            exec_user.additional_gids.push(g);
         }
     }
     let input = SpecInput {

@@ -107,6 +107,19 @@ fn passwd_entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
 }
 
 /// (name, gid, members)
+/// The gid of group `name` in the text of a group file; Podman's error
+/// when there is none.
+pub fn group_id(group: &str, name: &str) -> Result<u32> {
+    group_entries(group)
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, gid, _)| gid)
+        .ok_or_else(|| {
+            Error::Msg(format!(
+                "unable to find group {name}: no matching entries in group file"
+            ))
+        })
+}
+
 fn group_entries(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
     text.lines().filter_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
@@ -156,14 +169,7 @@ pub fn resolve(spec: &UserSpec, passwd: &str, group: &str) -> Result<ExecUser> {
     if let Some(g) = group_part {
         gid = match g.parse::<u32>() {
             Ok(n) => n,
-            Err(_) => group_entries(group)
-                .find(|(n, _, _)| *n == g)
-                .map(|(_, gid, _)| gid)
-                .ok_or_else(|| {
-                    Error::Msg(format!(
-                        "unable to find group {g}: no matching entries in group file"
-                    ))
-                })?,
+            Err(_) => group_id(group, g)?,
         };
     }
     // Podman's supplementary groups: the primary gid when a user was named

@@ -94,6 +94,10 @@ pub struct Extras {
     /// `--group-add` gids, added to the process's supplementary groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_add: Vec<u32>,
+    /// `--group-add` group names, looked up in the container's /etc/group
+    /// when it starts (as Podman), added after `group_add`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add_names: Vec<String>,
     /// `--group-add keep-groups`: the process keeps the supplementary
     /// groups of the user who runs skiff (crun's
     /// `run.oci.keep_original_groups`).
