@@ -1,12 +1,19 @@
 //! `make install` stages skiff as a distribution would (binary, man pages,
 //! completions, systemd generator links), the staged binary runs, `man -l`
-//! renders its page, and `make uninstall` removes every file again.
+//! renders its page, and `make uninstall` removes every file again. `make
+//! deb` packages the same files (cargo-deb) with the runtime programs as
+//! dependencies, and the package unpacked into a root runs.
 
 use std::path::Path;
 use std::process::Command;
 
 fn make(args: &[&str]) -> std::process::Output {
+    make_env(args, &[])
+}
+
+fn make_env(args: &[&str], vars: &[(&str, &str)]) -> std::process::Output {
     Command::new("make")
+        .envs(vars.iter().copied())
         .arg("-s")
         .arg("-C")
         .arg(env!("CARGO_MANIFEST_DIR"))
@@ -84,4 +91,163 @@ fn walk(d: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// The paths `make install PREFIX=/usr` puts in a fresh DESTDIR, relative to it.
+fn installed_paths() -> std::collections::BTreeSet<String> {
+    let t = tempfile::tempdir().unwrap();
+    let dest = format!("DESTDIR={}", t.path().display());
+    let bin = format!("BIN={}", env!("CARGO_BIN_EXE_skiff"));
+    let o = make(&["install", "PREFIX=/usr", &dest, &bin]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    walk(t.path())
+        .iter()
+        .map(|p| p.strip_prefix(t.path()).unwrap().display().to_string())
+        .collect()
+}
+
+/// The highest `GLIBC_2.N` symbol version named in the binary at `p`.
+fn glibc_needed(p: &Path) -> u32 {
+    let bytes = std::fs::read(p).unwrap();
+    let tag = b"GLIBC_2.";
+    bytes
+        .windows(tag.len())
+        .enumerate()
+        .filter(|(_, w)| *w == tag)
+        .filter_map(|(i, _)| {
+            let digits: Vec<u8> = bytes[i + tag.len()..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .copied()
+                .collect();
+            String::from_utf8(digits).ok()?.parse().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn deb_holds_what_make_install_places_and_runs_unpacked() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let has_deb = Command::new(&cargo)
+        .args(["deb", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_deb {
+        eprintln!("skipped: cargo-deb is not installed (.ci/setup installs it)");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let o = make_env(
+        &[
+            "deb",
+            &format!("BIN={}", env!("CARGO_BIN_EXE_skiff")),
+            &format!("DEBOUT={}", out.display()),
+            "DEBFLAGS=--fast",
+        ],
+        &[("CARGO", &cargo)],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let debs: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(debs.len(), 1, "{debs:?}");
+    let deb = &debs[0];
+    assert!(
+        deb.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(&format!("skiff_{}-1_", env!("CARGO_PKG_VERSION"))),
+        "{deb:?}"
+    );
+
+    let dpkg_deb = |flag: &str| {
+        let o = Command::new("dpkg-deb")
+            .arg(flag)
+            .arg(deb)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let field = |info: &str, name: &str| -> String {
+        info.lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name} in {info}"))
+            .to_string()
+    };
+    let info = dpkg_deb("-I");
+    assert_eq!(field(&info, "Package"), "skiff");
+    let depends: Vec<String> = field(&info, "Depends")
+        .split(", ")
+        .map(String::from)
+        .collect();
+    // The programs the engine runs, each from the package that has it.
+    for pkg in [
+        "uidmap",
+        "passt",
+        "fuse-overlayfs",
+        "fuse3",
+        "catatonit",
+        "iproute2",
+        "nftables",
+    ] {
+        assert!(depends.iter().any(|d| d == pkg), "{pkg} in {depends:?}");
+    }
+    let libc: u32 = depends
+        .iter()
+        .find_map(|d| d.strip_prefix("libc6 (>= 2.")?.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no libc6 (>= 2.N) in {depends:?}"))
+        .parse()
+        .unwrap();
+
+    // The same files as `make install PREFIX=/usr`, man pages gzipped as
+    // Debian ships them, plus the package's copyright file.
+    let listing = dpkg_deb("-c");
+    let mut packaged = std::collections::BTreeSet::new();
+    for line in listing.lines().filter(|l| !l.starts_with('d')) {
+        let path = line.split(" ./").nth(1).unwrap();
+        let path = path.split(" -> ").next().unwrap();
+        let path = path.strip_suffix(".gz").unwrap_or(path);
+        if path != "usr/share/doc/skiff/copyright" {
+            packaged.insert(path.to_string());
+        }
+    }
+    assert_eq!(packaged, installed_paths());
+
+    let root = t.path().join("root");
+    let o = Command::new("dpkg")
+        .arg("-x")
+        .arg(deb)
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bin = root.join("usr/bin/skiff");
+    let v = Command::new(&bin).arg("--version").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&v.stdout).starts_with("skiff version "),
+        "{v:?}"
+    );
+    for link in [
+        "usr/lib/systemd/system-generators/skiff-generator",
+        "usr/lib/systemd/user-generators/skiff-user-generator",
+    ] {
+        let l = root.join(link);
+        assert!(l.is_symlink(), "{link}");
+        assert_eq!(
+            l.canonicalize().unwrap(),
+            bin.canonicalize().unwrap(),
+            "{link}"
+        );
+    }
+    let page = root.join("usr/share/man/man1/skiff-run.1.gz");
+    assert!(std::fs::metadata(&page).unwrap().len() > 0);
+    let needed = glibc_needed(&bin);
+    assert!(
+        needed >= 2 && needed <= libc,
+        "the binary needs GLIBC_2.{needed}, the package depends on libc6 (>= 2.{libc})"
+    );
 }
