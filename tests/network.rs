@@ -7,8 +7,15 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, UdpSocket};
+use std::path::Path;
 use std::process::Child;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{Name, RData, Record as DnsRecord, RecordType};
 
 use common::*;
 
@@ -811,5 +818,350 @@ fn connect_and_disconnect_edit_etc_files() {
     assert!(!hosts.contains(&ip_a), "{hosts}");
     assert!(hosts.lines().any(|l| l.ends_with(&format!("\t{} hosta", host.trim())) && l.starts_with("10.89.82.")), "{hosts}");
     drop((a, l, c));
+    assert_no_helpers(&s);
+}
+
+/// The address `known.test` has on the test resolver.
+const KNOWN_IP: &str = "192.0.2.77";
+
+/// A DNS server for one test, on port 53 of a loopback address of the host
+/// of its own (127.53.X.Y, so that tests running at once and a resolver of
+/// the host's on 127.0.0.1 keep apart): `known.test` has the address
+/// [`KNOWN_IP`], every other name is NXDOMAIN; while `silent` it answers
+/// nothing. It records the names it is asked. Stopped on drop.
+struct TestResolver {
+    addr: std::net::Ipv4Addr,
+    silent: Arc<AtomicBool>,
+    asked: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestResolver {
+    fn start() -> Self {
+        static NEXT: AtomicU8 = AtomicU8::new(1);
+        let pid = std::process::id();
+        let (addr, sock) = loop {
+            let n = NEXT.fetch_add(1, Ordering::SeqCst);
+            let addr = std::net::Ipv4Addr::new(127, 53, (pid % 250) as u8 + 1, n);
+            match UdpSocket::bind((addr, 53)) {
+                Ok(s) => break (addr, s),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && n < 250 => continue,
+                Err(e) => panic!("binding a test resolver on {addr}:53: {e}"),
+            }
+        };
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let silent = Arc::new(AtomicBool::new(false));
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (silent, asked, stop) = (silent.clone(), asked.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 1500];
+                while !stop.load(Ordering::SeqCst) {
+                    let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    let Ok(q) = Message::from_vec(&buf[..n]) else {
+                        continue;
+                    };
+                    let Some(question) = q.queries.first().cloned() else {
+                        continue;
+                    };
+                    let name = question.name().to_ascii().trim_end_matches('.').to_string();
+                    asked.lock().unwrap().push(name.clone());
+                    if silent.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+                    r.metadata.recursion_desired = q.metadata.recursion_desired;
+                    r.metadata.recursion_available = true;
+                    r.add_queries(q.queries.iter().cloned());
+                    if name.eq_ignore_ascii_case("known.test") {
+                        if question.query_type() == RecordType::A {
+                            r.add_answer(DnsRecord::from_rdata(
+                                question.name().clone(),
+                                60,
+                                RData::A(A(KNOWN_IP.parse().unwrap())),
+                            ));
+                        }
+                    } else {
+                        r.metadata.response_code = ResponseCode::NXDomain;
+                    }
+                    let _ = sock.send_to(&r.to_vec().unwrap(), from);
+                }
+            })
+        };
+        TestResolver {
+            addr,
+            silent,
+            asked,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn was_asked(&self, name: &str) -> bool {
+        self.asked.lock().unwrap().iter().any(|n| n == name)
+    }
+}
+
+impl Drop for TestResolver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Runs skiff as the test user in a mount namespace of its own in which
+/// `conf` is bound over /etc/resolv.conf: the host's resolver
+/// configuration that skiff, pasta and the user networks' DNS server read.
+/// A store's first command must run this way, so that its long-lived
+/// processes (the user namespace's holder, the rootless network namespace)
+/// live in that namespace too; `conf` is then rewritten in place.
+fn with_resolv(s: &Skiff, conf: &Path, args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    let inner = s.command(args);
+    let mut c = std::process::Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount --bind "$0" /etc/resolv.conf && exec "$@""#)
+        .arg(conf)
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .env_clear()
+        .process_group(0);
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            c.env(k, v);
+        }
+    }
+    if let Some(d) = inner.get_current_dir() {
+        c.current_dir(d);
+    }
+    s.run_prepared(c, args)
+}
+
+/// Like [`with_resolv`], for a command that must succeed: its stdout.
+fn ok_with_resolv(s: &Skiff, conf: &Path, args: &[&str]) -> String {
+    let o = with_resolv(s, conf, args);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    o.stdout
+}
+
+/// A store with the busybox fixture whose host resolver is `dns`, and the
+/// resolv.conf file that says so; `None` (the test skipped) without root.
+fn store_with_resolver(dns: &TestResolver, test: &str) -> Option<(Skiff, std::path::PathBuf)> {
+    if env().drop_to.is_none() {
+        eprintln!(
+            "skipped: {test}: standing a test resolver in for the host's /etc/resolv.conf \
+             needs root (a mount namespace, port 53 on loopback): run the suite as root"
+        );
+        return None;
+    }
+    let s = Skiff::new();
+    let conf = s.write_file(
+        "resolv.conf",
+        format!("nameserver {}\n", dns.addr).as_bytes(),
+    );
+    let fixture = env().fixture.to_str().unwrap().to_string();
+    ok_with_resolv(
+        &s,
+        &conf,
+        &[
+            "import",
+            &fixture,
+            BUSYBOX,
+            "--change",
+            r#"CMD ["/bin/sh"]"#,
+        ],
+    );
+    Some((s, conf))
+}
+
+/// The lookups every kind of network must answer, run in one container:
+/// `extra` names first, then `known.test` through the host's resolver,
+/// then `nope.test`, timed by /proc/uptime (centiseconds).
+const LOOKUPS: &str = r#"
+nslookup known.test; echo "known=$?"
+read a _ </proc/uptime; nslookup nope.test; echo "nope=$?"; read b _ </proc/uptime
+echo "took $a $b"
+"#;
+
+/// Checks the output of [`LOOKUPS`]: the known name has its address, the
+/// missing one is NXDOMAIN, answered within 2 s (a correctness bound: a
+/// silent server makes it 5 s or more).
+fn assert_lookups(out: &Output, dns: &TestResolver) {
+    let text = &out.stdout;
+    assert!(
+        text.contains(KNOWN_IP) && text.contains("known=0"),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        text.contains("NXDOMAIN") && text.contains("nope=1"),
+        "{}",
+        out.describe()
+    );
+    let took = text
+        .lines()
+        .find_map(|l| l.strip_prefix("took "))
+        .and_then(|t| t.split_once(' '))
+        .map(|(a, b)| b.parse::<f64>().unwrap() - a.parse::<f64>().unwrap())
+        .unwrap_or_else(|| panic!("no timing\n{}", out.describe()));
+    assert!(took < 2.0, "NXDOMAIN took {took} s\n{}", out.describe());
+    assert!(dns.was_asked("known.test") && dns.was_asked("nope.test"));
+}
+
+/// The default network as Podman 5 sets it up: pasta forwards queries to
+/// 169.254.1.1 to the host's resolver (here the test's, on the host's
+/// loopback, which the container could not reach itself), and the
+/// container's resolv.conf names that address first, then the host's
+/// servers a namespace reaches, with the host's search list and options;
+/// slirp4netns's 10.0.2.3 takes its place there. A missing name is
+/// NXDOMAIN at once.
+#[test]
+fn default_network_resolves_through_pastas_forwarder_as_podman() {
+    let dns = TestResolver::start();
+    let Some((s, conf)) = store_with_resolver(&dns, "default network DNS") else {
+        return;
+    };
+    let sk = |args: &[&str]| ok_with_resolv(&s, &conf, args);
+    let cat = ["busybox", "cat", "/etc/resolv.conf"];
+    let run = |flags: &[&str], cmd: &[&str]| {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(flags);
+        a.extend_from_slice(cmd);
+        sk(&a)
+    };
+    assert_eq!(run(&[], &cat), "nameserver 169.254.1.1\n");
+    // Content only (nothing is looked up): 203.0.113.53 is not to be asked.
+    std::fs::write(
+        &conf,
+        format!(
+            "search example.test\nnameserver {}\nnameserver 203.0.113.53\noptions ndots:2\n",
+            dns.addr
+        ),
+    )
+    .unwrap();
+    let want = |first: &str| {
+        format!(
+            "search example.test\nnameserver {first}\nnameserver 203.0.113.53\noptions ndots:2\n"
+        )
+    };
+    assert_eq!(run(&[], &cat), want("169.254.1.1"));
+    assert_eq!(run(&["--network", "slirp4netns"], &cat), want("10.0.2.3"));
+    // The user's own forwarding address replaces ours, as in Podman.
+    assert_eq!(
+        run(&["--network", "pasta:--dns-forward,169.254.7.7"], &cat),
+        want("169.254.7.7")
+    );
+    std::fs::write(&conf, format!("nameserver {}\n", dns.addr)).unwrap();
+    let o = with_resolv(&s, &conf, &["run", "--rm", "busybox", "sh", "-c", LOOKUPS]);
+    assert_lookups(&o, &dns);
+    assert_no_helpers(&s);
+}
+
+/// Sends a query for `name` to `server`:53 from the network namespace of
+/// process `pid` (the test runs as root, which may enter it); returns the
+/// answer's response code and how long it took (None: no answer in 10 s).
+fn query_in_netns(pid: &str, server: &str, name: &str) -> (Option<ResponseCode>, Duration) {
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
+    let server: std::net::Ipv4Addr = server.parse().unwrap();
+    let name = name.to_string();
+    // setns changes the namespace of this thread only.
+    std::thread::spawn(move || {
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let u = UdpSocket::bind("0.0.0.0:0").unwrap();
+        u.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut m = Message::query();
+        m.metadata.id = 0x5a5a;
+        m.metadata.recursion_desired = true;
+        m.add_query(Query::query(
+            Name::from_ascii(&name).unwrap(),
+            RecordType::A,
+        ));
+        let t = Instant::now();
+        u.send_to(&m.to_vec().unwrap(), (server, 53)).unwrap();
+        let mut buf = [0u8; 1500];
+        let code = u
+            .recv(&mut buf)
+            .ok()
+            .and_then(|n| Message::from_vec(&buf[..n]).ok())
+            .map(|r| r.metadata.response_code);
+        (code, t.elapsed())
+    })
+    .join()
+    .unwrap()
+}
+
+/// The DNS server of a user-defined network answers its containers' names,
+/// forwards the rest through the namespace helper's forwarder to the host's
+/// resolver (NXDOMAIN relayed at once), and when the upstream stays silent
+/// answers SERVFAIL within its deadline (2 s) instead of leaving the
+/// container waiting.
+#[test]
+fn user_network_dns_answers_missing_names_promptly() {
+    let dns = TestResolver::start();
+    let Some((s, conf)) = store_with_resolver(&dns, "user network DNS") else {
+        return;
+    };
+    let sk = |args: &[&str]| ok_with_resolv(&s, &conf, args);
+    sk(&["network", "create", "dnsnet"]);
+    sk(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "dnsnet",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let script = format!("nslookup db && echo db=found\n{LOOKUPS}");
+    let o = with_resolv(
+        &s,
+        &conf,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "dnsnet",
+            "busybox",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    assert!(o.stdout.contains("db=found"), "{}", o.describe());
+    assert_lookups(&o, &dns);
+
+    let pid = sk(&["inspect", "--format", "{{.State.Pid}}", "db"]);
+    let resolv = sk(&["exec", "db", "cat", "/etc/resolv.conf"]);
+    let gateway = resolv
+        .lines()
+        .find_map(|l| l.strip_prefix("nameserver "))
+        .unwrap_or_else(|| panic!("no nameserver in {resolv}"))
+        .trim()
+        .to_string();
+    let (code, took) = query_in_netns(pid.trim(), &gateway, "nope.test.");
+    assert_eq!(code, Some(ResponseCode::NXDomain));
+    assert!(took < Duration::from_secs(2), "NXDOMAIN took {took:?}");
+    dns.silent.store(true, Ordering::SeqCst);
+    let (code, took) = query_in_netns(pid.trim(), &gateway, "silent.test.");
+    assert_eq!(
+        code,
+        Some(ResponseCode::ServFail),
+        "a silent upstream gives SERVFAIL, not silence"
+    );
+    // The server's deadline is 2 s; the old one-server-at-a-time 3 s
+    // timeout fails this.
+    assert!(took < Duration::from_millis(2800), "SERVFAIL took {took:?}");
+    assert!(dns.was_asked("silent.test"));
+    sk(&["rm", "-f", "db"]);
+    sk(&["network", "rm", "dnsnet"]);
     assert_no_helpers(&s);
 }
