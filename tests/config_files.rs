@@ -367,7 +367,7 @@ fn containers_conf_keys_skiff_cannot_honour_are_named_once() {
     let s = Skiff::new();
     let f = containers_conf(
         &s,
-        "[containers]\nenv = [\"A=1\"]\nnetns = \"private\"\nuserns = \"keep-id\"\n[engine]\nnum_locks = 2048\n[engine.runtimes]\n[machine]\ncpus = 2\n[secrets]\n",
+        "[containers]\nenv = [\"A=1\"]\nhttp_proxy = false\nuserns = \"keep-id\"\n[engine]\nnum_locks = 2048\n[engine.runtimes]\n[machine]\ncpus = 2\n[secrets]\n",
     );
     let o = s.cmd(&["ps", "-q"]);
     assert_eq!(o.code, 0, "{}", o.describe());
@@ -376,7 +376,7 @@ fn containers_conf_keys_skiff_cannot_honour_are_named_once() {
     let w = warn[0];
     assert!(w.contains(&f.display().to_string()), "{w}");
     for key in [
-        "[containers] netns",
+        "[containers] http_proxy",
         "[containers] userns = \"keep-id\"",
         "[engine] num_locks",
         "[machine] cpus",
@@ -419,4 +419,70 @@ fn containers_conf_container_keys_with_bad_values_name_the_file() {
             "{text}: {line}"
         );
     }
+    containers_conf(&s, "");
+}
+
+/// `pidns`, `ipcns`, `utsns`, `cgroupns` and `netns` pick the namespaces
+/// of a container without the matching flag; the flags win.
+#[test]
+fn containers_conf_namespace_modes_take_effect_and_flags_win() {
+    let s = busybox();
+    containers_conf(
+        &s,
+        "[containers]\npidns = \"host\"\nipcns = \"host\"\nutsns = \"host\"\ncgroupns = \"host\"\nnetns = \"none\"\n",
+    );
+    let kinds = ["pid", "ipc", "uts", "cgroup"];
+    // The namespaces skiff itself runs in: those of the test (root or the
+    // user) for these kinds, which a user namespace does not change.
+    let host: Vec<String> = kinds
+        .iter()
+        .map(|k| {
+            std::fs::read_link(format!("/proc/self/ns/{k}"))
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    let script =
+        "for k in pid ipc uts cgroup; do readlink /proc/self/ns/$k; done; ls /sys/class/net";
+    let out = s.sh(&[], script);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..4],
+        host.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        "{out}"
+    );
+    assert_eq!(lines[4..], ["lo"], "{out}");
+    s.ok(&["create", "--name", "m", "busybox", "true"]);
+    assert_eq!(
+        s.inspect_format(
+            "m",
+            "{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}} {{.HostConfig.NetworkMode}}"
+        ),
+        "host host host none"
+    );
+    let out = s.sh(
+        &[
+            "--pid",
+            "private",
+            "--ipc",
+            "private",
+            "--uts",
+            "private",
+            "--cgroupns",
+            "private",
+            "--network",
+            "slirp4netns",
+        ],
+        script,
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    for (i, k) in kinds.iter().enumerate() {
+        assert_ne!(lines[i], host[i], "{k} namespace is the host's: {out}");
+    }
+    assert!(lines[4..].contains(&"tap0"), "{out}");
+    containers_conf(&s, "[containers]\npidns = \"container:x\"\n");
+    let line = one_error(&s.cmd(&["ps"]));
+    assert!(line.contains("[containers] pidns"), "{line}");
+    containers_conf(&s, "");
 }

@@ -163,7 +163,11 @@ impl RunFlags {
                 stderr: self.attach.iter().any(|s| s == "stderr"),
             });
         }
-        run.cgroupns_host = match self.cgroupns.as_deref() {
+        run.cgroupns_host = match self
+            .cgroupns
+            .as_deref()
+            .or(crate::config::get().containers.cgroupns.as_deref())
+        {
             None | Some("private") => false,
             Some("host") => true,
             Some(other) => {
@@ -228,14 +232,17 @@ impl RunFlags {
                 )));
             }
         }
-        let ns = |flag: &str, v: &Option<String>| {
-            NsMode::parse(flag, v.as_deref().unwrap_or("")).map_err(Error::msg)
+        // The flag, else containers.conf's pidns, ipcns, utsns.
+        let ns = |flag: &str, v: &Option<String>, conf: &Option<String>| {
+            let v = v.as_deref().or(conf.as_deref()).unwrap_or("");
+            NsMode::parse(flag, v).map_err(Error::msg)
         };
+        let conf = &crate::config::get().containers;
         let mut x = Extras {
             init: self.init || self.init_path.is_some(),
-            pid: ns("pid", &self.pid)?,
-            ipc: ns("ipc", &self.ipc)?,
-            uts: ns("uts", &self.uts)?,
+            pid: ns("pid", &self.pid, &conf.pidns)?,
+            ipc: ns("ipc", &self.ipc, &conf.ipcns)?,
+            uts: ns("uts", &self.uts, &conf.utsns)?,
             ..Default::default()
         };
         if x.init && !Path::new(CATATONIT).is_file() {

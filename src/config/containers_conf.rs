@@ -100,6 +100,16 @@ pub struct ContainersConf {
     /// `[containers] devices`: `--device` specifications added to every
     /// container (checked when a container is created, as `--device`).
     pub devices: Vec<String>,
+    /// `[containers] pidns`, `ipcns`, `utsns`, `cgroupns`: `private` or
+    /// `host`, for a container without `--pid`, `--ipc`, `--uts`,
+    /// `--cgroupns`.
+    pub pidns: Option<String>,
+    pub ipcns: Option<String>,
+    pub utsns: Option<String>,
+    pub cgroupns: Option<String>,
+    /// `[containers] netns`: the network mode of a container outside a pod
+    /// without `--network` (`private` is the default mode).
+    pub netns: Option<String>,
     /// `[TABLE] key` names set in the files that skiff does not honour,
     /// with the file that set them, in order.
     pub unsupported: Vec<(PathBuf, String)>,
@@ -140,6 +150,11 @@ struct RawContainers {
     read_only: Option<bool>,
     annotations: Option<Vec<String>>,
     devices: Option<Vec<String>>,
+    pidns: Option<String>,
+    ipcns: Option<String>,
+    utsns: Option<String>,
+    cgroupns: Option<String>,
+    netns: Option<String>,
 }
 
 /// The keys of each table that skiff honours; any other key set in a file
@@ -169,6 +184,11 @@ const HONOURED: &[(&str, &[&str])] = &[
             "read_only",
             "annotations",
             "devices",
+            "pidns",
+            "ipcns",
+            "utsns",
+            "cgroupns",
+            "netns",
         ],
     ),
     ("engine", &["events_logger", "image_default_transport"]),
@@ -336,6 +356,27 @@ impl ContainersConf {
                 })?;
             annotations.push((k.to_string(), v.to_string()));
         }
+        for (key, v) in [
+            ("pidns", &c.pidns),
+            ("ipcns", &c.ipcns),
+            ("utsns", &c.utsns),
+            ("cgroupns", &c.cgroupns),
+        ] {
+            if let Some(v) = v
+                .as_deref()
+                .filter(|v| !matches!(*v, "" | "private" | "host"))
+            {
+                return Err(bad_value(
+                    path,
+                    &format!("[containers] {key}"),
+                    format!("invalid value {v:?}: use private or host"),
+                ));
+            }
+        }
+        if let Some(n) = &c.netns {
+            crate::network::mode::NetworkChoice::parse(n)
+                .map_err(|e| bad_value(path, "[containers] netns", e))?;
+        }
         for d in c.devices.iter().flatten() {
             if !d.starts_with('/') {
                 return Err(bad_value(
@@ -420,6 +461,12 @@ impl ContainersConf {
         if c.annotations.is_some() {
             self.annotations = annotations;
         }
+        let ns = |v: Option<String>| v.filter(|v| !v.is_empty());
+        self.pidns = ns(c.pidns).or(self.pidns.take());
+        self.ipcns = ns(c.ipcns).or(self.ipcns.take());
+        self.utsns = ns(c.utsns).or(self.utsns.take());
+        self.cgroupns = ns(c.cgroupns).or(self.cgroupns.take());
+        self.netns = ns(c.netns).or(self.netns.take());
         self.pids_limit = c.pids_limit.or(self.pids_limit);
         self.userns = c.userns.or(self.userns.take());
         self.log_size_max = c.log_size_max.or(self.log_size_max);

@@ -229,6 +229,9 @@ fn with_conf_defaults(
         .collect();
     ulimits.append(&mut o.ulimits);
     o.ulimits = ulimits;
+    if o.network.is_none() && o.pod.is_none() {
+        o.network = conf.netns.clone().filter(|n| n != "private");
+    }
     if o.network.is_none() && o.pod.is_none() && ctx.rootless {
         o.network.clone_from(&conf.default_rootless_network_cmd);
     }
