@@ -857,3 +857,24 @@ fn a_layer_longer_than_the_manifest_says_is_cut_off() {
     assert!(s.image_ids().is_empty());
     assert_eq!(count(&s.store().join("layers")), 0, "no layer kept");
 }
+
+#[test]
+fn a_plain_http_registry_that_resets_tls_is_pulled_without_retry_warnings() {
+    let reg = Registry::start();
+    push_busybox(&reg, "me/busybox:1");
+    // The https probe of an insecure registry is reset; plain http follows
+    // at once, with no "retrying" lines (Podman prints none either).
+    let front = registry_support::ResetsTls::start(&reg.host);
+    let image = format!("{}/me/busybox:1", front.host);
+    let b = Skiff::new();
+    let started = std::time::Instant::now();
+    let o = b.cmd(&["pull", "--tls-verify=false", &image]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert!(!o.stderr.contains("retrying"), "{}", o.describe());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "no retry delays: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(b.image_ids().len(), 1);
+}

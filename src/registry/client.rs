@@ -345,23 +345,37 @@ impl Client {
             agent: self.agent_for(registry, insecure)?,
             challenge: None,
         };
-        match self.ping_endpoint(https, registry) {
+        // For an insecure registry the https ping is a probe: a plain-HTTP
+        // server may reset it, and plain http is tried next, so it is not
+        // retried (nor warned about); the http ping is.
+        let https_retries = if insecure { 0 } else { self.inner.opts.retries };
+        match self.ping_endpoint(https, registry, https_retries) {
             Ok(ep) => Ok(ep),
-            Err(Error::Tls { .. } | Error::Connection { .. }) if insecure => {
+            Err(Error::Tls { .. } | Error::Connection { .. } | Error::ConnectionRefused { .. })
+                if insecure =>
+            {
                 let http = Endpoint {
                     base: format!("http://{host}"),
                     agent: self.inner.agent.clone(),
                     challenge: None,
                 };
-                self.ping_endpoint(http, registry)
+                self.ping_endpoint(http, registry, self.inner.opts.retries)
             }
             Err(e) => Err(e),
         }
     }
 
-    fn ping_endpoint(&self, mut ep: Endpoint, registry: &str) -> Result<Endpoint> {
+    fn ping_endpoint(&self, mut ep: Endpoint, registry: &str, retries: u32) -> Result<Endpoint> {
         let url = format!("{}/v2/", ep.base);
-        let mut resp = self.send_raw(&ep, registry, Method::GET, &url, &[], &mut ReqBody::Empty)?;
+        let mut resp = self.send_raw_with(
+            &ep,
+            registry,
+            Method::GET,
+            &url,
+            &[],
+            &mut ReqBody::Empty,
+            retries,
+        )?;
         match resp.status().as_u16() {
             200..=299 => {}
             401 => {
@@ -607,6 +621,22 @@ impl Client {
         headers: &[(&'static str, String)],
         body: &mut ReqBody,
     ) -> Result<Response<Body>> {
+        let retries = self.inner.opts.retries;
+        self.send_raw_with(ep, registry, method, url, headers, body, retries)
+    }
+
+    /// [`send_raw`](Self::send_raw) with `retries` connection retries.
+    #[allow(clippy::too_many_arguments)]
+    fn send_raw_with(
+        &self,
+        ep: &Endpoint,
+        registry: &str,
+        method: Method,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: &mut ReqBody,
+        retries: u32,
+    ) -> Result<Response<Body>> {
         let agent = &ep.agent;
         let mut attempt = 0;
         loop {
@@ -636,10 +666,7 @@ impl Client {
                 Err(e) => {
                     let err = transport_error(registry, e);
                     attempt += 1;
-                    if !err.is_connection()
-                        || !body.replayable()
-                        || attempt > self.inner.opts.retries
-                    {
+                    if !err.is_connection() || !body.replayable() || attempt > retries {
                         return Err(err);
                     }
                     let delay = self.inner.opts.retry_delay;
@@ -647,7 +674,7 @@ impl Client {
                         "warning: failed, retrying in {} ... ({}/{}): {err}",
                         human_delay(delay),
                         attempt,
-                        self.inner.opts.retries
+                        retries
                     );
                     match &self.inner.opts.warn {
                         Some(w) => w(&msg),

@@ -281,3 +281,57 @@ pub fn fails_125(o: &Output) -> String {
 pub fn count(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|r| r.count()).unwrap_or(0)
 }
+
+/// A front for a plain-HTTP registry that resets every TLS handshake (as
+/// many plain-HTTP servers do) and passes other connections through; the
+/// threads end with the test process, the listener when dropped.
+pub struct ResetsTls {
+    /// `127.0.0.1:PORT`.
+    pub host: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ResetsTls {
+    pub fn start(target: &str) -> ResetsTls {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (target, flag) = (target.to_string(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = conn else { continue };
+                let mut first = [0u8; 1];
+                // 0x16: a TLS handshake record. Dropping the socket with
+                // unread data makes the kernel send a reset.
+                if client.peek(&mut first).map_or(true, |_| first[0] == 0x16) {
+                    continue;
+                }
+                let Ok(upstream) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                    (upstream, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+        ResetsTls { host, stop }
+    }
+}
+
+impl Drop for ResetsTls {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accept loop so that it sees the flag.
+        let _ = TcpStream::connect(&self.host);
+    }
+}
