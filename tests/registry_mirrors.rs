@@ -134,7 +134,8 @@ fn blocked_registries_and_enforced_short_names() {
     // Two search registries, enforcing, no terminal: refused.
     let line = fails_125(&s.cmd(&["pull", "me/app:1"]));
     assert!(
-        line.contains("short-name") && line.contains("cannot prompt without a TTY"),
+        line.contains("short-name \"me/app:1\"")
+            && line.contains("short-name resolution enforced but cannot prompt without a TTY"),
         "{line}"
     );
     // permissive (the default) tries them in order: the blocked one fails,
@@ -148,4 +149,40 @@ fn blocked_registries_and_enforced_short_names() {
     );
     s.ok(&["pull", "-q", "me/app:1"]);
     s.ok(&["image", "exists", &other.name("me/app:1")]);
+}
+
+#[test]
+fn enforced_short_names_prompt_on_a_terminal() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let first = Registry::start();
+    let second = Registry::start();
+    // Both have it, with different content: the id tells which was pulled.
+    push(&first.name("me/app:1"), Some("one"));
+    let chosen = push(&second.name("me/app:1"), Some("two"));
+    let s = Skiff::new();
+    registries_conf(
+        &s,
+        &format!(
+            "unqualified-search-registries = [\"{}\", \"{}\"]\nshort-name-mode = \"enforcing\"\n",
+            first.host, second.host
+        ),
+    );
+    let (mut child, master) = common::spawn_on_pty(&s, &["pull", "me/app:1"], 24, 80);
+    let mut keys = master.try_clone().unwrap();
+    let rx = common::chunks(master);
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let prompted = common::read_until(&rx, &mut seen, "Please select an image", deadline)
+        && common::read_until(&rx, &mut seen, &second.name("me/app:1"), deadline);
+    assert!(prompted, "{}", String::from_utf8_lossy(&seen));
+    // Down to the second registry, then Enter.
+    keys.write_all(b"\x1b[B\r").unwrap();
+    common::read_until(&rx, &mut seen, &chosen, deadline);
+    let code = common::wait_child(&mut child, Duration::from_secs(20));
+    let seen = String::from_utf8_lossy(&seen).into_owned();
+    assert_eq!(code, Some(0), "{seen}");
+    assert!(seen.contains(&chosen), "pull prints the chosen id: {seen}");
+    assert_eq!(s.image_ids().len(), 1, "only the chosen one is pulled");
+    assert_eq!(image_id(&s, &second.name("me/app:1")), chosen);
 }

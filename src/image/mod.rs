@@ -12,6 +12,7 @@ pub mod progress;
 pub mod pull;
 pub mod push;
 pub mod reference;
+pub mod select;
 pub mod sink;
 pub mod store;
 pub mod tar_index;

@@ -110,13 +110,13 @@ pub fn candidates(name: &str, conf: &RegistriesConf) -> Result<Vec<Reference>> {
         }
         return Ok(vec![a.normalize_docker()]);
     }
-    if conf.short_name_mode() == ShortNameMode::Enforcing && conf.search_registries().len() > 1 {
+    let enforcing =
+        conf.short_name_mode() == ShortNameMode::Enforcing && conf.search_registries().len() > 1;
+    if enforcing {
         use std::io::IsTerminal;
-        // Podman prompts for a choice on a terminal; skiff does not ask and
-        // tries the registries in order there, as permissive does.
         if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
             return Err(Error::msg(format!(
-                "short-name \"{name}\": short-name resolution enforced (short-name-mode in {}) but cannot prompt without a TTY; use a fully qualified name",
+                "short-name \"{name}\": short-name resolution enforced but cannot prompt without a TTY (short-name-mode in {}); use a fully qualified name",
                 conf.files_display()
             )));
         }
@@ -132,7 +132,7 @@ pub fn candidates(name: &str, conf: &RegistriesConf) -> Result<Vec<Reference>> {
             r.path
         )));
     }
-    Ok(conf
+    let all: Vec<Reference> = conf
         .search_registries()
         .iter()
         .map(|reg| {
@@ -140,7 +140,15 @@ pub fn candidates(name: &str, conf: &RegistriesConf) -> Result<Vec<Reference>> {
             c.domain = Some(reg.clone());
             c.normalize_docker()
         })
-        .collect())
+        .collect();
+    if !enforcing {
+        return Ok(all);
+    }
+    // Podman's prompt: the user picks the one registry to pull from.
+    let names: Vec<String> = all.iter().map(|c| c.to_string()).collect();
+    let at = super::select::select("Please select an image", &names)
+        .map_err(|e| Error::msg(format!("short-name \"{name}\": {e}")))?;
+    Ok(vec![all[at].clone()])
 }
 
 /// `skiff pull NAME`: resolves the name and pulls the first candidate that
