@@ -1147,6 +1147,9 @@ fn user_network_dns_answers_missing_names_promptly() {
         .unwrap_or_else(|| panic!("no nameserver in {resolv}"))
         .trim()
         .to_string();
+    // Podman's resolv.conf on a user network: the network's search
+    // domain (Podman's dns.podman) and its DNS server, nothing of the host's.
+    assert_eq!(resolv, format!("search dns.skiff\nnameserver {gateway}\n"));
     let (code, took) = query_in_netns(pid.trim(), &gateway, "nope.test.");
     assert_eq!(code, Some(ResponseCode::NXDomain));
     assert!(took < Duration::from_secs(2), "NXDOMAIN took {took:?}");
@@ -1161,6 +1164,11 @@ fn user_network_dns_answers_missing_names_promptly() {
     // timeout fails this.
     assert!(took < Duration::from_millis(2800), "SERVFAIL took {took:?}");
     assert!(dns.was_asked("silent.test"));
+    // An unknown name in our own domain is ours to answer: at once.
+    let (code, took) = query_in_netns(pid.trim(), &gateway, "nope.dns.skiff.");
+    assert_eq!(code, Some(ResponseCode::NXDomain));
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert!(!dns.was_asked("nope.dns.skiff"));
     sk(&["rm", "-f", "db"]);
     sk(&["network", "rm", "dnsnet"]);
     assert_no_helpers(&s);

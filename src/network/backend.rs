@@ -82,6 +82,12 @@ pub trait Backend {
         generated
     }
 
+    /// The search domains of the container's networks, ahead of the host's
+    /// in resolv.conf (Podman's `networkSearchDomains`).
+    fn search_domains(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Name servers for resolv.conf when `--dns` is not given, from the
     /// host's resolv.conf text: by default its servers that are reachable
     /// from a namespace of the container's own (no loopback ones).

@@ -668,6 +668,12 @@ impl Backend for Bridge {
         host_address()
     }
 
+    /// The domain our DNS server answers containers' names in, as
+    /// netavark gives Podman `dns.podman`.
+    fn search_domains(&self) -> Vec<String> {
+        vec![super::dns::SEARCH_DOMAIN.to_string()]
+    }
+
     /// The gateways of its networks, where our DNS server answers; the
     /// host's servers when it has none, unless every network is internal.
     fn nameservers(&self, ctx: &Context, st: &NetworkState, host_resolv: &str) -> Vec<String> {

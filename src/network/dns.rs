@@ -34,6 +34,10 @@ pub const FORWARD_QUEUE: usize = 64;
 /// the container gets SERVFAIL, before its resolver's own first timeout
 /// (5 s for glibc, 2.5 s between musl's tries).
 pub const FORWARD_DEADLINE: Duration = Duration::from_secs(2);
+/// The search domain of containers on user networks (Podman's
+/// `dns.podman`): `NAME.dns.skiff` is container NAME; an unknown name in
+/// it is NXDOMAIN at once, never asked upstream.
+pub const SEARCH_DOMAIN: &str = "dns.skiff";
 /// The TTL of local answers: containers come and go.
 const TTL: u32 = 5;
 
@@ -42,7 +46,8 @@ const TTL: u32 = 5;
 pub enum Answer {
     /// Known name: these addresses (empty for a type we have no data for).
     Found(Vec<Ipv4Addr>),
-    /// Unknown name and every network of the querier is internal.
+    /// Unknown name in [`SEARCH_DOMAIN`], or every network of the querier
+    /// is internal.
     NxDomain,
     /// Unknown name: ask the upstream resolver.
     Forward,
@@ -63,6 +68,10 @@ pub fn lookup(records: &[Record], from: Ipv4Addr, name: &str, qtype: RecordType)
         .filter(|r| r.container_id == me.container_id)
         .collect();
     let networks: BTreeSet<&str> = mine.iter().map(|r| r.network.as_str()).collect();
+    let in_zone = name == SEARCH_DOMAIN
+        || name
+            .strip_suffix(SEARCH_DOMAIN)
+            .is_some_and(|n| n.ends_with('.'));
     let short = name.split('.').next().unwrap_or_default().to_string();
     let mut ips = Vec::new();
     let mut known = false;
@@ -72,7 +81,7 @@ pub fn lookup(records: &[Record], from: Ipv4Addr, name: &str, qtype: RecordType)
     {
         let hit = |n: &str| {
             let n = n.to_ascii_lowercase();
-            n == name || (name.ends_with(".dns.skiff") && n == short)
+            n == name || (in_zone && n == short)
         };
         if hit(&r.name) || r.endpoint.aliases.iter().any(|a| hit(a)) {
             known = true;
@@ -87,7 +96,7 @@ pub fn lookup(records: &[Record], from: Ipv4Addr, name: &str, qtype: RecordType)
     }
     if known {
         Answer::Found(ips)
-    } else if mine.iter().all(|r| r.internal) {
+    } else if in_zone || mine.iter().all(|r| r.internal) {
         Answer::NxDomain
     } else {
         Answer::Forward
@@ -345,6 +354,15 @@ mod tests {
             Answer::Found(vec![])
         );
         assert_eq!(lookup(&r, me, "other", RecordType::A), Answer::Forward);
+        // Our own zone is never asked upstream.
+        assert_eq!(
+            lookup(&r, me, "nope.dns.skiff.", RecordType::A),
+            Answer::NxDomain
+        );
+        assert_eq!(
+            lookup(&r, me, "other.dns.skiff", RecordType::A),
+            Answer::NxDomain
+        );
         let isolated = ip("10.89.1.2");
         assert_eq!(lookup(&r, isolated, "db", RecordType::A), Answer::NxDomain);
         // A stranger (not a container) is forwarded.

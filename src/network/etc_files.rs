@@ -200,11 +200,14 @@ pub fn forwarder_then_host(forwarders: &[String], host: &str) -> Vec<String> {
 }
 
 /// /etc/resolv.conf from explicit servers, `--dns-search` and `--dns-option`;
-/// search and options fall back to the host's.
+/// without `--dns-search`, the search list is the networks' own domains
+/// (`network_search`) then the host's, as Podman keeps the host's; options
+/// fall back to the host's.
 pub fn resolv_conf_from(
     host: &str,
     servers: &[String],
     search: &[String],
+    network_search: &[String],
     options: &[String],
 ) -> String {
     let mut out = String::new();
@@ -218,7 +221,13 @@ pub fn resolv_conf_from(
     };
     // `--dns-search .` means no search domains at all.
     let search = if search.is_empty() {
-        host_line("search")
+        let host = host_line("search");
+        network_search
+            .iter()
+            .map(String::as_str)
+            .chain((!host.is_empty()).then_some(host.as_str()))
+            .collect::<Vec<_>>()
+            .join(" ")
     } else if search.iter().all(|s| s == ".") {
         String::new()
     } else {
@@ -340,7 +349,7 @@ mod tests {
     fn resolv_from_options() {
         let host = "nameserver 127.0.0.53\nsearch example\noptions edns0\n";
         assert_eq!(
-            resolv_conf_from(host, &["10.0.2.3".into()], &[], &[]),
+            resolv_conf_from(host, &["10.0.2.3".into()], &[], &[], &[]),
             "search example\nnameserver 10.0.2.3\noptions edns0\n"
         );
         assert_eq!(
@@ -348,9 +357,14 @@ mod tests {
                 host,
                 &["9.9.9.9".into()],
                 &["x".into()],
+                &["dns.skiff".into()],
                 &["ndots:2".into()]
             ),
             "search x\nnameserver 9.9.9.9\noptions ndots:2\n"
+        );
+        assert_eq!(
+            resolv_conf_from(host, &["10.89.0.1".into()], &[], &["dns.skiff".into()], &[]),
+            "search dns.skiff example\nnameserver 10.89.0.1\noptions edns0\n"
         );
         assert!(nameservers(host, true).is_empty());
         let h = hosts_with_ips("h", "n", &["10.0.2.100"], &[]);

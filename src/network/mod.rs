@@ -734,8 +734,13 @@ fn write_etc_files(
     } else {
         backend.nameservers(ctx, st, &host_resolv)
     };
-    let resolv =
-        etc_files::resolv_conf_from(&host_resolv, &servers, &cfg.dns_search, &cfg.dns_options);
+    let resolv = etc_files::resolv_conf_from(
+        &host_resolv,
+        &servers,
+        &cfg.dns_search,
+        &backend.search_domains(),
+        &cfg.dns_options,
+    );
     for (name, content) in [("hosts", hosts), ("resolv.conf", resolv)] {
         let p = userdata.join(name);
         // Truncate and write, never replace: the bind mount follows the inode.
