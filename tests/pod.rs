@@ -281,8 +281,24 @@ fn lifecycle_status_listing_inspect_logs_and_top() {
     follow.wait().unwrap();
 
     // top: the processes of every running container.
+    // Podman's psgo columns, no container name, each pid namespace once.
     let out = s.ok(&["pod", "top", "life"]);
-    assert!(out.contains("sleep 1") && out.contains("first"), "{out}");
+    assert!(out.contains("sleep 1"), "{out}");
+    assert_eq!(
+        out.lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND"]
+    );
+    let comms = s.ok(&["pod", "top", "life", "pid,comm"]);
+    assert!(
+        comms.starts_with("PID         COMMAND\n") && comms.contains("\n1           sh\n"),
+        "{comms}"
+    );
+    let e = s.fails(&["pod", "top", "life", "pid", "bogus"], 125);
+    assert_eq!(e.trim(), "Error: 'bogus': unknown descriptor");
     // ELAPSED as Podman (Go's Duration) prints it: 2.5s, 37m47.46s, 150ms.
     let mut lines = out.lines();
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();

@@ -481,3 +481,95 @@ fn id_shows_the_supplementary_groups_podman_gives() {
         "uid=0(root) gid=0(root) groups=1(daemon),10(wheel),50(staff)"
     );
 }
+
+/// The cells of a `top` table line (columns are two or more blanks apart).
+fn top_cells(line: &str) -> Vec<String> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether `s` reads as Go's `time.Duration.String` (`1.5s`, `998.3ms`, `2m0s`).
+fn go_duration_like(s: &str) -> bool {
+    let unit =
+        s.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == 'm' || c == 'h');
+    let unit = if s.ends_with("ms") { "ms" } else { unit };
+    s.chars().next().is_some_and(|c| c.is_ascii_digit()) && ["s", "ms", "µs"].contains(&unit)
+}
+
+#[test]
+fn top_takes_podmans_descriptors_and_falls_back_to_ps() {
+    let s = busybox();
+    s.ok(&["run", "-d", "--name", "topweb", "busybox", "sleep", "1000"]);
+    let hpid = s.inspect_format("topweb", "{{.State.Pid}}");
+    // Podman 4.3 printed, for the same container:
+    // PID  PPID  USER  GROUP  RUSER  RGROUP  %CPU   ELAPSED       TIME  TTY  VSZ   COMMAND  COMMAND     NI  HPID  HUSER  HGROUP  STIME
+    // 1    0     root  root   root   root    0.000  998.298277ms  0s    ?    2268  sleep    sleep 1000  0   8883  1003   1003    2026-12-02 11:06:40 +0000 UTC
+    let out = s.ok(&[
+        "top", "topweb", "pid", "ppid", "user", "group", "ruser", "rgroup", "pcpu", "etime",
+        "time", "tty", "vsz", "comm", "args", "nice", "hpid", "huser", "hgroup", "stime",
+    ]);
+    let mut lines = out.lines();
+    assert_eq!(
+        top_cells(lines.next().unwrap()),
+        [
+            "PID", "PPID", "USER", "GROUP", "RUSER", "RGROUP", "%CPU", "ELAPSED", "TIME", "TTY",
+            "VSZ", "COMMAND", "COMMAND", "NI", "HPID", "HUSER", "HGROUP", "STIME"
+        ]
+    );
+    let row = top_cells(lines.next().unwrap());
+    assert_eq!(lines.next(), None, "{out}");
+    assert_eq!(
+        row[..6],
+        ["1", "0", "root", "root", "root", "root"],
+        "{out}"
+    );
+    let pcpu = &row[6];
+    assert!(
+        pcpu.split_once('.').is_some_and(|(_, f)| f.len() == 3),
+        "%CPU {pcpu}"
+    );
+    assert!(go_duration_like(&row[7]), "ELAPSED {}", row[7]);
+    assert_eq!(row[8], "0s", "TIME as Go's Duration of whole seconds");
+    assert_eq!(row[9], "?");
+    assert!(row[10].parse::<u64>().unwrap() > 0, "VSZ {}", row[10]);
+    assert_eq!(row[11..14], ["sleep", "sleep 1000", "0"]);
+    assert_eq!(row[14], hpid);
+    // Container root is the user's own uid on the host; it has no name in
+    // the container's /etc/passwd, so psgo prints the number.
+    assert_eq!(row[15], s.uid().to_string());
+    assert_eq!(row[16], s.user().gid.to_string());
+    let stime = &row[17];
+    assert!(
+        stime.len() >= 25 && stime.as_bytes()[4] == b'-' && stime.as_bytes()[13] == b':',
+        "STIME {stime}"
+    );
+    // AIX codes and comma lists.
+    let out = s.ok(&["top", "topweb", "%p,%U", "%c", "seccomp", "capamb"]);
+    assert_eq!(
+        out.lines().map(top_cells).collect::<Vec<_>>(),
+        [
+            ["PID", "USER", "COMMAND", "SECCOMP", "AMBIENT CAPS"],
+            ["1", "root", "sleep", "filter", "none"]
+        ]
+    );
+    // Anything else is ps(1) in the container, its own line left out, as Podman.
+    let out = s.ok(&["top", "topweb", "-o", "pid,comm"]);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("PID   COMMAND"), "{out}");
+    assert_eq!(lines.next(), Some("    1 sleep"), "{out}");
+    // Podman 5's text when ps(1) fails (the rest is busybox ps's own).
+    let e = s.fails(&["top", "topweb", "-o", "bogus"], 125);
+    assert!(
+        e.starts_with("Error: executing ps(1) in container: runtime failed with exit status: 1 and output: ps: bad -o argument 'bogus'"),
+        "{e}"
+    );
+    let e = s.fails(&["top"], 125);
+    assert_eq!(
+        e.trim(),
+        "Error: you must provide the name or id of a running container"
+    );
+    s.ok(&["rm", "-f", "topweb"]);
+}

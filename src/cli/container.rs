@@ -1305,14 +1305,47 @@ pub fn update(ctx: &Context, a: UpdateArgs) -> Result<i32> {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    override_usage = "skiff top [options] CONTAINER [FORMAT-DESCRIPTORS|ARGS...]",
+    after_help = "Format descriptors (psgo's, as Podman's top): args, capamb, capbnd, capeff, capinh, capprm, comm, etime, group, groups, hgroup, hgroups, hpid, huid, huser, label, nice, pcpu, pgid, pid, ppid, rgroup, rss, ruser, seccomp, state, stime, time, tty, uid, user, vsz; AIX codes %C %G %P %U %a %c %g %n %p %r %t %u %x %y %z. Anything else (e.g. -eo pid,comm) is run as ps(1) in the container."
+)]
 pub struct TopArgs {
-    pub container: String,
+    /// Act on the latest container skiff knows of (every argument is then a descriptor)
+    #[arg(short, long)]
+    pub latest: bool,
+    /// The container, then format descriptors or ps(1) arguments
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CONTAINER"
+    )]
+    pub args: Vec<String>,
 }
 
+/// `top`: Podman's table of the container's processes, or ps(1)'s lines
+/// when the arguments are not psgo descriptors.
 pub fn top(ctx: &Context, a: TopArgs) -> Result<i32> {
-    let c = container::lookup(ctx, &a.container)?;
-    let rows = container::top::top(ctx, &c)?;
-    crate::format::print_table(&container::top::HEADERS, &rows, false);
+    let (c, descriptors) = match (a.latest, a.args.split_first()) {
+        (true, _) => (latest(ctx)?, a.args.as_slice()),
+        (false, Some((name, rest))) => {
+            (container::lookup(ctx, name.trim_start_matches('/'))?, rest)
+        }
+        (false, None) => {
+            return Err(Error::msg(
+                "you must provide the name or id of a running container",
+            ))
+        }
+    };
+    match container::top::top(ctx, &c, descriptors)? {
+        container::top::Output::Table(headers, rows) => {
+            crate::format::print_table(&headers, &rows, false)
+        }
+        container::top::Output::Lines(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+        }
+    }
     Ok(0)
 }
 

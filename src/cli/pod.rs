@@ -40,7 +40,7 @@ pub enum PodCommand {
     /// Stop one or more pods
     Stop(StopArgs),
     /// Display the running processes of containers in a pod
-    Top(NameArg),
+    Top(TopArgs),
     /// Unpause one or more pods
     Unpause(PodsArg),
 }
@@ -97,6 +97,14 @@ pub struct CreateArgs {
     /// Set custom DNS options
     #[arg(long = "dns-option", visible_alias = "dns-opt")]
     pub dns_option: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Name or ID of the pod
+    pub pod: String,
+    /// Format descriptors (as `top`'s: pid, user, args, hpid...)
+    pub descriptors: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -656,20 +664,28 @@ fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn top(ctx: &Context, a: NameArg) -> Result<i32> {
+/// `pod top`: the processes of the pod's running containers with psgo's
+/// columns, each pid namespace once (Podman's `pod top`; no ps(1) fallback:
+/// an unknown descriptor is an error, as in Podman).
+fn top(ctx: &Context, a: TopArgs) -> Result<i32> {
     let p = pod::lookup(ctx, &a.pod)?;
+    let descriptors = container::top::parse(&a.descriptors)
+        .map_err(|w| Error::msg(format!("'{w}': unknown descriptor")))?;
     let members = pod::members(ctx, &p.id)?;
     let mut rows = Vec::new();
+    let mut namespaces = std::collections::HashSet::new();
     for c in members.iter().filter(|c| {
         matches!(
             container::effective_status(c),
             Status::Running | Status::Paused
         )
     }) {
-        for mut r in container::top::top(ctx, c)? {
-            r.push(c.name.clone());
-            rows.push(r);
+        // Containers sharing a pid namespace show its processes once.
+        let ns = std::fs::read_link(format!("/proc/{}/ns/pid", c.state.pid)).ok();
+        if ns.is_some_and(|ns| !namespaces.insert(ns)) {
+            continue;
         }
+        rows.extend(container::top::rows(c, &descriptors));
     }
     if rows.is_empty() {
         return Err(Error::msg(format!(
@@ -677,8 +693,7 @@ fn top(ctx: &Context, a: NameArg) -> Result<i32> {
             p.name
         )));
     }
-    let mut headers: Vec<&str> = container::top::HEADERS.to_vec();
-    headers.push("NAME");
+    let headers: Vec<&str> = descriptors.iter().map(|d| d.header).collect();
     crate::format::print_table(&headers, &rows, false);
     Ok(0)
 }
