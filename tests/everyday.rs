@@ -470,3 +470,119 @@ fn network_flag_takes_podman_4_aliases() {
     s.ok(&["rm", "-f", "-t", "0", "srv"]);
     s.ok(&["network", "rm", "aliasnet"]);
 }
+
+#[test]
+fn ps_filter_takes_every_podman_key_with_podmans_rules() {
+    let s = busybox();
+    s.ok(&["network", "create", "flt-net"]);
+    s.ok(&["volume", "create", "flt-vol"]);
+    s.ok(&["pod", "create", "--name", "flt-pod"]);
+    let create = |name: &str, extra: &[&str]| {
+        let mut a = vec!["create", "--name", name];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["busybox", "sleep", "1"]);
+        s.ok(&a);
+        // Creation times a second apart: before= and since= compare them.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    };
+    create(
+        "f-a",
+        &["-l", "app=web", "-l", "tier=front", "--restart", "always"],
+    );
+    create(
+        "f-b",
+        &[
+            "-l",
+            "app=db",
+            "-v",
+            "flt-vol:/data",
+            "--network",
+            "flt-net",
+        ],
+    );
+    create("f-c", &["--pod", "flt-pod", "-v", "/tmp:/hosttmp"]);
+    s.fails(
+        &["run", "--name", "f-d", "busybox", "sh", "-c", "exit 3"],
+        3,
+    );
+    let names = |filters: &[&str]| -> String {
+        let mut a = vec!["ps", "-a", "--format", "{{.Names}}", "--sort", "names"];
+        for f in filters {
+            a.extend_from_slice(&["--filter", f]);
+        }
+        let out = s.ok(&a);
+        out.lines()
+            .filter(|n| n.starts_with("f-"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let cases: &[(&[&str], &str)] = &[
+        // One key's values are alternatives...
+        (&["name=f-a", "name=f-b"], "f-a f-b"),
+        (&["status=created", "status=exited"], "f-a f-b f-c f-d"),
+        (&["status=stopped"], "f-d"),
+        // ...different keys must all match...
+        (&["name=f-", "exited=3"], "f-d"),
+        (&["exited=0"], ""),
+        // ...but label values must all hold, and label! excludes.
+        (&["label=app=web", "label=tier=front"], "f-a"),
+        (&["label=app=web", "label=app=db"], ""),
+        (&["label=app", "label!=app=db"], "f-a"),
+        (&["label!=app"], "f-c f-d"),
+        (&["before=f-c"], "f-a f-b"),
+        (&["since=f-b"], "f-c f-d"),
+        (&["volume=flt-vol"], "f-b"),
+        (&["volume=/data"], "f-b"),
+        (&["volume=/tmp:/hosttmp"], "f-c"),
+        (&["network=flt-net"], "f-b"),
+        (&["network=nosuch-net"], ""),
+        (&["pod=flt-pod"], "f-c"),
+        (&["pod=nosuch-pod"], ""),
+        (&["restart-policy=always"], "f-a"),
+        (&["command=^sh$"], "f-d"),
+        (&["until=1h"], ""),
+        (&["health=healthy"], ""),
+    ];
+    let mut problems = Vec::new();
+    for (filters, want) in cases {
+        let got = names(filters);
+        if got != *want {
+            problems.push(format!("{filters:?}: got {got:?}, want {want:?}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 60;
+    assert_eq!(names(&[&format!("until={later}")]), "f-a f-b f-c f-d");
+    // Podman's messages, exit 125.
+    for (filter, want) in [
+        ("bogus=1", "Error: bogus is an invalid filter"),
+        ("publish=80", "Error: publish is an invalid filter"),
+        ("nokey", "Error: invalid filter \"nokey\""),
+        (
+            "status=sleeping",
+            "Error: unknown container state: sleeping: invalid argument",
+        ),
+        (
+            "exited=abc",
+            "Error: exited code out of range '\\x00': strconv.ParseInt: parsing \"abc\": invalid syntax",
+        ),
+        (
+            "before=nosuch-zz",
+            "Error: no container with name or ID \"nosuch-zz\" found: no such container",
+        ),
+        (
+            "until=abc",
+            "Error: failed to parse value as time or duration: \"abc\"",
+        ),
+        ("restart-policy=sometimes", "Error: sometimes invalid restart policy"),
+    ] {
+        let e = s.fails(&["ps", "-a", "--filter", filter], 125);
+        assert_eq!(e.trim(), want, "--filter {filter}");
+    }
+    s.ok(&["rm", "-f", "f-a", "f-b", "f-c", "f-d"]);
+    s.ok(&["pod", "rm", "-f", "flt-pod"]);
+}

@@ -855,26 +855,11 @@ fn stop_timeout(flag: Option<u64>, c: &Container) -> std::time::Duration {
 
 /// Every container that matches all of `filters` (`ps --filter` keys).
 fn filtered(ctx: &Context, filters: &[String]) -> Result<Vec<Container>> {
-    let filters = parse_filters(ctx, filters)?;
+    let filters = container::filter::parse(filters, &container::filter::Store(ctx))?;
     Ok(container::list(ctx)?
         .into_iter()
-        .filter(|c| container::filter::keep(&filters, c, container::effective_status(c)))
+        .filter(|c| filters.keep(c, container::effective_status(c)))
         .collect())
-}
-
-/// Parses `--filter`s, with `pod=` names turned into pod ids.
-fn parse_filters(ctx: &Context, filters: &[String]) -> Result<Vec<container::filter::Filter>> {
-    let pods = crate::pod::list(ctx)?;
-    filters
-        .iter()
-        .map(|f| {
-            Ok(container::filter::parse(f)?.resolve_pod(|key| {
-                crate::state::records::find(&pods, key)
-                    .ok()
-                    .map(|p| p.id.clone())
-            }))
-        })
-        .collect()
 }
 
 /// The most recently created container (`--latest`, `-l`).

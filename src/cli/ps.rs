@@ -129,14 +129,7 @@ fn facts(
         .find(|p| p.id == c.config.pod)
         .map(|p| (p.id[..12].to_string(), p.name.clone()))
         .unwrap_or_default();
-    let mut networks: Vec<String> = c.state.network.networks.keys().cloned().collect();
-    if let crate::network::mode::Mode::Bridge(names) = crate::network::mode_of(&c.config) {
-        for n in names {
-            if !networks.contains(&n) {
-                networks.push(n);
-            }
-        }
-    }
+    let networks = container::filter::networks_of(c);
     let size = image_sizes.map(|sizes| {
         let rw = container::df::rw_size(ctx, c);
         (rw, rw + sizes.get(&c.config.image_id).copied().unwrap_or(0))
@@ -301,11 +294,7 @@ fn shown_by_default(f: &Facts) -> bool {
 
 /// `skiff ps`; with `--watch N`, again every N seconds until interrupted.
 pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
-    let filters = a
-        .filter
-        .iter()
-        .map(|f| container::filter::parse(f))
-        .collect::<Result<Vec<_>>>()?;
+    let filters = container::filter::parse(&a.filter, &container::filter::Store(ctx))?;
     let format = match a.format.as_deref().map(str::trim) {
         None | Some("table") => default_table(&a),
         Some(f) => f.to_string(),
@@ -349,22 +338,11 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
 fn once(
     ctx: &Context,
     a: &PsArgs,
-    filters: &[container::filter::Filter],
+    filters: &container::filter::Filters,
     format: &str,
     shape: &crate::format::Shape,
 ) -> Result<String> {
     let pods = crate::pod::list(ctx)?;
-    let filters: Vec<_> = filters
-        .iter()
-        .cloned()
-        .map(|f| {
-            f.resolve_pod(|key| {
-                crate::state::records::find(&pods, key)
-                    .ok()
-                    .map(|p| p.id.clone())
-            })
-        })
-        .collect();
     let all = container::list(ctx)?;
     let every = a.all || a.latest || a.last.is_some() || !filters.is_empty();
     let image_sizes = if a.size || format.contains(".Size") {
@@ -384,9 +362,7 @@ fn once(
         // Build containers are external, as buildah's are to Podman.
         .filter(|c| a.external || c.config.builder.is_none())
         .map(|c| (c, facts(ctx, c, &pods, image_sizes.as_ref())))
-        .filter(|(c, f)| {
-            (every || shown_by_default(f)) && container::filter::keep(&filters, c, f.status)
-        })
+        .filter(|(c, f)| (every || shown_by_default(f)) && filters.keep(c, f.status))
         .collect();
     let limit = if a.latest { Some(1) } else { a.last };
     if let Some(n) = limit {
