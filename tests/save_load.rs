@@ -81,12 +81,13 @@ fn oci_archive_round_trip_and_several_images() {
     ]);
     let b = Skiff::new();
     let o = b.ok(&["load", "-i", out.to_str().unwrap()]);
+    // Podman: without -m the other arguments name the first image in a
+    // docker-archive only; an oci-archive keeps the first name.
     assert!(
-        o.contains(BUSYBOX) && o.contains("localhost/other:2"),
+        o.contains(BUSYBOX) && !o.contains("localhost/other:2"),
         "{o}"
     );
     assert_eq!(image_id(&b, BUSYBOX), id);
-    assert_eq!(image_id(&b, "localhost/other:2"), id);
     assert_eq!(layer_trees(&b), layer_trees(&a));
 
     // docker-archive with two names and stdout output.

@@ -53,9 +53,22 @@ pub fn save(ctx: &Context, a: SaveArgs) -> Result<i32> {
             a.format
         )));
     }
+    if a.multi_image_archive && a.images.len() > 1 && a.format != "docker-archive" {
+        return Err(Error::msg(format!(
+            "unsupported format {:?} for saving multiple images (only docker-archive)",
+            a.format
+        )));
+    }
+    // Without -m, Podman saves the first image only; the other arguments
+    // are more names for it in a docker-archive, and ignored otherwise.
+    let (keys, tags) = if a.multi_image_archive {
+        (&a.images[..], Vec::new())
+    } else {
+        (&a.images[..1], additional_tags(&a.images[1..])?)
+    };
     let store = ImageStore::new(ctx);
     let mut images: Vec<(Image, Vec<String>)> = Vec::new();
-    for key in &a.images {
+    for key in keys {
         let (img, matched) = store.resolve(key)?;
         // Saved by ID, an image carries no name (Podman): its load gives
         // <none>:<none>.
@@ -69,6 +82,15 @@ pub fn save(ctx: &Context, a: SaveArgs) -> Result<i32> {
                 }
             }
             None => images.push((img, names)),
+        }
+    }
+    if let Some((_, names)) = images.first_mut().filter(|_| a.format == "docker-archive") {
+        // libimage lists the additional tags first, then the image's own name.
+        let own = std::mem::replace(names, tags);
+        for n in own {
+            if !names.contains(&n) {
+                names.push(n);
+            }
         }
     }
     if !matches!(
@@ -90,6 +112,30 @@ pub fn save(ctx: &Context, a: SaveArgs) -> Result<i32> {
         crate::events::Event::object(crate::events::Type::Image, "save", &img.id, name).record(ctx);
     }
     Ok(0)
+}
+
+/// `save IMAGE NAME...` without `-m`: the names as libimage normalizes
+/// them (`extra` -> `localhost/extra:latest`); one that does not parse is
+/// passed over and a digest without a tag refused, as Podman does.
+fn additional_tags(names: &[String]) -> Result<Vec<String>> {
+    let mut tags = Vec::new();
+    for n in names {
+        let Ok(r) = crate::image::reference::Reference::parse(n) else {
+            continue;
+        };
+        let r = r.normalize_local();
+        if r.tag.is_none() {
+            return Err(Error::msg(format!(
+                "invalid additional tag {n:?}: normalized to untagged {:?}",
+                r.to_string()
+            )));
+        }
+        let r = r.to_string();
+        if !tags.contains(&r) {
+            tags.push(r);
+        }
+    }
+    Ok(tags)
 }
 
 /// `save` to a tar file or stdout (docker-archive, oci-archive).
