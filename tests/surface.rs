@@ -573,3 +573,169 @@ fn top_takes_podmans_descriptors_and_falls_back_to_ps() {
     );
     s.ok(&["rm", "-f", "topweb"]);
 }
+
+/// The `RepoTags` of each image of a docker-archive, in order.
+fn archive_repo_tags(path: &std::path::Path) -> Vec<Vec<String>> {
+    let mut a = tar::Archive::new(std::fs::File::open(path).unwrap());
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_str() == Some("manifest.json") {
+            let m: serde_json::Value = serde_json::from_reader(&mut e).unwrap();
+            return m
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| {
+                    i["RepoTags"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|t| t.as_str().unwrap().to_string())
+                        .collect()
+                })
+                .collect();
+        }
+    }
+    panic!("{} has no manifest.json", path.display());
+}
+
+#[test]
+fn save_takes_more_arguments_as_names_of_the_first_image_as_podman() {
+    let s = busybox();
+    s.import_with("localhost/other:1", |t| {
+        t.file("etc/other", b"other\n", 0o644, 0, 0);
+    });
+    let dir = s
+        .write_file("save-here", b"")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    // Podman (libimage's saveDockerArchive): without -m the other arguments
+    // are more names for the first image, listed before its own; Podman 4.3
+    // wrote ["localhost/extra:latest","localhost/other:1","localhost/busybox:latest"].
+    s.ok(&[
+        "save",
+        "-q",
+        "-o",
+        &path("tags.tar"),
+        "busybox",
+        "extra",
+        "localhost/other:1",
+    ]);
+    assert_eq!(
+        archive_repo_tags(&dir.join("tags.tar")),
+        [[
+            "localhost/extra:latest",
+            "localhost/other:1",
+            "localhost/busybox:latest"
+        ]]
+    );
+    // -m: each argument is an image of its own.
+    s.ok(&[
+        "save",
+        "-q",
+        "-m",
+        "-o",
+        &path("multi.tar"),
+        "busybox",
+        "localhost/other:1",
+    ]);
+    assert_eq!(
+        archive_repo_tags(&dir.join("multi.tar")),
+        [["localhost/busybox:latest"], ["localhost/other:1"]]
+    );
+    let e = s.fails(
+        &[
+            "save",
+            "-m",
+            "--format",
+            "oci-archive",
+            "-o",
+            &path("m.oci"),
+            "busybox",
+            "localhost/other:1",
+        ],
+        125,
+    );
+    assert_eq!(
+        e.trim(),
+        "Error: unsupported format \"oci-archive\" for saving multiple images (only docker-archive)"
+    );
+    assert!(!dir.join("m.oci").exists(), "nothing half-written");
+    // The names come back with load.
+    s.ok(&["rmi", "localhost/other:1"]);
+    s.ok(&["load", "-q", "-i", &path("tags.tar")]);
+    let names = s.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "localhost/busybox:latest",
+            "localhost/extra:latest",
+            "localhost/other:1"
+        ]
+    );
+}
+
+#[test]
+fn network_container_shares_the_hosts_and_resolv_conf_files_as_podman() {
+    // Podman (libpod's makePlatformBindMounts): a container joining X's
+    // network bind-mounts X's own /etc/hosts and /etc/resolv.conf, adds
+    // `127.0.0.1\tNAME` for itself and takes it out at cleanup; its host
+    // name stays its own (the uts namespace is not X's).
+    let s = busybox();
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "nx",
+        "--hostname",
+        "nxhost",
+        "--add-host",
+        "foo.example:10.1.2.3",
+        "--dns",
+        "10.0.0.53",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let joiner = s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "joiner",
+        "--network",
+        "container:nx",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let cat = |c: &str, f: &str| s.ok(&["exec", c, "cat", f]);
+    let hosts = cat("nx", "/etc/hosts");
+    assert_eq!(cat("joiner", "/etc/hosts"), hosts);
+    assert!(hosts.contains("foo.example"), "{hosts}");
+    assert!(hosts.lines().any(|l| l == "127.0.0.1\tjoiner"), "{hosts}");
+    let resolv = cat("nx", "/etc/resolv.conf");
+    assert_eq!(cat("joiner", "/etc/resolv.conf"), resolv);
+    assert!(resolv.contains("nameserver 10.0.0.53"), "{resolv}");
+    // The same file, not a copy: what X writes the joiner reads at once.
+    s.ok(&[
+        "exec",
+        "nx",
+        "sh",
+        "-c",
+        "echo '10.9.9.9 added' >> /etc/hosts",
+    ]);
+    assert!(cat("joiner", "/etc/hosts").contains("10.9.9.9 added"));
+    assert_eq!(
+        s.ok(&["exec", "joiner", "hostname"]).trim(),
+        &joiner.trim()[..12]
+    );
+    s.ok(&["rm", "-f", "-t", "0", "joiner"]);
+    let hosts = cat("nx", "/etc/hosts");
+    assert!(!hosts.contains("joiner"), "{hosts}");
+    assert!(hosts.contains("10.9.9.9 added"), "{hosts}");
+    s.ok(&["rm", "-f", "-t", "0", "nx"]);
+}

@@ -122,3 +122,61 @@ fn network_event(ctx: &Context, id: &str, net: &str, status: &str) {
     e.network = net.to_string();
     e.record(ctx);
 }
+
+/// The directory whose `hosts` and `resolv.conf` container `c` uses when it
+/// joins another container's network (`--network container:X`, outside a
+/// pod): X's own, or those X shares in turn (a pod's, another container's),
+/// as Podman bind-mounts the dependency's files. None for other networks.
+pub fn shared_etc_dir(
+    ctx: &Context,
+    c: &crate::state::container::Container,
+) -> Result<Option<std::path::PathBuf>> {
+    let NetworkChoice::Explicit(Mode::Container(key)) = &c.config.network else {
+        return Ok(None);
+    };
+    if !c.config.pod.is_empty() {
+        return Ok(None);
+    }
+    let owner = super::store(ctx).lookup(key)?;
+    if let (_, Some(dir)) = crate::pod::joined_namespaces(ctx, &owner)? {
+        return Ok(Some(dir));
+    }
+    Ok(Some(match shared_etc_dir(ctx, &owner)? {
+        Some(dir) => dir,
+        None => ctx.container_dir(&owner.id).join("userdata"),
+    }))
+}
+
+/// The line a container that joins another's network adds to the shared
+/// /etc/hosts: its name at 127.0.0.1, as Podman 5 writes it.
+fn localhost_entry(c: &crate::state::container::Container) -> Vec<(String, String)> {
+    vec![(c.name.clone(), "127.0.0.1".to_string())]
+}
+
+/// At start of `c` with `--network container:X`: the directory of the
+/// files it shares (see [`shared_etc_dir`]), its own line added to them.
+pub fn join_shared_hosts(
+    ctx: &Context,
+    c: &crate::state::container::Container,
+) -> Result<Option<std::path::PathBuf>> {
+    let Some(dir) = shared_etc_dir(ctx, c)? else {
+        return Ok(None);
+    };
+    network::edit_file(&dir.join("hosts"), |text| {
+        network::etc_files::hosts_add(text, &localhost_entry(c))
+    })?;
+    Ok(Some(dir))
+}
+
+/// When `c` with `--network container:X` stops: its line leaves the shared
+/// /etc/hosts (Podman's cleanup); X already gone is no error.
+pub fn leave_shared_hosts(ctx: &Context, c: &crate::state::container::Container) {
+    if let Ok(Some(dir)) = shared_etc_dir(ctx, c) {
+        let res = network::edit_file(&dir.join("hosts"), |text| {
+            network::etc_files::hosts_remove(text, &localhost_entry(c))
+        });
+        if let Err(e) = res {
+            tracing::warn!("container {}: {e}", c.name);
+        }
+    }
+}

@@ -163,6 +163,11 @@ pub fn prepare_spec(
     // A pod's container joins namespaces of the pod's infra process, and
     // with its network shares its /etc/hosts and /etc/resolv.conf.
     let (pod_ns, pod_etc) = crate::pod::joined_namespaces(ctx, c)?;
+    // `--network container:X` shares X's (Podman), with a line for itself.
+    let pod_etc = match pod_etc {
+        Some(dir) => Some(dir),
+        None => super::network::join_shared_hosts(ctx, c)?,
+    };
     let mut etc = Vec::new();
     // Podman's /run/.containerenv, by which tools know they run in a
     // container: empty, with the container's details when privileged.

@@ -177,6 +177,10 @@ impl Backend for OtherContainer {
             .map(NetMode::Join)
             .ok_or_else(not_running)
     }
+
+    fn detach(&self, ctx: &Context, c: &Container, _st: &NetworkState, _t: &mut Teardown) {
+        crate::container::network::leave_shared_hosts(ctx, c);
+    }
 }
 
 /// `--network ns:PATH`: a namespace bound at a path.

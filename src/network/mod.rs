@@ -679,7 +679,7 @@ fn link_entries_to(ctx: &Context, l: &Container, target: &str) -> LinkEntries {
 
 /// Rewrites a file in place (same inode: it is bind-mounted into the
 /// container) with `change` of its text; a missing file is left alone.
-fn edit_file(path: &Path, change: impl FnOnce(&str) -> String) -> Result<()> {
+pub fn edit_file(path: &Path, change: impl FnOnce(&str) -> String) -> Result<()> {
     let text = match fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
