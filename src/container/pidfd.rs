@@ -81,6 +81,29 @@ impl Process {
     pub fn alive(&self) -> bool {
         send(self.fd.as_fd(), 0).is_ok() && !is_zombie(self.pid)
     }
+
+    /// Waits up to `timeout` for the process to exit; true once it has
+    /// (a zombie counts: the pidfd turns readable when the process exits,
+    /// before its parent reaps it). Woken by the kernel, not by polling.
+    pub fn wait_exit(&self, timeout: std::time::Duration) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            // Rounded up: a timeout of 0 ms before the deadline would spin.
+            let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+            let ms = PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX);
+            let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, ms) {
+                Ok(n) if n > 0 => return true,
+                Err(Errno::EINTR) => continue,
+                // Poll unusable on this pidfd: ask the way `alive` does.
+                Err(_) => return !self.alive(),
+                Ok(_) if left.is_zero() => return !self.alive(),
+                Ok(_) => {}
+            }
+        }
+    }
 }
 
 impl AsFd for Process {

@@ -99,16 +99,7 @@ pub fn stop(ctx: &Context, c: &Container, timeout: Duration) -> Result<()> {
 }
 
 fn wait_gone(p: &super::pidfd::Process, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    let mut nap = Duration::from_millis(1);
-    while p.alive() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(nap);
-        nap = (nap * 2).min(Duration::from_millis(50));
-    }
-    true
+    p.wait_exit(timeout)
 }
 
 /// Waits until the container's exit is in its record; if its supervisor is
