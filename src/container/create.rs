@@ -357,6 +357,7 @@ fn extras(
     ctx: &Context,
     o: &CreateOptions,
     network: &crate::network::mode::NetworkChoice,
+    pod_net: bool,
 ) -> Result<crate::state::extras::Extras> {
     use crate::network::mode::{Mode, NetworkChoice};
     use crate::state::extras::{check_sysctl, NsMode};
@@ -385,11 +386,13 @@ fn extras(
     // containers.conf's default_sysctls under --sysctl, in the namespaces
     // skiff makes for the container: those of a namespace shared with the
     // host are left out, as Podman; so are those of a namespace joined by
-    // path or from another container (that namespace has its own).
-    let own_net = match network {
-        NetworkChoice::Default => true,
-        NetworkChoice::Explicit(m) => m.owns_namespace() || *m == Mode::None,
-    };
+    // path, from another container or from the pod's infra (that namespace
+    // has its own).
+    let own_net = !pod_net
+        && match network {
+            NetworkChoice::Default => true,
+            NetworkChoice::Explicit(m) => m.owns_namespace() || *m == Mode::None,
+        };
     for (name, value) in &crate::config::get().containers.default_sysctls {
         let own = if name.starts_with("net.") {
             own_net
@@ -797,10 +800,16 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     }
 
     o.health.check()?;
+    // A member of a pod that shares its network joins the infra's
+    // namespace (pod::join), which is not the member's to tune.
+    let pod_net = pod.is_some_and(|p| {
+        p.shares(crate::state::pod::Namespace::Net) && !p.state.infra_id.is_empty()
+    });
     let extras = extras(
         ctx,
         o,
         &crate::network::mode::NetworkChoice::parse(o.network.as_deref().unwrap_or(""))?,
+        pod_net,
     )?;
     let store = ImageStore::new(ctx);
     let pull_opts = crate::image::pull::PullOptions {
