@@ -342,9 +342,9 @@ fn generate_systemd_bad_input() {
     s.ok(&["create", "--name", "x", "busybox"]);
     let e = s.fails_engine(&["generate", "systemd", "--restart-policy", "sometimes", "x"]);
     assert!(e.contains("sometimes is not a valid restart policy"), "{e}");
-    s.ok(&["pod", "create", "--name", "p"]);
+    s.ok(&["pod", "create", "--infra=false", "--name", "p"]);
     let e = s.fails_engine(&["generate", "systemd", "--new", "p"]);
-    assert!(e.contains("not supported yet"), "{e}");
+    assert!(e.contains("Pod \"p\" has no infra container"), "{e}");
     s.ok(&["pod", "rm", "-f", "p"]);
     s.ok(&["rm", "x"]);
 }
@@ -581,4 +581,150 @@ fn auto_update_asks_the_registry_for_the_name_the_container_was_made_from() {
         before
     );
     s.ok(&["rm", "app"]);
+}
+
+#[test]
+fn pod_id_file_and_infra_conmon_pidfile_name_the_pod_and_its_supervisor() {
+    let s = busybox();
+    let dir = s.make_dir(&s.home.join("files"));
+    let idfile = dir.join("app.pod-id");
+    let pidfile = dir.join("app.pid");
+    let (idf, pidf) = (idfile.to_str().unwrap(), pidfile.to_str().unwrap());
+    let e = s.fails_engine(&["pod", "create", "--replace"]);
+    assert!(
+        e.contains("cannot replace pod without --name being set"),
+        "{e}"
+    );
+    let e = s.fails_engine(&[
+        "pod",
+        "create",
+        "--infra=false",
+        "--infra-conmon-pidfile",
+        pidf,
+    ]);
+    assert!(
+        e.contains("cannot set infra-conmon-pid without an infra container"),
+        "{e}"
+    );
+    assert!(!pidfile.exists());
+    let create = [
+        "pod",
+        "create",
+        "--name",
+        "app",
+        "--pod-id-file",
+        idf,
+        "--infra-conmon-pidfile",
+        pidf,
+    ];
+    let first = s.ok(&create);
+    assert_eq!(fs::read_to_string(&idfile).unwrap(), first.trim());
+    // Podman keeps the command line (generate systemd --new runs it again).
+    let cmd = s.ok(&[
+        "pod",
+        "inspect",
+        "--format",
+        "{{json .CreateCommand}}",
+        "app",
+    ]);
+    assert!(cmd.trim().ends_with(&format!(r#""pod","create","--name","app","--pod-id-file","{idf}","--infra-conmon-pidfile","{pidf}"]"#)), "{cmd}");
+    // --replace: the pod of that name goes, the file names the new one.
+    let mut replace = create.to_vec();
+    replace.push("--replace");
+    let id = s.ok(&replace);
+    let id = id.trim();
+    assert_ne!(id, first.trim());
+    assert_eq!(fs::read_to_string(&idfile).unwrap(), id);
+    assert_eq!(s.ok(&["pod", "ps", "-q", "--no-trunc"]).trim(), id);
+
+    s.ok(&["pod", "start", "--pod-id-file", idf]);
+    let infra = s.ok(&["pod", "inspect", "--format", "{{.InfraContainerID}}", "app"]);
+    let supervisor = s.inspect_format(infra.trim(), "{{.State.ConmonPid}}");
+    assert_eq!(fs::read_to_string(&pidfile).unwrap().trim(), supervisor);
+    assert!(std::path::Path::new(&format!("/proc/{supervisor}")).exists());
+    let e = s.fails_engine(&[
+        "run",
+        "--pod",
+        "app",
+        "--pod-id-file",
+        idf,
+        "busybox",
+        "true",
+    ]);
+    assert!(e.contains("--pod-id-file") && e.contains("--pod"), "{e}");
+    s.ok(&[
+        "run",
+        "-d",
+        "--pod-id-file",
+        idf,
+        "--name",
+        "web",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(s.inspect_format("web", "{{.Pod}}"), id);
+
+    s.ok(&["pod", "stop", "--ignore", "-t", "0", "--pod-id-file", idf]);
+    assert_eq!(s.inspect_format("web", "{{.State.Status}}"), "exited");
+    s.ok(&["pod", "rm", "--ignore", "-f", "--pod-id-file", idf]);
+    assert!(s.container_ids().is_empty());
+    assert_eq!(s.ok(&["pod", "ps", "-q"]), "");
+    // The pod is gone: --ignore makes stop and rm no-ops, and a file that
+    // was never written (a unit that never started) names nothing.
+    s.ok(&["pod", "stop", "--ignore", "--pod-id-file", idf]);
+    s.ok(&["pod", "rm", "--ignore", "-f", "--pod-id-file", idf]);
+    let missing = dir.join("never.pod-id");
+    let missing = missing.to_str().unwrap();
+    s.ok(&["pod", "stop", "--ignore", "--pod-id-file", missing]);
+    s.ok(&["pod", "rm", "--ignore", "--pod-id-file", missing]);
+    let e = s.fails_engine(&["pod", "start", "--pod-id-file", missing]);
+    assert!(e.contains("reading pod ID file"), "{e}");
+}
+
+#[test]
+fn generate_systemd_new_pod_units_create_the_pod_by_its_id_file() {
+    let s = busybox();
+    s.ok(&["pod", "create", "--name", "app", "--hostname", "h"]);
+    s.ok(&[
+        "create", "--pod", "app", "--name", "app-web", "busybox", "sleep", "100",
+    ]);
+    s.make_dir(&s.home.join("units"));
+    let args = [
+        "generate", "systemd", "--new", "--name", "--files", "-t", "3", "app",
+    ];
+    let mut cmd = s.command(&args);
+    cmd.current_dir(s.home.join("units"));
+    let o = s.run_prepared(cmd, &args);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    let pod = fs::read_to_string(s.home.join("units/pod-app.service")).unwrap();
+    // Podman's --new pod unit: the pod is created (and replaced) by the
+    // unit, found again by its id file, and the infra supervisor's pid
+    // file is the unit's main pid.
+    for part in [
+        "\nWants=container-app-web.service\nBefore=container-app-web.service\n",
+        "\nExecStartPre=/bin/rm \\\n\t-f %t/pod-app.pid %t/pod-app.pod-id\n",
+        " pod create \\\n\t--infra-conmon-pidfile %t/pod-app.pid \\\n\t--pod-id-file %t/pod-app.pod-id \\\n\t--exit-policy=stop \\\n\t--name app \\\n\t--hostname h \\\n\t--replace\n",
+        " pod start \\\n\t--pod-id-file %t/pod-app.pod-id\n",
+        " pod stop \\\n\t--ignore \\\n\t--pod-id-file %t/pod-app.pod-id \\\n\t-t 3\n",
+        " pod rm \\\n\t--ignore \\\n\t-f \\\n\t--pod-id-file %t/pod-app.pod-id\n",
+        "\nPIDFile=%t/pod-app.pid\nType=forking\n",
+    ] {
+        assert!(pod.contains(part), "no {part:?} in:\n{pod}");
+    }
+    let member = fs::read_to_string(s.home.join("units/container-app-web.service")).unwrap();
+    assert!(
+        member.contains(" run \\\n\t--cidfile=%t/%n.ctr-id \\\n\t--rm \\\n\t--pod-id-file %t/pod-app.pod-id \\\n\t--sdnotify=conmon \\\n\t-d \\\n\t--replace \\\n\t--name app-web busybox sleep 100\n"),
+        "{member}"
+    );
+    assert!(!member.contains("--pod app"), "{member}");
+    assert!(
+        member.contains("\nBindsTo=pod-app.service\nAfter=pod-app.service\n"),
+        "{member}"
+    );
+    verify_units(&[
+        &s.home.join("units/pod-app.service"),
+        &s.home.join("units/container-app-web.service"),
+    ]);
+    s.ok(&["pod", "rm", "-f", "app"]);
 }

@@ -7,6 +7,7 @@
 //! within its timeout, a failing container restarted per `Restart=`,
 //! `--sdnotify=healthy`, a Quadlet `.container` through skiff's generator,
 //! `auto-update` from a registry on the guest's loopback with a rollback,
+//! a `--new` pod unit and its container's unit,
 //! `systemd-analyze --user verify` of the units, and nothing left behind.
 //! Ignored by a plain `cargo test` (a first run builds the image as root):
 //! `.ci/run` runs them with `--ignored`, or says why it skipped them.
@@ -183,6 +184,28 @@ fn auto_update_rolls_back_an_image_that_does_not_start() {
     assert_eq!(val("autoupdate", "rollback_version"), "v2");
     assert_eq!(val("autoupdate", "stopped"), "inactive");
     assert_eq!(val("autoupdate", "left"), "0");
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_systemd -- --ignored, as root)"]
+fn new_pod_unit_creates_the_pod_and_stopping_it_removes_the_pod() {
+    let lines = || format!("{:#?}", lane()["pod_unit"].lines);
+    assert_eq!(val("pod_unit", "generate"), "0", "{}", lines());
+    assert_eq!(val("pod_unit", "verify"), "0", "{}", lines());
+    assert_eq!(val("pod_unit", "start"), "0", "{}", lines());
+    assert_eq!(val("pod_unit", "active"), "active");
+    // The pod unit wants its container's unit, which runs in the pod it
+    // created (found by the pod id file).
+    assert_eq!(val("pod_unit", "web_active"), "active", "{}", lines());
+    assert_eq!(val("pod_unit", "pod_state"), "Running");
+    assert_eq!(val("pod_unit", "idfile"), "yes", "{}", lines());
+    assert_eq!(val("pod_unit", "web_in_pod"), "yes");
+    assert_eq!(val("pod_unit", "mainpid_is_infra_supervisor"), "yes");
+    assert_eq!(val("pod_unit", "stop"), "0");
+    assert_eq!(val("pod_unit", "stopped"), "inactive");
+    assert_eq!(val("pod_unit", "web_stopped"), "inactive");
+    assert_eq!(val("pod_unit", "pods_left"), "0");
+    assert_eq!(val("pod_unit", "left"), "0");
 }
 
 #[test]

@@ -132,6 +132,9 @@ pub struct CreateArgs {
     /// Run container in an existing pod, or a new one with new:NAME
     #[arg(long, value_name = "NAME")]
     pub pod: Option<String>,
+    /// Run container in the pod whose ID is in the file (`pod create --pod-id-file`)
+    #[arg(long, value_name = "FILE", conflicts_with = "pod")]
+    pub pod_id_file: Option<PathBuf>,
     #[command(flatten)]
     pub health: HealthArgs,
     #[command(flatten)]
@@ -507,7 +510,10 @@ impl CreateArgs {
             create_command: std::env::args().collect(),
             pidfile: self.pidfile.as_deref().map(absolute).transpose()?,
             conmon_pidfile: self.conmon_pidfile.as_deref().map(absolute).transpose()?,
-            pod: self.pod.clone(),
+            pod: match &self.pod_id_file {
+                Some(f) => Some(read_pod_id_file(f)?),
+                None => self.pod.clone(),
+            },
             requires: self.requires.clone(),
             resources: self.limits.resources(),
             cgroup_parent: self.cgroup_parent.clone(),
@@ -585,6 +591,19 @@ impl CreateArgs {
         }
         Ok(c)
     }
+}
+
+/// `--pod-id-file`: the pod id in the file (Podman's "reading pod ID file"
+/// error when it cannot be read).
+fn read_pod_id_file(f: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(f)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| {
+            Error::msg(format!(
+                "reading pod ID file: {}",
+                crate::error::io_msg("open", f, &e)
+            ))
+        })
 }
 
 /// Writes `text` to a file that must not exist yet (`--cidfile`).
@@ -782,6 +801,18 @@ pub struct StopArgs {
 /// "reading CIDFile" error; with `ignore`, a missing file names nothing,
 /// as a unit's ExecStopPost runs after a container that never started).
 fn with_cidfiles(names: &[String], files: &[PathBuf], ignore: bool) -> Result<Vec<String>> {
+    with_id_files(names, files, ignore, "CIDFile")
+}
+
+/// The names given plus the ids read from `files` (`--cidfile`,
+/// `--pod-id-file`): Podman's "reading WHAT" error for a file that cannot
+/// be read; with `ignore`, a missing file names nothing.
+pub(crate) fn with_id_files(
+    names: &[String],
+    files: &[PathBuf],
+    ignore: bool,
+    what: &str,
+) -> Result<Vec<String>> {
     let mut out = names.to_vec();
     for f in files {
         match std::fs::read_to_string(f) {
@@ -789,7 +820,7 @@ fn with_cidfiles(names: &[String], files: &[PathBuf], ignore: bool) -> Result<Ve
             Err(e) if ignore && e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 return Err(Error::msg(format!(
-                    "reading CIDFile: {}",
+                    "reading {what}: {}",
                     crate::error::io_msg("open", f, &e)
                 )))
             }

@@ -1,5 +1,6 @@
 //! `skiff pod ...`: Podman's pod commands over the `pod` library module.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -34,7 +35,7 @@ pub enum PodCommand {
     /// Remove one or more pods
     Rm(RmArgs),
     /// Start one or more pods
-    Start(PodsArg),
+    Start(StartArgs),
     /// Display a live stream of resource usage statistics for the containers in one or more pods
     Stats(StatsArgs),
     /// Stop one or more pods
@@ -97,6 +98,15 @@ pub struct CreateArgs {
     /// Set custom DNS options
     #[arg(long = "dns-option", visible_alias = "dns-opt")]
     pub dns_option: Vec<String>,
+    /// Write the pod ID to the file
+    #[arg(long, value_name = "FILE")]
+    pub pod_id_file: Option<PathBuf>,
+    /// Write the infra container's supervisor (conmon) PID to the file at each start
+    #[arg(long, value_name = "FILE")]
+    pub infra_conmon_pidfile: Option<PathBuf>,
+    /// If a pod with the same name exists, replace it
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Debug, Args)]
@@ -122,11 +132,30 @@ pub struct PodsArg {
     pub pods: Vec<String>,
 }
 
+/// `pod start`: [`PodsArg`] and `--pod-id-file`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Act on every pod
+    #[arg(short, long)]
+    pub all: bool,
+    /// Read the pod ID from the file (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub pod_id_file: Vec<PathBuf>,
+    /// Names or IDs of the pods
+    pub pods: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct StopArgs {
     /// Act on every pod
     #[arg(short, long)]
     pub all: bool,
+    /// Ignore errors when a specified pod is missing
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// Read the pod ID from the file (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub pod_id_file: Vec<PathBuf>,
     /// Seconds to wait before killing the containers
     #[arg(
         short = 't',
@@ -163,6 +192,9 @@ pub struct RmArgs {
     /// With --force: seconds to wait for the pod to stop before killing its containers
     #[arg(short = 't', long = "time", value_name = "SECONDS")]
     pub time: Option<u64>,
+    /// Read the pod ID from the file (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub pod_id_file: Vec<PathBuf>,
     pub pods: Vec<String>,
 }
 
@@ -266,17 +298,35 @@ pub fn dispatch(ctx: &Context, c: PodCommand) -> Result<i32> {
         PodCommand::Ps(a) => ps(ctx, a),
         PodCommand::Restart(a) => each(ctx, &a.pods, a.all, |p| pod::restart(ctx, p)),
         PodCommand::Rm(a) => rm(ctx, a),
-        PodCommand::Start(a) => each(ctx, &a.pods, a.all, |p| pod::start(ctx, p)),
+        PodCommand::Start(a) => {
+            let names = with_pod_id_files(&a.pods, &a.pod_id_file, false)?;
+            each(ctx, &names, a.all, |p| pod::start(ctx, p))
+        }
         PodCommand::Stats(a) => stats(ctx, a),
         PodCommand::Stop(a) => {
             let t = Duration::from_secs(a.time);
-            each(ctx, &a.pods, a.all, |p| pod::stop(ctx, p, t))
+            let names = with_pod_id_files(&a.pods, &a.pod_id_file, a.ignore)?;
+            if a.ignore && !a.all && names.is_empty() && !a.pod_id_file.is_empty() {
+                // Only files that were never written (a unit that never started).
+                return Ok(0);
+            }
+            each_ignoring(ctx, &names, a.all, a.ignore, |p| pod::stop(ctx, p, t))
         }
         PodCommand::Top(a) => top(ctx, a),
     }
 }
 
+/// The names given plus the ids read from `--pod-id-file`s (Podman's
+/// "reading pod ID file" error; with `ignore`, a missing file names
+/// nothing, as a unit's ExecStop runs after a pod that was never created).
+fn with_pod_id_files(names: &[String], files: &[PathBuf], ignore: bool) -> Result<Vec<String>> {
+    crate::cli::container::with_id_files(names, files, ignore, "pod ID file")
+}
+
 fn create(ctx: &Context, a: CreateArgs) -> Result<i32> {
+    if a.replace && a.name.is_none() {
+        return Err(Error::msg("cannot replace pod without --name being set"));
+    }
     let sharing = pod::parse_share(a.share.as_deref(), a.infra, a.share_parent.unwrap_or(true))?;
     if a.share_parent == Some(true)
         && crate::cgroups::detect_host(nix::unistd::geteuid().as_raw()).is_none()
@@ -285,6 +335,11 @@ fn create(ctx: &Context, a: CreateArgs) -> Result<i32> {
         tracing::warn!(
             "--share-parent has no effect: no cgroup v2 subtree is delegated to this user, so neither the pod nor its containers get a cgroup"
         );
+    }
+    if !sharing.infra && a.infra_conmon_pidfile.is_some() {
+        return Err(Error::msg(
+            "cannot set infra-conmon-pid without an infra container",
+        ));
     }
     if !sharing.infra && !a.publish.is_empty() {
         return Err(Error::msg(
@@ -307,8 +362,27 @@ fn create(ctx: &Context, a: CreateArgs) -> Result<i32> {
         dns_search: a.dns_search,
         dns_options: a.dns_option,
         add_hosts: a.add_host,
+        create_command: std::env::args().collect(),
+        infra_conmon_pidfile: match &a.infra_conmon_pidfile {
+            Some(f) => Some(std::env::current_dir()?.join(f)),
+            None => None,
+        },
     };
+    if let Some(name) = a.name.as_deref().filter(|_| a.replace) {
+        // Podman's --replace: the pod of that name goes first, forcibly.
+        if let Some(old) = pod::lookup(ctx, name).ok().filter(|p| p.name == name) {
+            pod::remove(ctx, &old, true)?;
+        }
+    }
     let p = pod::create(ctx, a.name.as_deref(), config)?;
+    if let Some(f) = &a.pod_id_file {
+        // Written (replacing an older file) once the pod exists; a pod
+        // whose file cannot be written is removed again.
+        if let Err(e) = crate::state::atomic_write(f, p.id.as_bytes()) {
+            let _ = pod::remove(ctx, &p, true);
+            return Err(e.into());
+        }
+    }
     println!("{}", p.id);
     Ok(0)
 }
@@ -319,6 +393,18 @@ fn each(
     ctx: &Context,
     names: &[String],
     all: bool,
+    f: impl FnMut(&Pod) -> Result<()>,
+) -> Result<i32> {
+    each_ignoring(ctx, names, all, false, f)
+}
+
+/// [`each`]; with `ignore` (`pod stop --ignore`), a pod that does not
+/// exist is passed over silently.
+fn each_ignoring(
+    ctx: &Context,
+    names: &[String],
+    all: bool,
+    ignore: bool,
     mut f: impl FnMut(&Pod) -> Result<()>,
 ) -> Result<i32> {
     if all && !names.is_empty() {
@@ -336,6 +422,7 @@ fn each(
     for t in targets {
         match t.and_then(|p| f(&p).map(|()| p)) {
             Ok(p) => println!("{}", p.id),
+            Err(e) if ignore && e.is_no_such() => {}
             Err(e) => {
                 crate::cli::report(&e);
                 code = e.exit_code();
@@ -346,6 +433,9 @@ fn each(
 }
 
 fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
+    let ignore = a.ignore || a.force;
+    let mut a = a;
+    a.pods = with_pod_id_files(&a.pods, &a.pod_id_file, ignore)?;
     if a.all && !a.pods.is_empty() {
         return Err(Error::msg("--all and pod names cannot be given together"));
     }
@@ -423,7 +513,7 @@ pub fn inspect_json(p: &Pod, all: &[Container]) -> Value {
         "Id": p.id,
         "Name": p.name,
         "Created": p.created.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        "CreateCommand": [],
+        "CreateCommand": p.config.create_command,
         "ExitPolicy": p.config.exit_policy.as_str(),
         "State": pod::status(p, all).as_str(),
         "Hostname": p.hostname(),

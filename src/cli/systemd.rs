@@ -74,11 +74,23 @@ pub struct GenerateSystemdArgs {
 
 /// The flags of `run` and `create` as clap knows them: which take a value.
 fn create_flags() -> FlagTable {
-    let mut t = FlagTable::default();
-    // Global options may follow the verb too.
-    let cmd = crate::cli::GlobalArgs::augment_args(crate::cli::container::RunArgs::augment_args(
+    flag_table(crate::cli::container::RunArgs::augment_args(
         clap::Command::new("run"),
-    ));
+    ))
+}
+
+/// The flags of `pod create`, as [`create_flags`].
+fn pod_create_flags() -> FlagTable {
+    flag_table(crate::cli::pod::CreateArgs::augment_args(
+        clap::Command::new("create"),
+    ))
+}
+
+/// Which flags of `cmd` (and the global options, which may follow the
+/// verb too) take a value.
+fn flag_table(cmd: clap::Command) -> FlagTable {
+    let mut t = FlagTable::default();
+    let cmd = crate::cli::GlobalArgs::augment_args(cmd);
     for a in cmd.get_arguments() {
         let takes = a.get_action().takes_values();
         let mut longs: Vec<&str> = a.get_long().into_iter().collect();
@@ -165,6 +177,7 @@ pub fn generate(ctx: &Context, a: GenerateSystemdArgs) -> Result<i32> {
             let p = PodFacts {
                 id: pod.id.clone(),
                 name: pod.name.clone(),
+                create_command: pod.config.create_command.clone(),
                 infra_pidfile: crate::container::start::conmon_pidfile(ctx, infra)
                     .to_string_lossy()
                     .into_owned(),
@@ -174,7 +187,7 @@ pub fn generate(ctx: &Context, a: GenerateSystemdArgs) -> Result<i32> {
                     .map(|c| facts(ctx, c))
                     .collect(),
             };
-            unit::pod_units(&p, &o, &host, &flags)?
+            unit::pod_units(&p, &o, &host, &flags, &pod_create_flags())?
         }
     };
     if a.files {

@@ -204,6 +204,7 @@ fn infra_container(pod: &Pod) -> Result<Container> {
         dns_search: cfg.dns_search.clone(),
         dns_options: cfg.dns_options.clone(),
         seccomp,
+        conmon_pidfile: cfg.infra_conmon_pidfile.clone(),
         pod: pod.id.clone(),
         infra: true,
         image_name: INFRA_IMAGE.into(),

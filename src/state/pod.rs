@@ -242,6 +242,16 @@ pub struct PodConfig {
     /// `--add-host HOST:IP`, in the container record's form.
     #[serde(default)]
     pub add_hosts: Vec<String>,
+    /// The command line that created the pod, program first (Podman's
+    /// `CreateCommand`): what `generate systemd --new` runs again; empty
+    /// when unknown (`kube play`, older records).
+    #[serde(default)]
+    pub create_command: Vec<String>,
+    /// `--infra-conmon-pidfile`: where the infra container's supervisor
+    /// writes its pid at each start (a pod unit's `PIDFile=`); None is the
+    /// infra container's own run directory.
+    #[serde(default)]
+    pub infra_conmon_pidfile: Option<std::path::PathBuf>,
 }
 
 /// What changes while the pod lives.
@@ -558,6 +568,8 @@ mod tests {
             dns_search: vec!["example.com".into()],
             dns_options: vec!["ndots:2".into()],
             add_hosts: vec!["db:10.0.0.2".into()],
+            create_command: vec!["skiff".into(), "pod".into(), "create".into()],
+            infra_conmon_pidfile: Some("/run/p.pid".into()),
         };
         pods.insert(&p).unwrap();
         assert_eq!(pods.get(&p.id).unwrap(), p);

@@ -110,6 +110,8 @@ pub struct ContainerFacts {
 pub struct PodFacts {
     pub id: String,
     pub name: String,
+    /// Its `pod create` command line, program first; empty when unknown.
+    pub create_command: Vec<String>,
     /// The infra container's supervisor pid file.
     pub infra_pidfile: String,
     pub containers: Vec<ContainerFacts>,
@@ -362,7 +364,8 @@ pub fn container_unit(
     let mut burst = None;
     let mut extra_env = Vec::new();
     let (start, stop, stop_post, tail) = if o.new {
-        let (start, from_run) = new_start_command(c, o, flags, exe)?;
+        let pod_id_file = bound_to.map(pod_id_file);
+        let (start, from_run) = new_start_command(c, flags, exe, pod_id_file.as_deref())?;
         if o.restart_policy.is_none() {
             if let Some(p) = from_run.restart {
                 let (policy, max) = p
@@ -440,14 +443,15 @@ struct FromRun {
 /// and its own, without those the unit sets itself (`--cidfile`,
 /// `--pidfile`, `--conmon-pidfile`, `--rm`, `--restart`; `--sdnotify=ignore`
 /// becomes conmon, or Type=notify would never be ready), detached and
-/// replacing a container of its name, as Podman's `--new` units.
+/// replacing a container of its name, as Podman's `--new` units. In a pod
+/// unit's container (`pod_id_file`), `--pod` becomes `--pod-id-file` of
+/// the pod the pod unit creates.
 fn new_start_command(
     c: &ContainerFacts,
-    o: &UnitOptions,
     flags: &FlagTable,
     exe: &str,
+    pod_id_file: Option<&str>,
 ) -> Result<(Vec<String>, FromRun)> {
-    let _ = o;
     let cmd = &c.create_command;
     let verb = cmd
         .iter()
@@ -466,6 +470,9 @@ fn new_start_command(
     let (mut detach, mut named, mut replace, mut notify_set) = (false, false, false, false);
     for g in given {
         if g.is("rm") || g.is("cidfile") || g.is("pidfile") || g.is("conmon-pidfile") {
+            continue;
+        }
+        if pod_id_file.is_some() && (g.is("pod") || g.is("pod-id-file")) {
             continue;
         }
         if g.is("restart") {
@@ -506,6 +513,9 @@ fn new_start_command(
     let mut start = vec![exe.to_string()];
     start.extend(cmd[1..verb].iter().map(|w| escape_arg(w)));
     start.extend(words(&["run", &format!("--cidfile={CIDFILE}"), "--rm"]));
+    if let Some(f) = pod_id_file {
+        start.extend(words(&["--pod-id-file", f]));
+    }
     if !notify_set {
         start.push("--sdnotify=conmon".into());
     }
@@ -519,23 +529,103 @@ fn new_start_command(
     Ok((start, from))
 }
 
+/// The file a `--new` pod unit keeps its pod's id in (`%t/SERVICE.pod-id`,
+/// Podman's): written by `pod create`, read by the pod's and its
+/// containers' commands.
+fn pod_id_file(service: &str) -> String {
+    format!("%t/{service}.pod-id")
+}
+
+/// The `--new` pod unit's `pod create` (its `ExecStartPre=`): the pod's
+/// create command again, as Podman's: the infra supervisor's pid file and
+/// the pod id file the unit's, `--exit-policy=stop` unless given,
+/// `--replace` when named. Also the global options, for the other lines.
+fn new_pod_create_command(
+    p: &PodFacts,
+    pod_flags: &FlagTable,
+    exe: &str,
+    pidfile: &str,
+    idfile: &str,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let cmd = &p.create_command;
+    let at = cmd
+        .windows(2)
+        .position(|w| w[0] == "pod" && w[1] == "create")
+        .filter(|i| *i >= 1)
+        .ok_or_else(|| {
+            Error::msg(format!(
+                "cannot use --new on pod {}: its create command is unknown or is not pod create: {cmd:?}",
+                p.name
+            ))
+        })?;
+    let global: Vec<String> = cmd[1..at].iter().map(|w| escape_arg(w)).collect();
+    let (given, rest) = split_options(&cmd[at + 2..], pod_flags)?;
+    let (mut named, mut replace, mut policy) = (false, false, false);
+    let mut kept = Vec::new();
+    for g in given {
+        if g.is("pod-id-file") || g.is("infra-conmon-pidfile") {
+            continue;
+        }
+        if g.is("replace") {
+            if !g.flag_on() {
+                continue;
+            }
+            replace = true;
+        }
+        named |= g.is("name");
+        policy |= g.is("exit-policy");
+        kept.extend(g.words);
+    }
+    let mut start = vec![exe.to_string()];
+    start.extend(global.iter().cloned());
+    start.extend(words(&[
+        "pod",
+        "create",
+        "--infra-conmon-pidfile",
+        pidfile,
+        "--pod-id-file",
+        idfile,
+    ]));
+    if !policy {
+        start.push("--exit-policy=stop".into());
+    }
+    start.extend(kept.iter().chain(rest.iter()).map(|w| escape_arg(w)));
+    if named && !replace {
+        start.push("--replace".into());
+    }
+    Ok((start, global))
+}
+
 /// The units of a pod: one per container (bound to the pod's) and the pod's
-/// own, which starts and stops them all (Podman's non-`new` pod units).
-/// Errors: `new` (not supported for pods yet).
+/// own, which starts and stops them all. Without `new`, Podman's units of
+/// the existing pod (`pod start NAME`, the infra supervisor's pid file);
+/// with `new`, the pod unit creates the pod (`pod create --pod-id-file`)
+/// and removes it when stopped, and its containers' units run in it by
+/// `run --pod-id-file`, as Podman's. `pod_flags`: those of `pod create`.
+/// Errors: `new` for a pod or container without a usable create command.
 pub fn pod_units(
     p: &PodFacts,
     o: &UnitOptions,
     host: &Host,
     flags: &FlagTable,
+    pod_flags: &FlagTable,
 ) -> Result<Vec<Unit>> {
-    if o.new {
-        return Err(Error::msg(format!(
-            "cannot generate --new units for pod {}: not supported yet; generate them without --new",
-            p.name
-        )));
-    }
     let shown = if o.use_name { &p.name } else { &p.id };
     let service = service_name(&o.pod_prefix, &o.separator, shown);
+    let pidfile = format!("%t/{service}.pid");
+    let idfile = pod_id_file(&service);
+    // The pod's own command first: its error before its containers'.
+    let new_pod = if o.new {
+        Some(new_pod_create_command(
+            p,
+            pod_flags,
+            &host.executable,
+            &pidfile,
+            &idfile,
+        )?)
+    } else {
+        None
+    };
     let mut units = Vec::new();
     for c in &p.containers {
         units.push(container_unit(c, o, host, flags, Some(&service))?);
@@ -555,15 +645,34 @@ pub fn pod_units(
         .clone()
         .unwrap_or_else(|| "on-failure".into());
     service_head(&mut out, o, &[], &restart, None);
-    let stop = words(&[exe, "pod", "stop", "-t", &t, shown]);
-    let _ = write!(
-        out,
-        "ExecStart={}\nExecStop={}\nExecStopPost={}\nPIDFile={}\nType=forking\n\n[Install]\nWantedBy=default.target\n",
-        format_command(&words(&[exe, "pod", "start", shown])),
-        format_command(&stop),
-        format_command(&stop),
-        p.infra_pidfile
-    );
+    if let Some((create, global)) = new_pod {
+        let pod = |verb: &[&str]| {
+            let mut w = vec![exe.to_string()];
+            w.extend(global.iter().cloned());
+            w.push("pod".into());
+            w.extend(words(verb));
+            format_command(&w)
+        };
+        let _ = write!(
+            out,
+            "ExecStartPre={}\nExecStartPre={}\nExecStart={}\nExecStop={}\nExecStopPost={}\nPIDFile={pidfile}\nType=forking\n\n[Install]\nWantedBy=default.target\n",
+            format_command(&words(&["/bin/rm", "-f", &pidfile, &idfile])),
+            format_command(&create),
+            pod(&["start", "--pod-id-file", &idfile]),
+            pod(&["stop", "--ignore", "--pod-id-file", &idfile, "-t", &t]),
+            pod(&["rm", "--ignore", "-f", "--pod-id-file", &idfile]),
+        );
+    } else {
+        let stop = words(&[exe, "pod", "stop", "-t", &t, shown]);
+        let _ = write!(
+            out,
+            "ExecStart={}\nExecStop={}\nExecStopPost={}\nPIDFile={}\nType=forking\n\n[Install]\nWantedBy=default.target\n",
+            format_command(&words(&[exe, "pod", "start", shown])),
+            format_command(&stop),
+            format_command(&stop),
+            p.infra_pidfile
+        );
+    }
     units.push(Unit {
         name: service,
         text: out,
@@ -806,9 +915,10 @@ WantedBy=default.target
             id: "feedbeef".into(),
             name: "app".into(),
             infra_pidfile: "/r/infra.pid".into(),
+            create_command: Vec::new(),
             containers: vec![ctr(&[])],
         };
-        let units = pod_units(&p, &o, &host(), &table()).unwrap();
+        let units = pod_units(&p, &o, &host(), &table(), &table()).unwrap();
         let names: Vec<&str> = units.iter().map(|u| u.name.as_str()).collect();
         assert_eq!(names, ["container-web", "pod-app"]);
         assert!(units[0]
@@ -823,7 +933,18 @@ WantedBy=default.target
         assert!(units[1]
             .text
             .contains("PIDFile=/r/infra.pid\nType=forking\n"));
-        assert!(pod_units(&p, &UnitOptions { new: true, ..o }, &host(), &table()).is_err());
+        // --new needs the pod's create command.
+        let e = pod_units(
+            &p,
+            &UnitOptions { new: true, ..o },
+            &host(),
+            &table(),
+            &table(),
+        );
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("cannot use --new on pod app"));
     }
 
     #[test]

@@ -39,13 +39,14 @@ unit_for() {
     cp "$WORK/container-$name.service" "$UNITS/"
 }
 cleanup() {
-    for u in container-web container-fails container-health container-app web; do
+    for u in container-web container-fails container-health container-app container-pa-web pod-pa web; do
         systemctl --user stop "$u.service" 2>/dev/null
         systemctl --user reset-failed "$u.service" 2>/dev/null
     done
-    rm -f "$UNITS"/container-*.service "$QUADLET/web.container"
+    rm -f "$UNITS"/container-*.service "$UNITS"/pod-*.service "$QUADLET/web.container"
     systemctl --user daemon-reload
     $S rm -f --ignore -t 0 web fails health app mkimg systemd-web >/dev/null 2>&1
+    $S pod rm -f --ignore pa >/dev/null 2>&1
     [ -n "${REGPID-}" ] && { kill "$REGPID"; wait "$REGPID"; } 2>/dev/null
     rm -rf "$WORK"
 }
@@ -206,6 +207,41 @@ kv rollback_version "$($S exec app cat /version)"
 systemctl --user stop container-app.service
 kv stopped "$(prop container-app.service ActiveState)"
 kv left "$($S ps -a -q --filter name=app | wc -l)"
+
+sec pod_unit
+# `generate systemd --new` for a pod: the pod unit creates the pod (its id
+# in %t/pod-pa.pod-id, the infra supervisor the unit's main pid) and wants
+# the container's unit, which runs in it by --pod-id-file; stopping the pod
+# unit stops the container's and removes the pod.
+$S pod create --name pa >/dev/null
+$S create --pod pa --name pa-web "$IMAGE" sleep 1000 >/dev/null
+(cd "$WORK" && $S generate systemd --new --name --files -t 1 pa >/dev/null)
+kv generate $?
+$S pod rm -f pa >/dev/null
+cp "$WORK/pod-pa.service" "$WORK/container-pa-web.service" "$UNITS/"
+systemd-analyze --user verify --man=no "$UNITS/pod-pa.service" "$UNITS/container-pa-web.service" 2>&1
+kv verify $?
+systemctl --user daemon-reload
+t=$(date +%s%N)
+systemctl --user start pod-pa.service
+kv start $?
+kv active "$(prop pod-pa.service ActiveState)"
+n=$(wait_prop container-pa-web.service ActiveState 30 active)
+kv web_active "$(prop container-pa-web.service ActiveState)"
+kv start_ms "$(ms "$t")"
+kv pod_state "$($S pod inspect --format '{{.State}}' pa 2>&1)"
+podid=$(cat "$XDG_RUNTIME_DIR/pod-pa.pod-id" 2>/dev/null)
+kv idfile "$([ -n "$podid" ] && [ "$podid" = "$($S pod inspect --format '{{.Id}}' pa)" ] && echo yes || echo "no: '$podid'")"
+kv web_in_pod "$([ "$($S inspect --format '{{.Pod}}' pa-web 2>/dev/null)" = "$podid" ] && echo yes || echo no)"
+infra=$($S pod inspect --format '{{.InfraContainerID}}' pa)
+main=$(prop pod-pa.service MainPID)
+kv mainpid_is_infra_supervisor "$([ "$main" = "$($S inspect --format '{{.State.ConmonPid}}' "$infra")" ] && echo yes || echo "no: MainPID $main")"
+systemctl --user stop pod-pa.service
+kv stop $?
+kv stopped "$(prop pod-pa.service ActiveState)"
+kv web_stopped "$(prop container-pa-web.service ActiveState)"
+kv pods_left "$($S pod ps -q | wc -l)"
+kv left "$($S ps -a -q --filter name=pa | wc -l)"
 
 sec quadlet
 printf '[Container]\nImage=%s\nExec=sleep 1000\n\n[Install]\nWantedBy=default.target\n' "$IMAGE" >"$QUADLET/web.container"
