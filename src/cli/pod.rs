@@ -14,7 +14,7 @@ use crate::{Context, Error, Result};
 #[derive(Debug, Subcommand)]
 pub enum PodCommand {
     /// Create a new empty pod
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Check if a pod exists in local storage
     Exists(NameArg),
     /// Display a pod configuration
@@ -280,7 +280,7 @@ pub struct LogsArgs {
 /// Runs one `pod` subcommand.
 pub fn dispatch(ctx: &Context, c: PodCommand) -> Result<i32> {
     match c {
-        PodCommand::Create(a) => create(ctx, a),
+        PodCommand::Create(a) => create(ctx, *a),
         PodCommand::Exists(a) => Ok(if pod::lookup(ctx, &a.pod).is_ok() {
             0
         } else {
