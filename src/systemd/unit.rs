@@ -380,23 +380,18 @@ pub fn container_unit(
             }
         }
         extra_env = from_run.env_from_caller;
-        let stop = words(&[
-            exe,
-            "stop",
-            "--ignore",
-            "-t",
-            &t,
-            &format!("--cidfile={CIDFILE}"),
-        ]);
-        let post = words(&[
-            exe,
-            "rm",
-            "-f",
-            "--ignore",
-            "-t",
-            &t,
-            &format!("--cidfile={CIDFILE}"),
-        ]);
+        // The create command's global options (`--root`, ...) in every
+        // line, as Podman's RootFlags: stop and rm must find the container
+        // in the store run made it in.
+        let with_global = |verb: &[&str]| {
+            let mut w = vec![exe.to_string()];
+            w.extend(from_run.global.iter().cloned());
+            w.extend(words(verb));
+            w
+        };
+        let cidfile = format!("--cidfile={CIDFILE}");
+        let stop = with_global(&["stop", "--ignore", "-t", &t, &cidfile]);
+        let post = with_global(&["rm", "-f", "--ignore", "-t", &t, &cidfile]);
         (
             start,
             stop,
@@ -437,6 +432,8 @@ struct FromRun {
     /// `Environment=` lines for `-e KEY` without a value: the value the
     /// container got from the caller's environment.
     env_from_caller: Vec<String>,
+    /// The global options before the verb, escaped for an `Exec*=` line.
+    global: Vec<String>,
 }
 
 /// `run` as the unit's `ExecStart=`: the create command's global options
@@ -511,7 +508,8 @@ fn new_start_command(
         kept.extend(g.words);
     }
     let mut start = vec![exe.to_string()];
-    start.extend(cmd[1..verb].iter().map(|w| escape_arg(w)));
+    from.global = cmd[1..verb].iter().map(|w| escape_arg(w)).collect();
+    start.extend(from.global.iter().cloned());
     start.extend(words(&["run", &format!("--cidfile={CIDFILE}"), "--rm"]));
     if let Some(f) = pod_id_file {
         start.extend(words(&["--pod-id-file", f]));
@@ -789,11 +787,13 @@ ExecStart=/usr/bin/skiff \\
 \t-e TOKEN \\
 \t-p 8080:80 busybox httpd \\
 \t-f
-ExecStop=/usr/bin/skiff stop \\
+ExecStop=/usr/bin/skiff \\
+\t--root /s stop \\
 \t--ignore \\
 \t-t 10 \\
 \t--cidfile=%t/%n.ctr-id
-ExecStopPost=/usr/bin/skiff rm \\
+ExecStopPost=/usr/bin/skiff \\
+\t--root /s rm \\
 \t-f \\
 \t--ignore \\
 \t-t 10 \\
