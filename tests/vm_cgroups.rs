@@ -15,9 +15,10 @@ use std::sync::OnceLock;
 
 static LANE: OnceLock<lane::Sections> = OnceLock::new();
 
-/// Boots the guest once for this file and runs tests/vm/checks.sh.
+/// Boots the guest once for this file and runs tests/vm/checks.sh (after
+/// tests/vm/cgroup-manager.sh as root).
 fn lane() -> &'static lane::Sections {
-    LANE.get_or_init(|| lane::run("checks.sh", None))
+    LANE.get_or_init(|| lane::run("checks.sh", Some("cgroup-manager.sh")))
 }
 
 /// The value of `key` in `section` of the checks' output.
@@ -260,6 +261,20 @@ fn cgroups_enabled_and_no_conmon_give_the_container_a_cgroup_beside_the_callers(
 
 #[test]
 #[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn systemd_manager_puts_the_supervisor_in_the_scope_unless_no_conmon() {
+    let own = val("modes", "own");
+    for m in ["sd-enabled", "sd-no-conmon"] {
+        assert_eq!(val("modes", m), "0");
+        let c = val("modes", &format!("{m}.container"));
+        assert!(c.contains("/skiff-") && c.ends_with(".scope/container"), "{m}: {c}");
+    }
+    let scope = parent_of(&val("modes", "sd-enabled.container")).to_string();
+    assert_eq!(val("modes", "sd-enabled.supervisor"), format!("{scope}/supervisor"));
+    assert_eq!(val("modes", "sd-no-conmon.supervisor"), own);
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
 fn cgroups_disabled_leaves_the_container_in_the_callers_cgroup() {
     let own = val("modes", "own");
     assert_eq!(val("modes", "disabled"), "0");
@@ -287,4 +302,44 @@ fn cgroups_split_puts_container_and_supervisor_under_the_callers_cgroup() {
     assert_eq!(val("modes", "split.stats"), "67108864|1");
     assert_eq!(val("modes", "split.rm"), "0");
     assert_eq!(val("modes", "split.gone"), "yes");
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn systemd_cgroup_manager_gives_limits_from_a_session_without_delegation() {
+    let v = |k: &str| val("cgroup-manager", k);
+    // The caller's own cgroup is root's (a system service), not the user's.
+    assert!(v("caller").starts_with("/system.slice/"), "{}", v("caller"));
+    assert_eq!(v("default"), "systemd");
+    assert_eq!(v("run"), "0");
+    let cg = v("cgroup");
+    assert!(
+        cg.starts_with("/user.slice/user-1000.slice/user@1000.service/")
+            && cg.ends_with(".scope/container")
+            && cg.contains("/skiff-"),
+        "{cg}"
+    );
+    assert_eq!(v("memory_max"), "67108864");
+    assert_eq!(v("pids_max"), "30");
+    assert_eq!(v("inspect_manager"), "systemd");
+    assert_eq!(v("unit_active"), "active");
+    assert_eq!(v("oom_exit"), "137");
+    assert_eq!(v("rm"), "0");
+    assert_eq!(v("scope_left"), "0", "the scope's cgroup outlived rm");
+    assert_ne!(v("unit_after"), "active");
+    // A restarted container runs again in its scope's container leaf (the
+    // scope, held by its supervisor, is reused rather than asked for twice).
+    assert_eq!(v("restart_wait"), "3");
+    assert_eq!(v("restart_count"), "1");
+    let runs = v("restart_cgroups");
+    assert!(
+        runs.contains(".scope/container")
+            && runs.split_whitespace().all(|r| r.ends_with("/container")),
+        "{runs}"
+    );
+    // cgroupfs has nothing delegated here: Podman's error, exit 125.
+    assert_eq!(v("cgroupfs_exit"), "125");
+    assert!(
+        v("cgroupfs_error").contains("cgroup"),
+        "{}",
+        v("cgroupfs_error")
+    );
 }

@@ -4,8 +4,69 @@
 //! like /sys/fs/cgroup. Nothing is ever written outside a delegated subtree.
 
 pub mod limits;
+pub mod systemd;
 
 pub use limits::{CgroupsMode, Resources};
+
+/// `--cgroup-manager` (containers.conf `[engine] cgroup_manager`): who makes
+/// the container's cgroup. `systemd`: a transient scope of the user's
+/// manager ([`systemd`]); `cgroupfs`: skiff itself, below the caller's own
+/// delegated cgroup. Recorded in each container's configuration.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Manager {
+    #[default]
+    Cgroupfs,
+    Systemd,
+}
+
+impl Manager {
+    /// The name Podman prints (`info`'s host.cgroupManager, inspect's CgroupManager).
+    pub fn name(self) -> &'static str {
+        match self {
+            Manager::Cgroupfs => "cgroupfs",
+            Manager::Systemd => "systemd",
+        }
+    }
+}
+
+/// The manager this process uses: the one asked for (flag, else
+/// containers.conf), else `systemd` where it is usable
+/// ([`systemd::usable`]: a user session bus), else `cgroupfs`, as Podman
+/// chooses. `systemd` asked for where there is no user session falls back
+/// to `cgroupfs` with Podman's warning.
+pub fn choose_manager(asked: Option<Manager>) -> Manager {
+    let asked = asked.or(crate::config::get().containers.cgroup_manager);
+    let rootless = || nix::unistd::getuid().as_raw() != 0;
+    match asked {
+        Some(Manager::Cgroupfs) => Manager::Cgroupfs,
+        None if !rootless() => Manager::Cgroupfs,
+        None => {
+            if systemd::usable() {
+                Manager::Systemd
+            } else {
+                Manager::Cgroupfs
+            }
+        }
+        Some(Manager::Systemd) if systemd::usable() || !rootless() => Manager::Systemd,
+        Some(Manager::Systemd) => {
+            tracing::warn!("The cgroupv2 manager is set to systemd but there is no systemd user session available");
+            eprintln!("WARN[0000] The cgroupv2 manager is set to systemd but there is no systemd user session available");
+            eprintln!("WARN[0000] Falling back to --cgroup-manager=cgroupfs");
+            Manager::Cgroupfs
+        }
+    }
+}
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -253,9 +314,14 @@ pub fn freeze(dir: &Path, frozen: bool) -> std::io::Result<()> {
     fs::write(dir.join("cgroup.freeze"), if frozen { "1" } else { "0" })
 }
 
-/// Removes an empty container cgroup (after its processes have exited).
+/// Removes an empty container cgroup (after its processes have exited),
+/// and the systemd scope around it when it has one ([`systemd::remove`]).
 pub fn remove(dir: &Path) {
-    let _ = fs::remove_dir(dir);
+    if systemd::is_scope_leaf(dir) {
+        systemd::remove(dir);
+    } else {
+        let _ = fs::remove_dir(dir);
+    }
 }
 
 /// `--cgroups split`: the sub-cgroup of the caller's cgroup that its

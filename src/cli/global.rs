@@ -15,12 +15,7 @@ pub enum EventsBackend {
     None,
 }
 
-/// `--cgroup-manager`: who Podman asks to make container cgroups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CgroupManager {
-    Cgroupfs,
-    Systemd,
-}
+pub use crate::cgroups::Manager as CgroupManager;
 
 /// The global settings this process runs with, as `info` reports them.
 #[derive(Debug, Clone)]
@@ -110,7 +105,7 @@ pub fn check(f: &Flags) -> Result<Option<&'static str>> {
     }
     let _ = SETTINGS.set(Settings {
         events_backend: f.events_backend.unwrap_or_else(conf_events_backend),
-        cgroup_manager: f.cgroup_manager.unwrap_or(CgroupManager::Cgroupfs),
+        cgroup_manager: crate::cgroups::choose_manager(f.cgroup_manager),
     });
     Ok(driver)
 }

@@ -54,6 +54,8 @@ pub struct ContainersConf {
     pub tz: Option<String>,
     /// `[engine] events_logger`.
     pub events_logger: Option<EventsLogger>,
+    /// `[engine] cgroup_manager`: `systemd` or `cgroupfs` (`--cgroup-manager`).
+    pub cgroup_manager: Option<crate::cgroups::Manager>,
     /// `[network] default_rootless_network_cmd`: `pasta` or `slirp4netns`,
     /// the mode of a rootless container without `--network`.
     pub default_rootless_network_cmd: Option<String>,
@@ -191,7 +193,10 @@ const HONOURED: &[(&str, &[&str])] = &[
             "netns",
         ],
     ),
-    ("engine", &["events_logger", "image_default_transport"]),
+    (
+        "engine",
+        &["events_logger", "image_default_transport", "cgroup_manager"],
+    ),
     (
         "network",
         &["default_rootless_network_cmd", "default_network"],
@@ -202,6 +207,7 @@ const HONOURED: &[(&str, &[&str])] = &[
 struct RawEngine {
     events_logger: Option<String>,
     image_default_transport: Option<String>,
+    cgroup_manager: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -435,6 +441,18 @@ impl ContainersConf {
                 ))
             }
         };
+        let cgroup_manager = match raw.engine.cgroup_manager.as_deref() {
+            None => None,
+            Some("systemd") => Some(crate::cgroups::Manager::Systemd),
+            Some("cgroupfs") => Some(crate::cgroups::Manager::Cgroupfs),
+            Some(other) => {
+                return Err(bad_value(
+                    path,
+                    "[engine] cgroup_manager",
+                    format!("invalid cgroup manager {other:?}: use systemd or cgroupfs"),
+                ))
+            }
+        };
         let net = raw.network;
         if let Some(cmd) = &net.default_rootless_network_cmd {
             if !matches!(cmd.as_str(), "pasta" | "slirp4netns") {
@@ -481,6 +499,7 @@ impl ContainersConf {
         self.log_driver = c.log_driver.or(self.log_driver.take());
         self.tz = c.tz.or(self.tz.take());
         self.events_logger = events.or(self.events_logger);
+        self.cgroup_manager = cgroup_manager.or(self.cgroup_manager);
         self.default_rootless_network_cmd = net
             .default_rootless_network_cmd
             .or(self.default_rootless_network_cmd.take());
@@ -622,5 +641,17 @@ mod tests {
         assert_eq!(c.log_driver(), None);
         let c = parse(&["[containers]\nlog_driver = \"none\"\n"]).unwrap();
         assert_eq!(c.log_driver(), Some("none"));
+    }
+
+    #[test]
+    fn cgroup_manager_is_read_and_checked() {
+        let c = parse(&["[engine]\ncgroup_manager = \"cgroupfs\"\n"]).unwrap();
+        assert_eq!(c.cgroup_manager, Some(crate::cgroups::Manager::Cgroupfs));
+        let c = parse(&["[engine]\ncgroup_manager = \"systemd\"\n"]).unwrap();
+        assert_eq!(c.cgroup_manager, Some(crate::cgroups::Manager::Systemd));
+        let e = parse(&["[engine]\ncgroup_manager = \"cgmanager\"\n"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[engine] cgroup_manager"), "{e}");
     }
 }

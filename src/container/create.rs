@@ -688,7 +688,10 @@ pub fn check_limits(ctx: &Context, o: &CreateOptions) -> Result<()> {
     }
     // The euid, not ctx.uid: in the user namespace the user's cgroups belong to it.
     let uid = nix::unistd::geteuid().as_raw();
-    let d = if ctx.rootless {
+    let systemd = crate::cli::global::settings().cgroup_manager == crate::cgroups::Manager::Systemd;
+    let d = if ctx.rootless && systemd && o.cgroup_parent.is_none() {
+        crate::cgroups::systemd::manager_delegation()
+    } else if ctx.rootless {
         crate::cgroups::for_container(uid, o.cgroup_parent.as_deref())
             .map_err(Error::msg)?
             .map(|d| crate::cgroups::enable_for(d, res, uid))
@@ -1042,6 +1045,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
             resources: o.resources.clone(),
             cgroup_parent: o.cgroup_parent.clone().unwrap_or_default(),
             cgroups: o.cgroups,
+            cgroup_manager: crate::cli::global::settings().cgroup_manager,
             rlimits,
             no_new_privileges,
             seccomp,

@@ -240,7 +240,7 @@ fn limits_json(cfg: &crate::state::container::Config) -> serde_json::Map<String,
         "BlkioDeviceWriteIOps": devices(&r.device_write_iops),
         "CgroupParent": cfg.cgroup_parent,
         "Cgroups": cfg.cgroups.inspect_name(),
-        "CgroupManager": "cgroupfs",
+        "CgroupManager": cfg.cgroup_manager.name(),
     });
     match v {
         Value::Object(m) => m,

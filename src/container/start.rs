@@ -548,6 +548,27 @@ fn enter_cgroup(ctx: &Context, c: &Container, pid: i32) -> Result<String> {
     }
     let parent = (!cfg.cgroup_parent.is_empty()).then_some(cfg.cgroup_parent.as_str());
     let limited = !cfg.resources.is_empty() || parent.is_some();
+    // systemd's scope, unless the cgroup's place is given (--cgroup-parent,
+    // or a pod whose members share its cgroup): those are cgroupfs paths.
+    if cfg.cgroup_manager == crate::cgroups::Manager::Systemd
+        && parent.is_none()
+        && !crate::pod::shares_cgroup(ctx, c)
+    {
+        return match crate::cgroups::systemd::enter(
+            &c.id,
+            &c.name,
+            pid,
+            cfg.cgroups != crate::cgroups::CgroupsMode::NoConmon,
+            &cfg.resources,
+        ) {
+            Ok(dir) => Ok(dir.to_string_lossy().into_owned()),
+            Err(e) if limited => Err(Error::msg(format!("{}: cgroup: {e}", c.name))),
+            Err(e) => {
+                tracing::warn!(%e, "cannot move the container into a systemd scope");
+                Ok(String::new())
+            }
+        };
+    }
     let mut d = match crate::cgroups::for_container(uid, parent) {
         Ok(Some(d)) => crate::cgroups::enable_for(d, &cfg.resources, uid),
         Ok(None) if !limited => return Ok(String::new()),

@@ -300,6 +300,17 @@ pub fn cgroup_parent(
         .ok()
 }
 
+/// Whether the container's cgroup goes below its pod's (`--share-parent`),
+/// a cgroupfs path whatever the cgroup manager.
+pub fn shares_cgroup(ctx: &Context, c: &Container) -> bool {
+    !c.config.pod.is_empty()
+        && store(ctx)
+            .load(&c.config.pod)
+            .ok()
+            .flatten()
+            .is_some_and(|pod| pod.config.sharing.share_parent)
+}
+
 /// The pod's cgroup (`--share-parent`) and the directory below which it
 /// is made, as `pod inspect` shows them (`CgroupPath`, `CgroupParent`):
 /// empty when the user has no cgroup delegated, or the pod does not share

@@ -113,6 +113,19 @@ pub fn parse_map_text(text: &str) -> Vec<IdMap> {
         .collect()
 }
 
+/// The calling process's effective uid as the host (the initial user
+/// namespace) sees it: in skiff's rootless namespace uid 0 is the user, and
+/// paths named after the user (`user@UID.service`) need the host's number.
+/// Only one level of nesting is translated, which is what skiff makes.
+pub fn host_uid() -> u32 {
+    let uid = nix::unistd::geteuid().as_raw();
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    parse_map_text(&map)
+        .into_iter()
+        .find(|m| uid >= m.inside && uid - m.inside < m.count)
+        .map_or(uid, |m| m.outside + (uid - m.inside))
+}
+
 /// What [`in_initial_userns`] last found: 0 not known, 1 yes, 2 no.
 static INITIAL_USERNS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 

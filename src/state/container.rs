@@ -217,6 +217,10 @@ pub struct Config {
     /// `--cgroups`.
     #[serde(default)]
     pub cgroups: crate::cgroups::CgroupsMode,
+    /// The cgroup manager chosen at create (`--cgroup-manager`): who makes
+    /// the container's cgroup when it starts.
+    #[serde(default)]
+    pub cgroup_manager: crate::cgroups::Manager,
     /// `--ulimit`s, in the order given (a later one for a resource wins).
     #[serde(default)]
     pub rlimits: Vec<Rlimit>,

@@ -241,6 +241,7 @@ fn upgrade(old: V1) -> Result<Container> {
         resources: Default::default(),
         cgroup_parent: String::new(),
         cgroups: Default::default(),
+        cgroup_manager: Default::default(),
         rlimits: o
             .ulimits
             .iter()

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The checks of tests/vm_cgroups.rs, run inside the VM lane's guest as the
 # lingering user, in a scope under user@1000.service (the delegated subtree),
-# with the host-built skiff and the busybox fixture on the 9p share (cwd).
+# with the host-built skiff and the busybox fixture on the 9p share (cwd);
+# tests/vm/cgroup-manager.sh ran before it as root.
 # Prints "== SECTION" headers and "key=value" lines the test asserts on.
 set -u
 S=$PWD/skiff
@@ -143,14 +144,23 @@ sec modes
 ctr() { sed -n 's/^0:://p' "/proc/$($S inspect --format '{{.State.Pid}}' "$1")/cgroup"; }
 sup() { sed -n 's/^0:://p' "/proc/$($S inspect --format '{{.State.ConmonPid}}' "$1")/cgroup"; }
 kv own "$own"
+# (cgroupfs placement, the default manager here being systemd; sd-* below.)
 for m in enabled no-conmon disabled; do
-    $S run -d --name "m-$m" "${N[@]}" --cgroups "$m" busybox sleep 1000 >/dev/null
+    $S --cgroup-manager cgroupfs run -d --name "m-$m" "${N[@]}" --cgroups "$m" busybox sleep 1000 >/dev/null
     kv "$m" $?
     kv "$m.container" "$(ctr "m-$m")"
     kv "$m.supervisor" "$(sup "m-$m")"
     kv "$m.inspect" "$($S inspect --format '{{.HostConfig.Cgroups}}' "m-$m")"
 done
-$S rm -f m-enabled m-no-conmon m-disabled >/dev/null
+# The systemd manager: the container in its scope's container leaf, the
+# supervisor beside it (enabled) or left in the caller's cgroup (no-conmon).
+for m in enabled no-conmon; do
+    $S run -d --name "sd-$m" "${N[@]}" --cgroups "$m" busybox sleep 1000 >/dev/null
+    kv "sd-$m" $?
+    kv "sd-$m.container" "$(ctr "sd-$m")"
+    kv "sd-$m.supervisor" "$(sup "sd-$m")"
+done
+$S rm -f m-enabled m-no-conmon m-disabled sd-enabled sd-no-conmon >/dev/null
 $S run --rm "${N[@]}" --cgroups disabled --memory 64m busybox true 2>&1
 kv disabled_limits $?
 $S run --rm "${N[@]}" --cgroups split --cgroup-parent "$(dirname "$own")" busybox true 2>&1
