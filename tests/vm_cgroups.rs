@@ -266,10 +266,16 @@ fn systemd_manager_puts_the_supervisor_in_the_scope_unless_no_conmon() {
     for m in ["sd-enabled", "sd-no-conmon"] {
         assert_eq!(val("modes", m), "0");
         let c = val("modes", &format!("{m}.container"));
-        assert!(c.contains("/skiff-") && c.ends_with(".scope/container"), "{m}: {c}");
+        assert!(
+            c.contains("/skiff-") && c.ends_with(".scope/container"),
+            "{m}: {c}"
+        );
     }
     let scope = parent_of(&val("modes", "sd-enabled.container")).to_string();
-    assert_eq!(val("modes", "sd-enabled.supervisor"), format!("{scope}/supervisor"));
+    assert_eq!(
+        val("modes", "sd-enabled.supervisor"),
+        format!("{scope}/supervisor")
+    );
     assert_eq!(val("modes", "sd-no-conmon.supervisor"), own);
 }
 
@@ -302,6 +308,8 @@ fn cgroups_split_puts_container_and_supervisor_under_the_callers_cgroup() {
     assert_eq!(val("modes", "split.stats"), "67108864|1");
     assert_eq!(val("modes", "split.rm"), "0");
     assert_eq!(val("modes", "split.gone"), "yes");
+}
+
 #[test]
 #[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
 fn systemd_cgroup_manager_gives_limits_from_a_session_without_delegation() {
