@@ -134,10 +134,11 @@ pub fn enter(
     };
     let leaf = scope.join(LEAF);
     move_to(&leaf, pid)?;
-    // The scope holds no process of its own now: its controllers can be
-    // handed on to the leaves, then the limits written before the process runs.
-    let wanted: Vec<String> = res.controllers().iter().map(|c| c.to_string()).collect();
-    hand_down(&scope, &wanted);
+    // The scope holds no process of its own now: every controller systemd
+    // delegated to it is handed on to the leaves (stats reads pids.current
+    // and memory.current of a container without limits too), then the
+    // limits written before the process runs.
+    hand_down(&scope, &available(&scope));
     super::apply(&leaf, res).map_err(|e| format!("{}: {e}", leaf.display()))?;
     Ok(leaf)
 }
