@@ -558,7 +558,11 @@ fn enter_cgroup(ctx: &Context, c: &Container, pid: i32) -> Result<String> {
             &c.id,
             &c.name,
             pid,
-            cfg.cgroups != crate::cgroups::CgroupsMode::NoConmon,
+            // Under a systemd unit (NOTIFY_SOCKET) the supervisor is the
+            // service's main process and must stay in its cgroup, where
+            // Podman's units keep conmon with --cgroups=no-conmon.
+            cfg.cgroups != crate::cgroups::CgroupsMode::NoConmon
+                && std::env::var_os("NOTIFY_SOCKET").is_none(),
             &cfg.resources,
         ) {
             Ok(dir) => Ok(dir.to_string_lossy().into_owned()),
