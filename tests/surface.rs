@@ -537,10 +537,18 @@ fn top_takes_podmans_descriptors_and_falls_back_to_ps() {
     assert!(row[10].parse::<u64>().unwrap() > 0, "VSZ {}", row[10]);
     assert_eq!(row[11..14], ["sleep", "sleep 1000", "0"]);
     assert_eq!(row[14], hpid);
-    // Container root is the user's own uid on the host; it has no name in
-    // the container's /etc/passwd, so psgo prints the number.
-    assert_eq!(row[15], s.uid().to_string());
-    assert_eq!(row[16], s.user().gid.to_string());
+    // Container root is the user's own uid on the host, named as psgo names
+    // it: from the container's /etc/passwd and /etc/group (the fixture's
+    // tester is 1000:1000), else the number.
+    let named = |id: u32| {
+        if id == 1000 {
+            "tester".to_string()
+        } else {
+            id.to_string()
+        }
+    };
+    assert_eq!(row[15], named(s.uid()));
+    assert_eq!(row[16], named(s.user().gid));
     let stime = &row[17];
     assert!(
         stime.len() >= 25 && stime.as_bytes()[4] == b'-' && stime.as_bytes()[13] == b':',

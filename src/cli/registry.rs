@@ -371,8 +371,8 @@ fn prompt_line(previous: &str) -> std::result::Result<String, String> {
     }
 }
 
-/// Prints `Password: ` and reads a line from the terminal on stdin with
-/// echo off (restored afterwards). Not a terminal: the error Podman gives.
+/// Turns echo off, prints `Password: ` and reads a line from the terminal
+/// on stdin (echo restored afterwards). Not a terminal: the error Podman gives.
 fn prompt_password() -> std::result::Result<String, String> {
     use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
     use std::io::{BufRead, Write};
@@ -380,14 +380,16 @@ fn prompt_password() -> std::result::Result<String, String> {
     if !stdin.is_terminal() {
         return Err("inappropriate ioctl for device".into());
     }
-    let mut out = std::io::stdout();
-    let _ = write!(out, "Password: ");
-    let _ = out.flush();
+    // Echo off before the prompt shows: what is typed as soon as it
+    // appears is never echoed.
     let saved = tcgetattr(&stdin).map_err(|e| e.desc().to_string())?;
     let mut quiet = saved.clone();
     quiet.local_flags.remove(LocalFlags::ECHO);
     quiet.local_flags.insert(LocalFlags::ICANON);
     tcsetattr(&stdin, SetArg::TCSANOW, &quiet).map_err(|e| e.desc().to_string())?;
+    let mut out = std::io::stdout();
+    let _ = write!(out, "Password: ");
+    let _ = out.flush();
     let mut line = String::new();
     let read = stdin.lock().read_line(&mut line);
     let _ = tcsetattr(&stdin, SetArg::TCSANOW, &saved);

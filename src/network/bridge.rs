@@ -152,7 +152,11 @@ pub fn ensure(ctx: &Context) -> Result<PathBuf> {
     }
     // Leftovers of a holder that died; making the new one reports what matters.
     teardown_locked(ctx, &mut Teardown::default());
-    let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+    // The kernel's link to this very binary: valid in whatever mount
+    // namespace (and root) this process runs, where the path it was started
+    // by may not resolve (setns into the user namespace's mount namespace
+    // resets the root; a chroot's path is then another).
+    let exe = std::path::PathBuf::from("/proc/self/exe");
     let log = d.join("rootless-netns.log");
     let err =
         fs::File::create(&log).map_err(|e| Error::msg(crate::error::io_msg("create", &log, &e)))?;

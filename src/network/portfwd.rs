@@ -92,7 +92,11 @@ pub fn spawn(
     let err = std::fs::File::create(&log)
         .map_err(|e| Error::msg(crate::error::io_msg("create", &log, &e)))?;
     use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+    // The kernel's link to this very binary: valid in whatever mount
+    // namespace (and root) this process runs, where the path it was started
+    // by may not resolve (setns into the user namespace's mount namespace
+    // resets the root; a chroot's path is then another).
+    let exe = std::path::PathBuf::from("/proc/self/exe");
     let child = Command::new(exe)
         .args(&args)
         .stdin(Stdio::null())
