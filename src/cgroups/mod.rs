@@ -41,7 +41,9 @@ impl Manager {
 }
 
 /// The manager this process uses: the one asked for (flag, else
-/// containers.conf), else `systemd` where it is usable
+/// containers.conf), else `cgroupfs` under a systemd unit whose cgroup is
+/// delegated (the container stays in the unit's subtree), else `systemd`
+/// where it is usable
 /// ([`systemd::usable`]: a user session bus), else `cgroupfs`, as Podman
 /// chooses. `systemd` asked for where there is no user session falls back
 /// to `cgroupfs` with Podman's warning.
@@ -51,6 +53,14 @@ pub fn choose_manager(asked: Option<Manager>) -> Manager {
     match asked {
         Some(Manager::Cgroupfs) => Manager::Cgroupfs,
         None if !rootless() => Manager::Cgroupfs,
+        // Under a systemd unit whose cgroup is delegated to the user, the
+        // container's cgroup goes in the unit's subtree, where stopping the
+        // unit reaches it, rather than in a scope of its own.
+        None if std::env::var_os("NOTIFY_SOCKET").is_some()
+            && detect_host(nix::unistd::getuid().as_raw()).is_some() =>
+        {
+            Manager::Cgroupfs
+        }
         None => {
             if systemd::usable() {
                 Manager::Systemd
