@@ -62,8 +62,10 @@ pub fn user_bus() -> Option<String> {
 /// Whether the systemd cgroup manager can be used by this process: a unified
 /// cgroup v2 hierarchy, a user session bus and `busctl` to talk to it.
 pub fn usable() -> bool {
-    super::unified_root().is_some()
-        && user_bus().is_some()
+    // Every command asks (the default manager): the environment first, so
+    // that a host without a user bus never reads mountinfo for it.
+    user_bus().is_some()
+        && super::unified_root().is_some()
         && crate::network::helper::lookup(BUSCTL).is_some()
 }
 
