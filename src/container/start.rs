@@ -554,7 +554,7 @@ fn enter_cgroup(ctx: &Context, c: &Container, pid: i32) -> Result<String> {
         && parent.is_none()
         && !crate::pod::shares_cgroup(ctx, c)
     {
-        return match crate::cgroups::systemd::enter(
+        let entered = crate::cgroups::systemd::enter(
             &c.id,
             &c.name,
             pid,
@@ -564,14 +564,8 @@ fn enter_cgroup(ctx: &Context, c: &Container, pid: i32) -> Result<String> {
             cfg.cgroups != crate::cgroups::CgroupsMode::NoConmon
                 && std::env::var_os("NOTIFY_SOCKET").is_none(),
             &cfg.resources,
-        ) {
-            Ok(dir) => Ok(dir.to_string_lossy().into_owned()),
-            Err(e) if limited => Err(Error::msg(format!("{}: cgroup: {e}", c.name))),
-            Err(e) => {
-                tracing::warn!(%e, "cannot move the container into a systemd scope");
-                Ok(String::new())
-            }
-        };
+        );
+        return placed(c, limited, entered);
     }
     let mut d = match crate::cgroups::for_container(uid, parent) {
         Ok(Some(d)) => crate::cgroups::enable_for(d, &cfg.resources, uid),
@@ -588,7 +582,19 @@ fn enter_cgroup(ctx: &Context, c: &Container, pid: i32) -> Result<String> {
     if limited {
         crate::cgroups::check(Some(&d), &cfg.resources).map_err(Error::msg)?;
     }
-    match crate::cgroups::enter(&d, &c.id, pid, &cfg.resources) {
+    let entered = crate::cgroups::enter(&d, &c.id, pid, &cfg.resources).map_err(|e| e.to_string());
+    placed(c, limited, entered)
+}
+
+/// The container's cgroup directory once entered; a container with limits
+/// fails when it could not be placed, one without runs on (with a warning)
+/// in the supervisor's cgroup, recorded as "".
+fn placed(
+    c: &Container,
+    limited: bool,
+    entered: std::result::Result<std::path::PathBuf, String>,
+) -> Result<String> {
+    match entered {
         Ok(dir) => Ok(dir.to_string_lossy().into_owned()),
         Err(e) if limited => Err(Error::msg(format!("{}: cgroup: {e}", c.name))),
         Err(e) => {
