@@ -456,8 +456,12 @@ fn export_never_follows_a_symlink_a_running_container_swaps_in() {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !s.ok(&["logs", "swapper"]).contains("swapped") {
         if Instant::now() > deadline {
-            eprintln!(
-                "skipped: the container never saw the export read its file (no atime updates here)"
+            // The archive was checked above; only the proof that the swap
+            // raced the export depends on the host's filesystem.
+            skip_even_under_ci(
+                "export_never_follows_a_symlink_a_running_container_swaps_in: the race",
+                "the container never saw the export read its file",
+                "the filesystem under the store updates no access times (noatime)",
             );
             return;
         }

@@ -1074,11 +1074,10 @@ fn a_device_directory_gives_every_device_under_it() {
     let s = busybox();
     if !s.user().drop {
         // CI runs the suite as root: there this test must run, never skip.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "making device nodes needs the suite to run as root, as CI does"
+        skip(
+            "a_device_directory_gives_every_device_under_it",
+            "making device nodes needs the suite to run as root, as CI does",
         );
-        eprintln!("skipped: making device nodes needs the suite to run as root");
         return;
     }
     let dir = s.make_dir(&s.home.join("devs"));

@@ -955,9 +955,10 @@ fn ok_with_resolv(s: &Skiff, conf: &Path, args: &[&str]) -> String {
 /// resolv.conf file that says so; `None` (the test skipped) without root.
 fn store_with_resolver(dns: &TestResolver, test: &str) -> Option<(Skiff, std::path::PathBuf)> {
     if env().drop_to.is_none() {
-        eprintln!(
-            "skipped: {test}: standing a test resolver in for the host's /etc/resolv.conf \
-             needs root (a mount namespace, port 53 on loopback): run the suite as root"
+        skip(
+            test,
+            "standing a test resolver in for the host's /etc/resolv.conf \
+             needs root (a mount namespace, port 53 on loopback): run the suite as root",
         );
         return None;
     }

@@ -1164,6 +1164,34 @@ impl Drop for Skiff {
     }
 }
 
+/// Whether the suite runs under CI (`CI` set in the environment, as `.ci/run`
+/// and the fresh-machine run set it): there every precondition `.ci/setup`
+/// provides must hold, so a test that cannot run fails instead of skipping.
+pub fn under_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Reports that `test` (or the named part of it) cannot run on this machine
+/// because of `reason`: prints `SKIPPED: <test>: <reason>` on stderr, and the
+/// caller then returns. Under CI ([`under_ci`]) it panics instead, since CI
+/// provides every precondition this is used for (root, `.ci/setup`'s
+/// packages). For what CI legitimately lacks use [`skip_even_under_ci`].
+pub fn skip(test: &str, reason: &str) {
+    assert!(
+        !under_ci(),
+        "{test}: cannot run under CI, which should provide it: {reason}"
+    );
+    eprintln!("SKIPPED: {test}: {reason}");
+}
+
+/// Like [`skip`], for a precondition CI legitimately lacks too (a delegated
+/// cgroup v2 subtree, a filesystem feature of the host); `covered_by` says
+/// where it is checked instead (the VM lane) or why nothing else can.
+/// Prints `SKIPPED: <test>: <reason> (<covered_by>)` and never panics.
+pub fn skip_even_under_ci(test: &str, reason: &str, covered_by: &str) {
+    eprintln!("SKIPPED: {test}: {reason} ({covered_by})");
+}
+
 /// Asserts that stderr is exactly one line starting with `Error: ` and returns it.
 pub fn one_error_line(o: &Output) -> String {
     let lines: Vec<&str> = o.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
