@@ -563,12 +563,49 @@ fn top_takes_podmans_descriptors_and_falls_back_to_ps() {
             ["1", "root", "sleep", "filter", "none"]
         ]
     );
-    // Anything else is ps(1) in the container, its own line left out, as Podman.
+    // Anything else is the host's ps(1) on the container's processes (its
+    // pid namespace and a /proc of it), its own line left out, as Podman 5
+    // does for a container without CAP_SYS_PTRACE: the container's own ps
+    // is not needed, and the host's reads the options (procps's columns).
+    s.ok(&["exec", "topweb", "rm", "/bin/ps"]);
+    let out = s.ok(&["top", "topweb", "-o", "pid,comm"]);
+    let rows: Vec<Vec<String>> = out
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect();
+    assert_eq!(rows[0], ["PID", "COMMAND"], "{out}");
+    assert_eq!(rows[1], ["1", "sleep"], "{out}");
+    // Only the container's processes: its init and ps itself.
+    assert!(
+        rows[2..].iter().all(|r| r.len() == 2 && r[1] == "ps"),
+        "{out}"
+    );
+    let out = s.ok(&["top", "topweb", "-eo", "pid,args"]);
+    assert!(out.lines().any(|l| l.trim() == "1 sleep 1000"), "{out}");
+    // Podman 5's text when ps(1) fails (the rest is procps's own); one line.
+    let e = s.fails(&["top", "topweb", "-o", "bogus"], 125);
+    assert_eq!(
+        e.trim(),
+        "Error: ps(1) failed with exit code 1: error: unknown user-defined format specifier \"bogus\""
+    );
+    s.ok(&["rm", "-f", "topweb"]);
+    // With CAP_SYS_PTRACE the container could reach into a host process:
+    // its own ps runs instead (busybox's columns and errors), as Podman.
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "topweb",
+        "--cap-add",
+        "SYS_PTRACE",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
     let out = s.ok(&["top", "topweb", "-o", "pid,comm"]);
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("PID   COMMAND"), "{out}");
     assert_eq!(lines.next(), Some("    1 sleep"), "{out}");
-    // Podman 5's text when ps(1) fails (the rest is busybox ps's own).
     let e = s.fails(&["top", "topweb", "-o", "bogus"], 125);
     assert!(
         e.starts_with("Error: executing ps(1) in container: runtime failed with exit status: 1 and output: ps: bad -o argument 'bogus'"),

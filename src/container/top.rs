@@ -99,9 +99,10 @@ pub enum Output {
 
 /// The processes of running container `c` with the columns `args` name
 /// (Podman's `top CONTAINER [DESCRIPTORS...]`): psgo's descriptors make a
-/// table; any other word runs `ps ARGS` in the container and keeps its
-/// lines but ps's own (Podman's fallback). Errors: the container is not
-/// running, or ps(1) failed (its output in the message).
+/// table; any other word runs `ps ARGS` on the container's processes and
+/// keeps its lines but ps's own (Podman's fallback, [`ps_lines`]). Errors:
+/// the container is not running, or ps(1) failed (its first line of error
+/// in the message).
 pub fn top(ctx: &Context, c: &Container, args: &[String]) -> Result<Output> {
     if !matches!(super::effective_status(c), Status::Running | Status::Paused) {
         return Err(Error::msg(format!(
@@ -114,13 +115,18 @@ pub fn top(ctx: &Context, c: &Container, args: &[String]) -> Result<Output> {
             d.iter().map(|d| d.header).collect(),
             rows(c, &d),
         )),
-        Err(_) => ps_in_container(ctx, c, args).map(Output::Lines),
+        Err(_) => ps_lines(ctx, c, args).map(Output::Lines),
     }
 }
 
-/// `ps ARGS` run in the container, its lines without ps's own; a single
-/// argument is split as a shell would (`top web "-eo pid,comm"`).
-fn ps_in_container(ctx: &Context, c: &Container, args: &[String]) -> Result<Vec<String>> {
+/// `ps ARGS` on the container's processes, its lines without those naming
+/// `ARGS` (ps's own, as Podman filters); a single argument is split as a
+/// shell would (`top web "-eo pid,comm"`). As Podman's `Top`: the host's
+/// ps in the container's pid namespace (`runtime::process::host_ps`) when
+/// the container lacks CAP_SYS_PTRACE (with it, it could reach into that
+/// process) and the host has ps; else, or when that cannot be set up (with
+/// Podman's warning), the container's own ps.
+fn ps_lines(ctx: &Context, c: &Container, args: &[String]) -> Result<Vec<String>> {
     let ps_args: Vec<String> = match args {
         [one] => crate::systemd::quadlet::split_words(one)
             .map_err(|e| Error::msg(format!("parsing ps args: {e}")))?
@@ -129,6 +135,60 @@ fn ps_in_container(ctx: &Context, c: &Container, args: &[String]) -> Result<Vec<
             .collect(),
         _ => args.to_vec(),
     };
+    let ptrace = c.config.privileged
+        || c.config
+            .capabilities
+            .names()
+            .iter()
+            .any(|n| n == "CAP_SYS_PTRACE");
+    let text = match (ptrace, crate::network::helper::lookup("ps")) {
+        (false, Some(ps)) => match on_host(c, &ps, &ps_args) {
+            Ok(run) if run.code == 0 => String::from_utf8_lossy(&run.stdout).into_owned(),
+            Ok(run) => {
+                let err = String::from_utf8_lossy(&run.stderr);
+                let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+                return Err(Error::msg(format!(
+                    "ps(1) failed with exit code {}: {}",
+                    run.code,
+                    first.trim()
+                )));
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "Falling back to container ps(1), could not execute ps(1) from the host: {e}"
+                );
+                ps_in_container(ctx, c, ps_args)?
+            }
+        },
+        _ => ps_in_container(ctx, c, ps_args)?,
+    };
+    let own = args.join(" ");
+    Ok(text
+        .lines()
+        .filter(|l| !l.contains(&own))
+        .map(str::to_string)
+        .collect())
+}
+
+/// The host's `ps` with `args` in the pid namespace of `c`'s init (named by
+/// pidfd, checked against its start time).
+fn on_host(
+    c: &Container,
+    ps: &std::path::Path,
+    args: &[String],
+) -> Result<crate::runtime::process::PsRun> {
+    let init = super::process(c)
+        .ok_or_else(|| Error::msg(format!("container {} is not running", c.name)))?;
+    Ok(crate::runtime::process::host_ps(
+        std::os::fd::AsFd::as_fd(&init),
+        init.pid(),
+        ps,
+        args,
+    )?)
+}
+
+/// `ps ARGS` run in the container as `exec` runs a command: its output.
+fn ps_in_container(ctx: &Context, c: &Container, ps_args: Vec<String>) -> Result<String> {
     let mut command = vec!["ps".to_string()];
     command.extend(ps_args);
     let run = super::exec::run_captured(ctx, c, command, std::time::Duration::from_secs(30))?;
@@ -140,12 +200,7 @@ fn ps_in_container(ctx: &Context, c: &Container, args: &[String]) -> Result<Vec<
             text.trim_end()
         )));
     }
-    let own = args.join(" ");
-    Ok(text
-        .lines()
-        .filter(|l| !l.contains(&own))
-        .map(str::to_string)
-        .collect())
+    Ok(text)
 }
 
 /// The id maps that turn the ids /proc shows skiff into the container's

@@ -11,18 +11,21 @@
 //!   (joining its namespaces, a new session keyring, the hidden environment);
 //! - `channel.rs`: the go and result pipes between parent and child;
 //! - `console.rs`: the console socket and the pty made in the container;
-//! - `command.rs`: finding the command in the container's PATH and execve.
+//! - `command.rs`: finding the command in the container's PATH and execve;
+//! - `host_ps.rs`: the host's ps(1) in a container's pid namespace (`top`).
 
 mod channel;
 mod command;
 mod console;
 mod exec;
+mod host_ps;
 mod init;
 
 use std::os::fd::OwnedFd;
 
 pub use console::{console_socket, receive_console};
 pub use exec::{exec_in, JoinedBy};
+pub use host_ps::{host_ps, PsRun};
 pub use init::{bring_up_loopback, create, loopback_up, Created};
 
 /// What the container's standard streams are connected to.
