@@ -140,6 +140,13 @@ pub fn prepare_spec(
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", exec_user.home));
     }
+    // Docker's link variables, under the container's own (as Docker does).
+    for e in crate::network::links::env(ctx, c) {
+        let key = e.split('=').next().unwrap_or_default();
+        if !env.iter().any(|x| x.split('=').next() == Some(key)) {
+            env.push(e);
+        }
+    }
     let net = match netns {
         Some(p) => NetMode::Join(p.to_path_buf()),
         None => crate::network::net_mode(ctx, cfg)?,

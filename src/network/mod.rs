@@ -14,6 +14,7 @@ pub mod bridge;
 pub mod dns;
 pub mod etc_files;
 pub mod helper;
+pub mod links;
 pub mod mode;
 pub mod pasta;
 pub mod portfwd;
@@ -168,11 +169,7 @@ pub fn validate(ctx: &Context, cfg: &Config) -> Result<()> {
     }
     port_specs(cfg)?;
     backend_of(m).validate(ctx, cfg)?;
-    for l in &cfg.links {
-        let target = l.split(':').next().unwrap_or_default();
-        crate::container::store(ctx).lookup(target)?;
-    }
-    Ok(())
+    links::validate(ctx, cfg)
 }
 
 /// The namespace of a running container that others can join.
@@ -499,30 +496,19 @@ pub fn detach_or_warn(ctx: &Context, c: &Container, st: &NetworkState) {
     }
 }
 
-/// `--link name[:alias]` entries: both names, the target's address and the
-/// target's id.
-fn link_hosts(
-    ctx: &Context,
-    c: &Container,
-    backend: &dyn Backend,
-    st: &NetworkState,
-) -> Vec<(String, String, String)> {
+/// `--link name[:alias]` entries: both names, the target's address on a
+/// user-defined network both are attached to, and the target's id. A link
+/// whose container has no such address gets no line (`links::validate`
+/// refuses links anywhere else).
+fn link_hosts(ctx: &Context, c: &Container, st: &NetworkState) -> Vec<(String, String, String)> {
     let store = crate::container::store(ctx);
     let mut out = Vec::new();
     for l in &c.config.links {
-        let (target, alias) = l.split_once(':').unwrap_or((l.as_str(), l.as_str()));
+        let (target, alias) = links::parse(l);
         let Ok(t) = store.lookup(target) else {
             continue;
         };
-        // On a shared user network the target is reachable at its own address;
-        // otherwise through the host, where its published ports are.
-        let shared = st
-            .networks
-            .keys()
-            .find_map(|n| t.state.network.networks.get(n))
-            .map(|e| e.ip_address.clone());
-        let ip = shared.or_else(|| backend.host_gateway(st));
-        if let Some(ip) = ip {
+        if let Some(ip) = links::address_of(st.networks.keys(), &t) {
             let names = if alias == t.name {
                 t.name.clone()
             } else {
@@ -565,7 +551,7 @@ fn hosts_entries(
         ));
     }
     out.extend(
-        link_hosts(ctx, c, backend, st)
+        link_hosts(ctx, c, st)
             .into_iter()
             .map(|(names, ip, _)| (names, ip)),
     );
@@ -669,8 +655,7 @@ pub fn linking_containers(ctx: &Context, target: &str) -> Vec<(Container, LinkEn
 
 /// The link entries of container `l` that name container `target` (an id).
 fn link_entries_to(ctx: &Context, l: &Container, target: &str) -> LinkEntries {
-    let backend = backend_of(mode_of(&l.config));
-    link_hosts(ctx, l, backend.as_ref(), &l.state.network)
+    link_hosts(ctx, l, &l.state.network)
         .into_iter()
         .filter(|(_, _, id)| id == target)
         .map(|(names, ip, _)| (names, ip))
