@@ -482,6 +482,52 @@ fn id_shows_the_supplementary_groups_podman_gives() {
     );
 }
 
+/// A numeric `-u` that the image's /etc/passwd (or /etc/group) does not
+/// name gets Podman's line there (libpod's `generateUserPasswdEntry` and
+/// `generateUserGroupEntry`), so that `whoami` and `id -un` answer: home
+/// the working directory, gid the one asked for, else 0. Once: the next
+/// start finds it. A read-only root gets a copy bound over the file.
+#[test]
+fn a_numeric_user_the_image_lacks_gets_podmans_passwd_line() {
+    let s = busybox();
+    assert_eq!(
+        s.sh(
+            &["-u", "12345"],
+            "whoami; id -un; id; tail -n1 /etc/passwd; echo $HOME"
+        ),
+        "12345\n12345\nuid=12345(12345) gid=0(root) groups=0(root)\n\
+         12345:*:12345:0:container user:/:/bin/sh\n/\n"
+    );
+    assert_eq!(
+        s.sh(
+            &["-u", "12345:4242", "-w", "/tmp"],
+            "id; tail -n1 /etc/passwd; tail -n1 /etc/group; echo $HOME"
+        ),
+        "uid=12345(12345) gid=4242(4242) groups=4242(4242)\n\
+         12345:*:12345:4242:container user:/tmp:/bin/sh\n\
+         4242:x:4242:12345\n/tmp\n"
+    );
+    // A user the image names is left alone.
+    assert_eq!(
+        s.sh(&["-u", "1000"], "whoami; grep -c : /etc/passwd"),
+        "tester\n3\n"
+    );
+    assert_eq!(
+        s.sh(
+            &["--read-only", "-u", "777"],
+            "whoami; tail -n1 /etc/passwd"
+        ),
+        "777\n777:*:777:0:container user:/:/bin/sh\n"
+    );
+    let count = "grep -c ^12345: /etc/passwd";
+    assert_eq!(
+        s.ok(&["run", "--name", "twice", "-u", "12345", "busybox", "sh", "-c", count]),
+        "1\n"
+    );
+    assert_eq!(s.ok(&["start", "-a", "twice"]), "1\n");
+    s.ok(&["rm", "twice"]);
+}
+
 /// The cells of a `top` table line (columns are two or more blanks apart).
 fn top_cells(line: &str) -> Vec<String> {
     line.split("  ")

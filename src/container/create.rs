@@ -934,11 +934,11 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     // Resolve the user now, from the image's own files: an unknown user fails
     // before anything is written, and HOME is known for inspect. `start`
     // resolves it again from the container's files, as Podman does.
-    let exec_user = crate::runtime::user::resolve(
-        &user,
-        &read_from_layers(&layers, "etc/passwd")?,
-        &read_from_layers(&layers, "etc/group")?,
-    )?;
+    let (passwd_text, group_text) = (
+        read_from_layers(&layers, "etc/passwd")?,
+        read_from_layers(&layers, "etc/group")?,
+    );
+    let exec_user = crate::runtime::user::resolve(&user, &passwd_text, &group_text)?;
     let id = crate::state::new_id();
     let (image_id, image_name) = match &image {
         Some(image) => (
@@ -1084,7 +1084,21 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         c.config.env.push(format!("HOSTNAME={}", c.config.hostname));
     }
     if !c.config.env.iter().any(|e| e.starts_with("HOME=")) {
-        c.config.env.push(format!("HOME={}", exec_user.home));
+        // A numeric user the image lacks gets a passwd line at start whose
+        // home is the working directory (`start::add_user_entries`).
+        let added = crate::runtime::user::added_entries(
+            &c.config.user,
+            &passwd_text,
+            &group_text,
+            &c.config.workdir,
+        )?;
+        let home = match added.passwd {
+            Some(_) if c.config.builder.is_none() && !c.config.workdir.is_empty() => {
+                c.config.workdir.clone()
+            }
+            _ => exec_user.home.clone(),
+        };
+        c.config.env.push(format!("HOME={home}"));
     }
     {
         use crate::network::mode::Mode;

@@ -117,6 +117,56 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
     Ok(())
 }
 
+/// Podman's /etc/passwd and /etc/group lines for a numeric user or group
+/// the image does not name (`user::added_entries`), so that `whoami` and
+/// `id -un` answer in the container. They are appended to the root
+/// filesystem's own files (once: the next start finds them there), or, for
+/// a read-only root, written with the image's lines to copies in
+/// `userdata` that are bound over them (returned as (source, destination)
+/// pairs for the /etc files). An image without the file, or a file the
+/// user mounts, is left alone, as Podman leaves it; so is a build's working
+/// container (its changes become the image's layer, and Buildah adds no
+/// such line for a RUN step).
+fn add_user_entries(
+    c: &Container,
+    rootfs: &Path,
+    userdata: &Path,
+) -> Result<Vec<(PathBuf, String)>> {
+    let cfg = &c.config;
+    if cfg.builder.is_some() {
+        return Ok(Vec::new());
+    }
+    let passwd = user::read_root_file(rootfs, "/etc/passwd")?;
+    let group = user::read_root_file(rootfs, "/etc/group")?;
+    let added = user::added_entries(&cfg.user, &passwd, &group, &cfg.workdir)?;
+    let mut binds = Vec::new();
+    for (dest, line, text) in [
+        ("/etc/passwd", added.passwd, passwd),
+        ("/etc/group", added.group, group),
+    ] {
+        let Some(line) = line else { continue };
+        if cfg
+            .mounts
+            .iter()
+            .any(|m| Path::new(&m.destination) == Path::new(dest))
+        {
+            continue;
+        }
+        if !cfg.read_only {
+            user::append_root_file(rootfs, dest, &line)?;
+            continue;
+        }
+        if text.is_empty() {
+            // No such file in the image (or an empty one): nothing to extend.
+            continue;
+        }
+        let copy = userdata.join(dest.trim_start_matches("/etc/"));
+        std::fs::write(&copy, format!("{text}{line}"))?;
+        binds.push((copy, dest.to_string()));
+    }
+    Ok(binds)
+}
+
 /// Builds the spec for a container whose root filesystem is mounted at `rootfs`,
 /// writing its /etc files and config.json into the container directory.
 /// `netns` is the network namespace already made for it, if any.
@@ -127,6 +177,9 @@ pub fn prepare_spec(
     netns: Option<&Path>,
 ) -> Result<Spec> {
     let cfg = &c.config;
+    let userdata = ctx.container_dir(&c.id).join("userdata");
+    std::fs::create_dir_all(&userdata)?;
+    let added_etc = add_user_entries(c, rootfs, &userdata)?;
     let group_file = user::read_root_file(rootfs, "/etc/group")?;
     let exec_user = user::resolve(
         &cfg.user,
@@ -152,8 +205,6 @@ pub fn prepare_spec(
         None => crate::network::net_mode(ctx, cfg)?,
     };
 
-    let userdata = ctx.container_dir(&c.id).join("userdata");
-    std::fs::create_dir_all(&userdata)?;
     let host_hosts = if net == NetMode::Host {
         std::fs::read_to_string("/etc/hosts").unwrap_or_default()
     } else {
@@ -191,6 +242,7 @@ pub fn prepare_spec(
         etc.push((shared.map_or(p, |d| d.join(name)), format!("/etc/{name}")));
     }
     etc.push((containerenv, "/run/.containerenv".to_string()));
+    etc.extend(added_etc);
     let mut joined: Vec<(LinuxNamespaceType, PathBuf)> = pod_ns
         .into_iter()
         .map(|(ns, path)| (ns.oci_type(), path))

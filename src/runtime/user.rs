@@ -74,6 +74,99 @@ pub fn read_root_file(root: &Path, path: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// Appends `text` to the regular file `path` (`/etc/passwd`) of the root
+/// filesystem at `root`, resolved inside it as [`read_root_file`] resolves
+/// (its symlinks cannot leave it; a FIFO cannot hang us). Returns false,
+/// writing nothing, when the file does not exist or is no regular file.
+pub fn append_root_file(root: &Path, path: &str, text: &str) -> Result<bool> {
+    use std::io::Write;
+    let path = format!("/{}", path.trim_start_matches('/'));
+    let root = Root::open(root).map_err(|e| Error::Msg(crate::error::io_msg("open", root, &e)))?;
+    let flags = OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_NONBLOCK | OFlag::O_NOCTTY;
+    let mut file = match root.open_with(Path::new(&path), flags) {
+        Ok(fd) => File::from(fd),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENOENT | libc::ENOTDIR | libc::EISDIR | libc::ENXIO)
+            ) =>
+        {
+            return Ok(false)
+        }
+        Err(e) => {
+            return Err(Error::Msg(format!(
+                "{path} in the container's root filesystem: {}",
+                crate::error::io_reason(&e)
+            )))
+        }
+    };
+    let is_file = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+    if !is_file {
+        return Ok(false);
+    }
+    file.write_all(text.as_bytes()).map_err(|e| {
+        Error::Msg(format!(
+            "appending to {path}: {}",
+            crate::error::io_reason(&e)
+        ))
+    })?;
+    Ok(true)
+}
+
+/// The lines Podman adds to the image's /etc/passwd and /etc/group for a
+/// numeric user or group they do not name (libpod's
+/// `generateUserPasswdEntry` and `generateUserGroupEntry`), so that
+/// `whoami` and `id -un` answer: empty when none is needed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct AddedEntries {
+    /// `UID:*:UID:GID:container user:WORKDIR:/bin/sh`, for `-u UID[:GROUP]`
+    /// when no passwd entry has that uid (or that name); GID is the group
+    /// asked for, else 0, as the process's.
+    pub passwd: Option<String>,
+    /// `GID:x:GID:USER`, for `-u USER:GID` (the group taken as `0` when
+    /// none is named) when no group entry has that gid (or that name).
+    pub group: Option<String>,
+}
+
+/// What [`AddedEntries`] `spec` needs against the image's `passwd` and
+/// `group` texts; `workdir` is the container's working directory (`/` when
+/// empty), the new user's home. Errors: a group named by a name that the
+/// group file does not have (the same error as [`resolve`]).
+pub fn added_entries(
+    spec: &UserSpec,
+    passwd: &str,
+    group: &str,
+    workdir: &str,
+) -> Result<AddedEntries> {
+    let mut out = AddedEntries::default();
+    if spec.user.is_empty() {
+        return Ok(out);
+    }
+    if let Ok(uid) = spec.user.parse::<u32>() {
+        let known = passwd_entries(passwd).any(|e| e.uid == uid || e.name == spec.user);
+        if !known {
+            let gid = match spec.group.as_deref() {
+                None => 0,
+                Some(g) => match g.parse::<u32>() {
+                    Ok(n) => n,
+                    Err(_) => group_id(group, g)?,
+                },
+            };
+            let home = if workdir.is_empty() { "/" } else { workdir };
+            out.passwd = Some(format!(
+                "{uid}:*:{uid}:{gid}:container user:{home}:/bin/sh\n"
+            ));
+        }
+    }
+    let g = spec.group.as_deref().unwrap_or("0");
+    if let Ok(gid) = g.parse::<u32>() {
+        if !group_entries(group).any(|(n, id, _)| id == gid || n == g) {
+            out.group = Some(format!("{gid}:x:{gid}:{}\n", spec.user));
+        }
+    }
+    Ok(out)
+}
+
 /// The identity the container process runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecUser {
@@ -257,6 +350,44 @@ mod tests {
         assert_eq!((u.uid, u.gid, u.home.as_str()), (4242, 0, "/"));
         let u = resolve("tester:wheel", PASSWD, GROUP).unwrap();
         assert_eq!(u.gid, 10);
+    }
+
+    #[test]
+    fn entries_for_numeric_ids_the_image_lacks() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\nweb:x:33:33::/var/www:/bin/sh\n";
+        let group = "root:x:0:\nstaff:x:50:web\n";
+        let added = |s: &str, wd: &str| {
+            added_entries(&UserSpec::parse(s).unwrap(), passwd, group, wd).unwrap()
+        };
+        assert_eq!(
+            added("12345", ""),
+            AddedEntries {
+                passwd: Some("12345:*:12345:0:container user:/:/bin/sh\n".into()),
+                group: None,
+            }
+        );
+        assert_eq!(
+            added("12345:4242", "/srv"),
+            AddedEntries {
+                passwd: Some("12345:*:12345:4242:container user:/srv:/bin/sh\n".into()),
+                group: Some("4242:x:4242:12345\n".into()),
+            }
+        );
+        assert_eq!(
+            added("12345:staff", "/"),
+            AddedEntries {
+                passwd: Some("12345:*:12345:50:container user:/:/bin/sh\n".into()),
+                group: None,
+            }
+        );
+        // Known ids, names and root need nothing; a named user no passwd line.
+        assert_eq!(added("33", "/"), AddedEntries::default());
+        assert_eq!(added("web:50", "/"), AddedEntries::default());
+        assert_eq!(added("", "/"), AddedEntries::default());
+        assert_eq!(
+            added("web:777", "/").group.as_deref(),
+            Some("777:x:777:web\n")
+        );
     }
 
     #[test]
