@@ -338,6 +338,72 @@ fn cp_dir_dot_copies_the_contents_both_ways() {
     );
 }
 
+/// A copy out of a container plants the container's symlinks on the host
+/// (aimed at host paths); a later copy of the same tree, in which the
+/// container has put a directory or file under the same names, replaces
+/// those links, as `docker cp` does, instead of writing through them.
+#[test]
+fn cp_out_again_replaces_links_an_earlier_copy_planted() {
+    let s = Skiff::new();
+    s.import_busybox();
+    let host = host_dir(&s, "host-target", Some("HOST SECRET\n"));
+    let victim = host.join("victim");
+    let plant = format!(
+        "mkdir -p /data && ln -s {} /data/d && ln -s {} /data/f && touch /tmp/ready && exec sleep 300",
+        host.display(),
+        victim.display()
+    );
+    s.ok(&[
+        "run", "-d", "--name", "planter", BUSYBOX, "sh", "-c", &plant,
+    ]);
+    wait_for_file(&s, "planter", "/tmp/ready");
+    let out = s.home.join("out");
+    s.ok(&["cp", "planter:/data", out.to_str().unwrap()]);
+    assert_eq!(fs::read_link(out.join("d")).unwrap(), host);
+    assert_eq!(fs::read_link(out.join("f")).unwrap(), victim);
+
+    // The container turns its links into a directory and a file.
+    s.ok(&[
+        "exec",
+        "planter",
+        "sh",
+        "-c",
+        "cd /data && rm d f && mkdir d && echo pwned > d/victim && echo pwned > d/new && echo pwned > f",
+    ]);
+    // Its contents into the directory the first copy made, then one file
+    // into it by name: both land below `out`, never through the links.
+    let contents = s.cmd(&["cp", "planter:/data/.", out.to_str().unwrap()]);
+    let one = s.cmd(&["cp", "planter:/data/d/new", out.to_str().unwrap()]);
+    assert_eq!(
+        listing(&host),
+        vec!["victim"],
+        "cp wrote through a planted link"
+    );
+    assert_eq!(
+        fs::read_to_string(&victim).unwrap(),
+        "HOST SECRET\n",
+        "cp wrote through a planted link"
+    );
+    assert_eq!(contents.code, 0, "{}", contents.describe());
+    assert_eq!(one.code, 0, "{}", one.describe());
+    assert!(out.join("d").symlink_metadata().unwrap().is_dir());
+    assert_eq!(fs::read_to_string(out.join("d/victim")).unwrap(), "pwned\n");
+    assert!(out.join("f").symlink_metadata().unwrap().is_file());
+    assert_eq!(fs::read_to_string(out.join("f")).unwrap(), "pwned\n");
+    assert_eq!(fs::read_to_string(out.join("new")).unwrap(), "pwned\n");
+
+    // A file where the copy needs a directory stays, with one line.
+    fs::remove_dir_all(out.join("d")).unwrap();
+    fs::write(out.join("d"), "mine\n").unwrap();
+    fs::remove_file(out.join("f")).unwrap();
+    fs::create_dir(out.join("f")).unwrap();
+    let o = s.cmd(&["cp", "planter:/data/.", out.to_str().unwrap()]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    one_error_line(&o);
+    assert!(out.join("f").is_dir());
+    s.ok(&["rm", "-f", "-t", "0", "planter"]);
+}
+
 #[test]
 fn a_container_racing_a_shared_volume_gets_no_mount_point_on_the_host() {
     let s = Skiff::new();

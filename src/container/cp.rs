@@ -10,7 +10,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{symlink, DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{symlink, DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use nix::fcntl::{AtFlags, OFlag};
@@ -317,23 +317,63 @@ fn copy_dir_in(src: &Path, dir: BorrowedFd, label: &Path, owner: Owner) -> Resul
     Ok(())
 }
 
+/// Where [`copy_out`] writes on the host: the path the user named, whose
+/// own symlink is followed as `docker cp` does, or an entry below it,
+/// whose name and kind the container chose.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HostDest {
+    Named,
+    Below,
+}
+
+/// Makes room for a container entry at host path `dest` below the path the
+/// user named: a symlink or other non-directory already there (a link an
+/// earlier copy of the same container planted, say) is removed, never
+/// written through, as `docker cp` does. A directory stays for a directory;
+/// for anything else it is an error. Returns whether a directory is there.
+fn clear_below(dest: &Path, is_dir: bool, label: &Path) -> Result<bool> {
+    match fs::symlink_metadata(dest) {
+        Ok(m) if m.is_dir() && is_dir => Ok(true),
+        Ok(m) if m.is_dir() => Err(Error::msg(format!(
+            "{}: cannot overwrite directory {} with a non-directory",
+            label.display(),
+            dest.display()
+        ))),
+        Ok(_) => fs::remove_file(dest)
+            .map(|()| false)
+            .map_err(io("remove", dest)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io("stat", dest)(e)),
+    }
+}
+
 /// Copies the container entry `src` (an O_PATH descriptor, not followed if a
 /// symlink) to host path `dest`. Entries below a directory are opened on
 /// its descriptor with O_NOFOLLOW, so nothing the container renames
-/// meanwhile leads the copy outside it.
-fn copy_out(src: OwnedFd, dest: &Path, label: &Path) -> Result<()> {
+/// meanwhile leads the copy outside it; on the host, entries below the
+/// named path replace what is there instead of following it (`HostDest`).
+fn copy_out(src: OwnedFd, dest: &Path, label: &Path, at: HostDest) -> Result<()> {
     let kind = safe_path::file_type(src.as_fd()).map_err(io("stat", label))?;
+    if kind != SFlag::S_IFLNK && kind != SFlag::S_IFDIR && kind != SFlag::S_IFREG {
+        // Sockets, fifos and devices in the container are not copied.
+        return Ok(());
+    }
+    let is_dir = kind == SFlag::S_IFDIR;
+    let dir_there = match at {
+        HostDest::Below => clear_below(dest, is_dir, label)?,
+        HostDest::Named => dest.is_dir(),
+    };
     if kind == SFlag::S_IFLNK {
         let link =
             safe_path::readlink_at(src.as_fd(), OsStr::new("")).map_err(io("readlink", label))?;
         let _ = fs::remove_file(dest);
         symlink(&link, dest).map_err(io("symlink", dest))?;
-    } else if kind == SFlag::S_IFDIR {
-        if !dest.is_dir() {
+    } else if is_dir {
+        if !dir_there {
             fs::create_dir(dest).map_err(io("mkdir", dest))?;
         }
         copy_dir_out(src, dest, label)?;
-    } else if kind == SFlag::S_IFREG {
+    } else {
         let f = safe_path::reopen(src.as_fd(), OFlag::O_RDONLY | OFlag::O_NONBLOCK)
             .map_err(io("open", label))?;
         let mut f = fs::File::from(f);
@@ -342,7 +382,14 @@ fn copy_out(src: OwnedFd, dest: &Path, label: &Path) -> Result<()> {
             .map_err(io("stat", label))?
             .permissions()
             .mode();
-        let mut out = fs::File::create(dest).map_err(io("create", dest))?;
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        if at == HostDest::Below {
+            // Cleared above: a new file, never a link someone put back.
+            opts.create_new(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        }
+        let mut out = opts.open(dest).map_err(io("create", dest))?;
         std::io::copy(&mut f, &mut out).map_err(io("copy", dest))?;
         out.set_permissions(fs::Permissions::from_mode(mode & 0o7777))
             .map_err(io("chmod", dest))?;
@@ -354,7 +401,12 @@ fn copy_out(src: OwnedFd, dest: &Path, label: &Path) -> Result<()> {
 fn copy_dir_out(dir: OwnedFd, dest: &Path, label: &Path) -> Result<()> {
     check_depth(label)?;
     for (name, child) in entries(dir.as_fd(), label)? {
-        copy_out(child, &dest.join(&name), &label.join(&name))?;
+        copy_out(
+            child,
+            &dest.join(&name),
+            &label.join(&name),
+            HostDest::Below,
+        )?;
     }
     Ok(())
 }
@@ -514,12 +566,13 @@ fn copy_to_host(ctx: &Context, name: &str, path: &str, h: &Path) -> Result<PathB
         copy_dir_out(s, h, &cpath)?;
         return Ok(h.to_path_buf());
     }
-    let target = if h.is_dir() {
-        h.join(base_name(&cpath).unwrap_or_else(|_| "root".into()))
+    let (target, at) = if h.is_dir() {
+        let base = base_name(&cpath).unwrap_or_else(|_| "root".into());
+        (h.join(base), HostDest::Below)
     } else {
-        h.to_path_buf()
+        (h.to_path_buf(), HostDest::Named)
     };
-    copy_out(s, &target, &cpath)?;
+    copy_out(s, &target, &cpath, at)?;
     Ok(target)
 }
 
