@@ -154,9 +154,15 @@ pub fn escape_arg(arg: &str) -> String {
 
 /// Quotes one argument for an `Exec*=` line, leaving `%` specifiers and
 /// `$` variables for systemd to expand (what a unit description's author
-/// wrote, as Quadlet passes them on).
+/// wrote, as Quadlet passes them on). Control characters are written as C
+/// escapes inside quotes: systemd ends a line at a carriage return as at a
+/// newline, so a raw one would start a directive of the value's choosing.
+/// A lone `;` is written `\;`, else systemd reads it as a command separator.
 pub fn quote_arg(a: &str) -> String {
-    if a.contains([' ', '\t', '"', '\'', '\n']) {
+    if a == ";" {
+        return "\\;".to_string();
+    }
+    if a.contains([' ', '"', '\'']) || a.chars().any(char::is_control) {
         let mut q = String::from("\"");
         for ch in a.chars() {
             match ch {
@@ -164,6 +170,13 @@ pub fn quote_arg(a: &str) -> String {
                 '\\' => q.push_str("\\\\"),
                 '\n' => q.push_str("\\n"),
                 '\t' => q.push_str("\\t"),
+                '\r' => q.push_str("\\r"),
+                c if c.is_control() => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        q.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
                 c => q.push(c),
             }
         }
@@ -954,5 +967,14 @@ WantedBy=default.target
         assert_eq!(escape_arg("say \"hi\""), "\"say \\\"hi\\\"\"");
         assert_eq!(escape_arg("$X%i"), "$$X%%i");
         assert_eq!(escape_arg("a\\b"), "a\\\\b");
+        // A carriage return would end the line for systemd: it stays inside
+        // the quoted argument, as every other control character.
+        assert_eq!(
+            escape_arg("x\rExecStartPre=/tmp/evil"),
+            "\"x\\rExecStartPre=/tmp/evil\""
+        );
+        assert_eq!(escape_arg("a\u{1b}[2J\u{85}"), "\"a\\x1b[2J\\xc2\\x85\"");
+        assert_eq!(escape_arg(";"), "\\;");
+        assert_eq!(escape_arg("a;"), "a;");
     }
 }
