@@ -73,16 +73,19 @@ fn pod() -> PodDescription {
                         },
                         destination: "/www".into(),
                         read_only: true,
+                        sub_path: String::new(),
                     },
                     MountDescription {
                         source: MountSource::Volume("cache".into()),
                         destination: "/cache".into(),
                         read_only: false,
+                        sub_path: String::new(),
                     },
                     MountDescription {
                         source: MountSource::Tmpfs,
                         destination: "/tmp".into(),
                         read_only: false,
+                        sub_path: String::new(),
                     },
                 ],
                 workdir: "/www".into(),
@@ -964,4 +967,77 @@ fn host_paths_play_made_are_removed_when_the_play_fails() {
         "kube down keeps host paths"
     );
     nothing_left(&s, "kube down");
+}
+
+/// A `subPath` of a claim is resolved inside the volume at each start:
+/// a symlink a container planted in the volume, aimed at a host
+/// directory, names a directory in the volume (as Kubernetes, after
+/// CVE-2017-1002101, and Podman's securejoin resolve it), before the
+/// play and after a container swaps one in for a restart.
+#[test]
+fn a_sub_path_through_a_planted_link_stays_in_the_volume() {
+    let s = busybox();
+    let host = s.make_dir(&s.home.join("host-dir"));
+    std::fs::set_permissions(&host, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    s.ok(&["volume", "create", "shared"]);
+    // A shell in a container that has the whole volume at /d.
+    let in_volume = |script: &str| {
+        s.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "shared:/d",
+            BUSYBOX,
+            "sh",
+            "-c",
+            script,
+        ])
+    };
+    let plant = format!("ln -s {} /d/esc && mkdir /d/real", host.display());
+    in_volume(&plant);
+    let yaml = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: sub}
+spec:
+  restartPolicy: Never
+  volumes: [{name: data, persistentVolumeClaim: {claimName: shared}}]
+  containers:
+  - name: app
+    image: localhost/busybox:latest
+    command: [sh, -c, 'echo written > /m/f; echo written > /n/g']
+    volumeMounts:
+    - {name: data, mountPath: /m, subPath: esc}
+    - {name: data, mountPath: /n, subPath: real}
+";
+    let file = s.write_file("sub.yaml", yaml.as_bytes());
+    s.ok(&["kube", "play", file.to_str().unwrap()]);
+    s.ok(&["wait", "sub-app"]);
+    let host_files = || {
+        std::fs::read_dir(&host)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        host_files().is_empty(),
+        "the mount followed the planted link"
+    );
+    let inside = format!("cat /d{}/f /d/real/g", host.display());
+    assert_eq!(in_volume(&inside), "written\nwritten\n");
+
+    // A link swapped in for `real` after the play: the next start resolves
+    // it inside the volume too.
+    let swap = format!("rm -r /d/real && ln -s {} /d/real", host.display());
+    in_volume(&swap);
+    s.ok(&["start", "sub-app"]);
+    s.ok(&["wait", "sub-app"]);
+    assert!(
+        host_files().is_empty(),
+        "a restart followed the swapped link"
+    );
+    let got = in_volume(&format!("cat /d{}/g", host.display()));
+    assert_eq!(got, "written\n");
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    s.ok(&["volume", "rm", "shared"]);
 }

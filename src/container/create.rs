@@ -1153,10 +1153,12 @@ fn volumes_from(ctx: &Context, specs: &[String]) -> Result<Vec<Mount>> {
                 options.retain(|o| o != "ro" && o != "rw");
                 options.push(mode.to_string());
             }
+            let sub_path = m.sub_path;
             let mut copy = Mount::new(m.kind, m.source, m.destination, options);
             if copy.kind == MountKind::Volume {
                 copy.name = name;
                 copy.source = String::new();
+                copy.sub_path = sub_path;
             }
             out.retain(|o| o.destination != copy.destination);
             out.push(copy);

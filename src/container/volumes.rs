@@ -40,7 +40,14 @@ pub fn spec_mount(ctx: &Context, m: &Mount, rootfs: &Path, user: &ExecUser) -> R
             if v.needs_copy_up || v.needs_chown {
                 first_use(ctx, m, &v, &data, rootfs, user)?;
             }
-            spec::bind_mount(&data.to_string_lossy(), &m.destination, &opts)
+            let source = sub_path_source(m, &data)?;
+            spec::bind_mount(&source, &m.destination, &opts)
+        }
+        Backing::Tmpfs { .. } if !m.sub_path.is_empty() => {
+            return Err(Error::msg(format!(
+                "volume {}: a sub path of a tmpfs volume cannot be mounted",
+                m.name
+            )))
         }
         Backing::Tmpfs { mut options } => {
             options.extend(opts);
@@ -52,9 +59,48 @@ pub fn spec_mount(ctx: &Context, m: &Mount, rootfs: &Path, user: &ExecUser) -> R
         } => {
             options.retain(|o| o != "bind" && o != "rbind");
             options.extend(opts);
-            spec::bind_mount(&device.to_string_lossy(), &m.destination, &options)
+            let source = sub_path_source(m, &device)?;
+            spec::bind_mount(&source, &m.destination, &options)
         }
     })
+}
+
+/// The host path to bind for volume mount `m` whose volume lives in `dir`:
+/// `dir` itself, or its `sub_path` resolved inside `dir` through
+/// descriptors (`RESOLVE_IN_ROOT`; missing directories are made), so that a
+/// symlink a container planted in the volume leads to a path in the
+/// volume, never out of it (Kubernetes' CVE-2017-1002101; Podman resolves
+/// a volume's subpath with securejoin alike). Errors: the sub path cannot
+/// be made, or resolves outside `dir`.
+fn sub_path_source(m: &Mount, dir: &Path) -> Result<String> {
+    if m.sub_path.is_empty() {
+        return Ok(dir.to_string_lossy().into_owned());
+    }
+    let sub = Path::new(&m.sub_path);
+    let fail = |e: std::io::Error| {
+        Error::msg(format!(
+            "volume {}: sub path {:?}: {}",
+            m.name,
+            m.sub_path,
+            crate::error::io_reason(&e)
+        ))
+    };
+    let root = safe_path::Root::open(dir).map_err(fail)?;
+    let fd = match root.resolve(sub, true) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => root.mkdir_all(sub, 0o755),
+        r => r,
+    }
+    .map_err(fail)?;
+    // The path the descriptor names now: below the volume, by construction.
+    let real = std::fs::read_link(safe_path::proc_path(fd.as_fd())).map_err(fail)?;
+    let top = std::fs::canonicalize(dir).map_err(fail)?;
+    if !real.starts_with(&top) {
+        return Err(Error::msg(format!(
+            "volume {}: sub path {:?} leads out of the volume",
+            m.name, m.sub_path
+        )));
+    }
+    Ok(real.to_string_lossy().into_owned())
 }
 
 /// Prepares an empty data directory the first time a container mounts

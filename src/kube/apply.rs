@@ -332,29 +332,21 @@ fn play_pod(
         let mut o = c.options.clone();
         o.pod = Some(pod.id.clone());
         for s in &c.sub_paths {
-            // A claim's volume may not exist yet: make it as create would.
-            crate::volume::create(
-                ctx,
-                &crate::volume::CreateOptions {
-                    name: Some(s.volume.clone()),
-                    ignore_existing: true,
-                    ..Default::default()
-                },
-            )?;
-            let source = crate::volume::mountpoint(ctx, &s.volume).join(&s.sub_path);
-            std::fs::create_dir_all(&source)
-                .map_err(|e| Error::msg(crate::error::io_msg("mkdir", &source, &e)))?;
-            let opts = if s.read_only {
-                vec!["ro".to_string()]
-            } else {
-                vec![]
-            };
-            o.typed.mounts.push(Mount::new(
-                MountKind::Bind,
-                source.to_string_lossy().into_owned(),
+            // The volume (a claim's is made by create when missing) with
+            // its sub path, resolved inside it at each start: a link a
+            // container planted there never leads the mount out of it.
+            let mut opts = vec!["nocopy".to_string()];
+            if s.read_only {
+                opts.push("ro".into());
+            }
+            let mut m = Mount::new(
+                MountKind::Volume,
+                s.volume.clone(),
                 s.destination.clone(),
                 opts,
-            ));
+            );
+            m.sub_path = s.sub_path.clone();
+            o.typed.mounts.push(m);
         }
         crate::container::create(ctx, &o)
     };

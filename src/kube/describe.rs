@@ -148,6 +148,7 @@ fn container(ctx: &Context, c: &Container, prefix: &str) -> Result<ContainerDesc
             source,
             destination: m.destination.clone(),
             read_only: m.readonly,
+            sub_path: m.sub_path.clone(),
         })
         .collect();
     let numeric = |s: &str| s.parse::<i64>().ok();

@@ -72,6 +72,8 @@ pub struct MountDescription {
     pub source: MountSource,
     pub destination: String,
     pub read_only: bool,
+    /// The part of the volume mounted (`subPath`), empty for all of it.
+    pub sub_path: String,
 }
 
 /// What the container runs as and with, beyond the defaults.
@@ -279,7 +281,7 @@ fn container(
             name: volume_for(&m.source, volumes, scratch),
             mount_path: m.destination.clone(),
             read_only: m.read_only,
-            sub_path: String::new(),
+            sub_path: m.sub_path.clone(),
         })
         .collect();
     Container {
@@ -447,11 +449,13 @@ mod tests {
                             },
                             destination: "/www".into(),
                             read_only: true,
+                            sub_path: String::new(),
                         },
                         MountDescription {
                             source: MountSource::Tmpfs,
                             destination: "/tmp".into(),
                             read_only: false,
+                            sub_path: String::new(),
                         },
                     ],
                     workdir: "/www".into(),
@@ -481,11 +485,13 @@ mod tests {
                             },
                             destination: "/data".into(),
                             read_only: false,
+                            sub_path: String::new(),
                         },
                         MountDescription {
                             source: MountSource::Volume("cache".into()),
                             destination: "/cache".into(),
                             read_only: false,
+                            sub_path: String::new(),
                         },
                     ],
                     ..Default::default()

@@ -69,6 +69,12 @@ pub struct Mount {
     /// records (see `volume_name`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
+    /// For kind `Volume`: the part of the volume mounted instead of all of
+    /// it (Kubernetes' `subPath`), a relative path resolved inside the
+    /// volume at each start (`container::volumes::spec_mount`). Empty for
+    /// the whole volume.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sub_path: String,
 }
 
 impl Mount {
@@ -83,6 +89,7 @@ impl Mount {
             destination,
             options,
             name: String::new(),
+            sub_path: String::new(),
         }
     }
 
