@@ -146,6 +146,15 @@ fn stop_that_kills_says_so_as_podman() {
         o.describe()
     );
     s.ok(&["rm", "-f", "stub-zz"]);
+    // With no time to wait Podman kills at once and says nothing.
+    s.ok(&[
+        "run", "-d", "--name", "stub-t0", "busybox", "sh", "-c", STUBBORN,
+    ]);
+    let o = s.cmd(&["stop", "-t", "0", "stub-t0"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(o.stderr, "", "{}", o.describe());
+    assert_eq!(s.inspect_format("stub-t0", "{{.State.ExitCode}}"), "137");
+    s.ok(&["rm", "-f", "-t", "0", "stub-t0"]);
 }
 
 #[test]

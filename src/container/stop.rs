@@ -75,11 +75,20 @@ pub fn stop(ctx: &Context, c: &Container, timeout: Duration) -> Result<()> {
     let sig = c.config.stop_signal.unwrap_or(Signal::SIGTERM);
     // Named by pidfd: if the pid was recycled, nothing is signalled.
     if let Some(p) = super::process(c) {
-        let _ = p.signal(sig);
+        // No time to wait (`-t 0`): SIGKILL at once, without the stop
+        // signal or the warning, as Podman's StopContainer does.
+        let first = if timeout.is_zero() {
+            Signal::SIGKILL
+        } else {
+            sig
+        };
+        let _ = p.signal(first);
         if st == Status::Paused {
             super::pause::resume_all(c);
         }
-        if !wait_gone(&p, timeout) {
+        if timeout.is_zero() {
+            wait_gone(&p, Duration::from_secs(10));
+        } else if !wait_gone(&p, timeout) {
             // Podman's warning, word for word (its logrus prefix counts
             // the seconds the command has run).
             eprintln!(
