@@ -534,3 +534,95 @@ fn export_never_follows_a_symlink_a_running_container_swaps_in() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `cp FILE c:/tmp/d` where /tmp/d is a symlink "into nirvana" copies to
+/// the link's target resolved inside the container, as Podman does: the
+/// link stays, the target is created there (relative and chained links
+/// too), a target naming a host directory lands at that path in the
+/// container and never on the host, and a target whose directory is
+/// missing is a one-line error with nothing made. The same for a running
+/// container (through /proc/PID/root) and an exited one (its mounted root).
+#[test]
+fn cp_into_a_dangling_symlink_creates_its_target_inside_the_container() {
+    let s = Skiff::new();
+    s.import_busybox();
+    let host = host_dir(&s, "nirvana", None);
+    let links = format!(
+        "mkdir -p /tmp/sub {h} && ln -s /nowhere /tmp/d && ln -s ../made /tmp/sub/rel \
+         && ln -s /tmp/c2 /tmp/c1 && ln -s /chained /tmp/c2 && ln -s {h}/planted /tmp/h \
+         && ln -s /no/such/dir/f /tmp/deep && touch /tmp/ready",
+        h = host.display()
+    );
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "up",
+        BUSYBOX,
+        "sh",
+        "-c",
+        &format!("{links} && exec sleep 300"),
+    ]);
+    wait_for_file(&s, "up", "/tmp/ready");
+    s.ok(&["run", "--name", "down", BUSYBOX, "sh", "-c", &links]);
+    let payload = s.write_file("payload", b"copied in\n");
+    let payload = payload.to_str().unwrap();
+    for c in ["up", "down"] {
+        for (dest, target) in [
+            ("/tmp/d", "/nowhere"),
+            ("/tmp/sub/rel", "/tmp/made"),
+            ("/tmp/c1", "/chained"),
+            ("/tmp/h", &format!("{}/planted", host.display())),
+        ] {
+            s.ok(&["cp", payload, &format!("{c}:{dest}")]);
+            let back = s.home.join(format!("{c}-back"));
+            s.ok(&["cp", &format!("{c}:{target}"), back.to_str().unwrap()]);
+            assert_eq!(
+                fs::read_to_string(&back).unwrap(),
+                "copied in\n",
+                "{c}: cp to {dest} did not create {target} in the container"
+            );
+            fs::remove_file(&back).unwrap();
+        }
+        // The links are still links, to where they pointed.
+        let o = s.cmd(&["cp", &format!("{c}:/tmp"), "-"]);
+        assert_eq!(o.code, 0, "{}", o.describe());
+        let mut seen = Vec::new();
+        for e in tar::Archive::new(&o.stdout_bytes[..]).entries().unwrap() {
+            let e = e.unwrap();
+            if e.header().entry_type() == tar::EntryType::Symlink {
+                let path = e.path().unwrap().display().to_string();
+                let to = e.link_name().unwrap().unwrap().display().to_string();
+                seen.push(format!("{path} -> {to}"));
+            }
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![
+                "tmp/c1 -> /tmp/c2".to_string(),
+                "tmp/c2 -> /chained".to_string(),
+                "tmp/d -> /nowhere".to_string(),
+                "tmp/deep -> /no/such/dir/f".to_string(),
+                format!("tmp/h -> {}/planted", host.display()),
+                "tmp/sub/rel -> ../made".to_string(),
+            ],
+            "{c}"
+        );
+        // A target whose directory is missing, or a trailing slash on a
+        // dangling link: refused in one line, nothing made.
+        for dest in ["/tmp/deep", "/tmp/d/"] {
+            let o = s.cmd(&["cp", payload, &format!("{c}:{dest}")]);
+            assert_eq!(o.code, 125, "{c}:{dest}: {}", o.describe());
+            one_error_line(&o);
+        }
+        let o = s.cmd(&["cp", &format!("{c}:/no"), "-"]);
+        assert_eq!(o.code, 125, "{c}: /no was made: {}", o.describe());
+    }
+    assert_eq!(
+        listing(&host),
+        Vec::<String>::new(),
+        "cp created the link's target on the host"
+    );
+    s.ok(&["rm", "-f", "up", "down"]);
+}

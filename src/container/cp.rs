@@ -47,9 +47,9 @@ pub fn parse_location(s: &str) -> Location {
 }
 
 /// The container-relative path, normalised and absolute.
-fn clean(p: &str) -> PathBuf {
+fn clean(p: impl AsRef<Path>) -> PathBuf {
     let mut out = PathBuf::from("/");
-    for c in Path::new(p).components() {
+    for c in p.as_ref().components() {
         match c {
             Component::Normal(n) => out.push(n),
             Component::ParentDir => {
@@ -484,12 +484,45 @@ fn names_contents(p: &str) -> bool {
     p == "." || p.ends_with("/.")
 }
 
+/// Where a copy to the container path `cpath` goes when its last component
+/// is a symlink: the link's target, followed inside the container to the
+/// end of a chain, as Podman and Docker resolve a `cp` destination. The
+/// target need not exist: a link "into nirvana" (`/tmp/d -> /nowhere`)
+/// names the entry to create (`/nowhere`, in the container), and the link
+/// itself stays. `cpath` when its last component is no link. Relative
+/// targets are taken from the link's directory, lexically as the user's
+/// path is; each step is resolved inside the container's roots, so nothing
+/// is ever made on the host. Errors: a chain of more than
+/// `safe_path::MAX_LINKS` links, or a link that cannot be read.
+fn follow_last_link(root: &Root, cpath: &Path) -> Result<PathBuf> {
+    let mut p = cpath.to_path_buf();
+    for _ in 0..=safe_path::MAX_LINKS {
+        let (in_root, rel, _) = root.locate(&p);
+        let Ok(Some((parent, entry))) = in_root.resolve_parent(&rel) else {
+            return Ok(p);
+        };
+        if kind_at(parent.as_fd(), &entry) != Some(SFlag::S_IFLNK) {
+            return Ok(p);
+        }
+        let target = safe_path::readlink_at(parent.as_fd(), &entry).map_err(io("readlink", &p))?;
+        let next = match p.parent() {
+            Some(dir) if target.is_relative() => dir.join(&target),
+            _ => target,
+        };
+        p = clean(next);
+    }
+    Err(Error::msg(format!(
+        "{}: too many levels of symbolic links in the container",
+        cpath.display()
+    )))
+}
+
 /// Copies host `h` to container path `path` (docker cp's rules: into an
 /// existing directory under its own name, `dir/.` as the contents, else as
 /// the named entry).
 fn copy_host_to(root: &Root, name: &str, h: &Path, path: &str, owner: Owner) -> Result<()> {
     let meta = fs::symlink_metadata(h).map_err(io("stat", h))?;
-    let cpath = clean(path);
+    let cpath = follow_last_link(root, &clean(path))?;
     let contents = meta.is_dir() && names_contents(&h.to_string_lossy());
     let no_dir = |p: &Path| {
         Error::msg(format!(

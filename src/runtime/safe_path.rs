@@ -30,7 +30,7 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{Mode, SFlag};
 
 /// Symlinks followed in one resolution before ELOOP, as the kernel's limit.
-const MAX_LINKS: usize = 40;
+pub const MAX_LINKS: usize = 40;
 /// Attempts when openat2 keeps reporting a concurrent rename (EAGAIN).
 const MAX_RETRIES: usize = 128;
 
