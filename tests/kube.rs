@@ -995,21 +995,33 @@ fn a_sub_path_through_a_planted_link_stays_in_the_volume() {
     };
     let plant = format!("ln -s {} /d/esc && mkdir /d/real", host.display());
     in_volume(&plant);
-    let yaml = "\
+    // A host directory a container can write to as well.
+    let shared = s.make_dir(&s.home.join("shared-host"));
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let bind = format!("{}:/h", shared.display());
+    let plant = format!("ln -s {} /h/esc", host.display());
+    s.ok(&["run", "--rm", "-v", &bind, BUSYBOX, "sh", "-c", &plant]);
+    let yaml = format!(
+        "\
 apiVersion: v1
 kind: Pod
-metadata: {name: sub}
+metadata: {{name: sub}}
 spec:
   restartPolicy: Never
-  volumes: [{name: data, persistentVolumeClaim: {claimName: shared}}]
+  volumes:
+  - {{name: data, persistentVolumeClaim: {{claimName: shared}}}}
+  - {{name: hp, hostPath: {{path: {}, type: Directory}}}}
   containers:
   - name: app
     image: localhost/busybox:latest
-    command: [sh, -c, 'echo written > /m/f; echo written > /n/g']
+    command: [sh, -c, 'echo written > /m/f; echo written > /n/g; echo written > /o/h']
     volumeMounts:
-    - {name: data, mountPath: /m, subPath: esc}
-    - {name: data, mountPath: /n, subPath: real}
-";
+    - {{name: data, mountPath: /m, subPath: esc}}
+    - {{name: data, mountPath: /n, subPath: real}}
+    - {{name: hp, mountPath: /o, subPath: esc}}
+",
+        shared.display()
+    );
     let file = s.write_file("sub.yaml", yaml.as_bytes());
     s.ok(&["kube", "play", file.to_str().unwrap()]);
     s.ok(&["wait", "sub-app"]);
@@ -1025,6 +1037,12 @@ spec:
     );
     let inside = format!("cat /d{}/f /d/real/g", host.display());
     assert_eq!(in_volume(&inside), "written\nwritten\n");
+    let in_shared = shared.join(host.strip_prefix("/").unwrap()).join("h");
+    assert_eq!(std::fs::read_to_string(in_shared).unwrap(), "written\n");
+    // `cp` into the stopped container lands where its mount shows.
+    let payload = s.write_file("payload", b"copied\n");
+    s.ok(&["cp", payload.to_str().unwrap(), "sub-app:/n/copied"]);
+    assert_eq!(in_volume("cat /d/real/copied"), "copied\n");
 
     // A link swapped in for `real` after the play: the next start resolves
     // it inside the volume too.

@@ -107,7 +107,12 @@ fn stopped_mounts(ctx: &Context, c: &Container) -> Vec<Mounted> {
                 }
                 MountKind::Tmpfs | MountKind::Devpts => return None,
             };
-            let root = safe_path::Root::open(&source).ok()?;
+            let mut root = safe_path::Root::open(&source).ok()?;
+            if !m.sub_path.is_empty() {
+                // What the container sees there: the sub path, inside.
+                let sub = root.resolve(Path::new(&m.sub_path), true).ok()?;
+                root = safe_path::Root::from_fd(sub);
+            }
             Some(Mounted {
                 dest: clean(&m.destination),
                 root,

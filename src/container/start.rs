@@ -281,7 +281,10 @@ pub fn prepare_spec(
                 spec::fs_mount(m.kind.as_str(), &m.destination, &opts)
             }
             MountKind::Volume => super::volumes::spec_mount(ctx, m, rootfs, &exec_user)?,
-            MountKind::Bind => spec::bind_mount(&m.source, &m.destination, &opts),
+            MountKind::Bind => {
+                let source = super::volumes::sub_path_source(m, Path::new(&m.source))?;
+                spec::bind_mount(&source, &m.destination, &opts)
+            }
         });
     }
     super::secrets::apply(ctx, c, &userdata, &mut mounts, &mut env)?;

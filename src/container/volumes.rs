@@ -65,22 +65,27 @@ pub fn spec_mount(ctx: &Context, m: &Mount, rootfs: &Path, user: &ExecUser) -> R
     })
 }
 
-/// The host path to bind for volume mount `m` whose volume lives in `dir`:
+/// The host path to bind for mount `m` (a volume's whose data lives in
+/// `dir`, or a bind of host directory `dir`):
 /// `dir` itself, or its `sub_path` resolved inside `dir` through
 /// descriptors (`RESOLVE_IN_ROOT`; missing directories are made), so that a
 /// symlink a container planted in the volume leads to a path in the
 /// volume, never out of it (Kubernetes' CVE-2017-1002101; Podman resolves
 /// a volume's subpath with securejoin alike). Errors: the sub path cannot
 /// be made, or resolves outside `dir`.
-fn sub_path_source(m: &Mount, dir: &Path) -> Result<String> {
+pub(super) fn sub_path_source(m: &Mount, dir: &Path) -> Result<String> {
     if m.sub_path.is_empty() {
         return Ok(dir.to_string_lossy().into_owned());
     }
     let sub = Path::new(&m.sub_path);
+    let what = if m.name.is_empty() {
+        m.source.clone()
+    } else {
+        format!("volume {}", m.name)
+    };
     let fail = |e: std::io::Error| {
         Error::msg(format!(
-            "volume {}: sub path {:?}: {}",
-            m.name,
+            "{what}: sub path {:?}: {}",
             m.sub_path,
             crate::error::io_reason(&e)
         ))
@@ -96,8 +101,8 @@ fn sub_path_source(m: &Mount, dir: &Path) -> Result<String> {
     let top = std::fs::canonicalize(dir).map_err(fail)?;
     if !real.starts_with(&top) {
         return Err(Error::msg(format!(
-            "volume {}: sub path {:?} leads out of the volume",
-            m.name, m.sub_path
+            "{what}: sub path {:?} leads out of it",
+            m.sub_path
         )));
     }
     Ok(real.to_string_lossy().into_owned())

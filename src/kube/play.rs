@@ -757,22 +757,17 @@ impl Ctx<'_> {
             let r = &self.refs[m.name.as_str()];
             match r {
                 VolumeRef::Host(path) => {
-                    let source = if m.sub_path.is_empty() {
-                        path.clone()
-                    } else {
-                        format!("{}/{}", path.trim_end_matches('/'), m.sub_path)
-                    };
                     let opts = if m.read_only {
                         vec!["ro".into()]
                     } else {
                         vec![]
                     };
-                    mounts.push(Mount::new(
-                        MountKind::Bind,
-                        source,
-                        m.mount_path.clone(),
-                        opts,
-                    ));
+                    // A sub path is resolved inside the host path at each
+                    // start, as a volume's: containers can write there too.
+                    let mut mount =
+                        Mount::new(MountKind::Bind, path.clone(), m.mount_path.clone(), opts);
+                    mount.sub_path = m.sub_path.clone();
+                    mounts.push(mount);
                 }
                 VolumeRef::Store { name, read_only } => {
                     let ro = m.read_only || *read_only;
@@ -1169,8 +1164,8 @@ stringData: {user: me}
         let m = &o.typed.mounts;
         assert_eq!(m.len(), 3);
         assert_eq!(
-            (m[0].kind, m[0].source.as_str()),
-            (MountKind::Bind, "/srv/data/sub")
+            (m[0].kind, m[0].source.as_str(), m[0].sub_path.as_str()),
+            (MountKind::Bind, "/srv/data", "sub")
         );
         assert!(m[0].readonly);
         assert_eq!(

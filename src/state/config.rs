@@ -69,10 +69,10 @@ pub struct Mount {
     /// records (see `volume_name`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
-    /// For kind `Volume`: the part of the volume mounted instead of all of
-    /// it (Kubernetes' `subPath`), a relative path resolved inside the
-    /// volume at each start (`container::volumes::spec_mount`). Empty for
-    /// the whole volume.
+    /// For kinds `Volume` and `Bind`: the part of the volume or host
+    /// directory mounted instead of all of it (Kubernetes' `subPath`), a
+    /// relative path resolved inside it at each start
+    /// (`container::volumes::sub_path_source`). Empty for all of it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sub_path: String,
 }
