@@ -207,6 +207,36 @@ pub struct CreateOptions {
     pub ignore_existing: bool,
 }
 
+/// The names of `--network` modes (Podman 5's list): a network so named
+/// could never be chosen, `--network NAME` picking the mode.
+const MODE_NAMES: [&str; 9] = [
+    "none",
+    "host",
+    "bridge",
+    "private",
+    "slirp4netns",
+    "pasta",
+    "container",
+    "ns",
+    "default",
+];
+
+/// Refuses a name `network create` cannot give: Podman's characters, and
+/// not the name of a network mode (Podman's message).
+fn check_name(name: &str) -> Result<()> {
+    if !valid_name(name) {
+        return Err(Error::msg(format!(
+            "invalid network name {name:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit"
+        )));
+    }
+    if MODE_NAMES.contains(&name) {
+        return Err(Error::msg(format!(
+            "cannot create network with name {name:?} because it conflicts with a valid network mode"
+        )));
+    }
+    Ok(())
+}
+
 fn valid_name(n: &str) -> bool {
     let mut chars = n.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
@@ -226,11 +256,7 @@ pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Network> {
             .find(|n| !all.iter().any(|x| &x.name == n))
             .expect("unbounded"),
     };
-    if !valid_name(&name) {
-        return Err(Error::msg(format!(
-            "invalid network name {name:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit"
-        )));
-    }
+    check_name(&name)?;
     if let Some(existing) = all.iter().find(|n| n.name == name) {
         if o.ignore_existing {
             return Ok(existing.clone());
@@ -377,5 +403,12 @@ mod tests {
         assert!(valid_name("a.b-c_1"));
         assert!(!valid_name("-x"));
         assert!(!valid_name("a b"));
+        assert!(check_name("appnet").is_ok());
+        for mode in ["none", "host", "bridge", "pasta", "slirp4netns", "default"] {
+            assert_eq!(
+                check_name(mode).unwrap_err().to_string(),
+                format!("cannot create network with name \"{mode}\" because it conflicts with a valid network mode")
+            );
+        }
     }
 }
