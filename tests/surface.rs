@@ -78,6 +78,32 @@ fn inspect_of_a_missing_object_prints_an_empty_array() {
     let o = s.cmd(&["inspect", "--format", "{{.Id}}", "busybox", "nosuch-zz"]);
     assert_eq!(o.code, 125, "{}", o.describe());
     assert_eq!(o.stdout.lines().count(), 1, "{}", o.describe());
+    // By kind: Podman's words for each kind's missing object.
+    for (args, err) in [
+        (
+            &["container", "inspect", "nosuch-zz"][..],
+            "Error: no such container nosuch-zz",
+        ),
+        (
+            &["inspect", "--type", "container", "nosuch-zz"],
+            "Error: no such container nosuch-zz",
+        ),
+        (
+            &["network", "inspect", "nosuch-zz"],
+            "Error: network nosuch-zz: unable to find network with name or ID nosuch-zz: network not found",
+        ),
+        (
+            &["inspect", "--type", "network", "nosuch-zz"],
+            "Error: network nosuch-zz: unable to find network with name or ID nosuch-zz: network not found",
+        ),
+    ] {
+        let o = s.cmd(args);
+        assert_eq!(
+            (o.code, o.stdout.as_str(), o.stderr.trim()),
+            (125, "[]\n", err),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]
@@ -441,6 +467,15 @@ fn cp_between_containers_and_to_dev_stdout() {
     );
     // /dev/stdout is a file, not a directory.
     assert_eq!(s.ok(&["cp", "cpa-zz:/f", "/dev/stdout"]), "hello\n");
+    // A missing source, in Podman's words (its cp over ContainerStat).
+    let out = s.home.join("cp-out");
+    for dest in [out.to_str().unwrap(), "cpb-zz:/h", "-"] {
+        assert_eq!(
+            s.fails_engine(&["cp", "cpa-zz:/nosuch", dest]),
+            "Error: \"/nosuch\" could not be found on container cpa-zz: no such file or directory",
+            "to {dest}"
+        );
+    }
     s.ok(&["rm", "-f", "cpa-zz", "cpb-zz"]);
 }
 

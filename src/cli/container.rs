@@ -1621,7 +1621,8 @@ pub fn inspect(ctx: &Context, a: ObjectInspectArgs) -> Result<i32> {
                     None => continue,
                 },
                 Err(e) if !e.to_string().ends_with("no such container") => return Err(e.into()),
-                Err(e) => note(e.into()),
+                // Podman's ContainerInspect words for a missing one.
+                Err(_) => note(Error::msg(format!("no such container {n}"))),
             }
         }
         if found.is_none() && want(ObjectType::Image) {
@@ -1663,7 +1664,7 @@ pub fn inspect(ctx: &Context, a: ObjectInspectArgs) -> Result<i32> {
 /// Podman's inspect with names that are not found: what was found is
 /// printed (`[]` when nothing was), then each miss is reported and the
 /// command fails with the first (exit 125).
-fn print_found(
+pub(crate) fn print_found(
     format: Option<&str>,
     items: &[serde_json::Value],
     missing: Vec<Error>,
@@ -1745,7 +1746,11 @@ pub fn container_inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
     for n in &a.names {
         match store.lookup(n) {
             Ok(c) => items.push(container::inspect::inspect_json(ctx, &c)),
-            Err(e) => missing.push(e.into()),
+            // Podman's ContainerInspect words for a missing one.
+            Err(e) if e.to_string().ends_with("no such container") => {
+                missing.push(Error::msg(format!("no such container {n}")))
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     print_found(a.format.as_deref(), &items, missing)

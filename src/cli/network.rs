@@ -333,20 +333,34 @@ fn users(ctx: &Context, net: &str) -> Result<Vec<Container>> {
         .collect())
 }
 
+/// `network inspect`, as Podman's: the networks found (`[]` when none),
+/// then each missing one reported, failing with the first.
 fn inspect(ctx: &Context, a: InspectArgs) -> Result<i32> {
-    let items = a
-        .names
-        .iter()
-        .map(|n| inspect_item(ctx, n))
-        .collect::<Result<Vec<_>>>()?;
-    crate::cli::container::print_inspect(a.format.as_deref(), &items)
+    let mut items = Vec::new();
+    let mut missing = Vec::new();
+    for n in &a.names {
+        match inspect_item(ctx, n) {
+            Ok(v) => items.push(v),
+            Err(e) if e.to_string().ends_with("network not found") => missing.push(e),
+            Err(e) => return Err(e),
+        }
+    }
+    crate::cli::container::print_found(a.format.as_deref(), &items, missing)
 }
 
 /// `network inspect`'s object for the network `name_or_id`, with the
-/// containers attached to it. Errors: no such network.
+/// containers attached to it. Errors: no such network, in Podman's words
+/// (`network NAME: unable to find network with name or ID NAME: network
+/// not found`).
 pub fn inspect_item(ctx: &Context, name_or_id: &str) -> Result<serde_json::Value> {
     {
-        let net = records::load(ctx, name_or_id)?;
+        let net = records::load(ctx, name_or_id).map_err(|e| {
+            if e.to_string().ends_with("network not found") {
+                Error::msg(format!("network {name_or_id}: {e}"))
+            } else {
+                e
+            }
+        })?;
         let mut v = json(&net);
         let mut containers = serde_json::Map::new();
         for c in users(ctx, &net.name)? {

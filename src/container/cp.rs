@@ -572,6 +572,14 @@ fn copy_host_to(root: &Root, name: &str, h: &Path, path: &str, owner: Owner) -> 
     copy_in(h, parent.as_fd(), &entry, &cpath, owner)
 }
 
+/// A source path missing in container `name`, in Podman's words (its
+/// `cp` wraps ContainerStat's error so).
+fn not_found(name: &str, path: &str) -> Error {
+    Error::msg(format!(
+        "{path:?} could not be found on container {name}: no such file or directory"
+    ))
+}
+
 /// Copies container `name`'s `path` to host path `h` (docker cp's rules);
 /// returns where it landed (`h`, or the entry made in directory `h`). A
 /// host path that is no directory, such as /dev/stdout, is written as a
@@ -580,11 +588,9 @@ fn copy_to_host(ctx: &Context, name: &str, path: &str, h: &Path) -> Result<PathB
     let c = super::store(ctx).lookup(name)?;
     let root = Root::open(ctx, &c)?;
     let cpath = clean(path);
-    let s = root.resolve(&cpath, true).map_err(|_| {
-        Error::msg(format!(
-            "{name}:{path}: no such file or directory in the container"
-        ))
-    })?;
+    let s = root
+        .resolve(&cpath, true)
+        .map_err(|_| not_found(name, path))?;
     let kind = safe_path::file_type(s.as_fd()).ok();
     let is_dir = kind == Some(SFlag::S_IFDIR);
     if h == Path::new("/dev/stdout") && kind == Some(SFlag::S_IFREG) {
@@ -630,11 +636,9 @@ pub fn cp(ctx: &Context, src: &str, dest: &str) -> Result<()> {
             let c = store.lookup(&name)?;
             let root = Root::open(ctx, &c)?;
             let cpath = clean(&path);
-            let s = root.resolve(&cpath, true).map_err(|_| {
-                Error::msg(format!(
-                    "{name}:{path}: no such file or directory in the container"
-                ))
-            })?;
+            let s = root
+                .resolve(&cpath, true)
+                .map_err(|_| not_found(&name, &path))?;
             let stdout = std::io::stdout();
             let mut b = tar::Builder::new(stdout.lock());
             let label = base_name(&cpath).unwrap_or_else(|_| ".".into());
