@@ -367,7 +367,7 @@ fn containers_conf_keys_skiff_cannot_honour_are_named_once() {
     let s = Skiff::new();
     let f = containers_conf(
         &s,
-        "[containers]\nenv = [\"A=1\"]\nhttp_proxy = false\nuserns = \"keep-id\"\n[engine]\nnum_locks = 2048\n[engine.runtimes]\n[machine]\ncpus = 2\n[secrets]\n",
+        "[containers]\nenv = [\"A=1\"]\nhttp_proxy = false\nuserns = \"auto\"\n[engine]\nnum_locks = 2048\n[engine.runtimes]\n[machine]\ncpus = 2\n[secrets]\n",
     );
     let o = s.cmd(&["ps", "-q"]);
     assert_eq!(o.code, 0, "{}", o.describe());
@@ -377,7 +377,7 @@ fn containers_conf_keys_skiff_cannot_honour_are_named_once() {
     assert!(w.contains(&f.display().to_string()), "{w}");
     for key in [
         "[containers] http_proxy",
-        "[containers] userns = \"keep-id\"",
+        "[containers] userns = \"auto\"",
         "[engine] num_locks",
         "[machine] cpus",
     ] {

@@ -1,9 +1,13 @@
-//! The single-id fallback as a user without /etc/subuid and /etc/subgid
-//! ranges (`skiff-nosub`) sees it: only their own uid and gid are mapped, one
-//! warning when the namespace holder is made, a clear error for images with
-//! files owned by other users, and root-owned images that run.
+//! User namespaces. The single-id fallback as a user without /etc/subuid
+//! and /etc/subgid ranges (`skiff-nosub`) sees it: only their own uid and
+//! gid are mapped, one warning when the namespace holder is made, a clear
+//! error for images with files owned by other users, and root-owned images
+//! that run. And a container's own user namespace (`--userns keep-id`,
+//! `nomap`) as the test user sees it: ids, files, exec, network.
 
 mod common;
+
+use std::fs;
 
 use common::*;
 
@@ -153,4 +157,195 @@ fn image_owned_by_root_runs() {
     assert_eq!(o.code, 0, "{}", o.describe());
     assert_eq!(o.stdout, "0\n", "{}", o.describe());
     assert_eq!(sk.ok(&["ps", "-a", "-q"]), "", "--rm left a container");
+}
+
+/// The user's name on the host.
+fn user_name(sk: &Skiff) -> String {
+    sk.user().name.clone()
+}
+
+/// A directory in the user's home and its `-v DIR:/data`.
+fn shared_dir(sk: &Skiff) -> (std::path::PathBuf, String) {
+    let dir = sk.make_dir(&sk.home.join("shared"));
+    let vol = format!("{}:/data", s(&dir));
+    (dir, vol)
+}
+
+/// `sh -c SCRIPT` in a new `--rm` container with `flags`; its stdout.
+fn run_sh(sk: &Skiff, flags: &[&str], script: &str) -> String {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&[BUSYBOX, "sh", "-c", script]);
+    sk.ok(&args)
+}
+
+/// keep-id: the process runs as the user's uid and gid, which have the
+/// user's name in the container's passwd and group files (home: the host
+/// home directory); the image's files keep their owners (busybox root's,
+/// /home/tester 1000's), and the process can still read and write its own
+/// root file system.
+#[test]
+fn keep_id_runs_as_the_user_and_image_files_keep_their_owners() {
+    let sk = busybox();
+    let (uid, gid, name) = (sk.uid(), sk.gid(), user_name(&sk));
+    let out = run_sh(
+        &sk,
+        &["--userns", "keep-id"],
+        "id -u; id -g; id -un; id -gn; stat -c %u:%g /bin/busybox /home/tester/hello.txt /etc; \
+         grep \"^$(id -un):\" /etc/passwd; echo x > /tmp/f && stat -c %u:%g /tmp/f",
+    );
+    let home = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .unwrap()
+        .unwrap()
+        .dir;
+    let want = format!(
+        "{uid}\n{gid}\n{name}\n{name}\n0:0\n1000:1000\n0:0\n{name}:*:{uid}:{gid}:{gecos}:{home}:/bin/sh\n{uid}:{gid}\n",
+        gecos = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+            .unwrap()
+            .unwrap()
+            .gecos
+            .to_string_lossy(),
+        home = home.display()
+    );
+    assert_eq!(out, want);
+    // The user's uid is the user on the host: one map line `UID 0 1`
+    // (skiff's namespace's 0 is the user).
+    let map = run_sh(&sk, &["--userns", "keep-id"], "cat /proc/self/uid_map");
+    assert!(
+        map.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == [&uid.to_string(), "0", "1"]),
+        "no line `{uid} 0 1` in the uid map:\n{map}"
+    );
+    let o = sk.cmd(&["ps", "-a", "-q"]);
+    assert_eq!(o.stdout, "", "--rm left a container\n{}", o.describe());
+}
+
+/// keep-id: a directory from the user's home bound in shows as the
+/// user's, and what the container writes there is the user's on the host.
+#[test]
+fn keep_id_bind_mount_from_home_is_owned_by_the_user() {
+    let sk = busybox();
+    let (dir, vol) = shared_dir(&sk);
+    let out = run_sh(
+        &sk,
+        &["--userns", "keep-id", "-v", &vol],
+        "stat -c %u:%g /data; echo hi > /data/made-inside",
+    );
+    assert_eq!(out, format!("{}:{}\n", sk.uid(), sk.gid()));
+    let made = dir.join("made-inside");
+    assert_eq!(fs::read_to_string(&made).unwrap(), "hi\n");
+    assert_eq!(owner(&made), (sk.uid(), sk.gid()), "owner on the host");
+}
+
+/// keep-id with uid= and gid=: those ids are the user.
+#[test]
+fn keep_id_with_uid_and_gid_options() {
+    let sk = busybox();
+    let (_, vol) = shared_dir(&sk);
+    let out = run_sh(
+        &sk,
+        &["--userns", "keep-id:uid=200,gid=300", "-v", &vol],
+        "id -u; id -g; stat -c %u:%g /data /bin/busybox",
+    );
+    assert_eq!(out, "200\n300\n200:300\n0:0\n");
+    // --user wins over keep-id's default user.
+    let out = run_sh(&sk, &["--userns", "keep-id", "--user", "0"], "id -u");
+    assert_eq!(out, "0\n");
+}
+
+/// exec joins the container's own user namespace: same ids, same maps;
+/// inspect shows the mode.
+#[test]
+fn exec_in_keep_id_container_sees_the_same_ids() {
+    let sk = busybox();
+    sk.ok(&[
+        "run", "-d", "--name", "kid", "--userns", "keep-id", BUSYBOX, "sleep", "300",
+    ]);
+    let init_map = sk.ok(&["exec", "kid", "cat", "/proc/1/uid_map"]);
+    let own_map = sk.ok(&["exec", "kid", "cat", "/proc/self/uid_map"]);
+    assert_eq!(own_map, init_map, "exec is in another user namespace");
+    let ids = sk.ok(&[
+        "exec",
+        "kid",
+        "sh",
+        "-c",
+        "id -u; id -g; stat -c %u /bin/busybox",
+    ]);
+    assert_eq!(ids, format!("{}\n{}\n0\n", sk.uid(), sk.gid()));
+    assert_eq!(
+        sk.inspect_format("kid", "{{.HostConfig.UsernsMode}}"),
+        "keep-id"
+    );
+    sk.ok(&["rm", "-f", "-t", "0", "kid"]);
+}
+
+/// nomap is refused for now (the container's root could not reach the
+/// root file system in the user's 0700 home): one line, exit 125, nothing made.
+#[test]
+fn nomap_is_refused_with_one_line() {
+    let sk = busybox();
+    let o = sk.cmd(&["run", "--rm", "--userns", "nomap", BUSYBOX, "true"]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    let line = one_error_line(&o);
+    assert!(line.contains("--userns nomap: not supported"), "{line}");
+    let o = sk.cmd(&["ps", "-a", "-q"]);
+    assert_eq!(o.stdout, "", "a container was made\n{}", o.describe());
+}
+
+/// A published port reaches a server in a keep-id container (pasta's
+/// network namespace is joined before the container's user namespace is made).
+#[test]
+fn keep_id_published_port_answers() {
+    let sk = busybox();
+    let port = free_port();
+    let publish = format!("{port}:8080");
+    sk.ok(&[
+        "run", "-d", "--name", "web", "--userns", "keep-id", "-p", &publish, BUSYBOX, "httpd",
+        "-f", "-p", "8080", "-h", "/www",
+    ]);
+    assert!(http_get(port).contains(INDEX_HTML.trim()));
+    sk.ok(&["rm", "-f", "-t", "0", "web"]);
+}
+
+/// containers.conf's `userns = "keep-id"` is every container's mode;
+/// `--userns host` wins over it.
+#[test]
+fn containers_conf_userns_keep_id_is_honoured() {
+    let sk = busybox();
+    let conf = sk.config_home.join("containers/containers.conf");
+    sk.make_dir(conf.parent().unwrap());
+    fs::write(&conf, "[containers]\nuserns = \"keep-id\"\n").unwrap();
+    sk.give(&conf);
+    let o = sk.cmd(&["run", "--rm", BUSYBOX, "id", "-u"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(o.stdout, format!("{}\n", sk.uid()));
+    assert_eq!(o.stderr, "", "{}", o.describe());
+    assert_eq!(
+        sk.ok(&["run", "--rm", "--userns", "host", BUSYBOX, "id", "-u"]),
+        "0\n"
+    );
+}
+
+/// Bad and unsupported modes: one line naming the value, exit 125, no
+/// container made.
+#[test]
+fn bad_userns_values_fail_with_one_line() {
+    let sk = busybox();
+    for (value, says) in [
+        ("keep-id:uid=abc", "invalid uid"),
+        ("keep-id:colour=1", "unknown keep-id option"),
+        ("bogus", "invalid user namespace mode"),
+        ("auto", "not supported"),
+        ("ns:/proc/self/ns/user", "not supported"),
+    ] {
+        let o = sk.cmd(&["run", "--rm", "--userns", value, BUSYBOX, "true"]);
+        assert_eq!(o.code, 125, "--userns {value}\n{}", o.describe());
+        let line = one_error_line(&o);
+        assert!(
+            line.contains(value) && line.contains(says),
+            "--userns {value}: {line}"
+        );
+    }
+    let o = sk.cmd(&["ps", "-a", "-q"]);
+    assert_eq!(o.stdout, "", "a container was made\n{}", o.describe());
 }

@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::container::create::{Attach, CreateOptions, RunSettings};
 use crate::state::container::{LogConfig, LogDriver};
-use crate::state::extras::{Device, Extras, NsMode};
+use crate::state::extras::{Device, Extras, NsMode, UsernsMode};
 use crate::{Error, Result};
 
 /// Podman's `run`/`create` flags for logging, stopping, time zone, systemd
@@ -115,7 +115,7 @@ pub struct RunFlags {
     /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS])
     #[arg(long, value_name = "DEVICE")]
     pub device: Vec<String>,
-    /// User namespace to use: host (skiff's rootless one, the default); others are not supported
+    /// User namespace to use: host (skiff's rootless one, the default) or keep-id[:uid=U,gid=G,size=N]
     #[arg(long, value_name = "MODE")]
     pub userns: Option<String>,
 }
@@ -243,6 +243,17 @@ impl RunFlags {
             pid: ns("pid", &self.pid, &conf.pidns)?,
             ipc: ns("ipc", &self.ipc, &conf.ipcns)?,
             uts: ns("uts", &self.uts, &conf.utsns)?,
+            // The flag, else containers.conf's userns when skiff supports
+            // it (an unsupported one was reported when the file was read).
+            userns: match &self.userns {
+                Some(v) => UsernsMode::parse(v).map_err(Error::msg)?,
+                None => conf
+                    .userns
+                    .as_deref()
+                    .and_then(|v| UsernsMode::parse(v).ok())
+                    .filter(|m| *m != UsernsMode::NoMap)
+                    .unwrap_or_default(),
+            },
             ..Default::default()
         };
         if x.init && !Path::new(CATATONIT).is_file() {
@@ -356,14 +367,6 @@ impl RunFlags {
                 "--passwd-entry",
                 "skiff does not write entries into the container's /etc/passwd",
             );
-        }
-        match self.userns.as_deref() {
-            None | Some("") | Some("host") => {}
-            Some(mode) => {
-                return Err(Error::msg(format!(
-                    "--userns {mode}: not supported: {USERNS} (only host, that namespace, is)"
-                )))
-            }
         }
         if !self.hostuser.is_empty() {
             return not(

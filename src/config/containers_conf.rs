@@ -78,8 +78,9 @@ pub struct ContainersConf {
     /// `[containers] volumes`: `-v` specifications added to every
     /// container; a `-v`, `--mount` or `--tmpfs` at the same destination wins.
     pub volumes: Vec<String>,
-    /// `[containers] userns`: only `host` (skiff's shared rootless user
-    /// namespace, also the meaning of an empty value) is honoured.
+    /// `[containers] userns`: `host` (skiff's shared rootless user
+    /// namespace, also the meaning of an empty value) and `keep-id[:...]`
+    /// are honoured as `--userns` (which wins); others are reported.
     pub userns: Option<String>,
     /// `[containers] log_size_max`: bytes a container's log may reach
     /// (`--log-opt max-size`); 0 or negative: no limit.
@@ -282,11 +283,13 @@ impl ContainersConf {
         let mut unsupported = Vec::new();
         unknown_keys(&table, "", &mut unsupported);
         let c = raw.containers;
-        if let Some(u) = c
-            .userns
-            .as_deref()
-            .filter(|u| !u.is_empty() && *u != "host")
-        {
+        if let Some(u) = c.userns.as_deref().filter(|u| {
+            !matches!(
+                crate::state::extras::UsernsMode::parse(u),
+                Ok(crate::state::extras::UsernsMode::Host
+                    | crate::state::extras::UsernsMode::KeepId { .. })
+            )
+        }) {
             unsupported.push(format!("[containers] userns = {u:?}"));
         }
         if let Some(t) = raw

@@ -380,8 +380,18 @@ fn extras(
     }
     let net_host = matches!(network, NetworkChoice::Explicit(Mode::Host));
     let ipc_host = x.ipc == NsMode::Host;
+    // With a user namespace of its own, the container's root may tune only
+    // a network namespace made with it (`--network none`): the others are
+    // made beforehand in skiff's (see `userns`).
+    let net_tunable = x.userns.is_host() || matches!(network, NetworkChoice::Explicit(Mode::None));
     for name in x.sysctls.keys() {
         check_sysctl(name, ipc_host, net_host).map_err(Error::msg)?;
+        if name.starts_with("net.") && !net_tunable {
+            return Err(Error::msg(format!(
+                "--sysctl {name}: not supported with --userns {}: the container's network namespace belongs to skiff's user namespace (only with --network none)",
+                x.userns.inspect()
+            )));
+        }
     }
     // containers.conf's default_sysctls under --sysctl, in the namespaces
     // skiff makes for the container: those of a namespace shared with the
@@ -389,6 +399,7 @@ fn extras(
     // path, from another container or from the pod's infra (that namespace
     // has its own).
     let own_net = !pod_net
+        && net_tunable
         && match network {
             NetworkChoice::Default => true,
             NetworkChoice::Explicit(m) => m.owns_namespace() || *m == Mode::None,
@@ -814,6 +825,10 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         &crate::network::mode::NetworkChoice::parse(o.network.as_deref().unwrap_or(""))?,
         pod_net,
     )?;
+    if !extras.userns.is_host() {
+        let driver = crate::storage::select(&ctx.root, ctx.storage_driver.as_deref())?;
+        super::userns::check(ctx, &extras, pod.is_some(), driver)?;
+    }
     let store = ImageStore::new(ctx);
     let pull_opts = crate::image::pull::PullOptions {
         quiet: o.run.quiet,
@@ -927,17 +942,23 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         (Some(image), _) => store.layer_dirs(image)?,
         (None, dir) => dir.iter().cloned().collect(),
     };
-    let user = match user_flag {
-        Some(u) => u,
-        None => UserSpec::parse(img_cfg.user().as_deref().unwrap_or_default())?,
+    // keep-id runs as the host user's ids unless --user says otherwise
+    // (Podman), with an entry in the container's passwd and group files.
+    let keep_id = super::userns::keep_id_user(&extras.userns);
+    let user = match (user_flag, &keep_id) {
+        (Some(u), _) => u,
+        (None, Some(k)) => UserSpec::parse(&format!("{}:{}", k.uid, k.gid))?,
+        (None, None) => UserSpec::parse(img_cfg.user().as_deref().unwrap_or_default())?,
     };
+    let mut passwd_text = read_from_layers(&layers, "etc/passwd")?;
+    let mut group_text = read_from_layers(&layers, "etc/group")?;
+    if let Some(k) = &keep_id {
+        passwd_text = k.add_to_passwd(&passwd_text);
+        group_text = k.add_to_group(&group_text);
+    }
     // Resolve the user now, from the image's own files: an unknown user fails
     // before anything is written, and HOME is known for inspect. `start`
     // resolves it again from the container's files, as Podman does.
-    let (passwd_text, group_text) = (
-        read_from_layers(&layers, "etc/passwd")?,
-        read_from_layers(&layers, "etc/group")?,
-    );
     let exec_user = crate::runtime::user::resolve(&user, &passwd_text, &group_text)?;
     let id = crate::state::new_id();
     let (image_id, image_name) = match &image {

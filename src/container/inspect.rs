@@ -138,6 +138,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "PidMode": cfg.extras.pid.inspect(),
         "IpcMode": cfg.extras.ipc.inspect(),
         "UTSMode": cfg.extras.uts.inspect(),
+        "UsernsMode": cfg.extras.userns.inspect(),
         "Init": cfg.extras.init,
         "Devices": cfg.extras.devices.iter().map(|d| json!({
             "PathOnHost": d.host,

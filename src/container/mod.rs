@@ -36,6 +36,7 @@ pub mod stats;
 pub mod stop;
 pub mod top;
 pub mod update;
+pub mod userns;
 pub mod volumes;
 
 pub use create::{create, CreateOptions, TypedOptions};

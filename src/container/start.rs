@@ -42,6 +42,28 @@ pub fn mount_rootfs(ctx: &Context, c: &Container) -> Result<PathBuf> {
     )?)
 }
 
+/// Mounts the container's root filesystem for its process: as
+/// `mount_rootfs`, but seen through `maps` when the container has a user
+/// namespace of its own (`storage::mount_shifted`).
+fn mount_rootfs_to_run(
+    ctx: &Context,
+    c: &Container,
+    maps: Option<&spec::UserMaps>,
+) -> Result<PathBuf> {
+    match maps {
+        None => mount_rootfs(ctx, c),
+        Some(m) => Ok(storage::mount_shifted(
+            driver(c)?,
+            &c.config.layers,
+            &storage_dir(ctx, &c.id),
+            storage::IdShift {
+                uids: &m.uids,
+                gids: &m.gids,
+            },
+        )?),
+    }
+}
+
 /// Unmounts the container's root filesystem (idempotent).
 pub fn unmount_rootfs(ctx: &Context, c: &Container) -> Result<()> {
     Ok(storage::unmount(driver(c)?, &storage_dir(ctx, &c.id))?)
@@ -175,17 +197,26 @@ pub fn prepare_spec(
     c: &Container,
     rootfs: &Path,
     netns: Option<&Path>,
+    maps: Option<&spec::UserMaps>,
 ) -> Result<Spec> {
     let cfg = &c.config;
     let userdata = ctx.container_dir(&c.id).join("userdata");
     std::fs::create_dir_all(&userdata)?;
-    let added_etc = add_user_entries(c, rootfs, &userdata)?;
-    let group_file = user::read_root_file(rootfs, "/etc/group")?;
-    let exec_user = user::resolve(
-        &cfg.user,
-        &user::read_root_file(rootfs, "/etc/passwd")?,
-        &group_file,
-    )?;
+    // keep-id: the host user has an entry in the container's files, bound
+    // over them (with Podman's lines for a numeric user, see
+    // `userns::etc_files`); otherwise those lines alone.
+    let keep_id = super::userns::keep_id_user(&cfg.extras.userns);
+    let added_etc = match (maps, &keep_id) {
+        (Some(m), Some(k)) => super::userns::etc_files(c, rootfs, &userdata, k, m)?,
+        _ => add_user_entries(c, rootfs, &userdata)?,
+    };
+    let mut group_file = user::read_root_file(rootfs, "/etc/group")?;
+    let mut passwd_file = user::read_root_file(rootfs, "/etc/passwd")?;
+    if let Some(k) = &keep_id {
+        passwd_file = k.add_to_passwd(&passwd_file);
+        group_file = k.add_to_group(&group_file);
+    }
+    let exec_user = user::resolve(&cfg.user, &passwd_file, &group_file)?;
     let mut env = cfg.env.clone();
     if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
         env.push(format!("HOSTNAME={}", cfg.hostname));
@@ -383,6 +414,7 @@ pub fn prepare_spec(
         annotations: x.annotations.clone(),
         sysctls: x.sysctls.clone(),
         host_ns,
+        userns: maps.cloned(),
     };
     let spec = spec::build(&input)?;
     // Read by `exec` while this container may be restarting: replaced
@@ -432,7 +464,9 @@ pub fn start_process(
         Some(e) => Some(e),
         None => crate::network::begin(ctx, c)?,
     };
-    let rootfs = match mount_rootfs(ctx, c) {
+    let mounted = super::userns::maps(&c.config.extras.userns)
+        .and_then(|maps| Ok((mount_rootfs_to_run(ctx, c, maps.as_ref())?, maps)));
+    let (rootfs, maps) = match mounted {
         Ok(r) => r,
         Err(e) => {
             if let Some(early) = early.take() {
@@ -443,7 +477,7 @@ pub fn start_process(
     };
     let result = (|| -> Result<Pid> {
         let netns = early.as_ref().map(|e| e.netns().to_path_buf());
-        let spec = prepare_spec(ctx, c, &rootfs, netns.as_deref())?;
+        let spec = prepare_spec(ctx, c, &rootfs, netns.as_deref(), maps.as_ref())?;
         let confine = confinement(ctx, c)?;
         let mut created = process::create(&spec, stdio, &confine)?;
         c.state.cgroup = match enter_cgroup(ctx, c, created.pid.as_raw()) {

@@ -52,6 +52,72 @@ pub fn build_maps(own: u32, ranges: &[(u32, u32)]) -> Vec<IdMap> {
     maps
 }
 
+/// The map of a user namespace nested in skiff's (`--userns keep-id`,
+/// `nomap`): container ids on the ids of skiff's namespace (`outside`),
+/// which has `available` ids, 0 (the user) to `available - 1`.
+///
+/// With `keep` = Some(K) (keep-id) container id K is the user (0), the
+/// container's 0..K on 1..=K and the rest after, as Podman's keep-id;
+/// `size` then limits the container's ids to 0..size (K is always mapped).
+/// With `keep` = None (nomap) the container's 0.. is on 1.., the user is
+/// not mapped. Fails when nothing but the user could be mapped for nomap.
+pub fn nested_maps(keep: Option<u32>, size: Option<u32>, available: u32) -> Result<Vec<IdMap>> {
+    let subordinate = available.saturating_sub(1);
+    let Some(k) = keep else {
+        if subordinate == 0 {
+            return Err(Error::Msg(
+                "--userns nomap: no subordinate ids to map: add a range to /etc/subuid and /etc/subgid"
+                    .into(),
+            ));
+        }
+        return Ok(vec![IdMap {
+            inside: 0,
+            outside: 1,
+            count: size.map_or(subordinate, |s| s.min(subordinate)),
+        }]);
+    };
+    let limit = size.unwrap_or(u32::MAX);
+    let mut maps = vec![IdMap {
+        inside: k,
+        outside: 0,
+        count: 1,
+    }];
+    // Container 0..k on 1..=k, as far as the subordinate ids and size go.
+    let below = k.min(subordinate).min(limit);
+    if below > 0 {
+        maps.push(IdMap {
+            inside: 0,
+            outside: 1,
+            count: below,
+        });
+    }
+    // Container k+1.. on k+1.., the same ids on both sides.
+    if let Some(above) = k.checked_add(1).filter(|a| *a <= subordinate && *a < limit) {
+        maps.push(IdMap {
+            inside: above,
+            outside: above,
+            count: (subordinate - above + 1).min(limit - above),
+        });
+    }
+    Ok(maps)
+}
+
+/// How many ids the calling process's user namespace maps: the sum of
+/// the counts in /proc/self/uid_map (or gid_map, `file`).
+pub fn mapped_count(file: &str) -> u32 {
+    let text = std::fs::read_to_string(format!("/proc/self/{file}")).unwrap_or_default();
+    parse_map_text(&text)
+        .iter()
+        .fold(0u32, |n, m| n.saturating_add(m.count))
+}
+
+/// Where container id `id` lands outside a namespace mapped by `maps`.
+pub fn map_id(maps: &[IdMap], id: u32) -> Option<u32> {
+    maps.iter()
+        .find(|m| id >= m.inside && id - m.inside < m.count)
+        .map(|m| m.outside + (id - m.inside))
+}
+
 /// Reads the user's subordinate ranges from `file` (missing file = no ranges).
 pub fn subids(file: &Path, user: &str, id: u32) -> Vec<(u32, u32)> {
     std::fs::read_to_string(file)
@@ -118,12 +184,19 @@ pub fn parse_map_text(text: &str) -> Vec<IdMap> {
 /// paths named after the user (`user@UID.service`) need the host's number.
 /// Only one level of nesting is translated, which is what skiff makes.
 pub fn host_uid() -> u32 {
-    let uid = nix::unistd::geteuid().as_raw();
-    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
-    parse_map_text(&map)
-        .into_iter()
-        .find(|m| uid >= m.inside && uid - m.inside < m.count)
-        .map_or(uid, |m| m.outside + (uid - m.inside))
+    host_id("uid_map", nix::unistd::geteuid().as_raw())
+}
+
+/// [`host_uid`] for the effective gid.
+pub fn host_gid() -> u32 {
+    host_id("gid_map", nix::unistd::getegid().as_raw())
+}
+
+/// `id` of this process's user namespace as its parent sees it, by
+/// /proc/self/`file`; `id` itself when unmapped or unreadable.
+fn host_id(file: &str, id: u32) -> u32 {
+    let map = std::fs::read_to_string(format!("/proc/self/{file}")).unwrap_or_default();
+    map_id(&parse_map_text(&map), id).unwrap_or(id)
 }
 
 /// What [`in_initial_userns`] last found: 0 not known, 1 yes, 2 no.
@@ -171,6 +244,50 @@ mod tests {
         assert_eq!(parse_subids(t, "alice", 1000), vec![(100000, 65536)]);
         assert_eq!(parse_subids(t, "carol", 1001), vec![(300000, 1000)]);
         assert!(parse_subids(t, "dave", 1002).is_empty());
+    }
+
+    #[test]
+    fn keep_id_puts_the_user_on_its_own_uid() {
+        let m = nested_maps(Some(1000), None, 65537).unwrap();
+        assert_eq!(
+            map_text(&m),
+            "1000 0 1\n0 1 1000\n1001 1001 64536\n",
+            "{m:?}"
+        );
+        assert_eq!(map_id(&m, 1000), Some(0));
+        assert_eq!(map_id(&m, 0), Some(1));
+        assert_eq!(map_id(&m, 999), Some(1000));
+        assert_eq!(map_id(&m, 1001), Some(1001));
+        assert_eq!(map_id(&m, 65536), Some(65536));
+        assert_eq!(map_id(&m, 65537), None);
+        // Container 0 is the user: nothing below it.
+        assert_eq!(
+            map_text(&nested_maps(Some(0), None, 11).unwrap()),
+            "0 0 1\n1 1 10\n"
+        );
+        // A uid beyond the subordinate ids: all of them below it.
+        assert_eq!(
+            map_text(&nested_maps(Some(100000), None, 11).unwrap()),
+            "100000 0 1\n0 1 10\n"
+        );
+        // size limits the container's ids.
+        assert_eq!(
+            map_text(&nested_maps(Some(5), Some(8), 65537).unwrap()),
+            "5 0 1\n0 1 5\n6 6 2\n"
+        );
+        // Without subordinate ids only the user is mapped.
+        assert_eq!(
+            map_text(&nested_maps(Some(1000), None, 1).unwrap()),
+            "1000 0 1\n"
+        );
+    }
+
+    #[test]
+    fn nomap_leaves_the_user_out() {
+        let m = nested_maps(None, None, 65537).unwrap();
+        assert_eq!(map_text(&m), "0 1 65536\n");
+        assert_eq!(map_id(&m, 0), Some(1));
+        assert!(nested_maps(None, None, 1).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use oci_spec::runtime::{
     SpecBuilder, UserBuilder,
 };
 
+use super::idmap::IdMap;
 use super::user::ExecUser;
 use super::{Error, Result};
 use crate::state::config::Rlimit;
@@ -119,6 +120,17 @@ pub struct SpecInput {
     /// host's, as in Podman; with the host's uts namespace no host name is
     /// set.
     pub host_ns: Vec<LinuxNamespaceType>,
+    /// A user namespace of the container's own (`--userns keep-id`,
+    /// `nomap`): its uid and gid maps, container ids on the ids of skiff's
+    /// namespace. None: the container stays in skiff's.
+    pub userns: Option<UserMaps>,
+}
+
+/// The uid and gid maps of a container's own user namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserMaps {
+    pub uids: Vec<IdMap>,
+    pub gids: Vec<IdMap>,
 }
 
 fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
@@ -211,8 +223,15 @@ fn default_mounts(input: &SpecInput) -> Vec<Mount> {
         },
     ];
     // sysfs can only be mounted by the owner of the network namespace: with the
-    // host's network, a rootless container gets a read-only bind of /sys.
-    if input.rootless && input.net == NetMode::Host {
+    // host's network, a rootless container gets a read-only bind of /sys, and
+    // so does a container in a user namespace of its own whose network
+    // namespace it did not make (pasta's, another container's), as crun does.
+    let netns_not_owned = match input.net {
+        NetMode::Host => input.rootless,
+        NetMode::Join(_) => input.userns.is_some(),
+        NetMode::None | NetMode::Private => false,
+    };
+    if netns_not_owned {
         m.push(mount(
             "/sys",
             "bind",
@@ -243,6 +262,44 @@ fn oci_cap(c: &caps::Capability) -> Result<OciCap> {
     let name = c.to_string();
     OciCap::from_str(name.trim_start_matches("CAP_"))
         .map_err(|_| Error::Msg(format!("capability {name} is not known to the OCI spec")))
+}
+
+fn oci_maps(maps: &[IdMap]) -> Result<Vec<oci_spec::runtime::LinuxIdMapping>> {
+    maps.iter()
+        .map(|m| {
+            oci_spec::runtime::LinuxIdMappingBuilder::default()
+                .container_id(m.inside)
+                .host_id(m.outside)
+                .size(m.count)
+                .build()
+                .map_err(|e| Error::Msg(e.to_string()))
+        })
+        .collect()
+}
+
+/// The uid and gid maps of the user namespace the spec asks for, if it
+/// asks for one of the container's own: (uid map, gid map).
+pub fn user_maps(spec: &Spec) -> Option<UserMaps> {
+    let linux = spec.linux().as_ref()?;
+    linux
+        .namespaces()
+        .as_ref()?
+        .iter()
+        .find(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none())?;
+    let conv = |m: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> Vec<IdMap> {
+        m.iter()
+            .flatten()
+            .map(|m| IdMap {
+                inside: m.container_id(),
+                outside: m.host_id(),
+                count: m.size(),
+            })
+            .collect()
+    };
+    Some(UserMaps {
+        uids: conv(linux.uid_mappings()),
+        gids: conv(linux.gid_mappings()),
+    })
 }
 
 /// Builds the OCI runtime spec of a container.
@@ -330,6 +387,14 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::Msg(e.to_string()))?;
+    if input.userns.is_some() {
+        namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()
+                .map_err(|e| Error::Msg(e.to_string()))?,
+        );
+    }
     match &input.net {
         NetMode::Host => {}
         NetMode::None | NetMode::Private => namespaces.push(
@@ -354,7 +419,13 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
             READONLY_PATHS.iter().map(|s| s.to_string()).collect(),
         )
     };
-    let linux = LinuxBuilder::default()
+    let mut linux = LinuxBuilder::default();
+    if let Some(maps) = &input.userns {
+        linux = linux
+            .uid_mappings(oci_maps(&maps.uids)?)
+            .gid_mappings(oci_maps(&maps.gids)?);
+    }
+    let linux = linux
         .sysctl(
             input
                 .sysctls
@@ -436,6 +507,7 @@ mod tests {
             annotations: Default::default(),
             sysctls: Default::default(),
             host_ns: Vec::new(),
+            userns: None,
             rootless: true,
             joined: Vec::new(),
         }
@@ -450,6 +522,17 @@ mod tests {
             .iter()
             .map(|n| n.typ())
             .collect()
+    }
+
+    /// The type of the spec's /sys mount.
+    fn sys_type(s: &Spec) -> String {
+        s.mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|m| m.destination().to_str() == Some("/sys"))
+            .and_then(|m| m.typ().clone())
+            .unwrap()
     }
 
     fn dests(s: &Spec) -> Vec<String> {
@@ -506,16 +589,37 @@ mod tests {
             .unwrap()
             .clone();
         assert!(c.effective().as_ref().unwrap().is_empty());
-        let sys = s
-            .mounts()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .find(|m| m.destination().to_str() == Some("/sys"))
-            .unwrap();
-        assert_eq!(sys.typ().as_deref(), Some("bind"));
+        assert_eq!(sys_type(&s), "bind");
         let ns = ns_types(&s);
         assert!(!ns.contains(&LinuxNamespaceType::Network));
+    }
+
+    #[test]
+    fn own_user_namespace_has_maps_and_binds_sys_of_a_joined_network() {
+        let mut i = input();
+        let maps = UserMaps {
+            uids: vec![IdMap {
+                inside: 1000,
+                outside: 0,
+                count: 1,
+            }],
+            gids: vec![IdMap {
+                inside: 0,
+                outside: 1,
+                count: 10,
+            }],
+        };
+        i.userns = Some(maps.clone());
+        i.net = NetMode::Join("/run/netns/x".into());
+        let s = build(&i).unwrap();
+        assert!(ns_types(&s).contains(&LinuxNamespaceType::User));
+        assert_eq!(user_maps(&s), Some(maps));
+        assert_eq!(sys_type(&s), "bind");
+        // Its own network namespace is its user namespace's: sysfs.
+        i.net = NetMode::Private;
+        let s = build(&i).unwrap();
+        assert_eq!(sys_type(&s), "sysfs");
+        assert_eq!(user_maps(&build(&input()).unwrap()), None);
     }
 
     #[test]

@@ -227,6 +227,59 @@ fn group_entries(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
     })
 }
 
+/// A user added to a container's /etc/passwd and /etc/group when its
+/// files have no entry for the uid (gid): `--userns keep-id`'s host user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedUser {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    /// The passwd GECOS field (the host's, as Podman copies it).
+    pub gecos: String,
+    pub home: String,
+}
+
+impl AddedUser {
+    /// `passwd` with a line for this user appended, as Podman writes it
+    /// (`NAME:*:UID:GID:GECOS:HOME:/bin/sh`), unless the uid has one.
+    /// Names with ':' or a newline are not written.
+    pub fn add_to_passwd(&self, passwd: &str) -> String {
+        let clean = |s: &str| !s.contains([':', '\n']);
+        if passwd_entries(passwd).any(|e| e.uid == self.uid)
+            || ![&self.name, &self.gecos, &self.home]
+                .iter()
+                .all(|s| clean(s))
+        {
+            return passwd.to_string();
+        }
+        let mut out = passwd.to_string();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "{}:*:{}:{}:{}:{}:/bin/sh\n",
+            self.name, self.uid, self.gid, self.gecos, self.home
+        ));
+        out
+    }
+
+    /// `group` with a line `NAME:x:GID:` appended unless the gid (or the
+    /// name) has one.
+    pub fn add_to_group(&self, group: &str) -> String {
+        if group_entries(group).any(|(n, g, _)| g == self.gid || n == self.name)
+            || self.name.contains([':', '\n'])
+        {
+            return group.to_string();
+        }
+        let mut out = group.to_string();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!("{}:x:{}:\n", self.name, self.gid));
+        out
+    }
+}
+
 /// Resolves a user spec with the contents of the image's passwd and group
 /// files (empty strings when the files do not exist). An empty spec is root.
 pub fn resolve(spec: &UserSpec, passwd: &str, group: &str) -> Result<ExecUser> {
@@ -292,6 +345,29 @@ pub fn resolve(spec: &UserSpec, passwd: &str, group: &str) -> Result<ExecUser> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn added_user_is_appended_once() {
+        let u = super::AddedUser {
+            name: "alice".into(),
+            uid: 1000,
+            gid: 1000,
+            gecos: "Alice".into(),
+            home: "/home/alice".into(),
+        };
+        let passwd = "root:x:0:0:root:/root:/bin/sh";
+        let p = u.add_to_passwd(passwd);
+        assert_eq!(
+            p,
+            "root:x:0:0:root:/root:/bin/sh\nalice:*:1000:1000:Alice:/home/alice:/bin/sh\n"
+        );
+        assert_eq!(u.add_to_passwd(&p), p);
+        let g = u.add_to_group("root:x:0:\n");
+        assert_eq!(g, "root:x:0:\nalice:x:1000:\n");
+        assert_eq!(u.add_to_group(&g), g);
+        let r = super::resolve(&UserSpec::parse("1000:1000").unwrap(), &p, &g).unwrap();
+        assert_eq!(r.home, "/home/alice");
+    }
+
     use super::*;
 
     fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {

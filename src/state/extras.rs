@@ -1,6 +1,6 @@
 //! The settings of the `run`/`create` flags that shape a container's
 //! process and namespaces beyond the core set (`--init`, `--pid`, `--ipc`,
-//! `--uts`, `--group-add`, `--sysctl`, `--shm-size`, `--umask`,
+//! `--uts`, `--userns`, `--group-add`, `--sysctl`, `--shm-size`, `--umask`,
 //! `--annotation`, `--device`), typed once by the CLI and kept in the
 //! record as they are.
 
@@ -62,6 +62,117 @@ impl NsMode {
     }
 }
 
+/// The user namespace a container runs in (`--userns`, Podman's values
+/// that skiff supports).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UsernsMode {
+    /// skiff's one rootless user namespace, shared by every container
+    /// (`host`, or the flag not given): container uid 0 is the user.
+    #[default]
+    Host,
+    /// A user namespace of its own, nested in skiff's, in which container
+    /// uid `uid` (default: the user's own uid) is the user on the host and
+    /// gid `gid` (default: the user's gid) the user's group; the other ids
+    /// come from the subordinate ranges (`keep-id[:uid=U,gid=G,size=N]`).
+    /// The process runs as `uid:gid` unless `--user` says otherwise.
+    KeepId {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gid: Option<u32>,
+        /// How many ids the namespace maps (default: all skiff has).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<u32>,
+    },
+    /// A user namespace of its own that maps the subordinate ids only:
+    /// the user's own uid and gid are not in it (`nomap`).
+    NoMap,
+}
+
+impl UsernsMode {
+    /// Parses a `--userns` value (or containers.conf's `userns`). `auto`
+    /// and `ns:PATH` are refused as not supported; errors name the value.
+    pub fn parse(v: &str) -> Result<UsernsMode, String> {
+        let unsupported = |why: &str| Err(format!("--userns {v}: not supported: {why}"));
+        match v {
+            "" | "host" => return Ok(UsernsMode::Host),
+            "nomap" => return Ok(UsernsMode::NoMap),
+            "keep-id" => {
+                return Ok(UsernsMode::KeepId {
+                    uid: None,
+                    gid: None,
+                    size: None,
+                })
+            }
+            "auto" => return unsupported(
+                "skiff has one range of subordinate ids and does not split it between containers",
+            ),
+            _ => {}
+        }
+        if v.starts_with("auto:") {
+            return unsupported(
+                "skiff has one range of subordinate ids and does not split it between containers",
+            );
+        }
+        if v.starts_with("ns:") {
+            return unsupported("a user namespace is not joined by path");
+        }
+        let Some(opts) = v.strip_prefix("keep-id:") else {
+            return Err(format!(
+                "--userns {v}: invalid user namespace mode: use host, keep-id[:uid=U,gid=G,size=N] or nomap"
+            ));
+        };
+        let (mut uid, mut gid, mut size) = (None, None, None);
+        for opt in opts.split(',') {
+            let (key, value) = opt.split_once('=').unwrap_or((opt, ""));
+            let slot = match key {
+                "uid" => &mut uid,
+                "gid" => &mut gid,
+                "size" => &mut size,
+                _ => {
+                    return Err(format!(
+                        "--userns {v}: unknown keep-id option {key:?}: use uid=U, gid=G or size=N"
+                    ))
+                }
+            };
+            let n = value
+                .parse::<u32>()
+                .ok()
+                .filter(|n| key != "size" || *n > 0)
+                .ok_or_else(|| {
+                    format!("--userns {v}: invalid {key} {value:?}: expected a number")
+                })?;
+            *slot = Some(n);
+        }
+        Ok(UsernsMode::KeepId { uid, gid, size })
+    }
+
+    /// Podman's `HostConfig.UsernsMode` text: "" for skiff's own namespace
+    /// (Podman's rootless default), else the mode as given.
+    pub fn inspect(&self) -> String {
+        match self {
+            UsernsMode::Host => String::new(),
+            UsernsMode::NoMap => "nomap".into(),
+            UsernsMode::KeepId { uid, gid, size } => {
+                let opts: Vec<String> = [("uid", uid), ("gid", gid), ("size", size)]
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+                    .collect();
+                if opts.is_empty() {
+                    "keep-id".into()
+                } else {
+                    format!("keep-id:{}", opts.join(","))
+                }
+            }
+        }
+    }
+
+    pub fn is_host(&self) -> bool {
+        *self == UsernsMode::Host
+    }
+}
+
 /// A host device given to the container with `--device HOST[:CTR][:PERMS]`:
 /// bind-mounted (a rootless container cannot make device nodes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +202,9 @@ pub struct Extras {
     /// `--uts`.
     #[serde(default, skip_serializing_if = "NsMode::is_private")]
     pub uts: NsMode,
+    /// `--userns`.
+    #[serde(default, skip_serializing_if = "UsernsMode::is_host")]
+    pub userns: UsernsMode,
     /// `--group-add` gids, added to the process's supplementary groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_add: Vec<u32>,
@@ -195,6 +309,42 @@ mod tests {
         assert!(NsMode::parse("pid", "ns:relative").is_err());
         assert!(NsMode::parse("pid", "container:").is_err());
         assert!(NsMode::parse("pid", "bogus").is_err());
+    }
+
+    #[test]
+    fn parses_userns_modes() {
+        assert_eq!(UsernsMode::parse("").unwrap(), UsernsMode::Host);
+        assert_eq!(UsernsMode::parse("host").unwrap(), UsernsMode::Host);
+        assert_eq!(UsernsMode::parse("nomap").unwrap(), UsernsMode::NoMap);
+        let k = UsernsMode::parse("keep-id").unwrap();
+        assert_eq!(k.inspect(), "keep-id");
+        let k = UsernsMode::parse("keep-id:uid=200,gid=300").unwrap();
+        assert_eq!(
+            k,
+            UsernsMode::KeepId {
+                uid: Some(200),
+                gid: Some(300),
+                size: None
+            }
+        );
+        assert_eq!(k.inspect(), "keep-id:uid=200,gid=300");
+        for bad in [
+            "keep-id:uid=abc",
+            "keep-id:uid=",
+            "keep-id:size=0",
+            "keep-id:color=1",
+            "bogus",
+            "auto",
+            "auto:size=10",
+            "ns:/proc/1/ns/user",
+        ] {
+            let e = UsernsMode::parse(bad).unwrap_err();
+            assert!(e.starts_with(&format!("--userns {bad}: ")), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        assert!(UsernsMode::parse("auto")
+            .unwrap_err()
+            .contains("not supported"));
     }
 
     #[test]

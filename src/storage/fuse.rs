@@ -52,6 +52,24 @@ fn find_in_path(name: &str) -> Option<PathBuf> {
 }
 
 pub(super) fn mount(lowers: &[PathBuf], dir: &Path) -> Result<PathBuf> {
+    mount_with(lowers, dir, None)
+}
+
+/// fuse-overlayfs's `uidmapping=`/`gidmapping=` value: the map's lines
+/// (`inside:outside:count`), joined by ':' (',' separates options).
+fn mapping_option(maps: &[crate::runtime::idmap::IdMap]) -> String {
+    maps.iter()
+        .map(|m| format!("{}:{}:{}", m.inside, m.outside, m.count))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// `mount`, with `shift` the ids seen through it (see `super::mount_shifted`).
+pub(super) fn mount_with(
+    lowers: &[PathBuf],
+    dir: &Path,
+    shift: Option<super::IdShift<'_>>,
+) -> Result<PathBuf> {
     let merged = merged_dir(dir);
     if mountinfo::is_mount_point(&merged) {
         return Ok(merged);
@@ -71,12 +89,19 @@ pub(super) fn mount(lowers: &[PathBuf], dir: &Path) -> Result<PathBuf> {
         }
     }
     let lowerdir: Vec<String> = lowers.iter().map(|p| p.display().to_string()).collect();
-    let opts = format!(
+    let mut opts = format!(
         "lowerdir={},upperdir={},workdir={}",
         lowerdir.join(":"),
         upper.display(),
         work.display()
     );
+    if let Some(shift) = shift {
+        opts.push_str(&format!(
+            ",uidmapping={},gidmapping={}",
+            mapping_option(shift.uids),
+            mapping_option(shift.gids)
+        ));
+    }
     // fuse-overlayfs detaches once the file system is mounted and points its
     // own stdio at /dev/null, so waiting for its output ends at that moment.
     let out = Command::new(&program)
@@ -187,6 +212,24 @@ fn option_safe(lowers: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mapping_option_joins_lines_with_colons() {
+        use crate::runtime::idmap::IdMap;
+        let m = [
+            IdMap {
+                inside: 1000,
+                outside: 0,
+                count: 1,
+            },
+            IdMap {
+                inside: 0,
+                outside: 1,
+                count: 1000,
+            },
+        ];
+        assert_eq!(mapping_option(&m), "1000:0:1:0:1:1000");
+    }
 
     #[test]
     fn helper_messages() {

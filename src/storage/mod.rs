@@ -235,6 +235,51 @@ pub fn mount_with(
     }
 }
 
+/// The id shift of a root filesystem seen from a user namespace of a
+/// container's own (`--userns keep-id`, `nomap`): the namespace's uid and
+/// gid maps, container ids on the ids of skiff's namespace.
+#[derive(Debug, Clone, Copy)]
+pub struct IdShift<'a> {
+    pub uids: &'a [crate::runtime::idmap::IdMap],
+    pub gids: &'a [crate::runtime::idmap::IdMap],
+}
+
+/// `mount` for a container in a user namespace of its own, whose files
+/// must show their image owners there: layers keep the ids of skiff's
+/// namespace (image uid 0 is skiff's 0, the user), but in the container's
+/// namespace skiff's 0 is another id (keep-id: the user's uid) or none
+/// (nomap).
+///
+/// The shift is fuse-overlayfs's `uidmapping=`/`gidmapping=` (what Podman
+/// uses for the same purpose): fuse-overlayfs shows a file stored with id
+/// N as the id of skiff's namespace that the container's maps put N on,
+/// and stores what the container writes the other way round, so the layers
+/// and the upper directory keep image ids and `diff`/`commit` read them
+/// unchanged. fuse-overlayfs reads the same layer directories as kernel
+/// overlay, so a store of either overlay driver serves it. Kernel idmapped
+/// mounts cannot do it rootless: overlayfs refuses to be idmapped, and the
+/// layers' own file system belongs to the initial user namespace, where an
+/// idmapped mount needs real root. A chowned copy of the image (Podman's
+/// last resort) is not made: with the vfs driver the shift is refused.
+pub fn mount_shifted(
+    kind: DriverKind,
+    lowers: &[PathBuf],
+    dir: &Path,
+    shift: IdShift<'_>,
+) -> Result<PathBuf> {
+    match kind {
+        DriverKind::Overlay | DriverKind::FuseOverlayfs => fuse::mount_with(lowers, dir, Some(shift))
+            .map_err(|Error::Msg(m)| {
+                Error::Msg(format!(
+                    "a user namespace of the container's own needs fuse-overlayfs to show the image's owners: {m}"
+                ))
+            }),
+        DriverKind::Vfs => Err(Error::Msg(
+            "--userns keep-id and nomap are not supported with the vfs storage driver: its copy of the image cannot be seen through an id shift; use overlay or fuse-overlayfs".into(),
+        )),
+    }
+}
+
 /// Unmounts the root filesystem of the container in `dir`; nothing to do when
 /// it is not mounted, or for vfs.
 pub fn unmount(kind: DriverKind, dir: &Path) -> Result<()> {

@@ -18,11 +18,17 @@ use super::{ChildStdio, Confinement, Created, Never};
 use crate::runtime::{io_err, Error, Result};
 
 /// The namespaces of a running container that an exec'd process joins
-/// after its birth (the pid namespace is joined before, by its parent).
-const EXEC_JOINS: [CloneFlags; 5] = [
+/// after its birth (the pid namespace is joined before, by its parent), in
+/// the order they are joined: the network first, while the process is
+/// still skiff's root (the network namespace of a container with a user
+/// namespace of its own belongs to skiff's: pasta's), then the container's
+/// user namespace (`--userns keep-id`, `nomap`), whose root then joins the
+/// rest, which that namespace owns.
+const EXEC_JOINS: [CloneFlags; 6] = [
+    CloneFlags::CLONE_NEWNET,
+    CloneFlags::CLONE_NEWUSER,
     CloneFlags::CLONE_NEWIPC,
     CloneFlags::CLONE_NEWUTS,
-    CloneFlags::CLONE_NEWNET,
     CloneFlags::CLONE_NEWCGROUP,
     CloneFlags::CLONE_NEWNS,
 ];
@@ -35,6 +41,7 @@ fn ns_name(flag: CloneFlags) -> &'static str {
         CloneFlags::CLONE_NEWUTS => "uts",
         CloneFlags::CLONE_NEWNET => "net",
         CloneFlags::CLONE_NEWCGROUP => "cgroup",
+        CloneFlags::CLONE_NEWUSER => "user",
         _ => "mnt",
     }
 }
@@ -116,13 +123,26 @@ impl Join<'_> {
         }
     }
 
-    /// In the child: joins the other namespaces.
+    /// In the child: joins the other namespaces, in [`EXEC_JOINS`] order.
     fn rest(&self) -> Result<()> {
         match self {
             Join::Pidfd(fd, flags) => {
                 let all = flags.iter().fold(CloneFlags::empty(), |a, &f| a | f);
-                nix::sched::setns(fd, all)
-                    .map_err(|e| Error::sys("joining the container's namespaces", e))
+                let join = |set: CloneFlags| {
+                    if set.is_empty() {
+                        return Ok(());
+                    }
+                    nix::sched::setns(fd, set)
+                        .map_err(|e| Error::sys("joining the container's namespaces", e))
+                };
+                // All at once, but for a user namespace of the container's
+                // own: its network before it (see `EXEC_JOINS`).
+                if all.contains(CloneFlags::CLONE_NEWUSER) {
+                    join(all & CloneFlags::CLONE_NEWNET)?;
+                    join(all - CloneFlags::CLONE_NEWNET)
+                } else {
+                    join(all)
+                }
             }
             Join::Files(files) => files.iter().try_for_each(|(f, flag)| {
                 nix::sched::setns(f, *flag)

@@ -61,25 +61,66 @@ fn clone_flags(spec: &Spec) -> CloneFlags {
 /// Creates the container process in its new namespaces. It waits for
 /// `Created::set_up` before setting anything up, so the caller can move it
 /// into its cgroup first, and for `Created::start` before it execs.
+///
+/// A container with a user namespace of its own (`--userns keep-id`,
+/// `nomap`) is cloned by a helper that has first joined every namespace
+/// the spec names by path (its network, a pod's): a process inside the new
+/// user namespace has no privilege over namespaces of skiff's, so it could
+/// not join them itself. Its uid and gid maps are written from here, by
+/// skiff's root, before it is let go.
 pub fn create(spec: &Spec, stdio: ChildStdio, confine: &Confinement) -> Result<Created> {
     let (go_r, go_w) = pipe()?;
     let (res_r, res_w) = pipe()?;
     crate::runtime::fds::note_ignored_signals();
     let what = "creating the container's namespaces";
     let flags = clone_flags(spec);
+    let maps = crate::runtime::spec::user_maps(spec);
     // The child allocates (it parses the spec, resolves paths, formats its
     // errors): sound because `fork` refuses a process with other threads.
     let child = move || child_main(spec, stdio, confine, go_r, res_w);
-    let (pid, (go_w, res_r)) = match joined_path(spec, LinuxNamespaceType::Pid) {
-        None => crate::runtime::fork::fork(what, flags, (go_w, res_r), child)?,
-        Some(path) => fork_in_pid_namespace(path, flags, (go_w, res_r), child)?,
+    let joins: Vec<(&Path, LinuxNamespaceType)> = if maps.is_some() {
+        joined_paths(spec)
+    } else {
+        joined_path(spec, LinuxNamespaceType::Pid)
+            .map(|p| vec![(p, LinuxNamespaceType::Pid)])
+            .unwrap_or_default()
     };
+    let (pid, (go_w, res_r)) = if joins.is_empty() {
+        crate::runtime::fork::fork(what, flags, (go_w, res_r), child)?
+    } else {
+        fork_in_namespaces(&joins, flags, (go_w, res_r), child)?
+    };
+    if let Some(maps) = maps {
+        if let Err(e) = write_user_maps(pid, &maps) {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+            return Err(e);
+        }
+    }
     Ok(Created {
         pid,
         go: File::from(go_w),
         result: File::from(res_r),
         pending: 2,
     })
+}
+
+/// Writes the uid and gid maps of the user namespace of process `pid`,
+/// a child of skiff's own: as its root (CAP_SETUID and CAP_SETGID there),
+/// with no helper, and without denying setgroups(2) to the container.
+fn write_user_maps(pid: Pid, maps: &crate::runtime::spec::UserMaps) -> Result<()> {
+    use crate::runtime::idmap::map_text;
+    for (file, m) in [("uid_map", &maps.uids), ("gid_map", &maps.gids)] {
+        let path = std::path::PathBuf::from(format!("/proc/{pid}/{file}"));
+        std::fs::write(&path, map_text(m)).map_err(|e| {
+            Error::Msg(format!(
+                "writing the {file} of the container's user namespace ({}): {}",
+                map_text(m).trim().replace('\n', ", "),
+                crate::error::io_reason(&e)
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 impl Created {
@@ -135,12 +176,25 @@ fn setup_and_exec(
         .as_ref()
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
-    // The pid namespace was joined by the parent, before the fork.
-    let by_path = namespaces
-        .iter()
-        .filter(|n| n.path().is_some() && n.typ() != LinuxNamespaceType::Pid);
-    for ns in by_path {
-        join_namespace(ns.typ(), ns.path().as_ref().expect("filtered on path"))?;
+    let own_userns = crate::runtime::spec::user_maps(spec).is_some();
+    if own_userns {
+        // Born in its own user namespace, mapped by now (before `go`): be
+        // its root for the set-up, as runc does. The namespaces named by
+        // path were joined by the helper that cloned it.
+        let root_gid = Gid::from_raw(0);
+        let root_uid = Uid::from_raw(0);
+        nix::unistd::setresgid(root_gid, root_gid, root_gid)
+            .map_err(|e| Error::sys("setting gid 0 in the container's user namespace", e))?;
+        nix::unistd::setresuid(root_uid, root_uid, root_uid)
+            .map_err(|e| Error::sys("setting uid 0 in the container's user namespace", e))?;
+    } else {
+        // The pid namespace was joined by the parent, before the fork.
+        let by_path = namespaces
+            .iter()
+            .filter(|n| n.path().is_some() && n.typ() != LinuxNamespaceType::Pid);
+        for ns in by_path {
+            join_namespace(ns.typ(), ns.path().as_ref().expect("filtered on path"))?;
+        }
     }
     if namespaces
         .iter()
@@ -245,37 +299,65 @@ fn joined_path(spec: &Spec, typ: LinuxNamespaceType) -> Option<&Path> {
         .as_deref()
 }
 
-/// [`crate::runtime::fork::fork`] of a container process born in the pid
-/// namespace at `path` (a pod's, held by its infra process), still a child
-/// of this process.
+/// Every namespace the spec joins by path, the pid namespace first.
+fn joined_paths(spec: &Spec) -> Vec<(&Path, LinuxNamespaceType)> {
+    let mut out: Vec<(&Path, LinuxNamespaceType)> = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|n| Some((n.path().as_deref()?, n.typ())))
+        .collect();
+    out.sort_by_key(|(_, t)| *t != LinuxNamespaceType::Pid);
+    out
+}
+
+/// [`crate::runtime::fork::fork`] of a container process born in the
+/// namespaces at `joins` (a pod's pid namespace, held by its infra
+/// process; with a user namespace of its own, also its network, ipc, uts),
+/// still a child of this process.
 ///
 /// A pid namespace is joined for children only, and a rootless caller can
 /// never go back to its own (owned by the initial user namespace): so a
-/// short-lived helper joins it and clones the container process with
+/// short-lived helper joins them and clones the container process with
 /// `CLONE_PARENT`, which makes this process its parent, then reports its
 /// pid on a pipe and exits. This process's later children (network
-/// teardown helpers) stay in its own pid namespace.
-fn fork_in_pid_namespace<P>(
-    path: &Path,
+/// teardown helpers) stay in its own namespaces.
+fn fork_in_namespaces<P>(
+    joins: &[(&Path, LinuxNamespaceType)],
     flags: CloneFlags,
     parent_only: P,
     child: impl FnOnce() -> i32,
 ) -> Result<(Pid, P)> {
-    let target = File::open(path).map_err(|e| io_err("open namespace", path, e))?;
+    let targets = joins
+        .iter()
+        .map(|(path, typ)| {
+            let f = File::open(path).map_err(|e| io_err("open namespace", path, e))?;
+            Ok((f, ns_flag(*typ)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let (pid_r, pid_w) = pipe()?;
     let (helper, (parent_only, pid_r)) = crate::runtime::fork::fork(
-        "joining the pod's pid namespace",
+        "joining the container's namespaces",
         CloneFlags::empty(),
         (parent_only, pid_r),
         move || {
             let mut out = File::from(pid_w);
-            // Negative: the errno of the step that failed.
-            let report = match nix::sched::setns(target, CloneFlags::CLONE_NEWPID) {
-                Err(e) => -(e as i64),
+            // (what, value): (index of the join that failed, errno), or
+            // (-1, errno of the clone), or (-2, the pid).
+            let mut report = (-2i64, 0i64);
+            for (i, (target, flag)) in targets.into_iter().enumerate() {
+                if let Err(e) = nix::sched::setns(target, flag) {
+                    report = (i as i64, e as i64);
+                    break;
+                }
+            }
+            if report.0 == -2 {
                 // SAFETY: this helper has one thread (forked by `fork`,
                 // which checked its parent had one), so the container
                 // process may run ordinary code, as in `fork`.
-                Ok(()) => match unsafe {
+                report = match unsafe {
                     crate::runtime::fork::fork_signal_safe(
                         "creating the container's namespaces",
                         flags | CloneFlags::CLONE_PARENT,
@@ -283,34 +365,44 @@ fn fork_in_pid_namespace<P>(
                         child,
                     )
                 } {
-                    Ok((pid, ())) => i64::from(pid.as_raw()),
-                    Err(Error::Sys { errno, .. }) => -(errno as i64) - 4096,
-                    Err(_) => -4096 - libc::EINVAL as i64,
-                },
-            };
-            i32::from(out.write_all(&report.to_le_bytes()).is_err())
+                    Ok((pid, ())) => (-2, i64::from(pid.as_raw())),
+                    Err(Error::Sys { errno, .. }) => (-1, errno as i64),
+                    Err(_) => (-1, libc::EINVAL as i64),
+                };
+            }
+            let mut buf = [0u8; 16];
+            buf[..8].copy_from_slice(&report.0.to_le_bytes());
+            buf[8..].copy_from_slice(&report.1.to_le_bytes());
+            i32::from(out.write_all(&buf).is_err())
         },
     )?;
-    let mut buf = [0u8; 8];
+    let mut buf = [0u8; 16];
     let read = File::from(pid_r).read_exact(&mut buf);
     let _ = nix::sys::wait::waitpid(helper, None);
-    read.map_err(|e| Error::Msg(format!("joining the pod's pid namespace: {e}")))?;
-    match i64::from_le_bytes(buf) {
-        pid if pid > 0 => Ok((Pid::from_raw(pid as i32), parent_only)),
-        e if e > -4096 => Err(Error::sys(
-            format!("joining namespace {}", path.display()),
-            Errno::from_raw(-e as i32),
-        )),
-        e => Err(Error::sys(
+    read.map_err(|e| Error::Msg(format!("joining the container's namespaces: {e}")))?;
+    let what = i64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
+    let value = i64::from_le_bytes(buf[8..].try_into().expect("8 bytes"));
+    match what {
+        -2 => Ok((Pid::from_raw(value as i32), parent_only)),
+        -1 => Err(Error::sys(
             "creating the container's namespaces",
-            Errno::from_raw((-e - 4096) as i32),
+            Errno::from_raw(value as i32),
+        )),
+        i => Err(Error::sys(
+            format!(
+                "joining namespace {}",
+                joins
+                    .get(i as usize)
+                    .map_or("?".into(), |j| j.0.display().to_string())
+            ),
+            Errno::from_raw(value as i32),
         )),
     }
 }
 
-/// Joins an existing namespace, such as another container's network.
-fn join_namespace(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
-    let flag = match typ {
+/// The clone flag of a namespace type that can be joined by path.
+fn ns_flag(typ: LinuxNamespaceType) -> Result<CloneFlags> {
+    Ok(match typ {
         LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
         LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
         LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
@@ -321,7 +413,12 @@ fn join_namespace(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
                 "joining a {typ:?} namespace by path is not supported"
             )))
         }
-    };
+    })
+}
+
+/// Joins an existing namespace, such as another container's network.
+fn join_namespace(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
+    let flag = ns_flag(typ)?;
     let f = File::open(path).map_err(|e| io_err("open namespace", path, e))?;
     nix::sched::setns(f, flag)
         .map_err(|e| Error::sys(format!("joining namespace {}", path.display()), e))
