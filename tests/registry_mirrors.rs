@@ -2,7 +2,8 @@
 //! 127.0.0.1: `[[registry.mirror]]` is tried first and the `location`
 //! after it, `location` remaps a prefix, `blocked` refuses pulls and
 //! pushes, `short-name-mode = "enforcing"` refuses an ambiguous short name
-//! without a terminal.
+//! without a terminal and on one records the registry picked at the prompt
+//! (short-name-aliases.conf) for later pulls; `[aliases]` are honoured.
 
 mod common;
 mod registry_support;
@@ -158,7 +159,7 @@ fn enforced_short_names_prompt_on_a_terminal() {
     let first = Registry::start();
     let second = Registry::start();
     // Both have it, with different content: the id tells which was pulled.
-    push(&first.name("me/app:1"), Some("one"));
+    let other = push(&first.name("me/app:1"), Some("one"));
     let chosen = push(&second.name("me/app:1"), Some("two"));
     let s = Skiff::new();
     registries_conf(
@@ -185,4 +186,56 @@ fn enforced_short_names_prompt_on_a_terminal() {
     assert!(seen.contains(&chosen), "pull prints the chosen id: {seen}");
     assert_eq!(s.image_ids().len(), 1, "only the chosen one is pulled");
     assert_eq!(image_id(&s, &second.name("me/app:1")), chosen);
+
+    // The choice is recorded where Podman records it, and later pulls
+    // (here without a terminal) use it without asking.
+    let cache = s.home.join(".cache/containers/short-name-aliases.conf");
+    let text = std::fs::read_to_string(&cache).unwrap();
+    assert!(
+        text.contains(&format!("\"me/app\" = \"{}\"", second.name("me/app"))),
+        "{text}"
+    );
+    s.ok(&["rmi", "-a"]);
+    let o = s.cmd(&["pull", "me/app:1"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert!(
+        o.stderr.contains(&format!(
+            "Resolved \"me/app\" as an alias ({})",
+            cache.display()
+        )) && o
+            .stderr
+            .contains(&format!("Trying to pull {}...", second.name("me/app:1"))),
+        "{}",
+        o.describe()
+    );
+    assert_eq!(image_id(&s, &second.name("me/app:1")), chosen);
+
+    // registries.conf [aliases] in a drop-in are honoured; the recorded
+    // choice still wins over them, as in containers/image.
+    let dropins = s.make_dir(&s.config_home.join("containers/registries.conf.d"));
+    let dropin = dropins.join("50-aliases.conf");
+    std::fs::write(
+        &dropin,
+        format!(
+            "[aliases]\n\"me/other\" = \"{0}\"\n\"me/app\" = \"{0}\"\n",
+            first.name("me/app")
+        ),
+    )
+    .unwrap();
+    s.give(&dropin);
+    let o = s.cmd(&["pull", "me/other:1"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert!(
+        o.stderr.contains(&format!(
+            "Resolved \"me/other\" as an alias ({})",
+            dropin.display()
+        )),
+        "{}",
+        o.describe()
+    );
+    assert_eq!(image_id(&s, &first.name("me/app:1")), other);
+    s.ok(&["rmi", "-a"]);
+    s.ok(&["pull", "-q", "me/app:1"]);
+    assert_eq!(image_id(&s, &second.name("me/app:1")), chosen);
+    assert_eq!(s.image_ids().len(), 1, "only the recorded choice is pulled");
 }

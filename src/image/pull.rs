@@ -16,6 +16,7 @@ use super::store::parse_config;
 use super::{Image, ImageStore};
 use crate::registry::manifest::{self as rm, Descriptor};
 use crate::registry::registries_conf::ShortNameMode;
+use crate::registry::short_name_aliases::{self, AliasCache};
 use crate::registry::{
     AuthFiles, Client, ClientOptions, Credentials, Platform, Policy, RegistriesConf,
 };
@@ -94,21 +95,63 @@ pub fn jobs() -> usize {
         .unwrap_or(DEFAULT_JOBS)
 }
 
+/// What a name given to `pull` means: the references to try, and how the
+/// short name was resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Candidates {
+    /// Fully qualified references, in the order to try them.
+    pub refs: Vec<Reference>,
+    /// The file whose alias resolved the short name, when one did: Podman
+    /// says `Resolved "NAME" as an alias (FILE)`.
+    pub alias_file: Option<PathBuf>,
+    /// The short name (no tag or digest) whose registry the user picked at
+    /// the prompt: recorded in the alias cache once the pull succeeds.
+    pub picked: Option<String>,
+}
+
 /// The fully qualified references a name may mean, in the order to try
-/// them: itself when qualified (`docker.io` gets `library/`), else the
-/// registries.conf alias, else one per search registry.
-pub fn candidates(name: &str, conf: &RegistriesConf) -> Result<Vec<Reference>> {
+/// them, as containers/image resolves a short name: itself when qualified
+/// (`docker.io` gets `library/`), else its alias (the user's alias `cache`
+/// first, then registries.conf's `[aliases]`; an empty value is no alias),
+/// else one per search registry, or under `short-name-mode = "enforcing"`
+/// with several of them the one the user picks on the terminal. Errors:
+/// a bad name or alias, no search registries, enforcing without a terminal.
+pub fn candidates(name: &str, conf: &RegistriesConf, cache: &AliasCache) -> Result<Candidates> {
     let r = Reference::parse(name)?;
     if !r.is_short() {
-        return Ok(vec![r.normalize_docker()]);
+        return Ok(Candidates {
+            refs: vec![r.normalize_docker()],
+            ..Default::default()
+        });
     }
-    if let Some(alias) = conf.aliases.get(&r.path) {
-        let mut a = Reference::parse(alias)?;
+    let alias = match cache.aliases.get(&r.path) {
+        Some(v) => Some((v, cache.path.clone())),
+        None => conf.aliases.get(&r.path).map(|v| {
+            let file = conf.alias_files.get(&r.path).cloned().unwrap_or_default();
+            (v, file)
+        }),
+    };
+    if let Some((value, file)) = alias.filter(|(v, _)| !v.is_empty()) {
+        let bad = || {
+            Error::msg(format!(
+                "short-name alias \"{}\" = \"{value}\" in {}: the alias must name a registry and repository",
+                r.path,
+                file.display()
+            ))
+        };
+        let mut a = Reference::parse(value).map_err(|_| bad())?;
+        if a.is_short() {
+            return Err(bad());
+        }
         if a.tag.is_none() && a.digest.is_none() {
             a.tag = r.tag.clone();
             a.digest = r.digest.clone();
         }
-        return Ok(vec![a.normalize_docker()]);
+        return Ok(Candidates {
+            refs: vec![a.normalize_docker()],
+            alias_file: Some(file),
+            picked: None,
+        });
     }
     let enforcing =
         conf.short_name_mode() == ShortNameMode::Enforcing && conf.search_registries().len() > 1;
@@ -142,34 +185,62 @@ pub fn candidates(name: &str, conf: &RegistriesConf) -> Result<Vec<Reference>> {
         })
         .collect();
     if !enforcing {
-        return Ok(all);
+        return Ok(Candidates {
+            refs: all,
+            ..Default::default()
+        });
     }
     // Podman's prompt: the user picks the one registry to pull from.
     let names: Vec<String> = all.iter().map(|c| c.to_string()).collect();
     let at = super::select::select("Please select an image", &names)
         .map_err(|e| Error::msg(format!("short-name \"{name}\": {e}")))?;
-    Ok(vec![all[at].clone()])
+    Ok(Candidates {
+        refs: vec![all[at].clone()],
+        alias_file: None,
+        picked: Some(r.path.clone()),
+    })
 }
 
 /// `skiff pull NAME`: resolves the name and pulls the first candidate that
-/// the registries have.
+/// the registries have. A registry picked at the short-name prompt is
+/// recorded in the alias cache after the pull, as Podman records it (a
+/// cache that cannot be written is a warning: the image was pulled).
 pub fn pull(ctx: &Context, name: &str, opts: &PullOptions) -> Result<Image> {
     let client_opts = opts.registry.client_options()?;
     let policy = Policy::load(opts.registry.signature_policy.as_deref())?;
-    let cands = candidates(name, &client_opts.registries_conf)?;
+    let cache = AliasCache::load_default()?;
+    let cands = candidates(name, &client_opts.registries_conf, &cache)?;
     let progress = Progress::new(opts.quiet);
+    if let (Some(file), Ok(r)) = (&cands.alias_file, Reference::parse(name)) {
+        progress.line(&format!(
+            "Resolved \"{}\" as an alias ({})",
+            r.path,
+            file.display()
+        ));
+    }
     let client = Client::new(client_opts);
     let store = ImageStore::new(ctx);
     let platform = opts.platform.clone().unwrap_or_else(Platform::host);
     let mut errors = Vec::new();
-    for cand in &cands {
+    for cand in &cands.refs {
         progress.line(&format!("Trying to pull {cand}..."));
         if let Err(e) = policy.check_docker(&policy_identity(cand)) {
             errors.push(e.into());
             continue;
         }
         match pull_reference(&store, &client, &progress, cand, &platform) {
-            Ok(img) => return Ok(img),
+            Ok(img) => {
+                if let Some(short) = &cands.picked {
+                    let recorded = match short_name_aliases::default_path() {
+                        Some(p) => short_name_aliases::record(&p, short, &cand.repository()),
+                        None => Ok(()),
+                    };
+                    if let Err(e) = recorded {
+                        eprintln!("WARN[0000] recording short-name alias \"{short}\": {e}");
+                    }
+                }
+                return Ok(img);
+            }
             Err(e) => errors.push(e),
         }
     }
@@ -599,8 +670,12 @@ mod tests {
         }
     }
 
-    fn names(v: Vec<Reference>) -> Vec<String> {
-        v.into_iter().map(|r| r.to_string()).collect()
+    fn names(c: Candidates) -> Vec<String> {
+        c.refs.into_iter().map(|r| r.to_string()).collect()
+    }
+
+    fn candidates(name: &str, conf: &RegistriesConf) -> Result<Candidates> {
+        super::candidates(name, conf, &AliasCache::default())
     }
 
     #[test]
@@ -636,9 +711,31 @@ mod tests {
         let mut c = conf(&[]);
         c.aliases
             .insert("tool".into(), "quay.io/x/tool".to_string());
+        c.alias_files
+            .insert("tool".into(), PathBuf::from("/etc/containers/r.conf"));
+        let got = candidates("tool:2", &c).unwrap();
         assert_eq!(
-            names(candidates("tool:2", &c).unwrap()),
-            ["quay.io/x/tool:2"]
+            got.alias_file.as_deref(),
+            Some(std::path::Path::new("/etc/containers/r.conf"))
+        );
+        assert_eq!(names(got), ["quay.io/x/tool:2"]);
+        // The user's cache comes first; an empty value there or in a
+        // later file is no alias.
+        let cache = AliasCache {
+            path: PathBuf::from("/home/u/.cache/containers/short-name-aliases.conf"),
+            aliases: [("tool".to_string(), "127.0.0.1:5000/x/tool".to_string())].into(),
+        };
+        let got = super::candidates("tool", &c, &cache).unwrap();
+        assert_eq!(got.alias_file, Some(cache.path.clone()));
+        assert_eq!(names(got), ["127.0.0.1:5000/x/tool:latest"]);
+        c.aliases.insert("tool".into(), String::new());
+        let e = candidates("tool", &c).unwrap_err().to_string();
+        assert!(e.contains("did not resolve to an alias"), "{e}");
+        c.aliases.insert("tool".into(), "tool".into());
+        let e = candidates("tool", &c).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "short-name alias \"tool\" = \"tool\" in /etc/containers/r.conf: the alias must name a registry and repository"
         );
     }
 

@@ -543,6 +543,16 @@ fn read_doc(path: &Path) -> Result<Option<serde_json::Value>> {
 /// Atomic and private: a temp file (0600) in the same directory, fsync, rename,
 /// so a crash never leaves a half-written credentials file.
 fn write_doc(path: &Path, doc: &serde_json::Value) -> Result<()> {
+    let mut text = serde_json::to_vec_pretty(doc).expect("a json value serializes");
+    text.push(b'\n');
+    write_private(path, &text)
+}
+
+/// Replaces `path` with `data`, readable by the user alone (0600, the
+/// directory made 0700 when missing), atomically: a temp file in the same
+/// directory, fsync, rename, fsync of the directory; the temp file is
+/// removed on failure. For auth.json and the short-name alias cache.
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     let ctx = |what: &str| format!("{what} {}", path.display());
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::DirBuilder::new()
@@ -554,11 +564,9 @@ fn write_doc(path: &Path, doc: &serde_json::Value) -> Result<()> {
         ".{}.tmp{}",
         path.file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "auth.json".into()),
+            .unwrap_or_else(|| "file".into()),
         std::process::id()
     ));
-    let mut text = serde_json::to_vec_pretty(doc).expect("a json value serializes");
-    text.push(b'\n');
     let result = (|| {
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -566,7 +574,7 @@ fn write_doc(path: &Path, doc: &serde_json::Value) -> Result<()> {
             .truncate(true)
             .mode(0o600)
             .open(&tmp)?;
-        f.write_all(&text)?;
+        f.write_all(data)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
         fs::File::open(dir)?.sync_all()

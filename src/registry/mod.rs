@@ -26,6 +26,7 @@ pub mod manifest;
 mod manifests;
 pub mod policy;
 pub mod registries_conf;
+pub mod short_name_aliases;
 
 pub use auth::{AuthFiles, Credentials};
 pub use blobs::{BlobReader, Uploaded};

@@ -80,8 +80,12 @@ pub struct RegistriesConf {
     /// `unqualified-search-registries`, in order.
     pub search: Vec<String>,
     pub registries: Vec<RegistryEntry>,
-    /// `[aliases]`: short name -> fully qualified name.
+    /// `[aliases]`: short name -> fully qualified name; an empty value
+    /// (a drop-in resetting an earlier file's alias) means none.
     pub aliases: BTreeMap<String, String>,
+    /// The file each of `aliases` was last set in, for `Resolved "NAME" as
+    /// an alias (FILE)`.
+    pub alias_files: BTreeMap<String, PathBuf>,
     /// `short-name-mode` when set (the default is permissive).
     pub short_name_mode: Option<ShortNameMode>,
     /// Every file that was read, in order: errors about short names name them.
@@ -249,7 +253,10 @@ impl RegistriesConf {
                 }
             });
         }
-        self.aliases.extend(file.aliases);
+        for (name, value) in file.aliases {
+            self.alias_files.insert(name.clone(), path.to_path_buf());
+            self.aliases.insert(name, value);
+        }
         for e in file.registry {
             let Some(prefix) = e.prefix.clone().or_else(|| e.location.clone()) else {
                 return Err(Error::ConfigFile {
