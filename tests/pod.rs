@@ -367,6 +367,16 @@ fn exit_policy_stop_stops_the_pod_with_its_last_container() {
 }
 
 #[test]
+fn a_pod_with_a_long_name_starts_with_its_name_cut_as_hostname() {
+    let s = busybox();
+    let name = format!("{}-{}", "p".repeat(62), "q".repeat(40));
+    s.ok(&["pod", "create", "--name", &name]);
+    let got = s.ok(&["run", "--rm", "--pod", &name, "busybox", "hostname"]);
+    assert_eq!(got.trim(), "p".repeat(62));
+    s.ok(&["pod", "rm", "-f", &name]);
+}
+
+#[test]
 fn bad_input_is_one_line_and_leaves_nothing() {
     let s = busybox();
     let one = |args: &[&str], want: &str| {

@@ -277,6 +277,9 @@ pub struct Pod {
     pub state: PodState,
 }
 
+/// How much of a pod's name its default hostname keeps (kubelet's limit).
+const MAX_DEFAULT_HOSTNAME: usize = 63;
+
 impl Pod {
     /// A new pod record with a fresh id, created now. Refuses a name that
     /// containers could not have either.
@@ -296,10 +299,18 @@ impl Pod {
         })
     }
 
-    /// The hostname its containers share: `--hostname`, else the pod's name.
+    /// The hostname its containers share: `--hostname`, else the pod's
+    /// name cut to 63 characters and any `-` or `.` that then ends it, as
+    /// kubelet cuts a pod's: a longer name is a valid pod name but no
+    /// kernel hostname (at most 64 bytes), and the pod could never start.
     pub fn hostname(&self) -> &str {
         if self.config.hostname.is_empty() {
-            &self.name
+            let cut = self
+                .name
+                .char_indices()
+                .nth(MAX_DEFAULT_HOSTNAME)
+                .map_or(self.name.as_str(), |(i, _)| &self.name[..i]);
+            cut.trim_end_matches(['-', '.'])
         } else {
             &self.config.hostname
         }
@@ -521,6 +532,8 @@ mod tests {
         let mut q = pod("app2");
         q.config.hostname = "box".into();
         assert_eq!(q.hostname(), "box");
+        let long = format!("{}-{}", "a".repeat(62), "b".repeat(40));
+        assert_eq!(pod(&long).hostname(), "a".repeat(62));
         let e = Pod::new("-bad", PodConfig::default()).unwrap_err();
         assert!(e.to_string().contains("invalid pod name \"-bad\""), "{e}");
     }
