@@ -348,11 +348,13 @@ fn bad_profiles_are_one_line_errors() {
         br#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 7, "value": 0, "op": "SCMP_CMP_EQ"}]}]}"#,
     );
     let missing = s.home.join("files/missing.json");
+    let endless = std::path::PathBuf::from("/dev/zero");
     for (p, what) in [
         (&not_json, "invalid seccomp profile"),
         (&bad_action, "SCMP_ACT_EXPLODE"),
         (&bad_arg, "index 7"),
         (&missing, "no such file"),
+        (&endless, "larger than 2 MiB"),
     ] {
         let opt = format!("seccomp={}", p.display());
         let line = s.fails_engine(&["run", "--rm", "--security-opt", &opt, "busybox", "true"]);

@@ -582,14 +582,21 @@ pub(crate) fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>
 /// container with `caps` into the store's seccomp cache, where the first
 /// start finds it; every error is one line naming the file.
 fn read_seccomp_profile(ctx: &Context, path: &str, caps: &[String]) -> Result<SeccompChoice> {
-    let json = std::fs::read(path).map_err(|e| {
-        Error::msg(crate::error::io_msg(
-            "open seccomp profile",
-            Path::new(path),
-            &e,
-        ))
-    })?;
+    use std::io::Read;
+    let io =
+        |op: &str, e: std::io::Error| Error::msg(crate::error::io_msg(op, Path::new(path), &e));
+    let mut json = Vec::new();
+    // Bounded: a profile is a few KiB (Podman's default is 25); /dev/zero
+    // or a file growing without end is refused, not read until memory ends.
+    std::fs::File::open(path)
+        .map_err(|e| io("open seccomp profile", e))?
+        .take(LINE_FILE_MAX + 1)
+        .read_to_end(&mut json)
+        .map_err(|e| io("read seccomp profile", e))?;
     let bad = |e: String| Error::msg(format!("seccomp profile {path}: {e}"));
+    if json.len() as u64 > LINE_FILE_MAX {
+        return Err(bad(format!("larger than {} MiB", LINE_FILE_MAX >> 20)));
+    }
     seccomp::load_or_compile(&ctx.root, &json, caps, || seccomp::parse(&json)).map_err(bad)?;
     let json =
         String::from_utf8(json).map_err(|_| bad("invalid seccomp profile: not UTF-8".into()))?;
