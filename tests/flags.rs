@@ -457,6 +457,10 @@ fn oom_score_adj_tz_and_cgroupns() {
     assert_ne!(private.trim(), ours);
     let host = s.sh(&["--cgroupns", "host"], "readlink /proc/self/ns/cgroup");
     assert_eq!(host.trim(), ours);
+    // Its own cgroup is the root of its cgroup namespace (tests/vm_cgroups.rs
+    // proves it where the container gets a cgroup of its own).
+    let cgroup = s.sh(&[], "grep '^0::' /proc/self/cgroup");
+    assert_eq!(cgroup, "0::/\n");
 }
 
 #[test]

@@ -33,6 +33,9 @@ pub struct Created {
     pub(super) pending: u8,
 }
 
+/// The namespaces the container process is cloned into: every new one the
+/// spec asks for but the cgroup namespace, which the process makes itself
+/// once it is in its cgroup ([`new_cgroup_namespace`]).
 fn clone_flags(spec: &Spec) -> CloneFlags {
     let mut flags = CloneFlags::empty();
     let namespaces = spec
@@ -49,13 +52,23 @@ fn clone_flags(spec: &Spec) -> CloneFlags {
             LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
             LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
             LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
-            LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
             LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
             LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
             _ => CloneFlags::empty(),
         };
     }
     flags
+}
+
+/// Whether the spec asks for a new cgroup namespace (`--cgroupns private`).
+fn new_cgroup_namespace(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::Cgroup && n.path().is_none())
+        })
 }
 
 /// Creates the container process in its new namespaces. It waits for
@@ -168,6 +181,16 @@ fn setup_and_exec(
     confine: &Confinement,
     go: &mut File,
 ) -> Result<Never> {
+    // The parent has moved this process into the container's cgroup before
+    // letting it set up: a cgroup namespace made now is rooted there, so the
+    // container sees `0::/` in /proc/self/cgroup and its own cgroup at
+    // /sys/fs/cgroup, as runc and crun make it (unshared after the move). One
+    // made at clone time would be rooted in the supervisor's cgroup
+    // (`0::/../container`).
+    if new_cgroup_namespace(spec) {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| Error::sys("creating the cgroup namespace", e))?;
+    }
     if let Some(name) = &confine.keyring {
         join_session_keyring(name)?;
     }
