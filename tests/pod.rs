@@ -927,11 +927,77 @@ fn pod_stats_has_a_row_per_running_member_with_its_pids() {
         ]
     );
     assert_eq!(table.lines().count(), 4, "{table}");
+    // --format json: Podman's PodStatsReport per row, its keys in the order
+    // of its struct, indented as its json.MarshalIndent(.., "", "     ").
+    let json = s.ok(&["pod", "stats", "--no-stream", "--format", "json", "st"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let reports = v.as_array().unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(reports.len(), 3, "{json}");
+    const KEYS: [&str; 10] = [
+        "CPU",
+        "MemUsage",
+        "MemUsageBytes",
+        "Mem",
+        "NetIO",
+        "BlockIO",
+        "PIDS",
+        "Pod",
+        "CID",
+        "Name",
+    ];
+    let first: Vec<&str> = json
+        .lines()
+        .skip_while(|l| *l != "     {")
+        .skip(1)
+        .take_while(|l| !l.starts_with("     }"))
+        .filter_map(|l| l.strip_prefix("          \"")?.split('"').next())
+        .collect();
+    assert_eq!(first, KEYS, "{json}");
+    for (r, (id, name, pids)) in reports.iter().zip(&want) {
+        assert_eq!(r["Pod"], &pod[..12], "{json}");
+        assert_eq!(r["CID"], &id[..12], "{json}");
+        assert_eq!(r["Name"], name.as_str(), "{json}");
+        assert_eq!(r["PIDS"], *pids, "{json}");
+        assert!(r["CPU"].as_str().unwrap().ends_with('%'), "{json}");
+    }
+    // Every key of the report is a template field, in a plain template and
+    // in a table one (whose headers are Podman's).
+    let all = KEYS.map(|k| format!("{{{{.{k}}}}}")).join("|");
+    let out = s.ok(&["pod", "stats", "--no-stream", "--format", &all, "st"]);
+    for line in out.lines() {
+        let cells: Vec<&str> = line.split('|').collect();
+        assert_eq!(cells.len(), KEYS.len(), "{line}");
+        assert_eq!(cells[7], &pod[..12], "{line}");
+        assert!(cells.iter().all(|c| !c.is_empty()), "{line}");
+    }
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let t = s.ok(&[
+        "pod",
+        "stats",
+        "--no-stream",
+        "--format",
+        "table {{.Name}}\t{{.MemUsageBytes}}\t{{.Mem}}",
+        "st",
+    ]);
+    let head: Vec<&str> = t.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(head, ["NAME", "MEM", "USAGE/", "LIMIT", "MEM"], "{t}");
     let e = s.fails_engine(&["pod", "stats", "--no-stream", "nosuch-zz"]);
     assert!(
         e.contains("nosuch-zz") && e.trim_end().lines().count() == 1,
         "{e}"
     );
     s.ok(&["pod", "rm", "-f", "-t", "0", "st"]);
+    // A pod with nothing running: Podman's row of dashes.
+    s.ok(&["pod", "create", "--name", "st-none"]);
+    let t = s.ok(&["pod", "stats", "--no-stream", "st-none"]);
+    let dashes: Vec<&str> = t
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(dashes, ["--"; 9], "{t}");
+    s.ok(&["pod", "rm", "st-none"]);
     assert!(s.container_ids().is_empty());
 }

@@ -99,6 +99,28 @@ fn pause_freezes_the_cgroup() {
 
 #[test]
 #[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn a_container_sees_its_cgroup_as_the_root_of_its_cgroup_namespace() {
+    // The cgroup namespace is made after the move into the container's
+    // cgroup (`0::/../container` when it was made at clone time).
+    for m in ["cgroupfs", "systemd"] {
+        assert_eq!(val("cgroupns", &format!("{m}.run")), "0", "{m}");
+        for how in ["", ".exec"] {
+            assert_eq!(
+                val("cgroupns", &format!("{m}{how}.cgroup")),
+                "/",
+                "{m}{how}"
+            );
+            assert_eq!(
+                val("cgroupns", &format!("{m}{how}.memory.max")),
+                "67108864",
+                "{m}{how}: /sys/fs/cgroup is the container's cgroup"
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
 fn cgroups_are_removed_with_their_containers() {
     assert_eq!(val("cleanup", "exit"), "0");
     assert_eq!(val("cleanup", "gone"), "yes");
@@ -134,12 +156,24 @@ fn kube_play_resources_are_cgroup_limits_and_pod_stats_reads_them() {
     assert_eq!(val("kube", "down"), "0");
 }
 
-/// Bytes from a size as stats' MemUsageBytes shows it ("67108864B").
+/// Bytes from a size as stats' MemUsageBytes shows it (go-units'
+/// BytesSize, as Podman's: "66.5MiB", "256MiB", "512B"), to its four
+/// significant digits.
 fn bytes(s: &str) -> u64 {
-    s.trim()
-        .trim_end_matches('B')
-        .parse()
-        .unwrap_or_else(|_| panic!("{s:?}"))
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| s.split_at(i))
+        .unwrap_or_else(|| panic!("{s:?}"));
+    let shift = match unit {
+        "B" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        _ => panic!("{s:?}"),
+    };
+    let n: f64 = num.parse().unwrap_or_else(|_| panic!("{s:?}"));
+    (n * (1u64 << shift) as f64) as u64
 }
 
 /// A percentage as stats shows it ("49.87%").
@@ -306,6 +340,13 @@ fn cgroups_split_puts_container_and_supervisor_under_the_callers_cgroup() {
     assert_eq!(val("modes", "split.memory.max"), "67108864");
     assert_eq!(val("modes", "split.pids.max"), "20");
     assert_eq!(val("modes", "split.stats"), "67108864|1");
+    // Podman's inspect of a split container: Cgroups "default" (only
+    // disabled differs), a private cgroup namespace, no cgroup parent, and
+    // the container's cgroup as State.CgroupPath.
+    assert_eq!(
+        val("modes", "split.inspect"),
+        format!("default|private||systemd|{c}")
+    );
     assert_eq!(val("modes", "split.rm"), "0");
     assert_eq!(val("modes", "split.gone"), "yes");
 }

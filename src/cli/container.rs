@@ -414,6 +414,9 @@ impl ContainerCommand {
                 | ContainerCommand::Inspect(_)
                 | ContainerCommand::Rename(_)
                 | ContainerCommand::Attach(_)
+                // Reads /proc and cgroup files, which the user's own
+                // namespace (the owner of the containers') reads as well.
+                | ContainerCommand::Stats(_)
         )
     }
 }

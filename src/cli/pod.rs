@@ -52,7 +52,11 @@ impl PodCommand {
     pub fn needs_userns(&self) -> bool {
         !matches!(
             self,
-            PodCommand::Exists(_) | PodCommand::Inspect(_) | PodCommand::Ps(_)
+            PodCommand::Exists(_)
+                | PodCommand::Inspect(_)
+                | PodCommand::Ps(_)
+                // /proc and cgroup files only, as `stats`.
+                | PodCommand::Stats(_)
         )
     }
 }
@@ -812,7 +816,7 @@ fn stats(ctx: &Context, a: StatsArgs) -> Result<i32> {
         None,
     );
     let shape = crate::format::Shape::new("entities.PodStatsReport", &sample)
-        .with_headers(&pod::stats::FIELDS);
+        .with_headers(&pod::stats::TEMPLATE_HEADERS);
     let format = a.format.as_deref().filter(|f| f.trim() != "table");
     if let Some(f) = format {
         crate::format::format_items(f, &[], &shape)?;
@@ -846,11 +850,19 @@ fn stats(ctx: &Context, a: StatsArgs) -> Result<i32> {
                 readings.push(r);
             }
         }
+        let json = format.is_some_and(|f| f.trim() == "json");
         let text = match format {
+            Some(_) if json => pod::stats::json_text(&reports),
+            // Podman prints a template's table header only above rows.
+            Some(_) if reports.is_empty() => String::new(),
             Some(f) => crate::format::format_items(f, &reports, &shape)?,
             None => {
                 let headers: Vec<&str> = pod::stats::FIELDS.iter().map(|(_, h)| *h).collect();
-                let rows: Vec<Vec<String>> = reports.iter().map(pod::stats::row).collect();
+                let mut rows: Vec<Vec<String>> = reports.iter().map(pod::stats::row).collect();
+                if rows.is_empty() {
+                    // Podman's default table says there is nothing with a row of dashes.
+                    rows.push(vec!["--".to_string(); headers.len()]);
+                }
                 crate::format::table_text(&headers, &rows, false)
             }
         };
@@ -858,7 +870,8 @@ fn stats(ctx: &Context, a: StatsArgs) -> Result<i32> {
             print!("{text}");
             return Ok(0);
         }
-        if a.no_reset {
+        // Podman never clears the screen between JSON documents.
+        if a.no_reset || json {
             print!("{text}");
         } else {
             // Home and clear, as Podman's live view redraws.

@@ -71,6 +71,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "FinishedAt": time(c.state.finished_at),
         "Health": health.clone(),
         "Healthcheck": health,
+        "CgroupPath": if running { cgroup_path(c.state.pid) } else { String::new() },
     });
     let config = json!({
         "Hostname": cfg.hostname,
@@ -242,11 +243,25 @@ fn limits_json(cfg: &crate::state::container::Config) -> serde_json::Map<String,
         "CgroupParent": cfg.cgroup_parent,
         "Cgroups": cfg.cgroups.inspect_name(),
         "CgroupManager": cfg.cgroup_manager.name(),
+        // The cgroup namespace, as Podman names it from the spec.
+        "CgroupMode": if cfg.cgroupns_host { "host" } else { "private" },
     });
     match v {
         Value::Object(m) => m,
         _ => unreachable!("a JSON object literal"),
     }
+}
+
+/// State.CgroupPath as Podman shows it: the cgroup v2 path of the
+/// container's init from the root of the hierarchy
+/// (`/user.slice/.../skiff-<id>.scope/container`; under `--cgroups split`
+/// `<caller's cgroup>/skiff-<id>`), "" when it cannot be read.
+fn cgroup_path(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .ok()
+        .and_then(|t| crate::cgroups::own_path(&t))
+        .map(|p| format!("/{}", p.display()))
+        .unwrap_or_default()
 }
 
 /// HostConfig.GroupAdd as Podman shows it: the `--group-add` values as

@@ -32,7 +32,13 @@ impl PidNamespaces {
         if super::process(c).is_none() {
             return Vec::new();
         }
-        let Ok(ns) = fs::read_link(format!("/proc/{}/ns/pid", c.state.pid)) else {
+        self.of_init(c.state.pid)
+    }
+
+    /// Host pids of every process in the pid namespace of `init`, which
+    /// the caller has checked is the container's init (as `of` does).
+    pub fn of_init(&self, init: i32) -> Vec<i32> {
+        let Ok(ns) = fs::read_link(format!("/proc/{init}/ns/pid")) else {
             return Vec::new();
         };
         self.0

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::format::human_size_compact;
+use crate::format::{bytes_size, human_size_compact};
 use crate::state::container::{Container, Status};
 
 /// The column headers of `stats`' default table (Podman 5).
@@ -60,9 +60,18 @@ pub fn read_all<'a>(cs: impl IntoIterator<Item = &'a Container>) -> Vec<Reading>
 }
 
 /// Reads `c` with the processes of `procs` (kept across containers).
+///
+/// What it costs, per running container: one read of its init's
+/// /proc/PID/stat (alive, the same process, its CPU time), its cgroup's
+/// files when it has a cgroup (else its pid namespace's processes, from
+/// the one pass over /proc that `procs` makes for every container), and
+/// its /proc/PID/net/dev; every file in one read(2). No process is spawned
+/// and no namespace joined.
 pub fn read_with(c: &Container, procs: &super::pause::PidNamespaces) -> Reading {
-    let running =
-        matches!(c.state.status, Status::Running | Status::Paused) && super::process(c).is_some();
+    let init = matches!(c.state.status, Status::Running | Status::Paused)
+        .then(|| InitStat::read(c.state.pid, c.state.start_time))
+        .flatten();
+    let running = init.is_some();
     let cg = (!c.state.cgroup.is_empty() && running).then(|| Path::new(&c.state.cgroup));
     let uptime_secs = c
         .state
@@ -70,19 +79,34 @@ pub fn read_with(c: &Container, procs: &super::pause::PidNamespaces) -> Reading 
         .filter(|_| running)
         .map(|t| (chrono::Utc::now() - t).num_milliseconds().max(1) as f64 / 1000.0)
         .unwrap_or(0.0);
-    let procs = if running { procs.of(c) } else { Vec::new() };
-    let cpu_usec = match cg {
-        Some(d) => keyed(&d.join("cpu.stat"), "usage_usec"),
-        None if running => Some(procs.iter().filter_map(|p| proc_cpu_usec(*p)).sum()),
-        None => None,
+    // The processes of its pid namespace, only where the cgroup cannot say.
+    let members = std::cell::OnceCell::new();
+    let members = || members.get_or_init(|| procs.of_init(c.state.pid));
+    let cpu_usec = match (cg, init) {
+        (Some(d), _) => keyed(&d.join("cpu.stat"), "usage_usec"),
+        (None, Some(init)) => Some(
+            members()
+                .iter()
+                .map(|&p| {
+                    if p == c.state.pid {
+                        init.cpu_ticks * TICK_USEC
+                    } else {
+                        proc_cpu_usec(p).unwrap_or(0)
+                    }
+                })
+                .sum(),
+        ),
+        (None, None) => None,
     };
     let mem_usage = cg.and_then(|d| number(&d.join("memory.current")));
     let mem_limit = cg
         .and_then(|d| number(&d.join("memory.max")))
         .unwrap_or_else(host_memory);
-    let pids = cg
-        .and_then(|d| number(&d.join("pids.current")))
-        .unwrap_or(procs.len() as u64);
+    let pids = match cg.and_then(|d| number(&d.join("pids.current"))) {
+        Some(n) => n,
+        None if running => members().len() as u64,
+        None => 0,
+    };
     let net = running.then(|| net_dev(c.state.pid)).flatten();
     let block = cg.and_then(|d| io_stat(&d.join("io.stat")));
     Reading {
@@ -98,6 +122,44 @@ pub fn read_with(c: &Container, procs: &super::pause::PidNamespaces) -> Reading 
         pids,
         at: Instant::now(),
     }
+}
+
+/// Microseconds in a clock tick (USER_HZ, 100 on Linux).
+const TICK_USEC: u64 = 10_000;
+
+/// What one read of a container's init's /proc/PID/stat tells.
+#[derive(Debug, Clone, Copy)]
+struct InitStat {
+    /// utime + stime, clock ticks.
+    cpu_ticks: u64,
+}
+
+impl InitStat {
+    /// The init `pid` when it is still the process recorded (started at
+    /// `started` clock ticks after boot; 0 trusts the pid) and not a zombie.
+    fn read(pid: i32, started: u64) -> Option<InitStat> {
+        if pid <= 0 {
+            return None;
+        }
+        parse_init_stat(&crate::runtime::fds::proc_stat(&pid.to_string())?, started)
+    }
+}
+
+/// [`InitStat`] from a /proc/PID/stat line, None for a zombie or another
+/// process (start time not `started`). Fields are counted after the last
+/// ')', as the command name may hold both spaces and parentheses.
+fn parse_init_stat(stat: &str, started: u64) -> Option<InitStat> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // Field 3 (state) is the first of `rest`: utime (14) its 12th, stime
+    // (15) its 13th, starttime (22) its 20th.
+    let f: Vec<&str> = rest.split_whitespace().take(20).collect();
+    let num = |i: usize| f.get(i)?.parse::<u64>().ok();
+    if f.first() == Some(&"Z") || (started != 0 && num(19)? != started) {
+        return None;
+    }
+    Some(InitStat {
+        cpu_ticks: num(11)? + num(12)?,
+    })
 }
 
 impl Reading {
@@ -154,7 +216,10 @@ impl Reading {
             "CPU": cpu.unwrap_or(0.0),
             "CPUTime": cpu_time,
             "MemUsage": mem_usage,
-            "MemUsageBytes": self.mem_usage.map_or_else(dash, |m| format!("{m}B / {}B", self.mem_limit)),
+            // go-units' BytesSize, as Podman's: `64MiB / 256MiB`.
+            "MemUsageBytes": self.mem_usage.map_or_else(dash, |m| {
+                format!("{} / {}", bytes_size(m), bytes_size(self.mem_limit))
+            }),
             "MemPerc": pct(mem_perc),
             "MemLimit": self.mem_limit,
             "NetIO": pair(self.net),
@@ -203,42 +268,54 @@ pub fn row(view: &Value) -> Vec<String> {
     .collect()
 }
 
+/// A /proc or cgroup file in one read(2) (none of those read here is
+/// near 16 KiB; a /proc/PID/net/dev of a namespace with very many
+/// interfaces that does not fit is read the ordinary way).
+fn read_small(p: &Path) -> Option<String> {
+    let mut buf = [0u8; 16 << 10];
+    match crate::runtime::fds::read_proc(p.to_str()?, &mut buf) {
+        Some(s) => Some(s.to_string()),
+        None => fs::read_to_string(p).ok(),
+    }
+}
+
 fn number(p: &Path) -> Option<u64> {
-    fs::read_to_string(p).ok()?.trim().parse().ok()
+    read_small(p)?.trim().parse().ok()
 }
 
 /// `key N` in a flat-keyed file such as cpu.stat.
 fn keyed(p: &Path, key: &str) -> Option<u64> {
-    fs::read_to_string(p).ok()?.lines().find_map(|l| {
+    read_small(p)?.lines().find_map(|l| {
         let (k, v) = l.split_once(' ')?;
         (k == key).then(|| v.trim().parse().ok()).flatten()
     })
 }
 
-/// utime + stime of a process, in microseconds (clock ticks of 1/100 s).
+/// utime + stime of a process, in microseconds.
 fn proc_cpu_usec(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(ticks * 10_000)
+    let stat = crate::runtime::fds::proc_stat(&pid.to_string())?;
+    Some(parse_init_stat(&stat, 0)?.cpu_ticks * TICK_USEC)
 }
 
+/// The host's memory (MemTotal of /proc/meminfo), the limit of a container
+/// without one: read once per command.
 fn host_memory() -> u64 {
-    fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines().find_map(|l| {
-                let kb = l.strip_prefix("MemTotal:")?.trim().trim_end_matches("kB");
-                kb.trim().parse::<u64>().ok()
+    static TOTAL: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TOTAL.get_or_init(|| {
+        read_small(Path::new("/proc/meminfo"))
+            .and_then(|t| {
+                t.lines().find_map(|l| {
+                    let kb = l.strip_prefix("MemTotal:")?.trim().trim_end_matches("kB");
+                    kb.trim().parse::<u64>().ok()
+                })
             })
-        })
-        .map_or(0, |kb| kb * 1024)
+            .map_or(0, |kb| kb * 1024)
+    })
 }
 
 /// Received and sent bytes of the network namespace of `pid`, lo excluded.
 fn net_dev(pid: i32) -> Option<(u64, u64)> {
-    parse_net_dev(&fs::read_to_string(format!("/proc/{pid}/net/dev")).ok()?)
+    parse_net_dev(&read_small(Path::new(&format!("/proc/{pid}/net/dev")))?)
 }
 
 fn parse_net_dev(text: &str) -> Option<(u64, u64)> {
@@ -260,7 +337,7 @@ fn parse_net_dev(text: &str) -> Option<(u64, u64)> {
 
 /// Read and written bytes summed over every device of an io.stat.
 fn io_stat(p: &Path) -> Option<(u64, u64)> {
-    let text = fs::read_to_string(p).ok()?;
+    let text = read_small(p)?;
     let mut total = (0, 0);
     for tok in text.split_whitespace() {
         if let Some(v) = tok.strip_prefix("rbytes=") {
@@ -322,6 +399,19 @@ mod tests {
         assert_eq!(o["mem_percent"], "50.00%");
         assert_eq!(o["pids"], "3");
         assert_eq!(o["net_io"], "--");
+    }
+
+    #[test]
+    fn init_stat_is_its_cpu_time_unless_another_process_or_a_zombie() {
+        // A command name with spaces and parentheses; utime 7, stime 5,
+        // starttime 4242.
+        let line =
+            "123 (a (b) c) S 1 123 123 0 -1 4194560 90 0 0 0 7 5 0 0 20 0 1 0 4242 2322432 372";
+        assert_eq!(parse_init_stat(line, 4242).map(|s| s.cpu_ticks), Some(12));
+        assert_eq!(parse_init_stat(line, 0).map(|s| s.cpu_ticks), Some(12));
+        assert!(parse_init_stat(line, 4243).is_none());
+        let zombie = line.replace(") S ", ") Z ");
+        assert!(parse_init_stat(&zombie, 4242).is_none());
     }
 
     #[test]

@@ -13,7 +13,8 @@ pub mod units;
 pub use table::{header_name, print_table, table_text};
 pub use template::{render, validate, Shape};
 pub use units::{
-    human_ago, human_duration, human_size, human_size_4, human_size_compact, parse_go_duration,
+    bytes_size, human_ago, human_duration, human_size, human_size_4, human_size_compact,
+    parse_go_duration,
 };
 
 /// A `--format` value that cannot be used; shown as `Error: template: ...`.

@@ -21,6 +21,27 @@ pub fn human_size_4(bytes: u64) -> String {
     format!("{num}{unit}")
 }
 
+/// Binary units with four significant digits, no space, as go-units'
+/// `BytesSize` (what Podman's stats print as MemUsageBytes): `64MiB`,
+/// `1.5KiB`, `1023B`.
+pub fn bytes_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let (size, i) = scaled(bytes, 1024.0, UNITS.len());
+    format!("{}{}", significant(size, 4), UNITS[i])
+}
+
+/// `bytes` divided by `base` while it is at least `base` (at most
+/// `units - 1` times), and how many times.
+fn scaled(bytes: u64, base: f64, units: usize) -> (f64, usize) {
+    let mut size = bytes as f64;
+    let mut i = 0;
+    while size >= base && i < units - 1 {
+        size /= base;
+        i += 1;
+    }
+    (size, i)
+}
+
 fn size_parts(bytes: u64) -> (String, &'static str) {
     size_parts_with(bytes, 3)
 }
@@ -28,12 +49,7 @@ fn size_parts(bytes: u64) -> (String, &'static str) {
 /// The number and unit of `bytes` with `digits` significant digits (3 or 4).
 fn size_parts_with(bytes: u64, digits: usize) -> (String, &'static str) {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut size = bytes as f64;
-    let mut i = 0;
-    while size >= 1000.0 && i < UNITS.len() - 1 {
-        size /= 1000.0;
-        i += 1;
-    }
+    let (size, mut i) = scaled(bytes, 1000.0, UNITS.len());
     let mut num = significant(size, digits);
     // go-units prints 999999 bytes as `1e+03kB`; rounding up to the next unit reads better.
     if num == "1000" && i < UNITS.len() - 1 {
@@ -43,10 +59,12 @@ fn size_parts_with(bytes: u64, digits: usize) -> (String, &'static str) {
     (num, UNITS[i])
 }
 
-/// Go's `%.Ng` (N = `digits`, 3 or 4) for 0 <= x < 1000, without the
+/// Go's `%.Ng` (N = `digits`, 3 or 4) for 0 <= x < 10000, without the
 /// exponent form.
 fn significant(x: f64, digits: usize) -> String {
-    let before = if x >= 100.0 {
+    let before = if x >= 1000.0 {
+        4
+    } else if x >= 100.0 {
         3
     } else if x >= 10.0 {
         2
@@ -244,6 +262,12 @@ mod tests {
         assert_eq!(human_size_4(0), "0B");
         assert_eq!(human_size_4(12_346), "12.35kB");
         assert_eq!(human_size_4(999_999), "1MB");
+        assert_eq!(bytes_size(0), "0B");
+        assert_eq!(bytes_size(1023), "1023B");
+        assert_eq!(bytes_size(1536), "1.5KiB");
+        assert_eq!(bytes_size(64 << 20), "64MiB");
+        assert_eq!(bytes_size(70_000_000), "66.76MiB");
+        assert_eq!(bytes_size(5 << 30), "5GiB");
     }
 
     #[test]

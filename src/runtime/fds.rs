@@ -225,10 +225,11 @@ pub fn proc_stat(pid: &str) -> Option<String> {
     read_proc(&format!("/proc/{pid}/stat"), &mut buf).map(str::to_string)
 }
 
-/// A small /proc file, read with one read(2) into `buf` rather than std's
-/// statx and growing reads of a file whose size the kernel reports as 0.
-/// None when it cannot be read or does not fit (never half of it).
-fn read_proc<'a>(path: &str, buf: &'a mut [u8]) -> Option<&'a str> {
+/// A small /proc (or cgroup) file, read with one read(2) into `buf` rather
+/// than std's statx and growing reads of a file whose size the kernel
+/// reports as 0. None when it cannot be read or does not fit (never half
+/// of it).
+pub fn read_proc<'a>(path: &str, buf: &'a mut [u8]) -> Option<&'a str> {
     use std::io::Read;
     let n = std::fs::File::open(path)
         .and_then(|mut f| f.read(buf))

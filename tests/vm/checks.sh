@@ -112,6 +112,23 @@ $S kube down "$K/kl.yaml" >/dev/null
 kv down $?
 rm -rf "$K"
 
+# A container sees its own cgroup as the root of its cgroup namespace, as
+# under runc: `0::/` in /proc/self/cgroup and its limits at /sys/fs/cgroup,
+# with either manager; an exec'd process joins the same view.
+sec cgroupns
+in_ctr='sed -n "s/^0:://p" /proc/self/cgroup; cat /sys/fs/cgroup/memory.max'
+for m in cgroupfs systemd; do
+    $S --cgroup-manager "$m" run -d --name "ns-$m" "${N[@]}" --memory 64m busybox sleep 1000 >/dev/null
+    kv "$m.run" $?
+    out=$($S exec "ns-$m" sh -c "$in_ctr" 2>&1)
+    kv "$m.exec.cgroup" "$(echo "$out" | head -n 1)"
+    kv "$m.exec.memory.max" "$(echo "$out" | sed -n 2p)"
+    out=$($S --cgroup-manager "$m" run --rm "${N[@]}" --memory 64m busybox sh -c "$in_ctr" 2>&1)
+    kv "$m.cgroup" "$(echo "$out" | head -n 1)"
+    kv "$m.memory.max" "$(echo "$out" | sed -n 2p)"
+done
+$S rm -f ns-cgroupfs ns-systemd >/dev/null
+
 sec cleanup
 $S rm -f w >/dev/null
 kv exit $?
@@ -175,6 +192,7 @@ SP=/sys/fs/cgroup$(ctr m-split)
 kv split.memory.max "$(cat "$SP/memory.max")"
 kv split.pids.max "$(cat "$SP/pids.max")"
 kv split.stats "$($S stats --no-stream --format '{{.MemLimit}}|{{.PIDs}}' m-split)"
+kv split.inspect "$($S inspect --format '{{.HostConfig.Cgroups}}|{{.HostConfig.CgroupMode}}|{{.HostConfig.CgroupParent}}|{{.HostConfig.CgroupManager}}|{{.State.CgroupPath}}' m-split)"
 $S rm -f m-split >/dev/null
 kv split.rm $?
 kv split.gone "$([ -e "$SP" ] && echo no || echo yes)"
