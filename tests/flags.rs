@@ -461,6 +461,25 @@ fn oom_score_adj_tz_and_cgroupns() {
     // proves it where the container gets a cgroup of its own).
     let cgroup = s.sh(&[], "grep '^0::' /proc/self/cgroup");
     assert_eq!(cgroup, "0::/\n");
+    // inspect names the mode as Podman's HostConfig.CgroupMode.
+    for (name, flags) in [
+        ("cgns-private", &[][..]),
+        ("cgns-host", &["--cgroupns", "host"]),
+    ] {
+        let mut args = vec!["create", "--name", name];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        s.ok(&args);
+    }
+    assert_eq!(
+        s.inspect_format("cgns-private", "{{.HostConfig.CgroupMode}}"),
+        "private"
+    );
+    assert_eq!(
+        s.inspect_format("cgns-host", "{{.HostConfig.CgroupMode}}"),
+        "host"
+    );
+    s.ok(&["rm", "cgns-private", "cgns-host"]);
 }
 
 #[test]
