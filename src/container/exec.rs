@@ -230,7 +230,24 @@ pub fn spawn(
             c.name
         )));
     }
+    enter_cgroup(c, created.pid.as_raw());
     Ok(created.start()?)
+}
+
+/// Moves the exec'd process `pid` (not yet running its command) into the
+/// container's cgroup when it has one, as runc and crun place an exec'd
+/// process: its limits then hold it, and the cgroup namespace it joins next
+/// shows it `0::/`. Where the kernel refuses (the caller's own cgroup is
+/// not the user's, so no common ancestor is writable) it runs on in the
+/// caller's cgroup, with a warning in the log.
+fn enter_cgroup(c: &Container, pid: i32) {
+    if c.state.cgroup.is_empty() {
+        return;
+    }
+    let procs = std::path::Path::new(&c.state.cgroup).join("cgroup.procs");
+    if let Err(e) = std::fs::write(&procs, pid.to_string()) {
+        tracing::warn!(%e, cgroup = %c.state.cgroup, "cannot move the exec'd process into the container's cgroup");
+    }
 }
 
 /// What [`run_captured`] saw.

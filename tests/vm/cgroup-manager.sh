@@ -35,7 +35,8 @@ for _ in $(seq 50); do [ -d "/sys/fs/cgroup$(dirname "$cg")" ] || break; sleep 0
 echo "scope_left=$(ls -d "/sys/fs/cgroup$(dirname "$cg")" 2>/dev/null | wc -l)"
 echo "unit_after=$(as_user systemctl --user is-active "$unit")"
 # A restarted container finds its scope (held by its supervisor) and reuses it.
-as_user "$S" run -d --name rs --network none --restart on-failure:1 --memory 64m busybox \
+# (--cgroupns host: the container reads its cgroup as the host names it.)
+as_user "$S" run -d --name rs --network none --cgroupns host --restart on-failure:1 --memory 64m busybox \
     sh -c 'sed -n "s/^0:://p" /proc/self/cgroup; exit 3' >/dev/null
 echo "restart_wait=$(as_user "$S" wait rs)"
 echo "restart_count=$(as_user "$S" inspect --format '{{.RestartCount}}' rs)"
