@@ -268,11 +268,11 @@ pub fn row(view: &Value) -> Vec<String> {
     .collect()
 }
 
-/// A /proc or cgroup file in one read(2) (none of those read here is
-/// near 16 KiB; a /proc/PID/net/dev of a namespace with very many
-/// interfaces that does not fit is read the ordinary way).
+/// A /proc or cgroup file in one read(2) (those read here fit in 4 KiB;
+/// a /proc/PID/net/dev of a namespace with very many interfaces that does
+/// not is read the ordinary way).
 fn read_small(p: &Path) -> Option<String> {
-    let mut buf = [0u8; 16 << 10];
+    let mut buf = [0u8; 4 << 10];
     match crate::runtime::fds::read_proc(p.to_str()?, &mut buf) {
         Some(s) => Some(s.to_string()),
         None => fs::read_to_string(p).ok(),
