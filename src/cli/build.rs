@@ -88,6 +88,7 @@ pub struct BuildArgs {
 
 /// `skiff buildx ...`: Docker's buildx front end, `build` only.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum BuildxCommand {
     /// Build an image from a Containerfile
     Build(Box<BuildArgs>),

@@ -347,6 +347,7 @@ pub struct ObjectInspectArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ContainerCommand {
     /// Attach to a running container
     Attach(AttachArgs),

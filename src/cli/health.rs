@@ -6,6 +6,7 @@ use crate::state::health::HealthStatus;
 use crate::{Context, Result};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum HealthcheckCommand {
     /// Run the health check of a container
     Run(RunArgs),

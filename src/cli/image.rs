@@ -105,6 +105,7 @@ pub struct ImageExistsArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ImageCommand {
     /// Build an image from a Containerfile or Dockerfile
     Build(Box<crate::cli::build::BuildArgs>),

@@ -9,6 +9,7 @@ use crate::kube::{apply, describe, generate};
 use crate::{Context, Error, Result};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum KubeCommand {
     /// Create pods and containers from Kubernetes YAML
     Play(PlayArgs),
@@ -20,6 +21,7 @@ pub enum KubeCommand {
 
 /// `skiff play kube` (Podman's older spelling of `kube play`).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum PlayCommand {
     /// Create pods and containers from Kubernetes YAML
     Kube(PlayArgs),
@@ -28,6 +30,7 @@ pub enum PlayCommand {
 /// `skiff generate kube` (Podman's older spelling of `kube generate`) and
 /// `skiff generate systemd`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum GenerateCommand {
     /// Generate Kubernetes YAML from pods or containers
     Kube(GenerateArgs),

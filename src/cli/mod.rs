@@ -138,8 +138,19 @@ impl GlobalArgs {
     }
 }
 
+/// The parser's tree with pflag's value rule ([`hyphen_values`]) on every
+/// option: built first, so that the deferred options of every command
+/// (`defer` on the command enums) are there to be changed.
+fn hyphen_tree() -> clap::Command {
+    let mut root = <Cli as clap::CommandFactory>::command();
+    root.build();
+    hyphen_values(root)
+}
+
 /// pflag's value rule, applied to a command tree: an option's value may
-/// begin with `-` (`history --format '--{{.ID}}--'`), as in Podman.
+/// begin with `-` (`history --format '--{{.ID}}--'`), as in Podman. Only
+/// the options already in the tree: a command's deferred options are not
+/// until the tree is built.
 fn hyphen_values(cmd: clap::Command) -> clap::Command {
     cmd.mut_args(|a| {
         let single_value = a.get_action().takes_values()
@@ -155,7 +166,13 @@ fn hyphen_values(cmd: clap::Command) -> clap::Command {
     .mut_subcommands(hyphen_values)
 }
 
+/// The commands. Every command enum defers its commands' options
+/// (`defer`): a command line builds the options of its own command only,
+/// not the thousands of all the others, which cost more than most commands'
+/// own work (CPU and page faults at each start; under an emulated CPU, as
+/// in the VM lane, a large part of a unit's start).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Attach to a running container
     Attach(container::AttachArgs),
@@ -385,7 +402,51 @@ pub fn command() -> clap::Command {
     for n in names {
         root = root.mut_subcommand(n, |s| hide(s, &globals));
     }
+    // The deferred options (see `Command`) join the hidden copies here. A
+    // flattened options struct's doc comment comes with them and would
+    // replace the command's own description: each keeps the one it had.
+    let mut texts = Vec::new();
+    descriptions(&root, &mut Vec::new(), &mut texts);
+    root.build();
+    for (path, about, long_about) in texts {
+        let mut cmd = &mut root;
+        for name in &path {
+            cmd = cmd
+                .find_subcommand_mut(name)
+                .expect("a command of the tree");
+        }
+        let text = |t: Option<clap::builder::StyledStr>| {
+            t.map_or(
+                clap::builder::Resettable::Reset,
+                clap::builder::Resettable::Value,
+            )
+        };
+        *cmd = std::mem::take(cmd)
+            .about(text(about))
+            .long_about(text(long_about));
+    }
     hyphen_values(root)
+}
+
+/// A command's description and its long one, and the names leading to it.
+type Description = (
+    Vec<String>,
+    Option<clap::builder::StyledStr>,
+    Option<clap::builder::StyledStr>,
+);
+
+/// The descriptions of every command under `cmd`, reached by `path`.
+fn descriptions(cmd: &clap::Command, path: &mut Vec<String>, out: &mut Vec<Description>) {
+    for sub in cmd.get_subcommands() {
+        path.push(sub.get_name().to_string());
+        out.push((
+            path.clone(),
+            sub.get_about().cloned(),
+            sub.get_long_about().cloned(),
+        ));
+        descriptions(sub, path, out);
+        path.pop();
+    }
 }
 
 /// `skiff help [COMMAND...]` is `skiff [COMMAND...] --help`, as Podman's.
@@ -502,7 +563,7 @@ pub fn main() -> i32 {
         // single-value option followed by a word that looks like a flag is
         // an error, never another reading), and walking the whole tree to
         // set it costs as much as building it.
-        root = hyphen_values(<Cli as clap::CommandFactory>::command());
+        root = hyphen_tree();
         parsed = parse_on(&mut root, args.clone());
     }
     // Freeing the tree's thousands of allocations one by one costs as much
@@ -517,6 +578,10 @@ pub fn main() -> i32 {
     }
     match parsed {
         Ok(cli) => execute(cli),
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            0
+        }
         Err(e) => {
             use clap::error::ErrorKind;
             let mut root = command();
@@ -526,10 +591,6 @@ pub fn main() -> i32 {
                     // The same parse on the help tree ends in its own help.
                     let help = root.try_get_matches_from_mut(args).err().unwrap_or(e);
                     let _ = help.print();
-                    0
-                }
-                ErrorKind::DisplayVersion => {
-                    let _ = e.print();
                     0
                 }
                 _ => parse_failure(&mut root, &args, &e),
@@ -676,6 +737,7 @@ fn missing_args_line(e: &clap::Error) -> Option<String> {
         .take_while(|w| !w.starts_with(['[', '<', '-']))
         .collect();
     let mut cmd = <Cli as clap::CommandFactory>::command();
+    cmd.build();
     for name in &path {
         cmd = cmd.find_subcommand(name)?.clone();
     }
@@ -914,12 +976,7 @@ mod tests {
     #[test]
     fn plain_parse_agrees_with_the_hyphen_value_rule() {
         let plain = |w: &[&str]| parse_on(&mut <Cli as clap::CommandFactory>::command(), argv(w));
-        let hyphen = |w: &[&str]| {
-            parse_on(
-                &mut hyphen_values(<Cli as clap::CommandFactory>::command()),
-                argv(w),
-            )
-        };
+        let hyphen = |w: &[&str]| parse_on(&mut hyphen_tree(), argv(w));
         let agree: &[&[&str]] = &[
             &["skiff", "ps", "-a", "--format", "{{.ID}}"],
             &[

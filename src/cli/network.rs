@@ -10,6 +10,7 @@ use crate::state::container::{Container, Status};
 use crate::{Context, Error, Result};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NetworkCommand {
     /// Create a network
     Create(CreateArgs),

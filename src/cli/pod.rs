@@ -12,6 +12,7 @@ use crate::state::container::{Container, Status};
 use crate::{Context, Error, Result};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum PodCommand {
     /// Create a new empty pod
     Create(Box<CreateArgs>),

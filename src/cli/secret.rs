@@ -9,6 +9,7 @@ use crate::secret::{self, Secret};
 use crate::{Context, Result};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SecretCommand {
     /// Create a new secret from a file or standard input
     Create(CreateArgs),

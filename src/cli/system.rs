@@ -342,6 +342,7 @@ pub fn unshare(ctx: &Context, a: UnshareArgs) -> Result<i32> {
 /// `skiff system ...`: df, prune, reset and events (info, version and
 /// unshare are top-level commands).
 #[derive(Debug, clap::Subcommand)]
+#[command(defer = true)]
 pub enum SystemCommand {
     /// Show skiff disk usage: images, containers and local volumes
     Df(DfArgs),

@@ -13,6 +13,7 @@ use crate::volume::{self, filter, Volume};
 use crate::{Context, Error, Result};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum VolumeCommand {
     /// Create a new volume
     Create(CreateArgs),
