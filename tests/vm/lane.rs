@@ -59,6 +59,18 @@ pub fn run(script: &str, setup: Option<&str>) -> Sections {
     let _ = fs::remove_dir_all(&share);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // The whole output, kept for `.ci/run` to print when a test of the lane
+    // fails: cargo shows only the failing tests' own output, and the
+    // section a test asserts on may not be the one that tells why.
+    let log = log_path(script);
+    let _ = fs::write(
+        &log,
+        format!(
+            "binary: {}\nstatus: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            skiff.display(),
+            out.status
+        ),
+    );
     assert!(
         out.status.success(),
         "the VM lane ({script}) failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
@@ -70,6 +82,12 @@ pub fn run(script: &str, setup: Option<&str>) -> Sections {
         t0.elapsed().as_secs_f64()
     );
     parse(&stdout)
+}
+
+/// Where the whole output of the last run of `script` is kept:
+/// `target/tmp/vm-lane-SCRIPT.log` (`.ci/run` prints it when the lane fails).
+pub fn log_path(script: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vm-lane-{script}.log"))
 }
 
 /// The skiff the guest runs: target/release/skiff when it is newer than

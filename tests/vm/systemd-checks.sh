@@ -19,6 +19,19 @@ mkdir -p "$UNITS" "$QUADLET"
 sec() { echo "== $1"; }
 kv() { echo "$1=$2"; }
 prop() { systemctl --user show -p "$2" --value "$1"; }
+# The journal of unit $1 (systemd's lines and what skiff printed), as
+# "journal: ..." lines in the current section, for a failed step's message.
+journal() {
+    journalctl --user -u "$1" --no-pager -o short-precise -n "${2:-80}" 2>&1 | sed 's/^/journal: /'
+}
+# Records step $1 of unit $2 with status $3; a failed step adds the unit's
+# journal and status to the section.
+step() {
+    kv "$1" "$3"
+    [ "$3" = 0 ] && return 0
+    systemctl --user status --no-pager -l "$2" 2>&1 | sed 's/^/status: /'
+    journal "$2"
+}
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 # Polls (up to $3 s) until property $2 of unit $1 reads $4; prints the time taken.
 wait_prop() {
@@ -67,7 +80,7 @@ kv verify $?
 systemctl --user daemon-reload
 t=$(date +%s%N)
 systemctl --user start container-web.service
-kv start $?
+step start container-web.service $?
 kv start_ms "$(ms "$t")"
 kv type "$(prop container-web.service Type)"
 kv active "$(prop container-web.service ActiveState)"
@@ -79,8 +92,10 @@ first=$($S inspect --format '{{.Id}}' web)
 kv cidfile "$([ "$(cat "$XDG_RUNTIME_DIR/container-web.service.ctr-id" 2>/dev/null)" = "$first" ] && echo yes || echo no)"
 
 sec restart
+t=$(date +%s%N)
 systemctl --user restart container-web.service
-kv restart $?
+step restart container-web.service $?
+kv restart_ms "$(ms "$t")"
 kv active "$(prop container-web.service ActiveState)"
 kv new_container "$([ "$($S inspect --format '{{.Id}}' web 2>/dev/null)" != "$first" ] && echo yes || echo no)"
 kv status "$($S inspect --format '{{.State.Status}}' web)"
@@ -89,7 +104,7 @@ sec stop
 # sleep as the container's pid 1 ignores SIGTERM: stop kills it after --time 2.
 t=$(date +%s%N)
 systemctl --user stop container-web.service
-kv stop $?
+step stop container-web.service $?
 kv stop_ms "$(ms "$t")"
 kv active "$(prop container-web.service ActiveState)"
 kv result "$(prop container-web.service Result)"
@@ -102,38 +117,46 @@ unit_for fails "$IMAGE" sh -c 'sleep 0.5; exit 3'
 kv generate $?
 systemctl --user daemon-reload
 systemctl --user start container-fails.service
-kv start $?
+step start container-fails.service $?
 t=$(date +%s%N)
-until [ "$(prop container-fails.service NRestarts)" -ge 1 ] && [ "$(prop container-fails.service ExecMainStatus)" != 0 ]; do
+# The exit status is the one read while waiting: by the time of a later
+# read, systemd may have restarted the unit again (a running main process
+# has status 0).
+until n=$(prop container-fails.service NRestarts) && st=$(prop container-fails.service ExecMainStatus) &&
+    [ "$n" -ge 1 ] && [ "$st" != 0 ]; do
     [ "$(ms "$t")" -le 60000 ] || break; sleep 0.1
 done
 kv waited_ms "$(ms "$t")"
-kv restarts "$(prop container-fails.service NRestarts)"
-kv exec_main_status "$(prop container-fails.service ExecMainStatus)"
+kv restarts "$n"
+kv exec_main_status "$st"
 kv restart_policy "$(prop container-fails.service Restart)"
 systemctl --user stop container-fails.service
 kv stopped "$(prop container-fails.service ActiveState)"
 kv left "$($S ps -a -q --filter name=fails | wc -l)"
 
 sec healthy
-# --sdnotify=healthy: READY=1 only once the first healthcheck passes, which
-# cannot happen before the container made /tmp/ready (after 3 s).
+# --sdnotify=healthy: READY=1 only once a healthcheck passes, which cannot
+# happen before this script makes /tmp/ready in the container: the unit
+# stays activating through failing checks, and is active after the file.
 GEN=(--time 1)
 unit_for health --sdnotify=healthy --health-cmd 'test -e /tmp/ready' --health-interval 1s \
-    "$IMAGE" sh -c 'sleep 3; touch /tmp/ready; exec sleep 1000'
+    "$IMAGE" sleep 1000
 kv generate $?
 systemctl --user daemon-reload
 t=$(date +%s%N)
 systemctl --user start --no-block container-health.service
 # Activating (the container runs, unhealthy yet) while the check fails.
-until [ "$($S inspect --format '{{.State.Status}}' health 2>/dev/null)" = running ]; do
-    [ "$(ms "$t")" -le 30000 ] || break; sleep 0.05
+until [ "$($S inspect --format '{{.State.Health.FailingStreak}}' health 2>/dev/null || echo 0)" -ge 1 ]; do
+    [ "$(ms "$t")" -le 60000 ] || break; sleep 0.1
 done
+kv failing_streak "$($S inspect --format '{{.State.Health.FailingStreak}}' health 2>&1)"
 kv while_starting "$(prop container-health.service ActiveState)"
+$S exec health touch /tmp/ready
+kv touched $?
 n=$(wait_prop container-health.service ActiveState 30 active) || true
-kv active_ms "$(( $(ms "$t") ))"
 kv active "$(prop container-health.service ActiveState)"
 kv health "$($S inspect --format '{{.State.Health.Status}}' health)"
+[ "$(prop container-health.service ActiveState)" = active ] || journal container-health.service
 systemctl --user stop container-health.service
 kv left "$($S ps -a -q --filter name=health | wc -l)"
 
@@ -178,7 +201,7 @@ unit_for app --label io.containers.autoupdate=registry "$APP" sleep 1000
 kv generate $?
 systemctl --user daemon-reload
 systemctl --user start container-app.service
-kv start $?
+step start container-app.service $?
 kv label "$($S inspect --format '{{index .Config.Labels "PODMAN_SYSTEMD_UNIT"}}' app)"
 kv none "$($S auto-update --dry-run --format '{{.Unit}} {{.Image}} {{.Policy}} {{.Updated}}')"
 v2=$(push_update v2)
@@ -187,8 +210,10 @@ kv dryrun "$($S auto-update --dry-run --format '{{.Unit}} {{.Image}} {{.Policy}}
 kv dryrun_image_kept "$([ "$($S inspect --format '{{.Image}}' app)" = "$v1" ] && echo yes || echo no)"
 before=$($S inspect --format '{{.Id}}' app)
 t=$(date +%s%N)
-kv update "$($S auto-update --format '{{.Unit}} {{.Image}} {{.Policy}} {{.Updated}}' 2>&1)"
+out=$($S auto-update --format '{{.Unit}} {{.Image}} {{.Policy}} {{.Updated}}' 2>&1)
+kv update "$out"
 kv update_ms "$(ms "$t")"
+case $out in *" true") ;; *) journal container-app.service ;; esac
 kv update_active "$(prop container-app.service ActiveState)"
 kv update_new_container "$([ "$($S inspect --format '{{.Id}}' app 2>/dev/null)" != "$before" ] && echo yes || echo no)"
 kv update_runs_v2 "$([ "$($S inspect --format '{{.Image}}' app)" = "$v2" ] && echo yes || echo "no: $($S inspect --format '{{.Image}}' app)")"
@@ -197,9 +222,12 @@ kv again "$($S auto-update --format '{{.Updated}}' 2>&1)"
 # v3 cannot start: its entrypoint does not exist.
 v3=$(push_update v3 /no/such/program)
 kv pushed_v3 "$([ -n "$v3" ] && [ "$v3" != "$v2" ] && echo yes || echo "no: '$v3'")"
+t=$(date +%s%N)
 out=$($S auto-update --format '{{.Unit}} {{.Image}} {{.Policy}} {{.Updated}}' 2>&1)
 kv rollback_rc $?
 kv rollback "$out"
+kv rollback_ms "$(ms "$t")"
+case $out in *"rolled back") ;; *) journal container-app.service 150 ;; esac
 kv rollback_active "$(prop container-app.service ActiveState)"
 kv rollback_runs_v2 "$([ "$($S inspect --format '{{.Image}}' app)" = "$v2" ] && echo yes || echo "no: $($S inspect --format '{{.Image}}' app)")"
 kv rollback_tag_v2 "$([ "$($S image inspect --format '{{.Id}}' "$APP")" = "$v2" ] && echo yes || echo no)"
@@ -224,7 +252,7 @@ kv verify $?
 systemctl --user daemon-reload
 t=$(date +%s%N)
 systemctl --user start pod-pa.service
-kv start $?
+step start pod-pa.service $?
 kv active "$(prop pod-pa.service ActiveState)"
 n=$(wait_prop container-pa-web.service ActiveState 30 active)
 kv web_active "$(prop container-pa-web.service ActiveState)"
@@ -250,7 +278,7 @@ systemctl --user daemon-reload
 kv loaded "$(prop web.service LoadState)"
 kv source "$(prop web.service SourcePath)"
 systemctl --user start web.service
-kv start $?
+step start web.service $?
 kv active "$(prop web.service ActiveState)"
 kv status "$($S inspect --format '{{.State.Status}}' systemd-web)"
 systemd-analyze --user verify --man=no \
@@ -263,7 +291,9 @@ kv left "$($S ps -a -q --filter name=systemd-web | wc -l)"
 cleanup
 sec leftovers
 kv containers "$($S ps -a -q | wc -l)"
-kv failed_units "$(systemctl --user list-units --failed --plain --no-legend | wc -l)"
+failed=$(systemctl --user list-units --failed --plain --no-legend | awk '{print $1}')
+kv failed_units "$(printf '%s' "$failed" | grep -c .)"
+for u in $failed; do echo "failed unit: $u"; journal "$u" 40; done
 kv cidfiles "$(ls "$XDG_RUNTIME_DIR"/*.ctr-id "$XDG_RUNTIME_DIR"/*.cid 2>/dev/null | wc -l)"
 kv cgroups "$(find /sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service -name 'skiff-*' | wc -l)"
 # Supervisors and container processes of skiff; the namespace holder
