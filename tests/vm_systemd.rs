@@ -106,7 +106,12 @@ fn a_failing_container_is_restarted_per_restart_policy() {
         lane()["failing"].lines
     );
     is("failing", "exec_main_status", "3");
-    is("failing", "stopped", "inactive");
+    let stopped = val("failing", "stopped");
+    assert!(
+        stopped == "inactive" || stopped == "failed",
+        "failing.stopped: {stopped}: {:#?}",
+        lane()["failing"].lines
+    );
     is("failing", "left", "0");
 }
 

@@ -314,6 +314,12 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<i32> {
                 }
             }
         }
+        // systemd's MAINPID (and READY=1 with --sdnotify=conmon) before the
+        // CLI hears "started": the CLI is the unit's first main process and
+        // exits on that word; should systemd see it exit before this
+        // datagram is queued, a Type=notify unit fails with "protocol" (seen
+        // under load in the VM lane).
+        notify::ready_if_asked(c.config.sdnotify);
         status.say(&format!("started {}", pid.as_raw()));
         // Without a pid namespace of its own the container's processes do
         // not die with its init: remember what marks them.
@@ -323,7 +329,6 @@ fn supervise(ctx: &Context, o: &Options, status: &mut Status_) -> Result<i32> {
             .flatten()
             // Never our own: that would be everything skiff runs.
             .filter(|ns| Some(*ns) != leftovers::mount_namespace(nix::unistd::getpid()));
-        notify::ready_if_asked(c.config.sdnotify);
 
         if let Some(f) = fg.as_mut().filter(|_| !fg_stdin_taken) {
             if io.stdin_w.is_some() || io.master.is_some() {

@@ -131,6 +131,8 @@ kv restarts "$n"
 kv exec_main_status "$st"
 kv restart_policy "$(prop container-fails.service Restart)"
 systemctl --user stop container-fails.service
+# inactive, or failed when the stop met a run that exited with 3 itself
+# (systemd keeps that result); never still running or restarting.
 kv stopped "$(prop container-fails.service ActiveState)"
 kv left "$($S ps -a -q --filter name=fails | wc -l)"
 
