@@ -392,3 +392,18 @@ fn systemd_cgroup_manager_gives_limits_from_a_session_without_delegation() {
         v("cgroupfs_error")
     );
 }
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_cgroups -- --ignored, as root)"]
+fn rm_of_a_container_whose_supervisor_was_killed_removes_its_cgroup() {
+    for m in ["systemd", "cgroupfs"] {
+        assert_eq!(val("orphan", &format!("{m}.run")), "0");
+        assert_eq!(val("orphan", &format!("{m}.rm")), "0");
+        assert_eq!(
+            val("orphan", &format!("{m}.gone")),
+            "yes",
+            "{:#?}",
+            lane()["orphan"].lines
+        );
+    }
+}

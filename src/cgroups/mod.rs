@@ -334,6 +334,28 @@ pub fn remove(dir: &Path) {
     }
 }
 
+/// Removes the cgroup of a container whose supervisor died without doing so
+/// (killed, say, by systemd at the end of a unit's stop timeout): whatever
+/// still runs in it is killed (`cgroup.kill`, Linux 5.14) and waited for
+/// (`populated 0` in `cgroup.events`) for up to `wait`, then the cgroup is
+/// removed as [`remove`] does. A cgroup that is still populated after
+/// `wait` stays (rmdir would fail with EBUSY); one already gone costs a
+/// `stat`.
+pub fn kill_and_remove(dir: &Path, wait: std::time::Duration) {
+    if !dir.exists() {
+        return;
+    }
+    let _ = fs::write(dir.join("cgroup.kill"), "1");
+    let deadline = std::time::Instant::now() + wait;
+    while fs::read_to_string(dir.join("cgroup.events"))
+        .is_ok_and(|e| e.lines().any(|l| l == "populated 1"))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    remove(dir);
+}
+
 /// `--cgroups split`: the sub-cgroup of the caller's cgroup that its
 /// supervisors move to (Podman's conmon goes to `supervisor`).
 pub const SPLIT_SUPERVISOR: &str = "skiff-supervisor";

@@ -167,7 +167,11 @@ pub fn repair(ctx: &Context, c: Container) -> crate::Result<Option<Container>> {
     let Some(old) = old else { return Ok(Some(now)) };
     crate::network::detach_or_warn(ctx, &old, &old.state.network);
     if !old.state.cgroup.is_empty() {
-        crate::cgroups::remove(std::path::Path::new(&old.state.cgroup));
+        // Its processes may outlive the supervisor for a moment.
+        crate::cgroups::kill_and_remove(
+            std::path::Path::new(&old.state.cgroup),
+            std::time::Duration::from_secs(2),
+        );
     }
     if old.config.auto_remove {
         remove::remove_stopped(ctx, &now)?;

@@ -210,6 +210,14 @@ pub fn retire_stopped(ctx: &Context, c: &Container) -> Result<Retired> {
     // Whoever removes the container cleans what its supervisor may not
     // have lived to clean: the network helper and the attach socket.
     crate::network::detach_or_warn(ctx, c, &c.state.network);
+    // And its cgroup (a killed supervisor leaves it; systemd collects a
+    // scope by itself, a cgroupfs directory stays).
+    if !c.state.cgroup.is_empty() {
+        crate::cgroups::kill_and_remove(
+            std::path::Path::new(&c.state.cgroup),
+            Duration::from_secs(2),
+        );
+    }
     if let Ok(kind) = DriverKind::parse(&c.config.driver) {
         storage::unmount(kind, &storage_dir(ctx, &c.id))?;
     }

@@ -196,3 +196,17 @@ kv split.inspect "$($S inspect --format '{{.HostConfig.Cgroups}}|{{.HostConfig.C
 $S rm -f m-split >/dev/null
 kv split.rm $?
 kv split.gone "$([ -e "$SP" ] && echo no || echo yes)"
+
+sec orphan
+# A supervisor killed outright (as systemd does at the end of a unit's stop
+# timeout): `rm -f` kills what is left in the container's cgroup and
+# removes the cgroup, under either cgroup manager.
+for m in systemd cgroupfs; do
+    $S --cgroup-manager "$m" run -d --name "orphan-$m" "${N[@]}" --memory 64m busybox sleep 1000 >/dev/null
+    kv "$m.run" $?
+    OP=/sys/fs/cgroup$(ctr "orphan-$m")
+    kill -9 "$($S inspect --format '{{.State.ConmonPid}}' "orphan-$m")"
+    $S rm -f "orphan-$m" >/dev/null
+    kv "$m.rm" $?
+    kv "$m.gone" "$([ -e "$OP" ] && echo "no: $OP" || echo yes)"
+done
