@@ -619,6 +619,15 @@ impl Drop for TokenServer {
     }
 }
 
+/// The refresh token `serve_token` takes in an OAuth2 `refresh_token` grant
+/// (the `identitytoken` of a Docker OAuth2 login).
+const REFRESH_TOKEN: &str = "skiff-test-refresh-token";
+
+/// Answers one token request: a GET with `user:pass` (or nobody), as
+/// docker-registry's token flow, or an OAuth2 form POST with
+/// `grant_type=refresh_token`, `refresh_token` [`REFRESH_TOKEN`] and a
+/// `client_id` (anything else: 400 `invalid_grant`). Logs `basic`,
+/// `anonymous`, `refresh` or `refused` with the scopes asked for.
 fn serve_token(mut conn: TcpStream, key: &Path, x5c: &str, log: &Mutex<Vec<String>>) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
     let mut head = Vec::new();
@@ -630,24 +639,53 @@ fn serve_token(mut conn: TcpStream, key: &Path, x5c: &str, log: &Mutex<Vec<Strin
         }
     }
     let head = String::from_utf8_lossy(&head).to_string();
+    let method = head.split(' ').next().unwrap_or("").to_string();
     let target = head.split(' ').nth(1).unwrap_or("").to_string();
-    let authorization = head
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("authorization: ")
-                .or(l.strip_prefix("Authorization: "))
-        })
-        .unwrap_or("")
-        .to_string();
-    let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(": ")?;
+                k.eq_ignore_ascii_case(name).then(|| v.to_string())
+            })
+            .unwrap_or_default()
+    };
+    let authorization = header("authorization");
+    let form = method == "POST";
+    let query = if form {
+        let len: usize = header("content-length").parse().unwrap_or(0);
+        let mut body = vec![0u8; len];
+        if conn.read_exact(&mut body).is_err() {
+            return;
+        }
+        String::from_utf8_lossy(&body).to_string()
+    } else {
+        target
+            .split_once('?')
+            .map(|(_, q)| q)
+            .unwrap_or("")
+            .to_string()
+    };
     let params: Vec<(String, String)> = query
         .split('&')
         .filter_map(|p| p.split_once('='))
         .map(|(k, v)| (percent_decode(k), percent_decode(v)))
         .collect();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let good = format!("Basic {}", Credentials::new("user", "pass").encode());
-    let (status, body) = if authorization.is_empty() || authorization == good {
-        let access: Vec<serde_json::Value> = if authorization == good {
+    let refreshed = form
+        && header("content-type") == "application/x-www-form-urlencoded"
+        && authorization.is_empty()
+        && param("grant_type") == Some("refresh_token")
+        && param("refresh_token") == Some(REFRESH_TOKEN)
+        && param("client_id").is_some_and(|c| !c.is_empty());
+    let granted = refreshed || (!form && authorization == good);
+    let (status, body) = if refreshed || (!form && (authorization.is_empty() || granted)) {
+        let access: Vec<serde_json::Value> = if granted {
             params
                 .iter()
                 .filter(|(k, _)| k == "scope")
@@ -661,9 +699,16 @@ fn serve_token(mut conn: TcpStream, key: &Path, x5c: &str, log: &Mutex<Vec<Strin
             Vec::new()
         };
         let token = sign_jwt(key, x5c, &access);
+        let body = if refreshed {
+            json!({"access_token": token, "expires_in": 300, "token_type": "Bearer"})
+        } else {
+            json!({"token": token, "expires_in": 300})
+        };
+        ("200 OK", body.to_string())
+    } else if form {
         (
-            "200 OK",
-            json!({"token": token, "expires_in": 300}).to_string(),
+            "400 Bad Request",
+            r#"{"error":"invalid_grant"}"#.to_string(),
         )
     } else {
         (
@@ -671,10 +716,11 @@ fn serve_token(mut conn: TcpStream, key: &Path, x5c: &str, log: &Mutex<Vec<Strin
             r#"{"details":"invalid credentials"}"#.to_string(),
         )
     };
-    let who = if authorization.is_empty() {
-        "anonymous"
-    } else {
-        "basic"
+    let who = match (form, refreshed, authorization.is_empty()) {
+        (true, true, _) => "refresh",
+        (true, false, _) => "refused",
+        (false, _, true) => "anonymous",
+        (false, _, false) => "basic",
     };
     let scopes: Vec<&str> = params
         .iter()
@@ -745,6 +791,19 @@ fn sign_jwt(key: &Path, x5c: &str, access: &[serde_json::Value]) -> String {
     format!("{signing_input}.{}", url.encode(out.stdout))
 }
 
+/// Pushes an image to `h`/me/app:1 (layer from `seed`) and reads its
+/// manifest and layer back: one token of each scope a push and a pull ask.
+fn push_and_read_back(c: &Client, h: &str, seed: u64) -> PushedImage {
+    let img = push_image(c, h, "me/app", "1", &Platform::host(), seed);
+    let m = c.get_manifest(h, "me/app", "1").unwrap();
+    assert_eq!(m.digest, img.manifest_digest);
+    let mut out = Vec::new();
+    c.fetch_blob(h, "me/app", &sha256_digest(&img.layer), &mut out)
+        .unwrap();
+    assert_eq!(out, img.layer);
+    img
+}
+
 #[test]
 fn bearer_token_flow() {
     let tokens = TokenServer::start();
@@ -776,13 +835,7 @@ fn bearer_token_flow() {
     // Logged in: one token per scope, reused across requests.
     let c = client(&reg);
     let before = tokens.requests().len();
-    let img = push_image(&c, h, "me/app", "1", &Platform::host(), 9);
-    let m = c.get_manifest(h, "me/app", "1").unwrap();
-    assert_eq!(m.digest, img.manifest_digest);
-    let mut out = Vec::new();
-    c.fetch_blob(h, "me/app", &sha256_digest(&img.layer), &mut out)
-        .unwrap();
-    assert_eq!(out, img.layer);
+    let img = push_and_read_back(&c, h, 9);
     let issued: Vec<String> = tokens.requests()[before..].to_vec();
     assert_eq!(
         issued,
@@ -807,6 +860,45 @@ fn bearer_token_flow() {
     assert_eq!(
         tokens.requests().last().unwrap(),
         "basic repository:me/copy:pull,push repository:me/app:pull"
+    );
+}
+
+/// auth.json's `identitytoken` (what `docker login` stores after an OAuth2
+/// login) is sent to the token server as an OAuth2 refresh token, by a
+/// form POST with `grant_type=refresh_token`, as containers/image sends it;
+/// the access token that comes back works against the real registry. A
+/// token the server refuses is an invalid login, in one line.
+#[test]
+fn identity_token_is_an_oauth2_refresh_token() {
+    let tokens = TokenServer::start();
+    let reg = start_with_token(&tokens);
+    let h = reg.host.as_str();
+    let auth_file = |token: &str| {
+        let user = Credentials::new("00000000-0000-0000-0000-000000000000", "").encode();
+        let doc = json!({"auths": {h: {"auth": user, "identitytoken": token}}});
+        std::fs::create_dir_all(reg.auth_file().parent().unwrap()).unwrap();
+        std::fs::write(reg.auth_file(), doc.to_string()).unwrap();
+    };
+    auth_file(REFRESH_TOKEN);
+    push_and_read_back(&client(&reg), h, 5);
+    assert_eq!(
+        tokens.requests(),
+        vec![
+            "refresh repository:me/app:pull,push".to_string(),
+            "refresh repository:me/app:pull".to_string(),
+        ],
+        "every token came from the refresh token, none by password"
+    );
+
+    auth_file("revoked");
+    let err = client(&reg)
+        .get_manifest(h, "me/app", "1")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, format!("{h}/me/app: invalid username/password"));
+    assert_eq!(
+        tokens.requests().last().unwrap(),
+        "refused repository:me/app:pull"
     );
 }
 

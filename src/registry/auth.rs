@@ -15,15 +15,20 @@ use base64::Engine;
 use super::cred_helper;
 use super::error::{Error, Result};
 
-/// A user name and password for one registry.
+/// A user name and password for one registry, and the OAuth2 refresh
+/// token Docker stores beside them (`identitytoken`) when there is one.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub username: String,
     pub password: String,
+    /// auth.json / config.json `auths.REGISTRY.identitytoken`: sent as an
+    /// OAuth2 refresh token to a bearer challenge's realm instead of the
+    /// password (containers/image's `IdentityToken`).
+    pub identity_token: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {
-    // Never print a password, even in debug output or test failures.
+    // Never print a password or token, even in debug output or test failures.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")
             .field("username", &self.username)
@@ -36,6 +41,7 @@ impl Credentials {
         Credentials {
             username: username.into(),
             password: password.into(),
+            identity_token: None,
         }
     }
 
@@ -194,6 +200,24 @@ pub fn token_request(
     Some((realm, query))
 }
 
+/// The realm URL and form fields of an OAuth2 refresh-token request for a
+/// bearer challenge, as containers/image sends one when the credentials
+/// carry an identity token: `service` and the scopes as in
+/// [`token_request`] (without `account`), then `grant_type=refresh_token`,
+/// `refresh_token` and `client_id`. The caller POSTs the fields
+/// form-urlencoded to the realm. `None` when the challenge has no realm.
+pub fn refresh_token_request(
+    challenge: &Challenge,
+    scopes: &[String],
+    refresh_token: &str,
+) -> Option<(String, Vec<(String, String)>)> {
+    let (realm, mut form) = token_request(challenge, scopes, None)?;
+    form.push(("grant_type".to_string(), "refresh_token".to_string()));
+    form.push(("refresh_token".to_string(), refresh_token.to_string()));
+    form.push(("client_id".to_string(), "skiff".to_string()));
+    Some((realm, form))
+}
+
 /// The answer of a token server. Docker's uses `token`, OAuth2 ones `access_token`.
 #[derive(Debug, serde::Deserialize)]
 pub struct TokenResponse {
@@ -295,11 +319,18 @@ impl AuthFiles {
                     if normalize_key(k) != *key {
                         continue;
                     }
-                    if let Some(c) = v
+                    // As containers/image: the identity token only beside
+                    // a valid `auth` (Docker writes `TOKEN-USER:` there).
+                    if let Some(mut c) = v
                         .get("auth")
                         .and_then(|a| a.as_str())
                         .and_then(Credentials::decode)
                     {
+                        c.identity_token = v
+                            .get("identitytoken")
+                            .and_then(|t| t.as_str())
+                            .filter(|t| !t.is_empty())
+                            .map(str::to_string);
                         return Ok(Some(c));
                     }
                 }
@@ -648,6 +679,46 @@ mod tests {
         );
         let no_realm = parse_www_authenticate(r#"Bearer service="x""#).unwrap();
         assert!(token_request(&no_realm, &[], None).is_none());
+    }
+
+    #[test]
+    fn builds_refresh_token_request_and_reads_identity_tokens() {
+        let c = parse_www_authenticate(r#"Bearer realm="https://a/oauth2/token",service="reg""#)
+            .unwrap();
+        let (realm, form) =
+            refresh_token_request(&c, &[repository_scope("me/app", "pull")], "r3fresh").unwrap();
+        assert_eq!(realm, "https://a/oauth2/token");
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            form,
+            vec![
+                ("service", "reg"),
+                ("scope", "repository:me/app:pull"),
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "r3fresh"),
+                ("client_id", "skiff"),
+            ]
+        );
+
+        // Docker's config.json after an OAuth2 login: the token user in
+        // `auth`, the refresh token beside it. Without a valid `auth` the
+        // entry is skipped, as containers/image skips it.
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config.json");
+        let user = Credentials::new("00000000-0000-0000-0000-000000000000", "").encode();
+        fs::write(
+            &f,
+            format!(
+                r#"{{"auths":{{"reg.example":{{"auth":"{user}","identitytoken":"r3fresh"}},"bare.example":{{"identitytoken":"x"}}}}}}"#
+            ),
+        )
+        .unwrap();
+        let files = AuthFiles::single(&f);
+        let got = files.lookup("reg.example", None).unwrap().unwrap();
+        assert_eq!(got.identity_token.as_deref(), Some("r3fresh"));
+        assert_eq!(got.username, "00000000-0000-0000-0000-000000000000");
+        assert!(!format!("{got:?}").contains("r3fresh"));
+        assert_eq!(files.lookup("bare.example", None).unwrap(), None);
     }
 
     #[test]

@@ -473,39 +473,65 @@ impl Client {
         scopes: &[String],
         creds: Option<&Credentials>,
     ) -> Result<Token> {
-        let (realm, query) =
-            auth::token_request(challenge, scopes, creds.map(|c| c.username.as_str())).ok_or_else(
-                || Error::InvalidResponse {
-                    image: registry.to_string(),
-                    reason: "bearer challenge without a realm".into(),
-                },
-            )?;
-        let mut url = realm.clone();
-        for (i, (k, v)) in query.iter().enumerate() {
-            url.push(if i == 0 && !realm.contains('?') {
-                '?'
-            } else {
-                '&'
-            });
-            url.push_str(&encode_query(k));
-            url.push('=');
-            url.push_str(&encode_query(v));
-        }
+        // An identity token (Docker's OAuth2 login) is a refresh token:
+        // POSTed as a form to the realm, as containers/image does, never
+        // sent as a password.
+        let refresh = creds.and_then(|c| c.identity_token.as_deref());
+        let request = match refresh {
+            Some(token) => auth::refresh_token_request(challenge, scopes, token),
+            None => auth::token_request(challenge, scopes, creds.map(|c| c.username.as_str())),
+        };
+        let (realm, query) = request.ok_or_else(|| Error::InvalidResponse {
+            image: registry.to_string(),
+            reason: "bearer challenge without a realm".into(),
+        })?;
+        let encoded: Vec<String> = query
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode_query(k), encode_query(v)))
+            .collect();
+        let encoded = encoded.join("&");
         let mut headers = Vec::new();
-        if let Some(c) = creds {
-            headers.push(("authorization", c.basic_header()));
-        }
         let started = Instant::now();
-        let mut resp = self.send_raw(
-            ep,
-            registry,
-            Method::GET,
-            &url,
-            &headers,
-            &mut ReqBody::Empty,
-        )?;
+        let mut resp = if refresh.is_some() {
+            headers.push((
+                "content-type",
+                "application/x-www-form-urlencoded".to_string(),
+            ));
+            self.send_raw(
+                ep,
+                registry,
+                Method::POST,
+                &realm,
+                &headers,
+                &mut ReqBody::Bytes(encoded.as_bytes()),
+            )?
+        } else {
+            if let Some(c) = creds {
+                headers.push(("authorization", c.basic_header()));
+            }
+            let sep = if realm.contains('?') { '&' } else { '?' };
+            let url = if encoded.is_empty() {
+                realm.clone()
+            } else {
+                format!("{realm}{sep}{encoded}")
+            };
+            self.send_raw(
+                ep,
+                registry,
+                Method::GET,
+                &url,
+                &headers,
+                &mut ReqBody::Empty,
+            )?
+        };
         match resp.status().as_u16() {
             200..=299 => {}
+            // OAuth2 answers a refused refresh token with 400 invalid_grant.
+            400 if refresh.is_some() => {
+                return Err(Error::InvalidCredentials {
+                    image: image.to_string(),
+                })
+            }
             401 | 403 if creds.is_some() => {
                 return Err(Error::InvalidCredentials {
                     image: image.to_string(),
