@@ -434,15 +434,7 @@ fn containers_conf_namespace_modes_take_effect_and_flags_win() {
     let kinds = ["pid", "ipc", "uts", "cgroup"];
     // The namespaces skiff itself runs in: those of the test (root or the
     // user) for these kinds, which a user namespace does not change.
-    let host: Vec<String> = kinds
-        .iter()
-        .map(|k| {
-            std::fs::read_link(format!("/proc/self/ns/{k}"))
-                .unwrap()
-                .display()
-                .to_string()
-        })
-        .collect();
+    let host = common::own_namespaces(&kinds);
     let script =
         "for k in pid ipc uts cgroup; do readlink /proc/self/ns/$k; done; ls /sys/class/net";
     let out = s.sh(&[], script);

@@ -1059,3 +1059,52 @@ spec:
     s.ok(&["kube", "down", file.to_str().unwrap()]);
     s.ok(&["volume", "rm", "shared"]);
 }
+
+/// containers.conf's `[containers]` `pidns`, `cgroupns` and `devices`
+/// reach the containers `kube play` makes as they reach `run`'s; `ipcns`
+/// and `utsns` give way to the namespaces the pod shares (its infra's),
+/// as Podman's kube play decides (`GetDefaultNamespaceMode`).
+#[test]
+fn kube_play_honours_containers_conf_namespaces_and_devices() {
+    let s = busybox();
+    let dir = s.make_dir(&s.config_home.join("containers"));
+    let conf = dir.join("containers.conf");
+    std::fs::write(
+        &conf,
+        "[containers]\npidns = \"host\"\nipcns = \"host\"\nutsns = \"host\"\ncgroupns = \"host\"\ndevices = [\"/dev/null:/dev/confnull\"]\n",
+    )
+    .unwrap();
+    s.give(&conf);
+    let host = own_namespaces(&["pid", "ipc", "uts", "cgroup"]);
+    let yaml = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: confns}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: localhost/busybox:latest
+    command: [sh, -c, 'for k in pid ipc uts cgroup; do readlink /proc/self/ns/$k; done; test -c /dev/confnull && echo device; echo end']
+";
+    let file = s.write_file("confns.yaml", yaml.as_bytes());
+    s.ok(&["kube", "play", file.to_str().unwrap()]);
+    let logs = logs_with(&s, "confns-c", "end");
+    let lines: Vec<&str> = logs.lines().collect();
+    assert_eq!(lines.len(), 6, "{logs}");
+    assert_eq!(lines[0], host[0], "pidns = host: {logs}");
+    assert_ne!(lines[1], host[1], "ipc is the pod's: {logs}");
+    assert_ne!(lines[2], host[2], "uts is the pod's: {logs}");
+    assert_eq!(lines[3], host[3], "cgroupns = host: {logs}");
+    assert_eq!(lines[4..], ["device", "end"], "{logs}");
+    assert_eq!(
+        s.inspect_format(
+            "confns-c",
+            "{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}}"
+        ),
+        "host private private"
+    );
+    s.ok(&["kube", "down", file.to_str().unwrap()]);
+    nothing_left(&s, "kube down");
+    std::fs::remove_file(&conf).unwrap();
+}

@@ -128,6 +128,7 @@ pub fn play(ctx: &Context, a: PlayArgs) -> Result<i32> {
             start: a.start,
             network: a.network,
             configmaps,
+            defaults: super::run_flags::conf_defaults()?,
         },
     )?;
     let mut out = String::new();

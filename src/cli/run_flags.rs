@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::container::create::{Attach, CreateOptions, RunSettings};
 use crate::state::container::{LogConfig, LogDriver};
-use crate::state::extras::{Device, Extras, NsMode, UsernsMode};
+use crate::state::extras::{ConfDefaults, Device, Extras, NsMode, UsernsMode};
 use crate::{Error, Result};
 
 /// Podman's `run`/`create` flags for logging, stopping, time zone, systemd
@@ -163,12 +163,10 @@ impl RunFlags {
                 stderr: self.attach.iter().any(|s| s == "stderr"),
             });
         }
-        run.cgroupns_host = match self
-            .cgroupns
-            .as_deref()
-            .or(crate::config::get().containers.cgroupns.as_deref())
-        {
-            None | Some("private") => false,
+        let defaults = conf_defaults()?;
+        run.cgroupns_host = match self.cgroupns.as_deref() {
+            None => defaults.cgroupns_host,
+            Some("private") => false,
             Some("host") => true,
             Some(other) => {
                 return Err(Error::msg(format!(
@@ -200,7 +198,7 @@ impl RunFlags {
                 .ok_or_else(|| Error::msg(format!("--rootfs {dir}: not a directory")))?;
             run.rootfs = Some(real);
         }
-        run.extras = self.extras()?;
+        run.extras = self.extras(defaults)?;
         run.env_host = self.env_host;
         check_platform(self.platform.as_deref())?;
         if !self.label_file.is_empty() {
@@ -221,8 +219,9 @@ impl RunFlags {
         Ok(())
     }
 
-    /// The typed [`Extras`]; errors name the flag and value.
-    fn extras(&self) -> Result<Extras> {
+    /// The typed [`Extras`] over containers.conf's `defaults`; errors name
+    /// the flag and value.
+    fn extras(&self, defaults: ConfDefaults) -> Result<Extras> {
         if let Some(p) = &self.init_path {
             let ours = std::fs::canonicalize(CATATONIT).ok();
             if std::fs::canonicalize(p).ok() != ours || ours.is_none() {
@@ -233,21 +232,22 @@ impl RunFlags {
             }
         }
         // The flag, else containers.conf's pidns, ipcns, utsns.
-        let ns = |flag: &str, v: &Option<String>, conf: &Option<String>| {
-            let v = v.as_deref().or(conf.as_deref()).unwrap_or("");
-            NsMode::parse(flag, v).map_err(Error::msg)
+        let ns = |flag: &str, v: &Option<String>, conf: NsMode| match v {
+            Some(v) => NsMode::parse(flag, v).map_err(Error::msg),
+            None => Ok(conf),
         };
-        let conf = &crate::config::get().containers;
         let mut x = Extras {
             init: self.init || self.init_path.is_some(),
-            pid: ns("pid", &self.pid, &conf.pidns)?,
-            ipc: ns("ipc", &self.ipc, &conf.ipcns)?,
-            uts: ns("uts", &self.uts, &conf.utsns)?,
+            pid: ns("pid", &self.pid, defaults.pid)?,
+            ipc: ns("ipc", &self.ipc, defaults.ipc)?,
+            uts: ns("uts", &self.uts, defaults.uts)?,
+            devices: defaults.devices,
             // The flag, else containers.conf's userns when skiff supports
             // it (an unsupported one was reported when the file was read).
             userns: match &self.userns {
                 Some(v) => UsernsMode::parse(v).map_err(Error::msg)?,
-                None => conf
+                None => crate::config::get()
+                    .containers
                     .userns
                     .as_deref()
                     .and_then(|v| UsernsMode::parse(v).ok())
@@ -325,11 +325,6 @@ impl RunFlags {
             x.annotations.insert(k.to_string(), v.to_string());
         }
         // containers.conf's devices, under a --device for the same path.
-        for d in &crate::config::get().containers.devices {
-            let devs =
-                parse_device(d).map_err(|e| Error::msg(format!("containers.conf devices: {e}")))?;
-            x.devices.extend(devs);
-        }
         let mut given = Vec::new();
         for d in &self.device {
             given.extend(parse_device(d)?);
@@ -411,6 +406,30 @@ fn read_label_file(path: &Path) -> Result<Vec<String>> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(String::from)
         .collect())
+}
+
+/// The [`ConfDefaults`] of the user's containers.conf: its namespace keys
+/// (checked to be private or host when the files were read) and its
+/// devices, each checked as `--device` is. Errors name the key.
+pub(crate) fn conf_defaults() -> Result<ConfDefaults> {
+    let conf = &crate::config::get().containers;
+    let ns = |key: &str, v: &Option<String>| {
+        NsMode::parse(key, v.as_deref().unwrap_or(""))
+            .map_err(|e| Error::msg(format!("containers.conf {key}ns: {e}")))
+    };
+    let mut devices = Vec::new();
+    for d in &conf.devices {
+        let devs =
+            parse_device(d).map_err(|e| Error::msg(format!("containers.conf devices: {e}")))?;
+        devices.extend(devs);
+    }
+    Ok(ConfDefaults {
+        pid: ns("pid", &conf.pidns)?,
+        ipc: ns("ipc", &conf.ipcns)?,
+        uts: ns("uts", &conf.utsns)?,
+        cgroupns_host: conf.cgroupns.as_deref() == Some("host"),
+        devices,
+    })
 }
 
 /// `--device HOST[:CONTAINER][:PERMISSIONS]`: the host node must exist and

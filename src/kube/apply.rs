@@ -25,6 +25,8 @@ pub struct PlayOptions {
     pub network: Vec<String>,
     /// The text of each `--configmap` file.
     pub configmaps: Vec<(String, String)>,
+    /// containers.conf's namespaces and devices, for every container.
+    pub defaults: crate::state::extras::ConfDefaults,
 }
 
 /// What `kube play` made: per pod, its id and its containers' ids (init
@@ -77,6 +79,7 @@ fn prepare(ctx: &Context, text: &str, o: &PlayOptions) -> Result<(Plan, Vec<Stri
             images: &images,
             network: &o.network,
             extra: &extra,
+            defaults: &o.defaults,
         },
     )?;
     warnings.extend(plan.warnings.iter().cloned());

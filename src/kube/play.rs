@@ -34,7 +34,8 @@ use super::Error;
 use crate::container::{CreateOptions, TypedOptions};
 use crate::network::ports::PortMapping;
 use crate::state::config::{Mount, MountKind, RestartPolicy, UserSpec};
-use crate::state::pod::{ExitPolicy, PodConfig};
+use crate::state::extras::{ConfDefaults, NsMode};
+use crate::state::pod::{ExitPolicy, Namespace, PodConfig};
 
 /// The label on every volume `kube play` makes for a pod (emptyDir,
 /// configMap, secret), its value the pod's name: `kube down` removes the
@@ -153,6 +154,9 @@ pub struct Inputs<'a> {
     pub network: &'a [String],
     /// Documents of `--configmap` files (their ConfigMaps are read).
     pub extra: &'a [Document],
+    /// containers.conf's devices (every container gets them) and
+    /// namespaces (for those the pod does not share), as `run` takes them.
+    pub defaults: &'a ConfDefaults,
 }
 
 /// The images the documents run, each once, with the `--pull` policy its
@@ -363,10 +367,7 @@ fn pod_plan(
     // hostPID wins over shareProcessNamespace: the host's pid namespace is
     // already one all the containers share.
     if spec.share_process_namespace && !spec.host_pid {
-        config
-            .sharing
-            .namespaces
-            .insert(crate::state::pod::Namespace::Pid);
+        config.sharing.namespaces.insert(Namespace::Pid);
     }
     if spec.host_network {
         config.networks = vec!["host".into()];
@@ -494,6 +495,7 @@ fn pod_plan(
         inputs,
         refs: &refs,
         host_pid: spec.host_pid,
+        shared: &config.sharing.namespaces,
     };
     let restart = match spec.restart_policy.as_deref() {
         Some("Never") => RestartPolicy::No,
@@ -656,6 +658,8 @@ struct Ctx<'a> {
     refs: &'a BTreeMap<&'a str, VolumeRef>,
     /// `hostPID`: every container gets `--pid host`, as Podman maps it.
     host_pid: bool,
+    /// The namespaces the pod's infra holds for its containers.
+    shared: &'a BTreeSet<Namespace>,
 }
 
 impl Ctx<'_> {
@@ -855,8 +859,23 @@ impl Ctx<'_> {
             },
             ..Default::default()
         };
+        // containers.conf's namespaces where the pod shares none (Podman's
+        // GetDefaultNamespaceMode: the pod's first), its devices always.
+        let d = self.inputs.defaults;
+        let x = &mut options.run.extras;
+        for (ns, mode, conf) in [
+            (Namespace::Pid, &mut x.pid, &d.pid),
+            (Namespace::Ipc, &mut x.ipc, &d.ipc),
+            (Namespace::Uts, &mut x.uts, &d.uts),
+        ] {
+            if !self.shared.contains(&ns) {
+                mode.clone_from(conf);
+            }
+        }
+        x.devices.clone_from(&d.devices);
+        options.run.cgroupns_host = d.cgroupns_host && !self.shared.contains(&Namespace::Cgroup);
         if self.host_pid {
-            options.run.extras.pid = crate::state::extras::NsMode::Host;
+            x.pid = NsMode::Host;
         }
         Ok(ContainerPlan {
             name: c.name.clone(),
@@ -900,6 +919,15 @@ mod tests {
     }
 
     fn plan_with(text: &str, network: &[String], extra: &str) -> Result<Plan, Error> {
+        plan_with_defaults(text, network, extra, &ConfDefaults::default())
+    }
+
+    fn plan_with_defaults(
+        text: &str,
+        network: &[String],
+        extra: &str,
+        defaults: &ConfDefaults,
+    ) -> Result<Plan, Error> {
         let docs = parse(text)?.documents;
         let extra = if extra.is_empty() {
             Vec::new()
@@ -913,6 +941,7 @@ mod tests {
                 images: &images,
                 network,
                 extra: &extra,
+                defaults,
             },
         )
     }
@@ -1219,7 +1248,7 @@ stringData: {user: me}
         assert_eq!(pod.config.networks, ["host"]);
         let net = crate::state::pod::Namespace::Net;
         assert!(pod.config.sharing.namespaces.contains(&net));
-        let pid = crate::state::pod::Namespace::Pid;
+        let pid = Namespace::Pid;
         assert!(
             !pod.config.sharing.namespaces.contains(&pid),
             "hostPID wins over shareProcessNamespace"
@@ -1235,6 +1264,46 @@ stringData: {user: me}
         assert!(p.pods[0].config.sharing.namespaces.contains(&pid));
         let private = crate::state::extras::NsMode::default();
         assert_eq!(p.pods[0].containers[0].options.run.extras.pid, private);
+    }
+
+    #[test]
+    fn containers_conf_namespaces_apply_where_the_pod_shares_none_and_devices_always() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: busybox}]\n";
+        let null = crate::state::extras::Device {
+            host: "/dev/null".into(),
+            container: "/dev/mynull".into(),
+            perms: "rwm".into(),
+        };
+        let host = ConfDefaults {
+            pid: NsMode::Host,
+            ipc: NsMode::Host,
+            uts: NsMode::Host,
+            cgroupns_host: true,
+            devices: vec![null.clone()],
+        };
+        let p = plan_with_defaults(text, &[], "", &host).unwrap();
+        let o = &p.pods[0].containers[0].options;
+        // The pod shares ipc and uts (and net): its infra's, not the host's.
+        assert_eq!(o.run.extras.pid, NsMode::Host);
+        assert_eq!(o.run.extras.ipc, NsMode::Private);
+        assert_eq!(o.run.extras.uts, NsMode::Private);
+        assert!(o.run.cgroupns_host);
+        assert_eq!(o.run.extras.devices, vec![null]);
+        // A pod that shares its pid namespace keeps it.
+        let shared = text.replace(
+            "  containers:",
+            "  shareProcessNamespace: true\n  containers:",
+        );
+        let p = plan_with_defaults(&shared, &[], "", &host).unwrap();
+        assert_eq!(
+            p.pods[0].containers[0].options.run.extras.pid,
+            NsMode::Private
+        );
+        // Nothing configured: nothing changes.
+        let p = plan_of(text).unwrap();
+        let o = &p.pods[0].containers[0].options;
+        assert_eq!(o.run.extras, Default::default());
+        assert!(!o.run.cgroupns_host);
     }
 
     #[test]

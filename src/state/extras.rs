@@ -186,6 +186,23 @@ pub struct Device {
     pub perms: String,
 }
 
+/// What containers.conf's `[containers]` `pidns`, `ipcns`, `utsns`,
+/// `cgroupns` and `devices` give a container that no flag overrides,
+/// parsed and checked once at the edge (`cli::run_flags::conf_defaults`):
+/// `run`/`create` lay their flags over them, `kube play` takes them for
+/// the namespaces its pods do not share (Podman's
+/// `GetDefaultNamespaceMode`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfDefaults {
+    pub pid: NsMode,
+    pub ipc: NsMode,
+    pub uts: NsMode,
+    /// `cgroupns = "host"`.
+    pub cgroupns_host: bool,
+    /// The devices, each host node checked as `--device` checks it.
+    pub devices: Vec<Device>,
+}
+
 /// What the flags of this module ask of a container; every field's default
 /// is "flag not given".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1541,6 +1541,21 @@ fn unmount_under(dir: &Path) {
     }
 }
 
+/// The namespaces the test process is in, one `KIND:[INODE]` link per
+/// kind (`pid`, `ipc`, ...): those skiff runs in too, for a container that
+/// should or should not share them (a user namespace changes none of them).
+pub fn own_namespaces(kinds: &[&str]) -> Vec<String> {
+    kinds
+        .iter()
+        .map(|k| {
+            fs::read_link(format!("/proc/self/ns/{k}"))
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect()
+}
+
 /// Owner uid and gid of a host path (not following symlinks).
 pub fn owner(p: &Path) -> (u32, u32) {
     let m = fs::symlink_metadata(p).unwrap_or_else(|e| panic!("stat {}: {e}", p.display()));
