@@ -115,7 +115,7 @@ pub struct RunFlags {
     /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS])
     #[arg(long, value_name = "DEVICE")]
     pub device: Vec<String>,
-    /// User namespace to use: host (skiff's rootless one, the default) or keep-id[:uid=U,gid=G,size=N]
+    /// User namespace to use: host (skiff's rootless one, the default), keep-id[:uid=U,gid=G,size=N] or nomap
     #[arg(long, value_name = "MODE")]
     pub userns: Option<String>,
 }
@@ -251,7 +251,6 @@ impl RunFlags {
                     .userns
                     .as_deref()
                     .and_then(|v| UsernsMode::parse(v).ok())
-                    .filter(|m| *m != UsernsMode::NoMap)
                     .unwrap_or_default(),
             },
             ..Default::default()

@@ -79,8 +79,8 @@ pub struct ContainersConf {
     /// container; a `-v`, `--mount` or `--tmpfs` at the same destination wins.
     pub volumes: Vec<String>,
     /// `[containers] userns`: `host` (skiff's shared rootless user
-    /// namespace, also the meaning of an empty value) and `keep-id[:...]`
-    /// are honoured as `--userns` (which wins); others are reported.
+    /// namespace, also the meaning of an empty value), `keep-id[:...]` and
+    /// `nomap` are honoured as `--userns` (which wins); others are reported.
     pub userns: Option<String>,
     /// `[containers] log_size_max`: bytes a container's log may reach
     /// (`--log-opt max-size`); 0 or negative: no limit.
@@ -289,7 +289,8 @@ impl ContainersConf {
             !matches!(
                 crate::state::extras::UsernsMode::parse(u),
                 Ok(crate::state::extras::UsernsMode::Host
-                    | crate::state::extras::UsernsMode::KeepId { .. })
+                    | crate::state::extras::UsernsMode::KeepId { .. }
+                    | crate::state::extras::UsernsMode::NoMap)
             )
         }) {
             unsupported.push(format!("[containers] userns = {u:?}"));

@@ -10,8 +10,10 @@
 //! parent's descriptor, and the mount goes onto `/proc/self/fd/N` of the
 //! descriptor that was resolved, never onto a path string.
 
+#![allow(unsafe_code)]
+
 use std::fs;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use nix::fcntl::OFlag;
@@ -115,7 +117,7 @@ fn mounted(root: &Root, dest: &Path) -> Result<OwnedFd> {
         .map_err(|e| io_err("opening mount", dest, e))
 }
 
-fn do_mount(root: &Root, m: &Mount) -> Result<()> {
+fn do_mount(root: &Root, m: &Mount, tree: Option<&OwnedFd>) -> Result<()> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("bind");
     let opts = parse_options(m.options().as_deref().unwrap_or_default());
@@ -125,19 +127,24 @@ fn do_mount(root: &Root, m: &Mount) -> Result<()> {
             .source()
             .as_ref()
             .ok_or_else(|| Error::Msg(format!("bind mount on {} has no source", dest.display())))?;
-        let src_is_dir = fs::metadata(src)
-            .map_err(|e| io_err("statfs", src, e))?
-            .is_dir();
+        let src_is_dir = match tree {
+            Some(t) => safe_path::file_type(t.as_fd())
+                .map_err(|e| io_err("statfs", src, e))?
+                .contains(nix::sys::stat::SFlag::S_IFDIR),
+            None => fs::metadata(src)
+                .map_err(|e| io_err("statfs", src, e))?
+                .is_dir(),
+        };
         let target = mount_point(root, dest, src_is_dir)?;
         let rec = opts.flags & MsFlags::MS_REC;
-        sys_mount(
-            Some(src),
-            &safe_path::proc_path(target.as_fd()),
-            None,
-            MsFlags::MS_BIND | rec,
-            None,
-            dest,
-        )?;
+        let at = safe_path::proc_path(target.as_fd());
+        // A tree the kernel will not attach here (a recursive clone of the
+        // host's /sys) is bound by path, which the container's root can
+        // reach for such system paths; that error is the one reported.
+        let attached = tree.is_some_and(|t| attach(t.as_fd(), &at, (src, dest)).is_ok());
+        if !attached {
+            sys_mount(Some(src), &at, None, MsFlags::MS_BIND | rec, None, dest)?;
+        }
         let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC);
         if !extra.is_empty() {
             let now = mounted(root, dest)?;
@@ -192,6 +199,104 @@ fn do_mount(root: &Root, m: &Mount) -> Result<()> {
     Ok(())
 }
 
+/// Detached copies (open_tree(2) with `OPEN_TREE_CLONE`) of a container's
+/// root file system and of the sources of its bind mounts, made by
+/// skiff's root before the container process is cloned into a user
+/// namespace of its own: that process's root may not reach them by path
+/// (they lie under the user's 0700 home, and with `--userns nomap` the
+/// user's files are not its own), and a descriptor opened by path in
+/// another mount namespace cannot be bind-mounted. It attaches them
+/// (move_mount(2)) in its own mount namespace instead.
+pub struct Trees {
+    root: OwnedFd,
+    /// By index of the spec's mounts: the detached source of each bind.
+    binds: Vec<Option<OwnedFd>>,
+}
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+/// Follow a symlink (our `/proc/self/fd/N` targets) at the end of the target path.
+const MOVE_MOUNT_T_SYMLINKS: libc::c_uint = 0x10;
+
+/// open_tree(2) of `path` as a detached clone (recursive with `rec`).
+fn open_tree(path: &Path, rec: bool) -> Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::Msg(format!("{}: path contains NUL", path.display())))?;
+    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    if rec {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: open_tree reads the NUL-terminated path and returns a new
+    // descriptor or -1; no memory of ours is written.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(Error::sys(
+            format!("cloning the mount of {}", path.display()),
+            nix::errno::Errno::last(),
+        ));
+    }
+    // SAFETY: open_tree just returned this descriptor, owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// move_mount(2) of the detached tree `tree` onto `target` (a path of
+/// this mount namespace, such as `/proc/self/fd/N`); errors name `label`.
+fn attach(tree: BorrowedFd<'_>, target: &Path, label: (&Path, &Path)) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(target.as_os_str().as_bytes())
+        .map_err(|_| Error::Msg(format!("{}: path contains NUL", target.display())))?;
+    // SAFETY: move_mount reads the two NUL-terminated paths ("" and the
+    // target) and the descriptor, which stays open across the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS,
+        )
+    };
+    if rc != 0 {
+        return Err(Error::sys(
+            format!("mounting {} on {}", label.0.display(), label.1.display()),
+            nix::errno::Errno::last(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `m` is a bind mount, and a recursive one.
+fn bind_kind(m: &Mount) -> (bool, bool) {
+    let opts = parse_options(m.options().as_deref().unwrap_or_default());
+    let typ = m.typ().as_deref().unwrap_or("bind");
+    (
+        typ == "bind" || opts.flags.contains(MsFlags::MS_BIND),
+        opts.flags.contains(MsFlags::MS_REC),
+    )
+}
+
+impl Trees {
+    /// Clones the spec's root (`rootfs`) and bind sources, in this mount
+    /// namespace (skiff's, where they are mounted and reachable).
+    pub fn detach(spec: &Spec, rootfs: &Path) -> Result<Trees> {
+        let root = open_tree(rootfs, true)?;
+        let binds = spec
+            .mounts()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|m| match (bind_kind(m), m.source()) {
+                ((true, rec), Some(src)) => open_tree(src, rec).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Trees { root, binds })
+    }
+}
+
 /// Creates the standard links in the container's /dev, on the descriptor of
 /// /dev as resolved inside the root (the tmpfs mounted there). Links that
 /// exist already are left alone; a /dev that is not a directory gets none.
@@ -208,7 +313,12 @@ fn dev_links(root: &Root) {
 /// from the spec's mounts, makes `cwd` if the image lacks it (as Docker
 /// does), and pivots into it; then masks and write-protects the spec's
 /// paths inside the new root.
-pub fn setup(spec: &Spec, rootfs: &Path, cwd: &Path) -> Result<()> {
+///
+/// With `trees` (a container in a user namespace of its own) the root and
+/// the bind sources are attached from those detached copies instead of
+/// being reached by path: the root on top of `/`, from where the
+/// descriptor of the attached tree leads into it.
+pub fn setup(spec: &Spec, rootfs: &Path, cwd: &Path, trees: Option<&Trees>) -> Result<()> {
     let slash = Path::new("/");
     sys_mount(
         None,
@@ -218,18 +328,34 @@ pub fn setup(spec: &Spec, rootfs: &Path, cwd: &Path) -> Result<()> {
         None,
         slash,
     )?;
-    sys_mount(
-        Some(rootfs),
-        rootfs,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-        rootfs,
-    )?;
-    // Opened after the self-bind, so that it is the root of that mount.
-    let root = Root::open(rootfs).map_err(|e| io_err("open", rootfs, e))?;
-    for m in spec.mounts().as_deref().unwrap_or_default() {
-        do_mount(&root, m)?;
+    let root = match trees {
+        None => {
+            sys_mount(
+                Some(rootfs),
+                rootfs,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+                rootfs,
+            )?;
+            // Opened after the self-bind, so that it is the root of that mount.
+            Root::open(rootfs).map_err(|e| io_err("open", rootfs, e))?
+        }
+        Some(t) => {
+            attach(t.root.as_fd(), slash, (rootfs, slash))?;
+            let fd = t.root.try_clone().map_err(|e| io_err("open", rootfs, e))?;
+            Root::from_fd(fd)
+        }
+    };
+    for (i, m) in spec
+        .mounts()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let tree = trees.and_then(|t| t.binds.get(i)).and_then(Option::as_ref);
+        do_mount(&root, m, tree)?;
     }
     dev_links(&root);
     // The working directory is created if the image lacks it, as Docker does;

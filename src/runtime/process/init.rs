@@ -88,9 +88,16 @@ pub fn create(spec: &Spec, stdio: ChildStdio, confine: &Confinement) -> Result<C
     let what = "creating the container's namespaces";
     let flags = clone_flags(spec);
     let maps = crate::runtime::spec::user_maps(spec);
+    // Its root may not reach the root file system and bind sources by
+    // path: detached copies are made here (see `rootfs::Trees`).
+    let trees = match (&maps, spec.root().as_ref()) {
+        (Some(_), Some(root)) => Some(crate::runtime::rootfs::Trees::detach(spec, root.path())?),
+        _ => None,
+    };
+    let trees = trees.as_ref();
     // The child allocates (it parses the spec, resolves paths, formats its
     // errors): sound because `fork` refuses a process with other threads.
-    let child = move || child_main(spec, stdio, confine, go_r, res_w);
+    let child = move || child_main(spec, stdio, confine, trees, go_r, res_w);
     let joins: Vec<(&Path, LinuxNamespaceType)> = if maps.is_some() {
         joined_paths(spec)
     } else {
@@ -162,13 +169,14 @@ fn child_main(
     spec: &Spec,
     stdio: ChildStdio,
     confine: &Confinement,
+    trees: Option<&crate::runtime::rootfs::Trees>,
     go: OwnedFd,
     result: OwnedFd,
 ) -> ! {
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let mut go = File::from(go);
     wait_for_go(&mut go);
-    let err = match setup_and_exec(spec, stdio, confine, &mut go) {
+    let err = match setup_and_exec(spec, stdio, confine, trees, &mut go) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -179,6 +187,7 @@ fn setup_and_exec(
     spec: &Spec,
     stdio: ChildStdio,
     confine: &Confinement,
+    trees: Option<&crate::runtime::rootfs::Trees>,
     go: &mut File,
 ) -> Result<Never> {
     // The parent has moved this process into the container's cgroup before
@@ -239,7 +248,7 @@ fn setup_and_exec(
         .as_ref()
         .ok_or_else(|| Error::Msg("spec has no process".into()))?;
 
-    crate::runtime::rootfs::setup(spec, &rootfs, process.cwd())?;
+    crate::runtime::rootfs::setup(spec, &rootfs, process.cwd(), trees)?;
     if let Some(h) = spec.hostname() {
         nix::unistd::sethostname(h).map_err(|e| Error::sys("sethostname", e))?;
     }
