@@ -33,6 +33,10 @@ fn driver(c: &Container) -> Result<DriverKind> {
 
 /// Mounts the container's root filesystem and returns its path.
 pub fn mount_rootfs(ctx: &Context, c: &Container) -> Result<PathBuf> {
+    // The infra container runs no image: its root only holds mount points.
+    if c.config.infra {
+        return Ok(storage::mount_scratch(&storage_dir(ctx, &c.id))?);
+    }
     // A --rm container's upper directory dies with it: no syncs for it.
     Ok(storage::mount_with(
         driver(c)?,
@@ -191,10 +195,12 @@ fn add_user_entries(
 
 /// Builds the spec for a container whose root filesystem is mounted at `rootfs`,
 /// writing its /etc files and config.json into the container directory.
-/// `netns` is the network namespace already made for it, if any.
+/// `netns` is the network namespace already made for it, if any; `pod` its
+/// pod's record ([`crate::pod::of`]).
 pub fn prepare_spec(
     ctx: &Context,
     c: &Container,
+    pod: Option<&crate::pod::Pod>,
     rootfs: &Path,
     netns: Option<&Path>,
     maps: Option<&spec::UserMaps>,
@@ -251,7 +257,7 @@ pub fn prepare_spec(
     );
     // A pod's container joins namespaces of the pod's infra process, and
     // with its network shares its /etc/hosts and /etc/resolv.conf.
-    let (pod_ns, pod_etc) = crate::pod::joined_namespaces(ctx, c)?;
+    let (pod_ns, pod_etc) = crate::pod::joined_from(ctx, c, pod)?;
     // `--network container:X` shares X's (Podman), with a line for itself.
     let pod_etc = match pod_etc {
         Some(dir) => Some(dir),
@@ -477,10 +483,20 @@ pub fn start_process(
     };
     let result = (|| -> Result<Pid> {
         let netns = early.as_ref().map(|e| e.netns().to_path_buf());
-        let spec = prepare_spec(ctx, c, &rootfs, netns.as_deref(), maps.as_ref())?;
+        // The pod's record, read once: for the namespaces and the cgroup.
+        let pod = crate::pod::of(ctx, c)?;
+        let spec = prepare_spec(
+            ctx,
+            c,
+            pod.as_ref(),
+            &rootfs,
+            netns.as_deref(),
+            maps.as_ref(),
+        )?;
         let confine = confinement(ctx, c)?;
         let mut created = process::create(&spec, stdio, &confine)?;
-        c.state.cgroup = match enter_cgroup(ctx, c, created.pid.as_raw()) {
+        let share_parent = pod.is_some_and(|p| p.config.sharing.share_parent);
+        c.state.cgroup = match enter_cgroup(ctx, c, share_parent, created.pid.as_raw()) {
             Ok(dir) => dir,
             Err(e) => {
                 let _ = nix::sys::signal::kill(created.pid, nix::sys::signal::Signal::SIGKILL);
@@ -629,7 +645,8 @@ pub fn confinement(ctx: &Context, c: &Container) -> Result<process::Confinement>
 /// fails to start rather than running unconfined. `--cgroups split` puts
 /// the container and this supervisor in sub-cgroups of the caller's cgroup
 /// ([`crate::cgroups::split`]); `disabled` leaves both in the caller's.
-fn enter_cgroup(ctx: &Context, c: &Container, pid: i32) -> Result<String> {
+/// `share_parent`: its pod nests its containers' cgroups (`--share-parent`).
+fn enter_cgroup(ctx: &Context, c: &Container, share_parent: bool, pid: i32) -> Result<String> {
     let cfg = &c.config;
     if !ctx.rootless || cfg.cgroups == crate::cgroups::CgroupsMode::Disabled {
         return Ok(String::new());
@@ -644,11 +661,10 @@ fn enter_cgroup(ctx: &Context, c: &Container, pid: i32) -> Result<String> {
     }
     let parent = (!cfg.cgroup_parent.is_empty()).then_some(cfg.cgroup_parent.as_str());
     let limited = !cfg.resources.is_empty() || parent.is_some();
+    let pod_parent = parent.is_none() && share_parent;
     // systemd's scope, unless the cgroup's place is given (--cgroup-parent,
     // or a pod whose members share its cgroup): those are cgroupfs paths.
-    if cfg.cgroup_manager == crate::cgroups::Manager::Systemd
-        && parent.is_none()
-        && !crate::pod::shares_cgroup(ctx, c)
+    if cfg.cgroup_manager == crate::cgroups::Manager::Systemd && parent.is_none() && !pod_parent
     {
         let entered = crate::cgroups::systemd::enter(
             &c.id,
@@ -670,9 +686,9 @@ fn enter_cgroup(ctx: &Context, c: &Container, pid: i32) -> Result<String> {
         Err(e) => return Err(Error::msg(e)),
     };
     // A pod created with --share-parent nests its members' cgroups.
-    if parent.is_none() {
-        if let Some(pod_parent) = crate::pod::cgroup_parent(ctx, c, &d) {
-            d = crate::cgroups::enable_for(pod_parent, &cfg.resources, uid);
+    if pod_parent {
+        if let Some(p) = crate::pod::cgroup_parent(&cfg.pod, &d) {
+            d = crate::cgroups::enable_for(p, &cfg.resources, uid);
         }
     }
     if limited {

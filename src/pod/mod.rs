@@ -279,36 +279,17 @@ pub fn for_create(ctx: &Context, key: &str) -> Result<(Pod, bool)> {
     }
 }
 
-/// The cgroup delegation a container of a `--share-parent` pod enters
-/// under `d`: its pod's cgroup, created now if need be. None for any
-/// other container, or when the pod's cgroup cannot be made (the
+/// The cgroup delegation the containers of pod `pod_id` (made with
+/// `--share-parent`) enter under `d`: the pod's
+/// cgroup, created now if need be. None when it cannot be made (the
 /// container then gets its own cgroup directly under `d`).
 pub fn cgroup_parent(
-    ctx: &Context,
-    c: &Container,
+    pod_id: &str,
     d: &crate::cgroups::Delegation,
 ) -> Option<crate::cgroups::Delegation> {
-    if c.config.pod.is_empty() {
-        return None;
-    }
-    let pod = store(ctx).load(&c.config.pod).ok()??;
-    if !pod.config.sharing.share_parent {
-        return None;
-    }
-    crate::cgroups::pod_parent(d, &pod.id)
+    crate::cgroups::pod_parent(d, pod_id)
         .map_err(|e| tracing::warn!(%e, "cannot make the pod's cgroup"))
         .ok()
-}
-
-/// Whether the container's cgroup goes below its pod's (`--share-parent`),
-/// a cgroupfs path whatever the cgroup manager.
-pub fn shares_cgroup(ctx: &Context, c: &Container) -> bool {
-    !c.config.pod.is_empty()
-        && store(ctx)
-            .load(&c.config.pod)
-            .ok()
-            .flatten()
-            .is_some_and(|pod| pod.config.sharing.share_parent)
 }
 
 /// The pod's cgroup (`--share-parent`) and the directory below which it
@@ -333,20 +314,34 @@ pub fn cgroup_paths(pod: &Pod) -> (String, String) {
 /// What a pod's container takes from its infra process at start.
 pub type Joined = (Vec<(Namespace, PathBuf)>, Option<PathBuf>);
 
+/// The pod container `c` belongs to, read once for its start (None when it
+/// is in none). Error: the pod no longer exists.
+pub fn of(ctx: &Context, c: &Container) -> Result<Option<Pod>> {
+    if c.config.pod.is_empty() {
+        return Ok(None);
+    }
+    match store(ctx).load(&c.config.pod)? {
+        Some(pod) => Ok(Some(pod)),
+        None => Err(Error::msg(format!(
+            "container {}: its pod {} no longer exists",
+            c.name, c.config.pod
+        ))),
+    }
+}
+
 /// The namespaces container `c` joins from its pod's infra process (ipc and
 /// uts when shared, by `/proc/PID/ns/` path), and the infra's userdata
 /// directory when it shares the network (its /etc/hosts and
 /// /etc/resolv.conf are then the member's). Error when the infra container
-/// does not run.
+/// does not run, or the pod no longer exists.
 pub fn joined_namespaces(ctx: &Context, c: &Container) -> Result<Joined> {
-    if c.config.pod.is_empty() || c.config.infra {
+    joined_from(ctx, c, of(ctx, c)?.as_ref())
+}
+
+/// [`joined_namespaces`] with `c`'s pod already read ([`of`]).
+pub fn joined_from(ctx: &Context, c: &Container, pod: Option<&Pod>) -> Result<Joined> {
+    let Some(pod) = pod.filter(|_| !c.config.infra) else {
         return Ok((Vec::new(), None));
-    }
-    let Some(pod) = store(ctx).load(&c.config.pod)? else {
-        return Err(Error::msg(format!(
-            "container {}: its pod {} no longer exists",
-            c.name, c.config.pod
-        )));
     };
     if pod.state.infra_id.is_empty() {
         return Ok((Vec::new(), None));

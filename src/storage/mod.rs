@@ -280,13 +280,25 @@ pub fn mount_shifted(
     }
 }
 
+/// Mounts an empty, private tmpfs as the root file system in `dir` (where
+/// vfs keeps its copy), for a container that runs no image: a pod's infra
+/// container, whose root holds nothing but the mount points its start
+/// makes. Those are then made and dropped in memory, without a write to the
+/// disk's journal each, and go with the unmount ([`unmount`] with vfs).
+/// Calling it again while mounted returns the same path. Error: the mount
+/// is refused (one line naming the directory).
+pub fn mount_scratch(dir: &Path) -> Result<PathBuf> {
+    vfs::mount_scratch(dir)
+}
+
 /// Unmounts the root filesystem of the container in `dir`; nothing to do when
-/// it is not mounted, or for vfs.
+/// it is not mounted, or for a vfs copy (a [`mount_scratch`] root is
+/// unmounted).
 pub fn unmount(kind: DriverKind, dir: &Path) -> Result<()> {
     match kind {
         DriverKind::Overlay => overlay::unmount(dir),
         DriverKind::FuseOverlayfs => fuse::unmount(dir),
-        DriverKind::Vfs => Ok(()),
+        DriverKind::Vfs => unmount_all(&vfs::rootfs_dir(dir)),
     }
 }
 

@@ -42,6 +42,31 @@ pub(super) fn mount(lowers: &[PathBuf], dir: &Path) -> Result<PathBuf> {
     Ok(rootfs)
 }
 
+/// See [`super::mount_scratch`]: a tmpfs on `dir/rootfs` (made if missing),
+/// mode 0755, 1 MiB at most (it holds empty mount points only).
+pub(super) fn mount_scratch(dir: &Path) -> Result<PathBuf> {
+    let rootfs = rootfs_dir(dir);
+    if super::mountinfo::is_mount_point(&rootfs) {
+        return Ok(rootfs);
+    }
+    std::fs::create_dir_all(&rootfs).map_err(|e| Error::io("mkdir", &rootfs, &e))?;
+    nix::mount::mount(
+        Some("tmpfs"),
+        &rootfs,
+        Some("tmpfs"),
+        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+        Some("mode=0755,size=1m"),
+    )
+    .map_err(|e| {
+        Error::Msg(format!(
+            "mount tmpfs on {}: {}",
+            rootfs.display(),
+            e.desc().to_lowercase()
+        ))
+    })?;
+    Ok(rootfs)
+}
+
 /// Applies one layer directory on top of the tree at `dst`.
 pub(super) fn copy_layer(layer: &Path, dst: &Path) -> Result<()> {
     let md = std::fs::symlink_metadata(layer).map_err(|e| Error::io("stat", layer, &e))?;
