@@ -61,6 +61,26 @@ fn web_and_client_share_localhost_port_hostname_and_hosts() {
     assert_eq!(wait_http_in_pod(&s, "app"), INDEX_HTML);
     // The pod's published port, from the host.
     assert!(http_get(port).contains(INDEX_HTML.trim()));
+    // A member reports the pod's ports as its own, as Podman does: `port`,
+    // `ps` and `inspect` show the infra container's published port.
+    let mapping = format!("127.0.0.1:{port}");
+    assert_eq!(s.ok(&["port", "web", "80"]).trim(), mapping);
+    assert_eq!(
+        s.ok(&["port", "web"]).trim(),
+        format!("80/tcp -> {mapping}")
+    );
+    let ps = s.ok(&["ps", "--filter", "name=^web$", "--format", "{{.Ports}}"]);
+    assert_eq!(ps.trim(), format!("{mapping}->80/tcp"));
+    let ports = s.ok(&[
+        "inspect",
+        "--format",
+        "{{json .NetworkSettings.Ports}}",
+        "web",
+    ]);
+    assert_eq!(
+        ports.trim(),
+        format!(r#"{{"80/tcp":[{{"HostIp":"127.0.0.1","HostPort":"{port}"}}]}}"#)
+    );
     // One hostname (the pod's name) and /etc/hosts naming every container.
     let out = s.ok(&[
         "run",

@@ -455,8 +455,9 @@ fn disconnect(ctx: &Context, a: DisconnectArgs) -> Result<i32> {
 /// `skiff port`: the published ports of containers.
 pub fn port(ctx: &Context, a: PortArgs) -> Result<i32> {
     let store = container::store(ctx);
+    let all = store.list()?;
     let list: Vec<Container> = match (&a.container, a.all) {
-        (_, true) => store.list()?,
+        (_, true) => all.clone(),
         (Some(n), false) => vec![store.lookup(n)?],
         (None, false) => {
             return Err(Error::msg(
@@ -475,7 +476,9 @@ pub fn port(ctx: &Context, a: PortArgs) -> Result<i32> {
         if container::effective_status(&c) != Status::Running {
             continue;
         }
-        for p in &c.state.network.ports {
+        // A pod's member publishes what its infra container does (Podman).
+        let owner = container::network::ports_owner(&c, &all);
+        for p in &owner.state.network.ports {
             let key = format!("{}/{}", p.container_port, p.protocol);
             match &filter {
                 Some(f) if *f != key => continue,

@@ -54,6 +54,9 @@ struct Facts {
     size: Option<(u64, u64)>,
     /// Podman's field name to the namespace's inode number, for a running container.
     namespaces: serde_json::Map<String, Value>,
+    /// Its published ports: those of the container whose network namespace
+    /// it runs in (a pod's infra container for its members), as Podman.
+    ports: Vec<crate::network::ports::PortMapping>,
 }
 
 /// Go's `time.Time.String()` for a UTC time: `2026-11-22 11:52:18.8874152 +0000 UTC`.
@@ -100,10 +103,8 @@ fn status_text(c: &Container, f: &Facts) -> String {
 }
 
 /// `0.0.0.0:8080->80/tcp, ...` for a running container's published ports.
-fn ports_text(c: &Container) -> String {
-    c.state
-        .network
-        .ports
+fn ports_text(ports: &[crate::network::ports::PortMapping]) -> String {
+    ports
         .iter()
         .map(|p| {
             let ip = if p.host_ip.is_empty() {
@@ -120,6 +121,7 @@ fn ports_text(c: &Container) -> String {
 fn facts(
     ctx: &Context,
     c: &Container,
+    all: &[Container],
     pods: &[crate::pod::Pod],
     image_sizes: Option<&std::collections::HashMap<String, u64>>,
 ) -> Facts {
@@ -147,6 +149,15 @@ fn facts(
             }
         }
     }
+    let ports = if matches!(status, Status::Running | Status::Paused) {
+        container::network::ports_owner(c, all)
+    } else {
+        c
+    }
+    .state
+    .network
+    .ports
+    .clone();
     Facts {
         status,
         restarting: status == Status::Exited && container::supervisor_alive(c),
@@ -155,15 +166,14 @@ fn facts(
         networks,
         size,
         namespaces,
+        ports,
     }
 }
 
 /// Podman's `ps --format json` element.
 fn json_view(c: &Container, f: &Facts) -> Value {
     let unix = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp());
-    let ports: Vec<Value> = c
-        .state
-        .network
+    let ports: Vec<Value> = f
         .ports
         .iter()
         .map(|p| {
@@ -255,7 +265,7 @@ fn template_view(c: &Container, f: &Facts, no_trunc: bool) -> Value {
         "Pid": c.state.pid,
         "Pod": f.pod_id,
         "PodName": f.pod_name,
-        "Ports": ports_text(c),
+        "Ports": ports_text(&f.ports),
         "Restarts": c.state.restart_count,
         "RunningFor": ago,
         "Size": f.size.map(|(rw, root)| format!(
@@ -307,7 +317,7 @@ pub fn ps(ctx: &Context, a: PsArgs) -> Result<i32> {
         config: Default::default(),
         state: Default::default(),
     };
-    let sample_f = facts(ctx, &sample_c, &[], None);
+    let sample_f = facts(ctx, &sample_c, &[], &[], None);
     let sample = template_view(&sample_c, &sample_f, false);
     let shape = crate::format::Shape::new("entities.ListContainer", &sample).with_headers(HEADERS);
     if format != "json" && !a.quiet {
@@ -361,7 +371,7 @@ fn once(
         .iter()
         // Build containers are external, as buildah's are to Podman.
         .filter(|c| a.external || c.config.builder.is_none())
-        .map(|c| (c, facts(ctx, c, &pods, image_sizes.as_ref())))
+        .map(|c| (c, facts(ctx, c, &all, &pods, image_sizes.as_ref())))
         .filter(|(c, f)| (every || shown_by_default(f)) && filters.keep(c, f.status))
         .collect();
     let limit = if a.latest { Some(1) } else { a.last };

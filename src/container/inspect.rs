@@ -21,6 +21,18 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
     let status = effective_status(c);
     let running = matches!(status, Status::Running | Status::Paused);
     let cfg = &c.config;
+    // A container in another's network namespace (a pod's member) reports
+    // that one's published ports, as Podman does.
+    let joins = matches!(
+        &cfg.network,
+        crate::network::mode::NetworkChoice::Explicit(crate::network::Mode::Container(_))
+    );
+    let all = if joins {
+        super::list(ctx).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let ports_of = super::network::ports_owner(c, &all).clone();
     let mounts: Vec<Value> = cfg
         .mounts
         .iter()
@@ -179,7 +191,7 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
         "ExecIDs": [],
         "Mounts": mounts,
         "Dependencies": cfg.requires,
-        "NetworkSettings": crate::network::inspect_json(c),
+        "NetworkSettings": crate::network::inspect_json(c, &ports_of),
         "Namespace": "",
         "IsInfra": cfg.infra,
         "Config": config,

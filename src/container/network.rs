@@ -123,6 +123,29 @@ fn network_event(ctx: &Context, id: &str, net: &str, status: &str) {
     e.record(ctx);
 }
 
+/// The container whose network namespace `c` runs in, and whose published
+/// ports Podman reports for `c` (`ps`, `port`, `inspect`): with
+/// `--network container:X` (a pod's member: its infra container) X, followed
+/// through such chains, among `all`; `c` itself otherwise, or when X is not
+/// among `all`.
+pub fn ports_owner<'a>(
+    c: &'a crate::state::container::Container,
+    all: &'a [crate::state::container::Container],
+) -> &'a crate::state::container::Container {
+    let mut cur = c;
+    // A chain longer than the store is a loop: stop where it is.
+    for _ in 0..=all.len() {
+        let NetworkChoice::Explicit(Mode::Container(key)) = &cur.config.network else {
+            break;
+        };
+        match crate::state::container::find(all, key) {
+            Ok(o) if o.id != cur.id => cur = o,
+            _ => break,
+        }
+    }
+    cur
+}
+
 /// The directory whose `hosts` and `resolv.conf` container `c` uses when it
 /// joins another container's network (`--network container:X`, outside a
 /// pod): X's own, or those X shares in turn (a pod's, another container's),

@@ -664,8 +664,7 @@ fn enter_cgroup(ctx: &Context, c: &Container, share_parent: bool, pid: i32) -> R
     let pod_parent = parent.is_none() && share_parent;
     // systemd's scope, unless the cgroup's place is given (--cgroup-parent,
     // or a pod whose members share its cgroup): those are cgroupfs paths.
-    if cfg.cgroup_manager == crate::cgroups::Manager::Systemd && parent.is_none() && !pod_parent
-    {
+    if cfg.cgroup_manager == crate::cgroups::Manager::Systemd && parent.is_none() && !pod_parent {
         let entered = crate::cgroups::systemd::enter(
             &c.id,
             &c.name,

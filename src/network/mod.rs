@@ -753,15 +753,18 @@ pub fn ns_path(pid: i32) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/ns/net"))
 }
 
-/// `NetworkSettings` for `inspect`, in Podman's shape.
-pub fn inspect_json(c: &Container) -> serde_json::Value {
+/// `NetworkSettings` for `inspect`, in Podman's shape. `ports_of` is the
+/// container whose published ports are `c`'s (`container::network::ports_owner`:
+/// `c` itself, or the one whose network namespace it joins).
+pub fn inspect_json(c: &Container, ports_of: &Container) -> serde_json::Value {
     use serde_json::{json, Map, Value};
     let st = &c.state.network;
     let running = c.state.status == Status::Running;
     let mut ports = Map::new();
-    let specs = port_specs(&c.config).unwrap_or_default();
-    if running && !st.ports.is_empty() {
-        for p in &st.ports {
+    let specs = port_specs(&ports_of.config).unwrap_or_default();
+    let published = &ports_of.state.network.ports;
+    if running && !published.is_empty() {
+        for p in published {
             let key = format!("{}/{}", p.container_port, p.protocol);
             let entry = ports.entry(key).or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(a) = entry {
