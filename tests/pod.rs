@@ -282,8 +282,15 @@ fn lifecycle_status_listing_inspect_logs_and_top() {
     let out = s.ok(&["pod", "logs", "life"]);
     assert!(out.contains("first one\nfirst two\n"), "{out}");
     assert!(out.contains("second second here\n"), "{out}");
+    // One container's own lines, bare (Podman), and --since/--until/--names.
     let out = s.ok(&["pod", "logs", "--container", "first", "--tail", "1", "life"]);
-    assert_eq!(out, "first two\n");
+    assert_eq!(out, "two\n");
+    let out = s.ok(&["pod", "logs", "--names", "--since", "1h", "life"]);
+    assert!(out.contains("first one\nfirst two\n"), "{out}");
+    let out = s.ok(&["pod", "logs", "--until", "2000-01-01T00:00:00Z", "life"]);
+    assert_eq!(out, "");
+    let e = s.fails_engine(&["pod", "logs", "--since", "soon", "life"]);
+    assert!(e.contains("invalid --since value \"soon\""), "{e}");
 
     // logs -f: every container's lines as they come, then more.
     let mut follow = s.spawn(&["pod", "logs", "-f", "life"]);

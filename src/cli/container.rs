@@ -1095,21 +1095,28 @@ pub struct LogsArgs {
     pub containers: Vec<String>,
 }
 
+/// The time a `logs --since`/`--until` value (`flag`) names, relative
+/// to `now` for a duration. Error: one line naming the flag and value.
+pub(crate) fn log_time(
+    value: &Option<String>,
+    flag: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    match value {
+        None => Ok(None),
+        Some(v) => container::logs::parse_time(v, now)
+            .map(Some)
+            .ok_or_else(|| Error::msg(format!("invalid --{flag} value \"{v}\": use a time like 2026-01-02T15:04:05Z or a duration like 10m"))),
+    }
+}
+
 pub fn logs(ctx: &Context, a: LogsArgs) -> Result<i32> {
     let now = chrono::Utc::now();
-    let time = |s: &Option<String>, flag: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>> {
-        match s {
-            None => Ok(None),
-            Some(v) => container::logs::parse_time(v, now)
-                .map(Some)
-                .ok_or_else(|| Error::msg(format!("invalid --{flag} value \"{v}\": use a time like 2026-01-02T15:04:05Z or a duration like 10m"))),
-        }
-    };
     let opts = container::logs::LogOptions {
         follow: a.follow,
         tail: a.tail.filter(|t| *t >= 0).map(|t| t as usize),
-        since: time(&a.since, "since")?,
-        until: time(&a.until, "until")?,
+        since: log_time(&a.since, "since", now)?,
+        until: log_time(&a.until, "until", now)?,
         timestamps: a.timestamps,
         prefix: None,
     };

@@ -267,7 +267,7 @@ pub struct StatsArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// Only the logs of this container of the pod
+    /// Only the logs of this container of the pod (its lines without a prefix)
     #[arg(short, long)]
     pub container: Option<String>,
     /// Follow log output
@@ -276,9 +276,18 @@ pub struct LogsArgs {
     /// Output the specified number of lines at the end of each log
     #[arg(long, allow_hyphen_values = true)]
     pub tail: Option<i64>,
+    /// Show logs since TIMESTAMP or duration (10m, 1h)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs until TIMESTAMP or duration
+    #[arg(long)]
+    pub until: Option<String>,
     /// Output the timestamps in the log
     #[arg(short, long)]
     pub timestamps: bool,
+    /// Prefix lines with container names (skiff always does, but with --container)
+    #[arg(short, long)]
+    pub names: bool,
     pub pod: String,
 }
 
@@ -908,14 +917,19 @@ fn logs(ctx: &Context, a: LogsArgs) -> Result<i32> {
         }
         None => members,
     };
+    let now = chrono::Utc::now();
     let opts = container::logs::LogOptions {
         follow: a.follow,
         tail: a.tail.filter(|t| *t >= 0).map(|t| t as usize),
+        since: crate::cli::container::log_time(&a.since, "since", now)?,
+        until: crate::cli::container::log_time(&a.until, "until", now)?,
         timestamps: a.timestamps,
         ..Default::default()
     };
+    // The pod's lines say whose they are; one container's own are bare, as
+    // Podman prints `pod logs --container`.
     let with_prefix = |c: &Container| container::logs::LogOptions {
-        prefix: Some(c.name.clone()),
+        prefix: a.container.is_none().then(|| c.name.clone()),
         ..opts.clone()
     };
     if !a.follow {
