@@ -710,6 +710,32 @@ fn pod_stop_and_rm_f_of_three_members_are_quick() {
     assert!(s.processes_with("_infra").is_empty());
 }
 
+/// A timeout of 0 kills at once, as Podman: `pod rm -f -t 0` and
+/// `stop -t 0` print no "StopSignal ... resorting to SIGKILL" warning (the
+/// members' `sleep`, pid 1 without a handler, would ignore SIGTERM), and
+/// leave nothing behind.
+#[test]
+fn a_zero_timeout_kills_without_a_warning() {
+    let s = busybox();
+    s.ok(&["pod", "create", "--name", "zero"]);
+    for name in ["z1", "z2"] {
+        s.ok(&[
+            "run", "-d", "--pod", "zero", "--name", name, "busybox", "sleep", "100",
+        ]);
+    }
+    let out = s.cmd(&["stop", "-t", "0", "z1"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("StopSignal"), "{}", out.stderr);
+    assert_eq!(s.inspect_format("z1", "{{.State.Status}}").trim(), "exited");
+    let out = s.cmd(&["pod", "rm", "-f", "-t", "0", "zero"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("StopSignal"), "{}", out.stderr);
+    assert_eq!(s.cmd(&["pod", "exists", "zero"]).code, 1);
+    assert!(s.container_ids().is_empty(), "{:?}", s.container_ids());
+    assert!(s.processes_with("_supervise").is_empty());
+    assert!(s.processes_with("_infra").is_empty());
+}
+
 /// Interface names in a /proc/net/dev text.
 fn interfaces(dev: &str) -> Vec<String> {
     let mut v: Vec<String> = dev
