@@ -510,7 +510,6 @@ fn flags_without_effect_here_are_refused() {
         &["--subuidname", "someone"],
         &["--subgidname", "someone"],
         &["--device-cgroup-rule", "c 1:3 rwm"],
-        &["--hostuser", "root"],
         &["--cgroupns", "ns:/proc/1/ns/cgroup"],
     ] {
         let mut args = vec!["create"];

@@ -572,6 +572,43 @@ fn a_numeric_user_the_image_lacks_gets_podmans_passwd_line() {
     s.ok(&["rm", "twice"]);
 }
 
+/// `--hostuser`: the host user's /etc/passwd line goes into the
+/// container's when the image names it neither by name nor by uid, home
+/// the working directory (libpod's `userPasswdEntry`), so `-u` may name it;
+/// a user the host lacks is refused at create.
+#[test]
+fn hostuser_adds_the_host_users_line_as_podman() {
+    let s = busybox();
+    let host = std::fs::read_to_string("/etc/passwd").unwrap();
+    let uid = s.uid().to_string();
+    let line = host
+        .lines()
+        .find(|l| l.split(':').nth(2) == Some(uid.as_str()))
+        .expect("the test user is in the host's /etc/passwd");
+    let f: Vec<&str> = line.split(':').collect();
+    let in_image =
+        ["0", "1000", "65534"].contains(&f[2]) || ["root", "tester", "nobody"].contains(&f[0]);
+    if !in_image {
+        let want = format!("{}:*:{}:{}:{}:/:/bin/sh", f[0], f[2], f[3], f[4]);
+        assert_eq!(
+            s.sh(
+                &["--hostuser", f[0], "-u", f[0]],
+                "tail -n1 /etc/passwd; whoami; echo $HOME"
+            ),
+            format!("{want}\n{}\n/\n", f[0])
+        );
+    }
+    // root is the image's own: nothing added.
+    assert_eq!(
+        s.sh(&["--hostuser", "root"], "grep -c : /etc/passwd"),
+        "3\n"
+    );
+    assert_eq!(
+        s.fails_engine(&["create", "--hostuser", "nosuch-zz", "busybox", "true"]),
+        "Error: --hostuser nosuch-zz: no such user in the host's /etc/passwd"
+    );
+}
+
 /// The cells of a `top` table line (columns are two or more blanks apart).
 fn top_cells(line: &str) -> Vec<String> {
     line.split("  ")

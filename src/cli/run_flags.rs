@@ -43,7 +43,7 @@ pub struct RunFlags {
     /// Seconds the container may run before it is killed (0: no limit)
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
-    /// Host user to add to the container's /etc/passwd (not supported)
+    /// Host user (name or uid) to add to the container's /etc/passwd
     #[arg(long, value_name = "NAME")]
     pub hostuser: Vec<String>,
     /// Cgroup namespace: private (default) or host
@@ -260,6 +260,20 @@ impl RunFlags {
                 "--init: {CATATONIT}: no such file (install catatonit)"
             )));
         }
+        // `--hostuser`: each must be a user of the host, as Podman requires.
+        let host_passwd = if self.hostuser.is_empty() {
+            String::new()
+        } else {
+            std::fs::read_to_string("/etc/passwd").unwrap_or_default()
+        };
+        for u in &self.hostuser {
+            if crate::runtime::user::host_user(&host_passwd, u).is_none() {
+                return Err(Error::msg(format!(
+                    "--hostuser {u}: no such user in the host's /etc/passwd"
+                )));
+            }
+            x.hostusers.push(u.clone());
+        }
         for g in &self.group_add {
             match g.as_str() {
                 "keep-groups" => x.keep_groups = true,
@@ -360,12 +374,6 @@ impl RunFlags {
             return not(
                 "--passwd-entry",
                 "skiff does not write entries into the container's /etc/passwd",
-            );
-        }
-        if !self.hostuser.is_empty() {
-            return not(
-                "--hostuser",
-                "skiff does not write host users into the container's /etc/passwd",
             );
         }
         Ok(())

@@ -643,6 +643,24 @@ fn parse_security_opts(
     Ok((nnp, seccomp))
 }
 
+/// The `--hostuser` lines for the image's `passwd` text
+/// (`runtime::user::host_user_lines`, from the host's /etc/passwd).
+pub(crate) fn host_user_lines(
+    names: &[String],
+    passwd: &str,
+    workdir: &str,
+    mounted: impl Fn(&str) -> bool,
+) -> Result<String> {
+    if names.is_empty() {
+        return Ok(String::new());
+    }
+    let host = std::fs::read_to_string("/etc/passwd")
+        .map_err(|e| Error::msg(crate::error::io_msg("read", Path::new("/etc/passwd"), &e)))?;
+    Ok(crate::runtime::user::host_user_lines(
+        names, &host, passwd, workdir, mounted,
+    )?)
+}
+
 /// The file at `path` of the topmost layer that has it (a whiteout hides
 /// it); a FIFO or device there is refused rather than read.
 fn read_from_layers(layers: &[PathBuf], path: &str) -> Result<String> {
@@ -966,6 +984,15 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     // Resolve the user now, from the image's own files: an unknown user fails
     // before anything is written, and HOME is known for inspect. `start`
     // resolves it again from the container's files, as Podman does.
+    let workdir = o
+        .workdir
+        .clone()
+        .or_else(|| img_cfg.working_dir().clone().filter(|w| !w.is_empty()))
+        .unwrap_or_else(|| "/".into());
+    // `--hostuser` lines are there at start: `-u` may name those users.
+    passwd_text += &host_user_lines(&extras.hostusers, &passwd_text, &workdir, |d| {
+        user_mounts.iter().any(|m| m.destination == d)
+    })?;
     let exec_user = crate::runtime::user::resolve(&user, &passwd_text, &group_text)?;
     let id = crate::state::new_id();
     let (image_id, image_name) = match &image {
@@ -1028,11 +1055,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
             entrypoint,
             cmd,
             env,
-            workdir: o
-                .workdir
-                .clone()
-                .or_else(|| img_cfg.working_dir().clone().filter(|w| !w.is_empty()))
-                .unwrap_or_else(|| "/".into()),
+            workdir,
             user,
             hostname: match (&o.hostname, &o.run.extras.uts) {
                 (Some(h), _) => h.clone(),

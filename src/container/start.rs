@@ -164,7 +164,21 @@ fn add_user_entries(
     }
     let passwd = user::read_root_file(rootfs, "/etc/passwd")?;
     let group = user::read_root_file(rootfs, "/etc/group")?;
-    let added = user::added_entries(&cfg.user, &passwd, &group, &cfg.workdir)?;
+    // `--hostuser`s first, then the numeric user, as Podman's
+    // generatePasswdEntry orders them.
+    let host_lines =
+        super::create::host_user_lines(&cfg.extras.hostusers, &passwd, &cfg.workdir, |d| {
+            cfg.mounts.iter().any(|m| m.destination == d)
+        })?;
+    let mut added = user::added_entries(
+        &cfg.user,
+        &format!("{passwd}{host_lines}"),
+        &group,
+        &cfg.workdir,
+    )?;
+    if !host_lines.is_empty() {
+        added.passwd = Some(host_lines + added.passwd.as_deref().unwrap_or(""));
+    }
     let mut binds = Vec::new();
     for (dest, line, text) in [
         ("/etc/passwd", added.passwd, passwd),

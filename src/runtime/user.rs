@@ -167,6 +167,67 @@ pub fn added_entries(
     Ok(out)
 }
 
+/// The line of host user `name_or_uid` in the host's passwd text: by
+/// name, else by uid when it is a number.
+pub fn host_user<'a>(host_passwd: &'a str, name_or_uid: &str) -> Option<&'a str> {
+    let uid = name_or_uid.parse::<u32>().ok();
+    host_passwd.lines().find(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        f.len() >= 7
+            && !l.starts_with('#')
+            && (f[0] == name_or_uid || uid.is_some_and(|u| f[2].parse() == Ok(u)))
+    })
+}
+
+/// Podman's /etc/passwd lines for `--hostuser` (libpod's
+/// `userPasswdEntry`): each host user the image's `passwd` names neither by
+/// name nor by uid gets `NAME:*:UID:GID:GECOS:HOME:/bin/sh`, its home the
+/// host's when that directory or one above it (not `/`) is a mount
+/// destination (`mounted`), else the working directory (`/` when empty).
+/// Errors: a user the host's passwd text does not have.
+pub fn host_user_lines(
+    names: &[String],
+    host_passwd: &str,
+    passwd: &str,
+    workdir: &str,
+    mounted: impl Fn(&str) -> bool,
+) -> Result<String> {
+    let mut out = String::new();
+    for n in names {
+        let line = host_user(host_passwd, n).ok_or_else(|| {
+            Error::Msg(format!(
+                "--hostuser {n}: no such user in the host's /etc/passwd"
+            ))
+        })?;
+        let f: Vec<&str> = line.split(':').collect();
+        let (name, uid, gid, gecos, home) = (f[0], f[2], f[3], f[4], f[5]);
+        let known = passwd_entries(passwd)
+            .any(|e| e.name == name || uid.parse::<u32>() == Ok(e.uid))
+            || out.lines().any(|l| l.split(':').nth(2) == Some(uid));
+        if known {
+            continue;
+        }
+        let mut dir = Path::new(home);
+        let mut home_mounted = false;
+        while dir != Path::new("/") && !dir.as_os_str().is_empty() {
+            if mounted(&dir.to_string_lossy()) {
+                home_mounted = true;
+                break;
+            }
+            dir = dir.parent().unwrap_or(Path::new("/"));
+        }
+        let home = if home_mounted {
+            home
+        } else if workdir.is_empty() {
+            "/"
+        } else {
+            workdir
+        };
+        out.push_str(&format!("{name}:*:{uid}:{gid}:{gecos}:{home}:/bin/sh\n"));
+    }
+    Ok(out)
+}
+
 /// The identity the container process runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecUser {
@@ -464,6 +525,34 @@ mod tests {
             added("web:777", "/").group.as_deref(),
             Some("777:x:777:web\n")
         );
+    }
+
+    #[test]
+    fn host_users_as_podman_adds_them() {
+        let host =
+            "root:x:0:0:root:/root:/bin/bash\nalice:x:1500:1500:Alice A:/home/alice:/bin/zsh\n";
+        let image = "root:x:0:0:root:/root:/bin/sh\n";
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let lines = |n: &[&str], mounted: &dyn Fn(&str) -> bool| {
+            host_user_lines(&names(n), host, image, "/srv", mounted)
+        };
+        assert_eq!(
+            lines(&["alice", "root"], &|_| false).unwrap(),
+            "alice:*:1500:1500:Alice A:/srv:/bin/sh\n"
+        );
+        // By uid, and the home kept when it (or a directory above it) is mounted.
+        assert_eq!(
+            lines(&["1500"], &|d| d == "/home").unwrap(),
+            "alice:*:1500:1500:Alice A:/home/alice:/bin/sh\n"
+        );
+        assert_eq!(
+            lines(&["alice", "1500"], &|_| false)
+                .unwrap()
+                .lines()
+                .count(),
+            1
+        );
+        assert!(lines(&["nosuch"], &|_| false).is_err());
     }
 
     #[test]

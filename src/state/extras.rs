@@ -222,6 +222,10 @@ pub struct Extras {
     /// `--userns`.
     #[serde(default, skip_serializing_if = "UsernsMode::is_host")]
     pub userns: UsernsMode,
+    /// `--hostuser`: host users (names or uids) whose /etc/passwd lines
+    /// go into the container's, as Podman's (`runtime::user::host_user_lines`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hostusers: Vec<String>,
     /// `--group-add` gids, added to the process's supplementary groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_add: Vec<u32>,
