@@ -1354,3 +1354,55 @@ fn preserve_fds_passes_the_callers_descriptors() {
     );
     assert!(s.container_ids().is_empty(), "nothing was created");
 }
+
+/// Runs `args` on a fresh pty and returns everything written to it and the
+/// exit code; asserts the pty's modes are back as they were once skiff ends.
+fn on_pty_bytes(s: &Skiff, args: &[&str]) -> (Vec<u8>, i32) {
+    let (mut child, master) = spawn_on_pty(s, args, 24, 80);
+    let before = nix::sys::termios::tcgetattr(&master).expect("tcgetattr on the pty");
+    let rx = chunks(master.try_clone().unwrap());
+    let code = wait_for(&mut child, Duration::from_secs(30), args[0], String::new);
+    let mut out = Vec::new();
+    while let Ok(c) = rx.recv_timeout(Duration::from_millis(500)) {
+        out.extend(c);
+    }
+    let after = nix::sys::termios::tcgetattr(&master).expect("tcgetattr on the pty");
+    assert_eq!(
+        (before.local_flags, before.output_flags, before.input_flags),
+        (after.local_flags, after.output_flags, after.input_flags),
+        "{args:?} left the terminal's modes changed"
+    );
+    (out, code)
+}
+
+#[test]
+fn tty_without_interactive_makes_the_terminal_raw_as_podman() {
+    // Podman makes the caller's terminal raw whenever the container has a
+    // tty: the pty's "\r\n" must not become "\r\r\n" through ONLCR again.
+    let s = busybox();
+    let (out, code) = on_pty_bytes(&s, &["run", "--rm", "-t", "busybox", "echo", "hi"]);
+    assert_eq!(
+        (out.as_slice(), code),
+        (&b"hi\r\n"[..], 0),
+        "run -t: {:?}",
+        String::from_utf8_lossy(&out)
+    );
+    s.ok(&["run", "-d", "--name", "web", "busybox", "sleep", "100"]);
+    let (out, code) = on_pty_bytes(&s, &["exec", "-t", "web", "echo", "hi"]);
+    assert_eq!(
+        (out.as_slice(), code),
+        (&b"hi\r\n"[..], 0),
+        "exec -t: {:?}",
+        String::from_utf8_lossy(&out)
+    );
+    s.ok(&["rm", "-f", "-t", "0", "web"]);
+    s.ok(&["create", "-t", "--name", "once", "busybox", "echo", "hi"]);
+    let (out, code) = on_pty_bytes(&s, &["start", "-a", "once"]);
+    assert_eq!(
+        (out.as_slice(), code),
+        (&b"hi\r\n"[..], 0),
+        "start -a: {:?}",
+        String::from_utf8_lossy(&out)
+    );
+    s.ok(&["rm", "once"]);
+}

@@ -66,7 +66,8 @@ pub fn attach(
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| Error::msg(format!("signalfd: {e}")))?;
     let stdin = std::io::stdin();
-    let _raw = if c.config.tty && with_stdin {
+    // Raw with a tty whether stdin is attached or not, as Podman (see launch.rs).
+    let _raw = if c.config.tty {
         tty::RawMode::enable(&stdin)
     } else {
         None

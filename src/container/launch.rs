@@ -138,9 +138,10 @@ pub fn launch(ctx: &Context, c: &Container, mode: Mode) -> Result<Outcome> {
                 cmd.arg("--tty-size")
                     .arg(format!("{},{}", ws.ws_row, ws.ws_col));
             }
-            if c.config.interactive {
-                raw = tty::RawMode::enable(std::io::stdin());
-            }
+            // Podman (terminal.StartAttachCtr) makes the caller's terminal raw
+            // whenever the container has a tty, `-i` or not: else the pty's
+            // "\r\n" goes through the caller's ONLCR again as "\r\r\n".
+            raw = tty::RawMode::enable(std::io::stdin());
         }
         // `-a STREAM`: only the streams named are connected.
         let attach = c.config.attach.unwrap_or(crate::state::container::Attach {

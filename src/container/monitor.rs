@@ -85,9 +85,10 @@ pub fn wait(
     // It may be gone already: what it wrote is still to relay.
     let exit = reap(pid);
     let stdin = std::io::stdin();
+    // Raw with a pty whether stdin is relayed or not, as Podman (see launch.rs).
     let _raw = match &master {
-        Some(_) if stdin_open => tty::RawMode::enable(&stdin),
-        _ => None,
+        Some(_) => tty::RawMode::enable(&stdin),
+        None => None,
     };
     let mut relay = Relay::new();
     let mut h = Monitor {
