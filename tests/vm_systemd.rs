@@ -6,7 +6,9 @@
 //! started (Type=notify, MainPID the supervisor), restarted and stopped
 //! within its timeout, a failing container restarted per `Restart=`,
 //! `--sdnotify=healthy`, a Quadlet `.container` through skiff's generator,
-//! `auto-update` from a registry on the guest's loopback with a rollback,
+//! `auto-update` from a registry on the guest's loopback with a rollback
+//! (of an image that does not start, and of one that runs but never passes
+//! its healthcheck under `--sdnotify=healthy`),
 //! a `--new` pod unit and its container's unit,
 //! `systemd-analyze --user verify` of the units, and nothing left behind.
 //! Ignored by a plain `cargo test` (a first run builds the image as root):
@@ -192,6 +194,44 @@ fn auto_update_rolls_back_an_image_that_does_not_start() {
     is("autoupdate", "rollback_version", "v2");
     is("autoupdate", "stopped", "inactive");
     is("autoupdate", "left", "0");
+}
+
+#[test]
+#[ignore = "VM lane: run by .ci/run (cargo test --test vm_systemd -- --ignored, as root)"]
+fn auto_update_rolls_back_an_image_that_runs_but_never_becomes_healthy() {
+    let lines = || format!("{:#?}", lane()["autoupdate_healthy"].lines);
+    assert_eq!(val("autoupdate_healthy", "pull_good"), "0", "{}", lines());
+    assert_eq!(val("autoupdate_healthy", "start"), "0", "{}", lines());
+    assert_eq!(val("autoupdate_healthy", "active"), "active");
+    assert_eq!(val("autoupdate_healthy", "health"), "healthy");
+    assert_eq!(
+        val("autoupdate_healthy", "pushed_bad"),
+        "yes",
+        "{}",
+        lines()
+    );
+    // The new image's container ran, and under --sdnotify=healthy the unit
+    // stayed activating: its healthcheck never passed.
+    assert_eq!(val("autoupdate_healthy", "bad_ran"), "yes", "{}", lines());
+    assert_eq!(val("autoupdate_healthy", "bad_state"), "activating");
+    assert_eq!(
+        val("autoupdate_healthy", "rollback"),
+        "container-hc.service 127.0.0.1:5000/hc:latest registry rolled back",
+        "{}",
+        lines()
+    );
+    assert_eq!(val("autoupdate_healthy", "rollback_rc"), "0");
+    // The restart failed at TimeoutStartSec (--start-timeout 20), not
+    // before: readiness, not a failed start, decided the rollback.
+    let ms = num("autoupdate_healthy", "rollback_ms");
+    assert!(ms >= 20_000, "rolled back after {ms} ms");
+    assert_eq!(val("autoupdate_healthy", "rollback_active"), "active");
+    assert_eq!(val("autoupdate_healthy", "rollback_runs_good"), "yes");
+    assert_eq!(val("autoupdate_healthy", "rollback_tag_good"), "yes");
+    assert_eq!(val("autoupdate_healthy", "rollback_version"), "good");
+    assert_eq!(val("autoupdate_healthy", "rollback_health"), "healthy");
+    assert_eq!(val("autoupdate_healthy", "stopped"), "inactive");
+    assert_eq!(val("autoupdate_healthy", "left"), "0");
 }
 
 #[test]

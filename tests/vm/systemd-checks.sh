@@ -52,13 +52,13 @@ unit_for() {
     cp "$WORK/container-$name.service" "$UNITS/"
 }
 cleanup() {
-    for u in container-web container-fails container-health container-app container-pa-web pod-pa web; do
+    for u in container-web container-fails container-health container-app container-hc container-pa-web pod-pa web; do
         systemctl --user stop "$u.service" 2>/dev/null
         systemctl --user reset-failed "$u.service" 2>/dev/null
     done
     rm -f "$UNITS"/container-*.service "$UNITS"/pod-*.service "$QUADLET/web.container"
     systemctl --user daemon-reload
-    $S rm -f --ignore -t 0 web fails health app mkimg systemd-web >/dev/null 2>&1
+    $S rm -f --ignore -t 0 web fails health app hc mkimg systemd-web >/dev/null 2>&1
     $S pod rm -f --ignore pa >/dev/null 2>&1
     [ -n "${REGPID-}" ] && { kill "$REGPID"; wait "$REGPID"; } 2>/dev/null
     rm -rf "$WORK"
@@ -237,6 +237,60 @@ kv rollback_version "$($S exec app cat /version)"
 systemctl --user stop container-app.service
 kv stopped "$(prop container-app.service ActiveState)"
 kv left "$($S ps -a -q --filter name=app | wc -l)"
+
+sec autoupdate_healthy
+# --sdnotify=healthy: the unit is ready at the first passing healthcheck
+# (`test -e /ok`). An update whose container runs but never passes it
+# keeps the restart activating until TimeoutStartSec (--start-timeout 20)
+# and fails it; auto-update rolls back to the image before, healthy again.
+# Uses the registry of the autoupdate section.
+HC=$REG/hc:latest
+# A new image of $HC made from the fixture by running `sh -c "$2"` in it,
+# pushed and removed here, as if pushed from elsewhere; prints its id.
+push_hc() {
+    $S rm -f --ignore mkimg >/dev/null 2>&1
+    $S run --name mkimg "$IMAGE" sh -c "$2" >/dev/null &&
+        $S commit -q mkimg "localhost/hc-$1" >/dev/null &&
+        $S push -q "localhost/hc-$1" "$HC" >&2 &&
+        $S image inspect --format '{{.Id}}' "localhost/hc-$1" &&
+        $S rm mkimg >/dev/null && $S rmi "localhost/hc-$1" >/dev/null
+}
+h1=$(push_hc good 'echo good >/version; touch /ok')
+$S pull -q "$HC" >/dev/null
+kv pull_good $?
+GEN=(--time 1 --start-timeout 20)
+unit_for hc --label io.containers.autoupdate=registry --sdnotify=healthy \
+    --health-cmd 'test -e /ok' --health-interval 1s "$HC" sleep 1000
+kv generate $?
+systemctl --user daemon-reload
+systemctl --user start container-hc.service
+kv start $?
+kv active "$(prop container-hc.service ActiveState)"
+kv health "$($S inspect --format '{{.State.Health.Status}}' hc)"
+h2=$(push_hc bad 'echo bad >/version')
+kv pushed_bad "$([ -n "$h2" ] && [ "$h2" != "$h1" ] && echo yes || echo "no: '$h2'")"
+t=$(date +%s%N)
+$S auto-update --format '{{.Unit}} {{.Image}} {{.Policy}} {{.Updated}}' >"$WORK/hc.out" 2>&1 &
+au=$!
+# Meanwhile the new container runs, unhealthy, and the unit waits for it.
+until [ "$($S inspect --format '{{.Image}} {{.State.Status}}' hc 2>/dev/null)" = "$h2 running" ]; do
+    [ "$(ms "$t")" -le 60000 ] && kill -0 "$au" 2>/dev/null || break
+    sleep 0.1
+done
+kv bad_ran "$([ "$($S inspect --format '{{.Image}}' hc 2>/dev/null)" = "$h2" ] && echo yes || echo no)"
+kv bad_state "$(prop container-hc.service ActiveState)"
+wait "$au"
+kv rollback_rc $?
+kv rollback_ms "$(ms "$t")"
+kv rollback "$(cat "$WORK/hc.out")"
+kv rollback_active "$(prop container-hc.service ActiveState)"
+kv rollback_runs_good "$([ "$($S inspect --format '{{.Image}}' hc)" = "$h1" ] && echo yes || echo "no: $($S inspect --format '{{.Image}}' hc)")"
+kv rollback_tag_good "$([ "$($S image inspect --format '{{.Id}}' "$HC")" = "$h1" ] && echo yes || echo no)"
+kv rollback_version "$($S exec hc cat /version)"
+kv rollback_health "$($S inspect --format '{{.State.Health.Status}}' hc)"
+systemctl --user stop container-hc.service
+kv stopped "$(prop container-hc.service ActiveState)"
+kv left "$($S ps -a -q --filter name=hc | wc -l)"
 
 sec pod_unit
 # `generate systemd --new` for a pod: the pod unit creates the pod (its id
