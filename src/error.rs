@@ -109,6 +109,33 @@ pub fn io_msg(op: &str, path: &Path, err: &std::io::Error) -> String {
     format!("{op} {}: {}", path.display(), io_reason(err))
 }
 
+/// The bytes of a file the user names, at most `max` bytes: a larger file,
+/// `/dev/zero` or a pipe that never ends is refused instead of read until
+/// memory runs out. Errors (one line): `open|read PATH: REASON`, or
+/// `PATH: larger than N MiB` (N is `max` in MiB).
+pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| Error::Msg(io_msg("open", path, &e)))?;
+    let mut data = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| Error::Msg(io_msg("read", path, &e)))?;
+    if data.len() as u64 > max {
+        return Err(Error::Msg(format!(
+            "{}: larger than {} MiB",
+            path.display(),
+            max >> 20
+        )));
+    }
+    Ok(data)
+}
+
+/// [`read_bounded`] for a text file; not UTF-8 is `PATH: not valid UTF-8`.
+pub fn read_bounded_text(path: &Path, max: u64) -> Result<String> {
+    String::from_utf8(read_bounded(path, max)?)
+        .map_err(|_| Error::Msg(format!("{}: not valid UTF-8", path.display())))
+}
+
 /// The lowercase reason of an I/O error, without Rust's "(os error N)" suffix.
 pub fn io_reason(err: &std::io::Error) -> String {
     match err.raw_os_error() {

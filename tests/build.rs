@@ -524,6 +524,28 @@ fn bad_input_is_one_line_and_leaves_nothing() {
     );
     assert_eq!(e, "Error: Containerfile:2: unterminated heredoc");
 
+    // Files that never end are refused, not read until memory runs out.
+    let images = s.image_ids();
+    let e = s.fails_engine(&["build", "-f", "/dev/zero", path(empty)]);
+    assert_eq!(e, "Error: /dev/zero: larger than 16 MiB");
+    let e = s.fails_engine(&["build", "/dev/zero"]);
+    assert_eq!(
+        e,
+        "Error: /dev/zero: the context must be a directory or a tar archive"
+    );
+    // A context archive is streamed: what follows its end is bounded.
+    let mut t = TarBuilder::new();
+    t.file("Containerfile", b"FROM localhost/busybox\n", 0o644, 0, 0);
+    let mut tar = t.finish();
+    tar.resize(tar.len() + (2 << 20), 0);
+    let padded = s.write_file("padded.tar", &tar);
+    let e = s.fails_engine(&["build", "-t", "padded", path(&padded)]);
+    assert!(
+        e.ends_with("invalid tar: more than 1 MiB after the end of the archive"),
+        "{e}"
+    );
+    assert_eq!(s.image_ids(), images, "a refused build left an image");
+
     let failing = context(
         &s,
         "failing",

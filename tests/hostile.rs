@@ -632,3 +632,18 @@ fn a_refused_mount_leaves_no_new_volume() {
     assert_eq!(s.ok(&["volume", "ls", "-q"]), "");
     assert!(s.container_ids().is_empty());
 }
+
+#[test]
+fn import_of_an_endless_stream_stops_and_leaves_nothing() {
+    let s = Skiff::new();
+    // /dev/zero is an empty archive (its first blocks are the end marker)
+    // followed by zeros without end: refused at once, not read forever
+    // (a regression trips the command's timeout).
+    let e = s.fails_engine(&["import", "/dev/zero", "localhost/zero"]);
+    assert!(
+        e.ends_with("invalid tar: more than 1 MiB after the end of the archive"),
+        "{e}"
+    );
+    assert_eq!(s.image_ids(), Vec::<String>::new(), "an image was left");
+    assert_store_dirs_empty(&s.store(), &["layers", "tmp"], "the refused import");
+}

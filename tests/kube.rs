@@ -1108,3 +1108,12 @@ spec:
     nothing_left(&s, "kube down");
     std::fs::remove_file(&conf).unwrap();
 }
+
+#[test]
+fn kube_play_of_a_file_that_never_ends_is_refused() {
+    let s = Skiff::new();
+    let e = s.fails_engine(&["kube", "play", "/dev/zero"]);
+    assert_eq!(e, "Error: /dev/zero: larger than 16 MiB");
+    assert_eq!(s.ok(&["pod", "ps", "-q"]), "", "a pod was left");
+    assert_eq!(s.ok(&["ps", "-aq"]), "", "a container was left");
+}

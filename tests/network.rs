@@ -1264,3 +1264,31 @@ fn user_network_dns_answers_missing_names_promptly() {
     sk(&["network", "rm", "dnsnet"]);
     assert_no_helpers(&s);
 }
+
+#[test]
+fn an_overlong_network_name_is_refused_before_anything_is_written() {
+    let s = Skiff::new();
+    let before = s.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    let name = "a".repeat(300);
+    let e = s.fails_engine(&["network", "create", &name]);
+    assert!(
+        e.starts_with("Error: invalid network name \"aaaa") && e.contains("longer than 200"),
+        "{e}"
+    );
+    assert_eq!(
+        s.ok(&["network", "ls", "--format", "{{.Name}}"]),
+        before,
+        "a network was left"
+    );
+    let left: Vec<_> = std::fs::read_dir(s.store().join("networks"))
+        .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        !left.iter().any(|f| f.to_string_lossy().contains("aaaa")),
+        "networks/ keeps {left:?}"
+    );
+    // The longest name that fits is still taken.
+    let name = "b".repeat(200);
+    s.ok(&["network", "create", &name]);
+    s.ok(&["network", "rm", &name]);
+}

@@ -146,15 +146,20 @@ fn looks_like_tar(data: &[u8]) -> bool {
     data.len() >= 262 && &data[257..262] == b"ustar"
 }
 
-fn unpack_into(ctx: &Context, data: &[u8], label: &str) -> Result<TempContext> {
+fn unpack_into(ctx: &Context, data: impl Read, label: &str) -> Result<TempContext> {
     let dir = temp_dir(ctx)?;
     let t = TempContext(Some(dir.clone()));
     crate::image::layer::unpack(data, &dir, label, None)?;
     Ok(t)
 }
 
+/// The most a Containerfile may hold: 16 MiB, far above any real one (a
+/// file larger, or `-f /dev/zero`, is refused rather than read until memory
+/// runs out).
+const CONTAINERFILE_MAX: u64 = 16 << 20;
+
 fn read_file(p: &Path) -> Result<String> {
-    std::fs::read_to_string(p).map_err(|e| Error::msg(crate::error::io_msg("open", p, &e)))
+    crate::error::read_bounded_text(p, CONTAINERFILE_MAX)
 }
 
 /// `--secret id=ID,src=PATH` as a map of ids to absolute paths (the id
@@ -266,7 +271,7 @@ pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
             let mut data = Vec::new();
             std::io::stdin().read_to_end(&mut data)?;
             if looks_like_tar(&data) {
-                let t = unpack_into(ctx, &data, "standard input")?;
+                let t = unpack_into(ctx, &data[..], "standard input")?;
                 (t.0.clone().expect("made above"), t)
             } else {
                 stdin_file = Some(String::from_utf8(data).map_err(|_| {
@@ -283,14 +288,22 @@ pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
             if meta.is_dir() {
                 (p, TempContext(None))
             } else {
-                let data = std::fs::read(&p)
-                    .map_err(|e| Error::msg(crate::error::io_msg("open", &p, &e)))?;
-                if !looks_like_tar(&data) {
+                // Streamed, not read whole: a context archive may be
+                // large, and `/dev/zero` must not fill memory (its zero
+                // blocks end the archive; the unpacker bounds what follows).
+                let io = |op: &str, e: std::io::Error| Error::msg(crate::error::io_msg(op, &p, &e));
+                let mut file = std::fs::File::open(&p).map_err(|e| io("open", e))?;
+                let mut head = Vec::with_capacity(512);
+                (&mut file)
+                    .take(512)
+                    .read_to_end(&mut head)
+                    .map_err(|e| io("read", e))?;
+                if !looks_like_tar(&head) {
                     return Err(Error::msg(format!(
                         "{path}: the context must be a directory or a tar archive"
                     )));
                 }
-                let t = unpack_into(ctx, &data, path)?;
+                let t = unpack_into(ctx, head.as_slice().chain(file), path)?;
                 (t.0.clone().expect("made above"), t)
             }
         }

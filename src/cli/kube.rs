@@ -109,9 +109,13 @@ fn read_input(file: &str) -> Result<String> {
             .map_err(|e| Error::msg(format!("reading the YAML from stdin: {e}")))?;
         return Ok(s);
     }
-    std::fs::read_to_string(file)
-        .map_err(|e| Error::msg(crate::error::io_msg("open", std::path::Path::new(file), &e)))
+    crate::error::read_bounded_text(std::path::Path::new(file), KUBE_FILE_MAX)
 }
+
+/// The most a `kube play` YAML file may hold: 16 MiB, far above any real
+/// set of manifests (a file larger, or `/dev/zero`, is refused rather than
+/// read until memory runs out).
+const KUBE_FILE_MAX: u64 = 16 << 20;
 
 pub fn play(ctx: &Context, a: PlayArgs) -> Result<i32> {
     let text = read_input(&a.file)?;

@@ -314,6 +314,10 @@ fn inflate_stage(
     }
 }
 
+/// The most a tar stream may carry after its end-of-archive blocks: 1 MiB,
+/// the largest record size tar writers pad to in practice.
+const TRAILER_MAX: u64 = 1 << 20;
+
 /// Unpacks an uncompressed tar stream into `dest` and reads it to the end
 /// (the diff_id covers every byte). Returns the device nodes skipped.
 fn unpack_tar(reader: impl Read, dest: &Path, label: &str) -> Result<usize> {
@@ -336,10 +340,18 @@ fn unpack_tar(reader: impl Read, dest: &Path, label: &str) -> Result<usize> {
     }
     u.finish()?;
     // Read the end-of-archive blocks and padding too: the diff_id covers
-    // every byte of the stream.
-    let mut rest = archive.into_inner();
-    io::copy(&mut rest, &mut io::sink())
+    // every byte of the stream. Bounded: tar pads to its record size (10 KiB
+    // by default, 1 MiB at most in practice); a stream that goes on (import
+    // of /dev/zero) is refused rather than read forever.
+    let rest = archive.into_inner();
+    let trailing = io::copy(&mut rest.take(TRAILER_MAX + 1), &mut io::sink())
         .map_err(|e| Error::Msg(format!("{label}: {}", io_reason(&e))))?;
+    if trailing > TRAILER_MAX {
+        return Err(Error::Msg(format!(
+            "{label}: invalid tar: more than {} MiB after the end of the archive",
+            TRAILER_MAX >> 20
+        )));
+    }
     if u.devices_skipped > 0 {
         tracing::warn!(
             "{label}: skipped {} device node(s): creating devices is not permitted here",

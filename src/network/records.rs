@@ -224,6 +224,12 @@ const MODE_NAMES: [&str; 9] = [
 /// Refuses a name `network create` cannot give: Podman's characters, and
 /// not the name of a network mode (Podman's message).
 fn check_name(name: &str) -> Result<()> {
+    if name.len() > NAME_MAX {
+        return Err(Error::msg(format!(
+            "invalid network name \"{}…\": longer than {NAME_MAX} characters",
+            name.chars().take(16).collect::<String>()
+        )));
+    }
     if !valid_name(name) {
         return Err(Error::msg(format!(
             "invalid network name {name:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit"
@@ -237,14 +243,24 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The longest network name: 200 bytes, so that the record's file
+/// (`.NAME.json.tmpPID` while written) fits a file name's 255.
+const NAME_MAX: usize = 200;
+
+/// Podman's network name rule, `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most
+/// [`NAME_MAX`] bytes.
 fn valid_name(n: &str) -> bool {
     let mut chars = n.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+    n.len() <= NAME_MAX
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
 /// Creates a network record, choosing a free 10.89.N.0/24 subnet when none is given.
 pub fn create(ctx: &Context, o: &CreateOptions) -> Result<Network> {
+    if let Some(n) = &o.name {
+        check_name(n)?;
+    }
     fs::create_dir_all(dir(ctx))?;
     let _lock = crate::state::Lock::exclusive(&dir(ctx).join(".lock"))?;
     let all = list(ctx)?;
