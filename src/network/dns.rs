@@ -459,7 +459,10 @@ mod tests {
     #[test]
     fn forwarding_takes_the_first_conclusive_answer_and_never_hangs() {
         let q = query("nope.test.", RecordType::A);
-        let limit = Duration::from_millis(800);
+        // Not a timing test: the silent server would hold `ask` for the
+        // whole 10 s limit, a relayed answer comes long before it even on
+        // a loaded machine.
+        let limit = Duration::from_secs(10);
         let t = Instant::now();
         let ups = [
             upstream(None),
@@ -469,7 +472,7 @@ mod tests {
         assert_eq!(rcode(ask(&q, &ups, limit)), Some(ResponseCode::NXDomain));
         assert!(
             t.elapsed() < limit,
-            "a conclusive answer is relayed at once"
+            "a conclusive answer is relayed without waiting for the silent server"
         );
         // Only failures: the failure, once all have answered.
         let ups = [
@@ -481,10 +484,16 @@ mod tests {
             got,
             Some(ResponseCode::ServFail | ResponseCode::Refused)
         ));
-        // A silent server: nothing, by the limit.
+        // A silent server: nothing, once the limit has passed (and it does
+        // return: the bound is generous, a loaded machine may be slow).
+        let limit = Duration::from_millis(800);
         let t = Instant::now();
         assert_eq!(ask(&q, &[upstream(None)], limit), None);
-        assert!(t.elapsed() >= limit && t.elapsed() < limit * 3);
+        let took = t.elapsed();
+        assert!(
+            took >= limit && took < limit + Duration::from_secs(10),
+            "{took:?}"
+        );
         assert_eq!(ask(&q, &[], limit), None);
     }
 
