@@ -194,18 +194,26 @@ fn keep_id_runs_as_the_user_and_image_files_keep_their_owners() {
         "id -u; id -g; id -un; id -gn; stat -c %u:%g /bin/busybox /home/tester/hello.txt /etc; \
          grep \"^$(id -un):\" /etc/passwd; echo x > /tmp/f && stat -c %u:%g /tmp/f",
     );
-    let home = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+    let host = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
         .unwrap()
-        .unwrap()
-        .dir;
+        .unwrap();
+    // The fixture's /etc/passwd and /etc/group have `tester` (1000:1000).
+    // An id the image already names keeps the image's entry, as Podman
+    // adds no line for a uid (or gid) the container's files have: on a
+    // fresh machine the test user is uid 1000.
+    let user_line = if uid == 1000 {
+        "tester:x:1000:1000:tester:/home/tester:/bin/sh".to_string()
+    } else {
+        format!(
+            "{name}:*:{uid}:{gid}:{}:{}:/bin/sh",
+            host.gecos.to_string_lossy(),
+            host.dir.display()
+        )
+    };
+    let user_name = if uid == 1000 { "tester" } else { name.as_str() };
+    let group_name = if gid == 1000 { "tester" } else { name.as_str() };
     let want = format!(
-        "{uid}\n{gid}\n{name}\n{name}\n0:0\n1000:1000\n0:0\n{name}:*:{uid}:{gid}:{gecos}:{home}:/bin/sh\n{uid}:{gid}\n",
-        gecos = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-            .unwrap()
-            .unwrap()
-            .gecos
-            .to_string_lossy(),
-        home = home.display()
+        "{uid}\n{gid}\n{user_name}\n{group_name}\n0:0\n1000:1000\n0:0\n{user_line}\n{uid}:{gid}\n"
     );
     assert_eq!(out, want);
     // The user's uid is the user on the host: one map line `UID 0 1`
