@@ -208,8 +208,12 @@ pub fn ask(query: &[u8], upstreams: &[SocketAddr], limit: Duration) -> Option<Ve
         if left.is_zero() || u.set_read_timeout(Some(left)).is_err() {
             break;
         }
-        let Ok((n, from)) = u.recv_from(&mut buf) else {
-            break;
+        let (n, from) = match u.recv_from(&mut buf) {
+            Ok(got) => got,
+            // A signal to this process ends the wait early (SO_RCVTIMEO
+            // is never restarted): wait out the rest of the limit.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
         };
         // A stray datagram (another sender, another id, not a response)
         // is skipped, not relayed.
