@@ -152,18 +152,19 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
 /// pairs for the /etc files). An image without the file, or a file the
 /// user mounts, is left alone, as Podman leaves it; so is a build's working
 /// container (its changes become the image's layer, and Buildah adds no
-/// such line for a RUN step).
-fn add_user_entries(
-    c: &Container,
-    rootfs: &Path,
-    userdata: &Path,
-) -> Result<Vec<(PathBuf, String)>> {
+/// such line for a RUN step). Also returns the passwd and group texts the
+/// container's user is resolved in (the image's, with the added lines).
+fn add_user_entries(c: &Container, rootfs: &Path, userdata: &Path) -> Result<EtcFiles> {
     let cfg = &c.config;
-    if cfg.builder.is_some() {
-        return Ok(Vec::new());
-    }
     let passwd = user::read_root_file(rootfs, "/etc/passwd")?;
     let group = user::read_root_file(rootfs, "/etc/group")?;
+    if cfg.builder.is_some() {
+        return Ok(EtcFiles {
+            binds: Vec::new(),
+            passwd,
+            group,
+        });
+    }
     // `--hostuser`s first, then the numeric user, as Podman's
     // generatePasswdEntry orders them.
     let host_lines =
@@ -180,31 +181,66 @@ fn add_user_entries(
         added.passwd = Some(host_lines + added.passwd.as_deref().unwrap_or(""));
     }
     let mut binds = Vec::new();
+    let mut texts = Vec::new();
     for (dest, line, text) in [
         ("/etc/passwd", added.passwd, passwd),
         ("/etc/group", added.group, group),
     ] {
-        let Some(line) = line else { continue };
-        if cfg
-            .mounts
-            .iter()
-            .any(|m| Path::new(&m.destination) == Path::new(dest))
-        {
-            continue;
-        }
-        if !cfg.read_only {
-            user::append_root_file(rootfs, dest, &line)?;
-            continue;
-        }
-        if text.is_empty() {
-            // No such file in the image (or an empty one): nothing to extend.
-            continue;
-        }
-        let copy = userdata.join(dest.trim_start_matches("/etc/"));
-        std::fs::write(&copy, format!("{text}{line}"))?;
-        binds.push((copy, dest.to_string()));
+        texts.push(add_line(
+            cfg, rootfs, userdata, dest, line, text, &mut binds,
+        )?);
     }
-    Ok(binds)
+    let group = texts.pop().unwrap_or_default();
+    let passwd = texts.pop().unwrap_or_default();
+    Ok(EtcFiles {
+        binds,
+        passwd,
+        group,
+    })
+}
+
+/// One file's part of [`add_user_entries`]: `line` appended to the root
+/// filesystem's `dest`, or to a bound copy for a read-only root; returns
+/// the file's text as the container now sees it.
+fn add_line(
+    cfg: &crate::state::container::Config,
+    rootfs: &Path,
+    userdata: &Path,
+    dest: &str,
+    line: Option<String>,
+    text: String,
+    binds: &mut Vec<(PathBuf, String)>,
+) -> Result<String> {
+    let Some(line) = line else { return Ok(text) };
+    if cfg
+        .mounts
+        .iter()
+        .any(|m| Path::new(&m.destination) == Path::new(dest))
+    {
+        return Ok(text);
+    }
+    if !cfg.read_only {
+        user::append_root_file(rootfs, dest, &line)?;
+        return Ok(text + &line);
+    }
+    if text.is_empty() {
+        // No such file in the image (or an empty one): nothing to extend.
+        return Ok(text);
+    }
+    let copy = userdata.join(dest.trim_start_matches("/etc/"));
+    let text = text + &line;
+    std::fs::write(&copy, &text)?;
+    binds.push((copy, dest.to_string()));
+    Ok(text)
+}
+
+/// The /etc/passwd and /etc/group a container's process sees: copies to
+/// bind over the image's (source, destination), and both texts, in which
+/// its user is resolved.
+pub struct EtcFiles {
+    pub binds: Vec<(PathBuf, String)>,
+    pub passwd: String,
+    pub group: String,
 }
 
 /// Builds the spec for a container whose root filesystem is mounted at `rootfs`,
@@ -226,17 +262,11 @@ pub fn prepare_spec(
     // over them (with Podman's lines for a numeric user, see
     // `userns::etc_files`); otherwise those lines alone.
     let keep_id = super::userns::keep_id_user(&cfg.extras.userns);
-    let added_etc = match (maps, &keep_id) {
+    let etc_files = match (maps, &keep_id) {
         (Some(m), Some(k)) => super::userns::etc_files(c, rootfs, &userdata, k, m)?,
         _ => add_user_entries(c, rootfs, &userdata)?,
     };
-    let mut group_file = user::read_root_file(rootfs, "/etc/group")?;
-    let mut passwd_file = user::read_root_file(rootfs, "/etc/passwd")?;
-    if let Some(k) = &keep_id {
-        passwd_file = k.add_to_passwd(&passwd_file);
-        group_file = k.add_to_group(&group_file);
-    }
-    let exec_user = user::resolve(&cfg.user, &passwd_file, &group_file)?;
+    let exec_user = user::resolve(&cfg.user, &etc_files.passwd, &etc_files.group)?;
     let mut env = cfg.env.clone();
     if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
         env.push(format!("HOSTNAME={}", cfg.hostname));
@@ -293,7 +323,7 @@ pub fn prepare_spec(
         etc.push((shared.map_or(p, |d| d.join(name)), format!("/etc/{name}")));
     }
     etc.push((containerenv, "/run/.containerenv".to_string()));
-    etc.extend(added_etc);
+    etc.extend(etc_files.binds);
     let mut joined: Vec<(LinuxNamespaceType, PathBuf)> = pod_ns
         .into_iter()
         .map(|(ns, path)| (ns.oci_type(), path))
@@ -396,7 +426,7 @@ pub fn prepare_spec(
     let mut exec_user = exec_user;
     let mut added = x.group_add.clone();
     for name in &x.group_add_names {
-        added.push(user::group_id(&group_file, name)?);
+        added.push(user::group_id(&etc_files.group, name)?);
     }
     for g in added {
         if !exec_user.additional_gids.contains(&g) {

@@ -8,7 +8,7 @@
 //! file system is seen through the same maps by fuse-overlayfs
 //! (`storage::mount_shifted`), so the image's files keep their owners.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::runtime::idmap;
 use crate::runtime::spec::UserMaps;
@@ -117,7 +117,7 @@ pub fn etc_files(
     userdata: &Path,
     user: &AddedUser,
     maps: &UserMaps,
-) -> Result<Vec<(PathBuf, String)>> {
+) -> Result<super::start::EtcFiles> {
     let cfg = &c.config;
     let read = |p: &str| crate::runtime::user::read_root_file(rootfs, p);
     let mut passwd = user.add_to_passwd(&read("/etc/passwd")?);
@@ -128,7 +128,7 @@ pub fn etc_files(
     let root_uid = idmap::map_id(&maps.uids, 0);
     let root_gid = idmap::map_id(&maps.gids, 0);
     let mut out = Vec::new();
-    for (name, text) in [("passwd", passwd), ("group", group)] {
+    for (name, text) in [("passwd", &passwd), ("group", &group)] {
         let dest = format!("/etc/{name}");
         if cfg
             .mounts
@@ -144,5 +144,9 @@ pub fn etc_files(
         out.push((p, dest));
     }
     tracing::debug!(container = %c.id, "keep-id: /etc/passwd and /etc/group with {}", user.name);
-    Ok(out)
+    Ok(super::start::EtcFiles {
+        binds: out,
+        passwd,
+        group,
+    })
 }
