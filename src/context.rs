@@ -110,6 +110,21 @@ impl Context {
         Ok(())
     }
 
+    /// A context for unit tests: the store under `dir/root`, the run root
+    /// under `dir/run`, as root (not rootless), events recorded.
+    #[cfg(test)]
+    pub fn in_dir(dir: &Path) -> Context {
+        Context {
+            root: dir.join("root"),
+            runroot: dir.join("run"),
+            storage_driver: None,
+            rootless: false,
+            uid: 0,
+            gid: 0,
+            events: true,
+        }
+    }
+
     /// Directory of image, layer and blob data.
     pub fn images_dir(&self) -> PathBuf {
         self.root.join("images")

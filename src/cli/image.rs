@@ -923,15 +923,7 @@ mod tests {
     }
 
     fn ctx(root: &Path) -> Context {
-        Context {
-            root: root.join("root"),
-            runroot: root.join("run"),
-            storage_driver: None,
-            rootless: false,
-            uid: 0,
-            gid: 0,
-            events: true,
-        }
+        Context::in_dir(root)
     }
 
     fn tar_of(name: &str) -> Vec<u8> {

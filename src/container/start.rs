@@ -777,6 +777,24 @@ pub struct Finished {
     pub stopped: bool,
 }
 
+/// Claims the record of this run's end, under the container's lock: true
+/// for the first finisher only, which then records the `died` event. Two
+/// may finish one run (the supervisor, and a `stop` that found it gone
+/// just as it exited): `finished_at`, cleared by every start, is set here
+/// first. A record removed meanwhile (`rm -f` waits for the supervisor, so
+/// only a second finisher of a `--rm` container sees that) claims nothing.
+fn claim_end(store: &crate::state::container::Containers, id: &str) -> bool {
+    store
+        .update(id, |cur| {
+            let first = cur.state.finished_at.is_none();
+            if first {
+                cur.state.finished_at = Some(Utc::now());
+            }
+            Ok::<_, Error>(first)
+        })
+        .unwrap_or(false)
+}
+
 /// `finish`, but the files of a `--rm` container are left to the returned
 /// `Retired` (the container is already gone): its supervisor reports the
 /// exit before it spends milliseconds deleting them.
@@ -787,9 +805,11 @@ pub fn finish_deferring(
     error: &str,
 ) -> Result<Finished> {
     let store = super::store(ctx);
-    let mut died = crate::events::Event::container(c, "died");
-    died.exit_code = Some(code);
-    died.record(ctx);
+    if claim_end(&store, &c.id) {
+        let mut died = crate::events::Event::container(c, "died");
+        died.exit_code = Some(code);
+        died.record(ctx);
+    }
     crate::network::detach_or_warn(ctx, c, &c.state.network);
     // The kernel counts OOM kills in the cgroup: read before it goes.
     let oom = !c.state.cgroup.is_empty() && crate::cgroups::oom_killed(Path::new(&c.state.cgroup));
@@ -828,6 +848,10 @@ pub fn finish_deferring(
         // `stop` that gave up waiting, a `start` cleaning an old record)
         // tells the same.
         let stopped = cur.state.stopped_by_user();
+        if cur.state.status == Status::Exited {
+            // Already recorded by the first finisher, with the real code.
+            return Ok::<_, Error>((cur.clone(), stopped));
+        }
         cur.state.status = Status::Exited;
         cur.state.exit_code = code;
         cur.state.oom_killed = oom;
@@ -853,5 +877,41 @@ pub fn finish_deferring(
             stopped: true,
         }),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two finishers of one run (the supervisor, and a `stop` that found
+    /// it gone as it exited) record one `died`, and the first one's code.
+    #[test]
+    fn a_second_finisher_records_no_second_died_and_keeps_the_code() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ctx = Context::in_dir(tmp.path());
+        let mut c = Container {
+            version: crate::state::container::RECORD_VERSION,
+            id: "0123456789ab".repeat(5) + "0123",
+            name: "twice".into(),
+            created: Utc::now(),
+            config: Default::default(),
+            state: Default::default(),
+        };
+        c.state.status = Status::Running;
+        super::super::store(&ctx).insert(&c).unwrap();
+        let (mut first, mut second) = (c.clone(), c.clone());
+        finish(&ctx, &mut first, 143, "").unwrap();
+        finish(&ctx, &mut second, 137, "").unwrap();
+        let died: Vec<_> = crate::events::read_all(&ctx.runroot)
+            .into_iter()
+            .filter(|e| e.status == "died")
+            .collect();
+        assert_eq!(died.len(), 1, "{died:?}");
+        let now = super::super::store(&ctx).load(&c.id).unwrap().unwrap();
+        assert_eq!(
+            (now.state.status, now.state.exit_code),
+            (Status::Exited, 143)
+        );
     }
 }

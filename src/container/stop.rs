@@ -124,7 +124,14 @@ fn wait_recorded(ctx: &Context, c: &Container, timeout: Duration) -> Result<()> 
             return Ok(());
         }
         if !pid_alive(cur.state.monitor_pid) || Instant::now() >= deadline {
-            let mut cur = cur;
+            // The supervisor may have recorded the exit between the load
+            // and the check: read again before recording it here.
+            let Some(mut cur) = containers.load(&c.id)? else {
+                return Ok(());
+            };
+            if matches!(cur.state.status, Status::Exited | Status::Created) {
+                return Ok(());
+            }
             let code = if cur.state.exit_code != 0 {
                 cur.state.exit_code
             } else {

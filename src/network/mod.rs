@@ -872,15 +872,7 @@ mod tests {
     #[test]
     fn detach_reports_every_failed_step() {
         let tmp = tempfile::tempdir().unwrap();
-        let ctx = Context {
-            root: tmp.path().join("root"),
-            runroot: tmp.path().join("run"),
-            storage_driver: None,
-            rootless: false,
-            uid: 0,
-            gid: 0,
-            events: true,
-        };
+        let ctx = Context::in_dir(tmp.path());
         let id = "0123456789ab".repeat(5) + "0123";
         let mut st = NetworkState::default();
         for net in ["a", "b"] {
