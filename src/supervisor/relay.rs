@@ -752,7 +752,35 @@ mod tests {
         assert_eq!(relay.take_dropped(s), 1);
         assert_eq!(relay.take_dropped(s), 0);
         drop(r);
-        relay.flush(s);
+        // Not a single flush: a process that another test forks at this
+        // moment holds a copy of every descriptor, the read end included,
+        // until it execs or exits; the write then waits (EAGAIN) rather
+        // than fails. The relay polls, and a pipe whose last reader left
+        // wakes it (POLLERR).
+        relay.drain(&[s], Duration::from_secs(10));
         assert!(!relay.is_open(s), "a sink whose reader went away is closed");
+    }
+
+    #[test]
+    fn a_sink_is_lost_when_the_last_copy_of_its_reader_goes() {
+        let (r, w) = pipe();
+        let mut relay = Relay::new();
+        let s = relay.add_sink(End::owned(w).unwrap(), 10, WhenFull::Drop);
+        relay.push_always(s, &vec![1u8; 1 << 20]);
+        // Another process holds a copy of the read end, as a child forked
+        // by any thread does until its exec.
+        let mut holder = std::process::Command::new("sleep")
+            .arg("60")
+            .stdin(std::process::Stdio::from(r.try_clone().unwrap()))
+            .spawn()
+            .unwrap();
+        drop(r);
+        relay.flush(s);
+        let open_while_held = relay.is_open(s);
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        assert!(open_while_held, "a full pipe with a reader left waits");
+        relay.drain(&[s], Duration::from_secs(10));
+        assert!(!relay.is_open(s), "closed once the last reader is gone");
     }
 }
