@@ -109,25 +109,68 @@ pub fn io_msg(op: &str, path: &Path, err: &std::io::Error) -> String {
     format!("{op} {}: {}", path.display(), io_reason(err))
 }
 
+/// What [`read_capped`] gives for input longer than its bound: an I/O
+/// error of kind `FileTooLarge` whose text is `larger than N MiB`.
+#[derive(Debug)]
+pub struct TooLarge {
+    /// The bound, in bytes.
+    pub max: u64,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "larger than {} MiB", self.max >> 20)
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+/// At most `max` bytes of `r`, read to its end: a longer stream (a pipe
+/// that never ends, `/dev/zero`) is refused after `max + 1` bytes instead
+/// of read until memory runs out. The error is the reader's, or
+/// [`TooLarge`] (kind `FileTooLarge`); callers that tell a missing file
+/// apart keep doing so by its kind.
+pub fn read_capped(r: impl std::io::Read, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut data = Vec::new();
+    r.take(max + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            TooLarge { max },
+        ));
+    }
+    Ok(data)
+}
+
+/// [`read_capped`] of the file at `path`, as UTF-8 text (else an error of
+/// kind `InvalidData`): for configuration and credential files read where
+/// a missing file is not an error.
+pub fn read_capped_text(path: &Path, max: u64) -> std::io::Result<String> {
+    let data = read_capped(std::fs::File::open(path)?, max)?;
+    String::from_utf8(data)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8"))
+}
+
+/// The bytes of a stream the user hands over (standard input), at most
+/// `max` bytes, named `name` in errors (one line): `read NAME: REASON`, or
+/// `NAME: larger than N MiB`.
+pub fn read_bounded_from(r: impl std::io::Read, name: &str, max: u64) -> Result<Vec<u8>> {
+    read_capped(r, max).map_err(
+        |e| match e.get_ref().and_then(|i| i.downcast_ref::<TooLarge>()) {
+            Some(big) => Error::Msg(format!("{name}: {big}")),
+            None => Error::Msg(format!("read {name}: {}", io_reason(&e))),
+        },
+    )
+}
+
 /// The bytes of a file the user names, at most `max` bytes: a larger file,
 /// `/dev/zero` or a pipe that never ends is refused instead of read until
 /// memory runs out. Errors (one line): `open|read PATH: REASON`, or
 /// `PATH: larger than N MiB` (N is `max` in MiB).
 pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>> {
-    use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| Error::Msg(io_msg("open", path, &e)))?;
-    let mut data = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| Error::Msg(io_msg("read", path, &e)))?;
-    if data.len() as u64 > max {
-        return Err(Error::Msg(format!(
-            "{}: larger than {} MiB",
-            path.display(),
-            max >> 20
-        )));
-    }
-    Ok(data)
+    read_bounded_from(file, &path.display().to_string(), max)
 }
 
 /// [`read_bounded`] for a text file; not UTF-8 is `PATH: not valid UTF-8`.
@@ -136,10 +179,43 @@ pub fn read_bounded_text(path: &Path, max: u64) -> Result<String> {
         .map_err(|_| Error::Msg(format!("{}: not valid UTF-8", path.display())))
 }
 
+/// [`read_bounded_from`] for text; not UTF-8 is `NAME: not valid UTF-8`.
+pub fn read_bounded_text_from(r: impl std::io::Read, name: &str, max: u64) -> Result<String> {
+    String::from_utf8(read_bounded_from(r, name, max)?)
+        .map_err(|_| Error::Msg(format!("{name}: not valid UTF-8")))
+}
+
+/// The most a file or stream the user hands skiff whole may hold (a
+/// Containerfile, a kube YAML, a password, an id file, a configuration or
+/// credential file): 16 MiB, far above any real one.
+pub const USER_FILE_MAX: u64 = 16 << 20;
+
 /// The lowercase reason of an I/O error, without Rust's "(os error N)" suffix.
 pub fn io_reason(err: &std::io::Error) -> String {
     match err.raw_os_error() {
         Some(code) => nix::errno::Errno::from_raw(code).desc().to_lowercase(),
         None => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_reads_stop_after_the_bound() {
+        // An endless stream ends in a one-line error after max + 1 bytes.
+        let e = read_bounded_from(std::io::repeat(0), "standard input", 1 << 20).unwrap_err();
+        assert_eq!(e.to_string(), "standard input: larger than 1 MiB");
+        let e = read_capped(std::io::repeat(0), 1 << 20).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::FileTooLarge);
+        // Exactly the bound is fine.
+        let data = read_bounded_from(&[1u8; 1 << 20][..], "x", 1 << 20).unwrap();
+        assert_eq!(data.len(), 1 << 20);
+        let e = read_bounded_text_from(&[0xffu8][..], "standard input", 10).unwrap_err();
+        assert_eq!(e.to_string(), "standard input: not valid UTF-8");
+        // A missing file keeps its kind for callers that skip it.
+        let e = read_capped_text(Path::new("/nonexistent/skiff"), 10).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
     }
 }

@@ -449,9 +449,13 @@ fn context_from_a_tar_archive() {
         s.ok(&["run", "--rm", "fromtar", "cat", "/one", "/data.txt"]),
         "one\nfrom the archive\n"
     );
-    // The same archive on standard input, with `image build`.
-    let data = std::fs::read(&tar).unwrap();
-    let again = s.ok_stdin(&["image", "build", "-t", "fromtar", "-"], &data);
+    // The same context on standard input, with `image build`: streamed,
+    // not bounded like a Containerfile (a 17 MiB file rides along).
+    let mut t = TarBuilder::new();
+    t.file("Dockerfile", text, 0o644, 0, 0)
+        .file("data.txt", b"from the archive\n", 0o644, 0, 0)
+        .file("big.bin", &vec![7u8; 17 << 20], 0o644, 0, 0);
+    let again = s.ok_stdin(&["image", "build", "-t", "fromtar", "-"], &t.finish());
     assert_eq!(using_cache(&again), 2, "{again}");
 }
 
@@ -528,6 +532,17 @@ fn bad_input_is_one_line_and_leaves_nothing() {
     let images = s.image_ids();
     let e = s.fails_engine(&["build", "-f", "/dev/zero", path(empty)]);
     assert_eq!(e, "Error: /dev/zero: larger than 16 MiB");
+    // So is standard input that never ends, as a Containerfile (`-f -`)
+    // or as the context (`-`, not an archive: a Containerfile).
+    let endless = vec![0u8; 17 << 20];
+    for args in [&["build", "-f", "-", path(empty)][..], &["build", "-"]] {
+        let o = s.cmd_stdin(args, &endless);
+        assert_eq!(o.code, 125, "{}", o.describe());
+        assert_eq!(
+            one_error_line(&o),
+            "Error: standard input: larger than 16 MiB"
+        );
+    }
     let e = s.fails_engine(&["build", "/dev/zero"]);
     assert_eq!(
         e,

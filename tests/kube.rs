@@ -1114,6 +1114,12 @@ fn kube_play_of_a_file_that_never_ends_is_refused() {
     let s = Skiff::new();
     let e = s.fails_engine(&["kube", "play", "/dev/zero"]);
     assert_eq!(e, "Error: /dev/zero: larger than 16 MiB");
+    let o = s.cmd_stdin(&["kube", "play", "-"], &vec![b'#'; 17 << 20]);
+    assert_eq!(o.code, 125, "{}", o.describe());
+    assert_eq!(
+        one_error_line(&o),
+        "Error: standard input: larger than 16 MiB"
+    );
     assert_eq!(s.ok(&["pod", "ps", "-q"]), "", "a pod was left");
     assert_eq!(s.ok(&["ps", "-aq"]), "", "a container was left");
 }

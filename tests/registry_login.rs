@@ -253,6 +253,28 @@ fn login_without_a_terminal_gives_podmans_errors() {
     );
     let line = fails_125(&s.cmd_stdin(&["login", "--password-stdin", &reg.host], b"pw\n"));
     assert_eq!(line, "Error: must provide --username with --password-stdin");
+    // A password stream that never ends is refused, not read until memory
+    // runs out, and nothing is recorded.
+    let endless = vec![b'p'; 17 << 20];
+    let line = fails_125(&s.cmd_stdin(
+        &["login", "-u", USER, "--password-stdin", &reg.host],
+        &endless,
+    ));
+    assert_eq!(line, "Error: standard input: larger than 16 MiB");
+    let auth: PathBuf = s.runtime_dir.join("containers/auth.json");
+    assert!(!auth.exists(), "a refused login wrote {}", auth.display());
+    // Nor is an auth file that never ends read whole.
+    let line = fails_125(&s.cmd(&[
+        "login",
+        "--authfile",
+        "/dev/zero",
+        "-u",
+        USER,
+        "-p",
+        PASSWORD,
+        &reg.host,
+    ]));
+    assert!(line.ends_with("/dev/zero: larger than 16 MiB"), "{line}");
     // The username may come from stdin when the password is given.
     let o = s.cmd_stdin(&["login", "-p", PASSWORD, &reg.host], b"tester\n");
     assert_eq!(o.code, 0, "{}", o.describe());

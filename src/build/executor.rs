@@ -765,9 +765,11 @@ impl<'a> Executor<'a> {
                 match self.req.secrets.get(&id) {
                     Some(src) => {
                         if let Some(var) = &m.env {
-                            let value = std::fs::read_to_string(src).map_err(|e| {
-                                Error::msg(crate::error::io_msg("read secret", src, &e))
-                            })?;
+                            let value =
+                                crate::error::read_capped_text(src, crate::error::USER_FILE_MAX)
+                                    .map_err(|e| {
+                                        Error::msg(crate::error::io_msg("read secret", src, &e))
+                                    })?;
                             env.push(format!("{var}={value}"));
                         }
                         if m.env.is_none() || m.target.is_some() {

@@ -153,10 +153,9 @@ fn unpack_into(ctx: &Context, data: impl Read, label: &str) -> Result<TempContex
     Ok(t)
 }
 
-/// The most a Containerfile may hold: 16 MiB, far above any real one (a
-/// file larger, or `-f /dev/zero`, is refused rather than read until memory
-/// runs out).
-const CONTAINERFILE_MAX: u64 = 16 << 20;
+/// The most a Containerfile may hold (a file larger, `-f /dev/zero` or
+/// `-f - </dev/zero`, is refused rather than read until memory runs out).
+const CONTAINERFILE_MAX: u64 = crate::error::USER_FILE_MAX;
 
 fn read_file(p: &Path) -> Result<String> {
     crate::error::read_bounded_text(p, CONTAINERFILE_MAX)
@@ -268,12 +267,23 @@ pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
     let mut stdin_file = None;
     let (context, _temp) = match a.context.as_deref().unwrap_or(".") {
         "-" => {
-            let mut data = Vec::new();
-            std::io::stdin().read_to_end(&mut data)?;
-            if looks_like_tar(&data) {
-                let t = unpack_into(ctx, &data[..], "standard input")?;
+            // A context archive is streamed (it may be large); anything
+            // else is a Containerfile, read with the files' bound.
+            let mut stdin = std::io::stdin().lock();
+            let mut head = Vec::with_capacity(512);
+            (&mut stdin).take(512).read_to_end(&mut head).map_err(|e| {
+                Error::msg(format!(
+                    "read standard input: {}",
+                    crate::error::io_reason(&e)
+                ))
+            })?;
+            let input = head.as_slice().chain(stdin);
+            if looks_like_tar(&head) {
+                let t = unpack_into(ctx, input, "standard input")?;
                 (t.0.clone().expect("made above"), t)
             } else {
+                let data =
+                    crate::error::read_bounded_from(input, "standard input", CONTAINERFILE_MAX)?;
                 stdin_file = Some(String::from_utf8(data).map_err(|_| {
                     Error::msg("standard input: the Containerfile is not UTF-8 text")
                 })?);
@@ -309,11 +319,14 @@ pub fn build(ctx: &Context, a: BuildArgs) -> Result<i32> {
         }
     };
     let (file_name, text) = match (&a.file, stdin_file) {
-        (Some(f), _) if f == "-" => {
-            let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s)?;
-            ("Containerfile".to_string(), s)
-        }
+        (Some(f), _) if f == "-" => (
+            "Containerfile".to_string(),
+            crate::error::read_bounded_text_from(
+                std::io::stdin().lock(),
+                "standard input",
+                CONTAINERFILE_MAX,
+            )?,
+        ),
         (Some(f), _) => {
             let p = PathBuf::from(f);
             let p = if p.exists() || p.is_absolute() {

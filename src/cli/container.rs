@@ -600,7 +600,7 @@ impl CreateArgs {
 /// `--pod-id-file`: the pod id in the file (Podman's "reading pod ID file"
 /// error when it cannot be read).
 fn read_pod_id_file(f: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(f)
+    crate::error::read_capped_text(f, crate::error::USER_FILE_MAX)
         .map(|s| s.trim().to_string())
         .map_err(|e| {
             Error::msg(format!(
@@ -819,7 +819,7 @@ pub(crate) fn with_id_files(
 ) -> Result<Vec<String>> {
     let mut out = names.to_vec();
     for f in files {
-        match std::fs::read_to_string(f) {
+        match crate::error::read_capped_text(f, crate::error::USER_FILE_MAX) {
             Ok(id) => out.push(id.trim().to_string()),
             Err(e) if ignore && e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
@@ -1545,7 +1545,7 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
 fn remove_spent_cidfiles(ctx: &Context, files: &[PathBuf]) {
     let store = container::store(ctx);
     for f in files {
-        let Ok(id) = std::fs::read_to_string(f) else {
+        let Ok(id) = crate::error::read_capped_text(f, crate::error::USER_FILE_MAX) else {
             continue;
         };
         let id = id.trim();

@@ -1,8 +1,6 @@
 //! `kube play`, `kube down` and `kube generate`, with Podman's flags and
 //! output; Podman's older spellings `play kube` and `generate kube` too.
 
-use std::io::Read;
-
 use clap::{Args, Subcommand};
 
 use crate::kube::{apply, describe, generate};
@@ -102,20 +100,12 @@ pub fn dispatch(ctx: &Context, c: KubeCommand) -> Result<i32> {
 
 /// The text of FILE, or of standard input for `-`.
 fn read_input(file: &str) -> Result<String> {
+    use crate::error::{read_bounded_text, read_bounded_text_from, USER_FILE_MAX};
     if file == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Error::msg(format!("reading the YAML from stdin: {e}")))?;
-        return Ok(s);
+        return read_bounded_text_from(std::io::stdin().lock(), "standard input", USER_FILE_MAX);
     }
-    crate::error::read_bounded_text(std::path::Path::new(file), KUBE_FILE_MAX)
+    read_bounded_text(std::path::Path::new(file), USER_FILE_MAX)
 }
-
-/// The most a `kube play` YAML file may hold: 16 MiB, far above any real
-/// set of manifests (a file larger, or `/dev/zero`, is refused rather than
-/// read until memory runs out).
-const KUBE_FILE_MAX: u64 = 16 << 20;
 
 pub fn play(ctx: &Context, a: PlayArgs) -> Result<i32> {
     let text = read_input(&a.file)?;

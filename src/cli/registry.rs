@@ -1,6 +1,6 @@
 //! Registry commands: pull, push, login, logout, search.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -330,10 +330,11 @@ pub fn login(_ctx: &Context, a: LoginArgs) -> Result<i32> {
         }
     };
     let password = if a.password_stdin {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Error::msg(format!("reading the password from stdin: {e}")))?;
+        let s = crate::error::read_bounded_text_from(
+            std::io::stdin().lock(),
+            "standard input",
+            crate::error::USER_FILE_MAX,
+        )?;
         s.trim_end_matches(['\n', '\r']).to_string()
     } else if let Some(p) = &a.password {
         p.clone()

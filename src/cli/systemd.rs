@@ -280,7 +280,7 @@ fn descriptions(dirs: &[PathBuf]) -> Vec<(String, PathBuf, String)> {
             if out.iter().any(|(m, _, _)| *m == n) {
                 continue;
             }
-            match std::fs::read_to_string(d.join(&n)) {
+            match crate::error::read_capped_text(&d.join(&n), crate::error::USER_FILE_MAX) {
                 Ok(t) => out.push((n, d.clone(), t)),
                 Err(e) => eprintln!("Error: {}", crate::error::io_msg("read", &d.join(&n), &e)),
             }

@@ -91,7 +91,7 @@ pub(crate) fn dropins(dir: &Path) -> Vec<std::path::PathBuf> {
 
 /// The text of `path`, `None` when it does not exist.
 pub(crate) fn read_optional(path: &Path) -> Result<Option<String>> {
-    match std::fs::read_to_string(path) {
+    match crate::error::read_capped_text(path, crate::error::USER_FILE_MAX) {
         Ok(t) => {
             tracing::debug!("reading {}", path.display());
             Ok(Some(t))

@@ -7,7 +7,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -662,9 +662,9 @@ pub fn cp(ctx: &Context, src: &str, dest: &str) -> Result<()> {
             // Unpacked first into a private directory of ours, then copied in
             // through descriptors like any host tree.
             let stage = Stage::new(ctx, &c)?;
-            let mut data = Vec::new();
-            std::io::stdin().read_to_end(&mut data)?;
-            crate::image::layer::unpack(&data[..], &stage.0, "standard input", None)?;
+            // Streamed, not read whole: the archive may be larger than
+            // memory (the unpacker bounds what it writes).
+            crate::image::layer::unpack(std::io::stdin().lock(), &stage.0, "standard input", None)?;
             let mut dot = stage.0.clone().into_os_string();
             dot.push("/.");
             let mut dest = cpath.into_os_string();

@@ -452,20 +452,11 @@ const LINE_FILE_MAX_LINE: usize = 64 << 10;
 /// naming the file): unreadable, larger than 2 MiB, a line longer than
 /// 64 KiB, not UTF-8.
 pub(crate) fn read_line_file(path: &Path, what: &str) -> Result<String> {
-    use std::io::Read;
     let file = std::fs::File::open(path)
         .map_err(|e| Error::msg(crate::error::io_msg("open", path, &e)))?;
-    let mut data = Vec::new();
-    file.take(LINE_FILE_MAX + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| Error::msg(crate::error::io_msg("read", path, &e)))?;
     let shown = path.display();
-    if data.len() as u64 > LINE_FILE_MAX {
-        return Err(Error::msg(format!(
-            "{what} \"{shown}\": larger than {} MiB",
-            LINE_FILE_MAX >> 20
-        )));
-    }
+    let data =
+        crate::error::read_bounded_from(file, &format!("{what} \"{shown}\""), LINE_FILE_MAX)?;
     if let Some(n) = data
         .split(|&b| b == b'\n')
         .position(|l| l.len() > LINE_FILE_MAX_LINE)
@@ -582,21 +573,18 @@ pub(crate) fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>
 /// container with `caps` into the store's seccomp cache, where the first
 /// start finds it; every error is one line naming the file.
 fn read_seccomp_profile(ctx: &Context, path: &str, caps: &[String]) -> Result<SeccompChoice> {
-    use std::io::Read;
-    let io =
-        |op: &str, e: std::io::Error| Error::msg(crate::error::io_msg(op, Path::new(path), &e));
-    let mut json = Vec::new();
+    let file = std::fs::File::open(path).map_err(|e| {
+        Error::msg(crate::error::io_msg(
+            "open seccomp profile",
+            Path::new(path),
+            &e,
+        ))
+    })?;
     // Bounded: a profile is a few KiB (Podman's default is 25); /dev/zero
     // or a file growing without end is refused, not read until memory ends.
-    std::fs::File::open(path)
-        .map_err(|e| io("open seccomp profile", e))?
-        .take(LINE_FILE_MAX + 1)
-        .read_to_end(&mut json)
-        .map_err(|e| io("read seccomp profile", e))?;
+    let json =
+        crate::error::read_bounded_from(file, &format!("seccomp profile {path}"), LINE_FILE_MAX)?;
     let bad = |e: String| Error::msg(format!("seccomp profile {path}: {e}"));
-    if json.len() as u64 > LINE_FILE_MAX {
-        return Err(bad(format!("larger than {} MiB", LINE_FILE_MAX >> 20)));
-    }
     seccomp::load_or_compile(&ctx.root, &json, caps, || seccomp::parse(&json)).map_err(bad)?;
     let json =
         String::from_utf8(json).map_err(|_| bad("invalid seccomp profile: not UTF-8".into()))?;

@@ -552,7 +552,7 @@ pub fn normalize_key(key: &str) -> String {
 }
 
 fn read_doc(path: &Path) -> Result<Option<serde_json::Value>> {
-    let text = match fs::read_to_string(path) {
+    let text = match crate::error::read_capped_text(path, crate::error::USER_FILE_MAX) {
         Ok(t) => {
             tracing::debug!("reading credentials from {}", path.display());
             t

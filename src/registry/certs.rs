@@ -154,8 +154,9 @@ fn bad(path: &Path, reason: String) -> Error {
 }
 
 fn certificates(path: &Path) -> Result<Vec<Certificate<'static>>> {
-    let pem =
-        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), &e))?;
+    let pem = std::fs::File::open(path)
+        .and_then(|f| crate::error::read_capped(f, crate::error::USER_FILE_MAX))
+        .map_err(|e| Error::io(format!("reading {}", path.display()), &e))?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {
@@ -171,8 +172,9 @@ fn certificates(path: &Path) -> Result<Vec<Certificate<'static>>> {
 }
 
 fn private_key(path: &Path) -> Result<PrivateKey<'static>> {
-    let pem =
-        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), &e))?;
+    let pem = std::fs::File::open(path)
+        .and_then(|f| crate::error::read_capped(f, crate::error::USER_FILE_MAX))
+        .map_err(|e| Error::io(format!("reading {}", path.display()), &e))?;
     for item in ureq::tls::parse_pem(&pem) {
         match item {
             Ok(PemItem::PrivateKey(k)) => return Ok(k),

@@ -68,12 +68,12 @@ impl Policy {
         system: &Path,
     ) -> Result<Policy> {
         if let Some(p) = explicit {
-            let text = std::fs::read_to_string(p)
+            let text = crate::error::read_capped_text(p, crate::error::USER_FILE_MAX)
                 .map_err(|e| Error::io(format!("reading {}", p.display()), &e))?;
             return Policy::parse(&text, p);
         }
         for p in user.into_iter().chain([system]) {
-            match std::fs::read_to_string(p) {
+            match crate::error::read_capped_text(p, crate::error::USER_FILE_MAX) {
                 Ok(text) => {
                     tracing::debug!("reading the signature policy {}", p.display());
                     return Policy::parse(&text, p);

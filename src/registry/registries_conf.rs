@@ -206,7 +206,7 @@ impl RegistriesConf {
         }
         let mut conf = RegistriesConf::default();
         for f in files {
-            let text = match std::fs::read_to_string(&f) {
+            let text = match crate::error::read_capped_text(&f, crate::error::USER_FILE_MAX) {
                 Ok(t) => {
                     tracing::debug!("reading {}", f.display());
                     t

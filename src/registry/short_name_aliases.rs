@@ -51,7 +51,7 @@ impl AliasCache {
     /// Reads the cache at `path`; a missing file is an empty cache. Errors:
     /// a file that cannot be read or does not parse, naming it.
     pub fn load(path: &Path) -> Result<AliasCache> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::error::read_capped_text(path, crate::error::USER_FILE_MAX) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), &e)),
