@@ -509,7 +509,6 @@ fn flags_without_effect_here_are_refused() {
         &["--gidmap", "0:1:1000"],
         &["--subuidname", "someone"],
         &["--subgidname", "someone"],
-        &["--device-cgroup-rule", "c 1:3 rwm"],
         &["--cgroupns", "ns:/proc/1/ns/cgroup"],
     ] {
         let mut args = vec!["create"];
@@ -517,6 +516,55 @@ fn flags_without_effect_here_are_refused() {
         args.push("busybox");
         let line = s.fails_engine(&args);
         assert!(line.contains("not supported"), "{flag:?}: {line}");
+    }
+    assert_eq!(
+        s.ok(&["ps", "-aq"]),
+        "",
+        "a refused create left a container"
+    );
+}
+
+/// `--device-cgroup-rule`: each rule is checked as Podman parses it (its
+/// words), then refused as rootless Podman refuses it; exit 125, no
+/// container made.
+#[test]
+fn device_cgroup_rules_are_checked_then_refused() {
+    let s = busybox();
+    for (rules, want) in [
+        (
+            &["b 7:* rmX"][..],
+            "Error: invalid device access in device-access-add: X",
+        ),
+        (
+            &["b 7:2"],
+            "Error: invalid device cgroup rule requires type, major:Minor, and access rules: \"b 7:2\"",
+        ),
+        (
+            &["x 7:* rmw"],
+            "Error: invalid device type in device-access-add: x",
+        ),
+        (
+            &["a a:* rmw"],
+            "Error: strconv.ParseUint: parsing \"a\": invalid syntax",
+        ),
+        // The first bad rule is the one reported, good ones before it pass.
+        (
+            &["c 1:3 rwm", "c 1:3 q"],
+            "Error: invalid device access in device-access-add: q",
+        ),
+        (
+            &["c 1:3 rwm", "a 7 rmw", "b 7:* r"],
+            "Error: device cgroup rules are not supported in rootless mode or in a user namespace",
+        ),
+    ] {
+        for verb in ["create", "run"] {
+            let mut args = vec![verb];
+            for r in rules {
+                args.extend_from_slice(&["--device-cgroup-rule", r]);
+            }
+            args.extend_from_slice(&["busybox", "true"]);
+            assert_eq!(s.fails_engine(&args), want, "{args:?}");
+        }
     }
     assert_eq!(
         s.ok(&["ps", "-aq"]),

@@ -375,3 +375,60 @@ fn bad_userns_values_fail_with_one_line() {
     let o = sk.cmd(&["ps", "-a", "-q"]);
     assert_eq!(o.stdout, "", "a container was made\n{}", o.describe());
 }
+
+/// `--passwd-entry`: the line skiff adds to the container's /etc/passwd
+/// (for a numeric `--user` the image lacks, for keep-id's host user) is
+/// the template with `$USERNAME`, `$UID`, `$GID`, `$NAME` and `$HOME`
+/// replaced, as Podman's; `HOME` follows the line; with no line to add the
+/// template changes nothing.
+#[test]
+fn passwd_entry_is_the_template_of_added_lines() {
+    let sk = busybox();
+    let all = "$USERNAME:x:$UID:$GID:$NAME:$HOME:/bin/false";
+    assert_eq!(
+        run_sh(
+            &sk,
+            &["-u", "4242:4343", "-w", "/tmp", "--passwd-entry", all],
+            "tail -n1 /etc/passwd; whoami; echo $HOME"
+        ),
+        "4242:x:4242:4343:container user:/tmp:/bin/false\n4242\n/tmp\n"
+    );
+    // Another name and home: `whoami` and HOME are the template's.
+    let dev = "dev:*:$UID:$GID::/home/dev:/bin/sh";
+    assert_eq!(
+        run_sh(
+            &sk,
+            &["-u", "4242", "--passwd-entry", dev],
+            "tail -n1 /etc/passwd; whoami; echo $HOME"
+        ),
+        "dev:*:4242:0::/home/dev:/bin/sh\ndev\n/home/dev\n"
+    );
+    let id = sk.ok(&["create", "-u", "4242", "--passwd-entry", dev, BUSYBOX]);
+    assert!(
+        sk.inspect_format(id.trim(), "{{.Config.Env}}")
+            .contains("HOME=/home/dev"),
+        "inspect's environment should have the template's home"
+    );
+    sk.ok(&["rm", id.trim()]);
+    // keep-id's host user (the fixture names uid 1000 itself: no line then).
+    let (uid, gid) = (sk.uid(), sk.gid());
+    if uid != 1000 {
+        assert_eq!(
+            run_sh(
+                &sk,
+                &["--userns", "keep-id", "--passwd-entry", dev],
+                "grep ^dev: /etc/passwd; whoami; echo $HOME"
+            ),
+            format!("dev:*:{uid}:{gid}::/home/dev:/bin/sh\ndev\n/home/dev\n")
+        );
+    }
+    // Root is the image's: nothing is added, the template is not used.
+    assert_eq!(
+        run_sh(
+            &sk,
+            &["--passwd-entry", dev],
+            "grep -c : /etc/passwd; grep -c ^dev: /etc/passwd || true"
+        ),
+        "3\n0\n"
+    );
+}

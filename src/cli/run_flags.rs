@@ -67,7 +67,7 @@ pub struct RunFlags {
     /// Name of /etc/subgid range to map (not supported)
     #[arg(long, value_name = "NAME")]
     pub subgidname: Option<String>,
-    /// Device cgroup rule (not supported: rootless has no device cgroup)
+    /// Add a rule to the cgroup allowed devices list ("TYPE MAJOR:MINOR ACCESS"; checked, then refused: rootless has no device cgroup)
     #[arg(long, value_name = "RULE")]
     pub device_cgroup_rule: Vec<String>,
     /// Run an init inside the container that forwards signals and reaps processes
@@ -109,7 +109,7 @@ pub struct RunFlags {
     /// Platform of the image: only the host's own (linux/ARCH)
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
-    /// Entry to write to /etc/passwd (not supported)
+    /// Entry to write to /etc/passwd ($USERNAME, $UID, $GID, $NAME and $HOME are replaced)
     #[arg(long, value_name = "ENTRY")]
     pub passwd_entry: Option<String>,
     /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS])
@@ -274,6 +274,7 @@ impl RunFlags {
             }
             x.hostusers.push(u.clone());
         }
+        x.passwd_entry.clone_from(&self.passwd_entry);
         for g in &self.group_add {
             match g.as_str() {
                 "keep-groups" => x.keep_groups = true,
@@ -365,22 +366,60 @@ impl RunFlags {
             return not("--subgidname", USERNS);
         }
         if !self.device_cgroup_rule.is_empty() {
-            return not(
-                "--device-cgroup-rule",
-                "a rootless container has no device cgroup to apply it to",
-            );
-        }
-        if self.passwd_entry.is_some() {
-            return not(
-                "--passwd-entry",
-                "skiff does not write entries into the container's /etc/passwd",
-            );
+            for rule in &self.device_cgroup_rule {
+                check_device_cgroup_rule(rule).map_err(Error::msg)?;
+            }
+            return Err(Error::msg(
+                "device cgroup rules are not supported in rootless mode or in a user namespace",
+            ));
         }
         Ok(())
     }
 }
 
 use crate::state::extras::CATATONIT;
+
+/// Checks one `--device-cgroup-rule` as Podman parses it
+/// (`specgenutil`'s `parseLinuxResourcesDeviceAccess`): `TYPE MAJOR[:MINOR]
+/// ACCESS`, split on single spaces, TYPE one of `a`, `b`, `c`, each number
+/// unsigned decimal or `*`, ACCESS letters of `rwm`. Errors are Podman's
+/// words (Go's `strconv.ParseUint` text for a bad number).
+fn check_device_cgroup_rule(rule: &str) -> std::result::Result<(), String> {
+    let parts: Vec<&str> = rule.split(' ').collect();
+    let [kind, numbers, access] = parts.as_slice() else {
+        return Err(format!(
+            "invalid device cgroup rule requires type, major:Minor, and access rules: {rule:?}"
+        ));
+    };
+    if !matches!(*kind, "a" | "b" | "c") {
+        return Err(format!("invalid device type in device-access-add: {kind}"));
+    }
+    let number = |n: &str| -> std::result::Result<(), String> {
+        if n == "*" {
+            return Ok(());
+        }
+        let why = if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+            "invalid syntax"
+        } else if n.parse::<u64>().is_err() {
+            "value out of range"
+        } else {
+            return Ok(());
+        };
+        Err(format!("strconv.ParseUint: parsing {n:?}: {why}"))
+    };
+    let (major, minor) = match numbers.split_once(':') {
+        Some((major, minor)) => (major, Some(minor)),
+        None => (*numbers, None),
+    };
+    number(major)?;
+    if let Some(minor) = minor {
+        number(minor)?;
+    }
+    if let Some(c) = access.chars().find(|c| !"rwm".contains(*c)) {
+        return Err(format!("invalid device access in device-access-add: {c}"));
+    }
+    Ok(())
+}
 
 /// `--platform`: the host's own (`linux/ARCH`, an optional variant, or
 /// only the OS) is accepted; skiff runs no other architecture's images.
@@ -667,6 +706,35 @@ mod tests {
         assert!(!systemd_mode(Some("false"), &["/sbin/init".into()]));
         assert!(!systemd_mode(None, &["sh".into()]));
         assert!(systemd_mode(None, &["/sbin/init".into()]));
+    }
+
+    #[test]
+    fn device_cgroup_rules_as_podman_checks_them() {
+        for ok in ["b 7:* rmw", "c 7:* rmw", "a 7:1 rmw", "a 7 rmw", "c *:* r"] {
+            assert_eq!(check_device_cgroup_rule(ok), Ok(()), "{ok}");
+        }
+        for (bad, says) in [
+            ("b 7:* rmX", "invalid device access in device-access-add: X"),
+            (
+                "b 7:2",
+                "invalid device cgroup rule requires type, major:Minor, and access rules: \"b 7:2\"",
+            ),
+            ("x 7:* rmw", "invalid device type in device-access-add: x"),
+            (
+                "a a:* rmw",
+                "strconv.ParseUint: parsing \"a\": invalid syntax",
+            ),
+            (
+                "c 1:+2 r",
+                "strconv.ParseUint: parsing \"+2\": invalid syntax",
+            ),
+            (
+                "c 99999999999999999999:1 r",
+                "strconv.ParseUint: parsing \"99999999999999999999\": value out of range",
+            ),
+        ] {
+            assert_eq!(check_device_cgroup_rule(bad).unwrap_err(), says, "{bad}");
+        }
     }
 
     #[test]

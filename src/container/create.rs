@@ -631,21 +631,28 @@ fn parse_security_opts(
     Ok((nnp, seccomp))
 }
 
-/// The `--hostuser` lines for the image's `passwd` text
-/// (`runtime::user::host_user_lines`, from the host's /etc/passwd).
+/// The `--hostuser` lines of `x` for the image's `passwd` text
+/// (`runtime::user::host_user_lines`, from the host's /etc/passwd, in
+/// `--passwd-entry`'s form when given).
 pub(crate) fn host_user_lines(
-    names: &[String],
+    x: &crate::state::extras::Extras,
     passwd: &str,
     workdir: &str,
     mounted: impl Fn(&str) -> bool,
 ) -> Result<String> {
+    let names = &x.hostusers;
     if names.is_empty() {
         return Ok(String::new());
     }
     let host = std::fs::read_to_string("/etc/passwd")
         .map_err(|e| Error::msg(crate::error::io_msg("read", Path::new("/etc/passwd"), &e)))?;
     Ok(crate::runtime::user::host_user_lines(
-        names, &host, passwd, workdir, mounted,
+        names,
+        &host,
+        passwd,
+        workdir,
+        mounted,
+        x.passwd_entry.as_deref(),
     )?)
 }
 
@@ -966,7 +973,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     let mut passwd_text = read_from_layers(&layers, "etc/passwd")?;
     let mut group_text = read_from_layers(&layers, "etc/group")?;
     if let Some(k) = &keep_id {
-        passwd_text = k.add_to_passwd(&passwd_text);
+        passwd_text = k.add_to_passwd(&passwd_text, extras.passwd_entry.as_deref());
         group_text = k.add_to_group(&group_text);
     }
     // Resolve the user now, from the image's own files: an unknown user fails
@@ -978,7 +985,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         .or_else(|| img_cfg.working_dir().clone().filter(|w| !w.is_empty()))
         .unwrap_or_else(|| "/".into());
     // `--hostuser` lines are there at start: `-u` may name those users.
-    passwd_text += &host_user_lines(&extras.hostusers, &passwd_text, &workdir, |d| {
+    passwd_text += &host_user_lines(&extras, &passwd_text, &workdir, |d| {
         user_mounts.iter().any(|m| m.destination == d)
     })?;
     let exec_user = crate::runtime::user::resolve(&user, &passwd_text, &group_text)?;
@@ -1124,17 +1131,22 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
     }
     if !c.config.env.iter().any(|e| e.starts_with("HOME=")) {
         // A numeric user the image lacks gets a passwd line at start whose
-        // home is the working directory (`start::add_user_entries`).
+        // home is the working directory, or what `--passwd-entry` says
+        // (`start::add_user_entries`).
         let added = crate::runtime::user::added_entries(
             &c.config.user,
             &passwd_text,
             &group_text,
             &c.config.workdir,
+            c.config.extras.passwd_entry.as_deref(),
         )?;
         let home = match added.passwd {
-            Some(_) if c.config.builder.is_none() && !c.config.workdir.is_empty() => {
-                c.config.workdir.clone()
-            }
+            Some(line) if c.config.builder.is_none() => crate::runtime::user::resolve(
+                &c.config.user,
+                &format!("{passwd_text}{line}"),
+                &group_text,
+            )
+            .map_or_else(|_| exec_user.home.clone(), |u| u.home),
             _ => exec_user.home.clone(),
         };
         c.config.env.push(format!("HOME={home}"));

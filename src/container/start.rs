@@ -167,15 +167,15 @@ fn add_user_entries(c: &Container, rootfs: &Path, userdata: &Path) -> Result<Etc
     }
     // `--hostuser`s first, then the numeric user, as Podman's
     // generatePasswdEntry orders them.
-    let host_lines =
-        super::create::host_user_lines(&cfg.extras.hostusers, &passwd, &cfg.workdir, |d| {
-            cfg.mounts.iter().any(|m| m.destination == d)
-        })?;
+    let host_lines = super::create::host_user_lines(&cfg.extras, &passwd, &cfg.workdir, |d| {
+        cfg.mounts.iter().any(|m| m.destination == d)
+    })?;
     let mut added = user::added_entries(
         &cfg.user,
         &format!("{passwd}{host_lines}"),
         &group,
         &cfg.workdir,
+        cfg.extras.passwd_entry.as_deref(),
     )?;
     if !host_lines.is_empty() {
         added.passwd = Some(host_lines + added.passwd.as_deref().unwrap_or(""));

@@ -120,9 +120,11 @@ pub fn etc_files(
 ) -> Result<super::start::EtcFiles> {
     let cfg = &c.config;
     let read = |p: &str| crate::runtime::user::read_root_file(rootfs, p);
-    let mut passwd = user.add_to_passwd(&read("/etc/passwd")?);
+    let entry = cfg.extras.passwd_entry.as_deref();
+    let mut passwd = user.add_to_passwd(&read("/etc/passwd")?, entry);
     let mut group = user.add_to_group(&read("/etc/group")?);
-    let added = crate::runtime::user::added_entries(&cfg.user, &passwd, &group, &cfg.workdir)?;
+    let added =
+        crate::runtime::user::added_entries(&cfg.user, &passwd, &group, &cfg.workdir, entry)?;
     passwd.extend(added.passwd);
     group.extend(added.group);
     let root_uid = idmap::map_id(&maps.uids, 0);

@@ -130,13 +130,16 @@ pub struct AddedEntries {
 
 /// What [`AddedEntries`] `spec` needs against the image's `passwd` and
 /// `group` texts; `workdir` is the container's working directory (`/` when
-/// empty), the new user's home. Errors: a group named by a name that the
-/// group file does not have (the same error as [`resolve`]).
+/// empty), the new user's home; `entry` is `--passwd-entry`'s template
+/// for the passwd line ([`passwd_line`]; its name and username the uid, its
+/// GECOS `container user`, as Podman's). Errors: a group named by a name
+/// that the group file does not have (the same error as [`resolve`]).
 pub fn added_entries(
     spec: &UserSpec,
     passwd: &str,
     group: &str,
     workdir: &str,
+    entry: Option<&str>,
 ) -> Result<AddedEntries> {
     let mut out = AddedEntries::default();
     if spec.user.is_empty() {
@@ -153,9 +156,8 @@ pub fn added_entries(
                 },
             };
             let home = if workdir.is_empty() { "/" } else { workdir };
-            out.passwd = Some(format!(
-                "{uid}:*:{uid}:{gid}:container user:{home}:/bin/sh\n"
-            ));
+            let (uid, gid) = (uid.to_string(), gid.to_string());
+            out.passwd = Some(passwd_line(entry, &uid, &uid, &gid, "container user", home));
         }
     }
     let g = spec.group.as_deref().unwrap_or("0");
@@ -165,6 +167,34 @@ pub fn added_entries(
         }
     }
     Ok(out)
+}
+
+/// One /etc/passwd line for a user Podman adds (a numeric `--user`, a
+/// `--hostuser`, keep-id's host user), newline-terminated: by default
+/// `USERNAME:*:UID:GID:NAME:HOME:/bin/sh`; with `template`
+/// (`--passwd-entry`) the template with `$USERNAME`, `$UID`, `$GID`,
+/// `$NAME` and `$HOME` replaced, in that order, as libpod's `passwdEntry`
+/// does (the text is the user's own: not checked).
+pub fn passwd_line(
+    template: Option<&str>,
+    username: &str,
+    uid: &str,
+    gid: &str,
+    name: &str,
+    home: &str,
+) -> String {
+    match template {
+        None => format!("{username}:*:{uid}:{gid}:{name}:{home}:/bin/sh\n"),
+        Some(t) => {
+            let line = t
+                .replace("$USERNAME", username)
+                .replace("$UID", uid)
+                .replace("$GID", gid)
+                .replace("$NAME", name)
+                .replace("$HOME", home);
+            line + "\n"
+        }
+    }
 }
 
 /// The line of host user `name_or_uid` in the host's passwd text: by
@@ -184,6 +214,7 @@ pub fn host_user<'a>(host_passwd: &'a str, name_or_uid: &str) -> Option<&'a str>
 /// name nor by uid gets `NAME:*:UID:GID:GECOS:HOME:/bin/sh`, its home the
 /// host's when that directory or one above it (not `/`) is a mount
 /// destination (`mounted`), else the working directory (`/` when empty).
+/// `entry` is `--passwd-entry`'s template ([`passwd_line`]).
 /// Errors: a user the host's passwd text does not have.
 pub fn host_user_lines(
     names: &[String],
@@ -191,6 +222,7 @@ pub fn host_user_lines(
     passwd: &str,
     workdir: &str,
     mounted: impl Fn(&str) -> bool,
+    entry: Option<&str>,
 ) -> Result<String> {
     let mut out = String::new();
     for n in names {
@@ -223,7 +255,7 @@ pub fn host_user_lines(
         } else {
             workdir
         };
-        out.push_str(&format!("{name}:*:{uid}:{gid}:{gecos}:{home}:/bin/sh\n"));
+        out.push_str(&passwd_line(entry, name, uid, gid, gecos, home));
     }
     Ok(out)
 }
@@ -302,9 +334,10 @@ pub struct AddedUser {
 
 impl AddedUser {
     /// `passwd` with a line for this user appended, as Podman writes it
-    /// (`NAME:*:UID:GID:GECOS:HOME:/bin/sh`), unless the uid has one.
+    /// (`NAME:*:UID:GID:GECOS:HOME:/bin/sh`, or `entry`, `--passwd-entry`'s
+    /// template: [`passwd_line`]), unless the uid has one.
     /// Names with ':' or a newline are not written.
-    pub fn add_to_passwd(&self, passwd: &str) -> String {
+    pub fn add_to_passwd(&self, passwd: &str, entry: Option<&str>) -> String {
         let clean = |s: &str| !s.contains([':', '\n']);
         if passwd_entries(passwd).any(|e| e.uid == self.uid)
             || ![&self.name, &self.gecos, &self.home]
@@ -317,9 +350,13 @@ impl AddedUser {
         if !out.is_empty() && !out.ends_with('\n') {
             out.push('\n');
         }
-        out.push_str(&format!(
-            "{}:*:{}:{}:{}:{}:/bin/sh\n",
-            self.name, self.uid, self.gid, self.gecos, self.home
+        out.push_str(&passwd_line(
+            entry,
+            &self.name,
+            &self.uid.to_string(),
+            &self.gid.to_string(),
+            &self.gecos,
+            &self.home,
         ));
         out
     }
@@ -416,12 +453,16 @@ mod tests {
             home: "/home/alice".into(),
         };
         let passwd = "root:x:0:0:root:/root:/bin/sh";
-        let p = u.add_to_passwd(passwd);
+        let p = u.add_to_passwd(passwd, None);
         assert_eq!(
             p,
             "root:x:0:0:root:/root:/bin/sh\nalice:*:1000:1000:Alice:/home/alice:/bin/sh\n"
         );
-        assert_eq!(u.add_to_passwd(&p), p);
+        assert_eq!(u.add_to_passwd(&p, None), p);
+        assert_eq!(
+            u.add_to_passwd(passwd, Some("$USERNAME:x:$UID:$GID:$NAME:$HOME:/bin/zsh")),
+            "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000:Alice:/home/alice:/bin/zsh\n"
+        );
         let g = u.add_to_group("root:x:0:\n");
         assert_eq!(g, "root:x:0:\nalice:x:1000:\n");
         assert_eq!(u.add_to_group(&g), g);
@@ -494,7 +535,7 @@ mod tests {
         let passwd = "root:x:0:0:root:/root:/bin/sh\nweb:x:33:33::/var/www:/bin/sh\n";
         let group = "root:x:0:\nstaff:x:50:web\n";
         let added = |s: &str, wd: &str| {
-            added_entries(&UserSpec::parse(s).unwrap(), passwd, group, wd).unwrap()
+            added_entries(&UserSpec::parse(s).unwrap(), passwd, group, wd, None).unwrap()
         };
         assert_eq!(
             added("12345", ""),
@@ -525,6 +566,19 @@ mod tests {
             added("web:777", "/").group.as_deref(),
             Some("777:x:777:web\n")
         );
+        // --passwd-entry: Podman's values for a numeric user.
+        let e = added_entries(
+            &UserSpec::parse("12345:4242").unwrap(),
+            passwd,
+            group,
+            "/srv",
+            Some("u$USERNAME:x:$UID:$GID:$NAME:$HOME:/bin/false"),
+        )
+        .unwrap();
+        assert_eq!(
+            e.passwd.as_deref(),
+            Some("u12345:x:12345:4242:container user:/srv:/bin/false\n")
+        );
     }
 
     #[test]
@@ -534,7 +588,7 @@ mod tests {
         let image = "root:x:0:0:root:/root:/bin/sh\n";
         let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let lines = |n: &[&str], mounted: &dyn Fn(&str) -> bool| {
-            host_user_lines(&names(n), host, image, "/srv", mounted)
+            host_user_lines(&names(n), host, image, "/srv", mounted, None)
         };
         assert_eq!(
             lines(&["alice", "root"], &|_| false).unwrap(),
@@ -553,6 +607,18 @@ mod tests {
             1
         );
         assert!(lines(&["nosuch"], &|_| false).is_err());
+        assert_eq!(
+            host_user_lines(
+                &names(&["alice"]),
+                host,
+                image,
+                "/srv",
+                |_| false,
+                Some("$USERNAME:x:$UID:$GID::$HOME:/bin/zsh")
+            )
+            .unwrap(),
+            "alice:x:1500:1500::/srv:/bin/zsh\n"
+        );
     }
 
     #[test]

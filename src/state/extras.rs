@@ -226,6 +226,10 @@ pub struct Extras {
     /// go into the container's, as Podman's (`runtime::user::host_user_lines`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hostusers: Vec<String>,
+    /// `--passwd-entry`: the template of the /etc/passwd lines skiff adds
+    /// (`runtime::user::passwd_line`), as Podman's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passwd_entry: Option<String>,
     /// `--group-add` gids, added to the process's supplementary groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_add: Vec<u32>,
