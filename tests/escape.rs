@@ -42,8 +42,8 @@ fn listing(d: &Path) -> Vec<String> {
     v
 }
 
-/// Swaps two paths with renameat2(RENAME_EXCHANGE) as fast as it can,
-/// after touching /tmp/ready.
+/// Swaps each pair of paths given (`a1 b1 a2 b2 ...`) with
+/// renameat2(RENAME_EXCHANGE) as fast as it can, after touching /tmp/ready.
 const SWAPPER: &str = r#"
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -54,10 +54,11 @@ const SWAPPER: &str = r#"
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 int main(int argc, char **argv) {
-    if (argc != 3) return 2;
+    if (argc < 3 || argc % 2 == 0) return 2;
     close(open("/tmp/ready", O_CREAT | O_WRONLY, 0644));
     for (;;)
-        syscall(SYS_renameat2, AT_FDCWD, argv[1], AT_FDCWD, argv[2], RENAME_EXCHANGE);
+        for (int i = 1; i + 1 < argc; i += 2)
+            syscall(SYS_renameat2, AT_FDCWD, argv[i], AT_FDCWD, argv[i + 1], RENAME_EXCHANGE);
 }
 "#;
 
@@ -479,6 +480,96 @@ fn a_container_racing_a_shared_volume_gets_no_mount_point_on_the_host() {
     );
     eprintln!("40 racing runs: {ok} ran, {refused} refused");
     assert_eq!(ok + refused, 40);
+}
+
+/// `:U` gives a volume to the container's user walking it by descriptors:
+/// a container sharing the volume that swaps its directories for symlinks
+/// to a host directory while another container's start walks them never
+/// gets the host directory's files given to a subordinate id (out of the
+/// user's reach). With paths, the files of a directory swapped while its
+/// entries were being changed went to the host (140 of 200 in one run).
+#[test]
+fn chown_of_a_shared_volume_never_follows_a_symlink_a_container_swaps_in() {
+    let s = Skiff::new();
+    // Its containers run to the end; the harness removes them.
+    s.expect_running();
+    let swapper = build_c(&s, "swapper", SWAPPER);
+    s.import_with("localhost/swapper:1", |t| {
+        t.file("swapper", &swapper, 0o755, 0, 0);
+    });
+    s.import_busybox();
+    let host = host_dir(&s, "host-owned", None);
+    const FILES: usize = 200;
+    for i in 0..FILES {
+        let f = host.join(format!("f{i}"));
+        fs::write(&f, "mine\n").unwrap();
+        s.give(&f);
+    }
+    // Four directories holding files named as the host's, each swapped
+    // with a symlink to the host directory.
+    let script = format!(
+        "for i in 0 1 2 3; do mkdir /shared/d$i && ln -s {} /shared/l$i && \
+         for j in $(seq 0 {}); do echo c > /shared/d$i/f$j; done; done && \
+         {{ /swapper /shared/d0 /shared/l0 /shared/d1 /shared/l1 /shared/d2 /shared/l2 /shared/d3 /shared/l3 & echo $! > /tmp/swapper.pid; }} && \
+         exec sleep 300",
+        host.display(),
+        FILES - 1
+    );
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "racer",
+        "-v",
+        "shared:/shared",
+        "localhost/swapper:1",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    wait_for_file(&s, "racer", "/tmp/ready");
+    let mut ok = 0;
+    for _ in 0..10 {
+        let o = s.cmd(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--user",
+            "1000:1000",
+            "-v",
+            "shared:/data:U",
+            BUSYBOX,
+            "true",
+        ]);
+        if o.code == 0 {
+            ok += 1;
+        } else {
+            assert_eq!(o.code, 125, "{}", o.describe());
+            one_error_line(&o);
+        }
+    }
+    let taken: Vec<String> = listing(&host)
+        .into_iter()
+        .filter(|n| owner(&host.join(n)) != (s.uid(), s.gid()))
+        .collect();
+    assert!(
+        taken.is_empty(),
+        "{} host files were given away through a swapped symlink: {taken:?}",
+        taken.len()
+    );
+    assert!(ok > 0, "no :U run started");
+    // The walk did give the volume's own files to the user.
+    s.ok(&["exec", "racer", "sh", "-c", "kill $(cat /tmp/swapper.pid)"]);
+    let got = s.ok(&[
+        "exec",
+        "racer",
+        "sh",
+        "-c",
+        "stat -c %u:%g /shared/d0/f0 2>/dev/null || stat -c %u:%g /shared/l0/f0",
+    ]);
+    assert_eq!(got.trim(), "1000:1000");
+    eprintln!("10 racing :U runs: {ok} ran");
 }
 
 /// `export` of a running container walks its root by descriptors: a

@@ -117,32 +117,6 @@ fn containerenv_text(c: &Container) -> String {
     )
 }
 
-fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
-    let own = |p: &Path| {
-        nix::unistd::fchownat(
-            None,
-            p,
-            Some(nix::unistd::Uid::from_raw(uid)),
-            Some(nix::unistd::Gid::from_raw(gid)),
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| {
-            Error::msg(format!(
-                "chown {}: {}",
-                p.display(),
-                e.desc().to_lowercase()
-            ))
-        })
-    };
-    own(path)?;
-    if path.is_dir() && !path.is_symlink() {
-        for entry in std::fs::read_dir(path)? {
-            chown_tree(&entry?.path(), uid, gid)?;
-        }
-    }
-    Ok(())
-}
-
 /// Podman's /etc/passwd and /etc/group lines for a numeric user or group
 /// the image does not name (`user::added_entries`), so that `whoami` and
 /// `id -un` answer in the container. They are appended to the root
@@ -355,7 +329,7 @@ pub fn prepare_spec(
         let opts = m.mount_options();
         // `U`: a bind's or volume's source goes to the container's user.
         if m.chown && !m.kind.is_new_fs() {
-            chown_tree(Path::new(&m.source), exec_user.uid, exec_user.gid)?;
+            super::volumes::chown_tree(Path::new(&m.source), exec_user.uid, exec_user.gid)?;
         }
         mounts.push(match m.kind {
             MountKind::Tmpfs | MountKind::Devpts => {

@@ -8,6 +8,7 @@
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use nix::fcntl::OFlag;
@@ -150,6 +151,79 @@ fn first_use(
         })?;
     }
     volume::prepared(ctx, &v.name)?;
+    Ok(())
+}
+
+/// `:U` (Podman's chown of a bind or volume source): gives `path` and
+/// everything below it to `uid:gid`, ids of the container's user namespace,
+/// which this runs in. The tree may be written by a running container (a
+/// shared volume, a directory another container binds) that swaps a
+/// directory for a symlink to a host directory while the walk goes on:
+/// every entry is opened `O_PATH | O_NOFOLLOW` on its parent's descriptor
+/// and changed through that descriptor, and only what was opened as a
+/// directory is descended into, so a link is changed as itself and what it
+/// points to is never touched. `path` itself (the user's) is followed.
+/// Entries that vanish during the walk are skipped. Errors name the path
+/// (a tree deeper than the open descriptor limit fails with EMFILE).
+pub(super) fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
+    let fail = |p: &Path, e: std::io::Error| {
+        Error::msg(format!(
+            "chown {}: {}",
+            p.display(),
+            crate::error::io_reason(&e)
+        ))
+    };
+    let top = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(path)
+        .map_err(|e| fail(path, e))?;
+    let own = |fd: BorrowedFd| {
+        fchownat(
+            Some(fd.as_raw_fd()),
+            "",
+            Some(Uid::from_raw(uid)),
+            Some(Gid::from_raw(gid)),
+            nix::fcntl::AtFlags::AT_EMPTY_PATH,
+        )
+        .map_err(std::io::Error::from)
+    };
+    own(top.as_fd()).map_err(|e| fail(path, e))?;
+    if safe_path::file_type(top.as_fd()).map_err(|e| fail(path, e))? != SFlag::S_IFDIR {
+        return Ok(());
+    }
+    // Directories being walked: their descriptor, path (for errors) and
+    // the names not yet visited. A loop, not recursion: depth costs a
+    // descriptor, never stack.
+    let dir = safe_path::reopen(top.as_fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+        .map_err(|e| fail(path, e))?;
+    let names = archive::names(dir.as_fd()).map_err(|e| fail(path, e))?;
+    let mut stack = vec![(dir, path.to_path_buf(), names.into_iter())];
+    while let Some((dir, dir_path, names)) = stack.last_mut() {
+        let Some(name) = names.next() else {
+            stack.pop();
+            continue;
+        };
+        let here = dir_path.join(&name);
+        let gone = |e: &std::io::Error| e.raw_os_error() == Some(libc::ENOENT);
+        let entry = match safe_path::open_at(dir.as_fd(), &name, OFlag::O_PATH, 0) {
+            Ok(fd) => fd,
+            Err(e) if gone(&e) => continue,
+            Err(e) => return Err(fail(&here, e)),
+        };
+        own(entry.as_fd()).map_err(|e| fail(&here, e))?;
+        if safe_path::file_type(entry.as_fd()).map_err(|e| fail(&here, e))? != SFlag::S_IFDIR {
+            continue;
+        }
+        let sub = safe_path::reopen(entry.as_fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+            .map_err(|e| fail(&here, e))?;
+        let names = match archive::names(sub.as_fd()) {
+            Ok(n) => n,
+            Err(e) if gone(&e) => continue,
+            Err(e) => return Err(fail(&here, e)),
+        };
+        stack.push((sub, here, names.into_iter()));
+    }
     Ok(())
 }
 
