@@ -64,8 +64,9 @@ pub fn read_all<'a>(cs: impl IntoIterator<Item = &'a Container>) -> Vec<Reading>
 /// What it costs, per running container: one read of its init's
 /// /proc/PID/stat (alive, the same process, its CPU time), its cgroup's
 /// files when it has a cgroup (else its pid namespace's processes, from
-/// the one pass over /proc that `procs` makes for every container), and
-/// its /proc/PID/net/dev; every file in one read(2). No process is spawned
+/// the container's own /proc or, where that cannot say, the one pass over
+/// the host's /proc that `procs` makes for every container), and its
+/// /proc/PID/net/dev; every file in one read(2). No process is spawned
 /// and no namespace joined.
 pub fn read_with(c: &Container, procs: &super::pause::PidNamespaces) -> Reading {
     let init = matches!(c.state.status, Status::Running | Status::Paused)
@@ -81,31 +82,20 @@ pub fn read_with(c: &Container, procs: &super::pause::PidNamespaces) -> Reading 
         .unwrap_or(0.0);
     // The processes of its pid namespace, only where the cgroup cannot say.
     let members = std::cell::OnceCell::new();
-    let members = || members.get_or_init(|| procs.of_init(c.state.pid));
+    let members = |init: InitStat| *members.get_or_init(|| Members::of(c.state.pid, init, procs));
     let cpu_usec = match (cg, init) {
         (Some(d), _) => keyed(&d.join("cpu.stat"), "usage_usec"),
-        (None, Some(init)) => Some(
-            members()
-                .iter()
-                .map(|&p| {
-                    if p == c.state.pid {
-                        init.cpu_ticks * TICK_USEC
-                    } else {
-                        proc_cpu_usec(p).unwrap_or(0)
-                    }
-                })
-                .sum(),
-        ),
+        (None, Some(init)) => Some(members(init).cpu_ticks * TICK_USEC),
         (None, None) => None,
     };
     let mem_usage = cg.and_then(|d| number(&d.join("memory.current")));
     let mem_limit = cg
         .and_then(|d| number(&d.join("memory.max")))
         .unwrap_or_else(host_memory);
-    let pids = match cg.and_then(|d| number(&d.join("pids.current"))) {
-        Some(n) => n,
-        None if running => members().len() as u64,
-        None => 0,
+    let pids = match (cg.and_then(|d| number(&d.join("pids.current"))), init) {
+        (Some(n), _) => n,
+        (None, Some(init)) => members(init).count,
+        (None, None) => 0,
     };
     let net = running.then(|| net_dev(c.state.pid)).flatten();
     let block = cg.and_then(|d| io_stat(&d.join("io.stat")));
@@ -132,6 +122,72 @@ const TICK_USEC: u64 = 10_000;
 struct InitStat {
     /// utime + stime, clock ticks.
     cpu_ticks: u64,
+    /// When it started, clock ticks after boot (field 22).
+    start: u64,
+}
+
+/// The processes of a container's pid namespace (for a container without
+/// a cgroup of its own): how many, and their CPU time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Members {
+    count: u64,
+    /// utime + stime summed over them, clock ticks.
+    cpu_ticks: u64,
+}
+
+impl Members {
+    /// The members of the pid namespace of `pid`, whose /proc/PID/stat
+    /// read as `init`: listed by the namespace's own /proc (see
+    /// [`Members::own_proc`]), else found in `procs`' pass over the host's.
+    fn of(pid: i32, init: InitStat, procs: &super::pause::PidNamespaces) -> Members {
+        if let Some(m) = Members::own_proc(pid, init) {
+            return m;
+        }
+        let pids = procs.of_init(pid);
+        Members {
+            count: pids.len() as u64,
+            cpu_ticks: pids
+                .iter()
+                .map(|&p| {
+                    if p == pid {
+                        init.cpu_ticks
+                    } else {
+                        proc_cpu_ticks(&format!("/proc/{p}/stat")).unwrap_or(0)
+                    }
+                })
+                .sum(),
+        }
+    }
+
+    /// The members as the container's own /proc lists them, seen from the
+    /// host at /proc/PID/root/proc: a handful of entries, where the host's
+    /// /proc holds every process of the machine (a pass over it reads the
+    /// pid namespace of each, and costs several times more than ten
+    /// containers' own). Believed only when that /proc is the pid
+    /// namespace whose pid 1 is this init (same start time): None when the
+    /// container has none mounted there, or one of another namespace (the
+    /// host's with `--pid host`, a pod's shared one whose pid 1 is another
+    /// container's), or it cannot be read.
+    fn own_proc(pid: i32, init: InitStat) -> Option<Members> {
+        let root = format!("/proc/{pid}/root/proc");
+        let one = crate::runtime::fds::proc_stat_at(&format!("{root}/1/stat"))?;
+        let one = parse_init_stat(&one, init.start)?;
+        let mut m = Members {
+            count: 1,
+            cpu_ticks: one.cpu_ticks,
+        };
+        for e in fs::read_dir(&root).ok()?.flatten() {
+            let name = e.file_name();
+            let Some(n) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if n != 1 {
+                m.count += 1;
+                m.cpu_ticks += proc_cpu_ticks(&format!("{root}/{n}/stat")).unwrap_or(0);
+            }
+        }
+        Some(m)
+    }
 }
 
 impl InitStat {
@@ -159,6 +215,7 @@ fn parse_init_stat(stat: &str, started: u64) -> Option<InitStat> {
     }
     Some(InitStat {
         cpu_ticks: num(11)? + num(12)?,
+        start: num(19)?,
     })
 }
 
@@ -291,10 +348,10 @@ fn keyed(p: &Path, key: &str) -> Option<u64> {
     })
 }
 
-/// utime + stime of a process, in microseconds.
-fn proc_cpu_usec(pid: i32) -> Option<u64> {
-    let stat = crate::runtime::fds::proc_stat(&pid.to_string())?;
-    Some(parse_init_stat(&stat, 0)?.cpu_ticks * TICK_USEC)
+/// utime + stime of the process whose stat file is `path`, clock ticks.
+fn proc_cpu_ticks(path: &str) -> Option<u64> {
+    let stat = crate::runtime::fds::proc_stat_at(path)?;
+    Some(parse_init_stat(&stat, 0)?.cpu_ticks)
 }
 
 /// The host's memory (MemTotal of /proc/meminfo), the limit of a container

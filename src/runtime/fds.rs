@@ -220,9 +220,15 @@ fn read_ignored() -> Option<u64> {
 /// The line of /proc/`pid`/stat (`pid` a number or `self`). None when the
 /// process is gone.
 pub fn proc_stat(pid: &str) -> Option<String> {
+    proc_stat_at(&format!("/proc/{pid}/stat"))
+}
+
+/// A process's stat line from the file at `path` (a /proc/PID/stat of
+/// this /proc or of another pid namespace's). None when it is gone.
+pub fn proc_stat_at(path: &str) -> Option<String> {
     // Any such line fits: 52 numbers and a command name of at most 64 bytes.
     let mut buf = [0u8; 2048];
-    read_proc(&format!("/proc/{pid}/stat"), &mut buf).map(str::to_string)
+    read_proc(path, &mut buf).map(str::to_string)
 }
 
 /// A small /proc (or cgroup) file, read with one read(2) into `buf` rather
