@@ -548,7 +548,7 @@ fn parse_failure(root: &mut clap::Command, args: &[std::ffi::OsString], e: &clap
 pub fn main() -> i32 {
     die_quietly_on_closed_stdout();
     let args = generator_argv(std::env::args_os().collect());
-    if let Some(cli) = parse_exec(&args) {
+    if let Some(cli) = parse_fast(&args) {
         return execute(cli);
     }
     // Parsed against the plain tree: hiding the globals in every command's
@@ -620,31 +620,31 @@ fn parse_on(
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
 }
 
-/// The `exec` fast path: `exec` is what scripts, health checks and tools
-/// run in loops, so it is parsed against a tree of only the global options
-/// and `exec`'s own, as building the definitions of the other commands is
-/// most of what clap spends on a parse. Global options may come first
-/// (`skiff --root DIR exec ...`, as tools and the benchmarks write it): the
-/// small tree knows them all, and a line whose command is anything else
-/// (`skiff run --name exec ...`) fails to parse there. `None` for anything
-/// but a `skiff [GLOBALS] exec ...` that parses: the full parser then
+/// The fast paths of `exec` and `stats`: `exec` is what scripts, health
+/// checks and tools run in loops, `stats --no-stream` what monitors poll,
+/// so each is parsed against a tree of only the global options and its
+/// own, as building the definitions of the other commands is most of what
+/// clap spends on a parse. Global options may come first (`skiff --root
+/// DIR exec ...`, as tools and the benchmarks write it): the small tree
+/// knows them all, and a line whose command is anything else (`skiff run
+/// --name exec ...`) fails to parse there. `None` for anything but a
+/// `skiff [GLOBALS] exec|stats ...` that parses: the full parser then
 /// handles it, so help and error messages stay exactly those of the whole
 /// command line.
-fn parse_exec(args: &[std::ffi::OsString]) -> Option<Cli> {
-    use clap::{Args, FromArgMatches};
+fn parse_fast(args: &[std::ffi::OsString]) -> Option<Cli> {
+    if args.iter().skip(1).any(|a| a == "stats") {
+        if let Some((global, stats)) = parse_one::<container::StatsArgs>(args, "stats") {
+            return Some(Cli {
+                version: None,
+                global,
+                command: Command::Stats(stats),
+            });
+        }
+    }
     if !args.iter().skip(1).any(|a| a == "exec") {
         return None;
     }
-    let exec =
-        container::ExecArgs::augment_args(clap::Command::new("exec")).disable_help_flag(true);
-    let root = GlobalArgs::augment_args(clap::Command::new("skiff"))
-        .args_override_self(true)
-        .disable_help_flag(true)
-        .disable_version_flag(true)
-        .subcommand(exec);
-    let matches = hyphen_values(root).try_get_matches_from(args).ok()?;
-    let global = GlobalArgs::from_arg_matches(&matches).ok()?;
-    let exec = container::ExecArgs::from_arg_matches(matches.subcommand_matches("exec")?).ok()?;
+    let (global, exec) = parse_one::<container::ExecArgs>(args, "exec")?;
     // `--help`, `-h`, `--version` are flags the small tree does not know:
     // its hyphen-taking positional swallowed one as a container name, which
     // never starts with `-`.
@@ -656,6 +656,25 @@ fn parse_exec(args: &[std::ffi::OsString]) -> Option<Cli> {
         global,
         command: Command::Exec(exec),
     })
+}
+
+/// `args` parsed against a tree of the global options and one command,
+/// `name` with the options `A`; None when they do not parse there.
+fn parse_one<A: clap::Args + clap::FromArgMatches>(
+    args: &[std::ffi::OsString],
+    name: &'static str,
+) -> Option<(GlobalArgs, A)> {
+    use clap::{Args, FromArgMatches};
+    let own = A::augment_args(clap::Command::new(name)).disable_help_flag(true);
+    let root = GlobalArgs::augment_args(clap::Command::new("skiff"))
+        .args_override_self(true)
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .subcommand(own);
+    let matches = hyphen_values(root).try_get_matches_from(args).ok()?;
+    let global = GlobalArgs::from_arg_matches(&matches).ok()?;
+    let own = A::from_arg_matches(matches.subcommand_matches(name)?).ok()?;
+    Some((global, own))
 }
 
 /// `skiff inspect x | head`: Rust ignores SIGPIPE, so printing to a closed
@@ -912,7 +931,7 @@ mod tests {
     /// parser does: a flag added to `Cli`'s settings, `GlobalArgs` or
     /// `ExecArgs` that the small tree misses shows here.
     #[test]
-    fn exec_fast_path_parses_as_the_full_parser_does() {
+    fn fast_paths_parse_as_the_full_parser_does() {
         let lines: &[&[&str]] = &[
             &["skiff", "exec", "web", "true"],
             &[
@@ -963,8 +982,32 @@ mod tests {
                 "top",
             ],
         ];
-        for words in lines {
-            let fast = parse_exec(&argv(words)).expect("the fast path takes a plain exec");
+        let stats_lines: &[&[&str]] = &[
+            &["skiff", "stats", "--no-stream"],
+            &[
+                "skiff",
+                "--root",
+                "/r",
+                "stats",
+                "-a",
+                "--format",
+                "{{.Name}}",
+                "w",
+            ],
+            &[
+                "skiff",
+                "stats",
+                "--no-stream",
+                "--no-trunc",
+                "-i",
+                "2",
+                "a",
+                "b",
+            ],
+            &["skiff", "exec", "web", "stats"],
+        ];
+        for words in lines.iter().chain(stats_lines) {
+            let fast = parse_fast(&argv(words)).expect("the fast path takes a plain exec or stats");
             let full = parse_full(argv(words)).unwrap();
             assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{words:?}");
         }
@@ -1006,7 +1049,7 @@ mod tests {
 
     /// Help, version and errors are left to the full parser and its texts.
     #[test]
-    fn exec_fast_path_leaves_help_and_errors_to_the_full_parser() {
+    fn fast_paths_leave_help_and_errors_to_the_full_parser() {
         for words in [
             &["skiff", "exec", "--help"][..],
             &["skiff", "exec", "-h", "web", "true"],
@@ -1016,9 +1059,15 @@ mod tests {
             &["skiff", "--root", "exec", "ps"],
             &["skiff", "ps", "--filter", "name=exec"],
             &["skiff", "container", "exec", "web", "true"],
+            &["skiff", "stats", "--help"],
+            &["skiff", "stats", "-h"],
+            &["skiff", "stats", "--interval", "0"],
+            &["skiff", "stats", "--bogus"],
+            &["skiff", "container", "stats"],
+            &["skiff", "run", "--name", "stats", "bb", "true"],
         ] {
             let words = argv(words);
-            assert!(parse_exec(&words).is_none(), "{words:?}");
+            assert!(parse_fast(&words).is_none(), "{words:?}");
         }
     }
 }
