@@ -192,6 +192,14 @@ fn load_of_no_archive_says_payload_does_not_match() {
         e.starts_with("Error: payload does not match any of the supported image formats"),
         "{e}"
     );
+    // A text longer than a tar header: one line naming it, none of its text.
+    let text = "root:x:0:0:root:/root:/bin/sh\n".repeat(40);
+    let f = s.write_file("passwd", text.as_bytes());
+    let f = f.to_str().unwrap();
+    assert_eq!(
+        s.fails_engine(&["load", "-i", f]),
+        format!("Error: payload does not match any of the supported image formats (oci-archive, docker-archive, oci-dir, docker-dir): {f}: not a tar archive")
+    );
 }
 
 #[test]
@@ -389,7 +397,7 @@ fn ports_with_a_shared_network_are_dropped_with_podmans_warning() {
 }
 
 #[test]
-fn rm_of_a_container_another_joins_is_refused_without_force() {
+fn rm_of_a_container_another_joins_is_refused_without_depend() {
     let s = busybox();
     let prov = s.ok(&["create", "--name", "prov-zz", "busybox"]);
     let dep = s.ok(&[
@@ -400,17 +408,48 @@ fn rm_of_a_container_another_joins_is_refused_without_force() {
         "container:prov-zz",
         "busybox",
     ]);
-    let e = s.fails_engine(&["rm", "prov-zz"]);
+    let ipc = s.ok(&["create", "--ipc", "container:prov-zz", "busybox"]);
+    let refusal = format!(
+        "Error: container {} has dependent containers which must be removed before it: {}, {}: container already exists",
+        prov.trim(),
+        dep.trim(),
+        ipc.trim()
+    );
+    // Podman's libpod checks dependents whatever --force says: only
+    // --depend and --all remove them first.
+    assert_eq!(s.fails_engine(&["rm", "prov-zz"]), refusal);
+    assert_eq!(s.fails_engine(&["rm", "-f", "prov-zz"]), refusal);
+    assert_eq!(s.ok(&["ps", "-aq"]).lines().count(), 3);
+    // --all removes the joining ones first.
+    s.ok(&["rm", "--all"]);
+    assert!(s.container_ids().is_empty());
+    // A running one without force is refused as running first (exit 2),
+    // as Podman checks its state before its dependents; with force, the
+    // dependents refuse it and it keeps running.
+    let prov = s.ok(&["run", "-d", "--name", "prov-zz", "busybox", "sleep", "300"]);
+    let dep = s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "dep-zz",
+        "--network",
+        "container:prov-zz",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let e = s.fails(&["rm", "prov-zz"], 2);
+    assert!(e.contains("as it is running"), "{e}");
     assert_eq!(
-        e,
+        s.fails_engine(&["rm", "-f", "-t", "0", "prov-zz"]),
         format!(
             "Error: container {} has dependent containers which must be removed before it: {}: container already exists",
             prov.trim(),
             dep.trim()
         )
     );
-    // --all removes the joining one first.
-    s.ok(&["rm", "--all"]);
+    assert_eq!(s.inspect_format("prov-zz", "{{.State.Status}}"), "running");
+    s.ok(&["rm", "-af", "-t", "0"]);
     assert!(s.container_ids().is_empty());
 }
 

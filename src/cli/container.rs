@@ -1482,15 +1482,12 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
     let targets: Vec<(String, Container)> = if a.all || !a.filter.is_empty() {
         // Newest first: a container's requirements (`--requires`) are
         // older than it, and go after it.
-        let mut all: Vec<(String, Container)> = filtered(ctx, &a.filter)?
+        filtered(ctx, &a.filter)?
             .into_iter()
             .rev()
             .filter(|c| c.config.builder.is_none())
             .map(|c| (c.id.clone(), c))
-            .collect();
-        // Those that join another's network go before it.
-        all.sort_by_cached_key(|(_, c)| !container::remove::dependents(ctx, c).is_empty());
-        all
+            .collect()
     } else {
         let names = with_cidfiles(&a.containers, &a.cidfile, a.ignore)?;
         if names.is_empty() && a.cidfile.is_empty() {
@@ -1517,8 +1514,16 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32> {
         volumes: a.volumes,
         infra: false,
     };
-    let targets = if a.depend {
+    // Podman: --depend and --all remove what depends on a target first;
+    // a filter's matches go dependents first among themselves.
+    let targets = if a.depend || a.all {
         with_dependents(ctx, targets)?
+    } else if !a.filter.is_empty() {
+        let picked: Vec<String> = targets.iter().map(|(_, c)| c.id.clone()).collect();
+        with_dependents(ctx, targets)?
+            .into_iter()
+            .filter(|(id, _)| picked.contains(id))
+            .collect()
     } else {
         targets
     };
@@ -1556,38 +1561,37 @@ fn remove_spent_cidfiles(ctx: &Context, files: &[PathBuf]) {
     }
 }
 
-/// `rm --depend`: the containers that join a target's network namespace
-/// (`--network container:X`), recursively, each before the one it
-/// depends on, then the targets; each once, shown by full id as Podman does.
+/// `rm --depend`: the containers that depend on a target (join one of its
+/// namespaces or require it: `container::remove::depends_on`),
+/// recursively, each before the one it depends on, then the targets; each
+/// once, shown by full id as Podman does.
 fn with_dependents(
     ctx: &Context,
     targets: Vec<(String, Container)>,
 ) -> Result<Vec<(String, Container)>> {
-    use crate::network::mode::{Mode as NetMode, NetworkChoice};
     let all = container::list(ctx)?;
-    let depends_on = |c: &Container, on: &Container| match &c.config.network {
-        NetworkChoice::Explicit(NetMode::Container(key)) => {
-            key == &on.id || key == &on.name || on.id.starts_with(key.as_str())
-        }
-        _ => false,
-    };
+    // `seen` guards against a loop of dependencies.
     fn visit<'a>(
         c: &'a Container,
         all: &'a [Container],
-        depends_on: &dyn Fn(&Container, &Container) -> bool,
+        seen: &mut Vec<&'a str>,
         out: &mut Vec<&'a Container>,
     ) {
-        if out.iter().any(|o| o.id == c.id) {
+        if seen.contains(&c.id.as_str()) {
             return;
         }
-        for d in all.iter().filter(|d| d.id != c.id && depends_on(d, c)) {
-            visit(d, all, depends_on, out);
+        seen.push(&c.id);
+        for d in all
+            .iter()
+            .filter(|d| container::remove::depends_on(d, c, all))
+        {
+            visit(d, all, seen, out);
         }
         out.push(c);
     }
-    let mut order = Vec::new();
+    let (mut seen, mut order) = (Vec::new(), Vec::new());
     for (_, c) in &targets {
-        visit(c, &all, &depends_on, &mut order);
+        visit(c, &all, &mut seen, &mut order);
     }
     Ok(order
         .into_iter()

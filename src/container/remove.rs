@@ -52,13 +52,21 @@ pub fn remove_with(ctx: &Context, c: &Container, o: &RemoveOptions) -> Result<()
             c.id
         )));
     }
-    if !o.force {
-        let users = dependents(ctx, c);
+    // Podman's order: a running container without force is refused as
+    // running (exit 2); then one that others depend on, with force or not
+    // (only `--depend` and `--all` remove those first); `pod rm` removes
+    // the pod's members with it.
+    if !o.infra {
+        let all = super::store(ctx).list()?;
+        let users = dependents_among(c, &all);
         if !users.is_empty() {
+            if let Some((what, _)) = busy(c).filter(|_| !o.force) {
+                return Err(running_refusal(c, what));
+            }
             return Err(Error::msg(format!(
                 "container {} has dependent containers which must be removed before it: {}: container already exists",
                 c.id,
-                users.join(",")
+                users.join(", ")
             )));
         }
     }
@@ -68,10 +76,6 @@ pub fn remove_with(ctx: &Context, c: &Container, o: &RemoveOptions) -> Result<()
                 let _ = super::stop::stop(ctx, c, t);
             }
         }
-    }
-    if !o.infra {
-        // `pod rm` (o.infra) removes the dependents with it.
-        super::requires::check_unrequired(c, &super::store(ctx).list()?)?;
     }
     let c = &super::store(ctx).load(&c.id)?.unwrap_or_else(|| c.clone());
     remove_checked(ctx, c, o.force)?;
@@ -85,47 +89,76 @@ pub fn remove_with(ctx: &Context, c: &Container, o: &RemoveOptions) -> Result<()
     Ok(())
 }
 
-/// The ids of the containers that join `c`'s network namespace
-/// (`--network container:C`): Podman refuses to remove `c` before them.
-pub fn dependents(ctx: &Context, c: &Container) -> Vec<String> {
+/// Whether container `c` depends on container `on`, as Podman's container
+/// dependencies: `c` joins one of `on`'s namespaces (`--network`, `--pid`,
+/// `--ipc` or `--uts` `container:`) or requires it (`--requires`). `all`
+/// resolves a network key kept as the user gave it (a name or short id).
+pub fn depends_on(c: &Container, on: &Container, all: &[Container]) -> bool {
     use crate::network::mode::{Mode, NetworkChoice};
-    let Ok(all) = super::store(ctx).list() else {
-        return Vec::new();
+    use crate::state::extras::NsMode;
+    if c.id == on.id {
+        return false;
+    }
+    let joins_network = match &c.config.network {
+        NetworkChoice::Explicit(Mode::Container(key)) => {
+            crate::state::container::find(all, key).is_ok_and(|o| o.id == on.id)
+        }
+        _ => false,
     };
-    all.into_iter()
-        .filter(|o| o.id != c.id)
-        .filter(|o| match &o.config.network {
-            NetworkChoice::Explicit(Mode::Container(key)) => {
-                key == &c.name || (key.len() >= 3 && c.id.starts_with(key.as_str()))
-            }
-            _ => false,
-        })
-        .map(|o| o.id)
+    let x = &c.config.extras;
+    joins_network
+        || [&x.pid, &x.ipc, &x.uts]
+            .into_iter()
+            .any(|m| matches!(m, NsMode::Container(id) if *id == on.id))
+        || c.config.requires.contains(&on.id)
+}
+
+/// The ids of the containers among `all` that depend on `c`
+/// ([`depends_on`]): Podman refuses to remove `c` before them.
+pub fn dependents_among<'a>(c: &Container, all: &'a [Container]) -> Vec<&'a str> {
+    all.iter()
+        .filter(|o| depends_on(o, c, all))
+        .map(|o| o.id.as_str())
         .collect()
 }
 
-fn remove_checked(ctx: &Context, c: &Container, force: bool) -> Result<()> {
+/// What keeps a container from being removed without force: it runs (or
+/// is paused, stopping or restarting: Podman's word for it) or a
+/// supervisor is at work on it (the pids of those supervisors).
+fn busy(c: &Container) -> Option<(&'static str, Vec<i32>)> {
     let status = effective_status(c);
     let restarting = super::restarting(c);
     // A supervisor may be starting it right now (its CLI may even be gone).
     let supervisors = super::find_supervisors(&c.id);
-    if matches!(status, Status::Running | Status::Paused | Status::Stopping)
+    (matches!(status, Status::Running | Status::Paused | Status::Stopping)
         || restarting
-        || !supervisors.is_empty()
-    {
+        || !supervisors.is_empty())
+    .then(|| {
+        let what = if restarting {
+            "restarting"
+        } else {
+            status.as_str()
+        };
+        (what, supervisors)
+    })
+}
+
+/// Podman's refusal of `rm` without force of a [`busy`] container, which
+/// is `what`: exit 2.
+fn running_refusal(c: &Container, what: &str) -> Error {
+    Error::with_code(
+        crate::error::EXIT_IN_USE,
+        format!(
+            "cannot remove container {} as it is {what} - running or paused containers cannot be removed without force: container state improper",
+            c.id
+        ),
+    )
+}
+
+fn remove_checked(ctx: &Context, c: &Container, force: bool) -> Result<()> {
+    if let Some((what, supervisors)) = busy(c) {
         if !force {
-            let what = if restarting {
-                "restarting"
-            } else {
-                status.as_str()
-            };
-            return Err(Error::with_code(
-                crate::error::EXIT_IN_USE,
-                format!(
-                    "cannot remove container {} as it is {what} - running or paused containers cannot be removed without force: container state improper",
-                    c.id
-                ),
-            ));
+            return Err(running_refusal(c, what));
         }
         // Tell the supervisor not to restart it, kill it, and let the
         // supervisor finish before its directory goes away.
@@ -285,5 +318,62 @@ impl Retired {
 impl Drop for Retired {
     fn drop(&mut self) {
         let _ = self.delete_files();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::mode::{Mode, NetworkChoice};
+    use crate::state::extras::NsMode;
+
+    fn ctr(name: &str) -> Container {
+        Container {
+            version: 1,
+            // Hex, as ids are: a short id resolves only then.
+            id: name.bytes().map(|b| format!("{b:02x}")).collect(),
+            name: name.to_string(),
+            created: chrono::Utc::now(),
+            config: Default::default(),
+            state: Default::default(),
+        }
+    }
+
+    #[test]
+    fn dependents_join_a_namespace_or_require_the_container() {
+        let base = ctr("base");
+        let mut by_name = ctr("byname");
+        by_name.config.network = NetworkChoice::Explicit(Mode::Container("base".into()));
+        let mut by_short_id = ctr("byshort");
+        by_short_id.config.network = NetworkChoice::Explicit(Mode::Container(base.id[..6].into()));
+        let mut pid = ctr("pid");
+        pid.config.extras.pid = NsMode::Container(base.id.clone());
+        let mut ipc = ctr("ipc");
+        ipc.config.extras.ipc = NsMode::Container(base.id.clone());
+        let mut uts = ctr("uts");
+        uts.config.extras.uts = NsMode::Container(base.id.clone());
+        let mut req = ctr("req");
+        req.config.requires = vec![base.id.clone()];
+        let mut other = ctr("other");
+        other.config.network = NetworkChoice::Explicit(Mode::Container("byname".into()));
+        let all = [
+            base.clone(),
+            by_name.clone(),
+            by_short_id,
+            pid,
+            ipc,
+            uts,
+            req,
+            other,
+        ];
+        let names: Vec<&str> = dependents_among(&base, &all)
+            .into_iter()
+            .map(|id| all.iter().find(|c| c.id == id).unwrap().name.as_str())
+            .collect();
+        assert_eq!(names, ["byname", "byshort", "pid", "ipc", "uts", "req"]);
+        // Only the one it joins depends on; nothing depends on a leaf.
+        assert_eq!(dependents_among(&by_name, &all).len(), 1);
+        assert!(dependents_among(&all[7], &all).is_empty());
+        assert!(!depends_on(&base, &base, &all));
     }
 }

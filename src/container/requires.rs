@@ -146,24 +146,6 @@ pub fn start_requirements(ctx: &Context, c: &Container) -> Result<()> {
     Ok(())
 }
 
-/// Podman's refusal to remove container `c` while others among `all`
-/// require it; Ok when none does.
-pub fn check_unrequired(c: &Container, all: &[Container]) -> Result<()> {
-    let dependents: Vec<&str> = all
-        .iter()
-        .filter(|o| o.config.requires.contains(&c.id))
-        .map(|o| o.id.as_str())
-        .collect();
-    if dependents.is_empty() {
-        return Ok(());
-    }
-    Err(Error::msg(format!(
-        "container {} has dependent containers which must be removed before it: {}: container already exists",
-        c.id,
-        dependents.join(",")
-    )))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,10 +199,5 @@ mod tests {
             e.contains("requires container id-gone, which no longer exists"),
             "{e}"
         );
-        assert!(check_unrequired(&all[1], &all)
-            .unwrap_err()
-            .to_string()
-            .contains("id-a"));
-        assert!(check_unrequired(&lone[0], &lone).is_ok());
     }
 }

@@ -90,8 +90,21 @@ impl TarIndex {
             let iter = archive
                 .entries()
                 .map_err(|e| bad(format!("not a tar archive: {e}")))?;
-            for entry in iter {
-                let entry = entry.map_err(|e| bad(format!("invalid or truncated archive: {e}")))?;
+            for (n, entry) in iter.enumerate() {
+                // The tar crate's message quotes the header's bytes: of a
+                // file that is no archive at all they are its text, lines
+                // and all, so that file is named for what it is, and a
+                // later bad header's message is kept to one line.
+                let entry = entry.map_err(|e| {
+                    bad(if n == 0 {
+                        "not a tar archive".into()
+                    } else {
+                        format!(
+                            "invalid or truncated archive: {}",
+                            e.to_string().escape_debug()
+                        )
+                    })
+                })?;
                 let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
                 let kind = entry.header().entry_type();
                 if raw == "." || raw == "./" {
