@@ -432,3 +432,300 @@ fn passwd_entry_is_the_template_of_added_lines() {
         "3\n0\n"
     );
 }
+
+/// The uid (or gid) map lines of a `/proc/self/uid_map` text, as numbers.
+fn map_lines(text: &str) -> Vec<[u64; 3]> {
+    text.lines()
+        .map(|l| {
+            let f: Vec<u64> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
+            [f[0], f[1], f[2]]
+        })
+        .collect()
+}
+
+/// `--uidmap` alone: the container's ids on the ids of skiff's namespace
+/// it names (1.. the subordinate ids), gids the same (Podman); root is a
+/// subordinate id, so the image's files keep their owners, the user's
+/// files show as the overflow id, and what root makes in a directory it
+/// was given (`:U`) is the subordinate id's on the host.
+#[test]
+fn uidmap_puts_the_containers_ids_on_the_given_ones() {
+    let sk = busybox();
+    let (dir, vol) = shared_dir(&sk);
+    let n = env().subuid.1.min(env().subgid.1);
+    let map = format!("0:1:{n}");
+    let out = run_sh(
+        &sk,
+        &["--uidmap", &map, "-v", &format!("{vol}:U")],
+        "cat /proc/self/uid_map; echo; cat /proc/self/gid_map; echo; id -u; id -g; \
+         stat -c %u:%g /bin/busybox /home/tester/hello.txt /data; echo hi > /data/f",
+    );
+    let parts: Vec<&str> = out.split("\n\n").collect();
+    assert_eq!(map_lines(parts[0]), vec![[0, 1, u64::from(n)]], "{out}");
+    assert_eq!(map_lines(parts[1]), vec![[0, 1, u64::from(n)]], "{out}");
+    assert_eq!(parts[2], "0\n0\n0:0\n1000:1000\n0:0\n", "{out}");
+    let made = dir.join("f");
+    assert_eq!(fs::read_to_string(&made).unwrap(), "hi\n");
+    assert_eq!(
+        owner(&made),
+        (env().subuid.0, env().subgid.0),
+        "the file root made is the first subordinate id's on the host"
+    );
+    // Without `:U` the user's directory is not the container's: 65534.
+    let (_, vol) = shared_dir(&sk);
+    assert_eq!(
+        run_sh(&sk, &["--uidmap", &map, "-v", &vol], "stat -c %u:%g /data"),
+        "65534:65534\n"
+    );
+}
+
+/// The user on a container id of the user's choice (as keep-id, by hand):
+/// what that id writes in a bind mount is the user's on the host.
+#[test]
+fn uidmap_can_put_the_user_on_any_container_id() {
+    let sk = busybox();
+    let (dir, vol) = shared_dir(&sk);
+    let out = run_sh(
+        &sk,
+        &[
+            "--uidmap",
+            "0:1:1000",
+            "--uidmap",
+            "1000:0:1",
+            "--uidmap",
+            "1001:1001:100",
+            "--user",
+            "1000",
+            "-v",
+            &vol,
+        ],
+        "id -u; id -g; stat -c %u:%g /data /bin/busybox; echo x > /data/mine",
+    );
+    // The fixture's uid 1000 is `tester`, whose group is 1000.
+    assert_eq!(out, "1000\n1000\n1000:1000\n0:0\n");
+    assert_eq!(owner(&dir.join("mine")), (sk.uid(), sk.gid()));
+}
+
+/// `--gidmap` with `+g` and a host id (`@GID`), the man page's way to keep
+/// a host group: the user's gid is container gid 5000, the rest of the
+/// namespace's gids fill the container's from 0, uids take all of it.
+#[test]
+fn gidmap_with_a_host_id_and_extend() {
+    let sk = busybox();
+    let (_, vol) = shared_dir(&sk);
+    let map = format!("+g5000:@{}", sk.gid());
+    let out = run_sh(
+        &sk,
+        &["--gidmap", &map, "-v", &vol],
+        "cat /proc/self/gid_map; echo; cat /proc/self/uid_map; echo; stat -c %u:%g /data",
+    );
+    let parts: Vec<&str> = out.split("\n\n").collect();
+    let sub = u64::from(env().subgid.1);
+    assert_eq!(
+        map_lines(parts[0]),
+        vec![[0, 1, 5000], [5000, 0, 1], [5001, 5001, sub - 5000]],
+        "{out}"
+    );
+    // All of the namespace's uids, written as the kernel takes them: one
+    // line for each of the namespace's own.
+    let sub = u64::from(env().subuid.1);
+    assert_eq!(map_lines(parts[1]), vec![[0, 0, 1], [1, 1, sub]], "{out}");
+    assert_eq!(parts[2], "0:5000\n", "{out}");
+}
+
+/// inspect shows Podman's `UsernsMode` (`private`) and `IDMappings`
+/// (`CONTAINER_ID:FROM_ID:AMOUNT`), and no `IDMappings` without maps.
+#[test]
+fn inspect_shows_the_maps() {
+    let sk = busybox();
+    sk.ok(&[
+        "create",
+        "--name",
+        "mapped",
+        "--uidmap",
+        "0:1:1000",
+        "--gidmap",
+        "0:1:500",
+        "--gidmap",
+        "500:600:1",
+        BUSYBOX,
+    ]);
+    assert_eq!(
+        sk.inspect_format("mapped", "{{.HostConfig.UsernsMode}}"),
+        "private"
+    );
+    let got: serde_json::Value =
+        serde_json::from_str(&sk.inspect_format("mapped", "{{json .HostConfig.IDMappings}}"))
+            .unwrap();
+    assert_eq!(
+        got,
+        serde_json::json!({"UidMap": ["0:1:1000"], "GidMap": ["0:1:500", "500:600:1"]})
+    );
+    let v: serde_json::Value = serde_json::from_str(&sk.ok(&["inspect", "mapped"])).unwrap();
+    assert_eq!(v[0]["HostConfig"]["IDMappings"]["UidMap"][0], "0:1:1000");
+    // It runs with those maps, and starts again with them.
+    let o = sk.ok(&["start", "-a", "mapped"]);
+    assert_eq!(o, "");
+    sk.ok(&["create", "--name", "plain", BUSYBOX]);
+    let v: serde_json::Value = serde_json::from_str(&sk.ok(&["inspect", "plain"])).unwrap();
+    assert!(
+        v[0]["HostConfig"].get("IDMappings").is_none(),
+        "IDMappings without maps: {}",
+        v[0]["HostConfig"]
+    );
+    assert_eq!(v[0]["HostConfig"]["UsernsMode"], "");
+    sk.ok(&["rm", "mapped", "plain"]);
+}
+
+/// What cannot be mapped is refused before anything is made, in one line
+/// naming the flag and value, exit 125: ids the user does not own (the
+/// attacker's map), a host id outside the namespace, a map without the
+/// container's user, `--userns` with maps (Podman's words), another
+/// user's /etc/subuid ranges (rootless Podman takes them as ids of the
+/// namespace: they are not there), a name without ranges, a pod.
+#[test]
+fn maps_beyond_the_users_ids_are_refused_and_nothing_is_made() {
+    let sk = busybox();
+    let n = env().subuid.1;
+    let (start, _) = env().subuid;
+    let too_many = format!("0:1:{}", n + 1);
+    let beyond = format!("0:{}:10", n + 1);
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec!["--uidmap".into(), too_many.clone()],
+            format!(
+                "Error: --uidmap {too_many}: from ids 1-{} are not all in skiff's rootless user namespace, which has ids 0-{n} (0 is your uid, the rest your /etc/subuid ranges)",
+                n + 1
+            ),
+        ),
+        (
+            vec!["--uidmap".into(), beyond.clone()],
+            format!(
+                "Error: --uidmap {beyond}: from ids {}-{} are not all in skiff's rootless user namespace, which has ids 0-{n} (0 is your uid, the rest your /etc/subuid ranges)",
+                n + 1,
+                n + 10
+            ),
+        ),
+        (
+            vec!["--uidmap".into(), "0:@0:1".into()],
+            "Error: --uidmap 0:@0:1: host uid 0 is not mapped in skiff's rootless user namespace: only your own uid and your /etc/subuid ranges are".into(),
+        ),
+        (
+            vec!["--uidmap".into(), "0:1:10".into(), "--uidmap".into(), "5:100:10".into()],
+            "Error: --uidmap 0:1:10 --uidmap 5:100:10: container uid 5 is mapped twice".into(),
+        ),
+        (
+            vec!["--uidmap".into(), "1:1:100".into()],
+            "Error: --uidmap/--gidmap: the container's root (uid 0), the owner of the image's files, is not mapped: map it, or map one id alone".into(),
+        ),
+        (
+            vec!["--uidmap".into(), "0:1:100".into(), "--user".into(), "200".into()],
+            "Error: --uidmap/--gidmap: the container's user runs as uid 200, which the map leaves out: map it, or choose a mapped user with --user".into(),
+        ),
+        (
+            vec!["--userns".into(), "keep-id".into(), "--uidmap".into(), "0:1:10".into()],
+            "Error: --userns and --uidmap/--gidmap/--subuidname/--subgidname are mutually exclusive".into(),
+        ),
+        (
+            vec!["--userns".into(), "host".into(), "--subgidname".into(), TEST_USER.into()],
+            "Error: --userns and --uidmap/--gidmap/--subuidname/--subgidname are mutually exclusive".into(),
+        ),
+        (
+            vec!["--subuidname".into(), "nosuch-zz".into()],
+            "Error: no subuid ranges found for user \"nosuch-zz\" in /etc/subuid".into(),
+        ),
+        (
+            vec!["--uidmap".into(), "0:1:1:7".into()],
+            "Error: --uidmap 0:1:1:7: invalid mapping: expected [+ug]CONTAINER_ID:[@]FROM_ID[:AMOUNT]".into(),
+        ),
+    ];
+    for (flags, want) in &cases {
+        for verb in ["create", "run"] {
+            let mut args = vec![verb];
+            args.extend(flags.iter().map(String::as_str));
+            args.extend_from_slice(&[BUSYBOX, "true"]);
+            assert_eq!(&sk.fails_engine(&args), want, "{args:?}");
+        }
+    }
+    // The user's own /etc/subuid range is of the host, not of the namespace.
+    let line = sk.fails_engine(&["create", "--subuidname", TEST_USER, BUSYBOX]);
+    assert!(
+        line.starts_with(&format!(
+            "Error: --subuidname {TEST_USER}: its /etc/subuid range {start}-{} is not in skiff's rootless user namespace, which has ids 0-{n}: rootless, Podman takes",
+            start + n - 1
+        )),
+        "{line}"
+    );
+    sk.ok(&["pod", "create", "--name", "p"]);
+    let line = sk.fails_engine(&["create", "--pod", "p", "--uidmap", "0:1:10", BUSYBOX]);
+    assert_eq!(
+        line,
+        "Error: --uidmap/--gidmap: not supported in a pod: the pod's namespaces belong to skiff's user namespace"
+    );
+    // The pod's infra container goes with it: nothing else may be left.
+    sk.ok(&["pod", "rm", "-f", "p"]);
+    let o = sk.cmd(&["ps", "-a", "-q"]);
+    assert_eq!(
+        o.stdout,
+        "",
+        "a refused create left a container\n{}",
+        o.describe()
+    );
+}
+
+/// Without subordinate ids, `--uidmap ID:0:1 --user ID:ID` still puts
+/// the user on a container id of their choice (Podman's man page): one id
+/// alone is the image's root, so the image's files (the user's on the
+/// host) show as that id's. keep-id, which maps the user alone then, runs.
+#[test]
+fn uidmap_without_subordinate_ids_maps_the_user_alone() {
+    let sk = Skiff::nosub();
+    let tar = sk.write_file(
+        "root-only.tar",
+        &root_only_rootfs(&["sh", "cat", "id", "stat"]),
+    );
+    let image = "localhost/rootonly:latest";
+    sk.ok(&["import", &s(&tar), image]);
+    let o = sk.cmd(&[
+        "run",
+        "--rm",
+        "--uidmap",
+        "4242:0:1",
+        "--user",
+        "4242:4242",
+        image,
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; stat -c %u:%g /bin/sh",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(
+        o.stdout.split_whitespace().collect::<Vec<_>>(),
+        [
+            "4242",
+            "0",
+            "1",
+            "4242",
+            "0",
+            "1",
+            "4242",
+            "4242",
+            "4242:4242"
+        ],
+        "{}",
+        o.describe()
+    );
+    let o = sk.cmd(&["run", "--rm", "--userns", "keep-id", image, "id", "-u"]);
+    assert_eq!(o.code, 0, "{}", o.describe());
+    assert_eq!(o.stdout, format!("{}\n", sk.uid()), "{}", o.describe());
+    // Gid 0, a numeric user's group by default, is not mapped then.
+    assert_eq!(
+        sk.fails_engine(&["create", "--uidmap", "4242:0:1", "--user", "4242", image, "sh"]),
+        "Error: --uidmap/--gidmap: the container's user runs as gid 0, which the map leaves out: map it, or choose a mapped user with --user"
+    );
+    // Anything past the user's own id is not there to map.
+    assert_eq!(
+        sk.fails_engine(&["create", "--uidmap", "0:0:2", image, "sh"]),
+        "Error: --uidmap 0:0:2: from ids 0-1 are not all in skiff's rootless user namespace, which has ids 0-0 (0 is your uid, the rest your /etc/subuid ranges)"
+    );
+}

@@ -55,16 +55,16 @@ pub struct RunFlags {
     /// The image argument is a root directory to run (DIR or DIR:O; writes stay in the container)
     #[arg(long)]
     pub rootfs: bool,
-    /// UID map for the container's user namespace (not supported)
+    /// Run the container in a new user namespace with this UID map ([+ug]CONTAINER_ID:[@]FROM_ID[:AMOUNT])
     #[arg(long, value_name = "MAP")]
     pub uidmap: Vec<String>,
-    /// GID map for the container's user namespace (not supported)
+    /// Run the container in a new user namespace with this GID map ([+ug]CONTAINER_ID:[@]FROM_ID[:AMOUNT])
     #[arg(long, value_name = "MAP")]
     pub gidmap: Vec<String>,
-    /// Name of /etc/subuid range to map (not supported)
+    /// Run the container in a new user namespace with the ranges of NAME in /etc/subuid
     #[arg(long, value_name = "NAME")]
     pub subuidname: Option<String>,
-    /// Name of /etc/subgid range to map (not supported)
+    /// Run the container in a new user namespace with the ranges of NAME in /etc/subgid
     #[arg(long, value_name = "NAME")]
     pub subgidname: Option<String>,
     /// Add a rule to the cgroup allowed devices list ("TYPE MAJOR:MINOR ACCESS"; checked, then refused: rootless has no device cgroup)
@@ -242,17 +242,7 @@ impl RunFlags {
             ipc: ns("ipc", &self.ipc, defaults.ipc)?,
             uts: ns("uts", &self.uts, defaults.uts)?,
             devices: defaults.devices,
-            // The flag, else containers.conf's userns when skiff supports
-            // it (an unsupported one was reported when the file was read).
-            userns: match &self.userns {
-                Some(v) => UsernsMode::parse(v).map_err(Error::msg)?,
-                None => crate::config::get()
-                    .containers
-                    .userns
-                    .as_deref()
-                    .and_then(|v| UsernsMode::parse(v).ok())
-                    .unwrap_or_default(),
-            },
+            userns: self.userns_mode()?,
             ..Default::default()
         };
         if x.init && !Path::new(CATATONIT).is_file() {
@@ -349,22 +339,41 @@ impl RunFlags {
         Ok(x)
     }
 
+    /// The user namespace the flags ask for: maps of the user's own
+    /// (`--uidmap`, `--gidmap`, `--subuidname`, `--subgidname`; with
+    /// `--userns` refused in Podman's words), else `--userns`, else
+    /// containers.conf's userns when skiff supports it (an unsupported one
+    /// was reported when the file was read).
+    fn userns_mode(&self) -> Result<UsernsMode> {
+        let maps = !self.uidmap.is_empty()
+            || !self.gidmap.is_empty()
+            || self.subuidname.is_some()
+            || self.subgidname.is_some();
+        if maps {
+            if self.userns.is_some() {
+                return Err(Error::msg(
+                    "--userns and --uidmap/--gidmap/--subuidname/--subgidname are mutually exclusive",
+                ));
+            }
+            return crate::container::userns::given_maps(
+                &self.uidmap,
+                &self.gidmap,
+                self.subuidname.as_deref(),
+                self.subgidname.as_deref(),
+            );
+        }
+        Ok(match &self.userns {
+            Some(v) => UsernsMode::parse(v).map_err(Error::msg)?,
+            None => crate::config::get()
+                .containers
+                .userns
+                .as_deref()
+                .and_then(|v| UsernsMode::parse(v).ok())
+                .unwrap_or_default(),
+        })
+    }
+
     fn refuse_unsupported(&self) -> Result<()> {
-        let not = |flag: &str, why: &str| Err(Error::msg(format!("{flag}: not supported: {why}")));
-        const USERNS: &str =
-            "every container shares skiff's one rootless user namespace and its mapping";
-        if !self.uidmap.is_empty() {
-            return not("--uidmap", USERNS);
-        }
-        if !self.gidmap.is_empty() {
-            return not("--gidmap", USERNS);
-        }
-        if self.subuidname.is_some() {
-            return not("--subuidname", USERNS);
-        }
-        if self.subgidname.is_some() {
-            return not("--subgidname", USERNS);
-        }
         if !self.device_cgroup_rule.is_empty() {
             for rule in &self.device_cgroup_rule {
                 check_device_cgroup_rule(rule).map_err(Error::msg)?;

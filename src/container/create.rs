@@ -388,8 +388,8 @@ fn extras(
         check_sysctl(name, ipc_host, net_host).map_err(Error::msg)?;
         if name.starts_with("net.") && !net_tunable {
             return Err(Error::msg(format!(
-                "--sysctl {name}: not supported with --userns {}: the container's network namespace belongs to skiff's user namespace (only with --network none)",
-                x.userns.inspect()
+                "--sysctl {name}: not supported with {}: the container's network namespace belongs to skiff's user namespace (only with --network none)",
+                x.userns.asked()
             )));
         }
     }
@@ -989,6 +989,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         user_mounts.iter().any(|m| m.destination == d)
     })?;
     let exec_user = crate::runtime::user::resolve(&user, &passwd_text, &group_text)?;
+    super::userns::check_user(&extras.userns, exec_user.uid, exec_user.gid)?;
     let id = crate::state::new_id();
     let (image_id, image_name) = match &image {
         Some(image) => (

@@ -162,6 +162,9 @@ pub fn inspect_json(ctx: &Context, c: &Container) -> Value {
     let mut host_config = host_config;
     if let Value::Object(m) = &mut host_config {
         m.extend(limits_json(cfg));
+        if let Some((uids, gids)) = cfg.extras.userns.id_mappings() {
+            m.insert("IDMappings".into(), json!({"UidMap": uids, "GidMap": gids}));
+        }
     }
     json!({
         "Id": c.id,

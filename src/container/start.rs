@@ -48,7 +48,7 @@ pub fn mount_rootfs(ctx: &Context, c: &Container) -> Result<PathBuf> {
 
 /// Mounts the container's root filesystem for its process: as
 /// `mount_rootfs`, but seen through `maps` when the container has a user
-/// namespace of its own (`storage::mount_shifted`).
+/// namespace of its own (`storage::mount_shifted`; `userns::root_view`).
 fn mount_rootfs_to_run(
     ctx: &Context,
     c: &Container,
@@ -61,8 +61,8 @@ fn mount_rootfs_to_run(
             &c.config.layers,
             &storage_dir(ctx, &c.id),
             storage::IdShift {
-                uids: &m.uids,
-                gids: &m.gids,
+                uids: &super::userns::root_view(&m.uids),
+                gids: &super::userns::root_view(&m.gids),
             },
         )?),
     }
@@ -324,18 +324,29 @@ pub fn prepare_spec(
         }
     }
 
+    // The container's user as skiff's namespace sees it (its ids through
+    // the container's own maps, if any): the owner `U` and a new volume
+    // give their directory, which the container then sees as its user's.
+    let owner = match maps {
+        None => exec_user.clone(),
+        Some(m) => user::ExecUser {
+            uid: crate::runtime::idmap::map_id(&m.uids, exec_user.uid).unwrap_or(exec_user.uid),
+            gid: crate::runtime::idmap::map_id(&m.gids, exec_user.gid).unwrap_or(exec_user.gid),
+            ..exec_user.clone()
+        },
+    };
     let mut mounts = Vec::new();
     for m in &cfg.mounts {
         let opts = m.mount_options();
         // `U`: a bind's or volume's source goes to the container's user.
         if m.chown && !m.kind.is_new_fs() {
-            super::volumes::chown_tree(Path::new(&m.source), exec_user.uid, exec_user.gid)?;
+            super::volumes::chown_tree(Path::new(&m.source), owner.uid, owner.gid)?;
         }
         mounts.push(match m.kind {
             MountKind::Tmpfs | MountKind::Devpts => {
                 spec::fs_mount(m.kind.as_str(), &m.destination, &opts)
             }
-            MountKind::Volume => super::volumes::spec_mount(ctx, m, rootfs, &exec_user)?,
+            MountKind::Volume => super::volumes::spec_mount(ctx, m, rootfs, &owner)?,
             MountKind::Bind => {
                 let source = super::volumes::sub_path_source(m, Path::new(&m.source))?;
                 spec::bind_mount(&source, &m.destination, &opts)

@@ -31,8 +31,8 @@ pub fn check(
     if x.userns.is_host() {
         return Ok(());
     }
-    let mode = x.userns.inspect();
-    let refuse = |why: &str| Err(Error::msg(format!("--userns {mode}: not supported {why}")));
+    let mode = x.userns.asked();
+    let refuse = |why: &str| Err(Error::msg(format!("{mode}: not supported {why}")));
     if !ctx.rootless {
         return refuse("as root: it is for rootless containers");
     }
@@ -51,6 +51,95 @@ pub fn check(
         return refuse("with the vfs storage driver: use overlay or fuse-overlayfs");
     }
     Ok(())
+}
+
+/// The [`UsernsMode::Private`] that `--uidmap`s, `--gidmap`s,
+/// `--subuidname` and `--subgidname` ask for (`runtime::usermap`), read
+/// in skiff's namespace (where the CLI runs): its maps, /etc/subuid and
+/// /etc/subgid. A name given for one kind serves for the other (Podman).
+/// Errors: one line naming the flag and value.
+pub fn given_maps(
+    uidmap: &[String],
+    gidmap: &[String],
+    subuidname: Option<&str>,
+    subgidname: Option<&str>,
+) -> Result<UsernsMode> {
+    use crate::runtime::usermap::{self, Given, Parent};
+    let given = |flag: &str, v: &[String]| -> Vec<Given> {
+        v.iter().map(|x| Given::new(flag, x)).collect()
+    };
+    let (uid_parent, gid_parent) = (own_map("uid_map"), own_map("gid_map"));
+    // Podman looks the name up as a user for both files, by name or uid.
+    let ranges = |file: &str, name: &str| {
+        let id = nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .map_or(u32::MAX, |u| u.uid.as_raw());
+        idmap::subids(Path::new(file), name, id)
+    };
+    let uname = subuidname.or(subgidname);
+    let gname = subgidname.or(subuidname);
+    let uranges = uname.map(|n| ranges("/etc/subuid", n)).unwrap_or_default();
+    let granges = gname.map(|n| ranges("/etc/subgid", n)).unwrap_or_default();
+    let (uids, gids) = usermap::parse(
+        &given("--uidmap", uidmap),
+        &given("--gidmap", gidmap),
+        uname.map(|n| (n, uranges.as_slice())),
+        gname.map(|n| (n, granges.as_slice())),
+        Parent { map: &uid_parent },
+        Parent { map: &gid_parent },
+    )
+    .map_err(Error::msg)?;
+    Ok(UsernsMode::Private { uids, gids })
+}
+
+/// Refuses maps of the user's own (`--uidmap`, `--gidmap`) that leave
+/// out the container's user (`uid`, `gid`): its process could not become
+/// that user. Podman finds out when the runtime fails at start; skiff
+/// before the container is made.
+///
+/// The container's root (uid and gid 0), which owns the image's files,
+/// must be mapped too, unless a map is one id alone: that id is then the
+/// image's root ([`root_view`]), as in Podman (`idtools.GetRootUIDGID`,
+/// whose error Podman gives at create otherwise).
+pub fn check_user(mode: &UsernsMode, uid: u32, gid: u32) -> Result<()> {
+    let UsernsMode::Private { uids, gids } = mode else {
+        return Ok(());
+    };
+    for (kind, map) in [("uid", uids), ("gid", gids)] {
+        let single = matches!(map.as_slice(), [m] if m.count == 1);
+        if !single && idmap::map_id(map, 0).is_none() {
+            return Err(Error::msg(format!(
+                "{}: the container's root ({kind} 0), the owner of the image's files, is not mapped: map it, or map one id alone",
+                mode.asked()
+            )));
+        }
+    }
+    for (kind, id, map) in [("uid", uid, uids), ("gid", gid, gids)] {
+        if idmap::map_id(map, id).is_none() {
+            return Err(Error::msg(format!(
+                "{}: the container's user runs as {kind} {id}, which the map leaves out: map it, or choose a mapped user with --user",
+                mode.asked()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The map a container's root filesystem is seen through (fuse-overlayfs's
+/// `uidmapping`/`gidmapping`, from the container's namespace map `map`):
+/// that map, except for a map of one id alone, where that id is the
+/// image's root (Podman's single-id case): the image's files are then the
+/// one mapped user's, which skiff's namespace (where that id is) can read.
+pub fn root_view(map: &[idmap::IdMap]) -> Vec<idmap::IdMap> {
+    match map {
+        [m] if m.count == 1 => vec![idmap::IdMap {
+            inside: 0,
+            outside: m.outside,
+            count: 1,
+        }],
+        _ => map.to_vec(),
+    }
 }
 
 /// The user's own uid and gid on the host, from outside skiff's user
@@ -87,11 +176,34 @@ pub fn keep_id_user(mode: &UsernsMode) -> Option<AddedUser> {
 }
 
 /// The maps of the container's user namespace, from the ids skiff's own
-/// namespace has (read in it: the supervisor runs there). None for `host`.
+/// namespace has (read in it: the supervisor runs there), each range cut
+/// where that namespace's own lines meet (`idmap::split_at_parent`, as the
+/// kernel takes them). None for `host`.
 pub fn maps(mode: &UsernsMode) -> Result<Option<UserMaps>> {
+    Ok(unsplit_maps(mode)?.map(|m| UserMaps {
+        uids: idmap::split_at_parent(&m.uids, &own_map("uid_map")),
+        gids: idmap::split_at_parent(&m.gids, &own_map("gid_map")),
+    }))
+}
+
+/// This process's user namespace's map (`file`: uid_map or gid_map).
+fn own_map(file: &str) -> Vec<idmap::IdMap> {
+    idmap::parse_map_text(
+        &std::fs::read_to_string(format!("/proc/self/{file}")).unwrap_or_default(),
+    )
+}
+
+/// [`maps`] before the cut.
+fn unsplit_maps(mode: &UsernsMode) -> Result<Option<UserMaps>> {
     let (host_uid, host_gid) = host_ids();
     let (keep_uid, keep_gid, size) = match mode {
         UsernsMode::Host => return Ok(None),
+        UsernsMode::Private { uids, gids } => {
+            return Ok(Some(UserMaps {
+                uids: uids.clone(),
+                gids: gids.clone(),
+            }))
+        }
         UsernsMode::NoMap => (None, None, None),
         UsernsMode::KeepId { uid, gid, size } => (
             Some(uid.unwrap_or(host_uid)),

@@ -25,7 +25,8 @@ use crate::volume::{self, archive, Backing};
 use crate::{Context, Error, Result};
 
 /// The OCI mount for the `Volume` mount `m` of a container whose root
-/// filesystem is at `rootfs` and whose process runs as `user`. A data
+/// filesystem is at `rootfs` and whose process runs as `user` (its ids
+/// as skiff's namespace sees them, through the container's own maps). A data
 /// directory used for the first time is prepared first (see `first_use`).
 /// Errors: the volume no longer exists, or preparing it failed.
 pub fn spec_mount(ctx: &Context, m: &Mount, rootfs: &Path, user: &ExecUser) -> Result<SpecMount> {

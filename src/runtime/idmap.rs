@@ -7,7 +7,7 @@ use std::process::Command;
 use super::{Error, Result};
 
 /// One line of a uid_map/gid_map: `inside outside count`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdMap {
     pub inside: u32,
     pub outside: u32,
@@ -100,6 +100,48 @@ pub fn nested_maps(keep: Option<u32>, size: Option<u32>, available: u32) -> Resu
         });
     }
     Ok(maps)
+}
+
+/// `map` (a nested namespace's, `outside` ids of the namespace whose own
+/// map is `parent`) with each range cut where `parent`'s ranges meet: the
+/// kernel takes a line only when its outside ids lie in one line of the
+/// parent's map (EPERM otherwise), so `0 0 65537` over a parent of `0 U 1`
+/// and `1 S 65536` is written `0 0 1` and `1 1 65536`. Ids the parent does
+/// not map are left in one piece (the kernel refuses them).
+pub fn split_at_parent(map: &[IdMap], parent: &[IdMap]) -> Vec<IdMap> {
+    let mut bounds: Vec<u64> = parent
+        .iter()
+        .flat_map(|p| {
+            [
+                u64::from(p.inside),
+                u64::from(p.inside) + u64::from(p.count),
+            ]
+        })
+        .collect();
+    bounds.sort_unstable();
+    bounds.dedup();
+    let mut out = Vec::new();
+    for m in map {
+        let (start, end) = (
+            u64::from(m.outside),
+            u64::from(m.outside) + u64::from(m.count),
+        );
+        let mut at = start;
+        for &b in bounds.iter().filter(|&&b| b > start && b < end) {
+            out.push(IdMap {
+                inside: m.inside + (at - u64::from(m.outside)) as u32,
+                outside: at as u32,
+                count: (b - at) as u32,
+            });
+            at = b;
+        }
+        out.push(IdMap {
+            inside: m.inside + (at - u64::from(m.outside)) as u32,
+            outside: at as u32,
+            count: (end - at) as u32,
+        });
+    }
+    out
 }
 
 /// How many ids the calling process's user namespace maps: the sum of
@@ -244,6 +286,21 @@ mod tests {
         assert_eq!(parse_subids(t, "alice", 1000), vec![(100000, 65536)]);
         assert_eq!(parse_subids(t, "carol", 1001), vec![(300000, 1000)]);
         assert!(parse_subids(t, "dave", 1002).is_empty());
+    }
+
+    #[test]
+    fn ranges_are_cut_where_the_parents_lines_meet() {
+        let parent = parse_map_text("0 1000 1\n1 100000 65536\n");
+        let m = parse_map_text("0 0 65537\n70000 5 10\n");
+        assert_eq!(
+            map_text(&split_at_parent(&m, &parent)),
+            "0 0 1\n1 1 65536\n70000 5 10\n"
+        );
+        let m = parse_map_text("100 65530 10\n");
+        assert_eq!(
+            map_text(&split_at_parent(&m, &parent)),
+            "100 65530 7\n107 65537 3\n"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod signal;
 pub mod spec;
 pub mod tty;
 pub mod user;
+pub mod usermap;
 pub mod userns;
 
 use crate::error::{EXIT_CANNOT_INVOKE, EXIT_ENGINE, EXIT_NOT_FOUND};

@@ -88,6 +88,15 @@ pub enum UsernsMode {
     /// A user namespace of its own that maps the subordinate ids only:
     /// the user's own uid and gid are not in it (`nomap`).
     NoMap,
+    /// A user namespace of its own with the maps the user gave
+    /// (`--uidmap`, `--gidmap`, `--subuidname`, `--subgidname`, read by
+    /// `runtime::usermap`): `inside` a container id, `outside` an id of
+    /// skiff's namespace (0 the user, 1.. the subordinate ids), checked
+    /// against it when the container was made. Podman's mode `private`.
+    Private {
+        uids: Vec<crate::runtime::idmap::IdMap>,
+        gids: Vec<crate::runtime::idmap::IdMap>,
+    },
 }
 
 impl UsernsMode {
@@ -154,6 +163,7 @@ impl UsernsMode {
         match self {
             UsernsMode::Host => String::new(),
             UsernsMode::NoMap => "nomap".into(),
+            UsernsMode::Private { .. } => "private".into(),
             UsernsMode::KeepId { uid, gid, size } => {
                 let opts: Vec<String> = [("uid", uid), ("gid", gid), ("size", size)]
                     .into_iter()
@@ -170,6 +180,30 @@ impl UsernsMode {
 
     pub fn is_host(&self) -> bool {
         *self == UsernsMode::Host
+    }
+
+    /// How the user asked for the mode, for errors: `--userns MODE`, or
+    /// `--uidmap/--gidmap` for maps of their own.
+    pub fn asked(&self) -> String {
+        match self {
+            UsernsMode::Private { .. } => "--uidmap/--gidmap".into(),
+            _ => format!("--userns {}", self.inspect()),
+        }
+    }
+
+    /// Podman's `HostConfig.IDMappings` (`UidMap`, `GidMap`: each range
+    /// `CONTAINER_ID:FROM_ID:AMOUNT`, FROM_ID an id of skiff's namespace)
+    /// for maps the user gave; None otherwise (Podman leaves it out).
+    pub fn id_mappings(&self) -> Option<(Vec<String>, Vec<String>)> {
+        let UsernsMode::Private { uids, gids } = self else {
+            return None;
+        };
+        let text = |m: &[crate::runtime::idmap::IdMap]| {
+            m.iter()
+                .map(|r| format!("{}:{}:{}", r.inside, r.outside, r.count))
+                .collect()
+        };
+        Some((text(uids), text(gids)))
     }
 }
 
@@ -370,6 +404,43 @@ mod tests {
         assert!(UsernsMode::parse("auto")
             .unwrap_err()
             .contains("not supported"));
+    }
+
+    #[test]
+    fn private_maps_as_podman_shows_them_and_kept_in_the_record() {
+        use crate::runtime::idmap::IdMap;
+        let m = UsernsMode::Private {
+            uids: vec![IdMap {
+                inside: 0,
+                outside: 1,
+                count: 1000,
+            }],
+            gids: vec![
+                IdMap {
+                    inside: 0,
+                    outside: 1,
+                    count: 10,
+                },
+                IdMap {
+                    inside: 10,
+                    outside: 0,
+                    count: 1,
+                },
+            ],
+        };
+        assert_eq!(m.inspect(), "private");
+        assert_eq!(m.asked(), "--uidmap/--gidmap");
+        assert_eq!(UsernsMode::NoMap.asked(), "--userns nomap");
+        assert_eq!(
+            m.id_mappings(),
+            Some((
+                vec!["0:1:1000".to_string()],
+                vec!["0:1:10".to_string(), "10:0:1".to_string()]
+            ))
+        );
+        assert_eq!(UsernsMode::Host.id_mappings(), None);
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<UsernsMode>(&json).unwrap(), m);
     }
 
     #[test]

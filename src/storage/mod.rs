@@ -275,7 +275,7 @@ pub fn mount_shifted(
                 ))
             }),
         DriverKind::Vfs => Err(Error::Msg(
-            "--userns keep-id and nomap are not supported with the vfs storage driver: its copy of the image cannot be seen through an id shift; use overlay or fuse-overlayfs".into(),
+            "--userns keep-id and nomap, and --uidmap/--gidmap, are not supported with the vfs storage driver: its copy of the image cannot be seen through an id shift; use overlay or fuse-overlayfs".into(),
         )),
     }
 }

@@ -208,13 +208,22 @@ fn setup_and_exec(
         .as_ref()
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
-    let own_userns = crate::runtime::spec::user_maps(spec).is_some();
-    if own_userns {
+    let own_maps = crate::runtime::spec::user_maps(spec);
+    if let Some(maps) = &own_maps {
         // Born in its own user namespace, mapped by now (before `go`): be
         // its root for the set-up, as runc does. The namespaces named by
-        // path were joined by the helper that cloned it.
-        let root_gid = Gid::from_raw(0);
-        let root_uid = Uid::from_raw(0);
+        // path were joined by the helper that cloned it. A map without 0
+        // (Podman's one id alone, `--uidmap ID:0:1`) has that id for root:
+        // the process keeps the namespace's capabilities either way.
+        let root = |m: &[crate::runtime::idmap::IdMap]| {
+            if crate::runtime::idmap::map_id(m, 0).is_some() {
+                0
+            } else {
+                m.first().map_or(0, |l| l.inside)
+            }
+        };
+        let root_gid = Gid::from_raw(root(&maps.gids));
+        let root_uid = Uid::from_raw(root(&maps.uids));
         nix::unistd::setresgid(root_gid, root_gid, root_gid)
             .map_err(|e| Error::sys("setting gid 0 in the container's user namespace", e))?;
         nix::unistd::setresuid(root_uid, root_uid, root_uid)
