@@ -647,3 +647,52 @@ fn import_of_an_endless_stream_stops_and_leaves_nothing() {
     assert_eq!(s.image_ids(), Vec::<String>::new(), "an image was left");
     assert_store_dirs_empty(&s.store(), &["layers", "tmp"], "the refused import");
 }
+
+/// Waits for `child` and returns its exit code and its peak resident
+/// memory in KiB (`ru_maxrss`; setpriv execs skiff, so it is skiff's).
+fn wait_with_peak_rss(child: std::process::Child) -> (i32, i64) {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: a plain struct of integers, filled by wait4.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our unwaited child; status and usage are valid for writes.
+    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(got, pid, "wait4: {}", std::io::Error::last_os_error());
+    std::mem::forget(child); // reaped here, not by its Drop
+    (libc::WEXITSTATUS(status), usage.ru_maxrss)
+}
+
+#[test]
+fn logs_of_an_endless_line_take_bounded_memory() {
+    let s = busybox();
+    // 128 MiB without a newline: one line of 4,096 partial records.
+    const SIZE: u64 = 128 << 20;
+    s.ok(&[
+        "run",
+        "--name",
+        "flood",
+        "--network",
+        "none",
+        BUSYBOX,
+        "sh",
+        "-c",
+        &format!("head -c {SIZE} /dev/zero"),
+    ]);
+    for args in [
+        &["logs", "flood"][..],
+        &["logs", "--tail", "1", "flood"][..],
+    ] {
+        let mut child = s.spawn(args);
+        let mut out = child.stdout.take().unwrap();
+        let counter = std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        let (code, peak_kib) = wait_with_peak_rss(child);
+        let printed = counter.join().unwrap().unwrap();
+        assert_eq!((code, printed), (0, SIZE), "{args:?}");
+        // The whole log read at once took 3 times its size (2.9 GB for 1 GB).
+        assert!(
+            peak_kib < 64 << 10,
+            "{args:?} held {peak_kib} KiB for a {} MiB log",
+            SIZE >> 20
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! `logs`: read, filter and follow a container's k8s-file log.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -27,26 +27,6 @@ fn keep(r: &Record, o: &LogOptions) -> bool {
     o.since.is_none_or(|s| r.time >= s) && o.until.is_none_or(|u| r.time <= u)
 }
 
-/// The index of the first record of the last `n` lines. A line is a run of
-/// partial (`P`) records closed by a full (`F`) one; output that ended without
-/// a newline leaves a last run of partial records with no `F`, and that run is
-/// a line too (`printf 'a\nb'` has two lines, so `--tail 1` shows `b`).
-pub fn tail_start(records: &[Record], n: usize) -> usize {
-    let mut lines = 0;
-    let mut start = records.len();
-    while start > 0 {
-        let ends_line = records[start - 1].full || start == records.len();
-        if ends_line {
-            if lines == n {
-                break;
-            }
-            lines += 1;
-        }
-        start -= 1;
-    }
-    start
-}
-
 /// A record's time as `logs -t` prints it: Go's RFC3339Nano in UTC, as
 /// Podman and Docker do (`2026-11-22T11:52:18.8874152Z`: trailing zeros of
 /// the fraction dropped, no fraction at all on a whole second, `Z` suffix).
@@ -61,55 +41,188 @@ pub fn stamp(t: DateTime<Utc>) -> String {
     }
 }
 
-/// Renders records as the container wrote them (partial lines joined), as
-/// runs of output of one stream each, in the order the container wrote them,
-/// so that a terminal showing both streams shows them interleaved as written.
-pub fn render(records: &[Record], o: &LogOptions) -> Vec<(Stream, Vec<u8>)> {
-    let mut runs: Vec<(Stream, Vec<u8>)> = Vec::new();
-    let mut line_start = true;
-    for r in records {
-        if runs.last().is_none_or(|(s, _)| *s != r.stream) {
-            runs.push((r.stream, Vec::new()));
+/// Bytes of output [`Emitter`] gathers before it writes them.
+const RUN_MAX: usize = 64 * 1024;
+
+/// The longest log line [`scan`] reads whole: the supervisor writes one
+/// record per read of at most `relay::CHUNK` bytes, plus its stamp. A
+/// longer line is no record of its and is skipped.
+const LINE_MAX: u64 = 1 << 20;
+
+/// Writes records as the container wrote them (partial lines joined),
+/// each stream to its own writer, in the order written: what one stream
+/// wrote is flushed before the other's next output, so that a terminal
+/// showing both shows them interleaved as written. Holds at most about
+/// [`RUN_MAX`] bytes, however long the container's lines are.
+struct Emitter<'a> {
+    o: &'a LogOptions,
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+    run: Vec<u8>,
+    stream: Stream,
+    line_start: bool,
+}
+
+impl<'a> Emitter<'a> {
+    fn new(o: &'a LogOptions, out: &'a mut dyn Write, err: &'a mut dyn Write) -> Self {
+        Emitter {
+            o,
+            out,
+            err,
+            run: Vec::with_capacity(RUN_MAX),
+            stream: Stream::Stdout,
+            line_start: true,
         }
-        let Some((_, buf)) = runs.last_mut() else {
-            continue;
-        };
-        if let Some(p) = o.prefix.as_ref().filter(|_| line_start) {
-            buf.extend_from_slice(p.as_bytes());
-            buf.push(b' ');
+    }
+
+    /// Adds one record; fails with `BrokenPipe` when the output can no
+    /// longer be written (`logs | head` closed it).
+    fn record(&mut self, r: &Record) -> std::io::Result<()> {
+        if r.stream != self.stream {
+            self.flush()?;
+            self.stream = r.stream;
         }
-        line_start = r.full;
-        if o.timestamps {
-            buf.extend_from_slice(stamp(r.time).as_bytes());
-            buf.push(b' ');
+        if let Some(p) = self.o.prefix.as_ref().filter(|_| self.line_start) {
+            self.run.extend_from_slice(p.as_bytes());
+            self.run.push(b' ');
         }
-        buf.extend_from_slice(&r.text);
+        self.line_start = r.full;
+        if self.o.timestamps {
+            self.run.extend_from_slice(stamp(r.time).as_bytes());
+            self.run.push(b' ');
+        }
+        self.run.extend_from_slice(&r.text);
         if r.full {
-            buf.push(b'\n');
+            self.run.push(b'\n');
+        }
+        if self.run.len() >= RUN_MAX {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.run.is_empty() {
+            return Ok(());
+        }
+        let w: &mut dyn Write = match self.stream {
+            Stream::Stdout => &mut *self.out,
+            Stream::Stderr => &mut *self.err,
+        };
+        let written = w.write_all(&self.run).and_then(|()| w.flush());
+        self.run.clear();
+        // Whatever went wrong, nothing more can be shown: the scan stops.
+        written.map_err(|_| std::io::ErrorKind::BrokenPipe.into())
+    }
+}
+
+/// Reads the whole lines of the log `file` from byte `from` to byte `to`
+/// (a half-written last line waits for the next call) and hands each
+/// record to `each`, which may stop the scan with an error. Returns the
+/// offset after the last whole line. Streams: memory does not grow with
+/// the log (a container that wrote 1 GB without a newline made `logs`
+/// read it whole, 2.9 GB resident).
+fn scan(
+    file: &std::fs::File,
+    from: u64,
+    to: u64,
+    mut each: impl FnMut(Record) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
+    let mut f = file;
+    f.seek(SeekFrom::Start(from))?;
+    let mut r = std::io::BufReader::with_capacity(256 * 1024, f.take(to.saturating_sub(from)));
+    let mut pos = from;
+    let mut line = Vec::new();
+    let mut skipping = false;
+    loop {
+        line.clear();
+        let n = (&mut r).take(LINE_MAX).read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok(pos);
+        }
+        if line.last() != Some(&b'\n') {
+            if (n as u64) < LINE_MAX {
+                return Ok(pos); // half written: read again later
+            }
+            skipping = true; // too long: the rest of it goes too
+            pos += n as u64;
+            continue;
+        }
+        pos += n as u64;
+        if std::mem::take(&mut skipping) {
+            continue;
+        }
+        if let Some(rec) = parse_line(&line[..line.len() - 1]) {
+            each(rec)?;
         }
     }
-    runs
 }
 
-fn parse_all(data: &[u8]) -> Vec<Record> {
-    data.split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .filter_map(parse_line)
-        .collect()
+/// What `--tail n` skips of the kept records of a log: the number of
+/// line ends before the last `n` lines. A line is a run of partial (`P`)
+/// records closed by a full (`F`) one; output that ended without a newline
+/// leaves a last run of partial records with no `F`, and that run is a
+/// line too (`printf 'a\nb'` has two lines, so `--tail 1` shows `b`).
+#[derive(Default)]
+struct TailCount {
+    full: usize,
+    last_full: bool,
+    any: bool,
 }
 
-fn emit(records: &[Record], o: &LogOptions) {
-    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
-    for (stream, run) in render(records, o) {
-        // Each run is flushed before the next one so that the order survives
-        // when both streams reach the same terminal or file.
-        let w: &mut dyn Write = match stream {
-            Stream::Stdout => &mut out,
-            Stream::Stderr => &mut err,
-        };
-        let _ = w.write_all(&run);
-        let _ = w.flush();
+impl TailCount {
+    fn add(&mut self, r: &Record) {
+        self.any = true;
+        self.last_full = r.full;
+        if r.full {
+            self.full += 1;
+        }
     }
+
+    fn skip(&self, n: usize) -> usize {
+        let lines = self.full + usize::from(self.any && !self.last_full);
+        lines.saturating_sub(n)
+    }
+}
+
+/// Writes the kept records of `file` up to byte `to` to `out` and `err`,
+/// the last `tail` lines only when given; returns where the whole lines
+/// ended. Two passes for `--tail` (count, then write), none holding more
+/// than a record.
+fn print_from_start(
+    file: &std::fs::File,
+    to: u64,
+    o: &LogOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<u64> {
+    let mut skip = 0;
+    if let Some(n) = o.tail {
+        let mut count = TailCount::default();
+        let end = scan(file, 0, to, |r| {
+            if keep(&r, o) {
+                count.add(&r);
+            }
+            Ok(())
+        })?;
+        if n == 0 {
+            return Ok(end);
+        }
+        skip = count.skip(n);
+    }
+    let mut e = Emitter::new(o, out, err);
+    let end = scan(file, 0, to, |r| {
+        if !keep(&r, o) {
+            return Ok(());
+        }
+        if skip > 0 {
+            skip -= usize::from(r.full);
+            return Ok(());
+        }
+        e.record(&r)
+    })?;
+    e.flush()?;
+    Ok(end)
 }
 
 /// Prints the log of `c` with the options; follows while the container runs.
@@ -123,31 +236,23 @@ pub fn logs(ctx: &Context, c: &Container, o: &LogOptions) -> Result<()> {
         )));
     }
     let path = crate::supervisor::log_path(ctx, c);
-    let mut file = match std::fs::File::open(&path) {
+    let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(_) if !o.follow => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    let mut data = Vec::new();
-    file.read_to_end(&mut data)?;
-    // Only whole lines are parsed; a trailing half-written line waits.
-    let cut = data
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    let mut records: Vec<Record> = parse_all(&data[..cut])
-        .into_iter()
-        .filter(|r| keep(r, o))
-        .collect();
-    if let Some(n) = o.tail {
-        records.drain(..tail_start(&records, n));
-    }
-    emit(&records, o);
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let len = file.metadata()?.len();
+    // A reader that went away (`logs | head`) ends the command quietly.
+    let mut pos = match print_from_start(&file, len, o, &mut out, &mut err) {
+        Ok(p) => p,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
     if !o.follow {
         return Ok(());
     }
-    let mut pos = cut as u64;
+    drop((out, err));
     let containers = super::store(ctx);
     loop {
         let running = containers
@@ -159,21 +264,27 @@ pub fn logs(ctx: &Context, c: &Container, o: &LogOptions) -> Result<()> {
                 )
             })
             .unwrap_or(false);
-        file.seek(SeekFrom::Start(pos))?;
-        let mut more = Vec::new();
-        file.read_to_end(&mut more)?;
-        let cut = more
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map(|i| i + 1)
-            .unwrap_or(0);
-        if cut > 0 {
-            let recs: Vec<Record> = parse_all(&more[..cut])
-                .into_iter()
-                .filter(|r| keep(r, o))
-                .collect();
-            emit(&recs, o);
-            pos += cut as u64;
+        let len = file.metadata()?.len();
+        if len < pos {
+            pos = 0; // emptied by --log-opt max-size: read it from the start
+        }
+        let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+        let mut e = Emitter::new(o, &mut out, &mut err);
+        let end = scan(&file, pos, len, |r| {
+            if keep(&r, o) {
+                e.record(&r)
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|end| e.flush().map(|()| end));
+        let end = match end {
+            Ok(end) => end,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        if end > pos {
+            pos = end;
         } else if !running {
             return Ok(());
         }
@@ -210,24 +321,61 @@ mod tests {
         );
     }
 
-    #[test]
-    fn render_joins_partials_and_splits_streams() {
+    /// A log file of `chunks`, each (stream, bytes) as the supervisor logs one read.
+    fn log_of(chunks: &[(Stream, &[u8])]) -> tempfile::NamedTempFile {
         let mut log = Vec::new();
-        let t = Utc::now();
-        crate::supervisor::log::format_chunk(t, Stream::Stdout, b"a", &mut log);
-        crate::supervisor::log::format_chunk(t, Stream::Stdout, b"b\n", &mut log);
-        crate::supervisor::log::format_chunk(t, Stream::Stderr, b"e\n", &mut log);
-        crate::supervisor::log::format_chunk(t, Stream::Stdout, b"c\n", &mut log);
-        let recs = parse_all(&log);
-        let runs = render(&recs, &LogOptions::default());
-        assert_eq!(
-            runs,
-            vec![
-                (Stream::Stdout, b"ab\n".to_vec()),
-                (Stream::Stderr, b"e\n".to_vec()),
-                (Stream::Stdout, b"c\n".to_vec()),
-            ]
-        );
+        for (stream, c) in chunks {
+            crate::supervisor::log::format_chunk(Utc::now(), *stream, c, &mut log);
+        }
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&log).unwrap();
+        f
+    }
+
+    /// What `logs` with `o` prints of `f`: (stdout, stderr, end offset).
+    fn printed(f: &tempfile::NamedTempFile, o: &LogOptions) -> (Vec<u8>, Vec<u8>, u64) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let len = f.as_file().metadata().unwrap().len();
+        let end = print_from_start(f.as_file(), len, o, &mut out, &mut err).unwrap();
+        (out, err, end)
+    }
+
+    #[test]
+    fn partials_are_joined_and_streams_split() {
+        let f = log_of(&[
+            (Stream::Stdout, b"a"),
+            (Stream::Stdout, b"b\n"),
+            (Stream::Stderr, b"e\n"),
+            (Stream::Stdout, b"c\n"),
+        ]);
+        let (out, err, _) = printed(&f, &LogOptions::default());
+        assert_eq!(out, b"ab\nc\n");
+        assert_eq!(err, b"e\n");
+        let o = LogOptions {
+            prefix: Some("web".into()),
+            ..Default::default()
+        };
+        let (out, err, _) = printed(&f, &o);
+        assert_eq!(out, b"web ab\nweb c\n");
+        assert_eq!(err, b"web e\n");
+    }
+
+    #[test]
+    fn a_half_written_line_waits_and_a_huge_one_is_skipped() {
+        let mut f = log_of(&[(Stream::Stdout, b"a\n")]);
+        let whole = f.as_file().metadata().unwrap().len();
+        f.write_all(b"2026-11-22T11:52:18Z stdout F hal").unwrap();
+        let (out, _, end) = printed(&f, &LogOptions::default());
+        assert_eq!((out.as_slice(), end), (&b"a\n"[..], whole));
+        // No record of the supervisor's is this long: skipped, not held.
+        f.write_all(&vec![b'x'; LINE_MAX as usize + 10]).unwrap();
+        f.write_all(b"\n").unwrap();
+        let mut tail = Vec::new();
+        crate::supervisor::log::format_chunk(Utc::now(), Stream::Stdout, b"z\n", &mut tail);
+        f.write_all(&tail).unwrap();
+        let (out, _, end) = printed(&f, &LogOptions::default());
+        assert_eq!(out, b"a\nz\n");
+        assert_eq!(end, f.as_file().metadata().unwrap().len());
     }
 
     #[test]
@@ -240,33 +388,24 @@ mod tests {
         assert_eq!(stamp(t("2026-11-22T11:52:18Z")), "2026-11-22T11:52:18Z");
     }
 
-    fn records(chunks: &[&[u8]]) -> Vec<Record> {
-        let mut log = Vec::new();
-        for c in chunks {
-            crate::supervisor::log::format_chunk(Utc::now(), Stream::Stdout, c, &mut log);
-        }
-        parse_all(&log)
-    }
-
-    fn tail_text(recs: &[Record], n: usize) -> Vec<u8> {
-        render(&recs[tail_start(recs, n)..], &LogOptions::default())
-            .into_iter()
-            .flat_map(|(_, run)| run)
-            .collect()
+    fn tail_text(chunks: &[&[u8]], n: usize) -> Vec<u8> {
+        let chunks: Vec<(Stream, &[u8])> = chunks.iter().map(|c| (Stream::Stdout, *c)).collect();
+        let o = LogOptions {
+            tail: Some(n),
+            ..Default::default()
+        };
+        printed(&log_of(&chunks), &o).0
     }
 
     #[test]
     fn tail_counts_an_unterminated_last_line() {
-        let recs = records(&[b"a\nb"]);
-        assert_eq!(tail_text(&recs, 1), b"b");
-        assert_eq!(tail_text(&recs, 2), b"a\nb");
-        assert_eq!(tail_text(&recs, 0), b"");
+        assert_eq!(tail_text(&[b"a\nb"], 1), b"b");
+        assert_eq!(tail_text(&[b"a\nb"], 2), b"a\nb");
+        assert_eq!(tail_text(&[b"a\nb"], 0), b"");
         // A line written in pieces is still one line.
-        let recs = records(&[b"x\ny", b"z\n"]);
-        assert_eq!(tail_text(&recs, 1), b"yz\n");
-        let recs = records(&[b"x\ny", b"z"]);
-        assert_eq!(tail_text(&recs, 1), b"yz");
-        assert_eq!(tail_text(&recs, 5), b"x\nyz");
+        assert_eq!(tail_text(&[b"x\ny", b"z\n"], 1), b"yz\n");
+        assert_eq!(tail_text(&[b"x\ny", b"z"], 1), b"yz");
+        assert_eq!(tail_text(&[b"x\ny", b"z"], 5), b"x\nyz");
         assert_eq!(tail_text(&[], 1), b"");
     }
 }
