@@ -17,6 +17,7 @@ pub mod events;
 pub mod format;
 pub mod image;
 pub mod kube;
+pub mod log;
 pub mod network;
 pub mod pod;
 pub mod registry;

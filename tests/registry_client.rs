@@ -394,7 +394,7 @@ fn connection_refused_is_retried_then_reported() {
     let w = warnings.lock().unwrap();
     assert_eq!(w.len(), 3, "{w:?}");
     assert!(
-        w[0].starts_with("warning: failed, retrying in 10ms ... (1/3)"),
+        w[0].starts_with("Failed, retrying in 10ms ... (1/3). Error: "),
         "{w:?}"
     );
     assert!(w[2].contains("(3/3)"), "{w:?}");

@@ -164,10 +164,9 @@ fn stop_that_kills_says_so_as_podman() {
     ]);
     let o = s.cmd(&["stop", "-t", "1", "stub-zz"]);
     assert_eq!(o.code, 0, "{}", o.describe());
-    assert!(
-        o.stderr.contains(
-            "StopSignal SIGTERM failed to stop container stub-zz in 1 seconds, resorting to SIGKILL"
-        ),
+    assert_eq!(
+        warnings(&o),
+        ["StopSignal SIGTERM failed to stop container stub-zz in 1 seconds, resorting to SIGKILL"],
         "{}",
         o.describe()
     );
@@ -388,8 +387,10 @@ fn ports_with_a_shared_network_are_dropped_with_podmans_warning() {
         ]);
         assert_eq!(o.code, 0, "{}", o.describe());
         assert_eq!(o.stdout, "ok\n");
-        assert!(
-            o.stderr.contains("Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use"),
+        // Podman's warning, in its one form: `WARN[NNNN] message`.
+        assert_eq!(
+            warnings(&o),
+            ["Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use"],
             "{}",
             o.describe()
         );

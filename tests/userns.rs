@@ -11,8 +11,7 @@ use std::fs;
 
 use common::*;
 
-const WARNING: &str =
-    "warning: no subordinate ids for user skiff-nosub in /etc/subuid and /etc/subgid";
+const WARNING: &str = "no subordinate ids for user skiff-nosub in /etc/subuid and /etc/subgid";
 
 /// The non-empty lines of a stream.
 fn lines(s: &str) -> Vec<&str> {
@@ -46,8 +45,8 @@ fn maps_only_own_ids_and_warns_once_per_holder() {
     assert_single_map(&o, sk.uid());
     let warn = lines(&o.stderr);
     assert!(
-        warn.len() == 1 && warn[0].starts_with(WARNING),
-        "expected the one warning line `{WARNING}: ...`\n{}",
+        warn.len() == 1 && warning_text(warn[0]).is_some_and(|m| m.starts_with(WARNING)),
+        "expected the one warning line `WARN[NNNN] {WARNING}: ...`\n{}",
         o.describe()
     );
     assert!(
@@ -92,7 +91,7 @@ fn maps_only_own_ids_and_warns_once_per_holder() {
     assert_single_map(&o, sk.uid());
     let warn = lines(&o.stderr);
     assert!(
-        warn.len() == 1 && warn[0].starts_with(WARNING),
+        warn.len() == 1 && warning_text(warn[0]).is_some_and(|m| m.starts_with(WARNING)),
         "a new holder should warn once\n{}",
         o.describe()
     );

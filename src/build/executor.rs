@@ -297,7 +297,7 @@ impl<'a> Executor<'a> {
 
     fn note(&self, msg: &str) {
         if !self.req.quiet {
-            eprintln!("WARN[0000] {msg}");
+            tracing::warn!("{msg}");
         }
     }
 

@@ -71,8 +71,7 @@ pub fn choose_manager(asked: Option<Manager>) -> Manager {
         Some(Manager::Systemd) if systemd::usable() || !rootless() => Manager::Systemd,
         Some(Manager::Systemd) => {
             tracing::warn!("The cgroupv2 manager is set to systemd but there is no systemd user session available");
-            eprintln!("WARN[0000] The cgroupv2 manager is set to systemd but there is no systemd user session available");
-            eprintln!("WARN[0000] Falling back to --cgroup-manager=cgroupfs");
+            tracing::warn!("Falling back to --cgroup-manager=cgroupfs");
             Manager::Cgroupfs
         }
     }

@@ -793,15 +793,14 @@ pub fn report(e: &Error) {
     eprintln!("Error: {e}");
 }
 
-/// Sends skiff's own `tracing` events at `level` and above to stderr.
+/// Sends skiff's own `tracing` events at `level` (`--log-level`) and above
+/// to stderr, one `LEVL[NNNN] message` line each (`crate::log`).
 ///
 /// A `Targets` filter rather than `EnvFilter`: the latter compiles regular
 /// expressions to parse its directives, which every command paid at
 /// start-up for one fixed directive.
 fn init_logging(level: &str) {
     use tracing::level_filters::LevelFilter;
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
     let level = match level {
         "trace" => LevelFilter::TRACE,
         "debug" => LevelFilter::DEBUG,
@@ -809,15 +808,7 @@ fn init_logging(level: &str) {
         "error" | "fatal" | "panic" => LevelFilter::ERROR,
         _ => LevelFilter::WARN,
     };
-    let _ = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_target(false)
-                .without_time(),
-        )
-        .with(tracing_subscriber::filter::Targets::new().with_target("skiff", level))
-        .try_init();
+    crate::log::init(level);
 }
 
 fn run(cli: Cli) -> Result<i32> {

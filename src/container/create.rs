@@ -1160,7 +1160,7 @@ fn create_in(ctx: &Context, o: &CreateOptions, pod: Option<&crate::pod::Pod>) ->
         );
         if shared && !c.config.publish.is_empty() {
             // Podman's warning, word for word: the ports are dropped.
-            eprintln!("WARN[0000] Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use");
+            tracing::warn!("Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use");
             c.config.publish.clear();
         }
     }

@@ -89,11 +89,9 @@ pub fn stop(ctx: &Context, c: &Container, timeout: Duration) -> Result<()> {
         if timeout.is_zero() {
             wait_gone(&p, Duration::from_secs(10));
         } else if !wait_gone(&p, timeout) {
-            // Podman's warning, word for word (its logrus prefix counts
-            // the seconds the command has run).
-            eprintln!(
-                "WARN[{:04}] StopSignal {} failed to stop container {} in {} seconds, resorting to SIGKILL",
-                timeout.as_secs(),
+            // Podman's warning, word for word.
+            tracing::warn!(
+                "StopSignal {} failed to stop container {} in {} seconds, resorting to SIGKILL",
                 sig.as_str(),
                 c.name,
                 timeout.as_secs()

@@ -236,7 +236,7 @@ pub fn pull(ctx: &Context, name: &str, opts: &PullOptions) -> Result<Image> {
                         None => Ok(()),
                     };
                     if let Err(e) = recorded {
-                        eprintln!("WARN[0000] recording short-name alias \"{short}\": {e}");
+                        tracing::warn!("recording short-name alias \"{short}\": {e}");
                     }
                 }
                 return Ok(img);

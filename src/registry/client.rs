@@ -50,7 +50,7 @@ pub struct ClientOptions {
     /// streaming PATCH, as Podman does).
     pub upload_chunk_size: Option<u64>,
     pub user_agent: String,
-    /// Where retry warnings go; `None` prints them on stderr.
+    /// Where retry warnings go; `None` logs them as warnings (stderr).
     pub warn: Option<WarnFn>,
 }
 
@@ -696,15 +696,16 @@ impl Client {
                         return Err(err);
                     }
                     let delay = self.inner.opts.retry_delay;
+                    // c/common's retry warning, word for word.
                     let msg = format!(
-                        "warning: failed, retrying in {} ... ({}/{}): {err}",
+                        "Failed, retrying in {} ... ({}/{}). Error: {err}",
                         human_delay(delay),
                         attempt,
                         retries
                     );
                     match &self.inner.opts.warn {
                         Some(w) => w(&msg),
-                        None => eprintln!("{msg}"),
+                        None => tracing::warn!("{msg}"),
                     }
                     std::thread::sleep(delay);
                 }

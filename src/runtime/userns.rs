@@ -201,8 +201,8 @@ fn write_maps(
         )?;
         return Ok(());
     }
-    eprintln!(
-        "warning: no subordinate ids for user {user} in /etc/subuid and /etc/subgid: only your own uid is mapped, and images with files owned by other users cannot be used (add a range with: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user})"
+    tracing::warn!(
+        "no subordinate ids for user {user} in /etc/subuid and /etc/subgid: only your own uid is mapped, and images with files owned by other users cannot be used (add a range with: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user})"
     );
     let proc = PathBuf::from(format!("/proc/{}", child.as_raw()));
     let single = |id| {

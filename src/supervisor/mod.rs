@@ -127,16 +127,12 @@ impl Status_ {
 /// driver). Installed only once the container has exited, so the
 /// subscriber costs a running supervisor no memory.
 fn log_warnings() {
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
-        .try_init();
+    crate::log::init(tracing::level_filters::LevelFilter::WARN);
 }
 
 /// Entry point of `skiff _supervise`; returns the process exit code.
 pub fn main(args: &[String]) -> i32 {
+    crate::log::mark_start();
     let Some(o) = parse_args(args) else {
         eprintln!("Error: _supervise: bad arguments");
         return 125;

@@ -1192,6 +1192,30 @@ pub fn skip_even_under_ci(test: &str, reason: &str, covered_by: &str) {
     eprintln!("SKIPPED: {test}: {reason} ({covered_by})");
 }
 
+/// The message of a warning line as Podman prints it and skiff must
+/// (logrus's `WARN[NNNN] message`, NNNN the seconds since the start), or
+/// None when `line` is not one.
+pub fn warning_text(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("WARN[")?;
+    let (secs, msg) = rest.split_at_checked(4)?;
+    let msg = msg.strip_prefix("] ")?;
+    secs.bytes().all(|b| b.is_ascii_digit()).then_some(msg)
+}
+
+/// The warnings on stderr of `o`: each of its lines must be one (a line in
+/// any other form fails the test), and their messages are returned.
+pub fn warnings(o: &Output) -> Vec<String> {
+    o.stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            warning_text(l)
+                .unwrap_or_else(|| panic!("not a WARN[NNNN] line: {l:?}\n{}", o.describe()))
+                .to_string()
+        })
+        .collect()
+}
+
 /// Asserts that stderr is exactly one line starting with `Error: ` and returns it.
 pub fn one_error_line(o: &Output) -> String {
     let lines: Vec<&str> = o.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
