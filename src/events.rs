@@ -397,27 +397,35 @@ fn one(key: &str, v: &str, e: &Event) -> bool {
     }
 }
 
-/// Go's `time.Time.String()` form, as Podman prints event times:
-/// `2024-05-01 10:11:12.123456789 +0200 CEST` (the zone as `%Z` gives it).
-pub fn go_time(t: &DateTime<Local>) -> String {
+/// Go's `time.Time.String()` form, as Podman prints event and `ps` times:
+/// `2024-05-01 10:11:12.123456789 +0200 CEST` (the zone as `%Z` gives it;
+/// `UTC` for a zero offset, as Go names a local zone that is UTC and UTC
+/// itself).
+pub fn go_time<Tz: chrono::TimeZone>(t: &DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
     let nanos = t.timestamp_subsec_nanos();
     let frac = if nanos == 0 {
         String::new()
     } else {
         format!(".{nanos:09}").trim_end_matches('0').to_string()
     };
+    let offset = t.format("%z").to_string();
     let zone = t.format("%Z").to_string();
-    let zone = if zone.starts_with('+') || zone.starts_with('-') {
-        // chrono knows no abbreviation: Go prints the offset again.
-        t.format("%z").to_string()
-    } else {
+    let zone = if !(zone.starts_with('+') || zone.starts_with('-')) {
         zone
+    } else if offset == "+0000" {
+        "UTC".to_string()
+    } else {
+        // chrono knows no abbreviation: Go prints the offset again.
+        offset.clone()
     };
     format!(
         "{}{} {} {}",
         t.format("%Y-%m-%d %H:%M:%S"),
         frac,
-        t.format("%z"),
+        offset,
         zone
     )
 }
@@ -506,6 +514,21 @@ mod tests {
         e.name = name.into();
         e.id = "0123456789abcdef0123".into();
         e
+    }
+
+    #[test]
+    fn go_time_names_a_zero_offset_utc() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
+        // A local zone that is UTC: Go prints `+0000 UTC`, never the
+        // offset twice.
+        assert_eq!(
+            go_time(&at("2026-12-02T18:58:12.6599959+00:00")),
+            "2026-12-02 18:58:12.6599959 +0000 UTC"
+        );
+        assert_eq!(
+            go_time(&at("2026-12-02T20:58:12+02:00")),
+            "2026-12-02 20:58:12 +0200 +0200"
+        );
     }
 
     #[test]

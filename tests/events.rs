@@ -50,6 +50,21 @@ fn a_run_stop_rm_sequence_is_recorded_in_order() {
         "{human}"
     );
     assert!(human.contains("name=ev-zz"), "{human}");
+    // Its time is Go's time.Time.String(): a local zone that is UTC is
+    // `+0000 UTC` (skiff printed `+0000 +0000`).
+    let o = s.cmd_env(
+        &["events", "--stream=false", "--filter", "event=create"],
+        &[("TZ", "UTC")],
+    );
+    let (date, rest) = o.stdout.split_once(' ').unwrap();
+    let (time, rest) = rest.split_once(' ').unwrap();
+    assert_eq!(date.len(), "2026-12-02".len(), "{}", o.stdout);
+    assert!(time.len() >= "18:58:12".len(), "{}", o.stdout);
+    assert!(
+        rest.starts_with("+0000 UTC container create "),
+        "{}",
+        o.stdout
+    );
     let json = s.ok(&[
         "events",
         "--stream=false",

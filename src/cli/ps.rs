@@ -61,10 +61,7 @@ struct Facts {
 
 /// Go's `time.Time.String()` for a UTC time: `2026-11-22 11:52:18.8874152 +0000 UTC`.
 fn go_time(t: DateTime<Utc>) -> String {
-    let nanos = format!("{:09}", t.timestamp_subsec_nanos());
-    let frac = nanos.trim_end_matches('0');
-    let dot = if frac.is_empty() { "" } else { "." };
-    format!("{}{dot}{frac} +0000 UTC", t.format("%Y-%m-%d %H:%M:%S"))
+    crate::events::go_time(&t)
 }
 
 /// Podman's STATUS column: `Up 5 minutes`, `Paused`, `Exited (0) 2 seconds
