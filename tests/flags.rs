@@ -234,7 +234,7 @@ fn logs_and_exec_take_the_latest_container() {
     let line = s.fails_engine(&["exec", "--preserve-fds", "1", "newer-zz", "true"]);
     assert_eq!(
         line,
-        "Error: --preserve-fds 1: file descriptor 3 is not open"
+        "Error: file descriptor 3 is not available - the preserve-fds option requires that file descriptors must be passed"
     );
     let line = s.fails_engine(&["exec", "newer-zz"]);
     assert_eq!(

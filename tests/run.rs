@@ -1347,7 +1347,7 @@ fn preserve_fds_passes_the_callers_descriptors() {
         (o.code, one_error_line(&o).as_str()),
         (
             125,
-            "Error: --preserve-fds 3: file descriptor 5 is not open"
+            "Error: file descriptor 5 is not available - the preserve-fds option requires that file descriptors must be passed"
         ),
         "{}",
         o.describe()

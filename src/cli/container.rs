@@ -1601,14 +1601,10 @@ fn with_dependents(
 
 /// `--preserve-fds N` of run and exec: descriptors 3 to 3+N-1 of skiff's
 /// caller go to the container's process (`runtime::fds::preserve`); one of
-/// them not open is an error naming it, before anything is created.
+/// them not open is Podman's error naming it, before anything is created.
 fn preserve_fds(n: Option<u32>) -> Result<()> {
     let n = n.unwrap_or(0);
-    crate::runtime::fds::preserve(n).map_err(|fd| {
-        Error::msg(format!(
-            "--preserve-fds {n}: file descriptor {fd} is not open"
-        ))
-    })
+    crate::runtime::fds::preserve(n).map_err(|fd| Error::msg(crate::runtime::fds::not_passed(fd)))
 }
 
 /// `inspect`: containers first, then images, as Podman resolves names.

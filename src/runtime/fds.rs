@@ -105,6 +105,14 @@ fn close_between(first: RawFd, last: RawFd) {
 /// process it starts (`--preserve-fds N`); 0 unless `preserve` set it.
 static PRESERVED: AtomicU32 = AtomicU32::new(0);
 
+/// Podman's error for descriptor `fd` of `--preserve-fds` not open in the
+/// caller (its `run` and `exec` say it so; exit 125).
+pub fn not_passed(fd: RawFd) -> String {
+    format!(
+        "file descriptor {fd} is not available - the preserve-fds option requires that file descriptors must be passed"
+    )
+}
+
 /// `--preserve-fds N` (Podman's and the OCI runtimes' flag): descriptors
 /// 3 to 3+N-1, which skiff's caller left open, go to the container process
 /// that this process starts, under the same numbers. Marks them

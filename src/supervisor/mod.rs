@@ -163,8 +163,8 @@ pub fn main(args: &[String]) -> i32 {
     };
     if let Err(fd) = crate::runtime::fds::preserve(o.preserve_fds) {
         status.say(&format!(
-            "error 125 --preserve-fds {}: file descriptor {fd} is not open",
-            o.preserve_fds
+            "error 125 {}",
+            crate::runtime::fds::not_passed(fd)
         ));
         return 125;
     }
