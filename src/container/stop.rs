@@ -61,7 +61,7 @@ pub fn kill(c: &Container, sig: Signal) -> Result<()> {
 }
 
 /// Stops a container: its stop signal, then SIGKILL after `timeout`. Returns
-/// once the exit is recorded. Marks the container as stopped on purpose so
+/// once the exit is recorded and its supervisor has finished. Marks the container as stopped on purpose so
 /// that restart policies leave it down.
 pub fn stop(ctx: &Context, c: &Container, timeout: Duration) -> Result<()> {
     if super::restarting(c) {
@@ -101,6 +101,11 @@ pub fn stop(ctx: &Context, c: &Container, timeout: Duration) -> Result<()> {
         }
     }
     wait_recorded(ctx, c, Duration::from_secs(10))?;
+    // Its supervisor cleans up after recording the exit (network, mounts,
+    // what a `--pid host` container left running): Podman's stop returns
+    // after the cleanup, and an `rm` right after must not find a
+    // supervisor at work (it took the container for restarting).
+    super::remove::wait_supervisor(c, Duration::from_secs(10));
     crate::events::Event::container(c, "stop").record(ctx);
     Ok(())
 }
