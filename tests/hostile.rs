@@ -696,3 +696,95 @@ fn logs_of_an_endless_line_take_bounded_memory() {
         );
     }
 }
+
+/// Nests `a/a/a/...` `argv[2]` levels deep below directory `argv[1]`, by
+/// relative chdir (no path grows), and writes a file at the bottom.
+const NESTER: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    if (argc != 3 || chdir(argv[1])) return 2;
+    long n = atol(argv[2]);
+    for (long i = 0; i < n; i++)
+        if (mkdir("a", 0755) != 0 || chdir("a") != 0) { perror("a"); return 1; }
+    FILE *f = fopen("bottom", "w");
+    if (!f) return 1;
+    fputs("x\n", f);
+    return fclose(f) != 0;
+}
+"#;
+
+/// A container can nest directories far deeper than the descriptors a
+/// process may open; removing its storage (`rm`) or a volume it filled
+/// (`volume rm`) still removes everything, with few descriptors: std's
+/// remove_dir_all holds one per level and stopped at EMFILE, leaving the
+/// tree in the store and a warning on every later volume command.
+#[test]
+fn trees_deeper_than_the_descriptor_limit_are_removed() {
+    let s = busybox();
+    let bin = s.home.join("cc").join("nester");
+    build_static_c(NESTER, &bin);
+    s.import_with("localhost/nester:1", |t| {
+        t.file("nester", &fs::read(&bin).unwrap(), 0o755, 0, 0);
+    });
+    const DEPTH: &str = "3000";
+    s.ok(&[
+        "run",
+        "--name",
+        "deep",
+        "--network",
+        "none",
+        "localhost/nester:1",
+        "/nester",
+        "/",
+        DEPTH,
+    ]);
+    s.ok(&["volume", "create", "deepvol"]);
+    s.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "deepvol:/v",
+        "localhost/nester:1",
+        "/nester",
+        "/v",
+        DEPTH,
+    ]);
+    // 256 descriptors: far fewer than the levels, whatever the machine's limit.
+    let limited = |args: &[&str]| {
+        let o = run_command(
+            s.command_under(
+                &[
+                    "prlimit".as_ref(),
+                    "--nofile=256:256".as_ref(),
+                    "--".as_ref(),
+                ],
+                args,
+            ),
+            s.cmdline(args),
+            None,
+            DEFAULT_TIMEOUT,
+        )
+        .unwrap();
+        assert_eq!(o.code, 0, "{}", o.describe());
+        assert_eq!(o.stderr, "", "{}", o.describe());
+    };
+    limited(&["rm", "deep"]);
+    limited(&["volume", "rm", "deepvol"]);
+    assert!(s.container_ids().is_empty());
+    for dir in ["containers", "volumes"] {
+        let left: Vec<String> = fs::read_dir(s.store().join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != ".lock")
+            .collect();
+        assert!(left.is_empty(), "{dir} keeps {left:?}");
+    }
+    // Nothing was left for a later command to trip over.
+    let o = s.cmd(&["volume", "ls"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{}", o.describe());
+}

@@ -597,7 +597,12 @@ fn render(
         for (k, v) in &s.entries {
             let _ = writeln!(out, "{k}={v}");
             if s.name == "Install" {
-                let list = split_words(v).unwrap_or_default();
+                // Target names only, as Podman's quadlet takes them: a
+                // value with a `/` would put links outside the output.
+                let list = split_words(v)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|t| !t.contains('/'));
                 match k.as_str() {
                     "WantedBy" => wanted_by.extend(list),
                     "RequiredBy" => required_by.extend(list),
@@ -664,6 +669,14 @@ mod tests {
             run_flags,
             dir: "/home/u/.config/containers/systemd".into(),
         }
+    }
+
+    #[test]
+    fn install_targets_with_a_slash_are_left_out() {
+        let text = "[Container]\nImage=localhost/busybox\n\n[Install]\nWantedBy=default.target ../../../tmp/x\nRequiredBy=/etc/y a.target\n";
+        let g = convert("w.container", text, &env(), &BTreeMap::new()).unwrap();
+        assert_eq!(g.wanted_by, ["default.target"]);
+        assert_eq!(g.required_by, ["a.target"]);
     }
 
     #[test]
